@@ -1,0 +1,41 @@
+/* The environment: one struct built in main holding configuration, clock,
+ * RNG, store, key ring and audit log, passed down instead of globals. */
+#ifndef MDT_APP_ENV_H
+#define MDT_APP_ENV_H
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/mdt.h"
+
+typedef struct mdt_store mdt_store;
+typedef struct mdt_keyring mdt_keyring;
+typedef struct mdt_audit mdt_audit;
+
+typedef struct mdt_env {
+    mdt_config cfg;
+    mdt_clock clock;
+    mdt_rng rng;
+    mdt_store *store;
+    mdt_keyring *keys;   /* NULL in commands that do not sign */
+    mdt_audit *audit;    /* group-commit writer; NULL in the CLI (which appends directly) */
+    const char *actor;   /* who acts in CLI commands ("cli" by default) */
+} mdt_env;
+
+typedef enum {
+    MDT_ENV_STORE = 1,      /* open the store */
+    MDT_ENV_KEYS = 2,       /* load the master key and the key ring */
+    MDT_ENV_AUDIT = 4,      /* start the audit writer thread */
+} mdt_env_flags;
+
+/* Loads the configuration (path may be NULL: ./mandate.conf if present, else
+ * defaults) and opens what flags ask for. */
+mdt_rc mdt_env_open(mdt_env *env, const char *config_path, unsigned flags, mdt_err *err) MDT_WARN_UNUSED;
+void mdt_env_close(mdt_env *env);
+
+/* Records an audit event and waits until it is durable: through the writer
+ * thread when it runs, else directly in the calling thread. */
+mdt_rc mdt_env_audit(mdt_env *env, const void *ev /* mdt_audit_event */, mdt_err *err) MDT_WARN_UNUSED;
+/* mkdir -p */
+mdt_rc mdt_mkdirs(const char *path, mdt_err *err) MDT_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,97 @@
+/* The audit log: an append-only, hash-chained record of every
+ * security-relevant decision (see the construction at the top of audit.c).
+ *
+ * Events are written by one writer thread doing group commit: many events,
+ * one transaction, one fsync. mdt_audit_record blocks until its event is
+ * durable, so that no response that issued a token leaves before its audit
+ * event is committed. Short-lived processes (the CLI) use
+ * mdt_audit_append_now instead. The store serialises the chain (seq and
+ * prev_hash are assigned inside its transaction), so several writers,
+ * processes or nodes still build one chain.
+ *
+ * Threads: an mdt_audit may be used from any number of threads at once.
+ * Memory: events are copied on submit; the caller keeps ownership of its
+ * strings. */
+#ifndef MDT_AUDIT_AUDIT_H
+#define MDT_AUDIT_AUDIT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/clock.h"
+#include "core/mdt.h"
+#include "store/store.h"
+
+#define MDT_AUDIT_QUEUE_MAX 65536             /* events queued at most */
+#define MDT_AUDIT_QUEUE_BYTES ((size_t)64 << 20) /* body bytes queued at most */
+#define MDT_AUDIT_BATCH_DEFAULT 256           /* when max_batch is 0 */
+#define MDT_AUDIT_BATCH_MAX 4096
+#define MDT_AUDIT_TYPE_MAX 64                 /* [a-z0-9._-], 1..64 bytes */
+#define MDT_AUDIT_FIELD_MAX 1024              /* longer string fields are cut */
+#define MDT_AUDIT_DATA_MAX 8192               /* bytes of the data object */
+#define MDT_AUDIT_DATA_DEPTH 16               /* nesting of the data object */
+#define MDT_AUDIT_TAIL_POLL_MS 500
+
+typedef struct mdt_audit mdt_audit;
+
+typedef struct {
+    const char *type;       /* "token.issued", "token.refused", "client.auth_failed", ...; required */
+    const char *actor;      /* who: "cli", a client_id, a username; NULL allowed */
+    const char *client_id;  /* NULL allowed */
+    const char *subject;    /* NULL allowed */
+    const char *decision;   /* "allow" | "deny" | NULL */
+    const char *reason;     /* why, e.g. "invalid_scope: scope 'x' not entitled"; NULL allowed */
+    const char *request_id; /* NULL allowed */
+    const char *ip;         /* NULL allowed */
+    const char *data;       /* extra JSON object text, or NULL. Never a token or a secret. */
+} mdt_audit_event;
+
+/* Starts the group-commit writer thread. max_batch: events per transaction
+ * (0 = MDT_AUDIT_BATCH_DEFAULT, at most MDT_AUDIT_BATCH_MAX). Borrows store
+ * and clock: both must outlive the mdt_audit. Free with mdt_audit_stop. */
+mdt_rc mdt_audit_start(mdt_store *store, const mdt_clock *clock, size_t max_batch, mdt_audit **out,
+                       mdt_err *err) MDT_WARN_UNUSED;
+/* Flushes everything queued, stops and joins the writer, frees. NULL ok. */
+void mdt_audit_stop(mdt_audit *a);
+/* Enqueues and blocks until the event is durable (MDT_OK) or failed.
+ * MDT_ERR_INVALID_REQUEST for a malformed event, MDT_ERR_UNAVAILABLE when the
+ * queue is full or the log is stopping, the store's error when the commit failed. */
+mdt_rc mdt_audit_record(mdt_audit *a, const mdt_audit_event *ev, mdt_err *err) MDT_WARN_UNUSED;
+/* Enqueues and returns at once. On MDT_OK, done(ctx, rc) is called exactly
+ * once from the writer thread after the commit that holds the event (rc
+ * MDT_OK) or after it failed; done may be NULL. On any other return done is
+ * never called. done must not call mdt_audit_stop. */
+mdt_rc mdt_audit_submit(mdt_audit *a, const mdt_audit_event *ev, void (*done)(void *ctx, mdt_rc rc),
+                        void *ctx, mdt_err *err) MDT_WARN_UNUSED;
+/* Writer statistics: transactions committed and events they held. */
+void mdt_audit_stats(mdt_audit *a, uint64_t *commits, uint64_t *events);
+
+/* For short-lived processes (the CLI): appends one event in the calling
+ * thread, in its own transaction. */
+mdt_rc mdt_audit_append_now(mdt_store *store, const mdt_clock *clock, const mdt_audit_event *ev,
+                            mdt_err *err) MDT_WARN_UNUSED;
+
+/* The canonical body of ev at time t (see audit.c). *out is malloc'd: the
+ * caller frees it. MDT_ERR_INVALID_REQUEST when type is missing or
+ * malformed or data is not a JSON object. */
+mdt_rc mdt_audit_body(const mdt_audit_event *ev, int64_t t, char **out, mdt_err *err) MDT_WARN_UNUSED;
+/* The chain hash of ev from ev->prev_hash, seq, time, type and body. */
+mdt_rc mdt_audit_hash(const mdt_audit_rec *ev, uint8_t out[MDT_HASH_LEN], mdt_err *err) MDT_WARN_UNUSED;
+
+/* Checks the whole chain: seq numbers consecutive from 1, each prev_hash
+ * equal to the previous event's hash, each hash recomputing. On the first
+ * failure returns MDT_ERR_VERIFY and sets *bad_seq to that event's seq (for
+ * a deleted event: the seq of the first event after the gap; *bad_seq is 0
+ * on success). *count gets the number of events that verified. Deleting the
+ * newest events (truncation) cannot be detected from the chain alone. */
+mdt_rc mdt_audit_verify(mdt_store *store, int64_t *count, int64_t *bad_seq, mdt_err *err) MDT_WARN_UNUSED;
+/* Writes events with time >= since (0 = all) as NDJSON, one object a line:
+ * {"seq":N,"time":"RFC3339","type":...,<the body's other fields>,
+ *  "prev_hash":"hex","hash":"hex"}. MDT_ERR_IO when writing fails. */
+mdt_rc mdt_audit_export(mdt_store *store, int64_t since, FILE *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Prints the last n events as NDJSON, then follows new ones (polling every
+ * MDT_AUDIT_TAIL_POLL_MS) until *stop becomes nonzero (a volatile
+ * sig_atomic_t set by a signal handler). */
+mdt_rc mdt_audit_tail(mdt_store *store, size_t n, volatile int *stop, FILE *out, mdt_err *err) MDT_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,213 @@
+/* mandate client create | list | show | update | suspend | resume | delete
+ *                | secret rotate */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/arena.h"
+#include "core/clock.h"
+#include "iga/client.h"
+
+enum { OPT_JSON, OPT_KEEP };
+static const mdt_cli_opt opts[] = {
+    [OPT_JSON] = {"--json", false},
+    [OPT_KEEP] = {"--keep", true},
+};
+
+typedef struct {
+    mdt_env *env;
+    mdt_arena a;
+    mdt_cli_args args;
+    bool json;
+} cmd;
+
+/* Prints a service result: the JSON document, or human text. */
+static int output(const cmd *c, const char *json, bool list)
+{
+    static const char *const cols[] = {"client_id", "status", "kind", "client_name", "owner", NULL};
+
+    if (c->json)
+        return mdt_cli_print_json(json);
+    return list ? mdt_cli_print_table(json, cols) : mdt_cli_print_object(json);
+}
+
+/* Checks the positional count and that only allowed options were given. */
+static int want(const cmd *c, int npos, bool keep_ok, const char *usage)
+{
+    if (c->args.npos != npos || (!keep_ok && mdt_cli_has(&c->args, OPT_KEEP)))
+        return mdt_cli_fail("usage: mandate client %s", usage);
+    return 0;
+}
+
+static int read_input(mdt_buf *b)
+{
+    mdt_err err = {0};
+
+    if (mdt_cli_read_stdin(b, MDT_CLIENT_METADATA_MAX, &err) != MDT_OK)
+        return mdt_cli_fail_err("reading client metadata", &err);
+    return 0;
+}
+
+static int do_create(cmd *c)
+{
+    mdt_buf in;
+    mdt_err err = {0};
+    const char *resp = NULL;
+    int rc;
+
+    if (want(c, 0, false, "create [--json] < metadata.json"))
+        return 1;
+    if (read_input(&in)) {
+        mdt_buf_free(&in);
+        return 1;
+    }
+    if (mdt_client_create(c->env, in.data, in.len, &c->a, &resp, &err) != MDT_OK)
+        rc = mdt_cli_fail_err(NULL, &err);
+    else if ((rc = output(c, resp, false)) == 0 && !c->json)
+        printf("\nStore the client_secret now: it is not shown again.\n");
+    if (resp)
+        mdt_wipe((char *)resp, strlen(resp));
+    mdt_buf_free(&in);
+    return rc;
+}
+
+static int do_update(cmd *c)
+{
+    mdt_buf in;
+    mdt_err err = {0};
+    const char *resp = NULL;
+    int rc;
+
+    if (want(c, 1, false, "update ID [--json] < metadata.json"))
+        return 1;
+    if (read_input(&in)) {
+        mdt_buf_free(&in);
+        return 1;
+    }
+    if (mdt_client_update(c->env, c->args.pos[0], in.data, in.len, &c->a, &resp, &err) != MDT_OK)
+        rc = mdt_cli_fail_err(NULL, &err);
+    else
+        rc = output(c, resp, false);
+    mdt_buf_free(&in);
+    return rc;
+}
+
+static int do_list(cmd *c)
+{
+    mdt_err err = {0};
+    const char *json;
+
+    if (want(c, 0, false, "list [--json]"))
+        return 1;
+    if (mdt_client_list_json(c->env, &c->a, &json, &err) != MDT_OK)
+        return mdt_cli_fail_err(NULL, &err);
+    return output(c, json, true);
+}
+
+static int do_show(cmd *c)
+{
+    mdt_err err = {0};
+    const char *json;
+
+    if (want(c, 1, false, "show ID [--json]"))
+        return 1;
+    if (mdt_client_show_json(c->env, c->args.pos[0], &c->a, &json, &err) != MDT_OK)
+        return mdt_cli_fail_err(NULL, &err);
+    return output(c, json, false);
+}
+
+/* {"client_id": id, "status": status} or {"client_id": id, "deleted": true} */
+static int print_change(const char *id, const char *status)
+{
+    mdt_buf b;
+    int rc;
+
+    mdt_buf_init(&b, 0);
+    if (mdt_buf_adds(&b, "{\"client_id\":") || mdt_buf_add_json_str(&b, id) ||
+        mdt_buf_adds(&b, status ? ",\"status\":" : ",\"deleted\":true}") ||
+        (status && (mdt_buf_add_json_str(&b, status) || mdt_buf_adds(&b, "}"))))
+        rc = mdt_cli_fail("out of memory");
+    else
+        rc = mdt_cli_print_json(b.data);
+    mdt_buf_free(&b);
+    return rc;
+}
+
+/* suspend, resume, delete: a change with a short confirmation. */
+static int do_change(cmd *c, const char *verb)
+{
+    mdt_err err = {0};
+    const char *id = c->args.pos[0], *status = NULL;
+    mdt_rc rc;
+
+    if (c->args.npos != 1 || mdt_cli_has(&c->args, OPT_KEEP))
+        return mdt_cli_fail("usage: mandate client %s ID [--json]", verb);
+    if (strcmp(verb, "delete") == 0) {
+        rc = mdt_client_delete(c->env, id, &err);
+    } else {
+        status = strcmp(verb, "suspend") == 0 ? "suspended" : "active";
+        rc = mdt_client_set_status(c->env, id, status, &err);
+    }
+    if (rc != MDT_OK)
+        return mdt_cli_fail_err(NULL, &err);
+    if (!c->json) {
+        printf("client %s %s\n", id, status ? status : "deleted");
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    return print_change(id, status);
+}
+
+static int do_rotate(cmd *c)
+{
+    mdt_err err = {0};
+    const char *keep_s = mdt_cli_value(&c->args, OPT_KEEP), *resp = NULL;
+    int64_t keep = 0;
+    int rc;
+
+    if (c->args.npos != 2 || strcmp(c->args.pos[0], "rotate") != 0)
+        return mdt_cli_fail("usage: mandate client secret rotate ID [--keep DURATION] [--json]");
+    if (keep_s && mdt_duration_parse(keep_s, &keep) != MDT_OK)
+        return mdt_cli_fail("--keep: bad duration '%s' (use e.g. 90s, 15m, 8h, 30d)", keep_s);
+    if (mdt_client_rotate_secret(c->env, c->args.pos[1], keep, &c->a, &resp, &err) != MDT_OK)
+        return mdt_cli_fail_err(NULL, &err);
+    rc = output(c, resp, false);
+    if (rc == 0 && !c->json)
+        printf("\nStore the client_secret now: it is not shown again.\n");
+    mdt_wipe((char *)resp, strlen(resp));
+    return rc;
+}
+
+static int dispatch(cmd *c, const char *sub)
+{
+    if (strcmp(sub, "create") == 0)
+        return do_create(c);
+    if (strcmp(sub, "list") == 0)
+        return do_list(c);
+    if (strcmp(sub, "show") == 0)
+        return do_show(c);
+    if (strcmp(sub, "update") == 0)
+        return do_update(c);
+    if (strcmp(sub, "suspend") == 0 || strcmp(sub, "resume") == 0 || strcmp(sub, "delete") == 0)
+        return do_change(c, sub);
+    if (strcmp(sub, "secret") == 0)
+        return do_rotate(c);
+    return mdt_cli_fail("client: unknown command '%s' (create, list, show, update, suspend, "
+                        "resume, delete, secret rotate)", sub);
+}
+
+int mdt_cli_client(mdt_env *env, int argc, char **argv)
+{
+    cmd c = {.env = env};
+    int rc;
+
+    if (argc < 2)
+        return mdt_cli_fail("usage: mandate client create|list|show|update|suspend|resume|"
+                            "delete|secret rotate ...");
+    if (mdt_cli_parse(argc, argv, 2, opts, MDT_ARRAY_LEN(opts), &c.args))
+        return 1;
+    c.json = mdt_cli_has(&c.args, OPT_JSON);
+    mdt_arena_init(&c.a, 16384);
+    rc = dispatch(&c, argv[1]);
+    mdt_arena_free(&c.a);
+    return rc;
+}

@@ -1,0 +1,90 @@
+/* mandate scope create NAME [--description TEXT] [--sensitivity S] [--resource URI]... | list */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/arena.h"
+#include "iga/scope.h"
+
+enum { OPT_JSON, OPT_DESCRIPTION, OPT_SENSITIVITY, OPT_RESOURCE };
+static const mdt_cli_opt opts[] = {
+    [OPT_JSON] = {"--json", false},
+    [OPT_DESCRIPTION] = {"--description", true},
+    [OPT_SENSITIVITY] = {"--sensitivity", true},
+    [OPT_RESOURCE] = {"--resource", true},
+};
+
+static int scope_create(mdt_env *env, const mdt_cli_args *p)
+{
+    const char *res[MDT_CLI_MAX_ARGS + 1];
+    const char *desc = mdt_cli_value(p, OPT_DESCRIPTION);
+    const char *sens = mdt_cli_value(p, OPT_SENSITIVITY);
+    mdt_err err = {0};
+    mdt_buf out;
+    int rc = 0;
+
+    if (p->npos != 1)
+        return mdt_cli_fail("usage: mandate scope create NAME [--description TEXT] "
+                            "[--sensitivity none|consent|approval] [--resource URI]... [--json]");
+    mdt_cli_values(p, OPT_RESOURCE, res, MDT_CLI_MAX_ARGS);
+    if (mdt_scope_create(env, p->pos[0], desc, sens, res, &err) != MDT_OK)
+        return mdt_cli_fail_err(NULL, &err);
+    if (!mdt_cli_has(p, OPT_JSON)) {
+        printf("scope %s created\n", p->pos[0]);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    mdt_buf_init(&out, 0);
+    if (mdt_buf_adds(&out, "{\"name\":") || mdt_buf_add_json_str(&out, p->pos[0]) ||
+        mdt_buf_adds(&out, ",\"description\":") || mdt_buf_add_json_str(&out, desc ? desc : "") ||
+        mdt_buf_adds(&out, ",\"sensitivity\":") ||
+        mdt_buf_add_json_str(&out, sens ? sens : "none") || mdt_buf_adds(&out, ",\"resources\":["))
+        rc = 1;
+    for (size_t i = 0; rc == 0 && res[i]; i++)
+        if ((i && mdt_buf_adds(&out, ",")) || mdt_buf_add_json_str(&out, res[i]))
+            rc = 1;
+    if (rc == 0 && mdt_buf_adds(&out, "]}") == MDT_OK)
+        rc = mdt_cli_print_json(out.data);
+    else
+        rc = mdt_cli_fail("out of memory");
+    mdt_buf_free(&out);
+    return rc;
+}
+
+static int scope_list(mdt_env *env, const mdt_cli_args *p)
+{
+    static const char *const cols[] = {"name", "sensitivity", "resources", "description", NULL};
+    mdt_arena a;
+    mdt_err err = {0};
+    const char *json;
+    int rc;
+
+    if (p->npos != 0)
+        return mdt_cli_fail("usage: mandate scope list [--json]");
+    mdt_arena_init(&a, 16384);
+    if (mdt_scope_list_json(env, &a, &json, &err) != MDT_OK)
+        rc = mdt_cli_fail_err(NULL, &err);
+    else if (mdt_cli_has(p, OPT_JSON))
+        rc = mdt_cli_print_json(json);
+    else
+        rc = mdt_cli_print_table(json, cols);
+    mdt_arena_free(&a);
+    return rc;
+}
+
+int mdt_cli_scope(mdt_env *env, int argc, char **argv)
+{
+    mdt_cli_args args;
+
+    if (argc < 2)
+        return mdt_cli_fail("usage: mandate scope create|list ...");
+    if (strcmp(argv[1], "create") != 0 && strcmp(argv[1], "list") != 0)
+        return mdt_cli_fail("scope: unknown command '%s' (create, list)", argv[1]);
+    if (mdt_cli_parse(argc, argv, 2, opts, MDT_ARRAY_LEN(opts), &args))
+        return 1;
+    if (strcmp(argv[1], "create") == 0)
+        return scope_create(env, &args);
+    if (mdt_cli_has(&args, OPT_DESCRIPTION) || mdt_cli_has(&args, OPT_SENSITIVITY) ||
+        mdt_cli_has(&args, OPT_RESOURCE))
+        return mdt_cli_fail("usage: mandate scope list [--json]");
+    return scope_list(env, &args);
+}

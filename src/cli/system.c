@@ -1,0 +1,147 @@
+/* mandate init, mandate serve [--dev], mandate config-reference. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "audit/audit.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "keys/keyring.h"
+#include "store/store.h"
+
+/* The directory that holds a sqlite database, so init can create it. */
+static mdt_rc database_dir(const char *url, char *out, size_t n)
+{
+    const char *path, *slash;
+
+    if (strncmp(url, "sqlite:", 7) != 0)
+        return MDT_ERR_NOT_FOUND;
+    path = url + 7;
+    slash = strrchr(path, '/');
+    if (!slash || slash == path || (size_t)(slash - path) >= n)
+        return MDT_ERR_NOT_FOUND;
+    memcpy(out, path, (size_t)(slash - path));
+    out[slash - path] = '\0';
+    return MDT_OK;
+}
+
+/* Creates what init creates; idempotent. env has the configuration only. */
+static mdt_rc do_init(mdt_env *env, mdt_err *err)
+{
+    char dir[4096], path[4096];
+    mdt_rc rc;
+
+    if ((rc = mdt_mkdirs(env->cfg.data_dir, err)) != MDT_OK)
+        return rc;
+    if (database_dir(env->cfg.database, dir, sizeof(dir)) == MDT_OK &&
+        (rc = mdt_mkdirs(dir, err)) != MDT_OK)
+        return rc;
+    if (!env->store && (rc = mdt_store_open(env->cfg.database, &env->store, err)) != MDT_OK)
+        return rc;
+    if ((rc = mdt_store_migrate(env->store, err)) != MDT_OK ||
+        (rc = mdt_master_key_ensure(mdt_master_key_path(&env->cfg, path, sizeof(path)), &env->rng,
+                                    err)) != MDT_OK)
+        return rc;
+    return mdt_keys_ensure_first(env, err);
+}
+
+int mdt_cli_init(mdt_env *env, int argc, char **argv)
+{
+    static const mdt_cli_opt opts[] = {{"--json", false}};
+    mdt_cli_args args = {0};
+    mdt_err err = {0};
+    int version = 0;
+    char buf[4096];
+    const char *path;
+
+    if (mdt_cli_parse(argc, argv, 1, opts, MDT_ARRAY_LEN(opts), &args) || args.npos)
+        return args.npos ? mdt_cli_fail("init takes no arguments") : 1;
+    if (do_init(env, &err) != MDT_OK || mdt_store_schema_version(env->store, &version, &err) != MDT_OK)
+        return mdt_cli_fail_err("init", &err);
+    path = mdt_master_key_path(&env->cfg, buf, sizeof(buf));
+    if (mdt_cli_has(&args, 0)) {
+        printf("{\"database\":\"%s\",\"schema_version\":%d,\"master_key_file\":\"%s\"}\n",
+               env->cfg.database, version, path);
+        return 0;
+    }
+    printf("initialised %s (schema version %d), master key %s\n", env->cfg.database, version, path);
+    return 0;
+}
+
+/* Blocks the signals the main thread waits for, before any thread starts,
+ * so that every thread inherits the mask. */
+void mdt_cli_block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void wait_for_stop(mdt_env *env)
+{
+    sigset_t set;
+    int sig = 0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        MDT_INFO("SIGHUP: reloading signing keys");
+        mdt_keyring_maybe_refresh(env->keys, INT64_MAX);
+    }
+    MDT_INFO("signal %d: shutting down", sig);
+}
+
+int mdt_cli_serve(mdt_env *env, int argc, char **argv)
+{
+    static const mdt_cli_opt opts[] = {{"--dev", false}};
+    mdt_cli_args args = {0};
+    mdt_server *srv = NULL;
+    mdt_err err = {0};
+
+    if (mdt_cli_parse(argc, argv, 1, opts, MDT_ARRAY_LEN(opts), &args) || args.npos)
+        return args.npos ? mdt_cli_fail("serve takes no arguments") : 1;
+    if (mdt_cli_has(&args, 0) && do_init(env, &err) != MDT_OK)
+        return mdt_cli_fail_err("init", &err);
+    if (!env->store && mdt_store_open(env->cfg.database, &env->store, &err) != MDT_OK)
+        return mdt_cli_fail_err("storage", &err);
+    if (mdt_store_migrate(env->store, &err) != MDT_OK)
+        return mdt_cli_fail_err("storage", &err);
+    if (mdt_keyring_open(env, &env->keys, &err) != MDT_OK)
+        return mdt_cli_fail_err("keys", &err);
+    if (mdt_audit_start(env->store, &env->clock, (size_t)env->cfg.audit_max_batch, &env->audit,
+                        &err) != MDT_OK)
+        return mdt_cli_fail_err("audit", &err);
+    env->actor = "server";
+    if (mdt_server_start(env, &srv, &err) != MDT_OK)
+        return mdt_cli_fail_err("serve", &err);
+    MDT_INFO("listening on %s, issuer %s", env->cfg.listen, env->cfg.issuer);
+    if (mdt_cli_has(&args, 0))
+        fprintf(stderr, "mandate: development server on %s (issuer %s), data in %s\n",
+                env->cfg.listen, env->cfg.issuer, env->cfg.data_dir);
+    wait_for_stop(env);
+    mdt_server_stop(srv);
+    return 0;
+}
+
+int mdt_cli_config_reference(mdt_env *env, int argc, char **argv)
+{
+    (void)env;
+    (void)argv;
+    if (argc > 1)
+        return mdt_cli_fail("config-reference takes no arguments");
+    return mdt_config_write_reference(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,797 @@
+/* Configuration: one declarative table (keys[]) from which the INI loader,
+ * the MANDATE_<SECTION>_<KEY> environment overrides and the Markdown
+ * reference (docs/configuration.md) all come. */
+#define _GNU_SOURCE
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/clock.h"
+
+#define NO_MAX INT64_MAX
+#define CFG_MSG "invalid configuration"
+
+typedef enum { K_STRING, K_LIST, K_BOOL, K_INT, K_DURATION, K_ENUM } key_kind;
+
+/* A per-value check: NULL when v is fine, else a static reason. */
+typedef const char *(*value_check)(const char *v, size_t n);
+
+typedef struct {
+    const char *section;
+    const char *name;
+    key_kind kind;
+    size_t off;                  /* target field in mdt_config */
+    size_t size;                 /* its size (int or int64_t for K_INT) */
+    int64_t min, max;            /* K_INT, K_DURATION */
+    const char *const *choices;  /* K_ENUM, NULL-terminated */
+    value_check check;           /* K_STRING: whole value; K_LIST: each entry */
+    const char *type;            /* K_STRING, K_LIST: name in the reference */
+    const char *def;             /* default, parsed like any other value */
+    const char *desc;            /* one line of Markdown */
+} cfg_key;
+
+static const char *check_url(const char *v, size_t n);
+static const char *check_database(const char *v, size_t n);
+static const char *check_nonempty(const char *v, size_t n);
+static const char *check_listen(const char *v, size_t n);
+static const char *check_cidr(const char *v, size_t n);
+
+#define AT(f) .off = offsetof(mdt_config, f), .size = sizeof(((mdt_config *)0)->f)
+#define CHOICES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static const cfg_key keys[] = {
+    {"server", "issuer", K_STRING, AT(issuer), .check = check_url, .type = "URL",
+     .def = "http://127.0.0.1:8080",
+     .desc = "Issuer identifier and base URL of every endpoint: https unless the host is "
+             "loopback (127.0.0.0/8, ::1, localhost); no trailing slash, query or fragment."},
+    {"server", "listen", K_LIST, AT(listen), .check = check_listen, .type = "list of host:port",
+     .def = "127.0.0.1:8080",
+     .desc = "Addresses to listen on, separated by commas; IPv6 as `[::1]:8080`."},
+    {"server", "tls_cert", K_STRING, AT(tls_cert), .type = "path", .def = "",
+     .desc = "PEM certificate chain; when set (with `tls_key`), the listener speaks TLS."},
+    {"server", "tls_key", K_STRING, AT(tls_key), .type = "path", .def = "",
+     .desc = "PEM private key of `tls_cert`."},
+    {"server", "tls_client_ca", K_STRING, AT(tls_client_ca), .type = "path", .def = "",
+     .desc = "PEM bundle of CAs; when set, client certificates are requested (needs `tls_cert`)."},
+    {"server", "trusted_proxies", K_LIST, AT(trusted_proxies), .check = check_cidr,
+     .type = "list of CIDRs", .def = "",
+     .desc = "Networks (IPv4 or IPv6 CIDRs, or addresses) whose forwarded headers (client IP, "
+             "client certificate) are believed; empty: none."},
+    {"server", "threads", K_INT, AT(threads), .min = 0, .max = 256, .def = "0",
+     .desc = "Worker threads; 0 = one per CPU."},
+    {"server", "max_body_bytes", K_INT, AT(max_body_bytes), .min = 1024, .max = 16777216,
+     .def = "65536", .desc = "Largest request body accepted, in bytes."},
+    {"server", "shutdown_grace", K_DURATION, AT(shutdown_grace), .min = 0, .max = NO_MAX,
+     .def = "10s", .desc = "Time given to in-flight requests to finish after SIGTERM."},
+    {"storage", "database", K_STRING, AT(database), .check = check_database,
+     .type = "database URL", .def = "sqlite:var/mandate.db",
+     .desc = "`sqlite:PATH`, or `postgresql://user:pass@host:port/dbname` (or `postgres://`)."},
+    {"storage", "data_dir", K_STRING, AT(data_dir), .check = check_nonempty, .type = "path",
+     .def = "var", .desc = "Directory where `mandate init` writes the database and the master key."},
+    {"keys", "master_key_file", K_STRING, AT(master_key_file), .type = "path", .def = "",
+     .desc = "Master key that encrypts the signing keys at rest; empty: "
+             "`<data_dir>/master.key`."},
+    {"keys", "key_activation_delay", K_DURATION, AT(key_activation_delay), .min = 0,
+     .max = NO_MAX, .def = "0",
+     .desc = "Time between publishing a new signing key in `/jwks` and signing with it."},
+    {"keys", "jwks_cache_ttl", K_DURATION, AT(jwks_cache_ttl), .min = 0, .max = NO_MAX,
+     .def = "5m", .desc = "`Cache-Control: max-age` of `/jwks`."},
+    {"tokens", "access_token_ttl", K_DURATION, AT(access_token_ttl), .min = 1, .max = 86400,
+     .def = "10m", .desc = "Lifetime of access tokens."},
+    {"tokens", "access_token_format", K_ENUM, AT(access_token_format),
+     .choices = CHOICES("jwt", "opaque"), .def = "jwt",
+     .desc = "`jwt`: RFC 9068 JWT access tokens; `opaque`: random strings checked by "
+             "introspection."},
+    {"tokens", "refresh_token_ttl", K_DURATION, AT(refresh_token_ttl), .min = 0, .max = NO_MAX,
+     .def = "30d", .desc = "Lifetime of refresh tokens."},
+    {"tokens", "signing_alg", K_ENUM, AT(signing_alg),
+     .choices = CHOICES("ES256", "RS256", "PS256", "EdDSA"), .def = "ES256",
+     .desc = "JWS algorithm of the signing keys."},
+    {"audit", "max_batch", K_INT, AT(audit_max_batch), .min = 1, .max = 10000, .def = "256",
+     .desc = "Most audit events written in one group commit."},
+    {"log", "level", K_ENUM, AT(log_level), .choices = CHOICES("debug", "info", "warn", "error"),
+     .def = "info", .desc = "Least severe level written to the log."},
+    {"log", "access_log", K_BOOL, AT(access_log), .def = "true",
+     .desc = "One JSON line per HTTP request."},
+};
+
+#define NKEYS MDT_ARRAY_LEN(keys)
+
+/* Where each key was last set ("file:line" or an environment variable). */
+struct mdt_config_src {
+    char *at[NKEYS];
+};
+
+/* ---- values ---------------------------------------------------------------------------- */
+
+static bool parse_int64(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    if (!(isdigit((unsigned char)*s) || (*s == '-' && isdigit((unsigned char)s[1]))))
+        return false;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Parses 1..digits decimal digits in s[0..n) into *out, at most max. */
+static bool parse_small(const char *s, size_t n, int max, int *out)
+{
+    int v = 0;
+
+    if (n == 0 || n > 5)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool copy_slice(char *dst, size_t dn, const char *s, size_t n)
+{
+    if (n >= dn)
+        return false;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return true;
+}
+
+static bool valid_hostname(const char *h)
+{
+    unsigned char b[4];
+
+    if (!*h)
+        return false;
+    if (strspn(h, "0123456789.") == strlen(h))
+        return inet_pton(AF_INET, h, b) == 1;
+    for (const char *p = h; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
+            return false;
+    }
+    return true;
+}
+
+/* Checks "host[:port]" in s[0..n) and copies the host (brackets removed) to host. */
+static const char *split_hostport(const char *s, size_t n, char *host, size_t hn, bool need_port)
+{
+    const char *hend = s + n, *port = NULL;
+    unsigned char b[16];
+    int pv;
+
+    if (n && s[0] == '[') {
+        hend = memchr(s, ']', n);
+        if (!hend || !copy_slice(host, hn, s + 1, (size_t)(hend - s - 1)))
+            return "bad [IPv6] address";
+        if (hend + 1 < s + n && hend[1] != ':')
+            return "unexpected text after ]";
+        port = hend + 1 < s + n ? hend + 2 : NULL;
+        if (inet_pton(AF_INET6, host, b) != 1)
+            return "bad IPv6 address";
+    } else {
+        const char *colon = memrchr(s, ':', n);
+        if (colon && memchr(s, ':', (size_t)(colon - s)))
+            return "IPv6 addresses must be written in brackets, as [::1]:8080";
+        port = colon ? colon + 1 : NULL;
+        if (!copy_slice(host, hn, s, (size_t)((colon ? colon : hend) - s)) || !valid_hostname(host))
+            return "bad host";
+    }
+    if (!port)
+        return need_port ? "missing :port" : NULL;
+    if (!parse_small(port, (size_t)(s + n - port), 65535, &pv) || pv < 1)
+        return "port must be 1-65535";
+    return NULL;
+}
+
+/* host (brackets removed) of an http(s) URL without query, fragment or trailing slash. */
+static const char *url_host(const char *u, char *host, size_t hn)
+{
+    const char *a, *end;
+
+    if (strncmp(u, "https://", 8) == 0)
+        a = u + 8;
+    else if (strncmp(u, "http://", 7) == 0)
+        a = u + 7;
+    else
+        return "must be an https:// (or loopback http://) URL";
+    for (const char *p = u; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return "must not contain spaces or control characters";
+        if (*p == '?' || *p == '#')
+            return "must not have a query or fragment";
+    }
+    if (u[strlen(u) - 1] == '/')
+        return "must not end with a slash";
+    end = a + strcspn(a, "/");
+    if (memchr(a, '@', (size_t)(end - a)))
+        return "must not contain user information";
+    return split_hostport(a, (size_t)(end - a), host, hn, false);
+}
+
+static bool is_loopback(const char *host)
+{
+    unsigned char b[16];
+
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, b) == 1)
+        return b[0] == 127;
+    if (inet_pton(AF_INET6, host, b) != 1)
+        return false;
+    if (memcmp(b, &in6addr_loopback, 16) == 0)
+        return true;
+    return IN6_IS_ADDR_V4MAPPED((struct in6_addr *)b) && b[12] == 127;
+}
+
+static const char *check_url(const char *v, size_t n)
+{
+    char host[256];
+    (void)n;
+    return url_host(v, host, sizeof(host));
+}
+
+static const char *check_database(const char *v, size_t n)
+{
+    (void)n;
+    if (strncmp(v, "sqlite:", 7) == 0)
+        return v[7] ? NULL : "sqlite: needs a path";
+    if (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0)
+        return NULL;
+    return "must start with sqlite:, postgresql:// or postgres://";
+}
+
+static const char *check_nonempty(const char *v, size_t n)
+{
+    (void)v;
+    return n ? NULL : "must not be empty";
+}
+
+static const char *check_listen(const char *v, size_t n)
+{
+    char host[256];
+    return split_hostport(v, n, host, sizeof(host), true);
+}
+
+static const char *check_cidr(const char *v, size_t n)
+{
+    const char *slash = memchr(v, '/', n);
+    size_t alen = slash ? (size_t)(slash - v) : n;
+    unsigned char b[16];
+    char addr[64];
+    int bits, prefix;
+
+    if (!copy_slice(addr, sizeof(addr), v, alen))
+        return "not an IP address";
+    bits = strchr(addr, ':') ? 128 : 32;
+    if (inet_pton(bits == 128 ? AF_INET6 : AF_INET, addr, b) != 1)
+        return "not an IP address";
+    prefix = bits;
+    if (slash && !parse_small(slash + 1, (size_t)(v + n - slash - 1), bits, &prefix))
+        return "bad prefix length";
+    for (int i = prefix; i < bits; i++) {
+        if (b[i / 8] & (0x80 >> (i % 8)))
+            return "address has bits set past the prefix length";
+    }
+    return NULL;
+}
+
+/* ---- setting one key ------------------------------------------------------------------- */
+
+static mdt_rc set_string(char **field, const cfg_key *k, const char *v, char *why, size_t wn)
+{
+    const char *bad = k->check ? k->check(v, strlen(v)) : NULL;
+    char *copy;
+
+    if (bad) {
+        snprintf(why, wn, "%s", bad);
+        return MDT_ERR_CONFIG;
+    }
+    if (!(copy = strdup(v)))
+        return MDT_ERR_NOMEM;
+    free(*field);
+    *field = copy;
+    return MDT_OK;
+}
+
+/* Checks each comma-separated entry and stores them without surrounding blanks. */
+static mdt_rc set_list(char **field, const cfg_key *k, const char *v, char *why, size_t wn)
+{
+    char *out = malloc(strlen(v) + 1), *o = out;
+    const char *p = *v ? v : NULL;
+
+    if (!out)
+        return MDT_ERR_NOMEM;
+    *o = '\0';
+    if (!p && k->check == check_listen) {
+        snprintf(why, wn, "must not be empty");
+        free(out);
+        return MDT_ERR_CONFIG;
+    }
+    while (p) {
+        const char *comma = strchr(p, ',');
+        const char *e = comma ? comma : p + strlen(p);
+        const char *bad;
+        while (p < e && isspace((unsigned char)*p))
+            p++;
+        while (e > p && isspace((unsigned char)e[-1]))
+            e--;
+        if ((bad = e > p ? k->check(p, (size_t)(e - p)) : "empty entry")) {
+            snprintf(why, wn, "\"%.*s\": %s", (int)(e - p > 64 ? 64 : e - p), p, bad);
+            free(out);
+            return MDT_ERR_CONFIG;
+        }
+        if (o != out)
+            *o++ = ',';
+        memcpy(o, p, (size_t)(e - p));
+        o += e - p;
+        *o = '\0';
+        p = comma ? comma + 1 : NULL;
+    }
+    free(*field);
+    *field = out;
+    return MDT_OK;
+}
+
+static void fmt_duration(int64_t s, char *out, size_t n)
+{
+    if (s && s % 86400 == 0)
+        snprintf(out, n, "%lldd", (long long)(s / 86400));
+    else if (s && s % 3600 == 0)
+        snprintf(out, n, "%lldh", (long long)(s / 3600));
+    else if (s && s % 60 == 0)
+        snprintf(out, n, "%lldm", (long long)(s / 60));
+    else
+        snprintf(out, n, "%llds", (long long)s);
+}
+
+static mdt_rc set_number(void *field, const cfg_key *k, const char *v, char *why, size_t wn)
+{
+    int64_t x;
+    char lo[24], hi[24];
+
+    if (k->kind == K_INT) {
+        if (!parse_int64(v, &x) || x < k->min || x > k->max) {
+            snprintf(why, wn, "must be an integer from %lld to %lld", (long long)k->min,
+                     (long long)k->max);
+            return MDT_ERR_CONFIG;
+        }
+    } else if (mdt_duration_parse(v, &x) != MDT_OK) {
+        snprintf(why, wn, "not a duration (like 90s, 15m, 8h, 30d; bare digits are seconds)");
+        return MDT_ERR_CONFIG;
+    } else if (x < k->min || x > k->max) {
+        fmt_duration(k->min, lo, sizeof(lo));
+        fmt_duration(k->max, hi, sizeof(hi));
+        snprintf(why, wn, "must be from %s to %s", lo, hi);
+        return MDT_ERR_CONFIG;
+    }
+    if (k->size == sizeof(int)) {
+        int i = (int)x;
+        memcpy(field, &i, sizeof(i));
+    } else {
+        memcpy(field, &x, sizeof(x));
+    }
+    return MDT_OK;
+}
+
+static mdt_rc set_bool(bool *field, const char *v, char *why, size_t wn)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(yes); i++) {
+        if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+            *field = strcasecmp(v, yes[i]) == 0;
+            return MDT_OK;
+        }
+    }
+    snprintf(why, wn, "must be true or false (also yes/no, on/off, 1/0)");
+    return MDT_ERR_CONFIG;
+}
+
+static mdt_rc set_enum(char **field, const cfg_key *k, const char *v, char *why, size_t wn)
+{
+    size_t used;
+
+    for (const char *const *c = k->choices; *c; c++) {
+        if (strcmp(v, *c) == 0)
+            return set_string(field, k, v, why, wn);
+    }
+    used = (size_t)snprintf(why, wn, "must be one of");
+    for (const char *const *c = k->choices; *c && used < wn; c++)
+        used += (size_t)snprintf(why + used, wn - used, "%s %s", c == k->choices ? "" : ",", *c);
+    return MDT_ERR_CONFIG;
+}
+
+static mdt_rc apply(mdt_config *cfg, const cfg_key *k, const char *v, char *why, size_t wn)
+{
+    void *field = (char *)cfg + k->off;
+
+    switch (k->kind) {
+    case K_STRING: return set_string(field, k, v, why, wn);
+    case K_LIST: return set_list(field, k, v, why, wn);
+    case K_BOOL: return set_bool(field, v, why, wn);
+    case K_ENUM: return set_enum(field, k, v, why, wn);
+    default: return set_number(field, k, v, why, wn);
+    }
+}
+
+static const cfg_key *find_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    }
+    return NULL;
+}
+
+static bool section_known(const char *section, size_t n)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strlen(keys[i].section) == n && strncmp(keys[i].section, section, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* "file:line: ", "file: " or "" */
+static void position(char *out, size_t n, const char *file, int line)
+{
+    if (file && line > 0)
+        snprintf(out, n, "%s:%d: ", file, line);
+    else if (file)
+        snprintf(out, n, "%s: ", file);
+    else
+        out[0] = '\0';
+}
+
+static mdt_rc record_origin(mdt_config *cfg, const cfg_key *k, const char *file, int line)
+{
+    char at[200];
+    char **slot;
+
+    if (!cfg->src && !(cfg->src = calloc(1, sizeof(*cfg->src))))
+        return MDT_ERR_NOMEM;
+    slot = &cfg->src->at[k - keys];
+    free(*slot);
+    *slot = NULL;
+    if (!file)
+        return MDT_OK;
+    position(at, sizeof(at), file, line);
+    at[strlen(at) - 2] = '\0'; /* drop ": " */
+    return (*slot = strdup(at)) ? MDT_OK : MDT_ERR_NOMEM;
+}
+
+mdt_rc mdt_config_set(mdt_config *cfg, const char *section, const char *key, const char *value,
+                      const char *file, int line, mdt_err *err)
+{
+    const cfg_key *k = find_key(section, key);
+    char pos[200], why[160] = "", *v = NULL;
+    const char *e;
+    mdt_rc rc;
+
+    position(pos, sizeof(pos), file, line);
+    if (!k)
+        return mdt_failf(err, MDT_ERR_CONFIG, CFG_MSG, "%s[%s] %s: unknown %s", pos, section, key,
+                         section_known(section, strlen(section)) ? "key" : "section");
+    while (isspace((unsigned char)*value))
+        value++;
+    e = value + strlen(value);
+    while (e > value && isspace((unsigned char)e[-1]))
+        e--;
+    if (!(v = strndup(value, (size_t)(e - value))))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    rc = apply(cfg, k, v, why, sizeof(why));
+    if (rc == MDT_OK)
+        rc = record_origin(cfg, k, file, line);
+    free(v);
+    if (rc == MDT_ERR_NOMEM)
+        return mdt_fail(err, rc, "out of memory");
+    if (rc != MDT_OK)
+        return mdt_failf(err, rc, CFG_MSG, "%s[%s] %s: %s", pos, section, key, why);
+    return MDT_OK;
+}
+
+/* ---- defaults, file, environment -------------------------------------------------------- */
+
+mdt_rc mdt_config_defaults(mdt_config *cfg, mdt_err *err)
+{
+    mdt_rc rc = MDT_OK;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NKEYS && rc == MDT_OK; i++)
+        rc = mdt_config_set(cfg, keys[i].section, keys[i].name, keys[i].def, NULL, 0, err);
+    if (rc != MDT_OK)
+        mdt_config_free(cfg);
+    return rc;
+}
+
+typedef struct {
+    mdt_config *cfg;
+    FILE *f;
+    const char *path;
+    char *line;
+    size_t cap;
+    int lineno;
+    int seen[NKEYS]; /* line where each key was set */
+    mdt_rc rc;
+    mdt_err *err;
+} load_ctx;
+
+static void load_fail(load_ctx *c, const char *what)
+{
+    if (c->rc == MDT_OK)
+        c->rc = mdt_failf(c->err, MDT_ERR_CONFIG, CFG_MSG, "%s:%d: %s", c->path, c->lineno, what);
+}
+
+/* The inih reader: one physical line per call, so lineno is the line inih
+ * is parsing. Leading blanks are stripped, which keeps inih from taking an
+ * indented line for the continuation of the previous value. */
+static char *read_line(char *str, int num, void *stream)
+{
+    load_ctx *c = stream;
+    const char *p;
+    char what[160];
+
+    if (getline(&c->line, &c->cap, c->f) < 0)
+        return NULL;
+    c->lineno++;
+    p = c->line + strspn(c->line, " \t");
+    if (strlen(p) >= (size_t)num) {
+        snprintf(what, sizeof(what), "line longer than %d characters (use the environment "
+                 "variable for long values)", num - 2);
+        load_fail(c, what);
+        p = "\n";
+    } else if (p[0] == '[' && strchr(p, ']') && !section_known(p + 1, strcspn(p + 1, "]"))) {
+        snprintf(what, sizeof(what), "[%.*s]: unknown section", (int)strcspn(p + 1, "]"), p + 1);
+        load_fail(c, what);
+    }
+    memcpy(str, p, strlen(p) + 1);
+    return str;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    load_ctx *c = user;
+    const cfg_key *k = find_key(section, name);
+    char what[160];
+
+    if (c->rc != MDT_OK)
+        return 0;
+    if (!*section) {
+        snprintf(what, sizeof(what), "%s: key outside of any [section]", name);
+        load_fail(c, what);
+        return 0;
+    }
+    if (k && c->seen[k - keys]) {
+        snprintf(what, sizeof(what), "[%s] %s: duplicated key (first set on line %d)", section,
+                 name, c->seen[k - keys]);
+        load_fail(c, what);
+        return 0;
+    }
+    c->rc = mdt_config_set(c->cfg, section, name, value, c->path, c->lineno, c->err);
+    if (k)
+        c->seen[k - keys] = c->lineno;
+    return c->rc == MDT_OK;
+}
+
+static mdt_rc load_file(mdt_config *cfg, const char *path, mdt_err *err)
+{
+    load_ctx c = {.cfg = cfg, .path = path, .err = err};
+    int r;
+
+    if (!(c.f = fopen(path, "r")))
+        return mdt_failf(err, MDT_ERR_CONFIG, CFG_MSG, "%s: %s", path, strerror(errno));
+    r = ini_parse_stream(read_line, &c, on_key, &c);
+    if (c.rc == MDT_OK && ferror(c.f))
+        c.rc = mdt_failf(err, MDT_ERR_IO, CFG_MSG, "%s: read error", path);
+    else if (c.rc == MDT_OK && r == -2)
+        c.rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    else if (c.rc == MDT_OK && r != 0)
+        c.rc = mdt_failf(err, MDT_ERR_CONFIG, CFG_MSG,
+                         "%s:%d: syntax error (expected [section] or key = value)", path, r);
+    fclose(c.f);
+    free(c.line);
+    return c.rc;
+}
+
+static void env_name(const cfg_key *k, char *out, size_t n)
+{
+    snprintf(out, n, "MANDATE_%s_%s", k->section, k->name);
+    for (char *p = out; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+}
+
+static mdt_rc load_env(mdt_config *cfg, mdt_err *err)
+{
+    char name[96];
+    const char *v;
+    mdt_rc rc;
+
+    for (size_t i = 0; i < NKEYS; i++) {
+        env_name(&keys[i], name, sizeof(name));
+        if (!(v = getenv(name)))
+            continue;
+        rc = mdt_config_set(cfg, keys[i].section, keys[i].name, v, name, 0, err);
+        if (rc != MDT_OK)
+            return rc;
+    }
+    return MDT_OK;
+}
+
+/* master_key_file defaults to <data_dir>/master.key once data_dir is known. */
+static mdt_rc resolve_paths(mdt_config *cfg, mdt_err *err)
+{
+    size_t n = strlen(cfg->data_dir);
+    char *p;
+
+    if (cfg->master_key_file[0])
+        return MDT_OK;
+    if (asprintf(&p, "%.*s/master.key", (int)(n && cfg->data_dir[n - 1] == '/' ? n - 1 : n),
+                 cfg->data_dir) < 0)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    free(cfg->master_key_file);
+    cfg->master_key_file = p;
+    return MDT_OK;
+}
+
+mdt_rc mdt_config_load(mdt_config *cfg, const char *path, mdt_err *err)
+{
+    mdt_rc rc = mdt_config_defaults(cfg, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    if (path)
+        rc = load_file(cfg, path, err);
+    if (rc == MDT_OK)
+        rc = load_env(cfg, err);
+    if (rc == MDT_OK)
+        rc = resolve_paths(cfg, err);
+    if (rc == MDT_OK)
+        rc = mdt_config_validate(cfg, err);
+    if (rc != MDT_OK)
+        mdt_config_free(cfg);
+    return rc;
+}
+
+/* ---- cross-key checks ----------------------------------------------------------------- */
+
+static mdt_rc key_fail(const mdt_config *cfg, const char *section, const char *name,
+                       const char *why, mdt_err *err)
+{
+    const cfg_key *k = find_key(section, name);
+    const char *at = cfg->src && k ? cfg->src->at[k - keys] : NULL;
+
+    return mdt_failf(err, MDT_ERR_CONFIG, CFG_MSG, "%s%s[%s] %s: %s", at ? at : "",
+                     at ? ": " : "", section, name, why);
+}
+
+static bool is_set(const char *s)
+{
+    return s && *s;
+}
+
+mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
+{
+    char host[256];
+    const char *bad;
+
+    if (!cfg->issuer || (bad = url_host(cfg->issuer, host, sizeof(host))))
+        return key_fail(cfg, "server", "issuer", cfg->issuer ? bad : "not set", err);
+    if (strncmp(cfg->issuer, "https://", 8) != 0 && !is_loopback(host))
+        return key_fail(cfg, "server", "issuer",
+                        "must be https unless the host is loopback (127.0.0.0/8, ::1, localhost)",
+                        err);
+    if (is_set(cfg->tls_cert) && !is_set(cfg->tls_key))
+        return key_fail(cfg, "server", "tls_cert", "set without tls_key", err);
+    if (is_set(cfg->tls_key) && !is_set(cfg->tls_cert))
+        return key_fail(cfg, "server", "tls_key", "set without tls_cert", err);
+    if (is_set(cfg->tls_client_ca) && !is_set(cfg->tls_cert))
+        return key_fail(cfg, "server", "tls_client_ca", "needs tls_cert and tls_key", err);
+    for (size_t i = 0; i < NKEYS; i++) {
+        char *const *s = (char *const *)((const char *)cfg + keys[i].off);
+        bool str = keys[i].kind == K_STRING || keys[i].kind == K_LIST || keys[i].kind == K_ENUM;
+        if (str && !*s)
+            return key_fail(cfg, keys[i].section, keys[i].name, "not set", err);
+    }
+    return MDT_OK;
+}
+
+void mdt_config_free(mdt_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < NKEYS; i++) {
+        char **s = (char **)((char *)cfg + keys[i].off);
+        if (keys[i].kind == K_STRING || keys[i].kind == K_LIST || keys[i].kind == K_ENUM)
+            free(*s);
+        if (cfg->src)
+            free(cfg->src->at[i]);
+    }
+    free(cfg->src);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- reference ------------------------------------------------------------------------ */
+
+static void type_text(const cfg_key *k, char *out, size_t n)
+{
+    char lo[24], hi[24];
+    size_t used;
+
+    switch (k->kind) {
+    case K_BOOL: snprintf(out, n, "boolean"); break;
+    case K_INT:
+        snprintf(out, n, "integer, %lld to %lld", (long long)k->min, (long long)k->max);
+        break;
+    case K_DURATION:
+        fmt_duration(k->min, lo, sizeof(lo));
+        fmt_duration(k->max, hi, sizeof(hi));
+        if (k->max == NO_MAX)
+            snprintf(out, n, "duration");
+        else
+            snprintf(out, n, "duration, %s to %s", lo, hi);
+        break;
+    case K_ENUM:
+        used = (size_t)snprintf(out, n, "one of");
+        for (const char *const *c = k->choices; *c && used < n; c++)
+            used += (size_t)snprintf(out + used, n - used, "%s `%s`", c == k->choices ? "" : ",",
+                                     *c);
+        break;
+    default: snprintf(out, n, "%s", k->type); break;
+    }
+}
+
+static const char intro[] =
+    "# Configuration reference\n"
+    "\n"
+    "<!-- Generated by `mandate config-reference` from the table in src/core/config.c; "
+    "do not edit. -->\n"
+    "\n"
+    "Mandate reads an INI file given with `--config FILE` (default: `./mandate.conf` when "
+    "present, else the built-in defaults). Lines starting with `;` or `#` are comments, and a "
+    "`;` after a space or tab starts a comment at the end of a line. Every key can be overridden by the "
+    "environment variable `MANDATE_<SECTION>_<KEY>` in upper case (for example "
+    "`MANDATE_SERVER_LISTEN`); the environment is applied after the file. An unknown section "
+    "or key, a bad value or a key set twice in the file stops the start-up with an error that "
+    "names the file, line and key (or the environment variable). Durations are written like "
+    "`90s`, `15m`, `8h`, `30d`; bare digits are seconds. Booleans are `true`/`false`, "
+    "`yes`/`no`, `on`/`off` or `1`/`0`. Lists are separated by commas. A line of the file "
+    "holds at most about 200 characters: give longer values through the environment.\n";
+
+int mdt_config_write_reference(FILE *out)
+{
+    const char *section = "";
+    char type[160], env[96];
+
+    fputs(intro, out);
+    for (size_t i = 0; i < NKEYS; i++) {
+        const cfg_key *k = &keys[i];
+        if (strcmp(section, k->section) != 0) {
+            section = k->section;
+            fprintf(out, "\n## [%s]\n\n", section);
+            fputs("| key | type | default | description | environment variable |\n", out);
+            fputs("|---|---|---|---|---|\n", out);
+        }
+        type_text(k, type, sizeof(type));
+        env_name(k, env, sizeof(env));
+        fprintf(out, "| `%s` | %s | %s%s%s | %s | `%s` |\n", k->name, type, *k->def ? "`" : "",
+                *k->def ? k->def : "*(empty)*", *k->def ? "`" : "", k->desc, env);
+    }
+    return ferror(out) ? -1 : 0;
+}

@@ -1,0 +1,64 @@
+/* Configuration: an INI file plus MANDATE_<SECTION>_<KEY> environment
+ * overrides, described by one declarative table (config.c) from which the
+ * loader, the overrides and docs/configuration.md all come. */
+#ifndef MDT_CORE_CONFIG_H
+#define MDT_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/mdt.h"
+
+struct mdt_config_src; /* private to config.c */
+
+typedef struct {
+    /* [server] */
+    char *issuer;            /* no trailing slash */
+    char *listen;            /* "host:port[,host:port...]" */
+    char *tls_cert;          /* file paths; "" = none */
+    char *tls_key;
+    char *tls_client_ca;
+    char *trusted_proxies;   /* comma-separated CIDRs */
+    int threads;             /* 0 = one per CPU */
+    int64_t max_body_bytes;  /* request body limit */
+    int64_t shutdown_grace;  /* seconds to finish in-flight requests on SIGTERM */
+    /* [storage] */
+    char *database;          /* "sqlite:PATH" or "postgresql://..." */
+    char *data_dir;          /* where init writes the database and master key */
+    /* [keys] */
+    char *master_key_file;   /* default: <data_dir>/master.key */
+    int64_t key_activation_delay; /* seconds between publishing a new key and signing with it */
+    int64_t jwks_cache_ttl;  /* Cache-Control max-age of /jwks */
+    /* [tokens] */
+    int64_t access_token_ttl;
+    char *access_token_format; /* "jwt" | "opaque" */
+    int64_t refresh_token_ttl;
+    char *signing_alg;       /* ES256 | RS256 | PS256 | EdDSA */
+    /* [audit] */
+    int64_t audit_max_batch;      /* events per group commit */
+    /* [log] */
+    char *log_level;         /* debug | info | warn | error */
+    bool access_log;
+    /* Private: where each key was last set ("file:line" or the environment
+     * variable), so that mdt_config_validate can name it. Freed by mdt_config_free. */
+    struct mdt_config_src *src;
+} mdt_config;
+
+/* Fills cfg with the built-in defaults. */
+mdt_rc mdt_config_defaults(mdt_config *cfg, mdt_err *err) MDT_WARN_UNUSED;
+/* Defaults, then path (may be NULL: no file), then the environment; then an
+ * empty master_key_file becomes <data_dir>/master.key and mdt_config_validate
+ * runs. On failure cfg is freed (left zeroed).
+ * Errors name the file, line and key: "mandate.conf:12: [server] listen: ..." */
+mdt_rc mdt_config_load(mdt_config *cfg, const char *path, mdt_err *err) MDT_WARN_UNUSED;
+/* Set one key as the file would; file/line used in error messages. */
+mdt_rc mdt_config_set(mdt_config *cfg, const char *section, const char *key, const char *value,
+                      const char *file, int line, mdt_err *err) MDT_WARN_UNUSED;
+/* Cross-key checks (issuer https unless loopback, tls_cert with tls_key...). */
+mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err) MDT_WARN_UNUSED;
+void mdt_config_free(mdt_config *cfg);
+/* Writes the Markdown reference of every key (docs/configuration.md). */
+int mdt_config_write_reference(FILE *out);
+
+#endif

@@ -1,0 +1,74 @@
+/* The HTTP layer's view of a request and a response. Handlers see only
+ * these types; libmicrohttpd stays inside src/http/server.c. */
+#ifndef MDT_HTTP_HTTP_H
+#define MDT_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "app/env.h"
+#include "audit/audit.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/mdt.h"
+
+#define MDT_HTTP_MAX_FORM_FIELDS 64
+#define MDT_HTTP_MAX_HEADERS 8
+
+typedef struct {
+    const char *name;
+    const char *value;
+} mdt_kv;
+
+typedef struct mdt_req {
+    mdt_arena *arena;          /* dies with the request */
+    int64_t now;               /* read once from the injected clock */
+    const char *method;
+    const char *path;
+    const char *request_id;
+    const char *peer_ip;
+    const char *content_type;  /* media type only, lower case, without parameters; NULL when absent */
+    const char *body;          /* NUL-terminated; "" when none */
+    size_t body_len;
+    void *conn;                /* the server's connection: only src/http uses it */
+    mdt_kv *form;              /* after mdt_req_parse_form */
+    size_t nform;
+} mdt_req;
+
+typedef struct mdt_resp {
+    int status;
+    const char *content_type;
+    mdt_buf body;
+    mdt_kv headers[MDT_HTTP_MAX_HEADERS];
+    size_t nheaders;
+    bool no_store;             /* Cache-Control: no-store, Pragma: no-cache */
+    bool has_audit;            /* the response is sent only after this event is durable */
+    mdt_audit_event audit;
+    const char *client_id;     /* for the access log */
+} mdt_resp;
+
+typedef void (*mdt_handler_fn)(mdt_env *env, mdt_req *req, mdt_resp *resp);
+
+/* Case-insensitive header lookup; NULL when absent. */
+const char *mdt_req_header(mdt_req *req, const char *name);
+const char *mdt_req_query(mdt_req *req, const char *name);
+/* Parses an application/x-www-form-urlencoded body. A parameter given twice,
+ * a bad percent-escape or more than MDT_HTTP_MAX_FORM_FIELDS fields ->
+ * MDT_ERR_INVALID_REQUEST. */
+mdt_rc mdt_req_parse_form(mdt_req *req, mdt_err *err) MDT_WARN_UNUSED;
+/* Same parser, usable on any string (unit tests, fuzzing). */
+mdt_rc mdt_form_parse(const char *s, size_t len, mdt_arena *a, mdt_kv **out, size_t *n,
+                      mdt_err *err) MDT_WARN_UNUSED;
+const char *mdt_req_form(const mdt_req *req, const char *name);
+/* Decodes %XX and '+' in place-free fashion into the arena; NULL on a bad escape. */
+char *mdt_url_decode(mdt_arena *a, const char *s, size_t len);
+
+void mdt_resp_header(mdt_resp *resp, const char *name, const char *value);
+/* Takes a JSON text (copied). */
+void mdt_resp_json(mdt_resp *resp, int status, const char *json, size_t len);
+/* RFC 6749 §5.2 error body from err, with its status; invalid_client adds
+ * WWW-Authenticate. Server faults never leak their detail. */
+void mdt_resp_error(mdt_resp *resp, const mdt_err *err);
+void mdt_resp_text(mdt_resp *resp, int status, const char *text);
+
+#endif

@@ -1,0 +1,57 @@
+#include <string.h>
+
+#include "http/http.h"
+
+void mdt_resp_header(mdt_resp *resp, const char *name, const char *value)
+{
+    if (resp->nheaders < MDT_HTTP_MAX_HEADERS) {
+        resp->headers[resp->nheaders].name = name;
+        resp->headers[resp->nheaders].value = value;
+        resp->nheaders++;
+    }
+}
+
+void mdt_resp_json(mdt_resp *resp, int status, const char *json, size_t len)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    mdt_buf_reset(&resp->body);
+    if (mdt_buf_add(&resp->body, json, len) != MDT_OK) {
+        resp->status = 500;
+        mdt_buf_reset(&resp->body);
+    }
+}
+
+void mdt_resp_text(mdt_resp *resp, int status, const char *text)
+{
+    resp->status = status;
+    resp->content_type = "text/plain; charset=utf-8";
+    mdt_buf_reset(&resp->body);
+    if (mdt_buf_adds(&resp->body, text) != MDT_OK)
+        resp->status = 500;
+}
+
+void mdt_resp_error(mdt_resp *resp, const mdt_err *err)
+{
+    mdt_rc rc = err->rc == MDT_OK ? MDT_ERR_INTERNAL : err->rc;
+    const char *desc = err->msg;
+
+    if (mdt_rc_is_server_fault(rc))
+        desc = rc == MDT_ERR_UNAVAILABLE ? "the service is temporarily unavailable"
+                                         : "internal error";
+    resp->status = mdt_rc_http_status(rc);
+    resp->content_type = "application/json";
+    resp->no_store = true;
+    mdt_buf_reset(&resp->body);
+    if (mdt_buf_addf(&resp->body, "{\"error\":\"%s\"", mdt_rc_name(rc)) != MDT_OK ||
+        (desc && (mdt_buf_adds(&resp->body, ",\"error_description\":") != MDT_OK ||
+                  mdt_buf_add_json_str(&resp->body, desc) != MDT_OK)) ||
+        mdt_buf_adds(&resp->body, "}") != MDT_OK) {
+        resp->status = 500;
+        mdt_buf_reset(&resp->body);
+    }
+    if (rc == MDT_ERR_INVALID_CLIENT)
+        mdt_resp_header(resp, "WWW-Authenticate", "Basic realm=\"mandate\", error=\"invalid_client\"");
+    else if (rc == MDT_ERR_UNAVAILABLE)
+        mdt_resp_header(resp, "Retry-After", "1");
+}

@@ -1,0 +1,39 @@
+#include "http/router.h"
+
+#include <string.h>
+
+#include "oauth/endpoints.h"
+
+static const struct {
+    const char *method;
+    const char *path;
+    mdt_handler_fn fn;
+} routes[] = {
+    {"POST", "/token", mdt_handle_token},
+    {"POST", "/introspect", mdt_handle_introspect},
+    {"POST", "/revoke", mdt_handle_revoke},
+    {"GET", "/jwks", mdt_handle_jwks},
+    {"GET", "/.well-known/oauth-authorization-server", mdt_handle_discovery},
+    {"GET", "/.well-known/openid-configuration", mdt_handle_discovery},
+    {"GET", "/healthz", mdt_handle_healthz},
+    {"GET", "/readyz", mdt_handle_readyz},
+};
+
+mdt_route_result mdt_route(const char *method, const char *path, mdt_handler_fn *fn,
+                           const char **allow)
+{
+    bool path_known = false;
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(routes); i++) {
+        if (strcmp(routes[i].path, path) != 0)
+            continue;
+        path_known = true;
+        *allow = routes[i].method;
+        if (strcmp(routes[i].method, method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
+            *fn = routes[i].fn;
+            return MDT_ROUTE_FOUND;
+        }
+    }
+    return path_known ? MDT_ROUTE_BAD_METHOD : MDT_ROUTE_NOT_FOUND;
+}

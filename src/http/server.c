@@ -1,0 +1,459 @@
+/* libmicrohttpd glue: one connection context per request, body collection
+ * with a hard cap, dispatch through the route table, and responses that
+ * carry an audit event wait (suspended, without holding a thread) until the
+ * group-commit writer has made the event durable. */
+#define _GNU_SOURCE
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "http/http.h"
+#include "http/router.h"
+
+#define MAX_DAEMONS 8
+#define ARENA_CHUNK 16384
+
+enum { ST_RUNNING, ST_WAITING, ST_RESUMED };
+
+struct mdt_server {
+    mdt_env *env;
+    struct MHD_Daemon *daemons[MAX_DAEMONS];
+    size_t ndaemons;
+    char *tls_cert;
+    char *tls_key;
+    char *tls_ca;
+    char id_prefix[12];
+    atomic_ulong next_id;
+    atomic_int inflight; /* requests between their first byte and their completion */
+};
+
+typedef struct {
+    mdt_server *srv;
+    struct MHD_Connection *conn;
+    mdt_arena arena;
+    mdt_req req;
+    mdt_resp resp;
+    mdt_buf body;
+    mdt_handler_fn handler;
+    const char *allow;
+    mdt_route_result route;
+    bool too_large;
+    atomic_int state;
+    mdt_rc audit_rc;
+    double t0;
+    char request_id[40];
+    char ip[INET6_ADDRSTRLEN];
+} conn_ctx;
+
+const char *mdt_req_header(mdt_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *mdt_req_query(mdt_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static void peer_ip(struct MHD_Connection *conn, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    out[0] = '\0';
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
+}
+
+/* "application/x-www-form-urlencoded; charset=UTF-8" -> lower-case media type */
+static const char *media_type(mdt_arena *a, const char *ct)
+{
+    size_t n = 0;
+    char *out;
+
+    if (!ct)
+        return NULL;
+    while (ct[n] && ct[n] != ';' && ct[n] != ' ' && ct[n] != '\t')
+        n++;
+    out = mdt_arena_strndup(a, ct, n);
+    for (char *p = out; p && *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    return out;
+}
+
+static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const char *url,
+                         const char *method)
+{
+    conn_ctx *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->srv = srv;
+    c->conn = conn;
+    atomic_fetch_add(&srv->inflight, 1);
+    c->t0 = mdt_time_real();
+    mdt_arena_init(&c->arena, ARENA_CHUNK);
+    mdt_buf_init(&c->body, (size_t)srv->env->cfg.max_body_bytes);
+    mdt_buf_init(&c->resp.body, 1 << 20);
+    snprintf(c->request_id, sizeof(c->request_id), "%s%06lx", srv->id_prefix,
+             atomic_fetch_add(&srv->next_id, 1) & 0xffffff);
+    peer_ip(conn, c->ip, sizeof(c->ip));
+    c->req.arena = &c->arena;
+    c->req.now = mdt_now(&srv->env->clock);
+    c->req.method = method;
+    c->req.path = url;
+    c->req.request_id = c->request_id;
+    c->req.peer_ip = c->ip;
+    c->req.conn = conn;
+    c->req.content_type = media_type(&c->arena, MHD_lookup_connection_value(
+                                                    conn, MHD_HEADER_KIND, "Content-Type"));
+    c->route = mdt_route(method, url, &c->handler, &c->allow);
+    return c;
+}
+
+static void ctx_free(conn_ctx *c)
+{
+    if (!c)
+        return;
+    mdt_buf_free_wipe(&c->body);
+    mdt_buf_free_wipe(&c->resp.body);
+    mdt_arena_free(&c->arena);
+    free(c);
+}
+
+static enum MHD_Result send_resp(conn_ctx *c)
+{
+    mdt_resp *r = &c->resp;
+    size_t len = r->body.len;
+    char *data = mdt_buf_take(&r->body);
+    struct MHD_Response *mr =
+        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result ret;
+
+    if (!mr) {
+        free(data);
+        return MHD_NO;
+    }
+    if (r->content_type)
+        MHD_add_response_header(mr, "Content-Type", r->content_type);
+    MHD_add_response_header(mr, "X-Request-Id", c->request_id);
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    if (r->no_store) {
+        MHD_add_response_header(mr, "Cache-Control", "no-store");
+        MHD_add_response_header(mr, "Pragma", "no-cache");
+    }
+    for (size_t i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
+    if (r->status == 0)
+        r->status = 500;
+    ret = MHD_queue_response(c->conn, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static enum MHD_Result send_error(conn_ctx *c, mdt_rc rc, const char *msg)
+{
+    mdt_err err;
+    mdt_fail(&err, rc, msg);
+    mdt_resp_error(&c->resp, &err);
+    return send_resp(c);
+}
+
+static void audit_done(void *ctx, mdt_rc rc)
+{
+    conn_ctx *c = ctx;
+    c->audit_rc = rc;
+    atomic_store(&c->state, ST_RESUMED);
+    MHD_resume_connection(c->conn);
+}
+
+static enum MHD_Result finish_request(conn_ctx *c)
+{
+    mdt_env *env = c->srv->env;
+    mdt_err err;
+
+    mdt_log_set_request_id(c->request_id);
+    if (c->route == MDT_ROUTE_NOT_FOUND)
+        return send_error(c, MDT_ERR_NOT_FOUND, "no such endpoint");
+    if (c->route == MDT_ROUTE_BAD_METHOD) {
+        mdt_resp_header(&c->resp, "Allow", c->allow);
+        return send_error(c, MDT_ERR_METHOD, "method not allowed on this endpoint");
+    }
+    if (c->too_large)
+        return send_error(c, MDT_ERR_TOO_LARGE, "request body too large");
+    c->req.body = c->body.data ? c->body.data : "";
+    c->req.body_len = c->body.len;
+    c->handler(env, &c->req, &c->resp);
+    if (!c->resp.has_audit || !env->audit)
+        return send_resp(c);
+    if (!c->resp.audit.request_id)
+        c->resp.audit.request_id = c->request_id;
+    if (!c->resp.audit.ip)
+        c->resp.audit.ip = c->ip;
+    atomic_store(&c->state, ST_WAITING);
+    MHD_suspend_connection(c->conn);
+    if (mdt_audit_submit(env->audit, &c->resp.audit, audit_done, c, &err) != MDT_OK)
+        audit_done(c, err.rc);
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    mdt_server *srv = cls;
+    conn_ctx *c = *con_cls;
+    (void)version;
+
+    if (!c) {
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        c = ctx_new(srv, conn, url, method);
+        if (!c)
+            return MHD_NO;
+        *con_cls = c;
+        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)srv->env->cfg.max_body_bytes) {
+            c->too_large = true;
+            return send_error(c, MDT_ERR_TOO_LARGE, "request body too large");
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!c->too_large && mdt_buf_add(&c->body, upload_data, *upload_data_size) != MDT_OK)
+            c->too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (atomic_load(&c->state) == ST_RESUMED) {
+        mdt_err err;
+        if (c->audit_rc == MDT_OK)
+            return send_resp(c);
+        mdt_fail(&err, MDT_ERR_UNAVAILABLE, "audit log unavailable");
+        MDT_ERROR("audit event not durable (%s): response withheld", mdt_rc_name(c->audit_rc));
+        c->resp.nheaders = 0;
+        mdt_resp_error(&c->resp, &err);
+        return send_resp(c);
+    }
+    if (atomic_load(&c->state) == ST_WAITING)
+        return MHD_YES;
+    return finish_request(c);
+}
+
+static void access_log(conn_ctx *c)
+{
+    mdt_buf b;
+    char t[21];
+    double now = mdt_time_real();
+
+    mdt_time_format((int64_t)now, t);
+    mdt_buf_init(&b, 4096);
+    if (mdt_buf_addf(&b, "{\"time\":\"%s\",\"level\":\"info\",\"type\":\"access\",\"request_id\":\"%s\","
+                         "\"ip\":\"%s\",\"method\":",
+                     t, c->request_id, c->ip) == MDT_OK &&
+        mdt_buf_add_json_str(&b, c->req.method ? c->req.method : "") == MDT_OK &&
+        mdt_buf_adds(&b, ",\"path\":") == MDT_OK &&
+        mdt_buf_add_json_str(&b, c->req.path ? c->req.path : "") == MDT_OK &&
+        mdt_buf_addf(&b, ",\"status\":%d,\"ms\":%.3f", c->resp.status,
+                     (now - c->t0) * 1000.0) == MDT_OK &&
+        (!c->resp.client_id || (mdt_buf_adds(&b, ",\"client_id\":") == MDT_OK &&
+                                mdt_buf_add_json_str(&b, c->resp.client_id) == MDT_OK)) &&
+        mdt_buf_adds(&b, "}\n") == MDT_OK)
+        mdt_log_line(b.data, b.len);
+    mdt_buf_free(&b);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    mdt_server *srv = cls;
+    conn_ctx *c = *con_cls;
+    (void)conn;
+    (void)toe;
+
+    if (!c)
+        return;
+    if (srv->env->cfg.access_log && c->resp.status)
+        access_log(c);
+    mdt_log_set_request_id(NULL);
+    ctx_free(c);
+    atomic_fetch_sub(&srv->inflight, 1);
+    *con_cls = NULL;
+}
+
+static char *read_file(const char *path, mdt_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    mdt_buf b;
+    char chunk[4096];
+    size_t n;
+
+    if (!f) {
+        mdt_failf(err, MDT_ERR_CONFIG, "cannot read file", "cannot read %s", path);
+        return NULL;
+    }
+    mdt_buf_init(&b, 1 << 20);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (mdt_buf_add(&b, chunk, n) != MDT_OK) {
+            fclose(f);
+            mdt_buf_free_wipe(&b);
+            mdt_failf(err, MDT_ERR_CONFIG, "file too large", "%s is too large", path);
+            return NULL;
+        }
+    }
+    fclose(f);
+    return mdt_buf_take(&b);
+}
+
+static mdt_rc load_tls(mdt_server *s, mdt_err *err)
+{
+    const mdt_config *cfg = &s->env->cfg;
+
+    if (!cfg->tls_cert || !cfg->tls_cert[0])
+        return MDT_OK;
+    if (!(s->tls_cert = read_file(cfg->tls_cert, err)) ||
+        !(s->tls_key = read_file(cfg->tls_key, err)))
+        return err->rc;
+    if (cfg->tls_client_ca && cfg->tls_client_ca[0] &&
+        !(s->tls_ca = read_file(cfg->tls_client_ca, err)))
+        return err->rc;
+    return MDT_OK;
+}
+
+/* "host:port" or "[v6]:port" -> resolved address */
+static mdt_rc parse_listen(const char *item, struct sockaddr_storage *ss, mdt_err *err)
+{
+    char host[256];
+    const char *port;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+    size_t hl;
+
+    if (item[0] == '[') {
+        const char *end = strchr(item, ']');
+        if (!end || end[1] != ':')
+            return mdt_failf(err, MDT_ERR_CONFIG, "bad listen address", "bad listen address %s", item);
+        hl = (size_t)(end - item - 1);
+        port = end + 2;
+        item++;
+    } else {
+        port = strrchr(item, ':');
+        if (!port)
+            return mdt_failf(err, MDT_ERR_CONFIG, "bad listen address", "bad listen address %s", item);
+        hl = (size_t)(port - item);
+        port++;
+    }
+    if (hl >= sizeof(host))
+        return mdt_fail(err, MDT_ERR_CONFIG, "bad listen address");
+    memcpy(host, item, hl);
+    host[hl] = '\0';
+    if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
+        return mdt_failf(err, MDT_ERR_CONFIG, "bad listen address", "cannot resolve %s:%s", host, port);
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    return MDT_OK;
+}
+
+static mdt_rc start_daemon(mdt_server *s, const char *item, unsigned threads, mdt_err *err)
+{
+    struct sockaddr_storage ss = {0};
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    struct MHD_OptionItem opts[8];
+    size_t n = 0;
+    mdt_rc rc;
+
+    if (s->ndaemons == MAX_DAEMONS)
+        return mdt_fail(err, MDT_ERR_CONFIG, "too many listen addresses");
+    if ((rc = parse_listen(item, &ss, err)) != MDT_OK)
+        return rc;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (s->tls_cert) {
+        flags |= MHD_USE_TLS;
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
+        if (s->tls_ca)
+            opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->tls_ca};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    s->daemons[s->ndaemons] = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!s->daemons[s->ndaemons])
+        return mdt_failf(err, MDT_ERR_CONFIG, "cannot listen", "cannot listen on %s", item);
+    s->ndaemons++;
+    return MDT_OK;
+}
+
+mdt_rc mdt_server_start(mdt_env *env, mdt_server **out, mdt_err *err)
+{
+    mdt_server *s = calloc(1, sizeof(*s));
+    char *list = NULL, *save = NULL;
+    unsigned threads = (unsigned)env->cfg.threads;
+    mdt_rc rc = MDT_ERR_NOMEM;
+
+    if (!s || !(list = mdt_strdup(env->cfg.listen)))
+        goto fail;
+    s->env = env;
+    if (threads == 0)
+        threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads == 0)
+        threads = 1;
+    if ((rc = mdt_random_b64url(&env->rng, 6, s->id_prefix)) != MDT_OK ||
+        (rc = load_tls(s, err)) != MDT_OK)
+        goto fail;
+    for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ')
+            item++;
+        if ((rc = start_daemon(s, item, threads, err)) != MDT_OK)
+            goto fail;
+    }
+    free(list);
+    *out = s;
+    return MDT_OK;
+fail:
+    if (rc == MDT_ERR_NOMEM)
+        mdt_fail(err, rc, "out of memory");
+    free(list);
+    mdt_server_stop(s);
+    return rc;
+}
+
+void mdt_server_stop(mdt_server *s)
+{
+    int64_t deadline;
+
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->ndaemons; i++) {
+        MHD_socket fd = MHD_quiesce_daemon(s->daemons[i]);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+    deadline = mdt_time_mono_ms() + s->env->cfg.shutdown_grace * 1000;
+    while (atomic_load(&s->inflight) > 0 && mdt_time_mono_ms() < deadline)
+        usleep(20000);
+    for (size_t i = 0; i < s->ndaemons; i++)
+        MHD_stop_daemon(s->daemons[i]);
+    if (s->tls_key)
+        mdt_wipe(s->tls_key, strlen(s->tls_key));
+    free(s->tls_cert);
+    free(s->tls_key);
+    free(s->tls_ca);
+    free(s);
+}

@@ -1,0 +1,927 @@
+#include "iga/client.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "iga/scope.h"
+#include "iga/secret.h"
+#include "store/store.h"
+
+/* ---------------------------------------------------------------------
+ * Metadata validation: one table row per understood field, in output order.
+ * --------------------------------------------------------------------- */
+
+typedef struct {
+    mdt_env *env;
+    mdt_arena *a;
+    int64_t expires_at;
+} vctx;
+
+typedef struct field field;
+/* Validates v; on MDT_OK *out is the normalized value (a new reference), or
+ * NULL when the field is valid but has nothing to keep. */
+typedef mdt_rc (*check_fn)(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err);
+
+struct field {
+    const char *key;
+    check_fn check;
+    const char *msg;           /* public error message naming the field */
+    int64_t min, max;          /* integer bounds, string length, array items */
+    const char *const *values; /* allowed values (NULL-terminated) */
+    bool (*item)(const char *s); /* array items */
+    mdt_rc code;               /* error code (0: invalid_client_metadata) */
+    const char *dflt;          /* JSON text of the default, or NULL */
+};
+
+static const char *const grant_types[] = {"client_credentials", NULL};
+static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", NULL};
+static const char *const kinds[] = {"agent", "service", "web", "native", "cli", NULL};
+static const char *const tiers[] = {"low", "medium", "high", NULL};
+static const char *const formats[] = {"jwt", "opaque", NULL};
+
+/* Input keys never taken from a client: server-assigned or read-only. */
+static const char *const read_only[] = {
+    "client_id", "client_secret", "client_id_issued_at", "client_secret_expires_at", "status",
+    "registration_access_token", "registration_client_uri", NULL,
+};
+
+static bool in_set(const char *s, const char *const *set)
+{
+    for (; set && *set; set++)
+        if (mdt_str_eq(s, *set))
+            return true;
+    return false;
+}
+
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+static bool has_ctl_or_space(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7f)
+            return true;
+    return false;
+}
+
+static mdt_rc bad(const field *f, mdt_err *err)
+{
+    return mdt_fail(err, f->code ? f->code : MDT_ERR_INVALID_CLIENT_METADATA, f->msg);
+}
+
+static mdt_rc nomem(mdt_err *err)
+{
+    return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+}
+
+/* Parses an http(s) URL; *scheme and *host are curl_free'd by the caller. */
+static bool url_parts(const char *uri, char **scheme, char **host)
+{
+    CURLU *u;
+    bool ok;
+
+    *scheme = *host = NULL;
+    if (strlen(uri) > MDT_URI_MAX || has_ctl_or_space(uri) || !(u = curl_url()))
+        return false;
+    ok = curl_url_set(u, CURLUPART_URL, uri, 0) == CURLUE_OK &&
+         curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+         curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK && *host && (*host)[0];
+    curl_url_cleanup(u);
+    return ok;
+}
+
+static bool is_loopback(const char *host)
+{
+    return strcasecmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
+           strcmp(host, "[::1]") == 0;
+}
+
+static bool url_ok(const char *uri, bool redirect)
+{
+    char *scheme, *host;
+    bool ok = false;
+
+    if (url_parts(uri, &scheme, &host)) {
+        if (strcasecmp(scheme, "https") == 0)
+            ok = true;
+        else if (redirect && strcasecmp(scheme, "http") == 0)
+            ok = is_loopback(host);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    return ok && !(redirect && strchr(uri, '#'));
+}
+
+static bool redirect_uri_ok(const char *uri) { return url_ok(uri, true); }
+static bool grant_supported(const char *g) { return in_set(g, grant_types); }
+static bool contact_ok(const char *s) { return s[0] && utf8_chars(s) <= 320; }
+
+static mdt_rc check_string(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    (void)c;
+    if (!json_is_string(v) || utf8_chars(json_string_value(v)) > (size_t)f->max)
+        return bad(f, err);
+    *out = json_incref(v);
+    return MDT_OK;
+}
+
+static mdt_rc check_enum(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    (void)c;
+    if (!json_is_string(v) || !in_set(json_string_value(v), f->values))
+        return bad(f, err);
+    *out = json_incref(v);
+    return MDT_OK;
+}
+
+static mdt_rc check_int(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    (void)c;
+    if (!json_is_integer(v) || json_integer_value(v) < f->min || json_integer_value(v) > f->max)
+        return bad(f, err);
+    *out = json_incref(v);
+    return MDT_OK;
+}
+
+static mdt_rc check_https(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    (void)c;
+    if (!json_is_string(v) || !url_ok(json_string_value(v), false))
+        return bad(f, err);
+    *out = json_incref(v);
+    return MDT_OK;
+}
+
+static mdt_rc check_owner(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    size_t n = s ? strlen(s) : 0;
+
+    (void)c;
+    if (n == 0 || n > MDT_CLIENT_OWNER_MAX ||
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") != n)
+        return bad(f, err);
+    *out = json_incref(v);
+    return MDT_OK;
+}
+
+static mdt_rc check_time(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    int64_t t;
+    char buf[21];
+
+    if (!json_is_string(v) || mdt_time_parse(json_string_value(v), &t) != MDT_OK || t <= 0)
+        return bad(f, err);
+    mdt_time_format(t, buf);
+    c->expires_at = t;
+    *out = json_string(buf);
+    return *out ? MDT_OK : nomem(err);
+}
+
+static bool array_has(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *x;
+
+    json_array_foreach(arr, i, x)
+        if (strcmp(json_string_value(x), s) == 0)
+            return true;
+    return false;
+}
+
+/* Array of strings each passing f->item, f->min..f->max items; duplicates collapsed. */
+static mdt_rc check_array(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    size_t i;
+    json_t *x, *res;
+
+    (void)c;
+    if (!json_is_array(v) || (int64_t)json_array_size(v) < f->min ||
+        (int64_t)json_array_size(v) > f->max)
+        return bad(f, err);
+    if (!(res = json_array()))
+        return nomem(err);
+    json_array_foreach(v, i, x) {
+        if (!json_is_string(x) || (f->item && !f->item(json_string_value(x)))) {
+            json_decref(res);
+            return bad(f, err);
+        }
+        if (!array_has(res, json_string_value(x)) && json_array_append(res, x) != 0) {
+            json_decref(res);
+            return nomem(err);
+        }
+    }
+    *out = res;
+    return MDT_OK;
+}
+
+static mdt_rc scope_exists(vctx *c, const char *name, mdt_err *err)
+{
+    mdt_scope_rec rec;
+    mdt_rc rc = mdt_store_scope_get(c->env->store, name, c->a, &rec, err);
+
+    if (rc == MDT_ERR_NOT_FOUND)
+        return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                         "scope names a scope that does not exist",
+                         "scope names a scope that does not exist: %.128s", name);
+    return rc;
+}
+
+/* Appends the next scope token of *p to buf (space-separated, no duplicates). */
+static mdt_rc add_scope(const field *f, vctx *c, const char *s, size_t n, mdt_buf *b,
+                        mdt_err *err)
+{
+    char name[MDT_SCOPE_NAME_MAX + 1];
+    const char *hit;
+
+    if (!mdt_scope_name_valid(s, n))
+        return bad(f, err);
+    memcpy(name, s, n);
+    name[n] = '\0';
+    for (hit = b->data ? strstr(b->data, name) : NULL; hit; hit = strstr(hit + 1, name)) {
+        if ((hit == b->data || hit[-1] == ' ') && (hit[n] == ' ' || hit[n] == '\0'))
+            return MDT_OK; /* duplicate */
+    }
+    mdt_rc rc = scope_exists(c, name, err);
+    if (rc != MDT_OK)
+        return rc;
+    if ((b->len && mdt_buf_adds(b, " ") != MDT_OK) || mdt_buf_add(b, s, n) != MDT_OK)
+        return nomem(err);
+    return MDT_OK;
+}
+
+static mdt_rc check_scope(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    const char *p;
+    mdt_buf b;
+    mdt_rc rc = MDT_OK;
+
+    if (!json_is_string(v) || json_string_length(v) > MDT_CLIENT_METADATA_MAX)
+        return bad(f, err);
+    mdt_buf_init(&b, MDT_CLIENT_METADATA_MAX);
+    for (p = json_string_value(v); *p && rc == MDT_OK;) {
+        size_t n = strcspn(p, " ");
+        if (n)
+            rc = add_scope(f, c, p, n, &b, err);
+        p += n + (p[n] == ' ');
+    }
+    if (rc == MDT_OK && b.len) {
+        *out = json_string(b.data);
+        rc = *out ? MDT_OK : nomem(err);
+    }
+    mdt_buf_free(&b);
+    return rc;
+}
+
+#define MSG_URL(k) k " must be an https URL"
+static const field fields[] = {
+    {.key = "client_name", .check = check_string, .max = MDT_CLIENT_NAME_MAX,
+     .msg = "client_name must be a string of at most 200 characters"},
+    {.key = "grant_types", .check = check_array, .min = 1, .max = MDT_CLIENT_LIST_MAX,
+     .item = grant_supported, .dflt = "[\"client_credentials\"]",
+     .msg = "grant_types must be a non-empty array of supported grant types (client_credentials)"},
+    {.key = "response_types", .check = check_array, .max = 0, .dflt = "[]",
+     .msg = "response_types must be empty: no supported grant type uses response types"},
+    {.key = "token_endpoint_auth_method", .check = check_enum, .values = auth_methods,
+     .dflt = "\"client_secret_basic\"",
+     .msg = "token_endpoint_auth_method must be client_secret_basic or client_secret_post"},
+    {.key = "scope", .check = check_scope,
+     .msg = "scope must be a space-separated list of scope names"},
+    {.key = "redirect_uris", .check = check_array, .max = MDT_CLIENT_LIST_MAX,
+     .item = redirect_uri_ok, .code = MDT_ERR_INVALID_REDIRECT_URI,
+     .msg = "redirect_uris must be an array of absolute https URIs (http only on loopback) "
+            "without fragment"},
+    {.key = "contacts", .check = check_array, .max = MDT_CLIENT_LIST_MAX, .item = contact_ok,
+     .msg = "contacts must be an array of non-empty strings"},
+    {.key = "software_id", .check = check_string, .max = 255,
+     .msg = "software_id must be a string of at most 255 characters"},
+    {.key = "software_version", .check = check_string, .max = 255,
+     .msg = "software_version must be a string of at most 255 characters"},
+    {.key = "client_uri", .check = check_https, .msg = MSG_URL("client_uri")},
+    {.key = "logo_uri", .check = check_https, .msg = MSG_URL("logo_uri")},
+    {.key = "policy_uri", .check = check_https, .msg = MSG_URL("policy_uri")},
+    {.key = "tos_uri", .check = check_https, .msg = MSG_URL("tos_uri")},
+    {.key = "description", .check = check_string, .max = MDT_CLIENT_DESCRIPTION_MAX,
+     .msg = "description must be a string of at most 2000 characters"},
+    {.key = "kind", .check = check_enum, .values = kinds, .dflt = "\"service\"",
+     .msg = "kind must be one of agent, service, web, native, cli"},
+    {.key = "owner", .check = check_owner,
+     .msg = "owner must be a username of 1 to 64 characters from A-Z a-z 0-9 . _ @ -"},
+    {.key = "risk_tier", .check = check_enum, .values = tiers, .dflt = "\"medium\"",
+     .msg = "risk_tier must be low, medium or high"},
+    {.key = "expires_at", .check = check_time,
+     .msg = "expires_at must be an RFC 3339 date-time"},
+    {.key = "resources", .check = check_array, .max = MDT_CLIENT_LIST_MAX,
+     .item = mdt_resource_uri_valid,
+     .msg = "resources must be an array of absolute URIs without fragment"},
+    {.key = "max_delegation_depth", .check = check_int, .min = 0, .max = 10, .dflt = "2",
+     .msg = "max_delegation_depth must be an integer from 0 to 10"},
+    {.key = "access_token_ttl", .check = check_int, .min = 1, .max = 86400,
+     .msg = "access_token_ttl must be an integer number of seconds from 1 to 86400"},
+    {.key = "access_token_format", .check = check_enum, .values = formats,
+     .msg = "access_token_format must be jwt or opaque"},
+};
+
+static mdt_rc apply_field(const field *f, vctx *c, json_t *in, json_t *out, mdt_err *err)
+{
+    json_t *v = json_object_get(in, f->key), *nv = NULL;
+    mdt_rc rc;
+
+    if (!v || json_is_null(v)) {
+        if (!f->dflt)
+            return MDT_OK;
+        if (!(nv = json_loads(f->dflt, JSON_DECODE_ANY, NULL)))
+            return nomem(err);
+    } else if ((rc = f->check(f, c, v, &nv, err)) != MDT_OK) {
+        return rc;
+    } else if (!nv) {
+        return MDT_OK;
+    }
+    if (json_object_set_new(out, f->key, nv) != 0)
+        return nomem(err);
+    return MDT_OK;
+}
+
+/* Validates the object in; *norm: the normalized metadata (new reference). */
+static mdt_rc validate_obj(mdt_env *env, json_t *in, mdt_arena *a, json_t **norm,
+                           int64_t *expires_at, mdt_err *err)
+{
+    vctx c = {.env = env, .a = a};
+    json_t *out = json_object();
+    mdt_rc rc = out ? MDT_OK : nomem(err);
+
+    *norm = NULL;
+    for (size_t i = 0; rc == MDT_OK && i < MDT_ARRAY_LEN(fields); i++)
+        rc = apply_field(&fields[i], &c, in, out, err);
+    if (rc != MDT_OK) {
+        json_decref(out);
+        return rc;
+    }
+    *norm = out;
+    *expires_at = c.expires_at;
+    return MDT_OK;
+}
+
+/* Parses metadata text: size cap, valid JSON, an object at the top. */
+static mdt_rc parse_input(const char *json, size_t len, json_t **out, mdt_err *err)
+{
+    json_error_t je;
+
+    *out = NULL;
+    if (len > MDT_CLIENT_METADATA_MAX)
+        return mdt_fail(err, MDT_ERR_TOO_LARGE, "client metadata is larger than 64 KiB");
+    *out = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!*out)
+        return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA, "client metadata is not valid JSON",
+                         "client metadata is not valid JSON: %s at line %d column %d", je.text,
+                         je.line, je.column);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "client metadata must be a JSON object");
+    }
+    return MDT_OK;
+}
+
+mdt_rc mdt_client_metadata_validate(mdt_env *env, const char *json, size_t len, mdt_arena *a,
+                                    const char **metadata, int64_t *expires_at, mdt_err *err)
+{
+    json_t *in = NULL, *norm = NULL;
+    mdt_rc rc;
+
+    *metadata = NULL;
+    *expires_at = 0;
+    if ((rc = parse_input(json, len, &in, err)) != MDT_OK)
+        return rc;
+    rc = validate_obj(env, in, a, &norm, expires_at, err);
+    if (rc == MDT_OK)
+        rc = mdt_iga__dump(norm, a, metadata, err);
+    json_decref(in);
+    json_decref(norm);
+    return rc;
+}
+
+static mdt_rc get_client(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client_rec *rec,
+                         mdt_err *err)
+{
+    mdt_rc rc = mdt_store_client_get(env->store, client_id, a, rec, err);
+
+    if (rc == MDT_ERR_NOT_FOUND)
+        return mdt_failf(err, rc, "unknown client", "unknown client %.64s", client_id);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * The typed client of the token endpoint.
+ * --------------------------------------------------------------------- */
+
+static const char *effective_status(const char *status, int64_t expires_at, int64_t now)
+{
+    if (expires_at && expires_at <= now &&
+        (mdt_str_eq(status, "active") || mdt_str_eq(status, "suspended")))
+        return "expired";
+    return status;
+}
+
+/* Copies the string member key of m into a (NULL when absent). False on NOMEM. */
+static bool get_str(mdt_arena *a, json_t *m, const char *key, const char **out)
+{
+    const char *s = json_string_value(json_object_get(m, key));
+
+    *out = s ? mdt_arena_strdup(a, s) : NULL;
+    return !s || *out;
+}
+
+static bool get_list(mdt_arena *a, json_t *m, const char *key, const char ***out, size_t *n)
+{
+    json_t *arr = json_object_get(m, key), *x;
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return true;
+    if (!(*out = mdt_arena_alloc(a, json_array_size(arr) * sizeof(char *))))
+        return false;
+    json_array_foreach(arr, i, x) {
+        if (json_is_string(x) && !((*out)[(*n)++] = mdt_arena_strdup(a, json_string_value(x))))
+            return false;
+    }
+    return true;
+}
+
+static bool split_scopes(mdt_arena *a, const char *scope, const char ***out, size_t *n)
+{
+    size_t cap = 1;
+    char *s, *p;
+
+    *out = NULL;
+    *n = 0;
+    if (!scope || !scope[0])
+        return true;
+    for (p = (char *)scope; *p; p++)
+        cap += *p == ' ';
+    if (!(s = mdt_arena_strdup(a, scope)) || !(*out = mdt_arena_alloc(a, cap * sizeof(char *))))
+        return false;
+    for (p = s; *p;) {
+        size_t len = strcspn(p, " ");
+        if (len)
+            (*out)[(*n)++] = p;
+        p += len;
+        if (*p)
+            *p++ = '\0';
+    }
+    return true;
+}
+
+static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
+{
+    const char *scope = json_string_value(json_object_get(m, "scope"));
+    bool ok = get_str(a, m, "client_name", &c->name) && get_str(a, m, "kind", &c->kind) &&
+              get_str(a, m, "owner", &c->owner) && get_str(a, m, "risk_tier", &c->tier) &&
+              get_str(a, m, "token_endpoint_auth_method", &c->auth_method) &&
+              get_str(a, m, "software_id", &c->software_id) &&
+              get_str(a, m, "software_version", &c->software_version) &&
+              get_str(a, m, "access_token_format", &c->access_token_format);
+
+    ok = ok && get_list(a, m, "resources", &c->resources, &c->nresources) &&
+         get_list(a, m, "grant_types", &c->grant_types, &c->ngrant_types) &&
+         split_scopes(a, scope, &c->scopes, &c->nscopes);
+    c->access_token_ttl = json_integer_value(json_object_get(m, "access_token_ttl"));
+    c->max_delegation_depth = json_is_integer(json_object_get(m, "max_delegation_depth"))
+                                  ? json_integer_value(json_object_get(m, "max_delegation_depth"))
+                                  : 2;
+    return ok;
+}
+
+mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
+                       mdt_err *err)
+{
+    mdt_client_rec rec;
+    json_t *m;
+    mdt_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = get_client(env, client_id, a, &rec, err)) != MDT_OK)
+        return rc;
+    m = json_loads(rec.metadata, 0, NULL);
+    if (!json_is_object(m)) {
+        json_decref(m);
+        return mdt_failf(err, MDT_ERR_STORE, "stored client is corrupt",
+                         "metadata of client %.64s is not a JSON object", client_id);
+    }
+    rc = client_from_json(a, m, out) ? MDT_OK : nomem(err);
+    json_decref(m);
+    out->client_id = rec.client_id;
+    out->status = effective_status(rec.status, rec.expires_at, mdt_now(&env->clock));
+    out->expires_at = rec.expires_at;
+    out->tokens_valid_after = rec.tokens_valid_after;
+    out->metadata = rec.metadata;
+    return rc;
+}
+
+bool mdt_client_usable(const mdt_client *c, int64_t now)
+{
+    return mdt_str_eq(c->status, "active") && (c->expires_at == 0 || c->expires_at > now);
+}
+
+static bool list_has(const char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (mdt_str_eq(list[i], s))
+            return true;
+    return false;
+}
+
+bool mdt_client_has_scope(const mdt_client *c, const char *scope)
+{
+    return scope && list_has(c->scopes, c->nscopes, scope);
+}
+
+bool mdt_client_has_resource(const mdt_client *c, const char *uri)
+{
+    return uri && list_has(c->resources, c->nresources, uri);
+}
+
+bool mdt_client_has_grant(const mdt_client *c, const char *grant_type)
+{
+    return grant_type && list_has(c->grant_types, c->ngrant_types, grant_type);
+}
+
+static bool cred_live(const mdt_cred_rec *cr, int64_t now)
+{
+    return mdt_str_eq(cr->type, "secret") && (cr->expires_at == 0 || cr->expires_at > now);
+}
+
+mdt_rc mdt_client_verify_secret(mdt_env *env, const mdt_client *c, const char *secret, size_t len,
+                                int64_t now, mdt_arena *a, const char **cred_id, mdt_err *err)
+{
+    mdt_cred_rec *creds = NULL, *hit = NULL;
+    uint8_t h[MDT_SECRET_HASH_LEN];
+    size_t n = 0;
+    mdt_rc rc;
+
+    if (cred_id)
+        *cred_id = NULL;
+    if ((rc = mdt_store_cred_list(env->store, c->client_id, a, &creds, &n, err)) != MDT_OK)
+        return rc;
+    mdt_secret_hash(secret, len, h);
+    for (size_t i = 0; i < n; i++) {   /* no early exit: every live secret is compared */
+        bool eq = mdt_ct_eq(h, sizeof(h), creds[i].hash, sizeof(creds[i].hash));
+        if (eq && cred_live(&creds[i], now) && !hit)
+            hit = &creds[i];
+    }
+    mdt_wipe(h, sizeof(h));
+    if (!hit)
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT, "client authentication failed");
+    if (now - hit->last_used_at >= MDT_CLIENT_TOUCH_INTERVAL) {
+        mdt_err terr = {0};
+        if (mdt_store_cred_touch(env->store, hit->id, now, &terr) != MDT_OK)
+            MDT_WARN("cannot record use of credential %s: %s", hit->id, mdt_err_text(&terr));
+    }
+    if (cred_id)
+        *cred_id = hit->id;
+    return MDT_OK;
+}
+
+/* ---------------------------------------------------------------------
+ * JSON documents of clients.
+ * --------------------------------------------------------------------- */
+
+static json_t *time_json(int64_t t)
+{
+    char buf[21];
+
+    if (!t)
+        return json_null();
+    mdt_time_format(t, buf);
+    return json_string(buf);
+}
+
+/* {client_id, [client_secret, client_secret_expires_at,] client_id_issued_at,
+ *  ...metadata, status}. */
+static json_t *client_doc(const mdt_client_rec *rec, const char *secret, int64_t now)
+{
+    json_t *m = json_loads(rec->metadata, 0, NULL);
+    json_t *o = json_pack("{s:s}", "client_id", rec->client_id);
+    bool ok = o && json_is_object(m);
+
+    if (ok && secret)
+        ok = json_object_set_new(o, "client_secret", json_string(secret)) == 0 &&
+             json_object_set_new(o, "client_secret_expires_at", json_integer(0)) == 0;
+    ok = ok && json_object_set_new(o, "client_id_issued_at", json_integer(rec->created_at)) == 0 &&
+         json_object_update(o, m) == 0 &&
+         json_object_set_new(o, "status", json_string(effective_status(
+                                              rec->status, rec->expires_at, now))) == 0;
+    json_decref(m);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *cred_doc(const mdt_cred_rec *cr)
+{
+    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "id", cr->id, "type", cr->type,
+                     "created_at", time_json(cr->created_at), "expires_at",
+                     time_json(cr->expires_at), "last_used_at", time_json(cr->last_used_at));
+}
+
+static mdt_rc dump_doc(json_t *doc, mdt_arena *a, const char **out, mdt_err *err)
+{
+    mdt_rc rc;
+
+    if (!doc)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    rc = mdt_iga__dump(doc, a, out, err);
+    json_decref(doc);
+    return rc;
+}
+
+static mdt_rc audit_client(mdt_env *env, const char *type, const char *client_id, json_t *data,
+                           mdt_err *err)
+{
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    mdt_rc rc;
+
+    if (data && !text)
+        rc = nomem(err);
+    else
+        rc = mdt_iga__audit(env, type, client_id, text, err);
+    free(text);
+    json_decref(data);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Service operations.
+ * --------------------------------------------------------------------- */
+
+/* A new secret credential for client_id: *secret is the plain value (the
+ * caller wipes it), cr gets its hash. */
+static mdt_rc new_secret_cred(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,
+                              mdt_cred_rec *cr, char secret[MDT_SECRET_LEN + 1], mdt_err *err)
+{
+    mdt_rc rc;
+
+    memset(cr, 0, sizeof(*cr));
+    if ((rc = mdt_random_id(&env->rng, "cred_", MDT_CRED_ID_BYTES, a, &cr->id, err)) != MDT_OK ||
+        (rc = mdt_secret_generate(&env->rng, secret, err)) != MDT_OK)
+        return rc;
+    mdt_secret_hash(secret, MDT_SECRET_LEN, cr->hash);
+    cr->client_id = client_id;
+    cr->type = "secret";
+    cr->created_at = now;
+    return MDT_OK;
+}
+
+static json_t *created_data(const char *metadata)
+{
+    json_t *m = json_loads(metadata, 0, NULL);
+    json_t *d = json_pack("{s:O?, s:O?, s:O?, s:O?}", "client_name", json_object_get(m, "client_name"),
+                          "kind", json_object_get(m, "kind"), "owner", json_object_get(m, "owner"),
+                          "scope", json_object_get(m, "scope"));
+    json_decref(m);
+    return d;
+}
+
+mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
+                         const char **response_json, mdt_err *err)
+{
+    int64_t now = mdt_now(&env->clock);
+    mdt_client_rec rec = {.status = "active", .created_at = now, .updated_at = now};
+    mdt_cred_rec cred;
+    char secret[MDT_SECRET_LEN + 1] = "";
+    mdt_rc rc;
+
+    *response_json = NULL;
+    rc = mdt_client_metadata_validate(env, json, len, a, &rec.metadata, &rec.expires_at, err);
+    if (rc != MDT_OK)
+        return rc;
+    if ((rc = mdt_random_id(&env->rng, "mdt_", MDT_CLIENT_ID_BYTES, a, &rec.client_id, err)) ||
+        (rc = new_secret_cred(env, rec.client_id, now, a, &cred, secret, err)) ||
+        (rc = mdt_store_client_insert(env->store, &rec, &cred, 1, err)))
+        goto out;
+    if ((rc = audit_client(env, "client.created", rec.client_id, created_data(rec.metadata), err)))
+        goto out;
+    rc = dump_doc(client_doc(&rec, secret, now), a, response_json, err);
+out:
+    mdt_wipe(secret, sizeof(secret));
+    return rc;
+}
+
+/* Merges the input object into the stored metadata object m. */
+static json_t *merge(json_t *m, json_t *in)
+{
+    const char *key;
+    json_t *v, *keys = json_array();
+
+    json_object_foreach(in, key, v) {
+        if (in_set(key, read_only))
+            continue;
+        if (json_is_null(v))
+            json_object_del(m, key);
+        else if (json_object_set(m, key, v) != 0)
+            break;
+        json_array_append_new(keys, json_string(key));
+    }
+    return keys;
+}
+
+static mdt_rc update_meta(mdt_env *env, mdt_client_rec *rec, json_t *in, mdt_arena *a,
+                          json_t **keys, mdt_err *err)
+{
+    json_t *m = json_loads(rec->metadata, 0, NULL), *norm = NULL;
+    mdt_rc rc;
+
+    *keys = NULL;
+    if (!json_is_object(m)) {
+        json_decref(m);
+        return mdt_fail(err, MDT_ERR_STORE, "stored client is corrupt");
+    }
+    *keys = merge(m, in);
+    rc = validate_obj(env, m, a, &norm, &rec->expires_at, err);
+    if (rc == MDT_OK)
+        rc = mdt_iga__dump(norm, a, &rec->metadata, err);
+    json_decref(m);
+    json_decref(norm);
+    return rc;
+}
+
+mdt_rc mdt_client_update(mdt_env *env, const char *client_id, const char *json, size_t len,
+                         mdt_arena *a, const char **response_json, mdt_err *err)
+{
+    int64_t now = mdt_now(&env->clock);
+    mdt_client_rec rec;
+    json_t *in = NULL, *keys = NULL;
+    mdt_rc rc;
+
+    *response_json = NULL;
+    if ((rc = parse_input(json, len, &in, err)) != MDT_OK)
+        return rc;
+    if ((rc = get_client(env, client_id, a, &rec, err)) ||
+        (rc = update_meta(env, &rec, in, a, &keys, err)))
+        goto out;
+    rec.updated_at = now;
+    if ((rc = mdt_store_client_update(env->store, &rec, err)))
+        goto out;
+    rc = audit_client(env, "client.updated", rec.client_id, json_pack("{s:O}", "fields", keys),
+                      err);
+    if (rc == MDT_OK)
+        rc = dump_doc(client_doc(&rec, NULL, now), a, response_json, err);
+out:
+    json_decref(in);
+    json_decref(keys);
+    return rc;
+}
+
+static mdt_rc change_status(mdt_client_rec *rec, const char *status, int64_t now,
+                            const char **event, mdt_err *err)
+{
+    *event = NULL;
+    if (mdt_str_eq(status, "suspended")) {
+        rec->status = "suspended";
+        rec->tokens_valid_after = now + 1;
+        *event = "client.suspended";
+        return MDT_OK;
+    }
+    if (!mdt_str_eq(status, "active"))
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "status must be active or suspended");
+    if (mdt_str_eq(effective_status(rec->status, rec->expires_at, now), "expired"))
+        return mdt_failf(err, MDT_ERR_CONFLICT, "client has expired and cannot be resumed",
+                         "client %.64s has expired (expires_at passed) and cannot be resumed",
+                         rec->client_id);
+    if (mdt_str_eq(rec->status, "active"))
+        return MDT_OK; /* nothing to do */
+    rec->status = "active";
+    *event = "client.resumed";
+    return MDT_OK;
+}
+
+mdt_rc mdt_client_set_status(mdt_env *env, const char *client_id, const char *status,
+                             mdt_err *err)
+{
+    int64_t now = mdt_now(&env->clock);
+    mdt_arena a;
+    mdt_client_rec rec;
+    const char *event = NULL;
+    mdt_rc rc;
+
+    mdt_arena_init(&a, 4096);
+    if ((rc = get_client(env, client_id, &a, &rec, err)) ||
+        (rc = change_status(&rec, status, now, &event, err)) || !event)
+        goto out;
+    rec.updated_at = now;
+    if ((rc = mdt_store_client_update(env->store, &rec, err)))
+        goto out;
+    rc = audit_client(env, event, rec.client_id, NULL, err);
+out:
+    mdt_arena_free(&a);
+    return rc;
+}
+
+mdt_rc mdt_client_delete(mdt_env *env, const char *client_id, mdt_err *err)
+{
+    mdt_rc rc = mdt_store_client_delete(env->store, client_id, err);
+
+    if (rc == MDT_ERR_NOT_FOUND)
+        return mdt_failf(err, rc, "unknown client", "unknown client %.64s", client_id);
+    if (rc != MDT_OK)
+        return rc;
+    return audit_client(env, "client.deleted", client_id, NULL, err);
+}
+
+static json_t *rotate_doc(const char *client_id, const char *secret)
+{
+    return json_pack("{s:s, s:s, s:i}", "client_id", client_id, "client_secret", secret,
+                     "client_secret_expires_at", 0);
+}
+
+mdt_rc mdt_client_rotate_secret(mdt_env *env, const char *client_id, int64_t keep, mdt_arena *a,
+                                const char **response_json, mdt_err *err)
+{
+    int64_t now = mdt_now(&env->clock);
+    mdt_client_rec rec;
+    mdt_cred_rec cred;
+    char secret[MDT_SECRET_LEN + 1] = "";
+    mdt_rc rc;
+
+    *response_json = NULL;
+    if (keep < 0 || keep > INT64_MAX / 2)
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "keep must be a non-negative duration");
+    if ((rc = get_client(env, client_id, a, &rec, err)) ||
+        (rc = new_secret_cred(env, rec.client_id, now, a, &cred, secret, err)) ||
+        (rc = mdt_store_cred_insert(env->store, &cred, err)) ||
+        (rc = mdt_store_cred_expire_others(env->store, rec.client_id, "secret", cred.id,
+                                           now + keep, err)))
+        goto out;
+    rc = audit_client(env, "client.secret_rotated", rec.client_id,
+                      json_pack("{s:s, s:I}", "credential_id", cred.id, "keep", (json_int_t)keep),
+                      err);
+    if (rc == MDT_OK)
+        rc = dump_doc(rotate_doc(rec.client_id, secret), a, response_json, err);
+out:
+    mdt_wipe(secret, sizeof(secret));
+    return rc;
+}
+
+mdt_rc mdt_client_show_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
+                            mdt_err *err)
+{
+    mdt_client_rec rec;
+    mdt_cred_rec *creds = NULL;
+    size_t n = 0;
+    json_t *doc, *arr;
+    mdt_rc rc;
+
+    *json = NULL;
+    if ((rc = get_client(env, client_id, a, &rec, err)) ||
+        (rc = mdt_store_cred_list(env->store, client_id, a, &creds, &n, err)))
+        return rc;
+    doc = client_doc(&rec, NULL, mdt_now(&env->clock));
+    arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        if (json_array_append_new(arr, cred_doc(&creds[i])) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    if (!doc || !arr || json_object_set_new(doc, "credentials", arr) != 0) {
+        if (!doc)
+            json_decref(arr);
+        json_decref(doc);
+        doc = NULL;
+    }
+    return dump_doc(doc, a, json, err);
+}
+
+mdt_rc mdt_client_list_json(mdt_env *env, mdt_arena *a, const char **json, mdt_err *err)
+{
+    mdt_client_rec *list = NULL;
+    size_t n = 0;
+    int64_t now = mdt_now(&env->clock);
+    json_t *arr;
+    mdt_rc rc;
+
+    *json = NULL;
+    if ((rc = mdt_store_client_list(env->store, a, &list, &n, err)) != MDT_OK)
+        return rc;
+    arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        if (json_array_append_new(arr, client_doc(&list[i], NULL, now)) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return dump_doc(arr, a, json, err);
+}

@@ -1,0 +1,93 @@
+/* Clients (applications): RFC 7591 metadata with the Mandate extensions
+ * (SPEC §2.4), validated and normalized in one place for the CLI, the admin
+ * API and dynamic registration; their secret credentials; and the typed
+ * view of a client that the token endpoint decides on.
+ *
+ * Memory: everything returned lives in the caller's arena. JSON texts that
+ * hold a client_secret should be wiped (mdt_wipe) by the caller once sent. */
+#ifndef MDT_IGA_CLIENT_H
+#define MDT_IGA_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/env.h"
+#include "core/arena.h"
+#include "core/mdt.h"
+
+#define MDT_CLIENT_METADATA_MAX (64 * 1024) /* bytes of metadata JSON accepted */
+#define MDT_CLIENT_NAME_MAX 200
+#define MDT_CLIENT_DESCRIPTION_MAX 2000
+#define MDT_CLIENT_OWNER_MAX 64
+#define MDT_CLIENT_LIST_MAX 100             /* items of any metadata array */
+#define MDT_CLIENT_TOUCH_INTERVAL 60        /* seconds between last_used_at updates */
+
+typedef struct {
+    const char *client_id, *status, *name, *kind, *owner, *tier, *auth_method, *software_id,
+        *software_version, *access_token_format /* NULL = config default */;
+    const char **scopes; size_t nscopes;        /* entitlements (static, from metadata) */
+    const char **resources; size_t nresources;
+    const char **grant_types; size_t ngrant_types;
+    int64_t access_token_ttl /* 0 = config default */, expires_at, tokens_valid_after;
+    int64_t max_delegation_depth;
+    const char *metadata;  /* normalized JSON text */
+} mdt_client;
+
+/* Loads and parses a client into the arena (everything arena-owned).
+ * status is "expired" when expires_at has passed. MDT_ERR_NOT_FOUND when
+ * unknown. */
+mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
+                       mdt_err *err) MDT_WARN_UNUSED;
+/* True when status is active and expires_at (if any) is after now. */
+bool mdt_client_usable(const mdt_client *c, int64_t now);
+bool mdt_client_has_scope(const mdt_client *c, const char *scope);
+bool mdt_client_has_resource(const mdt_client *c, const char *uri);
+bool mdt_client_has_grant(const mdt_client *c, const char *grant_type);
+/* Verifies a presented secret against the client's unexpired secret
+ * credentials (constant time); touches last_used_at at most once every
+ * MDT_CLIENT_TOUCH_INTERVAL. *cred_id (may be NULL) gets the matching
+ * credential's id, in a. MDT_ERR_INVALID_CLIENT on mismatch. */
+mdt_rc mdt_client_verify_secret(mdt_env *env, const mdt_client *c, const char *secret, size_t len,
+                                int64_t now, mdt_arena *a, const char **cred_id,
+                                mdt_err *err) MDT_WARN_UNUSED;
+
+/* Validates RFC 7591 metadata (json, len bytes) in full and returns the
+ * normalized object text (defaults filled in, unknown fields dropped, no
+ * client_id/secret/status) in *metadata and its expires_at (0 = none).
+ * MDT_ERR_INVALID_CLIENT_METADATA or MDT_ERR_INVALID_REDIRECT_URI with a
+ * public message naming the field. Reads scopes from the store. */
+mdt_rc mdt_client_metadata_validate(mdt_env *env, const char *json, size_t len, mdt_arena *a,
+                                    const char **metadata, int64_t *expires_at,
+                                    mdt_err *err) MDT_WARN_UNUSED;
+
+/* Service operations (CLI now, admin API and /register later). Each audits
+ * its change with env->actor. Bad input changes nothing. */
+/* Creates an active client with one secret credential; *response_json is
+ * the RFC 7591 response including client_secret. */
+mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
+                         const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+/* Merges json into the stored metadata (a key set to null is removed;
+ * client_id, client_secret and status are ignored), validates the result as
+ * on create and stores it. *response_json: metadata + client_id + status. */
+mdt_rc mdt_client_update(mdt_env *env, const char *client_id, const char *json, size_t len,
+                         mdt_arena *a, const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+/* status "suspended": also sets tokens_valid_after = now + 1 (kill switch).
+ * status "active": resumes a suspended or pending client; MDT_ERR_CONFLICT
+ * when the client has expired. */
+mdt_rc mdt_client_set_status(mdt_env *env, const char *client_id, const char *status,
+                             mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_delete(mdt_env *env, const char *client_id, mdt_err *err) MDT_WARN_UNUSED;
+/* Adds a new secret; every other secret of the client expires at now + keep.
+ * *response_json: {client_id, client_secret, client_secret_expires_at}. */
+mdt_rc mdt_client_rotate_secret(mdt_env *env, const char *client_id, int64_t keep, mdt_arena *a,
+                                const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+/* metadata + client_id + client_id_issued_at + status + credentials
+ * ([{id, type, created_at, expires_at, last_used_at}], times RFC 3339 or null). */
+mdt_rc mdt_client_show_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
+                            mdt_err *err) MDT_WARN_UNUSED;
+/* JSON array of metadata + client_id + client_id_issued_at + status. */
+mdt_rc mdt_client_list_json(mdt_env *env, mdt_arena *a, const char **json,
+                            mdt_err *err) MDT_WARN_UNUSED;
+
+#endif

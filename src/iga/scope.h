@@ -1,0 +1,49 @@
+/* Scopes: named permissions with a description, a sensitivity and the
+ * resources (RFC 8707 audiences) they are tied to. Service layer shared by
+ * the CLI and, later, the admin API. */
+#ifndef MDT_IGA_SCOPE_H
+#define MDT_IGA_SCOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "app/env.h"
+#include "core/arena.h"
+#include "core/mdt.h"
+
+#define MDT_SCOPE_NAME_MAX 128
+#define MDT_SCOPE_DESCRIPTION_MAX 2000
+#define MDT_SCOPE_RESOURCES_MAX 100
+#define MDT_URI_MAX 2048
+
+/* RFC 6749 scope-token: 1..MDT_SCOPE_NAME_MAX of %x21 / %x23-5B / %x5D-7E. */
+bool mdt_scope_name_valid(const char *name, size_t len);
+/* An absolute URI (RFC 3986 scheme ":" ...) without fragment, whitespace or
+ * control characters, at most MDT_URI_MAX bytes; http(s) ones must parse
+ * with a host. Used for resource indicators (RFC 8707). */
+bool mdt_resource_uri_valid(const char *uri);
+
+/* Creates a scope. description may be NULL (""), sensitivity NULL ("none");
+ * resources is NULL-terminated or NULL. MDT_ERR_INVALID_REQUEST naming the
+ * bad argument; MDT_ERR_CONFLICT when the name exists. Audits scope.created
+ * with env->actor. */
+mdt_rc mdt_scope_create(mdt_env *env, const char *name, const char *description,
+                        const char *sensitivity, const char *const *resources,
+                        mdt_err *err) MDT_WARN_UNUSED;
+/* JSON array of {name, description, sensitivity, resources}, ordered as the
+ * store lists them; *json lives in a. */
+mdt_rc mdt_scope_list_json(mdt_env *env, mdt_arena *a, const char **json,
+                           mdt_err *err) MDT_WARN_UNUSED;
+
+/* Internal to src/iga/: appends one audit event of this service layer
+ * (through env->audit, or directly when it is NULL). data: JSON object text
+ * or NULL. */
+mdt_rc mdt_iga__audit(mdt_env *env, const char *type, const char *client_id, const char *data,
+                      mdt_err *err) MDT_WARN_UNUSED;
+/* Internal to src/iga/: json_dumps of a jansson value copied into a
+ * (the value stays the caller's). MDT_ERR_NOMEM on failure. The type is
+ * void to keep jansson out of this header. */
+mdt_rc mdt_iga__dump(const void *json_value, mdt_arena *a, const char **out,
+                     mdt_err *err) MDT_WARN_UNUSED;
+
+#endif

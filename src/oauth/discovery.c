@@ -1,0 +1,85 @@
+/* RFC 8414 and OpenID Connect Discovery metadata, JWKS and health.
+ * Discovery advertises only what works. */
+#include <stdio.h>
+#include <string.h>
+
+#include "keys/keyring.h"
+#include "oauth/endpoints.h"
+#include "store/store.h"
+
+static mdt_rc metadata(const char *iss, mdt_buf *b)
+{
+    static const char auth_methods[] = "[\"client_secret_basic\",\"client_secret_post\"]";
+    mdt_rc rc;
+
+    if ((rc = mdt_buf_adds(b, "{\"issuer\":")) != MDT_OK ||
+        (rc = mdt_buf_add_json_str(b, iss)) != MDT_OK)
+        return rc;
+    return mdt_buf_addf(
+        b,
+        ",\"token_endpoint\":\"%s/token\""
+        ",\"jwks_uri\":\"%s/jwks\""
+        ",\"introspection_endpoint\":\"%s/introspect\""
+        ",\"revocation_endpoint\":\"%s/revoke\""
+        ",\"grant_types_supported\":[\"client_credentials\"]"
+        ",\"response_types_supported\":[]"
+        ",\"token_endpoint_auth_methods_supported\":%s"
+        ",\"introspection_endpoint_auth_methods_supported\":%s"
+        ",\"revocation_endpoint_auth_methods_supported\":%s"
+        "}",
+        iss, iss, iss, iss, auth_methods, auth_methods, auth_methods);
+}
+
+void mdt_handle_discovery(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    (void)req;
+    resp->status = 200;
+    resp->content_type = "application/json";
+    if (metadata(env->cfg.issuer, &resp->body) != MDT_OK) {
+        mdt_err err;
+        mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
+        mdt_resp_error(resp, &err);
+        return;
+    }
+    mdt_resp_header(resp, "Cache-Control", "public, max-age=300");
+    mdt_resp_header(resp, "Access-Control-Allow-Origin", "*");
+}
+
+void mdt_handle_jwks(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    mdt_err err;
+
+    resp->status = 200;
+    resp->content_type = "application/jwk-set+json";
+    if (mdt_keyring_jwks(env->keys, req->now, &resp->body, &err) != MDT_OK) {
+        mdt_resp_error(resp, &err);
+        return;
+    }
+    mdt_resp_header(resp, "Cache-Control",
+                    mdt_arena_printf(req->arena, "public, max-age=%lld",
+                                     (long long)env->cfg.jwks_cache_ttl));
+    mdt_resp_header(resp, "Access-Control-Allow-Origin", "*");
+}
+
+void mdt_handle_healthz(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    (void)env;
+    (void)req;
+    mdt_resp_json(resp, 200, "{\"status\":\"ok\"}", 15);
+}
+
+void mdt_handle_readyz(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    mdt_err err;
+
+    if (mdt_store_ping(env->store, &err) != MDT_OK) {
+        mdt_resp_json(resp, 503, "{\"status\":\"storage unavailable\"}", 32);
+        return;
+    }
+    mdt_keyring_maybe_refresh(env->keys, req->now);
+    if (!mdt_keyring_ready(env->keys, req->now)) {
+        mdt_resp_json(resp, 503, "{\"status\":\"no signing key\"}", 27);
+        return;
+    }
+    mdt_resp_json(resp, 200, "{\"status\":\"ready\"}", 18);
+}

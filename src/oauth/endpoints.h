@@ -1,0 +1,16 @@
+/* HTTP handlers of the OAuth endpoints: parse, authenticate, call the
+ * protocol or service function, render. */
+#ifndef MDT_OAUTH_ENDPOINTS_H
+#define MDT_OAUTH_ENDPOINTS_H
+
+#include "http/http.h"
+
+void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_introspect(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_revoke(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_jwks(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_discovery(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_healthz(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_readyz(mdt_env *env, mdt_req *req, mdt_resp *resp);
+
+#endif

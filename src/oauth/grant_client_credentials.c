@@ -1,0 +1,21 @@
+/* RFC 6749 §4.4: the client acts for itself. */
+#include "oauth/grants.h"
+
+mdt_rc mdt_grant_client_credentials(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                                    mdt_grant_result *out, mdt_err *err)
+{
+    const mdt_client *c = &who->client;
+    mdt_grant g = {.client = c, .sub = c->client_id, .auth_method = who->method};
+    int64_t ttl = c->access_token_ttl ? c->access_token_ttl : env->cfg.access_token_ttl;
+    mdt_rc rc;
+
+    if ((rc = mdt_scope_narrow(req->arena, c, mdt_req_form(req, "scope"), &g.scope, err)) != MDT_OK ||
+        (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, mdt_req_form(req, "resource"),
+                                  &g.aud, &g.naud, err)) != MDT_OK)
+        return rc;
+    /* the kill switch revokes by issue time: never issue "before" it */
+    g.iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;
+    g.exp = g.iat + ttl;
+    out->scope = g.scope;
+    return mdt_token_mint(env, req->arena, &g, &out->token, err);
+}

@@ -1,0 +1,80 @@
+/* RFC 7662. Callers authenticate as clients; a client may introspect its
+ * own tokens and tokens whose audience is one of its resources. Anything
+ * else, and every inactive token, is answered {"active":false}. */
+#include <string.h>
+
+#include "oauth/client_auth.h"
+#include "oauth/endpoints.h"
+#include "oauth/tokens.h"
+
+static bool may_see(const mdt_client *caller, json_t *claims)
+{
+    json_t *aud = json_object_get(claims, "aud");
+    size_t i;
+    json_t *v;
+
+    if (mdt_str_eq(json_string_value(json_object_get(claims, "client_id")), caller->client_id))
+        return true;
+    if (json_is_string(aud))
+        return mdt_client_has_resource(caller, json_string_value(aud));
+    json_array_foreach(aud, i, v)
+        if (json_is_string(v) && mdt_client_has_resource(caller, json_string_value(v)))
+            return true;
+    return false;
+}
+
+static void answer(mdt_resp *resp, json_t *claims)
+{
+    char *text;
+
+    resp->no_store = true;
+    if (!claims) {
+        mdt_resp_json(resp, 200, "{\"active\":false}", 16);
+        return;
+    }
+    json_object_set_new(claims, "active", json_true());
+    json_object_set_new(claims, "token_type", json_string("Bearer"));
+    text = json_dumps(claims, JSON_COMPACT);
+    if (!text) {
+        mdt_err err;
+        mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
+        mdt_resp_error(resp, &err);
+        return;
+    }
+    mdt_resp_json(resp, 200, text, strlen(text));
+    free(text);
+}
+
+void mdt_handle_introspect(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    mdt_client_authn who = {0};
+    mdt_token_info ti;
+    const char *claimed = NULL, *token;
+    mdt_err err = {0};
+    mdt_rc rc;
+
+    resp->no_store = true;
+    if (mdt_req_parse_form(req, &err) != MDT_OK) {
+        mdt_resp_error(resp, &err);
+        return;
+    }
+    if (mdt_client_authenticate(env, req, &who, &claimed, &err) != MDT_OK) {
+        mdt_client_auth_refuse(req, resp, claimed, &err);
+        return;
+    }
+    resp->client_id = who.client.client_id;
+    token = mdt_req_form(req, "token");
+    if (!token || !*token) {
+        mdt_fail(&err, MDT_ERR_INVALID_REQUEST, "token is required");
+        mdt_resp_error(resp, &err);
+        return;
+    }
+    rc = mdt_token_inspect(env, req->arena, token, req->now, &ti, &err);
+    if (rc == MDT_OK && may_see(&who.client, ti.claims))
+        answer(resp, ti.claims);
+    else if (rc == MDT_OK || rc == MDT_ERR_INVALID_TOKEN)
+        answer(resp, NULL);
+    else
+        mdt_resp_error(resp, &err);
+    mdt_token_info_clear(&ti);
+}

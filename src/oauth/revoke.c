@@ -1,0 +1,77 @@
+/* RFC 7009. A client revokes the tokens issued to it; for anything else
+ * (unknown, foreign, already invalid tokens) the answer is 200 and nothing
+ * changes, as §2.2 prescribes. */
+#include <string.h>
+
+#include "oauth/client_auth.h"
+#include "oauth/endpoints.h"
+#include "oauth/tokens.h"
+#include "store/store.h"
+
+static void revoked(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who,
+                    const mdt_token_info *ti)
+{
+    resp->has_audit = true;
+    resp->audit.type = "token.revoked";
+    resp->audit.actor = who->client.client_id;
+    resp->audit.client_id = who->client.client_id;
+    resp->audit.decision = "allow";
+    resp->audit.data = mdt_arena_printf(req->arena, "{\"jti\":\"%s\",\"format\":\"%s\"}",
+                                        ti->jti, ti->opaque ? "opaque" : "jwt");
+}
+
+static mdt_rc revoke_token(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                           mdt_token_info *ti, bool *done, mdt_err *err)
+{
+    mdt_rc rc = mdt_token_inspect(env, req->arena, mdt_req_form(req, "token"), req->now, ti, err);
+
+    *done = false;
+    if (rc == MDT_ERR_INVALID_TOKEN)
+        return MDT_OK; /* already inactive or not ours to judge: nothing to do */
+    if (rc != MDT_OK)
+        return rc;
+    if (!mdt_str_eq(ti->client_id, who->client.client_id))
+        return MDT_OK;
+    if (ti->opaque)
+        rc = mdt_store_token_revoke(env->store, ti->hash, req->now, err);
+    else
+        rc = mdt_store_jti_revoke(env->store, ti->jti, ti->client_id, ti->exp, req->now, err);
+    if (rc == MDT_ERR_NOT_FOUND)
+        return MDT_OK;
+    *done = rc == MDT_OK;
+    return rc;
+}
+
+void mdt_handle_revoke(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    mdt_client_authn who = {0};
+    mdt_token_info ti = {0};
+    const char *claimed = NULL, *token;
+    mdt_err err = {0};
+    bool done = false;
+
+    resp->no_store = true;
+    if (mdt_req_parse_form(req, &err) != MDT_OK) {
+        mdt_resp_error(resp, &err);
+        return;
+    }
+    if (mdt_client_authenticate(env, req, &who, &claimed, &err) != MDT_OK) {
+        mdt_client_auth_refuse(req, resp, claimed, &err);
+        return;
+    }
+    resp->client_id = who.client.client_id;
+    token = mdt_req_form(req, "token");
+    if (!token || !*token) {
+        mdt_fail(&err, MDT_ERR_INVALID_REQUEST, "token is required");
+        mdt_resp_error(resp, &err);
+        return;
+    }
+    if (revoke_token(env, req, &who, &ti, &done, &err) != MDT_OK) {
+        mdt_resp_error(resp, &err);
+    } else {
+        resp->status = 200;
+        if (done)
+            revoked(req, resp, &who, &ti);
+    }
+    mdt_token_info_clear(&ti);
+}

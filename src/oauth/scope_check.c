@@ -1,0 +1,95 @@
+/* Scope and audience checks shared by every grant. */
+#include <string.h>
+
+#include "oauth/grants.h"
+
+#define MAX_SCOPES 64
+
+static bool scope_token_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e)
+            return false;
+    }
+    return true;
+}
+
+static bool listed(const char *const *list, size_t n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i] && strlen(list[i]) == len && memcmp(list[i], s, len) == 0)
+            return true;
+    return false;
+}
+
+mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested,
+                        const char **granted, mdt_err *err)
+{
+    const char *seen[MAX_SCOPES];
+    size_t nseen = 0;
+    mdt_buf b;
+    mdt_rc rc = MDT_OK;
+
+    if (!requested) {
+        requested = "";
+        for (size_t i = 0; i < c->nscopes; i++)
+            requested = mdt_arena_printf(a, "%s%s%s", requested, i ? " " : "", c->scopes[i]);
+        *granted = requested;
+        return requested ? MDT_OK : mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    }
+    if (!*requested)
+        return mdt_fail(err, MDT_ERR_INVALID_SCOPE, "the scope parameter is empty");
+    mdt_buf_init(&b, 16384);
+    for (const char *p = requested; *p && rc == MDT_OK;) {
+        size_t n = strcspn(p, " ");
+        if (n == 0) {
+            p++;
+            continue;
+        }
+        if (!scope_token_ok(p, n))
+            rc = mdt_fail(err, MDT_ERR_INVALID_SCOPE, "malformed scope");
+        else if (!listed((const char *const *)c->scopes, c->nscopes, p, n))
+            rc = mdt_failf(err, MDT_ERR_INVALID_SCOPE, "a requested scope is not granted to this client",
+                           "scope '%.*s' not entitled", (int)(n > 64 ? 64 : n), p);
+        else if (!listed(seen, nseen, p, n)) {
+            if (nseen == MAX_SCOPES)
+                rc = mdt_fail(err, MDT_ERR_INVALID_SCOPE, "too many scopes");
+            else if ((rc = mdt_buf_addf(&b, "%s%.*s", nseen ? " " : "", (int)n, p)) == MDT_OK)
+                seen[nseen++] = p;
+        }
+        p += n;
+    }
+    if (rc == MDT_OK && !(*granted = mdt_arena_strdup(a, b.data ? b.data : "")))
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    mdt_buf_free(&b);
+    return rc;
+}
+
+mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer,
+                           const char *resource, const char *const **aud, size_t *naud,
+                           mdt_err *err)
+{
+    const char **one;
+
+    if (!resource) {
+        if (c->nresources) {
+            *aud = (const char *const *)c->resources;
+            *naud = c->nresources;
+            return MDT_OK;
+        }
+        resource = issuer;
+    } else if (!mdt_client_has_resource(c, resource)) {
+        return mdt_failf(err, MDT_ERR_INVALID_TARGET,
+                         "the requested resource is not allowed for this client",
+                         "resource '%.128s' not entitled", resource);
+    }
+    if (!(one = mdt_arena_alloc(a, sizeof(*one))))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    one[0] = resource;
+    *aud = one;
+    *naud = 1;
+    return MDT_OK;
+}

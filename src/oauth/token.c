@@ -1,0 +1,113 @@
+/* The token endpoint: a table from grant_type to grant function. Every
+ * answer, issued or refused, carries its audit event, and the server sends
+ * it only once that event is durable. */
+#include <string.h>
+
+#include "oauth/endpoints.h"
+#include "oauth/grants.h"
+
+static const struct {
+    const char *grant_type;
+    mdt_grant_fn fn;
+} grants[] = {
+    {"client_credentials", mdt_grant_client_credentials},
+};
+
+static mdt_grant_fn find_grant(const char *grant_type)
+{
+    for (size_t i = 0; i < MDT_ARRAY_LEN(grants); i++)
+        if (strcmp(grants[i].grant_type, grant_type) == 0)
+            return grants[i].fn;
+    return NULL;
+}
+
+static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
+                   const mdt_err *err)
+{
+    mdt_resp_error(resp, err);
+    resp->has_audit = true;
+    resp->audit.type = "token.refused";
+    resp->audit.actor = who->client.client_id;
+    resp->audit.client_id = who->client.client_id;
+    resp->audit.decision = "deny";
+    resp->audit.reason = mdt_arena_printf(req->arena, "%s: %s", mdt_rc_name(err->rc),
+                                          mdt_err_text(err));
+    if (grant) {
+        mdt_buf b;
+        mdt_buf_init(&b, 4096);
+        if (mdt_buf_adds(&b, "{\"grant_type\":") == MDT_OK &&
+            mdt_buf_add_json_str(&b, grant) == MDT_OK && mdt_buf_adds(&b, "}") == MDT_OK)
+            resp->audit.data = mdt_arena_strdup(req->arena, b.data);
+        mdt_buf_free(&b);
+    }
+}
+
+static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
+                   const mdt_grant_result *r)
+{
+    mdt_buf b;
+
+    mdt_buf_init(&b, 8192);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    if (mdt_token_response(&r->token, r->scope, &resp->body) != MDT_OK ||
+        mdt_buf_addf(&b, "{\"grant_type\":\"%s\",\"jti\":\"%s\",\"format\":\"%s\",\"expires_in\":%lld,\"scope\":",
+                     grant, r->token.jti, r->token.opaque ? "opaque" : "jwt",
+                     (long long)r->token.expires_in) != MDT_OK ||
+        mdt_buf_add_json_str(&b, r->scope ? r->scope : "") != MDT_OK ||
+        mdt_buf_adds(&b, "}") != MDT_OK) {
+        mdt_err err;
+        mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
+        mdt_resp_error(resp, &err);
+        resp->has_audit = false;
+        mdt_buf_free(&b);
+        return;
+    }
+    resp->has_audit = true;
+    resp->audit.type = "token.issued";
+    resp->audit.actor = who->client.client_id;
+    resp->audit.client_id = who->client.client_id;
+    resp->audit.subject = who->client.client_id;
+    resp->audit.decision = "allow";
+    resp->audit.reason = who->method;
+    resp->audit.data = mdt_arena_strdup(req->arena, b.data);
+    mdt_buf_free(&b);
+}
+
+void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    mdt_client_authn who = {0};
+    mdt_grant_result result = {0};
+    const char *claimed = NULL, *grant;
+    mdt_grant_fn fn;
+    mdt_err err = {0};
+    mdt_rc rc;
+
+    resp->no_store = true;
+    if ((rc = mdt_req_parse_form(req, &err)) != MDT_OK) {
+        mdt_resp_error(resp, &err);
+        return;
+    }
+    if ((rc = mdt_client_authenticate(env, req, &who, &claimed, &err)) != MDT_OK) {
+        mdt_client_auth_refuse(req, resp, claimed, &err);
+        return;
+    }
+    resp->client_id = who.client.client_id;
+    grant = mdt_req_form(req, "grant_type");
+    if (!grant || !*grant)
+        rc = mdt_fail(&err, MDT_ERR_INVALID_REQUEST, "grant_type is required");
+    else if (!(fn = find_grant(grant)))
+        rc = mdt_failf(&err, MDT_ERR_UNSUPPORTED_GRANT_TYPE, "unsupported grant_type",
+                       "grant_type '%.64s' unsupported", grant);
+    else if (!mdt_client_has_grant(&who.client, grant))
+        rc = mdt_failf(&err, MDT_ERR_UNAUTHORIZED_CLIENT,
+                       "the client is not registered for this grant type",
+                       "grant_type '%.64s' not registered", grant);
+    else
+        rc = fn(env, req, &who, &result, &err);
+    if (rc != MDT_OK) {
+        refuse(req, resp, &who, grant, &err);
+        return;
+    }
+    issued(req, resp, &who, grant, &result);
+}

@@ -1,0 +1,263 @@
+#include "oauth/tokens.h"
+
+#include <string.h>
+
+#include "core/b64.h"
+#include "jose/jws.h"
+#include "jose/seal.h"
+#include "keys/keyring.h"
+#include "store/store.h"
+
+static mdt_rc add_member(mdt_buf *b, const char *key, const char *val)
+{
+    mdt_rc rc;
+    if (!val)
+        return MDT_OK;
+    if ((rc = mdt_buf_addf(b, "%s\"%s\":", b->data[b->len - 1] == '{' ? "" : ",", key)) != MDT_OK)
+        return rc;
+    return mdt_buf_add_json_str(b, val);
+}
+
+static mdt_rc add_app(mdt_buf *b, const mdt_grant *g)
+{
+    const mdt_client *c = g->client;
+    mdt_rc rc;
+
+    if ((rc = mdt_buf_adds(b, ",\"app\":{")) != MDT_OK ||
+        (rc = add_member(b, "kind", c->kind)) != MDT_OK ||
+        (rc = add_member(b, "name", c->name)) != MDT_OK ||
+        (rc = add_member(b, "owner", c->owner)) != MDT_OK ||
+        (rc = add_member(b, "auth", g->auth_method)) != MDT_OK ||
+        (rc = add_member(b, "tier", c->tier)) != MDT_OK ||
+        (rc = add_member(b, "software_id", c->software_id)) != MDT_OK ||
+        (rc = add_member(b, "software_version", c->software_version)) != MDT_OK)
+        return rc;
+    return mdt_buf_adds(b, "}");
+}
+
+static mdt_rc add_aud(mdt_buf *b, const mdt_grant *g)
+{
+    mdt_rc rc;
+
+    if (g->naud == 1) {
+        if ((rc = mdt_buf_adds(b, ",\"aud\":")) != MDT_OK)
+            return rc;
+        return mdt_buf_add_json_str(b, g->aud[0]);
+    }
+    if ((rc = mdt_buf_adds(b, ",\"aud\":[")) != MDT_OK)
+        return rc;
+    for (size_t i = 0; i < g->naud; i++)
+        if ((i && (rc = mdt_buf_adds(b, ",")) != MDT_OK) ||
+            (rc = mdt_buf_add_json_str(b, g->aud[i])) != MDT_OK)
+            return rc;
+    return mdt_buf_adds(b, "]");
+}
+
+static mdt_rc build_claims(mdt_env *env, const mdt_grant *g, const char *jti, mdt_buf *b)
+{
+    mdt_rc rc;
+
+    if ((rc = mdt_buf_adds(b, "{")) != MDT_OK ||
+        (rc = add_member(b, "iss", env->cfg.issuer)) != MDT_OK ||
+        (rc = add_member(b, "sub", g->sub)) != MDT_OK || (rc = add_aud(b, g)) != MDT_OK ||
+        (rc = mdt_buf_addf(b, ",\"exp\":%lld,\"iat\":%lld", (long long)g->exp,
+                           (long long)g->iat)) != MDT_OK ||
+        (rc = add_member(b, "jti", jti)) != MDT_OK ||
+        (rc = add_member(b, "client_id", g->client->client_id)) != MDT_OK ||
+        (rc = add_member(b, "scope", g->scope)) != MDT_OK || (rc = add_app(b, g)) != MDT_OK)
+        return rc;
+    return mdt_buf_adds(b, "}");
+}
+
+static bool wants_opaque(mdt_env *env, const mdt_client *c)
+{
+    const char *fmt = c->access_token_format ? c->access_token_format : env->cfg.access_token_format;
+    return mdt_str_eq(fmt, "opaque");
+}
+
+static mdt_rc store_opaque(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
+                           mdt_err *err)
+{
+    char rnd[64];
+    mdt_token_rec rec = {0};
+    mdt_rc rc;
+
+    if ((rc = mdt_random_b64url(&env->rng, 32, rnd)) != MDT_OK)
+        return mdt_fail(err, rc, "cannot generate a token");
+    out->access_token = mdt_arena_printf(a, MDT_OPAQUE_PREFIX "%s", rnd);
+    mdt_wipe(rnd, sizeof(rnd));
+    if (!out->access_token)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    mdt_sha256(out->access_token, strlen(out->access_token), rec.hash);
+    rec.jti = out->jti;
+    rec.client_id = g->client->client_id;
+    rec.kind = "access";
+    rec.claims = out->claims;
+    rec.issued_at = g->iat;
+    rec.expires_at = g->exp;
+    return mdt_store_token_insert(env->store, &rec, err);
+}
+
+mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
+                      mdt_err *err)
+{
+    char jti[32];
+    mdt_buf claims, tok;
+    mdt_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = mdt_random_b64url(&env->rng, 16, jti)) != MDT_OK)
+        return mdt_fail(err, rc, "cannot generate a token id");
+    mdt_buf_init(&claims, 64 * 1024);
+    mdt_buf_init(&tok, MDT_MAX_TOKEN_LEN);
+    if ((rc = build_claims(env, g, jti, &claims)) != MDT_OK) {
+        mdt_fail(err, rc, "token too large");
+        goto out;
+    }
+    out->jti = mdt_arena_strdup(a, jti);
+    out->claims = mdt_arena_strndup(a, claims.data, claims.len);
+    out->expires_in = g->exp - g->iat;
+    out->opaque = wants_opaque(env, g->client);
+    if (!out->jti || !out->claims) {
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (out->opaque) {
+        rc = store_opaque(env, a, g, out, err);
+        goto out;
+    }
+    if ((rc = mdt_keyring_sign(env->keys, g->iat, "at+jwt", claims.data, claims.len, &tok,
+                               err)) != MDT_OK)
+        goto out;
+    if (!(out->access_token = mdt_arena_strndup(a, tok.data, tok.len)))
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+out:
+    mdt_buf_free(&claims);
+    mdt_buf_free_wipe(&tok);
+    return rc;
+}
+
+mdt_rc mdt_token_response(const mdt_issued *t, const char *scope, mdt_buf *out)
+{
+    mdt_rc rc;
+    if ((rc = mdt_buf_adds(out, "{\"access_token\":")) != MDT_OK ||
+        (rc = mdt_buf_add_json_str(out, t->access_token)) != MDT_OK ||
+        (rc = mdt_buf_addf(out, ",\"token_type\":\"Bearer\",\"expires_in\":%lld",
+                           (long long)t->expires_in)) != MDT_OK)
+        return rc;
+    if (scope && *scope &&
+        ((rc = mdt_buf_adds(out, ",\"scope\":")) != MDT_OK ||
+         (rc = mdt_buf_add_json_str(out, scope)) != MDT_OK))
+        return rc;
+    return mdt_buf_adds(out, "}");
+}
+
+void mdt_token_info_clear(mdt_token_info *ti)
+{
+    if (ti->claims)
+        json_decref(ti->claims);
+    memset(ti, 0, sizeof(*ti));
+}
+
+static mdt_rc inactive(mdt_err *err, const char *why)
+{
+    return mdt_failf(err, MDT_ERR_INVALID_TOKEN, "the token is not active", "%s", why);
+}
+
+static mdt_rc read_opaque(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
+                          mdt_token_info *out, mdt_err *err)
+{
+    mdt_token_rec rec;
+    mdt_rc rc;
+
+    (void)now;
+    out->opaque = true;
+    mdt_sha256(token, strlen(token), out->hash);
+    rc = mdt_store_token_get(env->store, out->hash, a, &rec, err);
+    if (rc == MDT_ERR_NOT_FOUND)
+        return inactive(err, "unknown token");
+    if (rc != MDT_OK)
+        return rc;
+    if (!mdt_str_eq(rec.kind, "access"))
+        return inactive(err, "not an access token");
+    if (!(out->claims = json_loads(rec.claims, 0, NULL)))
+        return mdt_fail(err, MDT_ERR_STORE, "stored token claims are not JSON");
+    if (rec.revoked_at)
+        return inactive(err, "token revoked");
+    return MDT_OK;
+}
+
+static mdt_rc read_jwt(mdt_env *env, const char *token, int64_t now, mdt_token_info *out,
+                       mdt_err *err)
+{
+    mdt_jws *jws = NULL;
+    const char *payload;
+    size_t plen;
+
+    if (mdt_jws_parse(token, strlen(token), MDT_MAX_TOKEN_LEN, &jws, err) != MDT_OK)
+        return inactive(err, "malformed token");
+    if (mdt_keyring_verify(env->keys, now, jws, err) != MDT_OK ||
+        !mdt_str_eq(mdt_jws_typ(jws), "at+jwt")) {
+        mdt_jws_free(jws);
+        return inactive(err, "signature does not verify");
+    }
+    payload = mdt_jws_payload(jws, &plen);
+    out->claims = json_loadb(payload, plen, 0, NULL);
+    mdt_jws_free(jws);
+    if (!out->claims || !json_is_object(out->claims))
+        return inactive(err, "claims are not a JSON object");
+    if (!mdt_str_eq(json_string_value(json_object_get(out->claims, "iss")), env->cfg.issuer))
+        return inactive(err, "issued by another issuer");
+    return MDT_OK;
+}
+
+static mdt_rc check_common(mdt_env *env, mdt_arena *a, int64_t now, mdt_token_info *out,
+                           mdt_err *err)
+{
+    mdt_client c;
+    bool revoked = false;
+    mdt_rc rc;
+
+    out->client_id = json_string_value(json_object_get(out->claims, "client_id"));
+    out->jti = json_string_value(json_object_get(out->claims, "jti"));
+    out->exp = (int64_t)json_integer_value(json_object_get(out->claims, "exp"));
+    out->iat = (int64_t)json_integer_value(json_object_get(out->claims, "iat"));
+    if (!out->client_id || !out->jti || !out->exp)
+        return inactive(err, "claims incomplete");
+    if (out->exp <= now)
+        return inactive(err, "token expired");
+    if (!out->opaque) {
+        if ((rc = mdt_store_jti_is_revoked(env->store, out->jti, &revoked, err)) != MDT_OK)
+            return rc;
+        if (revoked)
+            return inactive(err, "token revoked");
+    }
+    rc = mdt_client_load(env, out->client_id, a, &c, err);
+    if (rc == MDT_ERR_NOT_FOUND)
+        return inactive(err, "client deleted");
+    if (rc != MDT_OK)
+        return rc;
+    if (!mdt_client_usable(&c, now))
+        return inactive(err, "client not active");
+    if (out->iat < c.tokens_valid_after)
+        return inactive(err, "token revoked with its client");
+    return MDT_OK;
+}
+
+mdt_rc mdt_token_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
+                         mdt_token_info *out, mdt_err *err)
+{
+    size_t len = strlen(token);
+    mdt_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if (len == 0 || len > MDT_MAX_TOKEN_LEN)
+        return inactive(err, "token length out of bounds");
+    if (strncmp(token, MDT_OPAQUE_PREFIX, strlen(MDT_OPAQUE_PREFIX)) == 0)
+        rc = read_opaque(env, a, token, now, out, err);
+    else
+        rc = read_jwt(env, token, now, out, err);
+    if (rc != MDT_OK)
+        return rc;
+    return check_common(env, a, now, out, err);
+}

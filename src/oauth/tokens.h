@@ -1,0 +1,61 @@
+/* Minting and reading access tokens: JWT (RFC 9068) or opaque, with the
+ * claims of SPEC §2.5. One claim builder serves both formats, so that
+ * introspection returns the same claims for either. */
+#ifndef MDT_OAUTH_TOKENS_H
+#define MDT_OAUTH_TOKENS_H
+
+#include <jansson.h>
+
+#include "app/env.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "iga/client.h"
+
+typedef struct {
+    const mdt_client *client;
+    const char *sub;          /* the client_id when there is no user */
+    const char *scope;        /* space-separated, granted */
+    const char *const *aud;   /* one or more audiences */
+    size_t naud;
+    const char *auth_method;  /* app.auth */
+    int64_t iat;
+    int64_t exp;
+} mdt_grant;
+
+typedef struct {
+    const char *access_token; /* arena */
+    const char *jti;
+    const char *claims;       /* JSON object text */
+    int64_t expires_in;
+    bool opaque;
+} mdt_issued;
+
+#define MDT_OPAQUE_PREFIX "mdt_at_"
+#define MDT_MAX_TOKEN_LEN 16384
+
+/* Builds the claims, then signs them (JWT) or stores them (opaque). */
+mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
+                      mdt_err *err) MDT_WARN_UNUSED;
+
+/* The token endpoint's success body. */
+mdt_rc mdt_token_response(const mdt_issued *t, const char *scope, mdt_buf *out) MDT_WARN_UNUSED;
+
+typedef struct {
+    json_t *claims;           /* owned: json_decref */
+    const char *client_id;    /* borrowed from claims */
+    const char *jti;
+    int64_t exp;
+    int64_t iat;
+    bool opaque;
+    uint8_t hash[32];         /* opaque: SHA-256 of the token */
+} mdt_token_info;
+
+/* Reads a token this server issued and says whether it is active at now:
+ * signature, issuer, expiry, revocation, and the issuing client still
+ * usable (kill switch). Inactive or unknown tokens give MDT_ERR_INVALID_TOKEN
+ * with a private reason; *out is filled whenever the token was read. */
+mdt_rc mdt_token_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
+                         mdt_token_info *out, mdt_err *err) MDT_WARN_UNUSED;
+void mdt_token_info_clear(mdt_token_info *ti);
+
+#endif

@@ -1,0 +1,119 @@
+#include "store/migrations.h"
+
+#include <string.h>
+
+#include "core/buf.h"
+
+/* Times are BIGINT seconds since the epoch, 0 = none. Text is TEXT. */
+static const char m1_initial[] =
+    "CREATE TABLE clients ("
+    " client_id TEXT PRIMARY KEY,"
+    " status TEXT NOT NULL,"
+    " metadata TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL DEFAULT 0,"
+    " tokens_valid_after BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE TABLE credentials ("
+    " id TEXT PRIMARY KEY,"
+    " client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,"
+    " type TEXT NOT NULL,"
+    " hash {BLOB} NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL DEFAULT 0,"
+    " last_used_at BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE INDEX credentials_client ON credentials(client_id, created_at);\n"
+    "CREATE TABLE scopes ("
+    " name TEXT PRIMARY KEY,"
+    " description TEXT,"
+    " sensitivity TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL);\n"
+    "CREATE TABLE scope_resources ("
+    " scope TEXT NOT NULL REFERENCES scopes(name) ON DELETE CASCADE,"
+    " pos INTEGER NOT NULL,"
+    " resource TEXT NOT NULL,"
+    " PRIMARY KEY (scope, pos));\n"
+    "CREATE TABLE tokens ("
+    " hash {BLOB} PRIMARY KEY,"
+    " jti TEXT NOT NULL,"
+    " client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,"
+    " kind TEXT NOT NULL,"
+    " claims TEXT NOT NULL,"
+    " issued_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " revoked_at BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE INDEX tokens_client ON tokens(client_id);\n"
+    "CREATE INDEX tokens_jti ON tokens(jti);\n"
+    "CREATE INDEX tokens_expires ON tokens(expires_at);\n"
+    "CREATE TABLE revoked_jtis ("
+    " jti TEXT PRIMARY KEY,"
+    " client_id TEXT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " revoked_at BIGINT NOT NULL);\n"
+    "CREATE INDEX revoked_jtis_expires ON revoked_jtis(expires_at);\n"
+    "CREATE TABLE signing_keys ("
+    " kid TEXT PRIMARY KEY,"
+    " alg TEXT NOT NULL,"
+    " sealed {BLOB} NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " activate_at BIGINT NOT NULL,"
+    " retire_at BIGINT NOT NULL DEFAULT 0,"
+    " expire_at BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE TABLE audit_events ("
+    " seq {SEQ_PK},"
+    " time BIGINT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " prev_hash {BLOB} NOT NULL,"
+    " hash {BLOB} NOT NULL);\n"
+    "CREATE INDEX audit_events_time ON audit_events(time);\n";
+
+const mdt_migration mdt_store__migrations[] = {
+    {1, "initial schema", m1_initial},
+};
+const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
+
+int mdt_store__schema_latest(void)
+{
+    return mdt_store__migrations[mdt_store__migration_count - 1].version;
+}
+
+/* Appends the replacement of the placeholder at *p and advances *p past it;
+ * a '{' that starts no placeholder is copied as is. */
+static mdt_rc add_placeholder(mdt_buf *b, const char **p, const mdt_sql_dialect *d)
+{
+    static const char blob[] = "{BLOB}", seq_pk[] = "{SEQ_PK}";
+
+    if (strncmp(*p, blob, sizeof(blob) - 1) == 0) {
+        *p += sizeof(blob) - 1;
+        return mdt_buf_adds(b, d->blob);
+    }
+    if (strncmp(*p, seq_pk, sizeof(seq_pk) - 1) == 0) {
+        *p += sizeof(seq_pk) - 1;
+        return mdt_buf_adds(b, d->seq_pk);
+    }
+    (*p)++;
+    return mdt_buf_add(b, "{", 1);
+}
+
+char *mdt_store__migration_render(const mdt_migration *m, const mdt_sql_dialect *d)
+{
+    mdt_buf b;
+    const char *p = m->sql;
+
+    mdt_buf_init(&b, 1 << 20);
+    while (*p) {
+        const char *brace = strchr(p, '{');
+        size_t n = brace ? (size_t)(brace - p) : strlen(p);
+
+        if (mdt_buf_add(&b, p, n) != MDT_OK)
+            goto fail;
+        p += n;
+        if (brace && add_placeholder(&b, &p, d) != MDT_OK)
+            goto fail;
+    }
+    return mdt_buf_take(&b);
+fail:
+    mdt_buf_free(&b);
+    return NULL;
+}

@@ -1,0 +1,37 @@
+/* Private to src/store/: the versioned schema migrations, shared by every
+ * backend. Each is one SQL script applied inside one transaction, in order;
+ * the version applied is recorded in schema_migrations. Never edit a
+ * released migration: append a new one.
+ *
+ * The SQL is portable between SQLite and PostgreSQL except for two
+ * placeholders each backend fills in (mdt_store__migration_render):
+ *   {BLOB}    binary column:                   BLOB    | BYTEA
+ *   {SEQ_PK}  64-bit integer primary key we assign ourselves:
+ *             INTEGER PRIMARY KEY (the rowid)  | BIGINT PRIMARY KEY */
+#ifndef MDT_STORE_MIGRATIONS_H
+#define MDT_STORE_MIGRATIONS_H
+
+#include <stddef.h>
+
+typedef struct {
+    int version;       /* 1, 2, 3 ... without gaps */
+    const char *name;
+    const char *sql;   /* with placeholders */
+} mdt_migration;
+
+typedef struct {
+    const char *blob;
+    const char *seq_pk;
+} mdt_sql_dialect;
+
+extern const mdt_migration mdt_store__migrations[];
+extern const size_t mdt_store__migration_count;
+
+/* The schema version after every migration is applied. */
+int mdt_store__schema_latest(void);
+
+/* The migration's SQL with the placeholders replaced. Caller frees; NULL on
+ * allocation failure. */
+char *mdt_store__migration_render(const mdt_migration *m, const mdt_sql_dialect *d);
+
+#endif

@@ -1,0 +1,1301 @@
+/* The SQLite backend of store.h.
+ *
+ * One connection per thread, kept under a pthread key owned by the store and
+ * closed when the thread exits (or calls mdt_store_thread_done). Each
+ * connection caches its prepared statements: prepared once, reset and
+ * unbound after every use. WAL mode, synchronous=FULL (a commit is durable
+ * when it returns), busy_timeout 5 s, foreign keys on. Every transaction
+ * that writes starts with BEGIN IMMEDIATE, so that it takes the write lock
+ * (waiting up to the busy timeout) before it reads: no deadlock between two
+ * readers that both want to upgrade, and the audit chain is serialised
+ * across threads and processes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/migrations.h"
+#include "store/store_impl.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+enum q {
+    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_PING,
+    Q_CLIENT_INSERT, Q_CLIENT_GET, Q_CLIENT_LIST, Q_CLIENT_UPDATE, Q_CLIENT_DELETE,
+    Q_CRED_INSERT, Q_CRED_LIST, Q_CRED_EXPIRE_OTHERS, Q_CRED_TOUCH, Q_CRED_DELETE,
+    Q_SCOPE_INSERT, Q_SCOPE_RES_INSERT, Q_SCOPE_GET, Q_SCOPE_RES, Q_SCOPE_LIST,
+    Q_TOKEN_INSERT, Q_TOKEN_GET, Q_TOKEN_REVOKE, Q_TOKEN_EXISTS,
+    Q_JTI_REVOKE, Q_JTI_GET, Q_PURGE_TOKENS, Q_PURGE_JTIS,
+    Q_KEY_INSERT, Q_KEY_LIST, Q_KEY_SCHEDULE,
+    Q_AUDIT_LAST, Q_AUDIT_INSERT,
+    Q_COUNT
+};
+
+#define CLIENT_COLS "client_id,status,metadata,created_at,updated_at,expires_at,tokens_valid_after"
+#define CRED_COLS "id,client_id,type,hash,created_at,expires_at,last_used_at"
+#define SCOPE_COLS "name,description,sensitivity,created_at"
+#define TOKEN_COLS "hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at"
+#define KEY_COLS "kid,alg,sealed,created_at,activate_at,retire_at,expire_at"
+#define AUDIT_COLS "seq,time,type,body,prev_hash,hash"
+
+static const char *const q_sql[Q_COUNT] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_PING] = "SELECT 1",
+    [Q_CLIENT_INSERT] = "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7)",
+    [Q_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id=?1",
+    [Q_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
+    [Q_CLIENT_UPDATE] = "UPDATE clients SET status=?2,metadata=?3,updated_at=?4,expires_at=?5,"
+                        "tokens_valid_after=?6 WHERE client_id=?1",
+    [Q_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id=?1",
+    [Q_CRED_INSERT] = "INSERT INTO credentials (" CRED_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7)",
+    [Q_CRED_LIST] = "SELECT " CRED_COLS " FROM credentials WHERE client_id=?1 "
+                    "ORDER BY created_at,id",
+    [Q_CRED_EXPIRE_OTHERS] = "UPDATE credentials SET expires_at=?4 WHERE client_id=?1 AND type=?2"
+                             " AND (?3 IS NULL OR id<>?3) AND (expires_at=0 OR expires_at>?4)",
+    [Q_CRED_TOUCH] = "UPDATE credentials SET last_used_at=?2 WHERE id=?1",
+    [Q_CRED_DELETE] = "DELETE FROM credentials WHERE client_id=?1 AND id=?2",
+    [Q_SCOPE_INSERT] = "INSERT INTO scopes (" SCOPE_COLS ") VALUES (?1,?2,?3,?4)",
+    [Q_SCOPE_RES_INSERT] = "INSERT INTO scope_resources (scope,pos,resource) VALUES (?1,?2,?3)",
+    [Q_SCOPE_GET] = "SELECT " SCOPE_COLS " FROM scopes WHERE name=?1",
+    [Q_SCOPE_RES] = "SELECT resource FROM scope_resources WHERE scope=?1 ORDER BY pos",
+    [Q_SCOPE_LIST] = "SELECT " SCOPE_COLS " FROM scopes ORDER BY name",
+    [Q_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash=?1",
+    [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at=?2 WHERE hash=?1 AND revoked_at=0",
+    [Q_TOKEN_EXISTS] = "SELECT 1 FROM tokens WHERE hash=?1",
+    [Q_JTI_REVOKE] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
+                     "VALUES (?1,?2,?3,?4) ON CONFLICT (jti) DO NOTHING",
+    [Q_JTI_GET] = "SELECT 1 FROM revoked_jtis WHERE jti=?1",
+    [Q_PURGE_TOKENS] = "DELETE FROM tokens WHERE expires_at<>0 AND expires_at<=?1",
+    [Q_PURGE_JTIS] = "DELETE FROM revoked_jtis WHERE expires_at<=?1",
+    [Q_KEY_INSERT] = "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7)",
+    [Q_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys ORDER BY activate_at,created_at,kid",
+    [Q_KEY_SCHEDULE] = "UPDATE signing_keys SET retire_at=?2,expire_at=?3 WHERE kid=?1",
+    [Q_AUDIT_LAST] = "SELECT seq,hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+    [Q_AUDIT_INSERT] = "INSERT INTO audit_events (" AUDIT_COLS ") VALUES (?1,?2,?3,?4,?5,?6)",
+};
+
+static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
+
+typedef struct sq_store sq_store;
+
+typedef struct sq_conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[Q_COUNT];
+    sq_store *owner;
+    struct sq_conn *prev, *next; /* in owner->conns */
+} sq_conn;
+
+struct sq_store {
+    mdt_store base; /* first */
+    char *path;
+    pthread_key_t key;
+    pthread_mutex_t mu; /* guards conns */
+    sq_conn *conns;
+};
+
+static sq_store *SQ(mdt_store *s) { return (sq_store *)s; }
+
+/* ---------------------------------------------------------------- errors */
+
+/* Maps an SQLite result code (extended codes are on) to our result. Call it
+ * before the statement is reset: sqlite3_errmsg describes the last call. */
+static mdt_rc sql_fail(sqlite3 *db, int code, const char *what, mdt_err *err)
+{
+    const char *m = db ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+
+    switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "database busy", "%s: %s", what, m);
+    case SQLITE_CANTOPEN:
+        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "database cannot be opened", "%s: %s", what, m);
+    case SQLITE_NOMEM:
+        return mdt_failf(err, MDT_ERR_NOMEM, "out of memory", "%s: %s", what, m);
+    case SQLITE_CONSTRAINT:
+        if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE)
+            return mdt_failf(err, MDT_ERR_CONFLICT, "already exists", "%s: %s", what, m);
+        if (code == SQLITE_CONSTRAINT_FOREIGNKEY)
+            return mdt_failf(err, MDT_ERR_NOT_FOUND, "referenced record not found", "%s: %s",
+                             what, m);
+        break;
+    default:
+        break;
+    }
+    return mdt_failf(err, MDT_ERR_STORE, "database error", "%s: %s", what, m);
+}
+
+static mdt_rc nomem(mdt_err *err)
+{
+    return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void conn_close(sq_conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+static void conn_unlink(sq_conn *c)
+{
+    sq_store *s = c->owner;
+
+    pthread_mutex_lock(&s->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The pthread key's destructor: the thread exits with its connection. */
+static void conn_destroy(void *p)
+{
+    sq_conn *c = p;
+
+    conn_unlink(c);
+    conn_close(c);
+}
+
+static mdt_rc conn_exec(sq_conn *c, const char *sql, const char *what, mdt_err *err)
+{
+    int r = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+
+    return r == SQLITE_OK ? MDT_OK : sql_fail(c->db, r, what, err);
+}
+
+static mdt_rc conn_setup(sq_conn *c, mdt_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    mdt_rc rc;
+    int r;
+
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    rc = conn_exec(c, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL", "pragma", err);
+    if (rc != MDT_OK)
+        return rc;
+    r = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+    if (r == SQLITE_OK)
+        r = sqlite3_step(st);
+    if (r != SQLITE_ROW) {
+        rc = sql_fail(c->db, r, "journal_mode", err);
+    } else if (!mdt_str_eq((const char *)sqlite3_column_text(st, 0), "wal")) {
+        rc = mdt_failf(err, MDT_ERR_STORE, "database error",
+                       "journal_mode: WAL refused (mode is %s)", sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static mdt_rc conn_open(sq_store *s, sq_conn **out, mdt_err *err)
+{
+    sq_conn *c = calloc(1, sizeof(*c));
+    mdt_rc rc;
+    int r;
+
+    *out = NULL;
+    if (!c)
+        return nomem(err);
+    c->owner = s;
+    r = sqlite3_open_v2(s->path, &c->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (r != SQLITE_OK) {
+        rc = mdt_failf(err, MDT_ERR_UNAVAILABLE, "database cannot be opened", "%s: %s", s->path,
+                       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
+        conn_close(c);
+        return rc;
+    }
+    if ((rc = conn_setup(c, err)) != MDT_OK) {
+        conn_close(c);
+        return rc;
+    }
+    *out = c;
+    return MDT_OK;
+}
+
+/* This thread's connection, opened on first use. */
+static mdt_rc conn_get(sq_store *s, sq_conn **out, mdt_err *err)
+{
+    sq_conn *c = pthread_getspecific(s->key);
+    mdt_rc rc;
+
+    if (c) {
+        *out = c;
+        return MDT_OK;
+    }
+    if ((rc = conn_open(s, &c, err)) != MDT_OK)
+        return rc;
+    if (pthread_setspecific(s->key, c) != 0) {
+        conn_close(c);
+        return nomem(err);
+    }
+    pthread_mutex_lock(&s->mu);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    pthread_mutex_unlock(&s->mu);
+    *out = c;
+    return MDT_OK;
+}
+
+/* ------------------------------------------------------------- statements */
+
+static mdt_rc stmt(sq_conn *c, enum q q, sqlite3_stmt **out, mdt_err *err)
+{
+    if (!c->st[q]) {
+        int r = sqlite3_prepare_v3(c->db, q_sql[q], -1, SQLITE_PREPARE_PERSISTENT, &c->st[q],
+                                   NULL);
+        if (r != SQLITE_OK)
+            return sql_fail(c->db, r, "prepare", err);
+    }
+    if (sqlite3_stmt_busy(c->st[q])) /* re-entered from a callback on this thread */
+        return mdt_fail(err, MDT_ERR_INTERNAL, "store statement already in use");
+    *out = c->st[q];
+    return MDT_OK;
+}
+
+/* This thread's connection and its cached statement q. */
+static mdt_rc prep(mdt_store *s, enum q q, sq_conn **c, sqlite3_stmt **st, mdt_err *err)
+{
+    mdt_rc rc = conn_get(SQ(s), c, err);
+
+    return rc != MDT_OK ? rc : stmt(*c, q, st, err);
+}
+
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Binders return an SQLite code; callers OR them together (0 = all bound).
+ * The bound memory must outlive the step: it is the caller's. */
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+    return sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC);
+}
+
+/* Steps a statement that returns no row, then resets it. */
+static mdt_rc run(sq_conn *c, sqlite3_stmt *st, int bound, const char *what, mdt_err *err)
+{
+    mdt_rc rc = MDT_OK;
+    int r;
+
+    if (bound != SQLITE_OK)
+        rc = sql_fail(c->db, sqlite3_errcode(c->db), what, err);
+    else if ((r = sqlite3_step(st)) != SQLITE_DONE && r != SQLITE_ROW)
+        rc = sql_fail(c->db, r, what, err);
+    done(st);
+    return rc;
+}
+
+/* Steps to the first row (MDT_OK) or reports MDT_ERR_NOT_FOUND with
+ * notfound. Leaves the statement for the caller to read and reset. */
+static mdt_rc first_row(sq_conn *c, sqlite3_stmt *st, int bound, const char *what,
+                        const char *notfound, mdt_err *err)
+{
+    int r;
+
+    if (bound != SQLITE_OK)
+        return sql_fail(c->db, sqlite3_errcode(c->db), what, err);
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        return MDT_OK;
+    if (r == SQLITE_DONE)
+        return mdt_fail(err, MDT_ERR_NOT_FOUND, notfound);
+    return sql_fail(c->db, r, what, err);
+}
+
+/* Runs a cached statement without parameters (BEGIN, COMMIT, ...). */
+static mdt_rc run_q(sq_conn *c, enum q q, mdt_err *err)
+{
+    sqlite3_stmt *st;
+    mdt_rc rc = stmt(c, q, &st, err);
+
+    return rc != MDT_OK ? rc : run(c, st, SQLITE_OK, q_sql[q], err);
+}
+
+static mdt_rc tx_begin(sq_conn *c, mdt_err *err)
+{
+    return run_q(c, Q_BEGIN, err);
+}
+
+/* Commits when rc is MDT_OK, else (or when the commit fails) rolls back.
+ * Returns the final result. */
+static mdt_rc tx_end(sq_conn *c, mdt_rc rc, mdt_err *err)
+{
+    if (rc == MDT_OK)
+        rc = run_q(c, Q_COMMIT, err);
+    if (rc != MDT_OK && !sqlite3_get_autocommit(c->db)) {
+        if (run_q(c, Q_ROLLBACK, NULL) != MDT_OK)
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ row reading */
+
+typedef struct {
+    mdt_arena *a;
+    bool oom;
+} rd;
+
+/* Copies a text column into the arena; NULL column gives NULL. */
+static const char *rd_text(rd *r, sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    char *p;
+
+    if (!t)
+        return NULL;
+    p = mdt_arena_strndup(r->a, (const char *)t, (size_t)sqlite3_column_bytes(st, i));
+    if (!p)
+        r->oom = true;
+    return p;
+}
+
+static void rd_hash(sqlite3_stmt *st, int i, uint8_t out[MDT_HASH_LEN])
+{
+    const void *p = sqlite3_column_blob(st, i);
+    int n = sqlite3_column_bytes(st, i);
+
+    memset(out, 0, MDT_HASH_LEN);
+    if (p && n > 0)
+        memcpy(out, p, n < MDT_HASH_LEN ? (size_t)n : MDT_HASH_LEN);
+}
+
+typedef mdt_rc (*row_fn)(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err);
+
+static mdt_rc rd_end(const rd *r, mdt_err *err)
+{
+    return r->oom ? nomem(err) : MDT_OK;
+}
+
+static mdt_rc row_client(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_client_rec *v = dst;
+    rd r = {a, false};
+
+    v->client_id = rd_text(&r, st, 0);
+    v->status = rd_text(&r, st, 1);
+    v->metadata = rd_text(&r, st, 2);
+    v->created_at = sqlite3_column_int64(st, 3);
+    v->updated_at = sqlite3_column_int64(st, 4);
+    v->expires_at = sqlite3_column_int64(st, 5);
+    v->tokens_valid_after = sqlite3_column_int64(st, 6);
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_cred(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_cred_rec *v = dst;
+    rd r = {a, false};
+
+    v->id = rd_text(&r, st, 0);
+    v->client_id = rd_text(&r, st, 1);
+    v->type = rd_text(&r, st, 2);
+    rd_hash(st, 3, v->hash);
+    v->created_at = sqlite3_column_int64(st, 4);
+    v->expires_at = sqlite3_column_int64(st, 5);
+    v->last_used_at = sqlite3_column_int64(st, 6);
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_scope(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_scope_rec *v = dst;
+    rd r = {a, false};
+
+    v->name = rd_text(&r, st, 0);
+    v->description = rd_text(&r, st, 1);
+    v->sensitivity = rd_text(&r, st, 2);
+    v->created_at = sqlite3_column_int64(st, 3);
+    v->resources = NULL;
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_token(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_token_rec *v = dst;
+    rd r = {a, false};
+
+    rd_hash(st, 0, v->hash);
+    v->jti = rd_text(&r, st, 1);
+    v->client_id = rd_text(&r, st, 2);
+    v->kind = rd_text(&r, st, 3);
+    v->claims = rd_text(&r, st, 4);
+    v->issued_at = sqlite3_column_int64(st, 5);
+    v->expires_at = sqlite3_column_int64(st, 6);
+    v->revoked_at = sqlite3_column_int64(st, 7);
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_key(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_key_rec *v = dst;
+    rd r = {a, false};
+    const void *blob = sqlite3_column_blob(st, 2);
+    size_t n = (size_t)sqlite3_column_bytes(st, 2);
+    uint8_t *sealed = mdt_arena_alloc(a, n + 1);
+
+    if (!sealed)
+        return nomem(err);
+    if (blob && n)
+        memcpy(sealed, blob, n);
+    v->kid = rd_text(&r, st, 0);
+    v->alg = rd_text(&r, st, 1);
+    v->sealed = sealed;
+    v->sealed_len = n;
+    v->created_at = sqlite3_column_int64(st, 3);
+    v->activate_at = sqlite3_column_int64(st, 4);
+    v->retire_at = sqlite3_column_int64(st, 5);
+    v->expire_at = sqlite3_column_int64(st, 6);
+    return rd_end(&r, err);
+}
+
+/* Reads every row of st into a new arena array of elements of size size.
+ * Resets st. On failure *out is NULL and *n 0. */
+static mdt_rc collect(sq_conn *c, sqlite3_stmt *st, int bound, mdt_arena *a, size_t size,
+                      row_fn fn, void **out, size_t *n, const char *what, mdt_err *err)
+{
+    mdt_rc rc = MDT_OK;
+    size_t cap = 0;
+    int r = SQLITE_DONE;
+
+    *out = NULL;
+    *n = 0;
+    if (bound != SQLITE_OK)
+        rc = sql_fail(c->db, sqlite3_errcode(c->db), what, err);
+    while (rc == MDT_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            void *p = mdt_arena_alloc(a, ncap * size);
+            if (!p) {
+                rc = nomem(err);
+                break;
+            }
+            if (*n)
+                memcpy(p, *out, *n * size);
+            *out = p;
+            cap = ncap;
+        }
+        if ((rc = fn(st, a, (char *)*out + *n * size, err)) == MDT_OK)
+            (*n)++;
+    }
+    if (rc == MDT_OK && r != SQLITE_DONE)
+        rc = sql_fail(c->db, r, what, err);
+    done(st);
+    if (rc != MDT_OK) {
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* --------------------------------------------------------------- lifecycle */
+
+static const mdt_store_ops sqlite_ops;
+static void sq_close(mdt_store *base);
+
+/* The directory that will hold path must exist: we never create it. */
+static mdt_rc check_dir(const char *path, mdt_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    struct stat sb;
+    mdt_rc rc = MDT_OK;
+
+    if (!dir)
+        return nomem(err);
+    if (stat(dir, &sb) != 0)
+        rc = mdt_failf(err, MDT_ERR_CONFIG, "database directory does not exist", "%s: %s", dir,
+                       strerror(errno));
+    else if (!S_ISDIR(sb.st_mode))
+        rc = mdt_failf(err, MDT_ERR_CONFIG, "database directory does not exist",
+                       "%s: not a directory", dir);
+    free(dir);
+    return rc;
+}
+
+/* Creates the file owner-only before SQLite does (it would use 0644): it
+ * holds credential hashes and sealed keys. WAL and shm files inherit the
+ * mode. */
+static mdt_rc precreate(const char *path, mdt_err *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    if (fd < 0)
+        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "database cannot be opened", "%s: %s", path,
+                         strerror(errno));
+    close(fd);
+    return MDT_OK;
+}
+
+mdt_rc mdt_store__sqlite_open(const char *path, mdt_store **out, mdt_err *err)
+{
+    sq_store *s = NULL;
+    sq_conn *c;
+    mdt_rc rc;
+
+    *out = NULL;
+    if (!*path)
+        return mdt_fail(err, MDT_ERR_CONFIG, "sqlite: database path is empty");
+    if (strcmp(path, ":memory:") == 0)
+        return mdt_fail(err, MDT_ERR_CONFIG, "sqlite: in-memory databases are not supported");
+    if ((rc = check_dir(path, err)) != MDT_OK || (rc = precreate(path, err)) != MDT_OK)
+        return rc;
+    if (!(s = calloc(1, sizeof(*s))) || !(s->path = strdup(path))) {
+        free(s);
+        return nomem(err);
+    }
+    s->base.ops = &sqlite_ops;
+    if (pthread_key_create(&s->key, conn_destroy) != 0) {
+        free(s->path);
+        free(s);
+        return mdt_fail(err, MDT_ERR_INTERNAL, "pthread_key_create failed");
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    if ((rc = conn_get(s, &c, err)) != MDT_OK) { /* fail now, not on first request */
+        sq_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return MDT_OK;
+}
+
+/* Every other thread must be done with the store. */
+static void sq_close(mdt_store *base)
+{
+    sq_store *s = SQ(base);
+
+    pthread_setspecific(s->key, NULL);
+    pthread_mutex_lock(&s->mu);
+    while (s->conns) {
+        sq_conn *c = s->conns;
+        s->conns = c->next;
+        conn_close(c);
+    }
+    pthread_mutex_unlock(&s->mu);
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
+}
+
+static void sq_thread_done(mdt_store *base)
+{
+    sq_store *s = SQ(base);
+    sq_conn *c = pthread_getspecific(s->key);
+
+    if (!c)
+        return;
+    pthread_setspecific(s->key, NULL);
+    conn_unlink(c);
+    conn_close(c);
+}
+
+static mdt_rc query_int(sq_conn *c, const char *sql, int *out, mdt_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    mdt_rc rc = MDT_OK;
+
+    if (r == SQLITE_OK)
+        r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    else
+        rc = sql_fail(c->db, r, "schema version", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static mdt_rc version_in_tx(sq_conn *c, int *out, mdt_err *err)
+{
+    return query_int(c, "SELECT COALESCE(MAX(version),0) FROM schema_migrations", out, err);
+}
+
+static mdt_rc record_version(sq_conn *c, const mdt_migration *m, mdt_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(c->db, "INSERT INTO schema_migrations (version,name) VALUES (?1,?2)",
+                               -1, &st, NULL);
+
+    if (r == SQLITE_OK)
+        r = sqlite3_bind_int(st, 1, m->version) | bind_text(st, 2, m->name);
+    if (r == SQLITE_OK)
+        r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? MDT_OK : sql_fail(c->db, r, "schema_migrations", err);
+}
+
+/* Applies m unless a concurrent migrator (or an earlier run) already did. */
+static mdt_rc apply_one(sq_conn *c, const mdt_migration *m, mdt_err *err)
+{
+    char *sql = NULL;
+    int cur = 0;
+    mdt_rc rc = tx_begin(c, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    if ((rc = version_in_tx(c, &cur, err)) != MDT_OK || cur >= m->version)
+        goto out;
+    if (!(sql = mdt_store__migration_render(m, &sqlite_dialect))) {
+        rc = nomem(err);
+        goto out;
+    }
+    if ((rc = conn_exec(c, sql, m->name, err)) == MDT_OK)
+        rc = record_version(c, m, err);
+out:
+    free(sql);
+    return tx_end(c, rc, err);
+}
+
+static mdt_rc sq_migrate(mdt_store *s, mdt_err *err)
+{
+    sq_conn *c;
+    int cur = 0;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = conn_exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      "version INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+                   "schema_migrations", err);
+    if (rc == MDT_OK)
+        rc = version_in_tx(c, &cur, err);
+    if (rc != MDT_OK)
+        return rc;
+    if (cur > mdt_store__schema_latest())
+        return mdt_failf(err, MDT_ERR_CONFIG, "database schema is newer than this program",
+                         "schema version %d, this program knows up to %d", cur,
+                         mdt_store__schema_latest());
+    for (size_t i = 0; i < mdt_store__migration_count && rc == MDT_OK; i++)
+        rc = apply_one(c, &mdt_store__migrations[i], err);
+    return rc;
+}
+
+static mdt_rc sq_schema_version(mdt_store *s, int *out, mdt_err *err)
+{
+    sq_conn *c;
+    int exists = 0;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+
+    *out = 0;
+    if (rc == MDT_OK)
+        rc = query_int(c, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' "
+                          "AND name='schema_migrations'", &exists, err);
+    if (rc != MDT_OK || !exists)
+        return rc;
+    return version_in_tx(c, out, err);
+}
+
+static mdt_rc sq_ping(mdt_store *s, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_PING, &c, &st, err);
+
+    return rc != MDT_OK ? rc : run(c, st, SQLITE_OK, "ping", err);
+}
+
+/* ----------------------------------------------------------------- clients */
+
+static int bind_cred(sqlite3_stmt *st, const mdt_cred_rec *v, const char *client_id)
+{
+    return bind_text(st, 1, v->id) | bind_text(st, 2, client_id) | bind_text(st, 3, v->type) |
+           bind_blob(st, 4, v->hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 5, v->created_at) |
+           sqlite3_bind_int64(st, 6, v->expires_at) | sqlite3_bind_int64(st, 7, v->last_used_at);
+}
+
+static mdt_rc cred_insert(sq_conn *c, const mdt_cred_rec *v, const char *client_id, mdt_err *err)
+{
+    sqlite3_stmt *st;
+    mdt_rc rc = stmt(c, Q_CRED_INSERT, &st, err);
+
+    return rc != MDT_OK ? rc : run(c, st, bind_cred(st, v, client_id), "cred_insert", err);
+}
+
+static mdt_rc client_insert_tx(sq_conn *c, const mdt_client_rec *v, const mdt_cred_rec *creds,
+                               size_t ncreds, mdt_err *err)
+{
+    sqlite3_stmt *st;
+    mdt_rc rc = stmt(c, Q_CLIENT_INSERT, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, v->client_id) | bind_text(st, 2, v->status) |
+        bind_text(st, 3, v->metadata) | sqlite3_bind_int64(st, 4, v->created_at) |
+        sqlite3_bind_int64(st, 5, v->updated_at) | sqlite3_bind_int64(st, 6, v->expires_at) |
+        sqlite3_bind_int64(st, 7, v->tokens_valid_after);
+    rc = run(c, st, b, "client_insert", err);
+    for (size_t i = 0; i < ncreds && rc == MDT_OK; i++)
+        rc = cred_insert(c, &creds[i], v->client_id, err);
+    return rc;
+}
+
+static mdt_rc sq_client_insert(mdt_store *s, const mdt_client_rec *v, const mdt_cred_rec *creds,
+                               size_t ncreds, mdt_err *err)
+{
+    sq_conn *c;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    return tx_end(c, client_insert_tx(c, v, creds, ncreds, err), err);
+}
+
+static mdt_rc sq_client_get(mdt_store *s, const char *id, mdt_arena *a, mdt_client_rec *out,
+                            mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CLIENT_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_text(st, 1, id), "client_get", "client not found", err);
+    if (rc == MDT_OK)
+        rc = row_client(st, a, out, err);
+    done(st);
+    return rc;
+}
+
+static mdt_rc sq_client_list(mdt_store *s, mdt_arena *a, mdt_client_rec **out, size_t *n,
+                             mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CLIENT_LIST, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st, SQLITE_OK, a, sizeof(**out), row_client, (void **)out, n,
+                   "client_list", err);
+}
+
+/* Runs a write statement; MDT_ERR_NOT_FOUND with notfound when it changed
+ * no row. */
+static mdt_rc run_changed(sq_conn *c, sqlite3_stmt *st, int bound, const char *what,
+                          const char *notfound, mdt_err *err)
+{
+    mdt_rc rc = run(c, st, bound, what, err);
+
+    if (rc == MDT_OK && sqlite3_changes(c->db) == 0)
+        rc = mdt_fail(err, MDT_ERR_NOT_FOUND, notfound);
+    return rc;
+}
+
+static mdt_rc sq_client_update(mdt_store *s, const mdt_client_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CLIENT_UPDATE, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, v->client_id) | bind_text(st, 2, v->status) |
+        bind_text(st, 3, v->metadata) | sqlite3_bind_int64(st, 4, v->updated_at) |
+        sqlite3_bind_int64(st, 5, v->expires_at) |
+        sqlite3_bind_int64(st, 6, v->tokens_valid_after);
+    return run_changed(c, st, b, "client_update", "client not found", err);
+}
+
+/* Credentials and opaque tokens go with it (ON DELETE CASCADE). */
+static mdt_rc sq_client_delete(mdt_store *s, const char *id, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CLIENT_DELETE, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run_changed(c, st, bind_text(st, 1, id), "client_delete", "client not found", err);
+}
+
+/* ------------------------------------------------------------- credentials */
+
+static mdt_rc sq_cred_insert(mdt_store *s, const mdt_cred_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+
+    return rc != MDT_OK ? rc : cred_insert(c, v, v->client_id, err);
+}
+
+static mdt_rc sq_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,
+                           size_t *n, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CRED_LIST, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st, bind_text(st, 1, client_id), a, sizeof(**out), row_cred, (void **)out,
+                   n, "cred_list", err);
+}
+
+static mdt_rc sq_cred_expire_others(mdt_store *s, const char *client_id, const char *type,
+                                    const char *keep_id, int64_t expires_at, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CRED_EXPIRE_OTHERS, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, client_id) | bind_text(st, 2, type) | bind_text(st, 3, keep_id) |
+        sqlite3_bind_int64(st, 4, expires_at);
+    return run(c, st, b, "cred_expire_others", err);
+}
+
+static mdt_rc sq_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CRED_TOUCH, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run_changed(c, st, bind_text(st, 1, id) | sqlite3_bind_int64(st, 2, now),
+                       "cred_touch", "credential not found", err);
+}
+
+static mdt_rc sq_cred_delete(mdt_store *s, const char *client_id, const char *id, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CRED_DELETE, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run_changed(c, st, bind_text(st, 1, client_id) | bind_text(st, 2, id), "cred_delete",
+                       "credential not found", err);
+}
+
+/* ------------------------------------------------------------------ scopes */
+
+static mdt_rc scope_insert_tx(sq_conn *c, const mdt_scope_rec *v, mdt_err *err)
+{
+    sqlite3_stmt *st;
+    mdt_rc rc = stmt(c, Q_SCOPE_INSERT, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, v->name) | bind_text(st, 2, v->description) |
+        bind_text(st, 3, v->sensitivity) | sqlite3_bind_int64(st, 4, v->created_at);
+    rc = run(c, st, b, "scope_insert", err);
+    for (int i = 0; rc == MDT_OK && v->resources && v->resources[i]; i++) {
+        if ((rc = stmt(c, Q_SCOPE_RES_INSERT, &st, err)) != MDT_OK)
+            break;
+        b = bind_text(st, 1, v->name) | sqlite3_bind_int(st, 2, i) |
+            bind_text(st, 3, v->resources[i]);
+        rc = run(c, st, b, "scope_insert", err);
+    }
+    return rc;
+}
+
+static mdt_rc sq_scope_insert(mdt_store *s, const mdt_scope_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    return tx_end(c, scope_insert_tx(c, v, err), err);
+}
+
+static mdt_rc row_resource(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    rd r = {a, false};
+
+    *(const char **)dst = rd_text(&r, st, 0);
+    return rd_end(&r, err);
+}
+
+/* The scope's resources as a NULL-terminated arena array; NULL when none. */
+static mdt_rc load_resources(sq_conn *c, mdt_scope_rec *v, mdt_arena *a, mdt_err *err)
+{
+    sqlite3_stmt *st;
+    const char **res;
+    size_t n;
+    mdt_rc rc = stmt(c, Q_SCOPE_RES, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = collect(c, st, bind_text(st, 1, v->name), a, sizeof(*res), row_resource,
+                 (void **)&res, &n, "scope_resources", err);
+    if (rc != MDT_OK || n == 0)
+        return rc;
+    v->resources = mdt_arena_alloc(a, (n + 1) * sizeof(*res)); /* zeroed: terminated */
+    if (!v->resources)
+        return nomem(err);
+    memcpy((void *)v->resources, res, n * sizeof(*res));
+    return MDT_OK;
+}
+
+static mdt_rc sq_scope_get(mdt_store *s, const char *name, mdt_arena *a, mdt_scope_rec *out,
+                           mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_SCOPE_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_text(st, 1, name), "scope_get", "scope not found", err);
+    if (rc == MDT_OK)
+        rc = row_scope(st, a, out, err);
+    done(st);
+    return rc == MDT_OK ? load_resources(c, out, a, err) : rc;
+}
+
+static mdt_rc sq_scope_list(mdt_store *s, mdt_arena *a, mdt_scope_rec **out, size_t *n,
+                            mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_SCOPE_LIST, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = collect(c, st, SQLITE_OK, a, sizeof(**out), row_scope, (void **)out, n, "scope_list",
+                 err);
+    for (size_t i = 0; rc == MDT_OK && i < *n; i++)
+        rc = load_resources(c, &(*out)[i], a, err);
+    if (rc != MDT_OK) {
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ tokens */
+
+static mdt_rc sq_token_insert(mdt_store *s, const mdt_token_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_TOKEN_INSERT, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_blob(st, 1, v->hash, MDT_HASH_LEN) | bind_text(st, 2, v->jti) |
+        bind_text(st, 3, v->client_id) | bind_text(st, 4, v->kind) | bind_text(st, 5, v->claims) |
+        sqlite3_bind_int64(st, 6, v->issued_at) | sqlite3_bind_int64(st, 7, v->expires_at) |
+        sqlite3_bind_int64(st, 8, v->revoked_at);
+    return run(c, st, b, "token_insert", err);
+}
+
+static mdt_rc sq_token_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                           mdt_token_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_TOKEN_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), "token_get", "token not found",
+                   err);
+    if (rc == MDT_OK)
+        rc = row_token(st, a, out, err);
+    done(st);
+    return rc;
+}
+
+/* One conditional UPDATE; only when it changed nothing do we look whether
+ * the token exists at all (already revoked is not an error). */
+static mdt_rc sq_token_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_TOKEN_REVOKE, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = run(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now),
+             "token_revoke", err);
+    if (rc != MDT_OK || sqlite3_changes(c->db) > 0)
+        return rc;
+    if ((rc = stmt(c, Q_TOKEN_EXISTS, &st, err)) != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), "token_revoke", "token not found",
+                   err);
+    done(st);
+    return rc;
+}
+
+static mdt_rc sq_jti_revoke(mdt_store *s, const char *jti, const char *client_id,
+                            int64_t expires_at, int64_t now, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_JTI_REVOKE, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, jti) | bind_text(st, 2, client_id) |
+        sqlite3_bind_int64(st, 3, expires_at) | sqlite3_bind_int64(st, 4, now);
+    return run(c, st, b, "jti_revoke", err);
+}
+
+static mdt_rc sq_jti_is_revoked(mdt_store *s, const char *jti, bool *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_JTI_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_text(st, 1, jti), "jti_is_revoked", "not revoked", err);
+    done(st);
+    *out = rc == MDT_OK;
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_err_clear(err);
+        rc = MDT_OK;
+    }
+    return rc;
+}
+
+static mdt_rc purge_one(sq_conn *c, enum q q, int64_t now, mdt_err *err)
+{
+    sqlite3_stmt *st;
+    mdt_rc rc = stmt(c, q, &st, err);
+
+    return rc != MDT_OK ? rc : run(c, st, sqlite3_bind_int64(st, 1, now), "purge_expired", err);
+}
+
+static mdt_rc sq_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
+{
+    sq_conn *c;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_TOKENS, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_JTIS, now, err);
+    return rc;
+}
+
+/* ------------------------------------------------------------ signing keys */
+
+static mdt_rc sq_key_insert(mdt_store *s, const mdt_key_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_KEY_INSERT, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, v->kid) | bind_text(st, 2, v->alg) |
+        bind_blob(st, 3, v->sealed, v->sealed_len) | sqlite3_bind_int64(st, 4, v->created_at) |
+        sqlite3_bind_int64(st, 5, v->activate_at) | sqlite3_bind_int64(st, 6, v->retire_at) |
+        sqlite3_bind_int64(st, 7, v->expire_at);
+    return run(c, st, b, "key_insert", err);
+}
+
+static mdt_rc sq_key_list(mdt_store *s, mdt_arena *a, mdt_key_rec **out, size_t *n, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_KEY_LIST, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st, SQLITE_OK, a, sizeof(**out), row_key, (void **)out, n, "key_list", err);
+}
+
+static mdt_rc sq_key_schedule(mdt_store *s, const char *kid, int64_t retire_at, int64_t expire_at,
+                              mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_KEY_SCHEDULE, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, kid) | sqlite3_bind_int64(st, 2, retire_at) |
+        sqlite3_bind_int64(st, 3, expire_at);
+    return run_changed(c, st, b, "key_schedule", "signing key not found", err);
+}
+
+/* ------------------------------------------------------------------- audit */
+
+/* The last event's seq and hash (0 and zeros when the log is empty). */
+static mdt_rc audit_last(sq_conn *c, int64_t *seq, uint8_t hash[MDT_HASH_LEN], mdt_err *err)
+{
+    sqlite3_stmt *st;
+    mdt_rc rc = stmt(c, Q_AUDIT_LAST, &st, err);
+
+    *seq = 0;
+    memset(hash, 0, MDT_HASH_LEN);
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, SQLITE_OK, "audit_last", "empty", err);
+    if (rc == MDT_OK) {
+        *seq = sqlite3_column_int64(st, 0);
+        rd_hash(st, 1, hash);
+    }
+    done(st);
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_err_clear(err);
+        rc = MDT_OK;
+    }
+    return rc;
+}
+
+static mdt_rc audit_insert(sq_conn *c, const mdt_audit_rec *ev, mdt_err *err)
+{
+    sqlite3_stmt *st;
+    mdt_rc rc = stmt(c, Q_AUDIT_INSERT, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = sqlite3_bind_int64(st, 1, ev->seq) | sqlite3_bind_int64(st, 2, ev->time) |
+        bind_text(st, 3, ev->type) | bind_text(st, 4, ev->body) |
+        bind_blob(st, 5, ev->prev_hash, MDT_HASH_LEN) | bind_blob(st, 6, ev->hash, MDT_HASH_LEN);
+    return run(c, st, b, "audit_append", err);
+}
+
+static mdt_rc audit_append_tx(sq_conn *c, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
+                              mdt_err *err)
+{
+    uint8_t prev[MDT_HASH_LEN];
+    int64_t seq;
+    mdt_rc rc = audit_last(c, &seq, prev, err);
+
+    for (size_t i = 0; i < n && rc == MDT_OK; i++) {
+        evs[i].seq = ++seq;
+        memcpy(evs[i].prev_hash, prev, MDT_HASH_LEN);
+        hash(&evs[i]);
+        rc = audit_insert(c, &evs[i], err);
+        memcpy(prev, evs[i].hash, MDT_HASH_LEN);
+    }
+    return rc;
+}
+
+static mdt_rc sq_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
+                              mdt_err *err)
+{
+    sq_conn *c;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = tx_end(c, audit_append_tx(c, evs, n, hash, err), err);
+    for (size_t i = 0; rc != MDT_OK && i < n; i++)
+        evs[i].seq = 0; /* nothing was appended */
+    return rc;
+}
+
+/* Not a cached statement: fn may call back into the store on this thread.
+ * The record's strings are SQLite's and live only during the call. */
+static mdt_rc sq_audit_each(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,
+                            void *ctx, mdt_err *err)
+{
+    static const char sql[] = "SELECT " AUDIT_COLS " FROM audit_events "
+                              "WHERE seq>?1 AND (?2=0 OR time>=?2) ORDER BY seq";
+    sqlite3_stmt *st = NULL;
+    mdt_audit_rec ev;
+    sq_conn *c;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+    int r;
+
+    if (rc != MDT_OK)
+        return rc;
+    r = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (r == SQLITE_OK)
+        r = sqlite3_bind_int64(st, 1, after_seq) | sqlite3_bind_int64(st, 2, since);
+    while (r == SQLITE_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        ev.seq = sqlite3_column_int64(st, 0);
+        ev.time = sqlite3_column_int64(st, 1);
+        ev.type = (const char *)sqlite3_column_text(st, 2);
+        ev.body = (const char *)sqlite3_column_text(st, 3);
+        rd_hash(st, 4, ev.prev_hash);
+        rd_hash(st, 5, ev.hash);
+        if (!fn(&ev, ctx))
+            r = SQLITE_DONE;
+        else
+            r = SQLITE_OK;
+    }
+    if (r != SQLITE_DONE)
+        rc = sql_fail(c->db, r, "audit_each", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static mdt_rc sq_audit_last_seq(mdt_store *s, int64_t *out, mdt_err *err)
+{
+    uint8_t hash[MDT_HASH_LEN];
+    sq_conn *c;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+
+    return rc != MDT_OK ? rc : audit_last(c, out, hash, err);
+}
+
+static const mdt_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .schema_version = sq_schema_version,
+    .ping = sq_ping,
+    .thread_done = sq_thread_done,
+    .client_insert = sq_client_insert,
+    .client_get = sq_client_get,
+    .client_list = sq_client_list,
+    .client_update = sq_client_update,
+    .client_delete = sq_client_delete,
+    .cred_insert = sq_cred_insert,
+    .cred_list = sq_cred_list,
+    .cred_expire_others = sq_cred_expire_others,
+    .cred_touch = sq_cred_touch,
+    .cred_delete = sq_cred_delete,
+    .scope_insert = sq_scope_insert,
+    .scope_get = sq_scope_get,
+    .scope_list = sq_scope_list,
+    .token_insert = sq_token_insert,
+    .token_get = sq_token_get,
+    .token_revoke = sq_token_revoke,
+    .jti_revoke = sq_jti_revoke,
+    .jti_is_revoked = sq_jti_is_revoked,
+    .purge_expired = sq_purge_expired,
+    .key_insert = sq_key_insert,
+    .key_list = sq_key_list,
+    .key_schedule = sq_key_schedule,
+    .audit_append = sq_audit_append,
+    .audit_each = sq_audit_each,
+    .audit_last_seq = sq_audit_last_seq,
+};

@@ -1,0 +1,227 @@
+/* Backend selection by URL prefix, and dispatch through the vtable. Checks
+ * that hold for every backend live here, once. */
+#include "store/store_impl.h"
+
+#include <string.h>
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+mdt_rc mdt_store_open(const char *url, mdt_store **out, mdt_err *err)
+{
+    *out = NULL;
+    if (!url || !*url)
+        return mdt_fail(err, MDT_ERR_CONFIG, "database URL is empty");
+    if (has_prefix(url, "sqlite:"))
+        return mdt_store__sqlite_open(url + strlen("sqlite:"), out, err);
+    /* Never echo a PostgreSQL URL: it may hold a password. */
+    if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://"))
+        return mdt_fail(err, MDT_ERR_CONFIG, "postgresql backend not built");
+    return mdt_failf(err, MDT_ERR_CONFIG, "unsupported database URL",
+                     "database URL must start with sqlite: or postgresql://");
+}
+
+void mdt_store_close(mdt_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+mdt_rc mdt_store_migrate(mdt_store *s, mdt_err *err)
+{
+    return s->ops->migrate(s, err);
+}
+
+mdt_rc mdt_store_schema_version(mdt_store *s, int *out, mdt_err *err)
+{
+    *out = 0;
+    return s->ops->schema_version(s, out, err);
+}
+
+mdt_rc mdt_store_ping(mdt_store *s, mdt_err *err)
+{
+    return s->ops->ping(s, err);
+}
+
+void mdt_store_thread_done(mdt_store *s)
+{
+    if (s)
+        s->ops->thread_done(s);
+}
+
+/* --- clients --- */
+
+mdt_rc mdt_store_client_insert(mdt_store *s, const mdt_client_rec *c, const mdt_cred_rec *creds,
+                               size_t ncreds, mdt_err *err)
+{
+    for (size_t i = 0; i < ncreds; i++) {
+        if (creds[i].client_id && !mdt_str_eq(creds[i].client_id, c->client_id))
+            return mdt_fail(err, MDT_ERR_INTERNAL, "credential belongs to another client");
+    }
+    return s->ops->client_insert(s, c, creds, ncreds, err);
+}
+
+mdt_rc mdt_store_client_get(mdt_store *s, const char *client_id, mdt_arena *a,
+                            mdt_client_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->client_get(s, client_id, a, out, err);
+}
+
+mdt_rc mdt_store_client_list(mdt_store *s, mdt_arena *a, mdt_client_rec **out, size_t *n,
+                             mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->client_list(s, a, out, n, err);
+}
+
+mdt_rc mdt_store_client_update(mdt_store *s, const mdt_client_rec *c, mdt_err *err)
+{
+    return s->ops->client_update(s, c, err);
+}
+
+mdt_rc mdt_store_client_delete(mdt_store *s, const char *client_id, mdt_err *err)
+{
+    return s->ops->client_delete(s, client_id, err);
+}
+
+/* --- credentials --- */
+
+mdt_rc mdt_store_cred_insert(mdt_store *s, const mdt_cred_rec *c, mdt_err *err)
+{
+    return s->ops->cred_insert(s, c, err);
+}
+
+mdt_rc mdt_store_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,
+                           size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->cred_list(s, client_id, a, out, n, err);
+}
+
+mdt_rc mdt_store_cred_expire_others(mdt_store *s, const char *client_id, const char *type,
+                                    const char *keep_id, int64_t expires_at, mdt_err *err)
+{
+    return s->ops->cred_expire_others(s, client_id, type, keep_id, expires_at, err);
+}
+
+mdt_rc mdt_store_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err)
+{
+    return s->ops->cred_touch(s, id, now, err);
+}
+
+mdt_rc mdt_store_cred_delete(mdt_store *s, const char *client_id, const char *id, mdt_err *err)
+{
+    return s->ops->cred_delete(s, client_id, id, err);
+}
+
+/* --- scopes --- */
+
+mdt_rc mdt_store_scope_insert(mdt_store *s, const mdt_scope_rec *sc, mdt_err *err)
+{
+    return s->ops->scope_insert(s, sc, err);
+}
+
+mdt_rc mdt_store_scope_get(mdt_store *s, const char *name, mdt_arena *a, mdt_scope_rec *out,
+                           mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->scope_get(s, name, a, out, err);
+}
+
+mdt_rc mdt_store_scope_list(mdt_store *s, mdt_arena *a, mdt_scope_rec **out, size_t *n,
+                            mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->scope_list(s, a, out, n, err);
+}
+
+/* --- tokens --- */
+
+mdt_rc mdt_store_token_insert(mdt_store *s, const mdt_token_rec *t, mdt_err *err)
+{
+    return s->ops->token_insert(s, t, err);
+}
+
+mdt_rc mdt_store_token_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                           mdt_token_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->token_get(s, hash, a, out, err);
+}
+
+mdt_rc mdt_store_token_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_err *err)
+{
+    if (now <= 0) /* 0 would read as "not revoked" */
+        return mdt_fail(err, MDT_ERR_INTERNAL, "token revocation without a time");
+    return s->ops->token_revoke(s, hash, now, err);
+}
+
+mdt_rc mdt_store_jti_revoke(mdt_store *s, const char *jti, const char *client_id,
+                            int64_t expires_at, int64_t now, mdt_err *err)
+{
+    return s->ops->jti_revoke(s, jti, client_id, expires_at, now, err);
+}
+
+mdt_rc mdt_store_jti_is_revoked(mdt_store *s, const char *jti, bool *out, mdt_err *err)
+{
+    *out = false;
+    return s->ops->jti_is_revoked(s, jti, out, err);
+}
+
+mdt_rc mdt_store_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
+{
+    return s->ops->purge_expired(s, now, err);
+}
+
+/* --- signing keys --- */
+
+mdt_rc mdt_store_key_insert(mdt_store *s, const mdt_key_rec *k, mdt_err *err)
+{
+    if (!k->sealed || k->sealed_len == 0)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "signing key without sealed material");
+    return s->ops->key_insert(s, k, err);
+}
+
+mdt_rc mdt_store_key_list(mdt_store *s, mdt_arena *a, mdt_key_rec **out, size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->key_list(s, a, out, n, err);
+}
+
+mdt_rc mdt_store_key_schedule(mdt_store *s, const char *kid, int64_t retire_at, int64_t expire_at,
+                              mdt_err *err)
+{
+    return s->ops->key_schedule(s, kid, retire_at, expire_at, err);
+}
+
+/* --- audit --- */
+
+mdt_rc mdt_store_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
+                              mdt_err *err)
+{
+    if (n == 0)
+        return MDT_OK;
+    if (!hash)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "audit append without a hash function");
+    return s->ops->audit_append(s, evs, n, hash, err);
+}
+
+mdt_rc mdt_store_audit_each(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,
+                            void *ctx, mdt_err *err)
+{
+    return s->ops->audit_each(s, after_seq, since, fn, ctx, err);
+}
+
+mdt_rc mdt_store_audit_last_seq(mdt_store *s, int64_t *out, mdt_err *err)
+{
+    *out = 0;
+    return s->ops->audit_last_seq(s, out, err);
+}

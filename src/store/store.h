@@ -1,0 +1,184 @@
+/* The one storage interface. Typed operations only: no SQL, rows or
+ * database handles cross it. Two backends implement it (sqlite.c, and
+ * postgres.c later) behind the vtable in store_impl.h; both pass the same
+ * conformance tests (tests/unit/test_store.c).
+ *
+ * Threads: a store may be used from any number of threads at once; each
+ * thread gets its own connection, opened on first use.
+ * Memory: records returned through an mdt_arena live in that arena; the
+ * caller never frees their fields.
+ * Time: every "now" is passed in from the injected clock, never read from the
+ * database. Times are seconds since the epoch; 0 means "none". */
+#ifndef MDT_STORE_STORE_H
+#define MDT_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/mdt.h"
+
+typedef struct mdt_store mdt_store;
+
+#define MDT_HASH_LEN 32 /* SHA-256 */
+
+/* A client: the fields Mandate decides on are typed; the full RFC 7591
+ * metadata document (with the Mandate extensions, never a secret) is kept
+ * as the JSON text the service layer produced. */
+typedef struct {
+    const char *client_id;
+    const char *status;        /* active | pending | suspended | expired */
+    const char *metadata;      /* JSON object text */
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t expires_at;        /* 0 = never */
+    int64_t tokens_valid_after; /* tokens issued before this are revoked (kill switch) */
+} mdt_client_rec;
+
+typedef struct {
+    const char *id;            /* "cred_..." */
+    const char *client_id;
+    const char *type;          /* secret | api_key | jwk | certificate | workload */
+    uint8_t hash[MDT_HASH_LEN]; /* SHA-256 of the secret, for secret and api_key */
+    int64_t created_at;
+    int64_t expires_at;        /* 0 = never */
+    int64_t last_used_at;      /* 0 = never */
+} mdt_cred_rec;
+
+typedef struct {
+    const char *name;
+    const char *description;
+    const char *sensitivity;   /* none | consent | approval */
+    const char *const *resources; /* NULL-terminated; may be NULL */
+    int64_t created_at;
+} mdt_scope_rec;
+
+/* Opaque access tokens (and, later, refresh tokens): looked up by the hash of
+ * the token value. claims is the JSON object text introspection returns. */
+typedef struct {
+    uint8_t hash[MDT_HASH_LEN];
+    const char *jti;
+    const char *client_id;
+    const char *kind;          /* access | refresh */
+    const char *claims;
+    int64_t issued_at;
+    int64_t expires_at;
+    int64_t revoked_at;        /* 0 = not revoked */
+} mdt_token_rec;
+
+typedef struct {
+    const char *kid;
+    const char *alg;
+    const uint8_t *sealed;     /* private key, AES-256-GCM sealed under the master key */
+    size_t sealed_len;
+    int64_t created_at;
+    int64_t activate_at;       /* signs from this time */
+    int64_t retire_at;         /* stops signing at this time (0 = not yet scheduled) */
+    int64_t expire_at;         /* leaves the JWKS at this time (0 = not yet scheduled) */
+} mdt_key_rec;
+
+/* An audit event. The store assigns seq and asks the caller for the hash
+ * inside the same transaction, so that the chain is serialised across
+ * threads, processes and nodes. */
+typedef struct {
+    int64_t seq;
+    int64_t time;
+    const char *type;          /* token.issued, token.refused, client.auth_failed, ... */
+    const char *body;          /* canonical JSON text of the event */
+    uint8_t prev_hash[MDT_HASH_LEN];
+    uint8_t hash[MDT_HASH_LEN];
+} mdt_audit_rec;
+
+/* Computes ev->hash from ev->prev_hash, ev->seq and ev->body. */
+typedef void (*mdt_audit_hash_fn)(mdt_audit_rec *ev);
+/* Called for each event in seq order; return false to stop. */
+typedef bool (*mdt_audit_each_fn)(const mdt_audit_rec *ev, void *ctx);
+
+/* --- lifecycle --- */
+/* url: "sqlite:PATH" (PATH relative to the working directory) or
+ * "postgresql://...". Does not create the schema: see mdt_store_migrate. */
+mdt_rc mdt_store_open(const char *url, mdt_store **out, mdt_err *err) MDT_WARN_UNUSED;
+void mdt_store_close(mdt_store *s);
+/* Applies the pending versioned migrations; idempotent. */
+mdt_rc mdt_store_migrate(mdt_store *s, mdt_err *err) MDT_WARN_UNUSED;
+/* Schema version in use (0 when never migrated). */
+mdt_rc mdt_store_schema_version(mdt_store *s, int *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Cheap check that the database answers (for /readyz). */
+mdt_rc mdt_store_ping(mdt_store *s, mdt_err *err) MDT_WARN_UNUSED;
+/* Releases this thread's connection (call before a worker thread exits). */
+void mdt_store_thread_done(mdt_store *s);
+
+/* --- clients --- (MDT_ERR_NOT_FOUND, MDT_ERR_CONFLICT when client_id exists) */
+/* Inserts the client and its credentials in one transaction. */
+mdt_rc mdt_store_client_insert(mdt_store *s, const mdt_client_rec *c, const mdt_cred_rec *creds,
+                               size_t ncreds, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_client_get(mdt_store *s, const char *client_id, mdt_arena *a,
+                            mdt_client_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Ordered by client_id. */
+mdt_rc mdt_store_client_list(mdt_store *s, mdt_arena *a, mdt_client_rec **out, size_t *n,
+                             mdt_err *err) MDT_WARN_UNUSED;
+/* Replaces status, metadata, updated_at, expires_at and tokens_valid_after. */
+mdt_rc mdt_store_client_update(mdt_store *s, const mdt_client_rec *c, mdt_err *err) MDT_WARN_UNUSED;
+/* Deletes the client, its credentials and its opaque tokens. */
+mdt_rc mdt_store_client_delete(mdt_store *s, const char *client_id, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- credentials --- */
+mdt_rc mdt_store_cred_insert(mdt_store *s, const mdt_cred_rec *c, mdt_err *err) MDT_WARN_UNUSED;
+/* All credentials of a client, oldest first, expired ones included. */
+mdt_rc mdt_store_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,
+                           size_t *n, mdt_err *err) MDT_WARN_UNUSED;
+/* Sets expires_at of every credential of client_id of this type whose
+ * expires_at is 0 or later than expires_at, except keep_id. (Secret rotation.) */
+mdt_rc mdt_store_cred_expire_others(mdt_store *s, const char *client_id, const char *type,
+                                    const char *keep_id, int64_t expires_at,
+                                    mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_cred_delete(mdt_store *s, const char *client_id, const char *id,
+                             mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- scopes --- */
+mdt_rc mdt_store_scope_insert(mdt_store *s, const mdt_scope_rec *sc, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_scope_get(mdt_store *s, const char *name, mdt_arena *a, mdt_scope_rec *out,
+                           mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_scope_list(mdt_store *s, mdt_arena *a, mdt_scope_rec **out, size_t *n,
+                            mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- tokens --- */
+mdt_rc mdt_store_token_insert(mdt_store *s, const mdt_token_rec *t, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_token_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                           mdt_token_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Sets revoked_at if not yet revoked; MDT_ERR_NOT_FOUND when unknown. */
+mdt_rc mdt_store_token_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_err *err) MDT_WARN_UNUSED;
+/* Revocation list for self-contained (JWT) tokens, by jti. expires_at is the
+ * token's exp, after which the entry may be purged. Idempotent. */
+mdt_rc mdt_store_jti_revoke(mdt_store *s, const char *jti, const char *client_id,
+                            int64_t expires_at, int64_t now, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_jti_is_revoked(mdt_store *s, const char *jti, bool *out,
+                                mdt_err *err) MDT_WARN_UNUSED;
+/* Deletes expired opaque tokens and revocation entries. */
+mdt_rc mdt_store_purge_expired(mdt_store *s, int64_t now, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- signing keys --- */
+mdt_rc mdt_store_key_insert(mdt_store *s, const mdt_key_rec *k, mdt_err *err) MDT_WARN_UNUSED;
+/* Ordered by activate_at, then created_at. */
+mdt_rc mdt_store_key_list(mdt_store *s, mdt_arena *a, mdt_key_rec **out, size_t *n,
+                          mdt_err *err) MDT_WARN_UNUSED;
+/* Sets retire_at and expire_at of one key. */
+mdt_rc mdt_store_key_schedule(mdt_store *s, const char *kid, int64_t retire_at, int64_t expire_at,
+                              mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- audit --- */
+/* Appends events in one transaction: for each, sets seq (last + 1),
+ * prev_hash (the previous event's hash, zeros for the first) and then calls
+ * hash(ev). On failure nothing is appended. */
+mdt_rc mdt_store_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
+                              mdt_err *err) MDT_WARN_UNUSED;
+/* Events with seq > after_seq (and time >= since when since != 0), in order. */
+mdt_rc mdt_store_audit_each(mdt_store *s, int64_t after_seq, int64_t since,
+                            mdt_audit_each_fn fn, void *ctx, mdt_err *err) MDT_WARN_UNUSED;
+/* The last event's seq (0 when empty). */
+mdt_rc mdt_store_audit_last_seq(mdt_store *s, int64_t *out, mdt_err *err) MDT_WARN_UNUSED;
+
+#endif

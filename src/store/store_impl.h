@@ -1,0 +1,72 @@
+/* Private to src/store/: the backend vtable behind store.h. store.c picks a
+ * backend by URL prefix and dispatches every call through these pointers;
+ * each backend embeds `mdt_store base` as the first member of its own handle.
+ * The signatures are those of store.h, one for one. */
+#ifndef MDT_STORE_STORE_IMPL_H
+#define MDT_STORE_STORE_IMPL_H
+
+#include "store/store.h"
+
+typedef struct mdt_store_ops {
+    const char *name; /* "sqlite", "postgresql" */
+    void (*close)(mdt_store *s);
+    mdt_rc (*migrate)(mdt_store *s, mdt_err *err);
+    mdt_rc (*schema_version)(mdt_store *s, int *out, mdt_err *err);
+    mdt_rc (*ping)(mdt_store *s, mdt_err *err);
+    void (*thread_done)(mdt_store *s);
+
+    mdt_rc (*client_insert)(mdt_store *s, const mdt_client_rec *c, const mdt_cred_rec *creds,
+                            size_t ncreds, mdt_err *err);
+    mdt_rc (*client_get)(mdt_store *s, const char *client_id, mdt_arena *a, mdt_client_rec *out,
+                         mdt_err *err);
+    mdt_rc (*client_list)(mdt_store *s, mdt_arena *a, mdt_client_rec **out, size_t *n,
+                          mdt_err *err);
+    mdt_rc (*client_update)(mdt_store *s, const mdt_client_rec *c, mdt_err *err);
+    mdt_rc (*client_delete)(mdt_store *s, const char *client_id, mdt_err *err);
+
+    mdt_rc (*cred_insert)(mdt_store *s, const mdt_cred_rec *c, mdt_err *err);
+    mdt_rc (*cred_list)(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,
+                        size_t *n, mdt_err *err);
+    mdt_rc (*cred_expire_others)(mdt_store *s, const char *client_id, const char *type,
+                                 const char *keep_id, int64_t expires_at, mdt_err *err);
+    mdt_rc (*cred_touch)(mdt_store *s, const char *id, int64_t now, mdt_err *err);
+    mdt_rc (*cred_delete)(mdt_store *s, const char *client_id, const char *id, mdt_err *err);
+
+    mdt_rc (*scope_insert)(mdt_store *s, const mdt_scope_rec *sc, mdt_err *err);
+    mdt_rc (*scope_get)(mdt_store *s, const char *name, mdt_arena *a, mdt_scope_rec *out,
+                        mdt_err *err);
+    mdt_rc (*scope_list)(mdt_store *s, mdt_arena *a, mdt_scope_rec **out, size_t *n,
+                         mdt_err *err);
+
+    mdt_rc (*token_insert)(mdt_store *s, const mdt_token_rec *t, mdt_err *err);
+    mdt_rc (*token_get)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                        mdt_token_rec *out, mdt_err *err);
+    mdt_rc (*token_revoke)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                           mdt_err *err);
+    mdt_rc (*jti_revoke)(mdt_store *s, const char *jti, const char *client_id,
+                         int64_t expires_at, int64_t now, mdt_err *err);
+    mdt_rc (*jti_is_revoked)(mdt_store *s, const char *jti, bool *out, mdt_err *err);
+    mdt_rc (*purge_expired)(mdt_store *s, int64_t now, mdt_err *err);
+
+    mdt_rc (*key_insert)(mdt_store *s, const mdt_key_rec *k, mdt_err *err);
+    mdt_rc (*key_list)(mdt_store *s, mdt_arena *a, mdt_key_rec **out, size_t *n, mdt_err *err);
+    mdt_rc (*key_schedule)(mdt_store *s, const char *kid, int64_t retire_at, int64_t expire_at,
+                           mdt_err *err);
+
+    mdt_rc (*audit_append)(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
+                           mdt_err *err);
+    mdt_rc (*audit_each)(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,
+                         void *ctx, mdt_err *err);
+    mdt_rc (*audit_last_seq)(mdt_store *s, int64_t *out, mdt_err *err);
+} mdt_store_ops;
+
+struct mdt_store {
+    const mdt_store_ops *ops;
+};
+
+/* Backends. path/url: the URL without its scheme prefix ("sqlite:"), or the
+ * whole URL for PostgreSQL. On success *out is owned by the caller
+ * (mdt_store_close). */
+mdt_rc mdt_store__sqlite_open(const char *path, mdt_store **out, mdt_err *err) MDT_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,226 @@
+// Starts a real `mandate serve` on a free loopback port with a temporary data
+// directory, and runs `mandate` commands against the same configuration.
+//
+// MANDATE_BIN: absolute path of the binary (default: ../../build/mandate
+// relative to this folder, i.e. the tree's own build).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const MANDATE_BIN = process.env.MANDATE_BIN
+  || path.resolve(here, '../../../build/mandate');
+
+const READY_TIMEOUT_MS = 10_000;
+const STOP_GRACE_MS = 5_000;
+const CLI_TIMEOUT_MS = 30_000;
+
+if (!existsSync(MANDATE_BIN)) {
+  throw new Error(`mandate binary not found at ${MANDATE_BIN}: build it or set MANDATE_BIN`);
+}
+
+/** A port that was free a moment ago (listen on 0, read it, close). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Renders {section: {key: value}} as INI text; a null value drops the key. */
+export function renderIni(sections) {
+  const out = [];
+  for (const [section, keys] of Object.entries(sections)) {
+    out.push(`[${section}]`);
+    for (const [k, v] of Object.entries(keys)) {
+      if (v !== null && v !== undefined) out.push(`${k} = ${v}`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** Merges overrides into the base sections (two levels deep). */
+function mergeSections(base, overrides = {}) {
+  const out = {};
+  for (const [s, keys] of Object.entries(base)) out[s] = { ...keys };
+  for (const [s, keys] of Object.entries(overrides)) out[s] = { ...(out[s] || {}), ...keys };
+  return out;
+}
+
+function childEnv(env) {
+  const e = { ...process.env, ...env };
+  // The server reads MANDATE_<SECTION>_<KEY>: none may leak in from the caller.
+  for (const k of Object.keys(e)) {
+    if (k.startsWith('MANDATE_') && k !== 'MANDATE_BIN' && !(env && k in env)) delete e[k];
+  }
+  return e;
+}
+
+/** Runs the binary synchronously. */
+export function runMandate(args, { input, env, cwd } = {}) {
+  const r = spawnSync(MANDATE_BIN, args, {
+    input: input ?? '',
+    encoding: 'utf8',
+    env: childEnv(env),
+    cwd,
+    timeout: CLI_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+  });
+  if (r.error && r.error.code !== 'ETIMEDOUT') throw r.error;
+  const res = {
+    args,
+    code: r.status,
+    signal: r.signal,
+    stdout: r.stdout ?? '',
+    stderr: r.stderr ?? '',
+    json() {
+      try {
+        return JSON.parse(res.stdout);
+      } catch (e) {
+        throw new Error(`mandate ${args.join(' ')}: stdout is not JSON (${e.message}):\n${res.stdout}\nstderr:\n${res.stderr}`);
+      }
+    },
+  };
+  return res;
+}
+
+/** Describes a CLI result for assertion messages. */
+export function describeRun(r) {
+  return `mandate ${r.args.join(' ')} -> code ${r.code}${r.signal ? ` signal ${r.signal}` : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+}
+
+/** Creates a temp dir with a mandate.conf for a server on a free port. */
+export async function prepare({ config = {}, port } = {}) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-it-'));
+  port = port ?? await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const sections = mergeSections({
+    server: { listen: `127.0.0.1:${port}`, issuer },
+    storage: { database: `sqlite:${dir}/mandate.db`, data_dir: dir },
+  }, config);
+  const conf = path.join(dir, 'mandate.conf');
+  await writeFile(conf, renderIni(sections));
+  return { dir, conf, port, issuer: sections.server.issuer, url: issuer };
+}
+
+async function waitReady(url, proc, deadline) {
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      return `exited (code ${proc.exitCode}, signal ${proc.signalCode}) before ready`;
+    }
+    try {
+      const r = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
+      await r.arrayBuffer();
+      if (r.status === 200) return null;
+      last = `GET /readyz -> ${r.status}`;
+    } catch (e) {
+      last = `GET /readyz: ${e.cause?.code || e.message}`;
+    }
+    await sleep(50);
+  }
+  return `not ready after ${READY_TIMEOUT_MS} ms (${last})`;
+}
+
+function spawnServer(ctx, env) {
+  const proc = spawn(MANDATE_BIN, ['--config', ctx.conf, 'serve'], {
+    cwd: ctx.dir,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stderr: '', stdout: '' };
+  proc.stderr.setEncoding('utf8').on('data', (d) => { out.stderr += d; });
+  proc.stdout.setEncoding('utf8').on('data', (d) => { out.stdout += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  return { proc, out, exited };
+}
+
+async function stopProc(proc, exited) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return exited;
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
+  const r = await exited;
+  clearTimeout(timer);
+  return r;
+}
+
+/**
+ * startServer({config: {section: {key: value}}, env, keepDir})
+ * -> {url, issuer, dir, conf, port, cli(args, {input}), stop(), logs, exit}
+ */
+export async function startServer({ config = {}, env = {}, keepDir = false } = {}) {
+  let lastError;
+  // A free port can be taken between freePort() and bind: retry a few times.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const ctx = await prepare({ config });
+    const cli = (args, opts = {}) => runMandate(['--config', ctx.conf, ...args],
+      { cwd: ctx.dir, ...opts, env: { ...env, ...(opts.env || {}) } });
+    const init = cli(['init']);
+    if (init.code !== 0) {
+      await rm(ctx.dir, { recursive: true, force: true });
+      throw new Error(`init failed: ${describeRun(init)}`);
+    }
+    const { proc, out, exited } = spawnServer(ctx, env);
+    const problem = await waitReady(ctx.url, proc, Date.now() + READY_TIMEOUT_MS);
+    if (problem) {
+      await stopProc(proc, exited);
+      lastError = new Error(`mandate serve ${problem}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
+      const portClash = /in use|EADDRINUSE|bind/i.test(out.stderr);
+      if (!keepDir) await rm(ctx.dir, { recursive: true, force: true });
+      if (portClash) continue;
+      throw lastError;
+    }
+    let stopped = null;
+    const srv = {
+      ...ctx,
+      pid: proc.pid,
+      cli,
+      get logs() { return out.stderr; },
+      get stdout() { return out.stdout; },
+      /** SIGTERM, then SIGKILL after 5 s; resolves {code, signal}. Idempotent. */
+      async stop({ removeDir = !keepDir } = {}) {
+        stopped ??= stopProc(proc, exited);
+        const r = await stopped;
+        if (removeDir) await rm(ctx.dir, { recursive: true, force: true });
+        return r;
+      },
+      exited,
+    };
+    return srv;
+  }
+  throw lastError;
+}
+
+/** Runs a CLI command that must succeed with --json and returns its JSON. */
+export function cliJson(srv, args, opts) {
+  const r = srv.cli([...args, '--json'], opts);
+  if (r.code !== 0) throw new Error(describeRun(r));
+  return r.json();
+}
+
+/** `mandate client create --json` with metadata on stdin; the registration response. */
+export function createClient(srv, metadata) {
+  return cliJson(srv, ['client', 'create'], { input: JSON.stringify(metadata) });
+}
+
+/** `mandate scope create NAME [--description] [--sensitivity] [--resource]... --json`. */
+export function createScope(srv, name, { description, sensitivity, resources = [] } = {}) {
+  const args = ['scope', 'create', name];
+  if (description !== undefined) args.push('--description', description);
+  if (sensitivity !== undefined) args.push('--sensitivity', sensitivity);
+  for (const r of resources) args.push('--resource', r);
+  return cliJson(srv, args);
+}

@@ -1,0 +1,746 @@
+/* Conformance tests of store.h, for every backend. The store URL comes from
+ * MANDATE_TEST_STORE (e.g. "postgresql://..."); by default a fresh SQLite
+ * file in a mkdtemp directory. The database may hold data from earlier runs
+ * (PostgreSQL): every id is prefixed with a per-run prefix and list
+ * assertions only look at this run's rows. */
+#include "unit.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "store/migrations.h"
+#include "store/store.h"
+
+static char g_dir[64];       /* "" when the store comes from the environment */
+static char g_url[512];
+static char g_prefix[48];
+
+typedef struct {
+    mdt_store *s;
+    mdt_arena a;
+    mdt_err err;
+} fx;
+
+static int fx_setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    mdt_arena_init(&f->a, 4096);
+    assert_int_equal(mdt_store_open(g_url, &f->s, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_migrate(f->s, &f->err), MDT_OK);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx *f = *state;
+
+    mdt_store_close(f->s);
+    mdt_arena_free(&f->a);
+    free(f);
+    return 0;
+}
+
+/* This run's name for a record. */
+static const char *id(fx *f, const char *name)
+{
+    const char *s = mdt_arena_printf(&f->a, "%s%s", g_prefix, name);
+    assert_non_null(s);
+    return s;
+}
+
+static void fill_hash(uint8_t h[MDT_HASH_LEN], uint8_t v)
+{
+    size_t n = strlen(g_prefix);
+
+    memset(h, v, MDT_HASH_LEN);
+    memcpy(h + 1, g_prefix, n < MDT_HASH_LEN - 1 ? n : MDT_HASH_LEN - 1); /* unique per run */
+}
+
+static mdt_client_rec client(const char *cid, const char *status)
+{
+    return (mdt_client_rec){.client_id = cid, .status = status, .metadata = "{\"n\":1}",
+                            .created_at = 100, .updated_at = 100, .expires_at = 0,
+                            .tokens_valid_after = 0};
+}
+
+static mdt_cred_rec cred(const char *cred_id, const char *cid, const char *type, int64_t created,
+                         uint8_t h)
+{
+    mdt_cred_rec c = {.id = cred_id, .client_id = cid, .type = type, .created_at = created};
+    memset(c.hash, h, sizeof(c.hash));
+    return c;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static void test_migrate_idempotent(void **state)
+{
+    fx *f = *state;
+    int v = -1;
+
+    assert_int_equal(mdt_store_migrate(f->s, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_schema_version(f->s, &v, &f->err), MDT_OK);
+    assert_int_equal(v, mdt_store__schema_latest());
+    assert_true(v >= 1);
+}
+
+static void test_migrate_fresh_sqlite(void **state)
+{
+    mdt_store *s = NULL;
+    mdt_err err = {0};
+    char url[128];
+    int v = -1;
+
+    (void)state;
+    if (!g_dir[0])
+        skip();
+    snprintf(url, sizeof(url), "sqlite:%s/fresh.db", g_dir);
+    assert_int_equal(mdt_store_open(url, &s, &err), MDT_OK);
+    assert_int_equal(mdt_store_schema_version(s, &v, &err), MDT_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(mdt_store_migrate(s, &err), MDT_OK);
+    assert_int_equal(mdt_store_migrate(s, &err), MDT_OK);
+    assert_int_equal(mdt_store_schema_version(s, &v, &err), MDT_OK);
+    assert_int_equal(v, mdt_store__schema_latest());
+    mdt_store_close(s);
+}
+
+static void test_open_errors(void **state)
+{
+    mdt_store *s = (mdt_store *)(uintptr_t)1; /* open must clear it */
+    mdt_err err = {0};
+
+    (void)state;
+    assert_int_equal(mdt_store_open("sqlite:/nonexistent-mandate-dir/x/a.db", &s, &err),
+                     MDT_ERR_CONFIG);
+    assert_null(s);
+    assert_string_equal(err.msg, "database directory does not exist");
+    assert_int_equal(mdt_store_open("sqlite:", &s, &err), MDT_ERR_CONFIG);
+    assert_int_equal(mdt_store_open("sqlite::memory:", &s, &err), MDT_ERR_CONFIG);
+    assert_int_equal(mdt_store_open("mysql://localhost/x", &s, &err), MDT_ERR_CONFIG);
+    assert_int_equal(mdt_store_open("", &s, &err), MDT_ERR_CONFIG);
+    assert_null(s);
+}
+
+static void test_ping(void **state)
+{
+    fx *f = *state;
+
+    assert_int_equal(mdt_store_ping(f->s, &f->err), MDT_OK);
+}
+
+static void test_render_placeholders(void **state)
+{
+    mdt_migration m = {1, "t", "a {BLOB} b {SEQ_PK} {x} {BLOB}"};
+    mdt_sql_dialect d = {"BYTEA", "BIGINT PRIMARY KEY"};
+    char *sql = mdt_store__migration_render(&m, &d);
+
+    (void)state;
+    assert_non_null(sql);
+    assert_string_equal(sql, "a BYTEA b BIGINT PRIMARY KEY {x} BYTEA");
+    free(sql);
+}
+
+/* ------------------------------------------------------------------ clients */
+
+static void test_clients(void **state)
+{
+    fx *f = *state;
+    const char *a = id(f, "client_a"), *b = id(f, "client_b");
+    mdt_client_rec ca = client(a, "active"), cb = client(b, "pending"), got, *list;
+    size_t n, ia = SIZE_MAX, ib = SIZE_MAX;
+
+    ca.expires_at = 9999;
+    assert_int_equal(mdt_store_client_insert(f->s, &cb, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_insert(f->s, &ca, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_insert(f->s, &ca, NULL, 0, &f->err), MDT_ERR_CONFLICT);
+
+    assert_int_equal(mdt_store_client_get(f->s, a, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.client_id, a);
+    assert_ptr_not_equal(got.client_id, a); /* copied into the arena */
+    assert_string_equal(got.status, "active");
+    assert_string_equal(got.metadata, "{\"n\":1}");
+    assert_int_equal(got.created_at, 100);
+    assert_int_equal(got.expires_at, 9999);
+    assert_int_equal(mdt_store_client_get(f->s, id(f, "nope"), &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_null(got.client_id);
+
+    assert_int_equal(mdt_store_client_list(f->s, &f->a, &list, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].client_id, a) == 0)
+            ia = i;
+        if (strcmp(list[i].client_id, b) == 0)
+            ib = i;
+    }
+    assert_true(ia < ib && ib < n); /* both there, ordered by client_id */
+    assert_string_equal(list[ib].status, "pending");
+
+    ca.status = "suspended";
+    ca.metadata = "{\"n\":2}";
+    ca.updated_at = 200;
+    ca.tokens_valid_after = 150;
+    ca.created_at = 1; /* not updatable */
+    assert_int_equal(mdt_store_client_update(f->s, &ca, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_get(f->s, a, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.status, "suspended");
+    assert_string_equal(got.metadata, "{\"n\":2}");
+    assert_int_equal(got.updated_at, 200);
+    assert_int_equal(got.tokens_valid_after, 150);
+    assert_int_equal(got.created_at, 100);
+    ca.client_id = id(f, "nope");
+    assert_int_equal(mdt_store_client_update(f->s, &ca, &f->err), MDT_ERR_NOT_FOUND);
+
+    assert_int_equal(mdt_store_client_delete(f->s, a, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_get(f->s, a, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_client_delete(f->s, a, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_client_get(f->s, b, &f->a, &got, &f->err), MDT_OK);
+}
+
+static void test_client_delete_cascades(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "cascade");
+    mdt_client_rec c = client(cid, "active");
+    mdt_cred_rec cr = cred(id(f, "cred_cascade"), cid, "secret", 100, 1), *creds;
+    mdt_token_rec t = {.jti = "j", .client_id = cid, .kind = "access", .claims = "{}",
+                       .issued_at = 100, .expires_at = 200}, got;
+    size_t n;
+
+    fill_hash(t.hash, 0xc1);
+    assert_int_equal(mdt_store_client_insert(f->s, &c, &cr, 1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_insert(f->s, &t, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_delete(f->s, cid, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &creds, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(mdt_store_token_get(f->s, t.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    /* the credential id is free again */
+    assert_int_equal(mdt_store_client_insert(f->s, &c, &cr, 1, &f->err), MDT_OK);
+}
+
+static void test_client_insert_atomic(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "atomic");
+    mdt_client_rec c = client(cid, "active"), got;
+    mdt_cred_rec creds[2] = {cred(id(f, "cred_dup"), NULL, "secret", 100, 1),
+                             cred(id(f, "cred_dup"), NULL, "api_key", 100, 2)};
+    mdt_cred_rec *list;
+    size_t n;
+
+    assert_int_equal(mdt_store_client_insert(f->s, &c, creds, 2, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_client_get(f->s, cid, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 0);
+
+    /* a credential for another client is refused before anything is written */
+    creds[1].id = id(f, "cred_other");
+    creds[1].client_id = id(f, "someone_else");
+    assert_int_equal(mdt_store_client_insert(f->s, &c, creds, 2, &f->err), MDT_ERR_INTERNAL);
+    assert_int_equal(mdt_store_client_get(f->s, cid, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+
+    creds[1].client_id = cid;
+    assert_int_equal(mdt_store_client_insert(f->s, &c, creds, 2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].client_id, cid); /* NULL client_id took the client's */
+}
+
+/* -------------------------------------------------------------- credentials */
+
+static const mdt_cred_rec *find_cred(const mdt_cred_rec *list, size_t n, const char *cred_id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].id, cred_id) == 0)
+            return &list[i];
+    }
+    fail_msg("credential %s not listed", cred_id);
+    return NULL;
+}
+
+static void test_creds(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "creds");
+    const char *old = id(f, "cred_old"), *newer = id(f, "cred_new"), *soon = id(f, "cred_soon"),
+               *key = id(f, "cred_key");
+    mdt_client_rec c = client(cid, "active");
+    mdt_cred_rec first = cred(old, cid, "secret", 100, 0xaa), *list;
+    mdt_cred_rec more[3] = {cred(newer, cid, "secret", 300, 0xbb),
+                            cred(soon, cid, "secret", 200, 0xcc),
+                            cred(key, cid, "api_key", 250, 0xdd)};
+    mdt_cred_rec stray = cred(id(f, "cred_stray"), id(f, "no_client"), "secret", 1, 1);
+    uint8_t h[MDT_HASH_LEN];
+    size_t n;
+
+    more[1].expires_at = 300;
+    assert_int_equal(mdt_store_client_insert(f->s, &c, &first, 1, &f->err), MDT_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mdt_store_cred_insert(f->s, &more[i], &f->err), MDT_OK);
+    assert_int_equal(mdt_store_cred_insert(f->s, &more[0], &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_cred_insert(f->s, &stray, &f->err), MDT_ERR_NOT_FOUND);
+
+    assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(list[0].id, old); /* oldest first */
+    assert_string_equal(list[1].id, soon);
+    assert_string_equal(list[2].id, key);
+    assert_string_equal(list[3].id, newer);
+    memset(h, 0xaa, sizeof(h));
+    assert_memory_equal(list[0].hash, h, MDT_HASH_LEN);
+    assert_string_equal(list[0].type, "secret");
+
+    /* rotation: every other secret expires at 500 unless it expires sooner */
+    assert_int_equal(mdt_store_cred_expire_others(f->s, cid, "secret", newer, 500, &f->err),
+                     MDT_OK);
+    assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(find_cred(list, n, old)->expires_at, 500);
+    assert_int_equal(find_cred(list, n, soon)->expires_at, 300);
+    assert_int_equal(find_cred(list, n, newer)->expires_at, 0);
+    assert_int_equal(find_cred(list, n, key)->expires_at, 0); /* other type */
+
+    assert_int_equal(mdt_store_cred_touch(f->s, key, 777, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_cred_touch(f->s, id(f, "cred_none"), 777, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(find_cred(list, n, key)->last_used_at, 777);
+    assert_int_equal(find_cred(list, n, old)->last_used_at, 0);
+
+    assert_int_equal(mdt_store_cred_delete(f->s, id(f, "other"), key, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_cred_delete(f->s, cid, key, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_cred_delete(f->s, cid, key, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 3);
+}
+
+/* ------------------------------------------------------------------- scopes */
+
+static void test_scopes(void **state)
+{
+    fx *f = *state;
+    const char *const res[] = {"https://api.example/a", "https://api.example/b", NULL};
+    const char *const other[] = {"https://x.example", NULL};
+    const char *plain = id(f, "scope_plain"), *rich = id(f, "scope_rich");
+    mdt_scope_rec p = {.name = plain, .description = "Plain", .sensitivity = "none",
+                       .created_at = 10};
+    mdt_scope_rec r = {.name = rich, .description = "Rich", .sensitivity = "approval",
+                       .resources = res, .created_at = 11};
+    mdt_scope_rec got, *list;
+    size_t n, found = 0;
+
+    assert_int_equal(mdt_store_scope_insert(f->s, &p, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_scope_insert(f->s, &r, &f->err), MDT_OK);
+    r.resources = other;
+    assert_int_equal(mdt_store_scope_insert(f->s, &r, &f->err), MDT_ERR_CONFLICT);
+
+    assert_int_equal(mdt_store_scope_get(f->s, plain, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.name, plain);
+    assert_string_equal(got.description, "Plain");
+    assert_string_equal(got.sensitivity, "none");
+    assert_int_equal(got.created_at, 10);
+    assert_null(got.resources);
+
+    assert_int_equal(mdt_store_scope_get(f->s, rich, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.sensitivity, "approval");
+    assert_non_null(got.resources);
+    assert_string_equal(got.resources[0], res[0]); /* unchanged by the failed insert */
+    assert_string_equal(got.resources[1], res[1]);
+    assert_null(got.resources[2]);
+    assert_int_equal(mdt_store_scope_get(f->s, id(f, "scope_none"), &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+
+    assert_int_equal(mdt_store_scope_list(f->s, &f->a, &list, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].name, plain) == 0) {
+            assert_null(list[i].resources);
+            assert_int_equal(found, 0); /* plain sorts before rich */
+            found = 1;
+        } else if (strcmp(list[i].name, rich) == 0) {
+            assert_int_equal(found, 1);
+            assert_string_equal(list[i].resources[1], res[1]);
+            assert_null(list[i].resources[2]);
+            found = 2;
+        }
+    }
+    assert_int_equal(found, 2);
+}
+
+/* ------------------------------------------------------------------- tokens */
+
+static void test_tokens(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "tokens");
+    mdt_client_rec c = client(cid, "active");
+    mdt_token_rec t = {.jti = id(f, "jti1"), .client_id = cid, .kind = "access",
+                       .claims = "{\"scope\":\"a\"}", .issued_at = 100, .expires_at = 400};
+    mdt_token_rec got;
+    uint8_t unknown[MDT_HASH_LEN];
+
+    fill_hash(t.hash, 0x11);
+    fill_hash(unknown, 0x12);
+    assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_insert(f->s, &t, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_insert(f->s, &t, &f->err), MDT_ERR_CONFLICT);
+
+    assert_int_equal(mdt_store_token_get(f->s, t.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_memory_equal(got.hash, t.hash, MDT_HASH_LEN);
+    assert_string_equal(got.jti, t.jti);
+    assert_string_equal(got.client_id, cid);
+    assert_string_equal(got.kind, "access");
+    assert_string_equal(got.claims, t.claims);
+    assert_int_equal(got.issued_at, 100);
+    assert_int_equal(got.expires_at, 400);
+    assert_int_equal(got.revoked_at, 0);
+    assert_int_equal(mdt_store_token_get(f->s, unknown, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+
+    assert_int_equal(mdt_store_token_revoke(f->s, t.hash, 150, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_revoke(f->s, t.hash, 160, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, t.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.revoked_at, 150); /* the first revocation stands */
+    assert_int_equal(mdt_store_token_revoke(f->s, unknown, 150, &f->err), MDT_ERR_NOT_FOUND);
+
+    t.client_id = id(f, "no_such_client");
+    fill_hash(t.hash, 0x13);
+    assert_int_equal(mdt_store_token_insert(f->s, &t, &f->err), MDT_ERR_NOT_FOUND);
+}
+
+static void test_purge_tokens(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "purge");
+    mdt_client_rec c = client(cid, "active");
+    mdt_token_rec early = {.jti = "e", .client_id = cid, .kind = "access", .claims = "{}",
+                           .issued_at = 1, .expires_at = 1000};
+    mdt_token_rec late = early, got;
+
+    late.expires_at = 3000;
+    fill_hash(early.hash, 0x21);
+    fill_hash(late.hash, 0x22);
+    assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_insert(f->s, &early, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_insert(f->s, &late, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_purge_expired(f->s, 999, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, early.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_purge_expired(f->s, 1000, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, early.hash, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_token_get(f->s, late.hash, &f->a, &got, &f->err), MDT_OK);
+}
+
+static void test_jti(void **state)
+{
+    fx *f = *state;
+    const char *jti = id(f, "jwt1");
+    bool revoked = true;
+
+    assert_int_equal(mdt_store_jti_is_revoked(f->s, jti, &revoked, &f->err), MDT_OK);
+    assert_false(revoked);
+    assert_int_equal(mdt_store_jti_revoke(f->s, jti, "c", 2000, 100, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_jti_revoke(f->s, jti, "c", 2000, 110, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_jti_is_revoked(f->s, jti, &revoked, &f->err), MDT_OK);
+    assert_true(revoked);
+    assert_int_equal(mdt_store_purge_expired(f->s, 1999, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_jti_is_revoked(f->s, jti, &revoked, &f->err), MDT_OK);
+    assert_true(revoked);
+    assert_int_equal(mdt_store_purge_expired(f->s, 2000, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_jti_is_revoked(f->s, jti, &revoked, &f->err), MDT_OK);
+    assert_false(revoked);
+}
+
+/* --------------------------------------------------------------------- keys */
+
+static void test_keys(void **state)
+{
+    fx *f = *state;
+    static const uint8_t sealed[] = {0, 1, 2, 0, 255, 7};
+    mdt_key_rec k1 = {.kid = id(f, "k1"), .alg = "ES256", .sealed = sealed,
+                      .sealed_len = sizeof(sealed), .created_at = 100, .activate_at = 200};
+    mdt_key_rec k2 = k1, k3 = k1, *list, *mine[3];
+    size_t n, m = 0;
+
+    k2.kid = id(f, "k2");
+    k2.created_at = 150;
+    k2.activate_at = 100;
+    k3.kid = id(f, "k3");
+    k3.created_at = 50;
+    k3.alg = "RS256";
+    assert_int_equal(mdt_store_key_insert(f->s, &k1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_key_insert(f->s, &k2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_key_insert(f->s, &k3, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_key_insert(f->s, &k3, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_key_schedule(f->s, k1.kid, 900, 1900, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_key_schedule(f->s, id(f, "k9"), 1, 2, &f->err), MDT_ERR_NOT_FOUND);
+
+    assert_int_equal(mdt_store_key_list(f->s, &f->a, &list, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n && m < 3; i++) {
+        if (strncmp(list[i].kid, g_prefix, strlen(g_prefix)) == 0)
+            mine[m++] = &list[i];
+    }
+    assert_int_equal(m, 3);
+    assert_string_equal(mine[0]->kid, k2.kid); /* activate_at 100 */
+    assert_string_equal(mine[1]->kid, k3.kid); /* activate_at 200, created 50 */
+    assert_string_equal(mine[2]->kid, k1.kid); /* activate_at 200, created 100 */
+    assert_string_equal(mine[1]->alg, "RS256");
+    assert_int_equal(mine[1]->sealed_len, sizeof(sealed));
+    assert_ptr_not_equal(mine[1]->sealed, sealed);
+    assert_memory_equal(mine[1]->sealed, sealed, sizeof(sealed));
+    assert_int_equal(mine[2]->retire_at, 900);
+    assert_int_equal(mine[2]->expire_at, 1900);
+    assert_int_equal(mine[0]->retire_at, 0);
+}
+
+/* -------------------------------------------------------------------- audit */
+
+/* The test chain: SHA-256(prev_hash || seq (8 bytes big-endian) || body). */
+static void test_hash(mdt_audit_rec *ev)
+{
+    uint8_t buf[MDT_HASH_LEN + 8 + 512];
+    size_t blen = ev->body ? strlen(ev->body) : 0;
+    unsigned int outlen = 0;
+
+    assert_true(blen <= 512);
+    memcpy(buf, ev->prev_hash, MDT_HASH_LEN);
+    for (int i = 0; i < 8; i++)
+        buf[MDT_HASH_LEN + i] = (uint8_t)((uint64_t)ev->seq >> (56 - 8 * i));
+    if (blen)
+        memcpy(buf + MDT_HASH_LEN + 8, ev->body, blen);
+    assert_int_equal(EVP_Digest(buf, MDT_HASH_LEN + 8 + blen, ev->hash, &outlen, EVP_sha256(),
+                                NULL), 1);
+}
+
+typedef struct {
+    int64_t next_seq;         /* expected seq of the next event */
+    uint8_t prev[MDT_HASH_LEN];
+    size_t count;
+    size_t stop_after;        /* 0 = never stop */
+    int64_t times[16];
+    bool broken;
+} chain_check;
+
+static bool check_each(const mdt_audit_rec *ev, void *ctx)
+{
+    chain_check *cc = ctx;
+    mdt_audit_rec copy = *ev;
+
+    if (cc->next_seq && ev->seq != cc->next_seq)
+        cc->broken = true;
+    if (cc->next_seq && memcmp(ev->prev_hash, cc->prev, MDT_HASH_LEN) != 0)
+        cc->broken = true;
+    test_hash(&copy);
+    if (memcmp(copy.hash, ev->hash, MDT_HASH_LEN) != 0)
+        cc->broken = true;
+    if (cc->count < MDT_ARRAY_LEN(cc->times))
+        cc->times[cc->count] = ev->time;
+    cc->count++;
+    cc->next_seq = ev->seq + 1;
+    memcpy(cc->prev, ev->hash, MDT_HASH_LEN);
+    return cc->stop_after == 0 || cc->count < cc->stop_after;
+}
+
+/* Seq and hash of the current last event (zeros when empty). */
+static int64_t last_event(fx *f, uint8_t hash[MDT_HASH_LEN])
+{
+    int64_t last = -1;
+    chain_check cc = {0};
+
+    memset(hash, 0, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
+    assert_true(last >= 0);
+    if (last > 0) {
+        assert_int_equal(mdt_store_audit_each(f->s, last - 1, 0, check_each, &cc, &f->err),
+                         MDT_OK);
+        assert_int_equal(cc.count, 1);
+        memcpy(hash, cc.prev, MDT_HASH_LEN);
+    }
+    return last;
+}
+
+static void test_audit_chain(void **state)
+{
+    fx *f = *state;
+    uint8_t prev[MDT_HASH_LEN];
+    int64_t base = last_event(f, prev), last = 0;
+    mdt_audit_rec b1[3] = {{.time = 1000, .type = "token.issued", .body = "{\"i\":1}"},
+                           {.time = 1001, .type = "token.refused", .body = "{\"i\":2}"},
+                           {.time = 1002, .type = "client.auth_failed", .body = "{\"i\":3}"}};
+    mdt_audit_rec b2[2] = {{.time = 2000, .type = "token.issued", .body = "{\"i\":4}"},
+                           {.time = 2001, .type = "token.issued", .body = "{\"i\":5}"}};
+    chain_check cc = {0};
+
+    assert_int_equal(mdt_store_audit_append(f->s, b1, 3, test_hash, &f->err), MDT_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(b1[i].seq, base + 1 + i);
+    assert_memory_equal(b1[0].prev_hash, prev, MDT_HASH_LEN);
+    assert_memory_equal(b1[1].prev_hash, b1[0].hash, MDT_HASH_LEN);
+    assert_memory_equal(b1[2].prev_hash, b1[1].hash, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_audit_append(f->s, b2, 2, test_hash, &f->err), MDT_OK);
+    assert_int_equal(b2[0].seq, base + 4);
+    assert_memory_equal(b2[0].prev_hash, b1[2].hash, MDT_HASH_LEN); /* across batches */
+    assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
+    assert_int_equal(last, base + 5);
+
+    cc.next_seq = base + 1;
+    memcpy(cc.prev, prev, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_audit_each(f->s, base, 0, check_each, &cc, &f->err), MDT_OK);
+    assert_int_equal(cc.count, 5);
+    assert_false(cc.broken);
+    assert_memory_equal(cc.prev, b2[1].hash, MDT_HASH_LEN);
+
+    memset(&cc, 0, sizeof(cc));
+    assert_int_equal(mdt_store_audit_each(f->s, base, 2000, check_each, &cc, &f->err), MDT_OK);
+    assert_int_equal(cc.count, 2);
+    assert_int_equal(cc.times[0], 2000);
+    assert_int_equal(cc.times[1], 2001);
+
+    memset(&cc, 0, sizeof(cc));
+    cc.stop_after = 2;
+    assert_int_equal(mdt_store_audit_each(f->s, base + 1, 0, check_each, &cc, &f->err), MDT_OK);
+    assert_int_equal(cc.count, 2);
+    assert_int_equal(cc.times[0], 1001);
+}
+
+static void test_audit_failure_appends_nothing(void **state)
+{
+    fx *f = *state;
+    uint8_t prev[MDT_HASH_LEN];
+    int64_t base = last_event(f, prev), last = -1;
+    mdt_audit_rec bad[3] = {{.time = 5, .type = "a", .body = "{}"},
+                            {.time = 5, .type = NULL, .body = "{}"}, /* violates NOT NULL */
+                            {.time = 5, .type = "c", .body = "{}"}};
+    mdt_audit_rec good = {.time = 6, .type = "d", .body = "{\"ok\":true}"};
+
+    assert_int_equal(mdt_store_audit_append(f->s, bad, 3, test_hash, &f->err), MDT_ERR_STORE);
+    assert_true(f->err.detail[0] != '\0'); /* the database's message */
+    assert_int_equal(bad[0].seq, 0);
+    assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
+    assert_int_equal(last, base);
+
+    assert_int_equal(mdt_store_audit_append(f->s, &good, 1, test_hash, &f->err), MDT_OK);
+    assert_int_equal(good.seq, base + 1);
+    assert_memory_equal(good.prev_hash, prev, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_audit_append(f->s, NULL, 0, test_hash, &f->err), MDT_OK);
+}
+
+#define APPENDERS 2
+#define BATCHES 40
+
+typedef struct {
+    mdt_store *s;
+    int which;
+    mdt_rc rc;
+    size_t appended;
+} appender;
+
+static void *append_thread(void *p)
+{
+    appender *ap = p;
+    mdt_err err = {0};
+
+    for (int i = 0; i < BATCHES && ap->rc == MDT_OK; i++) {
+        mdt_audit_rec evs[3] = {{.time = 7, .type = "t", .body = "{\"w\":0}"},
+                                {.time = 7, .type = "t", .body = "{\"w\":1}"},
+                                {.time = 7, .type = "t", .body = "{\"w\":2}"}};
+        size_t n = (size_t)(i % 3) + 1;
+        ap->rc = mdt_store_audit_append(ap->s, evs, n, test_hash, &err);
+        if (ap->rc == MDT_OK)
+            ap->appended += n;
+    }
+    if (ap->which == 0) /* the other thread's connection goes with the thread */
+        mdt_store_thread_done(ap->s);
+    return NULL;
+}
+
+static void test_audit_concurrent(void **state)
+{
+    fx *f = *state;
+    uint8_t prev[MDT_HASH_LEN];
+    int64_t base = last_event(f, prev), last = 0;
+    appender ap[APPENDERS];
+    pthread_t th[APPENDERS];
+    chain_check cc = {0};
+    size_t total = 0;
+
+    for (int i = 0; i < APPENDERS; i++) {
+        ap[i] = (appender){.s = f->s, .which = i, .rc = MDT_OK};
+        assert_int_equal(pthread_create(&th[i], NULL, append_thread, &ap[i]), 0);
+    }
+    for (int i = 0; i < APPENDERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(ap[i].rc, MDT_OK);
+        total += ap[i].appended;
+    }
+    assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
+    assert_int_equal(last, base + (int64_t)total);
+    cc.next_seq = base + 1;
+    memcpy(cc.prev, prev, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_audit_each(f->s, base, 0, check_each, &cc, &f->err), MDT_OK);
+    assert_int_equal(cc.count, total);
+    assert_false(cc.broken);
+}
+
+/* ---------------------------------------------------------------------- run */
+
+static void remove_dir(void)
+{
+    static const char *const files[] = {"test.db", "test.db-wal", "test.db-shm",
+                                        "fresh.db", "fresh.db-wal", "fresh.db-shm"};
+    char path[128];
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(files); i++) {
+        snprintf(path, sizeof(path), "%s/%s", g_dir, files[i]);
+        unlink(path);
+    }
+    rmdir(g_dir);
+}
+
+int main(void)
+{
+    const char *env = getenv("MANDATE_TEST_STORE");
+    int rc;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_migrate_fresh_sqlite),
+        cmocka_unit_test(test_render_placeholders),
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+        T(test_migrate_idempotent),
+        T(test_ping),
+        T(test_clients),
+        T(test_client_delete_cascades),
+        T(test_client_insert_atomic),
+        T(test_creds),
+        T(test_scopes),
+        T(test_tokens),
+        T(test_purge_tokens),
+        T(test_jti),
+        T(test_keys),
+        T(test_audit_chain),
+        T(test_audit_failure_appends_nothing),
+        T(test_audit_concurrent),
+#undef T
+    };
+
+    snprintf(g_prefix, sizeof(g_prefix), "t%ld_%ld_", (long)getpid(), (long)time(NULL));
+    if (env && *env) {
+        snprintf(g_url, sizeof(g_url), "%s", env);
+    } else {
+        snprintf(g_dir, sizeof(g_dir), "/tmp/mandate-store-XXXXXX");
+        if (!mkdtemp(g_dir)) {
+            perror("mkdtemp");
+            return 1;
+        }
+        snprintf(g_url, sizeof(g_url), "sqlite:%s/test.db", g_dir);
+    }
+    rc = cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    if (g_dir[0])
+        remove_dir();
+    return rc;
+}
