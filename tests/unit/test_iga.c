@@ -1,0 +1,567 @@
+/* Service layer of clients and scopes (src/iga/) against a real SQLite
+ * store in a mkdtemp directory, with a test clock and the system RNG. */
+#include "unit.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "app/env.h"
+#include "core/arena.h"
+#include "iga/client.h"
+#include "iga/scope.h"
+#include "iga/secret.h"
+#include "store/store.h"
+
+#define T0 1767225600 /* 2026-01-01T00:00:00Z */
+
+typedef struct {
+    char dir[64];
+    test_clock clk;
+    mdt_env env;
+    mdt_arena a;
+    mdt_err err;
+} fx;
+
+static int fx_setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    char url[128];
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/mdt_iga_XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(url, sizeof(url), "sqlite:%s/test.db", f->dir);
+    f->clk.t = T0;
+    f->env.clock = (mdt_clock){test_clock_now, &f->clk};
+    f->env.rng = mdt_rng_system;
+    f->env.actor = "test";
+    assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
+    mdt_arena_init(&f->a, 8192);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx *f = *state;
+    DIR *d;
+    struct dirent *e;
+    char path[384];
+
+    mdt_store_close(f->env.store);
+    mdt_arena_free(&f->a);
+    if ((d = opendir(f->dir))) {
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.') {
+                snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
+                unlink(path);
+            }
+        closedir(d);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* --- helpers --- */
+
+static json_t *parse(const char *s)
+{
+    json_t *j = json_loads(s, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* Creates a client from metadata; returns the parsed response (decref it). */
+static json_t *create(fx *f, const char *meta)
+{
+    const char *resp = NULL;
+    mdt_rc rc = mdt_client_create(&f->env, meta, strlen(meta), &f->a, &resp, &f->err);
+    if (rc != MDT_OK)
+        fail_msg("create failed: %s", mdt_err_text(&f->err));
+    return parse(resp);
+}
+
+static size_t count_clients(fx *f)
+{
+    mdt_client_rec *list;
+    size_t n = 99;
+    assert_int_equal(mdt_store_client_list(f->env.store, &f->a, &list, &n, &f->err), MDT_OK);
+    return n;
+}
+
+static int64_t audit_seq(fx *f)
+{
+    int64_t seq = -1;
+    assert_int_equal(mdt_store_audit_last_seq(f->env.store, &seq, &f->err), MDT_OK);
+    return seq;
+}
+
+static void add_scope(fx *f, const char *name)
+{
+    assert_int_equal(mdt_scope_create(&f->env, name, NULL, NULL, NULL, &f->err), MDT_OK);
+}
+
+static mdt_rc verify(fx *f, const char *id, const char *secret)
+{
+    mdt_client c;
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    return mdt_client_verify_secret(&f->env, &c, secret, strlen(secret), f->clk.t, &f->a, NULL,
+                                    &f->err);
+}
+
+/* --- tests --- */
+
+static void test_secret_basics(void **state)
+{
+    fx *f = *state;
+    char s1[MDT_SECRET_LEN + 1], s2[MDT_SECRET_LEN + 1];
+    uint8_t h[MDT_SECRET_HASH_LEN];
+    const char *id;
+
+    assert_int_equal(mdt_secret_generate(&f->env.rng, s1, &f->err), MDT_OK);
+    assert_int_equal(mdt_secret_generate(&f->env.rng, s2, &f->err), MDT_OK);
+    assert_int_equal(strlen(s1), MDT_SECRET_LEN);
+    assert_string_not_equal(s1, s2);
+    mdt_secret_hash(s1, strlen(s1), h);
+    assert_true(mdt_secret_matches(s1, strlen(s1), h));
+    assert_false(mdt_secret_matches(s2, strlen(s2), h));
+    assert_false(mdt_secret_matches(s1, strlen(s1) - 1, h));
+    assert_int_equal(mdt_random_id(&f->env.rng, "mdt_", MDT_CLIENT_ID_BYTES, &f->a, &id, &f->err),
+                     MDT_OK);
+    assert_int_equal(strlen(id), 26);
+    assert_int_equal(strncmp(id, "mdt_", 4), 0);
+}
+
+static void test_create_defaults(void **state)
+{
+    fx *f = *state;
+    int64_t seq0 = audit_seq(f);
+    json_t *r = create(f, "{\"client_name\": \"Bot\", \"unknown_field\": 1, \"status\": \"x\"}");
+    const char *id = jstr(r, "client_id"), *secret = jstr(r, "client_secret");
+    mdt_client c;
+
+    assert_non_null(id);
+    assert_int_equal(strncmp(id, "mdt_", 4), 0);
+    assert_int_equal(strlen(secret), MDT_SECRET_LEN);
+    assert_int_equal(json_integer_value(json_object_get(r, "client_id_issued_at")), T0);
+    assert_int_equal(json_integer_value(json_object_get(r, "client_secret_expires_at")), 0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "grant_types"), 0)),
+                        "client_credentials");
+    assert_int_equal(json_array_size(json_object_get(r, "grant_types")), 1);
+    assert_string_equal(jstr(r, "token_endpoint_auth_method"), "client_secret_basic");
+    assert_string_equal(jstr(r, "kind"), "service");
+    assert_string_equal(jstr(r, "risk_tier"), "medium");
+    assert_int_equal(json_integer_value(json_object_get(r, "max_delegation_depth")), 2);
+    assert_string_equal(jstr(r, "status"), "active");
+    assert_null(json_object_get(r, "unknown_field"));
+    assert_int_equal(audit_seq(f), seq0 + 1);
+
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_string_equal(c.name, "Bot");
+    assert_string_equal(c.kind, "service");
+    assert_string_equal(c.auth_method, "client_secret_basic");
+    assert_null(c.owner);
+    assert_null(c.access_token_format);
+    assert_int_equal(c.access_token_ttl, 0);
+    assert_int_equal(c.nscopes, 0);
+    assert_true(mdt_client_usable(&c, T0));
+    assert_true(mdt_client_has_grant(&c, "client_credentials"));
+    assert_false(mdt_client_has_grant(&c, "authorization_code"));
+    assert_null(strstr(c.metadata, secret)); /* never a secret in the stored metadata */
+    assert_null(strstr(c.metadata, "\"client_secret\""));
+    assert_int_equal(verify(f, id, secret), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, "mdt_nope", &f->a, &c, &f->err), MDT_ERR_NOT_FOUND);
+    json_decref(r);
+}
+
+static void test_create_full(void **state)
+{
+    fx *f = *state;
+    json_t *r;
+    mdt_client c;
+
+    add_scope(f, "read");
+    add_scope(f, "write");
+    r = create(f, "{\"client_name\":\"Expense assistant\",\"kind\":\"agent\",\"owner\":\"alice@x.io\","
+                  "\"risk_tier\":\"high\",\"scope\":\"read  write read\","
+                  "\"token_endpoint_auth_method\":\"client_secret_post\","
+                  "\"redirect_uris\":[\"https://a.example/cb\",\"http://127.0.0.1:8080/cb\","
+                  "\"http://[::1]/cb\",\"http://localhost/cb\"],"
+                  "\"resources\":[\"https://api.example\",\"urn:example:api\",\"https://api.example\"],"
+                  "\"expires_at\":\"2026-06-01T02:00:00+02:00\",\"max_delegation_depth\":0,"
+                  "\"access_token_ttl\":300,\"access_token_format\":\"opaque\","
+                  "\"software_id\":\"sw\",\"software_version\":\"1.0\",\"contacts\":[\"ops@x.io\"],"
+                  "\"client_uri\":\"https://x.io\",\"response_types\":[]}");
+    assert_string_equal(jstr(r, "scope"), "read write");
+    assert_string_equal(jstr(r, "expires_at"), "2026-06-01T00:00:00Z");
+    assert_int_equal(json_array_size(json_object_get(r, "resources")), 2);
+    assert_int_equal(json_array_size(json_object_get(r, "redirect_uris")), 4);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(c.nscopes, 2);
+    assert_true(mdt_client_has_scope(&c, "read"));
+    assert_true(mdt_client_has_scope(&c, "write"));
+    assert_false(mdt_client_has_scope(&c, "admin"));
+    assert_true(mdt_client_has_resource(&c, "urn:example:api"));
+    assert_false(mdt_client_has_resource(&c, "https://other.example"));
+    assert_string_equal(c.kind, "agent");
+    assert_string_equal(c.owner, "alice@x.io");
+    assert_string_equal(c.tier, "high");
+    assert_string_equal(c.auth_method, "client_secret_post");
+    assert_string_equal(c.access_token_format, "opaque");
+    assert_int_equal(c.access_token_ttl, 300);
+    assert_int_equal(c.max_delegation_depth, 0);
+    assert_int_equal(c.expires_at, 1780272000);
+    assert_true(mdt_client_usable(&c, T0));
+    assert_false(mdt_client_usable(&c, 1780272000));
+    json_decref(r);
+}
+
+typedef struct {
+    const char *json;
+    mdt_rc rc;
+    const char *msg_has; /* substring of the public message */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"{", MDT_ERR_INVALID_CLIENT_METADATA, "not valid JSON"},
+    {"[]", MDT_ERR_INVALID_CLIENT_METADATA, "JSON object"},
+    {"{\"a\":1,\"a\":2}", MDT_ERR_INVALID_CLIENT_METADATA, "not valid JSON"},
+    {"{\"client_name\":7}", MDT_ERR_INVALID_CLIENT_METADATA, "client_name"},
+    {"{\"grant_types\":[\"authorization_code\"]}", MDT_ERR_INVALID_CLIENT_METADATA, "grant_types"},
+    {"{\"grant_types\":\"client_credentials\"}", MDT_ERR_INVALID_CLIENT_METADATA, "grant_types"},
+    {"{\"grant_types\":[]}", MDT_ERR_INVALID_CLIENT_METADATA, "grant_types"},
+    {"{\"response_types\":[\"code\"]}", MDT_ERR_INVALID_CLIENT_METADATA, "response_types"},
+    {"{\"token_endpoint_auth_method\":\"none\"}", MDT_ERR_INVALID_CLIENT_METADATA,
+     "token_endpoint_auth_method"},
+    {"{\"scope\":\"nosuchscope\"}", MDT_ERR_INVALID_CLIENT_METADATA, "scope"},
+    {"{\"scope\":\"bad\\\\scope\"}", MDT_ERR_INVALID_CLIENT_METADATA, "scope"},
+    {"{\"scope\":[\"a\"]}", MDT_ERR_INVALID_CLIENT_METADATA, "scope"},
+    {"{\"redirect_uris\":[\"http://example.com/cb\"]}", MDT_ERR_INVALID_REDIRECT_URI,
+     "redirect_uris"},
+    {"{\"redirect_uris\":[\"https://example.com/cb#f\"]}", MDT_ERR_INVALID_REDIRECT_URI,
+     "redirect_uris"},
+    {"{\"redirect_uris\":[\"/cb\"]}", MDT_ERR_INVALID_REDIRECT_URI, "redirect_uris"},
+    {"{\"redirect_uris\":\"https://example.com/cb\"}", MDT_ERR_INVALID_REDIRECT_URI,
+     "redirect_uris"},
+    {"{\"contacts\":[1]}", MDT_ERR_INVALID_CLIENT_METADATA, "contacts"},
+    {"{\"software_id\":{}}", MDT_ERR_INVALID_CLIENT_METADATA, "software_id"},
+    {"{\"software_version\":1}", MDT_ERR_INVALID_CLIENT_METADATA, "software_version"},
+    {"{\"client_uri\":\"http://x.io\"}", MDT_ERR_INVALID_CLIENT_METADATA, "client_uri"},
+    {"{\"logo_uri\":\"x.io/logo.png\"}", MDT_ERR_INVALID_CLIENT_METADATA, "logo_uri"},
+    {"{\"policy_uri\":\"ftp://x.io/p\"}", MDT_ERR_INVALID_CLIENT_METADATA, "policy_uri"},
+    {"{\"tos_uri\":\"https://\"}", MDT_ERR_INVALID_CLIENT_METADATA, "tos_uri"},
+    {"{\"kind\":\"robot\"}", MDT_ERR_INVALID_CLIENT_METADATA, "kind"},
+    {"{\"owner\":\"bad owner\"}", MDT_ERR_INVALID_CLIENT_METADATA, "owner"},
+    {"{\"owner\":\"\"}", MDT_ERR_INVALID_CLIENT_METADATA, "owner"},
+    {"{\"risk_tier\":\"extreme\"}", MDT_ERR_INVALID_CLIENT_METADATA, "risk_tier"},
+    {"{\"expires_at\":\"tomorrow\"}", MDT_ERR_INVALID_CLIENT_METADATA, "expires_at"},
+    {"{\"resources\":[\"not a uri\"]}", MDT_ERR_INVALID_CLIENT_METADATA, "resources"},
+    {"{\"resources\":[\"https://api.example/#x\"]}", MDT_ERR_INVALID_CLIENT_METADATA, "resources"},
+    {"{\"max_delegation_depth\":11}", MDT_ERR_INVALID_CLIENT_METADATA, "max_delegation_depth"},
+    {"{\"max_delegation_depth\":\"2\"}", MDT_ERR_INVALID_CLIENT_METADATA, "max_delegation_depth"},
+    {"{\"access_token_ttl\":0}", MDT_ERR_INVALID_CLIENT_METADATA, "access_token_ttl"},
+    {"{\"access_token_ttl\":86401}", MDT_ERR_INVALID_CLIENT_METADATA, "access_token_ttl"},
+    {"{\"access_token_format\":\"paseto\"}", MDT_ERR_INVALID_CLIENT_METADATA,
+     "access_token_format"},
+};
+
+static void expect_bad(fx *f, const char *json, size_t len, mdt_rc want, const char *msg_has)
+{
+    const char *resp = "untouched";
+    mdt_rc rc;
+
+    mdt_err_clear(&f->err);
+    rc = mdt_client_create(&f->env, json, len, &f->a, &resp, &f->err);
+    if (rc != want)
+        fail_msg("%.80s: got %s (%s), want %s", json, mdt_rc_name(rc), mdt_err_text(&f->err),
+                 mdt_rc_name(want));
+    assert_null(resp);
+    assert_non_null(f->err.msg);
+    if (!strstr(f->err.msg, msg_has))
+        fail_msg("%.80s: message '%s' does not name '%s'", json, f->err.msg, msg_has);
+}
+
+static void test_create_invalid(void **state)
+{
+    fx *f = *state;
+    int64_t seq0 = audit_seq(f);
+    char big[MDT_CLIENT_METADATA_MAX + 64];
+    char json[2200];
+
+    add_scope(f, "a");
+    seq0 = audit_seq(f);
+    for (size_t i = 0; i < MDT_ARRAY_LEN(bad_cases); i++)
+        expect_bad(f, bad_cases[i].json, strlen(bad_cases[i].json), bad_cases[i].rc,
+                   bad_cases[i].msg_has);
+    /* length limits */
+    snprintf(json, sizeof(json), "{\"client_name\":\"%0201d\"}", 0);
+    expect_bad(f, json, strlen(json), MDT_ERR_INVALID_CLIENT_METADATA, "client_name");
+    snprintf(json, sizeof(json), "{\"description\":\"%02001d\"}", 0);
+    expect_bad(f, json, strlen(json), MDT_ERR_INVALID_CLIENT_METADATA, "description");
+    memset(big, ' ', sizeof(big));
+    big[0] = '{';
+    big[sizeof(big) - 1] = '}';
+    expect_bad(f, big, sizeof(big), MDT_ERR_TOO_LARGE, "64 KiB");
+    /* a valid scope next to an unknown one still fails, naming scope */
+    expect_bad(f, "{\"scope\":\"a zzz\"}", 17, MDT_ERR_INVALID_CLIENT_METADATA, "scope");
+    /* nothing was stored or audited */
+    assert_int_equal(count_clients(f), 0);
+    assert_int_equal(audit_seq(f), seq0);
+}
+
+static void test_secret_rotation(void **state)
+{
+    fx *f = *state;
+    json_t *r = create(f, "{}"), *r2, *r3;
+    const char *id = jstr(r, "client_id"), *s1 = jstr(r, "client_secret"), *resp, *cred_id;
+    mdt_client c;
+
+    assert_int_equal(verify(f, id, s1), MDT_OK);
+    assert_int_equal(verify(f, id, "wrong"), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(verify(f, id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                     MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_client_rotate_secret(&f->env, id, 3600, &f->a, &resp, &f->err), MDT_OK);
+    r2 = parse(resp);
+    assert_string_equal(jstr(r2, "client_id"), id);
+    assert_int_equal(json_integer_value(json_object_get(r2, "client_secret_expires_at")), 0);
+    assert_string_not_equal(jstr(r2, "client_secret"), s1);
+    assert_int_equal(verify(f, id, s1), MDT_OK);                   /* kept for an hour */
+    assert_int_equal(verify(f, id, jstr(r2, "client_secret")), MDT_OK);
+    f->clk.t += 3600;
+    assert_int_equal(verify(f, id, s1), MDT_ERR_INVALID_CLIENT);   /* expired */
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_verify_secret(&f->env, &c, jstr(r2, "client_secret"), MDT_SECRET_LEN,
+                                              f->clk.t, &f->a, &cred_id, &f->err), MDT_OK);
+    assert_int_equal(strncmp(cred_id, "cred_", 5), 0);
+    /* keep 0: the previous secret stops at once */
+    assert_int_equal(mdt_client_rotate_secret(&f->env, id, 0, &f->a, &resp, &f->err), MDT_OK);
+    r3 = parse(resp);
+    assert_int_equal(verify(f, id, jstr(r2, "client_secret")), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(verify(f, id, jstr(r3, "client_secret")), MDT_OK);
+    assert_int_equal(mdt_client_rotate_secret(&f->env, "mdt_nope", 0, &f->a, &resp, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_client_rotate_secret(&f->env, id, -1, &f->a, &resp, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    json_decref(r);
+    json_decref(r2);
+    json_decref(r3);
+}
+
+static void test_show_credentials(void **state)
+{
+    fx *f = *state;
+    json_t *r = create(f, "{\"client_name\":\"Shown\"}"), *s, *creds, *c0;
+    const char *id = jstr(r, "client_id"), *json;
+
+    assert_int_equal(mdt_client_show_json(&f->env, id, &f->a, &json, &f->err), MDT_OK);
+    s = parse(json);
+    creds = json_object_get(s, "credentials");
+    assert_int_equal(json_array_size(creds), 1);
+    c0 = json_array_get(creds, 0);
+    assert_string_equal(jstr(c0, "type"), "secret");
+    assert_string_equal(jstr(c0, "created_at"), "2026-01-01T00:00:00Z");
+    assert_true(json_is_null(json_object_get(c0, "expires_at")));
+    assert_true(json_is_null(json_object_get(c0, "last_used_at")));
+    assert_null(json_object_get(s, "client_secret"));
+    assert_string_equal(jstr(s, "status"), "active");
+    assert_string_equal(jstr(s, "client_name"), "Shown");
+    json_decref(s);
+    /* a verification records last use */
+    f->clk.t += 10;
+    assert_int_equal(verify(f, id, jstr(r, "client_secret")), MDT_OK);
+    assert_int_equal(mdt_client_show_json(&f->env, id, &f->a, &json, &f->err), MDT_OK);
+    s = parse(json);
+    assert_string_equal(jstr(json_array_get(json_object_get(s, "credentials"), 0), "last_used_at"),
+                        "2026-01-01T00:00:10Z");
+    json_decref(s);
+    assert_int_equal(mdt_client_show_json(&f->env, "mdt_nope", &f->a, &json, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    json_decref(r);
+}
+
+static void test_suspend_resume(void **state)
+{
+    fx *f = *state;
+    json_t *r = create(f, "{}");
+    const char *id = jstr(r, "client_id"), *resp, *in;
+    mdt_client c;
+    int64_t seq0 = audit_seq(f);
+
+    f->clk.t += 100;
+    assert_int_equal(mdt_client_set_status(&f->env, id, "suspended", &f->err), MDT_OK);
+    assert_int_equal(audit_seq(f), seq0 + 1);
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_string_equal(c.status, "suspended");
+    assert_int_equal(c.tokens_valid_after, T0 + 101);
+    assert_false(mdt_client_usable(&c, f->clk.t));
+    f->clk.t += 50;
+    assert_int_equal(mdt_client_set_status(&f->env, id, "active", &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_string_equal(c.status, "active");
+    assert_int_equal(c.tokens_valid_after, T0 + 101); /* resuming revives nothing */
+    assert_true(mdt_client_usable(&c, f->clk.t));
+    assert_int_equal(mdt_client_set_status(&f->env, id, "pending", &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(mdt_client_set_status(&f->env, "mdt_nope", "suspended", &f->err),
+                     MDT_ERR_NOT_FOUND);
+    /* an expired client is reported expired and cannot be resumed */
+    in = "{\"expires_at\":\"2026-01-01T01:00:00Z\"}";
+    assert_int_equal(mdt_client_update(&f->env, id, in, strlen(in), &f->a, &resp, &f->err),
+                     MDT_OK);
+    assert_int_equal(mdt_client_set_status(&f->env, id, "suspended", &f->err), MDT_OK);
+    f->clk.t = T0 + 3600;
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_string_equal(c.status, "expired");
+    assert_int_equal(mdt_client_set_status(&f->env, id, "active", &f->err), MDT_ERR_CONFLICT);
+    json_decref(r);
+}
+
+static void test_update_merge(void **state)
+{
+    fx *f = *state;
+    json_t *r = create(f, "{\"client_name\":\"Old\",\"description\":\"d\",\"contacts\":[\"a@x.io\"],"
+                          "\"kind\":\"agent\"}"), *u;
+    const char *id = jstr(r, "client_id"), *resp = NULL, *in;
+    mdt_client c;
+    int64_t seq0;
+
+    in = "{\"client_name\":\"New\",\"description\":null,\"kind\":null,\"status\":\"suspended\","
+         "\"client_id\":\"evil\",\"client_secret\":\"x\",\"risk_tier\":\"low\"}";
+    assert_int_equal(mdt_client_update(&f->env, id, in, strlen(in), &f->a, &resp, &f->err),
+                     MDT_OK);
+    u = parse(resp);
+    assert_string_equal(jstr(u, "client_id"), id);
+    assert_string_equal(jstr(u, "client_name"), "New");
+    assert_null(json_object_get(u, "description"));
+    assert_string_equal(jstr(u, "kind"), "service"); /* removed: the default again */
+    assert_string_equal(jstr(u, "risk_tier"), "low");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(u, "contacts"), 0)), "a@x.io");
+    assert_string_equal(jstr(u, "status"), "active");
+    assert_null(json_object_get(u, "client_secret"));
+    json_decref(u);
+    assert_int_equal(verify(f, id, jstr(r, "client_secret")), MDT_OK); /* secret untouched */
+    /* bad input changes nothing */
+    seq0 = audit_seq(f);
+    in = "{\"client_name\":\"Newer\",\"kind\":\"robot\"}";
+    assert_int_equal(mdt_client_update(&f->env, id, in, strlen(in), &f->a, &resp, &f->err),
+                     MDT_ERR_INVALID_CLIENT_METADATA);
+    assert_non_null(strstr(f->err.msg, "kind"));
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_string_equal(c.name, "New");
+    assert_int_equal(audit_seq(f), seq0);
+    assert_int_equal(mdt_client_update(&f->env, "mdt_nope", "{}", 2, &f->a, &resp, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_client_update(&f->env, id, "[1]", 3, &f->a, &resp, &f->err),
+                     MDT_ERR_INVALID_CLIENT_METADATA);
+    json_decref(r);
+}
+
+static void test_delete_and_list(void **state)
+{
+    fx *f = *state;
+    json_t *r1 = create(f, "{\"client_name\":\"one\"}"), *r2 = create(f, "{}"), *l;
+    const char *json;
+    mdt_client c;
+
+    assert_int_equal(mdt_client_list_json(&f->env, &f->a, &json, &f->err), MDT_OK);
+    l = parse(json);
+    assert_int_equal(json_array_size(l), 2);
+    assert_string_equal(jstr(json_array_get(l, 0), "status"), "active");
+    assert_null(json_object_get(json_array_get(l, 0), "client_secret"));
+    json_decref(l);
+    assert_int_equal(mdt_client_delete(&f->env, jstr(r1, "client_id"), &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r1, "client_id"), &f->a, &c, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_client_delete(&f->env, jstr(r1, "client_id"), &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r2, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(count_clients(f), 1);
+    json_decref(r1);
+    json_decref(r2);
+}
+
+static void test_scopes(void **state)
+{
+    fx *f = *state;
+    const char *res[] = {"https://api.example", "urn:x:y", NULL}, *json;
+    const char *bad_res[] = {"https://api.example#frag", NULL};
+    char name[MDT_SCOPE_NAME_MAX + 2];
+    json_t *l, *s;
+    int64_t seq0 = audit_seq(f);
+
+    assert_int_equal(mdt_scope_create(&f->env, "expenses:read", "Read expenses", "consent", res,
+                                      &f->err), MDT_OK);
+    assert_int_equal(audit_seq(f), seq0 + 1);
+    assert_int_equal(mdt_scope_create(&f->env, "expenses:read", NULL, NULL, NULL, &f->err),
+                     MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_scope_create(&f->env, "a b", NULL, NULL, NULL, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(mdt_scope_create(&f->env, "", NULL, NULL, NULL, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(mdt_scope_create(&f->env, "q\"", NULL, NULL, NULL, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(mdt_scope_create(&f->env, "x", NULL, "secret", NULL, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(mdt_scope_create(&f->env, "x", NULL, NULL, bad_res, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    memset(name, 'n', sizeof(name));
+    name[MDT_SCOPE_NAME_MAX + 1] = '\0';
+    assert_int_equal(mdt_scope_create(&f->env, name, NULL, NULL, NULL, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    name[MDT_SCOPE_NAME_MAX] = '\0';
+    assert_int_equal(mdt_scope_create(&f->env, name, NULL, "approval", NULL, &f->err), MDT_OK);
+    assert_int_equal(audit_seq(f), seq0 + 2);
+
+    assert_int_equal(mdt_scope_list_json(&f->env, &f->a, &json, &f->err), MDT_OK);
+    l = parse(json);
+    assert_int_equal(json_array_size(l), 2);
+    s = json_array_get(l, 0);
+    if (!mdt_str_eq(jstr(s, "name"), "expenses:read"))
+        s = json_array_get(l, 1);
+    assert_string_equal(jstr(s, "name"), "expenses:read");
+    assert_string_equal(jstr(s, "description"), "Read expenses");
+    assert_string_equal(jstr(s, "sensitivity"), "consent");
+    assert_int_equal(json_array_size(json_object_get(s, "resources")), 2);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(s, "resources"), 1)), "urn:x:y");
+    json_decref(l);
+}
+
+static void test_uri_checks(void **state)
+{
+    (void)state;
+    assert_true(mdt_resource_uri_valid("https://api.example/v1?x=1"));
+    assert_true(mdt_resource_uri_valid("urn:example:resource"));
+    assert_false(mdt_resource_uri_valid("api.example"));
+    assert_false(mdt_resource_uri_valid("https://"));
+    assert_false(mdt_resource_uri_valid("https://a/b c"));
+    assert_false(mdt_resource_uri_valid("urn:"));
+    assert_true(mdt_scope_name_valid("a!#[]~", 6));
+    assert_false(mdt_scope_name_valid("a\\b", 3));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_secret_basics, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_create_defaults, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_create_full, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_create_invalid, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_rotation, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_show_credentials, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_suspend_resume, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_update_merge, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_and_list, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_scopes, fx_setup, fx_teardown),
+        cmocka_unit_test(test_uri_checks),
+    };
+    return cmocka_run_group_tests_name("iga", tests, NULL, NULL);
+}
