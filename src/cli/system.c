@@ -99,8 +99,10 @@ static void wait_for_stop(mdt_env *env)
             continue;
         if (sig != SIGHUP)
             break;
+        mdt_err err;
         MDT_INFO("SIGHUP: reloading signing keys");
-        mdt_keyring_maybe_refresh(env->keys, INT64_MAX);
+        if (mdt_keyring_reload(env->keys, &err) != MDT_OK)
+            MDT_WARN("cannot reload signing keys: %s", mdt_err_text(&err));
     }
     MDT_INFO("signal %d: shutting down", sig);
 }

@@ -8,8 +8,9 @@ static const struct {
     const char *method;
     const char *path;
     mdt_handler_fn fn;
+    const char *refusal_event;
 } routes[] = {
-    {"POST", "/token", mdt_handle_token},
+    {"POST", "/token", mdt_handle_token, "token.refused"},
     {"POST", "/introspect", mdt_handle_introspect},
     {"POST", "/revoke", mdt_handle_revoke},
     {"GET", "/jwks", mdt_handle_jwks},
@@ -19,8 +20,7 @@ static const struct {
     {"GET", "/readyz", mdt_handle_readyz},
 };
 
-mdt_route_result mdt_route(const char *method, const char *path, mdt_handler_fn *fn,
-                           const char **allow)
+mdt_route_result mdt_route(const char *method, const char *path, mdt_route_match *out)
 {
     bool path_known = false;
 
@@ -28,10 +28,11 @@ mdt_route_result mdt_route(const char *method, const char *path, mdt_handler_fn 
         if (strcmp(routes[i].path, path) != 0)
             continue;
         path_known = true;
-        *allow = routes[i].method;
+        out->allow = routes[i].method;
+        out->refusal_event = routes[i].refusal_event;
         if (strcmp(routes[i].method, method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
-            *fn = routes[i].fn;
+            out->fn = routes[i].fn;
             return MDT_ROUTE_FOUND;
         }
     }

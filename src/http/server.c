@@ -43,8 +43,7 @@ typedef struct {
     mdt_req req;
     mdt_resp resp;
     mdt_buf body;
-    mdt_handler_fn handler;
-    const char *allow;
+    mdt_route_match match;
     mdt_route_result route;
     bool too_large;
     atomic_int state;
@@ -121,7 +120,7 @@ static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const cha
     c->req.conn = conn;
     c->req.content_type = media_type(&c->arena, MHD_lookup_connection_value(
                                                     conn, MHD_HEADER_KIND, "Content-Type"));
-    c->route = mdt_route(method, url, &c->handler, &c->allow);
+    c->route = mdt_route(method, url, &c->match);
     return c;
 }
 
@@ -173,6 +172,27 @@ static enum MHD_Result send_error(conn_ctx *c, mdt_rc rc, const char *msg)
     return send_resp(c);
 }
 
+/* A refusal the server answers itself (body too large) on an audited path:
+ * recorded without holding the response, since it issues nothing. */
+static enum MHD_Result send_refusal(conn_ctx *c, mdt_rc rc, const char *msg)
+{
+    mdt_env *env = c->srv->env;
+    mdt_err err;
+
+    if (c->match.refusal_event && env->audit) {
+        mdt_audit_event ev = {
+            .type = c->match.refusal_event,
+            .decision = "deny",
+            .reason = mdt_arena_printf(&c->arena, "%s: %s", mdt_rc_name(rc), msg),
+            .request_id = c->request_id,
+            .ip = c->ip,
+        };
+        if (mdt_audit_submit(env->audit, &ev, NULL, NULL, &err) != MDT_OK)
+            MDT_ERROR("cannot audit a refusal: %s", mdt_err_text(&err));
+    }
+    return send_error(c, rc, msg);
+}
+
 static void audit_done(void *ctx, mdt_rc rc)
 {
     conn_ctx *c = ctx;
@@ -190,14 +210,14 @@ static enum MHD_Result finish_request(conn_ctx *c)
     if (c->route == MDT_ROUTE_NOT_FOUND)
         return send_error(c, MDT_ERR_NOT_FOUND, "no such endpoint");
     if (c->route == MDT_ROUTE_BAD_METHOD) {
-        mdt_resp_header(&c->resp, "Allow", c->allow);
+        mdt_resp_header(&c->resp, "Allow", c->match.allow);
         return send_error(c, MDT_ERR_METHOD, "method not allowed on this endpoint");
     }
     if (c->too_large)
-        return send_error(c, MDT_ERR_TOO_LARGE, "request body too large");
+        return send_refusal(c, MDT_ERR_TOO_LARGE, "request body too large");
     c->req.body = c->body.data ? c->body.data : "";
     c->req.body_len = c->body.len;
-    c->handler(env, &c->req, &c->resp);
+    c->match.fn(env, &c->req, &c->resp);
     if (!c->resp.has_audit || !env->audit)
         return send_resp(c);
     if (!c->resp.audit.request_id)
@@ -228,7 +248,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = c;
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)srv->env->cfg.max_body_bytes) {
             c->too_large = true;
-            return send_error(c, MDT_ERR_TOO_LARGE, "request body too large");
+            mdt_log_set_request_id(c->request_id);
+            return send_refusal(c, MDT_ERR_TOO_LARGE, "request body too large");
         }
         return MHD_YES;
     }

@@ -509,8 +509,8 @@ static mdt_rc check_envelope(json_t *o, mdt_alg *alg, const char **kid, mdt_err 
 
 static mdt_rc key_from_object(json_t *o, mdt_alg rsa_alg, mdt_jwk **out, mdt_err *err)
 {
-    const char *kty = json_string_value(json_object_get(o, "kty")), *kid;
-    mdt_alg alg;
+    const char *kty = json_string_value(json_object_get(o, "kty")), *kid = NULL;
+    mdt_alg alg = MDT_ALG_NONE;
     EVP_PKEY *pk = NULL;
     mdt_rc rc = check_envelope(o, &alg, &kid, err);
 

@@ -241,6 +241,15 @@ void mdt_keyring_maybe_refresh(mdt_keyring *k, int64_t now)
     pthread_mutex_unlock(&k->refresh_lock);
 }
 
+mdt_rc mdt_keyring_reload(mdt_keyring *k, mdt_err *err)
+{
+    mdt_rc rc;
+    pthread_mutex_lock(&k->refresh_lock);
+    rc = reload(k, err);
+    pthread_mutex_unlock(&k->refresh_lock);
+    return rc;
+}
+
 static bool is_published(const ring_key *r, int64_t now)
 {
     return r->created_at <= now && (r->expire_at == 0 || r->expire_at > now);

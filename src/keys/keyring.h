@@ -33,6 +33,8 @@ mdt_rc mdt_keyring_open(mdt_env *env, mdt_keyring **out, mdt_err *err) MDT_WARN_
 void mdt_keyring_free(mdt_keyring *k);
 /* Re-reads the store at most once a second (cheap when nothing changed). */
 void mdt_keyring_maybe_refresh(mdt_keyring *k, int64_t now);
+/* Re-reads the store now (SIGHUP). */
+mdt_rc mdt_keyring_reload(mdt_keyring *k, mdt_err *err) MDT_WARN_UNUSED;
 /* Signs payload with the key that signs at now; appends the compact JWS. */
 mdt_rc mdt_keyring_sign(mdt_keyring *k, int64_t now, const char *typ, const char *payload,
                         size_t len, mdt_buf *out, mdt_err *err) MDT_WARN_UNUSED;
@@ -42,7 +44,7 @@ mdt_rc mdt_keyring_verify(mdt_keyring *k, int64_t now, const mdt_jws *jws,
                           mdt_err *err) MDT_WARN_UNUSED;
 /* {"keys":[...]} of every key published at now. */
 mdt_rc mdt_keyring_jwks(mdt_keyring *k, int64_t now, mdt_buf *out, mdt_err *err) MDT_WARN_UNUSED;
-/* The algorithms of the keys published at now (for discovery), comma-free names. */
+/* True when a key signs at now. */
 bool mdt_keyring_ready(mdt_keyring *k, int64_t now);
 
 /* Service operations for `mandate init` and `mandate keys`. */

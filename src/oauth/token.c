@@ -85,7 +85,7 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
 
     resp->no_store = true;
     if ((rc = mdt_req_parse_form(req, &err)) != MDT_OK) {
-        mdt_resp_error(resp, &err);
+        refuse(req, resp, &who, NULL, &err);
         return;
     }
     if ((rc = mdt_client_authenticate(env, req, &who, &claimed, &err)) != MDT_OK) {

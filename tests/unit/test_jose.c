@@ -286,6 +286,40 @@ static void test_alg_confusion(void **state)
     free(der);
 }
 
+/* A signature that is valid for the key, under a header naming another alg:
+ * only the alg check can refuse these (same lengths, same key). */
+static void test_alg_must_match_exactly(void **state)
+{
+    struct {
+        mdt_alg key;
+        const char *hdr;
+    } cases[] = {
+        {MDT_ALG_EDDSA, "{\"alg\":\"ES256\"}"},  /* 64-byte EdDSA signature */
+        {MDT_ALG_PS256, "{\"alg\":\"RS256\"}"},  /* PSS signature */
+        {MDT_ALG_ES256, "{\"alg\":\"es256\"}"},
+        {MDT_ALG_ES256, "{\"alg\":\"ES256 \"}"},
+    };
+    (void)state;
+    for (size_t i = 0; i < MDT_ARRAY_LEN(cases); i++) {
+        const mdt_jwk *k = keys[cases[i].key];
+        char *tok = forge(cases[i].hdr, (const uint8_t *)"", 0, false, NULL);
+        char *d2 = strrchr(tok, '.'), enc[2048];
+        uint8_t sig[MDT_JWS_SIG_MAX];
+        size_t siglen = 0;
+        mdt_buf b;
+
+        assert_int_equal(mdt_jwk_sign_bytes(k, tok, (size_t)(d2 - tok), sig, &siglen, NULL), MDT_OK);
+        assert_int_equal(mdt_jwk_verify_bytes(k, tok, (size_t)(d2 - tok), sig, siglen, NULL), MDT_OK);
+        mdt_b64url_encode(sig, siglen, enc);
+        mdt_buf_init(&b, 8192);
+        assert_int_equal(mdt_buf_add(&b, tok, (size_t)(d2 + 1 - tok)), MDT_OK);
+        assert_int_equal(mdt_buf_adds(&b, enc), MDT_OK);
+        assert_int_equal(parse_verify(b.data, k), MDT_ERR_VERIFY);
+        mdt_buf_free(&b);
+        free(tok);
+    }
+}
+
 static void test_export_import(void **state)
 {
     (void)state;
@@ -745,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_es256_der_rejected),
         cmocka_unit_test(test_alg_confusion),
+        cmocka_unit_test(test_alg_must_match_exactly),
         cmocka_unit_test(test_export_import),
         cmocka_unit_test(test_public_only),
         cmocka_unit_test(test_public_json_roundtrip),
