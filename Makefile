@@ -20,10 +20,13 @@ LIB       := $(BUILD)/libmandate.a
 BIN       := $(BUILD)/mandate
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_NAMES:= $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+REPLAYS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps run check unit integration asan bench clean lint docs-check
+.PHONY: all deps run check unit integration asan bench clean lint docs-check fuzz fuzz-replay
 
-all: $(BIN) $(UNIT_BINS)
+all: $(BIN) $(UNIT_BINS) $(REPLAYS)
 
 deps:
 	@scripts/deps.sh
@@ -42,6 +45,26 @@ $(BIN): $(BUILD)/obj/src/main.o $(LIB)
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(TEST_LIBS)
+
+$(BUILD)/fuzz/replay_%: fuzz/replay.c fuzz/fuzz_%.c fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ifuzz -o $@ fuzz/replay.c fuzz/fuzz_$*.c $(LIB) $(LDLIBS)
+
+# Replays each fuzzer's corpus (its seeds and every finding kept there).
+fuzz-replay: $(REPLAYS)
+	@for n in $(FUZZ_NAMES); do $(BUILD)/fuzz/replay_$$n fuzz/corpus/$$n >/dev/null || { echo "fuzz-replay: $$n failed"; exit 1; }; done
+	@echo "fuzz-replay: $(words $(FUZZ_NAMES)) corpora replayed"
+
+# Real fuzzing with clang's libFuzzer: FUZZ_SECONDS per target; new inputs go to fuzz/corpus/<target>.
+fuzz:
+	@command -v clang >/dev/null || { echo "fuzz: needs clang and libclang-rt-14-dev"; exit 1; }
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz OPT="-O1 -g" \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" build/fuzz/libmandate.a
+	@for n in $(FUZZ_NAMES); do \
+	  clang -std=gnu17 -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -Ifuzz -o build/fuzz/fuzz_$$n \
+	    fuzz/fuzz_$$n.c build/fuzz/libmandate.a $(LDLIBS) && \
+	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 fuzz/corpus/$$n || exit 1; \
+	done
 
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
@@ -62,13 +85,13 @@ docs-check: $(BIN)
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory lint docs-check unit integration
+	@$(MAKE) --no-print-directory lint docs-check unit fuzz-replay integration
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	@ASAN_OPTIONS=detect_leaks=1 $(MAKE) --no-print-directory BUILD=build/asan \
-	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit integration
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit fuzz-replay integration
 
 bench: deps
 	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -DNDEBUG -march=native" build/bench/mandate

@@ -21,6 +21,7 @@ static const struct {
     {"serve", 0, mdt_cli_serve, "run the server (--dev: zero configuration in ./var)"},
     {"client", MDT_ENV_STORE, mdt_cli_client, "manage clients (create|list|show|update|suspend|resume|delete|secret rotate)"},
     {"scope", MDT_ENV_STORE, mdt_cli_scope, "manage scopes (create|list)"},
+    {"user", MDT_ENV_STORE, mdt_cli_user, "manage human users (create|list|passwd|disable)"},
     {"keys", MDT_ENV_STORE, mdt_cli_keys, "signing keys (list|rotate)"},
     {"audit", MDT_ENV_STORE, mdt_cli_audit, "audit log (verify|export|tail)"},
     {"config-reference", 0, mdt_cli_config_reference, "print the configuration reference (Markdown)"},

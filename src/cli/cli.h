@@ -17,6 +17,7 @@
 
 /* Command entry points dispatched by main.c; argv[0] is the group name. */
 int mdt_cli_client(mdt_env *env, int argc, char **argv);
+int mdt_cli_user(mdt_env *env, int argc, char **argv);
 int mdt_cli_scope(mdt_env *env, int argc, char **argv);
 
 /* Prints "mandate: <message>" on one line to stderr; returns 1. */

@@ -34,10 +34,13 @@ int mdt_cli_fail(const char *fmt, ...)
 int mdt_cli_fail_err(const char *what, const mdt_err *err)
 {
     const char *text = mdt_err_text(err);
+    /* client faults carry their OAuth error code, as the HTTP API does */
+    bool coded = err && err->rc > MDT_OK && err->rc < MDT_ERR_CONFIG;
 
     if (what)
-        return mdt_cli_fail("%s: %s", what, text);
-    return mdt_cli_fail("%s", text);
+        return coded ? mdt_cli_fail("%s: %s: %s", what, mdt_rc_name(err->rc), text)
+                     : mdt_cli_fail("%s: %s", what, text);
+    return coded ? mdt_cli_fail("%s: %s", mdt_rc_name(err->rc), text) : mdt_cli_fail("%s", text);
 }
 
 static int find_opt(const char *arg, const mdt_cli_opt *opts, size_t nopts, const char **inline_v)

@@ -12,6 +12,7 @@
 #include "http/server.h"
 #include "keys/keyring.h"
 #include "store/store.h"
+#include "users/users.h"
 
 /* The directory that holds a sqlite database, so init can create it. */
 static mdt_rc database_dir(const char *url, char *out, size_t n)
@@ -107,6 +108,29 @@ static void wait_for_stop(mdt_env *env)
     MDT_INFO("signal %d: shutting down", sig);
 }
 
+/* serve --dev, first start: when there is no user at all, creates "admin"
+ * (roles admin and approver) with a random password shown once on stderr,
+ * never in a log line. Another process winning the race is no error. */
+static mdt_rc dev_admin(mdt_env *env, mdt_err *err)
+{
+    static const char *const roles[] = {"admin", "approver", NULL};
+    char pw[40]; /* base64url of 24 bytes: 32 characters */
+    int64_t n = 0;
+    mdt_rc rc = mdt_store_user_count(env->store, &n, err);
+
+    if (rc != MDT_OK || n > 0)
+        return rc;
+    if ((rc = mdt_random_b64url(&env->rng, 24, pw)) != MDT_OK)
+        return mdt_fail(err, rc, "random generator failed");
+    rc = mdt_user_create(env, "admin", NULL, NULL, roles, pw, strlen(pw), err);
+    if (rc == MDT_OK)
+        fprintf(stderr, "mandate: created user admin with password %s (shown once)\n", pw);
+    else if (rc == MDT_ERR_CONFLICT)
+        rc = MDT_OK;
+    mdt_wipe(pw, sizeof(pw));
+    return rc;
+}
+
 int mdt_cli_serve(mdt_env *env, int argc, char **argv)
 {
     static const mdt_cli_opt opts[] = {{"--dev", false}};
@@ -118,6 +142,8 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
         return args.npos ? mdt_cli_fail("serve takes no arguments") : 1;
     if (mdt_cli_has(&args, 0) && do_init(env, &err) != MDT_OK)
         return mdt_cli_fail_err("init", &err);
+    if (mdt_cli_has(&args, 0) && dev_admin(env, &err) != MDT_OK)
+        return mdt_cli_fail_err("creating the admin user", &err);
     if (!env->store && mdt_store_open(env->cfg.database, &env->store, &err) != MDT_OK)
         return mdt_cli_fail_err("storage", &err);
     if (mdt_store_migrate(env->store, &err) != MDT_OK)

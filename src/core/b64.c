@@ -42,7 +42,8 @@ static int val(unsigned char c, int url)
     return -1;
 }
 
-static mdt_rc decode(const char *in, size_t n, uint8_t *out, size_t *outlen, int url)
+static mdt_rc decode(const char *in, size_t n, uint8_t *out, size_t outcap, size_t *outlen,
+                     int url)
 {
     size_t i = 0, o = 0;
     uint32_t acc = 0;
@@ -58,6 +59,8 @@ static mdt_rc decode(const char *in, size_t n, uint8_t *out, size_t *outlen, int
     }
     if (n % 4 == 1)
         return MDT_ERR_INVALID_REQUEST;
+    if (n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) > outcap)
+        return MDT_ERR_TOO_LARGE;
     for (; i < n; i++) {
         int v = val((unsigned char)in[i], url);
         if (v < 0)
@@ -76,12 +79,12 @@ static mdt_rc decode(const char *in, size_t n, uint8_t *out, size_t *outlen, int
     return MDT_OK;
 }
 
-mdt_rc mdt_b64url_decode(const char *in, size_t n, uint8_t *out, size_t *outlen)
+mdt_rc mdt_b64url_decode(const char *in, size_t n, uint8_t *out, size_t outcap, size_t *outlen)
 {
-    return decode(in, n, out, outlen, 1);
+    return decode(in, n, out, outcap, outlen, 1);
 }
 
-mdt_rc mdt_b64_decode(const char *in, size_t n, uint8_t *out, size_t *outlen)
+mdt_rc mdt_b64_decode(const char *in, size_t n, uint8_t *out, size_t outcap, size_t *outlen)
 {
-    return decode(in, n, out, outlen, 0);
+    return decode(in, n, out, outcap, outlen, 0);
 }

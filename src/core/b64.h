@@ -10,10 +10,14 @@
 static inline size_t mdt_b64url_len(size_t n) { return (n / 3) * 4 + ((n % 3) ? (n % 3) + 1 : 0); }
 /* Writes mdt_b64url_len(n) characters and a NUL; out must hold that + 1. */
 size_t mdt_b64url_encode(const uint8_t *in, size_t n, char *out);
-/* Decodes into out (room for n*3/4 bytes); rejects padding, bad characters
- * and non-canonical trailing bits. Returns MDT_ERR_INVALID_REQUEST on bad input. */
-mdt_rc mdt_b64url_decode(const char *in, size_t n, uint8_t *out, size_t *outlen) MDT_WARN_UNUSED;
+/* Decodes into out, which holds outcap bytes; rejects padding, bad
+ * characters and non-canonical trailing bits (MDT_ERR_INVALID_REQUEST), and
+ * input that would decode to more than outcap bytes (MDT_ERR_TOO_LARGE,
+ * nothing written). n * 3 / 4 bytes always suffice. */
+mdt_rc mdt_b64url_decode(const char *in, size_t n, uint8_t *out, size_t outcap,
+                         size_t *outlen) MDT_WARN_UNUSED;
 /* Standard base64 with padding, for HTTP Basic. Same contract. */
-mdt_rc mdt_b64_decode(const char *in, size_t n, uint8_t *out, size_t *outlen) MDT_WARN_UNUSED;
+mdt_rc mdt_b64_decode(const char *in, size_t n, uint8_t *out, size_t outcap,
+                      size_t *outlen) MDT_WARN_UNUSED;
 
 #endif

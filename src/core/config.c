@@ -94,6 +94,15 @@ static const cfg_key keys[] = {
     {"tokens", "signing_alg", K_ENUM, AT(signing_alg),
      .choices = CHOICES("ES256", "RS256", "PS256", "EdDSA"), .def = "ES256",
      .desc = "JWS algorithm of the signing keys."},
+    {"users", "argon2_time_cost", K_INT, AT(argon2_time_cost), .min = 1, .max = 10, .def = "3",
+     .desc = "argon2id passes over memory when hashing a user's password."},
+    {"users", "argon2_memory_kib", K_INT, AT(argon2_memory_kib), .min = 8192, .max = 1048576,
+     .def = "65536", .desc = "argon2id memory per password hash, in KiB (each concurrent login "
+                             "uses this much)."},
+    {"users", "argon2_parallelism", K_INT, AT(argon2_parallelism), .min = 1, .max = 8, .def = "1",
+     .desc = "argon2id lanes (threads) per password hash."},
+    {"users", "password_min_length", K_INT, AT(password_min_length), .min = 8, .max = 128,
+     .def = "12", .desc = "Shortest password accepted, in characters (at most 1024 bytes)."},
     {"audit", "max_batch", K_INT, AT(audit_max_batch), .min = 1, .max = 10000, .def = "256",
      .desc = "Most audit events written in one group commit."},
     {"log", "level", K_ENUM, AT(log_level), .choices = CHOICES("debug", "info", "warn", "error"),
@@ -689,7 +698,7 @@ static bool is_set(const char *s)
 mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
 {
     char host[256];
-    const char *bad;
+    const char *bad = NULL;
 
     if (!cfg->issuer || (bad = url_host(cfg->issuer, host, sizeof(host))))
         return key_fail(cfg, "server", "issuer", cfg->issuer ? bad : "not set", err);

@@ -35,6 +35,11 @@ typedef struct {
     char *access_token_format; /* "jwt" | "opaque" */
     int64_t refresh_token_ttl;
     char *signing_alg;       /* ES256 | RS256 | PS256 | EdDSA */
+    /* [users] */
+    int argon2_time_cost;    /* argon2id passes */
+    int argon2_memory_kib;   /* argon2id memory per hash, KiB */
+    int argon2_parallelism;  /* argon2id lanes (threads) */
+    int password_min_length; /* characters (UTF-8 code points) */
     /* [audit] */
     int64_t audit_max_batch;      /* events per group commit */
     /* [log] */

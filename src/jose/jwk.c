@@ -396,7 +396,7 @@ static bool get_b64(json_t *o, const char *name, uint8_t *buf, size_t cap, size_
 
     if (!s || slen == 0 || slen > (cap / 3) * 4 + 3)
         return false;
-    if (mdt_b64url_decode(s, slen, buf, len) != MDT_OK)
+    if (mdt_b64url_decode(s, slen, buf, cap, len) != MDT_OK)
         return false;
     return *len > 0 && *len <= cap && (want == 0 || *len == want);
 }

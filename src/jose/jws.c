@@ -75,7 +75,7 @@ out:
 /* Decodes one part into dst (room for n + 1), NUL-terminated. */
 static bool decode_part(const char *src, size_t n, char *dst, size_t *outlen)
 {
-    if (mdt_b64url_decode(src, n, (uint8_t *)dst, outlen) != MDT_OK)
+    if (mdt_b64url_decode(src, n, (uint8_t *)dst, n, outlen) != MDT_OK)
         return false;
     dst[*outlen] = '\0';
     return true;

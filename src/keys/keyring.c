@@ -98,7 +98,7 @@ mdt_rc mdt_master_key_load(const char *path, uint8_t out[MDT_MASTER_KEY_LEN], md
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
         n--;
     uint8_t raw[96];
-    if ((size_t)n > 64 || mdt_b64url_decode(text, (size_t)n, raw, &outlen) != MDT_OK ||
+    if ((size_t)n > 64 || mdt_b64url_decode(text, (size_t)n, raw, sizeof(raw), &outlen) != MDT_OK ||
         outlen != MDT_MASTER_KEY_LEN) {
         rc = mdt_failf(err, MDT_ERR_CONFIG, "bad master key", "master key %s is malformed", path);
     } else {

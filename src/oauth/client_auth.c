@@ -21,7 +21,7 @@ static mdt_rc parse_basic(mdt_req *req, const char *hdr, const char **id, const 
     n = strlen(p);
     if (n == 0 || n > MAX_BASIC_LEN || !(raw = mdt_arena_alloc(req->arena, n)))
         return mdt_fail(err, MDT_ERR_INVALID_CLIENT, "client authentication failed");
-    if (mdt_b64_decode(p, n, raw, &outlen) != MDT_OK)
+    if (mdt_b64_decode(p, n, raw, n, &outlen) != MDT_OK)
         return mdt_failf(err, MDT_ERR_INVALID_CLIENT, "client authentication failed",
                          "malformed Basic credentials");
     colon = memchr(raw, ':', outlen);

@@ -68,8 +68,24 @@ static const char m1_initial[] =
     " hash {BLOB} NOT NULL);\n"
     "CREATE INDEX audit_events_time ON audit_events(time);\n";
 
+/* Human users. roles: space-separated ("admin approver"); password_hash: the
+ * argon2id encoded string. Usernames are unique regardless of ASCII case, so
+ * that "Admin" cannot stand beside "admin"; lookups stay exact. */
+static const char m2_users[] =
+    "CREATE TABLE users ("
+    " username TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " email TEXT NOT NULL DEFAULT '',"
+    " roles TEXT NOT NULL DEFAULT '',"
+    " status TEXT NOT NULL,"
+    " password_hash TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL);\n"
+    "CREATE UNIQUE INDEX users_username_lower ON users (LOWER(username));\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
+    {2, "users", m2_users},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

@@ -31,6 +31,7 @@ enum q {
     Q_TOKEN_INSERT, Q_TOKEN_GET, Q_TOKEN_REVOKE, Q_TOKEN_EXISTS,
     Q_JTI_REVOKE, Q_JTI_GET, Q_PURGE_TOKENS, Q_PURGE_JTIS,
     Q_KEY_INSERT, Q_KEY_LIST, Q_KEY_SCHEDULE,
+    Q_USER_INSERT, Q_USER_GET, Q_USER_LIST, Q_USER_UPDATE, Q_USER_COUNT,
     Q_AUDIT_LAST, Q_AUDIT_INSERT,
     Q_COUNT
 };
@@ -41,6 +42,7 @@ enum q {
 #define TOKEN_COLS "hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at"
 #define KEY_COLS "kid,alg,sealed,created_at,activate_at,retire_at,expire_at"
 #define AUDIT_COLS "seq,time,type,body,prev_hash,hash"
+#define USER_COLS "username,name,email,roles,status,password_hash,created_at,updated_at"
 
 static const char *const q_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -77,6 +79,12 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_KEY_INSERT] = "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7)",
     [Q_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys ORDER BY activate_at,created_at,kid",
     [Q_KEY_SCHEDULE] = "UPDATE signing_keys SET retire_at=?2,expire_at=?3 WHERE kid=?1",
+    [Q_USER_INSERT] = "INSERT INTO users (" USER_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_USER_GET] = "SELECT " USER_COLS " FROM users WHERE username=?1",
+    [Q_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
+    [Q_USER_UPDATE] = "UPDATE users SET name=?2,email=?3,roles=?4,status=?5,password_hash=?6,"
+                      "updated_at=?7 WHERE username=?1",
+    [Q_USER_COUNT] = "SELECT COUNT(*) FROM users",
     [Q_AUDIT_LAST] = "SELECT seq,hash FROM audit_events ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_INSERT] = "INSERT INTO audit_events (" AUDIT_COLS ") VALUES (?1,?2,?3,?4,?5,?6)",
 };
@@ -471,6 +479,22 @@ static mdt_rc row_key(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
     v->activate_at = sqlite3_column_int64(st, 4);
     v->retire_at = sqlite3_column_int64(st, 5);
     v->expire_at = sqlite3_column_int64(st, 6);
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_user(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_user_rec *v = dst;
+    rd r = {a, false};
+
+    v->username = rd_text(&r, st, 0);
+    v->name = rd_text(&r, st, 1);
+    v->email = rd_text(&r, st, 2);
+    v->roles = rd_text(&r, st, 3);
+    v->status = rd_text(&r, st, 4);
+    v->password_hash = rd_text(&r, st, 5);
+    v->created_at = sqlite3_column_int64(st, 6);
+    v->updated_at = sqlite3_column_int64(st, 7);
     return rd_end(&r, err);
 }
 
@@ -1151,6 +1175,83 @@ static mdt_rc sq_key_schedule(mdt_store *s, const char *kid, int64_t retire_at, 
     return run_changed(c, st, b, "key_schedule", "signing key not found", err);
 }
 
+/* ------------------------------------------------------------------- users */
+
+static mdt_rc sq_user_insert(mdt_store *s, const mdt_user_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_USER_INSERT, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, v->username) | bind_text(st, 2, v->name) | bind_text(st, 3, v->email) |
+        bind_text(st, 4, v->roles) | bind_text(st, 5, v->status) |
+        bind_text(st, 6, v->password_hash) | sqlite3_bind_int64(st, 7, v->created_at) |
+        sqlite3_bind_int64(st, 8, v->updated_at);
+    return run(c, st, b, "user_insert", err);
+}
+
+static mdt_rc sq_user_get(mdt_store *s, const char *username, mdt_arena *a, mdt_user_rec *out,
+                          mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_USER_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_text(st, 1, username), "user_get", "user not found", err);
+    if (rc == MDT_OK)
+        rc = row_user(st, a, out, err);
+    done(st);
+    return rc;
+}
+
+static mdt_rc sq_user_list(mdt_store *s, mdt_arena *a, mdt_user_rec **out, size_t *n,
+                           mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_USER_LIST, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st, SQLITE_OK, a, sizeof(**out), row_user, (void **)out, n, "user_list",
+                   err);
+}
+
+static mdt_rc sq_user_update(mdt_store *s, const mdt_user_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_USER_UPDATE, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, v->username) | bind_text(st, 2, v->name) | bind_text(st, 3, v->email) |
+        bind_text(st, 4, v->roles) | bind_text(st, 5, v->status) |
+        bind_text(st, 6, v->password_hash) | sqlite3_bind_int64(st, 7, v->updated_at);
+    return run_changed(c, st, b, "user_update", "user not found", err);
+}
+
+static mdt_rc sq_user_count(mdt_store *s, int64_t *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_USER_COUNT, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, SQLITE_OK, "user_count", "no count", err);
+    if (rc == MDT_OK)
+        *out = sqlite3_column_int64(st, 0);
+    done(st);
+    return rc;
+}
+
 /* ------------------------------------------------------------------- audit */
 
 /* The last event's seq and hash (0 and zeros when the log is empty). */
@@ -1295,6 +1396,11 @@ static const mdt_store_ops sqlite_ops = {
     .key_insert = sq_key_insert,
     .key_list = sq_key_list,
     .key_schedule = sq_key_schedule,
+    .user_insert = sq_user_insert,
+    .user_get = sq_user_get,
+    .user_list = sq_user_list,
+    .user_update = sq_user_update,
+    .user_count = sq_user_count,
     .audit_append = sq_audit_append,
     .audit_each = sq_audit_each,
     .audit_last_seq = sq_audit_last_seq,

@@ -202,6 +202,50 @@ mdt_rc mdt_store_key_schedule(mdt_store *s, const char *kid, int64_t retire_at, 
     return s->ops->key_schedule(s, kid, retire_at, expire_at, err);
 }
 
+/* --- users --- */
+
+/* Fields every backend needs set: the columns are NOT NULL. */
+static bool user_complete(const mdt_user_rec *u)
+{
+    return u->username && u->username[0] && u->name && u->email && u->roles && u->status &&
+           u->password_hash && u->password_hash[0];
+}
+
+mdt_rc mdt_store_user_insert(mdt_store *s, const mdt_user_rec *u, mdt_err *err)
+{
+    if (!user_complete(u))
+        return mdt_fail(err, MDT_ERR_INTERNAL, "user record incomplete");
+    return s->ops->user_insert(s, u, err);
+}
+
+mdt_rc mdt_store_user_get(mdt_store *s, const char *username, mdt_arena *a, mdt_user_rec *out,
+                          mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->user_get(s, username, a, out, err);
+}
+
+mdt_rc mdt_store_user_list(mdt_store *s, mdt_arena *a, mdt_user_rec **out, size_t *n,
+                           mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->user_list(s, a, out, n, err);
+}
+
+mdt_rc mdt_store_user_update(mdt_store *s, const mdt_user_rec *u, mdt_err *err)
+{
+    if (!user_complete(u))
+        return mdt_fail(err, MDT_ERR_INTERNAL, "user record incomplete");
+    return s->ops->user_update(s, u, err);
+}
+
+mdt_rc mdt_store_user_count(mdt_store *s, int64_t *out, mdt_err *err)
+{
+    *out = 0;
+    return s->ops->user_count(s, out, err);
+}
+
 /* --- audit --- */
 
 mdt_rc mdt_store_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,

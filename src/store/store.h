@@ -78,6 +78,19 @@ typedef struct {
     int64_t expire_at;         /* leaves the JWKS at this time (0 = not yet scheduled) */
 } mdt_key_rec;
 
+/* A human user. Usernames are unique regardless of ASCII case; lookups by
+ * username are exact. */
+typedef struct {
+    const char *username;
+    const char *name;          /* "" when none */
+    const char *email;         /* "" when none */
+    const char *roles;         /* space-separated, e.g. "admin approver"; "" when none */
+    const char *status;        /* active | disabled */
+    const char *password_hash; /* argon2id encoded string ("$argon2id$v=19$m=...") */
+    int64_t created_at;
+    int64_t updated_at;
+} mdt_user_rec;
+
 /* An audit event. The store assigns seq and asks the caller for the hash
  * inside the same transaction, so that the chain is serialised across
  * threads, processes and nodes. */
@@ -168,6 +181,21 @@ mdt_rc mdt_store_key_list(mdt_store *s, mdt_arena *a, mdt_key_rec **out, size_t 
 /* Sets retire_at and expire_at of one key. */
 mdt_rc mdt_store_key_schedule(mdt_store *s, const char *kid, int64_t retire_at, int64_t expire_at,
                               mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- users --- */
+/* MDT_ERR_CONFLICT when the username exists (in any ASCII case). */
+mdt_rc mdt_store_user_insert(mdt_store *s, const mdt_user_rec *u, mdt_err *err) MDT_WARN_UNUSED;
+/* MDT_ERR_NOT_FOUND when unknown. */
+mdt_rc mdt_store_user_get(mdt_store *s, const char *username, mdt_arena *a, mdt_user_rec *out,
+                          mdt_err *err) MDT_WARN_UNUSED;
+/* Ordered by username. */
+mdt_rc mdt_store_user_list(mdt_store *s, mdt_arena *a, mdt_user_rec **out, size_t *n,
+                           mdt_err *err) MDT_WARN_UNUSED;
+/* Replaces name, email, roles, status, password_hash and updated_at of
+ * u->username; MDT_ERR_NOT_FOUND when unknown. */
+mdt_rc mdt_store_user_update(mdt_store *s, const mdt_user_rec *u, mdt_err *err) MDT_WARN_UNUSED;
+/* Number of users, disabled ones included. */
+mdt_rc mdt_store_user_count(mdt_store *s, int64_t *out, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- audit --- */
 /* Appends events in one transaction: for each, sets seq (last + 1),

@@ -53,6 +53,13 @@ typedef struct mdt_store_ops {
     mdt_rc (*key_schedule)(mdt_store *s, const char *kid, int64_t retire_at, int64_t expire_at,
                            mdt_err *err);
 
+    mdt_rc (*user_insert)(mdt_store *s, const mdt_user_rec *u, mdt_err *err);
+    mdt_rc (*user_get)(mdt_store *s, const char *username, mdt_arena *a, mdt_user_rec *out,
+                       mdt_err *err);
+    mdt_rc (*user_list)(mdt_store *s, mdt_arena *a, mdt_user_rec **out, size_t *n, mdt_err *err);
+    mdt_rc (*user_update)(mdt_store *s, const mdt_user_rec *u, mdt_err *err);
+    mdt_rc (*user_count)(mdt_store *s, int64_t *out, mdt_err *err);
+
     mdt_rc (*audit_append)(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                            mdt_err *err);
     mdt_rc (*audit_each)(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,

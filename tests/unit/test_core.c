@@ -36,12 +36,12 @@ static void test_b64url_vectors(void **state)
         assert_int_equal(mdt_b64url_len(n), strlen(rfc4648[i].b64url));
         assert_int_equal(mdt_b64url_encode((const uint8_t *)raw, n, enc), strlen(rfc4648[i].b64url));
         assert_string_equal(enc, rfc4648[i].b64url);
-        assert_int_equal(mdt_b64url_decode(enc, strlen(enc), dec, &outlen), MDT_OK);
+        assert_int_equal(mdt_b64url_decode(enc, strlen(enc), dec, sizeof(dec), &outlen), MDT_OK);
         assert_int_equal(outlen, n);
         assert_memory_equal(dec, raw, n);
 
         outlen = 99;
-        assert_int_equal(mdt_b64_decode(rfc4648[i].b64, strlen(rfc4648[i].b64), dec, &outlen),
+        assert_int_equal(mdt_b64_decode(rfc4648[i].b64, strlen(rfc4648[i].b64), dec, sizeof(dec), &outlen),
                          MDT_OK);
         assert_int_equal(outlen, n);
         assert_memory_equal(dec, raw, n);
@@ -64,14 +64,14 @@ static void test_b64url_alphabet(void **state)
     assert_string_equal(enc, "____");
     mdt_b64url_encode(mixed, 2, enc);
     assert_string_equal(enc, "-_8");
-    assert_int_equal(mdt_b64url_decode("-_8", 3, dec, &outlen), MDT_OK);
+    assert_int_equal(mdt_b64url_decode("-_8", 3, dec, sizeof(dec), &outlen), MDT_OK);
     assert_int_equal(outlen, 2);
     assert_memory_equal(dec, mixed, 2);
     /* the standard alphabet decodes "+/" and refuses "-_" */
-    assert_int_equal(mdt_b64_decode("+/8=", 4, dec, &outlen), MDT_OK);
+    assert_int_equal(mdt_b64_decode("+/8=", 4, dec, sizeof(dec), &outlen), MDT_OK);
     assert_int_equal(outlen, 2);
     assert_memory_equal(dec, mixed, 2);
-    assert_int_equal(mdt_b64_decode("-_8=", 4, dec, &outlen), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(mdt_b64_decode("-_8=", 4, dec, sizeof(dec), &outlen), MDT_ERR_INVALID_REQUEST);
     /* every byte value survives a round trip */
     {
         uint8_t all[256], back[256];
@@ -82,7 +82,7 @@ static void test_b64url_alphabet(void **state)
         assert_int_equal(strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                       "0123456789-_"),
                          strlen(text));
-        assert_int_equal(mdt_b64url_decode(text, strlen(text), back, &outlen), MDT_OK);
+        assert_int_equal(mdt_b64url_decode(text, strlen(text), back, sizeof(back), &outlen), MDT_OK);
         assert_int_equal(outlen, 256);
         assert_memory_equal(all, back, 256);
     }
@@ -109,11 +109,18 @@ static void test_b64url_rejects(void **state)
     (void)state;
 
     for (size_t i = 0; i < MDT_ARRAY_LEN(bad); i++) {
-        if (mdt_b64url_decode(bad[i], strlen(bad[i]), dec, &outlen) != MDT_ERR_INVALID_REQUEST)
+        if (mdt_b64url_decode(bad[i], strlen(bad[i]), dec, sizeof(dec), &outlen) != MDT_ERR_INVALID_REQUEST)
             fail_msg("accepted \"%s\"", bad[i]);
     }
     /* an embedded NUL counts as a bad character */
-    assert_int_equal(mdt_b64url_decode("Zm\0v", 4, dec, &outlen), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(mdt_b64url_decode("Zm\0v", 4, dec, sizeof(dec), &outlen), MDT_ERR_INVALID_REQUEST);
+    /* the output capacity is a hard bound: one byte short is refused, nothing written */
+    dec[0] = 0x5a;
+    assert_int_equal(mdt_b64url_decode("Zm9v", 4, dec, 2, &outlen), MDT_ERR_TOO_LARGE);
+    assert_int_equal(dec[0], 0x5a);
+    assert_int_equal(mdt_b64url_decode("Zm8", 3, dec, 1, &outlen), MDT_ERR_TOO_LARGE);
+    assert_int_equal(mdt_b64url_decode("Zm8", 3, dec, 2, &outlen), MDT_OK);
+    assert_int_equal(outlen, 2);
 }
 
 static void test_b64_std(void **state)
@@ -134,11 +141,11 @@ static void test_b64_std(void **state)
     (void)state;
 
     /* HTTP Basic: "Aladdin:open sesame" (RFC 7617 example) */
-    assert_int_equal(mdt_b64_decode("QWxhZGRpbjpvcGVuIHNlc2FtZQ==", 28, dec, &outlen), MDT_OK);
+    assert_int_equal(mdt_b64_decode("QWxhZGRpbjpvcGVuIHNlc2FtZQ==", 28, dec, sizeof(dec), &outlen), MDT_OK);
     assert_int_equal(outlen, 19);
     assert_memory_equal(dec, "Aladdin:open sesame", 19);
     for (size_t i = 0; i < MDT_ARRAY_LEN(bad); i++) {
-        if (mdt_b64_decode(bad[i], strlen(bad[i]), dec, &outlen) != MDT_ERR_INVALID_REQUEST)
+        if (mdt_b64_decode(bad[i], strlen(bad[i]), dec, sizeof(dec), &outlen) != MDT_ERR_INVALID_REQUEST)
             fail_msg("accepted \"%s\"", bad[i]);
     }
 }

@@ -62,7 +62,7 @@ static char *header_of(const char *tok)
     size_t n = (size_t)(strchr(tok, '.') - tok), len = 0;
     char *out = calloc(1, n + 1);
 
-    assert_int_equal(mdt_b64url_decode(tok, n, (uint8_t *)out, &len), MDT_OK);
+    assert_int_equal(mdt_b64url_decode(tok, n, (uint8_t *)out, n, &len), MDT_OK);
     return out;
 }
 
@@ -158,7 +158,7 @@ static void truncate_sig(char *part)
     uint8_t sig[MDT_JWS_SIG_MAX];
     size_t n = 0;
 
-    assert_int_equal(mdt_b64url_decode(part, strlen(part), sig, &n), MDT_OK);
+    assert_int_equal(mdt_b64url_decode(part, strlen(part), sig, sizeof(sig), &n), MDT_OK);
     mdt_b64url_encode(sig, n - 1, part);
 }
 
@@ -198,7 +198,7 @@ static void test_es256_der_rejected(void **state)
     char enc[200];
     mdt_buf b;
     (void)state;
-    assert_int_equal(mdt_b64url_decode(d2 + 1, strlen(d2 + 1), rs, &rslen), MDT_OK);
+    assert_int_equal(mdt_b64url_decode(d2 + 1, strlen(d2 + 1), rs, sizeof(rs), &rslen), MDT_OK);
     assert_int_equal(rslen, 64);
     /* DER SEQUENCE { INTEGER r, INTEGER s }, each with a 0x00 pad byte */
     derlen = 0;

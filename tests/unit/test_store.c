@@ -373,6 +373,86 @@ static void test_scopes(void **state)
     assert_int_equal(found, 2);
 }
 
+/* -------------------------------------------------------------------- users */
+
+static mdt_user_rec user(const char *username, const char *roles)
+{
+    return (mdt_user_rec){.username = username, .name = "Name", .email = "u@example.com",
+                          .roles = roles, .status = "active",
+                          .password_hash = "$argon2id$v=19$m=8192,t=1,p=1$c2FsdA$aGFzaA",
+                          .created_at = 50, .updated_at = 51};
+}
+
+static void test_users(void **state)
+{
+    fx *f = *state;
+    const char *a = id(f, "user_a"), *b = id(f, "user_b");
+    mdt_user_rec ua = user(a, "admin approver"), ub = user(b, ""), got, *list;
+    int64_t before = -1, after = -1;
+    size_t n, ia = SIZE_MAX, ib = SIZE_MAX;
+    char *upper;
+
+    assert_int_equal(mdt_store_user_count(f->s, &before, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_user_insert(f->s, &ub, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_user_insert(f->s, &ua, &f->err), MDT_OK);
+    ua.name = "Other";
+    assert_int_equal(mdt_store_user_insert(f->s, &ua, &f->err), MDT_ERR_CONFLICT);
+    upper = mdt_arena_strdup(&f->a, a);
+    for (char *p = upper; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    ua.username = upper; /* unique regardless of ASCII case */
+    assert_int_equal(mdt_store_user_insert(f->s, &ua, &f->err), MDT_ERR_CONFLICT);
+    ua.username = a;
+    ua.password_hash = NULL; /* NOT NULL columns are checked before the backend */
+    assert_int_equal(mdt_store_user_insert(f->s, &ua, &f->err), MDT_ERR_INTERNAL);
+    assert_int_equal(mdt_store_user_count(f->s, &after, &f->err), MDT_OK);
+    assert_int_equal(after, before + 2);
+
+    assert_int_equal(mdt_store_user_get(f->s, a, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.username, a);
+    assert_string_equal(got.name, "Name"); /* unchanged by the failed insert */
+    assert_string_equal(got.email, "u@example.com");
+    assert_string_equal(got.roles, "admin approver");
+    assert_string_equal(got.status, "active");
+    assert_string_equal(got.password_hash, "$argon2id$v=19$m=8192,t=1,p=1$c2FsdA$aGFzaA");
+    assert_int_equal(got.created_at, 50);
+    assert_int_equal(got.updated_at, 51);
+    assert_int_equal(mdt_store_user_get(f->s, upper, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_user_get(f->s, id(f, "user_none"), &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+
+    ub.name = "New";
+    ub.email = "";
+    ub.roles = "approver";
+    ub.status = "disabled";
+    ub.password_hash = "$argon2id$v=19$m=8192,t=1,p=1$c2FsdDI$aGFzaDI";
+    ub.created_at = 999; /* not updatable */
+    ub.updated_at = 60;
+    assert_int_equal(mdt_store_user_update(f->s, &ub, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_user_get(f->s, b, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.name, "New");
+    assert_string_equal(got.email, "");
+    assert_string_equal(got.roles, "approver");
+    assert_string_equal(got.status, "disabled");
+    assert_string_equal(got.password_hash, ub.password_hash);
+    assert_int_equal(got.created_at, 50);
+    assert_int_equal(got.updated_at, 60);
+    ub.username = id(f, "user_none");
+    assert_int_equal(mdt_store_user_update(f->s, &ub, &f->err), MDT_ERR_NOT_FOUND);
+
+    assert_int_equal(mdt_store_user_list(f->s, &f->a, &list, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].username, a) == 0)
+            ia = i;
+        else if (strcmp(list[i].username, b) == 0)
+            ib = i;
+    }
+    assert_true(ia != SIZE_MAX && ib != SIZE_MAX && ia < ib);
+    assert_string_equal(list[ia].roles, "admin approver");
+    assert_string_equal(list[ib].status, "disabled");
+}
+
 /* ------------------------------------------------------------------- tokens */
 
 static void test_tokens(void **state)
@@ -718,6 +798,7 @@ int main(void)
         T(test_client_insert_atomic),
         T(test_creds),
         T(test_scopes),
+        T(test_users),
         T(test_tokens),
         T(test_purge_tokens),
         T(test_jti),
