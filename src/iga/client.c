@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "iga/client_internal.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
 #include "store/store.h"
@@ -503,15 +504,17 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
     return ok;
 }
 
-mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
-                       mdt_err *err)
+mdt_rc mdt_iga__client_read(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
+                            mdt_err *err)
 {
     mdt_client_rec rec;
+    mdt_cred_rec *creds = NULL;
     json_t *m;
     mdt_rc rc;
 
     memset(out, 0, sizeof(*out));
-    if ((rc = get_client(env, client_id, a, &rec, err)) != MDT_OK)
+    if ((rc = get_client(env, client_id, a, &rec, err)) != MDT_OK ||
+        (rc = mdt_store_cred_list(env->store, client_id, a, &creds, &out->ncreds, err)) != MDT_OK)
         return rc;
     m = json_loads(rec.metadata, 0, NULL);
     if (!json_is_object(m)) {
@@ -522,11 +525,17 @@ mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_cl
     rc = client_from_json(a, m, out) ? MDT_OK : nomem(err);
     json_decref(m);
     out->client_id = rec.client_id;
-    out->status = effective_status(rec.status, rec.expires_at, mdt_now(&env->clock));
+    out->status = rec.status; /* as stored: mdt_client_load derives "expired" */
     out->expires_at = rec.expires_at;
     out->tokens_valid_after = rec.tokens_valid_after;
     out->metadata = rec.metadata;
+    out->creds = creds;
     return rc;
+}
+
+const char *mdt_iga__effective_status(const char *status, int64_t expires_at, int64_t now)
+{
+    return effective_status(status, expires_at, now);
 }
 
 bool mdt_client_usable(const mdt_client *c, int64_t now)
@@ -565,15 +574,13 @@ static bool cred_live(const mdt_cred_rec *cr, int64_t now)
 mdt_rc mdt_client_verify_secret(mdt_env *env, const mdt_client *c, const char *secret, size_t len,
                                 int64_t now, mdt_arena *a, const char **cred_id, mdt_err *err)
 {
-    mdt_cred_rec *creds = NULL, *hit = NULL;
+    const mdt_cred_rec *creds = c->creds, *hit = NULL;
     uint8_t h[MDT_SECRET_HASH_LEN];
-    size_t n = 0;
-    mdt_rc rc;
+    size_t n = c->ncreds;
 
+    (void)a;
     if (cred_id)
         *cred_id = NULL;
-    if ((rc = mdt_store_cred_list(env->store, c->client_id, a, &creds, &n, err)) != MDT_OK)
-        return rc;
     mdt_secret_hash(secret, len, h);
     for (size_t i = 0; i < n; i++) {   /* no early exit: every live secret is compared */
         bool eq = mdt_ct_eq(h, sizeof(h), creds[i].hash, sizeof(creds[i].hash));
@@ -587,6 +594,8 @@ mdt_rc mdt_client_verify_secret(mdt_env *env, const mdt_client *c, const char *s
         mdt_err terr = {0};
         if (mdt_store_cred_touch(env->store, hit->id, now, &terr) != MDT_OK)
             MDT_WARN("cannot record use of credential %s: %s", hit->id, mdt_err_text(&terr));
+        else
+            mdt_iga__cache_touched(c->client_id, hit->id, now);
     }
     if (cred_id)
         *cred_id = hit->id;

@@ -15,6 +15,7 @@
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
+#include "store/store.h"
 
 #define MDT_CLIENT_METADATA_MAX (64 * 1024) /* bytes of metadata JSON accepted */
 #define MDT_CLIENT_NAME_MAX 200
@@ -32,11 +33,14 @@ typedef struct {
     int64_t access_token_ttl /* 0 = config default */, expires_at, tokens_valid_after;
     int64_t max_delegation_depth;
     const char *metadata;  /* normalized JSON text */
+    const mdt_cred_rec *creds; size_t ncreds; /* every credential, expired ones included */
 } mdt_client;
 
-/* Loads and parses a client into the arena (everything arena-owned).
- * status is "expired" when expires_at has passed. MDT_ERR_NOT_FOUND when
- * unknown. */
+/* Loads and parses a client and its credentials into the arena (everything
+ * arena-owned). status is "expired" when expires_at has passed.
+ * MDT_ERR_NOT_FOUND when unknown. Served from a per-thread cache that is
+ * used only while the store's clients counter has not moved, so a change
+ * made anywhere (another process, another node) is seen by the next call. */
 mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
                        mdt_err *err) MDT_WARN_UNUSED;
 /* True when status is active and expires_at (if any) is after now. */

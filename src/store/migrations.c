@@ -83,9 +83,20 @@ static const char m2_users[] =
     " updated_at BIGINT NOT NULL);\n"
     "CREATE UNIQUE INDEX users_username_lower ON users (LOWER(username));\n";
 
+/* Counters that writers increment in the same transaction as the change
+ * they count. "clients" counts every change of a client or of its
+ * credentials (not last_used_at), so that a node can tell with one read
+ * whether the clients it has cached are current. */
+static const char m3_counters[] =
+    "CREATE TABLE store_counters ("
+    " name TEXT PRIMARY KEY,"
+    " value BIGINT NOT NULL);\n"
+    "INSERT INTO store_counters (name, value) VALUES ('clients', 0);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
+    {3, "counters", m3_counters},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

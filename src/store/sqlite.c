@@ -32,6 +32,7 @@ enum q {
     Q_JTI_REVOKE, Q_JTI_GET, Q_PURGE_TOKENS, Q_PURGE_JTIS,
     Q_KEY_INSERT, Q_KEY_LIST, Q_KEY_SCHEDULE,
     Q_USER_INSERT, Q_USER_GET, Q_USER_LIST, Q_USER_UPDATE, Q_USER_COUNT,
+    Q_CLIENTS_BUMP, Q_CLIENTS_VERSION,
     Q_AUDIT_LAST, Q_AUDIT_INSERT,
     Q_COUNT
 };
@@ -85,6 +86,8 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_USER_UPDATE] = "UPDATE users SET name=?2,email=?3,roles=?4,status=?5,password_hash=?6,"
                       "updated_at=?7 WHERE username=?1",
     [Q_USER_COUNT] = "SELECT COUNT(*) FROM users",
+    [Q_CLIENTS_BUMP] = "UPDATE store_counters SET value=value+1 WHERE name='clients'",
+    [Q_CLIENTS_VERSION] = "SELECT value FROM store_counters WHERE name='clients'",
     [Q_AUDIT_LAST] = "SELECT seq,hash FROM audit_events ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_INSERT] = "INSERT INTO audit_events (" AUDIT_COLS ") VALUES (?1,?2,?3,?4,?5,?6)",
 };
@@ -761,6 +764,12 @@ static mdt_rc cred_insert(sq_conn *c, const mdt_cred_rec *v, const char *client_
     return rc != MDT_OK ? rc : run(c, st, bind_cred(st, v, client_id), "cred_insert", err);
 }
 
+/* Counts a change of clients or credentials, inside its transaction. */
+static mdt_rc bump(sq_conn *c, mdt_rc rc, mdt_err *err)
+{
+    return rc == MDT_OK ? run_q(c, Q_CLIENTS_BUMP, err) : rc;
+}
+
 static mdt_rc client_insert_tx(sq_conn *c, const mdt_client_rec *v, const mdt_cred_rec *creds,
                                size_t ncreds, mdt_err *err)
 {
@@ -777,7 +786,7 @@ static mdt_rc client_insert_tx(sq_conn *c, const mdt_client_rec *v, const mdt_cr
     rc = run(c, st, b, "client_insert", err);
     for (size_t i = 0; i < ncreds && rc == MDT_OK; i++)
         rc = cred_insert(c, &creds[i], v->client_id, err);
-    return rc;
+    return bump(c, rc, err);
 }
 
 static mdt_rc sq_client_insert(mdt_store *s, const mdt_client_rec *v, const mdt_cred_rec *creds,
@@ -839,13 +848,14 @@ static mdt_rc sq_client_update(mdt_store *s, const mdt_client_rec *v, mdt_err *e
     mdt_rc rc = prep(s, Q_CLIENT_UPDATE, &c, &st, err);
     int b;
 
-    if (rc != MDT_OK)
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
     b = bind_text(st, 1, v->client_id) | bind_text(st, 2, v->status) |
         bind_text(st, 3, v->metadata) | sqlite3_bind_int64(st, 4, v->updated_at) |
         sqlite3_bind_int64(st, 5, v->expires_at) |
         sqlite3_bind_int64(st, 6, v->tokens_valid_after);
-    return run_changed(c, st, b, "client_update", "client not found", err);
+    rc = run_changed(c, st, b, "client_update", "client not found", err);
+    return tx_end(c, bump(c, rc, err), err);
 }
 
 /* Credentials and opaque tokens go with it (ON DELETE CASCADE). */
@@ -855,9 +865,10 @@ static mdt_rc sq_client_delete(mdt_store *s, const char *id, mdt_err *err)
     sqlite3_stmt *st;
     mdt_rc rc = prep(s, Q_CLIENT_DELETE, &c, &st, err);
 
-    if (rc != MDT_OK)
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
-    return run_changed(c, st, bind_text(st, 1, id), "client_delete", "client not found", err);
+    rc = run_changed(c, st, bind_text(st, 1, id), "client_delete", "client not found", err);
+    return tx_end(c, bump(c, rc, err), err);
 }
 
 /* ------------------------------------------------------------- credentials */
@@ -867,7 +878,9 @@ static mdt_rc sq_cred_insert(mdt_store *s, const mdt_cred_rec *v, mdt_err *err)
     sq_conn *c;
     mdt_rc rc = conn_get(SQ(s), &c, err);
 
-    return rc != MDT_OK ? rc : cred_insert(c, v, v->client_id, err);
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    return tx_end(c, bump(c, cred_insert(c, v, v->client_id, err), err), err);
 }
 
 static mdt_rc sq_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,
@@ -891,11 +904,12 @@ static mdt_rc sq_cred_expire_others(mdt_store *s, const char *client_id, const c
     mdt_rc rc = prep(s, Q_CRED_EXPIRE_OTHERS, &c, &st, err);
     int b;
 
-    if (rc != MDT_OK)
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
     b = bind_text(st, 1, client_id) | bind_text(st, 2, type) | bind_text(st, 3, keep_id) |
         sqlite3_bind_int64(st, 4, expires_at);
-    return run(c, st, b, "cred_expire_others", err);
+    rc = run(c, st, b, "cred_expire_others", err);
+    return tx_end(c, bump(c, rc, err), err);
 }
 
 static mdt_rc sq_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err)
@@ -916,10 +930,11 @@ static mdt_rc sq_cred_delete(mdt_store *s, const char *client_id, const char *id
     sqlite3_stmt *st;
     mdt_rc rc = prep(s, Q_CRED_DELETE, &c, &st, err);
 
-    if (rc != MDT_OK)
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
-    return run_changed(c, st, bind_text(st, 1, client_id) | bind_text(st, 2, id), "cred_delete",
-                       "credential not found", err);
+    rc = run_changed(c, st, bind_text(st, 1, client_id) | bind_text(st, 2, id), "cred_delete",
+                     "credential not found", err);
+    return tx_end(c, bump(c, rc, err), err);
 }
 
 /* ------------------------------------------------------------------ scopes */
@@ -1252,6 +1267,21 @@ static mdt_rc sq_user_count(mdt_store *s, int64_t *out, mdt_err *err)
     return rc;
 }
 
+static mdt_rc sq_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CLIENTS_VERSION, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, SQLITE_OK, "clients_version", "no clients counter", err);
+    if (rc == MDT_OK)
+        *out = sqlite3_column_int64(st, 0);
+    done(st);
+    return rc;
+}
+
 /* ------------------------------------------------------------------- audit */
 
 /* The last event's seq and hash (0 and zeros when the log is empty). */
@@ -1396,6 +1426,7 @@ static const mdt_store_ops sqlite_ops = {
     .key_insert = sq_key_insert,
     .key_list = sq_key_list,
     .key_schedule = sq_key_schedule,
+    .clients_version = sq_clients_version,
     .user_insert = sq_user_insert,
     .user_get = sq_user_get,
     .user_list = sq_user_list,

@@ -240,6 +240,12 @@ mdt_rc mdt_store_user_update(mdt_store *s, const mdt_user_rec *u, mdt_err *err)
     return s->ops->user_update(s, u, err);
 }
 
+mdt_rc mdt_store_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
+{
+    *out = 0;
+    return s->ops->clients_version(s, out, err);
+}
+
 mdt_rc mdt_store_user_count(mdt_store *s, int64_t *out, mdt_err *err)
 {
     *out = 0;

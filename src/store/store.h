@@ -150,6 +150,12 @@ mdt_rc mdt_store_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *
 mdt_rc mdt_store_cred_delete(mdt_store *s, const char *client_id, const char *id,
                              mdt_err *err) MDT_WARN_UNUSED;
 
+/* A counter incremented in the same transaction as every change of a
+ * client or of its credentials (client_insert/update/delete,
+ * cred_insert/expire_others/delete; not cred_touch): a cache of clients is
+ * current while this has not moved. */
+mdt_rc mdt_store_clients_version(mdt_store *s, int64_t *out, mdt_err *err) MDT_WARN_UNUSED;
+
 /* --- scopes --- */
 mdt_rc mdt_store_scope_insert(mdt_store *s, const mdt_scope_rec *sc, mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_store_scope_get(mdt_store *s, const char *name, mdt_arena *a, mdt_scope_rec *out,

@@ -59,6 +59,7 @@ typedef struct mdt_store_ops {
     mdt_rc (*user_list)(mdt_store *s, mdt_arena *a, mdt_user_rec **out, size_t *n, mdt_err *err);
     mdt_rc (*user_update)(mdt_store *s, const mdt_user_rec *u, mdt_err *err);
     mdt_rc (*user_count)(mdt_store *s, int64_t *out, mdt_err *err);
+    mdt_rc (*clients_version)(mdt_store *s, int64_t *out, mdt_err *err);
 
     mdt_rc (*audit_append)(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                            mdt_err *err);

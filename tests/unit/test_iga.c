@@ -425,6 +425,63 @@ static void test_suspend_resume(void **state)
     json_decref(r);
 }
 
+/* The token path's client cache: a change made through another store handle
+ * (another process or node) is seen by the very next load. */
+static void test_cache_sees_other_writers(void **state)
+{
+    fx *f = *state;
+    mdt_env other = f->env;
+    char url[128];
+    mdt_client a, b;
+    json_t *c;
+    const char *id, *secret, *resp;
+
+    add_scope(f, "read");
+    c = create(f, "{\"client_name\":\"cached\",\"scope\":\"read\"}");
+    id = mdt_arena_strdup(&f->a, jstr(c, "client_id"));
+    secret = mdt_arena_strdup(&f->a, jstr(c, "client_secret"));
+    json_decref(c);
+    snprintf(url, sizeof(url), "sqlite:%s/test.db", f->dir);
+    assert_int_equal(mdt_store_open(url, &other.store, &f->err), MDT_OK);
+
+    /* two loads in a row give the same client, the second from the cache */
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &a, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_string_equal(a.name, b.name);
+    assert_string_equal(b.status, "active");
+    assert_int_equal(b.nscopes, 1);
+    assert_string_equal(b.scopes[0], "read");
+    assert_int_equal(b.ncreds, 1);
+    assert_ptr_not_equal(a.name, b.name); /* copies, never the cache's own memory */
+
+    assert_int_equal(mdt_client_set_status(&other, id, "suspended", &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_string_equal(b.status, "suspended");
+    assert_false(mdt_client_usable(&b, f->clk.t));
+    assert_int_equal(mdt_client_set_status(&other, id, "active", &f->err), MDT_OK);
+
+    assert_int_equal(verify(f, id, secret), MDT_OK);
+    assert_int_equal(mdt_client_rotate_secret(&other, id, 0, &f->a, &resp, &f->err), MDT_OK);
+    assert_int_equal(verify(f, id, secret), MDT_ERR_INVALID_CLIENT);
+
+    /* expiry is judged at load time, not when the entry was cached */
+    f->clk.t += 10;
+    {
+        const char *upd = "{\"expires_at\":\"2100-01-01T00:00:00Z\"}";
+        assert_int_equal(mdt_client_update(&other, id, upd, strlen(upd), &f->a, &resp, &f->err),
+                         MDT_OK);
+    }
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_string_equal(b.status, "active");
+    f->clk.t = 4102444800 + 1; /* 2100-01-01T00:00:01Z */
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_string_equal(b.status, "expired");
+
+    assert_int_equal(mdt_client_delete(&other, id, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_ERR_NOT_FOUND);
+    mdt_store_close(other.store);
+}
+
 static void test_update_merge(void **state)
 {
     fx *f = *state;
@@ -558,6 +615,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_rotation, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_show_credentials, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_suspend_resume, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cache_sees_other_writers, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_update_merge, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_delete_and_list, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_scopes, fx_setup, fx_teardown),

@@ -323,6 +323,46 @@ static void test_creds(void **state)
 
 /* ------------------------------------------------------------------- scopes */
 
+/* Every change of a client or its credentials moves the counter, in the
+ * same transaction; touching last_used_at and failed changes do not. */
+static void test_clients_version(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "ver"), *cr = id(f, "ver_cred");
+    mdt_client_rec c = client(cid, "active");
+    mdt_cred_rec one = cred(cr, cid, "secret", 10, 0x11);
+    mdt_cred_rec two = cred(id(f, "ver_cred2"), cid, "secret", 20, 0x22);
+    int64_t v0, v;
+
+#define MOVED(call)                                                                    \
+    do {                                                                               \
+        assert_int_equal(mdt_store_clients_version(f->s, &v0, &f->err), MDT_OK);      \
+        assert_int_equal(call, MDT_OK);                                                \
+        assert_int_equal(mdt_store_clients_version(f->s, &v, &f->err), MDT_OK);       \
+        assert_true(v > v0);                                                           \
+    } while (0)
+#define STILL(call, want)                                                              \
+    do {                                                                               \
+        assert_int_equal(mdt_store_clients_version(f->s, &v0, &f->err), MDT_OK);      \
+        assert_int_equal(call, want);                                                  \
+        assert_int_equal(mdt_store_clients_version(f->s, &v, &f->err), MDT_OK);       \
+        assert_int_equal(v, v0);                                                       \
+    } while (0)
+    MOVED(mdt_store_client_insert(f->s, &c, &one, 1, &f->err));
+    STILL(mdt_store_client_insert(f->s, &c, &one, 1, &f->err), MDT_ERR_CONFLICT);
+    c.status = "suspended";
+    MOVED(mdt_store_client_update(f->s, &c, &f->err));
+    MOVED(mdt_store_cred_insert(f->s, &two, &f->err));
+    MOVED(mdt_store_cred_expire_others(f->s, cid, "secret", two.id, 30, &f->err));
+    STILL(mdt_store_cred_touch(f->s, cr, 99, &f->err), MDT_OK);
+    MOVED(mdt_store_cred_delete(f->s, cid, two.id, &f->err));
+    STILL(mdt_store_cred_delete(f->s, cid, two.id, &f->err), MDT_ERR_NOT_FOUND);
+    MOVED(mdt_store_client_delete(f->s, cid, &f->err));
+    STILL(mdt_store_client_delete(f->s, cid, &f->err), MDT_ERR_NOT_FOUND);
+#undef MOVED
+#undef STILL
+}
+
 static void test_scopes(void **state)
 {
     fx *f = *state;
@@ -797,6 +837,7 @@ int main(void)
         T(test_client_delete_cascades),
         T(test_client_insert_atomic),
         T(test_creds),
+        T(test_clients_version),
         T(test_scopes),
         T(test_users),
         T(test_tokens),

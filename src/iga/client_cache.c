@@ -1,0 +1,175 @@
+/* A per-thread cache of parsed clients for the token path. An entry is
+ * served only while the store's clients counter (moved in the same
+ * transaction as every change of a client or its credentials, by any process
+ * or node) still has the value it was read at: one indexed read replaces
+ * reading the client, its credentials and parsing its metadata. Entries are
+ * copied into the caller's arena, so a request never holds a pointer into the
+ * cache. Threads own their caches, so nothing here takes a lock. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iga/client_internal.h"
+
+#define SLOTS 64
+#define MAX_ID 128
+
+typedef struct {
+    char id[MAX_ID];
+    const mdt_store *store; /* a process may hold several stores (tests do) */
+    int64_t version;
+    bool used;
+    mdt_arena arena; /* owns client */
+    mdt_client client;
+} slot;
+
+static pthread_key_t key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *p)
+{
+    slot *slots = p;
+    for (size_t i = 0; i < SLOTS; i++)
+        mdt_arena_free(&slots[i].arena);
+    free(slots);
+}
+
+static void make_key(void) { pthread_key_create(&key, cache_free); }
+
+static slot *slot_for(const char *id, bool create)
+{
+    slot *slots;
+    uint32_t h = 2166136261u;
+
+    pthread_once(&key_once, make_key);
+    slots = pthread_getspecific(key);
+    if (!slots && create) {
+        if (!(slots = calloc(SLOTS, sizeof(*slots))))
+            return NULL;
+        for (size_t i = 0; i < SLOTS; i++)
+            mdt_arena_init(&slots[i].arena, 2048);
+        pthread_setspecific(key, slots);
+    }
+    if (!slots)
+        return NULL;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return &slots[h % SLOTS];
+}
+
+static const char **copy_list(mdt_arena *a, const char **src, size_t n, bool *ok)
+{
+    const char **out;
+
+    if (!n)
+        return NULL;
+    if (!(out = mdt_arena_alloc(a, n * sizeof(*out)))) {
+        *ok = false;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(out[i] = mdt_arena_strdup(a, src[i])))
+            *ok = false;
+    return out;
+}
+
+static const char *dup(mdt_arena *a, const char *s, bool *ok)
+{
+    const char *d = mdt_arena_strdup(a, s);
+    if (s && !d)
+        *ok = false;
+    return d;
+}
+
+static bool copy_creds(mdt_arena *a, const mdt_client *src, mdt_client *dst)
+{
+    mdt_cred_rec *creds;
+    bool ok = true;
+
+    if (!src->ncreds)
+        return true;
+    if (!(creds = mdt_arena_alloc(a, src->ncreds * sizeof(*creds))))
+        return false;
+    for (size_t i = 0; i < src->ncreds; i++) {
+        creds[i] = src->creds[i];
+        creds[i].id = dup(a, src->creds[i].id, &ok);
+        creds[i].client_id = dup(a, src->creds[i].client_id, &ok);
+        creds[i].type = dup(a, src->creds[i].type, &ok);
+    }
+    dst->creds = creds;
+    return ok;
+}
+
+/* Deep copy of a client into a. */
+static bool client_copy(mdt_arena *a, const mdt_client *src, mdt_client *dst)
+{
+    bool ok = true;
+
+    *dst = *src;
+    dst->client_id = dup(a, src->client_id, &ok);
+    dst->status = dup(a, src->status, &ok);
+    dst->name = dup(a, src->name, &ok);
+    dst->kind = dup(a, src->kind, &ok);
+    dst->owner = dup(a, src->owner, &ok);
+    dst->tier = dup(a, src->tier, &ok);
+    dst->auth_method = dup(a, src->auth_method, &ok);
+    dst->software_id = dup(a, src->software_id, &ok);
+    dst->software_version = dup(a, src->software_version, &ok);
+    dst->access_token_format = dup(a, src->access_token_format, &ok);
+    dst->metadata = dup(a, src->metadata, &ok);
+    dst->scopes = copy_list(a, src->scopes, src->nscopes, &ok);
+    dst->resources = copy_list(a, src->resources, src->nresources, &ok);
+    dst->grant_types = copy_list(a, src->grant_types, src->ngrant_types, &ok);
+    return ok && copy_creds(a, src, dst);
+}
+
+static mdt_rc serve(mdt_env *env, const mdt_client *c, mdt_arena *a, mdt_client *out,
+                    mdt_err *err)
+{
+    if (!client_copy(a, c, out))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    out->status = mdt_iga__effective_status(out->status, out->expires_at, mdt_now(&env->clock));
+    return MDT_OK;
+}
+
+mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
+                       mdt_err *err)
+{
+    int64_t version;
+    slot *s;
+    mdt_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!client_id || strlen(client_id) >= MAX_ID ||
+        mdt_store_clients_version(env->store, &version, err) != MDT_OK ||
+        !(s = slot_for(client_id, true))) {
+        /* uncacheable: read through */
+        if ((rc = mdt_iga__client_read(env, client_id, a, out, err)) != MDT_OK)
+            return rc;
+        out->status = mdt_iga__effective_status(out->status, out->expires_at, mdt_now(&env->clock));
+        return MDT_OK;
+    }
+    if (s->used && s->version == version && s->store == env->store &&
+        strcmp(s->id, client_id) == 0)
+        return serve(env, &s->client, a, out, err);
+    s->used = false;
+    mdt_arena_reset(&s->arena);
+    if ((rc = mdt_iga__client_read(env, client_id, &s->arena, &s->client, err)) != MDT_OK)
+        return rc;
+    memcpy(s->id, client_id, strlen(client_id) + 1);
+    s->version = version;
+    s->store = env->store;
+    s->used = true;
+    return serve(env, &s->client, a, out, err);
+}
+
+void mdt_iga__cache_touched(const char *client_id, const char *cred_id, int64_t now)
+{
+    slot *s = slot_for(client_id, false);
+
+    if (!s || !s->used || strcmp(s->id, client_id) != 0)
+        return;
+    for (size_t i = 0; i < s->client.ncreds; i++)
+        if (mdt_str_eq(s->client.creds[i].id, cred_id))
+            ((mdt_cred_rec *)s->client.creds)[i].last_used_at = now;
+}
