@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/rand.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,33 @@ static int64_t system_now(void *ctx)
     return (int64_t)time(NULL);
 }
 
+/* Small requests (token ids, secrets) are served from a per-thread pool
+ * refilled from OpenSSL's DRBG 1 KiB at a time: the DRBG call costs far more
+ * than the bytes. Bytes leave the pool once and are wiped from it. */
+#define POOL_SIZE 1024
+#define POOL_MAX_REQUEST 64
+
+static _Thread_local struct {
+    uint8_t bytes[POOL_SIZE];
+    size_t used;
+    bool filled;
+} pool;
+
 static int system_bytes(void *ctx, uint8_t *out, size_t n)
 {
     (void)ctx;
-    return RAND_bytes(out, (int)n) == 1;
+    if (n > POOL_MAX_REQUEST)
+        return RAND_bytes(out, (int)n) == 1;
+    if (!pool.filled || POOL_SIZE - pool.used < n) {
+        if (RAND_bytes(pool.bytes, POOL_SIZE) != 1)
+            return 0;
+        pool.used = 0;
+        pool.filled = true;
+    }
+    memcpy(out, pool.bytes + pool.used, n);
+    mdt_wipe(pool.bytes + pool.used, n);
+    pool.used += n;
+    return 1;
 }
 
 const mdt_clock mdt_clock_system = {system_now, NULL};

@@ -21,6 +21,7 @@
 
 #define MAX_DAEMONS 8
 #define ARENA_CHUNK 16384
+#define CONN_MEMORY 16384 /* per-connection buffer for headers; MHD clears it per request */
 
 enum { ST_RUNNING, ST_WAITING, ST_RESUMED };
 
@@ -414,6 +415,7 @@ static mdt_rc start_daemon(mdt_server *s, const char *item, unsigned threads, md
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!s->daemons[s->ndaemons])
         return mdt_failf(err, MDT_ERR_CONFIG, "cannot listen", "cannot listen on %s", item);

@@ -16,6 +16,8 @@ mdt_rc mdt_grant_client_credentials(mdt_env *env, mdt_req *req, const mdt_client
     /* the kill switch revokes by issue time: never issue "before" it */
     g.iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;
     g.exp = g.iat + ttl;
+    if (c->expires_at && g.exp > c->expires_at)
+        g.exp = c->expires_at; /* no token outlives its client */
     out->scope = g.scope;
     return mdt_token_mint(env, req->arena, &g, &out->token, err);
 }

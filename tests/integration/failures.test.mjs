@@ -3,6 +3,7 @@
 // Also: a bad configuration stops `mandate serve` with file, line and key.
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient, describeRun, prepare, runMandate, startServer } from './lib/server.mjs';
@@ -135,6 +136,29 @@ describe('token endpoint refusals', { timeout: 90_000 }, () => {
       { headers: { authorization: basic(cb.client_id, cb.client_secret) } }), 413, 'invalid_request');
   });
 
+  it('chunked body over max_body_bytes -> 413', async () => {
+    await refused(() => chunkedPost(srv, '/token', basic(cb.client_id, cb.client_secret),
+      `grant_type=client_credentials&scope=${'r'.repeat(70 * 1024)}`), 413, 'invalid_request');
+  });
+
+  it('accepts a form content type with a charset parameter', async () => {
+    const r = await post(srv, '/token', { grant_type: 'client_credentials' }, {
+      contentType: 'application/x-www-form-urlencoded; charset=UTF-8',
+      headers: { authorization: basic(cb.client_id, cb.client_secret) },
+    });
+    assert.equal(r.status, 200, show(r));
+  });
+
+  it('refuses a duplicated token parameter at /introspect and /revoke', async () => {
+    const t = await tokenBasic(srv, cb);
+    assert.equal(t.status, 200, show(t));
+    for (const p of ['/introspect', '/revoke']) {
+      const r = await post(srv, p, `token=${t.json.access_token}&token=x`,
+        { headers: { authorization: basic(cb.client_id, cb.client_secret) } });
+      assertOAuthError(r, 400, 'invalid_request');
+    }
+  });
+
   it('GET /token -> 405', async () => {
     const r = await get(srv, '/token?grant_type=client_credentials');
     assert.equal(r.status, 405, show(r));
@@ -156,6 +180,94 @@ describe('token endpoint refusals', { timeout: 90_000 }, () => {
     assert.ok(!text.includes(r.json.access_token), 'tokens are never logged');
   });
 });
+
+describe('hostile input', { timeout: 60_000 }, () => {
+  let srv;
+  let c;
+  before(async () => {
+    srv = await startServer();
+    createFixtureScopes(srv);
+    c = createClient(srv, agentMetadata());
+  });
+  after(() => srv?.stop());
+
+  const alive = async () => {
+    const r = await tokenBasic(srv, c);
+    assert.equal(r.status, 200, `the server still works: ${show(r)}`);
+  };
+
+  it('malformed Basic credentials -> invalid_client or invalid_request, no token', async () => {
+    for (const h of ['Basic !!!not-base64!!!', `Basic ${Buffer.from('no-colon').toString('base64')}`,
+      'Basic ', `Basic ${Buffer.from(`${c.client_id}:`).toString('base64')}`,
+      `Basic ${Buffer.from(`:${c.client_secret}`).toString('base64')}`]) {
+      const r = await post(srv, '/token', { grant_type: 'client_credentials' }, { headers: { authorization: h } });
+      assert.ok([400, 401].includes(r.status), `${h}: ${show(r)}`);
+      assert.ok(['invalid_client', 'invalid_request'].includes(r.json?.error), `${h}: ${show(r)}`);
+    }
+    await alive();
+  });
+
+  it('NUL bytes and invalid UTF-8 in parameters are refused', async () => {
+    for (const body of [`grant_type=client_credentials&client_id=${c.client_id}%00x&client_secret=${c.client_secret}`,
+      `grant_type=client_credentials&client_id=${c.client_id}&client_secret=${c.client_secret}&scope=read%00write`,
+      `grant_type=client_credentials&client_id=${c.client_id}&client_secret=${c.client_secret}&scope=%ff%fe`]) {
+      const r = await post(srv, '/token', body);
+      assert.ok([400, 401].includes(r.status), `${body}: ${show(r)}`);
+      assert.equal(r.json?.access_token, undefined);
+    }
+    await alive();
+  });
+
+  it('a huge header is refused and the server survives', async () => {
+    let status;
+    try {
+      const r = await fetch(`${srv.url}/token`, { method: 'POST', headers: { 'x-big': 'a'.repeat(256 * 1024) },
+        body: 'grant_type=client_credentials', signal: AbortSignal.timeout(10_000) });
+      status = r.status;
+      await r.arrayBuffer();
+    } catch (e) {
+      status = `connection closed (${e.cause?.code || e.message})`;
+    }
+    assert.ok([400, 413, 431].includes(status) || typeof status === 'string', `status ${status}`);
+    await alive();
+  });
+
+  it('thousands of form fields are bounded and the server survives', async () => {
+    const body = `grant_type=client_credentials&${Array.from({ length: 8000 }, (_, i) => `f${i}=1`).join('&')}`;
+    const r = await post(srv, '/token', body, { headers: { authorization: basic(c.client_id, c.client_secret) } });
+    assert.ok([200, 400, 413].includes(r.status), show(r));
+    if (r.status !== 200) assert.equal(r.json?.error, 'invalid_request', show(r));
+    await alive();
+  });
+
+  it('many requests on one keep-alive connection and in parallel', async () => {
+    const rs = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 3 === 0
+      ? tokenBasic(srv, { ...c, client_secret: 'wrong' }) : tokenBasic(srv, c))));
+    rs.forEach((r, i) => assert.equal(r.status, i % 3 === 0 ? 401 : 200, show(r)));
+  });
+});
+
+/** POSTs body with Transfer-Encoding: chunked (no Content-Length). */
+function chunkedPost(srv, pathname, authorization, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${srv.url}${pathname}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
+      timeout: 10_000,
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d) => { text += d; }).on('end', () => {
+        let json;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode, headers: new Headers(res.headers), text, json });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    for (let i = 0; i < body.length; i += 4096) req.write(body.slice(i, i + 4096));
+    req.end();
+  });
+}
 
 describe('bad configuration', { timeout: 60_000 }, () => {
   let ctx;
@@ -205,7 +317,7 @@ describe('bad configuration', { timeout: 60_000 }, () => {
   it('an unknown section stops serve', async () => {
     const file = await writeConf('badsection.conf', [...base(), '[nonsense]', 'colour = blue']);
     const r = runMandate(['--config', file, 'serve'], { cwd: ctx.dir });
-    assertConfigError(r, file, 8, 'nonsense');
+    assertConfigError(r, file, 7, 'nonsense'); // the line of the section header
   });
 
   it('a non-loopback http issuer stops serve', async () => {

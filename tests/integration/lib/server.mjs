@@ -116,9 +116,10 @@ export async function prepare({ config = {}, port } = {}) {
   return { dir, conf, port, issuer: sections.server.issuer, url: issuer };
 }
 
-async function waitReady(url, proc, deadline) {
+async function waitReady(url, proc, out, deadline) {
   let last = 'no answer';
   while (Date.now() < deadline) {
+    if (out.spawnError) return `could not start: ${out.spawnError.message}`;
     if (proc.exitCode !== null || proc.signalCode !== null) {
       return `exited (code ${proc.exitCode}, signal ${proc.signalCode}) before ready`;
     }
@@ -144,12 +145,16 @@ function spawnServer(ctx, env) {
   const out = { stderr: '', stdout: '' };
   proc.stderr.setEncoding('utf8').on('data', (d) => { out.stderr += d; });
   proc.stdout.setEncoding('utf8').on('data', (d) => { out.stdout += d; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  // 'exit' does not come when the spawn itself failed: 'error' does.
+  const exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => resolve({ code, signal }));
+    proc.on('error', (error) => { out.spawnError = error; resolve({ code: null, signal: null, error }); });
+  });
   return { proc, out, exited };
 }
 
 async function stopProc(proc, exited) {
-  if (proc.exitCode !== null || proc.signalCode !== null) return exited;
+  if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) return exited;
   proc.kill('SIGTERM');
   const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
   const r = await exited;
@@ -157,9 +162,24 @@ async function stopProc(proc, exited) {
   return r;
 }
 
+/** Spawns `serve` and waits for /readyz; null on success, else why not. */
+async function launch(ctx, env) {
+  const run = spawnServer(ctx, env);
+  const problem = await waitReady(ctx.url, run.proc, run.out, Date.now() + READY_TIMEOUT_MS);
+  if (!problem) return { run };
+  await stopProc(run.proc, run.exited);
+  return {
+    error: new Error(`mandate serve ${problem}\nstderr:\n${run.out.stderr}\nstdout:\n${run.out.stdout}`),
+    portClash: /in use|EADDRINUSE|bind/i.test(run.out.stderr),
+  };
+}
+
 /**
  * startServer({config: {section: {key: value}}, env, keepDir})
- * -> {url, issuer, dir, conf, port, cli(args, {input}), stop(), logs, exit}
+ * -> {url, issuer, dir, conf, port, pid, cli(args, {input, env}), stop(), restart(), logs}
+ * stop() sends SIGTERM (SIGKILL after 5 s), resolves {code, signal} and
+ * removes the directory unless keepDir or stop({removeDir: false}).
+ * restart() stops and starts `serve` again on the same directory and port.
  */
 export async function startServer({ config = {}, env = {}, keepDir = false } = {}) {
   let lastError;
@@ -173,31 +193,44 @@ export async function startServer({ config = {}, env = {}, keepDir = false } = {
       await rm(ctx.dir, { recursive: true, force: true });
       throw new Error(`init failed: ${describeRun(init)}`);
     }
-    const { proc, out, exited } = spawnServer(ctx, env);
-    const problem = await waitReady(ctx.url, proc, Date.now() + READY_TIMEOUT_MS);
-    if (problem) {
-      await stopProc(proc, exited);
-      lastError = new Error(`mandate serve ${problem}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
-      const portClash = /in use|EADDRINUSE|bind/i.test(out.stderr);
+    const first = await launch(ctx, env);
+    if (first.error) {
+      lastError = first.error;
       if (!keepDir) await rm(ctx.dir, { recursive: true, force: true });
-      if (portClash) continue;
+      if (first.portClash) continue;
       throw lastError;
     }
+    let { run } = first;
     let stopped = null;
+    let logs = '';
     const srv = {
       ...ctx,
-      pid: proc.pid,
       cli,
-      get logs() { return out.stderr; },
-      get stdout() { return out.stdout; },
-      /** SIGTERM, then SIGKILL after 5 s; resolves {code, signal}. Idempotent. */
-      async stop({ removeDir = !keepDir } = {}) {
-        stopped ??= stopProc(proc, exited);
+      get pid() { return run.proc.pid; },
+      /** stderr of every `serve` run of this server so far. */
+      get logs() { return logs + run.out.stderr; },
+      get stdout() { return run.out.stdout; },
+      get exited() { return run.exited; },
+      async stop({ removeDir = !keepDir, check = true } = {}) {
+        stopped ??= stopProc(run.proc, run.exited);
         const r = await stopped;
         if (removeDir) await rm(ctx.dir, { recursive: true, force: true });
+        // A clean shutdown on SIGTERM exits 0 (sanitizer reports exit non-zero).
+        if (check && (r.code !== 0 || r.signal !== null)) {
+          throw new Error(`mandate serve did not exit cleanly on SIGTERM: ${JSON.stringify(r)}\n`
+            + `stderr (tail):\n${srv.logs.slice(-4000)}`);
+        }
         return r;
       },
-      exited,
+      async restart() {
+        const r = await srv.stop({ removeDir: false, check: false });
+        logs += run.out.stderr;
+        const next = await launch(ctx, env);
+        if (next.error) throw next.error;
+        run = next.run;
+        stopped = null;
+        return r;
+      },
     };
     return srv;
   }
