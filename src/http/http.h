@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "app/env.h"
 #include "audit/audit.h"
 #include "core/arena.h"
@@ -13,6 +15,7 @@
 #include "core/mdt.h"
 
 #define MDT_HTTP_MAX_FORM_FIELDS 64
+#define MDT_HTTP_MAX_JSON_DEPTH 16   /* nesting of arrays and objects in a JSON body */
 #define MDT_HTTP_MAX_HEADERS 8
 
 typedef struct {
@@ -60,6 +63,14 @@ mdt_rc mdt_req_parse_form(mdt_req *req, mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_form_parse(const char *s, size_t len, mdt_arena *a, mdt_kv **out, size_t *n,
                       mdt_err *err) MDT_WARN_UNUSED;
 const char *mdt_req_form(const mdt_req *req, const char *name);
+/* Parses an application/json body into a JSON object (*out: the caller
+ * json_decref()s it). Another media type -> MDT_ERR_UNSUPPORTED_MEDIA; not
+ * JSON, not an object, nesting deeper than MDT_HTTP_MAX_JSON_DEPTH, a NUL
+ * byte or a duplicated member -> MDT_ERR_INVALID_REQUEST. (The body size is
+ * already bounded by max_body_bytes.) */
+mdt_rc mdt_req_parse_json(mdt_req *req, json_t **out, mdt_err *err) MDT_WARN_UNUSED;
+/* Same parser, usable on any string (unit tests, fuzzing). */
+mdt_rc mdt_json_parse_object(const char *s, size_t len, json_t **out, mdt_err *err) MDT_WARN_UNUSED;
 /* Decodes %XX and '+' in place-free fashion into the arena; NULL on a bad escape. */
 char *mdt_url_decode(mdt_arena *a, const char *s, size_t len);
 

@@ -1,0 +1,116 @@
+/* Request parsing of the HTTP layer: forms and JSON bodies. */
+#include "unit.h"
+
+#include <jansson.h>
+
+#include "http/http.h"
+
+static mdt_rc form(mdt_arena *a, const char *s, mdt_kv **kv, size_t *n)
+{
+    mdt_err err;
+    return mdt_form_parse(s, strlen(s), a, kv, n, &err);
+}
+
+static void test_form_ok(void **state)
+{
+    mdt_arena a;
+    mdt_kv *kv;
+    size_t n;
+    (void)state;
+
+    mdt_arena_init(&a, 1024);
+    assert_int_equal(form(&a, "grant_type=client_credentials&scope=a+b%20c&resource=https%3A%2F%2Fx&e=&f",
+                          &kv, &n), MDT_OK);
+    assert_int_equal(n, 5);
+    assert_string_equal(kv[0].name, "grant_type");
+    assert_string_equal(kv[0].value, "client_credentials");
+    assert_string_equal(kv[1].value, "a b c");
+    assert_string_equal(kv[2].value, "https://x");
+    assert_string_equal(kv[3].value, "");
+    assert_string_equal(kv[4].name, "f");
+    assert_string_equal(kv[4].value, "");
+    assert_int_equal(form(&a, "", &kv, &n), MDT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(form(&a, "&&a=1&&", &kv, &n), MDT_OK);
+    assert_int_equal(n, 1);
+    mdt_arena_free(&a);
+}
+
+static void append(char *dst, size_t cap, const char *s)
+{
+    size_t n = strlen(dst);
+    snprintf(dst + n, cap - n, "%s", s);
+}
+
+static void test_form_bad(void **state)
+{
+    static const char *const bad[] = {
+        "a=1&a=2",        /* repeated (RFC 6749 §3.1) */
+        "a=%zz",          /* bad escape */
+        "a=%4",           /* truncated escape */
+        "a%=1",
+        "a=%00",          /* embedded NUL */
+        "%61=1&a=2",      /* repeated after decoding */
+    };
+    mdt_arena a;
+    mdt_kv *kv;
+    size_t n;
+    char many[MDT_HTTP_MAX_FORM_FIELDS * 8 + 16] = "";
+    (void)state;
+
+    mdt_arena_init(&a, 1024);
+    for (size_t i = 0; i < MDT_ARRAY_LEN(bad); i++)
+        if (form(&a, bad[i], &kv, &n) != MDT_ERR_INVALID_REQUEST)
+            fail_msg("accepted %s", bad[i]);
+    for (int i = 0; i <= MDT_HTTP_MAX_FORM_FIELDS; i++) {
+        char one[16];
+        snprintf(one, sizeof(one), "%sk%d=v", i ? "&" : "", i);
+        append(many, sizeof(many), one);
+    }
+    assert_int_equal(form(&a, many, &kv, &n), MDT_ERR_INVALID_REQUEST);
+    mdt_arena_free(&a);
+}
+
+static mdt_rc parse(const char *s, json_t **j)
+{
+    mdt_err err;
+    return mdt_json_parse_object(s, strlen(s), j, &err);
+}
+
+static void test_json(void **state)
+{
+    json_t *j = NULL;
+    char deep[128] = "", ok_depth[128] = "";
+    (void)state;
+
+    assert_int_equal(parse("{\"a\":[1,{\"b\":\"[[[{{{\"}]}", &j), MDT_OK);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "a"), 1), "b")), "[[[{{{");
+    json_decref(j);
+    for (int i = 0; i < MDT_HTTP_MAX_JSON_DEPTH; i++)
+        append(ok_depth, sizeof(ok_depth), i ? "[" : "{\"a\":");
+    for (int i = 1; i < MDT_HTTP_MAX_JSON_DEPTH; i++)
+        append(ok_depth, sizeof(ok_depth), "]");
+    append(ok_depth, sizeof(ok_depth), "}");
+    assert_int_equal(parse(ok_depth, &j), MDT_OK);
+    json_decref(j);
+    for (int i = 0; i <= MDT_HTTP_MAX_JSON_DEPTH; i++)
+        append(deep, sizeof(deep), i ? "[" : "{\"a\":");
+    assert_int_equal(parse(deep, &j), MDT_ERR_INVALID_REQUEST);
+    assert_null(j);
+    assert_int_equal(parse("[1]", &j), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(parse("{\"a\":1,\"a\":2}", &j), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(parse("{\"a\":", &j), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(parse("", &j), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(mdt_json_parse_object("{\"a\":\"\0\"}", 9, &j, NULL), MDT_ERR_INVALID_REQUEST);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_form_ok),
+        cmocka_unit_test(test_form_bad),
+        cmocka_unit_test(test_json),
+    };
+    return cmocka_run_group_tests_name("http", tests, NULL, NULL);
+}
