@@ -77,4 +77,5 @@ print(f"| `openssl speed ecdsap256`, 1 core: signs/s | {sign:,.0f} |")
 print(f"| **tokens/s ÷ OpenSSL single-core ES256 signs/s** | **{rate/sign:.2f}** |")
 print(f"| OpenSSL µs per sign ÷ server CPU µs per token | {1e6/sign/cpu_us:.2f} |")
 print("\nEvery token also appends a hash-chained audit event, committed (fsync) by the group-commit writer before the response leaves.")
+print("\nComparison with node-oidc-provider and Glewlwyd on the same machine: [PEERS.md](PEERS.md).")
 PY
