@@ -93,10 +93,24 @@ static const char m3_counters[] =
     " value BIGINT NOT NULL);\n"
     "INSERT INTO store_counters (name, value) VALUES ('clients', 0);\n";
 
+/* Credentials name what they are (kid, DN, issuer and subject) and can be
+ * found by type and hash (workload identities); single-use identifiers of
+ * client assertions are remembered until they expire. */
+static const char m4_credentials[] =
+    "ALTER TABLE credentials ADD COLUMN name TEXT NOT NULL DEFAULT '';\n"
+    "CREATE INDEX credentials_type_hash ON credentials(type, hash);\n"
+    "CREATE TABLE used_jtis ("
+    " issuer TEXT NOT NULL,"
+    " jti TEXT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " PRIMARY KEY (issuer, jti));\n"
+    "CREATE INDEX used_jtis_expires ON used_jtis(expires_at);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
     {3, "counters", m3_counters},
+    {4, "credential names and replay cache", m4_credentials},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

@@ -32,13 +32,13 @@ enum q {
     Q_JTI_REVOKE, Q_JTI_GET, Q_PURGE_TOKENS, Q_PURGE_JTIS,
     Q_KEY_INSERT, Q_KEY_LIST, Q_KEY_SCHEDULE,
     Q_USER_INSERT, Q_USER_GET, Q_USER_LIST, Q_USER_UPDATE, Q_USER_COUNT,
-    Q_CLIENTS_BUMP, Q_CLIENTS_VERSION,
+    Q_CLIENTS_BUMP, Q_CLIENTS_VERSION, Q_CRED_GET, Q_CRED_FIND, Q_JTI_USE, Q_PURGE_USED_JTIS,
     Q_AUDIT_LAST, Q_AUDIT_INSERT,
     Q_COUNT
 };
 
 #define CLIENT_COLS "client_id,status,metadata,created_at,updated_at,expires_at,tokens_valid_after"
-#define CRED_COLS "id,client_id,type,hash,created_at,expires_at,last_used_at"
+#define CRED_COLS "id,client_id,type,hash,created_at,expires_at,last_used_at,name"
 #define SCOPE_COLS "name,description,sensitivity,created_at"
 #define TOKEN_COLS "hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at"
 #define KEY_COLS "kid,alg,sealed,created_at,activate_at,retire_at,expire_at"
@@ -56,7 +56,14 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_CLIENT_UPDATE] = "UPDATE clients SET status=?2,metadata=?3,updated_at=?4,expires_at=?5,"
                         "tokens_valid_after=?6 WHERE client_id=?1",
     [Q_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id=?1",
-    [Q_CRED_INSERT] = "INSERT INTO credentials (" CRED_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7)",
+    [Q_CRED_INSERT] = "INSERT INTO credentials (" CRED_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_CRED_GET] = "SELECT " CRED_COLS " FROM credentials WHERE id=?1",
+    [Q_CRED_FIND] = "SELECT " CRED_COLS " FROM credentials WHERE type=?1 AND hash=?2 "
+                    "ORDER BY created_at,id LIMIT 1",
+    [Q_JTI_USE] = "INSERT INTO used_jtis (issuer,jti,expires_at) VALUES (?1,?2,?3) "
+                  "ON CONFLICT (issuer,jti) DO UPDATE SET expires_at=excluded.expires_at "
+                  "WHERE used_jtis.expires_at<=?4",
+    [Q_PURGE_USED_JTIS] = "DELETE FROM used_jtis WHERE expires_at<=?1",
     [Q_CRED_LIST] = "SELECT " CRED_COLS " FROM credentials WHERE client_id=?1 "
                     "ORDER BY created_at,id",
     [Q_CRED_EXPIRE_OTHERS] = "UPDATE credentials SET expires_at=?4 WHERE client_id=?1 AND type=?2"
@@ -430,6 +437,7 @@ static mdt_rc row_cred(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
     v->created_at = sqlite3_column_int64(st, 4);
     v->expires_at = sqlite3_column_int64(st, 5);
     v->last_used_at = sqlite3_column_int64(st, 6);
+    v->name = rd_text(&r, st, 7);
     return rd_end(&r, err);
 }
 
@@ -753,7 +761,8 @@ static int bind_cred(sqlite3_stmt *st, const mdt_cred_rec *v, const char *client
 {
     return bind_text(st, 1, v->id) | bind_text(st, 2, client_id) | bind_text(st, 3, v->type) |
            bind_blob(st, 4, v->hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 5, v->created_at) |
-           sqlite3_bind_int64(st, 6, v->expires_at) | sqlite3_bind_int64(st, 7, v->last_used_at);
+           sqlite3_bind_int64(st, 6, v->expires_at) | sqlite3_bind_int64(st, 7, v->last_used_at) |
+           bind_text(st, 8, v->name ? v->name : "");
 }
 
 static mdt_rc cred_insert(sq_conn *c, const mdt_cred_rec *v, const char *client_id, mdt_err *err)
@@ -858,6 +867,42 @@ static mdt_rc sq_client_update(mdt_store *s, const mdt_client_rec *v, mdt_err *e
     return tx_end(c, bump(c, rc, err), err);
 }
 
+static mdt_rc update_creds_tx(sq_conn *c, const mdt_client_rec *v, const mdt_cred_rec *add,
+                              size_t nadd, const char *const *del, size_t ndel, mdt_err *err)
+{
+    sqlite3_stmt *st;
+    mdt_rc rc = stmt(c, Q_CLIENT_UPDATE, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, v->client_id) | bind_text(st, 2, v->status) |
+        bind_text(st, 3, v->metadata) | sqlite3_bind_int64(st, 4, v->updated_at) |
+        sqlite3_bind_int64(st, 5, v->expires_at) |
+        sqlite3_bind_int64(st, 6, v->tokens_valid_after);
+    rc = run_changed(c, st, b, "client_update", "client not found", err);
+    for (size_t i = 0; i < ndel && rc == MDT_OK; i++) {
+        if ((rc = stmt(c, Q_CRED_DELETE, &st, err)) == MDT_OK)
+            rc = run(c, st, bind_text(st, 1, v->client_id) | bind_text(st, 2, del[i]),
+                     "cred_delete", err);
+    }
+    for (size_t i = 0; i < nadd && rc == MDT_OK; i++)
+        rc = cred_insert(c, &add[i], v->client_id, err);
+    return bump(c, rc, err);
+}
+
+static mdt_rc sq_client_update_creds(mdt_store *s, const mdt_client_rec *v,
+                                     const mdt_cred_rec *add, size_t nadd,
+                                     const char *const *del, size_t ndel, mdt_err *err)
+{
+    sq_conn *c;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    return tx_end(c, update_creds_tx(c, v, add, nadd, del, ndel, err), err);
+}
+
 /* Credentials and opaque tokens go with it (ON DELETE CASCADE). */
 static mdt_rc sq_client_delete(mdt_store *s, const char *id, mdt_err *err)
 {
@@ -910,6 +955,40 @@ static mdt_rc sq_cred_expire_others(mdt_store *s, const char *client_id, const c
         sqlite3_bind_int64(st, 4, expires_at);
     rc = run(c, st, b, "cred_expire_others", err);
     return tx_end(c, bump(c, rc, err), err);
+}
+
+static mdt_rc one_cred(sq_conn *c, sqlite3_stmt *st, int bound, mdt_arena *a, mdt_cred_rec *out,
+                       const char *what, mdt_err *err)
+{
+    mdt_rc rc = first_row(c, st, bound, what, "credential not found", err);
+
+    if (rc == MDT_OK)
+        rc = row_cred(st, a, out, err);
+    done(st);
+    return rc;
+}
+
+static mdt_rc sq_cred_get(mdt_store *s, const char *id, mdt_arena *a, mdt_cred_rec *out,
+                          mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CRED_GET, &c, &st, err);
+
+    return rc != MDT_OK ? rc : one_cred(c, st, bind_text(st, 1, id), a, out, "cred_get", err);
+}
+
+static mdt_rc sq_cred_find(mdt_store *s, const char *type, const uint8_t hash[MDT_HASH_LEN],
+                           mdt_arena *a, mdt_cred_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CRED_FIND, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_cred(c, st, bind_text(st, 1, type) | bind_blob(st, 2, hash, MDT_HASH_LEN), a, out,
+                    "cred_find", err);
 }
 
 static mdt_rc sq_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err)
@@ -1108,6 +1187,25 @@ static mdt_rc sq_jti_revoke(mdt_store *s, const char *jti, const char *client_id
     return run(c, st, b, "jti_revoke", err);
 }
 
+/* Inserted, or an expired entry renewed: one row changed. A live entry: none. */
+static mdt_rc sq_jti_use(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
+                         int64_t now, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_JTI_USE, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, issuer) | bind_text(st, 2, jti) | sqlite3_bind_int64(st, 3, expires_at) |
+        sqlite3_bind_int64(st, 4, now);
+    rc = run(c, st, b, "jti_use", err);
+    if (rc == MDT_OK && sqlite3_changes(c->db) == 0)
+        rc = mdt_fail(err, MDT_ERR_CONFLICT, "identifier already used");
+    return rc;
+}
+
 static mdt_rc sq_jti_is_revoked(mdt_store *s, const char *jti, bool *out, mdt_err *err)
 {
     sq_conn *c;
@@ -1143,6 +1241,8 @@ static mdt_rc sq_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
         rc = purge_one(c, Q_PURGE_TOKENS, now, err);
     if (rc == MDT_OK)
         rc = purge_one(c, Q_PURGE_JTIS, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_USED_JTIS, now, err);
     return rc;
 }
 
@@ -1413,6 +1513,10 @@ static const mdt_store_ops sqlite_ops = {
     .cred_list = sq_cred_list,
     .cred_expire_others = sq_cred_expire_others,
     .cred_touch = sq_cred_touch,
+    .cred_get = sq_cred_get,
+    .cred_find = sq_cred_find,
+    .client_update_creds = sq_client_update_creds,
+    .jti_use = sq_jti_use,
     .cred_delete = sq_cred_delete,
     .scope_insert = sq_scope_insert,
     .scope_get = sq_scope_get,

@@ -83,6 +83,15 @@ mdt_rc mdt_store_client_update(mdt_store *s, const mdt_client_rec *c, mdt_err *e
     return s->ops->client_update(s, c, err);
 }
 
+mdt_rc mdt_store_client_update_creds(mdt_store *s, const mdt_client_rec *c, const mdt_cred_rec *add,
+                                     size_t nadd, const char *const *del, size_t ndel, mdt_err *err)
+{
+    for (size_t i = 0; i < nadd; i++)
+        if (!mdt_str_eq(add[i].client_id, c->client_id))
+            return mdt_fail(err, MDT_ERR_INTERNAL, "credential of another client");
+    return s->ops->client_update_creds(s, c, add, nadd, del, ndel, err);
+}
+
 mdt_rc mdt_store_client_delete(mdt_store *s, const char *client_id, mdt_err *err)
 {
     return s->ops->client_delete(s, client_id, err);
@@ -107,6 +116,26 @@ mdt_rc mdt_store_cred_expire_others(mdt_store *s, const char *client_id, const c
                                     const char *keep_id, int64_t expires_at, mdt_err *err)
 {
     return s->ops->cred_expire_others(s, client_id, type, keep_id, expires_at, err);
+}
+
+mdt_rc mdt_store_cred_get(mdt_store *s, const char *id, mdt_arena *a, mdt_cred_rec *out,
+                          mdt_err *err)
+{
+    return s->ops->cred_get(s, id, a, out, err);
+}
+
+mdt_rc mdt_store_cred_find(mdt_store *s, const char *type, const uint8_t hash[MDT_HASH_LEN],
+                           mdt_arena *a, mdt_cred_rec *out, mdt_err *err)
+{
+    return s->ops->cred_find(s, type, hash, a, out, err);
+}
+
+mdt_rc mdt_store_jti_use(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
+                         int64_t now, mdt_err *err)
+{
+    if (!issuer || !jti || !*jti)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "jti_use needs an issuer and a jti");
+    return s->ops->jti_use(s, issuer, jti, expires_at, now, err);
 }
 
 mdt_rc mdt_store_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err)

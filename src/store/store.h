@@ -44,6 +44,7 @@ typedef struct {
     int64_t created_at;
     int64_t expires_at;        /* 0 = never */
     int64_t last_used_at;      /* 0 = never */
+    const char *name;          /* what it is, for people: a kid, a DN, an issuer and subject; "" */
 } mdt_cred_rec;
 
 typedef struct {
@@ -133,6 +134,12 @@ mdt_rc mdt_store_client_list(mdt_store *s, mdt_arena *a, mdt_client_rec **out, s
                              mdt_err *err) MDT_WARN_UNUSED;
 /* Replaces status, metadata, updated_at, expires_at and tokens_valid_after. */
 mdt_rc mdt_store_client_update(mdt_store *s, const mdt_client_rec *c, mdt_err *err) MDT_WARN_UNUSED;
+/* Replaces the client as mdt_store_client_update does and, in the same
+ * transaction, inserts add[] and deletes the credentials of the client whose
+ * ids are in del[]. */
+mdt_rc mdt_store_client_update_creds(mdt_store *s, const mdt_client_rec *c, const mdt_cred_rec *add,
+                                     size_t nadd, const char *const *del, size_t ndel,
+                                     mdt_err *err) MDT_WARN_UNUSED;
 /* Deletes the client, its credentials and its opaque tokens. */
 mdt_rc mdt_store_client_delete(mdt_store *s, const char *client_id, mdt_err *err) MDT_WARN_UNUSED;
 
@@ -146,6 +153,13 @@ mdt_rc mdt_store_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, md
 mdt_rc mdt_store_cred_expire_others(mdt_store *s, const char *client_id, const char *type,
                                     const char *keep_id, int64_t expires_at,
                                     mdt_err *err) MDT_WARN_UNUSED;
+/* One credential by id (API keys name theirs). MDT_ERR_NOT_FOUND. */
+mdt_rc mdt_store_cred_get(mdt_store *s, const char *id, mdt_arena *a, mdt_cred_rec *out,
+                          mdt_err *err) MDT_WARN_UNUSED;
+/* The oldest credential of this type with this hash (workload identities are
+ * found by the hash of issuer and subject). MDT_ERR_NOT_FOUND. */
+mdt_rc mdt_store_cred_find(mdt_store *s, const char *type, const uint8_t hash[MDT_HASH_LEN],
+                           mdt_arena *a, mdt_cred_rec *out, mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_store_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_store_cred_delete(mdt_store *s, const char *client_id, const char *id,
                              mdt_err *err) MDT_WARN_UNUSED;
@@ -176,7 +190,13 @@ mdt_rc mdt_store_jti_revoke(mdt_store *s, const char *jti, const char *client_id
                             int64_t expires_at, int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_store_jti_is_revoked(mdt_store *s, const char *jti, bool *out,
                                 mdt_err *err) MDT_WARN_UNUSED;
-/* Deletes expired opaque tokens and revocation entries. */
+/* Replay cache of single-use identifiers (client assertion jti, DPoP jti):
+ * records (issuer, jti) until expires_at. MDT_ERR_CONFLICT when the pair was
+ * recorded before and has not expired at now: a replay. Atomic across
+ * threads, processes and nodes. */
+mdt_rc mdt_store_jti_use(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
+                         int64_t now, mdt_err *err) MDT_WARN_UNUSED;
+/* Deletes expired opaque tokens, revocation and replay entries. */
 mdt_rc mdt_store_purge_expired(mdt_store *s, int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- signing keys --- */

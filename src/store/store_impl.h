@@ -22,6 +22,13 @@ typedef struct mdt_store_ops {
     mdt_rc (*client_list)(mdt_store *s, mdt_arena *a, mdt_client_rec **out, size_t *n,
                           mdt_err *err);
     mdt_rc (*client_update)(mdt_store *s, const mdt_client_rec *c, mdt_err *err);
+    mdt_rc (*client_update_creds)(mdt_store *s, const mdt_client_rec *c, const mdt_cred_rec *add,
+                                  size_t nadd, const char *const *del, size_t ndel, mdt_err *err);
+    mdt_rc (*cred_get)(mdt_store *s, const char *id, mdt_arena *a, mdt_cred_rec *out, mdt_err *err);
+    mdt_rc (*cred_find)(mdt_store *s, const char *type, const uint8_t hash[MDT_HASH_LEN],
+                        mdt_arena *a, mdt_cred_rec *out, mdt_err *err);
+    mdt_rc (*jti_use)(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
+                      int64_t now, mdt_err *err);
     mdt_rc (*client_delete)(mdt_store *s, const char *client_id, mdt_err *err);
 
     mdt_rc (*cred_insert)(mdt_store *s, const mdt_cred_rec *c, mdt_err *err);

@@ -363,6 +363,68 @@ static void test_clients_version(void **state)
 #undef STILL
 }
 
+static void test_cred_lookup(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "look"), *k1 = id(f, "look_k1"), *k2 = id(f, "look_k2");
+    const char *wl = id(f, "look_wl"), *sec = id(f, "look_sec");
+    mdt_client_rec c = client(cid, "active");
+    mdt_cred_rec first = cred(sec, cid, "secret", 10, 0x01), got;
+    mdt_cred_rec add[2] = {cred(k1, cid, "jwk", 20, 0x02), cred(wl, cid, "workload", 30, 0x03)};
+    fill_hash(add[1].hash, 0x03); /* unique per run: the suite may share a database */
+    const char *del[1] = {sec};
+    mdt_cred_rec bad[2] = {cred(k2, cid, "jwk", 40, 0x04), cred(k1, cid, "jwk", 40, 0x05)};
+    uint8_t h[MDT_HASH_LEN];
+    mdt_cred_rec *list;
+    size_t n;
+
+    add[0].name = "kid-1";
+    assert_int_equal(mdt_store_client_insert(f->s, &c, &first, 1, &f->err), MDT_OK);
+    c.metadata = "{\"n\":2}";
+    assert_int_equal(mdt_store_client_update_creds(f->s, &c, add, 2, del, 1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(mdt_store_cred_get(f->s, k1, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.client_id, cid);
+    assert_string_equal(got.type, "jwk");
+    assert_string_equal(got.name, "kid-1");
+    assert_int_equal(mdt_store_cred_get(f->s, sec, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    fill_hash(h, 0x03);
+    assert_int_equal(mdt_store_cred_find(f->s, "workload", h, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.id, wl);
+    assert_string_equal(got.name, "");
+    assert_int_equal(mdt_store_cred_find(f->s, "jwk", h, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+
+    /* all or nothing: a duplicate id in add[] undoes the update and the deletion */
+    c.metadata = "{\"n\":3}";
+    del[0] = wl;
+    assert_int_equal(mdt_store_client_update_creds(f->s, &c, bad, 2, del, 1, &f->err),
+                     MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_cred_get(f->s, wl, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_cred_get(f->s, k2, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    {
+        mdt_client_rec back;
+        assert_int_equal(mdt_store_client_get(f->s, cid, &f->a, &back, &f->err), MDT_OK);
+        assert_string_equal(back.metadata, "{\"n\":2}");
+    }
+}
+
+static void test_jti_use(void **state)
+{
+    fx *f = *state;
+    const char *iss = id(f, "assertion-issuer"), *other = id(f, "other-issuer");
+
+    assert_int_equal(mdt_store_jti_use(f->s, iss, "j1", 200, 100, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_jti_use(f->s, iss, "j1", 200, 150, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_jti_use(f->s, other, "j1", 200, 150, &f->err), MDT_OK);
+    /* after it expired the identifier may be recorded again */
+    assert_int_equal(mdt_store_jti_use(f->s, iss, "j1", 400, 200, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_jti_use(f->s, iss, "j1", 400, 399, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_purge_expired(f->s, 400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_jti_use(f->s, iss, "j1", 500, 400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_jti_use(f->s, iss, "", 500, 400, &f->err), MDT_ERR_INTERNAL);
+}
+
 static void test_scopes(void **state)
 {
     fx *f = *state;
@@ -838,6 +900,8 @@ int main(void)
         T(test_client_insert_atomic),
         T(test_creds),
         T(test_clients_version),
+        T(test_cred_lookup),
+        T(test_jti_use),
         T(test_scopes),
         T(test_users),
         T(test_tokens),
