@@ -40,6 +40,20 @@ typedef struct {
     int argon2_memory_kib;   /* argon2id memory per hash, KiB */
     int argon2_parallelism;  /* argon2id lanes (threads) */
     int password_min_length; /* characters (UTF-8 code points) */
+    /* [client_auth] */
+    int64_t assertion_max_lifetime;    /* longest exp - now (and exp - iat) of a client assertion */
+    bool jwks_uri_allow_http;          /* accept http jwks_uri (tests, private networks) */
+    bool jwks_uri_allow_private;       /* accept jwks_uri hosts with private or loopback addresses */
+    int64_t jwks_uri_timeout;          /* seconds for one fetch */
+    int64_t jwks_uri_max_bytes;        /* largest JWK Set accepted */
+    int64_t jwks_uri_cache_ttl;        /* keep a fetched JWK Set this long */
+    int64_t jwks_uri_refetch_interval; /* at most one fetch per interval on an unknown kid */
+    /* [workload] */
+    char *workload_issuers;            /* JSON file of trusted workload identity issuers; "" none */
+    /* [jwt_bearer] */
+    char *jwt_bearer_issuers;          /* JSON file of trusted assertion issuers and rules; "" none */
+    /* [api_keys] */
+    int64_t api_key_token_ttl;         /* lifetime of tokens exchanged for an API key */
     /* [audit] */
     int64_t audit_max_batch;      /* events per group commit */
     /* [log] */

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "jose/jwk.h"
 #include "iga/client_internal.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
@@ -37,8 +38,12 @@ struct field {
     const char *dflt;          /* JSON text of the default, or NULL */
 };
 
-static const char *const grant_types[] = {"client_credentials", NULL};
-static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", NULL};
+static const char *const grant_types[] = {
+    "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", NULL};
+static const char *const auth_methods[] = {
+    "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth",
+    "self_signed_tls_client_auth", NULL};
+static const char *const signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA", NULL};
 static const char *const kinds[] = {"agent", "service", "web", "native", "cli", NULL};
 static const char *const tiers[] = {"low", "medium", "high", NULL};
 static const char *const formats[] = {"jwt", "opaque", NULL};
@@ -282,18 +287,114 @@ static mdt_rc check_scope(const field *f, vctx *c, json_t *v, json_t **out, mdt_
     return rc;
 }
 
+static mdt_rc check_bool(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    (void)c;
+    if (!json_is_boolean(v))
+        return bad(f, err);
+    *out = json_incref(v);
+    return MDT_OK;
+}
+
+/* A JWK Set of public signing keys: 1..MDT_CLIENT_JWKS_MAX keys, each one
+ * that mdt_jwk_from_json accepts (no private members), kids unique. */
+static mdt_rc check_jwks(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    json_t *keys = json_object_get(v, "keys"), *k;
+    const char *kids[MDT_CLIENT_JWKS_MAX];
+    size_t i;
+
+    (void)c;
+    if (!json_is_object(v) || !json_is_array(keys) || json_array_size(keys) == 0 ||
+        json_array_size(keys) > MDT_CLIENT_JWKS_MAX)
+        return bad(f, err);
+    json_array_foreach(keys, i, k) {
+        char *text = json_dumps(k, JSON_COMPACT);
+        mdt_jwk *jwk = NULL;
+        mdt_err jerr;
+        bool ok = text && mdt_jwk_from_json(text, strlen(text), &jwk, &jerr) == MDT_OK;
+
+        free(text);
+        kids[i] = ok ? mdt_arena_strdup(c->a, mdt_jwk_kid(jwk)) : NULL;
+        mdt_jwk_free(jwk);
+        if (!ok)
+            return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA, f->msg,
+                             "jwks key %zu: %s", i, mdt_err_text(&jerr));
+        for (size_t j = 0; j < i; j++)
+            if (mdt_str_eq(kids[j], kids[i]))
+                return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                                "jwks must not hold two keys with the same kid");
+    }
+    *out = json_pack("{s:O}", "keys", keys);
+    return *out ? MDT_OK : nomem(err);
+}
+
+static mdt_rc check_jwks_uri(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    const char *uri = json_string_value(v);
+    char *scheme = NULL, *host = NULL;
+    bool ok = uri && url_parts(uri, &scheme, &host) && !strchr(uri, '#') &&
+              (strcasecmp(scheme, "https") == 0 ||
+               (c->env->cfg.jwks_uri_allow_http && strcasecmp(scheme, "http") == 0));
+
+    curl_free(scheme);
+    curl_free(host);
+    if (!ok)
+        return bad(f, err);
+    *out = json_incref(v);
+    return MDT_OK;
+}
+
+/* {"issuer": "...", "subject": "..."}: both non-empty strings. Whether the
+ * issuer is trusted is decided at authentication, against configuration. */
+static mdt_rc check_workload(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
+{
+    const char *iss = json_string_value(json_object_get(v, "issuer"));
+    const char *sub = json_string_value(json_object_get(v, "subject"));
+
+    (void)c;
+    if (!json_is_object(v) || json_object_size(v) != 2 || !iss || !sub || !*iss || !*sub ||
+        strlen(iss) > MDT_URI_MAX || strlen(sub) > MDT_URI_MAX)
+        return bad(f, err);
+    *out = json_pack("{s:s, s:s}", "issuer", iss, "subject", sub);
+    return *out ? MDT_OK : nomem(err);
+}
+
 #define MSG_URL(k) k " must be an https URL"
 static const field fields[] = {
     {.key = "client_name", .check = check_string, .max = MDT_CLIENT_NAME_MAX,
      .msg = "client_name must be a string of at most 200 characters"},
     {.key = "grant_types", .check = check_array, .min = 1, .max = MDT_CLIENT_LIST_MAX,
      .item = grant_supported, .dflt = "[\"client_credentials\"]",
-     .msg = "grant_types must be a non-empty array of supported grant types (client_credentials)"},
+     .msg = "grant_types must be a non-empty array of supported grant types (client_credentials, "
+            "urn:ietf:params:oauth:grant-type:jwt-bearer)"},
     {.key = "response_types", .check = check_array, .max = 0, .dflt = "[]",
      .msg = "response_types must be empty: no supported grant type uses response types"},
     {.key = "token_endpoint_auth_method", .check = check_enum, .values = auth_methods,
      .dflt = "\"client_secret_basic\"",
-     .msg = "token_endpoint_auth_method must be client_secret_basic or client_secret_post"},
+     .msg = "token_endpoint_auth_method must be client_secret_basic, client_secret_post, "
+            "private_key_jwt, tls_client_auth or self_signed_tls_client_auth"},
+    {.key = "token_endpoint_auth_signing_alg", .check = check_enum, .values = signing_algs,
+     .msg = "token_endpoint_auth_signing_alg must be ES256, RS256, PS256 or EdDSA"},
+    {.key = "jwks", .check = check_jwks,
+     .msg = "jwks must be a JWK Set of public signing keys (EC P-256, RSA of 2048 bits or more, "
+            "Ed25519) with distinct kids"},
+    {.key = "jwks_uri", .check = check_jwks_uri,
+     .msg = "jwks_uri must be an https URL without fragment"},
+    {.key = "tls_client_auth_subject_dn", .check = check_string, .max = 1024,
+     .msg = "tls_client_auth_subject_dn must be a string (RFC 4514 DN)"},
+    {.key = "tls_client_auth_san_dns", .check = check_string, .max = 255,
+     .msg = "tls_client_auth_san_dns must be a string"},
+    {.key = "tls_client_auth_san_uri", .check = check_string, .max = MDT_URI_MAX,
+     .msg = "tls_client_auth_san_uri must be a string"},
+    {.key = "tls_client_auth_san_ip", .check = check_string, .max = 64,
+     .msg = "tls_client_auth_san_ip must be a string"},
+    {.key = "tls_client_auth_san_email", .check = check_string, .max = 320,
+     .msg = "tls_client_auth_san_email must be a string"},
+    {.key = "tls_client_certificate_bound_access_tokens", .check = check_bool,
+     .msg = "tls_client_certificate_bound_access_tokens must be true or false"},
+    {.key = "workload_identity", .check = check_workload,
+     .msg = "workload_identity must be an object with a non-empty issuer and subject"},
     {.key = "scope", .check = check_scope,
      .msg = "scope must be a space-separated list of scope names"},
     {.key = "redirect_uris", .check = check_array, .max = MDT_CLIENT_LIST_MAX,
@@ -351,6 +452,42 @@ static mdt_rc apply_field(const field *f, vctx *c, json_t *in, json_t *out, mdt_
     return MDT_OK;
 }
 
+static int count_present(json_t *o, const char *const *keys)
+{
+    int n = 0;
+    for (; *keys; keys++)
+        n += json_object_get(o, *keys) != NULL;
+    return n;
+}
+
+/* Rules that involve several fields (RFC 7591 §2, RFC 8705 §2.1). */
+static mdt_rc check_combination(json_t *m, mdt_err *err)
+{
+    static const char *const tls_ids[] = {"tls_client_auth_subject_dn", "tls_client_auth_san_dns",
+                                          "tls_client_auth_san_uri", "tls_client_auth_san_ip",
+                                          "tls_client_auth_san_email", NULL};
+    const char *method = json_string_value(json_object_get(m, "token_endpoint_auth_method"));
+    bool keys = json_object_get(m, "jwks") || json_object_get(m, "jwks_uri");
+
+    if (json_object_get(m, "jwks") && json_object_get(m, "jwks_uri"))
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "jwks and jwks_uri must not both be present");
+    if (mdt_str_eq(method, "private_key_jwt") && !keys && !json_object_get(m, "workload_identity"))
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "private_key_jwt needs jwks, jwks_uri or workload_identity");
+    if (mdt_str_eq(method, "self_signed_tls_client_auth") && !keys)
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "self_signed_tls_client_auth needs jwks or jwks_uri");
+    if (mdt_str_eq(method, "tls_client_auth") && count_present(m, tls_ids) != 1)
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "tls_client_auth needs exactly one of tls_client_auth_subject_dn, "
+                        "tls_client_auth_san_dns, _san_uri, _san_ip, _san_email");
+    if (!mdt_str_eq(method, "tls_client_auth") && count_present(m, tls_ids) != 0)
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "tls_client_auth_* fields need token_endpoint_auth_method tls_client_auth");
+    return MDT_OK;
+}
+
 /* Validates the object in; *norm: the normalized metadata (new reference). */
 static mdt_rc validate_obj(mdt_env *env, json_t *in, mdt_arena *a, json_t **norm,
                            int64_t *expires_at, mdt_err *err)
@@ -362,6 +499,8 @@ static mdt_rc validate_obj(mdt_env *env, json_t *in, mdt_arena *a, json_t **norm
     *norm = NULL;
     for (size_t i = 0; rc == MDT_OK && i < MDT_ARRAY_LEN(fields); i++)
         rc = apply_field(&fields[i], &c, in, out, err);
+    if (rc == MDT_OK)
+        rc = check_combination(out, err);
     if (rc != MDT_OK) {
         json_decref(out);
         return rc;
@@ -442,6 +581,22 @@ static bool get_str(mdt_arena *a, json_t *m, const char *key, const char **out)
     return !s || *out;
 }
 
+/* A member as compact JSON text in the arena; NULL when absent. */
+static bool get_json(mdt_arena *a, json_t *m, const char *key, const char **out)
+{
+    json_t *v = json_object_get(m, key);
+    char *text;
+
+    *out = NULL;
+    if (!v)
+        return true;
+    if (!(text = json_dumps(v, JSON_COMPACT)))
+        return false;
+    *out = mdt_arena_strdup(a, text);
+    free(text);
+    return *out != NULL;
+}
+
 static bool get_list(mdt_arena *a, json_t *m, const char *key, const char ***out, size_t *n)
 {
     json_t *arr = json_object_get(m, key), *x;
@@ -497,6 +652,21 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
     ok = ok && get_list(a, m, "resources", &c->resources, &c->nresources) &&
          get_list(a, m, "grant_types", &c->grant_types, &c->ngrant_types) &&
          split_scopes(a, scope, &c->scopes, &c->nscopes);
+    ok = ok && get_str(a, m, "jwks_uri", &c->jwks_uri) &&
+         get_str(a, m, "token_endpoint_auth_signing_alg", &c->auth_signing_alg) &&
+         get_str(a, m, "tls_client_auth_subject_dn", &c->tls_subject_dn) &&
+         get_str(a, m, "tls_client_auth_san_dns", &c->tls_san_dns) &&
+         get_str(a, m, "tls_client_auth_san_uri", &c->tls_san_uri) &&
+         get_str(a, m, "tls_client_auth_san_ip", &c->tls_san_ip) &&
+         get_str(a, m, "tls_client_auth_san_email", &c->tls_san_email) &&
+         get_json(a, m, "jwks", &c->jwks);
+    if (ok && json_is_object(json_object_get(m, "workload_identity"))) {
+        json_t *w = json_object_get(m, "workload_identity");
+        ok = get_str(a, w, "issuer", &c->workload_issuer) &&
+             get_str(a, w, "subject", &c->workload_subject);
+    }
+    c->cert_bound_tokens =
+        json_is_true(json_object_get(m, "tls_client_certificate_bound_access_tokens"));
     c->access_token_ttl = json_integer_value(json_object_get(m, "access_token_ttl"));
     c->max_delegation_depth = json_is_integer(json_object_get(m, "max_delegation_depth"))
                                   ? json_integer_value(json_object_get(m, "max_delegation_depth"))
@@ -536,6 +706,16 @@ mdt_rc mdt_iga__client_read(mdt_env *env, const char *client_id, mdt_arena *a, m
 const char *mdt_iga__effective_status(const char *status, int64_t expires_at, int64_t now)
 {
     return effective_status(status, expires_at, now);
+}
+
+bool mdt_client_auth_method_known(const char *method)
+{
+    return in_set(method, auth_methods);
+}
+
+bool mdt_client_auth_method_is_secret(const char *method)
+{
+    return mdt_str_eq(method, "client_secret_basic") || mdt_str_eq(method, "client_secret_post");
 }
 
 bool mdt_client_usable(const mdt_client *c, int64_t now)

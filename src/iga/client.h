@@ -22,6 +22,7 @@
 #define MDT_CLIENT_DESCRIPTION_MAX 2000
 #define MDT_CLIENT_OWNER_MAX 64
 #define MDT_CLIENT_LIST_MAX 100             /* items of any metadata array */
+#define MDT_CLIENT_JWKS_MAX 10              /* keys in a registered jwks */
 #define MDT_CLIENT_TOUCH_INTERVAL 60        /* seconds between last_used_at updates */
 
 typedef struct {
@@ -34,7 +35,19 @@ typedef struct {
     int64_t max_delegation_depth;
     const char *metadata;  /* normalized JSON text */
     const mdt_cred_rec *creds; size_t ncreds; /* every credential, expired ones included */
+    /* asymmetric and key-bound credentials (RFC 7523, RFC 8705, workload identity) */
+    const char *jwks;              /* registered JWK Set, JSON text; NULL when none */
+    const char *jwks_uri;          /* NULL when none */
+    const char *auth_signing_alg;  /* token_endpoint_auth_signing_alg; NULL: any asymmetric */
+    const char *tls_subject_dn, *tls_san_dns, *tls_san_uri, *tls_san_ip, *tls_san_email;
+    bool cert_bound_tokens;        /* tls_client_certificate_bound_access_tokens */
+    const char *workload_issuer, *workload_subject; /* workload_identity; NULL when none */
 } mdt_client;
+
+/* The token endpoint authentication methods a client may register. */
+bool mdt_client_auth_method_known(const char *method);
+/* Whether the method authenticates with a shared secret Mandate generated. */
+bool mdt_client_auth_method_is_secret(const char *method);
 
 /* Loads and parses a client and its credentials into the arena (everything
  * arena-owned). status is "expired" when expires_at has passed.

@@ -109,6 +109,7 @@ static bool client_copy(mdt_arena *a, const mdt_client *src, mdt_client *dst)
     dst->client_id = dup(a, src->client_id, &ok);
     dst->status = dup(a, src->status, &ok);
     dst->name = dup(a, src->name, &ok);
+    dst->creds = NULL;
     dst->kind = dup(a, src->kind, &ok);
     dst->owner = dup(a, src->owner, &ok);
     dst->tier = dup(a, src->tier, &ok);
@@ -117,6 +118,16 @@ static bool client_copy(mdt_arena *a, const mdt_client *src, mdt_client *dst)
     dst->software_version = dup(a, src->software_version, &ok);
     dst->access_token_format = dup(a, src->access_token_format, &ok);
     dst->metadata = dup(a, src->metadata, &ok);
+    dst->jwks = dup(a, src->jwks, &ok);
+    dst->jwks_uri = dup(a, src->jwks_uri, &ok);
+    dst->auth_signing_alg = dup(a, src->auth_signing_alg, &ok);
+    dst->tls_subject_dn = dup(a, src->tls_subject_dn, &ok);
+    dst->tls_san_dns = dup(a, src->tls_san_dns, &ok);
+    dst->tls_san_uri = dup(a, src->tls_san_uri, &ok);
+    dst->tls_san_ip = dup(a, src->tls_san_ip, &ok);
+    dst->tls_san_email = dup(a, src->tls_san_email, &ok);
+    dst->workload_issuer = dup(a, src->workload_issuer, &ok);
+    dst->workload_subject = dup(a, src->workload_subject, &ok);
     dst->scopes = copy_list(a, src->scopes, src->nscopes, &ok);
     dst->resources = copy_list(a, src->resources, src->nresources, &ok);
     dst->grant_types = copy_list(a, src->grant_types, src->ngrant_types, &ok);

@@ -1,9 +1,26 @@
 #include "oauth/client_auth.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/b64.h"
+#include "http/peer_cert.h"
+
+mdt_rc mdt_client_auth_fail(mdt_err *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err)
+        return MDT_ERR_INVALID_CLIENT;
+    err->rc = MDT_ERR_INVALID_CLIENT;
+    err->msg = "client authentication failed";
+    va_start(ap, fmt);
+    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    va_end(ap);
+    return MDT_ERR_INVALID_CLIENT;
+}
 
 #define MAX_BASIC_LEN 1024
 
@@ -37,65 +54,89 @@ static mdt_rc parse_basic(mdt_req *req, const char *hdr, const char **id, const 
     return MDT_OK;
 }
 
-static mdt_rc presented(mdt_req *req, const char **id, const char **secret, const char **method,
-                        mdt_err *err)
+/* Which method the request presents; NULL when none. */
+static const char *presented(mdt_req *req, mdt_err *err)
 {
     const char *hdr = mdt_req_header(req, "Authorization");
+    bool basic = hdr && strncasecmp(hdr, "Basic ", 6) == 0;
+    bool post = mdt_req_form(req, "client_secret") != NULL;
+    bool assertion = mdt_req_form(req, "client_assertion") != NULL ||
+                     mdt_req_form(req, "client_assertion_type") != NULL;
+
+    if (basic + post + assertion > 1) {
+        mdt_fail(err, MDT_ERR_INVALID_REQUEST, "use exactly one client authentication method");
+        return NULL;
+    }
+    if (assertion)
+        return "private_key_jwt";
+    if (basic)
+        return "client_secret_basic";
+    if (post)
+        return "client_secret_post";
+    if (mdt_req_client_cert_present(req))
+        return "tls_client_auth";
+    mdt_client_auth_fail(err, mdt_req_form(req, "client_id") ? "no client credentials presented"
+                                                              : "no client identified");
+    return NULL;
+}
+
+static mdt_rc by_secret(mdt_env *env, mdt_req *req, const char *method, mdt_client_authn *out,
+                        const char **claimed_id, mdt_err *err)
+{
+    const char *id = NULL, *secret = NULL;
     const char *form_id = mdt_req_form(req, "client_id");
-    const char *form_secret = mdt_req_form(req, "client_secret");
     mdt_rc rc;
 
-    if (hdr && strncasecmp(hdr, "Basic ", 6) == 0) {
-        if (form_secret)
-            return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
-                            "use exactly one client authentication method");
-        if ((rc = parse_basic(req, hdr, id, secret, err)) != MDT_OK)
+    if (mdt_str_eq(method, "client_secret_basic")) {
+        if ((rc = parse_basic(req, mdt_req_header(req, "Authorization"), &id, &secret, err)))
             return rc;
-        if (form_id && strcmp(form_id, *id) != 0)
+        if (form_id && strcmp(form_id, id) != 0)
             return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
                             "client_id does not match the authenticated client");
-        *method = "client_secret_basic";
-        return MDT_OK;
+    } else {
+        id = form_id;
+        secret = mdt_req_form(req, "client_secret");
+        if (!id)
+            return mdt_client_auth_fail(err, "client_secret without client_id");
     }
-    *id = form_id;
-    if (!form_id || !form_secret)
-        return mdt_failf(err, MDT_ERR_INVALID_CLIENT, "client authentication failed",
-                         form_id ? "no client credentials presented" : "no client identified");
-    *secret = form_secret;
-    *method = "client_secret_post";
-    return MDT_OK;
+    *claimed_id = id;
+    rc = mdt_client_load(env, id, req->arena, &out->client, err);
+    if (rc == MDT_ERR_NOT_FOUND)
+        return mdt_client_auth_fail(err, "unknown client");
+    if (rc != MDT_OK)
+        return rc;
+    if (!mdt_str_eq(out->client.auth_method, method))
+        return mdt_client_auth_fail(err, "client registered for %s, used %s",
+                                    out->client.auth_method, method);
+    rc = mdt_client_verify_secret(env, &out->client, secret, strlen(secret), req->now, req->arena,
+                                  &out->cred_id, err);
+    if (rc == MDT_ERR_INVALID_CLIENT)
+        return mdt_client_auth_fail(err, "wrong or expired secret");
+    out->method = method;
+    return rc;
 }
 
 mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out,
                                const char **claimed_id, mdt_err *err)
 {
-    static const char *failed = "client authentication failed";
-    const char *id = NULL, *secret = NULL, *method = NULL;
+    const char *method;
     mdt_rc rc;
 
-    *claimed_id = NULL;
-    rc = presented(req, &id, &secret, &method, err);
-    *claimed_id = id;
-    if (rc != MDT_OK)
-        return rc;
-    rc = mdt_client_load(env, id, req->arena, &out->client, err);
-    if (rc == MDT_ERR_NOT_FOUND)
-        return mdt_failf(err, MDT_ERR_INVALID_CLIENT, failed, "unknown client");
-    if (rc != MDT_OK)
-        return rc;
-    if (!mdt_str_eq(out->client.auth_method, method))
-        return mdt_failf(err, MDT_ERR_INVALID_CLIENT, failed,
-                         "client registered for %s, used %s", out->client.auth_method, method);
-    rc = mdt_client_verify_secret(env, &out->client, secret, strlen(secret), req->now, req->arena,
-                                  &out->cred_id, err);
-    if (rc == MDT_ERR_INVALID_CLIENT)
-        return mdt_failf(err, MDT_ERR_INVALID_CLIENT, failed, "wrong or expired secret");
+    *claimed_id = mdt_req_form(req, "client_id");
+    if (!(method = presented(req, err)))
+        return err->rc;
+    if (mdt_str_eq(method, "private_key_jwt"))
+        rc = mdt_client_auth_assertion(env, req, out, claimed_id, err);
+    else if (mdt_str_eq(method, "tls_client_auth"))
+        rc = mdt_client_auth_certificate(env, req, *claimed_id, out, err);
+    else
+        rc = by_secret(env, req, method, out, claimed_id, err);
     if (rc != MDT_OK)
         return rc;
     if (!mdt_client_usable(&out->client, req->now))
-        return mdt_failf(err, MDT_ERR_INVALID_CLIENT, failed, "client is %s",
-                         mdt_str_eq(out->client.status, "active") ? "expired" : out->client.status);
-    out->method = method;
+        return mdt_client_auth_fail(err, "client is %s",
+                                    mdt_str_eq(out->client.status, "active") ? "expired"
+                                                                             : out->client.status);
     return MDT_OK;
 }
 

@@ -1,5 +1,10 @@
 /* Client authentication at the token, introspection and revocation
- * endpoints: client_secret_basic and client_secret_post (RFC 6749 §2.3.1). */
+ * endpoints: one function per method, chosen by what the request presents:
+ *   client_assertion (RFC 7523)   -> private_key_jwt or workload identity (client_assertion.c)
+ *   Authorization: Basic           -> client_secret_basic (RFC 6749 §2.3.1)
+ *   client_secret in the body      -> client_secret_post
+ *   a client certificate (RFC 8705) -> tls_client_auth, self_signed_tls_client_auth (client_mtls.c)
+ * Presenting two of the first three at once is invalid_request. */
 #ifndef MDT_OAUTH_CLIENT_AUTH_H
 #define MDT_OAUTH_CLIENT_AUTH_H
 
@@ -8,8 +13,12 @@
 
 typedef struct {
     mdt_client client;
-    const char *method;  /* the method used: client_secret_basic | client_secret_post */
+    const char *method;  /* app.auth: client_secret_basic | client_secret_post | private_key_jwt |
+                            workload_identity | tls_client_auth | self_signed_tls_client_auth |
+                            api_key */
     const char *cred_id; /* the credential that matched */
+    const char *cert_thumbprint; /* x5t#S256 of the client certificate of this request, when
+                                    one was presented and verified; for bound tokens */
 } mdt_client_authn;
 
 /* Authenticates the caller of req (whose form is parsed). On failure returns
@@ -19,6 +28,17 @@ typedef struct {
  * caller claimed, if any. */
 mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out,
                                const char **claimed_id, mdt_err *err) MDT_WARN_UNUSED;
+
+/* The methods, each filling out->client, out->method and out->cred_id. */
+/* client_assertion_type + client_assertion (RFC 7523 §2.2, RFC 7521 §4.2). */
+mdt_rc mdt_client_auth_assertion(mdt_env *env, mdt_req *req, mdt_client_authn *out,
+                                 const char **claimed_id, mdt_err *err) MDT_WARN_UNUSED;
+/* client_id and the certificate of the connection (or of a trusted proxy). */
+mdt_rc mdt_client_auth_certificate(mdt_env *env, mdt_req *req, const char *client_id,
+                                   mdt_client_authn *out, mdt_err *err) MDT_WARN_UNUSED;
+/* The same failure for every failed authentication (SPEC §3.2), with the
+ * private reason for the audit log. */
+mdt_rc mdt_client_auth_fail(mdt_err *err, const char *fmt, ...) MDT_PRINTF(2, 3);
 
 /* Sets resp to the error and records a client.auth_failed event. */
 void mdt_client_auth_refuse(mdt_req *req, mdt_resp *resp, const char *claimed_id,

@@ -7,27 +7,47 @@
 #include "oauth/endpoints.h"
 #include "store/store.h"
 
+/* What the token endpoint accepts. A row is here only when it works:
+ * discovery advertises nothing else. */
+static const char *const grant_types[] = {
+    "client_credentials",
+};
+static const char *const auth_methods[] = {
+    "client_secret_basic",
+    "client_secret_post",
+};
+
+static mdt_rc add_list(mdt_buf *b, const char *key, const char *const *items, size_t n)
+{
+    mdt_rc rc = mdt_buf_addf(b, ",\"%s\":[", key);
+
+    for (size_t i = 0; i < n && rc == MDT_OK; i++)
+        rc = mdt_buf_addf(b, "%s\"%s\"", i ? "," : "", items[i]);
+    return rc == MDT_OK ? mdt_buf_adds(b, "]") : rc;
+}
+
 static mdt_rc metadata(const char *iss, mdt_buf *b)
 {
-    static const char auth_methods[] = "[\"client_secret_basic\",\"client_secret_post\"]";
     mdt_rc rc;
 
     if ((rc = mdt_buf_adds(b, "{\"issuer\":")) != MDT_OK ||
-        (rc = mdt_buf_add_json_str(b, iss)) != MDT_OK)
+        (rc = mdt_buf_add_json_str(b, iss)) != MDT_OK ||
+        (rc = mdt_buf_addf(b,
+                           ",\"token_endpoint\":\"%s/token\""
+                           ",\"jwks_uri\":\"%s/jwks\""
+                           ",\"introspection_endpoint\":\"%s/introspect\""
+                           ",\"revocation_endpoint\":\"%s/revoke\""
+                           ",\"response_types_supported\":[]",
+                           iss, iss, iss, iss)) != MDT_OK ||
+        (rc = add_list(b, "grant_types_supported", grant_types, MDT_ARRAY_LEN(grant_types))) ||
+        (rc = add_list(b, "token_endpoint_auth_methods_supported", auth_methods,
+                       MDT_ARRAY_LEN(auth_methods))) ||
+        (rc = add_list(b, "introspection_endpoint_auth_methods_supported", auth_methods,
+                       MDT_ARRAY_LEN(auth_methods))) ||
+        (rc = add_list(b, "revocation_endpoint_auth_methods_supported", auth_methods,
+                       MDT_ARRAY_LEN(auth_methods))))
         return rc;
-    return mdt_buf_addf(
-        b,
-        ",\"token_endpoint\":\"%s/token\""
-        ",\"jwks_uri\":\"%s/jwks\""
-        ",\"introspection_endpoint\":\"%s/introspect\""
-        ",\"revocation_endpoint\":\"%s/revoke\""
-        ",\"grant_types_supported\":[\"client_credentials\"]"
-        ",\"response_types_supported\":[]"
-        ",\"token_endpoint_auth_methods_supported\":%s"
-        ",\"introspection_endpoint_auth_methods_supported\":%s"
-        ",\"revocation_endpoint_auth_methods_supported\":%s"
-        "}",
-        iss, iss, iss, iss, auth_methods, auth_methods, auth_methods);
+    return mdt_buf_adds(b, "}");
 }
 
 void mdt_handle_discovery(mdt_env *env, mdt_req *req, mdt_resp *resp)

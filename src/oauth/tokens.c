@@ -66,6 +66,10 @@ static mdt_rc build_claims(mdt_env *env, const mdt_grant *g, const char *jti, md
         (rc = add_member(b, "client_id", g->client->client_id)) != MDT_OK ||
         (rc = add_member(b, "scope", g->scope)) != MDT_OK || (rc = add_app(b, g)) != MDT_OK)
         return rc;
+    if (g->cnf_x5t && ((rc = mdt_buf_adds(b, ",\"cnf\":{\"x5t#S256\":")) != MDT_OK ||
+                       (rc = mdt_buf_add_json_str(b, g->cnf_x5t)) != MDT_OK ||
+                       (rc = mdt_buf_adds(b, "}")) != MDT_OK))
+        return rc;
     return mdt_buf_adds(b, "}");
 }
 

@@ -18,6 +18,7 @@ typedef struct {
     const char *const *aud;   /* one or more audiences */
     size_t naud;
     const char *auth_method;  /* app.auth */
+    const char *cnf_x5t;      /* RFC 8705 x5t#S256 of the certificate the token is bound to; NULL */
     int64_t iat;
     int64_t exp;
 } mdt_grant;
