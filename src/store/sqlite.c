@@ -548,6 +548,19 @@ static mdt_rc collect(sq_conn *c, sqlite3_stmt *st, int bound, mdt_arena *a, siz
     return rc;
 }
 
+/* Steps to the single row a lookup returns and reads it with fn; resets the
+ * statement. MDT_ERR_NOT_FOUND with notfound when there is none. */
+static mdt_rc one_row(sq_conn *c, sqlite3_stmt *st, int bound, row_fn fn, mdt_arena *a, void *out,
+                      const char *what, const char *notfound, mdt_err *err)
+{
+    mdt_rc rc = first_row(c, st, bound, what, notfound, err);
+
+    if (rc == MDT_OK)
+        rc = fn(st, a, out, err);
+    done(st);
+    return rc;
+}
+
 /* --------------------------------------------------------------- lifecycle */
 
 static const mdt_store_ops sqlite_ops;
@@ -818,11 +831,8 @@ static mdt_rc sq_client_get(mdt_store *s, const char *id, mdt_arena *a, mdt_clie
 
     if (rc != MDT_OK)
         return rc;
-    rc = first_row(c, st, bind_text(st, 1, id), "client_get", "client not found", err);
-    if (rc == MDT_OK)
-        rc = row_client(st, a, out, err);
-    done(st);
-    return rc;
+    return one_row(c, st, bind_text(st, 1, id), row_client, a, out, "client_get",
+                   "client not found", err);
 }
 
 static mdt_rc sq_client_list(mdt_store *s, mdt_arena *a, mdt_client_rec **out, size_t *n,
@@ -957,17 +967,6 @@ static mdt_rc sq_cred_expire_others(mdt_store *s, const char *client_id, const c
     return tx_end(c, bump(c, rc, err), err);
 }
 
-static mdt_rc one_cred(sq_conn *c, sqlite3_stmt *st, int bound, mdt_arena *a, mdt_cred_rec *out,
-                       const char *what, mdt_err *err)
-{
-    mdt_rc rc = first_row(c, st, bound, what, "credential not found", err);
-
-    if (rc == MDT_OK)
-        rc = row_cred(st, a, out, err);
-    done(st);
-    return rc;
-}
-
 static mdt_rc sq_cred_get(mdt_store *s, const char *id, mdt_arena *a, mdt_cred_rec *out,
                           mdt_err *err)
 {
@@ -975,7 +974,9 @@ static mdt_rc sq_cred_get(mdt_store *s, const char *id, mdt_arena *a, mdt_cred_r
     sqlite3_stmt *st;
     mdt_rc rc = prep(s, Q_CRED_GET, &c, &st, err);
 
-    return rc != MDT_OK ? rc : one_cred(c, st, bind_text(st, 1, id), a, out, "cred_get", err);
+    return rc != MDT_OK ? rc
+                        : one_row(c, st, bind_text(st, 1, id), row_cred, a, out, "cred_get",
+                                  "credential not found", err);
 }
 
 static mdt_rc sq_cred_find(mdt_store *s, const char *type, const uint8_t hash[MDT_HASH_LEN],
@@ -987,8 +988,8 @@ static mdt_rc sq_cred_find(mdt_store *s, const char *type, const uint8_t hash[MD
 
     if (rc != MDT_OK)
         return rc;
-    return one_cred(c, st, bind_text(st, 1, type) | bind_blob(st, 2, hash, MDT_HASH_LEN), a, out,
-                    "cred_find", err);
+    return one_row(c, st, bind_text(st, 1, type) | bind_blob(st, 2, hash, MDT_HASH_LEN), row_cred,
+                   a, out, "cred_find", "credential not found", err);
 }
 
 static mdt_rc sq_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err)
@@ -1087,10 +1088,8 @@ static mdt_rc sq_scope_get(mdt_store *s, const char *name, mdt_arena *a, mdt_sco
 
     if (rc != MDT_OK)
         return rc;
-    rc = first_row(c, st, bind_text(st, 1, name), "scope_get", "scope not found", err);
-    if (rc == MDT_OK)
-        rc = row_scope(st, a, out, err);
-    done(st);
+    rc = one_row(c, st, bind_text(st, 1, name), row_scope, a, out, "scope_get", "scope not found",
+                 err);
     return rc == MDT_OK ? load_resources(c, out, a, err) : rc;
 }
 
@@ -1141,12 +1140,8 @@ static mdt_rc sq_token_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_a
 
     if (rc != MDT_OK)
         return rc;
-    rc = first_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), "token_get", "token not found",
-                   err);
-    if (rc == MDT_OK)
-        rc = row_token(st, a, out, err);
-    done(st);
-    return rc;
+    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), row_token, a, out, "token_get",
+                   "token not found", err);
 }
 
 /* One conditional UPDATE; only when it changed nothing do we look whether
@@ -1317,11 +1312,8 @@ static mdt_rc sq_user_get(mdt_store *s, const char *username, mdt_arena *a, mdt_
 
     if (rc != MDT_OK)
         return rc;
-    rc = first_row(c, st, bind_text(st, 1, username), "user_get", "user not found", err);
-    if (rc == MDT_OK)
-        rc = row_user(st, a, out, err);
-    done(st);
-    return rc;
+    return one_row(c, st, bind_text(st, 1, username), row_user, a, out, "user_get",
+                   "user not found", err);
 }
 
 static mdt_rc sq_user_list(mdt_store *s, mdt_arena *a, mdt_user_rec **out, size_t *n,
@@ -1352,34 +1344,30 @@ static mdt_rc sq_user_update(mdt_store *s, const mdt_user_rec *v, mdt_err *err)
     return run_changed(c, st, b, "user_update", "user not found", err);
 }
 
-static mdt_rc sq_user_count(mdt_store *s, int64_t *out, mdt_err *err)
+/* A query without parameters that returns one integer. */
+static mdt_rc one_int(mdt_store *s, enum q q, int64_t *out, mdt_err *err)
 {
     sq_conn *c;
     sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_USER_COUNT, &c, &st, err);
+    mdt_rc rc = prep(s, q, &c, &st, err);
 
     if (rc != MDT_OK)
         return rc;
-    rc = first_row(c, st, SQLITE_OK, "user_count", "no count", err);
+    rc = first_row(c, st, SQLITE_OK, q_sql[q], "no row", err);
     if (rc == MDT_OK)
         *out = sqlite3_column_int64(st, 0);
     done(st);
     return rc;
 }
 
+static mdt_rc sq_user_count(mdt_store *s, int64_t *out, mdt_err *err)
+{
+    return one_int(s, Q_USER_COUNT, out, err);
+}
+
 static mdt_rc sq_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
 {
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CLIENTS_VERSION, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = first_row(c, st, SQLITE_OK, "clients_version", "no clients counter", err);
-    if (rc == MDT_OK)
-        *out = sqlite3_column_int64(st, 0);
-    done(st);
-    return rc;
+    return one_int(s, Q_CLIENTS_VERSION, out, err);
 }
 
 /* ------------------------------------------------------------------- audit */
