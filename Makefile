@@ -55,7 +55,9 @@ fuzz-replay: $(REPLAYS)
 	@for n in $(FUZZ_NAMES); do $(BUILD)/fuzz/replay_$$n fuzz/corpus/$$n >/dev/null || { echo "fuzz-replay: $$n failed"; exit 1; }; done
 	@echo "fuzz-replay: $(words $(FUZZ_NAMES)) corpora replayed"
 
-# Real fuzzing with clang's libFuzzer: FUZZ_SECONDS per target; new inputs go to fuzz/corpus/<target>.
+# Real fuzzing with clang's libFuzzer: FUZZ_SECONDS per target, seeded from fuzz/corpus/<target>;
+# new inputs go to build/fuzz/corpus/<target>, crashes to build/fuzz/ (copy a crash into
+# fuzz/corpus/<target> to keep it as a regression test).
 fuzz:
 	@command -v clang >/dev/null || { echo "fuzz: needs clang and libclang-rt-14-dev"; exit 1; }
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz OPT="-O1 -g" \
@@ -63,7 +65,9 @@ fuzz:
 	@for n in $(FUZZ_NAMES); do \
 	  clang -std=gnu17 -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -Ifuzz -o build/fuzz/fuzz_$$n \
 	    fuzz/fuzz_$$n.c build/fuzz/libmandate.a $(LDLIBS) && \
-	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 fuzz/corpus/$$n || exit 1; \
+	  mkdir -p build/fuzz/corpus/$$n && \
+	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build/fuzz/ \
+	    build/fuzz/corpus/$$n fuzz/corpus/$$n || exit 1; \
 	done
 
 run: deps

@@ -1,18 +1,22 @@
 /* mandate client create | list | show | update | suspend | resume | delete
- *                | secret rotate */
+ *                | secret rotate | apikey create | apikey revoke | credential expire */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "core/arena.h"
 #include "core/clock.h"
+#include "iga/apikey.h"
 #include "iga/client.h"
 
-enum { OPT_JSON, OPT_KEEP };
+enum { OPT_JSON, OPT_KEEP, OPT_EXPIRES, OPT_IN };
 static const mdt_cli_opt opts[] = {
     [OPT_JSON] = {"--json", false},
     [OPT_KEEP] = {"--keep", true},
+    [OPT_EXPIRES] = {"--expires", true},
+    [OPT_IN] = {"--in", true},
 };
+#define ALLOW(o) (1u << (o))
 
 typedef struct {
     mdt_env *env;
@@ -31,12 +35,22 @@ static int output(const cmd *c, const char *json, bool list)
     return list ? mdt_cli_print_table(json, cols) : mdt_cli_print_object(json);
 }
 
-/* Checks the positional count and that only allowed options were given. */
-static int want(const cmd *c, int npos, bool keep_ok, const char *usage)
+/* Checks the positional count and that only the allowed options (a mask of
+ * ALLOW(OPT_...); --json always) were given. */
+static int want_opts(const cmd *c, int npos, unsigned allowed, const char *usage)
 {
-    if (c->args.npos != npos || (!keep_ok && mdt_cli_has(&c->args, OPT_KEEP)))
+    bool ok = c->args.npos == npos;
+
+    for (int i = 0; ok && i < c->args.nseen; i++)
+        ok = c->args.seen[i].opt == OPT_JSON || (allowed & ALLOW(c->args.seen[i].opt));
+    if (!ok)
         return mdt_cli_fail("usage: mandate client %s", usage);
     return 0;
+}
+
+static int want(const cmd *c, int npos, const char *usage)
+{
+    return want_opts(c, npos, 0, usage);
 }
 
 static int read_input(mdt_buf *b)
@@ -55,7 +69,7 @@ static int do_create(cmd *c)
     const char *resp = NULL;
     int rc;
 
-    if (want(c, 0, false, "create [--json] < metadata.json"))
+    if (want(c, 0, "create [--json] < metadata.json"))
         return 1;
     if (read_input(&in)) {
         mdt_buf_free(&in);
@@ -63,7 +77,7 @@ static int do_create(cmd *c)
     }
     if (mdt_client_create(c->env, in.data, in.len, &c->a, &resp, &err) != MDT_OK)
         rc = mdt_cli_fail_err(NULL, &err);
-    else if ((rc = output(c, resp, false)) == 0 && !c->json)
+    else if ((rc = output(c, resp, false)) == 0 && !c->json && strstr(resp, "\"client_secret\""))
         printf("\nStore the client_secret now: it is not shown again.\n");
     if (resp)
         mdt_wipe((char *)resp, strlen(resp));
@@ -78,7 +92,7 @@ static int do_update(cmd *c)
     const char *resp = NULL;
     int rc;
 
-    if (want(c, 1, false, "update ID [--json] < metadata.json"))
+    if (want(c, 1, "update ID [--json] < metadata.json"))
         return 1;
     if (read_input(&in)) {
         mdt_buf_free(&in);
@@ -86,8 +100,10 @@ static int do_update(cmd *c)
     }
     if (mdt_client_update(c->env, c->args.pos[0], in.data, in.len, &c->a, &resp, &err) != MDT_OK)
         rc = mdt_cli_fail_err(NULL, &err);
-    else
-        rc = output(c, resp, false);
+    else if ((rc = output(c, resp, false)) == 0 && !c->json && strstr(resp, "\"client_secret\""))
+        printf("\nStore the client_secret now: it is not shown again.\n");
+    if (resp)
+        mdt_wipe((char *)resp, strlen(resp));
     mdt_buf_free(&in);
     return rc;
 }
@@ -97,7 +113,7 @@ static int do_list(cmd *c)
     mdt_err err = {0};
     const char *json;
 
-    if (want(c, 0, false, "list [--json]"))
+    if (want(c, 0, "list [--json]"))
         return 1;
     if (mdt_client_list_json(c->env, &c->a, &json, &err) != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
@@ -109,7 +125,7 @@ static int do_show(cmd *c)
     mdt_err err = {0};
     const char *json;
 
-    if (want(c, 1, false, "show ID [--json]"))
+    if (want(c, 1, "show ID [--json]"))
         return 1;
     if (mdt_client_show_json(c->env, c->args.pos[0], &c->a, &json, &err) != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
@@ -140,8 +156,8 @@ static int do_change(cmd *c, const char *verb)
     const char *id = c->args.pos[0], *status = NULL;
     mdt_rc rc;
 
-    if (c->args.npos != 1 || mdt_cli_has(&c->args, OPT_KEEP))
-        return mdt_cli_fail("usage: mandate client %s ID [--json]", verb);
+    if (want_opts(c, 1, 0, "suspend|resume|delete ID [--json]"))
+        return 1;
     if (strcmp(verb, "delete") == 0) {
         rc = mdt_client_delete(c->env, id, &err);
     } else {
@@ -159,13 +175,16 @@ static int do_change(cmd *c, const char *verb)
 
 static int do_rotate(cmd *c)
 {
+    static const char usage[] = "secret rotate ID [--keep DURATION] [--json]";
     mdt_err err = {0};
     const char *keep_s = mdt_cli_value(&c->args, OPT_KEEP), *resp = NULL;
     int64_t keep = 0;
     int rc;
 
-    if (c->args.npos != 2 || strcmp(c->args.pos[0], "rotate") != 0)
-        return mdt_cli_fail("usage: mandate client secret rotate ID [--keep DURATION] [--json]");
+    if (want_opts(c, 2, ALLOW(OPT_KEEP), usage))
+        return 1;
+    if (!mdt_str_eq(c->args.pos[0], "rotate"))
+        return mdt_cli_fail("usage: mandate client %s", usage);
     if (keep_s && mdt_duration_parse(keep_s, &keep) != MDT_OK)
         return mdt_cli_fail("--keep: bad duration '%s' (use e.g. 90s, 15m, 8h, 30d)", keep_s);
     if (mdt_client_rotate_secret(c->env, c->args.pos[1], keep, &c->a, &resp, &err) != MDT_OK)
@@ -175,6 +194,70 @@ static int do_rotate(cmd *c)
         printf("\nStore the client_secret now: it is not shown again.\n");
     mdt_wipe((char *)resp, strlen(resp));
     return rc;
+}
+
+static int apikey_create(cmd *c)
+{
+    static const char usage[] = "apikey create ID [--expires DURATION] [--json]";
+    const char *exp_s = mdt_cli_value(&c->args, OPT_EXPIRES), *resp = NULL;
+    int64_t expires = 0;
+    mdt_err err = {0};
+    int rc;
+
+    if (want_opts(c, 2, ALLOW(OPT_EXPIRES), usage))
+        return 1;
+    if (exp_s && (mdt_duration_parse(exp_s, &expires) != MDT_OK || expires <= 0))
+        return mdt_cli_fail("--expires: bad duration '%s' (use e.g. 90s, 15m, 8h, 30d)", exp_s);
+    if (mdt_apikey_create(c->env, c->args.pos[1], expires, &c->a, &resp, &err) != MDT_OK)
+        return mdt_cli_fail_err(NULL, &err);
+    rc = output(c, resp, false);
+    if (rc == 0 && !c->json)
+        printf("\nStore the api_key now: it is not shown again.\n");
+    mdt_wipe((char *)resp, strlen(resp));
+    return rc;
+}
+
+static int apikey_revoke(cmd *c)
+{
+    mdt_err err = {0};
+    const char *resp = NULL;
+
+    if (want_opts(c, 3, 0, "apikey revoke ID KEYID [--json]"))
+        return 1;
+    if (mdt_apikey_revoke(c->env, c->args.pos[1], c->args.pos[2], &c->a, &resp, &err) != MDT_OK)
+        return mdt_cli_fail_err(NULL, &err);
+    return output(c, resp, false);
+}
+
+static int do_apikey(cmd *c)
+{
+    const char *verb = c->args.npos ? c->args.pos[0] : NULL;
+
+    if (mdt_str_eq(verb, "create"))
+        return apikey_create(c);
+    if (mdt_str_eq(verb, "revoke"))
+        return apikey_revoke(c);
+    return mdt_cli_fail("usage: mandate client apikey create ID [--expires DURATION] | "
+                        "apikey revoke ID KEYID");
+}
+
+static int do_credential(cmd *c)
+{
+    static const char usage[] = "credential expire ID CREDID [--in DURATION] [--json]";
+    const char *in_s = mdt_cli_value(&c->args, OPT_IN), *resp = NULL;
+    int64_t in = 0;
+    mdt_err err = {0};
+
+    if (want_opts(c, 3, ALLOW(OPT_IN), usage))
+        return 1;
+    if (!mdt_str_eq(c->args.pos[0], "expire"))
+        return mdt_cli_fail("usage: mandate client %s", usage);
+    if (in_s && mdt_duration_parse(in_s, &in) != MDT_OK)
+        return mdt_cli_fail("--in: bad duration '%s' (use e.g. 90s, 15m, 8h, 30d)", in_s);
+    if (mdt_client_credential_expire(c->env, c->args.pos[1], c->args.pos[2], in, &c->a, &resp,
+                                     &err) != MDT_OK)
+        return mdt_cli_fail_err(NULL, &err);
+    return output(c, resp, false);
 }
 
 static int dispatch(cmd *c, const char *sub)
@@ -191,8 +274,13 @@ static int dispatch(cmd *c, const char *sub)
         return do_change(c, sub);
     if (strcmp(sub, "secret") == 0)
         return do_rotate(c);
+    if (strcmp(sub, "apikey") == 0)
+        return do_apikey(c);
+    if (strcmp(sub, "credential") == 0)
+        return do_credential(c);
     return mdt_cli_fail("client: unknown command '%s' (create, list, show, update, suspend, "
-                        "resume, delete, secret rotate)", sub);
+                        "resume, delete, secret rotate, apikey create|revoke, credential expire)",
+                        sub);
 }
 
 int mdt_cli_client(mdt_env *env, int argc, char **argv)
@@ -202,7 +290,7 @@ int mdt_cli_client(mdt_env *env, int argc, char **argv)
 
     if (argc < 2)
         return mdt_cli_fail("usage: mandate client create|list|show|update|suspend|resume|"
-                            "delete|secret rotate ...");
+                            "delete|secret rotate|apikey create|apikey revoke|credential expire ...");
     if (mdt_cli_parse(argc, argv, 2, opts, MDT_ARRAY_LEN(opts), &c.args))
         return 1;
     c.json = mdt_cli_has(&c.args, OPT_JSON);

@@ -11,6 +11,8 @@
 #include "core/log.h"
 #include "http/server.h"
 #include "keys/keyring.h"
+#include "oauth/jwks_cache.h"
+#include "oauth/trust.h"
 #include "store/store.h"
 #include "users/users.h"
 
@@ -131,6 +133,24 @@ static mdt_rc dev_admin(mdt_env *env, mdt_err *err)
     return rc;
 }
 
+/* The trusted issuers files (a bad one stops the start) and the JWK Set
+ * cache of client assertions. */
+static mdt_rc start_assertions(mdt_env *env, mdt_err *err)
+{
+    mdt_jwks_cache_opts o = mdt_jwks_cache_opts_from(&env->cfg);
+    mdt_rc rc = mdt_trust_load(&env->cfg, &env->trust, err);
+
+    return rc != MDT_OK ? rc : mdt_jwks_cache_new(&o, &env->jwks, err);
+}
+
+static void stop_assertions(mdt_env *env)
+{
+    mdt_jwks_cache_free(env->jwks);
+    env->jwks = NULL;
+    mdt_trust_free(env->trust);
+    env->trust = NULL;
+}
+
 int mdt_cli_serve(mdt_env *env, int argc, char **argv)
 {
     static const mdt_cli_opt opts[] = {{"--dev", false}};
@@ -154,14 +174,21 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
                         &err) != MDT_OK)
         return mdt_cli_fail_err("audit", &err);
     env->actor = "server";
-    if (mdt_server_start(env, &srv, &err) != MDT_OK)
+    if (start_assertions(env, &err) != MDT_OK) {
+        stop_assertions(env);
+        return mdt_cli_fail_err("trusted issuers", &err);
+    }
+    if (mdt_server_start(env, &srv, &err) != MDT_OK) {
+        stop_assertions(env);
         return mdt_cli_fail_err("serve", &err);
+    }
     MDT_INFO("listening on %s, issuer %s", env->cfg.listen, env->cfg.issuer);
     if (mdt_cli_has(&args, 0))
         fprintf(stderr, "mandate: development server on %s (issuer %s), data in %s\n",
                 env->cfg.listen, env->cfg.issuer, env->cfg.data_dir);
     wait_for_stop(env);
     mdt_server_stop(srv);
+    stop_assertions(env);
     return 0;
 }
 

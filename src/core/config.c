@@ -59,7 +59,9 @@ static const cfg_key keys[] = {
     {"server", "tls_key", K_STRING, AT(tls_key), .type = "path", .def = "",
      .desc = "PEM private key of `tls_cert`."},
     {"server", "tls_client_ca", K_STRING, AT(tls_client_ca), .type = "path", .def = "",
-     .desc = "PEM bundle of CAs; when set, client certificates are requested (needs `tls_cert`)."},
+     .desc = "PEM bundle of the CAs `tls_client_auth` client certificates must chain to; when "
+             "set with `tls_cert`, the listener asks for client certificates (without requiring "
+             "them). Behind a proxy (`trusted_proxies`) it also checks forwarded certificates."},
     {"server", "trusted_proxies", K_LIST, AT(trusted_proxies), .check = check_cidr,
      .type = "list of CIDRs", .def = "",
      .desc = "Networks (IPv4 or IPv6 CIDRs, or addresses) whose forwarded headers (client IP, "
@@ -110,7 +112,9 @@ static const cfg_key keys[] = {
     {"client_auth", "jwks_uri_allow_http", K_BOOL, AT(jwks_uri_allow_http), .def = "false",
      .desc = "Accept `http` `jwks_uri` values (otherwise `https` only)."},
     {"client_auth", "jwks_uri_allow_private", K_BOOL, AT(jwks_uri_allow_private), .def = "false",
-     .desc = "Fetch `jwks_uri` from hosts whose addresses are private, loopback or link-local."},
+     .desc = "Fetch `jwks_uri` (of clients and of trusted issuers) from hosts whose addresses are "
+             "private, loopback, link-local or otherwise not public (checked on the address "
+             "connected to, after DNS)."},
     {"client_auth", "jwks_uri_timeout", K_DURATION, AT(jwks_uri_timeout), .min = 1, .max = 60,
      .def = "5s", .desc = "Time allowed for one fetch of a client's `jwks_uri`."},
     {"client_auth", "jwks_uri_max_bytes", K_INT, AT(jwks_uri_max_bytes), .min = 1024,
@@ -119,13 +123,16 @@ static const cfg_key keys[] = {
      .max = 86400, .def = "5m", .desc = "How long a fetched JWK Set is used before it is fetched again."},
     {"client_auth", "jwks_uri_refetch_interval", K_DURATION, AT(jwks_uri_refetch_interval),
      .min = 0, .max = 3600, .def = "30s",
-     .desc = "At most one fetch per client in this interval when an assertion names an unknown `kid`."},
+     .desc = "At most one fetch of a `jwks_uri` in this interval when an assertion names an "
+             "unknown `kid`; a failed fetch is also remembered (and answered at once) this long."},
     {"workload", "issuers", K_STRING, AT(workload_issuers), .type = "path", .def = "",
      .desc = "JSON file of trusted workload identity issuers (SPIFFE, Kubernetes): "
-             "`[{\"issuer\", \"jwks_file\" or \"jwks_uri\", \"audience\"}]`; empty: none."},
+             "`[{\"issuer\", \"jwks_file\" or \"jwks_uri\", \"audience\"}]`, read when `serve` "
+             "starts (see docs/api.md); empty: none."},
     {"jwt_bearer", "issuers", K_STRING, AT(jwt_bearer_issuers), .type = "path", .def = "",
      .desc = "JSON file of issuers trusted for the JWT bearer grant (RFC 7523 §2.1) and the claim "
-             "rules that map their assertions to subjects and scopes; empty: none."},
+             "rules that map their assertions to subjects and scopes, read when `serve` starts "
+             "(see docs/api.md); empty: none."},
     {"api_keys", "token_ttl", K_DURATION, AT(api_key_token_ttl), .min = 1, .max = 86400,
      .def = "5m", .desc = "Lifetime of the access token exchanged for an API key."},
     {"audit", "max_batch", K_INT, AT(audit_max_batch), .min = 1, .max = 10000, .def = "256",
@@ -735,8 +742,9 @@ mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
         return key_fail(cfg, "server", "tls_cert", "set without tls_key", err);
     if (is_set(cfg->tls_key) && !is_set(cfg->tls_cert))
         return key_fail(cfg, "server", "tls_key", "set without tls_cert", err);
-    if (is_set(cfg->tls_client_ca) && !is_set(cfg->tls_cert))
-        return key_fail(cfg, "server", "tls_client_ca", "needs tls_cert and tls_key", err);
+    if (is_set(cfg->tls_client_ca) && !is_set(cfg->tls_cert) && !is_set(cfg->trusted_proxies))
+        return key_fail(cfg, "server", "tls_client_ca",
+                        "needs tls_cert and tls_key, or trusted_proxies", err);
     for (size_t i = 0; i < NKEYS; i++) {
         char *const *s = (char *const *)((const char *)cfg + keys[i].off);
         bool str = keys[i].kind == K_STRING || keys[i].kind == K_LIST || keys[i].kind == K_ENUM;

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "jose/jwk.h"
 #include "iga/client_internal.h"
+#include "iga/credentials.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
 #include "store/store.h"
@@ -746,9 +747,9 @@ bool mdt_client_has_grant(const mdt_client *c, const char *grant_type)
     return grant_type && list_has(c->grant_types, c->ngrant_types, grant_type);
 }
 
-static bool cred_live(const mdt_cred_rec *cr, int64_t now)
+static bool secret_live(const mdt_cred_rec *cr, int64_t now)
 {
-    return mdt_str_eq(cr->type, "secret") && (cr->expires_at == 0 || cr->expires_at > now);
+    return mdt_str_eq(cr->type, "secret") && mdt_cred_live(cr, now);
 }
 
 mdt_rc mdt_client_verify_secret(mdt_env *env, const mdt_client *c, const char *secret, size_t len,
@@ -764,19 +765,13 @@ mdt_rc mdt_client_verify_secret(mdt_env *env, const mdt_client *c, const char *s
     mdt_secret_hash(secret, len, h);
     for (size_t i = 0; i < n; i++) {   /* no early exit: every live secret is compared */
         bool eq = mdt_ct_eq(h, sizeof(h), creds[i].hash, sizeof(creds[i].hash));
-        if (eq && cred_live(&creds[i], now) && !hit)
+        if (eq && secret_live(&creds[i], now) && !hit)
             hit = &creds[i];
     }
     mdt_wipe(h, sizeof(h));
     if (!hit)
         return mdt_fail(err, MDT_ERR_INVALID_CLIENT, "client authentication failed");
-    if (now - hit->last_used_at >= MDT_CLIENT_TOUCH_INTERVAL) {
-        mdt_err terr = {0};
-        if (mdt_store_cred_touch(env->store, hit->id, now, &terr) != MDT_OK)
-            MDT_WARN("cannot record use of credential %s: %s", hit->id, mdt_err_text(&terr));
-        else
-            mdt_iga__cache_touched(c->client_id, hit->id, now);
-    }
+    mdt_client_cred_used(env, c, hit, now);
     if (cred_id)
         *cred_id = hit->id;
     return MDT_OK;
@@ -785,16 +780,6 @@ mdt_rc mdt_client_verify_secret(mdt_env *env, const mdt_client *c, const char *s
 /* ---------------------------------------------------------------------
  * JSON documents of clients.
  * --------------------------------------------------------------------- */
-
-static json_t *time_json(int64_t t)
-{
-    char buf[21];
-
-    if (!t)
-        return json_null();
-    mdt_time_format(t, buf);
-    return json_string(buf);
-}
 
 /* {client_id, [client_secret, client_secret_expires_at,] client_id_issued_at,
  *  ...metadata, status}. */
@@ -821,9 +806,7 @@ static json_t *client_doc(const mdt_client_rec *rec, const char *secret, int64_t
 
 static json_t *cred_doc(const mdt_cred_rec *cr)
 {
-    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "id", cr->id, "type", cr->type,
-                     "created_at", time_json(cr->created_at), "expires_at",
-                     time_json(cr->expires_at), "last_used_at", time_json(cr->last_used_at));
+    return mdt_iga__cred_json(cr);
 }
 
 static mdt_rc dump_doc(json_t *doc, mdt_arena *a, const char **out, mdt_err *err)
@@ -864,7 +847,7 @@ static mdt_rc new_secret_cred(mdt_env *env, const char *client_id, int64_t now, 
     mdt_rc rc;
 
     memset(cr, 0, sizeof(*cr));
-    if ((rc = mdt_random_id(&env->rng, "cred_", MDT_CRED_ID_BYTES, a, &cr->id, err)) != MDT_OK ||
+    if ((rc = mdt_iga__cred_id(&env->rng, a, &cr->id, err)) != MDT_OK ||
         (rc = mdt_secret_generate(&env->rng, secret, err)) != MDT_OK)
         return rc;
     mdt_secret_hash(secret, MDT_SECRET_LEN, cr->hash);
@@ -874,14 +857,46 @@ static mdt_rc new_secret_cred(mdt_env *env, const char *client_id, int64_t now, 
     return MDT_OK;
 }
 
+/* Whether normalized metadata registers a secret authentication method. */
+static bool meta_is_secret(const char *metadata)
+{
+    json_t *m = json_loads(metadata, 0, NULL);
+    bool yes = mdt_client_auth_method_is_secret(
+        json_string_value(json_object_get(m, "token_endpoint_auth_method")));
+
+    json_decref(m);
+    return yes;
+}
+
 static json_t *created_data(const char *metadata)
 {
     json_t *m = json_loads(metadata, 0, NULL);
-    json_t *d = json_pack("{s:O?, s:O?, s:O?, s:O?}", "client_name", json_object_get(m, "client_name"),
-                          "kind", json_object_get(m, "kind"), "owner", json_object_get(m, "owner"),
-                          "scope", json_object_get(m, "scope"));
+    json_t *d = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?}", "client_name",
+                          json_object_get(m, "client_name"), "kind", json_object_get(m, "kind"),
+                          "owner", json_object_get(m, "owner"), "scope",
+                          json_object_get(m, "scope"), "token_endpoint_auth_method",
+                          json_object_get(m, "token_endpoint_auth_method"));
     json_decref(m);
     return d;
+}
+
+/* The credentials of a new client: its derived ones, and a secret (in
+ * secret, which the caller wipes) when its method is a secret one. */
+static mdt_rc initial_creds(mdt_env *env, const mdt_client_rec *rec, mdt_arena *a,
+                            mdt_cred_plan *plan, char secret[MDT_SECRET_LEN + 1], mdt_err *err)
+{
+    mdt_cred_rec *want = NULL;
+    size_t nwant = 0;
+    mdt_rc rc;
+
+    if ((rc = mdt_creds_derive(rec->metadata, a, &want, &nwant, err)) != MDT_OK ||
+        (rc = mdt_creds_plan(&env->rng, rec->client_id, NULL, 0, want, nwant, rec->created_at, a,
+                             plan, err)) != MDT_OK)
+        return rc;
+    if (!meta_is_secret(rec->metadata))
+        return MDT_OK;
+    return new_secret_cred(env, rec->client_id, rec->created_at, a, &plan->add[plan->nadd++],
+                           secret, err);
 }
 
 mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
@@ -889,7 +904,7 @@ mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *
 {
     int64_t now = mdt_now(&env->clock);
     mdt_client_rec rec = {.status = "active", .created_at = now, .updated_at = now};
-    mdt_cred_rec cred;
+    mdt_cred_plan plan;
     char secret[MDT_SECRET_LEN + 1] = "";
     mdt_rc rc;
 
@@ -898,12 +913,12 @@ mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *
     if (rc != MDT_OK)
         return rc;
     if ((rc = mdt_random_id(&env->rng, "mdt_", MDT_CLIENT_ID_BYTES, a, &rec.client_id, err)) ||
-        (rc = new_secret_cred(env, rec.client_id, now, a, &cred, secret, err)) ||
-        (rc = mdt_store_client_insert(env->store, &rec, &cred, 1, err)))
+        (rc = initial_creds(env, &rec, a, &plan, secret, err)) ||
+        (rc = mdt_store_client_insert(env->store, &rec, plan.add, plan.nadd, err)))
         goto out;
     if ((rc = audit_client(env, "client.created", rec.client_id, created_data(rec.metadata), err)))
         goto out;
-    rc = dump_doc(client_doc(&rec, secret, now), a, response_json, err);
+    rc = dump_doc(client_doc(&rec, secret[0] ? secret : NULL, now), a, response_json, err);
 out:
     mdt_wipe(secret, sizeof(secret));
     return rc;
@@ -947,28 +962,93 @@ static mdt_rc update_meta(mdt_env *env, mdt_client_rec *rec, json_t *in, mdt_are
     return rc;
 }
 
+/* The method left the secret ones: every live secret expires now (the row
+ * is rewritten in the same transaction, keeping its id and times). */
+static void expire_secrets(const mdt_cred_rec *have, size_t nhave, int64_t now,
+                           mdt_cred_plan *plan)
+{
+    for (size_t i = 0; i < nhave; i++) {
+        if (!secret_live(&have[i], now))
+            continue;
+        plan->del[plan->ndel++] = have[i].id;
+        plan->add[plan->nadd] = have[i];
+        plan->add[plan->nadd++].expires_at = now;
+    }
+}
+
+static bool any_live_secret(const mdt_cred_rec *have, size_t nhave, int64_t now)
+{
+    for (size_t i = 0; i < nhave; i++)
+        if (secret_live(&have[i], now))
+            return true;
+    return false;
+}
+
+/* The credential changes of an update: derived rows follow the metadata;
+ * secrets follow a change of method (see mdt_client_update). */
+static mdt_rc plan_update(mdt_env *env, const mdt_client_rec *rec, bool was_secret, int64_t now,
+                          mdt_arena *a, mdt_cred_plan *plan, char secret[MDT_SECRET_LEN + 1],
+                          mdt_err *err)
+{
+    mdt_cred_rec *have = NULL, *want = NULL;
+    size_t nhave = 0, nwant = 0;
+    bool is_secret = meta_is_secret(rec->metadata);
+    mdt_rc rc;
+
+    if ((rc = mdt_store_cred_list(env->store, rec->client_id, a, &have, &nhave, err)) ||
+        (rc = mdt_creds_derive(rec->metadata, a, &want, &nwant, err)) ||
+        (rc = mdt_creds_plan(&env->rng, rec->client_id, have, nhave, want, nwant, now, a, plan,
+                             err)))
+        return rc;
+    if (was_secret && !is_secret)
+        expire_secrets(have, nhave, now, plan);
+    else if (!was_secret && is_secret && !any_live_secret(have, nhave, now))
+        return new_secret_cred(env, rec->client_id, now, a, &plan->add[plan->nadd++], secret, err);
+    return MDT_OK;
+}
+
+/* {fields, credentials_added, credentials_removed}: ids only. */
+static json_t *updated_data(json_t *keys, const mdt_cred_plan *plan)
+{
+    json_t *added = json_array(), *removed = json_array();
+
+    for (size_t i = 0; added && i < plan->nadd; i++)
+        json_array_append_new(added, json_string(plan->add[i].id));
+    for (size_t i = 0; removed && i < plan->ndel; i++)
+        json_array_append_new(removed, json_string(plan->del[i]));
+    return json_pack("{s:O, s:o*, s:o*}", "fields", keys, "credentials_added", added,
+                     "credentials_removed", removed);
+}
+
 mdt_rc mdt_client_update(mdt_env *env, const char *client_id, const char *json, size_t len,
                          mdt_arena *a, const char **response_json, mdt_err *err)
 {
     int64_t now = mdt_now(&env->clock);
     mdt_client_rec rec;
+    mdt_cred_plan plan;
+    char secret[MDT_SECRET_LEN + 1] = "";
     json_t *in = NULL, *keys = NULL;
+    bool was_secret;
     mdt_rc rc;
 
     *response_json = NULL;
     if ((rc = parse_input(json, len, &in, err)) != MDT_OK)
         return rc;
-    if ((rc = get_client(env, client_id, a, &rec, err)) ||
-        (rc = update_meta(env, &rec, in, a, &keys, err)))
+    if ((rc = get_client(env, client_id, a, &rec, err)))
+        goto out;
+    was_secret = meta_is_secret(rec.metadata);
+    if ((rc = update_meta(env, &rec, in, a, &keys, err)) ||
+        (rc = plan_update(env, &rec, was_secret, now, a, &plan, secret, err)))
         goto out;
     rec.updated_at = now;
-    if ((rc = mdt_store_client_update(env->store, &rec, err)))
+    if ((rc = mdt_store_client_update_creds(env->store, &rec, plan.add, plan.nadd, plan.del,
+                                            plan.ndel, err)))
         goto out;
-    rc = audit_client(env, "client.updated", rec.client_id, json_pack("{s:O}", "fields", keys),
-                      err);
+    rc = audit_client(env, "client.updated", rec.client_id, updated_data(keys, &plan), err);
     if (rc == MDT_OK)
-        rc = dump_doc(client_doc(&rec, NULL, now), a, response_json, err);
+        rc = dump_doc(client_doc(&rec, secret[0] ? secret : NULL, now), a, response_json, err);
 out:
+    mdt_wipe(secret, sizeof(secret));
     json_decref(in);
     json_decref(keys);
     return rc;
@@ -1048,8 +1128,15 @@ mdt_rc mdt_client_rotate_secret(mdt_env *env, const char *client_id, int64_t kee
     *response_json = NULL;
     if (keep < 0 || keep > INT64_MAX / 2)
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "keep must be a non-negative duration");
-    if ((rc = get_client(env, client_id, a, &rec, err)) ||
-        (rc = new_secret_cred(env, rec.client_id, now, a, &cred, secret, err)) ||
+    if ((rc = get_client(env, client_id, a, &rec, err)))
+        goto out;
+    if (!meta_is_secret(rec.metadata)) {
+        rc = mdt_fail(err, MDT_ERR_INVALID_REQUEST,
+                      "the client does not authenticate with a secret (its "
+                      "token_endpoint_auth_method is not client_secret_basic or client_secret_post)");
+        goto out;
+    }
+    if ((rc = new_secret_cred(env, rec.client_id, now, a, &cred, secret, err)) ||
         (rc = mdt_store_cred_insert(env->store, &cred, err)) ||
         (rc = mdt_store_cred_expire_others(env->store, rec.client_id, "secret", cred.id,
                                            now + keep, err)))

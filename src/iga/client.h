@@ -1,6 +1,6 @@
 /* Clients (applications): RFC 7591 metadata with the Mandate extensions
  * (SPEC §2.4), validated and normalized in one place for the CLI, the admin
- * API and dynamic registration; their secret credentials; and the typed
+ * API and dynamic registration; their credentials; and the typed
  * view of a client that the token endpoint decides on.
  *
  * Memory: everything returned lives in the caller's arena. JSON texts that
@@ -61,6 +61,25 @@ bool mdt_client_usable(const mdt_client *c, int64_t now);
 bool mdt_client_has_scope(const mdt_client *c, const char *scope);
 bool mdt_client_has_resource(const mdt_client *c, const char *uri);
 bool mdt_client_has_grant(const mdt_client *c, const char *grant_type);
+/* Credential lifecycle (SPEC §1): every credential has an id, a type, a
+ * name, created_at, optional expires_at and last_used_at; several may be
+ * live at once. */
+/* True when c has not expired at now (expires_at 0 or later than now).
+ * Type-agnostic: the caller checks the type. Every check of a credential
+ * (secret, API key, registered key, certificate binding, workload identity)
+ * must refuse a credential for which this is false. */
+bool mdt_cred_live(const mdt_cred_rec *c, int64_t now);
+/* The client's first credential of this type with this hash (a JWK
+ * thumbprint, SHA-256 of a certificate binding name or of issuer "\n"
+ * subject; see credentials.h), expired ones included; NULL when none.
+ * Borrowed from c. Not for secrets: see mdt_client_verify_secret. */
+const mdt_cred_rec *mdt_client_cred_find(const mdt_client *c, const char *type,
+                                         const uint8_t hash[MDT_HASH_LEN]);
+/* Records that cred (one of c->creds) authenticated a request at now:
+ * updates last_used_at at most once every MDT_CLIENT_TOUCH_INTERVAL. A
+ * failure to record is logged, never fatal. */
+void mdt_client_cred_used(mdt_env *env, const mdt_client *c, const mdt_cred_rec *cred,
+                          int64_t now);
 /* Verifies a presented secret against the client's unexpired secret
  * credentials (constant time); touches last_used_at at most once every
  * MDT_CLIENT_TOUCH_INTERVAL. *cred_id (may be NULL) gets the matching
@@ -80,13 +99,22 @@ mdt_rc mdt_client_metadata_validate(mdt_env *env, const char *json, size_t len, 
 
 /* Service operations (CLI now, admin API and /register later). Each audits
  * its change with env->actor. Bad input changes nothing. */
-/* Creates an active client with one secret credential; *response_json is
- * the RFC 7591 response including client_secret. */
+/* Creates an active client. Its credentials: a generated secret when its
+ * token_endpoint_auth_method is a secret one (mdt_client_auth_method_is_secret),
+ * and the credentials its metadata implies (credentials.h), stored in the
+ * same transaction. *response_json is the RFC 7591 response, with
+ * client_secret and client_secret_expires_at only when a secret was made. */
 mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
                          const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 /* Merges json into the stored metadata (a key set to null is removed;
  * client_id, client_secret and status are ignored), validates the result as
- * on create and stores it. *response_json: metadata + client_id + status. */
+ * on create and stores it with its derived credentials in one transaction
+ * (rows of keys, bindings and identities that stay registered are kept,
+ * with their ids and times). Changing token_endpoint_auth_method away from
+ * a secret method expires every live secret now; changing it from another
+ * method to a secret one generates a secret when none is live, returned
+ * once in the response as client_secret (with client_secret_expires_at 0).
+ * *response_json: metadata + client_id + status [+ client_secret]. */
 mdt_rc mdt_client_update(mdt_env *env, const char *client_id, const char *json, size_t len,
                          mdt_arena *a, const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 /* status "suspended": also sets tokens_valid_after = now + 1 (kill switch).
@@ -96,11 +124,21 @@ mdt_rc mdt_client_set_status(mdt_env *env, const char *client_id, const char *st
                              mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_client_delete(mdt_env *env, const char *client_id, mdt_err *err) MDT_WARN_UNUSED;
 /* Adds a new secret; every other secret of the client expires at now + keep.
- * *response_json: {client_id, client_secret, client_secret_expires_at}. */
+ * *response_json: {client_id, client_secret, client_secret_expires_at}.
+ * MDT_ERR_INVALID_REQUEST when the client's method is not a secret one. */
 mdt_rc mdt_client_rotate_secret(mdt_env *env, const char *client_id, int64_t keep, mdt_arena *a,
                                 const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+/* Sets the expires_at of one credential of the client (any type) to now +
+ * in (in >= 0), or leaves it when it already expires earlier; the credential
+ * stays listed. Audited as client.credential_expired. *response_json:
+ * {client_id, id, type, [name,] created_at, expires_at, last_used_at}.
+ * MDT_ERR_NOT_FOUND for an unknown client or a credential not of this client. */
+mdt_rc mdt_client_credential_expire(mdt_env *env, const char *client_id, const char *cred_id,
+                                    int64_t in, mdt_arena *a, const char **response_json,
+                                    mdt_err *err) MDT_WARN_UNUSED;
 /* metadata + client_id + client_id_issued_at + status + credentials
- * ([{id, type, created_at, expires_at, last_used_at}], times RFC 3339 or null). */
+ * ([{id, type, [name,] created_at, expires_at, last_used_at}], times RFC 3339
+ * or null, name only when not empty), oldest first, expired ones included. */
 mdt_rc mdt_client_show_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
                             mdt_err *err) MDT_WARN_UNUSED;
 /* JSON array of metadata + client_id + client_id_issued_at + status. */

@@ -95,6 +95,7 @@ static bool copy_creds(mdt_arena *a, const mdt_client *src, mdt_client *dst)
         creds[i].id = dup(a, src->creds[i].id, &ok);
         creds[i].client_id = dup(a, src->creds[i].client_id, &ok);
         creds[i].type = dup(a, src->creds[i].type, &ok);
+        creds[i].name = dup(a, src->creds[i].name, &ok);
     }
     dst->creds = creds;
     return ok;

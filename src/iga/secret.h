@@ -1,7 +1,7 @@
-/* Generated client credentials: secrets (and, later, API keys) and the
- * random identifiers of clients and credentials. A secret is 32 random bytes
- * from the injected RNG, base64url-encoded (43 characters), shown once and
- * stored only as its SHA-256. */
+/* Generated client credentials: secrets (also the secret part of API keys,
+ * iga/apikey.h) and the random identifiers of clients and credentials. A
+ * secret is 32 random bytes from the injected RNG, base64url-encoded (43
+ * characters), shown once and stored only as its SHA-256. */
 #ifndef MDT_IGA_SECRET_H
 #define MDT_IGA_SECRET_H
 

@@ -55,7 +55,7 @@ static mdt_rc parse_basic(mdt_req *req, const char *hdr, const char **id, const 
 }
 
 /* Which method the request presents; NULL when none. */
-static const char *presented(mdt_req *req, mdt_err *err)
+static const char *presented(mdt_env *env, mdt_req *req, mdt_err *err)
 {
     const char *hdr = mdt_req_header(req, "Authorization");
     bool basic = hdr && strncasecmp(hdr, "Basic ", 6) == 0;
@@ -73,7 +73,7 @@ static const char *presented(mdt_req *req, mdt_err *err)
         return "client_secret_basic";
     if (post)
         return "client_secret_post";
-    if (mdt_req_client_cert_present(req))
+    if (mdt_req_client_cert_present(env, req))
         return "tls_client_auth";
     mdt_client_auth_fail(err, mdt_req_form(req, "client_id") ? "no client credentials presented"
                                                               : "no client identified");
@@ -123,7 +123,7 @@ mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out
     mdt_rc rc;
 
     *claimed_id = mdt_req_form(req, "client_id");
-    if (!(method = presented(req, err)))
+    if (!(method = presented(env, req, err)))
         return err->rc;
     if (mdt_str_eq(method, "private_key_jwt"))
         rc = mdt_client_auth_assertion(env, req, out, claimed_id, err);

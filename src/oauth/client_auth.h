@@ -36,6 +36,13 @@ mdt_rc mdt_client_auth_assertion(mdt_env *env, mdt_req *req, mdt_client_authn *o
 /* client_id and the certificate of the connection (or of a trusted proxy). */
 mdt_rc mdt_client_auth_certificate(mdt_env *env, mdt_req *req, const char *client_id,
                                    mdt_client_authn *out, mdt_err *err) MDT_WARN_UNUSED;
+/* RFC 8705 §3: the x5t#S256 an access token for who must carry: NULL when
+ * the client did not register tls_client_certificate_bound_access_tokens,
+ * else the thumbprint of the certificate of this request (any auth method).
+ * No certificate -> MDT_ERR_INVALID_REQUEST; a malformed forwarded one ->
+ * MDT_ERR_INVALID_CLIENT. *x5t lives in req's arena. (client_mtls.c) */
+mdt_rc mdt_client_cert_binding(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                               const char **x5t, mdt_err *err) MDT_WARN_UNUSED;
 /* The same failure for every failed authentication (SPEC §3.2), with the
  * private reason for the audit log. */
 mdt_rc mdt_client_auth_fail(mdt_err *err, const char *fmt, ...) MDT_PRINTF(2, 3);

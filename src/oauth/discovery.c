@@ -11,11 +11,19 @@
  * discovery advertises nothing else. */
 static const char *const grant_types[] = {
     "client_credentials",
+    "urn:ietf:params:oauth:grant-type:token-exchange", /* API keys (grant_api_key.c) */
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",     /* RFC 7523 §2.1 (grant_jwt_bearer.c) */
 };
 static const char *const auth_methods[] = {
     "client_secret_basic",
     "client_secret_post",
+    "private_key_jwt",             /* RFC 7523 §2.2, and workload identity (client_assertion.c) */
+    "tls_client_auth",             /* RFC 8705 §2.1 (client_mtls.c) */
+    "self_signed_tls_client_auth", /* RFC 8705 §2.2 */
 };
+
+/* JWS algorithms of client assertions (private_key_jwt): asymmetric only. */
+static const char *const auth_signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA"};
 
 static mdt_rc add_list(mdt_buf *b, const char *key, const char *const *items, size_t n)
 {
@@ -37,6 +45,7 @@ static mdt_rc metadata(const char *iss, mdt_buf *b)
                            ",\"jwks_uri\":\"%s/jwks\""
                            ",\"introspection_endpoint\":\"%s/introspect\""
                            ",\"revocation_endpoint\":\"%s/revoke\""
+                           ",\"tls_client_certificate_bound_access_tokens\":true"
                            ",\"response_types_supported\":[]",
                            iss, iss, iss, iss)) != MDT_OK ||
         (rc = add_list(b, "grant_types_supported", grant_types, MDT_ARRAY_LEN(grant_types))) ||
@@ -45,7 +54,13 @@ static mdt_rc metadata(const char *iss, mdt_buf *b)
         (rc = add_list(b, "introspection_endpoint_auth_methods_supported", auth_methods,
                        MDT_ARRAY_LEN(auth_methods))) ||
         (rc = add_list(b, "revocation_endpoint_auth_methods_supported", auth_methods,
-                       MDT_ARRAY_LEN(auth_methods))))
+                       MDT_ARRAY_LEN(auth_methods))) ||
+        (rc = add_list(b, "token_endpoint_auth_signing_alg_values_supported", auth_signing_algs,
+                       MDT_ARRAY_LEN(auth_signing_algs))) ||
+        (rc = add_list(b, "introspection_endpoint_auth_signing_alg_values_supported",
+                       auth_signing_algs, MDT_ARRAY_LEN(auth_signing_algs))) ||
+        (rc = add_list(b, "revocation_endpoint_auth_signing_alg_values_supported",
+                       auth_signing_algs, MDT_ARRAY_LEN(auth_signing_algs))))
         return rc;
     return mdt_buf_adds(b, "}");
 }

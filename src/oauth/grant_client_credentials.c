@@ -11,7 +11,8 @@ mdt_rc mdt_grant_client_credentials(mdt_env *env, mdt_req *req, const mdt_client
 
     if ((rc = mdt_scope_narrow(req->arena, c, mdt_req_form(req, "scope"), &g.scope, err)) != MDT_OK ||
         (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, mdt_req_form(req, "resource"),
-                                  &g.aud, &g.naud, err)) != MDT_OK)
+                                  &g.aud, &g.naud, err)) != MDT_OK ||
+        (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK)
         return rc;
     /* the kill switch revokes by issue time: never issue "before" it */
     g.iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;

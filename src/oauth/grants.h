@@ -8,6 +8,8 @@
 typedef struct {
     const char *scope;     /* granted scope, for the response */
     mdt_issued token;
+    const char *issued_token_type; /* RFC 8693 §2.2.1, token exchange only; NULL otherwise */
+    const char *subject;   /* the token's sub when not the client (JWT bearer); NULL: the client */
 } mdt_grant_result;
 
 typedef mdt_rc (*mdt_grant_fn)(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
@@ -15,6 +17,31 @@ typedef mdt_rc (*mdt_grant_fn)(mdt_env *env, mdt_req *req, const mdt_client_auth
 
 mdt_rc mdt_grant_client_credentials(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                                     mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* RFC 8693 token exchange (grant_api_key.c). Today one subject_token_type:
+ * an API key (iga/apikey.h), which is also the client's credential. */
+#define MDT_GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
+#define MDT_TOKEN_TYPE_API_KEY "urn:mandate:token-type:api-key"
+#define MDT_TOKEN_TYPE_ACCESS_TOKEN "urn:ietf:params:oauth:token-type:access_token"
+/* True when req asks to exchange an API key (grant_type token exchange and
+ * subject_token_type MDT_TOKEN_TYPE_API_KEY): the key authenticates the
+ * client, in place of mdt_client_authenticate. */
+bool mdt_api_key_exchange_requested(const mdt_req *req);
+/* Authenticates the client by the API key in subject_token (method
+ * "api_key"). Client authentication in the request as well is allowed when
+ * it authenticates the same client. Fails as mdt_client_authenticate does. */
+mdt_rc mdt_client_auth_api_key(mdt_env *env, mdt_req *req, mdt_client_authn *out,
+                               const char **claimed_id, mdt_err *err) MDT_WARN_UNUSED;
+/* The token exchange grant. Decides itself who may use it (token.c does
+ * not require it in the client's grant_types): an API key is the
+ * permission. */
+mdt_rc mdt_grant_token_exchange(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                                mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* RFC 7523 §2.1 (grant_jwt_bearer.c): an assertion from a trusted issuer,
+ * mapped to a subject and scopes by the claim rules of [jwt_bearer] issuers. */
+mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                            mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
 
 /* Shared protocol checks, pure functions of their inputs. */
 /* Narrows a requested scope string to the client's entitlements. NULL

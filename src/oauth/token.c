@@ -6,18 +6,23 @@
 #include "oauth/endpoints.h"
 #include "oauth/grants.h"
 
-static const struct {
+typedef struct {
     const char *grant_type;
     mdt_grant_fn fn;
-} grants[] = {
-    {"client_credentials", mdt_grant_client_credentials},
+    bool own_rules; /* the grant decides who may use it: no grant_types check */
+} grant_row;
+
+static const grant_row grants[] = {
+    {"client_credentials", mdt_grant_client_credentials, false},
+    {MDT_GRANT_TOKEN_EXCHANGE, mdt_grant_token_exchange, true},
+    {"urn:ietf:params:oauth:grant-type:jwt-bearer", mdt_grant_jwt_bearer, false},
 };
 
-static mdt_grant_fn find_grant(const char *grant_type)
+static const grant_row *find_grant(const char *grant_type)
 {
     for (size_t i = 0; i < MDT_ARRAY_LEN(grants); i++)
         if (strcmp(grants[i].grant_type, grant_type) == 0)
-            return grants[i].fn;
+            return &grants[i];
     return NULL;
 }
 
@@ -42,6 +47,15 @@ static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
     }
 }
 
+/* RFC 8693 §2.2.1: issued_token_type joins the token response object. */
+static mdt_rc add_issued_type(mdt_buf *body, const char *type)
+{
+    if (!type)
+        return MDT_OK;
+    body->len--; /* reopen the object: its closing brace is written again below */
+    return mdt_buf_addf(body, ",\"issued_token_type\":\"%s\"}", type);
+}
+
 static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
                    const mdt_grant_result *r)
 {
@@ -51,6 +65,7 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
     resp->status = 200;
     resp->content_type = "application/json";
     if (mdt_token_response(&r->token, r->scope, &resp->body) != MDT_OK ||
+        add_issued_type(&resp->body, r->issued_token_type) != MDT_OK ||
         mdt_buf_addf(&b, "{\"grant_type\":\"%s\",\"jti\":\"%s\",\"format\":\"%s\",\"expires_in\":%lld,\"scope\":",
                      grant, r->token.jti, r->token.opaque ? "opaque" : "jwt",
                      (long long)r->token.expires_in) != MDT_OK ||
@@ -67,7 +82,7 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
     resp->audit.type = "token.issued";
     resp->audit.actor = who->client.client_id;
     resp->audit.client_id = who->client.client_id;
-    resp->audit.subject = who->client.client_id;
+    resp->audit.subject = r->subject ? r->subject : who->client.client_id;
     resp->audit.decision = "allow";
     resp->audit.reason = who->method;
     resp->audit.data = mdt_arena_strdup(req->arena, b.data);
@@ -79,7 +94,7 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
     mdt_client_authn who = {0};
     mdt_grant_result result = {0};
     const char *claimed = NULL, *grant;
-    mdt_grant_fn fn;
+    const grant_row *g;
     mdt_err err = {0};
     mdt_rc rc;
 
@@ -88,7 +103,10 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
         refuse(req, resp, &who, NULL, &err);
         return;
     }
-    if ((rc = mdt_client_authenticate(env, req, &who, &claimed, &err)) != MDT_OK) {
+    rc = mdt_api_key_exchange_requested(req)
+             ? mdt_client_auth_api_key(env, req, &who, &claimed, &err)
+             : mdt_client_authenticate(env, req, &who, &claimed, &err);
+    if (rc != MDT_OK) {
         mdt_client_auth_refuse(req, resp, claimed, &err);
         return;
     }
@@ -96,15 +114,15 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
     grant = mdt_req_form(req, "grant_type");
     if (!grant || !*grant)
         rc = mdt_fail(&err, MDT_ERR_INVALID_REQUEST, "grant_type is required");
-    else if (!(fn = find_grant(grant)))
+    else if (!(g = find_grant(grant)))
         rc = mdt_failf(&err, MDT_ERR_UNSUPPORTED_GRANT_TYPE, "unsupported grant_type",
                        "grant_type '%.64s' unsupported", grant);
-    else if (!mdt_client_has_grant(&who.client, grant))
+    else if (!g->own_rules && !mdt_client_has_grant(&who.client, grant))
         rc = mdt_failf(&err, MDT_ERR_UNAUTHORIZED_CLIENT,
                        "the client is not registered for this grant type",
                        "grant_type '%.64s' not registered", grant);
     else
-        rc = fn(env, req, &who, &result, &err);
+        rc = g->fn(env, req, &who, &result, &err);
     if (rc != MDT_OK) {
         refuse(req, resp, &who, grant, &err);
         return;

@@ -12,8 +12,6 @@ const OTHER_GRANTS = [
   'authorization_code', 'refresh_token', 'implicit', 'password',
   'urn:ietf:params:oauth:grant-type:device_code',
   'urn:openid:params:grant-type:ciba',
-  'urn:ietf:params:oauth:grant-type:token-exchange',
-  'urn:ietf:params:oauth:grant-type:jwt-bearer',
 ];
 
 describe('discovery', { timeout: 60_000 }, () => {

@@ -9,9 +9,13 @@
 
 #include "app/env.h"
 #include "core/arena.h"
+#include "iga/apikey.h"
 #include "iga/client.h"
+#include "iga/credentials.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
+#include "jose/jwk.h"
+#include "jose/seal.h"
 #include "store/store.h"
 
 #define T0 1767225600 /* 2026-01-01T00:00:00Z */
@@ -116,6 +120,94 @@ static mdt_rc verify(fx *f, const char *id, const char *secret)
     assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
     return mdt_client_verify_secret(&f->env, &c, secret, strlen(secret), f->clk.t, &f->a, NULL,
                                     &f->err);
+}
+
+
+/* --- credentials helpers --- */
+
+/* A fresh public ES256 JWK as JSON text (free it) and its thumbprint. */
+static char *pub_jwk(uint8_t tp[32])
+{
+    mdt_jwk *k = NULL;
+    mdt_buf b;
+    mdt_err e;
+    char *text;
+
+    assert_int_equal(mdt_jwk_generate(MDT_ALG_ES256, &k, &e), MDT_OK);
+    mdt_buf_init(&b, 0);
+    assert_int_equal(mdt_jwk_public_json(k, &b, &e), MDT_OK);
+    assert_int_equal(mdt_jwk_thumbprint(k, tp, &e), MDT_OK);
+    mdt_jwk_free(k);
+    text = mdt_buf_take(&b);
+    assert_non_null(text);
+    return text;
+}
+
+static const char *kid_of(fx *f, const char *jwk)
+{
+    json_t *j = parse(jwk);
+    const char *kid = mdt_arena_strdup(&f->a, jstr(j, "kid"));
+    json_decref(j);
+    return kid;
+}
+
+static mdt_cred_rec *creds_of(fx *f, const char *id, size_t *n)
+{
+    mdt_cred_rec *list = NULL;
+    assert_int_equal(mdt_store_cred_list(f->env.store, id, &f->a, &list, n, &f->err), MDT_OK);
+    return list;
+}
+
+/* The one credential of this type (and name, when not NULL); fails when not exactly one. */
+static const mdt_cred_rec *one_cred(fx *f, const char *id, const char *type, const char *name)
+{
+    size_t n = 0, hits = 0;
+    mdt_cred_rec *list = creds_of(f, id, &n);
+    const mdt_cred_rec *hit = NULL;
+
+    for (size_t i = 0; i < n; i++)
+        if (mdt_str_eq(list[i].type, type) && (!name || mdt_str_eq(list[i].name, name))) {
+            hit = &list[i];
+            hits++;
+        }
+    if (hits != 1)
+        fail_msg("%zu credentials of type %s named %s, want 1", hits, type, name ? name : "*");
+    return hit;
+}
+
+static size_t count_creds(fx *f, const char *id)
+{
+    size_t n = 0;
+    (void)creds_of(f, id, &n);
+    return n;
+}
+
+static json_t *update(fx *f, const char *id, const char *in)
+{
+    const char *resp = NULL;
+    if (mdt_client_update(&f->env, id, in, strlen(in), &f->a, &resp, &f->err) != MDT_OK)
+        fail_msg("update failed: %s", mdt_err_text(&f->err));
+    return parse(resp);
+}
+
+static bool copy_type(const mdt_audit_rec *ev, void *ctx)
+{
+    snprintf(ctx, 64, "%s", ev->type);
+    return true;
+}
+
+/* The type of the newest audit event. */
+static const char *last_event(fx *f)
+{
+    char *type = mdt_arena_alloc(&f->a, 64);
+    assert_int_equal(mdt_store_audit_each(f->env.store, audit_seq(f) - 1, 0, copy_type, type,
+                                          &f->err), MDT_OK);
+    return type;
+}
+
+static void name_hash(const char *name, uint8_t out[MDT_HASH_LEN])
+{
+    mdt_sha256(name, strlen(name), out);
 }
 
 /* --- tests --- */
@@ -605,6 +697,517 @@ static void test_uri_checks(void **state)
     assert_false(mdt_scope_name_valid("a\\b", 3));
 }
 
+
+static void test_cred_live(void **state)
+{
+    mdt_cred_rec c = {.type = "jwk"};
+
+    (void)state;
+    assert_true(mdt_cred_live(&c, T0));
+    c.expires_at = T0 + 100;
+    assert_true(mdt_cred_live(&c, T0 + 99));
+    assert_false(mdt_cred_live(&c, T0 + 100));
+    assert_false(mdt_cred_live(&c, T0 + 101));
+    assert_false(mdt_cred_live(NULL, T0));
+}
+
+/* Only the secret methods get a generated secret (RFC 7591 §3.2.1). */
+static void test_create_by_method(void **state)
+{
+    fx *f = *state;
+    uint8_t tp[32], h[32];
+    char *k = pub_jwk(tp), meta[1200];
+    json_t *r;
+    const char *id, *resp;
+    const mdt_cred_rec *cr;
+    mdt_client c;
+
+    snprintf(meta, sizeof(meta),
+             "{\"token_endpoint_auth_method\":\"private_key_jwt\",\"jwks\":{\"keys\":[%s]}}", k);
+    r = create(f, meta);
+    id = mdt_arena_strdup(&f->a, jstr(r, "client_id"));
+    assert_null(json_object_get(r, "client_secret"));
+    assert_null(json_object_get(r, "client_secret_expires_at"));
+    assert_int_equal(count_creds(f, id), 1);
+    cr = one_cred(f, id, "jwk", kid_of(f, k));
+    assert_memory_equal(cr->hash, tp, 32);
+    assert_int_equal(strncmp(cr->id, "cred_", 5), 0);
+    assert_int_equal(cr->created_at, T0);
+    assert_int_equal(cr->expires_at, 0);
+    /* the typed client carries the rows, names included (through the cache) */
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(c.ncreds, 1);
+    assert_string_equal(c.creds[0].name, kid_of(f, k));
+    assert_ptr_equal(mdt_client_cred_find(&c, "jwk", tp), &c.creds[0]);
+    assert_null(mdt_client_cred_find(&c, "certificate", tp));
+    /* no secret to rotate or to present */
+    assert_int_equal(mdt_client_rotate_secret(&f->env, id, 0, &f->a, &resp, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_non_null(strstr(f->err.msg, "the client does not authenticate with a secret"));
+    assert_int_equal(count_creds(f, id), 1);
+    assert_int_equal(verify(f, id, ""), MDT_ERR_INVALID_CLIENT);
+    json_decref(r);
+
+    r = create(f, "{\"token_endpoint_auth_method\":\"tls_client_auth\","
+                  "\"tls_client_auth_subject_dn\":\"CN=agent,O=Example\"}");
+    assert_null(json_object_get(r, "client_secret"));
+    cr = one_cred(f, jstr(r, "client_id"), "certificate", "subject_dn=CN=agent,O=Example");
+    name_hash("subject_dn=CN=agent,O=Example", h);
+    assert_memory_equal(cr->hash, h, 32);
+    assert_int_equal(count_creds(f, jstr(r, "client_id")), 1);
+    json_decref(r);
+
+    r = create(f, "{\"token_endpoint_auth_method\":\"tls_client_auth\","
+                  "\"tls_client_auth_san_dns\":\"agent.example.com\"}");
+    (void)one_cred(f, jstr(r, "client_id"), "certificate", "san_dns=agent.example.com");
+    json_decref(r);
+
+    r = create(f, "{\"token_endpoint_auth_method\":\"self_signed_tls_client_auth\","
+                  "\"jwks_uri\":\"https://keys.example.com/jwks\"}");
+    assert_null(json_object_get(r, "client_secret"));
+    cr = one_cred(f, jstr(r, "client_id"), "jwk", "https://keys.example.com/jwks");
+    name_hash("https://keys.example.com/jwks", h);
+    assert_memory_equal(cr->hash, h, 32);
+    json_decref(r);
+    free(k);
+}
+
+static void test_workload_credential(void **state)
+{
+    fx *f = *state;
+    const char *iss = "https://kubernetes.default.svc", *sub = "system:serviceaccount:ns:agent";
+    uint8_t h[32];
+    mdt_cred_rec found;
+    json_t *r = create(f, "{\"token_endpoint_auth_method\":\"private_key_jwt\","
+                          "\"workload_identity\":{\"issuer\":\"https://kubernetes.default.svc\","
+                          "\"subject\":\"system:serviceaccount:ns:agent\"}}");
+    const char *id = jstr(r, "client_id");
+    const mdt_cred_rec *cr = one_cred(f, id, "workload", NULL);
+    char buf[200];
+
+    assert_null(json_object_get(r, "client_secret"));
+    assert_string_equal(cr->name, "https://kubernetes.default.svc system:serviceaccount:ns:agent");
+    assert_int_equal(mdt_cred_workload_hash(iss, sub, h, &f->err), MDT_OK);
+    snprintf(buf, sizeof(buf), "%s\n%s", iss, sub);
+    name_hash(buf, found.hash); /* SHA-256 over issuer "\n" subject, as documented */
+    assert_memory_equal(h, found.hash, 32);
+    assert_memory_equal(cr->hash, h, 32);
+    /* what the authentication code does: one indexed lookup by the hash */
+    assert_int_equal(mdt_store_cred_find(f->env.store, "workload", h, &f->a, &found, &f->err),
+                     MDT_OK);
+    assert_string_equal(found.client_id, id);
+    assert_string_equal(found.id, cr->id);
+    json_decref(r);
+
+    /* a secret client may name a workload identity too: both rows */
+    r = create(f, "{\"workload_identity\":{\"issuer\":\"https://i.example\",\"subject\":\"s\"}}");
+    assert_non_null(jstr(r, "client_secret"));
+    assert_int_equal(count_creds(f, jstr(r, "client_id")), 2);
+    (void)one_cred(f, jstr(r, "client_id"), "secret", NULL);
+    (void)one_cred(f, jstr(r, "client_id"), "workload", "https://i.example s");
+    json_decref(r);
+}
+
+/* Derived rows follow the metadata on update: kept (same id and times),
+ * added, removed. */
+static void test_derived_sync(void **state)
+{
+    fx *f = *state;
+    uint8_t tp1[32], tp2[32], tp3[32];
+    char *k1 = pub_jwk(tp1), *k2 = pub_jwk(tp2), *k3 = pub_jwk(tp3), in[2400];
+    json_t *r, *u;
+    const char *id, *k2_id, *resp;
+    const mdt_cred_rec *cr;
+    mdt_client c;
+    int64_t seq0;
+
+    snprintf(in, sizeof(in), "{\"token_endpoint_auth_method\":\"private_key_jwt\","
+             "\"jwks\":{\"keys\":[%s,%s]}}", k1, k2);
+    r = create(f, in);
+    id = mdt_arena_strdup(&f->a, jstr(r, "client_id"));
+    json_decref(r);
+    assert_int_equal(count_creds(f, id), 2);
+    k2_id = one_cred(f, id, "jwk", kid_of(f, k2))->id;
+    /* k2 is used and its expiry set by an operator */
+    f->clk.t = T0 + 50;
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    mdt_client_cred_used(&f->env, &c, mdt_client_cred_find(&c, "jwk", tp2), f->clk.t);
+    assert_int_equal(mdt_client_credential_expire(&f->env, id, k2_id, 86400, &f->a, &resp,
+                                                  &f->err), MDT_OK);
+
+    f->clk.t = T0 + 100;
+    seq0 = audit_seq(f);
+    snprintf(in, sizeof(in), "{\"jwks\":{\"keys\":[%s,%s]}}", k2, k3);
+    u = update(f, id, in);
+    json_decref(u);
+    assert_int_equal(audit_seq(f), seq0 + 1);
+    assert_int_equal(count_creds(f, id), 2);
+    cr = one_cred(f, id, "jwk", kid_of(f, k2)); /* kept as it was */
+    assert_string_equal(cr->id, k2_id);
+    assert_int_equal(cr->created_at, T0);
+    assert_int_equal(cr->last_used_at, T0 + 50);
+    assert_int_equal(cr->expires_at, T0 + 50 + 86400);
+    cr = one_cred(f, id, "jwk", kid_of(f, k3)); /* added */
+    assert_int_equal(cr->created_at, T0 + 100);
+    assert_memory_equal(cr->hash, tp3, 32);
+    assert_int_equal(cr->last_used_at, 0);
+    /* k1 is gone; the client's view agrees */
+    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(c.ncreds, 2);
+    assert_null(mdt_client_cred_find(&c, "jwk", tp1));
+    assert_non_null(mdt_client_cred_find(&c, "jwk", tp3));
+
+    /* from keys to a jwks_uri, plus a workload identity */
+    u = update(f, id, "{\"jwks\":null,\"jwks_uri\":\"https://k.example.com/jwks\","
+                      "\"workload_identity\":{\"issuer\":\"https://i.example\",\"subject\":\"a\"}}");
+    json_decref(u);
+    assert_int_equal(count_creds(f, id), 2);
+    (void)one_cred(f, id, "jwk", "https://k.example.com/jwks");
+    (void)one_cred(f, id, "workload", "https://i.example a");
+    /* another subject is another identity: replaced */
+    f->clk.t = T0 + 200;
+    u = update(f, id, "{\"workload_identity\":{\"issuer\":\"https://i.example\",\"subject\":\"b\"}}");
+    json_decref(u);
+    assert_int_equal(one_cred(f, id, "workload", "https://i.example b")->created_at, T0 + 200);
+    assert_int_equal(count_creds(f, id), 2);
+    /* an unrelated change keeps every row */
+    cr = one_cred(f, id, "jwk", NULL);
+    k2_id = cr->id;
+    u = update(f, id, "{\"client_name\":\"renamed\"}");
+    json_decref(u);
+    assert_string_equal(one_cred(f, id, "jwk", NULL)->id, k2_id);
+    /* removing the metadata removes the rows */
+    u = update(f, id, "{\"workload_identity\":null}");
+    json_decref(u);
+    assert_int_equal(count_creds(f, id), 1);
+    free(k1);
+    free(k2);
+    free(k3);
+}
+
+/* Moving between secret and other methods (SPEC §2.1, RFC 7591). */
+static void test_method_change(void **state)
+{
+    fx *f = *state;
+    uint8_t tp[32];
+    char *k = pub_jwk(tp), in[1200];
+    json_t *r = create(f, "{}"), *u;
+    const char *id = mdt_arena_strdup(&f->a, jstr(r, "client_id"));
+    const char *s1 = mdt_arena_strdup(&f->a, jstr(r, "client_secret")), *s2;
+    const mdt_cred_rec *cr;
+
+    json_decref(r);
+    f->clk.t = T0 + 10;
+    snprintf(in, sizeof(in),
+             "{\"token_endpoint_auth_method\":\"private_key_jwt\",\"jwks\":{\"keys\":[%s]}}", k);
+    u = update(f, id, in);
+    assert_null(json_object_get(u, "client_secret"));
+    json_decref(u);
+    assert_int_equal(verify(f, id, s1), MDT_ERR_INVALID_CLIENT);
+    cr = one_cred(f, id, "secret", NULL); /* expired now, still listed */
+    assert_int_equal(cr->expires_at, T0 + 10);
+    assert_int_equal(cr->created_at, T0);
+    (void)one_cred(f, id, "jwk", NULL);
+
+    /* back to a secret method: a new secret, returned once */
+    f->clk.t = T0 + 20;
+    u = update(f, id, "{\"token_endpoint_auth_method\":\"client_secret_post\",\"jwks\":null}");
+    s2 = mdt_arena_strdup(&f->a, jstr(u, "client_secret"));
+    assert_non_null(s2);
+    assert_int_equal(strlen(s2), MDT_SECRET_LEN);
+    assert_int_equal(json_integer_value(json_object_get(u, "client_secret_expires_at")), 0);
+    json_decref(u);
+    assert_int_equal(verify(f, id, s2), MDT_OK);
+    assert_int_equal(verify(f, id, s1), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(count_creds(f, id), 2); /* the old secret and the new one; no jwk */
+    /* between secret methods: the secret stays, nothing new */
+    u = update(f, id, "{\"token_endpoint_auth_method\":\"client_secret_basic\"}");
+    assert_null(json_object_get(u, "client_secret"));
+    json_decref(u);
+    assert_int_equal(verify(f, id, s2), MDT_OK);
+    assert_int_equal(count_creds(f, id), 2);
+    free(k);
+}
+
+/* Any credential can be retired on its own, now or later, and stays listed. */
+static void test_credential_expire(void **state)
+{
+    fx *f = *state;
+    json_t *r = create(f, "{}"), *o, *other = create(f, "{}");
+    const char *id = mdt_arena_strdup(&f->a, jstr(r, "client_id"));
+    const char *s1 = mdt_arena_strdup(&f->a, jstr(r, "client_secret")), *s2, *resp, *old;
+    int64_t seq0;
+
+    old = one_cred(f, id, "secret", NULL)->id;
+    assert_int_equal(mdt_client_rotate_secret(&f->env, id, 3600, &f->a, &resp, &f->err), MDT_OK);
+    o = parse(resp);
+    s2 = mdt_arena_strdup(&f->a, jstr(o, "client_secret"));
+    json_decref(o);
+    /* several secrets valid at once */
+    assert_int_equal(verify(f, id, s1), MDT_OK);
+    assert_int_equal(verify(f, id, s2), MDT_OK);
+
+    seq0 = audit_seq(f);
+    assert_int_equal(mdt_client_credential_expire(&f->env, id, old, 60, &f->a, &resp, &f->err),
+                     MDT_OK);
+    assert_int_equal(audit_seq(f), seq0 + 1);
+    assert_string_equal(last_event(f), "client.credential_expired");
+    o = parse(resp);
+    assert_string_equal(jstr(o, "client_id"), id);
+    assert_string_equal(jstr(o, "id"), old);
+    assert_string_equal(jstr(o, "type"), "secret");
+    assert_string_equal(jstr(o, "expires_at"), "2026-01-01T00:01:00Z");
+    assert_string_equal(jstr(o, "created_at"), "2026-01-01T00:00:00Z");
+    assert_null(json_object_get(o, "name"));
+    json_decref(o);
+    f->clk.t = T0 + 59;
+    assert_int_equal(verify(f, id, s1), MDT_OK);
+    f->clk.t = T0 + 60;
+    assert_int_equal(verify(f, id, s1), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(verify(f, id, s2), MDT_OK);
+    /* never extended: a later expiry keeps the earlier one */
+    assert_int_equal(mdt_client_credential_expire(&f->env, id, old, 600, &f->a, &resp, &f->err),
+                     MDT_OK);
+    o = parse(resp);
+    assert_string_equal(jstr(o, "expires_at"), "2026-01-01T00:01:00Z");
+    json_decref(o);
+    /* in 0: at once */
+    {
+        size_t n = 0;
+        mdt_cred_rec *list = creds_of(f, id, &n);
+        const char *newer = mdt_str_eq(list[0].id, old) ? list[1].id : list[0].id;
+
+        assert_int_equal(n, 2);
+        assert_int_equal(mdt_client_credential_expire(&f->env, id, newer, 0, &f->a, &resp,
+                                                      &f->err), MDT_OK);
+        assert_int_equal(verify(f, id, s2), MDT_ERR_INVALID_CLIENT);
+        assert_int_equal(count_creds(f, id), 2); /* both still listed */
+    }
+    /* refusals change nothing */
+    seq0 = audit_seq(f);
+    assert_int_equal(mdt_client_credential_expire(&f->env, id, "cred_nope", 0, &f->a, &resp,
+                                                  &f->err), MDT_ERR_NOT_FOUND);
+    assert_string_equal(f->err.msg, "unknown credential");
+    assert_int_equal(mdt_client_credential_expire(&f->env, jstr(other, "client_id"), old, 0,
+                                                  &f->a, &resp, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_client_credential_expire(&f->env, "mdt_nope", old, 0, &f->a, &resp,
+                                                  &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_client_credential_expire(&f->env, id, old, -1, &f->a, &resp, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(audit_seq(f), seq0);
+    assert_int_equal(verify(f, jstr(other, "client_id"), jstr(other, "client_secret")), MDT_OK);
+    json_decref(r);
+    json_decref(other);
+}
+
+/* Creates an API key; returns the parsed {key_id, api_key, expires_at}. */
+static json_t *new_apikey(fx *f, const char *id, int64_t expires_in)
+{
+    const char *resp = NULL;
+    if (mdt_apikey_create(&f->env, id, expires_in, &f->a, &resp, &f->err) != MDT_OK)
+        fail_msg("apikey create failed: %s", mdt_err_text(&f->err));
+    return parse(resp);
+}
+
+static mdt_rc key_verify(fx *f, const char *key, const char **claimed)
+{
+    mdt_client c;
+    const char *cred = NULL, *who = NULL;
+    mdt_rc rc;
+
+    mdt_err_clear(&f->err);
+    rc = mdt_apikey_verify(&f->env, key, f->clk.t, &f->a, &c, &cred, &who, &f->err);
+    if (claimed)
+        *claimed = who;
+    if (rc == MDT_OK) {
+        assert_string_equal(c.client_id, who);
+        assert_non_null(cred);
+    } else {
+        assert_null(cred);
+        assert_string_equal(f->err.msg, "client authentication failed");
+    }
+    return rc;
+}
+
+static void test_apikey_lifecycle(void **state)
+{
+    fx *f = *state;
+    json_t *r = create(f, "{\"token_endpoint_auth_method\":\"tls_client_auth\","
+                          "\"tls_client_auth_san_dns\":\"legacy.example.com\"}");
+    const char *id = mdt_arena_strdup(&f->a, jstr(r, "client_id")), *key, *kid, *claimed, *resp;
+    json_t *k = new_apikey(f, id, 0), *o;
+    char buf[300];
+    int64_t seq0;
+
+    json_decref(r);
+    assert_string_equal(last_event(f), "client.apikey_created");
+    assert_int_equal(json_object_size(k), 3);
+    assert_true(json_is_null(json_object_get(k, "expires_at")));
+    key = mdt_arena_strdup(&f->a, jstr(k, "api_key"));
+    kid = mdt_arena_strdup(&f->a, jstr(k, "key_id"));
+    json_decref(k);
+    snprintf(buf, sizeof(buf), "mdk_%s.%s.", id, kid);
+    assert_int_equal(strncmp(key, buf, strlen(buf)), 0);
+    assert_int_equal(strlen(key), strlen(buf) + MDT_SECRET_LEN);
+    assert_int_equal(strncmp(kid, "cred_", 5), 0);
+    /* stored hashed only */
+    assert_null(strstr(one_cred(f, id, "api_key", NULL)->name, key + strlen(buf)));
+    {
+        uint8_t h[32];
+        name_hash(key, h);
+        assert_memory_equal(one_cred(f, id, "api_key", NULL)->hash, h, 32);
+    }
+
+    /* exchangeable; last use recorded at most once a minute */
+    assert_int_equal(key_verify(f, key, &claimed), MDT_OK);
+    assert_string_equal(claimed, id);
+    assert_int_equal(one_cred(f, id, "api_key", NULL)->last_used_at, T0);
+    f->clk.t = T0 + 30;
+    assert_int_equal(key_verify(f, key, NULL), MDT_OK);
+    assert_int_equal(one_cred(f, id, "api_key", NULL)->last_used_at, T0);
+    f->clk.t = T0 + 61;
+    assert_int_equal(key_verify(f, key, NULL), MDT_OK);
+    assert_int_equal(one_cred(f, id, "api_key", NULL)->last_used_at, T0 + 61);
+
+    /* wrong secret part (same length, one character changed) */
+    snprintf(buf, sizeof(buf), "%s", key);
+    buf[strlen(buf) - 1] = buf[strlen(buf) - 1] == 'A' ? 'B' : 'A';
+    assert_int_equal(key_verify(f, buf, &claimed), MDT_ERR_INVALID_CLIENT);
+    assert_string_equal(claimed, id);
+    assert_non_null(strstr(f->err.detail, "wrong API key"));
+    /* unknown key id of this client */
+    snprintf(buf, sizeof(buf), "mdk_%s.cred_AAAAAAAAAAAAAAAA.%s", id,
+             key + strlen(key) - MDT_SECRET_LEN);
+    assert_int_equal(key_verify(f, buf, NULL), MDT_ERR_INVALID_CLIENT);
+    assert_non_null(strstr(f->err.detail, "unknown API key"));
+    /* unknown client */
+    snprintf(buf, sizeof(buf), "mdk_mdt_nope.%s.%s", kid, key + strlen(key) - MDT_SECRET_LEN);
+    assert_int_equal(key_verify(f, buf, &claimed), MDT_ERR_INVALID_CLIENT);
+    assert_string_equal(claimed, "mdt_nope");
+
+    /* a suspended client's key does not work; resumed, it does again */
+    assert_int_equal(mdt_client_set_status(&f->env, id, "suspended", &f->err), MDT_OK);
+    assert_int_equal(key_verify(f, key, NULL), MDT_ERR_INVALID_CLIENT);
+    assert_non_null(strstr(f->err.detail, "suspended"));
+    assert_int_equal(mdt_client_set_status(&f->env, id, "active", &f->err), MDT_OK);
+    assert_int_equal(key_verify(f, key, NULL), MDT_OK);
+
+    /* revoked: stops at once, stays listed as expired */
+    f->clk.t = T0 + 100;
+    seq0 = audit_seq(f);
+    assert_int_equal(mdt_apikey_revoke(&f->env, id, kid, &f->a, &resp, &f->err), MDT_OK);
+    assert_int_equal(audit_seq(f), seq0 + 1);
+    assert_string_equal(last_event(f), "client.apikey_revoked");
+    o = parse(resp);
+    assert_string_equal(jstr(o, "key_id"), kid);
+    assert_string_equal(jstr(o, "client_id"), id);
+    assert_string_equal(jstr(o, "expires_at"), "2026-01-01T00:01:40Z");
+    json_decref(o);
+    assert_int_equal(key_verify(f, key, NULL), MDT_ERR_INVALID_CLIENT);
+    assert_non_null(strstr(f->err.detail, "expired or revoked"));
+    assert_int_equal(one_cred(f, id, "api_key", NULL)->expires_at, T0 + 100);
+    f->clk.t = T0 + 200; /* revoking again keeps the first time */
+    assert_int_equal(mdt_apikey_revoke(&f->env, id, kid, &f->a, &resp, &f->err), MDT_OK);
+    assert_int_equal(one_cred(f, id, "api_key", NULL)->expires_at, T0 + 100);
+    /* not an API key of this client */
+    assert_int_equal(mdt_apikey_revoke(&f->env, id, "cred_nope", &f->a, &resp, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_apikey_revoke(&f->env, id, one_cred(f, id, "certificate", NULL)->id,
+                                       &f->a, &resp, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_apikey_revoke(&f->env, "mdt_nope", kid, &f->a, &resp, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_apikey_create(&f->env, "mdt_nope", 0, &f->a, &resp, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_apikey_create(&f->env, id, -5, &f->a, &resp, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+}
+
+static void test_apikey_expiry(void **state)
+{
+    fx *f = *state;
+    json_t *r = create(f, "{}"), *k1, *k2;
+    const char *id = jstr(r, "client_id"), *json;
+    json_t *shown, *creds;
+    int found = 0;
+
+    k1 = new_apikey(f, id, 2);
+    k2 = new_apikey(f, id, 0);
+    assert_string_equal(jstr(k1, "expires_at"), "2026-01-01T00:00:02Z");
+    assert_int_equal(key_verify(f, jstr(k1, "api_key"), NULL), MDT_OK);
+    f->clk.t = T0 + 1;
+    assert_int_equal(key_verify(f, jstr(k1, "api_key"), NULL), MDT_OK);
+    f->clk.t = T0 + 2;
+    assert_int_equal(key_verify(f, jstr(k1, "api_key"), NULL), MDT_ERR_INVALID_CLIENT);
+    /* several keys at once; each is its own credential */
+    assert_int_equal(key_verify(f, jstr(k2, "api_key"), NULL), MDT_OK);
+    /* an API key is not a client secret */
+    assert_int_equal(verify(f, id, jstr(k2, "api_key")), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(verify(f, id, jstr(r, "client_secret")), MDT_OK);
+    /* client show lists them all */
+    assert_int_equal(mdt_client_show_json(&f->env, id, &f->a, &json, &f->err), MDT_OK);
+    shown = parse(json);
+    creds = json_object_get(shown, "credentials");
+    assert_int_equal(json_array_size(creds), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *c = json_array_get(creds, i);
+        if (!mdt_str_eq(jstr(c, "id"), jstr(k1, "key_id")))
+            continue;
+        assert_string_equal(jstr(c, "type"), "api_key");
+        assert_string_equal(jstr(c, "expires_at"), "2026-01-01T00:00:02Z");
+        assert_string_equal(jstr(c, "last_used_at"), "2026-01-01T00:00:00Z");
+        found++;
+    }
+    assert_int_equal(found, 1);
+    assert_null(strstr(json, jstr(k2, "api_key") + strlen(jstr(k2, "api_key")) - MDT_SECRET_LEN));
+    json_decref(shown);
+    json_decref(k1);
+    json_decref(k2);
+    json_decref(r);
+}
+
+static void test_apikey_malformed(void **state)
+{
+    fx *f = *state;
+    const char *sec = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"; /* 43 */
+    const char *cid, *kid;
+    char buf[600];
+    const char *bad[] = {
+        "", "mdk_", "mdk_x", "garbage", "mdt_at_token",
+        "mdx_mdt_a.cred_AAAAAAAAAAAAAAAA.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+        "mdk_mdt_a.cred_AAAAAAAAAAAAAAAA.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP",   /* 42 */
+        "mdk_mdt_a.cred_AAAAAAAAAAAAAAAA.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQR", /* 44 */
+        "mdk_mdt_a.cred_AAAAAAAAAAAAAAAA.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP+",
+        "mdk_mdt_a.cred_AAAAAAAAAAAAAAAA",
+        "mdk_mdt_a.crex_AAAAAAAAAAAAAAAA.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+        "mdk_mdt_a.cred_AAAAAAAAAAAAAAA.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+        "mdk_mdt_a.cred_AAAAAAAAAAAAAA=A.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+        "mdk_.cred_AAAAAAAAAAAAAAAA.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+        "mdk_mdt a.cred_AAAAAAAAAAAAAAAA.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+        "mdk_cred_AAAAAAAAAAAAAAAA.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+    };
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(bad); i++) {
+        mdt_err_clear(&f->err);
+        if (mdt_apikey_parse(bad[i], &f->a, &cid, &kid, &f->err) != MDT_ERR_INVALID_CLIENT)
+            fail_msg("accepted malformed key %s", bad[i]);
+        assert_null(cid);
+        assert_string_equal(f->err.msg, "client authentication failed");
+        assert_int_equal(key_verify(f, bad[i], NULL), MDT_ERR_INVALID_CLIENT);
+    }
+    assert_int_equal(mdt_apikey_parse(NULL, &f->a, &cid, &kid, &f->err), MDT_ERR_INVALID_CLIENT);
+    /* too long */
+    memset(buf, 'a', sizeof(buf));
+    memcpy(buf, "mdk_", 4);
+    snprintf(buf + 400, sizeof(buf) - 400, ".cred_AAAAAAAAAAAAAAAA.%s", sec);
+    assert_int_equal(mdt_apikey_parse(buf, &f->a, &cid, &kid, &f->err), MDT_ERR_INVALID_CLIENT);
+    /* split from the right: a client_id may hold dots */
+    snprintf(buf, sizeof(buf), "mdk_https://a.example/c.cred_AAAAAAAAAAAAAAAA.%s", sec);
+    assert_int_equal(mdt_apikey_parse(buf, &f->a, &cid, &kid, &f->err), MDT_OK);
+    assert_string_equal(cid, "https://a.example/c");
+    assert_string_equal(kid, "cred_AAAAAAAAAAAAAAAA");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +1223,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_and_list, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_scopes, fx_setup, fx_teardown),
         cmocka_unit_test(test_uri_checks),
+        cmocka_unit_test(test_cred_live),
+        cmocka_unit_test_setup_teardown(test_create_by_method, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_workload_credential, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_derived_sync, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_method_change, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_credential_expire, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_apikey_lifecycle, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_apikey_expiry, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_apikey_malformed, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("iga", tests, NULL, NULL);
 }

@@ -1,0 +1,49 @@
+/* Outbound HTTP GET for documents Mandate must fetch on behalf of clients
+ * and configuration (a client's jwks_uri, a trusted issuer's JWK Set), made
+ * safe against server-side request forgery:
+ *   - https only (http only when allow_http);
+ *   - no redirects, no proxies from the environment, no other protocols;
+ *   - the address curl actually connects to (after DNS) must be public:
+ *     loopback, private, link-local, CGNAT, multicast, reserved and
+ *     unspecified addresses are refused unless allow_private;
+ *   - a total time limit and a cap on the body size;
+ *   - only a 200 answer counts.
+ *
+ * Threads: may be called from any number of threads at once (each call has
+ * its own curl handle). It blocks for up to timeout_ms. */
+#ifndef MDT_NET_FETCH_H
+#define MDT_NET_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/buf.h"
+#include "core/mdt.h"
+
+#define MDT_FETCH_URL_MAX 2048 /* longest URL fetched */
+
+typedef struct {
+    int64_t timeout_ms;  /* total: resolve, connect, TLS, transfer */
+    size_t max_bytes;    /* larger bodies fail with MDT_ERR_TOO_LARGE */
+    bool allow_http;
+    bool allow_private;
+} mdt_fetch_opts;
+
+/* GETs url into out (initialised by the caller; its own cap applies too).
+ * Failures, each with a detail naming the reason (never the body):
+ *   MDT_ERR_INVALID_REQUEST  URL malformed, too long, or not https
+ *   MDT_ERR_ACCESS_DENIED    the host resolves to a refused address
+ *   MDT_ERR_TOO_LARGE        body beyond max_bytes
+ *   MDT_ERR_UNAVAILABLE      timeout, connection or TLS failure, status not 200 */
+mdt_rc mdt_fetch_get(const char *url, const mdt_fetch_opts *o, mdt_buf *out,
+                     mdt_err *err) MDT_WARN_UNUSED;
+
+/* Whether sa (AF_INET or AF_INET6) is a public unicast address: false for
+ * unspecified, loopback, private (RFC 1918, ULA), link-local, CGNAT,
+ * multicast, broadcast, documentation and reserved ranges, and for
+ * IPv4-mapped or NAT64 forms of those. */
+bool mdt_fetch_addr_public(const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,139 @@
+/* RFC 8693 token exchange of an API key (SPEC §3.2): a legacy caller holding
+ * a long-lived key gets a short-lived access token for its client, without
+ * sending a secret in every request.
+ *
+ *   grant_type=urn:ietf:params:oauth:grant-type:token-exchange
+ *   subject_token=mdk_...&subject_token_type=urn:mandate:token-type:api-key
+ *
+ * The key is the client's credential: a wrong, unknown, revoked or expired
+ * key, or a key of a client that is not usable, is a failed client
+ * authentication (401 invalid_client, client.auth_failed). The token: sub =
+ * client_id, app.auth = "api_key", lifetime [api_keys] token_ttl (or the
+ * client's shorter access_token_ttl), never beyond the key or the client.
+ * Other subject token types wait for delegation (a later issue). */
+#include <string.h>
+#include <strings.h>
+
+#include "iga/apikey.h"
+#include "oauth/grants.h"
+
+bool mdt_api_key_exchange_requested(const mdt_req *req)
+{
+    return mdt_str_eq(mdt_req_form(req, "grant_type"), MDT_GRANT_TOKEN_EXCHANGE) &&
+           mdt_str_eq(mdt_req_form(req, "subject_token_type"), MDT_TOKEN_TYPE_API_KEY);
+}
+
+/* Whether the request also carries client authentication (a client
+ * certificate alone does not count: a TLS client may always present one). */
+static bool other_auth(mdt_req *req)
+{
+    const char *hdr = mdt_req_header(req, "Authorization");
+
+    return (hdr && strncasecmp(hdr, "Basic ", 6) == 0) || mdt_req_form(req, "client_secret") ||
+           mdt_req_form(req, "client_assertion") || mdt_req_form(req, "client_assertion_type");
+}
+
+/* The client authenticated by the request besides the key must be the key's. */
+static mdt_rc same_client(mdt_env *env, mdt_req *req, const mdt_client_authn *by_key,
+                          mdt_err *err)
+{
+    mdt_client_authn also = {0};
+    const char *claimed = NULL;
+    mdt_rc rc;
+
+    if (!other_auth(req))
+        return MDT_OK;
+    if ((rc = mdt_client_authenticate(env, req, &also, &claimed, err)) != MDT_OK)
+        return rc;
+    if (!mdt_str_eq(also.client.client_id, by_key->client.client_id))
+        return mdt_client_auth_fail(err, "API key of %.64s presented by client %.64s",
+                                    by_key->client.client_id, also.client.client_id);
+    return MDT_OK;
+}
+
+mdt_rc mdt_client_auth_api_key(mdt_env *env, mdt_req *req, mdt_client_authn *out,
+                               const char **claimed_id, mdt_err *err)
+{
+    const char *key = mdt_req_form(req, "subject_token");
+    const char *form_id = mdt_req_form(req, "client_id");
+    mdt_rc rc;
+
+    *claimed_id = form_id;
+    if (!key || !*key)
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "subject_token is required");
+    rc = mdt_apikey_verify(env, key, req->now, req->arena, &out->client, &out->cred_id,
+                           claimed_id, err);
+    if (!*claimed_id)
+        *claimed_id = form_id;
+    if (rc != MDT_OK)
+        return rc;
+    out->method = "api_key";
+    if (form_id && !mdt_str_eq(form_id, out->client.client_id))
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "client_id does not match the API key");
+    return same_client(env, req, out, err);
+}
+
+/* RFC 8693 §2.1 parameters that an API key exchange does not take. */
+static mdt_rc check_params(const mdt_req *req, mdt_err *err)
+{
+    const char *rtt = mdt_req_form(req, "requested_token_type");
+
+    if (rtt && !mdt_str_eq(rtt, MDT_TOKEN_TYPE_ACCESS_TOKEN))
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
+                        "requested_token_type must be urn:ietf:params:oauth:token-type:access_token");
+    if (mdt_req_form(req, "actor_token") || mdt_req_form(req, "actor_token_type"))
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "an API key exchange takes no actor_token");
+    if (mdt_req_form(req, "audience") && mdt_req_form(req, "resource"))
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "use resource or audience, not both");
+    return MDT_OK;
+}
+
+static const mdt_cred_rec *cred_by_id(const mdt_client *c, const char *id)
+{
+    for (size_t i = 0; i < c->ncreds; i++)
+        if (mdt_str_eq(c->creds[i].id, id))
+            return &c->creds[i];
+    return NULL;
+}
+
+/* iat and exp: never before the kill switch, never beyond the key or the client. */
+static void lifetime(mdt_env *env, const mdt_client_authn *who, int64_t now, mdt_grant *g)
+{
+    const mdt_client *c = &who->client;
+    const mdt_cred_rec *key = cred_by_id(c, who->cred_id);
+    int64_t ttl = env->cfg.api_key_token_ttl;
+
+    if (c->access_token_ttl && c->access_token_ttl < ttl)
+        ttl = c->access_token_ttl;
+    g->iat = now > c->tokens_valid_after ? now : c->tokens_valid_after;
+    g->exp = g->iat + ttl;
+    if (key && key->expires_at && g->exp > key->expires_at)
+        g->exp = key->expires_at;
+    if (c->expires_at && g->exp > c->expires_at)
+        g->exp = c->expires_at;
+}
+
+mdt_rc mdt_grant_token_exchange(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                                mdt_grant_result *out, mdt_err *err)
+{
+    const mdt_client *c = &who->client;
+    const char *resource = mdt_req_form(req, "resource");
+    mdt_grant g = {.client = c, .sub = c->client_id, .auth_method = "api_key"};
+    mdt_rc rc;
+
+    if (!mdt_str_eq(who->method, "api_key"))
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
+                        mdt_req_form(req, "subject_token_type") ? "unsupported subject_token_type"
+                                                                : "subject_token_type is required");
+    if (!resource)
+        resource = mdt_req_form(req, "audience");
+    if ((rc = check_params(req, err)) != MDT_OK ||
+        (rc = mdt_scope_narrow(req->arena, c, mdt_req_form(req, "scope"), &g.scope, err)) ||
+        (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, resource, &g.aud, &g.naud,
+                                  err)))
+        return rc;
+    lifetime(env, who, req->now, &g);
+    out->scope = g.scope;
+    out->issued_token_type = MDT_TOKEN_TYPE_ACCESS_TOKEN;
+    return mdt_token_mint(env, req->arena, &g, &out->token, err);
+}

@@ -1,0 +1,133 @@
+/* RFC 7523 §2.1: the JWT bearer grant
+ * (grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer, assertion=JWT).
+ *
+ * The assertion comes from an issuer trusted in the [jwt_bearer] issuers
+ * file (SPIFFE, Kubernetes, an enterprise IdP) and is signed by its keys;
+ * aud names the issuer's configured audience (default: this server's
+ * issuer, for which the token endpoint URL is accepted too); exp is
+ * required and at most the issuer's max_lifetime away; jti is required and
+ * used once unless the issuer says single_use false. The first claim rule
+ * that matches gives the token's subject (subject_prefix + the subject
+ * claim) and the most it may carry: the rule's scopes that the requesting
+ * client is also entitled to. The requesting client authenticates as usual
+ * and must be registered for the grant type (token.c checks that). */
+#include <string.h>
+
+#include "oauth/assertion.h"
+#include "oauth/grants.h"
+#include "oauth/jwks_cache.h"
+#include "oauth/trust.h"
+
+static mdt_rc refused(mdt_err *err, const char *what, const mdt_err *why)
+{
+    return mdt_failf(err, MDT_ERR_INVALID_GRANT, "invalid assertion", "%s%s", what,
+                     why ? mdt_err_text(why) : "");
+}
+
+/* The rule's scopes the client is entitled to, narrowed to the request. */
+static mdt_rc rule_scope(mdt_arena *a, const mdt_client *c, const mdt_trust_rule *r,
+                         const char *requested, const char **granted, mdt_err *err)
+{
+    mdt_client allowed = *c;
+    const char **s = mdt_arena_alloc(a, (r->nscopes + 1) * sizeof(*s));
+    size_t n = 0;
+
+    if (!s)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < r->nscopes; i++)
+        if (mdt_client_has_scope(c, r->scopes[i]))
+            s[n++] = r->scopes[i];
+    allowed.scopes = s;
+    allowed.nscopes = n;
+    return mdt_scope_narrow(a, &allowed, requested, granted, err);
+}
+
+/* Claims, signature and rule: the subject and the rule that matched. */
+static mdt_rc admit(mdt_env *env, mdt_req *req, const mdt_assertion *a,
+                     const mdt_trusted_issuer *ti, const mdt_trust_rule **rule,
+                     const char **subject, mdt_err *err)
+{
+    const char *aud[2] = {ti->audience, mdt_arena_printf(req->arena, "%s/token", env->cfg.issuer)};
+    mdt_assertion_rules rules = {.iss = ti->issuer, .aud = aud,
+                                 .naud = mdt_str_eq(ti->audience, env->cfg.issuer) ? 2 : 1,
+                                 .max_lifetime = ti->max_lifetime, .require_jti = ti->single_use};
+    mdt_key_source src = {.uri = ti->jwks_uri, .fixed = ti->keys};
+    uint8_t thumb[32];
+    mdt_err why = {0};
+    mdt_rc rc;
+
+    if (!aud[1])
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (mdt_assertion_check(a, &rules, req->now, &why) != MDT_OK)
+        return refused(err, "", &why);
+    rc = mdt_jwks_verify(env->jwks, a, &src, req->now, thumb, &why);
+    if (rc == MDT_ERR_VERIFY)
+        return refused(err, "", &why);
+    if (rc != MDT_OK) {
+        if (err)
+            *err = why;
+        return rc;
+    }
+    rc = mdt_trust_match_rule(ti, a->claims, req->arena, rule, subject, &why);
+    if (rc == MDT_ERR_NOT_FOUND || rc == MDT_ERR_VERIFY)
+        return refused(err, rc == MDT_ERR_NOT_FOUND ? "no claim rule matches" : "",
+                       rc == MDT_ERR_NOT_FOUND ? NULL : &why);
+    return rc;
+}
+
+static mdt_rc mint(mdt_env *env, mdt_req *req, const mdt_client_authn *who, mdt_grant *g,
+                   mdt_grant_result *out, mdt_err *err)
+{
+    const mdt_client *c = &who->client;
+    int64_t ttl = c->access_token_ttl ? c->access_token_ttl : env->cfg.access_token_ttl;
+    mdt_rc rc = mdt_resource_select(req->arena, c, env->cfg.issuer, mdt_req_form(req, "resource"),
+                                    &g->aud, &g->naud, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    g->iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;
+    g->exp = g->iat + ttl;
+    if (c->expires_at && g->exp > c->expires_at)
+        g->exp = c->expires_at; /* no token outlives its client */
+    out->scope = g->scope;
+    out->subject = g->sub;
+    return mdt_token_mint(env, req->arena, g, &out->token, err);
+}
+
+mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                            mdt_grant_result *out, mdt_err *err)
+{
+    const char *jwt = mdt_req_form(req, "assertion");
+    const mdt_trusted_issuer *ti;
+    const mdt_trust_rule *rule = NULL;
+    mdt_grant g = {.client = &who->client, .auth_method = who->method};
+    mdt_assertion a;
+    mdt_err why = {0};
+    mdt_rc rc;
+
+    if (!jwt || !*jwt)
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "assertion is required");
+    if (mdt_assertion_parse(jwt, strlen(jwt), &a, &why) != MDT_OK)
+        return refused(err, "malformed assertion: ", &why);
+    if (!(ti = mdt_trust_find(env->trust, MDT_TRUST_JWT_BEARER, a.iss))) {
+        rc = mdt_failf(err, MDT_ERR_INVALID_GRANT, "invalid assertion",
+                       "assertion issuer '%.80s' is not trusted", a.iss ? a.iss : "");
+        goto out;
+    }
+    if ((rc = admit(env, req, &a, ti, &rule, &g.sub, err)) != MDT_OK ||
+        (rc = rule_scope(req->arena, &who->client, rule, mdt_req_form(req, "scope"), &g.scope,
+                         err)) != MDT_OK)
+        goto out;
+    if (ti->single_use) {
+        rc = mdt_store_jti_use(env->store, ti->issuer, a.jti, a.exp + MDT_ASSERTION_LEEWAY,
+                               req->now, err);
+        if (rc == MDT_ERR_CONFLICT)
+            rc = mdt_failf(err, MDT_ERR_INVALID_GRANT, "invalid assertion", "replayed jti");
+        if (rc != MDT_OK)
+            goto out;
+    }
+    rc = mint(env, req, who, &g, out, err);
+out:
+    mdt_assertion_clear(&a);
+    return rc;
+}
