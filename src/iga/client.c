@@ -44,7 +44,7 @@ static const char *const grant_types[] = {
 static const char *const auth_methods[] = {
     "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth",
     "self_signed_tls_client_auth", NULL};
-static const char *const signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA", NULL};
+static const char *const signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA", "Ed25519", NULL};
 static const char *const kinds[] = {"agent", "service", "web", "native", "cli", NULL};
 static const char *const tiers[] = {"low", "medium", "high", NULL};
 static const char *const formats[] = {"jwt", "opaque", NULL};
@@ -376,7 +376,7 @@ static const field fields[] = {
      .msg = "token_endpoint_auth_method must be client_secret_basic, client_secret_post, "
             "private_key_jwt, tls_client_auth or self_signed_tls_client_auth"},
     {.key = "token_endpoint_auth_signing_alg", .check = check_enum, .values = signing_algs,
-     .msg = "token_endpoint_auth_signing_alg must be ES256, RS256, PS256 or EdDSA"},
+     .msg = "token_endpoint_auth_signing_alg must be ES256, RS256, PS256, EdDSA or Ed25519"},
     {.key = "jwks", .check = check_jwks,
      .msg = "jwks must be a JWK Set of public signing keys (EC P-256, RSA of 2048 bits or more, "
             "Ed25519) with distinct kids"},

@@ -63,6 +63,10 @@ const char *mdt_alg_name(mdt_alg alg)
 mdt_rc mdt_alg_parse(const char *s, mdt_alg *out)
 {
     *out = MDT_ALG_NONE;
+    if (mdt_str_eq(s, "Ed25519")) { /* RFC 9864's fully-specified name */
+        *out = MDT_ALG_EDDSA;
+        return MDT_OK;
+    }
     for (size_t i = 1; s && i < MDT_ARRAY_LEN(alg_names); i++) {
         if (strcmp(s, alg_names[i]) == 0) {
             *out = (mdt_alg)i;

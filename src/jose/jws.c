@@ -196,9 +196,9 @@ mdt_rc mdt_jws_header_jwk(const mdt_jws *j, mdt_jwk **out, mdt_err *err)
 
 mdt_rc mdt_jws_verify(const mdt_jws *j, const mdt_jwk *key, mdt_err *err)
 {
-    mdt_alg alg = mdt_jwk_alg(key);
+    mdt_alg alg = mdt_jwk_alg(key), named = MDT_ALG_NONE;
 
-    if (alg == MDT_ALG_NONE || !mdt_str_eq(j->alg, mdt_alg_name(alg)))
+    if (alg == MDT_ALG_NONE || mdt_alg_parse(j->alg, &named) != MDT_OK || named != alg)
         return mdt_fail(err, MDT_ERR_VERIFY, "JWS alg does not match the key");
     return mdt_jwk_verify_bytes(key, j->signing, j->signing_len, j->sig, j->sig_len, err);
 }

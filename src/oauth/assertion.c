@@ -216,11 +216,11 @@ static mdt_rc check_header(const mdt_assertion *a, const mdt_assertion_rules *r,
 {
     static const char *const refused_typ[] = {"at+jwt", "application/at+jwt", "dpop+jwt"};
     const char *alg = mdt_jws_alg(a->jws), *typ = mdt_jws_typ(a->jws);
-    mdt_alg parsed;
+    mdt_alg parsed, registered;
 
     if (mdt_alg_parse(alg, &parsed) != MDT_OK)
         return mdt_failf(err, MDT_ERR_VERIFY, MSG, "alg '%.32s' refused: asymmetric only", alg);
-    if (r->alg && strcmp(alg, r->alg) != 0)
+    if (r->alg && (mdt_alg_parse(r->alg, &registered) != MDT_OK || registered != parsed))
         return mdt_failf(err, MDT_ERR_VERIFY, MSG, "alg %s is not the registered %s", alg, r->alg);
     for (size_t i = 0; typ && i < MDT_ARRAY_LEN(refused_typ); i++)
         if (strcasecmp(typ, refused_typ[i]) == 0)
@@ -286,18 +286,31 @@ mdt_rc mdt_assertion_check(const mdt_assertion *a, const mdt_assertion_rules *r,
 
 /* ---------------------------------------------------------------- keys */
 
+bool mdt_keyset_has_thumbprint(const mdt_keyset *ks, const uint8_t thumb[32])
+{
+    for (size_t i = 0; ks && i < ks->n; i++) {
+        uint8_t t[32];
+        if (mdt_jwk_thumbprint(ks->e[i].jwk, t, NULL) == MDT_OK && mdt_ct_eq(t, 32, thumb, 32))
+            return true;
+    }
+    return false;
+}
+
 mdt_rc mdt_assertion_verify(const mdt_assertion *a, const mdt_keyset *ks, const mdt_jwk **used,
                             mdt_err *err)
 {
     const char *kid = mdt_jws_kid(a->jws), *alg = mdt_jws_alg(a->jws);
+    mdt_alg named = MDT_ALG_NONE;
     size_t tried = 0;
 
     if (used)
         *used = NULL;
+    if (mdt_alg_parse(alg, &named) != MDT_OK)
+        return mdt_failf(err, MDT_ERR_VERIFY, MSG, "alg '%.32s' refused", alg);
     for (size_t i = 0; ks && i < ks->n; i++) {
         const ks_entry *e = &ks->e[i];
         mdt_err verr;
-        if ((kid && !mdt_str_eq(kid, e->kid)) || !mdt_str_eq(alg, mdt_alg_name(e->alg)))
+        if ((kid && !mdt_str_eq(kid, e->kid)) || named != e->alg)
             continue;
         tried++;
         if (mdt_jws_verify(a->jws, e->jwk, &verr) == MDT_OK) {

@@ -43,6 +43,9 @@ mdt_rc mdt_keyset_parse(const char *json, size_t len, mdt_keyset **out, mdt_err 
 mdt_keyset *mdt_keyset_ref(mdt_keyset *ks);  /* returns ks */
 void mdt_keyset_unref(mdt_keyset *ks);       /* NULL-safe */
 size_t mdt_keyset_count(const mdt_keyset *ks); /* usable (kid, alg) entries */
+/* Whether a key of the set has this RFC 7638 thumbprint (self-signed
+ * certificates whose key is published at a jwks_uri). */
+bool mdt_keyset_has_thumbprint(const mdt_keyset *ks, const uint8_t thumb[32]);
 
 /* --- assertions --- */
 

@@ -17,6 +17,7 @@
 #include "http/peer_cert.h"
 #include "iga/credentials.h"
 #include "oauth/client_auth.h"
+#include "oauth/jwks_cache.h"
 #include "oauth/x509.h"
 
 /* The CA bundle of [server] tls_client_ca, read once: a documented cache,
@@ -178,7 +179,31 @@ static mdt_rc by_pki(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_
     return match_subject(env, req, c, leaf, cred_id, err);
 }
 
-/* §2.2: a key registered in jwks; the certificate's dates; no chain. */
+/* Whether the certificate's key is published at the client's jwks_uri; an
+ * unknown key makes the cache fetch again (at most once per interval). */
+static mdt_rc key_at_uri(mdt_env *env, mdt_req *req, const char *uri, const mdt_x509 *leaf,
+                         mdt_err *err)
+{
+    uint8_t thumb[32];
+    mdt_keyset *ks = NULL;
+    mdt_err e = {0};
+    bool found = false;
+    mdt_rc rc;
+
+    if ((rc = mdt_x509_key_thumbprint(leaf, thumb, &e)) != MDT_OK)
+        return mdt_client_auth_fail(err, "certificate key: %s", mdt_err_text(&e));
+    for (int refresh = 0; refresh < 2 && !found; refresh++) {
+        if ((rc = mdt_jwks_cache_get(env->jwks, uri, req->now, refresh, &ks, &e)) != MDT_OK)
+            return mdt_client_auth_fail(err, "jwks_uri: %s", mdt_err_text(&e));
+        found = mdt_keyset_has_thumbprint(ks, thumb);
+        mdt_keyset_unref(ks);
+    }
+    return found ? MDT_OK
+                 : mdt_client_auth_fail(err, "certificate key is not in the client's jwks_uri");
+}
+
+/* §2.2: a key registered in jwks (or published at jwks_uri); the
+ * certificate's dates; no chain. */
 static mdt_rc by_self_signed(mdt_env *env, mdt_req *req, const mdt_client *c,
                              const mdt_x509 *leaf, const char **cred_id, mdt_err *err)
 {
@@ -188,9 +213,14 @@ static mdt_rc by_self_signed(mdt_env *env, mdt_req *req, const mdt_client *c,
 
     if ((rc = mdt_x509_check_time(leaf, req->now, &e)) != MDT_OK)
         return mdt_client_auth_fail(err, "%s", mdt_err_text(&e));
+    if (!c->jwks && c->jwks_uri) {
+        if ((rc = key_at_uri(env, req, c->jwks_uri, leaf, err)) != MDT_OK)
+            return rc;
+        mdt_cred_name_hash(c->jwks_uri, thumb);
+        return check_cred(env, req, c, "jwk", thumb, cred_id, err);
+    }
     if (!c->jwks)
-        return mdt_client_auth_fail(err, "self_signed_tls_client_auth needs a registered jwks%s",
-                                    c->jwks_uri ? " (jwks_uri is not read for certificates)" : "");
+        return mdt_client_auth_fail(err, "self_signed_tls_client_auth needs a registered jwks");
     rc = mdt_x509_key_in_jwks(leaf, c->jwks, req->arena, NULL, thumb, &e);
     if (rc == MDT_ERR_NOMEM)
         return mdt_fail(err, rc, "out of memory");

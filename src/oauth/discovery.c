@@ -23,7 +23,7 @@ static const char *const auth_methods[] = {
 };
 
 /* JWS algorithms of client assertions (private_key_jwt): asymmetric only. */
-static const char *const auth_signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA"};
+static const char *const auth_signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA", "Ed25519"};
 
 static mdt_rc add_list(mdt_buf *b, const char *key, const char *const *items, size_t n)
 {

@@ -17,6 +17,7 @@ import {
 import {
   escapedPem, makeCa, publicJwk, request, selfSigned, startTlsServer, x5tS256,
 } from './lib/certs.mjs';
+import { jwksServer } from './lib/assertions.mjs';
 
 const DN = 'CN=agent-7,O=Example,C=SE';
 const DN_SUBJ = '/C=SE/O=Example/CN=agent-7'; // the same DN in openssl's order
@@ -261,7 +262,7 @@ describe('mutual TLS on the TLS listener', { timeout: 120_000 }, () => {
 });
 
 describe('mutual TLS behind a trusted proxy (X-Client-Cert)', { timeout: 120_000 }, () => {
-  let srv; let certs; let clients; let dir;
+  let srv; let certs; let clients; let dir; let web;
   const viaProxy = (client, pem, headers = {}) => post(srv, '/token',
     { grant_type: 'client_credentials', client_id: client.client_id },
     { headers: pem === undefined ? headers : { 'x-client-cert': pem, ...headers } });
@@ -270,12 +271,32 @@ describe('mutual TLS behind a trusted proxy (X-Client-Cert)', { timeout: 120_000
     dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-mtls-proxy-'));
     certs = makeCerts(dir);
     // Plain HTTP: the proxy terminates TLS; the test's peer address is the proxy.
-    srv = await startServer({ config: { server: { trusted_proxies: '127.0.0.1/32', tls_client_ca: certs.ca.certFile } } });
+    srv = await startServer({ config: {
+      server: { trusted_proxies: '127.0.0.1/32', tls_client_ca: certs.ca.certFile },
+      client_auth: { jwks_uri_allow_http: true, jwks_uri_allow_private: true },
+    } });
     clients = makeClients(srv, certs);
+    web = await jwksServer();
+    web.set('/self.json', { jwks: { keys: [publicJwk(certs.self.cert, 'self-uri')] } });
+    clients.selfUri = createClient(srv, agent({
+      token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks_uri: web.url('/self.json'),
+      tls_client_certificate_bound_access_tokens: true,
+    }));
   });
   after(async () => {
     await srv?.stop();
+    await web?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('self_signed_tls_client_auth with the key published at the client\'s jwks_uri', async () => {
+    const r = await viaProxy(clients.selfUri, escapedPem(certs.self.cert));
+    assert.equal(r.status, 200, show(r));
+    const claims = jwtParts(r.json.access_token).payload;
+    assert.equal(claims.app.auth, 'self_signed_tls_client_auth');
+    assert.deepEqual(claims.cnf, { 'x5t#S256': x5tS256(certs.self.cert) });
+    await refused(srv, () => viaProxy(clients.selfUri, escapedPem(certs.selfOther.cert)),
+      { reasons: ['not in the client\'s jwks_uri'] });
   });
 
   it('tls_client_auth with the certificate the proxy forwards; the token is bound to it', async () => {

@@ -88,7 +88,7 @@ describe('private_key_jwt', { timeout: 120_000 }, () => {
     for (const k of ['token_endpoint', 'introspection_endpoint', 'revocation_endpoint']) {
       assert.ok(as[`${k}_auth_methods_supported`].includes('private_key_jwt'), k);
       assert.deepEqual([...as[`${k}_auth_signing_alg_values_supported`]].sort(),
-        ['ES256', 'EdDSA', 'PS256', 'RS256'], k);
+        ['ES256', 'Ed25519', 'EdDSA', 'PS256', 'RS256'], k);
     }
   });
 
@@ -118,6 +118,14 @@ describe('private_key_jwt', { timeout: 120_000 }, () => {
       assert.equal(payload.app.auth, 'private_key_jwt');
     });
   }
+
+  it('client_credentials with oauth4webapi PrivateKeyJwt, Ed25519 key (alg "Ed25519", RFC 9864)', async () => {
+    const c = clients.ed;
+    const tr = await ccWithPkj(as, c.client_id, keys.ed, { scope: 'read', resource: API });
+    const { payload } = await jose.jwtVerify(tr.access_token, jwksRemote,
+      { issuer: srv.issuer, audience: API, typ: 'at+jwt' });
+    assert.equal(payload.app.auth, 'private_key_jwt');
+  });
 
   for (const name of ['ed', 'ps']) {
     it(`accepts ${name === 'ed' ? 'EdDSA' : 'PS256'} assertions (signed with jose)`, async () => {

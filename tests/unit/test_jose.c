@@ -286,6 +286,28 @@ static void test_alg_confusion(void **state)
     free(der);
 }
 
+/* Signs hdr.(empty payload) with k, whatever alg hdr names, and verifies. */
+static mdt_rc verify_with_header(const mdt_jwk *k, const char *hdr)
+{
+    char *tok = forge(hdr, (const uint8_t *)"", 0, false, NULL);
+    char *d2 = strrchr(tok, '.'), enc[2048];
+    uint8_t sig[MDT_JWS_SIG_MAX];
+    size_t siglen = 0;
+    mdt_buf b;
+    mdt_rc rc;
+
+    assert_int_equal(mdt_jwk_sign_bytes(k, tok, (size_t)(d2 - tok), sig, &siglen, NULL), MDT_OK);
+    assert_int_equal(mdt_jwk_verify_bytes(k, tok, (size_t)(d2 - tok), sig, siglen, NULL), MDT_OK);
+    mdt_b64url_encode(sig, siglen, enc);
+    mdt_buf_init(&b, 8192);
+    assert_int_equal(mdt_buf_add(&b, tok, (size_t)(d2 + 1 - tok)), MDT_OK);
+    assert_int_equal(mdt_buf_adds(&b, enc), MDT_OK);
+    rc = parse_verify(b.data, k);
+    mdt_buf_free(&b);
+    free(tok);
+    return rc;
+}
+
 /* A signature that is valid for the key, under a header naming another alg:
  * only the alg check can refuse these (same lengths, same key). */
 static void test_alg_must_match_exactly(void **state)
@@ -298,26 +320,24 @@ static void test_alg_must_match_exactly(void **state)
         {MDT_ALG_PS256, "{\"alg\":\"RS256\"}"},  /* PSS signature */
         {MDT_ALG_ES256, "{\"alg\":\"es256\"}"},
         {MDT_ALG_ES256, "{\"alg\":\"ES256 \"}"},
+        {MDT_ALG_ES256, "{\"alg\":\"Ed25519\"}"},
+        {MDT_ALG_EDDSA, "{\"alg\":\"ed25519\"}"},
     };
     (void)state;
-    for (size_t i = 0; i < MDT_ARRAY_LEN(cases); i++) {
-        const mdt_jwk *k = keys[cases[i].key];
-        char *tok = forge(cases[i].hdr, (const uint8_t *)"", 0, false, NULL);
-        char *d2 = strrchr(tok, '.'), enc[2048];
-        uint8_t sig[MDT_JWS_SIG_MAX];
-        size_t siglen = 0;
-        mdt_buf b;
+    for (size_t i = 0; i < MDT_ARRAY_LEN(cases); i++)
+        assert_int_equal(verify_with_header(keys[cases[i].key], cases[i].hdr), MDT_ERR_VERIFY);
+}
 
-        assert_int_equal(mdt_jwk_sign_bytes(k, tok, (size_t)(d2 - tok), sig, &siglen, NULL), MDT_OK);
-        assert_int_equal(mdt_jwk_verify_bytes(k, tok, (size_t)(d2 - tok), sig, siglen, NULL), MDT_OK);
-        mdt_b64url_encode(sig, siglen, enc);
-        mdt_buf_init(&b, 8192);
-        assert_int_equal(mdt_buf_add(&b, tok, (size_t)(d2 + 1 - tok)), MDT_OK);
-        assert_int_equal(mdt_buf_adds(&b, enc), MDT_OK);
-        assert_int_equal(parse_verify(b.data, k), MDT_ERR_VERIFY);
-        mdt_buf_free(&b);
-        free(tok);
-    }
+/* RFC 9864: "Ed25519" is the fully-specified name of what RFC 8037 calls
+ * "EdDSA" with an Ed25519 key; both are accepted (oauth4webapi sends the former). */
+static void test_ed25519_name(void **state)
+{
+    mdt_alg alg = MDT_ALG_NONE;
+    (void)state;
+    assert_int_equal(mdt_alg_parse("Ed25519", &alg), MDT_OK);
+    assert_int_equal(alg, MDT_ALG_EDDSA);
+    assert_int_equal(verify_with_header(keys[MDT_ALG_EDDSA], "{\"alg\":\"Ed25519\"}"), MDT_OK);
+    assert_int_equal(verify_with_header(keys[MDT_ALG_EDDSA], "{\"alg\":\"EdDSA\"}"), MDT_OK);
 }
 
 static void test_export_import(void **state)
@@ -780,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_es256_der_rejected),
         cmocka_unit_test(test_alg_confusion),
         cmocka_unit_test(test_alg_must_match_exactly),
+        cmocka_unit_test(test_ed25519_name),
         cmocka_unit_test(test_export_import),
         cmocka_unit_test(test_public_only),
         cmocka_unit_test(test_public_json_roundtrip),
