@@ -166,7 +166,8 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
         return mdt_cli_fail_err("creating the admin user", &err);
     if (!env->store && mdt_store_open(env->cfg.database, &env->store, &err) != MDT_OK)
         return mdt_cli_fail_err("storage", &err);
-    if (mdt_store_migrate(env->store, &err) != MDT_OK)
+    if (mdt_store_migrate(env->store, &err) != MDT_OK ||
+        mdt_store_background_start(env->store, &err) != MDT_OK)
         return mdt_cli_fail_err("storage", &err);
     if (mdt_keyring_open(env, &env->keys, &err) != MDT_OK)
         return mdt_cli_fail_err("keys", &err);

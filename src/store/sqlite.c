@@ -3,16 +3,20 @@
  * One connection per thread, kept under a pthread key owned by the store and
  * closed when the thread exits (or calls mdt_store_thread_done). Each
  * connection caches its prepared statements: prepared once, reset and
- * unbound after every use. WAL mode, busy_timeout 5 s, foreign keys on.
+ * unbound after every use. WAL mode, a busy handler that waits up to 5 s for
+ * the write lock (in short steps: see on_busy), foreign keys on.
  *
- * Durability rides on the audit log: connections commit with
- * synchronous=NORMAL (the WAL is written, not fsynced), except the ones that
- * append audit events, which switch to FULL. Every change that matters is
- * followed by its audit event, and the response (or the command) waits for
- * that event's commit; its fsync of the WAL file makes durable every frame
- * written before it, the change's included. So a token's replay-cache entry
- * or a revocation costs a write, not an fsync, and the group commit of the
- * audit writer pays one fsync for all of them. Every transaction
+ * Durability rides on the audit log. Connections commit with
+ * synchronous=NORMAL: the WAL is written, not fsynced. An audit append
+ * commits, releases the write lock, and only then fdatasyncs the WAL file
+ * (sync_wal) before it returns. Every change that matters is followed by its
+ * audit event, and the response (or the command) waits for that append; its
+ * fdatasync makes durable every frame written before it, the change's
+ * included. So a token's replay-cache entry or a revocation costs a write,
+ * not an fsync; the group commit of the audit writer pays one fsync for all
+ * of them; and no writer waits for the write lock while a disk flushes.
+ * (A checkpoint in NORMAL mode syncs the WAL before it copies frames into
+ * the database, and the database before the WAL is reused.) Every transaction
  * that writes starts with BEGIN IMMEDIATE, so that it takes the write lock
  * (waiting up to the busy timeout) before it reads: no deadlock between two
  * readers that both want to upgrade, and the audit chain is serialised
@@ -20,13 +24,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/migrations.h"
+#include "core/log.h"
 #include "store/store_impl.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -116,15 +124,20 @@ typedef struct sq_conn {
     sqlite3_stmt *st[Q_COUNT];
     sq_store *owner;
     struct sq_conn *prev, *next; /* in owner->conns */
-    bool sync_full;              /* switched to synchronous=FULL (appends audit events) */
+    int wal_fd;                  /* the -wal file, opened by the first audit append; -1 */
 } sq_conn;
 
 struct sq_store {
     mdt_store base; /* first */
     char *path;
     pthread_key_t key;
-    pthread_mutex_t mu; /* guards conns */
+    pthread_mutex_t mu; /* guards conns and the checkpointer's state */
     sq_conn *conns;
+    /* the checkpointer (mdt_store_background_start) */
+    atomic_bool ckpt_running; /* read by conn_setup without the lock */
+    bool ckpt_stop;
+    pthread_t ckpt_thread;
+    pthread_cond_t ckpt_cv;
 };
 
 static sq_store *SQ(mdt_store *s) { return (sq_store *)s; }
@@ -172,6 +185,8 @@ static void conn_close(sq_conn *c)
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(c->st[i]);
     sqlite3_close_v2(c->db);
+    if (c->wal_fd >= 0)
+        close(c->wal_fd);
     free(c);
 }
 
@@ -205,6 +220,28 @@ static mdt_rc conn_exec(sq_conn *c, const char *sql, const char *what, mdt_err *
     return r == SQLITE_OK ? MDT_OK : sql_fail(c->db, r, what, err);
 }
 
+/* Waiting for the write lock. SQLite's own busy timeout sleeps 1, 2, 5, 10,
+ * ... 100 ms between tries; the lock is mostly held for one commit (well
+ * under a millisecond, plus the fsync of a group commit), so those sleeps
+ * would set the pace of every writer. Try again after 50 µs at first, backing
+ * off to 2 ms, and give up after BUSY_TIMEOUT_MS. */
+static int on_busy(void *ctx, int count)
+{
+    static const long step_us[] = {50, 50, 100, 100, 200, 200, 500, 1000, 2000};
+    enum { STEPS = MDT_ARRAY_LEN(step_us) };
+    long waited_us = 0;
+
+    (void)ctx;
+    for (int i = 0; i < count && i < STEPS; i++)
+        waited_us += step_us[i];
+    if (count > STEPS)
+        waited_us += (long)(count - STEPS) * step_us[STEPS - 1];
+    if (waited_us >= (long)BUSY_TIMEOUT_MS * 1000)
+        return 0;
+    usleep((useconds_t)step_us[count < STEPS ? count : STEPS - 1]);
+    return 1;
+}
+
 static mdt_rc conn_setup(sq_conn *c, mdt_err *err)
 {
     sqlite3_stmt *st = NULL;
@@ -212,8 +249,10 @@ static mdt_rc conn_setup(sq_conn *c, mdt_err *err)
     int r;
 
     sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(c->db, on_busy, NULL);
     rc = conn_exec(c, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", "pragma", err);
+    if (rc == MDT_OK && atomic_load(&c->owner->ckpt_running))
+        rc = conn_exec(c, "PRAGMA wal_autocheckpoint=0", "pragma", err);
     if (rc != MDT_OK)
         return rc;
     r = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
@@ -239,6 +278,7 @@ static mdt_rc conn_open(sq_store *s, sq_conn **out, mdt_err *err)
     if (!c)
         return nomem(err);
     c->owner = s;
+    c->wal_fd = -1;
     r = sqlite3_open_v2(s->path, &c->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (r != SQLITE_OK) {
@@ -633,6 +673,7 @@ mdt_rc mdt_store__sqlite_open(const char *path, mdt_store **out, mdt_err *err)
         return mdt_fail(err, MDT_ERR_INTERNAL, "pthread_key_create failed");
     }
     pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
     if ((rc = conn_get(s, &c, err)) != MDT_OK) { /* fail now, not on first request */
         sq_close(&s->base);
         return rc;
@@ -642,10 +683,14 @@ mdt_rc mdt_store__sqlite_open(const char *path, mdt_store **out, mdt_err *err)
 }
 
 /* Every other thread must be done with the store. */
+static void ckpt_stop(sq_store *s);
+static void sq_thread_done(mdt_store *base);
+
 static void sq_close(mdt_store *base)
 {
     sq_store *s = SQ(base);
 
+    ckpt_stop(s);
     pthread_setspecific(s->key, NULL);
     pthread_mutex_lock(&s->mu);
     while (s->conns) {
@@ -655,9 +700,76 @@ static void sq_close(mdt_store *base)
     }
     pthread_mutex_unlock(&s->mu);
     pthread_key_delete(s->key);
+    pthread_cond_destroy(&s->ckpt_cv);
     pthread_mutex_destroy(&s->mu);
     free(s->path);
     free(s);
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+#define CKPT_INTERVAL_MS 250
+
+/* Copies the WAL into the database every CKPT_INTERVAL_MS, PASSIVE (it never
+ * waits for readers or writers), on its own connection: the work SQLite
+ * would otherwise do inside whichever request's commit crossed the
+ * auto-checkpoint size. */
+static void *ckpt_main(void *arg)
+{
+    sq_store *s = arg;
+    sq_conn *c = NULL;
+    mdt_err err;
+
+    if (conn_get(s, &c, &err) != MDT_OK)
+        MDT_WARN("checkpointer: %s", mdt_err_text(&err));
+    pthread_mutex_lock(&s->mu);
+    while (!s->ckpt_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += CKPT_INTERVAL_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->ckpt_cv, &s->mu, &ts);
+        if (s->ckpt_stop || !c)
+            continue;
+        pthread_mutex_unlock(&s->mu);
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    sq_thread_done(&s->base);
+    return NULL;
+}
+
+static mdt_rc sq_background_start(mdt_store *base, mdt_err *err)
+{
+    sq_store *s = SQ(base);
+    mdt_rc rc = MDT_OK;
+
+    pthread_mutex_lock(&s->mu);
+    if (!atomic_load(&s->ckpt_running)) {
+        s->ckpt_stop = false;
+        /* connections opened from now on leave checkpoints to the thread */
+        atomic_store(&s->ckpt_running, true);
+        if (pthread_create(&s->ckpt_thread, NULL, ckpt_main, s) != 0) {
+            atomic_store(&s->ckpt_running, false);
+            rc = mdt_fail(err, MDT_ERR_INTERNAL, "cannot start the checkpoint thread");
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void ckpt_stop(sq_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool running = atomic_load(&s->ckpt_running);
+    s->ckpt_stop = true;
+    pthread_cond_signal(&s->ckpt_cv);
+    pthread_mutex_unlock(&s->mu);
+    if (running)
+        pthread_join(s->ckpt_thread, NULL);
+    atomic_store(&s->ckpt_running, false);
 }
 
 static void sq_thread_done(mdt_store *base)
@@ -1435,20 +1547,34 @@ static mdt_rc audit_append_tx(sq_conn *c, mdt_audit_rec *evs, size_t n, mdt_audi
     return rc;
 }
 
+/* Makes every frame in the WAL durable, outside the write lock (see the top). */
+static mdt_rc sync_wal(sq_conn *c, mdt_err *err)
+{
+    if (c->wal_fd < 0) {
+        const char *db = sqlite3_db_filename(c->db, "main");
+        char path[4096];
+        if (!db || snprintf(path, sizeof(path), "%s-wal", db) >= (int)sizeof(path) ||
+            (c->wal_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return mdt_failf(err, MDT_ERR_STORE, "storage error", "cannot open the WAL of %s: %s",
+                             db ? db : "?", strerror(errno));
+    }
+    if (fdatasync(c->wal_fd) != 0)
+        return mdt_failf(err, MDT_ERR_STORE, "storage error", "fdatasync of the WAL: %s",
+                         strerror(errno));
+    return MDT_OK;
+}
+
 static mdt_rc sq_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                               mdt_err *err)
 {
     sq_conn *c;
     mdt_rc rc = conn_get(SQ(s), &c, err);
 
-    if (rc == MDT_OK && !c->sync_full) {
-        /* this commit's fsync makes the changes before it durable (see the top) */
-        rc = conn_exec(c, "PRAGMA synchronous=FULL", "pragma", err);
-        c->sync_full = rc == MDT_OK;
-    }
     if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
     rc = tx_end(c, audit_append_tx(c, evs, n, hash, err), err);
+    if (rc == MDT_OK)
+        rc = sync_wal(c, err);
     for (size_t i = 0; rc != MDT_OK && i < n; i++)
         evs[i].seq = 0; /* nothing was appended */
     return rc;
@@ -1506,6 +1632,7 @@ static const mdt_store_ops sqlite_ops = {
     .schema_version = sq_schema_version,
     .ping = sq_ping,
     .thread_done = sq_thread_done,
+    .background_start = sq_background_start,
     .client_insert = sq_client_insert,
     .client_get = sq_client_get,
     .client_list = sq_client_list,

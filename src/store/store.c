@@ -45,6 +45,11 @@ mdt_rc mdt_store_ping(mdt_store *s, mdt_err *err)
     return s->ops->ping(s, err);
 }
 
+mdt_rc mdt_store_background_start(mdt_store *s, mdt_err *err)
+{
+    return s->ops->background_start ? s->ops->background_start(s, err) : MDT_OK;
+}
+
 void mdt_store_thread_done(mdt_store *s)
 {
     if (s)

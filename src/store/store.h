@@ -122,6 +122,10 @@ mdt_rc mdt_store_schema_version(mdt_store *s, int *out, mdt_err *err) MDT_WARN_U
 mdt_rc mdt_store_ping(mdt_store *s, mdt_err *err) MDT_WARN_UNUSED;
 /* Releases this thread's connection (call before a worker thread exits). */
 void mdt_store_thread_done(mdt_store *s);
+/* Starts the backend's housekeeping for a long-running server (SQLite: a
+ * thread that checkpoints the WAL, so that request threads never do);
+ * stopped by mdt_store_close. Short-lived processes need not call it. */
+mdt_rc mdt_store_background_start(mdt_store *s, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- clients --- (MDT_ERR_NOT_FOUND, MDT_ERR_CONFLICT when client_id exists) */
 /* Inserts the client and its credentials in one transaction. */

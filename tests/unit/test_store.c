@@ -425,6 +425,40 @@ static void test_jti_use(void **state)
     assert_int_equal(mdt_store_jti_use(f->s, iss, "", 500, 400, &f->err), MDT_ERR_INTERNAL);
 }
 
+/* The checkpointer runs beside writers from several threads and stops with
+ * the store; starting it twice is harmless. */
+static void *writer_thread(void *arg)
+{
+    fx *f = arg;
+    mdt_err err;
+    char jti[128];
+    for (int i = 0; i < 200; i++) {
+        snprintf(jti, sizeof(jti), "%s-%p-%d", g_prefix, (void *)&err, i);
+        if (mdt_store_jti_use(f->s, "ckpt", jti, 10000, 1, &err) != MDT_OK)
+            return (void *)1;
+    }
+    mdt_store_thread_done(f->s);
+    return NULL;
+}
+
+static void test_background(void **state)
+{
+    fx *f = *state;
+    pthread_t t[2];
+    void *r0, *r1;
+
+    assert_int_equal(mdt_store_background_start(f->s, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_background_start(f->s, &f->err), MDT_OK);
+    assert_int_equal(pthread_create(&t[0], NULL, writer_thread, f), 0);
+    assert_int_equal(pthread_create(&t[1], NULL, writer_thread, f), 0);
+    pthread_join(t[0], &r0);
+    pthread_join(t[1], &r1);
+    assert_null(r0);
+    assert_null(r1);
+    usleep(300 * 1000); /* at least one checkpoint pass */
+    assert_int_equal(mdt_store_jti_use(f->s, "ckpt", "after", 10000, 1, &f->err), MDT_OK);
+}
+
 static void test_scopes(void **state)
 {
     fx *f = *state;
@@ -902,6 +936,7 @@ int main(void)
         T(test_clients_version),
         T(test_cred_lookup),
         T(test_jti_use),
+        T(test_background),
         T(test_scopes),
         T(test_users),
         T(test_tokens),
