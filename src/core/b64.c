@@ -88,3 +88,14 @@ mdt_rc mdt_b64_decode(const char *in, size_t n, uint8_t *out, size_t outcap, siz
 {
     return decode(in, n, out, outcap, outlen, 0);
 }
+
+int mdt_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -16,6 +16,8 @@ size_t mdt_b64url_encode(const uint8_t *in, size_t n, char *out);
  * nothing written). n * 3 / 4 bytes always suffice. */
 mdt_rc mdt_b64url_decode(const char *in, size_t n, uint8_t *out, size_t outcap,
                          size_t *outlen) MDT_WARN_UNUSED;
+/* The value of a hexadecimal digit, or -1 (percent-encoding, DN escapes). */
+int mdt_hex_value(char c);
 /* Standard base64 with padding, for HTTP Basic. Same contract. */
 mdt_rc mdt_b64_decode(const char *in, size_t n, uint8_t *out, size_t outcap,
                       size_t *outlen) MDT_WARN_UNUSED;

@@ -2,18 +2,8 @@
  * a parameter may appear once (RFC 6749 §3.1), escapes must be valid. */
 #include <string.h>
 
+#include "core/b64.h"
 #include "http/http.h"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 char *mdt_url_decode(mdt_arena *a, const char *s, size_t len)
 {
@@ -29,8 +19,8 @@ char *mdt_url_decode(mdt_arena *a, const char *s, size_t len)
             int hi, lo;
             if (len - i < 3)
                 return NULL;
-            hi = hexval(s[i + 1]);
-            lo = hexval(s[i + 2]);
+            hi = mdt_hex_value(s[i + 1]);
+            lo = mdt_hex_value(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return NULL;
             out[o++] = (char)(hi << 4 | lo);

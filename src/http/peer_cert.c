@@ -1,6 +1,7 @@
 /* Client certificates: from the GnuTLS session of the connection, or from a
  * trusted proxy's X-Client-Cert header. See peer_cert.h. */
 #define _GNU_SOURCE
+#include "core/b64.h"
 #include "http/peer_cert.h"
 
 #include <arpa/inet.h>
@@ -135,17 +136,6 @@ bool mdt_req_peer_trusted(const mdt_env *env, const mdt_req *req)
 
 /* ---- the forwarded header ----------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* RFC 3986 percent-decoding ('+' stays '+': it is base64 here). */
 static char *percent_decode(mdt_arena *a, const char *s, size_t len, size_t *outlen)
 {
@@ -161,8 +151,8 @@ static char *percent_decode(mdt_arena *a, const char *s, size_t len, size_t *out
         }
         if (i + 2 >= len)
             return NULL;
-        hi = hexval(s[i + 1]);
-        lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+        hi = mdt_hex_value(s[i + 1]);
+        lo = hi >= 0 ? mdt_hex_value(s[i + 2]) : -1;
         if (hi < 0 || lo < 0)
             return NULL;
         *w++ = (char)(hi << 4 | lo);

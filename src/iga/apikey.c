@@ -129,20 +129,10 @@ mdt_rc mdt_apikey_verify(mdt_env *env, const char *key, int64_t now, mdt_arena *
  * mandate client apikey create | revoke
  * --------------------------------------------------------------------- */
 
-static json_t *time_json(int64_t t)
-{
-    char buf[21];
-
-    if (!t)
-        return json_null();
-    mdt_time_format(t, buf);
-    return json_string(buf);
-}
-
 static mdt_rc audit_key(mdt_env *env, const char *type, const mdt_cred_rec *cr, mdt_err *err)
 {
     json_t *d = json_pack("{s:s, s:o}", "credential_id", cr->id, "expires_at",
-                          time_json(cr->expires_at));
+                          mdt_iga__time_json(cr->expires_at));
     char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
     mdt_rc rc;
 
@@ -184,7 +174,7 @@ static mdt_rc created_doc(const mdt_cred_rec *cr, const char *key, mdt_arena *a,
                           mdt_err *err)
 {
     json_t *doc = json_pack("{s:s, s:s, s:o}", "key_id", cr->id, "api_key", key, "expires_at",
-                            time_json(cr->expires_at));
+                            mdt_iga__time_json(cr->expires_at));
     mdt_rc rc;
 
     if (!doc)
@@ -244,7 +234,7 @@ mdt_rc mdt_apikey_revoke(mdt_env *env, const char *client_id, const char *key_id
         (rc = audit_key(env, "client.apikey_revoked", &cr, err)) != MDT_OK)
         return rc;
     doc = json_pack("{s:s, s:s, s:o}", "client_id", rec.client_id, "key_id", cr.id, "expires_at",
-                    time_json(cr.expires_at));
+                    mdt_iga__time_json(cr.expires_at));
     if (!doc)
         return nomem(err);
     rc = mdt_iga__dump(doc, a, response_json, err);

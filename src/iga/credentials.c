@@ -297,16 +297,6 @@ mdt_rc mdt_iga__cred_expire(mdt_env *env, mdt_client_rec *rec, mdt_cred_rec *cr,
     return mdt_store_client_update_creds(env->store, rec, cr, 1, del, 1, err);
 }
 
-static json_t *time_json(int64_t t)
-{
-    char buf[21];
-
-    if (!t)
-        return json_null();
-    mdt_time_format(t, buf);
-    return json_string(buf);
-}
-
 void *mdt_iga__cred_json(const mdt_cred_rec *cr)
 {
     json_t *o = json_pack("{s:s, s:s}", "id", cr->id, "type", cr->type);
@@ -316,9 +306,9 @@ void *mdt_iga__cred_json(const mdt_cred_rec *cr)
         json_decref(o);
         return NULL;
     }
-    if (o && (json_object_set_new(o, "created_at", time_json(cr->created_at)) != 0 ||
-              json_object_set_new(o, "expires_at", time_json(cr->expires_at)) != 0 ||
-              json_object_set_new(o, "last_used_at", time_json(cr->last_used_at)) != 0)) {
+    if (o && (json_object_set_new(o, "created_at", mdt_iga__time_json(cr->created_at)) != 0 ||
+              json_object_set_new(o, "expires_at", mdt_iga__time_json(cr->expires_at)) != 0 ||
+              json_object_set_new(o, "last_used_at", mdt_iga__time_json(cr->last_used_at)) != 0)) {
         json_decref(o);
         return NULL;
     }

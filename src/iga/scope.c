@@ -88,6 +88,16 @@ mdt_rc mdt_iga__audit(mdt_env *env, const char *type, const char *client_id, con
     return mdt_audit_append_now(env->store, &env->clock, &ev, err);
 }
 
+void *mdt_iga__time_json(int64_t t)
+{
+    char buf[21];
+
+    if (!t)
+        return json_null();
+    mdt_time_format(t, buf);
+    return json_string(buf);
+}
+
 mdt_rc mdt_iga__dump(const void *json_value, mdt_arena *a, const char **out, mdt_err *err)
 {
     char *s = json_dumps((const json_t *)json_value, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -45,5 +45,8 @@ mdt_rc mdt_iga__audit(mdt_env *env, const char *type, const char *client_id, con
  * void to keep jansson out of this header. */
 mdt_rc mdt_iga__dump(const void *json_value, mdt_arena *a, const char **out,
                      mdt_err *err) MDT_WARN_UNUSED;
+/* Internal to src/iga/: a time as an RFC 3339 JSON string, 0 as null (a
+ * json_t *, new reference; NULL on NOMEM). */
+void *mdt_iga__time_json(int64_t t);
 
 #endif

@@ -250,22 +250,11 @@ static mdt_rc parse_type(const char **pp, char oid[OID_TEXT_MAX], mdt_err *err)
                      "DN: unknown attribute type %s", name);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One escape after '\\' at p (RFC 4514 §3): a special character or two hex
  * digits. Returns the number of characters consumed, 0 when invalid. */
 static size_t unescape(const char *p, char *out)
 {
-    int hi = hexval(p[0]), lo = hi >= 0 ? hexval(p[1]) : -1;
+    int hi = mdt_hex_value(p[0]), lo = hi >= 0 ? mdt_hex_value(p[1]) : -1;
 
     if (hi >= 0 && lo >= 0) {
         *out = (char)(hi << 4 | lo);
