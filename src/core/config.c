@@ -133,6 +133,53 @@ static const cfg_key keys[] = {
      .desc = "JSON file of issuers trusted for the JWT bearer grant (RFC 7523 §2.1) and the claim "
              "rules that map their assertions to subjects and scopes, read when `serve` starts "
              "(see docs/api.md); empty: none."},
+    {"registration", "open", K_BOOL, AT(registration_open), .def = "false",
+     .desc = "Accept `POST /register` without an initial access token (open dynamic registration, "
+             "e.g. for MCP clients)."},
+    {"registration", "rate_per_source", K_INT, AT(registration_rate_per_source), .min = 1,
+     .max = 1000000, .def = "10",
+     .desc = "Registrations accepted per source address per minute; more are answered 429."},
+    {"registration", "rate_per_iat", K_INT, AT(registration_rate_per_iat), .min = 1,
+     .max = 1000000, .def = "60",
+     .desc = "Registrations accepted per initial access token per minute; more are answered 429."},
+    {"registration", "unverified_scopes", K_LIST, AT(unverified_scopes), .type = "list of scopes",
+     .def = "", .desc = "Scopes a self-registered client that nobody vouched for may get without "
+                        "approval (comma-separated)."},
+    {"registration", "unverified_grant_types", K_LIST, AT(unverified_grant_types),
+     .type = "list of grant types", .def = "client_credentials",
+     .desc = "Grant types such a client may register without approval."},
+    {"registration", "unverified_max_lifetime", K_DURATION, AT(unverified_max_lifetime), .min = 60,
+     .max = NO_MAX, .def = "90d",
+     .desc = "Such a client expires at most this long after it registered."},
+    {"registration", "excess", K_ENUM, AT(registration_excess),
+     .choices = CHOICES("pending", "reduce"), .def = "pending",
+     .desc = "When a self-registered client asks for more than it may get, or for a scope of "
+             "sensitivity `approval`: `pending` creates it pending approval; `reduce` creates it "
+             "with what it may get."},
+    {"registration", "inactive_expiry", K_DURATION, AT(registration_inactive_expiry), .min = 60,
+     .max = NO_MAX, .def = "7d",
+     .desc = "A self-registered client that never authenticated expires this long after it "
+             "registered."},
+    {"registration", "software_statement_issuers", K_STRING, AT(software_statement_issuers),
+     .type = "path", .def = "",
+     .desc = "JSON file of trusted software statement publishers: `[{\"issuer\", \"jwks_file\" or "
+             "\"jwks_uri\"}]`; empty: software statements are refused."},
+    {"registration", "client_id_metadata_documents", K_BOOL, AT(cimd), .def = "true",
+     .desc = "Resolve a `client_id` that is an https URL as a client ID metadata document."},
+    {"registration", "cimd_allow_domains", K_LIST, AT(cimd_allow_domains),
+     .type = "list of hosts", .def = "",
+     .desc = "Hosts whose documents are accepted (`example.com`, or `.example.com` for its "
+             "subdomains); empty: any host not denied."},
+    {"registration", "cimd_deny_domains", K_LIST, AT(cimd_deny_domains),
+     .type = "list of hosts", .def = "", .desc = "Hosts whose documents are refused."},
+    {"registration", "cimd_allow_http_loopback", K_BOOL, AT(cimd_allow_http_loopback),
+     .def = "false", .desc = "Accept `http://127.0.0.1` document URLs (for tests only)."},
+    {"registration", "cimd_max_bytes", K_INT, AT(cimd_max_bytes), .min = 512, .max = 65536,
+     .def = "5120", .desc = "Largest client ID metadata document accepted."},
+    {"registration", "cimd_cache_min", K_DURATION, AT(cimd_cache_min), .min = 0, .max = 86400,
+     .def = "60s", .desc = "A document is kept at least this long, whatever its caching headers say."},
+    {"registration", "cimd_cache_max", K_DURATION, AT(cimd_cache_max), .min = 0, .max = NO_MAX,
+     .def = "1d", .desc = "A document is kept at most this long."},
     {"api_keys", "token_ttl", K_DURATION, AT(api_key_token_ttl), .min = 1, .max = 86400,
      .def = "5m", .desc = "Lifetime of the access token exchanged for an API key."},
     {"audit", "max_batch", K_INT, AT(audit_max_batch), .min = 1, .max = 10000, .def = "256",

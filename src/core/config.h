@@ -52,6 +52,23 @@ typedef struct {
     char *workload_issuers;            /* JSON file of trusted workload identity issuers; "" none */
     /* [jwt_bearer] */
     char *jwt_bearer_issuers;          /* JSON file of trusted assertion issuers and rules; "" none */
+    /* [registration] */
+    bool registration_open;            /* POST /register without an initial access token */
+    int64_t registration_rate_per_source; /* registrations per source address per minute */
+    int64_t registration_rate_per_iat; /* registrations per initial access token per minute */
+    char *unverified_scopes;           /* scopes an unverified self-registered client may get */
+    char *unverified_grant_types;      /* grant types it may get */
+    int64_t unverified_max_lifetime;   /* its expires_at is at most this far ahead */
+    char *registration_excess;         /* pending | reduce: when it asks for more */
+    int64_t registration_inactive_expiry; /* never authenticated: expires after this */
+    char *software_statement_issuers;  /* JSON file of trusted software statement publishers */
+    bool cimd;                         /* client ID metadata documents */
+    char *cimd_allow_domains;          /* hosts (or .suffixes) allowed; "" = any */
+    char *cimd_deny_domains;           /* hosts (or .suffixes) refused */
+    bool cimd_allow_http_loopback;     /* tests: http://127.0.0.1 documents */
+    int64_t cimd_max_bytes;
+    int64_t cimd_cache_min;            /* cache a document at least this long */
+    int64_t cimd_cache_max;            /* and at most this long, whatever its headers say */
     /* [api_keys] */
     int64_t api_key_token_ttl;         /* lifetime of tokens exchanged for an API key */
     /* [audit] */
