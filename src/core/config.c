@@ -39,9 +39,19 @@ typedef struct {
 
 static const char *check_url(const char *v, size_t n);
 static const char *check_database(const char *v, size_t n);
+/* A list entry that is one word: a scope, a grant type, a host name. */
+static const char *check_token(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= 0x20 || v[i] == '"' || v[i] == '\\' || (unsigned char)v[i] == 0x7f)
+            return "must be one word without quotes or backslashes";
+    return NULL;
+}
+
 static const char *check_nonempty(const char *v, size_t n);
 static const char *check_listen(const char *v, size_t n);
 static const char *check_cidr(const char *v, size_t n);
+static const char *check_token(const char *v, size_t n);
 
 #define AT(f) .off = offsetof(mdt_config, f), .size = sizeof(((mdt_config *)0)->f)
 #define CHOICES(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -142,10 +152,10 @@ static const cfg_key keys[] = {
     {"registration", "rate_per_iat", K_INT, AT(registration_rate_per_iat), .min = 1,
      .max = 1000000, .def = "60",
      .desc = "Registrations accepted per initial access token per minute; more are answered 429."},
-    {"registration", "unverified_scopes", K_LIST, AT(unverified_scopes), .type = "list of scopes",
+    {"registration", "unverified_scopes", K_LIST, AT(unverified_scopes), .type = "list of scopes", .check = check_token,
      .def = "", .desc = "Scopes a self-registered client that nobody vouched for may get without "
                         "approval (comma-separated)."},
-    {"registration", "unverified_grant_types", K_LIST, AT(unverified_grant_types),
+    {"registration", "unverified_grant_types", K_LIST, AT(unverified_grant_types), .check = check_token,
      .type = "list of grant types", .def = "client_credentials",
      .desc = "Grant types such a client may register without approval."},
     {"registration", "unverified_max_lifetime", K_DURATION, AT(unverified_max_lifetime), .min = 60,
@@ -166,11 +176,11 @@ static const cfg_key keys[] = {
              "\"jwks_uri\"}]`; empty: software statements are refused."},
     {"registration", "client_id_metadata_documents", K_BOOL, AT(cimd), .def = "true",
      .desc = "Resolve a `client_id` that is an https URL as a client ID metadata document."},
-    {"registration", "cimd_allow_domains", K_LIST, AT(cimd_allow_domains),
+    {"registration", "cimd_allow_domains", K_LIST, AT(cimd_allow_domains), .check = check_token,
      .type = "list of hosts", .def = "",
      .desc = "Hosts whose documents are accepted (`example.com`, or `.example.com` for its "
              "subdomains); empty: any host not denied."},
-    {"registration", "cimd_deny_domains", K_LIST, AT(cimd_deny_domains),
+    {"registration", "cimd_deny_domains", K_LIST, AT(cimd_deny_domains), .check = check_token,
      .type = "list of hosts", .def = "", .desc = "Hosts whose documents are refused."},
     {"registration", "cimd_allow_http_loopback", K_BOOL, AT(cimd_allow_http_loopback),
      .def = "false", .desc = "Accept `http://127.0.0.1` document URLs (for tests only)."},
@@ -419,7 +429,7 @@ static mdt_rc set_list(char **field, const cfg_key *k, const char *v, char *why,
             p++;
         while (e > p && isspace((unsigned char)e[-1]))
             e--;
-        if ((bad = e > p ? k->check(p, (size_t)(e - p)) : "empty entry")) {
+        if ((bad = e <= p ? "empty entry" : k->check ? k->check(p, (size_t)(e - p)) : NULL)) {
             snprintf(why, wn, "\"%.*s\": %s", (int)(e - p > 64 ? 64 : e - p), p, bad);
             free(out);
             return MDT_ERR_CONFIG;
