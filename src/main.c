@@ -22,6 +22,8 @@ static const struct {
     {"client", MDT_ENV_STORE, mdt_cli_client, "manage clients (create|list|show|update|suspend|resume|delete|secret rotate)"},
     {"scope", MDT_ENV_STORE, mdt_cli_scope, "manage scopes (create|list)"},
     {"user", MDT_ENV_STORE, mdt_cli_user, "manage human users (create|list|passwd|disable)"},
+    {"iat", MDT_ENV_STORE, mdt_cli_iat, "initial access tokens for dynamic registration (create)"},
+    {"request", MDT_ENV_STORE, mdt_cli_request, "requests awaiting approval (list|approve|deny)"},
     {"keys", MDT_ENV_STORE, mdt_cli_keys, "signing keys (list|rotate)"},
     {"audit", MDT_ENV_STORE, mdt_cli_audit, "audit log (verify|export|tail)"},
     {"config-reference", 0, mdt_cli_config_reference, "print the configuration reference (Markdown)"},

@@ -19,6 +19,8 @@
 int mdt_cli_client(mdt_env *env, int argc, char **argv);
 int mdt_cli_user(mdt_env *env, int argc, char **argv);
 int mdt_cli_scope(mdt_env *env, int argc, char **argv);
+int mdt_cli_iat(mdt_env *env, int argc, char **argv);
+int mdt_cli_request(mdt_env *env, int argc, char **argv);
 
 /* Prints "mandate: <message>" on one line to stderr; returns 1. */
 int mdt_cli_fail(const char *fmt, ...) MDT_PRINTF(1, 2);

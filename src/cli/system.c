@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "http/server.h"
 #include "keys/keyring.h"
+#include "oauth/cimd.h"
 #include "oauth/jwks_cache.h"
 #include "oauth/trust.h"
 #include "store/store.h"
@@ -133,18 +134,23 @@ static mdt_rc dev_admin(mdt_env *env, mdt_err *err)
     return rc;
 }
 
-/* The trusted issuers files (a bad one stops the start) and the JWK Set
- * cache of client assertions. */
+/* The trusted issuers files (a bad one stops the start), the JWK Set
+ * cache of client assertions and the client ID metadata document cache. */
 static mdt_rc start_assertions(mdt_env *env, mdt_err *err)
 {
     mdt_jwks_cache_opts o = mdt_jwks_cache_opts_from(&env->cfg);
+    mdt_cimd_cache_opts co = mdt_cimd_cache_opts_from(&env->cfg);
     mdt_rc rc = mdt_trust_load(&env->cfg, &env->trust, err);
 
-    return rc != MDT_OK ? rc : mdt_jwks_cache_new(&o, &env->jwks, err);
+    if (rc == MDT_OK)
+        rc = mdt_jwks_cache_new(&o, &env->jwks, err);
+    return rc != MDT_OK ? rc : mdt_cimd_cache_new(&co, &env->cimd, err);
 }
 
 static void stop_assertions(mdt_env *env)
 {
+    mdt_cimd_cache_free(env->cimd);
+    env->cimd = NULL;
     mdt_jwks_cache_free(env->jwks);
     env->jwks = NULL;
     mdt_trust_free(env->trust);

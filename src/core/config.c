@@ -166,10 +166,10 @@ static const cfg_key keys[] = {
      .desc = "When a self-registered client asks for more than it may get, or for a scope of "
              "sensitivity `approval`: `pending` creates it pending approval; `reduce` creates it "
              "with what it may get."},
-    {"registration", "inactive_expiry", K_DURATION, AT(registration_inactive_expiry), .min = 60,
+    {"registration", "inactive_expiry", K_DURATION, AT(registration_inactive_expiry), .min = 1,
      .max = NO_MAX, .def = "7d",
      .desc = "A self-registered client that never authenticated expires this long after it "
-             "registered."},
+             "registered (or after its registration was approved)."},
     {"registration", "software_statement_issuers", K_STRING, AT(software_statement_issuers),
      .type = "path", .def = "",
      .desc = "JSON file of trusted software statement publishers: `[{\"issuer\", \"jwks_file\" or "

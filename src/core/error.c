@@ -20,6 +20,8 @@ static const struct {
     [MDT_ERR_UNSUPPORTED_TOKEN_TYPE] = {"unsupported_token_type", 400},
     [MDT_ERR_INVALID_CLIENT_METADATA] = {"invalid_client_metadata", 400},
     [MDT_ERR_INVALID_REDIRECT_URI] = {"invalid_redirect_uri", 400},
+    [MDT_ERR_INVALID_SOFTWARE_STATEMENT] = {"invalid_software_statement", 400},
+    [MDT_ERR_UNAPPROVED_SOFTWARE_STATEMENT] = {"unapproved_software_statement", 400},
     [MDT_ERR_INVALID_TOKEN] = {"invalid_token", 401},
     [MDT_ERR_ACCESS_DENIED] = {"access_denied", 403},
     [MDT_ERR_NOT_FOUND] = {"not_found", 404},

@@ -4,11 +4,16 @@
 
 #include "oauth/endpoints.h"
 
+/* A path ending in '/' with prefix set matches every longer path under it
+ * (an identifier follows: /register/{client_id}); allow then lists every
+ * method of that prefix for 405 answers. */
 static const struct {
     const char *method;
     const char *path;
     mdt_handler_fn fn;
     const char *refusal_event;
+    bool prefix;
+    const char *allow;
 } routes[] = {
     {"POST", "/token", mdt_handle_token, "token.refused"},
     {"POST", "/introspect", mdt_handle_introspect},
@@ -16,6 +21,11 @@ static const struct {
     {"GET", "/jwks", mdt_handle_jwks},
     {"GET", "/.well-known/oauth-authorization-server", mdt_handle_discovery},
     {"GET", "/.well-known/openid-configuration", mdt_handle_discovery},
+    {"POST", "/register", mdt_handle_register, "registration.refused"},
+    {"GET", "/register/", mdt_handle_register_client, NULL, true, "GET, PUT, DELETE"},
+    {"PUT", "/register/", mdt_handle_register_client, "registration.refused", true,
+     "GET, PUT, DELETE"},
+    {"DELETE", "/register/", mdt_handle_register_client, NULL, true, "GET, PUT, DELETE"},
     {"GET", "/healthz", mdt_handle_healthz},
     {"GET", "/readyz", mdt_handle_readyz},
 };
@@ -25,10 +35,13 @@ mdt_route_result mdt_route(const char *method, const char *path, mdt_route_match
     bool path_known = false;
 
     for (size_t i = 0; i < MDT_ARRAY_LEN(routes); i++) {
-        if (strcmp(routes[i].path, path) != 0)
+        size_t n = strlen(routes[i].path);
+        bool hit = routes[i].prefix ? strncmp(routes[i].path, path, n) == 0 && path[n]
+                                    : strcmp(routes[i].path, path) == 0;
+        if (!hit)
             continue;
         path_known = true;
-        out->allow = routes[i].method;
+        out->allow = routes[i].allow ? routes[i].allow : routes[i].method;
         out->refusal_event = routes[i].refusal_event;
         if (strcmp(routes[i].method, method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {

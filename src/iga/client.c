@@ -1,5 +1,6 @@
 #include "iga/client.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "jose/jwk.h"
 #include "iga/client_internal.h"
 #include "iga/credentials.h"
+#include "iga/registration.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
 #include "store/store.h"
@@ -48,6 +50,11 @@ static const char *const signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA", "
 static const char *const kinds[] = {"agent", "service", "web", "native", "cli", NULL};
 static const char *const tiers[] = {"low", "medium", "high", NULL};
 static const char *const formats[] = {"jwt", "opaque", NULL};
+
+/* Members the server assigns and stores with the metadata (self-registration);
+ * never taken from input: validation drops them, updates keep them. */
+static const char *const server_members[] = {"origin", "vouched_by", "iat_id", "approved_at",
+                                              NULL};
 
 /* Input keys never taken from a client: server-assigned or read-only. */
 static const char *const read_only[] = {
@@ -127,7 +134,20 @@ static bool url_ok(const char *uri, bool redirect)
     return ok && !(redirect && strchr(uri, '#'));
 }
 
-static bool redirect_uri_ok(const char *uri) { return url_ok(uri, true); }
+/* RFC 8252 §7.1: a native app's private-use scheme in reverse domain order
+ * (com.example.app:/callback): an RFC 3986 scheme that holds a dot and
+ * neither starts nor ends with one, then ":/" and the path. */
+static bool private_use_ok(const char *uri)
+{
+    size_t n = strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+
+    if (n < 3 || !isalpha((unsigned char)uri[0]) || uri[n - 1] == '.' || uri[n] != ':' ||
+        uri[n + 1] != '/' || !memchr(uri, '.', n))
+        return false;
+    return strlen(uri) <= MDT_URI_MAX && !has_ctl_or_space(uri) && !strchr(uri, '#');
+}
+
+static bool redirect_uri_ok(const char *uri) { return url_ok(uri, true) || private_use_ok(uri); }
 static bool grant_supported(const char *g) { return in_set(g, grant_types); }
 static bool contact_ok(const char *s) { return s[0] && utf8_chars(s) <= 320; }
 
@@ -400,8 +420,8 @@ static const field fields[] = {
      .msg = "scope must be a space-separated list of scope names"},
     {.key = "redirect_uris", .check = check_array, .max = MDT_CLIENT_LIST_MAX,
      .item = redirect_uri_ok, .code = MDT_ERR_INVALID_REDIRECT_URI,
-     .msg = "redirect_uris must be an array of absolute https URIs (http only on loopback) "
-            "without fragment"},
+     .msg = "redirect_uris must be an array of absolute https URIs (http only on loopback) or "
+            "private-use URIs of native apps (com.example.app:/callback), without fragment"},
     {.key = "contacts", .check = check_array, .max = MDT_CLIENT_LIST_MAX, .item = contact_ok,
      .msg = "contacts must be an array of non-empty strings"},
     {.key = "software_id", .check = check_string, .max = 255,
@@ -666,6 +686,11 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
         ok = get_str(a, w, "issuer", &c->workload_issuer) &&
              get_str(a, w, "subject", &c->workload_subject);
     }
+    ok = ok && get_str(a, m, "origin", &c->origin) && get_str(a, m, "vouched_by", &c->vouched_by);
+    if (json_is_string(json_object_get(m, "approved_at")) &&
+        mdt_time_parse(json_string_value(json_object_get(m, "approved_at")), &c->approved_at) !=
+            MDT_OK)
+        c->approved_at = 0;
     c->cert_bound_tokens =
         json_is_true(json_object_get(m, "tls_client_certificate_bound_access_tokens"));
     c->access_token_ttl = json_integer_value(json_object_get(m, "access_token_ttl"));
@@ -698,6 +723,7 @@ mdt_rc mdt_iga__client_read(mdt_env *env, const char *client_id, mdt_arena *a, m
     out->client_id = rec.client_id;
     out->status = rec.status; /* as stored: mdt_client_load derives "expired" */
     out->expires_at = rec.expires_at;
+    out->created_at = rec.created_at;
     out->tokens_valid_after = rec.tokens_valid_after;
     out->metadata = rec.metadata;
     out->creds = creds;
@@ -707,6 +733,35 @@ mdt_rc mdt_iga__client_read(mdt_env *env, const char *client_id, mdt_arena *a, m
 const char *mdt_iga__effective_status(const char *status, int64_t expires_at, int64_t now)
 {
     return effective_status(status, expires_at, now);
+}
+
+/* The earlier of expires_at and the inactivity deadline of a self-registered
+ * client (0 when neither applies). */
+static int64_t expiry_of(const mdt_env *env, int64_t expires_at, const char *origin,
+                         int64_t created_at, int64_t approved_at, const mdt_cred_rec *creds,
+                         size_t n)
+{
+    int64_t idle = mdt_registration_inactive_deadline(origin, created_at, approved_at, creds, n,
+                                                      env->cfg.registration_inactive_expiry);
+
+    return idle && (!expires_at || idle < expires_at) ? idle : expires_at;
+}
+
+const char *mdt_iga__client_status(const mdt_env *env, const mdt_client *c, int64_t now)
+{
+    return effective_status(c->status, expiry_of(env, c->expires_at, c->origin, c->created_at,
+                                                 c->approved_at, c->creds, c->ncreds),
+                            now);
+}
+
+bool mdt_client_grant_type_known(const char *grant_type)
+{
+    return in_set(grant_type, grant_types);
+}
+
+bool mdt_client_kind_known(const char *kind)
+{
+    return in_set(kind, kinds);
 }
 
 bool mdt_client_auth_method_known(const char *method)
@@ -781,9 +836,34 @@ mdt_rc mdt_client_verify_secret(mdt_env *env, const mdt_client *c, const char *s
  * JSON documents of clients.
  * --------------------------------------------------------------------- */
 
+/* The effective status of a stored client with metadata m. creds: its
+ * credentials, or NULL to read them when the inactivity rule needs them (a
+ * failed read leaves that rule out). */
+static const char *rec_status(mdt_env *env, const mdt_client_rec *rec, json_t *m,
+                              const mdt_cred_rec *creds, size_t n, int64_t now)
+{
+    const char *origin = json_string_value(json_object_get(m, "origin"));
+    const char *approved = json_string_value(json_object_get(m, "approved_at"));
+    int64_t at = 0, expiry;
+    mdt_cred_rec *list = NULL;
+    mdt_arena a;
+
+    if (!origin)
+        return effective_status(rec->status, rec->expires_at, now);
+    if (approved && mdt_time_parse(approved, &at) != MDT_OK)
+        at = 0;
+    mdt_arena_init(&a, 2048);
+    if (!creds && mdt_store_cred_list(env->store, rec->client_id, &a, &list, &n, NULL) != MDT_OK)
+        origin = NULL;
+    expiry = expiry_of(env, rec->expires_at, origin, rec->created_at, at, creds ? creds : list, n);
+    mdt_arena_free(&a);
+    return effective_status(rec->status, expiry, now);
+}
+
 /* {client_id, [client_secret, client_secret_expires_at,] client_id_issued_at,
- *  ...metadata, status}. */
-static json_t *client_doc(const mdt_client_rec *rec, const char *secret, int64_t now)
+ *  ...metadata, status}. creds as for rec_status. */
+static json_t *client_doc(mdt_env *env, const mdt_client_rec *rec, const mdt_cred_rec *creds,
+                          size_t ncreds, const char *secret, int64_t now)
 {
     json_t *m = json_loads(rec->metadata, 0, NULL);
     json_t *o = json_pack("{s:s}", "client_id", rec->client_id);
@@ -794,8 +874,8 @@ static json_t *client_doc(const mdt_client_rec *rec, const char *secret, int64_t
              json_object_set_new(o, "client_secret_expires_at", json_integer(0)) == 0;
     ok = ok && json_object_set_new(o, "client_id_issued_at", json_integer(rec->created_at)) == 0 &&
          json_object_update(o, m) == 0 &&
-         json_object_set_new(o, "status", json_string(effective_status(
-                                              rec->status, rec->expires_at, now))) == 0;
+         json_object_set_new(o, "status", json_string(rec_status(env, rec, m, creds, ncreds,
+                                                                 now))) == 0;
     json_decref(m);
     if (!ok) {
         json_decref(o);
@@ -899,29 +979,102 @@ static mdt_rc initial_creds(mdt_env *env, const mdt_client_rec *rec, mdt_arena *
                            secret, err);
 }
 
-mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
-                         const char **response_json, mdt_err *err)
+/* Sets the server-assigned members over the metadata text *metadata: those
+ * of stored (the metadata before an update; NULL), then those of
+ * server_meta (JSON object text; NULL; a null member removes it). */
+static mdt_rc set_members(mdt_arena *a, const char **metadata, const char *stored,
+                          const char *server_meta, mdt_err *err)
+{
+    json_t *m = json_loads(*metadata, 0, NULL);
+    json_t *old = stored ? json_loads(stored, 0, NULL) : NULL;
+    json_t *set = server_meta ? json_loads(server_meta, 0, NULL) : NULL;
+    mdt_rc rc = json_is_object(m) && (!server_meta || json_is_object(set))
+                    ? MDT_OK
+                    : mdt_fail(err, MDT_ERR_INTERNAL, "server-assigned members are not an object");
+
+    for (const char *const *k = server_members; *k && rc == MDT_OK; k++) {
+        json_t *v = json_object_get(set, *k);
+        if (!v)
+            v = json_object_get(old, *k);
+        if (v && !json_is_null(v) && json_object_set(m, *k, v) != 0)
+            rc = nomem(err);
+    }
+    if (rc == MDT_OK && (server_meta || stored))
+        rc = mdt_iga__dump(m, a, metadata, err);
+    json_decref(m);
+    json_decref(old);
+    json_decref(set);
+    return rc;
+}
+
+/* Audit data with the members of extra (JSON object text; NULL) added. */
+static json_t *with_extra(json_t *data, const char *extra)
+{
+    json_t *x = extra ? json_loads(extra, 0, NULL) : NULL;
+
+    if (data && json_is_object(x))
+        json_object_update(data, x);
+    json_decref(x);
+    return data;
+}
+
+/* plan->add followed by extra[], in a. */
+static mdt_rc join_creds(mdt_arena *a, const mdt_cred_plan *plan, const mdt_cred_rec *extra,
+                         size_t nextra, mdt_cred_rec **out, size_t *n, mdt_err *err)
+{
+    *n = plan->nadd + nextra;
+    *out = mdt_arena_alloc(a, (*n ? *n : 1) * sizeof(**out));
+    if (!*out)
+        return nomem(err);
+    if (plan->nadd)
+        memcpy(*out, plan->add, plan->nadd * sizeof(**out));
+    if (nextra)
+        memcpy(*out + plan->nadd, extra, nextra * sizeof(**out));
+    return MDT_OK;
+}
+
+static const mdt_client_spec no_spec;
+
+mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
+                              const mdt_client_spec *spec, mdt_arena *a,
+                              const char **response_json, mdt_err *err)
 {
     int64_t now = mdt_now(&env->clock);
     mdt_client_rec rec = {.status = "active", .created_at = now, .updated_at = now};
     mdt_cred_plan plan;
+    mdt_cred_rec *creds = NULL;
+    size_t ncreds = 0;
     char secret[MDT_SECRET_LEN + 1] = "";
     mdt_rc rc;
 
     *response_json = NULL;
+    spec = spec ? spec : &no_spec;
+    rec.status = spec->status ? spec->status : "active";
+    rec.client_id = spec->client_id;
     rc = mdt_client_metadata_validate(env, json, len, a, &rec.metadata, &rec.expires_at, err);
     if (rc != MDT_OK)
         return rc;
-    if ((rc = mdt_random_id(&env->rng, "mdt_", MDT_CLIENT_ID_BYTES, a, &rec.client_id, err)) ||
+    if ((!rec.client_id &&
+         (rc = mdt_random_id(&env->rng, "mdt_", MDT_CLIENT_ID_BYTES, a, &rec.client_id, err))) ||
+        (rc = set_members(a, &rec.metadata, NULL, spec->server_meta, err)) ||
         (rc = initial_creds(env, &rec, a, &plan, secret, err)) ||
-        (rc = mdt_store_client_insert(env->store, &rec, plan.add, plan.nadd, err)))
+        (rc = join_creds(a, &plan, spec->extra, spec->nextra, &creds, &ncreds, err)) ||
+        (rc = mdt_store_client_insert(env->store, &rec, creds, ncreds, err)))
         goto out;
-    if ((rc = audit_client(env, "client.created", rec.client_id, created_data(rec.metadata), err)))
+    if ((rc = audit_client(env, spec->event ? spec->event : "client.created", rec.client_id,
+                           with_extra(created_data(rec.metadata), spec->event_data), err)))
         goto out;
-    rc = dump_doc(client_doc(&rec, secret[0] ? secret : NULL, now), a, response_json, err);
+    rc = dump_doc(client_doc(env, &rec, creds, ncreds, secret[0] ? secret : NULL, now), a,
+                  response_json, err);
 out:
     mdt_wipe(secret, sizeof(secret));
     return rc;
+}
+
+mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
+                         const char **response_json, mdt_err *err)
+{
+    return mdt_client_create_with(env, json, len, NULL, a, response_json, err);
 }
 
 /* Merges the input object into the stored metadata object m. */
@@ -942,10 +1095,12 @@ static json_t *merge(json_t *m, json_t *in)
     return keys;
 }
 
-static mdt_rc update_meta(mdt_env *env, mdt_client_rec *rec, json_t *in, mdt_arena *a,
-                          json_t **keys, mdt_err *err)
+/* The metadata after an update: in merged into the stored metadata, or in
+ * alone when replace; validated as on create. */
+static mdt_rc update_meta(mdt_env *env, mdt_client_rec *rec, json_t *in, bool replace,
+                          mdt_arena *a, json_t **keys, mdt_err *err)
 {
-    json_t *m = json_loads(rec->metadata, 0, NULL), *norm = NULL;
+    json_t *m = replace ? json_object() : json_loads(rec->metadata, 0, NULL), *norm = NULL;
     mdt_rc rc;
 
     *keys = NULL;
@@ -1020,38 +1175,53 @@ static json_t *updated_data(json_t *keys, const mdt_cred_plan *plan)
                      "credentials_removed", removed);
 }
 
-mdt_rc mdt_client_update(mdt_env *env, const char *client_id, const char *json, size_t len,
-                         mdt_arena *a, const char **response_json, mdt_err *err)
+mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *json, size_t len,
+                              const mdt_client_spec *spec, mdt_arena *a,
+                              const char **response_json, mdt_err *err)
 {
     int64_t now = mdt_now(&env->clock);
     mdt_client_rec rec;
     mdt_cred_plan plan;
     char secret[MDT_SECRET_LEN + 1] = "";
     json_t *in = NULL, *keys = NULL;
+    const char *stored;
     bool was_secret;
     mdt_rc rc;
 
     *response_json = NULL;
+    spec = spec ? spec : &no_spec;
     if ((rc = parse_input(json, len, &in, err)) != MDT_OK)
         return rc;
     if ((rc = get_client(env, client_id, a, &rec, err)))
         goto out;
     was_secret = meta_is_secret(rec.metadata);
-    if ((rc = update_meta(env, &rec, in, a, &keys, err)) ||
+    stored = rec.metadata;
+    if ((rc = update_meta(env, &rec, in, spec->replace, a, &keys, err)) ||
+        (rc = set_members(a, &rec.metadata, stored, spec->server_meta, err)) ||
         (rc = plan_update(env, &rec, was_secret, now, a, &plan, secret, err)))
         goto out;
     rec.updated_at = now;
+    if (spec->status)
+        rec.status = spec->status;
     if ((rc = mdt_store_client_update_creds(env->store, &rec, plan.add, plan.nadd, plan.del,
                                             plan.ndel, err)))
         goto out;
-    rc = audit_client(env, "client.updated", rec.client_id, updated_data(keys, &plan), err);
+    rc = audit_client(env, spec->event ? spec->event : "client.updated", rec.client_id,
+                      with_extra(updated_data(keys, &plan), spec->event_data), err);
     if (rc == MDT_OK)
-        rc = dump_doc(client_doc(&rec, secret[0] ? secret : NULL, now), a, response_json, err);
+        rc = dump_doc(client_doc(env, &rec, NULL, 0, secret[0] ? secret : NULL, now), a,
+                      response_json, err);
 out:
     mdt_wipe(secret, sizeof(secret));
     json_decref(in);
     json_decref(keys);
     return rc;
+}
+
+mdt_rc mdt_client_update(mdt_env *env, const char *client_id, const char *json, size_t len,
+                         mdt_arena *a, const char **response_json, mdt_err *err)
+{
+    return mdt_client_update_with(env, client_id, json, len, NULL, a, response_json, err);
 }
 
 static mdt_rc change_status(mdt_client_rec *rec, const char *status, int64_t now,
@@ -1164,7 +1334,7 @@ mdt_rc mdt_client_show_json(mdt_env *env, const char *client_id, mdt_arena *a, c
     if ((rc = get_client(env, client_id, a, &rec, err)) ||
         (rc = mdt_store_cred_list(env->store, client_id, a, &creds, &n, err)))
         return rc;
-    doc = client_doc(&rec, NULL, mdt_now(&env->clock));
+    doc = client_doc(env, &rec, creds, n, NULL, mdt_now(&env->clock));
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
         if (json_array_append_new(arr, cred_doc(&creds[i])) != 0) {
@@ -1181,6 +1351,18 @@ mdt_rc mdt_client_show_json(mdt_env *env, const char *client_id, mdt_arena *a, c
     return dump_doc(doc, a, json, err);
 }
 
+mdt_rc mdt_client_doc_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
+                           mdt_err *err)
+{
+    mdt_client_rec rec;
+    mdt_rc rc;
+
+    *json = NULL;
+    if ((rc = get_client(env, client_id, a, &rec, err)) != MDT_OK)
+        return rc;
+    return dump_doc(client_doc(env, &rec, NULL, 0, NULL, mdt_now(&env->clock)), a, json, err);
+}
+
 mdt_rc mdt_client_list_json(mdt_env *env, mdt_arena *a, const char **json, mdt_err *err)
 {
     mdt_client_rec *list = NULL;
@@ -1194,7 +1376,7 @@ mdt_rc mdt_client_list_json(mdt_env *env, mdt_arena *a, const char **json, mdt_e
         return rc;
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
-        if (json_array_append_new(arr, client_doc(&list[i], NULL, now)) != 0) {
+        if (json_array_append_new(arr, client_doc(env, &list[i], NULL, 0, NULL, now)) != 0) {
             json_decref(arr);
             arr = NULL;
         }

@@ -42,7 +42,17 @@ typedef struct {
     const char *tls_subject_dn, *tls_san_dns, *tls_san_uri, *tls_san_ip, *tls_san_email;
     bool cert_bound_tokens;        /* tls_client_certificate_bound_access_tokens */
     const char *workload_issuer, *workload_subject; /* workload_identity; NULL when none */
+    /* self-registration (iga/registration.h): server-assigned, never taken from input */
+    const char *origin;            /* "dcr" | "cimd"; NULL: created by an admin */
+    const char *vouched_by;        /* issuer of the software statement that vouched; NULL */
+    int64_t created_at;
+    int64_t approved_at;           /* when a pending registration was approved; 0 */
 } mdt_client;
+
+/* Grant types and kinds a client may register (the rules of metadata
+ * validation, for initial access token policies). */
+bool mdt_client_grant_type_known(const char *grant_type);
+bool mdt_client_kind_known(const char *kind);
 
 /* The token endpoint authentication methods a client may register. */
 bool mdt_client_auth_method_known(const char *method);
@@ -50,7 +60,9 @@ bool mdt_client_auth_method_known(const char *method);
 bool mdt_client_auth_method_is_secret(const char *method);
 
 /* Loads and parses a client and its credentials into the arena (everything
- * arena-owned). status is "expired" when expires_at has passed.
+ * arena-owned). status is "expired" when expires_at has passed, or when a
+ * self-registered client never authenticated within [registration]
+ * inactive_expiry (mdt_registration_inactive_deadline).
  * MDT_ERR_NOT_FOUND when unknown. Served from a per-thread cache that is
  * used only while the store's clients counter has not moved, so a change
  * made anywhere (another process, another node) is seen by the next call. */
@@ -106,6 +118,35 @@ mdt_rc mdt_client_metadata_validate(mdt_env *env, const char *json, size_t len, 
  * client_secret and client_secret_expires_at only when a secret was made. */
 mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
                          const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+/* How another service than the admin's creates or changes a client
+ * (self-registration, iga/registration.c). Every member is optional. */
+typedef struct {
+    const char *client_id;     /* create: NULL for a fresh "mdt_..." */
+    const char *status;        /* NULL: "active" on create, unchanged on update */
+    /* JSON object text of server-assigned members (origin, vouched_by,
+     * iat_id, approved_at) stored beside the validated metadata; on update
+     * they are set over the stored ones (a member set to null is removed).
+     * Input metadata can never set them. */
+    const char *server_meta;
+    const mdt_cred_rec *extra; /* create: more credentials (client_id set), e.g. */
+    size_t nextra;             /* a registration access token */
+    bool replace;              /* update: json replaces the metadata instead of merging */
+    const char *event;         /* audit type; NULL: client.created / client.updated */
+    const char *event_data;    /* JSON object text merged into the audit data; NULL */
+} mdt_client_spec;
+
+/* mdt_client_create and mdt_client_update with a spec (NULL: as they). */
+mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
+                              const mdt_client_spec *spec, mdt_arena *a,
+                              const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *json, size_t len,
+                              const mdt_client_spec *spec, mdt_arena *a,
+                              const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+/* The RFC 7591 document of a client (metadata + client_id +
+ * client_id_issued_at + status), no secret, no credentials. */
+mdt_rc mdt_client_doc_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
+                           mdt_err *err) MDT_WARN_UNUSED;
+
 /* Merges json into the stored metadata (a key set to null is removed;
  * client_id, client_secret and status are ignored), validates the result as
  * on create and stores it with its derived credentials in one transaction

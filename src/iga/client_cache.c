@@ -129,6 +129,8 @@ static bool client_copy(mdt_arena *a, const mdt_client *src, mdt_client *dst)
     dst->tls_san_email = dup(a, src->tls_san_email, &ok);
     dst->workload_issuer = dup(a, src->workload_issuer, &ok);
     dst->workload_subject = dup(a, src->workload_subject, &ok);
+    dst->origin = dup(a, src->origin, &ok);
+    dst->vouched_by = dup(a, src->vouched_by, &ok);
     dst->scopes = copy_list(a, src->scopes, src->nscopes, &ok);
     dst->resources = copy_list(a, src->resources, src->nresources, &ok);
     dst->grant_types = copy_list(a, src->grant_types, src->ngrant_types, &ok);
@@ -140,8 +142,21 @@ static mdt_rc serve(mdt_env *env, const mdt_client *c, mdt_arena *a, mdt_client 
 {
     if (!client_copy(a, c, out))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    out->status = mdt_iga__effective_status(out->status, out->expires_at, mdt_now(&env->clock));
+    out->status = mdt_iga__client_status(env, c, mdt_now(&env->clock));
     return MDT_OK;
+}
+
+/* Whether a cached entry may say a self-registered client never
+ * authenticated while it did: last_used_at is recorded in the store and in
+ * the cache of the thread that saw the use only (a touch does not move the
+ * clients counter), so an inactivity expiry seen in a cache is confirmed
+ * from the store before it is believed. */
+static bool idle_expired(mdt_env *env, const mdt_client *c)
+{
+    int64_t now = mdt_now(&env->clock);
+
+    return c->origin && mdt_str_eq(mdt_iga__client_status(env, c, now), "expired") &&
+           !mdt_str_eq(mdt_iga__effective_status(c->status, c->expires_at, now), "expired");
 }
 
 mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
@@ -158,11 +173,11 @@ mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_cl
         /* uncacheable: read through */
         if ((rc = mdt_iga__client_read(env, client_id, a, out, err)) != MDT_OK)
             return rc;
-        out->status = mdt_iga__effective_status(out->status, out->expires_at, mdt_now(&env->clock));
+        out->status = mdt_iga__client_status(env, out, mdt_now(&env->clock));
         return MDT_OK;
     }
     if (s->used && s->version == version && s->store == env->store &&
-        strcmp(s->id, client_id) == 0)
+        strcmp(s->id, client_id) == 0 && !idle_expired(env, &s->client))
         return serve(env, &s->client, a, out, err);
     s->used = false;
     mdt_arena_reset(&s->arena);

@@ -15,6 +15,7 @@
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
+#include "store/store.h"
 
 /* Who registers, and what vouches for the request. */
 typedef struct {
@@ -46,5 +47,113 @@ mdt_rc mdt_registration_create(mdt_env *env, const char *json, size_t len, const
 mdt_rc mdt_registration_upsert_document(mdt_env *env, const char *client_id, const char *json,
                                         size_t len, const mdt_reg_ctx *ctx, mdt_arena *a,
                                         mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- RFC 7592: the client configuration endpoint ---
+ * rat: the registration access token presented as a Bearer token. A wrong
+ * or missing token, or an unknown client, is MDT_ERR_INVALID_TOKEN with one
+ * public message (whether the client exists is not revealed). */
+
+/* The current registration: the RFC 7591 document with
+ * registration_client_uri (no secret, no registration access token). */
+mdt_rc mdt_registration_read(mdt_env *env, const char *client_id, const char *rat, mdt_arena *a,
+                             const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+/* Replaces the metadata (json: the full metadata, whose client_id must equal
+ * client_id) under the same validation and policy as a registration;
+ * ctx as for mdt_registration_create. Audited: client.updated (actor
+ * "registration") or registration.refused. */
+mdt_rc mdt_registration_update(mdt_env *env, const char *client_id, const char *rat,
+                               const char *json, size_t len, const mdt_reg_ctx *ctx,
+                               mdt_arena *a, const char **response_json,
+                               mdt_err *err) MDT_WARN_UNUSED;
+/* Deletes the client. Audited: client.deleted (actor "registration"). */
+mdt_rc mdt_registration_delete(mdt_env *env, const char *client_id, const char *rat,
+                               mdt_err *err) MDT_WARN_UNUSED;
+
+/* Authenticates a POST /register: token is the Bearer token presented (NULL
+ * when none). Open registration needs none (a token presented anyway is
+ * checked and its policy applies). MDT_ERR_INVALID_TOKEN when a token is
+ * needed and missing, or is unknown, expired or used up (the detail says
+ * which). On MDT_OK ctx->iat_id and ctx->iat_policy are set (or NULL). */
+mdt_rc mdt_registration_authorize(mdt_env *env, const char *token, int64_t now, mdt_arena *a,
+                                  mdt_reg_ctx *ctx, mdt_err *err) MDT_WARN_UNUSED;
+
+/* Rate limits of registration, counted in the store (so they hold across
+ * nodes) in fixed one-minute windows: *limited is set when this request is
+ * one too many for its source ([registration] rate_per_source) or its
+ * initial access token (rate_per_iat, when ctx->iat_id), with the seconds
+ * until the window ends in *retry_after. */
+#define MDT_REG_RATE_WINDOW 60
+mdt_rc mdt_registration_rate(mdt_env *env, const mdt_reg_ctx *ctx, int64_t now, bool *limited,
+                             int64_t *retry_after, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- the registration policy (SPEC §3.3), a pure function --- */
+
+/* What an initial access token allows (iat create --policy). A list is
+ * constrained only when its has_ flag is set. */
+typedef struct {
+    bool has_grant_types, has_scopes, has_kinds;
+    const char **grant_types; size_t ngrant_types;
+    const char **scopes; size_t nscopes;
+    const char **kinds; size_t nkinds;
+    const char *owner;         /* forced owner; NULL */
+} mdt_reg_policy;
+
+/* What the client asks for (normalized metadata). */
+typedef struct {
+    const char *const *grant_types; size_t ngrant_types;
+    const char *const *scopes; size_t nscopes;
+    const char *kind;
+    const char *owner;         /* NULL when none */
+    int64_t expires_at;        /* 0 = none */
+} mdt_reg_ask;
+
+/* The rules that apply to it. */
+typedef struct {
+    const char *unverified_scopes;      /* comma-separated ([registration]); NULL = none */
+    const char *unverified_grant_types; /* comma-separated; NULL = none */
+    int64_t max_lifetime;               /* of unverified clients, from since */
+    bool reduce;                        /* excess = reduce (else pending) */
+    bool vouched;                       /* a software statement vouches for the client */
+    const mdt_reg_policy *policy;       /* of the initial access token; NULL */
+    const char *const *approval; size_t napproval; /* asked scopes of sensitivity approval */
+    /* an update of an active client keeps what it was granted without approval */
+    const char *const *granted_scopes; size_t ngranted_scopes;
+    const char *const *granted_grants; size_t ngranted_grants;
+    int64_t since;                      /* registration time */
+    int64_t current_expires_at;         /* an update never moves expires_at later; 0 */
+} mdt_reg_rules;
+
+typedef struct {
+    bool pending;              /* created (or kept) pending approval */
+    bool reduced;              /* scopes or grant types were taken away */
+    const char *scope;         /* the scope to register ("" = none), in the arena */
+    const char **grant_types; size_t ngrant_types;
+    const char *owner;         /* NULL: no owner */
+    int64_t expires_at;        /* 0 = none */
+    const char *reason;        /* why pending or reduced (audit), static; NULL */
+} mdt_reg_decision;
+
+/* Applies the policy. Asking outside the token's policy (grant types,
+ * kinds, scopes) is MDT_ERR_INVALID_CLIENT_METADATA; asking for more than
+ * the client may get without approval, or for an approval scope, gives
+ * pending (or reduced, when rules->reduce); a reduction that leaves no
+ * grant type is MDT_ERR_INVALID_CLIENT_METADATA. */
+mdt_rc mdt_registration_decide(const mdt_reg_rules *rules, const mdt_reg_ask *ask, mdt_arena *a,
+                               mdt_reg_decision *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* When a self-registered client (origin "dcr" or "cimd") that never
+ * authenticated expires: max(created_at, approved_at) + inactive_expiry
+ * while no credential but its registration access token has a
+ * last_used_at; 0 when the rule does not apply. */
+int64_t mdt_registration_inactive_deadline(const char *origin, int64_t created_at,
+                                           int64_t approved_at, const mdt_cred_rec *creds,
+                                           size_t n, int64_t inactive_expiry);
+
+/* Called by mdt_request_decide (iga/requests.h) for a registration request:
+ * approved, the pending client becomes active (expiring after for_secs when
+ * it is not 0); denied, it is suspended. A client that is no longer pending
+ * is left as it is. */
+mdt_rc mdt_registration_decided(mdt_env *env, const mdt_request_rec *req, bool approved,
+                                int64_t for_secs, mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
 typedef struct {
     mdt_buf *out;
+    mdt_fetch_headers *h; /* NULL: not captured */
     size_t max;
     bool allow_private;
     bool too_large;
@@ -131,6 +133,54 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctxp)
     return len;
 }
 
+/* Copies the value of a header line "Name: value\r\n" into dst when its
+ * name is name; with join, appends to what dst holds. */
+static void header_value(const char *line, size_t n, const char *name, char *dst, size_t cap,
+                         bool join)
+{
+    size_t nl = strlen(name), used = join ? strlen(dst) : 0;
+
+    if (n <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+        return;
+    line += nl + 1;
+    n -= nl + 1;
+    while (n && (*line == ' ' || *line == '\t'))
+        line++, n--;
+    while (n && (line[n - 1] == '\r' || line[n - 1] == '\n' || line[n - 1] == ' '))
+        n--;
+    if (used)
+        used += (size_t)snprintf(dst + used, used < cap ? cap - used : 0, ", ");
+    if (used < cap)
+        snprintf(dst + used, cap - used, "%.*s", (int)n, line);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctxp)
+{
+    fetch_ctx *ctx = ctxp;
+    size_t len = size * n;
+
+    if (!ctx->h)
+        return len;
+    if (len > 5 && strncmp(p, "HTTP/", 5) == 0) /* a new answer: forget the previous one's */
+        memset(ctx->h, 0, sizeof(*ctx->h));
+    header_value(p, len, "Cache-Control", ctx->h->cache_control, sizeof(ctx->h->cache_control),
+                 true);
+    header_value(p, len, "Expires", ctx->h->expires, sizeof(ctx->h->expires), false);
+    header_value(p, len, "Date", ctx->h->date, sizeof(ctx->h->date), false);
+    header_value(p, len, "Age", ctx->h->age, sizeof(ctx->h->age), false);
+    return len;
+}
+
+int64_t mdt_fetch_http_date(const char *s)
+{
+    time_t t;
+
+    if (!s || !*s)
+        return -1;
+    t = curl_getdate(s, NULL);
+    return t == (time_t)-1 ? -1 : (int64_t)t;
+}
+
 /* https, or http when allowed; no credentials in the URL. */
 static mdt_rc check_url(const char *url, bool allow_http, mdt_err *err)
 {
@@ -172,6 +222,8 @@ static bool setup(CURL *h, const char *url, const mdt_fetch_opts *o, fetch_ctx *
            curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, ctx) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_WRITEDATA, ctx) == CURLE_OK &&
+           curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+           curl_easy_setopt(h, CURLOPT_HEADERDATA, ctx) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_USERAGENT, "mandate") == CURLE_OK;
 }
@@ -201,18 +253,29 @@ static mdt_rc result(CURL *h, CURLcode cc, const fetch_ctx *ctx, const mdt_fetch
 
 mdt_rc mdt_fetch_get(const char *url, const mdt_fetch_opts *o, mdt_buf *out, mdt_err *err)
 {
-    fetch_ctx ctx = {.out = out, .max = o->max_bytes, .allow_private = o->allow_private};
+    return mdt_fetch_get_ex(url, o, NULL, out, NULL, err);
+}
+
+mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *accept,
+                        mdt_buf *out, mdt_fetch_headers *hd, mdt_err *err)
+{
+    fetch_ctx ctx = {.out = out, .h = hd, .max = o->max_bytes, .allow_private = o->allow_private};
+    char accept_line[128];
     struct curl_slist *hdrs = NULL;
     CURL *h = NULL;
     mdt_rc rc;
 
+    if (hd)
+        memset(hd, 0, sizeof(*hd));
+    snprintf(accept_line, sizeof(accept_line), "Accept: %s",
+             accept ? accept : "application/jwk-set+json, application/json");
     if ((rc = check_url(url, o->allow_http, err)) != MDT_OK)
         return rc;
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
         return mdt_fail(err, MDT_ERR_INTERNAL, "libcurl cannot start");
     rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if (!(hdrs = curl_slist_append(NULL, "Accept: application/jwk-set+json, application/json")) ||
+    if (!(hdrs = curl_slist_append(NULL, accept_line)) ||
         !(h = curl_easy_init()))
         goto out;
     if (!setup(h, url, o, &ctx, hdrs)) {

@@ -40,6 +40,25 @@ typedef struct {
 mdt_rc mdt_fetch_get(const char *url, const mdt_fetch_opts *o, mdt_buf *out,
                      mdt_err *err) MDT_WARN_UNUSED;
 
+/* Response headers a caller may cache by (RFC 9111): each the value as
+ * received (several Cache-Control fields joined by ", "), "" when absent,
+ * cut at the size of its buffer. */
+typedef struct {
+    char cache_control[256];
+    char expires[64];
+    char date[64];
+    char age[24];
+} mdt_fetch_headers;
+
+/* mdt_fetch_get with the Accept header accept (NULL: JWK Set types) and,
+ * when h is not NULL, the caching headers of the answer in *h. */
+mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *accept,
+                        mdt_buf *out, mdt_fetch_headers *h, mdt_err *err) MDT_WARN_UNUSED;
+
+/* An HTTP date (RFC 9110 §5.6.7: IMF-fixdate and the obsolete forms) as
+ * seconds since the epoch; -1 when s is not a date. */
+int64_t mdt_fetch_http_date(const char *s);
+
 /* Whether sa (AF_INET or AF_INET6) is a public unicast address: false for
  * unspecified, loopback, private (RFC 1918, ULA), link-local, CGNAT,
  * multicast, broadcast, documentation and reserved ranges, and for

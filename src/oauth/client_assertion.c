@@ -26,6 +26,7 @@
 
 #include "iga/credentials.h"
 #include "oauth/assertion.h"
+#include "oauth/cimd.h"
 #include "oauth/client_auth.h"
 #include "oauth/jwks_cache.h"
 #include "oauth/trust.h"
@@ -104,7 +105,8 @@ static mdt_rc private_key_jwt(mdt_env *env, mdt_req *req, const mdt_assertion *a
     if (form_id && !mdt_str_eq(form_id, a->iss))
         return mdt_client_auth_fail(err, "assertion iss is neither the client_id nor a trusted "
                                          "workload issuer");
-    if ((rc = load_client(env, req, a->iss, out, "unknown client (assertion iss is neither a "
+    if ((rc = mdt_cimd_resolve_if_url(env, a->iss, req->now, req->arena, err)) != MDT_OK ||
+        (rc = load_client(env, req, a->iss, out, "unknown client (assertion iss is neither a "
                           "client_id nor a trusted workload issuer)", err)) != MDT_OK)
         return rc;
     if (!out->client.jwks && !out->client.jwks_uri)
@@ -163,7 +165,8 @@ static mdt_rc workload(mdt_env *env, mdt_req *req, const mdt_assertion *a,
     if ((rc = workload_client_id(env, req, a, &id, err)) != MDT_OK)
         return rc;
     *claimed_id = id;
-    if ((rc = load_client(env, req, id, out, "unknown client", err)) != MDT_OK)
+    if ((rc = mdt_cimd_resolve_if_url(env, id, req->now, req->arena, err)) != MDT_OK ||
+        (rc = load_client(env, req, id, out, "unknown client", err)) != MDT_OK)
         return rc;
     if (!mdt_str_eq(out->client.workload_issuer, a->iss))
         return mdt_client_auth_fail(err, "client has no workload identity of issuer %.80s", a->iss);

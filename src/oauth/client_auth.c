@@ -7,6 +7,7 @@
 
 #include "core/b64.h"
 #include "http/peer_cert.h"
+#include "oauth/cimd.h"
 
 mdt_rc mdt_client_auth_fail(mdt_err *err, const char *fmt, ...)
 {
@@ -100,6 +101,8 @@ static mdt_rc by_secret(mdt_env *env, mdt_req *req, const char *method, mdt_clie
             return mdt_client_auth_fail(err, "client_secret without client_id");
     }
     *claimed_id = id;
+    if (mdt_cimd_is_url(env, id)) /* a public document: never a secret */
+        return mdt_client_auth_fail(err, "a client ID metadata document client has no secret");
     rc = mdt_client_load(env, id, req->arena, &out->client, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_client_auth_fail(err, "unknown client");
@@ -116,6 +119,15 @@ static mdt_rc by_secret(mdt_env *env, mdt_req *req, const char *method, mdt_clie
     return rc;
 }
 
+/* A certificate for client_id, which may name a metadata document. */
+static mdt_rc by_certificate(mdt_env *env, mdt_req *req, const char *id, mdt_client_authn *out,
+                             mdt_err *err)
+{
+    mdt_rc rc = mdt_cimd_resolve_if_url(env, id, req->now, req->arena, err);
+
+    return rc != MDT_OK ? rc : mdt_client_auth_certificate(env, req, id, out, err);
+}
+
 mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out,
                                const char **claimed_id, mdt_err *err)
 {
@@ -128,7 +140,7 @@ mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out
     if (mdt_str_eq(method, "private_key_jwt"))
         rc = mdt_client_auth_assertion(env, req, out, claimed_id, err);
     else if (mdt_str_eq(method, "tls_client_auth"))
-        rc = mdt_client_auth_certificate(env, req, *claimed_id, out, err);
+        rc = by_certificate(env, req, *claimed_id, out, err);
     else
         rc = by_secret(env, req, method, out, claimed_id, err);
     if (rc != MDT_OK)

@@ -34,7 +34,7 @@ static mdt_rc add_list(mdt_buf *b, const char *key, const char *const *items, si
     return rc == MDT_OK ? mdt_buf_adds(b, "]") : rc;
 }
 
-static mdt_rc metadata(const char *iss, mdt_buf *b)
+static mdt_rc metadata(const char *iss, bool cimd, mdt_buf *b)
 {
     mdt_rc rc;
 
@@ -45,9 +45,10 @@ static mdt_rc metadata(const char *iss, mdt_buf *b)
                            ",\"jwks_uri\":\"%s/jwks\""
                            ",\"introspection_endpoint\":\"%s/introspect\""
                            ",\"revocation_endpoint\":\"%s/revoke\""
+                           ",\"registration_endpoint\":\"%s/register\""
                            ",\"tls_client_certificate_bound_access_tokens\":true"
                            ",\"response_types_supported\":[]",
-                           iss, iss, iss, iss)) != MDT_OK ||
+                           iss, iss, iss, iss, iss)) != MDT_OK ||
         (rc = add_list(b, "grant_types_supported", grant_types, MDT_ARRAY_LEN(grant_types))) ||
         (rc = add_list(b, "token_endpoint_auth_methods_supported", auth_methods,
                        MDT_ARRAY_LEN(auth_methods))) ||
@@ -62,6 +63,9 @@ static mdt_rc metadata(const char *iss, mdt_buf *b)
         (rc = add_list(b, "revocation_endpoint_auth_signing_alg_values_supported",
                        auth_signing_algs, MDT_ARRAY_LEN(auth_signing_algs))))
         return rc;
+    /* client ID metadata documents (cimd.c): private_key_jwt with the URL as client_id */
+    if (cimd && (rc = mdt_buf_adds(b, ",\"client_id_metadata_document_supported\":true")))
+        return rc;
     return mdt_buf_adds(b, "}");
 }
 
@@ -70,7 +74,7 @@ void mdt_handle_discovery(mdt_env *env, mdt_req *req, mdt_resp *resp)
     (void)req;
     resp->status = 200;
     resp->content_type = "application/json";
-    if (metadata(env->cfg.issuer, &resp->body) != MDT_OK) {
+    if (metadata(env->cfg.issuer, env->cfg.cimd, &resp->body) != MDT_OK) {
         mdt_err err;
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
         mdt_resp_error(resp, &err);

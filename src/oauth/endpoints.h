@@ -12,5 +12,8 @@ void mdt_handle_jwks(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_discovery(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_healthz(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_readyz(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /register (RFC 7591); GET, PUT, DELETE /register/{client_id} (RFC 7592). */
+void mdt_handle_register(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_register_client(mdt_env *env, mdt_req *req, mdt_resp *resp);
 
 #endif

@@ -15,8 +15,8 @@ struct mdt_trust {
     mdt_arena arena;                 /* issuers, rules and their arrays */
     json_t *docs[TRUST_DOCS_MAX];    /* strings and match values are borrowed from these */
     size_t ndocs;
-    mdt_trusted_issuer *list[2];     /* by mdt_trust_kind */
-    size_t n[2];
+    mdt_trusted_issuer *list[MDT_TRUST_KINDS]; /* by mdt_trust_kind */
+    size_t n[MDT_TRUST_KINDS];
 };
 
 typedef struct {
@@ -47,7 +47,7 @@ void mdt_trust_free(mdt_trust *t)
 {
     if (!t)
         return;
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < MDT_TRUST_KINDS; k++)
         for (size_t i = 0; i < t->n[k]; i++)
             mdt_keyset_unref(t->list[k][i].keys);
     for (size_t i = 0; i < t->ndocs; i++)
@@ -277,13 +277,17 @@ static mdt_rc parse_issuer(const pctx *p, json_t *o, mdt_trusted_issuer *ti, mdt
     static const char *const workload[] = {"issuer", "jwks_file", "jwks_uri", "audience", NULL};
     static const char *const bearer[] = {"issuer", "jwks_file", "jwks_uri", "audience",
                                          "max_lifetime", "single_use", "rules", NULL};
+    static const char *const publisher[] = {"issuer", "jwks_file", "jwks_uri", NULL};
+    const char *const *allowed = p->kind == MDT_TRUST_WORKLOAD       ? workload
+                                 : p->kind == MDT_TRUST_JWT_BEARER ? bearer
+                                                                   : publisher;
     const char *unknown = NULL;
     mdt_rc rc;
 
     memset(ti, 0, sizeof(*ti));
     if (!json_is_object(o))
         return bad(p, err, "must be an object");
-    if (!only_members(o, p->kind == MDT_TRUST_WORKLOAD ? workload : bearer, &unknown))
+    if (!only_members(o, allowed, &unknown))
         return mdt_failf(err, MDT_ERR_CONFIG, "bad trusted issuers file",
                          "%s: issuer %zu: unknown member '%.64s'", p->path, p->idx, unknown);
     if ((rc = parse_common(p, o, ti, err)) != MDT_OK)
@@ -292,6 +296,8 @@ static mdt_rc parse_issuer(const pctx *p, json_t *o, mdt_trusted_issuer *ti, mdt
         ti->max_lifetime = MDT_WORKLOAD_MAX_AHEAD;
         return MDT_OK;
     }
+    if (p->kind == MDT_TRUST_SOFTWARE_STATEMENT)
+        return MDT_OK;
     return parse_bearer(p, o, ti, err);
 }
 
@@ -374,7 +380,9 @@ mdt_rc mdt_trust_load(const mdt_config *cfg, mdt_trust **out, mdt_err *err)
     if ((rc = mdt_trust_new(&t, err)) != MDT_OK)
         return rc;
     if ((rc = load_one(t, MDT_TRUST_WORKLOAD, cfg->workload_issuers, cfg, err)) != MDT_OK ||
-        (rc = load_one(t, MDT_TRUST_JWT_BEARER, cfg->jwt_bearer_issuers, cfg, err)) != MDT_OK) {
+        (rc = load_one(t, MDT_TRUST_JWT_BEARER, cfg->jwt_bearer_issuers, cfg, err)) != MDT_OK ||
+        (rc = load_one(t, MDT_TRUST_SOFTWARE_STATEMENT, cfg->software_statement_issuers, cfg,
+                       err)) != MDT_OK) {
         mdt_trust_free(t);
         return rc;
     }

@@ -1,7 +1,9 @@
 /* Trusted assertion issuers from configuration: [workload] issuers (whose
- * tokens authenticate clients with a workload_identity) and [jwt_bearer]
+ * tokens authenticate clients with a workload_identity), [jwt_bearer]
  * issuers (whose assertions the JWT bearer grant accepts, mapped to a
- * subject and scopes by claim rules). Each is a JSON file read once when
+ * subject and scopes by claim rules) and [registration]
+ * software_statement_issuers (publishers whose software statements vouch
+ * for registered metadata). Each is a JSON file read once when
  * `mandate serve` starts; a bad file stops the start with an error naming
  * the file. Restart the server to change them.
  *
@@ -15,6 +17,8 @@
  *     "rules": [{"match": {"claim": "value" | true | false, ...},
  *                "subject_claim": "sub", "subject_prefix": "",
  *                "scopes": ["read"]}]
+ * Software statement publishers file ([registration] software_statement_issuers,
+ * RFC 7591 §2.3): only "issuer" and "jwks_file" | "jwks_uri".
  * A relative jwks_file is relative to the directory of the issuers file.
  * Unknown members, duplicate issuers and both or neither of jwks_file and
  * jwks_uri are errors.
@@ -43,7 +47,12 @@
 #define MDT_WORKLOAD_MAX_AHEAD 86400    /* a workload token's exp at most this far ahead */
 #define MDT_JWT_BEARER_LIFETIME_DEFAULT 3600
 
-typedef enum { MDT_TRUST_WORKLOAD, MDT_TRUST_JWT_BEARER } mdt_trust_kind;
+typedef enum {
+    MDT_TRUST_WORKLOAD,
+    MDT_TRUST_JWT_BEARER,
+    MDT_TRUST_SOFTWARE_STATEMENT,
+    MDT_TRUST_KINDS
+} mdt_trust_kind;
 
 typedef struct {
     const char *claim;
@@ -73,8 +82,8 @@ typedef struct {
 typedef struct mdt_trust mdt_trust;
 
 mdt_rc mdt_trust_new(mdt_trust **out, mdt_err *err) MDT_WARN_UNUSED;
-/* Reads cfg->workload_issuers and cfg->jwt_bearer_issuers (either may be
- * ""). Errors start with the file name: "trust.json: issuer 2: jwks_uri must
+/* Reads cfg->workload_issuers, cfg->jwt_bearer_issuers and
+ * cfg->software_statement_issuers (any may be ""). Errors start with the file name: "trust.json: issuer 2: jwks_uri must
  * be https". */
 mdt_rc mdt_trust_load(const mdt_config *cfg, mdt_trust **out, mdt_err *err) MDT_WARN_UNUSED;
 /* Parses the text of one issuers file into t. path names the file in errors

@@ -106,11 +106,50 @@ static const char m4_credentials[] =
     " PRIMARY KEY (issuer, jti));\n"
     "CREATE INDEX used_jtis_expires ON used_jtis(expires_at);\n";
 
+/* Self-registration (SPEC §3.3): initial access tokens (found by the hash of
+ * the token; each registration consumes one use in one UPDATE), approval
+ * requests (registration now; access requests, CIBA and device flows
+ * later), and fixed-window rate counters shared by every node. */
+static const char m5_registration[] =
+    "CREATE TABLE initial_access_tokens ("
+    " id TEXT PRIMARY KEY,"
+    " hash {BLOB} NOT NULL UNIQUE,"
+    " policy TEXT NOT NULL DEFAULT '',"
+    " max_uses BIGINT NOT NULL,"
+    " uses BIGINT NOT NULL DEFAULT 0,"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL DEFAULT 0,"
+    " created_by TEXT NOT NULL DEFAULT '');\n"
+    "CREATE TABLE approval_requests ("
+    " id TEXT PRIMARY KEY,"
+    " type TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " client_id TEXT,"
+    " subject TEXT,"
+    " scope TEXT,"
+    " resource TEXT,"
+    " binding_message TEXT,"
+    " authorization_details TEXT,"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL DEFAULT 0,"
+    " decided_by TEXT,"
+    " decided_at BIGINT NOT NULL DEFAULT 0,"
+    " note TEXT);\n"
+    "CREATE INDEX approval_requests_created ON approval_requests(created_at, id);\n"
+    "CREATE INDEX approval_requests_client ON approval_requests(client_id);\n"
+    "CREATE TABLE rate_counters ("
+    " name TEXT NOT NULL,"
+    " window_start BIGINT NOT NULL,"
+    " count BIGINT NOT NULL,"
+    " PRIMARY KEY (name, window_start));\n"
+    "CREATE INDEX rate_counters_window ON rate_counters(window_start);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
     {3, "counters", m3_counters},
     {4, "credential names and replay cache", m4_credentials},
+    {5, "registration: initial access tokens, approval requests, rate counters", m5_registration},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

@@ -50,6 +50,8 @@ enum q {
     Q_USER_INSERT, Q_USER_GET, Q_USER_LIST, Q_USER_UPDATE, Q_USER_COUNT,
     Q_CLIENTS_BUMP, Q_CLIENTS_VERSION, Q_CRED_GET, Q_CRED_FIND, Q_JTI_USE, Q_PURGE_USED_JTIS,
     Q_AUDIT_LAST, Q_AUDIT_INSERT,
+    Q_IAT_INSERT, Q_IAT_FIND, Q_IAT_GET, Q_IAT_CONSUME,
+    Q_REQ_INSERT, Q_REQ_GET, Q_REQ_LIST, Q_REQ_DECIDE, Q_RATE_HIT, Q_PURGE_RATES,
     Q_COUNT
 };
 
@@ -60,6 +62,9 @@ enum q {
 #define KEY_COLS "kid,alg,sealed,created_at,activate_at,retire_at,expire_at"
 #define AUDIT_COLS "seq,time,type,body,prev_hash,hash"
 #define USER_COLS "username,name,email,roles,status,password_hash,created_at,updated_at"
+#define IAT_COLS "id,hash,policy,max_uses,uses,created_at,expires_at,created_by"
+#define REQ_COLS "id,type,status,client_id,subject,scope,resource,binding_message," \
+                 "authorization_details,created_at,expires_at,decided_by,decided_at,note"
 
 static const char *const q_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -113,6 +118,23 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_CLIENTS_VERSION] = "SELECT value FROM store_counters WHERE name='clients'",
     [Q_AUDIT_LAST] = "SELECT seq,hash FROM audit_events ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_INSERT] = "INSERT INTO audit_events (" AUDIT_COLS ") VALUES (?1,?2,?3,?4,?5,?6)",
+    [Q_IAT_INSERT] = "INSERT INTO initial_access_tokens (" IAT_COLS ") "
+                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_IAT_FIND] = "SELECT " IAT_COLS " FROM initial_access_tokens WHERE hash=?1",
+    [Q_IAT_GET] = "SELECT " IAT_COLS " FROM initial_access_tokens WHERE id=?1",
+    [Q_IAT_CONSUME] = "UPDATE initial_access_tokens SET uses=uses+1 WHERE id=?1 AND "
+                      "uses<max_uses AND (expires_at=0 OR expires_at>?2) RETURNING " IAT_COLS,
+    [Q_REQ_INSERT] = "INSERT INTO approval_requests (" REQ_COLS ") "
+                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+    [Q_REQ_GET] = "SELECT " REQ_COLS " FROM approval_requests WHERE id=?1",
+    [Q_REQ_LIST] = "SELECT " REQ_COLS " FROM approval_requests ORDER BY created_at,id",
+    [Q_REQ_DECIDE] = "UPDATE approval_requests SET status=?2,decided_by=?3,decided_at=?4,note=?5 "
+                     "WHERE id=?1 AND status='pending' AND (expires_at=0 OR expires_at>?4) "
+                     "RETURNING " REQ_COLS,
+    [Q_RATE_HIT] = "INSERT INTO rate_counters (name,window_start,count) VALUES (?1,?2,1) "
+                   "ON CONFLICT (name,window_start) DO UPDATE SET count=rate_counters.count+1 "
+                   "RETURNING count",
+    [Q_PURGE_RATES] = "DELETE FROM rate_counters WHERE window_start<?1-86400",
 };
 
 static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
@@ -555,6 +577,44 @@ static mdt_rc row_user(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
     v->password_hash = rd_text(&r, st, 5);
     v->created_at = sqlite3_column_int64(st, 6);
     v->updated_at = sqlite3_column_int64(st, 7);
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_iat(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_iat_rec *v = dst;
+    rd r = {a, false};
+
+    v->id = rd_text(&r, st, 0);
+    rd_hash(st, 1, v->hash);
+    v->policy = rd_text(&r, st, 2);
+    v->max_uses = sqlite3_column_int64(st, 3);
+    v->uses = sqlite3_column_int64(st, 4);
+    v->created_at = sqlite3_column_int64(st, 5);
+    v->expires_at = sqlite3_column_int64(st, 6);
+    v->created_by = rd_text(&r, st, 7);
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_request(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_request_rec *v = dst;
+    rd r = {a, false};
+
+    v->id = rd_text(&r, st, 0);
+    v->type = rd_text(&r, st, 1);
+    v->status = rd_text(&r, st, 2);
+    v->client_id = rd_text(&r, st, 3);
+    v->subject = rd_text(&r, st, 4);
+    v->scope = rd_text(&r, st, 5);
+    v->resource = rd_text(&r, st, 6);
+    v->binding_message = rd_text(&r, st, 7);
+    v->authorization_details = rd_text(&r, st, 8);
+    v->created_at = sqlite3_column_int64(st, 9);
+    v->expires_at = sqlite3_column_int64(st, 10);
+    v->decided_by = rd_text(&r, st, 11);
+    v->decided_at = sqlite3_column_int64(st, 12);
+    v->note = rd_text(&r, st, 13);
     return rd_end(&r, err);
 }
 
@@ -1359,6 +1419,8 @@ static mdt_rc sq_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
         rc = purge_one(c, Q_PURGE_JTIS, now, err);
     if (rc == MDT_OK)
         rc = purge_one(c, Q_PURGE_USED_JTIS, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_RATES, now, err);
     return rc;
 }
 
@@ -1489,6 +1551,152 @@ static mdt_rc sq_user_count(mdt_store *s, int64_t *out, mdt_err *err)
 static mdt_rc sq_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
 {
     return one_int(s, Q_CLIENTS_VERSION, out, err);
+}
+
+/* -------------------------------------------------- initial access tokens */
+
+static mdt_rc sq_iat_insert(mdt_store *s, const mdt_iat_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_IAT_INSERT, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, v->id) | bind_blob(st, 2, v->hash, MDT_HASH_LEN) |
+        bind_text(st, 3, v->policy ? v->policy : "") | sqlite3_bind_int64(st, 4, v->max_uses) |
+        sqlite3_bind_int64(st, 5, v->uses) | sqlite3_bind_int64(st, 6, v->created_at) |
+        sqlite3_bind_int64(st, 7, v->expires_at) |
+        bind_text(st, 8, v->created_by ? v->created_by : "");
+    return run(c, st, b, "iat_insert", err);
+}
+
+static mdt_rc sq_iat_find(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                          mdt_iat_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_IAT_FIND, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), row_iat, a, out, "iat_find",
+                   "initial access token not found", err);
+}
+
+static mdt_rc sq_iat_get(mdt_store *s, const char *id, mdt_arena *a, mdt_iat_rec *out,
+                         mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_IAT_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_text(st, 1, id), row_iat, a, out, "iat_get",
+                   "initial access token not found", err);
+}
+
+/* One UPDATE ... RETURNING, in a write transaction of its own: the row it
+ * returns is the one it changed. */
+static mdt_rc sq_iat_consume(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                             mdt_iat_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_IAT_CONSUME, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = one_row(c, st, bind_text(st, 1, id) | sqlite3_bind_int64(st, 2, now),
+                 row_iat, a, out, "iat_consume", "initial access token unknown, used up or expired",
+                 err);
+    return tx_end(c, rc, err);
+}
+
+/* ------------------------------------------------------- approval requests */
+
+static mdt_rc sq_request_insert(mdt_store *s, const mdt_request_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_REQ_INSERT, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, v->id) | bind_text(st, 2, v->type) | bind_text(st, 3, v->status) |
+        bind_text(st, 4, v->client_id) | bind_text(st, 5, v->subject) |
+        bind_text(st, 6, v->scope) | bind_text(st, 7, v->resource) |
+        bind_text(st, 8, v->binding_message) | bind_text(st, 9, v->authorization_details) |
+        sqlite3_bind_int64(st, 10, v->created_at) | sqlite3_bind_int64(st, 11, v->expires_at) |
+        bind_text(st, 12, v->decided_by) | sqlite3_bind_int64(st, 13, v->decided_at) |
+        bind_text(st, 14, v->note);
+    return run(c, st, b, "request_insert", err);
+}
+
+static mdt_rc sq_request_get(mdt_store *s, const char *id, mdt_arena *a, mdt_request_rec *out,
+                             mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_REQ_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_text(st, 1, id), row_request, a, out, "request_get",
+                   "request not found", err);
+}
+
+static mdt_rc sq_request_list(mdt_store *s, mdt_arena *a, mdt_request_rec **out, size_t *n,
+                              mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_REQ_LIST, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st, SQLITE_OK, a, sizeof(**out), row_request, (void **)out, n,
+                   "request_list", err);
+}
+
+static mdt_rc sq_request_decide(mdt_store *s, const char *id, const char *status,
+                                const char *decided_by, const char *note, int64_t now,
+                                mdt_arena *a, mdt_request_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_REQ_DECIDE, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, id) | bind_text(st, 2, status) | bind_text(st, 3, decided_by) |
+        sqlite3_bind_int64(st, 4, now) | bind_text(st, 5, note);
+    rc = one_row(c, st, b, row_request, a, out, "request_decide",
+                 "no pending request with this id", err);
+    return tx_end(c, rc, err);
+}
+
+/* ------------------------------------------------------------- rate limits */
+
+static mdt_rc sq_rate_hit(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
+                          mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_RATE_HIT, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_text(st, 1, name) | sqlite3_bind_int64(st, 2, window_start),
+                   "rate_hit", "no count", err);
+    if (rc == MDT_OK)
+        *count = sqlite3_column_int64(st, 0);
+    done(st);
+    return tx_end(c, rc, err);
 }
 
 /* ------------------------------------------------------------------- audit */
@@ -1665,6 +1873,15 @@ static const mdt_store_ops sqlite_ops = {
     .user_list = sq_user_list,
     .user_update = sq_user_update,
     .user_count = sq_user_count,
+    .iat_insert = sq_iat_insert,
+    .iat_find = sq_iat_find,
+    .iat_get = sq_iat_get,
+    .iat_consume = sq_iat_consume,
+    .request_insert = sq_request_insert,
+    .request_get = sq_request_get,
+    .request_list = sq_request_list,
+    .request_decide = sq_request_decide,
+    .rate_hit = sq_rate_hit,
     .audit_append = sq_audit_append,
     .audit_each = sq_audit_each,
     .audit_last_seq = sq_audit_last_seq,

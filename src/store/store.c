@@ -286,6 +286,83 @@ mdt_rc mdt_store_user_count(mdt_store *s, int64_t *out, mdt_err *err)
     return s->ops->user_count(s, out, err);
 }
 
+/* --- initial access tokens --- */
+
+mdt_rc mdt_store_iat_insert(mdt_store *s, const mdt_iat_rec *t, mdt_err *err)
+{
+    if (!t->id || !t->id[0] || t->max_uses < 1)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "initial access token record incomplete");
+    return s->ops->iat_insert(s, t, err);
+}
+
+mdt_rc mdt_store_iat_find(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                          mdt_iat_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->iat_find(s, hash, a, out, err);
+}
+
+mdt_rc mdt_store_iat_get(mdt_store *s, const char *id, mdt_arena *a, mdt_iat_rec *out,
+                         mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->iat_get(s, id, a, out, err);
+}
+
+mdt_rc mdt_store_iat_consume(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                             mdt_iat_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->iat_consume(s, id, now, a, out, err);
+}
+
+/* --- approval requests --- */
+
+mdt_rc mdt_store_request_insert(mdt_store *s, const mdt_request_rec *r, mdt_err *err)
+{
+    if (!r->id || !r->type || !r->status)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "request record incomplete");
+    return s->ops->request_insert(s, r, err);
+}
+
+mdt_rc mdt_store_request_get(mdt_store *s, const char *id, mdt_arena *a, mdt_request_rec *out,
+                             mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->request_get(s, id, a, out, err);
+}
+
+mdt_rc mdt_store_request_list(mdt_store *s, mdt_arena *a, mdt_request_rec **out, size_t *n,
+                              mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->request_list(s, a, out, n, err);
+}
+
+mdt_rc mdt_store_request_decide(mdt_store *s, const char *id, const char *status,
+                                const char *decided_by, const char *note, int64_t now,
+                                mdt_arena *a, mdt_request_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!mdt_str_eq(status, "approved") && !mdt_str_eq(status, "denied"))
+        return mdt_fail(err, MDT_ERR_INTERNAL, "a decision is approved or denied");
+    if (now <= 0) /* 0 would read as "not decided" */
+        return mdt_fail(err, MDT_ERR_INTERNAL, "decision without a time");
+    return s->ops->request_decide(s, id, status, decided_by, note, now, a, out, err);
+}
+
+/* --- rate limits --- */
+
+mdt_rc mdt_store_rate_hit(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
+                          mdt_err *err)
+{
+    *count = 0;
+    if (!name || !name[0])
+        return mdt_fail(err, MDT_ERR_INTERNAL, "rate counter without a name");
+    return s->ops->rate_hit(s, name, window_start, count, err);
+}
+
 /* --- audit --- */
 
 mdt_rc mdt_store_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,

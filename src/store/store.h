@@ -92,6 +92,39 @@ typedef struct {
     int64_t updated_at;
 } mdt_user_rec;
 
+/* An initial access token for dynamic registration (RFC 7591 §3), found by
+ * the SHA-256 of its value. */
+typedef struct {
+    const char *id;            /* "iat_..." */
+    uint8_t hash[MDT_HASH_LEN];
+    const char *policy;        /* JSON object text; "" when none */
+    int64_t max_uses;          /* >= 1 */
+    int64_t uses;
+    int64_t created_at;
+    int64_t expires_at;        /* 0 = never */
+    const char *created_by;
+} mdt_iat_rec;
+
+/* A request that waits for a human decision: a pending registration, and
+ * later access requests, CIBA and device authorizations. Text fields that do
+ * not apply are NULL. */
+typedef struct {
+    const char *id;            /* "req_..." */
+    const char *type;          /* access_request | ciba | device | registration */
+    const char *status;        /* pending | approved | denied (expired is derived) */
+    const char *client_id;
+    const char *subject;
+    const char *scope;
+    const char *resource;
+    const char *binding_message;
+    const char *authorization_details; /* JSON array text */
+    int64_t created_at;
+    int64_t expires_at;        /* 0 = never */
+    const char *decided_by;
+    int64_t decided_at;        /* 0 = not decided */
+    const char *note;
+} mdt_request_rec;
+
 /* An audit event. The store assigns seq and asks the caller for the hash
  * inside the same transaction, so that the chain is serialised across
  * threads, processes and nodes. */
@@ -200,7 +233,8 @@ mdt_rc mdt_store_jti_is_revoked(mdt_store *s, const char *jti, bool *out,
  * threads, processes and nodes. */
 mdt_rc mdt_store_jti_use(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
                          int64_t now, mdt_err *err) MDT_WARN_UNUSED;
-/* Deletes expired opaque tokens, revocation and replay entries. */
+/* Deletes expired opaque tokens, revocation and replay entries, and rate
+ * windows older than a day. */
 mdt_rc mdt_store_purge_expired(mdt_store *s, int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- signing keys --- */
@@ -226,6 +260,43 @@ mdt_rc mdt_store_user_list(mdt_store *s, mdt_arena *a, mdt_user_rec **out, size_
 mdt_rc mdt_store_user_update(mdt_store *s, const mdt_user_rec *u, mdt_err *err) MDT_WARN_UNUSED;
 /* Number of users, disabled ones included. */
 mdt_rc mdt_store_user_count(mdt_store *s, int64_t *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- initial access tokens --- (MDT_ERR_CONFLICT when id or hash exists) */
+mdt_rc mdt_store_iat_insert(mdt_store *s, const mdt_iat_rec *t, mdt_err *err) MDT_WARN_UNUSED;
+/* By the hash of the token value, whatever its uses and expiry. MDT_ERR_NOT_FOUND. */
+mdt_rc mdt_store_iat_find(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                          mdt_iat_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_iat_get(mdt_store *s, const char *id, mdt_arena *a, mdt_iat_rec *out,
+                         mdt_err *err) MDT_WARN_UNUSED;
+/* Consumes one use of the token id in one statement (two threads or nodes cannot both take
+ * the last one): MDT_OK with the token after the use, or MDT_ERR_NOT_FOUND
+ * when it is unknown, exhausted or expired at now. */
+mdt_rc mdt_store_iat_consume(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                             mdt_iat_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- approval requests --- */
+mdt_rc mdt_store_request_insert(mdt_store *s, const mdt_request_rec *r,
+                                mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_request_get(mdt_store *s, const char *id, mdt_arena *a, mdt_request_rec *out,
+                             mdt_err *err) MDT_WARN_UNUSED;
+/* Ordered by created_at, then id. */
+mdt_rc mdt_store_request_list(mdt_store *s, mdt_arena *a, mdt_request_rec **out, size_t *n,
+                              mdt_err *err) MDT_WARN_UNUSED;
+/* Records a decision in one statement: sets status (approved | denied),
+ * decided_by, decided_at = now and note of a request that is still pending
+ * and not expired at now, and returns it in *out. MDT_ERR_NOT_FOUND when no
+ * such request (unknown, decided or expired). */
+mdt_rc mdt_store_request_decide(mdt_store *s, const char *id, const char *status,
+                                const char *decided_by, const char *note, int64_t now,
+                                mdt_arena *a, mdt_request_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- rate limits --- */
+/* Counts one event of name in the fixed window starting at window_start
+ * (atomic across threads, processes and nodes); *count: events of the
+ * window so far, this one included. Windows older than a day are purged by
+ * mdt_store_purge_expired. */
+mdt_rc mdt_store_rate_hit(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
+                          mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- audit --- */
 /* Appends events in one transaction: for each, sets seq (last + 1),

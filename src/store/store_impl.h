@@ -69,6 +69,23 @@ typedef struct mdt_store_ops {
     mdt_rc (*user_count)(mdt_store *s, int64_t *out, mdt_err *err);
     mdt_rc (*clients_version)(mdt_store *s, int64_t *out, mdt_err *err);
 
+    mdt_rc (*iat_insert)(mdt_store *s, const mdt_iat_rec *t, mdt_err *err);
+    mdt_rc (*iat_find)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                       mdt_iat_rec *out, mdt_err *err);
+    mdt_rc (*iat_get)(mdt_store *s, const char *id, mdt_arena *a, mdt_iat_rec *out, mdt_err *err);
+    mdt_rc (*iat_consume)(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                          mdt_iat_rec *out, mdt_err *err);
+    mdt_rc (*request_insert)(mdt_store *s, const mdt_request_rec *r, mdt_err *err);
+    mdt_rc (*request_get)(mdt_store *s, const char *id, mdt_arena *a, mdt_request_rec *out,
+                          mdt_err *err);
+    mdt_rc (*request_list)(mdt_store *s, mdt_arena *a, mdt_request_rec **out, size_t *n,
+                           mdt_err *err);
+    mdt_rc (*request_decide)(mdt_store *s, const char *id, const char *status,
+                             const char *decided_by, const char *note, int64_t now, mdt_arena *a,
+                             mdt_request_rec *out, mdt_err *err);
+    mdt_rc (*rate_hit)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
+                       mdt_err *err);
+
     mdt_rc (*audit_append)(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                            mdt_err *err);
     mdt_rc (*audit_each)(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,

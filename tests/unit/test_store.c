@@ -425,6 +425,105 @@ static void test_jti_use(void **state)
     assert_int_equal(mdt_store_jti_use(f->s, iss, "", 500, 400, &f->err), MDT_ERR_INTERNAL);
 }
 
+/* Initial access tokens: found by hash or id, each use consumed in one
+ * statement, none past max_uses or expires_at. */
+static void test_iat(void **state)
+{
+    fx *f = *state;
+    mdt_iat_rec t = {.id = id(f, "iat1"), .policy = "{\"scopes\":[\"read\"]}", .max_uses = 2,
+                     .created_at = 100, .expires_at = 1000, .created_by = "cli"}, back;
+    uint8_t other[MDT_HASH_LEN];
+
+    fill_hash(t.hash, 0x51);
+    fill_hash(other, 0x52);
+    assert_int_equal(mdt_store_iat_insert(f->s, &t, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_iat_insert(f->s, &t, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_iat_find(f->s, t.hash, &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.id, t.id);
+    assert_string_equal(back.policy, t.policy);
+    assert_int_equal(back.max_uses, 2);
+    assert_int_equal(back.uses, 0);
+    assert_int_equal(back.expires_at, 1000);
+    assert_int_equal(mdt_store_iat_find(f->s, other, &f->a, &back, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_iat_get(f->s, t.id, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_iat_consume(f->s, t.id, 1000, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND); /* expired at its expires_at */
+    assert_int_equal(mdt_store_iat_consume(f->s, t.id, 500, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.uses, 1);
+    assert_int_equal(mdt_store_iat_consume(f->s, t.id, 500, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.uses, 2);
+    assert_int_equal(mdt_store_iat_consume(f->s, t.id, 500, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND); /* used up */
+    assert_int_equal(mdt_store_iat_consume(f->s, id(f, "nope"), 500, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    t.id = id(f, "iat0");
+    t.max_uses = 0;
+    assert_int_equal(mdt_store_iat_insert(f->s, &t, &f->err), MDT_ERR_INTERNAL);
+}
+
+/* Approval requests: a decision is recorded once, never on an expired one. */
+static void test_requests(void **state)
+{
+    fx *f = *state;
+    mdt_request_rec r = {.id = id(f, "req1"), .type = "registration", .status = "pending",
+                         .client_id = "mdt_x", .scope = "read write", .created_at = 100,
+                         .expires_at = 1000},
+                    back, *list = NULL;
+    size_t n = 0, mine = 0;
+
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_ERR_CONFLICT);
+    r.id = id(f, "req2");
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_get(f->s, id(f, "req1"), &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.scope, "read write");
+    assert_null(back.subject);
+    assert_null(back.decided_by);
+    assert_int_equal(back.decided_at, 0);
+    assert_int_equal(mdt_store_request_decide(f->s, id(f, "req1"), "approved", "ann", "ok", 500,
+                                              &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.status, "approved");
+    assert_string_equal(back.decided_by, "ann");
+    assert_string_equal(back.note, "ok");
+    assert_int_equal(back.decided_at, 500);
+    assert_int_equal(mdt_store_request_decide(f->s, id(f, "req1"), "denied", "bob", NULL, 600,
+                                              &f->a, &back, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_request_decide(f->s, id(f, "req2"), "approved", "ann", NULL, 1000,
+                                              &f->a, &back, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_request_decide(f->s, id(f, "req2"), "maybe", "ann", NULL, 10,
+                                              &f->a, &back, &f->err), MDT_ERR_INTERNAL);
+    assert_int_equal(mdt_store_request_get(f->s, id(f, "nope"), &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_request_list(f->s, &f->a, &list, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(list[i].id, g_prefix, strlen(g_prefix)) == 0)
+            mine++;
+    assert_int_equal(mine, 2);
+}
+
+/* Rate counters: one count per call, per name and window; old windows purged. */
+static void test_rate(void **state)
+{
+    fx *f = *state;
+    const char *a = id(f, "rate-a"), *b = id(f, "rate-b");
+    int64_t n = 0;
+
+    for (int64_t i = 1; i <= 3; i++) {
+        assert_int_equal(mdt_store_rate_hit(f->s, a, 600, &n, &f->err), MDT_OK);
+        assert_int_equal(n, i);
+    }
+    assert_int_equal(mdt_store_rate_hit(f->s, b, 600, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(mdt_store_rate_hit(f->s, a, 660, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(mdt_store_purge_expired(f->s, 600 + 86400 + 1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_hit(f->s, a, 600, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 1); /* the old window was purged */
+    assert_int_equal(mdt_store_rate_hit(f->s, a, 660, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(mdt_store_rate_hit(f->s, "", 660, &n, &f->err), MDT_ERR_INTERNAL);
+}
+
 /* The checkpointer runs beside writers from several threads and stops with
  * the store; starting it twice is harmless. */
 static void *writer_thread(void *arg)
@@ -936,6 +1035,9 @@ int main(void)
         T(test_clients_version),
         T(test_cred_lookup),
         T(test_jti_use),
+        T(test_iat),
+        T(test_requests),
+        T(test_rate),
         T(test_background),
         T(test_scopes),
         T(test_users),

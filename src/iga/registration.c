@@ -1,0 +1,941 @@
+/* Self-registration under governance (SPEC §3.3). The policy decision is a
+ * pure function (mdt_registration_decide); the service around it parses,
+ * validates through the same code as `mandate client create`
+ * (mdt_client_metadata_validate), decides, and creates or changes the client
+ * through iga/client.h with the server-assigned members origin, vouched_by
+ * and iat_id. */
+#include "iga/registration.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <strings.h>
+
+#include "audit/audit.h"
+#include "core/buf.h"
+#include "iga/client.h"
+#include "iga/iat.h"
+#include "iga/requests.h"
+#include "iga/scope.h"
+#include "iga/secret.h"
+#include "net/fetch.h"
+
+#define REG_ACTOR "registration"
+#define BAD_RAT "invalid registration access token"
+
+static mdt_rc nomem(mdt_err *err)
+{
+    return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+}
+
+/* ---------------------------------------------------------------------
+ * The policy.
+ * --------------------------------------------------------------------- */
+
+static bool in_list(const char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (mdt_str_eq(list[i], s))
+            return true;
+    return false;
+}
+
+/* Whether s is an entry of the comma-separated list csv. */
+static bool in_csv(const char *csv, const char *s)
+{
+    size_t n = strlen(s);
+
+    for (const char *p = csv; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, s, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+/* Asking outside an initial access token's policy is refused outright. */
+static mdt_rc within_policy(const mdt_reg_policy *p, const mdt_reg_ask *ask, mdt_err *err)
+{
+    if (!p)
+        return MDT_OK;
+    for (size_t i = 0; p->has_grant_types && i < ask->ngrant_types; i++)
+        if (!in_list(p->grant_types, p->ngrant_types, ask->grant_types[i]))
+            return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                             "grant_types holds a grant type the initial access token does not "
+                             "allow",
+                             "grant type %.80s outside the initial access token's policy",
+                             ask->grant_types[i]);
+    if (p->has_kinds && !in_list(p->kinds, p->nkinds, ask->kind))
+        return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                         "kind is not one the initial access token allows",
+                         "kind %.32s outside the initial access token's policy",
+                         ask->kind ? ask->kind : "-");
+    for (size_t i = 0; p->has_scopes && i < ask->nscopes; i++)
+        if (!in_list(p->scopes, p->nscopes, ask->scopes[i]))
+            return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                             "scope holds a scope the initial access token does not allow",
+                             "scope %.80s outside the initial access token's policy",
+                             ask->scopes[i]);
+    return MDT_OK;
+}
+
+static bool grant_free(const mdt_reg_rules *r, const char *g)
+{
+    return r->vouched || (r->policy && r->policy->has_grant_types) ||
+           in_csv(r->unverified_grant_types, g) ||
+           in_list(r->granted_grants, r->ngranted_grants, g);
+}
+
+/* Granted without approval: kept from before, or not an approval scope and
+ * vouched for (statement, token policy) or given to unverified clients. */
+static bool scope_free(const mdt_reg_rules *r, const char *s)
+{
+    if (in_list(r->granted_scopes, r->ngranted_scopes, s))
+        return true;
+    if (in_list(r->approval, r->napproval, s))
+        return false;
+    return r->vouched || (r->policy && r->policy->has_scopes) || in_csv(r->unverified_scopes, s);
+}
+
+/* Keeps the scopes that ok allows (all when !filter) as one string. */
+static mdt_rc join_scopes(const mdt_reg_rules *r, const mdt_reg_ask *ask, bool filter,
+                          mdt_arena *a, const char **out, mdt_err *err)
+{
+    mdt_buf b;
+    mdt_rc rc = MDT_OK;
+
+    mdt_buf_init(&b, MDT_CLIENT_METADATA_MAX);
+    for (size_t i = 0; rc == MDT_OK && i < ask->nscopes; i++) {
+        if (filter && !scope_free(r, ask->scopes[i]))
+            continue;
+        if (b.len)
+            rc = mdt_buf_adds(&b, " ");
+        if (rc == MDT_OK)
+            rc = mdt_buf_adds(&b, ask->scopes[i]);
+    }
+    if (rc == MDT_OK && !(*out = mdt_arena_strdup(a, b.data ? b.data : "")))
+        rc = MDT_ERR_NOMEM;
+    mdt_buf_free(&b);
+    return rc == MDT_OK ? MDT_OK : nomem(err);
+}
+
+static mdt_rc keep_grants(const mdt_reg_rules *r, const mdt_reg_ask *ask, bool filter,
+                          mdt_arena *a, mdt_reg_decision *out, mdt_err *err)
+{
+    out->grant_types = mdt_arena_alloc(a, (ask->ngrant_types + 1) * sizeof(char *));
+    if (!out->grant_types)
+        return nomem(err);
+    for (size_t i = 0; i < ask->ngrant_types; i++)
+        if (!filter || grant_free(r, ask->grant_types[i]))
+            out->grant_types[out->ngrant_types++] = ask->grant_types[i];
+    if (out->ngrant_types == 0)
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "none of the grant types asked for is allowed for a self-registered "
+                        "client without approval");
+    return MDT_OK;
+}
+
+/* Why the client asks for more than it may get without approval; NULL when
+ * it does not. */
+static const char *excess_of(const mdt_reg_rules *r, const mdt_reg_ask *ask)
+{
+    for (size_t i = 0; i < ask->nscopes; i++) {
+        if (in_list(r->granted_scopes, r->ngranted_scopes, ask->scopes[i]))
+            continue;
+        if (in_list(r->approval, r->napproval, ask->scopes[i]))
+            return "asks for a scope of sensitivity approval";
+        if (!scope_free(r, ask->scopes[i]))
+            return "asks for scopes beyond those of unverified clients";
+    }
+    for (size_t i = 0; i < ask->ngrant_types; i++)
+        if (!grant_free(r, ask->grant_types[i]))
+            return "asks for grant types beyond those of unverified clients";
+    return NULL;
+}
+
+static int64_t decide_expiry(const mdt_reg_rules *r, int64_t asked)
+{
+    int64_t e = asked;
+
+    if (!r->vouched && !r->policy && r->max_lifetime > 0) {
+        int64_t cap = r->since + r->max_lifetime;
+        if (!e || e > cap)
+            e = cap;
+    }
+    if (r->current_expires_at && (!e || e > r->current_expires_at))
+        e = r->current_expires_at;
+    return e;
+}
+
+mdt_rc mdt_registration_decide(const mdt_reg_rules *rules, const mdt_reg_ask *ask, mdt_arena *a,
+                               mdt_reg_decision *out, mdt_err *err)
+{
+    const char *why;
+    bool reduce;
+    mdt_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = within_policy(rules->policy, ask, err)) != MDT_OK)
+        return rc;
+    why = excess_of(rules, ask);
+    reduce = why && rules->reduce;
+    out->pending = why && !rules->reduce;
+    out->reason = why;
+    if ((rc = join_scopes(rules, ask, reduce, a, &out->scope, err)) != MDT_OK ||
+        (rc = keep_grants(rules, ask, reduce, a, out, err)) != MDT_OK)
+        return rc;
+    out->reduced = reduce; /* an excess is always something taken away */
+    if (rules->policy && rules->policy->owner)
+        out->owner = rules->policy->owner;
+    else if (rules->vouched)
+        out->owner = ask->owner;
+    out->expires_at = decide_expiry(rules, ask->expires_at);
+    return MDT_OK;
+}
+
+int64_t mdt_registration_inactive_deadline(const char *origin, int64_t created_at,
+                                           int64_t approved_at, const mdt_cred_rec *creds,
+                                           size_t n, int64_t inactive_expiry)
+{
+    if (inactive_expiry <= 0 || (!mdt_str_eq(origin, "dcr") && !mdt_str_eq(origin, "cimd")))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (creds[i].last_used_at && !mdt_str_eq(creds[i].type, "registration"))
+            return 0;
+    return (approved_at > created_at ? approved_at : created_at) + inactive_expiry;
+}
+
+/* ---------------------------------------------------------------------
+ * Audit.
+ * --------------------------------------------------------------------- */
+
+static mdt_rc audit_event(mdt_env *env, const mdt_audit_event *ev, mdt_err *err)
+{
+    if (env->audit)
+        return mdt_audit_record(env->audit, ev, err);
+    return mdt_audit_append_now(env->store, &env->clock, ev, err);
+}
+
+/* Records why a registration (or an update) was refused and returns the
+ * refusal's code; err keeps the refusal unless the audit itself fails. */
+static mdt_rc refuse(mdt_env *env, const mdt_reg_ctx *ctx, const char *client_id, mdt_rc why,
+                     mdt_err *err)
+{
+    char reason[320];
+    json_t *d;
+    char *data;
+    mdt_err aerr = {0};
+    mdt_audit_event ev = {.type = "registration.refused", .actor = REG_ACTOR,
+                          .client_id = client_id, .decision = "deny", .reason = reason,
+                          .ip = ctx ? ctx->source : NULL};
+
+    if (mdt_rc_is_server_fault(why))
+        return why;
+    snprintf(reason, sizeof(reason), "%s: %s", mdt_rc_name(why), mdt_err_text(err));
+    d = json_pack("{s:s?, s:s?, s:s?}", "origin", ctx ? ctx->origin : NULL, "iat_id",
+                  ctx ? ctx->iat_id : NULL, "vouched_by", ctx ? ctx->vouched_by : NULL);
+    data = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    ev.data = data;
+    if (!data || audit_event(env, &ev, &aerr) != MDT_OK) {
+        free(data);
+        if (err)
+            *err = aerr;
+        return data ? aerr.rc : nomem(err);
+    }
+    free(data);
+    return why;
+}
+
+/* ---------------------------------------------------------------------
+ * Preparing a registration: parse, vouch, validate, decide.
+ * --------------------------------------------------------------------- */
+
+typedef struct {
+    json_t *m;                 /* the metadata to store (owned) */
+    mdt_reg_decision d;
+    const char *asked_scope;   /* the scope as asked: what an approval grants */
+} reg_plan;
+
+static mdt_rc parse_obj(const char *json, size_t len, json_t **out, mdt_err *err)
+{
+    json_error_t je;
+
+    *out = NULL;
+    if (len > MDT_CLIENT_METADATA_MAX)
+        return mdt_fail(err, MDT_ERR_TOO_LARGE, "client metadata is larger than 64 KiB");
+    *out = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (json_is_object(*out))
+        return MDT_OK;
+    json_decref(*out);
+    *out = NULL;
+    return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                     "client metadata must be a JSON object",
+                     "client metadata is not a JSON object: %s", je.text);
+}
+
+/* The verified statement's claims take precedence over the request's. */
+static mdt_rc apply_statement(json_t *in, const char *statement, mdt_err *err)
+{
+    json_t *st = statement ? json_loads(statement, 0, NULL) : NULL;
+    mdt_rc rc = MDT_OK;
+
+    if (statement && (!json_is_object(st) || json_object_update(in, st) != 0))
+        rc = mdt_fail(err, MDT_ERR_INTERNAL, "software statement claims are not an object");
+    json_object_del(in, "software_statement");
+    json_decref(st);
+    return rc;
+}
+
+/* The shared validation of client metadata, on the object in. */
+static mdt_rc validate(mdt_env *env, json_t *in, mdt_arena *a, json_t **norm, mdt_err *err)
+{
+    char *text = json_dumps(in, JSON_COMPACT);
+    const char *meta = NULL;
+    int64_t expires_at;
+    mdt_rc rc;
+
+    *norm = NULL;
+    if (!text)
+        return nomem(err);
+    rc = mdt_client_metadata_validate(env, text, strlen(text), a, &meta, &expires_at, err);
+    free(text);
+    if (rc != MDT_OK)
+        return rc;
+    *norm = json_loads(meta, 0, NULL);
+    return *norm ? MDT_OK : nomem(err);
+}
+
+/* Whether the host of an https URL is a literal loopback, private or other
+ * non-public address (or localhost). Host names are left to the fetch, which
+ * checks the addresses they resolve to. */
+static bool host_not_public(const char *uri)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } addr;
+    bool bad = false;
+
+    memset(&addr, 0, sizeof(addr));
+    if (u && curl_url_set(u, CURLUPART_URL, uri, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host) {
+        size_t n = strlen(host);
+        if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+            host[n - 1] = '\0';
+            addr.v6.sin6_family = AF_INET6;
+            bad = inet_pton(AF_INET6, host + 1, &addr.v6.sin6_addr) == 1;
+        } else if (inet_pton(AF_INET, host, &addr.v4.sin_addr) == 1) {
+            addr.v4.sin_family = AF_INET;
+            bad = true;
+        }
+        bad = (bad && !mdt_fetch_addr_public(&addr.sa)) || strcasecmp(host, "localhost") == 0;
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return bad;
+}
+
+/* Rules of self-registration on top of the shared validation. */
+static mdt_rc registration_checks(mdt_env *env, json_t *m, const mdt_reg_ctx *ctx, mdt_err *err)
+{
+    const char *jwks_uri = json_string_value(json_object_get(m, "jwks_uri"));
+    const char *method = json_string_value(json_object_get(m, "token_endpoint_auth_method"));
+
+    if (jwks_uri && !env->cfg.jwks_uri_allow_private && host_not_public(jwks_uri))
+        return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                         "jwks_uri must not point at a private or loopback address",
+                         "jwks_uri host is not a public address: %.200s", jwks_uri);
+    if (mdt_str_eq(ctx->origin, "cimd") && mdt_client_auth_method_is_secret(method))
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "a client ID metadata document cannot register a secret method");
+    return MDT_OK;
+}
+
+static const char **str_list(json_t *arr, mdt_arena *a, size_t *n)
+{
+    const char **out = mdt_arena_alloc(a, (json_array_size(arr) + 1) * sizeof(char *));
+    size_t i;
+    json_t *x;
+
+    *n = 0;
+    if (!out)
+        return NULL;
+    json_array_foreach(arr, i, x)
+        if (json_is_string(x))
+            out[(*n)++] = json_string_value(x);
+    return out;
+}
+
+static const char **split_scope(const char *scope, mdt_arena *a, size_t *n)
+{
+    char *s = mdt_arena_strdup(a, scope ? scope : "");
+    const char **out = s ? mdt_arena_alloc(a, (strlen(s) / 2 + 2) * sizeof(char *)) : NULL;
+
+    *n = 0;
+    for (char *p = s; out && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len)
+            out[(*n)++] = p;
+        p += len;
+        if (*p)
+            *p++ = '\0';
+    }
+    return out;
+}
+
+/* What normalized metadata m asks for; strings borrowed from m or in a. */
+static mdt_rc gather_ask(json_t *m, mdt_arena *a, mdt_reg_ask *ask, mdt_err *err)
+{
+    const char *exp = json_string_value(json_object_get(m, "expires_at"));
+
+    memset(ask, 0, sizeof(*ask));
+    ask->grant_types = str_list(json_object_get(m, "grant_types"), a, &ask->ngrant_types);
+    ask->scopes = split_scope(json_string_value(json_object_get(m, "scope")), a, &ask->nscopes);
+    ask->kind = json_string_value(json_object_get(m, "kind"));
+    ask->owner = json_string_value(json_object_get(m, "owner"));
+    if (exp && mdt_time_parse(exp, &ask->expires_at) != MDT_OK)
+        ask->expires_at = 0;
+    return ask->grant_types && ask->scopes ? MDT_OK : nomem(err);
+}
+
+/* The asked scopes whose sensitivity is approval. */
+static mdt_rc approval_scopes(mdt_env *env, const mdt_reg_ask *ask, mdt_arena *a,
+                              mdt_reg_rules *r, mdt_err *err)
+{
+    const char **out = mdt_arena_alloc(a, (ask->nscopes + 1) * sizeof(char *));
+    mdt_scope_rec sc;
+    mdt_rc rc;
+
+    if (!out)
+        return nomem(err);
+    for (size_t i = 0; i < ask->nscopes; i++) {
+        if ((rc = mdt_store_scope_get(env->store, ask->scopes[i], a, &sc, err)) != MDT_OK)
+            return rc;
+        if (mdt_str_eq(sc.sensitivity, "approval"))
+            out[r->napproval++] = ask->scopes[i];
+    }
+    r->approval = out;
+    return MDT_OK;
+}
+
+/* The rules for a registration (cur NULL) or an update of cur. */
+static mdt_rc make_rules(mdt_env *env, const mdt_reg_ctx *ctx, const mdt_client *cur,
+                         mdt_arena *a, mdt_reg_rules *r, mdt_reg_policy *p, mdt_err *err)
+{
+    mdt_rc rc;
+
+    memset(r, 0, sizeof(*r));
+    r->unverified_scopes = env->cfg.unverified_scopes;
+    r->unverified_grant_types = env->cfg.unverified_grant_types;
+    r->max_lifetime = env->cfg.unverified_max_lifetime;
+    r->reduce = mdt_str_eq(env->cfg.registration_excess, "reduce");
+    r->vouched = ctx->vouched_by != NULL;
+    r->since = cur ? cur->created_at : mdt_now(&env->clock);
+    if (ctx->iat_policy) {
+        if ((rc = mdt_iat_policy_parse(ctx->iat_policy, a, p, NULL, err)) != MDT_OK)
+            return mdt_failf(err, MDT_ERR_INTERNAL, "stored policy unreadable", "iat policy: %s",
+                             mdt_err_text(err));
+        r->policy = p;
+    }
+    if (cur && mdt_str_eq(cur->status, "active")) {
+        r->granted_scopes = cur->scopes;
+        r->ngranted_scopes = cur->nscopes;
+        r->granted_grants = cur->grant_types;
+        r->ngranted_grants = cur->ngrant_types;
+    }
+    r->current_expires_at = cur ? cur->expires_at : 0;
+    return MDT_OK;
+}
+
+static mdt_rc apply_decision(json_t *m, const mdt_reg_decision *d, mdt_err *err)
+{
+    json_t *grants = json_array();
+    char when[21];
+    int bad = !grants;
+
+    for (size_t i = 0; !bad && i < d->ngrant_types; i++)
+        bad = json_array_append_new(grants, json_string(d->grant_types[i]));
+    bad = bad || json_object_set_new(m, "grant_types", grants);
+    grants = NULL;
+    if (d->scope[0])
+        bad = bad || json_object_set_new(m, "scope", json_string(d->scope));
+    else
+        json_object_del(m, "scope");
+    if (d->owner)
+        bad = bad || json_object_set_new(m, "owner", json_string(d->owner));
+    else
+        json_object_del(m, "owner");
+    mdt_time_format(d->expires_at, when);
+    if (d->expires_at)
+        bad = bad || json_object_set_new(m, "expires_at", json_string(when));
+    else
+        json_object_del(m, "expires_at");
+    return bad ? nomem(err) : MDT_OK;
+}
+
+/* Everything a registration or an update decides before it writes. */
+static mdt_rc prepare(mdt_env *env, const char *json, size_t len, const mdt_reg_ctx *ctx,
+                      const mdt_client *cur, mdt_arena *a, reg_plan *plan, mdt_err *err)
+{
+    json_t *in = NULL;
+    mdt_reg_ask ask;
+    mdt_reg_rules rules;
+    mdt_reg_policy pol;
+    mdt_rc rc;
+
+    memset(plan, 0, sizeof(*plan));
+    if ((rc = parse_obj(json, len, &in, err)) || (rc = apply_statement(in, ctx->statement, err)) ||
+        (rc = validate(env, in, a, &plan->m, err)) ||
+        (rc = registration_checks(env, plan->m, ctx, err)) ||
+        (rc = gather_ask(plan->m, a, &ask, err)) ||
+        (rc = make_rules(env, ctx, cur, a, &rules, &pol, err)) ||
+        (rc = approval_scopes(env, &ask, a, &rules, err)) ||
+        (rc = mdt_registration_decide(&rules, &ask, a, &plan->d, err)))
+        goto out;
+    plan->asked_scope = mdt_arena_strdup(a, json_string_value(json_object_get(plan->m, "scope")));
+    rc = apply_decision(plan->m, &plan->d, err);
+out:
+    json_decref(in);
+    if (rc != MDT_OK) {
+        json_decref(plan->m);
+        plan->m = NULL;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Writing.
+ * --------------------------------------------------------------------- */
+
+/* The environment with another actor for the audit events of iga/. */
+static mdt_env as_actor(const mdt_env *env, const char *actor)
+{
+    mdt_env e = *env;
+
+    e.actor = actor;
+    return e;
+}
+
+static const char *dump_in(json_t *v, mdt_arena *a)
+{
+    const char *out = NULL;
+
+    if (v && mdt_iga__dump(v, a, &out, NULL) != MDT_OK)
+        out = NULL;
+    json_decref(v);
+    return out;
+}
+
+/* The audit data of a registration or an update. */
+static const char *event_data(const mdt_reg_ctx *ctx, const reg_plan *plan, mdt_arena *a)
+{
+    return dump_in(json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:b, s:s?}", "origin", ctx->origin,
+                             "source", ctx->source, "iat_id", ctx->iat_id, "vouched_by",
+                             ctx->vouched_by, "status", plan->d.pending ? "pending" : "active",
+                             "reduced", plan->d.reduced, "policy_reason", plan->d.reason),
+                   a);
+}
+
+static mdt_rc pending_request(mdt_env *env, const char *client_id, const reg_plan *plan,
+                              mdt_arena *a, mdt_err *err)
+{
+    mdt_request_rec r = {.type = "registration", .client_id = client_id,
+                         .scope = plan->asked_scope};
+    mdt_env e = as_actor(env, REG_ACTOR);
+    const char *id;
+
+    return mdt_request_create(&e, &r, a, &id, err);
+}
+
+/* Adds registration_access_token (when rat) and registration_client_uri to
+ * the RFC 7591 document *doc. */
+static mdt_rc add_registration(mdt_env *env, const char *client_id, const char *rat,
+                               mdt_arena *a, const char **doc, mdt_err *err)
+{
+    json_t *o = json_loads(*doc, 0, NULL);
+    const char *uri = mdt_arena_printf(a, "%s/register/%s", env->cfg.issuer, client_id);
+    bool ok = json_is_object(o) && uri &&
+              json_object_set_new(o, "registration_client_uri", json_string(uri)) == 0 &&
+              (!rat || json_object_set_new(o, "registration_access_token", json_string(rat)) == 0);
+    mdt_rc rc = ok ? mdt_iga__dump(o, a, doc, err) : nomem(err);
+
+    json_decref(o);
+    return rc;
+}
+
+/* A fresh registration access token and its credential row. */
+static mdt_rc new_rat(mdt_env *env, const char *client_id, mdt_arena *a, mdt_cred_rec *cred,
+                      char rat[MDT_SECRET_LEN + 1], mdt_err *err)
+{
+    mdt_rc rc;
+
+    memset(cred, 0, sizeof(*cred));
+    if ((rc = mdt_random_id(&env->rng, "cred_", MDT_CRED_ID_BYTES, a, &cred->id, err)) ||
+        (rc = mdt_secret_generate(&env->rng, rat, err)))
+        return rc;
+    mdt_secret_hash(rat, MDT_SECRET_LEN, cred->hash);
+    cred->client_id = client_id;
+    cred->type = "registration";
+    cred->name = "";
+    cred->created_at = mdt_now(&env->clock);
+    return MDT_OK;
+}
+
+/* Creates the client of plan (with a registration access token when rat). */
+static mdt_rc create_client(mdt_env *env, const mdt_reg_ctx *ctx, const char *client_id,
+                            const reg_plan *plan, char *rat, mdt_arena *a, const char **doc,
+                            mdt_err *err)
+{
+    mdt_env e = as_actor(env, REG_ACTOR);
+    mdt_cred_rec cred;
+    mdt_client_spec spec = {.client_id = client_id,
+                            .status = plan->d.pending ? "pending" : "active",
+                            .event = "client.registered",
+                            .event_data = event_data(ctx, plan, a)};
+    const char *meta = NULL;
+    mdt_rc rc;
+
+    spec.server_meta = dump_in(json_pack("{s:s, s:s?, s:s?}", "origin", ctx->origin,
+                                         "vouched_by", ctx->vouched_by, "iat_id", ctx->iat_id),
+                               a);
+    if (!spec.server_meta || !spec.event_data || mdt_iga__dump(plan->m, a, &meta, err) != MDT_OK)
+        return nomem(err);
+    if (rat) {
+        if ((rc = new_rat(env, client_id, a, &cred, rat, err)) != MDT_OK)
+            return rc;
+        spec.extra = &cred;
+        spec.nextra = 1;
+    }
+    if ((rc = mdt_client_create_with(&e, meta, strlen(meta), &spec, a, doc, err)) != MDT_OK)
+        return rc;
+    return plan->d.pending ? pending_request(env, client_id, plan, a, err) : MDT_OK;
+}
+
+mdt_rc mdt_registration_create(mdt_env *env, const char *json, size_t len, const mdt_reg_ctx *ctx,
+                               mdt_arena *a, const char **response_json, mdt_err *err)
+{
+    char rat[MDT_SECRET_LEN + 1] = "";
+    const char *client_id = NULL;
+    mdt_iat_rec iat;
+    reg_plan plan;
+    mdt_rc rc;
+
+    *response_json = NULL;
+    if ((rc = prepare(env, json, len, ctx, NULL, a, &plan, err)) != MDT_OK)
+        return refuse(env, ctx, NULL, rc, err);
+    if (ctx->iat_id &&
+        (rc = mdt_iat_consume(env, ctx->iat_id, mdt_now(&env->clock), a, &iat, err)) != MDT_OK) {
+        rc = refuse(env, ctx, NULL, rc, err);
+        goto out;
+    }
+    if ((rc = mdt_random_id(&env->rng, "mdt_", MDT_CLIENT_ID_BYTES, a, &client_id, err)) ||
+        (rc = create_client(env, ctx, client_id, &plan, rat, a, response_json, err)))
+        goto out;
+    rc = add_registration(env, client_id, rat, a, response_json, err);
+out:
+    mdt_wipe(rat, sizeof(rat));
+    json_decref(plan.m);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * RFC 7592.
+ * --------------------------------------------------------------------- */
+
+/* Checks the registration access token of client_id (every registration
+ * credential compared, no early exit). */
+static mdt_rc rat_check(mdt_env *env, const char *client_id, const char *rat, mdt_arena *a,
+                        mdt_err *err)
+{
+    uint8_t h[MDT_SECRET_HASH_LEN];
+    mdt_cred_rec *creds = NULL;
+    size_t n = 0;
+    bool hit = false;
+    mdt_rc rc;
+
+    if (!rat || strlen(rat) != MDT_SECRET_LEN || !client_id || !*client_id)
+        return mdt_failf(err, MDT_ERR_INVALID_TOKEN, BAD_RAT, "registration access token missing "
+                                                               "or malformed");
+    rc = mdt_store_cred_list(env->store, client_id, a, &creds, &n, err);
+    if (rc != MDT_OK)
+        return rc;
+    mdt_secret_hash(rat, MDT_SECRET_LEN, h);
+    for (size_t i = 0; i < n; i++) {
+        bool eq = mdt_ct_eq(h, sizeof(h), creds[i].hash, sizeof(creds[i].hash));
+        hit |= eq && mdt_str_eq(creds[i].type, "registration") &&
+               mdt_cred_live(&creds[i], mdt_now(&env->clock));
+    }
+    mdt_wipe(h, sizeof(h));
+    if (!hit)
+        return mdt_failf(err, MDT_ERR_INVALID_TOKEN, BAD_RAT,
+                         "wrong registration access token for %.64s (or unknown client)",
+                         client_id);
+    return MDT_OK;
+}
+
+mdt_rc mdt_registration_read(mdt_env *env, const char *client_id, const char *rat, mdt_arena *a,
+                             const char **response_json, mdt_err *err)
+{
+    mdt_rc rc;
+
+    *response_json = NULL;
+    if ((rc = rat_check(env, client_id, rat, a, err)) ||
+        (rc = mdt_client_doc_json(env, client_id, a, response_json, err)))
+        return rc;
+    return add_registration(env, client_id, NULL, a, response_json, err);
+}
+
+mdt_rc mdt_registration_delete(mdt_env *env, const char *client_id, const char *rat, mdt_err *err)
+{
+    mdt_env e = as_actor(env, REG_ACTOR);
+    mdt_arena a;
+    mdt_rc rc;
+
+    mdt_arena_init(&a, 2048);
+    rc = rat_check(env, client_id, rat, &a, err);
+    mdt_arena_free(&a);
+    return rc != MDT_OK ? rc : mdt_client_delete(&e, client_id, err);
+}
+
+/* RFC 7592 §2.2: the body names the client it updates. */
+static mdt_rc same_client(const char *json, size_t len, const char *client_id, mdt_err *err)
+{
+    json_t *o = len <= MDT_CLIENT_METADATA_MAX ? json_loadb(json, len, 0, NULL) : NULL;
+    bool ok = mdt_str_eq(json_string_value(json_object_get(o, "client_id")), client_id);
+
+    json_decref(o);
+    if (!o)
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "client metadata must be a JSON object");
+    return ok ? MDT_OK
+              : mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                         "client_id must be present and equal to the client's");
+}
+
+/* The context of an update: the origin and token the client registered
+ * with (its policy still applies), the statement of this request. */
+static mdt_rc update_ctx(mdt_env *env, const mdt_client *cur, const mdt_reg_ctx *in,
+                         mdt_arena *a, mdt_reg_ctx *out, mdt_err *err)
+{
+    json_t *m = json_loads(cur->metadata, 0, NULL);
+    const char *iat_id = mdt_arena_strdup(a, json_string_value(json_object_get(m, "iat_id")));
+    mdt_iat_rec iat;
+    mdt_rc rc = MDT_OK;
+
+    json_decref(m);
+    *out = *in;
+    out->origin = cur->origin ? cur->origin : "dcr";
+    out->iat_id = iat_id;
+    out->iat_policy = NULL;
+    if (iat_id && (rc = mdt_store_iat_get(env->store, iat_id, a, &iat, err)) == MDT_OK)
+        out->iat_policy = iat.policy[0] ? iat.policy : NULL;
+    return rc == MDT_ERR_NOT_FOUND ? MDT_OK : rc;
+}
+
+/* An update's new status: a suspended (denied) client stays so. */
+static const char *update_status(const mdt_client *cur, const reg_plan *plan)
+{
+    if (mdt_str_eq(cur->status, "suspended") || mdt_str_eq(cur->status, "expired"))
+        return NULL;
+    return plan->d.pending ? "pending" : "active";
+}
+
+static mdt_rc apply_update(mdt_env *env, const mdt_client *cur, const mdt_reg_ctx *ctx,
+                           const reg_plan *plan, mdt_arena *a, const char **doc, mdt_err *err)
+{
+    mdt_env e = as_actor(env, REG_ACTOR);
+    mdt_client_spec spec = {.status = update_status(cur, plan), .replace = true,
+                            .event_data = event_data(ctx, plan, a)};
+    const char *meta = NULL;
+    mdt_rc rc;
+
+    spec.server_meta = dump_in(json_pack("{s:s?}", "vouched_by", ctx->vouched_by), a);
+    if (spec.server_meta && !ctx->vouched_by)
+        spec.server_meta = "{\"vouched_by\":null}";
+    if (!spec.server_meta || !spec.event_data || mdt_iga__dump(plan->m, a, &meta, err) != MDT_OK)
+        return nomem(err);
+    rc = mdt_client_update_with(&e, cur->client_id, meta, strlen(meta), &spec, a, doc, err);
+    if (rc == MDT_OK && mdt_str_eq(spec.status, "pending") && !mdt_str_eq(cur->status, "pending"))
+        rc = pending_request(env, cur->client_id, plan, a, err);
+    return rc;
+}
+
+mdt_rc mdt_registration_update(mdt_env *env, const char *client_id, const char *rat,
+                               const char *json, size_t len, const mdt_reg_ctx *ctx,
+                               mdt_arena *a, const char **response_json, mdt_err *err)
+{
+    mdt_client cur;
+    mdt_reg_ctx uctx;
+    reg_plan plan = {0};
+    mdt_rc rc;
+
+    *response_json = NULL;
+    if ((rc = rat_check(env, client_id, rat, a, err)) ||
+        (rc = mdt_client_load(env, client_id, a, &cur, err)) ||
+        (rc = update_ctx(env, &cur, ctx, a, &uctx, err)))
+        return rc;
+    if ((rc = same_client(json, len, client_id, err)) ||
+        (rc = prepare(env, json, len, &uctx, &cur, a, &plan, err)))
+        return refuse(env, &uctx, client_id, rc, err);
+    rc = apply_update(env, &cur, &uctx, &plan, a, response_json, err);
+    if (rc == MDT_OK)
+        rc = add_registration(env, client_id, NULL, a, response_json, err);
+    json_decref(plan.m);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Client ID metadata documents.
+ * --------------------------------------------------------------------- */
+
+/* Whether the stored metadata (minus server members) equals plan's. */
+static bool unchanged(const mdt_client *cur, const reg_plan *plan)
+{
+    static const char *const server[] = {"origin", "vouched_by", "iat_id", "approved_at"};
+    json_t *m = json_loads(cur->metadata, 0, NULL);
+    bool same;
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(server); i++)
+        json_object_del(m, server[i]);
+    same = m && json_equal(m, plan->m);
+    json_decref(m);
+    return same;
+}
+
+mdt_rc mdt_registration_upsert_document(mdt_env *env, const char *client_id, const char *json,
+                                        size_t len, const mdt_reg_ctx *ctx, mdt_arena *a,
+                                        mdt_err *err)
+{
+    mdt_client cur;
+    reg_plan plan = {0};
+    const char *doc = NULL;
+    mdt_rc rc = mdt_client_load(env, client_id, a, &cur, err);
+
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_err_clear(err);
+        if ((rc = prepare(env, json, len, ctx, NULL, a, &plan, err)) != MDT_OK)
+            return refuse(env, ctx, client_id, rc, err);
+        rc = create_client(env, ctx, client_id, &plan, NULL, a, &doc, err);
+    } else if (rc == MDT_OK && !mdt_str_eq(cur.origin, "cimd")) {
+        rc = refuse(env, ctx, client_id,
+                    mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                             "client_id names a client that was not registered from a document"),
+                    err);
+    } else if (rc == MDT_OK) {
+        if ((rc = prepare(env, json, len, ctx, &cur, a, &plan, err)) != MDT_OK)
+            return refuse(env, ctx, client_id, rc, err);
+        if (!unchanged(&cur, &plan))
+            rc = apply_update(env, &cur, ctx, &plan, a, &doc, err);
+    }
+    json_decref(plan.m);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Initial access tokens, rate limits, approvals.
+ * --------------------------------------------------------------------- */
+
+mdt_rc mdt_registration_authorize(mdt_env *env, const char *token, int64_t now, mdt_arena *a,
+                                  mdt_reg_ctx *ctx, mdt_err *err)
+{
+    mdt_iat_rec iat;
+    mdt_rc rc;
+
+    ctx->iat_id = ctx->iat_policy = NULL;
+    if (!token) {
+        if (env->cfg.registration_open)
+            return MDT_OK;
+        return mdt_failf(err, MDT_ERR_INVALID_TOKEN, "an initial access token is required",
+                         "no initial access token presented");
+    }
+    if ((rc = mdt_iat_check(env, token, now, a, &iat, err)) != MDT_OK)
+        return rc;
+    ctx->iat_id = iat.id;
+    ctx->iat_policy = iat.policy[0] ? iat.policy : NULL;
+    return MDT_OK;
+}
+
+static mdt_rc count(mdt_env *env, const char *kind, const char *key, int64_t limit,
+                    int64_t window, bool *limited, mdt_err *err)
+{
+    char name[320];
+    int64_t n;
+    mdt_rc rc;
+
+    snprintf(name, sizeof(name), "register:%s:%.256s", kind, key);
+    if ((rc = mdt_store_rate_hit(env->store, name, window, &n, err)) == MDT_OK && n > limit)
+        *limited = true;
+    return rc;
+}
+
+mdt_rc mdt_registration_rate(mdt_env *env, const mdt_reg_ctx *ctx, int64_t now, bool *limited,
+                             int64_t *retry_after, mdt_err *err)
+{
+    int64_t window = now - now % MDT_REG_RATE_WINDOW;
+    mdt_rc rc = MDT_OK;
+
+    *limited = false;
+    *retry_after = window + MDT_REG_RATE_WINDOW - now;
+    if (ctx->source)
+        rc = count(env, "source", ctx->source, env->cfg.registration_rate_per_source, window,
+                   limited, err);
+    if (rc == MDT_OK && ctx->iat_id)
+        rc = count(env, "iat", ctx->iat_id, env->cfg.registration_rate_per_iat, window, limited,
+                   err);
+    return rc;
+}
+
+/* {"expires_at": now + for_secs} or {}. */
+static const char *approval_input(int64_t now, int64_t for_secs, mdt_arena *a)
+{
+    char when[21];
+
+    if (!for_secs)
+        return "{}";
+    mdt_time_format(now + for_secs, when);
+    return mdt_arena_printf(a, "{\"expires_at\":\"%s\"}", when);
+}
+
+static mdt_rc approve(mdt_env *env, const mdt_request_rec *req, int64_t for_secs, mdt_arena *a,
+                      mdt_err *err)
+{
+    int64_t now = mdt_now(&env->clock);
+    char when[21];
+    const char *in = approval_input(now, for_secs, a), *doc = NULL;
+    mdt_client_spec spec = {.status = "active", .event = "client.approved"};
+
+    mdt_time_format(now, when);
+    spec.server_meta = mdt_arena_printf(a, "{\"approved_at\":\"%s\"}", when);
+    spec.event_data = mdt_arena_printf(a, "{\"request\":\"%s\"}", req->id);
+    if (!in || !spec.server_meta || !spec.event_data)
+        return nomem(err);
+    return mdt_client_update_with(env, req->client_id, in, strlen(in), &spec, a, &doc, err);
+}
+
+mdt_rc mdt_registration_decided(mdt_env *env, const mdt_request_rec *req, bool approved,
+                                int64_t for_secs, mdt_err *err)
+{
+    mdt_env e = as_actor(env, req->decided_by ? req->decided_by : env->actor);
+    mdt_client_rec rec;
+    mdt_arena a;
+    mdt_rc rc;
+
+    mdt_arena_init(&a, 4096);
+    rc = mdt_store_client_get(env->store, req->client_id, &a, &rec, err);
+    if (rc == MDT_ERR_NOT_FOUND) { /* deleted meanwhile: nothing to apply */
+        mdt_err_clear(err);
+        rc = MDT_OK;
+    } else if (rc == MDT_OK && mdt_str_eq(rec.status, "pending")) {
+        rc = approved ? approve(&e, req, for_secs, &a, err)
+                      : mdt_client_set_status(&e, req->client_id, "suspended", err);
+    }
+    mdt_arena_free(&a);
+    return rc;
+}

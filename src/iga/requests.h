@@ -1,0 +1,55 @@
+/* Approval requests: what waits for a human decision (SPEC §1 "Approval",
+ * §3.5, §3.6). One record and one decision path for every type:
+ * registration (a pending self-registered client, iga/registration.h), and
+ * later access_request, ciba and device. A request has an id "req_...", a
+ * status pending | approved | denied | expired (expired: still pending past
+ * expires_at; derived, never stored), and its decision (decided_by,
+ * decided_at, note). A decision is taken in one store statement, so two
+ * approvers cannot both decide; it is audited (request.approved,
+ * request.denied) and then applied by the service of its type.
+ *
+ * Memory: everything returned lives in the caller's arena. */
+#ifndef MDT_IGA_REQUESTS_H
+#define MDT_IGA_REQUESTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "app/env.h"
+#include "core/arena.h"
+#include "core/mdt.h"
+#include "store/store.h"
+
+#define MDT_REQUEST_TTL (7 * 86400) /* a request nobody decides expires after this */
+#define MDT_REQUEST_NOTE_MAX 1000   /* bytes of a decision's note */
+
+/* The status of r at now: "expired" for a pending request past expires_at. */
+const char *mdt_request_status(const mdt_request_rec *r, int64_t now);
+
+/* Creates a pending request from r (type, client_id, subject, scope, ...;
+ * its id, status, created_at and expires_at are set here: now +
+ * MDT_REQUEST_TTL unless r->expires_at is set). *id: the new id (in a).
+ * Audited: request.created. */
+mdt_rc mdt_request_create(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, const char **id,
+                          mdt_err *err) MDT_WARN_UNUSED;
+
+/* JSON array of requests, oldest first: {id, type, status, client_id,
+ * subject, scope, resource, binding_message, authorization_details,
+ * created_at, expires_at, decided_by, decided_at, note}; times RFC 3339 or
+ * null, authorization_details a JSON array or null. status: only requests
+ * of this (effective) status; NULL: all. */
+mdt_rc mdt_request_list_json(mdt_env *env, const char *status, mdt_arena *a, const char **json,
+                             mdt_err *err) MDT_WARN_UNUSED;
+
+/* Approves or denies a pending request. by: the deciding user (NULL: the
+ * environment's actor, e.g. the admin at the command line), who must exist,
+ * be active and be an approver, an admin or the owner of the request's
+ * client (MDT_ERR_ACCESS_DENIED). for_secs (approve only, 0: none): how long
+ * the approval lasts (a registration: the client expires after it).
+ * MDT_ERR_NOT_FOUND for an unknown id; MDT_ERR_CONFLICT when the request is
+ * already decided or expired. *json: the request after the decision. */
+mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char *by,
+                          const char *note, int64_t for_secs, mdt_arena *a, const char **json,
+                          mdt_err *err) MDT_WARN_UNUSED;
+
+#endif
