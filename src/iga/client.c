@@ -1257,8 +1257,20 @@ mdt_rc mdt_client_set_status(mdt_env *env, const char *client_id, const char *st
     mdt_rc rc;
 
     mdt_arena_init(&a, 4096);
-    if ((rc = get_client(env, client_id, &a, &rec, err)) ||
-        (rc = change_status(&rec, status, now, &event, err)) || !event)
+    if ((rc = get_client(env, client_id, &a, &rec, err)))
+        goto out;
+    if (mdt_str_eq(status, "active")) {
+        /* expired by expires_at or, self-registered, by never authenticating */
+        mdt_client c;
+        if ((rc = mdt_client_load(env, client_id, &a, &c, err)))
+            goto out;
+        if (mdt_str_eq(c.status, "expired")) {
+            rc = mdt_failf(err, MDT_ERR_CONFLICT, "client has expired and cannot be resumed",
+                           "client %.64s has expired and cannot be resumed", client_id);
+            goto out;
+        }
+    }
+    if ((rc = change_status(&rec, status, now, &event, err)) || !event)
         goto out;
     rec.updated_at = now;
     if ((rc = mdt_store_client_update(env->store, &rec, err)))

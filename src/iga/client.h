@@ -88,8 +88,9 @@ bool mdt_cred_live(const mdt_cred_rec *c, int64_t now);
 const mdt_cred_rec *mdt_client_cred_find(const mdt_client *c, const char *type,
                                          const uint8_t hash[MDT_HASH_LEN]);
 /* Records that cred (one of c->creds) authenticated a request at now:
- * updates last_used_at at most once every MDT_CLIENT_TOUCH_INTERVAL. A
- * failure to record is logged, never fatal. */
+ * updates last_used_at at most once every MDT_CLIENT_TOUCH_INTERVAL, and
+ * never for a client that is not usable. A failure to record is logged,
+ * never fatal. */
 void mdt_client_cred_used(mdt_env *env, const mdt_client *c, const mdt_cred_rec *cred,
                           int64_t now);
 /* Verifies a presented secret against the client's unexpired secret

@@ -49,7 +49,10 @@ void mdt_client_cred_used(mdt_env *env, const mdt_client *c, const mdt_cred_rec 
 {
     mdt_err err = {0};
 
-    if (now - cred->last_used_at < MDT_CLIENT_TOUCH_INTERVAL)
+    /* a client that may not authenticate (suspended, pending, expired — also
+     * by never having authenticated) does not get a use recorded: a right
+     * secret presented after the fact must not bring it back */
+    if (!mdt_client_usable(c, now) || now - cred->last_used_at < MDT_CLIENT_TOUCH_INTERVAL)
         return;
     if (mdt_store_cred_touch(env->store, cred->id, now, &err) != MDT_OK) {
         MDT_WARN("cannot record use of credential %s: %s", cred->id, mdt_err_text(&err));

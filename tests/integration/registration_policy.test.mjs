@@ -248,5 +248,9 @@ describe('registered clients that never authenticate expire', { timeout: 60_000 
     assert.equal(cliJson(srv, ['client', 'show', used.client_id]).status, 'active');
     assert.equal((await token(srv, used)).status, 200, 'a client that authenticated stays');
     assert.equal(cliJson(srv, ['client', 'show', adminMade.client_id]).status, 'active', 'admin-created clients are not concerned');
+    const resume = srv.cli(['client', 'resume', idle.client_id]);
+    assert.notEqual(resume.code, 0, `an expired client cannot be resumed: ${resume.stdout} ${resume.stderr}`);
+    assert.match(resume.stderr, /^mandate: .*expired/);
+    assert.equal(cliJson(srv, ['client', 'show', idle.client_id]).status, 'expired');
   });
 });
