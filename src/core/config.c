@@ -192,6 +192,18 @@ static const cfg_key keys[] = {
      .def = "1d", .desc = "A document is kept at most this long."},
     {"api_keys", "token_ttl", K_DURATION, AT(api_key_token_ttl), .min = 1, .max = 86400,
      .def = "5m", .desc = "Lifetime of the access token exchanged for an API key."},
+    {"web", "session_idle", K_DURATION, AT(session_idle), .min = 60, .max = 86400 * 30,
+     .def = "30m", .desc = "A person's web session ends after this long without a request."},
+    {"web", "session_max", K_DURATION, AT(session_max), .min = 60, .max = 86400 * 90,
+     .def = "12h", .desc = "A person's web session ends at the latest this long after login, "
+                           "used or not."},
+    {"web", "login_max_failures", K_INT, AT(login_max_failures), .min = 1, .max = 1000000,
+     .def = "5", .desc = "Failed logins accepted per username in 15 minutes; further attempts "
+                         "are refused (429) until the window ends."},
+    {"web", "login_max_failures_per_source", K_INT, AT(login_max_failures_per_source), .min = 1,
+     .max = 1000000, .def = "20",
+     .desc = "Failed logins accepted per source address in 15 minutes (all usernames); further "
+             "attempts are refused (429) until the window ends."},
     {"audit", "max_batch", K_INT, AT(audit_max_batch), .min = 1, .max = 10000, .def = "256",
      .desc = "Most audit events written in one group commit."},
     {"log", "level", K_ENUM, AT(log_level), .choices = CHOICES("debug", "info", "warn", "error"),

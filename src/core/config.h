@@ -71,6 +71,11 @@ typedef struct {
     int64_t cimd_cache_max;            /* and at most this long, whatever its headers say */
     /* [api_keys] */
     int64_t api_key_token_ttl;         /* lifetime of tokens exchanged for an API key */
+    /* [web] */
+    int64_t session_idle;              /* a web session ends after this long unused */
+    int64_t session_max;               /* and at the latest this long after login */
+    int64_t login_max_failures;        /* failed logins per username per window */
+    int64_t login_max_failures_per_source; /* failed logins per source address per window */
     /* [audit] */
     int64_t audit_max_batch;      /* events per group commit */
     /* [log] */

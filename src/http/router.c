@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "oauth/endpoints.h"
+#include "web/web.h"
 
 /* A path ending in '/' with prefix set matches every longer path under it
  * (an identifier follows: /register/{client_id}); allow then lists every
@@ -26,6 +27,11 @@ static const struct {
     {"PUT", "/register/", mdt_handle_register_client, "registration.refused", true,
      "GET, PUT, DELETE"},
     {"DELETE", "/register/", mdt_handle_register_client, NULL, true, "GET, PUT, DELETE"},
+    {"GET", "/login", mdt_handle_login_page},
+    {"POST", "/login", mdt_handle_login},
+    {"GET", "/logout", mdt_handle_logout_page},
+    {"POST", "/logout", mdt_handle_logout},
+    {"GET", "/static/mandate.css", mdt_handle_stylesheet},
     {"GET", "/healthz", mdt_handle_healthz},
     {"GET", "/readyz", mdt_handle_readyz},
 };

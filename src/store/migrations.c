@@ -144,12 +144,26 @@ static const char m5_registration[] =
     " PRIMARY KEY (name, window_start));\n"
     "CREATE INDEX rate_counters_window ON rate_counters(window_start);\n";
 
+static const char m6_web_sessions[] =
+    "CREATE TABLE web_sessions ("
+    " hash {BLOB} PRIMARY KEY,"
+    " username TEXT NOT NULL,"
+    " amr TEXT NOT NULL,"
+    " auth_time BIGINT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " last_seen_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " revoked_at BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE INDEX web_sessions_username ON web_sessions(username);\n"
+    "CREATE INDEX web_sessions_expires ON web_sessions(expires_at);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
     {3, "counters", m3_counters},
     {4, "credential names and replay cache", m4_credentials},
     {5, "registration: initial access tokens, approval requests, rate counters", m5_registration},
+    {6, "web sessions", m6_web_sessions},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

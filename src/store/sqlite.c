@@ -52,6 +52,7 @@ enum q {
     Q_AUDIT_LAST, Q_AUDIT_INSERT,
     Q_IAT_INSERT, Q_IAT_FIND, Q_IAT_GET, Q_IAT_CONSUME,
     Q_REQ_INSERT, Q_REQ_GET, Q_REQ_LIST, Q_REQ_DECIDE, Q_RATE_HIT, Q_PURGE_RATES,
+    Q_RATE_PEEK, Q_SESS_INSERT, Q_SESS_GET, Q_SESS_TOUCH, Q_SESS_REVOKE, Q_PURGE_SESSIONS,
     Q_COUNT
 };
 
@@ -65,6 +66,7 @@ enum q {
 #define IAT_COLS "id,hash,policy,max_uses,uses,created_at,expires_at,created_by"
 #define REQ_COLS "id,type,status,client_id,subject,scope,resource,binding_message," \
                  "authorization_details,created_at,expires_at,decided_by,decided_at,note"
+#define SESS_COLS "hash,username,amr,auth_time,created_at,last_seen_at,expires_at,revoked_at"
 
 static const char *const q_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -135,6 +137,12 @@ static const char *const q_sql[Q_COUNT] = {
                    "ON CONFLICT (name,window_start) DO UPDATE SET count=rate_counters.count+1 "
                    "RETURNING count",
     [Q_PURGE_RATES] = "DELETE FROM rate_counters WHERE window_start<?1-86400",
+    [Q_RATE_PEEK] = "SELECT count FROM rate_counters WHERE name=?1 AND window_start=?2",
+    [Q_SESS_INSERT] = "INSERT INTO web_sessions (" SESS_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,0)",
+    [Q_SESS_GET] = "SELECT " SESS_COLS " FROM web_sessions WHERE hash=?1",
+    [Q_SESS_TOUCH] = "UPDATE web_sessions SET last_seen_at=?2 WHERE hash=?1 AND revoked_at=0",
+    [Q_SESS_REVOKE] = "UPDATE web_sessions SET revoked_at=?2 WHERE hash=?1 AND revoked_at=0",
+    [Q_PURGE_SESSIONS] = "DELETE FROM web_sessions WHERE expires_at<?1-86400",
 };
 
 static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
@@ -593,6 +601,22 @@ static mdt_rc row_iat(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
     v->created_at = sqlite3_column_int64(st, 5);
     v->expires_at = sqlite3_column_int64(st, 6);
     v->created_by = rd_text(&r, st, 7);
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_session(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_session_rec *v = dst;
+    rd r = {a, false};
+
+    rd_hash(st, 0, v->hash);
+    v->username = rd_text(&r, st, 1);
+    v->amr = rd_text(&r, st, 2);
+    v->auth_time = sqlite3_column_int64(st, 3);
+    v->created_at = sqlite3_column_int64(st, 4);
+    v->last_seen_at = sqlite3_column_int64(st, 5);
+    v->expires_at = sqlite3_column_int64(st, 6);
+    v->revoked_at = sqlite3_column_int64(st, 7);
     return rd_end(&r, err);
 }
 
@@ -1421,6 +1445,8 @@ static mdt_rc sq_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
         rc = purge_one(c, Q_PURGE_USED_JTIS, now, err);
     if (rc == MDT_OK)
         rc = purge_one(c, Q_PURGE_RATES, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_SESSIONS, now, err);
     return rc;
 }
 
@@ -1699,6 +1725,85 @@ static mdt_rc sq_rate_hit(mdt_store *s, const char *name, int64_t window_start, 
     return tx_end(c, rc, err);
 }
 
+static mdt_rc sq_rate_peek(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
+                           mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_RATE_PEEK, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_text(st, 1, name) | sqlite3_bind_int64(st, 2, window_start),
+                   "rate_peek", "no count", err);
+    if (rc == MDT_OK)
+        *count = sqlite3_column_int64(st, 0);
+    done(st);
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_err_clear(err);
+        *count = 0;
+        rc = MDT_OK;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ web sessions */
+
+static mdt_rc sq_session_insert(mdt_store *s, const mdt_session_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_SESS_INSERT, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_blob(st, 1, v->hash, MDT_HASH_LEN) | bind_text(st, 2, v->username) |
+        bind_text(st, 3, v->amr) | sqlite3_bind_int64(st, 4, v->auth_time) |
+        sqlite3_bind_int64(st, 5, v->created_at) | sqlite3_bind_int64(st, 6, v->last_seen_at) |
+        sqlite3_bind_int64(st, 7, v->expires_at);
+    return run(c, st, b, "session_insert", err);
+}
+
+static mdt_rc sq_session_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                             mdt_session_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_SESS_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), row_session, a, out,
+                   "session_get", "session not found", err);
+}
+
+static mdt_rc sq_session_touch(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                               mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_SESS_TOUCH, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run_changed(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now),
+                       "session_touch", "session not found or revoked", err);
+}
+
+static mdt_rc sq_session_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                                mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_SESS_REVOKE, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now),
+               "session_revoke", err);
+}
+
 /* ------------------------------------------------------------------- audit */
 
 /* The last event's seq and hash (0 and zeros when the log is empty). */
@@ -1882,6 +1987,11 @@ static const mdt_store_ops sqlite_ops = {
     .request_list = sq_request_list,
     .request_decide = sq_request_decide,
     .rate_hit = sq_rate_hit,
+    .rate_peek = sq_rate_peek,
+    .session_insert = sq_session_insert,
+    .session_get = sq_session_get,
+    .session_touch = sq_session_touch,
+    .session_revoke = sq_session_revoke,
     .audit_append = sq_audit_append,
     .audit_each = sq_audit_each,
     .audit_last_seq = sq_audit_last_seq,

@@ -363,6 +363,41 @@ mdt_rc mdt_store_rate_hit(mdt_store *s, const char *name, int64_t window_start, 
     return s->ops->rate_hit(s, name, window_start, count, err);
 }
 
+mdt_rc mdt_store_rate_peek(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
+                           mdt_err *err)
+{
+    *count = 0;
+    return s->ops->rate_peek(s, name, window_start, count, err);
+}
+
+/* --- web sessions --- */
+
+mdt_rc mdt_store_session_insert(mdt_store *s, const mdt_session_rec *v, mdt_err *err)
+{
+    if (!v->username || !v->username[0] || !v->amr || v->expires_at <= 0)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "session record incomplete");
+    return s->ops->session_insert(s, v, err);
+}
+
+mdt_rc mdt_store_session_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                             mdt_session_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->session_get(s, hash, a, out, err);
+}
+
+mdt_rc mdt_store_session_touch(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                               mdt_err *err)
+{
+    return s->ops->session_touch(s, hash, now, err);
+}
+
+mdt_rc mdt_store_session_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                                mdt_err *err)
+{
+    return s->ops->session_revoke(s, hash, now, err);
+}
+
 /* --- audit --- */
 
 mdt_rc mdt_store_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,

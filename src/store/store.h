@@ -92,6 +92,20 @@ typedef struct {
     int64_t updated_at;
 } mdt_user_rec;
 
+/* A person's web session (src/web/session.h), found by the SHA-256 of its
+ * cookie value: the value itself is never stored. Expired sessions are
+ * deleted by mdt_store_purge_expired a day after expires_at. */
+typedef struct {
+    uint8_t hash[MDT_HASH_LEN];
+    const char *username;
+    const char *amr;           /* space-separated authentication methods, e.g. "pwd" */
+    int64_t auth_time;         /* when the person authenticated */
+    int64_t created_at;
+    int64_t last_seen_at;      /* for the idle limit */
+    int64_t expires_at;        /* absolute limit */
+    int64_t revoked_at;        /* 0 = not revoked */
+} mdt_session_rec;
+
 /* An initial access token for dynamic registration (RFC 7591 §3), found by
  * the SHA-256 of its value. */
 typedef struct {
@@ -297,6 +311,26 @@ mdt_rc mdt_store_request_decide(mdt_store *s, const char *id, const char *status
  * mdt_store_purge_expired. */
 mdt_rc mdt_store_rate_hit(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                           mdt_err *err) MDT_WARN_UNUSED;
+
+/* Events of name counted so far in the window starting at window_start,
+ * without counting one (0 when none). */
+mdt_rc mdt_store_rate_peek(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
+                           mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- web sessions --- */
+/* Inserts a session; MDT_ERR_CONFLICT when the hash exists. */
+mdt_rc mdt_store_session_insert(mdt_store *s, const mdt_session_rec *v, mdt_err *err) MDT_WARN_UNUSED;
+/* MDT_ERR_NOT_FOUND when unknown (revoked and expired sessions are returned:
+ * the caller decides). */
+mdt_rc mdt_store_session_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                             mdt_session_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Sets last_seen_at = now on a session not revoked; MDT_ERR_NOT_FOUND otherwise. */
+mdt_rc mdt_store_session_touch(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                               mdt_err *err) MDT_WARN_UNUSED;
+/* Sets revoked_at = now unless already revoked; an unknown or already
+ * revoked session is MDT_OK (idempotent). */
+mdt_rc mdt_store_session_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                                mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- audit --- */
 /* Appends events in one transaction: for each, sets seq (last + 1),

@@ -85,6 +85,15 @@ typedef struct mdt_store_ops {
                              mdt_request_rec *out, mdt_err *err);
     mdt_rc (*rate_hit)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                        mdt_err *err);
+    mdt_rc (*rate_peek)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
+                        mdt_err *err);
+    mdt_rc (*session_insert)(mdt_store *s, const mdt_session_rec *v, mdt_err *err);
+    mdt_rc (*session_get)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                          mdt_session_rec *out, mdt_err *err);
+    mdt_rc (*session_touch)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                            mdt_err *err);
+    mdt_rc (*session_revoke)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                             mdt_err *err);
 
     mdt_rc (*audit_append)(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                            mdt_err *err);

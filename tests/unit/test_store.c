@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/arena.h"
+#include "jose/seal.h"
 #include "store/migrations.h"
 #include "store/store.h"
 
@@ -522,6 +523,64 @@ static void test_rate(void **state)
     assert_int_equal(mdt_store_rate_hit(f->s, a, 660, &n, &f->err), MDT_OK);
     assert_int_equal(n, 2);
     assert_int_equal(mdt_store_rate_hit(f->s, "", 660, &n, &f->err), MDT_ERR_INTERNAL);
+}
+
+/* Peeking reads a window's count without adding one; none is 0. */
+static void test_rate_peek(void **state)
+{
+    fx *f = *state;
+    const char *a = id(f, "peek-a");
+    int64_t n = -1;
+
+    assert_int_equal(mdt_store_rate_peek(f->s, a, 900, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(mdt_store_rate_hit(f->s, a, 900, &n, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_hit(f->s, a, 900, &n, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_peek(f->s, a, 900, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(mdt_store_rate_peek(f->s, a, 900, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 2); /* peeking counted nothing */
+    assert_int_equal(mdt_store_rate_peek(f->s, a, 1800, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 0);
+}
+
+/* Web sessions: found by hash, touched, revoked once, purged a day after expiry. */
+static void test_sessions(void **state)
+{
+    fx *f = *state;
+    mdt_session_rec s = {0}, back;
+    char name[96];
+
+    snprintf(name, sizeof(name), "%ssess", g_prefix);
+    mdt_sha256(name, strlen(name), s.hash);
+    s.username = id(f, "ann");
+    s.amr = "pwd";
+    s.auth_time = s.created_at = s.last_seen_at = 1000;
+    s.expires_at = 5000;
+    assert_int_equal(mdt_store_session_insert(f->s, &s, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_session_insert(f->s, &s, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_session_get(f->s, s.hash, &f->a, &back, &f->err), MDT_OK);
+    assert_memory_equal(back.hash, s.hash, MDT_HASH_LEN);
+    assert_string_equal(back.username, s.username);
+    assert_string_equal(back.amr, "pwd");
+    assert_int_equal(back.auth_time, 1000);
+    assert_int_equal(back.expires_at, 5000);
+    assert_int_equal(back.revoked_at, 0);
+    assert_int_equal(mdt_store_session_touch(f->s, s.hash, 1200, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_session_get(f->s, s.hash, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.last_seen_at, 1200);
+    assert_int_equal(mdt_store_session_revoke(f->s, s.hash, 1300, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_session_revoke(f->s, s.hash, 1400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_session_get(f->s, s.hash, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.revoked_at, 1300); /* the first revocation stays */
+    assert_int_equal(mdt_store_session_touch(f->s, s.hash, 1500, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_purge_expired(f->s, 5000 + 86400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_session_get(f->s, s.hash, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_purge_expired(f->s, 5001 + 86400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_session_get(f->s, s.hash, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    s.username = "";
+    assert_int_equal(mdt_store_session_insert(f->s, &s, &f->err), MDT_ERR_INTERNAL);
 }
 
 /* The checkpointer runs beside writers from several threads and stops with
@@ -1038,6 +1097,8 @@ int main(void)
         T(test_iat),
         T(test_requests),
         T(test_rate),
+        T(test_rate_peek),
+        T(test_sessions),
         T(test_background),
         T(test_scopes),
         T(test_users),

@@ -1,0 +1,403 @@
+/* /login and /logout: people sign in with a username and password, get a
+ * server-side session, and sign out. Every outcome is audited:
+ * user.login, user.login_failed (with the reason, never the password),
+ * user.login_throttled and user.logout. */
+#include <ctype.h>
+#include <string.h>
+
+#include "core/b64.h"
+#include "store/store.h"
+#include "users/users.h"
+#include "web/csrf.h"
+#include "web/render.h"
+#include "web/session.h"
+#include "web/web.h"
+
+#define LOGIN_KEY_MAX 320 /* bytes of a throttling counter's name */
+
+static const char login_form[] =
+    "{{!message}}"
+    "<form method=\"post\" action=\"/login\">\n"
+    "<input type=\"hidden\" name=\"" MDT_WEB_CSRF_FIELD "\" value=\"{{csrf}}\">\n"
+    "<input type=\"hidden\" name=\"return_to\" value=\"{{return_to}}\">\n"
+    "<label for=\"username\">Username</label>\n"
+    "<input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" "
+    "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"64\" required autofocus "
+    "value=\"{{username}}\">\n"
+    "<label for=\"password\">Password</label>\n"
+    "<input id=\"password\" name=\"password\" type=\"password\" "
+    "autocomplete=\"current-password\" maxlength=\"1024\" required>\n"
+    "<button type=\"submit\">Sign in</button>\n"
+    "</form>\n";
+
+static const char logout_form[] =
+    "<p>You are signed in as <strong class=\"who\">{{name}}</strong> "
+    "<span class=\"muted\">({{username}})</span>.</p>\n"
+    "<form method=\"post\" action=\"/logout\">\n"
+    "<input type=\"hidden\" name=\"" MDT_WEB_CSRF_FIELD "\" value=\"{{csrf}}\">\n"
+    "<button type=\"submit\" class=\"secondary\">Sign out</button>\n"
+    "</form>\n";
+
+/* ------------------------------------------------------------ pure logic */
+
+/* Raw: printable ASCII only, no space, no backslash. */
+static bool bad_byte(unsigned char c)
+{
+    return c < 0x21 || c >= 0x7f || c == '\\';
+}
+
+/* Percent-decoded: no control character and no backslash. */
+static bool bad_decoded(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f || c == '\\';
+}
+
+bool mdt_web_return_to_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    char dec[MDT_WEB_RETURN_TO_MAX + 1];
+    size_t m = 0;
+
+    if (n == 0 || n > MDT_WEB_RETURN_TO_MAX || s[0] != '/' || s[1] == '/')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int hi, lo;
+
+        if (bad_byte(c))
+            return false;
+        if (c == '%') {
+            if (i + 2 >= n)
+                return false;
+            hi = mdt_hex_value(s[i + 1]);
+            lo = mdt_hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0 || bad_decoded((unsigned char)(hi << 4 | lo)))
+                return false;
+            c = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        }
+        dec[m++] = (char)c;
+    }
+    dec[m] = '\0';
+    return dec[0] == '/' && dec[1] != '/';
+}
+
+int64_t mdt_web_login_window(int64_t now)
+{
+    return now - now % MDT_WEB_LOGIN_WINDOW;
+}
+
+int64_t mdt_web_login_retry_minutes(int64_t now)
+{
+    int64_t left = mdt_web_login_window(now) + MDT_WEB_LOGIN_WINDOW - now;
+
+    return left <= 60 ? 1 : (left + 59) / 60;
+}
+
+bool mdt_web_login_throttled(int64_t user_failures, int64_t source_failures,
+                             int64_t max_user, int64_t max_source)
+{
+    return user_failures >= max_user || source_failures >= max_source;
+}
+
+/* --------------------------------------------------------------- helpers */
+
+static void audit(mdt_req *req, mdt_resp *resp, const char *type, const char *decision,
+                  const char *username, const char *reason)
+{
+    resp->has_audit = true;
+    resp->audit.type = type;
+    resp->audit.actor = username;
+    resp->audit.subject = username;
+    resp->audit.decision = decision;
+    resp->audit.reason = reason;
+    resp->audit.request_id = req->request_id;
+    resp->audit.ip = req->peer_ip;
+}
+
+static void fault_page(mdt_resp *resp, const mdt_err *err)
+{
+    int status = mdt_rc_http_status(err->rc);
+
+    if (status < 400)
+        status = 500;
+    mdt_web_message_page(resp, status, "Something went wrong",
+                         mdt_rc_is_server_fault(err->rc)
+                             ? "The service could not complete this request. Try again later."
+                             : err->msg);
+}
+
+static void login_page(mdt_env *env, mdt_req *req, mdt_resp *resp, int status,
+                       const char *username, const char *return_to, const char *message)
+{
+    const char *csrf, *body, *msg_html = "";
+    mdt_kv msg[] = {{"m", message}};
+    mdt_err err = {0};
+
+    if (mdt_web_csrf_issue(env, req, resp, NULL, "login", &csrf, &err) != MDT_OK ||
+        (message && mdt_web_render_str(req->arena, "<p class=\"error\" role=\"alert\">{{m}}</p>\n",
+                                       msg, 1, &msg_html, &err) != MDT_OK)) {
+        fault_page(resp, &err);
+        return;
+    }
+    mdt_kv vars[] = {{"message", msg_html}, {"csrf", csrf}, {"return_to", return_to},
+                     {"username", username}};
+    if (mdt_web_render_str(req->arena, login_form, vars, MDT_ARRAY_LEN(vars), &body, &err) !=
+        MDT_OK) {
+        fault_page(resp, &err);
+        return;
+    }
+    mdt_web_page(resp, status, "Sign in", body);
+}
+
+/* "Signed in as X" with a sign-out form (title given). */
+static void signed_in_page(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_session *s,
+                           const char *title)
+{
+    mdt_user_rec u;
+    const char *csrf, *body, *name = s->rec.username;
+    mdt_err err = {0};
+
+    if (mdt_store_user_get(env->store, s->rec.username, req->arena, &u, &err) == MDT_OK &&
+        u.name[0])
+        name = u.name;
+    mdt_err_clear(&err);
+    if (mdt_web_csrf_issue(env, req, resp, s, "logout", &csrf, &err) != MDT_OK) {
+        fault_page(resp, &err);
+        return;
+    }
+    mdt_kv vars[] = {{"name", name}, {"username", s->rec.username}, {"csrf", csrf}};
+    if (mdt_web_render_str(req->arena, logout_form, vars, MDT_ARRAY_LEN(vars), &body, &err) !=
+        MDT_OK) {
+        fault_page(resp, &err);
+        return;
+    }
+    mdt_web_page(resp, 200, title, body);
+}
+
+/* The live session in *s (true), none (false), or a fault page (false, *failed). */
+static bool find_session(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_web_session *s,
+                         bool *failed)
+{
+    mdt_err err = {0};
+    mdt_rc rc = mdt_web_session_get(env, req, req->arena, s, &err);
+
+    *failed = rc != MDT_OK && rc != MDT_ERR_NOT_FOUND;
+    if (*failed)
+        fault_page(resp, &err);
+    return rc == MDT_OK;
+}
+
+/* ------------------------------------------------------------- throttling */
+
+static const char *counter_name(mdt_arena *a, const char *kind, const char *key)
+{
+    char lower[MDT_USERNAME_MAX + 1];
+    size_t n = 0;
+
+    if (strcmp(kind, "user") != 0)
+        return mdt_arena_printf(a, "login:%s:%.256s", kind, key);
+    for (; key[n] && n < MDT_USERNAME_MAX; n++)
+        lower[n] = (char)tolower((unsigned char)key[n]);
+    lower[n] = '\0';
+    return mdt_arena_printf(a, "login:user:%s", lower);
+}
+
+/* Failures so far in this window (hit: count one more first). */
+static mdt_rc failures(mdt_env *env, mdt_req *req, const char *username, bool hit,
+                       int64_t *user, int64_t *source, mdt_err *err)
+{
+    int64_t w = mdt_web_login_window(req->now);
+    const char *u = counter_name(req->arena, "user", username);
+    const char *ip = counter_name(req->arena, "source", req->peer_ip ? req->peer_ip : "-");
+    mdt_rc rc;
+
+    if (!u || !ip)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (hit) {
+        rc = mdt_store_rate_hit(env->store, u, w, user, err);
+        return rc != MDT_OK ? rc : mdt_store_rate_hit(env->store, ip, w, source, err);
+    }
+    rc = mdt_store_rate_peek(env->store, u, w, user, err);
+    return rc != MDT_OK ? rc : mdt_store_rate_peek(env->store, ip, w, source, err);
+}
+
+static void throttled_page(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *username,
+                           const char *return_to)
+{
+    int64_t minutes = mdt_web_login_retry_minutes(req->now);
+    const char *msg = mdt_arena_printf(req->arena, "Too many attempts; try again in %lld minute%s.",
+                                       (long long)minutes, minutes == 1 ? "" : "s");
+
+    login_page(env, req, resp, 429, username, return_to, msg);
+    mdt_resp_header(resp, "Retry-After", mdt_arena_printf(req->arena, "%lld",
+                                                         (long long)minutes * 60));
+    audit(req, resp, "user.login_throttled", "deny", username, "too many failed logins");
+}
+
+/* ---------------------------------------------------------------- /login */
+
+void mdt_handle_login_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    const char *return_to = mdt_req_query(req, "return_to");
+    mdt_web_session s;
+    bool failed;
+
+    if (return_to && !mdt_web_return_to_valid(return_to)) {
+        mdt_web_message_page(resp, 400, "Cannot sign in",
+                             "The return_to parameter must be a path on this server.");
+        return;
+    }
+    if (find_session(env, req, resp, &s, &failed) && !return_to) {
+        signed_in_page(env, req, resp, &s, "Signed in");
+        return;
+    }
+    if (!failed)
+        login_page(env, req, resp, 200, "", return_to, NULL);
+}
+
+/* Wrong password (or unknown user): count it, answer the form again. */
+static void login_failed(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *username,
+                         const char *return_to, const mdt_err *why)
+{
+    int64_t nu, ns;
+    mdt_err err = {0};
+
+    if (failures(env, req, username, true, &nu, &ns, &err) != MDT_OK) {
+        fault_page(resp, &err);
+        return;
+    }
+    login_page(env, req, resp, 400, username, return_to, "Wrong username or password.");
+    audit(req, resp, "user.login_failed", "deny", username,
+          mdt_arena_printf(req->arena, "%s", mdt_err_text(why)));
+}
+
+static void login_ok(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *username,
+                     const char *return_to)
+{
+    mdt_web_session old, s;
+    mdt_err err = {0};
+    bool failed;
+
+    if (find_session(env, req, resp, &old, &failed)) /* signing in again replaces it */
+        failed = mdt_store_session_revoke(env->store, old.rec.hash, req->now, &err) != MDT_OK;
+    else if (failed)
+        return; /* find_session rendered the fault */
+    if (failed || mdt_web_session_create(env, req, resp, username, "pwd", &s, &err) != MDT_OK) {
+        fault_page(resp, &err);
+        return;
+    }
+    resp->status = 303;
+    mdt_resp_header(resp, "Location", return_to && return_to[0] ? return_to : "/login");
+    mdt_web_security_headers(resp);
+    audit(req, resp, "user.login", "allow", username, NULL);
+}
+
+/* After CSRF and return_to: throttling, then the password. */
+static void login_attempt(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *username,
+                          const char *return_to)
+{
+    const char *password = mdt_req_form(req, "password");
+    int64_t nu, ns;
+    mdt_user_rec u;
+    mdt_err err = {0};
+    mdt_rc rc;
+
+    if (failures(env, req, username, false, &nu, &ns, &err) != MDT_OK) {
+        fault_page(resp, &err);
+        return;
+    }
+    if (mdt_web_login_throttled(nu, ns, env->cfg.login_max_failures,
+                                env->cfg.login_max_failures_per_source)) {
+        throttled_page(env, req, resp, username, return_to);
+        return;
+    }
+    rc = mdt_user_authenticate(env, username, password, strlen(password), req->arena, &u, &err);
+    if (rc == MDT_ERR_ACCESS_DENIED)
+        login_failed(env, req, resp, username, return_to, &err);
+    else if (rc != MDT_OK)
+        fault_page(resp, &err);
+    else
+        login_ok(env, req, resp, u.username, return_to);
+}
+
+void mdt_handle_login(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    const char *username, *password, *return_to;
+    mdt_err err = {0};
+
+    if (mdt_req_parse_form(req, &err) != MDT_OK) {
+        mdt_web_message_page(resp, 400, "Cannot sign in", "The form could not be read.");
+        return;
+    }
+    username = mdt_req_form(req, "username");
+    password = mdt_req_form(req, "password");
+    return_to = mdt_req_form(req, "return_to");
+    if (mdt_web_csrf_check(env, req, NULL, "login", &err) != MDT_OK) {
+        login_page(env, req, resp, 403, username ? username : "", NULL,
+                   "This form expired or was not sent by this site. Please sign in again.");
+        audit(req, resp, "user.login_failed", "deny", username, mdt_arena_printf(
+                  req->arena, "%s", mdt_err_text(&err)));
+        return;
+    }
+    if (return_to && return_to[0] && !mdt_web_return_to_valid(return_to)) {
+        mdt_web_message_page(resp, 400, "Cannot sign in",
+                             "The return_to parameter must be a path on this server.");
+        return;
+    }
+    if (!username || !username[0] || !password || !password[0] ||
+        strlen(username) > MDT_USERNAME_MAX || strlen(password) > MDT_WEB_PASSWORD_FIELD_MAX) {
+        login_page(env, req, resp, 400, username && strlen(username) <= MDT_USERNAME_MAX
+                   ? username : "", return_to, "Enter your username and password.");
+        return;
+    }
+    login_attempt(env, req, resp, username, return_to);
+}
+
+/* --------------------------------------------------------------- /logout */
+
+void mdt_handle_logout_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    mdt_web_session s;
+    bool failed;
+
+    if (find_session(env, req, resp, &s, &failed))
+        signed_in_page(env, req, resp, &s, "Sign out");
+    else if (!failed)
+        mdt_web_message_page(resp, 200, "Signed out", "You are not signed in.");
+}
+
+void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    mdt_web_session s;
+    mdt_err err = {0};
+    bool failed;
+
+    if (mdt_req_parse_form(req, &err) != MDT_OK) {
+        mdt_web_message_page(resp, 400, "Cannot sign out", "The form could not be read.");
+        return;
+    }
+    if (!find_session(env, req, resp, &s, &failed)) {
+        if (failed)
+            return;
+        mdt_web_message_page(resp, 200, "Signed out", "You are signed out.");
+        if (mdt_web_cookie(req, MDT_WEB_SESSION_COOKIE))
+            mdt_resp_header(resp, "Set-Cookie",
+                            mdt_web_set_cookie(req->arena, MDT_WEB_SESSION_COOKIE, "", 0,
+                                               mdt_web_cookie_secure(&env->cfg)));
+        return;
+    }
+    if (mdt_web_csrf_check(env, req, &s, "logout", &err) != MDT_OK) {
+        mdt_web_message_page(resp, 403, "Cannot sign out",
+                             "This form expired or was not sent by this site.");
+        audit(req, resp, "user.logout_refused", "deny", s.rec.username,
+              mdt_arena_printf(req->arena, "%s", mdt_err_text(&err)));
+        return;
+    }
+    if (mdt_web_session_revoke(env, req, resp, &s, &err) != MDT_OK) {
+        fault_page(resp, &err);
+        return;
+    }
+    mdt_web_message_page(resp, 200, "Signed out", "You are signed out.");
+    audit(req, resp, "user.logout", "allow", s.rec.username, NULL);
+}

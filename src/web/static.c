@@ -1,0 +1,48 @@
+/* The one stylesheet of the web pages, served at /static/mandate.css with a
+ * long cache lifetime. It is small and has no external references (the CSP
+ * allows styles from 'self' only). */
+#include <string.h>
+
+#include "web/render.h"
+#include "web/web.h"
+
+#define MDT_WEB_CSS_MAX_AGE "604800" /* a week: a changed stylesheet reaches browsers within it */
+
+static const char stylesheet[] =
+    ":root{color-scheme:light dark;--fg:#1d2330;--bg:#f4f5f8;--card:#fff;--line:#c9ceda;"
+    "--accent:#2450b8;--error:#a4161a;--muted:#5b6375}\n"
+    "@media (prefers-color-scheme:dark){:root{--fg:#e6e8ee;--bg:#12151c;--card:#1c2130;"
+    "--line:#3a4256;--accent:#8fb0ff;--error:#ff8a8a;--muted:#a3abbd}}\n"
+    "*{box-sizing:border-box}\n"
+    "body{margin:0;min-height:100vh;display:flex;align-items:flex-start;justify-content:center;"
+    "background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,'Segoe UI',"
+    "Roboto,sans-serif}\n"
+    ".card{margin:8vh 1rem;padding:2rem;width:100%;max-width:26rem;background:var(--card);"
+    "border:1px solid var(--line);border-radius:.75rem}\n"
+    ".brand{margin:0;color:var(--muted);font-size:.85rem;letter-spacing:.08em;"
+    "text-transform:uppercase}\n"
+    "h1{margin:.25rem 0 1.25rem;font-size:1.5rem}\n"
+    "label{display:block;margin:1rem 0 .25rem;font-weight:600}\n"
+    "input[type=text],input[type=password]{width:100%;padding:.6rem .7rem;font:inherit;"
+    "color:inherit;background:transparent;border:1px solid var(--line);border-radius:.4rem}\n"
+    "input:focus,button:focus{outline:3px solid var(--accent);outline-offset:1px}\n"
+    "button{margin-top:1.5rem;padding:.6rem 1.2rem;font:inherit;font-weight:600;color:#fff;"
+    "background:var(--accent);border:0;border-radius:.4rem;cursor:pointer}\n"
+    "button.secondary{color:var(--accent);background:transparent;border:1px solid var(--line)}\n"
+    ".error{padding:.6rem .8rem;color:var(--error);border:1px solid var(--error);"
+    "border-radius:.4rem}\n"
+    ".muted{color:var(--muted)}\n";
+
+void mdt_handle_stylesheet(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    (void)env;
+    (void)req;
+    resp->status = 200;
+    resp->content_type = "text/css; charset=utf-8";
+    mdt_buf_reset(&resp->body);
+    if (mdt_buf_add(&resp->body, stylesheet, sizeof(stylesheet) - 1) != MDT_OK) {
+        mdt_resp_text(resp, 500, "internal error");
+        return;
+    }
+    mdt_resp_header(resp, "Cache-Control", "public, max-age=" MDT_WEB_CSS_MAX_AGE);
+}

@@ -1,0 +1,41 @@
+/* HTTP handlers of the web pages for people (SPEC §2.3, §2.6): /login,
+ * /logout and the stylesheet. */
+#ifndef MDT_WEB_WEB_H
+#define MDT_WEB_WEB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/http.h"
+
+#define MDT_WEB_RETURN_TO_MAX 2048    /* bytes of a return_to path */
+#define MDT_WEB_LOGIN_WINDOW 900      /* seconds: failed logins are counted per 15 minutes */
+#define MDT_WEB_PASSWORD_FIELD_MAX 1024 /* bytes of a submitted password */
+
+/* Whether s may be a redirect target after login: a path on this server
+ * ("/" then not "/" nor "\"), printable ASCII without a backslash, and its
+ * percent-decoding neither starts with "//" or "/\" nor holds a backslash
+ * or a control character. Absolute and protocol-relative URLs are refused. */
+bool mdt_web_return_to_valid(const char *s);
+
+/* Failed-login throttling: the fixed window holding now, and the whole
+ * minutes (at least 1) until it ends. */
+int64_t mdt_web_login_window(int64_t now);
+int64_t mdt_web_login_retry_minutes(int64_t now);
+/* Whether another attempt is refused: failures already counted in the
+ * window for the user and for the source against their limits. */
+bool mdt_web_login_throttled(int64_t user_failures, int64_t source_failures,
+                             int64_t max_user, int64_t max_source);
+
+/* GET /login: the form, or "signed in as X" with a live session and no return_to. */
+void mdt_handle_login_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /login: CSRF, throttling, password check, session, 303. */
+void mdt_handle_login(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* GET /logout: a confirmation form. */
+void mdt_handle_logout_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /logout: CSRF, then the session is revoked and its cookie cleared. */
+void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* GET /static/mandate.css */
+void mdt_handle_stylesheet(mdt_env *env, mdt_req *req, mdt_resp *resp);
+
+#endif
