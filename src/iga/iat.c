@@ -130,9 +130,13 @@ mdt_rc mdt_iat_policy_parse(const char *json, mdt_arena *a, mdt_reg_policy *out,
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "policy must be a JSON object");
     }
     rc = check_members(o, err);
-    if (rc == MDT_OK && (sc = json_object_get(o, "scope")) &&
-        json_object_set_new(o, "scopes", scope_array(json_string_value(sc))) == 0)
-        json_object_del(o, "scope");
+    if (rc == MDT_OK && (sc = json_object_get(o, "scope"))) {
+        /* a policy whose scope cannot be converted must not pass unrestricted */
+        if (json_object_set_new(o, "scopes", scope_array(json_string_value(sc))) != 0)
+            rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+        else
+            json_object_del(o, "scope");
+    }
     if (rc == MDT_OK)
         rc = parse_lists(o, a, out, err);
     if (rc == MDT_OK && normalized)
