@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "oauth/authorize.h"
 #include "oauth/endpoints.h"
 #include "web/web.h"
 
@@ -27,6 +28,10 @@ static const struct {
     {"PUT", "/register/", mdt_handle_register_client, "registration.refused", true,
      "GET, PUT, DELETE"},
     {"DELETE", "/register/", mdt_handle_register_client, NULL, true, "GET, PUT, DELETE"},
+    {"GET", "/authorize", mdt_handle_authorize, NULL, false, "GET, POST"},
+    {"POST", "/authorize", mdt_handle_authorize, NULL, false, "GET, POST"},
+    {"GET", "/consent", mdt_handle_consent_page, NULL, false, "GET, POST"},
+    {"POST", "/consent", mdt_handle_consent, NULL, false, "GET, POST"},
     {"GET", "/login", mdt_handle_login_page},
     {"POST", "/login", mdt_handle_login},
     {"GET", "/logout", mdt_handle_logout_page},

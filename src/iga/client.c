@@ -42,10 +42,13 @@ struct field {
 };
 
 static const char *const grant_types[] = {
-    "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", NULL};
+    "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", "authorization_code",
+    NULL};
+/* "none": a public client (RFC 6749 §2.1), for the authorization code grant with PKCE only */
 static const char *const auth_methods[] = {
     "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth",
-    "self_signed_tls_client_auth", NULL};
+    "self_signed_tls_client_auth", "none", NULL};
+static const char *const response_types[] = {"code", NULL};
 static const char *const signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA", "Ed25519", NULL};
 static const char *const kinds[] = {"agent", "service", "web", "native", "cli", NULL};
 static const char *const tiers[] = {"low", "medium", "high", NULL};
@@ -149,6 +152,7 @@ static bool private_use_ok(const char *uri)
 
 static bool redirect_uri_ok(const char *uri) { return url_ok(uri, true) || private_use_ok(uri); }
 static bool grant_supported(const char *g) { return in_set(g, grant_types); }
+static bool response_type_supported(const char *t) { return in_set(t, response_types); }
 static bool contact_ok(const char *s) { return s[0] && utf8_chars(s) <= 320; }
 
 static mdt_rc check_string(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
@@ -388,13 +392,14 @@ static const field fields[] = {
     {.key = "grant_types", .check = check_array, .min = 1, .max = MDT_CLIENT_LIST_MAX,
      .item = grant_supported, .dflt = "[\"client_credentials\"]",
      .msg = "grant_types must be a non-empty array of supported grant types (client_credentials, "
-            "urn:ietf:params:oauth:grant-type:jwt-bearer)"},
-    {.key = "response_types", .check = check_array, .max = 0, .dflt = "[]",
-     .msg = "response_types must be empty: no supported grant type uses response types"},
+            "urn:ietf:params:oauth:grant-type:jwt-bearer, authorization_code)"},
+    {.key = "response_types", .check = check_array, .max = 1, .dflt = "[]",
+     .item = response_type_supported,
+     .msg = "response_types must be [] or [\"code\"] (with the authorization_code grant)"},
     {.key = "token_endpoint_auth_method", .check = check_enum, .values = auth_methods,
      .dflt = "\"client_secret_basic\"",
      .msg = "token_endpoint_auth_method must be client_secret_basic, client_secret_post, "
-            "private_key_jwt, tls_client_auth or self_signed_tls_client_auth"},
+            "private_key_jwt, tls_client_auth, self_signed_tls_client_auth or none"},
     {.key = "token_endpoint_auth_signing_alg", .check = check_enum, .values = signing_algs,
      .msg = "token_endpoint_auth_signing_alg must be ES256, RS256, PS256, EdDSA or Ed25519"},
     {.key = "jwks", .check = check_jwks,
@@ -412,6 +417,8 @@ static const field fields[] = {
      .msg = "tls_client_auth_san_ip must be a string"},
     {.key = "tls_client_auth_san_email", .check = check_string, .max = 320,
      .msg = "tls_client_auth_san_email must be a string"},
+    {.key = "require_pushed_authorization_requests", .check = check_bool,
+     .msg = "require_pushed_authorization_requests must be true or false"},
     {.key = "tls_client_certificate_bound_access_tokens", .check = check_bool,
      .msg = "tls_client_certificate_bound_access_tokens must be true or false"},
     {.key = "workload_identity", .check = check_workload,
@@ -481,6 +488,29 @@ static int count_present(json_t *o, const char *const *keys)
     return n;
 }
 
+/* RFC 7591 §2.1: response_types consistent with grant_types ("code" with
+ * authorization_code, filled in when left out); authorization_code needs
+ * redirect_uris; a public client ("none") uses that grant only. */
+static mdt_rc check_code_flow(json_t *m, const char *method, mdt_err *err)
+{
+    json_t *grants = json_object_get(m, "grant_types"), *rt = json_object_get(m, "response_types");
+    bool code = array_has(grants, "authorization_code");
+
+    if (code && json_array_size(rt) == 0 && json_array_append_new(rt, json_string("code")) != 0)
+        return nomem(err);
+    if (code != array_has(rt, "code"))
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "response_types [\"code\"] goes with the authorization_code grant");
+    if (code && json_array_size(json_object_get(m, "redirect_uris")) == 0)
+        return mdt_fail(err, MDT_ERR_INVALID_REDIRECT_URI,
+                        "the authorization_code grant needs redirect_uris");
+    if (mdt_str_eq(method, "none") && (!code || json_array_size(grants) != 1))
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "token_endpoint_auth_method none (a public client) allows only the "
+                        "authorization_code grant");
+    return MDT_OK;
+}
+
 /* Rules that involve several fields (RFC 7591 §2, RFC 8705 §2.1). */
 static mdt_rc check_combination(json_t *m, mdt_err *err)
 {
@@ -506,7 +536,7 @@ static mdt_rc check_combination(json_t *m, mdt_err *err)
     if (!mdt_str_eq(method, "tls_client_auth") && count_present(m, tls_ids) != 0)
         return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
                         "tls_client_auth_* fields need token_endpoint_auth_method tls_client_auth");
-    return MDT_OK;
+    return check_code_flow(m, method, err);
 }
 
 /* Validates the object in; *norm: the normalized metadata (new reference). */
@@ -672,6 +702,7 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
 
     ok = ok && get_list(a, m, "resources", &c->resources, &c->nresources) &&
          get_list(a, m, "grant_types", &c->grant_types, &c->ngrant_types) &&
+         get_list(a, m, "redirect_uris", &c->redirect_uris, &c->nredirect_uris) &&
          split_scopes(a, scope, &c->scopes, &c->nscopes);
     ok = ok && get_str(a, m, "jwks_uri", &c->jwks_uri) &&
          get_str(a, m, "token_endpoint_auth_signing_alg", &c->auth_signing_alg) &&
@@ -693,6 +724,7 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
         c->approved_at = 0;
     c->cert_bound_tokens =
         json_is_true(json_object_get(m, "tls_client_certificate_bound_access_tokens"));
+    c->require_par = json_is_true(json_object_get(m, "require_pushed_authorization_requests"));
     c->access_token_ttl = json_integer_value(json_object_get(m, "access_token_ttl"));
     c->max_delegation_depth = json_is_integer(json_object_get(m, "max_delegation_depth"))
                                   ? json_integer_value(json_object_get(m, "max_delegation_depth"))

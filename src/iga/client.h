@@ -31,6 +31,8 @@ typedef struct {
     const char **scopes; size_t nscopes;        /* entitlements (static, from metadata) */
     const char **resources; size_t nresources;
     const char **grant_types; size_t ngrant_types;
+    const char **redirect_uris; size_t nredirect_uris; /* exact matching (oauth/redirect.h) */
+    bool require_par;              /* require_pushed_authorization_requests (RFC 9126 §6) */
     int64_t access_token_ttl /* 0 = config default */, expires_at, tokens_valid_after;
     int64_t max_delegation_depth;
     const char *metadata;  /* normalized JSON text */

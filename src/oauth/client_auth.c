@@ -76,9 +76,35 @@ static const char *presented(mdt_env *env, mdt_req *req, mdt_err *err)
         return "client_secret_post";
     if (mdt_req_client_cert_present(env, req))
         return "tls_client_auth";
-    mdt_client_auth_fail(err, mdt_req_form(req, "client_id") ? "no client credentials presented"
-                                                              : "no client identified");
+    if (mdt_req_form(req, "client_id"))
+        return "none";
+    mdt_client_auth_fail(err, "no client identified");
     return NULL;
+}
+
+/* A public client (RFC 6749 §2.1): client_id only, registered with method
+ * "none", and only for the authorization code grant at /token (the code's
+ * PKCE verifier is the proof of possession). */
+static mdt_rc by_none(mdt_env *env, mdt_req *req, const char *id, mdt_client_authn *out,
+                      mdt_err *err)
+{
+    mdt_rc rc;
+
+    if (mdt_cimd_is_url(env, id))
+        return mdt_client_auth_fail(err, "no client credentials presented");
+    rc = mdt_client_load(env, id, req->arena, &out->client, err);
+    if (rc == MDT_ERR_NOT_FOUND)
+        return mdt_client_auth_fail(err, "unknown client");
+    if (rc != MDT_OK)
+        return rc;
+    if (!mdt_str_eq(out->client.auth_method, "none"))
+        return mdt_client_auth_fail(err, "no client credentials presented (client registered "
+                                    "for %s)", out->client.auth_method);
+    if (!mdt_str_eq(req->path, "/token") ||
+        !mdt_str_eq(mdt_req_form(req, "grant_type"), "authorization_code"))
+        return mdt_client_auth_fail(err, "a public client may only redeem authorization codes");
+    out->method = "none";
+    return MDT_OK;
 }
 
 static mdt_rc by_secret(mdt_env *env, mdt_req *req, const char *method, mdt_client_authn *out,
@@ -141,6 +167,8 @@ mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out
         rc = mdt_client_auth_assertion(env, req, out, claimed_id, err);
     else if (mdt_str_eq(method, "tls_client_auth"))
         rc = by_certificate(env, req, *claimed_id, out, err);
+    else if (mdt_str_eq(method, "none"))
+        rc = by_none(env, req, *claimed_id, out, err);
     else
         rc = by_secret(env, req, method, out, claimed_id, err);
     if (rc != MDT_OK)

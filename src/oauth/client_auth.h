@@ -4,6 +4,7 @@
  *   Authorization: Basic           -> client_secret_basic (RFC 6749 §2.3.1)
  *   client_secret in the body      -> client_secret_post
  *   a client certificate (RFC 8705) -> tls_client_auth, self_signed_tls_client_auth (client_mtls.c)
+ *   client_id alone                -> none: a public client, authorization_code grant only
  * Presenting two of the first three at once is invalid_request. */
 #ifndef MDT_OAUTH_CLIENT_AUTH_H
 #define MDT_OAUTH_CLIENT_AUTH_H

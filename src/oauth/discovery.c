@@ -13,6 +13,7 @@ static const char *const grant_types[] = {
     "client_credentials",
     "urn:ietf:params:oauth:grant-type:token-exchange", /* API keys (grant_api_key.c) */
     "urn:ietf:params:oauth:grant-type:jwt-bearer",     /* RFC 7523 §2.1 (grant_jwt_bearer.c) */
+    "authorization_code", /* RFC 6749 §4.1 with PKCE (authorize.c, grant_authorization_code.c) */
 };
 static const char *const auth_methods[] = {
     "client_secret_basic",
@@ -21,6 +22,15 @@ static const char *const auth_methods[] = {
     "tls_client_auth",             /* RFC 8705 §2.1 (client_mtls.c) */
     "self_signed_tls_client_auth", /* RFC 8705 §2.2 */
 };
+/* The token endpoint also takes public clients (client_id only, PKCE). */
+static const char *const token_auth_methods[] = {
+    "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth",
+    "self_signed_tls_client_auth", "none",
+};
+/* The authorization endpoint (authorize.c). */
+static const char *const response_types[] = {"code"};
+static const char *const response_modes[] = {"query"};
+static const char *const pkce_methods[] = {"S256"};
 
 /* JWS algorithms of client assertions (private_key_jwt): asymmetric only. */
 static const char *const auth_signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA", "Ed25519"};
@@ -46,12 +56,19 @@ static mdt_rc metadata(const char *iss, bool cimd, mdt_buf *b)
                            ",\"introspection_endpoint\":\"%s/introspect\""
                            ",\"revocation_endpoint\":\"%s/revoke\""
                            ",\"registration_endpoint\":\"%s/register\""
+                           ",\"authorization_endpoint\":\"%s/authorize\""
                            ",\"tls_client_certificate_bound_access_tokens\":true"
-                           ",\"response_types_supported\":[]",
-                           iss, iss, iss, iss, iss)) != MDT_OK ||
+                           ",\"authorization_response_iss_parameter_supported\":true",
+                           iss, iss, iss, iss, iss, iss)) != MDT_OK ||
+        (rc = add_list(b, "response_types_supported", response_types,
+                       MDT_ARRAY_LEN(response_types))) ||
+        (rc = add_list(b, "response_modes_supported", response_modes,
+                       MDT_ARRAY_LEN(response_modes))) ||
+        (rc = add_list(b, "code_challenge_methods_supported", pkce_methods,
+                       MDT_ARRAY_LEN(pkce_methods))) ||
         (rc = add_list(b, "grant_types_supported", grant_types, MDT_ARRAY_LEN(grant_types))) ||
-        (rc = add_list(b, "token_endpoint_auth_methods_supported", auth_methods,
-                       MDT_ARRAY_LEN(auth_methods))) ||
+        (rc = add_list(b, "token_endpoint_auth_methods_supported", token_auth_methods,
+                       MDT_ARRAY_LEN(token_auth_methods))) ||
         (rc = add_list(b, "introspection_endpoint_auth_methods_supported", auth_methods,
                        MDT_ARRAY_LEN(auth_methods))) ||
         (rc = add_list(b, "revocation_endpoint_auth_methods_supported", auth_methods,

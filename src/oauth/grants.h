@@ -18,6 +18,11 @@ typedef mdt_rc (*mdt_grant_fn)(mdt_env *env, mdt_req *req, const mdt_client_auth
 mdt_rc mdt_grant_client_credentials(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                                     mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
 
+/* RFC 6749 §4.1.3 with PKCE (grant_authorization_code.c): a code issued by
+ * /authorize (oauth/authorize.h); sub is the user. */
+mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                                    mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+
 /* RFC 8693 token exchange (grant_api_key.c). Today one subject_token_type:
  * an API key (iga/apikey.h), which is also the client's credential. */
 #define MDT_GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"

@@ -16,6 +16,7 @@ static const grant_row grants[] = {
     {"client_credentials", mdt_grant_client_credentials, false},
     {MDT_GRANT_TOKEN_EXCHANGE, mdt_grant_token_exchange, true},
     {"urn:ietf:params:oauth:grant-type:jwt-bearer", mdt_grant_jwt_bearer, false},
+    {"authorization_code", mdt_grant_authorization_code, false},
 };
 
 static const grant_row *find_grant(const char *grant_type)

@@ -53,6 +53,26 @@ static mdt_rc add_aud(mdt_buf *b, const mdt_grant *g)
     return mdt_buf_adds(b, "]");
 }
 
+/* RFC 9068 §2.2.1: auth_time and amr when a user authenticated. */
+static mdt_rc add_user(mdt_buf *b, const mdt_grant *g)
+{
+    mdt_rc rc = MDT_OK;
+    const char *sep = "";
+
+    if (g->auth_time && (rc = mdt_buf_addf(b, ",\"auth_time\":%lld", (long long)g->auth_time)))
+        return rc;
+    if (!g->amr || !*g->amr)
+        return MDT_OK;
+    rc = mdt_buf_adds(b, ",\"amr\":[");
+    for (const char *p = g->amr; *p && rc == MDT_OK;) {
+        size_t n = strcspn(p, " ");
+        if (n && (rc = mdt_buf_addf(b, "%s\"%.*s\"", sep, (int)n, p)) == MDT_OK)
+            sep = ",";
+        p += n + (p[n] == ' ');
+    }
+    return rc == MDT_OK ? mdt_buf_adds(b, "]") : rc;
+}
+
 static mdt_rc build_claims(mdt_env *env, const mdt_grant *g, const char *jti, mdt_buf *b)
 {
     mdt_rc rc;
@@ -64,7 +84,8 @@ static mdt_rc build_claims(mdt_env *env, const mdt_grant *g, const char *jti, md
                            (long long)g->iat)) != MDT_OK ||
         (rc = add_member(b, "jti", jti)) != MDT_OK ||
         (rc = add_member(b, "client_id", g->client->client_id)) != MDT_OK ||
-        (rc = add_member(b, "scope", g->scope)) != MDT_OK || (rc = add_app(b, g)) != MDT_OK)
+        (rc = add_member(b, "scope", g->scope)) != MDT_OK || (rc = add_user(b, g)) != MDT_OK ||
+        (rc = add_app(b, g)) != MDT_OK)
         return rc;
     if (g->cnf_x5t && ((rc = mdt_buf_adds(b, ",\"cnf\":{\"x5t#S256\":")) != MDT_OK ||
                        (rc = mdt_buf_add_json_str(b, g->cnf_x5t)) != MDT_OK ||
@@ -230,12 +251,11 @@ static mdt_rc check_common(mdt_env *env, mdt_arena *a, int64_t now, mdt_token_in
         return inactive(err, "claims incomplete");
     if (out->exp <= now)
         return inactive(err, "token expired");
-    if (!out->opaque) {
-        if ((rc = mdt_store_jti_is_revoked(env->store, out->jti, &revoked, err)) != MDT_OK)
-            return rc;
-        if (revoked)
-            return inactive(err, "token revoked");
-    }
+    /* by jti for both formats: a replayed authorization code revokes by jti */
+    if ((rc = mdt_store_jti_is_revoked(env->store, out->jti, &revoked, err)) != MDT_OK)
+        return rc;
+    if (revoked)
+        return inactive(err, "token revoked");
     rc = mdt_client_load(env, out->client_id, a, &c, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return inactive(err, "client deleted");

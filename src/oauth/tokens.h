@@ -19,6 +19,8 @@ typedef struct {
     size_t naud;
     const char *auth_method;  /* app.auth */
     const char *cnf_x5t;      /* RFC 8705 x5t#S256 of the certificate the token is bound to; NULL */
+    int64_t auth_time;        /* when the user authenticated; 0 when no user */
+    const char *amr;          /* the user's authentication methods, space-separated; NULL */
     int64_t iat;
     int64_t exp;
 } mdt_grant;

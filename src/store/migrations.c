@@ -157,6 +157,38 @@ static const char m6_web_sessions[] =
     "CREATE INDEX web_sessions_username ON web_sessions(username);\n"
     "CREATE INDEX web_sessions_expires ON web_sessions(expires_at);\n";
 
+/* People delegate (SPEC §3.4): pending authorization requests (PAR, and
+ * resuming after login and consent), authorization codes (found by the
+ * hash of the code; consumed in one UPDATE; the tokens issued from a code
+ * are recorded so that a second use revokes them), and remembered
+ * consents per user and client. params: JSON object text of the request. */
+static const char m7_authorization[] =
+    "CREATE TABLE authz_requests ("
+    " id TEXT PRIMARY KEY,"
+    " client_id TEXT NOT NULL,"
+    " params TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL);\n"
+    "CREATE INDEX authz_requests_expires ON authz_requests(expires_at);\n"
+    "CREATE TABLE authz_codes ("
+    " hash {BLOB} PRIMARY KEY,"
+    " client_id TEXT NOT NULL,"
+    " username TEXT NOT NULL,"
+    " params TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " used_at BIGINT NOT NULL DEFAULT 0,"
+    " token_jtis TEXT NOT NULL DEFAULT '',"
+    " tokens_expire_at BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE INDEX authz_codes_expires ON authz_codes(expires_at);\n"
+    "CREATE TABLE consents ("
+    " username TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " PRIMARY KEY (username, client_id));\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -164,6 +196,7 @@ const mdt_migration mdt_store__migrations[] = {
     {4, "credential names and replay cache", m4_credentials},
     {5, "registration: initial access tokens, approval requests, rate counters", m5_registration},
     {6, "web sessions", m6_web_sessions},
+    {7, "authorization requests, codes and consents", m7_authorization},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

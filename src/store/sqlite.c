@@ -53,6 +53,9 @@ enum q {
     Q_IAT_INSERT, Q_IAT_FIND, Q_IAT_GET, Q_IAT_CONSUME,
     Q_REQ_INSERT, Q_REQ_GET, Q_REQ_LIST, Q_REQ_DECIDE, Q_RATE_HIT, Q_PURGE_RATES,
     Q_RATE_PEEK, Q_SESS_INSERT, Q_SESS_GET, Q_SESS_TOUCH, Q_SESS_REVOKE, Q_PURGE_SESSIONS,
+    Q_AREQ_INSERT, Q_AREQ_GET, Q_PURGE_AREQS, Q_CODE_INSERT, Q_CODE_CONSUME, Q_CODE_GET,
+    Q_CODE_ADD_TOKEN, Q_PURGE_CODES, Q_CONSENT_GET, Q_CONSENT_PUT, Q_CONSENT_LIST,
+    Q_CONSENT_DELETE,
     Q_COUNT
 };
 
@@ -67,6 +70,10 @@ enum q {
 #define REQ_COLS "id,type,status,client_id,subject,scope,resource,binding_message," \
                  "authorization_details,created_at,expires_at,decided_by,decided_at,note"
 #define SESS_COLS "hash,username,amr,auth_time,created_at,last_seen_at,expires_at,revoked_at"
+#define AREQ_COLS "id,client_id,params,created_at,expires_at"
+#define CODE_COLS "hash,client_id,username,params,created_at,expires_at,used_at,token_jtis," \
+                  "tokens_expire_at"
+#define CONSENT_COLS "username,client_id,scope,created_at,updated_at"
 
 static const char *const q_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -143,6 +150,24 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_SESS_TOUCH] = "UPDATE web_sessions SET last_seen_at=?2 WHERE hash=?1 AND revoked_at=0",
     [Q_SESS_REVOKE] = "UPDATE web_sessions SET revoked_at=?2 WHERE hash=?1 AND revoked_at=0",
     [Q_PURGE_SESSIONS] = "DELETE FROM web_sessions WHERE expires_at<?1-86400",
+    [Q_AREQ_INSERT] = "INSERT INTO authz_requests (" AREQ_COLS ") VALUES (?1,?2,?3,?4,?5)",
+    [Q_AREQ_GET] = "SELECT " AREQ_COLS " FROM authz_requests WHERE id=?1 AND expires_at>?2",
+    [Q_PURGE_AREQS] = "DELETE FROM authz_requests WHERE expires_at<=?1",
+    [Q_CODE_INSERT] = "INSERT INTO authz_codes (" CODE_COLS ") VALUES (?1,?2,?3,?4,?5,?6,0,'',0)",
+    [Q_CODE_CONSUME] = "UPDATE authz_codes SET used_at=?2 WHERE hash=?1 AND used_at=0 AND "
+                       "expires_at>?2 RETURNING " CODE_COLS,
+    [Q_CODE_GET] = "SELECT " CODE_COLS " FROM authz_codes WHERE hash=?1",
+    [Q_CODE_ADD_TOKEN] = "UPDATE authz_codes SET token_jtis=CASE WHEN token_jtis='' THEN ?2 "
+                         "ELSE token_jtis||' '||?2 END, tokens_expire_at=CASE WHEN "
+                         "tokens_expire_at>?3 THEN tokens_expire_at ELSE ?3 END WHERE hash=?1",
+    /* a used code is kept while its tokens live, so that a replay still revokes them */
+    [Q_PURGE_CODES] = "DELETE FROM authz_codes WHERE expires_at<?1-86400 AND tokens_expire_at<?1",
+    [Q_CONSENT_GET] = "SELECT " CONSENT_COLS " FROM consents WHERE username=?1 AND client_id=?2",
+    [Q_CONSENT_PUT] = "INSERT INTO consents (" CONSENT_COLS ") VALUES (?1,?2,?3,?4,?5) "
+                      "ON CONFLICT (username,client_id) DO UPDATE SET scope=excluded.scope,"
+                      "updated_at=excluded.updated_at",
+    [Q_CONSENT_LIST] = "SELECT " CONSENT_COLS " FROM consents WHERE username=?1 ORDER BY client_id",
+    [Q_CONSENT_DELETE] = "DELETE FROM consents WHERE username=?1 AND client_id=?2",
 };
 
 static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
@@ -1447,6 +1472,10 @@ static mdt_rc sq_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
         rc = purge_one(c, Q_PURGE_RATES, now, err);
     if (rc == MDT_OK)
         rc = purge_one(c, Q_PURGE_SESSIONS, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_AREQS, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_CODES, now, err);
     return rc;
 }
 
@@ -1804,6 +1833,190 @@ static mdt_rc sq_session_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], 
                "session_revoke", err);
 }
 
+/* ------------------------------------- authorization requests, codes, consents */
+
+static mdt_rc row_areq(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_authz_request_rec *v = dst;
+    rd r = {a, false};
+
+    v->id = rd_text(&r, st, 0);
+    v->client_id = rd_text(&r, st, 1);
+    v->params = rd_text(&r, st, 2);
+    v->created_at = sqlite3_column_int64(st, 3);
+    v->expires_at = sqlite3_column_int64(st, 4);
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_code(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_authz_code_rec *v = dst;
+    rd r = {a, false};
+
+    rd_hash(st, 0, v->hash);
+    v->client_id = rd_text(&r, st, 1);
+    v->username = rd_text(&r, st, 2);
+    v->params = rd_text(&r, st, 3);
+    v->created_at = sqlite3_column_int64(st, 4);
+    v->expires_at = sqlite3_column_int64(st, 5);
+    v->used_at = sqlite3_column_int64(st, 6);
+    v->token_jtis = rd_text(&r, st, 7);
+    v->tokens_expire_at = sqlite3_column_int64(st, 8);
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_consent(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_consent_rec *v = dst;
+    rd r = {a, false};
+
+    v->username = rd_text(&r, st, 0);
+    v->client_id = rd_text(&r, st, 1);
+    v->scope = rd_text(&r, st, 2);
+    v->created_at = sqlite3_column_int64(st, 3);
+    v->updated_at = sqlite3_column_int64(st, 4);
+    return rd_end(&r, err);
+}
+
+static mdt_rc sq_authz_request_insert(mdt_store *s, const mdt_authz_request_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_AREQ_INSERT, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_text(st, 1, v->id) | bind_text(st, 2, v->client_id) |
+                          bind_text(st, 3, v->params) | sqlite3_bind_int64(st, 4, v->created_at) |
+                          sqlite3_bind_int64(st, 5, v->expires_at),
+               "authz_request_insert", err);
+}
+
+static mdt_rc sq_authz_request_get(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                                   mdt_authz_request_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_AREQ_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_text(st, 1, id) | sqlite3_bind_int64(st, 2, now), row_areq, a, out,
+                   "authz_request_get", "authorization request not found or expired", err);
+}
+
+static mdt_rc sq_code_insert(mdt_store *s, const mdt_authz_code_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CODE_INSERT, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_blob(st, 1, v->hash, MDT_HASH_LEN) | bind_text(st, 2, v->client_id) |
+                          bind_text(st, 3, v->username) | bind_text(st, 4, v->params) |
+                          sqlite3_bind_int64(st, 5, v->created_at) |
+                          sqlite3_bind_int64(st, 6, v->expires_at),
+               "code_insert", err);
+}
+
+/* One UPDATE ... RETURNING in a write transaction; when it changes nothing,
+ * the row (if any) says whether the code was used before. */
+static mdt_rc sq_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_arena *a, mdt_authz_code_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st, *get;
+    mdt_rc rc = prep(s, Q_CODE_CONSUME, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = stmt(c, Q_CODE_GET, &get, err)) != MDT_OK ||
+        (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now),
+                 row_code, a, out, "code_consume", "authorization code unknown or expired", err);
+    if (rc == MDT_ERR_NOT_FOUND) {
+        rc = one_row(c, get, bind_blob(get, 1, hash, MDT_HASH_LEN), row_code, a, out, "code_get",
+                     "authorization code unknown or expired", err);
+        if (rc == MDT_OK)
+            rc = out->used_at ? mdt_fail(err, MDT_ERR_CONFLICT, "authorization code used before")
+                              : mdt_fail(err, MDT_ERR_NOT_FOUND, "authorization code expired");
+    }
+    {
+        /* a refusal changed nothing: commit, and answer the refusal */
+        bool refusal = rc == MDT_ERR_CONFLICT || rc == MDT_ERR_NOT_FOUND;
+        mdt_rc fin = tx_end(c, refusal ? MDT_OK : rc, err);
+
+        return fin != MDT_OK ? fin : rc;
+    }
+}
+
+static mdt_rc sq_code_add_token(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,
+                                int64_t exp, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CODE_ADD_TOKEN, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run_changed(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | bind_text(st, 2, jti) |
+                                  sqlite3_bind_int64(st, 3, exp),
+                       "code_add_token", "authorization code not found", err);
+}
+
+static mdt_rc sq_consent_get(mdt_store *s, const char *username, const char *client_id,
+                             mdt_arena *a, mdt_consent_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CONSENT_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_text(st, 1, username) | bind_text(st, 2, client_id), row_consent,
+                   a, out, "consent_get", "no consent", err);
+}
+
+static mdt_rc sq_consent_put(mdt_store *s, const mdt_consent_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CONSENT_PUT, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_text(st, 1, v->username) | bind_text(st, 2, v->client_id) |
+                          bind_text(st, 3, v->scope) | sqlite3_bind_int64(st, 4, v->created_at) |
+                          sqlite3_bind_int64(st, 5, v->updated_at),
+               "consent_put", err);
+}
+
+static mdt_rc sq_consent_list(mdt_store *s, const char *username, mdt_arena *a,
+                              mdt_consent_rec **out, size_t *n, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CONSENT_LIST, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st, bind_text(st, 1, username), a, sizeof(**out), row_consent,
+                   (void **)out, n, "consent_list", err);
+}
+
+static mdt_rc sq_consent_delete(mdt_store *s, const char *username, const char *client_id,
+                                mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CONSENT_DELETE, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_text(st, 1, username) | bind_text(st, 2, client_id), "consent_delete",
+               err);
+}
+
 /* ------------------------------------------------------------------- audit */
 
 /* The last event's seq and hash (0 and zeros when the log is empty). */
@@ -1992,6 +2205,15 @@ static const mdt_store_ops sqlite_ops = {
     .session_get = sq_session_get,
     .session_touch = sq_session_touch,
     .session_revoke = sq_session_revoke,
+    .authz_request_insert = sq_authz_request_insert,
+    .authz_request_get = sq_authz_request_get,
+    .code_insert = sq_code_insert,
+    .code_consume = sq_code_consume,
+    .code_add_token = sq_code_add_token,
+    .consent_get = sq_consent_get,
+    .consent_put = sq_consent_put,
+    .consent_list = sq_consent_list,
+    .consent_delete = sq_consent_delete,
     .audit_append = sq_audit_append,
     .audit_each = sq_audit_each,
     .audit_last_seq = sq_audit_last_seq,

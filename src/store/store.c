@@ -370,6 +370,74 @@ mdt_rc mdt_store_rate_peek(mdt_store *s, const char *name, int64_t window_start,
     return s->ops->rate_peek(s, name, window_start, count, err);
 }
 
+/* --- authorization requests, codes, consents --- */
+
+mdt_rc mdt_store_authz_request_insert(mdt_store *s, const mdt_authz_request_rec *r, mdt_err *err)
+{
+    if (!r->id || !r->id[0] || !r->client_id || !r->params || r->expires_at <= 0)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "authorization request record incomplete");
+    return s->ops->authz_request_insert(s, r, err);
+}
+
+mdt_rc mdt_store_authz_request_get(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                                   mdt_authz_request_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!id || !id[0])
+        return mdt_fail(err, MDT_ERR_NOT_FOUND, "authorization request not found");
+    return s->ops->authz_request_get(s, id, now, a, out, err);
+}
+
+mdt_rc mdt_store_code_insert(mdt_store *s, const mdt_authz_code_rec *c, mdt_err *err)
+{
+    if (!c->client_id || !c->username || !c->params || c->expires_at <= 0)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "authorization code record incomplete");
+    return s->ops->code_insert(s, c, err);
+}
+
+mdt_rc mdt_store_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_arena *a, mdt_authz_code_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->code_consume(s, hash, now, a, out, err);
+}
+
+mdt_rc mdt_store_code_add_token(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,
+                                int64_t exp, mdt_err *err)
+{
+    if (!jti || !jti[0] || strchr(jti, ' '))
+        return mdt_fail(err, MDT_ERR_INTERNAL, "token id missing or malformed");
+    return s->ops->code_add_token(s, hash, jti, exp, err);
+}
+
+mdt_rc mdt_store_consent_get(mdt_store *s, const char *username, const char *client_id,
+                             mdt_arena *a, mdt_consent_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->consent_get(s, username, client_id, a, out, err);
+}
+
+mdt_rc mdt_store_consent_put(mdt_store *s, const mdt_consent_rec *c, mdt_err *err)
+{
+    if (!c->username || !c->client_id || !c->scope)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "consent record incomplete");
+    return s->ops->consent_put(s, c, err);
+}
+
+mdt_rc mdt_store_consent_list(mdt_store *s, const char *username, mdt_arena *a,
+                              mdt_consent_rec **out, size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->consent_list(s, username, a, out, n, err);
+}
+
+mdt_rc mdt_store_consent_delete(mdt_store *s, const char *username, const char *client_id,
+                                mdt_err *err)
+{
+    return s->ops->consent_delete(s, username, client_id, err);
+}
+
 /* --- web sessions --- */
 
 mdt_rc mdt_store_session_insert(mdt_store *s, const mdt_session_rec *v, mdt_err *err)

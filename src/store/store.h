@@ -106,6 +106,43 @@ typedef struct {
     int64_t revoked_at;        /* 0 = not revoked */
 } mdt_session_rec;
 
+/* A pending authorization request (RFC 9126 PAR, or one waiting for login
+ * or consent), referenced by its id in request_uri
+ * "urn:mandate:authz:<id>". params: JSON object text of the validated
+ * request. */
+typedef struct {
+    const char *id;
+    const char *client_id;
+    const char *params;
+    int64_t created_at;
+    int64_t expires_at;
+} mdt_authz_request_rec;
+
+/* An authorization code, found by the SHA-256 of the code. params: JSON
+ * object text of what it is bound to (redirect_uri, code_challenge, scope,
+ * resource, nonce, auth_time, amr, session). token_jtis: the jtis of the
+ * tokens issued from it, space-separated, expiring by tokens_expire_at. */
+typedef struct {
+    uint8_t hash[MDT_HASH_LEN];
+    const char *client_id;
+    const char *username;
+    const char *params;
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t used_at;           /* 0 = not used */
+    const char *token_jtis;
+    int64_t tokens_expire_at;
+} mdt_authz_code_rec;
+
+/* The scopes a person consented to for a client (space-separated). */
+typedef struct {
+    const char *username;
+    const char *client_id;
+    const char *scope;
+    int64_t created_at;
+    int64_t updated_at;
+} mdt_consent_rec;
+
 /* An initial access token for dynamic registration (RFC 7591 §3), found by
  * the SHA-256 of its value. */
 typedef struct {
@@ -330,6 +367,36 @@ mdt_rc mdt_store_session_touch(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], i
 /* Sets revoked_at = now unless already revoked; an unknown or already
  * revoked session is MDT_OK (idempotent). */
 mdt_rc mdt_store_session_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                                mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- authorization requests, codes, consents --- */
+/* MDT_ERR_CONFLICT when the id exists. */
+mdt_rc mdt_store_authz_request_insert(mdt_store *s, const mdt_authz_request_rec *r,
+                                      mdt_err *err) MDT_WARN_UNUSED;
+/* MDT_ERR_NOT_FOUND when unknown or expired at now. */
+mdt_rc mdt_store_authz_request_get(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                                   mdt_authz_request_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_code_insert(mdt_store *s, const mdt_authz_code_rec *c,
+                             mdt_err *err) MDT_WARN_UNUSED;
+/* Uses the code in one statement (UPDATE ... WHERE used_at = 0 AND
+ * expires_at > now RETURNING): MDT_OK with the code; MDT_ERR_CONFLICT with
+ * the code in *out when it was used before (a replay: the caller revokes
+ * out->token_jtis); MDT_ERR_NOT_FOUND when unknown or expired. */
+mdt_rc mdt_store_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_arena *a, mdt_authz_code_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Records a token issued from the code (jti, valid until exp). */
+mdt_rc mdt_store_code_add_token(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,
+                                int64_t exp, mdt_err *err) MDT_WARN_UNUSED;
+/* MDT_ERR_NOT_FOUND when the person never consented to the client. */
+mdt_rc mdt_store_consent_get(mdt_store *s, const char *username, const char *client_id,
+                             mdt_arena *a, mdt_consent_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Inserts or replaces (scope, updated_at; created_at kept). */
+mdt_rc mdt_store_consent_put(mdt_store *s, const mdt_consent_rec *c, mdt_err *err) MDT_WARN_UNUSED;
+/* The person's consents, ordered by client_id. */
+mdt_rc mdt_store_consent_list(mdt_store *s, const char *username, mdt_arena *a,
+                              mdt_consent_rec **out, size_t *n, mdt_err *err) MDT_WARN_UNUSED;
+/* Idempotent. */
+mdt_rc mdt_store_consent_delete(mdt_store *s, const char *username, const char *client_id,
                                 mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- audit --- */

@@ -94,6 +94,21 @@ typedef struct mdt_store_ops {
                             mdt_err *err);
     mdt_rc (*session_revoke)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
                              mdt_err *err);
+    mdt_rc (*authz_request_insert)(mdt_store *s, const mdt_authz_request_rec *r, mdt_err *err);
+    mdt_rc (*authz_request_get)(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                                mdt_authz_request_rec *out, mdt_err *err);
+    mdt_rc (*code_insert)(mdt_store *s, const mdt_authz_code_rec *c, mdt_err *err);
+    mdt_rc (*code_consume)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                           mdt_arena *a, mdt_authz_code_rec *out, mdt_err *err);
+    mdt_rc (*code_add_token)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,
+                             int64_t exp, mdt_err *err);
+    mdt_rc (*consent_get)(mdt_store *s, const char *username, const char *client_id,
+                          mdt_arena *a, mdt_consent_rec *out, mdt_err *err);
+    mdt_rc (*consent_put)(mdt_store *s, const mdt_consent_rec *c, mdt_err *err);
+    mdt_rc (*consent_list)(mdt_store *s, const char *username, mdt_arena *a,
+                           mdt_consent_rec **out, size_t *n, mdt_err *err);
+    mdt_rc (*consent_delete)(mdt_store *s, const char *username, const char *client_id,
+                             mdt_err *err);
 
     mdt_rc (*audit_append)(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                            mdt_err *err);

@@ -35,6 +35,13 @@ void mdt_handle_login(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_logout_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* POST /logout: CSRF, then the session is revoked and its cookie cleared. */
 void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* GET /consent?request=<id>: who asks for what, with Allow and Deny (consent.c). */
+void mdt_handle_consent_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /consent: CSRF, then the decision: the code, or access_denied. */
+void mdt_handle_consent(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* Widens the CSP form-action of a rendered page to the origin of
+ * redirect_uri (a form whose answer redirects to the client). */
+void mdt_web_allow_form_target(mdt_req *req, mdt_resp *resp, const char *redirect_uri);
 /* GET /static/mandate.css */
 void mdt_handle_stylesheet(mdt_env *env, mdt_req *req, mdt_resp *resp);
 

@@ -9,7 +9,7 @@ import {
 
 // Grants Mandate will have one day; none may be advertised before it works.
 const OTHER_GRANTS = [
-  'authorization_code', 'refresh_token', 'implicit', 'password',
+  'refresh_token', 'implicit', 'password',
   'urn:ietf:params:oauth:grant-type:device_code',
   'urn:openid:params:grant-type:ciba',
 ];
@@ -57,7 +57,13 @@ describe('discovery', { timeout: 60_000 }, () => {
       });
 
       it('does not advertise what does not exist yet', () => {
-        assert.equal(as.authorization_endpoint, undefined, 'no authorization endpoint yet');
+        // the authorization endpoint exists (authorize.test.mjs): code + PKCE S256 + RFC 9207 only
+        assert.equal(as.authorization_endpoint, `${srv.issuer}/authorize`);
+        assert.deepEqual(as.response_types_supported, ['code']);
+        assert.deepEqual(as.code_challenge_methods_supported, ['S256']);
+        assert.deepEqual(as.response_modes_supported, ['query']);
+        assert.equal(as.authorization_response_iss_parameter_supported, true);
+        assert.equal(as.pushed_authorization_request_endpoint, undefined, 'no PAR yet');
         for (const g of OTHER_GRANTS) {
           assert.ok(!as.grant_types_supported.includes(g), `advertises grant ${g}`);
         }

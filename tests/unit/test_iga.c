@@ -328,7 +328,7 @@ static const bad_case bad_cases[] = {
     {"[]", MDT_ERR_INVALID_CLIENT_METADATA, "JSON object"},
     {"{\"a\":1,\"a\":2}", MDT_ERR_INVALID_CLIENT_METADATA, "not valid JSON"},
     {"{\"client_name\":7}", MDT_ERR_INVALID_CLIENT_METADATA, "client_name"},
-    {"{\"grant_types\":[\"authorization_code\"]}", MDT_ERR_INVALID_CLIENT_METADATA, "grant_types"},
+    {"{\"grant_types\":[\"implicit\"]}", MDT_ERR_INVALID_CLIENT_METADATA, "grant_types"},
     {"{\"grant_types\":\"client_credentials\"}", MDT_ERR_INVALID_CLIENT_METADATA, "grant_types"},
     {"{\"grant_types\":[]}", MDT_ERR_INVALID_CLIENT_METADATA, "grant_types"},
     {"{\"response_types\":[\"code\"]}", MDT_ERR_INVALID_CLIENT_METADATA, "response_types"},

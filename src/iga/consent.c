@@ -1,0 +1,89 @@
+#include "iga/consent.h"
+
+#include <string.h>
+
+#include "core/buf.h"
+#include "store/store.h"
+
+static bool has_word(const char *list, const char *w, size_t wn)
+{
+    for (const char *p = list; p && *p;) {
+        size_t n = strcspn(p, " ");
+        if (n == wn && strncmp(p, w, n) == 0)
+            return true;
+        p += n + (p[n] == ' ');
+    }
+    return false;
+}
+
+bool mdt_scope_covers(const char *have, const char *want)
+{
+    for (const char *p = want; p && *p;) {
+        size_t n = strcspn(p, " ");
+        if (n && !has_word(have, p, n))
+            return false;
+        p += n + (p[n] == ' ');
+    }
+    return true;
+}
+
+const char *mdt_scope_union(mdt_arena *a, const char *have, const char *add)
+{
+    mdt_buf b;
+    const char *out = NULL;
+    mdt_rc rc;
+
+    mdt_buf_init(&b, MDT_CONSENT_SCOPE_MAX);
+    rc = mdt_buf_adds(&b, have ? have : "");
+    for (const char *p = add; rc == MDT_OK && p && *p;) {
+        size_t n = strcspn(p, " ");
+        if (n && !has_word(b.data, p, n))
+            rc = mdt_buf_addf(&b, "%s%.*s", b.len ? " " : "", (int)n, p);
+        p += n + (p[n] == ' ');
+    }
+    if (rc == MDT_OK)
+        out = mdt_arena_strndup(a, b.data ? b.data : "", b.len);
+    mdt_buf_free(&b);
+    return out;
+}
+
+mdt_rc mdt_consent_covers(mdt_env *env, const char *username, const char *client_id,
+                          const char *scope, mdt_arena *a, bool *out, mdt_err *err)
+{
+    mdt_consent_rec rec;
+    mdt_rc rc = mdt_store_consent_get(env->store, username, client_id, a, &rec, err);
+
+    *out = false;
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_err_clear(err);
+        return MDT_OK;
+    }
+    if (rc == MDT_OK)
+        *out = mdt_scope_covers(rec.scope, scope);
+    return rc;
+}
+
+mdt_rc mdt_consent_remember(mdt_env *env, const char *username, const char *client_id,
+                            const char *scope, int64_t now, mdt_arena *a, mdt_err *err)
+{
+    mdt_consent_rec rec;
+    mdt_rc rc = mdt_store_consent_get(env->store, username, client_id, a, &rec, err);
+
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_err_clear(err);
+        rec = (mdt_consent_rec){.username = username, .client_id = client_id, .scope = "",
+                                .created_at = now};
+    } else if (rc != MDT_OK) {
+        return rc;
+    }
+    rec.updated_at = now;
+    if (!(rec.scope = mdt_scope_union(a, rec.scope, scope)))
+        return mdt_fail(err, MDT_ERR_TOO_LARGE, "too many consented scopes");
+    return mdt_store_consent_put(env->store, &rec, err);
+}
+
+mdt_rc mdt_consent_revoke(mdt_env *env, const char *username, const char *client_id,
+                          mdt_err *err)
+{
+    return mdt_store_consent_delete(env->store, username, client_id, err);
+}

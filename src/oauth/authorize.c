@@ -1,0 +1,503 @@
+/* GET and POST /authorize: the authorization code flow with PKCE S256.
+ * Order of checks (RFC 6749 §4.1.2.1): the client and the redirect URI
+ * first, answered on an error page when wrong; everything else is
+ * redirected to the client with state and iss (RFC 9207). */
+#include "oauth/authorize.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/b64.h"
+#include "iga/consent.h"
+#include "jose/seal.h"
+#include "oauth/grants.h"
+#include "oauth/pkce.h"
+#include "oauth/redirect.h"
+#include "store/store.h"
+#include "web/render.h"
+
+#define AUTHZ_ID_BYTES 32   /* 256-bit request ids */
+#define AUTHZ_CODE_BYTES 32 /* 256-bit codes */
+
+static const char *q_get(mdt_req *req, const char *name) { return mdt_req_query(req, name); }
+static const char *f_get(mdt_req *req, const char *name) { return mdt_req_form(req, name); }
+
+const char *mdt_authz_request_id(const char *request_uri)
+{
+    size_t n = strlen(MDT_AUTHZ_REQUEST_URI_PREFIX);
+
+    if (!request_uri || strncmp(request_uri, MDT_AUTHZ_REQUEST_URI_PREFIX, n) != 0 ||
+        !request_uri[n] || strlen(request_uri + n) > 64)
+        return NULL;
+    return request_uri + n;
+}
+
+/* ------------------------------------------------------------ validation */
+
+static bool prompt_ok(const char *prompt)
+{
+    bool none = false;
+    size_t count = 0;
+
+    for (const char *p = prompt; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n) {
+            if (n == 4 && strncmp(p, "none", 4) == 0)
+                none = true;
+            else if (!(n == 5 && strncmp(p, "login", 5) == 0) &&
+                     !(n == 7 && strncmp(p, "consent", 7) == 0))
+                return false;
+            count++;
+        }
+        p += n + (p[n] == ' ');
+    }
+    return !(none && count > 1); /* OIDC Core §3.1.2.1 */
+}
+
+static bool prompt_has(const char *prompt, const char *word)
+{
+    size_t wn = strlen(word);
+
+    for (const char *p = prompt; p && *p;) {
+        size_t n = strcspn(p, " ");
+        if (n == wn && strncmp(p, word, n) == 0)
+            return true;
+        p += n + (p[n] == ' ');
+    }
+    return false;
+}
+
+static mdt_rc bad(const char **error, const char *code, mdt_err *err, const char *msg)
+{
+    *error = code;
+    return mdt_fail(err, MDT_ERR_INVALID_REQUEST, msg);
+}
+
+static mdt_rc check_lengths(mdt_req *req, mdt_authz_get_fn get, const char **error, mdt_err *err)
+{
+    static const char *const names[] = {"state", "nonce", "scope", "resource", "prompt"};
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(names); i++) {
+        const char *v = get(req, names[i]);
+        if (v && strlen(v) > MDT_AUTHZ_PARAM_MAX)
+            return bad(error, "invalid_request", err, "a parameter is too long");
+    }
+    return MDT_OK;
+}
+
+/* prompt, max_age, response_mode. */
+static mdt_rc check_options(mdt_req *req, mdt_authz_get_fn get, mdt_authz_params *p,
+                            const char **error, mdt_err *err)
+{
+    const char *mode = get(req, "response_mode"), *max_age = get(req, "max_age");
+    char *end;
+
+    if (mode && strcmp(mode, "query") != 0)
+        return bad(error, "invalid_request", err, "response_mode must be query");
+    p->prompt = get(req, "prompt");
+    if (p->prompt && !prompt_ok(p->prompt))
+        return bad(error, "invalid_request", err,
+                   "prompt must be none, or login and/or consent");
+    p->max_age = -1;
+    if (max_age) {
+        long long v = strtoll(max_age, &end, 10);
+        if (!*max_age || *end || v < 0 || max_age[0] == '+' || strlen(max_age) > 10)
+            return bad(error, "invalid_request", err, "max_age must be a non-negative integer");
+        p->max_age = v;
+    }
+    return MDT_OK;
+}
+
+mdt_rc mdt_authz_validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const mdt_client *c,
+                          mdt_authz_params *p, const char **error, mdt_err *err)
+{
+    const char *rt = get(req, "response_type"), *const *aud;
+    size_t naud;
+    mdt_rc rc;
+
+    if (!rt)
+        return bad(error, "invalid_request", err, "response_type is required");
+    if (strcmp(rt, "code") != 0)
+        return bad(error, "unsupported_response_type", err, "response_type must be code");
+    if (!mdt_client_has_grant(c, "authorization_code"))
+        return bad(error, "unauthorized_client", err,
+                   "the client is not registered for the authorization_code grant");
+    if ((rc = check_lengths(req, get, error, err)) != MDT_OK ||
+        (rc = check_options(req, get, p, error, err)) != MDT_OK)
+        return rc;
+    if ((rc = mdt_pkce_request_check(get(req, "code_challenge"),
+                                     get(req, "code_challenge_method"), err)) != MDT_OK)
+        return bad(error, "invalid_request", err, err->msg);
+    p->code_challenge = get(req, "code_challenge");
+    p->state = get(req, "state");
+    p->nonce = get(req, "nonce");
+    p->resource = get(req, "resource");
+    *error = "invalid_scope";
+    if ((rc = mdt_scope_narrow(req->arena, c, get(req, "scope"), &p->scope, err)) != MDT_OK)
+        return rc;
+    *error = "invalid_target";
+    if ((rc = mdt_resource_select(req->arena, c, env->cfg.issuer, p->resource, &aud, &naud,
+                                  err)) != MDT_OK)
+        return rc;
+    *error = NULL;
+    return MDT_OK;
+}
+
+/* ------------------------------------------------------- stored requests */
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+    if (v)
+        json_object_set_new(o, k, json_string(v));
+}
+
+static const char *params_json(const mdt_authz_params *p, mdt_arena *a)
+{
+    json_t *o = json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:I}", "client_id", p->client_id,
+                          "redirect_uri", p->redirect_uri, "redirect_given", p->redirect_given,
+                          "scope", p->scope ? p->scope : "", "code_challenge", p->code_challenge,
+                          "max_age", (json_int_t)p->max_age, "login_after",
+                          (json_int_t)p->login_after);
+    char *s;
+    const char *out;
+
+    if (!o)
+        return NULL;
+    set_str(o, "resource", p->resource);
+    set_str(o, "state", p->state);
+    set_str(o, "nonce", p->nonce);
+    set_str(o, "prompt", p->prompt);
+    s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    out = s ? mdt_arena_strdup(a, s) : NULL;
+    free(s);
+    return out;
+}
+
+static const char *get_s(mdt_arena *a, json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? mdt_arena_strdup(a, v) : NULL;
+}
+
+static mdt_rc params_parse(const char *text, mdt_arena *a, mdt_authz_params *p, mdt_err *err)
+{
+    json_t *o = json_loads(text, 0, NULL);
+
+    memset(p, 0, sizeof(*p));
+    if (!o)
+        return mdt_fail(err, MDT_ERR_STORE, "stored authorization request is not JSON");
+    p->client_id = get_s(a, o, "client_id");
+    p->redirect_uri = get_s(a, o, "redirect_uri");
+    p->redirect_given = json_is_true(json_object_get(o, "redirect_given"));
+    p->scope = get_s(a, o, "scope");
+    p->resource = get_s(a, o, "resource");
+    p->state = get_s(a, o, "state");
+    p->nonce = get_s(a, o, "nonce");
+    p->code_challenge = get_s(a, o, "code_challenge");
+    p->prompt = get_s(a, o, "prompt");
+    p->max_age = json_integer_value(json_object_get(o, "max_age"));
+    p->login_after = json_integer_value(json_object_get(o, "login_after"));
+    json_decref(o);
+    if (!p->client_id || !p->redirect_uri || !p->code_challenge || !p->scope)
+        return mdt_fail(err, MDT_ERR_STORE, "stored authorization request incomplete");
+    return MDT_OK;
+}
+
+mdt_rc mdt_authz_request_save(mdt_env *env, mdt_req *req, const mdt_authz_params *p,
+                              const char **id, mdt_err *err)
+{
+    char rnd[64];
+    mdt_authz_request_rec r = {.client_id = p->client_id, .created_at = req->now,
+                               .expires_at = req->now + MDT_AUTHZ_REQUEST_TTL};
+    mdt_rc rc;
+
+    if ((rc = mdt_random_b64url(&env->rng, AUTHZ_ID_BYTES, rnd)) != MDT_OK)
+        return mdt_fail(err, rc, "cannot generate a request id");
+    r.id = *id = mdt_arena_strdup(req->arena, rnd);
+    r.params = params_json(p, req->arena);
+    if (!r.id || !r.params)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    return mdt_store_authz_request_insert(env->store, &r, err);
+}
+
+mdt_rc mdt_authz_request_load(mdt_env *env, mdt_req *req, const char *id, mdt_authz_params *p,
+                              mdt_err *err)
+{
+    mdt_authz_request_rec r;
+    mdt_rc rc = mdt_store_authz_request_get(env->store, id, req->now, req->arena, &r, err);
+
+    return rc != MDT_OK ? rc : params_parse(r.params, req->arena, p, err);
+}
+
+/* ------------------------------------------------------------- responses */
+
+static void audit(mdt_req *req, mdt_resp *resp, const char *type, const char *decision,
+                  const char *client_id, const char *username, const char *reason,
+                  const char *data)
+{
+    resp->has_audit = true;
+    resp->audit.type = type;
+    resp->audit.actor = username ? username : client_id;
+    resp->audit.client_id = client_id;
+    resp->audit.subject = username;
+    resp->audit.decision = decision;
+    resp->audit.reason = reason;
+    resp->audit.data = data;
+    resp->audit.request_id = req->request_id;
+    resp->audit.ip = req->peer_ip;
+}
+
+static void redirect(mdt_resp *resp, const char *location)
+{
+    resp->status = 303;
+    mdt_resp_header(resp, "Location", location);
+    mdt_web_security_headers(resp);
+}
+
+void mdt_authz_error_page(mdt_req *req, mdt_resp *resp, int status, const char *client_id,
+                          const char *message)
+{
+    mdt_web_message_page(resp, status, "Cannot authorize", message);
+    audit(req, resp, "authz.refused", "deny", client_id, NULL, message, NULL);
+}
+
+void mdt_authz_respond_error(mdt_env *env, mdt_req *req, mdt_resp *resp,
+                             const mdt_authz_params *p, const char *error, const char *desc,
+                             const char *audit_type, const char *username)
+{
+    mdt_kv q[] = {{"error", error}, {"error_description", desc}, {"state", p->state},
+                  {"iss", env->cfg.issuer}};
+    const char *loc = mdt_redirect_build(req->arena, p->redirect_uri, q, MDT_ARRAY_LEN(q));
+
+    if (!loc) {
+        mdt_authz_error_page(req, resp, 400, p->client_id, "The response is too large.");
+        return;
+    }
+    redirect(resp, loc);
+    audit(req, resp, audit_type, "deny", p->client_id, username,
+          mdt_arena_printf(req->arena, "%s: %s", error, desc ? desc : ""), NULL);
+}
+
+static const char *code_params(mdt_req *req, const mdt_authz_params *p, const mdt_web_session *s)
+{
+    uint8_t sid[32];
+    char sid64[64];
+    json_t *o;
+    char *text;
+    const char *out;
+
+    mdt_sha256(s->rec.hash, sizeof(s->rec.hash), sid); /* never the session's own hash */
+    mdt_b64url_encode(sid, 16, sid64);
+    o = json_pack("{s:s, s:b, s:s, s:s, s:I, s:s, s:s}", "redirect_uri", p->redirect_uri,
+                  "redirect_given", p->redirect_given, "code_challenge", p->code_challenge,
+                  "scope", p->scope, "auth_time", (json_int_t)s->rec.auth_time, "amr",
+                  s->rec.amr, "sid", sid64);
+    if (!o)
+        return NULL;
+    set_str(o, "resource", p->resource);
+    set_str(o, "nonce", p->nonce);
+    text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    out = text ? mdt_arena_strdup(req->arena, text) : NULL;
+    free(text);
+    return out;
+}
+
+void mdt_authz_respond_code(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
+                            const mdt_authz_params *p, const mdt_web_session *s)
+{
+    char code[64];
+    mdt_authz_code_rec rec = {.client_id = c->client_id, .username = s->rec.username,
+                              .created_at = req->now, .expires_at = req->now + MDT_AUTHZ_CODE_TTL};
+    mdt_err err = {0};
+    const char *loc;
+
+    if (mdt_random_b64url(&env->rng, AUTHZ_CODE_BYTES, code) != MDT_OK ||
+        !(rec.params = code_params(req, p, s))) {
+        mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not issue a code.");
+        return;
+    }
+    mdt_sha256(code, strlen(code), rec.hash);
+    mdt_kv q[] = {{"code", code}, {"state", p->state}, {"iss", env->cfg.issuer}};
+    loc = mdt_redirect_build(req->arena, p->redirect_uri, q, MDT_ARRAY_LEN(q));
+    mdt_wipe(code, sizeof(code));
+    if (!loc || mdt_store_code_insert(env->store, &rec, &err) != MDT_OK) {
+        mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not issue a code.");
+        return;
+    }
+    redirect(resp, loc);
+    mdt_buf b;
+    mdt_buf_init(&b, 4096);
+    if (mdt_buf_adds(&b, "{\"scope\":") != MDT_OK || mdt_buf_add_json_str(&b, p->scope) ||
+        mdt_buf_adds(&b, ",\"redirect_uri\":") || mdt_buf_add_json_str(&b, p->redirect_uri) ||
+        mdt_buf_adds(&b, "}"))
+        mdt_buf_reset(&b);
+    audit(req, resp, "authz.code_issued", "allow", c->client_id, s->rec.username, NULL,
+          b.len ? mdt_arena_strdup(req->arena, b.data) : NULL);
+    mdt_buf_free(&b);
+}
+
+/* --------------------------------------------------------------- handler */
+
+/* Sends the browser to path?name=<id or request_uri> after saving p when
+ * it is not stored yet. */
+static void send_to(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_authz_params *p,
+                    const char **id, bool login)
+{
+    mdt_err err = {0};
+    const char *loc;
+
+    if (!*id && mdt_authz_request_save(env, req, p, id, &err) != MDT_OK) {
+        mdt_authz_error_page(req, resp, 500, p->client_id,
+                             "The service could not keep the authorization request.");
+        return;
+    }
+    if (login) {
+        const char *back = mdt_arena_printf(
+            req->arena, "/authorize?client_id=%s&request_uri=%s",
+            mdt_url_encode(req->arena, p->client_id),
+            mdt_url_encode(req->arena, mdt_arena_printf(req->arena, "%s%s",
+                                                        MDT_AUTHZ_REQUEST_URI_PREFIX, *id)));
+        loc = back ? mdt_arena_printf(req->arena, "/login?return_to=%s",
+                                      mdt_url_encode(req->arena, back))
+                   : NULL;
+    } else {
+        loc = mdt_arena_printf(req->arena, "/consent?request=%s", *id);
+    }
+    if (!loc) {
+        mdt_authz_error_page(req, resp, 500, p->client_id, "Out of memory.");
+        return;
+    }
+    redirect(resp, loc);
+}
+
+static bool needs_login(const mdt_req *req, const mdt_authz_params *p, const mdt_web_session *s)
+{
+    if (s->rec.auth_time < p->login_after)
+        return true;
+    return p->max_age >= 0 && req->now - s->rec.auth_time > p->max_age;
+}
+
+/* The request is valid: sign-in, consent, then the code. */
+static void proceed(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
+                    mdt_authz_params *p, const char *id)
+{
+    mdt_web_session s;
+    mdt_err err = {0};
+    bool covered = false;
+    mdt_rc rc = mdt_web_session_get(env, req, req->arena, &s, &err);
+
+    if (rc != MDT_OK && rc != MDT_ERR_NOT_FOUND) {
+        mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not read the session.");
+        return;
+    }
+    if (rc == MDT_ERR_NOT_FOUND || needs_login(req, p, &s)) {
+        if (prompt_has(p->prompt, "none"))
+            mdt_authz_respond_error(env, req, resp, p, "login_required",
+                                    "the person must sign in", "authz.refused", NULL);
+        else
+            send_to(env, req, resp, p, &id, true);
+        return;
+    }
+    if (mdt_consent_covers(env, s.rec.username, c->client_id, p->scope, req->arena, &covered,
+                           &err) != MDT_OK) {
+        mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not read consents.");
+        return;
+    }
+    if (!covered || prompt_has(p->prompt, "consent")) {
+        if (prompt_has(p->prompt, "none"))
+            mdt_authz_respond_error(env, req, resp, p, "consent_required",
+                                    "the person must consent", "authz.refused", s.rec.username);
+        else
+            send_to(env, req, resp, p, &id, false);
+        return;
+    }
+    mdt_authz_respond_code(env, req, resp, c, p, &s);
+}
+
+/* A request pushed (RFC 9126) or saved before login: its stored parameters. */
+static bool resume(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
+                   const char *request_uri, mdt_authz_params *p, const char **id)
+{
+    mdt_err err = {0};
+    mdt_rc rc;
+
+    *id = mdt_authz_request_id(request_uri);
+    rc = *id ? mdt_authz_request_load(env, req, *id, p, &err) : MDT_ERR_NOT_FOUND;
+    if (rc == MDT_OK && !mdt_str_eq(p->client_id, c->client_id))
+        rc = MDT_ERR_NOT_FOUND;
+    if (rc != MDT_OK)
+        mdt_authz_error_page(req, resp, rc == MDT_ERR_NOT_FOUND ? 400 : 500, c->client_id,
+                             rc == MDT_ERR_NOT_FOUND
+                                 ? "This authorization request is unknown or has expired. "
+                                   "Go back to the application and start again."
+                                 : "The service could not read the authorization request.");
+    return rc == MDT_OK;
+}
+
+/* The client of the request, or an error page (false). */
+static bool find_client(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *client_id,
+                        mdt_client *c)
+{
+    mdt_err err = {0};
+    mdt_rc rc;
+
+    if (!client_id || !*client_id) {
+        mdt_authz_error_page(req, resp, 400, NULL, "The request names no client (client_id).");
+        return false;
+    }
+    rc = mdt_client_load(env, client_id, req->arena, c, &err);
+    if (rc == MDT_OK && mdt_client_usable(c, req->now))
+        return true;
+    mdt_authz_error_page(req, resp, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND ? 400 : 500,
+                         client_id, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND
+                                        ? "The application asking for access is unknown or "
+                                          "not active."
+                                        : "The service could not read the client.");
+    return false;
+}
+
+void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    bool post = strcmp(req->method, "POST") == 0;
+    mdt_authz_get_fn get = post ? f_get : q_get;
+    mdt_authz_params p = {0};
+    const char *error = NULL, *id = NULL, *given;
+    mdt_client c;
+    mdt_err err = {0};
+
+    if (post && mdt_req_parse_form(req, &err) != MDT_OK) {
+        mdt_authz_error_page(req, resp, 400, NULL, "The form could not be read.");
+        return;
+    }
+    if (!find_client(env, req, resp, get(req, "client_id"), &c))
+        return;
+    if (get(req, "request_uri")) {
+        if (resume(env, req, resp, &c, get(req, "request_uri"), &p, &id))
+            proceed(env, req, resp, &c, &p, id);
+        return;
+    }
+    given = get(req, "redirect_uri");
+    if (mdt_redirect_select((const char *const *)c.redirect_uris, c.nredirect_uris, given,
+                            mdt_str_eq(c.kind, "native"), &p.redirect_uri, &err) != MDT_OK) {
+        mdt_authz_error_page(req, resp, 400, c.client_id, err.msg);
+        return;
+    }
+    p.client_id = c.client_id;
+    p.redirect_given = given != NULL;
+    p.state = get(req, "state");
+    if (p.state && strlen(p.state) > MDT_AUTHZ_PARAM_MAX)
+        p.state = NULL;
+    if (c.require_par)
+        mdt_authz_respond_error(env, req, resp, &p, "invalid_request",
+                                "this client must use pushed authorization requests (/par)",
+                                "authz.refused", NULL);
+    else if (mdt_authz_validate(env, req, get, &c, &p, &error, &err) != MDT_OK)
+        mdt_authz_respond_error(env, req, resp, &p, error, err.msg, "authz.refused", NULL);
+    else {
+        if (prompt_has(p.prompt, "login"))
+            p.login_after = req->now;
+        proceed(env, req, resp, &c, &p, NULL);
+    }
+}

@@ -1,0 +1,70 @@
+/* The authorization endpoint (RFC 6749 §4.1, RFC 7636, RFC 9207, RFC 8707):
+ * a validated authorization request, kept server-side while the person
+ * signs in and consents (referenced by request_uri
+ * "urn:ietf:params:oauth:request_uri:<id>"), and the responses: a code or
+ * an error redirected to the client, or an error page when the client or
+ * the redirect URI cannot be trusted.
+ *
+ * Memory: everything returned lives in the request's arena. */
+#ifndef MDT_OAUTH_AUTHORIZE_H
+#define MDT_OAUTH_AUTHORIZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/http.h"
+#include "iga/client.h"
+#include "web/session.h"
+
+#define MDT_AUTHZ_REQUEST_URI_PREFIX "urn:ietf:params:oauth:request_uri:"
+#define MDT_AUTHZ_REQUEST_TTL 600 /* seconds a stored authorization request lives */
+#define MDT_AUTHZ_CODE_TTL 60     /* seconds an authorization code lives */
+#define MDT_AUTHZ_PARAM_MAX 1024  /* bytes of state, nonce, scope or resource */
+
+typedef struct {
+    const char *client_id;
+    const char *redirect_uri;   /* the selected one */
+    bool redirect_given;        /* redirect_uri was in the request (then required at /token) */
+    const char *scope;          /* granted: narrowed to the client's entitlements */
+    const char *resource;       /* RFC 8707; NULL */
+    const char *state, *nonce;  /* NULL when absent */
+    const char *code_challenge; /* S256 */
+    const char *prompt;         /* NULL, or space-separated none|login|consent */
+    int64_t max_age;            /* -1: none */
+    int64_t login_after;        /* the session must be from this time or later; 0 */
+} mdt_authz_params;
+
+/* The stored request id (the part after the prefix) in a request_uri; NULL. */
+const char *mdt_authz_request_id(const char *request_uri);
+
+/* Validates the request's parameters (query or form; `get` reads one by
+ * name) for client c, whose redirect URI is already selected in p. On
+ * failure *error is the RFC 6749 error code and err the description, both
+ * to be redirected to the client. */
+typedef const char *(*mdt_authz_get_fn)(mdt_req *req, const char *name);
+mdt_rc mdt_authz_validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const mdt_client *c,
+                          mdt_authz_params *p, const char **error, mdt_err *err) MDT_WARN_UNUSED;
+/* Stores p (RFC 9126 or a request waiting for login or consent); *id. */
+mdt_rc mdt_authz_request_save(mdt_env *env, mdt_req *req, const mdt_authz_params *p,
+                              const char **id, mdt_err *err) MDT_WARN_UNUSED;
+/* Loads the stored request id. MDT_ERR_NOT_FOUND when unknown or expired. */
+mdt_rc mdt_authz_request_load(mdt_env *env, mdt_req *req, const char *id, mdt_authz_params *p,
+                              mdt_err *err) MDT_WARN_UNUSED;
+
+/* Issues a code for session s and answers 303 to the client (code, state,
+ * iss), audited as authz.code_issued. */
+void mdt_authz_respond_code(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
+                            const mdt_authz_params *p, const mdt_web_session *s);
+/* Answers 303 to the client with error, error_description, state and iss;
+ * audited as audit_type (authz.refused, consent.denied). */
+void mdt_authz_respond_error(mdt_env *env, mdt_req *req, mdt_resp *resp,
+                             const mdt_authz_params *p, const char *error, const char *desc,
+                             const char *audit_type, const char *username);
+/* An error page (never a redirect), audited as authz.refused. */
+void mdt_authz_error_page(mdt_req *req, mdt_resp *resp, int status, const char *client_id,
+                          const char *message);
+
+/* GET and POST /authorize. */
+void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp);
+
+#endif

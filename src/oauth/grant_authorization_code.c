@@ -1,0 +1,149 @@
+/* RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6): the code is used in one
+ * statement; then it must have been issued to this client, for this
+ * redirect_uri, and the code_verifier must match its S256 challenge. A code
+ * presented a second time is refused and every token issued from its first
+ * use is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5). A failed attempt uses
+ * the code up as well: whoever holds a code without its verifier is not
+ * its client. */
+#include <string.h>
+
+#include "jose/seal.h"
+#include "oauth/grants.h"
+#include "oauth/pkce.h"
+#include "store/store.h"
+
+#define CODE_MAX 128 /* bytes of a presented code */
+
+typedef struct {
+    const char *redirect_uri, *code_challenge, *scope, *resource, *amr;
+    bool redirect_given;
+    int64_t auth_time;
+} bound;
+
+static mdt_rc invalid(mdt_err *err, const char *detail)
+{
+    return mdt_failf(err, MDT_ERR_INVALID_GRANT, "the authorization code is invalid", "%s",
+                     detail);
+}
+
+static mdt_rc read_bound(mdt_arena *a, const char *params, bound *b, mdt_err *err)
+{
+    json_t *o = json_loads(params, 0, NULL);
+    const char *v;
+
+    memset(b, 0, sizeof(*b));
+    if (!o)
+        return mdt_fail(err, MDT_ERR_STORE, "stored code parameters are not JSON");
+#define S(k) ((v = json_string_value(json_object_get(o, k))) ? mdt_arena_strdup(a, v) : NULL)
+    b->redirect_uri = S("redirect_uri");
+    b->code_challenge = S("code_challenge");
+    b->scope = S("scope");
+    b->resource = S("resource");
+    b->amr = S("amr");
+#undef S
+    b->redirect_given = json_is_true(json_object_get(o, "redirect_given"));
+    b->auth_time = json_integer_value(json_object_get(o, "auth_time"));
+    json_decref(o);
+    if (!b->redirect_uri || !b->code_challenge || !b->scope)
+        return mdt_fail(err, MDT_ERR_STORE, "stored code parameters incomplete");
+    return MDT_OK;
+}
+
+/* A replay: revoke what the first use issued, record it, refuse. */
+static mdt_rc replayed(mdt_env *env, mdt_req *req, const mdt_client *c,
+                       const mdt_authz_code_rec *rec, mdt_err *err)
+{
+    mdt_audit_event ev = {.type = "token.code_reused", .actor = c->client_id,
+                          .client_id = rec->client_id, .subject = rec->username,
+                          .decision = "deny", .reason = "authorization code used twice",
+                          .request_id = req->request_id, .ip = req->peer_ip};
+    char *list = mdt_arena_strdup(req->arena, rec->token_jtis ? rec->token_jtis : "");
+    mdt_err e2 = {0};
+
+    for (char *p = list; p && *p;) {
+        size_t n = strcspn(p, " ");
+        char save = p[n];
+
+        p[n] = '\0';
+        if (n && mdt_store_jti_revoke(env->store, p, rec->client_id, rec->tokens_expire_at,
+                                      req->now, &e2) != MDT_OK)
+            return mdt_fail(err, e2.rc, "cannot revoke the tokens of a replayed code");
+        p += n + (save == ' ');
+    }
+    ev.data = mdt_arena_printf(req->arena, "{\"revoked_tokens\":\"%s\"}", rec->token_jtis);
+    if (mdt_env_audit(env, &ev, &e2) != MDT_OK)
+        return mdt_fail(err, e2.rc, "cannot record a replayed code");
+    return invalid(err, "authorization code used before: its tokens are revoked");
+}
+
+/* Consumes the code; checks client, redirect_uri and verifier. */
+static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, mdt_authz_code_rec *rec,
+                     bound *b, mdt_err *err)
+{
+    const char *code = mdt_req_form(req, "code"), *ru = mdt_req_form(req, "redirect_uri");
+    uint8_t hash[MDT_HASH_LEN];
+    mdt_rc rc;
+
+    if (!code || !*code || strlen(code) > CODE_MAX)
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "code is required");
+    mdt_sha256(code, strlen(code), hash);
+    rc = mdt_store_code_consume(env->store, hash, req->now, req->arena, rec, err);
+    if (rc == MDT_ERR_CONFLICT)
+        return replayed(env, req, c, rec, err);
+    if (rc == MDT_ERR_NOT_FOUND)
+        return invalid(err, "unknown or expired authorization code");
+    if (rc != MDT_OK || (rc = read_bound(req->arena, rec->params, b, err)) != MDT_OK)
+        return rc;
+    if (!mdt_str_eq(rec->client_id, c->client_id))
+        return invalid(err, "authorization code issued to another client");
+    if (b->redirect_given ? !mdt_str_eq(ru, b->redirect_uri) : ru && !mdt_str_eq(ru, b->redirect_uri))
+        return invalid(err, "redirect_uri differs from the authorization request's");
+    if (!mdt_req_form(req, "code_verifier"))
+        return mdt_failf(err, MDT_ERR_INVALID_GRANT, "code_verifier is required",
+                         "code_verifier missing");
+    if (!mdt_pkce_verify(mdt_req_form(req, "code_verifier"), b->code_challenge))
+        return mdt_failf(err, MDT_ERR_INVALID_GRANT, "code_verifier does not match",
+                         "PKCE verification failed");
+    return MDT_OK;
+}
+
+static mdt_rc user_active(mdt_env *env, mdt_req *req, const char *username, mdt_err *err)
+{
+    mdt_user_rec u;
+    mdt_rc rc = mdt_store_user_get(env->store, username, req->arena, &u, err);
+
+    if (rc == MDT_ERR_NOT_FOUND || (rc == MDT_OK && !mdt_str_eq(u.status, "active")))
+        return invalid(err, "the user is no longer active");
+    return rc;
+}
+
+mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                                    mdt_grant_result *out, mdt_err *err)
+{
+    const mdt_client *c = &who->client;
+    mdt_grant g = {.client = c, .auth_method = who->method};
+    int64_t ttl = c->access_token_ttl ? c->access_token_ttl : env->cfg.access_token_ttl;
+    mdt_authz_code_rec rec;
+    bound b;
+    mdt_rc rc;
+
+    if ((rc = redeem(env, req, c, &rec, &b, err)) != MDT_OK ||
+        (rc = user_active(env, req, rec.username, err)) != MDT_OK ||
+        (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, b.resource, &g.aud, &g.naud,
+                                  err)) != MDT_OK ||
+        (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK)
+        return rc;
+    g.sub = rec.username; /* RFC 9068 §2.2: the user */
+    g.scope = b.scope;
+    g.auth_time = b.auth_time;
+    g.amr = b.amr;
+    g.iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;
+    g.exp = g.iat + ttl;
+    if (c->expires_at && g.exp > c->expires_at)
+        g.exp = c->expires_at;
+    out->scope = g.scope;
+    out->subject = rec.username;
+    if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK)
+        return rc;
+    return mdt_store_code_add_token(env->store, rec.hash, out->token.jti, g.exp, err);
+}

@@ -1,0 +1,312 @@
+/* GET and POST /consent (SPEC §2.6): the person sees who asks — the
+ * client's name, kind, owner, how it authenticates, where the answer goes —
+ * and what for (each scope with its description and sensitivity, the
+ * resource), then allows or denies. Allow remembers the consent (per person
+ * and client) and issues the code; deny sends access_denied to the client.
+ * Audited: consent.granted, consent.denied. */
+#include <string.h>
+
+#include "core/buf.h"
+#include "iga/consent.h"
+#include "oauth/authorize.h"
+#include "oauth/redirect.h"
+#include "store/store.h"
+#include "web/csrf.h"
+#include "web/render.h"
+#include "web/session.h"
+#include "web/web.h"
+
+#define CONSENT_HOST_MAX 256 /* bytes of the redirect host shown */
+
+static const char consent_tpl[] =
+    "<p class=\"lead\"><strong class=\"client-name\">{{name}}</strong> asks to act on your "
+    "behalf.</p>\n"
+    "<p>If you allow it, you will be sent back to "
+    "<strong class=\"redirect-host\">{{host}}</strong>.</p>\n"
+    "<dl class=\"who\">\n"
+    "<dt>Application</dt><dd>{{name}} <span class=\"muted\">({{client_id}})</span></dd>\n"
+    "<dt>Kind</dt><dd class=\"client-kind\">{{kind}}</dd>\n"
+    "<dt>Owner</dt><dd class=\"client-owner\">{{owner}}</dd>\n"
+    "<dt>Authenticates with</dt><dd class=\"client-auth\">{{auth}}</dd>\n"
+    "<dt>Returns to</dt><dd class=\"redirect-uri\">{{redirect_uri}}</dd>\n"
+    "<dt>Resource</dt><dd class=\"resource\">{{resource}}</dd>\n"
+    "</dl>\n"
+    "<h2>It asks for</h2>\n"
+    "<ul class=\"scopes\">\n{{!scopes}}</ul>\n"
+    "<form method=\"post\" action=\"/consent\">\n"
+    "<input type=\"hidden\" name=\"" MDT_WEB_CSRF_FIELD "\" value=\"{{csrf}}\">\n"
+    "<input type=\"hidden\" name=\"request\" value=\"{{request}}\">\n"
+    "<button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n"
+    "<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\n"
+    "</form>\n"
+    "<p class=\"muted\">Signed in as {{username}}.</p>\n";
+
+static const char scope_tpl[] =
+    "<li class=\"scope sensitivity-{{sens}}\"><code>{{scope}}</code> {{desc}}"
+    "{{!mark}}</li>\n";
+
+/* The host the browser returns to (or the scheme of a private-use URI). */
+static const char *redirect_host(mdt_arena *a, const char *uri)
+{
+    const char *p = strstr(uri, "://");
+    size_t n;
+
+    if (!p)
+        return mdt_arena_strndup(a, uri, strcspn(uri, ":"));
+    p += 3;
+    n = strcspn(p, "/?#");
+    return mdt_arena_strndup(a, p, n > CONSENT_HOST_MAX ? CONSENT_HOST_MAX : n);
+}
+
+static mdt_rc scope_item(mdt_env *env, mdt_req *req, const char *name, mdt_buf *out,
+                         mdt_err *err)
+{
+    mdt_scope_rec sc = {0};
+    const char *sens = "none", *mark = "", *html;
+    mdt_rc rc = mdt_store_scope_get(env->store, name, req->arena, &sc, err);
+
+    if (rc == MDT_ERR_NOT_FOUND)
+        mdt_err_clear(err);
+    else if (rc != MDT_OK)
+        return rc;
+    else if (sc.sensitivity)
+        sens = sc.sensitivity;
+    if (strcmp(sens, "none") != 0)
+        mark = mdt_str_eq(sens, "approval")
+                   ? " <strong class=\"sensitive\">(sensitive: needs approval)</strong>"
+                   : " <strong class=\"sensitive\">(sensitive: needs your consent)</strong>";
+    mdt_kv vars[] = {{"sens", sens}, {"scope", name},
+                     {"desc", sc.description && sc.description[0] ? sc.description : ""},
+                     {"mark", mark}};
+    if ((rc = mdt_web_render_str(req->arena, scope_tpl, vars, MDT_ARRAY_LEN(vars), &html, err)))
+        return rc;
+    return mdt_buf_adds(out, html) == MDT_OK ? MDT_OK
+                                             : mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+}
+
+static mdt_rc scope_list(mdt_env *env, mdt_req *req, const char *scope, const char **html,
+                         mdt_err *err)
+{
+    mdt_buf b;
+    mdt_rc rc = MDT_OK;
+
+    mdt_buf_init(&b, MDT_WEB_PAGE_MAX);
+    for (const char *p = scope; *p && rc == MDT_OK;) {
+        size_t n = strcspn(p, " ");
+        if (n)
+            rc = scope_item(env, req, mdt_arena_strndup(req->arena, p, n), &b, err);
+        p += n + (p[n] == ' ');
+    }
+    if (rc == MDT_OK && b.len == 0 &&
+        mdt_buf_adds(&b, "<li>No scope: only to know who you are.</li>\n") != MDT_OK)
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (rc == MDT_OK && !(*html = mdt_arena_strndup(req->arena, b.data, b.len)))
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    mdt_buf_free(&b);
+    return rc;
+}
+
+static const char *resource_text(mdt_env *env, mdt_req *req, const mdt_client *c,
+                                 const mdt_authz_params *p)
+{
+    const char *s = "";
+
+    if (p->resource)
+        return p->resource;
+    if (!c->nresources)
+        return env->cfg.issuer;
+    for (size_t i = 0; i < c->nresources && s; i++)
+        s = mdt_arena_printf(req->arena, "%s%s%s", s, i ? ", " : "", c->resources[i]);
+    return s;
+}
+
+/* The redirect URI's origin ("scheme://host[:port]", or "scheme:" of a
+ * private-use URI) as a CSP source, or NULL when it holds a character a
+ * policy cannot carry. */
+static const char *csp_origin(mdt_arena *a, const char *uri)
+{
+    const char *p = strstr(uri, "://");
+    const char *o = p ? mdt_arena_strndup(a, uri, (size_t)(p + 3 - uri) + strcspn(p + 3, "/?#"))
+                      : mdt_arena_strndup(a, uri, strcspn(uri, ":") + 1);
+
+    return o && !o[strcspn(o, " ;,'\"\r\n\t")] ? o : NULL;
+}
+
+/* The consent form's answer is a redirect to the client: CSP form-action
+ * must allow that origin, or the browser stops the navigation. */
+void mdt_web_allow_form_target(mdt_req *req, mdt_resp *resp, const char *redirect_uri)
+{
+    const char *o = csp_origin(req->arena, redirect_uri);
+    const char *csp = o ? mdt_arena_printf(req->arena, "default-src 'none'; style-src 'self'; "
+                                           "img-src 'self'; form-action 'self' %s; "
+                                           "frame-ancestors 'none'; base-uri 'none'", o)
+                        : NULL;
+
+    for (size_t i = 0; csp && i < resp->nheaders; i++)
+        if (strcmp(resp->headers[i].name, "Content-Security-Policy") == 0)
+            resp->headers[i].value = csp;
+}
+
+static void fault(mdt_resp *resp, const char *what)
+{
+    mdt_web_message_page(resp, 500, "Something went wrong", what);
+}
+
+static void render(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_session *s,
+                   const mdt_client *c, const mdt_authz_params *p, const char *id)
+{
+    const char *csrf, *scopes, *body;
+    mdt_err err = {0};
+
+    if (mdt_web_csrf_issue(env, req, resp, s, "consent", &csrf, &err) != MDT_OK ||
+        scope_list(env, req, p->scope, &scopes, &err) != MDT_OK) {
+        fault(resp, "The service could not show this request.");
+        return;
+    }
+    mdt_kv vars[] = {
+        {"name", c->name && c->name[0] ? c->name : c->client_id},
+        {"client_id", c->client_id},
+        {"host", redirect_host(req->arena, p->redirect_uri)},
+        {"kind", c->kind},
+        {"owner", c->owner && c->owner[0] ? c->owner : "(no owner)"},
+        {"auth", mdt_str_eq(c->auth_method, "none") ? "none (a public client, with PKCE)"
+                                                    : c->auth_method},
+        {"redirect_uri", p->redirect_uri},
+        {"resource", resource_text(env, req, c, p)},
+        {"scopes", scopes},
+        {"csrf", csrf},
+        {"request", id},
+        {"username", s->rec.username},
+    };
+    if (mdt_web_render_str(req->arena, consent_tpl, vars, MDT_ARRAY_LEN(vars), &body, &err) !=
+        MDT_OK) {
+        fault(resp, "The service could not show this request.");
+        return;
+    }
+    mdt_web_page(resp, 200, "Allow access?", body);
+    mdt_web_allow_form_target(req, resp, p->redirect_uri);
+}
+
+/* The session, or a redirect to /login that comes back here (false). */
+static bool need_session(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *id,
+                         mdt_web_session *s)
+{
+    mdt_err err = {0};
+    mdt_rc rc = mdt_web_session_get(env, req, req->arena, s, &err);
+    const char *back;
+
+    if (rc == MDT_OK)
+        return true;
+    if (rc != MDT_ERR_NOT_FOUND) {
+        fault(resp, "The service could not read the session.");
+        return false;
+    }
+    back = mdt_arena_printf(req->arena, "/consent?request=%s", mdt_url_encode(req->arena, id));
+    resp->status = 303;
+    mdt_resp_header(resp, "Location",
+                    mdt_arena_printf(req->arena, "/login?return_to=%s",
+                                     mdt_url_encode(req->arena, back)));
+    mdt_web_security_headers(resp);
+    return false;
+}
+
+/* The stored request and its client, or an error page (false). */
+static bool load(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *id,
+                 mdt_authz_params *p, mdt_client *c)
+{
+    mdt_err err = {0};
+    mdt_rc rc = mdt_authz_request_load(env, req, id, p, &err);
+
+    if (rc == MDT_OK)
+        rc = mdt_client_load(env, p->client_id, req->arena, c, &err);
+    if (rc == MDT_OK && !mdt_client_usable(c, req->now))
+        rc = MDT_ERR_NOT_FOUND;
+    if (rc == MDT_ERR_NOT_FOUND)
+        mdt_authz_error_page(req, resp, 400, p->client_id,
+                             "This authorization request is unknown or has expired. Go back to "
+                             "the application and start again.");
+    else if (rc != MDT_OK)
+        fault(resp, "The service could not read the authorization request.");
+    return rc == MDT_OK;
+}
+
+void mdt_handle_consent_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    const char *id = mdt_req_query(req, "request");
+    mdt_web_session s;
+    mdt_authz_params p = {0};
+    mdt_client c;
+
+    if (!id || !*id || strlen(id) > 64) {
+        mdt_authz_error_page(req, resp, 400, NULL, "No authorization request to consent to.");
+        return;
+    }
+    if (need_session(env, req, resp, id, &s) && load(env, req, resp, id, &p, &c))
+        render(env, req, resp, &s, &c, &p, id);
+}
+
+static void granted(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_session *s,
+                    const mdt_client *c, const mdt_authz_params *p)
+{
+    mdt_err err = {0};
+    mdt_audit_event ev = {.type = "consent.granted", .actor = s->rec.username,
+                          .client_id = c->client_id, .subject = s->rec.username,
+                          .decision = "allow", .request_id = req->request_id, .ip = req->peer_ip};
+    mdt_buf b;
+
+    mdt_buf_init(&b, 4096);
+    if (mdt_buf_adds(&b, "{\"scope\":") == MDT_OK && mdt_buf_add_json_str(&b, p->scope) == MDT_OK &&
+        mdt_buf_adds(&b, "}") == MDT_OK)
+        ev.data = mdt_arena_strdup(req->arena, b.data);
+    mdt_buf_free(&b);
+    if (mdt_consent_remember(env, s->rec.username, c->client_id, p->scope, req->now, req->arena,
+                             &err) != MDT_OK ||
+        mdt_env_audit(env, &ev, &err) != MDT_OK) {
+        fault(resp, "The service could not record your consent.");
+        return;
+    }
+    mdt_authz_respond_code(env, req, resp, c, p, s);
+}
+
+void mdt_handle_consent(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    const char *id, *decision;
+    mdt_web_session s;
+    mdt_authz_params p = {0};
+    mdt_client c;
+    mdt_err err = {0};
+
+    if (mdt_req_parse_form(req, &err) != MDT_OK) {
+        mdt_web_message_page(resp, 400, "Cannot authorize", "The form could not be read.");
+        return;
+    }
+    id = mdt_req_form(req, "request");
+    decision = mdt_req_form(req, "decision");
+    if (!id || !*id || strlen(id) > 64) {
+        mdt_authz_error_page(req, resp, 400, NULL, "No authorization request to consent to.");
+        return;
+    }
+    if (!need_session(env, req, resp, id, &s))
+        return;
+    if (mdt_web_csrf_check(env, req, &s, "consent", &err) != MDT_OK) {
+        mdt_web_message_page(resp, 403, "Cannot authorize",
+                             "This form expired or was not sent by this site.");
+        resp->has_audit = true;
+        resp->audit = (mdt_audit_event){.type = "consent.refused", .actor = s.rec.username,
+                                        .subject = s.rec.username, .decision = "deny",
+                                        .reason = mdt_arena_printf(req->arena, "%s",
+                                                                   mdt_err_text(&err)),
+                                        .request_id = req->request_id, .ip = req->peer_ip};
+        return;
+    }
+    if (!load(env, req, resp, id, &p, &c))
+        return;
+    if (mdt_str_eq(decision, "allow"))
+        granted(env, req, resp, &s, &c, &p);
+    else if (mdt_str_eq(decision, "deny"))
+        mdt_authz_respond_error(env, req, resp, &p, "access_denied",
+                                "the person denied the request", "consent.denied",
+                                s.rec.username);
+    else
+        mdt_web_message_page(resp, 400, "Cannot authorize", "Choose Allow or Deny.");
+}
