@@ -287,9 +287,14 @@ static void login_ok(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *use
         fault_page(resp, &err);
         return;
     }
-    resp->status = 303;
-    mdt_resp_header(resp, "Location", return_to && return_to[0] ? return_to : "/login");
-    mdt_web_security_headers(resp);
+    if (return_to && return_to[0]) {
+        /* not a 303: return_to may redirect to a client's origin (see the header) */
+        mdt_web_continue_page(resp, "Signed in", return_to, "You are signed in.");
+    } else {
+        resp->status = 303;
+        mdt_resp_header(resp, "Location", "/login");
+        mdt_web_security_headers(resp);
+    }
     audit(req, resp, "user.login", "allow", username, NULL);
 }
 

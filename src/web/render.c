@@ -9,6 +9,7 @@ static const char layout[] =
     "<meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
     "<title>{{title}} - Mandate</title>\n"
+    "{{!head}}"
     "<link rel=\"stylesheet\" href=\"" MDT_WEB_CSS_PATH "\">\n"
     "</head>\n"
     "<body>\n"
@@ -104,9 +105,10 @@ void mdt_web_security_headers(mdt_resp *resp)
     resp->no_store = true;
 }
 
-void mdt_web_page(mdt_resp *resp, int status, const char *title, const char *body_html)
+static void page(mdt_resp *resp, int status, const char *title, const char *head,
+                 const char *body_html)
 {
-    mdt_kv vars[] = {{"title", title}, {"body", body_html}};
+    mdt_kv vars[] = {{"title", title}, {"head", head}, {"body", body_html}};
     mdt_err err = {0};
 
     mdt_buf_reset(&resp->body);
@@ -115,6 +117,31 @@ void mdt_web_page(mdt_resp *resp, int status, const char *title, const char *bod
     mdt_web_security_headers(resp);
     if (mdt_web_render(&resp->body, layout, vars, MDT_ARRAY_LEN(vars), &err) != MDT_OK)
         mdt_resp_text(resp, 500, "internal error");
+}
+
+void mdt_web_page(mdt_resp *resp, int status, const char *title, const char *body_html)
+{
+    page(resp, status, title, "", body_html);
+}
+
+void mdt_web_continue_page(mdt_resp *resp, const char *title, const char *url, const char *text)
+{
+    mdt_kv vars[] = {{"url", url}, {"text", text}};
+    char head[4096], body[4096];
+    mdt_buf h, b;
+    mdt_err err = {0};
+
+    mdt_buf_init(&h, sizeof(head));
+    mdt_buf_init(&b, sizeof(body));
+    if (mdt_web_render(&h, "<meta http-equiv=\"refresh\" content=\"0;url={{url}}\">\n", vars, 1,
+                       &err) != MDT_OK ||
+        mdt_web_render(&b, "<p>{{text}}</p>\n<p><a href=\"{{url}}\">Continue</a></p>\n", vars, 2,
+                       &err) != MDT_OK)
+        mdt_resp_text(resp, 500, "internal error");
+    else
+        page(resp, 200, title, h.data, b.data);
+    mdt_buf_free(&h);
+    mdt_buf_free(&b);
 }
 
 void mdt_web_message_page(mdt_resp *resp, int status, const char *title, const char *message)

@@ -50,6 +50,13 @@ void mdt_web_security_headers(mdt_resp *resp);
  * becomes a plain 500. */
 void mdt_web_page(mdt_resp *resp, int status, const char *title, const char *body_html);
 
+/* A page that moves the browser on to url (a path on this server) by itself
+ * (meta refresh) and by a link. After a form submission this is how to reach
+ * a place that may redirect to another origin: a 303 would keep the
+ * navigation a form submission, which CSP form-action 'self' stops at the
+ * first cross-origin redirect; a refresh starts a new navigation. */
+void mdt_web_continue_page(mdt_resp *resp, const char *title, const char *url, const char *text);
+
 /* A page with one escaped paragraph of text. */
 void mdt_web_message_page(mdt_resp *resp, int status, const char *title, const char *message);
 

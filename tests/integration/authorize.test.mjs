@@ -139,7 +139,7 @@ describe('authorization code with PKCE', { timeout: 120_000 }, () => {
       await page.goto(url.href);
       assert.equal(new URL(page.url()).pathname, '/login');
       await submitLogin(page, 'alice', PASSWORD);
-      assert.equal(new URL(page.url()).pathname, '/consent');
+      await page.waitForURL((u) => u.pathname === '/consent', { timeout: 10_000 });
       const main = await page.locator('main').innerText();
       assert.match(main, /Travel agent/);
       assert.match(main, /agent/);
@@ -189,6 +189,32 @@ describe('authorization code with PKCE', { timeout: 120_000 }, () => {
       const ev = events(srv, 'consent.granted').filter((e) => e.client_id === pub.client_id);
       assert.equal(ev.length, 1, 'one consent');
       assert.ok(events(srv, 'authz.code_issued').length >= 2);
+    } finally {
+      await b.close();
+    }
+  });
+
+  test('signed out, consent already given: after login the browser goes straight back to the client', async () => {
+    const config = await oidc.discovery(new URL(srv.issuer), pub.client_id, undefined, oidc.None(),
+      { execute: [oidc.allowInsecureRequests] });
+    const b = await launchBrowser(); // a fresh browser: no session; alice consented in the test above
+    try {
+      const { verifier, challenge } = await pkce();
+      const state = oidc.randomState();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: cb.uri, scope: 'read', resource: API,
+        code_challenge: challenge, code_challenge_method: 'S256', state,
+      });
+      await b.page.goto(url.href);
+      assert.equal(new URL(b.page.url()).pathname, '/login');
+      const got = cb.next();
+      await submitLogin(b.page, 'alice', PASSWORD);
+      const back = await Promise.race([got, new Promise((_, rej) => setTimeout(
+        () => rej(new Error(`the browser stayed at ${b.page.url()}`)), 10_000))]);
+      assert.equal(back.searchParams.get('state'), state);
+      const t = await oidc.authorizationCodeGrant(config, new URL(`${cb.uri}${back.search}`),
+        { pkceCodeVerifier: verifier, expectedState: state });
+      assert.ok(t.access_token);
     } finally {
       await b.close();
     }
