@@ -43,7 +43,7 @@ struct field {
 
 static const char *const grant_types[] = {
     "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", "authorization_code",
-    NULL};
+    "refresh_token", NULL};
 /* "none": a public client (RFC 6749 §2.1), for the authorization code grant with PKCE only */
 static const char *const auth_methods[] = {
     "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth",
@@ -392,7 +392,7 @@ static const field fields[] = {
     {.key = "grant_types", .check = check_array, .min = 1, .max = MDT_CLIENT_LIST_MAX,
      .item = grant_supported, .dflt = "[\"client_credentials\"]",
      .msg = "grant_types must be a non-empty array of supported grant types (client_credentials, "
-            "urn:ietf:params:oauth:grant-type:jwt-bearer, authorization_code)"},
+            "urn:ietf:params:oauth:grant-type:jwt-bearer, authorization_code, refresh_token)"},
     {.key = "response_types", .check = check_array, .max = 1, .dflt = "[]",
      .item = response_type_supported,
      .msg = "response_types must be [] or [\"code\"] (with the authorization_code grant)"},
@@ -504,10 +504,14 @@ static mdt_rc check_code_flow(json_t *m, const char *method, mdt_err *err)
     if (code && json_array_size(json_object_get(m, "redirect_uris")) == 0)
         return mdt_fail(err, MDT_ERR_INVALID_REDIRECT_URI,
                         "the authorization_code grant needs redirect_uris");
-    if (mdt_str_eq(method, "none") && (!code || json_array_size(grants) != 1))
+    if (array_has(grants, "refresh_token") && !code)
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                        "the refresh_token grant goes with the authorization_code grant");
+    if (mdt_str_eq(method, "none") &&
+        (!code || json_array_size(grants) != (size_t)(1 + array_has(grants, "refresh_token"))))
         return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
                         "token_endpoint_auth_method none (a public client) allows only the "
-                        "authorization_code grant");
+                        "authorization_code grant (and refresh_token)");
     return MDT_OK;
 }
 

@@ -108,8 +108,8 @@ static mdt_rc check_options(mdt_req *req, mdt_authz_get_fn get, mdt_authz_params
     return MDT_OK;
 }
 
-mdt_rc mdt_authz_validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const mdt_client *c,
-                          mdt_authz_params *p, const char **error, mdt_err *err)
+static mdt_rc validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const mdt_client *c,
+                       mdt_authz_params *p, const char **error, mdt_err *err)
 {
     const char *rt = get(req, "response_type"), *const *aud;
     size_t naud;
@@ -143,6 +143,32 @@ mdt_rc mdt_authz_validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, cons
     return MDT_OK;
 }
 
+mdt_rc mdt_authz_read(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const mdt_client *c,
+                      mdt_authz_params *p, const char **error, mdt_err *err)
+{
+    const char *given = get(req, "redirect_uri");
+    mdt_rc rc;
+
+    memset(p, 0, sizeof(*p));
+    *error = "invalid_request";
+    if ((rc = mdt_redirect_select((const char *const *)c->redirect_uris, c->nredirect_uris, given,
+                                  mdt_str_eq(c->kind, "native"), &p->redirect_uri, err)) != MDT_OK) {
+        p->redirect_uri = NULL;
+        return rc;
+    }
+    p->client_id = c->client_id;
+    p->redirect_given = given != NULL;
+    p->max_age = -1;
+    p->state = get(req, "state");
+    if (p->state && strlen(p->state) > MDT_AUTHZ_PARAM_MAX)
+        p->state = NULL;
+    if ((rc = validate(env, req, get, c, p, error, err)) != MDT_OK)
+        return rc;
+    if (prompt_has(p->prompt, "login"))
+        p->login_after = req->now;
+    return MDT_OK;
+}
+
 /* ------------------------------------------------------- stored requests */
 
 static void set_str(json_t *o, const char *k, const char *v)
@@ -167,6 +193,8 @@ static const char *params_json(const mdt_authz_params *p, mdt_arena *a)
     set_str(o, "state", p->state);
     set_str(o, "nonce", p->nonce);
     set_str(o, "prompt", p->prompt);
+    if (p->pushed)
+        json_object_set_new(o, "pushed", json_true());
     s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     out = s ? mdt_arena_strdup(a, s) : NULL;
@@ -198,6 +226,7 @@ static mdt_rc params_parse(const char *text, mdt_arena *a, mdt_authz_params *p, 
     p->prompt = get_s(a, o, "prompt");
     p->max_age = json_integer_value(json_object_get(o, "max_age"));
     p->login_after = json_integer_value(json_object_get(o, "login_after"));
+    p->pushed = json_is_true(json_object_get(o, "pushed"));
     json_decref(o);
     if (!p->client_id || !p->redirect_uri || !p->code_challenge || !p->scope)
         return mdt_fail(err, MDT_ERR_STORE, "stored authorization request incomplete");
@@ -209,7 +238,8 @@ mdt_rc mdt_authz_request_save(mdt_env *env, mdt_req *req, const mdt_authz_params
 {
     char rnd[64];
     mdt_authz_request_rec r = {.client_id = p->client_id, .created_at = req->now,
-                               .expires_at = req->now + MDT_AUTHZ_REQUEST_TTL};
+                               .expires_at = req->now + (p->pushed ? MDT_AUTHZ_PAR_TTL
+                                                                   : MDT_AUTHZ_REQUEST_TTL)};
     mdt_rc rc;
 
     if ((rc = mdt_random_b64url(&env->rng, AUTHZ_ID_BYTES, rnd)) != MDT_OK)
@@ -221,13 +251,36 @@ mdt_rc mdt_authz_request_save(mdt_env *env, mdt_req *req, const mdt_authz_params
     return mdt_store_authz_request_insert(env->store, &r, err);
 }
 
-mdt_rc mdt_authz_request_load(mdt_env *env, mdt_req *req, const char *id, mdt_authz_params *p,
-                              mdt_err *err)
+static mdt_rc load_any(mdt_env *env, mdt_req *req, const char *id, mdt_authz_params *p,
+                       mdt_err *err)
 {
     mdt_authz_request_rec r;
     mdt_rc rc = mdt_store_authz_request_get(env->store, id, req->now, req->arena, &r, err);
 
     return rc != MDT_OK ? rc : params_parse(r.params, req->arena, p, err);
+}
+
+mdt_rc mdt_authz_request_load(mdt_env *env, mdt_req *req, const char *id, mdt_authz_params *p,
+                              mdt_err *err)
+{
+    mdt_rc rc = load_any(env, req, id, p, err);
+
+    if (rc == MDT_OK && p->pushed)
+        return mdt_fail(err, MDT_ERR_NOT_FOUND, "a pushed request is used through /authorize");
+    return rc;
+}
+
+/* Uses a pushed request (RFC 9126 §7.3: once): it leaves the store, and
+ * what follows (login, consent) keeps a copy under a new id. */
+static mdt_rc take_pushed(mdt_env *env, mdt_req *req, const char *id, mdt_authz_params *p,
+                          mdt_err *err)
+{
+    mdt_authz_request_rec r;
+    mdt_rc rc = mdt_store_authz_request_take(env->store, id, req->now, req->arena, &r, err);
+
+    if (rc == MDT_OK && (rc = params_parse(r.params, req->arena, p, err)) == MDT_OK)
+        p->pushed = false;
+    return rc;
 }
 
 /* ------------------------------------------------------------- responses */
@@ -372,11 +425,32 @@ static void send_to(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_authz_
     redirect(resp, loc);
 }
 
+/* A login made after the request asked for one (prompt=login, or max_age
+ * that sent the person to /login) is fresh enough for it: max_age is not
+ * checked again, so that a slow return from /login cannot loop. */
 static bool needs_login(const mdt_req *req, const mdt_authz_params *p, const mdt_web_session *s)
 {
     if (s->rec.auth_time < p->login_after)
         return true;
+    if (p->login_after)
+        return false;
     return p->max_age >= 0 && req->now - s->rec.auth_time > p->max_age;
+}
+
+/* Sign-in needed: login_required for prompt=none, else /login. */
+static void to_login(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_authz_params *p,
+                     const char *id)
+{
+    if (prompt_has(p->prompt, "none")) {
+        mdt_authz_respond_error(env, req, resp, p, "login_required", "the person must sign in",
+                                "authz.refused", NULL);
+        return;
+    }
+    if (p->max_age >= 0 && p->login_after < req->now) {
+        p->login_after = req->now; /* the login to come satisfies max_age */
+        id = NULL;                 /* kept under a new id with login_after */
+    }
+    send_to(env, req, resp, p, &id, true);
 }
 
 /* The request is valid: sign-in, consent, then the code. */
@@ -393,11 +467,7 @@ static void proceed(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client
         return;
     }
     if (rc == MDT_ERR_NOT_FOUND || needs_login(req, p, &s)) {
-        if (prompt_has(p->prompt, "none"))
-            mdt_authz_respond_error(env, req, resp, p, "login_required",
-                                    "the person must sign in", "authz.refused", NULL);
-        else
-            send_to(env, req, resp, p, &id, true);
+        to_login(env, req, resp, p, id);
         return;
     }
     if (mdt_consent_covers(env, s.rec.username, c->client_id, p->scope, req->arena, &covered,
@@ -416,7 +486,27 @@ static void proceed(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client
     mdt_authz_respond_code(env, req, resp, c, p, &s);
 }
 
-/* A request pushed (RFC 9126) or saved before login: its stored parameters. */
+/* An unknown, expired or used request_uri: invalid_request_uri redirected
+ * when the client has one registered redirect URI (it is then known without
+ * the request), else on the error page. */
+static void unknown_request(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c)
+{
+    mdt_authz_params p = {.client_id = c->client_id};
+    mdt_err err = {0};
+
+    if (mdt_redirect_select((const char *const *)c->redirect_uris, c->nredirect_uris, NULL,
+                            mdt_str_eq(c->kind, "native"), &p.redirect_uri, &err) == MDT_OK)
+        mdt_authz_respond_error(env, req, resp, &p, "invalid_request_uri",
+                                "the request_uri is unknown, expired or already used",
+                                "authz.refused", NULL);
+    else
+        mdt_authz_error_page(req, resp, 400, c->client_id,
+                             "This authorization request is unknown, has expired or was already "
+                             "used. Go back to the application and start again.");
+}
+
+/* A request pushed (RFC 9126: used once) or saved before login: its stored
+ * parameters; every other parameter of this request is ignored. */
 static bool resume(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
                    const char *request_uri, mdt_authz_params *p, const char **id)
 {
@@ -424,15 +514,18 @@ static bool resume(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client 
     mdt_rc rc;
 
     *id = mdt_authz_request_id(request_uri);
-    rc = *id ? mdt_authz_request_load(env, req, *id, p, &err) : MDT_ERR_NOT_FOUND;
+    rc = *id ? load_any(env, req, *id, p, &err) : MDT_ERR_NOT_FOUND;
     if (rc == MDT_OK && !mdt_str_eq(p->client_id, c->client_id))
         rc = MDT_ERR_NOT_FOUND;
-    if (rc != MDT_OK)
-        mdt_authz_error_page(req, resp, rc == MDT_ERR_NOT_FOUND ? 400 : 500, c->client_id,
-                             rc == MDT_ERR_NOT_FOUND
-                                 ? "This authorization request is unknown or has expired. "
-                                   "Go back to the application and start again."
-                                 : "The service could not read the authorization request.");
+    if (rc == MDT_OK && p->pushed) {
+        rc = take_pushed(env, req, *id, p, &err); /* NOT_FOUND: another request took it */
+        *id = NULL;
+    }
+    if (rc == MDT_ERR_NOT_FOUND)
+        unknown_request(env, req, resp, c);
+    else if (rc != MDT_OK)
+        mdt_authz_error_page(req, resp, 500, c->client_id,
+                             "The service could not read the authorization request.");
     return rc == MDT_OK;
 }
 
@@ -463,9 +556,10 @@ void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp)
     bool post = strcmp(req->method, "POST") == 0;
     mdt_authz_get_fn get = post ? f_get : q_get;
     mdt_authz_params p = {0};
-    const char *error = NULL, *id = NULL, *given;
+    const char *error = NULL, *id = NULL;
     mdt_client c;
     mdt_err err = {0};
+    mdt_rc rc;
 
     if (post && mdt_req_parse_form(req, &err) != MDT_OK) {
         mdt_authz_error_page(req, resp, 400, NULL, "The form could not be read.");
@@ -478,26 +572,15 @@ void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp)
             proceed(env, req, resp, &c, &p, id);
         return;
     }
-    given = get(req, "redirect_uri");
-    if (mdt_redirect_select((const char *const *)c.redirect_uris, c.nredirect_uris, given,
-                            mdt_str_eq(c.kind, "native"), &p.redirect_uri, &err) != MDT_OK) {
+    rc = mdt_authz_read(env, req, get, &c, &p, &error, &err);
+    if (!p.redirect_uri)
         mdt_authz_error_page(req, resp, 400, c.client_id, err.msg);
-        return;
-    }
-    p.client_id = c.client_id;
-    p.redirect_given = given != NULL;
-    p.state = get(req, "state");
-    if (p.state && strlen(p.state) > MDT_AUTHZ_PARAM_MAX)
-        p.state = NULL;
-    if (c.require_par)
+    else if (c.require_par)
         mdt_authz_respond_error(env, req, resp, &p, "invalid_request",
                                 "this client must use pushed authorization requests (/par)",
                                 "authz.refused", NULL);
-    else if (mdt_authz_validate(env, req, get, &c, &p, &error, &err) != MDT_OK)
+    else if (rc != MDT_OK)
         mdt_authz_respond_error(env, req, resp, &p, error, err.msg, "authz.refused", NULL);
-    else {
-        if (prompt_has(p.prompt, "login"))
-            p.login_after = req->now;
+    else
         proceed(env, req, resp, &c, &p, NULL);
-    }
 }

@@ -18,6 +18,7 @@
 
 #define MDT_AUTHZ_REQUEST_URI_PREFIX "urn:ietf:params:oauth:request_uri:"
 #define MDT_AUTHZ_REQUEST_TTL 600 /* seconds a stored authorization request lives */
+#define MDT_AUTHZ_PAR_TTL 60      /* seconds a pushed request (RFC 9126) lives: expires_in */
 #define MDT_AUTHZ_CODE_TTL 60     /* seconds an authorization code lives */
 #define MDT_AUTHZ_PARAM_MAX 1024  /* bytes of state, nonce, scope or resource */
 
@@ -32,22 +33,26 @@ typedef struct {
     const char *prompt;         /* NULL, or space-separated none|login|consent */
     int64_t max_age;            /* -1: none */
     int64_t login_after;        /* the session must be from this time or later; 0 */
+    bool pushed;                /* stored by /par: single use, only through /authorize */
 } mdt_authz_params;
 
 /* The stored request id (the part after the prefix) in a request_uri; NULL. */
 const char *mdt_authz_request_id(const char *request_uri);
 
-/* Validates the request's parameters (query or form; `get` reads one by
- * name) for client c, whose redirect URI is already selected in p. On
- * failure *error is the RFC 6749 error code and err the description, both
- * to be redirected to the client. */
+/* Reads and validates an authorization request (query or form; `get`
+ * reads one parameter by name) for client c: the one rule set of /authorize
+ * and /par. The redirect URI is checked first: when it is wrong,
+ * p->redirect_uri stays NULL and the error must never be redirected. On
+ * failure *error is the RFC 6749 error code and err the description. */
 typedef const char *(*mdt_authz_get_fn)(mdt_req *req, const char *name);
-mdt_rc mdt_authz_validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const mdt_client *c,
-                          mdt_authz_params *p, const char **error, mdt_err *err) MDT_WARN_UNUSED;
-/* Stores p (RFC 9126 or a request waiting for login or consent); *id. */
+mdt_rc mdt_authz_read(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const mdt_client *c,
+                      mdt_authz_params *p, const char **error, mdt_err *err) MDT_WARN_UNUSED;
+/* Stores p (RFC 9126 when p->pushed, living MDT_AUTHZ_PAR_TTL; or a
+ * request waiting for login or consent); *id. */
 mdt_rc mdt_authz_request_save(mdt_env *env, mdt_req *req, const mdt_authz_params *p,
                               const char **id, mdt_err *err) MDT_WARN_UNUSED;
-/* Loads the stored request id. MDT_ERR_NOT_FOUND when unknown or expired. */
+/* Loads the stored request id. MDT_ERR_NOT_FOUND when unknown, expired or
+ * pushed (a pushed request is used once, through /authorize only). */
 mdt_rc mdt_authz_request_load(mdt_env *env, mdt_req *req, const char *id, mdt_authz_params *p,
                               mdt_err *err) MDT_WARN_UNUSED;
 
@@ -66,5 +71,8 @@ void mdt_authz_error_page(mdt_req *req, mdt_resp *resp, int status, const char *
 
 /* GET and POST /authorize. */
 void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /par (RFC 9126, par.c): client authentication as at /token, the
+ * checks of /authorize, 201 {"request_uri", "expires_in"}. */
+void mdt_handle_par(mdt_env *env, mdt_req *req, mdt_resp *resp);
 
 #endif

@@ -100,8 +100,9 @@ static mdt_rc by_none(mdt_env *env, mdt_req *req, const char *id, mdt_client_aut
     if (!mdt_str_eq(out->client.auth_method, "none"))
         return mdt_client_auth_fail(err, "no client credentials presented (client registered "
                                     "for %s)", out->client.auth_method);
-    if (!mdt_str_eq(req->path, "/token") ||
-        !mdt_str_eq(mdt_req_form(req, "grant_type"), "authorization_code"))
+    if (!mdt_str_eq(req->path, "/par") && /* RFC 9126 §2: public clients push requests too */
+        (!mdt_str_eq(req->path, "/token") ||
+         !mdt_str_eq(mdt_req_form(req, "grant_type"), "authorization_code")))
         return mdt_client_auth_fail(err, "a public client may only redeem authorization codes");
     out->method = "none";
     return MDT_OK;

@@ -14,6 +14,7 @@ static const char *const grant_types[] = {
     "urn:ietf:params:oauth:grant-type:token-exchange", /* API keys (grant_api_key.c) */
     "urn:ietf:params:oauth:grant-type:jwt-bearer",     /* RFC 7523 §2.1 (grant_jwt_bearer.c) */
     "authorization_code", /* RFC 6749 §4.1 with PKCE (authorize.c, grant_authorization_code.c) */
+    "refresh_token",      /* RFC 6749 §6 with rotation (grant_refresh.c) */
 };
 static const char *const auth_methods[] = {
     "client_secret_basic",
@@ -32,6 +33,14 @@ static const char *const response_types[] = {"code"};
 static const char *const response_modes[] = {"query"};
 static const char *const pkce_methods[] = {"S256"};
 
+/* OpenID Connect Discovery 1.0 §3 (id_token.c, userinfo.c). */
+static const char *const oidc_scopes[] = {"openid", "profile", "email"};
+static const char *const oidc_claims[] = {"iss", "sub", "aud", "exp", "iat", "auth_time",
+                                          "nonce", "acr", "amr", "azp", "sid", "at_hash",
+                                          "name", "email"};
+static const char *const subject_types[] = {"public"};
+static const char *const acr_values[] = {"urn:mandate:acr:pwd"};
+
 /* JWS algorithms of client assertions (private_key_jwt): asymmetric only. */
 static const char *const auth_signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA", "Ed25519"};
 
@@ -44,7 +53,22 @@ static mdt_rc add_list(mdt_buf *b, const char *key, const char *const *items, si
     return rc == MDT_OK ? mdt_buf_adds(b, "]") : rc;
 }
 
-static mdt_rc metadata(const char *iss, bool cimd, mdt_buf *b)
+/* The OpenID provider members: userinfo, ID token algorithm, scopes, claims. */
+static mdt_rc oidc_metadata(const char *iss, const char *alg, mdt_buf *b)
+{
+    mdt_rc rc;
+
+    if ((rc = mdt_buf_addf(b, ",\"userinfo_endpoint\":\"%s/userinfo\"", iss)) != MDT_OK ||
+        (rc = add_list(b, "id_token_signing_alg_values_supported", &alg, 1)) != MDT_OK ||
+        (rc = add_list(b, "subject_types_supported", subject_types,
+                       MDT_ARRAY_LEN(subject_types))) != MDT_OK ||
+        (rc = add_list(b, "scopes_supported", oidc_scopes, MDT_ARRAY_LEN(oidc_scopes))) != MDT_OK ||
+        (rc = add_list(b, "claims_supported", oidc_claims, MDT_ARRAY_LEN(oidc_claims))) != MDT_OK)
+        return rc;
+    return add_list(b, "acr_values_supported", acr_values, MDT_ARRAY_LEN(acr_values));
+}
+
+static mdt_rc metadata(const char *iss, const char *alg, bool cimd, mdt_buf *b)
 {
     mdt_rc rc;
 
@@ -80,6 +104,12 @@ static mdt_rc metadata(const char *iss, bool cimd, mdt_buf *b)
         (rc = add_list(b, "revocation_endpoint_auth_signing_alg_values_supported",
                        auth_signing_algs, MDT_ARRAY_LEN(auth_signing_algs))))
         return rc;
+    /* pushed authorization requests (par.c); no server-wide requirement yet */
+    if ((rc = mdt_buf_addf(b, ",\"pushed_authorization_request_endpoint\":\"%s/par\""
+                              ",\"require_pushed_authorization_requests\":false", iss)))
+        return rc;
+    if ((rc = oidc_metadata(iss, alg, b)) != MDT_OK)
+        return rc;
     /* client ID metadata documents (cimd.c): private_key_jwt with the URL as client_id */
     if (cimd && (rc = mdt_buf_adds(b, ",\"client_id_metadata_document_supported\":true")))
         return rc;
@@ -91,7 +121,7 @@ void mdt_handle_discovery(mdt_env *env, mdt_req *req, mdt_resp *resp)
     (void)req;
     resp->status = 200;
     resp->content_type = "application/json";
-    if (metadata(env->cfg.issuer, env->cfg.cimd, &resp->body) != MDT_OK) {
+    if (metadata(env->cfg.issuer, env->cfg.signing_alg, env->cfg.cimd, &resp->body) != MDT_OK) {
         mdt_err err;
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
         mdt_resp_error(resp, &err);

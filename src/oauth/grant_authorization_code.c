@@ -9,13 +9,15 @@
 
 #include "jose/seal.h"
 #include "oauth/grants.h"
+#include "oauth/id_token.h"
 #include "oauth/pkce.h"
+#include "oauth/refresh.h"
 #include "store/store.h"
 
 #define CODE_MAX 128 /* bytes of a presented code */
 
 typedef struct {
-    const char *redirect_uri, *code_challenge, *scope, *resource, *amr;
+    const char *redirect_uri, *code_challenge, *scope, *resource, *amr, *nonce, *sid;
     bool redirect_given;
     int64_t auth_time;
 } bound;
@@ -40,6 +42,8 @@ static mdt_rc read_bound(mdt_arena *a, const char *params, bound *b, mdt_err *er
     b->scope = S("scope");
     b->resource = S("resource");
     b->amr = S("amr");
+    b->nonce = S("nonce");
+    b->sid = S("sid");
 #undef S
     b->redirect_given = json_is_true(json_object_get(o, "redirect_given"));
     b->auth_time = json_integer_value(json_object_get(o, "auth_time"));
@@ -68,6 +72,10 @@ static mdt_rc replayed(mdt_env *env, mdt_req *req, const mdt_client *c,
         if (n && mdt_store_jti_revoke(env->store, p, rec->client_id, rec->tokens_expire_at,
                                       req->now, &e2) != MDT_OK)
             return mdt_fail(err, e2.rc, "cannot revoke the tokens of a replayed code");
+        /* a refresh token family: its later access tokens go too */
+        if (strncmp(p, MDT_REFRESH_FAMILY_PREFIX, strlen(MDT_REFRESH_FAMILY_PREFIX)) == 0 &&
+            mdt_store_refresh_revoke_family(env->store, p, req->now, &e2) != MDT_OK)
+            return mdt_fail(err, e2.rc, "cannot revoke the refresh tokens of a replayed code");
         p += n + (save == ' ');
     }
     ev.data = mdt_arena_printf(req->arena, "{\"revoked_tokens\":\"%s\"}", rec->token_jtis);
@@ -117,6 +125,41 @@ static mdt_rc user_active(mdt_env *env, mdt_req *req, const char *username, mdt_
     return rc;
 }
 
+/* A refresh token for clients registered for the refresh_token grant; its
+ * family is recorded with the code, so that a replay of the code revokes it. */
+static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec *rec,
+                            const bound *b, const mdt_grant *g, mdt_grant_result *out,
+                            mdt_err *err)
+{
+    mdt_refresh_rec r = {.client_id = rec->client_id, .subject = rec->username,
+                         .scope = b->scope, .resource = b->resource, .auth_time = b->auth_time,
+                         .amr = b->amr, .sid = b->sid, .cnf_x5t = g->cnf_x5t,
+                         .created_at = req->now, .access_jti = out->token.jti,
+                         .access_exp = g->exp};
+    mdt_rc rc;
+
+    if (!mdt_client_has_grant(g->client, "refresh_token"))
+        return MDT_OK;
+    r.expires_at = req->now + env->cfg.refresh_token_ttl;
+    if ((rc = mdt_refresh_issue(env, req->arena, &r, &out->refresh_token, err)) != MDT_OK)
+        return rc;
+    return mdt_store_code_add_token(env->store, rec->hash, r.family, r.expires_at, err);
+}
+
+/* OpenID Connect Core §3.1.3.3: an ID token when the scope has openid. */
+static mdt_rc issue_id_token(mdt_env *env, mdt_req *req, const bound *b, const mdt_grant *g,
+                             mdt_grant_result *out, mdt_err *err)
+{
+    mdt_id_token_params p = {.client = g->client, .sub = g->sub, .nonce = b->nonce,
+                             .auth_time = b->auth_time, .amr = b->amr, .sid = b->sid,
+                             .access_token = out->token.access_token, .iat = req->now,
+                             .exp = req->now + env->cfg.access_token_ttl};
+
+    if (!mdt_scope_has(g->scope, "openid"))
+        return MDT_OK;
+    return mdt_id_token_mint(env, req->arena, &p, &out->id_token, err);
+}
+
 mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                                     mdt_grant_result *out, mdt_err *err)
 {
@@ -143,7 +186,9 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
         g.exp = c->expires_at;
     out->scope = g.scope;
     out->subject = rec.username;
-    if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK)
+    if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK ||
+        (rc = mdt_store_code_add_token(env->store, rec.hash, out->token.jti, g.exp, err)) != MDT_OK ||
+        (rc = issue_id_token(env, req, &b, &g, out, err)) != MDT_OK)
         return rc;
-    return mdt_store_code_add_token(env->store, rec.hash, out->token.jti, g.exp, err);
+    return issue_refresh(env, req, &rec, &b, &g, out, err);
 }

@@ -10,6 +10,8 @@ typedef struct {
     mdt_issued token;
     const char *issued_token_type; /* RFC 8693 §2.2.1, token exchange only; NULL otherwise */
     const char *subject;   /* the token's sub when not the client (JWT bearer); NULL: the client */
+    const char *refresh_token; /* oauth/refresh.h; NULL when none is issued */
+    const char *id_token;      /* OpenID Connect (oauth/id_token.h); NULL when none */
 } mdt_grant_result;
 
 typedef mdt_rc (*mdt_grant_fn)(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
@@ -22,6 +24,11 @@ mdt_rc mdt_grant_client_credentials(mdt_env *env, mdt_req *req, const mdt_client
  * /authorize (oauth/authorize.h); sub is the user. */
 mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                                     mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* RFC 6749 §6 (grant_refresh.c): rotates the presented refresh token;
+ * reuse of a rotated one revokes its family (oauth/refresh.h). */
+mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                               mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
 
 /* RFC 8693 token exchange (grant_api_key.c). Today one subject_token_type:
  * an API key (iga/apikey.h), which is also the client's credential. */

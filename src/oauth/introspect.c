@@ -5,6 +5,7 @@
 
 #include "oauth/client_auth.h"
 #include "oauth/endpoints.h"
+#include "oauth/refresh.h"
 #include "oauth/tokens.h"
 
 static bool may_see(const mdt_client *caller, json_t *claims)
@@ -45,6 +46,28 @@ static void answer(mdt_resp *resp, json_t *claims)
     free(text);
 }
 
+/* A refresh token: active for the client it was issued to only. */
+static void answer_refresh(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *caller,
+                           const char *token)
+{
+    mdt_refresh_rec r;
+    mdt_err err = {0};
+    mdt_rc rc = mdt_refresh_inspect(env, req->arena, token, req->now, &r, &err);
+    const char *body;
+
+    resp->no_store = true;
+    if (rc != MDT_OK && rc != MDT_ERR_INVALID_TOKEN) {
+        mdt_resp_error(resp, &err);
+        return;
+    }
+    if (rc != MDT_OK || !mdt_str_eq(r.client_id, caller->client_id) ||
+        !(body = mdt_refresh_introspection(req->arena, &r))) {
+        mdt_resp_json(resp, 200, "{\"active\":false}", 16);
+        return;
+    }
+    mdt_resp_json(resp, 200, body, strlen(body));
+}
+
 void mdt_handle_introspect(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_client_authn who = {0};
@@ -67,6 +90,10 @@ void mdt_handle_introspect(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (!token || !*token) {
         mdt_fail(&err, MDT_ERR_INVALID_REQUEST, "token is required");
         mdt_resp_error(resp, &err);
+        return;
+    }
+    if (mdt_refresh_token_like(token)) {
+        answer_refresh(env, req, resp, &who.client, token);
         return;
     }
     rc = mdt_token_inspect(env, req->arena, token, req->now, &ti, &err);

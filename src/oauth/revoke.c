@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "oauth/client_auth.h"
+#include "jose/seal.h"
 #include "oauth/endpoints.h"
+#include "oauth/refresh.h"
 #include "oauth/tokens.h"
 #include "store/store.h"
 
@@ -42,6 +44,36 @@ static mdt_rc revoke_token(mdt_env *env, mdt_req *req, const mdt_client_authn *w
     return rc;
 }
 
+/* RFC 7009 §2.1: revoking a refresh token revokes its whole family (and
+ * the access tokens issued with it). Used, expired and foreign refresh
+ * tokens change nothing. */
+static mdt_rc revoke_refresh(mdt_env *env, mdt_req *req, mdt_resp *resp,
+                             const mdt_client_authn *who, const char *token, mdt_err *err)
+{
+    uint8_t hash[MDT_HASH_LEN];
+    mdt_refresh_rec r;
+    mdt_rc rc;
+
+    if (strlen(token) > MDT_REFRESH_MAX_LEN)
+        return MDT_OK;
+    mdt_sha256(token, strlen(token), hash);
+    rc = mdt_store_refresh_get(env->store, hash, req->arena, &r, err);
+    if (rc == MDT_ERR_NOT_FOUND || (rc == MDT_OK && !mdt_str_eq(r.client_id, who->client.client_id)))
+        return MDT_OK;
+    if (rc != MDT_OK || (rc = mdt_store_refresh_revoke_family(env->store, r.family, req->now,
+                                                             err)) != MDT_OK)
+        return rc;
+    resp->has_audit = true;
+    resp->audit.type = "token.revoked";
+    resp->audit.actor = who->client.client_id;
+    resp->audit.client_id = who->client.client_id;
+    resp->audit.subject = r.subject;
+    resp->audit.decision = "allow";
+    resp->audit.data = mdt_arena_printf(req->arena, "{\"family\":\"%s\",\"format\":\"refresh\"}",
+                                        r.family);
+    return MDT_OK;
+}
+
 void mdt_handle_revoke(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_client_authn who = {0};
@@ -66,7 +98,12 @@ void mdt_handle_revoke(mdt_env *env, mdt_req *req, mdt_resp *resp)
         mdt_resp_error(resp, &err);
         return;
     }
-    if (revoke_token(env, req, &who, &ti, &done, &err) != MDT_OK) {
+    if (mdt_refresh_token_like(token)) {
+        if (revoke_refresh(env, req, resp, &who, token, &err) != MDT_OK)
+            mdt_resp_error(resp, &err);
+        else
+            resp->status = 200;
+    } else if (revoke_token(env, req, &who, &ti, &done, &err) != MDT_OK) {
         mdt_resp_error(resp, &err);
     } else {
         resp->status = 200;

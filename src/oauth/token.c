@@ -17,6 +17,7 @@ static const grant_row grants[] = {
     {MDT_GRANT_TOKEN_EXCHANGE, mdt_grant_token_exchange, true},
     {"urn:ietf:params:oauth:grant-type:jwt-bearer", mdt_grant_jwt_bearer, false},
     {"authorization_code", mdt_grant_authorization_code, false},
+    {"refresh_token", mdt_grant_refresh_token, false},
 };
 
 static const grant_row *find_grant(const char *grant_type)
@@ -57,6 +58,20 @@ static mdt_rc add_issued_type(mdt_buf *body, const char *type)
     return mdt_buf_addf(body, ",\"issued_token_type\":\"%s\"}", type);
 }
 
+/* refresh_token and id_token join the token response object. */
+static mdt_rc add_token_member(mdt_buf *body, const char *name, const char *value)
+{
+    mdt_rc rc;
+
+    if (!value)
+        return MDT_OK;
+    body->len--; /* reopen the object, as add_issued_type does */
+    if ((rc = mdt_buf_addf(body, ",\"%s\":", name)) != MDT_OK ||
+        (rc = mdt_buf_add_json_str(body, value)) != MDT_OK)
+        return rc;
+    return mdt_buf_adds(body, "}");
+}
+
 static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
                    const mdt_grant_result *r)
 {
@@ -67,6 +82,8 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
     resp->content_type = "application/json";
     if (mdt_token_response(&r->token, r->scope, &resp->body) != MDT_OK ||
         add_issued_type(&resp->body, r->issued_token_type) != MDT_OK ||
+        add_token_member(&resp->body, "refresh_token", r->refresh_token) != MDT_OK ||
+        add_token_member(&resp->body, "id_token", r->id_token) != MDT_OK ||
         mdt_buf_addf(&b, "{\"grant_type\":\"%s\",\"jti\":\"%s\",\"format\":\"%s\",\"expires_in\":%lld,\"scope\":",
                      grant, r->token.jti, r->token.opaque ? "opaque" : "jwt",
                      (long long)r->token.expires_in) != MDT_OK ||

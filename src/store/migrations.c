@@ -189,6 +189,32 @@ static const char m7_authorization[] =
     " updated_at BIGINT NOT NULL,"
     " PRIMARY KEY (username, client_id));\n";
 
+/* Refresh tokens (SPEC §3.4), found by the SHA-256 of the token value.
+ * Every rotation of one grant shares a family; a row is consumed in one
+ * UPDATE (used_at); access_jti is the access token issued with the row, so
+ * that revoking the family revokes its access tokens too. */
+static const char m8_refresh_tokens[] =
+    "CREATE TABLE refresh_tokens ("
+    " hash {BLOB} PRIMARY KEY,"
+    " family TEXT NOT NULL,"
+    " parent {BLOB},"
+    " client_id TEXT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " resource TEXT NOT NULL DEFAULT '',"
+    " auth_time BIGINT NOT NULL DEFAULT 0,"
+    " amr TEXT NOT NULL DEFAULT '',"
+    " sid TEXT NOT NULL DEFAULT '',"
+    " cnf_x5t TEXT NOT NULL DEFAULT '',"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " used_at BIGINT NOT NULL DEFAULT 0,"
+    " revoked_at BIGINT NOT NULL DEFAULT 0,"
+    " access_jti TEXT NOT NULL DEFAULT '',"
+    " access_exp BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE INDEX refresh_tokens_family ON refresh_tokens(family);\n"
+    "CREATE INDEX refresh_tokens_expires ON refresh_tokens(expires_at);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -197,6 +223,7 @@ const mdt_migration mdt_store__migrations[] = {
     {5, "registration: initial access tokens, approval requests, rate counters", m5_registration},
     {6, "web sessions", m6_web_sessions},
     {7, "authorization requests, codes and consents", m7_authorization},
+    {8, "refresh token families", m8_refresh_tokens},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

@@ -53,9 +53,10 @@ enum q {
     Q_IAT_INSERT, Q_IAT_FIND, Q_IAT_GET, Q_IAT_CONSUME,
     Q_REQ_INSERT, Q_REQ_GET, Q_REQ_LIST, Q_REQ_DECIDE, Q_RATE_HIT, Q_PURGE_RATES,
     Q_RATE_PEEK, Q_SESS_INSERT, Q_SESS_GET, Q_SESS_TOUCH, Q_SESS_REVOKE, Q_PURGE_SESSIONS,
-    Q_AREQ_INSERT, Q_AREQ_GET, Q_PURGE_AREQS, Q_CODE_INSERT, Q_CODE_CONSUME, Q_CODE_GET,
+    Q_AREQ_INSERT, Q_AREQ_GET, Q_AREQ_TAKE, Q_PURGE_AREQS, Q_CODE_INSERT, Q_CODE_CONSUME, Q_CODE_GET,
     Q_CODE_ADD_TOKEN, Q_PURGE_CODES, Q_CONSENT_GET, Q_CONSENT_PUT, Q_CONSENT_LIST,
-    Q_CONSENT_DELETE,
+    Q_CONSENT_DELETE, Q_RT_INSERT, Q_RT_GET, Q_RT_CONSUME, Q_RT_REVOKE, Q_RT_REVOKE_JTIS,
+    Q_PURGE_RTS,
     Q_COUNT
 };
 
@@ -74,6 +75,8 @@ enum q {
 #define CODE_COLS "hash,client_id,username,params,created_at,expires_at,used_at,token_jtis," \
                   "tokens_expire_at"
 #define CONSENT_COLS "username,client_id,scope,created_at,updated_at"
+#define RT_COLS "hash,family,parent,client_id,subject,scope,resource,auth_time,amr,sid,cnf_x5t," \
+    "created_at,expires_at,used_at,revoked_at,access_jti,access_exp"
 
 static const char *const q_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -152,6 +155,7 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_PURGE_SESSIONS] = "DELETE FROM web_sessions WHERE expires_at<?1-86400",
     [Q_AREQ_INSERT] = "INSERT INTO authz_requests (" AREQ_COLS ") VALUES (?1,?2,?3,?4,?5)",
     [Q_AREQ_GET] = "SELECT " AREQ_COLS " FROM authz_requests WHERE id=?1 AND expires_at>?2",
+    [Q_AREQ_TAKE] = "DELETE FROM authz_requests WHERE id=?1 AND expires_at>?2 RETURNING " AREQ_COLS,
     [Q_PURGE_AREQS] = "DELETE FROM authz_requests WHERE expires_at<=?1",
     [Q_CODE_INSERT] = "INSERT INTO authz_codes (" CODE_COLS ") VALUES (?1,?2,?3,?4,?5,?6,0,'',0)",
     [Q_CODE_CONSUME] = "UPDATE authz_codes SET used_at=?2 WHERE hash=?1 AND used_at=0 AND "
@@ -168,6 +172,20 @@ static const char *const q_sql[Q_COUNT] = {
                       "updated_at=excluded.updated_at",
     [Q_CONSENT_LIST] = "SELECT " CONSENT_COLS " FROM consents WHERE username=?1 ORDER BY client_id",
     [Q_CONSENT_DELETE] = "DELETE FROM consents WHERE username=?1 AND client_id=?2",
+    /* not into a revoked family: a reuse detected during this rotation wins */
+    [Q_RT_INSERT] = "INSERT INTO refresh_tokens (" RT_COLS ") SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+                    "?10,?11,?12,?13,0,0,?14,?15 WHERE NOT EXISTS (SELECT 1 FROM "
+                    "refresh_tokens WHERE family=?2 AND revoked_at<>0)",
+    [Q_RT_GET] = "SELECT " RT_COLS " FROM refresh_tokens WHERE hash=?1",
+    [Q_RT_CONSUME] = "UPDATE refresh_tokens SET used_at=?2 WHERE hash=?1 AND used_at=0 AND "
+                     "revoked_at=0 AND expires_at>?2 RETURNING " RT_COLS,
+    [Q_RT_REVOKE] = "UPDATE refresh_tokens SET revoked_at=?2 WHERE family=?1 AND revoked_at=0",
+    [Q_RT_REVOKE_JTIS] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
+                         "SELECT access_jti,client_id,access_exp,?2 FROM refresh_tokens "
+                         "WHERE family=?1 AND access_jti<>'' AND access_exp>?2 "
+                         "ON CONFLICT (jti) DO NOTHING",
+    /* kept while the access tokens issued with them live */
+    [Q_PURGE_RTS] = "DELETE FROM refresh_tokens WHERE expires_at<?1-86400 AND access_exp<?1",
 };
 
 static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
@@ -1476,6 +1494,8 @@ static mdt_rc sq_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
         rc = purge_one(c, Q_PURGE_AREQS, now, err);
     if (rc == MDT_OK)
         rc = purge_one(c, Q_PURGE_CODES, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_RTS, now, err);
     return rc;
 }
 
@@ -1905,6 +1925,19 @@ static mdt_rc sq_authz_request_get(mdt_store *s, const char *id, int64_t now, md
                    "authz_request_get", "authorization request not found or expired", err);
 }
 
+static mdt_rc sq_authz_request_take(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                                    mdt_authz_request_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_AREQ_TAKE, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_text(st, 1, id) | sqlite3_bind_int64(st, 2, now), row_areq, a, out,
+                   "authz_request_take", "authorization request not found, expired or used", err);
+}
+
 static mdt_rc sq_code_insert(mdt_store *s, const mdt_authz_code_rec *v, mdt_err *err)
 {
     sq_conn *c;
@@ -1962,6 +1995,118 @@ static mdt_rc sq_code_add_token(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], 
     return run_changed(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | bind_text(st, 2, jti) |
                                   sqlite3_bind_int64(st, 3, exp),
                        "code_add_token", "authorization code not found", err);
+}
+
+/* ---------------------------------------------------------- refresh tokens */
+
+static mdt_rc row_refresh(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_refresh_rec *v = dst;
+    rd r = {a, false};
+
+    rd_hash(st, 0, v->hash);
+    v->family = rd_text(&r, st, 1);
+    rd_hash(st, 2, v->parent);
+    v->client_id = rd_text(&r, st, 3);
+    v->subject = rd_text(&r, st, 4);
+    v->scope = rd_text(&r, st, 5);
+    v->resource = rd_text(&r, st, 6);
+    v->auth_time = sqlite3_column_int64(st, 7);
+    v->amr = rd_text(&r, st, 8);
+    v->sid = rd_text(&r, st, 9);
+    v->cnf_x5t = rd_text(&r, st, 10);
+    v->created_at = sqlite3_column_int64(st, 11);
+    v->expires_at = sqlite3_column_int64(st, 12);
+    v->used_at = sqlite3_column_int64(st, 13);
+    v->revoked_at = sqlite3_column_int64(st, 14);
+    v->access_jti = rd_text(&r, st, 15);
+    v->access_exp = sqlite3_column_int64(st, 16);
+    return rd_end(&r, err);
+}
+
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+static mdt_rc sq_refresh_insert(mdt_store *s, const mdt_refresh_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_RT_INSERT, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_blob(st, 1, v->hash, MDT_HASH_LEN) | bind_text(st, 2, v->family) |
+        bind_blob(st, 3, v->parent, MDT_HASH_LEN) | bind_text(st, 4, v->client_id) |
+        bind_text(st, 5, v->subject) | bind_text(st, 6, v->scope) |
+        bind_text(st, 7, or_empty(v->resource)) | sqlite3_bind_int64(st, 8, v->auth_time) |
+        bind_text(st, 9, or_empty(v->amr)) | bind_text(st, 10, or_empty(v->sid)) |
+        bind_text(st, 11, or_empty(v->cnf_x5t)) | sqlite3_bind_int64(st, 12, v->created_at) |
+        sqlite3_bind_int64(st, 13, v->expires_at) | bind_text(st, 14, or_empty(v->access_jti)) |
+        sqlite3_bind_int64(st, 15, v->access_exp);
+    rc = run(c, st, b, "refresh_insert", err);
+    if (rc == MDT_OK && sqlite3_changes(c->db) == 0)
+        rc = mdt_fail(err, MDT_ERR_CONFLICT, "refresh token family revoked");
+    return rc;
+}
+
+static mdt_rc sq_refresh_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                             mdt_refresh_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_RT_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), row_refresh, a, out,
+                   "refresh_get", "refresh token unknown", err);
+}
+
+/* As sq_code_consume: one UPDATE ... RETURNING; when it changes nothing,
+ * the row (if any) says whether the token was used before. */
+static mdt_rc sq_refresh_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                                 mdt_arena *a, mdt_refresh_rec *out, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st, *get;
+    mdt_rc rc = prep(s, Q_RT_CONSUME, &c, &st, err), fin;
+
+    if (rc != MDT_OK || (rc = stmt(c, Q_RT_GET, &get, err)) != MDT_OK ||
+        (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now),
+                 row_refresh, a, out, "refresh_consume", "refresh token unknown", err);
+    if (rc == MDT_ERR_NOT_FOUND) {
+        rc = one_row(c, get, bind_blob(get, 1, hash, MDT_HASH_LEN), row_refresh, a, out,
+                     "refresh_get", "refresh token unknown", err);
+        if (rc == MDT_OK)
+            rc = out->used_at ? mdt_fail(err, MDT_ERR_CONFLICT, "refresh token used before")
+                              : mdt_fail(err, MDT_ERR_NOT_FOUND, "refresh token revoked or expired");
+    }
+    /* a refusal changed nothing: commit, and answer the refusal */
+    fin = tx_end(c, rc == MDT_ERR_CONFLICT || rc == MDT_ERR_NOT_FOUND ? MDT_OK : rc, err);
+    return fin != MDT_OK ? fin : rc;
+}
+
+static mdt_rc sq_refresh_revoke_family(mdt_store *s, const char *family, int64_t now,
+                                       mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *up, *jtis;
+    mdt_rc rc = prep(s, Q_RT_REVOKE, &c, &up, err);
+
+    if (rc != MDT_OK || (rc = stmt(c, Q_RT_REVOKE_JTIS, &jtis, err)) != MDT_OK ||
+        (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = run(c, up, bind_text(up, 1, family) | sqlite3_bind_int64(up, 2, now),
+             "refresh_revoke_family", err);
+    if (rc == MDT_OK)
+        rc = run(c, jtis, bind_text(jtis, 1, family) | sqlite3_bind_int64(jtis, 2, now),
+                 "refresh_revoke_family", err);
+    return tx_end(c, rc, err);
 }
 
 static mdt_rc sq_consent_get(mdt_store *s, const char *username, const char *client_id,
@@ -2207,9 +2352,14 @@ static const mdt_store_ops sqlite_ops = {
     .session_revoke = sq_session_revoke,
     .authz_request_insert = sq_authz_request_insert,
     .authz_request_get = sq_authz_request_get,
+    .authz_request_take = sq_authz_request_take,
     .code_insert = sq_code_insert,
     .code_consume = sq_code_consume,
     .code_add_token = sq_code_add_token,
+    .refresh_insert = sq_refresh_insert,
+    .refresh_get = sq_refresh_get,
+    .refresh_consume = sq_refresh_consume,
+    .refresh_revoke_family = sq_refresh_revoke_family,
     .consent_get = sq_consent_get,
     .consent_put = sq_consent_put,
     .consent_list = sq_consent_list,

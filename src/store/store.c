@@ -388,6 +388,15 @@ mdt_rc mdt_store_authz_request_get(mdt_store *s, const char *id, int64_t now, md
     return s->ops->authz_request_get(s, id, now, a, out, err);
 }
 
+mdt_rc mdt_store_authz_request_take(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                                    mdt_authz_request_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!id || !id[0])
+        return mdt_fail(err, MDT_ERR_NOT_FOUND, "authorization request not found");
+    return s->ops->authz_request_take(s, id, now, a, out, err);
+}
+
 mdt_rc mdt_store_code_insert(mdt_store *s, const mdt_authz_code_rec *c, mdt_err *err)
 {
     if (!c->client_id || !c->username || !c->params || c->expires_at <= 0)
@@ -400,6 +409,35 @@ mdt_rc mdt_store_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], in
 {
     memset(out, 0, sizeof(*out));
     return s->ops->code_consume(s, hash, now, a, out, err);
+}
+
+mdt_rc mdt_store_refresh_insert(mdt_store *s, const mdt_refresh_rec *r, mdt_err *err)
+{
+    if (!r->family || !r->client_id || !r->subject || !r->scope)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "refresh token record incomplete");
+    return s->ops->refresh_insert(s, r, err);
+}
+
+mdt_rc mdt_store_refresh_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                             mdt_refresh_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->refresh_get(s, hash, a, out, err);
+}
+
+mdt_rc mdt_store_refresh_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                                 mdt_arena *a, mdt_refresh_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->refresh_consume(s, hash, now, a, out, err);
+}
+
+mdt_rc mdt_store_refresh_revoke_family(mdt_store *s, const char *family, int64_t now,
+                                       mdt_err *err)
+{
+    if (!family || !*family)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "refresh token family missing");
+    return s->ops->refresh_revoke_family(s, family, now, err);
 }
 
 mdt_rc mdt_store_code_add_token(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,

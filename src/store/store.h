@@ -134,6 +134,30 @@ typedef struct {
     int64_t tokens_expire_at;
 } mdt_authz_code_rec;
 
+/* A refresh token (src/oauth/refresh.h), found by the SHA-256 of its value:
+ * the value itself is never stored. Each rotation inserts a row in the same
+ * family; parent is the hash of the row it replaced (zeros for the first).
+ * access_jti/access_exp: the access token issued with this refresh token. */
+typedef struct {
+    uint8_t hash[MDT_HASH_LEN];
+    const char *family;        /* "rtf_..." */
+    uint8_t parent[MDT_HASH_LEN];
+    const char *client_id;
+    const char *subject;       /* the user */
+    const char *scope;         /* the grant's scope, space-separated */
+    const char *resource;      /* RFC 8707 resource of the grant; "" when none */
+    int64_t auth_time;
+    const char *amr;           /* "" when none */
+    const char *sid;           /* "" when none */
+    const char *cnf_x5t;       /* RFC 8705 binding of the grant; "" when none */
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t used_at;           /* 0 = not used (rotated) yet */
+    int64_t revoked_at;        /* 0 = not revoked */
+    const char *access_jti;    /* "" when none */
+    int64_t access_exp;
+} mdt_refresh_rec;
+
 /* The scopes a person consented to for a client (space-separated). */
 typedef struct {
     const char *username;
@@ -376,6 +400,10 @@ mdt_rc mdt_store_authz_request_insert(mdt_store *s, const mdt_authz_request_rec 
 /* MDT_ERR_NOT_FOUND when unknown or expired at now. */
 mdt_rc mdt_store_authz_request_get(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
                                    mdt_authz_request_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Deletes the request and returns it, in one statement (single use:
+ * RFC 9126 §7.3). MDT_ERR_NOT_FOUND when unknown, expired or taken. */
+mdt_rc mdt_store_authz_request_take(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                                    mdt_authz_request_rec *out, mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_store_code_insert(mdt_store *s, const mdt_authz_code_rec *c,
                              mdt_err *err) MDT_WARN_UNUSED;
 /* Uses the code in one statement (UPDATE ... WHERE used_at = 0 AND
@@ -387,6 +415,29 @@ mdt_rc mdt_store_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], in
 /* Records a token issued from the code (jti, valid until exp). */
 mdt_rc mdt_store_code_add_token(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,
                                 int64_t exp, mdt_err *err) MDT_WARN_UNUSED;
+/* --- refresh tokens --- */
+/* Inserts a refresh token unless its family is revoked (in the same
+ * statement): MDT_ERR_CONFLICT when the family is revoked (a reuse was
+ * detected while this rotation ran) or the hash exists. */
+mdt_rc mdt_store_refresh_insert(mdt_store *s, const mdt_refresh_rec *r,
+                                mdt_err *err) MDT_WARN_UNUSED;
+/* MDT_ERR_NOT_FOUND when unknown (used, revoked and expired rows are
+ * returned: the caller decides). */
+mdt_rc mdt_store_refresh_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                             mdt_refresh_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Uses the refresh token in one statement (UPDATE ... SET used_at = now
+ * WHERE used_at = 0 AND revoked_at = 0 AND expires_at > now RETURNING):
+ * MDT_OK with the row; MDT_ERR_CONFLICT with the row in *out when it was
+ * used before (a reuse: the caller revokes the family); MDT_ERR_NOT_FOUND
+ * when unknown, revoked or expired. */
+mdt_rc mdt_store_refresh_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                                 mdt_arena *a, mdt_refresh_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* In one transaction: sets revoked_at = now on every refresh token of the
+ * family not yet revoked, and adds the access_jti of each (until its
+ * access_exp) to the revocation list. Idempotent. */
+mdt_rc mdt_store_refresh_revoke_family(mdt_store *s, const char *family, int64_t now,
+                                       mdt_err *err) MDT_WARN_UNUSED;
+
 /* MDT_ERR_NOT_FOUND when the person never consented to the client. */
 mdt_rc mdt_store_consent_get(mdt_store *s, const char *username, const char *client_id,
                              mdt_arena *a, mdt_consent_rec *out, mdt_err *err) MDT_WARN_UNUSED;

@@ -97,11 +97,19 @@ typedef struct mdt_store_ops {
     mdt_rc (*authz_request_insert)(mdt_store *s, const mdt_authz_request_rec *r, mdt_err *err);
     mdt_rc (*authz_request_get)(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
                                 mdt_authz_request_rec *out, mdt_err *err);
+    mdt_rc (*authz_request_take)(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
+                                 mdt_authz_request_rec *out, mdt_err *err);
     mdt_rc (*code_insert)(mdt_store *s, const mdt_authz_code_rec *c, mdt_err *err);
     mdt_rc (*code_consume)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
                            mdt_arena *a, mdt_authz_code_rec *out, mdt_err *err);
     mdt_rc (*code_add_token)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,
                              int64_t exp, mdt_err *err);
+    mdt_rc (*refresh_insert)(mdt_store *s, const mdt_refresh_rec *r, mdt_err *err);
+    mdt_rc (*refresh_get)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                          mdt_refresh_rec *out, mdt_err *err);
+    mdt_rc (*refresh_consume)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_arena *a, mdt_refresh_rec *out, mdt_err *err);
+    mdt_rc (*refresh_revoke_family)(mdt_store *s, const char *family, int64_t now, mdt_err *err);
     mdt_rc (*consent_get)(mdt_store *s, const char *username, const char *client_id,
                           mdt_arena *a, mdt_consent_rec *out, mdt_err *err);
     mdt_rc (*consent_put)(mdt_store *s, const mdt_consent_rec *c, mdt_err *err);

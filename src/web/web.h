@@ -39,6 +39,12 @@ void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_consent_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* POST /consent: CSRF, then the decision: the code, or access_denied. */
 void mdt_handle_consent(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* GET /consents: the signed-in person's consents, each with a revoke
+ * button (consents.c). */
+void mdt_handle_consents_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /consents: CSRF, then revoke=<client_id>: the consent is forgotten,
+ * audited as consent.revoked. */
+void mdt_handle_consents(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* Widens the CSP form-action of a rendered page to the origin of
  * redirect_uri (a form whose answer redirects to the client). */
 void mdt_web_allow_form_target(mdt_req *req, mdt_resp *resp, const char *redirect_uri);

@@ -9,7 +9,7 @@ import {
 
 // Grants Mandate will have one day; none may be advertised before it works.
 const OTHER_GRANTS = [
-  'refresh_token', 'implicit', 'password',
+  'implicit', 'password', // refresh_token exists: refresh_oidc.test.mjs
   'urn:ietf:params:oauth:grant-type:device_code',
   'urn:openid:params:grant-type:ciba',
 ];
@@ -63,7 +63,8 @@ describe('discovery', { timeout: 60_000 }, () => {
         assert.deepEqual(as.code_challenge_methods_supported, ['S256']);
         assert.deepEqual(as.response_modes_supported, ['query']);
         assert.equal(as.authorization_response_iss_parameter_supported, true);
-        assert.equal(as.pushed_authorization_request_endpoint, undefined, 'no PAR yet');
+        assert.equal(as.pushed_authorization_request_endpoint, `${srv.issuer}/par`); // par.test.mjs
+        assert.equal(as.require_pushed_authorization_requests, false);
         for (const g of OTHER_GRANTS) {
           assert.ok(!as.grant_types_supported.includes(g), `advertises grant ${g}`);
         }

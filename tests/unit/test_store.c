@@ -749,6 +749,66 @@ static void test_users(void **state)
 
 /* ------------------------------------------------------------------- tokens */
 
+/* Refresh token families: insert, consume once in one statement, a second
+ * consume is a reuse (CONFLICT with the row), family revocation revokes
+ * every member and puts their access token jtis on the revocation list,
+ * and no new member joins a revoked family. */
+static void test_refresh_family(void **state)
+{
+    fx *f = *state;
+    const char *fam = id(f, "rtf"), *jti1 = id(f, "rt_at1"), *jti2 = id(f, "rt_at2");
+    mdt_refresh_rec r1 = {.family = fam, .client_id = id(f, "rtc"), .subject = "alice",
+                          .scope = "openid read", .auth_time = 90, .amr = "pwd", .sid = "s1",
+                          .created_at = 100, .expires_at = 1000, .access_jti = jti1,
+                          .access_exp = 700};
+    mdt_refresh_rec r2 = r1, r3 = r1, got;
+    bool revoked = true;
+
+    mdt_sha256(id(f, "rt1"), strlen(id(f, "rt1")), r1.hash);
+    mdt_sha256(id(f, "rt2"), strlen(id(f, "rt2")), r2.hash);
+    mdt_sha256(id(f, "rt3"), strlen(id(f, "rt3")), r3.hash);
+    r2.access_jti = jti2;
+    memcpy(r2.parent, r1.hash, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_refresh_insert(f->s, &r1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_get(f->s, r1.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.family, fam);
+    assert_string_equal(got.scope, "openid read");
+    assert_string_equal(got.resource, "");
+    assert_string_equal(got.sid, "s1");
+    assert_int_equal(got.auth_time, 90);
+    assert_int_equal(got.used_at, 0);
+    /* expired at now: not consumed */
+    assert_int_equal(mdt_store_refresh_consume(f->s, r1.hash, 1000, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_refresh_consume(f->s, r1.hash, 200, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.used_at, 200);
+    assert_string_equal(got.access_jti, jti1);
+    assert_int_equal(mdt_store_refresh_consume(f->s, r1.hash, 201, &f->a, &got, &f->err),
+                     MDT_ERR_CONFLICT);
+    assert_string_equal(got.family, fam);
+    assert_int_equal(mdt_store_refresh_consume(f->s, r3.hash, 201, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_refresh_insert(f->s, &r2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_revoke_family(f->s, fam, 300, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_revoke_family(f->s, fam, 301, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_get(f->s, r2.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.revoked_at, 300);
+    assert_memory_equal(got.parent, r1.hash, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_refresh_consume(f->s, r2.hash, 302, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_jti_is_revoked(f->s, jti1, &revoked, &f->err), MDT_OK);
+    assert_true(revoked);
+    revoked = false;
+    assert_int_equal(mdt_store_jti_is_revoked(f->s, jti2, &revoked, &f->err), MDT_OK);
+    assert_true(revoked);
+    /* a rotation that lost the race with a reuse does not join the family */
+    assert_int_equal(mdt_store_refresh_insert(f->s, &r3, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_refresh_get(f->s, r3.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    /* purged once expired and its access tokens too */
+    assert_int_equal(mdt_store_purge_expired(f->s, 1000 + 86401, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_get(f->s, r1.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+}
+
 static void test_tokens(void **state)
 {
     fx *f = *state;
@@ -1103,6 +1163,7 @@ int main(void)
         T(test_scopes),
         T(test_users),
         T(test_tokens),
+        T(test_refresh_family),
         T(test_purge_tokens),
         T(test_jti),
         T(test_keys),

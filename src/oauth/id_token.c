@@ -1,0 +1,153 @@
+#include "oauth/id_token.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "core/b64.h"
+#include "core/buf.h"
+#include "jose/jws.h"
+#include "keys/keyring.h"
+
+#define CLAIMS_MAX (16 * 1024) /* bytes of the claims of an ID token */
+#define ID_TOKEN_MAX (32 * 1024)
+
+bool mdt_scope_has(const char *scope, const char *word)
+{
+    size_t wl = word ? strlen(word) : 0;
+
+    for (const char *p = scope; p && *p;) {
+        size_t n = strcspn(p, " ");
+        if (n == wl && memcmp(p, word, n) == 0)
+            return true;
+        p += n + (p[n] == ' ');
+    }
+    return false;
+}
+
+mdt_rc mdt_oidc_token_hash(const char *alg, const char *token, char out[MDT_TOKEN_HASH_MAX],
+                           mdt_err *err)
+{
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    const EVP_MD *h;
+
+    if (mdt_str_eq(alg, "ES256") || mdt_str_eq(alg, "RS256") || mdt_str_eq(alg, "PS256"))
+        h = EVP_sha256();
+    else if (mdt_str_eq(alg, "EdDSA") || mdt_str_eq(alg, "Ed25519"))
+        h = EVP_sha512();
+    else
+        return mdt_failf(err, MDT_ERR_INTERNAL, "unsupported signing algorithm",
+                         "no token hash for alg %.16s", alg ? alg : "(none)");
+    if (!EVP_Digest(token, strlen(token), md, &n, h, NULL))
+        return mdt_fail(err, MDT_ERR_CRYPTO, "cannot hash the token");
+    mdt_b64url_encode(md, n / 2, out);
+    return MDT_OK;
+}
+
+static mdt_rc add_str(mdt_buf *b, const char *key, const char *val)
+{
+    mdt_rc rc;
+
+    if (!val || !*val)
+        return MDT_OK;
+    if ((rc = mdt_buf_addf(b, ",\"%s\":", key)) != MDT_OK)
+        return rc;
+    return mdt_buf_add_json_str(b, val);
+}
+
+static mdt_rc add_amr(mdt_buf *b, const char *amr)
+{
+    const char *sep = "";
+    mdt_rc rc;
+
+    if (!amr || !*amr)
+        return MDT_OK;
+    rc = mdt_buf_adds(b, ",\"amr\":[");
+    for (const char *p = amr; *p && rc == MDT_OK;) {
+        size_t n = strcspn(p, " ");
+        if (n && (rc = mdt_buf_addf(b, "%s\"%.*s\"", sep, (int)n, p)) == MDT_OK)
+            sep = ",";
+        p += n + (p[n] == ' ');
+    }
+    if (rc == MDT_OK && (rc = mdt_buf_adds(b, "]")) == MDT_OK && mdt_scope_has(amr, "pwd"))
+        rc = add_str(b, "acr", MDT_ACR_PASSWORD);
+    return rc;
+}
+
+static mdt_rc build(mdt_env *env, const mdt_id_token_params *p, const char *at_hash, mdt_buf *b)
+{
+    mdt_rc rc;
+
+    if ((rc = mdt_buf_adds(b, "{\"iss\":")) != MDT_OK ||
+        (rc = mdt_buf_add_json_str(b, env->cfg.issuer)) != MDT_OK ||
+        (rc = add_str(b, "sub", p->sub)) != MDT_OK ||
+        (rc = add_str(b, "aud", p->client->client_id)) != MDT_OK ||
+        (rc = add_str(b, "azp", p->client->client_id)) != MDT_OK ||
+        (rc = mdt_buf_addf(b, ",\"exp\":%lld,\"iat\":%lld", (long long)p->exp,
+                           (long long)p->iat)) != MDT_OK ||
+        (p->auth_time &&
+         (rc = mdt_buf_addf(b, ",\"auth_time\":%lld", (long long)p->auth_time)) != MDT_OK) ||
+        (rc = add_str(b, "nonce", p->nonce)) != MDT_OK || (rc = add_amr(b, p->amr)) != MDT_OK ||
+        (rc = add_str(b, "sid", p->sid)) != MDT_OK || (rc = add_str(b, "at_hash", at_hash)))
+        return rc;
+    return mdt_buf_adds(b, "}");
+}
+
+/* The alg of a JWS the keyring produced (copied into alg). */
+static mdt_rc signed_alg(const mdt_buf *tok, char alg[16], mdt_err *err)
+{
+    mdt_jws *jws = NULL;
+    mdt_rc rc = mdt_jws_parse(tok->data, tok->len, ID_TOKEN_MAX, &jws, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    snprintf(alg, 16, "%s", mdt_jws_alg(jws) ? mdt_jws_alg(jws) : "");
+    mdt_jws_free(jws);
+    return MDT_OK;
+}
+
+/* Signs once with the hash of the configured alg; when the signing key
+ * turns out to use another alg (during an alg change), again with its hash. */
+static mdt_rc sign(mdt_env *env, const mdt_id_token_params *p, mdt_buf *tok, mdt_err *err)
+{
+    char hash[MDT_TOKEN_HASH_MAX] = "", alg[16];
+    const char *want = env->cfg.signing_alg;
+    mdt_buf claims;
+    mdt_rc rc = MDT_OK;
+
+    for (int round = 0; round < 2; round++) {
+        mdt_buf_init(&claims, CLAIMS_MAX);
+        tok->len = 0;
+        if (p->access_token && (rc = mdt_oidc_token_hash(want, p->access_token, hash, err)))
+            break;
+        if ((rc = build(env, p, p->access_token ? hash : NULL, &claims)) != MDT_OK) {
+            rc = mdt_fail(err, rc, "ID token too large");
+            break;
+        }
+        if ((rc = mdt_keyring_sign(env->keys, p->iat, "JWT", claims.data, claims.len, tok,
+                                   err)) != MDT_OK ||
+            (rc = signed_alg(tok, alg, err)) != MDT_OK || mdt_str_eq(alg, want))
+            break;
+        mdt_buf_free(&claims);
+        want = alg;
+    }
+    mdt_buf_free(&claims);
+    return rc;
+}
+
+mdt_rc mdt_id_token_mint(mdt_env *env, mdt_arena *a, const mdt_id_token_params *p,
+                         const char **out, mdt_err *err)
+{
+    mdt_buf tok;
+    mdt_rc rc;
+
+    *out = NULL;
+    mdt_buf_init(&tok, ID_TOKEN_MAX);
+    if ((rc = sign(env, p, &tok, err)) == MDT_OK &&
+        !(*out = mdt_arena_strndup(a, tok.data, tok.len)))
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    mdt_buf_free(&tok);
+    return rc;
+}

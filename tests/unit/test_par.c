@@ -1,0 +1,92 @@
+/* Pushed authorization requests (RFC 9126): the request_uri parsing of
+ * authorize.c and the single-use store operation behind it. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "oauth/authorize.h"
+#include "store/store.h"
+
+static char g_dir[64];
+
+static void test_request_id(void **state)
+{
+    char long_uri[200];
+
+    (void)state;
+    assert_string_equal(mdt_authz_request_id("urn:ietf:params:oauth:request_uri:abc"), "abc");
+    assert_null(mdt_authz_request_id(NULL));
+    assert_null(mdt_authz_request_id("urn:ietf:params:oauth:request_uri:"));
+    assert_null(mdt_authz_request_id("urn:mandate:abc"));
+    assert_null(mdt_authz_request_id("https://example.com/request_uri:abc"));
+    snprintf(long_uri, sizeof(long_uri), "%s%065d", MDT_AUTHZ_REQUEST_URI_PREFIX, 7);
+    assert_null(mdt_authz_request_id(long_uri));
+}
+
+/* take: once, never after expiry; get still filters expired records. */
+static void test_take_once(void **state)
+{
+    char url[128];
+    mdt_store *s = NULL;
+    mdt_arena a;
+    mdt_err err = {0};
+    mdt_authz_request_rec r = {.id = "par1", .client_id = "mdt_c", .params = "{\"pushed\":true}",
+                               .created_at = 100, .expires_at = 160},
+                          back;
+
+    (void)state;
+    mdt_arena_init(&a, 4096);
+    snprintf(url, sizeof(url), "sqlite:%s/test.db", g_dir);
+    assert_int_equal(mdt_store_open(url, &s, &err), MDT_OK);
+    assert_int_equal(mdt_store_migrate(s, &err), MDT_OK);
+    assert_int_equal(mdt_store_authz_request_insert(s, &r, &err), MDT_OK);
+    assert_int_equal(mdt_store_authz_request_get(s, "par1", 120, &a, &back, &err), MDT_OK);
+    assert_int_equal(mdt_store_authz_request_take(s, "par1", 120, &a, &back, &err), MDT_OK);
+    assert_string_equal(back.client_id, "mdt_c");
+    assert_string_equal(back.params, "{\"pushed\":true}");
+    assert_int_equal(back.expires_at, 160);
+    assert_int_equal(mdt_store_authz_request_take(s, "par1", 120, &a, &back, &err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_authz_request_get(s, "par1", 120, &a, &back, &err),
+                     MDT_ERR_NOT_FOUND);
+    r.id = "par2";
+    assert_int_equal(mdt_store_authz_request_insert(s, &r, &err), MDT_OK);
+    assert_int_equal(mdt_store_authz_request_take(s, "par2", 160, &a, &back, &err),
+                     MDT_ERR_NOT_FOUND); /* expired at 160 */
+    assert_int_equal(mdt_store_authz_request_take(s, "", 100, &a, &back, &err),
+                     MDT_ERR_NOT_FOUND);
+    mdt_store_close(s);
+    mdt_arena_free(&a);
+}
+
+static void cleanup(void)
+{
+    static const char *const files[] = {"test.db", "test.db-wal", "test.db-shm"};
+    char path[128];
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(files); i++) {
+        snprintf(path, sizeof(path), "%s/%s", g_dir, files[i]);
+        unlink(path);
+    }
+    rmdir(g_dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_id),
+        cmocka_unit_test(test_take_once),
+    };
+    int rc;
+
+    snprintf(g_dir, sizeof(g_dir), "/tmp/mandate-par-XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    rc = cmocka_run_group_tests_name("par", tests, NULL, NULL);
+    cleanup();
+    return rc;
+}
