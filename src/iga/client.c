@@ -429,6 +429,10 @@ static const field fields[] = {
      .item = redirect_uri_ok, .code = MDT_ERR_INVALID_REDIRECT_URI,
      .msg = "redirect_uris must be an array of absolute https URIs (http only on loopback) or "
             "private-use URIs of native apps (com.example.app:/callback), without fragment"},
+    {.key = "post_logout_redirect_uris", .check = check_array, .max = MDT_CLIENT_LIST_MAX,
+     .item = redirect_uri_ok, .code = MDT_ERR_INVALID_REDIRECT_URI,
+     .msg = "post_logout_redirect_uris must be an array of URIs with the rules of "
+            "redirect_uris"},
     {.key = "contacts", .check = check_array, .max = MDT_CLIENT_LIST_MAX, .item = contact_ok,
      .msg = "contacts must be an array of non-empty strings"},
     {.key = "software_id", .check = check_string, .max = 255,
@@ -707,6 +711,8 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
     ok = ok && get_list(a, m, "resources", &c->resources, &c->nresources) &&
          get_list(a, m, "grant_types", &c->grant_types, &c->ngrant_types) &&
          get_list(a, m, "redirect_uris", &c->redirect_uris, &c->nredirect_uris) &&
+         get_list(a, m, "post_logout_redirect_uris", &c->post_logout_redirect_uris,
+                  &c->npost_logout_redirect_uris) &&
          split_scopes(a, scope, &c->scopes, &c->nscopes);
     ok = ok && get_str(a, m, "jwks_uri", &c->jwks_uri) &&
          get_str(a, m, "token_endpoint_auth_signing_alg", &c->auth_signing_alg) &&

@@ -32,6 +32,7 @@ typedef struct {
     const char **resources; size_t nresources;
     const char **grant_types; size_t ngrant_types;
     const char **redirect_uris; size_t nredirect_uris; /* exact matching (oauth/redirect.h) */
+    const char **post_logout_redirect_uris; size_t npost_logout_redirect_uris; /* exact */
     bool require_par;              /* require_pushed_authorization_requests (RFC 9126 §6) */
     int64_t access_token_ttl /* 0 = config default */, expires_at, tokens_valid_after;
     int64_t max_delegation_depth;

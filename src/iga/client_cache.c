@@ -135,6 +135,8 @@ static bool client_copy(mdt_arena *a, const mdt_client *src, mdt_client *dst)
     dst->resources = copy_list(a, src->resources, src->nresources, &ok);
     dst->grant_types = copy_list(a, src->grant_types, src->ngrant_types, &ok);
     dst->redirect_uris = copy_list(a, src->redirect_uris, src->nredirect_uris, &ok);
+    dst->post_logout_redirect_uris =
+        copy_list(a, src->post_logout_redirect_uris, src->npost_logout_redirect_uris, &ok);
     return ok && copy_creds(a, src, dst);
 }
 

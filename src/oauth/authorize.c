@@ -15,6 +15,7 @@
 #include "oauth/redirect.h"
 #include "store/store.h"
 #include "web/render.h"
+#include "web/web.h"
 
 #define AUTHZ_ID_BYTES 32   /* 256-bit request ids */
 #define AUTHZ_CODE_BYTES 32 /* 256-bit codes */
@@ -92,8 +93,8 @@ static mdt_rc check_options(mdt_req *req, mdt_authz_get_fn get, mdt_authz_params
     const char *mode = get(req, "response_mode"), *max_age = get(req, "max_age");
     char *end;
 
-    if (mode && strcmp(mode, "query") != 0)
-        return bad(error, "invalid_request", err, "response_mode must be query");
+    if (mode && strcmp(mode, "query") != 0 && strcmp(mode, "form_post") != 0)
+        return bad(error, "invalid_request", err, "response_mode must be query or form_post");
     p->prompt = get(req, "prompt");
     if (p->prompt && !prompt_ok(p->prompt))
         return bad(error, "invalid_request", err,
@@ -159,6 +160,7 @@ mdt_rc mdt_authz_read(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const md
     p->client_id = c->client_id;
     p->redirect_given = given != NULL;
     p->max_age = -1;
+    p->form_post = mdt_str_eq(get(req, "response_mode"), "form_post"); /* errors too */
     p->state = get(req, "state");
     if (p->state && strlen(p->state) > MDT_AUTHZ_PARAM_MAX)
         p->state = NULL;
@@ -195,6 +197,8 @@ static const char *params_json(const mdt_authz_params *p, mdt_arena *a)
     set_str(o, "prompt", p->prompt);
     if (p->pushed)
         json_object_set_new(o, "pushed", json_true());
+    if (p->form_post)
+        json_object_set_new(o, "form_post", json_true());
     s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     out = s ? mdt_arena_strdup(a, s) : NULL;
@@ -227,6 +231,7 @@ static mdt_rc params_parse(const char *text, mdt_arena *a, mdt_authz_params *p, 
     p->max_age = json_integer_value(json_object_get(o, "max_age"));
     p->login_after = json_integer_value(json_object_get(o, "login_after"));
     p->pushed = json_is_true(json_object_get(o, "pushed"));
+    p->form_post = json_is_true(json_object_get(o, "form_post"));
     json_decref(o);
     if (!p->client_id || !p->redirect_uri || !p->code_challenge || !p->scope)
         return mdt_fail(err, MDT_ERR_STORE, "stored authorization request incomplete");
@@ -308,6 +313,64 @@ static void redirect(mdt_resp *resp, const char *location)
     mdt_web_security_headers(resp);
 }
 
+static const char form_post_tpl[] =
+    "<p>Continue to <strong>{{host}}</strong> to finish.</p>\n"
+    "<form method=\"post\" action=\"{{uri}}\">\n"
+    "{{!fields}}"
+    "<button type=\"submit\">Continue to {{host}}</button>\n"
+    "</form>\n";
+
+/* The host[:port] of uri (its scheme when it has no authority). */
+static const char *uri_host(mdt_arena *a, const char *uri)
+{
+    const char *p = strstr(uri, "://");
+
+    return p ? mdt_arena_strndup(a, p + 3, strcspn(p + 3, "/?#"))
+             : mdt_arena_strndup(a, uri, strcspn(uri, ":"));
+}
+
+/* OAuth 2.0 Form Post Response Mode, without script (the CSP forbids it):
+ * a form of hidden fields that the person sends with a button; the page's
+ * form-action allows the redirect URI's origin. False when it cannot be
+ * rendered. */
+static bool form_post(mdt_req *req, mdt_resp *resp, const char *uri, const mdt_kv *q, size_t n)
+{
+    static const char field[] = "<input type=\"hidden\" name=\"{{n}}\" value=\"{{v}}\">\n";
+    const char *fields, *body;
+    mdt_err err = {0};
+    mdt_buf b;
+    bool ok = true;
+
+    mdt_buf_init(&b, MDT_REDIRECT_MAX);
+    for (size_t i = 0; i < n && ok; i++) {
+        mdt_kv kv[] = {{"n", q[i].name}, {"v", q[i].value}};
+        ok = !q[i].value || mdt_web_render(&b, field, kv, 2, &err) == MDT_OK;
+    }
+    fields = ok ? mdt_arena_strndup(req->arena, b.data ? b.data : "", b.len) : NULL;
+    mdt_buf_free(&b);
+    mdt_kv vars[] = {{"host", uri_host(req->arena, uri)}, {"uri", uri}, {"fields", fields}};
+    if (!fields || mdt_web_render_str(req->arena, form_post_tpl, vars, MDT_ARRAY_LEN(vars), &body,
+                                      &err) != MDT_OK)
+        return false;
+    mdt_web_page(resp, 200, "Continue", body);
+    mdt_web_allow_form_target(req, resp, uri);
+    return true;
+}
+
+/* The authorization response q[n] to p's redirect URI in p's response mode. */
+static bool respond(mdt_req *req, mdt_resp *resp, const mdt_authz_params *p, const mdt_kv *q,
+                    size_t n)
+{
+    const char *loc;
+
+    if (p->form_post)
+        return form_post(req, resp, p->redirect_uri, q, n);
+    if (!(loc = mdt_redirect_build(req->arena, p->redirect_uri, q, n)))
+        return false;
+    redirect(resp, loc);
+    return true;
+}
+
 void mdt_authz_error_page(mdt_req *req, mdt_resp *resp, int status, const char *client_id,
                           const char *message)
 {
@@ -321,13 +384,11 @@ void mdt_authz_respond_error(mdt_env *env, mdt_req *req, mdt_resp *resp,
 {
     mdt_kv q[] = {{"error", error}, {"error_description", desc}, {"state", p->state},
                   {"iss", env->cfg.issuer}};
-    const char *loc = mdt_redirect_build(req->arena, p->redirect_uri, q, MDT_ARRAY_LEN(q));
 
-    if (!loc) {
+    if (!respond(req, resp, p, q, MDT_ARRAY_LEN(q))) {
         mdt_authz_error_page(req, resp, 400, p->client_id, "The response is too large.");
         return;
     }
-    redirect(resp, loc);
     audit(req, resp, audit_type, "deny", p->client_id, username,
           mdt_arena_printf(req->arena, "%s: %s", error, desc ? desc : ""), NULL);
 }
@@ -364,7 +425,7 @@ void mdt_authz_respond_code(mdt_env *env, mdt_req *req, mdt_resp *resp, const md
     mdt_authz_code_rec rec = {.client_id = c->client_id, .username = s->rec.username,
                               .created_at = req->now, .expires_at = req->now + MDT_AUTHZ_CODE_TTL};
     mdt_err err = {0};
-    const char *loc;
+    bool sent;
 
     if (mdt_random_b64url(&env->rng, AUTHZ_CODE_BYTES, code) != MDT_OK ||
         !(rec.params = code_params(req, p, s))) {
@@ -373,13 +434,13 @@ void mdt_authz_respond_code(mdt_env *env, mdt_req *req, mdt_resp *resp, const md
     }
     mdt_sha256(code, strlen(code), rec.hash);
     mdt_kv q[] = {{"code", code}, {"state", p->state}, {"iss", env->cfg.issuer}};
-    loc = mdt_redirect_build(req->arena, p->redirect_uri, q, MDT_ARRAY_LEN(q));
+    sent = mdt_store_code_insert(env->store, &rec, &err) == MDT_OK &&
+           respond(req, resp, p, q, MDT_ARRAY_LEN(q));
     mdt_wipe(code, sizeof(code));
-    if (!loc || mdt_store_code_insert(env->store, &rec, &err) != MDT_OK) {
+    if (!sent) {
         mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not issue a code.");
         return;
     }
-    redirect(resp, loc);
     mdt_buf b;
     mdt_buf_init(&b, 4096);
     if (mdt_buf_adds(&b, "{\"scope\":") != MDT_OK || mdt_buf_add_json_str(&b, p->scope) ||

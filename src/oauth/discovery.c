@@ -30,7 +30,7 @@ static const char *const token_auth_methods[] = {
 };
 /* The authorization endpoint (authorize.c). */
 static const char *const response_types[] = {"code"};
-static const char *const response_modes[] = {"query"};
+static const char *const response_modes[] = {"query", "form_post"}; /* form_post: a page */
 static const char *const pkce_methods[] = {"S256"};
 
 /* OpenID Connect Discovery 1.0 §3 (id_token.c, userinfo.c). */
@@ -59,6 +59,8 @@ static mdt_rc oidc_metadata(const char *iss, const char *alg, mdt_buf *b)
     mdt_rc rc;
 
     if ((rc = mdt_buf_addf(b, ",\"userinfo_endpoint\":\"%s/userinfo\"", iss)) != MDT_OK ||
+        /* RP-Initiated Logout 1.0 (web/login.c) */
+        (rc = mdt_buf_addf(b, ",\"end_session_endpoint\":\"%s/logout\"", iss)) != MDT_OK ||
         (rc = add_list(b, "id_token_signing_alg_values_supported", &alg, 1)) != MDT_OK ||
         (rc = add_list(b, "subject_types_supported", subject_types,
                        MDT_ARRAY_LEN(subject_types))) != MDT_OK ||

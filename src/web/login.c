@@ -5,7 +5,13 @@
 #include <ctype.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "core/b64.h"
+#include "iga/client.h"
+#include "jose/jws.h"
+#include "keys/keyring.h"
+#include "oauth/redirect.h"
 #include "store/store.h"
 #include "users/users.h"
 #include "web/csrf.h"
@@ -13,7 +19,17 @@
 #include "web/session.h"
 #include "web/web.h"
 
-#define LOGIN_KEY_MAX 320 /* bytes of a throttling counter's name */
+#define LOGIN_KEY_MAX 320      /* bytes of a throttling counter's name */
+#define LOGOUT_HINT_MAX 16384  /* bytes of an id_token_hint */
+#define LOGOUT_STATE_MAX 1024  /* bytes of a logout request's state */
+
+/* An RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), checked:
+ * every member NULL when the logout was not started by a client. */
+typedef struct {
+    const char *client_id; /* the hint's aud, or client_id */
+    const char *uri;       /* a post_logout_redirect_uri registered by that client */
+    const char *state;
+} logout_req;
 
 static const char login_form[] =
     "{{!message}}"
@@ -35,6 +51,9 @@ static const char logout_form[] =
     "<span class=\"muted\">({{username}})</span>.</p>\n"
     "<form method=\"post\" action=\"/logout\">\n"
     "<input type=\"hidden\" name=\"" MDT_WEB_CSRF_FIELD "\" value=\"{{csrf}}\">\n"
+    "<input type=\"hidden\" name=\"client_id\" value=\"{{client_id}}\">\n"
+    "<input type=\"hidden\" name=\"post_logout_redirect_uri\" value=\"{{uri}}\">\n"
+    "<input type=\"hidden\" name=\"state\" value=\"{{state}}\">\n"
     "<button type=\"submit\" class=\"secondary\">Sign out</button>\n"
     "</form>\n";
 
@@ -150,9 +169,10 @@ static void login_page(mdt_env *env, mdt_req *req, mdt_resp *resp, int status,
     mdt_web_page(resp, status, "Sign in", body);
 }
 
-/* "Signed in as X" with a sign-out form (title given). */
+/* "Signed in as X" with a sign-out form (title given) carrying lr (NULL:
+ * none). */
 static void signed_in_page(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_session *s,
-                           const char *title)
+                           const char *title, const logout_req *lr)
 {
     mdt_user_rec u;
     const char *csrf, *body, *name = s->rec.username;
@@ -166,7 +186,9 @@ static void signed_in_page(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt
         fault_page(resp, &err);
         return;
     }
-    mdt_kv vars[] = {{"name", name}, {"username", s->rec.username}, {"csrf", csrf}};
+    mdt_kv vars[] = {{"name", name}, {"username", s->rec.username}, {"csrf", csrf},
+                     {"client_id", lr ? lr->client_id : NULL}, {"uri", lr ? lr->uri : NULL},
+                     {"state", lr ? lr->state : NULL}};
     if (mdt_web_render_str(req->arena, logout_form, vars, MDT_ARRAY_LEN(vars), &body, &err) !=
         MDT_OK) {
         fault_page(resp, &err);
@@ -249,7 +271,7 @@ void mdt_handle_login_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return;
     }
     if (find_session(env, req, resp, &s, &failed) && !return_to) {
-        signed_in_page(env, req, resp, &s, "Signed in");
+        signed_in_page(env, req, resp, &s, "Signed in", NULL);
         return;
     }
     if (!failed)
@@ -361,20 +383,132 @@ void mdt_handle_login(mdt_env *env, mdt_req *req, mdt_resp *resp)
 
 /* --------------------------------------------------------------- /logout */
 
+static const char *nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* The client an ID token this server signed names (aud) into *client_id.
+ * Expired tokens are accepted (RP-Initiated Logout §2). */
+static mdt_rc hint_client(mdt_env *env, mdt_req *req, const char *hint, const char **client_id,
+                          mdt_err *err)
+{
+    mdt_jws *jws = NULL;
+    json_t *claims = NULL;
+    const char *payload, *aud;
+    size_t n;
+    mdt_rc rc;
+
+    if ((rc = mdt_jws_parse(hint, strlen(hint), LOGOUT_HINT_MAX, &jws, err)) != MDT_OK ||
+        (rc = mdt_keyring_verify(env->keys, req->now, jws, err)) != MDT_OK)
+        goto out;
+    payload = mdt_jws_payload(jws, &n);
+    claims = json_loadb(payload, n, 0, NULL);
+    aud = json_string_value(json_object_get(claims, "aud"));
+    if (!mdt_str_eq(mdt_jws_typ(jws), "JWT") || !aud ||
+        !mdt_str_eq(json_string_value(json_object_get(claims, "iss")), env->cfg.issuer)) {
+        rc = mdt_fail(err, MDT_ERR_INVALID_REQUEST, "id_token_hint is not an ID token");
+        goto out;
+    }
+    if (!(*client_id = mdt_arena_strdup(req->arena, aud)))
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+out:
+    json_decref(claims);
+    mdt_jws_free(jws);
+    return rc;
+}
+
+static bool registered(const mdt_client *c, const char *uri)
+{
+    for (size_t i = 0; i < c->npost_logout_redirect_uris; i++)
+        if (mdt_str_eq(c->post_logout_redirect_uris[i], uri))
+            return true;
+    return false;
+}
+
+/* Checks a logout request into *out; NULL, or why it is refused. */
+static const char *logout_check(mdt_env *env, mdt_req *req, const char *hint,
+                                const char *client_id, logout_req *out)
+{
+    mdt_client c;
+    mdt_err err = {0};
+
+    if (out->state && strlen(out->state) > LOGOUT_STATE_MAX)
+        return "state is too long";
+    if (hint && hint_client(env, req, hint, &out->client_id, &err) != MDT_OK)
+        return "the id_token_hint is not a valid ID token from this server";
+    if (client_id && out->client_id && !mdt_str_eq(client_id, out->client_id))
+        return "client_id does not match the id_token_hint";
+    if (!out->client_id)
+        out->client_id = client_id;
+    if (out->uri && !out->client_id)
+        return "post_logout_redirect_uri needs id_token_hint or client_id";
+    if (!out->client_id)
+        return NULL;
+    if (mdt_client_load(env, out->client_id, req->arena, &c, &err) != MDT_OK ||
+        !mdt_client_usable(&c, req->now))
+        return "the application is unknown or disabled";
+    if (out->uri && !registered(&c, out->uri))
+        return "post_logout_redirect_uri is not registered by the application";
+    return NULL;
+}
+
+/* The checked logout request of the query (GET) or the form (POST); false
+ * with an error page (never a redirect) and an audit event. */
+static bool logout_params(mdt_env *env, mdt_req *req, mdt_resp *resp, bool form, logout_req *out)
+{
+#define GET(name) nonempty(form ? mdt_req_form(req, name) : mdt_req_query(req, name))
+    const char *why;
+
+    *out = (logout_req){.uri = GET("post_logout_redirect_uri"), .state = GET("state")};
+    why = logout_check(env, req, form ? NULL : GET("id_token_hint"), GET("client_id"), out);
+#undef GET
+    if (!why)
+        return true;
+    mdt_web_message_page(resp, 400, "Cannot sign out",
+                         mdt_arena_printf(req->arena, "This sign-out request is invalid: %s.",
+                                          why));
+    audit(req, resp, "user.logout_refused", "deny", NULL, why);
+    resp->audit.client_id = out->client_id;
+    return false;
+}
+
+/* Signed out: back to the application when it asked, else a page. */
+static void signed_out(mdt_req *req, mdt_resp *resp, const logout_req *lr, const char *text)
+{
+    mdt_kv st[] = {{"state", lr->state}};
+    const char *to = lr->uri ? mdt_redirect_build(req->arena, lr->uri, st, 1) : NULL;
+
+    if (!to) {
+        mdt_web_message_page(resp, 200, "Signed out", text);
+        return;
+    }
+    resp->status = 303; /* the form's page allowed this origin in form-action */
+    mdt_resp_header(resp, "Location", to);
+    mdt_web_security_headers(resp);
+}
+
 void mdt_handle_logout_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_web_session s;
+    logout_req lr;
     bool failed;
 
-    if (find_session(env, req, resp, &s, &failed))
-        signed_in_page(env, req, resp, &s, "Sign out");
-    else if (!failed)
-        mdt_web_message_page(resp, 200, "Signed out", "You are not signed in.");
+    if (!logout_params(env, req, resp, false, &lr))
+        return;
+    if (find_session(env, req, resp, &s, &failed)) {
+        signed_in_page(env, req, resp, &s, "Sign out", &lr);
+        if (lr.uri)
+            mdt_web_allow_form_target(req, resp, lr.uri);
+    } else if (!failed) {
+        signed_out(req, resp, &lr, "You are not signed in.");
+    }
 }
 
 void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_web_session s;
+    logout_req lr;
     mdt_err err = {0};
     bool failed;
 
@@ -382,10 +516,12 @@ void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp)
         mdt_web_message_page(resp, 400, "Cannot sign out", "The form could not be read.");
         return;
     }
+    if (!logout_params(env, req, resp, true, &lr))
+        return;
     if (!find_session(env, req, resp, &s, &failed)) {
         if (failed)
             return;
-        mdt_web_message_page(resp, 200, "Signed out", "You are signed out.");
+        signed_out(req, resp, &lr, "You are signed out.");
         if (mdt_web_cookie(req, MDT_WEB_SESSION_COOKIE))
             mdt_resp_header(resp, "Set-Cookie",
                             mdt_web_set_cookie(req->arena, MDT_WEB_SESSION_COOKIE, "", 0,
@@ -403,6 +539,7 @@ void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp)
         fault_page(resp, &err);
         return;
     }
-    mdt_web_message_page(resp, 200, "Signed out", "You are signed out.");
+    signed_out(req, resp, &lr, "You are signed out.");
     audit(req, resp, "user.logout", "allow", s.rec.username, NULL);
+    resp->audit.client_id = lr.client_id;
 }

@@ -61,7 +61,7 @@ describe('discovery', { timeout: 60_000 }, () => {
         assert.equal(as.authorization_endpoint, `${srv.issuer}/authorize`);
         assert.deepEqual(as.response_types_supported, ['code']);
         assert.deepEqual(as.code_challenge_methods_supported, ['S256']);
-        assert.deepEqual(as.response_modes_supported, ['query']);
+        assert.deepEqual(as.response_modes_supported, ['query', 'form_post']); // form_post.test.mjs
         assert.equal(as.authorization_response_iss_parameter_supported, true);
         assert.equal(as.pushed_authorization_request_endpoint, `${srv.issuer}/par`); // par.test.mjs
         assert.equal(as.require_pushed_authorization_requests, false);
