@@ -1,4 +1,5 @@
 #include "oauth/refresh.h"
+#include "oauth/tokens.h"
 
 #include <string.h>
 
@@ -52,23 +53,6 @@ static mdt_rc inactive(mdt_err *err, const char *why)
     return mdt_failf(err, MDT_ERR_INVALID_TOKEN, "the token is not active", "%s", why);
 }
 
-static mdt_rc check_client(mdt_env *env, mdt_arena *a, const mdt_refresh_rec *r, int64_t now,
-                           mdt_err *err)
-{
-    mdt_client c;
-    mdt_rc rc = mdt_client_load(env, r->client_id, a, &c, err);
-
-    if (rc == MDT_ERR_NOT_FOUND)
-        return inactive(err, "client deleted");
-    if (rc != MDT_OK)
-        return rc;
-    if (!mdt_client_usable(&c, now))
-        return inactive(err, "client not active");
-    if (r->created_at < c.tokens_valid_after)
-        return inactive(err, "refresh token revoked with its client");
-    return MDT_OK;
-}
-
 mdt_rc mdt_refresh_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
                            mdt_refresh_rec *out, mdt_err *err)
 {
@@ -94,7 +78,7 @@ mdt_rc mdt_refresh_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_
         return rc;
     if (revoked)
         return inactive(err, "refresh token family revoked");
-    return check_client(env, a, out, now, err);
+    return mdt_token_client_check(env, a, out->client_id, out->created_at, now, err);
 }
 
 const char *mdt_refresh_introspection(mdt_arena *a, const mdt_refresh_rec *r)

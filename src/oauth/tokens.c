@@ -239,7 +239,6 @@ static mdt_rc read_jwt(mdt_env *env, const char *token, int64_t now, mdt_token_i
 static mdt_rc check_common(mdt_env *env, mdt_arena *a, int64_t now, mdt_token_info *out,
                            mdt_err *err)
 {
-    mdt_client c;
     bool revoked = false;
     mdt_rc rc;
 
@@ -256,14 +255,22 @@ static mdt_rc check_common(mdt_env *env, mdt_arena *a, int64_t now, mdt_token_in
         return rc;
     if (revoked)
         return inactive(err, "token revoked");
-    rc = mdt_client_load(env, out->client_id, a, &c, err);
+    return mdt_token_client_check(env, a, out->client_id, out->iat, now, err);
+}
+
+mdt_rc mdt_token_client_check(mdt_env *env, mdt_arena *a, const char *client_id, int64_t issued_at,
+                              int64_t now, mdt_err *err)
+{
+    mdt_client c;
+    mdt_rc rc = mdt_client_load(env, client_id, a, &c, err);
+
     if (rc == MDT_ERR_NOT_FOUND)
         return inactive(err, "client deleted");
     if (rc != MDT_OK)
         return rc;
     if (!mdt_client_usable(&c, now))
         return inactive(err, "client not active");
-    if (out->iat < c.tokens_valid_after)
+    if (issued_at < c.tokens_valid_after)
         return inactive(err, "token revoked with its client");
     return MDT_OK;
 }

@@ -60,5 +60,10 @@ typedef struct {
 mdt_rc mdt_token_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
                          mdt_token_info *out, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_token_info_clear(mdt_token_info *ti);
+/* Whether a token issued at issued_at to client_id may still be active: the
+ * client exists, is usable, and was not suspended since (the kill switch).
+ * MDT_ERR_INVALID_TOKEN with the private reason otherwise. */
+mdt_rc mdt_token_client_check(mdt_env *env, mdt_arena *a, const char *client_id, int64_t issued_at,
+                              int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

@@ -3,13 +3,13 @@
 // person signs in and consents, the client exchanges the code; and the
 // failure paths, each with its error, its redirect or page, and no token.
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
 
 import { CookieJar, csrfOf, launchBrowser, screenshot, submitLogin } from './lib/browser.mjs';
+import { callbackServer } from './lib/authz.mjs';
 import {
   API, auditEvents, basic, createFixtureScopes, eventBody, eventType, post,
 } from './lib/oauth.mjs';
@@ -18,30 +18,6 @@ import { createClient, createScope, startServer } from './lib/server.mjs';
 const PASSWORD = 'correct horse battery';
 const FAST_ARGON2 = { argon2_memory_kib: 8192, argon2_time_cost: 1 };
 const XSS_NAME = '<script>alert("xss1")</script><img src=x onerror="alert(\'xss2\')">';
-
-/** A tiny http server on 127.0.0.1 that records the query of every callback. */
-async function callbackServer() {
-  const hits = [];
-  const waiters = [];
-  const server = http.createServer((req, res) => {
-    const u = new URL(req.url, 'http://127.0.0.1');
-    // only the redirect itself: a browser also asks this origin for /favicon.ico, late
-    if (u.pathname === '/cb') {
-      hits.push(u);
-      waiters.splice(0).forEach((w) => w(u));
-    }
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end('callback received');
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const uri = `http://127.0.0.1:${server.address().port}/cb`;
-  return {
-    uri,
-    hits,
-    next: () => new Promise((r) => waiters.push(r)),
-    close: () => new Promise((r) => server.close(r)),
-  };
-}
 
 function events(srv, type) {
   return auditEvents(srv).map(eventBody).filter((e) => eventType(e) === type);
