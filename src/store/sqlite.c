@@ -737,6 +737,32 @@ static mdt_rc one_row(sq_conn *c, sqlite3_stmt *st, int bound, row_fn fn, mdt_ar
     return rc;
 }
 
+/* A cached lookup by one text key that returns one row, read with fn. */
+static mdt_rc get_by_text(mdt_store *s, enum q q, const char *key, row_fn fn, mdt_arena *a,
+                          void *out, const char *what, const char *notfound, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, q, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_text(st, 1, key), fn, a, out, what, notfound, err);
+}
+
+/* A cached query without parameters whose rows (of size bytes) are read with fn. */
+static mdt_rc list_all(mdt_store *s, enum q q, row_fn fn, mdt_arena *a, size_t size, void **out,
+                       size_t *n, const char *what, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, q, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st, SQLITE_OK, a, size, fn, out, n, what, err);
+}
+
 /* --------------------------------------------------------------- lifecycle */
 
 static const mdt_store_ops sqlite_ops;
@@ -1073,27 +1099,13 @@ static mdt_rc sq_client_insert(mdt_store *s, const mdt_client_rec *v, const mdt_
 static mdt_rc sq_client_get(mdt_store *s, const char *id, mdt_arena *a, mdt_client_rec *out,
                             mdt_err *err)
 {
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CLIENT_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_text(st, 1, id), row_client, a, out, "client_get",
-                   "client not found", err);
+    return get_by_text(s, Q_CLIENT_GET, id, row_client, a, out, "client_get", "client not found", err);
 }
 
 static mdt_rc sq_client_list(mdt_store *s, mdt_arena *a, mdt_client_rec **out, size_t *n,
                              mdt_err *err)
 {
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CLIENT_LIST, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return collect(c, st, SQLITE_OK, a, sizeof(**out), row_client, (void **)out, n,
-                   "client_list", err);
+    return list_all(s, Q_CLIENT_LIST, row_client, a, sizeof(**out), (void **)out, n, "client_list", err);
 }
 
 /* Runs a write statement; MDT_ERR_NOT_FOUND with notfound when it changed
@@ -1218,13 +1230,8 @@ static mdt_rc sq_cred_expire_others(mdt_store *s, const char *client_id, const c
 static mdt_rc sq_cred_get(mdt_store *s, const char *id, mdt_arena *a, mdt_cred_rec *out,
                           mdt_err *err)
 {
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CRED_GET, &c, &st, err);
-
-    return rc != MDT_OK ? rc
-                        : one_row(c, st, bind_text(st, 1, id), row_cred, a, out, "cred_get",
-                                  "credential not found", err);
+    return get_by_text(s, Q_CRED_GET, id, row_cred, a, out, "cred_get", "credential not found",
+                       err);
 }
 
 static mdt_rc sq_cred_find(mdt_store *s, const char *type, const uint8_t hash[MDT_HASH_LEN],
@@ -1519,13 +1526,7 @@ static mdt_rc sq_key_insert(mdt_store *s, const mdt_key_rec *v, mdt_err *err)
 
 static mdt_rc sq_key_list(mdt_store *s, mdt_arena *a, mdt_key_rec **out, size_t *n, mdt_err *err)
 {
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_KEY_LIST, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return collect(c, st, SQLITE_OK, a, sizeof(**out), row_key, (void **)out, n, "key_list", err);
+    return list_all(s, Q_KEY_LIST, row_key, a, sizeof(**out), (void **)out, n, "key_list", err);
 }
 
 static mdt_rc sq_key_schedule(mdt_store *s, const char *kid, int64_t retire_at, int64_t expire_at,
@@ -1564,27 +1565,13 @@ static mdt_rc sq_user_insert(mdt_store *s, const mdt_user_rec *v, mdt_err *err)
 static mdt_rc sq_user_get(mdt_store *s, const char *username, mdt_arena *a, mdt_user_rec *out,
                           mdt_err *err)
 {
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_USER_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_text(st, 1, username), row_user, a, out, "user_get",
-                   "user not found", err);
+    return get_by_text(s, Q_USER_GET, username, row_user, a, out, "user_get", "user not found", err);
 }
 
 static mdt_rc sq_user_list(mdt_store *s, mdt_arena *a, mdt_user_rec **out, size_t *n,
                            mdt_err *err)
 {
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_USER_LIST, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return collect(c, st, SQLITE_OK, a, sizeof(**out), row_user, (void **)out, n, "user_list",
-                   err);
+    return list_all(s, Q_USER_LIST, row_user, a, sizeof(**out), (void **)out, n, "user_list", err);
 }
 
 static mdt_rc sq_user_update(mdt_store *s, const mdt_user_rec *v, mdt_err *err)
@@ -1663,14 +1650,7 @@ static mdt_rc sq_iat_find(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_ar
 static mdt_rc sq_iat_get(mdt_store *s, const char *id, mdt_arena *a, mdt_iat_rec *out,
                          mdt_err *err)
 {
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_IAT_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_text(st, 1, id), row_iat, a, out, "iat_get",
-                   "initial access token not found", err);
+    return get_by_text(s, Q_IAT_GET, id, row_iat, a, out, "iat_get", "initial access token not found", err);
 }
 
 /* One UPDATE ... RETURNING, in a write transaction of its own: the row it
@@ -1714,27 +1694,13 @@ static mdt_rc sq_request_insert(mdt_store *s, const mdt_request_rec *v, mdt_err 
 static mdt_rc sq_request_get(mdt_store *s, const char *id, mdt_arena *a, mdt_request_rec *out,
                              mdt_err *err)
 {
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_REQ_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_text(st, 1, id), row_request, a, out, "request_get",
-                   "request not found", err);
+    return get_by_text(s, Q_REQ_GET, id, row_request, a, out, "request_get", "request not found", err);
 }
 
 static mdt_rc sq_request_list(mdt_store *s, mdt_arena *a, mdt_request_rec **out, size_t *n,
                               mdt_err *err)
 {
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_REQ_LIST, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return collect(c, st, SQLITE_OK, a, sizeof(**out), row_request, (void **)out, n,
-                   "request_list", err);
+    return list_all(s, Q_REQ_LIST, row_request, a, sizeof(**out), (void **)out, n, "request_list", err);
 }
 
 static mdt_rc sq_request_decide(mdt_store *s, const char *id, const char *status,
