@@ -3,6 +3,7 @@
  * injected fetcher and clock), trusted issuers files and claim rules, and
  * the address policy of outbound fetches. */
 #include "unit.h"
+#include "test_jwt.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -36,26 +37,6 @@ static int teardown(void **state)
     mdt_jwk_free(k3);
     mdt_jwk_free(rsa);
     return 0;
-}
-
-/* header.payload.signature with any header, signed by key (NULL: empty signature). */
-static char *make_jwt(const mdt_jwk *key, const char *header, const char *payload)
-{
-    static char out[16384];
-    uint8_t sig[MDT_JWS_SIG_MAX];
-    size_t n = 0, siglen = 0;
-    mdt_err err;
-
-    n += mdt_b64url_encode((const uint8_t *)header, strlen(header), out);
-    out[n++] = '.';
-    n += mdt_b64url_encode((const uint8_t *)payload, strlen(payload), out + n);
-    if (key) {
-        assert_int_equal(mdt_jwk_sign_bytes(key, out, n, sig, &siglen, &err), MDT_OK);
-    }
-    out[n++] = '.';
-    n += mdt_b64url_encode(sig, siglen, out + n);
-    out[n] = '\0';
-    return out;
 }
 
 static char *hdr(const mdt_jwk *key, bool with_kid)

@@ -51,21 +51,10 @@ static int fx_setup(void **state)
 static int fx_teardown(void **state)
 {
     fx *f = *state;
-    DIR *d;
-    struct dirent *e;
-    char path[384];
 
     mdt_store_close(f->env.store);
     mdt_arena_free(&f->a);
-    if ((d = opendir(f->dir))) {
-        while ((e = readdir(d)))
-            if (e->d_name[0] != '.') {
-                snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
-                unlink(path);
-            }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    test_rmdir(f->dir);
     free(f);
     return 0;
 }

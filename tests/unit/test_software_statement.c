@@ -4,6 +4,7 @@
  * missing issuer, bad signatures, "none" and HMAC, times with the leeway,
  * the size bound, and the publishers file's rules. */
 #include "unit.h"
+#include "test_jwt.h"
 
 #include <stdio.h>
 
@@ -91,25 +92,6 @@ static int teardown(void **state)
     mdt_jwk_free(k2);
     mdt_jwk_free(rsa);
     return 0;
-}
-
-/* header.payload.signature signed by key (NULL: empty signature). */
-static char *make_jwt(const mdt_jwk *key, const char *header, const char *payload)
-{
-    static char out[32768];
-    uint8_t sig[MDT_JWS_SIG_MAX];
-    size_t n = 0, siglen = 0;
-    mdt_err err;
-
-    n += mdt_b64url_encode((const uint8_t *)header, strlen(header), out);
-    out[n++] = '.';
-    n += mdt_b64url_encode((const uint8_t *)payload, strlen(payload), out + n);
-    if (key)
-        assert_int_equal(mdt_jwk_sign_bytes(key, out, n, sig, &siglen, &err), MDT_OK);
-    out[n++] = '.';
-    n += mdt_b64url_encode(sig, siglen, out + n);
-    out[n] = '\0';
-    return out;
 }
 
 static char *hdr(const mdt_jwk *key)
