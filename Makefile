@@ -23,8 +23,9 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_NAMES:= $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 REPLAYS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 FUZZ_SECONDS ?= 60
+PREFIX    ?= /usr/local
 
-.PHONY: all deps run check unit integration asan bench clean lint docs-check fuzz fuzz-replay
+.PHONY: install all deps run check unit integration asan bench clean lint docs-check fuzz fuzz-replay
 
 all: $(BIN) $(UNIT_BINS) $(REPLAYS)
 
@@ -69,6 +70,12 @@ fuzz:
 	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build/fuzz/ \
 	    build/fuzz/corpus/$$n fuzz/corpus/$$n || exit 1; \
 	done
+
+# Puts `mandate` on PATH: $(DESTDIR)$(PREFIX)/bin/mandate.
+install: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mandate
 
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)

@@ -65,15 +65,12 @@ int main(int argc, char **argv)
             continue;
         if (strcmp(argv[i], "config-reference") == 0)
             return commands[c].fn(NULL, argc - i, argv + i);
-        if (strcmp(argv[i], "serve") == 0) {
+        if (strcmp(argv[i], "serve") == 0)
             mdt_cli_block_signals();
-            /* --dev is zero configuration: ./mandate.conf is not read */
-            if (!config && argc - i > 1 && strcmp(argv[i + 1], "--dev") == 0)
-                config = "";
-        }
         if (mdt_env_open(&env, config, commands[c].flags, &err) != MDT_OK) {
+            code = mdt_cli_fail_open(&env, &err);
             mdt_env_close(&env);
-            return mdt_cli_fail_err(NULL, &err);
+            return code;
         }
         code = commands[c].fn(&env, argc - i, argv + i);
         mdt_env_close(&env);

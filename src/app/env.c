@@ -35,6 +35,22 @@ mdt_rc mdt_mkdirs(const char *path, mdt_err *err)
     return MDT_OK;
 }
 
+const char *mdt_env_config_source(const mdt_env *env)
+{
+    return env->config_file ? env->config_file : "built-in defaults (no ./mandate.conf here)";
+}
+
+static mdt_rc open_store(mdt_env *env, mdt_err *err)
+{
+    int version = 0;
+    mdt_rc rc = mdt_store_open(env->cfg.database, &env->store, err);
+
+    if (rc == MDT_OK && (rc = mdt_store_schema_version(env->store, &version, err)) == MDT_OK &&
+        version == 0)
+        rc = mdt_fail(err, MDT_ERR_CONFIG, "the database is not initialised");
+    return rc;
+}
+
 mdt_rc mdt_env_open(mdt_env *env, const char *config_path, unsigned flags, mdt_err *err)
 {
     mdt_log_level level;
@@ -48,13 +64,14 @@ mdt_rc mdt_env_open(mdt_env *env, const char *config_path, unsigned flags, mdt_e
         config_path = NULL; /* explicitly none: built-in defaults */
     else if (!config_path && access("mandate.conf", F_OK) == 0)
         config_path = "mandate.conf";
+    env->config_file = config_path;
     if ((rc = mdt_config_load(&env->cfg, config_path, err)) != MDT_OK ||
         (rc = mdt_config_validate(&env->cfg, err)) != MDT_OK)
         return rc;
+    env->config_valid = true;
     if (mdt_log_level_parse(env->cfg.log_level, &level) == MDT_OK)
         mdt_log_set_level(level);
-    if ((flags & MDT_ENV_STORE) &&
-        (rc = mdt_store_open(env->cfg.database, &env->store, err)) != MDT_OK)
+    if ((flags & MDT_ENV_STORE) && (rc = open_store(env, err)) != MDT_OK)
         return rc;
     if ((flags & MDT_ENV_KEYS) && (rc = mdt_keyring_open(env, &env->keys, err)) != MDT_OK)
         return rc;

@@ -3,6 +3,8 @@
 #ifndef MDT_APP_ENV_H
 #define MDT_APP_ENV_H
 
+#include <stdbool.h>
+
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/mdt.h"
@@ -16,6 +18,8 @@ typedef struct mdt_cimd_cache mdt_cimd_cache;
 
 typedef struct mdt_env {
     mdt_config cfg;
+    const char *config_file; /* the file cfg was read from; NULL: built-in defaults only */
+    bool config_valid;       /* cfg loaded and validated (what failed after it is elsewhere) */
     mdt_clock clock;
     mdt_rng rng;
     mdt_store *store;
@@ -34,9 +38,14 @@ typedef enum {
 } mdt_env_flags;
 
 /* Loads the configuration (path may be NULL: ./mandate.conf if present, else
- * defaults) and opens what flags ask for. */
+ * defaults; "" : defaults only) and opens what flags ask for. With
+ * MDT_ENV_STORE the schema must exist: a store that was never initialised is
+ * an error naming the configuration and data directory in use. */
 mdt_rc mdt_env_open(mdt_env *env, const char *config_path, unsigned flags, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_env_close(mdt_env *env);
+/* "FILE" or "built-in defaults (no ./mandate.conf here)": where the
+ * configuration came from, for messages that help people find it. */
+const char *mdt_env_config_source(const mdt_env *env);
 
 /* Records an audit event and waits until it is durable: through the writer
  * thread when it runs, else directly in the calling thread. */

@@ -26,6 +26,10 @@ int mdt_cli_request(mdt_env *env, int argc, char **argv);
 int mdt_cli_fail(const char *fmt, ...) MDT_PRINTF(1, 2);
 /* "mandate: <what>: <error text>" (what may be NULL); returns 1. */
 int mdt_cli_fail_err(const char *what, const mdt_err *err);
+/* The error of opening what a command needs, followed on the same line by
+ * where Mandate looked: the configuration, the database and the data
+ * directory (the usual cause is a command run from another directory). */
+int mdt_cli_fail_open(const mdt_env *env, const mdt_err *err);
 
 /* Options of one command. Options may come anywhere after the command's
  * own words; "--name VALUE" and "--name=VALUE" are both accepted; "--" ends

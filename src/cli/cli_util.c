@@ -43,6 +43,16 @@ int mdt_cli_fail_err(const char *what, const mdt_err *err)
     return coded ? mdt_cli_fail("%s: %s", mdt_rc_name(err->rc), text) : mdt_cli_fail("%s", text);
 }
 
+int mdt_cli_fail_open(const mdt_env *env, const mdt_err *err)
+{
+    if (!env->config_valid)
+        return mdt_cli_fail_err(NULL, err); /* the configuration itself failed */
+    return mdt_cli_fail("%s; configuration: %s; database: %s; data directory: %s "
+                        "(create it with `mandate init`, or pass --config FILE)",
+                        mdt_err_text(err), mdt_env_config_source(env), env->cfg.database,
+                        env->cfg.data_dir);
+}
+
 static int find_opt(const char *arg, const mdt_cli_opt *opts, size_t nopts, const char **inline_v)
 {
     const char *eq = strchr(arg, '=');

@@ -191,8 +191,9 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
     }
     MDT_INFO("listening on %s, issuer %s", env->cfg.listen, env->cfg.issuer);
     if (mdt_cli_has(&args, 0))
-        fprintf(stderr, "mandate: development server on %s (issuer %s), data in %s\n",
-                env->cfg.listen, env->cfg.issuer, env->cfg.data_dir);
+        fprintf(stderr,
+                "mandate: development server on %s (issuer %s), data in %s, configuration: %s\n",
+                env->cfg.listen, env->cfg.issuer, env->cfg.data_dir, mdt_env_config_source(env));
     wait_for_stop(env);
     mdt_server_stop(srv);
     stop_assertions(env);

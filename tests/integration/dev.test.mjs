@@ -4,7 +4,7 @@
 // test needs no fixed port.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -65,5 +65,64 @@ describe('mandate serve --dev', () => {
     assert.deepEqual(await second.stop(), { code: 0, signal: null });
     assert.doesNotMatch(second.stderr, /created user admin/, 'the password is shown on the first start only');
     assert.doesNotMatch(second.stderr, new RegExp(m[1]), 'and never again');
+  });
+
+  it('reads ./mandate.conf when present: the file wins, --dev fills the rest, and says so', async () => {
+    const d = await mkdtemp(path.join(os.tmpdir(), 'mandate-devconf-'));
+    try {
+      await writeFile(path.join(d, 'mandate.conf'), '[tokens]\naccess_token_ttl = 2m\n');
+      const srv = await devServer(d, env);
+      try {
+        assert.match(srv.stderr, /development server on .* configuration: mandate\.conf/);
+        const c = runMandate(['client', 'create', '--json'], {
+          cwd: d, input: JSON.stringify({ client_name: 'conf', scope: '' }),
+        });
+        assert.equal(c.code, 0, c.stderr);
+        const { client_id, client_secret } = c.json();
+        const r = await fetch(`http://${env.MANDATE_SERVER_LISTEN}/token`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}` },
+          body: new URLSearchParams({ grant_type: 'client_credentials' }),
+        });
+        assert.equal(r.status, 200);
+        assert.equal((await r.json()).expires_in, 120, 'the file\'s access_token_ttl applies');
+      } finally {
+        assert.deepEqual(await srv.stop(), { code: 0, signal: null });
+      }
+      const noConf = await devServer(dir, env);
+      assert.deepEqual(await noConf.stop(), { code: 0, signal: null });
+      assert.match(noConf.stderr, /configuration: built-in defaults/);
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the command line names the configuration and data it uses when it finds none', () => {
+  let dir;
+  before(async () => { dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-nodata-')); });
+  after(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
+
+  it('no data directory: one line naming the configuration, database and data directory', () => {
+    const r = runMandate(['client', 'list'], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^mandate: .*configuration: built-in defaults .*database: sqlite:var\/mandate\.db; data directory: var .*mandate init/);
+  });
+
+  it('a data directory that was never initialised is refused, naming the configuration file', async () => {
+    await mkdir(path.join(dir, 'data'));
+    await writeFile(path.join(dir, 'mandate.conf'), '[storage]\ndatabase = sqlite:data/m.db\ndata_dir = data\n');
+    for (const args of [['client', 'list'], ['scope', 'create', 'x']]) {
+      const r = runMandate(args, { cwd: dir });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^mandate: the database is not initialised; configuration: mandate\.conf; database: sqlite:data\/m\.db; data directory: data/);
+      assert.doesNotMatch(r.stderr, /no such table/);
+    }
+    const init = runMandate(['init'], { cwd: dir });
+    assert.equal(init.code, 0, init.stderr);
+    const ok = runMandate(['client', 'list', '--json'], { cwd: dir });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(ok.json(), []);
   });
 });
