@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential pkg-config
       libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libsqlite3-dev libpq-dev
       libcurl4-openssl-dev libargon2-dev libinih-dev libcmocka-dev
-      nodejs npm openssl sqlite3 wrk curl procps
+      nodejs npm openssl sqlite3 wrk curl jq procps
       chromium)   # the browser of the integration tests (playwright-core drives it)
 
 missing=()
