@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "http/framing.h"
 #include "http/http.h"
 #include "http/router.h"
 
@@ -232,6 +233,33 @@ static enum MHD_Result finish_request(conn_ctx *c)
     return MHD_YES;
 }
 
+static enum MHD_Result framing_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    mdt_framing_add(cls, key, value);
+    return MHD_YES;
+}
+
+/* Refuses, before any byte of the body is read, a request whose end a proxy
+ * in front could see elsewhere than libmicrohttpd does (request smuggling):
+ * 400, and the connection is closed after the answer. */
+static bool refuse_bad_framing(conn_ctx *c, const char *version, enum MHD_Result *ret)
+{
+    mdt_framing f = {0};
+    mdt_err err;
+
+    MHD_get_connection_values(c->conn, MHD_HEADER_KIND, framing_field, &f);
+    if (mdt_framing_check(&f, version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0, &err) ==
+        MDT_OK)
+        return false;
+    c->too_large = true; /* whatever body follows is not read into the request */
+    mdt_log_set_request_id(c->request_id);
+    mdt_resp_header(&c->resp, "Connection", "close");
+    *ret = send_refusal(c, err.rc, err.msg);
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -239,7 +267,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     mdt_server *srv = cls;
     conn_ctx *c = *con_cls;
-    (void)version;
+    enum MHD_Result ret;
 
     if (!c) {
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -247,6 +275,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!c)
             return MHD_NO;
         *con_cls = c;
+        if (refuse_bad_framing(c, version, &ret))
+            return ret;
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)srv->env->cfg.max_body_bytes) {
             c->too_large = true;
             mdt_log_set_request_id(c->request_id);

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 
+#include "http/framing.h"
 #include "http/http.h"
 
 static mdt_rc form(mdt_arena *a, const char *s, mdt_kv **kv, size_t *n)
@@ -105,12 +106,64 @@ static void test_json(void **state)
     assert_int_equal(mdt_json_parse_object("{\"a\":\"\0\"}", 9, &j, NULL), MDT_ERR_INVALID_REQUEST);
 }
 
+/* Header fields as "name", "value" pairs, NULL-terminated; the check's verdict. */
+static mdt_rc framing(bool http10, const char *const *fields)
+{
+    mdt_framing f = {0};
+    mdt_err err;
+
+    for (size_t i = 0; fields[i]; i += 2)
+        mdt_framing_add(&f, fields[i], fields[i + 1]);
+    return mdt_framing_check(&f, http10, &err);
+}
+
+#define FIELDS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_framing(void **state)
+{
+    (void)state;
+    /* unambiguous */
+    assert_int_equal(framing(false, FIELDS("Host", "x")), MDT_OK);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "12")), MDT_OK);
+    assert_int_equal(framing(false, FIELDS("content-length", "007")), MDT_OK);
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "chunked")), MDT_OK);
+    assert_int_equal(framing(false, FIELDS("transfer-encoding", "Chunked")), MDT_OK);
+    assert_int_equal(framing(true, FIELDS("Content-Length", "3")), MDT_OK);
+    /* repeated or invalid Content-Length */
+    assert_int_equal(framing(false, FIELDS("Content-Length", "5", "Content-Length", "40")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "5", "content-length", "5")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "5, 5")), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "+5")), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "")), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "5 6")), MDT_ERR_INVALID_REQUEST);
+    /* Transfer-Encoding beside Content-Length, repeated, or not chunked alone */
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "chunked", "Content-Length", "0")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "chunked", "Transfer-Encoding",
+                                           "chunked")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "gzip, chunked")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "chunked, gzip")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "identity")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(true, FIELDS("Transfer-Encoding", "chunked")), MDT_ERR_INVALID_REQUEST);
+    /* field names with white space (RFC 9112 §5.1) */
+    assert_int_equal(framing(false, FIELDS("Content-Length ", "5")), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS(" Host", "x")), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("", "x")), MDT_ERR_INVALID_REQUEST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_form_ok),
         cmocka_unit_test(test_form_bad),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_framing),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
