@@ -74,8 +74,10 @@ static const cfg_key keys[] = {
              "them). Behind a proxy (`trusted_proxies`) it also checks forwarded certificates."},
     {"server", "trusted_proxies", K_LIST, AT(trusted_proxies), .check = check_cidr,
      .type = "list of CIDRs", .def = "",
-     .desc = "Networks (IPv4 or IPv6 CIDRs, or addresses) whose forwarded headers (client IP, "
-             "client certificate) are believed; empty: none."},
+     .desc = "Networks (IPv4 or IPv6 CIDRs, or addresses) whose forwarded headers are believed: "
+             "`X-Forwarded-For` (the client address is its rightmost entry that is not itself in "
+             "this list; it is what rate limits, login throttling, logs and audit records see) "
+             "and `X-Client-Cert`. From any other peer they are ignored. Empty: none."},
     {"server", "threads", K_INT, AT(threads), .min = 0, .max = 256, .def = "0",
      .desc = "Worker threads; 0 = one per CPU."},
     {"server", "max_body_bytes", K_INT, AT(max_body_bytes), .min = 1024, .max = 16777216,

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "http/client_addr.h"
 #include "http/framing.h"
+#include "http/peer_cert.h"
 #include "http/http.h"
 #include "http/router.h"
 
@@ -52,7 +54,8 @@ typedef struct {
     mdt_rc audit_rc;
     double t0;
     char request_id[40];
-    char ip[INET6_ADDRSTRLEN];
+    char peer[INET6_ADDRSTRLEN]; /* the TCP peer */
+    char ip[INET6_ADDRSTRLEN];   /* the client: the peer, or what trusted proxies forwarded */
 } conn_ctx;
 
 const char *mdt_req_header(mdt_req *req, const char *name)
@@ -78,6 +81,38 @@ static void peer_ip(struct MHD_Connection *conn, char *out, size_t n)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
+}
+
+static enum MHD_Result forwarded_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    mdt_buf *b = cls;
+    (void)kind;
+
+    if (key && value && strcasecmp(key, MDT_FORWARDED_FOR_HEADER) == 0 &&
+        ((b->len && mdt_buf_adds(b, ",") != MDT_OK) || mdt_buf_adds(b, value) != MDT_OK))
+        return MHD_NO;
+    return MHD_YES;
+}
+
+/* c->ip: the client address (see client_addr.h). Every X-Forwarded-For
+ * field counts, in order; the peer's address when they cannot be read. */
+static void client_address(conn_ctx *c)
+{
+    const char *trusted = c->srv->env->cfg.trusted_proxies;
+    mdt_buf xff;
+
+    peer_ip(c->conn, c->peer, sizeof(c->peer));
+    if (!trusted || !*trusted || !mdt_ip_in_cidrs(c->peer, trusted)) {
+        if (!mdt_client_addr(c->peer, NULL, NULL, c->ip))
+            memcpy(c->ip, c->peer, sizeof(c->ip));
+        return;
+    }
+    mdt_buf_init(&xff, 16384);
+    if (MHD_get_connection_values(c->conn, MHD_HEADER_KIND, forwarded_field, &xff) < 0 ||
+        !mdt_client_addr(c->peer, xff.data, trusted, c->ip))
+        memcpy(c->ip, c->peer, sizeof(c->ip));
+    mdt_buf_free(&xff);
 }
 
 /* "application/x-www-form-urlencoded; charset=UTF-8" -> lower-case media type */
@@ -112,13 +147,14 @@ static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const cha
     mdt_buf_init(&c->resp.body, 1 << 20);
     snprintf(c->request_id, sizeof(c->request_id), "%s%06lx", srv->id_prefix,
              atomic_fetch_add(&srv->next_id, 1) & 0xffffff);
-    peer_ip(conn, c->ip, sizeof(c->ip));
+    client_address(c);
     c->req.arena = &c->arena;
     c->req.now = mdt_now(&srv->env->clock);
     c->req.method = method;
     c->req.path = url;
     c->req.request_id = c->request_id;
     c->req.peer_ip = c->ip;
+    c->req.socket_ip = c->peer;
     c->req.conn = conn;
     c->req.content_type = media_type(&c->arena, MHD_lookup_connection_value(
                                                     conn, MHD_HEADER_KIND, "Content-Type"));
@@ -321,6 +357,8 @@ static void access_log(conn_ctx *c)
         mdt_buf_add_json_str(&b, c->req.path ? c->req.path : "") == MDT_OK &&
         mdt_buf_addf(&b, ",\"status\":%d,\"ms\":%.3f", c->resp.status,
                      (now - c->t0) * 1000.0) == MDT_OK &&
+        (strcmp(c->ip, c->peer) == 0 ||
+         mdt_buf_addf(&b, ",\"peer\":\"%s\"", c->peer) == MDT_OK) &&
         (!c->resp.client_id || (mdt_buf_adds(&b, ",\"client_id\":") == MDT_OK &&
                                 mdt_buf_add_json_str(&b, c->resp.client_id) == MDT_OK)) &&
         mdt_buf_adds(&b, "}\n") == MDT_OK)

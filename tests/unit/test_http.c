@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 
+#include "http/client_addr.h"
 #include "http/framing.h"
 #include "http/http.h"
 
@@ -157,6 +158,48 @@ static void test_framing(void **state)
     assert_int_equal(framing(false, FIELDS("", "x")), MDT_ERR_INVALID_REQUEST);
 }
 
+static const char *client(const char *peer, const char *xff, const char *trusted)
+{
+    static char out[MDT_IP_TEXT_MAX];
+    return mdt_client_addr(peer, xff, trusted, out) ? out : NULL;
+}
+
+static void test_client_addr(void **state)
+{
+    const char *t = "10.0.0.0/8, 2001:db8:ffff::/48";
+    (void)state;
+
+    /* an untrusted peer is the client whatever it forwards */
+    assert_string_equal(client("192.0.2.7", "198.51.100.1", t), "192.0.2.7");
+    assert_string_equal(client("192.0.2.7", "198.51.100.1", ""), "192.0.2.7");
+    assert_string_equal(client("192.0.2.7", NULL, NULL), "192.0.2.7");
+    assert_string_equal(client("::ffff:192.0.2.7", NULL, t), "192.0.2.7");
+    /* a trusted peer without the header is the client */
+    assert_string_equal(client("10.0.0.5", NULL, t), "10.0.0.5");
+    assert_string_equal(client("10.0.0.5", "", t), "10.0.0.5");
+    /* the rightmost untrusted entry; what the client wrote to its left is ignored */
+    assert_string_equal(client("10.0.0.5", "198.51.100.1", t), "198.51.100.1");
+    assert_string_equal(client("10.0.0.5", "1.1.1.1, 198.51.100.1", t), "198.51.100.1");
+    assert_string_equal(client("10.0.0.5", "1.1.1.1,198.51.100.1, 10.1.2.3", t), "198.51.100.1");
+    assert_string_equal(client("::ffff:10.0.0.5", "198.51.100.1", t), "198.51.100.1");
+    /* several fields joined, ports, brackets, canonical text */
+    assert_string_equal(client("10.0.0.5", "198.51.100.1:4711", t), "198.51.100.1");
+    assert_string_equal(client("10.0.0.5", "[2001:DB8::0:1]:443", t), "2001:db8::1");
+    assert_string_equal(client("10.0.0.5", "2001:db8::1", t), "2001:db8::1");
+    assert_string_equal(client("10.0.0.5", "::ffff:198.51.100.1", t), "198.51.100.1");
+    assert_string_equal(client("2001:db8:ffff::1", "2001:db8::2, 2001:db8:ffff::9", t), "2001:db8::2");
+    /* every entry trusted: the leftmost; garbage: the last trusted hop reached */
+    assert_string_equal(client("10.0.0.5", "10.9.9.9, 10.1.1.1", t), "10.9.9.9");
+    assert_string_equal(client("10.0.0.5", "unknown", t), "10.0.0.5");
+    assert_string_equal(client("10.0.0.5", "198.51.100.1, unknown, 10.1.1.1", t), "10.1.1.1");
+    assert_string_equal(client("10.0.0.5", "198.51.100.1, 10.1.1.1, , ", t), "198.51.100.1");
+    assert_string_equal(client("10.0.0.5", "[2001:db8::1", t), "10.0.0.5");
+    assert_string_equal(client("10.0.0.5", "198.51.100.1/24", t), "10.0.0.5");
+    assert_string_equal(client("10.0.0.5", ",", t), "10.0.0.5");
+    /* a peer that is not an address */
+    assert_null(client("nonsense", NULL, t));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_form_bad),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_framing),
+        cmocka_unit_test(test_client_addr),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
