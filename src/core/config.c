@@ -78,6 +78,15 @@ static const cfg_key keys[] = {
              "`X-Forwarded-For` (the client address is its rightmost entry that is not itself in "
              "this list; it is what rate limits, login throttling, logs and audit records see) "
              "and `X-Client-Cert`. From any other peer they are ignored. Empty: none."},
+    {"server", "max_connections_per_source", K_INT, AT(max_connections_per_source), .min = 0,
+     .max = 1000000, .def = "256",
+     .desc = "Connections one source (an IPv4 address, or an IPv6 /64) may hold open at once; "
+             "more are closed as soon as they are accepted. Addresses in `trusted_proxies` are "
+             "exempt. 0: no limit."},
+    {"server", "connection_timeout", K_DURATION, AT(connection_timeout), .min = 1, .max = 3600,
+     .def = "10s",
+     .desc = "A connection that sends nothing for this long (while its request's headers or "
+             "body arrive, or between requests) is closed."},
     {"server", "threads", K_INT, AT(threads), .min = 0, .max = 256, .def = "0",
      .desc = "Worker threads; 0 = one per CPU."},
     {"server", "max_body_bytes", K_INT, AT(max_body_bytes), .min = 1024, .max = 16777216,

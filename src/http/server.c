@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "http/client_addr.h"
+#include "http/conn_limit.h"
 #include "http/framing.h"
 #include "http/peer_cert.h"
 #include "http/http.h"
@@ -38,6 +39,8 @@ struct mdt_server {
     char id_prefix[12];
     atomic_ulong next_id;
     atomic_int inflight; /* requests between their first byte and their completion */
+    mdt_conn_limit *conns; /* open connections per source */
+    atomic_llong refusal_logged; /* second of the last "connection refused" log line */
 };
 
 typedef struct {
@@ -384,6 +387,52 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* ---- connections per source ---------------------------------------------- */
+
+static char counted_tag; /* socket context of a connection counted in srv->conns */
+
+/* libmicrohttpd's accept policy: a source at its limit gets its new
+ * connection closed at once (logged at most once a second). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    mdt_server *srv = cls;
+    long long now = (long long)mdt_time_real(), last;
+    char ip[INET6_ADDRSTRLEN] = "";
+    (void)len;
+
+    if (mdt_conn_limit_admit(srv->conns, addr))
+        return MHD_YES;
+    last = atomic_load(&srv->refusal_logged);
+    if (now != last && atomic_compare_exchange_strong(&srv->refusal_logged, &last, now)) {
+        if (addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, ip,
+                      sizeof(ip));
+        else if (addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, ip,
+                      sizeof(ip));
+        MDT_WARN("connection from %s refused: its source holds max_connections_per_source (%d) "
+                 "connections", ip, srv->env->cfg.max_connections_per_source);
+    }
+    return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    mdt_server *srv = cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        if (mdt_conn_limit_opened(srv->conns, sa))
+            *socket_context = &counted_tag;
+    } else if (*socket_context == &counted_tag) {
+        mdt_conn_limit_closed(srv->conns, sa);
+        *socket_context = NULL;
+    }
+}
+
 static char *read_file(const char *path, mdt_err *err)
 {
     FILE *f = fopen(path, "rb");
@@ -480,9 +529,10 @@ static mdt_rc start_daemon(mdt_server *s, const char *item, unsigned threads, md
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     s->daemons[s->ndaemons] = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, accept_policy, s, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)s->env->cfg.connection_timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!s->daemons[s->ndaemons])
@@ -506,7 +556,9 @@ mdt_rc mdt_server_start(mdt_env *env, mdt_server **out, mdt_err *err)
     if (threads == 0)
         threads = 1;
     if ((rc = mdt_random_b64url(&env->rng, 6, s->id_prefix)) != MDT_OK ||
-        (rc = load_tls(s, err)) != MDT_OK)
+        (rc = load_tls(s, err)) != MDT_OK ||
+        (rc = mdt_conn_limit_new((unsigned)env->cfg.max_connections_per_source,
+                                 env->cfg.trusted_proxies, &s->conns, err)) != MDT_OK)
         goto fail;
     for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         while (*item == ' ')
@@ -541,6 +593,7 @@ void mdt_server_stop(mdt_server *s)
         usleep(20000);
     for (size_t i = 0; i < s->ndaemons; i++)
         MHD_stop_daemon(s->daemons[i]);
+    mdt_conn_limit_free(s->conns);
     if (s->tls_key)
         mdt_wipe(s->tls_key, strlen(s->tls_key));
     free(s->tls_cert);

@@ -1,9 +1,12 @@
 /* Request parsing of the HTTP layer: forms and JSON bodies. */
 #include "unit.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
 
 #include "http/client_addr.h"
+#include "http/conn_limit.h"
 #include "http/framing.h"
 #include "http/http.h"
 
@@ -200,6 +203,69 @@ static void test_client_addr(void **state)
     assert_null(client("nonsense", NULL, t));
 }
 
+static struct sockaddr_storage addr(const char *ip)
+{
+    struct sockaddr_storage ss = {0};
+
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        assert_int_equal(inet_pton(AF_INET6, ip, &a->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        assert_int_equal(inet_pton(AF_INET, ip, &a->sin_addr), 1);
+    }
+    return ss;
+}
+
+#define SA(ss) ((const struct sockaddr *)&(ss))
+
+static void test_conn_limit(void **state)
+{
+    mdt_conn_limit *l;
+    struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2"),
+                            mapped = addr("::ffff:192.0.2.1"), v6 = addr("2001:db8:1:2::1"),
+                            v6same = addr("2001:db8:1:2:ffff::9"), v6other = addr("2001:db8:1:3::1"),
+                            proxy = addr("10.1.2.3");
+    (void)state;
+
+    assert_int_equal(mdt_conn_limit_new(2, "10.0.0.0/8", &l, NULL), MDT_OK);
+    /* two from a source, then refused; another source is not affected */
+    assert_true(mdt_conn_limit_admit(l, SA(a)));
+    assert_true(mdt_conn_limit_opened(l, SA(a)));
+    assert_true(mdt_conn_limit_opened(l, SA(mapped))); /* the same IPv4 source */
+    assert_int_equal(mdt_conn_limit_count(l, SA(a)), 2);
+    assert_false(mdt_conn_limit_admit(l, SA(a)));
+    assert_false(mdt_conn_limit_admit(l, SA(mapped)));
+    assert_true(mdt_conn_limit_admit(l, SA(b)));
+    /* closing one frees a slot; closing all forgets the source */
+    mdt_conn_limit_closed(l, SA(a));
+    assert_true(mdt_conn_limit_admit(l, SA(a)));
+    mdt_conn_limit_closed(l, SA(a));
+    assert_int_equal(mdt_conn_limit_count(l, SA(a)), 0);
+    mdt_conn_limit_closed(l, SA(a)); /* an extra close does not go below zero */
+    assert_int_equal(mdt_conn_limit_count(l, SA(a)), 0);
+    /* IPv6: one /64 is one source */
+    assert_true(mdt_conn_limit_opened(l, SA(v6)));
+    assert_true(mdt_conn_limit_opened(l, SA(v6same)));
+    assert_false(mdt_conn_limit_admit(l, SA(v6)));
+    assert_true(mdt_conn_limit_admit(l, SA(v6other)));
+    /* exempt sources are counted but never refused */
+    for (int i = 0; i < 5; i++)
+        assert_true(mdt_conn_limit_opened(l, SA(proxy)));
+    assert_int_equal(mdt_conn_limit_count(l, SA(proxy)), 5);
+    assert_true(mdt_conn_limit_admit(l, SA(proxy)));
+    mdt_conn_limit_free(l);
+    /* 0: no limit */
+    assert_int_equal(mdt_conn_limit_new(0, "", &l, NULL), MDT_OK);
+    for (int i = 0; i < 5; i++)
+        assert_true(mdt_conn_limit_opened(l, SA(a)));
+    assert_true(mdt_conn_limit_admit(l, SA(a)));
+    mdt_conn_limit_free(l); /* frees the sources still open */
+    mdt_conn_limit_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_client_addr),
+        cmocka_unit_test(test_conn_limit),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
