@@ -85,8 +85,12 @@ static const cfg_key keys[] = {
              "exempt. 0: no limit."},
     {"server", "connection_timeout", K_DURATION, AT(connection_timeout), .min = 1, .max = 3600,
      .def = "10s",
-     .desc = "A connection that sends nothing for this long (while its request's headers or "
-             "body arrive, or between requests) is closed."},
+     .desc = "A new connection that sends nothing for this long before its first request is "
+             "complete, or a request whose body stops arriving for this long, is closed."},
+    {"server", "keepalive_timeout", K_DURATION, AT(keepalive_timeout), .min = 1, .max = 3600,
+     .def = "30s",
+     .desc = "A kept-alive connection that sends nothing for this long after a response (while "
+             "it waits for, or sends the headers of, its next request) is closed."},
     {"server", "threads", K_INT, AT(threads), .min = 0, .max = 256, .def = "0",
      .desc = "Worker threads; 0 = one per CPU."},
     {"server", "max_body_bytes", K_INT, AT(max_body_bytes), .min = 1024, .max = 16777216,

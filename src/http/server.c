@@ -118,6 +118,18 @@ static void client_address(conn_ctx *c)
     mdt_buf_free(&xff);
 }
 
+/* A connection's timeout: connection_timeout (the daemon's) for a new
+ * connection and while a request's body arrives; keepalive_timeout from the
+ * moment its response is queued until the next request's headers are in. */
+static void set_timeout(struct MHD_Connection *conn, int64_t seconds)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_TIMEOUT);
+
+    if (!ci || ci->connection_timeout != (unsigned)seconds)
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)seconds);
+}
+
 /* "application/x-www-form-urlencoded; charset=UTF-8" -> lower-case media type */
 static const char *media_type(mdt_arena *a, const char *ct)
 {
@@ -200,6 +212,7 @@ static enum MHD_Result send_resp(conn_ctx *c)
         MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
     if (r->status == 0)
         r->status = 500;
+    set_timeout(c->conn, c->srv->env->cfg.keepalive_timeout);
     ret = MHD_queue_response(c->conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     return ret;
@@ -314,6 +327,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!c)
             return MHD_NO;
         *con_cls = c;
+        set_timeout(conn, srv->env->cfg.connection_timeout);
         if (refuse_bad_framing(c, version, &ret))
             return ret;
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)srv->env->cfg.max_body_bytes) {

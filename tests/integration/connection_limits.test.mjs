@@ -6,6 +6,7 @@
 // the flooding process run with a raised limit of open files (theirs only).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -110,5 +111,57 @@ describe('per-source limit and its exemption', { timeout: 90_000 }, () => {
     await again.until((x) => x.done && x.opened === 10, 'the source connects again', 10_000);
     await sleep(500);
     assert.equal(again.status().open, 10, `its new connections are kept: ${JSON.stringify(again.status())}`);
+  });
+});
+
+describe('timeouts: a silent new connection, and a kept-alive one', { timeout: 60_000 }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ config: { server: { connection_timeout: '1s', keepalive_timeout: '8s' } } });
+  });
+  after(() => srv?.stop());
+
+  /** A raw connection from 127.0.0.1 with its received text and whether the server closed it. */
+  function connect() {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port: srv.port });
+      const c = { s, text: '', closed: false };
+      s.setEncoding('latin1');
+      s.on('data', (d) => { c.text += d; });
+      s.on('close', () => { c.closed = true; });
+      s.on('error', () => {});
+      s.on('connect', () => resolve(c));
+      s.on('error', reject);
+    });
+  }
+  async function waitFor(pred, what, timeoutMs = 20_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (Date.now() > deadline) assert.fail(what);
+      await sleep(50);
+    }
+  }
+  const answers = (c) => (c.text.match(/HTTP\/1\.1 200 OK/g) || []).length;
+
+  it('a connection that never sends its request is closed after connection_timeout', async () => {
+    const c = await connect();
+    c.s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    await waitFor(() => c.closed, 'the silent connection was closed');
+    assert.equal(c.text, '', 'nothing was answered');
+  });
+
+  it('between requests a kept-alive connection has keepalive_timeout, not connection_timeout', async () => {
+    const c = await connect();
+    try {
+      c.s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await waitFor(() => answers(c) === 1, 'first answer');
+      await sleep(3000); // three times connection_timeout, well within keepalive_timeout
+      assert.equal(c.closed, false, 'a kept-alive connection outlives connection_timeout');
+      c.s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await waitFor(() => answers(c) === 2, 'second answer on the same connection');
+      await waitFor(() => c.closed, 'closed once keepalive_timeout passed', 30_000);
+    } finally {
+      c.s.destroy();
+    }
   });
 });
