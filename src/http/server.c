@@ -86,24 +86,31 @@ static void peer_ip(struct MHD_Connection *conn, char *out, size_t n)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
 }
 
+typedef struct {
+    mdt_buf b;
+    bool incomplete; /* not every field fitted: the rightmost entries may be missing */
+} forwarded_fields;
+
 static enum MHD_Result forwarded_field(void *cls, enum MHD_ValueKind kind, const char *key,
                                        const char *value)
 {
-    mdt_buf *b = cls;
+    forwarded_fields *f = cls;
     (void)kind;
 
     if (key && value && strcasecmp(key, MDT_FORWARDED_FOR_HEADER) == 0 &&
-        ((b->len && mdt_buf_adds(b, ",") != MDT_OK) || mdt_buf_adds(b, value) != MDT_OK))
+        ((f->b.len && mdt_buf_adds(&f->b, ",") != MDT_OK) || mdt_buf_adds(&f->b, value) != MDT_OK)) {
+        f->incomplete = true;
         return MHD_NO;
+    }
     return MHD_YES;
 }
 
 /* c->ip: the client address (see client_addr.h). Every X-Forwarded-For
- * field counts, in order; the peer's address when they cannot be read. */
+ * field counts, in order; the peer's address when they cannot all be read. */
 static void client_address(conn_ctx *c)
 {
     const char *trusted = c->srv->env->cfg.trusted_proxies;
-    mdt_buf xff;
+    forwarded_fields xff = {0};
 
     peer_ip(c->conn, c->peer, sizeof(c->peer));
     if (!trusted || !*trusted || !mdt_ip_in_cidrs(c->peer, trusted)) {
@@ -111,11 +118,11 @@ static void client_address(conn_ctx *c)
             memcpy(c->ip, c->peer, sizeof(c->ip));
         return;
     }
-    mdt_buf_init(&xff, 16384);
+    mdt_buf_init(&xff.b, CONN_MEMORY); /* the headers themselves fit in CONN_MEMORY */
     if (MHD_get_connection_values(c->conn, MHD_HEADER_KIND, forwarded_field, &xff) < 0 ||
-        !mdt_client_addr(c->peer, xff.data, trusted, c->ip))
-        memcpy(c->ip, c->peer, sizeof(c->ip));
-    mdt_buf_free(&xff);
+        xff.incomplete || !mdt_client_addr(c->peer, xff.b.data, trusted, c->ip))
+        mdt_client_addr(c->peer, NULL, NULL, c->ip);
+    mdt_buf_free(&xff.b);
 }
 
 /* A connection's timeout: connection_timeout (the daemon's) for a new
