@@ -74,8 +74,23 @@ static const cfg_key keys[] = {
              "them). Behind a proxy (`trusted_proxies`) it also checks forwarded certificates."},
     {"server", "trusted_proxies", K_LIST, AT(trusted_proxies), .check = check_cidr,
      .type = "list of CIDRs", .def = "",
-     .desc = "Networks (IPv4 or IPv6 CIDRs, or addresses) whose forwarded headers (client IP, "
-             "client certificate) are believed; empty: none."},
+     .desc = "Networks (IPv4 or IPv6 CIDRs, or addresses) whose forwarded headers are believed: "
+             "`X-Forwarded-For` (the client address is its rightmost entry that is not itself in "
+             "this list; it is what rate limits, login throttling, logs and audit records see) "
+             "and `X-Client-Cert`. From any other peer they are ignored. Empty: none."},
+    {"server", "max_connections_per_source", K_INT, AT(max_connections_per_source), .min = 0,
+     .max = 1000000, .def = "256",
+     .desc = "Connections one source (an IPv4 address, or an IPv6 /64) may hold open at once; "
+             "more are closed as soon as they are accepted. Addresses in `trusted_proxies` are "
+             "exempt. 0: no limit."},
+    {"server", "connection_timeout", K_DURATION, AT(connection_timeout), .min = 1, .max = 3600,
+     .def = "10s",
+     .desc = "A new connection that sends nothing for this long before its first request is "
+             "complete, or a request whose body stops arriving for this long, is closed."},
+    {"server", "keepalive_timeout", K_DURATION, AT(keepalive_timeout), .min = 1, .max = 3600,
+     .def = "30s",
+     .desc = "A kept-alive connection that sends nothing for this long after a response (while "
+             "it waits for, or sends the headers of, its next request) is closed."},
     {"server", "threads", K_INT, AT(threads), .min = 0, .max = 256, .def = "0",
      .desc = "Worker threads; 0 = one per CPU."},
     {"server", "max_body_bytes", K_INT, AT(max_body_bytes), .min = 1024, .max = 16777216,

@@ -21,6 +21,9 @@ typedef struct {
     char *tls_client_ca;
     char *trusted_proxies;   /* comma-separated CIDRs */
     int threads;             /* 0 = one per CPU */
+    int max_connections_per_source; /* open connections per IPv4 address or IPv6 /64; 0 = no limit */
+    int64_t connection_timeout; /* seconds of silence before a first request or in a body */
+    int64_t keepalive_timeout;  /* seconds of silence on a kept-alive connection after a response */
     int64_t max_body_bytes;  /* request body limit */
     int64_t shutdown_grace;  /* seconds to finish in-flight requests on SIGTERM */
     /* [storage] */

@@ -29,7 +29,10 @@ typedef struct mdt_req {
     const char *method;
     const char *path;
     const char *request_id;
-    const char *peer_ip;
+    const char *peer_ip;       /* the client's address: what rate limits, throttling and audit
+                                * records use (the TCP peer, or, from a trusted proxy, the
+                                * address it forwarded: http/client_addr.h) */
+    const char *socket_ip;     /* the TCP peer itself: only for trusting forwarded headers */
     const char *content_type;  /* media type only, lower case, without parameters; NULL when absent */
     const char *body;          /* NUL-terminated; "" when none */
     size_t body_len;

@@ -131,7 +131,8 @@ bool mdt_ip_in_cidrs(const char *ip, const char *cidrs)
 
 bool mdt_req_peer_trusted(const mdt_env *env, const mdt_req *req)
 {
-    return mdt_ip_in_cidrs(req->peer_ip, env->cfg.trusted_proxies);
+    return mdt_ip_in_cidrs(req->socket_ip ? req->socket_ip : req->peer_ip,
+                           env->cfg.trusted_proxies);
 }
 
 /* ---- the forwarded header ----------------------------------------------- */

@@ -16,6 +16,10 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "http/client_addr.h"
+#include "http/conn_limit.h"
+#include "http/framing.h"
+#include "http/peer_cert.h"
 #include "http/http.h"
 #include "http/router.h"
 
@@ -35,6 +39,8 @@ struct mdt_server {
     char id_prefix[12];
     atomic_ulong next_id;
     atomic_int inflight; /* requests between their first byte and their completion */
+    mdt_conn_limit *conns; /* open connections per source */
+    atomic_llong refusal_logged; /* second of the last "connection refused" log line */
 };
 
 typedef struct {
@@ -51,7 +57,8 @@ typedef struct {
     mdt_rc audit_rc;
     double t0;
     char request_id[40];
-    char ip[INET6_ADDRSTRLEN];
+    char peer[INET6_ADDRSTRLEN]; /* the TCP peer */
+    char ip[INET6_ADDRSTRLEN];   /* the client: the peer, or what trusted proxies forwarded */
 } conn_ctx;
 
 const char *mdt_req_header(mdt_req *req, const char *name)
@@ -77,6 +84,57 @@ static void peer_ip(struct MHD_Connection *conn, char *out, size_t n)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
+}
+
+typedef struct {
+    mdt_buf b;
+    bool incomplete; /* not every field fitted: the rightmost entries may be missing */
+} forwarded_fields;
+
+static enum MHD_Result forwarded_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    forwarded_fields *f = cls;
+    (void)kind;
+
+    if (key && value && strcasecmp(key, MDT_FORWARDED_FOR_HEADER) == 0 &&
+        ((f->b.len && mdt_buf_adds(&f->b, ",") != MDT_OK) || mdt_buf_adds(&f->b, value) != MDT_OK)) {
+        f->incomplete = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* c->ip: the client address (see client_addr.h). Every X-Forwarded-For
+ * field counts, in order; the peer's address when they cannot all be read. */
+static void client_address(conn_ctx *c)
+{
+    const char *trusted = c->srv->env->cfg.trusted_proxies;
+    forwarded_fields xff = {0};
+
+    peer_ip(c->conn, c->peer, sizeof(c->peer));
+    if (!trusted || !*trusted || !mdt_ip_in_cidrs(c->peer, trusted)) {
+        if (!mdt_client_addr(c->peer, NULL, NULL, c->ip))
+            memcpy(c->ip, c->peer, sizeof(c->ip));
+        return;
+    }
+    mdt_buf_init(&xff.b, CONN_MEMORY); /* the headers themselves fit in CONN_MEMORY */
+    if (MHD_get_connection_values(c->conn, MHD_HEADER_KIND, forwarded_field, &xff) < 0 ||
+        xff.incomplete || !mdt_client_addr(c->peer, xff.b.data, trusted, c->ip))
+        mdt_client_addr(c->peer, NULL, NULL, c->ip);
+    mdt_buf_free(&xff.b);
+}
+
+/* A connection's timeout: connection_timeout (the daemon's) for a new
+ * connection and while a request's body arrives; keepalive_timeout from the
+ * moment its response is queued until the next request's headers are in. */
+static void set_timeout(struct MHD_Connection *conn, int64_t seconds)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_TIMEOUT);
+
+    if (!ci || ci->connection_timeout != (unsigned)seconds)
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)seconds);
 }
 
 /* "application/x-www-form-urlencoded; charset=UTF-8" -> lower-case media type */
@@ -111,13 +169,14 @@ static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const cha
     mdt_buf_init(&c->resp.body, 1 << 20);
     snprintf(c->request_id, sizeof(c->request_id), "%s%06lx", srv->id_prefix,
              atomic_fetch_add(&srv->next_id, 1) & 0xffffff);
-    peer_ip(conn, c->ip, sizeof(c->ip));
+    client_address(c);
     c->req.arena = &c->arena;
     c->req.now = mdt_now(&srv->env->clock);
     c->req.method = method;
     c->req.path = url;
     c->req.request_id = c->request_id;
     c->req.peer_ip = c->ip;
+    c->req.socket_ip = c->peer;
     c->req.conn = conn;
     c->req.content_type = media_type(&c->arena, MHD_lookup_connection_value(
                                                     conn, MHD_HEADER_KIND, "Content-Type"));
@@ -160,6 +219,7 @@ static enum MHD_Result send_resp(conn_ctx *c)
         MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
     if (r->status == 0)
         r->status = 500;
+    set_timeout(c->conn, c->srv->env->cfg.keepalive_timeout);
     ret = MHD_queue_response(c->conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     return ret;
@@ -232,6 +292,33 @@ static enum MHD_Result finish_request(conn_ctx *c)
     return MHD_YES;
 }
 
+static enum MHD_Result framing_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    mdt_framing_add(cls, key, value);
+    return MHD_YES;
+}
+
+/* Refuses, before any byte of the body is read, a request whose end a proxy
+ * in front could see elsewhere than libmicrohttpd does (request smuggling):
+ * 400, and the connection is closed after the answer. */
+static bool refuse_bad_framing(conn_ctx *c, const char *version, enum MHD_Result *ret)
+{
+    mdt_framing f = {0};
+    mdt_err err;
+
+    MHD_get_connection_values(c->conn, MHD_HEADER_KIND, framing_field, &f);
+    if (mdt_framing_check(&f, version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0, &err) ==
+        MDT_OK)
+        return false;
+    c->too_large = true; /* whatever body follows is not read into the request */
+    mdt_log_set_request_id(c->request_id);
+    mdt_resp_header(&c->resp, "Connection", "close");
+    *ret = send_refusal(c, err.rc, err.msg);
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -239,7 +326,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     mdt_server *srv = cls;
     conn_ctx *c = *con_cls;
-    (void)version;
+    enum MHD_Result ret;
 
     if (!c) {
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -247,6 +334,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!c)
             return MHD_NO;
         *con_cls = c;
+        set_timeout(conn, srv->env->cfg.connection_timeout);
+        if (refuse_bad_framing(c, version, &ret))
+            return ret;
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)srv->env->cfg.max_body_bytes) {
             c->too_large = true;
             mdt_log_set_request_id(c->request_id);
@@ -291,6 +381,8 @@ static void access_log(conn_ctx *c)
         mdt_buf_add_json_str(&b, c->req.path ? c->req.path : "") == MDT_OK &&
         mdt_buf_addf(&b, ",\"status\":%d,\"ms\":%.3f", c->resp.status,
                      (now - c->t0) * 1000.0) == MDT_OK &&
+        (strcmp(c->ip, c->peer) == 0 ||
+         mdt_buf_addf(&b, ",\"peer\":\"%s\"", c->peer) == MDT_OK) &&
         (!c->resp.client_id || (mdt_buf_adds(&b, ",\"client_id\":") == MDT_OK &&
                                 mdt_buf_add_json_str(&b, c->resp.client_id) == MDT_OK)) &&
         mdt_buf_adds(&b, "}\n") == MDT_OK)
@@ -314,6 +406,52 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     ctx_free(c);
     atomic_fetch_sub(&srv->inflight, 1);
     *con_cls = NULL;
+}
+
+/* ---- connections per source ---------------------------------------------- */
+
+static char counted_tag; /* socket context of a connection counted in srv->conns */
+
+/* libmicrohttpd's accept policy: a source at its limit gets its new
+ * connection closed at once (logged at most once a second). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    mdt_server *srv = cls;
+    long long now = (long long)mdt_time_real(), last;
+    char ip[INET6_ADDRSTRLEN] = "";
+    (void)len;
+
+    if (mdt_conn_limit_admit(srv->conns, addr))
+        return MHD_YES;
+    last = atomic_load(&srv->refusal_logged);
+    if (now != last && atomic_compare_exchange_strong(&srv->refusal_logged, &last, now)) {
+        if (addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, ip,
+                      sizeof(ip));
+        else if (addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, ip,
+                      sizeof(ip));
+        MDT_WARN("connection from %s refused: its source holds max_connections_per_source (%d) "
+                 "connections", ip, srv->env->cfg.max_connections_per_source);
+    }
+    return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    mdt_server *srv = cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        if (mdt_conn_limit_opened(srv->conns, sa))
+            *socket_context = &counted_tag;
+    } else if (*socket_context == &counted_tag) {
+        mdt_conn_limit_closed(srv->conns, sa);
+        *socket_context = NULL;
+    }
 }
 
 static char *read_file(const char *path, mdt_err *err)
@@ -412,9 +550,10 @@ static mdt_rc start_daemon(mdt_server *s, const char *item, unsigned threads, md
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     s->daemons[s->ndaemons] = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, accept_policy, s, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)s->env->cfg.connection_timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!s->daemons[s->ndaemons])
@@ -438,7 +577,9 @@ mdt_rc mdt_server_start(mdt_env *env, mdt_server **out, mdt_err *err)
     if (threads == 0)
         threads = 1;
     if ((rc = mdt_random_b64url(&env->rng, 6, s->id_prefix)) != MDT_OK ||
-        (rc = load_tls(s, err)) != MDT_OK)
+        (rc = load_tls(s, err)) != MDT_OK ||
+        (rc = mdt_conn_limit_new((unsigned)env->cfg.max_connections_per_source,
+                                 env->cfg.trusted_proxies, &s->conns, err)) != MDT_OK)
         goto fail;
     for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         while (*item == ' ')
@@ -473,6 +614,7 @@ void mdt_server_stop(mdt_server *s)
         usleep(20000);
     for (size_t i = 0; i < s->ndaemons; i++)
         MHD_stop_daemon(s->daemons[i]);
+    mdt_conn_limit_free(s->conns);
     if (s->tls_key)
         mdt_wipe(s->tls_key, strlen(s->tls_key));
     free(s->tls_cert);

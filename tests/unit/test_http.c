@@ -1,8 +1,13 @@
 /* Request parsing of the HTTP layer: forms and JSON bodies. */
 #include "unit.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
 
+#include "http/client_addr.h"
+#include "http/conn_limit.h"
+#include "http/framing.h"
 #include "http/http.h"
 
 static mdt_rc form(mdt_arena *a, const char *s, mdt_kv **kv, size_t *n)
@@ -105,12 +110,171 @@ static void test_json(void **state)
     assert_int_equal(mdt_json_parse_object("{\"a\":\"\0\"}", 9, &j, NULL), MDT_ERR_INVALID_REQUEST);
 }
 
+/* Header fields as "name", "value" pairs, NULL-terminated; the check's verdict. */
+static mdt_rc framing(bool http10, const char *const *fields)
+{
+    mdt_framing f = {0};
+    mdt_err err;
+
+    for (size_t i = 0; fields[i]; i += 2)
+        mdt_framing_add(&f, fields[i], fields[i + 1]);
+    return mdt_framing_check(&f, http10, &err);
+}
+
+#define FIELDS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_framing(void **state)
+{
+    (void)state;
+    /* unambiguous */
+    assert_int_equal(framing(false, FIELDS("Host", "x")), MDT_OK);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "12")), MDT_OK);
+    assert_int_equal(framing(false, FIELDS("content-length", "007")), MDT_OK);
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "chunked")), MDT_OK);
+    assert_int_equal(framing(false, FIELDS("transfer-encoding", "Chunked")), MDT_OK);
+    assert_int_equal(framing(true, FIELDS("Content-Length", "3")), MDT_OK);
+    /* repeated or invalid Content-Length */
+    assert_int_equal(framing(false, FIELDS("Content-Length", "5", "Content-Length", "40")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "5", "content-length", "5")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "5, 5")), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "+5")), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "")), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Content-Length", "5 6")), MDT_ERR_INVALID_REQUEST);
+    /* Transfer-Encoding beside Content-Length, repeated, or not chunked alone */
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "chunked", "Content-Length", "0")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "chunked", "Transfer-Encoding",
+                                           "chunked")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "gzip, chunked")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "chunked, gzip")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("Transfer-Encoding", "identity")),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(true, FIELDS("Transfer-Encoding", "chunked")), MDT_ERR_INVALID_REQUEST);
+    /* field names with white space (RFC 9112 §5.1) */
+    assert_int_equal(framing(false, FIELDS("Content-Length ", "5")), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS(" Host", "x")), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(framing(false, FIELDS("", "x")), MDT_ERR_INVALID_REQUEST);
+}
+
+static const char *client(const char *peer, const char *xff, const char *trusted)
+{
+    static char out[MDT_IP_TEXT_MAX];
+    return mdt_client_addr(peer, xff, trusted, out) ? out : NULL;
+}
+
+static void test_client_addr(void **state)
+{
+    const char *t = "10.0.0.0/8, 2001:db8:ffff::/48";
+    (void)state;
+
+    /* an untrusted peer is the client whatever it forwards */
+    assert_string_equal(client("192.0.2.7", "198.51.100.1", t), "192.0.2.7");
+    assert_string_equal(client("192.0.2.7", "198.51.100.1", ""), "192.0.2.7");
+    assert_string_equal(client("192.0.2.7", NULL, NULL), "192.0.2.7");
+    assert_string_equal(client("::ffff:192.0.2.7", NULL, t), "192.0.2.7");
+    /* a trusted peer without the header is the client */
+    assert_string_equal(client("10.0.0.5", NULL, t), "10.0.0.5");
+    assert_string_equal(client("10.0.0.5", "", t), "10.0.0.5");
+    /* the rightmost untrusted entry; what the client wrote to its left is ignored */
+    assert_string_equal(client("10.0.0.5", "198.51.100.1", t), "198.51.100.1");
+    assert_string_equal(client("10.0.0.5", "1.1.1.1, 198.51.100.1", t), "198.51.100.1");
+    assert_string_equal(client("10.0.0.5", "1.1.1.1,198.51.100.1, 10.1.2.3", t), "198.51.100.1");
+    assert_string_equal(client("::ffff:10.0.0.5", "198.51.100.1", t), "198.51.100.1");
+    /* several fields joined, ports, brackets, canonical text */
+    assert_string_equal(client("10.0.0.5", "198.51.100.1:4711", t), "198.51.100.1");
+    assert_string_equal(client("10.0.0.5", "[2001:DB8::0:1]:443", t), "2001:db8::1");
+    assert_string_equal(client("10.0.0.5", "2001:db8::1", t), "2001:db8::1");
+    assert_string_equal(client("10.0.0.5", "::ffff:198.51.100.1", t), "198.51.100.1");
+    assert_string_equal(client("2001:db8:ffff::1", "2001:db8::2, 2001:db8:ffff::9", t), "2001:db8::2");
+    /* every entry trusted: the leftmost; garbage: the last trusted hop reached */
+    assert_string_equal(client("10.0.0.5", "10.9.9.9, 10.1.1.1", t), "10.9.9.9");
+    assert_string_equal(client("10.0.0.5", "unknown", t), "10.0.0.5");
+    assert_string_equal(client("10.0.0.5", "198.51.100.1, unknown, 10.1.1.1", t), "10.1.1.1");
+    assert_string_equal(client("10.0.0.5", "198.51.100.1, 10.1.1.1, , ", t), "198.51.100.1");
+    assert_string_equal(client("10.0.0.5", "[2001:db8::1", t), "10.0.0.5");
+    assert_string_equal(client("10.0.0.5", "198.51.100.1/24", t), "10.0.0.5");
+    assert_string_equal(client("10.0.0.5", ",", t), "10.0.0.5");
+    /* a peer that is not an address */
+    assert_null(client("nonsense", NULL, t));
+}
+
+static struct sockaddr_storage addr(const char *ip)
+{
+    struct sockaddr_storage ss = {0};
+
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        assert_int_equal(inet_pton(AF_INET6, ip, &a->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        assert_int_equal(inet_pton(AF_INET, ip, &a->sin_addr), 1);
+    }
+    return ss;
+}
+
+#define SA(ss) ((const struct sockaddr *)&(ss))
+
+static void test_conn_limit(void **state)
+{
+    mdt_conn_limit *l;
+    struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2"),
+                            mapped = addr("::ffff:192.0.2.1"), v6 = addr("2001:db8:1:2::1"),
+                            v6same = addr("2001:db8:1:2:ffff::9"), v6other = addr("2001:db8:1:3::1"),
+                            proxy = addr("10.1.2.3");
+    (void)state;
+
+    assert_int_equal(mdt_conn_limit_new(2, "10.0.0.0/8", &l, NULL), MDT_OK);
+    /* two from a source, then refused; another source is not affected */
+    assert_true(mdt_conn_limit_admit(l, SA(a)));
+    assert_true(mdt_conn_limit_opened(l, SA(a)));
+    assert_true(mdt_conn_limit_opened(l, SA(mapped))); /* the same IPv4 source */
+    assert_int_equal(mdt_conn_limit_count(l, SA(a)), 2);
+    assert_false(mdt_conn_limit_admit(l, SA(a)));
+    assert_false(mdt_conn_limit_admit(l, SA(mapped)));
+    assert_true(mdt_conn_limit_admit(l, SA(b)));
+    /* closing one frees a slot; closing all forgets the source */
+    mdt_conn_limit_closed(l, SA(a));
+    assert_true(mdt_conn_limit_admit(l, SA(a)));
+    mdt_conn_limit_closed(l, SA(a));
+    assert_int_equal(mdt_conn_limit_count(l, SA(a)), 0);
+    mdt_conn_limit_closed(l, SA(a)); /* an extra close does not go below zero */
+    assert_int_equal(mdt_conn_limit_count(l, SA(a)), 0);
+    /* IPv6: one /64 is one source */
+    assert_true(mdt_conn_limit_opened(l, SA(v6)));
+    assert_true(mdt_conn_limit_opened(l, SA(v6same)));
+    assert_false(mdt_conn_limit_admit(l, SA(v6)));
+    assert_true(mdt_conn_limit_admit(l, SA(v6other)));
+    /* exempt sources are counted but never refused */
+    for (int i = 0; i < 5; i++)
+        assert_true(mdt_conn_limit_opened(l, SA(proxy)));
+    assert_int_equal(mdt_conn_limit_count(l, SA(proxy)), 5);
+    assert_true(mdt_conn_limit_admit(l, SA(proxy)));
+    mdt_conn_limit_free(l);
+    /* 0: no limit */
+    assert_int_equal(mdt_conn_limit_new(0, "", &l, NULL), MDT_OK);
+    for (int i = 0; i < 5; i++)
+        assert_true(mdt_conn_limit_opened(l, SA(a)));
+    assert_true(mdt_conn_limit_admit(l, SA(a)));
+    mdt_conn_limit_free(l); /* frees the sources still open */
+    mdt_conn_limit_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_form_ok),
         cmocka_unit_test(test_form_bad),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_framing),
+        cmocka_unit_test(test_client_addr),
+        cmocka_unit_test(test_conn_limit),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

@@ -136,8 +136,16 @@ async function waitReady(url, proc, out, deadline) {
   return `not ready after ${READY_TIMEOUT_MS} ms (${last})`;
 }
 
-function spawnServer(ctx, env) {
-  const proc = spawn(MANDATE_BIN, ['--config', ctx.conf, 'serve'], {
+/** The command that runs `serve`: with nofile, under a raised soft limit of open files. */
+function serveCommand(ctx, nofile) {
+  const args = ['--config', ctx.conf, 'serve'];
+  if (!nofile) return [MANDATE_BIN, args];
+  return ['bash', ['-c', `ulimit -Sn ${Number(nofile)} && exec "$0" "$@"`, MANDATE_BIN, ...args]];
+}
+
+function spawnServer(ctx, env, nofile) {
+  const [cmd, args] = serveCommand(ctx, nofile);
+  const proc = spawn(cmd, args, {
     cwd: ctx.dir,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -163,8 +171,8 @@ async function stopProc(proc, exited) {
 }
 
 /** Spawns `serve` and waits for /readyz; null on success, else why not. */
-async function launch(ctx, env) {
-  const run = spawnServer(ctx, env);
+async function launch(ctx, env, nofile) {
+  const run = spawnServer(ctx, env, nofile);
   const problem = await waitReady(ctx.url, run.proc, run.out, Date.now() + READY_TIMEOUT_MS);
   if (!problem) return { run };
   await stopProc(run.proc, run.exited);
@@ -175,13 +183,14 @@ async function launch(ctx, env) {
 }
 
 /**
- * startServer({config: {section: {key: value}}, env, keepDir})
+ * startServer({config: {section: {key: value}}, env, keepDir, nofile})
  * -> {url, issuer, dir, conf, port, pid, cli(args, {input, env}), stop(), restart(), logs}
  * stop() sends SIGTERM (SIGKILL after 5 s), resolves {code, signal} and
  * removes the directory unless keepDir or stop({removeDir: false}).
  * restart() stops and starts `serve` again on the same directory and port.
+ * nofile: the server's soft limit of open files (raised for this process only).
  */
-export async function startServer({ config = {}, env = {}, keepDir = false } = {}) {
+export async function startServer({ config = {}, env = {}, keepDir = false, nofile } = {}) {
   let lastError;
   // A free port can be taken between freePort() and bind: retry a few times.
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -193,7 +202,7 @@ export async function startServer({ config = {}, env = {}, keepDir = false } = {
       await rm(ctx.dir, { recursive: true, force: true });
       throw new Error(`init failed: ${describeRun(init)}`);
     }
-    const first = await launch(ctx, env);
+    const first = await launch(ctx, env, nofile);
     if (first.error) {
       lastError = first.error;
       if (!keepDir) await rm(ctx.dir, { recursive: true, force: true });
@@ -225,7 +234,7 @@ export async function startServer({ config = {}, env = {}, keepDir = false } = {
       async restart() {
         const r = await srv.stop({ removeDir: false, check: false });
         logs += run.out.stderr;
-        const next = await launch(ctx, env);
+        const next = await launch(ctx, env, nofile);
         if (next.error) throw next.error;
         run = next.run;
         stopped = null;
