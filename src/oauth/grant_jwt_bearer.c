@@ -10,7 +10,9 @@
  * that matches gives the token's subject (subject_prefix + the subject
  * claim) and the most it may carry: the rule's scopes that the requesting
  * client is also entitled to. The requesting client authenticates as usual
- * and must be registered for the grant type (token.c checks that). */
+ * and must be registered for the grant type (token.c checks that); a client
+ * registered for certificate-bound tokens gets one bound to the request's
+ * client certificate, or is refused without one (RFC 8705 §3). */
 #include <string.h>
 
 #include "oauth/assertion.h"
@@ -116,8 +118,9 @@ mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *
     }
     if ((rc = admit(env, req, &a, ti, &rule, &g.sub, err)) != MDT_OK ||
         (rc = rule_scope(req->arena, &who->client, rule, mdt_req_form(req, "scope"), &g.scope,
-                         err)) != MDT_OK)
-        goto out;
+                         err)) != MDT_OK ||
+        (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK)
+        goto out; /* before the jti is spent: a refused request can be sent again */
     if (ti->single_use) {
         rc = mdt_store_jti_use(env->store, ti->issuer, a.jti, a.exp + MDT_ASSERTION_LEEWAY,
                                req->now, err);
