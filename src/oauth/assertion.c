@@ -246,7 +246,8 @@ static const char *aud_problem(const mdt_assertion *a, const mdt_assertion_rules
     }
     if (!other)
         return NULL;
-    return ours ? "aud names another audience besides this server" : "aud does not name this server";
+    return ours ? "aud names another audience besides this server"
+                : "aud does not name this server";
 }
 
 static mdt_rc check_ids(const mdt_assertion *a, const mdt_assertion_rules *r, mdt_err *err)
