@@ -17,8 +17,9 @@ import {
 } from './lib/oauth.mjs';
 import { JWT_BEARER, expectRefusal, keyPair, now, sign } from './lib/assertions.mjs';
 import {
-  authorizeUrl, callbackServer, consent, createUsers, FAST_ARGON2, pkce, signedIn,
+  authorizeUrl, callbackServer, consent, createUsers, FAST_ARGON2, PASSWORD, pkce, signedIn,
 } from './lib/authz.mjs';
+import { csrfOf } from './lib/browser.mjs';
 import {
   escapedPem, makeCa, request, selfSigned, startTlsServer, x5tS256,
 } from './lib/certs.mjs';
@@ -178,20 +179,26 @@ describe('certificate-bound tokens from every grant, behind a trusted proxy', { 
 
 describe('certificate-bound tokens from every grant, on the TLS listener', { timeout: 120_000 }, () => {
   let dir; let srv; let idp; let certs; const c = {};
+  const REDIRECT = 'http://127.0.0.1:9/cb'; // never followed: the code is read from Location
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-bound-tls-'));
     const ca = makeCa(dir, 'client-ca');
-    certs = { mine: selfSigned(dir, 'agent-cert') };
+    certs = { mine: selfSigned(dir, 'agent-cert'), other: selfSigned(dir, 'intruder-cert') };
     idp = await keyPair('ES256');
     // trusted_proxies names a network the test's peer (127.0.0.1) is not in.
     srv = await startTlsServer({ config: {
       server: { tls_client_ca: ca.certFile, trusted_proxies: '10.0.0.0/8' },
       jwt_bearer: { issuers: await jwtBearerIssuers(dir, idp) },
+      users: FAST_ARGON2,
     } });
     createFixtureScopes(srv);
+    createScope(srv, 'openid', { description: 'Sign you in' });
+    createUsers(srv, ['alice']);
     c.key = createClient(srv, bound({ client_name: 'API key caller' }));
     c.jb = createClient(srv, bound({ client_name: 'Federated', grant_types: ['client_credentials', JWT_BEARER] }));
+    c.web = createClient(srv, bound({ client_name: 'Bound web app', kind: 'web', grant_types: ['authorization_code'],
+      redirect_uris: [REDIRECT], scope: 'openid read' }));
   });
   after(async () => {
     await srv?.stop();
@@ -200,6 +207,63 @@ describe('certificate-bound tokens from every grant, on the TLS listener', { tim
 
   const tls = (body, { cert, headers } = {}) => request(`${srv.url}/token`, {
     method: 'POST', body, headers, ca: srv.serverCa.cert, cert: cert?.cert, key: cert?.key,
+  });
+
+  /** A request over TLS with the cookies of jar (a Map), recording the ones it sets. */
+  async function tlsWithJar(jar, pathname, { method = 'GET', body, headers = {}, cert } = {}) {
+    const h = { ...headers };
+    if (jar.size) h.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const r = await request(`${srv.url}${pathname}`, {
+      method, body, headers: h, ca: srv.serverCa.cert, cert: cert?.cert, key: cert?.key,
+    });
+    for (const sc of [].concat(r.headers['set-cookie'] || [])) {
+      const [pair, ...attrs] = sc.split(';');
+      const name = pair.slice(0, pair.indexOf('=')).trim();
+      if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a))) jar.delete(name);
+      else jar.set(name, pair.slice(pair.indexOf('=') + 1).trim());
+    }
+    return r;
+  }
+
+  it('/userinfo takes the certificate of the TLS connection for a bound token', async () => {
+    const jar = new Map();
+    const form = await tlsWithJar(jar, '/login');
+    let r = await tlsWithJar(jar, '/login', { method: 'POST',
+      body: { csrf_token: csrfOf(form.text), username: 'alice', password: PASSWORD } });
+    assert.equal(r.status, 303, r.text);
+    const { verifier, challenge } = await pkce();
+    const q = new URLSearchParams({ response_type: 'code', client_id: c.web.client_id, redirect_uri: REDIRECT,
+      scope: 'openid', state: 's', code_challenge: challenge, code_challenge_method: 'S256' });
+    r = await tlsWithJar(jar, `/authorize?${q}`);
+    assert.equal(r.status, 303, r.text);
+    if (r.headers.location.startsWith('/consent')) {
+      const page = await tlsWithJar(jar, r.headers.location);
+      const req = /name="request" value="([^"]*)"/.exec(page.text)[1];
+      r = await tlsWithJar(jar, '/consent', { method: 'POST',
+        body: { csrf_token: csrfOf(page.text), request: req, decision: 'allow' } });
+      assert.equal(r.status, 303, r.text);
+    }
+    const code = new URL(r.headers.location).searchParams.get('code');
+    assert.ok(code, r.headers.location);
+    const t = await tls({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier },
+      { cert: certs.mine, headers: { authorization: basic(c.web.client_id, c.web.client_secret) } });
+    assert.equal(t.status, 200, t.text);
+    assert.deepEqual(jwtParts(t.json.access_token).payload.cnf, { 'x5t#S256': x5tS256(certs.mine.cert) });
+    const userinfo = (cert) => request(`${srv.url}/userinfo`, { headers: { authorization: `Bearer ${t.json.access_token}` },
+      ca: srv.serverCa.cert, cert: cert?.cert, key: cert?.key });
+    const ok = await userinfo(certs.mine);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.sub, 'alice');
+    for (const cert of [undefined, certs.other]) {
+      const no = await userinfo(cert);
+      assert.equal(no.status, 401, no.text);
+      assert.equal(no.json.error, 'invalid_token');
+      assert.match(no.headers['www-authenticate'] || '', /error="invalid_token"/);
+    }
+    // X-Client-Cert from a peer that is not a trusted proxy does not stand in for the connection's
+    const forged = await request(`${srv.url}/userinfo`, { ca: srv.serverCa.cert, headers: {
+      authorization: `Bearer ${t.json.access_token}`, 'x-client-cert': escapedPem(certs.mine.cert) } });
+    assert.equal(forged.status, 401, forged.text);
   });
 
   it('API key exchange and JWT bearer bind to the connection\'s certificate, or refuse without one', async () => {
