@@ -137,6 +137,15 @@ describe('JWT bearer grant', { timeout: 90_000 }, () => {
     assert.equal(both.status, 200, show(both));
   });
 
+  it('a request refused for its resource leaves a single-use assertion usable', async () => {
+    const a = await sign(idp, claims());
+    await expectRefusal(srv, () => grant(a, { resource: 'https://not-entitled.example' }),
+      { status: 400, error: 'invalid_target', clientId: client.client_id });
+    const r = await grant(a, { resource: API });
+    assert.equal(r.status, 200, show(r));
+    assert.equal((await grant(a)).status, 400, 'and used once');
+  });
+
   it('refuses an untrusted issuer', async () => {
     await expectRefusal(srv, async () => grant(await sign(stranger, claims({ iss: 'https://stranger.example' }))),
       { status: 400, error: 'invalid_grant', reason: /not trusted/, clientId: client.client_id });
