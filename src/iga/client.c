@@ -456,6 +456,10 @@ static const field fields[] = {
     {.key = "resources", .check = check_array, .max = MDT_CLIENT_LIST_MAX,
      .item = mdt_resource_uri_valid,
      .msg = "resources must be an array of absolute URIs without fragment"},
+    /* admin-only (SPEC §2.4): registration refuses it (iga/registration.c) */
+    {.key = "introspection_for", .check = check_array, .max = MDT_CLIENT_LIST_MAX,
+     .item = mdt_resource_uri_valid,
+     .msg = "introspection_for must be an array of absolute resource URIs without fragment"},
     {.key = "max_delegation_depth", .check = check_int, .min = 0, .max = 10, .dflt = "2",
      .msg = "max_delegation_depth must be an integer from 0 to 10"},
     {.key = "access_token_ttl", .check = check_int, .min = 1, .max = 86400,
@@ -709,6 +713,7 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
               get_str(a, m, "access_token_format", &c->access_token_format);
 
     ok = ok && get_list(a, m, "resources", &c->resources, &c->nresources) &&
+         get_list(a, m, "introspection_for", &c->introspection_for, &c->nintrospection_for) &&
          get_list(a, m, "grant_types", &c->grant_types, &c->ngrant_types) &&
          get_list(a, m, "redirect_uris", &c->redirect_uris, &c->nredirect_uris) &&
          get_list(a, m, "post_logout_redirect_uris", &c->post_logout_redirect_uris,
@@ -837,6 +842,11 @@ bool mdt_client_has_scope(const mdt_client *c, const char *scope)
 bool mdt_client_has_resource(const mdt_client *c, const char *uri)
 {
     return uri && list_has(c->resources, c->nresources, uri);
+}
+
+bool mdt_client_introspects_for(const mdt_client *c, const char *uri)
+{
+    return uri && list_has(c->introspection_for, c->nintrospection_for, uri);
 }
 
 bool mdt_client_has_grant(const mdt_client *c, const char *grant_type)

@@ -30,6 +30,7 @@ typedef struct {
         *software_version, *access_token_format /* NULL = config default */;
     const char **scopes; size_t nscopes;        /* entitlements (static, from metadata) */
     const char **resources; size_t nresources;
+    const char **introspection_for; size_t nintrospection_for; /* admin-set: resource server of */
     const char **grant_types; size_t ngrant_types;
     const char **redirect_uris; size_t nredirect_uris; /* exact matching (oauth/redirect.h) */
     const char **post_logout_redirect_uris; size_t npost_logout_redirect_uris; /* exact */
@@ -76,6 +77,9 @@ bool mdt_client_usable(const mdt_client *c, int64_t now);
 bool mdt_client_has_scope(const mdt_client *c, const char *scope);
 bool mdt_client_has_resource(const mdt_client *c, const char *uri);
 bool mdt_client_has_grant(const mdt_client *c, const char *grant_type);
+/* Whether an admin made c a resource server for uri (introspection_for):
+ * it may introspect other clients' tokens with that audience. */
+bool mdt_client_introspects_for(const mdt_client *c, const char *uri);
 /* Credential lifecycle (SPEC §1): every credential has an id, a type, a
  * name, created_at, optional expires_at and last_used_at; several may be
  * live at once. */

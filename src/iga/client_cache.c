@@ -133,6 +133,7 @@ static bool client_copy(mdt_arena *a, const mdt_client *src, mdt_client *dst)
     dst->vouched_by = dup(a, src->vouched_by, &ok);
     dst->scopes = copy_list(a, src->scopes, src->nscopes, &ok);
     dst->resources = copy_list(a, src->resources, src->nresources, &ok);
+    dst->introspection_for = copy_list(a, src->introspection_for, src->nintrospection_for, &ok);
     dst->grant_types = copy_list(a, src->grant_types, src->ngrant_types, &ok);
     dst->redirect_uris = copy_list(a, src->redirect_uris, src->nredirect_uris, &ok);
     dst->post_logout_redirect_uris =

@@ -290,6 +290,25 @@ static mdt_rc apply_statement(json_t *in, const char *statement, mdt_err *err)
     return rc;
 }
 
+/* introspection_for (SPEC §2.4) is set by admins only: a registration, a
+ * document or a software statement may not name it, and an update may only
+ * repeat the value an admin set. */
+static mdt_rc admin_only_fields(json_t *in, const mdt_client *cur, mdt_err *err)
+{
+    json_t *v = json_object_get(in, "introspection_for"), *was;
+    bool same;
+
+    if (!v)
+        return MDT_OK;
+    was = cur && cur->metadata ? json_loads(cur->metadata, 0, NULL) : NULL;
+    same = json_equal(v, json_object_get(was, "introspection_for"));
+    json_decref(was);
+    if (same)
+        return MDT_OK;
+    return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                    "introspection_for is set by administrators only");
+}
+
 /* The shared validation of client metadata, on the object in. */
 static mdt_rc validate(mdt_env *env, json_t *in, mdt_arena *a, json_t **norm, mdt_err *err)
 {
@@ -492,7 +511,7 @@ static mdt_rc prepare(mdt_env *env, const char *json, size_t len, const mdt_reg_
 
     memset(plan, 0, sizeof(*plan));
     if ((rc = parse_obj(json, len, &in, err)) || (rc = apply_statement(in, ctx->statement, err)) ||
-        (rc = validate(env, in, a, &plan->m, err)) ||
+        (rc = admin_only_fields(in, cur, err)) || (rc = validate(env, in, a, &plan->m, err)) ||
         (rc = registration_checks(env, plan->m, ctx, err)) ||
         (rc = gather_ask(plan->m, a, &ask, err)) ||
         (rc = make_rules(env, ctx, cur, a, &rules, &pol, err)) ||

@@ -197,19 +197,6 @@ void mdt_assertion_clear(mdt_assertion *a)
     memset(a, 0, sizeof(*a));
 }
 
-bool mdt_assertion_aud_has(const mdt_assertion *a, const char *s)
-{
-    json_t *aud = json_object_get(a->claims, "aud"), *x;
-    size_t i;
-
-    if (json_is_string(aud))
-        return mdt_str_eq(json_string_value(aud), s);
-    json_array_foreach(aud, i, x)
-        if (mdt_str_eq(json_string_value(x), s))
-            return true;
-    return false;
-}
-
 /* ---------------------------------------------------------------- rules */
 
 static mdt_rc check_header(const mdt_assertion *a, const mdt_assertion_rules *r, mdt_err *err)
@@ -228,9 +215,44 @@ static mdt_rc check_header(const mdt_assertion *a, const mdt_assertion_rules *r,
     return MDT_OK;
 }
 
+static bool aud_accepted(const mdt_assertion_rules *r, const char *s)
+{
+    for (size_t i = 0; s && i < r->naud; i++)
+        if (mdt_str_eq(r->aud[i], s))
+            return true;
+    return false;
+}
+
+/* aud names this server and nothing else: one accepted string, or a
+ * non-empty array of accepted strings only. An array that also names
+ * another party is refused: that party could present the assertion here
+ * (the audience injection that draft-ietf-oauth-rfc7523bis closes).
+ * NULL when acceptable, else the reason. */
+static const char *aud_problem(const mdt_assertion *a, const mdt_assertion_rules *r)
+{
+    json_t *aud = json_object_get(a->claims, "aud"), *x;
+    bool ours = false, other = false;
+    size_t i;
+
+    if (!aud || (json_is_array(aud) && json_array_size(aud) == 0))
+        return "aud missing";
+    if (json_is_string(aud))
+        return aud_accepted(r, json_string_value(aud)) ? NULL : "aud does not name this server";
+    json_array_foreach(aud, i, x) {
+        if (aud_accepted(r, json_string_value(x)))
+            ours = true;
+        else
+            other = true;
+    }
+    if (!other)
+        return NULL;
+    return ours ? "aud names another audience besides this server"
+                : "aud does not name this server";
+}
+
 static mdt_rc check_ids(const mdt_assertion *a, const mdt_assertion_rules *r, mdt_err *err)
 {
-    bool aud = false;
+    const char *aud;
 
     if (!a->iss || !mdt_str_eq(a->iss, r->iss))
         return mdt_failf(err, MDT_ERR_VERIFY, MSG, "iss %s", a->iss ? "mismatch" : "missing");
@@ -238,12 +260,8 @@ static mdt_rc check_ids(const mdt_assertion *a, const mdt_assertion_rules *r, md
         return mdt_failf(err, MDT_ERR_VERIFY, MSG, "sub missing");
     if (r->sub && strcmp(a->sub, r->sub) != 0)
         return mdt_failf(err, MDT_ERR_VERIFY, MSG, "sub mismatch");
-    for (size_t i = 0; i < r->naud && !aud; i++)
-        aud = mdt_assertion_aud_has(a, r->aud[i]);
-    if (!aud)
-        return mdt_failf(err, MDT_ERR_VERIFY, MSG, "aud %s",
-                         json_object_get(a->claims, "aud") ? "does not name this server"
-                                                           : "missing");
+    if ((aud = aud_problem(a, r)))
+        return mdt_failf(err, MDT_ERR_VERIFY, MSG, "%s", aud);
     if (r->require_jti && (!a->jti || !*a->jti))
         return mdt_failf(err, MDT_ERR_VERIFY, MSG, "jti missing");
     if (a->jti && strlen(a->jti) > MDT_ASSERTION_JTI_MAX)

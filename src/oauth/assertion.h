@@ -67,7 +67,7 @@ void mdt_assertion_clear(mdt_assertion *a); /* NULL-safe, idempotent */
 typedef struct {
     const char *iss;             /* iss must equal this */
     const char *sub;             /* sub must equal this; NULL: any non-empty sub */
-    const char *const *aud;      /* the aud claim must contain one of these */
+    const char *const *aud;      /* aud: one of these, or an array of nothing else */
     size_t naud;
     int64_t max_lifetime;        /* exp - now and exp - iat at most this (+ leeway) */
     bool require_jti;
@@ -89,8 +89,5 @@ mdt_rc mdt_assertion_check(const mdt_assertion *a, const mdt_assertion_rules *r,
  * the key that verified, borrowed from ks. */
 mdt_rc mdt_assertion_verify(const mdt_assertion *a, const mdt_keyset *ks, const mdt_jwk **used,
                             mdt_err *err) MDT_WARN_UNUSED;
-
-/* Whether the aud claim (a string or an array) contains s. */
-bool mdt_assertion_aud_has(const mdt_assertion *a, const char *s);
 
 #endif

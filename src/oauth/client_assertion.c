@@ -2,8 +2,9 @@
  * urn:ietf:params:oauth:client-assertion-type:jwt-bearer), two methods:
  *
  * private_key_jwt: the client signs its own assertion. iss = sub = its
- *   client_id; aud names this server (its issuer, the token endpoint URL, or
- *   the URL of the endpoint called); exp required, at most [client_auth]
+ *   client_id; aud names this server and nothing else (its issuer or the
+ *   token endpoint URL, as a string or an array of only these: SPEC §3.2,
+ *   draft-ietf-oauth-rfc7523bis), at every endpoint; exp required, at most [client_auth]
  *   assertion_max_lifetime ahead; jti required and single use (the store's
  *   replay cache, so across threads and nodes); alg ES256, RS256, PS256 or
  *   EdDSA, and the registered token_endpoint_auth_signing_alg when set; key
@@ -91,16 +92,15 @@ static mdt_rc private_key_jwt(mdt_env *env, mdt_req *req, const mdt_assertion *a
                               mdt_client_authn *out, mdt_err *err)
 {
     const char *form_id = mdt_req_form(req, "client_id"), *iss = env->cfg.issuer;
-    const char *aud[3] = {iss, mdt_arena_printf(req->arena, "%s/token", iss),
-                          mdt_arena_printf(req->arena, "%s%s", iss, req->path)};
-    mdt_assertion_rules rules = {.iss = a->iss, .sub = a->iss, .aud = aud, .naud = 3,
+    const char *aud[2] = {iss, mdt_arena_printf(req->arena, "%s/token", iss)};
+    mdt_assertion_rules rules = {.iss = a->iss, .sub = a->iss, .aud = aud, .naud = 2,
                                  .max_lifetime = env->cfg.assertion_max_lifetime,
                                  .require_jti = true};
     mdt_key_source src;
     uint8_t hash[MDT_HASH_LEN];
     mdt_rc rc;
 
-    if (!aud[1] || !aud[2])
+    if (!aud[1])
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     if (form_id && !mdt_str_eq(form_id, a->iss))
         return mdt_client_auth_fail(err, "assertion iss is neither the client_id nor a trusted "

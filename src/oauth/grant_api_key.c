@@ -9,7 +9,9 @@
  * key, or a key of a client that is not usable, is a failed client
  * authentication (401 invalid_client, client.auth_failed). The token: sub =
  * client_id, app.auth = "api_key", lifetime [api_keys] token_ttl (or the
- * client's shorter access_token_ttl), never beyond the key or the client.
+ * client's shorter access_token_ttl), never beyond the key or the client;
+ * bound to the request's client certificate when the client registered
+ * tls_client_certificate_bound_access_tokens (refused without one).
  * Other subject token types wait for delegation (a later issue). */
 #include <string.h>
 #include <strings.h>
@@ -130,7 +132,8 @@ mdt_rc mdt_grant_token_exchange(mdt_env *env, mdt_req *req, const mdt_client_aut
     if ((rc = check_params(req, err)) != MDT_OK ||
         (rc = mdt_scope_narrow(req->arena, c, mdt_req_form(req, "scope"), &g.scope, err)) ||
         (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, resource, &g.aud, &g.naud,
-                                  err)))
+                                  err)) ||
+        (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)))
         return rc;
     lifetime(env, who, req->now, &g);
     out->scope = g.scope;

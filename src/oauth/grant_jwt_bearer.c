@@ -10,7 +10,9 @@
  * that matches gives the token's subject (subject_prefix + the subject
  * claim) and the most it may carry: the rule's scopes that the requesting
  * client is also entitled to. The requesting client authenticates as usual
- * and must be registered for the grant type (token.c checks that). */
+ * and must be registered for the grant type (token.c checks that); a client
+ * registered for certificate-bound tokens gets one bound to the request's
+ * client certificate, or is refused without one (RFC 8705 §3). */
 #include <string.h>
 
 #include "oauth/assertion.h"
@@ -80,11 +82,7 @@ static mdt_rc mint(mdt_env *env, mdt_req *req, const mdt_client_authn *who, mdt_
 {
     const mdt_client *c = &who->client;
     int64_t ttl = c->access_token_ttl ? c->access_token_ttl : env->cfg.access_token_ttl;
-    mdt_rc rc = mdt_resource_select(req->arena, c, env->cfg.issuer, mdt_req_form(req, "resource"),
-                                    &g->aud, &g->naud, err);
 
-    if (rc != MDT_OK)
-        return rc;
     g->iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;
     g->exp = g->iat + ttl;
     if (c->expires_at && g->exp > c->expires_at)
@@ -116,8 +114,11 @@ mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *
     }
     if ((rc = admit(env, req, &a, ti, &rule, &g.sub, err)) != MDT_OK ||
         (rc = rule_scope(req->arena, &who->client, rule, mdt_req_form(req, "scope"), &g.scope,
-                         err)) != MDT_OK)
-        goto out;
+                         err)) != MDT_OK ||
+        (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK ||
+        (rc = mdt_resource_select(req->arena, &who->client, env->cfg.issuer,
+                                  mdt_req_form(req, "resource"), &g.aud, &g.naud, err)) != MDT_OK)
+        goto out; /* before the jti is spent: a refused request can be sent again */
     if (ti->single_use) {
         rc = mdt_store_jti_use(env->store, ti->issuer, a.jti, a.exp + MDT_ASSERTION_LEEWAY,
                                req->now, err);

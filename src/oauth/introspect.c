@@ -1,6 +1,9 @@
-/* RFC 7662. Callers authenticate as clients; a client may introspect its
- * own tokens and tokens whose audience is one of its resources. Anything
- * else, and every inactive token, is answered {"active":false}. */
+/* RFC 7662. Callers authenticate as clients; a client may introspect the
+ * tokens issued to it, and tokens whose audience names a resource an admin
+ * made it the resource server of (introspection_for, SPEC §2.4). Being
+ * entitled to request tokens for a resource (resources) is not enough.
+ * Anything else, and every inactive token, is answered {"active":false}
+ * (RFC 7662 §4), JWT and opaque alike. */
 #include <string.h>
 
 #include "oauth/client_auth.h"
@@ -17,9 +20,9 @@ static bool may_see(const mdt_client *caller, json_t *claims)
     if (mdt_str_eq(json_string_value(json_object_get(claims, "client_id")), caller->client_id))
         return true;
     if (json_is_string(aud))
-        return mdt_client_has_resource(caller, json_string_value(aud));
+        return mdt_client_introspects_for(caller, json_string_value(aud));
     json_array_foreach(aud, i, v)
-        if (json_is_string(v) && mdt_client_has_resource(caller, json_string_value(v)))
+        if (mdt_client_introspects_for(caller, json_string_value(v)))
             return true;
     return false;
 }

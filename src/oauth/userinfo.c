@@ -2,14 +2,19 @@
  * of this server in the Authorization header (RFC 6750 §2.1) whose scope has
  * openid: sub always, name with profile, email with email. An unusable
  * token gets 401 with the RFC 6750 challenge; a token without openid 403
- * insufficient_scope. Certificate-bound tokens are refused here until the
- * endpoint checks the presented certificate (RFC 8705 §3). */
+ * insufficient_scope. A certificate-bound token (cnf x5t#S256, RFC 8705 §3)
+ * is accepted only with the certificate it is bound to, presented on the TLS
+ * connection or forwarded by a trusted proxy; without it, or with another,
+ * it is 401 invalid_token. A cnf this server does not check (any member but
+ * x5t#S256) is refused the same way. */
 #include <string.h>
 #include <strings.h>
 
+#include "http/peer_cert.h"
 #include "oauth/endpoints.h"
 #include "oauth/id_token.h"
 #include "oauth/tokens.h"
+#include "oauth/x509.h"
 #include "store/store.h"
 
 static void challenge(mdt_resp *resp, int status, const char *error, const char *desc)
@@ -35,6 +40,36 @@ static const char *bearer(mdt_req *req)
     while (*h == ' ')
         h++;
     return *h ? h : NULL;
+}
+
+/* RFC 8705 §3: a token with cnf is usable only by the holder of the
+ * certificate whose thumbprint it names. MDT_OK when the token is unbound or
+ * the request presents that certificate; MDT_ERR_INVALID_TOKEN otherwise. */
+static mdt_rc check_binding(mdt_env *env, mdt_req *req, json_t *claims_obj, mdt_err *err)
+{
+    json_t *cnf = json_object_get(claims_obj, "cnf");
+    const char *want = json_string_value(json_object_get(cnf, "x5t#S256"));
+    mdt_der certs[MDT_X509_CHAIN_MAX];
+    char have[MDT_X5T_LEN + 1];
+    size_t n = 0;
+    mdt_rc rc;
+
+    if (!cnf)
+        return MDT_OK;
+    if (!want || json_object_size(cnf) != 1)
+        return mdt_fail(err, MDT_ERR_INVALID_TOKEN,
+                        "the token's confirmation method is not supported here");
+    rc = mdt_req_client_certs(env, req, certs, &n, err);
+    if (rc == MDT_ERR_NOT_FOUND || rc == MDT_ERR_INVALID_CLIENT)
+        return mdt_fail(err, MDT_ERR_INVALID_TOKEN,
+                        "the token is bound to a client certificate that was not presented");
+    if (rc != MDT_OK)
+        return rc;
+    mdt_x509_thumbprint(certs[0].der, certs[0].len, have);
+    if (!mdt_str_eq(have, want))
+        return mdt_fail(err, MDT_ERR_INVALID_TOKEN,
+                        "the token is bound to another client certificate");
+    return MDT_OK;
 }
 
 static mdt_rc claims(mdt_env *env, mdt_req *req, const char *sub, const char *scope,
@@ -74,7 +109,9 @@ void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return;
     }
     rc = mdt_token_inspect(env, req->arena, tok, req->now, &ti, &err);
-    if (rc == MDT_ERR_INVALID_TOKEN || (rc == MDT_OK && json_object_get(ti.claims, "cnf"))) {
+    if (rc == MDT_OK)
+        rc = check_binding(env, req, ti.claims, &err);
+    if (rc == MDT_ERR_INVALID_TOKEN) {
         challenge(resp, 401, "invalid_token", "the access token is not active");
     } else if (rc != MDT_OK) {
         mdt_resp_error(resp, &err);

@@ -24,7 +24,8 @@ describe('introspection and revocation', { timeout: 90_000 }, () => {
     m.jwt = agentMetadata();
     m.opaque = agentMetadata({ client_name: 'Opaque agent', token_endpoint_auth_method: 'client_secret_post',
       access_token_format: 'opaque' });
-    m.rs = agentMetadata({ client_name: 'Expense API', kind: 'service', scope: 'read', resources: [API] });
+    m.rs = agentMetadata({ client_name: 'Expense API', kind: 'service', scope: 'read', resources: [API],
+      introspection_for: [API] });
     m.other = agentMetadata({ client_name: 'Unrelated', kind: 'web', scope: 'read',
       resources: ['https://unrelated.example.org'] });
     for (const k of Object.keys(m)) c[k] = createClient(srv, m[k]);
@@ -79,11 +80,11 @@ describe('introspection and revocation', { timeout: 90_000 }, () => {
       resource: API, auth: 'client_secret_post', ttl: 600 });
   });
 
-  it('lets a client entitled to the audience introspect, and no other client', async () => {
+  it('lets the resource server of the audience introspect, and no other client', async () => {
     for (const fmt of ['jwt', 'opaque']) {
       const token = await issue(c[fmt], { scope: 'read', resource: API });
       const byRs = await introspect(c.rs, token);
-      assert.equal(byRs.active, true, `${fmt}: a client entitled to ${API} sees the token`);
+      assert.equal(byRs.active, true, `${fmt}: the resource server of ${API} sees the token`);
       assert.equal(byRs.client_id, c[fmt].client_id);
       const byOther = await introspect(c.other, token);
       assert.deepEqual(byOther, { active: false }, `${fmt}: an unrelated client learns nothing`);

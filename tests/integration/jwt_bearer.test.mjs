@@ -128,6 +128,24 @@ describe('JWT bearer grant', { timeout: 90_000 }, () => {
       { status: 400, error: 'invalid_grant', reason: /aud/ });
   });
 
+  it('refuses an assertion whose aud names another party besides this server', async () => {
+    for (const aud of [['https://other-as.example', srv.issuer], [`${srv.issuer}/token`, 'https://other-as.example']]) {
+      await expectRefusal(srv, async () => grant(await sign(idp, claims({ aud }))),
+        { status: 400, error: 'invalid_grant', reason: /aud names another audience/, clientId: client.client_id });
+    }
+    const both = await grant(await sign(idp, claims({ aud: [srv.issuer, `${srv.issuer}/token`] })));
+    assert.equal(both.status, 200, show(both));
+  });
+
+  it('a request refused for its resource leaves a single-use assertion usable', async () => {
+    const a = await sign(idp, claims());
+    await expectRefusal(srv, () => grant(a, { resource: 'https://not-entitled.example' }),
+      { status: 400, error: 'invalid_target', clientId: client.client_id });
+    const r = await grant(a, { resource: API });
+    assert.equal(r.status, 200, show(r));
+    assert.equal((await grant(a)).status, 400, 'and used once');
+  });
+
   it('refuses an untrusted issuer', async () => {
     await expectRefusal(srv, async () => grant(await sign(stranger, claims({ iss: 'https://stranger.example' }))),
       { status: 400, error: 'invalid_grant', reason: /not trusted/, clientId: client.client_id });

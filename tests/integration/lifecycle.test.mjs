@@ -21,7 +21,8 @@ describe('server lifecycle', { timeout: 90_000 }, () => {
     jwtClient = createClient(srv, agentMetadata());
     opaqueClient = createClient(srv, agentMetadata({ client_name: 'Opaque',
       token_endpoint_auth_method: 'client_secret_post', access_token_format: 'opaque' }));
-    rs = createClient(srv, agentMetadata({ client_name: 'API', kind: 'service', scope: 'read', resources: [API] }));
+    rs = createClient(srv, agentMetadata({ client_name: 'API', kind: 'service', scope: 'read', resources: [API],
+      introspection_for: [API] }));
   });
   after(() => srv?.stop());
 

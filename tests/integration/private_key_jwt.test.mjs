@@ -8,8 +8,8 @@ import * as jose from 'jose';
 import * as oauth from 'oauth4webapi';
 import { cliJson, createClient, describeRun, startServer, sleep } from './lib/server.mjs';
 import {
-  API, agentMetadata, assertTokenClaims, createFixtureScopes, discover, insecure, jwtParts, post,
-  show,
+  API, agentMetadata, assertTokenClaims, auditEvents, createFixtureScopes, discover, eventType, insecure,
+  jwtParts, post, show,
 } from './lib/oauth.mjs';
 import {
   clientClaims, expectRefusal, hmacWithPublicKey, jwksServer, keyPair, now, sign, tokenWithAssertion,
@@ -156,9 +156,12 @@ describe('private_key_jwt', { timeout: 120_000 }, () => {
 
   it('accepts the token endpoint URL as aud, and an assertion without kid', async () => {
     const c = clients.es.client_id;
-    const a = await sign(keys.es, clientClaims(srv, c, { aud: [`${srv.issuer}/token`, 'https://x.example'] }), { kid: null });
+    const a = await sign(keys.es, clientClaims(srv, c, { aud: `${srv.issuer}/token` }), { kid: null });
     const r = await tokenWithAssertion(srv, a, { clientId: c });
     assert.equal(r.status, 200, show(r));
+    const both = await sign(keys.es, clientClaims(srv, c, { aud: [srv.issuer, `${srv.issuer}/token`] }));
+    const rb = await tokenWithAssertion(srv, both, { clientId: c });
+    assert.equal(rb.status, 200, show(rb));
     assert.equal(jwtParts(r.json.access_token).payload.app.auth, 'private_key_jwt');
     const b = await sign(keys.es, clientClaims(srv, c));
     const r2 = await tokenWithAssertion(srv, b); // no client_id: iss names the client
@@ -198,6 +201,26 @@ describe('private_key_jwt', { timeout: 120_000 }, () => {
     const c = clients.es.client_id;
     const a = await sign(keys.es, clientClaims(srv, c, { aud: 'https://other-as.example.com' }));
     await expectRefusal(srv, () => tokenWithAssertion(srv, a, { clientId: c }), { reason: /aud/ });
+  });
+
+  it('refuses an aud array that names another party besides this server (audience injection)', async () => {
+    const c = clients.es.client_id;
+    const issued = () => auditEvents(srv).filter((e) => eventType(e) === 'token.issued').length;
+    for (const aud of [['https://other-as.example.com', srv.issuer], [`${srv.issuer}/token`, 'https://x.example']]) {
+      const before_ = issued();
+      const a = await sign(keys.es, clientClaims(srv, c, { aud }));
+      await expectRefusal(srv, () => tokenWithAssertion(srv, a, { clientId: c }),
+        { reason: /aud names another audience besides this server/, clientId: c });
+      assert.equal(issued(), before_, `no token for aud ${JSON.stringify(aud)}`);
+    }
+    // at /introspect too, and the URL of the endpoint called is not an accepted audience
+    const tr = await ccWithPkj(as, c, keys.es);
+    for (const aud of [['https://other-as.example.com', srv.issuer], `${srv.issuer}/introspect`]) {
+      const a = await sign(keys.es, clientClaims(srv, c, { aud }));
+      await expectRefusal(srv, () => post(srv, '/introspect', { token: tr.access_token,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: a }),
+      { reason: /aud/, clientId: c });
+    }
   });
 
   it('refuses alg none', async () => {

@@ -147,6 +147,11 @@ describe('workload identity', { timeout: 90_000 }, () => {
       { clientId: agent.client_id }), { reason: /too far ahead/ });
   });
 
+  it('refuses a platform token whose aud names another audience besides this server', async () => {
+    await expectRefusal(srv, async () => tokenWithAssertion(srv, await k8sToken({ aud: ['https://vault.example', srv.issuer] }),
+      { clientId: agent.client_id }), { reason: /aud names another audience/ });
+  });
+
   it('keeps private_key_jwt working for a client that also has a workload identity', async () => {
     const a = await sign(spire, clientClaims(srv, both.client_id));
     const r = await tokenWithAssertion(srv, a, { clientId: both.client_id });

@@ -86,6 +86,34 @@ static void expect(const char *payload, int64_t now, mdt_rc want, const char *de
                  detail ? detail : "");
 }
 
+/* aud names this server only: the issuer or the token endpoint URL, as a
+ * string or as an array of nothing else (draft-ietf-oauth-rfc7523bis). */
+static void test_audience(void **state)
+{
+    (void)state;
+    test_clock clk = {.t = NOW};
+    int64_t t = test_clock_now(&clk);
+
+    expect(claims(CLIENT, CLIENT, "\"" ISS "\"", t + 60, NULL), t, MDT_OK, NULL);
+    expect(claims(CLIENT, CLIENT, "\"" ISS "/token\"", t + 60, NULL), t, MDT_OK, NULL);
+    expect(claims(CLIENT, CLIENT, "[\"" ISS "\"]", t + 60, NULL), t, MDT_OK, NULL);
+    expect(claims(CLIENT, CLIENT, "[\"" ISS "\",\"" ISS "/token\"]", t + 60, NULL), t, MDT_OK,
+           NULL);
+    /* another party beside this server, before or after it */
+    expect(claims(CLIENT, CLIENT, "[\"https://other\",\"" ISS "\"]", t + 60, NULL), t,
+           MDT_ERR_VERIFY, "aud names another audience besides this server");
+    expect(claims(CLIENT, CLIENT, "[\"" ISS "/token\",\"https://x.example\"]", t + 60, NULL), t,
+           MDT_ERR_VERIFY, "aud names another audience besides this server");
+    /* near misses of the accepted values are other audiences */
+    expect(claims(CLIENT, CLIENT, "\"" ISS "/\"", t + 60, NULL), t, MDT_ERR_VERIFY,
+           "aud does not name this server");
+    expect(claims(CLIENT, CLIENT, "\"" ISS "/introspect\"", t + 60, NULL), t, MDT_ERR_VERIFY,
+           "aud does not name this server");
+    expect(claims(CLIENT, CLIENT, "[\"https://other\"]", t + 60, NULL), t, MDT_ERR_VERIFY,
+           "aud does not name this server");
+    expect(claims(CLIENT, CLIENT, "[]", t + 60, NULL), t, MDT_ERR_VERIFY, "aud missing");
+}
+
 static void test_claim_rules(void **state)
 {
     (void)state;
@@ -98,8 +126,6 @@ static void test_claim_rules(void **state)
     expect(claims("other", "other", "\"" ISS "\"", t + 60, NULL), t, MDT_ERR_VERIFY, "iss mismatch");
     expect(claims(CLIENT, CLIENT, "\"https://evil.example\"", t + 60, NULL), t, MDT_ERR_VERIFY,
            "aud does not name");
-    expect(claims(CLIENT, CLIENT, "[\"https://x.example\",\"" ISS "/token\"]", t + 60, NULL), t,
-           MDT_OK, NULL);
     expect(claims(CLIENT, CLIENT, "[]", t + 60, NULL), t, MDT_ERR_VERIFY, "aud");
     expect("{\"iss\":\"client-1\",\"sub\":\"client-1\",\"jti\":\"j\",\"exp\":1800000060}", t,
            MDT_ERR_VERIFY, "aud missing");
@@ -696,6 +722,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_claim_rules),
+        cmocka_unit_test(test_audience),
         cmocka_unit_test(test_jti_rules),
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_alg_policy),

@@ -1197,6 +1197,41 @@ static void test_apikey_malformed(void **state)
     assert_string_equal(kid, "cred_AAAAAAAAAAAAAAAA");
 }
 
+/* introspection_for (SPEC §2.4): an admin-set list of resource URIs the
+ * client is the resource server of; distinct from resources. */
+static void test_introspection_for(void **state)
+{
+    fx *f = *state;
+    json_t *r;
+    mdt_client c;
+
+    r = create(f, "{\"client_name\":\"API\",\"resources\":[\"https://other.example\"],"
+                  "\"introspection_for\":[\"https://api.example\",\"urn:example:api\","
+                  "\"https://api.example\"]}");
+    assert_int_equal(json_array_size(json_object_get(r, "introspection_for")), 2);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_true(mdt_client_introspects_for(&c, "https://api.example"));
+    assert_true(mdt_client_introspects_for(&c, "urn:example:api"));
+    assert_false(mdt_client_introspects_for(&c, "https://other.example")); /* resources: no */
+    assert_false(mdt_client_introspects_for(&c, "https://api.example/"));
+    assert_false(mdt_client_introspects_for(&c, NULL));
+    assert_false(mdt_client_has_resource(&c, "https://api.example"));
+    json_decref(r);
+    /* loaded again from the per-thread cache: the same answers */
+    assert_int_equal(mdt_client_load(&f->env, c.client_id, &f->a, &c, &f->err), MDT_OK);
+    assert_true(mdt_client_introspects_for(&c, "urn:example:api"));
+    r = create(f, "{\"client_name\":\"plain\"}");
+    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_false(mdt_client_introspects_for(&c, "https://api.example"));
+    json_decref(r);
+    expect_bad(f, "{\"introspection_for\":\"https://api.example\"}", 43,
+               MDT_ERR_INVALID_CLIENT_METADATA, "introspection_for");
+    expect_bad(f, "{\"introspection_for\":[\"https://api.example#f\"]}", 47,
+               MDT_ERR_INVALID_CLIENT_METADATA, "introspection_for");
+    expect_bad(f, "{\"introspection_for\":[7]}", 25, MDT_ERR_INVALID_CLIENT_METADATA,
+               "introspection_for");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1221,6 +1256,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apikey_lifecycle, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_apikey_expiry, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_apikey_malformed, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_introspection_for, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("iga", tests, NULL, NULL);
 }

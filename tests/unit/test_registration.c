@@ -486,6 +486,9 @@ static void test_refusals_create_nothing(void **state)
     reg(f, "{\"token_endpoint_auth_method\":\"private_key_jwt\","
            "\"jwks_uri\":\"https://[fd00::1]/jwks\"}",
         MDT_ERR_INVALID_CLIENT_METADATA);
+    /* set by admins only (SPEC §2.4) */
+    reg(f, "{\"scope\":\"read\",\"introspection_for\":[\"https://api.example\"]}",
+        MDT_ERR_INVALID_CLIENT_METADATA);
     reg(f, "[]", MDT_ERR_INVALID_CLIENT_METADATA);
     reg(f, "{\"scope\":", MDT_ERR_INVALID_CLIENT_METADATA);
     assert_int_equal(mdt_client_list_json(&f->env, &f->a, &list, &f->err), MDT_OK);
