@@ -11,6 +11,7 @@
 #include "iga/client.h"
 #include "jose/jws.h"
 #include "keys/keyring.h"
+#include "oauth/authorize.h"
 #include "oauth/redirect.h"
 #include "store/store.h"
 #include "users/users.h"
@@ -117,6 +118,48 @@ bool mdt_web_login_throttled(int64_t user_failures, int64_t source_failures,
                              int64_t max_user, int64_t max_source)
 {
     return user_failures >= max_user || source_failures >= max_source;
+}
+
+/* The client_id parameter of a query (NULL: none, or more than one). */
+static const char *query_client_id(mdt_arena *a, const char *query)
+{
+    const char *found = NULL;
+
+    for (const char *p = query; p && *p;) {
+        size_t n = strcspn(p, "&"), k = strcspn(p, "=&");
+        const char *name = mdt_url_decode(a, p, k);
+
+        if (name && strcmp(name, "client_id") == 0) {
+            if (found || k == n)
+                return NULL;
+            found = mdt_url_decode(a, p + k + 1, n - k - 1);
+        }
+        p += n + (p[n] == '&');
+    }
+    return found;
+}
+
+/* A valid return_to (mdt_web_return_to_valid) may still lead through
+ * /authorize to a client's redirect URI: only for a client that may use
+ * /authorize, so that signing in never ends at a redirect URI nobody
+ * approved for sign-in. NULL, or why return_to is refused. */
+static const char *return_to_refused(mdt_env *env, mdt_req *req, const char *return_to)
+{
+    size_t n = strcspn(return_to, "?");
+    const char *path = mdt_url_decode(req->arena, return_to, n), *client_id;
+    mdt_client c;
+    mdt_err err = {0};
+
+    if (!path)
+        return "The return_to parameter must be a path on this server.";
+    if (strcmp(path, "/authorize") != 0)
+        return NULL;
+    client_id = return_to[n] ? query_client_id(req->arena, return_to + n + 1) : NULL;
+    if (!client_id || mdt_client_load(env, client_id, req->arena, &c, &err) != MDT_OK ||
+        !mdt_authz_client_allowed(&c, req->now))
+        return "The application you are signing in for is unknown, not active or not "
+               "registered to sign people in.";
+    return NULL;
 }
 
 /* --------------------------------------------------------------- helpers */
@@ -261,13 +304,17 @@ static void throttled_page(mdt_env *env, mdt_req *req, mdt_resp *resp, const cha
 
 void mdt_handle_login_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
-    const char *return_to = mdt_req_query(req, "return_to");
+    const char *return_to = mdt_req_query(req, "return_to"), *why;
     mdt_web_session s;
     bool failed;
 
     if (return_to && !mdt_web_return_to_valid(return_to)) {
         mdt_web_message_page(resp, 400, "Cannot sign in",
                              "The return_to parameter must be a path on this server.");
+        return;
+    }
+    if (return_to && (why = return_to_refused(env, req, return_to))) {
+        mdt_web_message_page(resp, 400, "Cannot sign in", why);
         return;
     }
     if (find_session(env, req, resp, &s, &failed) && !return_to) {
@@ -350,7 +397,7 @@ static void login_attempt(mdt_env *env, mdt_req *req, mdt_resp *resp, const char
 
 void mdt_handle_login(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
-    const char *username, *password, *return_to;
+    const char *username, *password, *return_to, *why;
     mdt_err err = {0};
 
     if (mdt_req_parse_form(req, &err) != MDT_OK) {
@@ -370,6 +417,10 @@ void mdt_handle_login(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (return_to && return_to[0] && !mdt_web_return_to_valid(return_to)) {
         mdt_web_message_page(resp, 400, "Cannot sign in",
                              "The return_to parameter must be a path on this server.");
+        return;
+    }
+    if (return_to && return_to[0] && (why = return_to_refused(env, req, return_to))) {
+        mdt_web_message_page(resp, 400, "Cannot sign in", why);
         return;
     }
     if (!username || !username[0] || !password || !password[0] ||
@@ -448,6 +499,9 @@ static const char *logout_check(mdt_env *env, mdt_req *req, const char *hint,
     if (mdt_client_load(env, out->client_id, req->arena, &c, &err) != MDT_OK ||
         !mdt_client_usable(&c, req->now))
         return "the application is unknown or disabled";
+    if (out->uri && !mdt_authz_client_allowed(&c, req->now))
+        return "the application is not registered to sign people in, so it cannot redirect "
+               "after sign-out";
     if (out->uri && !registered(&c, out->uri))
         return "post_logout_redirect_uri is not registered by the application";
     return NULL;
