@@ -65,6 +65,9 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
       await page.locator('button[name="decision"][value="allow"]').click();
       back = await got;
     }
+    // the callback server saw the request; let the browser's navigation to it
+    // finish too, so that the next page.goto is not interrupted by it
+    await page.waitForURL((u) => u.pathname === '/cb', { waitUntil: 'load' });
     return oidc.authorizationCodeGrant(config, new URL(`${rp.cb}${back.search}`),
       { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
   }
@@ -91,7 +94,7 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
   before(async () => {
     srv = await startServer({ config: { users: FAST_ARGON2 } });
     createScope(srv, 'openid', { description: 'Sign you in' });
-    createUsers(srv, ['alice']);
+    createUsers(srv, ['alice', 'bob']);
     rp = await rpServer();
     app = createClient(srv, {
       client_name: 'Mail assistant', kind: 'agent', owner: 'alice', grant_types: ['authorization_code'],
@@ -161,6 +164,43 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
     assert.equal(resp.status(), 400);
     assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
     assert.equal(await promptNone(jar), null, 'the session is kept');
+  });
+
+  test('an id_token_hint naming another person than the signed-in one: refused, session kept', async () => {
+    const tokens = await codeFlow(); // alice's ID token
+    const { page } = browser;
+    // the browser signs out and bob signs in
+    await page.goto(`${srv.url}/logout`);
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign out' }).click()]);
+    await page.goto(`${srv.url}/login`);
+    await submitLogin(page, 'bob', PASSWORD);
+    await page.waitForURL((u) => u.pathname === '/login', { waitUntil: 'load' });
+    assert.match(await page.locator('body').innerText(), /signed in as.*bob/is);
+
+    let bye = false;
+    rp.next('/bye', 3_000).then(() => { bye = true; }, () => {});
+    const url = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token, post_logout_redirect_uri: rp.bye, state: 'st-x' });
+    const resp = await page.goto(url.href);
+    assert.equal(resp.status(), 400);
+    assert.equal(new URL(page.url()).pathname, '/logout');
+    const text = await page.locator('body').innerText();
+    assert.match(text, /another account/);
+    assert.match(text, /still signed in as bob/);
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0, 'no sign-out form');
+    const refused = events(srv, 'user.logout_refused').at(-1);
+    assert.equal(refused.client_id, app.client_id);
+    assert.match(refused.reason, /another user/);
+
+    // bob's session is intact: prompt=none with the browser's cookies still signs in
+    const jar = new CookieJar();
+    for (const c of await browser.context.cookies(srv.url)) jar.cookies.set(c.name, c.value);
+    assert.notEqual(await promptNone(jar), 'login_required', 'the session is kept');
+    await page.goto(`${srv.url}/login`);
+    assert.match(await page.locator('body').innerText(), /signed in as.*bob/is);
+    assert.equal(bye, false, 'never sent back to the client');
+    // the same hint without a session: nothing to protect, back at the client
+    const anon = await fetch(url.href, { redirect: 'manual' });
+    assert.equal(anon.status, 303);
   });
 
   test('an invalid id_token_hint: error page, no redirect', async () => {
