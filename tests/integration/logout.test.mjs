@@ -13,7 +13,7 @@ import * as oidc from 'openid-client';
 import { FAST_ARGON2, PASSWORD, authorizeUrl, createUsers, pkce, signedIn } from './lib/authz.mjs';
 import { CookieJar, launchBrowser, submitLogin } from './lib/browser.mjs';
 import { auditEvents, eventBody, eventType } from './lib/oauth.mjs';
-import { createClient, createScope, startServer } from './lib/server.mjs';
+import { createClient, startServer } from './lib/server.mjs';
 
 /** Records every hit on /cb and /bye. */
 async function rpServer() {
@@ -93,7 +93,6 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
 
   before(async () => {
     srv = await startServer({ config: { users: FAST_ARGON2 } });
-    createScope(srv, 'openid', { description: 'Sign you in' });
     createUsers(srv, ['alice', 'bob']);
     rp = await rpServer();
     app = createClient(srv, {
