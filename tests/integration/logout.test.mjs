@@ -57,17 +57,18 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
       redirect_uri: rp.cb, scope: 'openid', state, nonce, code_challenge: challenge, code_challenge_method: 'S256',
     });
     const { page } = browser;
-    const got = rp.next('/cb');
+    const atCb = (u) => u.href.startsWith(rp.cb);
     await page.goto(url.href);
     if (new URL(page.url()).pathname === '/login') await submitLogin(page, 'alice', PASSWORD);
-    let back = await Promise.race([got, page.waitForURL((u) => u.pathname === '/consent', { timeout: 10_000 }).then(() => null)]);
-    if (!back) {
+    // the page after login moves on by itself (a refresh to return_to): wait
+    // until the browser has arrived, at the consent page or at the client,
+    // so that no later navigation is interrupted by this one
+    await page.waitForURL((u) => u.pathname === '/consent' || atCb(u), { waitUntil: 'load' });
+    if (!atCb(new URL(page.url()))) {
       await page.locator('button[name="decision"][value="allow"]').click();
-      back = await got;
+      await page.waitForURL(atCb, { waitUntil: 'load' });
     }
-    // the callback server saw the request; let the browser's navigation to it
-    // finish too, so that the next page.goto is not interrupted by it
-    await page.waitForURL((u) => u.pathname === '/cb', { waitUntil: 'load' });
+    const back = new URL(page.url());
     return oidc.authorizationCodeGrant(config, new URL(`${rp.cb}${back.search}`),
       { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
   }
@@ -103,6 +104,7 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
     config = await oidc.discovery(new URL(srv.issuer), app.client_id, app.client_secret,
       oidc.ClientSecretBasic(app.client_secret), { execute: [oidc.allowInsecureRequests] });
     browser = await launchBrowser();
+    browser.page.setDefaultTimeout(30_000); // a loaded machine is slow, not wrong
   });
   after(async () => { await browser?.close(); await rp?.close(); await srv?.stop(); });
 
@@ -129,7 +131,7 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
     for (const c of cookies) old.cookies.set(c.name, c.value);
     assert.equal(await promptNone(old), null, 'the session works before logout');
 
-    const back = rp.next('/bye');
+    const back = rp.next('/bye', 30_000);
     // openid-client builds the URL from discovery's end_session_endpoint
     const url = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token, post_logout_redirect_uri: rp.bye, state: 'st-42' });
     await page.goto(url.href);
