@@ -10,6 +10,7 @@
 #include "audit/audit.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "iga/scope.h"
 #include "keys/keyring.h"
 #include "oauth/cimd.h"
 #include "oauth/jwks_cache.h"
@@ -47,6 +48,7 @@ static mdt_rc do_init(mdt_env *env, mdt_err *err)
     if (!env->store && (rc = mdt_store_open(env->cfg.database, &env->store, err)) != MDT_OK)
         return rc;
     if ((rc = mdt_store_migrate(env->store, err)) != MDT_OK ||
+        (rc = mdt_scope_ensure_standard(env, NULL, err)) != MDT_OK ||
         (rc = mdt_master_key_ensure(mdt_master_key_path(&env->cfg, path, sizeof(path)), &env->rng,
                                     err)) != MDT_OK)
         return rc;
@@ -173,6 +175,7 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
     if (!env->store && mdt_store_open(env->cfg.database, &env->store, &err) != MDT_OK)
         return mdt_cli_fail_err("storage", &err);
     if (mdt_store_migrate(env->store, &err) != MDT_OK ||
+        mdt_scope_ensure_standard(env, NULL, &err) != MDT_OK ||
         mdt_store_background_start(env->store, &err) != MDT_OK)
         return mdt_cli_fail_err("storage", &err);
     if (mdt_keyring_open(env, &env->keys, &err) != MDT_OK)

@@ -185,6 +185,34 @@ mdt_rc mdt_scope_create(mdt_env *env, const char *name, const char *description,
     return scope_audit(env, &sc, err);
 }
 
+mdt_rc mdt_scope_ensure_standard(mdt_env *env, int *added, mdt_err *err)
+{
+    static const struct {
+        const char *name, *description, *sensitivity;
+    } std[] = {
+        {"openid", "Sign you in: tells the application who you are (OpenID Connect)", "none"},
+        {"profile", "Your name", "consent"},
+        {"email", "Your email address", "consent"},
+        {"offline_access", "Keep access while you are away: a refresh token that outlives "
+                           "your sign-in", "consent"},
+    };
+    mdt_rc rc = MDT_OK;
+
+    if (added)
+        *added = 0;
+    for (size_t i = 0; i < MDT_ARRAY_LEN(std) && rc == MDT_OK; i++) {
+        rc = mdt_scope_create(env, std[i].name, std[i].description, std[i].sensitivity, NULL,
+                              err);
+        if (rc == MDT_OK && added)
+            (*added)++;
+        if (rc == MDT_ERR_CONFLICT) {
+            mdt_err_clear(err);
+            rc = MDT_OK;
+        }
+    }
+    return rc;
+}
+
 static json_t *scope_json(const mdt_scope_rec *sc)
 {
     json_t *res = json_array();

@@ -30,6 +30,12 @@ bool mdt_resource_uri_valid(const char *uri);
 mdt_rc mdt_scope_create(mdt_env *env, const char *name, const char *description,
                         const char *sensitivity, const char *const *resources,
                         mdt_err *err) MDT_WARN_UNUSED;
+/* The OpenID Connect standard scopes (Core §5.4, §11): openid, profile,
+ * email and offline_access, created when missing (audited as any scope);
+ * a scope of that name made by an operator is left as it is. *added: how
+ * many were created (may be NULL). Run by `mandate init` and at start-up,
+ * so that databases from before get them too. */
+mdt_rc mdt_scope_ensure_standard(mdt_env *env, int *added, mdt_err *err) MDT_WARN_UNUSED;
 /* JSON array of {name, description, sensitivity, resources}, ordered as the
  * store lists them; *json lives in a. */
 mdt_rc mdt_scope_list_json(mdt_env *env, mdt_arena *a, const char **json,

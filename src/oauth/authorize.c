@@ -171,6 +171,11 @@ mdt_rc mdt_authz_read(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const md
     return MDT_OK;
 }
 
+bool mdt_authz_client_allowed(const mdt_client *c, int64_t now)
+{
+    return mdt_client_usable(c, now) && mdt_client_has_grant(c, "authorization_code");
+}
+
 /* ------------------------------------------------------- stored requests */
 
 static void set_str(json_t *o, const char *k, const char *v)
@@ -273,6 +278,13 @@ mdt_rc mdt_authz_request_load(mdt_env *env, mdt_req *req, const char *id, mdt_au
     if (rc == MDT_OK && p->pushed)
         return mdt_fail(err, MDT_ERR_NOT_FOUND, "a pushed request is used through /authorize");
     return rc;
+}
+
+mdt_rc mdt_authz_request_consume(mdt_env *env, mdt_req *req, const char *id, mdt_err *err)
+{
+    mdt_authz_request_rec r;
+
+    return mdt_store_authz_request_take(env->store, id, req->now, req->arena, &r, err);
 }
 
 /* Uses a pushed request (RFC 9126 §7.3: once): it leaves the store, and
@@ -418,8 +430,24 @@ static const char *code_params(mdt_req *req, const mdt_authz_params *p, const md
     return out;
 }
 
+bool mdt_authz_request_use(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
+                           const char *id)
+{
+    mdt_err err = {0};
+    mdt_rc rc = id ? mdt_authz_request_consume(env, req, id, &err) : MDT_OK;
+
+    if (rc == MDT_ERR_NOT_FOUND)
+        mdt_authz_error_page(req, resp, 400, c->client_id,
+                             "This authorization request was already answered or has expired. "
+                             "Go back to the application and start again.");
+    else if (rc != MDT_OK)
+        mdt_authz_error_page(req, resp, 500, c->client_id,
+                             "The service could not read the authorization request.");
+    return rc == MDT_OK;
+}
+
 void mdt_authz_respond_code(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
-                            const mdt_authz_params *p, const mdt_web_session *s)
+                            const mdt_authz_params *p, const mdt_web_session *s, const char *id)
 {
     char code[64];
     mdt_authz_code_rec rec = {.client_id = c->client_id, .username = s->rec.username,
@@ -427,6 +455,8 @@ void mdt_authz_respond_code(mdt_env *env, mdt_req *req, mdt_resp *resp, const md
     mdt_err err = {0};
     bool sent;
 
+    if (!mdt_authz_request_use(env, req, resp, c, id))
+        return;
     if (mdt_random_b64url(&env->rng, AUTHZ_CODE_BYTES, code) != MDT_OK ||
         !(rec.params = code_params(req, p, s))) {
         mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not issue a code.");
@@ -489,7 +519,8 @@ static void send_to(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_authz_
 /* A login made after the request asked for one (prompt=login, or max_age
  * that sent the person to /login) is fresh enough for it: max_age is not
  * checked again, so that a slow return from /login cannot loop. */
-static bool needs_login(const mdt_req *req, const mdt_authz_params *p, const mdt_web_session *s)
+bool mdt_authz_needs_login(const mdt_req *req, const mdt_authz_params *p,
+                           const mdt_web_session *s)
 {
     if (s->rec.auth_time < p->login_after)
         return true;
@@ -527,7 +558,7 @@ static void proceed(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client
         mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not read the session.");
         return;
     }
-    if (rc == MDT_ERR_NOT_FOUND || needs_login(req, p, &s)) {
+    if (rc == MDT_ERR_NOT_FOUND || mdt_authz_needs_login(req, p, &s)) {
         to_login(env, req, resp, p, id);
         return;
     }
@@ -544,7 +575,7 @@ static void proceed(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client
             send_to(env, req, resp, p, &id, false);
         return;
     }
-    mdt_authz_respond_code(env, req, resp, c, p, &s);
+    mdt_authz_respond_code(env, req, resp, c, p, &s, id);
 }
 
 /* An unknown, expired or used request_uri: invalid_request_uri redirected
@@ -602,13 +633,19 @@ static bool find_client(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *
         return false;
     }
     rc = mdt_client_load(env, client_id, req->arena, c, &err);
-    if (rc == MDT_OK && mdt_client_usable(c, req->now))
+    if (rc == MDT_OK && mdt_authz_client_allowed(c, req->now))
         return true;
-    mdt_authz_error_page(req, resp, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND ? 400 : 500,
-                         client_id, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND
-                                        ? "The application asking for access is unknown or "
-                                          "not active."
-                                        : "The service could not read the client.");
+    if (rc == MDT_OK && mdt_client_usable(c, req->now))
+        /* never redirected: its redirect URIs were approved for no sign-in */
+        mdt_authz_error_page(req, resp, 400, client_id,
+                             "The application asking for access is not registered to sign "
+                             "people in (authorization_code grant).");
+    else
+        mdt_authz_error_page(req, resp, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND ? 400 : 500,
+                             client_id, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND
+                                            ? "The application asking for access is unknown "
+                                              "or not active."
+                                            : "The service could not read the client.");
     return false;
 }
 

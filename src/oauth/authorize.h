@@ -40,6 +40,16 @@ typedef struct {
 /* The stored request id (the part after the prefix) in a request_uri; NULL. */
 const char *mdt_authz_request_id(const char *request_uri);
 
+/* Whether client c may use /authorize at all: active, unexpired and
+ * registered for the authorization_code grant. Any other client is answered
+ * on an error page, never redirected to. */
+bool mdt_authz_client_allowed(const mdt_client *c, int64_t now);
+
+/* Whether session s is too old for p (prompt=login, max_age): the person
+ * must sign in again before any code is issued for p. */
+bool mdt_authz_needs_login(const mdt_req *req, const mdt_authz_params *p,
+                           const mdt_web_session *s);
+
 /* Reads and validates an authorization request (query or form; `get`
  * reads one parameter by name) for client c: the one rule set of /authorize
  * and /par. The redirect URI is checked first: when it is wrong,
@@ -57,10 +67,23 @@ mdt_rc mdt_authz_request_save(mdt_env *env, mdt_req *req, const mdt_authz_params
 mdt_rc mdt_authz_request_load(mdt_env *env, mdt_req *req, const char *id, mdt_authz_params *p,
                               mdt_err *err) MDT_WARN_UNUSED;
 
+/* Removes the stored request id (one statement: of two callers, one
+ * wins). MDT_ERR_NOT_FOUND when unknown, expired or already removed. */
+mdt_rc mdt_authz_request_consume(mdt_env *env, mdt_req *req, const char *id,
+                                 mdt_err *err) MDT_WARN_UNUSED;
+
+/* Consumes the stored request id (NULL: nothing to do) before it is
+ * answered, so that one request is answered once however often its form is
+ * sent; false with an error page when it was answered already (or a fault). */
+bool mdt_authz_request_use(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
+                           const char *id);
+
 /* Issues a code for session s and answers 303 to the client (code, state,
- * iss), audited as authz.code_issued. */
+ * iss), audited as authz.code_issued. id: the stored request p was read
+ * from (NULL: none), consumed first, so that it yields one code only; an
+ * error page when it was consumed already. */
 void mdt_authz_respond_code(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
-                            const mdt_authz_params *p, const mdt_web_session *s);
+                            const mdt_authz_params *p, const mdt_web_session *s, const char *id);
 /* Answers 303 to the client with error, error_description, state and iss;
  * audited as audit_type (authz.refused, consent.denied). */
 void mdt_authz_respond_error(mdt_env *env, mdt_req *req, mdt_resp *resp,

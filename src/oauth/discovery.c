@@ -34,7 +34,7 @@ static const char *const response_modes[] = {"query", "form_post"}; /* form_post
 static const char *const pkce_methods[] = {"S256"};
 
 /* OpenID Connect Discovery 1.0 §3 (id_token.c, userinfo.c). */
-static const char *const oidc_scopes[] = {"openid", "profile", "email"};
+static const char *const oidc_scopes[] = {"openid", "profile", "email", "offline_access"};
 static const char *const oidc_claims[] = {"iss", "sub", "aud", "exp", "iat", "auth_time",
                                           "nonce", "acr", "amr", "azp", "sid", "at_hash",
                                           "name", "email"};

@@ -125,8 +125,20 @@ static mdt_rc user_active(mdt_env *env, mdt_req *req, const char *username, mdt_
     return rc;
 }
 
-/* A refresh token for clients registered for the refresh_token grant; its
- * family is recorded with the code, so that a replay of the code revokes it. */
+/* Whether the grant gets a refresh token: the client must be registered for
+ * the refresh_token grant, and an OpenID Connect request (scope openid)
+ * must have been granted offline_access (OIDC Core §11): a refresh token
+ * outlives the sign-in session, which is what offline_access asks for.
+ * Requests without openid get one as before (plain OAuth clients). */
+static bool wants_refresh(const mdt_client *c, const char *scope)
+{
+    if (!mdt_client_has_grant(c, "refresh_token"))
+        return false;
+    return !mdt_scope_has(scope, "openid") || mdt_scope_has(scope, "offline_access");
+}
+
+/* A refresh token when wants_refresh; its family is recorded with the
+ * code, so that a replay of the code revokes it. */
 static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec *rec,
                             const bound *b, const mdt_grant *g, mdt_grant_result *out,
                             mdt_err *err)
@@ -138,7 +150,7 @@ static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec
                          .access_exp = g->exp};
     mdt_rc rc;
 
-    if (!mdt_client_has_grant(g->client, "refresh_token"))
+    if (!wants_refresh(g->client, b->scope))
         return MDT_OK;
     r.expires_at = req->now + env->cfg.refresh_token_ttl;
     if ((rc = mdt_refresh_issue(env, req->arena, &r, &out->refresh_token, err)) != MDT_OK)

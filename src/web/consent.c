@@ -187,26 +187,43 @@ static void render(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_ses
     mdt_web_allow_form_target(req, resp, p->redirect_uri);
 }
 
+/* Sends the browser to /login, coming back to the consent page of id. */
+static void to_login(mdt_req *req, mdt_resp *resp, const char *id)
+{
+    const char *back = mdt_arena_printf(req->arena, "/consent?request=%s",
+                                        mdt_url_encode(req->arena, id));
+
+    resp->status = 303;
+    mdt_resp_header(resp, "Location",
+                    mdt_arena_printf(req->arena, "/login?return_to=%s",
+                                     mdt_url_encode(req->arena, back)));
+    mdt_web_security_headers(resp);
+}
+
 /* The session, or a redirect to /login that comes back here (false). */
 static bool need_session(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *id,
                          mdt_web_session *s)
 {
     mdt_err err = {0};
     mdt_rc rc = mdt_web_session_get(env, req, req->arena, s, &err);
-    const char *back;
 
     if (rc == MDT_OK)
         return true;
-    if (rc != MDT_ERR_NOT_FOUND) {
+    if (rc != MDT_ERR_NOT_FOUND)
         fault(resp, "The service could not read the session.");
-        return false;
-    }
-    back = mdt_arena_printf(req->arena, "/consent?request=%s", mdt_url_encode(req->arena, id));
-    resp->status = 303;
-    mdt_resp_header(resp, "Location",
-                    mdt_arena_printf(req->arena, "/login?return_to=%s",
-                                     mdt_url_encode(req->arena, back)));
-    mdt_web_security_headers(resp);
+    else
+        to_login(req, resp, id);
+    return false;
+}
+
+/* The stored request's sign-in requirements (prompt=login, max_age) hold
+ * here too: reaching /consent directly skips no step of /authorize. */
+static bool fresh_enough(mdt_req *req, mdt_resp *resp, const char *id,
+                         const mdt_authz_params *p, const mdt_web_session *s)
+{
+    if (!mdt_authz_needs_login(req, p, s))
+        return true;
+    to_login(req, resp, id);
     return false;
 }
 
@@ -219,12 +236,12 @@ static bool load(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *id,
 
     if (rc == MDT_OK)
         rc = mdt_client_load(env, p->client_id, req->arena, c, &err);
-    if (rc == MDT_OK && !mdt_client_usable(c, req->now))
+    if (rc == MDT_OK && !mdt_authz_client_allowed(c, req->now))
         rc = MDT_ERR_NOT_FOUND;
     if (rc == MDT_ERR_NOT_FOUND)
         mdt_authz_error_page(req, resp, 400, p->client_id,
-                             "This authorization request is unknown or has expired. Go back to "
-                             "the application and start again.");
+                             "This authorization request is unknown, has expired or was "
+                             "already answered. Go back to the application and start again.");
     else if (rc != MDT_OK)
         fault(resp, "The service could not read the authorization request.");
     return rc == MDT_OK;
@@ -241,12 +258,13 @@ void mdt_handle_consent_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
         mdt_authz_error_page(req, resp, 400, NULL, "No authorization request to consent to.");
         return;
     }
-    if (need_session(env, req, resp, id, &s) && load(env, req, resp, id, &p, &c))
+    if (need_session(env, req, resp, id, &s) && load(env, req, resp, id, &p, &c) &&
+        fresh_enough(req, resp, id, &p, &s))
         render(env, req, resp, &s, &c, &p, id);
 }
 
 static void granted(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_session *s,
-                    const mdt_client *c, const mdt_authz_params *p)
+                    const mdt_client *c, const mdt_authz_params *p, const char *id)
 {
     mdt_err err = {0};
     mdt_audit_event ev = {.type = "consent.granted", .actor = s->rec.username,
@@ -254,6 +272,8 @@ static void granted(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_se
                           .decision = "allow", .request_id = req->request_id, .ip = req->peer_ip};
     mdt_buf b;
 
+    if (!mdt_authz_request_use(env, req, resp, c, id))
+        return; /* answered before: one request, one code */
     mdt_buf_init(&b, 4096);
     if (mdt_buf_adds(&b, "{\"scope\":") == MDT_OK && mdt_buf_add_json_str(&b, p->scope) == MDT_OK &&
         mdt_buf_adds(&b, "}") == MDT_OK)
@@ -265,7 +285,7 @@ static void granted(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_se
         fault(resp, "The service could not record your consent.");
         return;
     }
-    mdt_authz_respond_code(env, req, resp, c, p, s);
+    mdt_authz_respond_code(env, req, resp, c, p, s, NULL);
 }
 
 void mdt_handle_consent(mdt_env *env, mdt_req *req, mdt_resp *resp)
@@ -299,14 +319,15 @@ void mdt_handle_consent(mdt_env *env, mdt_req *req, mdt_resp *resp)
                                         .request_id = req->request_id, .ip = req->peer_ip};
         return;
     }
-    if (!load(env, req, resp, id, &p, &c))
+    if (!load(env, req, resp, id, &p, &c) || !fresh_enough(req, resp, id, &p, &s))
         return;
     if (mdt_str_eq(decision, "allow"))
-        granted(env, req, resp, &s, &c, &p);
-    else if (mdt_str_eq(decision, "deny"))
-        mdt_authz_respond_error(env, req, resp, &p, "access_denied",
-                                "the person denied the request", "consent.denied",
-                                s.rec.username);
-    else
+        granted(env, req, resp, &s, &c, &p, id);
+    else if (mdt_str_eq(decision, "deny")) {
+        if (mdt_authz_request_use(env, req, resp, &c, id))
+            mdt_authz_respond_error(env, req, resp, &p, "access_denied",
+                                    "the person denied the request", "consent.denied",
+                                    s.rec.username);
+    } else
         mdt_web_message_page(resp, 400, "Cannot authorize", "Choose Allow or Deny.");
 }

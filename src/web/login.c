@@ -11,6 +11,7 @@
 #include "iga/client.h"
 #include "jose/jws.h"
 #include "keys/keyring.h"
+#include "oauth/authorize.h"
 #include "oauth/redirect.h"
 #include "store/store.h"
 #include "users/users.h"
@@ -29,6 +30,7 @@ typedef struct {
     const char *client_id; /* the hint's aud, or client_id */
     const char *uri;       /* a post_logout_redirect_uri registered by that client */
     const char *state;
+    const char *hint_sub;  /* the person the id_token_hint names; NULL */
 } logout_req;
 
 static const char login_form[] =
@@ -117,6 +119,48 @@ bool mdt_web_login_throttled(int64_t user_failures, int64_t source_failures,
                              int64_t max_user, int64_t max_source)
 {
     return user_failures >= max_user || source_failures >= max_source;
+}
+
+/* The client_id parameter of a query (NULL: none, or more than one). */
+static const char *query_client_id(mdt_arena *a, const char *query)
+{
+    const char *found = NULL;
+
+    for (const char *p = query; p && *p;) {
+        size_t n = strcspn(p, "&"), k = strcspn(p, "=&");
+        const char *name = mdt_url_decode(a, p, k);
+
+        if (name && strcmp(name, "client_id") == 0) {
+            if (found || k == n)
+                return NULL;
+            found = mdt_url_decode(a, p + k + 1, n - k - 1);
+        }
+        p += n + (p[n] == '&');
+    }
+    return found;
+}
+
+/* A valid return_to (mdt_web_return_to_valid) may still lead through
+ * /authorize to a client's redirect URI: only for a client that may use
+ * /authorize, so that signing in never ends at a redirect URI nobody
+ * approved for sign-in. NULL, or why return_to is refused. */
+static const char *return_to_refused(mdt_env *env, mdt_req *req, const char *return_to)
+{
+    size_t n = strcspn(return_to, "?");
+    const char *path = mdt_url_decode(req->arena, return_to, n), *client_id;
+    mdt_client c;
+    mdt_err err = {0};
+
+    if (!path)
+        return "The return_to parameter must be a path on this server.";
+    if (strcmp(path, "/authorize") != 0)
+        return NULL;
+    client_id = return_to[n] ? query_client_id(req->arena, return_to + n + 1) : NULL;
+    if (!client_id || mdt_client_load(env, client_id, req->arena, &c, &err) != MDT_OK ||
+        !mdt_authz_client_allowed(&c, req->now))
+        return "The application you are signing in for is unknown, not active or not "
+               "registered to sign people in.";
+    return NULL;
 }
 
 /* --------------------------------------------------------------- helpers */
@@ -261,13 +305,17 @@ static void throttled_page(mdt_env *env, mdt_req *req, mdt_resp *resp, const cha
 
 void mdt_handle_login_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
-    const char *return_to = mdt_req_query(req, "return_to");
+    const char *return_to = mdt_req_query(req, "return_to"), *why;
     mdt_web_session s;
     bool failed;
 
     if (return_to && !mdt_web_return_to_valid(return_to)) {
         mdt_web_message_page(resp, 400, "Cannot sign in",
                              "The return_to parameter must be a path on this server.");
+        return;
+    }
+    if (return_to && (why = return_to_refused(env, req, return_to))) {
+        mdt_web_message_page(resp, 400, "Cannot sign in", why);
         return;
     }
     if (find_session(env, req, resp, &s, &failed) && !return_to) {
@@ -350,7 +398,7 @@ static void login_attempt(mdt_env *env, mdt_req *req, mdt_resp *resp, const char
 
 void mdt_handle_login(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
-    const char *username, *password, *return_to;
+    const char *username, *password, *return_to, *why;
     mdt_err err = {0};
 
     if (mdt_req_parse_form(req, &err) != MDT_OK) {
@@ -372,6 +420,10 @@ void mdt_handle_login(mdt_env *env, mdt_req *req, mdt_resp *resp)
                              "The return_to parameter must be a path on this server.");
         return;
     }
+    if (return_to && return_to[0] && (why = return_to_refused(env, req, return_to))) {
+        mdt_web_message_page(resp, 400, "Cannot sign in", why);
+        return;
+    }
     if (!username || !username[0] || !password || !password[0] ||
         strlen(username) > MDT_USERNAME_MAX || strlen(password) > MDT_WEB_PASSWORD_FIELD_MAX) {
         login_page(env, req, resp, 400, username && strlen(username) <= MDT_USERNAME_MAX
@@ -388,14 +440,15 @@ static const char *nonempty(const char *s)
     return s && *s ? s : NULL;
 }
 
-/* The client an ID token this server signed names (aud) into *client_id.
- * Expired tokens are accepted (RP-Initiated Logout §2). */
+/* The client (aud) and the person (sub) an ID token this server signed
+ * names, into *client_id and *sub. Expired tokens are accepted
+ * (RP-Initiated Logout §2). */
 static mdt_rc hint_client(mdt_env *env, mdt_req *req, const char *hint, const char **client_id,
-                          mdt_err *err)
+                          const char **sub, mdt_err *err)
 {
     mdt_jws *jws = NULL;
     json_t *claims = NULL;
-    const char *payload, *aud;
+    const char *payload, *aud, *who;
     size_t n;
     mdt_rc rc;
 
@@ -405,12 +458,14 @@ static mdt_rc hint_client(mdt_env *env, mdt_req *req, const char *hint, const ch
     payload = mdt_jws_payload(jws, &n);
     claims = json_loadb(payload, n, 0, NULL);
     aud = json_string_value(json_object_get(claims, "aud"));
-    if (!mdt_str_eq(mdt_jws_typ(jws), "JWT") || !aud ||
+    who = json_string_value(json_object_get(claims, "sub"));
+    if (!mdt_str_eq(mdt_jws_typ(jws), "JWT") || !aud || !who ||
         !mdt_str_eq(json_string_value(json_object_get(claims, "iss")), env->cfg.issuer)) {
         rc = mdt_fail(err, MDT_ERR_INVALID_REQUEST, "id_token_hint is not an ID token");
         goto out;
     }
-    if (!(*client_id = mdt_arena_strdup(req->arena, aud)))
+    if (!(*client_id = mdt_arena_strdup(req->arena, aud)) ||
+        !(*sub = mdt_arena_strdup(req->arena, who)))
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
 out:
     json_decref(claims);
@@ -435,7 +490,7 @@ static const char *logout_check(mdt_env *env, mdt_req *req, const char *hint,
 
     if (out->state && strlen(out->state) > LOGOUT_STATE_MAX)
         return "state is too long";
-    if (hint && hint_client(env, req, hint, &out->client_id, &err) != MDT_OK)
+    if (hint && hint_client(env, req, hint, &out->client_id, &out->hint_sub, &err) != MDT_OK)
         return "the id_token_hint is not a valid ID token from this server";
     if (client_id && out->client_id && !mdt_str_eq(client_id, out->client_id))
         return "client_id does not match the id_token_hint";
@@ -448,6 +503,9 @@ static const char *logout_check(mdt_env *env, mdt_req *req, const char *hint,
     if (mdt_client_load(env, out->client_id, req->arena, &c, &err) != MDT_OK ||
         !mdt_client_usable(&c, req->now))
         return "the application is unknown or disabled";
+    if (out->uri && !mdt_authz_client_allowed(&c, req->now))
+        return "the application is not registered to sign people in, so it cannot redirect "
+               "after sign-out";
     if (out->uri && !registered(&c, out->uri))
         return "post_logout_redirect_uri is not registered by the application";
     return NULL;
@@ -488,6 +546,32 @@ static void signed_out(mdt_req *req, mdt_resp *resp, const logout_req *lr, const
     mdt_web_security_headers(resp);
 }
 
+/* The id_token_hint names another person than the one signed in here: the
+ * application's sign-out is not theirs to make. Refused on a page without a
+ * sign-out form or a redirect; the session stays. */
+static void other_person(mdt_req *req, mdt_resp *resp, const mdt_web_session *s,
+                         const logout_req *lr)
+{
+    mdt_kv vars[] = {{"u", s->rec.username}};
+    const char *body;
+    mdt_err err = {0};
+
+    if (mdt_web_render_str(req->arena,
+                           "<p class=\"error\" role=\"alert\">The application asked to sign "
+                           "out another account than yours.</p>\n"
+                           "<p>You are still signed in as <strong class=\"who\">{{u}}</strong>. "
+                           "Nothing was changed. To sign out, open the sign-out page of this "
+                           "site directly.</p>\n",
+                           vars, 1, &body, &err) != MDT_OK) {
+        fault_page(resp, &err);
+        return;
+    }
+    mdt_web_page(resp, 400, "Cannot sign out", body);
+    audit(req, resp, "user.logout_refused", "deny", s->rec.username,
+          "the id_token_hint names another user than the signed-in one");
+    resp->audit.client_id = lr->client_id;
+}
+
 void mdt_handle_logout_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_web_session s;
@@ -497,6 +581,10 @@ void mdt_handle_logout_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (!logout_params(env, req, resp, false, &lr))
         return;
     if (find_session(env, req, resp, &s, &failed)) {
+        if (lr.hint_sub && !mdt_str_eq(lr.hint_sub, s.rec.username)) {
+            other_person(req, resp, &s, &lr);
+            return;
+        }
         signed_in_page(env, req, resp, &s, "Sign out", &lr);
         if (lr.uri)
             mdt_web_allow_form_target(req, resp, lr.uri);

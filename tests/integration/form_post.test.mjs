@@ -12,7 +12,7 @@ import * as oidc from 'openid-client';
 import { FAST_ARGON2, PASSWORD, authorizeUrl, createUsers, pkce } from './lib/authz.mjs';
 import { launchBrowser, submitLogin } from './lib/browser.mjs';
 import { basic, post } from './lib/oauth.mjs';
-import { createClient, createScope, startServer } from './lib/server.mjs';
+import { createClient, startServer } from './lib/server.mjs';
 
 /** Records every POST to /cb with its form body. */
 async function postServer() {
@@ -52,7 +52,6 @@ describe('response_mode=form_post', { timeout: 120_000 }, () => {
 
   before(async () => {
     srv = await startServer({ config: { users: FAST_ARGON2 } });
-    createScope(srv, 'openid', { description: 'Sign you in' });
     createUsers(srv, ['alice']);
     cb = await postServer();
     app = createClient(srv, {

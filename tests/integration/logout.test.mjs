@@ -13,7 +13,7 @@ import * as oidc from 'openid-client';
 import { FAST_ARGON2, PASSWORD, authorizeUrl, createUsers, pkce, signedIn } from './lib/authz.mjs';
 import { CookieJar, launchBrowser, submitLogin } from './lib/browser.mjs';
 import { auditEvents, eventBody, eventType } from './lib/oauth.mjs';
-import { createClient, createScope, startServer } from './lib/server.mjs';
+import { createClient, startServer } from './lib/server.mjs';
 
 /** Records every hit on /cb and /bye. */
 async function rpServer() {
@@ -57,14 +57,18 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
       redirect_uri: rp.cb, scope: 'openid', state, nonce, code_challenge: challenge, code_challenge_method: 'S256',
     });
     const { page } = browser;
-    const got = rp.next('/cb');
+    const atCb = (u) => u.href.startsWith(rp.cb);
     await page.goto(url.href);
     if (new URL(page.url()).pathname === '/login') await submitLogin(page, 'alice', PASSWORD);
-    let back = await Promise.race([got, page.waitForURL((u) => u.pathname === '/consent', { timeout: 10_000 }).then(() => null)]);
-    if (!back) {
+    // the page after login moves on by itself (a refresh to return_to): wait
+    // until the browser has arrived, at the consent page or at the client,
+    // so that no later navigation is interrupted by this one
+    await page.waitForURL((u) => u.pathname === '/consent' || atCb(u), { waitUntil: 'load' });
+    if (!atCb(new URL(page.url()))) {
       await page.locator('button[name="decision"][value="allow"]').click();
-      back = await got;
+      await page.waitForURL(atCb, { waitUntil: 'load' });
     }
+    const back = new URL(page.url());
     return oidc.authorizationCodeGrant(config, new URL(`${rp.cb}${back.search}`),
       { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
   }
@@ -90,8 +94,7 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
 
   before(async () => {
     srv = await startServer({ config: { users: FAST_ARGON2 } });
-    createScope(srv, 'openid', { description: 'Sign you in' });
-    createUsers(srv, ['alice']);
+    createUsers(srv, ['alice', 'bob']);
     rp = await rpServer();
     app = createClient(srv, {
       client_name: 'Mail assistant', kind: 'agent', owner: 'alice', grant_types: ['authorization_code'],
@@ -101,6 +104,7 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
     config = await oidc.discovery(new URL(srv.issuer), app.client_id, app.client_secret,
       oidc.ClientSecretBasic(app.client_secret), { execute: [oidc.allowInsecureRequests] });
     browser = await launchBrowser();
+    browser.page.setDefaultTimeout(30_000); // a loaded machine is slow, not wrong
   });
   after(async () => { await browser?.close(); await rp?.close(); await srv?.stop(); });
 
@@ -127,7 +131,7 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
     for (const c of cookies) old.cookies.set(c.name, c.value);
     assert.equal(await promptNone(old), null, 'the session works before logout');
 
-    const back = rp.next('/bye');
+    const back = rp.next('/bye', 30_000);
     // openid-client builds the URL from discovery's end_session_endpoint
     const url = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token, post_logout_redirect_uri: rp.bye, state: 'st-42' });
     await page.goto(url.href);
@@ -161,6 +165,43 @@ describe('RP-initiated logout', { timeout: 120_000 }, () => {
     assert.equal(resp.status(), 400);
     assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
     assert.equal(await promptNone(jar), null, 'the session is kept');
+  });
+
+  test('an id_token_hint naming another person than the signed-in one: refused, session kept', async () => {
+    const tokens = await codeFlow(); // alice's ID token
+    const { page } = browser;
+    // the browser signs out and bob signs in
+    await page.goto(`${srv.url}/logout`);
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign out' }).click()]);
+    await page.goto(`${srv.url}/login`);
+    await submitLogin(page, 'bob', PASSWORD);
+    await page.waitForURL((u) => u.pathname === '/login', { waitUntil: 'load' });
+    assert.match(await page.locator('body').innerText(), /signed in as.*bob/is);
+
+    let bye = false;
+    rp.next('/bye', 3_000).then(() => { bye = true; }, () => {});
+    const url = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token, post_logout_redirect_uri: rp.bye, state: 'st-x' });
+    const resp = await page.goto(url.href);
+    assert.equal(resp.status(), 400);
+    assert.equal(new URL(page.url()).pathname, '/logout');
+    const text = await page.locator('body').innerText();
+    assert.match(text, /another account/);
+    assert.match(text, /still signed in as bob/);
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0, 'no sign-out form');
+    const refused = events(srv, 'user.logout_refused').at(-1);
+    assert.equal(refused.client_id, app.client_id);
+    assert.match(refused.reason, /another user/);
+
+    // bob's session is intact: prompt=none with the browser's cookies still signs in
+    const jar = new CookieJar();
+    for (const c of await browser.context.cookies(srv.url)) jar.cookies.set(c.name, c.value);
+    assert.notEqual(await promptNone(jar), 'login_required', 'the session is kept');
+    await page.goto(`${srv.url}/login`);
+    assert.match(await page.locator('body').innerText(), /signed in as.*bob/is);
+    assert.equal(bye, false, 'never sent back to the client');
+    // the same hint without a session: nothing to protect, back at the client
+    const anon = await fetch(url.href, { redirect: 'manual' });
+    assert.equal(anon.status, 303);
   });
 
   test('an invalid id_token_hint: error page, no redirect', async () => {

@@ -13,7 +13,7 @@ import * as oidc from 'openid-client';
 
 import { launchBrowser, submitLogin } from './lib/browser.mjs';
 import { API, auditEvents, basic, createFixtureScopes, eventBody, eventType, post } from './lib/oauth.mjs';
-import { createClient, createScope, startServer } from './lib/server.mjs';
+import { createClient, startServer } from './lib/server.mjs';
 
 const PASSWORD = 'correct horse battery';
 const FAST_ARGON2 = { argon2_memory_kib: 8192, argon2_time_cost: 1 };
@@ -85,16 +85,14 @@ describe('refresh tokens and OpenID Connect', { timeout: 120_000 }, () => {
   before(async () => {
     srv = await startServer({ config: { users: FAST_ARGON2 } });
     createFixtureScopes(srv);
-    createScope(srv, 'openid', { description: 'Sign you in' });
-    createScope(srv, 'profile', { description: 'Your name' });
-    createScope(srv, 'email', { description: 'Your email address' });
+    // openid, profile, email and offline_access exist from `mandate init`
     const r = srv.cli(['user', 'create', 'alice', '--name', 'Alice Liddell', '--email', 'alice@example.com', '--password-stdin'],
       { input: `${PASSWORD}\n` });
     assert.equal(r.code, 0, r.stderr);
     cb = await callbackServer();
     const base = {
       kind: 'agent', owner: 'alice', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: [cb.uri],
-      scope: 'openid profile email read write', resources: [API], token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'openid profile email offline_access read write', resources: [API], token_endpoint_auth_method: 'client_secret_basic',
     };
     app = createClient(srv, { ...base, client_name: 'Mail assistant' });
     other = createClient(srv, { ...base, client_name: 'Other assistant' });
@@ -109,13 +107,14 @@ describe('refresh tokens and OpenID Connect', { timeout: 120_000 }, () => {
     assert.equal(m.userinfo_endpoint, `${srv.issuer}/userinfo`);
     assert.deepEqual(m.subject_types_supported, ['public']);
     assert.ok(m.id_token_signing_alg_values_supported.length === 1);
-    for (const s of ['openid', 'profile', 'email']) assert.ok(m.scopes_supported.includes(s));
+    for (const s of ['openid', 'profile', 'email', 'offline_access']) assert.ok(m.scopes_supported.includes(s));
     assert.ok(m.grant_types_supported.includes('refresh_token'));
     assert.ok(m.claims_supported.includes('sub'));
   });
 
   test('code flow: validated ID token, userinfo, refresh with rotation, reuse revokes the family', async () => {
-    const { tokens, nonce } = await codeFlow('openid profile email read');
+    // offline_access: an OpenID request gets a refresh token only with it (OIDC Core §11)
+    const { tokens, nonce } = await codeFlow('openid profile email offline_access read');
     // openid-client validated iss, aud, exp, nonce and the signature; check the rest
     const claims = tokens.claims();
     assert.equal(claims.sub, 'alice');
@@ -142,7 +141,7 @@ describe('refresh tokens and OpenID Connect', { timeout: 120_000 }, () => {
     const live = await introspect(srv, app, t2.refresh_token);
     assert.equal(live.active, true);
     assert.equal(live.token_type, 'refresh_token');
-    assert.equal(live.scope, 'openid profile email read', 'the refresh token keeps the grant');
+    assert.equal(live.scope, 'openid profile email offline_access read', 'the refresh token keeps the grant');
     const wide = await post(srv, '/token', { grant_type: 'refresh_token', refresh_token: t2.refresh_token, scope: 'write' },
       { headers: { authorization: basic(app.client_id, app.client_secret) } });
     assert.equal(wide.status, 400);

@@ -673,6 +673,35 @@ static void test_scopes(void **state)
     json_decref(l);
 }
 
+/* The OpenID Connect scopes: created when missing, once, never over an
+ * operator's scope of the same name. */
+static void test_standard_scopes(void **state)
+{
+    fx *f = *state;
+    mdt_scope_rec sc;
+    int added = -1;
+    int64_t seq0;
+
+    assert_int_equal(mdt_scope_create(&f->env, "profile", "Operator text", "approval", NULL,
+                                      &f->err), MDT_OK);
+    seq0 = audit_seq(f);
+    assert_int_equal(mdt_scope_ensure_standard(&f->env, &added, &f->err), MDT_OK);
+    assert_int_equal(added, 3);
+    assert_int_equal(audit_seq(f), seq0 + 3);
+    assert_int_equal(mdt_store_scope_get(f->env.store, "profile", &f->a, &sc, &f->err), MDT_OK);
+    assert_string_equal(sc.description, "Operator text");
+    assert_string_equal(sc.sensitivity, "approval");
+    assert_int_equal(mdt_store_scope_get(f->env.store, "offline_access", &f->a, &sc, &f->err),
+                     MDT_OK);
+    assert_string_equal(sc.sensitivity, "consent");
+    assert_int_equal(mdt_store_scope_get(f->env.store, "openid", &f->a, &sc, &f->err), MDT_OK);
+    assert_string_equal(sc.sensitivity, "none");
+    assert_int_equal(mdt_store_scope_get(f->env.store, "email", &f->a, &sc, &f->err), MDT_OK);
+    assert_int_equal(mdt_scope_ensure_standard(&f->env, &added, &f->err), MDT_OK);
+    assert_int_equal(added, 0);
+    assert_int_equal(audit_seq(f), seq0 + 3);
+}
+
 static void test_uri_checks(void **state)
 {
     (void)state;
@@ -1246,6 +1275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_merge, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_delete_and_list, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_scopes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_standard_scopes, fx_setup, fx_teardown),
         cmocka_unit_test(test_uri_checks),
         cmocka_unit_test(test_cred_live),
         cmocka_unit_test_setup_teardown(test_create_by_method, fx_setup, fx_teardown),

@@ -25,6 +25,52 @@ static void test_request_id(void **state)
     assert_null(mdt_authz_request_id(long_uri));
 }
 
+/* Who may use /authorize: active, unexpired, registered for the code grant. */
+static void test_client_allowed(void **state)
+{
+    const char *code[] = {"authorization_code", "refresh_token"}, *cc[] = {"client_credentials"};
+    mdt_client c = {.status = "active", .grant_types = code, .ngrant_types = 2};
+
+    (void)state;
+    assert_true(mdt_authz_client_allowed(&c, 100));
+    c.expires_at = 100;
+    assert_false(mdt_authz_client_allowed(&c, 100));
+    c.expires_at = 0;
+    c.status = "pending";
+    assert_false(mdt_authz_client_allowed(&c, 100));
+    c.status = "suspended";
+    assert_false(mdt_authz_client_allowed(&c, 100));
+    c.status = "active";
+    c.grant_types = cc;
+    c.ngrant_types = 1;
+    assert_false(mdt_authz_client_allowed(&c, 100));
+    c.ngrant_types = 0;
+    assert_false(mdt_authz_client_allowed(&c, 100));
+}
+
+/* The sign-in rules of a stored request against a session: prompt=login
+ * (login_after) and max_age. */
+static void test_needs_login(void **state)
+{
+    mdt_req req = {.now = 1000};
+    mdt_authz_params p = {.max_age = -1};
+    mdt_web_session s = {.rec = {.auth_time = 900}};
+
+    (void)state;
+    assert_false(mdt_authz_needs_login(&req, &p, &s));
+    p.login_after = 950; /* prompt=login at 950: the 900 sign-in is too old */
+    assert_true(mdt_authz_needs_login(&req, &p, &s));
+    s.rec.auth_time = 950;
+    assert_false(mdt_authz_needs_login(&req, &p, &s));
+    p.login_after = 0;
+    p.max_age = 60; /* 50 s old */
+    assert_false(mdt_authz_needs_login(&req, &p, &s));
+    req.now = 1011; /* 61 s old */
+    assert_true(mdt_authz_needs_login(&req, &p, &s));
+    p.login_after = 950; /* a sign-in made for this request satisfies max_age */
+    assert_false(mdt_authz_needs_login(&req, &p, &s));
+}
+
 /* take: once, never after expiry; get still filters expired records. */
 static void test_take_once(void **state)
 {
@@ -77,6 +123,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_id),
+        cmocka_unit_test(test_client_allowed),
+        cmocka_unit_test(test_needs_login),
         cmocka_unit_test(test_take_once),
     };
     int rc;
