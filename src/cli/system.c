@@ -10,6 +10,7 @@
 #include "audit/audit.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "keys/audit_key.h"
 #include "keys/keyring.h"
 #include "oauth/cimd.h"
 #include "oauth/jwks_cache.h"
@@ -48,7 +49,8 @@ static mdt_rc do_init(mdt_env *env, mdt_err *err)
         return rc;
     if ((rc = mdt_store_migrate(env->store, err)) != MDT_OK ||
         (rc = mdt_master_key_ensure(mdt_master_key_path(&env->cfg, path, sizeof(path)), &env->rng,
-                                    err)) != MDT_OK)
+                                    err)) != MDT_OK ||
+        (rc = mdt_audit_keys_setup(env, err)) != MDT_OK)
         return rc;
     return mdt_keys_ensure_first(env, err);
 }
@@ -177,9 +179,13 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
         return mdt_cli_fail_err("storage", &err);
     if (mdt_keyring_open(env, &env->keys, &err) != MDT_OK)
         return mdt_cli_fail_err("keys", &err);
+    if (mdt_audit_keys_setup(env, &err) != MDT_OK)
+        return mdt_cli_fail_err("audit key", &err);
     if (mdt_audit_start(env->store, &env->clock, (size_t)env->cfg.audit_max_batch, &env->audit,
                         &err) != MDT_OK)
         return mdt_cli_fail_err("audit", &err);
+    mdt_audit_set_checkpoints(env->audit, env->audit_keys->signer, env->cfg.audit_checkpoint_events,
+                              env->cfg.audit_checkpoint_interval);
     env->actor = "server";
     if (start_assertions(env, &err) != MDT_OK) {
         stop_assertions(env);
