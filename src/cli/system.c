@@ -179,6 +179,7 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
         return mdt_cli_fail_err("storage", &err);
     if (mdt_keyring_open(env, &env->keys, &err) != MDT_OK)
         return mdt_cli_fail_err("keys", &err);
+    env->actor = "server";
     if (mdt_audit_keys_setup(env, &err) != MDT_OK)
         return mdt_cli_fail_err("audit key", &err);
     if (mdt_audit_start(env->store, &env->clock, (size_t)env->cfg.audit_max_batch, &env->audit,
@@ -186,7 +187,6 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
         return mdt_cli_fail_err("audit", &err);
     mdt_audit_set_checkpoints(env->audit, env->audit_keys->signer, env->cfg.audit_checkpoint_events,
                               env->cfg.audit_checkpoint_interval);
-    env->actor = "server";
     if (start_assertions(env, &err) != MDT_OK) {
         stop_assertions(env);
         return mdt_cli_fail_err("trusted issuers", &err);

@@ -279,6 +279,32 @@ describe('tamper-evident audit log', { timeout: 120_000 }, () => {
   });
 });
 
+describe('checkpoints by time', { timeout: 60_000 }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ config: { audit: { checkpoint_events: 100000, checkpoint_interval: '1s' } } });
+  });
+  after(() => srv?.stop());
+
+  it('an idle server signs a checkpoint of new events after checkpoint_interval', async () => {
+    const db = path.join(srv.dir, 'mandate.db');
+    createFixtureScopes(srv);
+    const client = createClient(srv, agentMetadata());
+    const r = await tokenBasic(srv, client, { scope: 'read' });
+    assert.equal(r.status, 200, show(r));
+    const issued = Number(sqlite(db, "SELECT max(seq) FROM audit_events WHERE type = 'token.issued';").trim());
+    const deadline = Date.now() + 10_000;
+    let covered = 0;
+    while (Date.now() < deadline) {
+      covered = Number(sqlite(db, 'SELECT coalesce(max(seq), 0) FROM audit_checkpoints;').trim());
+      if (covered >= issued) break;
+      await sleep(100);
+    }
+    assert.ok(covered >= issued, `a checkpoint covers the token event ${issued}, got ${covered}`);
+    assert.equal(cliJson(srv, ['audit', 'verify']).ok, true);
+  });
+});
+
 describe('upgrade of an unkeyed log', { timeout: 60_000 }, () => {
   let ctx;
   after(async () => { if (ctx) await rm(ctx.dir, { recursive: true, force: true }); });
