@@ -902,6 +902,25 @@ static void test_anchor_required(void **state)
     expect_full(f, NULL, MDT_ERR_VERIFY, 1, &r); /* keyed but empty: the anchor is gone */
 }
 
+/* Many events per transaction: each after the first reuses the keyed context. */
+static void test_keyed_batches(void **state)
+{
+    fx *f = *state;
+    mdt_audit_verify_result r;
+    mdt_audit *a = NULL;
+    mdt_err err = {0};
+
+    mdt_store_set_audit_key(f->store, chain_key);
+    assert_int_equal(mdt_audit_anchor_ensure(f->store, &f->clock, "cli", "kid", &err), MDT_OK);
+    assert_int_equal(mdt_audit_start(f->store, &f->clock, 64, &a, &err), MDT_OK);
+    for (int i = 0; i < 500; i++)
+        assert_int_equal(mdt_audit_submit(a, &(mdt_audit_event){.type = "batched"}, NULL, NULL, &err),
+                         MDT_OK);
+    mdt_audit_stop(a);
+    expect_full(f, NULL, MDT_OK, 0, &r);
+    assert_int_equal(r.count, 501);
+}
+
 static void test_checkpoint_add_is_conditional(void **state)
 {
     fx *f = *state;
@@ -972,6 +991,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyed_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_anchor_required, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keyed_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_add_is_conditional, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_checkpoints, setup, teardown),
     };
