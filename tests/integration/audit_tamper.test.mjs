@@ -248,6 +248,23 @@ describe('tamper-evident audit log', { timeout: 120_000 }, () => {
       assert.match(r.stderr, /signature/, describeRun(r));
     });
 
+    await t.test('a checkpoint file that is not one', async () => {
+      await restore();
+      const f = path.join(srv.dir, 'not-a-checkpoint.json');
+      await writeFile(f, '{"n": 1, "seq": 2}');
+      let r = verify(srv, ['--checkpoint', f]);
+      assert.notEqual(r.code, 0, describeRun(r));
+      assert.match(r.stderr, /^mandate: audit verify: .*not an exported audit checkpoint/, describeRun(r));
+      await writeFile(f, 'garbage');
+      r = verify(srv, ['--checkpoint', f]);
+      assert.notEqual(r.code, 0, describeRun(r));
+      r = verify(srv, ['--checkpoint', path.join(srv.dir, 'missing.json')]);
+      assert.notEqual(r.code, 0, describeRun(r));
+      assert.match(r.stderr, /^mandate: audit verify: .*cannot read/, describeRun(r));
+      r = srv.cli(['audit', 'export', '--checkpoint', f]);
+      assert.notEqual(r.code, 0, describeRun(r));
+    });
+
     await t.test('two writers: only the next checkpoint can be stored', async () => {
       await restore();
       const top = Number(sqlite(db, 'SELECT max(n) FROM audit_checkpoints;').trim());
@@ -330,6 +347,15 @@ describe('upgrade of an unkeyed log', { timeout: 60_000 }, () => {
     writeRows(db, recompute(old, 0));
     sqlite(db, 'DROP TABLE audit_checkpoints; DELETE FROM schema_migrations WHERE version >= 9;');
     const oldHead = old[4].hash.toString('hex');
+
+    // Before the upgrade runs: the unkeyed chain verifies as such, and
+    // there is nothing to sign checkpoints with yet.
+    r = cli(['audit', 'verify']);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.match(r.stdout, /not keyed/);
+    r = cli(['audit', 'checkpoint']);
+    assert.notEqual(r.code, 0, describeRun(r));
+    assert.match(r.stderr, /^mandate: .*no audit key/, describeRun(r));
 
     r = cli(['init']);
     assert.equal(r.code, 0, describeRun(r));
