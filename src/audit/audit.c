@@ -36,9 +36,9 @@
  * anchor and every event after it with HMAC-SHA256. The anchor's prev_hash
  * is the head of the unkeyed chain (and its seq - 1 that chain's length),
  * so the old chain is carried over under the key. A log created keyed
- * starts with the anchor at seq 1. Once a log has an anchor, verify
- * requires one: removing it (or retyping it) and recomputing with SHA-256
- * is detected, and so is any event recomputed without K.
+ * starts with the anchor at seq 1. Where K exists, verify requires an
+ * anchor: removing it (or retyping it) and recomputing with SHA-256 is
+ * detected, and so is any event recomputed without K.
  *
  * Checkpoints (src/audit/checkpoint.c) sign (n, seq, head, time, prev)
  * with a dedicated Ed25519 key, so that deleting the newest events is
