@@ -553,14 +553,17 @@ static mdt_rc check_unkeyed(mdt_store *s, mdt_err *err)
     return rc;
 }
 
-static mdt_rc append_hashed(mdt_store *s, mdt_audit_rec *recs, size_t n, mdt_err *err)
+/* check_unkeyed: whether to look for an anchor when the key is not set (a
+ * scan of the log when it has none). */
+static mdt_rc append_hashed(mdt_store *s, mdt_audit_rec *recs, size_t n, bool check_unkeyed_log,
+                            mdt_err *err)
 {
     mdt_rc rc;
 
     tl_hash.failed = false;
     tl_hash.keyed = false;
     tl_hash.key = mdt_store_audit_key(s);
-    if (!tl_hash.key && (rc = check_unkeyed(s, err)) != MDT_OK)
+    if (!tl_hash.key && check_unkeyed_log && (rc = check_unkeyed(s, err)) != MDT_OK)
         return rc;
     if (tl_hash.key ? !(tl_hash.mac = mac_new()) : !(tl_hash.md = EVP_MD_CTX_new()))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
@@ -639,7 +642,7 @@ mdt_rc mdt_audit_append_now(mdt_store *store, const mdt_clock *clock, const mdt_
     mdt_rc rc = item_new(clock, ev, &it, err);
 
     if (rc == MDT_OK)
-        rc = append_hashed(store, &it->rec, 1, err);
+        rc = append_hashed(store, &it->rec, 1, true, err);
     item_free(it);
     return rc;
 }
@@ -687,6 +690,7 @@ struct mdt_audit {
     int64_t cp_events, cp_seconds;
     int64_t since_cp;        /* events committed since the last checkpoint */
     int64_t last_cp;         /* when the last checkpoint was written (or the start) */
+    int64_t unkeyed_checked; /* without a key: when the log was last seen without anchor */
 };
 
 /* Under the lock: moves up to max_batch queued events to a->batch. */
@@ -734,12 +738,16 @@ static void complete_batch(mdt_audit *a, size_t n, mdt_rc rc, const mdt_err *err
 
 static void commit_batch(mdt_audit *a, size_t n)
 {
+    int64_t now = mdt_now(a->clock);
+    bool check = now != a->unkeyed_checked; /* at most once a second */
     mdt_err err = {0};
     mdt_rc rc;
 
     for (size_t i = 0; i < n; i++)
         a->recs[i] = a->batch[i]->rec;
-    rc = append_hashed(a->store, a->recs, n, &err);
+    rc = append_hashed(a->store, a->recs, n, check, &err);
+    if (rc == MDT_OK && check)
+        a->unkeyed_checked = now;
     if (rc != MDT_OK) {
         MDT_ERROR("audit: append of %zu events failed: %s", n, mdt_err_text(&err));
         if (!err.msg)
