@@ -296,6 +296,28 @@ describe('tamper-evident audit log', { timeout: 120_000 }, () => {
   });
 });
 
+describe('audit command line help', () => {
+  it('prints the usage of every audit command with an example', async () => {
+    const ctx = await prepare();
+    try {
+      for (const args of [['audit', '--help'], ['audit', 'help'], ['audit', 'verify', '--help']]) {
+        const r = runMandate(['--config', ctx.conf, ...args], { cwd: ctx.dir });
+        assert.equal(r.code, 0, describeRun(r));
+        for (const want of ['verify [--checkpoint FILE]', 'checkpoint [--json]', 'export [--since TIME]',
+          'tail [--lines N]', 'example:']) {
+          assert.ok(r.stdout.includes(want), `${args.join(' ')} shows ${want}: ${r.stdout}`);
+        }
+      }
+      const r = runMandate(['--config', ctx.conf, 'audit'], { cwd: ctx.dir });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /^mandate: usage: mandate audit verify \[--checkpoint FILE\]\|checkpoint/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    } finally {
+      await rm(ctx.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('checkpoints by time', { timeout: 60_000 }, () => {
   let srv;
   before(async () => {
