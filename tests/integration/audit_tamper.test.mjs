@@ -6,13 +6,15 @@
 // Signed checkpoints are written by the server and exported by the CLI; an
 // unkeyed log written by an earlier version is carried over by an anchor.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { copyFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as jose from 'jose';
-import { cliJson, createClient, describeRun, prepare, runMandate, sleep, startServer } from './lib/server.mjs';
+import {
+  MANDATE_BIN, cliJson, createClient, describeRun, prepare, runMandate, sleep, startServer,
+} from './lib/server.mjs';
 import { agentMetadata, createFixtureScopes, show, tokenBasic } from './lib/oauth.mjs';
 
 function sqlite(db, sql) {
@@ -155,6 +157,26 @@ describe('tamper-evident audit log', { timeout: 120_000 }, () => {
     // A second call with nothing new prints the same checkpoint.
     assert.equal(cliJson(srv, ['audit', 'checkpoint']).n, exported.n);
     assert.equal(cliJson(srv, ['audit', 'verify', '--checkpoint', await saveCheckpoint()]).ok, true);
+  });
+
+  it('several writers at once store one sequence of checkpoints', async () => {
+    const client = createClient(srv, agentMetadata({ client_name: 'concurrent' }));
+    const run = () => new Promise((resolve) => {
+      const p = spawn(MANDATE_BIN, ['--config', srv.conf, 'audit', 'checkpoint', '--json'], { cwd: srv.dir });
+      let out = '';
+      p.stdout.on('data', (d) => { out += d; });
+      p.on('exit', (code) => resolve({ code, out }));
+    });
+    for (let round = 0; round < 3; round++) {
+      const tokens = Array.from({ length: 4 }, () => tokenBasic(srv, client, { scope: 'read' }));
+      const writers = await Promise.all(Array.from({ length: 6 }, run));
+      for (const w of writers) assert.equal(w.code, 0, w.out);
+      for (const t of await Promise.all(tokens)) assert.equal(t.status, 200, show(t));
+    }
+    const ns = sqlite(db, 'SELECT n FROM audit_checkpoints ORDER BY n;').trim().split('\n').map(Number);
+    assert.deepEqual(ns, ns.map((_, i) => i + 1), 'numbered 1, 2, 3, ... without a gap or a twin');
+    const v = cliJson(srv, ['audit', 'verify']);
+    assert.equal(v.checkpoints, ns.length);
   });
 
   async function saveCheckpoint() {
