@@ -25,7 +25,7 @@ static const struct {
     {"iat", MDT_ENV_STORE, mdt_cli_iat, "initial access tokens for dynamic registration (create)"},
     {"request", MDT_ENV_STORE, mdt_cli_request, "requests awaiting approval (list|approve|deny)"},
     {"keys", MDT_ENV_STORE, mdt_cli_keys, "signing keys (list|rotate)"},
-    {"audit", MDT_ENV_STORE, mdt_cli_audit, "audit log (verify|export|tail)"},
+    {"audit", MDT_ENV_STORE, mdt_cli_audit, "audit log (verify [--checkpoint FILE]|checkpoint|export|tail)"},
     {"config-reference", 0, mdt_cli_config_reference, "print the configuration reference (Markdown)"},
 };
 

@@ -9,6 +9,7 @@
 
 #include "audit/audit.h"
 #include "core/log.h"
+#include "keys/audit_key.h"
 #include "keys/keyring.h"
 #include "store/store.h"
 
@@ -71,7 +72,8 @@ mdt_rc mdt_env_open(mdt_env *env, const char *config_path, unsigned flags, mdt_e
     env->config_valid = true;
     if (mdt_log_level_parse(env->cfg.log_level, &level) == MDT_OK)
         mdt_log_set_level(level);
-    if ((flags & MDT_ENV_STORE) && (rc = open_store(env, err)) != MDT_OK)
+    if ((flags & MDT_ENV_STORE) &&
+        ((rc = open_store(env, err)) != MDT_OK || (rc = mdt_audit_keys_open(env, err)) != MDT_OK))
         return rc;
     if ((flags & MDT_ENV_KEYS) && (rc = mdt_keyring_open(env, &env->keys, err)) != MDT_OK)
         return rc;
@@ -79,6 +81,10 @@ mdt_rc mdt_env_open(mdt_env *env, const char *config_path, unsigned flags, mdt_e
         (rc = mdt_audit_start(env->store, &env->clock, (size_t)env->cfg.audit_max_batch,
                               &env->audit, err)) != MDT_OK)
         return rc;
+    if (env->audit && env->audit_keys)
+        mdt_audit_set_checkpoints(env->audit, env->audit_keys->signer,
+                                  env->cfg.audit_checkpoint_events,
+                                  env->cfg.audit_checkpoint_interval);
     return MDT_OK;
 }
 
@@ -93,6 +99,8 @@ void mdt_env_close(mdt_env *env)
 {
     mdt_audit_stop(env->audit);
     env->audit = NULL;
+    mdt_audit_keys_free(env->audit_keys);
+    env->audit_keys = NULL;
     mdt_keyring_free(env->keys);
     env->keys = NULL;
     mdt_store_close(env->store);

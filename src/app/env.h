@@ -12,6 +12,7 @@
 typedef struct mdt_store mdt_store;
 typedef struct mdt_keyring mdt_keyring;
 typedef struct mdt_audit mdt_audit;
+typedef struct mdt_audit_keys mdt_audit_keys;
 typedef struct mdt_trust mdt_trust;
 typedef struct mdt_jwks_cache mdt_jwks_cache;
 typedef struct mdt_cimd_cache mdt_cimd_cache;
@@ -25,6 +26,7 @@ typedef struct mdt_env {
     mdt_store *store;
     mdt_keyring *keys;   /* NULL in commands that do not sign */
     mdt_audit *audit;    /* group-commit writer; NULL in the CLI (which appends directly) */
+    mdt_audit_keys *audit_keys; /* keys of the audit chain and checkpoints (keys/audit_key.h); NULL: none yet */
     const char *actor;   /* who acts in CLI commands ("cli" by default) */
     mdt_trust *trust;    /* trusted assertion issuers (oauth/trust.h); NULL: none. Set by serve */
     mdt_jwks_cache *jwks; /* JWK Sets of jwks_uri and jwks (oauth/jwks_cache.h); set by serve */

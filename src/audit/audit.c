@@ -19,13 +19,30 @@
  *              data is the caller's JSON object with insignificant
  *              whitespace removed, otherwise byte for byte.
  *   prev_hash  the hash of event seq-1; 32 zero bytes for seq 1.
- *   hash       SHA-256 over the concatenation of
+ *   hash       HMAC-SHA256, under the audit chain key K, of the concatenation
  *                prev_hash                  (32 bytes)
  *                seq                        (8 bytes, big-endian, unsigned)
  *                time                       (8 bytes, big-endian, two's complement)
  *                type                       (its bytes)
  *                0x00                       (1 byte)
  *                body                       (its bytes, no terminator)
+ *              K is 32 random bytes kept in the audit key file beside the
+ *              master key (src/keys/audit_key.c), never in the database: who
+ *              can write the database but not read K cannot recompute a hash.
+ *
+ * The anchor. Logs written before the chain was keyed used plain SHA-256
+ * of the same bytes. The first keyed event is the anchor (type
+ * "audit.anchor"): every event before it is checked with SHA-256, the
+ * anchor and every event after it with HMAC-SHA256. The anchor's prev_hash
+ * is the head of the unkeyed chain (and its seq - 1 that chain's length),
+ * so the old chain is carried over under the key. A log created keyed
+ * starts with the anchor at seq 1. Where K exists, verify requires an
+ * anchor: removing it (or retyping it) and recomputing with SHA-256 is
+ * detected, and so is any event recomputed without K.
+ *
+ * Checkpoints (src/audit/checkpoint.c) sign (n, seq, head, time, prev)
+ * with a dedicated Ed25519 key, so that deleting the newest events is
+ * detected as far as the last checkpoint (in the database, or exported).
  *
  * An export line is the body with two members spliced in, byte for byte:
  *   {"seq":N,<the body without its braces>,"prev_hash":"<64 hex>","hash":"<64 hex>"}
@@ -33,8 +50,11 @@
  * body back as "{" + the text between the prefix {"seq":N, and the fixed
  * 154-byte tail ,"prev_hash":...} + "}" (do not re-serialise parsed JSON:
  * escaping may differ), recompute the hash as above from prev_hash, seq,
- * time (parsed from "time"), type and body, compare it with "hash", and
- * compare "prev_hash" with the previous line's "hash". A record whose body
+ * time (parsed from "time"), type and body (with K from the anchor on),
+ * compare it with "hash", and compare "prev_hash" with the previous
+ * line's "hash". Without K, an export is checked by its links and against
+ * a signed checkpoint: the line whose seq a checkpoint names must carry
+ * the checkpoint's head as its "hash". A record whose body
  * is not a one-line JSON object (only possible after tampering) is
  * exported as {"seq":N,"body":"<the body as a string>",...}.
  *
@@ -45,10 +65,14 @@
  * prev_hash. No lock is held during I/O. */
 #include "audit/audit.h"
 
+#include <errno.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -443,31 +467,112 @@ mdt_rc mdt_audit_hash(const mdt_audit_rec *ev, uint8_t out[MDT_HASH_LEN], mdt_er
     return rc;
 }
 
-/* The store's hash callback takes no context: the digest context of the
- * append in progress is this thread's. */
+static EVP_MAC_CTX *mac_new(void)
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+
+    EVP_MAC_free(mac); /* the context keeps its own reference */
+    return ctx;
+}
+
+/* key NULL: the key (and digest) ctx was last initialised with, which
+ * halves the cost of each event after the first of a batch. */
+static bool mac_with(EVP_MAC_CTX *ctx, const uint8_t *key, const mdt_audit_rec *ev,
+                     uint8_t out[MDT_HASH_LEN])
+{
+    static char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    const char *type = ev->type ? ev->type : "";
+    const char *body = ev->body ? ev->body : "";
+    uint8_t be[16];
+    size_t len = 0;
+
+    put_be64(be, (uint64_t)ev->seq);
+    put_be64(be + 8, (uint64_t)ev->time);
+    return EVP_MAC_init(ctx, key, key ? MDT_HASH_LEN : 0, key ? params : NULL) &&
+           EVP_MAC_update(ctx, ev->prev_hash, MDT_HASH_LEN) && EVP_MAC_update(ctx, be, sizeof(be)) &&
+           EVP_MAC_update(ctx, (const uint8_t *)type, strlen(type) + 1) &&
+           EVP_MAC_update(ctx, (const uint8_t *)body, strlen(body)) &&
+           EVP_MAC_final(ctx, out, &len, MDT_HASH_LEN) && len == MDT_HASH_LEN;
+}
+
+mdt_rc mdt_audit_mac(const uint8_t key[MDT_HASH_LEN], const mdt_audit_rec *ev,
+                     uint8_t out[MDT_HASH_LEN], mdt_err *err)
+{
+    EVP_MAC_CTX *ctx = mac_new();
+    mdt_rc rc = MDT_OK;
+
+    if (!ctx || !mac_with(ctx, key, ev, out))
+        rc = mdt_fail_openssl(err, "audit hmac");
+    EVP_MAC_CTX_free(ctx);
+    return rc;
+}
+
+/* The store's hash callback takes no context: the digest context and key of
+ * the append in progress are this thread's. */
 static _Thread_local struct {
     EVP_MD_CTX *md;
+    EVP_MAC_CTX *mac;
+    const uint8_t *key;
+    bool keyed;   /* mac holds the key already */
     bool failed;
 } tl_hash;
 
 static void chain_hash(mdt_audit_rec *ev)
 {
-    if (!tl_hash.md || !hash_with(tl_hash.md, ev, ev->hash)) {
+    bool ok;
+
+    if (tl_hash.key) {
+        ok = tl_hash.mac && mac_with(tl_hash.mac, tl_hash.keyed ? NULL : tl_hash.key, ev, ev->hash);
+        tl_hash.keyed = ok;
+    } else {
+        ok = tl_hash.md && hash_with(tl_hash.md, ev, ev->hash);
+    }
+    if (!ok) {
         tl_hash.failed = true;
         memset(ev->hash, 0, MDT_HASH_LEN);
     }
 }
 
-static mdt_rc append_hashed(mdt_store *s, mdt_audit_rec *recs, size_t n, mdt_err *err)
+/* Without the key, appending to a keyed log would put unkeyed events after
+ * the anchor: refused, so that a lost key file is noticed at once. */
+static mdt_rc check_unkeyed(mdt_store *s, mdt_err *err)
+{
+    int64_t anchor = 0;
+    mdt_rc rc = mdt_store_audit_find_type(s, MDT_AUDIT_ANCHOR, &anchor, err);
+
+    if (rc == MDT_OK && anchor)
+        rc = mdt_failf(err, MDT_ERR_CONFIG, "the audit key is not loaded",
+                       "the audit log is keyed (anchor at event %lld) but the audit key file was "
+                       "not found: restore it beside the master key",
+                       (long long)anchor);
+    return rc;
+}
+
+/* check_unkeyed: whether to look for an anchor when the key is not set (a
+ * scan of the log when it has none). */
+static mdt_rc append_hashed(mdt_store *s, mdt_audit_rec *recs, size_t n, bool check_unkeyed_log,
+                            mdt_err *err)
 {
     mdt_rc rc;
 
     tl_hash.failed = false;
-    if (!(tl_hash.md = EVP_MD_CTX_new()))
+    tl_hash.keyed = false;
+    tl_hash.key = mdt_store_audit_key(s);
+    if (!tl_hash.key && check_unkeyed_log && (rc = check_unkeyed(s, err)) != MDT_OK)
+        return rc;
+    if (tl_hash.key ? !(tl_hash.mac = mac_new()) : !(tl_hash.md = EVP_MD_CTX_new()))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     rc = mdt_store_audit_append(s, recs, n, chain_hash, err);
     EVP_MD_CTX_free(tl_hash.md);
+    EVP_MAC_CTX_free(tl_hash.mac);
     tl_hash.md = NULL;
+    tl_hash.mac = NULL;
+    tl_hash.key = NULL;
     if (rc == MDT_OK && tl_hash.failed) {
         /* Cannot happen short of a broken OpenSSL; the events are stored
          * with a zero hash and verify will name them. */
@@ -537,9 +642,32 @@ mdt_rc mdt_audit_append_now(mdt_store *store, const mdt_clock *clock, const mdt_
     mdt_rc rc = item_new(clock, ev, &it, err);
 
     if (rc == MDT_OK)
-        rc = append_hashed(store, &it->rec, 1, err);
+        rc = append_hashed(store, &it->rec, 1, true, err);
     item_free(it);
     return rc;
+}
+
+mdt_rc mdt_audit_anchor_ensure(mdt_store *store, const mdt_clock *clock, const char *actor,
+                               const char *checkpoint_kid, mdt_err *err)
+{
+    int64_t anchor = 0;
+    char data[256];
+    mdt_audit_event ev = {
+        .type = MDT_AUDIT_ANCHOR,
+        .actor = actor,
+        .reason = "the audit chain is keyed from this event on; its prev_hash is the head of the "
+                  "chain before it",
+        .data = data,
+    };
+    mdt_rc rc;
+
+    if (!mdt_store_audit_key(store))
+        return mdt_fail(err, MDT_ERR_INTERNAL, "audit anchor without a key");
+    if ((rc = mdt_store_audit_find_type(store, MDT_AUDIT_ANCHOR, &anchor, err)) != MDT_OK || anchor)
+        return rc;
+    snprintf(data, sizeof(data), "{\"chain\":\"hmac-sha256\",\"checkpoint_kid\":\"%s\"}",
+             checkpoint_kid ? checkpoint_kid : "");
+    return mdt_audit_append_now(store, clock, &ev, err);
 }
 
 /* --- the writer ---------------------------------------------------------- */
@@ -557,6 +685,12 @@ struct mdt_audit {
     uint64_t commits, events;
     item **batch;            /* the writer's, max_batch of each */
     mdt_audit_rec *recs;
+    /* Checkpoints (mdt_audit_set_checkpoints); the counters are the writer's. */
+    const mdt_jwk *signer;
+    int64_t cp_events, cp_seconds;
+    int64_t since_cp;        /* events committed since the last checkpoint */
+    int64_t last_cp;         /* when the last checkpoint was written (or the start) */
+    int64_t unkeyed_checked; /* without a key: when the log was last seen without anchor */
 };
 
 /* Under the lock: moves up to max_batch queued events to a->batch. */
@@ -604,39 +738,106 @@ static void complete_batch(mdt_audit *a, size_t n, mdt_rc rc, const mdt_err *err
 
 static void commit_batch(mdt_audit *a, size_t n)
 {
+    int64_t now = mdt_now(a->clock);
+    bool check = now != a->unkeyed_checked; /* at most once a second */
     mdt_err err = {0};
     mdt_rc rc;
 
     for (size_t i = 0; i < n; i++)
         a->recs[i] = a->batch[i]->rec;
-    rc = append_hashed(a->store, a->recs, n, &err);
+    rc = append_hashed(a->store, a->recs, n, check, &err);
+    if (rc == MDT_OK && check)
+        a->unkeyed_checked = now;
     if (rc != MDT_OK) {
         MDT_ERROR("audit: append of %zu events failed: %s", n, mdt_err_text(&err));
         if (!err.msg)
             err.msg = "audit write failed";
+    } else {
+        a->since_cp += (int64_t)n;
     }
     complete_batch(a, n, rc, &err);
+}
+
+/* In the writer thread, without the lock, after the responses of the batch
+ * were released: a checkpoint is never on a request's path. */
+static void maybe_checkpoint(mdt_audit *a, const mdt_jwk *signer, bool force)
+{
+    int64_t now = mdt_now(a->clock);
+    bool written = false;
+    mdt_err err = {0};
+
+    if (!signer || a->since_cp == 0)
+        return;
+    if (!force && a->since_cp < a->cp_events && now - a->last_cp < a->cp_seconds)
+        return;
+    if (mdt_audit_checkpoint_write(a->store, signer, now, &written, &err) != MDT_OK)
+        MDT_ERROR("audit: cannot write a checkpoint: %s", mdt_err_text(&err));
+    a->since_cp = 0; /* on failure: tried again after as many events or as long */
+    a->last_cp = now;
+}
+
+/* Under the lock: waits for events, at most until a checkpoint is due.
+ * False when it returned for the checkpoint. */
+static bool wait_events(mdt_audit *a)
+{
+    while (!a->head && !a->stopping) {
+        struct timespec ts;
+        int64_t left;
+        if (!a->signer || a->since_cp == 0) {
+            pthread_cond_wait(&a->cv, &a->mu);
+            continue;
+        }
+        left = a->last_cp + a->cp_seconds - mdt_now(a->clock);
+        if (left <= 0)
+            return false;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)left;
+        if (pthread_cond_timedwait(&a->cv, &a->mu, &ts) == ETIMEDOUT && !a->head)
+            return false;
+    }
+    return true;
 }
 
 static void *writer_main(void *arg)
 {
     mdt_audit *a = arg;
+    const mdt_jwk *signer;
 
     pthread_mutex_lock(&a->mu);
+    a->last_cp = mdt_now(a->clock);
     for (;;) {
         size_t n;
-        while (!a->head && !a->stopping)
-            pthread_cond_wait(&a->cv, &a->mu);
-        if (!a->head)
-            break; /* stopping and drained */
+        bool events = wait_events(a);
+        signer = a->signer;
+        if (!events || !a->head) {
+            bool stop = events; /* woken with nothing queued: stopping and drained */
+            pthread_mutex_unlock(&a->mu);
+            maybe_checkpoint(a, signer, stop);
+            pthread_mutex_lock(&a->mu);
+            if (stop)
+                break;
+            continue;
+        }
         n = take_batch(a);
         pthread_mutex_unlock(&a->mu);
         commit_batch(a, n);
+        maybe_checkpoint(a, signer, false);
         pthread_mutex_lock(&a->mu);
     }
     pthread_mutex_unlock(&a->mu);
     mdt_store_thread_done(a->store);
     return NULL;
+}
+
+void mdt_audit_set_checkpoints(mdt_audit *a, const mdt_jwk *signer, int64_t every_events,
+                               int64_t every_seconds)
+{
+    pthread_mutex_lock(&a->mu);
+    a->signer = signer;
+    a->cp_events = every_events > 0 ? every_events : 1;
+    a->cp_seconds = every_seconds > 0 ? every_seconds : 1;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
 }
 
 static void audit_free(mdt_audit *a)

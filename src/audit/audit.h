@@ -18,8 +18,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/mdt.h"
+#include "jose/jwk.h"
 #include "store/store.h"
 
 #define MDT_AUDIT_QUEUE_MAX 65536             /* events queued at most */
@@ -32,7 +34,17 @@
 #define MDT_AUDIT_DATA_DEPTH 16               /* nesting of the data object */
 #define MDT_AUDIT_TAIL_POLL_MS 500
 
+#define MDT_AUDIT_ANCHOR "audit.anchor"       /* the first keyed event (see audit.c) */
+#define MDT_AUDIT_CHECKPOINT_TYP "audit-checkpoint" /* JWS typ of a checkpoint */
+#define MDT_AUDIT_CHECKPOINT_MAX 8192         /* bytes of an exported checkpoint */
+
 typedef struct mdt_audit mdt_audit;
+
+/* The keys of the audit log, kept outside the database (src/keys/audit_key.c). */
+typedef struct mdt_audit_keys {
+    uint8_t chain[MDT_HASH_LEN]; /* HMAC-SHA256 key of the event chain */
+    mdt_jwk *signer;             /* Ed25519 key that signs checkpoints; owned */
+} mdt_audit_keys;
 
 typedef struct {
     const char *type;       /* "token.issued", "token.refused", "client.auth_failed", ...; required */
@@ -75,16 +87,65 @@ mdt_rc mdt_audit_append_now(mdt_store *store, const mdt_clock *clock, const mdt_
  * caller frees it. MDT_ERR_INVALID_REQUEST when type is missing or
  * malformed or data is not a JSON object. */
 mdt_rc mdt_audit_body(const mdt_audit_event *ev, int64_t t, char **out, mdt_err *err) MDT_WARN_UNUSED;
-/* The chain hash of ev from ev->prev_hash, seq, time, type and body. */
+/* The chain hash of ev from ev->prev_hash, seq, time, type and body:
+ * SHA-256 (events before the anchor) or, with key, HMAC-SHA256. */
 mdt_rc mdt_audit_hash(const mdt_audit_rec *ev, uint8_t out[MDT_HASH_LEN], mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_audit_mac(const uint8_t key[MDT_HASH_LEN], const mdt_audit_rec *ev,
+                     uint8_t out[MDT_HASH_LEN], mdt_err *err) MDT_WARN_UNUSED;
+/* Appends the anchor event (the first event keyed with the store's audit
+ * key, mdt_store_set_audit_key) unless the log has one. checkpoint_kid names
+ * the checkpoint key in its data. */
+mdt_rc mdt_audit_anchor_ensure(mdt_store *store, const mdt_clock *clock, const char *actor,
+                               const char *checkpoint_kid, mdt_err *err) MDT_WARN_UNUSED;
+
+/* Makes the writer sign a checkpoint after every_events events, or every
+ * every_seconds when events were written since the last one, and when it
+ * stops. Borrows signer (it must outlive a). */
+void mdt_audit_set_checkpoints(mdt_audit *a, const mdt_jwk *signer, int64_t every_events,
+                               int64_t every_seconds);
+/* Signs and stores the next checkpoint (the head of the chain now) unless
+ * the last checkpoint already covers the head or another writer stored the
+ * same checkpoint first. *written tells whether this call wrote one. */
+mdt_rc mdt_audit_checkpoint_write(mdt_store *store, const mdt_jwk *signer, int64_t now,
+                                  bool *written, mdt_err *err) MDT_WARN_UNUSED;
+/* Appends the latest checkpoint as one JSON object for export:
+ * {"n","seq","head","time","prev","jws","jwk"}. MDT_ERR_NOT_FOUND when
+ * there is none. */
+mdt_rc mdt_audit_checkpoint_export(mdt_store *store, const mdt_jwk *signer, mdt_buf *out,
+                                   mdt_err *err) MDT_WARN_UNUSED;
 
 /* Checks the whole chain: seq numbers consecutive from 1, each prev_hash
  * equal to the previous event's hash, each hash recomputing. On the first
  * failure returns MDT_ERR_VERIFY and sets *bad_seq to that event's seq (for
  * a deleted event: the seq of the first event after the gap; *bad_seq is 0
  * on success). *count gets the number of events that verified. Deleting the
- * newest events (truncation) cannot be detected from the chain alone. */
+ * newest events (truncation) cannot be detected from the chain alone: see
+ * mdt_audit_verify_full, which this calls without checkpoints. */
 mdt_rc mdt_audit_verify(mdt_store *store, int64_t *count, int64_t *bad_seq, mdt_err *err) MDT_WARN_UNUSED;
+
+typedef struct {
+    const mdt_jwk *signer;        /* checks the signed checkpoints; NULL: not checked */
+    const char *checkpoint;       /* an exported checkpoint (JSON text), or NULL */
+} mdt_audit_verify_opts;
+
+typedef struct {
+    int64_t count;       /* events that verified */
+    int64_t bad_seq;     /* first event that does not verify; 0 when all do */
+    int64_t anchor_seq;  /* seq of the anchor; 0: the chain is not keyed */
+    int64_t checkpoints; /* signed checkpoints checked */
+    int64_t checkpoint_seq; /* the highest seq a checkpoint covers */
+} mdt_audit_verify_result;
+
+/* The whole check: with the store's audit key, every event from the anchor
+ * on must carry its HMAC (a chain recomputed without the key fails at the
+ * first recomputed event) and an anchor must exist; every stored checkpoint
+ * (and o->checkpoint) must be signed by o->signer, chained to the previous
+ * one, and name the hash its event has; events a checkpoint covers must all
+ * be there (truncation names the first missing seq). MDT_ERR_VERIFY with
+ * r->bad_seq on the first failure; MDT_ERR_CONFIG when the log is keyed but
+ * the key is not loaded. */
+mdt_rc mdt_audit_verify_full(mdt_store *store, const mdt_audit_verify_opts *o,
+                             mdt_audit_verify_result *r, mdt_err *err) MDT_WARN_UNUSED;
 /* Writes events with time >= since (0 = all) as NDJSON, one object a line:
  * {"seq":N,"time":"RFC3339","type":...,<the body's other fields>,
  *  "prev_hash":"hex","hash":"hex"}. MDT_ERR_IO when writing fails. */

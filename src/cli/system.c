@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "http/server.h"
 #include "iga/scope.h"
+#include "keys/audit_key.h"
 #include "keys/keyring.h"
 #include "oauth/cimd.h"
 #include "oauth/jwks_cache.h"
@@ -48,9 +49,10 @@ static mdt_rc do_init(mdt_env *env, mdt_err *err)
     if (!env->store && (rc = mdt_store_open(env->cfg.database, &env->store, err)) != MDT_OK)
         return rc;
     if ((rc = mdt_store_migrate(env->store, err)) != MDT_OK ||
-        (rc = mdt_scope_ensure_standard(env, NULL, err)) != MDT_OK ||
         (rc = mdt_master_key_ensure(mdt_master_key_path(&env->cfg, path, sizeof(path)), &env->rng,
-                                    err)) != MDT_OK)
+                                    err)) != MDT_OK ||
+        (rc = mdt_audit_keys_setup(env, err)) != MDT_OK ||
+        (rc = mdt_scope_ensure_standard(env, NULL, err)) != MDT_OK)
         return rc;
     return mdt_keys_ensure_first(env, err);
 }
@@ -175,15 +177,20 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
     if (!env->store && mdt_store_open(env->cfg.database, &env->store, &err) != MDT_OK)
         return mdt_cli_fail_err("storage", &err);
     if (mdt_store_migrate(env->store, &err) != MDT_OK ||
-        mdt_scope_ensure_standard(env, NULL, &err) != MDT_OK ||
         mdt_store_background_start(env->store, &err) != MDT_OK)
         return mdt_cli_fail_err("storage", &err);
     if (mdt_keyring_open(env, &env->keys, &err) != MDT_OK)
         return mdt_cli_fail_err("keys", &err);
+    env->actor = "server";
+    if (mdt_audit_keys_setup(env, &err) != MDT_OK)
+        return mdt_cli_fail_err("audit key", &err);
+    if (mdt_scope_ensure_standard(env, NULL, &err) != MDT_OK)
+        return mdt_cli_fail_err("standard scopes", &err);
     if (mdt_audit_start(env->store, &env->clock, (size_t)env->cfg.audit_max_batch, &env->audit,
                         &err) != MDT_OK)
         return mdt_cli_fail_err("audit", &err);
-    env->actor = "server";
+    mdt_audit_set_checkpoints(env->audit, env->audit_keys->signer, env->cfg.audit_checkpoint_events,
+                              env->cfg.audit_checkpoint_interval);
     if (start_assertions(env, &err) != MDT_OK) {
         stop_assertions(env);
         return mdt_cli_fail_err("trusted issuers", &err);

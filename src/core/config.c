@@ -105,6 +105,11 @@ static const cfg_key keys[] = {
     {"keys", "master_key_file", K_STRING, AT(master_key_file), .type = "path", .def = "",
      .desc = "Master key that encrypts the signing keys at rest; empty: "
              "`<data_dir>/master.key`."},
+    {"keys", "audit_key_file", K_STRING, AT(audit_key_file), .type = "path", .def = "",
+     .desc = "Keys of the audit log (the HMAC key of the event chain and the Ed25519 key that "
+             "signs its checkpoints), created by `mandate init`; empty: `audit.key` in the "
+             "directory of the master key. Keep and back it up with the master key, never in "
+             "the database."},
     {"keys", "key_activation_delay", K_DURATION, AT(key_activation_delay), .min = 0,
      .max = NO_MAX, .def = "0",
      .desc = "Time between publishing a new signing key in `/jwks` and signing with it."},
@@ -221,6 +226,14 @@ static const cfg_key keys[] = {
              "attempts are refused (429) until the window ends."},
     {"audit", "max_batch", K_INT, AT(audit_max_batch), .min = 1, .max = 10000, .def = "256",
      .desc = "Most audit events written in one group commit."},
+    {"audit", "checkpoint_events", K_INT, AT(audit_checkpoint_events), .min = 1,
+     .max = 100000000, .def = "1000",
+     .desc = "The server writes a signed checkpoint of the audit chain after this many events "
+             "(and at shutdown)."},
+    {"audit", "checkpoint_interval", K_DURATION, AT(audit_checkpoint_interval), .min = 1,
+     .max = 86400, .def = "5m",
+     .desc = "... or when this long has passed since the last checkpoint and events were "
+             "written since."},
     {"log", "level", K_ENUM, AT(log_level), .choices = CHOICES("debug", "info", "warn", "error"),
      .def = "info", .desc = "Least severe level written to the log."},
     {"log", "access_log", K_BOOL, AT(access_log), .def = "true",

@@ -31,6 +31,7 @@ typedef struct {
     char *data_dir;          /* where init writes the database and master key */
     /* [keys] */
     char *master_key_file;   /* default: <data_dir>/master.key */
+    char *audit_key_file;    /* default: audit.key beside the master key */
     int64_t key_activation_delay; /* seconds between publishing a new key and signing with it */
     int64_t jwks_cache_ttl;  /* Cache-Control max-age of /jwks */
     /* [tokens] */
@@ -81,6 +82,8 @@ typedef struct {
     int64_t login_max_failures_per_source; /* failed logins per source address per window */
     /* [audit] */
     int64_t audit_max_batch;      /* events per group commit */
+    int64_t audit_checkpoint_events;   /* a signed checkpoint after this many events */
+    int64_t audit_checkpoint_interval; /* or after this many seconds with new events */
     /* [log] */
     char *log_level;         /* debug | info | warn | error */
     bool access_log;

@@ -215,6 +215,17 @@ static const char m8_refresh_tokens[] =
     "CREATE INDEX refresh_tokens_family ON refresh_tokens(family);\n"
     "CREATE INDEX refresh_tokens_expires ON refresh_tokens(expires_at);\n";
 
+/* Signed checkpoints of the audit chain (see src/audit/checkpoint.c): n
+ * numbers them 1, 2, 3, ...; the primary key makes a second writer's
+ * checkpoint with the same number fail instead of forking the sequence. */
+static const char m9_audit_checkpoints[] =
+    "CREATE TABLE audit_checkpoints ("
+    " n BIGINT PRIMARY KEY,"
+    " seq BIGINT NOT NULL,"
+    " time BIGINT NOT NULL,"
+    " head {BLOB} NOT NULL,"
+    " jws TEXT NOT NULL);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -224,6 +235,7 @@ const mdt_migration mdt_store__migrations[] = {
     {6, "web sessions", m6_web_sessions},
     {7, "authorization requests, codes and consents", m7_authorization},
     {8, "refresh token families", m8_refresh_tokens},
+    {9, "audit checkpoints", m9_audit_checkpoints},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

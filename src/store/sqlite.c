@@ -49,7 +49,7 @@ enum q {
     Q_KEY_INSERT, Q_KEY_LIST, Q_KEY_SCHEDULE,
     Q_USER_INSERT, Q_USER_GET, Q_USER_LIST, Q_USER_UPDATE, Q_USER_COUNT,
     Q_CLIENTS_BUMP, Q_CLIENTS_VERSION, Q_CRED_GET, Q_CRED_FIND, Q_JTI_USE, Q_PURGE_USED_JTIS,
-    Q_AUDIT_LAST, Q_AUDIT_INSERT,
+    Q_AUDIT_LAST, Q_AUDIT_INSERT, Q_AUDIT_FIND_TYPE, Q_CKPT_ADD, Q_CKPT_LAST,
     Q_IAT_INSERT, Q_IAT_FIND, Q_IAT_GET, Q_IAT_CONSUME,
     Q_REQ_INSERT, Q_REQ_GET, Q_REQ_LIST, Q_REQ_DECIDE, Q_RATE_HIT, Q_PURGE_RATES,
     Q_RATE_PEEK, Q_SESS_INSERT, Q_SESS_GET, Q_SESS_TOUCH, Q_SESS_REVOKE, Q_PURGE_SESSIONS,
@@ -66,6 +66,7 @@ enum q {
 #define TOKEN_COLS "hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at"
 #define KEY_COLS "kid,alg,sealed,created_at,activate_at,retire_at,expire_at"
 #define AUDIT_COLS "seq,time,type,body,prev_hash,hash"
+#define CKPT_COLS "n,seq,time,head,jws"
 #define USER_COLS "username,name,email,roles,status,password_hash,created_at,updated_at"
 #define IAT_COLS "id,hash,policy,max_uses,uses,created_at,expires_at,created_by"
 #define REQ_COLS "id,type,status,client_id,subject,scope,resource,binding_message," \
@@ -130,6 +131,12 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_CLIENTS_VERSION] = "SELECT value FROM store_counters WHERE name='clients'",
     [Q_AUDIT_LAST] = "SELECT seq,hash FROM audit_events ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_INSERT] = "INSERT INTO audit_events (" AUDIT_COLS ") VALUES (?1,?2,?3,?4,?5,?6)",
+    [Q_AUDIT_FIND_TYPE] = "SELECT seq FROM audit_events WHERE type=?1 ORDER BY seq LIMIT 1",
+    /* Only the next checkpoint: n = last n + 1 (or 1 on none), seq beyond the last. */
+    [Q_CKPT_ADD] = "INSERT INTO audit_checkpoints (" CKPT_COLS ") SELECT ?1,?2,?3,?4,?5 "
+                   "WHERE COALESCE((SELECT MAX(n) FROM audit_checkpoints),0)=?1-1 "
+                   "AND COALESCE((SELECT MAX(seq) FROM audit_checkpoints),0)<?2",
+    [Q_CKPT_LAST] = "SELECT " CKPT_COLS " FROM audit_checkpoints ORDER BY n DESC LIMIT 1",
     [Q_IAT_INSERT] = "INSERT INTO initial_access_tokens (" IAT_COLS ") "
                      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
     [Q_IAT_FIND] = "SELECT " IAT_COLS " FROM initial_access_tokens WHERE hash=?1",
@@ -2262,6 +2269,106 @@ static mdt_rc sq_audit_last_seq(mdt_store *s, int64_t *out, mdt_err *err)
     return rc != MDT_OK ? rc : audit_last(c, out, hash, err);
 }
 
+static mdt_rc sq_audit_head(mdt_store *s, int64_t *seq, uint8_t hash[MDT_HASH_LEN], mdt_err *err)
+{
+    sq_conn *c;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+
+    return rc != MDT_OK ? rc : audit_last(c, seq, hash, err);
+}
+
+static mdt_rc sq_audit_find_type(mdt_store *s, const char *type, int64_t *seq, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_AUDIT_FIND_TYPE, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_text(st, 1, type), "audit_find_type", "none", err);
+    if (rc == MDT_OK)
+        *seq = sqlite3_column_int64(st, 0);
+    done(st);
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_err_clear(err);
+        rc = MDT_OK;
+    }
+    return rc;
+}
+
+static mdt_rc sq_audit_checkpoint_add(mdt_store *s, const mdt_audit_checkpoint_rec *v, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CKPT_ADD, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = sqlite3_bind_int64(st, 1, v->n) | sqlite3_bind_int64(st, 2, v->seq) |
+        sqlite3_bind_int64(st, 3, v->time) | bind_blob(st, 4, v->head, MDT_HASH_LEN) |
+        bind_text(st, 5, v->jws);
+    rc = run(c, st, b, "audit_checkpoint_add", err);
+    if (rc == MDT_OK && sqlite3_changes(c->db) == 0)
+        rc = mdt_fail(err, MDT_ERR_CONFLICT, "another audit checkpoint was written first");
+    else if (rc == MDT_ERR_CONFLICT)
+        rc = mdt_fail(err, MDT_ERR_CONFLICT, "another audit checkpoint was written first");
+    return rc;
+}
+
+static void row_checkpoint(sqlite3_stmt *st, mdt_audit_checkpoint_rec *out)
+{
+    out->n = sqlite3_column_int64(st, 0);
+    out->seq = sqlite3_column_int64(st, 1);
+    out->time = sqlite3_column_int64(st, 2);
+    rd_hash(st, 3, out->head);
+    out->jws = (const char *)sqlite3_column_text(st, 4);
+}
+
+static mdt_rc sq_audit_checkpoint_last(mdt_store *s, mdt_arena *a, mdt_audit_checkpoint_rec *out,
+                                       mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_CKPT_LAST, &c, &st, err);
+    rd r = {.a = a};
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, SQLITE_OK, "audit_checkpoint_last", "no audit checkpoint", err);
+    if (rc == MDT_OK) {
+        row_checkpoint(st, out);
+        out->jws = rd_text(&r, st, 4);
+        rc = rd_end(&r, err);
+    }
+    done(st);
+    return rc;
+}
+
+/* Not a cached statement: fn may call back into the store on this thread. */
+static mdt_rc sq_audit_checkpoint_each(mdt_store *s, mdt_audit_checkpoint_fn fn, void *ctx,
+                                       mdt_err *err)
+{
+    static const char sql[] = "SELECT " CKPT_COLS " FROM audit_checkpoints ORDER BY n";
+    sqlite3_stmt *st = NULL;
+    mdt_audit_checkpoint_rec cp;
+    sq_conn *c;
+    mdt_rc rc = conn_get(SQ(s), &c, err);
+    int r;
+
+    if (rc != MDT_OK)
+        return rc;
+    r = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    while (r == SQLITE_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        row_checkpoint(st, &cp);
+        r = fn(&cp, ctx) ? SQLITE_OK : SQLITE_DONE;
+    }
+    if (r != SQLITE_DONE)
+        rc = sql_fail(c->db, r, "audit_checkpoint_each", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static const mdt_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -2333,4 +2440,9 @@ static const mdt_store_ops sqlite_ops = {
     .audit_append = sq_audit_append,
     .audit_each = sq_audit_each,
     .audit_last_seq = sq_audit_last_seq,
+    .audit_head = sq_audit_head,
+    .audit_find_type = sq_audit_find_type,
+    .audit_checkpoint_add = sq_audit_checkpoint_add,
+    .audit_checkpoint_last = sq_audit_checkpoint_last,
+    .audit_checkpoint_each = sq_audit_checkpoint_each,
 };

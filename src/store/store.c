@@ -25,8 +25,10 @@ mdt_rc mdt_store_open(const char *url, mdt_store **out, mdt_err *err)
 
 void mdt_store_close(mdt_store *s)
 {
-    if (s)
-        s->ops->close(s);
+    if (!s)
+        return;
+    mdt_store_set_audit_key(s, NULL);
+    s->ops->close(s);
 }
 
 mdt_rc mdt_store_migrate(mdt_store *s, mdt_err *err)
@@ -520,6 +522,53 @@ mdt_rc mdt_store_audit_each(mdt_store *s, int64_t after_seq, int64_t since, mdt_
                             void *ctx, mdt_err *err)
 {
     return s->ops->audit_each(s, after_seq, since, fn, ctx, err);
+}
+
+mdt_rc mdt_store_audit_head(mdt_store *s, int64_t *seq, uint8_t hash[MDT_HASH_LEN], mdt_err *err)
+{
+    *seq = 0;
+    memset(hash, 0, MDT_HASH_LEN);
+    return s->ops->audit_head(s, seq, hash, err);
+}
+
+mdt_rc mdt_store_audit_find_type(mdt_store *s, const char *type, int64_t *seq, mdt_err *err)
+{
+    *seq = 0;
+    return s->ops->audit_find_type(s, type, seq, err);
+}
+
+mdt_rc mdt_store_audit_checkpoint_add(mdt_store *s, const mdt_audit_checkpoint_rec *c, mdt_err *err)
+{
+    if (c->n < 1 || c->seq < 1 || !c->jws)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "malformed audit checkpoint");
+    return s->ops->audit_checkpoint_add(s, c, err);
+}
+
+mdt_rc mdt_store_audit_checkpoint_last(mdt_store *s, mdt_arena *a, mdt_audit_checkpoint_rec *out,
+                                       mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->audit_checkpoint_last(s, a, out, err);
+}
+
+mdt_rc mdt_store_audit_checkpoint_each(mdt_store *s, mdt_audit_checkpoint_fn fn, void *ctx,
+                                       mdt_err *err)
+{
+    return s->ops->audit_checkpoint_each(s, fn, ctx, err);
+}
+
+void mdt_store_set_audit_key(mdt_store *s, const uint8_t key[MDT_HASH_LEN])
+{
+    s->has_audit_key = key != NULL;
+    if (key)
+        memcpy(s->audit_key, key, MDT_HASH_LEN);
+    else
+        mdt_wipe(s->audit_key, MDT_HASH_LEN);
+}
+
+const uint8_t *mdt_store_audit_key(const mdt_store *s)
+{
+    return s->has_audit_key ? s->audit_key : NULL;
 }
 
 mdt_rc mdt_store_audit_last_seq(mdt_store *s, int64_t *out, mdt_err *err)

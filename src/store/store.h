@@ -212,6 +212,18 @@ typedef struct {
     uint8_t hash[MDT_HASH_LEN];
 } mdt_audit_rec;
 
+/* A signed checkpoint of the audit chain: the n-th checkpoint says that
+ * event seq had hash head at time; jws is its compact JWS (src/audit/checkpoint.c). */
+typedef struct {
+    int64_t n;
+    int64_t seq;
+    int64_t time;
+    uint8_t head[MDT_HASH_LEN];
+    const char *jws;
+} mdt_audit_checkpoint_rec;
+/* Called for each checkpoint in order of n; return false to stop. */
+typedef bool (*mdt_audit_checkpoint_fn)(const mdt_audit_checkpoint_rec *c, void *ctx);
+
 /* Computes ev->hash from ev->prev_hash, ev->seq and ev->body. */
 typedef void (*mdt_audit_hash_fn)(mdt_audit_rec *ev);
 /* Called for each event in seq order; return false to stop. */
@@ -461,5 +473,28 @@ mdt_rc mdt_store_audit_each(mdt_store *s, int64_t after_seq, int64_t since,
                             mdt_audit_each_fn fn, void *ctx, mdt_err *err) MDT_WARN_UNUSED;
 /* The last event's seq (0 when empty). */
 mdt_rc mdt_store_audit_last_seq(mdt_store *s, int64_t *out, mdt_err *err) MDT_WARN_UNUSED;
+/* The last event's seq and hash (0 and zeros when empty). */
+mdt_rc mdt_store_audit_head(mdt_store *s, int64_t *seq, uint8_t hash[MDT_HASH_LEN],
+                            mdt_err *err) MDT_WARN_UNUSED;
+/* The seq of the first event of this type (0 when there is none). */
+mdt_rc mdt_store_audit_find_type(mdt_store *s, const char *type, int64_t *seq,
+                                 mdt_err *err) MDT_WARN_UNUSED;
+/* Appends checkpoint c only if it comes next: c->n is 1 and there is no
+ * checkpoint, or c->n is the last checkpoint's n + 1 and c->seq is beyond
+ * the last checkpoint's seq. Otherwise (another writer was first)
+ * MDT_ERR_CONFLICT and nothing is written. */
+mdt_rc mdt_store_audit_checkpoint_add(mdt_store *s, const mdt_audit_checkpoint_rec *c,
+                                      mdt_err *err) MDT_WARN_UNUSED;
+/* The checkpoint with the highest n; MDT_ERR_NOT_FOUND when there is none. */
+mdt_rc mdt_store_audit_checkpoint_last(mdt_store *s, mdt_arena *a, mdt_audit_checkpoint_rec *out,
+                                       mdt_err *err) MDT_WARN_UNUSED;
+/* Every checkpoint in order of n. The record lives only during the call. */
+mdt_rc mdt_store_audit_checkpoint_each(mdt_store *s, mdt_audit_checkpoint_fn fn, void *ctx,
+                                       mdt_err *err) MDT_WARN_UNUSED;
+/* The key of the audit chain (src/audit/audit.c), kept in memory with the
+ * handle so that every writer of this process keys the chain alike: copied;
+ * NULL forgets it. mdt_store_audit_key returns NULL when none was set. */
+void mdt_store_set_audit_key(mdt_store *s, const uint8_t key[MDT_HASH_LEN]);
+const uint8_t *mdt_store_audit_key(const mdt_store *s);
 
 #endif

@@ -123,10 +123,19 @@ typedef struct mdt_store_ops {
     mdt_rc (*audit_each)(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,
                          void *ctx, mdt_err *err);
     mdt_rc (*audit_last_seq)(mdt_store *s, int64_t *out, mdt_err *err);
+    mdt_rc (*audit_head)(mdt_store *s, int64_t *seq, uint8_t hash[MDT_HASH_LEN], mdt_err *err);
+    mdt_rc (*audit_find_type)(mdt_store *s, const char *type, int64_t *seq, mdt_err *err);
+    mdt_rc (*audit_checkpoint_add)(mdt_store *s, const mdt_audit_checkpoint_rec *c, mdt_err *err);
+    mdt_rc (*audit_checkpoint_last)(mdt_store *s, mdt_arena *a, mdt_audit_checkpoint_rec *out,
+                                    mdt_err *err);
+    mdt_rc (*audit_checkpoint_each)(mdt_store *s, mdt_audit_checkpoint_fn fn, void *ctx,
+                                    mdt_err *err);
 } mdt_store_ops;
 
 struct mdt_store {
     const mdt_store_ops *ops;
+    bool has_audit_key;
+    uint8_t audit_key[MDT_HASH_LEN]; /* wiped on close by the backend */
 };
 
 /* Backends. path/url: the URL without its scheme prefix ("sqlite:"), or the

@@ -842,6 +842,133 @@ static void test_hash_changes_with_each_input(void **state)
     assert_memory_equal(h, h0, 32);
 }
 
+/* --- keyed chain and checkpoints ------------------------------------------ */
+
+static const uint8_t chain_key[MDT_HASH_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                                17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
+static void expect_full(fx *f, const mdt_jwk *signer, mdt_rc want, int64_t want_bad,
+                        mdt_audit_verify_result *r)
+{
+    mdt_audit_verify_opts o = {.signer = signer};
+    mdt_err err = {0};
+
+    assert_int_equal(mdt_audit_verify_full(f->store, &o, r, &err), want);
+    assert_int_equal(r->bad_seq, want_bad);
+}
+
+static void test_keyed_chain(void **state)
+{
+    fx *f = *state;
+    mdt_audit_verify_result r;
+    mdt_err err = {0};
+    uint8_t h[MDT_HASH_LEN], want[MDT_HASH_LEN];
+    mdt_audit_rec rec = {.seq = 1, .time = 5, .type = "t", .body = "{}"};
+
+    five_events(f); /* an unkeyed chain of 5, as written before keying */
+    mdt_store_set_audit_key(f->store, chain_key);
+    assert_int_equal(mdt_audit_anchor_ensure(f->store, &f->clock, "cli", "kid", &err), MDT_OK);
+    assert_int_equal(mdt_audit_anchor_ensure(f->store, &f->clock, "cli", "kid", &err), MDT_OK);
+    assert_int_equal(mdt_audit_append_now(f->store, &f->clock, &(mdt_audit_event){.type = "after"}, &err),
+                     MDT_OK);
+    expect_full(f, NULL, MDT_OK, 0, &r);
+    assert_int_equal(r.anchor_seq, 6);
+    assert_int_equal(r.count, 7);
+    /* The keyed hash is the HMAC of the documented bytes, not their SHA-256. */
+    assert_int_equal(mdt_audit_mac(chain_key, &rec, h, &err), MDT_OK);
+    assert_int_equal(mdt_audit_hash(&rec, want, &err), MDT_OK);
+    assert_memory_not_equal(h, want, MDT_HASH_LEN);
+    /* event 7 rewritten with the SHA-256 formula: named */
+    tamper(f, "UPDATE audit_events SET body='{\"x\":1}' WHERE seq=7");
+    expect_full(f, NULL, MDT_ERR_VERIFY, 7, &r);
+    /* without the key, a keyed log neither verifies nor takes appends */
+    mdt_store_set_audit_key(f->store, NULL);
+    expect_full(f, NULL, MDT_ERR_CONFIG, 0, &r);
+    assert_int_equal(mdt_audit_append_now(f->store, &f->clock, &(mdt_audit_event){.type = "x"}, &err),
+                     MDT_ERR_CONFIG);
+}
+
+static void test_anchor_required(void **state)
+{
+    fx *f = *state;
+    mdt_audit_verify_result r;
+    mdt_err err = {0};
+
+    mdt_store_set_audit_key(f->store, chain_key);
+    assert_int_equal(mdt_audit_anchor_ensure(f->store, &f->clock, "cli", "kid", &err), MDT_OK);
+    expect_full(f, NULL, MDT_OK, 0, &r);
+    assert_int_equal(r.anchor_seq, 1);
+    tamper(f, "DELETE FROM audit_events");
+    expect_full(f, NULL, MDT_ERR_VERIFY, 1, &r); /* keyed but empty: the anchor is gone */
+}
+
+/* Many events per transaction: each after the first reuses the keyed context. */
+static void test_keyed_batches(void **state)
+{
+    fx *f = *state;
+    mdt_audit_verify_result r;
+    mdt_audit *a = NULL;
+    mdt_err err = {0};
+
+    mdt_store_set_audit_key(f->store, chain_key);
+    assert_int_equal(mdt_audit_anchor_ensure(f->store, &f->clock, "cli", "kid", &err), MDT_OK);
+    assert_int_equal(mdt_audit_start(f->store, &f->clock, 64, &a, &err), MDT_OK);
+    for (int i = 0; i < 500; i++)
+        assert_int_equal(mdt_audit_submit(a, &(mdt_audit_event){.type = "batched"}, NULL, NULL, &err),
+                         MDT_OK);
+    mdt_audit_stop(a);
+    expect_full(f, NULL, MDT_OK, 0, &r);
+    assert_int_equal(r.count, 501);
+}
+
+static void test_checkpoint_add_is_conditional(void **state)
+{
+    fx *f = *state;
+    mdt_err err = {0};
+    mdt_audit_checkpoint_rec c = {.n = 1, .seq = 10, .time = 1, .jws = "a"};
+
+    assert_int_equal(mdt_store_audit_checkpoint_add(f->store, &c, &err), MDT_OK);
+    assert_int_equal(mdt_store_audit_checkpoint_add(f->store, &c, &err), MDT_ERR_CONFLICT);
+    c.n = 3, c.seq = 20;
+    assert_int_equal(mdt_store_audit_checkpoint_add(f->store, &c, &err), MDT_ERR_CONFLICT);
+    c.n = 2, c.seq = 10;
+    assert_int_equal(mdt_store_audit_checkpoint_add(f->store, &c, &err), MDT_ERR_CONFLICT);
+    c.seq = 11;
+    assert_int_equal(mdt_store_audit_checkpoint_add(f->store, &c, &err), MDT_OK);
+}
+
+static void test_writer_checkpoints(void **state)
+{
+    fx *f = *state;
+    mdt_audit_verify_result r;
+    mdt_audit *a = NULL;
+    mdt_jwk *signer = NULL, *other = NULL;
+    mdt_err err = {0};
+    bool written = true;
+
+    assert_int_equal(mdt_jwk_generate(MDT_ALG_EDDSA, &signer, &err), MDT_OK);
+    assert_int_equal(mdt_jwk_generate(MDT_ALG_EDDSA, &other, &err), MDT_OK);
+    mdt_store_set_audit_key(f->store, chain_key);
+    assert_int_equal(mdt_audit_anchor_ensure(f->store, &f->clock, "cli", "kid", &err), MDT_OK);
+    assert_int_equal(mdt_audit_start(f->store, &f->clock, 8, &a, &err), MDT_OK);
+    mdt_audit_set_checkpoints(a, signer, 3, 3600);
+    record_n(f, a, 7); /* checkpoints after 3 and 6 events, and one at stop */
+    mdt_audit_stop(a);
+    expect_full(f, signer, MDT_OK, 0, &r);
+    assert_int_equal(r.checkpoints, 3);
+    assert_int_equal(r.checkpoint_seq, 8);
+    /* nothing new: a second writer has nothing to write */
+    assert_int_equal(mdt_audit_checkpoint_write(f->store, signer, 1, &written, &err), MDT_OK);
+    assert_false(written);
+    /* checked with another key, the checkpoints do not verify */
+    expect_full(f, other, MDT_ERR_VERIFY, 4, &r);
+    /* the newest events deleted: named by the checkpoint that covered them */
+    tamper(f, "DELETE FROM audit_events WHERE seq >= 6");
+    expect_full(f, signer, MDT_ERR_VERIFY, 6, &r);
+    mdt_jwk_free(signer);
+    mdt_jwk_free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -862,6 +989,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keyed_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anchor_required, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keyed_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_add_is_conditional, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_checkpoints, setup, teardown),
     };
     return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }
