@@ -57,6 +57,7 @@ enum q {
     Q_CODE_ADD_TOKEN, Q_PURGE_CODES, Q_CONSENT_GET, Q_CONSENT_PUT, Q_CONSENT_LIST,
     Q_CONSENT_DELETE, Q_RT_INSERT, Q_RT_GET, Q_RT_CONSUME, Q_RT_REVOKE, Q_RT_REVOKE_JTIS,
     Q_PURGE_RTS,
+    Q_RATE_RELEASE,
     Q_COUNT
 };
 
@@ -186,6 +187,8 @@ static const char *const q_sql[Q_COUNT] = {
                          "ON CONFLICT (jti) DO NOTHING",
     /* kept while the access tokens issued with them live */
     [Q_PURGE_RTS] = "DELETE FROM refresh_tokens WHERE expires_at<?1-86400 AND access_exp<?1",
+    [Q_RATE_RELEASE] = "UPDATE rate_counters SET count=count-1 WHERE name=?1 AND window_start=?2 "
+                       "AND count>0",
 };
 
 static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
@@ -1740,6 +1743,19 @@ static mdt_rc sq_rate_hit(mdt_store *s, const char *name, int64_t window_start, 
     return tx_end(c, rc, err);
 }
 
+static mdt_rc sq_rate_release(mdt_store *s, const char *name, int64_t window_start,
+                              mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_RATE_RELEASE, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_text(st, 1, name) | sqlite3_bind_int64(st, 2, window_start),
+               "rate_release", err);
+}
+
 static mdt_rc sq_rate_peek(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                            mdt_err *err)
 {
@@ -2312,6 +2328,7 @@ static const mdt_store_ops sqlite_ops = {
     .request_decide = sq_request_decide,
     .rate_hit = sq_rate_hit,
     .rate_peek = sq_rate_peek,
+    .rate_release = sq_rate_release,
     .session_insert = sq_session_insert,
     .session_get = sq_session_get,
     .session_touch = sq_session_touch,

@@ -370,6 +370,14 @@ mdt_rc mdt_store_rate_peek(mdt_store *s, const char *name, int64_t window_start,
     return s->ops->rate_peek(s, name, window_start, count, err);
 }
 
+mdt_rc mdt_store_rate_release(mdt_store *s, const char *name, int64_t window_start,
+                              mdt_err *err)
+{
+    if (!name || !name[0])
+        return mdt_fail(err, MDT_ERR_INTERNAL, "rate counter without a name");
+    return s->ops->rate_release(s, name, window_start, err);
+}
+
 /* --- authorization requests, codes, consents --- */
 
 mdt_rc mdt_store_authz_request_insert(mdt_store *s, const mdt_authz_request_rec *r, mdt_err *err)

@@ -378,6 +378,12 @@ mdt_rc mdt_store_rate_hit(mdt_store *s, const char *name, int64_t window_start, 
 mdt_rc mdt_store_rate_peek(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                            mdt_err *err) MDT_WARN_UNUSED;
 
+/* Gives back one event of name counted in the window starting at
+ * window_start (a slot taken by mdt_store_rate_hit for an attempt that,
+ * in the end, does not count); never below 0. Atomic as rate_hit. */
+mdt_rc mdt_store_rate_release(mdt_store *s, const char *name, int64_t window_start,
+                              mdt_err *err) MDT_WARN_UNUSED;
+
 /* --- web sessions --- */
 /* Inserts a session; MDT_ERR_CONFLICT when the hash exists. */
 mdt_rc mdt_store_session_insert(mdt_store *s, const mdt_session_rec *v, mdt_err *err) MDT_WARN_UNUSED;

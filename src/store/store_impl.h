@@ -87,6 +87,7 @@ typedef struct mdt_store_ops {
                        mdt_err *err);
     mdt_rc (*rate_peek)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                         mdt_err *err);
+    mdt_rc (*rate_release)(mdt_store *s, const char *name, int64_t window_start, mdt_err *err);
     mdt_rc (*session_insert)(mdt_store *s, const mdt_session_rec *v, mdt_err *err);
     mdt_rc (*session_get)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
                           mdt_session_rec *out, mdt_err *err);

@@ -525,6 +525,35 @@ static void test_rate(void **state)
     assert_int_equal(mdt_store_rate_hit(f->s, "", 660, &n, &f->err), MDT_ERR_INTERNAL);
 }
 
+/* Releasing gives back one count of a window, never below zero, and leaves
+ * other windows and names alone. */
+static void test_rate_release(void **state)
+{
+    fx *f = *state;
+    const char *a = id(f, "release-a"), *b = id(f, "release-b");
+    int64_t n = 0;
+
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mdt_store_rate_hit(f->s, a, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_hit(f->s, b, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_release(f->s, a, 1200, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_peek(f->s, a, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(mdt_store_rate_peek(f->s, b, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 1);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mdt_store_rate_release(f->s, a, 1200, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_peek(f->s, a, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(mdt_store_rate_hit(f->s, a, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 1);
+    /* a window never counted: nothing to give back */
+    assert_int_equal(mdt_store_rate_release(f->s, a, 1260, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_peek(f->s, a, 1260, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(mdt_store_rate_release(f->s, "", 1260, &f->err), MDT_ERR_INTERNAL);
+}
+
 /* Peeking reads a window's count without adding one; none is 0. */
 static void test_rate_peek(void **state)
 {
@@ -1158,6 +1187,7 @@ int main(void)
         T(test_requests),
         T(test_rate),
         T(test_rate_peek),
+        T(test_rate_release),
         T(test_sessions),
         T(test_background),
         T(test_scopes),
