@@ -131,8 +131,13 @@ mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued
     mdt_rc rc;
 
     memset(out, 0, sizeof(*out));
-    if ((rc = mdt_random_b64url(&env->rng, 16, jti)) != MDT_OK)
+    if (g->jti) {
+        if (strlen(g->jti) >= sizeof(jti))
+            return mdt_fail(err, MDT_ERR_INTERNAL, "token id too long");
+        memcpy(jti, g->jti, strlen(g->jti) + 1);
+    } else if ((rc = mdt_random_b64url(&env->rng, MDT_JTI_BYTES, jti)) != MDT_OK) {
         return mdt_fail(err, rc, "cannot generate a token id");
+    }
     mdt_buf_init(&claims, 64 * 1024);
     mdt_buf_init(&tok, MDT_MAX_TOKEN_LEN);
     if ((rc = build_claims(env, g, jti, &claims)) != MDT_OK) {

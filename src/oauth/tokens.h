@@ -23,7 +23,10 @@ typedef struct {
     const char *amr;          /* the user's authentication methods, space-separated; NULL */
     int64_t iat;
     int64_t exp;
+    const char *jti;          /* chosen beforehand (recorded before minting); NULL: a new one */
 } mdt_grant;
+
+#define MDT_JTI_BYTES 16 /* random bytes of a jti */
 
 typedef struct {
     const char *access_token; /* arena */

@@ -2,6 +2,7 @@
 // single use, public clients): codes obtained with fetch and a signed-in
 // cookie jar, and the checks that tell whether a token still works.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 
 import { authorizeUrl, consent, pkce } from './authz.mjs';
 import { basic, post } from './oauth.mjs';
@@ -66,4 +67,58 @@ export async function userinfoStatus(srv, accessToken) {
   });
   await r.arrayBuffer();
   return r.status;
+}
+
+/**
+ * Sends form posts so that they reach the server at once: each on its own
+ * connection, all but the last byte written first, then the last bytes of
+ * all of them in one go ("last-byte synchronisation"). requests: [{path,
+ * headers, fields}]. Resolves [{status, text, json}] in the same order.
+ */
+export async function sendTogether(srv, requests, { timeoutMs = 30_000 } = {}) {
+  const { port } = new URL(srv.url);
+  const sockets = await Promise.all(requests.map(() => new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port: Number(port) }, () => resolve(s));
+    s.once('error', reject);
+  })));
+  const answers = sockets.map((s) => new Promise((resolve, reject) => {
+    const chunks = [];
+    const timer = setTimeout(() => { s.destroy(); reject(new Error('no answer')); }, timeoutMs);
+    s.on('data', (d) => chunks.push(d));
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.on('close', () => { clearTimeout(timer); resolve(parseHttp(Buffer.concat(chunks).toString('utf8'))); });
+  }));
+  const raw = requests.map(({ path, headers = {}, fields }) => {
+    const body = new URLSearchParams(fields).toString();
+    const head = [`POST ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Connection: close',
+      'Content-Type: application/x-www-form-urlencoded', `Content-Length: ${Buffer.byteLength(body)}`,
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    return Buffer.from(`${head.join('\r\n')}\r\n\r\n${body}`);
+  });
+  await Promise.all(sockets.map((s, i) => new Promise((r) => s.write(raw[i].subarray(0, -1), r))));
+  await new Promise((r) => setTimeout(r, 100)); // let the server read the beginnings
+  sockets.forEach((s, i) => s.write(raw[i].subarray(-1)));
+  return Promise.all(answers);
+}
+
+function parseHttp(text) {
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+  const at = text.indexOf('\r\n\r\n');
+  let body = at >= 0 ? text.slice(at + 4) : '';
+  if (/\r\ntransfer-encoding: *chunked/i.test(text.slice(0, at))) body = unchunk(body);
+  let json;
+  try { json = JSON.parse(body); } catch { json = undefined; }
+  return { status, text: body, json };
+}
+
+function unchunk(body) {
+  let out = '';
+  let rest = body;
+  for (;;) {
+    const nl = rest.indexOf('\r\n');
+    const n = parseInt(rest.slice(0, nl), 16);
+    if (!n) return out;
+    out += rest.slice(nl + 2, nl + 2 + n);
+    rest = rest.slice(nl + 2 + n + 2);
+  }
 }
