@@ -78,6 +78,8 @@ mdt_rc mdt_refresh_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_
         return rc;
     if (revoked)
         return inactive(err, "refresh token family revoked");
+    if ((rc = mdt_token_user_check(env, a, out->subject, out->client_id, err)) != MDT_OK)
+        return rc;
     return mdt_token_client_check(env, a, out->client_id, out->created_at, now, err);
 }
 
