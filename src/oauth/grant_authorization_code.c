@@ -65,9 +65,10 @@ static mdt_rc replayed(mdt_env *env, mdt_req *req, const mdt_client *c,
                           .decision = "deny", .reason = "authorization code used twice",
                           .request_id = req->request_id, .ip = req->peer_ip};
     /* token_jtis: what codes used before access_jti and family existed recorded */
-    char *list = mdt_arena_printf(req->arena, "%s %s %s", rec->token_jtis ? rec->token_jtis : "",
-                                  rec->access_jti ? rec->access_jti : "",
-                                  rec->family ? rec->family : "");
+    const char *old = rec->token_jtis ? rec->token_jtis : "";
+    const char *jti = rec->access_jti ? rec->access_jti : "", *fam = rec->family ? rec->family : "";
+    char *list = mdt_arena_printf(req->arena, "%s%s%s%s%s", old, *old && *jti ? " " : "", jti,
+                                  *fam ? " " : "", fam);
     mdt_err e2 = {0};
 
     if (!list)
