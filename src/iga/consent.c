@@ -83,7 +83,9 @@ mdt_rc mdt_consent_remember(mdt_env *env, const char *username, const char *clie
 }
 
 mdt_rc mdt_consent_revoke(mdt_env *env, const char *username, const char *client_id,
-                          mdt_err *err)
+                          int64_t now, mdt_err *err)
 {
-    return mdt_store_consent_delete(env->store, username, client_id, err);
+    if (!client_id)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "consent to revoke not named");
+    return mdt_store_grant_revoke(env->store, username, client_id, now, err);
 }

@@ -27,8 +27,11 @@ mdt_rc mdt_consent_covers(mdt_env *env, const char *username, const char *client
 mdt_rc mdt_consent_remember(mdt_env *env, const char *username, const char *client_id,
                             const char *scope, int64_t now, mdt_arena *a,
                             mdt_err *err) MDT_WARN_UNUSED;
-/* Forgets the consent (the next authorization shows the page again). */
+/* Forgets the consent (the next authorization shows the page again) and
+ * ends what was issued under it, at now and in one transaction: codes not
+ * yet redeemed can no longer be, and the access tokens and refresh token
+ * families issued to client_id for username are revoked. */
 mdt_rc mdt_consent_revoke(mdt_env *env, const char *username, const char *client_id,
-                          mdt_err *err) MDT_WARN_UNUSED;
+                          int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

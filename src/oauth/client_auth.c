@@ -82,9 +82,24 @@ static const char *presented(mdt_env *env, mdt_req *req, mdt_err *err)
     return NULL;
 }
 
+/* Where a public client may present its client_id alone: what it does
+ * there needs a secret it was given by this server, not a client secret.
+ * /par (RFC 9126 §2); /token for the authorization code (the code's PKCE
+ * verifier proves possession) and for refresh tokens (RFC 6749 §6: the
+ * refresh token was issued to this client; rotation detects a stolen one,
+ * RFC 9700 §4.14.2); /revoke (RFC 7009 §2.1: only tokens issued to it). */
+static bool public_client_may(mdt_req *req)
+{
+    const char *grant = mdt_req_form(req, "grant_type");
+
+    if (mdt_str_eq(req->path, "/par") || mdt_str_eq(req->path, "/revoke"))
+        return true;
+    return mdt_str_eq(req->path, "/token") &&
+           (mdt_str_eq(grant, "authorization_code") || mdt_str_eq(grant, "refresh_token"));
+}
+
 /* A public client (RFC 6749 §2.1): client_id only, registered with method
- * "none", and only for the authorization code grant at /token (the code's
- * PKCE verifier is the proof of possession). */
+ * "none", where public_client_may says so. */
 static mdt_rc by_none(mdt_env *env, mdt_req *req, const char *id, mdt_client_authn *out,
                       mdt_err *err)
 {
@@ -100,10 +115,9 @@ static mdt_rc by_none(mdt_env *env, mdt_req *req, const char *id, mdt_client_aut
     if (!mdt_str_eq(out->client.auth_method, "none"))
         return mdt_client_auth_fail(err, "no client credentials presented (client registered "
                                     "for %s)", out->client.auth_method);
-    if (!mdt_str_eq(req->path, "/par") && /* RFC 9126 §2: public clients push requests too */
-        (!mdt_str_eq(req->path, "/token") ||
-         !mdt_str_eq(mdt_req_form(req, "grant_type"), "authorization_code")))
-        return mdt_client_auth_fail(err, "a public client may only redeem authorization codes");
+    if (!public_client_may(req))
+        return mdt_client_auth_fail(err, "a public client may only push authorization requests, "
+                                    "redeem codes and use or revoke its refresh tokens");
     out->method = "none";
     return MDT_OK;
 }

@@ -2,9 +2,12 @@
  * statement; then it must have been issued to this client, for this
  * redirect_uri, and the code_verifier must match its S256 challenge. A code
  * presented a second time is refused and every token issued from its first
- * use is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5). A failed attempt uses
- * the code up as well: whoever holds a code without its verifier is not
- * its client. */
+ * use is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5). The ids of those tokens
+ * (the access token's jti, the refresh token family) are chosen before the
+ * code is used and recorded by the statement that uses it, so that a second
+ * use racing the first finds them even before they are minted. A failed
+ * attempt uses the code up as well: whoever holds a code without its
+ * verifier is not its client. */
 #include <string.h>
 
 #include "jose/seal.h"
@@ -61,10 +64,16 @@ static mdt_rc replayed(mdt_env *env, mdt_req *req, const mdt_client *c,
                           .client_id = rec->client_id, .subject = rec->username,
                           .decision = "deny", .reason = "authorization code used twice",
                           .request_id = req->request_id, .ip = req->peer_ip};
-    char *list = mdt_arena_strdup(req->arena, rec->token_jtis ? rec->token_jtis : "");
+    /* token_jtis: what codes used before access_jti and family existed recorded */
+    const char *old = rec->token_jtis ? rec->token_jtis : "";
+    const char *jti = rec->access_jti ? rec->access_jti : "", *fam = rec->family ? rec->family : "";
+    char *list = mdt_arena_printf(req->arena, "%s%s%s%s%s", old, *old && *jti ? " " : "", jti,
+                                  *fam ? " " : "", fam);
     mdt_err e2 = {0};
 
-    for (char *p = list; p && *p;) {
+    if (!list)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    for (char *p = list; *p;) {
         size_t n = strcspn(p, " ");
         char save = p[n];
 
@@ -78,15 +87,15 @@ static mdt_rc replayed(mdt_env *env, mdt_req *req, const mdt_client *c,
             return mdt_fail(err, e2.rc, "cannot revoke the refresh tokens of a replayed code");
         p += n + (save == ' ');
     }
-    ev.data = mdt_arena_printf(req->arena, "{\"revoked_tokens\":\"%s\"}", rec->token_jtis);
+    ev.data = mdt_arena_printf(req->arena, "{\"revoked_tokens\":\"%s\"}", list);
     if (mdt_env_audit(env, &ev, &e2) != MDT_OK)
         return mdt_fail(err, e2.rc, "cannot record a replayed code");
     return invalid(err, "authorization code used before: its tokens are revoked");
 }
 
-/* Consumes the code; checks client, redirect_uri and verifier. */
-static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, mdt_authz_code_rec *rec,
-                     bound *b, mdt_err *err)
+/* Consumes the code, recording ids; checks client, redirect_uri and verifier. */
+static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_code_issue *ids,
+                     mdt_authz_code_rec *rec, bound *b, mdt_err *err)
 {
     const char *code = mdt_req_form(req, "code"), *ru = mdt_req_form(req, "redirect_uri");
     uint8_t hash[MDT_HASH_LEN];
@@ -95,7 +104,7 @@ static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, mdt_authz_
     if (!code || !*code || strlen(code) > CODE_MAX)
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "code is required");
     mdt_sha256(code, strlen(code), hash);
-    rc = mdt_store_code_consume(env->store, hash, req->now, req->arena, rec, err);
+    rc = mdt_store_code_consume(env->store, hash, req->now, ids, req->arena, rec, err);
     if (rc == MDT_ERR_CONFLICT)
         return replayed(env, req, c, rec, err);
     if (rc == MDT_ERR_NOT_FOUND)
@@ -137,25 +146,50 @@ static bool wants_refresh(const mdt_client *c, const char *scope)
     return !mdt_scope_has(scope, "openid") || mdt_scope_has(scope, "offline_access");
 }
 
-/* A refresh token when wants_refresh; its family is recorded with the
- * code, so that a replay of the code revokes it. */
-static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec *rec,
-                            const bound *b, const mdt_grant *g, mdt_grant_result *out,
-                            mdt_err *err)
+/* The ids of what this redemption issues, and until when they live: the
+ * access token's jti, and the refresh token family when the client is
+ * registered for the refresh_token grant. */
+static mdt_rc choose_ids(mdt_env *env, mdt_req *req, const mdt_grant *g, mdt_code_issue *ids,
+                         mdt_err *err)
 {
-    mdt_refresh_rec r = {.client_id = rec->client_id, .subject = rec->username,
+    char jti[32];
+    int64_t refresh_until = req->now + env->cfg.refresh_token_ttl;
+    mdt_rc rc = mdt_random_b64url(&env->rng, MDT_JTI_BYTES, jti);
+
+    memset(ids, 0, sizeof(*ids));
+    if (rc != MDT_OK)
+        return mdt_fail(err, rc, "cannot generate a token id");
+    if (!(ids->access_jti = mdt_arena_strdup(req->arena, jti)))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    ids->family = "";
+    ids->expires_at = g->exp;
+    if (!mdt_client_has_grant(g->client, "refresh_token"))
+        return MDT_OK;
+    if (refresh_until > ids->expires_at)
+        ids->expires_at = refresh_until;
+    return mdt_refresh_family_new(env, req->arena, &ids->family, err);
+}
+
+/* A refresh token, of the family recorded with the code, when
+ * wants_refresh. */
+static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec *rec,
+                            const bound *b, const mdt_grant *g, const mdt_code_issue *ids,
+                            mdt_grant_result *out, mdt_err *err)
+{
+    mdt_refresh_rec r = {.client_id = rec->client_id, .subject = rec->username, .family = ids->family,
                          .scope = b->scope, .resource = b->resource, .auth_time = b->auth_time,
                          .amr = b->amr, .sid = b->sid, .cnf_x5t = g->cnf_x5t,
                          .created_at = req->now, .access_jti = out->token.jti,
                          .access_exp = g->exp};
     mdt_rc rc;
 
-    if (!wants_refresh(g->client, b->scope))
-        return MDT_OK;
+    if (!*ids->family || !wants_refresh(g->client, b->scope))
+        return MDT_OK; /* a family chosen before the scope was known stays unused */
     r.expires_at = req->now + env->cfg.refresh_token_ttl;
-    if ((rc = mdt_refresh_issue(env, req->arena, &r, &out->refresh_token, err)) != MDT_OK)
-        return rc;
-    return mdt_store_code_add_token(env->store, rec->hash, r.family, r.expires_at, err);
+    rc = mdt_refresh_issue(env, req->arena, &r, &out->refresh_token, err);
+    if (rc == MDT_ERR_CONFLICT)
+        return invalid(err, "authorization code used again meanwhile: its tokens are revoked");
+    return rc;
 }
 
 /* OpenID Connect Core §3.1.3.3: an ID token when the scope has openid. */
@@ -179,10 +213,16 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     mdt_grant g = {.client = c, .auth_method = who->method};
     int64_t ttl = c->access_token_ttl ? c->access_token_ttl : env->cfg.access_token_ttl;
     mdt_authz_code_rec rec;
+    mdt_code_issue ids;
     bound b;
     mdt_rc rc;
 
-    if ((rc = redeem(env, req, c, &rec, &b, err)) != MDT_OK ||
+    g.iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;
+    g.exp = g.iat + ttl;
+    if (c->expires_at && g.exp > c->expires_at)
+        g.exp = c->expires_at;
+    if ((rc = choose_ids(env, req, &g, &ids, err)) != MDT_OK ||
+        (rc = redeem(env, req, c, &ids, &rec, &b, err)) != MDT_OK ||
         (rc = user_active(env, req, rec.username, err)) != MDT_OK ||
         (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, b.resource, &g.aud, &g.naud,
                                   err)) != MDT_OK ||
@@ -192,15 +232,11 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     g.scope = b.scope;
     g.auth_time = b.auth_time;
     g.amr = b.amr;
-    g.iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;
-    g.exp = g.iat + ttl;
-    if (c->expires_at && g.exp > c->expires_at)
-        g.exp = c->expires_at;
+    g.jti = ids.access_jti;
     out->scope = g.scope;
     out->subject = rec.username;
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK ||
-        (rc = mdt_store_code_add_token(env->store, rec.hash, out->token.jti, g.exp, err)) != MDT_OK ||
         (rc = issue_id_token(env, req, &b, &g, out, err)) != MDT_OK)
         return rc;
-    return issue_refresh(env, req, &rec, &b, &g, out, err);
+    return issue_refresh(env, req, &rec, &b, &g, &ids, out, err);
 }

@@ -15,7 +15,7 @@ bool mdt_refresh_token_like(const char *token)
     return token && strncmp(token, MDT_REFRESH_PREFIX, strlen(MDT_REFRESH_PREFIX)) == 0;
 }
 
-static mdt_rc new_family(mdt_env *env, mdt_arena *a, const char **family, mdt_err *err)
+mdt_rc mdt_refresh_family_new(mdt_env *env, mdt_arena *a, const char **family, mdt_err *err)
 {
     char rnd[64];
     mdt_rc rc = mdt_random_b64url(&env->rng, FAMILY_BYTES, rnd);
@@ -34,7 +34,7 @@ mdt_rc mdt_refresh_issue(mdt_env *env, mdt_arena *a, mdt_refresh_rec *r, const c
     mdt_rc rc;
 
     *token = NULL;
-    if (!r->family && (rc = new_family(env, a, &r->family, err)) != MDT_OK)
+    if (!r->family && (rc = mdt_refresh_family_new(env, a, &r->family, err)) != MDT_OK)
         return rc;
     if ((rc = mdt_random_b64url(&env->rng, REFRESH_BYTES, rnd)) != MDT_OK)
         return mdt_fail(err, rc, "cannot generate a refresh token");
@@ -78,6 +78,8 @@ mdt_rc mdt_refresh_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_
         return rc;
     if (revoked)
         return inactive(err, "refresh token family revoked");
+    if ((rc = mdt_token_user_check(env, a, out->subject, out->client_id, err)) != MDT_OK)
+        return rc;
     return mdt_token_client_check(env, a, out->client_id, out->created_at, now, err);
 }
 

@@ -21,6 +21,11 @@
 /* True when token has the refresh token prefix. */
 bool mdt_refresh_token_like(const char *token);
 
+/* A new family id "rtf_…" (arena), for a grant whose family must be known
+ * before its first refresh token is issued. */
+mdt_rc mdt_refresh_family_new(mdt_env *env, mdt_arena *a, const char **family,
+                              mdt_err *err) MDT_WARN_UNUSED;
+
 /* Issues a refresh token from r (every field but hash; family NULL starts a
  * new family; created_at and expires_at as given): stores it and sets
  * *token (arena). MDT_ERR_CONFLICT when the family was revoked meanwhile. */

@@ -131,8 +131,13 @@ mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued
     mdt_rc rc;
 
     memset(out, 0, sizeof(*out));
-    if ((rc = mdt_random_b64url(&env->rng, 16, jti)) != MDT_OK)
+    if (g->jti) {
+        if (strlen(g->jti) >= sizeof(jti))
+            return mdt_fail(err, MDT_ERR_INTERNAL, "token id too long");
+        memcpy(jti, g->jti, strlen(g->jti) + 1);
+    } else if ((rc = mdt_random_b64url(&env->rng, MDT_JTI_BYTES, jti)) != MDT_OK) {
         return mdt_fail(err, rc, "cannot generate a token id");
+    }
     mdt_buf_init(&claims, 64 * 1024);
     mdt_buf_init(&tok, MDT_MAX_TOKEN_LEN);
     if ((rc = build_claims(env, g, jti, &claims)) != MDT_OK) {
@@ -255,7 +260,28 @@ static mdt_rc check_common(mdt_env *env, mdt_arena *a, int64_t now, mdt_token_in
         return rc;
     if (revoked)
         return inactive(err, "token revoked");
+    if ((rc = mdt_token_user_check(env, a, json_string_value(json_object_get(out->claims, "sub")),
+                                   out->client_id, err)) != MDT_OK)
+        return rc;
     return mdt_token_client_check(env, a, out->client_id, out->iat, now, err);
+}
+
+mdt_rc mdt_token_user_check(mdt_env *env, mdt_arena *a, const char *sub, const char *client_id,
+                            mdt_err *err)
+{
+    mdt_user_rec u;
+    mdt_rc rc;
+
+    if (!sub || mdt_str_eq(sub, client_id)) /* no person: the client acts for itself */
+        return MDT_OK;
+    rc = mdt_store_user_get(env->store, sub, a, &u, err);
+    if (rc == MDT_ERR_NOT_FOUND) { /* a subject from elsewhere (a trusted issuer's) */
+        mdt_err_clear(err);
+        return MDT_OK;
+    }
+    if (rc != MDT_OK)
+        return rc;
+    return mdt_str_eq(u.status, "active") ? MDT_OK : inactive(err, "the user is disabled");
 }
 
 mdt_rc mdt_token_client_check(mdt_env *env, mdt_arena *a, const char *client_id, int64_t issued_at,

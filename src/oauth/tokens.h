@@ -23,7 +23,10 @@ typedef struct {
     const char *amr;          /* the user's authentication methods, space-separated; NULL */
     int64_t iat;
     int64_t exp;
+    const char *jti;          /* chosen beforehand (recorded before minting); NULL: a new one */
 } mdt_grant;
+
+#define MDT_JTI_BYTES 16 /* random bytes of a jti */
 
 typedef struct {
     const char *access_token; /* arena */
@@ -60,6 +63,11 @@ typedef struct {
 mdt_rc mdt_token_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
                          mdt_token_info *out, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_token_info_clear(mdt_token_info *ti);
+/* Whether a token for sub may still be active as far as its person goes:
+ * MDT_OK when sub is client_id (no person), names no user of this server,
+ * or an active one; MDT_ERR_INVALID_TOKEN when the user is disabled. */
+mdt_rc mdt_token_user_check(mdt_env *env, mdt_arena *a, const char *sub, const char *client_id,
+                            mdt_err *err) MDT_WARN_UNUSED;
 /* Whether a token issued at issued_at to client_id may still be active: the
  * client exists, is usable, and was not suspended since (the kill switch).
  * MDT_ERR_INVALID_TOKEN with the private reason otherwise. */

@@ -226,6 +226,16 @@ static const char m9_audit_checkpoints[] =
     " head {BLOB} NOT NULL,"
     " jws TEXT NOT NULL);\n";
 
+/* What a code issues is recorded when the code is used (access_jti,
+ * family), so that a replay racing the first redemption revokes it, and a
+ * person's grant to a client (codes, refresh tokens) is found by person and
+ * client when the consent is revoked or the person disabled. */
+static const char m10_grant_revocation[] =
+    "ALTER TABLE authz_codes ADD COLUMN access_jti TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE authz_codes ADD COLUMN family TEXT NOT NULL DEFAULT '';\n"
+    "CREATE INDEX authz_codes_grant ON authz_codes(username, client_id);\n"
+    "CREATE INDEX refresh_tokens_grant ON refresh_tokens(subject, client_id);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -236,6 +246,7 @@ const mdt_migration mdt_store__migrations[] = {
     {7, "authorization requests, codes and consents", m7_authorization},
     {8, "refresh token families", m8_refresh_tokens},
     {9, "audit checkpoints", m9_audit_checkpoints},
+    {10, "what codes issue, and grants found by person and client", m10_grant_revocation},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

@@ -54,9 +54,11 @@ enum q {
     Q_REQ_INSERT, Q_REQ_GET, Q_REQ_LIST, Q_REQ_DECIDE, Q_RATE_HIT, Q_PURGE_RATES,
     Q_RATE_PEEK, Q_SESS_INSERT, Q_SESS_GET, Q_SESS_TOUCH, Q_SESS_REVOKE, Q_PURGE_SESSIONS,
     Q_AREQ_INSERT, Q_AREQ_GET, Q_AREQ_TAKE, Q_PURGE_AREQS, Q_CODE_INSERT, Q_CODE_CONSUME, Q_CODE_GET,
-    Q_CODE_ADD_TOKEN, Q_PURGE_CODES, Q_CONSENT_GET, Q_CONSENT_PUT, Q_CONSENT_LIST,
+    Q_PURGE_CODES, Q_CONSENT_GET, Q_CONSENT_PUT, Q_CONSENT_LIST,
     Q_CONSENT_DELETE, Q_RT_INSERT, Q_RT_GET, Q_RT_CONSUME, Q_RT_REVOKE, Q_RT_REVOKE_JTIS,
     Q_PURGE_RTS,
+    Q_RATE_RELEASE, Q_SESS_REVOKE_USER, Q_GRANT_CONSENT, Q_GRANT_CODES_EXPIRE,
+    Q_GRANT_CODE_JTIS, Q_GRANT_CODE_FAMILIES, Q_GRANT_RT_JTIS, Q_GRANT_RT_REVOKE,
     Q_COUNT
 };
 
@@ -74,7 +76,7 @@ enum q {
 #define SESS_COLS "hash,username,amr,auth_time,created_at,last_seen_at,expires_at,revoked_at"
 #define AREQ_COLS "id,client_id,params,created_at,expires_at"
 #define CODE_COLS "hash,client_id,username,params,created_at,expires_at,used_at,token_jtis," \
-                  "tokens_expire_at"
+                  "tokens_expire_at,access_jti,family"
 #define CONSENT_COLS "username,client_id,scope,created_at,updated_at"
 #define RT_COLS "hash,family,parent,client_id,subject,scope,resource,auth_time,amr,sid,cnf_x5t," \
     "created_at,expires_at,used_at,revoked_at,access_jti,access_exp"
@@ -164,13 +166,12 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_AREQ_GET] = "SELECT " AREQ_COLS " FROM authz_requests WHERE id=?1 AND expires_at>?2",
     [Q_AREQ_TAKE] = "DELETE FROM authz_requests WHERE id=?1 AND expires_at>?2 RETURNING " AREQ_COLS,
     [Q_PURGE_AREQS] = "DELETE FROM authz_requests WHERE expires_at<=?1",
-    [Q_CODE_INSERT] = "INSERT INTO authz_codes (" CODE_COLS ") VALUES (?1,?2,?3,?4,?5,?6,0,'',0)",
-    [Q_CODE_CONSUME] = "UPDATE authz_codes SET used_at=?2 WHERE hash=?1 AND used_at=0 AND "
-                       "expires_at>?2 RETURNING " CODE_COLS,
+    [Q_CODE_INSERT] = "INSERT INTO authz_codes (" CODE_COLS ") "
+                      "VALUES (?1,?2,?3,?4,?5,?6,0,'',0,'','')",
+    [Q_CODE_CONSUME] = "UPDATE authz_codes SET used_at=?2,access_jti=?3,family=?4,"
+                       "tokens_expire_at=?5 WHERE hash=?1 AND used_at=0 AND expires_at>?2 "
+                       "RETURNING " CODE_COLS,
     [Q_CODE_GET] = "SELECT " CODE_COLS " FROM authz_codes WHERE hash=?1",
-    [Q_CODE_ADD_TOKEN] = "UPDATE authz_codes SET token_jtis=CASE WHEN token_jtis='' THEN ?2 "
-                         "ELSE token_jtis||' '||?2 END, tokens_expire_at=CASE WHEN "
-                         "tokens_expire_at>?3 THEN tokens_expire_at ELSE ?3 END WHERE hash=?1",
     /* a used code is kept while its tokens live, so that a replay still revokes them */
     [Q_PURGE_CODES] = "DELETE FROM authz_codes WHERE expires_at<?1-86400 AND tokens_expire_at<?1",
     [Q_CONSENT_GET] = "SELECT " CONSENT_COLS " FROM consents WHERE username=?1 AND client_id=?2",
@@ -193,6 +194,28 @@ static const char *const q_sql[Q_COUNT] = {
                          "ON CONFLICT (jti) DO NOTHING",
     /* kept while the access tokens issued with them live */
     [Q_PURGE_RTS] = "DELETE FROM refresh_tokens WHERE expires_at<?1-86400 AND access_exp<?1",
+    [Q_RATE_RELEASE] = "UPDATE rate_counters SET count=count-1 WHERE name=?1 AND window_start=?2 "
+                       "AND count>0",
+    [Q_SESS_REVOKE_USER] = "UPDATE web_sessions SET revoked_at=?2 WHERE username=?1 AND "
+                           "revoked_at=0",
+    /* a grant: what username allowed client_id (?2 NULL: every client), ended at ?3 */
+    [Q_GRANT_CONSENT] = "DELETE FROM consents WHERE username=?1 AND (?2 IS NULL OR client_id=?2)",
+    [Q_GRANT_CODES_EXPIRE] = "UPDATE authz_codes SET expires_at=?3 WHERE username=?1 AND "
+                             "(?2 IS NULL OR client_id=?2) AND used_at=0 AND expires_at>?3",
+    [Q_GRANT_CODE_JTIS] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
+                          "SELECT access_jti,client_id,tokens_expire_at,?3 FROM authz_codes "
+                          "WHERE username=?1 AND (?2 IS NULL OR client_id=?2) AND "
+                          "access_jti<>'' AND tokens_expire_at>?3 ON CONFLICT (jti) DO NOTHING",
+    [Q_GRANT_CODE_FAMILIES] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
+                              "SELECT family,client_id,tokens_expire_at,?3 FROM authz_codes "
+                              "WHERE username=?1 AND (?2 IS NULL OR client_id=?2) AND "
+                              "family<>'' AND tokens_expire_at>?3 ON CONFLICT (jti) DO NOTHING",
+    [Q_GRANT_RT_JTIS] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
+                        "SELECT access_jti,client_id,access_exp,?3 FROM refresh_tokens "
+                        "WHERE subject=?1 AND (?2 IS NULL OR client_id=?2) AND access_jti<>'' "
+                        "AND access_exp>?3 ON CONFLICT (jti) DO NOTHING",
+    [Q_GRANT_RT_REVOKE] = "UPDATE refresh_tokens SET revoked_at=?3 WHERE subject=?1 AND "
+                          "(?2 IS NULL OR client_id=?2) AND revoked_at=0",
 };
 
 static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
@@ -1747,6 +1770,19 @@ static mdt_rc sq_rate_hit(mdt_store *s, const char *name, int64_t window_start, 
     return tx_end(c, rc, err);
 }
 
+static mdt_rc sq_rate_release(mdt_store *s, const char *name, int64_t window_start,
+                              mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_RATE_RELEASE, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_text(st, 1, name) | sqlite3_bind_int64(st, 2, window_start),
+               "rate_release", err);
+}
+
 static mdt_rc sq_rate_peek(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                            mdt_err *err)
 {
@@ -1813,6 +1849,19 @@ static mdt_rc sq_session_touch(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], i
                        "session_touch", "session not found or revoked", err);
 }
 
+static mdt_rc sq_session_revoke_user(mdt_store *s, const char *username, int64_t now,
+                                     mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    mdt_rc rc = prep(s, Q_SESS_REVOKE_USER, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_text(st, 1, username) | sqlite3_bind_int64(st, 2, now),
+               "session_revoke_user", err);
+}
+
 static mdt_rc sq_session_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
                                 mdt_err *err)
 {
@@ -1855,6 +1904,8 @@ static mdt_rc row_code(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
     v->used_at = sqlite3_column_int64(st, 6);
     v->token_jtis = rd_text(&r, st, 7);
     v->tokens_expire_at = sqlite3_column_int64(st, 8);
+    v->access_jti = rd_text(&r, st, 9);
+    v->family = rd_text(&r, st, 10);
     return rd_end(&r, err);
 }
 
@@ -1929,7 +1980,8 @@ static mdt_rc sq_code_insert(mdt_store *s, const mdt_authz_code_rec *v, mdt_err 
 /* One UPDATE ... RETURNING in a write transaction; when it changes nothing,
  * the row (if any) says whether the code was used before. */
 static mdt_rc sq_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                              mdt_arena *a, mdt_authz_code_rec *out, mdt_err *err)
+                              const mdt_code_issue *issue, mdt_arena *a, mdt_authz_code_rec *out,
+                              mdt_err *err)
 {
     sq_conn *c;
     sqlite3_stmt *st, *get;
@@ -1938,7 +1990,9 @@ static mdt_rc sq_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], in
     if (rc != MDT_OK || (rc = stmt(c, Q_CODE_GET, &get, err)) != MDT_OK ||
         (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
-    rc = one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now),
+    rc = one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now) |
+                            bind_text(st, 3, issue->access_jti) | bind_text(st, 4, issue->family) |
+                            sqlite3_bind_int64(st, 5, issue->expires_at),
                  row_code, a, out, "code_consume", "authorization code unknown or expired", err);
     if (rc == MDT_ERR_NOT_FOUND) {
         rc = one_row(c, get, bind_blob(get, 1, hash, MDT_HASH_LEN), row_code, a, out, "code_get",
@@ -1956,18 +2010,30 @@ static mdt_rc sq_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], in
     }
 }
 
-static mdt_rc sq_code_add_token(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,
-                                int64_t exp, mdt_err *err)
+/* Runs the statements of a grant's end in one transaction (see
+ * mdt_store_grant_revoke); the token lists go before the refresh tokens are
+ * marked, and all before anything else can use the code or the family. */
+static mdt_rc sq_grant_revoke(mdt_store *s, const char *username, const char *client_id,
+                              int64_t now, mdt_err *err)
 {
+    static const enum q steps[] = {Q_GRANT_CODES_EXPIRE, Q_GRANT_CODE_JTIS, Q_GRANT_CODE_FAMILIES,
+                                   Q_GRANT_RT_JTIS, Q_GRANT_RT_REVOKE, Q_GRANT_CONSENT};
     sq_conn *c;
     sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CODE_ADD_TOKEN, &c, &st, err);
+    mdt_rc rc = prep(s, Q_GRANT_CONSENT, &c, &st, err);
 
-    if (rc != MDT_OK)
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
-    return run_changed(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | bind_text(st, 2, jti) |
-                                  sqlite3_bind_int64(st, 3, exp),
-                       "code_add_token", "authorization code not found", err);
+    for (size_t i = 0; i < MDT_ARRAY_LEN(steps) && rc == MDT_OK; i++) {
+        if ((rc = stmt(c, steps[i], &st, err)) != MDT_OK)
+            break;
+        rc = run(c, st, bind_text(st, 1, username) |
+                            (client_id ? bind_text(st, 2, client_id) : sqlite3_bind_null(st, 2)) |
+                            (steps[i] == Q_GRANT_CONSENT ? SQLITE_OK
+                                                         : sqlite3_bind_int64(st, 3, now)),
+                 "grant_revoke", err);
+    }
+    return tx_end(c, rc, err);
 }
 
 /* ---------------------------------------------------------- refresh tokens */
@@ -2419,6 +2485,7 @@ static const mdt_store_ops sqlite_ops = {
     .request_decide = sq_request_decide,
     .rate_hit = sq_rate_hit,
     .rate_peek = sq_rate_peek,
+    .rate_release = sq_rate_release,
     .session_insert = sq_session_insert,
     .session_get = sq_session_get,
     .session_touch = sq_session_touch,
@@ -2428,7 +2495,8 @@ static const mdt_store_ops sqlite_ops = {
     .authz_request_take = sq_authz_request_take,
     .code_insert = sq_code_insert,
     .code_consume = sq_code_consume,
-    .code_add_token = sq_code_add_token,
+    .grant_revoke = sq_grant_revoke,
+    .session_revoke_user = sq_session_revoke_user,
     .refresh_insert = sq_refresh_insert,
     .refresh_get = sq_refresh_get,
     .refresh_consume = sq_refresh_consume,

@@ -372,6 +372,14 @@ mdt_rc mdt_store_rate_peek(mdt_store *s, const char *name, int64_t window_start,
     return s->ops->rate_peek(s, name, window_start, count, err);
 }
 
+mdt_rc mdt_store_rate_release(mdt_store *s, const char *name, int64_t window_start,
+                              mdt_err *err)
+{
+    if (!name || !name[0])
+        return mdt_fail(err, MDT_ERR_INTERNAL, "rate counter without a name");
+    return s->ops->rate_release(s, name, window_start, err);
+}
+
 /* --- authorization requests, codes, consents --- */
 
 mdt_rc mdt_store_authz_request_insert(mdt_store *s, const mdt_authz_request_rec *r, mdt_err *err)
@@ -407,10 +415,29 @@ mdt_rc mdt_store_code_insert(mdt_store *s, const mdt_authz_code_rec *c, mdt_err 
 }
 
 mdt_rc mdt_store_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                              mdt_arena *a, mdt_authz_code_rec *out, mdt_err *err)
+                              const mdt_code_issue *issue, mdt_arena *a, mdt_authz_code_rec *out,
+                              mdt_err *err)
 {
     memset(out, 0, sizeof(*out));
-    return s->ops->code_consume(s, hash, now, a, out, err);
+    if (!issue || !issue->access_jti || !issue->access_jti[0] || !issue->family)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "what the code issues is not named");
+    return s->ops->code_consume(s, hash, now, issue, a, out, err);
+}
+
+mdt_rc mdt_store_grant_revoke(mdt_store *s, const char *username, const char *client_id,
+                              int64_t now, mdt_err *err)
+{
+    if (!username || !username[0] || (client_id && !client_id[0]))
+        return mdt_fail(err, MDT_ERR_INTERNAL, "grant to revoke not named");
+    return s->ops->grant_revoke(s, username, client_id, now, err);
+}
+
+mdt_rc mdt_store_session_revoke_user(mdt_store *s, const char *username, int64_t now,
+                                     mdt_err *err)
+{
+    if (!username || !username[0])
+        return mdt_fail(err, MDT_ERR_INTERNAL, "sessions of nobody");
+    return s->ops->session_revoke_user(s, username, now, err);
 }
 
 mdt_rc mdt_store_refresh_insert(mdt_store *s, const mdt_refresh_rec *r, mdt_err *err)
@@ -440,14 +467,6 @@ mdt_rc mdt_store_refresh_revoke_family(mdt_store *s, const char *family, int64_t
     if (!family || !*family)
         return mdt_fail(err, MDT_ERR_INTERNAL, "refresh token family missing");
     return s->ops->refresh_revoke_family(s, family, now, err);
-}
-
-mdt_rc mdt_store_code_add_token(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,
-                                int64_t exp, mdt_err *err)
-{
-    if (!jti || !jti[0] || strchr(jti, ' '))
-        return mdt_fail(err, MDT_ERR_INTERNAL, "token id missing or malformed");
-    return s->ops->code_add_token(s, hash, jti, exp, err);
 }
 
 mdt_rc mdt_store_consent_get(mdt_store *s, const char *username, const char *client_id,

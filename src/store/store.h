@@ -120,8 +120,11 @@ typedef struct {
 
 /* An authorization code, found by the SHA-256 of the code. params: JSON
  * object text of what it is bound to (redirect_uri, code_challenge, scope,
- * resource, nonce, auth_time, amr, session). token_jtis: the jtis of the
- * tokens issued from it, space-separated, expiring by tokens_expire_at. */
+ * resource, nonce, auth_time, amr, session). access_jti and family: what its
+ * redemption issues (the access token's jti, the refresh token family, ""
+ * when none), recorded by the statement that uses the code and valid until
+ * tokens_expire_at. token_jtis: the same as a space-separated list, as
+ * codes used before access_jti and family existed recorded them. */
 typedef struct {
     uint8_t hash[MDT_HASH_LEN];
     const char *client_id;
@@ -132,7 +135,18 @@ typedef struct {
     int64_t used_at;           /* 0 = not used */
     const char *token_jtis;
     int64_t tokens_expire_at;
+    const char *access_jti;
+    const char *family;
 } mdt_authz_code_rec;
+
+/* What the redemption of a code will issue, recorded in the statement that
+ * uses the code, so that a replay racing the redemption, or a revocation of
+ * the grant, finds them even before they are minted. */
+typedef struct {
+    const char *access_jti;    /* the access token's jti */
+    const char *family;        /* the refresh token family; "" when none */
+    int64_t expires_at;        /* none of them is valid after this */
+} mdt_code_issue;
 
 /* A refresh token (src/oauth/refresh.h), found by the SHA-256 of its value:
  * the value itself is never stored. Each rotation inserts a row in the same
@@ -390,6 +404,12 @@ mdt_rc mdt_store_rate_hit(mdt_store *s, const char *name, int64_t window_start, 
 mdt_rc mdt_store_rate_peek(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                            mdt_err *err) MDT_WARN_UNUSED;
 
+/* Gives back one event of name counted in the window starting at
+ * window_start (a slot taken by mdt_store_rate_hit for an attempt that,
+ * in the end, does not count); never below 0. Atomic as rate_hit. */
+mdt_rc mdt_store_rate_release(mdt_store *s, const char *name, int64_t window_start,
+                              mdt_err *err) MDT_WARN_UNUSED;
+
 /* --- web sessions --- */
 /* Inserts a session; MDT_ERR_CONFLICT when the hash exists. */
 mdt_rc mdt_store_session_insert(mdt_store *s, const mdt_session_rec *v, mdt_err *err) MDT_WARN_UNUSED;
@@ -400,6 +420,9 @@ mdt_rc mdt_store_session_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt
 /* Sets last_seen_at = now on a session not revoked; MDT_ERR_NOT_FOUND otherwise. */
 mdt_rc mdt_store_session_touch(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
                                mdt_err *err) MDT_WARN_UNUSED;
+/* Sets revoked_at = now on every session of username not yet revoked. */
+mdt_rc mdt_store_session_revoke_user(mdt_store *s, const char *username, int64_t now,
+                                     mdt_err *err) MDT_WARN_UNUSED;
 /* Sets revoked_at = now unless already revoked; an unknown or already
  * revoked session is MDT_OK (idempotent). */
 mdt_rc mdt_store_session_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
@@ -418,15 +441,15 @@ mdt_rc mdt_store_authz_request_take(mdt_store *s, const char *id, int64_t now, m
                                     mdt_authz_request_rec *out, mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_store_code_insert(mdt_store *s, const mdt_authz_code_rec *c,
                              mdt_err *err) MDT_WARN_UNUSED;
-/* Uses the code in one statement (UPDATE ... WHERE used_at = 0 AND
- * expires_at > now RETURNING): MDT_OK with the code; MDT_ERR_CONFLICT with
- * the code in *out when it was used before (a replay: the caller revokes
- * out->token_jtis); MDT_ERR_NOT_FOUND when unknown or expired. */
+/* Uses the code and records what its redemption issues, in one statement
+ * (UPDATE ... SET used_at = now, access_jti, family, tokens_expire_at WHERE
+ * used_at = 0 AND expires_at > now RETURNING): MDT_OK with the code;
+ * MDT_ERR_CONFLICT with the code in *out when it was used before (a replay:
+ * the caller revokes out->access_jti, out->family and out->token_jtis);
+ * MDT_ERR_NOT_FOUND when unknown or expired. */
 mdt_rc mdt_store_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                              mdt_arena *a, mdt_authz_code_rec *out, mdt_err *err) MDT_WARN_UNUSED;
-/* Records a token issued from the code (jti, valid until exp). */
-mdt_rc mdt_store_code_add_token(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,
-                                int64_t exp, mdt_err *err) MDT_WARN_UNUSED;
+                              const mdt_code_issue *issue, mdt_arena *a, mdt_authz_code_rec *out,
+                              mdt_err *err) MDT_WARN_UNUSED;
 /* --- refresh tokens --- */
 /* Inserts a refresh token unless its family is revoked (in the same
  * statement): MDT_ERR_CONFLICT when the family is revoked (a reuse was
@@ -458,6 +481,14 @@ mdt_rc mdt_store_consent_put(mdt_store *s, const mdt_consent_rec *c, mdt_err *er
 /* The person's consents, ordered by client_id. */
 mdt_rc mdt_store_consent_list(mdt_store *s, const char *username, mdt_arena *a,
                               mdt_consent_rec **out, size_t *n, mdt_err *err) MDT_WARN_UNUSED;
+/* Ends what username allowed client_id (every client when client_id is
+ * NULL), in one transaction: deletes the consent, expires the codes not
+ * used yet, revokes what the used codes issued (access tokens by jti until
+ * they expire, refresh token families) and every refresh token of the
+ * person for the client, with the access token issued with each.
+ * Idempotent. */
+mdt_rc mdt_store_grant_revoke(mdt_store *s, const char *username, const char *client_id,
+                              int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 /* Idempotent. */
 mdt_rc mdt_store_consent_delete(mdt_store *s, const char *username, const char *client_id,
                                 mdt_err *err) MDT_WARN_UNUSED;

@@ -87,6 +87,7 @@ typedef struct mdt_store_ops {
                        mdt_err *err);
     mdt_rc (*rate_peek)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                         mdt_err *err);
+    mdt_rc (*rate_release)(mdt_store *s, const char *name, int64_t window_start, mdt_err *err);
     mdt_rc (*session_insert)(mdt_store *s, const mdt_session_rec *v, mdt_err *err);
     mdt_rc (*session_get)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
                           mdt_session_rec *out, mdt_err *err);
@@ -101,9 +102,12 @@ typedef struct mdt_store_ops {
                                  mdt_authz_request_rec *out, mdt_err *err);
     mdt_rc (*code_insert)(mdt_store *s, const mdt_authz_code_rec *c, mdt_err *err);
     mdt_rc (*code_consume)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                           mdt_arena *a, mdt_authz_code_rec *out, mdt_err *err);
-    mdt_rc (*code_add_token)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *jti,
-                             int64_t exp, mdt_err *err);
+                           const mdt_code_issue *issue, mdt_arena *a, mdt_authz_code_rec *out,
+                           mdt_err *err);
+    mdt_rc (*grant_revoke)(mdt_store *s, const char *username, const char *client_id,
+                           int64_t now, mdt_err *err);
+    mdt_rc (*session_revoke_user)(mdt_store *s, const char *username, int64_t now,
+                                  mdt_err *err);
     mdt_rc (*refresh_insert)(mdt_store *s, const mdt_refresh_rec *r, mdt_err *err);
     mdt_rc (*refresh_get)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
                           mdt_refresh_rec *out, mdt_err *err);

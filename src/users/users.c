@@ -260,14 +260,23 @@ mdt_rc mdt_user_disable(mdt_env *env, const char *username, mdt_err *err)
     mdt_user_rec u;
     mdt_rc rc;
 
+    int64_t now = mdt_now(&env->clock);
+    bool was_active;
+
     mdt_arena_init(&a, 2048);
-    if ((rc = user_load(env, username, &a, &u, err)) != MDT_OK ||
-        mdt_str_eq(u.status, "disabled"))
+    if ((rc = user_load(env, username, &a, &u, err)) != MDT_OK)
         goto out;
+    was_active = !mdt_str_eq(u.status, "disabled");
     u.status = "disabled";
-    u.updated_at = mdt_now(&env->clock);
-    if ((rc = mdt_store_user_update(env->store, &u, err)) == MDT_OK)
-        rc = user_audit(env, "user.disabled", u.username, NULL, err);
+    u.updated_at = now;
+    /* the status first (it alone makes every token of the person inactive),
+     * then what can be ended for good; a failure there is repaired by
+     * disabling again */
+    if (was_active && ((rc = mdt_store_user_update(env->store, &u, err)) != MDT_OK ||
+                       (rc = user_audit(env, "user.disabled", u.username, NULL, err)) != MDT_OK))
+        goto out;
+    if ((rc = mdt_store_session_revoke_user(env->store, u.username, now, err)) == MDT_OK)
+        rc = mdt_store_grant_revoke(env->store, u.username, NULL, now, err);
 out:
     mdt_arena_free(&a);
     return rc;

@@ -35,8 +35,11 @@ mdt_rc mdt_user_create(mdt_env *env, const char *username, const char *name, con
 /* Sets a new password (same rules as create). MDT_ERR_NOT_FOUND. */
 mdt_rc mdt_user_passwd(mdt_env *env, const char *username, const char *password, size_t len,
                        mdt_err *err) MDT_WARN_UNUSED;
-/* Sets status "disabled"; already disabled is MDT_OK (and not audited
- * again). MDT_ERR_NOT_FOUND. */
+/* Sets status "disabled", ends the person's sessions and revokes what
+ * every client was issued for them (codes, access tokens, refresh token
+ * families, consents); their remaining tokens are inactive because of the
+ * status. Already disabled is MDT_OK (the revocations run again, the
+ * event is not audited again). MDT_ERR_NOT_FOUND. */
 mdt_rc mdt_user_disable(mdt_env *env, const char *username, mdt_err *err) MDT_WARN_UNUSED;
 
 /* JSON array of {username, name, email, roles: [...], status, created_at

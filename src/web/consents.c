@@ -1,7 +1,8 @@
 /* GET and POST /consents: a signed-in person sees the applications they
- * consented to (name, scopes, when) and revokes any of them; the next
- * authorization of that application shows the consent page again.
- * Revocation is CSRF-protected and audited as consent.revoked. */
+ * consented to (name, scopes, when) and revokes any of them: the tokens
+ * the application holds for them stop working at once, and its next
+ * authorization shows the consent page again. Revocation is
+ * CSRF-protected and audited as consent.revoked. */
 #include <string.h>
 
 #include "core/buf.h"
@@ -186,7 +187,7 @@ void mdt_handle_consents(mdt_env *env, mdt_req *req, mdt_resp *resp)
         mdt_web_message_page(resp, 404, "Cannot revoke", "You gave no consent to this application.");
         return;
     }
-    if (rc != MDT_OK || mdt_consent_revoke(env, s.rec.username, client_id, &err) != MDT_OK) {
+    if (rc != MDT_OK || mdt_consent_revoke(env, s.rec.username, client_id, req->now, &err) != MDT_OK) {
         fault(resp, "The service could not revoke this consent.");
         return;
     }

@@ -269,23 +269,55 @@ static const char *counter_name(mdt_arena *a, const char *kind, const char *key)
     return mdt_arena_printf(a, "login:user:%s", lower);
 }
 
-/* Failures so far in this window (hit: count one more first). */
-static mdt_rc failures(mdt_env *env, mdt_req *req, const char *username, bool hit,
-                       int64_t *user, int64_t *source, mdt_err *err)
+/* The two counters of an attempt: per username and per source address. */
+static mdt_rc counter_names(mdt_req *req, const char *username, const char **u, const char **ip,
+                            mdt_err *err)
+{
+    *u = counter_name(req->arena, "user", username);
+    *ip = counter_name(req->arena, "source", req->peer_ip ? req->peer_ip : "-");
+    return *u && *ip ? MDT_OK : mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+}
+
+/* Gives back the slots an attempt took (it turned out not to be a failure). */
+static mdt_rc give_back(mdt_env *env, mdt_req *req, const char *username, bool user, bool source,
+                        mdt_err *err)
 {
     int64_t w = mdt_web_login_window(req->now);
-    const char *u = counter_name(req->arena, "user", username);
-    const char *ip = counter_name(req->arena, "source", req->peer_ip ? req->peer_ip : "-");
-    mdt_rc rc;
+    const char *u, *ip;
+    mdt_rc rc = counter_names(req, username, &u, &ip, err);
 
-    if (!u || !ip)
-        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if (hit) {
-        rc = mdt_store_rate_hit(env->store, u, w, user, err);
-        return rc != MDT_OK ? rc : mdt_store_rate_hit(env->store, ip, w, source, err);
+    if (rc == MDT_OK && user)
+        rc = mdt_store_rate_release(env->store, u, w, err);
+    if (rc == MDT_OK && source)
+        rc = mdt_store_rate_release(env->store, ip, w, err);
+    return rc;
+}
+
+/* Counts the attempt before its password is checked, in one atomic step per
+ * counter, so that concurrent attempts cannot all pass a check that none
+ * of them had counted yet: *ok when a slot of both counters was free (the
+ * attempt holds them; a failure keeps them, a success gives them back),
+ * else the attempt is throttled and holds nothing. */
+static mdt_rc take_slot(mdt_env *env, mdt_req *req, const char *username, bool *ok,
+                        mdt_err *err)
+{
+    int64_t w = mdt_web_login_window(req->now), nu = 0, ns = 0;
+    const char *u, *ip;
+    mdt_rc rc = counter_names(req, username, &u, &ip, err);
+
+    *ok = false;
+    if (rc != MDT_OK || (rc = mdt_store_rate_hit(env->store, u, w, &nu, err)) != MDT_OK)
+        return rc;
+    if ((rc = mdt_store_rate_hit(env->store, ip, w, &ns, err)) != MDT_OK) {
+        mdt_err e2 = {0};
+        (void)give_back(env, req, username, true, false, &e2);
+        return rc;
     }
-    rc = mdt_store_rate_peek(env->store, u, w, user, err);
-    return rc != MDT_OK ? rc : mdt_store_rate_peek(env->store, ip, w, source, err);
+    if (mdt_web_login_throttled(nu - 1, ns - 1, env->cfg.login_max_failures,
+                                env->cfg.login_max_failures_per_source))
+        return give_back(env, req, username, true, true, err);
+    *ok = true;
+    return MDT_OK;
 }
 
 static void throttled_page(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *username,
@@ -326,17 +358,10 @@ void mdt_handle_login_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
         login_page(env, req, resp, 200, "", return_to, NULL);
 }
 
-/* Wrong password (or unknown user): count it, answer the form again. */
+/* Wrong password (or unknown user): it keeps its slot; the form again. */
 static void login_failed(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *username,
                          const char *return_to, const mdt_err *why)
 {
-    int64_t nu, ns;
-    mdt_err err = {0};
-
-    if (failures(env, req, username, true, &nu, &ns, &err) != MDT_OK) {
-        fault_page(resp, &err);
-        return;
-    }
     login_page(env, req, resp, 400, username, return_to, "Wrong username or password.");
     audit(req, resp, "user.login_failed", "deny", username,
           mdt_arena_printf(req->arena, "%s", mdt_err_text(why)));
@@ -368,29 +393,35 @@ static void login_ok(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *use
     audit(req, resp, "user.login", "allow", username, NULL);
 }
 
-/* After CSRF and return_to: throttling, then the password. */
+/* After CSRF and return_to: a throttling slot, then the password. */
 static void login_attempt(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *username,
                           const char *return_to)
 {
     const char *password = mdt_req_form(req, "password");
-    int64_t nu, ns;
     mdt_user_rec u;
-    mdt_err err = {0};
+    mdt_err err = {0}, e2 = {0};
+    bool slot;
     mdt_rc rc;
 
-    if (failures(env, req, username, false, &nu, &ns, &err) != MDT_OK) {
+    if (take_slot(env, req, username, &slot, &err) != MDT_OK) {
         fault_page(resp, &err);
         return;
     }
-    if (mdt_web_login_throttled(nu, ns, env->cfg.login_max_failures,
-                                env->cfg.login_max_failures_per_source)) {
+    if (!slot) {
         throttled_page(env, req, resp, username, return_to);
         return;
     }
     rc = mdt_user_authenticate(env, username, password, strlen(password), req->arena, &u, &err);
-    if (rc == MDT_ERR_ACCESS_DENIED)
+    if (rc == MDT_ERR_ACCESS_DENIED) {
         login_failed(env, req, resp, username, return_to, &err);
-    else if (rc != MDT_OK)
+        return;
+    }
+    /* not a failure of the person: the slots go back, so that good logins never lock out */
+    if (give_back(env, req, username, true, true, &e2) != MDT_OK && rc == MDT_OK) {
+        rc = e2.rc;
+        err = e2;
+    }
+    if (rc != MDT_OK)
         fault_page(resp, &err);
     else
         login_ok(env, req, resp, u.username, return_to);

@@ -525,6 +525,35 @@ static void test_rate(void **state)
     assert_int_equal(mdt_store_rate_hit(f->s, "", 660, &n, &f->err), MDT_ERR_INTERNAL);
 }
 
+/* Releasing gives back one count of a window, never below zero, and leaves
+ * other windows and names alone. */
+static void test_rate_release(void **state)
+{
+    fx *f = *state;
+    const char *a = id(f, "release-a"), *b = id(f, "release-b");
+    int64_t n = 0;
+
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mdt_store_rate_hit(f->s, a, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_hit(f->s, b, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_release(f->s, a, 1200, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_peek(f->s, a, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(mdt_store_rate_peek(f->s, b, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 1);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mdt_store_rate_release(f->s, a, 1200, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_peek(f->s, a, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(mdt_store_rate_hit(f->s, a, 1200, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 1);
+    /* a window never counted: nothing to give back */
+    assert_int_equal(mdt_store_rate_release(f->s, a, 1260, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_rate_peek(f->s, a, 1260, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(mdt_store_rate_release(f->s, "", 1260, &f->err), MDT_ERR_INTERNAL);
+}
+
 /* Peeking reads a window's count without adding one; none is 0. */
 static void test_rate_peek(void **state)
 {
@@ -807,6 +836,114 @@ static void test_refresh_family(void **state)
     /* purged once expired and its access tokens too */
     assert_int_equal(mdt_store_purge_expired(f->s, 1000 + 86401, &f->err), MDT_OK);
     assert_int_equal(mdt_store_refresh_get(f->s, r1.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+}
+
+/* A code is used in one statement that also records what its redemption
+ * issues; a second use returns those ids (a replay revokes them). */
+static void test_code_consume_records(void **state)
+{
+    fx *f = *state;
+    mdt_authz_code_rec c = {.client_id = id(f, "cc_client"), .username = id(f, "cc_user"),
+                            .params = "{}", .created_at = 100, .expires_at = 160};
+    mdt_code_issue first = {.access_jti = id(f, "cc_jti"), .family = id(f, "cc_fam"),
+                            .expires_at = 5000};
+    mdt_code_issue second = {.access_jti = id(f, "cc_jti2"), .family = "", .expires_at = 6000};
+    mdt_authz_code_rec got;
+
+    fill_hash(c.hash, 0xc1);
+    assert_int_equal(mdt_store_code_insert(f->s, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_code_consume(f->s, c.hash, 120, NULL, &f->a, &got, &f->err),
+                     MDT_ERR_INTERNAL);
+    assert_int_equal(mdt_store_code_consume(f->s, c.hash, 120, &first, &f->a, &got, &f->err),
+                     MDT_OK);
+    assert_int_equal(got.used_at, 120);
+    assert_string_equal(got.access_jti, first.access_jti);
+    assert_string_equal(got.family, first.family);
+    assert_int_equal(got.tokens_expire_at, 5000);
+    /* the replay sees the first use's ids, and records nothing of its own */
+    assert_int_equal(mdt_store_code_consume(f->s, c.hash, 121, &second, &f->a, &got, &f->err),
+                     MDT_ERR_CONFLICT);
+    assert_string_equal(got.access_jti, first.access_jti);
+    assert_string_equal(got.family, first.family);
+    assert_int_equal(got.tokens_expire_at, 5000);
+    fill_hash(c.hash, 0xc2);
+    assert_int_equal(mdt_store_code_consume(f->s, c.hash, 121, &second, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+}
+
+/* Ending a grant: the consent goes, unused codes expire, what used codes
+ * issued and the person's refresh tokens for the client are revoked; other
+ * people and other clients are untouched; NULL client: every client. */
+static void test_grant_revoke(void **state)
+{
+    fx *f = *state;
+    const char *user = id(f, "gr_user"), *other = id(f, "gr_other");
+    const char *cl = id(f, "gr_client"), *cl2 = id(f, "gr_client2");
+    mdt_authz_code_rec used = {.client_id = cl, .username = user, .params = "{}",
+                               .created_at = 100, .expires_at = 160};
+    mdt_authz_code_rec fresh = used, theirs = used, got;
+    mdt_code_issue ids = {.access_jti = id(f, "gr_at"), .family = id(f, "gr_fam"),
+                          .expires_at = 5000};
+    mdt_code_issue ids2 = {.access_jti = id(f, "gr_at2"), .family = "", .expires_at = 5000};
+    mdt_refresh_rec rt = {.family = ids.family, .client_id = cl, .subject = user, .scope = "read",
+                          .created_at = 130, .expires_at = 5000, .access_jti = id(f, "gr_at3"),
+                          .access_exp = 700};
+    mdt_refresh_rec rt2 = rt, back;
+    mdt_consent_rec con = {.username = user, .client_id = cl, .scope = "read",
+                           .created_at = 100, .updated_at = 100};
+    mdt_consent_rec con2 = con, got_consent;
+    bool revoked = false;
+
+    theirs.username = other;
+    fill_hash(used.hash, 0xd1);
+    fill_hash(fresh.hash, 0xd2);
+    fill_hash(theirs.hash, 0xd3);
+    mdt_sha256(id(f, "gr_rt"), strlen(id(f, "gr_rt")), rt.hash);
+    rt2.client_id = cl2;
+    rt2.family = id(f, "gr_fam2");
+    rt2.access_jti = id(f, "gr_at4");
+    mdt_sha256(id(f, "gr_rt2"), strlen(id(f, "gr_rt2")), rt2.hash);
+    con2.client_id = cl2;
+    assert_int_equal(mdt_store_code_insert(f->s, &used, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_code_insert(f->s, &fresh, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_code_insert(f->s, &theirs, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_code_consume(f->s, used.hash, 120, &ids, &f->a, &got, &f->err),
+                     MDT_OK);
+    assert_int_equal(mdt_store_refresh_insert(f->s, &rt, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_insert(f->s, &rt2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_consent_put(f->s, &con, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_consent_put(f->s, &con2, &f->err), MDT_OK);
+
+    assert_int_equal(mdt_store_grant_revoke(f->s, user, cl, 140, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_grant_revoke(f->s, user, cl, 141, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_consent_get(f->s, user, cl, &f->a, &got_consent, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_consent_get(f->s, user, cl2, &f->a, &got_consent, &f->err),
+                     MDT_OK);
+    /* the unused code can no longer be used; another person's still can */
+    assert_int_equal(mdt_store_code_consume(f->s, fresh.hash, 141, &ids2, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_code_consume(f->s, theirs.hash, 141, &ids2, &f->a, &got, &f->err),
+                     MDT_OK);
+    const char *gone[] = {ids.access_jti, ids.family, rt.access_jti};
+    for (size_t i = 0; i < MDT_ARRAY_LEN(gone); i++) {
+        revoked = false;
+        assert_int_equal(mdt_store_jti_is_revoked(f->s, gone[i], &revoked, &f->err), MDT_OK);
+        assert_true(revoked);
+    }
+    assert_int_equal(mdt_store_refresh_get(f->s, rt.hash, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.revoked_at, 140);
+    assert_int_equal(mdt_store_refresh_get(f->s, rt2.hash, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.revoked_at, 0);
+    assert_int_equal(mdt_store_jti_is_revoked(f->s, ids2.access_jti, &revoked, &f->err), MDT_OK);
+    assert_false(revoked);
+    /* every client */
+    assert_int_equal(mdt_store_grant_revoke(f->s, user, NULL, 150, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_get(f->s, rt2.hash, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.revoked_at, 150);
+    assert_int_equal(mdt_store_consent_get(f->s, user, cl2, &f->a, &got_consent, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_grant_revoke(f->s, "", NULL, 150, &f->err), MDT_ERR_INTERNAL);
 }
 
 static void test_tokens(void **state)
@@ -1158,12 +1295,15 @@ int main(void)
         T(test_requests),
         T(test_rate),
         T(test_rate_peek),
+        T(test_rate_release),
         T(test_sessions),
         T(test_background),
         T(test_scopes),
         T(test_users),
         T(test_tokens),
         T(test_refresh_family),
+        T(test_code_consume_records),
+        T(test_grant_revoke),
         T(test_purge_tokens),
         T(test_jti),
         T(test_keys),

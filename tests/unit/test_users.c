@@ -359,10 +359,23 @@ static void test_disable(void **state)
     mdt_user_rec u;
     int64_t seq;
 
+    mdt_session_rec sess = {.username = "alice", .amr = "pwd", .auth_time = T0, .created_at = T0,
+                            .last_seen_at = T0, .expires_at = T0 + 3600}, back;
+    mdt_consent_rec consent = {.username = "alice", .client_id = "app", .scope = "read",
+                               .created_at = T0, .updated_at = T0};
+
     assert_int_equal(create(f, "alice", NULL, PW), MDT_OK);
+    memset(sess.hash, 0x5a, sizeof(sess.hash));
+    assert_int_equal(mdt_store_session_insert(f->env.store, &sess, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_consent_put(f->env.store, &consent, &f->err), MDT_OK);
     f->clk.t = T0 + 100;
     seq = audit_seq(f);
     assert_int_equal(mdt_user_disable(&f->env, "alice", &f->err), MDT_OK);
+    /* the sessions end and what clients were allowed goes */
+    assert_int_equal(mdt_store_session_get(f->env.store, sess.hash, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.revoked_at, T0 + 100);
+    assert_int_equal(mdt_store_consent_get(f->env.store, "alice", "app", &f->a, &consent, &f->err),
+                     MDT_ERR_NOT_FOUND);
     u = get(f, "alice");
     assert_string_equal(u.status, "disabled");
     assert_int_equal(u.updated_at, T0 + 100);
