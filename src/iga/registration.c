@@ -14,12 +14,14 @@
 #include <strings.h>
 
 #include "audit/audit.h"
+#include "core/b64.h"
 #include "core/buf.h"
 #include "iga/client.h"
 #include "iga/iat.h"
 #include "iga/requests.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
+#include "jose/seal.h"
 #include "net/fetch.h"
 
 #define REG_ACTOR "registration"
@@ -259,6 +261,42 @@ typedef struct {
     mdt_reg_decision d;
     const char *asked_scope;   /* the scope as asked: what an approval grants */
 } reg_plan;
+
+/* Members the server assigns beside the metadata (never from input). */
+static const char *const server_members[] = {"origin", "vouched_by", "iat_id", "approved_at"};
+
+/* What an approval approves: base64url SHA-256 of metadata m without the
+ * server-assigned members, keys sorted. false when out of memory. */
+static bool metadata_hash(json_t *m, char out[MDT_REG_HASH_LEN + 1])
+{
+    json_t *c = json_deep_copy(m);
+    char *text;
+    uint8_t h[32];
+
+    for (size_t i = 0; c && i < MDT_ARRAY_LEN(server_members); i++)
+        json_object_del(c, server_members[i]);
+    text = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(c);
+    if (!text)
+        return false;
+    mdt_sha256(text, strlen(text), h);
+    free(text);
+    mdt_b64url_encode(h, sizeof(h), out);
+    return true;
+}
+
+/* Whether the stored metadata (minus server members) equals plan's. */
+static bool unchanged(const mdt_client *cur, const reg_plan *plan)
+{
+    json_t *m = json_loads(cur->metadata, 0, NULL);
+    bool same;
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(server_members); i++)
+        json_object_del(m, server_members[i]);
+    same = m && json_equal(m, plan->m);
+    json_decref(m);
+    return same;
+}
 
 static mdt_rc parse_obj(const char *json, size_t len, json_t **out, mdt_err *err)
 {
@@ -546,11 +584,18 @@ static const char *event_data(const mdt_reg_ctx *ctx, const reg_plan *plan, mdt_
 static mdt_rc pending_request(mdt_env *env, const char *client_id, const reg_plan *plan,
                               mdt_arena *a, mdt_err *err)
 {
+    char hash[MDT_REG_HASH_LEN + 1];
     mdt_request_rec r = {.type = "registration", .client_id = client_id,
-                         .scope = plan->asked_scope};
+                         .scope = plan->asked_scope, .metadata_hash = hash};
     mdt_env e = as_actor(env, REG_ACTOR);
     const char *id;
+    mdt_rc rc;
 
+    if (!metadata_hash(plan->m, hash))
+        return nomem(err);
+    /* an approval approves exactly this metadata: earlier requests are closed */
+    if ((rc = mdt_request_supersede(&e, client_id, "registration", a, err)) != MDT_OK)
+        return rc;
     return mdt_request_create(&e, &r, a, &id, err);
 }
 
@@ -754,6 +799,7 @@ static mdt_rc apply_update(mdt_env *env, const mdt_client *cur, const mdt_reg_ct
     mdt_client_spec spec = {.status = update_status(cur, plan), .replace = true,
                             .event_data = event_data(ctx, plan, a)};
     const char *meta = NULL;
+    bool changed;
     mdt_rc rc;
 
     spec.server_meta = dump_in(json_pack("{s:s?}", "vouched_by", ctx->vouched_by), a);
@@ -761,9 +807,16 @@ static mdt_rc apply_update(mdt_env *env, const mdt_client *cur, const mdt_reg_ct
         spec.server_meta = "{\"vouched_by\":null}";
     if (!spec.server_meta || !spec.event_data || mdt_iga__dump(plan->m, a, &meta, err) != MDT_OK)
         return nomem(err);
+    changed = !unchanged(cur, plan);
     rc = mdt_client_update_with(&e, cur->client_id, meta, strlen(meta), &spec, a, doc, err);
-    if (rc == MDT_OK && mdt_str_eq(spec.status, "pending") && !mdt_str_eq(cur->status, "pending"))
+    if (rc != MDT_OK)
+        return rc;
+    /* a pending client that changes what it asks for re-opens its request,
+     * showing the new metadata; one that no longer needs approval closes it */
+    if (mdt_str_eq(spec.status, "pending") && (changed || !mdt_str_eq(cur->status, "pending")))
         rc = pending_request(env, cur->client_id, plan, a, err);
+    else if (mdt_str_eq(cur->status, "pending") && !mdt_str_eq(spec.status, "pending"))
+        rc = mdt_request_supersede(&e, cur->client_id, "registration", a, err);
     return rc;
 }
 
@@ -794,20 +847,6 @@ mdt_rc mdt_registration_update(mdt_env *env, const char *client_id, const char *
 /* ---------------------------------------------------------------------
  * Client ID metadata documents.
  * --------------------------------------------------------------------- */
-
-/* Whether the stored metadata (minus server members) equals plan's. */
-static bool unchanged(const mdt_client *cur, const reg_plan *plan)
-{
-    static const char *const server[] = {"origin", "vouched_by", "iat_id", "approved_at"};
-    json_t *m = json_loads(cur->metadata, 0, NULL);
-    bool same;
-
-    for (size_t i = 0; i < MDT_ARRAY_LEN(server); i++)
-        json_object_del(m, server[i]);
-    same = m && json_equal(m, plan->m);
-    json_decref(m);
-    return same;
-}
 
 mdt_rc mdt_registration_upsert_document(mdt_env *env, const char *client_id, const char *json,
                                         size_t len, const mdt_reg_ctx *ctx, mdt_arena *a,
@@ -903,6 +942,35 @@ static const char *approval_input(int64_t now, int64_t for_secs, mdt_arena *a)
     return mdt_arena_printf(a, "{\"expires_at\":\"%s\"}", when);
 }
 
+mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
+                                      mdt_err *err)
+{
+    char hash[MDT_REG_HASH_LEN + 1];
+    mdt_client_rec rec;
+    json_t *m;
+    bool ok;
+    mdt_rc rc = mdt_store_client_get(env->store, req->client_id, a, &rec, err);
+
+    if (rc == MDT_ERR_NOT_FOUND) { /* deleted meanwhile: nothing will be applied */
+        mdt_err_clear(err);
+        return MDT_OK;
+    }
+    if (rc != MDT_OK || !mdt_str_eq(rec.status, "pending"))
+        return rc;
+    m = json_loads(rec.metadata, 0, NULL);
+    ok = m && metadata_hash(m, hash);
+    json_decref(m);
+    if (!ok)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "stored client metadata unreadable");
+    if (!req->metadata_hash || !mdt_str_eq(req->metadata_hash, hash))
+        return mdt_failf(err, MDT_ERR_CONFLICT,
+                         "the client changed its metadata since this request was made: decide "
+                         "its newer request",
+                         "request %.64s was made for other metadata of %.64s", req->id,
+                         req->client_id);
+    return MDT_OK;
+}
+
 static mdt_rc approve(mdt_env *env, const mdt_request_rec *req, int64_t for_secs, mdt_arena *a,
                       mdt_err *err)
 {
@@ -933,9 +1001,12 @@ mdt_rc mdt_registration_decided(mdt_env *env, const mdt_request_rec *req, bool a
         mdt_err_clear(err);
         rc = MDT_OK;
     } else if (rc == MDT_OK && mdt_str_eq(rec.status, "pending")) {
+        if (approved && (rc = mdt_registration_check_request(env, req, &a, err)) != MDT_OK)
+            goto out;
         rc = approved ? approve(&e, req, for_secs, &a, err)
                       : mdt_client_set_status(&e, req->client_id, "suspended", err);
     }
+out:
     mdt_arena_free(&a);
     return rc;
 }

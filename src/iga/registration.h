@@ -149,6 +149,17 @@ int64_t mdt_registration_inactive_deadline(const char *origin, int64_t created_a
                                            int64_t approved_at, const mdt_cred_rec *creds,
                                            size_t n, int64_t inactive_expiry);
 
+/* Length of the metadata hash an approval request records (base64url of
+ * SHA-256 of the metadata shown, without server-assigned members). */
+#define MDT_REG_HASH_LEN 43
+
+/* Whether a registration request may still be approved: the pending
+ * client's metadata is the one the request showed (its metadata_hash).
+ * MDT_ERR_CONFLICT when the client changed it since (a newer request shows
+ * the new metadata). MDT_OK when the client is gone or no longer pending. */
+mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
+                                      mdt_err *err) MDT_WARN_UNUSED;
+
 /* Called by mdt_request_decide (iga/requests.h) for a registration request:
  * approved, the pending client becomes active (expiring after for_secs when
  * it is not 0); denied, it is suspended. A client that is no longer pending

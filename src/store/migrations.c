@@ -215,6 +215,10 @@ static const char m8_refresh_tokens[] =
     "CREATE INDEX refresh_tokens_family ON refresh_tokens(family);\n"
     "CREATE INDEX refresh_tokens_expires ON refresh_tokens(expires_at);\n";
 
+/* What an approval approves: the hash of the metadata that was shown. */
+static const char m9_request_metadata[] =
+    "ALTER TABLE approval_requests ADD COLUMN metadata_hash TEXT;\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -224,6 +228,7 @@ const mdt_migration mdt_store__migrations[] = {
     {6, "web sessions", m6_web_sessions},
     {7, "authorization requests, codes and consents", m7_authorization},
     {8, "refresh token families", m8_refresh_tokens},
+    {9, "approval requests: hash of the metadata shown", m9_request_metadata},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
