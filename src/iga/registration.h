@@ -114,6 +114,16 @@ typedef struct {
     int64_t max_lifetime;               /* of unverified clients, from since */
     bool reduce;                        /* excess = reduce (else pending) */
     bool vouched;                       /* a software statement vouches for the client */
+    bool vouched_scopes;                /* ... and its signed claims include scope */
+    bool vouched_grants;                /* ... and grant_types */
+    bool iat;                           /* registered with an initial access token: its
+                                           admin vouches within the token's policy */
+    bool consented;                     /* asks only for flows where a person signs in and
+                                           consents (authorization_code, refresh_token):
+                                           any scope but approval ones is free */
+    const char *excess;                 /* privileged members asked beyond what the client
+                                           may get (why; decided by the caller); NULL */
+    bool privileged_reduced;            /* privileged members were reduced by the caller */
     const mdt_reg_policy *policy;       /* of the initial access token; NULL */
     const char *const *approval; size_t napproval; /* asked scopes of sensitivity approval */
     /* an update of an active client keeps what it was granted without approval */

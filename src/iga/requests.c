@@ -148,8 +148,11 @@ static mdt_rc may_decide(mdt_env *env, const char *by, const mdt_request_rec *r,
                          "user %.64s is unknown or disabled", by);
     if (rc != MDT_OK)
         return rc;
-    if (mdt_user_has_role(u.roles, "approver") || mdt_user_has_role(u.roles, "admin") ||
-        mdt_str_eq(client_owner(env, r->client_id, a), by))
+    if (mdt_user_has_role(u.roles, "approver") || mdt_user_has_role(u.roles, "admin"))
+        return MDT_OK;
+    /* a pending registration names its owner itself: that owner is what is
+     * to be approved, not who approves */
+    if (!mdt_str_eq(r->type, "registration") && mdt_str_eq(client_owner(env, r->client_id, a), by))
         return MDT_OK;
     return mdt_failf(err, MDT_ERR_ACCESS_DENIED,
                      "only an approver, an admin or the owner of the client may decide",

@@ -4,10 +4,14 @@
 // set only by an admin, an initial access token's policy or the claims of a
 // trusted software statement.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliJson, createScope, describeRun, startServer } from './lib/server.mjs';
 import { basic, post, show } from './lib/oauth.mjs';
-import { assertRegistered, register, regUpdate } from './lib/register.mjs';
+import { assertRegistered, clientIds, refusedRegistration, register, regUpdate } from './lib/register.mjs';
+import { keyPair, now, sign } from './lib/assertions.mjs';
 
 const requestsOf = (srv, clientId) => cliJson(srv, ['request', 'list'])
   .filter((r) => r.client_id === clientId);
@@ -79,5 +83,157 @@ describe('an approval approves exactly what it showed', { timeout: 90_000 }, () 
     assert.equal(up.status, 200, show(up));
     assert.equal(up.json.status, 'active');
     assert.deepEqual(pendingOf(srv, b.client_id), []);
+  });
+});
+
+const API = 'https://api.example.com';
+const BILLING = 'https://billing.example.com';
+
+describe('privileged members are not self-chosen', { timeout: 120_000 }, () => {
+  let srv;
+  let dir;
+  let pub;
+  const PUBLISHER = 'https://publisher.example.com';
+  before(async () => {
+    pub = await keyPair('ES256');
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-priv-'));
+    await writeFile(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [pub.publicJwk] }));
+    await writeFile(path.join(dir, 'publishers.json'), JSON.stringify([{ issuer: PUBLISHER, jwks_file: 'jwks.json' }]));
+    srv = await startServer({ config: { registration: { open: 'true', unverified_scopes: 'read',
+      unverified_grant_types: 'client_credentials', unverified_resources: API, rate_per_source: 1000,
+      software_statement_issuers: path.join(dir, 'publishers.json') } } });
+    createScope(srv, 'read');
+    createScope(srv, 'write');
+    for (const [name, role] of [['ann', 'approver'], ['mallory', null]]) {
+      const r = srv.cli(['user', 'create', name, ...(role ? ['--role', role] : []), '--password-stdin'],
+        { input: 'correct horse battery\n' });
+      assert.equal(r.code, 0, describeRun(r));
+    }
+  });
+  after(async () => {
+    await srv?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('an unvouched client gets the [registration] values of unverified clients', async () => {
+    const b = assertRegistered(await register(srv, machine({ client_name: 'plain', scope: 'read' })), 'active');
+    assert.equal(b.kind, 'agent');
+    assert.equal(b.risk_tier, 'high');
+    assert.equal(b.max_delegation_depth, 1);
+    assert.deepEqual(b.resources, [API], 'unverified_resources');
+    assert.equal(b.owner, undefined);
+    assert.equal(b.access_token_ttl, undefined);
+    const within = assertRegistered(await register(srv, machine({ client_name: 'within', scope: 'read',
+      resources: [API], risk_tier: 'high', max_delegation_depth: 0, access_token_ttl: 60 })), 'active');
+    assert.equal(within.access_token_ttl, 60, 'a shorter token lifetime narrows');
+  });
+
+  for (const [member, value] of [['resources', [API, BILLING]], ['risk_tier', 'low'], ['access_token_ttl', 86400],
+    ['max_delegation_depth', 5], ['kind', 'service'], ['owner', 'mallory']]) {
+    it(`asking for ${member} beyond what unverified clients get makes the client pending`, async () => {
+      const b = assertRegistered(await register(srv, machine({ client_name: `greedy ${member}`, scope: 'read',
+        [member]: value })), 'pending');
+      assert.deepEqual(b[member], value, 'the request shows what was asked');
+      const r = await ccToken(srv, b, 'read');
+      assert.equal(r.status, 401, show(r));
+      assert.equal(pendingOf(srv, b.client_id).length, 1);
+    });
+  }
+
+  it('the owner a client names for itself cannot approve it', async () => {
+    const b = assertRegistered(await register(srv, machine({ client_name: 'self-owned', scope: 'read write', owner: 'mallory' })), 'pending');
+    const [req] = pendingOf(srv, b.client_id);
+    const byOwner = srv.cli(['request', 'approve', req.id, '--by', 'mallory']);
+    assert.notEqual(byOwner.code, 0, describeRun(byOwner));
+    assert.equal(cliJson(srv, ['client', 'show', b.client_id]).status, 'pending');
+    const ok = cliJson(srv, ['request', 'approve', req.id, '--by', 'ann']);
+    assert.equal(ok.status, 'approved');
+    assert.equal(cliJson(srv, ['client', 'show', b.client_id]).owner, 'mallory', 'approved as shown');
+  });
+
+  it('an RFC 7592 update cannot widen privileged members of an active client', async () => {
+    const b = assertRegistered(await register(srv, machine({ client_name: 'grower', scope: 'read' })), 'active');
+    const up = await regUpdate(srv, b.client_id, b.registration_access_token,
+      machine({ client_id: b.client_id, client_name: 'grower', scope: 'read', resources: [BILLING], risk_tier: 'low' }));
+    assert.equal(up.status, 200, show(up));
+    assert.equal(up.json.status, 'pending');
+    assert.equal((await ccToken(srv, b, 'read')).status, 401);
+  });
+
+  it('workload_identity is never set by self-registration', async () => {
+    await refusedRegistration(srv, () => register(srv, machine({ client_name: 'wl', scope: 'read',
+      workload_identity: { issuer: 'https://k8s.example.com', subject: 'system:serviceaccount:ns:sa' } })),
+    400, 'invalid_client_metadata', /workload_identity/);
+    const statement = await sign(pub, { iss: PUBLISHER, iat: now(), exp: now() + 600, software_id: 'wl',
+      workload_identity: { issuer: 'https://k8s.example.com', subject: 'system:serviceaccount:ns:sa' } });
+    await refusedRegistration(srv, () => register(srv, machine({ client_name: 'wl2', software_statement: statement })),
+      400, 'invalid_client_metadata', /workload_identity/);
+  });
+
+  it('a workload_identity is bound to one client only', () => {
+    const wi = { issuer: 'https://k8s.example.com', subject: 'system:serviceaccount:ns:one' };
+    const a = srv.cli(['client', 'create', '--json'], { input: JSON.stringify({ client_name: 'wa', token_endpoint_auth_method: 'private_key_jwt', workload_identity: wi }) });
+    assert.equal(a.code, 0, describeRun(a));
+    const before_ = clientIds(srv);
+    const b = srv.cli(['client', 'create', '--json'], { input: JSON.stringify({ client_name: 'wb', token_endpoint_auth_method: 'private_key_jwt', workload_identity: wi }) });
+    assert.notEqual(b.code, 0, describeRun(b));
+    assert.match(b.stderr, /workload_identity/);
+    assert.deepEqual(clientIds(srv), before_, 'nothing created');
+    const other = cliJson(srv, ['client', 'create'], { input: JSON.stringify({ client_name: 'wc' }) });
+    const u = srv.cli(['client', 'update', other.client_id],
+      { input: JSON.stringify({ token_endpoint_auth_method: 'private_key_jwt', workload_identity: wi }) });
+    assert.notEqual(u.code, 0, describeRun(u));
+  });
+
+  it('a statement vouches only for the claims it signs: unsigned members beside it are unvouched', async () => {
+    const statement = await sign(pub, { iss: PUBLISHER, iat: now(), exp: now() + 600, software_id: 'stmt-a',
+      scope: 'read', resources: [API, BILLING] });
+    // signed resources: active with them
+    const ok = assertRegistered(await register(srv, machine({ client_name: 's', software_statement: statement })), 'active');
+    assert.deepEqual(ok.resources, [API, BILLING]);
+    // unsigned owner and scope beside a valid statement: not believed
+    for (const extra of [{ owner: 'mallory' }, { risk_tier: 'low' }, { scope: 'read write' }]) {
+      const stmt = await sign(pub, { iss: PUBLISHER, iat: now(), exp: now() + 600, software_id: 'stmt-b' });
+      const b = assertRegistered(await register(srv, machine({ client_name: 'u', software_statement: stmt, ...extra })), 'pending');
+      assert.equal(pendingOf(srv, b.client_id).length, 1, JSON.stringify(extra));
+    }
+  });
+
+  it('many instances may register with one statement and one software_id', async () => {
+    const statement = await sign(pub, { iss: PUBLISHER, iat: now(), exp: now() + 600, software_id: 'multi', scope: 'read' });
+    const a = assertRegistered(await register(srv, machine({ software_statement: statement })), 'active');
+    const b = assertRegistered(await register(srv, machine({ software_statement: statement })), 'active');
+    assert.notEqual(a.client_id, b.client_id);
+  });
+
+  it('an initial access token policy may set privileged members; beyond it is refused', async () => {
+    const t = cliJson(srv, ['iat', 'create', '--max-uses', '5', '--policy',
+      JSON.stringify({ resources: [API, BILLING], risk_tier: 'medium', max_delegation_depth: 3 })]);
+    const b = assertRegistered(await register(srv, machine({ client_name: 'team', scope: 'read write',
+      resources: [BILLING], risk_tier: 'medium', max_delegation_depth: 3 }), { iat: t.initial_access_token }), 'active');
+    assert.deepEqual(b.resources, [BILLING]);
+    await refusedRegistration(srv, () => register(srv, machine({ client_name: 'over', resources: ['https://other.example.com'] }),
+      { iat: t.initial_access_token }), 400, 'invalid_client_metadata', /resources/);
+    await refusedRegistration(srv, () => register(srv, machine({ client_name: 'low', risk_tier: 'low' }),
+      { iat: t.initial_access_token }), 400, 'invalid_client_metadata', /risk_tier/);
+  });
+});
+
+describe('privileged members under excess = reduce', { timeout: 60_000 }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ config: { registration: { open: 'true', unverified_scopes: 'read', excess: 'reduce',
+      unverified_grant_types: 'client_credentials', rate_per_source: 1000 } } });
+    createScope(srv, 'read');
+  });
+  after(() => srv?.stop());
+
+  it('they are reduced to the values of unverified clients', async () => {
+    const b = assertRegistered(await register(srv, machine({ client_name: 'r', scope: 'read', resources: [API],
+      risk_tier: 'low', owner: 'someone', access_token_ttl: 86400 })), 'active');
+    assert.equal(b.resources, undefined);
+    assert.equal(b.risk_tier, 'high');
+    assert.equal(b.owner, undefined);
+    assert.equal(b.access_token_ttl, undefined);
   });
 });
