@@ -787,7 +787,8 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
         ok = get_str(a, w, "issuer", &c->workload_issuer) &&
              get_str(a, w, "subject", &c->workload_subject);
     }
-    ok = ok && get_str(a, m, "origin", &c->origin) && get_str(a, m, "vouched_by", &c->vouched_by);
+    ok = ok && get_str(a, m, "origin", &c->origin) && get_str(a, m, "vouched_by", &c->vouched_by) &&
+         get_str(a, m, "iat_id", &c->iat_id);
     if (json_is_string(json_object_get(m, "approved_at")) &&
         mdt_time_parse(json_string_value(json_object_get(m, "approved_at")), &c->approved_at) !=
             MDT_OK)

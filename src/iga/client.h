@@ -50,6 +50,7 @@ typedef struct {
     /* self-registration (iga/registration.h): server-assigned, never taken from input */
     const char *origin;            /* "dcr" | "cimd"; NULL: created by an admin */
     const char *vouched_by;        /* issuer of the software statement that vouched; NULL */
+    const char *iat_id;            /* the initial access token it registered with; NULL */
     int64_t created_at;
     int64_t approved_at;           /* when a pending registration was approved; 0 */
 } mdt_client;
