@@ -855,6 +855,38 @@ static mdt_rc create_client(mdt_env *env, const mdt_reg_ctx *ctx, const char *cl
     return plan->d.pending ? pending_request(env, client_id, plan, a, err) : MDT_OK;
 }
 
+/* A publisher whose entry says single_instance allows one client per
+ * software_id (other_than: the client being updated, or NULL). */
+static mdt_rc single_instance(mdt_env *env, const mdt_reg_ctx *ctx, const reg_plan *plan,
+                              const char *other_than, mdt_arena *a, mdt_err *err)
+{
+    const char *sid = json_string_value(json_object_get(plan->m, "software_id"));
+    mdt_client_rec *list = NULL;
+    size_t n = 0;
+    mdt_rc rc;
+
+    if (!ctx->vouched_by || !ctx->single_instance || !sid)
+        return MDT_OK;
+    if ((rc = mdt_store_client_list(env->store, a, &list, &n, err)) != MDT_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        json_t *m;
+        bool same;
+        if (mdt_str_eq(list[i].client_id, other_than))
+            continue;
+        m = json_loads(list[i].metadata, 0, NULL);
+        same = mdt_str_eq(json_string_value(json_object_get(m, "software_id")), sid) &&
+               mdt_str_eq(json_string_value(json_object_get(m, "vouched_by")), ctx->vouched_by);
+        json_decref(m);
+        if (same)
+            return mdt_failf(err, MDT_ERR_INVALID_SOFTWARE_STATEMENT,
+                             "the publisher allows one registered instance of this software",
+                             "software_id %.100s of %.100s is registered as %.64s", sid,
+                             ctx->vouched_by, list[i].client_id);
+    }
+    return MDT_OK;
+}
+
 mdt_rc mdt_registration_create(mdt_env *env, const char *json, size_t len, const mdt_reg_ctx *ctx,
                                mdt_arena *a, const char **response_json, mdt_err *err)
 {
@@ -867,6 +899,10 @@ mdt_rc mdt_registration_create(mdt_env *env, const char *json, size_t len, const
     *response_json = NULL;
     if ((rc = prepare(env, json, len, ctx, NULL, a, &plan, err)) != MDT_OK)
         return refuse(env, ctx, NULL, rc, err);
+    if ((rc = single_instance(env, ctx, &plan, NULL, a, err)) != MDT_OK) {
+        rc = refuse(env, ctx, NULL, rc, err);
+        goto out;
+    }
     if (ctx->iat_id &&
         (rc = mdt_iat_consume(env, ctx->iat_id, mdt_now(&env->clock), a, &iat, err)) != MDT_OK) {
         rc = refuse(env, ctx, NULL, rc, err);
@@ -1027,8 +1063,11 @@ mdt_rc mdt_registration_update(mdt_env *env, const char *client_id, const char *
         (rc = update_ctx(env, &cur, ctx, a, &uctx, err)))
         return rc;
     if ((rc = same_client(json, len, client_id, err)) ||
-        (rc = prepare(env, json, len, &uctx, &cur, a, &plan, err)))
+        (rc = prepare(env, json, len, &uctx, &cur, a, &plan, err)) ||
+        (rc = single_instance(env, &uctx, &plan, client_id, a, err))) {
+        json_decref(plan.m);
         return refuse(env, &uctx, client_id, rc, err);
+    }
     rc = apply_update(env, &cur, &uctx, &plan, a, response_json, err);
     if (rc == MDT_OK)
         rc = add_registration(env, client_id, NULL, a, response_json, err);

@@ -26,6 +26,7 @@ typedef struct {
     const char *vouched_by;   /* issuer of a verified software statement, or NULL */
     const char *statement;    /* the verified statement's claims, JSON object text: they take
                                  precedence over the request's metadata; or NULL */
+    bool single_instance;     /* its publisher allows one client per software_id */
 } mdt_reg_ctx;
 
 /* POST /register: validates, applies the statement and the policy, creates

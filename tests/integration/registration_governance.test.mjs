@@ -237,3 +237,42 @@ describe('privileged members under excess = reduce', { timeout: 60_000 }, () => 
     assert.equal(b.access_token_ttl, undefined);
   });
 });
+
+describe('a publisher may allow one instance per software_id', { timeout: 60_000 }, () => {
+  let srv;
+  let dir;
+  let pub;
+  const ONE = 'https://single.example.com';
+  before(async () => {
+    pub = await keyPair('ES256');
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-single-'));
+    await writeFile(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [pub.publicJwk] }));
+    await writeFile(path.join(dir, 'publishers.json'),
+      JSON.stringify([{ issuer: ONE, jwks_file: 'jwks.json', single_instance: true }]));
+    srv = await startServer({ config: { registration: { open: 'true', unverified_grant_types: 'client_credentials',
+      rate_per_source: 1000, software_statement_issuers: path.join(dir, 'publishers.json') } } });
+    createScope(srv, 'read');
+  });
+  after(async () => {
+    await srv?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a second registration of the same software_id is refused; another software_id is not', async () => {
+    const st = await sign(pub, { iss: ONE, iat: now(), exp: now() + 600, software_id: 'solo', scope: 'read' });
+    assertRegistered(await register(srv, machine({ software_statement: st })), 'active');
+    await refusedRegistration(srv, () => register(srv, machine({ software_statement: st })),
+      400, 'invalid_software_statement', /solo/);
+    const other = await sign(pub, { iss: ONE, iat: now(), exp: now() + 600, software_id: 'duo', scope: 'read' });
+    assertRegistered(await register(srv, machine({ software_statement: other })), 'active');
+  });
+
+  it('an expired statement or one issued in the future is refused', async () => {
+    const old = await sign(pub, { iss: ONE, iat: now() - 7200, exp: now() - 3600, software_id: 'old' });
+    await refusedRegistration(srv, () => register(srv, machine({ software_statement: old })),
+      400, 'invalid_software_statement', /expired/);
+    const future = await sign(pub, { iss: ONE, iat: now() + 3600, exp: now() + 7200, software_id: 'future' });
+    await refusedRegistration(srv, () => register(srv, machine({ software_statement: future })),
+      400, 'invalid_software_statement', /iat/);
+  });
+});
