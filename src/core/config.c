@@ -154,7 +154,8 @@ static const cfg_key keys[] = {
      .desc = "Registrations accepted per initial access token per minute; more are answered 429."},
     {"registration", "unverified_scopes", K_LIST, AT(unverified_scopes), .type = "list of scopes", .check = check_token,
      .def = "", .desc = "Scopes a self-registered client that nobody vouched for may get without "
-                        "approval (comma-separated)."},
+                        "approval, on its own authority (comma-separated). In flows where a "
+                        "person consents it may ask for any scope not of sensitivity `approval`."},
     {"registration", "unverified_grant_types", K_LIST, AT(unverified_grant_types), .check = check_token,
      .type = "list of grant types", .def = "authorization_code,refresh_token",
      .desc = "Grant types such a client may register without approval. By default the flows where "
