@@ -1202,6 +1202,20 @@ mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, 
     return MDT_OK;
 }
 
+void *mdt_registration_shown(mdt_env *env, const mdt_request_rec *req, mdt_arena *a)
+{
+    mdt_client_rec rec;
+    json_t *m;
+
+    if (!req->client_id || mdt_registration_check_request(env, req, a, NULL) != MDT_OK ||
+        mdt_store_client_get(env->store, req->client_id, a, &rec, NULL) != MDT_OK ||
+        !mdt_str_eq(rec.status, "pending") || !(m = json_loads(rec.metadata, 0, NULL)))
+        return NULL;
+    for (size_t i = 0; i < MDT_ARRAY_LEN(server_members); i++)
+        json_object_del(m, server_members[i]);
+    return m;
+}
+
 static mdt_rc approve(mdt_env *env, const mdt_request_rec *req, int64_t for_secs, mdt_arena *a,
                       mdt_err *err)
 {

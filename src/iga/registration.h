@@ -171,6 +171,12 @@ int64_t mdt_registration_inactive_deadline(const char *origin, int64_t created_a
 mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
                                       mdt_err *err) MDT_WARN_UNUSED;
 
+/* The metadata a pending registration request shows (json_t *, a new
+ * reference): the client's metadata without server-assigned members, when
+ * its hash is the one the request recorded; NULL otherwise (changed, gone,
+ * no longer pending). */
+void *mdt_registration_shown(mdt_env *env, const mdt_request_rec *req, mdt_arena *a);
+
 /* Called by mdt_request_decide (iga/requests.h) for a registration request:
  * approved, the pending client becomes active (expiring after for_secs when
  * it is not 0); denied, it is suspended. A client that is no longer pending

@@ -110,9 +110,17 @@ mdt_rc mdt_request_list_json(mdt_env *env, const char *status, mdt_arena *a, con
         return rc;
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
+        json_t *doc;
         if (status && !mdt_str_eq(mdt_request_status(&list[i], now), status))
             continue;
-        if (json_array_append_new(arr, request_doc(&list[i], now)) != 0) {
+        doc = request_doc(&list[i], now);
+        /* a pending registration shows the metadata its approval approves */
+        if (doc && mdt_str_eq(list[i].type, "registration") &&
+            mdt_str_eq(mdt_request_status(&list[i], now), "pending")) {
+            json_t *m = mdt_registration_shown(env, &list[i], a);
+            json_object_set_new(doc, "metadata", m ? m : json_null());
+        }
+        if (json_array_append_new(arr, doc) != 0) {
             json_decref(arr);
             arr = NULL;
         }

@@ -18,7 +18,7 @@ struct mdt_resources {
 
 static mdt_rc bad(mdt_err *err, const char *path, size_t i, const char *why)
 {
-    return mdt_failf(err, MDT_ERR_INVALID_REQUEST, "invalid [forward_auth] resources file",
+    return mdt_failf(err, MDT_ERR_CONFIG, "invalid [forward_auth] resources file",
                      "%.200s: entry %zu: %s", path, i, why);
 }
 
@@ -110,17 +110,17 @@ static mdt_rc read_doc(const char *path, json_t **out, mdt_err *err)
 
     *out = NULL;
     if (stat(path, &st) != 0)
-        return mdt_failf(err, MDT_ERR_INVALID_REQUEST, "cannot read the [forward_auth] resources file",
+        return mdt_failf(err, MDT_ERR_CONFIG, "cannot read the [forward_auth] resources file",
                          "%.200s: cannot be read", path);
     if (st.st_size > MDT_RESOURCES_FILE_MAX)
-        return mdt_failf(err, MDT_ERR_INVALID_REQUEST, "invalid [forward_auth] resources file",
+        return mdt_failf(err, MDT_ERR_CONFIG, "invalid [forward_auth] resources file",
                          "%.200s: larger than %d bytes", path, MDT_RESOURCES_FILE_MAX);
     *out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (json_is_array(*out) && json_array_size(*out) <= MDT_RESOURCES_MAX)
         return MDT_OK;
     json_decref(*out);
     *out = NULL;
-    return mdt_failf(err, MDT_ERR_INVALID_REQUEST, "invalid [forward_auth] resources file",
+    return mdt_failf(err, MDT_ERR_CONFIG, "invalid [forward_auth] resources file",
                      "%.200s: must be a JSON array of at most %d resources (line %d: %.100s)",
                      path, MDT_RESOURCES_MAX, je.line, je.text);
 }

@@ -48,6 +48,7 @@ describe('an approval approves exactly what it showed', { timeout: 90_000 }, () 
     const open = reqs.filter((r) => r.status === 'pending');
     assert.equal(open.length, 1, 'one re-opened request');
     assert.equal(open[0].scope, 'read write admin', 'it shows the new metadata');
+    assert.equal(open[0].metadata?.scope, 'read write admin', 'the metadata its approval approves');
 
     const stale = srv.cli(['request', 'approve', first.id]);
     assert.notEqual(stale.code, 0, describeRun(stale));

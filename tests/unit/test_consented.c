@@ -78,17 +78,17 @@ static void test_resources_file(void **state)
          "\"*\":[\"read\"]}}]",
          MDT_OK},
         {"[]", MDT_OK},
-        {"{}", MDT_ERR_INVALID_REQUEST},
-        {"[{\"resource\":\"https://a\"}]", MDT_ERR_INVALID_REQUEST},
-        {"[{\"resource\":\"https://a#f\",\"match\":\"https://a:443/\"}]", MDT_ERR_INVALID_REQUEST},
-        {"[{\"resource\":\"https://a\",\"match\":\"https://a:443/?q\"}]", MDT_ERR_INVALID_REQUEST},
+        {"{}", MDT_ERR_CONFIG},
+        {"[{\"resource\":\"https://a\"}]", MDT_ERR_CONFIG},
+        {"[{\"resource\":\"https://a#f\",\"match\":\"https://a:443/\"}]", MDT_ERR_CONFIG},
+        {"[{\"resource\":\"https://a\",\"match\":\"https://a:443/?q\"}]", MDT_ERR_CONFIG},
         {"[{\"resource\":\"https://a\",\"match\":\"https://a:443/\",\"x\":1}]",
-         MDT_ERR_INVALID_REQUEST},
+         MDT_ERR_CONFIG},
         {"[{\"resource\":\"https://a\",\"match\":\"https://a:443/\",\"scopes\":{\"GET\":[\"a b\"]}}]",
-         MDT_ERR_INVALID_REQUEST},
+         MDT_ERR_CONFIG},
         {"[{\"resource\":\"https://a\",\"match\":\"https://a:443/\"},"
          "{\"resource\":\"https://a\",\"match\":\"https://b:443/\"}]",
-         MDT_ERR_INVALID_REQUEST},
+         MDT_ERR_CONFIG},
     };
     mdt_resources *r = NULL;
     mdt_err err = {0};
@@ -97,7 +97,7 @@ static void test_resources_file(void **state)
     assert_int_equal(mdt_resources_load("", &r, &err), MDT_OK);
     assert_null(r);
     assert_false(mdt_resources_has(NULL, "https://a"));
-    assert_int_equal(mdt_resources_load("/nonexistent/r.json", &r, &err), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(mdt_resources_load("/nonexistent/r.json", &r, &err), MDT_ERR_CONFIG);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *path = write_tmp(cases[i].text);
         mdt_rc rc = mdt_resources_load(path, &r, &err);
