@@ -108,7 +108,8 @@ static const char **add_to(mdt_arena *a, const char *const *list, size_t n,
 
     if (!out)
         return NULL;
-    memcpy(out, list, n * sizeof(char *));
+    if (n)
+        memcpy(out, list, n * sizeof(char *));
     *nout = n;
     for (size_t i = 0; i < nmore; i++)
         if (!listed(out, *nout, more[i], strlen(more[i])))
