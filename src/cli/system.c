@@ -10,6 +10,7 @@
 #include "audit/audit.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "iga/resources.h"
 #include "iga/scope.h"
 #include "keys/audit_key.h"
 #include "keys/keyring.h"
@@ -147,6 +148,8 @@ static mdt_rc start_assertions(mdt_env *env, mdt_err *err)
     mdt_rc rc = mdt_trust_load(&env->cfg, &env->trust, err);
 
     if (rc == MDT_OK)
+        rc = mdt_resources_load(env->cfg.forward_auth_resources, &env->resources, err);
+    if (rc == MDT_OK)
         rc = mdt_jwks_cache_new(&o, &env->jwks, err);
     return rc != MDT_OK ? rc : mdt_cimd_cache_new(&co, &env->cimd, err);
 }
@@ -159,6 +162,8 @@ static void stop_assertions(mdt_env *env)
     env->jwks = NULL;
     mdt_trust_free(env->trust);
     env->trust = NULL;
+    mdt_resources_free(env->resources);
+    env->resources = NULL;
 }
 
 int mdt_cli_serve(mdt_env *env, int argc, char **argv)

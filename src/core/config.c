@@ -174,10 +174,27 @@ static const cfg_key keys[] = {
      .desc = "Registrations accepted per initial access token per minute; more are answered 429."},
     {"registration", "unverified_scopes", K_LIST, AT(unverified_scopes), .type = "list of scopes", .check = check_token,
      .def = "", .desc = "Scopes a self-registered client that nobody vouched for may get without "
-                        "approval (comma-separated)."},
+                        "approval, on its own authority (comma-separated). In flows where a "
+                        "person consents it may ask for any scope not of sensitivity `approval`."},
     {"registration", "unverified_grant_types", K_LIST, AT(unverified_grant_types), .check = check_token,
-     .type = "list of grant types", .def = "client_credentials",
-     .desc = "Grant types such a client may register without approval."},
+     .type = "list of grant types", .def = "authorization_code,refresh_token",
+     .desc = "Grant types such a client may register without approval. By default the flows where "
+             "a person signs in and consents (what MCP clients register); `client_credentials` "
+             "(a client acting on its own authority) needs approval."},
+    {"registration", "unverified_resources", K_LIST, AT(unverified_resources), .check = check_token,
+     .type = "list of resource URIs", .def = "",
+     .desc = "Resources (`resources` metadata) such a client may register without approval; in "
+             "flows where a person consents it may also ask for any resource of `[forward_auth] "
+             "resources`."},
+    {"registration", "unverified_kind", K_ENUM, AT(unverified_kind),
+     .choices = CHOICES("agent", "service", "web", "native", "cli"), .def = "agent",
+     .desc = "The `kind` such a client is given; asking for another makes it pending."},
+    {"registration", "unverified_risk_tier", K_ENUM, AT(unverified_risk_tier),
+     .choices = CHOICES("low", "medium", "high"), .def = "high",
+     .desc = "The `risk_tier` such a client is given; asking for a lower one makes it pending."},
+    {"registration", "unverified_max_delegation_depth", K_INT, AT(unverified_max_delegation_depth),
+     .min = 0, .max = 10, .def = "1",
+     .desc = "The `max_delegation_depth` such a client is given; asking for more makes it pending."},
     {"registration", "unverified_max_lifetime", K_DURATION, AT(unverified_max_lifetime), .min = 60,
      .max = NO_MAX, .def = "90d",
      .desc = "Such a client expires at most this long after it registered."},
@@ -210,6 +227,10 @@ static const cfg_key keys[] = {
      .def = "60s", .desc = "A document is kept at least this long, whatever its caching headers say."},
     {"registration", "cimd_cache_max", K_DURATION, AT(cimd_cache_max), .min = 0, .max = NO_MAX,
      .def = "1d", .desc = "A document is kept at most this long."},
+    {"forward_auth", "resources", K_STRING, AT(forward_auth_resources), .type = "path", .def = "",
+     .desc = "JSON file of the resources protected through `/forward-auth`: `[{\"resource\", "
+             "\"resource_name\", \"match\", \"scopes\"}]` (see docs/api.md), read when `serve` "
+             "starts. Any client may ask for them in flows where a person consents; empty: none."},
     {"api_keys", "token_ttl", K_DURATION, AT(api_key_token_ttl), .min = 1, .max = 86400,
      .def = "5m", .desc = "Lifetime of the access token exchanged for an API key."},
     {"web", "session_idle", K_DURATION, AT(session_idle), .min = 60, .max = 86400 * 30,

@@ -63,6 +63,10 @@ typedef struct {
     char *unverified_scopes;           /* scopes an unverified self-registered client may get */
     char *unverified_grant_types;      /* grant types it may get */
     int64_t unverified_max_lifetime;   /* its expires_at is at most this far ahead */
+    char *unverified_resources;        /* resources it may get on its own authority */
+    char *unverified_kind;             /* the kind it is given */
+    char *unverified_risk_tier;        /* the lowest risk tier it may have */
+    int64_t unverified_max_delegation_depth; /* the longest delegation chain it may have */
     char *registration_excess;         /* pending | reduce: when it asks for more */
     int64_t registration_inactive_expiry; /* never authenticated: expires after this */
     char *software_statement_issuers;  /* JSON file of trusted software statement publishers */
@@ -73,6 +77,8 @@ typedef struct {
     int64_t cimd_max_bytes;
     int64_t cimd_cache_min;            /* cache a document at least this long */
     int64_t cimd_cache_max;            /* and at most this long, whatever its headers say */
+    /* [forward_auth] */
+    char *forward_auth_resources;      /* JSON file of protected resources; "" none */
     /* [api_keys] */
     int64_t api_key_token_ttl;         /* lifetime of tokens exchanged for an API key */
     /* [web] */

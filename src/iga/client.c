@@ -468,6 +468,67 @@ static const field fields[] = {
      .msg = "access_token_format must be jwt or opaque"},
 };
 
+/* ---------------------------------------------------------------------
+ * Privileged members (client.h).
+ * --------------------------------------------------------------------- */
+
+const mdt_client_privileged mdt_client_privileged_members[] = {
+    {.key = "resources", .order = MDT_PRIV_SUBSET},
+    {.key = "access_token_ttl", .order = MDT_PRIV_AT_MOST},
+    {.key = "max_delegation_depth", .order = MDT_PRIV_AT_MOST},
+    {.key = "risk_tier", .order = MDT_PRIV_AT_LEAST, .rank = tiers},
+    {.key = "kind", .order = MDT_PRIV_EQUAL},
+    {.key = "owner", .order = MDT_PRIV_EQUAL},
+    {.key = "workload_identity", .order = MDT_PRIV_ADMIN_ONLY},
+    {.key = "introspection_for", .order = MDT_PRIV_ADMIN_ONLY},
+};
+const size_t mdt_client_nprivileged = MDT_ARRAY_LEN(mdt_client_privileged_members);
+
+static int rank_of(const char *const *rank, const char *v)
+{
+    for (int i = 0; v && rank && rank[i]; i++)
+        if (strcmp(rank[i], v) == 0)
+            return i;
+    return -1;
+}
+
+static bool subset_of(const json_t *asked, const json_t *allowed)
+{
+    size_t i;
+    json_t *x;
+
+    if (!json_is_array(asked))
+        return false;
+    json_array_foreach(asked, i, x)
+        if (!array_has((json_t *)allowed, json_string_value(x)))
+            return false;
+    return true;
+}
+
+bool mdt_client_privilege_within(const mdt_client_privileged *f, const json_t *asked,
+                                 const json_t *allowed)
+{
+    if (!asked || json_is_null(asked))
+        return true;
+    if (!allowed || json_is_null(allowed))
+        return f->order == MDT_PRIV_SUBSET && json_is_array(asked) && json_array_size(asked) == 0;
+    switch (f->order) {
+    case MDT_PRIV_SUBSET:
+        return subset_of(asked, allowed);
+    case MDT_PRIV_AT_MOST:
+        return json_is_integer(asked) && json_is_integer(allowed) &&
+               json_integer_value(asked) <= json_integer_value(allowed);
+    case MDT_PRIV_AT_LEAST: {
+        int a = rank_of(f->rank, json_string_value(asked));
+        return a >= 0 && a >= rank_of(f->rank, json_string_value(allowed));
+    }
+    case MDT_PRIV_EQUAL:
+    case MDT_PRIV_ADMIN_ONLY:
+        return json_equal((json_t *)asked, (json_t *)allowed);
+    }
+    return false;
+}
+
 static mdt_rc apply_field(const field *f, vctx *c, json_t *in, json_t *out, mdt_err *err)
 {
     json_t *v = json_object_get(in, f->key), *nv = NULL;
@@ -732,7 +793,8 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
         ok = get_str(a, w, "issuer", &c->workload_issuer) &&
              get_str(a, w, "subject", &c->workload_subject);
     }
-    ok = ok && get_str(a, m, "origin", &c->origin) && get_str(a, m, "vouched_by", &c->vouched_by);
+    ok = ok && get_str(a, m, "origin", &c->origin) && get_str(a, m, "vouched_by", &c->vouched_by) &&
+         get_str(a, m, "iat_id", &c->iat_id);
     if (json_is_string(json_object_get(m, "approved_at")) &&
         mdt_time_parse(json_string_value(json_object_get(m, "approved_at")), &c->approved_at) !=
             MDT_OK)
@@ -1087,6 +1149,32 @@ static mdt_rc join_creds(mdt_arena *a, const mdt_cred_plan *plan, const mdt_cred
 
 static const mdt_client_spec no_spec;
 
+/* A workload identity authenticates one client only: none of the workload
+ * credentials about to be stored may belong to another client. */
+static mdt_rc workload_unique(mdt_env *env, const char *client_id, const mdt_cred_rec *creds,
+                              size_t n, mdt_arena *a, mdt_err *err)
+{
+    mdt_cred_rec other;
+    mdt_rc rc;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!mdt_str_eq(creds[i].type, "workload"))
+            continue;
+        rc = mdt_store_cred_find(env->store, "workload", creds[i].hash, a, &other, err);
+        if (rc == MDT_ERR_NOT_FOUND) {
+            mdt_err_clear(err);
+            continue;
+        }
+        if (rc != MDT_OK)
+            return rc;
+        if (!mdt_str_eq(other.client_id, client_id))
+            return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                             "workload_identity is already bound to another client",
+                             "workload_identity of %.64s", other.client_id);
+    }
+    return MDT_OK;
+}
+
 mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
                               const mdt_client_spec *spec, mdt_arena *a,
                               const char **response_json, mdt_err *err)
@@ -1111,6 +1199,7 @@ mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
         (rc = set_members(a, &rec.metadata, NULL, spec->server_meta, err)) ||
         (rc = initial_creds(env, &rec, a, &plan, secret, err)) ||
         (rc = join_creds(a, &plan, spec->extra, spec->nextra, &creds, &ncreds, err)) ||
+        (rc = workload_unique(env, rec.client_id, creds, ncreds, a, err)) ||
         (rc = mdt_store_client_insert(env->store, &rec, creds, ncreds, err)))
         goto out;
     if ((rc = audit_client(env, spec->event ? spec->event : "client.created", rec.client_id,
@@ -1255,7 +1344,8 @@ mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *j
     rec.updated_at = now;
     if (spec->status)
         rec.status = spec->status;
-    if ((rc = mdt_store_client_update_creds(env->store, &rec, plan.add, plan.nadd, plan.del,
+    if ((rc = workload_unique(env, rec.client_id, plan.add, plan.nadd, a, err)) ||
+        (rc = mdt_store_client_update_creds(env->store, &rec, plan.add, plan.nadd, plan.del,
                                             plan.ndel, err)))
         goto out;
     rc = audit_client(env, spec->event ? spec->event : "client.updated", rec.client_id,

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
@@ -49,6 +51,7 @@ typedef struct {
     /* self-registration (iga/registration.h): server-assigned, never taken from input */
     const char *origin;            /* "dcr" | "cimd"; NULL: created by an admin */
     const char *vouched_by;        /* issuer of the software statement that vouched; NULL */
+    const char *iat_id;            /* the initial access token it registered with; NULL */
     int64_t created_at;
     int64_t approved_at;           /* when a pending registration was approved; 0 */
 } mdt_client;
@@ -62,6 +65,39 @@ bool mdt_client_kind_known(const char *kind);
 bool mdt_client_auth_method_known(const char *method);
 /* Whether the method authenticates with a shared secret Mandate generated. */
 bool mdt_client_auth_method_is_secret(const char *method);
+
+/* Privileged members: client metadata that widens what a client may do
+ * (SPEC §3.3). An admin sets them (`mandate client create|update`, the admin
+ * API); in self-registration only an initial access token's policy or the
+ * claims of a trusted software statement may set them, and an unvouched
+ * client gets the [registration] defaults for unverified clients (asking for
+ * more makes it pending, or reduced). Each member says how a value compares
+ * with what is allowed; a member that is admin-only is never set by
+ * self-registration. Adding a privileged member is one more row of
+ * mdt_client_privileged_members. */
+typedef enum {
+    MDT_PRIV_ADMIN_ONLY, /* never from self-registration */
+    MDT_PRIV_SUBSET,     /* array: within = every item allowed */
+    MDT_PRIV_AT_MOST,    /* integer: within = at most the allowed one */
+    MDT_PRIV_EQUAL,      /* within = equal */
+    MDT_PRIV_AT_LEAST,   /* enum of rank: within = at least as high as the allowed one */
+} mdt_priv_order;
+
+typedef struct {
+    const char *key;
+    mdt_priv_order order;
+    const char *const *rank;   /* MDT_PRIV_AT_LEAST: the values, lowest first, NULL-ended */
+} mdt_client_privileged;
+
+extern const mdt_client_privileged mdt_client_privileged_members[];
+extern const size_t mdt_client_nprivileged;
+
+/* Whether the asked value of privileged member f stays within allowed (a
+ * value of the same member; NULL or JSON null: nothing allowed, so only an
+ * absent asked value is within). Admin-only members are within only when
+ * absent or equal to allowed. Borrows both. */
+bool mdt_client_privilege_within(const mdt_client_privileged *f, const json_t *asked,
+                                 const json_t *allowed);
 
 /* Loads and parses a client and its credentials into the arena (everything
  * arena-owned). status is "expired" when expires_at has passed, or when a

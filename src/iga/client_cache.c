@@ -131,6 +131,7 @@ static bool client_copy(mdt_arena *a, const mdt_client *src, mdt_client *dst)
     dst->workload_subject = dup(a, src->workload_subject, &ok);
     dst->origin = dup(a, src->origin, &ok);
     dst->vouched_by = dup(a, src->vouched_by, &ok);
+    dst->iat_id = dup(a, src->iat_id, &ok);
     dst->scopes = copy_list(a, src->scopes, src->nscopes, &ok);
     dst->resources = copy_list(a, src->resources, src->nresources, &ok);
     dst->introspection_for = copy_list(a, src->introspection_for, src->nintrospection_for, &ok);

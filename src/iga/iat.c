@@ -60,7 +60,9 @@ static json_t *scope_array(const char *scope)
 
 static bool known_member(const char *key)
 {
-    static const char *const members[] = {"grant_types", "scopes", "scope", "kinds", "owner"};
+    static const char *const members[] = {"grant_types", "scopes", "scope", "kinds", "owner",
+                                          "resources", "risk_tier", "access_token_ttl",
+                                          "max_delegation_depth"};
 
     for (size_t i = 0; i < MDT_ARRAY_LEN(members); i++)
         if (strcmp(key, members[i]) == 0)
@@ -68,17 +70,57 @@ static bool known_member(const char *key)
     return false;
 }
 
+/* The bounds a policy sets on privileged members (iga/client.h): resources
+ * a client may register, the lowest risk_tier, the longest access_token_ttl
+ * and max_delegation_depth. */
+static mdt_rc check_privileged(json_t *o, mdt_err *err)
+{
+    static const char *const tiers[] = {"low", "medium", "high"};
+    json_t *v, *x;
+    size_t i;
+    bool ok = true;
+
+    if ((v = json_object_get(o, "resources"))) {
+        ok = json_is_array(v) && json_array_size(v) <= MDT_CLIENT_LIST_MAX;
+        json_array_foreach(v, i, x)
+            ok = ok && json_is_string(x) && mdt_resource_uri_valid(json_string_value(x));
+        if (!ok)
+            return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
+                            "policy resources must be an array of absolute URIs");
+    }
+    if ((v = json_object_get(o, "risk_tier"))) {
+        ok = false;
+        for (i = 0; i < MDT_ARRAY_LEN(tiers); i++)
+            ok |= mdt_str_eq(json_string_value(v), tiers[i]);
+        if (!ok)
+            return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "policy risk_tier must be low, medium or high");
+    }
+    if ((v = json_object_get(o, "access_token_ttl")) &&
+        (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 86400))
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
+                        "policy access_token_ttl must be seconds from 1 to 86400");
+    if ((v = json_object_get(o, "max_delegation_depth")) &&
+        (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10))
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
+                        "policy max_delegation_depth must be an integer from 0 to 10");
+    return MDT_OK;
+}
+
 static mdt_rc check_members(json_t *o, mdt_err *err)
 {
     const char *key;
     json_t *v;
+    mdt_rc rc;
 
     json_object_foreach(o, key, v) {
         if (!known_member(key))
             return mdt_failf(err, MDT_ERR_INVALID_REQUEST,
-                             "policy members are grant_types, scopes (or scope), kinds and owner",
+                             "policy members are grant_types, scopes (or scope), kinds, owner, "
+                             "resources, risk_tier, access_token_ttl and max_delegation_depth",
                              "unknown policy member %.64s", key);
     }
+    if ((rc = check_privileged(o, err)) != MDT_OK)
+        return rc;
     if (json_object_get(o, "scope") && json_object_get(o, "scopes"))
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "policy has both scope and scopes");
     if (json_object_get(o, "scope") && !json_is_string(json_object_get(o, "scope")))

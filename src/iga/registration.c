@@ -14,12 +14,15 @@
 #include <strings.h>
 
 #include "audit/audit.h"
+#include "core/b64.h"
 #include "core/buf.h"
 #include "iga/client.h"
 #include "iga/iat.h"
 #include "iga/requests.h"
+#include "iga/resources.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
+#include "jose/seal.h"
 #include "net/fetch.h"
 
 #define REG_ACTOR "registration"
@@ -84,8 +87,7 @@ static mdt_rc within_policy(const mdt_reg_policy *p, const mdt_reg_ask *ask, mdt
 
 static bool grant_free(const mdt_reg_rules *r, const char *g)
 {
-    return r->vouched || (r->policy && r->policy->has_grant_types) ||
-           in_csv(r->unverified_grant_types, g) ||
+    return r->vouched_grants || r->iat || in_csv(r->unverified_grant_types, g) ||
            in_list(r->granted_grants, r->ngranted_grants, g);
 }
 
@@ -97,7 +99,7 @@ static bool scope_free(const mdt_reg_rules *r, const char *s)
         return true;
     if (in_list(r->approval, r->napproval, s))
         return false;
-    return r->vouched || (r->policy && r->policy->has_scopes) || in_csv(r->unverified_scopes, s);
+    return r->vouched_scopes || r->iat || r->consented || in_csv(r->unverified_scopes, s);
 }
 
 /* Keeps the scopes that ok allows (all when !filter) as one string. */
@@ -142,6 +144,8 @@ static mdt_rc keep_grants(const mdt_reg_rules *r, const mdt_reg_ask *ask, bool f
  * it does not. */
 static const char *excess_of(const mdt_reg_rules *r, const mdt_reg_ask *ask)
 {
+    if (r->excess)
+        return r->excess;
     for (size_t i = 0; i < ask->nscopes; i++) {
         if (in_list(r->granted_scopes, r->ngranted_scopes, ask->scopes[i]))
             continue;
@@ -160,7 +164,7 @@ static int64_t decide_expiry(const mdt_reg_rules *r, int64_t asked)
 {
     int64_t e = asked;
 
-    if (!r->vouched && !r->policy && r->max_lifetime > 0) {
+    if (!r->vouched && !r->iat && r->max_lifetime > 0) {
         int64_t cap = r->since + r->max_lifetime;
         if (!e || e > cap)
             e = cap;
@@ -187,10 +191,12 @@ mdt_rc mdt_registration_decide(const mdt_reg_rules *rules, const mdt_reg_ask *as
     if ((rc = join_scopes(rules, ask, reduce, a, &out->scope, err)) != MDT_OK ||
         (rc = keep_grants(rules, ask, reduce, a, out, err)) != MDT_OK)
         return rc;
-    out->reduced = reduce; /* an excess is always something taken away */
+    out->reduced = reduce || rules->privileged_reduced; /* an excess is always taken away */
+    /* the owner is privileged: the caller kept it only when it was vouched
+     * for or is to be approved */
     if (rules->policy && rules->policy->owner)
         out->owner = rules->policy->owner;
-    else if (rules->vouched)
+    else
         out->owner = ask->owner;
     out->expires_at = decide_expiry(rules, ask->expires_at);
     return MDT_OK;
@@ -260,6 +266,42 @@ typedef struct {
     const char *asked_scope;   /* the scope as asked: what an approval grants */
 } reg_plan;
 
+/* Members the server assigns beside the metadata (never from input). */
+static const char *const server_members[] = {"origin", "vouched_by", "iat_id", "approved_at"};
+
+/* What an approval approves: base64url SHA-256 of metadata m without the
+ * server-assigned members, keys sorted. false when out of memory. */
+static bool metadata_hash(json_t *m, char out[MDT_REG_HASH_LEN + 1])
+{
+    json_t *c = json_deep_copy(m);
+    char *text;
+    uint8_t h[32];
+
+    for (size_t i = 0; c && i < MDT_ARRAY_LEN(server_members); i++)
+        json_object_del(c, server_members[i]);
+    text = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(c);
+    if (!text)
+        return false;
+    mdt_sha256(text, strlen(text), h);
+    free(text);
+    mdt_b64url_encode(h, sizeof(h), out);
+    return true;
+}
+
+/* Whether the stored metadata (minus server members) equals plan's. */
+static bool unchanged(const mdt_client *cur, const reg_plan *plan)
+{
+    json_t *m = json_loads(cur->metadata, 0, NULL);
+    bool same;
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(server_members); i++)
+        json_object_del(m, server_members[i]);
+    same = m && json_equal(m, plan->m);
+    json_decref(m);
+    return same;
+}
+
 static mdt_rc parse_obj(const char *json, size_t len, json_t **out, mdt_err *err)
 {
     json_error_t je;
@@ -288,25 +330,6 @@ static mdt_rc apply_statement(json_t *in, const char *statement, mdt_err *err)
     json_object_del(in, "software_statement");
     json_decref(st);
     return rc;
-}
-
-/* introspection_for (SPEC §2.4) is set by admins only: a registration, a
- * document or a software statement may not name it, and an update may only
- * repeat the value an admin set. */
-static mdt_rc admin_only_fields(json_t *in, const mdt_client *cur, mdt_err *err)
-{
-    json_t *v = json_object_get(in, "introspection_for"), *was;
-    bool same;
-
-    if (!v)
-        return MDT_OK;
-    was = cur && cur->metadata ? json_loads(cur->metadata, 0, NULL) : NULL;
-    same = json_equal(v, json_object_get(was, "introspection_for"));
-    json_decref(was);
-    if (same)
-        return MDT_OK;
-    return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
-                    "introspection_for is set by administrators only");
 }
 
 /* The shared validation of client metadata, on the object in. */
@@ -445,8 +468,34 @@ static mdt_rc approval_scopes(mdt_env *env, const mdt_reg_ask *ask, mdt_arena *a
 }
 
 /* The rules for a registration (cur NULL) or an update of cur. */
+/* Whether the verified statement of ctx signs member key. */
+static bool statement_has(const mdt_reg_ctx *ctx, const char *key)
+{
+    json_t *st = ctx->statement ? json_loads(ctx->statement, 0, NULL) : NULL;
+    bool has = json_object_get(st, key) != NULL;
+
+    json_decref(st);
+    return has;
+}
+
+/* Flows where a person signs in and consents: what that person grants is
+ * gated by their consent. */
+static bool consented_grant(const char *g)
+{
+    return mdt_str_eq(g, "authorization_code") || mdt_str_eq(g, "refresh_token");
+}
+
+static bool consented_only(const mdt_reg_ask *ask)
+{
+    for (size_t i = 0; i < ask->ngrant_types; i++)
+        if (!consented_grant(ask->grant_types[i]))
+            return false;
+    return ask->ngrant_types > 0;
+}
+
 static mdt_rc make_rules(mdt_env *env, const mdt_reg_ctx *ctx, const mdt_client *cur,
-                         mdt_arena *a, mdt_reg_rules *r, mdt_reg_policy *p, mdt_err *err)
+                         const mdt_reg_ask *ask, mdt_arena *a, mdt_reg_rules *r,
+                         mdt_reg_policy *p, mdt_err *err)
 {
     mdt_rc rc;
 
@@ -456,6 +505,10 @@ static mdt_rc make_rules(mdt_env *env, const mdt_reg_ctx *ctx, const mdt_client 
     r->max_lifetime = env->cfg.unverified_max_lifetime;
     r->reduce = mdt_str_eq(env->cfg.registration_excess, "reduce");
     r->vouched = ctx->vouched_by != NULL;
+    r->vouched_scopes = r->vouched && statement_has(ctx, "scope");
+    r->vouched_grants = r->vouched && statement_has(ctx, "grant_types");
+    r->iat = ctx->iat_id != NULL;
+    r->consented = consented_only(ask);
     r->since = cur ? cur->created_at : mdt_now(&env->clock);
     if (ctx->iat_policy) {
         if ((rc = mdt_iat_policy_parse(ctx->iat_policy, a, p, NULL, err)) != MDT_OK)
@@ -499,6 +552,158 @@ static mdt_rc apply_decision(json_t *m, const mdt_reg_decision *d, mdt_err *err)
     return bad ? nomem(err) : MDT_OK;
 }
 
+/* ---------------------------------------------------------------------
+ * Privileged members (client.h): set by an admin, an initial access
+ * token's policy or the signed claims of a trusted statement; an unvouched
+ * client gets the [registration] values of unverified clients.
+ * --------------------------------------------------------------------- */
+
+static json_t *csv_array(const char *csv)
+{
+    json_t *arr = json_array();
+
+    for (const char *p = csv; arr && p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len)
+            json_array_append_new(arr, json_stringn(p, len));
+        p += len + (p[len] == ',');
+    }
+    return arr;
+}
+
+/* What an unverified client may have of member key (new reference; NULL:
+ * nothing). consented: it asks only for consented flows, where the
+ * operator's protected resources may be asked for as well. */
+static json_t *unverified_allowed(const mdt_env *env, const char *key, bool consented)
+{
+    json_t *arr;
+
+    if (mdt_str_eq(key, "resources")) {
+        arr = csv_array(env->cfg.unverified_resources);
+        for (size_t i = 0; arr && consented && i < mdt_resources_count(env->resources); i++)
+            json_array_append_new(arr, json_string(mdt_resources_uri(env->resources, i)));
+        return arr;
+    }
+    if (mdt_str_eq(key, "kind"))
+        return json_string(env->cfg.unverified_kind);
+    if (mdt_str_eq(key, "risk_tier"))
+        return json_string(env->cfg.unverified_risk_tier);
+    if (mdt_str_eq(key, "max_delegation_depth"))
+        return json_integer(env->cfg.unverified_max_delegation_depth);
+    if (mdt_str_eq(key, "access_token_ttl"))
+        return json_integer(env->cfg.access_token_ttl);
+    return NULL;
+}
+
+/* What an unverified client that asks for nothing (or is reduced) is given
+ * of member key (new reference; NULL: the member is left out). */
+static json_t *unverified_default(const mdt_env *env, const char *key)
+{
+    json_t *v;
+
+    if (mdt_str_eq(key, "access_token_ttl"))
+        return NULL;
+    v = mdt_str_eq(key, "resources") ? csv_array(env->cfg.unverified_resources)
+                                     : unverified_allowed(env, key, false);
+    if (json_is_array(v) && json_array_size(v) == 0) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* The bound an initial access token's policy sets on member key; NULL when
+ * the policy says nothing of it. kinds and owner are checked (and the owner
+ * forced) by the policy decision itself: *covered says so. */
+static json_t *policy_bound(json_t *policy, const char *key, bool *covered)
+{
+    *covered = (mdt_str_eq(key, "kind") && json_object_get(policy, "kinds")) ||
+               (mdt_str_eq(key, "owner") && json_object_get(policy, "owner"));
+    return *covered ? NULL : json_object_get(policy, key);
+}
+
+typedef struct {
+    json_t *statement;   /* the signed claims; NULL */
+    json_t *policy;      /* the initial access token's policy; NULL */
+    json_t *current;     /* the stored metadata of the client updated; NULL */
+    bool granted;        /* ... which is active: what it holds was granted */
+    bool consented;
+    bool reduce;
+} priv_ctx;
+
+/* Decides one member of in: kept, given the unverified value, or an
+ * excess (*excess names it, or the member is reduced). */
+static mdt_rc privileged_one(const mdt_env *env, const mdt_client_privileged *f, json_t *in,
+                             const priv_ctx *pc, mdt_arena *a, const char **excess,
+                             bool *reduced, mdt_err *err)
+{
+    json_t *asked = json_object_get(in, f->key), *bound, *allowed;
+    json_t *cur = pc->current ? json_object_get(pc->current, f->key) : NULL;
+    bool covered, within;
+
+    if (json_is_null(asked))
+        asked = NULL;
+    if (f->order == MDT_PRIV_ADMIN_ONLY) {
+        if (asked && !(cur && json_equal(asked, cur)))
+            return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                             "a member that only an admin may set was asked for",
+                             "%s is set by an admin only", f->key);
+        return MDT_OK;
+    }
+    if (json_object_get(pc->statement, f->key))
+        return MDT_OK; /* signed by a trusted publisher */
+    if ((bound = policy_bound(pc->policy, f->key, &covered)) || covered) {
+        if (covered || mdt_client_privilege_within(f, asked, bound))
+            return MDT_OK;
+        return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                         "a privileged member is outside the initial access token's policy",
+                         "%s outside the initial access token's policy", f->key);
+    }
+    if (asked && pc->granted && cur && mdt_client_privilege_within(f, asked, cur))
+        return MDT_OK; /* kept from what was approved */
+    allowed = unverified_allowed(env, f->key, pc->consented);
+    within = asked && mdt_client_privilege_within(f, asked, allowed);
+    json_decref(allowed);
+    if (within)
+        return MDT_OK;
+    if (asked && !pc->reduce) {
+        if (!*excess && !(*excess = mdt_arena_printf(a, "asks for %s beyond what unverified "
+                                                        "clients get", f->key)))
+            return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+        return MDT_OK;
+    }
+    *reduced |= asked != NULL;
+    if (!(allowed = unverified_default(env, f->key))) {
+        json_object_del(in, f->key);
+        return MDT_OK;
+    }
+    if (json_object_set_new(in, f->key, allowed) != 0)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    return MDT_OK;
+}
+
+/* The privileged members of the request in (statement applied), before
+ * validation; the rules get the excess, or the reduction. */
+static mdt_rc privileged(const mdt_env *env, json_t *in, const mdt_reg_ctx *ctx,
+                         const mdt_client *cur, const mdt_reg_ask *ask, mdt_arena *a,
+                         mdt_reg_rules *r, mdt_err *err)
+{
+    priv_ctx pc = {.granted = cur && mdt_str_eq(cur->status, "active"),
+                   .consented = consented_only(ask), .reduce = r->reduce};
+    mdt_rc rc = MDT_OK;
+
+    pc.statement = ctx->statement ? json_loads(ctx->statement, 0, NULL) : NULL;
+    pc.policy = ctx->iat_policy ? json_loads(ctx->iat_policy, 0, NULL) : NULL;
+    pc.current = cur ? json_loads(cur->metadata, 0, NULL) : NULL;
+    for (size_t i = 0; rc == MDT_OK && i < mdt_client_nprivileged; i++)
+        rc = privileged_one(env, &mdt_client_privileged_members[i], in, &pc, a, &r->excess,
+                            &r->privileged_reduced, err);
+    json_decref(pc.statement);
+    json_decref(pc.policy);
+    json_decref(pc.current);
+    return rc;
+}
+
 /* Everything a registration or an update decides before it writes. */
 static mdt_rc prepare(mdt_env *env, const char *json, size_t len, const mdt_reg_ctx *ctx,
                       const mdt_client *cur, mdt_arena *a, reg_plan *plan, mdt_err *err)
@@ -511,10 +716,16 @@ static mdt_rc prepare(mdt_env *env, const char *json, size_t len, const mdt_reg_
 
     memset(plan, 0, sizeof(*plan));
     if ((rc = parse_obj(json, len, &in, err)) || (rc = apply_statement(in, ctx->statement, err)) ||
-        (rc = admin_only_fields(in, cur, err)) || (rc = validate(env, in, a, &plan->m, err)) ||
+        (rc = validate(env, in, a, &plan->m, err)) ||
+        (rc = gather_ask(plan->m, a, &ask, err)) ||
+        (rc = make_rules(env, ctx, cur, &ask, a, &rules, &pol, err)) ||
+        (rc = privileged(env, in, ctx, cur, &ask, a, &rules, err)))
+        goto out;
+    json_decref(plan->m); /* again, with the privileged members decided */
+    plan->m = NULL;
+    if ((rc = validate(env, in, a, &plan->m, err)) ||
         (rc = registration_checks(env, plan->m, ctx, err)) ||
         (rc = gather_ask(plan->m, a, &ask, err)) ||
-        (rc = make_rules(env, ctx, cur, a, &rules, &pol, err)) ||
         (rc = approval_scopes(env, &ask, a, &rules, err)) ||
         (rc = mdt_registration_decide(&rules, &ask, a, &plan->d, err)))
         goto out;
@@ -565,11 +776,18 @@ static const char *event_data(const mdt_reg_ctx *ctx, const reg_plan *plan, mdt_
 static mdt_rc pending_request(mdt_env *env, const char *client_id, const reg_plan *plan,
                               mdt_arena *a, mdt_err *err)
 {
+    char hash[MDT_REG_HASH_LEN + 1];
     mdt_request_rec r = {.type = "registration", .client_id = client_id,
-                         .scope = plan->asked_scope};
+                         .scope = plan->asked_scope, .metadata_hash = hash};
     mdt_env e = as_actor(env, REG_ACTOR);
     const char *id;
+    mdt_rc rc;
 
+    if (!metadata_hash(plan->m, hash))
+        return nomem(err);
+    /* an approval approves exactly this metadata: earlier requests are closed */
+    if ((rc = mdt_request_supersede(&e, client_id, "registration", a, err)) != MDT_OK)
+        return rc;
     return mdt_request_create(&e, &r, a, &id, err);
 }
 
@@ -637,6 +855,38 @@ static mdt_rc create_client(mdt_env *env, const mdt_reg_ctx *ctx, const char *cl
     return plan->d.pending ? pending_request(env, client_id, plan, a, err) : MDT_OK;
 }
 
+/* A publisher whose entry says single_instance allows one client per
+ * software_id (other_than: the client being updated, or NULL). */
+static mdt_rc single_instance(mdt_env *env, const mdt_reg_ctx *ctx, const reg_plan *plan,
+                              const char *other_than, mdt_arena *a, mdt_err *err)
+{
+    const char *sid = json_string_value(json_object_get(plan->m, "software_id"));
+    mdt_client_rec *list = NULL;
+    size_t n = 0;
+    mdt_rc rc;
+
+    if (!ctx->vouched_by || !ctx->single_instance || !sid)
+        return MDT_OK;
+    if ((rc = mdt_store_client_list(env->store, a, &list, &n, err)) != MDT_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        json_t *m;
+        bool same;
+        if (mdt_str_eq(list[i].client_id, other_than))
+            continue;
+        m = json_loads(list[i].metadata, 0, NULL);
+        same = mdt_str_eq(json_string_value(json_object_get(m, "software_id")), sid) &&
+               mdt_str_eq(json_string_value(json_object_get(m, "vouched_by")), ctx->vouched_by);
+        json_decref(m);
+        if (same)
+            return mdt_failf(err, MDT_ERR_INVALID_SOFTWARE_STATEMENT,
+                             "the publisher allows one registered instance of this software",
+                             "software_id %.100s of %.100s is registered as %.64s", sid,
+                             ctx->vouched_by, list[i].client_id);
+    }
+    return MDT_OK;
+}
+
 mdt_rc mdt_registration_create(mdt_env *env, const char *json, size_t len, const mdt_reg_ctx *ctx,
                                mdt_arena *a, const char **response_json, mdt_err *err)
 {
@@ -649,6 +899,10 @@ mdt_rc mdt_registration_create(mdt_env *env, const char *json, size_t len, const
     *response_json = NULL;
     if ((rc = prepare(env, json, len, ctx, NULL, a, &plan, err)) != MDT_OK)
         return refuse(env, ctx, NULL, rc, err);
+    if ((rc = single_instance(env, ctx, &plan, NULL, a, err)) != MDT_OK) {
+        rc = refuse(env, ctx, NULL, rc, err);
+        goto out;
+    }
     if (ctx->iat_id &&
         (rc = mdt_iat_consume(env, ctx->iat_id, mdt_now(&env->clock), a, &iat, err)) != MDT_OK) {
         rc = refuse(env, ctx, NULL, rc, err);
@@ -773,6 +1027,7 @@ static mdt_rc apply_update(mdt_env *env, const mdt_client *cur, const mdt_reg_ct
     mdt_client_spec spec = {.status = update_status(cur, plan), .replace = true,
                             .event_data = event_data(ctx, plan, a)};
     const char *meta = NULL;
+    bool changed;
     mdt_rc rc;
 
     spec.server_meta = dump_in(json_pack("{s:s?}", "vouched_by", ctx->vouched_by), a);
@@ -780,9 +1035,16 @@ static mdt_rc apply_update(mdt_env *env, const mdt_client *cur, const mdt_reg_ct
         spec.server_meta = "{\"vouched_by\":null}";
     if (!spec.server_meta || !spec.event_data || mdt_iga__dump(plan->m, a, &meta, err) != MDT_OK)
         return nomem(err);
+    changed = !unchanged(cur, plan);
     rc = mdt_client_update_with(&e, cur->client_id, meta, strlen(meta), &spec, a, doc, err);
-    if (rc == MDT_OK && mdt_str_eq(spec.status, "pending") && !mdt_str_eq(cur->status, "pending"))
+    if (rc != MDT_OK)
+        return rc;
+    /* a pending client that changes what it asks for re-opens its request,
+     * showing the new metadata; one that no longer needs approval closes it */
+    if (mdt_str_eq(spec.status, "pending") && (changed || !mdt_str_eq(cur->status, "pending")))
         rc = pending_request(env, cur->client_id, plan, a, err);
+    else if (mdt_str_eq(cur->status, "pending") && !mdt_str_eq(spec.status, "pending"))
+        rc = mdt_request_supersede(&e, cur->client_id, "registration", a, err);
     return rc;
 }
 
@@ -801,8 +1063,11 @@ mdt_rc mdt_registration_update(mdt_env *env, const char *client_id, const char *
         (rc = update_ctx(env, &cur, ctx, a, &uctx, err)))
         return rc;
     if ((rc = same_client(json, len, client_id, err)) ||
-        (rc = prepare(env, json, len, &uctx, &cur, a, &plan, err)))
+        (rc = prepare(env, json, len, &uctx, &cur, a, &plan, err)) ||
+        (rc = single_instance(env, &uctx, &plan, client_id, a, err))) {
+        json_decref(plan.m);
         return refuse(env, &uctx, client_id, rc, err);
+    }
     rc = apply_update(env, &cur, &uctx, &plan, a, response_json, err);
     if (rc == MDT_OK)
         rc = add_registration(env, client_id, NULL, a, response_json, err);
@@ -813,20 +1078,6 @@ mdt_rc mdt_registration_update(mdt_env *env, const char *client_id, const char *
 /* ---------------------------------------------------------------------
  * Client ID metadata documents.
  * --------------------------------------------------------------------- */
-
-/* Whether the stored metadata (minus server members) equals plan's. */
-static bool unchanged(const mdt_client *cur, const reg_plan *plan)
-{
-    static const char *const server[] = {"origin", "vouched_by", "iat_id", "approved_at"};
-    json_t *m = json_loads(cur->metadata, 0, NULL);
-    bool same;
-
-    for (size_t i = 0; i < MDT_ARRAY_LEN(server); i++)
-        json_object_del(m, server[i]);
-    same = m && json_equal(m, plan->m);
-    json_decref(m);
-    return same;
-}
 
 mdt_rc mdt_registration_upsert_document(mdt_env *env, const char *client_id, const char *json,
                                         size_t len, const mdt_reg_ctx *ctx, mdt_arena *a,
@@ -922,6 +1173,49 @@ static const char *approval_input(int64_t now, int64_t for_secs, mdt_arena *a)
     return mdt_arena_printf(a, "{\"expires_at\":\"%s\"}", when);
 }
 
+mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
+                                      mdt_err *err)
+{
+    char hash[MDT_REG_HASH_LEN + 1];
+    mdt_client_rec rec;
+    json_t *m;
+    bool ok;
+    mdt_rc rc = mdt_store_client_get(env->store, req->client_id, a, &rec, err);
+
+    if (rc == MDT_ERR_NOT_FOUND) { /* deleted meanwhile: nothing will be applied */
+        mdt_err_clear(err);
+        return MDT_OK;
+    }
+    if (rc != MDT_OK || !mdt_str_eq(rec.status, "pending"))
+        return rc;
+    m = json_loads(rec.metadata, 0, NULL);
+    ok = m && metadata_hash(m, hash);
+    json_decref(m);
+    if (!ok)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "stored client metadata unreadable");
+    if (!req->metadata_hash || !mdt_str_eq(req->metadata_hash, hash))
+        return mdt_failf(err, MDT_ERR_CONFLICT,
+                         "the client changed its metadata since this request was made: decide "
+                         "its newer request",
+                         "request %.64s was made for other metadata of %.64s", req->id,
+                         req->client_id);
+    return MDT_OK;
+}
+
+void *mdt_registration_shown(mdt_env *env, const mdt_request_rec *req, mdt_arena *a)
+{
+    mdt_client_rec rec;
+    json_t *m;
+
+    if (!req->client_id || mdt_registration_check_request(env, req, a, NULL) != MDT_OK ||
+        mdt_store_client_get(env->store, req->client_id, a, &rec, NULL) != MDT_OK ||
+        !mdt_str_eq(rec.status, "pending") || !(m = json_loads(rec.metadata, 0, NULL)))
+        return NULL;
+    for (size_t i = 0; i < MDT_ARRAY_LEN(server_members); i++)
+        json_object_del(m, server_members[i]);
+    return m;
+}
+
 static mdt_rc approve(mdt_env *env, const mdt_request_rec *req, int64_t for_secs, mdt_arena *a,
                       mdt_err *err)
 {
@@ -952,9 +1246,12 @@ mdt_rc mdt_registration_decided(mdt_env *env, const mdt_request_rec *req, bool a
         mdt_err_clear(err);
         rc = MDT_OK;
     } else if (rc == MDT_OK && mdt_str_eq(rec.status, "pending")) {
+        if (approved && (rc = mdt_registration_check_request(env, req, &a, err)) != MDT_OK)
+            goto out;
         rc = approved ? approve(&e, req, for_secs, &a, err)
                       : mdt_client_set_status(&e, req->client_id, "suspended", err);
     }
+out:
     mdt_arena_free(&a);
     return rc;
 }

@@ -26,6 +26,7 @@ typedef struct {
     const char *vouched_by;   /* issuer of a verified software statement, or NULL */
     const char *statement;    /* the verified statement's claims, JSON object text: they take
                                  precedence over the request's metadata; or NULL */
+    bool single_instance;     /* its publisher allows one client per software_id */
 } mdt_reg_ctx;
 
 /* POST /register: validates, applies the statement and the policy, creates
@@ -114,6 +115,16 @@ typedef struct {
     int64_t max_lifetime;               /* of unverified clients, from since */
     bool reduce;                        /* excess = reduce (else pending) */
     bool vouched;                       /* a software statement vouches for the client */
+    bool vouched_scopes;                /* ... and its signed claims include scope */
+    bool vouched_grants;                /* ... and grant_types */
+    bool iat;                           /* registered with an initial access token: its
+                                           admin vouches within the token's policy */
+    bool consented;                     /* asks only for flows where a person signs in and
+                                           consents (authorization_code, refresh_token):
+                                           any scope but approval ones is free */
+    const char *excess;                 /* privileged members asked beyond what the client
+                                           may get (why; decided by the caller); NULL */
+    bool privileged_reduced;            /* privileged members were reduced by the caller */
     const mdt_reg_policy *policy;       /* of the initial access token; NULL */
     const char *const *approval; size_t napproval; /* asked scopes of sensitivity approval */
     /* an update of an active client keeps what it was granted without approval */
@@ -148,6 +159,23 @@ mdt_rc mdt_registration_decide(const mdt_reg_rules *rules, const mdt_reg_ask *as
 int64_t mdt_registration_inactive_deadline(const char *origin, int64_t created_at,
                                            int64_t approved_at, const mdt_cred_rec *creds,
                                            size_t n, int64_t inactive_expiry);
+
+/* Length of the metadata hash an approval request records (base64url of
+ * SHA-256 of the metadata shown, without server-assigned members). */
+#define MDT_REG_HASH_LEN 43
+
+/* Whether a registration request may still be approved: the pending
+ * client's metadata is the one the request showed (its metadata_hash).
+ * MDT_ERR_CONFLICT when the client changed it since (a newer request shows
+ * the new metadata). MDT_OK when the client is gone or no longer pending. */
+mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
+                                      mdt_err *err) MDT_WARN_UNUSED;
+
+/* The metadata a pending registration request shows (json_t *, a new
+ * reference): the client's metadata without server-assigned members, when
+ * its hash is the one the request recorded; NULL otherwise (changed, gone,
+ * no longer pending). */
+void *mdt_registration_shown(mdt_env *env, const mdt_request_rec *req, mdt_arena *a);
 
 /* Called by mdt_request_decide (iga/requests.h) for a registration request:
  * approved, the pending client becomes active (expiring after for_secs when

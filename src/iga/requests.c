@@ -110,9 +110,17 @@ mdt_rc mdt_request_list_json(mdt_env *env, const char *status, mdt_arena *a, con
         return rc;
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
+        json_t *doc;
         if (status && !mdt_str_eq(mdt_request_status(&list[i], now), status))
             continue;
-        if (json_array_append_new(arr, request_doc(&list[i], now)) != 0) {
+        doc = request_doc(&list[i], now);
+        /* a pending registration shows the metadata its approval approves */
+        if (doc && mdt_str_eq(list[i].type, "registration") &&
+            mdt_str_eq(mdt_request_status(&list[i], now), "pending")) {
+            json_t *m = mdt_registration_shown(env, &list[i], a);
+            json_object_set_new(doc, "metadata", m ? m : json_null());
+        }
+        if (json_array_append_new(arr, doc) != 0) {
             json_decref(arr);
             arr = NULL;
         }
@@ -148,8 +156,11 @@ static mdt_rc may_decide(mdt_env *env, const char *by, const mdt_request_rec *r,
                          "user %.64s is unknown or disabled", by);
     if (rc != MDT_OK)
         return rc;
-    if (mdt_user_has_role(u.roles, "approver") || mdt_user_has_role(u.roles, "admin") ||
-        mdt_str_eq(client_owner(env, r->client_id, a), by))
+    if (mdt_user_has_role(u.roles, "approver") || mdt_user_has_role(u.roles, "admin"))
+        return MDT_OK;
+    /* a pending registration names its owner itself: that owner is what is
+     * to be approved, not who approves */
+    if (!mdt_str_eq(r->type, "registration") && mdt_str_eq(client_owner(env, r->client_id, a), by))
         return MDT_OK;
     return mdt_failf(err, MDT_ERR_ACCESS_DENIED,
                      "only an approver, an admin or the owner of the client may decide",
@@ -196,6 +207,11 @@ mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char
         return mdt_failf(err, rc, "unknown request", "unknown request %.64s", id);
     if (rc != MDT_OK || (by && (rc = may_decide(env, by, &r, a, err)) != MDT_OK))
         return rc;
+    /* an approval approves exactly what the request showed */
+    if (approve && mdt_str_eq(r.type, "registration") &&
+        mdt_str_eq(mdt_request_status(&r, now), "pending") &&
+        (rc = mdt_registration_check_request(env, &r, a, err)) != MDT_OK)
+        return rc;
     rc = mdt_store_request_decide(env->store, id, approve ? "approved" : "denied", who, note, now,
                                   a, &r, err);
     if (rc == MDT_ERR_NOT_FOUND)
@@ -211,5 +227,32 @@ mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char
         rc = mdt_registration_decided(env, &r, approve, for_secs, err);
     if (rc == MDT_OK)
         rc = dump(request_doc(&r, now), a, json, err);
+    return rc;
+}
+
+mdt_rc mdt_request_supersede(mdt_env *env, const char *client_id, const char *type, mdt_arena *a,
+                             mdt_err *err)
+{
+    int64_t now = mdt_now(&env->clock);
+    const char *who = env->actor ? env->actor : "system";
+    mdt_request_rec *list = NULL, r;
+    size_t n = 0;
+    mdt_rc rc = mdt_store_request_list(env->store, a, &list, &n, err);
+
+    for (size_t i = 0; rc == MDT_OK && i < n; i++) {
+        if (!mdt_str_eq(list[i].client_id, client_id) || !mdt_str_eq(list[i].type, type) ||
+            !mdt_str_eq(mdt_request_status(&list[i], now), "pending"))
+            continue;
+        rc = mdt_store_request_decide(env->store, list[i].id, "denied", who, "superseded", now, a,
+                                      &r, err);
+        if (rc == MDT_ERR_NOT_FOUND) { /* decided meanwhile */
+            mdt_err_clear(err);
+            rc = MDT_OK;
+            continue;
+        }
+        if (rc == MDT_OK)
+            rc = audit(env, "request.superseded", who, &r, "deny",
+                       json_pack("{s:s, s:s}", "id", r.id, "type", r.type), err);
+    }
     return rc;
 }

@@ -113,6 +113,7 @@ static mdt_rc validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const m
                        mdt_authz_params *p, const char **error, mdt_err *err)
 {
     const char *rt = get(req, "response_type"), *const *aud;
+    mdt_client view;
     size_t naud;
     mdt_rc rc;
 
@@ -134,6 +135,10 @@ static mdt_rc validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const m
     p->nonce = get(req, "nonce");
     p->resource = get(req, "resource");
     *error = "invalid_scope";
+    if ((rc = mdt_consented_client(env, req->arena, c, get(req, "scope"), p->resource, &view,
+                                   err)) != MDT_OK)
+        return rc;
+    c = &view; /* a person consents: what they may grant (SPEC §3.3, §3.7) */
     if ((rc = mdt_scope_narrow(req->arena, c, get(req, "scope"), &p->scope, err)) != MDT_OK)
         return rc;
     *error = "invalid_target";

@@ -214,6 +214,7 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     int64_t ttl = c->access_token_ttl ? c->access_token_ttl : env->cfg.access_token_ttl;
     mdt_authz_code_rec rec;
     mdt_code_issue ids;
+    mdt_client view;
     bound b;
     mdt_rc rc;
 
@@ -224,7 +225,8 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     if ((rc = choose_ids(env, req, &g, &ids, err)) != MDT_OK ||
         (rc = redeem(env, req, c, &ids, &rec, &b, err)) != MDT_OK ||
         (rc = user_active(env, req, rec.username, err)) != MDT_OK ||
-        (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, b.resource, &g.aud, &g.naud,
+        (rc = mdt_consented_client(env, req->arena, c, NULL, b.resource, &view, err)) != MDT_OK ||
+        (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer, b.resource, &g.aud, &g.naud,
                                   err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK)
         return rc;

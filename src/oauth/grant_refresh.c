@@ -135,17 +135,20 @@ mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_auth
     int64_t ttl = c->access_token_ttl ? c->access_token_ttl : env->cfg.access_token_ttl;
     uint8_t hash[MDT_HASH_LEN];
     mdt_refresh_rec r, next;
+    mdt_client view;
     mdt_rc rc;
 
     /* the checks that do not depend on the token's state come first, so
      * that a bad request does not use the token up */
     if ((rc = lookup(env, req, c, &r, hash, err)) != MDT_OK ||
+        /* the grant was consented to by a person: what they could grant */
+        (rc = mdt_consented_client(env, req->arena, c, r.scope, r.resource, &view, err)) ||
         (!r.used_at && !r.revoked_at &&
          ((rc = check_subject(env, req, who, &r, &g.cnf_x5t, err)) != MDT_OK ||
-          (rc = narrow(req, c, &r, &g.scope, err)) != MDT_OK)) ||
+          (rc = narrow(req, &view, &r, &g.scope, err)) != MDT_OK)) ||
         (rc = redeem(env, req, c, &r, hash, err)) != MDT_OK ||
-        (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, *r.resource ? r.resource : NULL,
-                                  &g.aud, &g.naud, err)) != MDT_OK)
+        (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer,
+                                  *r.resource ? r.resource : NULL, &g.aud, &g.naud, err)) != MDT_OK)
         return rc;
     g.sub = r.subject;
     g.auth_time = r.auth_time;

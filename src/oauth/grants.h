@@ -66,4 +66,23 @@ mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer
                            const char *resource, const char *const **aud, size_t *naud,
                            mdt_err *err) MDT_WARN_UNUSED;
 
+/* Flows where a person signs in and consents (SPEC §3.3, §3.7): what that
+ * person may grant beyond the client's own entitlements. An unvouched
+ * self-registered client (origin set; no software statement, no initial
+ * access token) may also ask for the requested scopes listed in
+ * consentable (those that exist and are not of sensitivity approval); any
+ * client may ask for resource when resource_protected ([forward_auth]
+ * resources lists it). *out: c with those added (a shallow copy, new
+ * arrays in a). Pure. */
+mdt_rc mdt_scope_consented_view(mdt_arena *a, const mdt_client *c, const char *const *consentable,
+                                size_t nconsentable, const char *resource, bool resource_protected,
+                                mdt_client *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Whether c is a self-registered client nobody vouched for. */
+bool mdt_client_unvouched(const mdt_client *c);
+/* mdt_scope_consented_view with the scopes' sensitivities read from the
+ * store and the protected resources of env. scope, resource: as requested
+ * (NULL: none). */
+mdt_rc mdt_consented_client(mdt_env *env, mdt_arena *a, const mdt_client *c, const char *scope,
+                            const char *resource, mdt_client *out, mdt_err *err) MDT_WARN_UNUSED;
+
 #endif

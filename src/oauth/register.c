@@ -11,6 +11,7 @@
 #include "iga/registration.h"
 #include "oauth/endpoints.h"
 #include "oauth/software_statement.h"
+#include "oauth/trust.h"
 
 #define REGISTER_PREFIX "/register/"
 
@@ -96,8 +97,14 @@ static mdt_rc statement(mdt_env *env, mdt_req *req, json_t *body, mdt_reg_ctx *c
     if (!json_is_string(st))
         return mdt_fail(err, MDT_ERR_INVALID_SOFTWARE_STATEMENT,
                         "software_statement must be a signed JWT");
-    return mdt_software_statement_verify(env, json_string_value(st), req->now, req->arena,
-                                         &ctx->statement, &ctx->vouched_by, err);
+    const mdt_trusted_issuer *ti;
+    mdt_rc rc = mdt_software_statement_verify(env, json_string_value(st), req->now, req->arena,
+                                              &ctx->statement, &ctx->vouched_by, err);
+
+    if (rc == MDT_OK &&
+        (ti = mdt_trust_find(env->trust, MDT_TRUST_SOFTWARE_STATEMENT, ctx->vouched_by)))
+        ctx->single_instance = ti->single_instance;
+    return rc;
 }
 
 /* The gate before the service: source rate, token, token rate. */

@@ -1,6 +1,7 @@
 /* Scope and audience checks shared by every grant. */
 #include <string.h>
 
+#include "iga/resources.h"
 #include "oauth/grants.h"
 
 #define MAX_SCOPES 64
@@ -92,4 +93,67 @@ mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer
     *aud = one;
     *naud = 1;
     return MDT_OK;
+}
+
+bool mdt_client_unvouched(const mdt_client *c)
+{
+    return c->origin && !c->vouched_by && !c->iat_id;
+}
+
+/* list + the items of more not already in it, as a new arena array. */
+static const char **add_to(mdt_arena *a, const char *const *list, size_t n,
+                           const char *const *more, size_t nmore, size_t *nout)
+{
+    const char **out = mdt_arena_alloc(a, (n + nmore + 1) * sizeof(char *));
+
+    if (!out)
+        return NULL;
+    if (n)
+        memcpy(out, list, n * sizeof(char *));
+    *nout = n;
+    for (size_t i = 0; i < nmore; i++)
+        if (!listed(out, *nout, more[i], strlen(more[i])))
+            out[(*nout)++] = more[i];
+    return out;
+}
+
+mdt_rc mdt_scope_consented_view(mdt_arena *a, const mdt_client *c, const char *const *consentable,
+                                size_t nconsentable, const char *resource, bool resource_protected,
+                                mdt_client *out, mdt_err *err)
+{
+    *out = *c;
+    if (mdt_client_unvouched(c) && nconsentable &&
+        !(out->scopes = add_to(a, (const char *const *)c->scopes, c->nscopes, consentable,
+                               nconsentable, &out->nscopes)))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (resource && resource_protected &&
+        !(out->resources = add_to(a, (const char *const *)c->resources, c->nresources, &resource,
+                                  1, &out->nresources)))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    return MDT_OK;
+}
+
+mdt_rc mdt_consented_client(mdt_env *env, mdt_arena *a, const mdt_client *c, const char *scope,
+                            const char *resource, mdt_client *out, mdt_err *err)
+{
+    const char *ok[MAX_SCOPES];
+    size_t nok = 0;
+    mdt_scope_rec sc;
+    mdt_rc rc = MDT_OK;
+
+    for (const char *p = scope ? scope : ""; *p && nok < MAX_SCOPES && mdt_client_unvouched(c);) {
+        size_t n = strcspn(p, " ");
+        const char *name = n ? mdt_arena_strndup(a, p, n) : NULL;
+        if (n && !name)
+            return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+        if (name && (rc = mdt_store_scope_get(env->store, name, a, &sc, err)) == MDT_OK &&
+            !mdt_str_eq(sc.sensitivity, "approval"))
+            ok[nok++] = name;
+        else if (name && rc != MDT_ERR_NOT_FOUND && rc != MDT_OK)
+            return rc;
+        mdt_err_clear(err);
+        p += n + (p[n] == ' ');
+    }
+    return mdt_scope_consented_view(a, c, ok, nok, resource,
+                                    mdt_resources_has(env->resources, resource), out, err);
 }

@@ -277,7 +277,8 @@ static mdt_rc parse_issuer(const pctx *p, json_t *o, mdt_trusted_issuer *ti, mdt
     static const char *const workload[] = {"issuer", "jwks_file", "jwks_uri", "audience", NULL};
     static const char *const bearer[] = {"issuer", "jwks_file", "jwks_uri", "audience",
                                          "max_lifetime", "single_use", "rules", NULL};
-    static const char *const publisher[] = {"issuer", "jwks_file", "jwks_uri", NULL};
+    static const char *const publisher[] = {"issuer", "jwks_file", "jwks_uri", "single_instance",
+                                            NULL};
     const char *const *allowed = p->kind == MDT_TRUST_WORKLOAD       ? workload
                                  : p->kind == MDT_TRUST_JWT_BEARER ? bearer
                                                                    : publisher;
@@ -296,8 +297,13 @@ static mdt_rc parse_issuer(const pctx *p, json_t *o, mdt_trusted_issuer *ti, mdt
         ti->max_lifetime = MDT_WORKLOAD_MAX_AHEAD;
         return MDT_OK;
     }
-    if (p->kind == MDT_TRUST_SOFTWARE_STATEMENT)
+    if (p->kind == MDT_TRUST_SOFTWARE_STATEMENT) {
+        json_t *one = json_object_get(o, "single_instance");
+        if (one && !json_is_boolean(one))
+            return bad(p, err, "single_instance must be true or false");
+        ti->single_instance = json_is_true(one);
         return MDT_OK;
+    }
     return parse_bearer(p, o, ti, err);
 }
 

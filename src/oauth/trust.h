@@ -18,7 +18,10 @@
  *                "subject_claim": "sub", "subject_prefix": "",
  *                "scopes": ["read"]}]
  * Software statement publishers file ([registration] software_statement_issuers,
- * RFC 7591 §2.3): only "issuer" and "jwks_file" | "jwks_uri".
+ * RFC 7591 §2.3): only "issuer" and "jwks_file" | "jwks_uri", and
+ * "single_instance": true when one client only may register per software_id
+ * of this publisher (default false: many instances may register with one
+ * statement, as RFC 7591 §2 intends).
  * A relative jwks_file is relative to the directory of the issuers file.
  * Unknown members, duplicate issuers and both or neither of jwks_file and
  * jwks_uri are errors.
@@ -75,6 +78,7 @@ typedef struct {
     mdt_keyset *keys;               /* from jwks_file; NULL with jwks_uri */
     int64_t max_lifetime;           /* exp at most now + this */
     bool single_use;                /* jti required and used once (jwt_bearer) */
+    bool single_instance;           /* software statement publisher: one client per software_id */
     const mdt_trust_rule *rules;    /* jwt_bearer */
     size_t nrules;
 } mdt_trusted_issuer;

@@ -236,6 +236,10 @@ static const char m10_grant_revocation[] =
     "CREATE INDEX authz_codes_grant ON authz_codes(username, client_id);\n"
     "CREATE INDEX refresh_tokens_grant ON refresh_tokens(subject, client_id);\n";
 
+/* What an approval approves: the hash of the metadata that was shown. */
+static const char m11_request_metadata[] =
+    "ALTER TABLE approval_requests ADD COLUMN metadata_hash TEXT;\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -247,6 +251,7 @@ const mdt_migration mdt_store__migrations[] = {
     {8, "refresh token families", m8_refresh_tokens},
     {9, "audit checkpoints", m9_audit_checkpoints},
     {10, "what codes issue, and grants found by person and client", m10_grant_revocation},
+    {11, "approval requests: hash of the metadata shown", m11_request_metadata},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

@@ -72,7 +72,8 @@ enum q {
 #define USER_COLS "username,name,email,roles,status,password_hash,created_at,updated_at"
 #define IAT_COLS "id,hash,policy,max_uses,uses,created_at,expires_at,created_by"
 #define REQ_COLS "id,type,status,client_id,subject,scope,resource,binding_message," \
-                 "authorization_details,created_at,expires_at,decided_by,decided_at,note"
+                 "authorization_details,created_at,expires_at,decided_by,decided_at,note," \
+                 "metadata_hash"
 #define SESS_COLS "hash,username,amr,auth_time,created_at,last_seen_at,expires_at,revoked_at"
 #define AREQ_COLS "id,client_id,params,created_at,expires_at"
 #define CODE_COLS "hash,client_id,username,params,created_at,expires_at,used_at,token_jtis," \
@@ -146,7 +147,7 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_IAT_CONSUME] = "UPDATE initial_access_tokens SET uses=uses+1 WHERE id=?1 AND "
                       "uses<max_uses AND (expires_at=0 OR expires_at>?2) RETURNING " IAT_COLS,
     [Q_REQ_INSERT] = "INSERT INTO approval_requests (" REQ_COLS ") "
-                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
     [Q_REQ_GET] = "SELECT " REQ_COLS " FROM approval_requests WHERE id=?1",
     [Q_REQ_LIST] = "SELECT " REQ_COLS " FROM approval_requests ORDER BY created_at,id",
     [Q_REQ_DECIDE] = "UPDATE approval_requests SET status=?2,decided_by=?3,decided_at=?4,note=?5 "
@@ -712,6 +713,7 @@ static mdt_rc row_request(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *er
     v->decided_by = rd_text(&r, st, 11);
     v->decided_at = sqlite3_column_int64(st, 12);
     v->note = rd_text(&r, st, 13);
+    v->metadata_hash = rd_text(&r, st, 14);
     return rd_end(&r, err);
 }
 
@@ -1717,7 +1719,7 @@ static mdt_rc sq_request_insert(mdt_store *s, const mdt_request_rec *v, mdt_err 
         bind_text(st, 8, v->binding_message) | bind_text(st, 9, v->authorization_details) |
         sqlite3_bind_int64(st, 10, v->created_at) | sqlite3_bind_int64(st, 11, v->expires_at) |
         bind_text(st, 12, v->decided_by) | sqlite3_bind_int64(st, 13, v->decided_at) |
-        bind_text(st, 14, v->note);
+        bind_text(st, 14, v->note) | bind_text(st, 15, v->metadata_hash);
     return run(c, st, b, "request_insert", err);
 }
 

@@ -212,6 +212,7 @@ typedef struct {
     const char *decided_by;
     int64_t decided_at;        /* 0 = not decided */
     const char *note;
+    const char *metadata_hash; /* registration: hex SHA-256 of the metadata shown; NULL */
 } mdt_request_rec;
 
 /* An audit event. The store assigns seq and asks the caller for the hash

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "iga/consent.h"
 #include "oauth/authorize.h"
+#include "oauth/grants.h"
 #include "oauth/redirect.h"
 #include "store/store.h"
 #include "web/csrf.h"
@@ -19,6 +20,7 @@
 #define CONSENT_HOST_MAX 256 /* bytes of the redirect host shown */
 
 static const char consent_tpl[] =
+    "{{!notice}}"
     "<p class=\"lead\"><strong class=\"client-name\">{{name}}</strong> asks to act on your "
     "behalf.</p>\n"
     "<p>If you allow it, you will be sent back to "
@@ -40,6 +42,16 @@ static const char consent_tpl[] =
     "<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\n"
     "</form>\n"
     "<p class=\"muted\">Signed in as {{username}}.</p>\n";
+
+/* A self-registered client nobody vouched for (SPEC §3.3): said first. */
+static const char unverified_tpl[] =
+    "<div class=\"unverified\" role=\"alert\">\n"
+    "<h2>Unverified application</h2>\n"
+    "<p>{{who}} No administrator, initial access token or trusted publisher vouches for it: "
+    "its name is what it says about itself.</p>\n"
+    "<p>Allow it only if you trust <strong class=\"unverified-host\">{{host}}</strong>, "
+    "where your answer is sent.</p>\n"
+    "</div>\n";
 
 static const char scope_tpl[] =
     "<li class=\"scope sensitivity-{{sens}}\"><code>{{scope}}</code> {{desc}}"
@@ -152,10 +164,31 @@ static void fault(mdt_resp *resp, const char *what)
     mdt_web_message_page(resp, 500, "Something went wrong", what);
 }
 
+/* Who registered c, for the notice of an unverified client. */
+static const char *registered_by(const mdt_client *c)
+{
+    if (mdt_str_eq(c->origin, "cimd"))
+        return "It was registered from the client ID metadata document at its client_id, "
+               "which anyone can publish.";
+    return "It registered itself through open dynamic client registration.";
+}
+
+static mdt_rc unverified_notice(mdt_req *req, const mdt_client *c, const mdt_authz_params *p,
+                                const char **html, mdt_err *err)
+{
+    mdt_kv vars[] = {{"who", registered_by(c)},
+                     {"host", redirect_host(req->arena, p->redirect_uri)}};
+
+    *html = "";
+    if (!mdt_client_unvouched(c))
+        return MDT_OK;
+    return mdt_web_render_str(req->arena, unverified_tpl, vars, MDT_ARRAY_LEN(vars), html, err);
+}
+
 static void render(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_session *s,
                    const mdt_client *c, const mdt_authz_params *p, const char *id)
 {
-    const char *csrf, *scopes, *body;
+    const char *csrf, *scopes, *body, *notice;
     mdt_err err = {0};
 
     if (mdt_web_csrf_issue(env, req, resp, s, "consent", &csrf, &err) != MDT_OK ||
@@ -163,7 +196,12 @@ static void render(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_ses
         fault(resp, "The service could not show this request.");
         return;
     }
+    if (unverified_notice(req, c, p, &notice, &err) != MDT_OK) {
+        fault(resp, "The service could not show this request.");
+        return;
+    }
     mdt_kv vars[] = {
+        {"notice", notice},
         {"name", c->name && c->name[0] ? c->name : c->client_id},
         {"client_id", c->client_id},
         {"host", redirect_host(req->arena, p->redirect_uri)},

@@ -12,7 +12,7 @@ import {
   register, regUpdate,
 } from './lib/register.mjs';
 
-const OPEN = { registration: { open: 'true', unverified_scopes: 'read', rate_per_source: 1000 } };
+const OPEN = { registration: { open: 'true', unverified_scopes: 'read', unverified_grant_types: 'client_credentials', rate_per_source: 1000 } };
 const opts = { execute: [client.allowInsecureRequests] };
 
 describe('RFC 7591 open registration', { timeout: 90_000 }, () => {
@@ -70,7 +70,7 @@ describe('RFC 7591 open registration', { timeout: 90_000 }, () => {
 
   it('private-use redirect URIs of native apps are accepted', async () => {
     const b = assertRegistered(await register(srv, {
-      client_name: 'desktop', kind: 'native', redirect_uris: ['com.example.agent:/callback', 'http://127.0.0.1:33418/cb'],
+      client_name: 'desktop', redirect_uris: ['com.example.agent:/callback', 'http://127.0.0.1:33418/cb'],
     }));
     assert.deepEqual(b.redirect_uris, ['com.example.agent:/callback', 'http://127.0.0.1:33418/cb']);
   });

@@ -26,7 +26,7 @@ const pendingFor = (srv, clientId) => cliJson(srv, ['request', 'list', '--status
 describe('pending registrations and their approval', { timeout: 90_000 }, () => {
   let srv;
   before(async () => {
-    srv = await startServer({ config: { registration: { open: 'true', unverified_scopes: 'read', rate_per_source: 1000 } } });
+    srv = await startServer({ config: { registration: { open: 'true', unverified_scopes: 'read', unverified_grant_types: 'client_credentials', rate_per_source: 1000 } } });
     scopes(srv);
     const u = srv.cli(['user', 'create', 'ann', '--role', 'approver', '--password-stdin'], { input: 'correct horse battery\n' });
     assert.equal(u.code, 0, describeRun(u));
@@ -155,17 +155,18 @@ describe('initial access token policies', { timeout: 60_000 }, () => {
     assert.equal(pendingFor(srv, b.client_id).length, 1);
   });
 
-  it('a token without a policy leaves the client unverified', async () => {
+  it('a token without a policy vouches for the client: active, no lifetime cap', async () => {
     const t = cliJson(srv, ['iat', 'create']);
-    const b = assertRegistered(await register(srv, { client_name: 'plain', scope: 'read' }, { iat: t.initial_access_token }), 'pending');
-    assert.ok(b.expires_at, 'unverified: lifetime capped');
+    const b = assertRegistered(await register(srv, { client_name: 'plain', scope: 'read' }, { iat: t.initial_access_token }), 'active');
+    assert.equal(b.expires_at, undefined, 'vouched for by the admin who made the token: no lifetime cap');
+    assert.equal((await token(srv, b, 'read')).status, 200);
   });
 });
 
 describe('excess = reduce', { timeout: 60_000 }, () => {
   let srv;
   before(async () => {
-    srv = await startServer({ config: { registration: { open: 'true', unverified_scopes: 'read', excess: 'reduce', rate_per_source: 1000 } } });
+    srv = await startServer({ config: { registration: { open: 'true', unverified_scopes: 'read', unverified_grant_types: 'client_credentials', excess: 'reduce', rate_per_source: 1000 } } });
     scopes(srv);
   });
   after(() => srv?.stop());
@@ -228,7 +229,7 @@ describe('per initial access token rate limit', { timeout: 60_000 }, () => {
 describe('registered clients that never authenticate expire', { timeout: 60_000 }, () => {
   let srv;
   before(async () => {
-    srv = await startServer({ config: { registration: { open: 'true', inactive_expiry: '2s', rate_per_source: 1000 } } });
+    srv = await startServer({ config: { registration: { open: 'true', inactive_expiry: '2s', unverified_grant_types: 'client_credentials', rate_per_source: 1000 } } });
   });
   after(() => srv?.stop());
 

@@ -105,7 +105,9 @@ static void test_decide_unverified(void **state)
     assert_false(d.reduced);
     assert_string_equal(d.scope, "read");
     assert_int_equal(d.ngrant_types, 1);
-    assert_null(d.owner); /* a self-asserted owner is not believed */
+    /* the owner is a privileged member, kept or dropped before the decision
+     * (registration.c); the decision forces only a token policy's owner */
+    assert_string_equal(d.owner, "mallory");
     assert_int_equal(d.expires_at, T0 + 90 * DAY); /* capped */
     ask.expires_at = T0 + DAY;
     assert_int_equal(mdt_registration_decide(&r, &ask, &a, &d, &err), MDT_OK);
@@ -114,6 +116,84 @@ static void test_decide_unverified(void **state)
     r.unverified_scopes = "reader,xread";
     assert_int_equal(mdt_registration_decide(&r, &ask, &a, &d, &err), MDT_OK);
     assert_true(d.pending);
+    mdt_arena_free(&a);
+}
+
+/* Privileged members compare with what is allowed, member by member. */
+static void test_privilege_within(void **state)
+{
+    const mdt_client_privileged *res = NULL, *tier = NULL, *ttl = NULL, *kind = NULL, *wl = NULL;
+    json_t *a1 = json_pack("[s]", "https://a"), *a2 = json_pack("[s,s]", "https://a", "https://b");
+    json_t *low = json_string("low"), *high = json_string("high"), *medium = json_string("medium");
+    json_t *i60 = json_integer(60), *i600 = json_integer(600), *agent = json_string("agent");
+    json_t *svc = json_string("service"), *w = json_pack("{s:s,s:s}", "issuer", "i", "subject", "s");
+
+    (void)state;
+    for (size_t i = 0; i < mdt_client_nprivileged; i++) {
+        const mdt_client_privileged *f = &mdt_client_privileged_members[i];
+        res = mdt_str_eq(f->key, "resources") ? f : res;
+        tier = mdt_str_eq(f->key, "risk_tier") ? f : tier;
+        ttl = mdt_str_eq(f->key, "access_token_ttl") ? f : ttl;
+        kind = mdt_str_eq(f->key, "kind") ? f : kind;
+        wl = mdt_str_eq(f->key, "workload_identity") ? f : wl;
+    }
+    assert_non_null(res);
+    assert_non_null(tier);
+    assert_non_null(ttl);
+    assert_non_null(kind);
+    assert_non_null(wl);
+    assert_true(mdt_client_privilege_within(res, a1, a2));
+    assert_false(mdt_client_privilege_within(res, a2, a1));
+    assert_false(mdt_client_privilege_within(res, a1, NULL));
+    assert_true(mdt_client_privilege_within(res, NULL, NULL)); /* nothing asked */
+    assert_true(mdt_client_privilege_within(tier, high, medium)); /* a higher tier narrows */
+    assert_false(mdt_client_privilege_within(tier, low, medium));
+    assert_true(mdt_client_privilege_within(ttl, i60, i600));
+    assert_false(mdt_client_privilege_within(ttl, i600, i60));
+    assert_true(mdt_client_privilege_within(kind, agent, agent));
+    assert_false(mdt_client_privilege_within(kind, svc, agent));
+    assert_false(mdt_client_privilege_within(wl, w, NULL));
+    json_decref(a1), json_decref(a2), json_decref(low), json_decref(high), json_decref(medium);
+    json_decref(i60), json_decref(i600), json_decref(agent), json_decref(svc), json_decref(w);
+}
+
+/* A client that only asks for flows where a person consents may register
+ * any scope but approval ones; the human consents to them. */
+static void test_decide_consented(void **state)
+{
+    mdt_arena a;
+    mdt_reg_rules r = base_rules();
+    const char *const code[] = {"authorization_code", "refresh_token"};
+    const char *const sc[] = {"read", "write"};
+    const char *const pay[] = {"payments"};
+    mdt_reg_ask ask = {.grant_types = code, .ngrant_types = 2, .scopes = sc, .nscopes = 2,
+                       .kind = "agent"};
+    mdt_reg_decision d;
+    mdt_err err;
+
+    (void)state;
+    mdt_arena_init(&a, 1024);
+    r.unverified_grant_types = "authorization_code,refresh_token";
+    r.consented = true;
+    assert_int_equal(mdt_registration_decide(&r, &ask, &a, &d, &err), MDT_OK);
+    assert_false(d.pending);
+    assert_string_equal(d.scope, "read write");
+    r.approval = pay;
+    r.napproval = 1;
+    ask.scopes = pay;
+    ask.nscopes = 1;
+    assert_int_equal(mdt_registration_decide(&r, &ask, &a, &d, &err), MDT_OK);
+    assert_true(d.pending); /* approval scopes still need an approver */
+    /* a privileged excess found by the caller makes it pending too */
+    r = base_rules();
+    r.excess = "asks for resources beyond what unverified clients get";
+    ask.grant_types = cc;
+    ask.ngrant_types = 1;
+    ask.scopes = sc;
+    ask.nscopes = 1;
+    assert_int_equal(mdt_registration_decide(&r, &ask, &a, &d, &err), MDT_OK);
+    assert_true(d.pending);
+    assert_string_equal(d.reason, r.excess);
     mdt_arena_free(&a);
 }
 
@@ -194,6 +274,7 @@ static void test_decide_iat_policy(void **state)
     assert_true(p.has_scopes);
     assert_int_equal(p.nscopes, 2);
     r.policy = &p;
+    r.iat = true;
     assert_int_equal(mdt_registration_decide(&r, &ask, &a, &d, &err), MDT_OK);
     assert_false(d.pending); /* the policy vouches for its scopes */
     assert_string_equal(d.scope, "read write");
@@ -429,7 +510,7 @@ static void test_pending_and_approval(void **state)
     mdt_client c;
 
     assert_non_null(strstr(doc, "\"status\":\"pending\""));
-    assert_null(strstr(doc, "mallory"));
+    assert_non_null(strstr(doc, "mallory")); /* the owner asked for is what is approved */
     assert_non_null(strstr(doc, "\"registration_access_token\""));
     assert_non_null(strstr(doc, "\"registration_client_uri\":\"https://as.example.com/register/"));
     id = member(&f->a, doc, "client_id");
@@ -505,6 +586,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide_unverified),
         cmocka_unit_test(test_decide_excess),
+        cmocka_unit_test(test_privilege_within),
+        cmocka_unit_test(test_decide_consented),
         cmocka_unit_test(test_decide_iat_policy),
         cmocka_unit_test(test_decide_update_never_extends),
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)

@@ -1,0 +1,40 @@
+/* Protected resources ([forward_auth] resources, SPEC §2.2): the resources
+ * an operator protects through /forward-auth, from a JSON file read when
+ * `serve` starts:
+ *   [{"resource": "https://mcp.example.com",        (RFC 8707 audience; unique)
+ *     "resource_name": "Example MCP server",        (optional)
+ *     "match": "https://mcp.example.com:443/mcp",   (scheme://host:port/path-prefix)
+ *     "scopes": {"GET": ["read"], "POST": ["write"], "*": ["read"]}}]  (optional)
+ * Unknown members, duplicate resources, a missing or malformed resource or
+ * match, and methods or scope names that are not words are errors naming
+ * the file and the entry. Any client may ask for these resources in a flow
+ * where a person consents (oauth/scope_check.h); their enforcement at
+ * /forward-auth comes later.
+ *
+ * Memory: an mdt_resources owns everything reachable from it and is
+ * immutable once loaded, so any number of threads may read it. */
+#ifndef MDT_IGA_RESOURCES_H
+#define MDT_IGA_RESOURCES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/mdt.h"
+
+#define MDT_RESOURCES_FILE_MAX (256 * 1024) /* bytes of the file */
+#define MDT_RESOURCES_MAX 256               /* resources in it */
+
+typedef struct mdt_resources mdt_resources;
+
+/* Loads path ("" or NULL: *out is NULL, no resources). On error nothing is
+ * returned and err names the file and what is wrong. */
+mdt_rc mdt_resources_load(const char *path, mdt_resources **out, mdt_err *err) MDT_WARN_UNUSED;
+void mdt_resources_free(mdt_resources *r);
+
+/* Whether uri is the resource of an entry (exact match). r may be NULL. */
+bool mdt_resources_has(const mdt_resources *r, const char *uri);
+size_t mdt_resources_count(const mdt_resources *r);
+/* The i-th resource URI, borrowed. */
+const char *mdt_resources_uri(const mdt_resources *r, size_t i);
+
+#endif
