@@ -149,6 +149,16 @@ static mdt_rc validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const m
     return MDT_OK;
 }
 
+/* RFC 8252 §7.3: a native app's loopback redirect URI may name any port at
+ * the time of the request. Public clients are native apps (an MCP client is
+ * one, whatever kind it was given at registration), as are the native and
+ * cli kinds. */
+static bool loopback_any_port(const mdt_client *c)
+{
+    return mdt_str_eq(c->kind, "native") || mdt_str_eq(c->kind, "cli") ||
+           mdt_str_eq(c->auth_method, "none");
+}
+
 mdt_rc mdt_authz_read(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const mdt_client *c,
                       mdt_authz_params *p, const char **error, mdt_err *err)
 {
@@ -158,7 +168,7 @@ mdt_rc mdt_authz_read(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const md
     memset(p, 0, sizeof(*p));
     *error = "invalid_request";
     if ((rc = mdt_redirect_select((const char *const *)c->redirect_uris, c->nredirect_uris, given,
-                                  mdt_str_eq(c->kind, "native"), &p->redirect_uri, err)) != MDT_OK) {
+                                  loopback_any_port(c), &p->redirect_uri, err)) != MDT_OK) {
         p->redirect_uri = NULL;
         return rc;
     }
@@ -592,7 +602,7 @@ static void unknown_request(mdt_env *env, mdt_req *req, mdt_resp *resp, const md
     mdt_err err = {0};
 
     if (mdt_redirect_select((const char *const *)c->redirect_uris, c->nredirect_uris, NULL,
-                            mdt_str_eq(c->kind, "native"), &p.redirect_uri, &err) == MDT_OK)
+                            loopback_any_port(c), &p.redirect_uri, &err) == MDT_OK)
         mdt_authz_respond_error(env, req, resp, &p, "invalid_request_uri",
                                 "the request_uri is unknown, expired or already used",
                                 "authz.refused", NULL);

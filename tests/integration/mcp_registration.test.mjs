@@ -121,6 +121,24 @@ describe('an MCP-style client registers openly and signs a person in', { timeout
     assert.equal(other.searchParams.get('error'), 'invalid_target', other.href);
   });
 
+  it('a public client registered with a portless loopback redirect may use any port (RFC 8252 §7.3)', async () => {
+    const port = new URL(cb.uri).port;
+    const b = assertRegistered(await register(srv, { ...mcpMetadata(), redirect_uris: ['http://127.0.0.1/cb'] }), 'active');
+    const jar = await signedIn(srv, 'alice');
+    const { challenge } = await pkce();
+    const r = await jar.fetch(authorizeUrl(srv, { client_id: b.client_id, response_type: 'code', redirect_uri: cb.uri,
+      code_challenge: challenge, code_challenge_method: 'S256', state: 's', scope: 'read', resource: MCP }));
+    assert.equal(r.status, 303, await r.text());
+    assert.match(r.headers.get('location'), /^\/consent\?request=/, 'on to the consent page, not an error');
+    // another path, or a non-loopback host, is still refused without a redirect
+    for (const uri of [`http://127.0.0.1:${port}/other`, `http://localhost.example.com:${port}/cb`]) {
+      const bad = await jar.fetch(authorizeUrl(srv, { client_id: b.client_id, response_type: 'code', redirect_uri: uri,
+        code_challenge: challenge, code_challenge_method: 'S256', state: 's', scope: 'read', resource: MCP }));
+      assert.equal(bad.status, 400, uri);
+      assert.equal(bad.headers.get('location'), null);
+    }
+  });
+
   it('a client an admin created keeps its own scopes; any client may ask for a protected resource', async () => {
     const c = createClient(srv, { client_name: 'Admin app', grant_types: ['authorization_code'], redirect_uris: [cb.uri],
       token_endpoint_auth_method: 'none', scope: 'read' });
