@@ -7,8 +7,8 @@
 //                       to the next blocks of the page, shell and JavaScript)
 //   js | mjs            run as an ES module with node; the test's npm packages
 //                       resolve (node_modules is linked into the directory)
-//   ini mandate.conf    written to ./mandate.conf; the server is restarted, as
-//                       a reader restarts `make run` after editing the file
+//   ini mandate.conf    added to ./mandate.conf; the server is restarted, as a
+//                       reader restarts `make run` after editing the file
 //   LANG no-run        shown, not run: it needs what a test machine has not
 //                       (a Kubernetes cluster, a reverse proxy in production)
 // Anything else (json, ini without a file name, text) is not run.
@@ -21,7 +21,7 @@
 // as $PERSON with $PERSON_PASSWORD (variables the page set) when asked, and
 // allows on the consent page.
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -177,7 +177,7 @@ export async function runDoc(file) {
       const code = b.code.replaceAll(DOC_ADDRESS, address);
       ran++;
       if (kind === 'conf') {
-        await writeFile(path.join(dir, 'mandate.conf'), `${code}\n`);
+        await appendFile(path.join(dir, 'mandate.conf'), `${code}\n`);
         await server.stop();
         await server.start();
         continue;
