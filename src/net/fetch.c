@@ -23,6 +23,7 @@ typedef struct {
     bool too_large;
     bool refused;
     char refused_addr[INET6_ADDRSTRLEN];
+    const char *refused_why; /* the deny-list entry; NULL: not an IP connection */
 } fetch_ctx;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -30,69 +31,121 @@ static CURLcode curl_init_rc = CURLE_OK;
 
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static bool in4(uint32_t a, uint32_t net, int bits)
+/* ---------------------------------------------------------------- addresses
+ *
+ * The outbound deny list, in one place. Every address is compared as IPv6:
+ * an IPv4 address as its IPv4-mapped form (::ffff:a.b.c.d), so one table
+ * holds both families. Forms that embed an IPv4 address which routers or
+ * translators will reach (IPv4-mapped, the NAT64 well-known prefix, 6to4)
+ * are checked again by that IPv4 address. Anything not in the table is
+ * public. */
+
+typedef struct {
+    uint8_t prefix[16];
+    int bits;
+    const char *what;
+} refused_net;
+
+#define V4(a, b, c, d) {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d}
+#define V4BITS(n) (96 + (n))
+
+static const refused_net refused_nets[] = {
+    {V4(0, 0, 0, 0), V4BITS(8), "this network (RFC 791)"},
+    {V4(10, 0, 0, 0), V4BITS(8), "private (RFC 1918)"},
+    {V4(100, 64, 0, 0), V4BITS(10), "shared address space, CGNAT (RFC 6598)"},
+    {V4(127, 0, 0, 0), V4BITS(8), "loopback (RFC 1122)"},
+    {V4(169, 254, 0, 0), V4BITS(16), "link-local, cloud metadata (RFC 3927)"},
+    {V4(172, 16, 0, 0), V4BITS(12), "private (RFC 1918)"},
+    {V4(192, 0, 0, 0), V4BITS(24), "IETF protocol assignments (RFC 6890)"},
+    {V4(192, 0, 2, 0), V4BITS(24), "documentation TEST-NET-1 (RFC 5737)"},
+    {V4(192, 88, 99, 0), V4BITS(24), "6to4 relay anycast (RFC 7526)"},
+    {V4(192, 168, 0, 0), V4BITS(16), "private (RFC 1918)"},
+    {V4(198, 18, 0, 0), V4BITS(15), "benchmarking (RFC 2544)"},
+    {V4(198, 51, 100, 0), V4BITS(24), "documentation TEST-NET-2 (RFC 5737)"},
+    {V4(203, 0, 113, 0), V4BITS(24), "documentation TEST-NET-3 (RFC 5737)"},
+    {V4(224, 0, 0, 0), V4BITS(4), "multicast (RFC 5771)"},
+    {V4(240, 0, 0, 0), V4BITS(4), "reserved and broadcast (RFC 1112, RFC 919)"},
+    {{0}, 128, "unspecified (RFC 4291)"},
+    {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128, "loopback (RFC 4291)"},
+    {{0}, 96, "IPv4-compatible, deprecated (RFC 4291)"},
+    {{0, 0x64, 0xff, 0x9b, 0, 1}, 48, "local-use NAT64 (RFC 8215)"},
+    {{0x01, 0x00}, 64, "discard-only (RFC 6666)"},
+    {{0x20, 0x01, 0x00, 0x00}, 32, "Teredo (RFC 4380)"},
+    {{0x20, 0x01, 0x00, 0x20}, 28, "ORCHIDv2 (RFC 7343)"},
+    {{0x20, 0x01, 0x0d, 0xb8}, 32, "documentation (RFC 3849)"},
+    {{0x3f, 0xff}, 20, "documentation (RFC 9637)"},
+    {{0xfc}, 7, "unique local (RFC 4193)"},
+    {{0xfe, 0x80}, 10, "link-local (RFC 4291)"},
+    {{0xfe, 0xc0}, 10, "site-local, deprecated (RFC 3879)"},
+    {{0xff}, 8, "multicast (RFC 4291)"},
+};
+
+#undef V4
+#undef V4BITS
+
+static bool in_prefix(const uint8_t a[16], const refused_net *n)
 {
-    uint32_t mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
-    return (a & mask) == net;
+    int full = n->bits / 8, rest = n->bits % 8;
+
+    if (memcmp(a, n->prefix, (size_t)full) != 0)
+        return false;
+    return rest == 0 || ((a[full] ^ n->prefix[full]) & (0xff << (8 - rest)) & 0xff) == 0;
 }
 
-static bool public_v4(uint32_t a)
+static const refused_net *refused_by(const uint8_t a[16])
 {
-    static const struct {
-        uint32_t net;
-        int bits;
-    } refused[] = {
-        {0x00000000, 8},  {0x0a000000, 8},  {0x64400000, 10}, {0x7f000000, 8},
-        {0xa9fe0000, 16}, {0xac100000, 12}, {0xc0000000, 24}, {0xc0000200, 24},
-        {0xc0a80000, 16}, {0xc6120000, 15}, {0xc6336400, 24}, {0xcb007100, 24},
-        {0xe0000000, 4},  {0xf0000000, 4},
-    };
-
-    for (size_t i = 0; i < MDT_ARRAY_LEN(refused); i++)
-        if (in4(a, refused[i].net, refused[i].bits))
-            return false;
-    return true;
+    for (size_t i = 0; i < MDT_ARRAY_LEN(refused_nets); i++)
+        if (in_prefix(a, &refused_nets[i]))
+            return &refused_nets[i];
+    return NULL;
 }
 
-static uint32_t v4_at(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static bool public_v6(const uint8_t *b)
+/* The IPv4 address embedded in an IPv4-mapped, NAT64 well-known (RFC 6052)
+ * or 6to4 (RFC 3056) address, as IPv4-mapped; false for other forms. */
+static bool embedded_v4(const uint8_t a[16], uint8_t out[16])
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-    static const uint8_t zero[12] = {0};
+    const uint8_t *v4;
 
-    if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
-        return public_v4(v4_at(b + 12));
-    if (memcmp(b, zero, 12) == 0)
-        return false;                              /* ::, ::1, IPv4-compatible */
-    if (b[0] == 0x20 && b[1] == 0x02)
-        return public_v4(v4_at(b + 2));            /* 6to4 */
-    if ((b[0] & 0xfe) == 0xfc || b[0] == 0xff)     /* ULA, multicast */
+    if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+        v4 = a + 12;
+    else if (a[0] == 0x20 && a[1] == 0x02)
+        v4 = a + 2;
+    else
         return false;
-    if (b[0] == 0xfe && (b[1] & 0xc0) != 0)        /* link-local, site-local */
-        return false;
-    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
-        return false;                              /* documentation */
-    if (b[0] == 0x01 && b[1] == 0x00 && memcmp(b + 2, zero, 6) == 0)
-        return false;                              /* discard-only 100::/64 */
+    memcpy(out, mapped, 12);
+    memcpy(out + 12, v4, 4);
     return true;
+}
+
+/* The deny-list entry that refuses a (IPv6 form), or NULL. */
+static const char *refusal_v6(const uint8_t a[16])
+{
+    const refused_net *n = refused_by(a);
+    uint8_t v4[16];
+
+    if (!n && embedded_v4(a, v4))
+        n = refused_by(v4);
+    return n ? n->what : NULL;
+}
+
+const char *mdt_fetch_addr_refused(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+        uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        memcpy(a + 12, &s4->sin_addr.s_addr, 4); /* network order: a.b.c.d */
+        return refusal_v6(a);
+    }
+    if (sa->sa_family == AF_INET6)
+        return refusal_v6(((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr);
+    return "not an IP address";
 }
 
 bool mdt_fetch_addr_public(const struct sockaddr *sa)
 {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
-        return public_v4(ntohl(s4->sin_addr.s_addr));
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
-        return public_v6(s6->sin6_addr.s6_addr);
-    }
-    return false;
+    return mdt_fetch_addr_refused(sa) == NULL;
 }
 
 static void addr_text(const struct sockaddr *sa, char out[INET6_ADDRSTRLEN])
@@ -110,10 +163,13 @@ static curl_socket_t open_socket(void *ctxp, curlsocktype purpose, struct curl_s
 {
     fetch_ctx *ctx = ctxp;
 
+    const char *why = NULL;
+
     if (purpose != CURLSOCKTYPE_IPCXN ||
         (addr->family != AF_INET && addr->family != AF_INET6) ||
-        (!ctx->allow_private && !mdt_fetch_addr_public(&addr->addr))) {
+        (!ctx->allow_private && (why = mdt_fetch_addr_refused(&addr->addr)))) {
         ctx->refused = true;
+        ctx->refused_why = why;
         if (addr->family == AF_INET || addr->family == AF_INET6)
             addr_text(&addr->addr, ctx->refused_addr);
         return CURL_SOCKET_BAD;
@@ -235,7 +291,8 @@ static mdt_rc result(CURL *h, CURLcode cc, const fetch_ctx *ctx, const mdt_fetch
 
     if (ctx->refused)
         return mdt_failf(err, MDT_ERR_ACCESS_DENIED, "address refused",
-                         "host resolves to a refused address (%s)", ctx->refused_addr);
+                         "host resolves to a refused address (%s: %s)", ctx->refused_addr,
+                         ctx->refused_why ? ctx->refused_why : "not an IP connection");
     if (ctx->too_large || cc == CURLE_FILESIZE_EXCEEDED)
         return mdt_failf(err, MDT_ERR_TOO_LARGE, "document too large",
                          "document larger than %zu bytes", o->max_bytes);

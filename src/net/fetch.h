@@ -3,9 +3,8 @@
  * safe against server-side request forgery:
  *   - https only (http only when allow_http);
  *   - no redirects, no proxies from the environment, no other protocols;
- *   - the address curl actually connects to (after DNS) must be public:
- *     loopback, private, link-local, CGNAT, multicast, reserved and
- *     unspecified addresses are refused unless allow_private;
+ *   - the address curl actually connects to (after DNS) must be public
+ *     (mdt_fetch_addr_refused: the one deny list) unless allow_private;
  *   - a total time limit and a cap on the body size;
  *   - only a 200 answer counts.
  *
@@ -59,10 +58,18 @@ mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *ac
  * seconds since the epoch; -1 when s is not a date. */
 int64_t mdt_fetch_http_date(const char *s);
 
-/* Whether sa (AF_INET or AF_INET6) is a public unicast address: false for
+/* The outbound deny list (one table in fetch.c): why sa may not be
+ * connected to, as a short text naming the range and its RFC ("loopback
+ * (RFC 1122)"), or NULL when sa is a public unicast address. Refused:
  * unspecified, loopback, private (RFC 1918, ULA), link-local, CGNAT,
- * multicast, broadcast, documentation and reserved ranges, and for
- * IPv4-mapped or NAT64 forms of those. */
+ * multicast, broadcast, documentation, benchmarking, Teredo, ORCHIDv2,
+ * discard-only and reserved ranges, the local-use NAT64 prefix
+ * 64:ff9b:1::/48 (RFC 8215: translated to whatever the operator chose, so
+ * possibly internal addresses), and IPv4-mapped, NAT64 well-known-prefix
+ * (64:ff9b::/96) or 6to4 forms of refused IPv4 addresses. Families other
+ * than AF_INET and AF_INET6 are refused. */
+const char *mdt_fetch_addr_refused(const struct sockaddr *sa);
+/* mdt_fetch_addr_refused(sa) == NULL. */
 bool mdt_fetch_addr_public(const struct sockaddr *sa);
 
 #endif

@@ -643,19 +643,43 @@ static bool public_addr(const char *text)
     return mdt_fetch_addr_public((struct sockaddr *)&s6);
 }
 
+/* The outbound deny list, address by address: each range's first and last
+ * address, one inside, and the public neighbours just outside it. Nothing
+ * is sent anywhere; only the classification is checked. */
 static void test_fetch_addresses(void **state)
 {
     (void)state;
     static const char *const refused[] = {
-        "0.0.0.0", "127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "172.31.255.255",
-        "192.168.1.1", "169.254.169.254", "100.64.0.1", "224.0.0.1", "239.1.1.1",
-        "255.255.255.255", "240.0.0.1", "192.0.2.5", "198.18.0.1",
-        "::", "::1", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1",
-        "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "2001:db8::1",
+        /* IPv4 */
+        "0.0.0.0", "0.255.255.255", "10.0.0.0", "10.1.2.3", "10.255.255.255", "100.64.0.0",
+        "100.64.0.1", "100.127.255.255", "127.0.0.1", "127.255.0.9", "127.255.255.255",
+        "169.254.0.0", "169.254.169.254", "169.254.255.255", "172.16.0.0", "172.16.0.1",
+        "172.31.255.255", "192.0.0.0", "192.0.0.255", "192.0.2.5", "192.88.99.1",
+        "192.168.0.0", "192.168.1.1", "192.168.255.255", "198.18.0.1", "198.19.255.255",
+        "198.51.100.7", "203.0.113.9", "224.0.0.1", "239.1.1.1", "240.0.0.1",
+        "255.255.255.255",
+        /* IPv6 */
+        "::", "::1", "::127.0.0.1", "::8.8.8.8", "fe80::1", "febf:ffff::1", "fec0::1",
+        "fc00::1", "fd12:3456::1", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ff02::1",
+        "ff0e::1", "2001:db8::1", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "3fff::1",
+        "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:20::1", "100::1",
+        "100::ffff:ffff:ffff:ffff",
+        /* IPv4-mapped, NAT64 well-known prefix and 6to4 forms of refused IPv4 */
+        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::ffff:0.0.0.0",
+        "64:ff9b::a9fe:a9fe", "64:ff9b::127.0.0.1", "64:ff9b::10.0.0.1", "2002:7f00:1::",
+        "2002:a00:1::", "2002:c0a8:101::1",
+        /* the local-use NAT64 prefix (RFC 8215), whatever IPv4 address it carries */
+        "64:ff9b:1::", "64:ff9b:1::1", "64:ff9b:1::808:808", "64:ff9b:1::a00:1",
+        "64:ff9b:1:abcd::7f00:1", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
     };
     static const char *const allowed[] = {
-        "8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "193.0.0.1", "2606:4700::1111",
-        "::ffff:8.8.8.8", "2a00:1450::1",
+        "8.8.8.8", "1.1.1.1", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.1",
+        "126.255.255.255", "128.0.0.0", "169.253.255.255", "169.255.0.0", "172.15.255.255",
+        "172.32.0.1", "192.0.1.0", "192.167.255.255", "192.169.0.0", "193.0.0.1",
+        "198.17.255.255", "198.20.0.0", "223.255.255.255", "2606:4700::1111", "2a00:1450::1",
+        "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "64:ff9b:0:ffff::1", "64:ff9b:2::1",
+        "64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff", "2002:808:808::1", "2001:db9::1",
+        "2001:1::1", "fbff::1", "fe7f::1",
     };
 
     for (size_t i = 0; i < MDT_ARRAY_LEN(refused); i++)
@@ -664,6 +688,24 @@ static void test_fetch_addresses(void **state)
     for (size_t i = 0; i < MDT_ARRAY_LEN(allowed); i++)
         if (!public_addr(allowed[i]))
             fail_msg("%s refused", allowed[i]);
+}
+
+static void test_fetch_refusal_reason(void **state)
+{
+    (void)state;
+    struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+    struct sockaddr_in s4 = {.sin_family = AF_INET};
+    struct sockaddr other = {.sa_family = AF_UNIX};
+
+    assert_int_equal(inet_pton(AF_INET6, "64:ff9b:1::a00:1", &s6.sin6_addr), 1);
+    assert_string_equal(mdt_fetch_addr_refused((struct sockaddr *)&s6), "local-use NAT64 (RFC 8215)");
+    assert_int_equal(inet_pton(AF_INET6, "64:ff9b::7f00:1", &s6.sin6_addr), 1);
+    assert_string_equal(mdt_fetch_addr_refused((struct sockaddr *)&s6), "loopback (RFC 1122)");
+    assert_int_equal(inet_pton(AF_INET, "169.254.169.254", &s4.sin_addr), 1);
+    assert_non_null(strstr(mdt_fetch_addr_refused((struct sockaddr *)&s4), "link-local"));
+    assert_int_equal(inet_pton(AF_INET, "8.8.4.4", &s4.sin_addr), 1);
+    assert_null(mdt_fetch_addr_refused((struct sockaddr *)&s4));
+    assert_non_null(mdt_fetch_addr_refused(&other));
 }
 
 static void test_fetch_policy(void **state)
@@ -706,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_trust_errors),
         cmocka_unit_test(test_trust_load_and_rules),
         cmocka_unit_test(test_fetch_addresses),
+        cmocka_unit_test(test_fetch_refusal_reason),
         cmocka_unit_test(test_fetch_policy),
     };
     return cmocka_run_group_tests_name("assertion", tests, setup, teardown);
