@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -313,17 +314,15 @@ mdt_rc mdt_fetch_get(const char *url, const mdt_fetch_opts *o, mdt_buf *out, mdt
     return mdt_fetch_get_ex(url, o, NULL, out, NULL, err);
 }
 
-mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *accept,
-                        mdt_buf *out, mdt_fetch_headers *hd, mdt_err *err)
+/* A curl handle for url with every rule set; *hdrs to free after it. */
+static mdt_rc easy_new(const char *url, const mdt_fetch_opts *o, const char *accept,
+                       fetch_ctx *ctx, struct curl_slist **hdrs, CURL **out, mdt_err *err)
 {
-    fetch_ctx ctx = {.out = out, .h = hd, .max = o->max_bytes, .allow_private = o->allow_private};
     char accept_line[128];
-    struct curl_slist *hdrs = NULL;
-    CURL *h = NULL;
     mdt_rc rc;
 
-    if (hd)
-        memset(hd, 0, sizeof(*hd));
+    *out = NULL;
+    *hdrs = NULL;
     snprintf(accept_line, sizeof(accept_line), "Accept: %s",
              accept ? accept : "application/jwk-set+json, application/json");
     if ((rc = check_url(url, o->allow_http, err)) != MDT_OK)
@@ -331,17 +330,305 @@ mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *ac
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
         return mdt_fail(err, MDT_ERR_INTERNAL, "libcurl cannot start");
-    rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if (!(hdrs = curl_slist_append(NULL, accept_line)) ||
-        !(h = curl_easy_init()))
-        goto out;
-    if (!setup(h, url, o, &ctx, hdrs)) {
-        rc = mdt_fail(err, MDT_ERR_INTERNAL, "libcurl lacks a required option");
-        goto out;
-    }
-    rc = result(h, curl_easy_perform(h), &ctx, o, err);
-out:
+    if (!(*hdrs = curl_slist_append(NULL, accept_line)) || !(*out = curl_easy_init()))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (!setup(*out, url, o, ctx, *hdrs))
+        return mdt_fail(err, MDT_ERR_INTERNAL, "libcurl lacks a required option");
+    return MDT_OK;
+}
+
+mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *accept,
+                        mdt_buf *out, mdt_fetch_headers *hd, mdt_err *err)
+{
+    fetch_ctx ctx = {.out = out, .h = hd, .max = o->max_bytes, .allow_private = o->allow_private};
+    struct curl_slist *hdrs = NULL;
+    CURL *h = NULL;
+    mdt_rc rc;
+
+    if (hd)
+        memset(hd, 0, sizeof(*hd));
+    if ((rc = easy_new(url, o, accept, &ctx, &hdrs, &h, err)) == MDT_OK)
+        rc = result(h, curl_easy_perform(h), &ctx, o, err);
     curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
     return rc;
+}
+
+/* ---------------------------------------------------------------- fetcher */
+
+typedef struct job {
+    fetch_ctx ctx;
+    mdt_fetch_opts o;
+    mdt_buf body;
+    mdt_fetch_headers h;
+    struct curl_slist *hdrs;
+    CURL *easy;
+    char *host;               /* lower-case, as written in the URL */
+    mdt_fetch_done_fn done;
+    void *done_ctx;
+    bool added;               /* in the multi handle */
+    struct job *next;
+} job;
+
+struct mdt_fetcher {
+    pthread_mutex_t mu;
+    pthread_t thread;
+    CURLM *multi;
+    job *jobs;                /* accepted and not yet done */
+    size_t njobs;
+    size_t max_total, max_per_host;
+    bool stopping;
+    bool joined;              /* mdt_fetcher_stop ran (once) */
+};
+
+static void job_free(job *j)
+{
+    if (!j)
+        return;
+    curl_easy_cleanup(j->easy);
+    curl_slist_free_all(j->hdrs);
+    mdt_buf_free(&j->body);
+    curl_free(j->host);
+    free(j);
+}
+
+static char *url_host(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
+        curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_url_cleanup(u);
+    for (char *p = host; p && *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    return host;
+}
+
+/* Under the mutex. */
+static size_t host_jobs(const mdt_fetcher *f, const char *host)
+{
+    size_t n = 0;
+
+    for (const job *j = f->jobs; j; j = j->next)
+        n += strcmp(j->host, host) == 0;
+    return n;
+}
+
+/* Under the mutex: unlinks j. */
+static void unlink_job(mdt_fetcher *f, job *j)
+{
+    for (job **p = &f->jobs; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            f->njobs--;
+            return;
+        }
+}
+
+/* On the fetcher's thread, j no longer listed: reports and frees it. */
+static void job_end(job *j, mdt_rc rc, const mdt_err *err)
+{
+    j->done(j->done_ctx, rc, &j->body, &j->h, err);
+    job_free(j);
+}
+
+static void finish(mdt_fetcher *f, job *j, CURLcode cc)
+{
+    mdt_err err = {0};
+    mdt_rc rc = result(j->easy, cc, &j->ctx, &j->o, &err);
+
+    curl_multi_remove_handle(f->multi, j->easy);
+    pthread_mutex_lock(&f->mu);
+    unlink_job(f, j);
+    pthread_mutex_unlock(&f->mu);
+    job_end(j, rc, &err);
+}
+
+/* Adds the jobs submitted since the last turn; true when stopping. */
+static bool take_new(mdt_fetcher *f)
+{
+    job *failed = NULL;
+    bool stopping;
+
+    pthread_mutex_lock(&f->mu);
+    stopping = f->stopping;
+    for (job *j = f->jobs, *next; j && !stopping; j = next) {
+        next = j->next;
+        if (j->added)
+            continue;
+        if (curl_multi_add_handle(f->multi, j->easy) == CURLM_OK) {
+            j->added = true;
+            continue;
+        }
+        unlink_job(f, j);
+        j->next = failed;
+        failed = j;
+    }
+    pthread_mutex_unlock(&f->mu);
+    while (failed) {
+        job *j = failed;
+        mdt_err err;
+        failed = j->next;
+        job_end(j, mdt_fail(&err, MDT_ERR_INTERNAL, "libcurl cannot add a transfer"), &err);
+    }
+    return stopping;
+}
+
+static void *fetcher_main(void *arg)
+{
+    mdt_fetcher *f = arg;
+    mdt_err err;
+    job *rest;
+
+    while (!take_new(f)) {
+        int running = 0, left = 0;
+        CURLMsg *m;
+        curl_multi_perform(f->multi, &running);
+        while ((m = curl_multi_info_read(f->multi, &left))) {
+            job *j = NULL;
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+            finish(f, j, m->data.result);
+        }
+        curl_multi_poll(f->multi, NULL, 0, 1000, NULL);
+    }
+    pthread_mutex_lock(&f->mu);
+    rest = f->jobs;
+    f->jobs = NULL;
+    f->njobs = 0;
+    pthread_mutex_unlock(&f->mu);
+    while (rest) {
+        job *j = rest;
+        rest = j->next;
+        if (j->added)
+            curl_multi_remove_handle(f->multi, j->easy);
+        job_end(j, mdt_fail(&err, MDT_ERR_UNAVAILABLE, "server stopping"), &err);
+    }
+    return NULL;
+}
+
+mdt_rc mdt_fetcher_start(int max_total, int max_per_host, mdt_fetcher **out, mdt_err *err)
+{
+    mdt_fetcher *f = calloc(1, sizeof(*f));
+
+    *out = NULL;
+    if (!f)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    f->max_total = max_total > 0 ? (size_t)max_total : 1;
+    f->max_per_host = max_per_host > 0 ? (size_t)max_per_host : 1;
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK || !(f->multi = curl_multi_init())) {
+        free(f);
+        return mdt_fail(err, MDT_ERR_INTERNAL, "libcurl cannot start");
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    if (pthread_create(&f->thread, NULL, fetcher_main, f) != 0) {
+        curl_multi_cleanup(f->multi);
+        pthread_mutex_destroy(&f->mu);
+        free(f);
+        return mdt_fail(err, MDT_ERR_INTERNAL, "cannot start the fetcher thread");
+    }
+    *out = f;
+    return MDT_OK;
+}
+
+void mdt_fetcher_stop(mdt_fetcher *f)
+{
+    bool joined;
+
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->stopping = true;
+    joined = f->joined;
+    f->joined = true;
+    pthread_mutex_unlock(&f->mu);
+    if (joined)
+        return;
+    curl_multi_wakeup(f->multi);
+    pthread_join(f->thread, NULL);
+}
+
+void mdt_fetcher_free(mdt_fetcher *f)
+{
+    if (!f)
+        return;
+    mdt_fetcher_stop(f);
+    curl_multi_cleanup(f->multi);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+size_t mdt_fetcher_active(mdt_fetcher *f)
+{
+    size_t n;
+
+    pthread_mutex_lock(&f->mu);
+    n = f->njobs;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+/* Under the mutex: whether one more fetch to host fits the caps. */
+static mdt_rc admit(const mdt_fetcher *f, const char *host, mdt_err *err)
+{
+    if (f->stopping)
+        return mdt_fail(err, MDT_ERR_UNAVAILABLE, "server stopping");
+    if (f->njobs >= f->max_total)
+        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "too many fetches in progress",
+                         "%zu outbound fetches in progress (fetch_max_concurrent)", f->njobs);
+    if (host_jobs(f, host) >= f->max_per_host)
+        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "too many fetches in progress",
+                         "%zu outbound fetches to %.100s in progress (fetch_max_per_host)",
+                         f->max_per_host, host);
+    return MDT_OK;
+}
+
+mdt_rc mdt_fetcher_submit(mdt_fetcher *f, const char *url, const mdt_fetch_opts *o,
+                          const char *accept, mdt_fetch_done_fn done, void *ctx, mdt_err *err)
+{
+    job *j = calloc(1, sizeof(*j));
+    mdt_rc rc;
+
+    if (!j)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    j->o = *o;
+    j->done = done;
+    j->done_ctx = ctx;
+    mdt_buf_init(&j->body, o->max_bytes);
+    j->ctx = (fetch_ctx){.out = &j->body, .h = &j->h, .max = o->max_bytes,
+                         .allow_private = o->allow_private};
+    if ((rc = easy_new(url, o, accept, &j->ctx, &j->hdrs, &j->easy, err)) != MDT_OK)
+        goto fail;
+    rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (!(j->host = url_host(url)) ||
+        curl_easy_setopt(j->easy, CURLOPT_PRIVATE, (char *)j) != CURLE_OK)
+        goto fail;
+    pthread_mutex_lock(&f->mu);
+    if ((rc = admit(f, j->host, err)) == MDT_OK) {
+        j->next = f->jobs;
+        f->jobs = j;
+        f->njobs++;
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (rc != MDT_OK)
+        goto fail;
+    curl_multi_wakeup(f->multi);
+    return MDT_OK;
+fail:
+    job_free(j);
+    return rc;
+}
+
+void mdt_fetch_waiters_wake(mdt_fetch_waiter *list)
+{
+    while (list) {
+        mdt_fetch_waiter *w = list;
+        list = w->next; /* read first: w may be freed once woken */
+        w->next = NULL;
+        w->wake(w->ctx);
+    }
 }

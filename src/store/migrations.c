@@ -215,6 +215,11 @@ static const char m8_refresh_tokens[] =
     "CREATE INDEX refresh_tokens_family ON refresh_tokens(family);\n"
     "CREATE INDEX refresh_tokens_expires ON refresh_tokens(expires_at);\n";
 
+static const char m9_client_tombstones[] =
+    "CREATE TABLE client_tombstones ("
+    " client_id TEXT PRIMARY KEY,"
+    " deleted_at BIGINT NOT NULL);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -224,6 +229,7 @@ const mdt_migration mdt_store__migrations[] = {
     {6, "web sessions", m6_web_sessions},
     {7, "authorization requests, codes and consents", m7_authorization},
     {8, "refresh token families", m8_refresh_tokens},
+    {9, "client tombstones", m9_client_tombstones},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

@@ -368,43 +368,43 @@ static void test_jwks_cache(void **state)
     snprintf(set1, sizeof(set1), "%s", jwks_of(one, 1, false));
     snprintf(set2, sizeof(set2), "%s", jwks_of(two, 2, false));
     assert_int_equal(mdt_jwks_cache_new(&o, &c, &err), MDT_OK);
-    assert_int_equal(mdt_jwks_cache_get(c, u, test_clock_now(&clk), false, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, test_clock_now(&clk), false, NULL, &ks, &err), MDT_OK);
     assert_int_equal(mdt_keyset_count(ks), 1);
     mdt_keyset_unref(ks);
     /* cached within the ttl, even when asked to refresh within the interval */
     clk.t += 10;
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, NULL, &ks, &err), MDT_OK);
     mdt_keyset_unref(ks);
     f.body = set2;
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, true, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, true, NULL, &ks, &err), MDT_OK);
     assert_int_equal(mdt_keyset_count(ks), 1);
     mdt_keyset_unref(ks);
     assert_int_equal(f.calls, 1);
     /* past the interval: a refresh fetches, once */
     clk.t += 25;
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, true, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, true, NULL, &ks, &err), MDT_OK);
     assert_int_equal(mdt_keyset_count(ks), 2);
     mdt_keyset_unref(ks);
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t + 1, true, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t + 1, true, NULL, &ks, &err), MDT_OK);
     mdt_keyset_unref(ks);
     assert_int_equal(f.calls, 2);
     /* past the ttl: fetched again; a failure is remembered for the interval */
     clk.t += 301;
     f.rc = MDT_ERR_UNAVAILABLE;
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, &ks, &err), MDT_ERR_UNAVAILABLE);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, NULL, &ks, &err), MDT_ERR_UNAVAILABLE);
     assert_null(ks);
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t + 5, false, &ks, &err), MDT_ERR_UNAVAILABLE);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t + 5, false, NULL, &ks, &err), MDT_ERR_UNAVAILABLE);
     assert_non_null(strstr(err.detail, "fake failure 3"));
     assert_int_equal(f.calls, 3);
     f.rc = MDT_OK;
     clk.t += 31;
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, NULL, &ks, &err), MDT_OK);
     mdt_keyset_unref(ks);
     assert_int_equal(f.calls, 4);
     assert_int_equal(mdt_jwks_cache_fetches(c), 4);
     /* not a JWK Set */
     f.body = "{\"hello\":1}";
-    assert_int_equal(mdt_jwks_cache_get(c, "https://other.example/jwks", clk.t, false, &ks, &err),
+    assert_int_equal(mdt_jwks_cache_get(c, "https://other.example/jwks", clk.t, false, NULL, &ks, &err),
                      MDT_ERR_INVALID_REQUEST);
     /* registered sets: parsed once per content, never fetched */
     assert_int_equal(mdt_jwks_cache_inline(c, set1, &ks, &err), MDT_OK);
@@ -432,15 +432,15 @@ static void test_jwks_cache_bounded(void **state)
 
     snprintf(set1, sizeof(set1), "%s", jwks_of(one, 1, false));
     assert_int_equal(mdt_jwks_cache_new(&o, &c, &err), MDT_OK);
-    assert_int_equal(mdt_jwks_cache_get(c, "https://u/0", NOW, false, &held, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, "https://u/0", NOW, false, NULL, &held, &err), MDT_OK);
     for (int i = 1; i <= MDT_JWKS_CACHE_MAX + 10; i++) {
         snprintf(url, sizeof(url), "https://u/%d", i);
-        assert_int_equal(mdt_jwks_cache_get(c, url, NOW, false, &ks, &err), MDT_OK);
+        assert_int_equal(mdt_jwks_cache_get(c, url, NOW, false, NULL, &ks, &err), MDT_OK);
         mdt_keyset_unref(ks);
     }
     /* the first entry was evicted (least recently used) but its keys stay valid */
     assert_int_equal(mdt_keyset_count(held), 1);
-    assert_int_equal(mdt_jwks_cache_get(c, "https://u/0", NOW, false, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, "https://u/0", NOW, false, NULL, &ks, &err), MDT_OK);
     mdt_keyset_unref(ks);
     assert_int_equal(f.calls, MDT_JWKS_CACHE_MAX + 12);
     mdt_jwks_cache_free(c);
