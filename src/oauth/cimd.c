@@ -547,8 +547,18 @@ typedef struct {
     mdt_cimd_cache *c;
     char *url;
     uint64_t hash;
-    int64_t now;
+    int64_t now;      /* of the request that started the fetch */
+    int64_t mono_ms;  /* monotonic time then */
 } pending;
+
+/* The request's "now" moved on by the time the fetch took: a failure is
+ * remembered, and a document or key set used, from when it was learnt. */
+static int64_t ended_at(const pending *p)
+{
+    int64_t took = mdt_time_mono_ms() - p->mono_ms;
+
+    return p->now + (took > 0 ? took / 1000 : 0);
+}
 
 /* On the fetcher's thread: check, settle, wake the waiters. */
 static void fetched(void *ctxp, mdt_rc rc, const mdt_buf *body, const mdt_fetch_headers *h,
@@ -562,10 +572,12 @@ static void fetched(void *ctxp, mdt_rc rc, const mdt_buf *body, const mdt_fetch_
     int64_t ttl = 0;
     entry *e;
 
-    rc = check_fetched(c, p->url, rc, body, h, ferr, p->now, &meta, &ttl, &cerr);
+    int64_t now = ended_at(p);
+
+    rc = check_fetched(c, p->url, rc, body, h, ferr, now, &meta, &ttl, &cerr);
     pthread_mutex_lock(&c->mu);
     if ((e = find(c, p->url, p->hash))) {
-        settle(c, e, p->now, rc, meta, ttl, &cerr);
+        settle(c, e, now, rc, meta, ttl, &cerr);
         waiters = e->waiters;
         e->waiters = NULL;
     } else {
@@ -592,6 +604,7 @@ static mdt_rc fetch_async(mdt_cimd_cache *c, entry *e, const char *url, uint64_t
         p->c = c;
         p->hash = h;
         p->now = now;
+        p->mono_ms = mdt_time_mono_ms();
         rc = mdt_fetcher_submit(c->o.fetcher, url, &o, "application/json", fetched, p, &ferr);
     } else {
         mdt_fail(&ferr, rc, "out of memory");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/b64.h"
+#include "core/clock.h"
 #include "jose/seal.h"
 
 typedef struct {
@@ -210,8 +211,18 @@ typedef struct {
     mdt_jwks_cache *c;
     char *url;
     uint64_t hash;
-    int64_t now;
+    int64_t now;      /* of the request that started the fetch */
+    int64_t mono_ms;  /* monotonic time then */
 } pending;
+
+/* The request's "now" moved on by the time the fetch took: a failure is
+ * remembered, and a document or key set used, from when it was learnt. */
+static int64_t ended_at(const pending *p)
+{
+    int64_t took = mdt_time_mono_ms() - p->mono_ms;
+
+    return p->now + (took > 0 ? took / 1000 : 0);
+}
 
 /* On the fetcher's thread: parse, settle, wake the waiters. */
 static void fetched(void *ctxp, mdt_rc rc, const mdt_buf *body, const mdt_fetch_headers *h,
@@ -229,7 +240,7 @@ static void fetched(void *ctxp, mdt_rc rc, const mdt_buf *body, const mdt_fetch_
         rc = mdt_keyset_parse(body->data ? body->data : "", body->len, &ks, &perr);
     pthread_mutex_lock(&c->mu);
     if ((e = find(c, p->url, p->hash, false))) {
-        settle(c, e, p->now, rc, ks, &perr, NULL, NULL);
+        settle(c, e, ended_at(p), rc, ks, &perr, NULL, NULL);
         waiters = e->waiters;
         e->waiters = NULL;
     } else {
@@ -255,7 +266,8 @@ static mdt_rc fetch_async(mdt_jwks_cache *c, entry *e, const char *url, uint64_t
         free(p);
         rc = mdt_fail(&ferr, MDT_ERR_NOMEM, "out of memory");
     } else {
-        *p = (pending){.c = c, .url = p->url, .hash = h, .now = now};
+        *p = (pending){.c = c, .url = p->url, .hash = h, .now = now,
+                       .mono_ms = mdt_time_mono_ms()};
         rc = mdt_fetcher_submit(c->o.fetcher, url, &c->o.fetch, NULL, fetched, p, &ferr);
         if (rc != MDT_OK) {
             free(p->url);
