@@ -6,6 +6,7 @@
 #include "test_jwt.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -734,6 +735,118 @@ static void test_fetch_policy(void **state)
     mdt_buf_free(&b);
 }
 
+/* ---------------------------------------------------------------- fetcher */
+
+typedef struct {
+    pthread_mutex_t mu;
+    int done;
+    mdt_rc last;
+} done_count;
+
+static void count_done(void *ctx, mdt_rc rc, const mdt_buf *body, const mdt_fetch_headers *h,
+                       const mdt_err *err)
+{
+    done_count *d = ctx;
+    (void)body;
+    (void)h;
+    (void)err;
+    pthread_mutex_lock(&d->mu);
+    d->done++;
+    d->last = rc;
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* A loopback listening socket that never answers: connections complete in
+ * the kernel's backlog and wait there. */
+static int silent_listener(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* The caps, in total and per host (as written in the URL), are checked when
+ * a fetch is submitted; stopping ends what is in progress with its callback. */
+static void test_fetcher_caps(void **state)
+{
+    (void)state;
+    mdt_fetch_opts o = {.timeout_ms = 60000, .max_bytes = 4096, .allow_http = true,
+                        .allow_private = true};
+    done_count d = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    mdt_fetcher *f = NULL;
+    mdt_err err = {0};
+    char url[64];
+    int port, fd = silent_listener(&port);
+
+    assert_int_equal(mdt_fetcher_start(2, 1, &f, &err), MDT_OK);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/a", port);
+    assert_int_equal(mdt_fetcher_submit(f, url, &o, NULL, count_done, &d, &err), MDT_OK);
+    /* the same host again: beyond max_per_host = 1 */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/b", port);
+    assert_int_equal(mdt_fetcher_submit(f, url, &o, NULL, count_done, &d, &err),
+                     MDT_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.detail, "fetch_max_per_host"));
+    /* another host (the same listener by another name) fits */
+    snprintf(url, sizeof(url), "http://localhost:%d/c", port);
+    assert_int_equal(mdt_fetcher_submit(f, url, &o, NULL, count_done, &d, &err), MDT_OK);
+    assert_int_equal(mdt_fetcher_active(f), 2);
+    /* a third host: beyond max_total = 2 */
+    snprintf(url, sizeof(url), "http://127.0.0.2:%d/d", port);
+    assert_int_equal(mdt_fetcher_submit(f, url, &o, NULL, count_done, &d, &err),
+                     MDT_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.detail, "fetch_max_concurrent"));
+    /* a bad URL is refused before it counts */
+    assert_int_equal(mdt_fetcher_submit(f, "file:///etc/passwd", &o, NULL, count_done, &d, &err),
+                     MDT_ERR_INVALID_REQUEST);
+    /* stopping ends both held fetches, each with its callback, once */
+    mdt_fetcher_stop(f);
+    assert_int_equal(d.done, 2);
+    assert_int_equal(d.last, MDT_ERR_UNAVAILABLE);
+    assert_int_equal(mdt_fetcher_active(f), 0);
+    assert_int_equal(mdt_fetcher_submit(f, url, &o, NULL, count_done, &d, &err),
+                     MDT_ERR_UNAVAILABLE);
+    mdt_fetcher_stop(f); /* idempotent */
+    mdt_fetcher_free(f);
+    mdt_fetcher_free(NULL);
+    close(fd);
+    assert_int_equal(d.done, 2);
+}
+
+typedef struct {
+    int woken;
+    mdt_fetch_waiter *self;
+} wake_rec;
+
+static void on_wake(void *ctx)
+{
+    wake_rec *w = ctx;
+    assert_null(w->self->next); /* unlinked before it is woken */
+    w->woken++;
+}
+
+static void test_fetch_waiters(void **state)
+{
+    (void)state;
+    wake_rec r[3] = {{0}};
+    mdt_fetch_waiter w[3];
+
+    for (int i = 0; i < 3; i++) {
+        w[i] = (mdt_fetch_waiter){.wake = on_wake, .ctx = &r[i], .next = i < 2 ? &w[i + 1] : NULL};
+        r[i].self = &w[i];
+    }
+    mdt_fetch_waiters_wake(&w[0]);
+    mdt_fetch_waiters_wake(NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r[i].woken, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,6 +862,8 @@ int main(void)
         cmocka_unit_test(test_trust_load_and_rules),
         cmocka_unit_test(test_fetch_addresses),
         cmocka_unit_test(test_fetch_refusal_reason),
+        cmocka_unit_test(test_fetcher_caps),
+        cmocka_unit_test(test_fetch_waiters),
         cmocka_unit_test(test_fetch_policy),
     };
     return cmocka_run_group_tests_name("assertion", tests, setup, teardown);
