@@ -17,6 +17,7 @@ typedef struct mdt_trust mdt_trust;
 typedef struct mdt_jwks_cache mdt_jwks_cache;
 typedef struct mdt_cimd_cache mdt_cimd_cache;
 typedef struct mdt_resources mdt_resources;
+typedef struct mdt_fetcher mdt_fetcher;
 
 typedef struct mdt_env {
     mdt_config cfg;
@@ -33,6 +34,7 @@ typedef struct mdt_env {
     mdt_jwks_cache *jwks; /* JWK Sets of jwks_uri and jwks (oauth/jwks_cache.h); set by serve */
     mdt_cimd_cache *cimd; /* client ID metadata documents (oauth/cimd.h); set by serve */
     mdt_resources *resources; /* [forward_auth] resources (iga/resources.h); NULL: none. Set by serve */
+    mdt_fetcher *fetcher; /* outbound fetches off the request threads (net/fetch.h); set by serve */
 } mdt_env;
 
 typedef enum {

@@ -150,12 +150,20 @@ static mdt_rc start_assertions(mdt_env *env, mdt_err *err)
     if (rc == MDT_OK)
         rc = mdt_resources_load(env->cfg.forward_auth_resources, &env->resources, err);
     if (rc == MDT_OK)
+        rc = mdt_fetcher_start((int)env->cfg.fetch_max_concurrent,
+                               (int)env->cfg.fetch_max_per_host, &env->fetcher, err);
+    o.fetcher = co.fetcher = env->fetcher;
+    if (rc == MDT_OK)
         rc = mdt_jwks_cache_new(&o, &env->jwks, err);
     return rc != MDT_OK ? rc : mdt_cimd_cache_new(&co, &env->cimd, err);
 }
 
+/* After the server: the fetcher ends what is in progress (its callbacks
+ * update the caches), then the caches go. */
 static void stop_assertions(mdt_env *env)
 {
+    mdt_fetcher_free(env->fetcher);
+    env->fetcher = NULL;
     mdt_cimd_cache_free(env->cimd);
     env->cimd = NULL;
     mdt_jwks_cache_free(env->jwks);

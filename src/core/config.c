@@ -155,6 +155,12 @@ static const cfg_key keys[] = {
      .min = 0, .max = 3600, .def = "30s",
      .desc = "At most one fetch of a `jwks_uri` in this interval when an assertion names an "
              "unknown `kid`; a failed fetch is also remembered (and answered at once) this long."},
+    {"client_auth", "fetch_max_concurrent", K_INT, AT(fetch_max_concurrent), .min = 1,
+     .max = 1024, .def = "32",
+     .desc = "Outbound fetches (`jwks_uri`, client ID metadata documents) in progress at once; "
+             "a request that needs one more is refused at once (`invalid_client`)."},
+    {"client_auth", "fetch_max_per_host", K_INT, AT(fetch_max_per_host), .min = 1, .max = 1024,
+     .def = "4", .desc = "Outbound fetches in progress at once to one host."},
     {"workload", "issuers", K_STRING, AT(workload_issuers), .type = "path", .def = "",
      .desc = "JSON file of trusted workload identity issuers (SPIFFE, Kubernetes): "
              "`[{\"issuer\", \"jwks_file\" or \"jwks_uri\", \"audience\"}]`, read when `serve` "
@@ -231,6 +237,13 @@ static const cfg_key keys[] = {
      .desc = "JSON file of the resources protected through `/forward-auth`: `[{\"resource\", "
              "\"resource_name\", \"match\", \"scopes\"}]` (see docs/api.md), read when `serve` "
              "starts. Any client may ask for them in flows where a person consents; empty: none."},
+    {"registration", "cimd_fetches_per_source", K_INT, AT(cimd_fetches_per_source), .min = 1,
+     .max = 1000000, .def = "30",
+     .desc = "Document fetches that one source address may cause per minute (requests that "
+             "name a document URL not in the cache); beyond, `invalid_client` until the minute ends."},
+    {"registration", "cimd_recreate_deleted", K_BOOL, AT(cimd_recreate_deleted), .def = "false",
+     .desc = "Whether a client ID metadata document may create again a client that an admin "
+             "deleted (its earlier tokens stay inactive either way)."},
     {"api_keys", "token_ttl", K_DURATION, AT(api_key_token_ttl), .min = 1, .max = 86400,
      .def = "5m", .desc = "Lifetime of the access token exchanged for an API key."},
     {"web", "session_idle", K_DURATION, AT(session_idle), .min = 60, .max = 86400 * 30,

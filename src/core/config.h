@@ -52,6 +52,8 @@ typedef struct {
     int64_t jwks_uri_max_bytes;        /* largest JWK Set accepted */
     int64_t jwks_uri_cache_ttl;        /* keep a fetched JWK Set this long */
     int64_t jwks_uri_refetch_interval; /* at most one fetch per interval on an unknown kid */
+    int64_t fetch_max_concurrent;      /* outbound fetches in progress at once, in total */
+    int64_t fetch_max_per_host;        /* and per host */
     /* [workload] */
     char *workload_issuers;            /* JSON file of trusted workload identity issuers; "" none */
     /* [jwt_bearer] */
@@ -79,6 +81,8 @@ typedef struct {
     int64_t cimd_cache_max;            /* and at most this long, whatever its headers say */
     /* [forward_auth] */
     char *forward_auth_resources;      /* JSON file of protected resources; "" none */
+    int64_t cimd_fetches_per_source;   /* document fetches a source address may cause per minute */
+    bool cimd_recreate_deleted;        /* a document may re-create a client an admin deleted */
     /* [api_keys] */
     int64_t api_key_token_ttl;         /* lifetime of tokens exchanged for an API key */
     /* [web] */

@@ -39,6 +39,9 @@ typedef struct mdt_req {
     void *conn;                /* the server's connection: only src/http uses it */
     mdt_kv *form;              /* after mdt_req_parse_form */
     size_t nform;
+    struct mdt_fetch_waiter *waiter; /* set by the server: a cache that must fetch registers it
+                                        and the request is run again once the fetch ended
+                                        (net/fetch.h); NULL: fetches block */
 } mdt_req;
 
 typedef struct mdt_resp {

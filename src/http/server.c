@@ -22,12 +22,16 @@
 #include "http/peer_cert.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "net/fetch.h"
 
 #define MAX_DAEMONS 8
 #define ARENA_CHUNK 16384
 #define CONN_MEMORY 16384 /* per-connection buffer for headers; MHD clears it per request */
+#define MAX_FETCH_RERUNS 4 /* a request runs again at most this often after outbound fetches */
 
-enum { ST_RUNNING, ST_WAITING, ST_RESUMED };
+/* ST_FETCHING: suspended until an outbound fetch it needs has ended;
+ * ST_RERUN: that fetch ended, the request runs again (net/fetch.h). */
+enum { ST_RUNNING, ST_WAITING, ST_RESUMED, ST_FETCHING, ST_RERUN };
 
 struct mdt_server {
     mdt_env *env;
@@ -55,6 +59,8 @@ typedef struct {
     bool too_large;
     atomic_int state;
     mdt_rc audit_rc;
+    mdt_fetch_waiter waiter; /* handed to caches that must fetch before they can answer */
+    int reruns;
     double t0;
     char request_id[40];
     char peer[INET6_ADDRSTRLEN]; /* the TCP peer */
@@ -154,6 +160,15 @@ static const char *media_type(mdt_arena *a, const char *ct)
     return out;
 }
 
+/* From the fetcher's thread: the fetch this request waits for has ended. */
+static void fetch_done(void *ctx)
+{
+    conn_ctx *c = ctx;
+
+    if (atomic_exchange(&c->state, ST_RERUN) == ST_FETCHING)
+        MHD_resume_connection(c->conn);
+}
+
 static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const char *url,
                          const char *method)
 {
@@ -178,6 +193,9 @@ static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const cha
     c->req.peer_ip = c->ip;
     c->req.socket_ip = c->peer;
     c->req.conn = conn;
+    c->waiter.ctx = c;
+    c->waiter.wake = fetch_done;
+    c->req.waiter = &c->waiter;
     c->req.content_type = media_type(&c->arena, MHD_lookup_connection_value(
                                                     conn, MHD_HEADER_KIND, "Content-Type"));
     c->route = mdt_route(method, url, &c->match);
@@ -262,6 +280,34 @@ static void audit_done(void *ctx, mdt_rc rc)
     MHD_resume_connection(c->conn);
 }
 
+/* The handler needs an outbound fetch first: its answer is dropped and the
+ * connection suspended, as for the audit commit, until fetch_done; then the
+ * request runs again and finds the outcome in the cache. If the fetch ended
+ * before the suspension, the state is already ST_RERUN: resume at once. */
+static enum MHD_Result wait_for_fetch(conn_ctx *c)
+{
+    int expected = ST_RUNNING;
+
+    MHD_suspend_connection(c->conn);
+    if (!atomic_compare_exchange_strong(&c->state, &expected, ST_FETCHING))
+        MHD_resume_connection(c->conn);
+    return MHD_YES;
+}
+
+/* Clears what the dropped run of the handler left. */
+static void ctx_rerun(conn_ctx *c)
+{
+    mdt_buf_free_wipe(&c->resp.body);
+    memset(&c->resp, 0, sizeof(c->resp));
+    mdt_buf_init(&c->resp.body, 1 << 20);
+    c->req.form = NULL;
+    c->req.nform = 0;
+    c->waiter.registered = false;
+    c->waiter.next = NULL;
+    c->reruns++;
+    atomic_store(&c->state, ST_RUNNING);
+}
+
 static enum MHD_Result finish_request(conn_ctx *c)
 {
     mdt_env *env = c->srv->env;
@@ -279,6 +325,8 @@ static enum MHD_Result finish_request(conn_ctx *c)
     c->req.body = c->body.data ? c->body.data : "";
     c->req.body_len = c->body.len;
     c->match.fn(env, &c->req, &c->resp);
+    if (c->waiter.registered)
+        return wait_for_fetch(c);
     if (!c->resp.has_audit || !env->audit)
         return send_resp(c);
     if (!c->resp.audit.request_id)
@@ -350,6 +398,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (atomic_load(&c->state) == ST_RERUN) {
+        ctx_rerun(c);
+        if (c->reruns > MAX_FETCH_RERUNS)
+            return send_error(c, MDT_ERR_UNAVAILABLE, "outbound fetch did not settle");
+        return finish_request(c);
+    }
     if (atomic_load(&c->state) == ST_RESUMED) {
         mdt_err err;
         if (c->audit_rc == MDT_OK)
@@ -360,7 +414,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         mdt_resp_error(&c->resp, &err);
         return send_resp(c);
     }
-    if (atomic_load(&c->state) == ST_WAITING)
+    if (atomic_load(&c->state) == ST_WAITING || atomic_load(&c->state) == ST_FETCHING)
         return MHD_YES;
     return finish_request(c);
 }
@@ -610,6 +664,11 @@ void mdt_server_stop(mdt_server *s)
             close(fd);
     }
     deadline = mdt_time_mono_ms() + s->env->cfg.shutdown_grace * 1000;
+    while (atomic_load(&s->inflight) > 0 && mdt_time_mono_ms() < deadline)
+        usleep(20000);
+    /* requests still waiting for an outbound fetch: end the fetches, so that they answer */
+    mdt_fetcher_stop(s->env->fetcher);
+    deadline = mdt_time_mono_ms() + 1000;
     while (atomic_load(&s->inflight) > 0 && mdt_time_mono_ms() < deadline)
         usleep(20000);
     for (size_t i = 0; i < s->ndaemons; i++)

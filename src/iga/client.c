@@ -1425,7 +1425,7 @@ out:
 
 mdt_rc mdt_client_delete(mdt_env *env, const char *client_id, mdt_err *err)
 {
-    mdt_rc rc = mdt_store_client_delete(env->store, client_id, err);
+    mdt_rc rc = mdt_store_client_delete(env->store, client_id, mdt_now(&env->clock), err);
 
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_failf(err, rc, "unknown client", "unknown client %.64s", client_id);

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -23,6 +24,7 @@ typedef struct {
     bool too_large;
     bool refused;
     char refused_addr[INET6_ADDRSTRLEN];
+    const char *refused_why; /* the deny-list entry; NULL: not an IP connection */
 } fetch_ctx;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -30,69 +32,121 @@ static CURLcode curl_init_rc = CURLE_OK;
 
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static bool in4(uint32_t a, uint32_t net, int bits)
+/* ---------------------------------------------------------------- addresses
+ *
+ * The outbound deny list, in one place. Every address is compared as IPv6:
+ * an IPv4 address as its IPv4-mapped form (::ffff:a.b.c.d), so one table
+ * holds both families. Forms that embed an IPv4 address which routers or
+ * translators will reach (IPv4-mapped, the NAT64 well-known prefix, 6to4)
+ * are checked again by that IPv4 address. Anything not in the table is
+ * public. */
+
+typedef struct {
+    uint8_t prefix[16];
+    int bits;
+    const char *what;
+} refused_net;
+
+#define V4(a, b, c, d) {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d}
+#define V4BITS(n) (96 + (n))
+
+static const refused_net refused_nets[] = {
+    {V4(0, 0, 0, 0), V4BITS(8), "this network (RFC 791)"},
+    {V4(10, 0, 0, 0), V4BITS(8), "private (RFC 1918)"},
+    {V4(100, 64, 0, 0), V4BITS(10), "shared address space, CGNAT (RFC 6598)"},
+    {V4(127, 0, 0, 0), V4BITS(8), "loopback (RFC 1122)"},
+    {V4(169, 254, 0, 0), V4BITS(16), "link-local, cloud metadata (RFC 3927)"},
+    {V4(172, 16, 0, 0), V4BITS(12), "private (RFC 1918)"},
+    {V4(192, 0, 0, 0), V4BITS(24), "IETF protocol assignments (RFC 6890)"},
+    {V4(192, 0, 2, 0), V4BITS(24), "documentation TEST-NET-1 (RFC 5737)"},
+    {V4(192, 88, 99, 0), V4BITS(24), "6to4 relay anycast (RFC 7526)"},
+    {V4(192, 168, 0, 0), V4BITS(16), "private (RFC 1918)"},
+    {V4(198, 18, 0, 0), V4BITS(15), "benchmarking (RFC 2544)"},
+    {V4(198, 51, 100, 0), V4BITS(24), "documentation TEST-NET-2 (RFC 5737)"},
+    {V4(203, 0, 113, 0), V4BITS(24), "documentation TEST-NET-3 (RFC 5737)"},
+    {V4(224, 0, 0, 0), V4BITS(4), "multicast (RFC 5771)"},
+    {V4(240, 0, 0, 0), V4BITS(4), "reserved and broadcast (RFC 1112, RFC 919)"},
+    {{0}, 128, "unspecified (RFC 4291)"},
+    {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128, "loopback (RFC 4291)"},
+    {{0}, 96, "IPv4-compatible, deprecated (RFC 4291)"},
+    {{0, 0x64, 0xff, 0x9b, 0, 1}, 48, "local-use NAT64 (RFC 8215)"},
+    {{0x01, 0x00}, 64, "discard-only (RFC 6666)"},
+    {{0x20, 0x01, 0x00, 0x00}, 32, "Teredo (RFC 4380)"},
+    {{0x20, 0x01, 0x00, 0x20}, 28, "ORCHIDv2 (RFC 7343)"},
+    {{0x20, 0x01, 0x0d, 0xb8}, 32, "documentation (RFC 3849)"},
+    {{0x3f, 0xff}, 20, "documentation (RFC 9637)"},
+    {{0xfc}, 7, "unique local (RFC 4193)"},
+    {{0xfe, 0x80}, 10, "link-local (RFC 4291)"},
+    {{0xfe, 0xc0}, 10, "site-local, deprecated (RFC 3879)"},
+    {{0xff}, 8, "multicast (RFC 4291)"},
+};
+
+#undef V4
+#undef V4BITS
+
+static bool in_prefix(const uint8_t a[16], const refused_net *n)
 {
-    uint32_t mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
-    return (a & mask) == net;
+    int full = n->bits / 8, rest = n->bits % 8;
+
+    if (memcmp(a, n->prefix, (size_t)full) != 0)
+        return false;
+    return rest == 0 || ((a[full] ^ n->prefix[full]) & (0xff << (8 - rest)) & 0xff) == 0;
 }
 
-static bool public_v4(uint32_t a)
+static const refused_net *refused_by(const uint8_t a[16])
 {
-    static const struct {
-        uint32_t net;
-        int bits;
-    } refused[] = {
-        {0x00000000, 8},  {0x0a000000, 8},  {0x64400000, 10}, {0x7f000000, 8},
-        {0xa9fe0000, 16}, {0xac100000, 12}, {0xc0000000, 24}, {0xc0000200, 24},
-        {0xc0a80000, 16}, {0xc6120000, 15}, {0xc6336400, 24}, {0xcb007100, 24},
-        {0xe0000000, 4},  {0xf0000000, 4},
-    };
-
-    for (size_t i = 0; i < MDT_ARRAY_LEN(refused); i++)
-        if (in4(a, refused[i].net, refused[i].bits))
-            return false;
-    return true;
+    for (size_t i = 0; i < MDT_ARRAY_LEN(refused_nets); i++)
+        if (in_prefix(a, &refused_nets[i]))
+            return &refused_nets[i];
+    return NULL;
 }
 
-static uint32_t v4_at(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static bool public_v6(const uint8_t *b)
+/* The IPv4 address embedded in an IPv4-mapped, NAT64 well-known (RFC 6052)
+ * or 6to4 (RFC 3056) address, as IPv4-mapped; false for other forms. */
+static bool embedded_v4(const uint8_t a[16], uint8_t out[16])
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-    static const uint8_t zero[12] = {0};
+    const uint8_t *v4;
 
-    if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
-        return public_v4(v4_at(b + 12));
-    if (memcmp(b, zero, 12) == 0)
-        return false;                              /* ::, ::1, IPv4-compatible */
-    if (b[0] == 0x20 && b[1] == 0x02)
-        return public_v4(v4_at(b + 2));            /* 6to4 */
-    if ((b[0] & 0xfe) == 0xfc || b[0] == 0xff)     /* ULA, multicast */
+    if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+        v4 = a + 12;
+    else if (a[0] == 0x20 && a[1] == 0x02)
+        v4 = a + 2;
+    else
         return false;
-    if (b[0] == 0xfe && (b[1] & 0xc0) != 0)        /* link-local, site-local */
-        return false;
-    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
-        return false;                              /* documentation */
-    if (b[0] == 0x01 && b[1] == 0x00 && memcmp(b + 2, zero, 6) == 0)
-        return false;                              /* discard-only 100::/64 */
+    memcpy(out, mapped, 12);
+    memcpy(out + 12, v4, 4);
     return true;
+}
+
+/* The deny-list entry that refuses a (IPv6 form), or NULL. */
+static const char *refusal_v6(const uint8_t a[16])
+{
+    const refused_net *n = refused_by(a);
+    uint8_t v4[16];
+
+    if (!n && embedded_v4(a, v4))
+        n = refused_by(v4);
+    return n ? n->what : NULL;
+}
+
+const char *mdt_fetch_addr_refused(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+        uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        memcpy(a + 12, &s4->sin_addr.s_addr, 4); /* network order: a.b.c.d */
+        return refusal_v6(a);
+    }
+    if (sa->sa_family == AF_INET6)
+        return refusal_v6(((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr);
+    return "not an IP address";
 }
 
 bool mdt_fetch_addr_public(const struct sockaddr *sa)
 {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
-        return public_v4(ntohl(s4->sin_addr.s_addr));
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
-        return public_v6(s6->sin6_addr.s6_addr);
-    }
-    return false;
+    return mdt_fetch_addr_refused(sa) == NULL;
 }
 
 static void addr_text(const struct sockaddr *sa, char out[INET6_ADDRSTRLEN])
@@ -110,10 +164,13 @@ static curl_socket_t open_socket(void *ctxp, curlsocktype purpose, struct curl_s
 {
     fetch_ctx *ctx = ctxp;
 
+    const char *why = NULL;
+
     if (purpose != CURLSOCKTYPE_IPCXN ||
         (addr->family != AF_INET && addr->family != AF_INET6) ||
-        (!ctx->allow_private && !mdt_fetch_addr_public(&addr->addr))) {
+        (!ctx->allow_private && (why = mdt_fetch_addr_refused(&addr->addr)))) {
         ctx->refused = true;
+        ctx->refused_why = why;
         if (addr->family == AF_INET || addr->family == AF_INET6)
             addr_text(&addr->addr, ctx->refused_addr);
         return CURL_SOCKET_BAD;
@@ -235,7 +292,8 @@ static mdt_rc result(CURL *h, CURLcode cc, const fetch_ctx *ctx, const mdt_fetch
 
     if (ctx->refused)
         return mdt_failf(err, MDT_ERR_ACCESS_DENIED, "address refused",
-                         "host resolves to a refused address (%s)", ctx->refused_addr);
+                         "host resolves to a refused address (%s: %s)", ctx->refused_addr,
+                         ctx->refused_why ? ctx->refused_why : "not an IP connection");
     if (ctx->too_large || cc == CURLE_FILESIZE_EXCEEDED)
         return mdt_failf(err, MDT_ERR_TOO_LARGE, "document too large",
                          "document larger than %zu bytes", o->max_bytes);
@@ -256,17 +314,15 @@ mdt_rc mdt_fetch_get(const char *url, const mdt_fetch_opts *o, mdt_buf *out, mdt
     return mdt_fetch_get_ex(url, o, NULL, out, NULL, err);
 }
 
-mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *accept,
-                        mdt_buf *out, mdt_fetch_headers *hd, mdt_err *err)
+/* A curl handle for url with every rule set; *hdrs to free after it. */
+static mdt_rc easy_new(const char *url, const mdt_fetch_opts *o, const char *accept,
+                       fetch_ctx *ctx, struct curl_slist **hdrs, CURL **out, mdt_err *err)
 {
-    fetch_ctx ctx = {.out = out, .h = hd, .max = o->max_bytes, .allow_private = o->allow_private};
     char accept_line[128];
-    struct curl_slist *hdrs = NULL;
-    CURL *h = NULL;
     mdt_rc rc;
 
-    if (hd)
-        memset(hd, 0, sizeof(*hd));
+    *out = NULL;
+    *hdrs = NULL;
     snprintf(accept_line, sizeof(accept_line), "Accept: %s",
              accept ? accept : "application/jwk-set+json, application/json");
     if ((rc = check_url(url, o->allow_http, err)) != MDT_OK)
@@ -274,17 +330,305 @@ mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *ac
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
         return mdt_fail(err, MDT_ERR_INTERNAL, "libcurl cannot start");
-    rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if (!(hdrs = curl_slist_append(NULL, accept_line)) ||
-        !(h = curl_easy_init()))
-        goto out;
-    if (!setup(h, url, o, &ctx, hdrs)) {
-        rc = mdt_fail(err, MDT_ERR_INTERNAL, "libcurl lacks a required option");
-        goto out;
-    }
-    rc = result(h, curl_easy_perform(h), &ctx, o, err);
-out:
+    if (!(*hdrs = curl_slist_append(NULL, accept_line)) || !(*out = curl_easy_init()))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (!setup(*out, url, o, ctx, *hdrs))
+        return mdt_fail(err, MDT_ERR_INTERNAL, "libcurl lacks a required option");
+    return MDT_OK;
+}
+
+mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *accept,
+                        mdt_buf *out, mdt_fetch_headers *hd, mdt_err *err)
+{
+    fetch_ctx ctx = {.out = out, .h = hd, .max = o->max_bytes, .allow_private = o->allow_private};
+    struct curl_slist *hdrs = NULL;
+    CURL *h = NULL;
+    mdt_rc rc;
+
+    if (hd)
+        memset(hd, 0, sizeof(*hd));
+    if ((rc = easy_new(url, o, accept, &ctx, &hdrs, &h, err)) == MDT_OK)
+        rc = result(h, curl_easy_perform(h), &ctx, o, err);
     curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
     return rc;
+}
+
+/* ---------------------------------------------------------------- fetcher */
+
+typedef struct job {
+    fetch_ctx ctx;
+    mdt_fetch_opts o;
+    mdt_buf body;
+    mdt_fetch_headers h;
+    struct curl_slist *hdrs;
+    CURL *easy;
+    char *host;               /* lower-case, as written in the URL */
+    mdt_fetch_done_fn done;
+    void *done_ctx;
+    bool added;               /* in the multi handle */
+    struct job *next;
+} job;
+
+struct mdt_fetcher {
+    pthread_mutex_t mu;
+    pthread_t thread;
+    CURLM *multi;
+    job *jobs;                /* accepted and not yet done */
+    size_t njobs;
+    size_t max_total, max_per_host;
+    bool stopping;
+    bool joined;              /* mdt_fetcher_stop ran (once) */
+};
+
+static void job_free(job *j)
+{
+    if (!j)
+        return;
+    curl_easy_cleanup(j->easy);
+    curl_slist_free_all(j->hdrs);
+    mdt_buf_free(&j->body);
+    curl_free(j->host);
+    free(j);
+}
+
+static char *url_host(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
+        curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_url_cleanup(u);
+    for (char *p = host; p && *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    return host;
+}
+
+/* Under the mutex. */
+static size_t host_jobs(const mdt_fetcher *f, const char *host)
+{
+    size_t n = 0;
+
+    for (const job *j = f->jobs; j; j = j->next)
+        n += strcmp(j->host, host) == 0;
+    return n;
+}
+
+/* Under the mutex: unlinks j. */
+static void unlink_job(mdt_fetcher *f, job *j)
+{
+    for (job **p = &f->jobs; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            f->njobs--;
+            return;
+        }
+}
+
+/* On the fetcher's thread, j no longer listed: reports and frees it. */
+static void job_end(job *j, mdt_rc rc, const mdt_err *err)
+{
+    j->done(j->done_ctx, rc, &j->body, &j->h, err);
+    job_free(j);
+}
+
+static void finish(mdt_fetcher *f, job *j, CURLcode cc)
+{
+    mdt_err err = {0};
+    mdt_rc rc = result(j->easy, cc, &j->ctx, &j->o, &err);
+
+    curl_multi_remove_handle(f->multi, j->easy);
+    pthread_mutex_lock(&f->mu);
+    unlink_job(f, j);
+    pthread_mutex_unlock(&f->mu);
+    job_end(j, rc, &err);
+}
+
+/* Adds the jobs submitted since the last turn; true when stopping. */
+static bool take_new(mdt_fetcher *f)
+{
+    job *failed = NULL;
+    bool stopping;
+
+    pthread_mutex_lock(&f->mu);
+    stopping = f->stopping;
+    for (job *j = f->jobs, *next; j && !stopping; j = next) {
+        next = j->next;
+        if (j->added)
+            continue;
+        if (curl_multi_add_handle(f->multi, j->easy) == CURLM_OK) {
+            j->added = true;
+            continue;
+        }
+        unlink_job(f, j);
+        j->next = failed;
+        failed = j;
+    }
+    pthread_mutex_unlock(&f->mu);
+    while (failed) {
+        job *j = failed;
+        mdt_err err;
+        failed = j->next;
+        job_end(j, mdt_fail(&err, MDT_ERR_INTERNAL, "libcurl cannot add a transfer"), &err);
+    }
+    return stopping;
+}
+
+static void *fetcher_main(void *arg)
+{
+    mdt_fetcher *f = arg;
+    mdt_err err;
+    job *rest;
+
+    while (!take_new(f)) {
+        int running = 0, left = 0;
+        CURLMsg *m;
+        curl_multi_perform(f->multi, &running);
+        while ((m = curl_multi_info_read(f->multi, &left))) {
+            job *j = NULL;
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+            finish(f, j, m->data.result);
+        }
+        curl_multi_poll(f->multi, NULL, 0, 1000, NULL);
+    }
+    pthread_mutex_lock(&f->mu);
+    rest = f->jobs;
+    f->jobs = NULL;
+    f->njobs = 0;
+    pthread_mutex_unlock(&f->mu);
+    while (rest) {
+        job *j = rest;
+        rest = j->next;
+        if (j->added)
+            curl_multi_remove_handle(f->multi, j->easy);
+        job_end(j, mdt_fail(&err, MDT_ERR_UNAVAILABLE, "server stopping"), &err);
+    }
+    return NULL;
+}
+
+mdt_rc mdt_fetcher_start(int max_total, int max_per_host, mdt_fetcher **out, mdt_err *err)
+{
+    mdt_fetcher *f = calloc(1, sizeof(*f));
+
+    *out = NULL;
+    if (!f)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    f->max_total = max_total > 0 ? (size_t)max_total : 1;
+    f->max_per_host = max_per_host > 0 ? (size_t)max_per_host : 1;
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK || !(f->multi = curl_multi_init())) {
+        free(f);
+        return mdt_fail(err, MDT_ERR_INTERNAL, "libcurl cannot start");
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    if (pthread_create(&f->thread, NULL, fetcher_main, f) != 0) {
+        curl_multi_cleanup(f->multi);
+        pthread_mutex_destroy(&f->mu);
+        free(f);
+        return mdt_fail(err, MDT_ERR_INTERNAL, "cannot start the fetcher thread");
+    }
+    *out = f;
+    return MDT_OK;
+}
+
+void mdt_fetcher_stop(mdt_fetcher *f)
+{
+    bool joined;
+
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->stopping = true;
+    joined = f->joined;
+    f->joined = true;
+    pthread_mutex_unlock(&f->mu);
+    if (joined)
+        return;
+    curl_multi_wakeup(f->multi);
+    pthread_join(f->thread, NULL);
+}
+
+void mdt_fetcher_free(mdt_fetcher *f)
+{
+    if (!f)
+        return;
+    mdt_fetcher_stop(f);
+    curl_multi_cleanup(f->multi);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+size_t mdt_fetcher_active(mdt_fetcher *f)
+{
+    size_t n;
+
+    pthread_mutex_lock(&f->mu);
+    n = f->njobs;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+/* Under the mutex: whether one more fetch to host fits the caps. */
+static mdt_rc admit(const mdt_fetcher *f, const char *host, mdt_err *err)
+{
+    if (f->stopping)
+        return mdt_fail(err, MDT_ERR_UNAVAILABLE, "server stopping");
+    if (f->njobs >= f->max_total)
+        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "too many fetches in progress",
+                         "%zu outbound fetches in progress (fetch_max_concurrent)", f->njobs);
+    if (host_jobs(f, host) >= f->max_per_host)
+        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "too many fetches in progress",
+                         "%zu outbound fetches to %.100s in progress (fetch_max_per_host)",
+                         f->max_per_host, host);
+    return MDT_OK;
+}
+
+mdt_rc mdt_fetcher_submit(mdt_fetcher *f, const char *url, const mdt_fetch_opts *o,
+                          const char *accept, mdt_fetch_done_fn done, void *ctx, mdt_err *err)
+{
+    job *j = calloc(1, sizeof(*j));
+    mdt_rc rc;
+
+    if (!j)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    j->o = *o;
+    j->done = done;
+    j->done_ctx = ctx;
+    mdt_buf_init(&j->body, o->max_bytes);
+    j->ctx = (fetch_ctx){.out = &j->body, .h = &j->h, .max = o->max_bytes,
+                         .allow_private = o->allow_private};
+    if ((rc = easy_new(url, o, accept, &j->ctx, &j->hdrs, &j->easy, err)) != MDT_OK)
+        goto fail;
+    rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (!(j->host = url_host(url)) ||
+        curl_easy_setopt(j->easy, CURLOPT_PRIVATE, (char *)j) != CURLE_OK)
+        goto fail;
+    pthread_mutex_lock(&f->mu);
+    if ((rc = admit(f, j->host, err)) == MDT_OK) {
+        j->next = f->jobs;
+        f->jobs = j;
+        f->njobs++;
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (rc != MDT_OK)
+        goto fail;
+    curl_multi_wakeup(f->multi);
+    return MDT_OK;
+fail:
+    job_free(j);
+    return rc;
+}
+
+void mdt_fetch_waiters_wake(mdt_fetch_waiter *list)
+{
+    while (list) {
+        mdt_fetch_waiter *w = list;
+        list = w->next; /* read first: w may be freed once woken */
+        w->next = NULL;
+        w->wake(w->ctx);
+    }
 }

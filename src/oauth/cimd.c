@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -305,11 +306,16 @@ out:
 typedef struct {
     char *url;            /* NULL: free */
     uint64_t hash;
-    int64_t fresh_until;  /* resolved and current until then; 0: not */
+    int64_t fresh_until;  /* the document is current until then; 0: not */
     int64_t failed_until; /* the last failure is answered at once until then */
+    int64_t settled_at;   /* when the last fetch ended (the "now" of the request that made it) */
     mdt_err error;        /* that failure */
+    char *metadata;       /* the checked document (mdt_cimd_document_check); NULL: none */
+    uint64_t generation;  /* of metadata: moves with every fetch that succeeded */
+    uint64_t applied;     /* the generation last applied to the client row; 0: none */
     bool fetching;
     uint64_t used;        /* LRU tick */
+    mdt_fetch_waiter *waiters; /* requests waiting for the fetch under way */
 } entry;
 
 struct mdt_cimd_cache {
@@ -318,6 +324,7 @@ struct mdt_cimd_cache {
     pthread_cond_t fetched;
     uint64_t tick;
     uint64_t fetches;
+    uint64_t generations;
     entry e[MDT_CIMD_CACHE_MAX];
 };
 
@@ -358,12 +365,19 @@ mdt_rc mdt_cimd_cache_new(const mdt_cimd_cache_opts *o, mdt_cimd_cache **out, md
     return MDT_OK;
 }
 
+static void entry_clear(entry *e)
+{
+    free(e->url);
+    free(e->metadata);
+    memset(e, 0, sizeof(*e));
+}
+
 void mdt_cimd_cache_free(mdt_cimd_cache *c)
 {
     if (!c)
         return;
     for (size_t i = 0; i < MDT_CIMD_CACHE_MAX; i++)
-        free(c->e[i].url);
+        entry_clear(&c->e[i]);
     pthread_cond_destroy(&c->fetched);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -415,20 +429,36 @@ static entry *add(mdt_cimd_cache *c, const char *url, uint64_t h)
     }
     if (!victim || !(u = mdt_strdup(url)))
         return NULL;
-    free(victim->url);
-    memset(victim, 0, sizeof(*victim));
+    entry_clear(victim);
     victim->url = u;
     victim->hash = h;
     return victim;
 }
 
+/* The outcome of a fetch made at now stands for requests of that time too,
+ * whatever the cache times (zero included): a request run again after the
+ * fetch it waited for uses that fetch, and never starts another. */
 static decision decide(const entry *e, int64_t now)
 {
-    if (e->fresh_until > now)
+    bool settled_now = e->settled_at != 0 && e->settled_at >= now;
+
+    if (e->metadata && e->fresh_until != 0 && (e->fresh_until > now || settled_now))
         return USE;
-    if (e->failed_until > now)
+    if (e->failed_until != 0 && (e->failed_until > now || settled_now))
         return FAILED;
     return FETCH;
+}
+
+bool mdt_cimd_cache_will_fetch(mdt_cimd_cache *c, const char *url, int64_t now)
+{
+    entry *e;
+    bool fetch;
+
+    pthread_mutex_lock(&c->mu);
+    e = find(c, url, fnv1a(url));
+    fetch = !e || (!e->fetching && decide(e, now) == FETCH);
+    pthread_mutex_unlock(&c->mu);
+    return fetch;
 }
 
 /* A fetch failure is the document owner's: invalid_client with the reason. */
@@ -440,6 +470,332 @@ static mdt_rc fetch_failed(const mdt_err *ferr, mdt_err *err)
         return ferr->rc;
     }
     return mdt_client_auth_fail(err, DOC ": fetch: %s", mdt_err_text(ferr));
+}
+
+/* The fetch options for url: an http URL (only ever a loopback one, let
+ * through by the URL rules with the test switch) may reach loopback. */
+static mdt_fetch_opts fetch_opts(const mdt_cimd_cache *c, const char *url)
+{
+    mdt_fetch_opts o = c->o.fetch;
+
+    o.allow_private = o.allow_private || strncmp(url, "http://", 7) == 0;
+    return o;
+}
+
+/* Outside the mutex: checks a fetch's outcome; *meta: the document (malloc). */
+static mdt_rc check_fetched(const mdt_cimd_cache *c, const char *url, mdt_rc rc,
+                            const mdt_buf *b, const mdt_fetch_headers *h, const mdt_err *ferr,
+                            int64_t now, char **meta, int64_t *ttl, mdt_err *err)
+{
+    const char *m = NULL;
+    mdt_arena a;
+
+    *meta = NULL;
+    if (rc != MDT_OK)
+        return fetch_failed(ferr, err);
+    mdt_arena_init(&a, 4096);
+    rc = mdt_cimd_document_check(url, b->data ? b->data : "", b->len, c->o.fetch.max_bytes, &a,
+                                 &m, err);
+    if (rc == MDT_OK && !(*meta = mdt_strdup(m)))
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    mdt_arena_free(&a);
+    *ttl = mdt_cimd_cache_ttl(h, now, c->o.cache_min, c->o.cache_max);
+    return rc;
+}
+
+/* Under the mutex: records the outcome of a fetch (takes meta). */
+static void settle(mdt_cimd_cache *c, entry *e, int64_t now, mdt_rc rc, char *meta, int64_t ttl,
+                   const mdt_err *err)
+{
+    c->fetches++;
+    e->fetching = false;
+    e->failed_until = 0;
+    e->settled_at = now;
+    if (rc == MDT_OK) {
+        bool same = e->metadata && strcmp(e->metadata, meta) == 0;
+        e->fresh_until = now + ttl;
+        if (same) {
+            free(meta);
+        } else {
+            free(e->metadata);
+            e->metadata = meta;
+            e->generation = ++c->generations;
+        }
+        return;
+    }
+    free(meta);
+    e->fresh_until = 0;
+    if (rc == MDT_ERR_INVALID_CLIENT) {
+        e->failed_until = now + c->o.retry;
+        e->error = *err;
+    } else {
+        e->settled_at = 0; /* a server fault: the next request tries again */
+    }
+}
+
+/* Under the mutex: what a caller gets from a current entry. */
+static mdt_rc answer(const entry *e, mdt_arena *a, mdt_cimd_doc *doc, mdt_err *err)
+{
+    if (!(doc->metadata = mdt_arena_strdup(a, e->metadata)))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    doc->generation = e->generation;
+    doc->applied = e->applied == e->generation;
+    return MDT_OK;
+}
+
+typedef struct {
+    mdt_cimd_cache *c;
+    char *url;
+    uint64_t hash;
+    int64_t now;      /* of the request that started the fetch */
+    int64_t mono_ms;  /* monotonic time then */
+} pending;
+
+/* The request's "now" moved on by the time the fetch took: a failure is
+ * remembered, and a document or key set used, from when it was learnt. */
+static int64_t ended_at(const pending *p)
+{
+    int64_t took = mdt_time_mono_ms() - p->mono_ms;
+
+    return p->now + (took > 0 ? took / 1000 : 0);
+}
+
+/* On the fetcher's thread: check, settle, wake the waiters. */
+static void fetched(void *ctxp, mdt_rc rc, const mdt_buf *body, const mdt_fetch_headers *h,
+                    const mdt_err *ferr)
+{
+    pending *p = ctxp;
+    mdt_cimd_cache *c = p->c;
+    mdt_fetch_waiter *waiters = NULL;
+    mdt_err cerr = {0};
+    char *meta = NULL;
+    int64_t ttl = 0;
+    entry *e;
+
+    int64_t now = ended_at(p);
+
+    rc = check_fetched(c, p->url, rc, body, h, ferr, now, &meta, &ttl, &cerr);
+    pthread_mutex_lock(&c->mu);
+    if ((e = find(c, p->url, p->hash))) {
+        settle(c, e, now, rc, meta, ttl, &cerr);
+        waiters = e->waiters;
+        e->waiters = NULL;
+    } else {
+        free(meta);
+    }
+    pthread_cond_broadcast(&c->fetched);
+    pthread_mutex_unlock(&c->mu);
+    mdt_fetch_waiters_wake(waiters);
+    free(p->url);
+    free(p);
+}
+
+/* Under the mutex, e fetching and w its only waiter: hands the fetch to the
+ * fetcher; when that fails, e is left as it was and w unregistered. */
+static mdt_rc fetch_async(mdt_cimd_cache *c, entry *e, const char *url, uint64_t h, int64_t now,
+                          mdt_fetch_waiter *w, mdt_err *err)
+{
+    mdt_fetch_opts o = fetch_opts(c, url);
+    pending *p = calloc(1, sizeof(*p));
+    mdt_err ferr = {0};
+    mdt_rc rc = MDT_ERR_NOMEM;
+
+    if (p && (p->url = mdt_strdup(url))) {
+        p->c = c;
+        p->hash = h;
+        p->now = now;
+        p->mono_ms = mdt_time_mono_ms();
+        rc = mdt_fetcher_submit(c->o.fetcher, url, &o, "application/json", fetched, p, &ferr);
+    } else {
+        mdt_fail(&ferr, rc, "out of memory");
+    }
+    if (rc == MDT_OK) {
+        w->registered = true;
+        w->next = NULL;
+        e->waiters = w;
+        return mdt_fail(err, MDT_ERR_UNAVAILABLE, "waiting for the " DOC);
+    }
+    if (p)
+        free(p->url);
+    free(p);
+    e->fetching = false;
+    return rc == MDT_ERR_NOMEM ? mdt_fail(err, rc, "out of memory") : fetch_failed(&ferr, err);
+}
+
+/* Under the mutex (released meanwhile): fetches in this thread. */
+static mdt_rc fetch_here(mdt_cimd_cache *c, entry **ep, const char *url, uint64_t h, int64_t now,
+                         mdt_err *err)
+{
+    mdt_fetch_opts o = fetch_opts(c, url);
+    mdt_fetch_headers hd;
+    mdt_err ferr = {0}, cerr = {0};
+    char *meta = NULL;
+    int64_t ttl = 0;
+    mdt_buf b;
+    mdt_rc rc;
+
+    memset(&hd, 0, sizeof(hd));
+    (*ep)->fetching = true;
+    pthread_mutex_unlock(&c->mu);
+    mdt_buf_init(&b, o.max_bytes);
+    rc = c->o.fetch_fn ? c->o.fetch_fn(c->o.fetch_ctx, url, &o, &b, &hd, &ferr)
+                       : mdt_fetch_get_ex(url, &o, "application/json", &b, &hd, &ferr);
+    rc = check_fetched(c, url, rc, &b, &hd, &ferr, now, &meta, &ttl, &cerr);
+    mdt_buf_free(&b);
+    pthread_mutex_lock(&c->mu);
+    *ep = find(c, url, h); /* still there: entries being fetched are not evicted */
+    settle(c, *ep, now, rc, meta, ttl, &cerr);
+    pthread_cond_broadcast(&c->fetched);
+    if (rc != MDT_OK && err)
+        *err = cerr;
+    return rc;
+}
+
+mdt_rc mdt_cimd_cache_resolve(mdt_cimd_cache *c, const char *url, int64_t now,
+                              mdt_fetch_waiter *w, mdt_arena *a, mdt_cimd_doc *doc, mdt_err *err)
+{
+    uint64_t h = fnv1a(url);
+    bool async = w && c->o.fetcher && !c->o.fetch_fn;
+    entry *e;
+    mdt_rc rc = MDT_OK;
+
+    memset(doc, 0, sizeof(*doc));
+    pthread_mutex_lock(&c->mu);
+    while ((e = find(c, url, h)) && e->fetching && !async)
+        pthread_cond_wait(&c->fetched, &c->mu);
+    if (e && e->fetching) { /* join the fetch under way */
+        w->registered = true;
+        w->next = e->waiters;
+        e->waiters = w;
+        pthread_mutex_unlock(&c->mu);
+        return mdt_fail(err, MDT_ERR_UNAVAILABLE, "waiting for the " DOC);
+    }
+    if (!e && !(e = add(c, url, h))) {
+        pthread_mutex_unlock(&c->mu);
+        return mdt_fail(err, MDT_ERR_UNAVAILABLE, DOC " cache full");
+    }
+    e->used = ++c->tick;
+    switch (decide(e, now)) {
+    case USE:
+        rc = answer(e, a, doc, err);
+        break;
+    case FAILED:
+        if (err)
+            *err = e->error;
+        rc = e->error.rc;
+        break;
+    case FETCH:
+        if (async) {
+            e->fetching = true;
+            rc = fetch_async(c, e, url, h, now, w, err);
+        } else if ((rc = fetch_here(c, &e, url, h, now, err)) == MDT_OK) {
+            rc = answer(e, a, doc, err);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+void mdt_cimd_cache_applied(mdt_cimd_cache *c, const char *url, uint64_t generation)
+{
+    entry *e;
+
+    pthread_mutex_lock(&c->mu);
+    if ((e = find(c, url, fnv1a(url))) && e->generation == generation)
+        e->applied = generation;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---------------------------------------------------------------- resolution */
+
+static mdt_rc meta_str(mdt_arena *a, json_t *m, const char *key, const char **out)
+{
+    const char *v = json_string_value(json_object_get(m, key));
+
+    *out = NULL;
+    if (v && !(*out = mdt_arena_strdup(a, v)))
+        return MDT_ERR_NOMEM;
+    return MDT_OK;
+}
+
+mdt_rc mdt_cimd_candidate(const char *client_id, const char *metadata, mdt_arena *a,
+                          mdt_client *out, mdt_err *err)
+{
+    json_t *m = json_loads(metadata, 0, NULL), *w, *jwks;
+    char *text = NULL;
+    mdt_rc rc = MDT_ERR_NOMEM;
+
+    memset(out, 0, sizeof(*out));
+    if (!m)
+        return mdt_fail(err, MDT_ERR_INTERNAL, DOC " unreadable");
+    out->client_id = client_id;
+    out->status = "active";
+    out->origin = "cimd";
+    w = json_object_get(m, "workload_identity");
+    jwks = json_object_get(m, "jwks");
+    if (meta_str(a, m, "token_endpoint_auth_method", &out->auth_method) ||
+        meta_str(a, m, "token_endpoint_auth_signing_alg", &out->auth_signing_alg) ||
+        meta_str(a, m, "jwks_uri", &out->jwks_uri) ||
+        meta_str(a, m, "tls_client_auth_subject_dn", &out->tls_subject_dn) ||
+        meta_str(a, m, "tls_client_auth_san_dns", &out->tls_san_dns) ||
+        meta_str(a, m, "tls_client_auth_san_uri", &out->tls_san_uri) ||
+        meta_str(a, m, "tls_client_auth_san_ip", &out->tls_san_ip) ||
+        meta_str(a, m, "tls_client_auth_san_email", &out->tls_san_email) ||
+        (json_is_object(w) && (meta_str(a, w, "issuer", &out->workload_issuer) ||
+                               meta_str(a, w, "subject", &out->workload_subject))))
+        goto out;
+    if (json_is_object(jwks) &&
+        (!(text = json_dumps(jwks, JSON_COMPACT)) || !(out->jwks = mdt_arena_strdup(a, text))))
+        goto out;
+    rc = MDT_OK;
+out:
+    free(text);
+    json_decref(m);
+    return rc == MDT_OK ? MDT_OK : mdt_fail(err, rc, "out of memory");
+}
+
+/* cimd_fetches_per_source: a request that would fetch counts for its source. */
+static mdt_rc source_rate(mdt_env *env, const mdt_req *req, mdt_err *err)
+{
+    char name[96];
+    int64_t n = 0, window = req->now - req->now % 60;
+    mdt_rc rc;
+
+    if (!req->peer_ip || !*req->peer_ip)
+        return MDT_OK;
+    snprintf(name, sizeof(name), "cimd:fetch:%.64s", req->peer_ip);
+    if ((rc = mdt_store_rate_hit(env->store, name, window, &n, err)) != MDT_OK)
+        return rc;
+    if (n > env->cfg.cimd_fetches_per_source)
+        return mdt_client_auth_fail(err, DOC " fetches from %.64s beyond cimd_fetches_per_source "
+                                         "this minute", req->peer_ip);
+    return MDT_OK;
+}
+
+mdt_rc mdt_cimd_prepare(mdt_env *env, mdt_req *req, const char *client_id, mdt_cimd_doc *doc,
+                        mdt_client *candidate, mdt_err *err)
+{
+    const char *host = NULL;
+    mdt_rc rc;
+
+    memset(doc, 0, sizeof(*doc));
+    if (!env->cfg.cimd)
+        return mdt_client_auth_fail(err, DOC "s are disabled ([registration] "
+                                         "client_id_metadata_documents)");
+    if ((rc = mdt_cimd_url_check(client_id, env->cfg.cimd_allow_http_loopback, req->arena, &host,
+                                 err)) != MDT_OK ||
+        (rc = mdt_cimd_host_allowed(&env->cfg, host, err)) != MDT_OK)
+        return rc;
+    if (!env->cimd)
+        return mdt_fail(err, MDT_ERR_INTERNAL, DOC "s need the server's cache");
+    if (mdt_cimd_cache_will_fetch(env->cimd, client_id, req->now) &&
+        (rc = source_rate(env, req, err)) != MDT_OK)
+        return rc;
+    if ((rc = mdt_cimd_cache_resolve(env->cimd, client_id, req->now, req->waiter, req->arena, doc,
+                                     err)) != MDT_OK)
+        return rc;
+    return mdt_cimd_candidate(client_id, doc->metadata, req->arena, candidate, err);
 }
 
 /* A refusal of the registration service: invalid_client with its reason;
@@ -454,131 +810,73 @@ static mdt_rc apply_failed(mdt_rc rc, const mdt_err *aerr, mdt_err *err)
     return mdt_client_auth_fail(err, DOC " refused: %s: %s", mdt_rc_name(rc), mdt_err_text(aerr));
 }
 
-/* Outside the mutex: fetch, check, apply. *ttl: the document's cache time. */
-static mdt_rc refresh(const mdt_cimd_cache *c, const char *url, int64_t now, mdt_arena *a,
-                      mdt_cimd_apply_fn apply, void *apply_ctx, int64_t *ttl, mdt_err *err)
+/* Before a document creates its client: not one an admin deleted (unless
+ * cimd_recreate_deleted), and within the registration rate limit. */
+static mdt_rc may_create(mdt_env *env, mdt_req *req, const char *client_id, mdt_err *err)
 {
-    mdt_fetch_opts o = c->o.fetch;
-    mdt_fetch_headers h;
-    const char *meta = NULL;
-    mdt_err ferr = {0};
-    mdt_buf b;
-    mdt_rc rc;
+    const mdt_reg_ctx ctx = {.origin = "cimd", .source = req->peer_ip};
+    int64_t retry = 0, deleted_at = 0;
+    bool limited = false;
+    mdt_rc rc = mdt_store_client_deleted_at(env->store, client_id, &deleted_at, err);
 
-    memset(&h, 0, sizeof(h));
-    o.allow_private = o.allow_private || strncmp(url, "http://", 7) == 0;
-    mdt_buf_init(&b, o.max_bytes);
-    rc = c->o.fetch_fn ? c->o.fetch_fn(c->o.fetch_ctx, url, &o, &b, &h, &ferr)
-                       : mdt_fetch_get_ex(url, &o, "application/json", &b, &h, &ferr);
-    if (rc != MDT_OK) {
-        rc = fetch_failed(&ferr, err);
-        goto out;
-    }
-    if ((rc = mdt_cimd_document_check(url, b.data ? b.data : "", b.len, o.max_bytes, a, &meta,
-                                      err)) != MDT_OK)
-        goto out;
-    *ttl = mdt_cimd_cache_ttl(&h, now, c->o.cache_min, c->o.cache_max);
-    if ((rc = apply(apply_ctx, url, meta, &ferr)) != MDT_OK)
-        rc = apply_failed(rc, &ferr, err);
-out:
-    mdt_buf_free(&b);
-    return rc;
-}
-
-/* Under the mutex: records the outcome of a refresh. */
-static void settle(mdt_cimd_cache *c, entry *e, int64_t now, mdt_rc rc, int64_t ttl,
-                   const mdt_err *err)
-{
-    c->fetches++;
-    e->fetching = false;
-    e->fresh_until = rc == MDT_OK ? now + ttl : 0;
-    e->failed_until = 0;
-    if (rc == MDT_ERR_INVALID_CLIENT) {
-        e->failed_until = now + c->o.retry;
-        e->error = *err;
-    }
-}
-
-mdt_rc mdt_cimd_cache_resolve(mdt_cimd_cache *c, const char *url, int64_t now, mdt_arena *a,
-                              mdt_cimd_apply_fn apply, void *apply_ctx, mdt_err *err)
-{
-    uint64_t h = fnv1a(url);
-    mdt_err rerr = {0};
-    int64_t ttl = 0;
-    entry *e;
-    mdt_rc rc = MDT_OK;
-
-    pthread_mutex_lock(&c->mu);
-    while ((e = find(c, url, h)) && e->fetching)
-        pthread_cond_wait(&c->fetched, &c->mu);
-    if (!e && !(e = add(c, url, h))) {
-        pthread_mutex_unlock(&c->mu);
-        return mdt_fail(err, MDT_ERR_UNAVAILABLE, DOC " cache full");
-    }
-    e->used = ++c->tick;
-    switch (decide(e, now)) {
-    case USE:
-        break;
-    case FAILED:
-        if (err)
-            *err = e->error;
-        rc = e->error.rc;
-        break;
-    case FETCH:
-        e->fetching = true;
-        pthread_mutex_unlock(&c->mu);
-        rc = refresh(c, url, now, a, apply, apply_ctx, &ttl, &rerr);
-        pthread_mutex_lock(&c->mu);
-        e = find(c, url, h); /* still there: entries being fetched are not evicted */
-        settle(c, e, now, rc, ttl, &rerr);
-        pthread_cond_broadcast(&c->fetched);
-        if (rc != MDT_OK && err)
-            *err = rerr;
-        break;
-    }
-    pthread_mutex_unlock(&c->mu);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- resolution */
-
-typedef struct {
-    mdt_env *env;
-    mdt_arena *a;
-} upsert_ctx;
-
-static mdt_rc upsert(void *ctxp, const char *url, const char *metadata, mdt_err *err)
-{
-    upsert_ctx *u = ctxp;
-    const mdt_reg_ctx ctx = {.origin = "cimd"};
-
-    return mdt_registration_upsert_document(u->env, url, metadata, strlen(metadata), &ctx, u->a,
-                                            err);
-}
-
-mdt_rc mdt_cimd_resolve(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,
-                        mdt_err *err)
-{
-    upsert_ctx u = {.env = env, .a = a};
-    const char *host = NULL;
-    mdt_rc rc;
-
-    if (!env->cfg.cimd)
-        return mdt_client_auth_fail(err, DOC "s are disabled ([registration] "
-                                         "client_id_metadata_documents)");
-    if ((rc = mdt_cimd_url_check(client_id, env->cfg.cimd_allow_http_loopback, a, &host, err)) !=
-            MDT_OK ||
-        (rc = mdt_cimd_host_allowed(&env->cfg, host, err)) != MDT_OK)
+    if (rc != MDT_OK)
         return rc;
-    if (!env->cimd)
-        return mdt_fail(err, MDT_ERR_INTERNAL, DOC "s need the server's cache");
-    return mdt_cimd_cache_resolve(env->cimd, client_id, now, a, upsert, &u, err);
+    if (deleted_at && !env->cfg.cimd_recreate_deleted)
+        return mdt_client_auth_fail(err, "client deleted by an administrator; its " DOC
+                                         " does not create it again (cimd_recreate_deleted)");
+    if ((rc = mdt_registration_rate(env, &ctx, req->now, &limited, &retry, err)) != MDT_OK)
+        return rc;
+    if (limited)
+        return mdt_client_auth_fail(err, DOC " would register a client beyond the registration "
+                                         "rate limit of %.64s", req->peer_ip);
+    return MDT_OK;
 }
 
-mdt_rc mdt_cimd_resolve_if_url(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,
-                               mdt_err *err)
+/* Whether the stored client authenticates as the document's candidate did. */
+static bool same_credentials(const mdt_client *a, const mdt_client *b)
 {
-    if (!mdt_cimd_is_url(env, client_id))
-        return MDT_OK;
-    return mdt_cimd_resolve(env, client_id, now, a, err);
+    return mdt_str_eq(a->auth_method, b->auth_method) && !a->jwks == !b->jwks &&
+           mdt_str_eq(a->jwks_uri, b->jwks_uri) &&
+           mdt_str_eq(a->auth_signing_alg, b->auth_signing_alg) &&
+           mdt_str_eq(a->workload_issuer, b->workload_issuer) &&
+           mdt_str_eq(a->workload_subject, b->workload_subject) &&
+           mdt_str_eq(a->tls_subject_dn, b->tls_subject_dn) &&
+           mdt_str_eq(a->tls_san_dns, b->tls_san_dns) && mdt_str_eq(a->tls_san_uri, b->tls_san_uri) &&
+           mdt_str_eq(a->tls_san_ip, b->tls_san_ip) &&
+           mdt_str_eq(a->tls_san_email, b->tls_san_email);
+}
+
+mdt_rc mdt_cimd_register(mdt_env *env, mdt_req *req, const char *client_id,
+                         const mdt_cimd_doc *doc, mdt_client *client, mdt_err *err)
+{
+    const mdt_reg_ctx ctx = {.origin = "cimd", .source = req->peer_ip};
+    mdt_client candidate = *client, cur;
+    mdt_err aerr = {0};
+    mdt_rc rc;
+
+    /* applied and still there (an admin may have deleted it since): nothing to write */
+    rc = mdt_client_load(env, client_id, req->arena, &cur, err);
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_err_clear(err);
+        rc = may_create(env, req, client_id, err);
+    } else if (rc == MDT_OK && doc->applied) {
+        *client = cur;
+        goto check;
+    }
+    if (rc != MDT_OK)
+        return rc;
+    rc = mdt_registration_upsert_document(env, client_id, doc->metadata, strlen(doc->metadata),
+                                          &ctx, req->arena, &aerr);
+    if (rc != MDT_OK)
+        return apply_failed(rc, &aerr, err);
+    mdt_cimd_cache_applied(env->cimd, client_id, doc->generation);
+    if ((rc = mdt_client_load(env, client_id, req->arena, client, err)) == MDT_ERR_NOT_FOUND)
+        return mdt_client_auth_fail(err, "unknown client");
+    if (rc != MDT_OK)
+        return rc;
+check:
+    if (!same_credentials(&candidate, client))
+        return mdt_client_auth_fail(err, "the registered client does not authenticate as its "
+                                         DOC " says");
+    return MDT_OK;
 }

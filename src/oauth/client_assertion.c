@@ -72,6 +72,25 @@ static mdt_rc load_client(mdt_env *env, mdt_req *req, const char *id, mdt_client
     return MDT_OK;
 }
 
+/* The client named id: a stored client, or, for a document URL, the
+ * candidate built from its client ID metadata document (nothing stored
+ * until the request authenticated: mdt_cimd_register). */
+static mdt_rc client_or_document(mdt_env *env, mdt_req *req, const char *id,
+                                 mdt_client_authn *out, mdt_cimd_doc *doc, bool *is_doc,
+                                 const char *unknown, mdt_err *err)
+{
+    mdt_rc rc;
+
+    if (!(*is_doc = mdt_cimd_is_url(env, id)))
+        return load_client(env, req, id, out, unknown, err);
+    if ((rc = mdt_cimd_prepare(env, req, id, doc, &out->client, err)) != MDT_OK)
+        return rc;
+    if (!mdt_str_eq(out->client.auth_method, "private_key_jwt"))
+        return mdt_client_auth_fail(err, "client registered for %s, used a client assertion",
+                                    out->client.auth_method ? out->client.auth_method : "none");
+    return MDT_OK;
+}
+
 /* A credential row that matched: refused once expired, else touched. */
 static mdt_rc use_cred(mdt_env *env, mdt_req *req, mdt_client_authn *out, const char *type,
                        const uint8_t hash[MDT_HASH_LEN], mdt_err *err)
@@ -98,6 +117,8 @@ static mdt_rc private_key_jwt(mdt_env *env, mdt_req *req, const mdt_assertion *a
                                  .require_jti = true};
     mdt_key_source src;
     uint8_t hash[MDT_HASH_LEN];
+    mdt_cimd_doc doc;
+    bool is_doc = false;
     mdt_rc rc;
 
     if (!aud[1])
@@ -105,14 +126,15 @@ static mdt_rc private_key_jwt(mdt_env *env, mdt_req *req, const mdt_assertion *a
     if (form_id && !mdt_str_eq(form_id, a->iss))
         return mdt_client_auth_fail(err, "assertion iss is neither the client_id nor a trusted "
                                          "workload issuer");
-    if ((rc = mdt_cimd_resolve_if_url(env, a->iss, req->now, req->arena, err)) != MDT_OK ||
-        (rc = load_client(env, req, a->iss, out, "unknown client (assertion iss is neither a "
-                          "client_id nor a trusted workload issuer)", err)) != MDT_OK)
+    if ((rc = client_or_document(env, req, a->iss, out, &doc, &is_doc,
+                                 "unknown client (assertion iss is neither a client_id nor a "
+                                 "trusted workload issuer)", err)) != MDT_OK)
         return rc;
     if (!out->client.jwks && !out->client.jwks_uri)
         return mdt_client_auth_fail(err, "client has no registered keys (jwks or jwks_uri)");
     rules.alg = out->client.auth_signing_alg;
-    src = (mdt_key_source){.jwks = out->client.jwks, .uri = out->client.jwks_uri};
+    src = (mdt_key_source){.jwks = out->client.jwks, .uri = out->client.jwks_uri,
+                           .wait = req->waiter};
     if ((rc = check(a, &rules, req->now, err)) != MDT_OK ||
         (rc = verify(env, a, &src, req->now, hash, err)) != MDT_OK)
         return rc;
@@ -124,6 +146,8 @@ static mdt_rc private_key_jwt(mdt_env *env, mdt_req *req, const mdt_assertion *a
     rc = mdt_store_jti_use(env->store, a->iss, a->jti, a->exp + MDT_ASSERTION_LEEWAY, req->now, err);
     if (rc == MDT_ERR_CONFLICT)
         return mdt_client_auth_fail(err, "replayed jti");
+    if (rc == MDT_OK && is_doc) /* authenticated: now the client may be created */
+        rc = mdt_cimd_register(env, req, a->iss, &doc, &out->client, err);
     out->method = "private_key_jwt";
     return rc;
 }
@@ -156,8 +180,10 @@ static mdt_rc workload(mdt_env *env, mdt_req *req, const mdt_assertion *a,
     const char *id = NULL;
     mdt_assertion_rules rules = {.iss = ti->issuer, .aud = &ti->audience, .naud = 1,
                                  .max_lifetime = ti->max_lifetime};
-    mdt_key_source src = {.uri = ti->jwks_uri, .fixed = ti->keys};
+    mdt_key_source src = {.uri = ti->jwks_uri, .fixed = ti->keys, .wait = req->waiter};
     uint8_t hash[MDT_HASH_LEN];
+    mdt_cimd_doc doc;
+    bool is_doc = false;
     mdt_rc rc;
 
     if (!a->sub || !*a->sub)
@@ -165,8 +191,8 @@ static mdt_rc workload(mdt_env *env, mdt_req *req, const mdt_assertion *a,
     if ((rc = workload_client_id(env, req, a, &id, err)) != MDT_OK)
         return rc;
     *claimed_id = id;
-    if ((rc = mdt_cimd_resolve_if_url(env, id, req->now, req->arena, err)) != MDT_OK ||
-        (rc = load_client(env, req, id, out, "unknown client", err)) != MDT_OK)
+    if ((rc = client_or_document(env, req, id, out, &doc, &is_doc, "unknown client", err)) !=
+        MDT_OK)
         return rc;
     if (!mdt_str_eq(out->client.workload_issuer, a->iss))
         return mdt_client_auth_fail(err, "client has no workload identity of issuer %.80s", a->iss);
@@ -178,6 +204,8 @@ static mdt_rc workload(mdt_env *env, mdt_req *req, const mdt_assertion *a,
         (rc = verify(env, a, &src, req->now, hash, err)) != MDT_OK ||
         (rc = mdt_cred_workload_hash(a->iss, a->sub, hash, err)) != MDT_OK ||
         (rc = use_cred(env, req, out, "workload", hash, err)) != MDT_OK)
+        return rc;
+    if (is_doc && (rc = mdt_cimd_register(env, req, id, &doc, &out->client, err)) != MDT_OK)
         return rc;
     out->method = "workload_identity";
     return MDT_OK;

@@ -160,13 +160,21 @@ static mdt_rc by_secret(mdt_env *env, mdt_req *req, const char *method, mdt_clie
     return rc;
 }
 
-/* A certificate for client_id, which may name a metadata document. */
+/* A certificate for client_id, which may name a metadata document: then
+ * the certificate is checked against the document, and the client row is
+ * created or refreshed only once it matched. */
 static mdt_rc by_certificate(mdt_env *env, mdt_req *req, const char *id, mdt_client_authn *out,
                              mdt_err *err)
 {
-    mdt_rc rc = mdt_cimd_resolve_if_url(env, id, req->now, req->arena, err);
+    mdt_cimd_doc doc;
+    mdt_rc rc;
 
-    return rc != MDT_OK ? rc : mdt_client_auth_certificate(env, req, id, out, err);
+    if (!mdt_cimd_is_url(env, id))
+        return mdt_client_auth_certificate(env, req, id, out, err);
+    if ((rc = mdt_cimd_prepare(env, req, id, &doc, &out->client, err)) != MDT_OK ||
+        (rc = mdt_client_auth_certificate_as(env, req, out, err)) != MDT_OK)
+        return rc;
+    return mdt_cimd_register(env, req, id, &doc, &out->client, err);
 }
 
 mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out,

@@ -37,6 +37,10 @@ mdt_rc mdt_client_auth_assertion(mdt_env *env, mdt_req *req, mdt_client_authn *o
 /* client_id and the certificate of the connection (or of a trusted proxy). */
 mdt_rc mdt_client_auth_certificate(mdt_env *env, mdt_req *req, const char *client_id,
                                    mdt_client_authn *out, mdt_err *err) MDT_WARN_UNUSED;
+/* The same against out->client as given (a client ID metadata document's
+ * candidate, not stored yet). */
+mdt_rc mdt_client_auth_certificate_as(mdt_env *env, mdt_req *req, mdt_client_authn *out,
+                                      mdt_err *err) MDT_WARN_UNUSED;
 /* RFC 8705 §3: the x5t#S256 an access token for who must carry: NULL when
  * the client did not register tls_client_certificate_bound_access_tokens,
  * else the thumbprint of the certificate of this request (any auth method).

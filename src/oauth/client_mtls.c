@@ -193,7 +193,7 @@ static mdt_rc key_at_uri(mdt_env *env, mdt_req *req, const char *uri, const mdt_
     if ((rc = mdt_x509_key_thumbprint(leaf, thumb, &e)) != MDT_OK)
         return mdt_client_auth_fail(err, "certificate key: %s", mdt_err_text(&e));
     for (int refresh = 0; refresh < 2 && !found; refresh++) {
-        if ((rc = mdt_jwks_cache_get(env->jwks, uri, req->now, refresh, &ks, &e)) != MDT_OK)
+        if ((rc = mdt_jwks_cache_get(env->jwks, uri, req->now, refresh, req->waiter, &ks, &e)) != MDT_OK)
             return mdt_client_auth_fail(err, "jwks_uri: %s", mdt_err_text(&e));
         found = mdt_keyset_has_thumbprint(ks, thumb);
         mdt_keyset_unref(ks);
@@ -242,10 +242,6 @@ static const char *thumbprint(mdt_arena *a, const mdt_der *der)
 mdt_rc mdt_client_auth_certificate(mdt_env *env, mdt_req *req, const char *client_id,
                                    mdt_client_authn *out, mdt_err *err)
 {
-    mdt_der certs[MDT_X509_CHAIN_MAX];
-    size_t n = 0;
-    mdt_x509 *leaf = NULL;
-    const char *method;
     mdt_rc rc;
 
     if (!client_id || !*client_id)
@@ -255,7 +251,18 @@ mdt_rc mdt_client_auth_certificate(mdt_env *env, mdt_req *req, const char *clien
         return mdt_client_auth_fail(err, "unknown client");
     if (rc != MDT_OK)
         return rc;
-    method = out->client.auth_method;
+    return mdt_client_auth_certificate_as(env, req, out, err);
+}
+
+mdt_rc mdt_client_auth_certificate_as(mdt_env *env, mdt_req *req, mdt_client_authn *out,
+                                      mdt_err *err)
+{
+    mdt_der certs[MDT_X509_CHAIN_MAX];
+    size_t n = 0;
+    mdt_x509 *leaf = NULL;
+    const char *method = out->client.auth_method;
+    mdt_rc rc;
+
     if (!mdt_str_eq(method, "tls_client_auth") && !mdt_str_eq(method, "self_signed_tls_client_auth"))
         return mdt_client_auth_fail(err, "client registered for %s, presented a client certificate",
                                     method);

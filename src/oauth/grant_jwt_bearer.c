@@ -53,7 +53,7 @@ static mdt_rc admit(mdt_env *env, mdt_req *req, const mdt_assertion *a,
     mdt_assertion_rules rules = {.iss = ti->issuer, .aud = aud,
                                  .naud = mdt_str_eq(ti->audience, env->cfg.issuer) ? 2 : 1,
                                  .max_lifetime = ti->max_lifetime, .require_jti = ti->single_use};
-    mdt_key_source src = {.uri = ti->jwks_uri, .fixed = ti->keys};
+    mdt_key_source src = {.uri = ti->jwks_uri, .fixed = ti->keys, .wait = req->waiter};
     uint8_t thumb[32];
     mdt_err why = {0};
     mdt_rc rc;

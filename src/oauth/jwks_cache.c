@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/b64.h"
+#include "core/clock.h"
 #include "jose/seal.h"
 
 typedef struct {
@@ -20,6 +21,7 @@ typedef struct {
     bool attempted, failed, fetching;
     mdt_err error;      /* of the last failed fetch */
     uint64_t used;      /* LRU tick */
+    mdt_fetch_waiter *waiters; /* requests waiting for the fetch under way */
 } entry;
 
 struct mdt_jwks_cache {
@@ -140,10 +142,15 @@ static entry *add(mdt_jwks_cache *c, const char *key, uint64_t h, bool registere
     return victim;
 }
 
+/* A fetch attempted at now counts as fresh and recent for requests of that
+ * time whatever ttl and refetch_interval are (zero included): a request run
+ * again after the fetch it waited for uses that fetch, and never starts
+ * another. */
 static decision decide(const mdt_jwks_cache *c, const entry *e, int64_t now, bool refresh)
 {
-    bool fresh = e->keys && now - e->fetched_at < c->o.ttl;
-    bool recent = e->attempted && now - e->attempted_at < c->o.refetch_interval;
+    bool recent = e->attempted &&
+                  (now - e->attempted_at < c->o.refetch_interval || e->attempted_at >= now);
+    bool fresh = e->keys && (now - e->fetched_at < c->o.ttl || e->fetched_at >= now);
 
     if (fresh && (!refresh || recent))
         return USE;
@@ -182,12 +189,14 @@ static mdt_rc settle(mdt_jwks_cache *c, entry *e, int64_t now, mdt_rc rc, mdt_ke
         mdt_keyset_unref(e->keys);
         e->keys = ks;
         e->fetched_at = now;
-        *out = mdt_keyset_ref(ks);
+        if (out)
+            *out = mdt_keyset_ref(ks);
         return MDT_OK;
     }
     e->error = *ferr;
     if (fresh) { /* a refetch on an unknown kid failed: the current set stands */
-        *out = mdt_keyset_ref(e->keys);
+        if (out)
+            *out = mdt_keyset_ref(e->keys);
         return MDT_OK;
     }
     mdt_keyset_unref(e->keys);
@@ -197,12 +206,91 @@ static mdt_rc settle(mdt_jwks_cache *c, entry *e, int64_t now, mdt_rc rc, mdt_ke
     return rc;
 }
 
+/* A fetch under way on the fetcher. */
+typedef struct {
+    mdt_jwks_cache *c;
+    char *url;
+    uint64_t hash;
+    int64_t now;      /* of the request that started the fetch */
+    int64_t mono_ms;  /* monotonic time then */
+} pending;
+
+/* The request's "now" moved on by the time the fetch took: a failure is
+ * remembered, and a document or key set used, from when it was learnt. */
+static int64_t ended_at(const pending *p)
+{
+    int64_t took = mdt_time_mono_ms() - p->mono_ms;
+
+    return p->now + (took > 0 ? took / 1000 : 0);
+}
+
+/* On the fetcher's thread: parse, settle, wake the waiters. */
+static void fetched(void *ctxp, mdt_rc rc, const mdt_buf *body, const mdt_fetch_headers *h,
+                    const mdt_err *ferr)
+{
+    pending *p = ctxp;
+    mdt_jwks_cache *c = p->c;
+    mdt_keyset *ks = NULL;
+    mdt_fetch_waiter *waiters = NULL;
+    mdt_err perr = *ferr;
+    entry *e;
+    (void)h;
+
+    if (rc == MDT_OK)
+        rc = mdt_keyset_parse(body->data ? body->data : "", body->len, &ks, &perr);
+    pthread_mutex_lock(&c->mu);
+    if ((e = find(c, p->url, p->hash, false))) {
+        settle(c, e, ended_at(p), rc, ks, &perr, NULL, NULL);
+        waiters = e->waiters;
+        e->waiters = NULL;
+    } else {
+        mdt_keyset_unref(ks);
+    }
+    pthread_cond_broadcast(&c->fetched);
+    pthread_mutex_unlock(&c->mu);
+    mdt_fetch_waiters_wake(waiters);
+    free(p->url);
+    free(p);
+}
+
+/* Under the mutex, e marked fetching with w registered: hands the fetch to
+ * the fetcher. On failure e is settled with it and w unregistered. */
+static mdt_rc fetch_async(mdt_jwks_cache *c, entry *e, const char *url, uint64_t h, int64_t now,
+                          mdt_err *err)
+{
+    pending *p = calloc(1, sizeof(*p));
+    mdt_err ferr = {0};
+    mdt_rc rc;
+
+    if (!p || !(p->url = mdt_strdup(url))) {
+        free(p);
+        rc = mdt_fail(&ferr, MDT_ERR_NOMEM, "out of memory");
+    } else {
+        *p = (pending){.c = c, .url = p->url, .hash = h, .now = now,
+                       .mono_ms = mdt_time_mono_ms()};
+        rc = mdt_fetcher_submit(c->o.fetcher, url, &c->o.fetch, NULL, fetched, p, &ferr);
+        if (rc != MDT_OK) {
+            free(p->url);
+            free(p);
+        }
+    }
+    if (rc == MDT_OK)
+        return mdt_fail(err, MDT_ERR_UNAVAILABLE, "waiting for the key set");
+    /* not started: nobody waits; a cap reached is not the URL's failure */
+    e->waiters = NULL;
+    e->fetching = false;
+    if (err)
+        *err = ferr;
+    return rc;
+}
+
 mdt_rc mdt_jwks_cache_get(mdt_jwks_cache *c, const char *url, int64_t now, bool refresh,
-                          mdt_keyset **out, mdt_err *err)
+                          mdt_fetch_waiter *w, mdt_keyset **out, mdt_err *err)
 {
     uint64_t h = fnv1a(url);
     mdt_keyset *ks = NULL;
     mdt_err ferr = {0};
+    bool async = w && c->o.fetcher && !c->o.fetch_fn;
     entry *e;
     mdt_rc rc = MDT_OK;
 
@@ -210,8 +298,15 @@ mdt_rc mdt_jwks_cache_get(mdt_jwks_cache *c, const char *url, int64_t now, bool 
     if (strlen(url) > MDT_FETCH_URL_MAX)
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "URL too long");
     pthread_mutex_lock(&c->mu);
-    while ((e = find(c, url, h, false)) && e->fetching)
+    while ((e = find(c, url, h, false)) && e->fetching && !async)
         pthread_cond_wait(&c->fetched, &c->mu);
+    if (e && e->fetching) { /* async: join the fetch under way */
+        w->registered = true;
+        w->next = e->waiters;
+        e->waiters = w;
+        pthread_mutex_unlock(&c->mu);
+        return mdt_fail(err, MDT_ERR_UNAVAILABLE, "waiting for the key set");
+    }
     if (!e && !(e = add(c, url, h, false))) {
         pthread_mutex_unlock(&c->mu);
         return mdt_fail(err, MDT_ERR_UNAVAILABLE, "JWK Set cache full");
@@ -228,6 +323,14 @@ mdt_rc mdt_jwks_cache_get(mdt_jwks_cache *c, const char *url, int64_t now, bool 
         break;
     case FETCH:
         e->fetching = true;
+        if (async) {
+            w->registered = true;
+            w->next = NULL;
+            e->waiters = w;
+            rc = fetch_async(c, e, url, h, now, err);
+            w->registered = e->waiters == w; /* else not started: answered now */
+            break;
+        }
         pthread_mutex_unlock(&c->mu);
         rc = fetch_parse(c, url, &ks, &ferr);
         pthread_mutex_lock(&c->mu);
@@ -289,7 +392,7 @@ static mdt_rc source_keys(mdt_jwks_cache *c, const mdt_key_source *src, int64_t 
                  : mdt_keyset_parse(src->jwks, strlen(src->jwks), out, err);
     if (!c || !src->uri)
         return mdt_fail(err, MDT_ERR_INTERNAL, "no JWK Set cache");
-    return mdt_jwks_cache_get(c, src->uri, now, refresh, out, err);
+    return mdt_jwks_cache_get(c, src->uri, now, refresh, src->wait, out, err);
 }
 
 static bool server_fault(mdt_rc rc)

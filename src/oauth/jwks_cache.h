@@ -8,7 +8,10 @@
  *     more (an attacker cannot make Mandate hammer a URL);
  *   - a failed fetch is remembered for refetch_interval: requests meanwhile
  *     fail at once with the same reason instead of waiting on the URL again;
- *   - requests for a URL being fetched wait for that one fetch;
+ *   - requests for a URL being fetched wait for that one fetch: with a
+ *     fetcher and a waiter, without holding their thread (the cache answers
+ *     MDT_ERR_UNAVAILABLE at once with the waiter registered, and wakes it
+ *     when the outcome is cached); otherwise blocked on a condition;
  *   - at most MDT_JWKS_CACHE_MAX entries, the least recently used evicted.
  *
  * Threads: any number of threads may call it at once (one mutex, held
@@ -37,6 +40,7 @@ typedef struct {
     mdt_fetch_opts fetch;      /* limits of mdt_fetch_get */
     mdt_jwks_fetch_fn fetch_fn; /* NULL: mdt_fetch_get with .fetch */
     void *fetch_ctx;
+    mdt_fetcher *fetcher;      /* borrowed; NULL: fetch in the calling thread */
 } mdt_jwks_cache_opts;
 
 typedef struct mdt_jwks_cache mdt_jwks_cache;
@@ -50,9 +54,12 @@ void mdt_jwks_cache_free(mdt_jwks_cache *c); /* NULL-safe; outstanding reference
 /* The keys at url at now. refresh: the caller met an unknown kid in the
  * current set; fetch again if the last fetch is refetch_interval old.
  * Errors of the fetch (mdt_fetch_get) or of the document
- * (MDT_ERR_INVALID_REQUEST: not a JWK Set) come back with their detail. */
+ * (MDT_ERR_INVALID_REQUEST: not a JWK Set) come back with their detail.
+ * w (may be NULL): when a fetch is needed and the cache has a fetcher, w
+ * is registered (w->registered) and MDT_ERR_UNAVAILABLE returned at once;
+ * ask again once woken. */
 mdt_rc mdt_jwks_cache_get(mdt_jwks_cache *c, const char *url, int64_t now, bool refresh,
-                          mdt_keyset **out, mdt_err *err) MDT_WARN_UNUSED;
+                          mdt_fetch_waiter *w, mdt_keyset **out, mdt_err *err) MDT_WARN_UNUSED;
 /* A registered JWK Set (JSON text), parsed once per distinct content. */
 mdt_rc mdt_jwks_cache_inline(mdt_jwks_cache *c, const char *json, mdt_keyset **out,
                              mdt_err *err) MDT_WARN_UNUSED;
@@ -61,6 +68,7 @@ typedef struct {
     const char *jwks;     /* a registered JWK Set, JSON text */
     const char *uri;      /* a jwks_uri, through the cache */
     mdt_keyset *fixed;    /* a set loaded from configuration (borrowed) */
+    mdt_fetch_waiter *wait; /* for a uri: wait without blocking (mdt_jwks_cache_get) */
 } mdt_key_source;
 
 /* Verifies a's signature with the keys of src (c may be NULL except for a

@@ -240,6 +240,11 @@ static const char m10_grant_revocation[] =
 static const char m11_request_metadata[] =
     "ALTER TABLE approval_requests ADD COLUMN metadata_hash TEXT;\n";
 
+static const char m12_client_tombstones[] =
+    "CREATE TABLE client_tombstones ("
+    " client_id TEXT PRIMARY KEY,"
+    " deleted_at BIGINT NOT NULL);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -252,6 +257,7 @@ const mdt_migration mdt_store__migrations[] = {
     {9, "audit checkpoints", m9_audit_checkpoints},
     {10, "what codes issue, and grants found by person and client", m10_grant_revocation},
     {11, "approval requests: hash of the metadata shown", m11_request_metadata},
+    {12, "client tombstones", m12_client_tombstones},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

@@ -59,6 +59,7 @@ enum q {
     Q_PURGE_RTS,
     Q_RATE_RELEASE, Q_SESS_REVOKE_USER, Q_GRANT_CONSENT, Q_GRANT_CODES_EXPIRE,
     Q_GRANT_CODE_JTIS, Q_GRANT_CODE_FAMILIES, Q_GRANT_RT_JTIS, Q_GRANT_RT_REVOKE,
+    Q_CLIENT_TOMBSTONE, Q_CLIENT_DELETED_AT,
     Q_COUNT
 };
 
@@ -87,7 +88,11 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_PING] = "SELECT 1",
-    [Q_CLIENT_INSERT] = "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7)",
+    /* a client created again under the id of a deleted one: the deleted one's tokens stay
+       inactive (tokens_valid_after past its deletion) */
+    [Q_CLIENT_INSERT] = "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1,?2,?3,?4,?5,?6,"
+                        "MAX(?7, COALESCE((SELECT deleted_at+1 FROM client_tombstones"
+                        " WHERE client_id=?1), 0)))",
     [Q_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id=?1",
     [Q_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
     [Q_CLIENT_UPDATE] = "UPDATE clients SET status=?2,metadata=?3,updated_at=?4,expires_at=?5,"
@@ -217,6 +222,10 @@ static const char *const q_sql[Q_COUNT] = {
                         "AND access_exp>?3 ON CONFLICT (jti) DO NOTHING",
     [Q_GRANT_RT_REVOKE] = "UPDATE refresh_tokens SET revoked_at=?3 WHERE subject=?1 AND "
                           "(?2 IS NULL OR client_id=?2) AND revoked_at=0",
+    [Q_CLIENT_TOMBSTONE] = "INSERT INTO client_tombstones (client_id, deleted_at)"
+                           " SELECT client_id, ?2 FROM clients WHERE client_id=?1"
+                           " ON CONFLICT (client_id) DO UPDATE SET deleted_at=excluded.deleted_at",
+    [Q_CLIENT_DELETED_AT] = "SELECT deleted_at FROM client_tombstones WHERE client_id=?1",
 };
 
 static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
@@ -1206,16 +1215,42 @@ static mdt_rc sq_client_update_creds(mdt_store *s, const mdt_client_rec *v,
 }
 
 /* Credentials and opaque tokens go with it (ON DELETE CASCADE). */
-static mdt_rc sq_client_delete(mdt_store *s, const char *id, mdt_err *err)
+static mdt_rc sq_client_delete(mdt_store *s, const char *id, int64_t now, mdt_err *err)
+{
+    sq_conn *c;
+    sqlite3_stmt *st, *ts;
+    mdt_rc rc = prep(s, Q_CLIENT_DELETE, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = stmt(c, Q_CLIENT_TOMBSTONE, &ts, err)) != MDT_OK ||
+        (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = run(c, ts, bind_text(ts, 1, id) | sqlite3_bind_int64(ts, 2, now), "client_tombstone", err);
+    if (rc == MDT_OK)
+        rc = run_changed(c, st, bind_text(st, 1, id), "client_delete", "client not found", err);
+    return tx_end(c, bump(c, rc, err), err);
+}
+
+static mdt_rc sq_client_deleted_at(mdt_store *s, const char *id, int64_t *deleted_at, mdt_err *err)
 {
     sq_conn *c;
     sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CLIENT_DELETE, &c, &st, err);
+    mdt_rc rc = prep(s, Q_CLIENT_DELETED_AT, &c, &st, err);
+    int r;
 
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+    *deleted_at = 0;
+    if (rc != MDT_OK)
         return rc;
-    rc = run_changed(c, st, bind_text(st, 1, id), "client_delete", "client not found", err);
-    return tx_end(c, bump(c, rc, err), err);
+    if (bind_text(st, 1, id) != SQLITE_OK) {
+        done(st);
+        return mdt_fail(err, MDT_ERR_STORE, "client_deleted_at: bind");
+    }
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        *deleted_at = sqlite3_column_int64(st, 0);
+    else if (r != SQLITE_DONE)
+        rc = sql_fail(c->db, r, "client_deleted_at", err);
+    done(st);
+    return rc;
 }
 
 /* ------------------------------------------------------------- credentials */
@@ -2450,6 +2485,7 @@ static const mdt_store_ops sqlite_ops = {
     .client_list = sq_client_list,
     .client_update = sq_client_update,
     .client_delete = sq_client_delete,
+    .client_deleted_at = sq_client_deleted_at,
     .cred_insert = sq_cred_insert,
     .cred_list = sq_cred_list,
     .cred_expire_others = sq_cred_expire_others,

@@ -99,9 +99,15 @@ mdt_rc mdt_store_client_update_creds(mdt_store *s, const mdt_client_rec *c, cons
     return s->ops->client_update_creds(s, c, add, nadd, del, ndel, err);
 }
 
-mdt_rc mdt_store_client_delete(mdt_store *s, const char *client_id, mdt_err *err)
+mdt_rc mdt_store_client_delete(mdt_store *s, const char *client_id, int64_t now, mdt_err *err)
 {
-    return s->ops->client_delete(s, client_id, err);
+    return s->ops->client_delete(s, client_id, now, err);
+}
+
+mdt_rc mdt_store_client_deleted_at(mdt_store *s, const char *client_id, int64_t *deleted_at,
+                                   mdt_err *err)
+{
+    return s->ops->client_deleted_at(s, client_id, deleted_at, err);
 }
 
 /* --- credentials --- */

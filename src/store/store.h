@@ -279,8 +279,14 @@ mdt_rc mdt_store_client_update(mdt_store *s, const mdt_client_rec *c, mdt_err *e
 mdt_rc mdt_store_client_update_creds(mdt_store *s, const mdt_client_rec *c, const mdt_cred_rec *add,
                                      size_t nadd, const char *const *del, size_t ndel,
                                      mdt_err *err) MDT_WARN_UNUSED;
-/* Deletes the client, its credentials and its opaque tokens. */
-mdt_rc mdt_store_client_delete(mdt_store *s, const char *client_id, mdt_err *err) MDT_WARN_UNUSED;
+/* Deletes the client, its credentials and its opaque tokens, and leaves a
+ * tombstone (client_id, now): a client created again under that id gets
+ * tokens_valid_after past now, so the deleted client's tokens stay inactive. */
+mdt_rc mdt_store_client_delete(mdt_store *s, const char *client_id, int64_t now,
+                               mdt_err *err) MDT_WARN_UNUSED;
+/* When a client of that id was last deleted; *deleted_at 0: never. */
+mdt_rc mdt_store_client_deleted_at(mdt_store *s, const char *client_id, int64_t *deleted_at,
+                                   mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- credentials --- */
 mdt_rc mdt_store_cred_insert(mdt_store *s, const mdt_cred_rec *c, mdt_err *err) MDT_WARN_UNUSED;

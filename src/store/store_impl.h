@@ -30,7 +30,9 @@ typedef struct mdt_store_ops {
                         mdt_arena *a, mdt_cred_rec *out, mdt_err *err);
     mdt_rc (*jti_use)(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
                       int64_t now, mdt_err *err);
-    mdt_rc (*client_delete)(mdt_store *s, const char *client_id, mdt_err *err);
+    mdt_rc (*client_delete)(mdt_store *s, const char *client_id, int64_t now, mdt_err *err);
+    mdt_rc (*client_deleted_at)(mdt_store *s, const char *client_id, int64_t *deleted_at,
+                                mdt_err *err);
 
     mdt_rc (*cred_insert)(mdt_store *s, const mdt_cred_rec *c, mdt_err *err);
     mdt_rc (*cred_list)(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,

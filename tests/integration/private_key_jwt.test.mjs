@@ -370,7 +370,7 @@ describe('private_key_jwt: jwks_uri fetch policy', { timeout: 60_000 }, () => {
     try {
       const a = await sign(key, clientClaims(srv, client.client_id));
       await expectRefusal(srv, () => tokenWithAssertion(srv, a, { clientId: client.client_id }),
-        { reason: /jwks_uri: .*refused address \(127\.0\.0\.1\)/ });
+        { reason: /jwks_uri: .*refused address \(127\.0\.0\.1: loopback \(RFC 1122\)\)/ });
       assert.equal(web.hits('/k.json'), 0, 'no connection made');
     } finally {
       await srv.stop();

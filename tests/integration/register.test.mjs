@@ -153,7 +153,9 @@ describe('RFC 7591 open registration', { timeout: 90_000 }, () => {
       await refusedRegistration(srv, () => register(srv, m({ token_endpoint_auth_method: 'private_key_jwt', jwks, jwks_uri: 'https://keys.example.com/jwks' })),
         400, 'invalid_client_metadata', /jwks and jwks_uri/);
     });
-    for (const uri of ['https://10.1.2.3/jwks', 'https://127.0.0.1/jwks', 'https://[::1]/jwks', 'https://localhost/jwks', 'https://169.254.169.254/latest']) {
+    for (const uri of ['https://10.1.2.3/jwks', 'https://127.0.0.1/jwks', 'https://[::1]/jwks', 'https://localhost/jwks', 'https://169.254.169.254/latest',
+    // the local-use NAT64 prefix (RFC 8215) translates to whatever the network chose, internal addresses included
+    'https://[64:ff9b:1::a00:1]/jwks', 'https://[64:ff9b:1:ffff::808:808]/jwks', 'https://[64:ff9b::a9fe:a9fe]/jwks']) {
       it(`jwks_uri pointing at a private address (${uri}) -> 400 invalid_client_metadata`, async () => {
         await refusedRegistration(srv, () => register(srv, m({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: uri })),
           400, 'invalid_client_metadata', /jwks_uri/);

@@ -6,6 +6,7 @@
 #include "test_jwt.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -394,43 +395,43 @@ static void test_jwks_cache(void **state)
     snprintf(set1, sizeof(set1), "%s", jwks_of(one, 1, false));
     snprintf(set2, sizeof(set2), "%s", jwks_of(two, 2, false));
     assert_int_equal(mdt_jwks_cache_new(&o, &c, &err), MDT_OK);
-    assert_int_equal(mdt_jwks_cache_get(c, u, test_clock_now(&clk), false, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, test_clock_now(&clk), false, NULL, &ks, &err), MDT_OK);
     assert_int_equal(mdt_keyset_count(ks), 1);
     mdt_keyset_unref(ks);
     /* cached within the ttl, even when asked to refresh within the interval */
     clk.t += 10;
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, NULL, &ks, &err), MDT_OK);
     mdt_keyset_unref(ks);
     f.body = set2;
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, true, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, true, NULL, &ks, &err), MDT_OK);
     assert_int_equal(mdt_keyset_count(ks), 1);
     mdt_keyset_unref(ks);
     assert_int_equal(f.calls, 1);
     /* past the interval: a refresh fetches, once */
     clk.t += 25;
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, true, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, true, NULL, &ks, &err), MDT_OK);
     assert_int_equal(mdt_keyset_count(ks), 2);
     mdt_keyset_unref(ks);
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t + 1, true, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t + 1, true, NULL, &ks, &err), MDT_OK);
     mdt_keyset_unref(ks);
     assert_int_equal(f.calls, 2);
     /* past the ttl: fetched again; a failure is remembered for the interval */
     clk.t += 301;
     f.rc = MDT_ERR_UNAVAILABLE;
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, &ks, &err), MDT_ERR_UNAVAILABLE);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, NULL, &ks, &err), MDT_ERR_UNAVAILABLE);
     assert_null(ks);
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t + 5, false, &ks, &err), MDT_ERR_UNAVAILABLE);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t + 5, false, NULL, &ks, &err), MDT_ERR_UNAVAILABLE);
     assert_non_null(strstr(err.detail, "fake failure 3"));
     assert_int_equal(f.calls, 3);
     f.rc = MDT_OK;
     clk.t += 31;
-    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, u, clk.t, false, NULL, &ks, &err), MDT_OK);
     mdt_keyset_unref(ks);
     assert_int_equal(f.calls, 4);
     assert_int_equal(mdt_jwks_cache_fetches(c), 4);
     /* not a JWK Set */
     f.body = "{\"hello\":1}";
-    assert_int_equal(mdt_jwks_cache_get(c, "https://other.example/jwks", clk.t, false, &ks, &err),
+    assert_int_equal(mdt_jwks_cache_get(c, "https://other.example/jwks", clk.t, false, NULL, &ks, &err),
                      MDT_ERR_INVALID_REQUEST);
     /* registered sets: parsed once per content, never fetched */
     assert_int_equal(mdt_jwks_cache_inline(c, set1, &ks, &err), MDT_OK);
@@ -458,15 +459,15 @@ static void test_jwks_cache_bounded(void **state)
 
     snprintf(set1, sizeof(set1), "%s", jwks_of(one, 1, false));
     assert_int_equal(mdt_jwks_cache_new(&o, &c, &err), MDT_OK);
-    assert_int_equal(mdt_jwks_cache_get(c, "https://u/0", NOW, false, &held, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, "https://u/0", NOW, false, NULL, &held, &err), MDT_OK);
     for (int i = 1; i <= MDT_JWKS_CACHE_MAX + 10; i++) {
         snprintf(url, sizeof(url), "https://u/%d", i);
-        assert_int_equal(mdt_jwks_cache_get(c, url, NOW, false, &ks, &err), MDT_OK);
+        assert_int_equal(mdt_jwks_cache_get(c, url, NOW, false, NULL, &ks, &err), MDT_OK);
         mdt_keyset_unref(ks);
     }
     /* the first entry was evicted (least recently used) but its keys stay valid */
     assert_int_equal(mdt_keyset_count(held), 1);
-    assert_int_equal(mdt_jwks_cache_get(c, "https://u/0", NOW, false, &ks, &err), MDT_OK);
+    assert_int_equal(mdt_jwks_cache_get(c, "https://u/0", NOW, false, NULL, &ks, &err), MDT_OK);
     mdt_keyset_unref(ks);
     assert_int_equal(f.calls, MDT_JWKS_CACHE_MAX + 12);
     mdt_jwks_cache_free(c);
@@ -669,19 +670,43 @@ static bool public_addr(const char *text)
     return mdt_fetch_addr_public((struct sockaddr *)&s6);
 }
 
+/* The outbound deny list, address by address: each range's first and last
+ * address, one inside, and the public neighbours just outside it. Nothing
+ * is sent anywhere; only the classification is checked. */
 static void test_fetch_addresses(void **state)
 {
     (void)state;
     static const char *const refused[] = {
-        "0.0.0.0", "127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "172.31.255.255",
-        "192.168.1.1", "169.254.169.254", "100.64.0.1", "224.0.0.1", "239.1.1.1",
-        "255.255.255.255", "240.0.0.1", "192.0.2.5", "198.18.0.1",
-        "::", "::1", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1",
-        "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "2001:db8::1",
+        /* IPv4 */
+        "0.0.0.0", "0.255.255.255", "10.0.0.0", "10.1.2.3", "10.255.255.255", "100.64.0.0",
+        "100.64.0.1", "100.127.255.255", "127.0.0.1", "127.255.0.9", "127.255.255.255",
+        "169.254.0.0", "169.254.169.254", "169.254.255.255", "172.16.0.0", "172.16.0.1",
+        "172.31.255.255", "192.0.0.0", "192.0.0.255", "192.0.2.5", "192.88.99.1",
+        "192.168.0.0", "192.168.1.1", "192.168.255.255", "198.18.0.1", "198.19.255.255",
+        "198.51.100.7", "203.0.113.9", "224.0.0.1", "239.1.1.1", "240.0.0.1",
+        "255.255.255.255",
+        /* IPv6 */
+        "::", "::1", "::127.0.0.1", "::8.8.8.8", "fe80::1", "febf:ffff::1", "fec0::1",
+        "fc00::1", "fd12:3456::1", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ff02::1",
+        "ff0e::1", "2001:db8::1", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "3fff::1",
+        "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:20::1", "100::1",
+        "100::ffff:ffff:ffff:ffff",
+        /* IPv4-mapped, NAT64 well-known prefix and 6to4 forms of refused IPv4 */
+        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::ffff:0.0.0.0",
+        "64:ff9b::a9fe:a9fe", "64:ff9b::127.0.0.1", "64:ff9b::10.0.0.1", "2002:7f00:1::",
+        "2002:a00:1::", "2002:c0a8:101::1",
+        /* the local-use NAT64 prefix (RFC 8215), whatever IPv4 address it carries */
+        "64:ff9b:1::", "64:ff9b:1::1", "64:ff9b:1::808:808", "64:ff9b:1::a00:1",
+        "64:ff9b:1:abcd::7f00:1", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
     };
     static const char *const allowed[] = {
-        "8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "193.0.0.1", "2606:4700::1111",
-        "::ffff:8.8.8.8", "2a00:1450::1",
+        "8.8.8.8", "1.1.1.1", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.1",
+        "126.255.255.255", "128.0.0.0", "169.253.255.255", "169.255.0.0", "172.15.255.255",
+        "172.32.0.1", "192.0.1.0", "192.167.255.255", "192.169.0.0", "193.0.0.1",
+        "198.17.255.255", "198.20.0.0", "223.255.255.255", "2606:4700::1111", "2a00:1450::1",
+        "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "64:ff9b:0:ffff::1", "64:ff9b:2::1",
+        "64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff", "2002:808:808::1", "2001:db9::1",
+        "2001:1::1", "fbff::1", "fe7f::1",
     };
 
     for (size_t i = 0; i < MDT_ARRAY_LEN(refused); i++)
@@ -690,6 +715,24 @@ static void test_fetch_addresses(void **state)
     for (size_t i = 0; i < MDT_ARRAY_LEN(allowed); i++)
         if (!public_addr(allowed[i]))
             fail_msg("%s refused", allowed[i]);
+}
+
+static void test_fetch_refusal_reason(void **state)
+{
+    (void)state;
+    struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+    struct sockaddr_in s4 = {.sin_family = AF_INET};
+    struct sockaddr other = {.sa_family = AF_UNIX};
+
+    assert_int_equal(inet_pton(AF_INET6, "64:ff9b:1::a00:1", &s6.sin6_addr), 1);
+    assert_string_equal(mdt_fetch_addr_refused((struct sockaddr *)&s6), "local-use NAT64 (RFC 8215)");
+    assert_int_equal(inet_pton(AF_INET6, "64:ff9b::7f00:1", &s6.sin6_addr), 1);
+    assert_string_equal(mdt_fetch_addr_refused((struct sockaddr *)&s6), "loopback (RFC 1122)");
+    assert_int_equal(inet_pton(AF_INET, "169.254.169.254", &s4.sin_addr), 1);
+    assert_non_null(strstr(mdt_fetch_addr_refused((struct sockaddr *)&s4), "link-local"));
+    assert_int_equal(inet_pton(AF_INET, "8.8.4.4", &s4.sin_addr), 1);
+    assert_null(mdt_fetch_addr_refused((struct sockaddr *)&s4));
+    assert_non_null(mdt_fetch_addr_refused(&other));
 }
 
 static void test_fetch_policy(void **state)
@@ -718,6 +761,118 @@ static void test_fetch_policy(void **state)
     mdt_buf_free(&b);
 }
 
+/* ---------------------------------------------------------------- fetcher */
+
+typedef struct {
+    pthread_mutex_t mu;
+    int done;
+    mdt_rc last;
+} done_count;
+
+static void count_done(void *ctx, mdt_rc rc, const mdt_buf *body, const mdt_fetch_headers *h,
+                       const mdt_err *err)
+{
+    done_count *d = ctx;
+    (void)body;
+    (void)h;
+    (void)err;
+    pthread_mutex_lock(&d->mu);
+    d->done++;
+    d->last = rc;
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* A loopback listening socket that never answers: connections complete in
+ * the kernel's backlog and wait there. */
+static int silent_listener(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* The caps, in total and per host (as written in the URL), are checked when
+ * a fetch is submitted; stopping ends what is in progress with its callback. */
+static void test_fetcher_caps(void **state)
+{
+    (void)state;
+    mdt_fetch_opts o = {.timeout_ms = 60000, .max_bytes = 4096, .allow_http = true,
+                        .allow_private = true};
+    done_count d = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    mdt_fetcher *f = NULL;
+    mdt_err err = {0};
+    char url[64];
+    int port, fd = silent_listener(&port);
+
+    assert_int_equal(mdt_fetcher_start(2, 1, &f, &err), MDT_OK);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/a", port);
+    assert_int_equal(mdt_fetcher_submit(f, url, &o, NULL, count_done, &d, &err), MDT_OK);
+    /* the same host again: beyond max_per_host = 1 */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/b", port);
+    assert_int_equal(mdt_fetcher_submit(f, url, &o, NULL, count_done, &d, &err),
+                     MDT_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.detail, "fetch_max_per_host"));
+    /* another host (the same listener by another name) fits */
+    snprintf(url, sizeof(url), "http://localhost:%d/c", port);
+    assert_int_equal(mdt_fetcher_submit(f, url, &o, NULL, count_done, &d, &err), MDT_OK);
+    assert_int_equal(mdt_fetcher_active(f), 2);
+    /* a third host: beyond max_total = 2 */
+    snprintf(url, sizeof(url), "http://127.0.0.2:%d/d", port);
+    assert_int_equal(mdt_fetcher_submit(f, url, &o, NULL, count_done, &d, &err),
+                     MDT_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.detail, "fetch_max_concurrent"));
+    /* a bad URL is refused before it counts */
+    assert_int_equal(mdt_fetcher_submit(f, "file:///etc/passwd", &o, NULL, count_done, &d, &err),
+                     MDT_ERR_INVALID_REQUEST);
+    /* stopping ends both held fetches, each with its callback, once */
+    mdt_fetcher_stop(f);
+    assert_int_equal(d.done, 2);
+    assert_int_equal(d.last, MDT_ERR_UNAVAILABLE);
+    assert_int_equal(mdt_fetcher_active(f), 0);
+    assert_int_equal(mdt_fetcher_submit(f, url, &o, NULL, count_done, &d, &err),
+                     MDT_ERR_UNAVAILABLE);
+    mdt_fetcher_stop(f); /* idempotent */
+    mdt_fetcher_free(f);
+    mdt_fetcher_free(NULL);
+    close(fd);
+    assert_int_equal(d.done, 2);
+}
+
+typedef struct {
+    int woken;
+    mdt_fetch_waiter *self;
+} wake_rec;
+
+static void on_wake(void *ctx)
+{
+    wake_rec *w = ctx;
+    assert_null(w->self->next); /* unlinked before it is woken */
+    w->woken++;
+}
+
+static void test_fetch_waiters(void **state)
+{
+    (void)state;
+    wake_rec r[3] = {{0}};
+    mdt_fetch_waiter w[3];
+
+    for (int i = 0; i < 3; i++) {
+        w[i] = (mdt_fetch_waiter){.wake = on_wake, .ctx = &r[i], .next = i < 2 ? &w[i + 1] : NULL};
+        r[i].self = &w[i];
+    }
+    mdt_fetch_waiters_wake(&w[0]);
+    mdt_fetch_waiters_wake(NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r[i].woken, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +888,9 @@ int main(void)
         cmocka_unit_test(test_trust_errors),
         cmocka_unit_test(test_trust_load_and_rules),
         cmocka_unit_test(test_fetch_addresses),
+        cmocka_unit_test(test_fetch_refusal_reason),
+        cmocka_unit_test(test_fetcher_caps),
+        cmocka_unit_test(test_fetch_waiters),
         cmocka_unit_test(test_fetch_policy),
     };
     return cmocka_run_group_tests_name("assertion", tests, setup, teardown);

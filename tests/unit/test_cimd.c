@@ -305,18 +305,6 @@ static mdt_rc fake_fetch(void *ctx, const char *url, const mdt_fetch_opts *o, md
     return mdt_buf_adds(out, body);
 }
 
-static mdt_rc fake_apply(void *ctx, const char *url, const char *metadata, mdt_err *err)
-{
-    fake *f = ctx;
-
-    (void)url;
-    assert_non_null(strstr(metadata, "\"token_endpoint_auth_method\""));
-    f->applies++;
-    if (f->apply_rc != MDT_OK)
-        return mdt_failf(err, f->apply_rc, "invalid client metadata", "redirect_uris: fake");
-    return MDT_OK;
-}
-
 static void test_cache(void **state)
 {
     (void)state;
@@ -325,71 +313,82 @@ static void test_cache(void **state)
                              .retry = 30, .fetch_fn = fake_fetch, .fetch_ctx = &f};
     mdt_cimd_cache *c = NULL;
     test_clock clk = {.t = NOW};
+    mdt_cimd_doc doc;
+    uint64_t gen;
     mdt_err err = {0};
 
-#define RESOLVE(u) mdt_cimd_cache_resolve(c, (u), test_clock_now(&clk), &arena, fake_apply, &f, &err)
+#define RESOLVE(u) mdt_cimd_cache_resolve(c, (u), test_clock_now(&clk), NULL, &arena, &doc, &err)
     assert_int_equal(mdt_cimd_cache_new(&o, &c, &err), MDT_OK);
+    assert_true(mdt_cimd_cache_will_fetch(c, URL, clk.t));
     assert_int_equal(RESOLVE(URL), MDT_OK);
     assert_int_equal(f.fetches, 1);
-    assert_int_equal(f.applies, 1);
     assert_false(f.allow_private);
-    /* within max-age: no fetch, no store write */
+    assert_non_null(strstr(doc.metadata, "\"token_endpoint_auth_method\":\"none\""));
+    assert_false(doc.applied);
+    gen = doc.generation;
+    /* within max-age: no fetch; once applied, said so */
+    mdt_cimd_cache_applied(c, URL, gen);
     clk.t += 299;
+    assert_false(mdt_cimd_cache_will_fetch(c, URL, clk.t));
     assert_int_equal(RESOLVE(URL), MDT_OK);
     assert_int_equal(f.fetches, 1);
-    /* past it: fetched and applied again */
+    assert_true(doc.applied);
+    /* past it: fetched again; the same document stays applied */
     clk.t += 1;
+    assert_true(mdt_cimd_cache_will_fetch(c, URL, clk.t));
     assert_int_equal(RESOLVE(URL), MDT_OK);
     assert_int_equal(f.fetches, 2);
-    assert_int_equal(f.applies, 2);
+    assert_true(doc.applied);
+    assert_int_equal(doc.generation, gen);
+    /* a changed document is a new generation, not applied */
+    clk.t += 300;
+    f.body = "{\"client_id\":\"" URL "\",\"client_name\":\"B\"}";
+    assert_int_equal(RESOLVE(URL), MDT_OK);
+    assert_false(doc.applied);
+    assert_true(doc.generation != gen);
+    mdt_cimd_cache_applied(c, URL, gen); /* an older generation applied: no effect */
+    assert_int_equal(RESOLVE(URL), MDT_OK);
+    assert_false(doc.applied);
+    f.body = NULL;
     /* a failed refetch after the cache time: the client cannot authenticate,
      * and the failure is answered at once for the retry interval */
     clk.t += 300;
     f.fetch_rc = MDT_ERR_UNAVAILABLE;
     assert_int_equal(RESOLVE(URL), MDT_ERR_INVALID_CLIENT);
-    assert_non_null(strstr(err.detail, "fetch: fake failure 3"));
+    assert_non_null(strstr(err.detail, "fetch: fake failure 4"));
     clk.t += 29;
+    assert_false(mdt_cimd_cache_will_fetch(c, URL, clk.t));
     assert_int_equal(RESOLVE(URL), MDT_ERR_INVALID_CLIENT);
-    assert_non_null(strstr(err.detail, "fake failure 3"));
-    assert_int_equal(f.fetches, 3);
+    assert_non_null(strstr(err.detail, "fake failure 4"));
+    assert_int_equal(f.fetches, 4);
     f.fetch_rc = MDT_OK;
     clk.t += 1;
     assert_int_equal(RESOLVE(URL), MDT_OK);
-    assert_int_equal(f.fetches, 4);
-    /* a document refused: not applied, remembered */
+    assert_int_equal(f.fetches, 5);
+    /* a document refused: remembered */
     f.body = "{\"client_id\":\"https://elsewhere.example/c\"}";
     assert_int_equal(RESOLVE("https://b.example/c"), MDT_ERR_INVALID_CLIENT);
     assert_non_null(strstr(err.detail, "differs from its URL"));
     assert_int_equal(RESOLVE("https://b.example/c"), MDT_ERR_INVALID_CLIENT);
-    assert_int_equal(f.fetches, 5);
-    assert_int_equal(f.applies, 3);
-    /* the registration service refuses the metadata: invalid_client with its reason */
+    assert_int_equal(f.fetches, 6);
     f.body = NULL;
-    f.apply_rc = MDT_ERR_INVALID_REDIRECT_URI;
-    assert_int_equal(RESOLVE("https://c.example/c"), MDT_ERR_INVALID_CLIENT);
-    assert_non_null(strstr(err.detail, "refused: invalid_redirect_uri: redirect_uris: fake"));
-    /* a server fault of the store is not remembered: the next request tries again */
-    f.apply_rc = MDT_ERR_STORE;
-    assert_int_equal(RESOLVE("https://d.example/c"), MDT_ERR_STORE);
-    f.apply_rc = MDT_OK;
-    assert_int_equal(RESOLVE("https://d.example/c"), MDT_OK);
-    assert_int_equal(f.fetches, 8);
     /* no-store: the minimum */
     f.cache_control = "no-store";
     assert_int_equal(RESOLVE("https://e.example/c"), MDT_OK);
     clk.t += 59;
     assert_int_equal(RESOLVE("https://e.example/c"), MDT_OK);
-    assert_int_equal(f.fetches, 9);
+    assert_int_equal(f.fetches, 7);
     clk.t += 1;
     assert_int_equal(RESOLVE("https://e.example/c"), MDT_OK);
-    assert_int_equal(f.fetches, 10);
+    assert_int_equal(f.fetches, 8);
     /* a loopback http URL (let through by the URL rules only with the test
      * switch) is fetched with private addresses allowed */
     assert_int_equal(RESOLVE("http://127.0.0.1:9/c"), MDT_OK);
     assert_true(f.allow_private);
-    assert_int_equal(mdt_cimd_cache_fetches(c), 11);
+    assert_int_equal(mdt_cimd_cache_fetches(c), 9);
     mdt_cimd_cache_free(c);
     mdt_cimd_cache_free(NULL);
+    mdt_arena_reset(&arena);
 #undef RESOLVE
 }
 
@@ -400,46 +399,76 @@ static void test_cache_bounded(void **state)
     mdt_cimd_cache_opts o = {.fetch = {.max_bytes = 5120}, .cache_min = 60, .cache_max = 3600,
                              .retry = 30, .fetch_fn = fake_fetch, .fetch_ctx = &f};
     mdt_cimd_cache *c = NULL;
+    mdt_cimd_doc doc;
     mdt_err err;
     char url[64];
 
     assert_int_equal(mdt_cimd_cache_new(&o, &c, &err), MDT_OK);
-    assert_int_equal(mdt_cimd_cache_resolve(c, "https://u.example/0", NOW, &arena, fake_apply, &f,
+    assert_int_equal(mdt_cimd_cache_resolve(c, "https://u.example/0", NOW, NULL, &arena, &doc,
                                             &err), MDT_OK);
     for (int i = 1; i <= MDT_CIMD_CACHE_MAX + 10; i++) {
         snprintf(url, sizeof(url), "https://u.example/%d", i);
-        assert_int_equal(mdt_cimd_cache_resolve(c, url, NOW, &arena, fake_apply, &f, &err), MDT_OK);
+        assert_int_equal(mdt_cimd_cache_resolve(c, url, NOW, NULL, &arena, &doc, &err), MDT_OK);
     }
     /* the first was evicted (least recently used): fetched again */
-    assert_int_equal(mdt_cimd_cache_resolve(c, "https://u.example/0", NOW, &arena, fake_apply, &f,
+    assert_int_equal(mdt_cimd_cache_resolve(c, "https://u.example/0", NOW, NULL, &arena, &doc,
                                             &err), MDT_OK);
     assert_int_equal(f.fetches, MDT_CIMD_CACHE_MAX + 12);
     mdt_cimd_cache_free(c);
     mdt_arena_reset(&arena);
 }
 
-/* mdt_cimd_resolve's checks before any fetch. */
+/* The candidate a document authenticates as, before anything is stored. */
+static void test_candidate(void **state)
+{
+    (void)state;
+    mdt_client c;
+    mdt_err err = {0};
+    const char *meta = "{\"client_id\":\"" URL "\",\"token_endpoint_auth_method\":"
+                       "\"private_key_jwt\",\"token_endpoint_auth_signing_alg\":\"ES256\","
+                       "\"jwks\":{\"keys\":[{\"kty\":\"EC\"}]},\"workload_identity\":"
+                       "{\"issuer\":\"https://k8s\",\"subject\":\"sa\"},"
+                       "\"tls_client_auth_san_dns\":\"a.example\"}";
+
+    assert_int_equal(mdt_cimd_candidate(URL, meta, &arena, &c, &err), MDT_OK);
+    assert_string_equal(c.client_id, URL);
+    assert_string_equal(c.origin, "cimd");
+    assert_string_equal(c.auth_method, "private_key_jwt");
+    assert_string_equal(c.auth_signing_alg, "ES256");
+    assert_string_equal(c.jwks, "{\"keys\":[{\"kty\":\"EC\"}]}");
+    assert_null(c.jwks_uri);
+    assert_string_equal(c.workload_issuer, "https://k8s");
+    assert_string_equal(c.workload_subject, "sa");
+    assert_string_equal(c.tls_san_dns, "a.example");
+    assert_int_equal(c.ncreds, 0);
+    assert_int_equal(mdt_cimd_candidate(URL, "{\"jwks_uri\":\"https://k/j\"}", &arena, &c, &err),
+                     MDT_OK);
+    assert_string_equal(c.jwks_uri, "https://k/j");
+    assert_null(c.jwks);
+    mdt_arena_reset(&arena);
+}
+
+/* mdt_cimd_prepare's checks before any fetch. */
 static void test_resolve_refusals(void **state)
 {
     (void)state;
     mdt_env env = {0};
+    mdt_req req = {.arena = &arena, .now = NOW, .peer_ip = "127.0.0.1"};
+    mdt_cimd_doc doc;
+    mdt_client cand;
     mdt_err err = {0};
 
     env.cfg.cimd = false;
-    assert_int_equal(mdt_cimd_resolve(&env, URL, NOW, &arena, &err), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_cimd_prepare(&env, &req, URL, &doc, &cand, &err), MDT_ERR_INVALID_CLIENT);
     assert_non_null(strstr(err.detail, "disabled"));
     env.cfg.cimd = true;
     env.cfg.cimd_allow_domains = (char *)"";
     env.cfg.cimd_deny_domains = (char *)"app.example.com";
-    assert_int_equal(mdt_cimd_resolve(&env, URL, NOW, &arena, &err), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_cimd_prepare(&env, &req, URL, &doc, &cand, &err), MDT_ERR_INVALID_CLIENT);
     assert_non_null(strstr(err.detail, "cimd_deny_domains"));
-    assert_int_equal(mdt_cimd_resolve(&env, "https://app.example.com/a/../c", NOW, &arena, &err),
-                     MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_cimd_prepare(&env, &req, "https://app.example.com/a/../c", &doc, &cand,
+                                      &err), MDT_ERR_INVALID_CLIENT);
     assert_non_null(strstr(err.detail, "dot segment"));
-    /* not a URL: nothing to resolve */
-    assert_int_equal(mdt_cimd_resolve_if_url(&env, "client-1", NOW, &arena, &err), MDT_OK);
-    assert_int_equal(mdt_cimd_resolve_if_url(&env, NULL, NOW, &arena, &err), MDT_OK);
-    assert_int_equal(mdt_cimd_resolve_if_url(&env, URL, NOW, &arena, &err), MDT_ERR_INVALID_CLIENT);
 }
 
 int main(void)
@@ -452,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_document_rules),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cache_bounded),
+        cmocka_unit_test(test_candidate),
         cmocka_unit_test(test_resolve_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -200,10 +200,30 @@ static void test_clients(void **state)
     ca.client_id = id(f, "nope");
     assert_int_equal(mdt_store_client_update(f->s, &ca, &f->err), MDT_ERR_NOT_FOUND);
 
-    assert_int_equal(mdt_store_client_delete(f->s, a, &f->err), MDT_OK);
+    int64_t deleted_at = -1;
+    assert_int_equal(mdt_store_client_deleted_at(f->s, a, &deleted_at, &f->err), MDT_OK);
+    assert_int_equal(deleted_at, 0);
+    assert_int_equal(mdt_store_client_delete(f->s, a, 1000, &f->err), MDT_OK);
     assert_int_equal(mdt_store_client_get(f->s, a, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_store_client_delete(f->s, a, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_client_delete(f->s, a, 1001, &f->err), MDT_ERR_NOT_FOUND);
     assert_int_equal(mdt_store_client_get(f->s, b, &f->a, &got, &f->err), MDT_OK);
+    /* a tombstone remembers the deletion (not the failed second one) */
+    assert_int_equal(mdt_store_client_deleted_at(f->s, a, &deleted_at, &f->err), MDT_OK);
+    assert_int_equal(deleted_at, 1000);
+    assert_int_equal(mdt_store_client_deleted_at(f->s, b, &deleted_at, &f->err), MDT_OK);
+    assert_int_equal(deleted_at, 0);
+    /* created again under that id: the deleted client's tokens stay inactive */
+    ca = client(a, "active");
+    ca.tokens_valid_after = 0;
+    assert_int_equal(mdt_store_client_insert(f->s, &ca, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_get(f->s, a, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.tokens_valid_after, 1001);
+    /* a later kill switch still wins */
+    assert_int_equal(mdt_store_client_delete(f->s, a, 1500, &f->err), MDT_OK);
+    ca.tokens_valid_after = 2000;
+    assert_int_equal(mdt_store_client_insert(f->s, &ca, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_get(f->s, a, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.tokens_valid_after, 2000);
 }
 
 static void test_client_delete_cascades(void **state)
@@ -219,7 +239,7 @@ static void test_client_delete_cascades(void **state)
     fill_hash(t.hash, 0xc1);
     assert_int_equal(mdt_store_client_insert(f->s, &c, &cr, 1, &f->err), MDT_OK);
     assert_int_equal(mdt_store_token_insert(f->s, &t, &f->err), MDT_OK);
-    assert_int_equal(mdt_store_client_delete(f->s, cid, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_delete(f->s, cid, 1000, &f->err), MDT_OK);
     assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &creds, &n, &f->err), MDT_OK);
     assert_int_equal(n, 0);
     assert_int_equal(mdt_store_token_get(f->s, t.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
@@ -358,8 +378,8 @@ static void test_clients_version(void **state)
     STILL(mdt_store_cred_touch(f->s, cr, 99, &f->err), MDT_OK);
     MOVED(mdt_store_cred_delete(f->s, cid, two.id, &f->err));
     STILL(mdt_store_cred_delete(f->s, cid, two.id, &f->err), MDT_ERR_NOT_FOUND);
-    MOVED(mdt_store_client_delete(f->s, cid, &f->err));
-    STILL(mdt_store_client_delete(f->s, cid, &f->err), MDT_ERR_NOT_FOUND);
+    MOVED(mdt_store_client_delete(f->s, cid, 1000, &f->err));
+    STILL(mdt_store_client_delete(f->s, cid, 1000, &f->err), MDT_ERR_NOT_FOUND);
 #undef MOVED
 #undef STILL
 }
