@@ -39,8 +39,10 @@
 
 #define BUSY_TIMEOUT_MS 5000
 /* What is kept of the WAL file when the log restarts (journal_size_limit):
- * 4 MiB, so that a burst does not leave a large file behind. */
-#define WAL_KEEP_BYTES 4194304
+ * the log is restarted before it passes CKPT_RESTART_BYTES, so under load
+ * the file is reused in place (a write into an existing block needs no
+ * metadata flush) and a burst does not leave more than this behind. */
+#define WAL_KEEP_BYTES 16777216
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -872,18 +874,17 @@ static void sq_close(mdt_store *base)
 static mdt_rc query_int(sq_conn *c, const char *sql, int *out, mdt_err *err);
 
 #define CKPT_INTERVAL_MS 250
-/* A log longer than this is checkpointed and truncated even if that means
- * waiting (briefly) for readers; journal_size_limit (WAL_KEEP_BYTES) is what
- * SQLite keeps of the file when the log restarts on its own. */
-#define CKPT_TRUNCATE_BYTES (8 * 1024 * 1024)
+/* A log longer than this is restarted even if that means waiting (briefly)
+ * for the readers still in it. */
+#define CKPT_RESTART_BYTES (8 * 1024 * 1024)
 #define CKPT_WAIT_TRIES 100  /* of CKPT_WAIT_STEP_US: 50 ms */
 #define CKPT_WAIT_STEP_US 500
 #define CKPT_BACKOFF_MAX 16  /* ticks: 4 s */
 
-/* The checkpointer's busy handler. A TRUNCATE checkpoint holds the write
- * lock while it waits for readers to leave the log, so it waits for at most
- * 50 ms (readers are short: one statement or one transaction) and gives up
- * rather than hold writers up. */
+/* The checkpointer's busy handler. A RESTART or TRUNCATE checkpoint holds
+ * the write lock while it waits for readers to leave the log, so it waits
+ * for at most 50 ms (readers are short: one statement or one transaction)
+ * and gives up rather than hold writers up. */
 static int on_busy_ckpt(void *ctx, int count)
 {
     (void)ctx;
@@ -895,35 +896,44 @@ static int on_busy_ckpt(void *ctx, int count)
 
 typedef struct {
     int64_t page;   /* the database's page size */
-    int backoff;    /* ticks between TRUNCATE attempts after a failed one */
+    int last_log;   /* frames in the log at the previous tick */
+    int backoff;    /* ticks between attempts after a failed one */
     int wait;       /* ticks left before the next attempt */
 } ckpt_state;
 
 /* One tick of the checkpointer. PASSIVE first: it copies what it can into
  * the database without waiting for anyone. Under continuous load some reader
- * always overlaps, so the log never restarts and the file only grows
+ * is always in the log, so SQLite never restarts it and the file only grows
  * (checkpoint starvation). So when the log is longer than
- * CKPT_TRUNCATE_BYTES, or everything in it is already copied (idle, or
- * between bursts), TRUNCATE copies the rest, waits for the readers still on
- * the log and empties the file. If a long reader (an export, say) keeps it
- * from finishing, later attempts back off, up to CKPT_BACKOFF_MAX ticks
- * apart, so that writers are held up for at most 50 ms every few seconds. */
+ * CKPT_RESTART_BYTES, or everything in it is already copied, RESTART copies
+ * the rest and waits for the readers still in the log: the next commit
+ * writes from the start of the file again (trimming it to WAL_KEEP_BYTES).
+ * When nothing was written since the previous tick (idle), TRUNCATE empties
+ * the file. If a long reader (an export, say) keeps either from finishing,
+ * later attempts back off, up to CKPT_BACKOFF_MAX ticks apart, so that
+ * writers are held up for at most 50 ms every few seconds. */
 static void ckpt_tick(sq_conn *c, ckpt_state *k)
 {
-    int log = 0, copied = 0, r;
+    int log = 0, copied = 0, r, mode = SQLITE_CHECKPOINT_RESTART;
+    bool idle;
 
     if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) !=
-        SQLITE_OK || log <= 0)
+        SQLITE_OK)
         return;
-    if ((int64_t)log * k->page < CKPT_TRUNCATE_BYTES && copied < log)
+    idle = log == k->last_log;
+    k->last_log = log;
+    if (log <= 0 || ((int64_t)log * k->page < CKPT_RESTART_BYTES && copied < log))
         return;
     if (k->wait > 0) {
         k->wait--;
         return;
     }
-    r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (idle && copied == log)
+        mode = SQLITE_CHECKPOINT_TRUNCATE;
+    r = sqlite3_wal_checkpoint_v2(c->db, NULL, mode, NULL, NULL);
     if (r == SQLITE_OK) {
         k->backoff = 0;
+        k->last_log = mode == SQLITE_CHECKPOINT_TRUNCATE ? 0 : log;
         return;
     }
     k->backoff = k->backoff ? (k->backoff * 2 > CKPT_BACKOFF_MAX ? CKPT_BACKOFF_MAX
