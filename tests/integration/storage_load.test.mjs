@@ -4,6 +4,7 @@
 // the number of tokens. The WAL file and the server's RSS are sampled while
 // the load runs.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { statSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -126,5 +127,45 @@ describe('the write-ahead log under sustained token issuance', { timeout: LOAD_D
     assert.ok(wal <= 4 * MIB, `the WAL shrank after the load: ${(wal / MIB).toFixed(1)} MiB`);
     const verify = srv.cli(['audit', 'verify']);
     assert.equal(verify.code, 0, `the audit chain verifies after the load: ${verify.stderr}`);
+  });
+  it('a reader that holds the database open only delays the emptying of the log, and no request fails', async () => {
+    // The sqlite3 shell in a read transaction: the log cannot restart under it.
+    const reader = spawn('sqlite3', [path.join(srv.dir, 'mandate.db')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    reader.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
+    const readerExited = new Promise((resolve) => { reader.on('exit', resolve); reader.on('error', resolve); });
+    try {
+      reader.stdin.write('BEGIN;\nSELECT count(*) FROM audit_events;\n');
+      for (let i = 0; i < 200 && !/\d/.test(out); i++) await sleep(25);
+      assert.match(out, /\d/, 'the reader is in its transaction');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      const statuses = new Map();
+      let next = 0;
+      const N = 4000;
+      const deadline = Date.now() + 300_000;
+      const worker = async () => {
+        while (next < N && Date.now() < deadline) {
+          const status = await requestToken(agent, srv.url, basics[next++ % 2]);
+          statuses.set(status, (statuses.get(status) || 0) + 1);
+        }
+      };
+      try {
+        await Promise.all(Array.from({ length: 8 }, worker));
+      } finally {
+        agent.destroy();
+      }
+      assert.deepEqual(Object.fromEntries(statuses), { 200: N }, 'every token was issued while the reader held the log');
+      assert.ok(walBytes(srv) > 4 * MIB, `the log grew while the reader held it: ${walBytes(srv)} bytes`);
+    } finally {
+      reader.stdin.end('COMMIT;\n.quit\n');
+      await readerExited;
+    }
+    // once the reader is gone, the next attempts (at most 4 s apart) empty the file
+    let wal = walBytes(srv);
+    for (let i = 0; i < 200 && wal > 4 * MIB; i++) {
+      await sleep(50);
+      wal = walBytes(srv);
+    }
+    assert.ok(wal <= 4 * MIB, `the WAL was emptied after the reader finished: ${(wal / MIB).toFixed(1)} MiB`);
   });
 });
