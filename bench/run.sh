@@ -4,16 +4,25 @@
 # survive a noisy, shared machine.
 #   1. client_credentials, client_secret_basic, ES256 JWT
 #   2. client_credentials, private_key_jwt (ES256 assertion), ES256 JWT
-# Usage: bench/run.sh PATH/TO/mandate   (DURATION, CONNS, THREADS may be set)
+#   3. sustained load: JWT and opaque tokens at once for SUSTAIN seconds, with
+#      the write-ahead log's size sampled throughout (its peak is reported)
+#   4. bytes written to the write-ahead log per token, JWT and opaque
+# Usage: bench/run.sh PATH/TO/mandate   (DURATION, CONNS, THREADS, SUSTAIN may be set)
 set -euo pipefail
 BIN=$(readlink -f "$1")
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
+SUSTAIN=${SUSTAIN:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/mandate-bench.XXXXXX)
 PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"; }
+PIN=
+cleanup() {
+    [ -n "$PIN" ] && kill "$PIN" 2>/dev/null && wait "$PIN" 2>/dev/null
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
@@ -39,6 +48,10 @@ reg=$(echo '{"client_name":"bench","scope":"bench","resources":["https://api.ben
       M client create --json)
 cid=$(json "$reg" client_id)
 export MANDATE_BASIC=$(printf '%s:%s' "$cid" "$(json "$reg" client_secret)" | base64 -w0)
+# and one whose access tokens are opaque (stored, not signed)
+op_reg=$(echo '{"client_name":"bench-opaque","scope":"bench","resources":["https://api.bench.example"],"access_token_format":"opaque"}' |
+         M client create --json)
+OPAQUE_BASIC=$(printf '%s:%s' "$(json "$op_reg" client_id)" "$(json "$op_reg" client_secret)" | base64 -w0)
 
 # 2. a private_key_jwt client, with pre-signed assertions (one per request)
 openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$WORK/key.pem"
@@ -81,14 +94,50 @@ if [ -n "$pk_cid" ] && curl -sf "$URL/.well-known/oauth-authorization-server" | 
     export MANDATE_ASSERTIONS="$WORK/assertions" MANDATE_THREADS="$THREADS"
     pk_run=$(measure "$ROOT/bench/pkjwt.lua")
 fi
+
+# 3. sustained: JWT and opaque tokens at once, the WAL's size sampled
+DB="$WORK/var/mandate.db"
+WAL_PY="$ROOT/bench/wal.py"
+wrk_requests() { sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' "$1"; }
+half=$(( CONNS / 2 > 0 ? CONNS / 2 : 1 ))
+python3 "$WAL_PY" peak "$DB-wal" $((SUSTAIN + 2)) >"$WORK/peak" &
+peak_pid=$!
+timeout $((SUSTAIN + 30)) wrk -t1 -c"$half" -d"${SUSTAIN}s" --timeout 5s -s "$ROOT/bench/token.lua" \
+    "$URL/token" >"$WORK/sustain-jwt" &
+jwt_pid=$!
+MANDATE_BASIC="$OPAQUE_BASIC" timeout $((SUSTAIN + 30)) wrk -t1 -c"$half" -d"${SUSTAIN}s" --timeout 5s \
+    -s "$ROOT/bench/token.lua" "$URL/token" >"$WORK/sustain-opaque"
+wait "$jwt_pid" "$peak_pid"
+sustain_run="$(wrk_requests "$WORK/sustain-jwt") $(wrk_requests "$WORK/sustain-opaque") $SUSTAIN $(cat "$WORK/peak")"
+sleep 1
+wal_after=$(stat -c %s "$DB-wal" 2>/dev/null || echo 0)
+
+# 4. bytes per token: a reader holds a snapshot, so the log cannot restart
+# and grows by exactly the frames written; count them before and after.
+wal_bytes_per_token() {
+    local basic=$1 f0 f1 page req
+    curl -sf -H "Authorization: Basic $basic" -d grant_type=client_credentials "$URL/token" >/dev/null
+    python3 "$WAL_PY" pin "$DB" >"$WORK/pin" &
+    PIN=$!
+    for _ in $(seq 1 100); do grep -q pinned "$WORK/pin" 2>/dev/null && break; sleep 0.05; done
+    read -r f0 page < <(python3 "$WAL_PY" frames "$DB")
+    MANDATE_BASIC="$basic" timeout 40 wrk -t1 -c16 -d3s --timeout 5s -s "$ROOT/bench/token.lua" \
+        "$URL/token" >"$WORK/bytes"
+    read -r f1 page < <(python3 "$WAL_PY" frames "$DB")
+    kill "$PIN"; wait "$PIN" 2>/dev/null || true; PIN=
+    req=$(wrk_requests "$WORK/bytes")
+    echo $(( (f1 - f0) * (page + 24) / (req > 0 ? req : 1) ))
+}
+bytes_run="$(wal_bytes_per_token "$MANDATE_BASIC") $(wal_bytes_per_token "$OPAQUE_BASIC") $wal_after"
+
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 M audit verify >/dev/null
 
 python3 - "$secret_run" "$pk_run" "$rss" "$sign_rate" "$verify_rate" "$TCK" "$THREADS" "$CONNS" \
-    <<'PY' | tee "$ROOT/bench/RESULTS.md"
+    "$sustain_run" "$bytes_run" <<'PY' | tee "$ROOT/bench/RESULTS.md"
 import sys, datetime, os, platform
-secret, pk, rss, sign, verify, tck, thr, conns = sys.argv[1:]
+secret, pk, rss, sign, verify, tck, thr, conns, sustain, wbytes = sys.argv[1:]
 sign, verify, tck = float(sign), float(verify), int(tck)
 
 def parse(run):
@@ -118,7 +167,18 @@ row("**tokens/s ÷ what OpenSSL alone does per token on one core** (sign; verify
     lambda r, c: "**{:.2f}**".format(r["rate"] / c))
 row("OpenSSL µs of crypto per token ÷ server CPU µs per token",
     lambda r, c: "{:.2f}".format(1e6 / c / r["cpu"]))
-print(f"\nPeak RSS of the server over both runs: {int(rss)/1024:.1f} MiB.")
+sj, so, sdur, speak = (int(x) for x in sustain.split())
+bj, bo, wafter = (int(x) for x in wbytes.split())
+print("\n## Sustained load and the write-ahead log\n")
+print(f"JWT and opaque tokens at once for {sdur} s (wrk -c{max(int(conns) // 2, 1)} each): "
+      f"{sj:,} JWT and {so:,} opaque tokens, {(sj + so) / sdur:,.0f} tokens/s.\n")
+print("| write-ahead log | |")
+print("|---|---|")
+print(f"| peak size during the sustained run (sampled every 50 ms) | {speak / 2**20:.1f} MiB |")
+print(f"| size 1 s after the run | {wafter / 2**20:.1f} MiB |")
+print(f"| bytes written per JWT token | {bj:,} |")
+print(f"| bytes written per opaque token | {bo:,} |")
+print(f"\nPeak RSS of the server over all runs: {int(rss)/1024:.1f} MiB.")
 print("\nEvery token also appends a hash-chained audit event, committed (fsync) by the group-commit writer "
       "before the response leaves; a private_key_jwt token also records its assertion's jti (single use).")
 print("\nComparison with node-oidc-provider and Glewlwyd on the same machine: [PEERS.md](PEERS.md).")

@@ -1,4 +1,5 @@
 /* mandate: command dispatch only. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,30 +12,39 @@
 
 typedef int (*command_fn)(mdt_env *env, int argc, char **argv);
 
+/* The commands; their help is the table in cli/help.c. */
 static const struct {
     const char *name;
     unsigned flags;   /* what the command needs opened */
     command_fn fn;
-    const char *help;
 } commands[] = {
-    {"init", 0, mdt_cli_init, "create or migrate the database, the master key and the first signing key"},
-    {"serve", 0, mdt_cli_serve, "run the server (--dev: zero configuration in ./var)"},
-    {"client", MDT_ENV_STORE, mdt_cli_client, "manage clients (create|list|show|update|suspend|resume|delete|secret rotate)"},
-    {"scope", MDT_ENV_STORE, mdt_cli_scope, "manage scopes (create|list)"},
-    {"user", MDT_ENV_STORE, mdt_cli_user, "manage human users (create|list|passwd|disable)"},
-    {"iat", MDT_ENV_STORE, mdt_cli_iat, "initial access tokens for dynamic registration (create)"},
-    {"request", MDT_ENV_STORE, mdt_cli_request, "requests awaiting approval (list|approve|deny)"},
-    {"keys", MDT_ENV_STORE, mdt_cli_keys, "signing keys (list|rotate)"},
-    {"audit", MDT_ENV_STORE, mdt_cli_audit, "audit log (verify [--checkpoint FILE]|checkpoint|export|tail)"},
-    {"config-reference", 0, mdt_cli_config_reference, "print the configuration reference (Markdown)"},
+    {"init", 0, mdt_cli_init},
+    {"serve", 0, mdt_cli_serve},
+    {"client", MDT_ENV_STORE, mdt_cli_client},
+    {"scope", MDT_ENV_STORE, mdt_cli_scope},
+    {"user", MDT_ENV_STORE, mdt_cli_user},
+    {"iat", MDT_ENV_STORE, mdt_cli_iat},
+    {"request", MDT_ENV_STORE, mdt_cli_request},
+    {"keys", MDT_ENV_STORE, mdt_cli_keys},
+    {"audit", MDT_ENV_STORE, mdt_cli_audit},
+    {"config-reference", 0, mdt_cli_config_reference},
 };
 
-static int usage(FILE *out)
+/* `mandate help WORDS...` and `mandate WORDS... --help` (or -h anywhere
+ * after the command): the help of the command the leading words name. Needs
+ * no configuration. Returns -1 when argv asks for no help. */
+static int help(int argc, char **argv)
 {
-    fprintf(out, "usage: mandate [--config FILE] COMMAND [ARGS...] [--json]\n\ncommands:\n");
-    for (size_t i = 0; i < MDT_ARRAY_LEN(commands); i++)
-        fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].help);
-    return out == stdout ? 0 : 1;
+    bool asked = strcmp(argv[0], "help") == 0;
+    int first = asked ? 1 : 0, n = 0;
+
+    for (int j = 1; j < argc && !asked; j++)
+        asked = strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0;
+    if (!asked)
+        return -1;
+    while (first + n < argc && argv[first + n][0] != '-')
+        n++;
+    return mdt_cli_help(n, (const char *const *)argv + first);
 }
 
 int main(int argc, char **argv)
@@ -50,16 +60,16 @@ int main(int argc, char **argv)
         else if (strncmp(argv[i], "--config=", 9) == 0)
             config = argv[i] + 9;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return usage(stdout);
+            return mdt_cli_usage(stdout);
         else if (strcmp(argv[i], "--version") == 0)
             return printf("mandate %s\n", MANDATE_VERSION) < 0;
         else
             return mdt_cli_fail("unknown option %s (see mandate --help)", argv[i]);
     }
-    if (i >= argc) {
-        usage(stderr);
-        return 1;
-    }
+    if (i >= argc)
+        return mdt_cli_usage(stderr);
+    if ((code = help(argc - i, argv + i)) >= 0)
+        return code;
     for (size_t c = 0; c < MDT_ARRAY_LEN(commands); c++) {
         if (strcmp(commands[c].name, argv[i]) != 0)
             continue;

@@ -10,27 +10,6 @@
 
 #define CHECKPOINT_FILE_MAX (MDT_AUDIT_CHECKPOINT_MAX + 4096)
 
-static const char usage_text[] =
-    "usage: mandate audit verify [--checkpoint FILE] [--json]\n"
-    "       mandate audit checkpoint [--json]\n"
-    "       mandate audit export [--since TIME]\n"
-    "       mandate audit tail [--lines N]\n"
-    "\n"
-    "  verify      check the whole chain (each event's HMAC under the audit key, the links,\n"
-    "              the signed checkpoints); exits non-zero naming the first event that does\n"
-    "              not verify\n"
-    "  --checkpoint FILE\n"
-    "              also check against a checkpoint exported earlier (`audit checkpoint\n"
-    "              --json`): detects events deleted after it\n"
-    "  checkpoint  sign a checkpoint of the chain's head (unless the last one covers it) and\n"
-    "              print the latest; with --json, the document to keep on another system\n"
-    "  export      write events as NDJSON, from --since TIME (RFC 3339) on\n"
-    "  tail        print the last --lines N events (default 10), then follow new ones\n"
-    "\n"
-    "example:\n"
-    "  mandate audit checkpoint --json > /backup/audit-checkpoint.json\n"
-    "  mandate audit verify --checkpoint /backup/audit-checkpoint.json\n";
-
 static volatile int stop_tail;
 
 static void on_signal(int sig)
@@ -154,22 +133,18 @@ static int tail(mdt_env *env, const char *v)
 int mdt_cli_audit(mdt_env *env, int argc, char **argv)
 {
     static const mdt_cli_opt opts[] = {
-        {"--json", false}, {"--since", true}, {"--lines", true}, {"--checkpoint", true}, {"--help", false},
+        {"--json", false}, {"--since", true}, {"--lines", true}, {"--checkpoint", true},
     };
     mdt_cli_args args = {0};
     mdt_err err = {0};
     int64_t since = 0;
     const char *v;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0))
-        return fputs(usage_text, stdout) < 0;
     if (argc < 2)
         return mdt_cli_fail("usage: mandate audit verify [--checkpoint FILE]|checkpoint|export "
                             "[--since TIME]|tail [--lines N] (see mandate audit --help)");
     if (mdt_cli_parse(argc, argv, 2, opts, MDT_ARRAY_LEN(opts), &args))
         return 1;
-    if (mdt_cli_has(&args, 4))
-        return fputs(usage_text, stdout) < 0;
     if (args.npos)
         return mdt_cli_fail("audit %s takes no arguments", argv[1]);
     if (mdt_cli_value(&args, 3) && strcmp(argv[1], "verify") != 0)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "app/env.h"
 #include "core/buf.h"
@@ -21,6 +22,13 @@ int mdt_cli_user(mdt_env *env, int argc, char **argv);
 int mdt_cli_scope(mdt_env *env, int argc, char **argv);
 int mdt_cli_iat(mdt_env *env, int argc, char **argv);
 int mdt_cli_request(mdt_env *env, int argc, char **argv);
+
+/* Help (src/cli/help.c, one table for both): mdt_cli_usage lists every
+ * command's usage line on out and returns 0 for stdout, 1 otherwise;
+ * mdt_cli_help prints the help of the longest known command among
+ * words[0..n) (a group: each of its commands) and returns the exit code. */
+int mdt_cli_usage(FILE *out);
+int mdt_cli_help(int n, const char *const *words);
 
 /* Prints "mandate: <message>" on one line to stderr; returns 1. */
 int mdt_cli_fail(const char *fmt, ...) MDT_PRINTF(1, 2);

@@ -38,6 +38,13 @@
 #include "store/store_impl.h"
 
 #define BUSY_TIMEOUT_MS 5000
+/* What is kept of the WAL file when the log restarts (journal_size_limit):
+ * the log is restarted before it passes CKPT_RESTART_BYTES, so under load
+ * the file is reused in place (a write into an existing block needs no
+ * metadata flush) and a burst does not leave more than this behind. */
+#define WAL_KEEP_BYTES 16777216
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 enum q {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_PING,
@@ -363,7 +370,10 @@ static mdt_rc conn_setup(sq_conn *c, mdt_err *err)
 
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_handler(c->db, on_busy, NULL);
-    rc = conn_exec(c, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", "pragma", err);
+    rc = conn_exec(c,
+                   "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
+                   "PRAGMA journal_size_limit=" STR(WAL_KEEP_BYTES),
+                   "pragma", err);
     if (rc == MDT_OK && atomic_load(&c->owner->ckpt_running))
         rc = conn_exec(c, "PRAGMA wal_autocheckpoint=0", "pragma", err);
     if (rc != MDT_OK)
@@ -902,20 +912,96 @@ static void sq_close(mdt_store *base)
 
 /* ------------------------------------------------------------ checkpoints */
 
-#define CKPT_INTERVAL_MS 250
+static mdt_rc query_int(sq_conn *c, const char *sql, int *out, mdt_err *err);
 
-/* Copies the WAL into the database every CKPT_INTERVAL_MS, PASSIVE (it never
- * waits for readers or writers), on its own connection: the work SQLite
- * would otherwise do inside whichever request's commit crossed the
- * auto-checkpoint size. */
+#define CKPT_INTERVAL_MS 250
+/* A log longer than this is restarted even if that means waiting (briefly)
+ * for the readers still in it. */
+#define CKPT_RESTART_BYTES (8 * 1024 * 1024)
+#define CKPT_WAIT_TRIES 100  /* of CKPT_WAIT_STEP_US: 50 ms */
+#define CKPT_WAIT_STEP_US 500
+#define CKPT_BACKOFF_MAX 16  /* ticks: 4 s */
+
+/* The checkpointer's busy handler. A RESTART or TRUNCATE checkpoint holds
+ * the write lock while it waits for readers to leave the log, so it waits
+ * for at most 50 ms (readers are short: one statement or one transaction)
+ * and gives up rather than hold writers up. */
+static int on_busy_ckpt(void *ctx, int count)
+{
+    (void)ctx;
+    if (count >= CKPT_WAIT_TRIES)
+        return 0;
+    usleep(CKPT_WAIT_STEP_US);
+    return 1;
+}
+
+typedef struct {
+    int64_t page;   /* the database's page size */
+    int last_log;   /* frames in the log at the previous tick */
+    int backoff;    /* ticks between attempts after a failed one */
+    int wait;       /* ticks left before the next attempt */
+} ckpt_state;
+
+/* One tick of the checkpointer. PASSIVE first: it copies what it can into
+ * the database without waiting for anyone. Under continuous load some reader
+ * is always in the log, so SQLite never restarts it and the file only grows
+ * (checkpoint starvation). So when the log is longer than
+ * CKPT_RESTART_BYTES, or everything in it is already copied, RESTART copies
+ * the rest and waits for the readers still in the log: the next commit
+ * writes from the start of the file again (trimming it to WAL_KEEP_BYTES).
+ * When nothing was written since the previous tick (idle), TRUNCATE empties
+ * the file. If a long reader (an export, say) keeps either from finishing,
+ * later attempts back off, up to CKPT_BACKOFF_MAX ticks apart, so that
+ * writers are held up for at most 50 ms every few seconds. */
+static void ckpt_tick(sq_conn *c, ckpt_state *k)
+{
+    int log = 0, copied = 0, r, mode = SQLITE_CHECKPOINT_RESTART;
+    bool idle;
+
+    if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) !=
+        SQLITE_OK)
+        return;
+    idle = log == k->last_log;
+    k->last_log = log;
+    if (log <= 0 || ((int64_t)log * k->page < CKPT_RESTART_BYTES && copied < log))
+        return;
+    if (k->wait > 0) {
+        k->wait--;
+        return;
+    }
+    if (idle && copied == log)
+        mode = SQLITE_CHECKPOINT_TRUNCATE;
+    r = sqlite3_wal_checkpoint_v2(c->db, NULL, mode, NULL, NULL);
+    if (r == SQLITE_OK) {
+        k->backoff = 0;
+        k->last_log = mode == SQLITE_CHECKPOINT_TRUNCATE ? 0 : log;
+        return;
+    }
+    k->backoff = k->backoff ? (k->backoff * 2 > CKPT_BACKOFF_MAX ? CKPT_BACKOFF_MAX
+                                                                 : k->backoff * 2)
+                            : 1;
+    k->wait = k->backoff;
+    if ((r & 0xff) != SQLITE_BUSY && (r & 0xff) != SQLITE_LOCKED)
+        MDT_WARN("checkpointer: %s", sqlite3_errmsg(c->db));
+}
+
+/* Checkpoints the WAL every CKPT_INTERVAL_MS (ckpt_tick), on its own
+ * connection: the work SQLite would otherwise do inside whichever request's
+ * commit crossed the auto-checkpoint size. */
 static void *ckpt_main(void *arg)
 {
     sq_store *s = arg;
     sq_conn *c = NULL;
+    ckpt_state k = {.page = 4096};
+    int page = 0;
     mdt_err err;
 
-    if (conn_get(s, &c, &err) != MDT_OK)
+    if (conn_get(s, &c, &err) != MDT_OK || query_int(c, "PRAGMA page_size", &page, &err) != MDT_OK)
         MDT_WARN("checkpointer: %s", mdt_err_text(&err));
+    if (c)
+        sqlite3_busy_handler(c->db, on_busy_ckpt, NULL);
+    if (page > 0)
+        k.page = page;
     pthread_mutex_lock(&s->mu);
     while (!s->ckpt_stop) {
         struct timespec ts;
@@ -927,7 +1013,7 @@ static void *ckpt_main(void *arg)
         if (s->ckpt_stop || !c)
             continue;
         pthread_mutex_unlock(&s->mu);
-        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        ckpt_tick(c, &k);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);

@@ -322,7 +322,7 @@ describe('audit command line help', () => {
   it('prints the usage of every audit command with an example', async () => {
     const ctx = await prepare();
     try {
-      for (const args of [['audit', '--help'], ['audit', 'help'], ['audit', 'verify', '--help']]) {
+      for (const args of [['audit', '--help'], ['help', 'audit']]) {
         const r = runMandate(['--config', ctx.conf, ...args], { cwd: ctx.dir });
         assert.equal(r.code, 0, describeRun(r));
         for (const want of ['verify [--checkpoint FILE]', 'checkpoint [--json]', 'export [--since TIME]',
@@ -330,6 +330,11 @@ describe('audit command line help', () => {
           assert.ok(r.stdout.includes(want), `${args.join(' ')} shows ${want}: ${r.stdout}`);
         }
       }
+      const v = runMandate(['--config', ctx.conf, 'audit', 'verify', '--help'], { cwd: ctx.dir });
+      assert.equal(v.code, 0, describeRun(v));
+      assert.match(v.stdout, /--checkpoint FILE +also check against a checkpoint exported earlier/);
+      assert.match(v.stdout, /example:\n  mandate audit verify --checkpoint /);
+      assert.equal(runMandate(['--config', ctx.conf, 'init'], { cwd: ctx.dir }).code, 0);
       const r = runMandate(['--config', ctx.conf, 'audit'], { cwd: ctx.dir });
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /^mandate: usage: mandate audit verify \[--checkpoint FILE\]\|checkpoint/);

@@ -1,8 +1,13 @@
 // The command line (SPEC §2.1): client and scope management against a running
 // server, JSON output, exit codes and the one-line `mandate:` error.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createClient, createScope, describeRun, sleep, startServer } from './lib/server.mjs';
+import {
+  createClient, createScope, describeRun, runMandate, sleep, startServer,
+} from './lib/server.mjs';
 import {
   API, agentMetadata, createFixtureScopes, show, tokenBasic,
 } from './lib/oauth.mjs';
@@ -274,5 +279,92 @@ describe('mandate scope', { timeout: 60_000 }, () => {
     assertCliError(srv.cli(['scope', 'create', 'has space']));
     const names = ok(srv.cli(['scope', 'list', '--json'])).json().map((x) => x.name);
     assert.ok(!names.includes('x') && !names.includes('y') && !names.includes('has space'), `${names}`);
+  });
+});
+
+// Help: `mandate --help` lists every command; `mandate COMMAND... --help` and
+// `mandate help COMMAND...` print the same text (usage, options, example),
+// and need no configuration, data directory or server.
+describe('mandate help', { timeout: 60_000 }, () => {
+  const COMMANDS = {
+    init: [''],
+    serve: [''],
+    client: ['create', 'list', 'show', 'update', 'suspend', 'resume', 'delete', 'secret rotate',
+      'apikey create', 'apikey revoke', 'credential expire'],
+    scope: ['create', 'list'],
+    user: ['create', 'list', 'passwd', 'disable'],
+    iat: ['create'],
+    request: ['list', 'approve', 'deny'],
+    keys: ['list', 'rotate'],
+    audit: ['verify', 'export', 'tail'],
+    'config-reference': [''],
+  };
+  const full = (group, sub) => (sub ? `${group} ${sub}` : group);
+  let dir;
+  before(async () => { dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-help-')); });
+  after(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
+  // in an empty directory: no ./mandate.conf, no data directory
+  const run = (args) => runMandate(args, { cwd: dir });
+  const help = (args) => {
+    const r = run(args);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.equal(r.stderr, '', describeRun(r));
+    return r.stdout;
+  };
+  /** The help text of one command, from `usage:` to the blank line after its example. */
+  const section = (text, cmd) => {
+    const start = text.indexOf(`usage: mandate ${cmd}`);
+    assert.ok(start >= 0, `usage line of ${cmd} in:\n${text}`);
+    const next = text.indexOf('\nusage: ', start + 1);
+    return text.slice(start, next < 0 ? undefined : next);
+  };
+
+  it('mandate --help lists every command, apikey and credential expire included', () => {
+    const text = help(['--help']);
+    assert.equal(help(['help']), text, 'mandate help prints the same');
+    for (const [group, subs] of Object.entries(COMMANDS)) {
+      for (const sub of subs) {
+        assert.match(text, new RegExp(`^  mandate ${full(group, sub)}( |$)`, 'm'), `${full(group, sub)} is listed`);
+      }
+    }
+    assert.match(text, /COMMAND\.\.\. --help/, 'it says how to get a command\'s help');
+  });
+
+  for (const [group, subs] of Object.entries(COMMANDS)) {
+    it(`${group} --help and help ${group} print every command of the group with its options and an example`, () => {
+      const text = help([group, '--help']);
+      assert.equal(help(['help', group]), text, `mandate help ${group} prints the same`);
+      assert.equal(help([group, '-h']), text, `-h is --help`);
+      for (const sub of subs) {
+        const cmd = full(group, sub);
+        const part = section(text, cmd);
+        assert.match(part, /\nexample:\n  .*mandate /, `an example for ${cmd}:\n${part}`);
+        assert.ok(part.split('\nexample:')[1].includes(`mandate ${cmd}`), `the example runs ${cmd}:\n${part}`);
+        // every option of the usage line is explained under options:
+        const usageLine = part.split('\n')[0];
+        for (const opt of usageLine.match(/--[a-z-]+/g) || []) {
+          assert.match(part, new RegExp(`\\noptions:\\n(.*\\n)*  ${opt}\\b`), `${opt} of ${cmd} is explained:\n${part}`);
+        }
+        if (sub) {
+          const one = help([group, ...sub.split(' '), '--help']);
+          assert.equal(help(['help', group, ...sub.split(' ')]), one, `help ${cmd} is ${cmd} --help`);
+          assert.equal(one.trimEnd(), part.trimEnd(), `${cmd} --help prints its part of the group's help`);
+        }
+      }
+    });
+  }
+
+  it('arguments and options before --help are ignored; nothing runs', () => {
+    const text = help(['client', 'apikey', 'create', 'some-client', '--expires', '90d', '--help']);
+    assert.match(text, /^usage: mandate client apikey create ID/);
+    assert.match(text, /--expires DURATION/);
+    assert.match(help(['client', 'show', 'some-client', '--json', '--help']), /^usage: mandate client show ID/);
+  });
+
+  it('help for an unknown command is an error', () => {
+    for (const args of [['help', 'nope'], ['nope', '--help']]) {
+      const r = run(args);
+      assertCliError(r, /unknown command 'nope'/);
+    }
   });
 });
