@@ -61,7 +61,7 @@ describe('only clients registered for sign-in use /authorize', { timeout: 120_00
 
   before(async () => {
     srv = await startServer({
-      config: { users: FAST_ARGON2, registration: { open: 'true', unverified_scopes: 'read', rate_per_source: 1000 } },
+      config: { users: FAST_ARGON2, registration: { open: 'true', unverified_scopes: 'read', unverified_grant_types: 'client_credentials', rate_per_source: 1000 } },
     });
     createFixtureScopes(srv);
     createUsers(srv, ['alice']);

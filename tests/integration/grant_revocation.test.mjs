@@ -34,7 +34,7 @@ describe('revoking a consent and disabling a person end their tokens', { timeout
     cb = await callbackServer();
     const base = {
       kind: 'web', owner: 'alice', grant_types: ['authorization_code', 'refresh_token'],
-      redirect_uris: [cb.uri], scope: 'openid read', resources: [API],
+      redirect_uris: [cb.uri], scope: 'openid offline_access read', resources: [API],
       token_endpoint_auth_method: 'client_secret_basic',
     };
     app = createClient(srv, { ...base, client_name: 'Calendar app' });
@@ -45,7 +45,7 @@ describe('revoking a consent and disabling a person end their tokens', { timeout
 
   /** Code flow for username with client (consenting when asked): the token response. */
   async function tokens(jar, client) {
-    const r = await redeem(srv, client, cb.uri, await authorizeCode(srv, jar, client, cb.uri, { scope: 'openid read' }));
+    const r = await redeem(srv, client, cb.uri, await authorizeCode(srv, jar, client, cb.uri, { scope: 'openid offline_access read' }));
     assert.equal(r.status, 200, r.text);
     return r.json;
   }

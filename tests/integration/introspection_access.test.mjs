@@ -13,7 +13,7 @@ import {
 } from './lib/oauth.mjs';
 import { clientIds, refusedRegistration, regRead, register, regUpdate } from './lib/register.mjs';
 
-const OPEN = { registration: { open: 'true', unverified_scopes: 'read', rate_per_source: 1000 } };
+const OPEN = { registration: { open: 'true', unverified_scopes: 'read', unverified_grant_types: 'client_credentials', rate_per_source: 1000 } };
 
 describe('introspection is for the token\'s client and its resource servers', { timeout: 90_000 }, () => {
   let srv;

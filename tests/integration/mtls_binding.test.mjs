@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createClient, createScope, startServer } from './lib/server.mjs';
+import { createClient, startServer } from './lib/server.mjs';
 import {
   agentMetadata, auditEvents, basic, createFixtureScopes, eventType, jwtParts, post, show,
 } from './lib/oauth.mjs';
@@ -57,8 +57,6 @@ describe('certificate-bound tokens from every grant, behind a trusted proxy', { 
       users: FAST_ARGON2,
     } });
     createFixtureScopes(srv);
-    createScope(srv, 'openid', { description: 'Sign you in' });
-    createScope(srv, 'profile', { description: 'Your name' });
     createUsers(srv, ['alice']);
     c.key = createClient(srv, bound({ client_name: 'API key caller' }));
     c.keyPlain = createClient(srv, agentMetadata({ client_name: 'API key caller, unbound', scope: 'read' }));
@@ -193,7 +191,6 @@ describe('certificate-bound tokens from every grant, on the TLS listener', { tim
       users: FAST_ARGON2,
     } });
     createFixtureScopes(srv);
-    createScope(srv, 'openid', { description: 'Sign you in' });
     createUsers(srv, ['alice']);
     c.key = createClient(srv, bound({ client_name: 'API key caller' }));
     c.jb = createClient(srv, bound({ client_name: 'Federated', grant_types: ['client_credentials', JWT_BEARER] }));

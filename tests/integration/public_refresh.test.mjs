@@ -27,7 +27,7 @@ describe('public clients and their refresh tokens', { timeout: 120_000 }, () => 
     cb = await callbackServer();
     const base = {
       kind: 'native', owner: 'alice', grant_types: ['authorization_code', 'refresh_token'],
-      redirect_uris: [cb.uri], scope: 'openid read', resources: [API],
+      redirect_uris: [cb.uri], scope: 'openid offline_access read', resources: [API],
     };
     pub = createClient(srv, { ...base, client_name: 'Desktop app', token_endpoint_auth_method: 'none' });
     pub2 = createClient(srv, { ...base, client_name: 'Other app', token_endpoint_auth_method: 'none' });
@@ -37,7 +37,7 @@ describe('public clients and their refresh tokens', { timeout: 120_000 }, () => 
 
   async function tokensOf(client) {
     const jar = await signedIn(srv, 'alice');
-    const c = await authorizeCode(srv, jar, client, cb.uri, { scope: 'openid read' });
+    const c = await authorizeCode(srv, jar, client, cb.uri, { scope: 'openid offline_access read' });
     const r = await redeem(srv, client, cb.uri, c);
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.ok(r.json.refresh_token, 'a refresh token for a client registered with the grant');

@@ -9,7 +9,9 @@ import { rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import { describeRun, freePort, prepare, renderIni, runMandate, sleep } from './server.mjs';
+import {
+  MANDATE_BIN, describeRun, freePort, prepare, renderIni, runMandate, sleep,
+} from './server.mjs';
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 
@@ -138,7 +140,7 @@ export async function startTlsServer({ config = {} } = {}) {
   const cli = (args, opts = {}) => runMandate(['--config', ctx.conf, ...args], { cwd: ctx.dir, ...opts });
   const init = cli(['init']);
   if (init.code !== 0) throw new Error(`init failed: ${describeRun(init)}`);
-  const proc = spawn(process.env.MANDATE_BIN, ['--config', ctx.conf, 'serve'],
+  const proc = spawn(MANDATE_BIN, ['--config', ctx.conf, 'serve'],
     { cwd: ctx.dir, env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
   let logs = '';
   proc.stderr.setEncoding('utf8').on('data', (d) => { logs += d; });
