@@ -25,20 +25,11 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "core/b64.h"
 #include "jose/jws.h"
 #include "jose/seal.h"
 
 #define PAYLOAD_MAX 512
-
-static void to_hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[p[i] >> 4];
-        out[2 * i + 1] = hex[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 static bool from_hex(const char *s, uint8_t out[MDT_HASH_LEN])
 {
@@ -68,8 +59,8 @@ static mdt_rc sign_next(const mdt_jwk *signer, const mdt_audit_checkpoint_rec *l
 
     if (last)
         mdt_sha256(last->jws, strlen(last->jws), prev);
-    to_hex(head, MDT_HASH_LEN, hhex);
-    to_hex(prev, MDT_HASH_LEN, phex);
+    mdt_hex_encode(head, MDT_HASH_LEN, hhex);
+    mdt_hex_encode(prev, MDT_HASH_LEN, phex);
     mdt_time_format(now, ts);
     len = snprintf(payload, sizeof(payload),
                    "{\"n\":%lld,\"seq\":%lld,\"head\":\"%s\",\"time\":\"%s\",\"prev\":\"%s\"}",
@@ -134,8 +125,8 @@ mdt_rc mdt_audit_checkpoint_export(mdt_store *store, const mdt_jwk *signer, mdt_
     if ((rc = mdt_store_audit_checkpoint_last(store, &a, &last, err)) != MDT_OK ||
         (rc = mdt_audit__cp_open(signer, last.jws, &cp, err)) != MDT_OK)
         goto out;
-    to_hex(cp.head, MDT_HASH_LEN, hhex);
-    to_hex(cp.prev, MDT_HASH_LEN, phex);
+    mdt_hex_encode(cp.head, MDT_HASH_LEN, hhex);
+    mdt_hex_encode(cp.prev, MDT_HASH_LEN, phex);
     mdt_time_format(cp.time, ts);
     if ((rc = mdt_buf_addf(out,
                            "{\"n\":%lld,\"seq\":%lld,\"head\":\"%s\",\"time\":\"%s\",\"prev\":\"%s\","

@@ -10,6 +10,7 @@
 
 #include "audit/audit.h"
 #include "audit/checkpoint.h"
+#include "core/b64.h"
 #include "core/buf.h"
 
 #define LINE_MAX_BYTES ((size_t)1 << 20)
@@ -266,16 +267,6 @@ typedef struct {
     mdt_err *err;
 } xstate;
 
-static void to_hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[p[i] >> 4];
-        out[2 * i + 1] = hex[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* A body we wrote is a one-line object; anything else was tampered with. */
 static bool body_spliceable(const char *body, size_t len)
 {
@@ -290,8 +281,8 @@ static mdt_rc format_line(mdt_buf *b, const mdt_audit_rec *ev)
     char ph[2 * MDT_HASH_LEN + 1], h[2 * MDT_HASH_LEN + 1];
     mdt_rc rc;
 
-    to_hex(ev->prev_hash, MDT_HASH_LEN, ph);
-    to_hex(ev->hash, MDT_HASH_LEN, h);
+    mdt_hex_encode(ev->prev_hash, MDT_HASH_LEN, ph);
+    mdt_hex_encode(ev->hash, MDT_HASH_LEN, h);
     mdt_buf_reset(b);
     if ((rc = mdt_buf_addf(b, "{\"seq\":%" PRId64 ",", ev->seq)) != MDT_OK)
         return rc;

@@ -89,6 +89,17 @@ mdt_rc mdt_b64_decode(const char *in, size_t n, uint8_t *out, size_t outcap, siz
     return decode(in, n, out, outcap, outlen, 0);
 }
 
+void mdt_hex_encode(const uint8_t *p, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[p[i] >> 4];
+        out[2 * i + 1] = hex[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 int mdt_hex_value(char c)
 {
     if (c >= '0' && c <= '9')

@@ -18,6 +18,8 @@ mdt_rc mdt_b64url_decode(const char *in, size_t n, uint8_t *out, size_t outcap,
                          size_t *outlen) MDT_WARN_UNUSED;
 /* The value of a hexadecimal digit, or -1 (percent-encoding, DN escapes). */
 int mdt_hex_value(char c);
+/* Lower-case hexadecimal of p[0..n): writes 2 * n characters and a NUL. */
+void mdt_hex_encode(const uint8_t *p, size_t n, char *out);
 /* Standard base64 with padding, for HTTP Basic. Same contract. */
 mdt_rc mdt_b64_decode(const char *in, size_t n, uint8_t *out, size_t outcap,
                       size_t *outlen) MDT_WARN_UNUSED;

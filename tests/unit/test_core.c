@@ -152,6 +152,23 @@ static void test_b64_std(void **state)
 
 /* ---- durations and time ---------------------------------------------------------------- */
 
+static void test_hex(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
+    char out[2 * sizeof(in) + 1];
+
+    (void)state;
+    memset(out, 'x', sizeof(out));
+    mdt_hex_encode(in, sizeof(in), out);
+    assert_string_equal(out, "00017f80abff");
+    mdt_hex_encode(in, 0, out);
+    assert_string_equal(out, "");
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(mdt_hex_value("0123456789abcdef"[i]), i);
+    assert_int_equal(mdt_hex_value('A'), 10);
+    assert_int_equal(mdt_hex_value('g'), -1);
+}
+
 static void test_duration(void **state)
 {
     static const struct {
@@ -512,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_b64url_alphabet),
         cmocka_unit_test(test_b64url_rejects),
         cmocka_unit_test(test_b64_std),
+        cmocka_unit_test(test_hex),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_random),
