@@ -107,12 +107,7 @@ static void lifetime(mdt_env *env, const mdt_client_authn *who, int64_t now, mdt
 
     if (c->access_token_ttl && c->access_token_ttl < ttl)
         ttl = c->access_token_ttl;
-    g->iat = now > c->tokens_valid_after ? now : c->tokens_valid_after;
-    g->exp = g->iat + ttl;
-    if (key && key->expires_at && g->exp > key->expires_at)
-        g->exp = key->expires_at;
-    if (c->expires_at && g->exp > c->expires_at)
-        g->exp = c->expires_at;
+    mdt_token_times(g, c, now, ttl, key ? key->expires_at : 0);
 }
 
 mdt_rc mdt_grant_token_exchange(mdt_env *env, mdt_req *req, const mdt_client_authn *who,

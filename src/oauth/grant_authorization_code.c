@@ -179,7 +179,7 @@ static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec
     mdt_refresh_rec r = {.client_id = rec->client_id, .subject = rec->username, .family = ids->family,
                          .scope = b->scope, .resource = b->resource, .auth_time = b->auth_time,
                          .amr = b->amr, .sid = b->sid, .cnf_x5t = g->cnf_x5t,
-                         .created_at = req->now, .access_jti = out->token.jti,
+                         .created_at = g->iat, .access_jti = out->token.jti,
                          .access_exp = g->exp};
     mdt_rc rc;
 
@@ -218,10 +218,7 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     bound b;
     mdt_rc rc;
 
-    g.iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;
-    g.exp = g.iat + ttl;
-    if (c->expires_at && g.exp > c->expires_at)
-        g.exp = c->expires_at;
+    mdt_token_times(&g, c, req->now, ttl, 0);
     if ((rc = choose_ids(env, req, &g, &ids, err)) != MDT_OK ||
         (rc = redeem(env, req, c, &ids, &rec, &b, err)) != MDT_OK ||
         (rc = user_active(env, req, rec.username, err)) != MDT_OK ||

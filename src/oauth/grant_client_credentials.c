@@ -14,11 +14,7 @@ mdt_rc mdt_grant_client_credentials(mdt_env *env, mdt_req *req, const mdt_client
                                   &g.aud, &g.naud, err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK)
         return rc;
-    /* the kill switch revokes by issue time: never issue "before" it */
-    g.iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;
-    g.exp = g.iat + ttl;
-    if (c->expires_at && g.exp > c->expires_at)
-        g.exp = c->expires_at; /* no token outlives its client */
+    mdt_token_times(&g, c, req->now, ttl, 0);
     out->scope = g.scope;
     return mdt_token_mint(env, req->arena, &g, &out->token, err);
 }

@@ -83,10 +83,7 @@ static mdt_rc mint(mdt_env *env, mdt_req *req, const mdt_client_authn *who, mdt_
     const mdt_client *c = &who->client;
     int64_t ttl = c->access_token_ttl ? c->access_token_ttl : env->cfg.access_token_ttl;
 
-    g->iat = req->now > c->tokens_valid_after ? req->now : c->tokens_valid_after;
-    g->exp = g->iat + ttl;
-    if (c->expires_at && g->exp > c->expires_at)
-        g->exp = c->expires_at; /* no token outlives its client */
+    mdt_token_times(g, c, req->now, ttl, 0);
     out->scope = g->scope;
     out->subject = g->sub;
     return mdt_token_mint(env, req->arena, g, &out->token, err);

@@ -153,17 +153,14 @@ mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_auth
     g.sub = r.subject;
     g.auth_time = r.auth_time;
     g.amr = r.amr;
-    g.iat = req->now;
-    g.exp = g.iat + ttl;
-    if (c->expires_at && g.exp > c->expires_at)
-        g.exp = c->expires_at;
+    mdt_token_times(&g, c, req->now, ttl, 0);
     out->scope = g.scope;
     out->subject = r.subject;
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK)
         return rc;
     next = r;
     memcpy(next.parent, r.hash, MDT_HASH_LEN);
-    next.created_at = req->now;
+    next.created_at = g.iat; /* as the access token: not before the kill switch */
     next.expires_at = r.expires_at; /* the family does not outlive its first token */
     next.cnf_x5t = g.cnf_x5t ? g.cnf_x5t : r.cnf_x5t;
     next.access_jti = out->token.jti;

@@ -123,6 +123,16 @@ static mdt_rc store_opaque(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_i
     return mdt_store_token_insert(env->store, &rec, err);
 }
 
+void mdt_token_times(mdt_grant *g, const mdt_client *c, int64_t now, int64_t ttl, int64_t limit)
+{
+    g->iat = mdt_token_iat(c, now);
+    g->exp = g->iat + ttl;
+    if (limit && g->exp > limit)
+        g->exp = limit;
+    if (c->expires_at && g->exp > c->expires_at)
+        g->exp = c->expires_at; /* no token outlives its client */
+}
+
 mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
                       mdt_err *err)
 {

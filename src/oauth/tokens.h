@@ -39,6 +39,18 @@ typedef struct {
 #define MDT_OPAQUE_PREFIX "mdt_at_"
 #define MDT_MAX_TOKEN_LEN 16384
 
+/* The issue time of anything issued to c now (access and refresh tokens):
+ * never before the kill switch, which revokes by issue time, so that a
+ * resume within the second of a suspension issues nothing already revoked. */
+static inline int64_t mdt_token_iat(const mdt_client *c, int64_t now)
+{
+    return now > c->tokens_valid_after ? now : c->tokens_valid_after;
+}
+
+/* g->iat (mdt_token_iat) and g->exp: ttl later, never beyond the client's
+ * expiry nor limit (0: none), for every grant. */
+void mdt_token_times(mdt_grant *g, const mdt_client *c, int64_t now, int64_t ttl, int64_t limit);
+
 /* Builds the claims, then signs them (JWT) or stores them (opaque). */
 mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
                       mdt_err *err) MDT_WARN_UNUSED;

@@ -1,10 +1,11 @@
 /* OpenID Connect token hashes (at_hash, OIDC Core §3.1.3.6): the example of
  * OIDC Core Appendix A for SHA-256 algorithms, SHA-512 for EdDSA; scope
- * word matching. */
+ * word matching; the issue time and expiry every grant gives its tokens. */
 #include "unit.h"
 
 #include "oauth/id_token.h"
 #include "oauth/refresh.h"
+#include "oauth/tokens.h"
 
 #define OIDC_AT "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
 
@@ -41,11 +42,37 @@ static void test_scope_has(void **state)
     assert_false(mdt_refresh_token_like(NULL));
 }
 
+static void test_token_times(void **state)
+{
+    mdt_client c = {0};
+    mdt_grant g = {0};
+
+    (void)state;
+    mdt_token_times(&g, &c, 1000, 600, 0);
+    assert_int_equal(g.iat, 1000);
+    assert_int_equal(g.exp, 1600);
+    /* suspended at 999 and resumed in the same second: not issued before it */
+    c.tokens_valid_after = 1001;
+    assert_int_equal(mdt_token_iat(&c, 1000), 1001);
+    mdt_token_times(&g, &c, 1000, 600, 0);
+    assert_int_equal(g.iat, 1001);
+    assert_int_equal(g.exp, 1601);
+    /* never beyond the limit (an API key's expiry) nor the client's expiry */
+    mdt_token_times(&g, &c, 1000, 600, 1300);
+    assert_int_equal(g.exp, 1300);
+    c.expires_at = 1200;
+    mdt_token_times(&g, &c, 1000, 600, 1300);
+    assert_int_equal(g.exp, 1200);
+    c.tokens_valid_after = 0;
+    assert_int_equal(mdt_token_iat(&c, 1000), 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_at_hash),
         cmocka_unit_test(test_scope_has),
+        cmocka_unit_test(test_token_times),
     };
     return cmocka_run_group_tests_name("refresh and OIDC", tests, NULL, NULL);
 }
