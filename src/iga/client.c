@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/words.h"
 #include "jose/jwk.h"
 #include "iga/client_internal.h"
 #include "iga/credentials.h"
@@ -291,19 +292,14 @@ static mdt_rc add_scope(const field *f, vctx *c, const char *s, size_t n, mdt_bu
 
 static mdt_rc check_scope(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
 {
-    const char *p;
     mdt_buf b;
     mdt_rc rc = MDT_OK;
 
     if (!json_is_string(v) || json_string_length(v) > MDT_CLIENT_METADATA_MAX)
         return bad(f, err);
     mdt_buf_init(&b, MDT_CLIENT_METADATA_MAX);
-    for (p = json_string_value(v); *p && rc == MDT_OK;) {
-        size_t n = strcspn(p, " ");
-        if (n)
-            rc = add_scope(f, c, p, n, &b, err);
-        p += n + (p[n] == ' ');
-    }
+    for (mdt_words w = mdt_words_of(json_string_value(v)); rc == MDT_OK && mdt_words_next(&w);)
+        rc = add_scope(f, c, w.word, w.len, &b, err);
     if (rc == MDT_OK && b.len) {
         *out = json_string(b.data);
         rc = *out ? MDT_OK : nomem(err);
@@ -739,30 +735,6 @@ static bool get_list(mdt_arena *a, json_t *m, const char *key, const char ***out
     return true;
 }
 
-static bool split_scopes(mdt_arena *a, const char *scope, const char ***out, size_t *n)
-{
-    size_t cap = 1;
-    char *s, *p;
-
-    *out = NULL;
-    *n = 0;
-    if (!scope || !scope[0])
-        return true;
-    for (p = (char *)scope; *p; p++)
-        cap += *p == ' ';
-    if (!(s = mdt_arena_strdup(a, scope)) || !(*out = mdt_arena_alloc(a, cap * sizeof(char *))))
-        return false;
-    for (p = s; *p;) {
-        size_t len = strcspn(p, " ");
-        if (len)
-            (*out)[(*n)++] = p;
-        p += len;
-        if (*p)
-            *p++ = '\0';
-    }
-    return true;
-}
-
 static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
 {
     const char *scope = json_string_value(json_object_get(m, "scope"));
@@ -779,7 +751,7 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
          get_list(a, m, "redirect_uris", &c->redirect_uris, &c->nredirect_uris) &&
          get_list(a, m, "post_logout_redirect_uris", &c->post_logout_redirect_uris,
                   &c->npost_logout_redirect_uris) &&
-         split_scopes(a, scope, &c->scopes, &c->nscopes);
+         (c->scopes = mdt_words_split(a, scope, &c->nscopes)) != NULL;
     ok = ok && get_str(a, m, "jwks_uri", &c->jwks_uri) &&
          get_str(a, m, "token_endpoint_auth_signing_alg", &c->auth_signing_alg) &&
          get_str(a, m, "tls_client_auth_subject_dn", &c->tls_subject_dn) &&

@@ -3,27 +3,22 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/words.h"
 #include "store/store.h"
 
-static bool has_word(const char *list, const char *w, size_t wn)
+static bool has_word(const char *list, const mdt_words *word)
 {
-    for (const char *p = list; p && *p;) {
-        size_t n = strcspn(p, " ");
-        if (n == wn && strncmp(p, w, n) == 0)
+    for (mdt_words w = mdt_words_of(list); mdt_words_next(&w);)
+        if (w.len == word->len && memcmp(w.word, word->word, w.len) == 0)
             return true;
-        p += n + (p[n] == ' ');
-    }
     return false;
 }
 
 bool mdt_scope_covers(const char *have, const char *want)
 {
-    for (const char *p = want; p && *p;) {
-        size_t n = strcspn(p, " ");
-        if (n && !has_word(have, p, n))
+    for (mdt_words w = mdt_words_of(want); mdt_words_next(&w);)
+        if (!has_word(have, &w))
             return false;
-        p += n + (p[n] == ' ');
-    }
     return true;
 }
 
@@ -35,12 +30,9 @@ const char *mdt_scope_union(mdt_arena *a, const char *have, const char *add)
 
     mdt_buf_init(&b, MDT_CONSENT_SCOPE_MAX);
     rc = mdt_buf_adds(&b, have ? have : "");
-    for (const char *p = add; rc == MDT_OK && p && *p;) {
-        size_t n = strcspn(p, " ");
-        if (n && !has_word(b.data, p, n))
-            rc = mdt_buf_addf(&b, "%s%.*s", b.len ? " " : "", (int)n, p);
-        p += n + (p[n] == ' ');
-    }
+    for (mdt_words w = mdt_words_of(add); rc == MDT_OK && mdt_words_next(&w);)
+        if (!has_word(b.data, &w))
+            rc = mdt_buf_addf(&b, "%s%.*s", b.len ? " " : "", (int)w.len, w.word);
     if (rc == MDT_OK)
         out = mdt_arena_strndup(a, b.data ? b.data : "", b.len);
     mdt_buf_free(&b);

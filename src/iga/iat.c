@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "core/words.h"
 #include "iga/client.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
@@ -47,14 +48,11 @@ static json_t *scope_array(const char *scope)
 {
     json_t *arr = json_array();
 
-    for (const char *p = scope; arr && *p;) {
-        size_t n = strcspn(p, " ");
-        if (n && json_array_append_new(arr, json_stringn(p, n)) != 0) {
+    for (mdt_words w = mdt_words_of(scope); arr && mdt_words_next(&w);)
+        if (json_array_append_new(arr, json_stringn(w.word, w.len)) != 0) {
             json_decref(arr);
             return NULL;
         }
-        p += n + (p[n] == ' ');
-    }
     return arr;
 }
 

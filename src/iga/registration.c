@@ -16,6 +16,7 @@
 #include "audit/audit.h"
 #include "core/b64.h"
 #include "core/buf.h"
+#include "core/words.h"
 #include "iga/client.h"
 #include "iga/iat.h"
 #include "iga/requests.h"
@@ -415,23 +416,6 @@ static const char **str_list(json_t *arr, mdt_arena *a, size_t *n)
     return out;
 }
 
-static const char **split_scope(const char *scope, mdt_arena *a, size_t *n)
-{
-    char *s = mdt_arena_strdup(a, scope ? scope : "");
-    const char **out = s ? mdt_arena_alloc(a, (strlen(s) / 2 + 2) * sizeof(char *)) : NULL;
-
-    *n = 0;
-    for (char *p = s; out && *p;) {
-        size_t len = strcspn(p, " ");
-        if (len)
-            out[(*n)++] = p;
-        p += len;
-        if (*p)
-            *p++ = '\0';
-    }
-    return out;
-}
-
 /* What normalized metadata m asks for; strings borrowed from m or in a. */
 static mdt_rc gather_ask(json_t *m, mdt_arena *a, mdt_reg_ask *ask, mdt_err *err)
 {
@@ -439,7 +423,7 @@ static mdt_rc gather_ask(json_t *m, mdt_arena *a, mdt_reg_ask *ask, mdt_err *err
 
     memset(ask, 0, sizeof(*ask));
     ask->grant_types = str_list(json_object_get(m, "grant_types"), a, &ask->ngrant_types);
-    ask->scopes = split_scope(json_string_value(json_object_get(m, "scope")), a, &ask->nscopes);
+    ask->scopes = mdt_words_split(a, json_string_value(json_object_get(m, "scope")), &ask->nscopes);
     ask->kind = json_string_value(json_object_get(m, "kind"));
     ask->owner = json_string_value(json_object_get(m, "owner"));
     if (exp && mdt_time_parse(exp, &ask->expires_at) != MDT_OK)

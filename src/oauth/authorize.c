@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/b64.h"
+#include "core/words.h"
 #include "iga/consent.h"
 #include "jose/seal.h"
 #include "oauth/grants.h"
@@ -40,32 +41,13 @@ static bool prompt_ok(const char *prompt)
     bool none = false;
     size_t count = 0;
 
-    for (const char *p = prompt; *p;) {
-        size_t n = strcspn(p, " ");
-        if (n) {
-            if (n == 4 && strncmp(p, "none", 4) == 0)
-                none = true;
-            else if (!(n == 5 && strncmp(p, "login", 5) == 0) &&
-                     !(n == 7 && strncmp(p, "consent", 7) == 0))
-                return false;
-            count++;
-        }
-        p += n + (p[n] == ' ');
+    for (mdt_words w = mdt_words_of(prompt); mdt_words_next(&w); count++) {
+        if (mdt_words_is(&w, "none"))
+            none = true;
+        else if (!mdt_words_is(&w, "login") && !mdt_words_is(&w, "consent"))
+            return false;
     }
     return !(none && count > 1); /* OIDC Core §3.1.2.1 */
-}
-
-static bool prompt_has(const char *prompt, const char *word)
-{
-    size_t wn = strlen(word);
-
-    for (const char *p = prompt; p && *p;) {
-        size_t n = strcspn(p, " ");
-        if (n == wn && strncmp(p, word, n) == 0)
-            return true;
-        p += n + (p[n] == ' ');
-    }
-    return false;
 }
 
 static mdt_rc bad(const char **error, const char *code, mdt_err *err, const char *msg)
@@ -181,7 +163,7 @@ mdt_rc mdt_authz_read(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const md
         p->state = NULL;
     if ((rc = validate(env, req, get, c, p, error, err)) != MDT_OK)
         return rc;
-    if (prompt_has(p->prompt, "login"))
+    if (mdt_words_has(p->prompt, "login"))
         p->login_after = req->now;
     return MDT_OK;
 }
@@ -548,7 +530,7 @@ bool mdt_authz_needs_login(const mdt_req *req, const mdt_authz_params *p,
 static void to_login(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_authz_params *p,
                      const char *id)
 {
-    if (prompt_has(p->prompt, "none")) {
+    if (mdt_words_has(p->prompt, "none")) {
         mdt_authz_respond_error(env, req, resp, p, "login_required", "the person must sign in",
                                 "authz.refused", NULL);
         return;
@@ -582,8 +564,8 @@ static void proceed(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client
         mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not read consents.");
         return;
     }
-    if (!covered || prompt_has(p->prompt, "consent")) {
-        if (prompt_has(p->prompt, "none"))
+    if (!covered || mdt_words_has(p->prompt, "consent")) {
+        if (mdt_words_has(p->prompt, "none"))
             mdt_authz_respond_error(env, req, resp, p, "consent_required",
                                     "the person must consent", "authz.refused", s.rec.username);
         else

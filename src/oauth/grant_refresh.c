@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "jose/seal.h"
+#include "core/words.h"
 #include "oauth/grants.h"
 #include "oauth/id_token.h"
 #include "oauth/refresh.h"
@@ -89,16 +90,14 @@ static mdt_rc narrow(mdt_req *req, const mdt_client *c, const mdt_refresh_rec *r
     if (!want) {
         want = r->scope;
     } else {
-        for (const char *p = want; *p;) {
-            size_t n = strcspn(p, " ");
-            char *w = mdt_arena_strndup(req->arena, p, n);
-            if (!w)
+        for (mdt_words w = mdt_words_of(want); mdt_words_next(&w);) {
+            char *word = mdt_arena_strndup(req->arena, w.word, w.len);
+            if (!word)
                 return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-            if (n && !mdt_scope_has(r->scope, w))
+            if (!mdt_scope_has(r->scope, word))
                 return mdt_failf(err, MDT_ERR_INVALID_SCOPE,
                                  "the scope exceeds the one originally granted",
-                                 "scope '%.64s' not in the grant", w);
-            p += n + (p[n] == ' ');
+                                 "scope '%.64s' not in the grant", word);
         }
     }
     /* and the client must still be entitled to it */

@@ -7,6 +7,7 @@
 
 #include "core/b64.h"
 #include "core/buf.h"
+#include "core/words.h"
 #include "jose/jws.h"
 #include "keys/keyring.h"
 
@@ -15,15 +16,7 @@
 
 bool mdt_scope_has(const char *scope, const char *word)
 {
-    size_t wl = word ? strlen(word) : 0;
-
-    for (const char *p = scope; p && *p;) {
-        size_t n = strcspn(p, " ");
-        if (n == wl && memcmp(p, word, n) == 0)
-            return true;
-        p += n + (p[n] == ' ');
-    }
-    return false;
+    return mdt_words_has(scope, word);
 }
 
 mdt_rc mdt_oidc_token_hash(const char *alg, const char *token, char out[MDT_TOKEN_HASH_MAX],
@@ -65,12 +58,8 @@ static mdt_rc add_amr(mdt_buf *b, const char *amr)
     if (!amr || !*amr)
         return MDT_OK;
     rc = mdt_buf_adds(b, ",\"amr\":[");
-    for (const char *p = amr; *p && rc == MDT_OK;) {
-        size_t n = strcspn(p, " ");
-        if (n && (rc = mdt_buf_addf(b, "%s\"%.*s\"", sep, (int)n, p)) == MDT_OK)
-            sep = ",";
-        p += n + (p[n] == ' ');
-    }
+    for (mdt_words w = mdt_words_of(amr); rc == MDT_OK && mdt_words_next(&w); sep = ",")
+        rc = mdt_buf_addf(b, "%s\"%.*s\"", sep, (int)w.len, w.word);
     if (rc == MDT_OK && (rc = mdt_buf_adds(b, "]")) == MDT_OK && mdt_scope_has(amr, "pwd"))
         rc = add_str(b, "acr", MDT_ACR_PASSWORD);
     return rc;

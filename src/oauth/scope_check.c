@@ -1,6 +1,7 @@
 /* Scope and audience checks shared by every grant. */
 #include <string.h>
 
+#include "core/words.h"
 #include "iga/resources.h"
 #include "oauth/grants.h"
 
@@ -44,12 +45,9 @@ mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested
     if (!*requested)
         return mdt_fail(err, MDT_ERR_INVALID_SCOPE, "the scope parameter is empty");
     mdt_buf_init(&b, 16384);
-    for (const char *p = requested; *p && rc == MDT_OK;) {
-        size_t n = strcspn(p, " ");
-        if (n == 0) {
-            p++;
-            continue;
-        }
+    for (mdt_words w = mdt_words_of(requested); rc == MDT_OK && mdt_words_next(&w);) {
+        const char *p = w.word;
+        size_t n = w.len;
         if (!scope_token_ok(p, n))
             rc = mdt_fail(err, MDT_ERR_INVALID_SCOPE, "malformed scope");
         else if (!listed((const char *const *)c->scopes, c->nscopes, p, n))
@@ -61,7 +59,6 @@ mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested
             else if ((rc = mdt_buf_addf(&b, "%s%.*s", nseen ? " " : "", (int)n, p)) == MDT_OK)
                 seen[nseen++] = p;
         }
-        p += n;
     }
     if (rc == MDT_OK && !(*granted = mdt_arena_strdup(a, b.data ? b.data : "")))
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
@@ -141,18 +138,17 @@ mdt_rc mdt_consented_client(mdt_env *env, mdt_arena *a, const mdt_client *c, con
     mdt_scope_rec sc;
     mdt_rc rc = MDT_OK;
 
-    for (const char *p = scope ? scope : ""; *p && nok < MAX_SCOPES && mdt_client_unvouched(c);) {
-        size_t n = strcspn(p, " ");
-        const char *name = n ? mdt_arena_strndup(a, p, n) : NULL;
-        if (n && !name)
+    for (mdt_words w = mdt_words_of(scope);
+         nok < MAX_SCOPES && mdt_client_unvouched(c) && mdt_words_next(&w);) {
+        const char *name = mdt_arena_strndup(a, w.word, w.len);
+        if (!name)
             return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-        if (name && (rc = mdt_store_scope_get(env->store, name, a, &sc, err)) == MDT_OK &&
+        if ((rc = mdt_store_scope_get(env->store, name, a, &sc, err)) == MDT_OK &&
             !mdt_str_eq(sc.sensitivity, "approval"))
             ok[nok++] = name;
-        else if (name && rc != MDT_ERR_NOT_FOUND && rc != MDT_OK)
+        else if (rc != MDT_ERR_NOT_FOUND && rc != MDT_OK)
             return rc;
         mdt_err_clear(err);
-        p += n + (p[n] == ' ');
     }
     return mdt_scope_consented_view(a, c, ok, nok, resource,
                                     mdt_resources_has(env->resources, resource), out, err);

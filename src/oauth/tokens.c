@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/b64.h"
+#include "core/words.h"
 #include "jose/jws.h"
 #include "jose/seal.h"
 #include "keys/keyring.h"
@@ -64,12 +65,8 @@ static mdt_rc add_user(mdt_buf *b, const mdt_grant *g)
     if (!g->amr || !*g->amr)
         return MDT_OK;
     rc = mdt_buf_adds(b, ",\"amr\":[");
-    for (const char *p = g->amr; *p && rc == MDT_OK;) {
-        size_t n = strcspn(p, " ");
-        if (n && (rc = mdt_buf_addf(b, "%s\"%.*s\"", sep, (int)n, p)) == MDT_OK)
-            sep = ",";
-        p += n + (p[n] == ' ');
-    }
+    for (mdt_words w = mdt_words_of(g->amr); rc == MDT_OK && mdt_words_next(&w); sep = ",")
+        rc = mdt_buf_addf(b, "%s\"%.*s\"", sep, (int)w.len, w.word);
     return rc == MDT_OK ? mdt_buf_adds(b, "]") : rc;
 }
 

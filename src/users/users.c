@@ -8,6 +8,7 @@
 
 #include "audit/audit.h"
 #include "core/clock.h"
+#include "core/words.h"
 
 #define BAD MDT_ERR_INVALID_REQUEST
 
@@ -143,16 +144,7 @@ static mdt_rc check_user(const char *username, const char *name, const char *ema
 
 bool mdt_user_has_role(const char *roles, const char *role)
 {
-    size_t n = role ? strlen(role) : 0;
-
-    for (const char *p = roles; p && n && *p;) {
-        size_t w = strcspn(p, " ");
-        if (w == n && strncmp(p, role, n) == 0)
-            return true;
-        p += w;
-        p += strspn(p, " ");
-    }
-    return false;
+    return role && *role && mdt_words_has(roles, role);
 }
 
 /* ------------------------------------------------------------------ audit */

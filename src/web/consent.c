@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/words.h"
 #include "iga/consent.h"
 #include "oauth/authorize.h"
 #include "oauth/grants.h"
@@ -103,12 +104,8 @@ static mdt_rc scope_list(mdt_env *env, mdt_req *req, const char *scope, const ch
     mdt_rc rc = MDT_OK;
 
     mdt_buf_init(&b, MDT_WEB_PAGE_MAX);
-    for (const char *p = scope; *p && rc == MDT_OK;) {
-        size_t n = strcspn(p, " ");
-        if (n)
-            rc = scope_item(env, req, mdt_arena_strndup(req->arena, p, n), &b, err);
-        p += n + (p[n] == ' ');
-    }
+    for (mdt_words w = mdt_words_of(scope); rc == MDT_OK && mdt_words_next(&w);)
+        rc = scope_item(env, req, mdt_arena_strndup(req->arena, w.word, w.len), &b, err);
     if (rc == MDT_OK && b.len == 0 &&
         mdt_buf_adds(&b, "<li>No scope: only to know who you are.</li>\n") != MDT_OK)
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");

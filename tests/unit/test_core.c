@@ -7,6 +7,7 @@
 #include "core/b64.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/words.h"
 
 /* ---- base64url ------------------------------------------------------------------------- */
 
@@ -167,6 +168,42 @@ static void test_hex(void **state)
         assert_int_equal(mdt_hex_value("0123456789abcdef"[i]), i);
     assert_int_equal(mdt_hex_value('A'), 10);
     assert_int_equal(mdt_hex_value('g'), -1);
+}
+
+static void test_words(void **state)
+{
+    static const char *const want[] = {"read", "write", "profile"};
+    size_t n = 0, k;
+    const char **split;
+    mdt_arena a;
+
+    (void)state;
+    for (mdt_words w = mdt_words_of("  read  write profile "); mdt_words_next(&w); n++) {
+        assert_true(n < 3);
+        assert_true(mdt_words_is(&w, want[n]));
+    }
+    assert_int_equal(n, 3);
+    n = 0;
+    for (mdt_words w = mdt_words_of(NULL); mdt_words_next(&w);)
+        n++;
+    assert_int_equal(n, 0);
+    assert_true(mdt_words_has("openid  offline_access", "offline_access"));
+    assert_false(mdt_words_has("openid offline_access", "offline"));
+    assert_false(mdt_words_has("openid", ""));
+    assert_false(mdt_words_has(NULL, "openid"));
+    assert_false(mdt_words_has("openid", NULL));
+    mdt_arena_init(&a, 256);
+    split = mdt_words_split(&a, " a  bb c ", &k);
+    assert_non_null(split);
+    assert_int_equal(k, 3);
+    assert_string_equal(split[0], "a");
+    assert_string_equal(split[1], "bb");
+    assert_string_equal(split[2], "c");
+    assert_null(split[3]);
+    split = mdt_words_split(&a, "", &k);
+    assert_non_null(split);
+    assert_int_equal(k, 0);
+    mdt_arena_free(&a);
 }
 
 static void test_duration(void **state)
@@ -530,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_b64url_rejects),
         cmocka_unit_test(test_b64_std),
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_words),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_random),
