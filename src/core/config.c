@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "core/clock.h"
+#include "core/url.h"
 
 #define NO_MAX INT64_MAX
 #define CFG_MSG "invalid configuration"
@@ -394,21 +395,6 @@ static const char *url_host(const char *u, char *host, size_t hn)
     if (memchr(a, '@', (size_t)(end - a)))
         return "must not contain user information";
     return split_hostport(a, (size_t)(end - a), host, hn, false);
-}
-
-static bool is_loopback(const char *host)
-{
-    unsigned char b[16];
-
-    if (strcasecmp(host, "localhost") == 0)
-        return true;
-    if (inet_pton(AF_INET, host, b) == 1)
-        return b[0] == 127;
-    if (inet_pton(AF_INET6, host, b) != 1)
-        return false;
-    if (memcmp(b, &in6addr_loopback, 16) == 0)
-        return true;
-    return IN6_IS_ADDR_V4MAPPED((struct in6_addr *)b) && b[12] == 127;
 }
 
 static const char *check_url(const char *v, size_t n)
@@ -865,7 +851,7 @@ mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
 
     if (!cfg->issuer || (bad = url_host(cfg->issuer, host, sizeof(host))))
         return key_fail(cfg, "server", "issuer", cfg->issuer ? bad : "not set", err);
-    if (strncmp(cfg->issuer, "https://", 8) != 0 && !is_loopback(host))
+    if (strncmp(cfg->issuer, "https://", 8) != 0 && !mdt_host_is_loopback(host))
         return key_fail(cfg, "server", "issuer",
                         "must be https unless the host is loopback (127.0.0.0/8, ::1, localhost)",
                         err);
