@@ -227,7 +227,7 @@ static const cfg_key keys[] = {
     {"registration", "cimd_deny_domains", K_LIST, AT(cimd_deny_domains), .check = check_token,
      .type = "list of hosts", .def = "", .desc = "Hosts whose documents are refused."},
     {"registration", "cimd_allow_http_loopback", K_BOOL, AT(cimd_allow_http_loopback),
-     .def = "false", .desc = "Accept `http://127.0.0.1` document URLs (for tests only)."},
+     .def = "false", .desc = "Accept `http://127.0.0.1` (any address of 127.0.0.0/8) document URLs (for tests only)."},
     {"registration", "cimd_max_bytes", K_INT, AT(cimd_max_bytes), .min = 512, .max = 65536,
      .def = "5120", .desc = "Largest client ID metadata document accepted."},
     {"registration", "cimd_cache_min", K_DURATION, AT(cimd_cache_min), .min = 0, .max = 86400,
