@@ -90,12 +90,13 @@ bool mdt_host_is_loopback_ip(const char *host)
 
 bool mdt_host_is_loopback(const char *host)
 {
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     unsigned char b[16];
 
     if (!host)
         return false;
     if (strcasecmp(host, "localhost") == 0 || mdt_host_is_loopback_ip(host))
         return true;
-    return host_addr(host, b) == AF_INET6 && IN6_IS_ADDR_V4MAPPED((struct in6_addr *)b) &&
+    return host_addr(host, b) == AF_INET6 && memcmp(b, v4mapped, sizeof(v4mapped)) == 0 &&
            b[12] == 127;
 }
