@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "fuzz.h"
+#include "core/url.h"
 #include "oauth/cimd.h"
 
 #define URL "https://app.example.com/oauth/client.json"
@@ -24,7 +25,7 @@ static void url(const char *s, mdt_arena *a)
         (strncmp(s, "https://", 8) != 0 || !host || !*host || strchr(s, '#') || strchr(host, '@')))
         __builtin_trap(); /* accepted URLs are https, with a host, no fragment or userinfo */
     if (mdt_cimd_url_check(s, true, a, &host, &err) == MDT_OK && strncmp(s, "https://", 8) != 0 &&
-        !mdt_str_eq(host, "127.0.0.1"))
+        !mdt_host_is_loopback_ip(host))
         __builtin_trap(); /* http only to the loopback literal */
 }
 

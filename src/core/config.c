@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "core/clock.h"
+#include "core/url.h"
 
 #define NO_MAX INT64_MAX
 #define CFG_MSG "invalid configuration"
@@ -226,7 +227,7 @@ static const cfg_key keys[] = {
     {"registration", "cimd_deny_domains", K_LIST, AT(cimd_deny_domains), .check = check_token,
      .type = "list of hosts", .def = "", .desc = "Hosts whose documents are refused."},
     {"registration", "cimd_allow_http_loopback", K_BOOL, AT(cimd_allow_http_loopback),
-     .def = "false", .desc = "Accept `http://127.0.0.1` document URLs (for tests only)."},
+     .def = "false", .desc = "Accept `http://127.0.0.1` (any address of 127.0.0.0/8) document URLs (for tests only)."},
     {"registration", "cimd_max_bytes", K_INT, AT(cimd_max_bytes), .min = 512, .max = 65536,
      .def = "5120", .desc = "Largest client ID metadata document accepted."},
     {"registration", "cimd_cache_min", K_DURATION, AT(cimd_cache_min), .min = 0, .max = 86400,
@@ -394,21 +395,6 @@ static const char *url_host(const char *u, char *host, size_t hn)
     if (memchr(a, '@', (size_t)(end - a)))
         return "must not contain user information";
     return split_hostport(a, (size_t)(end - a), host, hn, false);
-}
-
-static bool is_loopback(const char *host)
-{
-    unsigned char b[16];
-
-    if (strcasecmp(host, "localhost") == 0)
-        return true;
-    if (inet_pton(AF_INET, host, b) == 1)
-        return b[0] == 127;
-    if (inet_pton(AF_INET6, host, b) != 1)
-        return false;
-    if (memcmp(b, &in6addr_loopback, 16) == 0)
-        return true;
-    return IN6_IS_ADDR_V4MAPPED((struct in6_addr *)b) && b[12] == 127;
 }
 
 static const char *check_url(const char *v, size_t n)
@@ -865,7 +851,7 @@ mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
 
     if (!cfg->issuer || (bad = url_host(cfg->issuer, host, sizeof(host))))
         return key_fail(cfg, "server", "issuer", cfg->issuer ? bad : "not set", err);
-    if (strncmp(cfg->issuer, "https://", 8) != 0 && !is_loopback(host))
+    if (strncmp(cfg->issuer, "https://", 8) != 0 && !mdt_host_is_loopback(host))
         return key_fail(cfg, "server", "issuer",
                         "must be https unless the host is loopback (127.0.0.0/8, ::1, localhost)",
                         err);

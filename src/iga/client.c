@@ -1,12 +1,13 @@
 #include "iga/client.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/url.h"
 #include "core/words.h"
 #include "jose/jwk.h"
 #include "iga/client_internal.h"
@@ -100,26 +101,13 @@ static mdt_rc nomem(mdt_err *err)
     return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
 }
 
-/* Parses an http(s) URL; *scheme and *host are curl_free'd by the caller. */
+/* Parses an http(s) URL; *scheme and *host are freed by the caller. */
 static bool url_parts(const char *uri, char **scheme, char **host)
 {
-    CURLU *u;
-    bool ok;
-
     *scheme = *host = NULL;
-    if (strlen(uri) > MDT_URI_MAX || has_ctl_or_space(uri) || !(u = curl_url()))
+    if (strlen(uri) > MDT_URI_MAX || has_ctl_or_space(uri))
         return false;
-    ok = curl_url_set(u, CURLUPART_URL, uri, 0) == CURLUE_OK &&
-         curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
-         curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK && *host && (*host)[0];
-    curl_url_cleanup(u);
-    return ok;
-}
-
-static bool is_loopback(const char *host)
-{
-    return strcasecmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
-           strcmp(host, "[::1]") == 0;
+    return mdt_url_scheme_host(uri, scheme, host);
 }
 
 static bool url_ok(const char *uri, bool redirect)
@@ -131,10 +119,10 @@ static bool url_ok(const char *uri, bool redirect)
         if (strcasecmp(scheme, "https") == 0)
             ok = true;
         else if (redirect && strcasecmp(scheme, "http") == 0)
-            ok = is_loopback(host);
+            ok = mdt_host_is_loopback(host);
     }
-    curl_free(scheme);
-    curl_free(host);
+    free(scheme);
+    free(host);
     return ok && !(redirect && strchr(uri, '#'));
 }
 
@@ -358,8 +346,8 @@ static mdt_rc check_jwks_uri(const field *f, vctx *c, json_t *v, json_t **out, m
               (strcasecmp(scheme, "https") == 0 ||
                (c->env->cfg.jwks_uri_allow_http && strcasecmp(scheme, "http") == 0));
 
-    curl_free(scheme);
-    curl_free(host);
+    free(scheme);
+    free(host);
     if (!ok)
         return bad(f, err);
     *out = json_incref(v);

@@ -7,8 +7,8 @@
 #include "iga/registration.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +16,7 @@
 #include "audit/audit.h"
 #include "core/b64.h"
 #include "core/buf.h"
+#include "core/url.h"
 #include "core/words.h"
 #include "iga/client.h"
 #include "iga/iat.h"
@@ -357,8 +358,7 @@ static mdt_rc validate(mdt_env *env, json_t *in, mdt_arena *a, json_t **norm, md
  * checks the addresses they resolve to. */
 static bool host_not_public(const char *uri)
 {
-    CURLU *u = curl_url();
-    char *host = NULL;
+    char *host = mdt_url_host(uri);
     union {
         struct sockaddr sa;
         struct sockaddr_in v4;
@@ -367,8 +367,7 @@ static bool host_not_public(const char *uri)
     bool bad = false;
 
     memset(&addr, 0, sizeof(addr));
-    if (u && curl_url_set(u, CURLUPART_URL, uri, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host) {
+    if (host) {
         size_t n = strlen(host);
         if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
             host[n - 1] = '\0';
@@ -378,10 +377,9 @@ static bool host_not_public(const char *uri)
             addr.v4.sin_family = AF_INET;
             bad = true;
         }
-        bad = (bad && !mdt_fetch_addr_public(&addr.sa)) || strcasecmp(host, "localhost") == 0;
+        bad = (bad && !mdt_fetch_addr_public(&addr.sa)) || mdt_host_is_loopback(host);
     }
-    curl_free(host);
-    curl_url_cleanup(u);
+    free(host);
     return bad;
 }
 

@@ -1,11 +1,12 @@
 #include "iga/scope.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
+#include "core/url.h"
 #include "store/store.h"
 
 static const char *const sensitivities[] = {"none", "consent", "approval"};
@@ -36,18 +37,10 @@ static bool scheme_valid(const char *uri, const char **colon)
 
 static bool http_uri_has_host(const char *uri)
 {
-    CURLU *u = curl_url();
-    char *host = NULL;
-    bool ok = false;
+    char *host = mdt_url_host(uri);
 
-    if (!u)
-        return false;
-    if (curl_url_set(u, CURLUPART_URL, uri, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && host[0])
-        ok = true;
-    curl_free(host);
-    curl_url_cleanup(u);
-    return ok;
+    free(host);
+    return host != NULL;
 }
 
 bool mdt_resource_uri_valid(const char *uri)

@@ -16,6 +16,8 @@
 
 #include <curl/curl.h>
 
+#include "core/url.h"
+
 typedef struct {
     mdt_buf *out;
     mdt_fetch_headers *h; /* NULL: not captured */
@@ -388,22 +390,8 @@ static void job_free(job *j)
     curl_easy_cleanup(j->easy);
     curl_slist_free_all(j->hdrs);
     mdt_buf_free(&j->body);
-    curl_free(j->host);
+    free(j->host);
     free(j);
-}
-
-static char *url_host(const char *url)
-{
-    CURLU *u = curl_url();
-    char *host = NULL;
-
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
-        curl_url_get(u, CURLUPART_HOST, &host, 0);
-    curl_url_cleanup(u);
-    for (char *p = host; p && *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p + 32);
-    return host;
 }
 
 /* Under the mutex. */
@@ -604,7 +592,7 @@ mdt_rc mdt_fetcher_submit(mdt_fetcher *f, const char *url, const mdt_fetch_opts 
     if ((rc = easy_new(url, o, accept, &j->ctx, &j->hdrs, &j->easy, err)) != MDT_OK)
         goto fail;
     rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if (!(j->host = url_host(url)) ||
+    if (!(j->host = mdt_url_host(url)) ||
         curl_easy_setopt(j->easy, CURLOPT_PRIVATE, (char *)j) != CURLE_OK)
         goto fail;
     pthread_mutex_lock(&f->mu);

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "core/url.h"
 #include "iga/client.h"
 #include "iga/registration.h"
 #include "oauth/client_auth.h"
@@ -50,6 +51,19 @@ static bool host_ok(const char *h, size_t n)
             return false;
     }
     return true;
+}
+
+/* Whether the n bytes at h (a host that passed host_ok) are an IPv4
+ * loopback address. */
+static bool loopback_ip(const char *h, size_t n)
+{
+    char tmp[256];
+
+    if (n >= sizeof(tmp))
+        return false;
+    memcpy(tmp, h, n);
+    tmp[n] = '\0';
+    return mdt_host_is_loopback_ip(tmp);
 }
 
 static bool port_ok(const char *p, size_t n)
@@ -144,8 +158,8 @@ mdt_rc mdt_cimd_url_check(const char *url, bool allow_http_loopback, mdt_arena *
         return url_refused(err, "host is not a DNS name or an IPv4 address");
     if (colon && !port_ok(colon + 1, (size_t)(end - colon - 1)))
         return url_refused(err, "bad port");
-    if (http && !(hn == 9 && strncmp(p, "127.0.0.1", 9) == 0))
-        return url_refused(err, "http only for the host 127.0.0.1");
+    if (http && !loopback_ip(p, hn))
+        return url_refused(err, "http only for a loopback IP address (127.0.0.0/8)");
     if (!path_ok(end, strcspn(end, "?")))
         return url_refused(err, "dot segment in the path");
     return host ? lower_copy(a, p, hn, host, err) : MDT_OK;

@@ -85,7 +85,7 @@ mdt_rc mdt_cimd_candidate(const char *client_id, const char *metadata, mdt_arena
 /* --- the rules, as pure functions --- */
 
 /* The draft's client identifier URL (§3): scheme https (or http with the
- * host 127.0.0.1 when allow_http_loopback), a host that is a DNS name or
+ * host in 127.0.0.0/8 when allow_http_loopback), a host that is a DNS name or
  * an IPv4 address (no IPv6 literal), an optional port, a path, an optional
  * query; no fragment, no user name or password, no "." or ".." path
  * segment (percent-encoded ones included), printable ASCII only, at most

@@ -3,31 +3,44 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/url.h"
 
-/* The part of a loopback http URL after its host, or NULL when u is not one.
- * *host gets the host's length including "http://". */
+/* The part of a loopback http URL after its host, or NULL when u is not one:
+ * "http://", a loopback IP literal (RFC 8252 §7.3, 127.0.0.0/8 or [::1];
+ * not the name localhost, §8.3), an optional port, then the end, a path or a
+ * query. *host gets the host's length including "http://". */
 static const char *after_loopback_host(const char *u, size_t *host)
 {
-    static const char *const prefixes[] = {"http://127.0.0.1", "http://[::1]"};
+    char h[64];
+    const char *p;
+    size_t n;
 
-    for (size_t i = 0; i < MDT_ARRAY_LEN(prefixes); i++) {
-        size_t n = strlen(prefixes[i]);
-        const char *p = u + n;
-
-        if (strncmp(u, prefixes[i], n) != 0)
-            continue;
-        if (*p == ':') {
-            size_t digits = strspn(p + 1, "0123456789");
-            if (digits == 0 || digits > 5)
-                return NULL;
-            p += 1 + digits;
-        }
-        if (*p && *p != '/' && *p != '?')
-            return NULL;
-        *host = n;
-        return p;
+    if (strncmp(u, "http://", 7) != 0)
+        return NULL;
+    p = u + 7;
+    if (*p == '[') {
+        const char *close = strchr(p, ']');
+        n = close ? (size_t)(close - p) + 1 : 0;
+    } else {
+        n = strcspn(p, ":/?#");
     }
-    return NULL;
+    if (n == 0 || n >= sizeof(h))
+        return NULL;
+    memcpy(h, p, n);
+    h[n] = '\0';
+    if (!mdt_host_is_loopback_ip(h))
+        return NULL;
+    p += n;
+    if (*p == ':') {
+        size_t digits = strspn(p + 1, "0123456789");
+        if (digits == 0 || digits > 5)
+            return NULL;
+        p += 1 + digits;
+    }
+    if (*p && *p != '/' && *p != '?')
+        return NULL;
+    *host = 7 + n;
+    return p;
 }
 
 bool mdt_redirect_uri_match(const char *registered, const char *presented,

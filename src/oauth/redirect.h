@@ -17,7 +17,8 @@
 
 /* Whether presented equals registered exactly (byte for byte), or, when
  * loopback_any_port, both are http URLs on the same loopback IP literal
- * (127.0.0.1 or [::1]) that differ only in the port. */
+ * (127.0.0.0/8 or [::1], RFC 8252 §7.3; not localhost, §8.3) that differ
+ * only in the port. */
 bool mdt_redirect_uri_match(const char *registered, const char *presented,
                             bool loopback_any_port);
 

@@ -139,6 +139,29 @@ describe('an MCP-style client registers openly and signs a person in', { timeout
     }
   });
 
+  it('every loopback IP literal (127.0.0.0/8, [::1]) may use any port, the name localhost may not (RFC 8252 §7.3, §8.3)', async () => {
+    const port = new URL(cb.uri).port;
+    const b = assertRegistered(await register(srv, { ...mcpMetadata(),
+      redirect_uris: ['http://127.0.0.2/cb', 'http://[0:0:0:0:0:0:0:1]/cb', 'http://localhost/cb'] }), 'active');
+    const jar = await signedIn(srv, 'alice');
+    const { challenge } = await pkce();
+    const ask = (uri) => jar.fetch(authorizeUrl(srv, { client_id: b.client_id, response_type: 'code', redirect_uri: uri,
+      code_challenge: challenge, code_challenge_method: 'S256', state: 's', scope: 'read', resource: MCP }));
+    for (const uri of [`http://127.0.0.2:${port}/cb`, `http://[0:0:0:0:0:0:0:1]:${port}/cb`]) {
+      const r = await ask(uri);
+      assert.equal(r.status, 303, `${uri}: ${await r.text()}`);
+      assert.match(r.headers.get('location'), /^\/consent\?request=/, `${uri}: on to the consent page`);
+    }
+    // localhost only as registered; another loopback address, userinfo or a
+    // look-alike host is refused without a redirect
+    for (const uri of [`http://localhost:${port}/cb`, `http://127.0.0.3:${port}/cb`, `http://[::1]:${port}/cb`,
+      `http://127.0.0.2:${port}@evil.example/cb`, `http://127.0.0.2.evil.example:${port}/cb`, `http://127.2:${port}/cb`]) {
+      const bad = await ask(uri);
+      assert.equal(bad.status, 400, uri);
+      assert.equal(bad.headers.get('location'), null, uri);
+    }
+  });
+
   it('a client an admin created keeps its own scopes; any client may ask for a protected resource', async () => {
     const c = createClient(srv, { client_name: 'Admin app', grant_types: ['authorization_code'], redirect_uris: [cb.uri],
       token_endpoint_auth_method: 'none', scope: 'read' });

@@ -75,6 +75,12 @@ describe('RFC 7591 open registration', { timeout: 90_000 }, () => {
     assert.deepEqual(b.redirect_uris, ['com.example.agent:/callback', 'http://127.0.0.1:33418/cb']);
   });
 
+  it('http redirect URIs on any loopback IP literal (127.0.0.0/8, [::1]) or localhost are accepted', async () => {
+    const uris = ['http://127.0.0.2:33418/cb', 'http://127.255.0.1/cb', 'http://[::1]/cb', 'http://localhost:8080/cb'];
+    const b = assertRegistered(await register(srv, { client_name: 'desktop', redirect_uris: uris }));
+    assert.deepEqual(b.redirect_uris, uris);
+  });
+
   it('RFC 7592: read, update and delete with the registration access token', async () => {
     const b = assertRegistered(await register(srv, { client_name: 'managed', scope: 'read' }));
     const rat = b.registration_access_token;
@@ -145,6 +151,12 @@ describe('RFC 7591 open registration', { timeout: 90_000 }, () => {
     it('http redirect URI on a non-loopback host -> 400 invalid_redirect_uri', async () => {
       await refusedRegistration(srv, () => register(srv, m({ redirect_uris: ['http://app.example/cb'] })), 400, 'invalid_redirect_uri');
     });
+    for (const uri of ['http://128.0.0.1/cb', 'http://[::2]/cb', 'http://127.0.0.1.evil.example/cb', 'http://localhost.example.com/cb',
+      'http://127.0.0.1@evil.example/cb', 'http://localhost./cb']) {
+      it(`http redirect URI on a host that is not loopback (${uri}) -> 400 invalid_redirect_uri`, async () => {
+        await refusedRegistration(srv, () => register(srv, m({ redirect_uris: [uri] })), 400, 'invalid_redirect_uri');
+      });
+    }
     it('a private-use scheme that is not reverse-domain -> 400 invalid_redirect_uri', async () => {
       await refusedRegistration(srv, () => register(srv, m({ redirect_uris: ['myapp:/cb'] })), 400, 'invalid_redirect_uri');
     });

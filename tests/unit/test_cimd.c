@@ -97,15 +97,18 @@ static void test_url_rules(void **state)
     memcpy(longurl, "https://a.example/", 18);
     assert_int_equal(mdt_cimd_url_check(longurl, false, &arena, NULL, &err), MDT_ERR_INVALID_CLIENT);
     assert_int_equal(mdt_cimd_url_check(NULL, false, &arena, NULL, &err), MDT_ERR_INVALID_CLIENT);
-    /* http: only with the test switch, only to 127.0.0.1 */
+    /* http: only with the test switch, only to 127.0.0.0/8 */
     assert_int_equal(mdt_cimd_url_check("http://127.0.0.1:8080/c", false, &arena, NULL, &err),
                      MDT_ERR_INVALID_CLIENT);
     assert_int_equal(mdt_cimd_url_check("http://127.0.0.1:8080/c", true, &arena, &host, &err), MDT_OK);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(mdt_cimd_url_check("http://localhost:8080/c", true, &arena, NULL, &err),
                      MDT_ERR_INVALID_CLIENT);
-    assert_non_null(strstr(err.detail, "127.0.0.1"));
-    assert_int_equal(mdt_cimd_url_check("http://127.0.0.10/c", true, &arena, NULL, &err),
+    assert_non_null(strstr(err.detail, "127.0.0.0/8"));
+    assert_int_equal(mdt_cimd_url_check("http://127.0.0.10/c", true, &arena, NULL, &err), MDT_OK);
+    assert_int_equal(mdt_cimd_url_check("http://127.1/c", true, &arena, NULL, &err),
+                     MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_cimd_url_check("http://128.0.0.1/c", true, &arena, NULL, &err),
                      MDT_ERR_INVALID_CLIENT);
     assert_int_equal(mdt_cimd_url_check("http://app.example.com/c", true, &arena, NULL, &err),
                      MDT_ERR_INVALID_CLIENT);

@@ -35,6 +35,22 @@ static void test_loopback(void **state)
     assert_false(mdt_redirect_uri_match("http://127.0.0.1/cb", "http://127.0.0.1:x/cb", true));
     assert_false(mdt_redirect_uri_match("http://localhost/cb", "http://localhost:80/cb", true));
     assert_false(mdt_redirect_uri_match("https://127.0.0.1/cb", "https://127.0.0.1:9/cb", true));
+    /* any loopback IP literal of RFC 8252 §7.3: 127.0.0.0/8 and ::1 */
+    assert_true(mdt_redirect_uri_match("http://127.0.0.2/cb", "http://127.0.0.2:5000/cb", true));
+    assert_true(mdt_redirect_uri_match("http://127.1.2.3:80/cb?a=1", "http://127.1.2.3:9/cb?a=1", true));
+    assert_false(mdt_redirect_uri_match("http://127.0.0.2/cb", "http://127.0.0.3:5000/cb", true));
+    assert_false(mdt_redirect_uri_match("http://127.1/cb", "http://127.1:5000/cb", true));
+    assert_false(mdt_redirect_uri_match("http://0x7f.0.0.1/cb", "http://0x7f.0.0.1:5/cb", true));
+    assert_false(mdt_redirect_uri_match("http://128.0.0.1/cb", "http://128.0.0.1:5/cb", true));
+    assert_false(mdt_redirect_uri_match("http://127.0.0.1/cb", "http://127.0.0.1@evil/cb", true));
+    assert_false(mdt_redirect_uri_match("http://127.0.0.1/cb", "http://127.0.0.1:5@evil/cb", true));
+    assert_false(mdt_redirect_uri_match("http://[::1]/cb", "http://[::1]@evil/cb", true));
+    assert_false(mdt_redirect_uri_match("http://[::1]/cb", "http://[::1:5000/cb", true));
+    assert_false(mdt_redirect_uri_match("http://[::2]/cb", "http://[::2]:5000/cb", true));
+    assert_false(mdt_redirect_uri_match("http://127.0.0.1./cb", "http://127.0.0.1.:5/cb", true));
+    assert_false(mdt_redirect_uri_match("http://127.0.0.1/cb", "http://127.0.0.1:123456/cb", true));
+    assert_false(mdt_redirect_uri_match("http://127.0.0.1/cb", "http://127.0.0.1:5#x", true));
+    assert_false(mdt_redirect_uri_match("HTTP://127.0.0.1/cb", "HTTP://127.0.0.1:5/cb", true));
 }
 
 static void test_select_and_build(void **state)
