@@ -54,6 +54,8 @@ typedef struct mdt_resp {
     bool has_audit;            /* the response is sent only after this event is durable */
     mdt_audit_event audit;
     const char *client_id;     /* for the access log */
+    char fault[256];           /* a server fault's "kind: detail", for the access log
+                                  (set by mdt_resp_error; "" when none) */
 } mdt_resp;
 
 typedef void (*mdt_handler_fn)(mdt_env *env, mdt_req *req, mdt_resp *resp);
