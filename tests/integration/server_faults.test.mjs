@@ -11,9 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, startServer } from './lib/server.mjs';
 import {
-  agentMetadata, assertOAuthError, auditEvents, createFixtureScopes, eventBody, eventType, show,
+  agentMetadata, assertOAuthError, auditEvents, createFixtureScopes, eventBody, eventType, post, show,
   tokenBasic,
 } from './lib/oauth.mjs';
+import { CLIENT_ASSERTION_TYPE, clientClaims, keyPair, sign } from './lib/assertions.mjs';
 
 /** The JSON lines of the server's stderr. */
 function logLines(srv) {
@@ -68,13 +69,30 @@ async function lockDatabase(file) {
 describe('server faults', { timeout: 90_000 }, () => {
   let srv;
   let client;
+  let pkj;
+  let key;
   let lock;
   before(async () => {
     srv = await startServer();
     createFixtureScopes(srv);
     // opaque access tokens are written to the store when issued
     client = createClient(srv, agentMetadata({ client_name: 'Opaque', access_token_format: 'opaque' }));
+    // a client assertion's jti is written to the store while the client authenticates
+    key = await keyPair('ES256');
+    pkj = createClient(srv, agentMetadata({
+      client_name: 'Signed', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key.publicJwk] },
+    }));
   });
+
+  /** client_credentials authenticated with a fresh private_key_jwt assertion. */
+  async function tokenSigned() {
+    return post(srv, '/token', {
+      grant_type: 'client_credentials',
+      client_id: pkj.client_id,
+      client_assertion_type: CLIENT_ASSERTION_TYPE,
+      client_assertion: await sign(key, clientClaims(srv, pkj.client_id)),
+    });
+  }
   after(async () => {
     await lock?.release();
     await srv?.stop();
@@ -124,5 +142,38 @@ describe('server faults', { timeout: 90_000 }, () => {
     const accessOk = await waitLog(srv, (lines) => lines.find((l) => l.type === 'access'
       && l.request_id === again.headers.get('x-request-id')), 'the access log line');
     assert.equal(accessOk.fault, undefined, 'no fault on a good answer');
+  });
+
+  it('a store failure while the client authenticates: 503, logged with the request id, audited', async () => {
+    const ok = await tokenSigned();
+    assert.equal(ok.status, 200, show(ok));
+    const faultsBefore = logLines(srv).filter((l) => l.level === 'error').length;
+
+    lock = await lockDatabase(path.join(srv.dir, 'mandate.db'));
+    const pending = tokenSigned().catch((e) => e);
+    const errorLine = await waitLog(srv, (lines) => lines.filter((l) => l.level === 'error')
+      .slice(faultsBefore).find((l) => typeof l.msg === 'string' && l.msg.startsWith('unavailable: ')),
+    'the store fault');
+    assert.equal(await lock.release(), 0, 'sqlite3 released the lock');
+    const r = await pending;
+    assert.ok(!(r instanceof Error), `request failed: ${r}`);
+    assertOAuthError(r, 503, 'temporarily_unavailable');
+    const rid = r.headers.get('x-request-id');
+    assert.equal(errorLine.request_id, rid, JSON.stringify(errorLine));
+    const access = await waitLog(srv, (lines) => lines.find((l) => l.type === 'access' && l.request_id === rid),
+      'the access log line');
+    assert.equal(access.status, 503);
+    assert.equal(access.fault, errorLine.msg, JSON.stringify(access));
+
+    // before, a fault during client authentication left no audit event
+    const events = auditEvents(srv).map(eventBody).filter((e) => e.request_id === rid);
+    assert.equal(events.length, 1, `the refusal is audited once: ${JSON.stringify(events)}`);
+    assert.equal(events[0].client_id, pkj.client_id);
+    assert.equal(events[0].decision, 'deny');
+    assert.equal(events[0].reason, 'temporarily_unavailable: the service is temporarily unavailable');
+    assert.ok(!/locked|busy|jti/i.test(JSON.stringify(events[0])), 'no private detail in the audit log');
+
+    const again = await tokenSigned();
+    assert.equal(again.status, 200, show(again));
   });
 });
