@@ -32,17 +32,19 @@ void mdt_resp_text(mdt_resp *resp, int status, const char *text)
         resp->status = 500;
 }
 
-/* The one place where a server fault becomes its public answer: logged here,
- * once, with its private detail (the log line carries the request id), and
- * kept for the access log line's "fault" field. */
+void mdt_resp_fault(mdt_resp *resp, const mdt_err *err)
+{
+    mdt_err_fault_text(err, resp->fault, sizeof(resp->fault));
+    if (resp->fault[0])
+        MDT_ERROR("%s", resp->fault);
+}
+
 void mdt_resp_error(mdt_resp *resp, const mdt_err *err)
 {
     mdt_rc rc = err->rc == MDT_OK ? MDT_ERR_INTERNAL : err->rc;
     const char *desc = mdt_err_public_text(err);
 
-    mdt_err_fault_text(err, resp->fault, sizeof(resp->fault));
-    if (resp->fault[0])
-        MDT_ERROR("%s", resp->fault);
+    mdt_resp_fault(resp, err);
     resp->status = mdt_rc_http_status(rc);
     resp->content_type = "application/json";
     resp->no_store = true;

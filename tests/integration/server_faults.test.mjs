@@ -14,6 +14,8 @@ import {
   agentMetadata, assertOAuthError, auditEvents, createFixtureScopes, eventBody, eventType, post, show,
   tokenBasic,
 } from './lib/oauth.mjs';
+import { createUsers, FAST_ARGON2, PASSWORD } from './lib/authz.mjs';
+import { CookieJar, csrfOf } from './lib/browser.mjs';
 import { CLIENT_ASSERTION_TYPE, clientClaims, keyPair, sign } from './lib/assertions.mjs';
 
 /** The JSON lines of the server's stderr. */
@@ -73,8 +75,9 @@ describe('server faults', { timeout: 90_000 }, () => {
   let key;
   let lock;
   before(async () => {
-    srv = await startServer();
+    srv = await startServer({ config: { users: FAST_ARGON2 } });
     createFixtureScopes(srv);
+    createUsers(srv, ['alice']);
     // opaque access tokens are written to the store when issued
     client = createClient(srv, agentMetadata({ client_name: 'Opaque', access_token_format: 'opaque' }));
     // a client assertion's jti is written to the store while the client authenticates
@@ -175,5 +178,37 @@ describe('server faults', { timeout: 90_000 }, () => {
 
     const again = await tokenSigned();
     assert.equal(again.status, 200, show(again));
+  });
+
+  it('a store failure at sign-in: the fault page, logged with the request id, access log fault', async () => {
+    const jar = new CookieJar();
+    const html = await (await jar.fetch(`${srv.url}/login`, { signal: AbortSignal.timeout(10_000) })).text();
+    const token = csrfOf(html);
+    const faultsBefore = logLines(srv).filter((l) => l.level === 'error').length;
+
+    lock = await lockDatabase(path.join(srv.dir, 'mandate.db'));
+    const pending = jar.fetch(`${srv.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf_token: token, username: 'alice', password: PASSWORD }).toString(),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(30_000),
+    }).catch((e) => e);
+    const errorLine = await waitLog(srv, (lines) => lines.filter((l) => l.level === 'error')
+      .slice(faultsBefore).find((l) => typeof l.msg === 'string' && l.msg.startsWith('unavailable: ')),
+    'the store fault');
+    assert.equal(await lock.release(), 0, 'sqlite3 released the lock');
+    const r = await pending;
+    assert.ok(!(r instanceof Error), `request failed: ${r}`);
+    const page = await r.text();
+    assert.equal(r.status, 503, page.slice(0, 300));
+    assert.match(page, /could not complete this request/);
+    assert.ok(!/locked|busy/i.test(page), 'no private detail on the page');
+    const rid = r.headers.get('x-request-id');
+    assert.equal(errorLine.request_id, rid, JSON.stringify(errorLine));
+    const access = await waitLog(srv, (lines) => lines.find((l) => l.type === 'access' && l.request_id === rid),
+      'the access log line');
+    assert.equal(access.status, 503);
+    assert.equal(access.fault, errorLine.msg, JSON.stringify(access));
   });
 });
