@@ -112,6 +112,60 @@ const char *mdt_err_text(const mdt_err *err)
     return mdt_rc_name(err->rc);
 }
 
+static mdt_rc effective_rc(const mdt_err *err)
+{
+    return !err || err->rc == MDT_OK ? MDT_ERR_INTERNAL : err->rc;
+}
+
+const char *mdt_err_public_text(const mdt_err *err)
+{
+    mdt_rc rc = effective_rc(err);
+
+    if (rc == MDT_ERR_UNAVAILABLE)
+        return "the service is temporarily unavailable";
+    if (mdt_rc_is_server_fault(rc))
+        return "internal error";
+    return err->msg;
+}
+
+const char *mdt_err_audit_text(const mdt_err *err)
+{
+    if (mdt_rc_is_server_fault(effective_rc(err)))
+        return mdt_err_public_text(err);
+    return mdt_err_text(err);
+}
+
+static const char *fault_kind(mdt_rc rc)
+{
+    switch (rc) {
+    case MDT_ERR_NOMEM:
+        return "memory";
+    case MDT_ERR_STORE:
+        return "store";
+    case MDT_ERR_UNAVAILABLE:
+        return "unavailable";
+    case MDT_ERR_CRYPTO:
+        return "crypto";
+    case MDT_ERR_IO:
+        return "io";
+    default:
+        return "internal";
+    }
+}
+
+void mdt_err_fault_text(const mdt_err *err, char *out, size_t n)
+{
+    mdt_rc rc = effective_rc(err);
+
+    if (!n)
+        return;
+    out[0] = '\0';
+    if (!mdt_rc_is_server_fault(rc))
+        return;
+    snprintf(out, n, "%s: %s", fault_kind(rc),
+             err && (err->detail[0] || err->msg) ? mdt_err_text(err) : "no detail");
+}
+
 bool mdt_ct_eq(const void *a, size_t alen, const void *b, size_t blen)
 {
     if (alen != blen)

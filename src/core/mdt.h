@@ -61,6 +61,15 @@ mdt_rc mdt_fail_openssl(mdt_err *err, const char *what);
 void mdt_err_clear(mdt_err *err);
 /* err->detail when set, else err->msg, else the rc's name. */
 const char *mdt_err_text(const mdt_err *err);
+/* What a client may be shown of err, and what an audit event records: for a
+ * client fault err->msg (mdt_err_audit_text: the detail when set); for a
+ * server fault (or MDT_OK, taken as an internal fault) a fixed public
+ * message, never the detail. mdt_err_public_text may return NULL. */
+const char *mdt_err_public_text(const mdt_err *err);
+const char *mdt_err_audit_text(const mdt_err *err);
+/* For a server fault, "kind: detail" (e.g. "store: token insert: database
+ * is locked") into out, for the logs; "" for a client fault. */
+void mdt_err_fault_text(const mdt_err *err, char *out, size_t n);
 
 const char *mdt_rc_name(mdt_rc rc);   /* "invalid_client", "server_error", ... */
 int mdt_rc_http_status(mdt_rc rc);    /* 400, 401, 404, 413, 415, 500, 503 ... */

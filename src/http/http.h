@@ -54,6 +54,8 @@ typedef struct mdt_resp {
     bool has_audit;            /* the response is sent only after this event is durable */
     mdt_audit_event audit;
     const char *client_id;     /* for the access log */
+    char fault[256];           /* a server fault's "kind: detail", for the access log
+                                  (set by mdt_resp_error; "" when none) */
 } mdt_resp;
 
 typedef void (*mdt_handler_fn)(mdt_env *env, mdt_req *req, mdt_resp *resp);
@@ -84,8 +86,14 @@ void mdt_resp_header(mdt_resp *resp, const char *name, const char *value);
 /* Takes a JSON text (copied). */
 void mdt_resp_json(mdt_resp *resp, int status, const char *json, size_t len);
 /* RFC 6749 §5.2 error body from err, with its status; invalid_client adds
- * WWW-Authenticate. Server faults never leak their detail. */
+ * WWW-Authenticate. Server faults never leak their detail: the body has the
+ * public text, and the fault is reported by mdt_resp_fault. */
 void mdt_resp_error(mdt_resp *resp, const mdt_err *err);
+/* The one place a server fault is reported: logged once at level error with
+ * its private detail (the line carries the request id), and kept in
+ * resp->fault for the access log line. Nothing for a client fault. A handler
+ * that renders its own answer for a fault (a page) calls this. */
+void mdt_resp_fault(mdt_resp *resp, const mdt_err *err);
 void mdt_resp_text(mdt_resp *resp, int status, const char *text);
 
 #endif

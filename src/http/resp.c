@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "core/log.h"
 #include "http/http.h"
 
 void mdt_resp_header(mdt_resp *resp, const char *name, const char *value)
@@ -31,14 +32,19 @@ void mdt_resp_text(mdt_resp *resp, int status, const char *text)
         resp->status = 500;
 }
 
+void mdt_resp_fault(mdt_resp *resp, const mdt_err *err)
+{
+    mdt_err_fault_text(err, resp->fault, sizeof(resp->fault));
+    if (resp->fault[0])
+        MDT_ERROR("%s", resp->fault);
+}
+
 void mdt_resp_error(mdt_resp *resp, const mdt_err *err)
 {
     mdt_rc rc = err->rc == MDT_OK ? MDT_ERR_INTERNAL : err->rc;
-    const char *desc = err->msg;
+    const char *desc = mdt_err_public_text(err);
 
-    if (mdt_rc_is_server_fault(rc))
-        desc = rc == MDT_ERR_UNAVAILABLE ? "the service is temporarily unavailable"
-                                         : "internal error";
+    mdt_resp_fault(resp, err);
     resp->status = mdt_rc_http_status(rc);
     resp->content_type = "application/json";
     resp->no_store = true;

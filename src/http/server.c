@@ -408,8 +408,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         mdt_err err;
         if (c->audit_rc == MDT_OK)
             return send_resp(c);
-        mdt_fail(&err, MDT_ERR_UNAVAILABLE, "audit log unavailable");
-        MDT_ERROR("audit event not durable (%s): response withheld", mdt_rc_name(c->audit_rc));
+        mdt_failf(&err, MDT_ERR_UNAVAILABLE, "audit log unavailable",
+                  "audit event not durable (%s): response withheld", mdt_rc_name(c->audit_rc));
         c->resp.nheaders = 0;
         mdt_resp_error(&c->resp, &err);
         return send_resp(c);
@@ -439,6 +439,8 @@ static void access_log(conn_ctx *c)
          mdt_buf_addf(&b, ",\"peer\":\"%s\"", c->peer) == MDT_OK) &&
         (!c->resp.client_id || (mdt_buf_adds(&b, ",\"client_id\":") == MDT_OK &&
                                 mdt_buf_add_json_str(&b, c->resp.client_id) == MDT_OK)) &&
+        (!c->resp.fault[0] || (mdt_buf_adds(&b, ",\"fault\":") == MDT_OK &&
+                               mdt_buf_add_json_str(&b, c->resp.fault) == MDT_OK)) &&
         mdt_buf_adds(&b, "}\n") == MDT_OK)
         mdt_log_line(b.data, b.len);
     mdt_buf_free(&b);

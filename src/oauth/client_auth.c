@@ -207,14 +207,12 @@ void mdt_client_auth_refuse(mdt_req *req, mdt_resp *resp, const char *claimed_id
                             const mdt_err *err)
 {
     mdt_resp_error(resp, err);
-    if (mdt_rc_is_server_fault(err->rc))
-        return;
     resp->has_audit = true;
     resp->audit.type = "client.auth_failed";
     resp->audit.actor = claimed_id;
     resp->audit.client_id = claimed_id;
     resp->audit.decision = "deny";
     resp->audit.reason = mdt_arena_printf(req->arena, "%s: %s", mdt_rc_name(err->rc),
-                                          mdt_err_text(err));
+                                          mdt_err_audit_text(err));
     resp->audit.data = mdt_arena_printf(req->arena, "{\"endpoint\":\"%s\"}", req->path);
 }

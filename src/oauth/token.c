@@ -38,7 +38,7 @@ static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
     resp->audit.client_id = who->client.client_id;
     resp->audit.decision = "deny";
     resp->audit.reason = mdt_arena_printf(req->arena, "%s: %s", mdt_rc_name(err->rc),
-                                          mdt_err_text(err));
+                                          mdt_err_audit_text(err));
     if (grant) {
         mdt_buf b;
         mdt_buf_init(&b, 4096);
@@ -91,9 +91,8 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         mdt_buf_adds(&b, "}") != MDT_OK) {
         mdt_err err;
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
-        mdt_resp_error(resp, &err);
-        resp->has_audit = false;
         mdt_buf_free(&b);
+        refuse(req, resp, who, grant, &err);
         return;
     }
     resp->has_audit = true;

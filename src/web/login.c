@@ -184,6 +184,7 @@ static void fault_page(mdt_resp *resp, const mdt_err *err)
 
     if (status < 400)
         status = 500;
+    mdt_resp_fault(resp, err);
     mdt_web_message_page(resp, status, "Something went wrong",
                          mdt_rc_is_server_fault(err->rc)
                              ? "The service could not complete this request. Try again later."

@@ -559,6 +559,59 @@ static void test_err(void **state)
     assert_string_equal(mdt_err_text(NULL), "error");
 }
 
+/* What a client and the audit log may see of an error, and the fault text
+ * the logs get: a server fault's detail never reaches the first two. */
+static void test_err_public(void **state)
+{
+    mdt_err err = {0};
+    char fault[64];
+    (void)state;
+
+    mdt_failf(&err, MDT_ERR_INVALID_GRANT, "code expired", "code %s used twice", "abc");
+    assert_string_equal(mdt_err_public_text(&err), "code expired");
+    assert_string_equal(mdt_err_audit_text(&err), "code abc used twice");
+    mdt_err_fault_text(&err, fault, sizeof(fault));
+    assert_string_equal(fault, "");
+    mdt_fail(&err, MDT_ERR_INVALID_REQUEST, NULL);
+    assert_null(mdt_err_public_text(&err));
+
+    mdt_failf(&err, MDT_ERR_UNAVAILABLE, "database busy", "token_insert: database is locked");
+    assert_string_equal(mdt_err_public_text(&err), "the service is temporarily unavailable");
+    assert_string_equal(mdt_err_audit_text(&err), "the service is temporarily unavailable");
+    mdt_err_fault_text(&err, fault, sizeof(fault));
+    assert_string_equal(fault, "unavailable: token_insert: database is locked");
+
+    mdt_failf(&err, MDT_ERR_STORE, "storage failed", "sqlite: disk I/O error");
+    assert_string_equal(mdt_err_public_text(&err), "internal error");
+    assert_string_equal(mdt_err_audit_text(&err), "internal error");
+    mdt_err_fault_text(&err, fault, sizeof(fault));
+    assert_string_equal(fault, "store: sqlite: disk I/O error");
+
+    const struct {
+        mdt_rc rc;
+        const char *kind;
+    } kinds[] = {{MDT_ERR_NOMEM, "memory: m"}, {MDT_ERR_CRYPTO, "crypto: m"},
+                 {MDT_ERR_IO, "io: m"}, {MDT_ERR_INTERNAL, "internal: m"}};
+    for (size_t i = 0; i < MDT_ARRAY_LEN(kinds); i++) {
+        mdt_fail(&err, kinds[i].rc, "m");
+        assert_string_equal(mdt_err_public_text(&err), "internal error");
+        mdt_err_fault_text(&err, fault, sizeof(fault));
+        assert_string_equal(fault, kinds[i].kind);
+    }
+    /* no message, no detail: still a fault, and truncated, never overflowed */
+    mdt_fail(&err, MDT_ERR_STORE, NULL);
+    mdt_err_fault_text(&err, fault, sizeof(fault));
+    assert_string_equal(fault, "store: no detail");
+    mdt_failf(&err, MDT_ERR_STORE, "s", "%0200d", 7);
+    mdt_err_fault_text(&err, fault, sizeof(fault));
+    assert_int_equal(strlen(fault), sizeof(fault) - 1);
+    /* an error that says OK is an internal fault, never a silent success */
+    mdt_err_clear(&err);
+    assert_string_equal(mdt_err_public_text(&err), "internal error");
+    mdt_err_fault_text(&err, fault, sizeof(fault));
+    assert_string_equal(fault, "internal: no detail");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_ct_eq),
         cmocka_unit_test(test_rc_table),
         cmocka_unit_test(test_err),
+        cmocka_unit_test(test_err_public),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

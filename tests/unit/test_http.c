@@ -266,6 +266,39 @@ static void test_conn_limit(void **state)
     mdt_conn_limit_free(NULL);
 }
 
+/* The public answer built from an error: a server fault's detail stays out
+ * of the body and is kept for the access log's fault field. */
+static void test_resp_error(void **state)
+{
+    mdt_resp resp = {0};
+    mdt_err err;
+    (void)state;
+
+    mdt_buf_init(&resp.body, 4096);
+    mdt_failf(&err, MDT_ERR_UNAVAILABLE, "database busy", "token_insert: database is locked");
+    mdt_resp_error(&resp, &err);
+    assert_int_equal(resp.status, 503);
+    assert_string_equal(resp.fault, "unavailable: token_insert: database is locked");
+    assert_null(strstr(resp.body.data, "locked"));
+    assert_non_null(strstr(resp.body.data, "\"temporarily_unavailable\""));
+
+    mdt_failf(&err, MDT_ERR_CRYPTO, "signing failed", "EVP_DigestSign: bad key");
+    mdt_resp_error(&resp, &err);
+    assert_int_equal(resp.status, 500);
+    assert_string_equal(resp.fault, "crypto: EVP_DigestSign: bad key");
+    assert_null(strstr(resp.body.data, "EVP"));
+    assert_non_null(strstr(resp.body.data, "\"internal error\""));
+
+    /* a client fault: its message is the description, and no fault */
+    mdt_failf(&err, MDT_ERR_INVALID_GRANT, "code expired", "code abc expired");
+    mdt_resp_error(&resp, &err);
+    assert_int_equal(resp.status, 400);
+    assert_string_equal(resp.fault, "");
+    assert_non_null(strstr(resp.body.data, "\"code expired\""));
+    assert_null(strstr(resp.body.data, "abc"));
+    mdt_buf_free(&resp.body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_client_addr),
         cmocka_unit_test(test_conn_limit),
+        cmocka_unit_test(test_resp_error),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
