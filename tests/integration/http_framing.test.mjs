@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, startServer } from './lib/server.mjs';
-import { agentMetadata, auditEvents, createFixtureScopes, eventType } from './lib/oauth.mjs';
+import { agentMetadata, auditEvents, basic, createFixtureScopes, eventType } from './lib/oauth.mjs';
 import { firstJsonBody, rawExchange } from './lib/raw_http.mjs';
 
 const SMUGGLED = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
@@ -20,7 +20,7 @@ describe('ambiguous request framing', { timeout: 60_000 }, () => {
   });
   after(() => srv?.stop());
 
-  const auth = () => `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
+  const auth = () => basic(client.client_id, client.client_secret);
   const issuedCount = () => auditEvents(srv).filter((e) => eventType(e) === 'token.issued').length;
 
   /** A token request with the given framing headers and body, then a smuggled GET. */

@@ -68,6 +68,13 @@ async function lockDatabase(file) {
   };
 }
 
+/** The first error line after the first `before` ones that reports a store fault. */
+function storeFault(srv, before) {
+  return waitLog(srv, (lines) => lines.filter((l) => l.level === 'error')
+    .slice(before).find((l) => typeof l.msg === 'string' && l.msg.startsWith('unavailable: ')),
+  'the store fault');
+}
+
 describe('server faults', { timeout: 90_000 }, () => {
   let srv;
   let client;
@@ -154,9 +161,7 @@ describe('server faults', { timeout: 90_000 }, () => {
 
     lock = await lockDatabase(path.join(srv.dir, 'mandate.db'));
     const pending = tokenSigned().catch((e) => e);
-    const errorLine = await waitLog(srv, (lines) => lines.filter((l) => l.level === 'error')
-      .slice(faultsBefore).find((l) => typeof l.msg === 'string' && l.msg.startsWith('unavailable: ')),
-    'the store fault');
+    const errorLine = await storeFault(srv, faultsBefore);
     assert.equal(await lock.release(), 0, 'sqlite3 released the lock');
     const r = await pending;
     assert.ok(!(r instanceof Error), `request failed: ${r}`);
@@ -194,9 +199,7 @@ describe('server faults', { timeout: 90_000 }, () => {
       redirect: 'manual',
       signal: AbortSignal.timeout(30_000),
     }).catch((e) => e);
-    const errorLine = await waitLog(srv, (lines) => lines.filter((l) => l.level === 'error')
-      .slice(faultsBefore).find((l) => typeof l.msg === 'string' && l.msg.startsWith('unavailable: ')),
-    'the store fault');
+    const errorLine = await storeFault(srv, faultsBefore);
     assert.equal(await lock.release(), 0, 'sqlite3 released the lock');
     const r = await pending;
     assert.ok(!(r instanceof Error), `request failed: ${r}`);
