@@ -27,6 +27,7 @@ static const struct {
     {"request", MDT_ENV_STORE, mdt_cli_request},
     {"keys", MDT_ENV_STORE, mdt_cli_keys},
     {"audit", MDT_ENV_STORE, mdt_cli_audit},
+    {"db", MDT_ENV_STORE, mdt_cli_db},
     {"config-reference", 0, mdt_cli_config_reference},
 };
 

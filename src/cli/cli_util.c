@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/url.h"
+
 #define CELL_MAX 48 /* table cells longer than this are cut */
 #define MAX_COLUMNS 16
 
@@ -45,12 +47,14 @@ int mdt_cli_fail_err(const char *what, const mdt_err *err)
 
 int mdt_cli_fail_open(const mdt_env *env, const mdt_err *err)
 {
+    char db[1024];
+
     if (!env->config_valid)
         return mdt_cli_fail_err(NULL, err); /* the configuration itself failed */
+    mdt_url_redact(env->cfg.database, db, sizeof(db)); /* a PostgreSQL URL may hold a password */
     return mdt_cli_fail("%s; configuration: %s; database: %s; data directory: %s "
                         "(create it with `mandate init`, or pass --config FILE)",
-                        mdt_err_text(err), mdt_env_config_source(env), env->cfg.database,
-                        env->cfg.data_dir);
+                        mdt_err_text(err), mdt_env_config_source(env), db, env->cfg.data_dir);
 }
 
 static int find_opt(const char *arg, const mdt_cli_opt *opts, size_t nopts, const char **inline_v)

@@ -10,6 +10,7 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv);
 int mdt_cli_config_reference(mdt_env *env, int argc, char **argv);
 int mdt_cli_keys(mdt_env *env, int argc, char **argv);
 int mdt_cli_audit(mdt_env *env, int argc, char **argv);
+int mdt_cli_db(mdt_env *env, int argc, char **argv);
 void mdt_cli_block_signals(void);
 
 #endif

@@ -153,6 +153,14 @@ static const help_row rows[] = {
      "  --lines N            how many past events to print first (default 10)\n",
      "mandate audit tail --lines 50"},
 
+    {"db", "", "COMMAND ...", "The database itself: backups.", NULL, NULL},
+    {"db", "backup", "FILE [--json]",
+     "Copies a SQLite database to FILE while the server runs: one consistent snapshot (the "
+     "audit chain in it verifies), owner-only, checked for integrity and written under a "
+     "temporary name first. FILE must not exist. The master key and the audit key are files "
+     "beside the database: back them up separately, and keep them apart from the copy.",
+     JSON_OPT, "mandate db backup /backup/mandate-2026-12-07.db"},
+
     {"config-reference", "", "",
      "Prints the reference of every configuration key (Markdown), as in "
      "docs/configuration.md.", NULL, "mandate config-reference > configuration.md"},

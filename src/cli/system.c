@@ -3,12 +3,16 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "audit/audit.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "http/server.h"
 #include "iga/resources.h"
 #include "iga/scope.h"
@@ -64,7 +68,7 @@ int mdt_cli_init(mdt_env *env, int argc, char **argv)
     mdt_cli_args args = {0};
     mdt_err err = {0};
     int version = 0;
-    char buf[4096];
+    char buf[4096], db[1024];
     const char *path;
 
     if (mdt_cli_parse(argc, argv, 1, opts, MDT_ARRAY_LEN(opts), &args) || args.npos)
@@ -72,12 +76,17 @@ int mdt_cli_init(mdt_env *env, int argc, char **argv)
     if (do_init(env, &err) != MDT_OK || mdt_store_schema_version(env->store, &version, &err) != MDT_OK)
         return mdt_cli_fail_err("init", &err);
     path = mdt_master_key_path(&env->cfg, buf, sizeof(buf));
+    mdt_url_redact(env->cfg.database, db, sizeof(db)); /* a PostgreSQL URL may hold a password */
     if (mdt_cli_has(&args, 0)) {
-        printf("{\"database\":\"%s\",\"schema_version\":%d,\"master_key_file\":\"%s\"}\n",
-               env->cfg.database, version, path);
-        return 0;
+        json_t *o = json_pack("{s:s, s:i, s:s}", "database", db, "schema_version", version,
+                              "master_key_file", path);
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        int code = text ? mdt_cli_print_json(text) : mdt_cli_fail("init: out of memory");
+        free(text);
+        json_decref(o);
+        return code;
     }
-    printf("initialised %s (schema version %d), master key %s\n", env->cfg.database, version, path);
+    printf("initialised %s (schema version %d), master key %s\n", db, version, path);
     return 0;
 }
 

@@ -100,3 +100,62 @@ bool mdt_host_is_loopback(const char *host)
     return host_addr(host, b) == AF_INET6 && memcmp(b, v4mapped, sizeof(v4mapped)) == 0 &&
            b[12] == 127;
 }
+
+/* Appends [s, s + len) to out[*at..n - 1). */
+static void put(char *out, size_t n, size_t *at, const char *s, size_t len)
+{
+    while (len-- && *at + 1 < n)
+        out[(*at)++] = *s++;
+    out[*at] = '\0';
+}
+
+void mdt_url_redact(const char *url, char *out, size_t n)
+{
+    static const char mask[] = "***";
+    const char *p, *auth, *auth_end, *at, *colon;
+    size_t o = 0;
+
+    if (!n)
+        return;
+    out[0] = '\0';
+    if (!url)
+        return;
+    p = url;
+    if ((auth = strstr(url, "://"))) {
+        auth += 3;
+        auth_end = auth + strcspn(auth, "/?#");
+        at = NULL;
+        for (const char *q = auth; q < auth_end; q++)
+            if (*q == '@')
+                at = q; /* the last '@': a password may contain one unencoded */
+        colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            put(out, n, &o, url, (size_t)(colon + 1 - url));
+            put(out, n, &o, mask, sizeof(mask) - 1);
+            p = at;
+        }
+    }
+    /* The query's password= parameters, in the rest. */
+    const char *query = strchr(p, '?');
+    if (!query) {
+        put(out, n, &o, p, strlen(p));
+        return;
+    }
+    put(out, n, &o, p, (size_t)(query + 1 - p));
+    for (const char *q = query + 1; *q;) {
+        size_t len = strcspn(q, "&#");
+        if (len >= 9 && strncmp(q, "password=", 9) == 0) {
+            put(out, n, &o, q, 9);
+            put(out, n, &o, mask, sizeof(mask) - 1);
+        } else {
+            put(out, n, &o, q, len);
+        }
+        q += len;
+        if (*q == '#') {
+            put(out, n, &o, q, strlen(q));
+            break;
+        }
+        if (*q == '&')
+            put(out, n, &o, q++, 1);
+    }
+}

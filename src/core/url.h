@@ -16,6 +16,7 @@
 #define MDT_CORE_URL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* The host of an absolute URL (a scheme is required), lower-cased, IPv6 in
  * brackets ("[::1]"), without userinfo or port; NULL when the URL does not
@@ -29,5 +30,12 @@ bool mdt_url_scheme_host(const char *url, char **scheme, char **host);
 
 bool mdt_host_is_loopback_ip(const char *host);
 bool mdt_host_is_loopback(const char *host);
+
+/* url as it may be shown to people and written to logs: the password of
+ * its userinfo ("user:PASSWORD@") and the value of every password=
+ * parameter of its query replaced by "***". Written into out (NUL-terminated,
+ * truncated to n - 1 bytes); never fails. Anything else is kept as it is,
+ * including text that is not a URL at all. */
+void mdt_url_redact(const char *url, char *out, size_t n);
 
 #endif

@@ -535,4 +535,12 @@ mdt_rc mdt_store_audit_checkpoint_each(mdt_store *s, mdt_audit_checkpoint_fn fn,
 void mdt_store_set_audit_key(mdt_store *s, const uint8_t key[MDT_HASH_LEN]);
 const uint8_t *mdt_store_audit_key(const mdt_store *s);
 
+/* --- backups --- */
+/* Copies the SQLite database of url ("sqlite:PATH") to the new file dest
+ * while other connections keep writing: one consistent snapshot, owner-only,
+ * integrity-checked and made durable under dest.partial before it takes the
+ * name dest. MDT_ERR_CONFLICT when dest exists; MDT_ERR_CONFIG for a URL of
+ * another backend. Opens connections of its own: no store handle needed. */
+mdt_rc mdt_store_backup(const char *url, const char *dest, mdt_err *err) MDT_WARN_UNUSED;
+
 #endif

@@ -130,12 +130,49 @@ static void test_loopback(void **state)
     assert_false(mdt_host_is_loopback(NULL));
 }
 
+static void redacts(const char *url, const char *want)
+{
+    char out[256];
+
+    mdt_url_redact(url, out, sizeof(out));
+    assert_string_equal(out, want);
+}
+
+static void test_redact(void **state)
+{
+    char small[12];
+    (void)state;
+    /* userinfo password, also with an '@' left unencoded in it */
+    redacts("postgresql://mandate:s3cret@db.example/mandate",
+            "postgresql://mandate:***@db.example/mandate");
+    redacts("postgres://u:p@ss@db/x", "postgres://u:***@db/x");
+    redacts("postgresql://:pw@db/x", "postgresql://:***@db/x");
+    /* password= in the query, first, middle, last; other parameters kept */
+    redacts("postgresql:///mandate?host=/run/pg&password=pw&sslmode=require",
+            "postgresql:///mandate?host=/run/pg&password=***&sslmode=require");
+    redacts("postgresql://db/x?password=pw", "postgresql://db/x?password=***");
+    redacts("postgresql://u:a@db/x?password=b#frag", "postgresql://u:***@db/x?password=***#frag");
+    /* nothing to hide: unchanged */
+    redacts("postgresql://mandate@db.example:5432/mandate", "postgresql://mandate@db.example:5432/mandate");
+    redacts("postgresql://db/x?passwordx=1&mypassword=2", "postgresql://db/x?passwordx=1&mypassword=2");
+    redacts("sqlite:var/mandate.db", "sqlite:var/mandate.db");
+    redacts("", "");
+    /* an '@' or ':' after the authority is not userinfo */
+    redacts("postgresql://db/x?user=a:b@c", "postgresql://db/x?user=a:b@c");
+    /* truncation keeps the mask, never the secret */
+    mdt_url_redact("postgresql://u:secret@h/d", small, sizeof(small));
+    assert_string_equal(small, "postgresql:");
+    mdt_url_redact(NULL, small, sizeof(small));
+    assert_string_equal(small, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host),
         cmocka_unit_test(test_scheme_host),
         cmocka_unit_test(test_loopback),
+        cmocka_unit_test(test_redact),
     };
     return cmocka_run_group_tests_name("url", tests, NULL, NULL);
 }

@@ -102,9 +102,12 @@ export function describeRun(r) {
   return `mandate ${r.args.join(' ')} -> code ${r.code}${r.signal ? ` signal ${r.signal}` : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 }
 
-/** Creates a temp dir with a mandate.conf for a server on a free port. */
-export async function prepare({ config = {}, port } = {}) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-it-'));
+/**
+ * Creates a temp dir (or uses dir, an existing deployment's directory) with a
+ * mandate.conf for a server on a free port.
+ */
+export async function prepare({ config = {}, port, dir } = {}) {
+  dir = dir ?? await mkdtemp(path.join(os.tmpdir(), 'mandate-it-'));
   port = port ?? await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const sections = mergeSections({
@@ -189,12 +192,14 @@ async function launch(ctx, env, nofile) {
  * removes the directory unless keepDir or stop({removeDir: false}).
  * restart() stops and starts `serve` again on the same directory and port.
  * nofile: the server's soft limit of open files (raised for this process only).
+ * dir: an existing directory holding a deployment (mandate.db, master.key,
+ * audit.key) to serve instead of a new one.
  */
-export async function startServer({ config = {}, env = {}, keepDir = false, nofile } = {}) {
+export async function startServer({ config = {}, env = {}, keepDir = false, nofile, dir } = {}) {
   let lastError;
   // A free port can be taken between freePort() and bind: retry a few times.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const ctx = await prepare({ config });
+    const ctx = await prepare({ config, dir });
     const cli = (args, opts = {}) => runMandate(['--config', ctx.conf, ...args],
       { cwd: ctx.dir, ...opts, env: { ...env, ...(opts.env || {}) } });
     const init = cli(['init']);
