@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BACKEND, createDatabase, dropDatabase } from './pg.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -110,13 +111,22 @@ export async function prepare({ config = {}, port, dir } = {}) {
   dir = dir ?? await mkdtemp(path.join(os.tmpdir(), 'mandate-it-'));
   port = port ?? await freePort();
   const issuer = `http://127.0.0.1:${port}`;
+  // On PostgreSQL, a database of its own unless the caller names one.
+  const pg = BACKEND === 'postgresql' && !config.storage?.database ? createDatabase() : null;
   const sections = mergeSections({
     server: { listen: `127.0.0.1:${port}`, issuer },
-    storage: { database: `sqlite:${dir}/mandate.db`, data_dir: dir },
+    storage: { database: pg ? pg.url : `sqlite:${dir}/mandate.db`, data_dir: dir },
   }, config);
   const conf = path.join(dir, 'mandate.conf');
   await writeFile(conf, renderIni(sections));
-  return { dir, conf, port, issuer: sections.server.issuer, url: issuer };
+  return {
+    dir, conf, port, issuer: sections.server.issuer, url: issuer, database: sections.storage.database,
+    /** Removes the directory and the database prepare() created. */
+    async remove() {
+      await rm(dir, { recursive: true, force: true });
+      if (pg) dropDatabase(pg.name);
+    },
+  };
 }
 
 async function waitReady(url, proc, out, deadline) {
@@ -204,13 +214,13 @@ export async function startServer({ config = {}, env = {}, keepDir = false, nofi
       { cwd: ctx.dir, ...opts, env: { ...env, ...(opts.env || {}) } });
     const init = cli(['init']);
     if (init.code !== 0) {
-      await rm(ctx.dir, { recursive: true, force: true });
+      await ctx.remove();
       throw new Error(`init failed: ${describeRun(init)}`);
     }
     const first = await launch(ctx, env, nofile);
     if (first.error) {
       lastError = first.error;
-      if (!keepDir) await rm(ctx.dir, { recursive: true, force: true });
+      if (!keepDir) await ctx.remove();
       if (first.portClash) continue;
       throw lastError;
     }
@@ -228,7 +238,7 @@ export async function startServer({ config = {}, env = {}, keepDir = false, nofi
       async stop({ removeDir = !keepDir, check = true } = {}) {
         stopped ??= stopProc(run.proc, run.exited);
         const r = await stopped;
-        if (removeDir) await rm(ctx.dir, { recursive: true, force: true });
+        if (removeDir) await ctx.remove();
         // A clean shutdown on SIGTERM exits 0 (sanitizer reports exit non-zero).
         if (check && (r.code !== 0 || r.signal !== null)) {
           throw new Error(`mandate serve did not exit cleanly on SIGTERM: ${JSON.stringify(r)}\n`
