@@ -831,19 +831,6 @@ out:
     return tx_end(c, rc, err);
 }
 
-/* The statements of the schema are prepared for this run only: the
- * tables they read may not exist yet when the connection opens. */
-static void forget_schema_stmts(sconn *c)
-{
-    static const enum mdt_q qs[] = {Q_SCHEMA_VERSION, Q_MIGRATION_RECORD};
-
-    for (size_t i = 0; i < MDT_ARRAY_LEN(qs); i++) {
-        if (c->st[qs[i]])
-            c->drv->finalize(c->st[qs[i]]);
-        c->st[qs[i]] = NULL;
-    }
-}
-
 static mdt_rc sql_migrate(mdt_store *s, mdt_err *err)
 {
     sconn *c;
@@ -862,13 +849,13 @@ static mdt_rc sql_migrate(mdt_store *s, mdt_err *err)
                        mdt_store__schema_latest());
     for (size_t i = 0; i < mdt_store__migration_count && rc == MDT_OK; i++)
         rc = apply_one(c, &mdt_store__migrations[i], err);
-    forget_schema_stmts(c);
     return rc;
 }
 
+/* The version statement is prepared only once its table exists. */
 static mdt_rc sql_schema_version(mdt_store *s, int *out, mdt_err *err)
 {
-    sconn *c = NULL;
+    sconn *c;
     int64_t exists = 0;
     mdt_rc rc = conn_get(S(s), &c, err);
 
@@ -877,8 +864,6 @@ static mdt_rc sql_schema_version(mdt_store *s, int *out, mdt_err *err)
         rc = q_int(c, Q_MIGRATIONS_EXISTS, &exists, err);
     if (rc == MDT_OK && exists)
         rc = version_in_tx(c, out, err);
-    if (c)
-        forget_schema_stmts(c);
     return rc;
 }
 

@@ -150,5 +150,6 @@ struct mdt_store {
  * whole URL for PostgreSQL. On success *out is owned by the caller
  * (mdt_store_close). */
 mdt_rc mdt_store__sqlite_open(const char *path, mdt_store **out, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store__pg_open(const char *url, mdt_store **out, mdt_err *err) MDT_WARN_UNUSED;
 
 #endif
