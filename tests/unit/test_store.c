@@ -1472,6 +1472,40 @@ static void test_audit_concurrent(void **state)
 }
 
 
+/* Two store handles on one database, as two nodes: four writers append at
+ * once and the log stays one chain without a gap or a fork. */
+#define NODE_WRITERS 4
+static void test_audit_two_nodes(void **state)
+{
+    fx *f = *state;
+    mdt_store *other = NULL;
+    uint8_t prev[MDT_HASH_LEN];
+    int64_t base = last_event(f, prev), last = 0;
+    appender ap[NODE_WRITERS];
+    pthread_t th[NODE_WRITERS];
+    chain_check cc = {0};
+    size_t total = 0;
+
+    assert_int_equal(mdt_store_open(g_url, &other, &f->err), MDT_OK);
+    for (int i = 0; i < NODE_WRITERS; i++) {
+        ap[i] = (appender){.s = i % 2 ? other : f->s, .which = 1, .rc = MDT_OK};
+        assert_int_equal(pthread_create(&th[i], NULL, append_thread, &ap[i]), 0);
+    }
+    for (int i = 0; i < NODE_WRITERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(ap[i].rc, MDT_OK);
+        total += ap[i].appended;
+    }
+    mdt_store_close(other);
+    assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
+    assert_int_equal(last, base + (int64_t)total);
+    cc.next_seq = base + 1;
+    memcpy(cc.prev, prev, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_audit_each(f->s, base, 0, check_each, &cc, &f->err), MDT_OK);
+    assert_int_equal(cc.count, total);
+    assert_false(cc.broken);
+}
+
 /* ---------------------------------------------------------------- PostgreSQL */
 
 /* A PostgreSQL that cannot be reached fails the open, naming the URL
@@ -1622,6 +1656,7 @@ int main(void)
         T(test_audit_key),
         T(test_audit_failure_appends_nothing),
         T(test_audit_concurrent),
+        T(test_audit_two_nodes),
         T(test_pg_outage), /* last: it stops and starts the cluster */
 #undef T
     };
