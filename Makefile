@@ -81,8 +81,9 @@ run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	$(BIN) serve --dev
 
+# The store suite runs on SQLite and on a throw-away PostgreSQL cluster (scripts/pg.sh).
 unit: $(UNIT_BINS)
-	@scripts/run-unit.sh $(UNIT_BINS)
+	@scripts/pg.sh with scripts/run-unit.sh $(UNIT_BINS)
 
 integration: $(BIN)
 	cd tests/integration && MANDATE_BIN=$(abspath $(BIN)) node --test --test-concurrency=2 *.test.mjs

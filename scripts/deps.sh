@@ -8,6 +8,7 @@ PKGS=(build-essential pkg-config
       libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libsqlite3-dev libpq-dev
       libcurl4-openssl-dev libargon2-dev libinih-dev libcmocka-dev
       nodejs npm openssl sqlite3 wrk curl jq procps
+      postgresql  # the throw-away clusters of the tests (scripts/pg.sh)
       chromium)   # the browser of the integration tests (playwright-core drives it)
 
 missing=()

@@ -1,10 +1,8 @@
-/* The SQLite backend of store.h.
+/* The SQLite driver (driver.h) under the portable SQL layer (sql.c).
  *
- * One connection per thread, kept under a pthread key owned by the store and
- * closed when the thread exits (or calls mdt_store_thread_done). Each
- * connection caches its prepared statements: prepared once, reset and
- * unbound after every use. WAL mode, a busy handler that waits up to 5 s for
- * the write lock (in short steps: see on_busy), foreign keys on.
+ * A connection per thread (sql.c keeps them), WAL mode, a busy handler that
+ * waits up to 5 s for the write lock (in short steps: see on_busy), foreign
+ * keys on. Statements are SQLite's own, prepared persistent.
  *
  * Durability rides on the audit log. Connections commit with
  * synchronous=NORMAL: the WAL is written, not fsynced. An audit append
@@ -35,7 +33,7 @@
 
 #include "store/migrations.h"
 #include "core/log.h"
-#include "store/store_impl.h"
+#include "store/driver.h"
 
 #define BUSY_TIMEOUT_MS 5000
 /* What is kept of the WAL file when the log restarts (journal_size_limit):
@@ -46,221 +44,41 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-enum q {
-    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_PING,
-    Q_CLIENT_INSERT, Q_CLIENT_GET, Q_CLIENT_LIST, Q_CLIENT_UPDATE, Q_CLIENT_DELETE,
-    Q_CRED_INSERT, Q_CRED_LIST, Q_CRED_EXPIRE_OTHERS, Q_CRED_TOUCH, Q_CRED_DELETE,
-    Q_SCOPE_INSERT, Q_SCOPE_RES_INSERT, Q_SCOPE_GET, Q_SCOPE_RES, Q_SCOPE_LIST,
-    Q_TOKEN_INSERT, Q_TOKEN_GET, Q_TOKEN_REVOKE, Q_TOKEN_EXISTS,
-    Q_JTI_REVOKE, Q_JTI_GET, Q_PURGE_TOKENS, Q_PURGE_JTIS,
-    Q_KEY_INSERT, Q_KEY_LIST, Q_KEY_SCHEDULE,
-    Q_USER_INSERT, Q_USER_GET, Q_USER_LIST, Q_USER_UPDATE, Q_USER_COUNT,
-    Q_CLIENTS_BUMP, Q_CLIENTS_VERSION, Q_CRED_GET, Q_CRED_FIND, Q_JTI_USE, Q_PURGE_USED_JTIS,
-    Q_AUDIT_LAST, Q_AUDIT_INSERT, Q_AUDIT_FIND_TYPE, Q_CKPT_ADD, Q_CKPT_LAST,
-    Q_IAT_INSERT, Q_IAT_FIND, Q_IAT_GET, Q_IAT_CONSUME,
-    Q_REQ_INSERT, Q_REQ_GET, Q_REQ_LIST, Q_REQ_DECIDE, Q_RATE_HIT, Q_PURGE_RATES,
-    Q_RATE_PEEK, Q_SESS_INSERT, Q_SESS_GET, Q_SESS_TOUCH, Q_SESS_REVOKE, Q_PURGE_SESSIONS,
-    Q_AREQ_INSERT, Q_AREQ_GET, Q_AREQ_TAKE, Q_PURGE_AREQS, Q_CODE_INSERT, Q_CODE_CONSUME, Q_CODE_GET,
-    Q_PURGE_CODES, Q_CONSENT_GET, Q_CONSENT_PUT, Q_CONSENT_LIST,
-    Q_CONSENT_DELETE, Q_RT_INSERT, Q_RT_GET, Q_RT_CONSUME, Q_RT_REVOKE, Q_RT_REVOKE_JTIS,
-    Q_PURGE_RTS,
-    Q_RATE_RELEASE, Q_SESS_REVOKE_USER, Q_GRANT_CONSENT, Q_GRANT_CODES_EXPIRE,
-    Q_GRANT_CODE_JTIS, Q_GRANT_CODE_FAMILIES, Q_GRANT_RT_JTIS, Q_GRANT_RT_REVOKE,
-    Q_CLIENT_TOMBSTONE, Q_CLIENT_DELETED_AT,
-    Q_COUNT
-};
-
-#define CLIENT_COLS "client_id,status,metadata,created_at,updated_at,expires_at,tokens_valid_after"
-#define CRED_COLS "id,client_id,type,hash,created_at,expires_at,last_used_at,name"
-#define SCOPE_COLS "name,description,sensitivity,created_at"
-#define TOKEN_COLS "hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at"
-#define KEY_COLS "kid,alg,sealed,created_at,activate_at,retire_at,expire_at"
-#define AUDIT_COLS "seq,time,type,body,prev_hash,hash"
-#define CKPT_COLS "n,seq,time,head,jws"
-#define USER_COLS "username,name,email,roles,status,password_hash,created_at,updated_at"
-#define IAT_COLS "id,hash,policy,max_uses,uses,created_at,expires_at,created_by"
-#define REQ_COLS "id,type,status,client_id,subject,scope,resource,binding_message," \
-                 "authorization_details,created_at,expires_at,decided_by,decided_at,note," \
-                 "metadata_hash"
-#define SESS_COLS "hash,username,amr,auth_time,created_at,last_seen_at,expires_at,revoked_at"
-#define AREQ_COLS "id,client_id,params,created_at,expires_at"
-#define CODE_COLS "hash,client_id,username,params,created_at,expires_at,used_at,token_jtis," \
-                  "tokens_expire_at,access_jti,family"
-#define CONSENT_COLS "username,client_id,scope,created_at,updated_at"
-#define RT_COLS "hash,family,parent,client_id,subject,scope,resource,auth_time,amr,sid,cnf_x5t," \
-    "created_at,expires_at,used_at,revoked_at,access_jti,access_exp"
-
-static const char *const q_sql[Q_COUNT] = {
+static const char *const sq_override[Q_COUNT] = {
+    /* takes the write lock before the first read: no deadlock between two
+       readers that both want to upgrade, and the audit chain is serialised
+       across threads and processes (so Q_AUDIT_LOCK has nothing to do) */
     [Q_BEGIN] = "BEGIN IMMEDIATE",
-    [Q_COMMIT] = "COMMIT",
-    [Q_ROLLBACK] = "ROLLBACK",
-    [Q_PING] = "SELECT 1",
-    /* a client created again under the id of a deleted one: the deleted one's tokens stay
-       inactive (tokens_valid_after past its deletion) */
-    [Q_CLIENT_INSERT] = "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1,?2,?3,?4,?5,?6,"
-                        "MAX(?7, COALESCE((SELECT deleted_at+1 FROM client_tombstones"
-                        " WHERE client_id=?1), 0)))",
-    [Q_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id=?1",
-    [Q_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
-    [Q_CLIENT_UPDATE] = "UPDATE clients SET status=?2,metadata=?3,updated_at=?4,expires_at=?5,"
-                        "tokens_valid_after=?6 WHERE client_id=?1",
-    [Q_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id=?1",
-    [Q_CRED_INSERT] = "INSERT INTO credentials (" CRED_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-    [Q_CRED_GET] = "SELECT " CRED_COLS " FROM credentials WHERE id=?1",
-    [Q_CRED_FIND] = "SELECT " CRED_COLS " FROM credentials WHERE type=?1 AND hash=?2 "
-                    "ORDER BY created_at,id LIMIT 1",
-    [Q_JTI_USE] = "INSERT INTO used_jtis (issuer,jti,expires_at) VALUES (?1,?2,?3) "
-                  "ON CONFLICT (issuer,jti) DO UPDATE SET expires_at=excluded.expires_at "
-                  "WHERE used_jtis.expires_at<=?4",
-    [Q_PURGE_USED_JTIS] = "DELETE FROM used_jtis WHERE expires_at<=?1",
-    [Q_CRED_LIST] = "SELECT " CRED_COLS " FROM credentials WHERE client_id=?1 "
-                    "ORDER BY created_at,id",
-    [Q_CRED_EXPIRE_OTHERS] = "UPDATE credentials SET expires_at=?4 WHERE client_id=?1 AND type=?2"
-                             " AND (?3 IS NULL OR id<>?3) AND (expires_at=0 OR expires_at>?4)",
-    [Q_CRED_TOUCH] = "UPDATE credentials SET last_used_at=?2 WHERE id=?1",
-    [Q_CRED_DELETE] = "DELETE FROM credentials WHERE client_id=?1 AND id=?2",
-    [Q_SCOPE_INSERT] = "INSERT INTO scopes (" SCOPE_COLS ") VALUES (?1,?2,?3,?4)",
-    [Q_SCOPE_RES_INSERT] = "INSERT INTO scope_resources (scope,pos,resource) VALUES (?1,?2,?3)",
-    [Q_SCOPE_GET] = "SELECT " SCOPE_COLS " FROM scopes WHERE name=?1",
-    [Q_SCOPE_RES] = "SELECT resource FROM scope_resources WHERE scope=?1 ORDER BY pos",
-    [Q_SCOPE_LIST] = "SELECT " SCOPE_COLS " FROM scopes ORDER BY name",
-    [Q_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-    [Q_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash=?1",
-    [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at=?2 WHERE hash=?1 AND revoked_at=0",
-    [Q_TOKEN_EXISTS] = "SELECT 1 FROM tokens WHERE hash=?1",
-    [Q_JTI_REVOKE] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
-                     "VALUES (?1,?2,?3,?4) ON CONFLICT (jti) DO NOTHING",
-    [Q_JTI_GET] = "SELECT 1 FROM revoked_jtis WHERE jti=?1",
-    [Q_PURGE_TOKENS] = "DELETE FROM tokens WHERE expires_at<>0 AND expires_at<=?1",
-    [Q_PURGE_JTIS] = "DELETE FROM revoked_jtis WHERE expires_at<=?1",
-    [Q_KEY_INSERT] = "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7)",
-    [Q_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys ORDER BY activate_at,created_at,kid",
-    [Q_KEY_SCHEDULE] = "UPDATE signing_keys SET retire_at=?2,expire_at=?3 WHERE kid=?1",
-    [Q_USER_INSERT] = "INSERT INTO users (" USER_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-    [Q_USER_GET] = "SELECT " USER_COLS " FROM users WHERE username=?1",
-    [Q_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
-    [Q_USER_UPDATE] = "UPDATE users SET name=?2,email=?3,roles=?4,status=?5,password_hash=?6,"
-                      "updated_at=?7 WHERE username=?1",
-    [Q_USER_COUNT] = "SELECT COUNT(*) FROM users",
-    [Q_CLIENTS_BUMP] = "UPDATE store_counters SET value=value+1 WHERE name='clients'",
-    [Q_CLIENTS_VERSION] = "SELECT value FROM store_counters WHERE name='clients'",
-    [Q_AUDIT_LAST] = "SELECT seq,hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-    [Q_AUDIT_INSERT] = "INSERT INTO audit_events (" AUDIT_COLS ") VALUES (?1,?2,?3,?4,?5,?6)",
-    [Q_AUDIT_FIND_TYPE] = "SELECT seq FROM audit_events WHERE type=?1 ORDER BY seq LIMIT 1",
-    /* Only the next checkpoint: n = last n + 1 (or 1 on none), seq beyond the last. */
-    [Q_CKPT_ADD] = "INSERT INTO audit_checkpoints (" CKPT_COLS ") SELECT ?1,?2,?3,?4,?5 "
-                   "WHERE COALESCE((SELECT MAX(n) FROM audit_checkpoints),0)=?1-1 "
-                   "AND COALESCE((SELECT MAX(seq) FROM audit_checkpoints),0)<?2",
-    [Q_CKPT_LAST] = "SELECT " CKPT_COLS " FROM audit_checkpoints ORDER BY n DESC LIMIT 1",
-    [Q_IAT_INSERT] = "INSERT INTO initial_access_tokens (" IAT_COLS ") "
-                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-    [Q_IAT_FIND] = "SELECT " IAT_COLS " FROM initial_access_tokens WHERE hash=?1",
-    [Q_IAT_GET] = "SELECT " IAT_COLS " FROM initial_access_tokens WHERE id=?1",
-    [Q_IAT_CONSUME] = "UPDATE initial_access_tokens SET uses=uses+1 WHERE id=?1 AND "
-                      "uses<max_uses AND (expires_at=0 OR expires_at>?2) RETURNING " IAT_COLS,
-    [Q_REQ_INSERT] = "INSERT INTO approval_requests (" REQ_COLS ") "
-                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
-    [Q_REQ_GET] = "SELECT " REQ_COLS " FROM approval_requests WHERE id=?1",
-    [Q_REQ_LIST] = "SELECT " REQ_COLS " FROM approval_requests ORDER BY created_at,id",
-    [Q_REQ_DECIDE] = "UPDATE approval_requests SET status=?2,decided_by=?3,decided_at=?4,note=?5 "
-                     "WHERE id=?1 AND status='pending' AND (expires_at=0 OR expires_at>?4) "
-                     "RETURNING " REQ_COLS,
-    [Q_RATE_HIT] = "INSERT INTO rate_counters (name,window_start,count) VALUES (?1,?2,1) "
-                   "ON CONFLICT (name,window_start) DO UPDATE SET count=rate_counters.count+1 "
-                   "RETURNING count",
-    [Q_PURGE_RATES] = "DELETE FROM rate_counters WHERE window_start<?1-86400",
-    [Q_RATE_PEEK] = "SELECT count FROM rate_counters WHERE name=?1 AND window_start=?2",
-    [Q_SESS_INSERT] = "INSERT INTO web_sessions (" SESS_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,0)",
-    [Q_SESS_GET] = "SELECT " SESS_COLS " FROM web_sessions WHERE hash=?1",
-    [Q_SESS_TOUCH] = "UPDATE web_sessions SET last_seen_at=?2 WHERE hash=?1 AND revoked_at=0",
-    [Q_SESS_REVOKE] = "UPDATE web_sessions SET revoked_at=?2 WHERE hash=?1 AND revoked_at=0",
-    [Q_PURGE_SESSIONS] = "DELETE FROM web_sessions WHERE expires_at<?1-86400",
-    [Q_AREQ_INSERT] = "INSERT INTO authz_requests (" AREQ_COLS ") VALUES (?1,?2,?3,?4,?5)",
-    [Q_AREQ_GET] = "SELECT " AREQ_COLS " FROM authz_requests WHERE id=?1 AND expires_at>?2",
-    [Q_AREQ_TAKE] = "DELETE FROM authz_requests WHERE id=?1 AND expires_at>?2 RETURNING " AREQ_COLS,
-    [Q_PURGE_AREQS] = "DELETE FROM authz_requests WHERE expires_at<=?1",
-    [Q_CODE_INSERT] = "INSERT INTO authz_codes (" CODE_COLS ") "
-                      "VALUES (?1,?2,?3,?4,?5,?6,0,'',0,'','')",
-    [Q_CODE_CONSUME] = "UPDATE authz_codes SET used_at=?2,access_jti=?3,family=?4,"
-                       "tokens_expire_at=?5 WHERE hash=?1 AND used_at=0 AND expires_at>?2 "
-                       "RETURNING " CODE_COLS,
-    [Q_CODE_GET] = "SELECT " CODE_COLS " FROM authz_codes WHERE hash=?1",
-    /* a used code is kept while its tokens live, so that a replay still revokes them */
-    [Q_PURGE_CODES] = "DELETE FROM authz_codes WHERE expires_at<?1-86400 AND tokens_expire_at<?1",
-    [Q_CONSENT_GET] = "SELECT " CONSENT_COLS " FROM consents WHERE username=?1 AND client_id=?2",
-    [Q_CONSENT_PUT] = "INSERT INTO consents (" CONSENT_COLS ") VALUES (?1,?2,?3,?4,?5) "
-                      "ON CONFLICT (username,client_id) DO UPDATE SET scope=excluded.scope,"
-                      "updated_at=excluded.updated_at",
-    [Q_CONSENT_LIST] = "SELECT " CONSENT_COLS " FROM consents WHERE username=?1 ORDER BY client_id",
-    [Q_CONSENT_DELETE] = "DELETE FROM consents WHERE username=?1 AND client_id=?2",
-    /* not into a revoked family: a reuse detected during this rotation wins */
-    [Q_RT_INSERT] = "INSERT INTO refresh_tokens (" RT_COLS ") SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,"
-                    "?10,?11,?12,?13,0,0,?14,?15 WHERE NOT EXISTS (SELECT 1 FROM "
-                    "refresh_tokens WHERE family=?2 AND revoked_at<>0)",
-    [Q_RT_GET] = "SELECT " RT_COLS " FROM refresh_tokens WHERE hash=?1",
-    [Q_RT_CONSUME] = "UPDATE refresh_tokens SET used_at=?2 WHERE hash=?1 AND used_at=0 AND "
-                     "revoked_at=0 AND expires_at>?2 RETURNING " RT_COLS,
-    [Q_RT_REVOKE] = "UPDATE refresh_tokens SET revoked_at=?2 WHERE family=?1 AND revoked_at=0",
-    [Q_RT_REVOKE_JTIS] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
-                         "SELECT access_jti,client_id,access_exp,?2 FROM refresh_tokens "
-                         "WHERE family=?1 AND access_jti<>'' AND access_exp>?2 "
-                         "ON CONFLICT (jti) DO NOTHING",
-    /* kept while the access tokens issued with them live */
-    [Q_PURGE_RTS] = "DELETE FROM refresh_tokens WHERE expires_at<?1-86400 AND access_exp<?1",
-    [Q_RATE_RELEASE] = "UPDATE rate_counters SET count=count-1 WHERE name=?1 AND window_start=?2 "
-                       "AND count>0",
-    [Q_SESS_REVOKE_USER] = "UPDATE web_sessions SET revoked_at=?2 WHERE username=?1 AND "
-                           "revoked_at=0",
-    /* a grant: what username allowed client_id (?2 NULL: every client), ended at ?3 */
-    [Q_GRANT_CONSENT] = "DELETE FROM consents WHERE username=?1 AND (?2 IS NULL OR client_id=?2)",
-    [Q_GRANT_CODES_EXPIRE] = "UPDATE authz_codes SET expires_at=?3 WHERE username=?1 AND "
-                             "(?2 IS NULL OR client_id=?2) AND used_at=0 AND expires_at>?3",
-    [Q_GRANT_CODE_JTIS] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
-                          "SELECT access_jti,client_id,tokens_expire_at,?3 FROM authz_codes "
-                          "WHERE username=?1 AND (?2 IS NULL OR client_id=?2) AND "
-                          "access_jti<>'' AND tokens_expire_at>?3 ON CONFLICT (jti) DO NOTHING",
-    [Q_GRANT_CODE_FAMILIES] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
-                              "SELECT family,client_id,tokens_expire_at,?3 FROM authz_codes "
-                              "WHERE username=?1 AND (?2 IS NULL OR client_id=?2) AND "
-                              "family<>'' AND tokens_expire_at>?3 ON CONFLICT (jti) DO NOTHING",
-    [Q_GRANT_RT_JTIS] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
-                        "SELECT access_jti,client_id,access_exp,?3 FROM refresh_tokens "
-                        "WHERE subject=?1 AND (?2 IS NULL OR client_id=?2) AND access_jti<>'' "
-                        "AND access_exp>?3 ON CONFLICT (jti) DO NOTHING",
-    [Q_GRANT_RT_REVOKE] = "UPDATE refresh_tokens SET revoked_at=?3 WHERE subject=?1 AND "
-                          "(?2 IS NULL OR client_id=?2) AND revoked_at=0",
-    [Q_CLIENT_TOMBSTONE] = "INSERT INTO client_tombstones (client_id, deleted_at)"
-                           " SELECT client_id, ?2 FROM clients WHERE client_id=?1"
-                           " ON CONFLICT (client_id) DO UPDATE SET deleted_at=excluded.deleted_at",
-    [Q_CLIENT_DELETED_AT] = "SELECT deleted_at FROM client_tombstones WHERE client_id=?1",
+    [Q_MIGRATIONS_EXISTS] = "SELECT COUNT(*) FROM sqlite_master WHERE type='table' "
+                            "AND name='schema_migrations'",
 };
 
 static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
 
-typedef struct sq_store sq_store;
-
-typedef struct sq_conn {
-    sqlite3 *db;
-    sqlite3_stmt *st[Q_COUNT];
-    sq_store *owner;
-    struct sq_conn *prev, *next; /* in owner->conns */
-    int wal_fd;                  /* the -wal file, opened by the first audit append; -1 */
-} sq_conn;
-
-struct sq_store {
-    mdt_store base; /* first */
+typedef struct sq_ctx {
     char *path;
-    pthread_key_t key;
-    pthread_mutex_t mu; /* guards conns and the checkpointer's state */
-    sq_conn *conns;
+    pthread_mutex_t mu; /* guards the checkpointer's state */
     /* the checkpointer (mdt_store_background_start) */
     atomic_bool ckpt_running; /* read by conn_setup without the lock */
     bool ckpt_stop;
     pthread_t ckpt_thread;
     pthread_cond_t ckpt_cv;
+} sq_ctx;
+
+struct mdt_db_conn {
+    sqlite3 *db;
+    sq_ctx *ctx;
+    int wal_fd; /* the -wal file, opened by the first audit append; -1 */
 };
 
-static sq_store *SQ(mdt_store *s) { return (sq_store *)s; }
+typedef struct {
+    mdt_db_stmt base; /* first */
+    sqlite3_stmt *st;
+} sq_stmt;
+
+static const mdt_db_driver sqlite_driver;
+
+static sqlite3_stmt *ST(mdt_db_stmt *st) { return ((sq_stmt *)st)->st; }
 
 /* ---------------------------------------------------------------- errors */
 
@@ -298,42 +116,17 @@ static mdt_rc nomem(mdt_err *err)
 
 /* ------------------------------------------------------------ connections */
 
-static void conn_close(sq_conn *c)
+static void sq_disconnect(mdt_db_conn *c)
 {
     if (!c)
         return;
-    for (int i = 0; i < Q_COUNT; i++)
-        sqlite3_finalize(c->st[i]);
     sqlite3_close_v2(c->db);
     if (c->wal_fd >= 0)
         close(c->wal_fd);
     free(c);
 }
 
-static void conn_unlink(sq_conn *c)
-{
-    sq_store *s = c->owner;
-
-    pthread_mutex_lock(&s->mu);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* The pthread key's destructor: the thread exits with its connection. */
-static void conn_destroy(void *p)
-{
-    sq_conn *c = p;
-
-    conn_unlink(c);
-    conn_close(c);
-}
-
-static mdt_rc conn_exec(sq_conn *c, const char *sql, const char *what, mdt_err *err)
+static mdt_rc conn_exec(mdt_db_conn *c, const char *sql, const char *what, mdt_err *err)
 {
     int r = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
 
@@ -362,7 +155,7 @@ static int on_busy(void *ctx, int count)
     return 1;
 }
 
-static mdt_rc conn_setup(sq_conn *c, mdt_err *err)
+static mdt_rc conn_setup(mdt_db_conn *c, mdt_err *err)
 {
     sqlite3_stmt *st = NULL;
     mdt_rc rc;
@@ -374,7 +167,7 @@ static mdt_rc conn_setup(sq_conn *c, mdt_err *err)
                    "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
                    "PRAGMA journal_size_limit=" STR(WAL_KEEP_BYTES),
                    "pragma", err);
-    if (rc == MDT_OK && atomic_load(&c->owner->ckpt_running))
+    if (rc == MDT_OK && atomic_load(&c->ctx->ckpt_running))
         rc = conn_exec(c, "PRAGMA wal_autocheckpoint=0", "pragma", err);
     if (rc != MDT_OK)
         return rc;
@@ -391,528 +184,151 @@ static mdt_rc conn_setup(sq_conn *c, mdt_err *err)
     return rc;
 }
 
-static mdt_rc conn_open(sq_store *s, sq_conn **out, mdt_err *err)
+static mdt_rc sq_connect(void *ctx, mdt_db_conn **out, mdt_err *err)
 {
-    sq_conn *c = calloc(1, sizeof(*c));
+    sq_ctx *s = ctx;
+    mdt_db_conn *c = calloc(1, sizeof(*c));
     mdt_rc rc;
     int r;
 
     *out = NULL;
     if (!c)
         return nomem(err);
-    c->owner = s;
+    c->ctx = s;
     c->wal_fd = -1;
     r = sqlite3_open_v2(s->path, &c->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (r != SQLITE_OK) {
         rc = mdt_failf(err, MDT_ERR_UNAVAILABLE, "database cannot be opened", "%s: %s", s->path,
                        c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
-        conn_close(c);
+        sq_disconnect(c);
         return rc;
     }
     if ((rc = conn_setup(c, err)) != MDT_OK) {
-        conn_close(c);
+        sq_disconnect(c);
         return rc;
     }
-    *out = c;
-    return MDT_OK;
-}
-
-/* This thread's connection, opened on first use. */
-static mdt_rc conn_get(sq_store *s, sq_conn **out, mdt_err *err)
-{
-    sq_conn *c = pthread_getspecific(s->key);
-    mdt_rc rc;
-
-    if (c) {
-        *out = c;
-        return MDT_OK;
-    }
-    if ((rc = conn_open(s, &c, err)) != MDT_OK)
-        return rc;
-    if (pthread_setspecific(s->key, c) != 0) {
-        conn_close(c);
-        return nomem(err);
-    }
-    pthread_mutex_lock(&s->mu);
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
-    pthread_mutex_unlock(&s->mu);
     *out = c;
     return MDT_OK;
 }
 
 /* ------------------------------------------------------------- statements */
 
-static mdt_rc stmt(sq_conn *c, enum q q, sqlite3_stmt **out, mdt_err *err)
+static mdt_rc sq_prepare(mdt_db_conn *c, int id, const char *sql, mdt_db_stmt **out,
+                         mdt_err *err)
 {
-    if (!c->st[q]) {
-        int r = sqlite3_prepare_v3(c->db, q_sql[q], -1, SQLITE_PREPARE_PERSISTENT, &c->st[q],
-                                   NULL);
-        if (r != SQLITE_OK)
-            return sql_fail(c->db, r, "prepare", err);
-    }
-    if (sqlite3_stmt_busy(c->st[q])) /* re-entered from a callback on this thread */
-        return mdt_fail(err, MDT_ERR_INTERNAL, "store statement already in use");
-    *out = c->st[q];
-    return MDT_OK;
-}
-
-/* This thread's connection and its cached statement q. */
-static mdt_rc prep(mdt_store *s, enum q q, sq_conn **c, sqlite3_stmt **st, mdt_err *err)
-{
-    mdt_rc rc = conn_get(SQ(s), c, err);
-
-    return rc != MDT_OK ? rc : stmt(*c, q, st, err);
-}
-
-static void done(sqlite3_stmt *st)
-{
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-}
-
-/* Binders return an SQLite code; callers OR them together (0 = all bound).
- * The bound memory must outlive the step: it is the caller's. */
-static int bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
-}
-
-static int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
-{
-    return sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC);
-}
-
-/* Steps a statement that returns no row, then resets it. */
-static mdt_rc run(sq_conn *c, sqlite3_stmt *st, int bound, const char *what, mdt_err *err)
-{
-    mdt_rc rc = MDT_OK;
+    sq_stmt *s = malloc(sizeof(*s));
     int r;
 
-    if (bound != SQLITE_OK)
-        rc = sql_fail(c->db, sqlite3_errcode(c->db), what, err);
-    else if ((r = sqlite3_step(st)) != SQLITE_DONE && r != SQLITE_ROW)
-        rc = sql_fail(c->db, r, what, err);
-    done(st);
-    return rc;
-}
-
-/* Steps to the first row (MDT_OK) or reports MDT_ERR_NOT_FOUND with
- * notfound. Leaves the statement for the caller to read and reset. */
-static mdt_rc first_row(sq_conn *c, sqlite3_stmt *st, int bound, const char *what,
-                        const char *notfound, mdt_err *err)
-{
-    int r;
-
-    if (bound != SQLITE_OK)
-        return sql_fail(c->db, sqlite3_errcode(c->db), what, err);
-    r = sqlite3_step(st);
-    if (r == SQLITE_ROW)
-        return MDT_OK;
-    if (r == SQLITE_DONE)
-        return mdt_fail(err, MDT_ERR_NOT_FOUND, notfound);
-    return sql_fail(c->db, r, what, err);
-}
-
-/* Runs a cached statement without parameters (BEGIN, COMMIT, ...). */
-static mdt_rc run_q(sq_conn *c, enum q q, mdt_err *err)
-{
-    sqlite3_stmt *st;
-    mdt_rc rc = stmt(c, q, &st, err);
-
-    return rc != MDT_OK ? rc : run(c, st, SQLITE_OK, q_sql[q], err);
-}
-
-static mdt_rc tx_begin(sq_conn *c, mdt_err *err)
-{
-    return run_q(c, Q_BEGIN, err);
-}
-
-/* Commits when rc is MDT_OK, else (or when the commit fails) rolls back.
- * Returns the final result. */
-static mdt_rc tx_end(sq_conn *c, mdt_rc rc, mdt_err *err)
-{
-    if (rc == MDT_OK)
-        rc = run_q(c, Q_COMMIT, err);
-    if (rc != MDT_OK && !sqlite3_get_autocommit(c->db)) {
-        if (run_q(c, Q_ROLLBACK, NULL) != MDT_OK)
-            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    }
-    return rc;
-}
-
-/* ------------------------------------------------------------ row reading */
-
-typedef struct {
-    mdt_arena *a;
-    bool oom;
-} rd;
-
-/* Copies a text column into the arena; NULL column gives NULL. */
-static const char *rd_text(rd *r, sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    char *p;
-
-    if (!t)
-        return NULL;
-    p = mdt_arena_strndup(r->a, (const char *)t, (size_t)sqlite3_column_bytes(st, i));
-    if (!p)
-        r->oom = true;
-    return p;
-}
-
-static void rd_hash(sqlite3_stmt *st, int i, uint8_t out[MDT_HASH_LEN])
-{
-    const void *p = sqlite3_column_blob(st, i);
-    int n = sqlite3_column_bytes(st, i);
-
-    memset(out, 0, MDT_HASH_LEN);
-    if (p && n > 0)
-        memcpy(out, p, n < MDT_HASH_LEN ? (size_t)n : MDT_HASH_LEN);
-}
-
-typedef mdt_rc (*row_fn)(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err);
-
-static mdt_rc rd_end(const rd *r, mdt_err *err)
-{
-    return r->oom ? nomem(err) : MDT_OK;
-}
-
-static mdt_rc row_client(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_client_rec *v = dst;
-    rd r = {a, false};
-
-    v->client_id = rd_text(&r, st, 0);
-    v->status = rd_text(&r, st, 1);
-    v->metadata = rd_text(&r, st, 2);
-    v->created_at = sqlite3_column_int64(st, 3);
-    v->updated_at = sqlite3_column_int64(st, 4);
-    v->expires_at = sqlite3_column_int64(st, 5);
-    v->tokens_valid_after = sqlite3_column_int64(st, 6);
-    return rd_end(&r, err);
-}
-
-static mdt_rc row_cred(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_cred_rec *v = dst;
-    rd r = {a, false};
-
-    v->id = rd_text(&r, st, 0);
-    v->client_id = rd_text(&r, st, 1);
-    v->type = rd_text(&r, st, 2);
-    rd_hash(st, 3, v->hash);
-    v->created_at = sqlite3_column_int64(st, 4);
-    v->expires_at = sqlite3_column_int64(st, 5);
-    v->last_used_at = sqlite3_column_int64(st, 6);
-    v->name = rd_text(&r, st, 7);
-    return rd_end(&r, err);
-}
-
-static mdt_rc row_scope(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_scope_rec *v = dst;
-    rd r = {a, false};
-
-    v->name = rd_text(&r, st, 0);
-    v->description = rd_text(&r, st, 1);
-    v->sensitivity = rd_text(&r, st, 2);
-    v->created_at = sqlite3_column_int64(st, 3);
-    v->resources = NULL;
-    return rd_end(&r, err);
-}
-
-static mdt_rc row_token(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_token_rec *v = dst;
-    rd r = {a, false};
-
-    rd_hash(st, 0, v->hash);
-    v->jti = rd_text(&r, st, 1);
-    v->client_id = rd_text(&r, st, 2);
-    v->kind = rd_text(&r, st, 3);
-    v->claims = rd_text(&r, st, 4);
-    v->issued_at = sqlite3_column_int64(st, 5);
-    v->expires_at = sqlite3_column_int64(st, 6);
-    v->revoked_at = sqlite3_column_int64(st, 7);
-    return rd_end(&r, err);
-}
-
-static mdt_rc row_key(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_key_rec *v = dst;
-    rd r = {a, false};
-    const void *blob = sqlite3_column_blob(st, 2);
-    size_t n = (size_t)sqlite3_column_bytes(st, 2);
-    uint8_t *sealed = mdt_arena_alloc(a, n + 1);
-
-    if (!sealed)
-        return nomem(err);
-    if (blob && n)
-        memcpy(sealed, blob, n);
-    v->kid = rd_text(&r, st, 0);
-    v->alg = rd_text(&r, st, 1);
-    v->sealed = sealed;
-    v->sealed_len = n;
-    v->created_at = sqlite3_column_int64(st, 3);
-    v->activate_at = sqlite3_column_int64(st, 4);
-    v->retire_at = sqlite3_column_int64(st, 5);
-    v->expire_at = sqlite3_column_int64(st, 6);
-    return rd_end(&r, err);
-}
-
-static mdt_rc row_user(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_user_rec *v = dst;
-    rd r = {a, false};
-
-    v->username = rd_text(&r, st, 0);
-    v->name = rd_text(&r, st, 1);
-    v->email = rd_text(&r, st, 2);
-    v->roles = rd_text(&r, st, 3);
-    v->status = rd_text(&r, st, 4);
-    v->password_hash = rd_text(&r, st, 5);
-    v->created_at = sqlite3_column_int64(st, 6);
-    v->updated_at = sqlite3_column_int64(st, 7);
-    return rd_end(&r, err);
-}
-
-static mdt_rc row_iat(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_iat_rec *v = dst;
-    rd r = {a, false};
-
-    v->id = rd_text(&r, st, 0);
-    rd_hash(st, 1, v->hash);
-    v->policy = rd_text(&r, st, 2);
-    v->max_uses = sqlite3_column_int64(st, 3);
-    v->uses = sqlite3_column_int64(st, 4);
-    v->created_at = sqlite3_column_int64(st, 5);
-    v->expires_at = sqlite3_column_int64(st, 6);
-    v->created_by = rd_text(&r, st, 7);
-    return rd_end(&r, err);
-}
-
-static mdt_rc row_session(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_session_rec *v = dst;
-    rd r = {a, false};
-
-    rd_hash(st, 0, v->hash);
-    v->username = rd_text(&r, st, 1);
-    v->amr = rd_text(&r, st, 2);
-    v->auth_time = sqlite3_column_int64(st, 3);
-    v->created_at = sqlite3_column_int64(st, 4);
-    v->last_seen_at = sqlite3_column_int64(st, 5);
-    v->expires_at = sqlite3_column_int64(st, 6);
-    v->revoked_at = sqlite3_column_int64(st, 7);
-    return rd_end(&r, err);
-}
-
-static mdt_rc row_request(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_request_rec *v = dst;
-    rd r = {a, false};
-
-    v->id = rd_text(&r, st, 0);
-    v->type = rd_text(&r, st, 1);
-    v->status = rd_text(&r, st, 2);
-    v->client_id = rd_text(&r, st, 3);
-    v->subject = rd_text(&r, st, 4);
-    v->scope = rd_text(&r, st, 5);
-    v->resource = rd_text(&r, st, 6);
-    v->binding_message = rd_text(&r, st, 7);
-    v->authorization_details = rd_text(&r, st, 8);
-    v->created_at = sqlite3_column_int64(st, 9);
-    v->expires_at = sqlite3_column_int64(st, 10);
-    v->decided_by = rd_text(&r, st, 11);
-    v->decided_at = sqlite3_column_int64(st, 12);
-    v->note = rd_text(&r, st, 13);
-    v->metadata_hash = rd_text(&r, st, 14);
-    return rd_end(&r, err);
-}
-
-/* Reads every row of st into a new arena array of elements of size size.
- * Resets st. On failure *out is NULL and *n 0. */
-static mdt_rc collect(sq_conn *c, sqlite3_stmt *st, int bound, mdt_arena *a, size_t size,
-                      row_fn fn, void **out, size_t *n, const char *what, mdt_err *err)
-{
-    mdt_rc rc = MDT_OK;
-    size_t cap = 0;
-    int r = SQLITE_DONE;
-
     *out = NULL;
-    *n = 0;
-    if (bound != SQLITE_OK)
-        rc = sql_fail(c->db, sqlite3_errcode(c->db), what, err);
-    while (rc == MDT_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            void *p = mdt_arena_alloc(a, ncap * size);
-            if (!p) {
-                rc = nomem(err);
-                break;
-            }
-            if (*n)
-                memcpy(p, *out, *n * size);
-            *out = p;
-            cap = ncap;
-        }
-        if ((rc = fn(st, a, (char *)*out + *n * size, err)) == MDT_OK)
-            (*n)++;
-    }
-    if (rc == MDT_OK && r != SQLITE_DONE)
-        rc = sql_fail(c->db, r, what, err);
-    done(st);
-    if (rc != MDT_OK) {
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
-}
-
-/* Steps to the single row a lookup returns and reads it with fn; resets the
- * statement. MDT_ERR_NOT_FOUND with notfound when there is none. */
-static mdt_rc one_row(sq_conn *c, sqlite3_stmt *st, int bound, row_fn fn, mdt_arena *a, void *out,
-                      const char *what, const char *notfound, mdt_err *err)
-{
-    mdt_rc rc = first_row(c, st, bound, what, notfound, err);
-
-    if (rc == MDT_OK)
-        rc = fn(st, a, out, err);
-    done(st);
-    return rc;
-}
-
-/* A cached lookup by one text key that returns one row, read with fn. */
-static mdt_rc get_by_text(mdt_store *s, enum q q, const char *key, row_fn fn, mdt_arena *a,
-                          void *out, const char *what, const char *notfound, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, q, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_text(st, 1, key), fn, a, out, what, notfound, err);
-}
-
-/* A cached query without parameters whose rows (of size bytes) are read with fn. */
-static mdt_rc list_all(mdt_store *s, enum q q, row_fn fn, mdt_arena *a, size_t size, void **out,
-                       size_t *n, const char *what, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, q, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return collect(c, st, SQLITE_OK, a, size, fn, out, n, what, err);
-}
-
-/* --------------------------------------------------------------- lifecycle */
-
-static const mdt_store_ops sqlite_ops;
-static void sq_close(mdt_store *base);
-
-/* The directory that will hold path must exist: we never create it. */
-static mdt_rc check_dir(const char *path, mdt_err *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    struct stat sb;
-    mdt_rc rc = MDT_OK;
-
-    if (!dir)
+    if (!s)
         return nomem(err);
-    if (stat(dir, &sb) != 0)
-        rc = mdt_failf(err, MDT_ERR_CONFIG, "database directory does not exist", "%s: %s", dir,
-                       strerror(errno));
-    else if (!S_ISDIR(sb.st_mode))
-        rc = mdt_failf(err, MDT_ERR_CONFIG, "database directory does not exist",
-                       "%s: not a directory", dir);
-    free(dir);
-    return rc;
-}
-
-/* Creates the file owner-only before SQLite does (it would use 0644): it
- * holds credential hashes and sealed keys. WAL and shm files inherit the
- * mode. */
-static mdt_rc precreate(const char *path, mdt_err *err)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-    if (fd < 0)
-        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "database cannot be opened", "%s: %s", path,
-                         strerror(errno));
-    close(fd);
-    return MDT_OK;
-}
-
-mdt_rc mdt_store__sqlite_open(const char *path, mdt_store **out, mdt_err *err)
-{
-    sq_store *s = NULL;
-    sq_conn *c;
-    mdt_rc rc;
-
-    *out = NULL;
-    if (!*path)
-        return mdt_fail(err, MDT_ERR_CONFIG, "sqlite: database path is empty");
-    if (strcmp(path, ":memory:") == 0)
-        return mdt_fail(err, MDT_ERR_CONFIG, "sqlite: in-memory databases are not supported");
-    if ((rc = check_dir(path, err)) != MDT_OK || (rc = precreate(path, err)) != MDT_OK)
-        return rc;
-    if (!(s = calloc(1, sizeof(*s))) || !(s->path = strdup(path))) {
+    s->base.drv = &sqlite_driver;
+    r = sqlite3_prepare_v3(c->db, sql, -1, id >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &s->st, NULL);
+    if (r != SQLITE_OK) {
         free(s);
-        return nomem(err);
-    }
-    s->base.ops = &sqlite_ops;
-    if (pthread_key_create(&s->key, conn_destroy) != 0) {
-        free(s->path);
-        free(s);
-        return mdt_fail(err, MDT_ERR_INTERNAL, "pthread_key_create failed");
-    }
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->ckpt_cv, NULL);
-    if ((rc = conn_get(s, &c, err)) != MDT_OK) { /* fail now, not on first request */
-        sq_close(&s->base);
-        return rc;
+        return sql_fail(c->db, r, "prepare", err);
     }
     *out = &s->base;
     return MDT_OK;
 }
 
-/* Every other thread must be done with the store. */
-static void ckpt_stop(sq_store *s);
-static void sq_thread_done(mdt_store *base);
-
-static void sq_close(mdt_store *base)
+static void sq_finalize(mdt_db_stmt *st)
 {
-    sq_store *s = SQ(base);
+    if (!st)
+        return;
+    sqlite3_finalize(ST(st));
+    free(st);
+}
 
-    ckpt_stop(s);
-    pthread_setspecific(s->key, NULL);
-    pthread_mutex_lock(&s->mu);
-    while (s->conns) {
-        sq_conn *c = s->conns;
-        s->conns = c->next;
-        conn_close(c);
-    }
-    pthread_mutex_unlock(&s->mu);
-    pthread_key_delete(s->key);
-    pthread_cond_destroy(&s->ckpt_cv);
-    pthread_mutex_destroy(&s->mu);
-    free(s->path);
-    free(s);
+static int sq_bind_int64(mdt_db_stmt *st, int i, int64_t v)
+{
+    return sqlite3_bind_int64(ST(st), i, v);
+}
+
+static int sq_bind_text(mdt_db_stmt *st, int i, const char *s)
+{
+    return s ? sqlite3_bind_text(ST(st), i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(ST(st), i);
+}
+
+static int sq_bind_blob(mdt_db_stmt *st, int i, const void *p, size_t n)
+{
+    return sqlite3_bind_blob64(ST(st), i, p, n, SQLITE_STATIC);
+}
+
+static int sq_bind_null(mdt_db_stmt *st, int i)
+{
+    return sqlite3_bind_null(ST(st), i);
+}
+
+/* Maps the error before the statement is reset: sqlite3_errmsg describes
+ * the last call. */
+static mdt_rc sq_step(mdt_db_stmt *st, bool *row, const char *what, mdt_err *err)
+{
+    int r = sqlite3_step(ST(st));
+
+    *row = r == SQLITE_ROW;
+    if (r == SQLITE_ROW || r == SQLITE_DONE)
+        return MDT_OK;
+    return sql_fail(sqlite3_db_handle(ST(st)), r, what, err);
+}
+
+static int64_t sq_col_int64(mdt_db_stmt *st, int i)
+{
+    return sqlite3_column_int64(ST(st), i);
+}
+
+static const char *sq_col_text(mdt_db_stmt *st, int i, size_t *len)
+{
+    const unsigned char *t = sqlite3_column_text(ST(st), i);
+
+    if (len)
+        *len = t ? (size_t)sqlite3_column_bytes(ST(st), i) : 0;
+    return (const char *)t;
+}
+
+static const void *sq_col_blob(mdt_db_stmt *st, int i, size_t *len)
+{
+    const void *p = sqlite3_column_blob(ST(st), i);
+
+    *len = p ? (size_t)sqlite3_column_bytes(ST(st), i) : 0;
+    return p;
+}
+
+static void sq_reset(mdt_db_stmt *st)
+{
+    sqlite3_reset(ST(st));
+    sqlite3_clear_bindings(ST(st));
+}
+
+static bool sq_busy(mdt_db_stmt *st)
+{
+    return sqlite3_stmt_busy(ST(st));
+}
+
+static int64_t sq_changes(mdt_db_conn *c)
+{
+    return sqlite3_changes(c->db);
+}
+
+static bool sq_in_tx(mdt_db_conn *c)
+{
+    return !sqlite3_get_autocommit(c->db);
+}
+
+static mdt_rc sq_fail(mdt_db_conn *c, const char *what, mdt_err *err)
+{
+    return sql_fail(c->db, sqlite3_errcode(c->db), what, err);
+}
+
+static mdt_rc sq_exec(mdt_db_conn *c, const char *sql, const char *what, mdt_err *err)
+{
+    return conn_exec(c, sql, what, err);
 }
 
 /* ------------------------------------------------------------ checkpoints */
 
-static mdt_rc query_int(sq_conn *c, const char *sql, int *out, mdt_err *err);
+static mdt_rc query_int(mdt_db_conn *c, const char *sql, int *out, mdt_err *err);
 
 #define CKPT_INTERVAL_MS 250
 /* A log longer than this is restarted even if that means waiting (briefly)
@@ -953,7 +369,7 @@ typedef struct {
  * the file. If a long reader (an export, say) keeps either from finishing,
  * later attempts back off, up to CKPT_BACKOFF_MAX ticks apart, so that
  * writers are held up for at most 50 ms every few seconds. */
-static void ckpt_tick(sq_conn *c, ckpt_state *k)
+static void ckpt_tick(mdt_db_conn *c, ckpt_state *k)
 {
     int log = 0, copied = 0, r, mode = SQLITE_CHECKPOINT_RESTART;
     bool idle;
@@ -988,15 +404,18 @@ static void ckpt_tick(sq_conn *c, ckpt_state *k)
 /* Checkpoints the WAL every CKPT_INTERVAL_MS (ckpt_tick), on its own
  * connection: the work SQLite would otherwise do inside whichever request's
  * commit crossed the auto-checkpoint size. */
+/* Checkpoints the WAL every CKPT_INTERVAL_MS (ckpt_tick), on its own
+ * connection: the work SQLite would otherwise do inside whichever request's
+ * commit crossed the auto-checkpoint size. */
 static void *ckpt_main(void *arg)
 {
-    sq_store *s = arg;
-    sq_conn *c = NULL;
+    sq_ctx *s = arg;
+    mdt_db_conn *c = NULL;
     ckpt_state k = {.page = 4096};
     int page = 0;
     mdt_err err;
 
-    if (conn_get(s, &c, &err) != MDT_OK || query_int(c, "PRAGMA page_size", &page, &err) != MDT_OK)
+    if (sq_connect(s, &c, &err) != MDT_OK || query_int(c, "PRAGMA page_size", &page, &err) != MDT_OK)
         MDT_WARN("checkpointer: %s", mdt_err_text(&err));
     if (c)
         sqlite3_busy_handler(c->db, on_busy_ckpt, NULL);
@@ -1017,13 +436,13 @@ static void *ckpt_main(void *arg)
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
-    sq_thread_done(&s->base);
+    sq_disconnect(c);
     return NULL;
 }
 
-static mdt_rc sq_background_start(mdt_store *base, mdt_err *err)
+static mdt_rc sq_background_start(void *ctx, mdt_err *err)
 {
-    sq_store *s = SQ(base);
+    sq_ctx *s = ctx;
     mdt_rc rc = MDT_OK;
 
     pthread_mutex_lock(&s->mu);
@@ -1040,7 +459,7 @@ static mdt_rc sq_background_start(mdt_store *base, mdt_err *err)
     return rc;
 }
 
-static void ckpt_stop(sq_store *s)
+static void ckpt_stop(sq_ctx *s)
 {
     pthread_mutex_lock(&s->mu);
     bool running = atomic_load(&s->ckpt_running);
@@ -1052,19 +471,7 @@ static void ckpt_stop(sq_store *s)
     atomic_store(&s->ckpt_running, false);
 }
 
-static void sq_thread_done(mdt_store *base)
-{
-    sq_store *s = SQ(base);
-    sq_conn *c = pthread_getspecific(s->key);
-
-    if (!c)
-        return;
-    pthread_setspecific(s->key, NULL);
-    conn_unlink(c);
-    conn_close(c);
-}
-
-static mdt_rc query_int(sq_conn *c, const char *sql, int *out, mdt_err *err)
+static mdt_rc query_int(mdt_db_conn *c, const char *sql, int *out, mdt_err *err)
 {
     sqlite3_stmt *st = NULL;
     int r = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
@@ -1075,1313 +482,15 @@ static mdt_rc query_int(sq_conn *c, const char *sql, int *out, mdt_err *err)
     if (r == SQLITE_ROW)
         *out = sqlite3_column_int(st, 0);
     else
-        rc = sql_fail(c->db, r, "schema version", err);
+        rc = sql_fail(c->db, r, sql, err);
     sqlite3_finalize(st);
     return rc;
 }
 
-static mdt_rc version_in_tx(sq_conn *c, int *out, mdt_err *err)
-{
-    return query_int(c, "SELECT COALESCE(MAX(version),0) FROM schema_migrations", out, err);
-}
-
-static mdt_rc record_version(sq_conn *c, const mdt_migration *m, mdt_err *err)
-{
-    sqlite3_stmt *st = NULL;
-    int r = sqlite3_prepare_v2(c->db, "INSERT INTO schema_migrations (version,name) VALUES (?1,?2)",
-                               -1, &st, NULL);
-
-    if (r == SQLITE_OK)
-        r = sqlite3_bind_int(st, 1, m->version) | bind_text(st, 2, m->name);
-    if (r == SQLITE_OK)
-        r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return r == SQLITE_DONE ? MDT_OK : sql_fail(c->db, r, "schema_migrations", err);
-}
-
-/* Applies m unless a concurrent migrator (or an earlier run) already did. */
-static mdt_rc apply_one(sq_conn *c, const mdt_migration *m, mdt_err *err)
-{
-    char *sql = NULL;
-    int cur = 0;
-    mdt_rc rc = tx_begin(c, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    if ((rc = version_in_tx(c, &cur, err)) != MDT_OK || cur >= m->version)
-        goto out;
-    if (!(sql = mdt_store__migration_render(m, &sqlite_dialect))) {
-        rc = nomem(err);
-        goto out;
-    }
-    if ((rc = conn_exec(c, sql, m->name, err)) == MDT_OK)
-        rc = record_version(c, m, err);
-out:
-    free(sql);
-    return tx_end(c, rc, err);
-}
-
-static mdt_rc sq_migrate(mdt_store *s, mdt_err *err)
-{
-    sq_conn *c;
-    int cur = 0;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = conn_exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                      "version INTEGER PRIMARY KEY, name TEXT NOT NULL)",
-                   "schema_migrations", err);
-    if (rc == MDT_OK)
-        rc = version_in_tx(c, &cur, err);
-    if (rc != MDT_OK)
-        return rc;
-    if (cur > mdt_store__schema_latest())
-        return mdt_failf(err, MDT_ERR_CONFIG, "database schema is newer than this program",
-                         "schema version %d, this program knows up to %d", cur,
-                         mdt_store__schema_latest());
-    for (size_t i = 0; i < mdt_store__migration_count && rc == MDT_OK; i++)
-        rc = apply_one(c, &mdt_store__migrations[i], err);
-    return rc;
-}
-
-static mdt_rc sq_schema_version(mdt_store *s, int *out, mdt_err *err)
-{
-    sq_conn *c;
-    int exists = 0;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
-
-    *out = 0;
-    if (rc == MDT_OK)
-        rc = query_int(c, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' "
-                          "AND name='schema_migrations'", &exists, err);
-    if (rc != MDT_OK || !exists)
-        return rc;
-    return version_in_tx(c, out, err);
-}
-
-static mdt_rc sq_ping(mdt_store *s, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_PING, &c, &st, err);
-
-    return rc != MDT_OK ? rc : run(c, st, SQLITE_OK, "ping", err);
-}
-
-/* ----------------------------------------------------------------- clients */
-
-static int bind_cred(sqlite3_stmt *st, const mdt_cred_rec *v, const char *client_id)
-{
-    return bind_text(st, 1, v->id) | bind_text(st, 2, client_id) | bind_text(st, 3, v->type) |
-           bind_blob(st, 4, v->hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 5, v->created_at) |
-           sqlite3_bind_int64(st, 6, v->expires_at) | sqlite3_bind_int64(st, 7, v->last_used_at) |
-           bind_text(st, 8, v->name ? v->name : "");
-}
-
-static mdt_rc cred_insert(sq_conn *c, const mdt_cred_rec *v, const char *client_id, mdt_err *err)
-{
-    sqlite3_stmt *st;
-    mdt_rc rc = stmt(c, Q_CRED_INSERT, &st, err);
-
-    return rc != MDT_OK ? rc : run(c, st, bind_cred(st, v, client_id), "cred_insert", err);
-}
-
-/* Counts a change of clients or credentials, inside its transaction. */
-static mdt_rc bump(sq_conn *c, mdt_rc rc, mdt_err *err)
-{
-    return rc == MDT_OK ? run_q(c, Q_CLIENTS_BUMP, err) : rc;
-}
-
-static mdt_rc client_insert_tx(sq_conn *c, const mdt_client_rec *v, const mdt_cred_rec *creds,
-                               size_t ncreds, mdt_err *err)
-{
-    sqlite3_stmt *st;
-    mdt_rc rc = stmt(c, Q_CLIENT_INSERT, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, v->client_id) | bind_text(st, 2, v->status) |
-        bind_text(st, 3, v->metadata) | sqlite3_bind_int64(st, 4, v->created_at) |
-        sqlite3_bind_int64(st, 5, v->updated_at) | sqlite3_bind_int64(st, 6, v->expires_at) |
-        sqlite3_bind_int64(st, 7, v->tokens_valid_after);
-    rc = run(c, st, b, "client_insert", err);
-    for (size_t i = 0; i < ncreds && rc == MDT_OK; i++)
-        rc = cred_insert(c, &creds[i], v->client_id, err);
-    return bump(c, rc, err);
-}
-
-static mdt_rc sq_client_insert(mdt_store *s, const mdt_client_rec *v, const mdt_cred_rec *creds,
-                               size_t ncreds, mdt_err *err)
-{
-    sq_conn *c;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    return tx_end(c, client_insert_tx(c, v, creds, ncreds, err), err);
-}
-
-static mdt_rc sq_client_get(mdt_store *s, const char *id, mdt_arena *a, mdt_client_rec *out,
-                            mdt_err *err)
-{
-    return get_by_text(s, Q_CLIENT_GET, id, row_client, a, out, "client_get", "client not found", err);
-}
-
-static mdt_rc sq_client_list(mdt_store *s, mdt_arena *a, mdt_client_rec **out, size_t *n,
-                             mdt_err *err)
-{
-    return list_all(s, Q_CLIENT_LIST, row_client, a, sizeof(**out), (void **)out, n, "client_list", err);
-}
-
-/* Runs a write statement; MDT_ERR_NOT_FOUND with notfound when it changed
- * no row. */
-static mdt_rc run_changed(sq_conn *c, sqlite3_stmt *st, int bound, const char *what,
-                          const char *notfound, mdt_err *err)
-{
-    mdt_rc rc = run(c, st, bound, what, err);
-
-    if (rc == MDT_OK && sqlite3_changes(c->db) == 0)
-        rc = mdt_fail(err, MDT_ERR_NOT_FOUND, notfound);
-    return rc;
-}
-
-static mdt_rc sq_client_update(mdt_store *s, const mdt_client_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CLIENT_UPDATE, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, v->client_id) | bind_text(st, 2, v->status) |
-        bind_text(st, 3, v->metadata) | sqlite3_bind_int64(st, 4, v->updated_at) |
-        sqlite3_bind_int64(st, 5, v->expires_at) |
-        sqlite3_bind_int64(st, 6, v->tokens_valid_after);
-    rc = run_changed(c, st, b, "client_update", "client not found", err);
-    return tx_end(c, bump(c, rc, err), err);
-}
-
-static mdt_rc update_creds_tx(sq_conn *c, const mdt_client_rec *v, const mdt_cred_rec *add,
-                              size_t nadd, const char *const *del, size_t ndel, mdt_err *err)
-{
-    sqlite3_stmt *st;
-    mdt_rc rc = stmt(c, Q_CLIENT_UPDATE, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, v->client_id) | bind_text(st, 2, v->status) |
-        bind_text(st, 3, v->metadata) | sqlite3_bind_int64(st, 4, v->updated_at) |
-        sqlite3_bind_int64(st, 5, v->expires_at) |
-        sqlite3_bind_int64(st, 6, v->tokens_valid_after);
-    rc = run_changed(c, st, b, "client_update", "client not found", err);
-    for (size_t i = 0; i < ndel && rc == MDT_OK; i++) {
-        if ((rc = stmt(c, Q_CRED_DELETE, &st, err)) == MDT_OK)
-            rc = run(c, st, bind_text(st, 1, v->client_id) | bind_text(st, 2, del[i]),
-                     "cred_delete", err);
-    }
-    for (size_t i = 0; i < nadd && rc == MDT_OK; i++)
-        rc = cred_insert(c, &add[i], v->client_id, err);
-    return bump(c, rc, err);
-}
-
-static mdt_rc sq_client_update_creds(mdt_store *s, const mdt_client_rec *v,
-                                     const mdt_cred_rec *add, size_t nadd,
-                                     const char *const *del, size_t ndel, mdt_err *err)
-{
-    sq_conn *c;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    return tx_end(c, update_creds_tx(c, v, add, nadd, del, ndel, err), err);
-}
-
-/* Credentials and opaque tokens go with it (ON DELETE CASCADE). */
-static mdt_rc sq_client_delete(mdt_store *s, const char *id, int64_t now, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st, *ts;
-    mdt_rc rc = prep(s, Q_CLIENT_DELETE, &c, &st, err);
-
-    if (rc != MDT_OK || (rc = stmt(c, Q_CLIENT_TOMBSTONE, &ts, err)) != MDT_OK ||
-        (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    rc = run(c, ts, bind_text(ts, 1, id) | sqlite3_bind_int64(ts, 2, now), "client_tombstone", err);
-    if (rc == MDT_OK)
-        rc = run_changed(c, st, bind_text(st, 1, id), "client_delete", "client not found", err);
-    return tx_end(c, bump(c, rc, err), err);
-}
-
-static mdt_rc sq_client_deleted_at(mdt_store *s, const char *id, int64_t *deleted_at, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CLIENT_DELETED_AT, &c, &st, err);
-    int r;
-
-    *deleted_at = 0;
-    if (rc != MDT_OK)
-        return rc;
-    if (bind_text(st, 1, id) != SQLITE_OK) {
-        done(st);
-        return mdt_fail(err, MDT_ERR_STORE, "client_deleted_at: bind");
-    }
-    r = sqlite3_step(st);
-    if (r == SQLITE_ROW)
-        *deleted_at = sqlite3_column_int64(st, 0);
-    else if (r != SQLITE_DONE)
-        rc = sql_fail(c->db, r, "client_deleted_at", err);
-    done(st);
-    return rc;
-}
-
-/* ------------------------------------------------------------- credentials */
-
-static mdt_rc sq_cred_insert(mdt_store *s, const mdt_cred_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    return tx_end(c, bump(c, cred_insert(c, v, v->client_id, err), err), err);
-}
-
-static mdt_rc sq_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,
-                           size_t *n, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CRED_LIST, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return collect(c, st, bind_text(st, 1, client_id), a, sizeof(**out), row_cred, (void **)out,
-                   n, "cred_list", err);
-}
-
-static mdt_rc sq_cred_expire_others(mdt_store *s, const char *client_id, const char *type,
-                                    const char *keep_id, int64_t expires_at, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CRED_EXPIRE_OTHERS, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, client_id) | bind_text(st, 2, type) | bind_text(st, 3, keep_id) |
-        sqlite3_bind_int64(st, 4, expires_at);
-    rc = run(c, st, b, "cred_expire_others", err);
-    return tx_end(c, bump(c, rc, err), err);
-}
-
-static mdt_rc sq_cred_get(mdt_store *s, const char *id, mdt_arena *a, mdt_cred_rec *out,
-                          mdt_err *err)
-{
-    return get_by_text(s, Q_CRED_GET, id, row_cred, a, out, "cred_get", "credential not found",
-                       err);
-}
-
-static mdt_rc sq_cred_find(mdt_store *s, const char *type, const uint8_t hash[MDT_HASH_LEN],
-                           mdt_arena *a, mdt_cred_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CRED_FIND, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_text(st, 1, type) | bind_blob(st, 2, hash, MDT_HASH_LEN), row_cred,
-                   a, out, "cred_find", "credential not found", err);
-}
-
-static mdt_rc sq_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CRED_TOUCH, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return run_changed(c, st, bind_text(st, 1, id) | sqlite3_bind_int64(st, 2, now),
-                       "cred_touch", "credential not found", err);
-}
-
-static mdt_rc sq_cred_delete(mdt_store *s, const char *client_id, const char *id, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CRED_DELETE, &c, &st, err);
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    rc = run_changed(c, st, bind_text(st, 1, client_id) | bind_text(st, 2, id), "cred_delete",
-                     "credential not found", err);
-    return tx_end(c, bump(c, rc, err), err);
-}
-
-/* ------------------------------------------------------------------ scopes */
-
-static mdt_rc scope_insert_tx(sq_conn *c, const mdt_scope_rec *v, mdt_err *err)
-{
-    sqlite3_stmt *st;
-    mdt_rc rc = stmt(c, Q_SCOPE_INSERT, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, v->name) | bind_text(st, 2, v->description) |
-        bind_text(st, 3, v->sensitivity) | sqlite3_bind_int64(st, 4, v->created_at);
-    rc = run(c, st, b, "scope_insert", err);
-    for (int i = 0; rc == MDT_OK && v->resources && v->resources[i]; i++) {
-        if ((rc = stmt(c, Q_SCOPE_RES_INSERT, &st, err)) != MDT_OK)
-            break;
-        b = bind_text(st, 1, v->name) | sqlite3_bind_int(st, 2, i) |
-            bind_text(st, 3, v->resources[i]);
-        rc = run(c, st, b, "scope_insert", err);
-    }
-    return rc;
-}
-
-static mdt_rc sq_scope_insert(mdt_store *s, const mdt_scope_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    return tx_end(c, scope_insert_tx(c, v, err), err);
-}
-
-static mdt_rc row_resource(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    rd r = {a, false};
-
-    *(const char **)dst = rd_text(&r, st, 0);
-    return rd_end(&r, err);
-}
-
-/* The scope's resources as a NULL-terminated arena array; NULL when none. */
-static mdt_rc load_resources(sq_conn *c, mdt_scope_rec *v, mdt_arena *a, mdt_err *err)
-{
-    sqlite3_stmt *st;
-    const char **res;
-    size_t n;
-    mdt_rc rc = stmt(c, Q_SCOPE_RES, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = collect(c, st, bind_text(st, 1, v->name), a, sizeof(*res), row_resource,
-                 (void **)&res, &n, "scope_resources", err);
-    if (rc != MDT_OK || n == 0)
-        return rc;
-    v->resources = mdt_arena_alloc(a, (n + 1) * sizeof(*res)); /* zeroed: terminated */
-    if (!v->resources)
-        return nomem(err);
-    memcpy((void *)v->resources, res, n * sizeof(*res));
-    return MDT_OK;
-}
-
-static mdt_rc sq_scope_get(mdt_store *s, const char *name, mdt_arena *a, mdt_scope_rec *out,
-                           mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_SCOPE_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = one_row(c, st, bind_text(st, 1, name), row_scope, a, out, "scope_get", "scope not found",
-                 err);
-    return rc == MDT_OK ? load_resources(c, out, a, err) : rc;
-}
-
-static mdt_rc sq_scope_list(mdt_store *s, mdt_arena *a, mdt_scope_rec **out, size_t *n,
-                            mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_SCOPE_LIST, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = collect(c, st, SQLITE_OK, a, sizeof(**out), row_scope, (void **)out, n, "scope_list",
-                 err);
-    for (size_t i = 0; rc == MDT_OK && i < *n; i++)
-        rc = load_resources(c, &(*out)[i], a, err);
-    if (rc != MDT_OK) {
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
-}
-
-/* ------------------------------------------------------------------ tokens */
-
-static mdt_rc sq_token_insert(mdt_store *s, const mdt_token_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_TOKEN_INSERT, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_blob(st, 1, v->hash, MDT_HASH_LEN) | bind_text(st, 2, v->jti) |
-        bind_text(st, 3, v->client_id) | bind_text(st, 4, v->kind) | bind_text(st, 5, v->claims) |
-        sqlite3_bind_int64(st, 6, v->issued_at) | sqlite3_bind_int64(st, 7, v->expires_at) |
-        sqlite3_bind_int64(st, 8, v->revoked_at);
-    return run(c, st, b, "token_insert", err);
-}
-
-static mdt_rc sq_token_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
-                           mdt_token_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_TOKEN_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), row_token, a, out, "token_get",
-                   "token not found", err);
-}
-
-/* One conditional UPDATE; only when it changed nothing do we look whether
- * the token exists at all (already revoked is not an error). */
-static mdt_rc sq_token_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                              mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_TOKEN_REVOKE, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = run(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now),
-             "token_revoke", err);
-    if (rc != MDT_OK || sqlite3_changes(c->db) > 0)
-        return rc;
-    if ((rc = stmt(c, Q_TOKEN_EXISTS, &st, err)) != MDT_OK)
-        return rc;
-    rc = first_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), "token_revoke", "token not found",
-                   err);
-    done(st);
-    return rc;
-}
-
-static mdt_rc sq_jti_revoke(mdt_store *s, const char *jti, const char *client_id,
-                            int64_t expires_at, int64_t now, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_JTI_REVOKE, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, jti) | bind_text(st, 2, client_id) |
-        sqlite3_bind_int64(st, 3, expires_at) | sqlite3_bind_int64(st, 4, now);
-    return run(c, st, b, "jti_revoke", err);
-}
-
-/* Inserted, or an expired entry renewed: one row changed. A live entry: none. */
-static mdt_rc sq_jti_use(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
-                         int64_t now, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_JTI_USE, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, issuer) | bind_text(st, 2, jti) | sqlite3_bind_int64(st, 3, expires_at) |
-        sqlite3_bind_int64(st, 4, now);
-    rc = run(c, st, b, "jti_use", err);
-    if (rc == MDT_OK && sqlite3_changes(c->db) == 0)
-        rc = mdt_fail(err, MDT_ERR_CONFLICT, "identifier already used");
-    return rc;
-}
-
-static mdt_rc sq_jti_is_revoked(mdt_store *s, const char *jti, bool *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_JTI_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = first_row(c, st, bind_text(st, 1, jti), "jti_is_revoked", "not revoked", err);
-    done(st);
-    *out = rc == MDT_OK;
-    if (rc == MDT_ERR_NOT_FOUND) {
-        mdt_err_clear(err);
-        rc = MDT_OK;
-    }
-    return rc;
-}
-
-static mdt_rc purge_one(sq_conn *c, enum q q, int64_t now, mdt_err *err)
-{
-    sqlite3_stmt *st;
-    mdt_rc rc = stmt(c, q, &st, err);
-
-    return rc != MDT_OK ? rc : run(c, st, sqlite3_bind_int64(st, 1, now), "purge_expired", err);
-}
-
-static mdt_rc sq_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
-{
-    sq_conn *c;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
-
-    if (rc == MDT_OK)
-        rc = purge_one(c, Q_PURGE_TOKENS, now, err);
-    if (rc == MDT_OK)
-        rc = purge_one(c, Q_PURGE_JTIS, now, err);
-    if (rc == MDT_OK)
-        rc = purge_one(c, Q_PURGE_USED_JTIS, now, err);
-    if (rc == MDT_OK)
-        rc = purge_one(c, Q_PURGE_RATES, now, err);
-    if (rc == MDT_OK)
-        rc = purge_one(c, Q_PURGE_SESSIONS, now, err);
-    if (rc == MDT_OK)
-        rc = purge_one(c, Q_PURGE_AREQS, now, err);
-    if (rc == MDT_OK)
-        rc = purge_one(c, Q_PURGE_CODES, now, err);
-    if (rc == MDT_OK)
-        rc = purge_one(c, Q_PURGE_RTS, now, err);
-    return rc;
-}
-
-/* ------------------------------------------------------------ signing keys */
-
-static mdt_rc sq_key_insert(mdt_store *s, const mdt_key_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_KEY_INSERT, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, v->kid) | bind_text(st, 2, v->alg) |
-        bind_blob(st, 3, v->sealed, v->sealed_len) | sqlite3_bind_int64(st, 4, v->created_at) |
-        sqlite3_bind_int64(st, 5, v->activate_at) | sqlite3_bind_int64(st, 6, v->retire_at) |
-        sqlite3_bind_int64(st, 7, v->expire_at);
-    return run(c, st, b, "key_insert", err);
-}
-
-static mdt_rc sq_key_list(mdt_store *s, mdt_arena *a, mdt_key_rec **out, size_t *n, mdt_err *err)
-{
-    return list_all(s, Q_KEY_LIST, row_key, a, sizeof(**out), (void **)out, n, "key_list", err);
-}
-
-static mdt_rc sq_key_schedule(mdt_store *s, const char *kid, int64_t retire_at, int64_t expire_at,
-                              mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_KEY_SCHEDULE, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, kid) | sqlite3_bind_int64(st, 2, retire_at) |
-        sqlite3_bind_int64(st, 3, expire_at);
-    return run_changed(c, st, b, "key_schedule", "signing key not found", err);
-}
-
-/* ------------------------------------------------------------------- users */
-
-static mdt_rc sq_user_insert(mdt_store *s, const mdt_user_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_USER_INSERT, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, v->username) | bind_text(st, 2, v->name) | bind_text(st, 3, v->email) |
-        bind_text(st, 4, v->roles) | bind_text(st, 5, v->status) |
-        bind_text(st, 6, v->password_hash) | sqlite3_bind_int64(st, 7, v->created_at) |
-        sqlite3_bind_int64(st, 8, v->updated_at);
-    return run(c, st, b, "user_insert", err);
-}
-
-static mdt_rc sq_user_get(mdt_store *s, const char *username, mdt_arena *a, mdt_user_rec *out,
-                          mdt_err *err)
-{
-    return get_by_text(s, Q_USER_GET, username, row_user, a, out, "user_get", "user not found", err);
-}
-
-static mdt_rc sq_user_list(mdt_store *s, mdt_arena *a, mdt_user_rec **out, size_t *n,
-                           mdt_err *err)
-{
-    return list_all(s, Q_USER_LIST, row_user, a, sizeof(**out), (void **)out, n, "user_list", err);
-}
-
-static mdt_rc sq_user_update(mdt_store *s, const mdt_user_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_USER_UPDATE, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, v->username) | bind_text(st, 2, v->name) | bind_text(st, 3, v->email) |
-        bind_text(st, 4, v->roles) | bind_text(st, 5, v->status) |
-        bind_text(st, 6, v->password_hash) | sqlite3_bind_int64(st, 7, v->updated_at);
-    return run_changed(c, st, b, "user_update", "user not found", err);
-}
-
-/* A query without parameters that returns one integer. */
-static mdt_rc one_int(mdt_store *s, enum q q, int64_t *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, q, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = first_row(c, st, SQLITE_OK, q_sql[q], "no row", err);
-    if (rc == MDT_OK)
-        *out = sqlite3_column_int64(st, 0);
-    done(st);
-    return rc;
-}
-
-static mdt_rc sq_user_count(mdt_store *s, int64_t *out, mdt_err *err)
-{
-    return one_int(s, Q_USER_COUNT, out, err);
-}
-
-static mdt_rc sq_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
-{
-    return one_int(s, Q_CLIENTS_VERSION, out, err);
-}
-
-/* -------------------------------------------------- initial access tokens */
-
-static mdt_rc sq_iat_insert(mdt_store *s, const mdt_iat_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_IAT_INSERT, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, v->id) | bind_blob(st, 2, v->hash, MDT_HASH_LEN) |
-        bind_text(st, 3, v->policy ? v->policy : "") | sqlite3_bind_int64(st, 4, v->max_uses) |
-        sqlite3_bind_int64(st, 5, v->uses) | sqlite3_bind_int64(st, 6, v->created_at) |
-        sqlite3_bind_int64(st, 7, v->expires_at) |
-        bind_text(st, 8, v->created_by ? v->created_by : "");
-    return run(c, st, b, "iat_insert", err);
-}
-
-static mdt_rc sq_iat_find(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
-                          mdt_iat_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_IAT_FIND, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), row_iat, a, out, "iat_find",
-                   "initial access token not found", err);
-}
-
-static mdt_rc sq_iat_get(mdt_store *s, const char *id, mdt_arena *a, mdt_iat_rec *out,
-                         mdt_err *err)
-{
-    return get_by_text(s, Q_IAT_GET, id, row_iat, a, out, "iat_get", "initial access token not found", err);
-}
-
-/* One UPDATE ... RETURNING, in a write transaction of its own: the row it
- * returns is the one it changed. */
-static mdt_rc sq_iat_consume(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
-                             mdt_iat_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_IAT_CONSUME, &c, &st, err);
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    rc = one_row(c, st, bind_text(st, 1, id) | sqlite3_bind_int64(st, 2, now),
-                 row_iat, a, out, "iat_consume", "initial access token unknown, used up or expired",
-                 err);
-    return tx_end(c, rc, err);
-}
-
-/* ------------------------------------------------------- approval requests */
-
-static mdt_rc sq_request_insert(mdt_store *s, const mdt_request_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_REQ_INSERT, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, v->id) | bind_text(st, 2, v->type) | bind_text(st, 3, v->status) |
-        bind_text(st, 4, v->client_id) | bind_text(st, 5, v->subject) |
-        bind_text(st, 6, v->scope) | bind_text(st, 7, v->resource) |
-        bind_text(st, 8, v->binding_message) | bind_text(st, 9, v->authorization_details) |
-        sqlite3_bind_int64(st, 10, v->created_at) | sqlite3_bind_int64(st, 11, v->expires_at) |
-        bind_text(st, 12, v->decided_by) | sqlite3_bind_int64(st, 13, v->decided_at) |
-        bind_text(st, 14, v->note) | bind_text(st, 15, v->metadata_hash);
-    return run(c, st, b, "request_insert", err);
-}
-
-static mdt_rc sq_request_get(mdt_store *s, const char *id, mdt_arena *a, mdt_request_rec *out,
-                             mdt_err *err)
-{
-    return get_by_text(s, Q_REQ_GET, id, row_request, a, out, "request_get", "request not found", err);
-}
-
-static mdt_rc sq_request_list(mdt_store *s, mdt_arena *a, mdt_request_rec **out, size_t *n,
-                              mdt_err *err)
-{
-    return list_all(s, Q_REQ_LIST, row_request, a, sizeof(**out), (void **)out, n, "request_list", err);
-}
-
-static mdt_rc sq_request_decide(mdt_store *s, const char *id, const char *status,
-                                const char *decided_by, const char *note, int64_t now,
-                                mdt_arena *a, mdt_request_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_REQ_DECIDE, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, id) | bind_text(st, 2, status) | bind_text(st, 3, decided_by) |
-        sqlite3_bind_int64(st, 4, now) | bind_text(st, 5, note);
-    rc = one_row(c, st, b, row_request, a, out, "request_decide",
-                 "no pending request with this id", err);
-    return tx_end(c, rc, err);
-}
-
-/* ------------------------------------------------------------- rate limits */
-
-static mdt_rc sq_rate_hit(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
-                          mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_RATE_HIT, &c, &st, err);
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    rc = first_row(c, st, bind_text(st, 1, name) | sqlite3_bind_int64(st, 2, window_start),
-                   "rate_hit", "no count", err);
-    if (rc == MDT_OK)
-        *count = sqlite3_column_int64(st, 0);
-    done(st);
-    return tx_end(c, rc, err);
-}
-
-static mdt_rc sq_rate_release(mdt_store *s, const char *name, int64_t window_start,
-                              mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_RATE_RELEASE, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return run(c, st, bind_text(st, 1, name) | sqlite3_bind_int64(st, 2, window_start),
-               "rate_release", err);
-}
-
-static mdt_rc sq_rate_peek(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
-                           mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_RATE_PEEK, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = first_row(c, st, bind_text(st, 1, name) | sqlite3_bind_int64(st, 2, window_start),
-                   "rate_peek", "no count", err);
-    if (rc == MDT_OK)
-        *count = sqlite3_column_int64(st, 0);
-    done(st);
-    if (rc == MDT_ERR_NOT_FOUND) {
-        mdt_err_clear(err);
-        *count = 0;
-        rc = MDT_OK;
-    }
-    return rc;
-}
-
-/* ------------------------------------------------------------ web sessions */
-
-static mdt_rc sq_session_insert(mdt_store *s, const mdt_session_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_SESS_INSERT, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_blob(st, 1, v->hash, MDT_HASH_LEN) | bind_text(st, 2, v->username) |
-        bind_text(st, 3, v->amr) | sqlite3_bind_int64(st, 4, v->auth_time) |
-        sqlite3_bind_int64(st, 5, v->created_at) | sqlite3_bind_int64(st, 6, v->last_seen_at) |
-        sqlite3_bind_int64(st, 7, v->expires_at);
-    return run(c, st, b, "session_insert", err);
-}
-
-static mdt_rc sq_session_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
-                             mdt_session_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_SESS_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), row_session, a, out,
-                   "session_get", "session not found", err);
-}
-
-static mdt_rc sq_session_touch(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                               mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_SESS_TOUCH, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return run_changed(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now),
-                       "session_touch", "session not found or revoked", err);
-}
-
-static mdt_rc sq_session_revoke_user(mdt_store *s, const char *username, int64_t now,
-                                     mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_SESS_REVOKE_USER, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return run(c, st, bind_text(st, 1, username) | sqlite3_bind_int64(st, 2, now),
-               "session_revoke_user", err);
-}
-
-static mdt_rc sq_session_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                                mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_SESS_REVOKE, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return run(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now),
-               "session_revoke", err);
-}
-
-/* ------------------------------------- authorization requests, codes, consents */
-
-static mdt_rc row_areq(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_authz_request_rec *v = dst;
-    rd r = {a, false};
-
-    v->id = rd_text(&r, st, 0);
-    v->client_id = rd_text(&r, st, 1);
-    v->params = rd_text(&r, st, 2);
-    v->created_at = sqlite3_column_int64(st, 3);
-    v->expires_at = sqlite3_column_int64(st, 4);
-    return rd_end(&r, err);
-}
-
-static mdt_rc row_code(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_authz_code_rec *v = dst;
-    rd r = {a, false};
-
-    rd_hash(st, 0, v->hash);
-    v->client_id = rd_text(&r, st, 1);
-    v->username = rd_text(&r, st, 2);
-    v->params = rd_text(&r, st, 3);
-    v->created_at = sqlite3_column_int64(st, 4);
-    v->expires_at = sqlite3_column_int64(st, 5);
-    v->used_at = sqlite3_column_int64(st, 6);
-    v->token_jtis = rd_text(&r, st, 7);
-    v->tokens_expire_at = sqlite3_column_int64(st, 8);
-    v->access_jti = rd_text(&r, st, 9);
-    v->family = rd_text(&r, st, 10);
-    return rd_end(&r, err);
-}
-
-static mdt_rc row_consent(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_consent_rec *v = dst;
-    rd r = {a, false};
-
-    v->username = rd_text(&r, st, 0);
-    v->client_id = rd_text(&r, st, 1);
-    v->scope = rd_text(&r, st, 2);
-    v->created_at = sqlite3_column_int64(st, 3);
-    v->updated_at = sqlite3_column_int64(st, 4);
-    return rd_end(&r, err);
-}
-
-static mdt_rc sq_authz_request_insert(mdt_store *s, const mdt_authz_request_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_AREQ_INSERT, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return run(c, st, bind_text(st, 1, v->id) | bind_text(st, 2, v->client_id) |
-                          bind_text(st, 3, v->params) | sqlite3_bind_int64(st, 4, v->created_at) |
-                          sqlite3_bind_int64(st, 5, v->expires_at),
-               "authz_request_insert", err);
-}
-
-static mdt_rc sq_authz_request_get(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
-                                   mdt_authz_request_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_AREQ_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_text(st, 1, id) | sqlite3_bind_int64(st, 2, now), row_areq, a, out,
-                   "authz_request_get", "authorization request not found or expired", err);
-}
-
-static mdt_rc sq_authz_request_take(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
-                                    mdt_authz_request_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_AREQ_TAKE, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_text(st, 1, id) | sqlite3_bind_int64(st, 2, now), row_areq, a, out,
-                   "authz_request_take", "authorization request not found, expired or used", err);
-}
-
-static mdt_rc sq_code_insert(mdt_store *s, const mdt_authz_code_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CODE_INSERT, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return run(c, st, bind_blob(st, 1, v->hash, MDT_HASH_LEN) | bind_text(st, 2, v->client_id) |
-                          bind_text(st, 3, v->username) | bind_text(st, 4, v->params) |
-                          sqlite3_bind_int64(st, 5, v->created_at) |
-                          sqlite3_bind_int64(st, 6, v->expires_at),
-               "code_insert", err);
-}
-
-/* One UPDATE ... RETURNING in a write transaction; when it changes nothing,
- * the row (if any) says whether the code was used before. */
-static mdt_rc sq_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                              const mdt_code_issue *issue, mdt_arena *a, mdt_authz_code_rec *out,
-                              mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st, *get;
-    mdt_rc rc = prep(s, Q_CODE_CONSUME, &c, &st, err);
-
-    if (rc != MDT_OK || (rc = stmt(c, Q_CODE_GET, &get, err)) != MDT_OK ||
-        (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    rc = one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now) |
-                            bind_text(st, 3, issue->access_jti) | bind_text(st, 4, issue->family) |
-                            sqlite3_bind_int64(st, 5, issue->expires_at),
-                 row_code, a, out, "code_consume", "authorization code unknown or expired", err);
-    if (rc == MDT_ERR_NOT_FOUND) {
-        rc = one_row(c, get, bind_blob(get, 1, hash, MDT_HASH_LEN), row_code, a, out, "code_get",
-                     "authorization code unknown or expired", err);
-        if (rc == MDT_OK)
-            rc = out->used_at ? mdt_fail(err, MDT_ERR_CONFLICT, "authorization code used before")
-                              : mdt_fail(err, MDT_ERR_NOT_FOUND, "authorization code expired");
-    }
-    {
-        /* a refusal changed nothing: commit, and answer the refusal */
-        bool refusal = rc == MDT_ERR_CONFLICT || rc == MDT_ERR_NOT_FOUND;
-        mdt_rc fin = tx_end(c, refusal ? MDT_OK : rc, err);
-
-        return fin != MDT_OK ? fin : rc;
-    }
-}
-
-/* Runs the statements of a grant's end in one transaction (see
- * mdt_store_grant_revoke); the token lists go before the refresh tokens are
- * marked, and all before anything else can use the code or the family. */
-static mdt_rc sq_grant_revoke(mdt_store *s, const char *username, const char *client_id,
-                              int64_t now, mdt_err *err)
-{
-    static const enum q steps[] = {Q_GRANT_CODES_EXPIRE, Q_GRANT_CODE_JTIS, Q_GRANT_CODE_FAMILIES,
-                                   Q_GRANT_RT_JTIS, Q_GRANT_RT_REVOKE, Q_GRANT_CONSENT};
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_GRANT_CONSENT, &c, &st, err);
-
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    for (size_t i = 0; i < MDT_ARRAY_LEN(steps) && rc == MDT_OK; i++) {
-        if ((rc = stmt(c, steps[i], &st, err)) != MDT_OK)
-            break;
-        rc = run(c, st, bind_text(st, 1, username) |
-                            (client_id ? bind_text(st, 2, client_id) : sqlite3_bind_null(st, 2)) |
-                            (steps[i] == Q_GRANT_CONSENT ? SQLITE_OK
-                                                         : sqlite3_bind_int64(st, 3, now)),
-                 "grant_revoke", err);
-    }
-    return tx_end(c, rc, err);
-}
-
-/* ---------------------------------------------------------- refresh tokens */
-
-static mdt_rc row_refresh(sqlite3_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
-{
-    mdt_refresh_rec *v = dst;
-    rd r = {a, false};
-
-    rd_hash(st, 0, v->hash);
-    v->family = rd_text(&r, st, 1);
-    rd_hash(st, 2, v->parent);
-    v->client_id = rd_text(&r, st, 3);
-    v->subject = rd_text(&r, st, 4);
-    v->scope = rd_text(&r, st, 5);
-    v->resource = rd_text(&r, st, 6);
-    v->auth_time = sqlite3_column_int64(st, 7);
-    v->amr = rd_text(&r, st, 8);
-    v->sid = rd_text(&r, st, 9);
-    v->cnf_x5t = rd_text(&r, st, 10);
-    v->created_at = sqlite3_column_int64(st, 11);
-    v->expires_at = sqlite3_column_int64(st, 12);
-    v->used_at = sqlite3_column_int64(st, 13);
-    v->revoked_at = sqlite3_column_int64(st, 14);
-    v->access_jti = rd_text(&r, st, 15);
-    v->access_exp = sqlite3_column_int64(st, 16);
-    return rd_end(&r, err);
-}
-
-static const char *or_empty(const char *s)
-{
-    return s ? s : "";
-}
-
-static mdt_rc sq_refresh_insert(mdt_store *s, const mdt_refresh_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_RT_INSERT, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_blob(st, 1, v->hash, MDT_HASH_LEN) | bind_text(st, 2, v->family) |
-        bind_blob(st, 3, v->parent, MDT_HASH_LEN) | bind_text(st, 4, v->client_id) |
-        bind_text(st, 5, v->subject) | bind_text(st, 6, v->scope) |
-        bind_text(st, 7, or_empty(v->resource)) | sqlite3_bind_int64(st, 8, v->auth_time) |
-        bind_text(st, 9, or_empty(v->amr)) | bind_text(st, 10, or_empty(v->sid)) |
-        bind_text(st, 11, or_empty(v->cnf_x5t)) | sqlite3_bind_int64(st, 12, v->created_at) |
-        sqlite3_bind_int64(st, 13, v->expires_at) | bind_text(st, 14, or_empty(v->access_jti)) |
-        sqlite3_bind_int64(st, 15, v->access_exp);
-    rc = run(c, st, b, "refresh_insert", err);
-    if (rc == MDT_OK && sqlite3_changes(c->db) == 0)
-        rc = mdt_fail(err, MDT_ERR_CONFLICT, "refresh token family revoked");
-    return rc;
-}
-
-static mdt_rc sq_refresh_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
-                             mdt_refresh_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_RT_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), row_refresh, a, out,
-                   "refresh_get", "refresh token unknown", err);
-}
-
-/* As sq_code_consume: one UPDATE ... RETURNING; when it changes nothing,
- * the row (if any) says whether the token was used before. */
-static mdt_rc sq_refresh_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                                 mdt_arena *a, mdt_refresh_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st, *get;
-    mdt_rc rc = prep(s, Q_RT_CONSUME, &c, &st, err), fin;
-
-    if (rc != MDT_OK || (rc = stmt(c, Q_RT_GET, &get, err)) != MDT_OK ||
-        (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    rc = one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | sqlite3_bind_int64(st, 2, now),
-                 row_refresh, a, out, "refresh_consume", "refresh token unknown", err);
-    if (rc == MDT_ERR_NOT_FOUND) {
-        rc = one_row(c, get, bind_blob(get, 1, hash, MDT_HASH_LEN), row_refresh, a, out,
-                     "refresh_get", "refresh token unknown", err);
-        if (rc == MDT_OK)
-            rc = out->used_at ? mdt_fail(err, MDT_ERR_CONFLICT, "refresh token used before")
-                              : mdt_fail(err, MDT_ERR_NOT_FOUND, "refresh token revoked or expired");
-    }
-    /* a refusal changed nothing: commit, and answer the refusal */
-    fin = tx_end(c, rc == MDT_ERR_CONFLICT || rc == MDT_ERR_NOT_FOUND ? MDT_OK : rc, err);
-    return fin != MDT_OK ? fin : rc;
-}
-
-static mdt_rc sq_refresh_revoke_family(mdt_store *s, const char *family, int64_t now,
-                                       mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *up, *jtis;
-    mdt_rc rc = prep(s, Q_RT_REVOKE, &c, &up, err);
-
-    if (rc != MDT_OK || (rc = stmt(c, Q_RT_REVOKE_JTIS, &jtis, err)) != MDT_OK ||
-        (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    rc = run(c, up, bind_text(up, 1, family) | sqlite3_bind_int64(up, 2, now),
-             "refresh_revoke_family", err);
-    if (rc == MDT_OK)
-        rc = run(c, jtis, bind_text(jtis, 1, family) | sqlite3_bind_int64(jtis, 2, now),
-                 "refresh_revoke_family", err);
-    return tx_end(c, rc, err);
-}
-
-static mdt_rc sq_consent_get(mdt_store *s, const char *username, const char *client_id,
-                             mdt_arena *a, mdt_consent_rec *out, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CONSENT_GET, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return one_row(c, st, bind_text(st, 1, username) | bind_text(st, 2, client_id), row_consent,
-                   a, out, "consent_get", "no consent", err);
-}
-
-static mdt_rc sq_consent_put(mdt_store *s, const mdt_consent_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CONSENT_PUT, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return run(c, st, bind_text(st, 1, v->username) | bind_text(st, 2, v->client_id) |
-                          bind_text(st, 3, v->scope) | sqlite3_bind_int64(st, 4, v->created_at) |
-                          sqlite3_bind_int64(st, 5, v->updated_at),
-               "consent_put", err);
-}
-
-static mdt_rc sq_consent_list(mdt_store *s, const char *username, mdt_arena *a,
-                              mdt_consent_rec **out, size_t *n, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CONSENT_LIST, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return collect(c, st, bind_text(st, 1, username), a, sizeof(**out), row_consent,
-                   (void **)out, n, "consent_list", err);
-}
-
-static mdt_rc sq_consent_delete(mdt_store *s, const char *username, const char *client_id,
-                                mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CONSENT_DELETE, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    return run(c, st, bind_text(st, 1, username) | bind_text(st, 2, client_id), "consent_delete",
-               err);
-}
-
-/* ------------------------------------------------------------------- audit */
-
-/* The last event's seq and hash (0 and zeros when the log is empty). */
-static mdt_rc audit_last(sq_conn *c, int64_t *seq, uint8_t hash[MDT_HASH_LEN], mdt_err *err)
-{
-    sqlite3_stmt *st;
-    mdt_rc rc = stmt(c, Q_AUDIT_LAST, &st, err);
-
-    *seq = 0;
-    memset(hash, 0, MDT_HASH_LEN);
-    if (rc != MDT_OK)
-        return rc;
-    rc = first_row(c, st, SQLITE_OK, "audit_last", "empty", err);
-    if (rc == MDT_OK) {
-        *seq = sqlite3_column_int64(st, 0);
-        rd_hash(st, 1, hash);
-    }
-    done(st);
-    if (rc == MDT_ERR_NOT_FOUND) {
-        mdt_err_clear(err);
-        rc = MDT_OK;
-    }
-    return rc;
-}
-
-static mdt_rc audit_insert(sq_conn *c, const mdt_audit_rec *ev, mdt_err *err)
-{
-    sqlite3_stmt *st;
-    mdt_rc rc = stmt(c, Q_AUDIT_INSERT, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = sqlite3_bind_int64(st, 1, ev->seq) | sqlite3_bind_int64(st, 2, ev->time) |
-        bind_text(st, 3, ev->type) | bind_text(st, 4, ev->body) |
-        bind_blob(st, 5, ev->prev_hash, MDT_HASH_LEN) | bind_blob(st, 6, ev->hash, MDT_HASH_LEN);
-    return run(c, st, b, "audit_append", err);
-}
-
-static mdt_rc audit_append_tx(sq_conn *c, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
-                              mdt_err *err)
-{
-    uint8_t prev[MDT_HASH_LEN];
-    int64_t seq;
-    mdt_rc rc = audit_last(c, &seq, prev, err);
-
-    for (size_t i = 0; i < n && rc == MDT_OK; i++) {
-        evs[i].seq = ++seq;
-        memcpy(evs[i].prev_hash, prev, MDT_HASH_LEN);
-        hash(&evs[i]);
-        rc = audit_insert(c, &evs[i], err);
-        memcpy(prev, evs[i].hash, MDT_HASH_LEN);
-    }
-    return rc;
-}
+/* ------------------------------------------------------------- durability */
 
 /* Makes every frame in the WAL durable, outside the write lock (see the top). */
-static mdt_rc sync_wal(sq_conn *c, mdt_err *err)
+static mdt_rc sq_durable(mdt_db_conn *c, mdt_err *err)
 {
     if (c->wal_fd < 0) {
         const char *db = sqlite3_db_filename(c->db, "main");
@@ -2397,244 +506,99 @@ static mdt_rc sync_wal(sq_conn *c, mdt_err *err)
     return MDT_OK;
 }
 
-static mdt_rc sq_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
-                              mdt_err *err)
-{
-    sq_conn *c;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
+/* --------------------------------------------------------------- lifecycle */
 
-    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
-        return rc;
-    rc = tx_end(c, audit_append_tx(c, evs, n, hash, err), err);
-    if (rc == MDT_OK)
-        rc = sync_wal(c, err);
-    for (size_t i = 0; rc != MDT_OK && i < n; i++)
-        evs[i].seq = 0; /* nothing was appended */
+/* The directory that will hold path must exist: we never create it. */
+static mdt_rc check_dir(const char *path, mdt_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    struct stat sb;
+    mdt_rc rc = MDT_OK;
+
+    if (!dir)
+        return nomem(err);
+    if (stat(dir, &sb) != 0)
+        rc = mdt_failf(err, MDT_ERR_CONFIG, "database directory does not exist", "%s: %s", dir,
+                       strerror(errno));
+    else if (!S_ISDIR(sb.st_mode))
+        rc = mdt_failf(err, MDT_ERR_CONFIG, "database directory does not exist",
+                       "%s: not a directory", dir);
+    free(dir);
     return rc;
 }
 
-/* Not a cached statement: fn may call back into the store on this thread.
- * The record's strings are SQLite's and live only during the call. */
-static mdt_rc sq_audit_each(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,
-                            void *ctx, mdt_err *err)
+/* Creates the file owner-only before SQLite does (it would use 0644): it
+ * holds credential hashes and sealed keys. WAL and shm files inherit the
+ * mode. */
+static mdt_rc precreate(const char *path, mdt_err *err)
 {
-    static const char sql[] = "SELECT " AUDIT_COLS " FROM audit_events "
-                              "WHERE seq>?1 AND (?2=0 OR time>=?2) ORDER BY seq";
-    sqlite3_stmt *st = NULL;
-    mdt_audit_rec ev;
-    sq_conn *c;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
-    int r;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
-    if (rc != MDT_OK)
-        return rc;
-    r = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-    if (r == SQLITE_OK)
-        r = sqlite3_bind_int64(st, 1, after_seq) | sqlite3_bind_int64(st, 2, since);
-    while (r == SQLITE_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        ev.seq = sqlite3_column_int64(st, 0);
-        ev.time = sqlite3_column_int64(st, 1);
-        ev.type = (const char *)sqlite3_column_text(st, 2);
-        ev.body = (const char *)sqlite3_column_text(st, 3);
-        rd_hash(st, 4, ev.prev_hash);
-        rd_hash(st, 5, ev.hash);
-        if (!fn(&ev, ctx))
-            r = SQLITE_DONE;
-        else
-            r = SQLITE_OK;
-    }
-    if (r != SQLITE_DONE)
-        rc = sql_fail(c->db, r, "audit_each", err);
-    sqlite3_finalize(st);
-    return rc;
+    if (fd < 0)
+        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "database cannot be opened", "%s: %s", path,
+                         strerror(errno));
+    close(fd);
+    return MDT_OK;
 }
 
-static mdt_rc sq_audit_last_seq(mdt_store *s, int64_t *out, mdt_err *err)
+static void sq_ctx_free(void *ctx)
 {
-    uint8_t hash[MDT_HASH_LEN];
-    sq_conn *c;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
+    sq_ctx *s = ctx;
 
-    return rc != MDT_OK ? rc : audit_last(c, out, hash, err);
+    if (!s)
+        return;
+    ckpt_stop(s);
+    pthread_cond_destroy(&s->ckpt_cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
 }
 
-static mdt_rc sq_audit_head(mdt_store *s, int64_t *seq, uint8_t hash[MDT_HASH_LEN], mdt_err *err)
-{
-    sq_conn *c;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
-
-    return rc != MDT_OK ? rc : audit_last(c, seq, hash, err);
-}
-
-static mdt_rc sq_audit_find_type(mdt_store *s, const char *type, int64_t *seq, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_AUDIT_FIND_TYPE, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = first_row(c, st, bind_text(st, 1, type), "audit_find_type", "none", err);
-    if (rc == MDT_OK)
-        *seq = sqlite3_column_int64(st, 0);
-    done(st);
-    if (rc == MDT_ERR_NOT_FOUND) {
-        mdt_err_clear(err);
-        rc = MDT_OK;
-    }
-    return rc;
-}
-
-static mdt_rc sq_audit_checkpoint_add(mdt_store *s, const mdt_audit_checkpoint_rec *v, mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CKPT_ADD, &c, &st, err);
-    int b;
-
-    if (rc != MDT_OK)
-        return rc;
-    b = sqlite3_bind_int64(st, 1, v->n) | sqlite3_bind_int64(st, 2, v->seq) |
-        sqlite3_bind_int64(st, 3, v->time) | bind_blob(st, 4, v->head, MDT_HASH_LEN) |
-        bind_text(st, 5, v->jws);
-    rc = run(c, st, b, "audit_checkpoint_add", err);
-    if (rc == MDT_OK && sqlite3_changes(c->db) == 0)
-        rc = mdt_fail(err, MDT_ERR_CONFLICT, "another audit checkpoint was written first");
-    else if (rc == MDT_ERR_CONFLICT)
-        rc = mdt_fail(err, MDT_ERR_CONFLICT, "another audit checkpoint was written first");
-    return rc;
-}
-
-static void row_checkpoint(sqlite3_stmt *st, mdt_audit_checkpoint_rec *out)
-{
-    out->n = sqlite3_column_int64(st, 0);
-    out->seq = sqlite3_column_int64(st, 1);
-    out->time = sqlite3_column_int64(st, 2);
-    rd_hash(st, 3, out->head);
-    out->jws = (const char *)sqlite3_column_text(st, 4);
-}
-
-static mdt_rc sq_audit_checkpoint_last(mdt_store *s, mdt_arena *a, mdt_audit_checkpoint_rec *out,
-                                       mdt_err *err)
-{
-    sq_conn *c;
-    sqlite3_stmt *st;
-    mdt_rc rc = prep(s, Q_CKPT_LAST, &c, &st, err);
-    rd r = {.a = a};
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = first_row(c, st, SQLITE_OK, "audit_checkpoint_last", "no audit checkpoint", err);
-    if (rc == MDT_OK) {
-        row_checkpoint(st, out);
-        out->jws = rd_text(&r, st, 4);
-        rc = rd_end(&r, err);
-    }
-    done(st);
-    return rc;
-}
-
-/* Not a cached statement: fn may call back into the store on this thread. */
-static mdt_rc sq_audit_checkpoint_each(mdt_store *s, mdt_audit_checkpoint_fn fn, void *ctx,
-                                       mdt_err *err)
-{
-    static const char sql[] = "SELECT " CKPT_COLS " FROM audit_checkpoints ORDER BY n";
-    sqlite3_stmt *st = NULL;
-    mdt_audit_checkpoint_rec cp;
-    sq_conn *c;
-    mdt_rc rc = conn_get(SQ(s), &c, err);
-    int r;
-
-    if (rc != MDT_OK)
-        return rc;
-    r = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-    while (r == SQLITE_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        row_checkpoint(st, &cp);
-        r = fn(&cp, ctx) ? SQLITE_OK : SQLITE_DONE;
-    }
-    if (r != SQLITE_DONE)
-        rc = sql_fail(c->db, r, "audit_checkpoint_each", err);
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static const mdt_store_ops sqlite_ops = {
+static const mdt_db_driver sqlite_driver = {
     .name = "sqlite",
-    .close = sq_close,
-    .migrate = sq_migrate,
-    .schema_version = sq_schema_version,
-    .ping = sq_ping,
-    .thread_done = sq_thread_done,
+    .override = sq_override,
+    .dialect = &sqlite_dialect,
+    .connect = sq_connect,
+    .disconnect = sq_disconnect,
+    .prepare = sq_prepare,
+    .finalize = sq_finalize,
+    .bind_int64 = sq_bind_int64,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .col_int64 = sq_col_int64,
+    .col_text = sq_col_text,
+    .col_blob = sq_col_blob,
+    .reset = sq_reset,
+    .busy = sq_busy,
+    .changes = sq_changes,
+    .in_tx = sq_in_tx,
+    .fail = sq_fail,
+    .exec = sq_exec,
+    .durable = sq_durable,
     .background_start = sq_background_start,
-    .client_insert = sq_client_insert,
-    .client_get = sq_client_get,
-    .client_list = sq_client_list,
-    .client_update = sq_client_update,
-    .client_delete = sq_client_delete,
-    .client_deleted_at = sq_client_deleted_at,
-    .cred_insert = sq_cred_insert,
-    .cred_list = sq_cred_list,
-    .cred_expire_others = sq_cred_expire_others,
-    .cred_touch = sq_cred_touch,
-    .cred_get = sq_cred_get,
-    .cred_find = sq_cred_find,
-    .client_update_creds = sq_client_update_creds,
-    .jti_use = sq_jti_use,
-    .cred_delete = sq_cred_delete,
-    .scope_insert = sq_scope_insert,
-    .scope_get = sq_scope_get,
-    .scope_list = sq_scope_list,
-    .token_insert = sq_token_insert,
-    .token_get = sq_token_get,
-    .token_revoke = sq_token_revoke,
-    .jti_revoke = sq_jti_revoke,
-    .jti_is_revoked = sq_jti_is_revoked,
-    .purge_expired = sq_purge_expired,
-    .key_insert = sq_key_insert,
-    .key_list = sq_key_list,
-    .key_schedule = sq_key_schedule,
-    .clients_version = sq_clients_version,
-    .user_insert = sq_user_insert,
-    .user_get = sq_user_get,
-    .user_list = sq_user_list,
-    .user_update = sq_user_update,
-    .user_count = sq_user_count,
-    .iat_insert = sq_iat_insert,
-    .iat_find = sq_iat_find,
-    .iat_get = sq_iat_get,
-    .iat_consume = sq_iat_consume,
-    .request_insert = sq_request_insert,
-    .request_get = sq_request_get,
-    .request_list = sq_request_list,
-    .request_decide = sq_request_decide,
-    .rate_hit = sq_rate_hit,
-    .rate_peek = sq_rate_peek,
-    .rate_release = sq_rate_release,
-    .session_insert = sq_session_insert,
-    .session_get = sq_session_get,
-    .session_touch = sq_session_touch,
-    .session_revoke = sq_session_revoke,
-    .authz_request_insert = sq_authz_request_insert,
-    .authz_request_get = sq_authz_request_get,
-    .authz_request_take = sq_authz_request_take,
-    .code_insert = sq_code_insert,
-    .code_consume = sq_code_consume,
-    .grant_revoke = sq_grant_revoke,
-    .session_revoke_user = sq_session_revoke_user,
-    .refresh_insert = sq_refresh_insert,
-    .refresh_get = sq_refresh_get,
-    .refresh_consume = sq_refresh_consume,
-    .refresh_revoke_family = sq_refresh_revoke_family,
-    .consent_get = sq_consent_get,
-    .consent_put = sq_consent_put,
-    .consent_list = sq_consent_list,
-    .consent_delete = sq_consent_delete,
-    .audit_append = sq_audit_append,
-    .audit_each = sq_audit_each,
-    .audit_last_seq = sq_audit_last_seq,
-    .audit_head = sq_audit_head,
-    .audit_find_type = sq_audit_find_type,
-    .audit_checkpoint_add = sq_audit_checkpoint_add,
-    .audit_checkpoint_last = sq_audit_checkpoint_last,
-    .audit_checkpoint_each = sq_audit_checkpoint_each,
+    .ctx_free = sq_ctx_free,
 };
+
+mdt_rc mdt_store__sqlite_open(const char *path, mdt_store **out, mdt_err *err)
+{
+    sq_ctx *s = NULL;
+    mdt_rc rc;
+
+    *out = NULL;
+    if (!*path)
+        return mdt_fail(err, MDT_ERR_CONFIG, "sqlite: database path is empty");
+    if (strcmp(path, ":memory:") == 0)
+        return mdt_fail(err, MDT_ERR_CONFIG, "sqlite: in-memory databases are not supported");
+    if ((rc = check_dir(path, err)) != MDT_OK || (rc = precreate(path, err)) != MDT_OK)
+        return rc;
+    if (!(s = calloc(1, sizeof(*s))) || !(s->path = strdup(path))) {
+        free(s);
+        return nomem(err);
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
+    return mdt_store__sql_open(&sqlite_driver, s, out, err);
+}

@@ -16,9 +16,9 @@ mdt_rc mdt_store_open(const char *url, mdt_store **out, mdt_err *err)
         return mdt_fail(err, MDT_ERR_CONFIG, "database URL is empty");
     if (has_prefix(url, "sqlite:"))
         return mdt_store__sqlite_open(url + strlen("sqlite:"), out, err);
-    /* Never echo a PostgreSQL URL: it may hold a password. */
+    /* A PostgreSQL URL may hold a password: errors name it without. */
     if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://"))
-        return mdt_fail(err, MDT_ERR_CONFIG, "postgresql backend not built");
+        return mdt_store__pg_open(url, out, err);
     return mdt_failf(err, MDT_ERR_CONFIG, "unsupported database URL",
                      "database URL must start with sqlite: or postgresql://");
 }

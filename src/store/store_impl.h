@@ -1,7 +1,9 @@
-/* Private to src/store/: the backend vtable behind store.h. store.c picks a
- * backend by URL prefix and dispatches every call through these pointers;
- * each backend embeds `mdt_store base` as the first member of its own handle.
- * The signatures are those of store.h, one for one. */
+/* Private to src/store/: the vtable behind store.h. store.c picks a backend
+ * by URL prefix and dispatches every call through these pointers. One
+ * implementation fills it: the portable SQL layer (sql.c), over a driver per
+ * engine (driver.h: sqlite.c, postgres.c); it embeds `mdt_store base` as the
+ * first member of its handle. The signatures are those of store.h, one for
+ * one. */
 #ifndef MDT_STORE_STORE_IMPL_H
 #define MDT_STORE_STORE_IMPL_H
 
@@ -148,5 +150,6 @@ struct mdt_store {
  * whole URL for PostgreSQL. On success *out is owned by the caller
  * (mdt_store_close). */
 mdt_rc mdt_store__sqlite_open(const char *path, mdt_store **out, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store__pg_open(const char *url, mdt_store **out, mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

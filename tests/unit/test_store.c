@@ -5,6 +5,7 @@
  * assertions only look at this run's rows. */
 #include "unit.h"
 
+#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -632,6 +633,110 @@ static void test_sessions(void **state)
     assert_int_equal(mdt_store_session_insert(f->s, &s, &f->err), MDT_ERR_INTERNAL);
 }
 
+
+/* ------------------------------------------- authorization requests, consents */
+
+static void test_authz_requests(void **state)
+{
+    fx *f = *state;
+    mdt_authz_request_rec r = {.id = id(f, "areq"), .client_id = id(f, "c"),
+                               .params = "{\"scope\":\"openid\"}", .created_at = 100,
+                               .expires_at = 200};
+    mdt_authz_request_rec back;
+
+    assert_int_equal(mdt_store_authz_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_authz_request_insert(f->s, &r, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_authz_request_get(f->s, r.id, 150, &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.client_id, r.client_id);
+    assert_string_equal(back.params, r.params);
+    assert_int_equal(back.created_at, 100);
+    assert_int_equal(back.expires_at, 200);
+    assert_int_equal(mdt_store_authz_request_get(f->s, r.id, 200, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND); /* expired */
+    assert_int_equal(mdt_store_authz_request_take(f->s, r.id, 200, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND); /* expired: not taken */
+    assert_int_equal(mdt_store_authz_request_take(f->s, r.id, 150, &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.params, r.params);
+    assert_int_equal(mdt_store_authz_request_take(f->s, r.id, 150, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND); /* single use */
+    assert_int_equal(mdt_store_authz_request_get(f->s, r.id, 150, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    /* purge removes what expired */
+    r.id = id(f, "areq2");
+    assert_int_equal(mdt_store_authz_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_purge_expired(f->s, 200, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_authz_request_get(f->s, r.id, 150, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+}
+
+static void test_consents(void **state)
+{
+    fx *f = *state;
+    const char *ann = id(f, "ann"), *bob = id(f, "bob");
+    mdt_consent_rec c1 = {.username = ann, .client_id = id(f, "c2"), .scope = "openid",
+                          .created_at = 100, .updated_at = 100};
+    mdt_consent_rec c2 = {.username = ann, .client_id = id(f, "c1"), .scope = "openid email",
+                          .created_at = 110, .updated_at = 110};
+    mdt_consent_rec c3 = {.username = bob, .client_id = id(f, "c1"), .scope = "profile",
+                          .created_at = 120, .updated_at = 120};
+    mdt_consent_rec back, *list = NULL;
+    size_t n = 0;
+
+    assert_int_equal(mdt_store_consent_get(f->s, ann, c1.client_id, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_consent_put(f->s, &c1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_consent_put(f->s, &c2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_consent_put(f->s, &c3, &f->err), MDT_OK);
+    c1.scope = "openid profile";
+    c1.created_at = 999; /* kept from the first put */
+    c1.updated_at = 300;
+    assert_int_equal(mdt_store_consent_put(f->s, &c1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_consent_get(f->s, ann, c1.client_id, &f->a, &back, &f->err),
+                     MDT_OK);
+    assert_string_equal(back.scope, "openid profile");
+    assert_int_equal(back.created_at, 100);
+    assert_int_equal(back.updated_at, 300);
+    assert_int_equal(mdt_store_consent_list(f->s, ann, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 2); /* ann's only, ordered by client_id */
+    assert_string_equal(list[0].client_id, c2.client_id);
+    assert_string_equal(list[1].client_id, c1.client_id);
+    assert_int_equal(mdt_store_consent_delete(f->s, ann, c2.client_id, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_consent_get(f->s, ann, c2.client_id, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_consent_get(f->s, bob, c3.client_id, &f->a, &back, &f->err),
+                     MDT_OK); /* another person's consent to the same client stays */
+    assert_int_equal(mdt_store_consent_list(f->s, id(f, "nobody"), &f->a, &list, &n, &f->err),
+                     MDT_OK);
+    assert_int_equal(n, 0);
+}
+
+static void test_session_revoke_user(void **state)
+{
+    fx *f = *state;
+    mdt_session_rec s[3] = {0}, back;
+    const char *users[3] = {id(f, "ann"), id(f, "ann"), id(f, "bob")};
+
+    for (int i = 0; i < 3; i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "%srevuser%d", g_prefix, i);
+        mdt_sha256(name, strlen(name), s[i].hash);
+        s[i].username = users[i];
+        s[i].amr = "pwd";
+        s[i].auth_time = s[i].created_at = s[i].last_seen_at = 1000;
+        s[i].expires_at = 9000;
+        assert_int_equal(mdt_store_session_insert(f->s, &s[i], &f->err), MDT_OK);
+    }
+    assert_int_equal(mdt_store_session_revoke(f->s, s[1].hash, 1500, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_session_revoke_user(f->s, users[0], 2000, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_session_get(f->s, s[0].hash, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.revoked_at, 2000);
+    assert_int_equal(mdt_store_session_get(f->s, s[1].hash, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.revoked_at, 1500); /* the first revocation stays */
+    assert_int_equal(mdt_store_session_get(f->s, s[2].hash, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.revoked_at, 0); /* another person's session */
+    assert_int_equal(mdt_store_session_revoke_user(f->s, id(f, "nobody"), 2000, &f->err), MDT_OK);
+}
+
 /* The checkpointer runs beside writers from several threads and stops with
  * the store; starting it twice is harmless. */
 static void *writer_thread(void *arg)
@@ -1199,6 +1304,94 @@ static void test_audit_chain(void **state)
     assert_int_equal(cc.times[0], 1001);
 }
 
+
+static void test_audit_head_find_type(void **state)
+{
+    fx *f = *state;
+    const char *type = id(f, "probe.type");
+    mdt_audit_rec ev[2] = {{.time = 3000, .type = "token.issued", .body = "{\"h\":1}"},
+                           {.time = 3001, .type = type, .body = "{\"h\":2}"}};
+    uint8_t head[MDT_HASH_LEN];
+    int64_t seq = -1;
+
+    assert_int_equal(mdt_store_audit_find_type(f->s, type, &seq, &f->err), MDT_OK);
+    assert_int_equal(seq, 0); /* none yet */
+    assert_int_equal(mdt_store_audit_append(f->s, ev, 2, test_hash, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_audit_head(f->s, &seq, head, &f->err), MDT_OK);
+    assert_int_equal(seq, ev[1].seq);
+    assert_memory_equal(head, ev[1].hash, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_audit_find_type(f->s, type, &seq, &f->err), MDT_OK);
+    assert_int_equal(seq, ev[1].seq);
+}
+
+typedef struct {
+    int64_t last_n;
+    size_t count;
+    bool ordered;
+} ckpt_walk;
+
+static bool walk_ckpt(const mdt_audit_checkpoint_rec *c, void *ctx)
+{
+    ckpt_walk *w = ctx;
+
+    if (c->n != w->last_n + 1 || !c->jws)
+        w->ordered = false;
+    w->last_n = c->n;
+    w->count++;
+    return true;
+}
+
+static void test_audit_checkpoints(void **state)
+{
+    fx *f = *state;
+    mdt_audit_checkpoint_rec last = {0}, c = {0}, back;
+    mdt_audit_rec ev = {.time = 4000, .type = "token.issued", .body = "{\"k\":1}"};
+    ckpt_walk w = {.ordered = true};
+    mdt_rc rc;
+
+    assert_int_equal(mdt_store_audit_append(f->s, &ev, 1, test_hash, &f->err), MDT_OK);
+    rc = mdt_store_audit_checkpoint_last(f->s, &f->a, &last, &f->err);
+    assert_true(rc == MDT_OK || rc == MDT_ERR_NOT_FOUND);
+    if (rc == MDT_ERR_NOT_FOUND)
+        memset(&last, 0, sizeof(last));
+    c.n = last.n + 1;
+    c.seq = ev.seq;
+    c.time = 4000;
+    memcpy(c.head, ev.hash, MDT_HASH_LEN);
+    c.jws = "eyJ.a.b";
+    assert_int_equal(mdt_store_audit_checkpoint_add(f->s, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_audit_checkpoint_add(f->s, &c, &f->err), MDT_ERR_CONFLICT);
+    c.n++; /* next number, but not beyond the last seq: refused */
+    assert_int_equal(mdt_store_audit_checkpoint_add(f->s, &c, &f->err), MDT_ERR_CONFLICT);
+    c.n += 1; /* skips a number: refused */
+    c.seq = ev.seq + 1;
+    assert_int_equal(mdt_store_audit_checkpoint_add(f->s, &c, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_audit_checkpoint_last(f->s, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.n, last.n + 1);
+    assert_int_equal(back.seq, ev.seq);
+    assert_int_equal(back.time, 4000);
+    assert_memory_equal(back.head, ev.hash, MDT_HASH_LEN);
+    assert_string_equal(back.jws, "eyJ.a.b");
+    assert_int_equal(mdt_store_audit_checkpoint_each(f->s, walk_ckpt, &w, &f->err), MDT_OK);
+    assert_true(w.ordered);
+    assert_int_equal(w.count, (size_t)back.n);
+}
+
+static void test_audit_key(void **state)
+{
+    fx *f = *state;
+    uint8_t key[MDT_HASH_LEN];
+
+    assert_null(mdt_store_audit_key(f->s));
+    memset(key, 7, sizeof(key));
+    mdt_store_set_audit_key(f->s, key);
+    memset(key, 0, sizeof(key)); /* copied */
+    assert_non_null(mdt_store_audit_key(f->s));
+    assert_int_equal(mdt_store_audit_key(f->s)[0], 7);
+    mdt_store_set_audit_key(f->s, NULL);
+    assert_null(mdt_store_audit_key(f->s));
+}
+
 static void test_audit_failure_appends_nothing(void **state)
 {
     fx *f = *state;
@@ -1278,6 +1471,96 @@ static void test_audit_concurrent(void **state)
     assert_false(cc.broken);
 }
 
+
+/* Two store handles on one database, as two nodes: four writers append at
+ * once and the log stays one chain without a gap or a fork. */
+#define NODE_WRITERS 4
+static void test_audit_two_nodes(void **state)
+{
+    fx *f = *state;
+    mdt_store *other = NULL;
+    uint8_t prev[MDT_HASH_LEN];
+    int64_t base = last_event(f, prev), last = 0;
+    appender ap[NODE_WRITERS];
+    pthread_t th[NODE_WRITERS];
+    chain_check cc = {0};
+    size_t total = 0;
+
+    assert_int_equal(mdt_store_open(g_url, &other, &f->err), MDT_OK);
+    for (int i = 0; i < NODE_WRITERS; i++) {
+        ap[i] = (appender){.s = i % 2 ? other : f->s, .which = 1, .rc = MDT_OK};
+        assert_int_equal(pthread_create(&th[i], NULL, append_thread, &ap[i]), 0);
+    }
+    for (int i = 0; i < NODE_WRITERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(ap[i].rc, MDT_OK);
+        total += ap[i].appended;
+    }
+    mdt_store_close(other);
+    assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
+    assert_int_equal(last, base + (int64_t)total);
+    cc.next_seq = base + 1;
+    memcpy(cc.prev, prev, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_audit_each(f->s, base, 0, check_each, &cc, &f->err), MDT_OK);
+    assert_int_equal(cc.count, total);
+    assert_false(cc.broken);
+}
+
+/* ---------------------------------------------------------------- PostgreSQL */
+
+/* A PostgreSQL that cannot be reached fails the open, naming the URL
+ * without its password. Needs no server. */
+static void test_pg_unreachable(void **state)
+{
+    mdt_store *s = (mdt_store *)(uintptr_t)1;
+    mdt_err err = {0};
+
+    (void)state;
+    assert_int_equal(mdt_store_open("postgresql://alice:s3cr3t@/mandate?host=/nonexistent-mandate"
+                                    "-dir&password=0ther&connect_timeout=2", &s, &err),
+                     MDT_ERR_UNAVAILABLE);
+    assert_null(s);
+    assert_string_equal(err.msg, "database cannot be reached");
+    assert_non_null(strstr(err.detail, "postgresql://alice:***@/mandate?host=/nonexistent"));
+    assert_non_null(strstr(err.detail, "password=***"));
+    assert_null(strstr(err.detail, "s3cr3t"));
+    assert_null(strstr(err.detail, "0ther"));
+    assert_int_equal(mdt_store_open("postgres://bob:pw@/x?host=/nonexistent-mandate-dir", &s, &err),
+                     MDT_ERR_UNAVAILABLE);
+    assert_null(strstr(err.detail, ":pw@"));
+}
+
+/* The cluster stopped under an open store: the operation fails as
+ * unavailable (503); once it is back, the next operation succeeds on the
+ * same store, which reconnected and prepared its statements again. */
+static void test_pg_outage(void **state)
+{
+    fx *f = *state;
+    const char *dir = getenv("MANDATE_TEST_PG_DIR");
+    char cmd[512];
+    mdt_client_rec back;
+    mdt_client_rec c = client(id(f, "outage"), "active");
+
+    if (!dir || !*dir || strncmp(g_url, "postgres", 8) != 0)
+        skip();
+    assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &back, &f->err), MDT_OK);
+    snprintf(cmd, sizeof(cmd), "scripts/pg.sh stop '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &back, &f->err),
+                     MDT_ERR_UNAVAILABLE);
+    assert_int_equal(mdt_store_ping(f->s, &f->err), MDT_ERR_UNAVAILABLE); /* still down */
+    snprintf(cmd, sizeof(cmd), "scripts/pg.sh start '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.client_id, c.client_id);
+    c.status = "suspended";
+    c.updated_at = 200;
+    assert_int_equal(mdt_store_client_update(f->s, &c, &f->err), MDT_OK); /* a transaction too */
+    assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.status, "suspended");
+}
+
 /* ---------------------------------------------------------------------- run */
 
 static void remove_dir(void)
@@ -1293,14 +1576,51 @@ static void remove_dir(void)
     rmdir(g_dir);
 }
 
+/* A fresh database beside the one admin_url names: its URL in out. */
+static int pg_create(const char *admin_url, const char *name, char *out, size_t n)
+{
+    const char *auth = strstr(admin_url, "://"), *path, *end;
+    char sql[128];
+    PGconn *pg;
+    PGresult *r;
+    int ok;
+
+    if (!auth || !(path = strchr(auth + 3, '/')))
+        return -1;
+    end = path + 1 + strcspn(path + 1, "?#");
+    if (snprintf(out, n, "%.*s/%s%s", (int)(path - admin_url), admin_url, name, end) >= (int)n)
+        return -1;
+    pg = PQconnectdb(admin_url);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+    r = PQexec(pg, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "store: %s: %s", sql, PQerrorMessage(pg));
+    PQclear(r);
+    PQfinish(pg);
+    return ok ? 0 : -1;
+}
+
+static void pg_drop(const char *admin_url, const char *name)
+{
+    char sql[128];
+    PGconn *pg = PQconnectdb(admin_url);
+
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
+    PQclear(PQexec(pg, sql));
+    PQfinish(pg);
+}
+
 int main(void)
 {
     const char *env = getenv("MANDATE_TEST_STORE");
+    const char *pg = getenv("MANDATE_TEST_PG_URL");
     int rc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_migrate_fresh_sqlite),
         cmocka_unit_test(test_render_placeholders),
+        cmocka_unit_test(test_pg_unreachable),
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
         T(test_migrate_idempotent),
         T(test_ping),
@@ -1317,6 +1637,7 @@ int main(void)
         T(test_rate_peek),
         T(test_rate_release),
         T(test_sessions),
+        T(test_session_revoke_user),
         T(test_background),
         T(test_scopes),
         T(test_users),
@@ -1324,28 +1645,43 @@ int main(void)
         T(test_refresh_family),
         T(test_code_consume_records),
         T(test_grant_revoke),
+        T(test_authz_requests),
+        T(test_consents),
         T(test_purge_tokens),
         T(test_jti),
         T(test_keys),
         T(test_audit_chain),
+        T(test_audit_head_find_type),
+        T(test_audit_checkpoints),
+        T(test_audit_key),
         T(test_audit_failure_appends_nothing),
         T(test_audit_concurrent),
+        T(test_audit_two_nodes),
+        T(test_pg_outage), /* last: it stops and starts the cluster */
 #undef T
     };
 
     snprintf(g_prefix, sizeof(g_prefix), "t%ld_%ld_", (long)getpid(), (long)time(NULL));
     if (env && *env) {
         snprintf(g_url, sizeof(g_url), "%s", env);
-    } else {
-        snprintf(g_dir, sizeof(g_dir), "/tmp/mandate-store-XXXXXX");
-        if (!mkdtemp(g_dir)) {
-            perror("mkdtemp");
-            return 1;
-        }
-        snprintf(g_url, sizeof(g_url), "sqlite:%s/test.db", g_dir);
+        return cmocka_run_group_tests_name("store", tests, NULL, NULL);
     }
-    rc = cmocka_run_group_tests_name("store", tests, NULL, NULL);
-    if (g_dir[0])
-        remove_dir();
+    snprintf(g_dir, sizeof(g_dir), "/tmp/mandate-store-XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(g_url, sizeof(g_url), "sqlite:%s/test.db", g_dir);
+    rc = cmocka_run_group_tests_name("store (sqlite)", tests, NULL, NULL);
+    remove_dir();
+    g_dir[0] = '\0';
+    if (pg && *pg) { /* the same suite on a fresh PostgreSQL database */
+        char name[64];
+        snprintf(name, sizeof(name), "mandate_store_%ld_%ld", (long)getpid(), (long)time(NULL));
+        if (pg_create(pg, name, g_url, sizeof(g_url)) != 0)
+            return 1;
+        rc |= cmocka_run_group_tests_name("store (postgresql)", tests, NULL, NULL);
+        pg_drop(pg, name);
+    }
     return rc;
 }
