@@ -109,53 +109,55 @@ static void put(char *out, size_t n, size_t *at, const char *s, size_t len)
     out[*at] = '\0';
 }
 
+/* The length of the "password=" or "sslpassword=" key starting at p when it
+ * starts a parameter (of a query, or of a key=value connection string), else 0. */
+static size_t password_key(const char *start, const char *p)
+{
+    static const char *const keys[] = {"password=", "sslpassword="};
+
+    if (p != start && p[-1] != '?' && p[-1] != '&' && p[-1] != ' ')
+        return 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strncmp(p, keys[i], strlen(keys[i])) == 0)
+            return strlen(keys[i]);
+    return 0;
+}
+
 void mdt_url_redact(const char *url, char *out, size_t n)
 {
     static const char mask[] = "***";
-    const char *p, *auth, *auth_end, *at, *colon;
-    size_t o = 0;
+    const char *from = NULL, *to = NULL, *auth, *p;
+    size_t o = 0, k;
 
     if (!n)
         return;
     out[0] = '\0';
     if (!url)
         return;
-    p = url;
+    /* The userinfo's password: from the first ':' to the last '@' of the
+     * authority (a password may hold an unencoded '@'). */
     if ((auth = strstr(url, "://"))) {
+        const char *end;
         auth += 3;
-        auth_end = auth + strcspn(auth, "/?#");
-        at = NULL;
-        for (const char *q = auth; q < auth_end; q++)
+        end = auth + strcspn(auth, "/?#");
+        for (const char *q = auth; q < end; q++)
             if (*q == '@')
-                at = q; /* the last '@': a password may contain one unencoded */
-        colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (colon) {
-            put(out, n, &o, url, (size_t)(colon + 1 - url));
-            put(out, n, &o, mask, sizeof(mask) - 1);
-            p = at;
-        }
+                to = q;
+        from = to ? memchr(auth, ':', (size_t)(to - auth)) : NULL;
+        if (!from)
+            to = NULL;
     }
-    /* The query's password= parameters, in the rest. */
-    const char *query = strchr(p, '?');
-    if (!query) {
-        put(out, n, &o, p, strlen(p));
-        return;
-    }
-    put(out, n, &o, p, (size_t)(query + 1 - p));
-    for (const char *q = query + 1; *q;) {
-        size_t len = strcspn(q, "&#");
-        if (len >= 9 && strncmp(q, "password=", 9) == 0) {
-            put(out, n, &o, q, 9);
+    for (p = url; *p;) {
+        if (to && p == from + 1) {
             put(out, n, &o, mask, sizeof(mask) - 1);
+            p = to;
+        } else if ((k = password_key(url, p))) {
+            put(out, n, &o, p, k);
+            put(out, n, &o, mask, sizeof(mask) - 1);
+            p += k;
+            p += strcspn(p, "& #");
         } else {
-            put(out, n, &o, q, len);
+            put(out, n, &o, p++, 1);
         }
-        q += len;
-        if (*q == '#') {
-            put(out, n, &o, q, strlen(q));
-            break;
-        }
-        if (*q == '&')
-            put(out, n, &o, q++, 1);
     }
 }

@@ -32,10 +32,11 @@ bool mdt_host_is_loopback_ip(const char *host);
 bool mdt_host_is_loopback(const char *host);
 
 /* url as it may be shown to people and written to logs: the password of
- * its userinfo ("user:PASSWORD@") and the value of every password=
- * parameter of its query replaced by "***". Written into out (NUL-terminated,
- * truncated to n - 1 bytes); never fails. Anything else is kept as it is,
- * including text that is not a URL at all. */
+ * its userinfo ("user:PASSWORD@") and the values of its password= and
+ * sslpassword= parameters (in a query, or in a key=value connection string)
+ * replaced by "***". Written into out (NUL-terminated, truncated to n - 1
+ * bytes: the mask is written before what follows a secret, so truncation
+ * never shows one); never fails. Anything else is kept as it is. */
 void mdt_url_redact(const char *url, char *out, size_t n);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/url.h"
 
 /* Copies the literal, identifier or comment that starts at p (one of ' " -
  * /) and returns what follows it; p itself when nothing starts there. */
@@ -81,68 +82,17 @@ char *mdt_store__pg_placeholders(const char *sql, int *nparams)
     return mdt_buf_take(&b);
 }
 
-static bool is_password_key(const char *start, const char *p)
-{
-    static const char *const keys[] = {"password=", "sslpassword="};
-
-    if (p != start && p[-1] != '?' && p[-1] != '&' && p[-1] != ' ')
-        return false;
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (strncmp(p, keys[i], strlen(keys[i])) == 0)
-            return true;
-    return false;
-}
-
-/* The end of the userinfo's password in url, and its start in *from; NULL
- * when the URL has none. */
-static const char *userinfo_password(const char *url, const char **from)
-{
-    const char *auth = strstr(url, "://"), *end, *at, *colon;
-
-    if (!auth)
-        return NULL;
-    auth += 3;
-    end = auth + strcspn(auth, "/?#");
-    at = NULL;
-    for (const char *p = auth; p < end; p++)
-        if (*p == '@')
-            at = p;
-    if (!at)
-        return NULL;
-    colon = memchr(auth, ':', (size_t)(at - auth));
-    if (!colon)
-        return NULL;
-    *from = colon + 1;
-    return at;
-}
-
 char *mdt_store__url_redact(const char *url)
 {
-    mdt_buf b;
-    mdt_rc rc = MDT_OK;
-    const char *from = NULL, *to = userinfo_password(url, &from);
-    const char *p = url;
+    /* Each mask ("***") may be longer than what it hides: room for one per
+     * parameter, and the userinfo's. */
+    size_t n = strlen(url) + 1, masks = 2;
+    char *out;
 
-    mdt_buf_init(&b, 1 << 16);
-    while (*p && rc == MDT_OK) {
-        if (to && p == from) {
-            rc = mdt_buf_adds(&b, "***");
-            p = to;
-            continue;
-        }
-        if (is_password_key(url, p)) {
-            const char *eq = strchr(p, '=') + 1;
-            rc = mdt_buf_add(&b, p, (size_t)(eq - p));
-            if (rc == MDT_OK)
-                rc = mdt_buf_adds(&b, "***");
-            p = eq + strcspn(eq, "& #");
-            continue;
-        }
-        rc = mdt_buf_add(&b, p++, 1);
-    }
-    if (rc != MDT_OK) {
-        mdt_buf_free(&b);
-        return NULL;
-    }
-    return mdt_buf_take(&b);
+    for (const char *p = url; *p; p++)
+        masks += *p == '=';
+    n += 3 * masks;
+    if ((out = malloc(n)))
+        mdt_url_redact(url, out, n);
+    return out;
 }

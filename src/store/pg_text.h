@@ -11,9 +11,8 @@
  * allocation failure. */
 char *mdt_store__pg_placeholders(const char *sql, int *nparams);
 
-/* A libpq URL safe to show: the password of user:password@ and the values
- * of password= and sslpassword= parameters replaced by "***". Caller frees;
- * NULL on allocation failure. */
+/* A libpq URL safe to show: mdt_url_redact (core/url.h) into a string of
+ * its own. Caller frees; NULL on allocation failure. */
 char *mdt_store__url_redact(const char *url);
 
 #endif

@@ -159,6 +159,9 @@ static void test_redact(void **state)
     redacts("", "");
     /* an '@' or ':' after the authority is not userinfo */
     redacts("postgresql://db/x?user=a:b@c", "postgresql://db/x?user=a:b@c");
+    /* sslpassword=, and key=value connection strings */
+    redacts("postgresql://h/db?sslpassword=k&x=1", "postgresql://h/db?sslpassword=***&x=1");
+    redacts("host=db user=m password=pw dbname=x", "host=db user=m password=*** dbname=x");
     /* truncation keeps the mask, never the secret */
     mdt_url_redact("postgresql://u:secret@h/d", small, sizeof(small));
     assert_string_equal(small, "postgresql:");
