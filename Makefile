@@ -25,7 +25,7 @@ REPLAYS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 FUZZ_SECONDS ?= 60
 PREFIX    ?= /usr/local
 
-.PHONY: install all deps run check unit integration asan bench clean lint docs-check fuzz fuzz-replay
+.PHONY: install all deps run check unit integration integration-sqlite integration-postgresql asan bench clean lint docs-check fuzz fuzz-replay
 
 all: $(BIN) $(UNIT_BINS) $(REPLAYS)
 
@@ -85,8 +85,21 @@ run: deps
 unit: $(UNIT_BINS)
 	@scripts/pg.sh with scripts/run-unit.sh $(UNIT_BINS)
 
-integration: $(BIN)
-	cd tests/integration && MANDATE_BIN=$(abspath $(BIN)) node --test --test-concurrency=2 *.test.mjs
+# The whole integration suite, once on each backend: SQLite files in the
+# servers' directories, then a database per server on a throw-away
+# PostgreSQL cluster (tests/integration/lib/pg.mjs).
+INTEGRATION = cd tests/integration && MANDATE_BIN=$(abspath $(BIN)) node --test --test-concurrency=2 *.test.mjs
+integration: integration-sqlite integration-postgresql
+
+integration-sqlite: $(BIN)
+	@echo "integration: SQLite"
+	$(INTEGRATION)
+
+integration-postgresql: $(BIN)
+	@echo "integration: PostgreSQL"
+	@scripts/pg.sh with sh -c '[ -n "$$MANDATE_TEST_PG_URL" ] || \
+	  { echo "integration: PostgreSQL is not installed (scripts/deps.sh installs it)"; exit 1; }; \
+	  $(INTEGRATION)'
 
 lint:
 	@scripts/lint.sh

@@ -100,7 +100,11 @@ static const cfg_key keys[] = {
      .def = "10s", .desc = "Time given to in-flight requests to finish after SIGTERM."},
     {"storage", "database", K_STRING, AT(database), .check = check_database,
      .type = "database URL", .def = "sqlite:var/mandate.db",
-     .desc = "`sqlite:PATH`, or `postgresql://user:pass@host:port/dbname` (or `postgres://`)."},
+     .desc = "`sqlite:PATH` (the embedded default, one node), or a libpq URL "
+             "`postgresql://user@host:port/dbname?sslmode=verify-full` (or `postgres://`) for "
+             "any number of nodes sharing one database. A password may be given in the URL, "
+             "best through `MANDATE_STORAGE_DATABASE`, `~/.pgpass` or `PGPASSWORD`; it is "
+             "never shown in messages or logs."},
     {"storage", "data_dir", K_STRING, AT(data_dir), .check = check_nonempty, .type = "path",
      .def = "var", .desc = "Directory where `mandate init` writes the database and the master key."},
     {"keys", "master_key_file", K_STRING, AT(master_key_file), .type = "path", .def = "",

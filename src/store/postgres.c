@@ -11,7 +11,8 @@
  * that finds it with MDT_ERR_UNAVAILABLE (the server answers 503); the next
  * operation on that connection resets it (PQreset) and prepares its
  * statements again, so that the store recovers by itself once the database
- * is back. A commit is durable when it returns (synchronous_commit), so
+ * is back. An idle connection the server closed meanwhile is noticed before
+ * it is used (closed_while_idle) and reset then, without failing anything. A commit is durable when it returns (synchronous_commit), so
  * there is no durable-commit hook; the audit chain is appended under a
  * transaction-scoped advisory lock (Q_AUDIT_LOCK), so that two nodes
  * appending at once make one chain.
@@ -20,6 +21,8 @@
  * errors name mdt_store__url_redact's form of it. */
 #include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,12 +228,26 @@ static mdt_rc pg_connect(void *ctx, mdt_db_conn **out, mdt_err *err)
     return MDT_OK;
 }
 
+/* Whether the server closed an idle connection since it was last used (a
+ * restart, a failover: it sends a FATAL message, then its end). One poll
+ * with no wait; an idle connection that has anything to read is taken as
+ * closed (Mandate does not LISTEN; a rare parameter report costs a
+ * reconnect), since libpq would only notice the end after the next
+ * statement was sent. The connection is then reset before use, so that no
+ * request pays for a restart the database has already recovered from. */
+static bool closed_while_idle(mdt_db_conn *c)
+{
+    struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+
+    return p.fd >= 0 && PQtransactionStatus(c->pg) == PQTRANS_IDLE && poll(&p, 1, 0) > 0;
+}
+
 /* A connection the server dropped is reset before it is used again. */
 static mdt_rc ensure_conn(mdt_db_conn *c, mdt_err *err)
 {
     int n;
 
-    if (PQstatus(c->pg) == CONNECTION_OK)
+    if (PQstatus(c->pg) == CONNECTION_OK && !closed_while_idle(c))
         return MDT_OK;
     PQreset(c->pg);
     if (PQstatus(c->pg) != CONNECTION_OK) {
