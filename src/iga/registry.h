@@ -16,7 +16,10 @@
  * read them and may not include protocol headers; the handlers stay in
  * oauth and are bound to the same ids. Adding a grant: one row here, one
  * handler file in oauth/ and its entry in oauth/token.c's handler table.
- * Adding a method: one row here and its function in oauth/client_auth.c. */
+ * Adding a method: one row here and its function in oauth/client_auth.c.
+ * tests/unit/test_registry.c fails while a row has no handler, or while a
+ * registrable name is missing from the metadata error messages of
+ * iga/client.c (static text, so that errors need no allocation). */
 #ifndef MDT_IGA_REGISTRY_H
 #define MDT_IGA_REGISTRY_H
 

@@ -6,6 +6,7 @@
  * authentication, and the discovery lists the tables produce. */
 #include "unit.h"
 
+#include "core/arena.h"
 #include "iga/client.h"
 #include "iga/registry.h"
 #include "oauth/grants.h"
@@ -285,6 +286,53 @@ static void test_discovery_lists(void **state)
         assert_string_equal(algs[i], algs_want[i]);
 }
 
+static mdt_rc validate(const char *json, mdt_err *err)
+{
+    mdt_env env = {0}; /* these fields fail before anything reads the store */
+    mdt_arena a;
+    const char *meta = NULL;
+    int64_t exp = 0;
+    mdt_rc rc;
+
+    mdt_arena_init(&a, 4096);
+    memset(err, 0, sizeof(*err));
+    rc = mdt_client_metadata_validate(&env, json, strlen(json), &a, &meta, &exp, err);
+    mdt_arena_free(&a);
+    return rc;
+}
+
+/* The metadata errors name what a client may register: every registrable
+ * grant, every method, every algorithm of the registries (a row added
+ * without its word in the message fails here). */
+static void test_metadata_messages(void **state)
+{
+    size_t n;
+    const mdt_grant_def *g = mdt_grants(&n);
+    const mdt_auth_method_def *m;
+    const char *const *algs;
+    mdt_err err;
+
+    (void)state;
+    assert_int_equal(validate("{\"grant_types\":[\"password\"]}", &err),
+                     MDT_ERR_INVALID_CLIENT_METADATA);
+    for (size_t i = 0; i < n; i++)
+        if (g[i].registrable)
+            assert_non_null(strstr(err.msg, g[i].name));
+    assert_null(strstr(err.msg, MDT_GRANT_TOKEN_EXCHANGE));
+    assert_int_equal(validate("{\"grant_types\":[\"" MDT_GRANT_TOKEN_EXCHANGE "\"]}", &err),
+                     MDT_ERR_INVALID_CLIENT_METADATA);
+    assert_int_equal(validate("{\"token_endpoint_auth_method\":\"client_secret_jwt\"}", &err),
+                     MDT_ERR_INVALID_CLIENT_METADATA);
+    m = mdt_auth_methods(&n);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(strstr(err.msg, m[i].name));
+    assert_int_equal(validate("{\"token_endpoint_auth_signing_alg\":\"HS256\"}", &err),
+                     MDT_ERR_INVALID_CLIENT_METADATA);
+    algs = mdt_auth_signing_algs(&n);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(strstr(err.msg, algs[i]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_method_lookup),
         cmocka_unit_test(test_recognition_order),
         cmocka_unit_test(test_discovery_lists),
+        cmocka_unit_test(test_metadata_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
