@@ -8,6 +8,7 @@
 
 #include "core/arena.h"
 #include "iga/client.h"
+#include "iga/credentials.h"
 #include "iga/registry.h"
 #include "oauth/grants.h"
 
@@ -333,6 +334,67 @@ static void test_metadata_messages(void **state)
         assert_non_null(strstr(err.msg, algs[i]));
 }
 
+#define EC_JWK                                                                              \
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","   \
+    "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\",\"kid\":\"1\"}"
+
+/* The credential rows a method's row names are the ones its metadata
+ * derives (iga/credentials.h), and a secret method gets no derived row
+ * (its secret is generated). */
+static void test_method_credentials(void **state)
+{
+    static const struct {
+        const char *method, *metadata;
+    } cases[] = {
+        {"client_secret_basic", "{\"token_endpoint_auth_method\":\"client_secret_basic\"}"},
+        {"client_secret_post", "{\"token_endpoint_auth_method\":\"client_secret_post\"}"},
+        {"private_key_jwt", "{\"token_endpoint_auth_method\":\"private_key_jwt\","
+                            "\"jwks\":{\"keys\":[" EC_JWK "]}}"},
+        {"private_key_jwt", "{\"token_endpoint_auth_method\":\"private_key_jwt\","
+                            "\"jwks_uri\":\"https://app.example.com/jwks\"}"},
+        {"private_key_jwt", "{\"token_endpoint_auth_method\":\"private_key_jwt\","
+                            "\"workload_identity\":{\"issuer\":\"https://k8s.example\","
+                            "\"subject\":\"system:serviceaccount:ns:app\"}}"},
+        {"tls_client_auth", "{\"token_endpoint_auth_method\":\"tls_client_auth\","
+                            "\"tls_client_auth_subject_dn\":\"CN=agent\"}"},
+        {"self_signed_tls_client_auth", "{\"token_endpoint_auth_method\":"
+                                        "\"self_signed_tls_client_auth\","
+                                        "\"jwks\":{\"keys\":[" EC_JWK "]}}"},
+        {"none", "{\"token_endpoint_auth_method\":\"none\"}"},
+    };
+    size_t seen[8] = {0}, nm;
+    const mdt_auth_method_def *all = mdt_auth_methods(&nm);
+
+    (void)state;
+    for (size_t i = 0; i < MDT_ARRAY_LEN(cases); i++) {
+        const mdt_auth_method_def *m = mdt_auth_method_find(cases[i].method);
+        mdt_cred_rec *rows = NULL;
+        size_t n = 0;
+        mdt_arena a;
+        mdt_err err = {0};
+
+        assert_non_null(m);
+        seen[m - all]++;
+        mdt_arena_init(&a, 4096);
+        assert_int_equal(mdt_creds_derive(cases[i].metadata, &a, &rows, &n, &err), MDT_OK);
+        if (m->secret || m->public_client)
+            assert_int_equal(n, 0);
+        else
+            assert_true(n > 0);
+        for (size_t j = 0; j < n; j++) {
+            const char *w = strstr(m->creds, rows[j].type);
+            size_t len = strlen(rows[j].type);
+            assert_non_null(w); /* a whole word of creds */
+            assert_true(w == m->creds || w[-1] == ' ');
+            assert_true(w[len] == '\0' || w[len] == ' ');
+        }
+        mdt_arena_free(&a);
+    }
+    assert_true(nm <= MDT_ARRAY_LEN(seen));
+    for (size_t i = 0; i < nm; i++) /* every method has a case */
+        assert_true(seen[i] > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_recognition_order),
         cmocka_unit_test(test_discovery_lists),
         cmocka_unit_test(test_metadata_messages),
+        cmocka_unit_test(test_method_credentials),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
