@@ -39,7 +39,7 @@ struct field {
     const char *msg;           /* public error message naming the field */
     int64_t min, max;          /* integer bounds, string length, array items */
     const char *const *values; /* allowed values (NULL-terminated) */
-    bool (*item)(const char *s); /* array items */
+    bool (*item)(const char *s); /* array items; enum values when values is NULL */
     mdt_rc code;               /* error code (0: invalid_client_metadata) */
     const char *dflt;          /* JSON text of the default, or NULL */
 };
@@ -158,6 +158,7 @@ static bool signing_alg_supported(const char *alg)
             return true;
     return false;
 }
+
 static bool contact_ok(const char *s) { return s[0] && utf8_chars(s) <= 320; }
 
 static mdt_rc check_string(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
