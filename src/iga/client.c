@@ -12,6 +12,7 @@
 #include "jose/jwk.h"
 #include "iga/client_internal.h"
 #include "iga/credentials.h"
+#include "iga/registry.h"
 #include "iga/registration.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
@@ -38,20 +39,11 @@ struct field {
     const char *msg;           /* public error message naming the field */
     int64_t min, max;          /* integer bounds, string length, array items */
     const char *const *values; /* allowed values (NULL-terminated) */
-    bool (*item)(const char *s); /* array items */
+    bool (*item)(const char *s); /* array items; enum values when values is NULL */
     mdt_rc code;               /* error code (0: invalid_client_metadata) */
     const char *dflt;          /* JSON text of the default, or NULL */
 };
 
-static const char *const grant_types[] = {
-    "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", "authorization_code",
-    "refresh_token", NULL};
-/* "none": a public client (RFC 6749 §2.1), for the authorization code grant with PKCE only */
-static const char *const auth_methods[] = {
-    "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth",
-    "self_signed_tls_client_auth", "none", NULL};
-static const char *const response_types[] = {"code", NULL};
-static const char *const signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA", "Ed25519", NULL};
 static const char *const kinds[] = {"agent", "service", "web", "native", "cli", NULL};
 static const char *const tiers[] = {"low", "medium", "high", NULL};
 static const char *const formats[] = {"jwt", "opaque", NULL};
@@ -140,8 +132,33 @@ static bool private_use_ok(const char *uri)
 }
 
 static bool redirect_uri_ok(const char *uri) { return url_ok(uri, true) || private_use_ok(uri); }
-static bool grant_supported(const char *g) { return in_set(g, grant_types); }
-static bool response_type_supported(const char *t) { return in_set(t, response_types); }
+/* Grant types, response types, methods and algorithms: iga/registry.h. */
+static bool grant_supported(const char *g) { return mdt_client_grant_type_known(g); }
+
+static bool response_type_supported(const char *t)
+{
+    size_t n;
+    const mdt_grant_def *g = mdt_grants(&n);
+
+    for (size_t i = 0; i < n; i++)
+        if (g[i].registrable && mdt_str_eq(g[i].response_type, t))
+            return true;
+    return false;
+}
+
+static bool auth_method_supported(const char *m) { return mdt_client_auth_method_known(m); }
+
+static bool signing_alg_supported(const char *alg)
+{
+    size_t n;
+    const char *const *algs = mdt_auth_signing_algs(&n);
+
+    for (size_t i = 0; i < n; i++)
+        if (mdt_str_eq(algs[i], alg))
+            return true;
+    return false;
+}
+
 static bool contact_ok(const char *s) { return s[0] && utf8_chars(s) <= 320; }
 
 static mdt_rc check_string(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
@@ -156,7 +173,8 @@ static mdt_rc check_string(const field *f, vctx *c, json_t *v, json_t **out, mdt
 static mdt_rc check_enum(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
 {
     (void)c;
-    if (!json_is_string(v) || !in_set(json_string_value(v), f->values))
+    if (!json_is_string(v) || !(f->values ? in_set(json_string_value(v), f->values)
+                                          : f->item(json_string_value(v))))
         return bad(f, err);
     *out = json_incref(v);
     return MDT_OK;
@@ -380,11 +398,11 @@ static const field fields[] = {
     {.key = "response_types", .check = check_array, .max = 1, .dflt = "[]",
      .item = response_type_supported,
      .msg = "response_types must be [] or [\"code\"] (with the authorization_code grant)"},
-    {.key = "token_endpoint_auth_method", .check = check_enum, .values = auth_methods,
+    {.key = "token_endpoint_auth_method", .check = check_enum, .item = auth_method_supported,
      .dflt = "\"client_secret_basic\"",
      .msg = "token_endpoint_auth_method must be client_secret_basic, client_secret_post, "
             "private_key_jwt, tls_client_auth, self_signed_tls_client_auth or none"},
-    {.key = "token_endpoint_auth_signing_alg", .check = check_enum, .values = signing_algs,
+    {.key = "token_endpoint_auth_signing_alg", .check = check_enum, .item = signing_alg_supported,
      .msg = "token_endpoint_auth_signing_alg must be ES256, RS256, PS256, EdDSA or Ed25519"},
     {.key = "jwks", .check = check_jwks,
      .msg = "jwks must be a JWK Set of public signing keys (EC P-256, RSA of 2048 bits or more, "
@@ -541,59 +559,72 @@ static int count_present(json_t *o, const char *const *keys)
     return n;
 }
 
-/* RFC 7591 §2.1: response_types consistent with grant_types ("code" with
- * authorization_code, filled in when left out); authorization_code needs
- * redirect_uris; a public client ("none") uses that grant only. */
-static mdt_rc check_code_flow(json_t *m, const char *method, mdt_err *err)
+/* RFC 7591 §2.1, read from the grant registry (iga/registry.h): a grant's
+ * response type goes with it (filled in when left out), a grant may need
+ * redirect_uris or another grant, and a public client uses only the grants
+ * open to public clients. */
+static mdt_rc check_grants(json_t *m, const mdt_auth_method_def *method, mdt_err *err)
 {
     json_t *grants = json_object_get(m, "grant_types"), *rt = json_object_get(m, "response_types");
-    bool code = array_has(grants, "authorization_code");
+    size_t n, i;
+    const mdt_grant_def *defs = mdt_grants(&n), *d;
+    json_t *x;
 
-    if (code && json_array_size(rt) == 0 && json_array_append_new(rt, json_string("code")) != 0)
-        return nomem(err);
-    if (code != array_has(rt, "code"))
-        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
-                        "response_types [\"code\"] goes with the authorization_code grant");
-    if (code && json_array_size(json_object_get(m, "redirect_uris")) == 0)
-        return mdt_fail(err, MDT_ERR_INVALID_REDIRECT_URI,
-                        "the authorization_code grant needs redirect_uris");
-    if (array_has(grants, "refresh_token") && !code)
-        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
-                        "the refresh_token grant goes with the authorization_code grant");
-    if (mdt_str_eq(method, "none") &&
-        (!code || json_array_size(grants) != (size_t)(1 + array_has(grants, "refresh_token"))))
-        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
-                        "token_endpoint_auth_method none (a public client) allows only the "
-                        "authorization_code grant (and refresh_token)");
+    for (i = 0; i < n; i++) {
+        bool has = array_has(grants, defs[i].name);
+        if (!defs[i].response_type)
+            continue;
+        if (has && json_array_size(rt) == 0 &&
+            json_array_append_new(rt, json_string(defs[i].response_type)) != 0)
+            return nomem(err);
+        if (has != array_has(rt, defs[i].response_type))
+            return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA, defs[i].response_msg);
+        if (has && defs[i].needs_redirect_uris &&
+            json_array_size(json_object_get(m, "redirect_uris")) == 0)
+            return mdt_fail(err, MDT_ERR_INVALID_REDIRECT_URI, defs[i].redirect_msg);
+    }
+    for (i = 0; i < n; i++)
+        if (defs[i].goes_with && array_has(grants, defs[i].name) &&
+            !array_has(grants, defs[i].goes_with))
+            return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA, defs[i].goes_with_msg);
+    if (!method || !method->public_client)
+        return MDT_OK;
+    json_array_foreach(grants, i, x)
+        if (!(d = mdt_grant_find(json_string_value(x))) || !d->public_clients)
+            return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                            "token_endpoint_auth_method none (a public client) allows only the "
+                            "authorization_code grant (and refresh_token)");
     return MDT_OK;
 }
 
-/* Rules that involve several fields (RFC 7591 §2, RFC 8705 §2.1). */
+/* Rules that involve several fields (RFC 7591 §2, RFC 8705 §2.1): what the
+ * authentication method requires, from the method registry. */
 static mdt_rc check_combination(json_t *m, mdt_err *err)
 {
     static const char *const tls_ids[] = {"tls_client_auth_subject_dn", "tls_client_auth_san_dns",
                                           "tls_client_auth_san_uri", "tls_client_auth_san_ip",
                                           "tls_client_auth_san_email", NULL};
-    const char *method = json_string_value(json_object_get(m, "token_endpoint_auth_method"));
+    const mdt_auth_method_def *method =
+        mdt_auth_method_find(json_string_value(json_object_get(m, "token_endpoint_auth_method")));
+    mdt_method_needs needs = method ? method->needs : MDT_METHOD_NEEDS_NOTHING;
     bool keys = json_object_get(m, "jwks") || json_object_get(m, "jwks_uri");
+    bool ok = true;
 
     if (json_object_get(m, "jwks") && json_object_get(m, "jwks_uri"))
         return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
                         "jwks and jwks_uri must not both be present");
-    if (mdt_str_eq(method, "private_key_jwt") && !keys && !json_object_get(m, "workload_identity"))
-        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
-                        "private_key_jwt needs jwks, jwks_uri or workload_identity");
-    if (mdt_str_eq(method, "self_signed_tls_client_auth") && !keys)
-        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
-                        "self_signed_tls_client_auth needs jwks or jwks_uri");
-    if (mdt_str_eq(method, "tls_client_auth") && count_present(m, tls_ids) != 1)
-        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
-                        "tls_client_auth needs exactly one of tls_client_auth_subject_dn, "
-                        "tls_client_auth_san_dns, _san_uri, _san_ip, _san_email");
-    if (!mdt_str_eq(method, "tls_client_auth") && count_present(m, tls_ids) != 0)
+    if (needs == MDT_METHOD_NEEDS_KEYS_OR_WORKLOAD)
+        ok = keys || json_object_get(m, "workload_identity");
+    else if (needs == MDT_METHOD_NEEDS_KEYS)
+        ok = keys;
+    else if (needs == MDT_METHOD_NEEDS_TLS_SUBJECT)
+        ok = count_present(m, tls_ids) == 1;
+    if (!ok)
+        return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA, method->needs_msg);
+    if (needs != MDT_METHOD_NEEDS_TLS_SUBJECT && count_present(m, tls_ids) != 0)
         return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
                         "tls_client_auth_* fields need token_endpoint_auth_method tls_client_auth");
-    return check_code_flow(m, method, err);
+    return check_grants(m, method, err);
 }
 
 /* Validates the object in; *norm: the normalized metadata (new reference). */
@@ -825,7 +856,8 @@ const char *mdt_iga__client_status(const mdt_env *env, const mdt_client *c, int6
 
 bool mdt_client_grant_type_known(const char *grant_type)
 {
-    return in_set(grant_type, grant_types);
+    const mdt_grant_def *g = mdt_grant_find(grant_type);
+    return g && g->registrable;
 }
 
 bool mdt_client_kind_known(const char *kind)
@@ -835,12 +867,13 @@ bool mdt_client_kind_known(const char *kind)
 
 bool mdt_client_auth_method_known(const char *method)
 {
-    return in_set(method, auth_methods);
+    return mdt_auth_method_find(method) != NULL;
 }
 
 bool mdt_client_auth_method_is_secret(const char *method)
 {
-    return mdt_str_eq(method, "client_secret_basic") || mdt_str_eq(method, "client_secret_post");
+    const mdt_auth_method_def *m = mdt_auth_method_find(method);
+    return m && m->secret;
 }
 
 bool mdt_client_usable(const mdt_client *c, int64_t now)

@@ -66,7 +66,7 @@ static mdt_rc load_client(mdt_env *env, mdt_req *req, const char *id, mdt_client
         return mdt_client_auth_fail(err, "%s", unknown);
     if (rc != MDT_OK)
         return rc;
-    if (!mdt_str_eq(out->client.auth_method, "private_key_jwt"))
+    if (!mdt_auth_method_presented_as(out->client.auth_method, MDT_PRESENT_ASSERTION))
         return mdt_client_auth_fail(err, "client registered for %s, used a client assertion",
                                     out->client.auth_method);
     return MDT_OK;
@@ -85,7 +85,7 @@ static mdt_rc client_or_document(mdt_env *env, mdt_req *req, const char *id,
         return load_client(env, req, id, out, unknown, err);
     if ((rc = mdt_cimd_prepare(env, req, id, doc, &out->client, err)) != MDT_OK)
         return rc;
-    if (!mdt_str_eq(out->client.auth_method, "private_key_jwt"))
+    if (!mdt_auth_method_presented_as(out->client.auth_method, MDT_PRESENT_ASSERTION))
         return mdt_client_auth_fail(err, "client registered for %s, used a client assertion",
                                     out->client.auth_method ? out->client.auth_method : "none");
     return MDT_OK;

@@ -55,54 +55,58 @@ static mdt_rc parse_basic(mdt_req *req, const char *hdr, const char **id, const 
     return MDT_OK;
 }
 
-/* Which method the request presents; NULL when none. */
-static const char *presented(mdt_env *env, mdt_req *req, mdt_err *err)
+static bool presents_assertion(mdt_env *env, mdt_req *req)
+{
+    (void)env;
+    return mdt_req_form(req, "client_assertion") || mdt_req_form(req, "client_assertion_type");
+}
+
+static bool presents_basic(mdt_env *env, mdt_req *req)
 {
     const char *hdr = mdt_req_header(req, "Authorization");
-    bool basic = hdr && strncasecmp(hdr, "Basic ", 6) == 0;
-    bool post = mdt_req_form(req, "client_secret") != NULL;
-    bool assertion = mdt_req_form(req, "client_assertion") != NULL ||
-                     mdt_req_form(req, "client_assertion_type") != NULL;
 
-    if (basic + post + assertion > 1) {
-        mdt_fail(err, MDT_ERR_INVALID_REQUEST, "use exactly one client authentication method");
-        return NULL;
-    }
-    if (assertion)
-        return "private_key_jwt";
-    if (basic)
-        return "client_secret_basic";
-    if (post)
-        return "client_secret_post";
-    if (mdt_req_client_cert_present(env, req))
-        return "tls_client_auth";
-    if (mdt_req_form(req, "client_id"))
-        return "none";
-    mdt_client_auth_fail(err, "no client identified");
-    return NULL;
+    (void)env;
+    return hdr && strncasecmp(hdr, "Basic ", 6) == 0;
+}
+
+static bool presents_post(mdt_env *env, mdt_req *req)
+{
+    (void)env;
+    return mdt_req_form(req, "client_secret") != NULL;
+}
+
+static bool presents_certificate(mdt_env *env, mdt_req *req)
+{
+    return mdt_req_client_cert_present(env, req);
+}
+
+static bool presents_client_id(mdt_env *env, mdt_req *req)
+{
+    (void)env;
+    return mdt_req_form(req, "client_id") != NULL;
 }
 
 /* Where a public client may present its client_id alone: what it does
  * there needs a secret it was given by this server, not a client secret.
- * /par (RFC 9126 §2); /token for the authorization code (the code's PKCE
- * verifier proves possession) and for refresh tokens (RFC 6749 §6: the
- * refresh token was issued to this client; rotation detects a stolen one,
- * RFC 9700 §4.14.2); /revoke (RFC 7009 §2.1: only tokens issued to it). */
+ * /par (RFC 9126 §2); /token for the grants open to public clients
+ * (iga/registry.h: the authorization code, whose PKCE verifier proves
+ * possession, and refresh tokens, issued to this client and rotated);
+ * /revoke (RFC 7009 §2.1: only tokens issued to it). */
 static bool public_client_may(mdt_req *req)
 {
-    const char *grant = mdt_req_form(req, "grant_type");
+    const mdt_grant_def *g = mdt_grant_find(mdt_req_form(req, "grant_type"));
 
     if (mdt_str_eq(req->path, "/par") || mdt_str_eq(req->path, "/revoke"))
         return true;
-    return mdt_str_eq(req->path, "/token") &&
-           (mdt_str_eq(grant, "authorization_code") || mdt_str_eq(grant, "refresh_token"));
+    return mdt_str_eq(req->path, "/token") && g && g->public_clients;
 }
 
 /* A public client (RFC 6749 §2.1): client_id only, registered with method
  * "none", where public_client_may says so. */
-static mdt_rc by_none(mdt_env *env, mdt_req *req, const char *id, mdt_client_authn *out,
+static mdt_rc by_none(mdt_env *env, mdt_req *req, mdt_client_authn *out, const char **claimed_id,
                       mdt_err *err)
 {
+    const char *id = *claimed_id;
     mdt_rc rc;
 
     if (mdt_cimd_is_url(env, id))
@@ -112,13 +116,13 @@ static mdt_rc by_none(mdt_env *env, mdt_req *req, const char *id, mdt_client_aut
         return mdt_client_auth_fail(err, "unknown client");
     if (rc != MDT_OK)
         return rc;
-    if (!mdt_str_eq(out->client.auth_method, "none"))
+    if (!mdt_auth_method_presented_as(out->client.auth_method, MDT_PRESENT_CLIENT_ID))
         return mdt_client_auth_fail(err, "no client credentials presented (client registered "
                                     "for %s)", out->client.auth_method);
     if (!public_client_may(req))
         return mdt_client_auth_fail(err, "a public client may only push authorization requests, "
                                     "redeem codes and use or revoke its refresh tokens");
-    out->method = "none";
+    out->method = out->client.auth_method;
     return MDT_OK;
 }
 
@@ -163,9 +167,10 @@ static mdt_rc by_secret(mdt_env *env, mdt_req *req, const char *method, mdt_clie
 /* A certificate for client_id, which may name a metadata document: then
  * the certificate is checked against the document, and the client row is
  * created or refreshed only once it matched. */
-static mdt_rc by_certificate(mdt_env *env, mdt_req *req, const char *id, mdt_client_authn *out,
-                             mdt_err *err)
+static mdt_rc by_certificate(mdt_env *env, mdt_req *req, mdt_client_authn *out,
+                             const char **claimed_id, mdt_err *err)
 {
+    const char *id = *claimed_id;
     mdt_cimd_doc doc;
     mdt_rc rc;
 
@@ -177,24 +182,73 @@ static mdt_rc by_certificate(mdt_env *env, mdt_req *req, const char *id, mdt_cli
     return mdt_cimd_register(env, req, id, &doc, &out->client, err);
 }
 
+static mdt_rc by_basic(mdt_env *env, mdt_req *req, mdt_client_authn *out,
+                       const char **claimed_id, mdt_err *err)
+{
+    return by_secret(env, req, "client_secret_basic", out, claimed_id, err);
+}
+
+static mdt_rc by_post(mdt_env *env, mdt_req *req, mdt_client_authn *out,
+                      const char **claimed_id, mdt_err *err)
+{
+    return by_secret(env, req, "client_secret_post", out, claimed_id, err);
+}
+
+/* The ways a request presents client authentication (iga/registry.h lists
+ * them in recognition order, with which ones exclude each other, and which
+ * registered methods each serves): how to see one, and the function that
+ * authenticates by it. */
+typedef struct {
+    bool (*present)(mdt_env *env, mdt_req *req);
+    mdt_client_authn_fn authenticate;
+} presentation_handler;
+
+static const presentation_handler presentations[MDT_PRESENT_COUNT] = {
+    [MDT_PRESENT_ASSERTION] = {presents_assertion, mdt_client_auth_assertion},
+    [MDT_PRESENT_BASIC] = {presents_basic, by_basic},
+    [MDT_PRESENT_POST] = {presents_post, by_post},
+    [MDT_PRESENT_CERTIFICATE] = {presents_certificate, by_certificate},
+    [MDT_PRESENT_CLIENT_ID] = {presents_client_id, by_none},
+};
+
+/* Which presentations req carries. A non-exclusive one is looked at only
+ * while nothing before it was found (the first one present wins). */
+static void presented(mdt_env *env, mdt_req *req, bool present[MDT_PRESENT_COUNT])
+{
+    size_t n;
+    const mdt_presentation_def *defs = mdt_presentations(&n);
+    bool found = false;
+
+    for (size_t i = 0; i < n; i++) {
+        mdt_presentation p = defs[i].id;
+        present[p] = (defs[i].exclusive || !found) && presentations[p].present(env, req);
+        found = found || present[p];
+    }
+}
+
+bool mdt_client_auth_exclusive_presented(mdt_env *env, mdt_req *req)
+{
+    size_t n;
+    const mdt_presentation_def *defs = mdt_presentations(&n);
+
+    for (size_t i = 0; i < n; i++)
+        if (defs[i].exclusive && presentations[defs[i].id].present(env, req))
+            return true;
+    return false;
+}
+
 mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out,
                                const char **claimed_id, mdt_err *err)
 {
-    const char *method;
+    bool present[MDT_PRESENT_COUNT] = {0};
+    mdt_presentation p;
     mdt_rc rc;
 
     *claimed_id = mdt_req_form(req, "client_id");
-    if (!(method = presented(env, req, err)))
-        return err->rc;
-    if (mdt_str_eq(method, "private_key_jwt"))
-        rc = mdt_client_auth_assertion(env, req, out, claimed_id, err);
-    else if (mdt_str_eq(method, "tls_client_auth"))
-        rc = by_certificate(env, req, *claimed_id, out, err);
-    else if (mdt_str_eq(method, "none"))
-        rc = by_none(env, req, *claimed_id, out, err);
-    else
-        rc = by_secret(env, req, method, out, claimed_id, err);
-    if (rc != MDT_OK)
+    presented(env, req, present);
+    if ((rc = mdt_presentation_recognise(present, &p, err)) != MDT_OK)
+        return rc;
+    if ((rc = presentations[p].authenticate(env, req, out, claimed_id, err)) != MDT_OK)
         return rc;
     if (!mdt_client_usable(&out->client, req->now))
         return mdt_client_auth_fail(err, "client is %s",

@@ -1,16 +1,18 @@
-/* Client authentication at the token, introspection and revocation
- * endpoints: one function per method, chosen by what the request presents:
+/* Client authentication at the token, introspection, revocation and PAR
+ * endpoints: one function per way a request presents it, recognised in the
+ * order of the method registry (iga/registry.h: mdt_presentations):
  *   client_assertion (RFC 7523)   -> private_key_jwt or workload identity (client_assertion.c)
  *   Authorization: Basic           -> client_secret_basic (RFC 6749 §2.3.1)
  *   client_secret in the body      -> client_secret_post
  *   a client certificate (RFC 8705) -> tls_client_auth, self_signed_tls_client_auth (client_mtls.c)
- *   client_id alone                -> none: a public client, authorization_code grant only
+ *   client_id alone                -> none: a public client, for the grants open to them
  * Presenting two of the first three at once is invalid_request. */
 #ifndef MDT_OAUTH_CLIENT_AUTH_H
 #define MDT_OAUTH_CLIENT_AUTH_H
 
 #include "http/http.h"
 #include "iga/client.h"
+#include "iga/registry.h"
 
 typedef struct {
     mdt_client client;
@@ -22,6 +24,12 @@ typedef struct {
                                     one was presented and verified; for bound tokens */
 } mdt_client_authn;
 
+/* A function that authenticates the caller of req (mdt_client_authenticate,
+ * one way of presenting client authentication, or a subject token that is
+ * the client's credential: oauth/grants.h). */
+typedef mdt_rc (*mdt_client_authn_fn)(mdt_env *env, mdt_req *req, mdt_client_authn *out,
+                                      const char **claimed_id, mdt_err *err);
+
 /* Authenticates the caller of req (whose form is parsed). On failure returns
  * MDT_ERR_INVALID_CLIENT (or MDT_ERR_INVALID_REQUEST when two methods are
  * used at once) with a public message that never says which part failed,
@@ -29,6 +37,11 @@ typedef struct {
  * caller claimed, if any. */
 mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out,
                                const char **claimed_id, mdt_err *err) MDT_WARN_UNUSED;
+
+/* Whether req carries client authentication that excludes another one (a
+ * client assertion, Basic credentials or client_secret); a client
+ * certificate alone does not count. */
+bool mdt_client_auth_exclusive_presented(mdt_env *env, mdt_req *req);
 
 /* The methods, each filling out->client, out->method and out->cred_id. */
 /* client_assertion_type + client_assertion (RFC 7523 §2.2, RFC 7521 §4.2). */

@@ -263,7 +263,7 @@ mdt_rc mdt_client_auth_certificate_as(mdt_env *env, mdt_req *req, mdt_client_aut
     const char *method = out->client.auth_method;
     mdt_rc rc;
 
-    if (!mdt_str_eq(method, "tls_client_auth") && !mdt_str_eq(method, "self_signed_tls_client_auth"))
+    if (!mdt_auth_method_presented_as(method, MDT_PRESENT_CERTIFICATE))
         return mdt_client_auth_fail(err, "client registered for %s, presented a client certificate",
                                     method);
     rc = presented_leaf(env, req, certs, &n, &leaf, err);

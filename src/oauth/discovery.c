@@ -3,31 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "iga/registry.h"
 #include "keys/keyring.h"
 #include "oauth/endpoints.h"
 #include "store/store.h"
 
-/* What the token endpoint accepts. A row is here only when it works:
+/* Grants, client authentication methods and assertion algorithms come from
+ * the registries (iga/registry.h): a row is there only when it works, and
  * discovery advertises nothing else. */
-static const char *const grant_types[] = {
-    "client_credentials",
-    "urn:ietf:params:oauth:grant-type:token-exchange", /* API keys (grant_api_key.c) */
-    "urn:ietf:params:oauth:grant-type:jwt-bearer",     /* RFC 7523 §2.1 (grant_jwt_bearer.c) */
-    "authorization_code", /* RFC 6749 §4.1 with PKCE (authorize.c, grant_authorization_code.c) */
-    "refresh_token",      /* RFC 6749 §6 with rotation (grant_refresh.c) */
-};
-static const char *const auth_methods[] = {
-    "client_secret_basic",
-    "client_secret_post",
-    "private_key_jwt",             /* RFC 7523 §2.2, and workload identity (client_assertion.c) */
-    "tls_client_auth",             /* RFC 8705 §2.1 (client_mtls.c) */
-    "self_signed_tls_client_auth", /* RFC 8705 §2.2 */
-};
-/* The token endpoint also takes public clients (client_id only, PKCE). */
-static const char *const token_auth_methods[] = {
-    "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth",
-    "self_signed_tls_client_auth", "none",
-};
 /* The authorization endpoint (authorize.c). */
 static const char *const response_types[] = {"code"};
 static const char *const response_modes[] = {"query", "form_post"}; /* form_post: a page */
@@ -41,9 +24,6 @@ static const char *const oidc_claims[] = {"iss", "sub", "aud", "exp", "iat", "au
 static const char *const subject_types[] = {"public"};
 static const char *const acr_values[] = {"urn:mandate:acr:pwd"};
 
-/* JWS algorithms of client assertions (private_key_jwt): asymmetric only. */
-static const char *const auth_signing_algs[] = {"ES256", "RS256", "PS256", "EdDSA", "Ed25519"};
-
 static mdt_rc add_list(mdt_buf *b, const char *key, const char *const *items, size_t n)
 {
     mdt_rc rc = mdt_buf_addf(b, ",\"%s\":[", key);
@@ -51,6 +31,54 @@ static mdt_rc add_list(mdt_buf *b, const char *key, const char *const *items, si
     for (size_t i = 0; i < n && rc == MDT_OK; i++)
         rc = mdt_buf_addf(b, "%s\"%s\"", i ? "," : "", items[i]);
     return rc == MDT_OK ? mdt_buf_adds(b, "]") : rc;
+}
+
+/* grant_types_supported: the advertised rows of the grant registry. */
+static mdt_rc add_grants(mdt_buf *b)
+{
+    size_t n, k = 0;
+    const mdt_grant_def *g = mdt_grants(&n);
+    mdt_rc rc = mdt_buf_adds(b, ",\"grant_types_supported\":[");
+
+    for (size_t i = 0; i < n && rc == MDT_OK; i++)
+        if (g[i].advertised)
+            rc = mdt_buf_addf(b, "%s\"%s\"", k++ ? "," : "", g[i].name);
+    return rc == MDT_OK ? mdt_buf_adds(b, "]") : rc;
+}
+
+/* *_endpoint_auth_methods_supported: the methods of the registry that the
+ * token endpoint (token) or the introspection and revocation endpoints take. */
+static mdt_rc add_methods(mdt_buf *b, const char *key, bool token)
+{
+    size_t n, k = 0;
+    const mdt_auth_method_def *m = mdt_auth_methods(&n);
+    mdt_rc rc = mdt_buf_addf(b, ",\"%s\":[", key);
+
+    for (size_t i = 0; i < n && rc == MDT_OK; i++)
+        if (token ? m[i].token_endpoint : m[i].other_endpoints)
+            rc = mdt_buf_addf(b, "%s\"%s\"", k++ ? "," : "", m[i].name);
+    return rc == MDT_OK ? mdt_buf_adds(b, "]") : rc;
+}
+
+/* The methods and the assertion algorithms of each endpoint that
+ * authenticates clients. */
+static mdt_rc add_client_auth(mdt_buf *b)
+{
+    static const char *const endpoints[] = {"token", "introspection", "revocation"};
+    size_t nalgs;
+    const char *const *algs = mdt_auth_signing_algs(&nalgs);
+    char key[64];
+    mdt_rc rc = MDT_OK;
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(endpoints) && rc == MDT_OK; i++) {
+        snprintf(key, sizeof(key), "%s_endpoint_auth_methods_supported", endpoints[i]);
+        rc = add_methods(b, key, i == 0);
+    }
+    for (size_t i = 0; i < MDT_ARRAY_LEN(endpoints) && rc == MDT_OK; i++) {
+        snprintf(key, sizeof(key), "%s_endpoint_auth_signing_alg_values_supported", endpoints[i]);
+        rc = add_list(b, key, algs, nalgs);
+    }
+    return rc;
 }
 
 /* The OpenID provider members: userinfo, ID token algorithm, scopes, claims. */
@@ -92,19 +120,7 @@ static mdt_rc metadata(const char *iss, const char *alg, bool cimd, mdt_buf *b)
                        MDT_ARRAY_LEN(response_modes))) ||
         (rc = add_list(b, "code_challenge_methods_supported", pkce_methods,
                        MDT_ARRAY_LEN(pkce_methods))) ||
-        (rc = add_list(b, "grant_types_supported", grant_types, MDT_ARRAY_LEN(grant_types))) ||
-        (rc = add_list(b, "token_endpoint_auth_methods_supported", token_auth_methods,
-                       MDT_ARRAY_LEN(token_auth_methods))) ||
-        (rc = add_list(b, "introspection_endpoint_auth_methods_supported", auth_methods,
-                       MDT_ARRAY_LEN(auth_methods))) ||
-        (rc = add_list(b, "revocation_endpoint_auth_methods_supported", auth_methods,
-                       MDT_ARRAY_LEN(auth_methods))) ||
-        (rc = add_list(b, "token_endpoint_auth_signing_alg_values_supported", auth_signing_algs,
-                       MDT_ARRAY_LEN(auth_signing_algs))) ||
-        (rc = add_list(b, "introspection_endpoint_auth_signing_alg_values_supported",
-                       auth_signing_algs, MDT_ARRAY_LEN(auth_signing_algs))) ||
-        (rc = add_list(b, "revocation_endpoint_auth_signing_alg_values_supported",
-                       auth_signing_algs, MDT_ARRAY_LEN(auth_signing_algs))))
+        (rc = add_grants(b)) || (rc = add_client_auth(b)))
         return rc;
     /* pushed authorization requests (par.c); no server-wide requirement yet */
     if ((rc = mdt_buf_addf(b, ",\"pushed_authorization_request_endpoint\":\"%s/par\""

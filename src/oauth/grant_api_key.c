@@ -12,28 +12,13 @@
  * client's shorter access_token_ttl), never beyond the key or the client;
  * bound to the request's client certificate when the client registered
  * tls_client_certificate_bound_access_tokens (refused without one).
- * Other subject token types wait for delegation (a later issue). */
+ * The exchange dispatches here on subject_token_type (grant_token_exchange.c);
+ * the API key type is open to every client without registering the grant
+ * (its row in iga/registry.h). */
 #include <string.h>
-#include <strings.h>
 
 #include "iga/apikey.h"
 #include "oauth/grants.h"
-
-bool mdt_api_key_exchange_requested(const mdt_req *req)
-{
-    return mdt_str_eq(mdt_req_form(req, "grant_type"), MDT_GRANT_TOKEN_EXCHANGE) &&
-           mdt_str_eq(mdt_req_form(req, "subject_token_type"), MDT_TOKEN_TYPE_API_KEY);
-}
-
-/* Whether the request also carries client authentication (a client
- * certificate alone does not count: a TLS client may always present one). */
-static bool other_auth(mdt_req *req)
-{
-    const char *hdr = mdt_req_header(req, "Authorization");
-
-    return (hdr && strncasecmp(hdr, "Basic ", 6) == 0) || mdt_req_form(req, "client_secret") ||
-           mdt_req_form(req, "client_assertion") || mdt_req_form(req, "client_assertion_type");
-}
 
 /* The client authenticated by the request besides the key must be the key's. */
 static mdt_rc same_client(mdt_env *env, mdt_req *req, const mdt_client_authn *by_key,
@@ -43,7 +28,8 @@ static mdt_rc same_client(mdt_env *env, mdt_req *req, const mdt_client_authn *by
     const char *claimed = NULL;
     mdt_rc rc;
 
-    if (!other_auth(req))
+    /* a client certificate alone does not count: a TLS client may always present one */
+    if (!mdt_client_auth_exclusive_presented(env, req))
         return MDT_OK;
     if ((rc = mdt_client_authenticate(env, req, &also, &claimed, err)) != MDT_OK)
         return rc;
@@ -110,18 +96,16 @@ static void lifetime(mdt_env *env, const mdt_client_authn *who, int64_t now, mdt
     mdt_token_times(g, c, now, ttl, key ? key->expires_at : 0);
 }
 
-mdt_rc mdt_grant_token_exchange(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
-                                mdt_grant_result *out, mdt_err *err)
+mdt_rc mdt_exchange_api_key(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                            mdt_grant_result *out, mdt_err *err)
 {
     const mdt_client *c = &who->client;
     const char *resource = mdt_req_form(req, "resource");
     mdt_grant g = {.client = c, .sub = c->client_id, .auth_method = "api_key"};
     mdt_rc rc;
 
-    if (!mdt_str_eq(who->method, "api_key"))
-        return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
-                        mdt_req_form(req, "subject_token_type") ? "unsupported subject_token_type"
-                                                                : "subject_token_type is required");
+    if (!mdt_str_eq(who->method, "api_key")) /* token.c authenticates by the key first */
+        return mdt_fail(err, MDT_ERR_INTERNAL, "API key exchange without the key's authentication");
     if (!resource)
         resource = mdt_req_form(req, "audience");
     if ((rc = check_params(req, err)) != MDT_OK ||

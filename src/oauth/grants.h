@@ -2,6 +2,7 @@
 #ifndef MDT_OAUTH_GRANTS_H
 #define MDT_OAUTH_GRANTS_H
 
+#include "iga/registry.h"
 #include "oauth/client_auth.h"
 #include "oauth/tokens.h"
 
@@ -30,25 +31,32 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
 mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                                mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
 
-/* RFC 8693 token exchange (grant_api_key.c). Today one subject_token_type:
- * an API key (iga/apikey.h), which is also the client's credential. */
-#define MDT_GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
-#define MDT_TOKEN_TYPE_API_KEY "urn:mandate:token-type:api-key"
-#define MDT_TOKEN_TYPE_ACCESS_TOKEN "urn:ietf:params:oauth:token-type:access_token"
-/* True when req asks to exchange an API key (grant_type token exchange and
- * subject_token_type MDT_TOKEN_TYPE_API_KEY): the key authenticates the
- * client, in place of mdt_client_authenticate. */
-bool mdt_api_key_exchange_requested(const mdt_req *req);
+/* The handler of each grant of the registry (iga/registry.h), bound in
+ * token.c; NULL for an id without one. */
+mdt_grant_fn mdt_grant_handler(mdt_grant_id id);
+
+/* RFC 8693 token exchange (grant_token_exchange.c): dispatches on
+ * subject_token_type through a table of subject types, whose descriptive
+ * rows (which one authenticates the client, which one needs the grant
+ * registered) are in iga/registry.h. mdt_grant_decide has checked the type
+ * and the registration rule. */
+mdt_rc mdt_grant_token_exchange(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                                mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+/* The function that authenticates the client by the subject token, for a
+ * subject type that authenticates; NULL otherwise. */
+mdt_client_authn_fn mdt_token_exchange_authenticator(const mdt_subject_type_def *st);
+/* Whether the exchange has a handler for st. */
+bool mdt_token_exchange_handles(const mdt_subject_type_def *st);
+
+/* The API key subject type (grant_api_key.c, iga/apikey.h). */
 /* Authenticates the client by the API key in subject_token (method
  * "api_key"). Client authentication in the request as well is allowed when
  * it authenticates the same client. Fails as mdt_client_authenticate does. */
 mdt_rc mdt_client_auth_api_key(mdt_env *env, mdt_req *req, mdt_client_authn *out,
                                const char **claimed_id, mdt_err *err) MDT_WARN_UNUSED;
-/* The token exchange grant. Decides itself who may use it (token.c does
- * not require it in the client's grant_types): an API key is the
- * permission. */
-mdt_rc mdt_grant_token_exchange(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
-                                mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Exchanges the API key that authenticated who for an access token. */
+mdt_rc mdt_exchange_api_key(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                            mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
 
 /* RFC 7523 §2.1 (grant_jwt_bearer.c): an assertion from a trusted issuer,
  * mapped to a subject and scopes by the claim rules of [jwt_bearer] issuers. */

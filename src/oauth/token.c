@@ -1,4 +1,5 @@
-/* The token endpoint: a table from grant_type to grant function. Every
+/* The token endpoint: the grant registry (iga/registry.h) says what each
+ * grant_type needs, and this table binds each grant to its function. Every
  * answer, issued or refused, carries its audit event, and the server sends
  * it only once that event is durable. */
 #include <string.h>
@@ -6,26 +7,32 @@
 #include "oauth/endpoints.h"
 #include "oauth/grants.h"
 
-typedef struct {
-    const char *grant_type;
-    mdt_grant_fn fn;
-    bool own_rules; /* the grant decides who may use it: no grant_types check */
-} grant_row;
-
-static const grant_row grants[] = {
-    {"client_credentials", mdt_grant_client_credentials, false},
-    {MDT_GRANT_TOKEN_EXCHANGE, mdt_grant_token_exchange, true},
-    {"urn:ietf:params:oauth:grant-type:jwt-bearer", mdt_grant_jwt_bearer, false},
-    {"authorization_code", mdt_grant_authorization_code, false},
-    {"refresh_token", mdt_grant_refresh_token, false},
+static const mdt_grant_fn handlers[MDT_GRANT_ID_COUNT] = {
+    [MDT_GRANT_ID_CLIENT_CREDENTIALS] = mdt_grant_client_credentials,
+    [MDT_GRANT_ID_TOKEN_EXCHANGE] = mdt_grant_token_exchange,
+    [MDT_GRANT_ID_JWT_BEARER] = mdt_grant_jwt_bearer,
+    [MDT_GRANT_ID_AUTHORIZATION_CODE] = mdt_grant_authorization_code,
+    [MDT_GRANT_ID_REFRESH_TOKEN] = mdt_grant_refresh_token,
 };
 
-static const grant_row *find_grant(const char *grant_type)
+mdt_grant_fn mdt_grant_handler(mdt_grant_id id)
 {
-    for (size_t i = 0; i < MDT_ARRAY_LEN(grants); i++)
-        if (strcmp(grants[i].grant_type, grant_type) == 0)
-            return &grants[i];
-    return NULL;
+    return (unsigned)id < MDT_GRANT_ID_COUNT ? handlers[id] : NULL;
+}
+
+/* Client authentication, or the subject token when its type is the
+ * client's credential (an API key). */
+static mdt_rc authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *who,
+                           const char **claimed, mdt_err *err)
+{
+    const mdt_grant_def *g = mdt_grant_find(mdt_req_form(req, "grant_type"));
+    const mdt_subject_type_def *st =
+        mdt_grant_subject_find(g, mdt_req_form(req, "subject_token_type"));
+    mdt_client_authn_fn by_subject = mdt_token_exchange_authenticator(st);
+
+    if (by_subject)
+        return by_subject(env, req, who, claimed, err);
+    return mdt_client_authenticate(env, req, who, claimed, err);
 }
 
 static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
@@ -111,7 +118,9 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
     mdt_client_authn who = {0};
     mdt_grant_result result = {0};
     const char *claimed = NULL, *grant;
-    const grant_row *g;
+    const mdt_grant_def *g;
+    const mdt_subject_type_def *st;
+    mdt_grant_fn fn;
     mdt_err err = {0};
     mdt_rc rc;
 
@@ -120,26 +129,20 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
         refuse(req, resp, &who, NULL, &err);
         return;
     }
-    rc = mdt_api_key_exchange_requested(req)
-             ? mdt_client_auth_api_key(env, req, &who, &claimed, &err)
-             : mdt_client_authenticate(env, req, &who, &claimed, &err);
-    if (rc != MDT_OK) {
+    if ((rc = authenticate(env, req, &who, &claimed, &err)) != MDT_OK) {
         mdt_client_auth_refuse(req, resp, claimed, &err);
         return;
     }
     resp->client_id = who.client.client_id;
     grant = mdt_req_form(req, "grant_type");
-    if (!grant || !*grant)
-        rc = mdt_fail(&err, MDT_ERR_INVALID_REQUEST, "grant_type is required");
-    else if (!(g = find_grant(grant)))
-        rc = mdt_failf(&err, MDT_ERR_UNSUPPORTED_GRANT_TYPE, "unsupported grant_type",
-                       "grant_type '%.64s' unsupported", grant);
-    else if (!g->own_rules && !mdt_client_has_grant(&who.client, grant))
-        rc = mdt_failf(&err, MDT_ERR_UNAUTHORIZED_CLIENT,
-                       "the client is not registered for this grant type",
-                       "grant_type '%.64s' not registered", grant);
-    else
-        rc = g->fn(env, req, &who, &result, &err);
+    rc = mdt_grant_decide(grant, mdt_req_form(req, "subject_token_type"),
+                          (const char *const *)who.client.grant_types, who.client.ngrant_types,
+                          &g, &st, &err);
+    if (rc == MDT_OK && !(fn = mdt_grant_handler(g->id)))
+        rc = mdt_failf(&err, MDT_ERR_INTERNAL, "internal error", "grant %s has no handler",
+                       g->name);
+    if (rc == MDT_OK)
+        rc = fn(env, req, &who, &result, &err);
     if (rc != MDT_OK) {
         refuse(req, resp, &who, grant, &err);
         return;
