@@ -1,3 +1,8 @@
+/* Client metadata (RFC 7591 with the Mandate extensions, SPEC §2.4): the
+ * table of understood fields and their checks, the rules that involve
+ * several fields, the privileged members, and the merge of an update. One
+ * validation for the CLI, the admin API and self-registration; the
+ * lifecycle (client_lifecycle.c) stores what it returns. */
 #include "iga/client.h"
 
 #include <ctype.h>
@@ -6,15 +11,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/log.h"
+#include "core/buf.h"
 #include "core/url.h"
 #include "core/words.h"
-#include "jose/jwk.h"
-#include "iga/client_internal.h"
-#include "iga/credentials.h"
-#include "iga/registration.h"
+#include "iga/internal.h"
 #include "iga/scope.h"
-#include "iga/secret.h"
+#include "jose/jwk.h"
 #include "store/store.h"
 
 /* ---------------------------------------------------------------------
@@ -640,6 +642,11 @@ static mdt_rc parse_input(const char *json, size_t len, json_t **out, mdt_err *e
     return MDT_OK;
 }
 
+mdt_rc mdt_iga__metadata_parse(const char *json, size_t len, json_t **out, mdt_err *err)
+{
+    return parse_input(json, len, out, err);
+}
+
 mdt_rc mdt_client_metadata_validate(mdt_env *env, const char *json, size_t len, mdt_arena *a,
                                     const char **metadata, int64_t *expires_at, mdt_err *err)
 {
@@ -656,171 +663,6 @@ mdt_rc mdt_client_metadata_validate(mdt_env *env, const char *json, size_t len, 
     json_decref(in);
     json_decref(norm);
     return rc;
-}
-
-static mdt_rc get_client(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client_rec *rec,
-                         mdt_err *err)
-{
-    mdt_rc rc = mdt_store_client_get(env->store, client_id, a, rec, err);
-
-    if (rc == MDT_ERR_NOT_FOUND)
-        return mdt_failf(err, rc, "unknown client", "unknown client %.64s", client_id);
-    return rc;
-}
-
-/* ---------------------------------------------------------------------
- * The typed client of the token endpoint.
- * --------------------------------------------------------------------- */
-
-static const char *effective_status(const char *status, int64_t expires_at, int64_t now)
-{
-    if (expires_at && expires_at <= now &&
-        (mdt_str_eq(status, "active") || mdt_str_eq(status, "suspended")))
-        return "expired";
-    return status;
-}
-
-/* Copies the string member key of m into a (NULL when absent). False on NOMEM. */
-static bool get_str(mdt_arena *a, json_t *m, const char *key, const char **out)
-{
-    const char *s = json_string_value(json_object_get(m, key));
-
-    *out = s ? mdt_arena_strdup(a, s) : NULL;
-    return !s || *out;
-}
-
-/* A member as compact JSON text in the arena; NULL when absent. */
-static bool get_json(mdt_arena *a, json_t *m, const char *key, const char **out)
-{
-    json_t *v = json_object_get(m, key);
-    char *text;
-
-    *out = NULL;
-    if (!v)
-        return true;
-    if (!(text = json_dumps(v, JSON_COMPACT)))
-        return false;
-    *out = mdt_arena_strdup(a, text);
-    free(text);
-    return *out != NULL;
-}
-
-static bool get_list(mdt_arena *a, json_t *m, const char *key, const char ***out, size_t *n)
-{
-    json_t *arr = json_object_get(m, key), *x;
-    size_t i;
-
-    *out = NULL;
-    *n = 0;
-    if (!json_is_array(arr) || json_array_size(arr) == 0)
-        return true;
-    if (!(*out = mdt_arena_alloc(a, json_array_size(arr) * sizeof(char *))))
-        return false;
-    json_array_foreach(arr, i, x) {
-        if (json_is_string(x) && !((*out)[(*n)++] = mdt_arena_strdup(a, json_string_value(x))))
-            return false;
-    }
-    return true;
-}
-
-static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
-{
-    const char *scope = json_string_value(json_object_get(m, "scope"));
-    bool ok = get_str(a, m, "client_name", &c->name) && get_str(a, m, "kind", &c->kind) &&
-              get_str(a, m, "owner", &c->owner) && get_str(a, m, "risk_tier", &c->tier) &&
-              get_str(a, m, "token_endpoint_auth_method", &c->auth_method) &&
-              get_str(a, m, "software_id", &c->software_id) &&
-              get_str(a, m, "software_version", &c->software_version) &&
-              get_str(a, m, "access_token_format", &c->access_token_format);
-
-    ok = ok && get_list(a, m, "resources", &c->resources, &c->nresources) &&
-         get_list(a, m, "introspection_for", &c->introspection_for, &c->nintrospection_for) &&
-         get_list(a, m, "grant_types", &c->grant_types, &c->ngrant_types) &&
-         get_list(a, m, "redirect_uris", &c->redirect_uris, &c->nredirect_uris) &&
-         get_list(a, m, "post_logout_redirect_uris", &c->post_logout_redirect_uris,
-                  &c->npost_logout_redirect_uris) &&
-         (c->scopes = mdt_words_split(a, scope, &c->nscopes)) != NULL;
-    ok = ok && get_str(a, m, "jwks_uri", &c->jwks_uri) &&
-         get_str(a, m, "token_endpoint_auth_signing_alg", &c->auth_signing_alg) &&
-         get_str(a, m, "tls_client_auth_subject_dn", &c->tls_subject_dn) &&
-         get_str(a, m, "tls_client_auth_san_dns", &c->tls_san_dns) &&
-         get_str(a, m, "tls_client_auth_san_uri", &c->tls_san_uri) &&
-         get_str(a, m, "tls_client_auth_san_ip", &c->tls_san_ip) &&
-         get_str(a, m, "tls_client_auth_san_email", &c->tls_san_email) &&
-         get_json(a, m, "jwks", &c->jwks);
-    if (ok && json_is_object(json_object_get(m, "workload_identity"))) {
-        json_t *w = json_object_get(m, "workload_identity");
-        ok = get_str(a, w, "issuer", &c->workload_issuer) &&
-             get_str(a, w, "subject", &c->workload_subject);
-    }
-    ok = ok && get_str(a, m, "origin", &c->origin) && get_str(a, m, "vouched_by", &c->vouched_by) &&
-         get_str(a, m, "iat_id", &c->iat_id);
-    if (json_is_string(json_object_get(m, "approved_at")) &&
-        mdt_time_parse(json_string_value(json_object_get(m, "approved_at")), &c->approved_at) !=
-            MDT_OK)
-        c->approved_at = 0;
-    c->cert_bound_tokens =
-        json_is_true(json_object_get(m, "tls_client_certificate_bound_access_tokens"));
-    c->require_par = json_is_true(json_object_get(m, "require_pushed_authorization_requests"));
-    c->access_token_ttl = json_integer_value(json_object_get(m, "access_token_ttl"));
-    c->max_delegation_depth = json_is_integer(json_object_get(m, "max_delegation_depth"))
-                                  ? json_integer_value(json_object_get(m, "max_delegation_depth"))
-                                  : 2;
-    return ok;
-}
-
-mdt_rc mdt_iga__client_read(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
-                            mdt_err *err)
-{
-    mdt_client_rec rec;
-    mdt_cred_rec *creds = NULL;
-    json_t *m;
-    mdt_rc rc;
-
-    memset(out, 0, sizeof(*out));
-    if ((rc = get_client(env, client_id, a, &rec, err)) != MDT_OK ||
-        (rc = mdt_store_cred_list(env->store, client_id, a, &creds, &out->ncreds, err)) != MDT_OK)
-        return rc;
-    m = json_loads(rec.metadata, 0, NULL);
-    if (!json_is_object(m)) {
-        json_decref(m);
-        return mdt_failf(err, MDT_ERR_STORE, "stored client is corrupt",
-                         "metadata of client %.64s is not a JSON object", client_id);
-    }
-    rc = client_from_json(a, m, out) ? MDT_OK : nomem(err);
-    json_decref(m);
-    out->client_id = rec.client_id;
-    out->status = rec.status; /* as stored: mdt_client_load derives "expired" */
-    out->expires_at = rec.expires_at;
-    out->created_at = rec.created_at;
-    out->tokens_valid_after = rec.tokens_valid_after;
-    out->metadata = rec.metadata;
-    out->creds = creds;
-    return rc;
-}
-
-const char *mdt_iga__effective_status(const char *status, int64_t expires_at, int64_t now)
-{
-    return effective_status(status, expires_at, now);
-}
-
-/* The earlier of expires_at and the inactivity deadline of a self-registered
- * client (0 when neither applies). */
-static int64_t expiry_of(const mdt_env *env, int64_t expires_at, const char *origin,
-                         int64_t created_at, int64_t approved_at, const mdt_cred_rec *creds,
-                         size_t n)
-{
-    int64_t idle = mdt_registration_inactive_deadline(origin, created_at, approved_at, creds, n,
-                                                      env->cfg.registration_inactive_expiry);
-
-    return idle && (!expires_at || idle < expires_at) ? idle : expires_at;
-}
-
-const char *mdt_iga__client_status(const mdt_env *env, const mdt_client *c, int64_t now)
-{
-    return effective_status(c->status, expiry_of(env, c->expires_at, c->origin, c->created_at,
-                                                 c->approved_at, c->creds, c->ncreds),
-                            now);
 }
 
 bool mdt_client_grant_type_known(const char *grant_type)
@@ -840,179 +682,25 @@ bool mdt_client_auth_method_known(const char *method)
 
 bool mdt_client_auth_method_is_secret(const char *method)
 {
-    return mdt_str_eq(method, "client_secret_basic") || mdt_str_eq(method, "client_secret_post");
-}
-
-bool mdt_client_usable(const mdt_client *c, int64_t now)
-{
-    return mdt_str_eq(c->status, "active") && (c->expires_at == 0 || c->expires_at > now);
-}
-
-static bool list_has(const char *const *list, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (mdt_str_eq(list[i], s))
-            return true;
+    switch (mdt_auth_method_from_name(method)) {
+    case MDT_AUTH_CLIENT_SECRET_BASIC:
+    case MDT_AUTH_CLIENT_SECRET_POST:
+        return true;
+    case MDT_AUTH_METHOD_UNKNOWN:
+    case MDT_AUTH_PRIVATE_KEY_JWT:
+    case MDT_AUTH_TLS_CLIENT_AUTH:
+    case MDT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH:
+    case MDT_AUTH_NONE:
+        break;
+    }
     return false;
 }
 
-bool mdt_client_has_scope(const mdt_client *c, const char *scope)
-{
-    return scope && list_has(c->scopes, c->nscopes, scope);
-}
-
-bool mdt_client_has_resource(const mdt_client *c, const char *uri)
-{
-    return uri && list_has(c->resources, c->nresources, uri);
-}
-
-bool mdt_client_introspects_for(const mdt_client *c, const char *uri)
-{
-    return uri && list_has(c->introspection_for, c->nintrospection_for, uri);
-}
-
-bool mdt_client_has_grant(const mdt_client *c, const char *grant_type)
-{
-    return grant_type && list_has(c->grant_types, c->ngrant_types, grant_type);
-}
-
-static bool secret_live(const mdt_cred_rec *cr, int64_t now)
-{
-    return mdt_str_eq(cr->type, "secret") && mdt_cred_live(cr, now);
-}
-
-mdt_rc mdt_client_verify_secret(mdt_env *env, const mdt_client *c, const char *secret, size_t len,
-                                int64_t now, mdt_arena *a, const char **cred_id, mdt_err *err)
-{
-    const mdt_cred_rec *creds = c->creds, *hit = NULL;
-    uint8_t h[MDT_SECRET_HASH_LEN];
-    size_t n = c->ncreds;
-
-    (void)a;
-    if (cred_id)
-        *cred_id = NULL;
-    mdt_secret_hash(secret, len, h);
-    for (size_t i = 0; i < n; i++) {   /* no early exit: every live secret is compared */
-        bool eq = mdt_ct_eq(h, sizeof(h), creds[i].hash, sizeof(creds[i].hash));
-        if (eq && secret_live(&creds[i], now) && !hit)
-            hit = &creds[i];
-    }
-    mdt_wipe(h, sizeof(h));
-    if (!hit)
-        return mdt_fail(err, MDT_ERR_INVALID_CLIENT, "client authentication failed");
-    mdt_client_cred_used(env, c, hit, now);
-    if (cred_id)
-        *cred_id = hit->id;
-    return MDT_OK;
-}
-
 /* ---------------------------------------------------------------------
- * JSON documents of clients.
+ * Updates: server-assigned members and the merge of an update.
  * --------------------------------------------------------------------- */
 
-/* The effective status of a stored client with metadata m. creds: its
- * credentials, or NULL to read them when the inactivity rule needs them (a
- * failed read leaves that rule out). */
-static const char *rec_status(mdt_env *env, const mdt_client_rec *rec, json_t *m,
-                              const mdt_cred_rec *creds, size_t n, int64_t now)
-{
-    const char *origin = json_string_value(json_object_get(m, "origin"));
-    const char *approved = json_string_value(json_object_get(m, "approved_at"));
-    int64_t at = 0, expiry;
-    mdt_cred_rec *list = NULL;
-    mdt_arena a;
-
-    if (!origin)
-        return effective_status(rec->status, rec->expires_at, now);
-    if (approved && mdt_time_parse(approved, &at) != MDT_OK)
-        at = 0;
-    mdt_arena_init(&a, 2048);
-    if (!creds && mdt_store_cred_list(env->store, rec->client_id, &a, &list, &n, NULL) != MDT_OK)
-        origin = NULL;
-    expiry = expiry_of(env, rec->expires_at, origin, rec->created_at, at, creds ? creds : list, n);
-    mdt_arena_free(&a);
-    return effective_status(rec->status, expiry, now);
-}
-
-/* {client_id, [client_secret, client_secret_expires_at,] client_id_issued_at,
- *  ...metadata, status}. creds as for rec_status. */
-static json_t *client_doc(mdt_env *env, const mdt_client_rec *rec, const mdt_cred_rec *creds,
-                          size_t ncreds, const char *secret, int64_t now)
-{
-    json_t *m = json_loads(rec->metadata, 0, NULL);
-    json_t *o = json_pack("{s:s}", "client_id", rec->client_id);
-    bool ok = o && json_is_object(m);
-
-    if (ok && secret)
-        ok = json_object_set_new(o, "client_secret", json_string(secret)) == 0 &&
-             json_object_set_new(o, "client_secret_expires_at", json_integer(0)) == 0;
-    ok = ok && json_object_set_new(o, "client_id_issued_at", json_integer(rec->created_at)) == 0 &&
-         json_object_update(o, m) == 0 &&
-         json_object_set_new(o, "status", json_string(rec_status(env, rec, m, creds, ncreds,
-                                                                 now))) == 0;
-    json_decref(m);
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-static json_t *cred_doc(const mdt_cred_rec *cr)
-{
-    return mdt_iga__cred_json(cr);
-}
-
-static mdt_rc dump_doc(json_t *doc, mdt_arena *a, const char **out, mdt_err *err)
-{
-    mdt_rc rc;
-
-    if (!doc)
-        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    rc = mdt_iga__dump(doc, a, out, err);
-    json_decref(doc);
-    return rc;
-}
-
-static mdt_rc audit_client(mdt_env *env, const char *type, const char *client_id, json_t *data,
-                           mdt_err *err)
-{
-    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
-    mdt_rc rc;
-
-    if (data && !text)
-        rc = nomem(err);
-    else
-        rc = mdt_iga__audit(env, type, client_id, text, err);
-    free(text);
-    json_decref(data);
-    return rc;
-}
-
-/* ---------------------------------------------------------------------
- * Service operations.
- * --------------------------------------------------------------------- */
-
-/* A new secret credential for client_id: *secret is the plain value (the
- * caller wipes it), cr gets its hash. */
-static mdt_rc new_secret_cred(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,
-                              mdt_cred_rec *cr, char secret[MDT_SECRET_LEN + 1], mdt_err *err)
-{
-    mdt_rc rc;
-
-    memset(cr, 0, sizeof(*cr));
-    if ((rc = mdt_iga__cred_id(&env->rng, a, &cr->id, err)) != MDT_OK ||
-        (rc = mdt_secret_generate(&env->rng, secret, err)) != MDT_OK)
-        return rc;
-    mdt_secret_hash(secret, MDT_SECRET_LEN, cr->hash);
-    cr->client_id = client_id;
-    cr->type = "secret";
-    cr->created_at = now;
-    return MDT_OK;
-}
-
-/* Whether normalized metadata registers a secret authentication method. */
-static bool meta_is_secret(const char *metadata)
+bool mdt_iga__metadata_is_secret(const char *metadata)
 {
     json_t *m = json_loads(metadata, 0, NULL);
     bool yes = mdt_client_auth_method_is_secret(
@@ -1022,42 +710,8 @@ static bool meta_is_secret(const char *metadata)
     return yes;
 }
 
-static json_t *created_data(const char *metadata)
-{
-    json_t *m = json_loads(metadata, 0, NULL);
-    json_t *d = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?}", "client_name",
-                          json_object_get(m, "client_name"), "kind", json_object_get(m, "kind"),
-                          "owner", json_object_get(m, "owner"), "scope",
-                          json_object_get(m, "scope"), "token_endpoint_auth_method",
-                          json_object_get(m, "token_endpoint_auth_method"));
-    json_decref(m);
-    return d;
-}
-
-/* The credentials of a new client: its derived ones, and a secret (in
- * secret, which the caller wipes) when its method is a secret one. */
-static mdt_rc initial_creds(mdt_env *env, const mdt_client_rec *rec, mdt_arena *a,
-                            mdt_cred_plan *plan, char secret[MDT_SECRET_LEN + 1], mdt_err *err)
-{
-    mdt_cred_rec *want = NULL;
-    size_t nwant = 0;
-    mdt_rc rc;
-
-    if ((rc = mdt_creds_derive(rec->metadata, a, &want, &nwant, err)) != MDT_OK ||
-        (rc = mdt_creds_plan(&env->rng, rec->client_id, NULL, 0, want, nwant, rec->created_at, a,
-                             plan, err)) != MDT_OK)
-        return rc;
-    if (!meta_is_secret(rec->metadata))
-        return MDT_OK;
-    return new_secret_cred(env, rec->client_id, rec->created_at, a, &plan->add[plan->nadd++],
-                           secret, err);
-}
-
-/* Sets the server-assigned members over the metadata text *metadata: those
- * of stored (the metadata before an update; NULL), then those of
- * server_meta (JSON object text; NULL; a null member removes it). */
-static mdt_rc set_members(mdt_arena *a, const char **metadata, const char *stored,
-                          const char *server_meta, mdt_err *err)
+mdt_rc mdt_iga__metadata_server_members(mdt_arena *a, const char **metadata, const char *stored,
+                                        const char *server_meta, mdt_err *err)
 {
     json_t *m = json_loads(*metadata, 0, NULL);
     json_t *old = stored ? json_loads(stored, 0, NULL) : NULL;
@@ -1081,103 +735,6 @@ static mdt_rc set_members(mdt_arena *a, const char **metadata, const char *store
     return rc;
 }
 
-/* Audit data with the members of extra (JSON object text; NULL) added. */
-static json_t *with_extra(json_t *data, const char *extra)
-{
-    json_t *x = extra ? json_loads(extra, 0, NULL) : NULL;
-
-    if (data && json_is_object(x))
-        json_object_update(data, x);
-    json_decref(x);
-    return data;
-}
-
-/* plan->add followed by extra[], in a. */
-static mdt_rc join_creds(mdt_arena *a, const mdt_cred_plan *plan, const mdt_cred_rec *extra,
-                         size_t nextra, mdt_cred_rec **out, size_t *n, mdt_err *err)
-{
-    *n = plan->nadd + nextra;
-    *out = mdt_arena_alloc(a, (*n ? *n : 1) * sizeof(**out));
-    if (!*out)
-        return nomem(err);
-    if (plan->nadd)
-        memcpy(*out, plan->add, plan->nadd * sizeof(**out));
-    if (nextra)
-        memcpy(*out + plan->nadd, extra, nextra * sizeof(**out));
-    return MDT_OK;
-}
-
-static const mdt_client_spec no_spec;
-
-/* A workload identity authenticates one client only: none of the workload
- * credentials about to be stored may belong to another client. */
-static mdt_rc workload_unique(mdt_env *env, const char *client_id, const mdt_cred_rec *creds,
-                              size_t n, mdt_arena *a, mdt_err *err)
-{
-    mdt_cred_rec other;
-    mdt_rc rc;
-
-    for (size_t i = 0; i < n; i++) {
-        if (!mdt_str_eq(creds[i].type, "workload"))
-            continue;
-        rc = mdt_store_cred_find(env->store, "workload", creds[i].hash, a, &other, err);
-        if (rc == MDT_ERR_NOT_FOUND) {
-            mdt_err_clear(err);
-            continue;
-        }
-        if (rc != MDT_OK)
-            return rc;
-        if (!mdt_str_eq(other.client_id, client_id))
-            return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
-                             "workload_identity is already bound to another client",
-                             "workload_identity of %.64s", other.client_id);
-    }
-    return MDT_OK;
-}
-
-mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
-                              const mdt_client_spec *spec, mdt_arena *a,
-                              const char **response_json, mdt_err *err)
-{
-    int64_t now = mdt_now(&env->clock);
-    mdt_client_rec rec = {.status = "active", .created_at = now, .updated_at = now};
-    mdt_cred_plan plan;
-    mdt_cred_rec *creds = NULL;
-    size_t ncreds = 0;
-    char secret[MDT_SECRET_LEN + 1] = "";
-    mdt_rc rc;
-
-    *response_json = NULL;
-    spec = spec ? spec : &no_spec;
-    rec.status = spec->status ? spec->status : "active";
-    rec.client_id = spec->client_id;
-    rc = mdt_client_metadata_validate(env, json, len, a, &rec.metadata, &rec.expires_at, err);
-    if (rc != MDT_OK)
-        return rc;
-    if ((!rec.client_id &&
-         (rc = mdt_random_id(&env->rng, "mdt_", MDT_CLIENT_ID_BYTES, a, &rec.client_id, err))) ||
-        (rc = set_members(a, &rec.metadata, NULL, spec->server_meta, err)) ||
-        (rc = initial_creds(env, &rec, a, &plan, secret, err)) ||
-        (rc = join_creds(a, &plan, spec->extra, spec->nextra, &creds, &ncreds, err)) ||
-        (rc = workload_unique(env, rec.client_id, creds, ncreds, a, err)) ||
-        (rc = mdt_store_client_insert(env->store, &rec, creds, ncreds, err)))
-        goto out;
-    if ((rc = audit_client(env, spec->event ? spec->event : "client.created", rec.client_id,
-                           with_extra(created_data(rec.metadata), spec->event_data), err)))
-        goto out;
-    rc = dump_doc(client_doc(env, &rec, creds, ncreds, secret[0] ? secret : NULL, now), a,
-                  response_json, err);
-out:
-    mdt_wipe(secret, sizeof(secret));
-    return rc;
-}
-
-mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
-                         const char **response_json, mdt_err *err)
-{
-    return mdt_client_create_with(env, json, len, NULL, a, response_json, err);
-}
-
 /* Merges the input object into the stored metadata object m. */
 static json_t *merge(json_t *m, json_t *in)
 {
@@ -1196,12 +753,11 @@ static json_t *merge(json_t *m, json_t *in)
     return keys;
 }
 
-/* The metadata after an update: in merged into the stored metadata, or in
- * alone when replace; validated as on create. */
-static mdt_rc update_meta(mdt_env *env, mdt_client_rec *rec, json_t *in, bool replace,
-                          mdt_arena *a, json_t **keys, mdt_err *err)
+mdt_rc mdt_iga__metadata_update(mdt_env *env, const char *stored, json_t *in, bool replace,
+                                mdt_arena *a, const char **metadata, int64_t *expires_at,
+                                json_t **keys, mdt_err *err)
 {
-    json_t *m = replace ? json_object() : json_loads(rec->metadata, 0, NULL), *norm = NULL;
+    json_t *m = replace ? json_object() : json_loads(stored, 0, NULL), *norm = NULL;
     mdt_rc rc;
 
     *keys = NULL;
@@ -1210,290 +766,10 @@ static mdt_rc update_meta(mdt_env *env, mdt_client_rec *rec, json_t *in, bool re
         return mdt_fail(err, MDT_ERR_STORE, "stored client is corrupt");
     }
     *keys = merge(m, in);
-    rc = validate_obj(env, m, a, &norm, &rec->expires_at, err);
+    rc = validate_obj(env, m, a, &norm, expires_at, err);
     if (rc == MDT_OK)
-        rc = mdt_iga__dump(norm, a, &rec->metadata, err);
+        rc = mdt_iga__dump(norm, a, metadata, err);
     json_decref(m);
     json_decref(norm);
     return rc;
-}
-
-/* The method left the secret ones: every live secret expires now (the row
- * is rewritten in the same transaction, keeping its id and times). */
-static void expire_secrets(const mdt_cred_rec *have, size_t nhave, int64_t now,
-                           mdt_cred_plan *plan)
-{
-    for (size_t i = 0; i < nhave; i++) {
-        if (!secret_live(&have[i], now))
-            continue;
-        plan->del[plan->ndel++] = have[i].id;
-        plan->add[plan->nadd] = have[i];
-        plan->add[plan->nadd++].expires_at = now;
-    }
-}
-
-static bool any_live_secret(const mdt_cred_rec *have, size_t nhave, int64_t now)
-{
-    for (size_t i = 0; i < nhave; i++)
-        if (secret_live(&have[i], now))
-            return true;
-    return false;
-}
-
-/* The credential changes of an update: derived rows follow the metadata;
- * secrets follow a change of method (see mdt_client_update). */
-static mdt_rc plan_update(mdt_env *env, const mdt_client_rec *rec, bool was_secret, int64_t now,
-                          mdt_arena *a, mdt_cred_plan *plan, char secret[MDT_SECRET_LEN + 1],
-                          mdt_err *err)
-{
-    mdt_cred_rec *have = NULL, *want = NULL;
-    size_t nhave = 0, nwant = 0;
-    bool is_secret = meta_is_secret(rec->metadata);
-    mdt_rc rc;
-
-    if ((rc = mdt_store_cred_list(env->store, rec->client_id, a, &have, &nhave, err)) ||
-        (rc = mdt_creds_derive(rec->metadata, a, &want, &nwant, err)) ||
-        (rc = mdt_creds_plan(&env->rng, rec->client_id, have, nhave, want, nwant, now, a, plan,
-                             err)))
-        return rc;
-    if (was_secret && !is_secret)
-        expire_secrets(have, nhave, now, plan);
-    else if (!was_secret && is_secret && !any_live_secret(have, nhave, now))
-        return new_secret_cred(env, rec->client_id, now, a, &plan->add[plan->nadd++], secret, err);
-    return MDT_OK;
-}
-
-/* {fields, credentials_added, credentials_removed}: ids only. */
-static json_t *updated_data(json_t *keys, const mdt_cred_plan *plan)
-{
-    json_t *added = json_array(), *removed = json_array();
-
-    for (size_t i = 0; added && i < plan->nadd; i++)
-        json_array_append_new(added, json_string(plan->add[i].id));
-    for (size_t i = 0; removed && i < plan->ndel; i++)
-        json_array_append_new(removed, json_string(plan->del[i]));
-    return json_pack("{s:O, s:o*, s:o*}", "fields", keys, "credentials_added", added,
-                     "credentials_removed", removed);
-}
-
-mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *json, size_t len,
-                              const mdt_client_spec *spec, mdt_arena *a,
-                              const char **response_json, mdt_err *err)
-{
-    int64_t now = mdt_now(&env->clock);
-    mdt_client_rec rec;
-    mdt_cred_plan plan;
-    char secret[MDT_SECRET_LEN + 1] = "";
-    json_t *in = NULL, *keys = NULL;
-    const char *stored;
-    bool was_secret;
-    mdt_rc rc;
-
-    *response_json = NULL;
-    spec = spec ? spec : &no_spec;
-    if ((rc = parse_input(json, len, &in, err)) != MDT_OK)
-        return rc;
-    if ((rc = get_client(env, client_id, a, &rec, err)))
-        goto out;
-    was_secret = meta_is_secret(rec.metadata);
-    stored = rec.metadata;
-    if ((rc = update_meta(env, &rec, in, spec->replace, a, &keys, err)) ||
-        (rc = set_members(a, &rec.metadata, stored, spec->server_meta, err)) ||
-        (rc = plan_update(env, &rec, was_secret, now, a, &plan, secret, err)))
-        goto out;
-    rec.updated_at = now;
-    if (spec->status)
-        rec.status = spec->status;
-    if ((rc = workload_unique(env, rec.client_id, plan.add, plan.nadd, a, err)) ||
-        (rc = mdt_store_client_update_creds(env->store, &rec, plan.add, plan.nadd, plan.del,
-                                            plan.ndel, err)))
-        goto out;
-    rc = audit_client(env, spec->event ? spec->event : "client.updated", rec.client_id,
-                      with_extra(updated_data(keys, &plan), spec->event_data), err);
-    if (rc == MDT_OK)
-        rc = dump_doc(client_doc(env, &rec, NULL, 0, secret[0] ? secret : NULL, now), a,
-                      response_json, err);
-out:
-    mdt_wipe(secret, sizeof(secret));
-    json_decref(in);
-    json_decref(keys);
-    return rc;
-}
-
-mdt_rc mdt_client_update(mdt_env *env, const char *client_id, const char *json, size_t len,
-                         mdt_arena *a, const char **response_json, mdt_err *err)
-{
-    return mdt_client_update_with(env, client_id, json, len, NULL, a, response_json, err);
-}
-
-static mdt_rc change_status(mdt_client_rec *rec, const char *status, int64_t now,
-                            const char **event, mdt_err *err)
-{
-    *event = NULL;
-    if (mdt_str_eq(status, "suspended")) {
-        rec->status = "suspended";
-        rec->tokens_valid_after = now + 1;
-        *event = "client.suspended";
-        return MDT_OK;
-    }
-    if (!mdt_str_eq(status, "active"))
-        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "status must be active or suspended");
-    if (mdt_str_eq(effective_status(rec->status, rec->expires_at, now), "expired"))
-        return mdt_failf(err, MDT_ERR_CONFLICT, "client has expired and cannot be resumed",
-                         "client %.64s has expired (expires_at passed) and cannot be resumed",
-                         rec->client_id);
-    if (mdt_str_eq(rec->status, "active"))
-        return MDT_OK; /* nothing to do */
-    rec->status = "active";
-    *event = "client.resumed";
-    return MDT_OK;
-}
-
-mdt_rc mdt_client_set_status(mdt_env *env, const char *client_id, const char *status,
-                             mdt_err *err)
-{
-    int64_t now = mdt_now(&env->clock);
-    mdt_arena a;
-    mdt_client_rec rec;
-    const char *event = NULL;
-    mdt_rc rc;
-
-    mdt_arena_init(&a, 4096);
-    if ((rc = get_client(env, client_id, &a, &rec, err)))
-        goto out;
-    if (mdt_str_eq(status, "active")) {
-        /* expired by expires_at or, self-registered, by never authenticating */
-        mdt_client c;
-        if ((rc = mdt_client_load(env, client_id, &a, &c, err)))
-            goto out;
-        if (mdt_str_eq(c.status, "expired")) {
-            rc = mdt_failf(err, MDT_ERR_CONFLICT, "client has expired and cannot be resumed",
-                           "client %.64s has expired and cannot be resumed", client_id);
-            goto out;
-        }
-    }
-    if ((rc = change_status(&rec, status, now, &event, err)) || !event)
-        goto out;
-    rec.updated_at = now;
-    if ((rc = mdt_store_client_update(env->store, &rec, err)))
-        goto out;
-    rc = audit_client(env, event, rec.client_id, NULL, err);
-out:
-    mdt_arena_free(&a);
-    return rc;
-}
-
-mdt_rc mdt_client_delete(mdt_env *env, const char *client_id, mdt_err *err)
-{
-    mdt_rc rc = mdt_store_client_delete(env->store, client_id, mdt_now(&env->clock), err);
-
-    if (rc == MDT_ERR_NOT_FOUND)
-        return mdt_failf(err, rc, "unknown client", "unknown client %.64s", client_id);
-    if (rc != MDT_OK)
-        return rc;
-    return audit_client(env, "client.deleted", client_id, NULL, err);
-}
-
-static json_t *rotate_doc(const char *client_id, const char *secret)
-{
-    return json_pack("{s:s, s:s, s:i}", "client_id", client_id, "client_secret", secret,
-                     "client_secret_expires_at", 0);
-}
-
-mdt_rc mdt_client_rotate_secret(mdt_env *env, const char *client_id, int64_t keep, mdt_arena *a,
-                                const char **response_json, mdt_err *err)
-{
-    int64_t now = mdt_now(&env->clock);
-    mdt_client_rec rec;
-    mdt_cred_rec cred;
-    char secret[MDT_SECRET_LEN + 1] = "";
-    mdt_rc rc;
-
-    *response_json = NULL;
-    if (keep < 0 || keep > INT64_MAX / 2)
-        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "keep must be a non-negative duration");
-    if ((rc = get_client(env, client_id, a, &rec, err)))
-        goto out;
-    if (!meta_is_secret(rec.metadata)) {
-        rc = mdt_fail(err, MDT_ERR_INVALID_REQUEST,
-                      "the client does not authenticate with a secret (its "
-                      "token_endpoint_auth_method is not client_secret_basic or client_secret_post)");
-        goto out;
-    }
-    if ((rc = new_secret_cred(env, rec.client_id, now, a, &cred, secret, err)) ||
-        (rc = mdt_store_cred_insert(env->store, &cred, err)) ||
-        (rc = mdt_store_cred_expire_others(env->store, rec.client_id, "secret", cred.id,
-                                           now + keep, err)))
-        goto out;
-    rc = audit_client(env, "client.secret_rotated", rec.client_id,
-                      json_pack("{s:s, s:I}", "credential_id", cred.id, "keep", (json_int_t)keep),
-                      err);
-    if (rc == MDT_OK)
-        rc = dump_doc(rotate_doc(rec.client_id, secret), a, response_json, err);
-out:
-    mdt_wipe(secret, sizeof(secret));
-    return rc;
-}
-
-mdt_rc mdt_client_show_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
-                            mdt_err *err)
-{
-    mdt_client_rec rec;
-    mdt_cred_rec *creds = NULL;
-    size_t n = 0;
-    json_t *doc, *arr;
-    mdt_rc rc;
-
-    *json = NULL;
-    if ((rc = get_client(env, client_id, a, &rec, err)) ||
-        (rc = mdt_store_cred_list(env->store, client_id, a, &creds, &n, err)))
-        return rc;
-    doc = client_doc(env, &rec, creds, n, NULL, mdt_now(&env->clock));
-    arr = json_array();
-    for (size_t i = 0; arr && i < n; i++) {
-        if (json_array_append_new(arr, cred_doc(&creds[i])) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
-    if (!doc || !arr || json_object_set_new(doc, "credentials", arr) != 0) {
-        if (!doc)
-            json_decref(arr);
-        json_decref(doc);
-        doc = NULL;
-    }
-    return dump_doc(doc, a, json, err);
-}
-
-mdt_rc mdt_client_doc_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
-                           mdt_err *err)
-{
-    mdt_client_rec rec;
-    mdt_rc rc;
-
-    *json = NULL;
-    if ((rc = get_client(env, client_id, a, &rec, err)) != MDT_OK)
-        return rc;
-    return dump_doc(client_doc(env, &rec, NULL, 0, NULL, mdt_now(&env->clock)), a, json, err);
-}
-
-mdt_rc mdt_client_list_json(mdt_env *env, mdt_arena *a, const char **json, mdt_err *err)
-{
-    mdt_client_rec *list = NULL;
-    size_t n = 0;
-    int64_t now = mdt_now(&env->clock);
-    json_t *arr;
-    mdt_rc rc;
-
-    *json = NULL;
-    if ((rc = mdt_store_client_list(env->store, a, &list, &n, err)) != MDT_OK)
-        return rc;
-    arr = json_array();
-    for (size_t i = 0; arr && i < n; i++) {
-        if (json_array_append_new(arr, client_doc(env, &list[i], NULL, 0, NULL, now)) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
-    return dump_doc(arr, a, json, err);
 }

@@ -25,18 +25,26 @@
 #ifndef MDT_IGA_CREDENTIALS_H
 #define MDT_IGA_CREDENTIALS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
-#include "iga/client.h"
 #include "store/store.h"
+
+#define MDT_CLIENT_JWKS_MAX 10 /* keys in a registered jwks */
 
 /* Derived rows of one client at most: its keys, a jwks_uri, a binding, a
  * workload identity. */
 #define MDT_CRED_DERIVED_MAX (MDT_CLIENT_JWKS_MAX + 3)
+
+/* True when c has not expired at now (expires_at 0 or later than now).
+ * Type-agnostic: the caller checks the type. Every check of a credential
+ * (secret, API key, registered key, certificate binding, workload identity)
+ * must refuse a credential for which this is false. */
+bool mdt_cred_live(const mdt_cred_rec *c, int64_t now);
 
 /* SHA-256 of issuer "\n" subject: the hash of a workload credential.
  * MDT_ERR_NOMEM only. */
@@ -69,26 +77,5 @@ typedef struct {
 mdt_rc mdt_creds_plan(const mdt_rng *rng, const char *client_id, const mdt_cred_rec *have,
                       size_t nhave, const mdt_cred_rec *want, size_t nwant, int64_t now,
                       mdt_arena *a, mdt_cred_plan *out, mdt_err *err) MDT_WARN_UNUSED;
-
-/* --- internal to src/iga/ --- */
-
-/* A fresh credential id ("cred_" + 16 base64url characters) in a. */
-mdt_rc mdt_iga__cred_id(const mdt_rng *rng, mdt_arena *a, const char **out,
-                        mdt_err *err) MDT_WARN_UNUSED;
-/* The client record; MDT_ERR_NOT_FOUND "unknown client". */
-mdt_rc mdt_iga__client_get(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client_rec *out,
-                           mdt_err *err) MDT_WARN_UNUSED;
-/* One credential of the client by id; MDT_ERR_NOT_FOUND "unknown credential"
- * when it does not exist or belongs to another client. */
-mdt_rc mdt_iga__cred_of(mdt_env *env, const char *client_id, const char *cred_id, mdt_arena *a,
-                        mdt_cred_rec *out, mdt_err *err) MDT_WARN_UNUSED;
-/* Moves cr->expires_at to at (or keeps it when it is earlier) and stores
- * it, with rec's updated_at = now, in one transaction. */
-mdt_rc mdt_iga__cred_expire(mdt_env *env, mdt_client_rec *rec, mdt_cred_rec *cr, int64_t at,
-                            int64_t now, mdt_err *err) MDT_WARN_UNUSED;
-/* The JSON object of a credential ({id, type, [name,] created_at,
- * expires_at, last_used_at}) as a new jansson reference (void * keeps
- * jansson out of this header); NULL on NOMEM. */
-void *mdt_iga__cred_json(const mdt_cred_rec *cr);
 
 #endif

@@ -1,0 +1,164 @@
+/* Internal to src/iga/: what the files of the service layer share and no
+ * caller outside it uses. Nothing outside src/iga/ includes this header but
+ * the unit tests of src/iga/.
+ *
+ * It includes no other header of src/iga/ but names.h, so that any file of
+ * the layer may include it without making one module depend on another;
+ * the typed client is named by its struct tag only.
+ *
+ * Memory: everything returned lives in the caller's arena unless said. */
+#ifndef MDT_IGA_INTERNAL_H
+#define MDT_IGA_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "app/env.h"
+#include "core/arena.h"
+#include "core/mdt.h"
+#include "iga/names.h"
+#include "store/store.h"
+
+struct mdt_client;
+
+/* --- shared helpers (internal.c) --- */
+
+mdt_rc mdt_iga__nomem(mdt_err *err);
+/* Appends one audit event of the service layer: actor env->actor (or
+ * "system"), decision allow; data is JSON object text or NULL. */
+mdt_rc mdt_iga__audit(mdt_env *env, const char *type, const char *client_id, const char *data,
+                      mdt_err *err) MDT_WARN_UNUSED;
+/* mdt_iga__audit with data as a jansson object, whose reference it takes
+ * (NULL: no data). */
+mdt_rc mdt_iga__audit_json(mdt_env *env, const char *type, const char *client_id, json_t *data,
+                           mdt_err *err) MDT_WARN_UNUSED;
+/* json_dumps of a jansson value copied into a (the heap copy is wiped: it
+ * may hold a secret). */
+mdt_rc mdt_iga__dump(const void *json_value, mdt_arena *a, const char **out,
+                     mdt_err *err) MDT_WARN_UNUSED;
+/* mdt_iga__dump of doc, whose reference it takes; a NULL doc is NOMEM. */
+mdt_rc mdt_iga__dump_take(json_t *doc, mdt_arena *a, const char **out,
+                          mdt_err *err) MDT_WARN_UNUSED;
+/* A time as an RFC 3339 JSON string, 0 as null (a new reference). */
+void *mdt_iga__time_json(int64_t t);
+/* The client record; MDT_ERR_NOT_FOUND "unknown client". */
+mdt_rc mdt_iga__client_get(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client_rec *out,
+                           mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- credentials (credentials.c) --- */
+
+/* A fresh credential id ("cred_" + 16 base64url characters) in a. */
+mdt_rc mdt_iga__cred_id(const mdt_rng *rng, mdt_arena *a, const char **out,
+                        mdt_err *err) MDT_WARN_UNUSED;
+/* One credential of the client by id; MDT_ERR_NOT_FOUND "unknown credential"
+ * when it does not exist or belongs to another client. */
+mdt_rc mdt_iga__cred_of(mdt_env *env, const char *client_id, const char *cred_id, mdt_arena *a,
+                        mdt_cred_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Moves cr->expires_at to at (or keeps it when it is earlier) and stores
+ * it, with rec's updated_at = now, in one transaction. */
+mdt_rc mdt_iga__cred_expire(mdt_env *env, mdt_client_rec *rec, mdt_cred_rec *cr, int64_t at,
+                            int64_t now, mdt_err *err) MDT_WARN_UNUSED;
+/* The JSON object of a credential ({id, type, [name,] created_at,
+ * expires_at, last_used_at}) as a new reference; NULL on NOMEM. */
+void *mdt_iga__cred_json(const mdt_cred_rec *cr);
+/* Whether cr is a secret that has not expired at now. */
+bool mdt_iga__secret_live(const mdt_cred_rec *cr, int64_t now);
+
+/* --- client metadata (client_metadata.c) --- */
+
+/* Parses metadata text: size cap, valid JSON, an object at the top. *out:
+ * a new reference. */
+mdt_rc mdt_iga__metadata_parse(const char *json, size_t len, json_t **out,
+                               mdt_err *err) MDT_WARN_UNUSED;
+/* The metadata after an update: in merged into the stored metadata text
+ * stored (a member set to null is removed; read-only members such as
+ * client_id or status are ignored), or in alone when replace; validated as
+ * on create. *metadata (in a) and *expires_at: the result; *keys: the
+ * members the input set, a JSON array (a new reference or NULL, released by
+ * the caller also on error). */
+mdt_rc mdt_iga__metadata_update(mdt_env *env, const char *stored, json_t *in, bool replace,
+                                mdt_arena *a, const char **metadata, int64_t *expires_at,
+                                json_t **keys, mdt_err *err) MDT_WARN_UNUSED;
+/* Sets the server-assigned members (origin, vouched_by, iat_id,
+ * approved_at) over the metadata text *metadata: those of stored (the
+ * metadata before an update; NULL), then those of server_meta (JSON object
+ * text; NULL; a null member removes it). */
+mdt_rc mdt_iga__metadata_server_members(mdt_arena *a, const char **metadata, const char *stored,
+                                        const char *server_meta, mdt_err *err) MDT_WARN_UNUSED;
+/* Whether normalized metadata registers a secret authentication method. */
+bool mdt_iga__metadata_is_secret(const char *metadata);
+
+/* --- the typed client and its documents (client_json.c) --- */
+
+/* Reads a client and its credentials from the store, status as stored. */
+mdt_rc mdt_iga__client_read(mdt_env *env, const char *client_id, mdt_arena *a,
+                            struct mdt_client *out, mdt_err *err) MDT_WARN_UNUSED;
+/* status, or "expired" when it is active or suspended and expires_at (not
+ * 0) is not after now. Returns status itself or a static string. */
+const char *mdt_iga__effective_status(const char *status, int64_t expires_at, int64_t now);
+/* The status of c (as stored) at now: also "expired" past expires_at or, for
+ * a self-registered client, past its inactivity deadline. */
+const char *mdt_iga__client_status(const mdt_env *env, const struct mdt_client *c, int64_t now);
+/* {client_id, [client_secret, client_secret_expires_at,] client_id_issued_at,
+ * ...metadata, status} of a stored client (a new reference; NULL on NOMEM or
+ * unreadable metadata). creds: its credentials, or NULL to read them when
+ * the inactivity rule needs them. */
+json_t *mdt_iga__client_doc(mdt_env *env, const mdt_client_rec *rec, const mdt_cred_rec *creds,
+                            size_t ncreds, const char *secret, int64_t now);
+
+/* --- the per-thread client cache (client_cache.c) --- */
+
+/* Records in this thread's cache that a credential was just used. */
+void mdt_iga__cache_touched(const char *client_id, const char *cred_id, int64_t now);
+
+/* --- approval requests (requests.c, request_types.c) ---
+ *
+ * A type of approval request is one row: what the decision path asks of the
+ * service that owns requests of that type. requests.c dispatches on the
+ * stored type through a table of rows (request_types.c); adding a type
+ * (access requests, CIBA, device approvals) is one more file with its row
+ * and one more line in that table. Every hook may be NULL (nothing to do). */
+typedef struct {
+    const char *name;      /* the stored type, e.g. "registration" */
+    bool owner_may_decide; /* the owner of the request's client may decide it */
+    /* Before an approval of a pending request is recorded: MDT_OK when it
+     * may be approved (otherwise nothing is recorded). */
+    mdt_rc (*validate)(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, mdt_err *err);
+    /* Adds to doc (the request's JSON object in listings) what approvers
+     * are shown of a pending request. */
+    void (*describe)(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, json_t *doc);
+    /* After the decision is recorded and audited: apply it (env->actor is
+     * the caller's; r->decided_by who decided). */
+    mdt_rc (*approved)(mdt_env *env, const mdt_request_rec *r, int64_t for_secs, mdt_err *err);
+    mdt_rc (*denied)(mdt_env *env, const mdt_request_rec *r, mdt_err *err);
+} mdt_request_type;
+
+typedef struct {
+    const mdt_request_type *const *types;
+    size_t n;
+} mdt_request_types;
+
+/* Every type this server knows (request_types.c). */
+extern const mdt_request_types mdt_iga__request_types;
+/* The types, one row each, defined beside the service they belong to. */
+extern const mdt_request_type mdt_iga__request_registration; /* registration.c */
+
+/* The row of name in reg; NULL when unknown. */
+const mdt_request_type *mdt_iga__request_type_find(const mdt_request_types *reg,
+                                                   const char *name);
+/* mdt_request_create, mdt_request_list_json and mdt_request_decide
+ * (requests.h) over the types of reg. */
+mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env,
+                                  const mdt_request_rec *r, mdt_arena *a, const char **id,
+                                  mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, const char *status,
+                                mdt_arena *a, const char **json, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, const char *id,
+                                  bool approve, const char *by, const char *note,
+                                  int64_t for_secs, mdt_arena *a, const char **json,
+                                  mdt_err *err) MDT_WARN_UNUSED;
+
+#endif
