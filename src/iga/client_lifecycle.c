@@ -99,32 +99,6 @@ static mdt_rc join_creds(mdt_arena *a, const mdt_cred_plan *plan, const mdt_cred
 
 static const mdt_client_spec no_spec;
 
-/* A workload identity authenticates one client only: none of the workload
- * credentials about to be stored may belong to another client. */
-static mdt_rc workload_unique(mdt_env *env, const char *client_id, const mdt_cred_rec *creds,
-                              size_t n, mdt_arena *a, mdt_err *err)
-{
-    mdt_cred_rec other;
-    mdt_rc rc;
-
-    for (size_t i = 0; i < n; i++) {
-        if (mdt_cred_type_from_name(creds[i].type) != MDT_CRED_WORKLOAD)
-            continue;
-        rc = mdt_store_cred_find(env->store, creds[i].type, creds[i].hash, a, &other, err);
-        if (rc == MDT_ERR_NOT_FOUND) {
-            mdt_err_clear(err);
-            continue;
-        }
-        if (rc != MDT_OK)
-            return rc;
-        if (!mdt_str_eq(other.client_id, client_id))
-            return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
-                             "workload_identity is already bound to another client",
-                             "workload_identity of %.64s", other.client_id);
-    }
-    return MDT_OK;
-}
-
 mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
                               const mdt_client_spec *spec, mdt_arena *a,
                               const char **response_json, mdt_err *err)
@@ -149,7 +123,7 @@ mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
         (rc = mdt_iga__metadata_server_members(a, &rec.metadata, NULL, spec->server_meta, err)) ||
         (rc = initial_creds(env, &rec, a, &plan, secret, err)) ||
         (rc = join_creds(a, &plan, spec->extra, spec->nextra, &creds, &ncreds, err)) ||
-        (rc = workload_unique(env, rec.client_id, creds, ncreds, a, err)) ||
+        (rc = mdt_iga__metadata_workload_unique(env, rec.client_id, creds, ncreds, a, err)) ||
         (rc = mdt_store_client_insert(env->store, &rec, creds, ncreds, err)))
         goto out;
     if ((rc = mdt_iga__audit_json(env, spec->event ? spec->event : "client.created", rec.client_id,
@@ -257,7 +231,7 @@ mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *j
     rec.updated_at = now;
     if (spec->status)
         rec.status = spec->status;
-    if ((rc = workload_unique(env, rec.client_id, plan.add, plan.nadd, a, err)) ||
+    if ((rc = mdt_iga__metadata_workload_unique(env, rec.client_id, plan.add, plan.nadd, a, err)) ||
         (rc = mdt_store_client_update_creds(env->store, &rec, plan.add, plan.nadd, plan.del,
                                             plan.ndel, err)))
         goto out;

@@ -642,6 +642,33 @@ static mdt_rc parse_input(const char *json, size_t len, json_t **out, mdt_err *e
     return MDT_OK;
 }
 
+/* A rule that needs the store, checked on the credentials a create or an
+ * update is about to store. */
+mdt_rc mdt_iga__metadata_workload_unique(mdt_env *env, const char *client_id,
+                                         const mdt_cred_rec *creds, size_t n, mdt_arena *a,
+                                         mdt_err *err)
+{
+    mdt_cred_rec other;
+    mdt_rc rc;
+
+    for (size_t i = 0; i < n; i++) {
+        if (mdt_cred_type_from_name(creds[i].type) != MDT_CRED_WORKLOAD)
+            continue;
+        rc = mdt_store_cred_find(env->store, creds[i].type, creds[i].hash, a, &other, err);
+        if (rc == MDT_ERR_NOT_FOUND) {
+            mdt_err_clear(err);
+            continue;
+        }
+        if (rc != MDT_OK)
+            return rc;
+        if (!mdt_str_eq(other.client_id, client_id))
+            return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                             "workload_identity is already bound to another client",
+                             "workload_identity of %.64s", other.client_id);
+    }
+    return MDT_OK;
+}
+
 mdt_rc mdt_iga__metadata_parse(const char *json, size_t len, json_t **out, mdt_err *err)
 {
     return parse_input(json, len, out, err);

@@ -88,6 +88,12 @@ mdt_rc mdt_iga__metadata_update(mdt_env *env, const char *stored, json_t *in, bo
  * text; NULL; a null member removes it). */
 mdt_rc mdt_iga__metadata_server_members(mdt_arena *a, const char **metadata, const char *stored,
                                         const char *server_meta, mdt_err *err) MDT_WARN_UNUSED;
+/* A workload identity authenticates one client only: none of the workload
+ * credentials of creds (about to be stored for client_id) may belong to
+ * another client (MDT_ERR_INVALID_CLIENT_METADATA). */
+mdt_rc mdt_iga__metadata_workload_unique(mdt_env *env, const char *client_id,
+                                         const mdt_cred_rec *creds, size_t n, mdt_arena *a,
+                                         mdt_err *err) MDT_WARN_UNUSED;
 /* Whether normalized metadata registers a secret authentication method. */
 bool mdt_iga__metadata_is_secret(const char *metadata);
 
