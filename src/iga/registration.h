@@ -165,7 +165,8 @@ mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, 
  * no longer pending). */
 void *mdt_registration_shown(mdt_env *env, const mdt_request_rec *req, mdt_arena *a);
 
-/* Called by mdt_request_decide (iga/requests.h) for a registration request:
+/* Applies a decision of a registration request (the registration row of the
+ * approval request types, internal.h, through mdt_request_decide):
  * approved, the pending client becomes active (expiring after for_secs when
  * it is not 0); denied, it is suspended. A client that is no longer pending
  * is left as it is. */
