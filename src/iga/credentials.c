@@ -84,7 +84,7 @@ static mdt_rc derive_key(derived *d, json_t *key, mdt_err *err)
 {
     char *text = json_dumps(key, JSON_COMPACT);
     mdt_jwk *jwk = NULL;
-    mdt_cred_rec *r = next_row(d, "jwk");
+    mdt_cred_rec *r = next_row(d, mdt_cred_type_name(MDT_CRED_JWK));
     mdt_rc rc;
 
     if (!text || !r) {
@@ -121,7 +121,7 @@ static mdt_rc derive_workload(derived *d, json_t *w, mdt_err *err)
 
     if (!iss || !sub)
         return mdt_fail(err, MDT_ERR_STORE, "stored workload_identity is corrupt");
-    if (!(r = next_row(d, "workload")))
+    if (!(r = next_row(d, mdt_cred_type_name(MDT_CRED_WORKLOAD))))
         return mdt_fail(err, MDT_ERR_INTERNAL, "too many derived credentials");
     if (!(r->name = mdt_arena_printf(d->a, "%s %s", iss, sub)))
         return nomem(err);
@@ -139,11 +139,11 @@ static mdt_rc derive_obj(derived *d, json_t *m, mdt_err *err)
         if ((rc = derive_key(d, k, err)) != MDT_OK)
             return rc;
     }
-    if (uri && (rc = derive_named(d, "jwk", uri, err)) != MDT_OK)
+    if (uri && (rc = derive_named(d, mdt_cred_type_name(MDT_CRED_JWK), uri, err)) != MDT_OK)
         return rc;
     for (i = 0; i < MDT_ARRAY_LEN(bindings); i++) {
         const char *val = json_string_value(json_object_get(m, bindings[i].field));
-        if (val && (rc = derive_named(d, "certificate",
+        if (val && (rc = derive_named(d, mdt_cred_type_name(MDT_CRED_CERTIFICATE),
                                       mdt_arena_printf(d->a, "%s%s", bindings[i].prefix, val),
                                       err)) != MDT_OK)
             return rc;
