@@ -173,30 +173,6 @@ mdt_rc mdt_client_metadata_validate(mdt_env *env, const char *json, size_t len, 
  * client_secret and client_secret_expires_at only when a secret was made. */
 mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
                          const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
-/* How another service than the admin's creates or changes a client
- * (self-registration, iga/registration.c). Every member is optional. */
-typedef struct {
-    const char *client_id;     /* create: NULL for a fresh "mdt_..." */
-    const char *status;        /* NULL: "active" on create, unchanged on update */
-    /* JSON object text of server-assigned members (origin, vouched_by,
-     * iat_id, approved_at) stored beside the validated metadata; on update
-     * they are set over the stored ones (a member set to null is removed).
-     * Input metadata can never set them. */
-    const char *server_meta;
-    const mdt_cred_rec *extra; /* create: more credentials (client_id set), e.g. */
-    size_t nextra;             /* a registration access token */
-    bool replace;              /* update: json replaces the metadata instead of merging */
-    const char *event;         /* audit type; NULL: client.created / client.updated */
-    const char *event_data;    /* JSON object text merged into the audit data; NULL */
-} mdt_client_spec;
-
-/* mdt_client_create and mdt_client_update with a spec (NULL: as they). */
-mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
-                              const mdt_client_spec *spec, mdt_arena *a,
-                              const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
-mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *json, size_t len,
-                              const mdt_client_spec *spec, mdt_arena *a,
-                              const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 /* The RFC 7591 document of a client (metadata + client_id +
  * client_id_issued_at + status), no secret, no credentials. */
 mdt_rc mdt_client_doc_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,

@@ -50,6 +50,35 @@ mdt_rc mdt_iga__client_get(mdt_env *env, const char *client_id, mdt_arena *a, md
 
 /* --- credentials (credentials.c) --- */
 
+/* Derived rows of one client at most: its keys, a jwks_uri, a binding, a
+ * workload identity. */
+#define MDT_CRED_DERIVED_MAX (MDT_CLIENT_JWKS_MAX + 3)
+
+/* The credentials implied by normalized metadata (JSON object text, as
+ * mdt_client_metadata_validate returns it): type, name and hash filled,
+ * no id, client or times. At most MDT_CRED_DERIVED_MAX. */
+mdt_rc mdt_creds_derive(const char *metadata, mdt_arena *a, mdt_cred_rec **out, size_t *n,
+                        mdt_err *err) MDT_WARN_UNUSED;
+
+/* Changes of a client's credential rows, applied by
+ * mdt_store_client_update_creds (deletes first, then inserts). */
+typedef struct {
+    mdt_cred_rec *add;
+    size_t nadd, cap_add;
+    const char **del;
+    size_t ndel, cap_del;
+} mdt_cred_plan;
+
+/* Plans the derived rows of have[] (the client's current credentials) into
+ * want[] (mdt_creds_derive): derived rows of have that match a want by type,
+ * name and hash are kept untouched; the other derived rows of have are
+ * deleted; wants with no match are added with a fresh "cred_" id, client_id
+ * and created_at = now. Secrets and API keys are never touched. The plan
+ * has room for extra additions: nhave + 1 more than the derived ones. */
+mdt_rc mdt_creds_plan(const mdt_rng *rng, const char *client_id, const mdt_cred_rec *have,
+                      size_t nhave, const mdt_cred_rec *want, size_t nwant, int64_t now,
+                      mdt_arena *a, mdt_cred_plan *out, mdt_err *err) MDT_WARN_UNUSED;
+
 /* A fresh credential id ("cred_" + 16 base64url characters) in a. */
 mdt_rc mdt_iga__cred_id(const mdt_rng *rng, mdt_arena *a, const char **out,
                         mdt_err *err) MDT_WARN_UNUSED;
@@ -96,6 +125,33 @@ mdt_rc mdt_iga__metadata_workload_unique(mdt_env *env, const char *client_id,
                                          mdt_err *err) MDT_WARN_UNUSED;
 /* Whether normalized metadata registers a secret authentication method. */
 bool mdt_iga__metadata_is_secret(const char *metadata);
+
+/* --- the lifecycle for other services of src/iga/ (client_lifecycle.c) --- */
+
+/* How another service than the admin's creates or changes a client
+ * (self-registration, iga/registration.c). Every member is optional. */
+typedef struct {
+    const char *client_id;     /* create: NULL for a fresh "mdt_..." */
+    const char *status;        /* NULL: "active" on create, unchanged on update */
+    /* JSON object text of server-assigned members (origin, vouched_by,
+     * iat_id, approved_at) stored beside the validated metadata; on update
+     * they are set over the stored ones (a member set to null is removed).
+     * Input metadata can never set them. */
+    const char *server_meta;
+    const mdt_cred_rec *extra; /* create: more credentials (client_id set), e.g. */
+    size_t nextra;             /* a registration access token */
+    bool replace;              /* update: json replaces the metadata instead of merging */
+    const char *event;         /* audit type; NULL: client.created / client.updated */
+    const char *event_data;    /* JSON object text merged into the audit data; NULL */
+} mdt_client_spec;
+
+/* mdt_client_create and mdt_client_update with a spec (NULL: as they). */
+mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
+                              const mdt_client_spec *spec, mdt_arena *a,
+                              const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *json, size_t len,
+                              const mdt_client_spec *spec, mdt_arena *a,
+                              const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- the typed client and its documents (client_json.c) --- */
 
@@ -155,6 +211,13 @@ extern const mdt_request_type mdt_iga__request_registration; /* registration.c *
 /* The row of name in reg; NULL when unknown. */
 const mdt_request_type *mdt_iga__request_type_find(const mdt_request_types *reg,
                                                    const char *name);
+/* Closes every pending request of this type for client_id as denied by
+ * env->actor with the note "superseded" (the client changed what it asks
+ * for; a newer request shows it), without applying the denial. Audited:
+ * request.superseded. */
+mdt_rc mdt_request_supersede(mdt_env *env, const char *client_id, const char *type, mdt_arena *a,
+                             mdt_err *err) MDT_WARN_UNUSED;
+
 /* mdt_request_create, mdt_request_list_json and mdt_request_decide
  * (requests.h) over the types of reg. */
 mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env,

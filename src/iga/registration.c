@@ -30,6 +30,9 @@
 
 #define REG_ACTOR "registration"
 #define REG_REQUEST_TYPE "registration" /* the type of its approval requests */
+/* Length of the metadata hash an approval request records (base64url of
+ * SHA-256 of the metadata shown, without server-assigned members). */
+#define MDT_REG_HASH_LEN 43
 
 static mdt_client_status status_of(const char *status)
 {
@@ -1160,8 +1163,12 @@ static const char *approval_input(int64_t now, int64_t for_secs, mdt_arena *a)
     return mdt_arena_printf(a, "{\"expires_at\":\"%s\"}", when);
 }
 
-mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
-                                      mdt_err *err)
+/* Whether a registration request may still be approved: the pending
+ * client's metadata is the one the request showed (its metadata_hash).
+ * MDT_ERR_CONFLICT when the client changed it since (a newer request shows
+ * the new metadata). MDT_OK when the client is gone or no longer pending. */
+static mdt_rc check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
+                            mdt_err *err)
 {
     char hash[MDT_REG_HASH_LEN + 1];
     mdt_client_rec rec;
@@ -1189,12 +1196,16 @@ mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, 
     return MDT_OK;
 }
 
-void *mdt_registration_shown(mdt_env *env, const mdt_request_rec *req, mdt_arena *a)
+/* The metadata a pending registration request shows (a new reference): the
+ * client's metadata without server-assigned members, when its hash is the
+ * one the request recorded; NULL otherwise (changed, gone, no longer
+ * pending). */
+static json_t *shown_metadata(mdt_env *env, const mdt_request_rec *req, mdt_arena *a)
 {
     mdt_client_rec rec;
     json_t *m;
 
-    if (!req->client_id || mdt_registration_check_request(env, req, a, NULL) != MDT_OK ||
+    if (!req->client_id || check_request(env, req, a, NULL) != MDT_OK ||
         mdt_store_client_get(env->store, req->client_id, a, &rec, NULL) != MDT_OK ||
         status_of(rec.status) != MDT_CLIENT_PENDING || !(m = json_loads(rec.metadata, 0, NULL)))
         return NULL;
@@ -1220,8 +1231,11 @@ static mdt_rc approve(mdt_env *env, const mdt_request_rec *req, int64_t for_secs
     return mdt_client_update_with(env, req->client_id, in, strlen(in), &spec, a, &doc, err);
 }
 
-mdt_rc mdt_registration_decided(mdt_env *env, const mdt_request_rec *req, bool approved,
-                                int64_t for_secs, mdt_err *err)
+/* Applies a decision: approved, the pending client becomes active (expiring
+ * after for_secs when it is not 0); denied, it is suspended. A client that
+ * is no longer pending is left as it is. */
+static mdt_rc request_decided(mdt_env *env, const mdt_request_rec *req, bool approved,
+                              int64_t for_secs, mdt_err *err)
 {
     mdt_env e = as_actor(env, req->decided_by ? req->decided_by : env->actor);
     mdt_client_rec rec;
@@ -1234,7 +1248,7 @@ mdt_rc mdt_registration_decided(mdt_env *env, const mdt_request_rec *req, bool a
         mdt_err_clear(err);
         rc = MDT_OK;
     } else if (rc == MDT_OK && status_of(rec.status) == MDT_CLIENT_PENDING) {
-        if (approved && (rc = mdt_registration_check_request(env, req, &a, err)) != MDT_OK)
+        if (approved && (rc = check_request(env, req, &a, err)) != MDT_OK)
             goto out;
         rc = approved ? approve(&e, req, for_secs, &a, err)
                       : mdt_client_set_status(&e, req->client_id, "suspended", err);
@@ -1252,7 +1266,7 @@ out:
 static void registration_describe(mdt_env *env, const mdt_request_rec *r, mdt_arena *a,
                                   json_t *doc)
 {
-    json_t *m = mdt_registration_shown(env, r, a);
+    json_t *m = shown_metadata(env, r, a);
 
     json_object_set_new(doc, "metadata", m ? m : json_null());
 }
@@ -1260,12 +1274,12 @@ static void registration_describe(mdt_env *env, const mdt_request_rec *r, mdt_ar
 static mdt_rc registration_approved(mdt_env *env, const mdt_request_rec *r, int64_t for_secs,
                                     mdt_err *err)
 {
-    return mdt_registration_decided(env, r, true, for_secs, err);
+    return request_decided(env, r, true, for_secs, err);
 }
 
 static mdt_rc registration_denied(mdt_env *env, const mdt_request_rec *r, mdt_err *err)
 {
-    return mdt_registration_decided(env, r, false, 0, err);
+    return request_decided(env, r, false, 0, err);
 }
 
 const mdt_request_type mdt_iga__request_registration = {
@@ -1273,7 +1287,7 @@ const mdt_request_type mdt_iga__request_registration = {
     /* a pending registration names its owner itself: that owner is what is
      * to be approved, not who approves */
     .owner_may_decide = false,
-    .validate = mdt_registration_check_request,
+    .validate = check_request,
     .describe = registration_describe,
     .approved = registration_approved,
     .denied = registration_denied,

@@ -148,29 +148,10 @@ mdt_rc mdt_registration_decide(const mdt_reg_rules *rules, const mdt_reg_ask *as
 /* The expiry of self-registered clients that never authenticate is part of
  * a client's status: mdt_registration_inactive_deadline (iga/client.h). */
 
-/* Length of the metadata hash an approval request records (base64url of
- * SHA-256 of the metadata shown, without server-assigned members). */
-#define MDT_REG_HASH_LEN 43
-
-/* Whether a registration request may still be approved: the pending
- * client's metadata is the one the request showed (its metadata_hash).
- * MDT_ERR_CONFLICT when the client changed it since (a newer request shows
- * the new metadata). MDT_OK when the client is gone or no longer pending. */
-mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
-                                      mdt_err *err) MDT_WARN_UNUSED;
-
-/* The metadata a pending registration request shows (json_t *, a new
- * reference): the client's metadata without server-assigned members, when
- * its hash is the one the request recorded; NULL otherwise (changed, gone,
- * no longer pending). */
-void *mdt_registration_shown(mdt_env *env, const mdt_request_rec *req, mdt_arena *a);
-
-/* Applies a decision of a registration request (the registration row of the
- * approval request types, internal.h, through mdt_request_decide):
- * approved, the pending client becomes active (expiring after for_secs when
- * it is not 0); denied, it is suspended. A client that is no longer pending
- * is left as it is. */
-mdt_rc mdt_registration_decided(mdt_env *env, const mdt_request_rec *req, bool approved,
-                                int64_t for_secs, mdt_err *err) MDT_WARN_UNUSED;
+/* Pending registrations wait for an approval request (iga/requests.h) of
+ * type "registration", which records the SHA-256 of the metadata it shows:
+ * an approval approves exactly that metadata. How such a request is
+ * checked, shown and applied is the registration row of the request types
+ * (registration.c). */
 
 #endif

@@ -57,11 +57,4 @@ mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char
                           const char *note, int64_t for_secs, mdt_arena *a, const char **json,
                           mdt_err *err) MDT_WARN_UNUSED;
 
-/* Closes every pending request of this type for client_id as denied by
- * env->actor with the note "superseded" (the client changed what it asks
- * for; a newer request shows it), without applying the denial. Audited:
- * request.superseded. */
-mdt_rc mdt_request_supersede(mdt_env *env, const char *client_id, const char *type, mdt_arena *a,
-                             mdt_err *err) MDT_WARN_UNUSED;
-
 #endif
