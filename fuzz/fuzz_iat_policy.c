@@ -9,6 +9,7 @@
 
 #include "fuzz.h"
 #include "iga/iat.h"
+#include "iga/registration.h"
 
 #define NOW 1800000000LL
 

@@ -5,7 +5,7 @@
 
 #include "core/clock.h"
 #include "iga/credentials.h"
-#include "iga/scope.h"
+#include "iga/internal.h"
 #include "iga/secret.h"
 
 #define KEY_ID_PREFIX "cred_"
@@ -76,7 +76,8 @@ mdt_rc mdt_apikey_parse(const char *key, mdt_arena *a, const char **client_id, c
 static const mdt_cred_rec *find_key(const mdt_client *c, const char *key_id)
 {
     for (size_t i = 0; i < c->ncreds; i++)
-        if (mdt_str_eq(c->creds[i].id, key_id) && mdt_str_eq(c->creds[i].type, "api_key"))
+        if (mdt_str_eq(c->creds[i].id, key_id) &&
+            mdt_cred_type_from_name(c->creds[i].type) == MDT_CRED_API_KEY)
             return &c->creds[i];
     return NULL;
 }
@@ -92,9 +93,11 @@ static mdt_rc check_key(const mdt_client *c, const mdt_cred_rec *cr, const char 
     if (!mdt_cred_live(cr, now))
         return mdt_failf(err, MDT_ERR_INVALID_CLIENT, AUTH_FAILED,
                          "API key %s expired or revoked", cr->id);
-    if (!mdt_client_usable(c, now))
+    if (!mdt_client_usable(c, now)) {
+        bool active = mdt_client_status_from_name(c->status) == MDT_CLIENT_ACTIVE;
         return mdt_failf(err, MDT_ERR_INVALID_CLIENT, AUTH_FAILED, "client is %s",
-                         mdt_str_eq(c->status, "active") ? "expired" : c->status);
+                         active ? "expired" : c->status);
+    }
     return MDT_OK;
 }
 
@@ -163,7 +166,7 @@ static mdt_rc new_key(mdt_env *env, const char *client_id, int64_t now, int64_t 
         return nomem(err);
     mdt_secret_hash(*key, strlen(*key), cr->hash);
     cr->client_id = client_id;
-    cr->type = "api_key";
+    cr->type = mdt_cred_type_name(MDT_CRED_API_KEY);
     cr->name = "";
     cr->created_at = now;
     cr->expires_at = expires_in ? now + expires_in : 0;
@@ -225,7 +228,7 @@ mdt_rc mdt_apikey_revoke(mdt_env *env, const char *client_id, const char *key_id
     if ((rc = mdt_iga__client_get(env, client_id, a, &rec, err)) != MDT_OK)
         return rc;
     rc = mdt_iga__cred_of(env, rec.client_id, key_id, a, &cr, err);
-    if (rc == MDT_OK && !mdt_str_eq(cr.type, "api_key"))
+    if (rc == MDT_OK && mdt_cred_type_from_name(cr.type) != MDT_CRED_API_KEY)
         rc = MDT_ERR_NOT_FOUND;
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_failf(err, rc, "unknown API key", "client %.64s has no API key %.64s",

@@ -3,6 +3,12 @@
  * API and dynamic registration; their credentials; and the typed
  * view of a client that the token endpoint decides on.
  *
+ * The implementation is split by job: client_metadata.c (the field table and
+ * the checks of metadata), client_json.c (stored record -> mdt_client -> JSON
+ * documents, status, the checks of a typed client), client_lifecycle.c
+ * (create, update, suspend, resume, delete, secret rotation) and
+ * client_cache.c (the per-thread cache behind mdt_client_load).
+ *
  * Memory: everything returned lives in the caller's arena. JSON texts that
  * hold a client_secret should be wiped (mdt_wipe) by the caller once sent. */
 #ifndef MDT_IGA_CLIENT_H
@@ -17,6 +23,8 @@
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
+#include "iga/credentials.h"
+#include "iga/names.h"
 #include "store/store.h"
 
 #define MDT_CLIENT_METADATA_MAX (64 * 1024) /* bytes of metadata JSON accepted */
@@ -24,10 +32,9 @@
 #define MDT_CLIENT_DESCRIPTION_MAX 2000
 #define MDT_CLIENT_OWNER_MAX 64
 #define MDT_CLIENT_LIST_MAX 100             /* items of any metadata array */
-#define MDT_CLIENT_JWKS_MAX 10              /* keys in a registered jwks */
 #define MDT_CLIENT_TOUCH_INTERVAL 60        /* seconds between last_used_at updates */
 
-typedef struct {
+typedef struct mdt_client {
     const char *client_id, *status, *name, *kind, *owner, *tier, *auth_method, *software_id,
         *software_version, *access_token_format /* NULL = config default */;
     const char **scopes; size_t nscopes;        /* entitlements (static, from metadata) */
@@ -108,6 +115,14 @@ bool mdt_client_privilege_within(const mdt_client_privileged *f, const json_t *a
  * made anywhere (another process, another node) is seen by the next call. */
 mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
                        mdt_err *err) MDT_WARN_UNUSED;
+/* When a self-registered client (origin "dcr" or "cimd") that never
+ * authenticated expires: max(created_at, approved_at) + inactive_expiry
+ * while no credential but its registration access token has a
+ * last_used_at; 0 when the rule does not apply. Part of a client's status
+ * (SPEC §3.3; iga/registration.h). */
+int64_t mdt_registration_inactive_deadline(const char *origin, int64_t created_at,
+                                           int64_t approved_at, const mdt_cred_rec *creds,
+                                           size_t n, int64_t inactive_expiry);
 /* True when status is active and expires_at (if any) is after now. */
 bool mdt_client_usable(const mdt_client *c, int64_t now);
 bool mdt_client_has_scope(const mdt_client *c, const char *scope);
@@ -119,11 +134,7 @@ bool mdt_client_introspects_for(const mdt_client *c, const char *uri);
 /* Credential lifecycle (SPEC §1): every credential has an id, a type, a
  * name, created_at, optional expires_at and last_used_at; several may be
  * live at once. */
-/* True when c has not expired at now (expires_at 0 or later than now).
- * Type-agnostic: the caller checks the type. Every check of a credential
- * (secret, API key, registered key, certificate binding, workload identity)
- * must refuse a credential for which this is false. */
-bool mdt_cred_live(const mdt_cred_rec *c, int64_t now);
+/* (mdt_cred_live, in credentials.h, says whether one has expired.) */
 /* The client's first credential of this type with this hash (a JWK
  * thumbprint, SHA-256 of a certificate binding name or of issuer "\n"
  * subject; see credentials.h), expired ones included; NULL when none.
@@ -162,30 +173,6 @@ mdt_rc mdt_client_metadata_validate(mdt_env *env, const char *json, size_t len, 
  * client_secret and client_secret_expires_at only when a secret was made. */
 mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
                          const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
-/* How another service than the admin's creates or changes a client
- * (self-registration, iga/registration.c). Every member is optional. */
-typedef struct {
-    const char *client_id;     /* create: NULL for a fresh "mdt_..." */
-    const char *status;        /* NULL: "active" on create, unchanged on update */
-    /* JSON object text of server-assigned members (origin, vouched_by,
-     * iat_id, approved_at) stored beside the validated metadata; on update
-     * they are set over the stored ones (a member set to null is removed).
-     * Input metadata can never set them. */
-    const char *server_meta;
-    const mdt_cred_rec *extra; /* create: more credentials (client_id set), e.g. */
-    size_t nextra;             /* a registration access token */
-    bool replace;              /* update: json replaces the metadata instead of merging */
-    const char *event;         /* audit type; NULL: client.created / client.updated */
-    const char *event_data;    /* JSON object text merged into the audit data; NULL */
-} mdt_client_spec;
-
-/* mdt_client_create and mdt_client_update with a spec (NULL: as they). */
-mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
-                              const mdt_client_spec *spec, mdt_arena *a,
-                              const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
-mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *json, size_t len,
-                              const mdt_client_spec *spec, mdt_arena *a,
-                              const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 /* The RFC 7591 document of a client (metadata + client_id +
  * client_id_issued_at + status), no secret, no credentials. */
 mdt_rc mdt_client_doc_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iga/client_internal.h"
+#include "iga/client.h"
+#include "iga/internal.h"
 
 #define SLOTS 64
 #define MAX_ID 128
@@ -160,8 +161,10 @@ static bool idle_expired(mdt_env *env, const mdt_client *c)
 {
     int64_t now = mdt_now(&env->clock);
 
-    return c->origin && mdt_str_eq(mdt_iga__client_status(env, c, now), "expired") &&
-           !mdt_str_eq(mdt_iga__effective_status(c->status, c->expires_at, now), "expired");
+    return c->origin &&
+           mdt_client_status_from_name(mdt_iga__client_status(env, c, now)) == MDT_CLIENT_EXPIRED &&
+           mdt_client_status_from_name(mdt_iga__effective_status(c->status, c->expires_at, now)) !=
+               MDT_CLIENT_EXPIRED;
 }
 
 mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,

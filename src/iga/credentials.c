@@ -4,9 +4,7 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "core/log.h"
-#include "iga/client_internal.h"
-#include "iga/scope.h"
+#include "iga/internal.h"
 #include "iga/secret.h"
 #include "jose/jwk.h"
 #include "jose/seal.h"
@@ -22,11 +20,11 @@ static const struct {
 
 static mdt_rc nomem(mdt_err *err)
 {
-    return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    return mdt_iga__nomem(err);
 }
 
 /* ---------------------------------------------------------------------
- * Lifecycle helpers of client.h.
+ * Liveness.
  * --------------------------------------------------------------------- */
 
 bool mdt_cred_live(const mdt_cred_rec *c, int64_t now)
@@ -34,31 +32,9 @@ bool mdt_cred_live(const mdt_cred_rec *c, int64_t now)
     return c && (c->expires_at == 0 || c->expires_at > now);
 }
 
-const mdt_cred_rec *mdt_client_cred_find(const mdt_client *c, const char *type,
-                                         const uint8_t hash[MDT_HASH_LEN])
+bool mdt_iga__secret_live(const mdt_cred_rec *cr, int64_t now)
 {
-    for (size_t i = 0; i < c->ncreds; i++)
-        if (mdt_str_eq(c->creds[i].type, type) &&
-            memcmp(c->creds[i].hash, hash, MDT_HASH_LEN) == 0)
-            return &c->creds[i];
-    return NULL;
-}
-
-void mdt_client_cred_used(mdt_env *env, const mdt_client *c, const mdt_cred_rec *cred,
-                          int64_t now)
-{
-    mdt_err err = {0};
-
-    /* a client that may not authenticate (suspended, pending, expired — also
-     * by never having authenticated) does not get a use recorded: a right
-     * secret presented after the fact must not bring it back */
-    if (!mdt_client_usable(c, now) || now - cred->last_used_at < MDT_CLIENT_TOUCH_INTERVAL)
-        return;
-    if (mdt_store_cred_touch(env->store, cred->id, now, &err) != MDT_OK) {
-        MDT_WARN("cannot record use of credential %s: %s", cred->id, mdt_err_text(&err));
-        return;
-    }
-    mdt_iga__cache_touched(c->client_id, cred->id, now);
+    return mdt_cred_type_from_name(cr->type) == MDT_CRED_SECRET && mdt_cred_live(cr, now);
 }
 
 /* ---------------------------------------------------------------------
@@ -108,7 +84,7 @@ static mdt_rc derive_key(derived *d, json_t *key, mdt_err *err)
 {
     char *text = json_dumps(key, JSON_COMPACT);
     mdt_jwk *jwk = NULL;
-    mdt_cred_rec *r = next_row(d, "jwk");
+    mdt_cred_rec *r = next_row(d, mdt_cred_type_name(MDT_CRED_JWK));
     mdt_rc rc;
 
     if (!text || !r) {
@@ -145,7 +121,7 @@ static mdt_rc derive_workload(derived *d, json_t *w, mdt_err *err)
 
     if (!iss || !sub)
         return mdt_fail(err, MDT_ERR_STORE, "stored workload_identity is corrupt");
-    if (!(r = next_row(d, "workload")))
+    if (!(r = next_row(d, mdt_cred_type_name(MDT_CRED_WORKLOAD))))
         return mdt_fail(err, MDT_ERR_INTERNAL, "too many derived credentials");
     if (!(r->name = mdt_arena_printf(d->a, "%s %s", iss, sub)))
         return nomem(err);
@@ -163,11 +139,11 @@ static mdt_rc derive_obj(derived *d, json_t *m, mdt_err *err)
         if ((rc = derive_key(d, k, err)) != MDT_OK)
             return rc;
     }
-    if (uri && (rc = derive_named(d, "jwk", uri, err)) != MDT_OK)
+    if (uri && (rc = derive_named(d, mdt_cred_type_name(MDT_CRED_JWK), uri, err)) != MDT_OK)
         return rc;
     for (i = 0; i < MDT_ARRAY_LEN(bindings); i++) {
         const char *val = json_string_value(json_object_get(m, bindings[i].field));
-        if (val && (rc = derive_named(d, "certificate",
+        if (val && (rc = derive_named(d, mdt_cred_type_name(MDT_CRED_CERTIFICATE),
                                       mdt_arena_printf(d->a, "%s%s", bindings[i].prefix, val),
                                       err)) != MDT_OK)
             return rc;
@@ -204,8 +180,18 @@ mdt_rc mdt_creds_derive(const char *metadata, mdt_arena *a, mdt_cred_rec **out, 
 
 static bool is_derived(const char *type)
 {
-    return mdt_str_eq(type, "jwk") || mdt_str_eq(type, "certificate") ||
-           mdt_str_eq(type, "workload");
+    switch (mdt_cred_type_from_name(type)) {
+    case MDT_CRED_JWK:
+    case MDT_CRED_CERTIFICATE:
+    case MDT_CRED_WORKLOAD:
+        return true;
+    case MDT_CRED_TYPE_UNKNOWN:
+    case MDT_CRED_SECRET:
+    case MDT_CRED_API_KEY:
+    case MDT_CRED_REGISTRATION:
+        break;
+    }
+    return false;
 }
 
 static bool same_row(const mdt_cred_rec *x, const mdt_cred_rec *y)
@@ -261,16 +247,6 @@ mdt_rc mdt_creds_plan(const mdt_rng *rng, const char *client_id, const mdt_cred_
 mdt_rc mdt_iga__cred_id(const mdt_rng *rng, mdt_arena *a, const char **out, mdt_err *err)
 {
     return mdt_random_id(rng, "cred_", MDT_CRED_ID_BYTES, a, out, err);
-}
-
-mdt_rc mdt_iga__client_get(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client_rec *out,
-                           mdt_err *err)
-{
-    mdt_rc rc = mdt_store_client_get(env->store, client_id, a, out, err);
-
-    if (rc == MDT_ERR_NOT_FOUND)
-        return mdt_failf(err, rc, "unknown client", "unknown client %.64s", client_id);
-    return rc;
 }
 
 mdt_rc mdt_iga__cred_of(mdt_env *env, const char *client_id, const char *cred_id, mdt_arena *a,

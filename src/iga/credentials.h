@@ -1,5 +1,5 @@
-/* Credentials derived from client metadata, and the credential helpers the
- * rest of src/iga/ shares.
+/* Credentials derived from client metadata, and what authentication code
+ * needs of credential rows.
  *
  * A client's metadata implies credentials (SPEC §1), kept as rows beside
  * the generated ones (secrets, API keys) so that each has an id, times and
@@ -15,7 +15,8 @@
  *   workload     workload_identity             issuer " " subject        SHA-256(issuer "\n" subject)
  *
  * The rows are written in the transaction that writes the metadata (create
- * and update); a row whose (type, name, hash) stays registered keeps its id,
+ * and update; the derivation and the plan of changes are internal to
+ * src/iga/, internal.h); a row whose (type, name, hash) stays registered keeps its id,
  * created_at, expires_at and last_used_at. Removing the metadata removes the
  * row. Authentication code finds a row with mdt_client_cred_find (or, for a
  * workload identity, mdt_store_cred_find by mdt_cred_workload_hash) and must
@@ -25,18 +26,22 @@
 #ifndef MDT_IGA_CREDENTIALS_H
 #define MDT_IGA_CREDENTIALS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
-#include "iga/client.h"
 #include "store/store.h"
 
-/* Derived rows of one client at most: its keys, a jwks_uri, a binding, a
- * workload identity. */
-#define MDT_CRED_DERIVED_MAX (MDT_CLIENT_JWKS_MAX + 3)
+#define MDT_CLIENT_JWKS_MAX 10 /* keys in a registered jwks */
+
+/* True when c has not expired at now (expires_at 0 or later than now).
+ * Type-agnostic: the caller checks the type. Every check of a credential
+ * (secret, API key, registered key, certificate binding, workload identity)
+ * must refuse a credential for which this is false. */
+bool mdt_cred_live(const mdt_cred_rec *c, int64_t now);
 
 /* SHA-256 of issuer "\n" subject: the hash of a workload credential.
  * MDT_ERR_NOMEM only. */
@@ -44,51 +49,5 @@ mdt_rc mdt_cred_workload_hash(const char *issuer, const char *subject, uint8_t o
                               mdt_err *err) MDT_WARN_UNUSED;
 /* SHA-256 of a name ("subject_dn=CN=agent,O=Example", a jwks_uri). */
 void mdt_cred_name_hash(const char *name, uint8_t out[MDT_HASH_LEN]);
-
-/* The credentials implied by normalized metadata (JSON object text, as
- * mdt_client_metadata_validate returns it): type, name and hash filled,
- * no id, client or times. At most MDT_CRED_DERIVED_MAX. */
-mdt_rc mdt_creds_derive(const char *metadata, mdt_arena *a, mdt_cred_rec **out, size_t *n,
-                        mdt_err *err) MDT_WARN_UNUSED;
-
-/* Changes of a client's credential rows, applied by
- * mdt_store_client_update_creds (deletes first, then inserts). */
-typedef struct {
-    mdt_cred_rec *add;
-    size_t nadd, cap_add;
-    const char **del;
-    size_t ndel, cap_del;
-} mdt_cred_plan;
-
-/* Plans the derived rows of have[] (the client's current credentials) into
- * want[] (mdt_creds_derive): derived rows of have that match a want by type,
- * name and hash are kept untouched; the other derived rows of have are
- * deleted; wants with no match are added with a fresh "cred_" id, client_id
- * and created_at = now. Secrets and API keys are never touched. The plan
- * has room for extra additions: nhave + 1 more than the derived ones. */
-mdt_rc mdt_creds_plan(const mdt_rng *rng, const char *client_id, const mdt_cred_rec *have,
-                      size_t nhave, const mdt_cred_rec *want, size_t nwant, int64_t now,
-                      mdt_arena *a, mdt_cred_plan *out, mdt_err *err) MDT_WARN_UNUSED;
-
-/* --- internal to src/iga/ --- */
-
-/* A fresh credential id ("cred_" + 16 base64url characters) in a. */
-mdt_rc mdt_iga__cred_id(const mdt_rng *rng, mdt_arena *a, const char **out,
-                        mdt_err *err) MDT_WARN_UNUSED;
-/* The client record; MDT_ERR_NOT_FOUND "unknown client". */
-mdt_rc mdt_iga__client_get(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client_rec *out,
-                           mdt_err *err) MDT_WARN_UNUSED;
-/* One credential of the client by id; MDT_ERR_NOT_FOUND "unknown credential"
- * when it does not exist or belongs to another client. */
-mdt_rc mdt_iga__cred_of(mdt_env *env, const char *client_id, const char *cred_id, mdt_arena *a,
-                        mdt_cred_rec *out, mdt_err *err) MDT_WARN_UNUSED;
-/* Moves cr->expires_at to at (or keeps it when it is earlier) and stores
- * it, with rec's updated_at = now, in one transaction. */
-mdt_rc mdt_iga__cred_expire(mdt_env *env, mdt_client_rec *rec, mdt_cred_rec *cr, int64_t at,
-                            int64_t now, mdt_err *err) MDT_WARN_UNUSED;
-/* The JSON object of a credential ({id, type, [name,] created_at,
- * expires_at, last_used_at}) as a new jansson reference (void * keeps
- * jansson out of this header); NULL on NOMEM. */
-void *mdt_iga__cred_json(const mdt_cred_rec *cr);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "core/words.h"
 #include "iga/client.h"
+#include "iga/internal.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
 #include "users/users.h"

@@ -9,17 +9,28 @@
 #ifndef MDT_IGA_IAT_H
 #define MDT_IGA_IAT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
-#include "iga/registration.h"
 #include "store/store.h"
 
 #define MDT_IAT_POLICY_MAX 8192   /* bytes of a policy document */
 #define MDT_IAT_MAX_USES 1000000
 #define MDT_IAT_DEFAULT_USES 1
+
+/* What an initial access token allows (iat create --policy). A list is
+ * constrained only when its has_ flag is set. */
+typedef struct {
+    bool has_grant_types, has_scopes, has_kinds;
+    const char **grant_types; size_t ngrant_types;
+    const char **scopes; size_t nscopes;
+    const char **kinds; size_t nkinds;
+    const char *owner;         /* forced owner; NULL */
+} mdt_reg_policy;
 
 /* Parses and checks a policy: a JSON object with any of "grant_types"
  * (non-empty array of grant types a client may register), "scopes" (array

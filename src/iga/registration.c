@@ -20,6 +20,7 @@
 #include "core/words.h"
 #include "iga/client.h"
 #include "iga/iat.h"
+#include "iga/internal.h"
 #include "iga/requests.h"
 #include "iga/resources.h"
 #include "iga/scope.h"
@@ -28,6 +29,15 @@
 #include "net/fetch.h"
 
 #define REG_ACTOR "registration"
+#define REG_REQUEST_TYPE "registration" /* the type of its approval requests */
+/* Length of the metadata hash an approval request records (base64url of
+ * SHA-256 of the metadata shown, without server-assigned members). */
+#define MDT_REG_HASH_LEN 43
+
+static mdt_client_status status_of(const char *status)
+{
+    return mdt_client_status_from_name(status);
+}
 #define BAD_RAT "invalid registration access token"
 
 static mdt_rc nomem(mdt_err *err)
@@ -204,18 +214,6 @@ mdt_rc mdt_registration_decide(const mdt_reg_rules *rules, const mdt_reg_ask *as
     return MDT_OK;
 }
 
-int64_t mdt_registration_inactive_deadline(const char *origin, int64_t created_at,
-                                           int64_t approved_at, const mdt_cred_rec *creds,
-                                           size_t n, int64_t inactive_expiry)
-{
-    if (inactive_expiry <= 0 || (!mdt_str_eq(origin, "dcr") && !mdt_str_eq(origin, "cimd")))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (creds[i].last_used_at && !mdt_str_eq(creds[i].type, "registration"))
-            return 0;
-    return (approved_at > created_at ? approved_at : created_at) + inactive_expiry;
-}
-
 /* ---------------------------------------------------------------------
  * Audit.
  * --------------------------------------------------------------------- */
@@ -267,6 +265,12 @@ typedef struct {
     mdt_reg_decision d;
     const char *asked_scope;   /* the scope as asked: what an approval grants */
 } reg_plan;
+
+/* The status a registration plan gives the client. */
+static const char *plan_status(const reg_plan *plan)
+{
+    return mdt_client_status_name(plan->d.pending ? MDT_CLIENT_PENDING : MDT_CLIENT_ACTIVE);
+}
 
 /* Members the server assigns beside the metadata (never from input). */
 static const char *const server_members[] = {"origin", "vouched_by", "iat_id", "approved_at"};
@@ -498,7 +502,7 @@ static mdt_rc make_rules(mdt_env *env, const mdt_reg_ctx *ctx, const mdt_client 
                              mdt_err_text(err));
         r->policy = p;
     }
-    if (cur && mdt_str_eq(cur->status, "active")) {
+    if (cur && status_of(cur->status) == MDT_CLIENT_ACTIVE) {
         r->granted_scopes = cur->scopes;
         r->ngranted_scopes = cur->nscopes;
         r->granted_grants = cur->grant_types;
@@ -670,7 +674,7 @@ static mdt_rc privileged(const mdt_env *env, json_t *in, const mdt_reg_ctx *ctx,
                          const mdt_client *cur, const mdt_reg_ask *ask, mdt_arena *a,
                          mdt_reg_rules *r, mdt_err *err)
 {
-    priv_ctx pc = {.granted = cur && mdt_str_eq(cur->status, "active"),
+    priv_ctx pc = {.granted = cur && status_of(cur->status) == MDT_CLIENT_ACTIVE,
                    .consented = consented_only(ask), .reduce = r->reduce};
     mdt_rc rc = MDT_OK;
 
@@ -750,7 +754,7 @@ static const char *event_data(const mdt_reg_ctx *ctx, const reg_plan *plan, mdt_
 {
     return dump_in(json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:b, s:s?}", "origin", ctx->origin,
                              "source", ctx->source, "iat_id", ctx->iat_id, "vouched_by",
-                             ctx->vouched_by, "status", plan->d.pending ? "pending" : "active",
+                             ctx->vouched_by, "status", plan_status(plan),
                              "reduced", plan->d.reduced, "policy_reason", plan->d.reason),
                    a);
 }
@@ -759,7 +763,7 @@ static mdt_rc pending_request(mdt_env *env, const char *client_id, const reg_pla
                               mdt_arena *a, mdt_err *err)
 {
     char hash[MDT_REG_HASH_LEN + 1];
-    mdt_request_rec r = {.type = "registration", .client_id = client_id,
+    mdt_request_rec r = {.type = REG_REQUEST_TYPE, .client_id = client_id,
                          .scope = plan->asked_scope, .metadata_hash = hash};
     mdt_env e = as_actor(env, REG_ACTOR);
     const char *id;
@@ -768,7 +772,7 @@ static mdt_rc pending_request(mdt_env *env, const char *client_id, const reg_pla
     if (!metadata_hash(plan->m, hash))
         return nomem(err);
     /* an approval approves exactly this metadata: earlier requests are closed */
-    if ((rc = mdt_request_supersede(&e, client_id, "registration", a, err)) != MDT_OK)
+    if ((rc = mdt_request_supersede(&e, client_id, REG_REQUEST_TYPE, a, err)) != MDT_OK)
         return rc;
     return mdt_request_create(&e, &r, a, &id, err);
 }
@@ -801,7 +805,7 @@ static mdt_rc new_rat(mdt_env *env, const char *client_id, mdt_arena *a, mdt_cre
         return rc;
     mdt_secret_hash(rat, MDT_SECRET_LEN, cred->hash);
     cred->client_id = client_id;
-    cred->type = "registration";
+    cred->type = mdt_cred_type_name(MDT_CRED_REGISTRATION);
     cred->name = "";
     cred->created_at = mdt_now(&env->clock);
     return MDT_OK;
@@ -815,7 +819,7 @@ static mdt_rc create_client(mdt_env *env, const mdt_reg_ctx *ctx, const char *cl
     mdt_env e = as_actor(env, REG_ACTOR);
     mdt_cred_rec cred;
     mdt_client_spec spec = {.client_id = client_id,
-                            .status = plan->d.pending ? "pending" : "active",
+                            .status = plan_status(plan),
                             .event = "client.registered",
                             .event_data = event_data(ctx, plan, a)};
     const char *meta = NULL;
@@ -924,7 +928,7 @@ static mdt_rc rat_check(mdt_env *env, const char *client_id, const char *rat, md
     mdt_secret_hash(rat, MDT_SECRET_LEN, h);
     for (size_t i = 0; i < n; i++) {
         bool eq = mdt_ct_eq(h, sizeof(h), creds[i].hash, sizeof(creds[i].hash));
-        hit |= eq && mdt_str_eq(creds[i].type, "registration") &&
+        hit |= eq && mdt_cred_type_from_name(creds[i].type) == MDT_CRED_REGISTRATION &&
                mdt_cred_live(&creds[i], mdt_now(&env->clock));
     }
     mdt_wipe(h, sizeof(h));
@@ -997,9 +1001,11 @@ static mdt_rc update_ctx(mdt_env *env, const mdt_client *cur, const mdt_reg_ctx 
 /* An update's new status: a suspended (denied) client stays so. */
 static const char *update_status(const mdt_client *cur, const reg_plan *plan)
 {
-    if (mdt_str_eq(cur->status, "suspended") || mdt_str_eq(cur->status, "expired"))
+    mdt_client_status st = status_of(cur->status);
+
+    if (st == MDT_CLIENT_SUSPENDED || st == MDT_CLIENT_EXPIRED)
         return NULL;
-    return plan->d.pending ? "pending" : "active";
+    return mdt_client_status_name(plan->d.pending ? MDT_CLIENT_PENDING : MDT_CLIENT_ACTIVE);
 }
 
 static mdt_rc apply_update(mdt_env *env, const mdt_client *cur, const mdt_reg_ctx *ctx,
@@ -1023,10 +1029,12 @@ static mdt_rc apply_update(mdt_env *env, const mdt_client *cur, const mdt_reg_ct
         return rc;
     /* a pending client that changes what it asks for re-opens its request,
      * showing the new metadata; one that no longer needs approval closes it */
-    if (mdt_str_eq(spec.status, "pending") && (changed || !mdt_str_eq(cur->status, "pending")))
+    if (status_of(spec.status) == MDT_CLIENT_PENDING &&
+        (changed || status_of(cur->status) != MDT_CLIENT_PENDING))
         rc = pending_request(env, cur->client_id, plan, a, err);
-    else if (mdt_str_eq(cur->status, "pending") && !mdt_str_eq(spec.status, "pending"))
-        rc = mdt_request_supersede(&e, cur->client_id, "registration", a, err);
+    else if (status_of(cur->status) == MDT_CLIENT_PENDING &&
+             status_of(spec.status) != MDT_CLIENT_PENDING)
+        rc = mdt_request_supersede(&e, cur->client_id, REG_REQUEST_TYPE, a, err);
     return rc;
 }
 
@@ -1155,8 +1163,12 @@ static const char *approval_input(int64_t now, int64_t for_secs, mdt_arena *a)
     return mdt_arena_printf(a, "{\"expires_at\":\"%s\"}", when);
 }
 
-mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
-                                      mdt_err *err)
+/* Whether a registration request may still be approved: the pending
+ * client's metadata is the one the request showed (its metadata_hash).
+ * MDT_ERR_CONFLICT when the client changed it since (a newer request shows
+ * the new metadata). MDT_OK when the client is gone or no longer pending. */
+static mdt_rc check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
+                            mdt_err *err)
 {
     char hash[MDT_REG_HASH_LEN + 1];
     mdt_client_rec rec;
@@ -1168,7 +1180,7 @@ mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, 
         mdt_err_clear(err);
         return MDT_OK;
     }
-    if (rc != MDT_OK || !mdt_str_eq(rec.status, "pending"))
+    if (rc != MDT_OK || status_of(rec.status) != MDT_CLIENT_PENDING)
         return rc;
     m = json_loads(rec.metadata, 0, NULL);
     ok = m && metadata_hash(m, hash);
@@ -1184,14 +1196,18 @@ mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, 
     return MDT_OK;
 }
 
-void *mdt_registration_shown(mdt_env *env, const mdt_request_rec *req, mdt_arena *a)
+/* The metadata a pending registration request shows (a new reference): the
+ * client's metadata without server-assigned members, when its hash is the
+ * one the request recorded; NULL otherwise (changed, gone, no longer
+ * pending). */
+static json_t *shown_metadata(mdt_env *env, const mdt_request_rec *req, mdt_arena *a)
 {
     mdt_client_rec rec;
     json_t *m;
 
-    if (!req->client_id || mdt_registration_check_request(env, req, a, NULL) != MDT_OK ||
+    if (!req->client_id || check_request(env, req, a, NULL) != MDT_OK ||
         mdt_store_client_get(env->store, req->client_id, a, &rec, NULL) != MDT_OK ||
-        !mdt_str_eq(rec.status, "pending") || !(m = json_loads(rec.metadata, 0, NULL)))
+        status_of(rec.status) != MDT_CLIENT_PENDING || !(m = json_loads(rec.metadata, 0, NULL)))
         return NULL;
     for (size_t i = 0; i < MDT_ARRAY_LEN(server_members); i++)
         json_object_del(m, server_members[i]);
@@ -1204,7 +1220,8 @@ static mdt_rc approve(mdt_env *env, const mdt_request_rec *req, int64_t for_secs
     int64_t now = mdt_now(&env->clock);
     char when[21];
     const char *in = approval_input(now, for_secs, a), *doc = NULL;
-    mdt_client_spec spec = {.status = "active", .event = "client.approved"};
+    mdt_client_spec spec = {.status = mdt_client_status_name(MDT_CLIENT_ACTIVE),
+                            .event = "client.approved"};
 
     mdt_time_format(now, when);
     spec.server_meta = mdt_arena_printf(a, "{\"approved_at\":\"%s\"}", when);
@@ -1214,8 +1231,11 @@ static mdt_rc approve(mdt_env *env, const mdt_request_rec *req, int64_t for_secs
     return mdt_client_update_with(env, req->client_id, in, strlen(in), &spec, a, &doc, err);
 }
 
-mdt_rc mdt_registration_decided(mdt_env *env, const mdt_request_rec *req, bool approved,
-                                int64_t for_secs, mdt_err *err)
+/* Applies a decision: approved, the pending client becomes active (expiring
+ * after for_secs when it is not 0); denied, it is suspended. A client that
+ * is no longer pending is left as it is. */
+static mdt_rc request_decided(mdt_env *env, const mdt_request_rec *req, bool approved,
+                              int64_t for_secs, mdt_err *err)
 {
     mdt_env e = as_actor(env, req->decided_by ? req->decided_by : env->actor);
     mdt_client_rec rec;
@@ -1227,8 +1247,8 @@ mdt_rc mdt_registration_decided(mdt_env *env, const mdt_request_rec *req, bool a
     if (rc == MDT_ERR_NOT_FOUND) { /* deleted meanwhile: nothing to apply */
         mdt_err_clear(err);
         rc = MDT_OK;
-    } else if (rc == MDT_OK && mdt_str_eq(rec.status, "pending")) {
-        if (approved && (rc = mdt_registration_check_request(env, req, &a, err)) != MDT_OK)
+    } else if (rc == MDT_OK && status_of(rec.status) == MDT_CLIENT_PENDING) {
+        if (approved && (rc = check_request(env, req, &a, err)) != MDT_OK)
             goto out;
         rc = approved ? approve(&e, req, for_secs, &a, err)
                       : mdt_client_set_status(&e, req->client_id, "suspended", err);
@@ -1237,3 +1257,38 @@ out:
     mdt_arena_free(&a);
     return rc;
 }
+
+/* ---------------------------------------------------------------------
+ * The approval request of a pending registration (internal.h).
+ * --------------------------------------------------------------------- */
+
+/* A pending registration shows the metadata its approval approves. */
+static void registration_describe(mdt_env *env, const mdt_request_rec *r, mdt_arena *a,
+                                  json_t *doc)
+{
+    json_t *m = shown_metadata(env, r, a);
+
+    json_object_set_new(doc, "metadata", m ? m : json_null());
+}
+
+static mdt_rc registration_approved(mdt_env *env, const mdt_request_rec *r, int64_t for_secs,
+                                    mdt_err *err)
+{
+    return request_decided(env, r, true, for_secs, err);
+}
+
+static mdt_rc registration_denied(mdt_env *env, const mdt_request_rec *r, mdt_err *err)
+{
+    return request_decided(env, r, false, 0, err);
+}
+
+const mdt_request_type mdt_iga__request_registration = {
+    .name = REG_REQUEST_TYPE,
+    /* a pending registration names its owner itself: that owner is what is
+     * to be approved, not who approves */
+    .owner_may_decide = false,
+    .validate = check_request,
+    .describe = registration_describe,
+    .approved = registration_approved,
+    .denied = registration_denied,
+};

@@ -15,6 +15,7 @@
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
+#include "iga/iat.h"
 #include "store/store.h"
 
 /* Who registers, and what vouches for the request. */
@@ -89,15 +90,7 @@ mdt_rc mdt_registration_rate(mdt_env *env, const mdt_reg_ctx *ctx, int64_t now, 
 
 /* --- the registration policy (SPEC §3.3), a pure function --- */
 
-/* What an initial access token allows (iat create --policy). A list is
- * constrained only when its has_ flag is set. */
-typedef struct {
-    bool has_grant_types, has_scopes, has_kinds;
-    const char **grant_types; size_t ngrant_types;
-    const char **scopes; size_t nscopes;
-    const char **kinds; size_t nkinds;
-    const char *owner;         /* forced owner; NULL */
-} mdt_reg_policy;
+/* (mdt_reg_policy, what an initial access token allows: iga/iat.h.) */
 
 /* What the client asks for (normalized metadata). */
 typedef struct {
@@ -152,36 +145,13 @@ typedef struct {
 mdt_rc mdt_registration_decide(const mdt_reg_rules *rules, const mdt_reg_ask *ask, mdt_arena *a,
                                mdt_reg_decision *out, mdt_err *err) MDT_WARN_UNUSED;
 
-/* When a self-registered client (origin "dcr" or "cimd") that never
- * authenticated expires: max(created_at, approved_at) + inactive_expiry
- * while no credential but its registration access token has a
- * last_used_at; 0 when the rule does not apply. */
-int64_t mdt_registration_inactive_deadline(const char *origin, int64_t created_at,
-                                           int64_t approved_at, const mdt_cred_rec *creds,
-                                           size_t n, int64_t inactive_expiry);
+/* The expiry of self-registered clients that never authenticate is part of
+ * a client's status: mdt_registration_inactive_deadline (iga/client.h). */
 
-/* Length of the metadata hash an approval request records (base64url of
- * SHA-256 of the metadata shown, without server-assigned members). */
-#define MDT_REG_HASH_LEN 43
-
-/* Whether a registration request may still be approved: the pending
- * client's metadata is the one the request showed (its metadata_hash).
- * MDT_ERR_CONFLICT when the client changed it since (a newer request shows
- * the new metadata). MDT_OK when the client is gone or no longer pending. */
-mdt_rc mdt_registration_check_request(mdt_env *env, const mdt_request_rec *req, mdt_arena *a,
-                                      mdt_err *err) MDT_WARN_UNUSED;
-
-/* The metadata a pending registration request shows (json_t *, a new
- * reference): the client's metadata without server-assigned members, when
- * its hash is the one the request recorded; NULL otherwise (changed, gone,
- * no longer pending). */
-void *mdt_registration_shown(mdt_env *env, const mdt_request_rec *req, mdt_arena *a);
-
-/* Called by mdt_request_decide (iga/requests.h) for a registration request:
- * approved, the pending client becomes active (expiring after for_secs when
- * it is not 0); denied, it is suspended. A client that is no longer pending
- * is left as it is. */
-mdt_rc mdt_registration_decided(mdt_env *env, const mdt_request_rec *req, bool approved,
-                                int64_t for_secs, mdt_err *err) MDT_WARN_UNUSED;
+/* Pending registrations wait for an approval request (iga/requests.h) of
+ * type "registration", which records the SHA-256 of the metadata it shows:
+ * an approval approves exactly that metadata. How such a request is
+ * checked, shown and applied is the registration row of the request types
+ * (registration.c). */
 
 #endif

@@ -1,11 +1,15 @@
+/* Approval requests: one record and one decision path for every type. What
+ * differs by type (who else may decide, whether an approval is still valid,
+ * what approvers are shown, what a decision does) is a row of hooks
+ * (mdt_request_type, internal.h) found by the stored type; this file names
+ * no type. */
 #include "iga/requests.h"
 
 #include <jansson.h>
 #include <string.h>
 
 #include "audit/audit.h"
-#include "iga/registration.h"
-#include "iga/scope.h"
+#include "iga/internal.h"
 #include "iga/secret.h"
 #include "users/users.h"
 
@@ -13,14 +17,32 @@
 
 static mdt_rc nomem(mdt_err *err)
 {
-    return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    return mdt_iga__nomem(err);
+}
+
+const mdt_request_type *mdt_iga__request_type_find(const mdt_request_types *reg,
+                                                   const char *name)
+{
+    for (size_t i = 0; reg && name && i < reg->n; i++)
+        if (mdt_str_eq(reg->types[i]->name, name))
+            return reg->types[i];
+    return NULL;
+}
+
+static mdt_request_state state_at(const mdt_request_rec *r, int64_t now)
+{
+    mdt_request_state st = mdt_request_state_from_name(r->status);
+
+    if (st == MDT_REQUEST_PENDING && r->expires_at && r->expires_at <= now)
+        return MDT_REQUEST_EXPIRED;
+    return st;
 }
 
 const char *mdt_request_status(const mdt_request_rec *r, int64_t now)
 {
-    if (mdt_str_eq(r->status, "pending") && r->expires_at && r->expires_at <= now)
-        return "expired";
-    return r->status;
+    mdt_request_state st = state_at(r, now);
+
+    return st == MDT_REQUEST_EXPIRED ? mdt_request_state_name(st) : r->status;
 }
 
 static json_t *str_or_null(const char *s)
@@ -47,10 +69,7 @@ static json_t *request_doc(const mdt_request_rec *r, int64_t now)
 
 static mdt_rc dump(json_t *doc, mdt_arena *a, const char **out, mdt_err *err)
 {
-    mdt_rc rc = doc ? mdt_iga__dump(doc, a, out, err) : nomem(err);
-
-    json_decref(doc);
-    return rc;
+    return mdt_iga__dump_take(doc, a, out, err);
 }
 
 /* One audit event of this module: actor, client, decision and data. */
@@ -73,15 +92,19 @@ static mdt_rc audit(mdt_env *env, const char *type, const char *actor, const mdt
     return rc;
 }
 
-mdt_rc mdt_request_create(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, const char **id,
-                          mdt_err *err)
+mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env,
+                                  const mdt_request_rec *r, mdt_arena *a, const char **id,
+                                  mdt_err *err)
 {
     int64_t now = mdt_now(&env->clock);
     mdt_request_rec v = *r;
     mdt_rc rc;
 
     *id = NULL;
-    v.status = "pending";
+    if (!mdt_iga__request_type_find(reg, r->type))
+        return mdt_failf(err, MDT_ERR_INVALID_REQUEST, "unknown request type",
+                         "unknown request type %.64s", r->type ? r->type : "(none)");
+    v.status = mdt_request_state_name(MDT_REQUEST_PENDING);
     v.created_at = now;
     v.expires_at = r->expires_at ? r->expires_at : now + MDT_REQUEST_TTL;
     v.decided_by = v.note = NULL;
@@ -96,8 +119,26 @@ mdt_rc mdt_request_create(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, 
     return rc;
 }
 
-mdt_rc mdt_request_list_json(mdt_env *env, const char *status, mdt_arena *a, const char **json,
-                             mdt_err *err)
+mdt_rc mdt_request_create(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, const char **id,
+                          mdt_err *err)
+{
+    return mdt_iga__request_create_in(&mdt_iga__request_types, env, r, a, id, err);
+}
+
+/* The JSON object of r, with what its type shows approvers of a pending one. */
+static json_t *described_doc(const mdt_request_types *reg, mdt_env *env,
+                             const mdt_request_rec *r, int64_t now, mdt_arena *a)
+{
+    const mdt_request_type *t = mdt_iga__request_type_find(reg, r->type);
+    json_t *doc = request_doc(r, now);
+
+    if (doc && t && t->describe && state_at(r, now) == MDT_REQUEST_PENDING)
+        t->describe(env, r, a, doc);
+    return doc;
+}
+
+mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, const char *status,
+                                mdt_arena *a, const char **json, mdt_err *err)
 {
     int64_t now = mdt_now(&env->clock);
     mdt_request_rec *list = NULL;
@@ -113,19 +154,19 @@ mdt_rc mdt_request_list_json(mdt_env *env, const char *status, mdt_arena *a, con
         json_t *doc;
         if (status && !mdt_str_eq(mdt_request_status(&list[i], now), status))
             continue;
-        doc = request_doc(&list[i], now);
-        /* a pending registration shows the metadata its approval approves */
-        if (doc && mdt_str_eq(list[i].type, "registration") &&
-            mdt_str_eq(mdt_request_status(&list[i], now), "pending")) {
-            json_t *m = mdt_registration_shown(env, &list[i], a);
-            json_object_set_new(doc, "metadata", m ? m : json_null());
-        }
+        doc = described_doc(reg, env, &list[i], now, a);
         if (json_array_append_new(arr, doc) != 0) {
             json_decref(arr);
             arr = NULL;
         }
     }
     return dump(arr, a, json, err);
+}
+
+mdt_rc mdt_request_list_json(mdt_env *env, const char *status, mdt_arena *a, const char **json,
+                             mdt_err *err)
+{
+    return mdt_iga__request_list_in(&mdt_iga__request_types, env, status, a, json, err);
 }
 
 /* The owner of a client (NULL when none or unknown). */
@@ -144,9 +185,9 @@ static const char *client_owner(mdt_env *env, const char *client_id, mdt_arena *
 }
 
 /* Whether user `by` may decide r: an active approver or admin, or the
- * owner of r's client. */
-static mdt_rc may_decide(mdt_env *env, const char *by, const mdt_request_rec *r, mdt_arena *a,
-                         mdt_err *err)
+ * owner of r's client when its type allows that. */
+static mdt_rc may_decide(mdt_env *env, const mdt_request_type *t, const char *by,
+                         const mdt_request_rec *r, mdt_arena *a, mdt_err *err)
 {
     mdt_user_rec u;
     mdt_rc rc = mdt_store_user_get(env->store, by, a, &u, err);
@@ -158,9 +199,7 @@ static mdt_rc may_decide(mdt_env *env, const char *by, const mdt_request_rec *r,
         return rc;
     if (mdt_user_has_role(u.roles, "approver") || mdt_user_has_role(u.roles, "admin"))
         return MDT_OK;
-    /* a pending registration names its owner itself: that owner is what is
-     * to be approved, not who approves */
-    if (!mdt_str_eq(r->type, "registration") && mdt_str_eq(client_owner(env, r->client_id, a), by))
+    if (t->owner_may_decide && mdt_str_eq(client_owner(env, r->client_id, a), by))
         return MDT_OK;
     return mdt_failf(err, MDT_ERR_ACCESS_DENIED,
                      "only an approver, an admin or the owner of the client may decide",
@@ -191,12 +230,23 @@ static mdt_rc check_args(const char *note, int64_t for_secs, bool approve, mdt_e
     return MDT_OK;
 }
 
-mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char *by,
-                          const char *note, int64_t for_secs, mdt_arena *a, const char **json,
-                          mdt_err *err)
+/* Applies a recorded decision through the hooks of its type. */
+static mdt_rc apply(const mdt_request_type *t, mdt_env *env, const mdt_request_rec *r,
+                    bool approve, int64_t for_secs, mdt_err *err)
+{
+    if (approve)
+        return t->approved ? t->approved(env, r, for_secs, err) : MDT_OK;
+    return t->denied ? t->denied(env, r, err) : MDT_OK;
+}
+
+mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, const char *id,
+                                  bool approve, const char *by, const char *note,
+                                  int64_t for_secs, mdt_arena *a, const char **json,
+                                  mdt_err *err)
 {
     int64_t now = mdt_now(&env->clock);
     const char *who = by ? by : env->actor ? env->actor : "system";
+    const mdt_request_type *t;
     mdt_request_rec r;
     mdt_rc rc;
 
@@ -205,15 +255,21 @@ mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char
         return rc;
     if ((rc = mdt_store_request_get(env->store, id, a, &r, err)) == MDT_ERR_NOT_FOUND)
         return mdt_failf(err, rc, "unknown request", "unknown request %.64s", id);
-    if (rc != MDT_OK || (by && (rc = may_decide(env, by, &r, a, err)) != MDT_OK))
+    if (rc != MDT_OK)
+        return rc;
+    if (!(t = mdt_iga__request_type_find(reg, r.type)))
+        return mdt_failf(err, MDT_ERR_CONFLICT, "requests of this type cannot be decided",
+                         "request %.64s has the unknown type %.64s", id, r.type);
+    if (by && (rc = may_decide(env, t, by, &r, a, err)) != MDT_OK)
         return rc;
     /* an approval approves exactly what the request showed */
-    if (approve && mdt_str_eq(r.type, "registration") &&
-        mdt_str_eq(mdt_request_status(&r, now), "pending") &&
-        (rc = mdt_registration_check_request(env, &r, a, err)) != MDT_OK)
+    if (approve && t->validate && state_at(&r, now) == MDT_REQUEST_PENDING &&
+        (rc = t->validate(env, &r, a, err)) != MDT_OK)
         return rc;
-    rc = mdt_store_request_decide(env->store, id, approve ? "approved" : "denied", who, note, now,
-                                  a, &r, err);
+    rc = mdt_store_request_decide(
+        env->store, id,
+        mdt_request_state_name(approve ? MDT_REQUEST_APPROVED : MDT_REQUEST_DENIED), who, note,
+        now, a, &r, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return not_pending(env, id, a, err);
     if (rc != MDT_OK)
@@ -223,11 +279,19 @@ mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char
                json_pack("{s:s, s:s, s:s?, s:I}", "id", r.id, "type", r.type, "note", r.note,
                          "for", (json_int_t)for_secs),
                err);
-    if (rc == MDT_OK && mdt_str_eq(r.type, "registration"))
-        rc = mdt_registration_decided(env, &r, approve, for_secs, err);
+    if (rc == MDT_OK)
+        rc = apply(t, env, &r, approve, for_secs, err);
     if (rc == MDT_OK)
         rc = dump(request_doc(&r, now), a, json, err);
     return rc;
+}
+
+mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char *by,
+                          const char *note, int64_t for_secs, mdt_arena *a, const char **json,
+                          mdt_err *err)
+{
+    return mdt_iga__request_decide_in(&mdt_iga__request_types, env, id, approve, by, note,
+                                      for_secs, a, json, err);
 }
 
 mdt_rc mdt_request_supersede(mdt_env *env, const char *client_id, const char *type, mdt_arena *a,
@@ -241,10 +305,11 @@ mdt_rc mdt_request_supersede(mdt_env *env, const char *client_id, const char *ty
 
     for (size_t i = 0; rc == MDT_OK && i < n; i++) {
         if (!mdt_str_eq(list[i].client_id, client_id) || !mdt_str_eq(list[i].type, type) ||
-            !mdt_str_eq(mdt_request_status(&list[i], now), "pending"))
+            state_at(&list[i], now) != MDT_REQUEST_PENDING)
             continue;
-        rc = mdt_store_request_decide(env->store, list[i].id, "denied", who, "superseded", now, a,
-                                      &r, err);
+        rc = mdt_store_request_decide(env->store, list[i].id,
+                                      mdt_request_state_name(MDT_REQUEST_DENIED), who,
+                                      "superseded", now, a, &r, err);
         if (rc == MDT_ERR_NOT_FOUND) { /* decided meanwhile */
             mdt_err_clear(err);
             rc = MDT_OK;

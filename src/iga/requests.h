@@ -6,7 +6,9 @@
  * expires_at; derived, never stored), and its decision (decided_by,
  * decided_at, note). A decision is taken in one store statement, so two
  * approvers cannot both decide; it is audited (request.approved,
- * request.denied) and then applied by the service of its type.
+ * request.denied) and then applied by the service of its type, through the
+ * row of hooks of the type (src/iga/request_types.c): a new type is a new
+ * row, and nothing here or in the callers changes.
  *
  * Memory: everything returned lives in the caller's arena. */
 #ifndef MDT_IGA_REQUESTS_H
@@ -29,7 +31,8 @@ const char *mdt_request_status(const mdt_request_rec *r, int64_t now);
 /* Creates a pending request from r (type, client_id, subject, scope, ...;
  * its id, status, created_at and expires_at are set here: now +
  * MDT_REQUEST_TTL unless r->expires_at is set). *id: the new id (in a).
- * Audited: request.created. */
+ * MDT_ERR_INVALID_REQUEST for a type the server has no row for (nothing is
+ * stored). Audited: request.created. */
 mdt_rc mdt_request_create(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, const char **id,
                           mdt_err *err) MDT_WARN_UNUSED;
 
@@ -47,16 +50,11 @@ mdt_rc mdt_request_list_json(mdt_env *env, const char *status, mdt_arena *a, con
  * client (MDT_ERR_ACCESS_DENIED). for_secs (approve only, 0: none): how long
  * the approval lasts (a registration: the client expires after it).
  * MDT_ERR_NOT_FOUND for an unknown id; MDT_ERR_CONFLICT when the request is
- * already decided or expired. *json: the request after the decision. */
+ * already decided or expired, when its type no longer accepts the approval
+ * (a registration whose metadata changed), or when the server has no row for
+ * its type (nothing is recorded). *json: the request after the decision. */
 mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char *by,
                           const char *note, int64_t for_secs, mdt_arena *a, const char **json,
                           mdt_err *err) MDT_WARN_UNUSED;
-
-/* Closes every pending request of this type for client_id as denied by
- * env->actor with the note "superseded" (the client changed what it asks
- * for; a newer request shows it), without applying the denial. Audited:
- * request.superseded. */
-mdt_rc mdt_request_supersede(mdt_env *env, const char *client_id, const char *type, mdt_arena *a,
-                             mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

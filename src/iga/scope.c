@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/audit.h"
 #include "core/url.h"
+#include "iga/internal.h"
 #include "store/store.h"
 
 static const char *const sensitivities[] = {"none", "consent", "approval"};
@@ -63,47 +63,6 @@ bool mdt_resource_uri_valid(const char *uri)
         (slen == 5 && strncasecmp(uri, "https", 5) == 0))
         return http_uri_has_host(uri);
     return true;
-}
-
-mdt_rc mdt_iga__audit(mdt_env *env, const char *type, const char *client_id, const char *data,
-                      mdt_err *err)
-{
-    mdt_audit_event ev = {
-        .type = type,
-        .actor = env->actor ? env->actor : "system",
-        .client_id = client_id,
-        .decision = "allow",
-        .data = data,
-    };
-
-    if (env->audit)
-        return mdt_audit_record(env->audit, &ev, err);
-    return mdt_audit_append_now(env->store, &env->clock, &ev, err);
-}
-
-void *mdt_iga__time_json(int64_t t)
-{
-    char buf[21];
-
-    if (!t)
-        return json_null();
-    mdt_time_format(t, buf);
-    return json_string(buf);
-}
-
-mdt_rc mdt_iga__dump(const void *json_value, mdt_arena *a, const char **out, mdt_err *err)
-{
-    char *s = json_dumps((const json_t *)json_value, JSON_COMPACT | JSON_ENCODE_ANY);
-
-    *out = NULL;
-    if (!s)
-        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    *out = mdt_arena_strdup(a, s);
-    mdt_wipe(s, strlen(s));
-    free(s);
-    if (!*out)
-        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    return MDT_OK;
 }
 
 static bool one_of(const char *s, const char *const *set, size_t n)

@@ -41,18 +41,4 @@ mdt_rc mdt_scope_ensure_standard(mdt_env *env, int *added, mdt_err *err) MDT_WAR
 mdt_rc mdt_scope_list_json(mdt_env *env, mdt_arena *a, const char **json,
                            mdt_err *err) MDT_WARN_UNUSED;
 
-/* Internal to src/iga/: appends one audit event of this service layer
- * (through env->audit, or directly when it is NULL). data: JSON object text
- * or NULL. */
-mdt_rc mdt_iga__audit(mdt_env *env, const char *type, const char *client_id, const char *data,
-                      mdt_err *err) MDT_WARN_UNUSED;
-/* Internal to src/iga/: json_dumps of a jansson value copied into a
- * (the value stays the caller's). MDT_ERR_NOMEM on failure. The type is
- * void to keep jansson out of this header. */
-mdt_rc mdt_iga__dump(const void *json_value, mdt_arena *a, const char **out,
-                     mdt_err *err) MDT_WARN_UNUSED;
-/* Internal to src/iga/: a time as an RFC 3339 JSON string, 0 as null (a
- * json_t *, new reference; NULL on NOMEM). */
-void *mdt_iga__time_json(int64_t t);
-
 #endif

@@ -9,6 +9,7 @@
 #include "core/arena.h"
 #include "iga/client.h"
 #include "iga/credentials.h"
+#include "iga/internal.h"
 #include "iga/registry.h"
 #include "oauth/grants.h"
 

@@ -1,0 +1,469 @@
+/* Approval requests dispatched on their type (src/iga/requests.c through a
+ * table of hooks, iga/internal.h), and the names of the service layer's
+ * enums (src/iga/names.c). Requests live in a real SQLite store in a mkdtemp
+ * directory; the types are a test table whose hooks count their calls. */
+#include "unit.h"
+
+#include <jansson.h>
+
+#include "app/env.h"
+#include "core/arena.h"
+#include "iga/client.h"
+#include "iga/internal.h"
+#include "iga/names.h"
+#include "iga/requests.h"
+#include "store/store.h"
+
+#define T0 1767225600 /* 2026-01-01T00:00:00Z */
+
+/* What the hooks saw. */
+typedef struct {
+    int validated, described, approved, denied;
+    int64_t for_secs;
+    char last_id[64];
+} calls;
+
+static calls alpha_calls, beta_calls;
+static mdt_rc alpha_verdict = MDT_OK; /* what alpha's validate answers */
+
+static void seen(calls *c, const mdt_request_rec *r)
+{
+    snprintf(c->last_id, sizeof(c->last_id), "%s", r->id);
+}
+
+static mdt_rc alpha_validate(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, mdt_err *err)
+{
+    (void)env, (void)a;
+    alpha_calls.validated++;
+    seen(&alpha_calls, r);
+    if (alpha_verdict != MDT_OK)
+        return mdt_fail(err, alpha_verdict, "no longer what was shown");
+    return MDT_OK;
+}
+
+static void alpha_describe(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, json_t *doc)
+{
+    (void)env, (void)r, (void)a;
+    alpha_calls.described++;
+    json_object_set_new(doc, "shown", json_string("alpha"));
+}
+
+static mdt_rc alpha_approved(mdt_env *env, const mdt_request_rec *r, int64_t for_secs,
+                             mdt_err *err)
+{
+    (void)env, (void)err;
+    alpha_calls.approved++;
+    alpha_calls.for_secs = for_secs;
+    seen(&alpha_calls, r);
+    return MDT_OK;
+}
+
+static mdt_rc alpha_denied(mdt_env *env, const mdt_request_rec *r, mdt_err *err)
+{
+    (void)env, (void)err;
+    alpha_calls.denied++;
+    seen(&alpha_calls, r);
+    return MDT_OK;
+}
+
+static mdt_rc beta_denied(mdt_env *env, const mdt_request_rec *r, mdt_err *err)
+{
+    (void)env, (void)err;
+    beta_calls.denied++;
+    seen(&beta_calls, r);
+    return MDT_OK;
+}
+
+static const mdt_request_type alpha = {
+    .name = "alpha", .validate = alpha_validate, .describe = alpha_describe,
+    .approved = alpha_approved, .denied = alpha_denied,
+};
+/* no approval hook, and the owner of the client may decide */
+static const mdt_request_type beta = {.name = "beta", .owner_may_decide = true,
+                                      .denied = beta_denied};
+static const mdt_request_type *const two[] = {&alpha, &beta};
+static const mdt_request_types reg = {two, 2};
+
+typedef struct {
+    char dir[64];
+    test_clock clk;
+    mdt_env env;
+    mdt_arena a;
+    mdt_err err;
+} fx;
+
+static int fx_setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    char url[128];
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/mdt_req_XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(url, sizeof(url), "sqlite:%s/test.db", f->dir);
+    f->clk.t = T0;
+    f->env.clock = (mdt_clock){test_clock_now, &f->clk};
+    f->env.rng = mdt_rng_system;
+    f->env.actor = "admin";
+    assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
+    mdt_arena_init(&f->a, 8192);
+    memset(&alpha_calls, 0, sizeof(alpha_calls));
+    memset(&beta_calls, 0, sizeof(beta_calls));
+    alpha_verdict = MDT_OK;
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx *f = *state;
+
+    mdt_store_close(f->env.store);
+    mdt_arena_free(&f->a);
+    test_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static const char *create(fx *f, const char *type, const char *client_id)
+{
+    mdt_request_rec r = {.type = type, .client_id = client_id, .scope = "read"};
+    const char *id = NULL;
+
+    assert_int_equal(mdt_iga__request_create_in(&reg, &f->env, &r, &f->a, &id, &f->err), MDT_OK);
+    assert_non_null(id);
+    return id;
+}
+
+static const char *status_of(fx *f, const char *id)
+{
+    mdt_request_rec r;
+
+    assert_int_equal(mdt_store_request_get(f->env.store, id, &f->a, &r, &f->err), MDT_OK);
+    return r.status;
+}
+
+static mdt_rc decide(fx *f, const char *id, bool approve, const char *by, int64_t for_secs)
+{
+    const char *json = NULL;
+
+    return mdt_iga__request_decide_in(&reg, &f->env, id, approve, by, NULL, for_secs, &f->a,
+                                      &json, &f->err);
+}
+
+static size_t stored_requests(fx *f)
+{
+    mdt_request_rec *list = NULL;
+    size_t n = 0;
+
+    assert_int_equal(mdt_store_request_list(f->env.store, &f->a, &list, &n, &f->err), MDT_OK);
+    return n;
+}
+
+static void test_unknown_type_refused_on_create(void **state)
+{
+    fx *f = *state;
+    mdt_request_rec r = {.type = "gamma", .client_id = "mdt_x"};
+    mdt_request_rec none = {.client_id = "mdt_x"};
+    const char *id = "unset";
+
+    assert_int_equal(mdt_iga__request_create_in(&reg, &f->env, &r, &f->a, &id, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_null(id);
+    assert_string_equal(mdt_err_public_text(&f->err), "unknown request type");
+    assert_int_equal(mdt_iga__request_create_in(&reg, &f->env, &none, &f->a, &id, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    /* the server's own table knows registrations only */
+    assert_int_equal(mdt_request_create(&f->env, &r, &f->a, &id, &f->err),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(stored_requests(f), 0);
+}
+
+static void test_unknown_type_refused_on_decide(void **state)
+{
+    fx *f = *state;
+    mdt_request_rec r = {.id = "req_gamma", .type = "gamma", .status = "pending",
+                         .client_id = "mdt_x", .created_at = T0, .expires_at = T0 + 100};
+    const char *json;
+
+    assert_int_equal(mdt_store_request_insert(f->env.store, &r, &f->err), MDT_OK);
+    assert_int_equal(decide(f, "req_gamma", true, NULL, 0), MDT_ERR_CONFLICT);
+    assert_int_equal(decide(f, "req_gamma", false, NULL, 0), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_request_decide(&f->env, "req_gamma", true, NULL, NULL, 0, &f->a, &json,
+                                        &f->err),
+                     MDT_ERR_CONFLICT);
+    assert_string_equal(status_of(f, "req_gamma"), "pending"); /* nothing recorded */
+    assert_int_equal(alpha_calls.approved + alpha_calls.denied + beta_calls.denied, 0);
+    assert_int_equal(decide(f, "req_nope", true, NULL, 0), MDT_ERR_NOT_FOUND);
+}
+
+static void test_approve_reaches_its_hook(void **state)
+{
+    fx *f = *state;
+    const char *id = create(f, "alpha", "mdt_a");
+
+    assert_int_equal(decide(f, id, true, NULL, 3600), MDT_OK);
+    assert_int_equal(alpha_calls.validated, 1);
+    assert_int_equal(alpha_calls.approved, 1);
+    assert_int_equal(alpha_calls.denied, 0);
+    assert_int_equal(alpha_calls.for_secs, 3600);
+    assert_string_equal(alpha_calls.last_id, id);
+    assert_int_equal(beta_calls.denied, 0);
+    assert_string_equal(status_of(f, id), "approved");
+}
+
+static void test_deny_reaches_its_hook(void **state)
+{
+    fx *f = *state;
+    const char *a_id = create(f, "alpha", "mdt_a"), *b_id = create(f, "beta", "mdt_b");
+
+    assert_int_equal(decide(f, b_id, false, NULL, 0), MDT_OK);
+    assert_int_equal(beta_calls.denied, 1);
+    assert_string_equal(beta_calls.last_id, b_id);
+    assert_int_equal(alpha_calls.approved + alpha_calls.denied + alpha_calls.validated, 0);
+    assert_string_equal(status_of(f, b_id), "denied");
+
+    assert_int_equal(decide(f, a_id, false, NULL, 0), MDT_OK);
+    assert_int_equal(alpha_calls.denied, 1);
+    assert_int_equal(alpha_calls.validated, 0); /* only an approval is validated */
+    assert_int_equal(alpha_calls.approved, 0);
+    assert_string_equal(alpha_calls.last_id, a_id);
+    assert_int_equal(beta_calls.denied, 1);
+}
+
+static void test_missing_hook_is_nothing_to_do(void **state)
+{
+    fx *f = *state;
+    const char *id = create(f, "beta", "mdt_b");
+
+    assert_int_equal(decide(f, id, true, NULL, 0), MDT_OK);
+    assert_string_equal(status_of(f, id), "approved");
+    assert_int_equal(beta_calls.denied, 0);
+}
+
+static void test_validate_refusal_records_nothing(void **state)
+{
+    fx *f = *state;
+    const char *id = create(f, "alpha", "mdt_a");
+
+    alpha_verdict = MDT_ERR_CONFLICT;
+    assert_int_equal(decide(f, id, true, NULL, 0), MDT_ERR_CONFLICT);
+    assert_string_equal(mdt_err_public_text(&f->err), "no longer what was shown");
+    assert_int_equal(alpha_calls.validated, 1);
+    assert_int_equal(alpha_calls.approved, 0);
+    assert_string_equal(status_of(f, id), "pending");
+}
+
+static void test_decided_cannot_be_decided_again(void **state)
+{
+    fx *f = *state;
+    const char *id = create(f, "alpha", "mdt_a"), *late = create(f, "alpha", "mdt_a");
+
+    assert_int_equal(decide(f, id, true, NULL, 0), MDT_OK);
+    assert_int_equal(decide(f, id, true, NULL, 0), MDT_ERR_CONFLICT);
+    assert_string_equal(mdt_err_public_text(&f->err), "the request is no longer pending");
+    assert_int_equal(decide(f, id, false, NULL, 0), MDT_ERR_CONFLICT);
+    assert_int_equal(alpha_calls.approved, 1);
+    assert_int_equal(alpha_calls.denied, 0);
+    assert_string_equal(status_of(f, id), "approved");
+
+    /* an expired request is not decided either, and its hooks are not run */
+    f->clk.t += MDT_REQUEST_TTL;
+    assert_int_equal(decide(f, late, false, NULL, 0), MDT_ERR_CONFLICT);
+    assert_int_equal(decide(f, late, true, NULL, 0), MDT_ERR_CONFLICT);
+    assert_int_equal(alpha_calls.approved, 1);
+    assert_int_equal(alpha_calls.denied, 0);
+}
+
+static void test_describe_pending_only(void **state)
+{
+    fx *f = *state;
+    const char *pending = create(f, "alpha", "mdt_a"), *done = create(f, "alpha", "mdt_a"), *json;
+    json_t *arr, *x;
+    size_t i;
+    int shown = 0;
+
+    assert_int_equal(decide(f, done, false, NULL, 0), MDT_OK);
+    assert_int_equal(mdt_iga__request_list_in(&reg, &f->env, NULL, &f->a, &json, &f->err),
+                     MDT_OK);
+    arr = json_loads(json, 0, NULL);
+    assert_int_equal(json_array_size(arr), 2);
+    json_array_foreach(arr, i, x) {
+        bool is_pending = mdt_str_eq(json_string_value(json_object_get(x, "id")), pending);
+        assert_int_equal(json_object_get(x, "shown") != NULL, is_pending);
+        shown += is_pending;
+    }
+    json_decref(arr);
+    assert_int_equal(shown, 1);
+    assert_int_equal(alpha_calls.described, 1);
+}
+
+static void test_owner_may_decide_per_type(void **state)
+{
+    fx *f = *state;
+    mdt_user_rec u = {.username = "olivia", .name = "", .email = "", .roles = "",
+                      .status = "active", .password_hash = "x", .created_at = T0,
+                      .updated_at = T0};
+    const char *meta = "{\"owner\":\"olivia\"}", *doc, *client_id, *a_id, *b_id;
+    json_t *d;
+
+    assert_int_equal(mdt_store_user_insert(f->env.store, &u, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_create(&f->env, meta, strlen(meta), &f->a, &doc, &f->err),
+                     MDT_OK);
+    d = json_loads(doc, 0, NULL);
+    client_id = mdt_arena_strdup(&f->a, json_string_value(json_object_get(d, "client_id")));
+    json_decref(d);
+    a_id = create(f, "alpha", client_id);
+    b_id = create(f, "beta", client_id);
+
+    assert_int_equal(decide(f, a_id, true, "olivia", 0), MDT_ERR_ACCESS_DENIED);
+    assert_string_equal(status_of(f, a_id), "pending");
+    assert_int_equal(alpha_calls.validated + alpha_calls.approved, 0);
+    assert_int_equal(decide(f, b_id, false, "olivia", 0), MDT_OK);
+    assert_int_equal(beta_calls.denied, 1);
+    assert_int_equal(decide(f, a_id, true, "nobody", 0), MDT_ERR_ACCESS_DENIED);
+}
+
+static void test_server_table(void **state)
+{
+    const mdt_request_type *t = mdt_iga__request_type_find(&mdt_iga__request_types,
+                                                           "registration");
+
+    (void)state;
+    assert_non_null(t);
+    assert_ptr_equal(t, &mdt_iga__request_registration);
+    assert_false(t->owner_may_decide);
+    assert_non_null(t->validate);
+    assert_non_null(t->describe);
+    assert_non_null(t->approved);
+    assert_non_null(t->denied);
+    assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, "Registration"));
+    assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, "ciba"));
+    assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, NULL));
+    assert_null(mdt_iga__request_type_find(NULL, "registration"));
+    assert_ptr_equal(mdt_iga__request_type_find(&reg, "beta"), &beta);
+}
+
+/* --- names of the enums: both ways, exactly the stored strings --- */
+
+#define ROUND_TRIP(prefix, value, text)                                                           \
+    do {                                                                                          \
+        assert_string_equal(prefix##_name(value), text);                                          \
+        assert_int_equal(prefix##_from_name(text), value);                                        \
+    } while (0)
+
+/* Unknown strings, case variants, NULL and out-of-range values. */
+#define UNKNOWNS(prefix, unknown, known, last)                                                    \
+    do {                                                                                          \
+        assert_int_equal(prefix##_from_name(NULL), unknown);                                      \
+        assert_int_equal(prefix##_from_name(""), unknown);                                        \
+        assert_int_equal(prefix##_from_name("bogus"), unknown);                                   \
+        assert_int_equal(prefix##_from_name(known " "), unknown);                                 \
+        assert_null(prefix##_name(unknown));                                                      \
+        assert_null(prefix##_name(last + 1));                                                     \
+        assert_null(prefix##_name(-1));                                                           \
+    } while (0)
+
+static void test_client_status_names(void **state)
+{
+    (void)state;
+    ROUND_TRIP(mdt_client_status, MDT_CLIENT_ACTIVE, "active");
+    ROUND_TRIP(mdt_client_status, MDT_CLIENT_PENDING, "pending");
+    ROUND_TRIP(mdt_client_status, MDT_CLIENT_SUSPENDED, "suspended");
+    ROUND_TRIP(mdt_client_status, MDT_CLIENT_EXPIRED, "expired");
+    UNKNOWNS(mdt_client_status, MDT_CLIENT_STATUS_UNKNOWN, "active", MDT_CLIENT_EXPIRED);
+    assert_int_equal(mdt_client_status_from_name("Active"), MDT_CLIENT_STATUS_UNKNOWN);
+    assert_int_equal(mdt_client_status_from_name("deleted"), MDT_CLIENT_STATUS_UNKNOWN);
+}
+
+static void test_client_kind_names(void **state)
+{
+    (void)state;
+    ROUND_TRIP(mdt_client_kind, MDT_CLIENT_KIND_AGENT, "agent");
+    ROUND_TRIP(mdt_client_kind, MDT_CLIENT_KIND_SERVICE, "service");
+    ROUND_TRIP(mdt_client_kind, MDT_CLIENT_KIND_WEB, "web");
+    ROUND_TRIP(mdt_client_kind, MDT_CLIENT_KIND_NATIVE, "native");
+    ROUND_TRIP(mdt_client_kind, MDT_CLIENT_KIND_CLI, "cli");
+    UNKNOWNS(mdt_client_kind, MDT_CLIENT_KIND_UNKNOWN, "agent", MDT_CLIENT_KIND_CLI);
+    /* every kind metadata validation accepts has a name, and no other */
+    for (int k = MDT_CLIENT_KIND_AGENT; k <= MDT_CLIENT_KIND_CLI; k++)
+        assert_true(mdt_client_kind_known(mdt_client_kind_name((mdt_client_kind)k)));
+    assert_false(mdt_client_kind_known("robot"));
+}
+
+static void test_auth_method_names(void **state)
+{
+    (void)state;
+    ROUND_TRIP(mdt_auth_method, MDT_AUTH_CLIENT_SECRET_BASIC, "client_secret_basic");
+    ROUND_TRIP(mdt_auth_method, MDT_AUTH_CLIENT_SECRET_POST, "client_secret_post");
+    ROUND_TRIP(mdt_auth_method, MDT_AUTH_PRIVATE_KEY_JWT, "private_key_jwt");
+    ROUND_TRIP(mdt_auth_method, MDT_AUTH_TLS_CLIENT_AUTH, "tls_client_auth");
+    ROUND_TRIP(mdt_auth_method, MDT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH,
+               "self_signed_tls_client_auth");
+    ROUND_TRIP(mdt_auth_method, MDT_AUTH_NONE, "none");
+    UNKNOWNS(mdt_auth_method, MDT_AUTH_METHOD_UNKNOWN, "none", MDT_AUTH_NONE);
+    for (int m = MDT_AUTH_CLIENT_SECRET_BASIC; m <= MDT_AUTH_NONE; m++)
+        assert_true(mdt_client_auth_method_known(mdt_auth_method_name((mdt_auth_method)m)));
+    assert_true(mdt_client_auth_method_is_secret("client_secret_basic"));
+    assert_true(mdt_client_auth_method_is_secret("client_secret_post"));
+    assert_false(mdt_client_auth_method_is_secret("private_key_jwt"));
+    assert_false(mdt_client_auth_method_is_secret("none"));
+    assert_false(mdt_client_auth_method_is_secret(NULL));
+}
+
+static void test_cred_type_names(void **state)
+{
+    (void)state;
+    ROUND_TRIP(mdt_cred_type, MDT_CRED_SECRET, "secret");
+    ROUND_TRIP(mdt_cred_type, MDT_CRED_API_KEY, "api_key");
+    ROUND_TRIP(mdt_cred_type, MDT_CRED_JWK, "jwk");
+    ROUND_TRIP(mdt_cred_type, MDT_CRED_CERTIFICATE, "certificate");
+    ROUND_TRIP(mdt_cred_type, MDT_CRED_WORKLOAD, "workload");
+    ROUND_TRIP(mdt_cred_type, MDT_CRED_REGISTRATION, "registration");
+    UNKNOWNS(mdt_cred_type, MDT_CRED_TYPE_UNKNOWN, "secret", MDT_CRED_REGISTRATION);
+    assert_int_equal(mdt_cred_type_from_name("apikey"), MDT_CRED_TYPE_UNKNOWN);
+}
+
+static void test_request_state_names(void **state)
+{
+    mdt_request_rec r = {.status = "pending", .expires_at = T0 + 10};
+
+    (void)state;
+    ROUND_TRIP(mdt_request_state, MDT_REQUEST_PENDING, "pending");
+    ROUND_TRIP(mdt_request_state, MDT_REQUEST_APPROVED, "approved");
+    ROUND_TRIP(mdt_request_state, MDT_REQUEST_DENIED, "denied");
+    ROUND_TRIP(mdt_request_state, MDT_REQUEST_EXPIRED, "expired");
+    UNKNOWNS(mdt_request_state, MDT_REQUEST_STATUS_UNKNOWN, "pending", MDT_REQUEST_EXPIRED);
+    /* "expired" is derived from a pending request's expires_at */
+    assert_string_equal(mdt_request_status(&r, T0 + 9), "pending");
+    assert_string_equal(mdt_request_status(&r, T0 + 10), "expired");
+    r.status = "approved";
+    assert_string_equal(mdt_request_status(&r, T0 + 10), "approved");
+    r.status = "odd";
+    assert_string_equal(mdt_request_status(&r, T0 + 10), "odd"); /* shown as stored */
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_unknown_type_refused_on_create),
+        T(test_unknown_type_refused_on_decide),
+        T(test_approve_reaches_its_hook),
+        T(test_deny_reaches_its_hook),
+        T(test_missing_hook_is_nothing_to_do),
+        T(test_validate_refusal_records_nothing),
+        T(test_decided_cannot_be_decided_again),
+        T(test_describe_pending_only),
+        T(test_owner_may_decide_per_type),
+        cmocka_unit_test(test_server_table),
+        cmocka_unit_test(test_client_status_names),
+        cmocka_unit_test(test_client_kind_names),
+        cmocka_unit_test(test_auth_method_names),
+        cmocka_unit_test(test_cred_type_names),
+        cmocka_unit_test(test_request_state_names),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
