@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "iga/client_internal.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
 #include "jose/jwk.h"
-#include "jose/seal.h"
 
 /* The RFC 8705 binding fields and the name prefix of each. */
 static const struct {

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "core/b64.h"
+#include "core/hash.h"
 #include "core/words.h"
 #include "iga/consent.h"
-#include "jose/seal.h"
 #include "oauth/grants.h"
 #include "oauth/pkce.h"
 #include "oauth/redirect.h"

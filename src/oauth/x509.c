@@ -20,8 +20,8 @@
 
 #include "core/b64.h"
 #include "core/buf.h"
+#include "core/hash.h"
 #include "jose/jwk.h"
-#include "jose/seal.h"
 
 #define OID_TEXT_MAX 80      /* dotted OID of an attribute type */
 #define JWK_MEMBER_MAX 1400  /* base64url of an RSA-8192 modulus, with room */

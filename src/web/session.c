@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/b64.h"
-#include "jose/seal.h"
+#include "core/hash.h"
 
 const char *mdt_web_cookie_find(const char *header, const char *name, mdt_arena *a)
 {
