@@ -13,7 +13,7 @@
 
 #include "app/env.h"
 #include "http/http.h"
-#include "oauth/x509.h"
+#include "jose/x509.h"
 
 #define MDT_PEER_CERT_HEADER "X-Client-Cert"
 #define MDT_PEER_CERT_HEADER_MAX 12288 /* bytes of the URL-encoded PEM accepted */

@@ -16,9 +16,9 @@
 
 #include "http/peer_cert.h"
 #include "iga/credentials.h"
+#include "jose/x509.h"
 #include "oauth/client_auth.h"
 #include "oauth/jwks_cache.h"
-#include "oauth/x509.h"
 
 /* The CA bundle of [server] tls_client_ca, read once: a documented cache,
  * read again only if the path differs. Callers take a reference. */

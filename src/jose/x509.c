@@ -1,6 +1,6 @@
 /* X.509 for RFC 8705 with OpenSSL: see x509.h. */
 #define _GNU_SOURCE
-#include "oauth/x509.h"
+#include "jose/x509.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
