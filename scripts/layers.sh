@@ -16,6 +16,7 @@ LAYERS=(
     "jose net audit"
     "app"
     "keys"
+    "msg"
     "iga users"
     "policy"
     "oauth"

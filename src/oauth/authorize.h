@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "http/http.h"
 #include "iga/client.h"
+#include "msg/msg.h"
 #include "web/session.h"
 
 #define MDT_AUTHZ_REQUEST_URI_PREFIX "urn:ietf:params:oauth:request_uri:"

@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "core/b64.h"
-#include "http/peer_cert.h"
+#include "msg/client_cert.h"
 #include "oauth/cimd.h"
 
 mdt_rc mdt_client_auth_fail(mdt_err *err, const char *fmt, ...)

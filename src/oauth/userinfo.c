@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/peer_cert.h"
 #include "jose/x509.h"
+#include "msg/client_cert.h"
 #include "oauth/endpoints.h"
 #include "oauth/id_token.h"
 #include "oauth/tokens.h"

@@ -15,7 +15,7 @@
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
-#include "http/http.h"
+#include "msg/msg.h"
 #include "store/store.h"
 
 #define MDT_WEB_SESSION_COOKIE "mandate_session"

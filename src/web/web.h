@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "http/http.h"
+#include "msg/msg.h"
 
 #define MDT_WEB_RETURN_TO_MAX 2048    /* bytes of a return_to path */
 #define MDT_WEB_LOGIN_WINDOW 900      /* seconds: failed logins are counted per 15 minutes */

@@ -8,7 +8,7 @@
 #include "http/client_addr.h"
 #include "http/conn_limit.h"
 #include "http/framing.h"
-#include "http/http.h"
+#include "msg/msg.h"
 
 static mdt_rc form(mdt_arena *a, const char *s, mdt_kv **kv, size_t *n)
 {

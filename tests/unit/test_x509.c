@@ -1,5 +1,5 @@
 /* X.509 for RFC 8705 (src/jose/x509.c) and the trusted-proxy matcher
- * (src/http/peer_cert.c), with an injected time.
+ * (src/core/ip.c), with an injected time.
  *
  * The certificates below were made once with the openssl CLI (OpenSSL
  * 3.0) on 2026-11-29, valid ten years (short_pem: one day):
@@ -19,7 +19,7 @@
 #include "unit.h"
 
 #include "core/b64.h"
-#include "http/peer_cert.h"
+#include "core/ip.h"
 #include "jose/jwk.h"
 #include "jose/x509.h"
 

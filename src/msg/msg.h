@@ -1,7 +1,11 @@
-/* The HTTP layer's view of a request and a response. Handlers see only
- * these types; libmicrohttpd stays inside src/http/server.c. */
-#ifndef MDT_HTTP_HTTP_H
-#define MDT_HTTP_HTTP_H
+/* Requests and responses as values: what handlers and protocol code see of
+ * an HTTP exchange, their parsers (form, JSON body) and the response
+ * builders. Nothing here knows the server: what only the server can answer
+ * (header and query lookup, the TLS peer's certificates) goes through the
+ * request's transport (msg/transport.h), set by src/http/server.c, where
+ * libmicrohttpd stays. */
+#ifndef MDT_MSG_MSG_H
+#define MDT_MSG_MSG_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,6 +41,8 @@ typedef struct mdt_req {
     const char *body;          /* NUL-terminated; "" when none */
     size_t body_len;
     void *conn;                /* the server's connection: only src/http uses it */
+    const struct mdt_req_transport *transport; /* lookups only the server can answer
+                                                  (msg/transport.h); NULL: none */
     mdt_kv *form;              /* after mdt_req_parse_form */
     size_t nform;
     struct mdt_fetch_waiter *waiter; /* set by the server: a cache that must fetch registers it
@@ -60,8 +66,9 @@ typedef struct mdt_resp {
 
 typedef void (*mdt_handler_fn)(mdt_env *env, mdt_req *req, mdt_resp *resp);
 
-/* Case-insensitive header lookup; NULL when absent. */
+/* Case-insensitive header lookup; NULL when absent (or without transport). */
 const char *mdt_req_header(mdt_req *req, const char *name);
+/* A query parameter, decoded; NULL when absent (or without transport). */
 const char *mdt_req_query(mdt_req *req, const char *name);
 /* Parses an application/x-www-form-urlencoded body. A parameter given twice,
  * a bad percent-escape or more than MDT_HTTP_MAX_FORM_FIELDS fields ->
