@@ -89,6 +89,21 @@ mdt_rc mdt_json_parse_object(const char *s, size_t len, json_t **out, mdt_err *e
 /* Decodes %XX and '+' in place-free fashion into the arena; NULL on a bad escape. */
 char *mdt_url_decode(mdt_arena *a, const char *s, size_t len);
 
+#define MDT_BASIC_MAX 1024           /* bytes of the base64 of Basic credentials */
+#define MDT_COOKIE_HEADER_MAX 4096   /* bytes of a Cookie header we look into */
+
+/* RFC 6749 §2.3.1 client credentials in an Authorization header of the
+ * Basic scheme: base64(urlencode(id) ":" urlencode(secret)), decoded into a.
+ * Anything else (no header, another scheme, bad base64, no ':', an empty
+ * id, more than MDT_BASIC_MAX bytes) -> MDT_ERR_INVALID_CLIENT. */
+mdt_rc mdt_basic_parse(mdt_arena *a, const char *hdr, const char **id, const char **secret,
+                       mdt_err *err) MDT_WARN_UNUSED;
+/* The value of cookie name in a Cookie header (copied into a), or NULL when
+ * absent or when the header is larger than MDT_COOKIE_HEADER_MAX. */
+const char *mdt_cookie_find(const char *header, const char *name, mdt_arena *a);
+/* Same, from the request's Cookie header. */
+const char *mdt_req_cookie(mdt_req *req, const char *name);
+
 void mdt_resp_header(mdt_resp *resp, const char *name, const char *value);
 /* Takes a JSON text (copied). */
 void mdt_resp_json(mdt_resp *resp, int status, const char *json, size_t len);

@@ -608,7 +608,7 @@ void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp)
         if (failed)
             return;
         signed_out(req, resp, &lr, "You are signed out.");
-        if (mdt_web_cookie(req, MDT_WEB_SESSION_COOKIE))
+        if (mdt_req_cookie(req, MDT_WEB_SESSION_COOKIE))
             mdt_resp_header(resp, "Set-Cookie",
                             mdt_web_set_cookie(req->arena, MDT_WEB_SESSION_COOKIE, "", 0,
                                                mdt_web_cookie_secure(&env->cfg)));
