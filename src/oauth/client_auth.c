@@ -98,7 +98,8 @@ static mdt_rc by_secret(mdt_env *env, mdt_req *req, const char *method, mdt_clie
     mdt_rc rc;
 
     if (mdt_str_eq(method, "client_secret_basic")) {
-        if ((rc = mdt_basic_parse(req->arena, mdt_req_header(req, "Authorization"), &id, &secret, err)))
+        if ((rc = mdt_basic_parse(req->arena, mdt_req_header(req, "Authorization"), &id,
+                                  &secret, err)))
             return rc;
         if (form_id && strcmp(form_id, id) != 0)
             return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
