@@ -2,7 +2,7 @@
 #include <jansson.h>
 
 #include "fuzz.h"
-#include "http/http.h"
+#include "msg/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

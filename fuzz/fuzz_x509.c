@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "oauth/x509.h"
+#include "jose/x509.h"
 
 static void ignore(mdt_rc rc) { (void)rc; }
 

@@ -43,12 +43,8 @@ typedef enum {
     MDT_ENV_AUDIT = 4,      /* start the audit writer thread */
 } mdt_env_flags;
 
-/* Loads the configuration (path may be NULL: ./mandate.conf if present, else
- * defaults; "" : defaults only) and opens what flags ask for. With
- * MDT_ENV_STORE the schema must exist: a store that was never initialised is
- * an error naming the configuration and data directory in use. */
-mdt_rc mdt_env_open(mdt_env *env, const char *config_path, unsigned flags, mdt_err *err) MDT_WARN_UNUSED;
-void mdt_env_close(mdt_env *env);
+/* Opening and closing an environment: mdt_env_open and mdt_env_close
+ * (cli/cli.h), which need every module below. */
 /* "FILE" or "built-in defaults (no ./mandate.conf here)": where the
  * configuration came from, for messages that help people find it. */
 const char *mdt_env_config_source(const mdt_env *env);

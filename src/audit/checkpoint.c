@@ -26,8 +26,8 @@
 #include <string.h>
 
 #include "core/b64.h"
+#include "core/hash.h"
 #include "jose/jws.h"
-#include "jose/seal.h"
 
 #define PAYLOAD_MAX 512
 

@@ -16,6 +16,12 @@
 #define MDT_CLI_STDIN_MAX (64 * 1024) /* default cap of JSON read from stdin */
 #define MDT_CLI_MAX_ARGS 64
 
+/* Loads the configuration (path may be NULL: ./mandate.conf if present, else
+ * defaults; "" : defaults only) and opens what flags ask for. With
+ * MDT_ENV_STORE the schema must exist: a store that was never initialised is
+ * an error naming the configuration and data directory in use. */
+mdt_rc mdt_env_open(mdt_env *env, const char *config_path, unsigned flags, mdt_err *err) MDT_WARN_UNUSED;
+void mdt_env_close(mdt_env *env);
 /* Command entry points dispatched by main.c; argv[0] is the group name. */
 int mdt_cli_client(mdt_env *env, int argc, char **argv);
 int mdt_cli_user(mdt_env *env, int argc, char **argv);

@@ -4,7 +4,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "http/peer_cert.h"
+#include "core/ip.h"
 
 /* One address in canonical text: IPv4, or IPv6 with IPv4-mapped as IPv4. */
 static bool canonical(const char *text, char out[MDT_IP_TEXT_MAX])

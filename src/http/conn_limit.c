@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/peer_cert.h"
+#include "core/ip.h"
 
 #define BUCKETS 1024 /* a power of two */
 

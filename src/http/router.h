@@ -2,7 +2,7 @@
 #ifndef MDT_HTTP_ROUTER_H
 #define MDT_HTTP_ROUTER_H
 
-#include "http/http.h"
+#include "msg/msg.h"
 
 typedef enum { MDT_ROUTE_FOUND, MDT_ROUTE_NOT_FOUND, MDT_ROUTE_BAD_METHOD } mdt_route_result;
 

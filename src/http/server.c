@@ -15,13 +15,15 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "core/ip.h"
 #include "core/log.h"
 #include "http/client_addr.h"
 #include "http/conn_limit.h"
 #include "http/framing.h"
 #include "http/peer_cert.h"
-#include "http/http.h"
 #include "http/router.h"
+#include "msg/msg.h"
+#include "msg/transport.h"
 #include "net/fetch.h"
 
 #define MAX_DAEMONS 8
@@ -67,15 +69,23 @@ typedef struct {
     char ip[INET6_ADDRSTRLEN];   /* the client: the peer, or what trusted proxies forwarded */
 } conn_ctx;
 
-const char *mdt_req_header(mdt_req *req, const char *name)
+static const char *conn_header(const mdt_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-const char *mdt_req_query(mdt_req *req, const char *name)
+static const char *conn_query(const mdt_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
+
+/* What handlers learn of the connection (msg/transport.h). */
+static const mdt_req_transport transport = {
+    .header = conn_header,
+    .query = conn_query,
+    .tls_cert_present = mdt_http_tls_cert_present,
+    .tls_certs = mdt_http_tls_certs,
+};
 
 static void peer_ip(struct MHD_Connection *conn, char *out, size_t n)
 {
@@ -193,6 +203,7 @@ static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const cha
     c->req.peer_ip = c->ip;
     c->req.socket_ip = c->peer;
     c->req.conn = conn;
+    c->req.transport = &transport;
     c->waiter.ctx = c;
     c->waiter.wake = fetch_done;
     c->req.waiter = &c->waiter;

@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "iga/internal.h"
 #include "iga/secret.h"
 #include "jose/jwk.h"
-#include "jose/seal.h"
 
 /* The RFC 8705 binding fields and the name prefix of each. */
 static const struct {

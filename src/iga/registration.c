@@ -16,6 +16,7 @@
 #include "audit/audit.h"
 #include "core/b64.h"
 #include "core/buf.h"
+#include "core/hash.h"
 #include "core/url.h"
 #include "core/words.h"
 #include "iga/client.h"
@@ -25,7 +26,6 @@
 #include "iga/resources.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
-#include "jose/seal.h"
 #include "net/fetch.h"
 
 #define REG_ACTOR "registration"

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/b64.h"
-#include "jose/seal.h"
+#include "core/hash.h"
 
 #define ID_BYTES_MAX 64
 #define ID_CHARS_MAX 88 /* >= mdt_b64url_len(ID_BYTES_MAX) + 1 */

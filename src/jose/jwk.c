@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "core/b64.h"
-#include "jose/seal.h"
+#include "core/hash.h"
 
 #define RSA_MIN_BITS 2048
 #define RSA_MAX_BITS 8192

@@ -14,12 +14,10 @@
 /* Fetched once per process: OpenSSL 3 fetches by name are slow on a hot path.
  * Fetched algorithms are immutable and safe to share between threads. */
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
-static EVP_MD *g_sha256;
 static EVP_CIPHER *g_gcm;
 
 static void fetch_algs(void)
 {
-    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     g_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 }
 
@@ -27,15 +25,6 @@ static const EVP_CIPHER *gcm(void)
 {
     pthread_once(&fetch_once, fetch_algs);
     return g_gcm;
-}
-
-void mdt_sha256(const void *p, size_t n, uint8_t out[32])
-{
-    pthread_once(&fetch_once, fetch_algs);
-    if (!g_sha256 || !EVP_Digest(p, n, out, NULL, g_sha256, NULL)) {
-        fputs("mandate: SHA-256 unavailable\n", stderr);
-        abort();
-    }
 }
 
 static mdt_rc gcm_run(EVP_CIPHER_CTX *c, const uint8_t *aad, size_t aadlen, const uint8_t *in,

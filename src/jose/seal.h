@@ -1,4 +1,5 @@
-/* Encryption at rest (AES-256-GCM under the master key) and SHA-256. */
+/* Encryption at rest (AES-256-GCM under the master key). SHA-256 is in
+ * core/hash.h. */
 #ifndef MDT_JOSE_SEAL_H
 #define MDT_JOSE_SEAL_H
 
@@ -22,8 +23,5 @@ mdt_rc mdt_seal(const uint8_t key[MDT_MASTER_KEY_LEN], const uint8_t *aad, size_
 mdt_rc mdt_unseal(const uint8_t key[MDT_MASTER_KEY_LEN], const uint8_t *aad, size_t aadlen,
                   const uint8_t *in, size_t n, uint8_t **out, size_t *outlen,
                   mdt_err *err) MDT_WARN_UNUSED;
-
-/* SHA-256. Aborts the process if OpenSSL cannot hash (no provider). */
-void mdt_sha256(const void *p, size_t n, uint8_t out[32]);
 
 #endif

@@ -1,22 +1,21 @@
 /* GET and POST /authorize: the authorization code flow with PKCE S256.
  * Order of checks (RFC 6749 §4.1.2.1): the client and the redirect URI
  * first, answered on an error page when wrong; everything else is
- * redirected to the client with state and iss (RFC 9207). */
+ * redirected to the client with state and iss (RFC 9207). Every answer is
+ * an outcome (authorize.h) that the pages render (web/authorize.c). */
 #include "oauth/authorize.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/b64.h"
+#include "core/hash.h"
 #include "core/words.h"
 #include "iga/consent.h"
-#include "jose/seal.h"
 #include "oauth/grants.h"
 #include "oauth/pkce.h"
 #include "oauth/redirect.h"
 #include "store/store.h"
-#include "web/render.h"
-#include "web/web.h"
 
 #define AUTHZ_ID_BYTES 32   /* 256-bit request ids */
 #define AUTHZ_CODE_BYTES 32 /* 256-bit codes */
@@ -297,127 +296,81 @@ static mdt_rc take_pushed(mdt_env *env, mdt_req *req, const char *id, mdt_authz_
     return rc;
 }
 
-/* ------------------------------------------------------------- responses */
+/* -------------------------------------------------------------- outcomes */
 
-static void audit(mdt_req *req, mdt_resp *resp, const char *type, const char *decision,
+static void audit(mdt_req *req, mdt_authz_outcome *o, const char *type, const char *decision,
                   const char *client_id, const char *username, const char *reason,
                   const char *data)
 {
-    resp->has_audit = true;
-    resp->audit.type = type;
-    resp->audit.actor = username ? username : client_id;
-    resp->audit.client_id = client_id;
-    resp->audit.subject = username;
-    resp->audit.decision = decision;
-    resp->audit.reason = reason;
-    resp->audit.data = data;
-    resp->audit.request_id = req->request_id;
-    resp->audit.ip = req->peer_ip;
+    o->has_audit = true;
+    o->audit = (mdt_audit_event){.type = type, .actor = username ? username : client_id,
+                                 .client_id = client_id, .subject = username,
+                                 .decision = decision, .reason = reason, .data = data,
+                                 .request_id = req->request_id, .ip = req->peer_ip};
 }
 
-static void redirect(mdt_resp *resp, const char *location)
+void mdt_authz_outcome_wipe(mdt_authz_outcome *o)
 {
-    resp->status = 303;
-    mdt_resp_header(resp, "Location", location);
-    mdt_web_security_headers(resp);
+    mdt_wipe(o->code, sizeof(o->code));
 }
 
-static const char form_post_tpl[] =
-    "<p>Continue to <strong>{{host}}</strong> to finish.</p>\n"
-    "<form method=\"post\" action=\"{{uri}}\">\n"
-    "{{!fields}}"
-    "<button type=\"submit\">Continue to {{host}}</button>\n"
-    "</form>\n";
-
-/* The host[:port] of uri (its scheme when it has no authority). */
-static const char *uri_host(mdt_arena *a, const char *uri)
-{
-    const char *p = strstr(uri, "://");
-
-    return p ? mdt_arena_strndup(a, p + 3, strcspn(p + 3, "/?#"))
-             : mdt_arena_strndup(a, uri, strcspn(uri, ":"));
-}
-
-/* OAuth 2.0 Form Post Response Mode, without script (the CSP forbids it):
- * a form of hidden fields that the person sends with a button; the page's
- * form-action allows the redirect URI's origin. False when it cannot be
- * rendered. */
-static bool form_post(mdt_req *req, mdt_resp *resp, const char *uri, const mdt_kv *q, size_t n)
-{
-    static const char field[] = "<input type=\"hidden\" name=\"{{n}}\" value=\"{{v}}\">\n";
-    const char *fields, *body;
-    mdt_err err = {0};
-    mdt_buf b;
-    bool ok = true;
-
-    mdt_buf_init(&b, MDT_REDIRECT_MAX);
-    for (size_t i = 0; i < n && ok; i++) {
-        mdt_kv kv[] = {{"n", q[i].name}, {"v", q[i].value}};
-        ok = !q[i].value || mdt_web_render(&b, field, kv, 2, &err) == MDT_OK;
-    }
-    fields = ok ? mdt_arena_strndup(req->arena, b.data ? b.data : "", b.len) : NULL;
-    mdt_buf_free(&b);
-    mdt_kv vars[] = {{"host", uri_host(req->arena, uri)}, {"uri", uri}, {"fields", fields}};
-    if (!fields || mdt_web_render_str(req->arena, form_post_tpl, vars, MDT_ARRAY_LEN(vars), &body,
-                                      &err) != MDT_OK)
-        return false;
-    mdt_web_page(resp, 200, "Continue", body);
-    mdt_web_allow_form_target(req, resp, uri);
-    return true;
-}
-
-/* The authorization response q[n] to p's redirect URI in p's response mode. */
-static bool respond(mdt_req *req, mdt_resp *resp, const mdt_authz_params *p, const mdt_kv *q,
-                    size_t n)
-{
-    const char *loc;
-
-    if (p->form_post)
-        return form_post(req, resp, p->redirect_uri, q, n);
-    if (!(loc = mdt_redirect_build(req->arena, p->redirect_uri, q, n)))
-        return false;
-    redirect(resp, loc);
-    return true;
-}
-
-void mdt_authz_error_page(mdt_req *req, mdt_resp *resp, int status, const char *client_id,
+void mdt_authz_error_page(mdt_req *req, mdt_authz_outcome *o, int status, const char *client_id,
                           const char *message)
 {
-    mdt_web_message_page(resp, status, "Cannot authorize", message);
-    audit(req, resp, "authz.refused", "deny", client_id, NULL, message, NULL);
+    o->kind = MDT_AUTHZ_SHOW_ERROR;
+    o->status = status;
+    o->title = "Cannot authorize";
+    o->message = message;
+    audit(req, o, "authz.refused", "deny", client_id, NULL, message, NULL);
 }
 
-void mdt_authz_respond_error(mdt_env *env, mdt_req *req, mdt_resp *resp,
-                             const mdt_authz_params *p, const char *error, const char *desc,
-                             const char *audit_type, const char *username)
+/* A server fault while answering the consent page (not audited). */
+static void fault_page(mdt_authz_outcome *o, const char *message)
 {
-    mdt_kv q[] = {{"error", error}, {"error_description", desc}, {"state", p->state},
-                  {"iss", env->cfg.issuer}};
+    o->kind = MDT_AUTHZ_SHOW_ERROR;
+    o->status = 500;
+    o->title = "Something went wrong";
+    o->message = message;
+    o->has_audit = false;
+}
 
-    if (!respond(req, resp, p, q, MDT_ARRAY_LEN(q))) {
-        mdt_authz_error_page(req, resp, 400, p->client_id, "The response is too large.");
-        return;
-    }
-    audit(req, resp, audit_type, "deny", p->client_id, username,
+/* The response to p's redirect URI in p's response mode. */
+static void deliver(mdt_authz_outcome *o, mdt_authz_kind kind, const mdt_authz_params *p)
+{
+    o->kind = kind;
+    o->redirect_uri = p->redirect_uri;
+    o->form_post = p->form_post;
+}
+
+/* error, error_description, state and iss to the client; audited as
+ * audit_type (authz.refused, consent.denied). desc is copied. */
+static void respond_error(mdt_env *env, mdt_req *req, mdt_authz_outcome *o,
+                          const mdt_authz_params *p, const char *error, const char *desc,
+                          const char *audit_type, const char *username)
+{
+    desc = desc ? mdt_arena_strdup(req->arena, desc) : NULL;
+    deliver(o, MDT_AUTHZ_REDIRECT_ERROR, p);
+    o->params[0] = (mdt_kv){"error", error};
+    o->params[1] = (mdt_kv){"error_description", desc};
+    o->params[2] = (mdt_kv){"state", p->state};
+    o->params[3] = (mdt_kv){"iss", env->cfg.issuer};
+    o->nparams = 4;
+    audit(req, o, audit_type, "deny", p->client_id, username,
           mdt_arena_printf(req->arena, "%s: %s", error, desc ? desc : ""), NULL);
 }
 
-static const char *code_params(mdt_req *req, const mdt_authz_params *p, const mdt_web_session *s)
+static const char *code_params(mdt_req *req, const mdt_authz_params *p, const mdt_authz_user *u)
 {
-    uint8_t sid[32];
-    char sid64[64];
-    json_t *o;
+    json_t *o = json_pack("{s:s, s:b, s:s, s:s, s:I, s:s}", "redirect_uri", p->redirect_uri,
+                          "redirect_given", p->redirect_given, "code_challenge",
+                          p->code_challenge, "scope", p->scope, "auth_time",
+                          (json_int_t)u->auth_time, "amr", u->amr);
     char *text;
     const char *out;
 
-    mdt_sha256(s->rec.hash, sizeof(s->rec.hash), sid); /* never the session's own hash */
-    mdt_b64url_encode(sid, 16, sid64);
-    o = json_pack("{s:s, s:b, s:s, s:s, s:I, s:s, s:s}", "redirect_uri", p->redirect_uri,
-                  "redirect_given", p->redirect_given, "code_challenge", p->code_challenge,
-                  "scope", p->scope, "auth_time", (json_int_t)s->rec.auth_time, "amr",
-                  s->rec.amr, "sid", sid64);
     if (!o)
         return NULL;
+    set_str(o, "sid", u->sid);
     set_str(o, "resource", p->resource);
     set_str(o, "nonce", p->nonce);
     text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -427,176 +380,192 @@ static const char *code_params(mdt_req *req, const mdt_authz_params *p, const md
     return out;
 }
 
-bool mdt_authz_request_use(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
-                           const char *id)
+/* Consumes the stored request id (NULL: nothing to do) before it is
+ * answered, so that one request is answered once however often its form is
+ * sent; false with an error page when it was answered already (or a fault). */
+static bool request_use(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_client *c,
+                        const char *id)
 {
     mdt_err err = {0};
     mdt_rc rc = id ? mdt_authz_request_consume(env, req, id, &err) : MDT_OK;
 
     if (rc == MDT_ERR_NOT_FOUND)
-        mdt_authz_error_page(req, resp, 400, c->client_id,
+        mdt_authz_error_page(req, o, 400, c->client_id,
                              "This authorization request was already answered or has expired. "
                              "Go back to the application and start again.");
     else if (rc != MDT_OK)
-        mdt_authz_error_page(req, resp, 500, c->client_id,
+        mdt_authz_error_page(req, o, 500, c->client_id,
                              "The service could not read the authorization request.");
     return rc == MDT_OK;
 }
 
-void mdt_authz_respond_code(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
-                            const mdt_authz_params *p, const mdt_web_session *s, const char *id)
+static const char *code_audit_data(mdt_req *req, const mdt_authz_params *p)
 {
-    char code[64];
-    mdt_authz_code_rec rec = {.client_id = c->client_id, .username = s->rec.username,
+    const char *out = NULL;
+    mdt_buf b;
+
+    mdt_buf_init(&b, 4096);
+    if (mdt_buf_adds(&b, "{\"scope\":") == MDT_OK && !mdt_buf_add_json_str(&b, p->scope) &&
+        !mdt_buf_adds(&b, ",\"redirect_uri\":") && !mdt_buf_add_json_str(&b, p->redirect_uri) &&
+        !mdt_buf_adds(&b, "}"))
+        out = mdt_arena_strdup(req->arena, b.data);
+    mdt_buf_free(&b);
+    return out;
+}
+
+/* Issues a code for u: code, state and iss to the client, audited as
+ * authz.code_issued. id: the stored request p was read from (NULL: none),
+ * consumed first, so that it yields one code only. */
+static void respond_code(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_client *c,
+                         const mdt_authz_params *p, const mdt_authz_user *u, const char *id)
+{
+    mdt_authz_code_rec rec = {.client_id = c->client_id, .username = u->username,
                               .created_at = req->now, .expires_at = req->now + MDT_AUTHZ_CODE_TTL};
     mdt_err err = {0};
-    bool sent;
 
-    if (!mdt_authz_request_use(env, req, resp, c, id))
+    if (!request_use(env, req, o, c, id))
         return;
-    if (mdt_random_b64url(&env->rng, AUTHZ_CODE_BYTES, code) != MDT_OK ||
-        !(rec.params = code_params(req, p, s))) {
-        mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not issue a code.");
-        return;
-    }
-    mdt_sha256(code, strlen(code), rec.hash);
-    mdt_kv q[] = {{"code", code}, {"state", p->state}, {"iss", env->cfg.issuer}};
-    sent = mdt_store_code_insert(env->store, &rec, &err) == MDT_OK &&
-           respond(req, resp, p, q, MDT_ARRAY_LEN(q));
-    mdt_wipe(code, sizeof(code));
-    if (!sent) {
-        mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not issue a code.");
+    if (mdt_random_b64url(&env->rng, AUTHZ_CODE_BYTES, o->code) != MDT_OK ||
+        !(rec.params = code_params(req, p, u))) {
+        mdt_authz_error_page(req, o, 500, c->client_id, "The service could not issue a code.");
         return;
     }
-    mdt_buf b;
-    mdt_buf_init(&b, 4096);
-    if (mdt_buf_adds(&b, "{\"scope\":") != MDT_OK || mdt_buf_add_json_str(&b, p->scope) ||
-        mdt_buf_adds(&b, ",\"redirect_uri\":") || mdt_buf_add_json_str(&b, p->redirect_uri) ||
-        mdt_buf_adds(&b, "}"))
-        mdt_buf_reset(&b);
-    audit(req, resp, "authz.code_issued", "allow", c->client_id, s->rec.username, NULL,
-          b.len ? mdt_arena_strdup(req->arena, b.data) : NULL);
-    mdt_buf_free(&b);
+    mdt_sha256(o->code, strlen(o->code), rec.hash);
+    if (mdt_store_code_insert(env->store, &rec, &err) != MDT_OK) {
+        mdt_authz_outcome_wipe(o);
+        mdt_authz_error_page(req, o, 500, c->client_id, "The service could not issue a code.");
+        return;
+    }
+    deliver(o, MDT_AUTHZ_CODE, p);
+    o->params[0] = (mdt_kv){"code", o->code};
+    o->params[1] = (mdt_kv){"state", p->state};
+    o->params[2] = (mdt_kv){"iss", env->cfg.issuer};
+    o->nparams = 3;
+    audit(req, o, "authz.code_issued", "allow", c->client_id, u->username, NULL,
+          code_audit_data(req, p));
 }
 
-/* --------------------------------------------------------------- handler */
-
-/* Sends the browser to path?name=<id or request_uri> after saving p when
- * it is not stored yet. */
-static void send_to(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_authz_params *p,
-                    const char **id, bool login)
-{
-    mdt_err err = {0};
-    const char *loc;
-
-    if (!*id && mdt_authz_request_save(env, req, p, id, &err) != MDT_OK) {
-        mdt_authz_error_page(req, resp, 500, p->client_id,
-                             "The service could not keep the authorization request.");
-        return;
-    }
-    if (login) {
-        const char *back = mdt_arena_printf(
-            req->arena, "/authorize?client_id=%s&request_uri=%s",
-            mdt_url_encode(req->arena, p->client_id),
-            mdt_url_encode(req->arena, mdt_arena_printf(req->arena, "%s%s",
-                                                        MDT_AUTHZ_REQUEST_URI_PREFIX, *id)));
-        loc = back ? mdt_arena_printf(req->arena, "/login?return_to=%s",
-                                      mdt_url_encode(req->arena, back))
-                   : NULL;
-    } else {
-        loc = mdt_arena_printf(req->arena, "/consent?request=%s", *id);
-    }
-    if (!loc) {
-        mdt_authz_error_page(req, resp, 500, p->client_id, "Out of memory.");
-        return;
-    }
-    redirect(resp, loc);
-}
+/* ------------------------------------------------------------- decision */
 
 /* A login made after the request asked for one (prompt=login, or max_age
  * that sent the person to /login) is fresh enough for it: max_age is not
  * checked again, so that a slow return from /login cannot loop. */
-bool mdt_authz_needs_login(const mdt_req *req, const mdt_authz_params *p,
-                           const mdt_web_session *s)
+bool mdt_authz_needs_login(int64_t now, const mdt_authz_params *p, const mdt_authz_user *u)
 {
-    if (s->rec.auth_time < p->login_after)
+    if (u->auth_time < p->login_after)
         return true;
     if (p->login_after)
         return false;
-    return p->max_age >= 0 && req->now - s->rec.auth_time > p->max_age;
+    return p->max_age >= 0 && now - u->auth_time > p->max_age;
 }
 
-/* Sign-in needed: login_required for prompt=none, else /login. */
-static void to_login(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_authz_params *p,
-                     const char *id)
+mdt_authz_step mdt_authz_next_step(const mdt_authz_params *p, const mdt_authz_user *u,
+                                   bool consented, int64_t now)
 {
-    if (mdt_words_has(p->prompt, "none")) {
-        mdt_authz_respond_error(env, req, resp, p, "login_required", "the person must sign in",
-                                "authz.refused", NULL);
+    bool none = mdt_words_has(p->prompt, "none");
+
+    if (!u || mdt_authz_needs_login(now, p, u))
+        return none ? MDT_AUTHZ_STEP_LOGIN_REQUIRED : MDT_AUTHZ_STEP_LOGIN;
+    if (!consented || mdt_words_has(p->prompt, "consent"))
+        return none ? MDT_AUTHZ_STEP_CONSENT_REQUIRED : MDT_AUTHZ_STEP_CONSENT;
+    return MDT_AUTHZ_STEP_CODE;
+}
+
+/* Sign-in or consent first: p is stored when it is not yet, and the person
+ * is sent to sign in (then back to /authorize) or to the consent page. */
+static void send_to(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_authz_params *p,
+                    const char *id, bool login)
+{
+    mdt_err err = {0};
+
+    if (!id && mdt_authz_request_save(env, req, p, &id, &err) != MDT_OK) {
+        mdt_authz_error_page(req, o, 500, p->client_id,
+                             "The service could not keep the authorization request.");
+        return;
+    }
+    o->kind = login ? MDT_AUTHZ_NEEDS_LOGIN : MDT_AUTHZ_NEEDS_CONSENT;
+    o->request_id = id;
+    if (!login)
+        return;
+    o->resume = mdt_arena_printf(
+        req->arena, "/authorize?client_id=%s&request_uri=%s",
+        mdt_url_encode(req->arena, p->client_id),
+        mdt_url_encode(req->arena,
+                       mdt_arena_printf(req->arena, "%s%s", MDT_AUTHZ_REQUEST_URI_PREFIX, id)));
+    if (!o->resume)
+        mdt_authz_error_page(req, o, 500, p->client_id, "Out of memory.");
+}
+
+/* Sign-in needed: login_required for prompt=none, else sign in. */
+static void to_login(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, mdt_authz_params *p,
+                     const char *id, mdt_authz_step step)
+{
+    if (step == MDT_AUTHZ_STEP_LOGIN_REQUIRED) {
+        respond_error(env, req, o, p, "login_required", "the person must sign in",
+                      "authz.refused", NULL);
         return;
     }
     if (p->max_age >= 0 && p->login_after < req->now) {
         p->login_after = req->now; /* the login to come satisfies max_age */
         id = NULL;                 /* kept under a new id with login_after */
     }
-    send_to(env, req, resp, p, &id, true);
+    send_to(env, req, o, p, id, true);
 }
 
 /* The request is valid: sign-in, consent, then the code. */
-static void proceed(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
-                    mdt_authz_params *p, const char *id)
+static void proceed(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_authz_user *u,
+                    const mdt_client *c, mdt_authz_params *p, const char *id)
 {
-    mdt_web_session s;
     mdt_err err = {0};
     bool covered = false;
-    mdt_rc rc = mdt_web_session_get(env, req, req->arena, &s, &err);
+    mdt_authz_step step;
 
-    if (rc != MDT_OK && rc != MDT_ERR_NOT_FOUND) {
-        mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not read the session.");
-        return;
-    }
-    if (rc == MDT_ERR_NOT_FOUND || mdt_authz_needs_login(req, p, &s)) {
-        to_login(env, req, resp, p, id);
-        return;
-    }
-    if (mdt_consent_covers(env, s.rec.username, c->client_id, p->scope, req->arena, &covered,
+    if (u && !mdt_authz_needs_login(req->now, p, u) &&
+        mdt_consent_covers(env, u->username, c->client_id, p->scope, req->arena, &covered,
                            &err) != MDT_OK) {
-        mdt_authz_error_page(req, resp, 500, c->client_id, "The service could not read consents.");
+        mdt_authz_error_page(req, o, 500, c->client_id, "The service could not read consents.");
         return;
     }
-    if (!covered || mdt_words_has(p->prompt, "consent")) {
-        if (mdt_words_has(p->prompt, "none"))
-            mdt_authz_respond_error(env, req, resp, p, "consent_required",
-                                    "the person must consent", "authz.refused", s.rec.username);
-        else
-            send_to(env, req, resp, p, &id, false);
-        return;
+    switch ((step = mdt_authz_next_step(p, u, covered, req->now))) {
+    case MDT_AUTHZ_STEP_LOGIN:
+    case MDT_AUTHZ_STEP_LOGIN_REQUIRED:
+        to_login(env, req, o, p, id, step);
+        break;
+    case MDT_AUTHZ_STEP_CONSENT_REQUIRED:
+        respond_error(env, req, o, p, "consent_required", "the person must consent",
+                      "authz.refused", u->username);
+        break;
+    case MDT_AUTHZ_STEP_CONSENT:
+        send_to(env, req, o, p, id, false);
+        break;
+    case MDT_AUTHZ_STEP_CODE:
+        respond_code(env, req, o, c, p, u, id);
+        break;
     }
-    mdt_authz_respond_code(env, req, resp, c, p, &s, id);
 }
 
 /* An unknown, expired or used request_uri: invalid_request_uri redirected
  * when the client has one registered redirect URI (it is then known without
  * the request), else on the error page. */
-static void unknown_request(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c)
+static void unknown_request(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_client *c)
 {
     mdt_authz_params p = {.client_id = c->client_id};
     mdt_err err = {0};
 
     if (mdt_redirect_select((const char *const *)c->redirect_uris, c->nredirect_uris, NULL,
                             loopback_any_port(c), &p.redirect_uri, &err) == MDT_OK)
-        mdt_authz_respond_error(env, req, resp, &p, "invalid_request_uri",
-                                "the request_uri is unknown, expired or already used",
-                                "authz.refused", NULL);
+        respond_error(env, req, o, &p, "invalid_request_uri",
+                      "the request_uri is unknown, expired or already used", "authz.refused",
+                      NULL);
     else
-        mdt_authz_error_page(req, resp, 400, c->client_id,
+        mdt_authz_error_page(req, o, 400, c->client_id,
                              "This authorization request is unknown, has expired or was already "
                              "used. Go back to the application and start again.");
 }
 
 /* A request pushed (RFC 9126: used once) or saved before login: its stored
  * parameters; every other parameter of this request is ignored. */
-static bool resume(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
+static bool resume(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_client *c,
                    const char *request_uri, mdt_authz_params *p, const char **id)
 {
     mdt_err err = {0};
@@ -611,22 +580,22 @@ static bool resume(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client 
         *id = NULL;
     }
     if (rc == MDT_ERR_NOT_FOUND)
-        unknown_request(env, req, resp, c);
+        unknown_request(env, req, o, c);
     else if (rc != MDT_OK)
-        mdt_authz_error_page(req, resp, 500, c->client_id,
+        mdt_authz_error_page(req, o, 500, c->client_id,
                              "The service could not read the authorization request.");
     return rc == MDT_OK;
 }
 
 /* The client of the request, or an error page (false). */
-static bool find_client(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *client_id,
+static bool find_client(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const char *client_id,
                         mdt_client *c)
 {
     mdt_err err = {0};
     mdt_rc rc;
 
     if (!client_id || !*client_id) {
-        mdt_authz_error_page(req, resp, 400, NULL, "The request names no client (client_id).");
+        mdt_authz_error_page(req, o, 400, NULL, "The request names no client (client_id).");
         return false;
     }
     rc = mdt_client_load(env, client_id, req->arena, c, &err);
@@ -634,11 +603,11 @@ static bool find_client(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *
         return true;
     if (rc == MDT_OK && mdt_client_usable(c, req->now))
         /* never redirected: its redirect URIs were approved for no sign-in */
-        mdt_authz_error_page(req, resp, 400, client_id,
+        mdt_authz_error_page(req, o, 400, client_id,
                              "The application asking for access is not registered to sign "
                              "people in (authorization_code grant).");
     else
-        mdt_authz_error_page(req, resp, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND ? 400 : 500,
+        mdt_authz_error_page(req, o, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND ? 400 : 500,
                              client_id, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND
                                             ? "The application asking for access is unknown "
                                               "or not active."
@@ -646,7 +615,7 @@ static bool find_client(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *
     return false;
 }
 
-void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp)
+void mdt_authorize(mdt_env *env, mdt_req *req, const mdt_authz_user *u, mdt_authz_outcome *o)
 {
     bool post = strcmp(req->method, "POST") == 0;
     mdt_authz_get_fn get = post ? f_get : q_get;
@@ -656,26 +625,100 @@ void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp)
     mdt_err err = {0};
     mdt_rc rc;
 
+    memset(o, 0, sizeof(*o));
     if (post && mdt_req_parse_form(req, &err) != MDT_OK) {
-        mdt_authz_error_page(req, resp, 400, NULL, "The form could not be read.");
+        mdt_authz_error_page(req, o, 400, NULL, "The form could not be read.");
         return;
     }
-    if (!find_client(env, req, resp, get(req, "client_id"), &c))
+    if (!find_client(env, req, o, get(req, "client_id"), &c))
         return;
     if (get(req, "request_uri")) {
-        if (resume(env, req, resp, &c, get(req, "request_uri"), &p, &id))
-            proceed(env, req, resp, &c, &p, id);
+        if (resume(env, req, o, &c, get(req, "request_uri"), &p, &id))
+            proceed(env, req, o, u, &c, &p, id);
         return;
     }
     rc = mdt_authz_read(env, req, get, &c, &p, &error, &err);
     if (!p.redirect_uri)
-        mdt_authz_error_page(req, resp, 400, c.client_id, err.msg);
+        mdt_authz_error_page(req, o, 400, c.client_id, mdt_arena_strdup(req->arena, err.msg));
     else if (c.require_par)
-        mdt_authz_respond_error(env, req, resp, &p, "invalid_request",
-                                "this client must use pushed authorization requests (/par)",
-                                "authz.refused", NULL);
+        respond_error(env, req, o, &p, "invalid_request",
+                      "this client must use pushed authorization requests (/par)",
+                      "authz.refused", NULL);
     else if (rc != MDT_OK)
-        mdt_authz_respond_error(env, req, resp, &p, error, err.msg, "authz.refused", NULL);
+        respond_error(env, req, o, &p, error, err.msg, "authz.refused", NULL);
     else
-        proceed(env, req, resp, &c, &p, NULL);
+        proceed(env, req, o, u, &c, &p, NULL);
+}
+
+/* --------------------------------------------------------------- consent */
+
+bool mdt_authz_consent_pending(mdt_env *env, mdt_req *req, const char *id,
+                               const mdt_authz_user *u, const char *resume_to,
+                               mdt_authz_params *p, mdt_client *c, mdt_authz_outcome *o)
+{
+    mdt_err err = {0};
+    mdt_rc rc = mdt_authz_request_load(env, req, id, p, &err);
+
+    memset(o, 0, sizeof(*o));
+    if (rc == MDT_OK)
+        rc = mdt_client_load(env, p->client_id, req->arena, c, &err);
+    if (rc == MDT_OK && !mdt_authz_client_allowed(c, req->now))
+        rc = MDT_ERR_NOT_FOUND;
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_authz_error_page(req, o, 400, p->client_id,
+                             "This authorization request is unknown, has expired or was "
+                             "already answered. Go back to the application and start again.");
+        return false;
+    }
+    if (rc != MDT_OK) {
+        fault_page(o, "The service could not read the authorization request.");
+        return false;
+    }
+    /* the request's sign-in requirements (prompt=login, max_age) hold here
+     * too: reaching the consent page directly skips no step of /authorize */
+    if (mdt_authz_needs_login(req->now, p, u)) {
+        o->kind = MDT_AUTHZ_NEEDS_LOGIN;
+        o->request_id = id;
+        o->resume = resume_to;
+        return false;
+    }
+    return true;
+}
+
+static void consent_granted(mdt_env *env, mdt_req *req, const mdt_authz_user *u,
+                            const mdt_client *c, const mdt_authz_params *p, const char *id,
+                            mdt_authz_outcome *o)
+{
+    mdt_err err = {0};
+    mdt_audit_event ev = {.type = "consent.granted", .actor = u->username,
+                          .client_id = c->client_id, .subject = u->username,
+                          .decision = "allow", .request_id = req->request_id, .ip = req->peer_ip};
+    mdt_buf b;
+
+    if (!request_use(env, req, o, c, id))
+        return; /* answered before: one request, one code */
+    mdt_buf_init(&b, 4096);
+    if (mdt_buf_adds(&b, "{\"scope\":") == MDT_OK && mdt_buf_add_json_str(&b, p->scope) == MDT_OK &&
+        mdt_buf_adds(&b, "}") == MDT_OK)
+        ev.data = mdt_arena_strdup(req->arena, b.data);
+    mdt_buf_free(&b);
+    if (mdt_consent_remember(env, u->username, c->client_id, p->scope, req->now, req->arena,
+                             &err) != MDT_OK ||
+        mdt_env_audit(env, &ev, &err) != MDT_OK) {
+        fault_page(o, "The service could not record your consent.");
+        return;
+    }
+    respond_code(env, req, o, c, p, u, NULL);
+}
+
+void mdt_authz_consent_answer(mdt_env *env, mdt_req *req, const mdt_authz_user *u,
+                              const mdt_client *c, const mdt_authz_params *p, const char *id,
+                              bool allow, mdt_authz_outcome *o)
+{
+    memset(o, 0, sizeof(*o));
+    if (allow)
+        consent_granted(env, req, u, c, p, id, o);
+    else if (request_use(env, req, o, c, id))
+        respond_error(env, req, o, p, "access_denied", "the person denied the request",
+                      "consent.denied", u->username);
 }

@@ -3,7 +3,8 @@
  * signs in and consents (referenced by request_uri
  * "urn:ietf:params:oauth:request_uri:<id>"), and the responses: a code or
  * an error redirected to the client, or an error page when the client or
- * the redirect URI cannot be trusted.
+ * the redirect URI cannot be trusted. The protocol decides and returns an
+ * outcome (mdt_authz_outcome); the pages (web/authorize.c) render it.
  *
  * Memory: everything returned lives in the request's arena. */
 #ifndef MDT_OAUTH_AUTHORIZE_H
@@ -12,9 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "http/http.h"
+#include "audit/audit.h"
 #include "iga/client.h"
-#include "web/session.h"
+#include "msg/msg.h"
 
 #define MDT_AUTHZ_REQUEST_URI_PREFIX "urn:ietf:params:oauth:request_uri:"
 #define MDT_AUTHZ_REQUEST_TTL 600 /* seconds a stored authorization request lives */
@@ -45,11 +46,6 @@ const char *mdt_authz_request_id(const char *request_uri);
  * on an error page, never redirected to. */
 bool mdt_authz_client_allowed(const mdt_client *c, int64_t now);
 
-/* Whether session s is too old for p (prompt=login, max_age): the person
- * must sign in again before any code is issued for p. */
-bool mdt_authz_needs_login(const mdt_req *req, const mdt_authz_params *p,
-                           const mdt_web_session *s);
-
 /* Reads and validates an authorization request (query or form; `get`
  * reads one parameter by name) for client c: the one rule set of /authorize
  * and /par. The redirect URI is checked first: when it is wrong,
@@ -72,29 +68,95 @@ mdt_rc mdt_authz_request_load(mdt_env *env, mdt_req *req, const char *id, mdt_au
 mdt_rc mdt_authz_request_consume(mdt_env *env, mdt_req *req, const char *id,
                                  mdt_err *err) MDT_WARN_UNUSED;
 
-/* Consumes the stored request id (NULL: nothing to do) before it is
- * answered, so that one request is answered once however often its form is
- * sent; false with an error page when it was answered already (or a fault). */
-bool mdt_authz_request_use(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
-                           const char *id);
+/* ------------------------------------------------------------ outcomes
+ * The protocol decides; the pages (web/) render. */
 
-/* Issues a code for session s and answers 303 to the client (code, state,
- * iss), audited as authz.code_issued. id: the stored request p was read
- * from (NULL: none), consumed first, so that it yields one code only; an
- * error page when it was consumed already. */
-void mdt_authz_respond_code(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_client *c,
-                            const mdt_authz_params *p, const mdt_web_session *s, const char *id);
-/* Answers 303 to the client with error, error_description, state and iss;
- * audited as audit_type (authz.refused, consent.denied). */
-void mdt_authz_respond_error(mdt_env *env, mdt_req *req, mdt_resp *resp,
-                             const mdt_authz_params *p, const char *error, const char *desc,
-                             const char *audit_type, const char *username);
-/* An error page (never a redirect), audited as authz.refused. */
-void mdt_authz_error_page(mdt_req *req, mdt_resp *resp, int status, const char *client_id,
-                          const char *message);
+/* Who signed in, as the protocol needs it (never a web session). */
+typedef struct {
+    const char *username;
+    int64_t auth_time;    /* when the person authenticated */
+    const char *amr;      /* how ("pwd") */
+    const char *sid;      /* the ID token's sid: derived from the session, never its id */
+} mdt_authz_user;
 
-/* GET and POST /authorize. */
-void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* Whether u is too old for p (prompt=login, max_age): the person must sign
+ * in again before any code is issued for p. */
+bool mdt_authz_needs_login(int64_t now, const mdt_authz_params *p, const mdt_authz_user *u);
+
+/* The next step of a valid request p: a pure function of the request, who
+ * signed in (u: NULL when nobody), whether u's consent covers p's scope
+ * (ignored without u) and now. */
+typedef enum {
+    MDT_AUTHZ_STEP_LOGIN,            /* sign in first */
+    MDT_AUTHZ_STEP_LOGIN_REQUIRED,   /* sign-in needed but prompt=none: login_required */
+    MDT_AUTHZ_STEP_CONSENT,          /* ask for consent */
+    MDT_AUTHZ_STEP_CONSENT_REQUIRED, /* consent needed but prompt=none: consent_required */
+    MDT_AUTHZ_STEP_CODE,             /* issue the code */
+} mdt_authz_step;
+mdt_authz_step mdt_authz_next_step(const mdt_authz_params *p, const mdt_authz_user *u,
+                                   bool consented, int64_t now);
+
+typedef enum {
+    MDT_AUTHZ_SHOW_ERROR,     /* an error page, never a redirect: status, title, message */
+    MDT_AUTHZ_REDIRECT_ERROR, /* an error response to the client: redirect_uri, params */
+    MDT_AUTHZ_NEEDS_LOGIN,    /* sign in, then back to resume */
+    MDT_AUTHZ_NEEDS_CONSENT,  /* the consent page of the stored request request_id */
+    MDT_AUTHZ_CODE,           /* the code response to the client: redirect_uri, params */
+} mdt_authz_kind;
+
+#define MDT_AUTHZ_RESPONSE_PARAMS 4
+
+typedef struct {
+    mdt_authz_kind kind;
+    int status;               /* SHOW_ERROR: 400 or 500 */
+    const char *title;        /* SHOW_ERROR: the page's title */
+    const char *message;      /* SHOW_ERROR: the page's text (public) */
+    const char *request_id;   /* NEEDS_LOGIN, NEEDS_CONSENT: the stored request */
+    const char *resume;       /* NEEDS_LOGIN: the path on this server to come back to */
+    const char *redirect_uri; /* CODE, REDIRECT_ERROR: where the response goes */
+    bool form_post;           /* ... as an auto-submitted form (response_mode=form_post),
+                                 else in the redirect's query */
+    mdt_kv params[MDT_AUTHZ_RESPONSE_PARAMS]; /* the response's parameters; a NULL value
+                                                 is left out */
+    size_t nparams;
+    char code[64];            /* CODE: the code itself (a secret: mdt_authz_outcome_wipe) */
+    bool has_audit;           /* audit: recorded with the response (the response waits
+                                 until it is durable) */
+    mdt_audit_event audit;
+} mdt_authz_outcome;
+
+/* Wipes the code an outcome carries, once it has been rendered. */
+void mdt_authz_outcome_wipe(mdt_authz_outcome *o);
+
+/* GET and POST /authorize: reads the request (query or form), its client,
+ * a pushed or stored request (request_uri), and decides for u (NULL: nobody
+ * signed in; the caller reads who did). Stores the request when sign-in or
+ * consent must come first, issues the code when nothing must. */
+void mdt_authorize(mdt_env *env, mdt_req *req, const mdt_authz_user *u,
+                   mdt_authz_outcome *out);
+
+/* The consent page of stored request id for u: true with the request and
+ * its client when consent can be asked; false with the outcome (an error
+ * page when the request is unknown, expired, answered or its client cannot
+ * use /authorize any more; NEEDS_LOGIN with resume when u's sign-in is too
+ * old for the request). */
+bool mdt_authz_consent_pending(mdt_env *env, mdt_req *req, const char *id,
+                               const mdt_authz_user *u, const char *resume,
+                               mdt_authz_params *p, mdt_client *c, mdt_authz_outcome *out);
+
+/* The person's answer to the consent page of stored request id (already
+ * checked by mdt_authz_consent_pending): allow remembers the consent
+ * (audited as consent.granted) and issues the code; deny answers
+ * access_denied (audited as consent.denied). The stored request is consumed
+ * first: of two answers, one wins, the other gets an error page. */
+void mdt_authz_consent_answer(mdt_env *env, mdt_req *req, const mdt_authz_user *u,
+                              const mdt_client *c, const mdt_authz_params *p, const char *id,
+                              bool allow, mdt_authz_outcome *out);
+
+/* An error page outcome, audited as authz.refused (never a redirect). */
+void mdt_authz_error_page(mdt_req *req, mdt_authz_outcome *out, int status,
+                          const char *client_id, const char *message);
+
 /* POST /par (RFC 9126, par.c): client authentication as at /token, the
  * checks of /authorize, 201 {"request_uri", "expires_in"}. */
 void mdt_handle_par(mdt_env *env, mdt_req *req, mdt_resp *resp);

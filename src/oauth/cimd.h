@@ -45,8 +45,8 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/mdt.h"
-#include "http/http.h"
 #include "iga/client.h"
+#include "msg/msg.h"
 #include "net/fetch.h"
 
 #define MDT_CIMD_CACHE_MAX 1024 /* document URLs cached at once */

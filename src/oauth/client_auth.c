@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "core/b64.h"
-#include "http/peer_cert.h"
+#include "msg/client_cert.h"
 #include "oauth/cimd.h"
 
 mdt_rc mdt_client_auth_fail(mdt_err *err, const char *fmt, ...)
@@ -21,38 +21,6 @@ mdt_rc mdt_client_auth_fail(mdt_err *err, const char *fmt, ...)
     vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
     va_end(ap);
     return MDT_ERR_INVALID_CLIENT;
-}
-
-#define MAX_BASIC_LEN 1024
-
-/* RFC 6749 §2.3.1: base64(urlencode(id) ":" urlencode(secret)) */
-static mdt_rc parse_basic(mdt_req *req, const char *hdr, const char **id, const char **secret,
-                          mdt_err *err)
-{
-    const char *p = hdr + 6;
-    size_t n, outlen = 0;
-    uint8_t *raw;
-    const char *colon;
-
-    while (*p == ' ')
-        p++;
-    n = strlen(p);
-    if (n == 0 || n > MAX_BASIC_LEN || !(raw = mdt_arena_alloc(req->arena, n)))
-        return mdt_fail(err, MDT_ERR_INVALID_CLIENT, "client authentication failed");
-    if (mdt_b64_decode(p, n, raw, n, &outlen) != MDT_OK)
-        return mdt_failf(err, MDT_ERR_INVALID_CLIENT, "client authentication failed",
-                         "malformed Basic credentials");
-    colon = memchr(raw, ':', outlen);
-    if (!colon)
-        return mdt_failf(err, MDT_ERR_INVALID_CLIENT, "client authentication failed",
-                         "Basic credentials without ':'");
-    *id = mdt_url_decode(req->arena, (const char *)raw, (size_t)(colon - (const char *)raw));
-    *secret = mdt_url_decode(req->arena, colon + 1, outlen - (size_t)(colon + 1 - (const char *)raw));
-    mdt_wipe(raw, outlen);
-    if (!*id || !*secret || !**id)
-        return mdt_failf(err, MDT_ERR_INVALID_CLIENT, "client authentication failed",
-                         "malformed Basic credentials");
-    return MDT_OK;
 }
 
 static bool presents_assertion(mdt_env *env, mdt_req *req)
@@ -134,7 +102,8 @@ static mdt_rc by_secret(mdt_env *env, mdt_req *req, const char *method, mdt_clie
     mdt_rc rc;
 
     if (mdt_str_eq(method, "client_secret_basic")) {
-        if ((rc = parse_basic(req, mdt_req_header(req, "Authorization"), &id, &secret, err)))
+        if ((rc = mdt_basic_parse(req->arena, mdt_req_header(req, "Authorization"), &id,
+                                  &secret, err)))
             return rc;
         if (form_id && strcmp(form_id, id) != 0)
             return mdt_fail(err, MDT_ERR_INVALID_REQUEST,

@@ -10,9 +10,9 @@
 #ifndef MDT_OAUTH_CLIENT_AUTH_H
 #define MDT_OAUTH_CLIENT_AUTH_H
 
-#include "http/http.h"
 #include "iga/client.h"
 #include "iga/registry.h"
+#include "msg/msg.h"
 
 typedef struct {
     mdt_client client;

@@ -1,7 +1,7 @@
 /* RFC 8705 mutual-TLS client authentication (§2.1 tls_client_auth, §2.2
  * self_signed_tls_client_auth) and certificate-bound access tokens (§3).
  *
- * The certificate comes from src/http/peer_cert.c (the TLS connection, or a
+ * The certificate comes from msg/client_cert.h (the TLS connection, or a
  * trusted proxy's X-Client-Cert). The TLS layer accepts any certificate: the
  * decision is made here, per client, at the request's injected time:
  *   tls_client_auth              chain to [server] tls_client_ca (verified
@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/peer_cert.h"
 #include "iga/credentials.h"
+#include "jose/x509.h"
+#include "msg/client_cert.h"
 #include "oauth/client_auth.h"
 #include "oauth/jwks_cache.h"
-#include "oauth/x509.h"
 
 /* The CA bundle of [server] tls_client_ca, read once: a documented cache,
  * read again only if the path differs. Callers take a reference. */

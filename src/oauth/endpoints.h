@@ -3,7 +3,7 @@
 #ifndef MDT_OAUTH_ENDPOINTS_H
 #define MDT_OAUTH_ENDPOINTS_H
 
-#include "http/http.h"
+#include "msg/msg.h"
 
 void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* OpenID Connect UserInfo (userinfo.c), GET and POST. */

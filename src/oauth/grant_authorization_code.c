@@ -10,7 +10,7 @@
  * verifier is not its client. */
 #include <string.h>
 
-#include "jose/seal.h"
+#include "core/hash.h"
 #include "oauth/grants.h"
 #include "oauth/id_token.h"
 #include "oauth/pkce.h"

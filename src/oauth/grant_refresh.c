@@ -8,7 +8,7 @@
  * refresh token keeps the grant's scope. */
 #include <string.h>
 
-#include "jose/seal.h"
+#include "core/hash.h"
 #include "core/words.h"
 #include "oauth/grants.h"
 #include "oauth/id_token.h"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "core/b64.h"
@@ -138,5 +139,34 @@ mdt_rc mdt_id_token_mint(mdt_env *env, mdt_arena *a, const mdt_id_token_params *
         !(*out = mdt_arena_strndup(a, tok.data, tok.len)))
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     mdt_buf_free(&tok);
+    return rc;
+}
+
+mdt_rc mdt_id_token_hint_verify(mdt_env *env, int64_t now, mdt_arena *a, const char *hint,
+                                const char **client_id, const char **sub, mdt_err *err)
+{
+    mdt_jws *jws = NULL;
+    json_t *claims = NULL;
+    const char *payload, *aud, *who;
+    size_t n;
+    mdt_rc rc;
+
+    if ((rc = mdt_jws_parse(hint, strlen(hint), MDT_ID_TOKEN_HINT_MAX, &jws, err)) != MDT_OK ||
+        (rc = mdt_keyring_verify(env->keys, now, jws, err)) != MDT_OK)
+        goto out;
+    payload = mdt_jws_payload(jws, &n);
+    claims = json_loadb(payload, n, 0, NULL);
+    aud = json_string_value(json_object_get(claims, "aud"));
+    who = json_string_value(json_object_get(claims, "sub"));
+    if (!mdt_str_eq(mdt_jws_typ(jws), "JWT") || !aud || !who ||
+        !mdt_str_eq(json_string_value(json_object_get(claims, "iss")), env->cfg.issuer)) {
+        rc = mdt_fail(err, MDT_ERR_INVALID_REQUEST, "id_token_hint is not an ID token");
+        goto out;
+    }
+    if (!(*client_id = mdt_arena_strdup(a, aud)) || !(*sub = mdt_arena_strdup(a, who)))
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+out:
+    json_decref(claims);
+    mdt_jws_free(jws);
     return rc;
 }

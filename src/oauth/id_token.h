@@ -13,6 +13,7 @@
 
 #define MDT_ACR_PASSWORD "urn:mandate:acr:pwd" /* the acr of a password login */
 #define MDT_TOKEN_HASH_MAX 64                  /* base64url of half a SHA-512, with NUL */
+#define MDT_ID_TOKEN_HINT_MAX 16384            /* bytes of an id_token_hint */
 
 typedef struct {
     const mdt_client *client; /* aud */
@@ -36,6 +37,15 @@ mdt_rc mdt_oidc_token_hash(const char *alg, const char *token, char out[MDT_TOKE
 /* Signs an ID token with the key that signs at p->iat; *out in a. */
 mdt_rc mdt_id_token_mint(mdt_env *env, mdt_arena *a, const mdt_id_token_params *p,
                          const char **out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* An ID token this server signed, given back as a hint (id_token_hint,
+ * RP-Initiated Logout §2): its signature by the key ring at now, typ "JWT",
+ * iss this issuer, and the client (aud) and person (sub) it names, into
+ * *client_id and *sub (in a). Expired tokens are accepted. Anything else is
+ * MDT_ERR_INVALID_REQUEST (or the verification's error). */
+mdt_rc mdt_id_token_hint_verify(mdt_env *env, int64_t now, mdt_arena *a, const char *hint,
+                                const char **client_id, const char **sub,
+                                mdt_err *err) MDT_WARN_UNUSED;
 
 /* True when the space-separated scope contains word. */
 bool mdt_scope_has(const char *scope, const char *word);

@@ -9,7 +9,7 @@
 
 #include "core/b64.h"
 #include "core/clock.h"
-#include "jose/seal.h"
+#include "core/hash.h"
 
 typedef struct {
     char *key;          /* URL, or the base64url SHA-256 of a registered set; NULL: free */

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/b64.h"
-#include "jose/seal.h"
+#include "core/hash.h"
 
 static bool unreserved(char c)
 {

@@ -11,7 +11,7 @@
 
 #include "core/arena.h"
 #include "core/mdt.h"
-#include "http/http.h"
+#include "msg/msg.h"
 
 #define MDT_REDIRECT_MAX 8192 /* bytes of a built redirect URL */
 

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hash.h"
 #include "iga/client.h"
-#include "jose/seal.h"
 
 #define REFRESH_BYTES 32 /* 256 bits */
 #define FAMILY_BYTES 16

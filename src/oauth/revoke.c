@@ -3,8 +3,8 @@
  * changes, as §2.2 prescribes. */
 #include <string.h>
 
+#include "core/hash.h"
 #include "oauth/client_auth.h"
-#include "jose/seal.h"
 #include "oauth/endpoints.h"
 #include "oauth/refresh.h"
 #include "oauth/tokens.h"

@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "core/b64.h"
+#include "core/hash.h"
 #include "core/words.h"
 #include "jose/jws.h"
-#include "jose/seal.h"
 #include "keys/keyring.h"
 #include "store/store.h"
 

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/peer_cert.h"
+#include "jose/x509.h"
+#include "msg/client_cert.h"
 #include "oauth/endpoints.h"
 #include "oauth/id_token.h"
 #include "oauth/tokens.h"
-#include "oauth/x509.h"
 #include "store/store.h"
 
 static void challenge(mdt_resp *resp, int status, const char *error, const char *desc)

@@ -13,6 +13,7 @@
 #include "oauth/grants.h"
 #include "oauth/redirect.h"
 #include "store/store.h"
+#include "web/authorize.h"
 #include "web/csrf.h"
 #include "web/render.h"
 #include "web/session.h"
@@ -222,112 +223,76 @@ static void render(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_ses
     mdt_web_allow_form_target(req, resp, p->redirect_uri);
 }
 
-/* Sends the browser to /login, coming back to the consent page of id. */
-static void to_login(mdt_req *req, mdt_resp *resp, const char *id)
+/* Where sign-in comes back to: the consent page of id. */
+static const char *consent_path(mdt_req *req, const char *id)
 {
-    const char *back = mdt_arena_printf(req->arena, "/consent?request=%s",
-                                        mdt_url_encode(req->arena, id));
-
-    resp->status = 303;
-    mdt_resp_header(resp, "Location",
-                    mdt_arena_printf(req->arena, "/login?return_to=%s",
-                                     mdt_url_encode(req->arena, back)));
-    mdt_web_security_headers(resp);
+    return mdt_arena_printf(req->arena, "/consent?request=%s", mdt_url_encode(req->arena, id));
 }
 
-/* The session, or a redirect to /login that comes back here (false). */
+/* Who signed in, or a redirect to /login that comes back here (false). */
 static bool need_session(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *id,
-                         mdt_web_session *s)
+                         mdt_web_session *s, mdt_authz_user *u)
 {
     mdt_err err = {0};
-    mdt_rc rc = mdt_web_session_get(env, req, req->arena, s, &err);
+    mdt_authz_outcome o = {.kind = MDT_AUTHZ_NEEDS_LOGIN, .request_id = id};
+    mdt_rc rc = mdt_web_signed_in(env, req, s, u, &err);
 
     if (rc == MDT_OK)
         return true;
-    if (rc != MDT_ERR_NOT_FOUND)
+    if (rc != MDT_ERR_NOT_FOUND) {
         fault(resp, "The service could not read the session.");
-    else
-        to_login(req, resp, id);
+        return false;
+    }
+    o.resume = consent_path(req, id);
+    mdt_web_authz_render(req, resp, &o);
     return false;
 }
 
-/* The stored request's sign-in requirements (prompt=login, max_age) hold
- * here too: reaching /consent directly skips no step of /authorize. */
-static bool fresh_enough(mdt_req *req, mdt_resp *resp, const char *id,
-                         const mdt_authz_params *p, const mdt_web_session *s)
+/* The stored request and its client, when consent can be asked (else the
+ * protocol's answer is rendered: an error page, or sign-in again). */
+static bool pending(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *id,
+                    const mdt_authz_user *u, mdt_authz_params *p, mdt_client *c)
 {
-    if (!mdt_authz_needs_login(req, p, s))
+    mdt_authz_outcome o;
+
+    if (mdt_authz_consent_pending(env, req, id, u, consent_path(req, id), p, c, &o))
         return true;
-    to_login(req, resp, id);
+    mdt_web_authz_render(req, resp, &o);
     return false;
 }
 
-/* The stored request and its client, or an error page (false). */
-static bool load(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *id,
-                 mdt_authz_params *p, mdt_client *c)
+/* An error page for a request that names no stored request. */
+static void no_request(mdt_req *req, mdt_resp *resp)
 {
-    mdt_err err = {0};
-    mdt_rc rc = mdt_authz_request_load(env, req, id, p, &err);
+    mdt_authz_outcome o = {0};
 
-    if (rc == MDT_OK)
-        rc = mdt_client_load(env, p->client_id, req->arena, c, &err);
-    if (rc == MDT_OK && !mdt_authz_client_allowed(c, req->now))
-        rc = MDT_ERR_NOT_FOUND;
-    if (rc == MDT_ERR_NOT_FOUND)
-        mdt_authz_error_page(req, resp, 400, p->client_id,
-                             "This authorization request is unknown, has expired or was "
-                             "already answered. Go back to the application and start again.");
-    else if (rc != MDT_OK)
-        fault(resp, "The service could not read the authorization request.");
-    return rc == MDT_OK;
+    mdt_authz_error_page(req, &o, 400, NULL, "No authorization request to consent to.");
+    mdt_web_authz_render(req, resp, &o);
 }
 
 void mdt_handle_consent_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     const char *id = mdt_req_query(req, "request");
     mdt_web_session s;
+    mdt_authz_user u;
     mdt_authz_params p = {0};
     mdt_client c;
 
     if (!id || !*id || strlen(id) > 64) {
-        mdt_authz_error_page(req, resp, 400, NULL, "No authorization request to consent to.");
+        no_request(req, resp);
         return;
     }
-    if (need_session(env, req, resp, id, &s) && load(env, req, resp, id, &p, &c) &&
-        fresh_enough(req, resp, id, &p, &s))
+    if (need_session(env, req, resp, id, &s, &u) && pending(env, req, resp, id, &u, &p, &c))
         render(env, req, resp, &s, &c, &p, id);
-}
-
-static void granted(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_session *s,
-                    const mdt_client *c, const mdt_authz_params *p, const char *id)
-{
-    mdt_err err = {0};
-    mdt_audit_event ev = {.type = "consent.granted", .actor = s->rec.username,
-                          .client_id = c->client_id, .subject = s->rec.username,
-                          .decision = "allow", .request_id = req->request_id, .ip = req->peer_ip};
-    mdt_buf b;
-
-    if (!mdt_authz_request_use(env, req, resp, c, id))
-        return; /* answered before: one request, one code */
-    mdt_buf_init(&b, 4096);
-    if (mdt_buf_adds(&b, "{\"scope\":") == MDT_OK && mdt_buf_add_json_str(&b, p->scope) == MDT_OK &&
-        mdt_buf_adds(&b, "}") == MDT_OK)
-        ev.data = mdt_arena_strdup(req->arena, b.data);
-    mdt_buf_free(&b);
-    if (mdt_consent_remember(env, s->rec.username, c->client_id, p->scope, req->now, req->arena,
-                             &err) != MDT_OK ||
-        mdt_env_audit(env, &ev, &err) != MDT_OK) {
-        fault(resp, "The service could not record your consent.");
-        return;
-    }
-    mdt_authz_respond_code(env, req, resp, c, p, s, NULL);
 }
 
 void mdt_handle_consent(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     const char *id, *decision;
     mdt_web_session s;
+    mdt_authz_user u;
     mdt_authz_params p = {0};
+    mdt_authz_outcome o;
     mdt_client c;
     mdt_err err = {0};
 
@@ -338,10 +303,10 @@ void mdt_handle_consent(mdt_env *env, mdt_req *req, mdt_resp *resp)
     id = mdt_req_form(req, "request");
     decision = mdt_req_form(req, "decision");
     if (!id || !*id || strlen(id) > 64) {
-        mdt_authz_error_page(req, resp, 400, NULL, "No authorization request to consent to.");
+        no_request(req, resp);
         return;
     }
-    if (!need_session(env, req, resp, id, &s))
+    if (!need_session(env, req, resp, id, &s, &u))
         return;
     if (mdt_web_csrf_check(env, req, &s, "consent", &err) != MDT_OK) {
         mdt_web_message_page(resp, 403, "Cannot authorize",
@@ -354,15 +319,12 @@ void mdt_handle_consent(mdt_env *env, mdt_req *req, mdt_resp *resp)
                                         .request_id = req->request_id, .ip = req->peer_ip};
         return;
     }
-    if (!load(env, req, resp, id, &p, &c) || !fresh_enough(req, resp, id, &p, &s))
+    if (!pending(env, req, resp, id, &u, &p, &c))
         return;
-    if (mdt_str_eq(decision, "allow"))
-        granted(env, req, resp, &s, &c, &p, id);
-    else if (mdt_str_eq(decision, "deny")) {
-        if (mdt_authz_request_use(env, req, resp, &c, id))
-            mdt_authz_respond_error(env, req, resp, &p, "access_denied",
-                                    "the person denied the request", "consent.denied",
-                                    s.rec.username);
-    } else
+    if (!mdt_str_eq(decision, "allow") && !mdt_str_eq(decision, "deny")) {
         mdt_web_message_page(resp, 400, "Cannot authorize", "Choose Allow or Deny.");
+        return;
+    }
+    mdt_authz_consent_answer(env, req, &u, &c, &p, id, mdt_str_eq(decision, "allow"), &o);
+    mdt_web_authz_render(req, resp, &o);
 }

@@ -46,7 +46,7 @@ static bool secret_valid(const char *s)
 static mdt_rc pre_session_secret(mdt_env *env, mdt_req *req, mdt_resp *resp, const char **out,
                                  mdt_err *err)
 {
-    const char *have = mdt_web_cookie(req, MDT_WEB_CSRF_COOKIE);
+    const char *have = mdt_req_cookie(req, MDT_WEB_CSRF_COOKIE);
     uint8_t raw[MDT_WEB_CSRF_SECRET_BYTES];
     char *s;
 
@@ -101,7 +101,7 @@ mdt_rc mdt_web_csrf_check(mdt_env *env, mdt_req *req, const mdt_web_session *s,
 {
     const char *origin = mdt_req_header(req, "Origin");
     const char *presented = mdt_req_form(req, MDT_WEB_CSRF_FIELD);
-    const char *secret = s ? s->id : mdt_web_cookie(req, MDT_WEB_CSRF_COOKIE);
+    const char *secret = s ? s->id : mdt_req_cookie(req, MDT_WEB_CSRF_COOKIE);
     const char *deny = "the form expired or was not sent by this site";
 
     if (origin && strcmp(origin, "null") != 0 && !same_origin(env->cfg.issuer, origin))

@@ -23,7 +23,7 @@
 
 #include "app/env.h"
 #include "core/mdt.h"
-#include "http/http.h"
+#include "msg/msg.h"
 #include "web/session.h"
 
 #define MDT_WEB_CSRF_COOKIE "mandate_csrf"

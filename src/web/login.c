@@ -9,9 +9,8 @@
 
 #include "core/b64.h"
 #include "iga/client.h"
-#include "jose/jws.h"
-#include "keys/keyring.h"
 #include "oauth/authorize.h"
+#include "oauth/id_token.h"
 #include "oauth/redirect.h"
 #include "store/store.h"
 #include "users/users.h"
@@ -21,7 +20,6 @@
 #include "web/web.h"
 
 #define LOGIN_KEY_MAX 320      /* bytes of a throttling counter's name */
-#define LOGOUT_HINT_MAX 16384  /* bytes of an id_token_hint */
 #define LOGOUT_STATE_MAX 1024  /* bytes of a logout request's state */
 
 /* An RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), checked:
@@ -472,39 +470,6 @@ static const char *nonempty(const char *s)
     return s && *s ? s : NULL;
 }
 
-/* The client (aud) and the person (sub) an ID token this server signed
- * names, into *client_id and *sub. Expired tokens are accepted
- * (RP-Initiated Logout §2). */
-static mdt_rc hint_client(mdt_env *env, mdt_req *req, const char *hint, const char **client_id,
-                          const char **sub, mdt_err *err)
-{
-    mdt_jws *jws = NULL;
-    json_t *claims = NULL;
-    const char *payload, *aud, *who;
-    size_t n;
-    mdt_rc rc;
-
-    if ((rc = mdt_jws_parse(hint, strlen(hint), LOGOUT_HINT_MAX, &jws, err)) != MDT_OK ||
-        (rc = mdt_keyring_verify(env->keys, req->now, jws, err)) != MDT_OK)
-        goto out;
-    payload = mdt_jws_payload(jws, &n);
-    claims = json_loadb(payload, n, 0, NULL);
-    aud = json_string_value(json_object_get(claims, "aud"));
-    who = json_string_value(json_object_get(claims, "sub"));
-    if (!mdt_str_eq(mdt_jws_typ(jws), "JWT") || !aud || !who ||
-        !mdt_str_eq(json_string_value(json_object_get(claims, "iss")), env->cfg.issuer)) {
-        rc = mdt_fail(err, MDT_ERR_INVALID_REQUEST, "id_token_hint is not an ID token");
-        goto out;
-    }
-    if (!(*client_id = mdt_arena_strdup(req->arena, aud)) ||
-        !(*sub = mdt_arena_strdup(req->arena, who)))
-        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-out:
-    json_decref(claims);
-    mdt_jws_free(jws);
-    return rc;
-}
-
 static bool registered(const mdt_client *c, const char *uri)
 {
     for (size_t i = 0; i < c->npost_logout_redirect_uris; i++)
@@ -522,7 +487,8 @@ static const char *logout_check(mdt_env *env, mdt_req *req, const char *hint,
 
     if (out->state && strlen(out->state) > LOGOUT_STATE_MAX)
         return "state is too long";
-    if (hint && hint_client(env, req, hint, &out->client_id, &out->hint_sub, &err) != MDT_OK)
+    if (hint && mdt_id_token_hint_verify(env, req->now, req->arena, hint, &out->client_id,
+                                         &out->hint_sub, &err) != MDT_OK)
         return "the id_token_hint is not a valid ID token from this server";
     if (client_id && out->client_id && !mdt_str_eq(client_id, out->client_id))
         return "client_id does not match the id_token_hint";
@@ -642,7 +608,7 @@ void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp)
         if (failed)
             return;
         signed_out(req, resp, &lr, "You are signed out.");
-        if (mdt_web_cookie(req, MDT_WEB_SESSION_COOKIE))
+        if (mdt_req_cookie(req, MDT_WEB_SESSION_COOKIE))
             mdt_resp_header(resp, "Set-Cookie",
                             mdt_web_set_cookie(req->arena, MDT_WEB_SESSION_COOKIE, "", 0,
                                                mdt_web_cookie_secure(&env->cfg)));

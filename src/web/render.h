@@ -16,7 +16,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/mdt.h"
-#include "http/http.h"
+#include "msg/msg.h"
 
 #define MDT_WEB_PAGE_MAX ((size_t)256 << 10) /* bytes of one rendered page */
 #define MDT_WEB_VAR_NAME_MAX 32              /* bytes of a placeholder's name */

@@ -3,36 +3,7 @@
 #include <string.h>
 
 #include "core/b64.h"
-#include "jose/seal.h"
-
-const char *mdt_web_cookie_find(const char *header, const char *name, mdt_arena *a)
-{
-    size_t nlen = strlen(name);
-    const char *p = header;
-
-    if (!header || strlen(header) > MDT_WEB_COOKIE_HEADER_MAX)
-        return NULL;
-    while (*p) {
-        const char *end = strchr(p, ';');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-
-        while (len && (*p == ' ' || *p == '\t')) {
-            p++;
-            len--;
-        }
-        if (len > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=')
-            return mdt_arena_strndup(a, p + nlen + 1, len - nlen - 1);
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return NULL;
-}
-
-const char *mdt_web_cookie(mdt_req *req, const char *name)
-{
-    return mdt_web_cookie_find(mdt_req_header(req, "Cookie"), name, req->arena);
-}
+#include "core/hash.h"
 
 bool mdt_web_cookie_secure(const mdt_config *cfg)
 {
@@ -67,7 +38,7 @@ static bool id_valid(const char *id)
 mdt_rc mdt_web_session_get(mdt_env *env, mdt_req *req, mdt_arena *a, mdt_web_session *out,
                            mdt_err *err)
 {
-    const char *id = mdt_web_cookie(req, MDT_WEB_SESSION_COOKIE);
+    const char *id = mdt_req_cookie(req, MDT_WEB_SESSION_COOKIE);
     uint8_t hash[MDT_HASH_LEN];
     mdt_rc rc;
 

@@ -15,25 +15,19 @@
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
-#include "http/http.h"
+#include "msg/msg.h"
 #include "store/store.h"
 
 #define MDT_WEB_SESSION_COOKIE "mandate_session"
 #define MDT_WEB_SESSION_ID_BYTES 32  /* 256 bits of randomness */
 #define MDT_WEB_SESSION_ID_LEN 43    /* its base64url length */
 #define MDT_WEB_SESSION_TOUCH_EVERY 60 /* seconds between two last_seen_at writes */
-#define MDT_WEB_COOKIE_HEADER_MAX 4096 /* bytes of a Cookie header we look into */
 
 typedef struct {
     const char *id;        /* the cookie value: a secret, never logged */
     mdt_session_rec rec;
 } mdt_web_session;
 
-/* The value of cookie name in a Cookie header (copied into a), or NULL when
- * absent or when the header is larger than MDT_WEB_COOKIE_HEADER_MAX. */
-const char *mdt_web_cookie_find(const char *header, const char *name, mdt_arena *a);
-/* Same, from the request's Cookie header. */
-const char *mdt_web_cookie(mdt_req *req, const char *name);
 /* Whether cookies carry Secure: false only for an http:// issuer (which
  * configuration allows only on loopback). */
 bool mdt_web_cookie_secure(const mdt_config *cfg);

@@ -1,12 +1,12 @@
-/* HTTP handlers of the web pages for people (SPEC §2.3, §2.6): /login,
- * /logout and the stylesheet. */
+/* HTTP handlers of the web pages for people (SPEC §2.3, §2.6): /authorize,
+ * /consent, /consents, /login, /logout and the stylesheet. */
 #ifndef MDT_WEB_WEB_H
 #define MDT_WEB_WEB_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "http/http.h"
+#include "msg/msg.h"
 
 #define MDT_WEB_RETURN_TO_MAX 2048    /* bytes of a return_to path */
 #define MDT_WEB_LOGIN_WINDOW 900      /* seconds: failed logins are counted per 15 minutes */
@@ -35,6 +35,9 @@ void mdt_handle_login(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_logout_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* POST /logout: CSRF, then the session is revoked and its cookie cleared. */
 void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* GET and POST /authorize (authorize.c): who signed in, the protocol's
+ * decision (oauth/authorize.h), its page or redirect. */
+void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* GET /consent?request=<id>: who asks for what, with Allow and Deny (consent.c). */
 void mdt_handle_consent_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* POST /consent: CSRF, then the decision: the code, or access_denied. */

@@ -1,4 +1,5 @@
-/* Request parsing of the HTTP layer: forms and JSON bodies. */
+/* Request parsing (msg/): forms, JSON bodies, Basic credentials; and the
+ * HTTP layer's client address, framing and connection limits. */
 #include "unit.h"
 
 #include <arpa/inet.h>
@@ -8,7 +9,7 @@
 #include "http/client_addr.h"
 #include "http/conn_limit.h"
 #include "http/framing.h"
-#include "http/http.h"
+#include "msg/msg.h"
 
 static mdt_rc form(mdt_arena *a, const char *s, mdt_kv **kv, size_t *n)
 {
@@ -299,6 +300,50 @@ static void test_resp_error(void **state)
     mdt_buf_free(&resp.body);
 }
 
+/* Basic credentials (RFC 6749 §2.3.1): base64 of the URL-encoded id and
+ * secret; anything else is invalid_client. */
+static void test_basic(void **state)
+{
+    mdt_arena a;
+    mdt_err err = {0};
+    const char *id, *secret;
+
+    (void)state;
+    mdt_arena_init(&a, 4096);
+    /* "my%20app:s%3Acret" */
+    assert_int_equal(mdt_basic_parse(&a, "Basic bXklMjBhcHA6cyUzQWNyZXQ=", &id, &secret, &err),
+                     MDT_OK);
+    assert_string_equal(id, "my app");
+    assert_string_equal(secret, "s:cret");
+    assert_int_equal(mdt_basic_parse(&a, "basic  YTpi", &id, &secret, &err), MDT_OK);
+    assert_string_equal(id, "a");
+    assert_string_equal(secret, "b");
+    assert_int_equal(mdt_basic_parse(&a, NULL, &id, &secret, &err), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_basic_parse(&a, "Bearer YTpi", &id, &secret, &err), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_basic_parse(&a, "Basic ", &id, &secret, &err), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_basic_parse(&a, "Basic !!!!", &id, &secret, &err), MDT_ERR_INVALID_CLIENT);
+    /* "ab" (no colon), ":b" (empty id), "a:%zz" (bad escape) */
+    assert_int_equal(mdt_basic_parse(&a, "Basic YWI=", &id, &secret, &err), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_basic_parse(&a, "Basic OmI=", &id, &secret, &err), MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_basic_parse(&a, "Basic YToleno=", &id, &secret, &err),
+                     MDT_ERR_INVALID_CLIENT);
+    mdt_arena_free(&a);
+}
+
+/* A request without a server behind it answers no lookup. */
+static void test_no_transport(void **state)
+{
+    mdt_arena a;
+    mdt_req req = {.arena = &a};
+
+    (void)state;
+    mdt_arena_init(&a, 1024);
+    assert_null(mdt_req_header(&req, "Cookie"));
+    assert_null(mdt_req_query(&req, "client_id"));
+    assert_null(mdt_req_cookie(&req, "mandate_session"));
+    mdt_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +354,8 @@ int main(void)
         cmocka_unit_test(test_client_addr),
         cmocka_unit_test(test_conn_limit),
         cmocka_unit_test(test_resp_error),
+        cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_no_transport),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

@@ -9,13 +9,13 @@
 
 #include "app/env.h"
 #include "core/arena.h"
+#include "core/hash.h"
 #include "iga/apikey.h"
 #include "iga/client.h"
 #include "iga/credentials.h"
 #include "iga/scope.h"
 #include "iga/secret.h"
 #include "jose/jwk.h"
-#include "jose/seal.h"
 #include "store/store.h"
 
 #define T0 1767225600 /* 2026-01-01T00:00:00Z */

@@ -7,6 +7,7 @@
 
 #include "core/b64.h"
 #include "core/buf.h"
+#include "core/hash.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
 #include "jose/seal.h"

@@ -48,27 +48,27 @@ static void test_client_allowed(void **state)
     assert_false(mdt_authz_client_allowed(&c, 100));
 }
 
-/* The sign-in rules of a stored request against a session: prompt=login
- * (login_after) and max_age. */
+/* The sign-in rules of a stored request against who signed in:
+ * prompt=login (login_after) and max_age. */
 static void test_needs_login(void **state)
 {
-    mdt_req req = {.now = 1000};
+    int64_t now = 1000;
     mdt_authz_params p = {.max_age = -1};
-    mdt_web_session s = {.rec = {.auth_time = 900}};
+    mdt_authz_user u = {.username = "alice", .auth_time = 900};
 
     (void)state;
-    assert_false(mdt_authz_needs_login(&req, &p, &s));
+    assert_false(mdt_authz_needs_login(now, &p, &u));
     p.login_after = 950; /* prompt=login at 950: the 900 sign-in is too old */
-    assert_true(mdt_authz_needs_login(&req, &p, &s));
-    s.rec.auth_time = 950;
-    assert_false(mdt_authz_needs_login(&req, &p, &s));
+    assert_true(mdt_authz_needs_login(now, &p, &u));
+    u.auth_time = 950;
+    assert_false(mdt_authz_needs_login(now, &p, &u));
     p.login_after = 0;
     p.max_age = 60; /* 50 s old */
-    assert_false(mdt_authz_needs_login(&req, &p, &s));
-    req.now = 1011; /* 61 s old */
-    assert_true(mdt_authz_needs_login(&req, &p, &s));
+    assert_false(mdt_authz_needs_login(now, &p, &u));
+    now = 1011; /* 61 s old */
+    assert_true(mdt_authz_needs_login(now, &p, &u));
     p.login_after = 950; /* a sign-in made for this request satisfies max_age */
-    assert_false(mdt_authz_needs_login(&req, &p, &s));
+    assert_false(mdt_authz_needs_login(now, &p, &u));
 }
 
 /* take: once, never after expiry; get still filters expired records. */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "core/arena.h"
-#include "jose/seal.h"
+#include "core/hash.h"
 #include "store/migrations.h"
 #include "store/store.h"
 

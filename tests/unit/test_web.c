@@ -179,14 +179,14 @@ static void test_cookies(void **state)
     cfg.issuer = "https://127.0.0.1:8443";
     assert_true(mdt_web_cookie_secure(&cfg));
 
-    assert_string_equal(mdt_web_cookie_find("a=1; mandate_session=xyz; b=2", "mandate_session", &a),
+    assert_string_equal(mdt_cookie_find("a=1; mandate_session=xyz; b=2", "mandate_session", &a),
                         "xyz");
-    assert_string_equal(mdt_web_cookie_find("mandate_session=xyz", "mandate_session", &a), "xyz");
-    assert_null(mdt_web_cookie_find("xmandate_session=xyz", "mandate_session", &a));
-    assert_null(mdt_web_cookie_find("mandate_session_old=xyz", "mandate_session", &a));
-    assert_null(mdt_web_cookie_find("a=1", "mandate_session", &a));
-    assert_null(mdt_web_cookie_find(NULL, "mandate_session", &a));
-    assert_string_equal(mdt_web_cookie_find("a=1;mandate_csrf=q", "mandate_csrf", &a), "q");
+    assert_string_equal(mdt_cookie_find("mandate_session=xyz", "mandate_session", &a), "xyz");
+    assert_null(mdt_cookie_find("xmandate_session=xyz", "mandate_session", &a));
+    assert_null(mdt_cookie_find("mandate_session_old=xyz", "mandate_session", &a));
+    assert_null(mdt_cookie_find("a=1", "mandate_session", &a));
+    assert_null(mdt_cookie_find(NULL, "mandate_session", &a));
+    assert_string_equal(mdt_cookie_find("a=1;mandate_csrf=q", "mandate_csrf", &a), "q");
     mdt_arena_free(&a);
 }
 

@@ -1,5 +1,5 @@
-/* X.509 for RFC 8705 (src/oauth/x509.c) and the trusted-proxy matcher
- * (src/http/peer_cert.c), with an injected time.
+/* X.509 for RFC 8705 (src/jose/x509.c) and the trusted-proxy matcher
+ * (src/core/ip.c), with an injected time.
  *
  * The certificates below were made once with the openssl CLI (OpenSSL
  * 3.0) on 2026-11-29, valid ten years (short_pem: one day):
@@ -19,9 +19,9 @@
 #include "unit.h"
 
 #include "core/b64.h"
-#include "http/peer_cert.h"
+#include "core/ip.h"
 #include "jose/jwk.h"
-#include "oauth/x509.h"
+#include "jose/x509.h"
 
 #define T_OK 1798761600   /* 2027-01-01: every certificate valid but short */
 #define T_PAST 1577836800 /* 2020-01-01: none valid yet */

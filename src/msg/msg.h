@@ -1,7 +1,11 @@
-/* The HTTP layer's view of a request and a response. Handlers see only
- * these types; libmicrohttpd stays inside src/http/server.c. */
-#ifndef MDT_HTTP_HTTP_H
-#define MDT_HTTP_HTTP_H
+/* Requests and responses as values: what handlers and protocol code see of
+ * an HTTP exchange, their parsers (form, JSON body) and the response
+ * builders. Nothing here knows the server: what only the server can answer
+ * (header and query lookup, the TLS peer's certificates) goes through the
+ * request's transport (msg/transport.h), set by src/http/server.c, where
+ * libmicrohttpd stays. */
+#ifndef MDT_MSG_MSG_H
+#define MDT_MSG_MSG_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,6 +41,8 @@ typedef struct mdt_req {
     const char *body;          /* NUL-terminated; "" when none */
     size_t body_len;
     void *conn;                /* the server's connection: only src/http uses it */
+    const struct mdt_req_transport *transport; /* lookups only the server can answer
+                                                  (msg/transport.h); NULL: none */
     mdt_kv *form;              /* after mdt_req_parse_form */
     size_t nform;
     struct mdt_fetch_waiter *waiter; /* set by the server: a cache that must fetch registers it
@@ -60,8 +66,9 @@ typedef struct mdt_resp {
 
 typedef void (*mdt_handler_fn)(mdt_env *env, mdt_req *req, mdt_resp *resp);
 
-/* Case-insensitive header lookup; NULL when absent. */
+/* Case-insensitive header lookup; NULL when absent (or without transport). */
 const char *mdt_req_header(mdt_req *req, const char *name);
+/* A query parameter, decoded; NULL when absent (or without transport). */
 const char *mdt_req_query(mdt_req *req, const char *name);
 /* Parses an application/x-www-form-urlencoded body. A parameter given twice,
  * a bad percent-escape or more than MDT_HTTP_MAX_FORM_FIELDS fields ->
@@ -81,6 +88,21 @@ mdt_rc mdt_req_parse_json(mdt_req *req, json_t **out, mdt_err *err) MDT_WARN_UNU
 mdt_rc mdt_json_parse_object(const char *s, size_t len, json_t **out, mdt_err *err) MDT_WARN_UNUSED;
 /* Decodes %XX and '+' in place-free fashion into the arena; NULL on a bad escape. */
 char *mdt_url_decode(mdt_arena *a, const char *s, size_t len);
+
+#define MDT_BASIC_MAX 1024           /* bytes of the base64 of Basic credentials */
+#define MDT_COOKIE_HEADER_MAX 4096   /* bytes of a Cookie header we look into */
+
+/* RFC 6749 §2.3.1 client credentials in an Authorization header of the
+ * Basic scheme: base64(urlencode(id) ":" urlencode(secret)), decoded into a.
+ * Anything else (no header, another scheme, bad base64, no ':', an empty
+ * id, more than MDT_BASIC_MAX bytes) -> MDT_ERR_INVALID_CLIENT. */
+mdt_rc mdt_basic_parse(mdt_arena *a, const char *hdr, const char **id, const char **secret,
+                       mdt_err *err) MDT_WARN_UNUSED;
+/* The value of cookie name in a Cookie header (copied into a), or NULL when
+ * absent or when the header is larger than MDT_COOKIE_HEADER_MAX. */
+const char *mdt_cookie_find(const char *header, const char *name, mdt_arena *a);
+/* Same, from the request's Cookie header. */
+const char *mdt_req_cookie(mdt_req *req, const char *name);
 
 void mdt_resp_header(mdt_resp *resp, const char *name, const char *value);
 /* Takes a JSON text (copied). */

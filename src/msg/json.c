@@ -2,7 +2,7 @@
  * (jansson's own limit is 2048 levels), duplicate members refused. */
 #include <string.h>
 
-#include "http/http.h"
+#include "msg/msg.h"
 
 /* Deepest nesting of [ and { outside strings; SIZE_MAX past the limit. */
 static size_t depth_of(const char *s, size_t len)

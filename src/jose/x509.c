@@ -1,6 +1,6 @@
 /* X.509 for RFC 8705 with OpenSSL: see x509.h. */
 #define _GNU_SOURCE
-#include "oauth/x509.h"
+#include "jose/x509.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -20,8 +20,8 @@
 
 #include "core/b64.h"
 #include "core/buf.h"
+#include "core/hash.h"
 #include "jose/jwk.h"
-#include "jose/seal.h"
 
 #define OID_TEXT_MAX 80      /* dotted OID of an attribute type */
 #define JWK_MEMBER_MAX 1400  /* base64url of an RSA-8192 modulus, with room */

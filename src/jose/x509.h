@@ -6,8 +6,8 @@
  *
  * Threads: an mdt_x509 and an mdt_x509_trust are immutable once built and
  * may be used from any number of threads at once. */
-#ifndef MDT_OAUTH_X509_H
-#define MDT_OAUTH_X509_H
+#ifndef MDT_JOSE_X509_H
+#define MDT_JOSE_X509_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "http/http.h"
+#include "msg/msg.h"
 
 void mdt_resp_header(mdt_resp *resp, const char *name, const char *value)
 {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/b64.h"
-#include "http/http.h"
+#include "msg/msg.h"
 
 char *mdt_url_decode(mdt_arena *a, const char *s, size_t len)
 {

@@ -1,0 +1,14 @@
+/* SHA-256, the one hash every module uses (token and code hashes, key
+ * thumbprints, the audit chain). */
+#ifndef MDT_CORE_HASH_H
+#define MDT_CORE_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MDT_SHA256_LEN 32
+
+/* SHA-256 of p[n]. Aborts the process if OpenSSL cannot hash (no provider). */
+void mdt_sha256(const void *p, size_t n, uint8_t out[MDT_SHA256_LEN]);
+
+#endif
