@@ -837,11 +837,14 @@ static mdt_rc sql_migrate(mdt_store *s, mdt_err *err)
     int cur = 0;
     mdt_rc rc = conn_get(S(s), &c, err);
 
-    if (rc != MDT_OK)
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
-    rc = c->drv->exec(c->db, mdt_store__sql_text(c->drv, Q_MIGRATIONS_CREATE),
-                      "schema_migrations", err);
+    /* under the lock, so that two nodes starting at once create it once */
+    rc = run_q_if(c, Q_AUDIT_LOCK, err);
     if (rc == MDT_OK)
+        rc = c->drv->exec(c->db, mdt_store__sql_text(c->drv, Q_MIGRATIONS_CREATE),
+                          "schema_migrations", err);
+    if ((rc = tx_end(c, rc, err)) == MDT_OK)
         rc = version_in_tx(c, &cur, err);
     if (rc == MDT_OK && cur > mdt_store__schema_latest())
         rc = mdt_failf(err, MDT_ERR_CONFIG, "database schema is newer than this program",
