@@ -8,10 +8,12 @@
  * binary, so that integers and hashes are read without parsing.
  *
  * A lost connection (the server restarted, a failover) fails the operation
- * that finds it with MDT_ERR_UNAVAILABLE (the server answers 503); the next
- * operation on that connection resets it (PQreset) and prepares its
- * statements again, so that the store recovers by itself once the database
- * is back. A commit is durable when it returns (synchronous_commit), so
+ * that finds it with MDT_ERR_UNAVAILABLE (the server answers 503) while the
+ * database is away; once it is back, the next operation on that connection
+ * resets it (PQreset) and prepares its statements again, so that the store
+ * recovers by itself. A connection found closed before a statement is sent
+ * (idle, between transactions) is reset first, so that the first request
+ * after a restart of the database does not fail. A commit is durable when it returns (synchronous_commit), so
  * there is no durable-commit hook; the audit chain is appended under a
  * transaction-scoped advisory lock (Q_AUDIT_LOCK), so that two nodes
  * appending at once make one chain.
@@ -20,6 +22,7 @@
  * errors name mdt_store__url_redact's form of it. */
 #include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,12 +228,27 @@ static mdt_rc pg_connect(void *ctx, mdt_db_conn **out, mdt_err *err)
     return MDT_OK;
 }
 
-/* A connection the server dropped is reset before it is used again. */
+/* Whether the server spoke on an idle connection: it sends nothing between
+ * transactions (no LISTEN here) unless it is closing the connection (a
+ * restart, an administrator's termination), so anything to read means that
+ * the connection is gone. */
+static bool closed_while_idle(mdt_db_conn *c)
+{
+    struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+
+    return p.fd < 0 || poll(&p, 1, 0) != 0;
+}
+
+/* A connection the server dropped is reset before it is used again; one
+ * found closed while idle too, so that the first request after a restart of
+ * the database does not fail. Never inside a transaction: a statement that
+ * meets a lost connection there fails the operation. */
 static mdt_rc ensure_conn(mdt_db_conn *c, mdt_err *err)
 {
     int n;
 
-    if (PQstatus(c->pg) == CONNECTION_OK)
+    if (PQstatus(c->pg) == CONNECTION_OK &&
+        (PQtransactionStatus(c->pg) != PQTRANS_IDLE || !closed_while_idle(c)))
         return MDT_OK;
     PQreset(c->pg);
     if (PQstatus(c->pg) != CONNECTION_OK) {

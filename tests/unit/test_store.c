@@ -1530,21 +1530,58 @@ static void test_pg_unreachable(void **state)
     assert_null(strstr(err.detail, ":pw@"));
 }
 
+/* A thread with its own connection: one lookup, then (when told) another. */
+typedef struct {
+    mdt_store *s;
+    const char *client_id;
+    int go[2], ready[2]; /* pipes */
+    mdt_rc first, second;
+} idle_reader;
+
+static void *idle_reader_main(void *p)
+{
+    idle_reader *r = p;
+    mdt_arena a;
+    mdt_client_rec back;
+    mdt_err err;
+    char b = 0;
+
+    mdt_arena_init(&a, 1024);
+    r->first = mdt_store_client_get(r->s, r->client_id, &a, &back, &err);
+    if (write(r->ready[1], "r", 1) != 1 || read(r->go[0], &b, 1) != 1)
+        r->second = MDT_ERR_INTERNAL;
+    else
+        r->second = mdt_store_client_get(r->s, r->client_id, &a, &back, &err);
+    mdt_arena_free(&a);
+    mdt_store_thread_done(r->s);
+    return NULL;
+}
+
 /* The cluster stopped under an open store: the operation fails as
  * unavailable (503); once it is back, the next operation succeeds on the
- * same store, which reconnected and prepared its statements again. */
+ * same store, which reconnected and prepared its statements again, and so
+ * does the first operation of a thread whose connection sat idle through the
+ * restart (found closed and reset before use, not failed). */
 static void test_pg_outage(void **state)
 {
     fx *f = *state;
     const char *dir = getenv("MANDATE_TEST_PG_DIR");
-    char cmd[512];
+    char cmd[512], b = 0;
     mdt_client_rec back;
     mdt_client_rec c = client(id(f, "outage"), "active");
+    idle_reader r = {.s = f->s, .first = -1, .second = -1};
+    pthread_t th;
 
     if (!dir || !*dir || strncmp(g_url, "postgres", 8) != 0)
         skip();
     assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
     assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &back, &f->err), MDT_OK);
+    r.client_id = c.client_id;
+    assert_int_equal(pipe(r.go), 0);
+    assert_int_equal(pipe(r.ready), 0);
+    assert_int_equal(pthread_create(&th, NULL, idle_reader_main, &r), 0);
+    assert_int_equal(read(r.ready[0], &b, 1), 1);
+    assert_int_equal(r.first, MDT_OK);
     snprintf(cmd, sizeof(cmd), "scripts/pg.sh stop '%s'", dir);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &back, &f->err),
@@ -1552,6 +1589,13 @@ static void test_pg_outage(void **state)
     assert_int_equal(mdt_store_ping(f->s, &f->err), MDT_ERR_UNAVAILABLE); /* still down */
     snprintf(cmd, sizeof(cmd), "scripts/pg.sh start '%s'", dir);
     assert_int_equal(system(cmd), 0);
+    assert_int_equal(write(r.go[1], "g", 1), 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(r.second, MDT_OK); /* its connection sat idle through the restart */
+    for (int i = 0; i < 2; i++) {
+        close(r.go[i]);
+        close(r.ready[i]);
+    }
     assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &back, &f->err), MDT_OK);
     assert_string_equal(back.client_id, c.client_id);
     c.status = "suspended";
