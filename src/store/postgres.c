@@ -32,7 +32,8 @@
 
 #define PG_MAX_PARAMS 24
 #define PG_INT_LEN 24
-/* Any constant: the key of the advisory lock that orders audit appends. */
+/* Any constant: the key of the advisory lock that orders audit appends (and
+ * the first half of the keys of refresh token families). */
 #define AUDIT_LOCK_KEY "7243317"
 
 /* Statements whose text differs from the portable one: PostgreSQL has no
@@ -41,6 +42,8 @@
  * are cast. */
 static const char *const pg_override[Q_COUNT] = {
     [Q_AUDIT_LOCK] = "SELECT pg_advisory_xact_lock(" AUDIT_LOCK_KEY ")",
+    /* (int, int) keys: apart from the audit lock's bigint key */
+    [Q_RT_FAMILY_LOCK] = "SELECT pg_advisory_xact_lock(" AUDIT_LOCK_KEY ", hashtext(?1::TEXT))",
     [Q_MIGRATIONS_EXISTS] = "SELECT COUNT(*) FROM information_schema.tables "
                             "WHERE table_schema=current_schema() "
                             "AND table_name='schema_migrations'",
