@@ -14,7 +14,8 @@
 # The cluster listens only on a Unix socket in DIR (listen_addresses=''),
 # trusts local connections and runs with settings fit for tests only
 # (fsync=off). When run as root, it runs as the unprivileged system user
-# mandate-pg (created if missing), which owns DIR.
+# mandate-pg (created if missing), which owns DIR (so DIR's parents must be
+# traversable by others, as /tmp is).
 set -euo pipefail
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
@@ -45,8 +46,10 @@ as_owner() {
 owner_setup() {
     local dir=$1
     if [ "$(id -u)" = 0 ]; then
+        # two runs at once may both find it missing: the loser's useradd fails, harmlessly
         id -u "$PGUSER_SYS" >/dev/null 2>&1 ||
-            useradd --system --no-create-home --shell /usr/sbin/nologin "$PGUSER_SYS"
+            useradd --system --no-create-home --shell /usr/sbin/nologin "$PGUSER_SYS" 2>/dev/null ||
+            id -u "$PGUSER_SYS" >/dev/null
         chown "$PGUSER_SYS": "$dir"
         chmod 0700 "$dir"
     fi

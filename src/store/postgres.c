@@ -8,11 +8,12 @@
  * binary, so that integers and hashes are read without parsing.
  *
  * A lost connection (the server restarted, a failover) fails the operation
- * that finds it with MDT_ERR_UNAVAILABLE (the server answers 503); the next
- * operation on that connection resets it (PQreset) and prepares its
- * statements again, so that the store recovers by itself once the database
- * is back. An idle connection the server closed meanwhile is noticed before
- * it is used (closed_while_idle) and reset then, without failing anything. A commit is durable when it returns (synchronous_commit), so
+ * that finds it with MDT_ERR_UNAVAILABLE (the server answers 503) while the
+ * database is away; once it is back, the next operation on that connection
+ * resets it (PQreset) and prepares its statements again, so that the store
+ * recovers by itself. A connection found closed before a statement is sent
+ * (idle, between transactions) is reset first, so that the first request
+ * after a restart of the database does not fail. A commit is durable when it returns (synchronous_commit), so
  * there is no durable-commit hook; the audit chain is appended under a
  * transaction-scoped advisory lock (Q_AUDIT_LOCK), so that two nodes
  * appending at once make one chain.
@@ -22,7 +23,6 @@
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <poll.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,8 @@
 
 #define PG_MAX_PARAMS 24
 #define PG_INT_LEN 24
-/* Any constant: the key of the advisory lock that orders audit appends. */
+/* Any constant: the key of the advisory lock that orders audit appends (and
+ * the first half of the keys of refresh token families). */
 #define AUDIT_LOCK_KEY "7243317"
 
 /* Statements whose text differs from the portable one: PostgreSQL has no
@@ -41,6 +42,8 @@
  * are cast. */
 static const char *const pg_override[Q_COUNT] = {
     [Q_AUDIT_LOCK] = "SELECT pg_advisory_xact_lock(" AUDIT_LOCK_KEY ")",
+    /* (int, int) keys: apart from the audit lock's bigint key */
+    [Q_RT_FAMILY_LOCK] = "SELECT pg_advisory_xact_lock(" AUDIT_LOCK_KEY ", hashtext(?1::TEXT))",
     [Q_MIGRATIONS_EXISTS] = "SELECT COUNT(*) FROM information_schema.tables "
                             "WHERE table_schema=current_schema() "
                             "AND table_name='schema_migrations'",
@@ -228,26 +231,27 @@ static mdt_rc pg_connect(void *ctx, mdt_db_conn **out, mdt_err *err)
     return MDT_OK;
 }
 
-/* Whether the server closed an idle connection since it was last used (a
- * restart, a failover: it sends a FATAL message, then its end). One poll
- * with no wait; an idle connection that has anything to read is taken as
- * closed (Mandate does not LISTEN; a rare parameter report costs a
- * reconnect), since libpq would only notice the end after the next
- * statement was sent. The connection is then reset before use, so that no
- * request pays for a restart the database has already recovered from. */
+/* Whether the server spoke on an idle connection: it sends nothing between
+ * transactions (no LISTEN here) unless it is closing the connection (a
+ * restart, an administrator's termination), so anything to read means that
+ * the connection is gone. */
 static bool closed_while_idle(mdt_db_conn *c)
 {
     struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
 
-    return p.fd >= 0 && PQtransactionStatus(c->pg) == PQTRANS_IDLE && poll(&p, 1, 0) > 0;
+    return p.fd < 0 || poll(&p, 1, 0) != 0;
 }
 
-/* A connection the server dropped is reset before it is used again. */
+/* A connection the server dropped is reset before it is used again; one
+ * found closed while idle too, so that the first request after a restart of
+ * the database does not fail. Never inside a transaction: a statement that
+ * meets a lost connection there fails the operation. */
 static mdt_rc ensure_conn(mdt_db_conn *c, mdt_err *err)
 {
     int n;
 
-    if (PQstatus(c->pg) == CONNECTION_OK && !closed_while_idle(c))
+    if (PQstatus(c->pg) == CONNECTION_OK &&
+        (PQtransactionStatus(c->pg) != PQTRANS_IDLE || !closed_while_idle(c)))
         return MDT_OK;
     PQreset(c->pg);
     if (PQstatus(c->pg) != CONNECTION_OK) {

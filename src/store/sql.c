@@ -191,6 +191,8 @@ static const char *const q_sql[Q_COUNT] = {
                            " SELECT client_id, ?2 FROM clients WHERE client_id=?1"
                            " ON CONFLICT (client_id) DO UPDATE SET deleted_at=excluded.deleted_at",
     [Q_CLIENT_DELETED_AT] = "SELECT deleted_at FROM client_tombstones WHERE client_id=?1",
+    /* Q_RT_FAMILY_LOCK: none here; a driver whose writers do not exclude each other
+       overrides it to order a family's rotation and its revocation */
     [Q_MIGRATIONS_CREATE] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
                             "version INTEGER PRIMARY KEY, name TEXT NOT NULL)",
     /* Q_MIGRATIONS_EXISTS: the engine's catalogue, in each driver's table */
@@ -837,11 +839,14 @@ static mdt_rc sql_migrate(mdt_store *s, mdt_err *err)
     int cur = 0;
     mdt_rc rc = conn_get(S(s), &c, err);
 
-    if (rc != MDT_OK)
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
-    rc = c->drv->exec(c->db, mdt_store__sql_text(c->drv, Q_MIGRATIONS_CREATE),
-                      "schema_migrations", err);
+    /* under the lock, so that two nodes starting at once create it once */
+    rc = run_q_if(c, Q_AUDIT_LOCK, err);
     if (rc == MDT_OK)
+        rc = c->drv->exec(c->db, mdt_store__sql_text(c->drv, Q_MIGRATIONS_CREATE),
+                          "schema_migrations", err);
+    if ((rc = tx_end(c, rc, err)) == MDT_OK)
         rc = version_in_tx(c, &cur, err);
     if (rc == MDT_OK && cur > mdt_store__schema_latest())
         rc = mdt_failf(err, MDT_ERR_CONFIG, "database schema is newer than this program",
@@ -1888,11 +1893,27 @@ static const char *or_empty(const char *s)
     return s ? s : "";
 }
 
-static mdt_rc op_refresh_insert(mdt_store *s, const mdt_refresh_rec *v, mdt_err *err)
+/* Orders the writes of one family where the engine lets writers run at
+ * once (PostgreSQL): a rotation's insert and the family's revocation each
+ * hold the family's lock, so that the insert either sees the revocation or
+ * is revoked by it. Inside a transaction; nothing where writers already
+ * exclude each other (SQLite). */
+static mdt_rc family_lock(sconn *c, const char *family, mdt_err *err)
 {
-    sconn *c;
     mdt_db_stmt *st;
-    mdt_rc rc = prep(s, Q_RT_INSERT, &c, &st, err);
+    mdt_rc rc;
+
+    if (!mdt_store__sql_text(c->drv, Q_RT_FAMILY_LOCK))
+        return MDT_OK;
+    if ((rc = stmt(c, Q_RT_FAMILY_LOCK, &st, err)) != MDT_OK)
+        return rc;
+    return run(c, st, bind_text(st, 1, family), "refresh_family_lock", err);
+}
+
+static mdt_rc refresh_insert_one(sconn *c, const mdt_refresh_rec *v, mdt_err *err)
+{
+    mdt_db_stmt *st;
+    mdt_rc rc = stmt(c, Q_RT_INSERT, &st, err);
     int b;
 
     if (rc != MDT_OK)
@@ -1909,6 +1930,31 @@ static mdt_rc op_refresh_insert(mdt_store *s, const mdt_refresh_rec *v, mdt_err 
     if (rc == MDT_OK && changes(c) == 0)
         rc = mdt_fail(err, MDT_ERR_CONFLICT, "refresh token family revoked");
     return rc;
+}
+
+/* One statement; in a transaction with the family's lock only where the
+ * driver has one (see family_lock). */
+static mdt_rc op_refresh_insert(mdt_store *s, const mdt_refresh_rec *v, mdt_err *err)
+{
+    sconn *c;
+    mdt_rc rc = conn_get(S(s), &c, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    if (!mdt_store__sql_text(c->drv, Q_RT_FAMILY_LOCK))
+        return refresh_insert_one(c, v, err);
+    if ((rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = family_lock(c, v->family, err);
+    if (rc == MDT_OK)
+        rc = refresh_insert_one(c, v, err);
+    if (rc == MDT_ERR_CONFLICT) { /* a refusal changed nothing */
+        mdt_rc fin = tx_end(c, MDT_OK, err);
+
+        return fin != MDT_OK ? fin
+                             : mdt_fail(err, MDT_ERR_CONFLICT, "refresh token family revoked");
+    }
+    return tx_end(c, rc, err);
 }
 
 static mdt_rc op_refresh_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
@@ -1960,8 +2006,10 @@ static mdt_rc op_refresh_revoke_family(mdt_store *s, const char *family, int64_t
     if (rc != MDT_OK || (rc = stmt(c, Q_RT_REVOKE_JTIS, &jtis, err)) != MDT_OK ||
         (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
-    rc = run(c, up, bind_text(up, 1, family) | bind_int(up, 2, now),
-             "refresh_revoke_family", err);
+    rc = family_lock(c, family, err);
+    if (rc == MDT_OK)
+        rc = run(c, up, bind_text(up, 1, family) | bind_int(up, 2, now),
+                 "refresh_revoke_family", err);
     if (rc == MDT_OK)
         rc = run(c, jtis, bind_text(jtis, 1, family) | bind_int(jtis, 2, now),
                  "refresh_revoke_family", err);

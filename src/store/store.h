@@ -1,6 +1,6 @@
 /* The one storage interface. Typed operations only: no SQL, rows or
- * database handles cross it. Two backends implement it (sqlite.c, and
- * postgres.c later) behind the vtable in store_impl.h; both pass the same
+ * database handles cross it. It is implemented once (sql.c) over two
+ * drivers (sqlite.c, postgres.c: see driver.h); both pass the same
  * conformance tests (tests/unit/test_store.c).
  *
  * Threads: a store may be used from any number of threads at once; each

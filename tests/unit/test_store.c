@@ -1506,6 +1506,87 @@ static void test_audit_two_nodes(void **state)
     assert_false(cc.broken);
 }
 
+/* A rotation racing the revocation of its family, from two threads (two
+ * connections): the new token is either refused or revoked with the family,
+ * never left alive in it. */
+#define FAMILY_RACES 60
+typedef struct {
+    mdt_store *s;
+    pthread_barrier_t *start, *end;
+    const mdt_refresh_rec *rot; /* the rotation to insert, per round */
+    const char *family;
+    mdt_rc rc;
+    int which;
+} family_racer;
+
+static void *family_race_main(void *p)
+{
+    family_racer *r = p;
+    mdt_err err;
+
+    for (int i = 0; i < FAMILY_RACES; i++) {
+        pthread_barrier_wait(r->start);
+        if (r->which == 0) {
+            r->rc = mdt_store_refresh_insert(r->s, &r->rot[i], &err);
+        } else {
+            r->rc = mdt_store_refresh_revoke_family(r->s, r->rot[i].family, 500, &err);
+        }
+        pthread_barrier_wait(r->end);
+    }
+    mdt_store_thread_done(r->s);
+    return NULL;
+}
+
+static void test_refresh_rotation_races_revocation(void **state)
+{
+    fx *f = *state;
+    mdt_refresh_rec first[FAMILY_RACES], rot[FAMILY_RACES], got;
+    pthread_barrier_t start, end;
+    family_racer r[2];
+    pthread_t th[2];
+    int refused = 0;
+
+    for (int i = 0; i < FAMILY_RACES; i++) {
+        char name[128];
+        first[i] = (mdt_refresh_rec){.family = mdt_arena_printf(&f->a, "%srace%d", g_prefix, i),
+                                     .client_id = id(f, "rc"), .subject = "alice",
+                                     .scope = "read", .created_at = 100, .expires_at = 1000};
+        snprintf(name, sizeof(name), "%srace_first%d", g_prefix, i);
+        mdt_sha256(name, strlen(name), first[i].hash);
+        rot[i] = first[i];
+        snprintf(name, sizeof(name), "%srace_rot%d", g_prefix, i);
+        mdt_sha256(name, strlen(name), rot[i].hash);
+        memcpy(rot[i].parent, first[i].hash, MDT_HASH_LEN);
+        assert_int_equal(mdt_store_refresh_insert(f->s, &first[i], &f->err), MDT_OK);
+    }
+    assert_int_equal(pthread_barrier_init(&start, NULL, 3), 0); /* the racers and this thread */
+    assert_int_equal(pthread_barrier_init(&end, NULL, 3), 0);
+    for (int k = 0; k < 2; k++) {
+        r[k] = (family_racer){.s = f->s, .start = &start, .end = &end, .rot = rot, .which = k};
+        assert_int_equal(pthread_create(&th[k], NULL, family_race_main, &r[k]), 0);
+    }
+    for (int i = 0; i < FAMILY_RACES; i++) {
+        mdt_rc rc;
+        pthread_barrier_wait(&start);
+        pthread_barrier_wait(&end); /* both done; neither starts the next round before we check */
+        assert_int_equal(r[1].rc, MDT_OK);
+        assert_true(r[0].rc == MDT_OK || r[0].rc == MDT_ERR_CONFLICT);
+        rc = mdt_store_refresh_get(f->s, rot[i].hash, &f->a, &got, &f->err);
+        if (r[0].rc == MDT_ERR_CONFLICT) {
+            assert_int_equal(rc, MDT_ERR_NOT_FOUND);
+            refused++;
+        } else {
+            assert_int_equal(rc, MDT_OK);
+            assert_int_equal(got.revoked_at, 500); /* joined the family, and went with it */
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_join(th[k], NULL), 0);
+    pthread_barrier_destroy(&start);
+    pthread_barrier_destroy(&end);
+    (void)refused;
+}
+
 /* ---------------------------------------------------------------- PostgreSQL */
 
 /* A PostgreSQL that cannot be reached fails the open, naming the URL
@@ -1530,21 +1611,58 @@ static void test_pg_unreachable(void **state)
     assert_null(strstr(err.detail, ":pw@"));
 }
 
+/* A thread with its own connection: one lookup, then (when told) another. */
+typedef struct {
+    mdt_store *s;
+    const char *client_id;
+    int go[2], ready[2]; /* pipes */
+    mdt_rc first, second;
+} idle_reader;
+
+static void *idle_reader_main(void *p)
+{
+    idle_reader *r = p;
+    mdt_arena a;
+    mdt_client_rec back;
+    mdt_err err;
+    char b = 0;
+
+    mdt_arena_init(&a, 1024);
+    r->first = mdt_store_client_get(r->s, r->client_id, &a, &back, &err);
+    if (write(r->ready[1], "r", 1) != 1 || read(r->go[0], &b, 1) != 1)
+        r->second = MDT_ERR_INTERNAL;
+    else
+        r->second = mdt_store_client_get(r->s, r->client_id, &a, &back, &err);
+    mdt_arena_free(&a);
+    mdt_store_thread_done(r->s);
+    return NULL;
+}
+
 /* The cluster stopped under an open store: the operation fails as
  * unavailable (503); once it is back, the next operation succeeds on the
- * same store, which reconnected and prepared its statements again. */
+ * same store, which reconnected and prepared its statements again, and so
+ * does the first operation of a thread whose connection sat idle through the
+ * restart (found closed and reset before use, not failed). */
 static void test_pg_outage(void **state)
 {
     fx *f = *state;
     const char *dir = getenv("MANDATE_TEST_PG_DIR");
-    char cmd[512];
+    char cmd[512], b = 0;
     mdt_client_rec back;
     mdt_client_rec c = client(id(f, "outage"), "active");
+    idle_reader r = {.s = f->s, .first = -1, .second = -1};
+    pthread_t th;
 
     if (!dir || !*dir || strncmp(g_url, "postgres", 8) != 0)
         skip();
     assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
     assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &back, &f->err), MDT_OK);
+    r.client_id = c.client_id;
+    assert_int_equal(pipe(r.go), 0);
+    assert_int_equal(pipe(r.ready), 0);
+    assert_int_equal(pthread_create(&th, NULL, idle_reader_main, &r), 0);
+    assert_int_equal(read(r.ready[0], &b, 1), 1);
+    assert_int_equal(r.first, MDT_OK);
     snprintf(cmd, sizeof(cmd), "scripts/pg.sh stop '%s'", dir);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &back, &f->err),
@@ -1552,6 +1670,13 @@ static void test_pg_outage(void **state)
     assert_int_equal(mdt_store_ping(f->s, &f->err), MDT_ERR_UNAVAILABLE); /* still down */
     snprintf(cmd, sizeof(cmd), "scripts/pg.sh start '%s'", dir);
     assert_int_equal(system(cmd), 0);
+    assert_int_equal(write(r.go[1], "g", 1), 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(r.second, MDT_OK); /* its connection sat idle through the restart */
+    for (int i = 0; i < 2; i++) {
+        close(r.go[i]);
+        close(r.ready[i]);
+    }
     assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &back, &f->err), MDT_OK);
     assert_string_equal(back.client_id, c.client_id);
     c.status = "suspended";
@@ -1643,6 +1768,7 @@ int main(void)
         T(test_users),
         T(test_tokens),
         T(test_refresh_family),
+        T(test_refresh_rotation_races_revocation),
         T(test_code_consume_records),
         T(test_grant_revoke),
         T(test_authz_requests),
