@@ -2,30 +2,21 @@
 // with a secret or a token; `audit verify` accepts the chain as written and
 // names the first record that was edited by hand.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFile, readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { dbQuery } from './lib/pg.mjs';
 import { createClient, describeRun, startServer } from './lib/server.mjs';
 import {
   agentMetadata, auditEvents, basic, createFixtureScopes, eventBody, eventType, post, show,
   tokenBasic, waitAudit,
 } from './lib/oauth.mjs';
 
-function sqlite(db, sql) {
-  const r = spawnSync('sqlite3', [db, sql], { encoding: 'utf8', timeout: 10_000 });
-  assert.equal(r.status, 0, `sqlite3 ${sql}: ${r.stderr}`);
-  return r.stdout;
-}
-
 describe('audit log', { timeout: 90_000 }, () => {
   let srv;
   let client;
   let token;
-  let db;
+  const sql = (text) => dbQuery(srv, text);
   before(async () => {
     srv = await startServer();
-    db = path.join(srv.dir, 'mandate.db');
     createFixtureScopes(srv);
     client = createClient(srv, agentMetadata());
     const ok = await tokenBasic(srv, client, { scope: 'read' });
@@ -95,20 +86,16 @@ describe('audit log', { timeout: 90_000 }, () => {
     assert.equal(v.code, 0, describeRun(v));
     await srv.stop({ removeDir: false });
 
-    // Keep a copy of the intact database to put back.
-    const files = (await readdir(srv.dir)).filter((f) => f.startsWith('mandate.db'));
-    for (const f of files) await copyFile(path.join(srv.dir, f), path.join(srv.dir, `orig-${f}`));
+    // Keep a copy of the intact log to put back.
+    sql('CREATE TABLE orig_audit_events AS SELECT * FROM audit_events;');
     const restore = async () => {
-      for (const f of (await readdir(srv.dir)).filter((x) => x.startsWith('mandate.db'))) {
-        await rm(path.join(srv.dir, f));
-      }
-      for (const f of files) await copyFile(path.join(srv.dir, `orig-${f}`), path.join(srv.dir, f));
+      sql('DELETE FROM audit_events; INSERT INTO audit_events SELECT * FROM orig_audit_events;');
     };
 
-    const count = Number(sqlite(db, 'SELECT count(*) FROM audit_events').trim());
+    const count = Number(sql('SELECT count(*) FROM audit_events;').trim());
     assert.ok(count >= 4, `at least 4 events, got ${count}`);
 
-    sqlite(db, 'UPDATE audit_events SET body = \'{"type":"token.issued","tampered":true}\' WHERE seq = 3');
+    sql('UPDATE audit_events SET body = \'{"type":"token.issued","tampered":true}\' WHERE seq = 3;');
     let r = srv.cli(['audit', 'verify']);
     assert.notEqual(r.code, 0, `verify must fail after an edit: ${describeRun(r)}`);
     assert.match(`${r.stdout}\n${r.stderr}`, /\b3\b/, `names seq 3: ${describeRun(r)}`);
@@ -118,19 +105,19 @@ describe('audit log', { timeout: 90_000 }, () => {
     r = srv.cli(['audit', 'verify']);
     assert.equal(r.code, 0, `the intact copy verifies again: ${describeRun(r)}`);
 
-    sqlite(db, 'DELETE FROM audit_events WHERE seq = 2');
+    sql('DELETE FROM audit_events WHERE seq = 2;');
     r = srv.cli(['audit', 'verify']);
     assert.notEqual(r.code, 0, `verify must fail after a deletion: ${describeRun(r)}`);
     assert.match(`${r.stdout}\n${r.stderr}`, /\b[23]\b/, `names the gap: ${describeRun(r)}`);
 
     await restore();
-    sqlite(db, 'UPDATE audit_events SET seq = -seq WHERE seq IN (2, 3); '
-      + 'UPDATE audit_events SET seq = 3 WHERE seq = -2; UPDATE audit_events SET seq = 2 WHERE seq = -3');
+    sql('UPDATE audit_events SET seq = -seq WHERE seq IN (2, 3); '
+      + 'UPDATE audit_events SET seq = 3 WHERE seq = -2; UPDATE audit_events SET seq = 2 WHERE seq = -3;');
     r = srv.cli(['audit', 'verify']);
     assert.notEqual(r.code, 0, `verify must fail after a reordering: ${describeRun(r)}`);
 
     await restore();
-    sqlite(db, 'UPDATE audit_events SET time = time + 1 WHERE seq = 4');
+    sql('UPDATE audit_events SET time = time + 1 WHERE seq = 4;');
     r = srv.cli(['audit', 'verify']);
     assert.notEqual(r.code, 0, `verify must fail after a change of time: ${describeRun(r)}`);
     assert.match(`${r.stdout}\n${r.stderr}`, /\b4\b/, `names seq 4: ${describeRun(r)}`);

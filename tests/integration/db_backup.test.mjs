@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MANDATE_BIN, createClient, describeRun, startServer } from './lib/server.mjs';
 import { agentMetadata, basic, createFixtureScopes, post, show, tokenBasic } from './lib/oauth.mjs';
+import { onlySqlite } from './lib/pg.mjs';
 
 const LOAD_REQUESTS = 300;   // token requests in flight around the backup, in all
 const LOAD_PARALLEL = 8;
@@ -27,7 +28,7 @@ async function introspect(srv, client, token) {
   return r.json;
 }
 
-describe('db backup', () => {
+describe('db backup', { skip: onlySqlite('db backup copies SQLite databases') }, () => {
   let srv; let client; let work;
 
   before(async () => {

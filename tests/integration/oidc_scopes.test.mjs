@@ -7,8 +7,6 @@
 // requests without openid keep getting one for clients registered with the
 // refresh_token grant.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import * as oidc from 'openid-client';
@@ -20,6 +18,7 @@ import {
 import {
   API, auditEvents, basic, createFixtureScopes, eventBody, eventType, post,
 } from './lib/oauth.mjs';
+import { dbQuery } from './lib/pg.mjs';
 import { cliJson, createClient, startServer } from './lib/server.mjs';
 
 const STANDARD = { openid: 'none', profile: 'consent', email: 'consent', offline_access: 'consent' };
@@ -156,9 +155,8 @@ describe('the standard scopes on a database from before', { timeout: 60_000 }, (
     await srv.stop({ removeDir: false });
     // a database of an earlier version: no email nor offline_access, and a
     // profile scope the operator made with their own text and sensitivity
-    execFileSync('sqlite3', [path.join(srv.dir, 'mandate.db'),
-      "DELETE FROM scopes WHERE name IN ('email', 'offline_access');"
-      + " UPDATE scopes SET description = 'Operator text', sensitivity = 'approval' WHERE name = 'profile';"]);
+    dbQuery(srv, "DELETE FROM scopes WHERE name IN ('email', 'offline_access');"
+      + " UPDATE scopes SET description = 'Operator text', sensitivity = 'approval' WHERE name = 'profile';");
     assert.equal(scopesOf(srv).email, undefined);
     await srv.restart();
     const all = scopesOf(srv);

@@ -17,6 +17,7 @@ import {
 import { createUsers, FAST_ARGON2, PASSWORD } from './lib/authz.mjs';
 import { CookieJar, csrfOf } from './lib/browser.mjs';
 import { CLIENT_ASSERTION_TYPE, clientClaims, keyPair, sign } from './lib/assertions.mjs';
+import { onlySqlite } from './lib/pg.mjs';
 
 /** The JSON lines of the server's stderr. */
 function logLines(srv) {
@@ -75,7 +76,7 @@ function storeFault(srv, before) {
   'the store fault');
 }
 
-describe('server faults', { timeout: 90_000 }, () => {
+describe('server faults', { timeout: 90_000, skip: onlySqlite('holds SQLite\'s write lock with the sqlite3 shell; PostgreSQL faults: pg_outage.test.mjs') }, () => {
   let srv;
   let client;
   let pkj;

@@ -9,8 +9,8 @@ import crypto from 'node:crypto';
 export const PG_URL = process.env.MANDATE_TEST_PG_URL || '';
 /** 'postgresql' when the suite runs on PostgreSQL, else 'sqlite'. */
 export const BACKEND = PG_URL ? 'postgresql' : 'sqlite';
-/** For `it(..., { skip: sqliteOnly })`: a reason to skip on PostgreSQL, or false. */
-export const sqliteOnly = BACKEND === 'sqlite' ? false : 'reads or writes the SQLite file itself';
+/** For `describe(..., { skip: onlySqlite('why') })`: false on SQLite, the reason on PostgreSQL. */
+export const onlySqlite = (why) => (BACKEND === 'sqlite' ? false : `SQLite only: ${why}`);
 
 /** url with its database name replaced by name. */
 export function withDatabase(url, name) {
@@ -38,4 +38,20 @@ export function createDatabase() {
 export function dropDatabase(name) {
   if (!/^mandate_it_[0-9a-f]+$/.test(name)) throw new Error(`not a test database: ${name}`);
   psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
+/**
+ * Runs SQL on a server's database, whichever backend it uses (the sqlite3
+ * shell on its file, psql on its PostgreSQL database): rows on lines,
+ * columns separated by '|'. For tests that edit the database behind the
+ * server's back, as an attacker with write access to it would.
+ */
+export function dbQuery(srv, sql) {
+  const url = srv.database;
+  const r = url.startsWith('sqlite:')
+    ? spawnSync('sqlite3', ['-batch', url.slice('sqlite:'.length)], { input: sql, encoding: 'utf8', timeout: 30_000 })
+    : spawnSync('psql', ['-X', '-q', '-A', '-t', '-F', '|', '-v', 'ON_ERROR_STOP=1', '-d', url],
+      { input: sql, encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`${sql.slice(0, 200)}: ${r.stderr || r.error?.message}`);
+  return r.stdout;
 }
