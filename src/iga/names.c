@@ -14,14 +14,6 @@ static const char *const client_kinds[] = {
     [MDT_CLIENT_KIND_WEB] = "web",     [MDT_CLIENT_KIND_NATIVE] = "native",
     [MDT_CLIENT_KIND_CLI] = "cli",
 };
-static const char *const auth_methods[] = {
-    [MDT_AUTH_CLIENT_SECRET_BASIC] = "client_secret_basic",
-    [MDT_AUTH_CLIENT_SECRET_POST] = "client_secret_post",
-    [MDT_AUTH_PRIVATE_KEY_JWT] = "private_key_jwt",
-    [MDT_AUTH_TLS_CLIENT_AUTH] = "tls_client_auth",
-    [MDT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH] = "self_signed_tls_client_auth",
-    [MDT_AUTH_NONE] = "none",
-};
 static const char *const cred_types[] = {
     [MDT_CRED_SECRET] = "secret",           [MDT_CRED_API_KEY] = "api_key",
     [MDT_CRED_JWK] = "jwk",                 [MDT_CRED_CERTIFICATE] = "certificate",
@@ -57,6 +49,5 @@ static int value_of(const char *const *names, size_t n, const char *s)
 
 NAMES(mdt_client_status, mdt_client_status, client_statuses)
 NAMES(mdt_client_kind, mdt_client_kind, client_kinds)
-NAMES(mdt_auth_method, mdt_auth_method, auth_methods)
 NAMES(mdt_cred_type, mdt_cred_type, cred_types)
 NAMES(mdt_request_state, mdt_request_state, request_states)

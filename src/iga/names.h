@@ -6,7 +6,9 @@
  * string; NULL for a value out of range) and *_from_name(s) gives the value,
  * or the enum's UNKNOWN member for NULL or a string that is not a name.
  * Code of src/iga/ compares these enums instead of strings, so that a typo
- * is a compile error and a switch names every case. */
+ * is a compile error and a switch names every case. Grant types and client
+ * authentication methods are not here: their rows in the registries
+ * (iga/registry.h) are the one list of each. */
 #ifndef MDT_IGA_NAMES_H
 #define MDT_IGA_NAMES_H
 
@@ -29,17 +31,6 @@ typedef enum {
     MDT_CLIENT_KIND_NATIVE,
     MDT_CLIENT_KIND_CLI,
 } mdt_client_kind;
-
-/* token_endpoint_auth_method (RFC 7591 §2, RFC 8705 §2). */
-typedef enum {
-    MDT_AUTH_METHOD_UNKNOWN = 0,
-    MDT_AUTH_CLIENT_SECRET_BASIC,
-    MDT_AUTH_CLIENT_SECRET_POST,
-    MDT_AUTH_PRIVATE_KEY_JWT,
-    MDT_AUTH_TLS_CLIENT_AUTH,
-    MDT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH,
-    MDT_AUTH_NONE, /* a public client */
-} mdt_auth_method;
 
 /* The type of a credential row (credentials.h). */
 typedef enum {
@@ -66,8 +57,6 @@ const char *mdt_client_status_name(mdt_client_status s);
 mdt_client_status mdt_client_status_from_name(const char *s);
 const char *mdt_client_kind_name(mdt_client_kind k);
 mdt_client_kind mdt_client_kind_from_name(const char *s);
-const char *mdt_auth_method_name(mdt_auth_method m);
-mdt_auth_method mdt_auth_method_from_name(const char *s);
 const char *mdt_cred_type_name(mdt_cred_type t);
 mdt_cred_type mdt_cred_type_from_name(const char *s);
 const char *mdt_request_state_name(mdt_request_state s);

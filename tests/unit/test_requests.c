@@ -392,26 +392,6 @@ static void test_client_kind_names(void **state)
     assert_false(mdt_client_kind_known("robot"));
 }
 
-static void test_auth_method_names(void **state)
-{
-    (void)state;
-    ROUND_TRIP(mdt_auth_method, MDT_AUTH_CLIENT_SECRET_BASIC, "client_secret_basic");
-    ROUND_TRIP(mdt_auth_method, MDT_AUTH_CLIENT_SECRET_POST, "client_secret_post");
-    ROUND_TRIP(mdt_auth_method, MDT_AUTH_PRIVATE_KEY_JWT, "private_key_jwt");
-    ROUND_TRIP(mdt_auth_method, MDT_AUTH_TLS_CLIENT_AUTH, "tls_client_auth");
-    ROUND_TRIP(mdt_auth_method, MDT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH,
-               "self_signed_tls_client_auth");
-    ROUND_TRIP(mdt_auth_method, MDT_AUTH_NONE, "none");
-    UNKNOWNS(mdt_auth_method, MDT_AUTH_METHOD_UNKNOWN, "none", MDT_AUTH_NONE);
-    for (int m = MDT_AUTH_CLIENT_SECRET_BASIC; m <= MDT_AUTH_NONE; m++)
-        assert_true(mdt_client_auth_method_known(mdt_auth_method_name((mdt_auth_method)m)));
-    assert_true(mdt_client_auth_method_is_secret("client_secret_basic"));
-    assert_true(mdt_client_auth_method_is_secret("client_secret_post"));
-    assert_false(mdt_client_auth_method_is_secret("private_key_jwt"));
-    assert_false(mdt_client_auth_method_is_secret("none"));
-    assert_false(mdt_client_auth_method_is_secret(NULL));
-}
-
 static void test_cred_type_names(void **state)
 {
     (void)state;
@@ -460,7 +440,6 @@ int main(void)
         cmocka_unit_test(test_server_table),
         cmocka_unit_test(test_client_status_names),
         cmocka_unit_test(test_client_kind_names),
-        cmocka_unit_test(test_auth_method_names),
         cmocka_unit_test(test_cred_type_names),
         cmocka_unit_test(test_request_state_names),
     };
