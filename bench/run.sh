@@ -7,6 +7,7 @@
 #   3. sustained load: JWT and opaque tokens at once for SUSTAIN seconds, with
 #      the write-ahead log's size sampled throughout (its peak is reported)
 #   4. bytes written to the write-ahead log per token, JWT and opaque
+#   5. run 1 again on PostgreSQL (a local cluster with durable commits)
 # Usage: bench/run.sh PATH/TO/mandate   (DURATION, CONNS, THREADS, SUSTAIN may be set)
 set -euo pipefail
 BIN=$(readlink -f "$1")
@@ -18,9 +19,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/mandate-bench.XXXXXX)
 PID=
 PIN=
+PGDIR=
 cleanup() {
     [ -n "$PIN" ] && kill "$PIN" 2>/dev/null && wait "$PIN" 2>/dev/null
     [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    [ -n "$PGDIR" ] && "$ROOT/scripts/pg.sh" destroy "$PGDIR"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -134,10 +137,48 @@ rss=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 M audit verify >/dev/null
 
+# 5. the same token run on PostgreSQL: a local cluster with durable commits
+# (fsync, synchronous_commit), one database, the server's CPU and the
+# database's CPU counted apart.
+pg_run="skipped"
+if [ -x "$ROOT/scripts/pg.sh" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    PGDIR=$(mktemp -d /tmp/mandate-bench-pg.XXXXXX)
+    PG_DURABLE=1 "$ROOT/scripts/pg.sh" start "$PGDIR"
+    sed "s|^database = .*|database = $("$ROOT/scripts/pg.sh" url "$PGDIR" mandate)|" \
+        "$WORK/mandate.conf" >"$WORK/pg.conf"
+    P() { "$BIN" --config "$WORK/pg.conf" "$@"; }
+    P init >/dev/null
+    P scope create bench --description "benchmark" >/dev/null
+    pg_reg=$(echo '{"client_name":"bench","scope":"bench","resources":["https://api.bench.example"]}' |
+             P client create --json)
+    export MANDATE_BASIC=$(printf '%s:%s' "$(json "$pg_reg" client_id)" "$(json "$pg_reg" client_secret)" | base64 -w0)
+    (cd "$WORK" && exec "$BIN" --config "$WORK/pg.conf" serve) 2>"$WORK/server-pg.log" &
+    PID=$!
+    for _ in $(seq 1 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
+    wrk -t"$THREADS" -c"$CONNS" -d2s -s "$ROOT/bench/token.lua" "$URL/token" >/dev/null
+    # the cluster's processes: the postmaster and its children (the backends
+    # of the server's connections among them)
+    pg_ticks() {
+        local pm t=0 p
+        pm=$(head -1 "$PGDIR/data/postmaster.pid")
+        for p in $pm $(pgrep -P "$pm"); do
+            t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+        done
+        echo "$t"
+    }
+    d0=$(pg_ticks)
+    pg_run=$(measure "$ROOT/bench/token.lua")
+    d1=$(pg_ticks)
+    pg_run="$pg_run $((d1 - d0)) $(awk '/VmHWM/ {print $2}' "/proc/$PID/status")"
+    kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+    P audit verify >/dev/null
+    "$ROOT/scripts/pg.sh" destroy "$PGDIR"; PGDIR=
+fi
+
 python3 - "$secret_run" "$pk_run" "$rss" "$sign_rate" "$verify_rate" "$TCK" "$THREADS" "$CONNS" \
-    "$sustain_run" "$bytes_run" <<'PY' | tee "$ROOT/bench/RESULTS.md"
+    "$sustain_run" "$bytes_run" "$pg_run" <<'PY' | tee "$ROOT/bench/RESULTS.md"
 import sys, datetime, os, platform
-secret, pk, rss, sign, verify, tck, thr, conns, sustain, wbytes = sys.argv[1:]
+secret, pk, rss, sign, verify, tck, thr, conns, sustain, wbytes, pg = sys.argv[1:]
 sign, verify, tck = float(sign), float(verify), int(tck)
 
 def parse(run):
@@ -179,6 +220,22 @@ print(f"| size 1 s after the run | {wafter / 2**20:.1f} MiB |")
 print(f"| bytes written per JWT token | {bj:,} |")
 print(f"| bytes written per opaque token | {bo:,} |")
 print(f"\nPeak RSS of the server over all runs: {int(rss)/1024:.1f} MiB.")
+if pg != "skipped":
+    f = pg.split()
+    r = parse(" ".join(f[:6]))
+    dbcpu = int(f[6]) / tck * 1e6 / max(int(f[0]), 1)
+    print("\n## On PostgreSQL\n")
+    print("The client_secret_basic run again, on a local PostgreSQL cluster (Unix socket, fsync and "
+          "synchronous_commit on) sharing the same cores.\n")
+    print("| client_credentials, ES256 JWT, client_secret_basic | PostgreSQL |")
+    print("|---|---|")
+    print(f"| tokens/s | {r['rate']:,.0f} |")
+    print(f"| errors (non-200 or socket) | {r['errs']} |")
+    print(f"| latency p50 / p99 | {r['p50']:.2f} ms / {r['p99']:.2f} ms |")
+    print(f"| server CPU per token | {r['cpu']:.0f} µs |")
+    print(f"| PostgreSQL CPU per token | {dbcpu:.0f} µs |")
+    print(f"| **tokens/s ÷ OpenSSL signs/s on one core** | **{r['rate'] / sign:.2f}** |")
+    print(f"| peak RSS of the server | {int(f[7]) / 1024:.1f} MiB |")
 print("\nEvery token also appends a hash-chained audit event, committed (fsync) by the group-commit writer "
       "before the response leaves; a private_key_jwt token also records its assertion's jti (single use).")
 print("\nComparison with node-oidc-provider and Glewlwyd on the same machine: [PEERS.md](PEERS.md).")

@@ -13,7 +13,8 @@
 #
 # The cluster listens only on a Unix socket in DIR (listen_addresses=''),
 # trusts local connections and runs with settings fit for tests only
-# (fsync=off). When run as root, it runs as the unprivileged system user
+# (fsync=off), unless PG_DURABLE=1 (the benchmark: commits as durable as in
+# production). When run as root, it runs as the unprivileged system user
 # mandate-pg (created if missing), which owns DIR (so DIR's parents must be
 # traversable by others, as /tmp is).
 set -euo pipefail
@@ -92,13 +93,14 @@ start)
         cat >>"$data/postgresql.conf" <<EOF
 listen_addresses = ''
 unix_socket_directories = '$dir'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 max_connections = 200
 shared_buffers = 32MB
 log_min_messages = warning
 EOF
+        if [ "${PG_DURABLE:-0}" != 1 ]; then # tests: nothing here needs to survive a crash
+            printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' \
+                >>"$data/postgresql.conf"
+        fi
     fi
     if ! as_owner "$BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         as_owner "$BIN/pg_ctl" -D "$data" -l "$dir/log" -w -t 30 start >/dev/null
