@@ -153,13 +153,23 @@ static const help_row rows[] = {
      "  --lines N            how many past events to print first (default 10)\n",
      "mandate audit tail --lines 50"},
 
-    {"db", "", "COMMAND ...", "The database itself: backups.", NULL, NULL},
+    {"db", "", "COMMAND ...", "The database itself: backups, and the move to PostgreSQL.", NULL,
+     NULL},
     {"db", "backup", "FILE [--json]",
      "Copies a SQLite database to FILE while the server runs: one consistent snapshot (the "
      "audit chain in it verifies), owner-only, checked for integrity and written under a "
      "temporary name first. FILE must not exist. The master key and the audit key are files "
      "beside the database: back them up separately, and keep them apart from the copy.",
      JSON_OPT, "mandate db backup /backup/mandate-2026-12-07.db"},
+    {"db", "copy", "--to URL [--json]",
+     "Copies the configured SQLite database into the empty PostgreSQL database of URL: "
+     "clients, credentials, keys, users, consents, sessions, live tokens and codes, replay "
+     "caches, rate counters and the audit chain as they are, in one transaction (all or "
+     "nothing). Refused when the destination holds rows. Stop the server first, then point "
+     "[storage] database at URL and start it with the same master key and audit key. The "
+     "password in URL is never printed.",
+     "  --to URL             postgresql://USER:PASSWORD@HOST/DB (or postgres://)\n" JSON_OPT,
+     "mandate db copy --to postgresql://mandate@db.internal/mandate"},
 
     {"config-reference", "", "",
      "Prints the reference of every configuration key (Markdown), as in "

@@ -52,6 +52,9 @@ enum mdt_q {
     Q_RATE_RELEASE, Q_SESS_REVOKE_USER, Q_GRANT_CONSENT, Q_GRANT_CODES_EXPIRE,
     Q_GRANT_CODE_JTIS, Q_GRANT_CODE_FAMILIES, Q_GRANT_RT_JTIS, Q_GRANT_RT_REVOKE,
     Q_CLIENT_TOMBSTONE, Q_CLIENT_DELETED_AT, Q_RT_FAMILY_LOCK,
+    /* the engine's catalogue, for `db copy` (each driver's table): the
+       tables (name), and a table's columns (?1: name; rows: name, type) */
+    Q_CATALOG_TABLES, Q_CATALOG_COLUMNS,
     /* schema */
     Q_MIGRATIONS_CREATE, Q_MIGRATIONS_EXISTS, Q_SCHEMA_VERSION, Q_MIGRATION_RECORD,
     Q_COUNT
@@ -94,6 +97,8 @@ struct mdt_db_driver {
     int64_t (*col_int64)(mdt_db_stmt *st, int i);
     const char *(*col_text)(mdt_db_stmt *st, int i, size_t *len);
     const void *(*col_blob)(mdt_db_stmt *st, int i, size_t *len);
+    /* Whether column i of the current row is NULL. */
+    bool (*col_null)(mdt_db_stmt *st, int i);
     /* Ends a run: the statement can be bound and stepped again. */
     void (*reset)(mdt_db_stmt *st);
     /* Whether the statement is between its first step and its reset. */
@@ -125,6 +130,12 @@ mdt_rc mdt_store__sql_open(const mdt_db_driver *drv, void *ctx, mdt_store **out,
 /* The SQL statement id runs with drv: its override, else the portable text;
  * NULL when the statement has nothing to do on this driver. */
 const char *mdt_store__sql_text(const mdt_db_driver *drv, int id);
+
+/* The calling thread's connection to s and its driver (for work that runs
+ * its own statements over every table: `db copy`). Borrowed: the store
+ * closes it. */
+mdt_rc mdt_store__sql_conn(mdt_store *s, const mdt_db_driver **drv, mdt_db_conn **db,
+                           mdt_err *err) MDT_WARN_UNUSED;
 
 
 #endif

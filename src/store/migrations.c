@@ -270,6 +270,31 @@ const mdt_migration mdt_store__migrations[] = {
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
+const mdt_store_table mdt_store__tables[] = {
+    {"clients", false},
+    {"credentials", false},       /* -> clients */
+    {"client_tombstones", false},
+    {"scopes", false},
+    {"scope_resources", false},   /* -> scopes */
+    {"tokens", false},            /* -> clients */
+    {"revoked_jtis", false},
+    {"used_jtis", false},
+    {"signing_keys", false},
+    {"users", false},
+    {"store_counters", true},     /* m3 inserts ('clients', 0) */
+    {"initial_access_tokens", false},
+    {"approval_requests", false},
+    {"rate_counters", false},
+    {"web_sessions", false},
+    {"authz_requests", false},
+    {"authz_codes", false},
+    {"consents", false},
+    {"refresh_tokens", false},
+    {"audit_events", false},
+    {"audit_checkpoints", false},
+};
+const size_t mdt_store__table_count = MDT_ARRAY_LEN(mdt_store__tables);
+
 int mdt_store__schema_latest(void)
 {
     return mdt_store__migrations[mdt_store__migration_count - 1].version;

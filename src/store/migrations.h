@@ -11,6 +11,7 @@
 #ifndef MDT_STORE_MIGRATIONS_H
 #define MDT_STORE_MIGRATIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
@@ -26,6 +27,21 @@ typedef struct {
 
 extern const mdt_migration mdt_store__migrations[];
 extern const size_t mdt_store__migration_count;
+
+/* Every table of the schema (schema_migrations aside), in an order in
+ * which each table comes after the tables it references: what `db copy`
+ * copies. A migration that creates a table adds it here (a unit test
+ * compares this list with the tables of a migrated database); columns are
+ * read from the source's catalogue, so a column added by a migration needs
+ * nothing here. seeded: the migrations insert rows of their own into it,
+ * which the copy replaces. */
+typedef struct {
+    const char *name;
+    bool seeded;
+} mdt_store_table;
+
+extern const mdt_store_table mdt_store__tables[];
+extern const size_t mdt_store__table_count;
 
 /* The schema version after every migration is applied. */
 int mdt_store__schema_latest(void);

@@ -47,6 +47,12 @@ static const char *const pg_override[Q_COUNT] = {
     [Q_MIGRATIONS_EXISTS] = "SELECT COUNT(*) FROM information_schema.tables "
                             "WHERE table_schema=current_schema() "
                             "AND table_name='schema_migrations'",
+    [Q_CATALOG_TABLES] = "SELECT table_name::TEXT FROM information_schema.tables "
+                         "WHERE table_schema=current_schema() AND table_type='BASE TABLE' "
+                         "ORDER BY 1",
+    [Q_CATALOG_COLUMNS] = "SELECT column_name::TEXT, data_type::TEXT "
+                          "FROM information_schema.columns WHERE table_schema=current_schema() "
+                          "AND table_name=?1::TEXT ORDER BY ordinal_position",
     [Q_CLIENT_INSERT] = "INSERT INTO clients (client_id,status,metadata,created_at,updated_at,"
                         "expires_at,tokens_valid_after) VALUES (?1,?2,?3,?4,?5,?6,"
                         "GREATEST(?7::BIGINT, COALESCE((SELECT deleted_at+1 FROM "
@@ -459,6 +465,11 @@ static const void *pg_col_blob(mdt_db_stmt *st, int i, size_t *len)
     return pg_col_text(st, i, len);
 }
 
+static bool pg_col_null(mdt_db_stmt *st, int i)
+{
+    return !have_value(PS(st), i);
+}
+
 static bool pg_busy(mdt_db_stmt *st)
 {
     return PS(st)->ran;
@@ -530,6 +541,7 @@ static const mdt_db_driver pg_driver = {
     .col_int64 = pg_col_int64,
     .col_text = pg_col_text,
     .col_blob = pg_col_blob,
+    .col_null = pg_col_null,
     .reset = pg_reset,
     .busy = pg_busy,
     .changes = pg_changes,

@@ -755,6 +755,17 @@ mdt_rc mdt_store__sql_open(const mdt_db_driver *drv, void *ctx, mdt_store **out,
     return MDT_OK;
 }
 
+mdt_rc mdt_store__sql_conn(mdt_store *s, const mdt_db_driver **drv, mdt_db_conn **db,
+                           mdt_err *err)
+{
+    sconn *c;
+    mdt_rc rc = conn_get(S(s), &c, err);
+
+    *drv = S(s)->drv;
+    *db = rc == MDT_OK ? c->db : NULL;
+    return rc;
+}
+
 static mdt_rc sql_background_start(mdt_store *base, mdt_err *err)
 {
     sql_store *s = S(base);

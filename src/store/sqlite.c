@@ -51,6 +51,9 @@ static const char *const sq_override[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_MIGRATIONS_EXISTS] = "SELECT COUNT(*) FROM sqlite_master WHERE type='table' "
                             "AND name='schema_migrations'",
+    [Q_CATALOG_TABLES] = "SELECT name FROM sqlite_master WHERE type='table' "
+                         "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    [Q_CATALOG_COLUMNS] = "SELECT name, type FROM pragma_table_info(?1) ORDER BY cid",
 };
 
 static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
@@ -293,6 +296,11 @@ static const void *sq_col_blob(mdt_db_stmt *st, int i, size_t *len)
 
     *len = p ? (size_t)sqlite3_column_bytes(ST(st), i) : 0;
     return p;
+}
+
+static bool sq_col_null(mdt_db_stmt *st, int i)
+{
+    return sqlite3_column_type(ST(st), i) == SQLITE_NULL;
 }
 
 static void sq_reset(mdt_db_stmt *st)
@@ -571,6 +579,7 @@ static const mdt_db_driver sqlite_driver = {
     .col_int64 = sq_col_int64,
     .col_text = sq_col_text,
     .col_blob = sq_col_blob,
+    .col_null = sq_col_null,
     .reset = sq_reset,
     .busy = sq_busy,
     .changes = sq_changes,

@@ -543,4 +543,25 @@ const uint8_t *mdt_store_audit_key(const mdt_store *s);
  * another backend. Opens connections of its own: no store handle needed. */
 mdt_rc mdt_store_backup(const char *url, const char *dest, mdt_err *err) MDT_WARN_UNUSED;
 
+/* --- moving to PostgreSQL --- */
+typedef struct {
+    size_t tables;      /* tables copied */
+    int64_t rows;       /* rows copied */
+    int schema_version; /* of both databases after the copy */
+} mdt_store_copy_report;
+
+/* Copies every row of the SQLite database of src_url ("sqlite:PATH") into
+ * the PostgreSQL database of dst_url, which must hold no rows: the source
+ * is migrated to this program's schema, the destination checked for rows
+ * (before anything is written to it), migrated, and filled table by table
+ * inside one transaction: all of it or nothing. Values are copied as they
+ * are (hashes, sealed keys, the audit chain byte for byte), so a server
+ * with the same master and audit keys carries on where the source stopped.
+ * Refusals: MDT_ERR_CONFIG (src_url not SQLite), MDT_ERR_INVALID_REQUEST
+ * (dst_url not PostgreSQL), MDT_ERR_CONFLICT (the destination holds rows),
+ * MDT_ERR_UNAVAILABLE (either database cannot be reached). Errors name the
+ * destination without its password. */
+mdt_rc mdt_store_copy(const char *src_url, const char *dst_url, mdt_store_copy_report *out,
+                      mdt_err *err) MDT_WARN_UNUSED;
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "core/arena.h"
 #include "core/hash.h"
+#include "store/driver.h"
 #include "store/migrations.h"
 #include "store/store.h"
 
@@ -1736,6 +1737,158 @@ static void pg_drop(const char *admin_url, const char *name)
     PQfinish(pg);
 }
 
+/* ------------------------------------------------------------------ db copy */
+
+/* Every table of a migrated database is in the copy list, once: a migration
+ * that creates a table without listing it fails here (and `db copy` would
+ * refuse to run). */
+static void test_copy_list_is_the_schema(void **state)
+{
+    fx *f = *state;
+    const mdt_db_driver *drv;
+    mdt_db_conn *db;
+    mdt_db_stmt *st;
+    bool row = false;
+    size_t n = 0;
+
+    assert_int_equal(mdt_store__sql_conn(f->s, &drv, &db, &f->err), MDT_OK);
+    assert_int_equal(drv->prepare(db, -1, mdt_store__sql_text(drv, Q_CATALOG_TABLES), &st,
+                                  &f->err), MDT_OK);
+    assert_int_equal(drv->step(st, &row, "tables", &f->err), MDT_OK);
+    for (; row; assert_int_equal(drv->step(st, &row, "tables", &f->err), MDT_OK)) {
+        const char *t = drv->col_text(st, 0, NULL);
+        size_t listed = 0;
+
+        if (strcmp(t, "schema_migrations") == 0)
+            continue;
+        for (size_t i = 0; i < mdt_store__table_count; i++)
+            listed += strcmp(mdt_store__tables[i].name, t) == 0;
+        if (listed != 1)
+            fail_msg("table %s is listed %zu times in mdt_store__tables (migrations.c)", t,
+                     listed);
+        n++;
+    }
+    drv->finalize(st);
+    assert_int_equal(n, mdt_store__table_count);
+}
+
+/* A SQLite source with rows in tables that reference others, NULL columns
+ * and blobs. */
+static void copy_fill(const char *url, const char *bad_scope)
+{
+    const char *const res[] = {"https://api.example/a", "https://api.example/b", NULL};
+    mdt_client_rec c = client("copy_client", "active");
+    mdt_cred_rec cr = cred("copy_cred", "copy_client", "secret", 5, 0x5a);
+    mdt_scope_rec sc = {.name = "copy_scope", .description = NULL, .sensitivity = "none",
+                        .resources = res, .created_at = 7};
+    mdt_consent_rec co = {.username = "alice", .client_id = "copy_client",
+                          .scope = bad_scope ? bad_scope : "openid read", .created_at = 8,
+                          .updated_at = 9};
+    mdt_refresh_rec rt = {.family = "fam", .client_id = "copy_client", .subject = "alice",
+                          .scope = "read", .created_at = 100, .expires_at = 1000,
+                          .access_jti = "jti1", .access_exp = 700};
+    mdt_store *s = NULL;
+    mdt_err err = {0};
+
+    memset(rt.hash, 0xa1, MDT_HASH_LEN);
+    memset(rt.parent, 0xb2, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_open(url, &s, &err), MDT_OK);
+    assert_int_equal(mdt_store_migrate(s, &err), MDT_OK);
+    assert_int_equal(mdt_store_client_insert(s, &c, &cr, 1, &err), MDT_OK);
+    assert_int_equal(mdt_store_scope_insert(s, &sc, &err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_insert(s, &rt, &err), MDT_OK);
+    assert_int_equal(mdt_store_consent_put(s, &co, &err), MDT_OK);
+    mdt_store_close(s);
+}
+
+static void copy_check(const char *url)
+{
+    mdt_store *s = NULL;
+    mdt_err err = {0};
+    mdt_arena a;
+    mdt_client_rec c;
+    mdt_cred_rec cr;
+    mdt_scope_rec sc;
+    mdt_consent_rec co;
+    mdt_refresh_rec rt;
+    uint8_t h[MDT_HASH_LEN];
+    int64_t version = -1;
+
+    mdt_arena_init(&a, 4096);
+    assert_int_equal(mdt_store_open(url, &s, &err), MDT_OK);
+    assert_int_equal(mdt_store_client_get(s, "copy_client", &a, &c, &err), MDT_OK);
+    assert_string_equal(c.metadata, "{\"n\":1}");
+    assert_int_equal(c.created_at, 100);
+    assert_int_equal(mdt_store_cred_get(s, "copy_cred", &a, &cr, &err), MDT_OK);
+    memset(h, 0x5a, sizeof(h));
+    assert_memory_equal(cr.hash, h, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_scope_get(s, "copy_scope", &a, &sc, &err), MDT_OK);
+    assert_null(sc.description); /* NULL stays NULL */
+    assert_non_null(sc.resources);
+    assert_string_equal(sc.resources[1], "https://api.example/b");
+    assert_int_equal(mdt_store_consent_get(s, "alice", "copy_client", &a, &co, &err), MDT_OK);
+    assert_string_equal(co.scope, "openid read");
+    memset(h, 0xa1, sizeof(h));
+    assert_int_equal(mdt_store_refresh_get(s, h, &a, &rt, &err), MDT_OK);
+    memset(h, 0xb2, sizeof(h));
+    assert_memory_equal(rt.parent, h, MDT_HASH_LEN);
+    assert_int_equal(rt.access_exp, 700);
+    /* the counter the migrations seed is the source's, not a second row */
+    assert_int_equal(mdt_store_clients_version(s, &version, &err), MDT_OK);
+    assert_true(version >= 1);
+    mdt_store_close(s);
+    mdt_arena_free(&a);
+}
+
+static void test_copy_to_postgresql(void **state)
+{
+    const char *admin = getenv("MANDATE_TEST_PG_URL");
+    char src[160], bad[160], dst[512], dst2[512], n1[64], n2[80];
+    mdt_store_copy_report r;
+    mdt_store *s = NULL;
+    mdt_client_rec *list;
+    mdt_err err = {0};
+    mdt_arena a;
+    size_t n = 9;
+
+    (void)state;
+    if (!g_dir[0] || !admin || !*admin)
+        skip(); /* the SQLite pass, beside a PostgreSQL cluster */
+    snprintf(src, sizeof(src), "sqlite:%s/copy-src.db", g_dir);
+    snprintf(bad, sizeof(bad), "sqlite:%s/copy-bad.db", g_dir);
+    snprintf(n1, sizeof(n1), "mandate_copy_%ld_%ld", (long)getpid(), (long)time(NULL));
+    snprintf(n2, sizeof(n2), "%s_b", n1);
+    assert_int_equal(pg_create(admin, n1, dst, sizeof(dst)), 0);
+    assert_int_equal(pg_create(admin, n2, dst2, sizeof(dst2)), 0);
+    copy_fill(src, NULL);
+    copy_fill(bad, "\xff\xfe not UTF-8"); /* PostgreSQL refuses it: in consents, late in the list */
+
+    /* refusals, before anything is opened */
+    assert_int_equal(mdt_store_copy(dst, dst2, &r, &err), MDT_ERR_CONFIG);
+    assert_int_equal(mdt_store_copy(src, bad, &r, &err), MDT_ERR_INVALID_REQUEST);
+
+    /* all or nothing: the failed copy leaves no row behind, and a second run is accepted */
+    assert_int_not_equal(mdt_store_copy(bad, dst2, &r, &err), MDT_OK);
+    mdt_arena_init(&a, 1024);
+    assert_int_equal(mdt_store_open(dst2, &s, &err), MDT_OK);
+    assert_int_equal(mdt_store_client_list(s, &a, &list, &n, &err), MDT_OK);
+    assert_int_equal(n, 0);
+    mdt_store_close(s);
+    mdt_arena_free(&a);
+    assert_int_equal(mdt_store_copy(src, dst2, &r, &err), MDT_OK);
+    copy_check(dst2);
+
+    assert_int_equal(mdt_store_copy(src, dst, &r, &err), MDT_OK);
+    assert_int_equal(r.tables, mdt_store__table_count);
+    assert_int_equal(r.schema_version, mdt_store__schema_latest());
+    assert_true(r.rows >= 7);
+    copy_check(dst);
+    /* a destination with rows is refused */
+    assert_int_equal(mdt_store_copy(src, dst, &r, &err), MDT_ERR_CONFLICT);
+    pg_drop(admin, n1);
+    pg_drop(admin, n2);
+}
+
 int main(void)
 {
     const char *env = getenv("MANDATE_TEST_STORE");
@@ -1746,8 +1899,10 @@ int main(void)
         cmocka_unit_test(test_migrate_fresh_sqlite),
         cmocka_unit_test(test_render_placeholders),
         cmocka_unit_test(test_pg_unreachable),
+        cmocka_unit_test(test_copy_to_postgresql),
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
         T(test_migrate_idempotent),
+        T(test_copy_list_is_the_schema),
         T(test_ping),
         T(test_clients),
         T(test_client_delete_cascades),
