@@ -144,8 +144,8 @@ pg_run="skipped"
 if [ -x "$ROOT/scripts/pg.sh" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     PGDIR=$(mktemp -d /tmp/mandate-bench-pg.XXXXXX)
     PG_DURABLE=1 "$ROOT/scripts/pg.sh" start "$PGDIR"
-    sed "s|^database = .*|database = $("$ROOT/scripts/pg.sh" url "$PGDIR" mandate)|" \
-        "$WORK/mandate.conf" >"$WORK/pg.conf"
+    pg_url=$("$ROOT/scripts/pg.sh" url "$PGDIR" mandate)
+    sed "s|^database = .*|database = ${pg_url//&/\\&}|" "$WORK/mandate.conf" >"$WORK/pg.conf"
     P() { "$BIN" --config "$WORK/pg.conf" "$@"; }
     P init >/dev/null
     P scope create bench --description "benchmark" >/dev/null
@@ -220,6 +220,8 @@ print(f"| size 1 s after the run | {wafter / 2**20:.1f} MiB |")
 print(f"| bytes written per JWT token | {bj:,} |")
 print(f"| bytes written per opaque token | {bo:,} |")
 print(f"\nPeak RSS of the server over all runs: {int(rss)/1024:.1f} MiB.")
+print("\nEvery token also appends a hash-chained audit event, committed (fsync) by the group-commit writer "
+      "before the response leaves; a private_key_jwt token also records its assertion's jti (single use).")
 if pg != "skipped":
     f = pg.split()
     r = parse(" ".join(f[:6]))
@@ -236,7 +238,5 @@ if pg != "skipped":
     print(f"| PostgreSQL CPU per token | {dbcpu:.0f} µs |")
     print(f"| **tokens/s ÷ OpenSSL signs/s on one core** | **{r['rate'] / sign:.2f}** |")
     print(f"| peak RSS of the server | {int(f[7]) / 1024:.1f} MiB |")
-print("\nEvery token also appends a hash-chained audit event, committed (fsync) by the group-commit writer "
-      "before the response leaves; a private_key_jwt token also records its assertion's jti (single use).")
 print("\nComparison with node-oidc-provider and Glewlwyd on the same machine: [PEERS.md](PEERS.md).")
 PY

@@ -1027,7 +1027,7 @@ static mdt_rc op_client_update_creds(mdt_store *s, const mdt_client_rec *v,
 static mdt_rc op_client_delete(mdt_store *s, const char *id, int64_t now, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st, *ts;
+    mdt_db_stmt *st, *ts = NULL;
     mdt_rc rc = prep(s, Q_CLIENT_DELETE, &c, &st, err);
 
     if (rc != MDT_OK || (rc = stmt(c, Q_CLIENT_TOMBSTONE, &ts, err)) != MDT_OK ||
