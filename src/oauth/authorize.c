@@ -174,67 +174,31 @@ bool mdt_authz_client_allowed(const mdt_client *c, int64_t now)
 
 /* ------------------------------------------------------- stored requests */
 
-static void set_str(json_t *o, const char *k, const char *v)
+/* The stored record of p (borrows p's strings). */
+static mdt_authz_request_rec request_rec(const mdt_authz_params *p)
 {
-    if (v)
-        json_object_set_new(o, k, json_string(v));
+    return (mdt_authz_request_rec){
+        .client_id = p->client_id, .redirect_uri = p->redirect_uri,
+        .redirect_given = p->redirect_given, .scope = p->scope ? p->scope : "",
+        .resource = p->resource, .state = p->state, .nonce = p->nonce,
+        .code_challenge = p->code_challenge, .prompt = p->prompt, .max_age = p->max_age,
+        .login_after = p->login_after, .pushed = p->pushed, .form_post = p->form_post};
 }
 
-static const char *params_json(const mdt_authz_params *p, mdt_arena *a)
+static bool given(const char *s)
 {
-    json_t *o = json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:I}", "client_id", p->client_id,
-                          "redirect_uri", p->redirect_uri, "redirect_given", p->redirect_given,
-                          "scope", p->scope ? p->scope : "", "code_challenge", p->code_challenge,
-                          "max_age", (json_int_t)p->max_age, "login_after",
-                          (json_int_t)p->login_after);
-    char *s;
-    const char *out;
-
-    if (!o)
-        return NULL;
-    set_str(o, "resource", p->resource);
-    set_str(o, "state", p->state);
-    set_str(o, "nonce", p->nonce);
-    set_str(o, "prompt", p->prompt);
-    if (p->pushed)
-        json_object_set_new(o, "pushed", json_true());
-    if (p->form_post)
-        json_object_set_new(o, "form_post", json_true());
-    s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    out = s ? mdt_arena_strdup(a, s) : NULL;
-    free(s);
-    return out;
+    return s && *s;
 }
 
-static const char *get_s(mdt_arena *a, json_t *o, const char *k)
+static mdt_rc request_params(const mdt_authz_request_rec *r, mdt_authz_params *p, mdt_err *err)
 {
-    const char *v = json_string_value(json_object_get(o, k));
-    return v ? mdt_arena_strdup(a, v) : NULL;
-}
-
-static mdt_rc params_parse(const char *text, mdt_arena *a, mdt_authz_params *p, mdt_err *err)
-{
-    json_t *o = json_loads(text, 0, NULL);
-
-    memset(p, 0, sizeof(*p));
-    if (!o)
-        return mdt_fail(err, MDT_ERR_STORE, "stored authorization request is not JSON");
-    p->client_id = get_s(a, o, "client_id");
-    p->redirect_uri = get_s(a, o, "redirect_uri");
-    p->redirect_given = json_is_true(json_object_get(o, "redirect_given"));
-    p->scope = get_s(a, o, "scope");
-    p->resource = get_s(a, o, "resource");
-    p->state = get_s(a, o, "state");
-    p->nonce = get_s(a, o, "nonce");
-    p->code_challenge = get_s(a, o, "code_challenge");
-    p->prompt = get_s(a, o, "prompt");
-    p->max_age = json_integer_value(json_object_get(o, "max_age"));
-    p->login_after = json_integer_value(json_object_get(o, "login_after"));
-    p->pushed = json_is_true(json_object_get(o, "pushed"));
-    p->form_post = json_is_true(json_object_get(o, "form_post"));
-    json_decref(o);
-    if (!p->client_id || !p->redirect_uri || !p->code_challenge || !p->scope)
+    *p = (mdt_authz_params){
+        .client_id = r->client_id, .redirect_uri = r->redirect_uri,
+        .redirect_given = r->redirect_given, .scope = r->scope, .resource = r->resource,
+        .state = r->state, .nonce = r->nonce, .code_challenge = r->code_challenge,
+        .prompt = r->prompt, .max_age = r->max_age, .login_after = r->login_after,
+        .pushed = r->pushed, .form_post = r->form_post};
+    if (!given(p->client_id) || !given(p->redirect_uri) || !given(p->code_challenge) || !p->scope)
         return mdt_fail(err, MDT_ERR_STORE, "stored authorization request incomplete");
     return MDT_OK;
 }
@@ -243,16 +207,15 @@ mdt_rc mdt_authz_request_save(mdt_env *env, mdt_req *req, const mdt_authz_params
                               const char **id, mdt_err *err)
 {
     char rnd[64];
-    mdt_authz_request_rec r = {.client_id = p->client_id, .created_at = req->now,
-                               .expires_at = req->now + (p->pushed ? MDT_AUTHZ_PAR_TTL
-                                                                   : MDT_AUTHZ_REQUEST_TTL)};
+    mdt_authz_request_rec r = request_rec(p);
     mdt_rc rc;
 
+    r.created_at = req->now;
+    r.expires_at = req->now + (p->pushed ? MDT_AUTHZ_PAR_TTL : MDT_AUTHZ_REQUEST_TTL);
     if ((rc = mdt_random_b64url(&env->rng, AUTHZ_ID_BYTES, rnd)) != MDT_OK)
         return mdt_fail(err, rc, "cannot generate a request id");
     r.id = *id = mdt_arena_strdup(req->arena, rnd);
-    r.params = params_json(p, req->arena);
-    if (!r.id || !r.params)
+    if (!r.id)
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     return mdt_store_authz_request_insert(env->store, &r, err);
 }
@@ -263,7 +226,7 @@ static mdt_rc load_any(mdt_env *env, mdt_req *req, const char *id, mdt_authz_par
     mdt_authz_request_rec r;
     mdt_rc rc = mdt_store_authz_request_get(env->store, id, req->now, req->arena, &r, err);
 
-    return rc != MDT_OK ? rc : params_parse(r.params, req->arena, p, err);
+    return rc != MDT_OK ? rc : request_params(&r, p, err);
 }
 
 mdt_rc mdt_authz_request_load(mdt_env *env, mdt_req *req, const char *id, mdt_authz_params *p,
@@ -291,7 +254,7 @@ static mdt_rc take_pushed(mdt_env *env, mdt_req *req, const char *id, mdt_authz_
     mdt_authz_request_rec r;
     mdt_rc rc = mdt_store_authz_request_take(env->store, id, req->now, req->arena, &r, err);
 
-    if (rc == MDT_OK && (rc = params_parse(r.params, req->arena, p, err)) == MDT_OK)
+    if (rc == MDT_OK && (rc = request_params(&r, p, err)) == MDT_OK)
         p->pushed = false;
     return rc;
 }
@@ -359,25 +322,18 @@ static void respond_error(mdt_env *env, mdt_req *req, mdt_authz_outcome *o,
           mdt_arena_printf(req->arena, "%s: %s", error, desc ? desc : ""), NULL);
 }
 
-static const char *code_params(mdt_req *req, const mdt_authz_params *p, const mdt_authz_user *u)
+/* What the code for p and u is bound to (borrows their strings). */
+static void code_bind(mdt_authz_code_rec *rec, const mdt_authz_params *p, const mdt_authz_user *u)
 {
-    json_t *o = json_pack("{s:s, s:b, s:s, s:s, s:I, s:s}", "redirect_uri", p->redirect_uri,
-                          "redirect_given", p->redirect_given, "code_challenge",
-                          p->code_challenge, "scope", p->scope, "auth_time",
-                          (json_int_t)u->auth_time, "amr", u->amr);
-    char *text;
-    const char *out;
-
-    if (!o)
-        return NULL;
-    set_str(o, "sid", u->sid);
-    set_str(o, "resource", p->resource);
-    set_str(o, "nonce", p->nonce);
-    text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    out = text ? mdt_arena_strdup(req->arena, text) : NULL;
-    free(text);
-    return out;
+    rec->redirect_uri = p->redirect_uri;
+    rec->redirect_given = p->redirect_given;
+    rec->code_challenge = p->code_challenge;
+    rec->scope = p->scope;
+    rec->resource = p->resource;
+    rec->nonce = p->nonce;
+    rec->auth_time = u->auth_time;
+    rec->amr = u->amr;
+    rec->sid = u->sid;
 }
 
 /* Consumes the stored request id (NULL: nothing to do) before it is
@@ -425,8 +381,8 @@ static void respond_code(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const
 
     if (!request_use(env, req, o, c, id))
         return;
-    if (mdt_random_b64url(&env->rng, AUTHZ_CODE_BYTES, o->code) != MDT_OK ||
-        !(rec.params = code_params(req, p, u))) {
+    code_bind(&rec, p, u);
+    if (mdt_random_b64url(&env->rng, AUTHZ_CODE_BYTES, o->code) != MDT_OK) {
         mdt_authz_error_page(req, o, 500, c->client_id, "The service could not issue a code.");
         return;
     }

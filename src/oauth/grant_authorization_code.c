@@ -31,27 +31,15 @@ static mdt_rc invalid(mdt_err *err, const char *detail)
                      detail);
 }
 
-static mdt_rc read_bound(mdt_arena *a, const char *params, bound *b, mdt_err *err)
+/* What the code is bound to, as stored with it. */
+static mdt_rc read_bound(const mdt_authz_code_rec *rec, bound *b, mdt_err *err)
 {
-    json_t *o = json_loads(params, 0, NULL);
-    const char *v;
-
-    memset(b, 0, sizeof(*b));
-    if (!o)
-        return mdt_fail(err, MDT_ERR_STORE, "stored code parameters are not JSON");
-#define S(k) ((v = json_string_value(json_object_get(o, k))) ? mdt_arena_strdup(a, v) : NULL)
-    b->redirect_uri = S("redirect_uri");
-    b->code_challenge = S("code_challenge");
-    b->scope = S("scope");
-    b->resource = S("resource");
-    b->amr = S("amr");
-    b->nonce = S("nonce");
-    b->sid = S("sid");
-#undef S
-    b->redirect_given = json_is_true(json_object_get(o, "redirect_given"));
-    b->auth_time = json_integer_value(json_object_get(o, "auth_time"));
-    json_decref(o);
-    if (!b->redirect_uri || !b->code_challenge || !b->scope)
+    *b = (bound){.redirect_uri = rec->redirect_uri, .code_challenge = rec->code_challenge,
+                 .scope = rec->scope, .resource = rec->resource, .amr = rec->amr,
+                 .nonce = rec->nonce, .sid = rec->sid, .redirect_given = rec->redirect_given,
+                 .auth_time = rec->auth_time};
+    if (!b->redirect_uri || !*b->redirect_uri || !b->code_challenge || !*b->code_challenge ||
+        !b->scope)
         return mdt_fail(err, MDT_ERR_STORE, "stored code parameters incomplete");
     return MDT_OK;
 }
@@ -109,7 +97,7 @@ static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_
         return replayed(env, req, c, rec, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return invalid(err, "unknown or expired authorization code");
-    if (rc != MDT_OK || (rc = read_bound(req->arena, rec->params, b, err)) != MDT_OK)
+    if (rc != MDT_OK || (rc = read_bound(rec, b, err)) != MDT_OK)
         return rc;
     if (!mdt_str_eq(rec->client_id, c->client_id))
         return invalid(err, "authorization code issued to another client");
@@ -215,7 +203,7 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     mdt_authz_code_rec rec;
     mdt_code_issue ids;
     mdt_client view;
-    bound b;
+    bound b = {0};
     mdt_rc rc;
 
     mdt_token_times(&g, c, req->now, ttl, 0);

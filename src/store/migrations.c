@@ -253,6 +253,57 @@ static const char m13_write_less[] =
     "DROP INDEX IF EXISTS tokens_jti;\n"
     "DROP INDEX IF EXISTS audit_events_time;\n";
 
+/* Authorization requests and codes as typed columns instead of JSON
+ * text: each member of params becomes a column (text members that were
+ * absent stay NULL), existing rows are converted, and params goes. */
+static const char m14_typed_authorization[] =
+    "ALTER TABLE authz_requests ADD COLUMN redirect_uri TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE authz_requests ADD COLUMN redirect_given BIGINT NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE authz_requests ADD COLUMN scope TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE authz_requests ADD COLUMN resource TEXT;\n"
+    "ALTER TABLE authz_requests ADD COLUMN state TEXT;\n"
+    "ALTER TABLE authz_requests ADD COLUMN nonce TEXT;\n"
+    "ALTER TABLE authz_requests ADD COLUMN code_challenge TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE authz_requests ADD COLUMN prompt TEXT;\n"
+    "ALTER TABLE authz_requests ADD COLUMN max_age BIGINT NOT NULL DEFAULT -1;\n"
+    "ALTER TABLE authz_requests ADD COLUMN login_after BIGINT NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE authz_requests ADD COLUMN pushed BIGINT NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE authz_requests ADD COLUMN form_post BIGINT NOT NULL DEFAULT 0;\n"
+    "UPDATE authz_requests SET"
+    " redirect_uri=COALESCE({JSON_TEXT:params.redirect_uri},''),"
+    " redirect_given={JSON_BOOL:params.redirect_given},"
+    " scope=COALESCE({JSON_TEXT:params.scope},''),"
+    " resource={JSON_TEXT:params.resource},"
+    " state={JSON_TEXT:params.state},"
+    " nonce={JSON_TEXT:params.nonce},"
+    " code_challenge=COALESCE({JSON_TEXT:params.code_challenge},''),"
+    " prompt={JSON_TEXT:params.prompt},"
+    " max_age=COALESCE({JSON_INT:params.max_age},-1),"
+    " login_after=COALESCE({JSON_INT:params.login_after},0),"
+    " pushed={JSON_BOOL:params.pushed},"
+    " form_post={JSON_BOOL:params.form_post};\n"
+    "ALTER TABLE authz_requests DROP COLUMN params;\n"
+    "ALTER TABLE authz_codes ADD COLUMN redirect_uri TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE authz_codes ADD COLUMN redirect_given BIGINT NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE authz_codes ADD COLUMN code_challenge TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE authz_codes ADD COLUMN scope TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE authz_codes ADD COLUMN resource TEXT;\n"
+    "ALTER TABLE authz_codes ADD COLUMN nonce TEXT;\n"
+    "ALTER TABLE authz_codes ADD COLUMN auth_time BIGINT NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE authz_codes ADD COLUMN amr TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE authz_codes ADD COLUMN sid TEXT;\n"
+    "UPDATE authz_codes SET"
+    " redirect_uri=COALESCE({JSON_TEXT:params.redirect_uri},''),"
+    " redirect_given={JSON_BOOL:params.redirect_given},"
+    " code_challenge=COALESCE({JSON_TEXT:params.code_challenge},''),"
+    " scope=COALESCE({JSON_TEXT:params.scope},''),"
+    " resource={JSON_TEXT:params.resource},"
+    " nonce={JSON_TEXT:params.nonce},"
+    " auth_time=COALESCE({JSON_INT:params.auth_time},0),"
+    " amr=COALESCE({JSON_TEXT:params.amr},''),"
+    " sid={JSON_TEXT:params.sid};\n"
+    "ALTER TABLE authz_codes DROP COLUMN params;\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -267,6 +318,7 @@ const mdt_migration mdt_store__migrations[] = {
     {11, "approval requests: hash of the metadata shown", m11_request_metadata},
     {12, "client tombstones", m12_client_tombstones},
     {13, "drop indexes nothing reads", m13_write_less},
+    {14, "authorization requests and codes as typed columns", m14_typed_authorization},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
@@ -300,11 +352,41 @@ int mdt_store__schema_latest(void)
     return mdt_store__migrations[mdt_store__migration_count - 1].version;
 }
 
+/* {JSON_...:COL.KEY} at *p (name: "{JSON_TEXT:"), read with j: advances *p
+ * past it. COL and KEY are names: letters, digits and '_'. */
+static mdt_rc add_json(mdt_buf *b, const char **p, const char *name, const mdt_sql_json *j)
+{
+    const char *col = *p + strlen(name), *dot, *end;
+    mdt_rc rc;
+
+    dot = col + strspn(col, "abcdefghijklmnopqrstuvwxyz0123456789_");
+    end = *dot == '.' ? dot + 1 + strspn(dot + 1, "abcdefghijklmnopqrstuvwxyz0123456789_") : dot;
+    if (*dot != '.' || *end != '}' || dot == col || end == dot + 1) { /* not one: as is */
+        (*p)++;
+        return mdt_buf_add(b, "{", 1);
+    }
+    *p = end + 1;
+    if ((rc = mdt_buf_adds(b, j->pre)) != MDT_OK ||
+        (rc = mdt_buf_add(b, col, (size_t)(dot - col))) != MDT_OK ||
+        (rc = mdt_buf_adds(b, j->mid)) != MDT_OK ||
+        (rc = mdt_buf_add(b, dot + 1, (size_t)(end - dot - 1))) != MDT_OK)
+        return rc;
+    return mdt_buf_adds(b, j->post);
+}
+
 /* Appends the replacement of the placeholder at *p and advances *p past it;
  * a '{' that starts no placeholder is copied as is. */
 static mdt_rc add_placeholder(mdt_buf *b, const char **p, const mdt_sql_dialect *d)
 {
     static const char blob[] = "{BLOB}", seq_pk[] = "{SEQ_PK}";
+    static const char jt[] = "{JSON_TEXT:", ji[] = "{JSON_INT:", jb[] = "{JSON_BOOL:";
+
+    if (strncmp(*p, jt, sizeof(jt) - 1) == 0 && d->json_text.pre)
+        return add_json(b, p, jt, &d->json_text);
+    if (strncmp(*p, ji, sizeof(ji) - 1) == 0 && d->json_int.pre)
+        return add_json(b, p, ji, &d->json_int);
+    if (strncmp(*p, jb, sizeof(jb) - 1) == 0 && d->json_bool.pre)
+        return add_json(b, p, jb, &d->json_bool);
 
     if (strncmp(*p, blob, sizeof(blob) - 1) == 0) {
         *p += sizeof(blob) - 1;

@@ -7,7 +7,12 @@
  * placeholders each backend fills in (mdt_store__migration_render):
  *   {BLOB}    binary column:                   BLOB    | BYTEA
  *   {SEQ_PK}  64-bit integer primary key we assign ourselves:
- *             INTEGER PRIMARY KEY (the rowid)  | BIGINT PRIMARY KEY */
+ *             INTEGER PRIMARY KEY (the rowid)  | BIGINT PRIMARY KEY
+ * and, for migrations that turn JSON text columns into typed columns, the
+ * member KEY of the JSON object text in column COL:
+ *   {JSON_TEXT:COL.KEY}  as text (NULL when absent)
+ *   {JSON_INT:COL.KEY}   as an integer (NULL when absent)
+ *   {JSON_BOOL:COL.KEY}  1 when it is true, else 0 */
 #ifndef MDT_STORE_MIGRATIONS_H
 #define MDT_STORE_MIGRATIONS_H
 
@@ -20,9 +25,16 @@ typedef struct {
     const char *sql;   /* with placeholders */
 } mdt_migration;
 
+/* How an engine reads a member of JSON text: before the column, between
+ * the column and the key, after the key. */
+typedef struct {
+    const char *pre, *mid, *post;
+} mdt_sql_json;
+
 typedef struct {
     const char *blob;
     const char *seq_pk;
+    mdt_sql_json json_text, json_int, json_bool;
 } mdt_sql_dialect;
 
 extern const mdt_migration mdt_store__migrations[];

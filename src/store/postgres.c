@@ -109,7 +109,12 @@ static const char *const pg_override[Q_COUNT] = {
                            " ON CONFLICT (client_id) DO UPDATE SET deleted_at=excluded.deleted_at",
 };
 
-static const mdt_sql_dialect pg_dialect = {"BYTEA", "BIGINT PRIMARY KEY"};
+static const mdt_sql_dialect pg_dialect = {
+    "BYTEA", "BIGINT PRIMARY KEY",
+    {"(", "::jsonb->>'", "')"},
+    {"(", "::jsonb->>'", "')::BIGINT"},
+    {"(CASE WHEN (", "::jsonb->'", "')='true'::jsonb THEN 1 ELSE 0 END)"},
+};
 
 typedef struct {
     char *url;

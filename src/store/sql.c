@@ -36,8 +36,11 @@
                  "authorization_details,created_at,expires_at,decided_by,decided_at,note," \
                  "metadata_hash"
 #define SESS_COLS "hash,username,amr,auth_time,created_at,last_seen_at,expires_at,revoked_at"
-#define AREQ_COLS "id,client_id,params,created_at,expires_at"
-#define CODE_COLS "hash,client_id,username,params,created_at,expires_at,used_at,token_jtis," \
+#define AREQ_COLS "id,client_id,redirect_uri,redirect_given,scope,resource,state,nonce," \
+                  "code_challenge,prompt,max_age,login_after,pushed,form_post,created_at," \
+                  "expires_at"
+#define CODE_COLS "hash,client_id,username,redirect_uri,redirect_given,code_challenge,scope," \
+                  "resource,nonce,auth_time,amr,sid,created_at,expires_at,used_at,token_jtis," \
                   "tokens_expire_at,access_jti,family"
 #define CONSENT_COLS "username,client_id,scope,created_at,updated_at"
 #define RT_COLS "hash,family,parent,client_id,subject,scope,resource,auth_time,amr,sid,cnf_x5t," \
@@ -133,12 +136,13 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_SESS_TOUCH] = "UPDATE web_sessions SET last_seen_at=?2 WHERE hash=?1 AND revoked_at=0",
     [Q_SESS_REVOKE] = "UPDATE web_sessions SET revoked_at=?2 WHERE hash=?1 AND revoked_at=0",
     [Q_PURGE_SESSIONS] = "DELETE FROM web_sessions WHERE expires_at<?1-86400",
-    [Q_AREQ_INSERT] = "INSERT INTO authz_requests (" AREQ_COLS ") VALUES (?1,?2,?3,?4,?5)",
+    [Q_AREQ_INSERT] = "INSERT INTO authz_requests (" AREQ_COLS ") "
+                      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
     [Q_AREQ_GET] = "SELECT " AREQ_COLS " FROM authz_requests WHERE id=?1 AND expires_at>?2",
     [Q_AREQ_TAKE] = "DELETE FROM authz_requests WHERE id=?1 AND expires_at>?2 RETURNING " AREQ_COLS,
     [Q_PURGE_AREQS] = "DELETE FROM authz_requests WHERE expires_at<=?1",
     [Q_CODE_INSERT] = "INSERT INTO authz_codes (" CODE_COLS ") "
-                      "VALUES (?1,?2,?3,?4,?5,?6,0,'',0,'','')",
+                      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,0,'',0,'','')",
     [Q_CODE_CONSUME] = "UPDATE authz_codes SET used_at=?2,access_jti=?3,family=?4,"
                        "tokens_expire_at=?5 WHERE hash=?1 AND used_at=0 AND expires_at>?2 "
                        "RETURNING " CODE_COLS,
@@ -1720,9 +1724,20 @@ static mdt_rc row_areq(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
 
     v->id = rd_text(&r, st, 0);
     v->client_id = rd_text(&r, st, 1);
-    v->params = rd_text(&r, st, 2);
-    v->created_at = col_int(st, 3);
-    v->expires_at = col_int(st, 4);
+    v->redirect_uri = rd_text(&r, st, 2);
+    v->redirect_given = col_int(st, 3) != 0;
+    v->scope = rd_text(&r, st, 4);
+    v->resource = rd_text(&r, st, 5);
+    v->state = rd_text(&r, st, 6);
+    v->nonce = rd_text(&r, st, 7);
+    v->code_challenge = rd_text(&r, st, 8);
+    v->prompt = rd_text(&r, st, 9);
+    v->max_age = col_int(st, 10);
+    v->login_after = col_int(st, 11);
+    v->pushed = col_int(st, 12) != 0;
+    v->form_post = col_int(st, 13) != 0;
+    v->created_at = col_int(st, 14);
+    v->expires_at = col_int(st, 15);
     return rd_end(&r, err);
 }
 
@@ -1734,14 +1749,22 @@ static mdt_rc row_code(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
     rd_hash(st, 0, v->hash);
     v->client_id = rd_text(&r, st, 1);
     v->username = rd_text(&r, st, 2);
-    v->params = rd_text(&r, st, 3);
-    v->created_at = col_int(st, 4);
-    v->expires_at = col_int(st, 5);
-    v->used_at = col_int(st, 6);
-    v->token_jtis = rd_text(&r, st, 7);
-    v->tokens_expire_at = col_int(st, 8);
-    v->access_jti = rd_text(&r, st, 9);
-    v->family = rd_text(&r, st, 10);
+    v->redirect_uri = rd_text(&r, st, 3);
+    v->redirect_given = col_int(st, 4) != 0;
+    v->code_challenge = rd_text(&r, st, 5);
+    v->scope = rd_text(&r, st, 6);
+    v->resource = rd_text(&r, st, 7);
+    v->nonce = rd_text(&r, st, 8);
+    v->auth_time = col_int(st, 9);
+    v->amr = rd_text(&r, st, 10);
+    v->sid = rd_text(&r, st, 11);
+    v->created_at = col_int(st, 12);
+    v->expires_at = col_int(st, 13);
+    v->used_at = col_int(st, 14);
+    v->token_jtis = rd_text(&r, st, 15);
+    v->tokens_expire_at = col_int(st, 16);
+    v->access_jti = rd_text(&r, st, 17);
+    v->family = rd_text(&r, st, 18);
     return rd_end(&r, err);
 }
 
@@ -1767,8 +1790,16 @@ static mdt_rc op_authz_request_insert(mdt_store *s, const mdt_authz_request_rec 
     if (rc != MDT_OK)
         return rc;
     return run(c, st, bind_text(st, 1, v->id) | bind_text(st, 2, v->client_id) |
-                          bind_text(st, 3, v->params) | bind_int(st, 4, v->created_at) |
-                          bind_int(st, 5, v->expires_at),
+                          bind_text(st, 3, v->redirect_uri ? v->redirect_uri : "") |
+                          bind_int(st, 4, v->redirect_given) |
+                          bind_text(st, 5, v->scope ? v->scope : "") |
+                          bind_text(st, 6, v->resource) | bind_text(st, 7, v->state) |
+                          bind_text(st, 8, v->nonce) |
+                          bind_text(st, 9, v->code_challenge ? v->code_challenge : "") |
+                          bind_text(st, 10, v->prompt) | bind_int(st, 11, v->max_age) |
+                          bind_int(st, 12, v->login_after) | bind_int(st, 13, v->pushed) |
+                          bind_int(st, 14, v->form_post) | bind_int(st, 15, v->created_at) |
+                          bind_int(st, 16, v->expires_at),
                "authz_request_insert", err);
 }
 
@@ -1807,9 +1838,15 @@ static mdt_rc op_code_insert(mdt_store *s, const mdt_authz_code_rec *v, mdt_err 
     if (rc != MDT_OK)
         return rc;
     return run(c, st, bind_blob(st, 1, v->hash, MDT_HASH_LEN) | bind_text(st, 2, v->client_id) |
-                          bind_text(st, 3, v->username) | bind_text(st, 4, v->params) |
-                          bind_int(st, 5, v->created_at) |
-                          bind_int(st, 6, v->expires_at),
+                          bind_text(st, 3, v->username) |
+                          bind_text(st, 4, v->redirect_uri ? v->redirect_uri : "") |
+                          bind_int(st, 5, v->redirect_given) |
+                          bind_text(st, 6, v->code_challenge ? v->code_challenge : "") |
+                          bind_text(st, 7, v->scope ? v->scope : "") |
+                          bind_text(st, 8, v->resource) | bind_text(st, 9, v->nonce) |
+                          bind_int(st, 10, v->auth_time) | bind_text(st, 11, v->amr ? v->amr : "") |
+                          bind_text(st, 12, v->sid) | bind_int(st, 13, v->created_at) |
+                          bind_int(st, 14, v->expires_at),
                "code_insert", err);
 }
 

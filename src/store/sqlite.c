@@ -56,7 +56,12 @@ static const char *const sq_override[Q_COUNT] = {
     [Q_CATALOG_COLUMNS] = "SELECT name, type FROM pragma_table_info(?1) ORDER BY cid",
 };
 
-static const mdt_sql_dialect sqlite_dialect = {"BLOB", "INTEGER PRIMARY KEY"};
+static const mdt_sql_dialect sqlite_dialect = {
+    "BLOB", "INTEGER PRIMARY KEY",
+    {"json_extract(", ",'$.", "')"},
+    {"json_extract(", ",'$.", "')"},
+    {"(CASE WHEN json_extract(", ",'$.", "')=1 THEN 1 ELSE 0 END)"}, /* true reads as 1 */
+};
 
 typedef struct sq_ctx {
     char *path;

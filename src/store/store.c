@@ -390,7 +390,8 @@ mdt_rc mdt_store_rate_release(mdt_store *s, const char *name, int64_t window_sta
 
 mdt_rc mdt_store_authz_request_insert(mdt_store *s, const mdt_authz_request_rec *r, mdt_err *err)
 {
-    if (!r->id || !r->id[0] || !r->client_id || !r->params || r->expires_at <= 0)
+    if (!r->id || !r->id[0] || !r->client_id || !r->redirect_uri || !r->code_challenge ||
+        r->expires_at <= 0)
         return mdt_fail(err, MDT_ERR_INTERNAL, "authorization request record incomplete");
     return s->ops->authz_request_insert(s, r, err);
 }
@@ -415,7 +416,8 @@ mdt_rc mdt_store_authz_request_take(mdt_store *s, const char *id, int64_t now, m
 
 mdt_rc mdt_store_code_insert(mdt_store *s, const mdt_authz_code_rec *c, mdt_err *err)
 {
-    if (!c->client_id || !c->username || !c->params || c->expires_at <= 0)
+    if (!c->client_id || !c->username || !c->redirect_uri || !c->code_challenge ||
+        c->expires_at <= 0)
         return mdt_fail(err, MDT_ERR_INTERNAL, "authorization code record incomplete");
     return s->ops->code_insert(s, c, err);
 }

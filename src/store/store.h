@@ -108,19 +108,30 @@ typedef struct {
 
 /* A pending authorization request (RFC 9126 PAR, or one waiting for login
  * or consent), referenced by its id in request_uri
- * "urn:mandate:authz:<id>". params: JSON object text of the validated
- * request. */
+ * "urn:mandate:authz:<id>": the request as validated. Optional text is
+ * NULL when the request did not have it. */
 typedef struct {
     const char *id;
     const char *client_id;
-    const char *params;
+    const char *redirect_uri;   /* the selected one */
+    bool redirect_given;        /* redirect_uri was in the request */
+    const char *scope;          /* granted, space-separated */
+    const char *resource;       /* RFC 8707; NULL */
+    const char *state;          /* NULL */
+    const char *nonce;          /* NULL */
+    const char *code_challenge; /* S256 */
+    const char *prompt;         /* NULL, or space-separated none|login|consent */
+    int64_t max_age;            /* -1: none */
+    int64_t login_after;        /* the session must be from this time or later; 0 */
+    bool pushed;                /* stored by /par */
+    bool form_post;             /* response_mode=form_post */
     int64_t created_at;
     int64_t expires_at;
 } mdt_authz_request_rec;
 
-/* An authorization code, found by the SHA-256 of the code. params: JSON
- * object text of what it is bound to (redirect_uri, code_challenge, scope,
- * resource, nonce, auth_time, amr, session). access_jti and family: what its
+/* An authorization code, found by the SHA-256 of the code, and what it is
+ * bound to (redirect_uri, code_challenge, scope, resource, nonce, and the
+ * sign-in: auth_time, amr, sid). access_jti and family: what its
  * redemption issues (the access token's jti, the refresh token family, ""
  * when none), recorded by the statement that uses the code and valid until
  * tokens_expire_at. token_jtis: the same as a space-separated list, as
@@ -129,7 +140,15 @@ typedef struct {
     uint8_t hash[MDT_HASH_LEN];
     const char *client_id;
     const char *username;
-    const char *params;
+    const char *redirect_uri;
+    bool redirect_given;       /* redirect_uri was in the request (then required at /token) */
+    const char *code_challenge; /* S256 */
+    const char *scope;         /* granted, space-separated */
+    const char *resource;      /* RFC 8707; NULL */
+    const char *nonce;         /* NULL */
+    int64_t auth_time;         /* when the person signed in */
+    const char *amr;           /* how; "" when unknown */
+    const char *sid;           /* the ID token's sid; NULL */
     int64_t created_at;
     int64_t expires_at;
     int64_t used_at;           /* 0 = not used */

@@ -78,7 +78,9 @@ static void test_take_once(void **state)
     mdt_store *s = NULL;
     mdt_arena a;
     mdt_err err = {0};
-    mdt_authz_request_rec r = {.id = "par1", .client_id = "mdt_c", .params = "{\"pushed\":true}",
+    mdt_authz_request_rec r = {.id = "par1", .client_id = "mdt_c", .redirect_uri = "https://app.example/cb",
+                               .code_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                               .scope = "read", .max_age = -1, .pushed = true,
                                .created_at = 100, .expires_at = 160},
                           back;
 
@@ -91,7 +93,8 @@ static void test_take_once(void **state)
     assert_int_equal(mdt_store_authz_request_get(s, "par1", 120, &a, &back, &err), MDT_OK);
     assert_int_equal(mdt_store_authz_request_take(s, "par1", 120, &a, &back, &err), MDT_OK);
     assert_string_equal(back.client_id, "mdt_c");
-    assert_string_equal(back.params, "{\"pushed\":true}");
+    assert_true(back.pushed);
+    assert_string_equal(back.redirect_uri, "https://app.example/cb");
     assert_int_equal(back.expires_at, 160);
     assert_int_equal(mdt_store_authz_request_take(s, "par1", 120, &a, &back, &err),
                      MDT_ERR_NOT_FOUND);

@@ -152,6 +152,21 @@ static void test_render_placeholders(void **state)
     free(sql);
 }
 
+static void test_render_json_placeholders(void **state)
+{
+    mdt_migration m = {1, "t", "{JSON_TEXT:params.scope} {JSON_INT:params.max_age} "
+                               "{JSON_BOOL:p.pushed} {JSON_TEXT:nokey} {JSON_INT:a.} {JSON_X:a.b}"};
+    mdt_sql_dialect d = {"BLOB", "INTEGER PRIMARY KEY", {"t(", ",'$.", "')"}, {"i(", ",", ")"},
+                         {"b(", ",", ")"}};
+    char *sql = mdt_store__migration_render(&m, &d);
+
+    (void)state;
+    assert_non_null(sql);
+    assert_string_equal(sql, "t(params,'$.scope') i(params,max_age) b(p,pushed) "
+                             "{JSON_TEXT:nokey} {JSON_INT:a.} {JSON_X:a.b}");
+    free(sql);
+}
+
 /* ------------------------------------------------------------------ clients */
 
 static void test_clients(void **state)
@@ -641,23 +656,56 @@ static void test_authz_requests(void **state)
 {
     fx *f = *state;
     mdt_authz_request_rec r = {.id = id(f, "areq"), .client_id = id(f, "c"),
-                               .params = "{\"scope\":\"openid\"}", .created_at = 100,
+                               .redirect_uri = "https://app.example/cb", .redirect_given = true,
+                               .scope = "openid read", .resource = "https://api.example",
+                               .state = "st", .nonce = "n-0S6", .code_challenge = "ch",
+                               .prompt = "login consent", .max_age = 300, .login_after = 90,
+                               .pushed = true, .form_post = true, .created_at = 100,
                                .expires_at = 200};
+    mdt_authz_request_rec bare = {.id = id(f, "areq_bare"), .client_id = r.client_id,
+                                  .redirect_uri = "https://app.example/cb", .scope = "",
+                                  .code_challenge = "ch", .max_age = -1, .created_at = 100,
+                                  .expires_at = 200};
     mdt_authz_request_rec back;
 
     assert_int_equal(mdt_store_authz_request_insert(f->s, &r, &f->err), MDT_OK);
     assert_int_equal(mdt_store_authz_request_insert(f->s, &r, &f->err), MDT_ERR_CONFLICT);
     assert_int_equal(mdt_store_authz_request_get(f->s, r.id, 150, &f->a, &back, &f->err), MDT_OK);
     assert_string_equal(back.client_id, r.client_id);
-    assert_string_equal(back.params, r.params);
+    assert_string_equal(back.redirect_uri, r.redirect_uri);
+    assert_true(back.redirect_given);
+    assert_string_equal(back.scope, r.scope);
+    assert_string_equal(back.resource, r.resource);
+    assert_string_equal(back.state, r.state);
+    assert_string_equal(back.nonce, r.nonce);
+    assert_string_equal(back.code_challenge, r.code_challenge);
+    assert_string_equal(back.prompt, r.prompt);
+    assert_int_equal(back.max_age, 300);
+    assert_int_equal(back.login_after, 90);
+    assert_true(back.pushed);
+    assert_true(back.form_post);
     assert_int_equal(back.created_at, 100);
+    /* what a request did not have stays absent (NULL), not "" */
+    assert_int_equal(mdt_store_authz_request_insert(f->s, &bare, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_authz_request_take(f->s, bare.id, 150, &f->a, &back, &f->err),
+                     MDT_OK);
+    assert_null(back.resource);
+    assert_null(back.state);
+    assert_null(back.nonce);
+    assert_null(back.prompt);
+    assert_string_equal(back.scope, "");
+    assert_int_equal(back.max_age, -1);
+    assert_int_equal(back.login_after, 0);
+    assert_false(back.redirect_given);
+    assert_false(back.pushed);
+    assert_false(back.form_post);
     assert_int_equal(back.expires_at, 200);
     assert_int_equal(mdt_store_authz_request_get(f->s, r.id, 200, &f->a, &back, &f->err),
                      MDT_ERR_NOT_FOUND); /* expired */
     assert_int_equal(mdt_store_authz_request_take(f->s, r.id, 200, &f->a, &back, &f->err),
                      MDT_ERR_NOT_FOUND); /* expired: not taken */
     assert_int_equal(mdt_store_authz_request_take(f->s, r.id, 150, &f->a, &back, &f->err), MDT_OK);
-    assert_string_equal(back.params, r.params);
+    assert_string_equal(back.state, r.state);
     assert_int_equal(mdt_store_authz_request_take(f->s, r.id, 150, &f->a, &back, &f->err),
                      MDT_ERR_NOT_FOUND); /* single use */
     assert_int_equal(mdt_store_authz_request_get(f->s, r.id, 150, &f->a, &back, &f->err),
@@ -970,7 +1018,11 @@ static void test_code_consume_records(void **state)
 {
     fx *f = *state;
     mdt_authz_code_rec c = {.client_id = id(f, "cc_client"), .username = id(f, "cc_user"),
-                            .params = "{}", .created_at = 100, .expires_at = 160};
+                            .redirect_uri = "https://app.example/cb", .redirect_given = true,
+                            .code_challenge = "ch", .scope = "openid read",
+                            .resource = "https://api.example", .nonce = "n-0S6",
+                            .auth_time = 95, .amr = "pwd", .sid = "sid1", .created_at = 100,
+                            .expires_at = 160};
     mdt_code_issue first = {.access_jti = id(f, "cc_jti"), .family = id(f, "cc_fam"),
                             .expires_at = 5000};
     mdt_code_issue second = {.access_jti = id(f, "cc_jti2"), .family = "", .expires_at = 6000};
@@ -983,6 +1035,16 @@ static void test_code_consume_records(void **state)
     assert_int_equal(mdt_store_code_consume(f->s, c.hash, 120, &first, &f->a, &got, &f->err),
                      MDT_OK);
     assert_int_equal(got.used_at, 120);
+    /* what the code is bound to */
+    assert_string_equal(got.redirect_uri, c.redirect_uri);
+    assert_true(got.redirect_given);
+    assert_string_equal(got.code_challenge, "ch");
+    assert_string_equal(got.scope, "openid read");
+    assert_string_equal(got.resource, c.resource);
+    assert_string_equal(got.nonce, c.nonce);
+    assert_int_equal(got.auth_time, 95);
+    assert_string_equal(got.amr, "pwd");
+    assert_string_equal(got.sid, "sid1");
     assert_string_equal(got.access_jti, first.access_jti);
     assert_string_equal(got.family, first.family);
     assert_int_equal(got.tokens_expire_at, 5000);
@@ -1005,7 +1067,8 @@ static void test_grant_revoke(void **state)
     fx *f = *state;
     const char *user = id(f, "gr_user"), *other = id(f, "gr_other");
     const char *cl = id(f, "gr_client"), *cl2 = id(f, "gr_client2");
-    mdt_authz_code_rec used = {.client_id = cl, .username = user, .params = "{}",
+    mdt_authz_code_rec used = {.client_id = cl, .username = user,
+                               .redirect_uri = "https://app.example/cb", .code_challenge = "ch",
                                .created_at = 100, .expires_at = 160};
     mdt_authz_code_rec fresh = used, theirs = used, got;
     mdt_code_issue ids = {.access_jti = id(f, "gr_at"), .family = id(f, "gr_fam"),
@@ -1889,6 +1952,148 @@ static void test_copy_to_postgresql(void **state)
     pg_drop(admin, n2);
 }
 
+/* Runs sql on s's connection; with a blob bound as ?1 when blob is not NULL. */
+static void exec_sql(mdt_store *s, const char *sql, const uint8_t *blob)
+{
+    const mdt_db_driver *drv;
+    mdt_db_conn *db;
+    mdt_db_stmt *st;
+    mdt_err err = {0};
+    bool row;
+
+    assert_int_equal(mdt_store__sql_conn(s, &drv, &db, &err), MDT_OK);
+    if (!blob) {
+        if (drv->exec(db, sql, "test", &err) != MDT_OK)
+            fail_msg("%s: %s", sql, err.detail);
+        return;
+    }
+    assert_int_equal(drv->prepare(db, -1, sql, &st, &err), MDT_OK);
+    assert_int_equal(drv->bind_blob(st, 1, blob, MDT_HASH_LEN), 0);
+    if (drv->step(st, &row, "test", &err) != MDT_OK)
+        fail_msg("%s: %s", sql, err.detail);
+    drv->finalize(st);
+}
+
+/* A database at version 13, with authorization requests and codes in their
+ * old shape (JSON text in params): the migration to typed columns converts
+ * them, and the store reads them as the typed records. */
+static void test_upgrade_typed_authorization(void **state)
+{
+    const char *admin = getenv("MANDATE_TEST_PG_URL");
+    const mdt_db_driver *drv;
+    mdt_db_conn *db;
+    char url[512], name[80], sql[160];
+    uint8_t h1[MDT_HASH_LEN], h2[MDT_HASH_LEN];
+    mdt_code_issue ids = {.access_jti = "jti", .family = "", .expires_at = 5000};
+    mdt_authz_request_rec r;
+    mdt_authz_code_rec c;
+    mdt_store *s = NULL;
+    mdt_err err = {0};
+    mdt_arena a;
+    int v = 0;
+
+    (void)state;
+    name[0] = '\0';
+    if (g_dir[0]) {
+        snprintf(url, sizeof(url), "sqlite:%s/upgrade.db", g_dir);
+    } else if (admin && *admin) {
+        snprintf(name, sizeof(name), "mandate_upgrade_%ld_%ld", (long)getpid(), (long)time(NULL));
+        assert_int_equal(pg_create(admin, name, url, sizeof(url)), 0);
+    } else {
+        skip();
+    }
+    mdt_arena_init(&a, 4096);
+    assert_int_equal(mdt_store_open(url, &s, &err), MDT_OK);
+    assert_int_equal(mdt_store__sql_conn(s, &drv, &db, &err), MDT_OK);
+    exec_sql(s, mdt_store__sql_text(drv, Q_MIGRATIONS_CREATE), NULL);
+    for (size_t i = 0; i < mdt_store__migration_count && mdt_store__migrations[i].version <= 13;
+         i++) {
+        char *m = mdt_store__migration_render(&mdt_store__migrations[i], drv->dialect);
+
+        assert_non_null(m);
+        exec_sql(s, m, NULL);
+        free(m);
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations (version,name) VALUES (%d,'t')",
+                 mdt_store__migrations[i].version);
+        exec_sql(s, sql, NULL);
+    }
+    assert_int_equal(mdt_store_schema_version(s, &v, &err), MDT_OK);
+    assert_int_equal(v, 13);
+    exec_sql(s, "INSERT INTO authz_requests (id,client_id,params,created_at,expires_at) VALUES "
+                "('old1','c1','{\"client_id\":\"c1\",\"code_challenge\":\"ch\",\"form_post\":true,"
+                "\"login_after\":0,\"max_age\":-1,\"nonce\":\"n1\",\"prompt\":\"login\","
+                "\"pushed\":true,\"redirect_given\":true,\"redirect_uri\":\"https://app/cb\","
+                "\"resource\":\"https://api.example\",\"scope\":\"openid read\","
+                "\"state\":\"s1\"}',100,200),"
+                "('old2','c1','{\"client_id\":\"c1\",\"code_challenge\":\"ch2\",\"login_after\":50,"
+                "\"max_age\":300,\"redirect_given\":false,\"redirect_uri\":\"https://app/cb\","
+                "\"scope\":\"\"}',100,200)",
+             NULL);
+    memset(h1, 0x71, sizeof(h1));
+    memset(h2, 0x72, sizeof(h2));
+    exec_sql(s, "INSERT INTO authz_codes (hash,client_id,username,params,created_at,expires_at) "
+                "VALUES (?1,'c1','alice','{\"amr\":\"pwd\",\"auth_time\":95,\"code_challenge\":"
+                "\"ch\",\"nonce\":\"n1\",\"redirect_given\":true,\"redirect_uri\":"
+                "\"https://app/cb\",\"resource\":\"https://api.example\",\"scope\":"
+                "\"openid read\",\"sid\":\"sid1\"}',100,160)",
+             h1);
+    exec_sql(s, "INSERT INTO authz_codes (hash,client_id,username,params,created_at,expires_at) "
+                "VALUES (?1,'c1','alice','{\"amr\":\"pwd\",\"auth_time\":96,\"code_challenge\":"
+                "\"ch2\",\"redirect_given\":false,\"redirect_uri\":\"https://app/cb\","
+                "\"scope\":\"read\"}',100,160)",
+             h2);
+
+    assert_int_equal(mdt_store_migrate(s, &err), MDT_OK);
+    assert_int_equal(mdt_store_schema_version(s, &v, &err), MDT_OK);
+    assert_int_equal(v, mdt_store__schema_latest());
+
+    assert_int_equal(mdt_store_authz_request_get(s, "old1", 150, &a, &r, &err), MDT_OK);
+    assert_string_equal(r.client_id, "c1");
+    assert_string_equal(r.redirect_uri, "https://app/cb");
+    assert_true(r.redirect_given);
+    assert_string_equal(r.scope, "openid read");
+    assert_string_equal(r.resource, "https://api.example");
+    assert_string_equal(r.state, "s1");
+    assert_string_equal(r.nonce, "n1");
+    assert_string_equal(r.code_challenge, "ch");
+    assert_string_equal(r.prompt, "login");
+    assert_int_equal(r.max_age, -1);
+    assert_true(r.pushed);
+    assert_true(r.form_post);
+    assert_int_equal(mdt_store_authz_request_take(s, "old2", 150, &a, &r, &err), MDT_OK);
+    assert_false(r.redirect_given);
+    assert_string_equal(r.scope, "");
+    assert_null(r.resource);
+    assert_null(r.state);
+    assert_null(r.nonce);
+    assert_null(r.prompt);
+    assert_int_equal(r.max_age, 300);
+    assert_int_equal(r.login_after, 50);
+    assert_false(r.pushed);
+    assert_false(r.form_post);
+
+    assert_int_equal(mdt_store_code_consume(s, h1, 120, &ids, &a, &c, &err), MDT_OK);
+    assert_string_equal(c.redirect_uri, "https://app/cb");
+    assert_true(c.redirect_given);
+    assert_string_equal(c.code_challenge, "ch");
+    assert_string_equal(c.scope, "openid read");
+    assert_string_equal(c.resource, "https://api.example");
+    assert_string_equal(c.nonce, "n1");
+    assert_int_equal(c.auth_time, 95);
+    assert_string_equal(c.amr, "pwd");
+    assert_string_equal(c.sid, "sid1");
+    assert_int_equal(mdt_store_code_consume(s, h2, 120, &ids, &a, &c, &err), MDT_OK);
+    assert_false(c.redirect_given);
+    assert_null(c.resource);
+    assert_null(c.nonce);
+    assert_null(c.sid);
+    assert_int_equal(c.auth_time, 96);
+    mdt_store_close(s);
+    mdt_arena_free(&a);
+    if (name[0])
+        pg_drop(admin, name);
+}
+
 int main(void)
 {
     const char *env = getenv("MANDATE_TEST_STORE");
@@ -1898,6 +2103,8 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_migrate_fresh_sqlite),
         cmocka_unit_test(test_render_placeholders),
+        cmocka_unit_test(test_render_json_placeholders),
+        cmocka_unit_test(test_upgrade_typed_authorization),
         cmocka_unit_test(test_pg_unreachable),
         cmocka_unit_test(test_copy_to_postgresql),
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
