@@ -153,7 +153,7 @@ static mdt_rc choose_ids(mdt_env *env, mdt_req *req, const mdt_grant *g, mdt_cod
                          mdt_err *err)
 {
     char jti[32];
-    int64_t refresh_until = req->now + env->cfg.refresh_token_ttl;
+    int64_t refresh_until = mdt_token_exp_clamp(g->client, req->now + env->cfg.refresh_token_ttl);
     mdt_rc rc = mdt_random_b64url(&env->rng, MDT_JTI_BYTES, jti);
 
     memset(ids, 0, sizeof(*ids));
@@ -185,7 +185,7 @@ static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec
 
     if (!*ids->family || !wants_refresh(g->client, b->scope))
         return MDT_OK; /* a family chosen before the scope was known stays unused */
-    r.expires_at = req->now + env->cfg.refresh_token_ttl;
+    r.expires_at = mdt_token_exp_clamp(g->client, req->now + env->cfg.refresh_token_ttl);
     rc = mdt_refresh_issue(env, req->arena, &r, &out->refresh_token, err);
     if (rc == MDT_ERR_CONFLICT)
         return invalid(err, "authorization code used again meanwhile: its tokens are revoked");

@@ -160,7 +160,8 @@ mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_auth
     next = r;
     memcpy(next.parent, r.hash, MDT_HASH_LEN);
     next.created_at = g.iat; /* as the access token: not before the kill switch */
-    next.expires_at = r.expires_at; /* the family does not outlive its first token */
+    /* the family does not outlive its first token, nor its client */
+    next.expires_at = mdt_token_exp_clamp(c, r.expires_at);
     next.cnf_x5t = g.cnf_x5t ? g.cnf_x5t : r.cnf_x5t;
     next.access_jti = out->token.jti;
     next.access_exp = g.exp;

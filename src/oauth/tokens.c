@@ -126,8 +126,7 @@ void mdt_token_times(mdt_grant *g, const mdt_client *c, int64_t now, int64_t ttl
     g->exp = g->iat + ttl;
     if (limit && g->exp > limit)
         g->exp = limit;
-    if (c->expires_at && g->exp > c->expires_at)
-        g->exp = c->expires_at; /* no token outlives its client */
+    g->exp = mdt_token_exp_clamp(c, g->exp);
 }
 
 mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
