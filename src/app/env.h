@@ -28,8 +28,8 @@ typedef struct mdt_env {
     mdt_store *store;
     mdt_keyring *keys;   /* NULL in commands that do not sign */
     mdt_audit *audit;    /* group-commit writer; NULL in the CLI (which appends directly) */
-    mdt_audit_keys *audit_keys; /* keys of the audit chain and checkpoints (keys/audit_key.h); NULL: none yet */
-    const char *actor;   /* who acts in CLI commands ("cli" by default) */
+    mdt_audit_keys *
+        audit_keys; /* keys of the audit chain and checkpoints (keys/audit_key.h); NULL: none yet */
     mdt_trust *trust;    /* trusted assertion issuers (oauth/trust.h); NULL: none. Set by serve */
     mdt_jwks_cache *jwks; /* JWK Sets of jwks_uri and jwks (oauth/jwks_cache.h); set by serve */
     mdt_cimd_cache *cimd; /* client ID metadata documents (oauth/cimd.h); set by serve */

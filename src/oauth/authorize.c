@@ -704,7 +704,7 @@ static void consent_granted(mdt_env *env, mdt_req *req, const mdt_authz_user *u,
     mdt_buf_free(&b);
     if (mdt_consent_remember(env, u->username, c->client_id, p->scope, req->now, req->arena,
                              &err) != MDT_OK ||
-        mdt_env_audit(env, &ev, &err) != MDT_OK) {
+        mdt_ctx_audit_outcome(&req->ctx, &ev, &err) != MDT_OK) {
         fault_page(o, "The service could not record your consent.");
         return;
     }

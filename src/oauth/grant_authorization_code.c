@@ -88,7 +88,7 @@ static mdt_rc replayed(mdt_env *env, mdt_req *req, const mdt_client *c,
         p += n + (save == ' ');
     }
     ev.data = mdt_arena_printf(req->arena, "{\"revoked_tokens\":\"%s\"}", list);
-    if (mdt_env_audit(env, &ev, &e2) != MDT_OK)
+    if (mdt_ctx_audit_outcome(&req->ctx, &ev, &e2) != MDT_OK)
         return mdt_fail(err, e2.rc, "cannot record a replayed code");
     return invalid(err, "authorization code used before: its tokens are revoked");
 }

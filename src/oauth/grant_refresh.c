@@ -33,7 +33,7 @@ static mdt_rc reused(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_
     if (mdt_store_refresh_revoke_family(env->store, r->family, req->now, &e2) != MDT_OK)
         return mdt_fail(err, e2.rc, "cannot revoke a refresh token family");
     ev.data = mdt_arena_printf(req->arena, "{\"family\":\"%s\"}", r->family);
-    if (mdt_env_audit(env, &ev, &e2) != MDT_OK)
+    if (mdt_ctx_audit_outcome(&req->ctx, &ev, &e2) != MDT_OK)
         return mdt_fail(err, e2.rc, "cannot record a refresh token reuse");
     return invalid(err, "refresh token used before: its family is revoked");
 }
