@@ -115,7 +115,7 @@ mdt_rc mdt_apikey_verify(mdt_env *env, const char *key, int64_t now, mdt_arena *
         return rc;
     if (claimed_id)
         *claimed_id = client_id;
-    rc = mdt_client_load(env, client_id, a, out, err);
+    rc = mdt_client_load(env, client_id, now, a, out, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_failf(err, MDT_ERR_INVALID_CLIENT, AUTH_FAILED, "API key of an unknown client");
     if (rc != MDT_OK)

@@ -108,14 +108,15 @@ bool mdt_client_privilege_within(const mdt_client_privileged *f, const json_t *a
                                  const json_t *allowed);
 
 /* Loads and parses a client and its credentials into the arena (everything
- * arena-owned). status is "expired" when expires_at has passed, or when a
+ * arena-owned); its status as of now (the request's time). status is
+ * "expired" when expires_at has passed, or when a
  * self-registered client never authenticated within [registration]
  * inactive_expiry (mdt_registration_inactive_deadline).
  * MDT_ERR_NOT_FOUND when unknown. Served from a per-thread cache that is
  * used only while the store's clients counter has not moved, so a change
  * made anywhere (another process, another node) is seen by the next call. */
-mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
-                       mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_load(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,
+                       mdt_client *out, mdt_err *err) MDT_WARN_UNUSED;
 /* When a self-registered client (origin "dcr" or "cimd") that never
  * authenticated expires: max(created_at, approved_at) + inactive_expiry
  * while no credential but its registration access token has a

@@ -302,7 +302,7 @@ mdt_rc mdt_client_set_status(mdt_env *env, mdt_ctx *ctx, const char *client_id, 
     if (to == MDT_CLIENT_ACTIVE) {
         /* expired by expires_at or, self-registered, by never authenticating */
         mdt_client c;
-        if ((rc = mdt_client_load(env, client_id, &a, &c, err)))
+        if ((rc = mdt_client_load(env, client_id, now, &a, &c, err)))
             goto out;
         if (mdt_client_status_from_name(c.status) == MDT_CLIENT_EXPIRED) {
             rc = mdt_failf(err, MDT_ERR_CONFLICT, "client has expired and cannot be resumed",

@@ -1041,7 +1041,7 @@ mdt_rc mdt_registration_update(mdt_env *env, mdt_ctx *caller, const char *client
 
     *response_json = NULL;
     if ((rc = rat_check(env, ctx, client_id, rat, a, err)) ||
-        (rc = mdt_client_load(env, client_id, a, &cur, err)) ||
+        (rc = mdt_client_load(env, client_id, ctx->now, a, &cur, err)) ||
         (rc = update_ctx(env, &cur, reg, a, &uctx, err)))
         return rc;
     if ((rc = same_client(json, len, client_id, err)) ||
@@ -1069,7 +1069,7 @@ mdt_rc mdt_registration_upsert_document(mdt_env *env, mdt_ctx *caller, const cha
     mdt_client cur;
     reg_plan plan = {0};
     const char *doc = NULL;
-    mdt_rc rc = mdt_client_load(env, client_id, a, &cur, err);
+    mdt_rc rc = mdt_client_load(env, client_id, ctx->now, a, &cur, err);
 
     if (rc == MDT_ERR_NOT_FOUND) {
         mdt_err_clear(err);

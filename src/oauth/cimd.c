@@ -869,7 +869,7 @@ mdt_rc mdt_cimd_register(mdt_env *env, mdt_req *req, const char *client_id,
     mdt_rc rc;
 
     /* applied and still there (an admin may have deleted it since): nothing to write */
-    rc = mdt_client_load(env, client_id, req->arena, &cur, err);
+    rc = mdt_client_load(env, client_id, req->now, req->arena, &cur, err);
     if (rc == MDT_ERR_NOT_FOUND) {
         mdt_err_clear(err);
         rc = may_create(env, req, client_id, err);
@@ -884,7 +884,7 @@ mdt_rc mdt_cimd_register(mdt_env *env, mdt_req *req, const char *client_id,
     if (rc != MDT_OK)
         return apply_failed(rc, &aerr, err);
     mdt_cimd_cache_applied(env->cimd, client_id, doc->generation);
-    if ((rc = mdt_client_load(env, client_id, req->arena, client, err)) == MDT_ERR_NOT_FOUND)
+    if ((rc = mdt_client_load(env, client_id, req->now, req->arena, client, err)) == MDT_ERR_NOT_FOUND)
         return mdt_client_auth_fail(err, "unknown client");
     if (rc != MDT_OK)
         return rc;

@@ -79,7 +79,7 @@ static mdt_rc by_none(mdt_env *env, mdt_req *req, mdt_client_authn *out, const c
 
     if (mdt_cimd_is_url(env, id))
         return mdt_client_auth_fail(err, "no client credentials presented");
-    rc = mdt_client_load(env, id, req->arena, &out->client, err);
+    rc = mdt_client_load(env, id, req->now, req->arena, &out->client, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_client_auth_fail(err, "unknown client");
     if (rc != MDT_OK)
@@ -117,7 +117,7 @@ static mdt_rc by_secret(mdt_env *env, mdt_req *req, const char *method, mdt_clie
     *claimed_id = id;
     if (mdt_cimd_is_url(env, id)) /* a public document: never a secret */
         return mdt_client_auth_fail(err, "a client ID metadata document client has no secret");
-    rc = mdt_client_load(env, id, req->arena, &out->client, err);
+    rc = mdt_client_load(env, id, req->now, req->arena, &out->client, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_client_auth_fail(err, "unknown client");
     if (rc != MDT_OK)

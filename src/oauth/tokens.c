@@ -294,7 +294,7 @@ mdt_rc mdt_token_client_check(mdt_env *env, mdt_arena *a, const char *client_id,
                               int64_t now, mdt_err *err)
 {
     mdt_client c;
-    mdt_rc rc = mdt_client_load(env, client_id, a, &c, err);
+    mdt_rc rc = mdt_client_load(env, client_id, now, a, &c, err);
 
     if (rc == MDT_ERR_NOT_FOUND)
         return inactive(err, "client deleted");

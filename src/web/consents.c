@@ -68,7 +68,7 @@ static mdt_rc item(mdt_env *env, mdt_req *req, const mdt_consent_rec *r, mdt_buf
     mdt_err ignored = {0};
     mdt_rc rc;
 
-    if (mdt_client_load(env, r->client_id, req->arena, &c, &ignored) == MDT_OK && c.name &&
+    if (mdt_client_load(env, r->client_id, req->now, req->arena, &c, &ignored) == MDT_OK && c.name &&
         c.name[0])
         name = c.name;
     mdt_time_format(r->created_at, created);

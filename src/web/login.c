@@ -154,7 +154,7 @@ static const char *return_to_refused(mdt_env *env, mdt_req *req, const char *ret
     if (strcmp(path, "/authorize") != 0)
         return NULL;
     client_id = return_to[n] ? query_client_id(req->arena, return_to + n + 1) : NULL;
-    if (!client_id || mdt_client_load(env, client_id, req->arena, &c, &err) != MDT_OK ||
+    if (!client_id || mdt_client_load(env, client_id, req->now, req->arena, &c, &err) != MDT_OK ||
         !mdt_authz_client_allowed(&c, req->now))
         return "The application you are signing in for is unknown, not active or not "
                "registered to sign people in.";
@@ -505,7 +505,7 @@ static const char *logout_check(mdt_env *env, mdt_req *req, const char *hint,
         return "post_logout_redirect_uri needs id_token_hint or client_id";
     if (!out->client_id)
         return NULL;
-    if (mdt_client_load(env, out->client_id, req->arena, &c, &err) != MDT_OK ||
+    if (mdt_client_load(env, out->client_id, req->now, req->arena, &c, &err) != MDT_OK ||
         !mdt_client_usable(&c, req->now))
         return "the application is unknown or disabled";
     if (out->uri && !mdt_authz_client_allowed(&c, req->now))

@@ -112,7 +112,7 @@ static void add_scope(fx *f, const char *name)
 static mdt_rc verify(fx *f, const char *id, const char *secret)
 {
     mdt_client c;
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     return mdt_client_verify_secret(&f->env, &c, secret, strlen(secret), f->clk.t, &f->a, NULL,
                                     &f->err);
 }
@@ -253,7 +253,7 @@ static void test_create_defaults(void **state)
     assert_null(json_object_get(r, "unknown_field"));
     assert_int_equal(audit_seq(f), seq0 + 1);
 
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.name, "Bot");
     assert_string_equal(c.kind, "service");
     assert_string_equal(c.auth_method, "client_secret_basic");
@@ -267,7 +267,7 @@ static void test_create_defaults(void **state)
     assert_null(strstr(c.metadata, secret)); /* never a secret in the stored metadata */
     assert_null(strstr(c.metadata, "\"client_secret\""));
     assert_int_equal(verify(f, id, secret), MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, "mdt_nope", &f->a, &c, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_client_load(&f->env, "mdt_nope", f->clk.t, &f->a, &c, &f->err), MDT_ERR_NOT_FOUND);
     json_decref(r);
 }
 
@@ -293,7 +293,7 @@ static void test_create_full(void **state)
     assert_string_equal(jstr(r, "expires_at"), "2026-06-01T00:00:00Z");
     assert_int_equal(json_array_size(json_object_get(r, "resources")), 2);
     assert_int_equal(json_array_size(json_object_get(r, "redirect_uris")), 4);
-    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_int_equal(c.nscopes, 2);
     assert_true(mdt_client_has_scope(&c, "read"));
     assert_true(mdt_client_has_scope(&c, "write"));
@@ -430,7 +430,7 @@ static void test_secret_rotation(void **state)
     assert_int_equal(verify(f, id, jstr(r2, "client_secret")), MDT_OK);
     f->clk.t += 3600;
     assert_int_equal(verify(f, id, s1), MDT_ERR_INVALID_CLIENT);   /* expired */
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_int_equal(mdt_client_verify_secret(&f->env, &c, jstr(r2, "client_secret"), MDT_SECRET_LEN,
                                               f->clk.t, &f->a, &cred_id, &f->err), MDT_OK);
     assert_int_equal(strncmp(cred_id, "cred_", 5), 0);
@@ -503,7 +503,7 @@ static void test_suspend_resume(void **state)
                                                                  "suspended", &f->err)),
                      MDT_OK);
     assert_int_equal(audit_seq(f), seq0 + 1);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "suspended");
     assert_int_equal(c.tokens_valid_after, T0 + 101);
     assert_false(mdt_client_usable(&c, f->clk.t));
@@ -511,7 +511,7 @@ static void test_suspend_resume(void **state)
     assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&f->env, test_ctx_now(&f->tc), id,
                                                                  "active", &f->err)),
                      MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "active");
     assert_int_equal(c.tokens_valid_after, T0 + 101); /* resuming revives nothing */
     assert_true(mdt_client_usable(&c, f->clk.t));
@@ -530,7 +530,7 @@ static void test_suspend_resume(void **state)
                                                                  "suspended", &f->err)),
                      MDT_OK);
     f->clk.t = T0 + 3600;
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "expired");
     assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&f->env, test_ctx_now(&f->tc), id,
                                                                  "active", &f->err)),
@@ -558,8 +558,8 @@ static void test_cache_sees_other_writers(void **state)
     assert_int_equal(mdt_store_open(url, &other.store, &f->err), MDT_OK);
 
     /* two loads in a row give the same client, the second from the cache */
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &a, &f->err), MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &a, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &b, &f->err), MDT_OK);
     assert_string_equal(a.name, b.name);
     assert_string_equal(b.status, "active");
     assert_int_equal(b.nscopes, 1);
@@ -570,7 +570,7 @@ static void test_cache_sees_other_writers(void **state)
     assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&other, test_ctx_now(&f->tc), id,
                                                                  "suspended", &f->err)),
                      MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &b, &f->err), MDT_OK);
     assert_string_equal(b.status, "suspended");
     assert_false(mdt_client_usable(&b, f->clk.t));
     assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&other, test_ctx_now(&f->tc), id,
@@ -592,16 +592,16 @@ static void test_cache_sees_other_writers(void **state)
                                                     strlen(upd), &f->a, &resp, &f->err)),
             MDT_OK);
     }
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &b, &f->err), MDT_OK);
     assert_string_equal(b.status, "active");
     f->clk.t = 4102444800 + 1; /* 2100-01-01T00:00:01Z */
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &b, &f->err), MDT_OK);
     assert_string_equal(b.status, "expired");
 
     assert_int_equal(
         test_ctx_done(&f->tc, mdt_client_delete(&other, test_ctx_now(&f->tc), id, &f->err)),
         MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &b, &f->err), MDT_ERR_NOT_FOUND);
     mdt_store_close(other.store);
 }
 
@@ -637,7 +637,7 @@ static void test_update_merge(void **state)
                                                              strlen(in), &f->a, &resp, &f->err)),
                      MDT_ERR_INVALID_CLIENT_METADATA);
     assert_non_null(strstr(f->err.msg, "kind"));
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.name, "New");
     assert_int_equal(audit_seq(f), seq0);
     assert_int_equal(
@@ -668,12 +668,12 @@ static void test_delete_and_list(void **state)
     assert_int_equal(test_ctx_done(&f->tc, mdt_client_delete(&f->env, test_ctx_now(&f->tc),
                                                              jstr(r1, "client_id"), &f->err)),
                      MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, jstr(r1, "client_id"), &f->a, &c, &f->err),
+    assert_int_equal(mdt_client_load(&f->env, jstr(r1, "client_id"), f->clk.t, &f->a, &c, &f->err),
                      MDT_ERR_NOT_FOUND);
     assert_int_equal(test_ctx_done(&f->tc, mdt_client_delete(&f->env, test_ctx_now(&f->tc),
                                                              jstr(r1, "client_id"), &f->err)),
                      MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_client_load(&f->env, jstr(r2, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r2, "client_id"), f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_int_equal(count_clients(f), 1);
     json_decref(r1);
     json_decref(r2);
@@ -823,8 +823,8 @@ static void test_create_by_method(void **state)
     assert_int_equal(cr->created_at, T0);
     assert_int_equal(cr->expires_at, 0);
     /* the typed client carries the rows, names included (through the cache) */
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_int_equal(c.ncreds, 1);
     assert_string_equal(c.creds[0].name, kid_of(f, k));
     assert_ptr_equal(mdt_client_cred_find(&c, "jwk", tp), &c.creds[0]);
@@ -920,7 +920,7 @@ static void test_derived_sync(void **state)
     k2_id = one_cred(f, id, "jwk", kid_of(f, k2))->id;
     /* k2 is used and its expiry set by an operator */
     f->clk.t = T0 + 50;
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     mdt_client_cred_used(&f->env, &c, mdt_client_cred_find(&c, "jwk", tp2), f->clk.t);
     assert_int_equal(
         test_ctx_done(&f->tc, mdt_client_credential_expire(&f->env, test_ctx_now(&f->tc), id, k2_id,
@@ -944,7 +944,7 @@ static void test_derived_sync(void **state)
     assert_memory_equal(cr->hash, tp3, 32);
     assert_int_equal(cr->last_used_at, 0);
     /* k1 is gone; the client's view agrees */
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_int_equal(c.ncreds, 2);
     assert_null(mdt_client_cred_find(&c, "jwk", tp1));
     assert_non_null(mdt_client_cred_find(&c, "jwk", tp3));
@@ -1348,7 +1348,7 @@ static void test_introspection_for(void **state)
                   "\"introspection_for\":[\"https://api.example\",\"urn:example:api\","
                   "\"https://api.example\"]}");
     assert_int_equal(json_array_size(json_object_get(r, "introspection_for")), 2);
-    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_true(mdt_client_introspects_for(&c, "https://api.example"));
     assert_true(mdt_client_introspects_for(&c, "urn:example:api"));
     assert_false(mdt_client_introspects_for(&c, "https://other.example")); /* resources: no */
@@ -1357,10 +1357,10 @@ static void test_introspection_for(void **state)
     assert_false(mdt_client_has_resource(&c, "https://api.example"));
     json_decref(r);
     /* loaded again from the per-thread cache: the same answers */
-    assert_int_equal(mdt_client_load(&f->env, c.client_id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, c.client_id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_true(mdt_client_introspects_for(&c, "urn:example:api"));
     r = create(f, "{\"client_name\":\"plain\"}");
-    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_false(mdt_client_introspects_for(&c, "https://api.example"));
     json_decref(r);
     expect_bad(f, "{\"introspection_for\":\"https://api.example\"}", 43,

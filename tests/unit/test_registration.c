@@ -499,16 +499,16 @@ static void test_inactive_expiry(void **state)
     secret = member(&f->a, reg(f, "{}", MDT_OK), "client_secret");
     (void)secret;
     f->clk.t = T0 + DAY;
-    assert_int_equal(mdt_client_load(&f->env, used, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, used, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     for (size_t i = 0; i < c.ncreds; i++)
         if (mdt_str_eq(c.creds[i].type, "secret"))
             mdt_client_cred_used(&f->env, &c, &c.creds[i], f->clk.t - 1);
     f->clk.t = T0 + 7 * DAY;
-    assert_int_equal(mdt_client_load(&f->env, idle, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, idle, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "expired");
     assert_false(mdt_client_usable(&c, f->clk.t));
     assert_string_equal(c.origin, "dcr");
-    assert_int_equal(mdt_client_load(&f->env, used, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, used, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "active");
     {
         const char *shown;
@@ -540,7 +540,7 @@ static void test_pending_and_approval(void **state)
     req_id = mdt_arena_strdup(&f->a, json_string_value(json_object_get(json_array_get(arr, 0), "id")));
     assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "client_id")), id);
     json_decref(arr);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_false(mdt_client_usable(&c, f->clk.t));
 
     f->clk.t = T0 + 100;
@@ -557,7 +557,7 @@ static void test_pending_and_approval(void **state)
         test_ctx_done(&f->tc, mdt_request_decide(&f->env, test_ctx_now(&f->tc), req_id, false, NULL,
                                                  NULL, 0, &f->a, &out, &f->err)),
         MDT_ERR_CONFLICT);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "active");
     assert_int_equal(c.nscopes, 2);
     assert_int_equal(c.expires_at, T0 + 100 + DAY);
