@@ -96,6 +96,15 @@ void mdt_ctx_drop_events(mdt_ctx *ctx)
         ctx->events->n = 0;
 }
 
+/* One event, durable on return: through the writer thread when it runs,
+ * else in the calling thread. */
+static mdt_rc append(mdt_env *env, const mdt_audit_event *ev, mdt_err *err)
+{
+    if (env->audit)
+        return mdt_audit_record(env->audit, ev, err);
+    return mdt_audit_append_now(env->store, &env->clock, ev, err);
+}
+
 mdt_rc mdt_ctx_commit(mdt_env *env, mdt_ctx *ctx, mdt_err *err)
 {
     mdt_ctx_events *l = ctx->events;
@@ -104,7 +113,7 @@ mdt_rc mdt_ctx_commit(mdt_env *env, mdt_ctx *ctx, mdt_err *err)
     if (!l)
         return MDT_OK;
     for (size_t i = 0; i < l->n && rc == MDT_OK; i++)
-        rc = mdt_env_audit(env, &l->ev[i], err);
+        rc = append(env, &l->ev[i], err);
     l->n = 0;
     return rc;
 }

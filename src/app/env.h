@@ -49,9 +49,8 @@ typedef enum {
  * configuration came from, for messages that help people find it. */
 const char *mdt_env_config_source(const mdt_env *env);
 
-/* Records an audit event and waits until it is durable: through the writer
- * thread when it runs, else directly in the calling thread. */
-mdt_rc mdt_env_audit(mdt_env *env, const void *ev /* mdt_audit_event */, mdt_err *err) MDT_WARN_UNUSED;
+/* Audit events are recorded in a request's context and appended by
+ * mdt_ctx_commit (app/ctx.h) or the server, never directly. */
 /* mkdir -p */
 mdt_rc mdt_mkdirs(const char *path, mdt_err *err) MDT_WARN_UNUSED;
 
