@@ -57,7 +57,6 @@ static void init(void)
     snprintf(url, sizeof(url), "sqlite:%s/fuzz.db", dir);
     env.clock = (mdt_clock){fixed_now, NULL};
     env.rng = mdt_rng_system;
-    env.actor = "fuzz";
     if (mdt_config_defaults(&env.cfg, &err) != MDT_OK || mdt_store_open(url, &env.store, &err) != MDT_OK ||
         mdt_store_migrate(env.store, &err) != MDT_OK)
         abort();

@@ -6,8 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "audit/audit.h"
-#include "store/store.h"
 
 mdt_rc mdt_mkdirs(const char *path, mdt_err *err)
 {
@@ -35,11 +33,4 @@ mdt_rc mdt_mkdirs(const char *path, mdt_err *err)
 const char *mdt_env_config_source(const mdt_env *env)
 {
     return env->config_file ? env->config_file : "built-in defaults (no ./mandate.conf here)";
-}
-
-mdt_rc mdt_env_audit(mdt_env *env, const void *ev, mdt_err *err)
-{
-    if (env->audit)
-        return mdt_audit_record(env->audit, ev, err);
-    return mdt_audit_append_now(env->store, &env->clock, ev, err);
 }

@@ -28,8 +28,8 @@ typedef struct mdt_env {
     mdt_store *store;
     mdt_keyring *keys;   /* NULL in commands that do not sign */
     mdt_audit *audit;    /* group-commit writer; NULL in the CLI (which appends directly) */
-    mdt_audit_keys *audit_keys; /* keys of the audit chain and checkpoints (keys/audit_key.h); NULL: none yet */
-    const char *actor;   /* who acts in CLI commands ("cli" by default) */
+    mdt_audit_keys *
+        audit_keys; /* keys of the audit chain and checkpoints (keys/audit_key.h); NULL: none yet */
     mdt_trust *trust;    /* trusted assertion issuers (oauth/trust.h); NULL: none. Set by serve */
     mdt_jwks_cache *jwks; /* JWK Sets of jwks_uri and jwks (oauth/jwks_cache.h); set by serve */
     mdt_cimd_cache *cimd; /* client ID metadata documents (oauth/cimd.h); set by serve */
@@ -49,9 +49,8 @@ typedef enum {
  * configuration came from, for messages that help people find it. */
 const char *mdt_env_config_source(const mdt_env *env);
 
-/* Records an audit event and waits until it is durable: through the writer
- * thread when it runs, else directly in the calling thread. */
-mdt_rc mdt_env_audit(mdt_env *env, const void *ev /* mdt_audit_event */, mdt_err *err) MDT_WARN_UNUSED;
+/* Audit events are recorded in a request's context and appended by
+ * mdt_ctx_commit (app/ctx.h) or the server, never directly. */
 /* mkdir -p */
 mdt_rc mdt_mkdirs(const char *path, mdt_err *err) MDT_WARN_UNUSED;
 

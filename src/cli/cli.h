@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/mdt.h"
 
@@ -22,6 +24,15 @@
  * an error naming the configuration and data directory in use. */
 mdt_rc mdt_env_open(mdt_env *env, const char *config_path, unsigned flags, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_env_close(mdt_env *env);
+/* A command's request context: actor "cli" (or actor), now read once from
+ * the clock, the audit events recorded in events, whose memory is a's. */
+void mdt_cli_ctx(mdt_env *env, const char *actor, mdt_ctx *ctx, mdt_ctx_events *events,
+                 mdt_arena *a);
+/* The one place a command's audit events are appended, before it prints:
+ * rc is the result of the service call (err filled when it failed). Appends
+ * every event the call recorded in ctx, whatever rc, and waits until they
+ * are durable; returns rc, or the append's failure when rc was MDT_OK. */
+mdt_rc mdt_cli_commit(mdt_env *env, mdt_ctx *ctx, mdt_rc rc, mdt_err *err) MDT_WARN_UNUSED;
 /* Command entry points dispatched by main.c; argv[0] is the group name. */
 int mdt_cli_client(mdt_env *env, int argc, char **argv);
 int mdt_cli_user(mdt_env *env, int argc, char **argv);

@@ -311,3 +311,22 @@ int mdt_cli_print_table(const char *json, const char *const *columns)
     json_decref(arr);
     return flush_stdout();
 }
+
+void mdt_cli_ctx(mdt_env *env, const char *actor, mdt_ctx *ctx, mdt_ctx_events *events,
+                 mdt_arena *a)
+{
+    mdt_ctx_events_init(events, a);
+    mdt_ctx_init(ctx, events, actor ? actor : "cli", mdt_now(&env->clock), NULL, NULL);
+}
+
+mdt_rc mdt_cli_commit(mdt_env *env, mdt_ctx *ctx, mdt_rc rc, mdt_err *err)
+{
+    mdt_err aerr = {0};
+    mdt_rc arc = mdt_ctx_commit(env, ctx, &aerr);
+
+    if (rc != MDT_OK)
+        return rc; /* the service's error is the one to report */
+    if (arc != MDT_OK && err)
+        *err = aerr;
+    return arc;
+}

@@ -21,6 +21,8 @@ static const mdt_cli_opt opts[] = {
 typedef struct {
     mdt_env *env;
     mdt_arena a;
+    mdt_ctx ctx;
+    mdt_ctx_events events;
     mdt_cli_args args;
     bool json;
 } cmd;
@@ -75,7 +77,9 @@ static int do_create(cmd *c)
         mdt_buf_free(&in);
         return 1;
     }
-    if (mdt_client_create(c->env, in.data, in.len, &c->a, &resp, &err) != MDT_OK)
+    if (mdt_cli_commit(c->env, &c->ctx,
+                       mdt_client_create(c->env, &c->ctx, in.data, in.len, &c->a, &resp, &err),
+                       &err) != MDT_OK)
         rc = mdt_cli_fail_err(NULL, &err);
     else if ((rc = output(c, resp, false)) == 0 && !c->json && strstr(resp, "\"client_secret\""))
         printf("\nStore the client_secret now: it is not shown again.\n");
@@ -98,7 +102,10 @@ static int do_update(cmd *c)
         mdt_buf_free(&in);
         return 1;
     }
-    if (mdt_client_update(c->env, c->args.pos[0], in.data, in.len, &c->a, &resp, &err) != MDT_OK)
+    if (mdt_cli_commit(
+            c->env, &c->ctx,
+            mdt_client_update(c->env, &c->ctx, c->args.pos[0], in.data, in.len, &c->a, &resp, &err),
+            &err) != MDT_OK)
         rc = mdt_cli_fail_err(NULL, &err);
     else if ((rc = output(c, resp, false)) == 0 && !c->json && strstr(resp, "\"client_secret\""))
         printf("\nStore the client_secret now: it is not shown again.\n");
@@ -115,7 +122,7 @@ static int do_list(cmd *c)
 
     if (want(c, 0, "list [--json]"))
         return 1;
-    if (mdt_client_list_json(c->env, &c->a, &json, &err) != MDT_OK)
+    if (mdt_client_list_json(c->env, &c->ctx, &c->a, &json, &err) != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
     return output(c, json, true);
 }
@@ -127,7 +134,7 @@ static int do_show(cmd *c)
 
     if (want(c, 1, "show ID [--json]"))
         return 1;
-    if (mdt_client_show_json(c->env, c->args.pos[0], &c->a, &json, &err) != MDT_OK)
+    if (mdt_client_show_json(c->env, &c->ctx, c->args.pos[0], &c->a, &json, &err) != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
     return output(c, json, false);
 }
@@ -159,10 +166,11 @@ static int do_change(cmd *c, const char *verb)
     if (want_opts(c, 1, 0, "suspend|resume|delete ID [--json]"))
         return 1;
     if (strcmp(verb, "delete") == 0) {
-        rc = mdt_client_delete(c->env, id, &err);
+        rc = mdt_cli_commit(c->env, &c->ctx, mdt_client_delete(c->env, &c->ctx, id, &err), &err);
     } else {
         status = strcmp(verb, "suspend") == 0 ? "suspended" : "active";
-        rc = mdt_client_set_status(c->env, id, status, &err);
+        rc = mdt_cli_commit(c->env, &c->ctx,
+                            mdt_client_set_status(c->env, &c->ctx, id, status, &err), &err);
     }
     if (rc != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
@@ -187,7 +195,10 @@ static int do_rotate(cmd *c)
         return mdt_cli_fail("usage: mandate client %s", usage);
     if (keep_s && mdt_duration_parse(keep_s, &keep) != MDT_OK)
         return mdt_cli_fail("--keep: bad duration '%s' (use e.g. 90s, 15m, 8h, 30d)", keep_s);
-    if (mdt_client_rotate_secret(c->env, c->args.pos[1], keep, &c->a, &resp, &err) != MDT_OK)
+    if (mdt_cli_commit(
+            c->env, &c->ctx,
+            mdt_client_rotate_secret(c->env, &c->ctx, c->args.pos[1], keep, &c->a, &resp, &err),
+            &err) != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
     rc = output(c, resp, false);
     if (rc == 0 && !c->json)
@@ -208,7 +219,10 @@ static int apikey_create(cmd *c)
         return 1;
     if (exp_s && (mdt_duration_parse(exp_s, &expires) != MDT_OK || expires <= 0))
         return mdt_cli_fail("--expires: bad duration '%s' (use e.g. 90s, 15m, 8h, 30d)", exp_s);
-    if (mdt_apikey_create(c->env, c->args.pos[1], expires, &c->a, &resp, &err) != MDT_OK)
+    if (mdt_cli_commit(
+            c->env, &c->ctx,
+            mdt_apikey_create(c->env, &c->ctx, c->args.pos[1], expires, &c->a, &resp, &err),
+            &err) != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
     rc = output(c, resp, false);
     if (rc == 0 && !c->json)
@@ -224,7 +238,10 @@ static int apikey_revoke(cmd *c)
 
     if (want_opts(c, 3, 0, "apikey revoke ID KEYID [--json]"))
         return 1;
-    if (mdt_apikey_revoke(c->env, c->args.pos[1], c->args.pos[2], &c->a, &resp, &err) != MDT_OK)
+    if (mdt_cli_commit(
+            c->env, &c->ctx,
+            mdt_apikey_revoke(c->env, &c->ctx, c->args.pos[1], c->args.pos[2], &c->a, &resp, &err),
+            &err) != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
     return output(c, resp, false);
 }
@@ -254,8 +271,10 @@ static int do_credential(cmd *c)
         return mdt_cli_fail("usage: mandate client %s", usage);
     if (in_s && mdt_duration_parse(in_s, &in) != MDT_OK)
         return mdt_cli_fail("--in: bad duration '%s' (use e.g. 90s, 15m, 8h, 30d)", in_s);
-    if (mdt_client_credential_expire(c->env, c->args.pos[1], c->args.pos[2], in, &c->a, &resp,
-                                     &err) != MDT_OK)
+    if (mdt_cli_commit(c->env, &c->ctx,
+                       mdt_client_credential_expire(c->env, &c->ctx, c->args.pos[1], c->args.pos[2],
+                                                    in, &c->a, &resp, &err),
+                       &err) != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
     return output(c, resp, false);
 }
@@ -295,6 +314,7 @@ int mdt_cli_client(mdt_env *env, int argc, char **argv)
         return 1;
     c.json = mdt_cli_has(&c.args, OPT_JSON);
     mdt_arena_init(&c.a, 16384);
+    mdt_cli_ctx(env, NULL, &c.ctx, &c.events, &c.a);
     rc = dispatch(&c, argv[1]);
     mdt_arena_free(&c.a);
     return rc;

@@ -31,7 +31,6 @@ mdt_rc mdt_env_open(mdt_env *env, const char *config_path, unsigned flags, mdt_e
     memset(env, 0, sizeof(*env));
     env->clock = mdt_clock_system;
     env->rng = mdt_rng_system;
-    env->actor = "cli";
     if (config_path && !*config_path)
         config_path = NULL; /* explicitly none: built-in defaults */
     else if (!config_path && access("mandate.conf", F_OK) == 0)

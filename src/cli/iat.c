@@ -38,6 +38,8 @@ static int iat_create(mdt_env *env, const mdt_cli_args *p)
     int64_t uses = 0, expires = 0;
     mdt_err err = {0};
     mdt_arena a;
+    mdt_ctx ctx;
+    mdt_ctx_events events;
     int rc;
 
     if (p->npos != 0)
@@ -47,8 +49,11 @@ static int iat_create(mdt_env *env, const mdt_cli_args *p)
     if (exp_s && (mdt_duration_parse(exp_s, &expires) != MDT_OK || expires <= 0))
         return mdt_cli_fail("--expires: bad duration '%s' (use e.g. 90s, 15m, 8h, 30d)", exp_s);
     mdt_arena_init(&a, 4096);
-    if (mdt_iat_create(env, uses, expires, mdt_cli_value(p, OPT_POLICY), &a, &resp, &err) !=
-        MDT_OK)
+    mdt_cli_ctx(env, NULL, &ctx, &events, &a);
+    if (mdt_cli_commit(
+            env, &ctx,
+            mdt_iat_create(env, &ctx, uses, expires, mdt_cli_value(p, OPT_POLICY), &a, &resp, &err),
+            &err) != MDT_OK)
         rc = mdt_cli_fail_err(NULL, &err);
     else if (mdt_cli_has(p, OPT_JSON))
         rc = mdt_cli_print_json(resp);

@@ -40,6 +40,8 @@ static int request_list(mdt_env *env, const mdt_cli_args *p)
     const char *status = mdt_cli_value(p, OPT_STATUS), *json;
     mdt_err err = {0};
     mdt_arena a;
+    mdt_ctx ctx;
+    mdt_ctx_events events;
     int rc;
 
     if (p->npos != 0 || !only(p, ALLOW(OPT_STATUS)))
@@ -48,7 +50,8 @@ static int request_list(mdt_env *env, const mdt_cli_args *p)
     if (status && !status_known(status))
         return mdt_cli_fail("--status: must be pending, approved, denied or expired");
     mdt_arena_init(&a, 16384);
-    if (mdt_request_list_json(env, status, &a, &json, &err) != MDT_OK)
+    mdt_cli_ctx(env, NULL, &ctx, &events, &a);
+    if (mdt_request_list_json(env, &ctx, status, &a, &json, &err) != MDT_OK)
         rc = mdt_cli_fail_err(NULL, &err);
     else if (mdt_cli_has(p, OPT_JSON))
         rc = mdt_cli_print_json(json);
@@ -64,6 +67,8 @@ static int request_decide(mdt_env *env, const mdt_cli_args *p, bool approve)
     int64_t for_secs = 0;
     mdt_err err = {0};
     mdt_arena a;
+    mdt_ctx ctx;
+    mdt_ctx_events events;
     int rc;
 
     if (p->npos != 1 || !only(p, ALLOW(OPT_BY) | ALLOW(OPT_NOTE) | (approve ? ALLOW(OPT_FOR) : 0)))
@@ -74,8 +79,10 @@ static int request_decide(mdt_env *env, const mdt_cli_args *p, bool approve)
     if (for_s && (mdt_duration_parse(for_s, &for_secs) != MDT_OK || for_secs <= 0))
         return mdt_cli_fail("--for: bad duration '%s' (use e.g. 90s, 15m, 8h, 30d)", for_s);
     mdt_arena_init(&a, 8192);
-    if (mdt_request_decide(env, p->pos[0], approve, mdt_cli_value(p, OPT_BY),
-                           mdt_cli_value(p, OPT_NOTE), for_secs, &a, &json, &err) != MDT_OK)
+    mdt_cli_ctx(env, NULL, &ctx, &events, &a);
+    rc = mdt_request_decide(env, &ctx, p->pos[0], approve, mdt_cli_value(p, OPT_BY),
+                            mdt_cli_value(p, OPT_NOTE), for_secs, &a, &json, &err);
+    if (mdt_cli_commit(env, &ctx, rc, &err) != MDT_OK)
         rc = mdt_cli_fail_err(NULL, &err);
     else if (mdt_cli_has(p, OPT_JSON))
         rc = mdt_cli_print_json(json);

@@ -20,6 +20,9 @@ static int scope_create(mdt_env *env, const mdt_cli_args *p)
     const char *desc = mdt_cli_value(p, OPT_DESCRIPTION);
     const char *sens = mdt_cli_value(p, OPT_SENSITIVITY);
     mdt_err err = {0};
+    mdt_arena a;
+    mdt_ctx ctx;
+    mdt_ctx_events events;
     mdt_buf out;
     int rc = 0;
 
@@ -27,7 +30,12 @@ static int scope_create(mdt_env *env, const mdt_cli_args *p)
         return mdt_cli_fail("usage: mandate scope create NAME [--description TEXT] "
                             "[--sensitivity none|consent|approval] [--resource URI]... [--json]");
     mdt_cli_values(p, OPT_RESOURCE, res, MDT_CLI_MAX_ARGS);
-    if (mdt_scope_create(env, p->pos[0], desc, sens, res, &err) != MDT_OK)
+    mdt_arena_init(&a, 4096);
+    mdt_cli_ctx(env, NULL, &ctx, &events, &a);
+    rc = mdt_cli_commit(env, &ctx, mdt_scope_create(env, &ctx, p->pos[0], desc, sens, res, &err),
+                        &err);
+    mdt_arena_free(&a);
+    if (rc != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
     if (!mdt_cli_has(p, OPT_JSON)) {
         printf("scope %s created\n", p->pos[0]);

@@ -40,6 +40,25 @@ static mdt_rc database_dir(const char *url, char *out, size_t n)
     return MDT_OK;
 }
 
+/* The standard scopes and the first signing key, as actor; their audit
+ * events appended before the command goes on. */
+static mdt_rc ensure_defaults(mdt_env *env, const char *actor, bool first_key, mdt_err *err)
+{
+    mdt_arena a;
+    mdt_ctx ctx;
+    mdt_ctx_events events;
+    mdt_rc rc;
+
+    mdt_arena_init(&a, 4096);
+    mdt_cli_ctx(env, actor, &ctx, &events, &a);
+    if ((rc = mdt_audit_keys_setup(env, &ctx, err)) == MDT_OK &&
+        (rc = mdt_scope_ensure_standard(env, &ctx, NULL, err)) == MDT_OK && first_key)
+        rc = mdt_keys_ensure_first(env, &ctx, err);
+    rc = mdt_cli_commit(env, &ctx, rc, err);
+    mdt_arena_free(&a);
+    return rc;
+}
+
 /* Creates what init creates; idempotent. env has the configuration only. */
 static mdt_rc do_init(mdt_env *env, mdt_err *err)
 {
@@ -55,11 +74,9 @@ static mdt_rc do_init(mdt_env *env, mdt_err *err)
         return rc;
     if ((rc = mdt_store_migrate(env->store, err)) != MDT_OK ||
         (rc = mdt_master_key_ensure(mdt_master_key_path(&env->cfg, path, sizeof(path)), &env->rng,
-                                    err)) != MDT_OK ||
-        (rc = mdt_audit_keys_setup(env, err)) != MDT_OK ||
-        (rc = mdt_scope_ensure_standard(env, NULL, err)) != MDT_OK)
+                                    err)) != MDT_OK)
         return rc;
-    return mdt_keys_ensure_first(env, err);
+    return ensure_defaults(env, "cli", true, err);
 }
 
 int mdt_cli_init(mdt_env *env, int argc, char **argv)
@@ -132,6 +149,9 @@ static mdt_rc dev_admin(mdt_env *env, mdt_err *err)
 {
     static const char *const roles[] = {"admin", "approver", NULL};
     char pw[40]; /* base64url of 24 bytes: 32 characters */
+    mdt_arena a;
+    mdt_ctx ctx;
+    mdt_ctx_events events;
     int64_t n = 0;
     mdt_rc rc = mdt_store_user_count(env->store, &n, err);
 
@@ -139,7 +159,11 @@ static mdt_rc dev_admin(mdt_env *env, mdt_err *err)
         return rc;
     if ((rc = mdt_random_b64url(&env->rng, 24, pw)) != MDT_OK)
         return mdt_fail(err, rc, "random generator failed");
-    rc = mdt_user_create(env, "admin", NULL, NULL, roles, pw, strlen(pw), err);
+    mdt_arena_init(&a, 4096);
+    mdt_cli_ctx(env, NULL, &ctx, &events, &a);
+    rc = mdt_user_create(env, &ctx, "admin", NULL, NULL, roles, pw, strlen(pw), err);
+    rc = mdt_cli_commit(env, &ctx, rc, err);
+    mdt_arena_free(&a);
     if (rc == MDT_OK)
         fprintf(stderr, "mandate: created user admin with password %s (shown once)\n", pw);
     else if (rc == MDT_ERR_CONFLICT)
@@ -203,11 +227,8 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
         return mdt_cli_fail_err("storage", &err);
     if (mdt_keyring_open(env, &env->keys, &err) != MDT_OK)
         return mdt_cli_fail_err("keys", &err);
-    env->actor = "server";
-    if (mdt_audit_keys_setup(env, &err) != MDT_OK)
-        return mdt_cli_fail_err("audit key", &err);
-    if (mdt_scope_ensure_standard(env, NULL, &err) != MDT_OK)
-        return mdt_cli_fail_err("standard scopes", &err);
+    if (ensure_defaults(env, "server", false, &err) != MDT_OK)
+        return mdt_cli_fail_err("audit key and standard scopes", &err);
     if (mdt_audit_start(env->store, &env->clock, (size_t)env->cfg.audit_max_batch, &env->audit,
                         &err) != MDT_OK)
         return mdt_cli_fail_err("audit", &err);

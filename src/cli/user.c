@@ -22,6 +22,8 @@ static const mdt_cli_opt opts[] = {
 typedef struct {
     mdt_env *env;
     mdt_arena a;
+    mdt_ctx ctx;
+    mdt_ctx_events events;
     mdt_cli_args args;
     bool json;
 } cmd;
@@ -109,8 +111,11 @@ static int do_create(cmd *c)
         pw_wipe(&pw);
         return 1;
     }
-    rc = mdt_user_create(c->env, c->args.pos[0], mdt_cli_value(&c->args, OPT_NAME),
-                         mdt_cli_value(&c->args, OPT_EMAIL), roles, pw.s, pw.len, &err);
+    rc = mdt_cli_commit(
+        c->env, &c->ctx,
+        mdt_user_create(c->env, &c->ctx, c->args.pos[0], mdt_cli_value(&c->args, OPT_NAME),
+                        mdt_cli_value(&c->args, OPT_EMAIL), roles, pw.s, pw.len, &err),
+        &err);
     pw_wipe(&pw);
     if (rc != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
@@ -130,7 +135,8 @@ static int do_passwd(cmd *c)
         pw_wipe(&pw);
         return 1;
     }
-    rc = mdt_user_passwd(c->env, c->args.pos[0], pw.s, pw.len, &err);
+    rc = mdt_cli_commit(c->env, &c->ctx,
+                        mdt_user_passwd(c->env, &c->ctx, c->args.pos[0], pw.s, pw.len, &err), &err);
     pw_wipe(&pw);
     if (rc != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
@@ -143,7 +149,8 @@ static int do_disable(cmd *c)
 
     if (c->args.npos != 1 || !only(c, 1u << OPT_JSON))
         return mdt_cli_fail("usage: mandate user disable USERNAME [--json]");
-    if (mdt_user_disable(c->env, c->args.pos[0], &err) != MDT_OK)
+    if (mdt_cli_commit(c->env, &c->ctx, mdt_user_disable(c->env, &c->ctx, c->args.pos[0], &err),
+                       &err) != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
     return confirm(c, c->args.pos[0], "disabled");
 }
@@ -186,6 +193,7 @@ int mdt_cli_user(mdt_env *env, int argc, char **argv)
         return 1;
     c.json = mdt_cli_has(&c.args, OPT_JSON);
     mdt_arena_init(&c.a, 16384);
+    mdt_cli_ctx(env, NULL, &c.ctx, &c.events, &c.a);
     rc = dispatch(&c, argv[1]);
     mdt_arena_free(&c.a);
     return rc;

@@ -60,7 +60,9 @@ typedef struct {
     mdt_route_result route;
     bool too_large;
     atomic_int state;
-    mdt_rc audit_rc;
+    atomic_int audit_rc;      /* the first failure of the request's audit events; MDT_OK */
+    atomic_int audit_pending; /* events not yet durable (+1 while they are handed over) */
+    mdt_ctx_events events;    /* the audit events of the request (req.ctx records here) */
     mdt_fetch_waiter waiter; /* handed to caches that must fetch before they can answer */
     int reruns;
     double t0;
@@ -202,6 +204,8 @@ static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const cha
     c->req.request_id = c->request_id;
     c->req.peer_ip = c->ip;
     c->req.socket_ip = c->peer;
+    mdt_ctx_events_init(&c->events, &c->arena);
+    mdt_ctx_init(&c->req.ctx, &c->events, NULL, c->req.now, c->request_id, c->ip);
     c->req.conn = conn;
     c->req.transport = &transport;
     c->waiter.ctx = c;
@@ -262,33 +266,91 @@ static enum MHD_Result send_error(conn_ctx *c, mdt_rc rc, const char *msg)
     return send_resp(c);
 }
 
-/* A refusal the server answers itself (body too large) on an audited path:
- * recorded without holding the response, since it issues nothing. */
-static enum MHD_Result send_refusal(conn_ctx *c, mdt_rc rc, const char *msg)
+/* The request's audit events are durable: the response leaves; or one is
+ * not: 503 instead, and nothing issued leaves. */
+static enum MHD_Result on_resumed(conn_ctx *c)
 {
-    mdt_env *env = c->srv->env;
+    mdt_rc rc = atomic_load(&c->audit_rc);
     mdt_err err;
 
-    if (c->match.refusal_event && env->audit) {
+    if (rc == MDT_OK)
+        return send_resp(c);
+    mdt_failf(&err, MDT_ERR_UNAVAILABLE, "audit log unavailable",
+              "audit event not durable (%s): response withheld", mdt_rc_name(rc));
+    c->resp.nheaders = 0;
+    mdt_resp_error(&c->resp, &err);
+    return send_resp(c);
+}
+
+/* One of the request's events is durable (rc MDT_OK) or failed; the last
+ * one resumes the connection. */
+static void audit_done(void *ctx, mdt_rc rc)
+{
+    conn_ctx *c = ctx;
+
+    if (rc != MDT_OK)
+        atomic_store(&c->audit_rc, rc);
+    if (atomic_fetch_sub(&c->audit_pending, 1) != 1)
+        return;
+    atomic_store(&c->state, ST_RESUMED);
+    MHD_resume_connection(c->conn);
+}
+
+/* The one place a request's audit events are appended: the response, whatever
+ * it is, waits suspended until every event the handler and the services it
+ * called recorded is durable, and leaves as 503 if one is not. Without a
+ * writer thread, they are appended in this thread. A refusal the server
+ * answers before reading the body (hold false) issues nothing: its event is
+ * handed to the writer and the answer leaves at once. */
+static enum MHD_Result audit_then_send(conn_ctx *c, bool hold)
+{
+    mdt_env *env = c->srv->env;
+    mdt_ctx_events *l = &c->events;
+    mdt_err err;
+
+    if (l->n == 0)
+        return send_resp(c);
+    if (!env->audit) {
+        atomic_store(&c->audit_rc, mdt_ctx_commit(env, &c->req.ctx, &err));
+        return hold ? on_resumed(c) : send_resp(c);
+    }
+    if (!hold) {
+        for (size_t i = 0; i < l->n; i++)
+            if (mdt_audit_submit(env->audit, &l->ev[i], NULL, NULL, &err) != MDT_OK)
+                MDT_ERROR("cannot audit a refusal: %s", mdt_err_text(&err));
+        l->n = 0;
+        return send_resp(c);
+    }
+    atomic_store(&c->audit_rc, MDT_OK);
+    atomic_store(&c->audit_pending, (int)l->n + 1);
+    atomic_store(&c->state, ST_WAITING);
+    MHD_suspend_connection(c->conn);
+    for (size_t i = 0; i < l->n; i++)
+        if (mdt_audit_submit(env->audit, &l->ev[i], audit_done, c, &err) != MDT_OK)
+            audit_done(c, err.rc);
+    l->n = 0;
+    audit_done(c, MDT_OK); /* every event handed over */
+    return MHD_YES;
+}
+
+/* A refusal the server answers itself (body too large, bad framing) on an
+ * audited path: recorded without holding the response (audit_then_send). */
+static enum MHD_Result send_refusal(conn_ctx *c, mdt_rc rc, const char *msg)
+{
+    mdt_err err;
+
+    mdt_fail(&err, rc, msg);
+    mdt_resp_error(&c->resp, &err);
+    if (c->match.refusal_event) {
         mdt_audit_event ev = {
             .type = c->match.refusal_event,
             .decision = "deny",
             .reason = mdt_arena_printf(&c->arena, "%s: %s", mdt_rc_name(rc), msg),
-            .request_id = c->request_id,
-            .ip = c->ip,
         };
-        if (mdt_audit_submit(env->audit, &ev, NULL, NULL, &err) != MDT_OK)
+        if (mdt_ctx_audit_outcome(&c->req.ctx, &ev, &err) != MDT_OK)
             MDT_ERROR("cannot audit a refusal: %s", mdt_err_text(&err));
     }
-    return send_error(c, rc, msg);
-}
-
-static void audit_done(void *ctx, mdt_rc rc)
-{
-    conn_ctx *c = ctx;
-    c->audit_rc = rc;
-    atomic_store(&c->state, ST_RESUMED);
-    MHD_resume_connection(c->conn);
+    return audit_then_send(c, false);
 }
 
 /* The handler needs an outbound fetch first: its answer is dropped and the
@@ -313,6 +375,7 @@ static void ctx_rerun(conn_ctx *c)
     mdt_buf_init(&c->resp.body, 1 << 20);
     c->req.form = NULL;
     c->req.nform = 0;
+    mdt_ctx_drop_events(&c->req.ctx); /* the dropped run's events: it runs again */
     c->waiter.registered = false;
     c->waiter.next = NULL;
     c->reruns++;
@@ -322,7 +385,6 @@ static void ctx_rerun(conn_ctx *c)
 static enum MHD_Result finish_request(conn_ctx *c)
 {
     mdt_env *env = c->srv->env;
-    mdt_err err;
 
     mdt_log_set_request_id(c->request_id);
     if (c->route == MDT_ROUTE_NOT_FOUND)
@@ -338,17 +400,7 @@ static enum MHD_Result finish_request(conn_ctx *c)
     c->match.fn(env, &c->req, &c->resp);
     if (c->waiter.registered)
         return wait_for_fetch(c);
-    if (!c->resp.has_audit || !env->audit)
-        return send_resp(c);
-    if (!c->resp.audit.request_id)
-        c->resp.audit.request_id = c->request_id;
-    if (!c->resp.audit.ip)
-        c->resp.audit.ip = c->ip;
-    atomic_store(&c->state, ST_WAITING);
-    MHD_suspend_connection(c->conn);
-    if (mdt_audit_submit(env->audit, &c->resp.audit, audit_done, c, &err) != MDT_OK)
-        audit_done(c, err.rc);
-    return MHD_YES;
+    return audit_then_send(c, true);
 }
 
 static enum MHD_Result framing_field(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -415,16 +467,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return send_error(c, MDT_ERR_UNAVAILABLE, "outbound fetch did not settle");
         return finish_request(c);
     }
-    if (atomic_load(&c->state) == ST_RESUMED) {
-        mdt_err err;
-        if (c->audit_rc == MDT_OK)
-            return send_resp(c);
-        mdt_failf(&err, MDT_ERR_UNAVAILABLE, "audit log unavailable",
-                  "audit event not durable (%s): response withheld", mdt_rc_name(c->audit_rc));
-        c->resp.nheaders = 0;
-        mdt_resp_error(&c->resp, &err);
-        return send_resp(c);
-    }
+    if (atomic_load(&c->state) == ST_RESUMED)
+        return on_resumed(c);
     if (atomic_load(&c->state) == ST_WAITING || atomic_load(&c->state) == ST_FETCHING)
         return MHD_YES;
     return finish_request(c);

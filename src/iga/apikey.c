@@ -115,7 +115,7 @@ mdt_rc mdt_apikey_verify(mdt_env *env, const char *key, int64_t now, mdt_arena *
         return rc;
     if (claimed_id)
         *claimed_id = client_id;
-    rc = mdt_client_load(env, client_id, a, out, err);
+    rc = mdt_client_load(env, client_id, now, a, out, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_failf(err, MDT_ERR_INVALID_CLIENT, AUTH_FAILED, "API key of an unknown client");
     if (rc != MDT_OK)
@@ -132,7 +132,7 @@ mdt_rc mdt_apikey_verify(mdt_env *env, const char *key, int64_t now, mdt_arena *
  * mandate client apikey create | revoke
  * --------------------------------------------------------------------- */
 
-static mdt_rc audit_key(mdt_env *env, const char *type, const mdt_cred_rec *cr, mdt_err *err)
+static mdt_rc audit_key(mdt_ctx *ctx, const char *type, const mdt_cred_rec *cr, mdt_err *err)
 {
     json_t *d = json_pack("{s:s, s:o}", "credential_id", cr->id, "expires_at",
                           mdt_iga__time_json(cr->expires_at));
@@ -142,7 +142,7 @@ static mdt_rc audit_key(mdt_env *env, const char *type, const mdt_cred_rec *cr, 
     json_decref(d);
     if (!text)
         return nomem(err);
-    rc = mdt_iga__audit(env, type, cr->client_id, text, err);
+    rc = mdt_iga__audit(ctx, type, cr->client_id, text, err);
     free(text);
     return rc;
 }
@@ -187,10 +187,10 @@ static mdt_rc created_doc(const mdt_cred_rec *cr, const char *key, mdt_arena *a,
     return rc;
 }
 
-mdt_rc mdt_apikey_create(mdt_env *env, const char *client_id, int64_t expires_in, mdt_arena *a,
-                         const char **response_json, mdt_err *err)
+mdt_rc mdt_apikey_create(mdt_env *env, mdt_ctx *ctx, const char *client_id, int64_t expires_in,
+                         mdt_arena *a, const char **response_json, mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_client_rec rec;
     mdt_cred_rec cr;
     char *key = NULL;
@@ -206,7 +206,7 @@ mdt_rc mdt_apikey_create(mdt_env *env, const char *client_id, int64_t expires_in
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "this client_id cannot be named in an API key");
     if ((rc = new_key(env, rec.client_id, now, expires_in, a, &cr, &key, err)) != MDT_OK ||
         (rc = mdt_store_cred_insert(env->store, &cr, err)) != MDT_OK ||
-        (rc = audit_key(env, "client.apikey_created", &cr, err)) != MDT_OK)
+        (rc = audit_key(ctx, "client.apikey_created", &cr, err)) != MDT_OK)
         goto out;
     rc = created_doc(&cr, key, a, response_json, err);
 out:
@@ -215,10 +215,10 @@ out:
     return rc;
 }
 
-mdt_rc mdt_apikey_revoke(mdt_env *env, const char *client_id, const char *key_id, mdt_arena *a,
-                         const char **response_json, mdt_err *err)
+mdt_rc mdt_apikey_revoke(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *key_id,
+                         mdt_arena *a, const char **response_json, mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_client_rec rec;
     mdt_cred_rec cr;
     json_t *doc;
@@ -234,7 +234,7 @@ mdt_rc mdt_apikey_revoke(mdt_env *env, const char *client_id, const char *key_id
         return mdt_failf(err, rc, "unknown API key", "client %.64s has no API key %.64s",
                          rec.client_id, key_id);
     if (rc != MDT_OK || (rc = mdt_iga__cred_expire(env, &rec, &cr, now, now, err)) != MDT_OK ||
-        (rc = audit_key(env, "client.apikey_revoked", &cr, err)) != MDT_OK)
+        (rc = audit_key(ctx, "client.apikey_revoked", &cr, err)) != MDT_OK)
         return rc;
     doc = json_pack("{s:s, s:s, s:o}", "client_id", rec.client_id, "key_id", cr.id, "expires_at",
                     mdt_iga__time_json(cr.expires_at));

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
@@ -32,13 +33,13 @@
  * never). Audited as client.apikey_created. *response_json:
  * {"key_id", "api_key", "expires_at"} (RFC 3339 or null); the key is shown
  * only there. MDT_ERR_NOT_FOUND for an unknown client. */
-mdt_rc mdt_apikey_create(mdt_env *env, const char *client_id, int64_t expires_in, mdt_arena *a,
-                         const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_apikey_create(mdt_env *env, mdt_ctx *ctx, const char *client_id, int64_t expires_in,
+                         mdt_arena *a, const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 /* Expires the key now (or keeps an earlier expiry). Audited as
  * client.apikey_revoked. *response_json: {"client_id", "key_id",
  * "expires_at"}. MDT_ERR_NOT_FOUND when the client has no such API key. */
-mdt_rc mdt_apikey_revoke(mdt_env *env, const char *client_id, const char *key_id, mdt_arena *a,
-                         const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_apikey_revoke(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *key_id,
+                         mdt_arena *a, const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 
 /* Splits a presented key into the client_id and key_id it names (copies in
  * a). MDT_ERR_INVALID_CLIENT ("client authentication failed") when it is

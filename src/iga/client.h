@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
@@ -107,14 +108,15 @@ bool mdt_client_privilege_within(const mdt_client_privileged *f, const json_t *a
                                  const json_t *allowed);
 
 /* Loads and parses a client and its credentials into the arena (everything
- * arena-owned). status is "expired" when expires_at has passed, or when a
+ * arena-owned); its status as of now (the request's time). status is
+ * "expired" when expires_at has passed, or when a
  * self-registered client never authenticated within [registration]
  * inactive_expiry (mdt_registration_inactive_deadline).
  * MDT_ERR_NOT_FOUND when unknown. Served from a per-thread cache that is
  * used only while the store's clients counter has not moved, so a change
  * made anywhere (another process, another node) is seen by the next call. */
-mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
-                       mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_load(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,
+                       mdt_client *out, mdt_err *err) MDT_WARN_UNUSED;
 /* When a self-registered client (origin "dcr" or "cimd") that never
  * authenticated expires: max(created_at, approved_at) + inactive_expiry
  * while no credential but its registration access token has a
@@ -165,18 +167,18 @@ mdt_rc mdt_client_metadata_validate(mdt_env *env, const char *json, size_t len, 
                                     mdt_err *err) MDT_WARN_UNUSED;
 
 /* Service operations (CLI now, admin API and /register later). Each audits
- * its change with env->actor. Bad input changes nothing. */
+ * its change in ctx (actor and time from the context). Bad input changes nothing. */
 /* Creates an active client. Its credentials: a generated secret when its
  * token_endpoint_auth_method is a secret one (mdt_client_auth_method_is_secret),
  * and the credentials its metadata implies (credentials.h), stored in the
  * same transaction. *response_json is the RFC 7591 response, with
  * client_secret and client_secret_expires_at only when a secret was made. */
-mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
+mdt_rc mdt_client_create(mdt_env *env, mdt_ctx *ctx, const char *json, size_t len, mdt_arena *a,
                          const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 /* The RFC 7591 document of a client (metadata + client_id +
  * client_id_issued_at + status), no secret, no credentials. */
-mdt_rc mdt_client_doc_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
-                           mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_doc_json(mdt_env *env, mdt_ctx *ctx, const char *client_id, mdt_arena *a,
+                           const char **json, mdt_err *err) MDT_WARN_UNUSED;
 
 /* Merges json into the stored metadata (a key set to null is removed;
  * client_id, client_secret and status are ignored), validates the result as
@@ -187,34 +189,37 @@ mdt_rc mdt_client_doc_json(mdt_env *env, const char *client_id, mdt_arena *a, co
  * method to a secret one generates a secret when none is live, returned
  * once in the response as client_secret (with client_secret_expires_at 0).
  * *response_json: metadata + client_id + status [+ client_secret]. */
-mdt_rc mdt_client_update(mdt_env *env, const char *client_id, const char *json, size_t len,
-                         mdt_arena *a, const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_update(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *json,
+                         size_t len, mdt_arena *a, const char **response_json,
+                         mdt_err *err) MDT_WARN_UNUSED;
 /* status "suspended": also sets tokens_valid_after = now + 1 (kill switch).
  * status "active": resumes a suspended or pending client; MDT_ERR_CONFLICT
  * when the client has expired. */
-mdt_rc mdt_client_set_status(mdt_env *env, const char *client_id, const char *status,
+mdt_rc mdt_client_set_status(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *status,
                              mdt_err *err) MDT_WARN_UNUSED;
-mdt_rc mdt_client_delete(mdt_env *env, const char *client_id, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_delete(mdt_env *env, mdt_ctx *ctx, const char *client_id,
+                         mdt_err *err) MDT_WARN_UNUSED;
 /* Adds a new secret; every other secret of the client expires at now + keep.
  * *response_json: {client_id, client_secret, client_secret_expires_at}.
  * MDT_ERR_INVALID_REQUEST when the client's method is not a secret one. */
-mdt_rc mdt_client_rotate_secret(mdt_env *env, const char *client_id, int64_t keep, mdt_arena *a,
-                                const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_rotate_secret(mdt_env *env, mdt_ctx *ctx, const char *client_id, int64_t keep,
+                                mdt_arena *a, const char **response_json,
+                                mdt_err *err) MDT_WARN_UNUSED;
 /* Sets the expires_at of one credential of the client (any type) to now +
  * in (in >= 0), or leaves it when it already expires earlier; the credential
  * stays listed. Audited as client.credential_expired. *response_json:
  * {client_id, id, type, [name,] created_at, expires_at, last_used_at}.
  * MDT_ERR_NOT_FOUND for an unknown client or a credential not of this client. */
-mdt_rc mdt_client_credential_expire(mdt_env *env, const char *client_id, const char *cred_id,
-                                    int64_t in, mdt_arena *a, const char **response_json,
-                                    mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_credential_expire(mdt_env *env, mdt_ctx *ctx, const char *client_id,
+                                    const char *cred_id, int64_t in, mdt_arena *a,
+                                    const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 /* metadata + client_id + client_id_issued_at + status + credentials
  * ([{id, type, [name,] created_at, expires_at, last_used_at}], times RFC 3339
  * or null, name only when not empty), oldest first, expired ones included. */
-mdt_rc mdt_client_show_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
-                            mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_show_json(mdt_env *env, mdt_ctx *ctx, const char *client_id, mdt_arena *a,
+                            const char **json, mdt_err *err) MDT_WARN_UNUSED;
 /* JSON array of metadata + client_id + client_id_issued_at + status. */
-mdt_rc mdt_client_list_json(mdt_env *env, mdt_arena *a, const char **json,
+mdt_rc mdt_client_list_json(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, const char **json,
                             mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

@@ -143,12 +143,12 @@ static bool client_copy(mdt_arena *a, const mdt_client *src, mdt_client *dst)
     return ok && copy_creds(a, src, dst);
 }
 
-static mdt_rc serve(mdt_env *env, const mdt_client *c, mdt_arena *a, mdt_client *out,
-                    mdt_err *err)
+static mdt_rc serve(mdt_env *env, const mdt_client *c, int64_t now, mdt_arena *a,
+                    mdt_client *out, mdt_err *err)
 {
     if (!client_copy(a, c, out))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    out->status = mdt_iga__client_status(env, c, mdt_now(&env->clock));
+    out->status = mdt_iga__client_status(env, c, now);
     return MDT_OK;
 }
 
@@ -157,18 +157,16 @@ static mdt_rc serve(mdt_env *env, const mdt_client *c, mdt_arena *a, mdt_client 
  * the cache of the thread that saw the use only (a touch does not move the
  * clients counter), so an inactivity expiry seen in a cache is confirmed
  * from the store before it is believed. */
-static bool idle_expired(mdt_env *env, const mdt_client *c)
+static bool idle_expired(mdt_env *env, const mdt_client *c, int64_t now)
 {
-    int64_t now = mdt_now(&env->clock);
-
     return c->origin &&
            mdt_client_status_from_name(mdt_iga__client_status(env, c, now)) == MDT_CLIENT_EXPIRED &&
            mdt_client_status_from_name(mdt_iga__effective_status(c->status, c->expires_at, now)) !=
                MDT_CLIENT_EXPIRED;
 }
 
-mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_client *out,
-                       mdt_err *err)
+mdt_rc mdt_client_load(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,
+                       mdt_client *out, mdt_err *err)
 {
     int64_t version;
     slot *s;
@@ -181,12 +179,12 @@ mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_cl
         /* uncacheable: read through */
         if ((rc = mdt_iga__client_read(env, client_id, a, out, err)) != MDT_OK)
             return rc;
-        out->status = mdt_iga__client_status(env, out, mdt_now(&env->clock));
+        out->status = mdt_iga__client_status(env, out, now);
         return MDT_OK;
     }
     if (s->used && s->version == version && s->store == env->store &&
-        strcmp(s->id, client_id) == 0 && !idle_expired(env, &s->client))
-        return serve(env, &s->client, a, out, err);
+        strcmp(s->id, client_id) == 0 && !idle_expired(env, &s->client, now))
+        return serve(env, &s->client, now, a, out, err);
     s->used = false;
     mdt_arena_reset(&s->arena);
     if ((rc = mdt_iga__client_read(env, client_id, &s->arena, &s->client, err)) != MDT_OK)
@@ -195,7 +193,7 @@ mdt_rc mdt_client_load(mdt_env *env, const char *client_id, mdt_arena *a, mdt_cl
     s->version = version;
     s->store = env->store;
     s->used = true;
-    return serve(env, &s->client, a, out, err);
+    return serve(env, &s->client, now, a, out, err);
 }
 
 void mdt_iga__cache_touched(const char *client_id, const char *cred_id, int64_t now)

@@ -328,8 +328,8 @@ json_t *mdt_iga__client_doc(mdt_env *env, const mdt_client_rec *rec, const mdt_c
     return o;
 }
 
-mdt_rc mdt_client_show_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
-                            mdt_err *err)
+mdt_rc mdt_client_show_json(mdt_env *env, mdt_ctx *ctx, const char *client_id, mdt_arena *a,
+                            const char **json, mdt_err *err)
 {
     mdt_client_rec rec;
     mdt_cred_rec *creds = NULL;
@@ -341,7 +341,7 @@ mdt_rc mdt_client_show_json(mdt_env *env, const char *client_id, mdt_arena *a, c
     if ((rc = mdt_iga__client_get(env, client_id, a, &rec, err)) ||
         (rc = mdt_store_cred_list(env->store, client_id, a, &creds, &n, err)))
         return rc;
-    doc = mdt_iga__client_doc(env, &rec, creds, n, NULL, mdt_now(&env->clock));
+    doc = mdt_iga__client_doc(env, &rec, creds, n, NULL, ctx->now);
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
         if (json_array_append_new(arr, mdt_iga__cred_json(&creds[i])) != 0) {
@@ -358,8 +358,8 @@ mdt_rc mdt_client_show_json(mdt_env *env, const char *client_id, mdt_arena *a, c
     return mdt_iga__dump_take(doc, a, json, err);
 }
 
-mdt_rc mdt_client_doc_json(mdt_env *env, const char *client_id, mdt_arena *a, const char **json,
-                           mdt_err *err)
+mdt_rc mdt_client_doc_json(mdt_env *env, mdt_ctx *ctx, const char *client_id, mdt_arena *a,
+                           const char **json, mdt_err *err)
 {
     mdt_client_rec rec;
     mdt_rc rc;
@@ -367,15 +367,16 @@ mdt_rc mdt_client_doc_json(mdt_env *env, const char *client_id, mdt_arena *a, co
     *json = NULL;
     if ((rc = mdt_iga__client_get(env, client_id, a, &rec, err)) != MDT_OK)
         return rc;
-    return mdt_iga__dump_take(mdt_iga__client_doc(env, &rec, NULL, 0, NULL, mdt_now(&env->clock)),
-                              a, json, err);
+    return mdt_iga__dump_take(mdt_iga__client_doc(env, &rec, NULL, 0, NULL, ctx->now), a, json,
+                              err);
 }
 
-mdt_rc mdt_client_list_json(mdt_env *env, mdt_arena *a, const char **json, mdt_err *err)
+mdt_rc mdt_client_list_json(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, const char **json,
+                            mdt_err *err)
 {
     mdt_client_rec *list = NULL;
     size_t n = 0;
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     json_t *arr;
     mdt_rc rc;
 

@@ -2,7 +2,7 @@
  * follows the metadata and the authentication method), suspend and resume
  * (the kill switch), delete and secret rotation. Every operation validates
  * first (client_metadata.c), changes the store in one transaction and
- * audits the change with env->actor; bad input changes nothing. */
+ * records the change's audit event in the request context (its actor); bad input changes nothing. */
 #include "iga/client.h"
 
 #include <jansson.h>
@@ -99,11 +99,11 @@ static mdt_rc join_creds(mdt_arena *a, const mdt_cred_plan *plan, const mdt_cred
 
 static const mdt_client_spec no_spec;
 
-mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
-                              const mdt_client_spec *spec, mdt_arena *a,
-                              const char **response_json, mdt_err *err)
+mdt_rc mdt_client_create_with(mdt_env *env, mdt_ctx *ctx, const char *json, size_t len,
+                              const mdt_client_spec *spec, mdt_arena *a, const char **response_json,
+                              mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_client_rec rec = {.created_at = now, .updated_at = now};
     mdt_cred_plan plan;
     mdt_cred_rec *creds = NULL;
@@ -126,7 +126,7 @@ mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
         (rc = mdt_iga__metadata_workload_unique(env, rec.client_id, creds, ncreds, a, err)) ||
         (rc = mdt_store_client_insert(env->store, &rec, creds, ncreds, err)))
         goto out;
-    if ((rc = mdt_iga__audit_json(env, spec->event ? spec->event : "client.created", rec.client_id,
+    if ((rc = mdt_iga__audit_json(ctx, spec->event ? spec->event : "client.created", rec.client_id,
                                   with_extra(created_data(rec.metadata), spec->event_data), err)))
         goto out;
     rc = mdt_iga__dump_take(
@@ -137,10 +137,10 @@ out:
     return rc;
 }
 
-mdt_rc mdt_client_create(mdt_env *env, const char *json, size_t len, mdt_arena *a,
+mdt_rc mdt_client_create(mdt_env *env, mdt_ctx *ctx, const char *json, size_t len, mdt_arena *a,
                          const char **response_json, mdt_err *err)
 {
-    return mdt_client_create_with(env, json, len, NULL, a, response_json, err);
+    return mdt_client_create_with(env, ctx, json, len, NULL, a, response_json, err);
 }
 
 
@@ -202,11 +202,11 @@ static json_t *updated_data(json_t *keys, const mdt_cred_plan *plan)
                      "credentials_removed", removed);
 }
 
-mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *json, size_t len,
-                              const mdt_client_spec *spec, mdt_arena *a,
+mdt_rc mdt_client_update_with(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *json,
+                              size_t len, const mdt_client_spec *spec, mdt_arena *a,
                               const char **response_json, mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_client_rec rec;
     mdt_cred_plan plan;
     char secret[MDT_SECRET_LEN + 1] = "";
@@ -235,7 +235,7 @@ mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *j
         (rc = mdt_store_client_update_creds(env->store, &rec, plan.add, plan.nadd, plan.del,
                                             plan.ndel, err)))
         goto out;
-    rc = mdt_iga__audit_json(env, spec->event ? spec->event : "client.updated", rec.client_id,
+    rc = mdt_iga__audit_json(ctx, spec->event ? spec->event : "client.updated", rec.client_id,
                              with_extra(updated_data(keys, &plan), spec->event_data), err);
     if (rc == MDT_OK)
         rc = mdt_iga__dump_take(
@@ -248,10 +248,10 @@ out:
     return rc;
 }
 
-mdt_rc mdt_client_update(mdt_env *env, const char *client_id, const char *json, size_t len,
-                         mdt_arena *a, const char **response_json, mdt_err *err)
+mdt_rc mdt_client_update(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *json,
+                         size_t len, mdt_arena *a, const char **response_json, mdt_err *err)
 {
-    return mdt_client_update_with(env, client_id, json, len, NULL, a, response_json, err);
+    return mdt_client_update_with(env, ctx, client_id, json, len, NULL, a, response_json, err);
 }
 
 /* Suspends (the kill switch: tokens issued before now + 1 are inactive) or
@@ -286,10 +286,10 @@ static mdt_rc change_status(mdt_client_rec *rec, mdt_client_status to, int64_t n
     return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "status must be active or suspended");
 }
 
-mdt_rc mdt_client_set_status(mdt_env *env, const char *client_id, const char *status,
+mdt_rc mdt_client_set_status(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *status,
                              mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_arena a;
     mdt_client_rec rec;
     mdt_client_status to = mdt_client_status_from_name(status);
@@ -302,7 +302,7 @@ mdt_rc mdt_client_set_status(mdt_env *env, const char *client_id, const char *st
     if (to == MDT_CLIENT_ACTIVE) {
         /* expired by expires_at or, self-registered, by never authenticating */
         mdt_client c;
-        if ((rc = mdt_client_load(env, client_id, &a, &c, err)))
+        if ((rc = mdt_client_load(env, client_id, now, &a, &c, err)))
             goto out;
         if (mdt_client_status_from_name(c.status) == MDT_CLIENT_EXPIRED) {
             rc = mdt_failf(err, MDT_ERR_CONFLICT, "client has expired and cannot be resumed",
@@ -315,21 +315,21 @@ mdt_rc mdt_client_set_status(mdt_env *env, const char *client_id, const char *st
     rec.updated_at = now;
     if ((rc = mdt_store_client_update(env->store, &rec, err)))
         goto out;
-    rc = mdt_iga__audit_json(env, event, rec.client_id, NULL, err);
+    rc = mdt_iga__audit_json(ctx, event, rec.client_id, NULL, err);
 out:
     mdt_arena_free(&a);
     return rc;
 }
 
-mdt_rc mdt_client_delete(mdt_env *env, const char *client_id, mdt_err *err)
+mdt_rc mdt_client_delete(mdt_env *env, mdt_ctx *ctx, const char *client_id, mdt_err *err)
 {
-    mdt_rc rc = mdt_store_client_delete(env->store, client_id, mdt_now(&env->clock), err);
+    mdt_rc rc = mdt_store_client_delete(env->store, client_id, ctx->now, err);
 
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_failf(err, rc, "unknown client", "unknown client %.64s", client_id);
     if (rc != MDT_OK)
         return rc;
-    return mdt_iga__audit_json(env, "client.deleted", client_id, NULL, err);
+    return mdt_iga__audit_json(ctx, "client.deleted", client_id, NULL, err);
 }
 
 static json_t *rotate_doc(const char *client_id, const char *secret)
@@ -338,10 +338,10 @@ static json_t *rotate_doc(const char *client_id, const char *secret)
                      "client_secret_expires_at", 0);
 }
 
-mdt_rc mdt_client_rotate_secret(mdt_env *env, const char *client_id, int64_t keep, mdt_arena *a,
-                                const char **response_json, mdt_err *err)
+mdt_rc mdt_client_rotate_secret(mdt_env *env, mdt_ctx *ctx, const char *client_id, int64_t keep,
+                                mdt_arena *a, const char **response_json, mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_client_rec rec;
     mdt_cred_rec cred;
     char secret[MDT_SECRET_LEN + 1] = "";
@@ -364,7 +364,7 @@ mdt_rc mdt_client_rotate_secret(mdt_env *env, const char *client_id, int64_t kee
                                            now + keep, err)))
         goto out;
     rc = mdt_iga__audit_json(
-        env, "client.secret_rotated", rec.client_id,
+        ctx, "client.secret_rotated", rec.client_id,
         json_pack("{s:s, s:I}", "credential_id", cred.id, "keep", (json_int_t)keep), err);
     if (rc == MDT_OK)
         rc = mdt_iga__dump_take(rotate_doc(rec.client_id, secret), a, response_json, err);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"

@@ -310,7 +310,7 @@ static json_t *expired_doc(const char *client_id, const mdt_cred_rec *cr)
     return o;
 }
 
-static mdt_rc audit_expired(mdt_env *env, const mdt_cred_rec *cr, int64_t in, mdt_err *err)
+static mdt_rc audit_expired(mdt_ctx *ctx, const mdt_cred_rec *cr, int64_t in, mdt_err *err)
 {
     char at[21];
     json_t *d;
@@ -324,16 +324,16 @@ static mdt_rc audit_expired(mdt_env *env, const mdt_cred_rec *cr, int64_t in, md
     json_decref(d);
     if (!text)
         return nomem(err);
-    rc = mdt_iga__audit(env, "client.credential_expired", cr->client_id, text, err);
+    rc = mdt_iga__audit(ctx, "client.credential_expired", cr->client_id, text, err);
     free(text);
     return rc;
 }
 
-mdt_rc mdt_client_credential_expire(mdt_env *env, const char *client_id, const char *cred_id,
-                                    int64_t in, mdt_arena *a, const char **response_json,
-                                    mdt_err *err)
+mdt_rc mdt_client_credential_expire(mdt_env *env, mdt_ctx *ctx, const char *client_id,
+                                    const char *cred_id, int64_t in, mdt_arena *a,
+                                    const char **response_json, mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_client_rec rec;
     mdt_cred_rec cr;
     json_t *doc;
@@ -345,7 +345,7 @@ mdt_rc mdt_client_credential_expire(mdt_env *env, const char *client_id, const c
     if ((rc = mdt_iga__client_get(env, client_id, a, &rec, err)) != MDT_OK ||
         (rc = mdt_iga__cred_of(env, rec.client_id, cred_id, a, &cr, err)) != MDT_OK ||
         (rc = mdt_iga__cred_expire(env, &rec, &cr, now + in, now, err)) != MDT_OK ||
-        (rc = audit_expired(env, &cr, in, err)) != MDT_OK)
+        (rc = audit_expired(ctx, &cr, in, err)) != MDT_OK)
         return rc;
     doc = expired_doc(rec.client_id, &cr);
     if (!doc)

@@ -217,26 +217,28 @@ static mdt_rc created_doc(const mdt_iat_rec *t, const char *token, mdt_arena *a,
     return rc;
 }
 
-static mdt_rc audit_created(mdt_env *env, const mdt_iat_rec *t, mdt_err *err)
+static mdt_rc audit_created(mdt_ctx *ctx, const mdt_iat_rec *t, mdt_err *err)
 {
     json_t *pol = t->policy[0] ? json_loads(t->policy, 0, NULL) : json_null();
     json_t *d = json_pack("{s:s, s:I, s:o, s:o}", "id", t->id, "max_uses", (json_int_t)t->max_uses,
                           "expires_at", mdt_iga__time_json(t->expires_at), "policy",
                           pol ? pol : json_null());
     char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    mdt_rc rc = text ? mdt_iga__audit(env, "iat.created", NULL, text, err) : nomem(err);
+    mdt_rc rc = text ? mdt_iga__audit(ctx, "iat.created", NULL, text, err) : nomem(err);
 
     free(text);
     json_decref(d);
     return rc;
 }
 
-mdt_rc mdt_iat_create(mdt_env *env, int64_t max_uses, int64_t expires_in, const char *policy,
-                      mdt_arena *a, const char **response_json, mdt_err *err)
+mdt_rc mdt_iat_create(mdt_env *env, mdt_ctx *ctx, int64_t max_uses, int64_t expires_in,
+                      const char *policy, mdt_arena *a, const char **response_json, mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
-    mdt_iat_rec t = {.max_uses = max_uses, .created_at = now, .policy = "",
-                     .created_by = env->actor ? env->actor : ""};
+    int64_t now = ctx->now;
+    mdt_iat_rec t = {.max_uses = max_uses,
+                     .created_at = now,
+                     .policy = "",
+                     .created_by = ctx->actor ? ctx->actor : ""};
     mdt_reg_policy p;
     char token[MDT_SECRET_LEN + 1] = "";
     mdt_rc rc;
@@ -254,7 +256,7 @@ mdt_rc mdt_iat_create(mdt_env *env, int64_t max_uses, int64_t expires_in, const 
         (rc = mdt_secret_generate(&env->rng, token, err)))
         goto out;
     mdt_secret_hash(token, MDT_SECRET_LEN, t.hash);
-    if ((rc = mdt_store_iat_insert(env->store, &t, err)) || (rc = audit_created(env, &t, err)))
+    if ((rc = mdt_store_iat_insert(env->store, &t, err)) || (rc = audit_created(ctx, &t, err)))
         goto out;
     rc = created_doc(&t, token, a, response_json, err);
 out:

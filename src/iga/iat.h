@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
@@ -46,8 +47,9 @@ mdt_rc mdt_iat_policy_parse(const char *json, mdt_arena *a, mdt_reg_policy *out,
  * none; its scopes must exist). *response_json: {"initial_access_token",
  * "expires_at" (RFC 3339 or null), "max_uses", "id", "policy" (object or
  * null)}; the caller wipes it once shown. Audited: iat.created. */
-mdt_rc mdt_iat_create(mdt_env *env, int64_t max_uses, int64_t expires_in, const char *policy,
-                      mdt_arena *a, const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_iat_create(mdt_env *env, mdt_ctx *ctx, int64_t max_uses, int64_t expires_in,
+                      const char *policy, mdt_arena *a, const char **response_json,
+                      mdt_err *err) MDT_WARN_UNUSED;
 
 /* Finds the token presented: MDT_ERR_INVALID_TOKEN when it is unknown,
  * expired at now or used up (the detail says which). Uses nothing. */

@@ -12,23 +12,21 @@ mdt_rc mdt_iga__nomem(mdt_err *err)
     return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
 }
 
-mdt_rc mdt_iga__audit(mdt_env *env, const char *type, const char *client_id, const char *data,
+mdt_rc mdt_iga__audit(mdt_ctx *ctx, const char *type, const char *client_id, const char *data,
                       mdt_err *err)
 {
     mdt_audit_event ev = {
         .type = type,
-        .actor = env->actor ? env->actor : "system",
+        .actor = mdt_ctx_actor(ctx),
         .client_id = client_id,
         .decision = "allow",
         .data = data,
     };
 
-    if (env->audit)
-        return mdt_audit_record(env->audit, &ev, err);
-    return mdt_audit_append_now(env->store, &env->clock, &ev, err);
+    return mdt_ctx_audit(ctx, &ev, err);
 }
 
-mdt_rc mdt_iga__audit_json(mdt_env *env, const char *type, const char *client_id, json_t *data,
+mdt_rc mdt_iga__audit_json(mdt_ctx *ctx, const char *type, const char *client_id, json_t *data,
                            mdt_err *err)
 {
     char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
@@ -37,7 +35,7 @@ mdt_rc mdt_iga__audit_json(mdt_env *env, const char *type, const char *client_id
     if (data && !text)
         rc = mdt_iga__nomem(err);
     else
-        rc = mdt_iga__audit(env, type, client_id, text, err);
+        rc = mdt_iga__audit(ctx, type, client_id, text, err);
     free(text);
     json_decref(data);
     return rc;

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
@@ -27,13 +28,14 @@ struct mdt_client;
 /* --- shared helpers (internal.c) --- */
 
 mdt_rc mdt_iga__nomem(mdt_err *err);
-/* Appends one audit event of the service layer: actor env->actor (or
- * "system"), decision allow; data is JSON object text or NULL. */
-mdt_rc mdt_iga__audit(mdt_env *env, const char *type, const char *client_id, const char *data,
+/* Records one audit event of the service layer in the request's context
+ * (appended before the answer): actor ctx's, decision allow; data is JSON
+ * object text or NULL. */
+mdt_rc mdt_iga__audit(mdt_ctx *ctx, const char *type, const char *client_id, const char *data,
                       mdt_err *err) MDT_WARN_UNUSED;
 /* mdt_iga__audit with data as a jansson object, whose reference it takes
  * (NULL: no data). */
-mdt_rc mdt_iga__audit_json(mdt_env *env, const char *type, const char *client_id, json_t *data,
+mdt_rc mdt_iga__audit_json(mdt_ctx *ctx, const char *type, const char *client_id, json_t *data,
                            mdt_err *err) MDT_WARN_UNUSED;
 /* json_dumps of a jansson value copied into a (the heap copy is wiped: it
  * may hold a secret). */
@@ -146,11 +148,11 @@ typedef struct {
 } mdt_client_spec;
 
 /* mdt_client_create and mdt_client_update with a spec (NULL: as they). */
-mdt_rc mdt_client_create_with(mdt_env *env, const char *json, size_t len,
-                              const mdt_client_spec *spec, mdt_arena *a,
-                              const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
-mdt_rc mdt_client_update_with(mdt_env *env, const char *client_id, const char *json, size_t len,
-                              const mdt_client_spec *spec, mdt_arena *a,
+mdt_rc mdt_client_create_with(mdt_env *env, mdt_ctx *ctx, const char *json, size_t len,
+                              const mdt_client_spec *spec, mdt_arena *a, const char **response_json,
+                              mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_client_update_with(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *json,
+                              size_t len, const mdt_client_spec *spec, mdt_arena *a,
                               const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- the typed client and its documents (client_json.c) --- */
@@ -192,10 +194,11 @@ typedef struct {
     /* Adds to doc (the request's JSON object in listings) what approvers
      * are shown of a pending request. */
     void (*describe)(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, json_t *doc);
-    /* After the decision is recorded and audited: apply it (env->actor is
-     * the caller's; r->decided_by who decided). */
-    mdt_rc (*approved)(mdt_env *env, const mdt_request_rec *r, int64_t for_secs, mdt_err *err);
-    mdt_rc (*denied)(mdt_env *env, const mdt_request_rec *r, mdt_err *err);
+    /* After the decision is recorded and audited: apply it, ctx acting for
+     * whoever decided (r->decided_by). */
+    mdt_rc (*approved)(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, int64_t for_secs,
+                       mdt_err *err);
+    mdt_rc (*denied)(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, mdt_err *err);
 } mdt_request_type;
 
 typedef struct {
@@ -212,21 +215,22 @@ extern const mdt_request_type mdt_iga__request_registration; /* registration.c *
 const mdt_request_type *mdt_iga__request_type_find(const mdt_request_types *reg,
                                                    const char *name);
 /* Closes every pending request of this type for client_id as denied by
- * env->actor with the note "superseded" (the client changed what it asks
+ * ctx's actor with the note "superseded" (the client changed what it asks
  * for; a newer request shows it), without applying the denial. Audited:
  * request.superseded. */
-mdt_rc mdt_request_supersede(mdt_env *env, const char *client_id, const char *type, mdt_arena *a,
-                             mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_request_supersede(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *type,
+                             mdt_arena *a, mdt_err *err) MDT_WARN_UNUSED;
 
 /* mdt_request_create, mdt_request_list_json and mdt_request_decide
  * (requests.h) over the types of reg. */
-mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env,
+mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
                                   const mdt_request_rec *r, mdt_arena *a, const char **id,
                                   mdt_err *err) MDT_WARN_UNUSED;
-mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, const char *status,
-                                mdt_arena *a, const char **json, mdt_err *err) MDT_WARN_UNUSED;
-mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, const char *id,
-                                  bool approve, const char *by, const char *note,
+mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                const char *status, mdt_arena *a, const char **json,
+                                mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                  const char *id, bool approve, const char *by, const char *note,
                                   int64_t for_secs, mdt_arena *a, const char **json,
                                   mdt_err *err) MDT_WARN_UNUSED;
 

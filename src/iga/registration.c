@@ -218,35 +218,31 @@ mdt_rc mdt_registration_decide(const mdt_reg_rules *rules, const mdt_reg_ask *as
  * Audit.
  * --------------------------------------------------------------------- */
 
-static mdt_rc audit_event(mdt_env *env, const mdt_audit_event *ev, mdt_err *err)
-{
-    if (env->audit)
-        return mdt_audit_record(env->audit, ev, err);
-    return mdt_audit_append_now(env->store, &env->clock, ev, err);
-}
-
 /* Records why a registration (or an update) was refused and returns the
  * refusal's code; err keeps the refusal unless the audit itself fails. */
-static mdt_rc refuse(mdt_env *env, const mdt_reg_ctx *ctx, const char *client_id, mdt_rc why,
+static mdt_rc refuse(mdt_ctx *ctx, const mdt_reg_ctx *reg, const char *client_id, mdt_rc why,
                      mdt_err *err)
 {
     char reason[320];
     json_t *d;
     char *data;
     mdt_err aerr = {0};
-    mdt_audit_event ev = {.type = "registration.refused", .actor = REG_ACTOR,
-                          .client_id = client_id, .decision = "deny", .reason = reason,
-                          .ip = ctx ? ctx->source : NULL};
+    mdt_audit_event ev = {.type = "registration.refused",
+                          .actor = REG_ACTOR,
+                          .client_id = client_id,
+                          .decision = "deny",
+                          .reason = reason,
+                          .ip = reg ? reg->source : NULL};
 
     if (mdt_rc_is_server_fault(why))
         return why;
     snprintf(reason, sizeof(reason), "%s: %s", mdt_rc_name(why), mdt_err_text(err));
-    d = json_pack("{s:s?, s:s?, s:s?}", "origin", ctx ? ctx->origin : NULL, "iat_id",
-                  ctx ? ctx->iat_id : NULL, "vouched_by", ctx ? ctx->vouched_by : NULL);
+    d = json_pack("{s:s?, s:s?, s:s?}", "origin", reg ? reg->origin : NULL, "iat_id",
+                  reg ? reg->iat_id : NULL, "vouched_by", reg ? reg->vouched_by : NULL);
     data = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     ev.data = data;
-    if (!data || audit_event(env, &ev, &aerr) != MDT_OK) {
+    if (!data || mdt_ctx_audit(ctx, &ev, &aerr) != MDT_OK) {
         free(data);
         if (err)
             *err = aerr;
@@ -388,7 +384,7 @@ static bool host_not_public(const char *uri)
 }
 
 /* Rules of self-registration on top of the shared validation. */
-static mdt_rc registration_checks(mdt_env *env, json_t *m, const mdt_reg_ctx *ctx, mdt_err *err)
+static mdt_rc registration_checks(mdt_env *env, json_t *m, const mdt_reg_ctx *reg, mdt_err *err)
 {
     const char *jwks_uri = json_string_value(json_object_get(m, "jwks_uri"));
     const char *method = json_string_value(json_object_get(m, "token_endpoint_auth_method"));
@@ -397,7 +393,7 @@ static mdt_rc registration_checks(mdt_env *env, json_t *m, const mdt_reg_ctx *ct
         return mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
                          "jwks_uri must not point at a private or loopback address",
                          "jwks_uri host is not a public address: %.200s", jwks_uri);
-    if (mdt_str_eq(ctx->origin, "cimd") && mdt_client_auth_method_is_secret(method))
+    if (mdt_str_eq(reg->origin, "cimd") && mdt_client_auth_method_is_secret(method))
         return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
                         "a client ID metadata document cannot register a secret method");
     return MDT_OK;
@@ -454,10 +450,10 @@ static mdt_rc approval_scopes(mdt_env *env, const mdt_reg_ask *ask, mdt_arena *a
 }
 
 /* The rules for a registration (cur NULL) or an update of cur. */
-/* Whether the verified statement of ctx signs member key. */
-static bool statement_has(const mdt_reg_ctx *ctx, const char *key)
+/* Whether the verified statement of reg signs member key. */
+static bool statement_has(const mdt_reg_ctx *reg, const char *key)
 {
-    json_t *st = ctx->statement ? json_loads(ctx->statement, 0, NULL) : NULL;
+    json_t *st = reg->statement ? json_loads(reg->statement, 0, NULL) : NULL;
     bool has = json_object_get(st, key) != NULL;
 
     json_decref(st);
@@ -479,9 +475,9 @@ static bool consented_only(const mdt_reg_ask *ask)
     return ask->ngrant_types > 0;
 }
 
-static mdt_rc make_rules(mdt_env *env, const mdt_reg_ctx *ctx, const mdt_client *cur,
-                         const mdt_reg_ask *ask, mdt_arena *a, mdt_reg_rules *r,
-                         mdt_reg_policy *p, mdt_err *err)
+static mdt_rc make_rules(mdt_env *env, mdt_ctx *ctx, const mdt_reg_ctx *reg, const mdt_client *cur,
+                         const mdt_reg_ask *ask, mdt_arena *a, mdt_reg_rules *r, mdt_reg_policy *p,
+                         mdt_err *err)
 {
     mdt_rc rc;
 
@@ -490,14 +486,14 @@ static mdt_rc make_rules(mdt_env *env, const mdt_reg_ctx *ctx, const mdt_client 
     r->unverified_grant_types = env->cfg.unverified_grant_types;
     r->max_lifetime = env->cfg.unverified_max_lifetime;
     r->reduce = mdt_str_eq(env->cfg.registration_excess, "reduce");
-    r->vouched = ctx->vouched_by != NULL;
-    r->vouched_scopes = r->vouched && statement_has(ctx, "scope");
-    r->vouched_grants = r->vouched && statement_has(ctx, "grant_types");
-    r->iat = ctx->iat_id != NULL;
+    r->vouched = reg->vouched_by != NULL;
+    r->vouched_scopes = r->vouched && statement_has(reg, "scope");
+    r->vouched_grants = r->vouched && statement_has(reg, "grant_types");
+    r->iat = reg->iat_id != NULL;
     r->consented = consented_only(ask);
-    r->since = cur ? cur->created_at : mdt_now(&env->clock);
-    if (ctx->iat_policy) {
-        if ((rc = mdt_iat_policy_parse(ctx->iat_policy, a, p, NULL, err)) != MDT_OK)
+    r->since = cur ? cur->created_at : ctx->now;
+    if (reg->iat_policy) {
+        if ((rc = mdt_iat_policy_parse(reg->iat_policy, a, p, NULL, err)) != MDT_OK)
             return mdt_failf(err, MDT_ERR_INTERNAL, "stored policy unreadable", "iat policy: %s",
                              mdt_err_text(err));
         r->policy = p;
@@ -670,7 +666,7 @@ static mdt_rc privileged_one(const mdt_env *env, const mdt_client_privileged *f,
 
 /* The privileged members of the request in (statement applied), before
  * validation; the rules get the excess, or the reduction. */
-static mdt_rc privileged(const mdt_env *env, json_t *in, const mdt_reg_ctx *ctx,
+static mdt_rc privileged(const mdt_env *env, json_t *in, const mdt_reg_ctx *reg,
                          const mdt_client *cur, const mdt_reg_ask *ask, mdt_arena *a,
                          mdt_reg_rules *r, mdt_err *err)
 {
@@ -678,8 +674,8 @@ static mdt_rc privileged(const mdt_env *env, json_t *in, const mdt_reg_ctx *ctx,
                    .consented = consented_only(ask), .reduce = r->reduce};
     mdt_rc rc = MDT_OK;
 
-    pc.statement = ctx->statement ? json_loads(ctx->statement, 0, NULL) : NULL;
-    pc.policy = ctx->iat_policy ? json_loads(ctx->iat_policy, 0, NULL) : NULL;
+    pc.statement = reg->statement ? json_loads(reg->statement, 0, NULL) : NULL;
+    pc.policy = reg->iat_policy ? json_loads(reg->iat_policy, 0, NULL) : NULL;
     pc.current = cur ? json_loads(cur->metadata, 0, NULL) : NULL;
     for (size_t i = 0; rc == MDT_OK && i < mdt_client_nprivileged; i++)
         rc = privileged_one(env, &mdt_client_privileged_members[i], in, &pc, a, &r->excess,
@@ -691,8 +687,9 @@ static mdt_rc privileged(const mdt_env *env, json_t *in, const mdt_reg_ctx *ctx,
 }
 
 /* Everything a registration or an update decides before it writes. */
-static mdt_rc prepare(mdt_env *env, const char *json, size_t len, const mdt_reg_ctx *ctx,
-                      const mdt_client *cur, mdt_arena *a, reg_plan *plan, mdt_err *err)
+static mdt_rc prepare(mdt_env *env, mdt_ctx *ctx, const char *json, size_t len,
+                      const mdt_reg_ctx *reg, const mdt_client *cur, mdt_arena *a, reg_plan *plan,
+                      mdt_err *err)
 {
     json_t *in = NULL;
     mdt_reg_ask ask;
@@ -701,16 +698,15 @@ static mdt_rc prepare(mdt_env *env, const char *json, size_t len, const mdt_reg_
     mdt_rc rc;
 
     memset(plan, 0, sizeof(*plan));
-    if ((rc = parse_obj(json, len, &in, err)) || (rc = apply_statement(in, ctx->statement, err)) ||
-        (rc = validate(env, in, a, &plan->m, err)) ||
-        (rc = gather_ask(plan->m, a, &ask, err)) ||
-        (rc = make_rules(env, ctx, cur, &ask, a, &rules, &pol, err)) ||
-        (rc = privileged(env, in, ctx, cur, &ask, a, &rules, err)))
+    if ((rc = parse_obj(json, len, &in, err)) || (rc = apply_statement(in, reg->statement, err)) ||
+        (rc = validate(env, in, a, &plan->m, err)) || (rc = gather_ask(plan->m, a, &ask, err)) ||
+        (rc = make_rules(env, ctx, reg, cur, &ask, a, &rules, &pol, err)) ||
+        (rc = privileged(env, in, reg, cur, &ask, a, &rules, err)))
         goto out;
     json_decref(plan->m); /* again, with the privileged members decided */
     plan->m = NULL;
     if ((rc = validate(env, in, a, &plan->m, err)) ||
-        (rc = registration_checks(env, plan->m, ctx, err)) ||
+        (rc = registration_checks(env, plan->m, reg, err)) ||
         (rc = gather_ask(plan->m, a, &ask, err)) ||
         (rc = approval_scopes(env, &ask, a, &rules, err)) ||
         (rc = mdt_registration_decide(&rules, &ask, a, &plan->d, err)))
@@ -730,15 +726,6 @@ out:
  * Writing.
  * --------------------------------------------------------------------- */
 
-/* The environment with another actor for the audit events of iga/. */
-static mdt_env as_actor(const mdt_env *env, const char *actor)
-{
-    mdt_env e = *env;
-
-    e.actor = actor;
-    return e;
-}
-
 static const char *dump_in(json_t *v, mdt_arena *a)
 {
     const char *out = NULL;
@@ -750,31 +737,32 @@ static const char *dump_in(json_t *v, mdt_arena *a)
 }
 
 /* The audit data of a registration or an update. */
-static const char *event_data(const mdt_reg_ctx *ctx, const reg_plan *plan, mdt_arena *a)
+static const char *event_data(const mdt_reg_ctx *reg, const reg_plan *plan, mdt_arena *a)
 {
-    return dump_in(json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:b, s:s?}", "origin", ctx->origin,
-                             "source", ctx->source, "iat_id", ctx->iat_id, "vouched_by",
-                             ctx->vouched_by, "status", plan_status(plan),
-                             "reduced", plan->d.reduced, "policy_reason", plan->d.reason),
+    return dump_in(json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:b, s:s?}", "origin", reg->origin,
+                             "source", reg->source, "iat_id", reg->iat_id, "vouched_by",
+                             reg->vouched_by, "status", plan_status(plan), "reduced",
+                             plan->d.reduced, "policy_reason", plan->d.reason),
                    a);
 }
 
-static mdt_rc pending_request(mdt_env *env, const char *client_id, const reg_plan *plan,
-                              mdt_arena *a, mdt_err *err)
+static mdt_rc pending_request(mdt_env *env, mdt_ctx *ctx, const char *client_id,
+                              const reg_plan *plan, mdt_arena *a, mdt_err *err)
 {
     char hash[MDT_REG_HASH_LEN + 1];
-    mdt_request_rec r = {.type = REG_REQUEST_TYPE, .client_id = client_id,
-                         .scope = plan->asked_scope, .metadata_hash = hash};
-    mdt_env e = as_actor(env, REG_ACTOR);
+    mdt_request_rec r = {.type = REG_REQUEST_TYPE,
+                         .client_id = client_id,
+                         .scope = plan->asked_scope,
+                         .metadata_hash = hash};
     const char *id;
     mdt_rc rc;
 
     if (!metadata_hash(plan->m, hash))
         return nomem(err);
     /* an approval approves exactly this metadata: earlier requests are closed */
-    if ((rc = mdt_request_supersede(&e, client_id, REG_REQUEST_TYPE, a, err)) != MDT_OK)
+    if ((rc = mdt_request_supersede(env, ctx, client_id, REG_REQUEST_TYPE, a, err)) != MDT_OK)
         return rc;
-    return mdt_request_create(&e, &r, a, &id, err);
+    return mdt_request_create(env, ctx, &r, a, &id, err);
 }
 
 /* Adds registration_access_token (when rat) and registration_client_uri to
@@ -794,8 +782,8 @@ static mdt_rc add_registration(mdt_env *env, const char *client_id, const char *
 }
 
 /* A fresh registration access token and its credential row. */
-static mdt_rc new_rat(mdt_env *env, const char *client_id, mdt_arena *a, mdt_cred_rec *cred,
-                      char rat[MDT_SECRET_LEN + 1], mdt_err *err)
+static mdt_rc new_rat(mdt_env *env, mdt_ctx *ctx, const char *client_id, mdt_arena *a,
+                      mdt_cred_rec *cred, char rat[MDT_SECRET_LEN + 1], mdt_err *err)
 {
     mdt_rc rc;
 
@@ -807,43 +795,42 @@ static mdt_rc new_rat(mdt_env *env, const char *client_id, mdt_arena *a, mdt_cre
     cred->client_id = client_id;
     cred->type = mdt_cred_type_name(MDT_CRED_REGISTRATION);
     cred->name = "";
-    cred->created_at = mdt_now(&env->clock);
+    cred->created_at = ctx->now;
     return MDT_OK;
 }
 
 /* Creates the client of plan (with a registration access token when rat). */
-static mdt_rc create_client(mdt_env *env, const mdt_reg_ctx *ctx, const char *client_id,
-                            const reg_plan *plan, char *rat, mdt_arena *a, const char **doc,
-                            mdt_err *err)
+static mdt_rc create_client(mdt_env *env, mdt_ctx *ctx, const mdt_reg_ctx *reg,
+                            const char *client_id, const reg_plan *plan, char *rat, mdt_arena *a,
+                            const char **doc, mdt_err *err)
 {
-    mdt_env e = as_actor(env, REG_ACTOR);
     mdt_cred_rec cred;
     mdt_client_spec spec = {.client_id = client_id,
                             .status = plan_status(plan),
                             .event = "client.registered",
-                            .event_data = event_data(ctx, plan, a)};
+                            .event_data = event_data(reg, plan, a)};
     const char *meta = NULL;
     mdt_rc rc;
 
-    spec.server_meta = dump_in(json_pack("{s:s, s:s?, s:s?}", "origin", ctx->origin,
-                                         "vouched_by", ctx->vouched_by, "iat_id", ctx->iat_id),
+    spec.server_meta = dump_in(json_pack("{s:s, s:s?, s:s?}", "origin", reg->origin, "vouched_by",
+                                         reg->vouched_by, "iat_id", reg->iat_id),
                                a);
     if (!spec.server_meta || !spec.event_data || mdt_iga__dump(plan->m, a, &meta, err) != MDT_OK)
         return nomem(err);
     if (rat) {
-        if ((rc = new_rat(env, client_id, a, &cred, rat, err)) != MDT_OK)
+        if ((rc = new_rat(env, ctx, client_id, a, &cred, rat, err)) != MDT_OK)
             return rc;
         spec.extra = &cred;
         spec.nextra = 1;
     }
-    if ((rc = mdt_client_create_with(&e, meta, strlen(meta), &spec, a, doc, err)) != MDT_OK)
+    if ((rc = mdt_client_create_with(env, ctx, meta, strlen(meta), &spec, a, doc, err)) != MDT_OK)
         return rc;
-    return plan->d.pending ? pending_request(env, client_id, plan, a, err) : MDT_OK;
+    return plan->d.pending ? pending_request(env, ctx, client_id, plan, a, err) : MDT_OK;
 }
 
 /* A publisher whose entry says single_instance allows one client per
  * software_id (other_than: the client being updated, or NULL). */
-static mdt_rc single_instance(mdt_env *env, const mdt_reg_ctx *ctx, const reg_plan *plan,
+static mdt_rc single_instance(mdt_env *env, const mdt_reg_ctx *reg, const reg_plan *plan,
                               const char *other_than, mdt_arena *a, mdt_err *err)
 {
     const char *sid = json_string_value(json_object_get(plan->m, "software_id"));
@@ -851,7 +838,7 @@ static mdt_rc single_instance(mdt_env *env, const mdt_reg_ctx *ctx, const reg_pl
     size_t n = 0;
     mdt_rc rc;
 
-    if (!ctx->vouched_by || !ctx->single_instance || !sid)
+    if (!reg->vouched_by || !reg->single_instance || !sid)
         return MDT_OK;
     if ((rc = mdt_store_client_list(env->store, a, &list, &n, err)) != MDT_OK)
         return rc;
@@ -862,20 +849,22 @@ static mdt_rc single_instance(mdt_env *env, const mdt_reg_ctx *ctx, const reg_pl
             continue;
         m = json_loads(list[i].metadata, 0, NULL);
         same = mdt_str_eq(json_string_value(json_object_get(m, "software_id")), sid) &&
-               mdt_str_eq(json_string_value(json_object_get(m, "vouched_by")), ctx->vouched_by);
+               mdt_str_eq(json_string_value(json_object_get(m, "vouched_by")), reg->vouched_by);
         json_decref(m);
         if (same)
             return mdt_failf(err, MDT_ERR_INVALID_SOFTWARE_STATEMENT,
                              "the publisher allows one registered instance of this software",
                              "software_id %.100s of %.100s is registered as %.64s", sid,
-                             ctx->vouched_by, list[i].client_id);
+                             reg->vouched_by, list[i].client_id);
     }
     return MDT_OK;
 }
 
-mdt_rc mdt_registration_create(mdt_env *env, const char *json, size_t len, const mdt_reg_ctx *ctx,
-                               mdt_arena *a, const char **response_json, mdt_err *err)
+mdt_rc mdt_registration_create(mdt_env *env, mdt_ctx *caller, const char *json, size_t len,
+                               const mdt_reg_ctx *reg, mdt_arena *a, const char **response_json,
+                               mdt_err *err)
 {
+    mdt_ctx as_reg = mdt_ctx_as(caller, REG_ACTOR), *ctx = &as_reg; /* acts on its own authority */
     char rat[MDT_SECRET_LEN + 1] = "";
     const char *client_id = NULL;
     mdt_iat_rec iat;
@@ -883,19 +872,18 @@ mdt_rc mdt_registration_create(mdt_env *env, const char *json, size_t len, const
     mdt_rc rc;
 
     *response_json = NULL;
-    if ((rc = prepare(env, json, len, ctx, NULL, a, &plan, err)) != MDT_OK)
-        return refuse(env, ctx, NULL, rc, err);
-    if ((rc = single_instance(env, ctx, &plan, NULL, a, err)) != MDT_OK) {
-        rc = refuse(env, ctx, NULL, rc, err);
+    if ((rc = prepare(env, ctx, json, len, reg, NULL, a, &plan, err)) != MDT_OK)
+        return refuse(ctx, reg, NULL, rc, err);
+    if ((rc = single_instance(env, reg, &plan, NULL, a, err)) != MDT_OK) {
+        rc = refuse(ctx, reg, NULL, rc, err);
         goto out;
     }
-    if (ctx->iat_id &&
-        (rc = mdt_iat_consume(env, ctx->iat_id, mdt_now(&env->clock), a, &iat, err)) != MDT_OK) {
-        rc = refuse(env, ctx, NULL, rc, err);
+    if (reg->iat_id && (rc = mdt_iat_consume(env, reg->iat_id, ctx->now, a, &iat, err)) != MDT_OK) {
+        rc = refuse(ctx, reg, NULL, rc, err);
         goto out;
     }
     if ((rc = mdt_random_id(&env->rng, "mdt_", MDT_CLIENT_ID_BYTES, a, &client_id, err)) ||
-        (rc = create_client(env, ctx, client_id, &plan, rat, a, response_json, err)))
+        (rc = create_client(env, ctx, reg, client_id, &plan, rat, a, response_json, err)))
         goto out;
     rc = add_registration(env, client_id, rat, a, response_json, err);
 out:
@@ -910,8 +898,8 @@ out:
 
 /* Checks the registration access token of client_id (every registration
  * credential compared, no early exit). */
-static mdt_rc rat_check(mdt_env *env, const char *client_id, const char *rat, mdt_arena *a,
-                        mdt_err *err)
+static mdt_rc rat_check(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *rat,
+                        mdt_arena *a, mdt_err *err)
 {
     uint8_t h[MDT_SECRET_HASH_LEN];
     mdt_cred_rec *creds = NULL;
@@ -929,7 +917,7 @@ static mdt_rc rat_check(mdt_env *env, const char *client_id, const char *rat, md
     for (size_t i = 0; i < n; i++) {
         bool eq = mdt_ct_eq(h, sizeof(h), creds[i].hash, sizeof(creds[i].hash));
         hit |= eq && mdt_cred_type_from_name(creds[i].type) == MDT_CRED_REGISTRATION &&
-               mdt_cred_live(&creds[i], mdt_now(&env->clock));
+               mdt_cred_live(&creds[i], ctx->now);
     }
     mdt_wipe(h, sizeof(h));
     if (!hit)
@@ -939,28 +927,29 @@ static mdt_rc rat_check(mdt_env *env, const char *client_id, const char *rat, md
     return MDT_OK;
 }
 
-mdt_rc mdt_registration_read(mdt_env *env, const char *client_id, const char *rat, mdt_arena *a,
-                             const char **response_json, mdt_err *err)
+mdt_rc mdt_registration_read(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *rat,
+                             mdt_arena *a, const char **response_json, mdt_err *err)
 {
     mdt_rc rc;
 
     *response_json = NULL;
-    if ((rc = rat_check(env, client_id, rat, a, err)) ||
-        (rc = mdt_client_doc_json(env, client_id, a, response_json, err)))
+    if ((rc = rat_check(env, ctx, client_id, rat, a, err)) ||
+        (rc = mdt_client_doc_json(env, ctx, client_id, a, response_json, err)))
         return rc;
     return add_registration(env, client_id, NULL, a, response_json, err);
 }
 
-mdt_rc mdt_registration_delete(mdt_env *env, const char *client_id, const char *rat, mdt_err *err)
+mdt_rc mdt_registration_delete(mdt_env *env, mdt_ctx *caller, const char *client_id,
+                               const char *rat, mdt_err *err)
 {
-    mdt_env e = as_actor(env, REG_ACTOR);
+    mdt_ctx as_reg = mdt_ctx_as(caller, REG_ACTOR), *ctx = &as_reg; /* acts on its own authority */
     mdt_arena a;
     mdt_rc rc;
 
     mdt_arena_init(&a, 2048);
-    rc = rat_check(env, client_id, rat, &a, err);
+    rc = rat_check(env, ctx, client_id, rat, &a, err);
     mdt_arena_free(&a);
-    return rc != MDT_OK ? rc : mdt_client_delete(&e, client_id, err);
+    return rc != MDT_OK ? rc : mdt_client_delete(env, ctx, client_id, err);
 }
 
 /* RFC 7592 §2.2: the body names the client it updates. */
@@ -1008,57 +997,60 @@ static const char *update_status(const mdt_client *cur, const reg_plan *plan)
     return mdt_client_status_name(plan->d.pending ? MDT_CLIENT_PENDING : MDT_CLIENT_ACTIVE);
 }
 
-static mdt_rc apply_update(mdt_env *env, const mdt_client *cur, const mdt_reg_ctx *ctx,
-                           const reg_plan *plan, mdt_arena *a, const char **doc, mdt_err *err)
+static mdt_rc apply_update(mdt_env *env, mdt_ctx *ctx, const mdt_client *cur,
+                           const mdt_reg_ctx *reg, const reg_plan *plan, mdt_arena *a,
+                           const char **doc, mdt_err *err)
 {
-    mdt_env e = as_actor(env, REG_ACTOR);
-    mdt_client_spec spec = {.status = update_status(cur, plan), .replace = true,
-                            .event_data = event_data(ctx, plan, a)};
+    mdt_client_spec spec = {.status = update_status(cur, plan),
+                            .replace = true,
+                            .event_data = event_data(reg, plan, a)};
     const char *meta = NULL;
     bool changed;
     mdt_rc rc;
 
-    spec.server_meta = dump_in(json_pack("{s:s?}", "vouched_by", ctx->vouched_by), a);
-    if (spec.server_meta && !ctx->vouched_by)
+    spec.server_meta = dump_in(json_pack("{s:s?}", "vouched_by", reg->vouched_by), a);
+    if (spec.server_meta && !reg->vouched_by)
         spec.server_meta = "{\"vouched_by\":null}";
     if (!spec.server_meta || !spec.event_data || mdt_iga__dump(plan->m, a, &meta, err) != MDT_OK)
         return nomem(err);
     changed = !unchanged(cur, plan);
-    rc = mdt_client_update_with(&e, cur->client_id, meta, strlen(meta), &spec, a, doc, err);
+    rc = mdt_client_update_with(env, ctx, cur->client_id, meta, strlen(meta), &spec, a, doc, err);
     if (rc != MDT_OK)
         return rc;
     /* a pending client that changes what it asks for re-opens its request,
      * showing the new metadata; one that no longer needs approval closes it */
     if (status_of(spec.status) == MDT_CLIENT_PENDING &&
         (changed || status_of(cur->status) != MDT_CLIENT_PENDING))
-        rc = pending_request(env, cur->client_id, plan, a, err);
+        rc = pending_request(env, ctx, cur->client_id, plan, a, err);
     else if (status_of(cur->status) == MDT_CLIENT_PENDING &&
              status_of(spec.status) != MDT_CLIENT_PENDING)
-        rc = mdt_request_supersede(&e, cur->client_id, REG_REQUEST_TYPE, a, err);
+        rc = mdt_request_supersede(env, ctx, cur->client_id, REG_REQUEST_TYPE, a, err);
     return rc;
 }
 
-mdt_rc mdt_registration_update(mdt_env *env, const char *client_id, const char *rat,
-                               const char *json, size_t len, const mdt_reg_ctx *ctx,
-                               mdt_arena *a, const char **response_json, mdt_err *err)
+mdt_rc mdt_registration_update(mdt_env *env, mdt_ctx *caller, const char *client_id,
+                               const char *rat, const char *json, size_t len,
+                               const mdt_reg_ctx *reg, mdt_arena *a, const char **response_json,
+                               mdt_err *err)
 {
+    mdt_ctx as_reg = mdt_ctx_as(caller, REG_ACTOR), *ctx = &as_reg; /* acts on its own authority */
     mdt_client cur;
     mdt_reg_ctx uctx;
     reg_plan plan = {0};
     mdt_rc rc;
 
     *response_json = NULL;
-    if ((rc = rat_check(env, client_id, rat, a, err)) ||
-        (rc = mdt_client_load(env, client_id, a, &cur, err)) ||
-        (rc = update_ctx(env, &cur, ctx, a, &uctx, err)))
+    if ((rc = rat_check(env, ctx, client_id, rat, a, err)) ||
+        (rc = mdt_client_load(env, client_id, ctx->now, a, &cur, err)) ||
+        (rc = update_ctx(env, &cur, reg, a, &uctx, err)))
         return rc;
     if ((rc = same_client(json, len, client_id, err)) ||
-        (rc = prepare(env, json, len, &uctx, &cur, a, &plan, err)) ||
+        (rc = prepare(env, ctx, json, len, &uctx, &cur, a, &plan, err)) ||
         (rc = single_instance(env, &uctx, &plan, client_id, a, err))) {
         json_decref(plan.m);
-        return refuse(env, &uctx, client_id, rc, err);
+        return refuse(ctx, &uctx, client_id, rc, err);
     }
-    rc = apply_update(env, &cur, &uctx, &plan, a, response_json, err);
+    rc = apply_update(env, ctx, &cur, &uctx, &plan, a, response_json, err);
     if (rc == MDT_OK)
         rc = add_registration(env, client_id, NULL, a, response_json, err);
     json_decref(plan.m);
@@ -1069,30 +1061,31 @@ mdt_rc mdt_registration_update(mdt_env *env, const char *client_id, const char *
  * Client ID metadata documents.
  * --------------------------------------------------------------------- */
 
-mdt_rc mdt_registration_upsert_document(mdt_env *env, const char *client_id, const char *json,
-                                        size_t len, const mdt_reg_ctx *ctx, mdt_arena *a,
-                                        mdt_err *err)
+mdt_rc mdt_registration_upsert_document(mdt_env *env, mdt_ctx *caller, const char *client_id,
+                                        const char *json, size_t len, const mdt_reg_ctx *reg,
+                                        mdt_arena *a, mdt_err *err)
 {
+    mdt_ctx as_reg = mdt_ctx_as(caller, REG_ACTOR), *ctx = &as_reg; /* acts on its own authority */
     mdt_client cur;
     reg_plan plan = {0};
     const char *doc = NULL;
-    mdt_rc rc = mdt_client_load(env, client_id, a, &cur, err);
+    mdt_rc rc = mdt_client_load(env, client_id, ctx->now, a, &cur, err);
 
     if (rc == MDT_ERR_NOT_FOUND) {
         mdt_err_clear(err);
-        if ((rc = prepare(env, json, len, ctx, NULL, a, &plan, err)) != MDT_OK)
-            return refuse(env, ctx, client_id, rc, err);
-        rc = create_client(env, ctx, client_id, &plan, NULL, a, &doc, err);
+        if ((rc = prepare(env, ctx, json, len, reg, NULL, a, &plan, err)) != MDT_OK)
+            return refuse(ctx, reg, client_id, rc, err);
+        rc = create_client(env, ctx, reg, client_id, &plan, NULL, a, &doc, err);
     } else if (rc == MDT_OK && !mdt_str_eq(cur.origin, "cimd")) {
-        rc = refuse(env, ctx, client_id,
+        rc = refuse(ctx, reg, client_id,
                     mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
                              "client_id names a client that was not registered from a document"),
                     err);
     } else if (rc == MDT_OK) {
-        if ((rc = prepare(env, json, len, ctx, &cur, a, &plan, err)) != MDT_OK)
-            return refuse(env, ctx, client_id, rc, err);
+        if ((rc = prepare(env, ctx, json, len, reg, &cur, a, &plan, err)) != MDT_OK)
+            return refuse(ctx, reg, client_id, rc, err);
         if (!unchanged(&cur, &plan))
-            rc = apply_update(env, &cur, ctx, &plan, a, &doc, err);
+            rc = apply_update(env, ctx, &cur, reg, &plan, a, &doc, err);
     }
     json_decref(plan.m);
     return rc;
@@ -1103,12 +1096,12 @@ mdt_rc mdt_registration_upsert_document(mdt_env *env, const char *client_id, con
  * --------------------------------------------------------------------- */
 
 mdt_rc mdt_registration_authorize(mdt_env *env, const char *token, int64_t now, mdt_arena *a,
-                                  mdt_reg_ctx *ctx, mdt_err *err)
+                                  mdt_reg_ctx *reg, mdt_err *err)
 {
     mdt_iat_rec iat;
     mdt_rc rc;
 
-    ctx->iat_id = ctx->iat_policy = NULL;
+    reg->iat_id = reg->iat_policy = NULL;
     if (!token) {
         if (env->cfg.registration_open)
             return MDT_OK;
@@ -1117,8 +1110,8 @@ mdt_rc mdt_registration_authorize(mdt_env *env, const char *token, int64_t now, 
     }
     if ((rc = mdt_iat_check(env, token, now, a, &iat, err)) != MDT_OK)
         return rc;
-    ctx->iat_id = iat.id;
-    ctx->iat_policy = iat.policy[0] ? iat.policy : NULL;
+    reg->iat_id = iat.id;
+    reg->iat_policy = iat.policy[0] ? iat.policy : NULL;
     return MDT_OK;
 }
 
@@ -1135,7 +1128,7 @@ static mdt_rc count(mdt_env *env, const char *kind, const char *key, int64_t lim
     return rc;
 }
 
-mdt_rc mdt_registration_rate(mdt_env *env, const mdt_reg_ctx *ctx, int64_t now, bool *limited,
+mdt_rc mdt_registration_rate(mdt_env *env, const mdt_reg_ctx *reg, int64_t now, bool *limited,
                              int64_t *retry_after, mdt_err *err)
 {
     int64_t window = now - now % MDT_REG_RATE_WINDOW;
@@ -1143,11 +1136,11 @@ mdt_rc mdt_registration_rate(mdt_env *env, const mdt_reg_ctx *ctx, int64_t now, 
 
     *limited = false;
     *retry_after = window + MDT_REG_RATE_WINDOW - now;
-    if (ctx->source)
-        rc = count(env, "source", ctx->source, env->cfg.registration_rate_per_source, window,
+    if (reg->source)
+        rc = count(env, "source", reg->source, env->cfg.registration_rate_per_source, window,
                    limited, err);
-    if (rc == MDT_OK && ctx->iat_id)
-        rc = count(env, "iat", ctx->iat_id, env->cfg.registration_rate_per_iat, window, limited,
+    if (rc == MDT_OK && reg->iat_id)
+        rc = count(env, "iat", reg->iat_id, env->cfg.registration_rate_per_iat, window, limited,
                    err);
     return rc;
 }
@@ -1214,10 +1207,10 @@ static json_t *shown_metadata(mdt_env *env, const mdt_request_rec *req, mdt_aren
     return m;
 }
 
-static mdt_rc approve(mdt_env *env, const mdt_request_rec *req, int64_t for_secs, mdt_arena *a,
-                      mdt_err *err)
+static mdt_rc approve(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *req, int64_t for_secs,
+                      mdt_arena *a, mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     char when[21];
     const char *in = approval_input(now, for_secs, a), *doc = NULL;
     mdt_client_spec spec = {.status = mdt_client_status_name(MDT_CLIENT_ACTIVE),
@@ -1228,16 +1221,15 @@ static mdt_rc approve(mdt_env *env, const mdt_request_rec *req, int64_t for_secs
     spec.event_data = mdt_arena_printf(a, "{\"request\":\"%s\"}", req->id);
     if (!in || !spec.server_meta || !spec.event_data)
         return nomem(err);
-    return mdt_client_update_with(env, req->client_id, in, strlen(in), &spec, a, &doc, err);
+    return mdt_client_update_with(env, ctx, req->client_id, in, strlen(in), &spec, a, &doc, err);
 }
 
 /* Applies a decision: approved, the pending client becomes active (expiring
  * after for_secs when it is not 0); denied, it is suspended. A client that
  * is no longer pending is left as it is. */
-static mdt_rc request_decided(mdt_env *env, const mdt_request_rec *req, bool approved,
+static mdt_rc request_decided(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *req, bool approved,
                               int64_t for_secs, mdt_err *err)
 {
-    mdt_env e = as_actor(env, req->decided_by ? req->decided_by : env->actor);
     mdt_client_rec rec;
     mdt_arena a;
     mdt_rc rc;
@@ -1250,8 +1242,8 @@ static mdt_rc request_decided(mdt_env *env, const mdt_request_rec *req, bool app
     } else if (rc == MDT_OK && status_of(rec.status) == MDT_CLIENT_PENDING) {
         if (approved && (rc = check_request(env, req, &a, err)) != MDT_OK)
             goto out;
-        rc = approved ? approve(&e, req, for_secs, &a, err)
-                      : mdt_client_set_status(&e, req->client_id, "suspended", err);
+        rc = approved ? approve(env, ctx, req, for_secs, &a, err)
+                      : mdt_client_set_status(env, ctx, req->client_id, "suspended", err);
     }
 out:
     mdt_arena_free(&a);
@@ -1271,15 +1263,16 @@ static void registration_describe(mdt_env *env, const mdt_request_rec *r, mdt_ar
     json_object_set_new(doc, "metadata", m ? m : json_null());
 }
 
-static mdt_rc registration_approved(mdt_env *env, const mdt_request_rec *r, int64_t for_secs,
-                                    mdt_err *err)
+static mdt_rc registration_approved(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r,
+                                    int64_t for_secs, mdt_err *err)
 {
-    return request_decided(env, r, true, for_secs, err);
+    return request_decided(env, ctx, r, true, for_secs, err);
 }
 
-static mdt_rc registration_denied(mdt_env *env, const mdt_request_rec *r, mdt_err *err)
+static mdt_rc registration_denied(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r,
+                                  mdt_err *err)
 {
-    return request_decided(env, r, false, 0, err);
+    return request_decided(env, ctx, r, false, 0, err);
 }
 
 const mdt_request_type mdt_iga__request_registration = {

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
@@ -38,17 +39,18 @@ typedef struct {
  * status. Errors: invalid_client_metadata / invalid_redirect_uri /
  * invalid_software_statement... as MDT_ERR_INVALID_CLIENT_METADATA etc.;
  * nothing is created. Audited: client.registered or registration.refused. */
-mdt_rc mdt_registration_create(mdt_env *env, const char *json, size_t len, const mdt_reg_ctx *ctx,
-                               mdt_arena *a, const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_registration_create(mdt_env *env, mdt_ctx *ctx, const char *json, size_t len,
+                               const mdt_reg_ctx *reg, mdt_arena *a, const char **response_json,
+                               mdt_err *err) MDT_WARN_UNUSED;
 
 /* Client ID metadata documents: creates the client whose client_id is the
  * document's URL, or refreshes its metadata when the document changed, under
  * the same validation and policy (origin "cimd"; no secret, no registration
  * access token). MDT_OK when the client exists afterwards (whatever its
  * status). */
-mdt_rc mdt_registration_upsert_document(mdt_env *env, const char *client_id, const char *json,
-                                        size_t len, const mdt_reg_ctx *ctx, mdt_arena *a,
-                                        mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_registration_upsert_document(mdt_env *env, mdt_ctx *ctx, const char *client_id,
+                                        const char *json, size_t len, const mdt_reg_ctx *reg,
+                                        mdt_arena *a, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- RFC 7592: the client configuration endpoint ---
  * rat: the registration access token presented as a Bearer token. A wrong
@@ -57,35 +59,35 @@ mdt_rc mdt_registration_upsert_document(mdt_env *env, const char *client_id, con
 
 /* The current registration: the RFC 7591 document with
  * registration_client_uri (no secret, no registration access token). */
-mdt_rc mdt_registration_read(mdt_env *env, const char *client_id, const char *rat, mdt_arena *a,
-                             const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_registration_read(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *rat,
+                             mdt_arena *a, const char **response_json,
+                             mdt_err *err) MDT_WARN_UNUSED;
 /* Replaces the metadata (json: the full metadata, whose client_id must equal
  * client_id) under the same validation and policy as a registration;
- * ctx as for mdt_registration_create. Audited: client.updated (actor
+ * reg as for mdt_registration_create. Audited: client.updated (actor
  * "registration") or registration.refused. */
-mdt_rc mdt_registration_update(mdt_env *env, const char *client_id, const char *rat,
-                               const char *json, size_t len, const mdt_reg_ctx *ctx,
-                               mdt_arena *a, const char **response_json,
-                               mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_registration_update(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *rat,
+                               const char *json, size_t len, const mdt_reg_ctx *reg, mdt_arena *a,
+                               const char **response_json, mdt_err *err) MDT_WARN_UNUSED;
 /* Deletes the client. Audited: client.deleted (actor "registration"). */
-mdt_rc mdt_registration_delete(mdt_env *env, const char *client_id, const char *rat,
+mdt_rc mdt_registration_delete(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *rat,
                                mdt_err *err) MDT_WARN_UNUSED;
 
 /* Authenticates a POST /register: token is the Bearer token presented (NULL
  * when none). Open registration needs none (a token presented anyway is
  * checked and its policy applies). MDT_ERR_INVALID_TOKEN when a token is
  * needed and missing, or is unknown, expired or used up (the detail says
- * which). On MDT_OK ctx->iat_id and ctx->iat_policy are set (or NULL). */
+ * which). On MDT_OK reg->iat_id and reg->iat_policy are set (or NULL). */
 mdt_rc mdt_registration_authorize(mdt_env *env, const char *token, int64_t now, mdt_arena *a,
-                                  mdt_reg_ctx *ctx, mdt_err *err) MDT_WARN_UNUSED;
+                                  mdt_reg_ctx *reg, mdt_err *err) MDT_WARN_UNUSED;
 
 /* Rate limits of registration, counted in the store (so they hold across
  * nodes) in fixed one-minute windows: *limited is set when this request is
  * one too many for its source ([registration] rate_per_source) or its
- * initial access token (rate_per_iat, when ctx->iat_id), with the seconds
+ * initial access token (rate_per_iat, when reg->iat_id), with the seconds
  * until the window ends in *retry_after. */
 #define MDT_REG_RATE_WINDOW 60
-mdt_rc mdt_registration_rate(mdt_env *env, const mdt_reg_ctx *ctx, int64_t now, bool *limited,
+mdt_rc mdt_registration_rate(mdt_env *env, const mdt_reg_ctx *reg, int64_t now, bool *limited,
                              int64_t *retry_after, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- the registration policy (SPEC §3.3), a pure function --- */

@@ -73,7 +73,7 @@ static mdt_rc dump(json_t *doc, mdt_arena *a, const char **out, mdt_err *err)
 }
 
 /* One audit event of this module: actor, client, decision and data. */
-static mdt_rc audit(mdt_env *env, const char *type, const char *actor, const mdt_request_rec *r,
+static mdt_rc audit(mdt_ctx *ctx, const char *type, const char *actor, const mdt_request_rec *r,
                     const char *decision, json_t *data, mdt_err *err)
 {
     char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
@@ -83,20 +83,18 @@ static mdt_rc audit(mdt_env *env, const char *type, const char *actor, const mdt
 
     if (!text)
         rc = nomem(err);
-    else if (env->audit)
-        rc = mdt_audit_record(env->audit, &ev, err);
     else
-        rc = mdt_audit_append_now(env->store, &env->clock, &ev, err);
+        rc = mdt_ctx_audit(ctx, &ev, err);
     free(text);
     json_decref(data);
     return rc;
 }
 
-mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env,
+mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
                                   const mdt_request_rec *r, mdt_arena *a, const char **id,
                                   mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_request_rec v = *r;
     mdt_rc rc;
 
@@ -112,17 +110,17 @@ mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env,
     if ((rc = mdt_random_id(&env->rng, "req_", REQUEST_ID_BYTES, a, &v.id, err)) ||
         (rc = mdt_store_request_insert(env->store, &v, err)))
         return rc;
-    rc = audit(env, "request.created", env->actor, &v, NULL,
+    rc = audit(ctx, "request.created", ctx->actor, &v, NULL,
                json_pack("{s:s, s:s, s:s?}", "id", v.id, "type", v.type, "scope", v.scope), err);
     if (rc == MDT_OK)
         *id = v.id;
     return rc;
 }
 
-mdt_rc mdt_request_create(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, const char **id,
-                          mdt_err *err)
+mdt_rc mdt_request_create(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, mdt_arena *a,
+                          const char **id, mdt_err *err)
 {
-    return mdt_iga__request_create_in(&mdt_iga__request_types, env, r, a, id, err);
+    return mdt_iga__request_create_in(&mdt_iga__request_types, env, ctx, r, a, id, err);
 }
 
 /* The JSON object of r, with what its type shows approvers of a pending one. */
@@ -137,10 +135,10 @@ static json_t *described_doc(const mdt_request_types *reg, mdt_env *env,
     return doc;
 }
 
-mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, const char *status,
-                                mdt_arena *a, const char **json, mdt_err *err)
+mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                const char *status, mdt_arena *a, const char **json, mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_request_rec *list = NULL;
     size_t n = 0;
     json_t *arr;
@@ -163,10 +161,10 @@ mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, cons
     return dump(arr, a, json, err);
 }
 
-mdt_rc mdt_request_list_json(mdt_env *env, const char *status, mdt_arena *a, const char **json,
-                             mdt_err *err)
+mdt_rc mdt_request_list_json(mdt_env *env, mdt_ctx *ctx, const char *status, mdt_arena *a,
+                             const char **json, mdt_err *err)
 {
-    return mdt_iga__request_list_in(&mdt_iga__request_types, env, status, a, json, err);
+    return mdt_iga__request_list_in(&mdt_iga__request_types, env, ctx, status, a, json, err);
 }
 
 /* The owner of a client (NULL when none or unknown). */
@@ -208,7 +206,7 @@ static mdt_rc may_decide(mdt_env *env, const mdt_request_type *t, const char *by
 }
 
 /* Why a decision could not be recorded: unknown, or no longer pending. */
-static mdt_rc not_pending(mdt_env *env, const char *id, mdt_arena *a, mdt_err *err)
+static mdt_rc not_pending(mdt_env *env, mdt_ctx *ctx, const char *id, mdt_arena *a, mdt_err *err)
 {
     mdt_request_rec r;
     mdt_rc rc = mdt_store_request_get(env->store, id, a, &r, err);
@@ -218,7 +216,7 @@ static mdt_rc not_pending(mdt_env *env, const char *id, mdt_arena *a, mdt_err *e
     if (rc != MDT_OK)
         return rc;
     return mdt_failf(err, MDT_ERR_CONFLICT, "the request is no longer pending",
-                     "request %.64s is %s", id, mdt_request_status(&r, mdt_now(&env->clock)));
+                     "request %.64s is %s", id, mdt_request_status(&r, ctx->now));
 }
 
 static mdt_rc check_args(const char *note, int64_t for_secs, bool approve, mdt_err *err)
@@ -231,22 +229,22 @@ static mdt_rc check_args(const char *note, int64_t for_secs, bool approve, mdt_e
 }
 
 /* Applies a recorded decision through the hooks of its type. */
-static mdt_rc apply(const mdt_request_type *t, mdt_env *env, const mdt_request_rec *r,
+static mdt_rc apply(const mdt_request_type *t, mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r,
                     bool approve, int64_t for_secs, mdt_err *err)
 {
     if (approve)
-        return t->approved ? t->approved(env, r, for_secs, err) : MDT_OK;
-    return t->denied ? t->denied(env, r, err) : MDT_OK;
+        return t->approved ? t->approved(env, ctx, r, for_secs, err) : MDT_OK;
+    return t->denied ? t->denied(env, ctx, r, err) : MDT_OK;
 }
 
-mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, const char *id,
-                                  bool approve, const char *by, const char *note,
-                                  int64_t for_secs, mdt_arena *a, const char **json,
-                                  mdt_err *err)
+mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                  const char *id, bool approve, const char *by, const char *note,
+                                  int64_t for_secs, mdt_arena *a, const char **json, mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
-    const char *who = by ? by : env->actor ? env->actor : "system";
+    int64_t now = ctx->now;
+    const char *who = by ? by : mdt_ctx_actor(ctx);
     const mdt_request_type *t;
+    mdt_ctx as_who; /* the decision is applied for whoever decided it */
     mdt_request_rec r;
     mdt_rc rc;
 
@@ -271,34 +269,35 @@ mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, co
         mdt_request_state_name(approve ? MDT_REQUEST_APPROVED : MDT_REQUEST_DENIED), who, note,
         now, a, &r, err);
     if (rc == MDT_ERR_NOT_FOUND)
-        return not_pending(env, id, a, err);
+        return not_pending(env, ctx, id, a, err);
     if (rc != MDT_OK)
         return rc;
-    rc = audit(env, approve ? "request.approved" : "request.denied", who, &r,
+    rc = audit(ctx, approve ? "request.approved" : "request.denied", who, &r,
                approve ? "allow" : "deny",
-               json_pack("{s:s, s:s, s:s?, s:I}", "id", r.id, "type", r.type, "note", r.note,
-                         "for", (json_int_t)for_secs),
+               json_pack("{s:s, s:s, s:s?, s:I}", "id", r.id, "type", r.type, "note", r.note, "for",
+                         (json_int_t)for_secs),
                err);
+    as_who = mdt_ctx_as(ctx, r.decided_by ? r.decided_by : who);
     if (rc == MDT_OK)
-        rc = apply(t, env, &r, approve, for_secs, err);
+        rc = apply(t, env, &as_who, &r, approve, for_secs, err);
     if (rc == MDT_OK)
         rc = dump(request_doc(&r, now), a, json, err);
     return rc;
 }
 
-mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char *by,
+mdt_rc mdt_request_decide(mdt_env *env, mdt_ctx *ctx, const char *id, bool approve, const char *by,
                           const char *note, int64_t for_secs, mdt_arena *a, const char **json,
                           mdt_err *err)
 {
-    return mdt_iga__request_decide_in(&mdt_iga__request_types, env, id, approve, by, note,
+    return mdt_iga__request_decide_in(&mdt_iga__request_types, env, ctx, id, approve, by, note,
                                       for_secs, a, json, err);
 }
 
-mdt_rc mdt_request_supersede(mdt_env *env, const char *client_id, const char *type, mdt_arena *a,
-                             mdt_err *err)
+mdt_rc mdt_request_supersede(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *type,
+                             mdt_arena *a, mdt_err *err)
 {
-    int64_t now = mdt_now(&env->clock);
-    const char *who = env->actor ? env->actor : "system";
+    int64_t now = ctx->now;
+    const char *who = mdt_ctx_actor(ctx);
     mdt_request_rec *list = NULL, r;
     size_t n = 0;
     mdt_rc rc = mdt_store_request_list(env->store, a, &list, &n, err);
@@ -316,7 +315,7 @@ mdt_rc mdt_request_supersede(mdt_env *env, const char *client_id, const char *ty
             continue;
         }
         if (rc == MDT_OK)
-            rc = audit(env, "request.superseded", who, &r, "deny",
+            rc = audit(ctx, "request.superseded", who, &r, "deny",
                        json_pack("{s:s, s:s}", "id", r.id, "type", r.type), err);
     }
     return rc;

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
@@ -33,16 +34,16 @@ const char *mdt_request_status(const mdt_request_rec *r, int64_t now);
  * MDT_REQUEST_TTL unless r->expires_at is set). *id: the new id (in a).
  * MDT_ERR_INVALID_REQUEST for a type the server has no row for (nothing is
  * stored). Audited: request.created. */
-mdt_rc mdt_request_create(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, const char **id,
-                          mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_request_create(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, mdt_arena *a,
+                          const char **id, mdt_err *err) MDT_WARN_UNUSED;
 
 /* JSON array of requests, oldest first: {id, type, status, client_id,
  * subject, scope, resource, binding_message, authorization_details,
  * created_at, expires_at, decided_by, decided_at, note}; times RFC 3339 or
  * null, authorization_details a JSON array or null. status: only requests
  * of this (effective) status; NULL: all. */
-mdt_rc mdt_request_list_json(mdt_env *env, const char *status, mdt_arena *a, const char **json,
-                             mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_request_list_json(mdt_env *env, mdt_ctx *ctx, const char *status, mdt_arena *a,
+                             const char **json, mdt_err *err) MDT_WARN_UNUSED;
 
 /* Approves or denies a pending request. by: the deciding user (NULL: the
  * environment's actor, e.g. the admin at the command line), who must exist,
@@ -53,7 +54,7 @@ mdt_rc mdt_request_list_json(mdt_env *env, const char *status, mdt_arena *a, con
  * already decided or expired, when its type no longer accepts the approval
  * (a registration whose metadata changed), or when the server has no row for
  * its type (nothing is recorded). *json: the request after the decision. */
-mdt_rc mdt_request_decide(mdt_env *env, const char *id, bool approve, const char *by,
+mdt_rc mdt_request_decide(mdt_env *env, mdt_ctx *ctx, const char *id, bool approve, const char *by,
                           const char *note, int64_t for_secs, mdt_arena *a, const char **json,
                           mdt_err *err) MDT_WARN_UNUSED;
 

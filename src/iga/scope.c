@@ -99,7 +99,7 @@ static mdt_rc check_scope_args(const char *name, const char *description, const 
     return MDT_OK;
 }
 
-static mdt_rc scope_audit(mdt_env *env, const mdt_scope_rec *sc, mdt_err *err)
+static mdt_rc scope_audit(mdt_ctx *ctx, const mdt_scope_rec *sc, mdt_err *err)
 {
     json_t *o = json_pack("{s:s, s:s}", "scope", sc->name, "sensitivity", sc->sensitivity);
     char *data = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -108,13 +108,13 @@ static mdt_rc scope_audit(mdt_env *env, const mdt_scope_rec *sc, mdt_err *err)
     if (!data)
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     else
-        rc = mdt_iga__audit(env, "scope.created", NULL, data, err);
+        rc = mdt_iga__audit(ctx, "scope.created", NULL, data, err);
     free(data);
     json_decref(o);
     return rc;
 }
 
-mdt_rc mdt_scope_create(mdt_env *env, const char *name, const char *description,
+mdt_rc mdt_scope_create(mdt_env *env, mdt_ctx *ctx, const char *name, const char *description,
                         const char *sensitivity, const char *const *resources, mdt_err *err)
 {
     mdt_scope_rec sc = {
@@ -122,7 +122,7 @@ mdt_rc mdt_scope_create(mdt_env *env, const char *name, const char *description,
         .description = description ? description : "",
         .sensitivity = sensitivity ? sensitivity : "none",
         .resources = resources,
-        .created_at = mdt_now(&env->clock),
+        .created_at = ctx->now,
     };
     mdt_rc rc = check_scope_args(name, sc.description, sc.sensitivity, resources, err);
 
@@ -134,10 +134,10 @@ mdt_rc mdt_scope_create(mdt_env *env, const char *name, const char *description,
                          "scope %s already exists", name);
     if (rc != MDT_OK)
         return rc;
-    return scope_audit(env, &sc, err);
+    return scope_audit(ctx, &sc, err);
 }
 
-mdt_rc mdt_scope_ensure_standard(mdt_env *env, int *added, mdt_err *err)
+mdt_rc mdt_scope_ensure_standard(mdt_env *env, mdt_ctx *ctx, int *added, mdt_err *err)
 {
     static const struct {
         const char *name, *description, *sensitivity;
@@ -153,7 +153,7 @@ mdt_rc mdt_scope_ensure_standard(mdt_env *env, int *added, mdt_err *err)
     if (added)
         *added = 0;
     for (size_t i = 0; i < MDT_ARRAY_LEN(std) && rc == MDT_OK; i++) {
-        rc = mdt_scope_create(env, std[i].name, std[i].description, std[i].sensitivity, NULL,
+        rc = mdt_scope_create(env, ctx, std[i].name, std[i].description, std[i].sensitivity, NULL,
                               err);
         if (rc == MDT_OK && added)
             (*added)++;

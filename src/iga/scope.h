@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
@@ -26,8 +27,8 @@ bool mdt_resource_uri_valid(const char *uri);
 /* Creates a scope. description may be NULL (""), sensitivity NULL ("none");
  * resources is NULL-terminated or NULL. MDT_ERR_INVALID_REQUEST naming the
  * bad argument; MDT_ERR_CONFLICT when the name exists. Audits scope.created
- * with env->actor. */
-mdt_rc mdt_scope_create(mdt_env *env, const char *name, const char *description,
+ * with the context's actor. */
+mdt_rc mdt_scope_create(mdt_env *env, mdt_ctx *ctx, const char *name, const char *description,
                         const char *sensitivity, const char *const *resources,
                         mdt_err *err) MDT_WARN_UNUSED;
 /* The OpenID Connect standard scopes (Core §5.4, §11): openid, profile,
@@ -35,7 +36,8 @@ mdt_rc mdt_scope_create(mdt_env *env, const char *name, const char *description,
  * a scope of that name made by an operator is left as it is. *added: how
  * many were created (may be NULL). Run by `mandate init` and at start-up,
  * so that databases from before get them too. */
-mdt_rc mdt_scope_ensure_standard(mdt_env *env, int *added, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_scope_ensure_standard(mdt_env *env, mdt_ctx *ctx, int *added,
+                                 mdt_err *err) MDT_WARN_UNUSED;
 /* JSON array of {name, description, sensitivity, resources}, ordered as the
  * store lists them; *json lives in a. */
 mdt_rc mdt_scope_list_json(mdt_env *env, mdt_arena *a, const char **json,

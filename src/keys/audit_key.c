@@ -203,7 +203,7 @@ mdt_rc mdt_audit_keys_open(mdt_env *env, mdt_err *err)
     return rc;
 }
 
-mdt_rc mdt_audit_keys_setup(mdt_env *env, mdt_err *err)
+mdt_rc mdt_audit_keys_setup(mdt_env *env, const mdt_ctx *ctx, mdt_err *err)
 {
     char buf[4096];
     const char *path = mdt_audit_key_path(&env->cfg, buf, sizeof(buf));
@@ -228,6 +228,6 @@ mdt_rc mdt_audit_keys_setup(mdt_env *env, mdt_err *err)
         rc = load_into(env, path, err);
     if (rc != MDT_OK)
         return rc;
-    return mdt_audit_anchor_ensure(env->store, &env->clock, env->actor,
+    return mdt_audit_anchor_ensure(env->store, &env->clock, ctx->actor,
                                    mdt_jwk_kid(env->audit_keys->signer), err);
 }

@@ -9,6 +9,7 @@
 #ifndef MDT_KEYS_AUDIT_KEY_H
 #define MDT_KEYS_AUDIT_KEY_H
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "audit/audit.h"
 
@@ -27,8 +28,11 @@ void mdt_audit_keys_free(mdt_audit_keys *k); /* wipes; NULL-safe */
 /* For `mandate init` and `serve`: creates the key file when missing (but
  * never for a log that is already keyed: its key must be restored), loads
  * it into env->audit_keys, keys the store's chain with it, and appends the
- * anchor event when the log has none (carrying an unkeyed chain over). */
-mdt_rc mdt_audit_keys_setup(mdt_env *env, mdt_err *err) MDT_WARN_UNUSED;
+ * anchor event when the log has none (carrying an unkeyed chain over), with
+ * ctx's actor. The anchor is part of the chain's structure, appended at
+ * once by the audit module inside the transaction that checks for it, not
+ * an event of the command recorded in ctx. */
+mdt_rc mdt_audit_keys_setup(mdt_env *env, const mdt_ctx *ctx, mdt_err *err) MDT_WARN_UNUSED;
 /* For every other command: loads the key file when it exists. */
 mdt_rc mdt_audit_keys_open(mdt_env *env, mdt_err *err) MDT_WARN_UNUSED;
 

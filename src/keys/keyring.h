@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/buf.h"
@@ -49,12 +50,12 @@ bool mdt_keyring_ready(mdt_keyring *k, int64_t now);
 
 /* Service operations for `mandate init` and `mandate keys`. */
 /* Creates the first signing key when the store has none. */
-mdt_rc mdt_keys_ensure_first(mdt_env *env, mdt_err *err) MDT_WARN_UNUSED;
-mdt_rc mdt_keys_rotate(mdt_env *env, mdt_arena *a, const char **new_kid, int64_t *activate_at,
-                       mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_keys_ensure_first(mdt_env *env, mdt_ctx *ctx, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_keys_rotate(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, const char **new_kid,
+                       int64_t *activate_at, mdt_err *err) MDT_WARN_UNUSED;
 /* JSON array of {kid, alg, status, created_at, activate_at, retire_at, expire_at};
  * status: next | active | retiring | expired. */
-mdt_rc mdt_keys_list_json(mdt_env *env, mdt_arena *a, const char **json,
+mdt_rc mdt_keys_list_json(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, const char **json,
                           mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

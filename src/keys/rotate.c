@@ -57,46 +57,44 @@ out:
     return rc;
 }
 
-static mdt_rc audit_key(mdt_env *env, const char *kid, int64_t activate_at, mdt_arena *a,
-                        mdt_err *err)
+static mdt_rc audit_key(mdt_env *env, mdt_ctx *ctx, const char *kid, int64_t activate_at,
+                        mdt_arena *a, mdt_err *err)
 {
     char t[21];
     mdt_time_format(activate_at, t);
     mdt_audit_event ev = {
         .type = "key.rotated",
-        .actor = env->actor ? env->actor : "cli",
+        .actor = ctx->actor ? ctx->actor : "cli",
         .decision = "allow",
         .data = mdt_arena_printf(a, "{\"kid\":\"%s\",\"alg\":\"%s\",\"activate_at\":\"%s\"}", kid,
                                  env->cfg.signing_alg, t),
     };
-    if (env->audit)
-        return mdt_audit_record(env->audit, &ev, err);
-    return mdt_audit_append_now(env->store, &env->clock, &ev, err);
+    return mdt_ctx_audit(ctx, &ev, err);
 }
 
-mdt_rc mdt_keys_ensure_first(mdt_env *env, mdt_err *err)
+mdt_rc mdt_keys_ensure_first(mdt_env *env, mdt_ctx *ctx, mdt_err *err)
 {
     mdt_arena a;
     mdt_key_rec *recs = NULL;
     size_t n = 0;
     const char *kid = NULL;
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_rc rc;
 
     mdt_arena_init(&a, 4096);
     rc = mdt_store_key_list(env->store, &a, &recs, &n, err);
     if (rc == MDT_OK && n == 0 && (rc = create_key(env, now, now, &a, &kid, err)) == MDT_OK)
-        rc = audit_key(env, kid, now, &a, err);
+        rc = audit_key(env, ctx, kid, now, &a, err);
     mdt_arena_free(&a);
     return rc;
 }
 
-mdt_rc mdt_keys_rotate(mdt_env *env, mdt_arena *a, const char **new_kid, int64_t *activate_at,
-                       mdt_err *err)
+mdt_rc mdt_keys_rotate(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, const char **new_kid,
+                       int64_t *activate_at, mdt_err *err)
 {
     mdt_key_rec *recs = NULL;
     size_t n = 0;
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     int64_t start = now + env->cfg.key_activation_delay;
     mdt_rc rc;
 
@@ -111,7 +109,7 @@ mdt_rc mdt_keys_rotate(mdt_env *env, mdt_arena *a, const char **new_kid, int64_t
             return rc;
     }
     *activate_at = start;
-    return audit_key(env, *new_kid, start, a, err);
+    return audit_key(env, ctx, *new_kid, start, a, err);
 }
 
 static const char *key_status(const mdt_key_rec *k, int64_t now)
@@ -134,11 +132,11 @@ static const char *time_or_null(mdt_arena *a, int64_t t)
     return mdt_arena_printf(a, "\"%s\"", buf);
 }
 
-mdt_rc mdt_keys_list_json(mdt_env *env, mdt_arena *a, const char **json, mdt_err *err)
+mdt_rc mdt_keys_list_json(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, const char **json, mdt_err *err)
 {
     mdt_key_rec *recs = NULL;
     size_t n = 0;
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     mdt_buf b;
     mdt_rc rc;
 

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "audit/audit.h"
 #include "core/arena.h"
@@ -29,7 +30,10 @@ typedef struct {
 
 typedef struct mdt_req {
     mdt_arena *arena;          /* dies with the request */
-    int64_t now;               /* read once from the injected clock */
+    mdt_ctx ctx;               /* who acts, now, the request id and the client address,
+                                * passed to services; the audit events the request caused
+                                * (app/ctx.h), appended by the server before it answers */
+    int64_t now;               /* read once from the injected clock (= ctx.now) */
     const char *method;
     const char *path;
     const char *request_id;
@@ -57,8 +61,6 @@ typedef struct mdt_resp {
     mdt_kv headers[MDT_HTTP_MAX_HEADERS];
     size_t nheaders;
     bool no_store;             /* Cache-Control: no-store, Pragma: no-cache */
-    bool has_audit;            /* the response is sent only after this event is durable */
-    mdt_audit_event audit;
     const char *client_id;     /* for the access log */
     char fault[256];           /* a server fault's "kind: detail", for the access log
                                   (set by mdt_resp_error; "" when none) */
@@ -117,5 +119,11 @@ void mdt_resp_error(mdt_resp *resp, const mdt_err *err);
  * that renders its own answer for a fault (a page) calls this. */
 void mdt_resp_fault(mdt_resp *resp, const mdt_err *err);
 void mdt_resp_text(mdt_resp *resp, int status, const char *text);
+/* Records ev, the event of the request's outcome, in the request's context
+ * (mdt_ctx_audit_outcome: the request id and client address by default);
+ * the server appends it, and waits until it is durable, before the answer
+ * leaves. When it cannot be recorded, resp becomes that server fault's
+ * answer, so that nothing leaves unaudited. */
+void mdt_resp_audit(mdt_req *req, mdt_resp *resp, const mdt_audit_event *ev);
 
 #endif

@@ -61,3 +61,15 @@ void mdt_resp_error(mdt_resp *resp, const mdt_err *err)
     else if (rc == MDT_ERR_UNAVAILABLE)
         mdt_resp_header(resp, "Retry-After", "1");
 }
+
+void mdt_resp_audit(mdt_req *req, mdt_resp *resp, const mdt_audit_event *ev)
+{
+    mdt_err err;
+
+    if (mdt_ctx_audit_outcome(&req->ctx, ev, &err) == MDT_OK)
+        return;
+    resp->nheaders = 0;
+    if (resp->body.data)
+        mdt_wipe(resp->body.data, resp->body.len); /* it may hold a token */
+    mdt_resp_error(resp, &err);                    /* nothing leaves without its event */
+}

@@ -554,7 +554,7 @@ static bool find_client(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const 
         mdt_authz_error_page(req, o, 400, NULL, "The request names no client (client_id).");
         return false;
     }
-    rc = mdt_client_load(env, client_id, req->arena, c, &err);
+    rc = mdt_client_load(env, client_id, req->now, req->arena, c, &err);
     if (rc == MDT_OK && mdt_authz_client_allowed(c, req->now))
         return true;
     if (rc == MDT_OK && mdt_client_usable(c, req->now))
@@ -617,7 +617,7 @@ bool mdt_authz_consent_pending(mdt_env *env, mdt_req *req, const char *id,
 
     memset(o, 0, sizeof(*o));
     if (rc == MDT_OK)
-        rc = mdt_client_load(env, p->client_id, req->arena, c, &err);
+        rc = mdt_client_load(env, p->client_id, req->now, req->arena, c, &err);
     if (rc == MDT_OK && !mdt_authz_client_allowed(c, req->now))
         rc = MDT_ERR_NOT_FOUND;
     if (rc == MDT_ERR_NOT_FOUND) {
@@ -660,7 +660,7 @@ static void consent_granted(mdt_env *env, mdt_req *req, const mdt_authz_user *u,
     mdt_buf_free(&b);
     if (mdt_consent_remember(env, u->username, c->client_id, p->scope, req->now, req->arena,
                              &err) != MDT_OK ||
-        mdt_env_audit(env, &ev, &err) != MDT_OK) {
+        mdt_ctx_audit_outcome(&req->ctx, &ev, &err) != MDT_OK) {
         fault_page(o, "The service could not record your consent.");
         return;
     }

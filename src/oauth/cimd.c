@@ -828,7 +828,7 @@ static mdt_rc apply_failed(mdt_rc rc, const mdt_err *aerr, mdt_err *err)
  * cimd_recreate_deleted), and within the registration rate limit. */
 static mdt_rc may_create(mdt_env *env, mdt_req *req, const char *client_id, mdt_err *err)
 {
-    const mdt_reg_ctx ctx = {.origin = "cimd", .source = req->peer_ip};
+    const mdt_reg_ctx reg = {.origin = "cimd", .source = req->peer_ip};
     int64_t retry = 0, deleted_at = 0;
     bool limited = false;
     mdt_rc rc = mdt_store_client_deleted_at(env->store, client_id, &deleted_at, err);
@@ -838,7 +838,7 @@ static mdt_rc may_create(mdt_env *env, mdt_req *req, const char *client_id, mdt_
     if (deleted_at && !env->cfg.cimd_recreate_deleted)
         return mdt_client_auth_fail(err, "client deleted by an administrator; its " DOC
                                          " does not create it again (cimd_recreate_deleted)");
-    if ((rc = mdt_registration_rate(env, &ctx, req->now, &limited, &retry, err)) != MDT_OK)
+    if ((rc = mdt_registration_rate(env, &reg, req->now, &limited, &retry, err)) != MDT_OK)
         return rc;
     if (limited)
         return mdt_client_auth_fail(err, DOC " would register a client beyond the registration "
@@ -863,13 +863,13 @@ static bool same_credentials(const mdt_client *a, const mdt_client *b)
 mdt_rc mdt_cimd_register(mdt_env *env, mdt_req *req, const char *client_id,
                          const mdt_cimd_doc *doc, mdt_client *client, mdt_err *err)
 {
-    const mdt_reg_ctx ctx = {.origin = "cimd", .source = req->peer_ip};
+    const mdt_reg_ctx reg = {.origin = "cimd", .source = req->peer_ip};
     mdt_client candidate = *client, cur;
     mdt_err aerr = {0};
     mdt_rc rc;
 
     /* applied and still there (an admin may have deleted it since): nothing to write */
-    rc = mdt_client_load(env, client_id, req->arena, &cur, err);
+    rc = mdt_client_load(env, client_id, req->now, req->arena, &cur, err);
     if (rc == MDT_ERR_NOT_FOUND) {
         mdt_err_clear(err);
         rc = may_create(env, req, client_id, err);
@@ -879,12 +879,12 @@ mdt_rc mdt_cimd_register(mdt_env *env, mdt_req *req, const char *client_id,
     }
     if (rc != MDT_OK)
         return rc;
-    rc = mdt_registration_upsert_document(env, client_id, doc->metadata, strlen(doc->metadata),
-                                          &ctx, req->arena, &aerr);
+    rc = mdt_registration_upsert_document(env, &req->ctx, client_id, doc->metadata,
+                                          strlen(doc->metadata), &reg, req->arena, &aerr);
     if (rc != MDT_OK)
         return apply_failed(rc, &aerr, err);
     mdt_cimd_cache_applied(env->cimd, client_id, doc->generation);
-    if ((rc = mdt_client_load(env, client_id, req->arena, client, err)) == MDT_ERR_NOT_FOUND)
+    if ((rc = mdt_client_load(env, client_id, req->now, req->arena, client, err)) == MDT_ERR_NOT_FOUND)
         return mdt_client_auth_fail(err, "unknown client");
     if (rc != MDT_OK)
         return rc;

@@ -60,7 +60,7 @@ static mdt_rc check(const mdt_assertion *a, const mdt_assertion_rules *r, int64_
 static mdt_rc load_client(mdt_env *env, mdt_req *req, const char *id, mdt_client_authn *out,
                           const char *unknown, mdt_err *err)
 {
-    mdt_rc rc = mdt_client_load(env, id, req->arena, &out->client, err);
+    mdt_rc rc = mdt_client_load(env, id, req->now, req->arena, &out->client, err);
 
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_client_auth_fail(err, "%s", unknown);

@@ -79,7 +79,7 @@ static mdt_rc by_none(mdt_env *env, mdt_req *req, mdt_client_authn *out, const c
 
     if (mdt_cimd_is_url(env, id))
         return mdt_client_auth_fail(err, "no client credentials presented");
-    rc = mdt_client_load(env, id, req->arena, &out->client, err);
+    rc = mdt_client_load(env, id, req->now, req->arena, &out->client, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_client_auth_fail(err, "unknown client");
     if (rc != MDT_OK)
@@ -117,7 +117,7 @@ static mdt_rc by_secret(mdt_env *env, mdt_req *req, const char *method, mdt_clie
     *claimed_id = id;
     if (mdt_cimd_is_url(env, id)) /* a public document: never a secret */
         return mdt_client_auth_fail(err, "a client ID metadata document client has no secret");
-    rc = mdt_client_load(env, id, req->arena, &out->client, err);
+    rc = mdt_client_load(env, id, req->now, req->arena, &out->client, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_client_auth_fail(err, "unknown client");
     if (rc != MDT_OK)
@@ -229,13 +229,16 @@ mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out
 void mdt_client_auth_refuse(mdt_req *req, mdt_resp *resp, const char *claimed_id,
                             const mdt_err *err)
 {
+    mdt_audit_event ev = {
+        .type = "client.auth_failed",
+        .actor = claimed_id,
+        .client_id = claimed_id,
+        .decision = "deny",
+        .reason =
+            mdt_arena_printf(req->arena, "%s: %s", mdt_rc_name(err->rc), mdt_err_audit_text(err)),
+        .data = mdt_arena_printf(req->arena, "{\"endpoint\":\"%s\"}", req->path),
+    };
+
     mdt_resp_error(resp, err);
-    resp->has_audit = true;
-    resp->audit.type = "client.auth_failed";
-    resp->audit.actor = claimed_id;
-    resp->audit.client_id = claimed_id;
-    resp->audit.decision = "deny";
-    resp->audit.reason = mdt_arena_printf(req->arena, "%s: %s", mdt_rc_name(err->rc),
-                                          mdt_err_audit_text(err));
-    resp->audit.data = mdt_arena_printf(req->arena, "{\"endpoint\":\"%s\"}", req->path);
+    mdt_resp_audit(req, resp, &ev);
 }

@@ -246,7 +246,7 @@ mdt_rc mdt_client_auth_certificate(mdt_env *env, mdt_req *req, const char *clien
 
     if (!client_id || !*client_id)
         return mdt_client_auth_fail(err, "client certificate without client_id");
-    rc = mdt_client_load(env, client_id, req->arena, &out->client, err);
+    rc = mdt_client_load(env, client_id, req->now, req->arena, &out->client, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_client_auth_fail(err, "unknown client");
     if (rc != MDT_OK)

@@ -76,7 +76,7 @@ static mdt_rc replayed(mdt_env *env, mdt_req *req, const mdt_client *c,
         p += n + (save == ' ');
     }
     ev.data = mdt_arena_printf(req->arena, "{\"revoked_tokens\":\"%s\"}", list);
-    if (mdt_env_audit(env, &ev, &e2) != MDT_OK)
+    if (mdt_ctx_audit_outcome(&req->ctx, &ev, &e2) != MDT_OK)
         return mdt_fail(err, e2.rc, "cannot record a replayed code");
     return invalid(err, "authorization code used before: its tokens are revoked");
 }
@@ -141,7 +141,7 @@ static mdt_rc choose_ids(mdt_env *env, mdt_req *req, const mdt_grant *g, mdt_cod
                          mdt_err *err)
 {
     char jti[32];
-    int64_t refresh_until = req->now + env->cfg.refresh_token_ttl;
+    int64_t refresh_until = mdt_token_exp_clamp(g->client, req->now + env->cfg.refresh_token_ttl);
     mdt_rc rc = mdt_random_b64url(&env->rng, MDT_JTI_BYTES, jti);
 
     memset(ids, 0, sizeof(*ids));
@@ -173,7 +173,7 @@ static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec
 
     if (!*ids->family || !wants_refresh(g->client, b->scope))
         return MDT_OK; /* a family chosen before the scope was known stays unused */
-    r.expires_at = req->now + env->cfg.refresh_token_ttl;
+    r.expires_at = mdt_token_exp_clamp(g->client, req->now + env->cfg.refresh_token_ttl);
     rc = mdt_refresh_issue(env, req->arena, &r, &out->refresh_token, err);
     if (rc == MDT_ERR_CONFLICT)
         return invalid(err, "authorization code used again meanwhile: its tokens are revoked");

@@ -33,7 +33,7 @@ static mdt_rc reused(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_
     if (mdt_store_refresh_revoke_family(env->store, r->family, req->now, &e2) != MDT_OK)
         return mdt_fail(err, e2.rc, "cannot revoke a refresh token family");
     ev.data = mdt_arena_printf(req->arena, "{\"family\":\"%s\"}", r->family);
-    if (mdt_env_audit(env, &ev, &e2) != MDT_OK)
+    if (mdt_ctx_audit_outcome(&req->ctx, &ev, &e2) != MDT_OK)
         return mdt_fail(err, e2.rc, "cannot record a refresh token reuse");
     return invalid(err, "refresh token used before: its family is revoked");
 }
@@ -160,7 +160,8 @@ mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_auth
     next = r;
     memcpy(next.parent, r.hash, MDT_HASH_LEN);
     next.created_at = g.iat; /* as the access token: not before the kill switch */
-    next.expires_at = r.expires_at; /* the family does not outlive its first token */
+    /* the family does not outlive its first token, nor its client */
+    next.expires_at = mdt_token_exp_clamp(c, r.expires_at);
     next.cnf_x5t = g.cnf_x5t ? g.cnf_x5t : r.cnf_x5t;
     next.access_jti = out->token.jti;
     next.access_exp = g.exp;

@@ -14,14 +14,13 @@ static const char *form_get(mdt_req *req, const char *name) { return mdt_req_for
 static void audit(mdt_req *req, mdt_resp *resp, const char *type, const char *decision,
                   const char *client_id, const char *reason)
 {
-    resp->has_audit = true;
-    resp->audit.type = type;
-    resp->audit.actor = client_id;
-    resp->audit.client_id = client_id;
-    resp->audit.decision = decision;
-    resp->audit.reason = reason;
-    resp->audit.request_id = req->request_id;
-    resp->audit.ip = req->peer_ip;
+    mdt_audit_event ev = {.type = type,
+                          .actor = client_id,
+                          .client_id = client_id,
+                          .decision = decision,
+                          .reason = reason};
+
+    mdt_resp_audit(req, resp, &ev);
 }
 
 /* 400 {"error": error, "error_description": desc}, audited as par.refused. */

@@ -13,13 +13,16 @@
 static void revoked(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who,
                     const mdt_token_info *ti)
 {
-    resp->has_audit = true;
-    resp->audit.type = "token.revoked";
-    resp->audit.actor = who->client.client_id;
-    resp->audit.client_id = who->client.client_id;
-    resp->audit.decision = "allow";
-    resp->audit.data = mdt_arena_printf(req->arena, "{\"jti\":\"%s\",\"format\":\"%s\"}",
-                                        ti->jti, ti->opaque ? "opaque" : "jwt");
+    mdt_audit_event ev = {
+        .type = "token.revoked",
+        .actor = who->client.client_id,
+        .client_id = who->client.client_id,
+        .decision = "allow",
+        .data = mdt_arena_printf(req->arena, "{\"jti\":\"%s\",\"format\":\"%s\"}", ti->jti,
+                                 ti->opaque ? "opaque" : "jwt"),
+    };
+
+    mdt_resp_audit(req, resp, &ev);
 }
 
 static mdt_rc revoke_token(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
@@ -63,14 +66,17 @@ static mdt_rc revoke_refresh(mdt_env *env, mdt_req *req, mdt_resp *resp,
     if (rc != MDT_OK || (rc = mdt_store_refresh_revoke_family(env->store, r.family, req->now,
                                                              err)) != MDT_OK)
         return rc;
-    resp->has_audit = true;
-    resp->audit.type = "token.revoked";
-    resp->audit.actor = who->client.client_id;
-    resp->audit.client_id = who->client.client_id;
-    resp->audit.subject = r.subject;
-    resp->audit.decision = "allow";
-    resp->audit.data = mdt_arena_printf(req->arena, "{\"family\":\"%s\",\"format\":\"refresh\"}",
-                                        r.family);
+    mdt_audit_event ev = {
+        .type = "token.revoked",
+        .actor = who->client.client_id,
+        .client_id = who->client.client_id,
+        .subject = r.subject,
+        .decision = "allow",
+        .data =
+            mdt_arena_printf(req->arena, "{\"family\":\"%s\",\"format\":\"refresh\"}", r.family),
+    };
+
+    mdt_resp_audit(req, resp, &ev);
     return MDT_OK;
 }
 

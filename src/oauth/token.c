@@ -38,22 +38,25 @@ static mdt_rc authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *who,
 static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
                    const mdt_err *err)
 {
+    mdt_audit_event ev = {
+        .type = "token.refused",
+        .actor = who->client.client_id,
+        .client_id = who->client.client_id,
+        .decision = "deny",
+        .reason =
+            mdt_arena_printf(req->arena, "%s: %s", mdt_rc_name(err->rc), mdt_err_audit_text(err)),
+    };
+
     mdt_resp_error(resp, err);
-    resp->has_audit = true;
-    resp->audit.type = "token.refused";
-    resp->audit.actor = who->client.client_id;
-    resp->audit.client_id = who->client.client_id;
-    resp->audit.decision = "deny";
-    resp->audit.reason = mdt_arena_printf(req->arena, "%s: %s", mdt_rc_name(err->rc),
-                                          mdt_err_audit_text(err));
     if (grant) {
         mdt_buf b;
         mdt_buf_init(&b, 4096);
         if (mdt_buf_adds(&b, "{\"grant_type\":") == MDT_OK &&
             mdt_buf_add_json_str(&b, grant) == MDT_OK && mdt_buf_adds(&b, "}") == MDT_OK)
-            resp->audit.data = mdt_arena_strdup(req->arena, b.data);
+            ev.data = mdt_arena_strdup(req->arena, b.data);
         mdt_buf_free(&b);
     }
+    mdt_resp_audit(req, resp, &ev);
 }
 
 /* RFC 8693 §2.2.1: issued_token_type joins the token response object. */
@@ -102,15 +105,18 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         refuse(req, resp, who, grant, &err);
         return;
     }
-    resp->has_audit = true;
-    resp->audit.type = "token.issued";
-    resp->audit.actor = who->client.client_id;
-    resp->audit.client_id = who->client.client_id;
-    resp->audit.subject = r->subject ? r->subject : who->client.client_id;
-    resp->audit.decision = "allow";
-    resp->audit.reason = who->method;
-    resp->audit.data = mdt_arena_strdup(req->arena, b.data);
+    mdt_audit_event ev = {
+        .type = "token.issued",
+        .actor = who->client.client_id,
+        .client_id = who->client.client_id,
+        .subject = r->subject ? r->subject : who->client.client_id,
+        .decision = "allow",
+        .reason = who->method,
+        .data = mdt_arena_strdup(req->arena, b.data),
+    };
+
     mdt_buf_free(&b);
+    mdt_resp_audit(req, resp, &ev);
 }
 
 void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)

@@ -126,8 +126,7 @@ void mdt_token_times(mdt_grant *g, const mdt_client *c, int64_t now, int64_t ttl
     g->exp = g->iat + ttl;
     if (limit && g->exp > limit)
         g->exp = limit;
-    if (c->expires_at && g->exp > c->expires_at)
-        g->exp = c->expires_at; /* no token outlives its client */
+    g->exp = mdt_token_exp_clamp(c, g->exp);
 }
 
 mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
@@ -295,7 +294,7 @@ mdt_rc mdt_token_client_check(mdt_env *env, mdt_arena *a, const char *client_id,
                               int64_t now, mdt_err *err)
 {
     mdt_client c;
-    mdt_rc rc = mdt_client_load(env, client_id, a, &c, err);
+    mdt_rc rc = mdt_client_load(env, client_id, now, a, &c, err);
 
     if (rc == MDT_ERR_NOT_FOUND)
         return inactive(err, "client deleted");

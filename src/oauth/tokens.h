@@ -47,8 +47,16 @@ static inline int64_t mdt_token_iat(const mdt_client *c, int64_t now)
     return now > c->tokens_valid_after ? now : c->tokens_valid_after;
 }
 
+/* An expiry exp of anything issued to c (access tokens, refresh tokens, the
+ * code's recorded ids): never beyond the client's own expiry (0: none), so
+ * that no token outlives its client. The one clamp every grant uses. */
+static inline int64_t mdt_token_exp_clamp(const mdt_client *c, int64_t exp)
+{
+    return c->expires_at && exp > c->expires_at ? c->expires_at : exp;
+}
+
 /* g->iat (mdt_token_iat) and g->exp: ttl later, never beyond the client's
- * expiry nor limit (0: none), for every grant. */
+ * expiry (mdt_token_exp_clamp) nor limit (0: none), for every grant. */
 void mdt_token_times(mdt_grant *g, const mdt_client *c, int64_t now, int64_t ttl, int64_t limit);
 
 /* Builds the claims, then signs them (JWT) or stores them (opaque). */

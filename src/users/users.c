@@ -150,12 +150,12 @@ bool mdt_user_has_role(const char *roles, const char *role)
 /* ------------------------------------------------------------------ audit */
 
 /* data: {"roles": [...]} when roles is not NULL, else none. */
-static mdt_rc user_audit(mdt_env *env, const char *type, const char *username, const char *roles,
+static mdt_rc user_audit(mdt_ctx *ctx, const char *type, const char *username, const char *roles,
                          mdt_err *err)
 {
     mdt_audit_event ev = {
         .type = type,
-        .actor = env->actor ? env->actor : "system",
+        .actor = mdt_ctx_actor(ctx),
         .subject = username,
         .decision = "allow",
     };
@@ -172,7 +172,7 @@ static mdt_rc user_audit(mdt_env *env, const char *type, const char *username, c
         rc = nomem(err);
     } else {
         ev.data = data;
-        rc = mdt_env_audit(env, &ev, err);
+        rc = mdt_ctx_audit(ctx, &ev, err);
     }
     free(data);
     json_decref(o);
@@ -182,8 +182,9 @@ static mdt_rc user_audit(mdt_env *env, const char *type, const char *username, c
 
 /* ---------------------------------------------------------------- changes */
 
-mdt_rc mdt_user_create(mdt_env *env, const char *username, const char *name, const char *email,
-                       const char *const *roles, const char *password, size_t len, mdt_err *err)
+mdt_rc mdt_user_create(mdt_env *env, mdt_ctx *ctx, const char *username, const char *name,
+                       const char *email, const char *const *roles, const char *password,
+                       size_t len, mdt_err *err)
 {
     char joined[32];
     mdt_argon2_params p = mdt_password_params(&env->cfg);
@@ -199,13 +200,13 @@ mdt_rc mdt_user_create(mdt_env *env, const char *username, const char *name, con
     if ((rc = mdt_password_hash(&p, &env->rng, password, len, &hash, err)) != MDT_OK)
         return rc;
     u.password_hash = hash;
-    u.created_at = u.updated_at = mdt_now(&env->clock);
+    u.created_at = u.updated_at = ctx->now;
     rc = mdt_store_user_insert(env->store, &u, err);
     if (rc == MDT_ERR_CONFLICT)
         rc = mdt_failf(err, MDT_ERR_CONFLICT, "user already exists", "user %s already exists",
                        username);
     if (rc == MDT_OK)
-        rc = user_audit(env, "user.created", username, joined, err);
+        rc = user_audit(ctx, "user.created", username, joined, err);
     free(hash);
     return rc;
 }
@@ -221,8 +222,8 @@ static mdt_rc user_load(mdt_env *env, const char *username, mdt_arena *a, mdt_us
     return rc;
 }
 
-mdt_rc mdt_user_passwd(mdt_env *env, const char *username, const char *password, size_t len,
-                       mdt_err *err)
+mdt_rc mdt_user_passwd(mdt_env *env, mdt_ctx *ctx, const char *username, const char *password,
+                       size_t len, mdt_err *err)
 {
     mdt_argon2_params p = mdt_password_params(&env->cfg);
     mdt_arena a;
@@ -237,22 +238,22 @@ mdt_rc mdt_user_passwd(mdt_env *env, const char *username, const char *password,
         (rc = mdt_password_hash(&p, &env->rng, password, len, &hash, err)) != MDT_OK)
         goto out;
     u.password_hash = hash;
-    u.updated_at = mdt_now(&env->clock);
+    u.updated_at = ctx->now;
     if ((rc = mdt_store_user_update(env->store, &u, err)) == MDT_OK)
-        rc = user_audit(env, "user.password_changed", u.username, NULL, err);
+        rc = user_audit(ctx, "user.password_changed", u.username, NULL, err);
 out:
     free(hash);
     mdt_arena_free(&a);
     return rc;
 }
 
-mdt_rc mdt_user_disable(mdt_env *env, const char *username, mdt_err *err)
+mdt_rc mdt_user_disable(mdt_env *env, mdt_ctx *ctx, const char *username, mdt_err *err)
 {
     mdt_arena a;
     mdt_user_rec u;
     mdt_rc rc;
 
-    int64_t now = mdt_now(&env->clock);
+    int64_t now = ctx->now;
     bool was_active;
 
     mdt_arena_init(&a, 2048);
@@ -265,7 +266,7 @@ mdt_rc mdt_user_disable(mdt_env *env, const char *username, mdt_err *err)
      * then what can be ended for good; a failure there is repaired by
      * disabling again */
     if (was_active && ((rc = mdt_store_user_update(env->store, &u, err)) != MDT_OK ||
-                       (rc = user_audit(env, "user.disabled", u.username, NULL, err)) != MDT_OK))
+                       (rc = user_audit(ctx, "user.disabled", u.username, NULL, err)) != MDT_OK))
         goto out;
     if ((rc = mdt_store_session_revoke_user(env->store, u.username, now, err)) == MDT_OK)
         rc = mdt_store_grant_revoke(env->store, u.username, NULL, now, err);

@@ -2,13 +2,15 @@
  * approver) and status (active, disabled). The one service layer used by
  * the command line, the admin API and the login page. Every change is
  * audited (user.created, user.password_changed, user.disabled) with
- * env->actor; no event ever holds a password or a hash. */
+ * the request context's actor (recorded in the context and appended
+ * before the answer); no event ever holds a password or a hash. */
 #ifndef MDT_USERS_USERS_H
 #define MDT_USERS_USERS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
@@ -29,18 +31,19 @@ bool mdt_username_valid(const char *username, size_t len);
  * at most MDT_PASSWORD_MAX bytes. MDT_ERR_INVALID_REQUEST naming the bad
  * argument; MDT_ERR_CONFLICT when the username exists (in any ASCII case).
  * Borrows password; the caller wipes it. */
-mdt_rc mdt_user_create(mdt_env *env, const char *username, const char *name, const char *email,
-                       const char *const *roles, const char *password, size_t len,
-                       mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_user_create(mdt_env *env, mdt_ctx *ctx, const char *username, const char *name,
+                       const char *email, const char *const *roles, const char *password,
+                       size_t len, mdt_err *err) MDT_WARN_UNUSED;
 /* Sets a new password (same rules as create). MDT_ERR_NOT_FOUND. */
-mdt_rc mdt_user_passwd(mdt_env *env, const char *username, const char *password, size_t len,
-                       mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_user_passwd(mdt_env *env, mdt_ctx *ctx, const char *username, const char *password,
+                       size_t len, mdt_err *err) MDT_WARN_UNUSED;
 /* Sets status "disabled", ends the person's sessions and revokes what
  * every client was issued for them (codes, access tokens, refresh token
  * families, consents); their remaining tokens are inactive because of the
  * status. Already disabled is MDT_OK (the revocations run again, the
  * event is not audited again). MDT_ERR_NOT_FOUND. */
-mdt_rc mdt_user_disable(mdt_env *env, const char *username, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_user_disable(mdt_env *env, mdt_ctx *ctx, const char *username,
+                        mdt_err *err) MDT_WARN_UNUSED;
 
 /* JSON array of {username, name, email, roles: [...], status, created_at
  * (RFC 3339)}, ordered by username; *json lives in a. */

@@ -137,10 +137,8 @@ void mdt_web_authz_render(mdt_req *req, mdt_resp *resp, mdt_authz_outcome *o)
             mdt_authz_error_page(req, o, 500, client_id, "Out of memory.");
         mdt_web_message_page(resp, o->status, o->title, o->message);
     }
-    if (o->has_audit) {
-        resp->has_audit = true;
-        resp->audit = o->audit;
-    }
+    if (o->has_audit)
+        mdt_resp_audit(req, resp, &o->audit); /* the outcome's event */
     mdt_authz_outcome_wipe(o);
 }
 

@@ -311,12 +311,13 @@ void mdt_handle_consent(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (mdt_web_csrf_check(env, req, &s, "consent", &err) != MDT_OK) {
         mdt_web_message_page(resp, 403, "Cannot authorize",
                              "This form expired or was not sent by this site.");
-        resp->has_audit = true;
-        resp->audit = (mdt_audit_event){.type = "consent.refused", .actor = s.rec.username,
-                                        .subject = s.rec.username, .decision = "deny",
-                                        .reason = mdt_arena_printf(req->arena, "%s",
-                                                                   mdt_err_text(&err)),
-                                        .request_id = req->request_id, .ip = req->peer_ip};
+        mdt_resp_audit(
+            req, resp,
+            &(mdt_audit_event){.type = "consent.refused",
+                               .actor = s.rec.username,
+                               .subject = s.rec.username,
+                               .decision = "deny",
+                               .reason = mdt_arena_printf(req->arena, "%s", mdt_err_text(&err))});
         return;
     }
     if (!pending(env, req, resp, id, &u, &p, &c))

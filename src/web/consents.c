@@ -68,7 +68,7 @@ static mdt_rc item(mdt_env *env, mdt_req *req, const mdt_consent_rec *r, mdt_buf
     mdt_err ignored = {0};
     mdt_rc rc;
 
-    if (mdt_client_load(env, r->client_id, req->arena, &c, &ignored) == MDT_OK && c.name &&
+    if (mdt_client_load(env, r->client_id, req->now, req->arena, &c, &ignored) == MDT_OK && c.name &&
         c.name[0])
         name = c.name;
     mdt_time_format(r->created_at, created);
@@ -137,12 +137,13 @@ static void refused(mdt_req *req, mdt_resp *resp, const mdt_web_session *s, cons
 {
     mdt_web_message_page(resp, 403, "Cannot revoke",
                          "This form expired or was not sent by this site.");
-    resp->has_audit = true;
-    resp->audit = (mdt_audit_event){.type = "consent.refused", .actor = s->rec.username,
-                                    .subject = s->rec.username, .decision = "deny",
-                                    .reason = mdt_arena_printf(req->arena, "%s",
-                                                               mdt_err_text(err)),
-                                    .request_id = req->request_id, .ip = req->peer_ip};
+    mdt_resp_audit(
+        req, resp,
+        &(mdt_audit_event){.type = "consent.refused",
+                           .actor = s->rec.username,
+                           .subject = s->rec.username,
+                           .decision = "deny",
+                           .reason = mdt_arena_printf(req->arena, "%s", mdt_err_text(err))});
 }
 
 /* {"scope": scope} for the audit event; NULL when out of memory. */
@@ -194,9 +195,11 @@ void mdt_handle_consents(mdt_env *env, mdt_req *req, mdt_resp *resp)
     resp->status = 303;
     mdt_resp_header(resp, "Location", CONSENTS_PATH);
     mdt_web_security_headers(resp);
-    resp->has_audit = true;
-    resp->audit = (mdt_audit_event){.type = "consent.revoked", .actor = s.rec.username,
-                                    .client_id = client_id, .subject = s.rec.username,
-                                    .decision = "allow", .request_id = req->request_id,
-                                    .ip = req->peer_ip, .data = scope_json(req, rec.scope)};
+    mdt_resp_audit(req, resp,
+                   &(mdt_audit_event){.type = "consent.revoked",
+                                      .actor = s.rec.username,
+                                      .client_id = client_id,
+                                      .subject = s.rec.username,
+                                      .decision = "allow",
+                                      .data = scope_json(req, rec.scope)});
 }

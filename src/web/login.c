@@ -154,7 +154,7 @@ static const char *return_to_refused(mdt_env *env, mdt_req *req, const char *ret
     if (strcmp(path, "/authorize") != 0)
         return NULL;
     client_id = return_to[n] ? query_client_id(req->arena, return_to + n + 1) : NULL;
-    if (!client_id || mdt_client_load(env, client_id, req->arena, &c, &err) != MDT_OK ||
+    if (!client_id || mdt_client_load(env, client_id, req->now, req->arena, &c, &err) != MDT_OK ||
         !mdt_authz_client_allowed(&c, req->now))
         return "The application you are signing in for is unknown, not active or not "
                "registered to sign people in.";
@@ -163,17 +163,24 @@ static const char *return_to_refused(mdt_env *env, mdt_req *req, const char *ret
 
 /* --------------------------------------------------------------- helpers */
 
+/* The event of the page's outcome (client_id: the application, or NULL). */
+static void audit_for(mdt_req *req, mdt_resp *resp, const char *type, const char *decision,
+                      const char *username, const char *reason, const char *client_id)
+{
+    mdt_audit_event ev = {.type = type,
+                          .actor = username,
+                          .client_id = client_id,
+                          .subject = username,
+                          .decision = decision,
+                          .reason = reason};
+
+    mdt_resp_audit(req, resp, &ev);
+}
+
 static void audit(mdt_req *req, mdt_resp *resp, const char *type, const char *decision,
                   const char *username, const char *reason)
 {
-    resp->has_audit = true;
-    resp->audit.type = type;
-    resp->audit.actor = username;
-    resp->audit.subject = username;
-    resp->audit.decision = decision;
-    resp->audit.reason = reason;
-    resp->audit.request_id = req->request_id;
-    resp->audit.ip = req->peer_ip;
+    audit_for(req, resp, type, decision, username, reason, NULL);
 }
 
 static void fault_page(mdt_resp *resp, const mdt_err *err)
@@ -498,7 +505,7 @@ static const char *logout_check(mdt_env *env, mdt_req *req, const char *hint,
         return "post_logout_redirect_uri needs id_token_hint or client_id";
     if (!out->client_id)
         return NULL;
-    if (mdt_client_load(env, out->client_id, req->arena, &c, &err) != MDT_OK ||
+    if (mdt_client_load(env, out->client_id, req->now, req->arena, &c, &err) != MDT_OK ||
         !mdt_client_usable(&c, req->now))
         return "the application is unknown or disabled";
     if (out->uri && !mdt_authz_client_allowed(&c, req->now))
@@ -524,8 +531,7 @@ static bool logout_params(mdt_env *env, mdt_req *req, mdt_resp *resp, bool form,
     mdt_web_message_page(resp, 400, "Cannot sign out",
                          mdt_arena_printf(req->arena, "This sign-out request is invalid: %s.",
                                           why));
-    audit(req, resp, "user.logout_refused", "deny", NULL, why);
-    resp->audit.client_id = out->client_id;
+    audit_for(req, resp, "user.logout_refused", "deny", NULL, why, out->client_id);
     return false;
 }
 
@@ -565,9 +571,8 @@ static void other_person(mdt_req *req, mdt_resp *resp, const mdt_web_session *s,
         return;
     }
     mdt_web_page(resp, 400, "Cannot sign out", body);
-    audit(req, resp, "user.logout_refused", "deny", s->rec.username,
-          "the id_token_hint names another user than the signed-in one");
-    resp->audit.client_id = lr->client_id;
+    audit_for(req, resp, "user.logout_refused", "deny", s->rec.username,
+              "the id_token_hint names another user than the signed-in one", lr->client_id);
 }
 
 void mdt_handle_logout_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
@@ -626,6 +631,5 @@ void mdt_handle_logout(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return;
     }
     signed_out(req, resp, &lr, "You are signed out.");
-    audit(req, resp, "user.logout", "allow", s.rec.username, NULL);
-    resp->audit.client_id = lr.client_id;
+    audit_for(req, resp, "user.logout", "allow", s.rec.username, NULL, lr.client_id);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app/env.h"
+#include "test_ctx.h"
 #include "core/arena.h"
 #include "iga/client.h"
 #include "iga/internal.h"
@@ -33,6 +34,7 @@ typedef struct {
     mdt_kv query[16];
     size_t nquery;
     mdt_req req;
+    test_ctx tc;
 } fx;
 
 /* ---------------------------------------------------------- pure decision */
@@ -102,21 +104,29 @@ static int fx_setup(void **state)
     f->clk.t = T0;
     f->env.clock = (mdt_clock){test_clock_now, &f->clk};
     f->env.rng = mdt_rng_system;
-    f->env.actor = "test";
+    test_ctx_init(&f->tc, &f->env, "test");
     f->env.cfg.issuer = (char *)"https://as.example.com";
     assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
     assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
     mdt_arena_init(&f->a, 8192);
-    assert_int_equal(mdt_scope_create(&f->env, "read", NULL, NULL, NULL, &f->err), MDT_OK);
-    assert_int_equal(mdt_scope_create(&f->env, "write", NULL, NULL, NULL, &f->err), MDT_OK);
-    assert_int_equal(mdt_scope_create(&f->env, "admin", NULL, NULL, NULL, &f->err), MDT_OK);
-    assert_int_equal(mdt_client_create_with(&f->env, meta, strlen(meta), &spec, &f->a, &resp,
-                                            &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "read",
+                                                            NULL, NULL, NULL, &f->err)),
                      MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "write",
+                                                            NULL, NULL, NULL, &f->err)),
+                     MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "admin",
+                                                            NULL, NULL, NULL, &f->err)),
+                     MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_create_with(&f->env, test_ctx_now(&f->tc), meta,
+                                                     strlen(meta), &spec, &f->a, &resp, &f->err)),
+        MDT_OK);
     f->client_id = "app";
     f->req = (mdt_req){.arena = &f->a, .now = T0, .method = "GET", .path = "/authorize",
                        .request_id = "req-1", .peer_ip = "127.0.0.1", .body = "",
                        .transport = &t_transport};
+    mdt_ctx_init(&f->req.ctx, &f->tc.events, NULL, T0, "req-1", "127.0.0.1");
     *state = f;
     return 0;
 }
@@ -126,6 +136,7 @@ static int fx_teardown(void **state)
     fx *f = *state;
 
     mdt_store_close(f->env.store);
+    test_ctx_free(&f->tc);
     mdt_arena_free(&f->a);
     test_rmdir(f->dir);
     free(f);

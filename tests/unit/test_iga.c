@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "app/env.h"
+#include "test_ctx.h"
 #include "core/arena.h"
 #include "core/hash.h"
 #include "iga/apikey.h"
@@ -26,6 +27,7 @@ typedef struct {
     mdt_env env;
     mdt_arena a;
     mdt_err err;
+    test_ctx tc;
 } fx;
 
 static int fx_setup(void **state)
@@ -40,7 +42,7 @@ static int fx_setup(void **state)
     f->clk.t = T0;
     f->env.clock = (mdt_clock){test_clock_now, &f->clk};
     f->env.rng = mdt_rng_system;
-    f->env.actor = "test";
+    test_ctx_init(&f->tc, &f->env, "test");
     assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
     assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
     mdt_arena_init(&f->a, 8192);
@@ -53,6 +55,7 @@ static int fx_teardown(void **state)
     fx *f = *state;
 
     mdt_store_close(f->env.store);
+    test_ctx_free(&f->tc);
     mdt_arena_free(&f->a);
     test_rmdir(f->dir);
     free(f);
@@ -77,7 +80,8 @@ static const char *jstr(json_t *o, const char *key)
 static json_t *create(fx *f, const char *meta)
 {
     const char *resp = NULL;
-    mdt_rc rc = mdt_client_create(&f->env, meta, strlen(meta), &f->a, &resp, &f->err);
+    mdt_rc rc = test_ctx_done(&f->tc, mdt_client_create(&f->env, test_ctx_now(&f->tc), meta,
+                                                        strlen(meta), &f->a, &resp, &f->err));
     if (rc != MDT_OK)
         fail_msg("create failed: %s", mdt_err_text(&f->err));
     return parse(resp);
@@ -100,13 +104,15 @@ static int64_t audit_seq(fx *f)
 
 static void add_scope(fx *f, const char *name)
 {
-    assert_int_equal(mdt_scope_create(&f->env, name, NULL, NULL, NULL, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), name,
+                                                            NULL, NULL, NULL, &f->err)),
+                     MDT_OK);
 }
 
 static mdt_rc verify(fx *f, const char *id, const char *secret)
 {
     mdt_client c;
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     return mdt_client_verify_secret(&f->env, &c, secret, strlen(secret), f->clk.t, &f->a, NULL,
                                     &f->err);
 }
@@ -174,7 +180,8 @@ static size_t count_creds(fx *f, const char *id)
 static json_t *update(fx *f, const char *id, const char *in)
 {
     const char *resp = NULL;
-    if (mdt_client_update(&f->env, id, in, strlen(in), &f->a, &resp, &f->err) != MDT_OK)
+    if (test_ctx_done(&f->tc, mdt_client_update(&f->env, test_ctx_now(&f->tc), id, in, strlen(in),
+                                                &f->a, &resp, &f->err)) != MDT_OK)
         fail_msg("update failed: %s", mdt_err_text(&f->err));
     return parse(resp);
 }
@@ -246,7 +253,7 @@ static void test_create_defaults(void **state)
     assert_null(json_object_get(r, "unknown_field"));
     assert_int_equal(audit_seq(f), seq0 + 1);
 
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.name, "Bot");
     assert_string_equal(c.kind, "service");
     assert_string_equal(c.auth_method, "client_secret_basic");
@@ -260,7 +267,7 @@ static void test_create_defaults(void **state)
     assert_null(strstr(c.metadata, secret)); /* never a secret in the stored metadata */
     assert_null(strstr(c.metadata, "\"client_secret\""));
     assert_int_equal(verify(f, id, secret), MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, "mdt_nope", &f->a, &c, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_client_load(&f->env, "mdt_nope", f->clk.t, &f->a, &c, &f->err), MDT_ERR_NOT_FOUND);
     json_decref(r);
 }
 
@@ -286,7 +293,7 @@ static void test_create_full(void **state)
     assert_string_equal(jstr(r, "expires_at"), "2026-06-01T00:00:00Z");
     assert_int_equal(json_array_size(json_object_get(r, "resources")), 2);
     assert_int_equal(json_array_size(json_object_get(r, "redirect_uris")), 4);
-    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_int_equal(c.nscopes, 2);
     assert_true(mdt_client_has_scope(&c, "read"));
     assert_true(mdt_client_has_scope(&c, "write"));
@@ -361,7 +368,8 @@ static void expect_bad(fx *f, const char *json, size_t len, mdt_rc want, const c
     mdt_rc rc;
 
     mdt_err_clear(&f->err);
-    rc = mdt_client_create(&f->env, json, len, &f->a, &resp, &f->err);
+    rc = test_ctx_done(
+        &f->tc, mdt_client_create(&f->env, test_ctx_now(&f->tc), json, len, &f->a, &resp, &f->err));
     if (rc != want)
         fail_msg("%.80s: got %s (%s), want %s", json, mdt_rc_name(rc), mdt_err_text(&f->err),
                  mdt_rc_name(want));
@@ -410,7 +418,10 @@ static void test_secret_rotation(void **state)
     assert_int_equal(verify(f, id, "wrong"), MDT_ERR_INVALID_CLIENT);
     assert_int_equal(verify(f, id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
                      MDT_ERR_INVALID_CLIENT);
-    assert_int_equal(mdt_client_rotate_secret(&f->env, id, 3600, &f->a, &resp, &f->err), MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_rotate_secret(&f->env, test_ctx_now(&f->tc), id, 3600,
+                                                       &f->a, &resp, &f->err)),
+        MDT_OK);
     r2 = parse(resp);
     assert_string_equal(jstr(r2, "client_id"), id);
     assert_int_equal(json_integer_value(json_object_get(r2, "client_secret_expires_at")), 0);
@@ -419,18 +430,23 @@ static void test_secret_rotation(void **state)
     assert_int_equal(verify(f, id, jstr(r2, "client_secret")), MDT_OK);
     f->clk.t += 3600;
     assert_int_equal(verify(f, id, s1), MDT_ERR_INVALID_CLIENT);   /* expired */
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_int_equal(mdt_client_verify_secret(&f->env, &c, jstr(r2, "client_secret"), MDT_SECRET_LEN,
                                               f->clk.t, &f->a, &cred_id, &f->err), MDT_OK);
     assert_int_equal(strncmp(cred_id, "cred_", 5), 0);
     /* keep 0: the previous secret stops at once */
-    assert_int_equal(mdt_client_rotate_secret(&f->env, id, 0, &f->a, &resp, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_rotate_secret(&f->env, test_ctx_now(&f->tc),
+                                                                    id, 0, &f->a, &resp, &f->err)),
+                     MDT_OK);
     r3 = parse(resp);
     assert_int_equal(verify(f, id, jstr(r2, "client_secret")), MDT_ERR_INVALID_CLIENT);
     assert_int_equal(verify(f, id, jstr(r3, "client_secret")), MDT_OK);
-    assert_int_equal(mdt_client_rotate_secret(&f->env, "mdt_nope", 0, &f->a, &resp, &f->err),
-                     MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_client_rotate_secret(&f->env, id, -1, &f->a, &resp, &f->err),
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_rotate_secret(&f->env, test_ctx_now(&f->tc), "mdt_nope", 0,
+                                                       &f->a, &resp, &f->err)),
+        MDT_ERR_NOT_FOUND);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_rotate_secret(&f->env, test_ctx_now(&f->tc),
+                                                                    id, -1, &f->a, &resp, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
     json_decref(r);
     json_decref(r2);
@@ -443,7 +459,9 @@ static void test_show_credentials(void **state)
     json_t *r = create(f, "{\"client_name\":\"Shown\"}"), *s, *creds, *c0;
     const char *id = jstr(r, "client_id"), *json;
 
-    assert_int_equal(mdt_client_show_json(&f->env, id, &f->a, &json, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_show_json(&f->env, test_ctx_now(&f->tc), id,
+                                                                &f->a, &json, &f->err)),
+                     MDT_OK);
     s = parse(json);
     creds = json_object_get(s, "credentials");
     assert_int_equal(json_array_size(creds), 1);
@@ -459,12 +477,15 @@ static void test_show_credentials(void **state)
     /* a verification records last use */
     f->clk.t += 10;
     assert_int_equal(verify(f, id, jstr(r, "client_secret")), MDT_OK);
-    assert_int_equal(mdt_client_show_json(&f->env, id, &f->a, &json, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_show_json(&f->env, test_ctx_now(&f->tc), id,
+                                                                &f->a, &json, &f->err)),
+                     MDT_OK);
     s = parse(json);
     assert_string_equal(jstr(json_array_get(json_object_get(s, "credentials"), 0), "last_used_at"),
                         "2026-01-01T00:00:10Z");
     json_decref(s);
-    assert_int_equal(mdt_client_show_json(&f->env, "mdt_nope", &f->a, &json, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_show_json(&f->env, test_ctx_now(&f->tc),
+                                                                "mdt_nope", &f->a, &json, &f->err)),
                      MDT_ERR_NOT_FOUND);
     json_decref(r);
 }
@@ -478,31 +499,42 @@ static void test_suspend_resume(void **state)
     int64_t seq0 = audit_seq(f);
 
     f->clk.t += 100;
-    assert_int_equal(mdt_client_set_status(&f->env, id, "suspended", &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&f->env, test_ctx_now(&f->tc), id,
+                                                                 "suspended", &f->err)),
+                     MDT_OK);
     assert_int_equal(audit_seq(f), seq0 + 1);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "suspended");
     assert_int_equal(c.tokens_valid_after, T0 + 101);
     assert_false(mdt_client_usable(&c, f->clk.t));
     f->clk.t += 50;
-    assert_int_equal(mdt_client_set_status(&f->env, id, "active", &f->err), MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&f->env, test_ctx_now(&f->tc), id,
+                                                                 "active", &f->err)),
+                     MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "active");
     assert_int_equal(c.tokens_valid_after, T0 + 101); /* resuming revives nothing */
     assert_true(mdt_client_usable(&c, f->clk.t));
-    assert_int_equal(mdt_client_set_status(&f->env, id, "pending", &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&f->env, test_ctx_now(&f->tc), id,
+                                                                 "pending", &f->err)),
                      MDT_ERR_INVALID_REQUEST);
-    assert_int_equal(mdt_client_set_status(&f->env, "mdt_nope", "suspended", &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&f->env, test_ctx_now(&f->tc),
+                                                                 "mdt_nope", "suspended", &f->err)),
                      MDT_ERR_NOT_FOUND);
     /* an expired client is reported expired and cannot be resumed */
     in = "{\"expires_at\":\"2026-01-01T01:00:00Z\"}";
-    assert_int_equal(mdt_client_update(&f->env, id, in, strlen(in), &f->a, &resp, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_update(&f->env, test_ctx_now(&f->tc), id, in,
+                                                             strlen(in), &f->a, &resp, &f->err)),
                      MDT_OK);
-    assert_int_equal(mdt_client_set_status(&f->env, id, "suspended", &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&f->env, test_ctx_now(&f->tc), id,
+                                                                 "suspended", &f->err)),
+                     MDT_OK);
     f->clk.t = T0 + 3600;
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "expired");
-    assert_int_equal(mdt_client_set_status(&f->env, id, "active", &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&f->env, test_ctx_now(&f->tc), id,
+                                                                 "active", &f->err)),
+                     MDT_ERR_CONFLICT);
     json_decref(r);
 }
 
@@ -526,8 +558,8 @@ static void test_cache_sees_other_writers(void **state)
     assert_int_equal(mdt_store_open(url, &other.store, &f->err), MDT_OK);
 
     /* two loads in a row give the same client, the second from the cache */
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &a, &f->err), MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &a, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &b, &f->err), MDT_OK);
     assert_string_equal(a.name, b.name);
     assert_string_equal(b.status, "active");
     assert_int_equal(b.nscopes, 1);
@@ -535,31 +567,41 @@ static void test_cache_sees_other_writers(void **state)
     assert_int_equal(b.ncreds, 1);
     assert_ptr_not_equal(a.name, b.name); /* copies, never the cache's own memory */
 
-    assert_int_equal(mdt_client_set_status(&other, id, "suspended", &f->err), MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&other, test_ctx_now(&f->tc), id,
+                                                                 "suspended", &f->err)),
+                     MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &b, &f->err), MDT_OK);
     assert_string_equal(b.status, "suspended");
     assert_false(mdt_client_usable(&b, f->clk.t));
-    assert_int_equal(mdt_client_set_status(&other, id, "active", &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&other, test_ctx_now(&f->tc), id,
+                                                                 "active", &f->err)),
+                     MDT_OK);
 
     assert_int_equal(verify(f, id, secret), MDT_OK);
-    assert_int_equal(mdt_client_rotate_secret(&other, id, 0, &f->a, &resp, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_rotate_secret(&other, test_ctx_now(&f->tc),
+                                                                    id, 0, &f->a, &resp, &f->err)),
+                     MDT_OK);
     assert_int_equal(verify(f, id, secret), MDT_ERR_INVALID_CLIENT);
 
     /* expiry is judged at load time, not when the entry was cached */
     f->clk.t += 10;
     {
         const char *upd = "{\"expires_at\":\"2100-01-01T00:00:00Z\"}";
-        assert_int_equal(mdt_client_update(&other, id, upd, strlen(upd), &f->a, &resp, &f->err),
-                         MDT_OK);
+        assert_int_equal(
+            test_ctx_done(&f->tc, mdt_client_update(&other, test_ctx_now(&f->tc), id, upd,
+                                                    strlen(upd), &f->a, &resp, &f->err)),
+            MDT_OK);
     }
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &b, &f->err), MDT_OK);
     assert_string_equal(b.status, "active");
     f->clk.t = 4102444800 + 1; /* 2100-01-01T00:00:01Z */
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &b, &f->err), MDT_OK);
     assert_string_equal(b.status, "expired");
 
-    assert_int_equal(mdt_client_delete(&other, id, &f->err), MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &b, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_delete(&other, test_ctx_now(&f->tc), id, &f->err)),
+        MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &b, &f->err), MDT_ERR_NOT_FOUND);
     mdt_store_close(other.store);
 }
 
@@ -574,7 +616,8 @@ static void test_update_merge(void **state)
 
     in = "{\"client_name\":\"New\",\"description\":null,\"kind\":null,\"status\":\"suspended\","
          "\"client_id\":\"evil\",\"client_secret\":\"x\",\"risk_tier\":\"low\"}";
-    assert_int_equal(mdt_client_update(&f->env, id, in, strlen(in), &f->a, &resp, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_update(&f->env, test_ctx_now(&f->tc), id, in,
+                                                             strlen(in), &f->a, &resp, &f->err)),
                      MDT_OK);
     u = parse(resp);
     assert_string_equal(jstr(u, "client_id"), id);
@@ -590,15 +633,19 @@ static void test_update_merge(void **state)
     /* bad input changes nothing */
     seq0 = audit_seq(f);
     in = "{\"client_name\":\"Newer\",\"kind\":\"robot\"}";
-    assert_int_equal(mdt_client_update(&f->env, id, in, strlen(in), &f->a, &resp, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_update(&f->env, test_ctx_now(&f->tc), id, in,
+                                                             strlen(in), &f->a, &resp, &f->err)),
                      MDT_ERR_INVALID_CLIENT_METADATA);
     assert_non_null(strstr(f->err.msg, "kind"));
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.name, "New");
     assert_int_equal(audit_seq(f), seq0);
-    assert_int_equal(mdt_client_update(&f->env, "mdt_nope", "{}", 2, &f->a, &resp, &f->err),
-                     MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_client_update(&f->env, id, "[1]", 3, &f->a, &resp, &f->err),
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_update(&f->env, test_ctx_now(&f->tc), "mdt_nope", "{}", 2,
+                                                &f->a, &resp, &f->err)),
+        MDT_ERR_NOT_FOUND);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_update(&f->env, test_ctx_now(&f->tc), id,
+                                                             "[1]", 3, &f->a, &resp, &f->err)),
                      MDT_ERR_INVALID_CLIENT_METADATA);
     json_decref(r);
 }
@@ -610,18 +657,23 @@ static void test_delete_and_list(void **state)
     const char *json;
     mdt_client c;
 
-    assert_int_equal(mdt_client_list_json(&f->env, &f->a, &json, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_list_json(&f->env, test_ctx_now(&f->tc),
+                                                                &f->a, &json, &f->err)),
+                     MDT_OK);
     l = parse(json);
     assert_int_equal(json_array_size(l), 2);
     assert_string_equal(jstr(json_array_get(l, 0), "status"), "active");
     assert_null(json_object_get(json_array_get(l, 0), "client_secret"));
     json_decref(l);
-    assert_int_equal(mdt_client_delete(&f->env, jstr(r1, "client_id"), &f->err), MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, jstr(r1, "client_id"), &f->a, &c, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_delete(&f->env, test_ctx_now(&f->tc),
+                                                             jstr(r1, "client_id"), &f->err)),
+                     MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r1, "client_id"), f->clk.t, &f->a, &c, &f->err),
                      MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_client_delete(&f->env, jstr(r1, "client_id"), &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_delete(&f->env, test_ctx_now(&f->tc),
+                                                             jstr(r1, "client_id"), &f->err)),
                      MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_client_load(&f->env, jstr(r2, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r2, "client_id"), f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_int_equal(count_clients(f), 1);
     json_decref(r1);
     json_decref(r2);
@@ -636,27 +688,39 @@ static void test_scopes(void **state)
     json_t *l, *s;
     int64_t seq0 = audit_seq(f);
 
-    assert_int_equal(mdt_scope_create(&f->env, "expenses:read", "Read expenses", "consent", res,
-                                      &f->err), MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "expenses:read",
+                                               "Read expenses", "consent", res, &f->err)),
+        MDT_OK);
     assert_int_equal(audit_seq(f), seq0 + 1);
-    assert_int_equal(mdt_scope_create(&f->env, "expenses:read", NULL, NULL, NULL, &f->err),
-                     MDT_ERR_CONFLICT);
-    assert_int_equal(mdt_scope_create(&f->env, "a b", NULL, NULL, NULL, &f->err),
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "expenses:read", NULL,
+                                               NULL, NULL, &f->err)),
+        MDT_ERR_CONFLICT);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "a b",
+                                                            NULL, NULL, NULL, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
-    assert_int_equal(mdt_scope_create(&f->env, "", NULL, NULL, NULL, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "", NULL,
+                                                            NULL, NULL, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
-    assert_int_equal(mdt_scope_create(&f->env, "q\"", NULL, NULL, NULL, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "q\"",
+                                                            NULL, NULL, NULL, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
-    assert_int_equal(mdt_scope_create(&f->env, "x", NULL, "secret", NULL, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "x",
+                                                            NULL, "secret", NULL, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
-    assert_int_equal(mdt_scope_create(&f->env, "x", NULL, NULL, bad_res, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "x",
+                                                            NULL, NULL, bad_res, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
     memset(name, 'n', sizeof(name));
     name[MDT_SCOPE_NAME_MAX + 1] = '\0';
-    assert_int_equal(mdt_scope_create(&f->env, name, NULL, NULL, NULL, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), name,
+                                                            NULL, NULL, NULL, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
     name[MDT_SCOPE_NAME_MAX] = '\0';
-    assert_int_equal(mdt_scope_create(&f->env, name, NULL, "approval", NULL, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), name,
+                                                            NULL, "approval", NULL, &f->err)),
+                     MDT_OK);
     assert_int_equal(audit_seq(f), seq0 + 2);
 
     assert_int_equal(mdt_scope_list_json(&f->env, &f->a, &json, &f->err), MDT_OK);
@@ -682,10 +746,14 @@ static void test_standard_scopes(void **state)
     int added = -1;
     int64_t seq0;
 
-    assert_int_equal(mdt_scope_create(&f->env, "profile", "Operator text", "approval", NULL,
-                                      &f->err), MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "profile",
+                                               "Operator text", "approval", NULL, &f->err)),
+        MDT_OK);
     seq0 = audit_seq(f);
-    assert_int_equal(mdt_scope_ensure_standard(&f->env, &added, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_ensure_standard(&f->env, test_ctx_now(&f->tc),
+                                                                     &added, &f->err)),
+                     MDT_OK);
     assert_int_equal(added, 3);
     assert_int_equal(audit_seq(f), seq0 + 3);
     assert_int_equal(mdt_store_scope_get(f->env.store, "profile", &f->a, &sc, &f->err), MDT_OK);
@@ -697,7 +765,9 @@ static void test_standard_scopes(void **state)
     assert_int_equal(mdt_store_scope_get(f->env.store, "openid", &f->a, &sc, &f->err), MDT_OK);
     assert_string_equal(sc.sensitivity, "none");
     assert_int_equal(mdt_store_scope_get(f->env.store, "email", &f->a, &sc, &f->err), MDT_OK);
-    assert_int_equal(mdt_scope_ensure_standard(&f->env, &added, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_ensure_standard(&f->env, test_ctx_now(&f->tc),
+                                                                     &added, &f->err)),
+                     MDT_OK);
     assert_int_equal(added, 0);
     assert_int_equal(audit_seq(f), seq0 + 3);
 }
@@ -753,14 +823,15 @@ static void test_create_by_method(void **state)
     assert_int_equal(cr->created_at, T0);
     assert_int_equal(cr->expires_at, 0);
     /* the typed client carries the rows, names included (through the cache) */
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_int_equal(c.ncreds, 1);
     assert_string_equal(c.creds[0].name, kid_of(f, k));
     assert_ptr_equal(mdt_client_cred_find(&c, "jwk", tp), &c.creds[0]);
     assert_null(mdt_client_cred_find(&c, "certificate", tp));
     /* no secret to rotate or to present */
-    assert_int_equal(mdt_client_rotate_secret(&f->env, id, 0, &f->a, &resp, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_rotate_secret(&f->env, test_ctx_now(&f->tc),
+                                                                    id, 0, &f->a, &resp, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
     assert_non_null(strstr(f->err.msg, "the client does not authenticate with a secret"));
     assert_int_equal(count_creds(f, id), 1);
@@ -849,10 +920,12 @@ static void test_derived_sync(void **state)
     k2_id = one_cred(f, id, "jwk", kid_of(f, k2))->id;
     /* k2 is used and its expiry set by an operator */
     f->clk.t = T0 + 50;
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     mdt_client_cred_used(&f->env, &c, mdt_client_cred_find(&c, "jwk", tp2), f->clk.t);
-    assert_int_equal(mdt_client_credential_expire(&f->env, id, k2_id, 86400, &f->a, &resp,
-                                                  &f->err), MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_credential_expire(&f->env, test_ctx_now(&f->tc), id, k2_id,
+                                                           86400, &f->a, &resp, &f->err)),
+        MDT_OK);
 
     f->clk.t = T0 + 100;
     seq0 = audit_seq(f);
@@ -871,7 +944,7 @@ static void test_derived_sync(void **state)
     assert_memory_equal(cr->hash, tp3, 32);
     assert_int_equal(cr->last_used_at, 0);
     /* k1 is gone; the client's view agrees */
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_int_equal(c.ncreds, 2);
     assert_null(mdt_client_cred_find(&c, "jwk", tp1));
     assert_non_null(mdt_client_cred_find(&c, "jwk", tp3));
@@ -958,7 +1031,10 @@ static void test_credential_expire(void **state)
     int64_t seq0;
 
     old = one_cred(f, id, "secret", NULL)->id;
-    assert_int_equal(mdt_client_rotate_secret(&f->env, id, 3600, &f->a, &resp, &f->err), MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_rotate_secret(&f->env, test_ctx_now(&f->tc), id, 3600,
+                                                       &f->a, &resp, &f->err)),
+        MDT_OK);
     o = parse(resp);
     s2 = mdt_arena_strdup(&f->a, jstr(o, "client_secret"));
     json_decref(o);
@@ -967,8 +1043,10 @@ static void test_credential_expire(void **state)
     assert_int_equal(verify(f, id, s2), MDT_OK);
 
     seq0 = audit_seq(f);
-    assert_int_equal(mdt_client_credential_expire(&f->env, id, old, 60, &f->a, &resp, &f->err),
-                     MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_credential_expire(&f->env, test_ctx_now(&f->tc), id, old,
+                                                           60, &f->a, &resp, &f->err)),
+        MDT_OK);
     assert_int_equal(audit_seq(f), seq0 + 1);
     assert_string_equal(last_event(f), "client.credential_expired");
     o = parse(resp);
@@ -985,8 +1063,10 @@ static void test_credential_expire(void **state)
     assert_int_equal(verify(f, id, s1), MDT_ERR_INVALID_CLIENT);
     assert_int_equal(verify(f, id, s2), MDT_OK);
     /* never extended: a later expiry keeps the earlier one */
-    assert_int_equal(mdt_client_credential_expire(&f->env, id, old, 600, &f->a, &resp, &f->err),
-                     MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_credential_expire(&f->env, test_ctx_now(&f->tc), id, old,
+                                                           600, &f->a, &resp, &f->err)),
+        MDT_OK);
     o = parse(resp);
     assert_string_equal(jstr(o, "expires_at"), "2026-01-01T00:01:00Z");
     json_decref(o);
@@ -997,22 +1077,33 @@ static void test_credential_expire(void **state)
         const char *newer = mdt_str_eq(list[0].id, old) ? list[1].id : list[0].id;
 
         assert_int_equal(n, 2);
-        assert_int_equal(mdt_client_credential_expire(&f->env, id, newer, 0, &f->a, &resp,
-                                                      &f->err), MDT_OK);
+        assert_int_equal(
+            test_ctx_done(&f->tc, mdt_client_credential_expire(&f->env, test_ctx_now(&f->tc), id,
+                                                               newer, 0, &f->a, &resp, &f->err)),
+            MDT_OK);
         assert_int_equal(verify(f, id, s2), MDT_ERR_INVALID_CLIENT);
         assert_int_equal(count_creds(f, id), 2); /* both still listed */
     }
     /* refusals change nothing */
     seq0 = audit_seq(f);
-    assert_int_equal(mdt_client_credential_expire(&f->env, id, "cred_nope", 0, &f->a, &resp,
-                                                  &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_credential_expire(&f->env, test_ctx_now(&f->tc), id,
+                                                           "cred_nope", 0, &f->a, &resp, &f->err)),
+        MDT_ERR_NOT_FOUND);
     assert_string_equal(f->err.msg, "unknown credential");
-    assert_int_equal(mdt_client_credential_expire(&f->env, jstr(other, "client_id"), old, 0,
-                                                  &f->a, &resp, &f->err), MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_client_credential_expire(&f->env, "mdt_nope", old, 0, &f->a, &resp,
-                                                  &f->err), MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_client_credential_expire(&f->env, id, old, -1, &f->a, &resp, &f->err),
-                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_credential_expire(&f->env, test_ctx_now(&f->tc),
+                                                           jstr(other, "client_id"), old, 0, &f->a,
+                                                           &resp, &f->err)),
+        MDT_ERR_NOT_FOUND);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_credential_expire(
+                                               &f->env, test_ctx_now(&f->tc), "mdt_nope", old, 0,
+                                               &f->a, &resp, &f->err)),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_client_credential_expire(&f->env, test_ctx_now(&f->tc), id, old,
+                                                           -1, &f->a, &resp, &f->err)),
+        MDT_ERR_INVALID_REQUEST);
     assert_int_equal(audit_seq(f), seq0);
     assert_int_equal(verify(f, jstr(other, "client_id"), jstr(other, "client_secret")), MDT_OK);
     json_decref(r);
@@ -1023,7 +1114,8 @@ static void test_credential_expire(void **state)
 static json_t *new_apikey(fx *f, const char *id, int64_t expires_in)
 {
     const char *resp = NULL;
-    if (mdt_apikey_create(&f->env, id, expires_in, &f->a, &resp, &f->err) != MDT_OK)
+    if (test_ctx_done(&f->tc, mdt_apikey_create(&f->env, test_ctx_now(&f->tc), id, expires_in,
+                                                &f->a, &resp, &f->err)) != MDT_OK)
         fail_msg("apikey create failed: %s", mdt_err_text(&f->err));
     return parse(resp);
 }
@@ -1105,16 +1197,22 @@ static void test_apikey_lifecycle(void **state)
     assert_string_equal(claimed, "mdt_nope");
 
     /* a suspended client's key does not work; resumed, it does again */
-    assert_int_equal(mdt_client_set_status(&f->env, id, "suspended", &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&f->env, test_ctx_now(&f->tc), id,
+                                                                 "suspended", &f->err)),
+                     MDT_OK);
     assert_int_equal(key_verify(f, key, NULL), MDT_ERR_INVALID_CLIENT);
     assert_non_null(strstr(f->err.detail, "suspended"));
-    assert_int_equal(mdt_client_set_status(&f->env, id, "active", &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_set_status(&f->env, test_ctx_now(&f->tc), id,
+                                                                 "active", &f->err)),
+                     MDT_OK);
     assert_int_equal(key_verify(f, key, NULL), MDT_OK);
 
     /* revoked: stops at once, stays listed as expired */
     f->clk.t = T0 + 100;
     seq0 = audit_seq(f);
-    assert_int_equal(mdt_apikey_revoke(&f->env, id, kid, &f->a, &resp, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_apikey_revoke(&f->env, test_ctx_now(&f->tc), id, kid,
+                                                             &f->a, &resp, &f->err)),
+                     MDT_OK);
     assert_int_equal(audit_seq(f), seq0 + 1);
     assert_string_equal(last_event(f), "client.apikey_revoked");
     o = parse(resp);
@@ -1126,18 +1224,28 @@ static void test_apikey_lifecycle(void **state)
     assert_non_null(strstr(f->err.detail, "expired or revoked"));
     assert_int_equal(one_cred(f, id, "api_key", NULL)->expires_at, T0 + 100);
     f->clk.t = T0 + 200; /* revoking again keeps the first time */
-    assert_int_equal(mdt_apikey_revoke(&f->env, id, kid, &f->a, &resp, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_apikey_revoke(&f->env, test_ctx_now(&f->tc), id, kid,
+                                                             &f->a, &resp, &f->err)),
+                     MDT_OK);
     assert_int_equal(one_cred(f, id, "api_key", NULL)->expires_at, T0 + 100);
     /* not an API key of this client */
-    assert_int_equal(mdt_apikey_revoke(&f->env, id, "cred_nope", &f->a, &resp, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_apikey_revoke(&f->env, test_ctx_now(&f->tc), id,
+                                                             "cred_nope", &f->a, &resp, &f->err)),
                      MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_apikey_revoke(&f->env, id, one_cred(f, id, "certificate", NULL)->id,
-                                       &f->a, &resp, &f->err), MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_apikey_revoke(&f->env, "mdt_nope", kid, &f->a, &resp, &f->err),
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_apikey_revoke(&f->env, test_ctx_now(&f->tc), id,
+                                                one_cred(f, id, "certificate", NULL)->id, &f->a,
+                                                &resp, &f->err)),
+        MDT_ERR_NOT_FOUND);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_apikey_revoke(&f->env, test_ctx_now(&f->tc), "mdt_nope", kid,
+                                                &f->a, &resp, &f->err)),
+        MDT_ERR_NOT_FOUND);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_apikey_create(&f->env, test_ctx_now(&f->tc),
+                                                             "mdt_nope", 0, &f->a, &resp, &f->err)),
                      MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_apikey_create(&f->env, "mdt_nope", 0, &f->a, &resp, &f->err),
-                     MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_apikey_create(&f->env, id, -5, &f->a, &resp, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_apikey_create(&f->env, test_ctx_now(&f->tc), id, -5,
+                                                             &f->a, &resp, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
 }
 
@@ -1163,7 +1271,9 @@ static void test_apikey_expiry(void **state)
     assert_int_equal(verify(f, id, jstr(k2, "api_key")), MDT_ERR_INVALID_CLIENT);
     assert_int_equal(verify(f, id, jstr(r, "client_secret")), MDT_OK);
     /* client show lists them all */
-    assert_int_equal(mdt_client_show_json(&f->env, id, &f->a, &json, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_show_json(&f->env, test_ctx_now(&f->tc), id,
+                                                                &f->a, &json, &f->err)),
+                     MDT_OK);
     shown = parse(json);
     creds = json_object_get(shown, "credentials");
     assert_int_equal(json_array_size(creds), 3);
@@ -1238,7 +1348,7 @@ static void test_introspection_for(void **state)
                   "\"introspection_for\":[\"https://api.example\",\"urn:example:api\","
                   "\"https://api.example\"]}");
     assert_int_equal(json_array_size(json_object_get(r, "introspection_for")), 2);
-    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_true(mdt_client_introspects_for(&c, "https://api.example"));
     assert_true(mdt_client_introspects_for(&c, "urn:example:api"));
     assert_false(mdt_client_introspects_for(&c, "https://other.example")); /* resources: no */
@@ -1247,10 +1357,10 @@ static void test_introspection_for(void **state)
     assert_false(mdt_client_has_resource(&c, "https://api.example"));
     json_decref(r);
     /* loaded again from the per-thread cache: the same answers */
-    assert_int_equal(mdt_client_load(&f->env, c.client_id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, c.client_id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_true(mdt_client_introspects_for(&c, "urn:example:api"));
     r = create(f, "{\"client_name\":\"plain\"}");
-    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, jstr(r, "client_id"), f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_false(mdt_client_introspects_for(&c, "https://api.example"));
     json_decref(r);
     expect_bad(f, "{\"introspection_for\":\"https://api.example\"}", 43,

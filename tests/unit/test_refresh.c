@@ -67,12 +67,26 @@ static void test_token_times(void **state)
     assert_int_equal(mdt_token_iat(&c, 1000), 1000);
 }
 
+/* The one expiry clamp of every grant (access and refresh tokens alike). */
+static void test_token_exp_clamp(void **state)
+{
+    mdt_client c = {0};
+
+    (void)state;
+    assert_int_equal(mdt_token_exp_clamp(&c, 5000), 5000); /* no client expiry */
+    c.expires_at = 1200;
+    assert_int_equal(mdt_token_exp_clamp(&c, 5000), 1200);
+    assert_int_equal(mdt_token_exp_clamp(&c, 1200), 1200);
+    assert_int_equal(mdt_token_exp_clamp(&c, 1100), 1100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_at_hash),
         cmocka_unit_test(test_scope_has),
         cmocka_unit_test(test_token_times),
+        cmocka_unit_test(test_token_exp_clamp),
     };
     return cmocka_run_group_tests_name("refresh and OIDC", tests, NULL, NULL);
 }

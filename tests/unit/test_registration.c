@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app/env.h"
+#include "test_ctx.h"
 #include "core/arena.h"
 #include "iga/client.h"
 #include "iga/iat.h"
@@ -28,6 +29,7 @@ typedef struct {
     mdt_env env;
     mdt_arena a;
     mdt_err err;
+    test_ctx tc;
 } fx;
 
 static int fx_setup(void **state)
@@ -42,7 +44,7 @@ static int fx_setup(void **state)
     f->clk.t = T0;
     f->env.clock = (mdt_clock){test_clock_now, &f->clk};
     f->env.rng = mdt_rng_system;
-    f->env.actor = "test";
+    test_ctx_init(&f->tc, &f->env, "test");
     f->env.cfg.issuer = (char *)"https://as.example.com";
     f->env.cfg.registration_open = true;
     f->env.cfg.registration_rate_per_source = 2;
@@ -55,9 +57,15 @@ static int fx_setup(void **state)
     assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
     assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
     mdt_arena_init(&f->a, 8192);
-    assert_int_equal(mdt_scope_create(&f->env, "read", NULL, NULL, NULL, &f->err), MDT_OK);
-    assert_int_equal(mdt_scope_create(&f->env, "write", NULL, NULL, NULL, &f->err), MDT_OK);
-    assert_int_equal(mdt_scope_create(&f->env, "pay", NULL, "approval", NULL, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "read",
+                                                            NULL, NULL, NULL, &f->err)),
+                     MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "write",
+                                                            NULL, NULL, NULL, &f->err)),
+                     MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "pay",
+                                                            NULL, "approval", NULL, &f->err)),
+                     MDT_OK);
     *state = f;
     return 0;
 }
@@ -67,6 +75,7 @@ static int fx_teardown(void **state)
     fx *f = *state;
 
     mdt_store_close(f->env.store);
+    test_ctx_free(&f->tc);
     mdt_arena_free(&f->a);
     test_rmdir(f->dir);
     free(f);
@@ -345,8 +354,10 @@ static void test_iat_lifecycle(void **state)
     const char *doc, *tok;
     mdt_iat_rec t;
 
-    assert_int_equal(mdt_iat_create(&f->env, 2, 3600, "{\"scope\":\"read\"}", &f->a, &doc, &f->err),
-                     MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_iat_create(&f->env, test_ctx_now(&f->tc), 2, 3600,
+                                             "{\"scope\":\"read\"}", &f->a, &doc, &f->err)),
+        MDT_OK);
     tok = member(&f->a, doc, "initial_access_token");
     assert_non_null(tok);
     assert_int_equal(strlen(tok), 43);
@@ -363,7 +374,9 @@ static void test_iat_lifecycle(void **state)
     assert_int_equal(mdt_iat_consume(&f->env, t.id, T0, &f->a, &t, &f->err),
                      MDT_ERR_INVALID_TOKEN);
     /* expired */
-    assert_int_equal(mdt_iat_create(&f->env, 5, 60, NULL, &f->a, &doc, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iat_create(&f->env, test_ctx_now(&f->tc), 5, 60,
+                                                          NULL, &f->a, &doc, &f->err)),
+                     MDT_OK);
     tok = member(&f->a, doc, "initial_access_token");
     assert_int_equal(mdt_iat_check(&f->env, tok, T0 + 59, &f->a, &t, &f->err), MDT_OK);
     assert_int_equal(mdt_iat_check(&f->env, tok, T0 + 60, &f->a, &t, &f->err),
@@ -376,11 +389,13 @@ static void test_iat_lifecycle(void **state)
     assert_int_equal(mdt_iat_check(&f->env, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", T0,
                                    &f->a, &t, &f->err),
                      MDT_ERR_INVALID_TOKEN);
-    assert_int_equal(mdt_iat_create(&f->env, 0, 0, NULL, &f->a, &doc, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iat_create(&f->env, test_ctx_now(&f->tc), 0, 0, NULL,
+                                                          &f->a, &doc, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
-    assert_int_equal(mdt_iat_create(&f->env, 1, 0, "{\"scopes\":[\"nope\"]}", &f->a, &doc,
-                                    &f->err),
-                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_iat_create(&f->env, test_ctx_now(&f->tc), 1, 0,
+                                             "{\"scopes\":[\"nope\"]}", &f->a, &doc, &f->err)),
+        MDT_ERR_INVALID_REQUEST);
 }
 
 static void test_authorize_and_rate(void **state)
@@ -455,9 +470,10 @@ static const char *reg(fx *f, const char *json, mdt_rc want)
     mdt_reg_ctx ctx = {.origin = "dcr", .source = "192.0.2.1"};
     const char *doc = NULL;
 
-    assert_int_equal(mdt_registration_create(&f->env, json, strlen(json), &ctx, &f->a, &doc,
-                                             &f->err),
-                     want);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_registration_create(&f->env, test_ctx_now(&f->tc), json,
+                                                      strlen(json), &ctx, &f->a, &doc, &f->err)),
+        want);
     return doc;
 }
 
@@ -483,20 +499,22 @@ static void test_inactive_expiry(void **state)
     secret = member(&f->a, reg(f, "{}", MDT_OK), "client_secret");
     (void)secret;
     f->clk.t = T0 + DAY;
-    assert_int_equal(mdt_client_load(&f->env, used, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, used, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     for (size_t i = 0; i < c.ncreds; i++)
         if (mdt_str_eq(c.creds[i].type, "secret"))
             mdt_client_cred_used(&f->env, &c, &c.creds[i], f->clk.t - 1);
     f->clk.t = T0 + 7 * DAY;
-    assert_int_equal(mdt_client_load(&f->env, idle, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, idle, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "expired");
     assert_false(mdt_client_usable(&c, f->clk.t));
     assert_string_equal(c.origin, "dcr");
-    assert_int_equal(mdt_client_load(&f->env, used, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, used, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "active");
     {
         const char *shown;
-        assert_int_equal(mdt_client_show_json(&f->env, idle, &f->a, &shown, &f->err), MDT_OK);
+        assert_int_equal(test_ctx_done(&f->tc, mdt_client_show_json(&f->env, test_ctx_now(&f->tc),
+                                                                    idle, &f->a, &shown, &f->err)),
+                         MDT_OK);
         assert_non_null(strstr(shown, "\"status\":\"expired\""));
     }
 }
@@ -514,27 +532,32 @@ static void test_pending_and_approval(void **state)
     assert_non_null(strstr(doc, "\"registration_access_token\""));
     assert_non_null(strstr(doc, "\"registration_client_uri\":\"https://as.example.com/register/"));
     id = member(&f->a, doc, "client_id");
-    assert_int_equal(mdt_request_list_json(&f->env, "pending", &f->a, &list, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_list_json(&f->env, test_ctx_now(&f->tc),
+                                                                 "pending", &f->a, &list, &f->err)),
+                     MDT_OK);
     arr = json_loads(list, 0, NULL);
     assert_int_equal(json_array_size(arr), 1);
     req_id = mdt_arena_strdup(&f->a, json_string_value(json_object_get(json_array_get(arr, 0), "id")));
     assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "client_id")), id);
     json_decref(arr);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_false(mdt_client_usable(&c, f->clk.t));
 
     f->clk.t = T0 + 100;
-    assert_int_equal(mdt_request_decide(&f->env, req_id, true, "nobody", NULL, 0, &f->a, &out,
-                                        &f->err),
-                     MDT_ERR_ACCESS_DENIED);
-    assert_int_equal(mdt_request_decide(&f->env, req_id, true, NULL, "fine", DAY, &f->a, &out,
-                                        &f->err),
-                     MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_request_decide(&f->env, test_ctx_now(&f->tc), req_id, true,
+                                                 "nobody", NULL, 0, &f->a, &out, &f->err)),
+        MDT_ERR_ACCESS_DENIED);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_request_decide(&f->env, test_ctx_now(&f->tc), req_id, true, NULL,
+                                                 "fine", DAY, &f->a, &out, &f->err)),
+        MDT_OK);
     assert_non_null(strstr(out, "\"status\":\"approved\""));
-    assert_int_equal(mdt_request_decide(&f->env, req_id, false, NULL, NULL, 0, &f->a, &out,
-                                        &f->err),
-                     MDT_ERR_CONFLICT);
-    assert_int_equal(mdt_client_load(&f->env, id, &f->a, &c, &f->err), MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_request_decide(&f->env, test_ctx_now(&f->tc), req_id, false, NULL,
+                                                 NULL, 0, &f->a, &out, &f->err)),
+        MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_client_load(&f->env, id, f->clk.t, &f->a, &c, &f->err), MDT_OK);
     assert_string_equal(c.status, "active");
     assert_int_equal(c.nscopes, 2);
     assert_int_equal(c.expires_at, T0 + 100 + DAY);
@@ -544,14 +567,17 @@ static void test_pending_and_approval(void **state)
     doc = reg(f, "{\"scope\":\"pay\"}", MDT_OK);
     assert_non_null(strstr(doc, "\"status\":\"pending\""));
     f->clk.t += MDT_REQUEST_TTL;
-    assert_int_equal(mdt_request_list_json(&f->env, "expired", &f->a, &list, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_list_json(&f->env, test_ctx_now(&f->tc),
+                                                                 "expired", &f->a, &list, &f->err)),
+                     MDT_OK);
     assert_non_null(strstr(list, "\"scope\":\"pay\""));
     arr = json_loads(list, 0, NULL);
     req_id = mdt_arena_strdup(&f->a, json_string_value(json_object_get(json_array_get(arr, 0), "id")));
     json_decref(arr);
-    assert_int_equal(mdt_request_decide(&f->env, req_id, true, NULL, NULL, 0, &f->a, &out,
-                                        &f->err),
-                     MDT_ERR_CONFLICT);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_request_decide(&f->env, test_ctx_now(&f->tc), req_id, true, NULL,
+                                                 NULL, 0, &f->a, &out, &f->err)),
+        MDT_ERR_CONFLICT);
 }
 
 static void test_refusals_create_nothing(void **state)
@@ -572,7 +598,9 @@ static void test_refusals_create_nothing(void **state)
         MDT_ERR_INVALID_CLIENT_METADATA);
     reg(f, "[]", MDT_ERR_INVALID_CLIENT_METADATA);
     reg(f, "{\"scope\":", MDT_ERR_INVALID_CLIENT_METADATA);
-    assert_int_equal(mdt_client_list_json(&f->env, &f->a, &list, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_list_json(&f->env, test_ctx_now(&f->tc),
+                                                                &f->a, &list, &f->err)),
+                     MDT_OK);
     assert_string_equal(list, "[]");
     /* a public host name passes (the fetch checks what it resolves to) */
     f->env.cfg.jwks_uri_allow_private = false;

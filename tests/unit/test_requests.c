@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "app/env.h"
+#include "test_ctx.h"
 #include "core/arena.h"
 #include "iga/client.h"
 #include "iga/internal.h"
@@ -48,27 +49,27 @@ static void alpha_describe(mdt_env *env, const mdt_request_rec *r, mdt_arena *a,
     json_object_set_new(doc, "shown", json_string("alpha"));
 }
 
-static mdt_rc alpha_approved(mdt_env *env, const mdt_request_rec *r, int64_t for_secs,
+static mdt_rc alpha_approved(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, int64_t for_secs,
                              mdt_err *err)
 {
-    (void)env, (void)err;
+    (void)env, (void)ctx, (void)err;
     alpha_calls.approved++;
     alpha_calls.for_secs = for_secs;
     seen(&alpha_calls, r);
     return MDT_OK;
 }
 
-static mdt_rc alpha_denied(mdt_env *env, const mdt_request_rec *r, mdt_err *err)
+static mdt_rc alpha_denied(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, mdt_err *err)
 {
-    (void)env, (void)err;
+    (void)env, (void)ctx, (void)err;
     alpha_calls.denied++;
     seen(&alpha_calls, r);
     return MDT_OK;
 }
 
-static mdt_rc beta_denied(mdt_env *env, const mdt_request_rec *r, mdt_err *err)
+static mdt_rc beta_denied(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, mdt_err *err)
 {
-    (void)env, (void)err;
+    (void)env, (void)ctx, (void)err;
     beta_calls.denied++;
     seen(&beta_calls, r);
     return MDT_OK;
@@ -90,6 +91,7 @@ typedef struct {
     mdt_env env;
     mdt_arena a;
     mdt_err err;
+    test_ctx tc;
 } fx;
 
 static int fx_setup(void **state)
@@ -104,7 +106,7 @@ static int fx_setup(void **state)
     f->clk.t = T0;
     f->env.clock = (mdt_clock){test_clock_now, &f->clk};
     f->env.rng = mdt_rng_system;
-    f->env.actor = "admin";
+    test_ctx_init(&f->tc, &f->env, "admin");
     assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
     assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
     mdt_arena_init(&f->a, 8192);
@@ -120,6 +122,7 @@ static int fx_teardown(void **state)
     fx *f = *state;
 
     mdt_store_close(f->env.store);
+    test_ctx_free(&f->tc);
     mdt_arena_free(&f->a);
     test_rmdir(f->dir);
     free(f);
@@ -131,7 +134,10 @@ static const char *create(fx *f, const char *type, const char *client_id)
     mdt_request_rec r = {.type = type, .client_id = client_id, .scope = "read"};
     const char *id = NULL;
 
-    assert_int_equal(mdt_iga__request_create_in(&reg, &f->env, &r, &f->a, &id, &f->err), MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env, test_ctx_now(&f->tc), &r,
+                                                         &f->a, &id, &f->err)),
+        MDT_OK);
     assert_non_null(id);
     return id;
 }
@@ -148,8 +154,9 @@ static mdt_rc decide(fx *f, const char *id, bool approve, const char *by, int64_
 {
     const char *json = NULL;
 
-    return mdt_iga__request_decide_in(&reg, &f->env, id, approve, by, NULL, for_secs, &f->a,
-                                      &json, &f->err);
+    return test_ctx_done(&f->tc, mdt_iga__request_decide_in(&reg, &f->env, test_ctx_now(&f->tc), id,
+                                                            approve, by, NULL, for_secs, &f->a,
+                                                            &json, &f->err));
 }
 
 static size_t stored_requests(fx *f)
@@ -168,14 +175,17 @@ static void test_unknown_type_refused_on_create(void **state)
     mdt_request_rec none = {.client_id = "mdt_x"};
     const char *id = "unset";
 
-    assert_int_equal(mdt_iga__request_create_in(&reg, &f->env, &r, &f->a, &id, &f->err),
-                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(
+        mdt_iga__request_create_in(&reg, &f->env, test_ctx_now(&f->tc), &r, &f->a, &id, &f->err),
+        MDT_ERR_INVALID_REQUEST);
     assert_null(id);
     assert_string_equal(mdt_err_public_text(&f->err), "unknown request type");
-    assert_int_equal(mdt_iga__request_create_in(&reg, &f->env, &none, &f->a, &id, &f->err),
-                     MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(
+        mdt_iga__request_create_in(&reg, &f->env, test_ctx_now(&f->tc), &none, &f->a, &id, &f->err),
+        MDT_ERR_INVALID_REQUEST);
     /* the server's own table knows registrations only */
-    assert_int_equal(mdt_request_create(&f->env, &r, &f->a, &id, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_create(&f->env, test_ctx_now(&f->tc), &r,
+                                                              &f->a, &id, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
     assert_int_equal(stored_requests(f), 0);
 }
@@ -190,9 +200,10 @@ static void test_unknown_type_refused_on_decide(void **state)
     assert_int_equal(mdt_store_request_insert(f->env.store, &r, &f->err), MDT_OK);
     assert_int_equal(decide(f, "req_gamma", true, NULL, 0), MDT_ERR_CONFLICT);
     assert_int_equal(decide(f, "req_gamma", false, NULL, 0), MDT_ERR_CONFLICT);
-    assert_int_equal(mdt_request_decide(&f->env, "req_gamma", true, NULL, NULL, 0, &f->a, &json,
-                                        &f->err),
-                     MDT_ERR_CONFLICT);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_request_decide(&f->env, test_ctx_now(&f->tc), "req_gamma", true,
+                                                 NULL, NULL, 0, &f->a, &json, &f->err)),
+        MDT_ERR_CONFLICT);
     assert_string_equal(status_of(f, "req_gamma"), "pending"); /* nothing recorded */
     assert_int_equal(alpha_calls.approved + alpha_calls.denied + beta_calls.denied, 0);
     assert_int_equal(decide(f, "req_nope", true, NULL, 0), MDT_ERR_NOT_FOUND);
@@ -285,8 +296,9 @@ static void test_describe_pending_only(void **state)
     int shown = 0;
 
     assert_int_equal(decide(f, done, false, NULL, 0), MDT_OK);
-    assert_int_equal(mdt_iga__request_list_in(&reg, &f->env, NULL, &f->a, &json, &f->err),
-                     MDT_OK);
+    assert_int_equal(
+        mdt_iga__request_list_in(&reg, &f->env, test_ctx_now(&f->tc), NULL, &f->a, &json, &f->err),
+        MDT_OK);
     arr = json_loads(json, 0, NULL);
     assert_int_equal(json_array_size(arr), 2);
     json_array_foreach(arr, i, x) {
@@ -309,7 +321,8 @@ static void test_owner_may_decide_per_type(void **state)
     json_t *d;
 
     assert_int_equal(mdt_store_user_insert(f->env.store, &u, &f->err), MDT_OK);
-    assert_int_equal(mdt_client_create(&f->env, meta, strlen(meta), &f->a, &doc, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_create(&f->env, test_ctx_now(&f->tc), meta,
+                                                             strlen(meta), &f->a, &doc, &f->err)),
                      MDT_OK);
     d = json_loads(doc, 0, NULL);
     client_id = mdt_arena_strdup(&f->a, json_string_value(json_object_get(d, "client_id")));

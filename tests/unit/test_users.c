@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "app/env.h"
+#include "test_ctx.h"
 #include "core/arena.h"
 #include "store/store.h"
 #include "users/password.h"
@@ -24,6 +25,7 @@ typedef struct {
     mdt_env env;
     mdt_arena a;
     mdt_err err;
+    test_ctx tc;
 } fx;
 
 static int fx_setup(void **state)
@@ -38,7 +40,7 @@ static int fx_setup(void **state)
     f->clk.t = T0;
     f->env.clock = (mdt_clock){test_clock_now, &f->clk};
     f->env.rng = mdt_rng_system;
-    f->env.actor = "test";
+    test_ctx_init(&f->tc, &f->env, "test");
     f->env.cfg.argon2_time_cost = 1;
     f->env.cfg.argon2_memory_kib = 8192;
     f->env.cfg.argon2_parallelism = 1;
@@ -55,6 +57,7 @@ static int fx_teardown(void **state)
     fx *f = *state;
 
     mdt_store_close(f->env.store);
+    test_ctx_free(&f->tc);
     mdt_arena_free(&f->a);
     test_rmdir(f->dir);
     free(f);
@@ -65,8 +68,9 @@ static int fx_teardown(void **state)
 
 static mdt_rc create(fx *f, const char *username, const char *const *roles, const char *pw)
 {
-    return mdt_user_create(&f->env, username, "Alice Liddell", "alice@example.com", roles, pw,
-                           strlen(pw), &f->err);
+    return test_ctx_done(&f->tc,
+                         mdt_user_create(&f->env, test_ctx_now(&f->tc), username, "Alice Liddell",
+                                         "alice@example.com", roles, pw, strlen(pw), &f->err));
 }
 
 static mdt_rc login(fx *f, const char *username, const char *pw)
@@ -217,8 +221,10 @@ static void test_create_get_list(void **state)
     assert_int_equal(create(f, "zed", NULL, PW), MDT_OK);
     f->clk.t = T0 + 60;
     assert_int_equal(create(f, "alice", both, PW), MDT_OK);
-    assert_int_equal(mdt_user_create(&f->env, "bob.b@corp-1_x", NULL, NULL, NULL, PW, strlen(PW),
-                                     &f->err), MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "bob.b@corp-1_x", NULL,
+                                              NULL, NULL, PW, strlen(PW), &f->err)),
+        MDT_OK);
     assert_int_equal(mdt_store_user_count(f->env.store, &n, &f->err), MDT_OK);
     assert_int_equal(n, 3);
 
@@ -305,17 +311,27 @@ static void test_validation(void **state)
     BADREQ(create(f, "alice", bad_role, PW));
     assert_string_equal(f->err.msg, "role must be admin or approver");
     BADREQ(create(f, "alice", empty_role, PW));
-    BADREQ(mdt_user_create(&f->env, "alice", NULL, "alice", NULL, PW, strlen(PW), &f->err));
-    BADREQ(mdt_user_create(&f->env, "alice", NULL, "a@b@c", NULL, PW, strlen(PW), &f->err));
-    BADREQ(mdt_user_create(&f->env, "alice", NULL, "al ice@x", NULL, PW, strlen(PW), &f->err));
-    BADREQ(mdt_user_create(&f->env, "alice", NULL, "@x", NULL, PW, strlen(PW), &f->err));
-    BADREQ(mdt_user_create(&f->env, "alice", NULL, "a@", NULL, PW, strlen(PW), &f->err));
-    BADREQ(mdt_user_create(&f->env, "alice", NULL, "a@x\n", NULL, PW, strlen(PW), &f->err));
+    BADREQ(test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "alice", NULL,
+                                                 "alice", NULL, PW, strlen(PW), &f->err)));
+    BADREQ(test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "alice", NULL,
+                                                 "a@b@c", NULL, PW, strlen(PW), &f->err)));
+    BADREQ(test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "alice", NULL,
+                                                 "al ice@x", NULL, PW, strlen(PW), &f->err)));
+    BADREQ(test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "alice", NULL, "@x",
+                                                 NULL, PW, strlen(PW), &f->err)));
+    BADREQ(test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "alice", NULL, "a@",
+                                                 NULL, PW, strlen(PW), &f->err)));
+    BADREQ(test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "alice", NULL,
+                                                 "a@x\n", NULL, PW, strlen(PW), &f->err)));
     assert_string_equal(f->err.msg, "email must contain one @ and no spaces");
-    BADREQ(mdt_user_create(&f->env, "alice", long_display, NULL, NULL, PW, strlen(PW), &f->err));
-    BADREQ(mdt_user_create(&f->env, "alice", "A\tB", NULL, NULL, PW, strlen(PW), &f->err));
-    BADREQ(mdt_user_create(&f->env, "alice", "bad \xc3\x28 utf8", NULL, NULL, PW, strlen(PW),
-                           &f->err));
+    BADREQ(
+        test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "alice", long_display,
+                                              NULL, NULL, PW, strlen(PW), &f->err)));
+    BADREQ(test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "alice", "A\tB",
+                                                 NULL, NULL, PW, strlen(PW), &f->err)));
+    BADREQ(test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "alice",
+                                                 "bad \xc3\x28 utf8", NULL, NULL, PW, strlen(PW),
+                                                 &f->err)));
     BADREQ(create(f, "alice", NULL, "short pw 11"));  /* 11 characters */
     assert_string_equal(f->err.msg, "password too short");
     BADREQ(create(f, "alice", NULL, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
@@ -324,10 +340,13 @@ static void test_validation(void **state)
     assert_int_equal(mdt_store_user_count(f->env.store, &n, &f->err), MDT_OK);
     assert_int_equal(n, 0); /* nothing stored */
     assert_int_equal(create(f, "alice", NULL, "exactly 12 c"), MDT_OK);
-    assert_int_equal(mdt_user_create(&f->env, "bob", "Zoë Ünal", "zoë@exämple.com", NULL,
-                                     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                                     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 24,
-                                     &f->err), MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "bob", "Zoë Ünal",
+                                              "zoë@exämple.com", NULL,
+                                              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+                                              24, &f->err)),
+        MDT_OK);
 #undef BADREQ
 }
 
@@ -370,7 +389,9 @@ static void test_disable(void **state)
     assert_int_equal(mdt_store_consent_put(f->env.store, &consent, &f->err), MDT_OK);
     f->clk.t = T0 + 100;
     seq = audit_seq(f);
-    assert_int_equal(mdt_user_disable(&f->env, "alice", &f->err), MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_user_disable(&f->env, test_ctx_now(&f->tc), "alice", &f->err)),
+        MDT_OK);
     /* the sessions end and what clients were allowed goes */
     assert_int_equal(mdt_store_session_get(f->env.store, sess.hash, &f->a, &back, &f->err), MDT_OK);
     assert_int_equal(back.revoked_at, T0 + 100);
@@ -381,14 +402,18 @@ static void test_disable(void **state)
     assert_int_equal(u.updated_at, T0 + 100);
     assert_int_equal(u.created_at, T0);
     assert_int_equal(audit_seq(f), seq + 1);
-    assert_int_equal(mdt_user_disable(&f->env, "alice", &f->err), MDT_OK); /* idempotent */
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_user_disable(&f->env, test_ctx_now(&f->tc), "alice", &f->err)),
+        MDT_OK); /* idempotent */
     assert_int_equal(audit_seq(f), seq + 1);
     /* the right password no longer logs in, with the same public text */
     assert_int_equal(mdt_user_authenticate(&f->env, "alice", PW, strlen(PW), &f->a, &u, &f->err),
                      MDT_ERR_ACCESS_DENIED);
     assert_string_equal(f->err.msg, "invalid username or password");
     assert_non_null(strstr(f->err.detail, "disabled"));
-    assert_int_equal(mdt_user_disable(&f->env, "nobody", &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_user_disable(&f->env, test_ctx_now(&f->tc), "nobody", &f->err)),
+        MDT_ERR_NOT_FOUND);
     assert_int_equal(mdt_store_audit_each(f->env.store, 0, 0, scan_event, &scan, &f->err), MDT_OK);
     assert_string_equal(scan.types, "user.created,user.disabled");
     assert_false(scan.leaked);
@@ -404,11 +429,15 @@ static void test_passwd(void **state)
     assert_int_equal(create(f, "alice", NULL, PW), MDT_OK);
     before = get(f, "alice");
     f->clk.t = T0 + 5;
-    assert_int_equal(mdt_user_passwd(&f->env, "alice", "too short", 9, &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_user_passwd(&f->env, test_ctx_now(&f->tc), "alice",
+                                                           "too short", 9, &f->err)),
                      MDT_ERR_INVALID_REQUEST);
-    assert_int_equal(mdt_user_passwd(&f->env, "nobody", new_pw, strlen(new_pw), &f->err),
+    assert_int_equal(test_ctx_done(&f->tc, mdt_user_passwd(&f->env, test_ctx_now(&f->tc), "nobody",
+                                                           new_pw, strlen(new_pw), &f->err)),
                      MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_user_passwd(&f->env, "alice", new_pw, strlen(new_pw), &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_user_passwd(&f->env, test_ctx_now(&f->tc), "alice",
+                                                           new_pw, strlen(new_pw), &f->err)),
+                     MDT_OK);
     after = get(f, "alice");
     assert_string_not_equal(before.password_hash, after.password_hash);
     assert_int_equal(after.updated_at, T0 + 5);
@@ -417,7 +446,9 @@ static void test_passwd(void **state)
     assert_int_equal(login(f, "alice", PW), MDT_ERR_ACCESS_DENIED);
     assert_int_equal(login(f, "alice", new_pw), MDT_OK);
     /* the same password again still gets a fresh salt */
-    assert_int_equal(mdt_user_passwd(&f->env, "alice", new_pw, strlen(new_pw), &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_user_passwd(&f->env, test_ctx_now(&f->tc), "alice",
+                                                           new_pw, strlen(new_pw), &f->err)),
+                     MDT_OK);
     assert_string_not_equal(get(f, "alice").password_hash, after.password_hash);
     assert_int_equal(mdt_store_audit_each(f->env.store, 0, 0, scan_event, &scan, &f->err), MDT_OK);
     assert_string_equal(scan.types, "user.created,user.password_changed,user.password_changed");
@@ -436,7 +467,9 @@ static void test_rehash_after_param_change(void **state)
     p = mdt_password_params(&f->env.cfg);
     assert_true(mdt_password_needs_rehash(get(f, "alice").password_hash, &p));
     assert_int_equal(login(f, "alice", PW), MDT_OK); /* old hashes keep working */
-    assert_int_equal(mdt_user_passwd(&f->env, "alice", PW, strlen(PW), &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_user_passwd(&f->env, test_ctx_now(&f->tc), "alice",
+                                                           PW, strlen(PW), &f->err)),
+                     MDT_OK);
     assert_false(mdt_password_needs_rehash(get(f, "alice").password_hash, &p));
 }
 

@@ -1,0 +1,119 @@
+/* The request context and its audit events (ctx.h). */
+#include "app/ctx.h"
+
+#include <string.h>
+
+void mdt_ctx_events_init(mdt_ctx_events *e, mdt_arena *a)
+{
+    memset(e, 0, sizeof(*e));
+    e->arena = a;
+}
+
+void mdt_ctx_init(mdt_ctx *ctx, mdt_ctx_events *events, const char *actor, int64_t now,
+                  const char *request_id, const char *client_ip)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->actor = actor;
+    ctx->now = now;
+    ctx->request_id = request_id;
+    ctx->client_ip = client_ip;
+    ctx->events = events;
+}
+
+const char *mdt_ctx_actor(const mdt_ctx *ctx)
+{
+    return ctx->actor ? ctx->actor : "system";
+}
+
+mdt_ctx mdt_ctx_as(const mdt_ctx *ctx, const char *actor)
+{
+    mdt_ctx sub = *ctx;
+
+    sub.actor = actor;
+    return sub;
+}
+
+/* Copies *s into the arena; false when out of memory. */
+static bool copy(mdt_arena *a, const char **s)
+{
+    if (!*s)
+        return true;
+    *s = mdt_arena_strdup(a, *s);
+    return *s != NULL;
+}
+
+static bool grow(mdt_ctx_events *e)
+{
+    size_t cap = e->cap ? e->cap * 2 : 4;
+    mdt_audit_event *ev;
+
+    if (cap > MDT_CTX_EVENTS_MAX)
+        cap = MDT_CTX_EVENTS_MAX;
+    if (!(ev = mdt_arena_alloc(e->arena, cap * sizeof(*ev))))
+        return false;
+    if (e->n)
+        memcpy(ev, e->ev, e->n * sizeof(*ev));
+    e->ev = ev;
+    e->cap = cap;
+    return true;
+}
+
+mdt_rc mdt_ctx_audit(mdt_ctx *ctx, const mdt_audit_event *ev, mdt_err *err)
+{
+    mdt_ctx_events *l = ctx->events;
+    mdt_audit_event e = *ev;
+
+    if (!e.type)
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "audit event without a type");
+    if (!l)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "a context without an event list");
+    if (l->n == MDT_CTX_EVENTS_MAX)
+        return mdt_failf(err, MDT_ERR_INTERNAL, "internal error",
+                         "more than %d audit events in one request", MDT_CTX_EVENTS_MAX);
+    if ((l->n == l->cap && !grow(l)) || !copy(l->arena, &e.type) || !copy(l->arena, &e.actor) ||
+        !copy(l->arena, &e.client_id) || !copy(l->arena, &e.subject) ||
+        !copy(l->arena, &e.decision) || !copy(l->arena, &e.reason) ||
+        !copy(l->arena, &e.request_id) || !copy(l->arena, &e.ip) || !copy(l->arena, &e.data))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    l->ev[l->n++] = e;
+    return MDT_OK;
+}
+
+mdt_rc mdt_ctx_audit_outcome(mdt_ctx *ctx, const mdt_audit_event *ev, mdt_err *err)
+{
+    mdt_audit_event e = *ev;
+
+    if (!e.request_id)
+        e.request_id = ctx->request_id;
+    if (!e.ip)
+        e.ip = ctx->client_ip;
+    return mdt_ctx_audit(ctx, &e, err);
+}
+
+void mdt_ctx_drop_events(mdt_ctx *ctx)
+{
+    if (ctx->events)
+        ctx->events->n = 0;
+}
+
+/* One event, durable on return: through the writer thread when it runs,
+ * else in the calling thread. */
+static mdt_rc append(mdt_env *env, const mdt_audit_event *ev, mdt_err *err)
+{
+    if (env->audit)
+        return mdt_audit_record(env->audit, ev, err);
+    return mdt_audit_append_now(env->store, &env->clock, ev, err);
+}
+
+mdt_rc mdt_ctx_commit(mdt_env *env, mdt_ctx *ctx, mdt_err *err)
+{
+    mdt_ctx_events *l = ctx->events;
+    mdt_rc rc = MDT_OK;
+
+    if (!l)
+        return MDT_OK;
+    for (size_t i = 0; i < l->n && rc == MDT_OK; i++)
+        rc = append(env, &l->ev[i], err);
+    l->n = 0;
+    return rc;
+}
