@@ -120,8 +120,9 @@ typedef struct {
                                                  is left out */
     size_t nparams;
     char code[64];            /* CODE: the code itself (a secret: mdt_authz_outcome_wipe) */
-    bool has_audit;           /* audit: recorded with the response (the response waits
-                                 until it is durable) */
+    bool has_audit;           /* audit: the outcome's event, returned with the decision
+                                 (a pure value); the page that renders the outcome records
+                                 it in the request's context (mdt_resp_audit) */
     mdt_audit_event audit;
 } mdt_authz_outcome;
 
