@@ -287,14 +287,28 @@ void mdt_authz_error_page(mdt_req *req, mdt_authz_outcome *o, int status, const 
     audit(req, o, "authz.refused", "deny", client_id, NULL, message, NULL);
 }
 
-/* A server fault while answering the consent page (not audited). */
-static void fault_page(mdt_authz_outcome *o, const char *message)
+void mdt_authz_fault_page(mdt_req *req, mdt_authz_outcome *o, const mdt_err *err,
+                          const char *client_id, const char *message)
 {
+    int status = mdt_rc_http_status(err->rc);
+
+    mdt_authz_error_page(req, o, status >= 500 ? status : 500, client_id, message);
+    o->has_fault = true;
+    o->fault = *err;
+}
+
+/* A server fault while answering the consent page (not audited). */
+static void fault_page(mdt_authz_outcome *o, const mdt_err *err, const char *message)
+{
+    int status = mdt_rc_http_status(err->rc);
+
     o->kind = MDT_AUTHZ_SHOW_ERROR;
-    o->status = 500;
+    o->status = status >= 500 ? status : 500;
     o->title = "Something went wrong";
     o->message = message;
     o->has_audit = false;
+    o->has_fault = true;
+    o->fault = *err;
 }
 
 /* The response to p's redirect URI in p's response mode. */
@@ -350,7 +364,7 @@ static bool request_use(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const 
                              "This authorization request was already answered or has expired. "
                              "Go back to the application and start again.");
     else if (rc != MDT_OK)
-        mdt_authz_error_page(req, o, 500, c->client_id,
+        mdt_authz_fault_page(req, o, &err, c->client_id,
                              "The service could not read the authorization request.");
     return rc == MDT_OK;
 }
@@ -383,13 +397,14 @@ static void respond_code(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const
         return;
     code_bind(&rec, p, u);
     if (mdt_random_b64url(&env->rng, AUTHZ_CODE_BYTES, o->code) != MDT_OK) {
-        mdt_authz_error_page(req, o, 500, c->client_id, "The service could not issue a code.");
+        mdt_fail(&err, MDT_ERR_CRYPTO, "no random bytes for a code");
+        mdt_authz_fault_page(req, o, &err, c->client_id, "The service could not issue a code.");
         return;
     }
     mdt_sha256(o->code, strlen(o->code), rec.hash);
     if (mdt_store_code_insert(env->store, &rec, &err) != MDT_OK) {
         mdt_authz_outcome_wipe(o);
-        mdt_authz_error_page(req, o, 500, c->client_id, "The service could not issue a code.");
+        mdt_authz_fault_page(req, o, &err, c->client_id, "The service could not issue a code.");
         return;
     }
     deliver(o, MDT_AUTHZ_CODE, p);
@@ -435,7 +450,7 @@ static void send_to(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_
     mdt_err err = {0};
 
     if (!id && mdt_authz_request_save(env, req, p, &id, &err) != MDT_OK) {
-        mdt_authz_error_page(req, o, 500, p->client_id,
+        mdt_authz_fault_page(req, o, &err, p->client_id,
                              "The service could not keep the authorization request.");
         return;
     }
@@ -448,8 +463,10 @@ static void send_to(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_
         mdt_url_encode(req->arena, p->client_id),
         mdt_url_encode(req->arena,
                        mdt_arena_printf(req->arena, "%s%s", MDT_AUTHZ_REQUEST_URI_PREFIX, id)));
-    if (!o->resume)
-        mdt_authz_error_page(req, o, 500, p->client_id, "Out of memory.");
+    if (!o->resume) {
+        mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
+        mdt_authz_fault_page(req, o, &err, p->client_id, "Out of memory.");
+    }
 }
 
 /* Sign-in needed: login_required for prompt=none, else sign in. */
@@ -479,7 +496,7 @@ static void proceed(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_
     if (u && !mdt_authz_needs_login(req->now, p, u) &&
         mdt_consent_covers(env, u->username, c->client_id, p->scope, req->arena, &covered,
                            &err) != MDT_OK) {
-        mdt_authz_error_page(req, o, 500, c->client_id, "The service could not read consents.");
+        mdt_authz_fault_page(req, o, &err, c->client_id, "The service could not read consents.");
         return;
     }
     switch ((step = mdt_authz_next_step(p, u, covered, req->now))) {
@@ -538,7 +555,7 @@ static bool resume(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_c
     if (rc == MDT_ERR_NOT_FOUND)
         unknown_request(env, req, o, c);
     else if (rc != MDT_OK)
-        mdt_authz_error_page(req, o, 500, c->client_id,
+        mdt_authz_fault_page(req, o, &err, c->client_id,
                              "The service could not read the authorization request.");
     return rc == MDT_OK;
 }
@@ -562,12 +579,11 @@ static bool find_client(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const 
         mdt_authz_error_page(req, o, 400, client_id,
                              "The application asking for access is not registered to sign "
                              "people in (authorization_code grant).");
+    else if (rc == MDT_OK || rc == MDT_ERR_NOT_FOUND)
+        mdt_authz_error_page(req, o, 400, client_id,
+                             "The application asking for access is unknown or not active.");
     else
-        mdt_authz_error_page(req, o, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND ? 400 : 500,
-                             client_id, rc == MDT_OK || rc == MDT_ERR_NOT_FOUND
-                                            ? "The application asking for access is unknown "
-                                              "or not active."
-                                            : "The service could not read the client.");
+        mdt_authz_fault_page(req, o, &err, client_id, "The service could not read the client.");
     return false;
 }
 
@@ -627,7 +643,7 @@ bool mdt_authz_consent_pending(mdt_env *env, mdt_req *req, const char *id,
         return false;
     }
     if (rc != MDT_OK) {
-        fault_page(o, "The service could not read the authorization request.");
+        fault_page(o, &err, "The service could not read the authorization request.");
         return false;
     }
     /* the request's sign-in requirements (prompt=login, max_age) hold here
@@ -661,7 +677,7 @@ static void consent_granted(mdt_env *env, mdt_req *req, const mdt_authz_user *u,
     if (mdt_consent_remember(env, u->username, c->client_id, p->scope, req->now, req->arena,
                              &err) != MDT_OK ||
         mdt_ctx_audit_outcome(&req->ctx, &ev, &err) != MDT_OK) {
-        fault_page(o, "The service could not record your consent.");
+        fault_page(o, &err, "The service could not record your consent.");
         return;
     }
     respond_code(env, req, o, c, p, u, NULL);

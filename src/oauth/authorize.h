@@ -108,7 +108,7 @@ typedef enum {
 
 typedef struct {
     mdt_authz_kind kind;
-    int status;               /* SHOW_ERROR: 400 or 500 */
+    int status;               /* SHOW_ERROR: 400, or 500/503 for a server fault */
     const char *title;        /* SHOW_ERROR: the page's title */
     const char *message;      /* SHOW_ERROR: the page's text (public) */
     const char *request_id;   /* NEEDS_LOGIN, NEEDS_CONSENT: the stored request */
@@ -124,6 +124,9 @@ typedef struct {
                                  (a pure value); the page that renders the outcome records
                                  it in the request's context (mdt_resp_audit) */
     mdt_audit_event audit;
+    bool has_fault;           /* SHOW_ERROR of a server fault: fault, for the page to report
+                                 (mdt_resp_fault: logged once with the request id) */
+    mdt_err fault;
 } mdt_authz_outcome;
 
 /* Wipes the code an outcome carries, once it has been rendered. */
@@ -156,6 +159,11 @@ void mdt_authz_consent_answer(mdt_env *env, mdt_req *req, const mdt_authz_user *
 
 /* An error page outcome, audited as authz.refused (never a redirect). */
 void mdt_authz_error_page(mdt_req *req, mdt_authz_outcome *out, int status,
+                          const char *client_id, const char *message);
+/* The error page of a server fault (err's status: 503 when the store is
+ * unavailable, else 500; audited as authz.refused with the public message),
+ * carrying err for the page to report. */
+void mdt_authz_fault_page(mdt_req *req, mdt_authz_outcome *out, const mdt_err *err,
                           const char *client_id, const char *message);
 
 /* POST /par (RFC 9126, par.c): client authentication as at /token, the

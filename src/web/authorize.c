@@ -102,6 +102,8 @@ static bool render(mdt_req *req, mdt_resp *resp, const mdt_authz_outcome *o)
 
     switch (o->kind) {
     case MDT_AUTHZ_SHOW_ERROR:
+        if (o->has_fault)
+            mdt_resp_fault(resp, &o->fault);
         mdt_web_message_page(resp, o->status, o->title, o->message);
         return true;
     case MDT_AUTHZ_NEEDS_LOGIN:
@@ -129,12 +131,16 @@ void mdt_web_authz_render(mdt_req *req, mdt_resp *resp, mdt_authz_outcome *o)
     const char *client_id = o->audit.client_id;
 
     if (!render(req, resp, o)) {
+        mdt_err err = {0};
+        mdt_fail(&err, MDT_ERR_NOMEM, "out of memory building the answer");
         if (o->kind == MDT_AUTHZ_REDIRECT_ERROR)
             mdt_authz_error_page(req, o, 400, client_id, "The response is too large.");
         else if (o->kind == MDT_AUTHZ_CODE)
-            mdt_authz_error_page(req, o, 500, client_id, "The service could not issue a code.");
+            mdt_authz_fault_page(req, o, &err, client_id, "The service could not issue a code.");
         else
-            mdt_authz_error_page(req, o, 500, client_id, "Out of memory.");
+            mdt_authz_fault_page(req, o, &err, client_id, "Out of memory.");
+        if (o->has_fault)
+            mdt_resp_fault(resp, &o->fault);
         mdt_web_message_page(resp, o->status, o->title, o->message);
     }
     if (o->has_audit)
@@ -152,7 +158,7 @@ void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp)
 
     if (rc != MDT_OK && rc != MDT_ERR_NOT_FOUND) {
         memset(&o, 0, sizeof(o));
-        mdt_authz_error_page(req, &o, 500, NULL, "The service could not read the session.");
+        mdt_authz_fault_page(req, &o, &err, NULL, "The service could not read the session.");
     } else {
         mdt_authorize(env, req, rc == MDT_OK ? &u : NULL, &o);
     }

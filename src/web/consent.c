@@ -157,9 +157,9 @@ void mdt_web_allow_form_target(mdt_req *req, mdt_resp *resp, const char *redirec
             resp->headers[i].value = csp;
 }
 
-static void fault(mdt_resp *resp, const char *what)
+static void fault(mdt_resp *resp, const mdt_err *err, const char *what)
 {
-    mdt_web_message_page(resp, 500, "Something went wrong", what);
+    mdt_web_fault_page(resp, err, what);
 }
 
 /* Who registered c, for the notice of an unverified client. */
@@ -191,11 +191,11 @@ static void render(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_ses
 
     if (mdt_web_csrf_issue(env, req, resp, s, "consent", &csrf, &err) != MDT_OK ||
         scope_list(env, req, p->scope, &scopes, &err) != MDT_OK) {
-        fault(resp, "The service could not show this request.");
+        fault(resp, &err, "The service could not show this request.");
         return;
     }
     if (unverified_notice(req, c, p, &notice, &err) != MDT_OK) {
-        fault(resp, "The service could not show this request.");
+        fault(resp, &err, "The service could not show this request.");
         return;
     }
     mdt_kv vars[] = {
@@ -216,7 +216,7 @@ static void render(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_ses
     };
     if (mdt_web_render_str(req->arena, consent_tpl, vars, MDT_ARRAY_LEN(vars), &body, &err) !=
         MDT_OK) {
-        fault(resp, "The service could not show this request.");
+        fault(resp, &err, "The service could not show this request.");
         return;
     }
     mdt_web_page(resp, 200, "Allow access?", body);
@@ -240,7 +240,7 @@ static bool need_session(mdt_env *env, mdt_req *req, mdt_resp *resp, const char 
     if (rc == MDT_OK)
         return true;
     if (rc != MDT_ERR_NOT_FOUND) {
-        fault(resp, "The service could not read the session.");
+        fault(resp, &err, "The service could not read the session.");
         return false;
     }
     o.resume = consent_path(req, id);

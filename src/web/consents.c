@@ -36,9 +36,9 @@ static const char item_tpl[] =
     "<button type=\"submit\" name=\"revoke\" value=\"{{client_id}}\" class=\"secondary\" "
     "aria-label=\"Revoke the consent given to {{name}}\">Revoke</button></li>\n";
 
-static void fault(mdt_resp *resp, const char *what)
+static void fault(mdt_resp *resp, const mdt_err *err, const char *what)
 {
-    mdt_web_message_page(resp, 500, "Something went wrong", what);
+    mdt_web_fault_page(resp, err, what);
 }
 
 /* The session, or a redirect to /login that comes back here (false). */
@@ -50,7 +50,7 @@ static bool need_session(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_web_ses
     if (rc == MDT_OK)
         return true;
     if (rc != MDT_ERR_NOT_FOUND) {
-        fault(resp, "The service could not read the session.");
+        fault(resp, &err, "The service could not read the session.");
         return false;
     }
     resp->status = 303;
@@ -121,13 +121,13 @@ void mdt_handle_consents_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (!need_session(env, req, resp, &s))
         return;
     if (rows(env, req, resp, &s, &table, &err) != MDT_OK) {
-        fault(resp, "The service could not list your consents.");
+        fault(resp, &err, "The service could not list your consents.");
         return;
     }
     mdt_kv vars[] = {{"rows", table}, {"username", s.rec.username}};
     if (mdt_web_render_str(req->arena, page_tpl, vars, MDT_ARRAY_LEN(vars), &body, &err) !=
         MDT_OK) {
-        fault(resp, "The service could not list your consents.");
+        fault(resp, &err, "The service could not list your consents.");
         return;
     }
     mdt_web_page(resp, 200, "Your consents", body);
@@ -189,7 +189,7 @@ void mdt_handle_consents(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return;
     }
     if (rc != MDT_OK || mdt_consent_revoke(env, s.rec.username, client_id, req->now, &err) != MDT_OK) {
-        fault(resp, "The service could not revoke this consent.");
+        fault(resp, &err, "The service could not revoke this consent.");
         return;
     }
     resp->status = 303;

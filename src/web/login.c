@@ -185,15 +185,10 @@ static void audit(mdt_req *req, mdt_resp *resp, const char *type, const char *de
 
 static void fault_page(mdt_resp *resp, const mdt_err *err)
 {
-    int status = mdt_rc_http_status(err->rc);
-
-    if (status < 400)
-        status = 500;
-    mdt_resp_fault(resp, err);
-    mdt_web_message_page(resp, status, "Something went wrong",
-                         mdt_rc_is_server_fault(err->rc)
-                             ? "The service could not complete this request. Try again later."
-                             : err->msg);
+    mdt_web_fault_page(resp, err,
+                       mdt_rc_is_server_fault(err->rc)
+                           ? "The service could not complete this request. Try again later."
+                           : err->msg);
 }
 
 static void login_page(mdt_env *env, mdt_req *req, mdt_resp *resp, int status,

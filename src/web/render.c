@@ -159,6 +159,17 @@ void mdt_web_message_page(mdt_resp *resp, int status, const char *title, const c
     mdt_buf_free(&b);
 }
 
+void mdt_web_fault_page(mdt_resp *resp, const mdt_err *err, const char *what)
+{
+    int status = err ? mdt_rc_http_status(err->rc) : 500;
+
+    if (status < 400)
+        status = 500;
+    if (err)
+        mdt_resp_fault(resp, err);
+    mdt_web_message_page(resp, status, "Something went wrong", what);
+}
+
 mdt_rc mdt_web_render_str(mdt_arena *a, const char *tpl, const mdt_kv *vars, size_t n,
                           const char **out, mdt_err *err)
 {

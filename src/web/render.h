@@ -59,5 +59,9 @@ void mdt_web_continue_page(mdt_resp *resp, const char *title, const char *url, c
 
 /* A page with one escaped paragraph of text. */
 void mdt_web_message_page(mdt_resp *resp, int status, const char *title, const char *message);
+/* The page of a fault: err reported once (mdt_resp_fault: logged with the
+ * request id, the access log's fault field) and a page with what, the
+ * public text; the status is err's (500 for a server fault). */
+void mdt_web_fault_page(mdt_resp *resp, const mdt_err *err, const char *what);
 
 #endif

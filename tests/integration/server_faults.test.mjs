@@ -14,7 +14,9 @@ import {
   agentMetadata, assertOAuthError, auditEvents, createFixtureScopes, eventBody, eventType, post, show,
   tokenBasic,
 } from './lib/oauth.mjs';
-import { createUsers, FAST_ARGON2, PASSWORD } from './lib/authz.mjs';
+import {
+  authorizeUrl, createUsers, FAST_ARGON2, PASSWORD, pkce, signedIn,
+} from './lib/authz.mjs';
 import { CookieJar, csrfOf } from './lib/browser.mjs';
 import { CLIENT_ASSERTION_TYPE, clientClaims, keyPair, sign } from './lib/assertions.mjs';
 import { onlySqlite } from './lib/pg.mjs';
@@ -214,5 +216,40 @@ describe('server faults', { timeout: 90_000, skip: onlySqlite('holds SQLite\'s w
       'the access log line');
     assert.equal(access.status, 503);
     assert.equal(access.fault, errorLine.msg, JSON.stringify(access));
+  });
+
+  it('a store failure at /authorize: a fault page, never a redirect, logged with the request id', async () => {
+    const jar = await signedIn(srv, 'alice');
+    const web = createClient(srv, {
+      client_name: 'Calendar', kind: 'web', owner: 'alice', grant_types: ['authorization_code'],
+      redirect_uris: ['https://calendar.example/cb'], scope: 'read', token_endpoint_auth_method: 'client_secret_basic',
+    });
+    const p = await pkce();
+    const pages = [
+      [authorizeUrl(srv, {
+        response_type: 'code', client_id: web.client_id, redirect_uri: 'https://calendar.example/cb', scope: 'read',
+        code_challenge: p.challenge, code_challenge_method: 'S256', state: 'st',
+      }), /The service could not/],
+    ];
+    for (const [url, text] of pages) {
+      const faultsBefore = logLines(srv).filter((l) => l.level === 'error').length;
+      lock = await lockDatabase(path.join(srv.dir, 'mandate.db'));
+      const pending = jar.fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(30_000) }).catch((e) => e);
+      const errorLine = await storeFault(srv, faultsBefore);
+      assert.equal(await lock.release(), 0, 'sqlite3 released the lock');
+      const r = await pending;
+      assert.ok(!(r instanceof Error), `request failed: ${r}`);
+      const page = await r.text();
+      assert.equal(r.status, 503, `${url}: ${page.slice(0, 300)}`);
+      assert.match(page, text);
+      assert.ok(!r.headers.get('location'), 'never a redirect');
+      assert.ok(!/locked|busy/i.test(page), 'no private detail on the page');
+      const rid = r.headers.get('x-request-id');
+      assert.equal(errorLine.request_id, rid, JSON.stringify(errorLine));
+      const access = await waitLog(srv, (lines) => lines.find((l) => l.type === 'access' && l.request_id === rid),
+        'the access log line');
+      assert.equal(access.status, 503);
+      assert.equal(access.fault, errorLine.msg, JSON.stringify(access));
+    }
   });
 });
