@@ -407,7 +407,7 @@ static mdt_rc first_row(sconn *c, mdt_db_stmt *st, int bound, const char *what,
 /* Runs a cached statement without parameters (BEGIN, COMMIT, ...). */
 static mdt_rc run_q(sconn *c, enum mdt_q q, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, q, &st, err);
 
     return rc != MDT_OK ? rc : run(c, st, 0, mdt_store__sql_text(c->drv, q), err);
@@ -689,7 +689,7 @@ static mdt_rc get_by_text(mdt_store *s, enum mdt_q q, const char *key, row_fn fn
                           void *out, const char *what, const char *notfound, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, q, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -702,7 +702,7 @@ static mdt_rc list_all(mdt_store *s, enum mdt_q q, row_fn fn, mdt_arena *a, size
                        size_t *n, const char *what, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, q, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -792,7 +792,7 @@ static void sql_thread_done(mdt_store *base)
 /* A cached statement without parameters that returns one integer. */
 static mdt_rc q_int(sconn *c, enum mdt_q q, int64_t *out, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, q, &st, err);
 
     if (rc != MDT_OK)
@@ -815,7 +815,7 @@ static mdt_rc version_in_tx(sconn *c, int *out, mdt_err *err)
 
 static mdt_rc record_version(sconn *c, const mdt_migration *m, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, Q_MIGRATION_RECORD, &st, err);
 
     if (rc != MDT_OK)
@@ -890,7 +890,7 @@ static mdt_rc sql_schema_version(mdt_store *s, int *out, mdt_err *err)
 static mdt_rc sql_ping(mdt_store *s, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_PING, &c, &st, err);
 
     return rc != MDT_OK ? rc : run(c, st, 0, "ping", err);
@@ -908,7 +908,7 @@ static int bind_cred(mdt_db_stmt *st, const mdt_cred_rec *v, const char *client_
 
 static mdt_rc cred_insert(sconn *c, const mdt_cred_rec *v, const char *client_id, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, Q_CRED_INSERT, &st, err);
 
     return rc != MDT_OK ? rc : run(c, st, bind_cred(st, v, client_id), "cred_insert", err);
@@ -923,7 +923,7 @@ static mdt_rc bump(sconn *c, mdt_rc rc, mdt_err *err)
 static mdt_rc client_insert_tx(sconn *c, const mdt_client_rec *v, const mdt_cred_rec *creds,
                                size_t ncreds, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, Q_CLIENT_INSERT, &st, err);
     int b;
 
@@ -977,7 +977,7 @@ static mdt_rc run_changed(sconn *c, mdt_db_stmt *st, int bound, const char *what
 static mdt_rc op_client_update(mdt_store *s, const mdt_client_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CLIENT_UPDATE, &c, &st, err);
     int b;
 
@@ -994,7 +994,7 @@ static mdt_rc op_client_update(mdt_store *s, const mdt_client_rec *v, mdt_err *e
 static mdt_rc update_creds_tx(sconn *c, const mdt_client_rec *v, const mdt_cred_rec *add,
                               size_t nadd, const char *const *del, size_t ndel, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, Q_CLIENT_UPDATE, &st, err);
     int b;
 
@@ -1046,7 +1046,7 @@ static mdt_rc op_client_delete(mdt_store *s, const char *id, int64_t now, mdt_er
 static mdt_rc op_client_deleted_at(mdt_store *s, const char *id, int64_t *deleted_at, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CLIENT_DELETED_AT, &c, &st, err);
 
     *deleted_at = 0;
@@ -1079,7 +1079,7 @@ static mdt_rc op_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, md
                            size_t *n, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CRED_LIST, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1092,7 +1092,7 @@ static mdt_rc op_cred_expire_others(mdt_store *s, const char *client_id, const c
                                     const char *keep_id, int64_t expires_at, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CRED_EXPIRE_OTHERS, &c, &st, err);
     int b;
 
@@ -1115,7 +1115,7 @@ static mdt_rc op_cred_find(mdt_store *s, const char *type, const uint8_t hash[MD
                            mdt_arena *a, mdt_cred_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CRED_FIND, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1127,7 +1127,7 @@ static mdt_rc op_cred_find(mdt_store *s, const char *type, const uint8_t hash[MD
 static mdt_rc op_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CRED_TOUCH, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1139,7 +1139,7 @@ static mdt_rc op_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *
 static mdt_rc op_cred_delete(mdt_store *s, const char *client_id, const char *id, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CRED_DELETE, &c, &st, err);
 
     if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
@@ -1153,7 +1153,7 @@ static mdt_rc op_cred_delete(mdt_store *s, const char *client_id, const char *id
 
 static mdt_rc scope_insert_tx(sconn *c, const mdt_scope_rec *v, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, Q_SCOPE_INSERT, &st, err);
     int b;
 
@@ -1193,7 +1193,7 @@ static mdt_rc row_resource(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *er
 /* The scope's resources as a NULL-terminated arena array; NULL when none. */
 static mdt_rc load_resources(sconn *c, mdt_scope_rec *v, mdt_arena *a, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     const char **res;
     size_t n;
     mdt_rc rc = stmt(c, Q_SCOPE_RES, &st, err);
@@ -1215,7 +1215,7 @@ static mdt_rc op_scope_get(mdt_store *s, const char *name, mdt_arena *a, mdt_sco
                            mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_SCOPE_GET, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1229,7 +1229,7 @@ static mdt_rc op_scope_list(mdt_store *s, mdt_arena *a, mdt_scope_rec **out, siz
                             mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_SCOPE_LIST, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1250,7 +1250,7 @@ static mdt_rc op_scope_list(mdt_store *s, mdt_arena *a, mdt_scope_rec **out, siz
 static mdt_rc op_token_insert(mdt_store *s, const mdt_token_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_TOKEN_INSERT, &c, &st, err);
     int b;
 
@@ -1267,7 +1267,7 @@ static mdt_rc op_token_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_a
                            mdt_token_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_TOKEN_GET, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1282,7 +1282,7 @@ static mdt_rc op_token_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], in
                               mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_TOKEN_REVOKE, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1303,7 +1303,7 @@ static mdt_rc op_jti_revoke(mdt_store *s, const char *jti, const char *client_id
                             int64_t expires_at, int64_t now, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_JTI_REVOKE, &c, &st, err);
     int b;
 
@@ -1319,7 +1319,7 @@ static mdt_rc op_jti_use(mdt_store *s, const char *issuer, const char *jti, int6
                          int64_t now, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_JTI_USE, &c, &st, err);
     int b;
 
@@ -1336,7 +1336,7 @@ static mdt_rc op_jti_use(mdt_store *s, const char *issuer, const char *jti, int6
 static mdt_rc op_jti_is_revoked(mdt_store *s, const char *jti, bool *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_JTI_GET, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1353,7 +1353,7 @@ static mdt_rc op_jti_is_revoked(mdt_store *s, const char *jti, bool *out, mdt_er
 
 static mdt_rc purge_one(sconn *c, enum mdt_q q, int64_t now, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, q, &st, err);
 
     return rc != MDT_OK ? rc : run(c, st, bind_int(st, 1, now), "purge_expired", err);
@@ -1388,7 +1388,7 @@ static mdt_rc op_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
 static mdt_rc op_key_insert(mdt_store *s, const mdt_key_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_KEY_INSERT, &c, &st, err);
     int b;
 
@@ -1410,7 +1410,7 @@ static mdt_rc op_key_schedule(mdt_store *s, const char *kid, int64_t retire_at, 
                               mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_KEY_SCHEDULE, &c, &st, err);
     int b;
 
@@ -1426,7 +1426,7 @@ static mdt_rc op_key_schedule(mdt_store *s, const char *kid, int64_t retire_at, 
 static mdt_rc op_user_insert(mdt_store *s, const mdt_user_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_USER_INSERT, &c, &st, err);
     int b;
 
@@ -1454,7 +1454,7 @@ static mdt_rc op_user_list(mdt_store *s, mdt_arena *a, mdt_user_rec **out, size_
 static mdt_rc op_user_update(mdt_store *s, const mdt_user_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_USER_UPDATE, &c, &st, err);
     int b;
 
@@ -1490,7 +1490,7 @@ static mdt_rc op_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
 static mdt_rc op_iat_insert(mdt_store *s, const mdt_iat_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_IAT_INSERT, &c, &st, err);
     int b;
 
@@ -1508,7 +1508,7 @@ static mdt_rc op_iat_find(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_ar
                           mdt_iat_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_IAT_FIND, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1529,7 +1529,7 @@ static mdt_rc op_iat_consume(mdt_store *s, const char *id, int64_t now, mdt_aren
                              mdt_iat_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_IAT_CONSUME, &c, &st, err);
 
     if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
@@ -1545,7 +1545,7 @@ static mdt_rc op_iat_consume(mdt_store *s, const char *id, int64_t now, mdt_aren
 static mdt_rc op_request_insert(mdt_store *s, const mdt_request_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_REQ_INSERT, &c, &st, err);
     int b;
 
@@ -1578,7 +1578,7 @@ static mdt_rc op_request_decide(mdt_store *s, const char *id, const char *status
                                 mdt_arena *a, mdt_request_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_REQ_DECIDE, &c, &st, err);
     int b;
 
@@ -1597,7 +1597,7 @@ static mdt_rc op_rate_hit(mdt_store *s, const char *name, int64_t window_start, 
                           mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_RATE_HIT, &c, &st, err);
 
     if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
@@ -1614,7 +1614,7 @@ static mdt_rc op_rate_release(mdt_store *s, const char *name, int64_t window_sta
                               mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_RATE_RELEASE, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1627,7 +1627,7 @@ static mdt_rc op_rate_peek(mdt_store *s, const char *name, int64_t window_start,
                            mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_RATE_PEEK, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1650,7 +1650,7 @@ static mdt_rc op_rate_peek(mdt_store *s, const char *name, int64_t window_start,
 static mdt_rc op_session_insert(mdt_store *s, const mdt_session_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_SESS_INSERT, &c, &st, err);
     int b;
 
@@ -1667,7 +1667,7 @@ static mdt_rc op_session_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt
                              mdt_session_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_SESS_GET, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1680,7 +1680,7 @@ static mdt_rc op_session_touch(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], i
                                mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_SESS_TOUCH, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1693,7 +1693,7 @@ static mdt_rc op_session_revoke_user(mdt_store *s, const char *username, int64_t
                                      mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_SESS_REVOKE_USER, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1706,7 +1706,7 @@ static mdt_rc op_session_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], 
                                 mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_SESS_REVOKE, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1784,7 +1784,7 @@ static mdt_rc row_consent(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err
 static mdt_rc op_authz_request_insert(mdt_store *s, const mdt_authz_request_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_AREQ_INSERT, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1807,7 +1807,7 @@ static mdt_rc op_authz_request_get(mdt_store *s, const char *id, int64_t now, md
                                    mdt_authz_request_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_AREQ_GET, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1820,7 +1820,7 @@ static mdt_rc op_authz_request_take(mdt_store *s, const char *id, int64_t now, m
                                     mdt_authz_request_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_AREQ_TAKE, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1832,7 +1832,7 @@ static mdt_rc op_authz_request_take(mdt_store *s, const char *id, int64_t now, m
 static mdt_rc op_code_insert(mdt_store *s, const mdt_authz_code_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CODE_INSERT, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -1857,7 +1857,7 @@ static mdt_rc op_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], in
                               mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st, *get;
+    mdt_db_stmt *st = NULL, *get = NULL;
     mdt_rc rc = prep(s, Q_CODE_CONSUME, &c, &st, err);
 
     if (rc != MDT_OK || (rc = stmt(c, Q_CODE_GET, &get, err)) != MDT_OK ||
@@ -1892,7 +1892,7 @@ static mdt_rc op_grant_revoke(mdt_store *s, const char *username, const char *cl
     static const enum mdt_q steps[] = {Q_GRANT_CODES_EXPIRE, Q_GRANT_CODE_JTIS, Q_GRANT_CODE_FAMILIES,
                                    Q_GRANT_RT_JTIS, Q_GRANT_RT_REVOKE, Q_GRANT_CONSENT};
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_GRANT_CONSENT, &c, &st, err);
 
     if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
@@ -1948,7 +1948,7 @@ static const char *or_empty(const char *s)
  * exclude each other (SQLite). */
 static mdt_rc family_lock(sconn *c, const char *family, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc;
 
     if (!mdt_store__sql_text(c->drv, Q_RT_FAMILY_LOCK))
@@ -1960,7 +1960,7 @@ static mdt_rc family_lock(sconn *c, const char *family, mdt_err *err)
 
 static mdt_rc refresh_insert_one(sconn *c, const mdt_refresh_rec *v, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, Q_RT_INSERT, &st, err);
     int b;
 
@@ -2009,7 +2009,7 @@ static mdt_rc op_refresh_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt
                              mdt_refresh_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_RT_GET, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -2024,7 +2024,7 @@ static mdt_rc op_refresh_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
                                  mdt_arena *a, mdt_refresh_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st, *get;
+    mdt_db_stmt *st = NULL, *get = NULL;
     mdt_rc rc = prep(s, Q_RT_CONSUME, &c, &st, err), fin;
 
     if (rc != MDT_OK || (rc = stmt(c, Q_RT_GET, &get, err)) != MDT_OK ||
@@ -2048,7 +2048,7 @@ static mdt_rc op_refresh_revoke_family(mdt_store *s, const char *family, int64_t
                                        mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *up, *jtis;
+    mdt_db_stmt *up = NULL, *jtis = NULL;
     mdt_rc rc = prep(s, Q_RT_REVOKE, &c, &up, err);
 
     if (rc != MDT_OK || (rc = stmt(c, Q_RT_REVOKE_JTIS, &jtis, err)) != MDT_OK ||
@@ -2068,7 +2068,7 @@ static mdt_rc op_consent_get(mdt_store *s, const char *username, const char *cli
                              mdt_arena *a, mdt_consent_rec *out, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CONSENT_GET, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -2080,7 +2080,7 @@ static mdt_rc op_consent_get(mdt_store *s, const char *username, const char *cli
 static mdt_rc op_consent_put(mdt_store *s, const mdt_consent_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CONSENT_PUT, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -2095,7 +2095,7 @@ static mdt_rc op_consent_list(mdt_store *s, const char *username, mdt_arena *a,
                               mdt_consent_rec **out, size_t *n, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CONSENT_LIST, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -2108,7 +2108,7 @@ static mdt_rc op_consent_delete(mdt_store *s, const char *username, const char *
                                 mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CONSENT_DELETE, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -2122,7 +2122,7 @@ static mdt_rc op_consent_delete(mdt_store *s, const char *username, const char *
 /* The last event's seq and hash (0 and zeros when the log is empty). */
 static mdt_rc audit_last(sconn *c, int64_t *seq, uint8_t hash[MDT_HASH_LEN], mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, Q_AUDIT_LAST, &st, err);
 
     *seq = 0;
@@ -2144,7 +2144,7 @@ static mdt_rc audit_last(sconn *c, int64_t *seq, uint8_t hash[MDT_HASH_LEN], mdt
 
 static mdt_rc audit_insert(sconn *c, const mdt_audit_rec *ev, mdt_err *err)
 {
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = stmt(c, Q_AUDIT_INSERT, &st, err);
     int b;
 
@@ -2248,7 +2248,7 @@ static mdt_rc op_audit_head(mdt_store *s, int64_t *seq, uint8_t hash[MDT_HASH_LE
 static mdt_rc op_audit_find_type(mdt_store *s, const char *type, int64_t *seq, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_AUDIT_FIND_TYPE, &c, &st, err);
 
     if (rc != MDT_OK)
@@ -2267,7 +2267,7 @@ static mdt_rc op_audit_find_type(mdt_store *s, const char *type, int64_t *seq, m
 static mdt_rc op_audit_checkpoint_add(mdt_store *s, const mdt_audit_checkpoint_rec *v, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CKPT_ADD, &c, &st, err);
     int b;
 
@@ -2297,7 +2297,7 @@ static mdt_rc op_audit_checkpoint_last(mdt_store *s, mdt_arena *a, mdt_audit_che
                                        mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st;
+    mdt_db_stmt *st = NULL;
     mdt_rc rc = prep(s, Q_CKPT_LAST, &c, &st, err);
     rd r = {.a = a};
 
