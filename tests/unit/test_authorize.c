@@ -25,16 +25,11 @@
 #define CHALLENGE "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 typedef struct {
-    char dir[64];
-    test_clock clk;
-    mdt_env env;
-    mdt_arena a;
-    mdt_err err;
+    test_env e; /* first */
     const char *client_id;
     mdt_kv query[16];
     size_t nquery;
     mdt_req req;
-    test_ctx tc;
 } fx;
 
 /* ---------------------------------------------------------- pure decision */
@@ -89,44 +84,34 @@ static const mdt_req_transport t_transport = {.query = t_query};
 static int fx_setup(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
-    char url[128];
     const char *resp = NULL;
     static const char meta[] =
         "{\"client_name\":\"App\",\"kind\":\"agent\",\"owner\":\"alice\","
         "\"grant_types\":[\"authorization_code\"],\"redirect_uris\":[\"" CB "\"],"
         "\"scope\":\"read write\",\"token_endpoint_auth_method\":\"none\"}";
     mdt_client_spec spec = {.client_id = "app"};
+    static const char *const scopes[] = {"read", "write", "admin"};
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mdt_authz_XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(url, sizeof(url), "sqlite:%s/test.db", f->dir);
-    f->clk.t = T0;
-    f->env.clock = (mdt_clock){test_clock_now, &f->clk};
-    f->env.rng = mdt_rng_system;
-    test_ctx_init(&f->tc, &f->env, "test");
-    f->env.cfg.issuer = (char *)"https://as.example.com";
-    assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
-    assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
-    mdt_arena_init(&f->a, 8192);
-    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "read",
-                                                            NULL, NULL, NULL, &f->err)),
-                     MDT_OK);
-    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "write",
-                                                            NULL, NULL, NULL, &f->err)),
-                     MDT_OK);
-    assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "admin",
-                                                            NULL, NULL, NULL, &f->err)),
-                     MDT_OK);
+    test_env_open(&f->e, "mdt_authz", T0, "test");
+    f->e.env.cfg.issuer = (char *)"https://as.example.com";
+    for (size_t i = 0; i < MDT_ARRAY_LEN(scopes); i++)
+        assert_int_equal(test_ctx_done(&f->e.tc, mdt_scope_create(&f->e.env,
+                                                                  test_ctx_now(&f->e.tc), scopes[i],
+                                                                  NULL, NULL, NULL, &f->e.err)),
+                         MDT_OK);
+
+
     assert_int_equal(
-        test_ctx_done(&f->tc, mdt_client_create_with(&f->env, test_ctx_now(&f->tc), meta,
-                                                     strlen(meta), &spec, &f->a, &resp, &f->err)),
+        test_ctx_done(&f->e.tc,
+                      mdt_client_create_with(&f->e.env, test_ctx_now(&f->e.tc), meta, strlen(meta),
+                                             &spec, &f->e.a, &resp, &f->e.err)),
         MDT_OK);
     f->client_id = "app";
-    f->req = (mdt_req){.arena = &f->a, .now = T0, .method = "GET", .path = "/authorize",
+    f->req = (mdt_req){.arena = &f->e.a, .now = T0, .method = "GET", .path = "/authorize",
                        .request_id = "req-1", .peer_ip = "127.0.0.1", .body = "",
                        .transport = &t_transport};
-    mdt_ctx_init(&f->req.ctx, &f->tc.events, NULL, T0, "req-1", "127.0.0.1");
+    mdt_ctx_init(&f->req.ctx, &f->e.tc.events, NULL, T0, "req-1", "127.0.0.1");
     *state = f;
     return 0;
 }
@@ -135,10 +120,7 @@ static int fx_teardown(void **state)
 {
     fx *f = *state;
 
-    mdt_store_close(f->env.store);
-    test_ctx_free(&f->tc);
-    mdt_arena_free(&f->a);
-    test_rmdir(f->dir);
+    test_env_close(&f->e);
     free(f);
     return 0;
 }
@@ -193,18 +175,18 @@ static void test_untrusted_shown(void **state)
 
     valid_request(f);
     q(f, "client_id", "");
-    mdt_authorize(&f->env, &f->req, NULL, &o);
+    mdt_authorize(&f->e.env, &f->req, NULL, &o);
     assert_error_page(&o, 400);
     q(f, "client_id", "nobody");
-    mdt_authorize(&f->env, &f->req, NULL, &o);
+    mdt_authorize(&f->e.env, &f->req, NULL, &o);
     assert_error_page(&o, 400);
     assert_string_equal(o.audit.client_id, "nobody");
     valid_request(f);
     q(f, "redirect_uri", "https://evil.example/cb");
-    mdt_authorize(&f->env, &f->req, NULL, &o);
+    mdt_authorize(&f->e.env, &f->req, NULL, &o);
     assert_error_page(&o, 400);
     q(f, "redirect_uri", CB "/more");
-    mdt_authorize(&f->env, &f->req, NULL, &o);
+    mdt_authorize(&f->e.env, &f->req, NULL, &o);
     assert_error_page(&o, 400);
 }
 
@@ -219,7 +201,7 @@ static void test_errors_redirected(void **state)
 
     valid_request(f);
     q(f, "scope", "read admin");
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_REDIRECT_ERROR);
     assert_string_equal(o.redirect_uri, CB);
     assert_false(o.form_post);
@@ -229,13 +211,13 @@ static void test_errors_redirected(void **state)
     assert_string_equal(o.audit.type, "authz.refused");
     valid_request(f);
     q(f, "response_type", "token");
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_REDIRECT_ERROR);
     assert_string_equal(param(&o, "error"), "unsupported_response_type");
     valid_request(f);
     q(f, "code_challenge", NULL);
     q(f, "response_mode", "form_post");
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_REDIRECT_ERROR);
     assert_true(o.form_post); /* errors follow the response mode too */
     assert_string_equal(param(&o, "error"), "invalid_request");
@@ -250,15 +232,16 @@ static void test_needs_login(void **state)
     mdt_authz_params p;
 
     valid_request(f);
-    mdt_authorize(&f->env, &f->req, NULL, &o);
+    mdt_authorize(&f->e.env, &f->req, NULL, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_NEEDS_LOGIN);
     assert_non_null(o.request_id);
     assert_non_null(strstr(o.resume, "/authorize?client_id=app&request_uri=urn%3Aietf"));
-    assert_int_equal(mdt_authz_request_load(&f->env, &f->req, o.request_id, &p, &f->err), MDT_OK);
+    assert_int_equal(mdt_authz_request_load(&f->e.env, &f->req, o.request_id, &p, &f->e.err),
+                     MDT_OK);
     assert_string_equal(p.scope, "read");
     assert_false(o.has_audit);
     q(f, "prompt", "none");
-    mdt_authorize(&f->env, &f->req, NULL, &o);
+    mdt_authorize(&f->e.env, &f->req, NULL, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_REDIRECT_ERROR);
     assert_string_equal(param(&o, "error"), "login_required");
 }
@@ -272,12 +255,12 @@ static void test_login_too_old(void **state)
 
     valid_request(f);
     q(f, "max_age", "60");
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_NEEDS_LOGIN);
     valid_request(f);
     q(f, "prompt", "login");
     u.auth_time = T0 - 1; /* any sign-in before the request */
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_NEEDS_LOGIN);
 }
 
@@ -291,16 +274,16 @@ static void test_consent_then_code(void **state)
     mdt_authz_outcome o;
 
     valid_request(f);
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_NEEDS_CONSENT);
     assert_non_null(o.request_id);
     q(f, "prompt", "none");
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_REDIRECT_ERROR);
     assert_string_equal(param(&o, "error"), "consent_required");
-    assert_int_equal(mdt_consent_remember(&f->env, "alice", "app", "read", T0, &f->a, &f->err),
-                     MDT_OK);
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    assert_int_equal(
+        mdt_consent_remember(&f->e.env, "alice", "app", "read", T0, &f->e.a, &f->e.err), MDT_OK);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_CODE);
     assert_string_equal(o.redirect_uri, CB);
     assert_false(o.form_post);
@@ -311,12 +294,12 @@ static void test_consent_then_code(void **state)
     mdt_authz_outcome_wipe(&o);
     assert_int_equal(o.code[0], 0);
     q(f, "response_mode", "form_post");
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_CODE);
     assert_true(o.form_post);
     q(f, "prompt", "consent"); /* asked again */
     q(f, "response_mode", NULL);
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_NEEDS_CONSENT);
 }
 
@@ -334,34 +317,34 @@ static void test_consent_answer(void **state)
     bool covered = false;
 
     valid_request(f);
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_NEEDS_CONSENT);
     id = o.request_id;
-    assert_true(mdt_authz_consent_pending(&f->env, &f->req, id, &u, "/back", &p, &c, &o));
-    mdt_authz_consent_answer(&f->env, &f->req, &u, &c, &p, id, false, &o);
+    assert_true(mdt_authz_consent_pending(&f->e.env, &f->req, id, &u, "/back", &p, &c, &o));
+    mdt_authz_consent_answer(&f->e.env, &f->req, &u, &c, &p, id, false, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_REDIRECT_ERROR);
     assert_string_equal(param(&o, "error"), "access_denied");
     assert_string_equal(o.audit.type, "consent.denied");
-    mdt_authz_consent_answer(&f->env, &f->req, &u, &c, &p, id, true, &o);
+    mdt_authz_consent_answer(&f->e.env, &f->req, &u, &c, &p, id, true, &o);
     assert_error_page(&o, 400);
-    assert_false(mdt_authz_consent_pending(&f->env, &f->req, id, &u, "/back", &p, &c, &o));
+    assert_false(mdt_authz_consent_pending(&f->e.env, &f->req, id, &u, "/back", &p, &c, &o));
     assert_error_page(&o, 400);
 
-    mdt_authorize(&f->env, &f->req, &u, &o);
+    mdt_authorize(&f->e.env, &f->req, &u, &o);
     id = o.request_id;
     u.auth_time = T0 - 10;
     q(f, "prompt", "login"); /* a stored request asking for a fresh sign-in */
-    mdt_authorize(&f->env, &f->req, NULL, &o);
+    mdt_authorize(&f->e.env, &f->req, NULL, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_NEEDS_LOGIN);
-    assert_false(mdt_authz_consent_pending(&f->env, &f->req, o.request_id, &u, "/back", &p, &c,
+    assert_false(mdt_authz_consent_pending(&f->e.env, &f->req, o.request_id, &u, "/back", &p, &c,
                                            &o));
     assert_int_equal(o.kind, MDT_AUTHZ_NEEDS_LOGIN);
     assert_string_equal(o.resume, "/back");
-    assert_true(mdt_authz_consent_pending(&f->env, &f->req, id, &u, "/back", &p, &c, &o));
-    mdt_authz_consent_answer(&f->env, &f->req, &u, &c, &p, id, true, &o);
+    assert_true(mdt_authz_consent_pending(&f->e.env, &f->req, id, &u, "/back", &p, &c, &o));
+    mdt_authz_consent_answer(&f->e.env, &f->req, &u, &c, &p, id, true, &o);
     assert_int_equal(o.kind, MDT_AUTHZ_CODE);
-    assert_int_equal(mdt_consent_covers(&f->env, "alice", "app", "read", &f->a, &covered,
-                                        &f->err),
+    assert_int_equal(mdt_consent_covers(&f->e.env, "alice", "app", "read", &f->e.a, &covered,
+                                        &f->e.err),
                      MDT_OK);
     assert_true(covered);
 }

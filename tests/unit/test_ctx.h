@@ -6,6 +6,7 @@
 
 #include "app/ctx.h"
 #include "core/clock.h"
+#include "store/store.h"
 
 typedef struct {
     mdt_env *env;
@@ -42,6 +43,44 @@ static inline mdt_rc test_ctx_done(test_ctx *t, mdt_rc rc)
     mdt_rc arc = mdt_ctx_commit(t->env, &t->ctx, &e);
 
     return rc != MDT_OK ? rc : arc;
+}
+
+/* The fixture of service tests: an environment on a fresh SQLite store in a
+ * new temporary directory, its clock the test clock, and a request context.
+ * (Needs unit.h first: test_clock, test_rmdir.) */
+typedef struct {
+    char dir[64];
+    test_clock clk;
+    mdt_env env;
+    mdt_arena a;
+    mdt_err err;
+    test_ctx tc;
+} test_env;
+
+/* name: the directory's prefix under /tmp; t0: the clock's time; actor: who
+ * acts in the context. */
+static inline void test_env_open(test_env *f, const char *name, int64_t t0, const char *actor)
+{
+    char url[128];
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/%s_XXXXXX", name);
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(url, sizeof(url), "sqlite:%s/test.db", f->dir);
+    f->clk.t = t0;
+    f->env.clock = (mdt_clock){test_clock_now, &f->clk};
+    f->env.rng = mdt_rng_system;
+    test_ctx_init(&f->tc, &f->env, actor);
+    assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
+    mdt_arena_init(&f->a, 8192);
+}
+
+static inline void test_env_close(test_env *f)
+{
+    mdt_store_close(f->env.store);
+    test_ctx_free(&f->tc);
+    mdt_arena_free(&f->a);
+    test_rmdir(f->dir);
 }
 
 #endif

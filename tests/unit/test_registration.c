@@ -23,28 +23,14 @@
 #define T0 1767225600 /* 2026-01-01T00:00:00Z */
 #define DAY 86400
 
-typedef struct {
-    char dir[64];
-    test_clock clk;
-    mdt_env env;
-    mdt_arena a;
-    mdt_err err;
-    test_ctx tc;
-} fx;
+typedef test_env fx;
 
 static int fx_setup(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
-    char url[128];
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mdt_reg_XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(url, sizeof(url), "sqlite:%s/test.db", f->dir);
-    f->clk.t = T0;
-    f->env.clock = (mdt_clock){test_clock_now, &f->clk};
-    f->env.rng = mdt_rng_system;
-    test_ctx_init(&f->tc, &f->env, "test");
+    test_env_open(f, "mdt_reg", T0, "test");
     f->env.cfg.issuer = (char *)"https://as.example.com";
     f->env.cfg.registration_open = true;
     f->env.cfg.registration_rate_per_source = 2;
@@ -54,9 +40,6 @@ static int fx_setup(void **state)
     f->env.cfg.unverified_max_lifetime = 90 * DAY;
     f->env.cfg.registration_excess = (char *)"pending";
     f->env.cfg.registration_inactive_expiry = 7 * DAY;
-    assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
-    assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
-    mdt_arena_init(&f->a, 8192);
     assert_int_equal(test_ctx_done(&f->tc, mdt_scope_create(&f->env, test_ctx_now(&f->tc), "read",
                                                             NULL, NULL, NULL, &f->err)),
                      MDT_OK);
@@ -74,10 +57,7 @@ static int fx_teardown(void **state)
 {
     fx *f = *state;
 
-    mdt_store_close(f->env.store);
-    test_ctx_free(&f->tc);
-    mdt_arena_free(&f->a);
-    test_rmdir(f->dir);
+    test_env_close(f);
     free(f);
     return 0;
 }

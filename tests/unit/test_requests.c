@@ -85,31 +85,14 @@ static const mdt_request_type beta = {.name = "beta", .owner_may_decide = true,
 static const mdt_request_type *const two[] = {&alpha, &beta};
 static const mdt_request_types reg = {two, 2};
 
-typedef struct {
-    char dir[64];
-    test_clock clk;
-    mdt_env env;
-    mdt_arena a;
-    mdt_err err;
-    test_ctx tc;
-} fx;
+typedef test_env fx;
 
 static int fx_setup(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
-    char url[128];
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mdt_req_XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(url, sizeof(url), "sqlite:%s/test.db", f->dir);
-    f->clk.t = T0;
-    f->env.clock = (mdt_clock){test_clock_now, &f->clk};
-    f->env.rng = mdt_rng_system;
-    test_ctx_init(&f->tc, &f->env, "admin");
-    assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
-    assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
-    mdt_arena_init(&f->a, 8192);
+    test_env_open(f, "mdt_req", T0, "admin");
     memset(&alpha_calls, 0, sizeof(alpha_calls));
     memset(&beta_calls, 0, sizeof(beta_calls));
     alpha_verdict = MDT_OK;
@@ -121,10 +104,7 @@ static int fx_teardown(void **state)
 {
     fx *f = *state;
 
-    mdt_store_close(f->env.store);
-    test_ctx_free(&f->tc);
-    mdt_arena_free(&f->a);
-    test_rmdir(f->dir);
+    test_env_close(f);
     free(f);
     return 0;
 }

@@ -19,35 +19,18 @@
 #define T0 1767225600 /* 2026-01-01T00:00:00Z */
 #define PW "correct horse battery"
 
-typedef struct {
-    char dir[64];
-    test_clock clk;
-    mdt_env env;
-    mdt_arena a;
-    mdt_err err;
-    test_ctx tc;
-} fx;
+typedef test_env fx;
 
 static int fx_setup(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
-    char url[128];
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mdt_users_XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(url, sizeof(url), "sqlite:%s/test.db", f->dir);
-    f->clk.t = T0;
-    f->env.clock = (mdt_clock){test_clock_now, &f->clk};
-    f->env.rng = mdt_rng_system;
-    test_ctx_init(&f->tc, &f->env, "test");
+    test_env_open(f, "mdt_users", T0, "test");
     f->env.cfg.argon2_time_cost = 1;
     f->env.cfg.argon2_memory_kib = 8192;
     f->env.cfg.argon2_parallelism = 1;
     f->env.cfg.password_min_length = 12;
-    assert_int_equal(mdt_store_open(url, &f->env.store, &f->err), MDT_OK);
-    assert_int_equal(mdt_store_migrate(f->env.store, &f->err), MDT_OK);
-    mdt_arena_init(&f->a, 8192);
     *state = f;
     return 0;
 }
@@ -56,10 +39,7 @@ static int fx_teardown(void **state)
 {
     fx *f = *state;
 
-    mdt_store_close(f->env.store);
-    test_ctx_free(&f->tc);
-    mdt_arena_free(&f->a);
-    test_rmdir(f->dir);
+    test_env_close(f);
     free(f);
     return 0;
 }
