@@ -1043,24 +1043,31 @@ static mdt_rc op_client_delete(mdt_store *s, const char *id, int64_t now, mdt_er
     return tx_end(c, bump(c, rc, err), err);
 }
 
-static mdt_rc op_client_deleted_at(mdt_store *s, const char *id, int64_t *deleted_at, mdt_err *err)
+/* The integer of q's first row for the text key; *out 0 when there is none. */
+static mdt_rc int_by_text(mdt_store *s, enum mdt_q q, const char *key, const char *what,
+                          int64_t *out, mdt_err *err)
 {
     sconn *c;
     mdt_db_stmt *st = NULL;
-    mdt_rc rc = prep(s, Q_CLIENT_DELETED_AT, &c, &st, err);
+    mdt_rc rc = prep(s, q, &c, &st, err);
 
-    *deleted_at = 0;
+    *out = 0;
     if (rc != MDT_OK)
         return rc;
-    rc = first_row(c, st, bind_text(st, 1, id), "client_deleted_at", "not deleted", err);
+    rc = first_row(c, st, bind_text(st, 1, key), what, "none", err);
     if (rc == MDT_OK)
-        *deleted_at = col_int(st, 0);
+        *out = col_int(st, 0);
     done(st);
     if (rc == MDT_ERR_NOT_FOUND) {
         mdt_err_clear(err);
         rc = MDT_OK;
     }
     return rc;
+}
+
+static mdt_rc op_client_deleted_at(mdt_store *s, const char *id, int64_t *deleted_at, mdt_err *err)
+{
+    return int_by_text(s, Q_CLIENT_DELETED_AT, id, "client_deleted_at", deleted_at, err);
 }
 
 /* ------------------------------------------------------------- credentials */
@@ -2247,21 +2254,7 @@ static mdt_rc op_audit_head(mdt_store *s, int64_t *seq, uint8_t hash[MDT_HASH_LE
 
 static mdt_rc op_audit_find_type(mdt_store *s, const char *type, int64_t *seq, mdt_err *err)
 {
-    sconn *c;
-    mdt_db_stmt *st = NULL;
-    mdt_rc rc = prep(s, Q_AUDIT_FIND_TYPE, &c, &st, err);
-
-    if (rc != MDT_OK)
-        return rc;
-    rc = first_row(c, st, bind_text(st, 1, type), "audit_find_type", "none", err);
-    if (rc == MDT_OK)
-        *seq = col_int(st, 0);
-    done(st);
-    if (rc == MDT_ERR_NOT_FOUND) {
-        mdt_err_clear(err);
-        rc = MDT_OK;
-    }
-    return rc;
+    return int_by_text(s, Q_AUDIT_FIND_TYPE, type, "audit_find_type", seq, err);
 }
 
 static mdt_rc op_audit_checkpoint_add(mdt_store *s, const mdt_audit_checkpoint_rec *v, mdt_err *err)
