@@ -188,6 +188,7 @@ void mdt_iga__cache_touched(const char *client_id, const char *cred_id, int64_t 
 typedef struct {
     const char *name;      /* the stored type, e.g. "registration" */
     bool owner_may_decide; /* the owner of the request's client may decide it */
+    bool subject_may_decide; /* the person the request asks (its subject) may decide it */
     /* Before an approval of a pending request is recorded: MDT_OK when it
      * may be approved (otherwise nothing is recorded). */
     mdt_rc (*validate)(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, mdt_err *err);

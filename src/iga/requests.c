@@ -183,7 +183,8 @@ static const char *client_owner(mdt_env *env, const char *client_id, mdt_arena *
 }
 
 /* Whether user `by` may decide r: an active approver or admin, or the
- * owner of r's client when its type allows that. */
+ * owner of r's client or the person r asks (its subject) when its type
+ * allows that. */
 static mdt_rc may_decide(mdt_env *env, const mdt_request_type *t, const char *by,
                          const mdt_request_rec *r, mdt_arena *a, mdt_err *err)
 {
@@ -198,6 +199,8 @@ static mdt_rc may_decide(mdt_env *env, const mdt_request_type *t, const char *by
     if (mdt_user_has_role(u.roles, "approver") || mdt_user_has_role(u.roles, "admin"))
         return MDT_OK;
     if (t->owner_may_decide && mdt_str_eq(client_owner(env, r->client_id, a), by))
+        return MDT_OK;
+    if (t->subject_may_decide && r->subject && mdt_str_eq(r->subject, by))
         return MDT_OK;
     return mdt_failf(err, MDT_ERR_ACCESS_DENIED,
                      "only an approver, an admin or the owner of the client may decide",
