@@ -19,6 +19,14 @@ static mdt_rc add_member(mdt_buf *b, const char *key, const char *val)
     return mdt_buf_add_json_str(b, val);
 }
 
+/* key with a value that is already JSON text (built or validated by us). */
+static mdt_rc add_raw(mdt_buf *b, const char *key, const char *json)
+{
+    if (!json)
+        return MDT_OK;
+    return mdt_buf_addf(b, ",\"%s\":%s", key, json);
+}
+
 static mdt_rc add_app(mdt_buf *b, const mdt_grant *g)
 {
     const mdt_client *c = g->client;
@@ -31,7 +39,8 @@ static mdt_rc add_app(mdt_buf *b, const mdt_grant *g)
         (rc = add_member(b, "auth", g->auth_method)) != MDT_OK ||
         (rc = add_member(b, "tier", c->tier)) != MDT_OK ||
         (rc = add_member(b, "software_id", c->software_id)) != MDT_OK ||
-        (rc = add_member(b, "software_version", c->software_version)) != MDT_OK)
+        (rc = add_member(b, "software_version", c->software_version)) != MDT_OK ||
+        (rc = add_member(b, "approval", g->approval)) != MDT_OK)
         return rc;
     return mdt_buf_adds(b, "}");
 }
@@ -82,7 +91,8 @@ static mdt_rc build_claims(mdt_env *env, const mdt_grant *g, const char *jti, md
         (rc = add_member(b, "jti", jti)) != MDT_OK ||
         (rc = add_member(b, "client_id", g->client->client_id)) != MDT_OK ||
         (rc = add_member(b, "scope", g->scope)) != MDT_OK || (rc = add_user(b, g)) != MDT_OK ||
-        (rc = add_app(b, g)) != MDT_OK)
+        (rc = add_app(b, g)) != MDT_OK || (rc = add_raw(b, "act", g->act)) != MDT_OK ||
+        (rc = add_raw(b, "authorization_details", g->authorization_details)) != MDT_OK)
         return rc;
     if (g->cnf_x5t && ((rc = mdt_buf_adds(b, ",\"cnf\":{\"x5t#S256\":")) != MDT_OK ||
                        (rc = mdt_buf_add_json_str(b, g->cnf_x5t)) != MDT_OK ||

@@ -24,6 +24,9 @@ typedef struct {
     int64_t iat;
     int64_t exp;
     const char *jti;          /* chosen beforehand (recorded before minting); NULL: a new one */
+    const char *approval;     /* app.approval: the id of the approval behind the grant; NULL */
+    const char *act;          /* RFC 8693 act: JSON object text (trusted, ours); NULL */
+    const char *authorization_details; /* RFC 9396: JSON array text (validated); NULL */
 } mdt_grant;
 
 #define MDT_JTI_BYTES 16 /* random bytes of a jti */
