@@ -174,6 +174,11 @@ static const cfg_key keys[] = {
      .desc = "JSON file of issuers trusted for the JWT bearer grant (RFC 7523 §2.1) and the claim "
              "rules that map their assertions to subjects and scopes, read when `serve` starts "
              "(see docs/api.md); empty: none."},
+    {"id_jag", "targets", K_STRING, AT(id_jag_targets), .type = "path", .def = "",
+     .desc = "JSON file of the authorization servers this server issues Identity Assertion JWT "
+             "Authorization Grants (ID-JAG) for, by token exchange: `[{\"issuer\", \"clients\": "
+             "{\"our client_id\": \"their client_id\"}, \"scopes\", \"resources\", \"ttl\"}]`, read "
+             "when `serve` starts (see docs/guides/id-jag.md); empty: none."},
     {"registration", "open", K_BOOL, AT(registration_open), .def = "false",
      .desc = "Accept `POST /register` without an initial access token (open dynamic registration, "
              "e.g. for MCP clients)."},

@@ -58,6 +58,8 @@ typedef struct {
     char *workload_issuers;            /* JSON file of trusted workload identity issuers; "" none */
     /* [jwt_bearer] */
     char *jwt_bearer_issuers;          /* JSON file of trusted assertion issuers and rules; "" none */
+    /* [id_jag] */
+    char *id_jag_targets;              /* JSON file of authorization servers ID-JAGs may name; "" none */
     /* [registration] */
     bool registration_open;            /* POST /register without an initial access token */
     int64_t registration_rate_per_source; /* registrations per source address per minute */

@@ -12,11 +12,21 @@
  * client is also entitled to. The requesting client authenticates as usual
  * and must be registered for the grant type (token.c checks that); a client
  * registered for certificate-bound tokens gets one bound to the request's
- * client certificate, or is refused without one (RFC 8705 §3). */
+ * client certificate, or is refused without one (RFC 8705 §3).
+ *
+ * An issuer marked "id_jag" is an enterprise IdP whose assertions are
+ * Identity Assertion JWT Authorization Grants (oauth/id_jag.h): each must
+ * have typ oauth-id-jag+jwt (and an ID-JAG from any other issuer is
+ * refused), name the requesting client in its client_id claim, and is used
+ * once; the token carries at most the ID-JAG's scope (∩ the rule's ∩ the
+ * client's entitlements), for the resource it names, and is refused for a
+ * disabled local user. */
 #include <string.h>
 
 #include "oauth/assertion.h"
+#include "core/words.h"
 #include "oauth/grants.h"
+#include "oauth/id_jag.h"
 #include "oauth/jwks_cache.h"
 #include "oauth/trust.h"
 
@@ -26,9 +36,11 @@ static mdt_rc refused(mdt_err *err, const char *what, const mdt_err *why)
                      why ? mdt_err_text(why) : "");
 }
 
-/* The rule's scopes the client is entitled to, narrowed to the request. */
+/* The rule's scopes the client is entitled to (and that ceiling lists, a
+ * space-separated list; NULL: no ceiling), narrowed to the request. */
 static mdt_rc rule_scope(mdt_arena *a, const mdt_client *c, const mdt_trust_rule *r,
-                         const char *requested, const char **granted, mdt_err *err)
+                         const char *ceiling, const char *requested, const char **granted,
+                         mdt_err *err)
 {
     mdt_client allowed = *c;
     const char **s = mdt_arena_alloc(a, (r->nscopes + 1) * sizeof(*s));
@@ -37,7 +49,8 @@ static mdt_rc rule_scope(mdt_arena *a, const mdt_client *c, const mdt_trust_rule
     if (!s)
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < r->nscopes; i++)
-        if (mdt_client_has_scope(c, r->scopes[i]))
+        if (mdt_client_has_scope(c, r->scopes[i]) &&
+            (!ceiling || mdt_words_has(ceiling, r->scopes[i])))
             s[n++] = r->scopes[i];
     allowed.scopes = s;
     allowed.nscopes = n;
@@ -89,12 +102,50 @@ static mdt_rc mint(mdt_env *env, mdt_req *req, const mdt_client_authn *who, mdt_
     return mdt_token_mint(env, req->arena, g, &out->token, err);
 }
 
+/* An ID-JAG's own rules: from an issuer trusted for them, for this client,
+ * for a subject that is not a disabled user here;
+ * *scope (the most the token may carry; NULL: no limit) and *resource (the
+ * one the token is for; the request may only repeat it). Not an ID-JAG:
+ * nothing to do, unless the issuer issues only ID-JAGs. */
+static mdt_rc id_jag(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                     const mdt_assertion *a, const mdt_trusted_issuer *ti, const char *subject,
+                     const char **scope, const char **resource, mdt_err *err)
+{
+    const char *asked = mdt_req_form(req, "resource");
+    bool jag = mdt_id_jag_typ(mdt_jws_typ(a->jws));
+    mdt_err why = {0};
+    mdt_rc rc;
+
+    *scope = NULL;
+    *resource = asked;
+    if (jag != ti->id_jag)
+        return mdt_failf(err, MDT_ERR_INVALID_GRANT, "invalid assertion", "%s",
+                         jag ? "the issuer is not trusted for ID-JAGs"
+                             : "the issuer's assertions must be ID-JAGs (typ " MDT_ID_JAG_TYP ")");
+    if (!jag)
+        return MDT_OK;
+    if (mdt_id_jag_accept_claims(a->claims, who->client.client_id, scope, resource, &why) != MDT_OK)
+        return refused(err, "", &why);
+    if (!*resource)
+        *resource = asked;
+    else if (asked && !mdt_str_eq(asked, *resource))
+        return mdt_failf(err, MDT_ERR_INVALID_TARGET, "the resource is not the one the ID-JAG names",
+                         "resource '%.120s' asked, the ID-JAG names '%.120s'", asked, *resource);
+    rc = mdt_token_user_check(env, req->arena, subject, who->client.client_id, &why);
+    if (rc == MDT_ERR_INVALID_TOKEN)
+        return mdt_failf(err, MDT_ERR_INVALID_GRANT, "invalid assertion", "the user is disabled");
+    if (rc != MDT_OK && err)
+        *err = why;
+    return rc;
+}
+
 mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                             mdt_grant_result *out, mdt_err *err)
 {
     const char *jwt = mdt_req_form(req, "assertion");
     const mdt_trusted_issuer *ti;
     const mdt_trust_rule *rule = NULL;
+    const char *ceiling = NULL, *resource = NULL;
     mdt_grant g = {.client = &who->client, .auth_method = who->method};
     mdt_assertion a;
     mdt_err why = {0};
@@ -110,11 +161,12 @@ mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *
         goto out;
     }
     if ((rc = admit(env, req, &a, ti, &rule, &g.sub, err)) != MDT_OK ||
-        (rc = rule_scope(req->arena, &who->client, rule, mdt_req_form(req, "scope"), &g.scope,
-                         err)) != MDT_OK ||
+        (rc = id_jag(env, req, who, &a, ti, g.sub, &ceiling, &resource, err)) != MDT_OK ||
+        (rc = rule_scope(req->arena, &who->client, rule, ceiling, mdt_req_form(req, "scope"),
+                         &g.scope, err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK ||
-        (rc = mdt_resource_select(req->arena, &who->client, env->cfg.issuer,
-                                  mdt_req_form(req, "resource"), &g.aud, &g.naud, err)) != MDT_OK)
+        (rc = mdt_resource_select(req->arena, &who->client, env->cfg.issuer, resource, &g.aud,
+                                  &g.naud, err)) != MDT_OK)
         goto out; /* before the jti is spent: a refused request can be sent again */
     if (ti->single_use) {
         rc = mdt_store_jti_use(env->store, ti->issuer, a.jti, a.exp + MDT_ASSERTION_LEEWAY,

@@ -5,6 +5,7 @@
  * iga/registry.h; token.c reads both before anything runs. Adding a
  * subject type is one row here, one there, and its file. */
 #include "oauth/grants.h"
+#include "oauth/id_jag.h"
 
 typedef struct {
     const char *type;                /* subject_token_type */
@@ -14,6 +15,7 @@ typedef struct {
 
 static const subject_handler subjects[] = {
     {MDT_TOKEN_TYPE_API_KEY, mdt_client_auth_api_key, mdt_exchange_api_key}, /* grant_api_key.c */
+    {MDT_TOKEN_TYPE_ID_TOKEN, NULL, mdt_exchange_id_jag}, /* id_jag.c: for an ID-JAG only */
 };
 
 static const subject_handler *handler_of(const char *type)
@@ -42,6 +44,8 @@ mdt_rc mdt_grant_token_exchange(mdt_env *env, mdt_req *req, const mdt_client_aut
     const char *type = mdt_req_form(req, "subject_token_type");
     const subject_handler *h = handler_of(type);
 
+    if (mdt_str_eq(mdt_req_form(req, "requested_token_type"), MDT_TOKEN_TYPE_ID_JAG))
+        return mdt_exchange_id_jag(env, req, who, out, err);
     if (!h) /* mdt_grant_decide refused it already */
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
                         type ? "unsupported subject_token_type" : "subject_token_type is required");

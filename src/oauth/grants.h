@@ -13,6 +13,7 @@ typedef struct {
     const char *subject;   /* the token's sub when not the client (JWT bearer); NULL: the client */
     const char *refresh_token; /* oauth/refresh.h; NULL when none is issued */
     const char *id_token;      /* OpenID Connect (oauth/id_token.h); NULL when none */
+    const char *audience;      /* an ID-JAG's aud, for the audit event; NULL otherwise */
 } mdt_grant_result;
 
 typedef mdt_rc (*mdt_grant_fn)(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
@@ -57,6 +58,14 @@ mdt_rc mdt_client_auth_api_key(mdt_env *env, mdt_req *req, mdt_client_authn *out
 /* Exchanges the API key that authenticated who for an access token. */
 mdt_rc mdt_exchange_api_key(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                             mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* ID-JAG (id_jag.c, oauth/id_jag.h): exchanges the ID token (or access
+ * token naming a person) that this server issued to who for an Identity
+ * Assertion JWT Authorization Grant for the audience, a target of the
+ * [id_jag] targets file. Any request with
+ * requested_token_type=urn:ietf:params:oauth:token-type:id-jag comes here. */
+mdt_rc mdt_exchange_id_jag(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                           mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
 
 /* RFC 7523 §2.1 (grant_jwt_bearer.c): an assertion from a trusted issuer,
  * mapped to a subject and scopes by the claim rules of [jwt_bearer] issuers. */

@@ -82,6 +82,18 @@ static mdt_rc add_token_member(mdt_buf *body, const char *name, const char *valu
     return mdt_buf_adds(body, "}");
 }
 
+/* A string member of the token.issued event's data, when set. */
+static mdt_rc audit_member(mdt_buf *b, const char *name, const char *value)
+{
+    mdt_rc rc;
+
+    if (!value)
+        return MDT_OK;
+    if ((rc = mdt_buf_addf(b, ",\"%s\":", name)) != MDT_OK)
+        return rc;
+    return mdt_buf_add_json_str(b, value);
+}
+
 static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
                    const mdt_grant_result *r)
 {
@@ -98,6 +110,8 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
                      grant, r->token.jti, r->token.opaque ? "opaque" : "jwt",
                      (long long)r->token.expires_in) != MDT_OK ||
         mdt_buf_add_json_str(&b, r->scope ? r->scope : "") != MDT_OK ||
+        audit_member(&b, "issued_token_type", r->issued_token_type) != MDT_OK ||
+        audit_member(&b, "audience", r->audience) != MDT_OK ||
         mdt_buf_adds(&b, "}") != MDT_OK) {
         mdt_err err;
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");

@@ -188,7 +188,8 @@ mdt_rc mdt_token_response(const mdt_issued *t, const char *scope, mdt_buf *out)
     mdt_rc rc;
     if ((rc = mdt_buf_adds(out, "{\"access_token\":")) != MDT_OK ||
         (rc = mdt_buf_add_json_str(out, t->access_token)) != MDT_OK ||
-        (rc = mdt_buf_addf(out, ",\"token_type\":\"Bearer\",\"expires_in\":%lld",
+        (rc = mdt_buf_addf(out, ",\"token_type\":\"%s\",\"expires_in\":%lld",
+                           t->token_type ? t->token_type : "Bearer",
                            (long long)t->expires_in)) != MDT_OK)
         return rc;
     if (scope && *scope &&

@@ -37,6 +37,7 @@ typedef struct {
     const char *claims;       /* JSON object text */
     int64_t expires_in;
     bool opaque;
+    const char *token_type;   /* the response's token_type; NULL: Bearer */
 } mdt_issued;
 
 #define MDT_OPAQUE_PREFIX "mdt_at_"

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/url.h"
+
 #define TRUST_DOCS_MAX 8      /* files added to one mdt_trust */
 #define TRUST_STRING_MAX 2048 /* issuer, audience, URL, claim names and values */
 #define SUBJECT_MAX 1024      /* a mapped subject */
@@ -17,6 +19,8 @@ struct mdt_trust {
     size_t ndocs;
     mdt_trusted_issuer *list[MDT_TRUST_KINDS]; /* by mdt_trust_kind */
     size_t n[MDT_TRUST_KINDS];
+    mdt_id_jag_target *targets;      /* [id_jag] targets */
+    size_t ntargets;
 };
 
 typedef struct {
@@ -257,8 +261,14 @@ static mdt_rc parse_common(const pctx *p, json_t *o, mdt_trusted_issuer *ti, mdt
 static mdt_rc parse_bearer(const pctx *p, json_t *o, mdt_trusted_issuer *ti, mdt_err *err)
 {
     json_t *life = json_object_get(o, "max_lifetime"), *once = json_object_get(o, "single_use");
+    json_t *jag = json_object_get(o, "id_jag");
 
-    ti->max_lifetime = MDT_JWT_BEARER_LIFETIME_DEFAULT;
+    if (jag && !json_is_boolean(jag))
+        return bad(p, err, "id_jag must be true or false");
+    ti->id_jag = json_is_true(jag);
+    if (ti->id_jag && once && !json_is_true(once))
+        return bad(p, err, "an id_jag issuer's assertions are single use: single_use cannot be false");
+    ti->max_lifetime = ti->id_jag ? MDT_ID_JAG_LIFETIME_DEFAULT : MDT_JWT_BEARER_LIFETIME_DEFAULT;
     ti->single_use = true;
     if (life && (!json_is_integer(life) || json_integer_value(life) < 10 ||
                  json_integer_value(life) > 86400))
@@ -276,7 +286,7 @@ static mdt_rc parse_issuer(const pctx *p, json_t *o, mdt_trusted_issuer *ti, mdt
 {
     static const char *const workload[] = {"issuer", "jwks_file", "jwks_uri", "audience", NULL};
     static const char *const bearer[] = {"issuer", "jwks_file", "jwks_uri", "audience",
-                                         "max_lifetime", "single_use", "rules", NULL};
+                                         "max_lifetime", "single_use", "rules", "id_jag", NULL};
     static const char *const publisher[] = {"issuer", "jwks_file", "jwks_uri", "single_instance",
                                             NULL};
     const char *const *allowed = p->kind == MDT_TRUST_WORKLOAD       ? workload
@@ -335,25 +345,183 @@ static mdt_rc add_issuers(pctx *p, json_t *doc, mdt_err *err)
     return rc;
 }
 
+/* The JSON array of a trust file, owned by the caller. */
+static mdt_rc load_doc(const pctx *p, const char *text, size_t len, json_t **doc, mdt_err *err)
+{
+    json_error_t jerr;
+
+    if (p->t->ndocs == TRUST_DOCS_MAX)
+        return bad(p, err, "too many issuers files");
+    if (len > MDT_TRUST_FILE_MAX)
+        return bad(p, err, "file too large");
+    if (!(*doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)))
+        return mdt_failf(err, MDT_ERR_CONFIG, "bad trusted issuers file", "%s:%d: %s", p->path,
+                         jerr.line, jerr.text);
+    if (!json_is_array(*doc) || json_array_size(*doc) > MDT_TRUST_ISSUERS_MAX) {
+        json_decref(*doc);
+        *doc = NULL;
+        return bad(p, err, "must be a JSON array of at most 64 issuers");
+    }
+    return MDT_OK;
+}
+
+/* ------------------------------------------------------- ID-JAG targets */
+
+/* An issuer identifier: https, or http on a loopback host; no query or fragment. */
+static bool target_issuer_ok(const char *u)
+{
+    char *scheme = NULL, *host = NULL;
+    bool ok = false;
+
+    if (mdt_url_scheme_host(u, &scheme, &host))
+        ok = mdt_str_eq(scheme, "https") ||
+             (mdt_str_eq(scheme, "http") && mdt_host_is_loopback(host));
+    free(scheme);
+    free(host);
+    return ok && strlen(u) <= TRUST_STRING_MAX && !strpbrk(u, "?#");
+}
+
+/* An array of at most 64 scope names (urls false) or http(s) URLs. */
+static mdt_rc parse_names(const pctx *p, json_t *a, bool urls, const char *what,
+                          const char *const **out, size_t *n, mdt_err *err)
+{
+    const char **v;
+    json_t *x;
+    size_t i;
+
+    if (!a)
+        return MDT_OK;
+    if (!json_is_array(a) || json_array_size(a) > MDT_TRUST_SCOPES_MAX)
+        return bad(p, err, what);
+    if (!(v = mdt_arena_alloc(&p->t->arena, (json_array_size(a) + 1) * sizeof(*v))))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    json_array_foreach(a, i, x) {
+        const char *s = json_string_value(x);
+        if (!s || !(urls ? strlen(s) <= TRUST_STRING_MAX && url_ok(s, true) : scope_name_ok(s)))
+            return bad(p, err, what);
+        v[i] = s;
+    }
+    *out = v;
+    *n = json_array_size(a);
+    return MDT_OK;
+}
+
+static mdt_rc parse_target_clients(const pctx *p, json_t *o, mdt_id_jag_target *tg, mdt_err *err)
+{
+    mdt_id_jag_client *cs;
+    const char *k;
+    json_t *v;
+
+    if (!json_is_object(o) || json_object_size(o) == 0 ||
+        json_object_size(o) > MDT_ID_JAG_CLIENTS_MAX)
+        return bad(p, err, "clients must be an object of 1 to 256 members "
+                           "(our client_id: their client_id)");
+    if (!(cs = mdt_arena_alloc(&p->t->arena, json_object_size(o) * sizeof(*cs))))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    json_object_foreach(o, k, v) {
+        const char *theirs = json_string_value(v);
+        if (!*k || !theirs || !*theirs || strlen(theirs) > TRUST_STRING_MAX)
+            return bad(p, err, "clients must map client_ids to non-empty strings");
+        cs[tg->nclients].ours = k;
+        cs[tg->nclients++].theirs = theirs;
+    }
+    tg->clients = cs;
+    return MDT_OK;
+}
+
+static mdt_rc parse_target(const pctx *p, json_t *o, mdt_id_jag_target *tg, mdt_err *err)
+{
+    static const char *const allowed[] = {"issuer", "clients", "scopes", "resources", "ttl", NULL};
+    const char *unknown = NULL;
+    json_t *ttl = json_object_get(o, "ttl");
+    mdt_rc rc;
+
+    memset(tg, 0, sizeof(*tg));
+    if (!json_is_object(o))
+        return bad(p, err, "must be an object");
+    if (!only_members(o, allowed, &unknown))
+        return mdt_failf(err, MDT_ERR_CONFIG, "bad trusted issuers file",
+                         "%s: issuer %zu: unknown member '%.64s'", p->path, p->idx, unknown);
+    if (!str_member(o, "issuer", NULL, false, &tg->issuer) || !tg->issuer ||
+        !target_issuer_ok(tg->issuer))
+        return bad(p, err, "issuer must be an https URL (http for a loopback host)");
+    if (mdt_trust_target_find(p->t, tg->issuer))
+        return bad(p, err, "issuer listed twice");
+    tg->ttl = MDT_ID_JAG_LIFETIME_DEFAULT;
+    if (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 10 ||
+                json_integer_value(ttl) > MDT_ID_JAG_TTL_MAX))
+        return bad(p, err, "ttl must be an integer number of seconds from 10 to 3600");
+    if (ttl)
+        tg->ttl = json_integer_value(ttl);
+    if ((rc = parse_target_clients(p, json_object_get(o, "clients"), tg, err)) != MDT_OK ||
+        (rc = parse_names(p, json_object_get(o, "scopes"), false,
+                          "scopes must be an array of at most 64 scope names", &tg->scopes,
+                          &tg->nscopes, err)) != MDT_OK)
+        return rc;
+    return parse_names(p, json_object_get(o, "resources"), true,
+                       "resources must be an array of at most 64 https or http URLs",
+                       &tg->resources, &tg->nresources, err);
+}
+
+mdt_rc mdt_trust_add_targets(mdt_trust *t, const char *text, size_t len, const char *path,
+                             mdt_err *err)
+{
+    pctx p = {.t = t, .path = path};
+    size_t old = t->ntargets, n;
+    mdt_id_jag_target *list, *saved = t->targets;
+    json_t *doc = NULL;
+    mdt_rc rc;
+
+    if ((rc = load_doc(&p, text, len, &doc, err)) != MDT_OK)
+        return rc;
+    n = json_array_size(doc);
+    if (!(list = mdt_arena_alloc(&t->arena, (old + n + 1) * sizeof(*list)))) {
+        json_decref(doc);
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    }
+    if (old)
+        memcpy(list, saved, old * sizeof(*list));
+    t->targets = list;
+    for (size_t i = 0; i < n && rc == MDT_OK; i++) {
+        p.idx = i + 1;
+        if ((rc = parse_target(&p, json_array_get(doc, i), &list[old + i], err)) == MDT_OK)
+            t->ntargets++; /* visible to the duplicate check of the next one */
+    }
+    if (rc != MDT_OK) {
+        t->targets = saved;
+        t->ntargets = old;
+        json_decref(doc);
+        return rc;
+    }
+    t->docs[t->ndocs++] = doc;
+    return MDT_OK;
+}
+
+const mdt_id_jag_target *mdt_trust_target_find(const mdt_trust *t, const char *iss)
+{
+    for (size_t i = 0; t && iss && i < t->ntargets; i++)
+        if (strcmp(t->targets[i].issuer, iss) == 0)
+            return &t->targets[i];
+    return NULL;
+}
+
+const char *mdt_id_jag_target_client(const mdt_id_jag_target *tg, const char *client_id)
+{
+    for (size_t i = 0; tg && client_id && i < tg->nclients; i++)
+        if (strcmp(tg->clients[i].ours, client_id) == 0)
+            return tg->clients[i].theirs;
+    return NULL;
+}
+
 mdt_rc mdt_trust_add(mdt_trust *t, mdt_trust_kind kind, const char *text, size_t len,
                      const char *path, const mdt_config *cfg, mdt_err *err)
 {
     pctx p = {.t = t, .kind = kind, .path = path, .cfg = cfg};
-    json_error_t jerr;
-    json_t *doc;
+    json_t *doc = NULL;
     mdt_rc rc;
 
-    if (t->ndocs == TRUST_DOCS_MAX)
-        return bad(&p, err, "too many issuers files");
-    if (len > MDT_TRUST_FILE_MAX)
-        return bad(&p, err, "file too large");
-    if (!(doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)))
-        return mdt_failf(err, MDT_ERR_CONFIG, "bad trusted issuers file", "%s:%d: %s", path,
-                         jerr.line, jerr.text);
-    if (!json_is_array(doc) || json_array_size(doc) > MDT_TRUST_ISSUERS_MAX) {
-        json_decref(doc);
-        return bad(&p, err, "must be a JSON array of at most 64 issuers");
-    }
+    if ((rc = load_doc(&p, text, len, &doc, err)) != MDT_OK)
+        return rc;
     if ((rc = add_issuers(&p, doc, err)) != MDT_OK) {
         json_decref(doc);
         return rc;
@@ -362,6 +530,7 @@ mdt_rc mdt_trust_add(mdt_trust *t, mdt_trust_kind kind, const char *text, size_t
     return MDT_OK;
 }
 
+/* kind MDT_TRUST_KINDS: the ID-JAG targets file */
 static mdt_rc load_one(mdt_trust *t, mdt_trust_kind kind, const char *path,
                        const mdt_config *cfg, mdt_err *err)
 {
@@ -372,7 +541,10 @@ static mdt_rc load_one(mdt_trust *t, mdt_trust_kind kind, const char *path,
         return MDT_OK;
     if ((rc = read_file(path, MDT_TRUST_FILE_MAX, &b, err)) != MDT_OK)
         return rc;
-    rc = mdt_trust_add(t, kind, b.data ? b.data : "", b.len, path, cfg, err);
+    if (kind == MDT_TRUST_KINDS)
+        rc = mdt_trust_add_targets(t, b.data ? b.data : "", b.len, path, err);
+    else
+        rc = mdt_trust_add(t, kind, b.data ? b.data : "", b.len, path, cfg, err);
     mdt_buf_free(&b);
     return rc;
 }
@@ -388,7 +560,8 @@ mdt_rc mdt_trust_load(const mdt_config *cfg, mdt_trust **out, mdt_err *err)
     if ((rc = load_one(t, MDT_TRUST_WORKLOAD, cfg->workload_issuers, cfg, err)) != MDT_OK ||
         (rc = load_one(t, MDT_TRUST_JWT_BEARER, cfg->jwt_bearer_issuers, cfg, err)) != MDT_OK ||
         (rc = load_one(t, MDT_TRUST_SOFTWARE_STATEMENT, cfg->software_statement_issuers, cfg,
-                       err)) != MDT_OK) {
+                       err)) != MDT_OK ||
+        (rc = load_one(t, MDT_TRUST_KINDS, cfg->id_jag_targets, cfg, err)) != MDT_OK) {
         mdt_trust_free(t);
         return rc;
     }

@@ -22,6 +22,19 @@
  * "single_instance": true when one client only may register per software_id
  * of this publisher (default false: many instances may register with one
  * statement, as RFC 7591 §2 intends).
+ * An issuer of the JWT bearer file with "id_jag": true is an enterprise IdP
+ * whose assertions are Identity Assertion JWT Authorization Grants
+ * (draft-ietf-oauth-identity-assertion-authz-grant): every assertion of it
+ * must have typ oauth-id-jag+jwt and a client_id claim naming the client that
+ * presents it, and every ID-JAG must come from such an issuer. For them
+ * single_use cannot be false, and max_lifetime defaults to 300 seconds.
+ * ID-JAG targets file ([id_jag] targets): the authorization servers this
+ * server issues ID-JAGs for, by token exchange:
+ *   [{"issuer": "https://as.example.com",               (the audience asked for)
+ *     "clients": {"our-client-id": "their-client-id"},  (who may ask, and as whom)
+ *     "scopes": ["read"],                                (the most an ID-JAG may carry)
+ *     "resources": ["https://api.example.com"],          (resource values it may name)
+ *     "ttl": 300}]                                       (seconds, 10 to 3600; default 300)
  * A relative jwks_file is relative to the directory of the issuers file.
  * Unknown members, duplicate issuers and both or neither of jwks_file and
  * jwks_uri are errors.
@@ -49,6 +62,9 @@
 #define MDT_TRUST_SCOPES_MAX 64         /* scopes a rule grants */
 #define MDT_WORKLOAD_MAX_AHEAD 86400    /* a workload token's exp at most this far ahead */
 #define MDT_JWT_BEARER_LIFETIME_DEFAULT 3600
+#define MDT_ID_JAG_LIFETIME_DEFAULT 300 /* an ID-JAG issuer's max_lifetime, and a target's ttl */
+#define MDT_ID_JAG_TTL_MAX 3600         /* a target's ttl at most */
+#define MDT_ID_JAG_CLIENTS_MAX 256      /* clients of a target */
 
 typedef enum {
     MDT_TRUST_WORKLOAD,
@@ -79,23 +95,51 @@ typedef struct {
     int64_t max_lifetime;           /* exp at most now + this */
     bool single_use;                /* jti required and used once (jwt_bearer) */
     bool single_instance;           /* software statement publisher: one client per software_id */
+    bool id_jag;                    /* jwt_bearer: an IdP whose assertions are ID-JAGs */
     const mdt_trust_rule *rules;    /* jwt_bearer */
     size_t nrules;
 } mdt_trusted_issuer;
 
+/* An authorization server this server issues ID-JAGs for. */
+typedef struct {
+    const char *ours;               /* a client_id of this server */
+    const char *theirs;             /* the same client's client_id at the target */
+} mdt_id_jag_client;
+
+typedef struct {
+    const char *issuer;             /* the target's issuer: the ID-JAG's aud */
+    const mdt_id_jag_client *clients;
+    size_t nclients;
+    const char *const *scopes;      /* the most an ID-JAG for it may carry */
+    size_t nscopes;
+    const char *const *resources;   /* the resource values an ID-JAG may name */
+    size_t nresources;
+    int64_t ttl;                    /* seconds an ID-JAG for it lives */
+} mdt_id_jag_target;
+
 typedef struct mdt_trust mdt_trust;
 
 mdt_rc mdt_trust_new(mdt_trust **out, mdt_err *err) MDT_WARN_UNUSED;
-/* Reads cfg->workload_issuers, cfg->jwt_bearer_issuers and
- * cfg->software_statement_issuers (any may be ""). Errors start with the file name: "trust.json: issuer 2: jwks_uri must
- * be https". */
+/* Reads cfg->workload_issuers, cfg->jwt_bearer_issuers,
+ * cfg->software_statement_issuers and cfg->id_jag_targets (any may be "").
+ * Errors start with the file name: "trust.json: issuer 2: jwks_uri must be
+ * https". */
 mdt_rc mdt_trust_load(const mdt_config *cfg, mdt_trust **out, mdt_err *err) MDT_WARN_UNUSED;
 /* Parses the text of one issuers file into t. path names the file in errors
  * and anchors relative jwks_file paths; cfg gives the default audience and
  * whether http jwks_uri are allowed. On failure t is unchanged. */
 mdt_rc mdt_trust_add(mdt_trust *t, mdt_trust_kind kind, const char *text, size_t len,
                      const char *path, const mdt_config *cfg, mdt_err *err) MDT_WARN_UNUSED;
+/* Parses the text of an ID-JAG targets file into t, as mdt_trust_add does
+ * (path names the file in errors); on failure t is unchanged. */
+mdt_rc mdt_trust_add_targets(mdt_trust *t, const char *text, size_t len, const char *path,
+                             mdt_err *err) MDT_WARN_UNUSED;
 void mdt_trust_free(mdt_trust *t); /* NULL-safe */
+
+/* The ID-JAG target whose issuer is exactly iss; NULL when none (or t NULL). */
+const mdt_id_jag_target *mdt_trust_target_find(const mdt_trust *t, const char *iss);
+/* The client_id at tg of our client client_id; NULL when tg does not list it. */
+const char *mdt_id_jag_target_client(const mdt_id_jag_target *tg, const char *client_id);
 
 /* The trusted issuer of that kind named iss; NULL when none (or t NULL). */
 const mdt_trusted_issuer *mdt_trust_find(const mdt_trust *t, mdt_trust_kind kind, const char *iss);

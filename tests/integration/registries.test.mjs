@@ -130,8 +130,9 @@ describe('registries', { timeout: 90_000 }, () => {
       assert.match(r.stderr + r.stdout, re);
       assert.equal(srv.cli(['client', 'list', '--json']).text, before_, 'no client created');
     };
-    // token exchange is not registrable yet (an API key needs no registration)
-    refusedCreate(agentMetadata({ grant_types: [TOKEN_EXCHANGE] }), /grant_types must be/);
+    // token exchange is registrable (an ID token needs it; an API key needs no registration)
+    const te = create(agentMetadata({ grant_types: [TOKEN_EXCHANGE] }));
+    assert.equal(te.code, 0, te.stderr);
     refusedCreate(agentMetadata({ grant_types: ['password'] }), /grant_types must be/);
     refusedCreate(agentMetadata({ token_endpoint_auth_method: 'client_secret_jwt' }),
       /token_endpoint_auth_method must be/);
