@@ -1,12 +1,15 @@
-/* Trusted issuers files (mdt_trust_add, the parser behind mdt_trust_load):
- * the first byte picks the kind (workload, jwt_bearer, software statement
- * publishers) and whether http jwks_uri are allowed; the rest is the file.
+/* Trusted issuers files (mdt_trust_add, the parser behind mdt_trust_load)
+ * and ID-JAG targets files (mdt_trust_add_targets): the first byte picks
+ * the kind (workload, jwt_bearer, software statement publishers; bit 0x40:
+ * a targets file) and whether http jwks_uri are allowed; the rest is the file.
  * The file is "read" from a mkdtemp directory holding jwks.json (a valid
  * JWK Set) and bad.json; inputs naming a jwks_file with a '/' are skipped,
  * so that no input reads outside it (/dev/stdin, /dev/zero).
  * Oracles: every issuer of an accepted file is found by mdt_trust_find;
  * adding the same file again fails (issuers listed twice) and leaves the
- * trust as it was; rule matching on fixed claims stays consistent. */
+ * trust as it was; rule matching on fixed claims stays consistent; every
+ * target of an accepted targets file is found, with a client and a ttl in
+ * bounds, and adding it again fails. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +112,36 @@ static void check(mdt_trust *t, mdt_trust_kind kind, const uint8_t *data, size_t
     json_decref(doc);
 }
 
+static void targets(const uint8_t *data, size_t size)
+{
+    json_t *doc, *o;
+    mdt_trust *t = NULL;
+    mdt_err err;
+    size_t i;
+
+    if (mdt_trust_new(&t, &err) != MDT_OK)
+        return;
+    if (mdt_trust_add_targets(t, (const char *)data, size, path, &err) != MDT_OK) {
+        if (err.rc != MDT_ERR_CONFIG && err.rc != MDT_ERR_NOMEM)
+            __builtin_trap();
+        mdt_trust_free(t);
+        return;
+    }
+    doc = json_loadb((const char *)data, size, 0, NULL);
+    json_array_foreach(doc, i, o) {
+        const mdt_id_jag_target *tg =
+            mdt_trust_target_find(t, json_string_value(json_object_get(o, "issuer")));
+        if (!tg || !tg->nclients || tg->ttl < 10 || tg->ttl > MDT_ID_JAG_TTL_MAX ||
+            !mdt_id_jag_target_client(tg, tg->clients[0].ours))
+            __builtin_trap();
+    }
+    if (json_array_size(doc) &&
+        mdt_trust_add_targets(t, (const char *)data, size, path, &err) == MDT_OK)
+        __builtin_trap(); /* the same targets again are listed twice */
+    json_decref(doc);
+    mdt_trust_free(t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     mdt_config cfg = {0};
@@ -120,6 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (!ready)
         init();
+    if (data[0] & 0x40) {
+        targets(data + 1, size - 1);
+        return 0;
+    }
     kind = (mdt_trust_kind)(data[0] % MDT_TRUST_KINDS);
     cfg.issuer = (char *)"https://as.example.com";
     cfg.jwks_uri_allow_http = (data[0] & 0x80) != 0;
