@@ -5,10 +5,12 @@
 #include <string.h>
 
 /* RFC 8693 subject token types. An API key is the client's own credential
- * and is open to every client; an ID token of this server is exchanged for
- * an ID-JAG (oauth/id_jag.c) by a client registered for the grant. */
+ * and is open to every client; an ID token or an access token of this
+ * server naming a person is exchanged for an ID-JAG (oauth/id_jag.c) by a
+ * client registered for the grant. */
 static const mdt_subject_type_def exchange_subjects[] = {
     {.name = MDT_TOKEN_TYPE_API_KEY, .authenticates = true, .needs_grant = false},
+    {.name = MDT_TOKEN_TYPE_ACCESS_TOKEN, .authenticates = false, .needs_grant = true},
     {.name = MDT_TOKEN_TYPE_ID_TOKEN, .authenticates = false, .needs_grant = true},
 };
 

@@ -15,6 +15,7 @@ import {
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const API_KEY_TYPE = 'urn:mandate:token-type:api-key';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const SAML2_TYPE = 'urn:ietf:params:oauth:token-type:saml2'; // a subject type Mandate does not take
 const TOKEN_TTL = 120; // [api_keys] token_ttl of this server
 
 describe('API keys', { timeout: 90_000 }, () => {
@@ -259,9 +260,9 @@ describe('API keys', { timeout: 90_000 }, () => {
     const k = createKey(client.client_id);
     await refused(() => post(srv, '/token', { grant_type: TOKEN_EXCHANGE, subject_token_type: API_KEY_TYPE }),
       400, 'invalid_request');
-    // another subject_token_type: not supported (yet), even for an authenticated client
+    // another subject_token_type: not supported, even for an authenticated client
     const { r } = await refused(() => post(srv, '/token', {
-      grant_type: TOKEN_EXCHANGE, subject_token: k.api_key, subject_token_type: ACCESS_TOKEN_TYPE,
+      grant_type: TOKEN_EXCHANGE, subject_token: k.api_key, subject_token_type: SAML2_TYPE,
     }, { headers: { authorization: basic(client.client_id, client.client_secret) } }), 400, 'invalid_request',
     { type: 'token.refused', secret: k.api_key });
     assert.equal(r.json.error_description, 'unsupported subject_token_type');

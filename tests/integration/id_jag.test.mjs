@@ -61,7 +61,7 @@ describe('ID-JAG between two authorization servers', { timeout: 180_000 }, () =>
       kind: 'web', owner: 'alice', client_name: name, grant_types: grants, response_types: ['code'],
       redirect_uris: [cb.uri], scope: 'openid', token_endpoint_auth_method: 'client_secret_basic',
     });
-    agent = web('Travel agent', ['authorization_code', TOKEN_EXCHANGE]);
+    agent = web('Travel agent', ['authorization_code', TOKEN_EXCHANGE, 'client_credentials']);
     other = web('Another agent', ['authorization_code', TOKEN_EXCHANGE]);
     unlisted = web('Unlisted agent', ['authorization_code', TOKEN_EXCHANGE]);
     noExchange = web('Sign-in only', ['authorization_code']);
@@ -288,8 +288,41 @@ describe('ID-JAG between two authorization servers', { timeout: 180_000 }, () =>
     await expectRefusal(idp, () => exchange({}, noExchange), { status: 400, error: 'unauthorized_client' });
     await expectRefusal(idp, () => exchange({ requested_token_type: undefined }),
       { status: 400, error: 'invalid_request', reason: /for an ID-JAG only/ });
+    await expectRefusal(idp, () => exchange({ subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' }),
+      { status: 400, error: 'invalid_request', reason: /unsupported subject_token_type/ });
+  });
+
+  it('an access token of the IdP issued to the agent for a person is exchanged the same way', async () => {
+    const accessToken = idTokens['alice@Travel agent'].access_token;
+    const r = await exchange({ subject_token: accessToken, subject_token_type: ACCESS_TOKEN, scope: 'read' });
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.issued_token_type, ID_JAG);
+    const { payload } = jwtParts(r.json.access_token);
+    assert.equal(payload.sub, 'alice');
+    assert.equal(payload.client_id, rasAgent.client_id);
+    const t = await present(r.json.access_token);
+    assert.equal(t.status, 200, show(t));
+    assert.equal(jwtParts(t.json.access_token).payload.sub, 'alice');
+  });
+
+  it('the IdP refuses access tokens of another client, naming no person, or not for an ID-JAG', async () => {
+    const othersToken = idTokens['alice@Another agent'].access_token;
+    await expectRefusal(idp, () => exchange({ subject_token: othersToken, subject_token_type: ACCESS_TOKEN }),
+      { status: 400, error: 'invalid_request', reason: /issued to another client/ });
+    const cc = await post(idp, '/token', { grant_type: 'client_credentials' },
+      { headers: { authorization: basic(agent.client_id, agent.client_secret) } });
+    assert.equal(cc.status, 200, show(cc));
+    await expectRefusal(idp, () => exchange({ subject_token: cc.json.access_token, subject_token_type: ACCESS_TOKEN }),
+      { status: 400, error: 'invalid_request', reason: /names no person/ });
+    await expectRefusal(idp, () => exchange({ subject_token: 'mdt_at_nothing', subject_token_type: ACCESS_TOKEN }),
+      { status: 400, error: 'invalid_request', reason: /not an active access token/ });
+    // the ID token is no access token, and the access token no ID token
     await expectRefusal(idp, () => exchange({ subject_token_type: ACCESS_TOKEN }),
-      { status: 400, error: 'invalid_request', reason: /subject_token_type/ });
+      { status: 400, error: 'invalid_request', reason: /not an active access token/ });
+    // an access token is exchanged here for an ID-JAG only
+    await expectRefusal(idp, () => exchange({ subject_token: idTokens['alice@Travel agent'].access_token,
+      subject_token_type: ACCESS_TOKEN, requested_token_type: undefined, audience: undefined }),
+    { status: 400, error: 'invalid_request', reason: /for an ID-JAG only/ });
   });
 
   it('the IdP refuses a person disabled since the ID token was issued', async () => {

@@ -15,6 +15,7 @@ const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const API_KEY_TYPE = 'urn:mandate:token-type:api-key';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const SAML2_TYPE = 'urn:ietf:params:oauth:token-type:saml2'; // a subject type Mandate does not take
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 describe('registries', { timeout: 90_000 }, () => {
@@ -76,7 +77,7 @@ describe('registries', { timeout: 90_000 }, () => {
     await refused(() => post(srv, '/token', { grant_type: TOKEN_EXCHANGE, subject_token: 'x' }, auth),
       400, 'invalid_request', 'subject_token_type is required');
     await refused(() => post(srv, '/token', {
-      grant_type: TOKEN_EXCHANGE, subject_token: 'x', subject_token_type: ACCESS_TOKEN_TYPE,
+      grant_type: TOKEN_EXCHANGE, subject_token: 'x', subject_token_type: SAML2_TYPE,
     }, auth), 400, 'invalid_request', 'unsupported subject_token_type');
     // the client lists only client_credentials, and the key is its credential
     const key = srv.cli(['client', 'apikey', 'create', client.client_id, '--json']).json();
