@@ -18,7 +18,7 @@
  * Identity Assertion JWT Authorization Grants (oauth/id_jag.h): each must
  * have typ oauth-id-jag+jwt (and an ID-JAG from any other issuer is
  * refused), name the requesting client in its client_id claim, and is used
- * once; the token carries at most the ID-JAG's scope (∩ the rule's ∩ the
+ * once; the token carries the ID-JAG's auth_time and at most its scope (∩ the rule's ∩ the
  * client's entitlements), for the resource it names, and is refused for a
  * disabled local user. */
 #include <string.h>
@@ -161,8 +161,11 @@ mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *
         goto out;
     }
     if ((rc = admit(env, req, &a, ti, &rule, &g.sub, err)) != MDT_OK ||
-        (rc = id_jag(env, req, who, &a, ti, g.sub, &ceiling, &resource, err)) != MDT_OK ||
-        (rc = rule_scope(req->arena, &who->client, rule, ceiling, mdt_req_form(req, "scope"),
+        (rc = id_jag(env, req, who, &a, ti, g.sub, &ceiling, &resource, err)) != MDT_OK)
+        goto out;
+    if (ti->id_jag) /* when the person signed in at the IdP, as the IdP says */
+        g.auth_time = mdt_id_jag_auth_time(a.claims, req->now);
+    if ((rc = rule_scope(req->arena, &who->client, rule, ceiling, mdt_req_form(req, "scope"),
                          &g.scope, err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK ||
         (rc = mdt_resource_select(req->arena, &who->client, env->cfg.issuer, resource, &g.aud,

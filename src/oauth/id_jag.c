@@ -96,6 +96,14 @@ mdt_rc mdt_id_jag_accept_claims(json_t *claims, const char *client_id, const cha
     return MDT_OK;
 }
 
+int64_t mdt_id_jag_auth_time(json_t *claims, int64_t now)
+{
+    json_t *v = json_object_get(claims, "auth_time");
+    json_int_t t = json_integer_value(v);
+
+    return json_is_integer(v) && t > 0 && t <= now + MDT_ASSERTION_LEEWAY ? (int64_t)t : 0;
+}
+
 /* ------------------------------------------------------------ issuing */
 
 static mdt_rc bad_subject(mdt_err *err, const char *why)

@@ -64,4 +64,8 @@ bool mdt_id_jag_typ(const char *typ);
 mdt_rc mdt_id_jag_accept_claims(json_t *claims, const char *client_id, const char **scope,
                                 const char **resource, mdt_err *err) MDT_WARN_UNUSED;
 
+/* The auth_time claim when it is an integer in the past (up to the assertion
+ * leeway ahead of now); 0 otherwise. Pure. */
+int64_t mdt_id_jag_auth_time(json_t *claims, int64_t now);
+
 #endif

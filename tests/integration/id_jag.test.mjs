@@ -166,6 +166,7 @@ describe('ID-JAG between two authorization servers', { timeout: 180_000 }, () =>
     assert.equal(at.client_id, rasAgent.client_id);
     assert.equal(at.scope, 'read');
     assert.equal(at.aud, API, 'for the resource the ID-JAG names');
+    assert.equal(at.auth_time, payload.auth_time, 'when the person signed in at the IdP');
 
     const issued = auditEvents(idp).map(eventBody)
       .filter((e) => eventType(e) === 'token.issued' && e.data?.issued_token_type === ID_JAG);
@@ -226,9 +227,14 @@ describe('ID-JAG between two authorization servers', { timeout: 180_000 }, () =>
       { status: 400, error: 'invalid_grant', reason: /without a client_id/ });
     await expectRefusal(ras, async () => present(await sign(saas, jagClaims({ jti: undefined }), { typ: TYP })),
       { status: 400, error: 'invalid_grant', reason: /jti missing/ });
-    const ok = await present(await sign(saas, jagClaims(), { typ: TYP }));
+    const ok = await present(await sign(saas, jagClaims({ auth_time: t - 60 }), { typ: TYP }));
     assert.equal(ok.status, 200, show(ok));
     assert.equal(jwtParts(ok.json.access_token).payload.sub, 'alice');
+    assert.equal(jwtParts(ok.json.access_token).payload.auth_time, t - 60);
+    // an auth_time in the future is not believed
+    const later = await present(await sign(saas, jagClaims({ auth_time: t + 3600 }), { typ: TYP }));
+    assert.equal(later.status, 200, show(later));
+    assert.equal(jwtParts(later.json.access_token).payload.auth_time, undefined);
   });
 
   it('refuses an untrusted issuer, and keeps ID-JAGs and other assertions apart', async () => {

@@ -143,6 +143,23 @@ static void test_accept_claims(void **state)
                   "must be strings");
 }
 
+static void test_auth_time(void **state)
+{
+    json_t *o = json_pack("{s:I}", "auth_time", (json_int_t)1000);
+
+    (void)state;
+    assert_int_equal(mdt_id_jag_auth_time(o, 2000), 1000);
+    assert_int_equal(mdt_id_jag_auth_time(o, 1000 - MDT_ASSERTION_LEEWAY), 1000);
+    assert_int_equal(mdt_id_jag_auth_time(o, 900), 0); /* in the future */
+    json_object_set_new(o, "auth_time", json_string("1000"));
+    assert_int_equal(mdt_id_jag_auth_time(o, 2000), 0);
+    json_object_set_new(o, "auth_time", json_integer(-5));
+    assert_int_equal(mdt_id_jag_auth_time(o, 2000), 0);
+    json_object_del(o, "auth_time");
+    assert_int_equal(mdt_id_jag_auth_time(o, 2000), 0);
+    json_decref(o);
+}
+
 static mdt_rc add_targets(mdt_trust *t, const char *text, mdt_err *err)
 {
     return mdt_trust_add_targets(t, text, strlen(text), "targets.json", err);
@@ -276,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_claims_json),   cmocka_unit_test(test_narrow),
         cmocka_unit_test(test_typ),           cmocka_unit_test(test_accept_claims),
         cmocka_unit_test(test_targets_file),  cmocka_unit_test(test_id_jag_issuer),
+        cmocka_unit_test(test_auth_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
