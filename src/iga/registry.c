@@ -21,7 +21,8 @@ static const mdt_grant_def grants[] = {
      .registrable = true, .needs_grant = true},
     /* API keys and ID-JAGs (oauth/grant_token_exchange.c) */
     {.id = MDT_GRANT_ID_TOKEN_EXCHANGE, .name = MDT_GRANT_TOKEN_EXCHANGE, .advertised = true,
-     .registrable = true, .subject_types = exchange_subjects, .nsubject_types = MDT_ARRAY_LEN(exchange_subjects)},
+     .registrable = true, .subject_types = exchange_subjects,
+     .nsubject_types = MDT_ARRAY_LEN(exchange_subjects)},
     /* RFC 7523 §2.1 (oauth/grant_jwt_bearer.c) */
     {.id = MDT_GRANT_ID_JWT_BEARER, .name = "urn:ietf:params:oauth:grant-type:jwt-bearer",
      .advertised = true, .registrable = true, .needs_grant = true},

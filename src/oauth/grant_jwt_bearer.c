@@ -129,7 +129,8 @@ static mdt_rc id_jag(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
     if (!*resource)
         *resource = asked;
     else if (asked && !mdt_str_eq(asked, *resource))
-        return mdt_failf(err, MDT_ERR_INVALID_TARGET, "the resource is not the one the ID-JAG names",
+        return mdt_failf(err, MDT_ERR_INVALID_TARGET,
+                         "the resource is not the one the ID-JAG names",
                          "resource '%.120s' asked, the ID-JAG names '%.120s'", asked, *resource);
     rc = mdt_token_user_check(env, req->arena, subject, who->client.client_id, &why);
     if (rc == MDT_ERR_INVALID_TOKEN)

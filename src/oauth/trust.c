@@ -267,7 +267,8 @@ static mdt_rc parse_bearer(const pctx *p, json_t *o, mdt_trusted_issuer *ti, mdt
         return bad(p, err, "id_jag must be true or false");
     ti->id_jag = json_is_true(jag);
     if (ti->id_jag && once && !json_is_true(once))
-        return bad(p, err, "an id_jag issuer's assertions are single use: single_use cannot be false");
+        return bad(p, err,
+                   "an id_jag issuer's assertions are single use: single_use cannot be false");
     ti->max_lifetime = ti->id_jag ? MDT_ID_JAG_LIFETIME_DEFAULT : MDT_JWT_BEARER_LIFETIME_DEFAULT;
     ti->single_use = true;
     if (life && (!json_is_integer(life) || json_integer_value(life) < 10 ||

@@ -231,8 +231,9 @@ static void test_targets_file(void **state)
                         "ttl must be");
     expect_target_error("[{\"issuer\":\"https://t\",\"clients\":{\"a\":\"b\"},\"ttl\":3601}]",
                         "ttl must be");
-    expect_target_error("[{\"issuer\":\"https://t\",\"clients\":{\"a\":\"b\"},\"scopes\":[\"a b\"]}]",
-                        "scopes must be");
+    expect_target_error(
+        "[{\"issuer\":\"https://t\",\"clients\":{\"a\":\"b\"},\"scopes\":[\"a b\"]}]",
+        "scopes must be");
     expect_target_error(
         "[{\"issuer\":\"https://t\",\"clients\":{\"a\":\"b\"},\"resources\":[\"urn:x\"]}]",
         "resources must be");
