@@ -27,10 +27,19 @@ static bool listed(const char *const *list, size_t n, const char *s, size_t len)
     return false;
 }
 
+/* Whether the word s[0..len) is among the first n words seen. */
+static bool seen_before(const mdt_words *seen, size_t n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (seen[i].len == len && memcmp(seen[i].word, s, len) == 0)
+            return true;
+    return false;
+}
+
 mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested,
                         const char **granted, mdt_err *err)
 {
-    const char *seen[MAX_SCOPES];
+    mdt_words seen[MAX_SCOPES]; /* words of requested, not terminated */
     size_t nseen = 0;
     mdt_buf b;
     mdt_rc rc = MDT_OK;
@@ -53,11 +62,11 @@ mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested
         else if (!listed((const char *const *)c->scopes, c->nscopes, p, n))
             rc = mdt_failf(err, MDT_ERR_INVALID_SCOPE, "a requested scope is not granted to this client",
                            "scope '%.*s' not entitled", (int)(n > 64 ? 64 : n), p);
-        else if (!listed(seen, nseen, p, n)) {
+        else if (!seen_before(seen, nseen, p, n)) {
             if (nseen == MAX_SCOPES)
                 rc = mdt_fail(err, MDT_ERR_INVALID_SCOPE, "too many scopes");
             else if ((rc = mdt_buf_addf(&b, "%s%.*s", nseen ? " " : "", (int)n, p)) == MDT_OK)
-                seen[nseen++] = p;
+                seen[nseen++] = w;
         }
     }
     if (rc == MDT_OK && !(*granted = mdt_arena_strdup(a, b.data ? b.data : "")))

@@ -30,6 +30,9 @@ static void test_consented_view(void **state)
     assert_int_equal(v.nscopes, 2); /* read once, write added */
     assert_int_equal(mdt_scope_narrow(&a, &v, "read write", &granted, &err), MDT_OK);
     assert_string_equal(granted, "read write");
+    /* a scope asked twice is granted once */
+    assert_int_equal(mdt_scope_narrow(&a, &v, "write read write read", &granted, &err), MDT_OK);
+    assert_string_equal(granted, "write read");
     assert_int_equal(mdt_resource_select(&a, &v, "https://as", "https://mcp", &aud, &naud, &err),
                      MDT_OK);
     assert_int_equal(c.nscopes, 1); /* the client itself is untouched */
