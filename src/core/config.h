@@ -58,6 +58,9 @@ typedef struct {
     char *workload_issuers;            /* JSON file of trusted workload identity issuers; "" none */
     /* [jwt_bearer] */
     char *jwt_bearer_issuers;          /* JSON file of trusted assertion issuers and rules; "" none */
+    /* [token_exchange] */
+    char *token_exchange_subject_issuers; /* JSON file of issuers whose JWTs may be subject tokens */
+    char *token_exchange_impersonation;   /* comma-separated client ids allowed to impersonate */
     /* [registration] */
     bool registration_open;            /* POST /register without an initial access token */
     int64_t registration_rate_per_source; /* registrations per source address per minute */

@@ -396,7 +396,8 @@ static const field fields[] = {
     {.key = "grant_types", .check = check_array, .min = 1, .max = MDT_CLIENT_LIST_MAX,
      .item = grant_supported, .dflt = "[\"client_credentials\"]",
      .msg = "grant_types must be a non-empty array of supported grant types (client_credentials, "
-            "urn:ietf:params:oauth:grant-type:jwt-bearer, authorization_code, refresh_token)"},
+            "urn:ietf:params:oauth:grant-type:jwt-bearer, authorization_code, refresh_token, "
+            "urn:ietf:params:oauth:grant-type:token-exchange)"},
     {.key = "response_types", .check = check_array, .max = 1, .dflt = "[]",
      .item = response_type_supported,
      .msg = "response_types must be [] or [\"code\"] (with the authorization_code grant)"},

@@ -5,10 +5,13 @@
 #include <string.h>
 
 /* RFC 8693 subject token types. An API key is the client's own credential
- * and is open to every client; delegation (a later issue) will add the
- * access token types, which need the grant registered. */
+ * and is open to every client; delegation (oauth/grant_delegation.c: a
+ * person's access token of this server, or a trusted issuer's JWT) needs
+ * the grant registered. */
 static const mdt_subject_type_def exchange_subjects[] = {
     {.name = MDT_TOKEN_TYPE_API_KEY, .authenticates = true, .needs_grant = false},
+    {.name = MDT_TOKEN_TYPE_ACCESS_TOKEN, .authenticates = false, .needs_grant = true},
+    {.name = MDT_TOKEN_TYPE_JWT, .authenticates = false, .needs_grant = true},
 };
 
 /* What the token endpoint accepts, in the order of grant_types_supported.
@@ -16,9 +19,10 @@ static const mdt_subject_type_def exchange_subjects[] = {
 static const mdt_grant_def grants[] = {
     {.id = MDT_GRANT_ID_CLIENT_CREDENTIALS, .name = "client_credentials", .advertised = true,
      .registrable = true, .needs_grant = true},
-    /* API keys (oauth/grant_token_exchange.c); not registrable until delegation */
+    /* API keys and delegation (oauth/grant_token_exchange.c): a client registers it to
+     * delegate; the API key subject type is open to every client */
     {.id = MDT_GRANT_ID_TOKEN_EXCHANGE, .name = MDT_GRANT_TOKEN_EXCHANGE, .advertised = true,
-     .subject_types = exchange_subjects, .nsubject_types = MDT_ARRAY_LEN(exchange_subjects)},
+     .registrable = true, .subject_types = exchange_subjects, .nsubject_types = MDT_ARRAY_LEN(exchange_subjects)},
     /* RFC 7523 §2.1 (oauth/grant_jwt_bearer.c) */
     {.id = MDT_GRANT_ID_JWT_BEARER, .name = "urn:ietf:params:oauth:grant-type:jwt-bearer",
      .advertised = true, .registrable = true, .needs_grant = true},

@@ -36,7 +36,7 @@ static mdt_rc authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *who,
 }
 
 static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
-                   const mdt_err *err)
+                   const char *extra, const mdt_err *err)
 {
     mdt_audit_event ev = {
         .type = "token.refused",
@@ -52,7 +52,8 @@ static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         mdt_buf b;
         mdt_buf_init(&b, 4096);
         if (mdt_buf_adds(&b, "{\"grant_type\":") == MDT_OK &&
-            mdt_buf_add_json_str(&b, grant) == MDT_OK && mdt_buf_adds(&b, "}") == MDT_OK)
+            mdt_buf_add_json_str(&b, grant) == MDT_OK &&
+            (!extra || mdt_buf_addf(&b, ",%s", extra) == MDT_OK) && mdt_buf_adds(&b, "}") == MDT_OK)
             ev.data = mdt_arena_strdup(req->arena, b.data);
         mdt_buf_free(&b);
     }
@@ -98,11 +99,12 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
                      grant, r->token.jti, r->token.opaque ? "opaque" : "jwt",
                      (long long)r->token.expires_in) != MDT_OK ||
         mdt_buf_add_json_str(&b, r->scope ? r->scope : "") != MDT_OK ||
+        (r->audit && mdt_buf_addf(&b, ",%s", r->audit) != MDT_OK) ||
         mdt_buf_adds(&b, "}") != MDT_OK) {
         mdt_err err;
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
         mdt_buf_free(&b);
-        refuse(req, resp, who, grant, &err);
+        refuse(req, resp, who, grant, r->audit, &err);
         return;
     }
     mdt_audit_event ev = {
@@ -132,7 +134,7 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
 
     resp->no_store = true;
     if ((rc = mdt_req_parse_form(req, &err)) != MDT_OK) {
-        refuse(req, resp, &who, NULL, &err);
+        refuse(req, resp, &who, NULL, NULL, &err);
         return;
     }
     if ((rc = authenticate(env, req, &who, &claimed, &err)) != MDT_OK) {
@@ -150,7 +152,7 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (rc == MDT_OK)
         rc = fn(env, req, &who, &result, &err);
     if (rc != MDT_OK) {
-        refuse(req, resp, &who, grant, &err);
+        refuse(req, resp, &who, grant, result.audit, &err);
         return;
     }
     issued(req, resp, &who, grant, &result);

@@ -115,14 +115,28 @@ static void test_decide_token_exchange(void **state)
     assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, NULL, te, 1, &g, &st, &err),
                      MDT_ERR_INVALID_REQUEST);
     assert_string_equal(err.msg, "subject_token_type is required");
-    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_ACCESS_TOKEN, te, 1, &g, &st,
-                            &err),
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, "urn:example:unknown", te, 1, &g, &st, &err),
                      MDT_ERR_INVALID_REQUEST);
     assert_string_equal(err.msg, "unsupported subject_token_type");
     assert_null(st);
+    /* delegation: an access token or a trusted issuer's JWT, only for a client
+     * that registered the grant */
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_ACCESS_TOKEN, te, 1, &g, &st,
+                            &err),
+                     MDT_OK);
+    assert_true(st->needs_grant);
+    assert_false(st->authenticates);
+    assert_null(mdt_token_exchange_authenticator(st));
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_JWT, te, 1, &g, &st, &err),
+                     MDT_OK);
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_ACCESS_TOKEN, cc, 1, &g, &st,
+                            &err),
+                     MDT_ERR_UNAUTHORIZED_CLIENT);
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_JWT, NULL, 0, &g, &st, &err),
+                     MDT_ERR_UNAUTHORIZED_CLIENT);
     /* lookups */
     g = mdt_grant_find(MDT_GRANT_TOKEN_EXCHANGE);
-    assert_null(mdt_grant_subject_find(g, MDT_TOKEN_TYPE_ACCESS_TOKEN));
+    assert_non_null(mdt_grant_subject_find(g, MDT_TOKEN_TYPE_ACCESS_TOKEN));
     assert_null(mdt_grant_subject_find(g, NULL));
     assert_null(mdt_grant_subject_find(NULL, MDT_TOKEN_TYPE_API_KEY));
     assert_null(mdt_grant_subject_find(mdt_grant_find("client_credentials"), MDT_TOKEN_TYPE_API_KEY));
@@ -168,7 +182,7 @@ static void test_grant_flags(void **state)
     assert_true(mdt_client_grant_type_known(JWT_BEARER));
     assert_true(mdt_client_grant_type_known("authorization_code"));
     assert_true(mdt_client_grant_type_known("refresh_token"));
-    assert_false(mdt_client_grant_type_known(MDT_GRANT_TOKEN_EXCHANGE)); /* not yet */
+    assert_true(mdt_client_grant_type_known(MDT_GRANT_TOKEN_EXCHANGE));
     assert_false(mdt_client_grant_type_known("password"));
     assert_string_equal(mdt_grant_find("authorization_code")->response_type, "code");
     assert_true(mdt_grant_find("authorization_code")->needs_redirect_uris);
@@ -320,9 +334,9 @@ static void test_metadata_messages(void **state)
     for (size_t i = 0; i < n; i++)
         if (g[i].registrable)
             assert_non_null(strstr(err.msg, g[i].name));
-    assert_null(strstr(err.msg, MDT_GRANT_TOKEN_EXCHANGE));
+    assert_non_null(strstr(err.msg, MDT_GRANT_TOKEN_EXCHANGE));
     assert_int_equal(validate("{\"grant_types\":[\"" MDT_GRANT_TOKEN_EXCHANGE "\"]}", &err),
-                     MDT_ERR_INVALID_CLIENT_METADATA);
+                     MDT_OK);
     assert_int_equal(validate("{\"token_endpoint_auth_method\":\"client_secret_jwt\"}", &err),
                      MDT_ERR_INVALID_CLIENT_METADATA);
     m = mdt_auth_methods(&n);
