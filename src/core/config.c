@@ -180,8 +180,8 @@ static const cfg_key keys[] = {
              "delegation (`subject_token_type=urn:ietf:params:oauth:token-type:jwt`), in the "
              "format of `[jwt_bearer] issuers` (claim rules map them to the person and the most "
              "scope), read when `serve` starts (see docs/api.md); empty: none."},
-    {"token_exchange", "impersonation", K_LIST, AT(token_exchange_impersonation), .type = "list of client ids",
-     .def = "",
+    {"token_exchange", "impersonation", K_LIST, AT(token_exchange_impersonation),
+     .type = "list of client ids", .def = "",
      .desc = "Clients allowed to impersonate: their token exchanges that ask for it "
              "(`impersonation=true`) give a token for the person without an `act` claim. "
              "Empty: nobody; every exchange then records the acting client in `act`."},

@@ -59,7 +59,7 @@ typedef struct {
     /* [jwt_bearer] */
     char *jwt_bearer_issuers;          /* JSON file of trusted assertion issuers and rules; "" none */
     /* [token_exchange] */
-    char *token_exchange_subject_issuers; /* JSON file of issuers whose JWTs may be subject tokens */
+    char *token_exchange_subject_issuers; /* JSON file of issuers of subject JWTs; "" none */
     char *token_exchange_impersonation;   /* comma-separated client ids allowed to impersonate */
     /* [registration] */
     bool registration_open;            /* POST /register without an initial access token */

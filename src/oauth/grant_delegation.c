@@ -305,7 +305,8 @@ static mdt_rc check_params(const mdt_req *req, mdt_err *err)
     if (!mdt_req_form(req, "subject_token") || !*mdt_req_form(req, "subject_token"))
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "subject_token is required");
     if (at && !att)
-        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "actor_token_type is required with actor_token");
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
+                        "actor_token_type is required with actor_token");
     if (att && !at)
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "actor_token_type without actor_token");
     if (att && !mdt_str_eq(att, MDT_TOKEN_TYPE_ACCESS_TOKEN))

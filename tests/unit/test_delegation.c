@@ -29,7 +29,8 @@ static void test_scope_intersection(void **state)
     assert_int_equal(mdt_delegation_scope(&a, "openid read write", &c, NULL, &got, &err), MDT_OK);
     assert_string_equal(got, "read write");
     /* a subset */
-    assert_int_equal(mdt_delegation_scope(&a, "openid read write", &c, "write", &got, &err), MDT_OK);
+    assert_int_equal(mdt_delegation_scope(&a, "openid read write", &c, "write", &got, &err),
+                     MDT_OK);
     assert_string_equal(got, "write");
     /* the client is entitled to admin, the subject token does not have it */
     assert_int_equal(mdt_delegation_scope(&a, "read write", &c, "read admin", &got, &err),
