@@ -8,6 +8,7 @@
 
 #include "core/arena.h"
 #include "oauth/delegation.h"
+#include "oauth/tokens.h"
 
 static mdt_client actor(const char **scopes, size_t n)
 {
@@ -161,6 +162,20 @@ static void test_lineage(void **state)
     mdt_arena_free(&a);
 }
 
+/* Which tokens end with the person's session: all but a grant for offline
+ * access (OIDC Core §11), and none without a session. */
+static void test_session_binding(void **state)
+{
+    (void)state;
+    assert_string_equal(mdt_token_session_sid("s1", "openid read"), "s1");
+    assert_string_equal(mdt_token_session_sid("s1", "read"), "s1");
+    assert_null(mdt_token_session_sid("s1", "openid offline_access read"));
+    assert_null(mdt_token_session_sid("s1", "offline_access"));
+    assert_string_equal(mdt_token_session_sid("s1", "offline_accessory"), "s1");
+    assert_null(mdt_token_session_sid("", "read"));
+    assert_null(mdt_token_session_sid(NULL, "read"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_act_nesting),
         cmocka_unit_test(test_may_act),
         cmocka_unit_test(test_lineage),
+        cmocka_unit_test(test_session_binding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
