@@ -242,6 +242,7 @@ static mdt_rc subject_foreign(mdt_env *env, mdt_req *req, const char *token, mdt
     const mdt_trusted_issuer *ti;
     const mdt_trust_rule *rule = NULL;
     const char *aud[2];
+    json_t *scope;
     mdt_assertion_rules rules;
     mdt_key_source src;
     uint8_t thumb[32];
@@ -287,10 +288,18 @@ static mdt_rc subject_foreign(mdt_env *env, mdt_req *req, const char *token, mdt
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
                         "a subject JWT of another issuer that is itself delegated (act) is not "
                         "accepted");
-    if (!(s->scope = foreign_scope(req->arena, rule,
-                                   json_string_value(json_object_get(as->claims, "scope")))))
+    scope = json_object_get(as->claims, "scope");
+    if (scope && !json_is_string(scope))
+        return grant_refused(err, "the subject JWT's scope is not a string");
+    if (!(s->scope = foreign_scope(req->arena, rule, json_string_value(scope))))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    return MDT_OK;
+    /* a person of this server named by another issuer must still be active */
+    rc = mdt_token_user_check(env, req->arena, s->sub, NULL, &why);
+    if (rc == MDT_ERR_INVALID_TOKEN)
+        return grant_refused(err, mdt_err_audit_text(&why));
+    if (rc != MDT_OK)
+        *err = why;
+    return rc;
 }
 
 static mdt_rc check_params(const mdt_req *req, mdt_err *err)

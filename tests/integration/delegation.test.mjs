@@ -303,6 +303,7 @@ describe('delegation by token exchange', { timeout: 240_000 }, () => {
     refused(await jwtExchange(agentA, await sign(stranger, claims({ iss: UNTRUSTED }))), 400, 'invalid_grant');
     refused(await jwtExchange(agentA, await sign(stranger, claims())), 400, 'invalid_grant'); // wrong key
     refused(await jwtExchange(agentA, await sign(idp, claims({ exp: now() - 60 }))), 400, 'invalid_grant');
+    refused(await jwtExchange(agentA, await sign(idp, claims({ scope: ['read', 'write'] }))), 400, 'invalid_grant');
     const replayed = await sign(idp, claims());
     assert.equal((await jwtExchange(agentA, replayed)).status, 200);
     refused(await jwtExchange(agentA, replayed), 400, 'invalid_grant');
