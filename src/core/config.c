@@ -179,6 +179,17 @@ static const cfg_key keys[] = {
              "Authorization Grants (ID-JAG) for, by token exchange: `[{\"issuer\", \"clients\": "
              "{\"our client_id\": \"their client_id\"}, \"scopes\", \"resources\", \"ttl\"}]`, read "
              "when `serve` starts (see docs/guides/id-jag.md); empty: none."},
+    {"token_exchange", "subject_issuers", K_STRING, AT(token_exchange_subject_issuers),
+     .type = "path", .def = "",
+     .desc = "JSON file of issuers whose JWTs a client may exchange as subject tokens for "
+             "delegation (`subject_token_type=urn:ietf:params:oauth:token-type:jwt`), in the "
+             "format of `[jwt_bearer] issuers` (claim rules map them to the person and the most "
+             "scope), read when `serve` starts (see docs/api.md); empty: none."},
+    {"token_exchange", "impersonation", K_LIST, AT(token_exchange_impersonation),
+     .type = "list of client ids", .def = "",
+     .desc = "Clients allowed to impersonate: their token exchanges that ask for it "
+             "(`impersonation=true`) give a token for the person without an `act` claim. "
+             "Empty: nobody; every exchange then records the acting client in `act`."},
     {"registration", "open", K_BOOL, AT(registration_open), .def = "false",
      .desc = "Accept `POST /register` without an initial access token (open dynamic registration, "
              "e.g. for MCP clients)."},

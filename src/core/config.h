@@ -60,6 +60,9 @@ typedef struct {
     char *jwt_bearer_issuers;          /* JSON file of trusted assertion issuers and rules; "" none */
     /* [id_jag] */
     char *id_jag_targets;              /* JSON file of authorization servers ID-JAGs may name; "" none */
+    /* [token_exchange] */
+    char *token_exchange_subject_issuers; /* JSON file of issuers of subject JWTs; "" none */
+    char *token_exchange_impersonation;   /* comma-separated client ids allowed to impersonate */
     /* [registration] */
     bool registration_open;            /* POST /register without an initial access token */
     int64_t registration_rate_per_source; /* registrations per source address per minute */

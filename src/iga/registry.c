@@ -5,12 +5,14 @@
 #include <string.h>
 
 /* RFC 8693 subject token types. An API key is the client's own credential
- * and is open to every client; an ID token or an access token of this
- * server naming a person is exchanged for an ID-JAG (oauth/id_jag.c) by a
- * client registered for the grant. */
+ * and is open to every client; delegation (oauth/grant_delegation.c: a
+ * person's access token of this server, or a trusted issuer's JWT) and
+ * ID-JAGs (oauth/id_jag.c: an ID token or an access token of this server
+ * naming a person) need the grant registered. */
 static const mdt_subject_type_def exchange_subjects[] = {
     {.name = MDT_TOKEN_TYPE_API_KEY, .authenticates = true, .needs_grant = false},
     {.name = MDT_TOKEN_TYPE_ACCESS_TOKEN, .authenticates = false, .needs_grant = true},
+    {.name = MDT_TOKEN_TYPE_JWT, .authenticates = false, .needs_grant = true},
     {.name = MDT_TOKEN_TYPE_ID_TOKEN, .authenticates = false, .needs_grant = true},
 };
 
@@ -19,7 +21,8 @@ static const mdt_subject_type_def exchange_subjects[] = {
 static const mdt_grant_def grants[] = {
     {.id = MDT_GRANT_ID_CLIENT_CREDENTIALS, .name = "client_credentials", .advertised = true,
      .registrable = true, .needs_grant = true},
-    /* API keys and ID-JAGs (oauth/grant_token_exchange.c) */
+    /* API keys, delegation and ID-JAGs (oauth/grant_token_exchange.c): a client registers it
+     * to delegate; the API key subject type is open to every client */
     {.id = MDT_GRANT_ID_TOKEN_EXCHANGE, .name = MDT_GRANT_TOKEN_EXCHANGE, .advertised = true,
      .registrable = true, .subject_types = exchange_subjects,
      .nsubject_types = MDT_ARRAY_LEN(exchange_subjects)},

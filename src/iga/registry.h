@@ -45,6 +45,7 @@ typedef enum {
 #define MDT_TOKEN_TYPE_API_KEY "urn:mandate:token-type:api-key"
 #define MDT_TOKEN_TYPE_ACCESS_TOKEN "urn:ietf:params:oauth:token-type:access_token"
 #define MDT_TOKEN_TYPE_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"
+#define MDT_TOKEN_TYPE_JWT "urn:ietf:params:oauth:token-type:jwt"
 
 /* A subject_token_type of a grant that dispatches on it (token exchange). */
 typedef struct {

@@ -220,6 +220,7 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     g.auth_time = b.auth_time;
     g.amr = b.amr;
     g.jti = ids.access_jti;
+    g.sid = mdt_token_session_sid(b.sid, b.scope);
     out->scope = g.scope;
     out->subject = rec.username;
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK ||

@@ -43,6 +43,7 @@ static mdt_rc lookup(mdt_env *env, mdt_req *req, const mdt_client *c, mdt_refres
                      uint8_t hash[MDT_HASH_LEN], mdt_err *err)
 {
     const char *tok = mdt_req_form(req, "refresh_token");
+    bool ended = false;
     mdt_rc rc;
 
     if (!tok || !*tok)
@@ -57,7 +58,11 @@ static mdt_rc lookup(mdt_env *env, mdt_req *req, const mdt_client *c, mdt_refres
         return rc;
     if (!mdt_str_eq(r->client_id, c->client_id))
         return invalid(err, "refresh token issued to another client");
-    return MDT_OK;
+    /* a grant without offline_access ends with the person's session */
+    if ((rc = mdt_token_session_ended(env, mdt_token_session_sid(r->sid, r->scope), &ended,
+                                      err)) != MDT_OK)
+        return rc;
+    return ended ? invalid(err, "the session it was issued in ended") : MDT_OK;
 }
 
 /* Consumes the token in one statement, once the request is known good. */
@@ -152,6 +157,7 @@ mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_auth
     g.sub = r.subject;
     g.auth_time = r.auth_time;
     g.amr = r.amr;
+    g.sid = mdt_token_session_sid(r.sid, r.scope);
     mdt_token_times(&g, c, req->now, ttl, 0);
     out->scope = g.scope;
     out->subject = r.subject;

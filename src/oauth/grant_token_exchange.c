@@ -15,8 +15,9 @@ typedef struct {
 
 static const subject_handler subjects[] = {
     {MDT_TOKEN_TYPE_API_KEY, mdt_client_auth_api_key, mdt_exchange_api_key}, /* grant_api_key.c */
-    {MDT_TOKEN_TYPE_ACCESS_TOKEN, NULL, mdt_exchange_id_jag}, /* id_jag.c: for an ID-JAG only */
-    {MDT_TOKEN_TYPE_ID_TOKEN, NULL, mdt_exchange_id_jag},     /* id_jag.c: for an ID-JAG only */
+    {MDT_TOKEN_TYPE_ACCESS_TOKEN, NULL, mdt_exchange_delegation}, /* grant_delegation.c */
+    {MDT_TOKEN_TYPE_JWT, NULL, mdt_exchange_delegation_jwt},
+    {MDT_TOKEN_TYPE_ID_TOKEN, NULL, mdt_exchange_id_jag}, /* id_jag.c: for an ID-JAG only */
 };
 
 static const subject_handler *handler_of(const char *type)

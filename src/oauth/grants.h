@@ -14,6 +14,8 @@ typedef struct {
     const char *refresh_token; /* oauth/refresh.h; NULL when none is issued */
     const char *id_token;      /* OpenID Connect (oauth/id_token.h); NULL when none */
     const char *audience;      /* an ID-JAG's aud, for the audit event; NULL otherwise */
+    const char *audit;         /* JSON members (no braces) added to the data of the token's
+                                  audit event, issued or refused; NULL when none */
 } mdt_grant_result;
 
 typedef mdt_rc (*mdt_grant_fn)(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
@@ -66,6 +68,12 @@ mdt_rc mdt_exchange_api_key(mdt_env *env, mdt_req *req, const mdt_client_authn *
  * requested_token_type=urn:ietf:params:oauth:token-type:id-jag comes here. */
 mdt_rc mdt_exchange_id_jag(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                            mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Delegation (grant_delegation.c, oauth/delegation.h): a person's access
+ * token of this server, or a trusted issuer's JWT, exchanged by an agent. */
+mdt_rc mdt_exchange_delegation(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                               mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_exchange_delegation_jwt(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                                   mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
 
 /* RFC 7523 §2.1 (grant_jwt_bearer.c): an assertion from a trusted issuer,
  * mapped to a subject and scopes by the claim rules of [jwt_bearer] issuers. */

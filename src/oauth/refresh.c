@@ -78,6 +78,12 @@ mdt_rc mdt_refresh_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_
         return rc;
     if (revoked)
         return inactive(err, "refresh token family revoked");
+    /* a grant without offline_access ends with the person's session */
+    if ((rc = mdt_token_session_ended(env, mdt_token_session_sid(out->sid, out->scope), &revoked,
+                                      err)) != MDT_OK)
+        return rc;
+    if (revoked)
+        return inactive(err, "the session it was issued in ended");
     if ((rc = mdt_token_user_check(env, a, out->subject, out->client_id, err)) != MDT_OK)
         return rc;
     return mdt_token_client_check(env, a, out->client_id, out->created_at, now, err);

@@ -39,10 +39,11 @@ static mdt_rc revoke_token(mdt_env *env, mdt_req *req, const mdt_client_authn *w
         return MDT_OK;
     if (ti->opaque)
         rc = mdt_store_token_revoke(env->store, ti->hash, req->now, err);
-    else
-        rc = mdt_store_jti_revoke(env->store, ti->jti, ti->client_id, ti->exp, req->now, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return MDT_OK;
+    /* by jti for both formats: tokens delegated from it name it in their lineage */
+    if (rc == MDT_OK)
+        rc = mdt_store_jti_revoke(env->store, ti->jti, ti->client_id, ti->exp, req->now, err);
     *done = rc == MDT_OK;
     return rc;
 }

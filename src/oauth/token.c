@@ -36,7 +36,7 @@ static mdt_rc authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *who,
 }
 
 static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
-                   const mdt_err *err)
+                   const char *extra, const mdt_err *err)
 {
     mdt_audit_event ev = {
         .type = "token.refused",
@@ -52,7 +52,8 @@ static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         mdt_buf b;
         mdt_buf_init(&b, 4096);
         if (mdt_buf_adds(&b, "{\"grant_type\":") == MDT_OK &&
-            mdt_buf_add_json_str(&b, grant) == MDT_OK && mdt_buf_adds(&b, "}") == MDT_OK)
+            mdt_buf_add_json_str(&b, grant) == MDT_OK &&
+            (!extra || mdt_buf_addf(&b, ",%s", extra) == MDT_OK) && mdt_buf_adds(&b, "}") == MDT_OK)
             ev.data = mdt_arena_strdup(req->arena, b.data);
         mdt_buf_free(&b);
     }
@@ -112,11 +113,12 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         mdt_buf_add_json_str(&b, r->scope ? r->scope : "") != MDT_OK ||
         audit_member(&b, "issued_token_type", r->issued_token_type) != MDT_OK ||
         audit_member(&b, "audience", r->audience) != MDT_OK ||
+        (r->audit && mdt_buf_addf(&b, ",%s", r->audit) != MDT_OK) ||
         mdt_buf_adds(&b, "}") != MDT_OK) {
         mdt_err err;
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
         mdt_buf_free(&b);
-        refuse(req, resp, who, grant, &err);
+        refuse(req, resp, who, grant, r->audit, &err);
         return;
     }
     mdt_audit_event ev = {
@@ -146,7 +148,7 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
 
     resp->no_store = true;
     if ((rc = mdt_req_parse_form(req, &err)) != MDT_OK) {
-        refuse(req, resp, &who, NULL, &err);
+        refuse(req, resp, &who, NULL, NULL, &err);
         return;
     }
     if ((rc = authenticate(env, req, &who, &claimed, &err)) != MDT_OK) {
@@ -164,7 +166,7 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (rc == MDT_OK)
         rc = fn(env, req, &who, &result, &err);
     if (rc != MDT_OK) {
-        refuse(req, resp, &who, grant, &err);
+        refuse(req, resp, &who, grant, result.audit, &err);
         return;
     }
     issued(req, resp, &who, grant, &result);

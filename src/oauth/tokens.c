@@ -91,7 +91,9 @@ static mdt_rc build_claims(mdt_env *env, const mdt_grant *g, const char *jti, md
         (rc = add_member(b, "jti", jti)) != MDT_OK ||
         (rc = add_member(b, "client_id", g->client->client_id)) != MDT_OK ||
         (rc = add_member(b, "scope", g->scope)) != MDT_OK || (rc = add_user(b, g)) != MDT_OK ||
+        (rc = add_member(b, "sid", g->sid)) != MDT_OK ||
         (rc = add_app(b, g)) != MDT_OK || (rc = add_raw(b, "act", g->act)) != MDT_OK ||
+        (rc = add_raw(b, "lineage", g->lineage)) != MDT_OK ||
         (rc = add_raw(b, "authorization_details", g->authorization_details)) != MDT_OK)
         return rc;
     if (g->cnf_x5t && ((rc = mdt_buf_adds(b, ",\"cnf\":{\"x5t#S256\":")) != MDT_OK ||
@@ -258,6 +260,80 @@ static mdt_rc read_jwt(mdt_env *env, const char *token, int64_t now, mdt_token_i
     return MDT_OK;
 }
 
+/* The entry of a web session in the jti revocation list: ':' never occurs
+ * in a jti nor in a refresh family id. */
+#define SESSION_ENTRY "sid:"
+
+const char *mdt_token_session_sid(const char *sid, const char *scope)
+{
+    if (!sid || !*sid || mdt_words_has(scope, "offline_access"))
+        return NULL;
+    return sid;
+}
+
+mdt_rc mdt_token_session_ended(mdt_env *env, const char *sid, bool *ended, mdt_err *err)
+{
+    char entry[128];
+
+    *ended = false;
+    if (!sid || strlen(sid) + sizeof(SESSION_ENTRY) > sizeof(entry))
+        return MDT_OK;
+    memcpy(entry, SESSION_ENTRY, sizeof(SESSION_ENTRY) - 1);
+    memcpy(entry + sizeof(SESSION_ENTRY) - 1, sid, strlen(sid) + 1);
+    return mdt_store_jti_is_revoked(env->store, entry, ended, err);
+}
+
+mdt_rc mdt_token_session_end(mdt_env *env, const char *sid, int64_t now, mdt_err *err)
+{
+    char entry[128];
+    /* kept as long as anything bound to the session may live: an access
+     * token (at most a day) or a refresh token */
+    int64_t keep = env->cfg.refresh_token_ttl > 86400 ? env->cfg.refresh_token_ttl : 86400;
+
+    if (!sid || !*sid || strlen(sid) + sizeof(SESSION_ENTRY) > sizeof(entry))
+        return MDT_OK;
+    memcpy(entry, SESSION_ENTRY, sizeof(SESSION_ENTRY) - 1);
+    memcpy(entry + sizeof(SESSION_ENTRY) - 1, sid, strlen(sid) + 1);
+    return mdt_store_jti_revoke(env->store, entry, "", now + keep, now, err);
+}
+
+/* Revocation along the chain (mdt_token_inspect): only tokens that carry
+ * sid, act or lineage pay for it. */
+static mdt_rc check_chain(mdt_env *env, mdt_arena *a, int64_t now, mdt_token_info *out,
+                          mdt_err *err)
+{
+    json_t *lineage = json_object_get(out->claims, "lineage"), *act, *v;
+    const char *origin;
+    bool revoked = false;
+    size_t i, n = 0;
+    mdt_rc rc;
+
+    if ((rc = mdt_token_session_ended(env, json_string_value(json_object_get(out->claims, "sid")),
+                                      &revoked, err)) != MDT_OK)
+        return rc;
+    if (revoked)
+        return inactive(err, "the person's session ended");
+    json_array_foreach(json_object_get(lineage, "jti"), i, v) {
+        if ((rc = mdt_store_jti_is_revoked(env->store, json_string_value(v), &revoked, err)) !=
+            MDT_OK)
+            return rc;
+        if (revoked)
+            return inactive(err, "a token it was exchanged from is revoked");
+    }
+    origin = json_string_value(json_object_get(lineage, "client_id"));
+    if (origin && !mdt_str_eq(origin, out->client_id) &&
+        (rc = mdt_token_client_check(env, a, origin, out->iat, now, err)) != MDT_OK)
+        return rc;
+    for (act = json_object_get(out->claims, "act"); json_is_object(act) && n++ < 16;
+         act = json_object_get(act, "act")) {
+        const char *id = json_string_value(json_object_get(act, "sub"));
+        if (id && !mdt_str_eq(id, out->client_id) &&
+            (rc = mdt_token_client_check(env, a, id, out->iat, now, err)) != MDT_OK)
+            return rc;
+    }
+    return MDT_OK;
+}
+
 static mdt_rc check_common(mdt_env *env, mdt_arena *a, int64_t now, mdt_token_info *out,
                            mdt_err *err)
 {
@@ -278,9 +354,13 @@ static mdt_rc check_common(mdt_env *env, mdt_arena *a, int64_t now, mdt_token_in
     if (revoked)
         return inactive(err, "token revoked");
     if ((rc = mdt_token_user_check(env, a, json_string_value(json_object_get(out->claims, "sub")),
-                                   out->client_id, err)) != MDT_OK)
+                                   out->client_id, err)) != MDT_OK ||
+        (rc = mdt_token_client_check(env, a, out->client_id, out->iat, now, err)) != MDT_OK)
         return rc;
-    return mdt_token_client_check(env, a, out->client_id, out->iat, now, err);
+    if (!json_object_get(out->claims, "sid") && !json_object_get(out->claims, "act") &&
+        !json_object_get(out->claims, "lineage"))
+        return MDT_OK; /* the hot path: nothing derived */
+    return check_chain(env, a, now, out, err);
 }
 
 mdt_rc mdt_token_user_check(mdt_env *env, mdt_arena *a, const char *sub, const char *client_id,

@@ -27,6 +27,10 @@ typedef struct {
     const char *approval;     /* app.approval: the id of the approval behind the grant; NULL */
     const char *act;          /* RFC 8693 act: JSON object text (trusted, ours); NULL */
     const char *authorization_details; /* RFC 9396: JSON array text (validated); NULL */
+    const char *sid;          /* the person's web session the token ends with (logout); NULL:
+                                 none (no session, or a grant for offline access) */
+    const char *lineage;      /* what a delegated token was exchanged from (oauth/delegation.h):
+                                 JSON object text (ours); NULL */
 } mdt_grant;
 
 #define MDT_JTI_BYTES 16 /* random bytes of a jti */
@@ -82,11 +86,30 @@ typedef struct {
 
 /* Reads a token this server issued and says whether it is active at now:
  * signature, issuer, expiry, revocation, and the issuing client still
- * usable (kill switch). Inactive or unknown tokens give MDT_ERR_INVALID_TOKEN
+ * usable (kill switch). Revocation follows delegation chains: a token
+ * with sid is inactive once that web session ended (mdt_token_session_end);
+ * one with lineage (oauth/delegation.h) once any token it was exchanged
+ * from is revoked (by jti, as revocation of a token, of a refresh family
+ * or of a person's grant records it), and one with act or lineage once any
+ * client of its chain is not usable or was suspended since it was issued. Inactive or unknown tokens give MDT_ERR_INVALID_TOKEN
  * with a private reason; *out is filled whenever the token was read. */
 mdt_rc mdt_token_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
                          mdt_token_info *out, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_token_info_clear(mdt_token_info *ti);
+/* Ends, at every node, what depends on the person's web session sid (the
+ * OpenID Connect sid of web/authorize.c): access tokens issued with it
+ * (the authorization code grant without offline_access, and tokens
+ * delegated from them) and refresh tokens of a grant without
+ * offline_access. Idempotent. */
+mdt_rc mdt_token_session_end(mdt_env *env, const char *sid, int64_t now,
+                             mdt_err *err) MDT_WARN_UNUSED;
+/* The sid a person's token is bound to: the session's (NULL or "" when
+ * none), unless the grant is for offline access (OIDC Core §11: scope has
+ * offline_access), which outlives the session. */
+const char *mdt_token_session_sid(const char *sid, const char *scope);
+/* Whether the web session sid was ended (mdt_token_session_end). */
+mdt_rc mdt_token_session_ended(mdt_env *env, const char *sid, bool *ended,
+                               mdt_err *err) MDT_WARN_UNUSED;
 /* Whether a token for sub may still be active as far as its person goes:
  * MDT_OK when sub is client_id (no person), names no user of this server,
  * or an active one; MDT_ERR_INVALID_TOKEN when the user is disabled. */

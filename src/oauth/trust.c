@@ -292,6 +292,7 @@ static mdt_rc parse_issuer(const pctx *p, json_t *o, mdt_trusted_issuer *ti, mdt
                                             NULL};
     const char *const *allowed = p->kind == MDT_TRUST_WORKLOAD       ? workload
                                  : p->kind == MDT_TRUST_JWT_BEARER ? bearer
+                                 : p->kind == MDT_TRUST_TOKEN_EXCHANGE ? bearer
                                                                    : publisher;
     const char *unknown = NULL;
     mdt_rc rc;
@@ -560,6 +561,8 @@ mdt_rc mdt_trust_load(const mdt_config *cfg, mdt_trust **out, mdt_err *err)
         return rc;
     if ((rc = load_one(t, MDT_TRUST_WORKLOAD, cfg->workload_issuers, cfg, err)) != MDT_OK ||
         (rc = load_one(t, MDT_TRUST_JWT_BEARER, cfg->jwt_bearer_issuers, cfg, err)) != MDT_OK ||
+        (rc = load_one(t, MDT_TRUST_TOKEN_EXCHANGE, cfg->token_exchange_subject_issuers, cfg,
+                       err)) != MDT_OK ||
         (rc = load_one(t, MDT_TRUST_SOFTWARE_STATEMENT, cfg->software_statement_issuers, cfg,
                        err)) != MDT_OK ||
         (rc = load_one(t, MDT_TRUST_KINDS, cfg->id_jag_targets, cfg, err)) != MDT_OK) {

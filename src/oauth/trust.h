@@ -17,6 +17,9 @@
  *     "rules": [{"match": {"claim": "value" | true | false, ...},
  *                "subject_claim": "sub", "subject_prefix": "",
  *                "scopes": ["read"]}]
+ * Token exchange subject issuers file ([token_exchange] subject_issuers):
+ * the format of the JWT bearer issuers file; a JWT of theirs may be the
+ * subject token of a delegation (oauth/grant_delegation.c).
  * Software statement publishers file ([registration] software_statement_issuers,
  * RFC 7591 §2.3): only "issuer" and "jwks_file" | "jwks_uri", and
  * "single_instance": true when one client only may register per software_id
@@ -70,6 +73,7 @@ typedef enum {
     MDT_TRUST_WORKLOAD,
     MDT_TRUST_JWT_BEARER,
     MDT_TRUST_SOFTWARE_STATEMENT,
+    MDT_TRUST_TOKEN_EXCHANGE, /* [token_exchange] subject_issuers: jwt_bearer's format */
     MDT_TRUST_KINDS
 } mdt_trust_kind;
 

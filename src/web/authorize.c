@@ -14,15 +14,13 @@
 mdt_rc mdt_web_signed_in(mdt_env *env, mdt_req *req, mdt_web_session *s, mdt_authz_user *u,
                          mdt_err *err)
 {
-    uint8_t sid[MDT_SHA256_LEN];
-    char sid64[64];
+    char sid64[MDT_WEB_SID_LEN];
     mdt_rc rc = mdt_web_session_get(env, req, req->arena, s, err);
 
     memset(u, 0, sizeof(*u));
     if (rc != MDT_OK)
         return rc;
-    mdt_sha256(s->rec.hash, sizeof(s->rec.hash), sid); /* never the session's own hash */
-    mdt_b64url_encode(sid, 16, sid64);
+    mdt_web_session_sid(&s->rec, sid64);
     u->username = s->rec.username;
     u->auth_time = s->rec.auth_time;
     u->amr = s->rec.amr;

@@ -4,6 +4,7 @@
 
 #include "core/b64.h"
 #include "core/hash.h"
+#include "oauth/tokens.h"
 
 bool mdt_web_cookie_secure(const mdt_config *cfg)
 {
@@ -90,10 +91,25 @@ mdt_rc mdt_web_session_create(mdt_env *env, mdt_req *req, mdt_resp *resp, const 
     return MDT_OK;
 }
 
+void mdt_web_session_sid(const mdt_session_rec *rec, char sid64[MDT_WEB_SID_LEN])
+{
+    uint8_t sid[MDT_SHA256_LEN];
+
+    mdt_sha256(rec->hash, sizeof(rec->hash), sid); /* never the session's own hash */
+    mdt_b64url_encode(sid, 16, sid64);
+}
+
 mdt_rc mdt_web_session_revoke(mdt_env *env, mdt_req *req, mdt_resp *resp,
                               const mdt_web_session *s, mdt_err *err)
 {
-    mdt_rc rc = mdt_store_session_revoke(env->store, s->rec.hash, req->now, err);
+    char sid[MDT_WEB_SID_LEN];
+    mdt_rc rc;
+
+    /* first what was issued in it, so that a failure leaves the session to sign out again */
+    mdt_web_session_sid(&s->rec, sid);
+    if ((rc = mdt_token_session_end(env, sid, req->now, err)) != MDT_OK)
+        return rc;
+    rc = mdt_store_session_revoke(env->store, s->rec.hash, req->now, err);
 
     if (rc == MDT_OK)
         mdt_resp_header(resp, "Set-Cookie",

@@ -49,8 +49,15 @@ mdt_rc mdt_web_session_get(mdt_env *env, mdt_req *req, mdt_arena *a, mdt_web_ses
  * stores it and adds its Set-Cookie to resp. */
 mdt_rc mdt_web_session_create(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *username,
                               const char *amr, mdt_web_session *out, mdt_err *err) MDT_WARN_UNUSED;
-/* Revokes s in the store (at once, on every node) and adds a Set-Cookie
- * that deletes the cookie. */
+#define MDT_WEB_SID_LEN 32 /* bytes of a sid, NUL included */
+/* The OpenID Connect sid of the session (ID tokens, and the access tokens
+ * that end with the session): never the session's own hash. */
+void mdt_web_session_sid(const mdt_session_rec *rec, char sid64[MDT_WEB_SID_LEN]);
+/* Signing out: ends what was issued in s and depends on it (access tokens
+ * bound to its sid and what was delegated from them, refresh tokens of
+ * grants without offline_access: mdt_token_session_end), revokes s in the
+ * store (at once, on every node) and adds a Set-Cookie that deletes the
+ * cookie. */
 mdt_rc mdt_web_session_revoke(mdt_env *env, mdt_req *req, mdt_resp *resp,
                               const mdt_web_session *s, mdt_err *err) MDT_WARN_UNUSED;
 

@@ -266,6 +266,11 @@ describe('API keys', { timeout: 90_000 }, () => {
     }, { headers: { authorization: basic(client.client_id, client.client_secret) } }), 400, 'invalid_request',
     { type: 'token.refused', secret: k.api_key });
     assert.equal(r.json.error_description, 'unsupported subject_token_type');
+    // an access token (delegation) needs the grant registered, which this client did not
+    await refused(() => post(srv, '/token', {
+      grant_type: TOKEN_EXCHANGE, subject_token: k.api_key, subject_token_type: ACCESS_TOKEN_TYPE,
+    }, { headers: { authorization: basic(client.client_id, client.client_secret) } }), 400, 'unauthorized_client',
+    { type: 'token.refused', secret: k.api_key });
     // without any client authentication it is not an API key exchange at all
     await refused(() => post(srv, '/token', {
       grant_type: TOKEN_EXCHANGE, subject_token: k.api_key, subject_token_type: ACCESS_TOKEN_TYPE,

@@ -88,6 +88,34 @@ describe('two nodes on one PostgreSQL database', { skip, timeout: 240_000 }, () 
     assert.equal(codeReplay.status, 400, `a code used at A is refused at B: ${show(codeReplay)}`);
   });
 
+  it('delegation: a chain built at one node ends at the other when its origin is revoked or the person signs out', async () => {
+    const TE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+    const AT = 'urn:ietf:params:oauth:token-type:access_token';
+    const agent = createClient(a, agentMetadata({ client_name: 'Delegate', grant_types: [TE], resources: [API] }));
+    const exchange = (srv, token) => postAs(srv, agent, '/token', {
+      grant_type: TE, subject_token: token, subject_token_type: AT,
+    });
+    const jar = await signedIn(a, 'alice');
+    for (const end of ['revoke', 'logout']) {
+      const person = await redeem(a, web, cb.uri, await authorizeCode(a, jar, web, cb.uri, { scope: 'openid read' }));
+      assert.equal(person.status, 200, show(person));
+      const d = await exchange(b, person.json.access_token);
+      assert.equal(d.status, 200, `delegated at B: ${show(d)}`);
+      assert.equal(await active(a, agent, d.json.access_token), true);
+      if (end === 'revoke') {
+        assert.equal((await postAs(a, web, '/revoke', { token: person.json.access_token })).status, 200);
+      } else {
+        const page = await (await jar.fetch(`${a.url}/logout`)).text();
+        const out = await jar.fetch(`${a.url}/logout`, {
+          method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ csrf_token: /name="csrf_token" value="([^"]*)"/.exec(page)[1] }).toString(),
+        });
+        assert.equal(out.status, 200, await out.text());
+      }
+      assert.equal(await active(b, agent, d.json.access_token), false, `${end} at A ends the chain at B`);
+    }
+  });
+
   it('a client suspended through one node is refused at the other on its next request', async () => {
     const c = createClient(a, agentMetadata({ client_name: 'Suspended later', access_token_format: 'opaque' }));
     const t = await tokenBasic(b, c, { scope: 'read' });

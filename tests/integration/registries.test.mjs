@@ -79,6 +79,10 @@ describe('registries', { timeout: 90_000 }, () => {
     await refused(() => post(srv, '/token', {
       grant_type: TOKEN_EXCHANGE, subject_token: 'x', subject_token_type: SAML2_TYPE,
     }, auth), 400, 'invalid_request', 'unsupported subject_token_type');
+    // delegation (an access token as subject) needs the grant registered
+    await refused(() => post(srv, '/token', {
+      grant_type: TOKEN_EXCHANGE, subject_token: 'x', subject_token_type: ACCESS_TOKEN_TYPE,
+    }, auth), 400, 'unauthorized_client', 'the client is not registered for this grant type');
     // the client lists only client_credentials, and the key is its credential
     const key = srv.cli(['client', 'apikey', 'create', client.client_id, '--json']).json();
     const r = await post(srv, '/token', {
@@ -131,9 +135,11 @@ describe('registries', { timeout: 90_000 }, () => {
       assert.match(r.stderr + r.stdout, re);
       assert.equal(srv.cli(['client', 'list', '--json']).text, before_, 'no client created');
     };
-    // token exchange is registrable (an ID token needs it; an API key needs no registration)
-    const te = create(agentMetadata({ grant_types: [TOKEN_EXCHANGE] }));
-    assert.equal(te.code, 0, te.stderr);
+    // token exchange is registrable (for delegation; an API key needs no registration), by
+    // confidential clients only
+    assert.equal(create(agentMetadata({ grant_types: [TOKEN_EXCHANGE] })).code, 0);
+    refusedCreate(agentMetadata({ grant_types: [TOKEN_EXCHANGE], token_endpoint_auth_method: 'none' }),
+      /token_endpoint_auth_method none \(a public client\) allows only/);
     refusedCreate(agentMetadata({ grant_types: ['password'] }), /grant_types must be/);
     refusedCreate(agentMetadata({ token_endpoint_auth_method: 'client_secret_jwt' }),
       /token_endpoint_auth_method must be/);

@@ -593,7 +593,13 @@ static void test_trust_load_and_rules(void **state)
                "\"scopes\":[\"read\",\"write\"]}]}]");
     cfg.workload_issuers = wpath;
     cfg.jwt_bearer_issuers = bpath;
+    cfg.token_exchange_subject_issuers = bpath; /* the same format, a list of its own */
     assert_int_equal(mdt_trust_load(&cfg, &t, &err), MDT_OK);
+    ti = mdt_trust_find(t, MDT_TRUST_TOKEN_EXCHANGE, "https://idp");
+    assert_non_null(ti);
+    assert_int_equal(ti->nrules, 2);
+    assert_int_equal(ti->max_lifetime, 600);
+    assert_null(mdt_trust_find(t, MDT_TRUST_TOKEN_EXCHANGE, "https://k8s"));
     ti = mdt_trust_find(t, MDT_TRUST_WORKLOAD, "https://k8s");
     assert_non_null(ti);
     assert_string_equal(ti->audience, ISS); /* default: Mandate's issuer */

@@ -116,25 +116,34 @@ static void test_decide_token_exchange(void **state)
     assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, NULL, te, 1, &g, &st, &err),
                      MDT_ERR_INVALID_REQUEST);
     assert_string_equal(err.msg, "subject_token_type is required");
-    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, SAML2, te, 1, &g, &st,
-                            &err),
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, "urn:example:unknown", te, 1, &g, &st, &err),
                      MDT_ERR_INVALID_REQUEST);
     assert_string_equal(err.msg, "unsupported subject_token_type");
     assert_null(st);
-    /* an ID token or an access token (exchanged for an ID-JAG) needs the grant registered */
-    for (int i = 0; i < 2; i++) {
-        const char *type = i ? MDT_TOKEN_TYPE_ID_TOKEN : MDT_TOKEN_TYPE_ACCESS_TOKEN;
-        assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, type, cc, 1, &g, &st, &err),
-                         MDT_ERR_UNAUTHORIZED_CLIENT);
-        assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, type, te, 1, &g, &st, &err), MDT_OK);
-        assert_false(st->authenticates);
-        assert_true(st->needs_grant);
-        assert_null(mdt_token_exchange_authenticator(st));
-        assert_true(mdt_token_exchange_handles(st));
-    }
+    /* delegation: an access token or a trusted issuer's JWT, only for a client
+     * that registered the grant */
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_ACCESS_TOKEN, te, 1, &g, &st,
+                            &err),
+                     MDT_OK);
+    assert_true(st->needs_grant);
+    assert_false(st->authenticates);
+    assert_null(mdt_token_exchange_authenticator(st));
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_JWT, te, 1, &g, &st, &err),
+                     MDT_OK);
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_ACCESS_TOKEN, cc, 1, &g, &st,
+                            &err),
+                     MDT_ERR_UNAUTHORIZED_CLIENT);
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_JWT, NULL, 0, &g, &st, &err),
+                     MDT_ERR_UNAUTHORIZED_CLIENT);
+    /* an ID token (exchanged for an ID-JAG) too */
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_ID_TOKEN, cc, 1, &g, &st, &err),
+                     MDT_ERR_UNAUTHORIZED_CLIENT);
+    assert_int_equal(decide(MDT_GRANT_TOKEN_EXCHANGE, MDT_TOKEN_TYPE_ID_TOKEN, te, 1, &g, &st, &err),
+                     MDT_OK);
+    assert_true(mdt_token_exchange_handles(st));
     /* lookups */
     g = mdt_grant_find(MDT_GRANT_TOKEN_EXCHANGE);
-    assert_null(mdt_grant_subject_find(g, SAML2));
+    assert_non_null(mdt_grant_subject_find(g, MDT_TOKEN_TYPE_ACCESS_TOKEN));
     assert_null(mdt_grant_subject_find(g, NULL));
     assert_null(mdt_grant_subject_find(NULL, MDT_TOKEN_TYPE_API_KEY));
     assert_null(mdt_grant_subject_find(mdt_grant_find("client_credentials"), MDT_TOKEN_TYPE_API_KEY));
