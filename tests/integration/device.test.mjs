@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
+import * as oidc from 'openid-client';
+
 import { createUsers, FAST_ARGON2, login, PASSWORD, signedIn } from './lib/authz.mjs';
 import { CookieJar, csrfOf, launchBrowser, screenshot, submitLogin } from './lib/browser.mjs';
 import {
@@ -249,6 +251,20 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     assert.equal(t.status, 200, t.text);
     assert.equal(jwtParts(t.json.access_token).payload.sub, 'alice');
     assertError(await deviceAuthorization(srv, pub, { scope: 'write' }), 400, 'invalid_scope');
+  });
+
+  test('openid-client: initiate, the person allows, poll until the tokens come', async () => {
+    const config = await oidc.discovery(new URL(srv.issuer), pub.client_id, undefined, oidc.None(),
+      { execute: [oidc.allowInsecureRequests] });
+    const d = await oidc.initiateDeviceAuthorization(config, { scope: 'read' });
+    const polling = oidc.pollDeviceAuthorizationGrant(config, d, undefined,
+      { signal: AbortSignal.timeout(30_000) });
+    await sleep(INTERVAL_MS); // at least one authorization_pending first
+    const page = await enterCode(srv, alice, d.user_code);
+    assert.equal((await decide(srv, alice, page, 'allow')).status, 200);
+    const tokens = await polling;
+    assert.equal(tokens.scope, 'read');
+    assert.equal(jwtParts(tokens.access_token).payload.sub, 'alice');
   });
 
   test('a self-registered client is shown as unverified', async () => {
