@@ -298,6 +298,7 @@ mdt_rc mdt_device_enter(mdt_env *env, mdt_req *req, const char *user_code, const
     mdt_request_rec r = {.type = MDT_REQUEST_TYPE_DEVICE, .subject = username};
     const char *id = NULL, *json;
     mdt_device_rec d;
+    mdt_ctx as_person;
     mdt_err e2 = {0};
     mdt_rc rc = mdt_device_find(env, req, user_code, out, err);
 
@@ -309,7 +310,8 @@ mdt_rc mdt_device_enter(mdt_env *env, mdt_req *req, const char *user_code, const
     r.scope = out->scope;
     r.resource = out->resource;
     r.expires_at = out->expires_at;
-    if ((rc = mdt_request_create(env, &req->ctx, &r, req->arena, &id, err)) != MDT_OK)
+    as_person = mdt_ctx_as(&req->ctx, username); /* request.created: by the person */
+    if ((rc = mdt_request_create(env, &as_person, &r, req->arena, &id, err)) != MDT_OK)
         return rc;
     rc = mdt_store_device_bind(env->store, hash, id, req->now, req->arena, &d, err);
     if (rc == MDT_ERR_NOT_FOUND) {

@@ -164,6 +164,8 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     assert.equal(item.subject, 'alice');
     assert.equal(item.scope, 'openid read');
     assert.equal(item.resource, API);
+    assert.ok(events(srv, 'request.created').some((e) => e.actor === 'alice' && e.subject === 'alice'
+      && e.client_id === cli.client_id), 'the person entered the code');
     // the same code cannot be entered twice
     const again = await postDevice(srv, await signedIn(srv, 'bob'), { user_code: d.user_code });
     assert.equal(again.status, 400);
