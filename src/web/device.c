@@ -278,7 +278,11 @@ static void enter(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_sess
     bool ok = false;
     mdt_rc rc;
 
-    if (code && strlen(code) > MDT_DEVICE_USER_CODE_INPUT_MAX)
+    if (!code || !code[strspn(code, " -")]) { /* nothing entered: not a guess */
+        entry_page(env, req, resp, s, 400, NULL, "Enter the code your device shows.");
+        return;
+    }
+    if (strlen(code) > MDT_DEVICE_USER_CODE_INPUT_MAX)
         code = NULL;
     if ((rc = take_slot(env, req, user, &ok, &err)) != MDT_OK) {
         fault(resp, &err);

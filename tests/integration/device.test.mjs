@@ -4,6 +4,9 @@
 // and access_denied; the token issued once; wrong code entries limited per
 // person and per source; clients without the grant and public clients.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import * as oidc from 'openid-client';
@@ -16,6 +19,7 @@ import {
 import { cliJson, createClient, sleep, startServer } from './lib/server.mjs';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const MCP = 'https://mcp.example.com/mcp'; // a resource protected through /forward-auth
 const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 const INTERVAL_MS = 1100; // [device] interval = 1s: polls in two different seconds
 
@@ -76,13 +80,19 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
   let pub; // public client (a CLI)
   let noGrant;
   let alice;
+  let dir;
 
   before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-device-'));
+    const resources = path.join(dir, 'resources.json');
+    await writeFile(resources, JSON.stringify([{ resource: MCP, resource_name: 'Example MCP server',
+      match: 'https://mcp.example.com:443/mcp', scopes: { '*': ['read'] } }]));
     srv = await startServer({
       config: {
         users: FAST_ARGON2,
         device: { interval: '1s' },
         registration: { open: true, unverified_scopes: 'read', unverified_grant_types: DEVICE_GRANT },
+        forward_auth: { resources },
       },
     });
     createFixtureScopes(srv);
@@ -101,7 +111,10 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     });
     alice = await signedIn(srv, 'alice');
   });
-  after(async () => { await srv?.stop(); });
+  after(async () => {
+    await srv?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
 
   test('discovery names the endpoint and the grant', async () => {
     const r = await get(srv, '/.well-known/oauth-authorization-server');
@@ -269,6 +282,17 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     assert.equal(jwtParts(tokens.access_token).payload.sub, 'alice');
   });
 
+  test('a resource protected through /forward-auth may be asked for: the person grants it', async () => {
+    const d = (await deviceAuthorization(srv, pub, { scope: 'read', resource: MCP })).json;
+    assert.ok(d?.device_code, 'accepted');
+    const page = await enterCode(srv, alice, d.user_code);
+    assert.match(page.text, new RegExp(MCP.replace(/[./]/g, '\\$&')));
+    assert.equal((await decide(srv, alice, page, 'allow')).status, 200);
+    const t = await poll(srv, pub, d.device_code);
+    assert.equal(t.status, 200, t.text);
+    assert.equal(jwtParts(t.json.access_token).payload.aud, MCP);
+  });
+
   test('a self-registered client is shown as unverified', async () => {
     const reg = await post(srv, '/register', JSON.stringify({
       client_name: 'Official Bank CLI', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none',
@@ -393,7 +417,10 @@ describe('device codes: expiry and wrong entries', { timeout: 120_000 }, () => {
   test('wrong codes are limited per person, then per source; the right code is refused too', async () => {
     const d = (await deviceAuthorization(srv, cli, { scope: 'read' })).json;
     const carol = await signedIn(srv, 'carol');
-    // one wrong entry was counted for carol by the expiry test above
+    // one wrong entry was counted for carol by the expiry test above; an empty form is no guess
+    const empty = await postDevice(srv, carol, { user_code: ' - ' });
+    assert.equal(empty.status, 400);
+    assert.match(empty.text, /Enter the code your device shows/);
     for (let i = 0; i < 2; i++) {
       const r = await postDevice(srv, carol, { user_code: 'BBBB-BBBB' });
       assert.equal(r.status, 400, r.text);
