@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 
 import { createUsers, FAST_ARGON2, login, PASSWORD, signedIn } from './lib/authz.mjs';
+import { sendTogether } from './lib/grants.mjs';
 import { CookieJar, csrfOf, launchBrowser, screenshot, submitLogin } from './lib/browser.mjs';
 import {
   API, auditEvents, basic, createFixtureScopes, eventBody, eventType, get, jwtParts, post,
@@ -210,6 +211,24 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     assert.ok(approved.some((e) => e.client_id === cli.client_id));
     const issued = events(srv, 'token.issued').filter((e) => e.client_id === cli.client_id);
     assert.ok(issued.some((e) => e.subject === 'alice'));
+  });
+
+  test('polls racing on an approved code: one token at most', async () => {
+    const d = (await deviceAuthorization(srv, cli, { scope: 'read' })).json;
+    const page = await enterCode(srv, alice, d.user_code);
+    assert.equal((await decide(srv, alice, page, 'allow')).status, 200);
+    const racers = Array.from({ length: 8 }, () => ({
+      path: '/token', headers: authHeaders(cli),
+      fields: { grant_type: DEVICE_GRANT, device_code: d.device_code },
+    }));
+    const answers = await sendTogether(srv, racers);
+    const won = answers.filter((a) => a.status === 200);
+    assert.equal(won.length, 1, JSON.stringify(answers.map((a) => [a.status, a.json?.error])));
+    for (const a of answers.filter((x) => x.status !== 200)) {
+      assert.ok(['slow_down', 'invalid_grant'].includes(a.json?.error), JSON.stringify(a.json));
+    }
+    // redeemed: invalid_grant, whatever interval the racers grew
+    assertError(await poll(srv, cli, d.device_code), 400, 'invalid_grant');
   });
 
   test('offline_access approved: a refresh token', async () => {
