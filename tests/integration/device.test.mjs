@@ -336,6 +336,12 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     assert.equal(signed.status, 200);
     const form = await (await jar.fetch(`${srv.url}/device?user_code=BCDF-GHJK`)).text();
     assert.match(form, /value="BCDF-GHJK"/, 'pre-filled, still to be confirmed');
+    const r2 = await jar.fetch(`${srv.url}/device?user_code=${encodeURIComponent('"><script>x</script>')}`);
+    const html = await r2.text();
+    assert.ok(!html.includes('<script>'), 'the code is escaped');
+    assert.match(html, /value="&quot;&gt;&lt;script&gt;/);
+    assert.match(r2.headers.get('content-security-policy'), /default-src 'none'/);
+    assert.equal(r2.headers.get('x-frame-options'), 'DENY');
   });
 
   test('browser: sign in at /device, enter the code, see who asks, allow, token', async () => {
