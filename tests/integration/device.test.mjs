@@ -258,7 +258,7 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     assert.ok(events(srv, 'token.refused').some((e) => /access_denied/.test(e.reason)));
   });
 
-  test('another person cannot decide the request; CSRF is required', async () => {
+  test('another person cannot decide the request; CSRF is required; the command line can', async () => {
     const d = (await deviceAuthorization(srv, cli, { scope: 'read' })).json;
     const page = await enterCode(srv, alice, d.user_code);
     const bob = await signedIn(srv, 'bob');
@@ -273,6 +273,13 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     });
     assert.equal(noCsrf.status, 403);
     assertError(await poll(srv, cli, d.device_code), 400, 'authorization_pending');
+    // an administrator at the command line may decide it, as any request
+    const approved = cliJson(srv, ['request', 'approve', request]);
+    assert.equal(approved.status, 'approved');
+    await sleep(INTERVAL_MS);
+    const t = await poll(srv, cli, d.device_code);
+    assert.equal(t.status, 200, t.text);
+    assert.equal(jwtParts(t.json.access_token).payload.sub, 'alice', 'the person the request asked');
   });
 
   test('a public client authenticates with client_id alone', async () => {
