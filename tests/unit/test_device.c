@@ -6,7 +6,7 @@
 
 #include "oauth/device.h"
 
-/* A generator that answers a fixed sequence of bytes, then fails. */
+/* A generator that answers a fixed sequence of bytes, then 0xff forever. */
 typedef struct {
     const uint8_t *p;
     size_t n, at;
@@ -18,7 +18,7 @@ static int fixed_rng(void *ctx, uint8_t *out, size_t n)
 
     for (size_t i = 0; i < n; i++, f->at++)
         out[i] = f->at < f->n ? f->p[f->at] : 0xff;
-    return f->at <= f->n + n;
+    return 1;
 }
 
 static void test_new_codes(void **state)
