@@ -279,6 +279,22 @@ static const cfg_key keys[] = {
      .max = 1000000, .def = "20",
      .desc = "Failed logins accepted per source address in 15 minutes (all usernames); further "
              "attempts are refused (429) until the window ends."},
+    {"device", "code_ttl", K_DURATION, AT(device_code_ttl), .min = 1, .max = 86400, .def = "10m",
+     .desc = "How long a device code and its user code (RFC 8628) may be used: the person "
+             "must enter and approve the code within this time (`expires_in`)."},
+    {"device", "interval", K_DURATION, AT(device_interval), .min = 1, .max = 300, .def = "5s",
+     .desc = "Seconds a device must wait between two polls of `/token` (`interval`); a poll "
+             "sooner gets `slow_down` and adds 5 seconds to the code's interval."},
+    {"device", "max_wrong_codes", K_INT, AT(device_max_wrong_codes), .min = 1, .max = 1000000,
+     .def = "5", .desc = "Wrong user codes a person may enter at `/device` in 15 minutes; "
+                         "further entries are refused (429) until the window ends."},
+    {"device", "max_wrong_codes_per_source", K_INT, AT(device_max_wrong_codes_per_source),
+     .min = 1, .max = 1000000, .def = "20",
+     .desc = "Wrong user codes accepted per source address in 15 minutes (all people); further "
+             "entries are refused (429) until the window ends."},
+    {"device", "rate_per_source", K_INT, AT(device_rate_per_source), .min = 1, .max = 1000000,
+     .def = "30", .desc = "Device authorization requests accepted per source address per "
+                          "minute; more are answered 429."},
     {"audit", "max_batch", K_INT, AT(audit_max_batch), .min = 1, .max = 10000, .def = "256",
      .desc = "Most audit events written in one group commit."},
     {"audit", "checkpoint_events", K_INT, AT(audit_checkpoint_events), .min = 1,

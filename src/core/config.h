@@ -95,6 +95,12 @@ typedef struct {
     int64_t session_max;               /* and at the latest this long after login */
     int64_t login_max_failures;        /* failed logins per username per window */
     int64_t login_max_failures_per_source; /* failed logins per source address per window */
+    /* [device] */
+    int64_t device_code_ttl;           /* device and user codes live this long */
+    int64_t device_interval;           /* seconds between two polls */
+    int64_t device_max_wrong_codes;    /* wrong user codes per person per window */
+    int64_t device_max_wrong_codes_per_source; /* wrong user codes per source per window */
+    int64_t device_rate_per_source;    /* device authorizations per source per minute */
     /* [audit] */
     int64_t audit_max_batch;      /* events per group commit */
     int64_t audit_checkpoint_events;   /* a signed checkpoint after this many events */

@@ -35,6 +35,10 @@ typedef enum {
     MDT_ERR_METHOD,
     MDT_ERR_CONFIG,
     MDT_ERR_VERIFY,   /* a signature, hash or chain did not verify */
+    /* RFC 8628 §3.5: the answers of a polled grant */
+    MDT_ERR_AUTHORIZATION_PENDING,
+    MDT_ERR_SLOW_DOWN,
+    MDT_ERR_EXPIRED_TOKEN,
     /* server faults */
     MDT_ERR_NOMEM,
     MDT_ERR_STORE,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "oauth/authorize.h"
+#include "oauth/device.h"
 #include "oauth/endpoints.h"
 #include "web/web.h"
 
@@ -33,6 +34,9 @@ static const struct {
     {"GET", "/authorize", mdt_handle_authorize, NULL, false, "GET, POST"},
     {"POST", "/authorize", mdt_handle_authorize, NULL, false, "GET, POST"},
     {"POST", "/par", mdt_handle_par, "par.refused"},
+    {"POST", "/device_authorization", mdt_handle_device_authorization, "device.refused"},
+    {"GET", "/device", mdt_handle_device_page, NULL, false, "GET, POST"},
+    {"POST", "/device", mdt_handle_device, NULL, false, "GET, POST"},
     {"GET", "/consent", mdt_handle_consent_page, NULL, false, "GET, POST"},
     {"POST", "/consent", mdt_handle_consent, NULL, false, "GET, POST"},
     {"GET", "/consents", mdt_handle_consents_page, NULL, false, "GET, POST"},

@@ -237,6 +237,26 @@ static bool array_has(json_t *arr, const char *s)
     return false;
 }
 
+/* Whether arr holds one of the space-separated names of list. */
+static bool array_has_any(json_t *arr, const char *list)
+{
+    size_t i;
+    json_t *x;
+
+    json_array_foreach(arr, i, x) {
+        const char *s = json_string_value(x);
+        size_t n = strlen(s);
+
+        for (const char *p = list; *p; p += strspn(p, " ")) {
+            size_t k = strcspn(p, " ");
+            if (k == n && strncmp(p, s, n) == 0)
+                return true;
+            p += k;
+        }
+    }
+    return false;
+}
+
 /* Array of strings each passing f->item, f->min..f->max items; duplicates collapsed. */
 static mdt_rc check_array(const field *f, vctx *c, json_t *v, json_t **out, mdt_err *err)
 {
@@ -397,7 +417,8 @@ static const field fields[] = {
      .item = grant_supported, .dflt = "[\"client_credentials\"]",
      .msg = "grant_types must be a non-empty array of supported grant types (client_credentials, "
             "urn:ietf:params:oauth:grant-type:token-exchange, "
-            "urn:ietf:params:oauth:grant-type:jwt-bearer, authorization_code, refresh_token)"},
+            "urn:ietf:params:oauth:grant-type:jwt-bearer, authorization_code, refresh_token, "
+            "urn:ietf:params:oauth:grant-type:device_code)"},
     {.key = "response_types", .check = check_array, .max = 1, .dflt = "[]",
      .item = response_type_supported,
      .msg = "response_types must be [] or [\"code\"] (with the authorization_code grant)"},
@@ -588,7 +609,7 @@ static mdt_rc check_grants(json_t *m, const mdt_auth_method_def *method, mdt_err
     }
     for (i = 0; i < n; i++)
         if (defs[i].goes_with && array_has(grants, defs[i].name) &&
-            !array_has(grants, defs[i].goes_with))
+            !array_has_any(grants, defs[i].goes_with))
             return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA, defs[i].goes_with_msg);
     if (!method || !method->public_client)
         return MDT_OK;
@@ -596,7 +617,7 @@ static mdt_rc check_grants(json_t *m, const mdt_auth_method_def *method, mdt_err
         if (!(d = mdt_grant_find(json_string_value(x))) || !d->public_clients)
             return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
                             "token_endpoint_auth_method none (a public client) allows only the "
-                            "authorization_code grant (and refresh_token)");
+                            "authorization_code and device_code grants (and refresh_token)");
     return MDT_OK;
 }
 

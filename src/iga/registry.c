@@ -41,8 +41,13 @@ static const mdt_grant_def grants[] = {
      * this client, and rotation detects a stolen one (RFC 9700 §4.14.2) */
     {.id = MDT_GRANT_ID_REFRESH_TOKEN, .name = "refresh_token", .advertised = true,
      .registrable = true, .needs_grant = true, .public_clients = true,
-     .goes_with = "authorization_code",
-     .goes_with_msg = "the refresh_token grant goes with the authorization_code grant"},
+     .goes_with = "authorization_code " MDT_GRANT_DEVICE_CODE,
+     .goes_with_msg = "the refresh_token grant goes with the authorization_code grant or the "
+                      "device_code grant"},
+    /* RFC 8628 (oauth/device.c, oauth/grant_device_code.c): a person approves the request
+     * on /device; the device_code is consumed once, so a public client (a CLI) may poll */
+    {.id = MDT_GRANT_ID_DEVICE_CODE, .name = MDT_GRANT_DEVICE_CODE, .advertised = true,
+     .registrable = true, .needs_grant = true, .public_clients = true},
 };
 
 const mdt_grant_def *mdt_grants(size_t *n)

@@ -38,10 +38,12 @@ typedef enum {
     MDT_GRANT_ID_JWT_BEARER,
     MDT_GRANT_ID_AUTHORIZATION_CODE,
     MDT_GRANT_ID_REFRESH_TOKEN,
+    MDT_GRANT_ID_DEVICE_CODE,
     MDT_GRANT_ID_COUNT
 } mdt_grant_id;
 
 #define MDT_GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
+#define MDT_GRANT_DEVICE_CODE "urn:ietf:params:oauth:grant-type:device_code"
 #define MDT_TOKEN_TYPE_API_KEY "urn:mandate:token-type:api-key"
 #define MDT_TOKEN_TYPE_ACCESS_TOKEN "urn:ietf:params:oauth:token-type:access_token"
 #define MDT_TOKEN_TYPE_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"
@@ -74,7 +76,8 @@ typedef struct {
     const char *response_msg;   /* error when grant and response type disagree */
     bool needs_redirect_uris;
     const char *redirect_msg;   /* error when redirect_uris are missing */
-    const char *goes_with;      /* another grant it needs in grant_types, or NULL */
+    const char *goes_with;      /* other grants (space-separated), one of which it needs in
+                                   grant_types, or NULL */
     const char *goes_with_msg;
 } mdt_grant_def;
 

@@ -25,6 +25,7 @@
 
 #define MDT_REQUEST_TTL (7 * 86400) /* a request nobody decides expires after this */
 #define MDT_REQUEST_NOTE_MAX 1000   /* bytes of a decision's note */
+#define MDT_REQUEST_TYPE_DEVICE "device" /* RFC 8628 (iga/request_device.c) */
 
 /* The status of r at now: "expired" for a pending request past expires_at. */
 const char *mdt_request_status(const mdt_request_rec *r, int64_t now);

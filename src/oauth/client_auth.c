@@ -59,12 +59,14 @@ static bool presents_client_id(mdt_env *env, mdt_req *req)
  * /par (RFC 9126 §2); /token for the grants open to public clients
  * (iga/registry.h: the authorization code, whose PKCE verifier proves
  * possession, and refresh tokens, issued to this client and rotated);
- * /revoke (RFC 7009 §2.1: only tokens issued to it). */
+ * /revoke (RFC 7009 §2.1: only tokens issued to it); /device_authorization
+ * (RFC 8628 §3.1: a person approves what the device asks for). */
 static bool public_client_may(mdt_req *req)
 {
     const mdt_grant_def *g = mdt_grant_find(mdt_req_form(req, "grant_type"));
 
-    if (mdt_str_eq(req->path, "/par") || mdt_str_eq(req->path, "/revoke"))
+    if (mdt_str_eq(req->path, "/par") || mdt_str_eq(req->path, "/revoke") ||
+        mdt_str_eq(req->path, "/device_authorization"))
         return true;
     return mdt_str_eq(req->path, "/token") && g && g->public_clients;
 }

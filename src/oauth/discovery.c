@@ -126,6 +126,10 @@ static mdt_rc metadata(const char *iss, const char *alg, bool cimd, mdt_buf *b)
     if ((rc = mdt_buf_addf(b, ",\"pushed_authorization_request_endpoint\":\"%s/par\""
                               ",\"require_pushed_authorization_requests\":false", iss)))
         return rc;
+    /* RFC 8628 §4 (device.c) */
+    if ((rc = mdt_buf_addf(b, ",\"device_authorization_endpoint\":\"%s/device_authorization\"",
+                           iss)))
+        return rc;
     if ((rc = oidc_metadata(iss, alg, b)) != MDT_OK)
         return rc;
     /* client ID metadata documents (cimd.c): private_key_jwt with the URL as client_id */

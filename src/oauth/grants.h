@@ -34,6 +34,11 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
 mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                                mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
 
+/* RFC 8628 §3.4 (grant_device_code.c): polling with a device_code
+ * (oauth/device.h); sub is the person who approved. */
+mdt_rc mdt_grant_device_code(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                             mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+
 /* The handler of each grant of the registry (iga/registry.h), bound in
  * token.c; NULL for an id without one. */
 mdt_grant_fn mdt_grant_handler(mdt_grant_id id);

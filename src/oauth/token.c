@@ -13,6 +13,7 @@ static const mdt_grant_fn handlers[MDT_GRANT_ID_COUNT] = {
     [MDT_GRANT_ID_JWT_BEARER] = mdt_grant_jwt_bearer,
     [MDT_GRANT_ID_AUTHORIZATION_CODE] = mdt_grant_authorization_code,
     [MDT_GRANT_ID_REFRESH_TOKEN] = mdt_grant_refresh_token,
+    [MDT_GRANT_ID_DEVICE_CODE] = mdt_grant_device_code,
 };
 
 mdt_grant_fn mdt_grant_handler(mdt_grant_id id)
@@ -48,6 +49,8 @@ static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
     };
 
     mdt_resp_error(resp, err);
+    if (err->rc == MDT_ERR_ACCESS_DENIED)
+        resp->status = 400; /* RFC 6749 §5.2, RFC 8628 §3.5: a denied grant is a 400 here */
     if (grant) {
         mdt_buf b;
         mdt_buf_init(&b, 4096);

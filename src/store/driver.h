@@ -52,6 +52,7 @@ enum mdt_q {
     Q_RATE_RELEASE, Q_SESS_REVOKE_USER, Q_GRANT_CONSENT, Q_GRANT_CODES_EXPIRE,
     Q_GRANT_CODE_JTIS, Q_GRANT_CODE_FAMILIES, Q_GRANT_RT_JTIS, Q_GRANT_RT_REVOKE,
     Q_CLIENT_TOMBSTONE, Q_CLIENT_DELETED_AT, Q_RT_FAMILY_LOCK,
+    Q_DEV_INSERT, Q_DEV_FIND_USER, Q_DEV_BIND, Q_DEV_POLL, Q_DEV_CONSUME, Q_PURGE_DEVICE,
     /* the engine's catalogue, for `db copy` (each driver's table): the
        tables (name), and a table's columns (?1: name; rows: name, type) */
     Q_CATALOG_TABLES, Q_CATALOG_COLUMNS,

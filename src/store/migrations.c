@@ -304,6 +304,26 @@ static const char m14_typed_authorization[] =
     " sid={JSON_TEXT:params.sid};\n"
     "ALTER TABLE authz_codes DROP COLUMN params;\n";
 
+/* Device authorizations (RFC 8628): found by the hash of the device_code
+ * (polls) or of the user code (the /device page); the approval request is
+ * bound once the user code is entered. Kept a day past expiry, so that a
+ * late poll is told expired_token. */
+static const char m15_device_codes[] =
+    "CREATE TABLE device_codes ("
+    " hash {BLOB} PRIMARY KEY,"
+    " user_hash {BLOB} NOT NULL UNIQUE,"
+    " client_id TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " resource TEXT,"
+    " request_id TEXT,"
+    " poll_interval BIGINT NOT NULL,"
+    " last_poll BIGINT NOT NULL DEFAULT 0,"
+    " slow_down BIGINT NOT NULL DEFAULT 0,"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " consumed_at BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE INDEX device_codes_expires ON device_codes(expires_at);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -319,6 +339,7 @@ const mdt_migration mdt_store__migrations[] = {
     {12, "client tombstones", m12_client_tombstones},
     {13, "drop indexes nothing reads", m13_write_less},
     {14, "authorization requests and codes as typed columns", m14_typed_authorization},
+    {15, "device authorizations", m15_device_codes},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
@@ -342,6 +363,7 @@ const mdt_store_table mdt_store__tables[] = {
     {"authz_codes", false},
     {"consents", false},
     {"refresh_tokens", false},
+    {"device_codes", false},
     {"audit_events", false},
     {"audit_checkpoints", false},
 };

@@ -43,6 +43,10 @@
                   "resource,nonce,auth_time,amr,sid,created_at,expires_at,used_at,token_jtis," \
                   "tokens_expire_at,access_jti,family"
 #define CONSENT_COLS "username,client_id,scope,created_at,updated_at"
+#define DEV_COLS "hash,user_hash,client_id,scope,resource,request_id,poll_interval,last_poll," \
+                 "created_at,expires_at,consumed_at,slow_down"
+/* a poll sooner than the interval after the last one */
+#define DEV_TOO_SOON "last_poll<>0 AND ?3-last_poll<poll_interval"
 #define RT_COLS "hash,family,parent,client_id,subject,scope,resource,auth_time,amr,sid,cnf_x5t," \
     "created_at,expires_at,used_at,revoked_at,access_jti,access_exp"
 
@@ -197,6 +201,20 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_CLIENT_DELETED_AT] = "SELECT deleted_at FROM client_tombstones WHERE client_id=?1",
     /* Q_RT_FAMILY_LOCK: none here; a driver whose writers do not exclude each other
        overrides it to order a family's rotation and its revocation */
+    [Q_DEV_INSERT] = "INSERT INTO device_codes (" DEV_COLS ") "
+                     "VALUES (?1,?2,?3,?4,?5,NULL,?6,0,?7,?8,0,0)",
+    [Q_DEV_FIND_USER] = "SELECT " DEV_COLS " FROM device_codes WHERE user_hash=?1 AND "
+                        "request_id IS NULL AND consumed_at=0 AND expires_at>?2",
+    [Q_DEV_BIND] = "UPDATE device_codes SET request_id=?2 WHERE user_hash=?1 AND "
+                   "request_id IS NULL AND consumed_at=0 AND expires_at>?3 RETURNING " DEV_COLS,
+    [Q_DEV_POLL] = "UPDATE device_codes SET "
+                   "slow_down=CASE WHEN " DEV_TOO_SOON " THEN 1 ELSE 0 END,"
+                   "poll_interval=CASE WHEN " DEV_TOO_SOON " AND poll_interval<300 "
+                   "THEN poll_interval+5 ELSE poll_interval END,"
+                   "last_poll=?3 WHERE hash=?1 AND client_id=?2 RETURNING " DEV_COLS,
+    [Q_DEV_CONSUME] = "UPDATE device_codes SET consumed_at=?3 WHERE hash=?1 AND client_id=?2 AND "
+                      "consumed_at=0 AND expires_at>?3 RETURNING " DEV_COLS,
+    [Q_PURGE_DEVICE] = "DELETE FROM device_codes WHERE expires_at<?1-86400",
     [Q_MIGRATIONS_CREATE] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
                             "version INTEGER PRIMARY KEY, name TEXT NOT NULL)",
     /* Q_MIGRATIONS_EXISTS: the engine's catalogue, in each driver's table */
@@ -1387,6 +1405,8 @@ static mdt_rc op_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
         rc = purge_one(c, Q_PURGE_CODES, now, err);
     if (rc == MDT_OK)
         rc = purge_one(c, Q_PURGE_RTS, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_DEVICE, now, err);
     return rc;
 }
 
@@ -1855,6 +1875,104 @@ static mdt_rc op_code_insert(mdt_store *s, const mdt_authz_code_rec *v, mdt_err 
                           bind_text(st, 12, v->sid) | bind_int(st, 13, v->created_at) |
                           bind_int(st, 14, v->expires_at),
                "code_insert", err);
+}
+
+/* ------------------------------------------------- device authorizations */
+
+static mdt_rc row_device(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_device_rec *v = dst;
+    rd r = {a, false};
+
+    rd_hash(st, 0, v->hash);
+    rd_hash(st, 1, v->user_hash);
+    v->client_id = rd_text(&r, st, 2);
+    v->scope = rd_text(&r, st, 3);
+    v->resource = rd_text(&r, st, 4);
+    v->request_id = rd_text(&r, st, 5);
+    v->interval = col_int(st, 6);
+    v->last_poll = col_int(st, 7);
+    v->created_at = col_int(st, 8);
+    v->expires_at = col_int(st, 9);
+    v->consumed_at = col_int(st, 10);
+    v->slow_down = col_int(st, 11) != 0;
+    return rd_end(&r, err);
+}
+
+static mdt_rc op_device_insert(mdt_store *s, const mdt_device_rec *v, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_DEV_INSERT, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_blob(st, 1, v->hash, MDT_HASH_LEN) |
+                          bind_blob(st, 2, v->user_hash, MDT_HASH_LEN) |
+                          bind_text(st, 3, v->client_id) | bind_text(st, 4, v->scope ? v->scope : "") |
+                          bind_text(st, 5, v->resource) | bind_int(st, 6, v->interval) |
+                          bind_int(st, 7, v->created_at) | bind_int(st, 8, v->expires_at),
+               "device_insert", err);
+}
+
+static mdt_rc op_device_find_user(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN], int64_t now,
+                                  mdt_arena *a, mdt_device_rec *out, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_DEV_FIND_USER, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_blob(st, 1, user_hash, MDT_HASH_LEN) | bind_int(st, 2, now),
+                   row_device, a, out, "device_find_user",
+                   "user code unknown, expired or already entered", err);
+}
+
+/* The single-use UPDATEs of a device authorization: one statement
+ * returning the row it changed, in a write transaction of its own. */
+static mdt_rc device_update(mdt_store *s, enum mdt_q q, const uint8_t key[MDT_HASH_LEN],
+                            const char *text, int64_t now, mdt_arena *a, mdt_device_rec *out,
+                            const char *what, const char *notfound, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, q, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = one_row(c, st, bind_blob(st, 1, key, MDT_HASH_LEN) | bind_text(st, 2, text) |
+                            bind_int(st, 3, now),
+                 row_device, a, out, what, notfound, err);
+    {
+        /* a refusal changed nothing: commit, and answer the refusal */
+        mdt_rc fin = tx_end(c, rc == MDT_ERR_NOT_FOUND ? MDT_OK : rc, err);
+
+        return fin != MDT_OK ? fin : rc;
+    }
+}
+
+static mdt_rc op_device_bind(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN],
+                             const char *request_id, int64_t now, mdt_arena *a,
+                             mdt_device_rec *out, mdt_err *err)
+{
+    return device_update(s, Q_DEV_BIND, user_hash, request_id, now, a, out, "device_bind",
+                         "user code unknown, expired or already entered", err);
+}
+
+static mdt_rc op_device_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                             int64_t now, mdt_arena *a, mdt_device_rec *out, mdt_err *err)
+{
+    return device_update(s, Q_DEV_POLL, hash, client_id, now, a, out, "device_poll",
+                         "device code unknown", err);
+}
+
+static mdt_rc op_device_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
+                                const char *client_id, int64_t now, mdt_arena *a,
+                                mdt_device_rec *out, mdt_err *err)
+{
+    return device_update(s, Q_DEV_CONSUME, hash, client_id, now, a, out, "device_consume",
+                         "device code unknown, expired or redeemed", err);
 }
 
 /* One UPDATE ... RETURNING in a write transaction; when it changes nothing,
@@ -2391,6 +2509,11 @@ static const mdt_store_ops sql_ops = {
     .authz_request_insert = op_authz_request_insert,
     .authz_request_get = op_authz_request_get,
     .authz_request_take = op_authz_request_take,
+    .device_insert = op_device_insert,
+    .device_find_user = op_device_find_user,
+    .device_bind = op_device_bind,
+    .device_poll = op_device_poll,
+    .device_consume = op_device_consume,
     .code_insert = op_code_insert,
     .code_consume = op_code_consume,
     .grant_revoke = op_grant_revoke,

@@ -414,6 +414,52 @@ mdt_rc mdt_store_authz_request_take(mdt_store *s, const char *id, int64_t now, m
     return s->ops->authz_request_take(s, id, now, a, out, err);
 }
 
+/* --- device authorizations --- */
+
+mdt_rc mdt_store_device_insert(mdt_store *s, const mdt_device_rec *d, mdt_err *err)
+{
+    if (!d->client_id || !d->client_id[0] || d->interval <= 0 || d->expires_at <= 0)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "device authorization incomplete");
+    return s->ops->device_insert(s, d, err);
+}
+
+mdt_rc mdt_store_device_find_user(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN],
+                                  int64_t now, mdt_arena *a, mdt_device_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->device_find_user(s, user_hash, now, a, out, err);
+}
+
+mdt_rc mdt_store_device_bind(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN],
+                             const char *request_id, int64_t now, mdt_arena *a,
+                             mdt_device_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!request_id || !request_id[0])
+        return mdt_fail(err, MDT_ERR_INTERNAL, "no request to bind");
+    return s->ops->device_bind(s, user_hash, request_id, now, a, out, err);
+}
+
+mdt_rc mdt_store_device_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
+                             const char *client_id, int64_t now, mdt_arena *a,
+                             mdt_device_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!client_id || now <= 0)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "poll without a client or a time");
+    return s->ops->device_poll(s, hash, client_id, now, a, out, err);
+}
+
+mdt_rc mdt_store_device_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
+                                const char *client_id, int64_t now, mdt_arena *a,
+                                mdt_device_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!client_id || now <= 0) /* 0 would read as "not redeemed" */
+        return mdt_fail(err, MDT_ERR_INTERNAL, "redemption without a client or a time");
+    return s->ops->device_consume(s, hash, client_id, now, a, out, err);
+}
+
 mdt_rc mdt_store_code_insert(mdt_store *s, const mdt_authz_code_rec *c, mdt_err *err)
 {
     if (!c->client_id || !c->username || !c->redirect_uri || !c->code_challenge ||

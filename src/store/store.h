@@ -234,6 +234,25 @@ typedef struct {
     const char *metadata_hash; /* registration: hex SHA-256 of the metadata shown; NULL */
 } mdt_request_rec;
 
+/* A device authorization (RFC 8628): the device_code and the user code are
+ * kept as SHA-256 hashes only. request_id names the approval request
+ * created when a person entered the user code (NULL before: the user code
+ * can be entered once). */
+typedef struct {
+    uint8_t hash[MDT_HASH_LEN];      /* SHA-256 of the device_code */
+    uint8_t user_hash[MDT_HASH_LEN]; /* SHA-256 of the normalised user code */
+    const char *client_id;
+    const char *scope;               /* requested, space-separated; "" when none */
+    const char *resource;            /* RFC 8707; NULL when none */
+    const char *request_id;          /* "req_..."; NULL until the user code is entered */
+    int64_t interval;                /* seconds between two polls */
+    int64_t last_poll;               /* 0 = never polled */
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t consumed_at;             /* 0 = tokens not issued yet */
+    bool slow_down;                  /* mdt_store_device_poll: this poll came too soon */
+} mdt_device_rec;
+
 /* An audit event. The store assigns seq and asks the caller for the hash
  * inside the same transaction, so that the chain is serialised across
  * threads, processes and nodes. */
@@ -416,6 +435,38 @@ mdt_rc mdt_store_request_list(mdt_store *s, mdt_arena *a, mdt_request_rec **out,
 mdt_rc mdt_store_request_decide(mdt_store *s, const char *id, const char *status,
                                 const char *decided_by, const char *note, int64_t now,
                                 mdt_arena *a, mdt_request_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- device authorizations (RFC 8628) --- */
+/* MDT_ERR_CONFLICT when the device_code's or the user code's hash exists. */
+mdt_rc mdt_store_device_insert(mdt_store *s, const mdt_device_rec *d,
+                               mdt_err *err) MDT_WARN_UNUSED;
+/* The authorization of a user code not entered yet, not expired at now and
+ * not redeemed; MDT_ERR_NOT_FOUND otherwise. */
+mdt_rc mdt_store_device_find_user(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN],
+                                  int64_t now, mdt_arena *a, mdt_device_rec *out,
+                                  mdt_err *err) MDT_WARN_UNUSED;
+/* Binds the approval request request_id to the authorization of a user
+ * code, in one statement (UPDATE ... WHERE request_id IS NULL AND
+ * expires_at > now RETURNING): a user code is entered once.
+ * MDT_ERR_NOT_FOUND when unknown, expired or already entered. */
+mdt_rc mdt_store_device_bind(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN],
+                             const char *request_id, int64_t now, mdt_arena *a,
+                             mdt_device_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Records a poll of the device_code by client_id at now, in one statement:
+ * out->slow_down when it came less than interval seconds after the last
+ * one, which then adds 5 seconds to interval (RFC 8628 §3.5; up to 300).
+ * Expired and redeemed authorizations are returned too (the caller tells
+ * them apart). MDT_ERR_NOT_FOUND when unknown or of another client (then
+ * nothing changes). */
+mdt_rc mdt_store_device_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
+                             const char *client_id, int64_t now, mdt_arena *a,
+                             mdt_device_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Redeems the device_code in one statement (consumed_at = now where it was
+ * 0, the client matches and it has not expired): only one redemption wins.
+ * MDT_ERR_NOT_FOUND otherwise. */
+mdt_rc mdt_store_device_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
+                                const char *client_id, int64_t now, mdt_arena *a,
+                                mdt_device_rec *out, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- rate limits --- */
 /* Counts one event of name in the fixed window starting at window_start

@@ -104,6 +104,17 @@ typedef struct mdt_store_ops {
                                 mdt_authz_request_rec *out, mdt_err *err);
     mdt_rc (*authz_request_take)(mdt_store *s, const char *id, int64_t now, mdt_arena *a,
                                  mdt_authz_request_rec *out, mdt_err *err);
+    mdt_rc (*device_insert)(mdt_store *s, const mdt_device_rec *d, mdt_err *err);
+    mdt_rc (*device_find_user)(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN], int64_t now,
+                               mdt_arena *a, mdt_device_rec *out, mdt_err *err);
+    mdt_rc (*device_bind)(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN],
+                          const char *request_id, int64_t now, mdt_arena *a,
+                          mdt_device_rec *out, mdt_err *err);
+    mdt_rc (*device_poll)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                          int64_t now, mdt_arena *a, mdt_device_rec *out, mdt_err *err);
+    mdt_rc (*device_consume)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
+                             const char *client_id, int64_t now, mdt_arena *a,
+                             mdt_device_rec *out, mdt_err *err);
     mdt_rc (*code_insert)(mdt_store *s, const mdt_authz_code_rec *c, mdt_err *err);
     mdt_rc (*code_consume)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
                            const mdt_code_issue *issue, mdt_arena *a, mdt_authz_code_rec *out,

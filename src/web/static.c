@@ -32,9 +32,10 @@ static const char stylesheet[] =
     ".error{padding:.6rem .8rem;color:var(--error);border:1px solid var(--error);"
     "border-radius:.4rem}\n"
     ".muted{color:var(--muted)}\n"
-    ".unverified{padding:.6rem .9rem;margin-bottom:1rem;border:2px solid var(--error);"
-    "border-radius:.4rem}\n"
-    ".unverified h2{margin:0 0 .25rem;color:var(--error);font-size:1.1rem}\n";
+    ".unverified,.phishing-warning{padding:.6rem .9rem;margin-bottom:1rem;"
+    "border:2px solid var(--error);border-radius:.4rem}\n"
+    ".unverified h2,.phishing-warning h2{margin:0 0 .25rem;color:var(--error);font-size:1.1rem}\n"
+    ".verified-no{color:var(--error);font-weight:600}\n";
 
 void mdt_handle_stylesheet(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {

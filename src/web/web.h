@@ -48,6 +48,17 @@ void mdt_handle_consents_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* POST /consents: CSRF, then revoke=<client_id>: the consent is forgotten,
  * audited as consent.revoked. */
 void mdt_handle_consents(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* The list items (<li>) of a decision page for each scope of scope
+ * (space-separated): the name, its description and sensitivity, or a line
+ * saying there is none (consent.c). *html in req's arena. */
+mdt_rc mdt_web_scope_list(mdt_env *env, mdt_req *req, const char *scope, const char **html,
+                          mdt_err *err) MDT_WARN_UNUSED;
+/* GET /device[?user_code=]: sign-in first, then the form to enter the code
+ * a device shows (device.c). */
+void mdt_handle_device_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /device: CSRF, then a user code entered (throttled per person and
+ * per source) and the page of who asks for what, or the decision. */
+void mdt_handle_device(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* Widens the CSP form-action of a rendered page to the origin of
  * redirect_uri (a form whose answer redirects to the client). */
 void mdt_web_allow_form_target(mdt_req *req, mdt_resp *resp, const char *redirect_uri);

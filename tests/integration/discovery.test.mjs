@@ -9,8 +9,7 @@ import {
 
 // Grants Mandate will have one day; none may be advertised before it works.
 const OTHER_GRANTS = [
-  'implicit', 'password', // refresh_token exists: refresh_oidc.test.mjs
-  'urn:ietf:params:oauth:grant-type:device_code',
+  'implicit', 'password', // refresh_token exists: refresh_oidc.test.mjs; device_code: device.test.mjs
   'urn:openid:params:grant-type:ciba',
 ];
 

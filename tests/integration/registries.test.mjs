@@ -45,7 +45,7 @@ describe('registries', { timeout: 90_000 }, () => {
       assert.equal(r.status, 200, show(r));
       const m = r.json;
       assert.deepEqual(m.grant_types_supported, ['client_credentials', TOKEN_EXCHANGE, JWT_BEARER,
-        'authorization_code', 'refresh_token']);
+        'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']);
       assert.deepEqual(m.token_endpoint_auth_methods_supported, ['client_secret_basic',
         'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'none']);
       for (const k of ['introspection', 'revocation']) {
@@ -64,7 +64,8 @@ describe('registries', { timeout: 90_000 }, () => {
     await refused(() => post(srv, '/token', {}, auth), 400, 'invalid_request', 'grant_type is required');
     await refused(() => post(srv, '/token', { grant_type: 'password' }, auth), 400,
       'unsupported_grant_type', 'unsupported grant_type');
-    for (const grant of [JWT_BEARER, 'authorization_code', 'refresh_token']) {
+    for (const grant of [JWT_BEARER, 'authorization_code', 'refresh_token',
+      'urn:ietf:params:oauth:grant-type:device_code']) {
       await refused(() => post(srv, '/token', { grant_type: grant }, auth), 400, 'unauthorized_client',
         'the client is not registered for this grant type');
     }

@@ -193,7 +193,12 @@ static void test_grant_flags(void **state)
     assert_false(mdt_client_grant_type_known("password"));
     assert_string_equal(mdt_grant_find("authorization_code")->response_type, "code");
     assert_true(mdt_grant_find("authorization_code")->needs_redirect_uris);
-    assert_string_equal(mdt_grant_find("refresh_token")->goes_with, "authorization_code");
+    assert_string_equal(mdt_grant_find("refresh_token")->goes_with,
+                        "authorization_code " MDT_GRANT_DEVICE_CODE);
+    /* RFC 8628: a device (a CLI, a TV) is often a public client; a person approves */
+    assert_true(mdt_grant_find(MDT_GRANT_DEVICE_CODE)->public_clients);
+    assert_true(mdt_grant_find(MDT_GRANT_DEVICE_CODE)->needs_grant);
+    assert_true(mdt_client_grant_type_known(MDT_GRANT_DEVICE_CODE));
 }
 
 static void test_method_lookup(void **state)
@@ -275,7 +280,8 @@ static void test_recognition_order(void **state)
 static void test_discovery_lists(void **state)
 {
     static const char *const grants_want[] = {"client_credentials", MDT_GRANT_TOKEN_EXCHANGE,
-                                              JWT_BEARER, "authorization_code", "refresh_token"};
+                                              JWT_BEARER, "authorization_code", "refresh_token",
+                                              MDT_GRANT_DEVICE_CODE};
     static const char *const token_want[] = {"client_secret_basic", "client_secret_post",
                                              "private_key_jwt", "tls_client_auth",
                                              "self_signed_tls_client_auth", "none"};

@@ -318,6 +318,51 @@ static void test_owner_may_decide_per_type(void **state)
     assert_int_equal(decide(f, a_id, true, "nobody", 0), MDT_ERR_ACCESS_DENIED);
 }
 
+/* A device authorization (RFC 8628) asks the person who entered its code:
+ * that person decides it without a role; someone else without one cannot;
+ * reaching the final status is audited as device.approved or device.denied. */
+static void test_device_subject_decides(void **state)
+{
+    fx *f = *state;
+    mdt_user_rec u = {.name = "", .email = "", .roles = "", .status = "active",
+                      .password_hash = "x", .created_at = T0, .updated_at = T0};
+    mdt_request_rec r = {.type = MDT_REQUEST_TYPE_DEVICE, .client_id = "mdt_dev",
+                         .subject = "dora", .scope = "read"};
+    const char *id = NULL, *id2 = NULL, *json;
+    int64_t seq = 0;
+
+    u.username = "dora";
+    assert_int_equal(mdt_store_user_insert(f->env.store, &u, &f->err), MDT_OK);
+    u.username = "eve";
+    assert_int_equal(mdt_store_user_insert(f->env.store, &u, &f->err), MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_create(&f->env, test_ctx_now(&f->tc), &r,
+                                                              &f->a, &id, &f->err)),
+                     MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_create(&f->env, test_ctx_now(&f->tc), &r,
+                                                              &f->a, &id2, &f->err)),
+                     MDT_OK);
+    assert_int_equal(mdt_request_decide(&f->env, test_ctx_now(&f->tc), id, true, "eve", NULL, 0,
+                                        &f->a, &json, &f->err),
+                     MDT_ERR_ACCESS_DENIED);
+    assert_string_equal(status_of(f, id), "pending");
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_decide(&f->env, test_ctx_now(&f->tc), id,
+                                                              true, "dora", NULL, 0, &f->a, &json,
+                                                              &f->err)),
+                     MDT_OK);
+    assert_string_equal(status_of(f, id), "approved");
+    assert_int_equal(mdt_store_audit_find_type(f->env.store, "device.approved", &seq, &f->err),
+                     MDT_OK);
+    assert_true(seq > 0);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_decide(&f->env, test_ctx_now(&f->tc), id2,
+                                                              false, "dora", NULL, 0, &f->a, &json,
+                                                              &f->err)),
+                     MDT_OK);
+    seq = 0;
+    assert_int_equal(mdt_store_audit_find_type(f->env.store, "device.denied", &seq, &f->err),
+                     MDT_OK);
+    assert_true(seq > 0);
+}
+
 static void test_server_table(void **state)
 {
     const mdt_request_type *t = mdt_iga__request_type_find(&mdt_iga__request_types,
@@ -333,6 +378,10 @@ static void test_server_table(void **state)
     assert_non_null(t->denied);
     assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, "Registration"));
     assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, "ciba"));
+    t = mdt_iga__request_type_find(&mdt_iga__request_types, MDT_REQUEST_TYPE_DEVICE);
+    assert_ptr_equal(t, &mdt_iga__request_device);
+    assert_true(t->subject_may_decide);
+    assert_false(t->owner_may_decide);
     assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, NULL));
     assert_null(mdt_iga__request_type_find(NULL, "registration"));
     assert_ptr_equal(mdt_iga__request_type_find(&reg, "beta"), &beta);
@@ -430,6 +479,7 @@ int main(void)
         T(test_decided_cannot_be_decided_again),
         T(test_describe_pending_only),
         T(test_owner_may_decide_per_type),
+        T(test_device_subject_decides),
         cmocka_unit_test(test_server_table),
         cmocka_unit_test(test_client_status_names),
         cmocka_unit_test(test_client_kind_names),

@@ -1059,6 +1059,91 @@ static void test_code_consume_records(void **state)
                      MDT_ERR_NOT_FOUND);
 }
 
+/* Device authorizations (RFC 8628): a user code is entered once, a poll
+ * too soon is flagged and grows the interval by 5 (up to 300), another
+ * client's poll changes nothing, and the device_code is redeemed once. */
+static void test_device_codes(void **state)
+{
+    fx *f = *state;
+    mdt_device_rec d = {.client_id = id(f, "dev_client"), .scope = "openid read",
+                        .resource = "https://api.example", .interval = 5, .created_at = 100,
+                        .expires_at = 700};
+    mdt_device_rec got, dup;
+
+    fill_hash(d.hash, 0xd1);
+    fill_hash(d.user_hash, 0xd2);
+    assert_int_equal(mdt_store_device_insert(f->s, &d, &f->err), MDT_OK);
+    dup = d; /* a user code already taken, with another device_code */
+    fill_hash(dup.hash, 0xd3);
+    assert_int_equal(mdt_store_device_insert(f->s, &dup, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_device_find_user(f->s, d.user_hash, 200, &f->a, &got, &f->err),
+                     MDT_OK);
+    assert_string_equal(got.client_id, d.client_id);
+    assert_string_equal(got.scope, "openid read");
+    assert_string_equal(got.resource, d.resource);
+    assert_null(got.request_id);
+    assert_int_equal(got.interval, 5);
+    assert_int_equal(got.expires_at, 700);
+    assert_memory_equal(got.hash, d.hash, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_device_find_user(f->s, d.user_hash, 700, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND); /* expired */
+    /* polls: never polled, then one too soon, then one after the grown interval */
+    assert_int_equal(mdt_store_device_poll(f->s, d.hash, id(f, "dev_other"), 200, &f->a, &got,
+                                           &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_device_poll(f->s, d.hash, d.client_id, 200, &f->a, &got, &f->err),
+                     MDT_OK);
+    assert_false(got.slow_down);
+    assert_int_equal(got.last_poll, 200);
+    assert_int_equal(mdt_store_device_poll(f->s, d.hash, d.client_id, 203, &f->a, &got, &f->err),
+                     MDT_OK);
+    assert_true(got.slow_down);
+    assert_int_equal(got.interval, 10);
+    assert_int_equal(mdt_store_device_poll(f->s, d.hash, d.client_id, 210, &f->a, &got, &f->err),
+                     MDT_OK);
+    assert_true(got.slow_down); /* 7 s after the last poll, the interval being 10 */
+    assert_int_equal(got.interval, 15);
+    assert_int_equal(mdt_store_device_poll(f->s, d.hash, d.client_id, 225, &f->a, &got, &f->err),
+                     MDT_OK);
+    assert_false(got.slow_down);
+    assert_int_equal(got.interval, 15);
+    /* the user code is entered once, before expiry */
+    assert_int_equal(mdt_store_device_bind(f->s, d.user_hash, "req_x", 700, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_device_bind(f->s, d.user_hash, "req_1", 230, &f->a, &got, &f->err),
+                     MDT_OK);
+    assert_string_equal(got.request_id, "req_1");
+    assert_int_equal(mdt_store_device_bind(f->s, d.user_hash, "req_2", 231, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_device_find_user(f->s, d.user_hash, 232, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    /* redeemed once, by its client, before expiry */
+    assert_int_equal(mdt_store_device_consume(f->s, d.hash, id(f, "dev_other"), 240, &f->a, &got,
+                                              &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_device_consume(f->s, d.hash, d.client_id, 700, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_device_consume(f->s, d.hash, d.client_id, 240, &f->a, &got, &f->err),
+                     MDT_OK);
+    assert_int_equal(got.consumed_at, 240);
+    assert_string_equal(got.request_id, "req_1");
+    assert_int_equal(mdt_store_device_consume(f->s, d.hash, d.client_id, 241, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    /* a poll still finds it, redeemed */
+    assert_int_equal(mdt_store_device_poll(f->s, d.hash, d.client_id, 260, &f->a, &got, &f->err),
+                     MDT_OK);
+    assert_int_equal(got.consumed_at, 240);
+    /* kept a day past expiry, then purged */
+    assert_int_equal(mdt_store_purge_expired(f->s, 700 + 86400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_device_poll(f->s, d.hash, d.client_id, 700 + 86400, &f->a, &got,
+                                           &f->err),
+                     MDT_OK);
+    assert_int_equal(mdt_store_purge_expired(f->s, 701 + 86400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_device_poll(f->s, d.hash, d.client_id, 701 + 86400, &f->a, &got,
+                                           &f->err),
+                     MDT_ERR_NOT_FOUND);
+}
+
 /* Ending a grant: the consent goes, unused codes expire, what used codes
  * issued and the person's refresh tokens for the client are revoked; other
  * people and other clients are untouched; NULL client: every client. */
@@ -2133,6 +2218,7 @@ int main(void)
         T(test_refresh_rotation_races_revocation),
         T(test_code_consume_records),
         T(test_grant_revoke),
+        T(test_device_codes),
         T(test_authz_requests),
         T(test_consents),
         T(test_purge_tokens),

@@ -18,8 +18,9 @@
 //
 // The person at the browser: when a running block prints a line
 // "Open this URL in your browser: URL", a real browser opens URL, signs in
-// as $PERSON with $PERSON_PASSWORD (variables the page set) when asked, and
-// allows on the consent page.
+// as $PERSON with $PERSON_PASSWORD (variables the page set) when asked,
+// confirms a device's code on the device page, and allows on the consent or
+// device page.
 import { spawn } from 'node:child_process';
 import { appendFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -99,7 +100,7 @@ class DevServer {
   }
 }
 
-/** Plays the person: signs in when asked and allows on the consent page. */
+/** Plays the person: signs in when asked, confirms a device's code, and allows. */
 async function personAllows(url, state) {
   const browser = await launchBrowser();
   try {
@@ -111,6 +112,11 @@ async function personAllows(url, state) {
       await page.waitForLoadState();
     }
     await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 10_000 });
+    // the device page: the code is filled in from the URL; the person confirms it
+    if (await page.locator('input[name="user_code"]').count()) {
+      await Promise.all([page.waitForNavigation(),
+        page.getByRole('button', { name: 'Continue' }).click()]);
+    }
     const allow = page.locator('button[name="decision"][value="allow"]');
     if (await allow.count()) {
       await Promise.all([page.waitForNavigation(), allow.click()]);
