@@ -178,6 +178,16 @@ json_t *mdt_iga__client_doc(mdt_env *env, const mdt_client_rec *rec, const mdt_c
 /* Records in this thread's cache that a credential was just used. */
 void mdt_iga__cache_touched(const char *client_id, const char *cred_id, int64_t now);
 
+/* --- webhook notifications (webhooks.c) --- */
+
+/* The deliveries of one notification (type, e.g. "request.pending"; item: a
+ * JSON object, borrowed) to every endpoint of env->webhooks, due at now,
+ * sharing one new event id: *ev (in a) and *nev (0 when there are no
+ * webhooks), to be stored with what they notify. */
+mdt_rc mdt_iga__webhook_events(mdt_env *env, const char *type, json_t *item, int64_t now,
+                               mdt_arena *a, mdt_outbox_rec **ev, size_t *nev,
+                               mdt_err *err) MDT_WARN_UNUSED;
+
 /* --- approval requests (requests.c, request_types.c) ---
  *
  * A type of approval request is one row: what the decision path asks of the

@@ -25,6 +25,7 @@
 
 #define MDT_REQUEST_TTL (7 * 86400) /* a request nobody decides expires after this */
 #define MDT_REQUEST_NOTE_MAX 1000   /* bytes of a decision's note */
+#define MDT_REQUEST_EXPIRE_BATCH 16 /* requests closed per call of mdt_request_expire_due */
 
 /* The status of r at now: "expired" for a pending request past expires_at. */
 const char *mdt_request_status(const mdt_request_rec *r, int64_t now);
@@ -57,5 +58,22 @@ mdt_rc mdt_request_list_json(mdt_env *env, mdt_ctx *ctx, const char *status, mdt
 mdt_rc mdt_request_decide(mdt_env *env, mdt_ctx *ctx, const char *id, bool approve, const char *by,
                           const char *note, int64_t for_secs, mdt_arena *a, const char **json,
                           mdt_err *err) MDT_WARN_UNUSED;
+
+/* Whether user `username` may decide (or, under a quorum, vote on) the
+ * pending request r now, by the rule of [approvals] routing that matches it
+ * (iga/routing.h; the type's default without one): false when r is not
+ * pending, the user is unknown or disabled, is not whom the rule names,
+ * owns r's client under a quorum, or has voted on it already. What the
+ * approvals inbox lists; mdt_request_decide applies the same rule. */
+bool mdt_request_may_decide(mdt_env *env, mdt_ctx *ctx, const char *username,
+                            const mdt_request_rec *r);
+
+/* Closes at most MDT_REQUEST_EXPIRE_BATCH pending requests past their
+ * expires_at as expired (it counts as denied: the denied hook of its type
+ * runs), each exactly once across threads and nodes, and records
+ * request.expired for each in ctx; the caller commits ctx, and calls again
+ * while *closed (how many) is the whole batch. */
+mdt_rc mdt_request_expire_due(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, size_t *closed,
+                              mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

@@ -138,6 +138,8 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_VOTE_LIST] = "SELECT " VOTE_COLS " FROM approval_votes ORDER BY request_id,voted_at,approver",
     [Q_REQ_EXPIRE_DUE] = "UPDATE approval_requests SET status='expired',decided_at=?1 "
                          "WHERE status='pending' AND expires_at<>0 AND expires_at<=?1 "
+                         "AND id IN (SELECT id FROM approval_requests WHERE status='pending' "
+                         "AND expires_at<>0 AND expires_at<=?1 ORDER BY expires_at,id LIMIT ?2) "
                          "RETURNING " REQ_COLS,
     [Q_OBX_INSERT] = "INSERT INTO webhook_outbox (" OBX_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
     /* the outer conditions are checked again on the row a concurrent claim
@@ -1717,7 +1719,7 @@ static mdt_rc op_vote_list(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_
     return list_all(s, Q_VOTE_LIST, row_vote, a, sizeof(**out), (void **)out, n, "vote_list", err);
 }
 
-static mdt_rc op_request_expire_due(mdt_store *s, int64_t now, mdt_arena *a,
+static mdt_rc op_request_expire_due(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a,
                                     mdt_request_rec **out, size_t *n, mdt_err *err)
 {
     sconn *c;
@@ -1726,8 +1728,8 @@ static mdt_rc op_request_expire_due(mdt_store *s, int64_t now, mdt_arena *a,
 
     if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
-    rc = collect(c, st, bind_int(st, 1, now), a, sizeof(**out), row_request, (void **)out, n,
-                 "request_expire_due", err);
+    rc = collect(c, st, bind_int(st, 1, now) | bind_int(st, 2, limit), a, sizeof(**out),
+                 row_request, (void **)out, n, "request_expire_due", err);
     return tx_end(c, rc, err);
 }
 

@@ -385,14 +385,14 @@ mdt_rc mdt_store_vote_list(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_
     return s->ops->vote_list(s, a, out, n, err);
 }
 
-mdt_rc mdt_store_request_expire_due(mdt_store *s, int64_t now, mdt_arena *a,
+mdt_rc mdt_store_request_expire_due(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a,
                                     mdt_request_rec **out, size_t *n, mdt_err *err)
 {
     *out = NULL;
     *n = 0;
-    if (now <= 0)
-        return mdt_fail(err, MDT_ERR_INTERNAL, "expiry without a time");
-    return s->ops->request_expire_due(s, now, a, out, n, err);
+    if (now <= 0 || limit < 1)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "expiry without a time or a limit");
+    return s->ops->request_expire_due(s, now, limit, a, out, n, err);
 }
 
 /* --- webhook outbox --- */

@@ -459,11 +459,11 @@ mdt_rc mdt_store_request_vote(mdt_store *s, const char *id, const char *approver
 /* Every vote, ordered by request, time and approver. */
 mdt_rc mdt_store_vote_list(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_t *n,
                            mdt_err *err) MDT_WARN_UNUSED;
-/* Closes, in one statement, every request still pending with expires_at
- * (not 0) at or before now: status "expired", decided_at now. Returns
- * them, so that each is closed (and audited) by exactly one caller across
- * threads and nodes. */
-mdt_rc mdt_store_request_expire_due(mdt_store *s, int64_t now, mdt_arena *a,
+/* Closes, in one statement, at most limit requests still pending with
+ * expires_at (not 0) at or before now, earliest first: status "expired",
+ * decided_at now. Returns them, so that each is closed (and audited) by
+ * exactly one caller across threads and nodes. */
+mdt_rc mdt_store_request_expire_due(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a,
                                     mdt_request_rec **out, size_t *n, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- webhook outbox --- */

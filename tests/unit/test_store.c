@@ -667,7 +667,7 @@ static void test_request_expire_due(void **state)
     r.id = id(f, "xe2");
     r.expires_at = 900;
     assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
-    assert_int_equal(mdt_store_request_expire_due(f->s, 600, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_expire_due(f->s, 600, 1000, &f->a, &list, &n, &f->err), MDT_OK);
     for (size_t i = 0; i < n; i++)
         if (strncmp(list[i].id, g_prefix, strlen(g_prefix)) == 0) {
             assert_string_equal(list[i].id, id(f, "xe1"));
@@ -676,7 +676,7 @@ static void test_request_expire_due(void **state)
             mine++;
         }
     assert_int_equal(mine, 1);
-    assert_int_equal(mdt_store_request_expire_due(f->s, 600, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_expire_due(f->s, 600, 1000, &f->a, &list, &n, &f->err), MDT_OK);
     for (size_t i = 0; i < n; i++)
         assert_true(strncmp(list[i].id, g_prefix, strlen(g_prefix)) != 0);
     assert_int_equal(mdt_store_request_get(f->s, id(f, "xe2"), &f->a, &back, &f->err), MDT_OK);
