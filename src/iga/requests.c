@@ -152,9 +152,14 @@ static int64_t expiry_of(mdt_env *env, const mdt_request_rec *r, mdt_route route
     return r->expires_at && r->expires_at < at ? r->expires_at : at;
 }
 
-/* The notification of a new pending request, one delivery per endpoint. */
-static mdt_rc pending_events(mdt_env *env, const mdt_request_rec *v, mdt_arena *a,
-                             mdt_outbox_rec **ev, size_t *nev, mdt_err *err)
+static json_t *described_doc(const mdt_request_types *reg, mdt_env *env,
+                             const mdt_request_rec *r, const mdt_vote_rec *votes, size_t nvotes,
+                             int64_t now, mdt_arena *a);
+
+/* The notification of a new pending request (the request as listed), one
+ * delivery per endpoint. */
+static mdt_rc pending_events(const mdt_request_types *reg, mdt_env *env, const mdt_request_rec *v,
+                             mdt_arena *a, mdt_outbox_rec **ev, size_t *nev, mdt_err *err)
 {
     json_t *item;
     mdt_rc rc;
@@ -163,7 +168,7 @@ static mdt_rc pending_events(mdt_env *env, const mdt_request_rec *v, mdt_arena *
     *nev = 0;
     if (!env->webhooks)
         return MDT_OK;
-    if (!(item = request_doc(v, v->created_at)))
+    if (!(item = described_doc(reg, env, v, NULL, 0, v->created_at, a)))
         return nomem(err);
     rc = mdt_iga__webhook_events(env, "request.pending", item, v->created_at, a, ev, nev, err);
     json_decref(item);
@@ -190,7 +195,7 @@ mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env, md
     v.decided_by = v.note = NULL;
     v.decided_at = 0;
     if ((rc = mdt_random_id(&env->rng, "req_", REQUEST_ID_BYTES, a, &v.id, err)) ||
-        (rc = pending_events(env, &v, a, &ev, &nev, err)) ||
+        (rc = pending_events(reg, env, &v, a, &ev, &nev, err)) ||
         (rc = mdt_store_request_insert_notify(env->store, &v, ev, nev, err)))
         return rc;
     rc = audit(ctx, "request.created", ctx->actor, &v, NULL,

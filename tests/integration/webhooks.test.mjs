@@ -111,6 +111,9 @@ describe('webhook notifications', { timeout: 120_000 }, () => {
     }
     assert.equal(n.doc.item.client_id, b.client_id);
     assert.equal(n.doc.item.status, 'pending');
+    assert.deepEqual(n.doc.item.votes, []);
+    assert.equal(n.doc.item.approve, req.approve);
+    assert.equal(n.doc.item.metadata.client_name, 'notified', 'what approvers are shown');
     assert.ok(!n.body.includes(SECRET), 'the secret is not in the body');
     assert.ok(!srv.logs.includes(SECRET), 'nor in the log');
     // delivered: the outbox is empty again
