@@ -244,5 +244,11 @@ mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, md
                                   const char *id, bool approve, const char *by, const char *note,
                                   int64_t for_secs, mdt_arena *a, const char **json,
                                   mdt_err *err) MDT_WARN_UNUSED;
+/* mdt_request_may_decide and mdt_request_expire_due (requests.h) over the
+ * types of reg. */
+bool mdt_iga__request_may_decide_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                     const char *username, const mdt_request_rec *r);
+mdt_rc mdt_iga__request_expire_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                  mdt_arena *a, size_t *closed, mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

@@ -355,10 +355,10 @@ static bool has_voted(mdt_env *env, const char *username, const mdt_request_rec 
     return false;
 }
 
-bool mdt_request_may_decide(mdt_env *env, mdt_ctx *ctx, const char *username,
-                            const mdt_request_rec *r)
+bool mdt_iga__request_may_decide_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                     const char *username, const mdt_request_rec *r)
 {
-    const mdt_request_type *t = mdt_iga__request_type_find(&mdt_iga__request_types, r->type);
+    const mdt_request_type *t = mdt_iga__request_type_find(reg, r->type);
     mdt_arena a;
     mdt_err err;
     mdt_route route;
@@ -372,6 +372,12 @@ bool mdt_request_may_decide(mdt_env *env, mdt_ctx *ctx, const char *username,
          !(route.who == MDT_ROUTE_QUORUM && has_voted(env, username, r, &a));
     mdt_arena_free(&a);
     return ok;
+}
+
+bool mdt_request_may_decide(mdt_env *env, mdt_ctx *ctx, const char *username,
+                            const mdt_request_rec *r)
+{
+    return mdt_iga__request_may_decide_in(&mdt_iga__request_types, env, ctx, username, r);
 }
 
 /* Why a decision could not be recorded: unknown, or no longer pending. */
@@ -534,8 +540,8 @@ mdt_rc mdt_request_supersede(mdt_env *env, mdt_ctx *ctx, const char *client_id, 
     return rc;
 }
 
-mdt_rc mdt_request_expire_due(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, size_t *closed,
-                              mdt_err *err)
+mdt_rc mdt_iga__request_expire_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                  mdt_arena *a, size_t *closed, mdt_err *err)
 {
     mdt_request_rec *list = NULL;
     size_t n = 0;
@@ -544,8 +550,7 @@ mdt_rc mdt_request_expire_due(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, size_t *
 
     *closed = 0;
     for (size_t i = 0; rc == MDT_OK && i < n; i++) {
-        const mdt_request_type *t = mdt_iga__request_type_find(&mdt_iga__request_types,
-                                                               list[i].type);
+        const mdt_request_type *t = mdt_iga__request_type_find(reg, list[i].type);
         rc = audit(ctx, "request.expired", mdt_ctx_actor(ctx), &list[i], "deny",
                    json_pack("{s:s, s:s, s:I}", "id", list[i].id, "type", list[i].type,
                              "expires_at", (json_int_t)list[i].expires_at),
@@ -556,4 +561,10 @@ mdt_rc mdt_request_expire_due(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, size_t *
             (*closed)++;
     }
     return rc;
+}
+
+mdt_rc mdt_request_expire_due(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, size_t *closed,
+                              mdt_err *err)
+{
+    return mdt_iga__request_expire_in(&mdt_iga__request_types, env, ctx, a, closed, err);
 }

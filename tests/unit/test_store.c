@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -745,6 +746,85 @@ static void test_outbox(void **state)
         mine += strncmp(got[i].id, g_prefix, strlen(g_prefix)) == 0;
     assert_int_equal(mine, 1);
     assert_int_equal(mdt_store_outbox_delete(f->s, ev[0].id, &f->err), MDT_OK);
+}
+
+/* Delivery threads on two store handles (two nodes) claim at once: each
+ * delivery goes to exactly one of them. */
+#define CLAIMERS 4
+#define DELIVERIES 24
+static atomic_int g_claimed; /* deliveries of this test claimed so far, by all claimers */
+typedef struct {
+    mdt_store *s;
+    int got[DELIVERIES];
+    mdt_rc rc;
+} claimer;
+
+static void *claim_thread(void *p)
+{
+    claimer *c = p;
+    mdt_arena a;
+    mdt_err err;
+
+    mdt_arena_init(&a, 4096);
+    /* a claim that lost a race may find nothing while others remain: go
+       on until all are claimed (bounded) */
+    for (int round = 0; round < 50 * DELIVERIES && c->rc == MDT_OK &&
+                        atomic_load(&g_claimed) < DELIVERIES; round++) {
+        mdt_outbox_rec *got = NULL;
+        size_t n = 0;
+        c->rc = mdt_store_outbox_claim(c->s, 5000, 6000, 1, &a, &got, &n, &err);
+        for (size_t i = 0; c->rc == MDT_OK && i < n; i++) {
+            size_t plen = strlen(g_prefix);
+            int k;
+            if (strncmp(got[i].id, g_prefix, plen) == 0 && sscanf(got[i].id + plen, "occ%d", &k) == 1 &&
+                k >= 0 && k < DELIVERIES) {
+                c->got[k]++;
+                atomic_fetch_add(&g_claimed, 1);
+            }
+        }
+    }
+    mdt_arena_free(&a);
+    mdt_store_thread_done(c->s);
+    return NULL;
+}
+
+static void test_outbox_claim_concurrent(void **state)
+{
+    fx *f = *state;
+    mdt_store *other = NULL;
+    mdt_request_rec r = {.id = id(f, "occ_req"), .type = "registration", .status = "pending",
+                         .client_id = "mdt_x", .created_at = 100, .expires_at = 1000};
+    mdt_outbox_rec ev[DELIVERIES];
+    claimer c[CLAIMERS];
+    pthread_t th[CLAIMERS];
+
+    for (int i = 0; i < DELIVERIES; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "occ%d", i);
+        ev[i] = (mdt_outbox_rec){.id = id(f, name), .event_id = id(f, "occ_evt"),
+                                 .url = "http://127.0.0.1:1/", .body = "{}", .created_at = 4000,
+                                 .next_at = 4000};
+    }
+    assert_int_equal(mdt_store_request_insert_notify(f->s, &r, ev, DELIVERIES, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_open(g_url, &other, &f->err), MDT_OK);
+    atomic_init(&g_claimed, 0);
+    for (int i = 0; i < CLAIMERS; i++) {
+        memset(&c[i], 0, sizeof(c[i]));
+        c[i].s = i % 2 ? other : f->s;
+        assert_int_equal(pthread_create(&th[i], NULL, claim_thread, &c[i]), 0);
+    }
+    for (int i = 0; i < CLAIMERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(c[i].rc, MDT_OK);
+    }
+    for (int k = 0; k < DELIVERIES; k++) {
+        int total = 0;
+        for (int i = 0; i < CLAIMERS; i++)
+            total += c[i].got[k];
+        assert_int_equal(total, 1);
+        assert_int_equal(mdt_store_outbox_delete(f->s, ev[k].id, &f->err), MDT_OK);
+    }
+    mdt_store_close(other);
 }
 
 /* Rate counters: one count per call, per name and window; old windows purged. */
@@ -2332,6 +2412,7 @@ int main(void)
         T(test_votes_concurrent),
         T(test_request_expire_due),
         T(test_outbox),
+        T(test_outbox_claim_concurrent),
         T(test_rate),
         T(test_rate_peek),
         T(test_rate_release),
