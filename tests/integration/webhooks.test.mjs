@@ -33,7 +33,7 @@ function verify(headers, body) {
   return doc;
 }
 
-/** A receiver on port: mode 'ok' answers 200, 'fail' 500, 'hang' never answers. */
+/** A receiver on port: mode 'ok' answers 200, 'fail' 500, 'hang' never answers, a URL redirects there. */
 async function receiver(port, mode = 'ok') {
   const got = [];
   const hung = [];
@@ -44,7 +44,8 @@ async function receiver(port, mode = 'ok') {
     req.on('end', () => {
       if (mode === 'hang') { hung.push(res); return; }
       got.push({ headers: req.headers, body, doc: verify(req.headers, body) });
-      res.writeHead(mode === 'ok' ? 200 : 500).end();
+      if (mode.startsWith('http')) res.writeHead(307, { location: mode }).end();
+      else res.writeHead(mode === 'ok' ? 200 : 500).end();
     });
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -208,5 +209,25 @@ describe('a receiver that accepts and never answers is bounded by [webhooks] tim
     await pending(srv, 'timed out');
     await until(() => conns >= 2, 'a second attempt after the first timed out', 20_000);
     for (const c of held) c.destroy();
+  });
+});
+
+describe('a webhook that redirects is not followed', { timeout: 120_000 }, () => {
+  let srv, dir, hook, elsewhere;
+  after(async () => {
+    await srv?.stop();
+    await hook?.close();
+    await elsewhere?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a redirect is a failed attempt, retried at the configured URL only', async () => {
+    const [port, other] = [await freePort(), await freePort()];
+    elsewhere = await receiver(other);
+    hook = await receiver(port, `http://127.0.0.1:${other}/stolen`);
+    ({ srv, dir } = await setup(port));
+    await pending(srv, 'redirected');
+    await until(() => hook.got.length >= 2, 'a retry after the redirect');
+    assert.equal(elsewhere.got.length, 0, 'the redirect was not followed');
   });
 });
