@@ -117,7 +117,7 @@ static const char *client_owner(mdt_env *env, const char *client_id, mdt_arena *
 /* The rule of [approvals] routing for r: matched on its type, its scopes
  * and their sensitivity (an unknown scope: none), and its client's risk
  * tier, as they are now. */
-static mdt_route route_of(mdt_env *env, const mdt_request_rec *r, mdt_arena *a)
+static mdt_route matched_route(mdt_env *env, const mdt_request_rec *r, mdt_arena *a)
 {
     mdt_route_facts f = {.type = r->type};
     const char **sens = NULL;
@@ -138,6 +138,22 @@ static mdt_route route_of(mdt_env *env, const mdt_request_rec *r, mdt_arena *a)
     }
     f.risk_tier = client_member(env, r->client_id, "risk_tier", a);
     return mdt_routing_match(env->routing, &f);
+}
+
+/* The route of r of type t: its rule, except that a rule naming someone the
+ * type does not trust to decide (the owner of a pending registration's
+ * client, whom the registration names itself; the person asked, where the
+ * type has none it trusts or r names none) gives r to the approvers
+ * instead, so that no rule lets a requester approve itself. */
+static mdt_route route_of(mdt_env *env, const mdt_request_type *t, const mdt_request_rec *r,
+                          mdt_arena *a)
+{
+    mdt_route route = matched_route(env, r, a);
+
+    if ((route.who == MDT_ROUTE_OWNER && !t->owner_may_decide) ||
+        (route.who == MDT_ROUTE_USER && (!t->subject_may_decide || !r->subject)))
+        route.who = MDT_ROUTE_APPROVER;
+    return route;
 }
 
 /* When a new request expires: what its flow asked (expires_at, 0: nothing),
@@ -180,18 +196,19 @@ mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env, md
                                   mdt_err *err)
 {
     int64_t now = ctx->now;
+    const mdt_request_type *t;
     mdt_request_rec v = *r;
     mdt_outbox_rec *ev = NULL;
     size_t nev = 0;
     mdt_rc rc;
 
     *id = NULL;
-    if (!mdt_iga__request_type_find(reg, r->type))
+    if (!(t = mdt_iga__request_type_find(reg, r->type)))
         return mdt_failf(err, MDT_ERR_INVALID_REQUEST, "unknown request type",
                          "unknown request type %.64s", r->type ? r->type : "(none)");
     v.status = mdt_request_state_name(MDT_REQUEST_PENDING);
     v.created_at = now;
-    v.expires_at = expiry_of(env, r, route_of(env, r, a), now);
+    v.expires_at = expiry_of(env, r, route_of(env, t, r, a), now);
     v.decided_by = v.note = NULL;
     v.decided_at = 0;
     if ((rc = mdt_random_id(&env->rng, "req_", REQUEST_ID_BYTES, a, &v.id, err)) ||
@@ -244,7 +261,7 @@ static json_t *described_doc(const mdt_request_types *reg, mdt_env *env,
         return NULL;
     }
     if (t && state_at(r, now) == MDT_REQUEST_PENDING) {
-        mdt_route route = route_of(env, r, a);
+        mdt_route route = route_of(env, t, r, a);
         json_object_set_new(doc, "approve", json_string(mdt_route_who_name(route.who)));
         if (route.who == MDT_ROUTE_QUORUM)
             json_object_set_new(doc, "quorum", json_integer(route.quorum));
@@ -300,9 +317,9 @@ static const char *why_not(mdt_env *env, const mdt_request_type *t, mdt_route ro
     bool subject = r->subject && mdt_str_eq(r->subject, by);
 
     switch (route.who) {
-    case MDT_ROUTE_USER:
+    case MDT_ROUTE_USER: /* route_of: only where the type trusts the person asked */
         return subject ? NULL : "only the person the request asks may decide it";
-    case MDT_ROUTE_OWNER:
+    case MDT_ROUTE_OWNER: /* route_of: only where the type trusts the owner */
         return mdt_str_eq(client_owner(env, r->client_id, a), by)
                    ? NULL
                    : "only the owner of the client may decide it";
@@ -367,7 +384,7 @@ bool mdt_iga__request_may_decide_in(const mdt_request_types *reg, mdt_env *env, 
     if (!t || !username || state_at(r, ctx->now) != MDT_REQUEST_PENDING)
         return false;
     mdt_arena_init(&a, 2048);
-    route = route_of(env, r, &a);
+    route = route_of(env, t, r, &a);
     ok = may_decide(env, t, route, username, r, &a, &err) == MDT_OK &&
          !(route.who == MDT_ROUTE_QUORUM && has_voted(env, username, r, &a));
     mdt_arena_free(&a);
@@ -484,7 +501,7 @@ mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, md
     if (!(t = mdt_iga__request_type_find(reg, r.type)))
         return mdt_failf(err, MDT_ERR_CONFLICT, "requests of this type cannot be decided",
                          "request %.64s has the unknown type %.64s", id, r.type);
-    route = route_of(env, &r, a);
+    route = route_of(env, t, &r, a);
     if (by && (rc = may_decide(env, t, route, by, &r, a, err)) != MDT_OK)
         return rc;
     /* an approval approves exactly what the request showed */

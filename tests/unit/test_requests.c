@@ -82,7 +82,7 @@ static const mdt_request_type alpha = {
 };
 /* no approval hook, and the owner of the client may decide */
 static const mdt_request_type beta = {.name = "beta", .owner_may_decide = true,
-                                      .denied = beta_denied};
+                                      .subject_may_decide = true, .denied = beta_denied};
 static const mdt_request_type *const two[] = {&alpha, &beta};
 static const mdt_request_types reg = {two, 2};
 
@@ -409,35 +409,64 @@ static void test_quorum(void **state)
     assert_int_equal(alpha_calls.denied, 1);
 }
 
-/* user and owner rules name one person; approver any approver or admin. */
+/* user and owner rules name one person, where the type trusts that person
+ * to decide (else the approvers decide); approver: any approver or admin. */
 static void test_route_names_who(void **state)
 {
     fx *f = *state;
-    const char *client, *asks_pat, *owners, *approvers;
+    const char *client, *asks_pat, *owners, *untrusted_owner, *untrusted_user, *approvers;
     mdt_request_rec r = {.type = "beta", .subject = "pat", .scope = "read"};
 
     add_user(f, "ann", "approver");
     add_user(f, "olivia", "");
     add_user(f, "pat", "");
     client = owned_client(f, "olivia");
-    route_with(f, "[{\"type\": \"beta\", \"scope\": \"read\", \"approve\": \"user\"},"
-                  " {\"type\": \"alpha\", \"scope\": \"write\", \"approve\": \"approver\"},"
-                  " {\"type\": \"alpha\", \"approve\": \"owner\"}]");
+    route_with(f, "[{\"scope\": \"read\", \"approve\": \"user\"},"
+                  " {\"scope\": \"write\", \"approve\": \"approver\"},"
+                  " {\"approve\": \"owner\"}]");
     r.client_id = client;
     assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
                                                                       test_ctx_now(&f->tc), &r,
                                                                       &f->a, &asks_pat, &f->err)),
                      MDT_OK);
-    owners = create(f, "alpha", client);
+    r.scope = "other";
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &owners, &f->err)),
+                     MDT_OK);
     assert_false(may(f, "ann", asks_pat));
     assert_false(may(f, "olivia", asks_pat)); /* beta lets owners decide, but the rule says user */
     assert_true(may(f, "pat", asks_pat));
     assert_false(may(f, "ann", owners));
+    assert_false(may(f, "pat", owners));
     assert_true(may(f, "olivia", owners));
     assert_int_equal(decide(f, owners, true, "ann", 0), MDT_ERR_ACCESS_DENIED);
-    assert_int_equal(decide(f, owners, true, "olivia", 0), MDT_OK);
+    assert_int_equal(decide(f, owners, false, "olivia", 0), MDT_OK);
+    /* alpha trusts neither its client's owner nor the person asked: approvers decide */
     r.type = "alpha";
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &untrusted_owner,
+                                                                      &f->err)),
+                     MDT_OK);
+    r.scope = "read";
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &untrusted_user,
+                                                                      &f->err)),
+                     MDT_OK);
+    assert_false(may(f, "olivia", untrusted_owner));
+    assert_true(may(f, "ann", untrusted_owner));
+    assert_int_equal(decide(f, untrusted_owner, true, "olivia", 0), MDT_ERR_ACCESS_DENIED);
+    assert_false(may(f, "pat", untrusted_user));
+    assert_true(may(f, "ann", untrusted_user));
     r.scope = "read write";
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &approvers, &f->err)),
+                     MDT_OK);
+    assert_true(may(f, "ann", approvers)); /* read matches first: user, untrusted: approvers */
+    r.scope = "write";
     assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
                                                                       test_ctx_now(&f->tc), &r,
                                                                       &f->a, &approvers, &f->err)),
