@@ -197,6 +197,8 @@ mdt_rc mdt_iga__webhook_events(mdt_env *env, const char *type, json_t *item, int
  * and one more line in that table. Every hook may be NULL (nothing to do). */
 typedef struct {
     const char *name;      /* the stored type, e.g. "registration" */
+    /* whom the type trusts to decide besides approvers: the default route,
+       and who an `owner` or `user` routing rule may name (iga/routing.h) */
     bool owner_may_decide; /* the owner of the request's client may decide it */
     bool subject_may_decide; /* the person the request asks (its subject) may decide it */
     /* Before an approval of a pending request is recorded: MDT_OK when it
@@ -205,8 +207,10 @@ typedef struct {
     /* Adds to doc (the request's JSON object in listings) what approvers
      * are shown of a pending request. */
     void (*describe)(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, json_t *doc);
-    /* After the decision is recorded and audited: apply it, ctx acting for
-     * whoever decided (r->decided_by). */
+    /* After the final decision is recorded and audited (under a quorum:
+     * the vote that completed or denied it): apply it, ctx acting for
+     * whoever decided (r->decided_by). denied also runs when the request
+     * expired (r->status "expired", ctx acting for the server). */
     mdt_rc (*approved)(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, int64_t for_secs,
                        mdt_err *err);
     mdt_rc (*denied)(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, mdt_err *err);

@@ -219,7 +219,8 @@ typedef struct {
 typedef struct {
     const char *id;            /* "req_..." */
     const char *type;          /* access_request | ciba | device | registration */
-    const char *status;        /* pending | approved | denied (expired is derived) */
+    const char *status;        /* pending | approved | denied | expired (expired is also
+                                  derived: pending past expires_at) */
     const char *client_id;
     const char *subject;
     const char *scope;
