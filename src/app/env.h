@@ -18,6 +18,8 @@ typedef struct mdt_jwks_cache mdt_jwks_cache;
 typedef struct mdt_cimd_cache mdt_cimd_cache;
 typedef struct mdt_resources mdt_resources;
 typedef struct mdt_fetcher mdt_fetcher;
+typedef struct mdt_routing mdt_routing;
+typedef struct mdt_webhooks mdt_webhooks;
 
 typedef struct mdt_env {
     mdt_config cfg;
@@ -35,6 +37,8 @@ typedef struct mdt_env {
     mdt_cimd_cache *cimd; /* client ID metadata documents (oauth/cimd.h); set by serve */
     mdt_resources *resources; /* [forward_auth] resources (iga/resources.h); NULL: none. Set by serve */
     mdt_fetcher *fetcher; /* outbound fetches off the request threads (net/fetch.h); set by serve */
+    mdt_routing *routing; /* [approvals] routing (iga/routing.h); NULL: the defaults */
+    mdt_webhooks *webhooks; /* [webhooks] endpoints (iga/webhooks.h); NULL: none. Set by serve */
 } mdt_env;
 
 typedef enum {

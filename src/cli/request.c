@@ -1,5 +1,6 @@
 /* mandate request list [--status S] | approve ID [--for D] [--by USER] [--note T]
  *                      | deny ID [--by USER] [--note T]          (all: [--json]) */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "core/arena.h"
 #include "core/clock.h"
 #include "iga/requests.h"
+#include "iga/routing.h"
 
 enum { OPT_JSON, OPT_STATUS, OPT_FOR, OPT_BY, OPT_NOTE };
 static const mdt_cli_opt opts[] = {
@@ -61,6 +63,22 @@ static int request_list(mdt_env *env, const mdt_cli_args *p)
     return rc;
 }
 
+/* "request ID approved|denied", or under a quorum "vote recorded" while
+ * the request is still pending. */
+static int print_outcome(const char *id, bool approve, const char *json)
+{
+    json_t *doc = json_loads(json, 0, NULL);
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    int rc;
+
+    if (mdt_str_eq(status, "pending"))
+        rc = printf("request %s: vote recorded, still pending\n", id) < 0;
+    else
+        rc = printf("request %s %s\n", id, approve ? "approved" : "denied") < 0;
+    json_decref(doc);
+    return rc || fflush(stdout) != 0;
+}
+
 static int request_decide(mdt_env *env, const mdt_cli_args *p, bool approve)
 {
     const char *for_s = mdt_cli_value(p, OPT_FOR), *json;
@@ -87,8 +105,7 @@ static int request_decide(mdt_env *env, const mdt_cli_args *p, bool approve)
     else if (mdt_cli_has(p, OPT_JSON))
         rc = mdt_cli_print_json(json);
     else
-        rc = printf("request %s %s\n", p->pos[0], approve ? "approved" : "denied") < 0 ||
-             fflush(stdout) != 0;
+        rc = print_outcome(p->pos[0], approve, json);
     mdt_arena_free(&a);
     return rc;
 }
@@ -96,6 +113,8 @@ static int request_decide(mdt_env *env, const mdt_cli_args *p, bool approve)
 int mdt_cli_request(mdt_env *env, int argc, char **argv)
 {
     mdt_cli_args args;
+    mdt_err err = {0};
+    int rc;
 
     if (argc < 2)
         return mdt_cli_fail("usage: mandate request list|approve|deny ...");
@@ -104,7 +123,14 @@ int mdt_cli_request(mdt_env *env, int argc, char **argv)
         return mdt_cli_fail("request: unknown command '%s' (list, approve, deny)", argv[1]);
     if (mdt_cli_parse(argc, argv, 2, opts, MDT_ARRAY_LEN(opts), &args))
         return 1;
+    /* the same routing rules as the server's */
+    if (!env->routing && mdt_routing_load(env->cfg.approvals_routing, &env->routing, &err) != MDT_OK)
+        return mdt_cli_fail_err("approval routing", &err);
     if (strcmp(argv[1], "list") == 0)
-        return request_list(env, &args);
-    return request_decide(env, &args, strcmp(argv[1], "approve") == 0);
+        rc = request_list(env, &args);
+    else
+        rc = request_decide(env, &args, strcmp(argv[1], "approve") == 0);
+    mdt_routing_free(env->routing);
+    env->routing = NULL;
+    return rc;
 }

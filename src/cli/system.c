@@ -14,8 +14,11 @@
 #include "core/log.h"
 #include "core/url.h"
 #include "http/server.h"
+#include "iga/background.h"
 #include "iga/resources.h"
+#include "iga/routing.h"
 #include "iga/scope.h"
+#include "iga/webhooks.h"
 #include "keys/audit_key.h"
 #include "keys/keyring.h"
 #include "oauth/cimd.h"
@@ -183,6 +186,10 @@ static mdt_rc start_assertions(mdt_env *env, mdt_err *err)
     if (rc == MDT_OK)
         rc = mdt_resources_load(env->cfg.forward_auth_resources, &env->resources, err);
     if (rc == MDT_OK)
+        rc = mdt_routing_load(env->cfg.approvals_routing, &env->routing, err);
+    if (rc == MDT_OK)
+        rc = mdt_webhooks_load(env->cfg.webhooks_endpoints, &env->webhooks, err);
+    if (rc == MDT_OK)
         rc = mdt_fetcher_start((int)env->cfg.fetch_max_concurrent,
                                (int)env->cfg.fetch_max_per_host, &env->fetcher, err);
     o.fetcher = co.fetcher = env->fetcher;
@@ -205,6 +212,10 @@ static void stop_assertions(mdt_env *env)
     env->trust = NULL;
     mdt_resources_free(env->resources);
     env->resources = NULL;
+    mdt_routing_free(env->routing);
+    env->routing = NULL;
+    mdt_webhooks_free(env->webhooks);
+    env->webhooks = NULL;
 }
 
 int mdt_cli_serve(mdt_env *env, int argc, char **argv)
@@ -212,6 +223,7 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
     static const mdt_cli_opt opts[] = {{"--dev", false}};
     mdt_cli_args args = {0};
     mdt_server *srv = NULL;
+    mdt_background *bg = NULL;
     mdt_err err = {0};
 
     if (mdt_cli_parse(argc, argv, 1, opts, MDT_ARRAY_LEN(opts), &args) || args.npos)
@@ -236,9 +248,14 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
                               env->cfg.audit_checkpoint_interval);
     if (start_assertions(env, &err) != MDT_OK) {
         stop_assertions(env);
-        return mdt_cli_fail_err("trusted issuers", &err);
+        return mdt_cli_fail_err("configuration files", &err);
+    }
+    if (mdt_background_start(env, &bg, &err) != MDT_OK) {
+        stop_assertions(env);
+        return mdt_cli_fail_err("background threads", &err);
     }
     if (mdt_server_start(env, &srv, &err) != MDT_OK) {
+        mdt_background_stop(bg);
         stop_assertions(env);
         return mdt_cli_fail_err("serve", &err);
     }
@@ -249,6 +266,7 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
                 env->cfg.listen, env->cfg.issuer, env->cfg.data_dir, mdt_env_config_source(env));
     wait_for_stop(env);
     mdt_server_stop(srv);
+    mdt_background_stop(bg);
     stop_assertions(env);
     return 0;
 }

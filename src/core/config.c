@@ -265,6 +265,39 @@ static const cfg_key keys[] = {
     {"registration", "cimd_recreate_deleted", K_BOOL, AT(cimd_recreate_deleted), .def = "false",
      .desc = "Whether a client ID metadata document may create again a client that an admin "
              "deleted (its earlier tokens stay inactive either way)."},
+    {"approvals", "routing", K_STRING, AT(approvals_routing), .type = "path", .def = "",
+     .desc = "JSON file of approval routing rules (who must approve which requests, and how long "
+             "they may wait; see docs/guides/human-in-the-loop-routing.md), read when `serve` "
+             "starts and by `mandate request`; a bad rule stops the start. Empty: the defaults "
+             "(registrations: an approver, an admin or the client's owner; CIBA and device "
+             "approvals: also the person asked)."},
+    {"approvals", "default_ttl", K_DURATION, AT(approvals_default_ttl), .min = 60, .max = NO_MAX,
+     .def = "7d",
+     .desc = "A request no rule gives an `expires_in` expires (as denied) this long after it was "
+             "made, unless its flow asks for less."},
+    {"approvals", "expiry_interval", K_DURATION, AT(approvals_expiry_interval), .min = 1,
+     .max = 3600, .def = "10s",
+     .desc = "How often the server closes the requests that expired (audited `request.expired`, "
+             "once across nodes)."},
+    {"webhooks", "endpoints", K_STRING, AT(webhooks_endpoints), .type = "path", .def = "",
+     .desc = "JSON file of the webhooks notified of each new pending approval request: "
+             "`[{\"url\", \"secret_file\"}]` (see docs/guides/human-in-the-loop-routing.md), "
+             "read when `serve` starts; empty: none."},
+    {"webhooks", "connect_timeout", K_DURATION, AT(webhooks_connect_timeout), .min = 1,
+     .max = 60, .def = "5s", .desc = "Time to connect to a webhook."},
+    {"webhooks", "timeout", K_DURATION, AT(webhooks_timeout), .min = 1, .max = 300, .def = "10s",
+     .desc = "Time for one delivery in all (connect, send, answer); longer counts as a failure."},
+    {"webhooks", "max_concurrent", K_INT, AT(webhooks_max_concurrent), .min = 1, .max = 64,
+     .def = "4", .desc = "Deliveries in progress at once (each node)."},
+    {"webhooks", "retry_initial", K_DURATION, AT(webhooks_retry_initial), .min = 1, .max = 3600,
+     .def = "10s",
+     .desc = "A failed delivery is tried again after this, then after twice as long each time."},
+    {"webhooks", "retry_max", K_DURATION, AT(webhooks_retry_max), .min = 1, .max = 86400,
+     .def = "1h", .desc = "Longest wait between two attempts of one delivery."},
+    {"webhooks", "retry_for", K_DURATION, AT(webhooks_retry_for), .min = 1, .max = 30 * 86400,
+     .def = "1d",
+     .desc = "A delivery still failing this long after its event is dropped (audited "
+             "`webhook.dropped`)."},
     {"api_keys", "token_ttl", K_DURATION, AT(api_key_token_ttl), .min = 1, .max = 86400,
      .def = "5m", .desc = "Lifetime of the access token exchanged for an API key."},
     {"web", "session_idle", K_DURATION, AT(session_idle), .min = 60, .max = 86400 * 30,

@@ -89,6 +89,18 @@ typedef struct {
     int64_t cimd_fetches_per_source;   /* document fetches a source address may cause per minute */
     bool cimd_recreate_deleted;        /* a document may re-create a client an admin deleted */
     /* [api_keys] */
+    /* [approvals] */
+    char *approvals_routing;           /* JSON file of approval routing rules; "" none */
+    int64_t approvals_default_ttl;     /* a request waits at most this long without a rule */
+    int64_t approvals_expiry_interval; /* how often the server closes expired requests */
+    /* [webhooks] */
+    char *webhooks_endpoints;          /* JSON file of webhook endpoints; "" none */
+    int64_t webhooks_connect_timeout;  /* seconds to connect */
+    int64_t webhooks_timeout;          /* seconds for one delivery in all */
+    int64_t webhooks_max_concurrent;   /* deliveries in progress at once (delivery threads) */
+    int64_t webhooks_retry_initial;    /* first retry after this; doubling, capped */
+    int64_t webhooks_retry_max;        /* longest wait between two attempts */
+    int64_t webhooks_retry_for;        /* given up this long after the event */
     int64_t api_key_token_ttl;         /* lifetime of tokens exchanged for an API key */
     /* [web] */
     int64_t session_idle;              /* a web session ends after this long unused */

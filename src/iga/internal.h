@@ -178,6 +178,16 @@ json_t *mdt_iga__client_doc(mdt_env *env, const mdt_client_rec *rec, const mdt_c
 /* Records in this thread's cache that a credential was just used. */
 void mdt_iga__cache_touched(const char *client_id, const char *cred_id, int64_t now);
 
+/* --- webhook notifications (webhooks.c) --- */
+
+/* The deliveries of one notification (type, e.g. "request.pending"; item: a
+ * JSON object, borrowed) to every endpoint of env->webhooks, due at now,
+ * sharing one new event id: *ev (in a) and *nev (0 when there are no
+ * webhooks), to be stored with what they notify. */
+mdt_rc mdt_iga__webhook_events(mdt_env *env, const char *type, json_t *item, int64_t now,
+                               mdt_arena *a, mdt_outbox_rec **ev, size_t *nev,
+                               mdt_err *err) MDT_WARN_UNUSED;
+
 /* --- approval requests (requests.c, request_types.c) ---
  *
  * A type of approval request is one row: what the decision path asks of the
@@ -187,6 +197,8 @@ void mdt_iga__cache_touched(const char *client_id, const char *cred_id, int64_t 
  * and one more line in that table. Every hook may be NULL (nothing to do). */
 typedef struct {
     const char *name;      /* the stored type, e.g. "registration" */
+    /* whom the type trusts to decide besides approvers: the default route,
+       and who an `owner` or `user` routing rule may name (iga/routing.h) */
     bool owner_may_decide; /* the owner of the request's client may decide it */
     bool subject_may_decide; /* the person the request asks (its subject) may decide it */
     /* Before an approval of a pending request is recorded: MDT_OK when it
@@ -195,8 +207,10 @@ typedef struct {
     /* Adds to doc (the request's JSON object in listings) what approvers
      * are shown of a pending request. */
     void (*describe)(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, json_t *doc);
-    /* After the decision is recorded and audited: apply it, ctx acting for
-     * whoever decided (r->decided_by). */
+    /* After the final decision is recorded and audited (under a quorum:
+     * the vote that completed or denied it): apply it, ctx acting for
+     * whoever decided (r->decided_by). denied also runs when the request
+     * expired (r->status "expired", ctx acting for the server). */
     mdt_rc (*approved)(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, int64_t for_secs,
                        mdt_err *err);
     mdt_rc (*denied)(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, mdt_err *err);
@@ -235,5 +249,11 @@ mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, md
                                   const char *id, bool approve, const char *by, const char *note,
                                   int64_t for_secs, mdt_arena *a, const char **json,
                                   mdt_err *err) MDT_WARN_UNUSED;
+/* mdt_request_may_decide and mdt_request_expire_due (requests.h) over the
+ * types of reg. */
+bool mdt_iga__request_may_decide_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                     const char *username, const mdt_request_rec *r);
+mdt_rc mdt_iga__request_expire_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                  mdt_arena *a, size_t *closed, mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "core/words.h"
 #include "iga/internal.h"
+#include "iga/routing.h"
 #include "iga/secret.h"
 #include "users/users.h"
 
@@ -90,25 +92,128 @@ static mdt_rc audit(mdt_ctx *ctx, const char *type, const char *actor, const mdt
     return rc;
 }
 
+/* A member of a client's metadata (NULL when none or unknown). */
+static const char *client_member(mdt_env *env, const char *client_id, const char *member,
+                                 mdt_arena *a)
+{
+    mdt_client_rec rec;
+    const char *v = NULL;
+    json_t *m;
+
+    if (!client_id || mdt_store_client_get(env->store, client_id, a, &rec, NULL) != MDT_OK)
+        return NULL;
+    m = json_loads(rec.metadata, 0, NULL);
+    v = mdt_arena_strdup(a, json_string_value(json_object_get(m, member)));
+    json_decref(m);
+    return v;
+}
+
+/* The owner of a client (NULL when none or unknown). */
+static const char *client_owner(mdt_env *env, const char *client_id, mdt_arena *a)
+{
+    return client_member(env, client_id, "owner", a);
+}
+
+/* The rule of [approvals] routing for r: matched on its type, its scopes
+ * and their sensitivity (an unknown scope: none), and its client's risk
+ * tier, as they are now. */
+static mdt_route matched_route(mdt_env *env, const mdt_request_rec *r, mdt_arena *a)
+{
+    mdt_route_facts f = {.type = r->type};
+    const char **sens = NULL;
+    size_t n = 0;
+
+    if (!env->routing)
+        return mdt_routing_match(NULL, &f);
+    f.scopes = mdt_words_split(a, r->scope ? r->scope : "", &n);
+    if (f.scopes && n && (sens = mdt_arena_alloc(a, n * sizeof(*sens)))) {
+        for (size_t i = 0; i < n; i++) {
+            mdt_scope_rec sc;
+            sens[i] = mdt_store_scope_get(env->store, f.scopes[i], a, &sc, NULL) == MDT_OK
+                          ? sc.sensitivity
+                          : "none";
+        }
+        f.sensitivities = sens;
+        f.nscopes = n;
+    }
+    f.risk_tier = client_member(env, r->client_id, "risk_tier", a);
+    return mdt_routing_match(env->routing, &f);
+}
+
+/* The route of r of type t: its rule, except that a rule naming someone the
+ * type does not trust to decide (the owner of a pending registration's
+ * client, whom the registration names itself; the person asked, where the
+ * type has none it trusts or r names none) gives r to the approvers
+ * instead, so that no rule lets a requester approve itself. */
+static mdt_route route_of(mdt_env *env, const mdt_request_type *t, const mdt_request_rec *r,
+                          mdt_arena *a)
+{
+    mdt_route route = matched_route(env, r, a);
+
+    if ((route.who == MDT_ROUTE_OWNER && !t->owner_may_decide) ||
+        (route.who == MDT_ROUTE_USER && (!t->subject_may_decide || !r->subject)))
+        route.who = MDT_ROUTE_APPROVER;
+    return route;
+}
+
+/* When a new request expires: what its flow asked (expires_at, 0: nothing),
+ * at most its rule's expires_in or [approvals] default_ttl from now. */
+static int64_t expiry_of(mdt_env *env, const mdt_request_rec *r, mdt_route route, int64_t now)
+{
+    int64_t ttl = route.expires_in ? route.expires_in
+                  : env->cfg.approvals_default_ttl ? env->cfg.approvals_default_ttl
+                                                   : MDT_REQUEST_TTL;
+    int64_t at = ttl > INT64_MAX - now ? INT64_MAX : now + ttl;
+
+    return r->expires_at && r->expires_at < at ? r->expires_at : at;
+}
+
+static json_t *described_doc(const mdt_request_types *reg, mdt_env *env,
+                             const mdt_request_rec *r, const mdt_vote_rec *votes, size_t nvotes,
+                             int64_t now, mdt_arena *a);
+
+/* The notification of a new pending request (the request as listed), one
+ * delivery per endpoint. */
+static mdt_rc pending_events(const mdt_request_types *reg, mdt_env *env, const mdt_request_rec *v,
+                             mdt_arena *a, mdt_outbox_rec **ev, size_t *nev, mdt_err *err)
+{
+    json_t *item;
+    mdt_rc rc;
+
+    *ev = NULL;
+    *nev = 0;
+    if (!env->webhooks)
+        return MDT_OK;
+    if (!(item = described_doc(reg, env, v, NULL, 0, v->created_at, a)))
+        return nomem(err);
+    rc = mdt_iga__webhook_events(env, "request.pending", item, v->created_at, a, ev, nev, err);
+    json_decref(item);
+    return rc;
+}
+
 mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
                                   const mdt_request_rec *r, mdt_arena *a, const char **id,
                                   mdt_err *err)
 {
     int64_t now = ctx->now;
+    const mdt_request_type *t;
     mdt_request_rec v = *r;
+    mdt_outbox_rec *ev = NULL;
+    size_t nev = 0;
     mdt_rc rc;
 
     *id = NULL;
-    if (!mdt_iga__request_type_find(reg, r->type))
+    if (!(t = mdt_iga__request_type_find(reg, r->type)))
         return mdt_failf(err, MDT_ERR_INVALID_REQUEST, "unknown request type",
                          "unknown request type %.64s", r->type ? r->type : "(none)");
     v.status = mdt_request_state_name(MDT_REQUEST_PENDING);
     v.created_at = now;
-    v.expires_at = r->expires_at ? r->expires_at : now + MDT_REQUEST_TTL;
+    v.expires_at = expiry_of(env, r, route_of(env, t, r, a), now);
     v.decided_by = v.note = NULL;
     v.decided_at = 0;
     if ((rc = mdt_random_id(&env->rng, "req_", REQUEST_ID_BYTES, a, &v.id, err)) ||
-        (rc = mdt_store_request_insert(env->store, &v, err)))
+        (rc = pending_events(reg, env, &v, a, &ev, &nev, err)) ||
+        (rc = mdt_store_request_insert_notify(env->store, &v, ev, nev, err)))
         return rc;
     rc = audit(ctx, "request.created", ctx->actor, &v, NULL,
                json_pack("{s:s, s:s, s:s?}", "id", v.id, "type", v.type, "scope", v.scope), err);
@@ -123,15 +228,46 @@ mdt_rc mdt_request_create(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, 
     return mdt_iga__request_create_in(&mdt_iga__request_types, env, ctx, r, a, id, err);
 }
 
-/* The JSON object of r, with what its type shows approvers of a pending one. */
+/* The votes on r among votes[0..n) as a JSON array: {approver, decision,
+ * voted_at, note}. */
+static json_t *votes_doc(const mdt_request_rec *r, const mdt_vote_rec *votes, size_t n)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr && i < n; i++)
+        if (mdt_str_eq(votes[i].request_id, r->id) &&
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o}", "approver",
+                                                 votes[i].approver, "decision", votes[i].decision,
+                                                 "voted_at", mdt_iga__time_json(votes[i].voted_at),
+                                                 "note", str_or_null(votes[i].note))) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    return arr;
+}
+
+/* The JSON object of r, with its votes, and what its type shows approvers
+ * of a pending one and who must decide it ("approve": the routing rule,
+ * and "quorum" under a quorum). */
 static json_t *described_doc(const mdt_request_types *reg, mdt_env *env,
-                             const mdt_request_rec *r, int64_t now, mdt_arena *a)
+                             const mdt_request_rec *r, const mdt_vote_rec *votes, size_t nvotes,
+                             int64_t now, mdt_arena *a)
 {
     const mdt_request_type *t = mdt_iga__request_type_find(reg, r->type);
-    json_t *doc = request_doc(r, now);
+    json_t *doc = request_doc(r, now), *v = votes_doc(r, votes, nvotes);
 
-    if (doc && t && t->describe && state_at(r, now) == MDT_REQUEST_PENDING)
-        t->describe(env, r, a, doc);
+    if (!doc || !v || json_object_set_new(doc, "votes", v) != 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    if (t && state_at(r, now) == MDT_REQUEST_PENDING) {
+        mdt_route route = route_of(env, t, r, a);
+        json_object_set_new(doc, "approve", json_string(mdt_route_who_name(route.who)));
+        if (route.who == MDT_ROUTE_QUORUM)
+            json_object_set_new(doc, "quorum", json_integer(route.quorum));
+        if (t->describe)
+            t->describe(env, r, a, doc);
+    }
     return doc;
 }
 
@@ -140,19 +276,21 @@ mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, mdt_
 {
     int64_t now = ctx->now;
     mdt_request_rec *list = NULL;
-    size_t n = 0;
+    mdt_vote_rec *votes = NULL;
+    size_t n = 0, nvotes = 0;
     json_t *arr;
     mdt_rc rc;
 
     *json = NULL;
-    if ((rc = mdt_store_request_list(env->store, a, &list, &n, err)) != MDT_OK)
+    if ((rc = mdt_store_request_list(env->store, a, &list, &n, err)) != MDT_OK ||
+        (rc = mdt_store_vote_list(env->store, a, &votes, &nvotes, err)) != MDT_OK)
         return rc;
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
         json_t *doc;
         if (status && !mdt_str_eq(mdt_request_status(&list[i], now), status))
             continue;
-        doc = described_doc(reg, env, &list[i], now, a);
+        doc = described_doc(reg, env, &list[i], votes, nvotes, now, a);
         if (json_array_append_new(arr, doc) != 0) {
             json_decref(arr);
             arr = NULL;
@@ -167,28 +305,46 @@ mdt_rc mdt_request_list_json(mdt_env *env, mdt_ctx *ctx, const char *status, mdt
     return mdt_iga__request_list_in(&mdt_iga__request_types, env, ctx, status, a, json, err);
 }
 
-/* The owner of a client (NULL when none or unknown). */
-static const char *client_owner(mdt_env *env, const char *client_id, mdt_arena *a)
+/* Why user u (by) may not decide r under route; NULL when they may. The
+ * default: an approver or an admin, or the owner of r's client or the
+ * person r asks (its subject) when its type allows that. Under a quorum,
+ * the owner of r's client is no voter. */
+static const char *why_not(mdt_env *env, const mdt_request_type *t, mdt_route route,
+                           const mdt_user_rec *u, const char *by, const mdt_request_rec *r,
+                           mdt_arena *a)
 {
-    mdt_client_rec rec;
-    const char *owner = NULL;
-    json_t *m;
+    bool approver = mdt_user_has_role(u->roles, "approver") || mdt_user_has_role(u->roles, "admin");
+    bool subject = r->subject && mdt_str_eq(r->subject, by);
 
-    if (!client_id || mdt_store_client_get(env->store, client_id, a, &rec, NULL) != MDT_OK)
+    switch (route.who) {
+    case MDT_ROUTE_USER: /* route_of: only where the type trusts the person asked */
+        return subject ? NULL : "only the person the request asks may decide it";
+    case MDT_ROUTE_OWNER: /* route_of: only where the type trusts the owner */
+        return mdt_str_eq(client_owner(env, r->client_id, a), by)
+                   ? NULL
+                   : "only the owner of the client may decide it";
+    case MDT_ROUTE_APPROVER:
+        return approver ? NULL : "only an approver or an admin may decide it";
+    case MDT_ROUTE_QUORUM:
+        if (mdt_str_eq(client_owner(env, r->client_id, a), by))
+            return "the owner of the client may not vote on its request when a quorum is required";
+        return approver ? NULL : "only an approver or an admin may vote on it";
+    case MDT_ROUTE_DEFAULT:
+        break;
+    }
+    if (approver || (t->subject_may_decide && subject) ||
+        (t->owner_may_decide && mdt_str_eq(client_owner(env, r->client_id, a), by)))
         return NULL;
-    m = json_loads(rec.metadata, 0, NULL);
-    owner = mdt_arena_strdup(a, json_string_value(json_object_get(m, "owner")));
-    json_decref(m);
-    return owner;
+    return "only an approver, an admin or the owner of the client may decide";
 }
 
-/* Whether user `by` may decide r: an active approver or admin, or the
- * owner of r's client or the person r asks (its subject) when its type
- * allows that. */
-static mdt_rc may_decide(mdt_env *env, const mdt_request_type *t, const char *by,
+/* Whether user `by` (who must exist and be active) may decide r under
+ * route (MDT_ERR_ACCESS_DENIED with the reason when not). */
+static mdt_rc may_decide(mdt_env *env, const mdt_request_type *t, mdt_route route, const char *by,
                          const mdt_request_rec *r, mdt_arena *a, mdt_err *err)
 {
     mdt_user_rec u;
+    const char *why;
     mdt_rc rc = mdt_store_user_get(env->store, by, a, &u, err);
 
     if (rc == MDT_ERR_NOT_FOUND || (rc == MDT_OK && !mdt_str_eq(u.status, "active")))
@@ -196,16 +352,49 @@ static mdt_rc may_decide(mdt_env *env, const mdt_request_type *t, const char *by
                          "user %.64s is unknown or disabled", by);
     if (rc != MDT_OK)
         return rc;
-    if (mdt_user_has_role(u.roles, "approver") || mdt_user_has_role(u.roles, "admin"))
+    if (!(why = why_not(env, t, route, &u, by, r, a)))
         return MDT_OK;
-    if (t->owner_may_decide && mdt_str_eq(client_owner(env, r->client_id, a), by))
-        return MDT_OK;
-    if (t->subject_may_decide && r->subject && mdt_str_eq(r->subject, by))
-        return MDT_OK;
-    return mdt_failf(err, MDT_ERR_ACCESS_DENIED,
-                     "only an approver, an admin or the owner of the client may decide",
-                     "user %.64s is neither an approver, an admin nor the owner of %.64s", by,
-                     r->client_id ? r->client_id : "-");
+    return mdt_failf(err, MDT_ERR_ACCESS_DENIED, why, "user %.64s may not decide %.64s (%s): %s",
+                     by, r->id, mdt_route_who_name(route.who), why);
+}
+
+/* Whether username already voted on r. */
+static bool has_voted(mdt_env *env, const char *username, const mdt_request_rec *r, mdt_arena *a)
+{
+    mdt_vote_rec *votes = NULL;
+    size_t n = 0;
+
+    if (mdt_store_vote_list(env->store, a, &votes, &n, NULL) != MDT_OK)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (mdt_str_eq(votes[i].request_id, r->id) && mdt_str_eq(votes[i].approver, username))
+            return true;
+    return false;
+}
+
+bool mdt_iga__request_may_decide_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                     const char *username, const mdt_request_rec *r)
+{
+    const mdt_request_type *t = mdt_iga__request_type_find(reg, r->type);
+    mdt_arena a;
+    mdt_err err;
+    mdt_route route;
+    bool ok;
+
+    if (!t || !username || state_at(r, ctx->now) != MDT_REQUEST_PENDING)
+        return false;
+    mdt_arena_init(&a, 2048);
+    route = route_of(env, t, r, &a);
+    ok = may_decide(env, t, route, username, r, &a, &err) == MDT_OK &&
+         !(route.who == MDT_ROUTE_QUORUM && has_voted(env, username, r, &a));
+    mdt_arena_free(&a);
+    return ok;
+}
+
+bool mdt_request_may_decide(mdt_env *env, mdt_ctx *ctx, const char *username,
+                            const mdt_request_rec *r)
+{
+    return mdt_iga__request_may_decide_in(&mdt_iga__request_types, env, ctx, username, r);
 }
 
 /* Why a decision could not be recorded: unknown, or no longer pending. */
@@ -240,6 +429,57 @@ static mdt_rc apply(const mdt_request_type *t, mdt_env *env, mdt_ctx *ctx, const
     return t->denied ? t->denied(env, ctx, r, err) : MDT_OK;
 }
 
+/* Audits the final decision of r (as recorded) and applies it through
+ * the hooks of its type, for whoever decided it. *json: r after it. */
+static mdt_rc finish(const mdt_request_type *t, mdt_env *env, mdt_ctx *ctx,
+                     const mdt_request_rec *r, bool approve, const char *who, int64_t for_secs,
+                     mdt_arena *a, const char **json, mdt_err *err)
+{
+    mdt_ctx as_who; /* the decision is applied for whoever decided it */
+    mdt_rc rc = audit(ctx, approve ? "request.approved" : "request.denied", who, r,
+                      approve ? "allow" : "deny",
+                      json_pack("{s:s, s:s, s:s?, s:I}", "id", r->id, "type", r->type, "note",
+                                r->note, "for", (json_int_t)for_secs),
+                      err);
+
+    as_who = mdt_ctx_as(ctx, r->decided_by ? r->decided_by : who);
+    if (rc == MDT_OK)
+        rc = apply(t, env, &as_who, r, approve, for_secs, err);
+    if (rc == MDT_OK)
+        rc = dump(request_doc(r, ctx->now), a, json, err);
+    return rc;
+}
+
+/* One vote of a quorum (route): recorded and audited (request.voted); the
+ * vote that makes the decision final (a deny, or the n-th distinct allow)
+ * also finishes it. */
+static mdt_rc vote(const mdt_request_type *t, mdt_env *env, mdt_ctx *ctx, const char *id,
+                   mdt_route route, bool approve, const char *by, const char *note,
+                   int64_t for_secs, mdt_arena *a, const char **json, mdt_err *err)
+{
+    mdt_request_rec r;
+    int64_t allows = 0;
+    mdt_rc rc = mdt_store_request_vote(env->store, id, by, approve, route.quorum, note, ctx->now,
+                                       a, &r, &allows, err);
+
+    if (rc == MDT_ERR_NOT_FOUND)
+        return not_pending(env, ctx, id, a, err);
+    if (rc == MDT_ERR_CONFLICT)
+        return mdt_failf(err, rc, "this approver has voted on the request already",
+                         "%.64s has voted on %.64s already", by, id);
+    if (rc != MDT_OK)
+        return rc;
+    rc = audit(ctx, "request.voted", by, &r, approve ? "allow" : "deny",
+               json_pack("{s:s, s:s, s:s?, s:I, s:I}", "id", r.id, "type", r.type, "note", note,
+                         "allows", (json_int_t)allows, "quorum", (json_int_t)route.quorum),
+               err);
+    if (rc != MDT_OK)
+        return rc;
+    if (state_at(&r, ctx->now) != MDT_REQUEST_PENDING)
+        return finish(t, env, ctx, &r, approve, by, for_secs, a, json, err);
+    return dump(request_doc(&r, ctx->now), a, json, err);
+}
+
 mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
                                   const char *id, bool approve, const char *by, const char *note,
                                   int64_t for_secs, mdt_arena *a, const char **json, mdt_err *err)
@@ -247,8 +487,8 @@ mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, md
     int64_t now = ctx->now;
     const char *who = by ? by : mdt_ctx_actor(ctx);
     const mdt_request_type *t;
-    mdt_ctx as_who; /* the decision is applied for whoever decided it */
     mdt_request_rec r;
+    mdt_route route;
     mdt_rc rc;
 
     *json = NULL;
@@ -261,12 +501,15 @@ mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, md
     if (!(t = mdt_iga__request_type_find(reg, r.type)))
         return mdt_failf(err, MDT_ERR_CONFLICT, "requests of this type cannot be decided",
                          "request %.64s has the unknown type %.64s", id, r.type);
-    if (by && (rc = may_decide(env, t, by, &r, a, err)) != MDT_OK)
+    route = route_of(env, t, &r, a);
+    if (by && (rc = may_decide(env, t, route, by, &r, a, err)) != MDT_OK)
         return rc;
     /* an approval approves exactly what the request showed */
     if (approve && t->validate && state_at(&r, now) == MDT_REQUEST_PENDING &&
         (rc = t->validate(env, &r, a, err)) != MDT_OK)
         return rc;
+    if (by && route.who == MDT_ROUTE_QUORUM)
+        return vote(t, env, ctx, id, route, approve, by, note, for_secs, a, json, err);
     rc = mdt_store_request_decide(
         env->store, id,
         mdt_request_state_name(approve ? MDT_REQUEST_APPROVED : MDT_REQUEST_DENIED), who, note,
@@ -275,17 +518,7 @@ mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, md
         return not_pending(env, ctx, id, a, err);
     if (rc != MDT_OK)
         return rc;
-    rc = audit(ctx, approve ? "request.approved" : "request.denied", who, &r,
-               approve ? "allow" : "deny",
-               json_pack("{s:s, s:s, s:s?, s:I}", "id", r.id, "type", r.type, "note", r.note, "for",
-                         (json_int_t)for_secs),
-               err);
-    as_who = mdt_ctx_as(ctx, r.decided_by ? r.decided_by : who);
-    if (rc == MDT_OK)
-        rc = apply(t, env, &as_who, &r, approve, for_secs, err);
-    if (rc == MDT_OK)
-        rc = dump(request_doc(&r, now), a, json, err);
-    return rc;
+    return finish(t, env, ctx, &r, approve, who, for_secs, a, json, err);
 }
 
 mdt_rc mdt_request_decide(mdt_env *env, mdt_ctx *ctx, const char *id, bool approve, const char *by,
@@ -322,4 +555,33 @@ mdt_rc mdt_request_supersede(mdt_env *env, mdt_ctx *ctx, const char *client_id, 
                        json_pack("{s:s, s:s}", "id", r.id, "type", r.type), err);
     }
     return rc;
+}
+
+mdt_rc mdt_iga__request_expire_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                  mdt_arena *a, size_t *closed, mdt_err *err)
+{
+    mdt_request_rec *list = NULL;
+    size_t n = 0;
+    mdt_rc rc = mdt_store_request_expire_due(env->store, ctx->now, MDT_REQUEST_EXPIRE_BATCH, a,
+                                             &list, &n, err);
+
+    *closed = 0;
+    for (size_t i = 0; rc == MDT_OK && i < n; i++) {
+        const mdt_request_type *t = mdt_iga__request_type_find(reg, list[i].type);
+        rc = audit(ctx, "request.expired", mdt_ctx_actor(ctx), &list[i], "deny",
+                   json_pack("{s:s, s:s, s:I}", "id", list[i].id, "type", list[i].type,
+                             "expires_at", (json_int_t)list[i].expires_at),
+                   err);
+        if (rc == MDT_OK && t && t->denied) /* an expired request counts as denied */
+            rc = t->denied(env, ctx, &list[i], err);
+        if (rc == MDT_OK)
+            (*closed)++;
+    }
+    return rc;
+}
+
+mdt_rc mdt_request_expire_due(mdt_env *env, mdt_ctx *ctx, mdt_arena *a, size_t *closed,
+                              mdt_err *err)
+{
+    return mdt_iga__request_expire_in(&mdt_iga__request_types, env, ctx, a, closed, err);
 }

@@ -323,6 +323,30 @@ static const char m15_device_codes[] =
     " expires_at BIGINT NOT NULL,"
     " consumed_at BIGINT NOT NULL DEFAULT 0);\n"
     "CREATE INDEX device_codes_expires ON device_codes(expires_at);\n";
+/* Approval routing and notifications: the votes of a request that needs a
+ * quorum (one per approver), and the outbox of webhook notifications, one
+ * row per event and endpoint, written with what it notifies and claimed by
+ * a delivery thread with a lease (lease_until) so that one node delivers
+ * each attempt. */
+static const char m16_votes_outbox[] =
+    "CREATE TABLE approval_votes ("
+    " request_id TEXT NOT NULL REFERENCES approval_requests(id) ON DELETE CASCADE,"
+    " approver TEXT NOT NULL,"
+    " decision TEXT NOT NULL,"
+    " note TEXT,"
+    " voted_at BIGINT NOT NULL,"
+    " PRIMARY KEY (request_id, approver));\n"
+    "CREATE TABLE webhook_outbox ("
+    " id TEXT PRIMARY KEY,"
+    " event_id TEXT NOT NULL,"
+    " url TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " next_at BIGINT NOT NULL,"
+    " attempts BIGINT NOT NULL DEFAULT 0,"
+    " lease_until BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE INDEX webhook_outbox_due ON webhook_outbox(next_at);\n"
+    "CREATE INDEX approval_requests_pending ON approval_requests(status, expires_at);\n";
 
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
@@ -340,6 +364,7 @@ const mdt_migration mdt_store__migrations[] = {
     {13, "drop indexes nothing reads", m13_write_less},
     {14, "authorization requests and codes as typed columns", m14_typed_authorization},
     {15, "device authorizations", m15_device_codes},
+    {16, "approval votes and the webhook outbox", m16_votes_outbox},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
@@ -357,6 +382,8 @@ const mdt_store_table mdt_store__tables[] = {
     {"store_counters", true},     /* m3 inserts ('clients', 0) */
     {"initial_access_tokens", false},
     {"approval_requests", false},
+    {"approval_votes", false},     /* -> approval_requests */
+    {"webhook_outbox", false},
     {"rate_counters", false},
     {"web_sessions", false},
     {"authz_requests", false},

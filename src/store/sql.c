@@ -32,6 +32,8 @@
 #define CKPT_COLS "n,seq,time,head,jws"
 #define USER_COLS "username,name,email,roles,status,password_hash,created_at,updated_at"
 #define IAT_COLS "id,hash,policy,max_uses,uses,created_at,expires_at,created_by"
+#define VOTE_COLS "request_id,approver,decision,note,voted_at"
+#define OBX_COLS "id,event_id,url,body,created_at,next_at,attempts,lease_until"
 #define REQ_COLS "id,type,status,client_id,subject,scope,resource,binding_message," \
                  "authorization_details,created_at,expires_at,decided_by,decided_at,note," \
                  "metadata_hash"
@@ -130,6 +132,29 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_REQ_DECIDE] = "UPDATE approval_requests SET status=?2,decided_by=?3,decided_at=?4,note=?5 "
                      "WHERE id=?1 AND status='pending' AND (expires_at=0 OR expires_at>?4) "
                      "RETURNING " REQ_COLS,
+    /* takes the row lock of a pending request (PostgreSQL: until the end of
+       the transaction; SQLite's BEGIN IMMEDIATE already serialises writers) */
+    [Q_REQ_LOCK] = "UPDATE approval_requests SET status=status WHERE id=?1 AND status='pending' "
+                   "AND (expires_at=0 OR expires_at>?2)",
+    [Q_VOTE_INSERT] = "INSERT INTO approval_votes (" VOTE_COLS ") VALUES (?1,?2,?3,?4,?5) "
+                      "ON CONFLICT (request_id,approver) DO NOTHING",
+    [Q_VOTE_ALLOWS] = "SELECT COUNT(*) FROM approval_votes WHERE request_id=?1 AND decision='allow'",
+    [Q_VOTE_LIST] = "SELECT " VOTE_COLS " FROM approval_votes ORDER BY request_id,voted_at,approver",
+    [Q_REQ_EXPIRE_DUE] = "UPDATE approval_requests SET status='expired',decided_at=?1 "
+                         "WHERE status='pending' AND expires_at<>0 AND expires_at<=?1 "
+                         "AND id IN (SELECT id FROM approval_requests WHERE status='pending' "
+                         "AND expires_at<>0 AND expires_at<=?1 ORDER BY expires_at,id LIMIT ?2) "
+                         "RETURNING " REQ_COLS,
+    [Q_OBX_INSERT] = "INSERT INTO webhook_outbox (" OBX_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+    /* the outer conditions are checked again on the row a concurrent claim
+       may have changed, so that two nodes never both claim one delivery */
+    [Q_OBX_CLAIM] = "UPDATE webhook_outbox SET lease_until=?2,attempts=attempts+1 "
+                    "WHERE next_at<=?1 AND lease_until<=?1 AND id IN (SELECT id FROM "
+                    "webhook_outbox WHERE next_at<=?1 AND lease_until<=?1 "
+                    "ORDER BY next_at,id LIMIT ?3) RETURNING " OBX_COLS,
+    [Q_OBX_DELETE] = "DELETE FROM webhook_outbox WHERE id=?1",
+    [Q_OBX_RETRY] = "UPDATE webhook_outbox SET next_at=?2,lease_until=0 WHERE id=?1",
+    [Q_OBX_LIST] = "SELECT " OBX_COLS " FROM webhook_outbox ORDER BY created_at,id",
     [Q_RATE_HIT] = "INSERT INTO rate_counters (name,window_start,count) VALUES (?1,?2,1) "
                    "ON CONFLICT (name,window_start) DO UPDATE SET count=rate_counters.count+1 "
                    "RETURNING count",
@@ -1618,6 +1643,176 @@ static mdt_rc op_request_decide(mdt_store *s, const char *id, const char *status
     return tx_end(c, rc, err);
 }
 
+static int bind_outbox(mdt_db_stmt *st, const mdt_outbox_rec *v)
+{
+    return bind_text(st, 1, v->id) | bind_text(st, 2, v->event_id) | bind_text(st, 3, v->url) |
+           bind_text(st, 4, v->body) | bind_int(st, 5, v->created_at) |
+           bind_int(st, 6, v->next_at) | bind_int(st, 7, v->attempts) |
+           bind_int(st, 8, v->lease_until);
+}
+
+static mdt_rc op_request_insert_notify(mdt_store *s, const mdt_request_rec *r,
+                                       const mdt_outbox_rec *ev, size_t nev, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_OBX_INSERT, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = op_request_insert(s, r, err);
+    for (size_t i = 0; rc == MDT_OK && i < nev; i++)
+        rc = run(c, st, bind_outbox(st, &ev[i]), "outbox_insert", err);
+    return tx_end(c, rc, err);
+}
+
+static mdt_rc row_vote(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_vote_rec *v = dst;
+    rd r = {a, false};
+
+    v->request_id = rd_text(&r, st, 0);
+    v->approver = rd_text(&r, st, 1);
+    v->decision = rd_text(&r, st, 2);
+    v->note = rd_text(&r, st, 3);
+    v->voted_at = col_int(st, 4);
+    return rd_end(&r, err);
+}
+
+/* Inside the vote's transaction, after the lock: the vote, then the count. */
+static mdt_rc vote_in_tx(sconn *c, const char *id, const char *approver, bool approve,
+                         const char *note, int64_t now, int64_t *allows, mdt_err *err)
+{
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = stmt(c, Q_VOTE_INSERT, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = run(c, st, bind_text(st, 1, id) | bind_text(st, 2, approver) |
+                        bind_text(st, 3, approve ? "allow" : "deny") | bind_text(st, 4, note) |
+                        bind_int(st, 5, now),
+             "vote_insert", err);
+    if (rc == MDT_OK && changes(c) == 0)
+        return mdt_fail(err, MDT_ERR_CONFLICT, "this approver has voted on the request already");
+    if (rc != MDT_OK || (rc = stmt(c, Q_VOTE_ALLOWS, &st, err)) != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_text(st, 1, id), "vote_count", "no count", err);
+    if (rc == MDT_OK)
+        *allows = col_int(st, 0);
+    done(st);
+    return rc;
+}
+
+static mdt_rc op_request_vote(mdt_store *s, const char *id, const char *approver, bool approve,
+                              int64_t quorum, const char *note, int64_t now, mdt_arena *a,
+                              mdt_request_rec *out, int64_t *allows, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_REQ_LOCK, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = run(c, st, bind_text(st, 1, id) | bind_int(st, 2, now), "request_lock", err);
+    if (rc == MDT_OK && changes(c) == 0)
+        rc = mdt_fail(err, MDT_ERR_NOT_FOUND, "no pending request with this id");
+    if (rc == MDT_OK)
+        rc = vote_in_tx(c, id, approver, approve, note, now, allows, err);
+    if (rc == MDT_OK && (!approve || *allows >= quorum)) {
+        if ((rc = stmt(c, Q_REQ_DECIDE, &st, err)) == MDT_OK)
+            rc = one_row(c, st, bind_text(st, 1, id) |
+                                    bind_text(st, 2, approve ? "approved" : "denied") |
+                                    bind_text(st, 3, approver) | bind_int(st, 4, now) |
+                                    bind_text(st, 5, note),
+                         row_request, a, out, "request_decide", "no pending request with this id",
+                         err);
+    } else if (rc == MDT_OK && (rc = stmt(c, Q_REQ_GET, &st, err)) == MDT_OK) {
+        rc = one_row(c, st, bind_text(st, 1, id), row_request, a, out, "request_get",
+                     "request not found", err);
+    }
+    return tx_end(c, rc, err);
+}
+
+static mdt_rc op_vote_list(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_t *n,
+                           mdt_err *err)
+{
+    return list_all(s, Q_VOTE_LIST, row_vote, a, sizeof(**out), (void **)out, n, "vote_list", err);
+}
+
+static mdt_rc op_request_expire_due(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a,
+                                    mdt_request_rec **out, size_t *n, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_REQ_EXPIRE_DUE, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = collect(c, st, bind_int(st, 1, now) | bind_int(st, 2, limit), a, sizeof(**out),
+                 row_request, (void **)out, n, "request_expire_due", err);
+    return tx_end(c, rc, err);
+}
+
+/* ----------------------------------------------------------- webhook outbox */
+
+static mdt_rc row_outbox(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_outbox_rec *v = dst;
+    rd r = {a, false};
+
+    v->id = rd_text(&r, st, 0);
+    v->event_id = rd_text(&r, st, 1);
+    v->url = rd_text(&r, st, 2);
+    v->body = rd_text(&r, st, 3);
+    v->created_at = col_int(st, 4);
+    v->next_at = col_int(st, 5);
+    v->attempts = col_int(st, 6);
+    v->lease_until = col_int(st, 7);
+    return rd_end(&r, err);
+}
+
+static mdt_rc op_outbox_claim(mdt_store *s, int64_t now, int64_t lease_until, int64_t limit,
+                              mdt_arena *a, mdt_outbox_rec **out, size_t *n, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_OBX_CLAIM, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = collect(c, st, bind_int(st, 1, now) | bind_int(st, 2, lease_until) |
+                            bind_int(st, 3, limit),
+                 a, sizeof(**out), row_outbox, (void **)out, n, "outbox_claim", err);
+    return tx_end(c, rc, err);
+}
+
+static mdt_rc op_outbox_delete(mdt_store *s, const char *id, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_OBX_DELETE, &c, &st, err);
+
+    return rc != MDT_OK ? rc : run(c, st, bind_text(st, 1, id), "outbox_delete", err);
+}
+
+static mdt_rc op_outbox_retry(mdt_store *s, const char *id, int64_t next_at, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_OBX_RETRY, &c, &st, err);
+
+    return rc != MDT_OK ? rc
+                        : run(c, st, bind_text(st, 1, id) | bind_int(st, 2, next_at),
+                              "outbox_retry", err);
+}
+
+static mdt_rc op_outbox_list(mdt_store *s, mdt_arena *a, mdt_outbox_rec **out, size_t *n,
+                             mdt_err *err)
+{
+    return list_all(s, Q_OBX_LIST, row_outbox, a, sizeof(**out), (void **)out, n, "outbox_list",
+                    err);
+}
+
 /* ------------------------------------------------------------- rate limits */
 
 static mdt_rc op_rate_hit(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
@@ -2499,6 +2694,14 @@ static const mdt_store_ops sql_ops = {
     .request_get = op_request_get,
     .request_list = op_request_list,
     .request_decide = op_request_decide,
+    .request_insert_notify = op_request_insert_notify,
+    .request_vote = op_request_vote,
+    .vote_list = op_vote_list,
+    .request_expire_due = op_request_expire_due,
+    .outbox_claim = op_outbox_claim,
+    .outbox_delete = op_outbox_delete,
+    .outbox_retry = op_outbox_retry,
+    .outbox_list = op_outbox_list,
     .rate_hit = op_rate_hit,
     .rate_peek = op_rate_peek,
     .rate_release = op_rate_release,

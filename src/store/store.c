@@ -360,6 +360,71 @@ mdt_rc mdt_store_request_decide(mdt_store *s, const char *id, const char *status
     return s->ops->request_decide(s, id, status, decided_by, note, now, a, out, err);
 }
 
+mdt_rc mdt_store_request_insert_notify(mdt_store *s, const mdt_request_rec *r,
+                                       const mdt_outbox_rec *ev, size_t nev, mdt_err *err)
+{
+    return s->ops->request_insert_notify(s, r, ev, nev, err);
+}
+
+mdt_rc mdt_store_request_vote(mdt_store *s, const char *id, const char *approver, bool approve,
+                              int64_t quorum, const char *note, int64_t now, mdt_arena *a,
+                              mdt_request_rec *out, int64_t *allows, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    *allows = 0;
+    if (now <= 0 || quorum < 1 || !approver)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "a vote needs a time, a quorum and an approver");
+    return s->ops->request_vote(s, id, approver, approve, quorum, note, now, a, out, allows, err);
+}
+
+mdt_rc mdt_store_vote_list(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_t *n,
+                           mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->vote_list(s, a, out, n, err);
+}
+
+mdt_rc mdt_store_request_expire_due(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a,
+                                    mdt_request_rec **out, size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (now <= 0 || limit < 1)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "expiry without a time or a limit");
+    return s->ops->request_expire_due(s, now, limit, a, out, n, err);
+}
+
+/* --- webhook outbox --- */
+
+mdt_rc mdt_store_outbox_claim(mdt_store *s, int64_t now, int64_t lease_until, int64_t limit,
+                              mdt_arena *a, mdt_outbox_rec **out, size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (lease_until <= now || limit < 1)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "a claim needs a lease and a limit");
+    return s->ops->outbox_claim(s, now, lease_until, limit, a, out, n, err);
+}
+
+mdt_rc mdt_store_outbox_delete(mdt_store *s, const char *id, mdt_err *err)
+{
+    return s->ops->outbox_delete(s, id, err);
+}
+
+mdt_rc mdt_store_outbox_retry(mdt_store *s, const char *id, int64_t next_at, mdt_err *err)
+{
+    return s->ops->outbox_retry(s, id, next_at, err);
+}
+
+mdt_rc mdt_store_outbox_list(mdt_store *s, mdt_arena *a, mdt_outbox_rec **out, size_t *n,
+                             mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->outbox_list(s, a, out, n, err);
+}
+
 /* --- rate limits --- */
 
 mdt_rc mdt_store_rate_hit(mdt_store *s, const char *name, int64_t window_start, int64_t *count,

@@ -219,7 +219,8 @@ typedef struct {
 typedef struct {
     const char *id;            /* "req_..." */
     const char *type;          /* access_request | ciba | device | registration */
-    const char *status;        /* pending | approved | denied (expired is derived) */
+    const char *status;        /* pending | approved | denied | expired (expired is also
+                                  derived: pending past expires_at) */
     const char *client_id;
     const char *subject;
     const char *scope;
@@ -252,6 +253,27 @@ typedef struct {
     int64_t consumed_at;             /* 0 = tokens not issued yet */
     bool slow_down;                  /* mdt_store_device_poll: this poll came too soon */
 } mdt_device_rec;
+/* One approver's vote on a request that needs a quorum. */
+typedef struct {
+    const char *request_id;
+    const char *approver;
+    const char *decision;      /* allow | deny */
+    const char *note;          /* NULL: none */
+    int64_t voted_at;
+} mdt_vote_rec;
+
+/* One delivery of a webhook notification: the event (event_id, the body
+ * that is signed and sent) to one endpoint (url). */
+typedef struct {
+    const char *id;            /* "obx_...": this delivery */
+    const char *event_id;     /* the event, the same for every endpoint and attempt */
+    const char *url;
+    const char *body;          /* JSON text */
+    int64_t created_at;
+    int64_t next_at;           /* due at */
+    int64_t attempts;          /* attempts started so far */
+    int64_t lease_until;       /* claimed by a node until then; 0: not claimed */
+} mdt_outbox_rec;
 
 /* An audit event. The store assigns seq and asks the caller for the hash
  * inside the same transaction, so that the chain is serialised across
@@ -435,6 +457,49 @@ mdt_rc mdt_store_request_list(mdt_store *s, mdt_arena *a, mdt_request_rec **out,
 mdt_rc mdt_store_request_decide(mdt_store *s, const char *id, const char *status,
                                 const char *decided_by, const char *note, int64_t now,
                                 mdt_arena *a, mdt_request_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* mdt_store_request_insert and, in the same transaction, the deliveries
+ * ev[0..nev) of the notification of the new request (a restart loses
+ * none). */
+mdt_rc mdt_store_request_insert_notify(mdt_store *s, const mdt_request_rec *r,
+                                       const mdt_outbox_rec *ev, size_t nev,
+                                       mdt_err *err) MDT_WARN_UNUSED;
+/* Records the vote of approver on a request that needs `quorum` distinct
+ * approvals, in one transaction that first locks the request row (two
+ * nodes voting at once neither lose a vote nor count one twice): a deny
+ * decides it denied; an allow that makes `quorum` distinct allows decides
+ * it approved (decided_by approver, note); otherwise it stays pending.
+ * *out: the request after the vote; *allows: the distinct allows so far.
+ * MDT_ERR_NOT_FOUND when no request with this id is pending and unexpired
+ * at now; MDT_ERR_CONFLICT when approver has voted on it already (nothing
+ * changes). */
+mdt_rc mdt_store_request_vote(mdt_store *s, const char *id, const char *approver, bool approve,
+                              int64_t quorum, const char *note, int64_t now, mdt_arena *a,
+                              mdt_request_rec *out, int64_t *allows, mdt_err *err) MDT_WARN_UNUSED;
+/* Every vote, ordered by request, time and approver. */
+mdt_rc mdt_store_vote_list(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_t *n,
+                           mdt_err *err) MDT_WARN_UNUSED;
+/* Closes, in one statement, at most limit requests still pending with
+ * expires_at (not 0) at or before now, earliest first: status "expired",
+ * decided_at now. Returns them, so that each is closed (and audited) by
+ * exactly one caller across threads and nodes. */
+mdt_rc mdt_store_request_expire_due(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a,
+                                    mdt_request_rec **out, size_t *n, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- webhook outbox --- */
+/* Claims at most limit deliveries due at now and not leased, in one
+ * statement: each gets lease_until and one more attempt, and is returned
+ * (with those values) to exactly one caller. */
+mdt_rc mdt_store_outbox_claim(mdt_store *s, int64_t now, int64_t lease_until, int64_t limit,
+                              mdt_arena *a, mdt_outbox_rec **out, size_t *n,
+                              mdt_err *err) MDT_WARN_UNUSED;
+/* Removes a delivery (delivered, or given up). */
+mdt_rc mdt_store_outbox_delete(mdt_store *s, const char *id, mdt_err *err) MDT_WARN_UNUSED;
+/* Releases a claimed delivery to be tried again at next_at. */
+mdt_rc mdt_store_outbox_retry(mdt_store *s, const char *id, int64_t next_at,
+                              mdt_err *err) MDT_WARN_UNUSED;
+/* Every delivery not yet done, oldest first. */
+mdt_rc mdt_store_outbox_list(mdt_store *s, mdt_arena *a, mdt_outbox_rec **out, size_t *n,
+                             mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- device authorizations (RFC 8628) --- */
 /* MDT_ERR_CONFLICT when the device_code's or the user code's hash exists. */

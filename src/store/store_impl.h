@@ -87,6 +87,20 @@ typedef struct mdt_store_ops {
     mdt_rc (*request_decide)(mdt_store *s, const char *id, const char *status,
                              const char *decided_by, const char *note, int64_t now, mdt_arena *a,
                              mdt_request_rec *out, mdt_err *err);
+    mdt_rc (*request_insert_notify)(mdt_store *s, const mdt_request_rec *r,
+                                    const mdt_outbox_rec *ev, size_t nev, mdt_err *err);
+    mdt_rc (*request_vote)(mdt_store *s, const char *id, const char *approver, bool approve,
+                           int64_t quorum, const char *note, int64_t now, mdt_arena *a,
+                           mdt_request_rec *out, int64_t *allows, mdt_err *err);
+    mdt_rc (*vote_list)(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_t *n, mdt_err *err);
+    mdt_rc (*request_expire_due)(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a, mdt_request_rec **out,
+                                 size_t *n, mdt_err *err);
+    mdt_rc (*outbox_claim)(mdt_store *s, int64_t now, int64_t lease_until, int64_t limit,
+                           mdt_arena *a, mdt_outbox_rec **out, size_t *n, mdt_err *err);
+    mdt_rc (*outbox_delete)(mdt_store *s, const char *id, mdt_err *err);
+    mdt_rc (*outbox_retry)(mdt_store *s, const char *id, int64_t next_at, mdt_err *err);
+    mdt_rc (*outbox_list)(mdt_store *s, mdt_arena *a, mdt_outbox_rec **out, size_t *n,
+                          mdt_err *err);
     mdt_rc (*rate_hit)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                        mdt_err *err);
     mdt_rc (*rate_peek)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,

@@ -13,6 +13,7 @@
 #include "iga/internal.h"
 #include "iga/names.h"
 #include "iga/requests.h"
+#include "iga/routing.h"
 #include "store/store.h"
 
 #define T0 1767225600 /* 2026-01-01T00:00:00Z */
@@ -81,7 +82,7 @@ static const mdt_request_type alpha = {
 };
 /* no approval hook, and the owner of the client may decide */
 static const mdt_request_type beta = {.name = "beta", .owner_may_decide = true,
-                                      .denied = beta_denied};
+                                      .subject_may_decide = true, .denied = beta_denied};
 static const mdt_request_type *const two[] = {&alpha, &beta};
 static const mdt_request_types reg = {two, 2};
 
@@ -104,6 +105,7 @@ static int fx_teardown(void **state)
 {
     fx *f = *state;
 
+    mdt_routing_free(f->env.routing);
     test_env_close(f);
     free(f);
     return 0;
@@ -363,6 +365,216 @@ static void test_device_subject_decides(void **state)
     assert_true(seq > 0);
 }
 
+/* --- routing, quorum and expiry --- */
+
+static void add_user(fx *f, const char *name, const char *roles)
+{
+    mdt_user_rec u = {.username = name, .name = "", .email = "", .roles = roles,
+                      .status = "active", .password_hash = "x", .created_at = T0,
+                      .updated_at = T0};
+
+    assert_int_equal(mdt_store_user_insert(f->env.store, &u, &f->err), MDT_OK);
+}
+
+static const char *owned_client(fx *f, const char *owner)
+{
+    const char *doc, *id;
+    char meta[128];
+    json_t *d;
+
+    snprintf(meta, sizeof(meta), "{\"owner\":\"%s\"}", owner);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_client_create(&f->env, test_ctx_now(&f->tc), meta,
+                                                             strlen(meta), &f->a, &doc, &f->err)),
+                     MDT_OK);
+    d = json_loads(doc, 0, NULL);
+    id = mdt_arena_strdup(&f->a, json_string_value(json_object_get(d, "client_id")));
+    json_decref(d);
+    return id;
+}
+
+static void route_with(fx *f, const char *rules)
+{
+    char path[128];
+    FILE *out;
+
+    snprintf(path, sizeof(path), "%s/routing.json", f->dir);
+    assert_non_null(out = fopen(path, "w"));
+    fputs(rules, out);
+    fclose(out);
+    mdt_routing_free(f->env.routing);
+    f->env.routing = NULL;
+    assert_int_equal(mdt_routing_load(path, &f->env.routing, &f->err), MDT_OK);
+}
+
+static bool may(fx *f, const char *user, const char *id)
+{
+    mdt_request_rec r;
+
+    assert_int_equal(mdt_store_request_get(f->env.store, id, &f->a, &r, &f->err), MDT_OK);
+    return mdt_iga__request_may_decide_in(&reg, &f->env, test_ctx_now(&f->tc), user, &r);
+}
+
+/* Two distinct approvers, none twice, not the client's owner; the hook runs
+ * once, at the final decision. */
+static void test_quorum(void **state)
+{
+    fx *f = *state;
+    const char *client, *id, *denied;
+
+    add_user(f, "ann", "approver");
+    add_user(f, "bob", "admin");
+    add_user(f, "olivia", "approver");
+    add_user(f, "pat", "");
+    client = owned_client(f, "olivia");
+    route_with(f, "[{\"type\": \"alpha\", \"approve\": \"quorum\", \"n\": 2}]");
+    id = create(f, "alpha", client);
+    assert_true(may(f, "ann", id));
+    assert_false(may(f, "olivia", id)); /* owns the client */
+    assert_false(may(f, "pat", id));    /* no approver */
+    assert_false(may(f, "nobody", id));
+    assert_int_equal(decide(f, id, true, "ann", 0), MDT_OK);
+    assert_string_equal(status_of(f, id), "pending");
+    assert_int_equal(alpha_calls.approved, 0);
+    assert_false(may(f, "ann", id)); /* voted */
+    assert_int_equal(decide(f, id, true, "ann", 0), MDT_ERR_CONFLICT);
+    assert_int_equal(decide(f, id, true, "olivia", 0), MDT_ERR_ACCESS_DENIED);
+    assert_int_equal(decide(f, id, false, "olivia", 0), MDT_ERR_ACCESS_DENIED);
+    assert_int_equal(decide(f, id, true, "pat", 0), MDT_ERR_ACCESS_DENIED);
+    assert_string_equal(status_of(f, id), "pending");
+    assert_int_equal(decide(f, id, true, "bob", 60), MDT_OK);
+    assert_string_equal(status_of(f, id), "approved");
+    assert_int_equal(alpha_calls.approved, 1);
+    assert_int_equal(alpha_calls.for_secs, 60);
+    assert_false(may(f, "bob", id));
+    /* one deny is final */
+    denied = create(f, "alpha", client);
+    assert_int_equal(decide(f, denied, true, "ann", 0), MDT_OK);
+    assert_int_equal(decide(f, denied, false, "bob", 0), MDT_OK);
+    assert_string_equal(status_of(f, denied), "denied");
+    assert_int_equal(alpha_calls.denied, 1);
+}
+
+/* user and owner rules name one person, where the type trusts that person
+ * to decide (else the approvers decide); approver: any approver or admin. */
+static void test_route_names_who(void **state)
+{
+    fx *f = *state;
+    const char *client, *asks_pat, *owners, *untrusted_owner, *untrusted_user, *approvers;
+    mdt_request_rec r = {.type = "beta", .subject = "pat", .scope = "read"};
+
+    add_user(f, "ann", "approver");
+    add_user(f, "olivia", "");
+    add_user(f, "pat", "");
+    client = owned_client(f, "olivia");
+    route_with(f, "[{\"scope\": \"read\", \"approve\": \"user\"},"
+                  " {\"scope\": \"write\", \"approve\": \"approver\"},"
+                  " {\"approve\": \"owner\"}]");
+    r.client_id = client;
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &asks_pat, &f->err)),
+                     MDT_OK);
+    r.scope = "other";
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &owners, &f->err)),
+                     MDT_OK);
+    assert_false(may(f, "ann", asks_pat));
+    assert_false(may(f, "olivia", asks_pat)); /* beta lets owners decide, but the rule says user */
+    assert_true(may(f, "pat", asks_pat));
+    assert_false(may(f, "ann", owners));
+    assert_false(may(f, "pat", owners));
+    assert_true(may(f, "olivia", owners));
+    assert_int_equal(decide(f, owners, true, "ann", 0), MDT_ERR_ACCESS_DENIED);
+    assert_int_equal(decide(f, owners, false, "olivia", 0), MDT_OK);
+    /* alpha trusts neither its client's owner nor the person asked: approvers decide */
+    r.type = "alpha";
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &untrusted_owner,
+                                                                      &f->err)),
+                     MDT_OK);
+    r.scope = "read";
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &untrusted_user,
+                                                                      &f->err)),
+                     MDT_OK);
+    assert_false(may(f, "olivia", untrusted_owner));
+    assert_true(may(f, "ann", untrusted_owner));
+    assert_int_equal(decide(f, untrusted_owner, true, "olivia", 0), MDT_ERR_ACCESS_DENIED);
+    assert_false(may(f, "pat", untrusted_user));
+    assert_true(may(f, "ann", untrusted_user));
+    r.scope = "read write";
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &approvers, &f->err)),
+                     MDT_OK);
+    assert_true(may(f, "ann", approvers)); /* read matches first: user, untrusted: approvers */
+    r.scope = "write";
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &approvers, &f->err)),
+                     MDT_OK);
+    assert_false(may(f, "olivia", approvers));
+    assert_true(may(f, "ann", approvers));
+}
+
+/* A rule's expires_in caps the wait; a flow that asks for less keeps it. */
+static void test_route_expiry(void **state)
+{
+    fx *f = *state;
+    mdt_request_rec r = {.type = "alpha", .client_id = "mdt_a", .scope = "read"}, back;
+    const char *id;
+
+    route_with(f, "[{\"type\": \"alpha\", \"approve\": \"approver\", \"expires_in\": \"10m\"}]");
+    id = create(f, "alpha", "mdt_a");
+    assert_int_equal(mdt_store_request_get(f->env.store, id, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.expires_at, T0 + 600);
+    r.expires_at = T0 + 60;
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &id, &f->err)),
+                     MDT_OK);
+    assert_int_equal(mdt_store_request_get(f->env.store, id, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.expires_at, T0 + 60);
+    r.expires_at = T0 + 6000; /* longer than the rule allows */
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &r,
+                                                                      &f->a, &id, &f->err)),
+                     MDT_OK);
+    assert_int_equal(mdt_store_request_get(f->env.store, id, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.expires_at, T0 + 600);
+}
+
+/* Expired requests are closed once, as denied (the denied hook runs). */
+static void test_expire_due(void **state)
+{
+    fx *f = *state;
+    const char *id = create(f, "alpha", "mdt_a"), *later;
+    size_t closed = 0;
+
+    f->clk.t += 100;
+    later = create(f, "beta", "mdt_a");
+    f->clk.t = T0 + MDT_REQUEST_TTL; /* the first is due, the second not yet */
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_expire_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &f->a,
+                                                                      &closed, &f->err)),
+                     MDT_OK);
+    assert_int_equal(closed, 1);
+    assert_int_equal(alpha_calls.denied, 1);
+    assert_string_equal(alpha_calls.last_id, id);
+    assert_string_equal(status_of(f, id), "expired");
+    assert_string_equal(status_of(f, later), "pending");
+    assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_expire_in(&reg, &f->env,
+                                                                      test_ctx_now(&f->tc), &f->a,
+                                                                      &closed, &f->err)),
+                     MDT_OK);
+    assert_int_equal(closed, 0);
+    assert_int_equal(alpha_calls.denied, 1);
+    assert_int_equal(decide(f, id, true, NULL, 0), MDT_ERR_CONFLICT);
+}
+
 static void test_server_table(void **state)
 {
     const mdt_request_type *t = mdt_iga__request_type_find(&mdt_iga__request_types,
@@ -470,6 +682,10 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
+        T(test_quorum),
+        T(test_route_names_who),
+        T(test_route_expiry),
+        T(test_expire_due),
         T(test_unknown_type_refused_on_create),
         T(test_unknown_type_refused_on_decide),
         T(test_approve_reaches_its_hook),

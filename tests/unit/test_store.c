@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -537,6 +538,293 @@ static void test_requests(void **state)
         if (strncmp(list[i].id, g_prefix, strlen(g_prefix)) == 0)
             mine++;
     assert_int_equal(mine, 2);
+}
+
+/* Votes of a quorum: one per approver, a deny is final, the n-th distinct
+ * allow decides; nothing on a decided or expired request. */
+static void test_votes(void **state)
+{
+    fx *f = *state;
+    mdt_request_rec r = {.id = id(f, "vq1"), .type = "registration", .status = "pending",
+                         .client_id = "mdt_x", .created_at = 100, .expires_at = 1000},
+                    back;
+    mdt_vote_rec *votes = NULL;
+    size_t n = 0, mine = 0;
+    int64_t allows = -1;
+
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    r.id = id(f, "vq2");
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_vote(f->s, id(f, "vq1"), "ann", true, 2, "fine", 200,
+                                            &f->a, &back, &allows, &f->err), MDT_OK);
+    assert_int_equal(allows, 1);
+    assert_string_equal(back.status, "pending");
+    /* the same approver again: refused, still one vote */
+    assert_int_equal(mdt_store_request_vote(f->s, id(f, "vq1"), "ann", true, 2, NULL, 210,
+                                            &f->a, &back, &allows, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_request_vote(f->s, id(f, "vq1"), "bob", true, 2, "ok", 300,
+                                            &f->a, &back, &allows, &f->err), MDT_OK);
+    assert_int_equal(allows, 2);
+    assert_string_equal(back.status, "approved");
+    assert_string_equal(back.decided_by, "bob");
+    assert_int_equal(back.decided_at, 300);
+    assert_int_equal(mdt_store_request_vote(f->s, id(f, "vq1"), "cat", false, 2, NULL, 310,
+                                            &f->a, &back, &allows, &f->err), MDT_ERR_NOT_FOUND);
+    /* one deny is final */
+    assert_int_equal(mdt_store_request_vote(f->s, id(f, "vq2"), "ann", true, 3, NULL, 200,
+                                            &f->a, &back, &allows, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_vote(f->s, id(f, "vq2"), "bob", false, 3, "no", 220,
+                                            &f->a, &back, &allows, &f->err), MDT_OK);
+    assert_string_equal(back.status, "denied");
+    assert_string_equal(back.decided_by, "bob");
+    /* expired: no vote */
+    r.id = id(f, "vq3");
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_vote(f->s, id(f, "vq3"), "ann", true, 2, NULL, 1000,
+                                            &f->a, &back, &allows, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_request_vote(f->s, id(f, "nope"), "ann", true, 2, NULL, 200,
+                                            &f->a, &back, &allows, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_vote_list(f->s, &f->a, &votes, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(votes[i].request_id, g_prefix, strlen(g_prefix)) != 0)
+            continue;
+        if (mine == 0) {
+            assert_string_equal(votes[i].approver, "ann");
+            assert_string_equal(votes[i].decision, "allow");
+            assert_string_equal(votes[i].note, "fine");
+            assert_int_equal(votes[i].voted_at, 200);
+        }
+        mine++;
+    }
+    assert_int_equal(mine, 4);
+}
+
+/* Voters on two store handles (two nodes) at once: no vote lost, none
+ * counted twice, one final decision. */
+#define VOTERS 6
+typedef struct {
+    mdt_store *s;
+    const char *req;
+    char name[16];
+    mdt_rc rc;
+    bool decided;
+} voter;
+
+static void *vote_thread(void *p)
+{
+    voter *v = p;
+    mdt_arena a;
+    mdt_err err;
+    mdt_request_rec r;
+    int64_t allows = 0;
+
+    mdt_arena_init(&a, 1024);
+    v->rc = mdt_store_request_vote(v->s, v->req, v->name, true, VOTERS, NULL, 200, &a, &r,
+                                   &allows, &err);
+    v->decided = v->rc == MDT_OK && strcmp(r.status, "approved") == 0;
+    mdt_arena_free(&a);
+    mdt_store_thread_done(v->s);
+    return NULL;
+}
+
+static void test_votes_concurrent(void **state)
+{
+    fx *f = *state;
+    mdt_store *other = NULL;
+    mdt_request_rec r = {.id = id(f, "vc"), .type = "registration", .status = "pending",
+                         .client_id = "mdt_x", .created_at = 100, .expires_at = 1000};
+    voter v[VOTERS];
+    pthread_t th[VOTERS];
+    int decided = 0;
+
+    assert_int_equal(mdt_store_open(g_url, &other, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    for (int i = 0; i < VOTERS; i++) {
+        v[i] = (voter){.s = i % 2 ? other : f->s, .req = r.id, .rc = MDT_ERR_INTERNAL};
+        snprintf(v[i].name, sizeof(v[i].name), "voter%d", i);
+        assert_int_equal(pthread_create(&th[i], NULL, vote_thread, &v[i]), 0);
+    }
+    for (int i = 0; i < VOTERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(v[i].rc, MDT_OK);
+        decided += v[i].decided;
+    }
+    assert_int_equal(decided, 1);
+    assert_int_equal(mdt_store_request_get(f->s, r.id, &f->a, &r, &f->err), MDT_OK);
+    assert_string_equal(r.status, "approved");
+    mdt_store_close(other);
+}
+
+/* Expiry closes each due pending request once. */
+static void test_request_expire_due(void **state)
+{
+    fx *f = *state;
+    mdt_request_rec r = {.id = id(f, "xe1"), .type = "registration", .status = "pending",
+                         .client_id = "mdt_x", .created_at = 100, .expires_at = 500},
+                    *list = NULL, back;
+    size_t n = 0, mine = 0;
+
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    r.id = id(f, "xe2");
+    r.expires_at = 900;
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_expire_due(f->s, 600, 1000, &f->a, &list, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(list[i].id, g_prefix, strlen(g_prefix)) == 0) {
+            assert_string_equal(list[i].id, id(f, "xe1"));
+            assert_string_equal(list[i].status, "expired");
+            assert_int_equal(list[i].decided_at, 600);
+            mine++;
+        }
+    assert_int_equal(mine, 1);
+    assert_int_equal(mdt_store_request_expire_due(f->s, 600, 1000, &f->a, &list, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_true(strncmp(list[i].id, g_prefix, strlen(g_prefix)) != 0);
+    assert_int_equal(mdt_store_request_get(f->s, id(f, "xe2"), &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.status, "pending");
+    assert_int_equal(mdt_store_request_decide(f->s, id(f, "xe1"), "approved", "ann", NULL, 550,
+                                              &f->a, &back, &f->err), MDT_ERR_NOT_FOUND);
+}
+
+/* The outbox: written with its request (or not at all), claimed once per
+ * lease, retried, deleted. */
+static void test_outbox(void **state)
+{
+    fx *f = *state;
+    mdt_request_rec r = {.id = id(f, "ob_req"), .type = "registration", .status = "pending",
+                         .client_id = "mdt_x", .created_at = 100, .expires_at = 1000};
+    mdt_outbox_rec ev[2] = {
+        {.id = id(f, "obx1"), .event_id = id(f, "evt"), .url = "http://127.0.0.1:1/a",
+         .body = "{\"a\":1}", .created_at = 100, .next_at = 100},
+        {.id = id(f, "obx2"), .event_id = id(f, "evt"), .url = "http://127.0.0.1:1/b",
+         .body = "{\"a\":1}", .created_at = 100, .next_at = 100}};
+    mdt_outbox_rec *got = NULL;
+    size_t n = 0, mine = 0;
+
+    /* a request that cannot be stored takes its notifications with it */
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_insert_notify(f->s, &r, ev, 2, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_outbox_list(f->s, &f->a, &got, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_true(strncmp(got[i].id, g_prefix, strlen(g_prefix)) != 0);
+    r.id = id(f, "ob_req2");
+    assert_int_equal(mdt_store_request_insert_notify(f->s, &r, ev, 2, &f->err), MDT_OK);
+    /* claims: each delivery to one claimer while its lease lasts */
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(mdt_store_outbox_claim(f->s, 150, 180, 1000, &f->a, &got, &n, &f->err),
+                         MDT_OK);
+        mine = 0;
+        for (size_t i = 0; i < n; i++)
+            if (strncmp(got[i].id, g_prefix, strlen(g_prefix)) == 0) {
+                assert_int_equal(got[i].attempts, 1);
+                assert_int_equal(got[i].lease_until, 180);
+                assert_string_equal(got[i].body, "{\"a\":1}");
+                mine++;
+            }
+        assert_int_equal(mine, round == 0 ? 2 : 0);
+    }
+    assert_int_equal(mdt_store_outbox_retry(f->s, ev[0].id, 400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_outbox_delete(f->s, ev[1].id, &f->err), MDT_OK);
+    /* the released one is due at 400; the lease of neither holds it */
+    assert_int_equal(mdt_store_outbox_claim(f->s, 399, 500, 1000, &f->a, &got, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_true(strncmp(got[i].id, g_prefix, strlen(g_prefix)) != 0);
+    assert_int_equal(mdt_store_outbox_claim(f->s, 400, 500, 1000, &f->a, &got, &n, &f->err), MDT_OK);
+    mine = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(got[i].id, g_prefix, strlen(g_prefix)) == 0) {
+            assert_string_equal(got[i].id, ev[0].id);
+            assert_string_equal(got[i].event_id, ev[0].event_id);
+            assert_int_equal(got[i].attempts, 2);
+            mine++;
+        }
+    assert_int_equal(mine, 1);
+    /* an expired lease (a node that died) frees it again */
+    assert_int_equal(mdt_store_outbox_claim(f->s, 500, 600, 1000, &f->a, &got, &n, &f->err), MDT_OK);
+    mine = 0;
+    for (size_t i = 0; i < n; i++)
+        mine += strncmp(got[i].id, g_prefix, strlen(g_prefix)) == 0;
+    assert_int_equal(mine, 1);
+    assert_int_equal(mdt_store_outbox_delete(f->s, ev[0].id, &f->err), MDT_OK);
+}
+
+/* Delivery threads on two store handles (two nodes) claim at once: each
+ * delivery goes to exactly one of them. */
+#define CLAIMERS 4
+#define DELIVERIES 24
+static atomic_int g_claimed; /* deliveries of this test claimed so far, by all claimers */
+typedef struct {
+    mdt_store *s;
+    int got[DELIVERIES];
+    mdt_rc rc;
+} claimer;
+
+static void *claim_thread(void *p)
+{
+    claimer *c = p;
+    mdt_arena a;
+    mdt_err err;
+
+    mdt_arena_init(&a, 4096);
+    /* a claim that lost a race may find nothing while others remain: go
+       on until all are claimed (bounded) */
+    for (int round = 0; round < 50 * DELIVERIES && c->rc == MDT_OK &&
+                        atomic_load(&g_claimed) < DELIVERIES; round++) {
+        mdt_outbox_rec *got = NULL;
+        size_t n = 0;
+        c->rc = mdt_store_outbox_claim(c->s, 5000, 6000, 1, &a, &got, &n, &err);
+        for (size_t i = 0; c->rc == MDT_OK && i < n; i++) {
+            size_t plen = strlen(g_prefix);
+            int k;
+            if (strncmp(got[i].id, g_prefix, plen) == 0 && sscanf(got[i].id + plen, "occ%d", &k) == 1 &&
+                k >= 0 && k < DELIVERIES) {
+                c->got[k]++;
+                atomic_fetch_add(&g_claimed, 1);
+            }
+        }
+    }
+    mdt_arena_free(&a);
+    mdt_store_thread_done(c->s);
+    return NULL;
+}
+
+static void test_outbox_claim_concurrent(void **state)
+{
+    fx *f = *state;
+    mdt_store *other = NULL;
+    mdt_request_rec r = {.id = id(f, "occ_req"), .type = "registration", .status = "pending",
+                         .client_id = "mdt_x", .created_at = 100, .expires_at = 1000};
+    mdt_outbox_rec ev[DELIVERIES];
+    claimer c[CLAIMERS];
+    pthread_t th[CLAIMERS];
+
+    for (int i = 0; i < DELIVERIES; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "occ%d", i);
+        ev[i] = (mdt_outbox_rec){.id = id(f, name), .event_id = id(f, "occ_evt"),
+                                 .url = "http://127.0.0.1:1/", .body = "{}", .created_at = 4000,
+                                 .next_at = 4000};
+    }
+    assert_int_equal(mdt_store_request_insert_notify(f->s, &r, ev, DELIVERIES, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_open(g_url, &other, &f->err), MDT_OK);
+    atomic_init(&g_claimed, 0);
+    for (int i = 0; i < CLAIMERS; i++) {
+        memset(&c[i], 0, sizeof(c[i]));
+        c[i].s = i % 2 ? other : f->s;
+        assert_int_equal(pthread_create(&th[i], NULL, claim_thread, &c[i]), 0);
+    }
+    for (int i = 0; i < CLAIMERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(c[i].rc, MDT_OK);
+    }
+    for (int k = 0; k < DELIVERIES; k++) {
+        int total = 0;
+        for (int i = 0; i < CLAIMERS; i++)
+            total += c[i].got[k];
+        assert_int_equal(total, 1);
+        assert_int_equal(mdt_store_outbox_delete(f->s, ev[k].id, &f->err), MDT_OK);
+    }
+    mdt_store_close(other);
 }
 
 /* Rate counters: one count per call, per name and window; old windows purged. */
@@ -2205,6 +2493,11 @@ int main(void)
         T(test_jti_use),
         T(test_iat),
         T(test_requests),
+        T(test_votes),
+        T(test_votes_concurrent),
+        T(test_request_expire_due),
+        T(test_outbox),
+        T(test_outbox_claim_concurrent),
         T(test_rate),
         T(test_rate_peek),
         T(test_rate_release),

@@ -1,0 +1,139 @@
+/* Background work on approval requests (see background.h). */
+#include "iga/background.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "app/ctx.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "iga/requests.h"
+#include "iga/webhooks.h"
+#include "store/store.h"
+
+#define IDLE_WAIT 1 /* seconds a delivery thread waits when nothing is due */
+#define MAX_THREADS 65
+
+struct mdt_background {
+    mdt_env *env;
+    atomic_bool stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th[MAX_THREADS];
+    size_t n;
+};
+
+/* Waits up to secs, or until stopped. Whether to go on. */
+static bool nap(mdt_background *bg, int64_t secs)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)secs;
+    pthread_mutex_lock(&bg->mu);
+    while (!atomic_load(&bg->stop))
+        if (pthread_cond_timedwait(&bg->cv, &bg->mu, &until) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&bg->mu);
+    return !atomic_load(&bg->stop);
+}
+
+/* One batch of expired requests, closed and audited. *closed: how many. */
+static mdt_rc expire_batch(mdt_env *env, size_t *closed, mdt_err *err)
+{
+    mdt_arena a;
+    mdt_ctx_events events;
+    mdt_ctx ctx;
+    mdt_rc rc;
+
+    mdt_arena_init(&a, 8192);
+    mdt_ctx_events_init(&events, &a);
+    mdt_ctx_init(&ctx, &events, "server", mdt_now(&env->clock), NULL, NULL);
+    rc = mdt_request_expire_due(env, &ctx, &a, closed, err);
+    /* what was closed is audited even when a later one failed */
+    if (mdt_ctx_commit(env, &ctx, rc == MDT_OK ? err : NULL) != MDT_OK && rc == MDT_OK)
+        rc = MDT_ERR_STORE;
+    mdt_arena_free(&a);
+    return rc;
+}
+
+static void *expiry_thread(void *p)
+{
+    mdt_background *bg = p;
+    mdt_env *env = bg->env;
+
+    do {
+        size_t closed = 0;
+        for (int i = 0; i < 64 && !atomic_load(&bg->stop); i++) { /* bounded per round */
+            mdt_err err = {0};
+            if (expire_batch(env, &closed, &err) != MDT_OK) {
+                MDT_WARN("closing expired approval requests: %s", mdt_err_text(&err));
+                break;
+            }
+            if (closed < MDT_REQUEST_EXPIRE_BATCH)
+                break;
+        }
+    } while (nap(bg, env->cfg.approvals_expiry_interval));
+    mdt_store_thread_done(env->store);
+    return NULL;
+}
+
+static void *delivery_thread(void *p)
+{
+    mdt_background *bg = p;
+    mdt_env *env = bg->env;
+
+    while (!atomic_load(&bg->stop)) {
+        mdt_err err = {0};
+        bool did = false;
+        if (mdt_webhooks_deliver_one(env, &bg->stop, &did, &err) != MDT_OK)
+            MDT_WARN("webhook delivery: %s", mdt_err_text(&err));
+        if (!did && !nap(bg, IDLE_WAIT))
+            break;
+    }
+    mdt_store_thread_done(env->store);
+    return NULL;
+}
+
+mdt_rc mdt_background_start(mdt_env *env, mdt_background **out, mdt_err *err)
+{
+    mdt_background *bg = calloc(1, sizeof(*bg));
+    size_t workers = env->webhooks ? (size_t)env->cfg.webhooks_max_concurrent : 0;
+
+    *out = NULL;
+    if (!bg)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (workers > MAX_THREADS - 1)
+        workers = MAX_THREADS - 1;
+    bg->env = env;
+    atomic_init(&bg->stop, false);
+    pthread_mutex_init(&bg->mu, NULL);
+    pthread_cond_init(&bg->cv, NULL);
+    for (size_t i = 0; i <= workers; i++) {
+        if (pthread_create(&bg->th[i], NULL, i == 0 ? expiry_thread : delivery_thread, bg) != 0) {
+            mdt_background_stop(bg);
+            return mdt_fail(err, MDT_ERR_INTERNAL, "cannot start the background threads");
+        }
+        bg->n = i + 1;
+    }
+    *out = bg;
+    return MDT_OK;
+}
+
+void mdt_background_stop(mdt_background *bg)
+{
+    if (!bg)
+        return;
+    pthread_mutex_lock(&bg->mu);
+    atomic_store(&bg->stop, true);
+    pthread_cond_broadcast(&bg->cv);
+    pthread_mutex_unlock(&bg->mu);
+    for (size_t i = 0; i < bg->n; i++)
+        pthread_join(bg->th[i], NULL);
+    pthread_cond_destroy(&bg->cv);
+    pthread_mutex_destroy(&bg->mu);
+    free(bg);
+}

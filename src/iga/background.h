@@ -1,0 +1,21 @@
+/* The server's background work on approval requests, off the request
+ * threads: one thread closes expired requests every [approvals]
+ * expiry_interval (mdt_request_expire_due, audited once across nodes), and
+ * [webhooks] max_concurrent threads deliver the webhook outbox
+ * (mdt_webhooks_deliver_one) when webhooks are configured. Started by
+ * `mandate serve` after the store and the audit writer, stopped before
+ * them: a delivery in progress is cancelled and tried again later. */
+#ifndef MDT_IGA_BACKGROUND_H
+#define MDT_IGA_BACKGROUND_H
+
+#include "app/env.h"
+#include "core/mdt.h"
+
+typedef struct mdt_background mdt_background;
+
+/* Starts the threads; env must outlive them (mdt_background_stop). */
+mdt_rc mdt_background_start(mdt_env *env, mdt_background **out, mdt_err *err) MDT_WARN_UNUSED;
+/* Stops and joins every thread, then frees bg. NULL: nothing. */
+void mdt_background_stop(mdt_background *bg);
+
+#endif
