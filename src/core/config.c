@@ -107,6 +107,11 @@ static const cfg_key keys[] = {
              "never shown in messages or logs."},
     {"storage", "data_dir", K_STRING, AT(data_dir), .check = check_nonempty, .type = "path",
      .def = "var", .desc = "Directory where `mandate init` writes the database and the master key."},
+    {"storage", "purge_interval", K_DURATION, AT(purge_interval), .min = 1, .max = 86400,
+     .def = "5m",
+     .desc = "How often `serve` deletes what has expired for good: opaque tokens, revoked and "
+             "used token ids, rate counters, sessions, authorization requests and codes, refresh "
+             "tokens and device codes past their expiry (each kept as long as a check needs it)."},
     {"keys", "master_key_file", K_STRING, AT(master_key_file), .type = "path", .def = "",
      .desc = "Master key that encrypts the signing keys at rest; empty: "
              "`<data_dir>/master.key`."},

@@ -29,6 +29,7 @@ typedef struct {
     /* [storage] */
     char *database;          /* "sqlite:PATH" or "postgresql://..." */
     char *data_dir;          /* where init writes the database and master key */
+    int64_t purge_interval;  /* how often serve deletes expired rows */
     /* [keys] */
     char *master_key_file;   /* default: <data_dir>/master.key */
     char *audit_key_file;    /* default: audit.key beside the master key */

@@ -60,13 +60,29 @@ static mdt_rc expire_batch(mdt_env *env, size_t *closed, mdt_err *err)
     return rc;
 }
 
+/* Deletes what has expired for good (mdt_store_purge_expired), at most once
+ * per [storage] purge_interval; the first time at start. */
+static void purge(mdt_env *env, int64_t *last)
+{
+    int64_t now = mdt_now(&env->clock);
+    mdt_err err = {0};
+
+    if (*last && now - *last < env->cfg.purge_interval)
+        return;
+    *last = now;
+    if (mdt_store_purge_expired(env->store, now, &err) != MDT_OK)
+        MDT_WARN("deleting expired rows: %s", mdt_err_text(&err));
+}
+
 static void *expiry_thread(void *p)
 {
     mdt_background *bg = p;
     mdt_env *env = bg->env;
+    int64_t purged = 0;
 
     do {
         size_t closed = 0;
+        purge(env, &purged);
         for (int i = 0; i < 64 && !atomic_load(&bg->stop); i++) { /* bounded per round */
             mdt_err err = {0};
             if (expire_batch(env, &closed, &err) != MDT_OK) {

@@ -1,6 +1,9 @@
-/* The server's background work on approval requests, off the request
- * threads: one thread closes expired requests every [approvals]
- * expiry_interval (mdt_request_expire_due, audited once across nodes), and
+/* The server's background work, off the request threads: one thread
+ * closes expired approval requests every [approvals] expiry_interval
+ * (mdt_request_expire_due, audited once across nodes) and deletes what has
+ * expired for good every [storage] purge_interval (mdt_store_purge_expired:
+ * without it the tables of opaque tokens, revoked and used ids, counters
+ * and sessions would only grow), and
  * [webhooks] max_concurrent threads deliver the webhook outbox
  * (mdt_webhooks_deliver_one) when webhooks are configured. Started by
  * `mandate serve` after the store and the audit writer, stopped before
