@@ -33,6 +33,7 @@ static const struct {
     {"GET", "/authorize", mdt_handle_authorize, NULL, false, "GET, POST"},
     {"POST", "/authorize", mdt_handle_authorize, NULL, false, "GET, POST"},
     {"POST", "/par", mdt_handle_par, "par.refused"},
+    {"POST", "/bc-authorize", mdt_handle_bc_authorize, "ciba.refused"},
     {"GET", "/consent", mdt_handle_consent_page, NULL, false, "GET, POST"},
     {"POST", "/consent", mdt_handle_consent, NULL, false, "GET, POST"},
     {"GET", "/consents", mdt_handle_consents_page, NULL, false, "GET, POST"},

@@ -36,6 +36,10 @@ static const mdt_grant_def grants[] = {
      .registrable = true, .needs_grant = true, .public_clients = true,
      .goes_with = "authorization_code",
      .goes_with_msg = "the refresh_token grant goes with the authorization_code grant"},
+    /* OpenID CIBA Core 1.0, poll mode (oauth/bc_authorize.c, oauth/grant_ciba.c): the
+     * person approves in /approvals; only a confidential client may ask (CIBA §7.1) */
+    {.id = MDT_GRANT_ID_CIBA, .name = MDT_GRANT_CIBA, .advertised = true, .registrable = true,
+     .needs_grant = true},
 };
 
 const mdt_grant_def *mdt_grants(size_t *n)

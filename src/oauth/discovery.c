@@ -126,6 +126,11 @@ static mdt_rc metadata(const char *iss, const char *alg, bool cimd, mdt_buf *b)
     if ((rc = mdt_buf_addf(b, ",\"pushed_authorization_request_endpoint\":\"%s/par\""
                               ",\"require_pushed_authorization_requests\":false", iss)))
         return rc;
+    /* CIBA, poll mode only (bc_authorize.c, grant_ciba.c) */
+    if ((rc = mdt_buf_addf(b, ",\"backchannel_authentication_endpoint\":\"%s/bc-authorize\""
+                              ",\"backchannel_token_delivery_modes_supported\":[\"poll\"]"
+                              ",\"backchannel_user_code_parameter_supported\":false", iss)))
+        return rc;
     if ((rc = oidc_metadata(iss, alg, b)) != MDT_OK)
         return rc;
     /* client ID metadata documents (cimd.c): private_key_jwt with the URL as client_id */

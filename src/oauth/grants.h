@@ -13,6 +13,7 @@ typedef struct {
     const char *subject;   /* the token's sub when not the client (JWT bearer); NULL: the client */
     const char *refresh_token; /* oauth/refresh.h; NULL when none is issued */
     const char *id_token;      /* OpenID Connect (oauth/id_token.h); NULL when none */
+    const char *approval;      /* the approval request behind the grant (audited); NULL */
 } mdt_grant_result;
 
 typedef mdt_rc (*mdt_grant_fn)(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
@@ -62,6 +63,11 @@ mdt_rc mdt_exchange_api_key(mdt_env *env, mdt_req *req, const mdt_client_authn *
  * mapped to a subject and scopes by the claim rules of [jwt_bearer] issuers. */
 mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                             mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* OpenID CIBA Core 1.0, poll mode (grant_ciba.c): redeems an approved
+ * auth_req_id from /bc-authorize once; sub is the person who approved. */
+mdt_rc mdt_grant_ciba(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                      mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
 
 /* Shared protocol checks, pure functions of their inputs. */
 /* Narrows a requested scope string to the client's entitlements. NULL

@@ -13,6 +13,7 @@ static const mdt_grant_fn handlers[MDT_GRANT_ID_COUNT] = {
     [MDT_GRANT_ID_JWT_BEARER] = mdt_grant_jwt_bearer,
     [MDT_GRANT_ID_AUTHORIZATION_CODE] = mdt_grant_authorization_code,
     [MDT_GRANT_ID_REFRESH_TOKEN] = mdt_grant_refresh_token,
+    [MDT_GRANT_ID_CIBA] = mdt_grant_ciba,
 };
 
 mdt_grant_fn mdt_grant_handler(mdt_grant_id id)
@@ -98,6 +99,8 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
                      grant, r->token.jti, r->token.opaque ? "opaque" : "jwt",
                      (long long)r->token.expires_in) != MDT_OK ||
         mdt_buf_add_json_str(&b, r->scope ? r->scope : "") != MDT_OK ||
+        (r->approval && (mdt_buf_adds(&b, ",\"approval\":") != MDT_OK ||
+                         mdt_buf_add_json_str(&b, r->approval) != MDT_OK)) ||
         mdt_buf_adds(&b, "}") != MDT_OK) {
         mdt_err err;
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");

@@ -52,6 +52,8 @@ enum mdt_q {
     Q_RATE_RELEASE, Q_SESS_REVOKE_USER, Q_GRANT_CONSENT, Q_GRANT_CODES_EXPIRE,
     Q_GRANT_CODE_JTIS, Q_GRANT_CODE_FAMILIES, Q_GRANT_RT_JTIS, Q_GRANT_RT_REVOKE,
     Q_CLIENT_TOMBSTONE, Q_CLIENT_DELETED_AT, Q_RT_FAMILY_LOCK,
+    Q_CIBA_INSERT, Q_CIBA_POLL, Q_CIBA_CONSUME, Q_PURGE_CIBA, Q_ONCE_INSERT, Q_ONCE_USE,
+    Q_PURGE_ONCE,
     /* the engine's catalogue, for `db copy` (each driver's table): the
        tables (name), and a table's columns (?1: name; rows: name, type) */
     Q_CATALOG_TABLES, Q_CATALOG_COLUMNS,

@@ -304,6 +304,29 @@ static const char m14_typed_authorization[] =
     " sid={JSON_TEXT:params.sid};\n"
     "ALTER TABLE authz_codes DROP COLUMN params;\n";
 
+/* CIBA (OpenID CIBA Core 1.0, poll mode): one row per backchannel
+ * authentication request, found by the SHA-256 of its auth_req_id and
+ * naming its approval request; the client's polls (last_poll, and the one
+ * before it, prev_poll, for slow_down) and its single redemption
+ * (consumed_at). single_use_tokens: the jti of each access token that may
+ * be used once, and how often it was. */
+static const char m15_ciba[] =
+    "CREATE TABLE ciba_requests ("
+    " hash {BLOB} PRIMARY KEY,"
+    " request_id TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " poll_interval BIGINT NOT NULL,"
+    " last_poll BIGINT NOT NULL DEFAULT 0,"
+    " prev_poll BIGINT NOT NULL DEFAULT 0,"
+    " expires_at BIGINT NOT NULL,"
+    " consumed_at BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE INDEX ciba_requests_expires ON ciba_requests(expires_at);\n"
+    "CREATE TABLE single_use_tokens ("
+    " jti TEXT PRIMARY KEY,"
+    " uses BIGINT NOT NULL DEFAULT 0,"
+    " expires_at BIGINT NOT NULL);\n"
+    "CREATE INDEX single_use_tokens_expires ON single_use_tokens(expires_at);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -319,6 +342,7 @@ const mdt_migration mdt_store__migrations[] = {
     {12, "client tombstones", m12_client_tombstones},
     {13, "drop indexes nothing reads", m13_write_less},
     {14, "authorization requests and codes as typed columns", m14_typed_authorization},
+    {15, "CIBA requests and single-use tokens", m15_ciba},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
@@ -344,6 +368,8 @@ const mdt_store_table mdt_store__tables[] = {
     {"refresh_tokens", false},
     {"audit_events", false},
     {"audit_checkpoints", false},
+    {"ciba_requests", false},
+    {"single_use_tokens", false},
 };
 const size_t mdt_store__table_count = MDT_ARRAY_LEN(mdt_store__tables);
 

@@ -234,6 +234,18 @@ typedef struct {
     const char *metadata_hash; /* registration: hex SHA-256 of the metadata shown; NULL */
 } mdt_request_rec;
 
+/* A CIBA backchannel authentication request (poll mode), found by the
+ * SHA-256 of its auth_req_id: the approval request it waits on and the
+ * client's polls. */
+typedef struct {
+    const char *request_id;    /* the approval request, "req_..." */
+    const char *client_id;     /* the client that asked; only it may poll */
+    int64_t interval;          /* seconds the client waits between polls */
+    int64_t last_poll;         /* mdt_store_ciba_poll: the poll before this one; 0: none */
+    int64_t expires_at;
+    int64_t consumed_at;       /* 0: tokens not issued yet */
+} mdt_ciba_rec;
+
 /* An audit event. The store assigns seq and asks the caller for the hash
  * inside the same transaction, so that the chain is serialised across
  * threads, processes and nodes. */
@@ -416,6 +428,29 @@ mdt_rc mdt_store_request_list(mdt_store *s, mdt_arena *a, mdt_request_rec **out,
 mdt_rc mdt_store_request_decide(mdt_store *s, const char *id, const char *status,
                                 const char *decided_by, const char *note, int64_t now,
                                 mdt_arena *a, mdt_request_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- CIBA requests, single-use tokens --- */
+mdt_rc mdt_store_ciba_insert(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
+                             const mdt_ciba_rec *r, mdt_err *err) MDT_WARN_UNUSED;
+/* Records a poll at now by client_id in one statement and returns the
+ * request with out->last_poll the time of the poll before this one (0:
+ * none). MDT_ERR_NOT_FOUND when no request has this hash for this client. */
+mdt_rc mdt_store_ciba_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                           int64_t now, mdt_arena *a, mdt_ciba_rec *out,
+                           mdt_err *err) MDT_WARN_UNUSED;
+/* Marks the request redeemed at now in one statement (two threads or
+ * nodes cannot both win). MDT_ERR_NOT_FOUND when unknown or redeemed. */
+mdt_rc mdt_store_ciba_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_err *err) MDT_WARN_UNUSED;
+/* Records that the access token jti may be used once (kept until
+ * expires_at). */
+mdt_rc mdt_store_single_use_add(mdt_store *s, const char *jti, int64_t expires_at,
+                                mdt_err *err) MDT_WARN_UNUSED;
+/* Counts one use of a single-use token in one statement: *uses is the
+ * count after it (1: the first use). MDT_ERR_NOT_FOUND when jti is not a
+ * single-use token. */
+mdt_rc mdt_store_single_use_take(mdt_store *s, const char *jti, int64_t *uses,
+                                 mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- rate limits --- */
 /* Counts one event of name in the fixed window starting at window_start

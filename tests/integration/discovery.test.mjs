@@ -10,8 +10,7 @@ import {
 // Grants Mandate will have one day; none may be advertised before it works.
 const OTHER_GRANTS = [
   'implicit', 'password', // refresh_token exists: refresh_oidc.test.mjs
-  'urn:ietf:params:oauth:grant-type:device_code',
-  'urn:openid:params:grant-type:ciba',
+  'urn:ietf:params:oauth:grant-type:device_code', // urn:openid:params:grant-type:ciba exists: ciba.test.mjs
 ];
 
 describe('discovery', { timeout: 60_000 }, () => {

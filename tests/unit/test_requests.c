@@ -332,7 +332,11 @@ static void test_server_table(void **state)
     assert_non_null(t->approved);
     assert_non_null(t->denied);
     assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, "Registration"));
-    assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, "ciba"));
+    t = mdt_iga__request_type_find(&mdt_iga__request_types, "ciba");
+    assert_ptr_equal(t, &mdt_iga__request_ciba);
+    assert_true(t->subject_may_decide); /* the person a CIBA request asks */
+    assert_false(t->owner_may_decide);
+    assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, "device"));
     assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, NULL));
     assert_null(mdt_iga__request_type_find(NULL, "registration"));
     assert_ptr_equal(mdt_iga__request_type_find(&reg, "beta"), &beta);

@@ -1,0 +1,238 @@
+// OpenID CIBA Core 1.0, poll mode: POST /bc-authorize creates an approval
+// request of type "ciba" that asks one person (login_hint or
+// id_token_hint), showing the binding_message and the RFC 9396
+// authorization_details; the client polls /token with grant_type
+// urn:openid:params:grant-type:ciba and gets authorization_pending,
+// slow_down, expired_token, access_denied, or, once approved, exactly one
+// set of tokens whose access token carries the person as sub, the approved
+// scope and authorization_details, and app.approval naming the approval.
+// Every refusal of /bc-authorize is checked for its error and for leaving
+// nothing behind; with [ciba] single_use_tokens the access token is active
+// at its first introspection only.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { createUsers, FAST_ARGON2 } from './lib/authz.mjs';
+import {
+  API, assertOAuthError, auditEvents, basic, eventBody, eventType, get, jwtParts, post, show,
+} from './lib/oauth.mjs';
+import { cliJson, createClient, createScope, sleep, startServer } from './lib/server.mjs';
+
+export const CIBA = 'urn:openid:params:grant-type:ciba';
+export const PAYMENT = [{ type: 'payment_initiation', instructedAmount: { currency: 'EUR', amount: '120.00' },
+  creditorName: 'ACME <Inc> & "Co"', actions: ['initiate'] }];
+
+export function cibaMetadata(overrides = {}) {
+  return {
+    client_name: 'Payment agent', kind: 'agent', owner: 'olivia', grant_types: [CIBA],
+    token_endpoint_auth_method: 'client_secret_basic', scope: 'openid payments', resources: [API],
+    backchannel_token_delivery_mode: 'poll', ...overrides,
+  };
+}
+
+/** POSTs to path authenticated as client (client_secret_basic). */
+export function as(srv, client, path, fields) {
+  return post(srv, path, fields, { headers: { authorization: basic(client.client_id, client.client_secret) } });
+}
+
+export const bcAuthorize = (srv, client, fields) => as(srv, client, '/bc-authorize',
+  { scope: 'openid payments', ...fields });
+export const poll = (srv, client, id) => as(srv, client, '/token', { grant_type: CIBA, auth_req_id: id });
+
+/** Starts a CIBA request that must be accepted: {auth_req_id, expires_in, interval, request (the approval request)}. */
+export async function started(srv, client, fields) {
+  const known = new Set(cliJson(srv, ['request', 'list']).map((q) => q.id));
+  const r = await bcAuthorize(srv, client, fields);
+  assert.equal(r.status, 200, show(r));
+  const fresh = cliJson(srv, ['request', 'list']).filter((q) => !known.has(q.id));
+  assert.equal(fresh.length, 1, 'one new approval request');
+  assert.equal(fresh[0].type, 'ciba');
+  assert.equal(fresh[0].client_id, client.client_id);
+  return { ...r.json, request: fresh[0] };
+}
+
+describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 }, () => {
+  let srv;
+  let agent;    // registered for CIBA
+  let other;    // another CIBA client
+  let plain;    // client_credentials only
+
+  before(async () => {
+    srv = await startServer({ config: { users: FAST_ARGON2, ciba: { single_use_tokens: 'true', max_expiry: '10m' } } });
+    createScope(srv, 'payments', { description: 'Make payments from your account' });
+    createUsers(srv, ['alice', 'bob', 'olivia', 'dora']);
+    assert.equal(srv.cli(['user', 'disable', 'dora']).code, 0);
+    agent = createClient(srv, cibaMetadata());
+    other = createClient(srv, cibaMetadata({ client_name: 'Other agent' }));
+    plain = createClient(srv, cibaMetadata({ grant_types: ['client_credentials'], backchannel_token_delivery_mode: undefined }));
+  });
+  after(async () => { await srv?.stop(); });
+
+  test('discovery names the endpoint, the grant and poll mode only', async () => {
+    const d = (await get(srv, '/.well-known/openid-configuration')).json;
+    assert.equal(d.backchannel_authentication_endpoint, `${srv.issuer}/bc-authorize`);
+    assert.deepEqual(d.backchannel_token_delivery_modes_supported, ['poll']);
+    assert.equal(d.backchannel_user_code_parameter_supported, false);
+    assert.ok(d.grant_types_supported.includes(CIBA));
+  });
+
+  test('client metadata: only the poll delivery mode is accepted', async () => {
+    for (const mode of ['ping', 'push', 7]) {
+      const r = srv.cli(['client', 'create', '--json'], { input: JSON.stringify(cibaMetadata({ backchannel_token_delivery_mode: mode })) });
+      assert.notEqual(r.code, 0, `mode ${mode} refused`);
+      assert.match(r.stderr + r.stdout, /backchannel_token_delivery_mode must be poll/);
+    }
+  });
+
+  test('a request waits for the person: authorization_pending, then slow_down when polled too fast', async () => {
+    const s = await started(srv, agent, { login_hint: 'alice', binding_message: 'Pay 120 EUR to ACME' });
+    assert.match(s.auth_req_id, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(s.expires_in, 300);
+    assert.equal(s.interval, 5);
+    assert.equal(s.request.subject, 'alice');
+    assert.equal(s.request.status, 'pending');
+    assert.equal(s.request.binding_message, 'Pay 120 EUR to ACME');
+    assert.equal(s.request.scope, 'openid payments');
+    assertOAuthError(await poll(srv, agent, s.auth_req_id), 400, 'authorization_pending');
+    assertOAuthError(await poll(srv, agent, s.auth_req_id), 400, 'slow_down');
+    // the auth_req_id is stored as a hash only
+    assert.doesNotMatch(JSON.stringify(cliJson(srv, ['request', 'list'])), new RegExp(s.auth_req_id));
+  });
+
+  test('approved: tokens once, with the person, the scope, exactly the authorization_details and app.approval', async () => {
+    const s = await started(srv, agent, {
+      login_hint: 'alice', binding_message: 'Pay 120 EUR to ACME', authorization_details: JSON.stringify(PAYMENT),
+    });
+    assert.deepEqual(s.request.authorization_details, PAYMENT);
+    const d = cliJson(srv, ['request', 'approve', s.request.id, '--by', 'alice']);
+    assert.equal(d.status, 'approved');
+    const r = await poll(srv, agent, s.auth_req_id);
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.scope, 'openid payments');
+    const at = jwtParts(r.json.access_token).payload;
+    assert.equal(at.sub, 'alice');
+    assert.equal(at.client_id, agent.client_id);
+    assert.equal(at.scope, 'openid payments');
+    assert.deepEqual(at.authorization_details, PAYMENT);
+    assert.equal(at.app.approval, s.request.id);
+    const idt = jwtParts(r.json.id_token).payload;
+    assert.equal(idt.sub, 'alice');
+    assert.equal(idt.aud, agent.client_id);
+    // a second redemption is refused
+    assertOAuthError(await poll(srv, agent, s.auth_req_id), 400, 'invalid_grant');
+    const issued = auditEvents(srv).map(eventBody).filter((e) => eventType(e) === 'token.issued' && e.subject === 'alice');
+    assert.ok(issued.some((e) => JSON.stringify(e).includes(s.request.id)), 'token.issued references the approval');
+  });
+
+  test('single-use tokens: the first introspection is active, every later one inactive', async () => {
+    const s = await started(srv, agent, { login_hint: 'bob' });
+    cliJson(srv, ['request', 'approve', s.request.id, '--by', 'bob']);
+    const r = await poll(srv, agent, s.auth_req_id);
+    assert.equal(r.status, 200, show(r));
+    const first = await as(srv, agent, '/introspect', { token: r.json.access_token });
+    assert.equal(first.json.active, true, show(first));
+    assert.equal(first.json.app.approval, s.request.id);
+    for (let i = 0; i < 2; i++) {
+      const again = await as(srv, agent, '/introspect', { token: r.json.access_token });
+      assert.deepEqual(again.json, { active: false });
+    }
+  });
+
+  test('denied: access_denied, and no token later', async () => {
+    const s = await started(srv, agent, { login_hint: 'alice' });
+    cliJson(srv, ['request', 'deny', s.request.id, '--by', 'alice', '--note', 'not me']);
+    assertOAuthError(await poll(srv, agent, s.auth_req_id), 400, 'access_denied');
+  });
+
+  test('expired: expired_token', async () => {
+    const s = await started(srv, agent, { login_hint: 'alice', requested_expiry: '1' });
+    assert.equal(s.expires_in, 1);
+    await sleep(2100);
+    assertOAuthError(await poll(srv, agent, s.auth_req_id), 400, 'expired_token');
+    const r = srv.cli(['request', 'approve', s.request.id, '--by', 'alice']);
+    assert.notEqual(r.code, 0, 'an expired request cannot be approved');
+  });
+
+  test("another client's auth_req_id, an unknown one and a missing one are refused", async () => {
+    const s = await started(srv, agent, { login_hint: 'alice' });
+    cliJson(srv, ['request', 'approve', s.request.id, '--by', 'alice']);
+    assertOAuthError(await poll(srv, other, s.auth_req_id), 400, 'invalid_grant');
+    assertOAuthError(await poll(srv, agent, 'x'.repeat(43)), 400, 'invalid_grant');
+    assertOAuthError(await as(srv, agent, '/token', { grant_type: CIBA }), 400, 'invalid_request');
+    assertOAuthError(await poll(srv, plain, s.auth_req_id), 400, 'unauthorized_client');
+    // the rightful client still gets its tokens
+    const r = await poll(srv, agent, s.auth_req_id);
+    assert.equal(r.status, 200, show(r));
+  });
+
+  test('only the person asked (or an approver) may decide', async () => {
+    const s = await started(srv, agent, { login_hint: 'alice' });
+    const r = srv.cli(['request', 'approve', s.request.id, '--by', 'bob']);
+    assert.notEqual(r.code, 0, 'bob may not approve a request that asks alice');
+    assert.equal(cliJson(srv, ['request', 'list']).find((q) => q.id === s.request.id).status, 'pending');
+    assertOAuthError(await poll(srv, agent, s.auth_req_id), 400, 'authorization_pending');
+  });
+
+  test('id_token_hint names the person; a hint of another client or a forged one is refused', async () => {
+    const s = await started(srv, agent, { login_hint: 'bob' });
+    cliJson(srv, ['request', 'approve', s.request.id, '--by', 'bob']);
+    const idToken = (await poll(srv, agent, s.auth_req_id)).json.id_token;
+    const h = await started(srv, agent, { id_token_hint: idToken });
+    assert.equal(h.request.subject, 'bob');
+    assertOAuthError(await bcAuthorize(srv, other, { id_token_hint: idToken }), 400, 'invalid_request');
+    const [hd, pl] = idToken.split('.');
+    assertOAuthError(await bcAuthorize(srv, agent, { id_token_hint: `${hd}.${pl}.${'A'.repeat(86)}` }), 400, 'invalid_request');
+  });
+
+  test('every refusal of /bc-authorize, with nothing stored', async () => {
+    const before = cliJson(srv, ['request', 'list']).length;
+    const deep = JSON.stringify([{ type: 't', a: [[[[[[1]]]]]] }]);
+    const cases = [
+      [{ login_hint: 'alice', scope: undefined }, 'invalid_request'],
+      [{ login_hint: 'alice', scope: 'payments' }, 'invalid_scope'],
+      [{ login_hint: 'alice', scope: 'openid admin' }, 'invalid_scope'],
+      [{}, 'invalid_request'],
+      [{ login_hint: 'alice', id_token_hint: 'a.b.c' }, 'invalid_request'],
+      [{ login_hint_token: 'x' }, 'invalid_request'],
+      [{ login_hint: 'alice', request: 'a.b.c' }, 'invalid_request'],
+      [{ login_hint: 'alice', user_code: '1234' }, 'invalid_request'],
+      [{ login_hint: 'nobody' }, 'unknown_user_id'],
+      [{ login_hint: 'dora' }, 'unknown_user_id'],
+      [{ id_token_hint: 'not-a-jwt' }, 'invalid_request'],
+      [{ login_hint: 'alice', binding_message: 'x'.repeat(129) }, 'invalid_binding_message'],
+      [{ login_hint: 'alice', binding_message: 'line\nbreak' }, 'invalid_binding_message'],
+      [{ login_hint: 'alice', binding_message: '' }, 'invalid_binding_message'],
+      [{ login_hint: 'alice', requested_expiry: '0' }, 'invalid_request'],
+      [{ login_hint: 'alice', requested_expiry: '-5' }, 'invalid_request'],
+      [{ login_hint: 'alice', requested_expiry: 'soon' }, 'invalid_request'],
+      [{ login_hint: 'alice', requested_expiry: '601' }, 'invalid_request'],
+      [{ login_hint: 'alice', authorization_details: 'not json' }, 'invalid_authorization_details'],
+      [{ login_hint: 'alice', authorization_details: '{"type":"x"}' }, 'invalid_authorization_details'],
+      [{ login_hint: 'alice', authorization_details: '[]' }, 'invalid_authorization_details'],
+      [{ login_hint: 'alice', authorization_details: '[{"actions":["read"]}]' }, 'invalid_authorization_details'],
+      [{ login_hint: 'alice', authorization_details: '[{"type":42}]' }, 'invalid_authorization_details'],
+      [{ login_hint: 'alice', authorization_details: '[{"type":""}]' }, 'invalid_authorization_details'],
+      [{ login_hint: 'alice', authorization_details: '["payment"]' }, 'invalid_authorization_details'],
+      [{ login_hint: 'alice', authorization_details: '[{"type":"a","type":"b"}]' }, 'invalid_authorization_details'],
+      [{ login_hint: 'alice', authorization_details: deep }, 'invalid_authorization_details'],
+      [{ login_hint: 'alice', authorization_details: JSON.stringify([{ type: 'x', pad: 'p'.repeat(9000) }]) }, 'invalid_authorization_details'],
+      [{ login_hint: 'alice', authorization_details: JSON.stringify(Array.from({ length: 17 }, () => ({ type: 'x' }))) }, 'invalid_authorization_details'],
+    ];
+    for (const [fields, error] of cases) {
+      const f = { scope: 'openid payments', ...fields };
+      if (f.scope === undefined) delete f.scope;
+      const r = await as(srv, agent, '/bc-authorize', f);
+      assertOAuthError(r, 400, error);
+      assert.equal(r.json.auth_req_id, undefined);
+    }
+    assertOAuthError(await bcAuthorize(srv, plain, { login_hint: 'alice' }), 400, 'unauthorized_client');
+    const noAuth = await post(srv, '/bc-authorize', { client_id: agent.client_id, scope: 'openid payments', login_hint: 'alice' });
+    assertOAuthError(noAuth, 401, 'invalid_client');
+    const wrong = await post(srv, '/bc-authorize', { scope: 'openid payments', login_hint: 'alice' },
+      { headers: { authorization: basic(agent.client_id, 'wrong-secret') } });
+    assertOAuthError(wrong, 401, 'invalid_client');
+    assert.equal(cliJson(srv, ['request', 'list']).length, before, 'no refused request is stored');
+    const refused = auditEvents(srv).map(eventBody).filter((e) => eventType(e) === 'ciba.refused');
+    assert.ok(refused.length >= cases.length, 'each refusal is audited');
+  });
+});
