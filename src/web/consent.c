@@ -98,8 +98,8 @@ static mdt_rc scope_item(mdt_env *env, mdt_req *req, const char *name, mdt_buf *
                                              : mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
 }
 
-static mdt_rc scope_list(mdt_env *env, mdt_req *req, const char *scope, const char **html,
-                         mdt_err *err)
+mdt_rc mdt_web_scope_list(mdt_env *env, mdt_req *req, const char *scope, const char **html,
+                          mdt_err *err)
 {
     mdt_buf b;
     mdt_rc rc = MDT_OK;
@@ -190,7 +190,7 @@ static void render(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_ses
     mdt_err err = {0};
 
     if (mdt_web_csrf_issue(env, req, resp, s, "consent", &csrf, &err) != MDT_OK ||
-        scope_list(env, req, p->scope, &scopes, &err) != MDT_OK) {
+        mdt_web_scope_list(env, req, p->scope, &scopes, &err) != MDT_OK) {
         fault(resp, &err, "The service could not show this request.");
         return;
     }
