@@ -12,6 +12,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
+import * as oidc from 'openid-client';
+
 import { createUsers, FAST_ARGON2 } from './lib/authz.mjs';
 import {
   as, bcAuthorize, CIBA, cibaMetadata, PAYMENT, poll, started,
@@ -92,6 +94,26 @@ describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 
     assertOAuthError(await poll(srv, agent, s.auth_req_id), 400, 'invalid_grant');
     const issued = auditEvents(srv).map(eventBody).filter((e) => eventType(e) === 'token.issued' && e.subject === 'alice');
     assert.ok(issued.some((e) => JSON.stringify(e).includes(s.request.id)), 'token.issued references the approval');
+  });
+
+  test('openid-client (a certified relying party) runs the flow: initiate, wait, tokens with a valid ID token', async () => {
+    const config = await oidc.discovery(new URL(srv.issuer), agent.client_id, undefined,
+      oidc.ClientSecretBasic(agent.client_secret), { execute: [oidc.allowInsecureRequests] });
+    const known = new Set(cliJson(srv, ['request', 'list']).map((q) => q.id));
+    const started_ = await oidc.initiateBackchannelAuthentication(config, {
+      scope: 'openid payments', login_hint: 'alice', binding_message: 'Pay 5 EUR',
+      authorization_details: JSON.stringify(PAYMENT),
+    });
+    const req = cliJson(srv, ['request', 'list']).find((q) => !known.has(q.id));
+    assert.equal(req.binding_message, 'Pay 5 EUR');
+    cliJson(srv, ['request', 'approve', req.id, '--by', 'alice']);
+    const tokens = await oidc.pollBackchannelAuthenticationGrant(config, started_,
+      undefined, { signal: AbortSignal.timeout(30_000) });
+    assert.equal(tokens.claims().sub, 'alice');
+    assert.equal(tokens.claims().aud, agent.client_id);
+    const at = jwtParts(tokens.access_token).payload;
+    assert.deepEqual(at.authorization_details, PAYMENT);
+    assert.equal(at.app.approval, req.id);
   });
 
   test('single-use tokens: the first introspection is active, every later one inactive', async () => {
