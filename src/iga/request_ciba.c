@@ -48,9 +48,17 @@ mdt_rc mdt_ciba_start(mdt_env *env, mdt_ctx *ctx, const mdt_ciba_ask *ask, mdt_a
     if (mdt_random_b64url(&env->rng, MDT_CIBA_ID_BYTES, id) != MDT_OK)
         return mdt_fail(err, MDT_ERR_CRYPTO, "cannot generate an auth_req_id");
     mdt_sha256(id, strlen(id), hash);
-    if ((rc = mdt_request_create(env, ctx, &r, a, &rec.request_id, err)) != MDT_OK ||
-        (rc = mdt_store_ciba_insert(env->store, hash, &rec, err)) != MDT_OK)
+    if ((rc = mdt_request_create(env, ctx, &r, a, &rec.request_id, err)) != MDT_OK)
         return rc;
+    if ((rc = mdt_store_ciba_insert(env->store, hash, &rec, err)) != MDT_OK) {
+        /* nobody could ever poll it: close it rather than offer it to the person */
+        mdt_request_rec closed;
+        mdt_rc closing = mdt_store_request_decide(env->store, rec.request_id, "denied",
+                                                  mdt_ctx_actor(ctx), "could not be stored",
+                                                  ctx->now, a, &closed, NULL);
+        (void)closing; /* if this fails too, the request expires by itself */
+        return rc;
+    }
     if (!(*auth_req_id = mdt_arena_strdup(a, id)))
         return mdt_iga__nomem(err);
     return MDT_OK;
@@ -113,8 +121,8 @@ mdt_rc mdt_ciba_poll(mdt_env *env, mdt_ctx *ctx, const char *auth_req_id, const 
     return rc;
 }
 
-/* What approvers are shown beside the request's own fields: nothing more
- * (the binding message and authorization_details are the request's). */
+/* Approvers are shown the request's own fields (scope, binding_message,
+ * authorization_details): no describe hook. */
 const mdt_request_type mdt_iga__request_ciba = {
     .name = MDT_CIBA_REQUEST_TYPE,
     .owner_may_decide = false,

@@ -3,7 +3,6 @@
 #include "oauth/authorization_details.h"
 
 #include <jansson.h>
-#include <stdlib.h>
 #include <string.h>
 
 static mdt_rc bad(mdt_err *err, const char *msg)
@@ -46,7 +45,6 @@ mdt_rc mdt_authorization_details_check(const char *text, mdt_arena *a, const cha
 {
     size_t len = text ? strlen(text) : 0, i;
     json_t *doc, *item;
-    char *dumped = NULL;
     mdt_rc rc = MDT_OK;
 
     *out = NULL;
@@ -62,11 +60,10 @@ mdt_rc mdt_authorization_details_check(const char *text, mdt_arena *a, const cha
         if (rc == MDT_OK && (!json_is_object(item) || !type_ok(item)))
             rc = bad(err, "each authorization_details object needs a string type");
     }
-    if (rc == MDT_OK && !(dumped = json_dumps(doc, JSON_COMPACT)))
+    /* the text as sent: a number keeps its digits (re-encoding a real
+     * would print 3.14159 as 3.1415899999999999) */
+    if (rc == MDT_OK && !(*out = mdt_arena_strdup(a, text)))
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if (rc == MDT_OK && !(*out = mdt_arena_strdup(a, dumped)))
-        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    free(dumped);
     json_decref(doc);
     return rc;
 }

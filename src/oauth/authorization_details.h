@@ -13,8 +13,8 @@
 #define MDT_AUTHZ_DETAILS_MAX_DEPTH 6    /* nesting, the array being 1 */
 #define MDT_AUTHZ_DETAILS_TYPE_MAX 256   /* bytes of a type */
 
-/* Checks text (NUL-terminated) and returns it as compact JSON text in *out
- * (in a): a non-empty array of at most MDT_AUTHZ_DETAILS_MAX_ITEMS objects,
+/* Checks text (NUL-terminated) and returns it unchanged in *out (in a),
+ * so that the token carries the very text that was shown: a non-empty array of at most MDT_AUTHZ_DETAILS_MAX_ITEMS objects,
  * each with a non-empty string "type", no duplicate member names, nesting
  * and size within the limits above. MDT_ERR_INVALID_AUTHORIZATION_DETAILS
  * otherwise. Pure. */

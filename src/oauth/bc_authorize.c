@@ -8,6 +8,7 @@
  * decides in /approvals; the client gets {auth_req_id, expires_in,
  * interval} and polls /token (grant_ciba.c). Errors as CIBA §13. Audited:
  * ciba.requested, ciba.refused, client.auth_failed. */
+#include <jansson.h>
 #include <string.h>
 
 #include "iga/ciba.h"
@@ -35,14 +36,18 @@ static void refuse(mdt_req *req, mdt_resp *resp, const char *client_id, const md
           mdt_arena_printf(req->arena, "%s: %s", mdt_rc_name(err->rc), mdt_err_audit_text(err)));
 }
 
-/* CIBA §7.1: printable text, no control characters, bounded. */
+/* CIBA §7.1: printable UTF-8 text, no control characters, bounded. */
 static mdt_rc check_binding_message(const char *m, mdt_err *err)
 {
     size_t n = strlen(m);
+    json_t *utf8 = json_stringn(m, n); /* NULL unless valid UTF-8 */
 
+    json_decref(utf8);
     if (n == 0 || n > BINDING_MESSAGE_MAX)
         return mdt_fail(err, MDT_ERR_INVALID_BINDING_MESSAGE,
                         "binding_message must be 1 to 128 bytes");
+    if (!utf8)
+        return mdt_fail(err, MDT_ERR_INVALID_BINDING_MESSAGE, "binding_message must be UTF-8 text");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)m[i];
         if (c < 0x20 || c == 0x7f)

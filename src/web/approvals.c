@@ -14,6 +14,7 @@
  * Audited: request.approved, request.denied (by the service),
  * approval.refused. */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,18 @@ static const char *type_text(const char *type)
     return type;
 }
 
+/* A number as its shortest text that reads back as the same double (15
+ * significant digits when they suffice, else 17), not JSON's 17 always. */
+static mdt_rc real_html(mdt_buf *b, double d)
+{
+    char text[40];
+
+    snprintf(text, sizeof(text), "%.15g", d);
+    if (strtod(text, NULL) != d)
+        snprintf(text, sizeof(text), "%.17g", d);
+    return mdt_buf_adds(b, text);
+}
+
 /* A JSON value as HTML: objects as <dl>, arrays as <ul>, strings as text,
  * other scalars (and what nests deeper than SHOWN_DEPTH_MAX) as JSON text.
  * Everything from the value is escaped. */
@@ -103,6 +116,8 @@ static mdt_rc value_html(mdt_buf *b, json_t *v, int depth)
 
     if (json_is_string(v))
         return mdt_html_escape(b, json_string_value(v));
+    if (json_is_real(v))
+        return real_html(b, json_real_value(v));
     if (depth >= SHOWN_DEPTH_MAX || !(json_is_object(v) || json_is_array(v))) {
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!text)

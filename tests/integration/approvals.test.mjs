@@ -69,9 +69,10 @@ describe('the approvals inbox', { timeout: 180_000 }, () => {
     const detail = item.locator('.authorization-detail');
     assert.equal(await detail.count(), 1);
     const dt = await detail.innerText();
-    for (const want of ['payment_initiation', 'EUR', '120.00', 'ACME <Inc> & "Co"', 'initiate']) {
+    for (const want of ['payment_initiation', 'EUR', '120.00', 'ACME <Inc> & "Co"', 'initiate', '0.1', '1.0865']) {
       assert.ok(dt.includes(want), `the action shows ${want}: ${dt}`);
     }
+    assert.doesNotMatch(dt, /0\.1000000|1\.08649999/, 'numbers are shown as sent');
     // values are text, never markup
     assert.equal(await item.locator('inc, now').count(), 0);
     assert.ok(await item.locator('.expires time').getAttribute('datetime'));

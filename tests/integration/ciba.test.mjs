@@ -86,6 +86,8 @@ describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 
     assert.equal(at.client_id, agent.client_id);
     assert.equal(at.scope, 'openid payments');
     assert.deepEqual(at.authorization_details, PAYMENT);
+    assert.match(Buffer.from(r.json.access_token.split('.')[1], 'base64url').toString(),
+      /"fee":0\.1,"exchangeRate":1\.0865/, 'the token carries the numbers as sent');
     assert.equal(at.app.approval, s.request.id);
     const idt = jwtParts(r.json.id_token).payload;
     assert.equal(idt.sub, 'alice');
@@ -194,6 +196,7 @@ describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 
       [{ login_hint: 'alice', binding_message: 'x'.repeat(129) }, 'invalid_binding_message'],
       [{ login_hint: 'alice', binding_message: 'line\nbreak' }, 'invalid_binding_message'],
       [{ login_hint: 'alice', binding_message: '' }, 'invalid_binding_message'],
+      ['binding_message=%FF%FEbad', 'invalid_binding_message'],
       [{ login_hint: 'alice', requested_expiry: '0' }, 'invalid_request'],
       [{ login_hint: 'alice', requested_expiry: '-5' }, 'invalid_request'],
       [{ login_hint: 'alice', requested_expiry: 'soon' }, 'invalid_request'],
@@ -211,8 +214,9 @@ describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 
       [{ login_hint: 'alice', authorization_details: JSON.stringify(Array.from({ length: 17 }, () => ({ type: 'x' }))) }, 'invalid_authorization_details'],
     ];
     for (const [fields, error] of cases) {
-      const f = { scope: 'openid payments', ...fields };
+      let f = { scope: 'openid payments', ...fields };
       if (f.scope === undefined) delete f.scope;
+      if (typeof fields === 'string') f = `scope=openid&login_hint=alice&${fields}`; // raw bytes
       const r = await as(srv, agent, '/bc-authorize', f);
       assertOAuthError(r, 400, error);
       assert.equal(r.json.auth_req_id, undefined);

@@ -7,7 +7,7 @@ import { cliJson } from './server.mjs';
 
 export const CIBA = 'urn:openid:params:grant-type:ciba';
 export const PAYMENT = [{ type: 'payment_initiation', instructedAmount: { currency: 'EUR', amount: '120.00' },
-  creditorName: 'ACME <Inc> & "Co"', actions: ['initiate'] }];
+  creditorName: 'ACME <Inc> & "Co"', actions: ['initiate'], fee: 0.1, exchangeRate: 1.0865 }];
 
 export function cibaMetadata(overrides = {}) {
   return {
