@@ -15,6 +15,7 @@ import { createUsers, FAST_ARGON2, PASSWORD, signedIn } from './lib/authz.mjs';
 import { csrfOf, launchBrowser, screenshot, submitLogin } from './lib/browser.mjs';
 import { cibaMetadata, PAYMENT, poll, started } from './lib/ciba.mjs';
 import { assertOAuthError, auditEvents, eventBody, eventType, jwtParts, show } from './lib/oauth.mjs';
+import { assertRegistered, register } from './lib/register.mjs';
 import { cliJson, createClient, createScope, sleep, startServer } from './lib/server.mjs';
 
 describe('the approvals inbox', { timeout: 180_000 }, () => {
@@ -25,7 +26,7 @@ describe('the approvals inbox', { timeout: 180_000 }, () => {
   const statusOf = (id) => cliJson(srv, ['request', 'list']).find((q) => q.id === id);
 
   before(async () => {
-    srv = await startServer({ config: { users: FAST_ARGON2 } });
+    srv = await startServer({ config: { users: FAST_ARGON2, registration: { open: 'true', rate_per_source: 1000 } } });
     createScope(srv, 'payments', { description: 'Make payments from your account' });
     createUsers(srv, ['alice', 'bob', 'olivia']);
     const r = srv.cli(['user', 'create', 'carol', '--role', 'approver', '--password-stdin'], { input: `${PASSWORD}\n` });
@@ -164,5 +165,31 @@ describe('the approvals inbox', { timeout: 180_000 }, () => {
     assert.ok(html.includes(s.request.id), 'carol (approver) sees a request that asks bob');
     const alice = await signedIn(srv, 'alice');
     assert.ok(!(await (await alice.fetch(`${srv.url}/approvals`)).text()).includes(s.request.id));
+  });
+
+  test('a pending registration waits in the inbox of approvers, with what its approval approves', async () => {
+    const reg = assertRegistered(await register(srv, { client_name: 'Night <batch>', grant_types: ['client_credentials'],
+      scope: 'payments' }), 'pending');
+    const pending = cliJson(srv, ['request', 'list', '--status', 'pending']).find((q) => q.client_id === reg.client_id);
+    assert.equal(pending.type, 'registration');
+    const alice = await signedIn(srv, 'alice');
+    assert.ok(!(await (await alice.fetch(`${srv.url}/approvals`)).text()).includes(pending.id), 'not for alice');
+    const jar = await signedIn(srv, 'carol');
+    const html = await (await jar.fetch(`${srv.url}/approvals`)).text();
+    const item = html.slice(html.indexOf(`id="${pending.id}"`), html.indexOf('</section>', html.indexOf(`id="${pending.id}"`)));
+    assert.ok(item.length > 0, 'carol (approver) sees the registration');
+    assert.match(item, /Night &lt;batch&gt;/);
+    assert.match(item, /client-verified">no/);
+    assert.match(item, /<h3>Details<\/h3>/);
+    assert.match(item, /client_credentials/);
+    const r = await jar.fetch(`${srv.url}/approvals`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf_token: csrfOf(html), request: pending.id, decision: 'allow', note: 'checked' }).toString(),
+    });
+    assert.equal(r.status, 200, await r.text());
+    assert.equal(cliJson(srv, ['client', 'show', reg.client_id]).status, 'active');
+    const decided = statusOf(pending.id);
+    assert.equal(decided.decided_by, 'carol');
+    assert.equal(decided.note, 'checked');
   });
 });
