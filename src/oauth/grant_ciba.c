@@ -76,6 +76,7 @@ mdt_rc mdt_grant_ciba(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
     out->scope = g.scope;
     out->subject = g.sub;
     out->approval = r.id;
+    out->authorization_details = r.authorization_details;
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK)
         return rc;
     return issue_id_token(env, req, &g, out, err);

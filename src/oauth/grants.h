@@ -14,6 +14,7 @@ typedef struct {
     const char *refresh_token; /* oauth/refresh.h; NULL when none is issued */
     const char *id_token;      /* OpenID Connect (oauth/id_token.h); NULL when none */
     const char *approval;      /* the approval request behind the grant (audited); NULL */
+    const char *authorization_details; /* RFC 9396 §7: JSON array text granted; NULL */
 } mdt_grant_result;
 
 typedef mdt_rc (*mdt_grant_fn)(mdt_env *env, mdt_req *req, const mdt_client_authn *who,

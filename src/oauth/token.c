@@ -83,6 +83,20 @@ static mdt_rc add_token_member(mdt_buf *body, const char *name, const char *valu
     return mdt_buf_adds(body, "}");
 }
 
+/* RFC 9396 §7: authorization_details (JSON array text, validated) joins the
+ * token response object as JSON. */
+static mdt_rc add_json_member(mdt_buf *body, const char *name, const char *json)
+{
+    mdt_rc rc;
+
+    if (!json)
+        return MDT_OK;
+    body->len--; /* reopen the object, as add_issued_type does */
+    if ((rc = mdt_buf_addf(body, ",\"%s\":", name)) != MDT_OK || (rc = mdt_buf_adds(body, json)) != MDT_OK)
+        return rc;
+    return mdt_buf_adds(body, "}");
+}
+
 static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
                    const mdt_grant_result *r)
 {
@@ -95,6 +109,7 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         add_issued_type(&resp->body, r->issued_token_type) != MDT_OK ||
         add_token_member(&resp->body, "refresh_token", r->refresh_token) != MDT_OK ||
         add_token_member(&resp->body, "id_token", r->id_token) != MDT_OK ||
+        add_json_member(&resp->body, "authorization_details", r->authorization_details) != MDT_OK ||
         mdt_buf_addf(&b, "{\"grant_type\":\"%s\",\"jti\":\"%s\",\"format\":\"%s\",\"expires_in\":%lld,\"scope\":",
                      grant, r->token.jti, r->token.opaque ? "opaque" : "jwt",
                      (long long)r->token.expires_in) != MDT_OK ||

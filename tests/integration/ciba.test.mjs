@@ -32,7 +32,7 @@ describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 
   before(async () => {
     srv = await startServer({ config: { users: FAST_ARGON2, ciba: { single_use_tokens: 'true', max_expiry: '10m' } } });
     createScope(srv, 'payments', { description: 'Make payments from your account' });
-    createUsers(srv, ['alice', 'bob', 'olivia', 'dora']);
+    createUsers(srv, ['alice', 'bob', 'olivia', 'dora', 'erin']);
     assert.equal(srv.cli(['user', 'disable', 'dora']).code, 0);
     agent = createClient(srv, cibaMetadata());
     other = createClient(srv, cibaMetadata({ client_name: 'Other agent' }));
@@ -81,6 +81,7 @@ describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 
     const r = await poll(srv, agent, s.auth_req_id);
     assert.equal(r.status, 200, show(r));
     assert.equal(r.json.scope, 'openid payments');
+    assert.deepEqual(r.json.authorization_details, PAYMENT, 'RFC 9396 §7: the token response says what was granted');
     const at = jwtParts(r.json.access_token).payload;
     assert.equal(at.sub, 'alice');
     assert.equal(at.client_id, agent.client_id);
@@ -123,6 +124,7 @@ describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 
     cliJson(srv, ['request', 'approve', s.request.id, '--by', 'bob']);
     const r = await poll(srv, agent, s.auth_req_id);
     assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.authorization_details, undefined, 'none asked, none in the response');
     const first = await as(srv, agent, '/introspect', { token: r.json.access_token });
     assert.equal(first.json.active, true, show(first));
     assert.equal(first.json.app.approval, s.request.id);
@@ -157,6 +159,14 @@ describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 
     // the rightful client still gets its tokens
     const r = await poll(srv, agent, s.auth_req_id);
     assert.equal(r.status, 200, show(r));
+  });
+
+  test('a person disabled after approving gets no token: invalid_grant', async () => {
+    const s = await started(srv, agent, { login_hint: 'erin' });
+    cliJson(srv, ['request', 'approve', s.request.id, '--by', 'erin']);
+    assert.equal(srv.cli(['user', 'disable', 'erin']).code, 0);
+    const r = await poll(srv, agent, s.auth_req_id);
+    assertOAuthError(r, 400, 'invalid_grant');
   });
 
   test('only the person asked (or an approver) may decide', async () => {
