@@ -9,6 +9,7 @@
  * interval} and polls /token (grant_ciba.c). Errors as CIBA §13. Audited:
  * ciba.requested, ciba.refused, client.auth_failed. */
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "iga/ciba.h"
@@ -104,9 +105,12 @@ static mdt_rc read_hint(mdt_env *env, mdt_req *req, const mdt_client *c, const c
     if (strlen(ih) > MDT_ID_TOKEN_HINT_MAX)
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "id_token_hint is too long");
     rc = mdt_id_token_hint_verify(env, req->now, req->arena, ih, &aud, user, err);
-    if (rc != MDT_OK && !mdt_rc_is_server_fault(rc))
+    if (rc != MDT_OK && !mdt_rc_is_server_fault(rc)) {
+        char why[sizeof(err->detail)];
+        snprintf(why, sizeof(why), "%s", mdt_err_text(err)); /* err is written below */
         return mdt_failf(err, MDT_ERR_INVALID_REQUEST, "id_token_hint is not an ID token of ours",
-                         "%s", mdt_err_text(err));
+                         "%s", why);
+    }
     if (rc == MDT_OK && !mdt_str_eq(aud, c->client_id))
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "id_token_hint was issued to another client");
     return rc;
