@@ -31,6 +31,7 @@
 #define APPROVALS_PATH "/approvals"
 #define APPROVALS_ID_MAX 64 /* bytes of a submitted request id */
 #define SHOWN_DEPTH_MAX 8   /* nesting rendered as lists; deeper: JSON text */
+#define APPROVALS_SHOWN_MAX 50 /* items on one page, oldest first (a page has a size cap) */
 
 static const char page_tpl[] =
     "<p class=\"lead\">Requests that wait for your decision.</p>\n"
@@ -286,8 +287,13 @@ static mdt_rc items(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_se
     if ((rc = mdt_web_csrf_issue(env, req, resp, s, "approvals", &csrf, err)) != MDT_OK)
         return rc;
     mdt_buf_init(&b, MDT_WEB_PAGE_MAX);
-    for (size_t i = 0; i < n && rc == MDT_OK; i++)
+    for (size_t i = 0; i < n && i < APPROVALS_SHOWN_MAX && rc == MDT_OK; i++)
         rc = item(env, req, &list[i], csrf, &b, err);
+    if (rc == MDT_OK && n > APPROVALS_SHOWN_MAX &&
+        mdt_buf_addf(&b, "<p class=\"more\">%zu more wait after these: decide these first, or "
+                         "use <code>mandate request list</code>.</p>\n",
+                     n - APPROVALS_SHOWN_MAX) != MDT_OK)
+        rc = nomem(err);
     *html = rc == MDT_OK ? mdt_arena_strndup(req->arena, b.data ? b.data : "", b.len) : NULL;
     mdt_buf_free(&b);
     if (rc == MDT_OK && !*html)

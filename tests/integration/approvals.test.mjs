@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { createUsers, FAST_ARGON2, PASSWORD, signedIn } from './lib/authz.mjs';
 import { csrfOf, launchBrowser, screenshot, submitLogin } from './lib/browser.mjs';
-import { cibaMetadata, PAYMENT, poll, started } from './lib/ciba.mjs';
+import { bcAuthorize, cibaMetadata, PAYMENT, poll, started } from './lib/ciba.mjs';
 import { assertOAuthError, auditEvents, eventBody, eventType, jwtParts, show } from './lib/oauth.mjs';
 import { assertRegistered, register } from './lib/register.mjs';
 import { cliJson, createClient, createScope, sleep, startServer } from './lib/server.mjs';
@@ -28,7 +28,7 @@ describe('the approvals inbox', { timeout: 180_000 }, () => {
   before(async () => {
     srv = await startServer({ config: { users: FAST_ARGON2, registration: { open: 'true', rate_per_source: 1000 } } });
     createScope(srv, 'payments', { description: 'Make payments from your account' });
-    createUsers(srv, ['alice', 'bob', 'olivia']);
+    createUsers(srv, ['alice', 'bob', 'olivia', 'frank']);
     const r = srv.cli(['user', 'create', 'carol', '--role', 'approver', '--password-stdin'], { input: `${PASSWORD}\n` });
     assert.equal(r.code, 0, r.stderr);
     agent = createClient(srv, cibaMetadata());
@@ -191,5 +191,18 @@ describe('the approvals inbox', { timeout: 180_000 }, () => {
     const decided = statusOf(pending.id);
     assert.equal(decided.decided_by, 'carol');
     assert.equal(decided.note, 'checked');
+  });
+
+  test('a long inbox shows the oldest 50 and says how many more wait', async () => {
+    for (let i = 0; i < 51; i++) { // bounded: 51 requests
+      const r = await bcAuthorize(srv, agent, { login_hint: 'frank', binding_message: `item ${i}` });
+      assert.equal(r.status, 200, show(r));
+    }
+    const jar = await signedIn(srv, 'frank');
+    const r = await jar.fetch(`${srv.url}/approvals`);
+    assert.equal(r.status, 200);
+    const html = await r.text();
+    assert.equal(html.match(/<section class="approval"/g).length, 50);
+    assert.match(html, /1 more wait after these/);
   });
 });
