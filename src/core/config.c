@@ -305,6 +305,19 @@ static const cfg_key keys[] = {
              "`webhook.dropped`)."},
     {"api_keys", "token_ttl", K_DURATION, AT(api_key_token_ttl), .min = 1, .max = 86400,
      .def = "5m", .desc = "Lifetime of the access token exchanged for an API key."},
+    {"ciba", "expiry", K_DURATION, AT(ciba_expiry), .min = 10, .max = 86400, .def = "5m",
+     .desc = "How long a CIBA backchannel authentication request (`/bc-authorize`) waits for the "
+             "person's decision when the client gives no `requested_expiry`."},
+    {"ciba", "max_expiry", K_DURATION, AT(ciba_max_expiry), .min = 10, .max = 86400 * 7,
+     .def = "1h", .desc = "Longest `requested_expiry` a client may ask for at `/bc-authorize`; "
+                          "more is refused (`invalid_request`)."},
+    {"ciba", "interval", K_DURATION, AT(ciba_interval), .min = 1, .max = 600, .def = "5s",
+     .desc = "Seconds a CIBA client must wait between two polls of `/token`; a faster poll is "
+             "answered `slow_down`."},
+    {"ciba", "single_use_tokens", K_BOOL, AT(ciba_single_use_tokens), .def = "false",
+     .desc = "Access tokens issued by the CIBA grant are usable once: the first introspection "
+             "(or other use at this server) finds them active, every later one inactive, on "
+             "every node."},
     {"web", "session_idle", K_DURATION, AT(session_idle), .min = 60, .max = 86400 * 30,
      .def = "30m", .desc = "A person's web session ends after this long without a request."},
     {"web", "session_max", K_DURATION, AT(session_max), .min = 60, .max = 86400 * 90,

@@ -103,6 +103,11 @@ typedef struct {
     int64_t webhooks_retry_max;        /* longest wait between two attempts */
     int64_t webhooks_retry_for;        /* given up this long after the event */
     int64_t api_key_token_ttl;         /* lifetime of tokens exchanged for an API key */
+    /* [ciba] */
+    int64_t ciba_expiry;               /* a backchannel request waits this long by default */
+    int64_t ciba_max_expiry;           /* and at most this long (requested_expiry) */
+    int64_t ciba_interval;             /* seconds a client waits between polls */
+    bool ciba_single_use_tokens;       /* its access tokens are usable once */
     /* [web] */
     int64_t session_idle;              /* a web session ends after this long unused */
     int64_t session_max;               /* and at the latest this long after login */

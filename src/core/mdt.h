@@ -35,10 +35,15 @@ typedef enum {
     MDT_ERR_METHOD,
     MDT_ERR_CONFIG,
     MDT_ERR_VERIFY,   /* a signature, hash or chain did not verify */
-    /* RFC 8628 §3.5: the answers of a polled grant */
+    /* polling a decision (CIBA Core §11, RFC 8628 §3.5) and asking for one
+     * (CIBA Core §13, RFC 9396 §5) */
     MDT_ERR_AUTHORIZATION_PENDING,
     MDT_ERR_SLOW_DOWN,
     MDT_ERR_EXPIRED_TOKEN,
+    MDT_ERR_DENIED_BY_USER, /* access_denied at the token endpoint: 400, not 403 */
+    MDT_ERR_UNKNOWN_USER_ID,
+    MDT_ERR_INVALID_BINDING_MESSAGE,
+    MDT_ERR_INVALID_AUTHORIZATION_DETAILS,
     /* server faults */
     MDT_ERR_NOMEM,
     MDT_ERR_STORE,

@@ -49,6 +49,7 @@ struct field {
 static const char *const kinds[] = {"agent", "service", "web", "native", "cli", NULL};
 static const char *const tiers[] = {"low", "medium", "high", NULL};
 static const char *const formats[] = {"jwt", "opaque", NULL};
+static const char *const ciba_modes[] = {"poll", NULL}; /* CIBA §4: ping and push are not offered */
 
 /* Members the server assigns and stores with the metadata (self-registration);
  * never taken from input: validation drops them, updates keep them. */
@@ -418,7 +419,7 @@ static const field fields[] = {
      .msg = "grant_types must be a non-empty array of supported grant types (client_credentials, "
             "urn:ietf:params:oauth:grant-type:token-exchange, "
             "urn:ietf:params:oauth:grant-type:jwt-bearer, authorization_code, refresh_token, "
-            "urn:ietf:params:oauth:grant-type:device_code)"},
+            "urn:ietf:params:oauth:grant-type:device_code, urn:openid:params:grant-type:ciba)"},
     {.key = "response_types", .check = check_array, .max = 1, .dflt = "[]",
      .item = response_type_supported,
      .msg = "response_types must be [] or [\"code\"] (with the authorization_code grant)"},
@@ -449,6 +450,8 @@ static const field fields[] = {
      .msg = "tls_client_certificate_bound_access_tokens must be true or false"},
     {.key = "workload_identity", .check = check_workload,
      .msg = "workload_identity must be an object with a non-empty issuer and subject"},
+    {.key = "backchannel_token_delivery_mode", .check = check_enum, .values = ciba_modes,
+     .msg = "backchannel_token_delivery_mode must be poll (ping and push are not supported)"},
     {.key = "scope", .check = check_scope,
      .msg = "scope must be a space-separated list of scope names"},
     {.key = "redirect_uris", .check = check_array, .max = MDT_CLIENT_LIST_MAX,

@@ -226,6 +226,7 @@ extern const mdt_request_types mdt_iga__request_types;
 /* The types, one row each, defined beside the service they belong to. */
 extern const mdt_request_type mdt_iga__request_registration; /* registration.c */
 extern const mdt_request_type mdt_iga__request_device; /* request_device.c */
+extern const mdt_request_type mdt_iga__request_ciba;         /* request_ciba.c */
 
 /* The row of name in reg; NULL when unknown. */
 const mdt_request_type *mdt_iga__request_type_find(const mdt_request_types *reg,

@@ -48,6 +48,10 @@ static const mdt_grant_def grants[] = {
      * on /device; the device_code is consumed once, so a public client (a CLI) may poll */
     {.id = MDT_GRANT_ID_DEVICE_CODE, .name = MDT_GRANT_DEVICE_CODE, .advertised = true,
      .registrable = true, .needs_grant = true, .public_clients = true},
+    /* OpenID CIBA Core 1.0, poll mode (oauth/bc_authorize.c, oauth/grant_ciba.c): the
+     * person approves in /approvals; only a confidential client may ask (CIBA §7.1) */
+    {.id = MDT_GRANT_ID_CIBA, .name = MDT_GRANT_CIBA, .advertised = true, .registrable = true,
+     .needs_grant = true},
 };
 
 const mdt_grant_def *mdt_grants(size_t *n)

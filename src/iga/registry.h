@@ -39,11 +39,13 @@ typedef enum {
     MDT_GRANT_ID_AUTHORIZATION_CODE,
     MDT_GRANT_ID_REFRESH_TOKEN,
     MDT_GRANT_ID_DEVICE_CODE,
+    MDT_GRANT_ID_CIBA,
     MDT_GRANT_ID_COUNT
 } mdt_grant_id;
 
 #define MDT_GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
 #define MDT_GRANT_DEVICE_CODE "urn:ietf:params:oauth:grant-type:device_code"
+#define MDT_GRANT_CIBA "urn:openid:params:grant-type:ciba"
 #define MDT_TOKEN_TYPE_API_KEY "urn:mandate:token-type:api-key"
 #define MDT_TOKEN_TYPE_ACCESS_TOKEN "urn:ietf:params:oauth:token-type:access_token"
 #define MDT_TOKEN_TYPE_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"

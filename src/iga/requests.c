@@ -397,6 +397,50 @@ bool mdt_request_may_decide(mdt_env *env, mdt_ctx *ctx, const char *username,
     return mdt_iga__request_may_decide_in(&mdt_iga__request_types, env, ctx, username, r);
 }
 
+/* What t shows approvers of r beyond the record, as JSON object text in a;
+ * NULL when nothing. */
+static const char *shown_text(const mdt_request_type *t, mdt_env *env, const mdt_request_rec *r,
+                              mdt_arena *a)
+{
+    json_t *doc;
+    const char *text = NULL;
+
+    if (!t->describe || !(doc = json_object()))
+        return NULL;
+    t->describe(env, r, a, doc);
+    if (json_object_size(doc) == 0 || mdt_iga__dump(doc, a, &text, NULL) != MDT_OK)
+        text = NULL;
+    json_decref(doc);
+    return text;
+}
+
+mdt_rc mdt_request_list_for(mdt_env *env, mdt_ctx *ctx, const char *username, mdt_arena *a,
+                            mdt_request_item **out, size_t *n, mdt_err *err)
+{
+    const mdt_request_types *reg = &mdt_iga__request_types;
+    mdt_request_rec *list = NULL;
+    size_t total = 0, k = 0;
+    mdt_rc rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = mdt_store_request_list(env->store, a, &list, &total, err)) != MDT_OK)
+        return rc;
+    if (total && !(*out = mdt_arena_alloc(a, total * sizeof(**out))))
+        return nomem(err);
+    for (size_t i = 0; i < total; i++) {
+        const mdt_request_type *t = mdt_iga__request_type_find(reg, list[i].type);
+
+        /* the rule mdt_request_decide applies: routing, quorum votes, owner */
+        if (!t || !mdt_iga__request_may_decide_in(reg, env, ctx, username, &list[i]))
+            continue;
+        (*out)[k].rec = list[i];
+        (*out)[k++].shown = shown_text(t, env, &list[i], a);
+    }
+    *n = k;
+    return MDT_OK;
+}
+
 /* Why a decision could not be recorded: unknown, or no longer pending. */
 static mdt_rc not_pending(mdt_env *env, mdt_ctx *ctx, const char *id, mdt_arena *a, mdt_err *err)
 {

@@ -49,6 +49,20 @@ mdt_rc mdt_request_create(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, 
 mdt_rc mdt_request_list_json(mdt_env *env, mdt_ctx *ctx, const char *status, mdt_arena *a,
                              const char **json, mdt_err *err) MDT_WARN_UNUSED;
 
+/* A pending request one person may decide, with what its type shows
+ * approvers beyond the record (the describe hook: e.g. the metadata of a
+ * registration), as JSON object text; NULL when nothing. */
+typedef struct {
+    mdt_request_rec rec;
+    const char *shown;
+} mdt_request_item;
+
+/* The requests pending at ctx->now that username may decide, by the very
+ * rule mdt_request_decide applies, oldest first, into *out (n of them, in
+ * a). An unknown or disabled user gets none. */
+mdt_rc mdt_request_list_for(mdt_env *env, mdt_ctx *ctx, const char *username, mdt_arena *a,
+                            mdt_request_item **out, size_t *n, mdt_err *err) MDT_WARN_UNUSED;
+
 /* Approves or denies a pending request. by: the deciding user (NULL: the
  * environment's actor, e.g. the operator at the command line, whose
  * decision is final whatever the routing), who must exist, be active and be

@@ -129,6 +129,10 @@ static mdt_rc metadata(const char *iss, const char *alg, bool cimd, mdt_buf *b)
     /* RFC 8628 §4 (device.c) */
     if ((rc = mdt_buf_addf(b, ",\"device_authorization_endpoint\":\"%s/device_authorization\"",
                            iss)))
+    /* CIBA, poll mode only (bc_authorize.c, grant_ciba.c) */
+    if ((rc = mdt_buf_addf(b, ",\"backchannel_authentication_endpoint\":\"%s/bc-authorize\""
+                              ",\"backchannel_token_delivery_modes_supported\":[\"poll\"]"
+                              ",\"backchannel_user_code_parameter_supported\":false", iss)))
         return rc;
     if ((rc = oidc_metadata(iss, alg, b)) != MDT_OK)
         return rc;

@@ -8,6 +8,8 @@
 void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* OpenID Connect UserInfo (userinfo.c), GET and POST. */
 void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /bc-authorize: CIBA backchannel authentication (bc_authorize.c). */
+void mdt_handle_bc_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_introspect(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_revoke(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_jwks(mdt_env *env, mdt_req *req, mdt_resp *resp);

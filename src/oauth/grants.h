@@ -16,6 +16,8 @@ typedef struct {
     const char *audience;      /* an ID-JAG's aud, for the audit event; NULL otherwise */
     const char *audit;         /* JSON members (no braces) added to the data of the token's
                                   audit event, issued or refused; NULL when none */
+    const char *approval;      /* the approval request behind the grant (audited); NULL */
+    const char *authorization_details; /* RFC 9396 §7: JSON array text granted; NULL */
 } mdt_grant_result;
 
 typedef mdt_rc (*mdt_grant_fn)(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
@@ -84,6 +86,11 @@ mdt_rc mdt_exchange_delegation_jwt(mdt_env *env, mdt_req *req, const mdt_client_
  * mapped to a subject and scopes by the claim rules of [jwt_bearer] issuers. */
 mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                             mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* OpenID CIBA Core 1.0, poll mode (grant_ciba.c): redeems an approved
+ * auth_req_id from /bc-authorize once; sub is the person who approved. */
+mdt_rc mdt_grant_ciba(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                      mdt_grant_result *out, mdt_err *err) MDT_WARN_UNUSED;
 
 /* Shared protocol checks, pure functions of their inputs. */
 /* Narrows a requested scope string to the client's entitlements. NULL

@@ -101,6 +101,8 @@ void mdt_handle_introspect(mdt_env *env, mdt_req *req, mdt_resp *resp)
     }
     rc = mdt_token_inspect(env, req->arena, token, req->now, &ti, &err);
     if (rc == MDT_OK && may_see(&who.client, ti.claims))
+        rc = mdt_token_use_once(env, &ti, &err); /* [ciba] single_use_tokens */
+    if (rc == MDT_OK && may_see(&who.client, ti.claims))
         answer(resp, ti.claims);
     else if (rc == MDT_OK || rc == MDT_ERR_INVALID_TOKEN)
         answer(resp, NULL);

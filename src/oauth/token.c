@@ -14,6 +14,7 @@ static const mdt_grant_fn handlers[MDT_GRANT_ID_COUNT] = {
     [MDT_GRANT_ID_AUTHORIZATION_CODE] = mdt_grant_authorization_code,
     [MDT_GRANT_ID_REFRESH_TOKEN] = mdt_grant_refresh_token,
     [MDT_GRANT_ID_DEVICE_CODE] = mdt_grant_device_code,
+    [MDT_GRANT_ID_CIBA] = mdt_grant_ciba,
 };
 
 mdt_grant_fn mdt_grant_handler(mdt_grant_id id)
@@ -98,6 +99,21 @@ static mdt_rc audit_member(mdt_buf *b, const char *name, const char *value)
     return mdt_buf_add_json_str(b, value);
 }
 
+/* RFC 9396 §7: authorization_details (JSON array text, validated) joins the
+ * token response object as JSON. */
+static mdt_rc add_json_member(mdt_buf *body, const char *name, const char *json)
+{
+    mdt_rc rc;
+
+    if (!json)
+        return MDT_OK;
+    body->len--; /* reopen the object, as add_issued_type does */
+    if ((rc = mdt_buf_addf(body, ",\"%s\":", name)) != MDT_OK ||
+        (rc = mdt_buf_adds(body, json)) != MDT_OK)
+        return rc;
+    return mdt_buf_adds(body, "}");
+}
+
 static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
                    const mdt_grant_result *r)
 {
@@ -110,6 +126,7 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         add_issued_type(&resp->body, r->issued_token_type) != MDT_OK ||
         add_token_member(&resp->body, "refresh_token", r->refresh_token) != MDT_OK ||
         add_token_member(&resp->body, "id_token", r->id_token) != MDT_OK ||
+        add_json_member(&resp->body, "authorization_details", r->authorization_details) != MDT_OK ||
         mdt_buf_addf(&b, "{\"grant_type\":\"%s\",\"jti\":\"%s\",\"format\":\"%s\",\"expires_in\":%lld,\"scope\":",
                      grant, r->token.jti, r->token.opaque ? "opaque" : "jwt",
                      (long long)r->token.expires_in) != MDT_OK ||
@@ -117,6 +134,7 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         audit_member(&b, "issued_token_type", r->issued_token_type) != MDT_OK ||
         audit_member(&b, "audience", r->audience) != MDT_OK ||
         (r->audit && mdt_buf_addf(&b, ",%s", r->audit) != MDT_OK) ||
+        audit_member(&b, "approval", r->approval) != MDT_OK ||
         mdt_buf_adds(&b, "}") != MDT_OK) {
         mdt_err err;
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");

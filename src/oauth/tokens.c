@@ -363,6 +363,24 @@ static mdt_rc check_common(mdt_env *env, mdt_arena *a, int64_t now, mdt_token_in
     return check_chain(env, a, now, out, err);
 }
 
+mdt_rc mdt_token_use_once(mdt_env *env, const mdt_token_info *ti, mdt_err *err)
+{
+    json_t *app = json_object_get(ti->claims, "app");
+    int64_t uses = 0;
+    mdt_rc rc;
+
+    if (!json_is_string(json_object_get(app, "approval")))
+        return MDT_OK;
+    rc = mdt_store_single_use_take(env->store, ti->jti, &uses, err);
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_err_clear(err);
+        return MDT_OK;
+    }
+    if (rc != MDT_OK)
+        return rc;
+    return uses > 1 ? inactive(err, "single-use token used before") : MDT_OK;
+}
+
 mdt_rc mdt_token_user_check(mdt_env *env, mdt_arena *a, const char *sub, const char *client_id,
                             mdt_err *err)
 {

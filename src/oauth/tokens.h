@@ -110,6 +110,11 @@ const char *mdt_token_session_sid(const char *sid, const char *scope);
 /* Whether the web session sid was ended (mdt_token_session_end). */
 mdt_rc mdt_token_session_ended(mdt_env *env, const char *sid, bool *ended,
                                mdt_err *err) MDT_WARN_UNUSED;
+/* Counts a use of an active token that a person approved (app.approval)
+ * and that was issued as single-use (mdt_store_single_use_add): its first
+ * use is MDT_OK, every later one MDT_ERR_INVALID_TOKEN. Other tokens:
+ * MDT_OK, nothing counted. */
+mdt_rc mdt_token_use_once(mdt_env *env, const mdt_token_info *ti, mdt_err *err) MDT_WARN_UNUSED;
 /* Whether a token for sub may still be active as far as its person goes:
  * MDT_OK when sub is client_id (no person), names no user of this server,
  * or an active one; MDT_ERR_INVALID_TOKEN when the user is disabled. */

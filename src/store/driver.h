@@ -55,6 +55,8 @@ enum mdt_q {
     Q_DEV_INSERT, Q_DEV_FIND_USER, Q_DEV_BIND, Q_DEV_POLL, Q_DEV_CONSUME, Q_PURGE_DEVICE,
     Q_REQ_LOCK, Q_VOTE_INSERT, Q_VOTE_ALLOWS, Q_VOTE_LIST, Q_REQ_EXPIRE_DUE,
     Q_OBX_INSERT, Q_OBX_CLAIM, Q_OBX_DELETE, Q_OBX_RETRY, Q_OBX_LIST,
+    Q_CIBA_INSERT, Q_CIBA_POLL, Q_CIBA_CONSUME, Q_PURGE_CIBA, Q_ONCE_INSERT, Q_ONCE_USE,
+    Q_PURGE_ONCE,
     /* the engine's catalogue, for `db copy` (each driver's table): the
        tables (name), and a table's columns (?1: name; rows: name, type) */
     Q_CATALOG_TABLES, Q_CATALOG_COLUMNS,

@@ -347,6 +347,28 @@ static const char m16_votes_outbox[] =
     " lease_until BIGINT NOT NULL DEFAULT 0);\n"
     "CREATE INDEX webhook_outbox_due ON webhook_outbox(next_at);\n"
     "CREATE INDEX approval_requests_pending ON approval_requests(status, expires_at);\n";
+/* CIBA (OpenID CIBA Core 1.0, poll mode): one row per backchannel
+ * authentication request, found by the SHA-256 of its auth_req_id and
+ * naming its approval request; the client's polls (last_poll, and the one
+ * before it, prev_poll, for slow_down) and its single redemption
+ * (consumed_at). single_use_tokens: the jti of each access token that may
+ * be used once, and how often it was. */
+static const char m17_ciba[] =
+    "CREATE TABLE ciba_requests ("
+    " hash {BLOB} PRIMARY KEY,"
+    " request_id TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " poll_interval BIGINT NOT NULL,"
+    " last_poll BIGINT NOT NULL DEFAULT 0,"
+    " prev_poll BIGINT NOT NULL DEFAULT 0,"
+    " expires_at BIGINT NOT NULL,"
+    " consumed_at BIGINT NOT NULL DEFAULT 0);\n"
+    "CREATE INDEX ciba_requests_expires ON ciba_requests(expires_at);\n"
+    "CREATE TABLE single_use_tokens ("
+    " jti TEXT PRIMARY KEY,"
+    " uses BIGINT NOT NULL DEFAULT 0,"
+    " expires_at BIGINT NOT NULL);\n"
+    "CREATE INDEX single_use_tokens_expires ON single_use_tokens(expires_at);\n";
 
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
@@ -365,6 +387,7 @@ const mdt_migration mdt_store__migrations[] = {
     {14, "authorization requests and codes as typed columns", m14_typed_authorization},
     {15, "device authorizations", m15_device_codes},
     {16, "approval votes and the webhook outbox", m16_votes_outbox},
+    {17, "CIBA requests and single-use tokens", m17_ciba},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
@@ -391,6 +414,8 @@ const mdt_store_table mdt_store__tables[] = {
     {"consents", false},
     {"refresh_tokens", false},
     {"device_codes", false},
+    {"ciba_requests", false},
+    {"single_use_tokens", false},
     {"audit_events", false},
     {"audit_checkpoints", false},
 };

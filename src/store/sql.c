@@ -155,6 +155,18 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_OBX_DELETE] = "DELETE FROM webhook_outbox WHERE id=?1",
     [Q_OBX_RETRY] = "UPDATE webhook_outbox SET next_at=?2,lease_until=0 WHERE id=?1",
     [Q_OBX_LIST] = "SELECT " OBX_COLS " FROM webhook_outbox ORDER BY created_at,id",
+    [Q_CIBA_INSERT] = "INSERT INTO ciba_requests (hash,request_id,client_id,poll_interval,"
+                      "last_poll,prev_poll,expires_at,consumed_at) VALUES (?1,?2,?3,?4,0,0,?5,0)",
+    /* SET reads the row as it was: prev_poll gets the poll before this one */
+    [Q_CIBA_POLL] = "UPDATE ciba_requests SET prev_poll=last_poll,last_poll=?3 "
+                    "WHERE hash=?1 AND client_id=?2 "
+                    "RETURNING request_id,client_id,poll_interval,prev_poll,expires_at,consumed_at",
+    [Q_CIBA_CONSUME] = "UPDATE ciba_requests SET consumed_at=?2 WHERE hash=?1 AND consumed_at=0 "
+                       "RETURNING request_id",
+    [Q_PURGE_CIBA] = "DELETE FROM ciba_requests WHERE expires_at<?1-86400",
+    [Q_ONCE_INSERT] = "INSERT INTO single_use_tokens (jti,uses,expires_at) VALUES (?1,0,?2)",
+    [Q_ONCE_USE] = "UPDATE single_use_tokens SET uses=uses+1 WHERE jti=?1 RETURNING uses",
+    [Q_PURGE_ONCE] = "DELETE FROM single_use_tokens WHERE expires_at<=?1",
     [Q_RATE_HIT] = "INSERT INTO rate_counters (name,window_start,count) VALUES (?1,?2,1) "
                    "ON CONFLICT (name,window_start) DO UPDATE SET count=rate_counters.count+1 "
                    "RETURNING count",
@@ -1432,6 +1444,10 @@ static mdt_rc op_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
         rc = purge_one(c, Q_PURGE_RTS, now, err);
     if (rc == MDT_OK)
         rc = purge_one(c, Q_PURGE_DEVICE, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_CIBA, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_ONCE, now, err);
     return rc;
 }
 
@@ -1811,6 +1827,95 @@ static mdt_rc op_outbox_list(mdt_store *s, mdt_arena *a, mdt_outbox_rec **out, s
 {
     return list_all(s, Q_OBX_LIST, row_outbox, a, sizeof(**out), (void **)out, n, "outbox_list",
                     err);
+}
+
+/* ------------------------------------------------ CIBA, single-use tokens */
+
+static mdt_rc op_ciba_insert(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const mdt_ciba_rec *v,
+                             mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_CIBA_INSERT, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK)
+        return rc;
+    b = bind_blob(st, 1, hash, MDT_HASH_LEN) | bind_text(st, 2, v->request_id) |
+        bind_text(st, 3, v->client_id) | bind_int(st, 4, v->interval) |
+        bind_int(st, 5, v->expires_at);
+    return run(c, st, b, "ciba_insert", err);
+}
+
+static mdt_rc row_ciba(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_ciba_rec *v = dst;
+    rd r = {a, false};
+
+    v->request_id = rd_text(&r, st, 0);
+    v->client_id = rd_text(&r, st, 1);
+    v->interval = col_int(st, 2);
+    v->last_poll = col_int(st, 3);
+    v->expires_at = col_int(st, 4);
+    v->consumed_at = col_int(st, 5);
+    return rd_end(&r, err);
+}
+
+/* One UPDATE ... RETURNING in a write transaction of its own. */
+static mdt_rc op_ciba_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                           int64_t now, mdt_arena *a, mdt_ciba_rec *out, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_CIBA_POLL, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    b = bind_blob(st, 1, hash, MDT_HASH_LEN) | bind_text(st, 2, client_id) | bind_int(st, 3, now);
+    rc = one_row(c, st, b, row_ciba, a, out, "ciba_poll", "unknown auth_req_id", err);
+    return tx_end(c, rc, err);
+}
+
+static mdt_rc op_ciba_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_CIBA_CONSUME, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | bind_int(st, 2, now),
+                   "ciba_consume", "auth_req_id unknown or already redeemed", err);
+    done(st);
+    return tx_end(c, rc, err);
+}
+
+static mdt_rc op_single_use_add(mdt_store *s, const char *jti, int64_t expires_at, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_ONCE_INSERT, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_text(st, 1, jti) | bind_int(st, 2, expires_at), "single_use_add", err);
+}
+
+static mdt_rc op_single_use_take(mdt_store *s, const char *jti, int64_t *uses, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_ONCE_USE, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_text(st, 1, jti), "single_use_take", "not a single-use token", err);
+    if (rc == MDT_OK)
+        *uses = col_int(st, 0);
+    done(st);
+    return tx_end(c, rc, err);
 }
 
 /* ------------------------------------------------------------- rate limits */
@@ -2702,6 +2807,11 @@ static const mdt_store_ops sql_ops = {
     .outbox_delete = op_outbox_delete,
     .outbox_retry = op_outbox_retry,
     .outbox_list = op_outbox_list,
+    .ciba_insert = op_ciba_insert,
+    .ciba_poll = op_ciba_poll,
+    .ciba_consume = op_ciba_consume,
+    .single_use_add = op_single_use_add,
+    .single_use_take = op_single_use_take,
     .rate_hit = op_rate_hit,
     .rate_peek = op_rate_peek,
     .rate_release = op_rate_release,

@@ -324,6 +324,44 @@ mdt_rc mdt_store_iat_consume(mdt_store *s, const char *id, int64_t now, mdt_aren
     return s->ops->iat_consume(s, id, now, a, out, err);
 }
 
+/* --- CIBA requests, single-use tokens --- */
+
+mdt_rc mdt_store_ciba_insert(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const mdt_ciba_rec *r,
+                             mdt_err *err)
+{
+    if (!r->request_id || !r->client_id || r->interval < 1 || !r->expires_at)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "CIBA request record incomplete");
+    return s->ops->ciba_insert(s, hash, r, err);
+}
+
+mdt_rc mdt_store_ciba_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                           int64_t now, mdt_arena *a, mdt_ciba_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->ciba_poll(s, hash, client_id, now, a, out, err);
+}
+
+mdt_rc mdt_store_ciba_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_err *err)
+{
+    return s->ops->ciba_consume(s, hash, now, err);
+}
+
+mdt_rc mdt_store_single_use_add(mdt_store *s, const char *jti, int64_t expires_at, mdt_err *err)
+{
+    if (!jti || !*jti)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "single-use token without jti");
+    return s->ops->single_use_add(s, jti, expires_at, err);
+}
+
+mdt_rc mdt_store_single_use_take(mdt_store *s, const char *jti, int64_t *uses, mdt_err *err)
+{
+    *uses = 0;
+    if (!jti || !*jti)
+        return mdt_fail(err, MDT_ERR_NOT_FOUND, "not a single-use token");
+    return s->ops->single_use_take(s, jti, uses, err);
+}
+
 /* --- approval requests --- */
 
 mdt_rc mdt_store_request_insert(mdt_store *s, const mdt_request_rec *r, mdt_err *err)

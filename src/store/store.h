@@ -274,6 +274,17 @@ typedef struct {
     int64_t attempts;          /* attempts started so far */
     int64_t lease_until;       /* claimed by a node until then; 0: not claimed */
 } mdt_outbox_rec;
+/* A CIBA backchannel authentication request (poll mode), found by the
+ * SHA-256 of its auth_req_id: the approval request it waits on and the
+ * client's polls. */
+typedef struct {
+    const char *request_id;    /* the approval request, "req_..." */
+    const char *client_id;     /* the client that asked; only it may poll */
+    int64_t interval;          /* seconds the client waits between polls */
+    int64_t last_poll;         /* mdt_store_ciba_poll: the poll before this one; 0: none */
+    int64_t expires_at;
+    int64_t consumed_at;       /* 0: tokens not issued yet */
+} mdt_ciba_rec;
 
 /* An audit event. The store assigns seq and asks the caller for the hash
  * inside the same transaction, so that the chain is serialised across
@@ -532,6 +543,29 @@ mdt_rc mdt_store_device_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
 mdt_rc mdt_store_device_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
                                 const char *client_id, int64_t now, mdt_arena *a,
                                 mdt_device_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- CIBA requests, single-use tokens --- */
+mdt_rc mdt_store_ciba_insert(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
+                             const mdt_ciba_rec *r, mdt_err *err) MDT_WARN_UNUSED;
+/* Records a poll at now by client_id in one statement and returns the
+ * request with out->last_poll the time of the poll before this one (0:
+ * none). MDT_ERR_NOT_FOUND when no request has this hash for this client. */
+mdt_rc mdt_store_ciba_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                           int64_t now, mdt_arena *a, mdt_ciba_rec *out,
+                           mdt_err *err) MDT_WARN_UNUSED;
+/* Marks the request redeemed at now in one statement (two threads or
+ * nodes cannot both win). MDT_ERR_NOT_FOUND when unknown or redeemed. */
+mdt_rc mdt_store_ciba_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                              mdt_err *err) MDT_WARN_UNUSED;
+/* Records that the access token jti may be used once (kept until
+ * expires_at). */
+mdt_rc mdt_store_single_use_add(mdt_store *s, const char *jti, int64_t expires_at,
+                                mdt_err *err) MDT_WARN_UNUSED;
+/* Counts one use of a single-use token in one statement: *uses is the
+ * count after it (1: the first use). MDT_ERR_NOT_FOUND when jti is not a
+ * single-use token. */
+mdt_rc mdt_store_single_use_take(mdt_store *s, const char *jti, int64_t *uses,
+                                 mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- rate limits --- */
 /* Counts one event of name in the fixed window starting at window_start

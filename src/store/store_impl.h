@@ -101,6 +101,14 @@ typedef struct mdt_store_ops {
     mdt_rc (*outbox_retry)(mdt_store *s, const char *id, int64_t next_at, mdt_err *err);
     mdt_rc (*outbox_list)(mdt_store *s, mdt_arena *a, mdt_outbox_rec **out, size_t *n,
                           mdt_err *err);
+    mdt_rc (*ciba_insert)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const mdt_ciba_rec *r,
+                          mdt_err *err);
+    mdt_rc (*ciba_poll)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                        int64_t now, mdt_arena *a, mdt_ciba_rec *out, mdt_err *err);
+    mdt_rc (*ciba_consume)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+                           mdt_err *err);
+    mdt_rc (*single_use_add)(mdt_store *s, const char *jti, int64_t expires_at, mdt_err *err);
+    mdt_rc (*single_use_take)(mdt_store *s, const char *jti, int64_t *uses, mdt_err *err);
     mdt_rc (*rate_hit)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                        mdt_err *err);
     mdt_rc (*rate_peek)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,

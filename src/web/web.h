@@ -42,6 +42,17 @@ void mdt_handle_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_consent_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* POST /consent: CSRF, then the decision: the code, or access_denied. */
 void mdt_handle_consent(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* The <li> items of the scopes of scope (space-separated), each with its
+ * description and sensitivity, into *html (consent.c); shown by every page
+ * where a person decides. */
+mdt_rc mdt_web_scope_list(mdt_env *env, mdt_req *req, const char *scope, const char **html,
+                          mdt_err *err) MDT_WARN_UNUSED;
+/* GET /approvals: what waits for the signed-in person's decision, each
+ * with who asks, what for and until when, and Allow / Deny (approvals.c). */
+void mdt_handle_approvals_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /approvals: CSRF, then request=<id>, decision=allow|deny and an
+ * optional note, decided as the signed-in person; the outcome. */
+void mdt_handle_approvals(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* GET /consents: the signed-in person's consents, each with a revoke
  * button (consents.c). */
 void mdt_handle_consents_page(mdt_env *env, mdt_req *req, mdt_resp *resp);

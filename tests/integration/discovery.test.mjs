@@ -9,8 +9,7 @@ import {
 
 // Grants Mandate will have one day; none may be advertised before it works.
 const OTHER_GRANTS = [
-  'implicit', 'password', // refresh_token exists: refresh_oidc.test.mjs; device_code: device.test.mjs
-  'urn:openid:params:grant-type:ciba',
+  'implicit', 'password', // refresh_token: refresh_oidc.test.mjs; device_code: device.test.mjs; ciba: ciba.test.mjs
 ];
 
 describe('discovery', { timeout: 60_000 }, () => {

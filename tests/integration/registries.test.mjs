@@ -45,7 +45,8 @@ describe('registries', { timeout: 90_000 }, () => {
       assert.equal(r.status, 200, show(r));
       const m = r.json;
       assert.deepEqual(m.grant_types_supported, ['client_credentials', TOKEN_EXCHANGE, JWT_BEARER,
-        'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']);
+        'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code',
+        'urn:openid:params:grant-type:ciba']);
       assert.deepEqual(m.token_endpoint_auth_methods_supported, ['client_secret_basic',
         'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'none']);
       for (const k of ['introspection', 'revocation']) {

@@ -281,7 +281,7 @@ static void test_discovery_lists(void **state)
 {
     static const char *const grants_want[] = {"client_credentials", MDT_GRANT_TOKEN_EXCHANGE,
                                               JWT_BEARER, "authorization_code", "refresh_token",
-                                              MDT_GRANT_DEVICE_CODE};
+                                              MDT_GRANT_DEVICE_CODE, MDT_GRANT_CIBA};
     static const char *const token_want[] = {"client_secret_basic", "client_secret_post",
                                              "private_key_jwt", "tls_client_auth",
                                              "self_signed_tls_client_auth", "none"};

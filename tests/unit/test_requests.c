@@ -376,6 +376,15 @@ static void add_user(fx *f, const char *name, const char *roles)
     assert_int_equal(mdt_store_user_insert(f->env.store, &u, &f->err), MDT_OK);
 }
 
+static void add_user_status(fx *f, const char *name, const char *roles, const char *status)
+{
+    mdt_user_rec u = {.username = name, .name = "", .email = "", .roles = roles,
+                      .status = status, .password_hash = "x", .created_at = T0,
+                      .updated_at = T0};
+
+    assert_int_equal(mdt_store_user_insert(f->env.store, &u, &f->err), MDT_OK);
+}
+
 static const char *owned_client(fx *f, const char *owner)
 {
     const char *doc, *id;
@@ -575,6 +584,67 @@ static void test_expire_due(void **state)
     assert_int_equal(decide(f, id, true, NULL, 0), MDT_ERR_CONFLICT);
 }
 
+static void add_request(fx *f, const char *id, const char *type, const char *subject,
+                        const char *status, int64_t expires_at)
+{
+    mdt_request_rec r = {.id = id, .type = type, .status = status, .client_id = "mdt_x",
+                         .subject = subject, .scope = "openid", .created_at = T0,
+                         .expires_at = expires_at};
+
+    assert_int_equal(mdt_store_request_insert(f->env.store, &r, &f->err), MDT_OK);
+}
+
+/* The ids mdt_request_list_for gives user, space-separated, in order. */
+static const char *listed_for(fx *f, const char *user)
+{
+    mdt_request_item *items = NULL;
+    size_t n = 9;
+    const char *out = "";
+
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_list_for(&f->env, test_ctx_now(&f->tc), user,
+                                                                &f->a, &items, &n, &f->err)),
+                     MDT_OK);
+    for (size_t i = 0; i < n; i++)
+        out = mdt_arena_printf(&f->a, "%s%s%s", out, i ? " " : "", items[i].rec.id);
+    return out;
+}
+
+/* The inbox: pending requests only, by the rule of the decision: the
+ * subject of a CIBA request, approvers and admins every type. */
+static void test_list_for(void **state)
+{
+    fx *f = *state;
+    const char *json;
+
+    add_user_status(f, "alice", "", "active");
+    add_user_status(f, "bob", "", "active");
+    add_user_status(f, "carol", "approver", "active");
+    add_user_status(f, "dora", "", "disabled");
+    add_request(f, "req_1", "ciba", "alice", "pending", T0 + 100);
+    add_request(f, "req_2", "ciba", "bob", "pending", T0 + 100);
+    add_request(f, "req_3", "ciba", "alice", "pending", T0 - 1);   /* expired */
+    add_request(f, "req_4", "ciba", "alice", "denied", T0 + 100);  /* decided */
+    add_request(f, "req_5", "registration", NULL, "pending", T0 + 100);
+    add_request(f, "req_6", "gamma", "alice", "pending", T0 + 100); /* no row */
+    add_request(f, "req_7", "ciba", "dora", "pending", T0 + 100);
+    assert_string_equal(listed_for(f, "alice"), "req_1");
+    assert_string_equal(listed_for(f, "bob"), "req_2");
+    assert_string_equal(listed_for(f, "carol"), "req_1 req_2 req_5 req_7");
+    assert_string_equal(listed_for(f, "dora"), "");
+    assert_string_equal(listed_for(f, "nobody"), "");
+    /* what is listed is what may be decided, and the other way round */
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_decide(&f->env, test_ctx_now(&f->tc), "req_2",
+                                                              true, "alice", NULL, 0, &f->a, &json,
+                                                              &f->err)),
+                     MDT_ERR_ACCESS_DENIED);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_decide(&f->env, test_ctx_now(&f->tc), "req_1",
+                                                              true, "alice", "fine", 0, &f->a, &json,
+                                                              &f->err)),
+                     MDT_OK);
+    assert_string_equal(listed_for(f, "alice"), "");
+    assert_string_equal(listed_for(f, "carol"), "req_2 req_5 req_7");
+}
+
 static void test_server_table(void **state)
 {
     const mdt_request_type *t = mdt_iga__request_type_find(&mdt_iga__request_types,
@@ -589,11 +659,15 @@ static void test_server_table(void **state)
     assert_non_null(t->approved);
     assert_non_null(t->denied);
     assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, "Registration"));
-    assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, "ciba"));
     t = mdt_iga__request_type_find(&mdt_iga__request_types, MDT_REQUEST_TYPE_DEVICE);
     assert_ptr_equal(t, &mdt_iga__request_device);
     assert_true(t->subject_may_decide);
     assert_false(t->owner_may_decide);
+    t = mdt_iga__request_type_find(&mdt_iga__request_types, "ciba");
+    assert_ptr_equal(t, &mdt_iga__request_ciba);
+    assert_true(t->subject_may_decide); /* the person a CIBA request asks */
+    assert_false(t->owner_may_decide);
+    assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, "Device"));
     assert_null(mdt_iga__request_type_find(&mdt_iga__request_types, NULL));
     assert_null(mdt_iga__request_type_find(NULL, "registration"));
     assert_ptr_equal(mdt_iga__request_type_find(&reg, "beta"), &beta);
@@ -696,6 +770,7 @@ int main(void)
         T(test_describe_pending_only),
         T(test_owner_may_decide_per_type),
         T(test_device_subject_decides),
+        T(test_list_for),
         cmocka_unit_test(test_server_table),
         cmocka_unit_test(test_client_status_names),
         cmocka_unit_test(test_client_kind_names),

@@ -827,6 +827,70 @@ static void test_outbox_claim_concurrent(void **state)
     mdt_store_close(other);
 }
 
+/* CIBA requests: found by hash and client only; each poll returns the one
+ * before it; redeemed once; purged a day after they expire. */
+static void test_ciba(void **state)
+{
+    fx *f = *state;
+    mdt_ciba_rec r = {.request_id = id(f, "req_c1"), .client_id = id(f, "cl"), .interval = 5,
+                      .expires_at = 1000},
+                 back;
+    uint8_t h[MDT_HASH_LEN], other[MDT_HASH_LEN];
+
+    fill_hash(h, 0x61);
+    fill_hash(other, 0x62);
+    assert_int_equal(mdt_store_ciba_insert(f->s, h, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_ciba_insert(f->s, h, &r, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_ciba_poll(f->s, h, id(f, "cl"), 100, &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.request_id, r.request_id);
+    assert_string_equal(back.client_id, r.client_id);
+    assert_int_equal(back.interval, 5);
+    assert_int_equal(back.expires_at, 1000);
+    assert_int_equal(back.last_poll, 0); /* the first poll */
+    assert_int_equal(back.consumed_at, 0);
+    assert_int_equal(mdt_store_ciba_poll(f->s, h, id(f, "cl"), 103, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.last_poll, 100);
+    /* another client's poll finds nothing and moves nothing */
+    assert_int_equal(mdt_store_ciba_poll(f->s, h, id(f, "cl2"), 104, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_ciba_poll(f->s, other, id(f, "cl"), 104, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_ciba_poll(f->s, h, id(f, "cl"), 110, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.last_poll, 103);
+    assert_int_equal(mdt_store_ciba_consume(f->s, h, 111, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_ciba_consume(f->s, h, 112, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_ciba_consume(f->s, other, 112, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_ciba_poll(f->s, h, id(f, "cl"), 120, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(back.consumed_at, 111);
+    r.interval = 0;
+    assert_int_equal(mdt_store_ciba_insert(f->s, other, &r, &f->err), MDT_ERR_INTERNAL);
+    assert_int_equal(mdt_store_purge_expired(f->s, 1000 + 86400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_ciba_poll(f->s, h, id(f, "cl"), 120, &f->a, &back, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_purge_expired(f->s, 1001 + 86400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_ciba_poll(f->s, h, id(f, "cl"), 120, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+}
+
+/* Single-use tokens: each use counted in one statement; unknown jtis are
+ * no single-use tokens; purged once expired. */
+static void test_single_use(void **state)
+{
+    fx *f = *state;
+    const char *jti = id(f, "once");
+    int64_t uses = -1;
+
+    assert_int_equal(mdt_store_single_use_take(f->s, jti, &uses, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_single_use_add(f->s, jti, 500, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_single_use_add(f->s, jti, 500, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_single_use_take(f->s, jti, &uses, &f->err), MDT_OK);
+    assert_int_equal(uses, 1);
+    assert_int_equal(mdt_store_single_use_take(f->s, jti, &uses, &f->err), MDT_OK);
+    assert_int_equal(uses, 2);
+    assert_int_equal(mdt_store_single_use_add(f->s, "", 500, &f->err), MDT_ERR_INTERNAL);
+    assert_int_equal(mdt_store_purge_expired(f->s, 500, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_single_use_take(f->s, jti, &uses, &f->err), MDT_ERR_NOT_FOUND);
+}
+
 /* Rate counters: one count per call, per name and window; old windows purged. */
 static void test_rate(void **state)
 {
@@ -2498,6 +2562,8 @@ int main(void)
         T(test_request_expire_due),
         T(test_outbox),
         T(test_outbox_claim_concurrent),
+        T(test_ciba),
+        T(test_single_use),
         T(test_rate),
         T(test_rate_peek),
         T(test_rate_release),
