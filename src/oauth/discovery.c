@@ -129,6 +129,7 @@ static mdt_rc metadata(const char *iss, const char *alg, bool cimd, mdt_buf *b)
     /* RFC 8628 §4 (device.c) */
     if ((rc = mdt_buf_addf(b, ",\"device_authorization_endpoint\":\"%s/device_authorization\"",
                            iss)))
+        return rc;
     /* CIBA, poll mode only (bc_authorize.c, grant_ciba.c) */
     if ((rc = mdt_buf_addf(b, ",\"backchannel_authentication_endpoint\":\"%s/bc-authorize\""
                               ",\"backchannel_token_delivery_modes_supported\":[\"poll\"]"
