@@ -138,6 +138,7 @@ mdt_rc mdt_grant_device_code(mdt_env *env, mdt_req *req, const mdt_client_authn 
     g.scope = r.scope ? r.scope : "";
     g.approval = r.id;
     mdt_token_times(&g, c, req->now, ttl, 0);
+    out->approval = r.id; /* the token.issued event names it too */
     out->scope = g.scope;
     out->subject = r.subject;
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK ||

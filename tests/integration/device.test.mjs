@@ -211,6 +211,8 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     assert.ok(approved.some((e) => e.client_id === cli.client_id));
     const issued = events(srv, 'token.issued').filter((e) => e.client_id === cli.client_id);
     assert.ok(issued.some((e) => e.subject === 'alice'));
+    // the token.issued event references the approval behind it
+    assert.ok(issued.some((e) => e.data.approval === item.id), JSON.stringify(issued));
   });
 
   test('polls racing on an approved code: one token at most', async () => {
