@@ -200,7 +200,10 @@ typedef struct {
     /* whom the type trusts to decide besides approvers: the default route,
        and who an `owner` or `user` routing rule may name (iga/routing.h) */
     bool owner_may_decide; /* the owner of the request's client may decide it */
-    bool subject_may_decide; /* the person the request asks (its subject) may decide it */
+    /* The person the request asks (its subject) decides it first (their
+     * consent): alone by default; when routing names others (the owner,
+     * approvers, a quorum), they decide after the person allowed. */
+    bool subject_may_decide;
     /* Before an approval of a pending request is recorded: MDT_OK when it
      * may be approved (otherwise nothing is recorded). */
     mdt_rc (*validate)(mdt_env *env, const mdt_request_rec *r, mdt_arena *a, mdt_err *err);

@@ -305,10 +305,38 @@ mdt_rc mdt_request_list_json(mdt_env *env, mdt_ctx *ctx, const char *status, mdt
     return mdt_iga__request_list_in(&mdt_iga__request_types, env, ctx, status, a, json, err);
 }
 
+/* Whether user has voted on r (with decision allow only, when allow_only). */
+static bool has_voted_as(mdt_env *env, const char *username, const mdt_request_rec *r,
+                         bool allow_only, mdt_arena *a)
+{
+    mdt_vote_rec *votes = NULL;
+    size_t n = 0;
+
+    if (!username || mdt_store_vote_list(env->store, a, &votes, &n, NULL) != MDT_OK)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (mdt_str_eq(votes[i].request_id, r->id) && mdt_str_eq(votes[i].approver, username) &&
+            (!allow_only || mdt_str_eq(votes[i].decision, "allow")))
+            return true;
+    return false;
+}
+
+/* Whether routing asks others to approve after the person r asks, whose
+ * own decision comes first (their consent, as their authentication in CIBA
+ * and the device flow: a token names them). */
+static bool others_after_subject(const mdt_request_type *t, mdt_route route,
+                                 const mdt_request_rec *r)
+{
+    return t->subject_may_decide && r->subject && route.who != MDT_ROUTE_DEFAULT &&
+           route.who != MDT_ROUTE_USER;
+}
+
 /* Why user u (by) may not decide r under route; NULL when they may. The
- * default: an approver or an admin, or the owner of r's client or the
- * person r asks (its subject) when its type allows that. Under a quorum,
- * the owner of r's client is no voter. */
+ * default: an approver or an admin, or the owner of r's client when its
+ * type allows that. A type whose subject decides (CIBA, device) is the
+ * person's decision first: by default theirs alone; when routing asks
+ * others too, they decide after the person allowed. Under a quorum, the
+ * owner of r's client is no voter. */
 static const char *why_not(mdt_env *env, const mdt_request_type *t, mdt_route route,
                            const mdt_user_rec *u, const char *by, const mdt_request_rec *r,
                            mdt_arena *a)
@@ -316,6 +344,15 @@ static const char *why_not(mdt_env *env, const mdt_request_type *t, mdt_route ro
     bool approver = mdt_user_has_role(u->roles, "approver") || mdt_user_has_role(u->roles, "admin");
     bool subject = r->subject && mdt_str_eq(r->subject, by);
 
+    if (t->subject_may_decide && r->subject) {
+        if (!others_after_subject(t, route, r))
+            return subject ? NULL : "only the person the request asks may decide it";
+        if (subject)
+            return has_voted_as(env, by, r, false, a) ? "the person asked has decided already"
+                                                      : NULL;
+        if (!has_voted_as(env, r->subject, r, true, a))
+            return "the request waits for the decision of the person it asks";
+    }
     switch (route.who) {
     case MDT_ROUTE_USER: /* route_of: only where the type trusts the person asked */
         return subject ? NULL : "only the person the request asks may decide it";
@@ -332,8 +369,7 @@ static const char *why_not(mdt_env *env, const mdt_request_type *t, mdt_route ro
     case MDT_ROUTE_DEFAULT:
         break;
     }
-    if (approver || (t->subject_may_decide && subject) ||
-        (t->owner_may_decide && mdt_str_eq(client_owner(env, r->client_id, a), by)))
+    if (approver || (t->owner_may_decide && mdt_str_eq(client_owner(env, r->client_id, a), by)))
         return NULL;
     return "only an approver, an admin or the owner of the client may decide";
 }
@@ -358,20 +394,6 @@ static mdt_rc may_decide(mdt_env *env, const mdt_request_type *t, mdt_route rout
                      by, r->id, mdt_route_who_name(route.who), why);
 }
 
-/* Whether username already voted on r. */
-static bool has_voted(mdt_env *env, const char *username, const mdt_request_rec *r, mdt_arena *a)
-{
-    mdt_vote_rec *votes = NULL;
-    size_t n = 0;
-
-    if (mdt_store_vote_list(env->store, a, &votes, &n, NULL) != MDT_OK)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (mdt_str_eq(votes[i].request_id, r->id) && mdt_str_eq(votes[i].approver, username))
-            return true;
-    return false;
-}
-
 bool mdt_iga__request_may_decide_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
                                      const char *username, const mdt_request_rec *r)
 {
@@ -386,7 +408,7 @@ bool mdt_iga__request_may_decide_in(const mdt_request_types *reg, mdt_env *env, 
     mdt_arena_init(&a, 2048);
     route = route_of(env, t, r, &a);
     ok = may_decide(env, t, route, username, r, &a, &err) == MDT_OK &&
-         !(route.who == MDT_ROUTE_QUORUM && has_voted(env, username, r, &a));
+         !(route.who == MDT_ROUTE_QUORUM && has_voted_as(env, username, r, false, &a));
     mdt_arena_free(&a);
     return ok;
 }
@@ -552,7 +574,18 @@ mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, md
     if (approve && t->validate && state_at(&r, now) == MDT_REQUEST_PENDING &&
         (rc = t->validate(env, &r, a, err)) != MDT_OK)
         return rc;
-    if (by && route.who == MDT_ROUTE_QUORUM)
+    if (by && others_after_subject(t, route, &r)) {
+        /* the person's allow is recorded as their vote and waits for the
+           others; a quorum counts it besides its n approvers */
+        if (approve && mdt_str_eq(by, r.subject)) {
+            mdt_route consent = {.who = MDT_ROUTE_QUORUM,
+                                 .quorum = route.who == MDT_ROUTE_QUORUM ? route.quorum + 1 : 2};
+            return vote(t, env, ctx, id, consent, approve, by, note, for_secs, a, json, err);
+        }
+        if (route.who == MDT_ROUTE_QUORUM)
+            route.quorum++;
+    }
+    if (by && route.who == MDT_ROUTE_QUORUM && !(!approve && mdt_str_eq(by, r.subject)))
         return vote(t, env, ctx, id, route, approve, by, note, for_secs, a, json, err);
     rc = mdt_store_request_decide(
         env->store, id,

@@ -6,7 +6,8 @@
 // app.approval; a denial gives access_denied; an expired request is no
 // longer offered and polls expired_token. A person sees only what they may
 // decide, and cannot decide another person's request by posting its id; an
-// approver sees every pending request; a post without the form's CSRF
+// approver does not see a CIBA request that asks someone else but sees pending registrations;
+// a post without the form's CSRF
 // token changes nothing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -158,11 +159,13 @@ describe('the approvals inbox', { timeout: 180_000 }, () => {
     assert.equal(statusOf(bobs.request.id).status, 'denied');
   });
 
-  test('an approver sees every pending request', async () => {
+  test('a CIBA request is for the person it asks: an approver does not see it', async () => {
     const s = await started(srv, agent, { login_hint: 'bob', binding_message: 'approver view' });
     const jar = await signedIn(srv, 'carol');
     const html = await (await jar.fetch(`${srv.url}/approvals`)).text();
-    assert.ok(html.includes(s.request.id), 'carol (approver) sees a request that asks bob');
+    assert.ok(!html.includes(s.request.id), 'carol (approver) does not decide for bob');
+    const bob = await signedIn(srv, 'bob');
+    assert.ok((await (await bob.fetch(`${srv.url}/approvals`)).text()).includes(s.request.id));
     const alice = await signedIn(srv, 'alice');
     assert.ok(!(await (await alice.fetch(`${srv.url}/approvals`)).text()).includes(s.request.id));
   });

@@ -1,11 +1,12 @@
 // A quorum in the approvals inbox, with real browsers: [approvals] routing
-// asks two distinct approvers for a CIBA payment. The first approver's
-// allow is recorded and the request keeps waiting (the agent still polls
-// authorization_pending); that approver is no longer offered it and cannot
-// vote twice by posting again; the client's owner, an approver too, never
-// sees it; the person asked, who holds no role, cannot decide it alone. The
-// second approver's allow decides it: the token carries the approval. A
-// request nobody decided within its rule's expires_in expires as denied:
+// asks two distinct approvers for a CIBA payment, after the person it asks
+// (whose allow is their consent: the token and ID token name them). Until
+// the person allowed, approvers are not offered it; their allow is then
+// recorded and the request keeps waiting (the agent still polls
+// authorization_pending); an approver who voted is no longer offered it and
+// cannot vote twice; the client's owner, an approver too, never sees it.
+// The second approver's allow decides it: the token carries the approval.
+// A request nobody decided within its rule's expires_in expires as denied:
 // gone from the inbox, expired_token at the token endpoint, and audited.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -71,37 +72,60 @@ describe('a quorum of approvers in the inbox', { timeout: 180_000 }, () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('two distinct approvers decide; one vote each; not the owner; not the person alone', async () => {
+  test('the person, then two distinct approvers; one vote each; not the owner', async () => {
     const s = await started(srv, agent, { login_hint: 'alice', binding_message: 'Pay 120 EUR to ACME' });
     const id = s.request.id;
 
-    // the owner of the client and the person asked (no role) are not offered it
-    for (const who of ['olivia', 'alice']) {
+    // approvers wait for the person's decision; the owner of the client never votes
+    for (const who of ['ann', 'olivia']) {
       await browsers[who].page.goto(`${srv.url}/approvals`);
-      assert.equal(await section(who, id).count(), 0, `${who} may not decide under a quorum`);
+      assert.equal(await section(who, id).count(), 0, `${who} is not offered it yet`);
     }
+    const early = srv.cli(['request', 'approve', id, '--by', 'ann']);
+    assert.notEqual(early.code, 0);
+    assert.match(early.stderr, /waits for the decision of the person it asks/);
+
+    assert.match(await allow('alice', id), /still waits for more approvers/);
+    assert.equal(statusOf(id).status, 'pending');
+    await browsers.alice.page.goto(`${srv.url}/approvals`);
+    assert.equal(await section('alice', id).count(), 0, 'the person decided already');
+    await browsers.olivia.page.goto(`${srv.url}/approvals`);
+    assert.equal(await section('olivia', id).count(), 0, 'the owner may not vote under a quorum');
 
     assert.match(await allow('ann', id), /still waits for more approvers/);
     assert.equal(statusOf(id).status, 'pending');
-    assert.deepEqual(statusOf(id).votes.map((v) => [v.approver, v.decision]), [['ann', 'allow']]);
+    assert.deepEqual(statusOf(id).votes.map((v) => [v.approver, v.decision]),
+      [['alice', 'allow'], ['ann', 'allow']]);
     assertOAuthError(await poll(srv, agent, s.auth_req_id), 400, 'authorization_pending');
 
     // ann has voted: no longer offered, and a second vote changes nothing
     await browsers.ann.page.goto(`${srv.url}/approvals`);
     assert.equal(await section('ann', id).count(), 0);
-    assert.equal(srv.cli(['request', 'approve', id, '--by', 'ann']).code === 0, false);
-    assert.equal(statusOf(id).votes.length, 1);
+    assert.notEqual(srv.cli(['request', 'approve', id, '--by', 'ann']).code, 0);
+    assert.equal(statusOf(id).votes.length, 2);
 
     assert.match(await allow('bob', id), /Approved/);
     const done = statusOf(id);
     assert.equal(done.status, 'approved');
-    assert.deepEqual(done.votes.map((v) => v.approver).sort(), ['ann', 'bob']);
+    assert.deepEqual(done.votes.map((v) => v.approver).sort(), ['alice', 'ann', 'bob']);
     await sleep(1100); // the poll interval
     const r = await poll(srv, agent, s.auth_req_id);
     assert.equal(r.status, 200, show(r));
     assert.equal(jwtParts(r.json.access_token).payload.app.approval, id);
+    assert.equal(jwtParts(r.json.access_token).payload.sub, 'alice');
     const voted = auditEvents(srv).map(eventBody).filter((e) => eventType(e) === 'request.voted');
-    assert.ok(voted.some((e) => e.actor === 'ann'), 'the first vote is audited');
+    assert.ok(voted.some((e) => e.actor === 'ann'), 'the votes are audited');
+  });
+
+  test('the person denies: final, whatever the quorum', async () => {
+    const s = await started(srv, agent, { login_hint: 'alice', binding_message: 'Pay 9000 EUR to ACME' });
+    const { page } = browsers.alice;
+    await page.goto(`${srv.url}/approvals`);
+    await Promise.all([page.waitForNavigation(),
+      section('alice', s.request.id).locator('button[name="decision"][value="deny"]').click()]);
+    assert.match(await page.locator('main').innerText(), /Denied/);
+    assert.equal(statusOf(s.request.id).status, 'denied');
+    assertOAuthError(await poll(srv, agent, s.auth_req_id), 400, 'access_denied');
   });
 
   test('undecided past its expires_in: expires as denied, leaves the inbox, expired_token', async () => {

@@ -33,6 +33,8 @@ describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 
     srv = await startServer({ config: { users: FAST_ARGON2, ciba: { single_use_tokens: 'true', max_expiry: '10m' } } });
     createScope(srv, 'payments', { description: 'Make payments from your account' });
     createUsers(srv, ['alice', 'bob', 'olivia', 'dora', 'erin']);
+    const ap = srv.cli(['user', 'create', 'carol', '--role', 'approver', '--password-stdin'], { input: 'a long enough password\n' });
+    assert.equal(ap.code, 0, ap.stderr);
     assert.equal(srv.cli(['user', 'disable', 'dora']).code, 0);
     agent = createClient(srv, cibaMetadata());
     other = createClient(srv, cibaMetadata({ client_name: 'Other agent' }));
@@ -169,10 +171,15 @@ describe('CIBA poll mode: /bc-authorize and the ciba grant', { timeout: 120_000 
     assertOAuthError(r, 400, 'invalid_grant');
   });
 
-  test('only the person asked (or an approver) may decide', async () => {
+  test('only the person asked may decide: not another person, not an approver', async () => {
     const s = await started(srv, agent, { login_hint: 'alice' });
     const r = srv.cli(['request', 'approve', s.request.id, '--by', 'bob']);
     assert.notEqual(r.code, 0, 'bob may not approve a request that asks alice');
+    // the approval is alice's authentication: the ID token says she did (routing may add approvers
+    // after her, never instead of her)
+    const c = srv.cli(['request', 'approve', s.request.id, '--by', 'carol']);
+    assert.notEqual(c.code, 0, 'an approver may not approve a request that asks alice');
+    assert.match(c.stderr, /only the person the request asks may decide it/);
     assert.equal(cliJson(srv, ['request', 'list']).find((q) => q.id === s.request.id).status, 'pending');
     assertOAuthError(await poll(srv, agent, s.auth_req_id), 400, 'authorization_pending');
   });

@@ -491,11 +491,18 @@ static void test_route_names_who(void **state)
     assert_false(may(f, "ann", asks_pat));
     assert_false(may(f, "olivia", asks_pat)); /* beta lets owners decide, but the rule says user */
     assert_true(may(f, "pat", asks_pat));
+    /* beta's subject decides first (their consent), the owner after them */
     assert_false(may(f, "ann", owners));
-    assert_false(may(f, "pat", owners));
+    assert_true(may(f, "pat", owners));
+    assert_false(may(f, "olivia", owners));
+    assert_int_equal(decide(f, owners, false, "olivia", 0), MDT_ERR_ACCESS_DENIED);
+    assert_int_equal(decide(f, owners, true, "pat", 0), MDT_OK);
+    assert_string_equal(status_of(f, owners), "pending");
+    assert_false(may(f, "pat", owners)); /* decided already */
     assert_true(may(f, "olivia", owners));
     assert_int_equal(decide(f, owners, true, "ann", 0), MDT_ERR_ACCESS_DENIED);
     assert_int_equal(decide(f, owners, false, "olivia", 0), MDT_OK);
+    assert_string_equal(status_of(f, owners), "denied");
     /* alpha trusts neither its client's owner nor the person asked: approvers decide */
     r.type = "alpha";
     assert_int_equal(test_ctx_done(&f->tc, mdt_iga__request_create_in(&reg, &f->env,
@@ -610,7 +617,8 @@ static const char *listed_for(fx *f, const char *user)
 }
 
 /* The inbox: pending requests only, by the rule of the decision: the
- * subject of a CIBA request, approvers and admins every type. */
+ * subject of a CIBA request (theirs alone by default), approvers and
+ * admins the other types. */
 static void test_list_for(void **state)
 {
     fx *f = *state;
@@ -629,7 +637,7 @@ static void test_list_for(void **state)
     add_request(f, "req_7", "ciba", "dora", "pending", T0 + 100);
     assert_string_equal(listed_for(f, "alice"), "req_1");
     assert_string_equal(listed_for(f, "bob"), "req_2");
-    assert_string_equal(listed_for(f, "carol"), "req_1 req_2 req_5 req_7");
+    assert_string_equal(listed_for(f, "carol"), "req_5");
     assert_string_equal(listed_for(f, "dora"), "");
     assert_string_equal(listed_for(f, "nobody"), "");
     /* what is listed is what may be decided, and the other way round */
@@ -642,7 +650,7 @@ static void test_list_for(void **state)
                                                               &f->err)),
                      MDT_OK);
     assert_string_equal(listed_for(f, "alice"), "");
-    assert_string_equal(listed_for(f, "carol"), "req_2 req_5 req_7");
+    assert_string_equal(listed_for(f, "carol"), "req_5");
 }
 
 static void test_server_table(void **state)
