@@ -180,20 +180,6 @@ static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec
     return rc;
 }
 
-/* OpenID Connect Core §3.1.3.3: an ID token when the scope has openid. */
-static mdt_rc issue_id_token(mdt_env *env, mdt_req *req, const bound *b, const mdt_grant *g,
-                             mdt_grant_result *out, mdt_err *err)
-{
-    mdt_id_token_params p = {.client = g->client, .sub = g->sub, .nonce = b->nonce,
-                             .auth_time = b->auth_time, .amr = b->amr, .sid = b->sid,
-                             .access_token = out->token.access_token, .iat = req->now,
-                             .exp = req->now + env->cfg.access_token_ttl};
-
-    if (!mdt_scope_has(g->scope, "openid"))
-        return MDT_OK;
-    return mdt_id_token_mint(env, req->arena, &p, &out->id_token, err);
-}
-
 mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                                     mdt_grant_result *out, mdt_err *err)
 {
@@ -224,7 +210,12 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     out->scope = g.scope;
     out->subject = rec.username;
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK ||
-        (rc = issue_id_token(env, req, &b, &g, out, err)) != MDT_OK)
+        (rc = mdt_id_token_beside(env, req->arena, req->now, g.scope,
+                                  (mdt_id_token_params){.client = c, .sub = g.sub,
+                                                        .nonce = b.nonce, .auth_time = b.auth_time,
+                                                        .amr = b.amr, .sid = b.sid,
+                                                        .access_token = out->token.access_token},
+                                  &out->id_token, err)) != MDT_OK)
         return rc;
     return issue_refresh(env, req, &rec, &b, &g, &ids, out, err);
 }

@@ -35,18 +35,6 @@ static mdt_rc single_use(mdt_env *env, mdt_req *req, mdt_grant *g, mdt_err *err)
     return mdt_store_single_use_add(env->store, g->jti, g->exp, err);
 }
 
-static mdt_rc issue_id_token(mdt_env *env, mdt_req *req, const mdt_grant *g,
-                             mdt_grant_result *out, mdt_err *err)
-{
-    mdt_id_token_params p = {.client = g->client, .sub = g->sub, .auth_time = g->auth_time,
-                             .access_token = out->token.access_token, .iat = req->now,
-                             .exp = req->now + env->cfg.access_token_ttl};
-
-    if (!mdt_scope_has(g->scope, "openid"))
-        return MDT_OK;
-    return mdt_id_token_mint(env, req->arena, &p, &out->id_token, err);
-}
-
 mdt_rc mdt_grant_ciba(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                       mdt_grant_result *out, mdt_err *err)
 {
@@ -79,5 +67,9 @@ mdt_rc mdt_grant_ciba(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
     out->authorization_details = r.authorization_details;
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK)
         return rc;
-    return issue_id_token(env, req, &g, out, err);
+    return mdt_id_token_beside(env, req->arena, req->now, g.scope,
+                               (mdt_id_token_params){.client = c, .sub = g.sub,
+                                                     .auth_time = g.auth_time,
+                                                     .access_token = out->token.access_token},
+                               &out->id_token, err);
 }

@@ -90,18 +90,6 @@ static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_grant *g, cons
     return mdt_refresh_issue(env, req->arena, &r, &out->refresh_token, err);
 }
 
-static mdt_rc issue_id_token(mdt_env *env, mdt_req *req, const mdt_grant *g,
-                             mdt_grant_result *out, mdt_err *err)
-{
-    mdt_id_token_params p = {.client = g->client, .sub = g->sub,
-                             .access_token = out->token.access_token, .iat = req->now,
-                             .exp = req->now + env->cfg.access_token_ttl};
-
-    if (!mdt_scope_has(g->scope, "openid"))
-        return MDT_OK;
-    return mdt_id_token_mint(env, req->arena, &p, &out->id_token, err);
-}
-
 mdt_rc mdt_grant_device_code(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                              mdt_grant_result *out, mdt_err *err)
 {
@@ -142,7 +130,10 @@ mdt_rc mdt_grant_device_code(mdt_env *env, mdt_req *req, const mdt_client_authn 
     out->scope = g.scope;
     out->subject = r.subject;
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK ||
-        (rc = issue_id_token(env, req, &g, out, err)) != MDT_OK)
+        (rc = mdt_id_token_beside(env, req->arena, req->now, g.scope,
+                                  (mdt_id_token_params){.client = c, .sub = g.sub,
+                                                        .access_token = out->token.access_token},
+                                  &out->id_token, err)) != MDT_OK)
         return rc;
     return issue_refresh(env, req, &g, r.resource, out, err);
 }

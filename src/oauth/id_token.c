@@ -142,6 +142,16 @@ mdt_rc mdt_id_token_mint(mdt_env *env, mdt_arena *a, const mdt_id_token_params *
     return rc;
 }
 
+mdt_rc mdt_id_token_beside(mdt_env *env, mdt_arena *a, int64_t now, const char *scope,
+                           mdt_id_token_params p, const char **out, mdt_err *err)
+{
+    if (!mdt_scope_has(scope, "openid"))
+        return MDT_OK;
+    p.iat = now;
+    p.exp = now + env->cfg.access_token_ttl;
+    return mdt_id_token_mint(env, a, &p, out, err);
+}
+
 mdt_rc mdt_id_token_hint_verify(mdt_env *env, int64_t now, mdt_arena *a, const char *hint,
                                 const char **client_id, const char **sub, mdt_err *err)
 {

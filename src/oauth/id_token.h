@@ -38,6 +38,14 @@ mdt_rc mdt_oidc_token_hash(const char *alg, const char *token, char out[MDT_TOKE
 mdt_rc mdt_id_token_mint(mdt_env *env, mdt_arena *a, const mdt_id_token_params *p,
                          const char **out, mdt_err *err) MDT_WARN_UNUSED;
 
+/* The ID token a grant issues beside its access token (OIDC Core
+ * §3.1.3.3) when scope has openid; otherwise *out is left as it is. p
+ * names the person and the sign-in (sub, auth_time, amr, nonce, sid) and
+ * the access token of its at_hash; iat is now and exp now + [tokens]
+ * access_token_ttl. */
+mdt_rc mdt_id_token_beside(mdt_env *env, mdt_arena *a, int64_t now, const char *scope,
+                           mdt_id_token_params p, const char **out, mdt_err *err) MDT_WARN_UNUSED;
+
 /* An ID token this server signed, given back as a hint (id_token_hint,
  * RP-Initiated Logout §2): its signature by the key ring at now, typ "JWT",
  * iss this issuer, and the client (aud) and person (sub) it names, into
