@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "audit/audit.h"
 #include "core/clock.h"
@@ -86,4 +87,28 @@ mdt_rc mdt_iga__client_get(mdt_env *env, const char *client_id, mdt_arena *a, md
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_failf(err, rc, "unknown client", "unknown client %.64s", client_id);
     return rc;
+}
+
+mdt_rc mdt_iga__read_config_array(const char *path, const char *what, long max_bytes,
+                                  size_t max_items, const char *noun, json_t **out, mdt_err *err)
+{
+    struct stat st;
+    json_error_t je;
+
+    *out = NULL;
+    if (stat(path, &st) != 0)
+        return mdt_failf(err, MDT_ERR_CONFIG, "cannot read a configuration file",
+                         "cannot read the %s file %.200s", what, path);
+    if (st.st_size > max_bytes)
+        return mdt_failf(err, MDT_ERR_CONFIG, "invalid configuration file",
+                         "invalid %s file %.200s: larger than %ld bytes", what, path, max_bytes);
+    *out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (json_is_array(*out) && json_array_size(*out) <= max_items)
+        return MDT_OK;
+    json_decref(*out);
+    *out = NULL;
+    return mdt_failf(err, MDT_ERR_CONFIG, "invalid configuration file",
+                     "invalid %s file %.200s: must be a JSON array of at most %zu %s "
+                     "(line %d: %.100s)",
+                     what, path, max_items, noun, je.line, je.text);
 }

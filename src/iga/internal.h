@@ -178,6 +178,17 @@ json_t *mdt_iga__client_doc(mdt_env *env, const mdt_client_rec *rec, const mdt_c
 /* Records in this thread's cache that a credential was just used. */
 void mdt_iga__cache_touched(const char *client_id, const char *cred_id, int64_t now);
 
+/* --- configuration files (internal.c) --- */
+
+/* Reads the JSON configuration file path, named by what (e.g. "[webhooks]
+ * endpoints") in messages: at most max_bytes, duplicate members refused, an
+ * array of at most max_items (noun: what they are, e.g. "endpoints").
+ * MDT_ERR_CONFIG naming the file and the reason otherwise. *out: a new
+ * reference, NULL on failure. */
+mdt_rc mdt_iga__read_config_array(const char *path, const char *what, long max_bytes,
+                                  size_t max_items, const char *noun, json_t **out,
+                                  mdt_err *err) MDT_WARN_UNUSED;
+
 /* --- webhook notifications (webhooks.c) --- */
 
 /* The deliveries of one notification (type, e.g. "request.pending"; item: a

@@ -1,4 +1,5 @@
 /* Protected resources (see resources.h). */
+#include "iga/internal.h"
 #include "iga/resources.h"
 
 #include <curl/curl.h>
@@ -6,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "iga/scope.h"
 
@@ -103,28 +103,6 @@ static const char *check_entry(json_t *e)
     return NULL;
 }
 
-static mdt_rc read_doc(const char *path, json_t **out, mdt_err *err)
-{
-    struct stat st;
-    json_error_t je;
-
-    *out = NULL;
-    if (stat(path, &st) != 0)
-        return mdt_failf(err, MDT_ERR_CONFIG, "cannot read the [forward_auth] resources file",
-                         "%.200s: cannot be read", path);
-    if (st.st_size > MDT_RESOURCES_FILE_MAX)
-        return mdt_failf(err, MDT_ERR_CONFIG, "invalid [forward_auth] resources file",
-                         "%.200s: larger than %d bytes", path, MDT_RESOURCES_FILE_MAX);
-    *out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (json_is_array(*out) && json_array_size(*out) <= MDT_RESOURCES_MAX)
-        return MDT_OK;
-    json_decref(*out);
-    *out = NULL;
-    return mdt_failf(err, MDT_ERR_CONFIG, "invalid [forward_auth] resources file",
-                     "%.200s: must be a JSON array of at most %d resources (line %d: %.100s)",
-                     path, MDT_RESOURCES_MAX, je.line, je.text);
-}
-
 mdt_rc mdt_resources_load(const char *path, mdt_resources **out, mdt_err *err)
 {
     mdt_resources *r = NULL;
@@ -136,7 +114,9 @@ mdt_rc mdt_resources_load(const char *path, mdt_resources **out, mdt_err *err)
     *out = NULL;
     if (!path || !*path)
         return MDT_OK;
-    if ((rc = read_doc(path, &doc, err)) != MDT_OK)
+    if ((rc = mdt_iga__read_config_array(path, "[forward_auth] resources", MDT_RESOURCES_FILE_MAX,
+                                         MDT_RESOURCES_MAX, "resources", &doc, err)) !=
+        MDT_OK)
         return rc;
     r = calloc(1, sizeof(*r));
     if (!r || !(r->uris = calloc(json_array_size(doc) + 1, sizeof(char *)))) {

@@ -1,11 +1,11 @@
 /* Approval routing (see routing.h). */
+#include "iga/internal.h"
 #include "iga/routing.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/clock.h"
 
@@ -136,28 +136,6 @@ static const char *read_rule(json_t *e, rule *out)
     return NULL;
 }
 
-static mdt_rc read_doc(const char *path, json_t **out, mdt_err *err)
-{
-    struct stat st;
-    json_error_t je;
-
-    *out = NULL;
-    if (stat(path, &st) != 0)
-        return mdt_failf(err, MDT_ERR_CONFIG, "cannot read the [approvals] routing file",
-                         "%.200s: cannot be read", path);
-    if (st.st_size > MDT_ROUTING_FILE_MAX)
-        return mdt_failf(err, MDT_ERR_CONFIG, "invalid [approvals] routing file",
-                         "%.200s: larger than %d bytes", path, MDT_ROUTING_FILE_MAX);
-    *out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (json_is_array(*out) && json_array_size(*out) <= MDT_ROUTING_RULES_MAX)
-        return MDT_OK;
-    json_decref(*out);
-    *out = NULL;
-    return mdt_failf(err, MDT_ERR_CONFIG, "invalid [approvals] routing file",
-                     "%.200s: must be a JSON array of at most %d rules (line %d: %.100s)", path,
-                     MDT_ROUTING_RULES_MAX, je.line, je.text);
-}
-
 mdt_rc mdt_routing_load(const char *path, mdt_routing **out, mdt_err *err)
 {
     mdt_routing *rt = NULL;
@@ -171,7 +149,9 @@ mdt_rc mdt_routing_load(const char *path, mdt_routing **out, mdt_err *err)
         return MDT_OK;
     if (!(rt = calloc(1, sizeof(*rt))))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if ((rc = read_doc(path, &rt->doc, err)) != MDT_OK)
+    if ((rc = mdt_iga__read_config_array(path, "[approvals] routing", MDT_ROUTING_FILE_MAX,
+                                         MDT_ROUTING_RULES_MAX, "rules", &rt->doc, err)) !=
+        MDT_OK)
         goto out;
     if (!(rt->rules = calloc(json_array_size(rt->doc) + 1, sizeof(rule)))) {
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "app/ctx.h"
 #include "core/clock.h"
@@ -106,28 +105,6 @@ static const char *read_entry(json_t *e, const char *dir, endpoint *ep)
     return read_secret(dir, json_string_value(json_object_get(e, "secret_file")), ep);
 }
 
-static mdt_rc read_doc(const char *path, json_t **out, mdt_err *err)
-{
-    struct stat st;
-    json_error_t je;
-
-    *out = NULL;
-    if (stat(path, &st) != 0)
-        return mdt_failf(err, MDT_ERR_CONFIG, "cannot read the [webhooks] endpoints file",
-                         "%.200s: cannot be read", path);
-    if (st.st_size > MDT_WEBHOOKS_FILE_MAX)
-        return mdt_failf(err, MDT_ERR_CONFIG, "invalid [webhooks] endpoints file",
-                         "%.200s: larger than %d bytes", path, MDT_WEBHOOKS_FILE_MAX);
-    *out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (json_is_array(*out) && json_array_size(*out) <= MDT_WEBHOOKS_MAX)
-        return MDT_OK;
-    json_decref(*out);
-    *out = NULL;
-    return mdt_failf(err, MDT_ERR_CONFIG, "invalid [webhooks] endpoints file",
-                     "%.200s: must be a JSON array of at most %d endpoints (line %d: %.100s)",
-                     path, MDT_WEBHOOKS_MAX, je.line, je.text);
-}
-
 mdt_rc mdt_webhooks_load(const char *path, mdt_webhooks **out, mdt_err *err)
 {
     mdt_webhooks *w = NULL;
@@ -140,7 +117,9 @@ mdt_rc mdt_webhooks_load(const char *path, mdt_webhooks **out, mdt_err *err)
     *out = NULL;
     if (!path || !*path)
         return MDT_OK;
-    if ((rc = read_doc(path, &doc, err)) != MDT_OK)
+    if ((rc = mdt_iga__read_config_array(path, "[webhooks] endpoints", MDT_WEBHOOKS_FILE_MAX,
+                                         MDT_WEBHOOKS_MAX, "endpoints", &doc, err)) !=
+        MDT_OK)
         return rc;
     if (!(w = calloc(1, sizeof(*w))) || !(copy = strdup(path)) ||
         !(w->ep = calloc(json_array_size(doc) + 1, sizeof(endpoint)))) {
