@@ -301,31 +301,13 @@ static mdt_rc items(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_se
     return rc;
 }
 
-/* The session, or a redirect to /login that comes back here (false). */
-static bool need_session(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_web_session *s)
-{
-    mdt_err err = {0};
-    mdt_rc rc = mdt_web_session_get(env, req, req->arena, s, &err);
-
-    if (rc == MDT_OK)
-        return true;
-    if (rc != MDT_ERR_NOT_FOUND) {
-        mdt_web_fault_page(resp, &err, "The service could not read the session.");
-        return false;
-    }
-    resp->status = 303;
-    mdt_resp_header(resp, "Location", "/login?return_to=%2Fapprovals");
-    mdt_web_security_headers(resp);
-    return false;
-}
-
 void mdt_handle_approvals_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_web_session s;
     const char *list, *body;
     mdt_err err = {0};
 
-    if (!need_session(env, req, resp, &s))
+    if (!mdt_web_session_or_login(env, req, resp, "/approvals", &s))
         return;
     if (items(env, req, resp, &s, &list, &err) != MDT_OK) {
         mdt_web_fault_page(resp, &err, "The service could not list your approvals.");
@@ -407,7 +389,7 @@ void mdt_handle_approvals(mdt_env *env, mdt_req *req, mdt_resp *resp)
         mdt_web_message_page(resp, 400, "Cannot decide", "The form could not be read.");
         return;
     }
-    if (!need_session(env, req, resp, &s))
+    if (!mdt_web_session_or_login(env, req, resp, "/approvals", &s))
         return;
     if (mdt_web_csrf_check(env, req, &s, "approvals", &err) != MDT_OK) {
         refused(req, resp, &s, 403, "This form expired or was not sent by this site.", NULL, &err);

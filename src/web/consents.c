@@ -41,24 +41,6 @@ static void fault(mdt_resp *resp, const mdt_err *err, const char *what)
     mdt_web_fault_page(resp, err, what);
 }
 
-/* The session, or a redirect to /login that comes back here (false). */
-static bool need_session(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_web_session *s)
-{
-    mdt_err err = {0};
-    mdt_rc rc = mdt_web_session_get(env, req, req->arena, s, &err);
-
-    if (rc == MDT_OK)
-        return true;
-    if (rc != MDT_ERR_NOT_FOUND) {
-        fault(resp, &err, "The service could not read the session.");
-        return false;
-    }
-    resp->status = 303;
-    mdt_resp_header(resp, "Location", "/login?return_to=%2Fconsents");
-    mdt_web_security_headers(resp);
-    return false;
-}
-
 static mdt_rc item(mdt_env *env, mdt_req *req, const mdt_consent_rec *r, mdt_buf *out,
                    mdt_err *err)
 {
@@ -118,7 +100,7 @@ void mdt_handle_consents_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
     const char *table, *body;
     mdt_err err = {0};
 
-    if (!need_session(env, req, resp, &s))
+    if (!mdt_web_session_or_login(env, req, resp, "/consents", &s))
         return;
     if (rows(env, req, resp, &s, &table, &err) != MDT_OK) {
         fault(resp, &err, "The service could not list your consents.");
@@ -172,7 +154,7 @@ void mdt_handle_consents(mdt_env *env, mdt_req *req, mdt_resp *resp)
         mdt_web_message_page(resp, 400, "Cannot revoke", "The form could not be read.");
         return;
     }
-    if (!need_session(env, req, resp, &s))
+    if (!mdt_web_session_or_login(env, req, resp, "/consents", &s))
         return;
     if (mdt_web_csrf_check(env, req, &s, "consents", &err) != MDT_OK) {
         refused(req, resp, &s, &err);

@@ -81,27 +81,6 @@ static void fault(mdt_resp *resp, const mdt_err *err)
     mdt_web_fault_page(resp, err, "The service could not complete this request. Try again later.");
 }
 
-/* The signed-in person, or a redirect through /login back to back_to
- * (false). */
-static bool need_session(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *back_to,
-                         mdt_web_session *s)
-{
-    mdt_err err = {0};
-    mdt_rc rc = mdt_web_session_get(env, req, req->arena, s, &err);
-
-    if (rc == MDT_OK)
-        return true;
-    if (rc != MDT_ERR_NOT_FOUND) {
-        fault(resp, &err);
-        return false;
-    }
-    resp->status = 303;
-    mdt_resp_header(resp, "Location", mdt_arena_printf(req->arena, "/login?return_to=%s",
-                                                       mdt_url_encode(req->arena, back_to)));
-    mdt_web_security_headers(resp);
-    return false;
-}
-
 /* The entry form, with message (plain text) above it when not NULL. */
 static void entry_page(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_session *s,
                        int status, const char *user_code, const char *message)
@@ -264,7 +243,7 @@ void mdt_handle_device_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (code && *code)
         back = mdt_arena_printf(req->arena, "/device?user_code=%s",
                                 mdt_url_encode(req->arena, code));
-    if (need_session(env, req, resp, back ? back : "/device", &s))
+    if (mdt_web_session_or_login(env, req, resp, back ? back : "/device", &s))
         entry_page(env, req, resp, &s, 200, code, NULL);
 }
 
@@ -362,7 +341,7 @@ void mdt_handle_device(mdt_env *env, mdt_req *req, mdt_resp *resp)
         mdt_web_message_page(resp, 400, "Connect a device", "The form could not be read.");
         return;
     }
-    if (!need_session(env, req, resp, "/device", &s))
+    if (!mdt_web_session_or_login(env, req, resp, "/device", &s))
         return;
     if (mdt_web_csrf_check(env, req, &s, DEVICE_PURPOSE, &err) != MDT_OK) {
         mdt_web_message_page(resp, 403, "Connect a device",

@@ -4,7 +4,9 @@
 
 #include "core/b64.h"
 #include "core/hash.h"
+#include "oauth/redirect.h"
 #include "oauth/tokens.h"
+#include "web/render.h"
 
 bool mdt_web_cookie_secure(const mdt_config *cfg)
 {
@@ -116,4 +118,23 @@ mdt_rc mdt_web_session_revoke(mdt_env *env, mdt_req *req, mdt_resp *resp,
                         mdt_web_set_cookie(req->arena, MDT_WEB_SESSION_COOKIE, "", 0,
                                            mdt_web_cookie_secure(&env->cfg)));
     return rc;
+}
+
+bool mdt_web_session_or_login(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *back_to,
+                              mdt_web_session *s)
+{
+    mdt_err err = {0};
+    mdt_rc rc = mdt_web_session_get(env, req, req->arena, s, &err);
+
+    if (rc == MDT_OK)
+        return true;
+    if (rc != MDT_ERR_NOT_FOUND) {
+        mdt_web_fault_page(resp, &err, "The service could not read the session.");
+        return false;
+    }
+    resp->status = 303;
+    mdt_resp_header(resp, "Location", mdt_arena_printf(req->arena, "/login?return_to=%s",
+                                                       mdt_url_encode(req->arena, back_to)));
+    mdt_web_security_headers(resp);
+    return false;
 }

@@ -45,6 +45,11 @@ bool mdt_web_session_live(const mdt_session_rec *rec, int64_t now, int64_t idle)
  * last_seen_at at most every MDT_WEB_SESSION_TOUCH_EVERY seconds. */
 mdt_rc mdt_web_session_get(mdt_env *env, mdt_req *req, mdt_arena *a, mdt_web_session *out,
                            mdt_err *err) MDT_WARN_UNUSED;
+/* The request's live session into *s (true); otherwise (false) resp is the
+ * answer: a redirect through /login that comes back to back_to (a path of
+ * this server, query included), or a fault page when the store failed. */
+bool mdt_web_session_or_login(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *back_to,
+                              mdt_web_session *s);
 /* Creates a session for username authenticated now by amr (e.g. "pwd"),
  * stores it and adds its Set-Cookie to resp. */
 mdt_rc mdt_web_session_create(mdt_env *env, mdt_req *req, mdt_resp *resp, const char *username,
