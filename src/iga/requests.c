@@ -312,10 +312,10 @@ static bool has_voted_as(mdt_env *env, const char *username, const mdt_request_r
     mdt_vote_rec *votes = NULL;
     size_t n = 0;
 
-    if (!username || mdt_store_vote_list(env->store, a, &votes, &n, NULL) != MDT_OK)
+    if (!username || mdt_store_request_votes(env->store, r->id, a, &votes, &n, NULL) != MDT_OK)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (mdt_str_eq(votes[i].request_id, r->id) && mdt_str_eq(votes[i].approver, username) &&
+        if (mdt_str_eq(votes[i].approver, username) &&
             (!allow_only || mdt_str_eq(votes[i].decision, "allow")))
             return true;
     return false;
@@ -446,7 +446,8 @@ mdt_rc mdt_request_list_for(mdt_env *env, mdt_ctx *ctx, const char *username, md
 
     *out = NULL;
     *n = 0;
-    if ((rc = mdt_store_request_list(env->store, a, &list, &total, err)) != MDT_OK)
+    if ((rc = mdt_store_request_list_pending(env->store, ctx->now, a, &list, &total, err)) !=
+        MDT_OK)
         return rc;
     if (total && !(*out = mdt_arena_alloc(a, total * sizeof(**out))))
         return nomem(err);

@@ -140,6 +140,10 @@ static const char *const q_sql[Q_COUNT] = {
                       "ON CONFLICT (request_id,approver) DO NOTHING",
     [Q_VOTE_ALLOWS] = "SELECT COUNT(*) FROM approval_votes WHERE request_id=?1 AND decision='allow'",
     [Q_VOTE_LIST] = "SELECT " VOTE_COLS " FROM approval_votes ORDER BY request_id,voted_at,approver",
+    [Q_VOTE_LIST_FOR] = "SELECT " VOTE_COLS " FROM approval_votes WHERE request_id=?1 "
+                        "ORDER BY voted_at,approver",
+    [Q_REQ_LIST_PENDING] = "SELECT " REQ_COLS " FROM approval_requests WHERE status='pending' "
+                           "AND (expires_at=0 OR expires_at>?1) ORDER BY created_at,id",
     [Q_REQ_EXPIRE_DUE] = "UPDATE approval_requests SET status='expired',decided_at=?1 "
                          "WHERE status='pending' AND expires_at<>0 AND expires_at<=?1 "
                          "AND id IN (SELECT id FROM approval_requests WHERE status='pending' "
@@ -1755,6 +1759,32 @@ static mdt_rc op_vote_list(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_
     return list_all(s, Q_VOTE_LIST, row_vote, a, sizeof(**out), (void **)out, n, "vote_list", err);
 }
 
+static mdt_rc op_request_votes(mdt_store *s, const char *id, mdt_arena *a, mdt_vote_rec **out,
+                                size_t *n, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_VOTE_LIST_FOR, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st, bind_text(st, 1, id), a, sizeof(**out), row_vote, (void **)out, n,
+                   "request_votes", err);
+}
+
+static mdt_rc op_request_list_pending(mdt_store *s, int64_t now, mdt_arena *a,
+                                      mdt_request_rec **out, size_t *n, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_REQ_LIST_PENDING, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st, bind_int(st, 1, now), a, sizeof(**out), row_request, (void **)out, n,
+                   "request_list_pending", err);
+}
+
 static mdt_rc op_request_expire_due(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a,
                                     mdt_request_rec **out, size_t *n, mdt_err *err)
 {
@@ -2802,6 +2832,8 @@ static const mdt_store_ops sql_ops = {
     .request_insert_notify = op_request_insert_notify,
     .request_vote = op_request_vote,
     .vote_list = op_vote_list,
+    .request_votes = op_request_votes,
+    .request_list_pending = op_request_list_pending,
     .request_expire_due = op_request_expire_due,
     .outbox_claim = op_outbox_claim,
     .outbox_delete = op_outbox_delete,

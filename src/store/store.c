@@ -423,6 +423,22 @@ mdt_rc mdt_store_vote_list(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_
     return s->ops->vote_list(s, a, out, n, err);
 }
 
+mdt_rc mdt_store_request_votes(mdt_store *s, const char *id, mdt_arena *a, mdt_vote_rec **out,
+                               size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->request_votes(s, id, a, out, n, err);
+}
+
+mdt_rc mdt_store_request_list_pending(mdt_store *s, int64_t now, mdt_arena *a,
+                                      mdt_request_rec **out, size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->request_list_pending(s, now, a, out, n, err);
+}
+
 mdt_rc mdt_store_request_expire_due(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a,
                                     mdt_request_rec **out, size_t *n, mdt_err *err)
 {

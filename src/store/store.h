@@ -461,6 +461,11 @@ mdt_rc mdt_store_request_get(mdt_store *s, const char *id, mdt_arena *a, mdt_req
 /* Ordered by created_at, then id. */
 mdt_rc mdt_store_request_list(mdt_store *s, mdt_arena *a, mdt_request_rec **out, size_t *n,
                               mdt_err *err) MDT_WARN_UNUSED;
+/* The requests still pending and not expired at now (what an inbox may
+ * show), ordered by created_at, then id. */
+mdt_rc mdt_store_request_list_pending(mdt_store *s, int64_t now, mdt_arena *a,
+                                      mdt_request_rec **out, size_t *n,
+                                      mdt_err *err) MDT_WARN_UNUSED;
 /* Records a decision in one statement: sets status (approved | denied),
  * decided_by, decided_at = now and note of a request that is still pending
  * and not expired at now, and returns it in *out. MDT_ERR_NOT_FOUND when no
@@ -489,6 +494,9 @@ mdt_rc mdt_store_request_vote(mdt_store *s, const char *id, const char *approver
 /* Every vote, ordered by request, time and approver. */
 mdt_rc mdt_store_vote_list(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_t *n,
                            mdt_err *err) MDT_WARN_UNUSED;
+/* The votes on one request, ordered by time and approver. */
+mdt_rc mdt_store_request_votes(mdt_store *s, const char *id, mdt_arena *a, mdt_vote_rec **out,
+                               size_t *n, mdt_err *err) MDT_WARN_UNUSED;
 /* Closes, in one statement, at most limit requests still pending with
  * expires_at (not 0) at or before now, earliest first: status "expired",
  * decided_at now. Returns them, so that each is closed (and audited) by

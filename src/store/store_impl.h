@@ -93,6 +93,10 @@ typedef struct mdt_store_ops {
                            int64_t quorum, const char *note, int64_t now, mdt_arena *a,
                            mdt_request_rec *out, int64_t *allows, mdt_err *err);
     mdt_rc (*vote_list)(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_t *n, mdt_err *err);
+    mdt_rc (*request_votes)(mdt_store *s, const char *id, mdt_arena *a, mdt_vote_rec **out,
+                            size_t *n, mdt_err *err);
+    mdt_rc (*request_list_pending)(mdt_store *s, int64_t now, mdt_arena *a, mdt_request_rec **out,
+                                   size_t *n, mdt_err *err);
     mdt_rc (*request_expire_due)(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a, mdt_request_rec **out,
                                  size_t *n, mdt_err *err);
     mdt_rc (*outbox_claim)(mdt_store *s, int64_t now, int64_t lease_until, int64_t limit,

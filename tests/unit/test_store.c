@@ -597,6 +597,54 @@ static void test_votes(void **state)
         mine++;
     }
     assert_int_equal(mine, 4);
+    /* one request's votes, in order */
+    assert_int_equal(mdt_store_request_votes(f->s, id(f, "vq2"), &f->a, &votes, &n, &f->err),
+                     MDT_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(votes[0].approver, "ann");
+    assert_string_equal(votes[1].approver, "bob");
+    assert_string_equal(votes[1].decision, "deny");
+    assert_int_equal(mdt_store_request_votes(f->s, id(f, "vq3"), &f->a, &votes, &n, &f->err),
+                     MDT_OK);
+    assert_int_equal(n, 0);
+}
+
+/* What an inbox may show: pending and unexpired at now, oldest first. */
+static void test_request_list_pending(void **state)
+{
+    fx *f = *state;
+    mdt_request_rec r = {.type = "ciba", .status = "pending", .client_id = "mdt_x",
+                         .created_at = 100, .expires_at = 1000},
+                    back, *list = NULL;
+    size_t n = 0, mine = 0;
+    const char *want[] = {id(f, "lp2"), id(f, "lp4")};
+
+    r.id = id(f, "lp1"); /* expired at 1000 */
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    r.id = id(f, "lp2");
+    r.expires_at = 0; /* never */
+    r.created_at = 101;
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    r.id = id(f, "lp3"); /* decided */
+    r.created_at = 102;
+    r.expires_at = 5000;
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_decide(f->s, id(f, "lp3"), "denied", "ann", NULL, 200,
+                                              &f->a, &back, &f->err),
+                     MDT_OK);
+    r.id = id(f, "lp4");
+    r.created_at = 103;
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_list_pending(f->s, 1000, &f->a, &list, &n, &f->err),
+                     MDT_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(list[i].id, g_prefix, strlen(g_prefix)) != 0)
+            continue;
+        assert_true(mine < 2);
+        assert_string_equal(list[i].id, want[mine]);
+        mine++;
+    }
+    assert_int_equal(mine, 2);
 }
 
 /* Voters on two store handles (two nodes) at once: no vote lost, none
@@ -2558,6 +2606,7 @@ int main(void)
         T(test_iat),
         T(test_requests),
         T(test_votes),
+        T(test_request_list_pending),
         T(test_votes_concurrent),
         T(test_request_expire_due),
         T(test_outbox),
