@@ -571,6 +571,11 @@ mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, md
     route = route_of(env, t, &r, a);
     if (by && (rc = may_decide(env, t, route, by, &r, a, err)) != MDT_OK)
         return rc;
+    /* the operator may deny anything, but approve for a person only as them */
+    if (!by && approve && t->subject_may_decide && r.subject)
+        return mdt_failf(err, MDT_ERR_ACCESS_DENIED,
+                         "a request that asks a person is approved by that person (--by)",
+                         "request %.64s asks %.64s: approve it --by them", id, r.subject);
     /* an approval approves exactly what the request showed */
     if (approve && t->validate && state_at(&r, now) == MDT_REQUEST_PENDING &&
         (rc = t->validate(env, &r, a, err)) != MDT_OK)

@@ -65,7 +65,8 @@ mdt_rc mdt_request_list_for(mdt_env *env, mdt_ctx *ctx, const char *username, md
 
 /* Approves or denies a pending request. by: the deciding user (NULL: the
  * environment's actor, e.g. the operator at the command line, whose
- * decision is final whatever the routing), who must exist, be active and be
+ * decision is final whatever the routing, but who approves a request that
+ * asks a person, CIBA or device, only as that person), who must exist, be active and be
  * whom the request's route names (mdt_request_may_decide; by default an
  * approver, an admin, or the owner of the request's client or the person it
  * asks where its type allows; MDT_ERR_ACCESS_DENIED). Under a quorum the

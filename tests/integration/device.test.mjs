@@ -260,7 +260,7 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     assert.ok(events(srv, 'token.refused').some((e) => /access_denied/.test(e.reason)));
   });
 
-  test('another person cannot decide the request; CSRF is required; the command line can', async () => {
+  test('another person cannot decide the request; CSRF is required; the command line only as the person', async () => {
     const d = (await deviceAuthorization(srv, cli, { scope: 'read' })).json;
     const page = await enterCode(srv, alice, d.user_code);
     const bob = await signedIn(srv, 'bob');
@@ -275,8 +275,14 @@ describe('device authorization grant', { timeout: 180_000 }, () => {
     });
     assert.equal(noCsrf.status, 403);
     assertError(await poll(srv, cli, d.device_code), 400, 'authorization_pending');
-    // an administrator at the command line may decide it, as any request
-    const approved = cliJson(srv, ['request', 'approve', request]);
+    // at the command line the operator approves it only as the person it asks
+    const asOperator = srv.cli(['request', 'approve', request]);
+    assert.notEqual(asOperator.code, 0);
+    assert.match(asOperator.stderr, /asks alice: approve it --by them/);
+    await sleep(INTERVAL_MS);
+    assertError(await poll(srv, cli, d.device_code), 400, 'authorization_pending');
+    await sleep(INTERVAL_MS);
+    const approved = cliJson(srv, ['request', 'approve', request, '--by', 'alice']);
     assert.equal(approved.status, 'approved');
     await sleep(INTERVAL_MS);
     const t = await poll(srv, cli, d.device_code);
