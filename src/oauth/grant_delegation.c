@@ -496,7 +496,11 @@ static mdt_rc exchange(mdt_env *env, mdt_req *req, const mdt_client_authn *who, 
             goto out;
     }
     out->scope = g.scope;
-    out->subject = g.sub;
+    /* the subject's claims are freed below: the result keeps a copy */
+    if (!(out->subject = mdt_arena_strdup(req->arena, g.sub))) {
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     out->issued_token_type = MDT_TOKEN_TYPE_ACCESS_TOKEN;
     rc = mdt_token_mint(env, req->arena, &g, &out->token, err);
 out:
