@@ -84,12 +84,12 @@ static const help_row rows[] = {
 
     {"user", "", "COMMAND ...", "Manages people: those who sign in, approve and administer.",
      NULL, NULL},
-    {"user", "create", "USERNAME [--name TEXT] [--email E] [--role admin|approver]... "
+    {"user", "create", "USERNAME [--name TEXT] [--email E] [--role admin|approver|auditor]... "
      "--password-stdin [--json]",
      "Creates a user whose password is the first line of standard input.",
      "  --name TEXT          display name\n"
      "  --email E            e-mail address\n"
-     "  --role ROLE          admin or approver (repeatable)\n"
+     "  --role ROLE          admin, approver or auditor (repeatable)\n"
      "  --password-stdin     read the password from the first line of standard input\n" JSON_OPT,
      "printf '%s\\n' \"$PASSWORD\" | mandate user create ann --role approver --password-stdin"},
     {"user", "list", "[--json]", "Lists the users.", JSON_OPT, "mandate user list"},

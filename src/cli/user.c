@@ -1,4 +1,4 @@
-/* mandate user create USERNAME [--name TEXT] [--email E] [--role admin|approver]...
+/* mandate user create USERNAME [--name TEXT] [--email E] [--role admin|approver|auditor]...
  *                    --password-stdin
  *              | list | passwd USERNAME --password-stdin | disable USERNAME */
 #include <errno.h>
@@ -105,7 +105,7 @@ static int do_create(cmd *c)
 
     if (c->args.npos != 1 || !only(c, allowed) || !mdt_cli_has(&c->args, OPT_PASSWORD_STDIN))
         return mdt_cli_fail("usage: mandate user create USERNAME [--name TEXT] [--email E] "
-                            "[--role admin|approver]... --password-stdin [--json]");
+                            "[--role admin|approver|auditor]... --password-stdin [--json]");
     mdt_cli_values(&c->args, OPT_ROLE, roles, MDT_CLI_MAX_ARGS);
     if (read_password(&pw)) {
         pw_wipe(&pw);

@@ -13,7 +13,7 @@
 #define BAD MDT_ERR_INVALID_REQUEST
 
 /* Known roles, in the order they are stored. */
-static const char *const known_roles[] = {"admin", "approver"};
+static const char *const known_roles[] = {"admin", "approver", "auditor"};
 
 static mdt_rc nomem(mdt_err *err)
 {
@@ -103,7 +103,7 @@ static mdt_rc check_password(const mdt_env *env, const char *pw, size_t len, mdt
     return MDT_OK;
 }
 
-/* Joins roles in canonical order into out (room for "admin approver"). */
+/* Joins roles in canonical order into out (room for "admin approver auditor"). */
 static mdt_rc roles_join(const char *const *roles, char out[32], mdt_err *err)
 {
     bool has[MDT_ARRAY_LEN(known_roles)] = {false};
@@ -114,8 +114,8 @@ static mdt_rc roles_join(const char *const *roles, char out[32], mdt_err *err)
         while (k < MDT_ARRAY_LEN(known_roles) && !mdt_str_eq(roles[i], known_roles[k]))
             k++;
         if (k == MDT_ARRAY_LEN(known_roles))
-            return mdt_failf(err, BAD, "role must be admin or approver",
-                             "unknown role '%.64s': roles are admin and approver", roles[i]);
+            return mdt_failf(err, BAD, "role must be admin, approver or auditor",
+                             "unknown role '%.64s': roles are admin, approver and auditor", roles[i]);
         has[k] = true;
     }
     if (i > MDT_USER_ROLES_MAX)

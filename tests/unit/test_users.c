@@ -250,6 +250,13 @@ static void test_create_get_list(void **state)
     json_decref(arr);
     assert_int_equal(mdt_user_show_json(&f->env, "nobody", &f->a, &json, &f->err),
                      MDT_ERR_NOT_FOUND);
+    {
+        const char *const all[] = {"auditor", "approver", "admin", "auditor", NULL};
+        assert_int_equal(create(f, "carol", all, PW), MDT_OK);
+        u = get(f, "carol");
+        assert_string_equal(u.roles, "admin approver auditor"); /* canonical */
+        assert_true(mdt_user_has_role(u.roles, "auditor"));
+    }
 }
 
 static void test_duplicate(void **state)
@@ -289,7 +296,7 @@ static void test_validation(void **state)
     long_name[MDT_USERNAME_MAX] = '\0';
     assert_true(mdt_username_valid(long_name, MDT_USERNAME_MAX));
     BADREQ(create(f, "alice", bad_role, PW));
-    assert_string_equal(f->err.msg, "role must be admin or approver");
+    assert_string_equal(f->err.msg, "role must be admin, approver or auditor");
     BADREQ(create(f, "alice", empty_role, PW));
     BADREQ(test_ctx_done(&f->tc, mdt_user_create(&f->env, test_ctx_now(&f->tc), "alice", NULL,
                                                  "alice", NULL, PW, strlen(PW), &f->err)));
