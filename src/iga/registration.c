@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -493,9 +494,12 @@ static mdt_rc make_rules(mdt_env *env, mdt_ctx *ctx, const mdt_reg_ctx *reg, con
     r->consented = consented_only(ask);
     r->since = cur ? cur->created_at : ctx->now;
     if (reg->iat_policy) {
-        if ((rc = mdt_iat_policy_parse(reg->iat_policy, a, p, NULL, err)) != MDT_OK)
+        if ((rc = mdt_iat_policy_parse(reg->iat_policy, a, p, NULL, err)) != MDT_OK) {
+            char why[sizeof(err->detail)];
+            snprintf(why, sizeof(why), "%s", mdt_err_text(err)); /* err is written below */
             return mdt_failf(err, MDT_ERR_INTERNAL, "stored policy unreadable", "iat policy: %s",
-                             mdt_err_text(err));
+                             why);
+        }
         r->policy = p;
     }
     if (cur && status_of(cur->status) == MDT_CLIENT_ACTIVE) {
