@@ -166,6 +166,12 @@ const char *mdt_iga__effective_status(const char *status, int64_t expires_at, in
 /* The status of c (as stored) at now: also "expired" past expires_at or, for
  * a self-registered client, past its inactivity deadline. */
 const char *mdt_iga__client_status(const mdt_env *env, const struct mdt_client *c, int64_t now);
+/* The status of a stored client at now, as its documents show it: rec's,
+ * or "expired" past expires_at or the inactivity deadline of a
+ * self-registered client. m: its parsed metadata (may be NULL); creds: its
+ * credentials, or NULL to read them when the inactivity rule needs them. */
+const char *mdt_iga__rec_status(mdt_env *env, const mdt_client_rec *rec, json_t *m,
+                                const mdt_cred_rec *creds, size_t n, int64_t now);
 /* {client_id, [client_secret, client_secret_expires_at,] client_id_issued_at,
  * ...metadata, status} of a stored client (a new reference; NULL on NOMEM or
  * unreadable metadata). creds: its credentials, or NULL to read them when
