@@ -35,7 +35,37 @@ static const char stylesheet[] =
     ".unverified,.phishing-warning{padding:.6rem .9rem;margin-bottom:1rem;"
     "border:2px solid var(--error);border-radius:.4rem}\n"
     ".unverified h2,.phishing-warning h2{margin:0 0 .25rem;color:var(--error);font-size:1.1rem}\n"
-    ".verified-no{color:var(--error);font-weight:600}\n";
+    ".verified-no{color:var(--error);font-weight:600}\n"
+    /* the console: wide pages of tables */
+    ".card.wide{max-width:72rem;margin:2rem 1rem}\n"
+    ".console-nav{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;"
+    "gap:.5rem;margin:0 0 1.25rem;padding-bottom:.75rem;border-bottom:1px solid var(--line)}\n"
+    ".console-nav ul{display:flex;gap:1rem;margin:0;padding:0;list-style:none}\n"
+    ".console-nav a{color:var(--accent);font-weight:600;text-decoration:none}\n"
+    ".console-nav a[aria-current=page]{text-decoration:underline;text-underline-offset:.3em}\n"
+    ".console-user{margin:0;color:var(--muted)}\n"
+    ".console-role{padding:.1rem .45rem;border:1px solid var(--line);border-radius:1rem;"
+    "font-size:.85rem}\n"
+    ".console-filters{display:flex;flex-wrap:wrap;align-items:flex-end;gap:.75rem}\n"
+    ".console-filters label{margin:0 0 .25rem}\n"
+    ".console-filters button{margin-top:0}\n"
+    "select,textarea{padding:.5rem .6rem;font:inherit;color:inherit;background:var(--card);"
+    "border:1px solid var(--line);border-radius:.4rem}\n"
+    "textarea{display:block;width:100%}\n"
+    ".console-table{width:100%;border-collapse:collapse;margin:.5rem 0 1rem;font-size:.95rem}\n"
+    ".console-table caption{text-align:left;color:var(--muted);font-size:.85rem}\n"
+    ".console-table th,.console-table td{padding:.45rem .6rem;text-align:left;vertical-align:top;"
+    "border-bottom:1px solid var(--line)}\n"
+    ".console-table th a{color:inherit}\n"
+    "code{font-size:.85em;overflow-wrap:anywhere}\n"
+    ".status{padding:.1rem .45rem;border-radius:1rem;border:1px solid var(--line)}\n"
+    ".status-suspended,.status-expired{color:var(--error);border-color:var(--error)}\n"
+    ".metadata{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}\n"
+    ".metadata dt{font-weight:600}\n.metadata dd{margin:0}\n.metadata ul{margin:0;padding-left:1.1rem}\n"
+    ".console-request{margin:1rem 0;padding:1rem;border:1px solid var(--line);border-radius:.5rem}\n"
+    ".console-request h2{margin:0 0 .5rem;font-size:1.15rem}\n"
+    "button.danger{background:var(--error)}\n"
+    ".pager{display:flex;gap:1rem}\n";
 
 void mdt_handle_stylesheet(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {

@@ -73,6 +73,18 @@ void mdt_handle_device(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* Widens the CSP form-action of a rendered page to the origin of
  * redirect_uri (a form whose answer redirects to the client). */
 void mdt_web_allow_form_target(mdt_req *req, mdt_resp *resp, const char *redirect_uri);
+/* The console for admins and auditors (SPEC §3.6; console*.c): GET
+ * /console leads to the applications; GET /console/clients lists them
+ * (filters, sort, pages); GET /console/clients/{id} shows one (and, with
+ * ?confirm=suspend|resume, the confirmation of that action); POST
+ * /console/clients/{id} suspends or resumes it; GET /console/requests
+ * lists pending approval requests, POST decides one. */
+void mdt_handle_console(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_clients(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_client(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_client_action(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_requests(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_requests_decide(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* GET /static/mandate.css */
 void mdt_handle_stylesheet(mdt_env *env, mdt_req *req, mdt_resp *resp);
 
