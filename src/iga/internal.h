@@ -258,14 +258,15 @@ const mdt_request_type *mdt_iga__request_type_find(const mdt_request_types *reg,
 mdt_rc mdt_request_supersede(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *type,
                              mdt_arena *a, mdt_err *err) MDT_WARN_UNUSED;
 
-/* mdt_request_create, mdt_request_list_json and mdt_request_decide
+/* mdt_request_create, mdt_request_list_json (only client_id's requests when
+ * not NULL: mdt_request_list_client_json) and mdt_request_decide
  * (requests.h) over the types of reg. */
 mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
                                   const mdt_request_rec *r, mdt_arena *a, const char **id,
                                   mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
-                                const char *status, mdt_arena *a, const char **json,
-                                mdt_err *err) MDT_WARN_UNUSED;
+                                const char *client_id, const char *status, mdt_arena *a,
+                                const char **json, mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
                                   const char *id, bool approve, const char *by, const char *note,
                                   int64_t for_secs, mdt_arena *a, const char **json,

@@ -271,11 +271,9 @@ static json_t *described_doc(const mdt_request_types *reg, mdt_env *env,
     return doc;
 }
 
-/* The list of mdt_request_list_json, only of client_id's requests when it
- * is not NULL. */
-static mdt_rc list_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
-                      const char *client_id, const char *status, mdt_arena *a, const char **json,
-                      mdt_err *err)
+mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
+                                const char *client_id, const char *status, mdt_arena *a,
+                                const char **json, mdt_err *err)
 {
     int64_t now = ctx->now;
     mdt_request_rec *list = NULL;
@@ -304,23 +302,17 @@ static mdt_rc list_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
     return dump(arr, a, json, err);
 }
 
-mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
-                                const char *status, mdt_arena *a, const char **json, mdt_err *err)
-{
-    return list_in(reg, env, ctx, NULL, status, a, json, err);
-}
-
 mdt_rc mdt_request_list_json(mdt_env *env, mdt_ctx *ctx, const char *status, mdt_arena *a,
                              const char **json, mdt_err *err)
 {
-    return list_in(&mdt_iga__request_types, env, ctx, NULL, status, a, json, err);
+    return mdt_iga__request_list_in(&mdt_iga__request_types, env, ctx, NULL, status, a, json, err);
 }
 
 mdt_rc mdt_request_list_client_json(mdt_env *env, mdt_ctx *ctx, const char *client_id,
                                     const char *status, mdt_arena *a, const char **json,
                                     mdt_err *err)
 {
-    return list_in(&mdt_iga__request_types, env, ctx, client_id, status, a, json, err);
+    return mdt_iga__request_list_in(&mdt_iga__request_types, env, ctx, client_id, status, a, json, err);
 }
 
 /* Whether user has voted on r (with decision allow only, when allow_only). */

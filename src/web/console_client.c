@@ -311,8 +311,7 @@ static void confirm_page(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_c
     mdt_err err = {0};
     mdt_rc rc = mdt_client_doc_json(env, &req->ctx, id, req->arena, &doc_json, &err);
 
-    if (rc == MDT_ERR_NOT_FOUND)
-        {
+    if (rc == MDT_ERR_NOT_FOUND) {
         not_found(req, resp, u);
         return;
     }
@@ -324,8 +323,7 @@ static void confirm_page(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_c
                          {"class", actions[i].class}, {"label", actions[i].label}};
         rc = mdt_web_render_str(req->arena, confirm_tpl, vars, MDT_ARRAY_LEN(vars), &html, &err);
     }
-    if (rc != MDT_OK)
-        {
+    if (rc != MDT_OK) {
         mdt_web_fault_page(resp, &err, "The service could not show the application.");
         return;
     }
@@ -343,25 +341,21 @@ void mdt_handle_console_client(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (!mdt_console_enter(env, req, resp,
                            id ? mdt_console_client_path(req, id) : MDT_CONSOLE_CLIENTS, &u))
         return;
-    if (!id)
-        {
+    if (!id) {
         not_found(req, resp, &u);
         return;
     }
     confirm = mdt_req_query(req, "confirm");
-    if (confirm && u.admin && action_index(confirm) >= 0)
-        {
+    if (confirm && u.admin && action_index(confirm) >= 0) {
         confirm_page(env, req, resp, &u, id, action_index(confirm));
         return;
     }
     rc = show_body(env, req, &u, id, &title, &html, &err);
-    if (rc == MDT_ERR_NOT_FOUND)
-        {
+    if (rc == MDT_ERR_NOT_FOUND) {
         not_found(req, resp, &u);
         return;
     }
-    if (rc != MDT_OK)
-        {
+    if (rc != MDT_OK) {
         mdt_web_fault_page(resp, &err, "The service could not show the application.");
         return;
     }
@@ -385,33 +379,27 @@ void mdt_handle_console_client_action(mdt_env *env, mdt_req *req, mdt_resp *resp
     if (!mdt_console_enter(env, req, resp, MDT_CONSOLE_CLIENTS, &u) ||
         !mdt_console_may_act(env, req, resp, &u, id ? id : "(no client)"))
         return;
-    if (!id)
-        {
+    if (!id) {
         not_found(req, resp, &u);
         return;
     }
-    if ((i = action_index(mdt_req_form(req, "action"))) < 0)
-        {
-        mdt_console_refused(req, resp, &u, 400, "Choose suspend or resume.", id,
-                                   "unknown action");
+    if ((i = action_index(mdt_req_form(req, "action"))) < 0) {
+        mdt_console_refused(req, resp, &u, 400, "Choose suspend or resume.", id, "unknown action");
         return;
     }
     as = mdt_ctx_as(&req->ctx, u.username);
     rc = mdt_client_set_status(env, &as, id, actions[i].status, &err);
     path = mdt_console_client_path(req, id);
-    if (rc == MDT_ERR_NOT_FOUND)
-        {
+    if (rc == MDT_ERR_NOT_FOUND) {
         not_found(req, resp, &u);
         return;
     }
-    if (rc == MDT_ERR_CONFLICT || rc == MDT_ERR_INVALID_REQUEST)
-        {
+    if (rc == MDT_ERR_CONFLICT || rc == MDT_ERR_INVALID_REQUEST) {
         mdt_console_refused(req, resp, &u, rc == MDT_ERR_CONFLICT ? 409 : 400, err.msg, id,
-                                   mdt_err_text(&err));
+                            mdt_err_text(&err));
         return;
     }
-    if (rc != MDT_OK)
-        {
+    if (rc != MDT_OK) {
         mdt_web_fault_page(resp, &err, "The service could not change the application.");
         return;
     }
