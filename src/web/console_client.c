@@ -114,8 +114,8 @@ static int action_for(const char *status)
     return mdt_str_eq(status, "suspended") ? 1 : -1;
 }
 
-/* A value of the document: text for a string, a list for an array of
- * strings, compact JSON for anything else; escaped. */
+/* A value of the document: text for a string or an integer, a list for an
+ * array of strings, compact JSON for anything else; escaped. */
 static mdt_rc value_html(mdt_buf *b, json_t *v)
 {
     json_t *x;
@@ -125,6 +125,8 @@ static mdt_rc value_html(mdt_buf *b, json_t *v)
 
     if (json_is_string(v))
         return mdt_html_escape(b, json_string_value(v));
+    if (json_is_integer(v))
+        return mdt_buf_addf(b, "%lld", (long long)json_integer_value(v));
     if (json_is_array(v) && json_array_size(v)) {
         bool strings = true;
         json_array_foreach(v, i, x) strings = strings && json_is_string(x);

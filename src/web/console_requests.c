@@ -8,6 +8,7 @@
  * decision on another one is refused with the reason routing gives.
  * Auditors read only. */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -35,7 +36,7 @@ static const char item_tpl[] =
     "{{!binding}}"
     "<dt>Asked</dt><dd><time datetime=\"{{created}}\">{{created}}</time></dd>\n"
     "<dt>Expires</dt><dd class=\"expires\"><time datetime=\"{{expires}}\">{{expires}}</time></dd>\n"
-    "</dl>\n{{!decide}}</section>\n";
+    "</dl>\n{{!details}}{{!decide}}</section>\n";
 
 static const char decide_tpl[] =
     "<form method=\"post\" action=\"" MDT_CONSOLE_REQUESTS "\">\n"
@@ -49,7 +50,7 @@ static const char decide_tpl[] =
 
 static const char not_yours[] =
     "<p class=\"muted not-yours\">Routing does not let you decide this request: it waits for "
-    "others.</p>\n";
+    "someone else's decision.</p>\n";
 
 static mdt_rc nomem(mdt_err *err)
 {
@@ -71,11 +72,30 @@ static bool listed(const mdt_request_item *mine, size_t n, const char *id)
     return false;
 }
 
+/* The RFC 9396 action of a request as /approvals shows it; "" when none. */
+static mdt_rc details_of(mdt_req *req, json_t *details, const char **html, mdt_err *err)
+{
+    char *text = json_is_array(details) ? json_dumps(details, JSON_COMPACT) : NULL;
+    mdt_buf b;
+    mdt_rc rc = MDT_OK;
+
+    *html = "";
+    if (!json_is_array(details))
+        return MDT_OK;
+    mdt_buf_init(&b, MDT_WEB_PAGE_MAX);
+    if (!text || mdt_web_details_html(&b, text) != MDT_OK ||
+        !(*html = mdt_arena_strndup(req->arena, b.data ? b.data : "", b.len)))
+        rc = nomem(err);
+    free(text);
+    mdt_buf_free(&b);
+    return rc;
+}
+
 static mdt_rc item(mdt_env *env, mdt_req *req, const mdt_console_user *u, json_t *r,
                    bool decidable, mdt_buf *out, mdt_err *err)
 {
     const char *id = str_or(r, "id", ""), *client_id = str_or(r, "client_id", "");
-    const char *decide = "", *binding = "", *href;
+    const char *decide = "", *binding = "", *details = "", *href;
     mdt_client c;
     mdt_err ignored = {0};
     mdt_rc rc;
@@ -100,8 +120,11 @@ static mdt_rc item(mdt_env *env, mdt_req *req, const mdt_console_user *u, json_t
                                      bv, 1, &binding, err)) != MDT_OK)
             return rc;
     }
+    if ((rc = details_of(req, json_object_get(r, "authorization_details"), &details, err)))
+        return rc;
     mdt_kv vars[] = {
         {"id", id},
+        {"details", details},
         {"client_href", href},
         {"name", c.name && *c.name ? c.name : client_id},
         {"type", str_or(r, "type", "-")},

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { createUsers, FAST_ARGON2, PASSWORD, signedIn } from './lib/authz.mjs';
 import { launchBrowser, screenshot, submitLogin } from './lib/browser.mjs';
-import { cibaMetadata, started } from './lib/ciba.mjs';
+import { cibaMetadata, PAYMENT, started } from './lib/ciba.mjs';
 import {
   API, agentMetadata, auditEvents, basic, createFixtureScopes, eventBody, eventType, post, show,
   tokenBasic, tokenPost,
@@ -375,7 +375,8 @@ describe('the console', { timeout: 240_000 }, () => {
     const pending = cliJson(srv, ['request', 'list', '--status', 'pending']).find((q) => q.client_id === reg.client_id);
     assert.equal(pending.type, 'registration');
     const agent = createClient(srv, cibaMetadata());
-    const ciba = await started(srv, agent, { login_hint: 'alice', binding_message: 'Pay <now>' });
+    const ciba = await started(srv, agent, { login_hint: 'alice', binding_message: 'Pay <now>',
+      authorization_details: JSON.stringify(PAYMENT) });
 
     // the application's page lists its pending request
     const one = await (await auditor.fetch(`${srv.url}${clientPath(reg.client_id)}`)).text();
@@ -387,6 +388,9 @@ describe('the console', { timeout: 240_000 }, () => {
     assert.ok(ro.includes(pending.id) && ro.includes(ciba.request.id));
     assert.ok(!ro.includes('name="decision"'));
     assert.ok(ro.includes('Pay &lt;now&gt;'));
+    assert.ok(ro.includes('ACME &lt;Inc&gt; &amp; &quot;Co&quot;'), 'the exact action, escaped');
+    assert.ok(ro.includes('payment_initiation') && ro.includes('1.0865') && !ro.includes('0.1000000'));
+    assert.ok(!ro.includes('<Inc>') && !ro.includes('<now>'));
 
     const b = await launchBrowser();
     try {
