@@ -67,10 +67,13 @@ static const char *query_of(mdt_req *req, const mdt_client_filter *f, mdt_client
     const char *vals[] = {f->kind, f->owner, f->status, f->tier};
     const char *q = "";
 
-    for (size_t i = 0; i < MDT_ARRAY_LEN(keys) && q; i++)
-        if (vals[i] && *vals[i])
-            q = mdt_arena_printf(req->arena, "%s&%s=%s", q, keys[i],
-                                 mdt_url_encode(req->arena, vals[i]));
+    for (size_t i = 0; i < MDT_ARRAY_LEN(keys) && q; i++) {
+        const char *enc = vals[i] && *vals[i] ? mdt_url_encode(req->arena, vals[i]) : "";
+        if (!enc)
+            return NULL;
+        if (*enc)
+            q = mdt_arena_printf(req->arena, "%s&%s=%s", q, keys[i], enc);
+    }
     if (q && sort != MDT_CLIENT_SORT_ID)
         q = mdt_arena_printf(req->arena, "%s&sort=%s", q, mdt_client_sort_name(sort));
     if (q && desc)
