@@ -298,8 +298,13 @@ static void test_describe_pending_only(void **state)
 static void test_list_of_client(void **state)
 {
     fx *f = *state;
-    const char *a1 = create(f, "alpha", "mdt_a"), *b1 = create(f, "alpha", "mdt_b"),
-               *a2 = create(f, "alpha", "mdt_a"), *json;
+    const char *a1, *b1, *a2, *json;
+
+    a1 = create(f, "alpha", "mdt_a"); /* one second apart: the list is oldest first */
+    f->clk.t++;
+    b1 = create(f, "alpha", "mdt_b");
+    f->clk.t++;
+    a2 = create(f, "alpha", "mdt_a");
     const char *want[][3] = {{"mdt_a", "pending", a2}, {"mdt_a", NULL, a1}, {"mdt_b", NULL, b1},
                              {"mdt_c", NULL, NULL}};
     const size_t count[] = {1, 2, 1, 0};
