@@ -8,7 +8,13 @@
  * the change is made by mdt_client_set_status, the service the CLI uses,
  * with the admin as the actor (audited client.suspended / client.resumed
  * by the service). Auditors see no button, and their POST is refused (403,
- * console.refused) before anything is read from it. */
+ * console.refused) before anything is read from it.
+ *
+ * Not on the page yet, by design: the client's entitlements with their
+ * source and expiry, its usage (tokens per day), recent decisions from the
+ * audit log and review findings. Each becomes a section here, rendered from
+ * its own service, once that service exists; until then the page omits them
+ * rather than show an empty promise. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
