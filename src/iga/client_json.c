@@ -283,8 +283,8 @@ void mdt_client_cred_used(mdt_env *env, const mdt_client *c, const mdt_cred_rec 
 /* The effective status of a stored client with metadata m. creds: its
  * credentials, or NULL to read them when the inactivity rule needs them (a
  * failed read leaves that rule out). */
-static const char *rec_status(mdt_env *env, const mdt_client_rec *rec, json_t *m,
-                              const mdt_cred_rec *creds, size_t n, int64_t now)
+const char *mdt_iga__rec_status(mdt_env *env, const mdt_client_rec *rec, json_t *m,
+                                const mdt_cred_rec *creds, size_t n, int64_t now)
 {
     const char *origin = json_string_value(json_object_get(m, "origin"));
     const char *approved = json_string_value(json_object_get(m, "approved_at"));
@@ -318,7 +318,7 @@ json_t *mdt_iga__client_doc(mdt_env *env, const mdt_client_rec *rec, const mdt_c
              json_object_set_new(o, "client_secret_expires_at", json_integer(0)) == 0;
     ok = ok && json_object_set_new(o, "client_id_issued_at", json_integer(rec->created_at)) == 0 &&
          json_object_update(o, m) == 0 &&
-         json_object_set_new(o, "status", json_string(rec_status(env, rec, m, creds, ncreds,
+         json_object_set_new(o, "status", json_string(mdt_iga__rec_status(env, rec, m, creds, ncreds,
                                                                  now))) == 0;
     json_decref(m);
     if (!ok) {

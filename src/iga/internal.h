@@ -166,6 +166,12 @@ const char *mdt_iga__effective_status(const char *status, int64_t expires_at, in
 /* The status of c (as stored) at now: also "expired" past expires_at or, for
  * a self-registered client, past its inactivity deadline. */
 const char *mdt_iga__client_status(const mdt_env *env, const struct mdt_client *c, int64_t now);
+/* The status of a stored client at now, as its documents show it: rec's,
+ * or "expired" past expires_at or the inactivity deadline of a
+ * self-registered client. m: its parsed metadata (may be NULL); creds: its
+ * credentials, or NULL to read them when the inactivity rule needs them. */
+const char *mdt_iga__rec_status(mdt_env *env, const mdt_client_rec *rec, json_t *m,
+                                const mdt_cred_rec *creds, size_t n, int64_t now);
 /* {client_id, [client_secret, client_secret_expires_at,] client_id_issued_at,
  * ...metadata, status} of a stored client (a new reference; NULL on NOMEM or
  * unreadable metadata). creds: its credentials, or NULL to read them when
@@ -252,14 +258,15 @@ const mdt_request_type *mdt_iga__request_type_find(const mdt_request_types *reg,
 mdt_rc mdt_request_supersede(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *type,
                              mdt_arena *a, mdt_err *err) MDT_WARN_UNUSED;
 
-/* mdt_request_create, mdt_request_list_json and mdt_request_decide
+/* mdt_request_create, mdt_request_list_json (only client_id's requests when
+ * not NULL: mdt_request_list_client_json) and mdt_request_decide
  * (requests.h) over the types of reg. */
 mdt_rc mdt_iga__request_create_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
                                   const mdt_request_rec *r, mdt_arena *a, const char **id,
                                   mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
-                                const char *status, mdt_arena *a, const char **json,
-                                mdt_err *err) MDT_WARN_UNUSED;
+                                const char *client_id, const char *status, mdt_arena *a,
+                                const char **json, mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_iga__request_decide_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
                                   const char *id, bool approve, const char *by, const char *note,
                                   int64_t for_secs, mdt_arena *a, const char **json,

@@ -272,7 +272,8 @@ static json_t *described_doc(const mdt_request_types *reg, mdt_env *env,
 }
 
 mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, mdt_ctx *ctx,
-                                const char *status, mdt_arena *a, const char **json, mdt_err *err)
+                                const char *client_id, const char *status, mdt_arena *a,
+                                const char **json, mdt_err *err)
 {
     int64_t now = ctx->now;
     mdt_request_rec *list = NULL;
@@ -290,6 +291,8 @@ mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, mdt_
         json_t *doc;
         if (status && !mdt_str_eq(mdt_request_status(&list[i], now), status))
             continue;
+        if (client_id && !mdt_str_eq(list[i].client_id, client_id))
+            continue;
         doc = described_doc(reg, env, &list[i], votes, nvotes, now, a);
         if (json_array_append_new(arr, doc) != 0) {
             json_decref(arr);
@@ -302,7 +305,14 @@ mdt_rc mdt_iga__request_list_in(const mdt_request_types *reg, mdt_env *env, mdt_
 mdt_rc mdt_request_list_json(mdt_env *env, mdt_ctx *ctx, const char *status, mdt_arena *a,
                              const char **json, mdt_err *err)
 {
-    return mdt_iga__request_list_in(&mdt_iga__request_types, env, ctx, status, a, json, err);
+    return mdt_iga__request_list_in(&mdt_iga__request_types, env, ctx, NULL, status, a, json, err);
+}
+
+mdt_rc mdt_request_list_client_json(mdt_env *env, mdt_ctx *ctx, const char *client_id,
+                                    const char *status, mdt_arena *a, const char **json,
+                                    mdt_err *err)
+{
+    return mdt_iga__request_list_in(&mdt_iga__request_types, env, ctx, client_id, status, a, json, err);
 }
 
 /* Whether user has voted on r (with decision allow only, when allow_only). */

@@ -49,6 +49,11 @@ mdt_rc mdt_request_create(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, 
 mdt_rc mdt_request_list_json(mdt_env *env, mdt_ctx *ctx, const char *status, mdt_arena *a,
                              const char **json, mdt_err *err) MDT_WARN_UNUSED;
 
+/* The same list, only of the requests of client client_id. */
+mdt_rc mdt_request_list_client_json(mdt_env *env, mdt_ctx *ctx, const char *client_id,
+                                    const char *status, mdt_arena *a, const char **json,
+                                    mdt_err *err) MDT_WARN_UNUSED;
+
 /* A pending request one person may decide, with what its type shows
  * approvers beyond the record (the describe hook: e.g. the metadata of a
  * registration), as JSON object text; NULL when nothing. */

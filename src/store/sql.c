@@ -78,6 +78,8 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_PURGE_USED_JTIS] = "DELETE FROM used_jtis WHERE expires_at<=?1",
     [Q_CRED_LIST] = "SELECT " CRED_COLS " FROM credentials WHERE client_id=?1 "
                     "ORDER BY created_at,id",
+    [Q_CRED_LAST_USED] = "SELECT client_id,MAX(last_used_at) FROM credentials "
+                         "WHERE last_used_at>0 GROUP BY client_id ORDER BY client_id",
     [Q_CRED_EXPIRE_OTHERS] = "UPDATE credentials SET expires_at=?4 WHERE client_id=?1 AND type=?2"
                              " AND (?3 IS NULL OR id<>?3) AND (expires_at=0 OR expires_at>?4)",
     [Q_CRED_TOUCH] = "UPDATE credentials SET last_used_at=?2 WHERE id=?1",
@@ -1152,6 +1154,23 @@ static mdt_rc op_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, md
         return rc;
     return collect(c, st, bind_text(st, 1, client_id), a, sizeof(**out), row_cred, (void **)out,
                    n, "cred_list", err);
+}
+
+static mdt_rc row_last_use(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_client_last_use *v = dst;
+    rd r = {a, false};
+
+    v->client_id = rd_text(&r, st, 0);
+    v->last_used_at = col_int(st, 1);
+    return rd_end(&r, err);
+}
+
+static mdt_rc op_cred_last_used(mdt_store *s, mdt_arena *a, mdt_client_last_use **out, size_t *n,
+                                mdt_err *err)
+{
+    return list_all(s, Q_CRED_LAST_USED, row_last_use, a, sizeof(**out), (void **)out, n,
+                    "cred_last_used", err);
 }
 
 static mdt_rc op_cred_expire_others(mdt_store *s, const char *client_id, const char *type,
@@ -2796,6 +2815,7 @@ static const mdt_store_ops sql_ops = {
     .client_deleted_at = op_client_deleted_at,
     .cred_insert = op_cred_insert,
     .cred_list = op_cred_list,
+    .cred_last_used = op_cred_last_used,
     .cred_expire_others = op_cred_expire_others,
     .cred_touch = op_cred_touch,
     .cred_get = op_cred_get,

@@ -117,6 +117,14 @@ mdt_rc mdt_store_cred_insert(mdt_store *s, const mdt_cred_rec *c, mdt_err *err)
     return s->ops->cred_insert(s, c, err);
 }
 
+mdt_rc mdt_store_cred_last_used(mdt_store *s, mdt_arena *a, mdt_client_last_use **out, size_t *n,
+                                mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->cred_last_used(s, a, out, n, err);
+}
+
 mdt_rc mdt_store_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,
                            size_t *n, mdt_err *err)
 {

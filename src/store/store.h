@@ -364,6 +364,15 @@ mdt_rc mdt_store_cred_insert(mdt_store *s, const mdt_cred_rec *c, mdt_err *err) 
 /* All credentials of a client, oldest first, expired ones included. */
 mdt_rc mdt_store_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,
                            size_t *n, mdt_err *err) MDT_WARN_UNUSED;
+/* The last use of each client: the latest last_used_at of its credentials,
+ * for the clients with a credential used at least once, ordered by
+ * client_id (one statement, for lists of clients). */
+typedef struct {
+    const char *client_id;
+    int64_t last_used_at;
+} mdt_client_last_use;
+mdt_rc mdt_store_cred_last_used(mdt_store *s, mdt_arena *a, mdt_client_last_use **out, size_t *n,
+                                mdt_err *err) MDT_WARN_UNUSED;
 /* Sets expires_at of every credential of client_id of this type whose
  * expires_at is 0 or later than expires_at, except keep_id. (Secret rotation.) */
 mdt_rc mdt_store_cred_expire_others(mdt_store *s, const char *client_id, const char *type,

@@ -39,6 +39,8 @@ typedef struct mdt_store_ops {
     mdt_rc (*cred_insert)(mdt_store *s, const mdt_cred_rec *c, mdt_err *err);
     mdt_rc (*cred_list)(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,
                         size_t *n, mdt_err *err);
+    mdt_rc (*cred_last_used)(mdt_store *s, mdt_arena *a, mdt_client_last_use **out, size_t *n,
+                             mdt_err *err);
     mdt_rc (*cred_expire_others)(mdt_store *s, const char *client_id, const char *type,
                                  const char *keep_id, int64_t expires_at, mdt_err *err);
     mdt_rc (*cred_touch)(mdt_store *s, const char *id, int64_t now, mdt_err *err);

@@ -148,8 +148,7 @@ static mdt_rc value_html(mdt_buf *b, json_t *v, int depth)
     return rc == MDT_OK ? mdt_buf_adds(b, "</dl>") : rc;
 }
 
-/* RFC 9396 authorization_details: one block per object, headed by its type. */
-static mdt_rc details_html(mdt_buf *b, const char *text)
+mdt_rc mdt_web_details_html(mdt_buf *b, const char *text)
 {
     json_t *doc = text ? json_loads(text, 0, NULL) : NULL, *item;
     size_t i;
@@ -245,7 +244,7 @@ static mdt_rc item(mdt_env *env, mdt_req *req, const mdt_request_item *it, const
     client_of(env, req, r->client_id, &c);
     mdt_time_format(r->expires_at, expires);
     if ((rc = mdt_web_scope_list(env, req, r->scope ? r->scope : "", &scopes, err)) != MDT_OK ||
-        (rc = block(req, details_html, r->authorization_details, &details, err)) != MDT_OK ||
+        (rc = block(req, mdt_web_details_html, r->authorization_details, &details, err)) != MDT_OK ||
         (rc = block(req, shown_html, it->shown, &shown, err)) != MDT_OK)
         return rc;
     if (r->binding_message) {

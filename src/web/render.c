@@ -13,7 +13,7 @@ static const char layout[] =
     "<link rel=\"stylesheet\" href=\"" MDT_WEB_CSS_PATH "\">\n"
     "</head>\n"
     "<body>\n"
-    "<main class=\"card\">\n"
+    "<main class=\"{{main_class}}\">\n"
     "<p class=\"brand\">Mandate</p>\n"
     "<h1>{{title}}</h1>\n"
     "{{!body}}"
@@ -105,10 +105,11 @@ void mdt_web_security_headers(mdt_resp *resp)
     resp->no_store = true;
 }
 
-static void page(mdt_resp *resp, int status, const char *title, const char *head,
-                 const char *body_html)
+static void page_in(mdt_resp *resp, int status, const char *title, const char *head,
+                    const char *main_class, const char *body_html)
 {
-    mdt_kv vars[] = {{"title", title}, {"head", head}, {"body", body_html}};
+    mdt_kv vars[] = {{"title", title}, {"head", head}, {"body", body_html},
+                     {"main_class", main_class}};
     mdt_err err = {0};
 
     mdt_buf_reset(&resp->body);
@@ -119,9 +120,20 @@ static void page(mdt_resp *resp, int status, const char *title, const char *head
         mdt_resp_text(resp, 500, "internal error");
 }
 
+static void page(mdt_resp *resp, int status, const char *title, const char *head,
+                 const char *body_html)
+{
+    page_in(resp, status, title, head, "card", body_html);
+}
+
 void mdt_web_page(mdt_resp *resp, int status, const char *title, const char *body_html)
 {
     page(resp, status, title, "", body_html);
+}
+
+void mdt_web_wide_page(mdt_resp *resp, int status, const char *title, const char *body_html)
+{
+    page_in(resp, status, title, "", "card wide", body_html);
 }
 
 void mdt_web_continue_page(mdt_resp *resp, const char *title, const char *url, const char *text)

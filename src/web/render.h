@@ -50,6 +50,10 @@ void mdt_web_security_headers(mdt_resp *resp);
  * becomes a plain 500. */
 void mdt_web_page(mdt_resp *resp, int status, const char *title, const char *body_html);
 
+/* The same layout for pages of tables (the console): the full width of
+ * the window. */
+void mdt_web_wide_page(mdt_resp *resp, int status, const char *title, const char *body_html);
+
 /* A page that moves the browser on to url (a path on this server) by itself
  * (meta refresh) and by a link. After a form submission this is how to reach
  * a place that may redirect to another origin: a 303 would keep the

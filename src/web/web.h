@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "msg/msg.h"
 
 #define MDT_WEB_RETURN_TO_MAX 2048    /* bytes of a return_to path */
@@ -53,6 +54,11 @@ void mdt_handle_approvals_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* POST /approvals: CSRF, then request=<id>, decision=allow|deny and an
  * optional note, decided as the signed-in person; the outcome. */
 void mdt_handle_approvals(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* RFC 9396 authorization_details (JSON array text; NULL or not an array:
+ * nothing) as HTML appended to b: a heading, then one block per object
+ * headed by its type, members as nested lists, every value escaped and
+ * numbers as sent (approvals.c; also the console's requests page). */
+mdt_rc mdt_web_details_html(mdt_buf *b, const char *text) MDT_WARN_UNUSED;
 /* GET /consents: the signed-in person's consents, each with a revoke
  * button (consents.c). */
 void mdt_handle_consents_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
@@ -73,6 +79,18 @@ void mdt_handle_device(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* Widens the CSP form-action of a rendered page to the origin of
  * redirect_uri (a form whose answer redirects to the client). */
 void mdt_web_allow_form_target(mdt_req *req, mdt_resp *resp, const char *redirect_uri);
+/* The console for admins and auditors (SPEC §3.6; console*.c): GET
+ * /console leads to the applications; GET /console/clients lists them
+ * (filters, sort, pages); GET /console/clients/{id} shows one (and, with
+ * ?confirm=suspend|resume, the confirmation of that action); POST
+ * /console/clients/{id} suspends or resumes it; GET /console/requests
+ * lists pending approval requests, POST decides one. */
+void mdt_handle_console(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_clients(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_client(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_client_action(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_requests(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_requests_decide(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* GET /static/mandate.css */
 void mdt_handle_stylesheet(mdt_env *env, mdt_req *req, mdt_resp *resp);
 

@@ -279,7 +279,8 @@ static void test_describe_pending_only(void **state)
 
     assert_int_equal(decide(f, done, false, NULL, 0), MDT_OK);
     assert_int_equal(
-        mdt_iga__request_list_in(&reg, &f->env, test_ctx_now(&f->tc), NULL, &f->a, &json, &f->err),
+        mdt_iga__request_list_in(&reg, &f->env, test_ctx_now(&f->tc), NULL, NULL, &f->a, &json,
+                                 &f->err),
         MDT_OK);
     arr = json_loads(json, 0, NULL);
     assert_int_equal(json_array_size(arr), 2);
@@ -291,6 +292,40 @@ static void test_describe_pending_only(void **state)
     json_decref(arr);
     assert_int_equal(shown, 1);
     assert_int_equal(alpha_calls.described, 1);
+}
+
+/* The list of one client's requests, of one status or all. */
+static void test_list_of_client(void **state)
+{
+    fx *f = *state;
+    const char *a1, *b1, *a2, *json;
+
+    a1 = create(f, "alpha", "mdt_a"); /* one second apart: the list is oldest first */
+    f->clk.t++;
+    b1 = create(f, "alpha", "mdt_b");
+    f->clk.t++;
+    a2 = create(f, "alpha", "mdt_a");
+    const char *want[][3] = {{"mdt_a", "pending", a2}, {"mdt_a", NULL, a1}, {"mdt_b", NULL, b1},
+                             {"mdt_c", NULL, NULL}};
+    const size_t count[] = {1, 2, 1, 0};
+
+    assert_int_equal(decide(f, a1, false, NULL, 0), MDT_OK);
+    for (size_t k = 0; k < 4; k++) {
+        json_t *arr, *x;
+        size_t i;
+
+        assert_int_equal(mdt_iga__request_list_in(&reg, &f->env, test_ctx_now(&f->tc), want[k][0],
+                                                  want[k][1], &f->a, &json, &f->err),
+                         MDT_OK);
+        arr = json_loads(json, 0, NULL);
+        assert_int_equal(json_array_size(arr), count[k]);
+        json_array_foreach(arr, i, x)
+            assert_string_equal(json_string_value(json_object_get(x, "client_id")), want[k][0]);
+        if (count[k])
+            assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "id")),
+                                want[k][2]);
+        json_decref(arr);
+    }
 }
 
 static void test_owner_may_decide_per_type(void **state)
@@ -775,6 +810,7 @@ int main(void)
         T(test_missing_hook_is_nothing_to_do),
         T(test_validate_refusal_records_nothing),
         T(test_decided_cannot_be_decided_again),
+        T(test_list_of_client),
         T(test_describe_pending_only),
         T(test_owner_may_decide_per_type),
         T(test_device_subject_decides),

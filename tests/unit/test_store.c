@@ -352,6 +352,26 @@ static void test_creds(void **state)
     assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &list, &n, &f->err), MDT_OK);
     assert_int_equal(find_cred(list, n, key)->last_used_at, 777);
     assert_int_equal(find_cred(list, n, old)->last_used_at, 0);
+    {
+        mdt_client_last_use *uses = NULL;
+        size_t nu = 0;
+
+        /* the latest use per client, clients never used left out */
+        assert_int_equal(mdt_store_cred_touch(f->s, old, 700, &f->err), MDT_OK);
+        assert_int_equal(mdt_store_cred_last_used(f->s, &f->a, &uses, &nu, &f->err), MDT_OK);
+        size_t hits = 0;
+        for (size_t i = 0; i < nu; i++) {
+            if (i)
+                assert_true(strcmp(uses[i - 1].client_id, uses[i].client_id) < 0);
+            if (strcmp(uses[i].client_id, cid) == 0) {
+                assert_int_equal(uses[i].last_used_at, 777);
+                hits++;
+            }
+            assert_true(uses[i].last_used_at > 0);
+        }
+        assert_int_equal(hits, 1);
+        assert_int_equal(mdt_store_cred_touch(f->s, old, 0, &f->err), MDT_OK);
+    }
 
     assert_int_equal(mdt_store_cred_delete(f->s, id(f, "other"), key, &f->err), MDT_ERR_NOT_FOUND);
     assert_int_equal(mdt_store_cred_delete(f->s, cid, key, &f->err), MDT_OK);

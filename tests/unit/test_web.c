@@ -1,12 +1,13 @@
 /* The web layer's pure logic: HTML escaping and templates, return_to
- * validation, CSRF tokens, cookies, session liveness and login throttling
- * windows. */
+ * validation, CSRF tokens, cookies, session liveness, login throttling
+ * windows and the console's text helpers and wide layout. */
 #include "unit.h"
 
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "store/store.h"
+#include "web/console.h"
 #include "web/csrf.h"
 #include "web/render.h"
 #include "web/session.h"
@@ -93,6 +94,37 @@ static void test_page_headers(void **state)
     }
     assert_true(csp && xfo && ref);
     mdt_buf_free(&r.body);
+}
+
+static void test_console_text(void **state)
+{
+    mdt_arena a;
+    mdt_req req = {.arena = &a, .now = 1767225600};
+    mdt_resp r = {0};
+
+    (void)state;
+    mdt_arena_init(&a, 1024);
+    assert_string_equal(mdt_console_ago(&req, 0), "never");
+    assert_string_equal(mdt_console_ago(&req, req.now), "just now");
+    assert_string_equal(mdt_console_ago(&req, req.now + 5), "just now"); /* a clock ahead */
+    assert_string_equal(mdt_console_ago(&req, req.now - 1), "1 second ago");
+    assert_string_equal(mdt_console_ago(&req, req.now - 59), "59 seconds ago");
+    assert_string_equal(mdt_console_ago(&req, req.now - 60), "1 minute ago");
+    assert_string_equal(mdt_console_ago(&req, req.now - 7199), "1 hour ago");
+    assert_string_equal(mdt_console_ago(&req, req.now - 3 * 86400 - 5), "3 days ago");
+    assert_string_equal(mdt_console_time(&req, 0), "-");
+    assert_string_equal(mdt_console_time(&req, req.now), "2026-01-01T00:00:00Z");
+    /* an id that is a URL stays one path segment */
+    assert_string_equal(mdt_console_client_path(&req, "https://a.example/c?x=1"),
+                        "/console/clients/https%3A%2F%2Fa.example%2Fc%3Fx%3D1");
+    assert_string_equal(mdt_console_client_path(&req, "mdt_Ab-_9"), "/console/clients/mdt_Ab-_9");
+    /* the wide layout: same headers, another class */
+    mdt_buf_init(&r.body, MDT_WEB_PAGE_MAX);
+    mdt_web_wide_page(&r, 200, "T", "<p>x</p>");
+    assert_non_null(strstr(r.body.data, "<main class=\"card wide\">"));
+    assert_true(r.no_store);
+    mdt_buf_free(&r.body);
+    mdt_arena_free(&a);
 }
 
 static void test_return_to(void **state)
@@ -230,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_page_headers), cmocka_unit_test(test_return_to),
         cmocka_unit_test(test_csrf),         cmocka_unit_test(test_cookies),
         cmocka_unit_test(test_session_live), cmocka_unit_test(test_throttle_window),
+        cmocka_unit_test(test_console_text),
     };
     return cmocka_run_group_tests_name("web", tests, NULL, NULL);
 }
