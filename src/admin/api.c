@@ -50,9 +50,8 @@ static bool ends_with(const char *s, size_t n, const char *suffix, size_t m)
     return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
-/* Whether path matches pattern; *p1, *p2 get the parameters (in a). */
-static bool match(const char *pattern, const char *path, mdt_arena *a, const char **p1,
-                  const char **p2)
+bool mdt_admin__match(const char *pattern, const char *path, mdt_arena *a, const char **p1,
+                      const char **p2)
 {
     const char *star = strchr(pattern, '*'), *rest, *seg;
     size_t pre, n, lit;
@@ -112,7 +111,8 @@ static const char *allowed(const char *path, mdt_arena *a)
     const char *out = "", *p1, *p2;
 
     for (size_t i = 0; out && i < MDT_ARRAY_LEN(resources); i++)
-        if (match(resources[i].pattern, path, a, &p1, &p2) && !strstr(out, resources[i].method))
+        if (mdt_admin__match(resources[i].pattern, path, a, &p1, &p2) &&
+            !strstr(out, resources[i].method))
             out = mdt_arena_printf(a, "%s%s%s", out, *out ? ", " : "", resources[i].method);
     return out;
 }
@@ -130,7 +130,7 @@ void mdt_handle_admin(mdt_env *env, mdt_req *req, mdt_resp *resp)
     req->ctx.actor = caller.actor; /* every change is audited as theirs */
     for (size_t i = 0; i < MDT_ARRAY_LEN(resources); i++) {
         if (strcmp(resources[i].method, method) == 0 &&
-            match(resources[i].pattern, path, req->arena, &c.p1, &c.p2)) {
+            mdt_admin__match(resources[i].pattern, path, req->arena, &c.p1, &c.p2)) {
             resources[i].fn(&c);
             return;
         }

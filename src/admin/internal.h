@@ -46,6 +46,13 @@ typedef void (*mdt_admin_fn)(mdt_admin_call *c);
  * failure resp is the 401 or 403 answer and false is returned. */
 bool mdt_admin__authorize(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_admin_caller *out);
 
+/* api.c: whether path (after /admin/v1/) matches pattern: literal segments,
+ * "*" for {id} (which may hold '/': it takes what the literals around it
+ * leave) and a final "*" for a {key_id} segment. *p1, *p2: the parameters
+ * (in a; NULL when the pattern has none). */
+bool mdt_admin__match(const char *pattern, const char *path, mdt_arena *a, const char **p1,
+                      const char **p2);
+
 /* api.c: answers. */
 void mdt_admin__error(mdt_admin_call *c, const mdt_err *err);
 void mdt_admin__fail(mdt_admin_call *c, mdt_rc rc, const char *msg);
