@@ -8,13 +8,21 @@
 // that moment, so a person who is not an admin is never even asked, and
 // one who stops being an admin cannot refresh it.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+
+import { keyPair, now, sign } from './lib/assertions.mjs';
+import { cibaMetadata, poll, started } from './lib/ciba.mjs';
 
 import { callbackServer, createUsers, FAST_ARGON2, signedIn, authorizeUrl, pkce } from './lib/authz.mjs';
 import { redeem, refresh } from './lib/grants.mjs';
 import { jwtParts, show } from './lib/oauth.mjs';
 import { register, regUpdate } from './lib/register.mjs';
 import { cliJson, createClient, startServer } from './lib/server.mjs';
+
+const PUBLISHER = 'https://publisher.example.com';
 
 function assertRefusedMetadata(r) {
   assert.equal(r.status, 400, show(r));
@@ -26,9 +34,17 @@ describe('the mandate:admin scope', { timeout: 120_000 }, () => {
   let srv;
   let cb;
   let app; // an admin-made web client entitled to openid and mandate:admin
+  let pub; // a trusted software statement publisher
+  let dir;
 
   before(async () => {
-    srv = await startServer({ config: { users: FAST_ARGON2, registration: { open: true } } });
+    pub = await keyPair('ES256');
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-admin-scope-'));
+    await writeFile(path.join(dir, 'publisher-jwks.json'), JSON.stringify({ keys: [pub.publicJwk] }));
+    await writeFile(path.join(dir, 'publishers.json'),
+      JSON.stringify([{ issuer: PUBLISHER, jwks_file: 'publisher-jwks.json' }]));
+    srv = await startServer({ config: { users: FAST_ARGON2, registration: { open: true,
+      software_statement_issuers: path.join(dir, 'publishers.json') } } });
     cb = await callbackServer();
     createUsers(srv, ['alice']);
     assert.equal(srv.cli(['user', 'create', 'root', '--role', 'admin', '--password-stdin'],
@@ -37,7 +53,11 @@ describe('the mandate:admin scope', { timeout: 120_000 }, () => {
       grant_types: ['authorization_code', 'refresh_token'], redirect_uris: [cb.uri],
       scope: 'openid offline_access mandate:admin', token_endpoint_auth_method: 'client_secret_basic' });
   });
-  after(async () => { await cb?.close(); await srv?.stop(); });
+  after(async () => {
+    await cb?.close();
+    await srv?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
 
   test('exists after init with sensitivity approval, and init again leaves it so', () => {
     const find = () => cliJson(srv, ['scope', 'list']).filter((s) => s.name === 'mandate:admin');
@@ -66,6 +86,31 @@ describe('the mandate:admin scope', { timeout: 120_000 }, () => {
     assertRefusedMetadata(upd);
     assert.equal(cliJson(srv, ['client', 'show', ok.json.client_id]).scope, 'openid');
     assert.equal(cliJson(srv, ['client', 'list']).length, clients + 1, 'only the honest client exists');
+  });
+
+  test('a trusted publisher\'s software statement cannot vouch for it', async () => {
+    const t = now();
+    const statement = await sign(pub, { iss: PUBLISHER, iat: t, exp: t + 600, software_id: 'ops-bot',
+      client_name: 'Ops bot', scope: 'mandate:admin' });
+    const clients = cliJson(srv, ['client', 'list']).length;
+    assertRefusedMetadata(await register(srv, { grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic', software_statement: statement }));
+    assert.equal(cliJson(srv, ['client', 'list']).length, clients);
+  });
+
+  test('CIBA: a person who is not an admin approving does not give it; an admin does', async () => {
+    const agent = createClient(srv, cibaMetadata({ owner: 'alice', scope: 'openid mandate:admin', resources: undefined }));
+    const s = await started(srv, agent, { login_hint: 'alice', scope: 'openid mandate:admin', binding_message: 'Admin things' });
+    assert.equal(cliJson(srv, ['request', 'approve', s.request.id, '--by', 'alice']).status, 'approved');
+    const r = await poll(srv, agent, s.auth_req_id);
+    assert.equal(r.status, 400, show(r));
+    assert.equal(r.json.error, 'invalid_scope');
+    assert.equal(r.json.access_token, undefined);
+    const s2 = await started(srv, agent, { login_hint: 'root', scope: 'openid mandate:admin', binding_message: 'Admin things' });
+    assert.equal(cliJson(srv, ['request', 'approve', s2.request.id, '--by', 'root']).status, 'approved');
+    const ok = await poll(srv, agent, s2.auth_req_id);
+    assert.equal(ok.status, 200, show(ok));
+    assert.match(ok.json.scope, /mandate:admin/);
   });
 
   test('[registration] defaults that name it do not give it either', async () => {
