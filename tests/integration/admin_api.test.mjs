@@ -319,6 +319,13 @@ describe('admin API', { timeout: 240_000 }, () => {
       .filter((e) => e.type === 'admin.refused');
     assert.ok(refused.length >= 1);
 
+    // an opaque admin token is checked the same way
+    const opaque = adminClient(srv, { client_name: 'Opaque automation', access_token_format: 'opaque' });
+    const opaqueToken = await tokenOf(srv, opaque);
+    assert.match(opaqueToken, /^mdt_at_/);
+    assert.equal((await call(srv, opaqueToken, 'GET', '/admin/v1/scopes')).status, 200);
+    assertError(await call(srv, `${opaqueToken}x`, 'GET', '/admin/v1/scopes'), 401, 'invalid_token');
+
     // the admin client suspended: its own token stops working at once
     const spare = adminClient(srv, { client_name: 'Spare automation' });
     const spareToken = await tokenOf(srv, spare);
@@ -334,7 +341,7 @@ describe('admin API', { timeout: 240_000 }, () => {
     assertError(await api('POST', '/admin/v1/clients', { body: '{"client_name":"a","client_name":"b"}' }), 400, 'invalid_request');
     assertError(await api('POST', '/admin/v1/clients', { body: { client_name: 'x' }, contentType: 'text/plain' }), 415, 'invalid_request');
     assertError(await api('POST', '/admin/v1/clients', { body: { grant_types: ['implicit'] } }), 400, 'invalid_client_metadata');
-    assertError(await api('POST', '/admin/v1/clients', { body: { client_name: 'x'.repeat(2 * 1024 * 1024) } }), 413, 'invalid_request');
+    assertError(await api('POST', '/admin/v1/clients', { body: { client_name: 'x'.repeat(70 * 1024) } }), 413, 'invalid_request');
     assert.equal(cliJson(srv, ['client', 'list']).length, clients, 'no client was created');
     assertError(await api('POST', `/admin/v1/clients/${admin.client_id}/suspend`, { body: { really: true } }), 400, 'invalid_request');
     assert.equal(cliJson(srv, ['client', 'show', admin.client_id]).status, 'active');
