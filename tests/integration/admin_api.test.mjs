@@ -456,7 +456,35 @@ describe('admin API', { timeout: 240_000 }, () => {
     }
     const r = await api('GET', `/admin/v1/audit?client=${encodeURIComponent(agent.client_id)}`);
     assert.deepEqual(parseEvents(r.text).map((e) => e.seq), expected);
+    assert.equal(r.headers.get('link'), null, 'one page holds it all');
+    const rest = await api('GET', `/admin/v1/audit?client=${encodeURIComponent(agent.client_id)}&after=${expected[1]}`);
+    assert.deepEqual(parseEvents(rest.text).map((e) => e.seq), expected.slice(2));
+    assertError(await api('GET', '/admin/v1/audit?after=-1'), 400, 'invalid_request');
+    assertError(await api('GET', '/admin/v1/audit?client='), 400, 'invalid_request');
     assert.equal(srv.cli(['audit', 'verify']).code, 0, 'the chain still verifies');
+
+    // more than a page: 1,000 events, then a Link to the rest with the same filter
+    const busy = createClient(srv, { client_name: 'Busy agent', grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic' });
+    for (let batch = 0; batch < 41; batch++) {
+      const rs = await Promise.all(Array.from({ length: 25 }, () => tokenBasic(srv, busy)));
+      for (const x of rs) assert.equal(x.status, 200, show(x));
+    }
+    const all = parseEvents(srv.cli(['audit', 'export', '--client', busy.client_id]).stdout).map((e) => e.seq);
+    assert.ok(all.length > 1000);
+    let url = `/admin/v1/audit?client=${encodeURIComponent(busy.client_id)}`;
+    const paged = [];
+    for (let pages = 0; url && pages < 5; pages++) {
+      const page = await api('GET', url);
+      assert.equal(page.status, 200, show(page));
+      const seqs = parseEvents(page.text).map((e) => e.seq);
+      assert.ok(seqs.length <= 1000);
+      paged.push(...seqs);
+      const link = page.headers.get('link');
+      url = link ? /^<([^>]+)>; rel="next"$/.exec(link)[1] : null;
+    }
+    assert.equal(url, null);
+    assert.deepEqual(paged, all);
     const none = srv.cli(['audit', 'export', '--client', 'nobody-at-all']);
     assert.equal(none.code, 0);
     assert.equal(none.stdout, '');
