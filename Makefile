@@ -16,6 +16,8 @@ TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 SRCS      := $(shell find src -name '*.c' ! -name main.c | sort)
 OBJS      := $(SRCS:%.c=$(BUILD)/obj/%.o)
+# Files embedded in the binary (scripts/embed.sh): the admin API's OpenAPI document.
+GEN_OBJS  := $(BUILD)/gen/openapi_doc.o
 LIB       := $(BUILD)/libmandate.a
 BIN       := $(BUILD)/mandate
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -36,7 +38,14 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB): $(OBJS)
+$(BUILD)/gen/openapi_doc.c: docs/openapi.json scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh mdt_admin_openapi_json $< > $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(OBJS) $(GEN_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 

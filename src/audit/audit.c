@@ -593,8 +593,8 @@ typedef struct waiter {
 
 typedef struct item {
     struct item *next;
-    mdt_audit_rec rec; /* type and body point to the two strings below */
-    char *type, *body;
+    mdt_audit_rec rec; /* type, body and client_id point to the strings below */
+    char *type, *body, *client_id;
     size_t bytes;
     waiter *w;                     /* mdt_audit_record */
     void (*done)(void *, mdt_rc);  /* mdt_audit_submit */
@@ -607,6 +607,7 @@ static void item_free(item *it)
         return;
     free(it->type);
     free(it->body);
+    free(it->client_id);
     free(it);
 }
 
@@ -625,8 +626,17 @@ static mdt_rc item_new(const mdt_clock *clock, const mdt_audit_event *ev, item *
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
         goto out;
     }
+    if (ev->client_id) { /* as the body has it */
+        char clean[CLEAN_MAX];
+        sanitize(ev->client_id, clean);
+        if (!(it->client_id = mdt_strdup(clean))) {
+            rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
     it->rec.type = it->type;
     it->rec.body = it->body;
+    it->rec.client_id = it->client_id;
     it->bytes = strlen(it->body) + strlen(it->type);
     *out = it;
     it = NULL;

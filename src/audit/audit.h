@@ -146,10 +146,28 @@ typedef struct {
  * the key is not loaded. */
 mdt_rc mdt_audit_verify_full(mdt_store *store, const mdt_audit_verify_opts *o,
                              mdt_audit_verify_result *r, mdt_err *err) MDT_WARN_UNUSED;
-/* Writes events with time >= since (0 = all) as NDJSON, one object a line:
+/* Which events an export gives. */
+typedef struct {
+    int64_t since;         /* time >= since; 0: from the first */
+    int64_t after_seq;     /* seq > after_seq; 0: from the first */
+    const char *client_id; /* only the events about this client (their client_id: the events
+                              of its tokens, refusals, authentication, changes and approvals),
+                              read through the store's index; NULL: every event */
+} mdt_audit_filter;
+
+/* Writes the events f selects as NDJSON, one object a line:
  * {"seq":N,"time":"RFC3339","type":...,<the body's other fields>,
- *  "prev_hash":"hex","hash":"hex"}. MDT_ERR_IO when writing fails. */
-mdt_rc mdt_audit_export(mdt_store *store, int64_t since, FILE *out, mdt_err *err) MDT_WARN_UNUSED;
+ *  "prev_hash":"hex","hash":"hex"}. MDT_ERR_IO when writing fails.
+ * (`mandate audit export [--since TIME] [--client ID]`.) */
+mdt_rc mdt_audit_export(mdt_store *store, const mdt_audit_filter *f, FILE *out,
+                        mdt_err *err) MDT_WARN_UNUSED;
+/* The same lines appended to out, at most max_events of them and at most
+ * max_bytes in out (the admin API's bounded pages). *next_after: the seq
+ * to continue after (f->after_seq of the next page) when events were left
+ * out; 0 when the page holds the last one. */
+mdt_rc mdt_audit_export_page(mdt_store *store, const mdt_audit_filter *f, size_t max_events,
+                             size_t max_bytes, mdt_buf *out, int64_t *next_after,
+                             mdt_err *err) MDT_WARN_UNUSED;
 /* Prints the last n events as NDJSON, then follows new ones (polling every
  * MDT_AUDIT_TAIL_POLL_MS) until *stop becomes nonzero (a volatile
  * sig_atomic_t set by a signal handler). */

@@ -260,7 +260,10 @@ mdt_rc mdt_audit_verify(mdt_store *store, int64_t *count, int64_t *bad_seq, mdt_
 /* --- export ---------------------------------------------------------------- */
 
 typedef struct {
-    FILE *out;
+    FILE *out;               /* lines go here, or */
+    mdt_buf *page;           /* here, up to max_events and max_bytes */
+    size_t max_events, max_bytes, n;
+    bool more;               /* the page stopped before the last event */
     mdt_buf line;
     int64_t last_seq;
     mdt_rc rc;
@@ -300,11 +303,22 @@ static bool export_one(const mdt_audit_rec *ev, void *ctx)
     xstate *x = ctx;
     mdt_rc rc = format_line(&x->line, ev);
 
+
     if (rc != MDT_OK) {
         x->rc = mdt_failf(x->err, rc, "audit export failed", "audit event %" PRId64 " too large", ev->seq);
         return false;
     }
-    if (fwrite(x->line.data, 1, x->line.len, x->out) != x->line.len) {
+    if (x->page) {
+        if (x->n == x->max_events || x->page->len + x->line.len > x->max_bytes) {
+            x->more = true;
+            return false;
+        }
+        if ((rc = mdt_buf_add(x->page, x->line.data, x->line.len)) != MDT_OK) {
+            x->rc = mdt_fail(x->err, rc, "audit export failed");
+            return false;
+        }
+        x->n++;
+    } else if (fwrite(x->line.data, 1, x->line.len, x->out) != x->line.len) {
         x->rc = mdt_failf(x->err, MDT_ERR_IO, "audit export failed", "write: %s", strerror(errno));
         return false;
     }
@@ -312,25 +326,51 @@ static bool export_one(const mdt_audit_rec *ev, void *ctx)
     return true;
 }
 
-static mdt_rc export_from(mdt_store *store, xstate *x, int64_t after_seq, int64_t since)
+static mdt_rc export_filtered(mdt_store *store, xstate *x, const mdt_audit_filter *f)
 {
-    mdt_rc rc = mdt_store_audit_each(store, after_seq, since, export_one, x, x->err);
+    mdt_rc rc = f->client_id ? mdt_store_audit_each_client(store, f->client_id, f->after_seq,
+                                                           f->since, export_one, x, x->err)
+                             : mdt_store_audit_each(store, f->after_seq, f->since, export_one, x,
+                                                    x->err);
 
     if (rc == MDT_OK)
         rc = x->rc;
-    if (rc == MDT_OK && (fflush(x->out) != 0 || ferror(x->out)))
+    if (rc == MDT_OK && x->out && (fflush(x->out) != 0 || ferror(x->out)))
         rc = mdt_failf(x->err, MDT_ERR_IO, "audit export failed", "write: %s", strerror(errno));
     return rc;
 }
 
-mdt_rc mdt_audit_export(mdt_store *store, int64_t since, FILE *out, mdt_err *err)
+static mdt_rc export_from(mdt_store *store, xstate *x, int64_t after_seq, int64_t since)
+{
+    mdt_audit_filter f = {.since = since, .after_seq = after_seq};
+
+    return export_filtered(store, x, &f);
+}
+
+mdt_rc mdt_audit_export(mdt_store *store, const mdt_audit_filter *f, FILE *out, mdt_err *err)
 {
     xstate x = {.out = out, .err = err};
     mdt_rc rc;
 
     mdt_buf_init(&x.line, LINE_MAX_BYTES);
-    rc = export_from(store, &x, 0, since);
+    rc = export_filtered(store, &x, f);
     mdt_buf_free(&x.line);
+    return rc;
+}
+
+mdt_rc mdt_audit_export_page(mdt_store *store, const mdt_audit_filter *f, size_t max_events,
+                             size_t max_bytes, mdt_buf *out, int64_t *next_after, mdt_err *err)
+{
+    xstate x = {.page = out, .max_events = max_events, .max_bytes = max_bytes, .err = err,
+                .last_seq = f->after_seq};
+    mdt_rc rc;
+
+    *next_after = 0;
+    mdt_buf_init(&x.line, LINE_MAX_BYTES);
+    rc = export_filtered(store, &x, f);
+    mdt_buf_free(&x.line);
+    if (rc == MDT_OK && x.more)
+        *next_after = x.last_seq;
     return rc;
 }
 

@@ -1,4 +1,5 @@
-/* mandate audit verify [--checkpoint FILE] | checkpoint | export [--since TIME] | tail [--lines N] */
+/* mandate audit verify [--checkpoint FILE] | checkpoint | export [--since TIME] [--client ID]
+ *               | tail [--lines N] */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -134,29 +135,34 @@ int mdt_cli_audit(mdt_env *env, int argc, char **argv)
 {
     static const mdt_cli_opt opts[] = {
         {"--json", false}, {"--since", true}, {"--lines", true}, {"--checkpoint", true},
+        {"--client", true},
     };
     mdt_cli_args args = {0};
     mdt_err err = {0};
-    int64_t since = 0;
+    mdt_audit_filter f = {0};
     const char *v;
 
     if (argc < 2)
         return mdt_cli_fail("usage: mandate audit verify [--checkpoint FILE]|checkpoint|export "
-                            "[--since TIME]|tail [--lines N] (see mandate audit --help)");
+                            "[--since TIME] [--client ID]|tail [--lines N] (see mandate audit --help)");
     if (mdt_cli_parse(argc, argv, 2, opts, MDT_ARRAY_LEN(opts), &args))
         return 1;
     if (args.npos)
         return mdt_cli_fail("audit %s takes no arguments", argv[1]);
     if (mdt_cli_value(&args, 3) && strcmp(argv[1], "verify") != 0)
         return mdt_cli_fail("--checkpoint is an option of 'audit verify'");
+    if ((f.client_id = mdt_cli_value(&args, 4)) && strcmp(argv[1], "export") != 0)
+        return mdt_cli_fail("--client is an option of 'audit export'");
     if (strcmp(argv[1], "verify") == 0)
         return verify(env, mdt_cli_value(&args, 3), mdt_cli_has(&args, 0));
     if (strcmp(argv[1], "checkpoint") == 0)
         return checkpoint(env, mdt_cli_has(&args, 0));
     if (strcmp(argv[1], "export") == 0) {
-        if ((v = mdt_cli_value(&args, 1)) && mdt_time_parse(v, &since) != MDT_OK)
+        if ((v = mdt_cli_value(&args, 1)) && mdt_time_parse(v, &f.since) != MDT_OK)
             return mdt_cli_fail("--since: not an RFC 3339 time: %s", v);
-        if (mdt_audit_export(env->store, since, stdout, &err) != MDT_OK)
+        if (f.client_id && !*f.client_id)
+            return mdt_cli_fail("--client: a client_id is required");
+        if (mdt_audit_export(env->store, &f, stdout, &err) != MDT_OK)
             return mdt_cli_fail_err("audit export", &err);
         return 0;
     }

@@ -145,9 +145,12 @@ static const help_row rows[] = {
      "Signs a checkpoint of the chain's head (unless the last one covers it) and prints the "
      "latest; with --json, the document to keep on another system.",
      JSON_OPT, "mandate audit checkpoint --json > audit-checkpoint.json"},
-    {"audit", "export", "[--since TIME]", "Writes the events as NDJSON on standard output.",
-     "  --since TIME         only events at or after this RFC 3339 time\n",
-     "mandate audit export --since 2026-01-01T00:00:00Z > audit.ndjson"},
+    {"audit", "export", "[--since TIME] [--client ID]",
+     "Writes the events as NDJSON on standard output; with --client, one client's whole "
+     "history (its tokens, refusals, authentication, changes and approvals).",
+     "  --since TIME         only events at or after this RFC 3339 time\n"
+     "  --client ID          only the events about this client\n",
+     "mandate audit export --client billing-agent > billing-agent.ndjson"},
     {"audit", "tail", "[--lines N]", "Prints the last events, then new ones as they come, "
      "until interrupted.",
      "  --lines N            how many past events to print first (default 10)\n",

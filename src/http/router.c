@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "admin/admin.h"
 #include "oauth/authorize.h"
 #include "oauth/device.h"
 #include "oauth/endpoints.h"
@@ -10,6 +11,9 @@
 /* A path ending in '/' with prefix set matches every longer path under it
  * (an identifier follows: /register/{client_id}); allow then lists every
  * method of that prefix for 405 answers. */
+/* The admin API answers every method itself (404 and 405 as JSON). */
+#define ADMIN_METHODS "GET, POST, PATCH, DELETE"
+
 static const struct {
     const char *method;
     const char *path;
@@ -55,6 +59,11 @@ static const struct {
     {"GET", "/logout", mdt_handle_logout_page},
     {"POST", "/logout", mdt_handle_logout},
     {"GET", "/static/mandate.css", mdt_handle_stylesheet},
+    {"GET", MDT_ADMIN_PREFIX, mdt_handle_admin, NULL, true, ADMIN_METHODS},
+    {"POST", MDT_ADMIN_PREFIX, mdt_handle_admin, NULL, true, ADMIN_METHODS},
+    {"PATCH", MDT_ADMIN_PREFIX, mdt_handle_admin, NULL, true, ADMIN_METHODS},
+    {"DELETE", MDT_ADMIN_PREFIX, mdt_handle_admin, NULL, true, ADMIN_METHODS},
+    {"PUT", MDT_ADMIN_PREFIX, mdt_handle_admin, NULL, true, ADMIN_METHODS},
     {"GET", "/healthz", mdt_handle_healthz},
     {"GET", "/readyz", mdt_handle_readyz},
 };

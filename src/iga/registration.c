@@ -384,6 +384,18 @@ static bool host_not_public(const char *uri)
     return bad;
 }
 
+/* MDT_SCOPE_ADMIN is an admin's to give (`mandate client create|update`,
+ * the admin API): whatever vouches for a registration (an initial access
+ * token's policy, a software statement, the unverified defaults), a
+ * self-registered client never holds it. */
+static mdt_rc admin_scope_refused(const char *scope, mdt_err *err)
+{
+    if (!mdt_words_has(scope, MDT_SCOPE_ADMIN))
+        return MDT_OK;
+    return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                    "the scope " MDT_SCOPE_ADMIN " cannot be registered: an admin gives it");
+}
+
 /* Rules of self-registration on top of the shared validation. */
 static mdt_rc registration_checks(mdt_env *env, json_t *m, const mdt_reg_ctx *reg, mdt_err *err)
 {
@@ -397,7 +409,7 @@ static mdt_rc registration_checks(mdt_env *env, json_t *m, const mdt_reg_ctx *re
     if (mdt_str_eq(reg->origin, "cimd") && mdt_client_auth_method_is_secret(method))
         return mdt_fail(err, MDT_ERR_INVALID_CLIENT_METADATA,
                         "a client ID metadata document cannot register a secret method");
-    return MDT_OK;
+    return admin_scope_refused(json_string_value(json_object_get(m, "scope")), err);
 }
 
 static const char **str_list(json_t *arr, mdt_arena *a, size_t *n)
@@ -716,7 +728,8 @@ static mdt_rc prepare(mdt_env *env, mdt_ctx *ctx, const char *json, size_t len,
         (rc = mdt_registration_decide(&rules, &ask, a, &plan->d, err)))
         goto out;
     plan->asked_scope = mdt_arena_strdup(a, json_string_value(json_object_get(plan->m, "scope")));
-    rc = apply_decision(plan->m, &plan->d, err);
+    if ((rc = apply_decision(plan->m, &plan->d, err)) == MDT_OK) /* the policy's own scopes too */
+        rc = admin_scope_refused(json_string_value(json_object_get(plan->m, "scope")), err);
 out:
     json_decref(in);
     if (rc != MDT_OK) {

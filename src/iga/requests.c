@@ -622,6 +622,35 @@ mdt_rc mdt_request_decide(mdt_env *env, mdt_ctx *ctx, const char *id, bool appro
                                       for_secs, a, json, err);
 }
 
+mdt_rc mdt_request_decide_unattended(mdt_env *env, mdt_ctx *ctx, const char *id, bool approve,
+                                     const char *note, int64_t for_secs, mdt_arena *a,
+                                     const char **json, mdt_err *err)
+{
+    const mdt_request_type *t;
+    mdt_request_rec r;
+    mdt_route route;
+    mdt_rc rc;
+
+    *json = NULL;
+    if (!approve)
+        return mdt_request_decide(env, ctx, id, false, NULL, note, for_secs, a, json, err);
+    if ((rc = mdt_store_request_get(env->store, id, a, &r, err)) == MDT_ERR_NOT_FOUND)
+        return mdt_failf(err, rc, "unknown request", "unknown request %.64s", id);
+    if (rc != MDT_OK)
+        return rc;
+    if ((t = mdt_iga__request_type_find(&mdt_iga__request_types, r.type))) {
+        route = route_of(env, t, &r, a);
+        if ((t->subject_may_decide && r.subject) ||
+            (route.who != MDT_ROUTE_DEFAULT && route.who != MDT_ROUTE_APPROVER))
+            return mdt_failf(err, MDT_ERR_ACCESS_DENIED,
+                             "this request is for a person to approve: use the token of an admin "
+                             "whom its routing names",
+                             "request %.64s (%.32s, route %s) approved without a person", id,
+                             r.type, mdt_route_who_name(route.who));
+    }
+    return mdt_request_decide(env, ctx, id, true, NULL, note, for_secs, a, json, err);
+}
+
 mdt_rc mdt_request_supersede(mdt_env *env, mdt_ctx *ctx, const char *client_id, const char *type,
                              mdt_arena *a, mdt_err *err)
 {

@@ -89,6 +89,18 @@ mdt_rc mdt_request_decide(mdt_env *env, mdt_ctx *ctx, const char *id, bool appro
                           const char *note, int64_t for_secs, mdt_arena *a, const char **json,
                           mdt_err *err) MDT_WARN_UNUSED;
 
+/* A decision by an automated caller that acts for no person (a service
+ * client of the admin API): it decides as the context's actor, like the
+ * operator at the command line, but approves only what the routing leaves
+ * to any approver (no rule, or a rule naming approvers) and never a
+ * request that asks a person (CIBA, device) or one routed to its owner, to
+ * the person it asks or to a quorum: those are MDT_ERR_ACCESS_DENIED, for
+ * a person to decide. A deny is taken as the operator's. Otherwise as
+ * mdt_request_decide with by NULL. */
+mdt_rc mdt_request_decide_unattended(mdt_env *env, mdt_ctx *ctx, const char *id, bool approve,
+                                     const char *note, int64_t for_secs, mdt_arena *a,
+                                     const char **json, mdt_err *err) MDT_WARN_UNUSED;
+
 /* Whether user `username` may decide (or, under a quorum, vote on) the
  * pending request r now, by the rule of [approvals] routing that matches it
  * (iga/routing.h; the type's default without one): false when r is not

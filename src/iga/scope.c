@@ -147,6 +147,9 @@ mdt_rc mdt_scope_ensure_standard(mdt_env *env, mdt_ctx *ctx, int *added, mdt_err
         {"email", "Your email address", "consent"},
         {"offline_access", "Keep access while you are away: a refresh token that outlives "
                            "your sign-in", "consent"},
+        {MDT_SCOPE_ADMIN, "Administer this server through the admin API (/admin/v1): "
+                          "clients, credentials, scopes, users, approvals, keys and the audit log",
+         "approval"},
     };
     mdt_rc rc = MDT_OK;
 

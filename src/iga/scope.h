@@ -17,6 +17,13 @@
 #define MDT_SCOPE_RESOURCES_MAX 100
 #define MDT_URI_MAX 2048
 
+/* The scope of the admin API (/admin/v1/...). It exists after `mandate
+ * init` with sensitivity approval, and is never obtained through consent or
+ * self-registration: a client holds it only when an admin put it in its
+ * `scope`, and a token for a person carries it only while that person has
+ * role admin (oauth/tokens.h: mdt_token_admin_scope_check). */
+#define MDT_SCOPE_ADMIN "mandate:admin"
+
 /* RFC 6749 scope-token: 1..MDT_SCOPE_NAME_MAX of %x21 / %x23-5B / %x5D-7E. */
 bool mdt_scope_name_valid(const char *name, size_t len);
 /* An absolute URI (RFC 3986 scheme ":" ...) without fragment, whitespace or
@@ -32,10 +39,11 @@ mdt_rc mdt_scope_create(mdt_env *env, mdt_ctx *ctx, const char *name, const char
                         const char *sensitivity, const char *const *resources,
                         mdt_err *err) MDT_WARN_UNUSED;
 /* The OpenID Connect standard scopes (Core §5.4, §11): openid, profile,
- * email and offline_access, created when missing (audited as any scope);
- * a scope of that name made by an operator is left as it is. *added: how
- * many were created (may be NULL). Run by `mandate init` and at start-up,
- * so that databases from before get them too. */
+ * email and offline_access, and MDT_SCOPE_ADMIN (sensitivity approval),
+ * created when missing (audited as any scope); a scope of that name made
+ * by an operator is left as it is. *added: how many were created (may be
+ * NULL). Run by `mandate init` and at start-up, so that databases from
+ * before get them too. */
 mdt_rc mdt_scope_ensure_standard(mdt_env *env, mdt_ctx *ctx, int *added,
                                  mdt_err *err) MDT_WARN_UNUSED;
 /* JSON array of {name, description, sensitivity, resources}, ordered as the

@@ -15,6 +15,7 @@
 #include "oauth/grants.h"
 #include "oauth/pkce.h"
 #include "oauth/redirect.h"
+#include "oauth/tokens.h"
 #include "store/store.h"
 
 #define AUTHZ_ID_BYTES 32   /* 256-bit request ids */
@@ -493,6 +494,11 @@ static void proceed(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const mdt_
     bool covered = false;
     mdt_authz_step step;
 
+    /* mandate:admin is never a person's to consent to: only an admin's */
+    if (u && !(p->scope = mdt_token_admin_scope_for(env, req->arena, u->username, p->scope, &err))) {
+        mdt_authz_fault_page(req, o, &err, c->client_id, "The service could not read scopes.");
+        return;
+    }
     if (u && !mdt_authz_needs_login(req->now, p, u) &&
         mdt_consent_covers(env, u->username, c->client_id, p->scope, req->arena, &covered,
                            &err) != MDT_OK) {
@@ -652,6 +658,11 @@ bool mdt_authz_consent_pending(mdt_env *env, mdt_req *req, const char *id,
         o->kind = MDT_AUTHZ_NEEDS_LOGIN;
         o->request_id = id;
         o->resume = resume_to;
+        return false;
+    }
+    /* mandate:admin is never a person's to consent to: only an admin's */
+    if (!(p->scope = mdt_token_admin_scope_for(env, req->arena, u->username, p->scope, &err))) {
+        fault_page(o, &err, "The service could not read the authorization request.");
         return false;
     }
     return true;

@@ -7,7 +7,9 @@
 #include "core/words.h"
 #include "jose/jws.h"
 #include "keys/keyring.h"
+#include "iga/scope.h"
 #include "store/store.h"
+#include "users/users.h"
 
 static mdt_rc add_member(mdt_buf *b, const char *key, const char *val)
 {
@@ -149,6 +151,9 @@ mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued
     mdt_rc rc;
 
     memset(out, 0, sizeof(*out));
+    if ((rc = mdt_token_admin_scope_check(env, a, g->sub, g->client->client_id, g->scope, err)) !=
+        MDT_OK)
+        return rc;
     if (g->jti) {
         if (strlen(g->jti) >= sizeof(jti))
             return mdt_fail(err, MDT_ERR_INTERNAL, "token id too long");
@@ -397,6 +402,61 @@ mdt_rc mdt_token_user_check(mdt_env *env, mdt_arena *a, const char *sub, const c
     if (rc != MDT_OK)
         return rc;
     return mdt_str_eq(u.status, "active") ? MDT_OK : inactive(err, "the user is disabled");
+}
+
+/* Whether username is an active user with role admin. */
+static mdt_rc user_is_admin(mdt_env *env, mdt_arena *a, const char *username, bool *yes,
+                            mdt_err *err)
+{
+    mdt_user_rec u;
+    mdt_rc rc = mdt_store_user_get(env->store, username, a, &u, err);
+
+    *yes = false;
+    if (rc == MDT_ERR_NOT_FOUND) {
+        mdt_err_clear(err);
+        return MDT_OK;
+    }
+    if (rc != MDT_OK)
+        return rc;
+    *yes = mdt_str_eq(u.status, "active") && mdt_user_has_role(u.roles, "admin");
+    return MDT_OK;
+}
+
+mdt_rc mdt_token_admin_scope_check(mdt_env *env, mdt_arena *a, const char *sub,
+                                   const char *client_id, const char *scope, mdt_err *err)
+{
+    bool admin = false;
+    mdt_rc rc;
+
+    if (!mdt_words_has(scope, MDT_SCOPE_ADMIN) || !sub || mdt_str_eq(sub, client_id))
+        return MDT_OK;
+    if ((rc = user_is_admin(env, a, sub, &admin, err)) != MDT_OK)
+        return rc;
+    if (!admin)
+        return mdt_failf(err, MDT_ERR_INVALID_SCOPE,
+                         "the scope " MDT_SCOPE_ADMIN " is only for people with role admin",
+                         "%.64s is not an active admin", sub);
+    return MDT_OK;
+}
+
+const char *mdt_token_admin_scope_for(mdt_env *env, mdt_arena *a, const char *username,
+                                      const char *scope, mdt_err *err)
+{
+    bool admin = false;
+    const char *out = "";
+
+    if (!mdt_words_has(scope, MDT_SCOPE_ADMIN))
+        return scope;
+    if (user_is_admin(env, a, username, &admin, err) != MDT_OK)
+        return NULL;
+    if (admin)
+        return scope;
+    for (mdt_words w = mdt_words_of(scope); out && mdt_words_next(&w);)
+        if (!mdt_words_is(&w, MDT_SCOPE_ADMIN))
+            out = mdt_arena_printf(a, "%s%s%.*s", out, *out ? " " : "", (int)w.len, w.word);
+    if (!out)
+        mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    return out;
 }
 
 mdt_rc mdt_token_client_check(mdt_env *env, mdt_arena *a, const char *client_id, int64_t issued_at,

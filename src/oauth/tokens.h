@@ -120,6 +120,22 @@ mdt_rc mdt_token_use_once(mdt_env *env, const mdt_token_info *ti, mdt_err *err) 
  * or an active one; MDT_ERR_INVALID_TOKEN when the user is disabled. */
 mdt_rc mdt_token_user_check(mdt_env *env, mdt_arena *a, const char *sub, const char *client_id,
                             mdt_err *err) MDT_WARN_UNUSED;
+/* The rule of MDT_SCOPE_ADMIN for a token about to be issued with scope:
+ * MDT_OK when scope lacks it, or when the token has no person (sub is
+ * client_id: the client was entitled by an admin), or when sub names an
+ * active user with role admin at now; MDT_ERR_INVALID_SCOPE otherwise
+ * (a person who is not an admin, or a subject from elsewhere). Checked by
+ * mdt_token_mint for every grant, so no flow (consent, a remembered
+ * consent, refresh, delegation, device, CIBA) can give it to anyone else. */
+mdt_rc mdt_token_admin_scope_check(mdt_env *env, mdt_arena *a, const char *sub,
+                                   const char *client_id, const char *scope,
+                                   mdt_err *err) MDT_WARN_UNUSED;
+/* scope without MDT_SCOPE_ADMIN unless username is an active admin now
+ * (the authorization pages drop it before consent, so a person who is not
+ * an admin is never asked for it); scope itself when nothing is dropped;
+ * NULL when out of memory or the store failed (err says which). */
+const char *mdt_token_admin_scope_for(mdt_env *env, mdt_arena *a, const char *username,
+                                      const char *scope, mdt_err *err);
 /* Whether a token issued at issued_at to client_id may still be active: the
  * client exists, is usable, and was not suspended since (the kill switch).
  * MDT_ERR_INVALID_TOKEN with the private reason otherwise. */

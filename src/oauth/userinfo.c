@@ -10,8 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "jose/x509.h"
-#include "msg/client_cert.h"
+#include "oauth/binding.h"
 #include "oauth/endpoints.h"
 #include "oauth/id_token.h"
 #include "oauth/tokens.h"
@@ -40,36 +39,6 @@ static const char *bearer(mdt_req *req)
     while (*h == ' ')
         h++;
     return *h ? h : NULL;
-}
-
-/* RFC 8705 §3: a token with cnf is usable only by the holder of the
- * certificate whose thumbprint it names. MDT_OK when the token is unbound or
- * the request presents that certificate; MDT_ERR_INVALID_TOKEN otherwise. */
-static mdt_rc check_binding(mdt_env *env, mdt_req *req, json_t *claims_obj, mdt_err *err)
-{
-    json_t *cnf = json_object_get(claims_obj, "cnf");
-    const char *want = json_string_value(json_object_get(cnf, "x5t#S256"));
-    mdt_der certs[MDT_X509_CHAIN_MAX];
-    char have[MDT_X5T_LEN + 1];
-    size_t n = 0;
-    mdt_rc rc;
-
-    if (!cnf)
-        return MDT_OK;
-    if (!want || json_object_size(cnf) != 1)
-        return mdt_fail(err, MDT_ERR_INVALID_TOKEN,
-                        "the token's confirmation method is not supported here");
-    rc = mdt_req_client_certs(env, req, certs, &n, err);
-    if (rc == MDT_ERR_NOT_FOUND || rc == MDT_ERR_INVALID_CLIENT)
-        return mdt_fail(err, MDT_ERR_INVALID_TOKEN,
-                        "the token is bound to a client certificate that was not presented");
-    if (rc != MDT_OK)
-        return rc;
-    mdt_x509_thumbprint(certs[0].der, certs[0].len, have);
-    if (!mdt_str_eq(have, want))
-        return mdt_fail(err, MDT_ERR_INVALID_TOKEN,
-                        "the token is bound to another client certificate");
-    return MDT_OK;
 }
 
 static mdt_rc claims(mdt_env *env, mdt_req *req, const char *sub, const char *scope,
@@ -110,7 +79,7 @@ void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp)
     }
     rc = mdt_token_inspect(env, req->arena, tok, req->now, &ti, &err);
     if (rc == MDT_OK)
-        rc = check_binding(env, req, ti.claims, &err);
+        rc = mdt_token_binding_check(env, req, ti.claims, &err);
     if (rc == MDT_OK)
         rc = mdt_token_use_once(env, &ti, &err); /* [ciba] single_use_tokens */
     if (rc == MDT_ERR_INVALID_TOKEN) {

@@ -63,6 +63,9 @@ static const char *const pg_override[Q_COUNT] = {
                    "AND COALESCE((SELECT MAX(seq) FROM audit_checkpoints),0)<?2::BIGINT",
     [Q_AUDIT_EACH] = "SELECT seq,time,type,body,prev_hash,hash FROM audit_events "
                      "WHERE seq>?1::BIGINT AND (?2::BIGINT=0 OR time>=?2::BIGINT) ORDER BY seq",
+    [Q_AUDIT_EACH_CLIENT] = "SELECT seq,time,type,body,prev_hash,hash FROM audit_events "
+                            "WHERE client_id=?3::TEXT AND seq>?1::BIGINT "
+                            "AND (?2::BIGINT=0 OR time>=?2::BIGINT) ORDER BY seq",
     [Q_PURGE_RATES] = "DELETE FROM rate_counters WHERE window_start<?1::BIGINT-86400",
     [Q_PURGE_SESSIONS] = "DELETE FROM web_sessions WHERE expires_at<?1::BIGINT-86400",
     [Q_PURGE_CODES] = "DELETE FROM authz_codes WHERE expires_at<?1::BIGINT-86400 "

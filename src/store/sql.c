@@ -113,7 +113,10 @@ static const char *const q_sql[Q_COUNT] = {
     /* Q_AUDIT_LOCK: none here; a driver whose BEGIN does not serialise writers overrides it */
     [Q_AUDIT_EACH] = "SELECT " AUDIT_COLS " FROM audit_events "
                      "WHERE seq>?1 AND (?2=0 OR time>=?2) ORDER BY seq",
-    [Q_AUDIT_INSERT] = "INSERT INTO audit_events (" AUDIT_COLS ") VALUES (?1,?2,?3,?4,?5,?6)",
+    [Q_AUDIT_EACH_CLIENT] = "SELECT " AUDIT_COLS " FROM audit_events "
+                            "WHERE client_id=?3 AND seq>?1 AND (?2=0 OR time>=?2) ORDER BY seq",
+    [Q_AUDIT_INSERT] = "INSERT INTO audit_events (" AUDIT_COLS ",client_id) "
+                       "VALUES (?1,?2,?3,?4,?5,?6,?7)",
     [Q_AUDIT_FIND_TYPE] = "SELECT seq FROM audit_events WHERE type=?1 ORDER BY seq LIMIT 1",
     /* Only the next checkpoint: n = last n + 1 (or 1 on none), seq beyond the last. */
     [Q_CKPT_ADD] = "INSERT INTO audit_checkpoints (" CKPT_COLS ") SELECT ?1,?2,?3,?4,?5 "
@@ -2626,7 +2629,8 @@ static mdt_rc audit_insert(sconn *c, const mdt_audit_rec *ev, mdt_err *err)
         return rc;
     b = bind_int(st, 1, ev->seq) | bind_int(st, 2, ev->time) |
         bind_text(st, 3, ev->type) | bind_text(st, 4, ev->body) |
-        bind_blob(st, 5, ev->prev_hash, MDT_HASH_LEN) | bind_blob(st, 6, ev->hash, MDT_HASH_LEN);
+        bind_blob(st, 5, ev->prev_hash, MDT_HASH_LEN) | bind_blob(st, 6, ev->hash, MDT_HASH_LEN) |
+        bind_text(st, 7, ev->client_id);
     return run(c, st, b, "audit_append", err);
 }
 
@@ -2668,9 +2672,10 @@ out:
 }
 
 /* Not a cached statement: fn may call back into the store on this thread.
- * The record's strings are the driver's and live only during the call. */
-static mdt_rc op_audit_each(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,
-                            void *ctx, mdt_err *err)
+ * The record's strings are the driver's and live only during the call.
+ * client_id: only the events about that client (Q_AUDIT_EACH_CLIENT). */
+static mdt_rc audit_each(mdt_store *s, const char *client_id, int64_t after_seq, int64_t since,
+                         mdt_audit_each_fn fn, void *ctx, mdt_err *err)
 {
     mdt_db_stmt *st = NULL;
     mdt_audit_rec ev;
@@ -2680,10 +2685,13 @@ static mdt_rc op_audit_each(mdt_store *s, int64_t after_seq, int64_t since, mdt_
 
     if (rc != MDT_OK)
         return rc;
-    rc = c->drv->prepare(c->db, -1, mdt_store__sql_text(c->drv, Q_AUDIT_EACH), &st, err);
+    rc = c->drv->prepare(c->db, -1,
+                         mdt_store__sql_text(c->drv, client_id ? Q_AUDIT_EACH_CLIENT : Q_AUDIT_EACH),
+                         &st, err);
     if (rc != MDT_OK)
         return rc;
-    if (bind_int(st, 1, after_seq) | bind_int(st, 2, since))
+    if (bind_int(st, 1, after_seq) | bind_int(st, 2, since) |
+        (client_id ? bind_text(st, 3, client_id) : 0))
         rc = c->drv->fail(c->db, "audit_each", err);
     else
         rc = c->drv->step(st, &row, "audit_each", err);
@@ -2692,6 +2700,7 @@ static mdt_rc op_audit_each(mdt_store *s, int64_t after_seq, int64_t since, mdt_
         ev.time = col_int(st, 1);
         ev.type = st->drv->col_text(st, 2, NULL);
         ev.body = st->drv->col_text(st, 3, NULL);
+        ev.client_id = client_id;
         rd_hash(st, 4, ev.prev_hash);
         rd_hash(st, 5, ev.hash);
         if (!fn(&ev, ctx))
@@ -2700,6 +2709,18 @@ static mdt_rc op_audit_each(mdt_store *s, int64_t after_seq, int64_t since, mdt_
     }
     c->drv->finalize(st);
     return rc;
+}
+
+static mdt_rc op_audit_each(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,
+                            void *ctx, mdt_err *err)
+{
+    return audit_each(s, NULL, after_seq, since, fn, ctx, err);
+}
+
+static mdt_rc op_audit_each_client(mdt_store *s, const char *client_id, int64_t after_seq,
+                                   int64_t since, mdt_audit_each_fn fn, void *ctx, mdt_err *err)
+{
+    return audit_each(s, client_id, after_seq, since, fn, ctx, err);
 }
 
 static mdt_rc op_audit_last_seq(mdt_store *s, int64_t *out, mdt_err *err)
@@ -2893,6 +2914,7 @@ static const mdt_store_ops sql_ops = {
     .consent_delete = op_consent_delete,
     .audit_append = op_audit_append,
     .audit_each = op_audit_each,
+    .audit_each_client = op_audit_each_client,
     .audit_last_seq = op_audit_last_seq,
     .audit_head = op_audit_head,
     .audit_find_type = op_audit_find_type,

@@ -724,6 +724,12 @@ mdt_rc mdt_store_audit_each(mdt_store *s, int64_t after_seq, int64_t since, mdt_
     return s->ops->audit_each(s, after_seq, since, fn, ctx, err);
 }
 
+mdt_rc mdt_store_audit_each_client(mdt_store *s, const char *client_id, int64_t after_seq,
+                                   int64_t since, mdt_audit_each_fn fn, void *ctx, mdt_err *err)
+{
+    return s->ops->audit_each_client(s, client_id, after_seq, since, fn, ctx, err);
+}
+
 mdt_rc mdt_store_audit_head(mdt_store *s, int64_t *seq, uint8_t hash[MDT_HASH_LEN], mdt_err *err)
 {
     *seq = 0;

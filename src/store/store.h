@@ -294,6 +294,8 @@ typedef struct {
     int64_t time;
     const char *type;          /* token.issued, token.refused, client.auth_failed, ... */
     const char *body;          /* canonical JSON text of the event */
+    const char *client_id;     /* the client the event is about (the body's client_id), kept
+                                  beside it for mdt_store_audit_each_client; NULL: none */
     uint8_t prev_hash[MDT_HASH_LEN];
     uint8_t hash[MDT_HASH_LEN];
 } mdt_audit_rec;
@@ -695,6 +697,11 @@ mdt_rc mdt_store_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_au
 /* Events with seq > after_seq (and time >= since when since != 0), in order. */
 mdt_rc mdt_store_audit_each(mdt_store *s, int64_t after_seq, int64_t since,
                             mdt_audit_each_fn fn, void *ctx, mdt_err *err) MDT_WARN_UNUSED;
+/* The same, only events about client_id (their client_id column, written
+ * by the append from mdt_audit_rec.client_id): one index range. */
+mdt_rc mdt_store_audit_each_client(mdt_store *s, const char *client_id, int64_t after_seq,
+                                   int64_t since, mdt_audit_each_fn fn, void *ctx,
+                                   mdt_err *err) MDT_WARN_UNUSED;
 /* The last event's seq (0 when empty). */
 mdt_rc mdt_store_audit_last_seq(mdt_store *s, int64_t *out, mdt_err *err) MDT_WARN_UNUSED;
 /* The last event's seq and hash (0 and zeros when empty). */

@@ -169,6 +169,8 @@ typedef struct mdt_store_ops {
                            mdt_err *err);
     mdt_rc (*audit_each)(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,
                          void *ctx, mdt_err *err);
+    mdt_rc (*audit_each_client)(mdt_store *s, const char *client_id, int64_t after_seq,
+                                int64_t since, mdt_audit_each_fn fn, void *ctx, mdt_err *err);
     mdt_rc (*audit_last_seq)(mdt_store *s, int64_t *out, mdt_err *err);
     mdt_rc (*audit_head)(mdt_store *s, int64_t *seq, uint8_t hash[MDT_HASH_LEN], mdt_err *err);
     mdt_rc (*audit_find_type)(mdt_store *s, const char *type, int64_t *seq, mdt_err *err);

@@ -275,6 +275,62 @@ out:
     return rc;
 }
 
+static mdt_rc check_changes(mdt_env *env, const mdt_user_changes *ch, char joined[32],
+                            mdt_err *err)
+{
+    mdt_rc rc;
+
+    if (ch->name && !text_valid(ch->name, MDT_USER_NAME_MAX))
+        return mdt_fail(err, BAD, "name must be at most 200 bytes of UTF-8 text without "
+                                  "control characters");
+    if (ch->email && !email_valid(ch->email))
+        return mdt_fail(err, BAD, "email must contain one @ and no spaces");
+    if (ch->set_roles && (rc = roles_join(ch->roles, joined, err)) != MDT_OK)
+        return rc;
+    if (ch->status && !mdt_str_eq(ch->status, "active") && !mdt_str_eq(ch->status, "disabled"))
+        return mdt_fail(err, BAD, "status must be active or disabled");
+    if (ch->password && (rc = check_password(env, ch->password, ch->password_len, err)) != MDT_OK)
+        return rc;
+    return MDT_OK;
+}
+
+mdt_rc mdt_user_update(mdt_env *env, mdt_ctx *ctx, const char *username, const mdt_user_changes *ch,
+                       mdt_err *err)
+{
+    char joined[32] = "";
+    mdt_arena a;
+    mdt_user_rec u;
+    bool enable;
+    mdt_rc rc;
+
+    if ((rc = check_changes(env, ch, joined, err)) != MDT_OK)
+        return rc;
+    mdt_arena_init(&a, 2048);
+    if ((rc = user_load(env, username, &a, &u, err)) != MDT_OK)
+        goto out;
+    enable = mdt_str_eq(ch->status, "active") && !mdt_str_eq(u.status, "active");
+    if (ch->name || ch->email || ch->set_roles || enable) {
+        u.name = ch->name ? ch->name : u.name;
+        u.email = ch->email ? ch->email : u.email;
+        u.roles = ch->set_roles ? joined : u.roles;
+        u.status = enable ? "active" : u.status;
+        u.updated_at = ctx->now;
+        if ((rc = mdt_store_user_update(env->store, &u, err)) != MDT_OK ||
+            ((ch->name || ch->email || ch->set_roles) &&
+             (rc = user_audit(ctx, "user.updated", u.username, u.roles, err)) != MDT_OK) ||
+            (enable && (rc = user_audit(ctx, "user.enabled", u.username, NULL, err)) != MDT_OK))
+            goto out;
+    }
+    if (ch->password &&
+        (rc = mdt_user_passwd(env, ctx, u.username, ch->password, ch->password_len, err)) != MDT_OK)
+        goto out;
+    if (mdt_str_eq(ch->status, "disabled"))
+        rc = mdt_user_disable(env, ctx, u.username, err);
+out:
+    mdt_arena_free(&a);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ login */
 
 mdt_rc mdt_user_authenticate(mdt_env *env, const char *username, const char *password, size_t len,

@@ -45,6 +45,26 @@ mdt_rc mdt_user_passwd(mdt_env *env, mdt_ctx *ctx, const char *username, const c
 mdt_rc mdt_user_disable(mdt_env *env, mdt_ctx *ctx, const char *username,
                         mdt_err *err) MDT_WARN_UNUSED;
 
+/* What an update changes (NULL members: unchanged). */
+typedef struct {
+    const char *name;
+    const char *email;
+    const char *const *roles;  /* NULL-terminated, as for create; with set_roles */
+    bool set_roles;            /* roles replaces every role (an empty list: none) */
+    const char *status;        /* "active" or "disabled" */
+    const char *password;      /* a new password (rules of create); borrowed, the caller wipes */
+    size_t password_len;
+} mdt_user_changes;
+
+/* Applies ch to the user after checking all of it (bad input changes
+ * nothing: MDT_ERR_INVALID_REQUEST naming the member). name, email and
+ * roles are audited as user.updated (data: the roles), a new password as
+ * user.password_changed, "active" for a disabled user as user.enabled, and
+ * "disabled" goes through mdt_user_disable (sessions ended, grants
+ * revoked). MDT_ERR_NOT_FOUND for an unknown user. */
+mdt_rc mdt_user_update(mdt_env *env, mdt_ctx *ctx, const char *username, const mdt_user_changes *ch,
+                       mdt_err *err) MDT_WARN_UNUSED;
+
 /* JSON array of {username, name, email, roles: [...], status, created_at
  * (RFC 3339)}, ordered by username; *json lives in a. */
 mdt_rc mdt_user_list_json(mdt_env *env, mdt_arena *a, const char **json,

@@ -217,9 +217,10 @@ static char *export_text(fx *f, int64_t since)
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);
     mdt_err err = {0};
+    mdt_audit_filter flt = {.since = since};
 
     assert_non_null(m);
-    assert_int_equal(mdt_audit_export(f->store, since, m, &err), MDT_OK);
+    assert_int_equal(mdt_audit_export(f->store, &flt, m, &err), MDT_OK);
     fclose(m);
     return text;
 }

@@ -734,8 +734,11 @@ static void test_standard_scopes(void **state)
     assert_int_equal(test_ctx_done(&f->tc, mdt_scope_ensure_standard(&f->env, test_ctx_now(&f->tc),
                                                                      &added, &f->err)),
                      MDT_OK);
-    assert_int_equal(added, 3);
-    assert_int_equal(audit_seq(f), seq0 + 3);
+    assert_int_equal(added, 4);
+    assert_int_equal(audit_seq(f), seq0 + 4);
+    assert_int_equal(mdt_store_scope_get(f->env.store, MDT_SCOPE_ADMIN, &f->a, &sc, &f->err),
+                     MDT_OK);
+    assert_string_equal(sc.sensitivity, "approval"); /* never through consent */
     assert_int_equal(mdt_store_scope_get(f->env.store, "profile", &f->a, &sc, &f->err), MDT_OK);
     assert_string_equal(sc.description, "Operator text");
     assert_string_equal(sc.sensitivity, "approval");
@@ -749,7 +752,7 @@ static void test_standard_scopes(void **state)
                                                                      &added, &f->err)),
                      MDT_OK);
     assert_int_equal(added, 0);
-    assert_int_equal(audit_seq(f), seq0 + 3);
+    assert_int_equal(audit_seq(f), seq0 + 4);
 }
 
 static void test_uri_checks(void **state)

@@ -571,6 +571,57 @@ static void test_route_names_who(void **state)
     assert_true(may(f, "ann", approvers));
 }
 
+/* A decision with no person behind it (a service client of the admin API):
+ * it may deny anything, but never approve a request that asks a person nor
+ * one the routing gives to an owner, a user or a quorum. */
+static void test_decide_unattended(void **state)
+{
+    fx *f = *state;
+    mdt_request_rec dev = {.type = MDT_REQUEST_TYPE_DEVICE, .client_id = "mdt_dev",
+                           .subject = "dora", .scope = "read"};
+    mdt_request_rec reg_owner = {.type = "registration", .client_id = "mdt_reg", .scope = "read"};
+    mdt_request_rec reg_quorum = {.type = "registration", .client_id = "mdt_reg", .scope = "write"};
+    const char *asks_dora = NULL, *owners = NULL, *quorum = NULL, *json = NULL;
+    mdt_ctx as_client;
+
+    add_user(f, "dora", "");
+    route_with(f, "[{\"type\": \"registration\", \"scope\": \"read\", \"approve\": \"owner\"},"
+                  " {\"type\": \"registration\", \"approve\": \"quorum\", \"n\": 2}]");
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_create(&f->env, test_ctx_now(&f->tc), &dev,
+                                                              &f->a, &asks_dora, &f->err)),
+                     MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_create(&f->env, test_ctx_now(&f->tc),
+                                                              &reg_owner, &f->a, &owners, &f->err)),
+                     MDT_OK);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_create(&f->env, test_ctx_now(&f->tc),
+                                                              &reg_quorum, &f->a, &quorum, &f->err)),
+                     MDT_OK);
+    as_client = mdt_ctx_as(test_ctx_now(&f->tc), "client:mdt_ops");
+    for (int i = 0; i < 2; i++) {
+        const char *id = i == 0 ? asks_dora : quorum;
+        assert_int_equal(mdt_request_decide_unattended(&f->env, &as_client, id, true, NULL, 0,
+                                                       &f->a, &json, &f->err),
+                         MDT_ERR_ACCESS_DENIED);
+        assert_null(json);
+        assert_string_equal(status_of(f, id), "pending");
+    }
+    /* an owner rule for a type whose owners may not decide falls back to approvers: allowed */
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_decide_unattended(&f->env, &as_client,
+                                                                         owners, true, NULL, 0,
+                                                                         &f->a, &json, &f->err)),
+                     MDT_OK);
+    assert_string_equal(status_of(f, owners), "approved");
+    assert_int_equal(mdt_request_decide_unattended(&f->env, &as_client, "req_none", true, NULL, 0,
+                                                   &f->a, &json, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(test_ctx_done(&f->tc, mdt_request_decide_unattended(&f->env, &as_client,
+                                                                         asks_dora, false, "no",
+                                                                         0, &f->a, &json, &f->err)),
+                     MDT_OK);
+    assert_string_equal(status_of(f, asks_dora), "denied");
+    assert_non_null(strstr(json, "\"decided_by\":\"client:mdt_ops\""));
+}
+
 /* A rule's expires_in caps the wait; a flow that asks for less keeps it. */
 static void test_route_expiry(void **state)
 {
@@ -801,6 +852,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_quorum),
         T(test_route_names_who),
+        T(test_decide_unattended),
         T(test_route_expiry),
         T(test_expire_due),
         T(test_unknown_type_refused_on_create),

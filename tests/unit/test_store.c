@@ -1873,6 +1873,42 @@ static void test_audit_chain(void **state)
     assert_int_equal(cc.times[0], 1001);
 }
 
+/* A client's events are read by their client_id column, in seq order, with
+ * after_seq and since as for every event. */
+static void test_audit_each_client(void **state)
+{
+    fx *f = *state;
+    uint8_t prev[MDT_HASH_LEN];
+    int64_t base = last_event(f, prev);
+    const char *c1 = id(f, "audit-c1"), *c2 = id(f, "audit-c2");
+    mdt_audit_rec b[4] = {{.time = 3000, .type = "token.issued", .body = "{\"i\":1}", .client_id = c1},
+                          {.time = 3001, .type = "token.issued", .body = "{\"i\":2}", .client_id = c2},
+                          {.time = 3002, .type = "user.created", .body = "{\"i\":3}"},
+                          {.time = 3003, .type = "client.suspended", .body = "{\"i\":4}",
+                           .client_id = c1}};
+    chain_check cc = {0};
+
+    assert_int_equal(mdt_store_audit_append(f->s, b, 4, test_hash, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_audit_each_client(f->s, c1, base, 0, check_each, &cc, &f->err),
+                     MDT_OK);
+    assert_int_equal(cc.count, 2);
+    assert_int_equal(cc.times[0], 3000);
+    assert_int_equal(cc.times[1], 3003);
+    memset(&cc, 0, sizeof(cc));
+    assert_int_equal(mdt_store_audit_each_client(f->s, c1, base + 1, 0, check_each, &cc, &f->err),
+                     MDT_OK);
+    assert_int_equal(cc.count, 1);
+    assert_int_equal(cc.times[0], 3003);
+    memset(&cc, 0, sizeof(cc));
+    assert_int_equal(mdt_store_audit_each_client(f->s, c2, base, 3002, check_each, &cc, &f->err),
+                     MDT_OK);
+    assert_int_equal(cc.count, 0);
+    memset(&cc, 0, sizeof(cc));
+    assert_int_equal(mdt_store_audit_each_client(f->s, id(f, "audit-none"), 0, 0, check_each, &cc,
+                                                 &f->err),
+                     MDT_OK);
+    assert_int_equal(cc.count, 0);
+}
 
 static void test_audit_head_find_type(void **state)
 {
@@ -2653,6 +2689,7 @@ int main(void)
         T(test_jti),
         T(test_keys),
         T(test_audit_chain),
+        T(test_audit_each_client),
         T(test_audit_head_find_type),
         T(test_audit_checkpoints),
         T(test_audit_key),

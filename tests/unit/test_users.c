@@ -442,6 +442,64 @@ static void test_passwd(void **state)
     assert_false(scan.leaked);
 }
 
+static mdt_rc update(fx *f, const char *username, const mdt_user_changes *ch)
+{
+    return test_ctx_done(&f->tc,
+                         mdt_user_update(&f->env, test_ctx_now(&f->tc), username, ch, &f->err));
+}
+
+/* The admin API's change of a person: everything checked before anything is
+ * written, each kind of change audited, disabling as mdt_user_disable. */
+static void test_update(void **state)
+{
+    fx *f = *state;
+    const char *const admin_only[] = {"admin", NULL}, *const none[] = {NULL};
+    const char *const bad_role[] = {"root", NULL};
+    const char *new_pw = "another long passphrase";
+    audit_scan scan = {.secret1 = PW, .secret2 = new_pw};
+    mdt_user_changes ch;
+    mdt_user_rec u;
+
+    assert_int_equal(create(f, "alice", NULL, PW), MDT_OK);
+    f->clk.t = T0 + 10;
+    /* bad input: nothing changes, whatever else was asked */
+    ch = (mdt_user_changes){.name = "Alice", .set_roles = true, .roles = bad_role};
+    assert_int_equal(update(f, "alice", &ch), MDT_ERR_INVALID_REQUEST);
+    ch = (mdt_user_changes){.name = "Alice", .status = "gone"};
+    assert_int_equal(update(f, "alice", &ch), MDT_ERR_INVALID_REQUEST);
+    ch = (mdt_user_changes){.email = "no-at-sign"};
+    assert_int_equal(update(f, "alice", &ch), MDT_ERR_INVALID_REQUEST);
+    ch = (mdt_user_changes){.name = "Alice", .password = "short", .password_len = 5};
+    assert_int_equal(update(f, "alice", &ch), MDT_ERR_INVALID_REQUEST);
+    u = get(f, "alice");
+    assert_string_equal(u.name, "Alice Liddell");
+    assert_int_equal(u.updated_at, T0);
+    ch = (mdt_user_changes){.name = "Bob"};
+    assert_int_equal(update(f, "nobody", &ch), MDT_ERR_NOT_FOUND);
+
+    ch = (mdt_user_changes){.name = "Alice L.", .set_roles = true, .roles = admin_only,
+                            .password = new_pw, .password_len = strlen(new_pw)};
+    assert_int_equal(update(f, "alice", &ch), MDT_OK);
+    u = get(f, "alice");
+    assert_string_equal(u.name, "Alice L.");
+    assert_string_equal(u.email, "alice@example.com");
+    assert_string_equal(u.roles, "admin");
+    assert_int_equal(login(f, "alice", new_pw), MDT_OK);
+    ch = (mdt_user_changes){.set_roles = true, .roles = none, .status = "disabled"};
+    assert_int_equal(update(f, "alice", &ch), MDT_OK);
+    u = get(f, "alice");
+    assert_string_equal(u.roles, "");
+    assert_string_equal(u.status, "disabled");
+    ch = (mdt_user_changes){.status = "active"};
+    assert_int_equal(update(f, "alice", &ch), MDT_OK);
+    assert_string_equal(get(f, "alice").status, "active");
+    assert_int_equal(update(f, "alice", &ch), MDT_OK); /* already active: nothing to audit */
+    assert_int_equal(mdt_store_audit_each(f->env.store, 0, 0, scan_event, &scan, &f->err), MDT_OK);
+    assert_string_equal(scan.types, "user.created,user.updated,user.password_changed,user.updated,"
+                                    "user.disabled,user.enabled");
+    assert_false(scan.leaked);
+}
+
 static void test_rehash_after_param_change(void **state)
 {
     fx *f = *state;
@@ -474,6 +532,7 @@ int main(void)
         T(test_authenticate),
         T(test_disable),
         T(test_passwd),
+        T(test_update),
         T(test_rehash_after_param_change),
     };
 #undef T
