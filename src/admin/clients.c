@@ -5,45 +5,42 @@
 #include "admin/internal.h"
 #include "iga/apikey.h"
 #include "iga/client.h"
+#include "iga/client_query.h"
 
 static const char *const no_members[] = {NULL};
 
-/* ?kind=&owner=&status=&tier= (each optional; several filters: all hold). */
-static bool keep_client(mdt_admin_call *c, json_t *item)
+/* ?kind=&owner=&status=&tier= (each optional; several filters: all hold),
+ * by the rule of the console's list (iga/client_query.h). */
+static mdt_client_filter filter_of(mdt_admin_call *c)
 {
-    static const struct {
-        const char *query, *member;
-    } f[] = {{"kind", "kind"}, {"owner", "owner"}, {"status", "status"}, {"tier", "risk_tier"}};
-
-    for (size_t i = 0; i < MDT_ARRAY_LEN(f); i++) {
-        const char *want = mdt_req_query(c->req, f[i].query);
-        if (want && !mdt_str_eq(json_string_value(json_object_get(item, f[i].member)), want))
-            return false;
-    }
-    return true;
+    return (mdt_client_filter){.kind = mdt_req_query(c->req, "kind"),
+                               .owner = mdt_req_query(c->req, "owner"),
+                               .status = mdt_req_query(c->req, "status"),
+                               .tier = mdt_req_query(c->req, "tier")};
 }
 
-static bool one_of(const char *v, const char *const *allowed)
+static const char *member(json_t *item, const char *key)
 {
-    for (size_t i = 0; allowed[i]; i++)
-        if (strcmp(v, allowed[i]) == 0)
-            return true;
-    return false;
+    const char *v = json_string_value(json_object_get(item, key));
+    return v ? v : "";
+}
+
+static bool keep_client(mdt_admin_call *c, json_t *item)
+{
+    mdt_client_filter f = filter_of(c);
+    mdt_client_summary s = {.kind = member(item, "kind"), .owner = member(item, "owner"),
+                            .status = member(item, "status"), .tier = member(item, "risk_tier")};
+
+    return mdt_client_filter_match(&f, &s);
 }
 
 static bool filters_valid(mdt_admin_call *c)
 {
-    static const char *const kinds[] = {"agent", "service", "web", "native", "cli", NULL};
-    static const char *const statuses[] = {"active", "pending", "suspended", "expired", NULL};
-    static const char *const tiers[] = {"low", "medium", "high", NULL};
-    const char *kind = mdt_req_query(c->req, "kind"), *status = mdt_req_query(c->req, "status");
-    const char *tier = mdt_req_query(c->req, "tier");
+    mdt_client_filter f = filter_of(c);
+    mdt_err err = {0};
 
-    if ((kind && !one_of(kind, kinds)) || (status && !one_of(status, statuses)) ||
-        (tier && !one_of(tier, tiers))) {
-        mdt_admin__fail(c, MDT_ERR_INVALID_REQUEST,
-                        "kind must be agent, service, web, native or cli; status active, pending, "
-                        "suspended or expired; tier low, medium or high");
+    if (mdt_client_filter_check(&f, &err) != MDT_OK) {
+        mdt_admin__error(c, &err);
         return false;
     }
     return true;

@@ -69,7 +69,7 @@ mdt_rc mdt_client_filter_check(const mdt_client_filter *f, mdt_err *err)
     return MDT_OK;
 }
 
-static bool matches(const mdt_client_filter *f, const mdt_client_summary *c)
+bool mdt_client_filter_match(const mdt_client_filter *f, const mdt_client_summary *c)
 {
     if (set(f->kind) && !mdt_str_eq(f->kind, c->kind))
         return false;
@@ -153,7 +153,7 @@ mdt_rc mdt_client_query_select(const mdt_client_filter *f, mdt_client_summary *a
     memset(out, 0, sizeof(*out));
     out->next = -1;
     for (size_t i = 0; i < n; i++) {
-        if (matches(f, &all[i]))
+        if (mdt_client_filter_match(f, &all[i]))
             all[kept++] = all[i];
     }
     if (kept > 1) {

@@ -82,6 +82,11 @@ const char *mdt_client_sort_name(mdt_client_sort sort);
  * MDT_ERR_INVALID_REQUEST naming the bad parameter. */
 mdt_rc mdt_client_filter_check(const mdt_client_filter *f, mdt_err *err) MDT_WARN_UNUSED;
 
+/* Whether the client c passes the filters of f (kind, owner, status,
+ * tier; sort and page are not read). The admin API filters its documents
+ * with it. */
+bool mdt_client_filter_match(const mdt_client_filter *f, const mdt_client_summary *c);
+
 /* The page of the clients matching f (checked with mdt_client_filter_check
  * first), sorted, at ctx->now. MDT_ERR_INVALID_REQUEST for a bad filter;
  * store faults keep their codes. */

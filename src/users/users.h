@@ -26,7 +26,7 @@
 bool mdt_username_valid(const char *username, size_t len);
 
 /* Creates an active user. name and email may be NULL (""); roles is
- * NULL-terminated or NULL, each "admin" or "approver" (repeats collapse).
+ * NULL-terminated or NULL, each "admin", "approver" or "auditor" (repeats collapse).
  * The password must have at least cfg.password_min_length characters and
  * at most MDT_PASSWORD_MAX bytes. MDT_ERR_INVALID_REQUEST naming the bad
  * argument; MDT_ERR_CONFLICT when the username exists (in any ASCII case).
