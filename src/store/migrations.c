@@ -370,6 +370,25 @@ static const char m17_ciba[] =
     " expires_at BIGINT NOT NULL);\n"
     "CREATE INDEX single_use_tokens_expires ON single_use_tokens(expires_at);\n";
 
+/* Dynamic entitlements (SPEC §3.6): one row per approved access request,
+ * live until expires_at or until ended early (ended_at); kept 30 days
+ * after either for the audit trail, then purged. An access request keeps
+ * the client's justification and the duration it asked (seconds). */
+static const char m18_entitlements[] =
+    "CREATE TABLE entitlements ("
+    " id TEXT PRIMARY KEY,"
+    " client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,"
+    " scope TEXT NOT NULL,"
+    " resource TEXT,"
+    " request_id TEXT,"
+    " approved_by TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " ended_at BIGINT);\n"
+    "CREATE INDEX entitlements_client ON entitlements(client_id);\n"
+    "ALTER TABLE approval_requests ADD COLUMN justification TEXT;\n"
+    "ALTER TABLE approval_requests ADD COLUMN duration BIGINT;\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -388,6 +407,7 @@ const mdt_migration mdt_store__migrations[] = {
     {15, "device authorizations", m15_device_codes},
     {16, "approval votes and the webhook outbox", m16_votes_outbox},
     {17, "CIBA requests and single-use tokens", m17_ciba},
+    {18, "dynamic entitlements, access request justification and duration", m18_entitlements},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
@@ -416,6 +436,7 @@ const mdt_store_table mdt_store__tables[] = {
     {"device_codes", false},
     {"ciba_requests", false},
     {"single_use_tokens", false},
+    {"entitlements", false},       /* -> clients */
     {"audit_events", false},
     {"audit_checkpoints", false},
 };
