@@ -75,6 +75,42 @@ mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested
     return rc;
 }
 
+mdt_rc mdt_scope_refusal(mdt_env *env, mdt_arena *a, const mdt_client *entitled,
+                         const char *requested, mdt_rc rc, mdt_err *err)
+{
+    mdt_scope_rec sc;
+    mdt_err lookup;
+    const char *msg;
+
+    if (rc != MDT_ERR_INVALID_SCOPE || !requested)
+        return rc;
+    for (mdt_words w = mdt_words_of(requested); mdt_words_next(&w);) {
+        char *name;
+        if (!scope_token_ok(w.word, w.len))
+            return rc;
+        if (listed((const char *const *)entitled->scopes, entitled->nscopes, w.word, w.len))
+            continue;
+        /* the first scope the client lacks: one an approval would give? */
+        if (!(name = mdt_arena_strndup(a, w.word, w.len)) ||
+            mdt_store_scope_get(env->store, name, a, &sc, &lookup) != MDT_OK ||
+            !mdt_str_eq(sc.sensitivity, "approval"))
+            return rc;
+        if (!(msg = mdt_arena_printf(a, "scope '%s' needs an approved access request: "
+                                        "POST /access-requests", name)))
+            return rc;
+        return mdt_failf(err, MDT_ERR_INVALID_SCOPE, msg,
+                         "scope '%.64s' (sensitivity approval) not entitled", name);
+    }
+    return rc;
+}
+
+mdt_rc mdt_scope_narrow_for(mdt_env *env, mdt_arena *a, const mdt_client *c,
+                            const char *requested, const char **granted, mdt_err *err)
+{
+    return mdt_scope_refusal(env, a, c, requested, mdt_scope_narrow(a, c, requested, granted, err),
+                             err);
+}
+
 mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer,
                            const char *resource, const char *const **aud, size_t *naud,
                            mdt_err *err)

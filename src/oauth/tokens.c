@@ -40,7 +40,9 @@ static mdt_rc add_app(mdt_buf *b, const mdt_grant *g)
         (rc = add_member(b, "tier", c->tier)) != MDT_OK ||
         (rc = add_member(b, "software_id", c->software_id)) != MDT_OK ||
         (rc = add_member(b, "software_version", c->software_version)) != MDT_OK ||
-        (rc = add_member(b, "approval", g->approval)) != MDT_OK)
+        (rc = add_member(b, "approval",
+                         g->approval ? g->approval : mdt_client_scope_approval(c, g->scope))) !=
+            MDT_OK)
         return rc;
     return mdt_buf_adds(b, "}");
 }
