@@ -143,6 +143,10 @@ const mdt_entitlement_rec *mdt_client_scope_entitlement(const mdt_client *c, con
  * is behind all of them that are dynamic; NULL when none is dynamic or
  * several approvals are (the audit event names each). Borrowed from c. */
 const char *mdt_client_scope_approval(const mdt_client *c, const char *scope);
+/* The earliest expiry of the dynamic entitlements behind the scopes of a
+ * grant (space-separated); 0 when none is dynamic (or none expires). A
+ * token must not outlive it. */
+int64_t mdt_client_scope_expiry(const mdt_client *c, const char *scope);
 bool mdt_client_has_resource(const mdt_client *c, const char *uri);
 bool mdt_client_has_grant(const mdt_client *c, const char *grant_type);
 /* Whether an admin made c a resource server for uri (introspection_for):

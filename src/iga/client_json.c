@@ -232,6 +232,17 @@ const char *mdt_client_scope_approval(const mdt_client *c, const char *scope)
     return one;
 }
 
+int64_t mdt_client_scope_expiry(const mdt_client *c, const char *scope)
+{
+    int64_t until = 0;
+
+    for (size_t i = 0; scope && i < c->nents; i++)
+        if (c->ents[i].expires_at && mdt_words_has(scope, c->ents[i].scope) &&
+            (!until || c->ents[i].expires_at < until))
+            until = c->ents[i].expires_at;
+    return until;
+}
+
 bool mdt_client_has_resource(const mdt_client *c, const char *uri)
 {
     return uri && list_has(c->resources, c->nresources, uri);

@@ -146,11 +146,18 @@ void mdt_token_times(mdt_grant *g, const mdt_client *c, int64_t now, int64_t ttl
 mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
                       mdt_err *err)
 {
+    int64_t until = mdt_client_scope_expiry(g->client, g->scope);
+    mdt_grant bounded;
     char jti[32];
     mdt_buf claims, tok;
     mdt_rc rc;
 
     memset(out, 0, sizeof(*out));
+    if (until && until < g->exp) { /* no token outlives the entitlement behind its scope */
+        bounded = *g;
+        bounded.exp = until > g->iat ? until : g->iat + 1;
+        g = &bounded;
+    }
     if (g->jti) {
         if (strlen(g->jti) >= sizeof(jti))
             return mdt_fail(err, MDT_ERR_INTERNAL, "token id too long");

@@ -149,6 +149,8 @@ describe('access requests', { timeout: 180_000 }, () => {
     const claims = jwtParts(t.json.access_token).payload;
     assert.deepEqual(claims.scope.split(' ').sort(), ['read', SCOPE].sort());
     assert.equal(claims.app.approval, id);
+    assert.ok(claims.exp * 1000 <= until, 'the token ends with the entitlement behind it');
+    assert.equal(t.json.expires_in, claims.exp - claims.iat);
     const ev = tokenEvents(srv).find((e) => dataOf(e).jti === claims.jti);
     assert.ok(ev, 'token.issued recorded');
     assert.deepEqual(dataOf(ev).entitlements, { [SCOPE]: ent.id });

@@ -99,6 +99,11 @@ static void test_merge_at_now(void **state)
     assert_string_equal(mdt_client_scope_approval(&c, "read pay:refund"), "req_1");
     assert_null(mdt_client_scope_approval(&c, "read pay:write"));
     assert_null(mdt_client_scope_approval(&c, "pay:refund audit:read")); /* two approvals */
+    /* a token of these scopes ends with the first entitlement behind them */
+    assert_int_equal(mdt_client_scope_expiry(&c, "read pay:refund"), 200);
+    assert_int_equal(mdt_client_scope_expiry(&c, "audit:read"), 300);
+    assert_int_equal(mdt_client_scope_expiry(&c, "pay:refund audit:read"), 200);
+    assert_int_equal(mdt_client_scope_expiry(&c, "read pay:write"), 0);
 
     /* at 200 ent_a has expired (the second it reaches expires_at): ent_d takes over */
     c = base(ents, MDT_ARRAY_LEN(ents));
