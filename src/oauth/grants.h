@@ -104,6 +104,13 @@ mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested
  * and err as they were. Reads the store only on this failure path. */
 mdt_rc mdt_scope_refusal(mdt_env *env, mdt_arena *a, const mdt_client *entitled,
                          const char *requested, mdt_rc rc, mdt_err *err) MDT_WARN_UNUSED;
+/* For a grant decided earlier (a code, a device or CIBA approval) and
+ * redeemed now: every scope of sensitivity `approval` in scope must still
+ * be one of c's entitlements (a dynamic one may have ended meanwhile);
+ * otherwise invalid_scope naming POST /access-requests. Scopes c lacks are
+ * looked up in the store (a person's consent gives only other ones). */
+mdt_rc mdt_scope_still_entitled(mdt_env *env, mdt_arena *a, const mdt_client *c,
+                                const char *scope, mdt_err *err) MDT_WARN_UNUSED;
 /* mdt_scope_narrow, then mdt_scope_refusal against c on failure. */
 mdt_rc mdt_scope_narrow_for(mdt_env *env, mdt_arena *a, const mdt_client *c,
                             const char *requested, const char **granted,

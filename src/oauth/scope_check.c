@@ -104,6 +104,36 @@ mdt_rc mdt_scope_refusal(mdt_env *env, mdt_arena *a, const mdt_client *entitled,
     return rc;
 }
 
+mdt_rc mdt_scope_still_entitled(mdt_env *env, mdt_arena *a, const mdt_client *c,
+                                const char *scope, mdt_err *err)
+{
+    for (mdt_words w = mdt_words_of(scope ? scope : ""); mdt_words_next(&w);) {
+        mdt_scope_rec sc;
+        const char *name, *msg;
+        mdt_rc rc;
+
+        if (listed((const char *const *)c->scopes, c->nscopes, w.word, w.len))
+            continue;
+        if (!(name = mdt_arena_strndup(a, w.word, w.len)))
+            return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+        rc = mdt_store_scope_get(env->store, name, a, &sc, err);
+        if (rc == MDT_ERR_NOT_FOUND) {
+            mdt_err_clear(err);
+            continue;
+        }
+        if (rc != MDT_OK)
+            return rc;
+        if (!mdt_str_eq(sc.sensitivity, "approval"))
+            continue; /* what a person's consent gave */
+        if (!(msg = mdt_arena_printf(a, "scope '%s' needs an approved access request: "
+                                        "POST /access-requests", name)))
+            return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+        return mdt_failf(err, MDT_ERR_INVALID_SCOPE, msg,
+                         "entitlement to scope '%.64s' ended before the grant was redeemed", name);
+    }
+    return MDT_OK;
+}
+
 mdt_rc mdt_scope_narrow_for(mdt_env *env, mdt_arena *a, const mdt_client *c,
                             const char *requested, const char **granted, mdt_err *err)
 {

@@ -10,8 +10,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { createUsers, FAST_ARGON2, PASSWORD, pkce } from './lib/authz.mjs';
-import { launchBrowser, screenshot, submitLogin } from './lib/browser.mjs';
+import { authorizeUrl, createUsers, FAST_ARGON2, PASSWORD, pkce, signedIn } from './lib/authz.mjs';
+import { csrfOf, launchBrowser, screenshot, submitLogin } from './lib/browser.mjs';
 import {
   assertOAuthError, auditEvents, basic, eventBody, eventType, get, jwtParts, post, show, tokenBasic,
 } from './lib/oauth.mjs';
@@ -328,6 +328,57 @@ describe('access requests', { timeout: 180_000 }, () => {
     assert.equal(loc.searchParams.get('error'), 'invalid_scope');
     assert.equal(loc.searchParams.get('state'), 'st1');
     assert.match(loc.searchParams.get('error_description'), /payments:write.*\/access-requests/);
+  });
+
+  test('the code flow with an entitlement: the code gives the scope; redeemed after it ended, nothing', async () => {
+    const redirect = 'http://127.0.0.1:9/cb2';
+    const c = createClient(srv, {
+      client_name: 'Payments web', kind: 'web', owner: 'olivia', grant_types: ['authorization_code'],
+      redirect_uris: [redirect], token_endpoint_auth_method: 'client_secret_basic', scope: 'read',
+    });
+    const filed = await fileJson(srv, c, { scope: SCOPE, justification: 'payments from the web app' });
+    assert.equal(filed.status, 201, show(filed));
+    cliJson(srv, ['request', 'approve', filed.json.id, '--for', '5s', '--by', 'olivia']);
+    const jar = await signedIn(srv, 'mallory');
+    const code = async () => {
+      const p = await pkce();
+      let r = await jar.fetch(authorizeUrl(srv, {
+        response_type: 'code', client_id: c.client_id, redirect_uri: redirect, scope: `read ${SCOPE}`,
+        code_challenge: p.challenge, code_challenge_method: 'S256', state: 's',
+      }));
+      assert.equal(r.status, 303, await r.text());
+      let loc = r.headers.get('location');
+      if (loc.startsWith('/consent')) {
+        const page = await (await jar.fetch(`${srv.url}${loc}`)).text();
+        r = await jar.fetch(`${srv.url}/consent`, {
+          method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            csrf_token: csrfOf(page), request: /name="request" value="([^"]*)"/.exec(page)[1], decision: 'allow',
+          }).toString(),
+        });
+        assert.equal(r.status, 303, await r.text());
+        loc = r.headers.get('location');
+      }
+      const back = new URL(loc);
+      assert.ok(back.searchParams.get('code'), loc);
+      return { code: back.searchParams.get('code'), verifier: p.verifier };
+    };
+    const redeem = (x) => post(srv, '/token', {
+      grant_type: 'authorization_code', code: x.code, code_verifier: x.verifier, redirect_uri: redirect,
+    }, { headers: { authorization: basic(c.client_id, c.client_secret) } });
+
+    const first = await code();
+    const ok = await redeem(first);
+    assert.equal(ok.status, 200, show(ok));
+    const claims = jwtParts(ok.json.access_token).payload;
+    assert.equal(claims.sub, 'mallory');
+    assert.deepEqual(claims.scope.split(' ').sort(), ['read', SCOPE].sort());
+    assert.equal(claims.app.approval, filed.json.id);
+
+    const late = await code(); // issued while the entitlement lives, redeemed after it ended
+    const until = Date.parse((await readRequest(srv, c, filed.json.id)).json.entitlement_expires_at);
+    await sleep(Math.max(0, until - Date.now()) + 1100);
+    assertNeedsAccessRequest(await redeem(late));
   });
 });
 
