@@ -15,6 +15,7 @@ import { csrfOf, launchBrowser, screenshot, submitLogin } from './lib/browser.mj
 import {
   assertOAuthError, auditEvents, basic, eventBody, eventType, get, jwtParts, post, show, tokenBasic,
 } from './lib/oauth.mjs';
+import { assertRegistered, regUpdate, register } from './lib/register.mjs';
 import { cliJson, createClient, createScope, describeRun, sleep, startServer } from './lib/server.mjs';
 
 const SCOPE = 'payments:write';
@@ -62,7 +63,10 @@ describe('access requests', { timeout: 180_000 }, () => {
 
   before(async () => {
     srv = await startServer({
-      config: { users: FAST_ARGON2, access_requests: { max_duration: '1d', max_pending: 4 } },
+      config: {
+        users: FAST_ARGON2, access_requests: { max_duration: '1d', max_pending: 4 },
+        registration: { open: 'true', rate_per_source: 1000 },
+      },
     });
     createScope(srv, 'read', { description: 'Read things' });
     createScope(srv, SCOPE, { description: 'Make payments', sensitivity: 'approval' });
@@ -297,6 +301,35 @@ describe('access requests', { timeout: 180_000 }, () => {
     r = await fileJson(srv, other, { scope: SCOPE, justification: 'while suspended' });
     assertOAuthError(r, 401, 'invalid_client');
     assert.equal(requests().length, n);
+  });
+
+  test('a self-registered client cannot turn a time-bound entitlement into a permanent one', async () => {
+    const reg = assertRegistered(await register(srv, {
+      client_name: 'Self-registered agent', grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    }), 'pending');
+    const pending = requests().find((q) => q.type === 'registration' && q.client_id === reg.client_id);
+    cliJson(srv, ['request', 'approve', pending.id, '--by', 'carol']);
+    // a public client proves nothing about who asks: it cannot file access requests
+    const pub = assertRegistered(await register(srv, {
+      client_name: 'Public app', redirect_uris: ['http://127.0.0.1:9/self'],
+      grant_types: ['authorization_code'], token_endpoint_auth_method: 'none',
+    }));
+    assertOAuthError(await post(srv, '/access-requests', {
+      client_id: pub.client_id, scope: SCOPE, justification: 'please',
+    }), 401, 'invalid_client');
+    const filed = await fileJson(srv, reg, { scope: SCOPE, justification: 'for a while' });
+    assert.equal(filed.status, 201, show(filed));
+    cliJson(srv, ['request', 'approve', filed.json.id, '--by', 'carol']);
+    assert.ok(cliJson(srv, ['client', 'show', reg.client_id]).entitlements.some((e) => e.scope === SCOPE));
+    // an RFC 7592 update that writes the scope into its own metadata is not "already granted"
+    const meta = { ...reg };
+    for (const k of ['registration_access_token', 'registration_client_uri', 'client_id_issued_at',
+      'client_secret', 'client_secret_expires_at', 'status']) delete meta[k];
+    const up = await regUpdate(srv, reg.client_id, reg.registration_access_token, { ...meta, scope: SCOPE });
+    const shown = cliJson(srv, ['client', 'show', reg.client_id]);
+    assert.ok(!(shown.status === 'active' && (shown.scope || '').split(' ').includes(SCOPE)),
+      `the update made the scope static: ${show(up)} ${JSON.stringify(shown)}`);
   });
 
   test('a static approval scope an admin put in the metadata counts as approved', async () => {
