@@ -132,6 +132,7 @@ static void created(mdt_req *req, mdt_resp *resp, const char *client_id, const c
 void mdt_handle_access_request(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_client_authn who = {0};
+    mdt_ctx as_client;
     mdt_access_ask ask;
     const char *claimed = NULL, *id = NULL, *duration = NULL;
     bool existing = false;
@@ -147,8 +148,9 @@ void mdt_handle_access_request(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return;
     }
     resp->client_id = who.client.client_id;
+    as_client = mdt_ctx_as(&req->ctx, who.client.client_id); /* the client asks */
     if (read_ask(req, duration, &ask, &err) != MDT_OK ||
-        mdt_access_request_create(env, &req->ctx, &who.client, &ask, req->arena, &id, &existing,
+        mdt_access_request_create(env, &as_client, &who.client, &ask, req->arena, &id, &existing,
                                   &err) != MDT_OK) {
         refuse(req, resp, who.client.client_id, &err);
         return;

@@ -168,6 +168,8 @@ describe('access requests', { timeout: 180_000 }, () => {
     assert.equal(dataOf(plainEv).entitlements, undefined);
 
     const audit = auditEvents(srv).map(eventBody);
+    assert.ok(audit.some((e) => eventType(e) === 'request.created' && dataOf(e).id === id
+      && e.actor === agent.client_id), 'request.created names the client that asked');
     assert.ok(audit.some((e) => eventType(e) === 'entitlement.created' && dataOf(e).id === ent.id
       && dataOf(e).request === id && e.actor === 'olivia'), 'entitlement.created audited');
 
