@@ -8,6 +8,9 @@
 // the agent gets the scope no more. A denial gives nothing. Every failure
 // path answers with the right status and error and files nothing.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { authorizeUrl, createUsers, FAST_ARGON2, PASSWORD, pkce, signedIn } from './lib/authz.mjs';
@@ -474,5 +477,51 @@ describe('access requests approved in /approvals', { timeout: 180_000 }, () => {
     assert.equal(ent.approved_by, 'olivia');
     await sleep(Math.max(0, until - Date.now()) + 1100);
     assertNeedsAccessRequest(await tokenBasic(srv, agent, { scope: SCOPE }));
+  });
+});
+
+describe('access requests under [approvals] routing', { timeout: 120_000 }, () => {
+  let srv;
+  let dir;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-access-routing-'));
+    await writeFile(path.join(dir, 'routing.json'), JSON.stringify([
+      { type: 'access_request', risk_tier: 'high', approve: 'quorum', n: 2 },
+      { type: 'access_request', approve: 'approver' },
+    ]));
+    srv = await startServer({ config: { approvals: { routing: path.join(dir, 'routing.json') } } });
+    createScope(srv, SCOPE, { description: 'Make payments', sensitivity: 'approval' });
+    for (const [u, role] of [['olivia', null], ['carol', 'approver'], ['dave', 'approver']]) {
+      const args = ['user', 'create', u, '--password-stdin'];
+      if (role) args.push('--role', role);
+      const r = srv.cli(args, { input: `${PASSWORD}\n` });
+      assert.equal(r.code, 0, r.stderr);
+    }
+  });
+  after(async () => { await srv?.stop(); await rm(dir, { recursive: true, force: true }); });
+
+  test('a rule for approvers: the owner may not decide; an approver does', async () => {
+    const agent = createClient(srv, agentMetadata({ scope: '' }));
+    const filed = await fileJson(srv, agent, { scope: SCOPE, justification: 'routed' });
+    assert.equal(filed.status, 201, show(filed));
+    const q = cliJson(srv, ['request', 'list']).find((x) => x.id === filed.json.id);
+    assert.equal(q.approve, 'approver');
+    const owner = srv.cli(['request', 'approve', filed.json.id, '--by', 'olivia']);
+    assert.notEqual(owner.code, 0, describeRun(owner));
+    assert.equal(cliJson(srv, ['request', 'approve', filed.json.id, '--by', 'carol']).status, 'approved');
+    assert.equal((await tokenBasic(srv, agent, { scope: SCOPE })).status, 200);
+  });
+
+  test('a quorum for high-tier clients: the entitlement exists only after the second approver', async () => {
+    const agent = createClient(srv, agentMetadata({ scope: '', risk_tier: 'high', client_name: 'High agent' }));
+    const filed = await fileJson(srv, agent, { scope: SCOPE, justification: 'needs two' });
+    assert.equal(filed.status, 201, show(filed));
+    assert.equal(cliJson(srv, ['request', 'approve', filed.json.id, '--by', 'carol']).status, 'pending');
+    assertNeedsAccessRequest(await tokenBasic(srv, agent, { scope: SCOPE }));
+    assert.equal(cliJson(srv, ['request', 'approve', filed.json.id, '--by', 'dave']).status, 'approved');
+    assert.equal((await tokenBasic(srv, agent, { scope: SCOPE })).status, 200);
+    const ents = cliJson(srv, ['client', 'show', agent.client_id]).entitlements.filter((e) => e.source === 'access_request');
+    assert.equal(ents.length, 1, 'one entitlement, created once');
   });
 });
