@@ -134,6 +134,9 @@ int64_t mdt_registration_inactive_deadline(const char *origin, int64_t created_a
 /* True when status is active and expires_at (if any) is after now. */
 bool mdt_client_usable(const mdt_client *c, int64_t now);
 bool mdt_client_has_scope(const mdt_client *c, const char *scope);
+/* Whether c is a self-registered client nobody vouched for (SPEC §3.3: no
+ * software statement, no initial access token). */
+bool mdt_client_unvouched(const mdt_client *c);
 /* The dynamic entitlement that gives c scope (borrowed from c); NULL when
  * the scope is static (in the client's metadata: approved by the admin who
  * put it there) or not c's. */

@@ -209,6 +209,11 @@ bool mdt_client_has_scope(const mdt_client *c, const char *scope)
     return scope && list_has(c->scopes, c->nscopes, scope);
 }
 
+bool mdt_client_unvouched(const mdt_client *c)
+{
+    return c->origin && !c->vouched_by && !c->iat_id;
+}
+
 const mdt_entitlement_rec *mdt_client_scope_entitlement(const mdt_client *c, const char *scope)
 {
     for (size_t i = 0; scope && i < c->nents; i++)

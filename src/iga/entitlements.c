@@ -213,12 +213,6 @@ static bool printable(const char *s)
     return true;
 }
 
-/* Whether c registered itself and nobody vouched for it (SPEC §3.3). */
-static bool unvouched(const mdt_client *c)
-{
-    return c->origin && !c->vouched_by && !c->iat_id;
-}
-
 /* Every scope of ask exists (and may be asked for by c); *canon: the
  * scopes, space-separated, each once. */
 static mdt_rc check_scopes(mdt_env *env, const mdt_client *c, const char *scope, mdt_arena *a,
@@ -248,7 +242,7 @@ static mdt_rc check_scopes(mdt_env *env, const mdt_client *c, const char *scope,
         else if ((rc = mdt_store_scope_get(env->store, name, a, &sc, err)) == MDT_ERR_NOT_FOUND)
             rc = mdt_failf(err, MDT_ERR_INVALID_SCOPE, "unknown scope", "unknown scope %.64s",
                            name);
-        else if (rc == MDT_OK && mdt_str_eq(name, "mandate:admin") && unvouched(c))
+        else if (rc == MDT_OK && mdt_str_eq(name, "mandate:admin") && mdt_client_unvouched(c))
             rc = mdt_fail(err, MDT_ERR_INVALID_SCOPE,
                           "a self-registered client may not ask for mandate:admin");
         if (rc == MDT_OK)

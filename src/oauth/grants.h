@@ -132,8 +132,6 @@ mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer
 mdt_rc mdt_scope_consented_view(mdt_arena *a, const mdt_client *c, const char *const *consentable,
                                 size_t nconsentable, const char *resource, bool resource_protected,
                                 mdt_client *out, mdt_err *err) MDT_WARN_UNUSED;
-/* Whether c is a self-registered client nobody vouched for. */
-bool mdt_client_unvouched(const mdt_client *c);
 /* mdt_scope_consented_view with the scopes' sensitivities read from the
  * store and the protected resources of env. scope, resource: as requested
  * (NULL: none). */

@@ -167,11 +167,6 @@ mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer
     return MDT_OK;
 }
 
-bool mdt_client_unvouched(const mdt_client *c)
-{
-    return c->origin && !c->vouched_by && !c->iat_id;
-}
-
 /* list + the items of more not already in it, as a new arena array. */
 static const char **add_to(mdt_arena *a, const char *const *list, size_t n,
                            const char *const *more, size_t nmore, size_t *nout)
