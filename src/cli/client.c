@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "iga/apikey.h"
 #include "iga/client.h"
+#include "iga/entitlements.h"
 
 enum { OPT_JSON, OPT_KEEP, OPT_EXPIRES, OPT_IN };
 static const mdt_cli_opt opts[] = {
@@ -129,14 +130,26 @@ static int do_list(cmd *c)
 
 static int do_show(cmd *c)
 {
+    static const char *const cols[] = {"source", "scope", "resource", "id", "expires_at", NULL};
     mdt_err err = {0};
-    const char *json;
+    const char *json, *ents;
+    int rc;
 
     if (want(c, 1, "show ID [--json]"))
         return 1;
-    if (mdt_client_show_json(c->env, &c->ctx, c->args.pos[0], &c->a, &json, &err) != MDT_OK)
+    if (c->json) {
+        if (mdt_client_show_entitlements_json(c->env, &c->ctx, c->args.pos[0], &c->a, &json,
+                                              &err) != MDT_OK)
+            return mdt_cli_fail_err(NULL, &err);
+        return mdt_cli_print_json(json);
+    }
+    if (mdt_client_show_json(c->env, &c->ctx, c->args.pos[0], &c->a, &json, &err) != MDT_OK ||
+        mdt_entitlement_list_json(c->env, &c->ctx, c->args.pos[0], &c->a, &ents, &err) != MDT_OK)
         return mdt_cli_fail_err(NULL, &err);
-    return output(c, json, false);
+    if ((rc = output(c, json, false)) != 0)
+        return rc;
+    printf("\nEntitlements:\n");
+    return mdt_cli_print_table(ents, cols);
 }
 
 /* {"client_id": id, "status": status} or {"client_id": id, "deleted": true} */

@@ -118,7 +118,9 @@ static const help_row rows[] = {
      "mandate request list --status pending"},
     {"request", "approve", "ID [--for DURATION] [--by USERNAME] [--note TEXT] [--json]",
      "Approves a request.",
-     "  --for DURATION       the approval lasts this long (default: no end)\n"
+     "  --for DURATION       the approval lasts this long (a registration: default no end;\n"
+     "                       an access request: at most what it asked and\n"
+     "                       [access_requests] max_duration)\n"
      "  --by USERNAME        who decides: an approver, an admin or the client's owner\n"
      "  --note TEXT          recorded with the decision\n" JSON_OPT,
      "mandate request approve ID --by ann --note \"checked with the team\""},

@@ -284,6 +284,18 @@ static const cfg_key keys[] = {
      .max = 3600, .def = "10s",
      .desc = "How often the server closes the requests that expired (audited `request.expired`, "
              "once across nodes)."},
+    {"access_requests", "max_duration", K_DURATION, AT(access_requests_max_duration), .min = 1,
+     .max = 366 * 86400, .def = "30d",
+     .desc = "Longest entitlement an access request (`POST /access-requests`) may ask for, and "
+             "the cap of every approval (`--for` included); a longer `duration` is refused "
+             "(`invalid_request`)."},
+    {"access_requests", "default_duration", K_DURATION, AT(access_requests_default_duration),
+     .min = 1, .max = 366 * 86400, .def = "8h",
+     .desc = "How long an approved access request's entitlement lasts when the client gave no "
+             "`duration` (at most `max_duration`)."},
+    {"access_requests", "max_pending", K_INT, AT(access_requests_max_pending), .min = 1,
+     .max = 1000, .def = "10",
+     .desc = "Pending access requests one client may have at once; more are refused (429)."},
     {"webhooks", "endpoints", K_STRING, AT(webhooks_endpoints), .type = "path", .def = "",
      .desc = "JSON file of the webhooks notified of each new pending approval request: "
              "`[{\"url\", \"secret_file\"}]` (see docs/guides/human-in-the-loop-routing.md), "

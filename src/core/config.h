@@ -94,6 +94,10 @@ typedef struct {
     char *approvals_routing;           /* JSON file of approval routing rules; "" none */
     int64_t approvals_default_ttl;     /* a request waits at most this long without a rule */
     int64_t approvals_expiry_interval; /* how often the server closes expired requests */
+    /* [access_requests] */
+    int64_t access_requests_max_duration;     /* longest entitlement asked or approved */
+    int64_t access_requests_default_duration; /* when the request names none */
+    int64_t access_requests_max_pending;      /* pending access requests per client */
     /* [webhooks] */
     char *webhooks_endpoints;          /* JSON file of webhook endpoints; "" none */
     int64_t webhooks_connect_timeout;  /* seconds to connect */

@@ -42,6 +42,8 @@ static const struct {
     {"GET", "/device", mdt_handle_device_page, NULL, false, "GET, POST"},
     {"POST", "/device", mdt_handle_device, NULL, false, "GET, POST"},
     {"POST", "/bc-authorize", mdt_handle_bc_authorize, "ciba.refused"},
+    {"POST", "/access-requests", mdt_handle_access_request, "access_request.refused"},
+    {"GET", "/access-requests/", mdt_handle_access_request_get, NULL, true},
     {"GET", "/consent", mdt_handle_consent_page, NULL, false, "GET, POST"},
     {"POST", "/consent", mdt_handle_consent, NULL, false, "GET, POST"},
     {"GET", "/consents", mdt_handle_consents_page, NULL, false, "GET, POST"},

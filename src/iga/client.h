@@ -38,7 +38,10 @@
 typedef struct mdt_client {
     const char *client_id, *status, *name, *kind, *owner, *tier, *auth_method, *software_id,
         *software_version, *access_token_format /* NULL = config default */;
-    const char **scopes; size_t nscopes;        /* entitlements (static, from metadata) */
+    /* entitlements: static ones (the metadata's scope and resources) and, from
+       mdt_client_load, the dynamic ones live at its now (approved access
+       requests, iga/entitlements.h) merged in */
+    const char **scopes; size_t nscopes;
     const char **resources; size_t nresources;
     const char **introspection_for; size_t nintrospection_for; /* admin-set: resource server of */
     const char **grant_types; size_t ngrant_types;
@@ -62,6 +65,9 @@ typedef struct mdt_client {
     const char *iat_id;            /* the initial access token it registered with; NULL */
     int64_t created_at;
     int64_t approved_at;           /* when a pending registration was approved; 0 */
+    /* the dynamic entitlements behind scopes that are not static (one per
+       scope, the oldest live one), for the audit trail of what they allowed */
+    const mdt_entitlement_rec *ents; size_t nents;
 } mdt_client;
 
 /* Grant types and kinds a client may register (the rules of metadata
@@ -128,6 +134,22 @@ int64_t mdt_registration_inactive_deadline(const char *origin, int64_t created_a
 /* True when status is active and expires_at (if any) is after now. */
 bool mdt_client_usable(const mdt_client *c, int64_t now);
 bool mdt_client_has_scope(const mdt_client *c, const char *scope);
+/* Whether c is a self-registered client nobody vouched for (SPEC §3.3: no
+ * software statement, no initial access token). */
+bool mdt_client_unvouched(const mdt_client *c);
+/* The dynamic entitlement that gives c scope (borrowed from c); NULL when
+ * the scope is static (in the client's metadata: approved by the admin who
+ * put it there) or not c's. */
+const mdt_entitlement_rec *mdt_client_scope_entitlement(const mdt_client *c, const char *scope);
+/* The approval request behind the scopes of a grant (space-separated):
+ * the request_id of their dynamic entitlements when exactly one approval
+ * is behind all of them that are dynamic; NULL when none is dynamic or
+ * several approvals are (the audit event names each). Borrowed from c. */
+const char *mdt_client_scope_approval(const mdt_client *c, const char *scope);
+/* The earliest expiry of the dynamic entitlements behind the scopes of a
+ * grant (space-separated); 0 when none is dynamic (or none expires). A
+ * token must not outlive it. */
+int64_t mdt_client_scope_expiry(const mdt_client *c, const char *scope);
 bool mdt_client_has_resource(const mdt_client *c, const char *uri);
 bool mdt_client_has_grant(const mdt_client *c, const char *grant_type);
 /* Whether an admin made c a resource server for uri (introspection_for):

@@ -102,6 +102,29 @@ static bool copy_creds(mdt_arena *a, const mdt_client *src, mdt_client *dst)
     return ok;
 }
 
+static bool copy_ents(mdt_arena *a, const mdt_client *src, mdt_client *dst)
+{
+    mdt_entitlement_rec *ents;
+    bool ok = true;
+
+    dst->ents = NULL;
+    if (!src->nents)
+        return true;
+    if (!(ents = mdt_arena_alloc(a, src->nents * sizeof(*ents))))
+        return false;
+    for (size_t i = 0; i < src->nents; i++) {
+        ents[i] = src->ents[i];
+        ents[i].id = dup(a, src->ents[i].id, &ok);
+        ents[i].client_id = dup(a, src->ents[i].client_id, &ok);
+        ents[i].scope = dup(a, src->ents[i].scope, &ok);
+        ents[i].resource = dup(a, src->ents[i].resource, &ok);
+        ents[i].request_id = dup(a, src->ents[i].request_id, &ok);
+        ents[i].approved_by = dup(a, src->ents[i].approved_by, &ok);
+    }
+    dst->ents = ents;
+    return ok;
+}
+
 /* Deep copy of a client into a. */
 static bool client_copy(mdt_arena *a, const mdt_client *src, mdt_client *dst)
 {
@@ -140,16 +163,33 @@ static bool client_copy(mdt_arena *a, const mdt_client *src, mdt_client *dst)
     dst->redirect_uris = copy_list(a, src->redirect_uris, src->nredirect_uris, &ok);
     dst->post_logout_redirect_uris =
         copy_list(a, src->post_logout_redirect_uris, src->npost_logout_redirect_uris, &ok);
-    return ok && copy_creds(a, src, dst);
+    return ok && copy_creds(a, src, dst) && copy_ents(a, src, dst);
 }
 
+/* c (cached: static entitlements, and in ents every dynamic one live when
+ * it was read) as the request at now sees it: the dynamic ones still live
+ * at now merged in, so that one stops working the second it expires. */
 static mdt_rc serve(mdt_env *env, const mdt_client *c, int64_t now, mdt_arena *a,
                     mdt_client *out, mdt_err *err)
 {
     if (!client_copy(a, c, out))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     out->status = mdt_iga__client_status(env, c, now);
-    return MDT_OK;
+    return mdt_iga__entitlements_merge(a, out, now, err);
+}
+
+/* Reads client_id with its dynamic entitlements live at now (unmerged). */
+static mdt_rc read_client(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,
+                          mdt_client *out, mdt_err *err)
+{
+    mdt_entitlement_rec *ents = NULL;
+    mdt_rc rc = mdt_iga__client_read(env, client_id, a, out, err);
+
+    if (rc == MDT_OK &&
+        (rc = mdt_store_entitlement_list(env->store, client_id, now, a, &ents, &out->nents,
+                                         err)) == MDT_OK)
+        out->ents = ents;
+    return rc;
 }
 
 /* Whether a cached entry may say a self-registered client never
@@ -177,17 +217,17 @@ mdt_rc mdt_client_load(mdt_env *env, const char *client_id, int64_t now, mdt_are
         mdt_store_clients_version(env->store, &version, err) != MDT_OK ||
         !(s = slot_for(client_id, true))) {
         /* uncacheable: read through */
-        if ((rc = mdt_iga__client_read(env, client_id, a, out, err)) != MDT_OK)
+        if ((rc = read_client(env, client_id, now, a, out, err)) != MDT_OK)
             return rc;
         out->status = mdt_iga__client_status(env, out, now);
-        return MDT_OK;
+        return mdt_iga__entitlements_merge(a, out, now, err);
     }
     if (s->used && s->version == version && s->store == env->store &&
         strcmp(s->id, client_id) == 0 && !idle_expired(env, &s->client, now))
         return serve(env, &s->client, now, a, out, err);
     s->used = false;
     mdt_arena_reset(&s->arena);
-    if ((rc = mdt_iga__client_read(env, client_id, &s->arena, &s->client, err)) != MDT_OK)
+    if ((rc = read_client(env, client_id, now, &s->arena, &s->client, err)) != MDT_OK)
         return rc;
     memcpy(s->id, client_id, strlen(client_id) + 1);
     s->version = version;

@@ -209,6 +209,45 @@ bool mdt_client_has_scope(const mdt_client *c, const char *scope)
     return scope && list_has(c->scopes, c->nscopes, scope);
 }
 
+bool mdt_client_unvouched(const mdt_client *c)
+{
+    return c->origin && !c->vouched_by && !c->iat_id;
+}
+
+const mdt_entitlement_rec *mdt_client_scope_entitlement(const mdt_client *c, const char *scope)
+{
+    for (size_t i = 0; scope && i < c->nents; i++)
+        if (mdt_str_eq(c->ents[i].scope, scope))
+            return &c->ents[i];
+    return NULL;
+}
+
+const char *mdt_client_scope_approval(const mdt_client *c, const char *scope)
+{
+    const char *one = NULL;
+
+    for (size_t i = 0; scope && i < c->nents; i++) {
+        const char *req = c->ents[i].request_id;
+        if (!mdt_words_has(scope, c->ents[i].scope) || !req)
+            continue;
+        if (one && !mdt_str_eq(one, req))
+            return NULL; /* several approvals: none names the grant alone */
+        one = req;
+    }
+    return one;
+}
+
+int64_t mdt_client_scope_expiry(const mdt_client *c, const char *scope)
+{
+    int64_t until = 0;
+
+    for (size_t i = 0; scope && i < c->nents; i++)
+        if (c->ents[i].expires_at && mdt_words_has(scope, c->ents[i].scope) &&
+            (!until || c->ents[i].expires_at < until))
+            until = c->ents[i].expires_at;
+    return until;
+}
+
 bool mdt_client_has_resource(const mdt_client *c, const char *uri)
 {
     return uri && list_has(c->resources, c->nresources, uri);

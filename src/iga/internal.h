@@ -179,6 +179,17 @@ const char *mdt_iga__rec_status(mdt_env *env, const mdt_client_rec *rec, json_t 
 json_t *mdt_iga__client_doc(mdt_env *env, const mdt_client_rec *rec, const mdt_cred_rec *creds,
                             size_t ncreds, const char *secret, int64_t now);
 
+/* --- dynamic entitlements (entitlements.c) --- */
+
+/* Merges into c (static entitlements from its metadata) the dynamic ones
+ * of c->ents that are live at now (not ended, expires_at 0 or after now):
+ * c->scopes becomes static ∪ their scopes, c->resources static ∪ their
+ * resources (a scope+resource entitlement widens both lists), and c->ents
+ * the ones behind a scope that is not static, the oldest per scope. Arrays
+ * are new in a; the strings are shared. A pure function of c and now. */
+mdt_rc mdt_iga__entitlements_merge(mdt_arena *a, struct mdt_client *c, int64_t now,
+                                   mdt_err *err) MDT_WARN_UNUSED;
+
 /* --- the per-thread client cache (client_cache.c) --- */
 
 /* Records in this thread's cache that a credential was just used. */
@@ -247,6 +258,7 @@ extern const mdt_request_types mdt_iga__request_types;
 extern const mdt_request_type mdt_iga__request_registration; /* registration.c */
 extern const mdt_request_type mdt_iga__request_device; /* request_device.c */
 extern const mdt_request_type mdt_iga__request_ciba;         /* request_ciba.c */
+extern const mdt_request_type mdt_iga__request_access;       /* request_access.c */
 
 /* The row of name in reg; NULL when unknown. */
 const mdt_request_type *mdt_iga__request_type_find(const mdt_request_types *reg,

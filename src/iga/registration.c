@@ -515,8 +515,14 @@ static mdt_rc make_rules(mdt_env *env, mdt_ctx *ctx, const mdt_reg_ctx *reg, con
         r->policy = p;
     }
     if (cur && status_of(cur->status) == MDT_CLIENT_ACTIVE) {
-        r->granted_scopes = cur->scopes;
-        r->ngranted_scopes = cur->nscopes;
+        /* what its metadata holds: not the time-bound scopes of approved
+           access requests, which an update must not make permanent */
+        json_t *m = json_loads(cur->metadata ? cur->metadata : "{}", 0, NULL);
+        r->granted_scopes = (const char *const *)mdt_words_split(
+            a, json_string_value(json_object_get(m, "scope")), &r->ngranted_scopes);
+        json_decref(m);
+        if (!r->granted_scopes)
+            return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
         r->granted_grants = cur->grant_types;
         r->ngranted_grants = cur->ngrant_types;
     }

@@ -9,6 +9,7 @@ static const mdt_request_type *const types[] = {
     &mdt_iga__request_registration,
     &mdt_iga__request_device,
     &mdt_iga__request_ciba,
+    &mdt_iga__request_access,
 };
 
 const mdt_request_types mdt_iga__request_types = {types, MDT_ARRAY_LEN(types)};

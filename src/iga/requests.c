@@ -57,7 +57,8 @@ static json_t *request_doc(const mdt_request_rec *r, int64_t now)
     json_t *details = r->authorization_details ? json_loads(r->authorization_details, 0, NULL)
                                                : NULL;
 
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+                     "s:o, s:o}",
                      "id", r->id, "type", r->type, "status", mdt_request_status(r, now),
                      "client_id", str_or_null(r->client_id), "subject", str_or_null(r->subject),
                      "scope", str_or_null(r->scope), "resource", str_or_null(r->resource),
@@ -66,7 +67,8 @@ static json_t *request_doc(const mdt_request_rec *r, int64_t now)
                      mdt_iga__time_json(r->created_at), "expires_at",
                      mdt_iga__time_json(r->expires_at), "decided_by", str_or_null(r->decided_by),
                      "decided_at", mdt_iga__time_json(r->decided_at), "note",
-                     str_or_null(r->note));
+                     str_or_null(r->note), "justification", str_or_null(r->justification),
+                     "duration", r->duration ? json_integer(r->duration) : json_null());
 }
 
 static mdt_rc dump(json_t *doc, mdt_arena *a, const char **out, mdt_err *err)

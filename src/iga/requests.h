@@ -43,8 +43,10 @@ mdt_rc mdt_request_create(mdt_env *env, mdt_ctx *ctx, const mdt_request_rec *r, 
 
 /* JSON array of requests, oldest first: {id, type, status, client_id,
  * subject, scope, resource, binding_message, authorization_details,
- * created_at, expires_at, decided_by, decided_at, note}; times RFC 3339 or
- * null, authorization_details a JSON array or null. status: only requests
+ * created_at, expires_at, decided_by, decided_at, note, justification,
+ * duration}; times RFC 3339 or null, authorization_details a JSON array or
+ * null, justification and duration (seconds asked) those of an access
+ * request, null for other types. status: only requests
  * of this (effective) status; NULL: all. */
 mdt_rc mdt_request_list_json(mdt_env *env, mdt_ctx *ctx, const char *status, mdt_arena *a,
                              const char **json, mdt_err *err) MDT_WARN_UNUSED;

@@ -121,7 +121,7 @@ static mdt_rc validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const m
                                    err)) != MDT_OK)
         return rc;
     c = &view; /* a person consents: what they may grant (SPEC §3.3, §3.7) */
-    if ((rc = mdt_scope_narrow(req->arena, c, get(req, "scope"), &p->scope, err)) != MDT_OK)
+    if ((rc = mdt_scope_narrow_for(env, req->arena, c, get(req, "scope"), &p->scope, err)) != MDT_OK)
         return rc;
     *error = "invalid_target";
     if ((rc = mdt_resource_select(req->arena, c, env->cfg.issuer, p->resource, &aud, &naud,

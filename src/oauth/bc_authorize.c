@@ -131,7 +131,7 @@ static mdt_rc read_scope(mdt_env *env, mdt_req *req, const mdt_client *c, const 
         return mdt_fail(err, MDT_ERR_INVALID_SCOPE, "scope must contain openid");
     if ((rc = mdt_consented_client(env, req->arena, c, s, NULL, &view, err)) != MDT_OK)
         return rc;
-    return mdt_scope_narrow(req->arena, &view, s, scope, err);
+    return mdt_scope_narrow_for(env, req->arena, &view, s, scope, err);
 }
 
 static mdt_rc read_ask(mdt_env *env, mdt_req *req, const mdt_client *c, mdt_ciba_ask *ask,

@@ -136,7 +136,7 @@ static mdt_rc what_asked(mdt_env *env, mdt_req *req, const mdt_client *c, issued
 
     ic->resource = mdt_req_form(req, "resource");
     if ((rc = mdt_consented_client(env, req->arena, c, scope, ic->resource, &view, err)) != MDT_OK ||
-        (rc = mdt_scope_narrow(req->arena, &view, scope, &ic->scope, err)) != MDT_OK)
+        (rc = mdt_scope_narrow_for(env, req->arena, &view, scope, &ic->scope, err)) != MDT_OK)
         return rc;
     return mdt_resource_select(req->arena, &view, env->cfg.issuer, ic->resource, &aud, &naud, err);
 }

@@ -10,6 +10,9 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* POST /bc-authorize: CIBA backchannel authentication (bc_authorize.c). */
 void mdt_handle_bc_authorize(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /access-requests, GET /access-requests/{id} (access_requests.c). */
+void mdt_handle_access_request(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_access_request_get(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_introspect(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_revoke(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_jwks(mdt_env *env, mdt_req *req, mdt_resp *resp);

@@ -109,7 +109,7 @@ mdt_rc mdt_exchange_api_key(mdt_env *env, mdt_req *req, const mdt_client_authn *
     if (!resource)
         resource = mdt_req_form(req, "audience");
     if ((rc = check_params(req, err)) != MDT_OK ||
-        (rc = mdt_scope_narrow(req->arena, c, mdt_req_form(req, "scope"), &g.scope, err)) ||
+        (rc = mdt_scope_narrow_for(env, req->arena, c, mdt_req_form(req, "scope"), &g.scope, err)) ||
         (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, resource, &g.aud, &g.naud,
                                   err)) ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)))

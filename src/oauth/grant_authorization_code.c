@@ -196,6 +196,7 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     if ((rc = choose_ids(env, req, &g, &ids, err)) != MDT_OK ||
         (rc = redeem(env, req, c, &ids, &rec, &b, err)) != MDT_OK ||
         (rc = user_active(env, req, rec.username, err)) != MDT_OK ||
+        (rc = mdt_scope_still_entitled(env, req->arena, c, b.scope, err)) != MDT_OK ||
         (rc = mdt_consented_client(env, req->arena, c, NULL, b.resource, &view, err)) != MDT_OK ||
         (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer, b.resource, &g.aud, &g.naud,
                                   err)) != MDT_OK ||

@@ -48,6 +48,7 @@ mdt_rc mdt_grant_ciba(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
     if ((rc = mdt_ciba_poll(env, &req->ctx, mdt_req_form(req, "auth_req_id"), c->client_id,
                             req->arena, &r, err)) != MDT_OK ||
         (rc = user_active(env, req, r.subject, err)) != MDT_OK ||
+        (rc = mdt_scope_still_entitled(env, req->arena, c, r.scope, err)) != MDT_OK ||
         (rc = mdt_consented_client(env, req->arena, c, NULL, r.resource, &view, err)) != MDT_OK ||
         (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer, r.resource, &g.aud,
                                   &g.naud, err)) != MDT_OK ||

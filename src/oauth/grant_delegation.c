@@ -471,8 +471,9 @@ static mdt_rc exchange(mdt_env *env, mdt_req *req, const mdt_client_authn *who, 
         (rc = chain(env, req, c, &s, impersonate, &g.act, err)) != MDT_OK)
         goto out;
     out->audit = audit_of(req->arena, type, &s, g.act, impersonate);
-    if ((rc = mdt_delegation_scope(req->arena, s.scope, c, mdt_req_form(req, "scope"), &g.scope,
-                                   err)) != MDT_OK ||
+    rc = mdt_delegation_scope(req->arena, s.scope, c, mdt_req_form(req, "scope"), &g.scope, err);
+    if ((rc = mdt_scope_refusal(env, req->arena, c, mdt_req_form(req, "scope"), rc, err)) !=
+            MDT_OK ||
         (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, resource, &g.aud, &g.naud,
                                   err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK ||

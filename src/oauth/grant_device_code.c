@@ -112,6 +112,7 @@ mdt_rc mdt_grant_device_code(mdt_env *env, mdt_req *req, const mdt_client_authn 
     if (rc != MDT_OK || (rc = poll_state(env, req, &d, &r, err)) != MDT_OK)
         return rc;
     if ((rc = user_active(env, req, r.subject, err)) != MDT_OK ||
+        (rc = mdt_scope_still_entitled(env, req->arena, c, r.scope, err)) != MDT_OK ||
         (rc = mdt_consented_client(env, req->arena, c, r.scope, r.resource, &view, err)) != MDT_OK ||
         (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer, r.resource, &g.aud, &g.naud,
                                   err)) != MDT_OK ||

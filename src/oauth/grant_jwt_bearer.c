@@ -166,8 +166,10 @@ mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *
         goto out;
     if (ti->id_jag) /* when the person signed in at the IdP, as the IdP says */
         g.auth_time = mdt_id_jag_auth_time(a.claims, req->now);
-    if ((rc = rule_scope(req->arena, &who->client, rule, ceiling, mdt_req_form(req, "scope"),
-                         &g.scope, err)) != MDT_OK ||
+    rc = rule_scope(req->arena, &who->client, rule, ceiling, mdt_req_form(req, "scope"), &g.scope,
+                    err);
+    if ((rc = mdt_scope_refusal(env, req->arena, &who->client, mdt_req_form(req, "scope"), rc,
+                                err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK ||
         (rc = mdt_resource_select(req->arena, &who->client, env->cfg.issuer, resource, &g.aud,
                                   &g.naud, err)) != MDT_OK)

@@ -87,7 +87,7 @@ static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, mdt_refres
 }
 
 /* The requested scope, each of whose words the grant holds; NULL = all. */
-static mdt_rc narrow(mdt_req *req, const mdt_client *c, const mdt_refresh_rec *r,
+static mdt_rc narrow(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_refresh_rec *r,
                      const char **scope, mdt_err *err)
 {
     const char *want = mdt_req_form(req, "scope");
@@ -106,7 +106,7 @@ static mdt_rc narrow(mdt_req *req, const mdt_client *c, const mdt_refresh_rec *r
         }
     }
     /* and the client must still be entitled to it */
-    return mdt_scope_narrow(req->arena, c, want, scope, err);
+    return mdt_scope_narrow_for(env, req->arena, c, want, scope, err);
 }
 
 static mdt_rc check_subject(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
@@ -149,7 +149,7 @@ mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_auth
         (rc = mdt_consented_client(env, req->arena, c, r.scope, r.resource, &view, err)) ||
         (!r.used_at && !r.revoked_at &&
          ((rc = check_subject(env, req, who, &r, &g.cnf_x5t, err)) != MDT_OK ||
-          (rc = narrow(req, &view, &r, &g.scope, err)) != MDT_OK)) ||
+          (rc = narrow(env, req, &view, &r, &g.scope, err)) != MDT_OK)) ||
         (rc = redeem(env, req, c, &r, hash, err)) != MDT_OK ||
         (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer,
                                   *r.resource ? r.resource : NULL, &g.aud, &g.naud, err)) != MDT_OK)

@@ -97,6 +97,24 @@ mdt_rc mdt_grant_ciba(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
  * requested = the client's whole set. *granted is arena-owned. */
 mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested,
                         const char **granted, mdt_err *err) MDT_WARN_UNUSED;
+/* After a scope refusal rc of a request for requested: when the first
+ * requested scope the client entitled lacks is of sensitivity `approval`,
+ * the refusal becomes invalid_scope with a description naming it and
+ * POST /access-requests (a dynamic entitlement would give it); otherwise rc
+ * and err as they were. Reads the store only on this failure path. */
+mdt_rc mdt_scope_refusal(mdt_env *env, mdt_arena *a, const mdt_client *entitled,
+                         const char *requested, mdt_rc rc, mdt_err *err) MDT_WARN_UNUSED;
+/* For a grant decided earlier (a code, a device or CIBA approval) and
+ * redeemed now: every scope of sensitivity `approval` in scope must still
+ * be one of c's entitlements (a dynamic one may have ended meanwhile);
+ * otherwise invalid_scope naming POST /access-requests. Scopes c lacks are
+ * looked up in the store (a person's consent gives only other ones). */
+mdt_rc mdt_scope_still_entitled(mdt_env *env, mdt_arena *a, const mdt_client *c,
+                                const char *scope, mdt_err *err) MDT_WARN_UNUSED;
+/* mdt_scope_narrow, then mdt_scope_refusal against c on failure. */
+mdt_rc mdt_scope_narrow_for(mdt_env *env, mdt_arena *a, const mdt_client *c,
+                            const char *requested, const char **granted,
+                            mdt_err *err) MDT_WARN_UNUSED;
 /* RFC 8707: the audience for the requested resource (NULL = the client's
  * registered resources, or the issuer when it has none). */
 mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer,
@@ -114,8 +132,6 @@ mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer
 mdt_rc mdt_scope_consented_view(mdt_arena *a, const mdt_client *c, const char *const *consentable,
                                 size_t nconsentable, const char *resource, bool resource_protected,
                                 mdt_client *out, mdt_err *err) MDT_WARN_UNUSED;
-/* Whether c is a self-registered client nobody vouched for. */
-bool mdt_client_unvouched(const mdt_client *c);
 /* mdt_scope_consented_view with the scopes' sensitivities read from the
  * store and the protected resources of env. scope, resource: as requested
  * (NULL: none). */

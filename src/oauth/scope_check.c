@@ -75,6 +75,72 @@ mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested
     return rc;
 }
 
+mdt_rc mdt_scope_refusal(mdt_env *env, mdt_arena *a, const mdt_client *entitled,
+                         const char *requested, mdt_rc rc, mdt_err *err)
+{
+    mdt_scope_rec sc;
+    mdt_err lookup;
+    const char *msg;
+
+    if (rc != MDT_ERR_INVALID_SCOPE || !requested)
+        return rc;
+    for (mdt_words w = mdt_words_of(requested); mdt_words_next(&w);) {
+        char *name;
+        if (!scope_token_ok(w.word, w.len))
+            return rc;
+        if (listed((const char *const *)entitled->scopes, entitled->nscopes, w.word, w.len))
+            continue;
+        /* the first scope the client lacks: one an approval would give? */
+        if (!(name = mdt_arena_strndup(a, w.word, w.len)) ||
+            mdt_store_scope_get(env->store, name, a, &sc, &lookup) != MDT_OK ||
+            !mdt_str_eq(sc.sensitivity, "approval"))
+            return rc;
+        if (!(msg = mdt_arena_printf(a, "scope '%s' needs an approved access request: "
+                                        "POST /access-requests", name)))
+            return rc;
+        return mdt_failf(err, MDT_ERR_INVALID_SCOPE, msg,
+                         "scope '%.64s' (sensitivity approval) not entitled", name);
+    }
+    return rc;
+}
+
+mdt_rc mdt_scope_still_entitled(mdt_env *env, mdt_arena *a, const mdt_client *c,
+                                const char *scope, mdt_err *err)
+{
+    for (mdt_words w = mdt_words_of(scope ? scope : ""); mdt_words_next(&w);) {
+        mdt_scope_rec sc;
+        const char *name, *msg;
+        mdt_rc rc;
+
+        if (listed((const char *const *)c->scopes, c->nscopes, w.word, w.len))
+            continue;
+        if (!(name = mdt_arena_strndup(a, w.word, w.len)))
+            return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+        rc = mdt_store_scope_get(env->store, name, a, &sc, err);
+        if (rc == MDT_ERR_NOT_FOUND) {
+            mdt_err_clear(err);
+            continue;
+        }
+        if (rc != MDT_OK)
+            return rc;
+        if (!mdt_str_eq(sc.sensitivity, "approval"))
+            continue; /* what a person's consent gave */
+        if (!(msg = mdt_arena_printf(a, "scope '%s' needs an approved access request: "
+                                        "POST /access-requests", name)))
+            return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+        return mdt_failf(err, MDT_ERR_INVALID_SCOPE, msg,
+                         "entitlement to scope '%.64s' ended before the grant was redeemed", name);
+    }
+    return MDT_OK;
+}
+
+mdt_rc mdt_scope_narrow_for(mdt_env *env, mdt_arena *a, const mdt_client *c,
+                            const char *requested, const char **granted, mdt_err *err)
+{
+    return mdt_scope_refusal(env, a, c, requested, mdt_scope_narrow(a, c, requested, granted, err),
+                             err);
+}
+
 mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer,
                            const char *resource, const char *const **aud, size_t *naud,
                            mdt_err *err)
@@ -99,11 +165,6 @@ mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer
     *aud = one;
     *naud = 1;
     return MDT_OK;
-}
-
-bool mdt_client_unvouched(const mdt_client *c)
-{
-    return c->origin && !c->vouched_by && !c->iat_id;
 }
 
 /* list + the items of more not already in it, as a new arena array. */

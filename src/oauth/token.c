@@ -4,6 +4,7 @@
  * it only once that event is durable. */
 #include <string.h>
 
+#include "core/words.h"
 #include "oauth/endpoints.h"
 #include "oauth/grants.h"
 
@@ -99,6 +100,34 @@ static mdt_rc audit_member(mdt_buf *b, const char *name, const char *value)
     return mdt_buf_add_json_str(b, value);
 }
 
+/* The dynamic entitlements behind the granted scope, for the token.issued
+ * event: "entitlements": {scope: "ent_..."} and "approvals": {scope:
+ * "req_..."} (the approval request behind each); nothing when every scope
+ * granted is static. */
+static mdt_rc audit_entitlements(mdt_buf *b, const mdt_client *c, const char *scope)
+{
+    mdt_rc rc = MDT_OK;
+
+    for (int pass = 0; pass < 2 && rc == MDT_OK; pass++) {
+        size_t k = 0;
+        for (size_t i = 0; rc == MDT_OK && i < c->nents; i++) {
+            const mdt_entitlement_rec *e = &c->ents[i];
+            const char *v = pass ? e->request_id : e->id;
+            if (!v || !mdt_words_has(scope, e->scope))
+                continue;
+            if ((rc = k++ ? mdt_buf_adds(b, ",")
+                          : mdt_buf_addf(b, ",\"%s\":{", pass ? "approvals" : "entitlements")) ==
+                    MDT_OK &&
+                (rc = mdt_buf_add_json_str(b, e->scope)) == MDT_OK &&
+                (rc = mdt_buf_adds(b, ":")) == MDT_OK)
+                rc = mdt_buf_add_json_str(b, v);
+        }
+        if (rc == MDT_OK && k)
+            rc = mdt_buf_adds(b, "}");
+    }
+    return rc;
+}
+
 /* RFC 9396 §7: authorization_details (JSON array text, validated) joins the
  * token response object as JSON. */
 static mdt_rc add_json_member(mdt_buf *body, const char *name, const char *json)
@@ -134,7 +163,10 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         audit_member(&b, "issued_token_type", r->issued_token_type) != MDT_OK ||
         audit_member(&b, "audience", r->audience) != MDT_OK ||
         (r->audit && mdt_buf_addf(&b, ",%s", r->audit) != MDT_OK) ||
-        audit_member(&b, "approval", r->approval) != MDT_OK ||
+        audit_member(&b, "approval",
+                     r->approval ? r->approval
+                                 : mdt_client_scope_approval(&who->client, r->scope)) != MDT_OK ||
+        audit_entitlements(&b, &who->client, r->scope ? r->scope : "") != MDT_OK ||
         mdt_buf_adds(&b, "}") != MDT_OK) {
         mdt_err err;
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");

@@ -42,7 +42,9 @@ static mdt_rc add_app(mdt_buf *b, const mdt_grant *g)
         (rc = add_member(b, "tier", c->tier)) != MDT_OK ||
         (rc = add_member(b, "software_id", c->software_id)) != MDT_OK ||
         (rc = add_member(b, "software_version", c->software_version)) != MDT_OK ||
-        (rc = add_member(b, "approval", g->approval)) != MDT_OK)
+        (rc = add_member(b, "approval",
+                         g->approval ? g->approval : mdt_client_scope_approval(c, g->scope))) !=
+            MDT_OK)
         return rc;
     return mdt_buf_adds(b, "}");
 }
@@ -146,6 +148,8 @@ void mdt_token_times(mdt_grant *g, const mdt_client *c, int64_t now, int64_t ttl
 mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
                       mdt_err *err)
 {
+    int64_t until = mdt_client_scope_expiry(g->client, g->scope);
+    mdt_grant bounded;
     char jti[32];
     mdt_buf claims, tok;
     mdt_rc rc;
@@ -154,6 +158,11 @@ mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued
     if ((rc = mdt_token_admin_scope_check(env, a, g->sub, g->client->client_id, g->scope, err)) !=
         MDT_OK)
         return rc;
+    if (until && until < g->exp) { /* no token outlives the entitlement behind its scope */
+        bounded = *g;
+        bounded.exp = until > g->iat ? until : g->iat + 1;
+        g = &bounded;
+    }
     if (g->jti) {
         if (strlen(g->jti) >= sizeof(jti))
             return mdt_fail(err, MDT_ERR_INTERNAL, "token id too long");

@@ -55,6 +55,8 @@ static inline int64_t mdt_token_iat(const mdt_client *c, int64_t now)
     return now > c->tokens_valid_after ? now : c->tokens_valid_after;
 }
 
+/* (mdt_token_mint also ends an access token when the first dynamic
+ * entitlement behind its scopes ends: mdt_client_scope_expiry.) */
 /* An expiry exp of anything issued to c (access tokens, refresh tokens, the
  * code's recorded ids): never beyond the client's own expiry (0: none), so
  * that no token outlives its client. The one clamp every grant uses. */

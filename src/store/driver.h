@@ -59,6 +59,7 @@ enum mdt_q {
     Q_CIBA_INSERT, Q_CIBA_POLL, Q_CIBA_CONSUME, Q_PURGE_CIBA, Q_ONCE_INSERT, Q_ONCE_USE,
     Q_PURGE_ONCE,
     Q_CRED_LAST_USED,
+    Q_ENT_INSERT, Q_ENT_LIST, Q_ENT_END, Q_PURGE_ENTS,
     /* the engine's catalogue, for `db copy` (each driver's table): the
        tables (name), and a table's columns (?1: name; rows: name, type) */
     Q_CATALOG_TABLES, Q_CATALOG_COLUMNS,

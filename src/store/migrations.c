@@ -378,6 +378,24 @@ static const char m18_audit_client[] =
     "ALTER TABLE audit_events ADD COLUMN client_id TEXT;\n"
     "UPDATE audit_events SET client_id={JSON_TEXT:body.client_id};\n"
     "CREATE INDEX audit_events_client ON audit_events(client_id, seq);\n";
+/* Dynamic entitlements (SPEC §3.6): one row per approved access request,
+ * live until expires_at or until ended early (ended_at); kept 30 days
+ * after either for the audit trail, then purged. An access request keeps
+ * the client's justification and the duration it asked (seconds). */
+static const char m19_entitlements[] =
+    "CREATE TABLE entitlements ("
+    " id TEXT PRIMARY KEY,"
+    " client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,"
+    " scope TEXT NOT NULL,"
+    " resource TEXT,"
+    " request_id TEXT,"
+    " approved_by TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " ended_at BIGINT);\n"
+    "CREATE INDEX entitlements_client ON entitlements(client_id);\n"
+    "ALTER TABLE approval_requests ADD COLUMN justification TEXT;\n"
+    "ALTER TABLE approval_requests ADD COLUMN duration BIGINT;\n";
 
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
@@ -398,6 +416,7 @@ const mdt_migration mdt_store__migrations[] = {
     {16, "approval votes and the webhook outbox", m16_votes_outbox},
     {17, "CIBA requests and single-use tokens", m17_ciba},
     {18, "audit events found by client", m18_audit_client},
+    {19, "dynamic entitlements, access request justification and duration", m19_entitlements},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
@@ -426,6 +445,7 @@ const mdt_store_table mdt_store__tables[] = {
     {"device_codes", false},
     {"ciba_requests", false},
     {"single_use_tokens", false},
+    {"entitlements", false},       /* -> clients */
     {"audit_events", false},
     {"audit_checkpoints", false},
 };

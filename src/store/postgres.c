@@ -68,6 +68,9 @@ static const char *const pg_override[Q_COUNT] = {
                             "AND (?2::BIGINT=0 OR time>=?2::BIGINT) ORDER BY seq",
     [Q_PURGE_RATES] = "DELETE FROM rate_counters WHERE window_start<?1::BIGINT-86400",
     [Q_PURGE_SESSIONS] = "DELETE FROM web_sessions WHERE expires_at<?1::BIGINT-86400",
+    [Q_PURGE_ENTS] = "DELETE FROM entitlements WHERE (ended_at IS NOT NULL AND "
+                     "ended_at<?1::BIGINT-2592000) OR (expires_at<>0 AND "
+                     "expires_at<?1::BIGINT-2592000)",
     [Q_PURGE_CODES] = "DELETE FROM authz_codes WHERE expires_at<?1::BIGINT-86400 "
                       "AND tokens_expire_at<?1::BIGINT",
     [Q_PURGE_RTS] = "DELETE FROM refresh_tokens WHERE expires_at<?1::BIGINT-86400 "

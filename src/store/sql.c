@@ -36,7 +36,11 @@
 #define OBX_COLS "id,event_id,url,body,created_at,next_at,attempts,lease_until"
 #define REQ_COLS "id,type,status,client_id,subject,scope,resource,binding_message," \
                  "authorization_details,created_at,expires_at,decided_by,decided_at,note," \
-                 "metadata_hash"
+                 "metadata_hash,justification,duration"
+#define ENT_COLS "id,client_id,scope,resource,request_id,approved_by,created_at,expires_at," \
+                 "ended_at"
+/* live at ?N: not ended, and not expired */
+#define ENT_LIVE(n) "ended_at IS NULL AND (expires_at=0 OR expires_at>?" n ")"
 #define SESS_COLS "hash,username,amr,auth_time,created_at,last_seen_at,expires_at,revoked_at"
 #define AREQ_COLS "id,client_id,redirect_uri,redirect_given,scope,resource,state,nonce," \
                   "code_challenge,prompt,max_age,login_after,pushed,form_post,created_at," \
@@ -131,7 +135,7 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_IAT_CONSUME] = "UPDATE initial_access_tokens SET uses=uses+1 WHERE id=?1 AND "
                       "uses<max_uses AND (expires_at=0 OR expires_at>?2) RETURNING " IAT_COLS,
     [Q_REQ_INSERT] = "INSERT INTO approval_requests (" REQ_COLS ") "
-                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
     [Q_REQ_GET] = "SELECT " REQ_COLS " FROM approval_requests WHERE id=?1",
     [Q_REQ_LIST] = "SELECT " REQ_COLS " FROM approval_requests ORDER BY created_at,id",
     [Q_REQ_DECIDE] = "UPDATE approval_requests SET status=?2,decided_by=?3,decided_at=?4,note=?5 "
@@ -176,6 +180,14 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_ONCE_INSERT] = "INSERT INTO single_use_tokens (jti,uses,expires_at) VALUES (?1,0,?2)",
     [Q_ONCE_USE] = "UPDATE single_use_tokens SET uses=uses+1 WHERE jti=?1 RETURNING uses",
     [Q_PURGE_ONCE] = "DELETE FROM single_use_tokens WHERE expires_at<=?1",
+    [Q_ENT_INSERT] = "INSERT INTO entitlements (" ENT_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,NULL)",
+    [Q_ENT_LIST] = "SELECT " ENT_COLS " FROM entitlements WHERE client_id=?1 AND " ENT_LIVE("2")
+                   " ORDER BY created_at,id",
+    [Q_ENT_END] = "UPDATE entitlements SET ended_at=?3 WHERE id=?1 AND client_id=?2 AND "
+                  ENT_LIVE("3") " RETURNING " ENT_COLS,
+    /* kept MDT_ENTITLEMENT_KEEP (30 days) after they ended or expired, for audit */
+    [Q_PURGE_ENTS] = "DELETE FROM entitlements WHERE (ended_at IS NOT NULL AND ended_at<?1-2592000) "
+                     "OR (expires_at<>0 AND expires_at<?1-2592000)",
     [Q_RATE_HIT] = "INSERT INTO rate_counters (name,window_start,count) VALUES (?1,?2,1) "
                    "ON CONFLICT (name,window_start) DO UPDATE SET count=rate_counters.count+1 "
                    "RETURNING count",
@@ -691,6 +703,8 @@ static mdt_rc row_request(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err
     v->decided_at = col_int(st, 12);
     v->note = rd_text(&r, st, 13);
     v->metadata_hash = rd_text(&r, st, 14);
+    v->justification = rd_text(&r, st, 15);
+    v->duration = col_int(st, 16);
     return rd_end(&r, err);
 }
 
@@ -1474,6 +1488,8 @@ static mdt_rc op_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
         rc = purge_one(c, Q_PURGE_CIBA, now, err);
     if (rc == MDT_OK)
         rc = purge_one(c, Q_PURGE_ONCE, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_ENTS, now, err);
     return rc;
 }
 
@@ -1651,7 +1667,9 @@ static mdt_rc op_request_insert(mdt_store *s, const mdt_request_rec *v, mdt_err 
         bind_text(st, 8, v->binding_message) | bind_text(st, 9, v->authorization_details) |
         bind_int(st, 10, v->created_at) | bind_int(st, 11, v->expires_at) |
         bind_text(st, 12, v->decided_by) | bind_int(st, 13, v->decided_at) |
-        bind_text(st, 14, v->note) | bind_text(st, 15, v->metadata_hash);
+        bind_text(st, 14, v->note) | bind_text(st, 15, v->metadata_hash) |
+        bind_text(st, 16, v->justification) |
+        (v->duration ? bind_int(st, 17, v->duration) : bind_null(st, 17));
     return run(c, st, b, "request_insert", err);
 }
 
@@ -1897,6 +1915,70 @@ static mdt_rc op_ciba_insert(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], con
         bind_text(st, 3, v->client_id) | bind_int(st, 4, v->interval) |
         bind_int(st, 5, v->expires_at);
     return run(c, st, b, "ciba_insert", err);
+}
+
+/* ---------------------------------------------------- dynamic entitlements */
+
+static mdt_rc row_entitlement(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_entitlement_rec *v = dst;
+    rd r = {a, false};
+
+    v->id = rd_text(&r, st, 0);
+    v->client_id = rd_text(&r, st, 1);
+    v->scope = rd_text(&r, st, 2);
+    v->resource = rd_text(&r, st, 3);
+    v->request_id = rd_text(&r, st, 4);
+    v->approved_by = rd_text(&r, st, 5);
+    v->created_at = col_int(st, 6);
+    v->expires_at = col_int(st, 7);
+    v->ended_at = col_int(st, 8);
+    return rd_end(&r, err);
+}
+
+static mdt_rc op_entitlement_insert(mdt_store *s, const mdt_entitlement_rec *v, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_ENT_INSERT, &c, &st, err);
+    int b;
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    b = bind_text(st, 1, v->id) | bind_text(st, 2, v->client_id) | bind_text(st, 3, v->scope) |
+        bind_text(st, 4, v->resource) | bind_text(st, 5, v->request_id) |
+        bind_text(st, 6, v->approved_by) | bind_int(st, 7, v->created_at) |
+        bind_int(st, 8, v->expires_at);
+    rc = run(c, st, b, "entitlement_insert", err);
+    return tx_end(c, bump(c, rc, err), err);
+}
+
+static mdt_rc op_entitlement_list(mdt_store *s, const char *client_id, int64_t now, mdt_arena *a,
+                                  mdt_entitlement_rec **out, size_t *n, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_ENT_LIST, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st, bind_text(st, 1, client_id) | bind_int(st, 2, now), a, sizeof(**out),
+                   row_entitlement, (void **)out, n, "entitlement_list", err);
+}
+
+static mdt_rc op_entitlement_end(mdt_store *s, const char *client_id, const char *id, int64_t now,
+                                 mdt_arena *a, mdt_entitlement_rec *out, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_ENT_END, &c, &st, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    rc = one_row(c, st, bind_text(st, 1, id) | bind_text(st, 2, client_id) | bind_int(st, 3, now),
+                 row_entitlement, a, out, "entitlement_end", "no live entitlement with this id",
+                 err);
+    return tx_end(c, bump(c, rc, err), err);
 }
 
 static mdt_rc row_ciba(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
@@ -2885,6 +2967,9 @@ static const mdt_store_ops sql_ops = {
     .ciba_consume = op_ciba_consume,
     .single_use_add = op_single_use_add,
     .single_use_take = op_single_use_take,
+    .entitlement_insert = op_entitlement_insert,
+    .entitlement_list = op_entitlement_list,
+    .entitlement_end = op_entitlement_end,
     .rate_hit = op_rate_hit,
     .rate_peek = op_rate_peek,
     .rate_release = op_rate_release,

@@ -370,6 +370,30 @@ mdt_rc mdt_store_single_use_take(mdt_store *s, const char *jti, int64_t *uses, m
     return s->ops->single_use_take(s, jti, uses, err);
 }
 
+/* --- dynamic entitlements --- */
+
+mdt_rc mdt_store_entitlement_insert(mdt_store *s, const mdt_entitlement_rec *e, mdt_err *err)
+{
+    if (!e->id || !e->client_id || !e->scope || !*e->scope || !e->approved_by || !e->created_at)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "entitlement record incomplete");
+    return s->ops->entitlement_insert(s, e, err);
+}
+
+mdt_rc mdt_store_entitlement_list(mdt_store *s, const char *client_id, int64_t now, mdt_arena *a,
+                                  mdt_entitlement_rec **out, size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->entitlement_list(s, client_id, now, a, out, n, err);
+}
+
+mdt_rc mdt_store_entitlement_end(mdt_store *s, const char *client_id, const char *id, int64_t now,
+                                 mdt_arena *a, mdt_entitlement_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->entitlement_end(s, client_id, id, now, a, out, err);
+}
+
 /* --- approval requests --- */
 
 mdt_rc mdt_store_request_insert(mdt_store *s, const mdt_request_rec *r, mdt_err *err)

@@ -233,7 +233,24 @@ typedef struct {
     int64_t decided_at;        /* 0 = not decided */
     const char *note;
     const char *metadata_hash; /* registration: hex SHA-256 of the metadata shown; NULL */
+    const char *justification; /* access_request: why the client asks; NULL */
+    int64_t duration;          /* access_request: seconds asked; 0: none */
 } mdt_request_rec;
+
+/* A dynamic entitlement: the right of a client to obtain a scope
+ * (optionally for a resource) until expires_at, given by an approved access
+ * request. Static entitlements are the client's metadata, not rows. */
+typedef struct {
+    const char *id;            /* "ent_..." */
+    const char *client_id;
+    const char *scope;
+    const char *resource;      /* NULL: none */
+    const char *request_id;    /* the approval request behind it; NULL */
+    const char *approved_by;   /* who approved it */
+    int64_t created_at;
+    int64_t expires_at;        /* 0 = never */
+    int64_t ended_at;          /* 0 = not ended early (revoked) */
+} mdt_entitlement_rec;
 
 /* A device authorization (RFC 8628): the device_code and the user code are
  * kept as SHA-256 hashes only. request_id names the approval request
@@ -397,6 +414,24 @@ mdt_rc mdt_store_cred_delete(mdt_store *s, const char *client_id, const char *id
  * current while this has not moved. */
 mdt_rc mdt_store_clients_version(mdt_store *s, int64_t *out, mdt_err *err) MDT_WARN_UNUSED;
 
+/* --- dynamic entitlements --- */
+/* Inserts one, moving the clients counter in the same transaction (the
+ * client cache of every node sees it at once). MDT_ERR_NOT_FOUND when the
+ * client does not exist; MDT_ERR_CONFLICT when the id does. */
+mdt_rc mdt_store_entitlement_insert(mdt_store *s, const mdt_entitlement_rec *e,
+                                    mdt_err *err) MDT_WARN_UNUSED;
+/* The entitlements of client_id live at now (not ended, expires_at 0 or
+ * after now), ordered by created_at, then id. */
+mdt_rc mdt_store_entitlement_list(mdt_store *s, const char *client_id, int64_t now, mdt_arena *a,
+                                  mdt_entitlement_rec **out, size_t *n,
+                                  mdt_err *err) MDT_WARN_UNUSED;
+/* Ends entitlement id of client_id at now, in one statement, moving the
+ * clients counter in the same transaction; *out: it after the change.
+ * MDT_ERR_NOT_FOUND when no such entitlement is live at now. */
+mdt_rc mdt_store_entitlement_end(mdt_store *s, const char *client_id, const char *id, int64_t now,
+                                 mdt_arena *a, mdt_entitlement_rec *out,
+                                 mdt_err *err) MDT_WARN_UNUSED;
+
 /* --- scopes --- */
 mdt_rc mdt_store_scope_insert(mdt_store *s, const mdt_scope_rec *sc, mdt_err *err) MDT_WARN_UNUSED;
 mdt_rc mdt_store_scope_get(mdt_store *s, const char *name, mdt_arena *a, mdt_scope_rec *out,
@@ -423,8 +458,10 @@ mdt_rc mdt_store_jti_is_revoked(mdt_store *s, const char *jti, bool *out,
  * threads, processes and nodes. */
 mdt_rc mdt_store_jti_use(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
                          int64_t now, mdt_err *err) MDT_WARN_UNUSED;
-/* Deletes expired opaque tokens, revocation and replay entries, and rate
- * windows older than a day. */
+/* Deletes expired opaque tokens, revocation and replay entries, rate
+ * windows older than a day, and entitlements ended or expired more than
+ * MDT_ENTITLEMENT_KEEP seconds ago. */
+#define MDT_ENTITLEMENT_KEEP (30 * 86400)
 mdt_rc mdt_store_purge_expired(mdt_store *s, int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- signing keys --- */

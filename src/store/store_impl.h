@@ -115,6 +115,11 @@ typedef struct mdt_store_ops {
                            mdt_err *err);
     mdt_rc (*single_use_add)(mdt_store *s, const char *jti, int64_t expires_at, mdt_err *err);
     mdt_rc (*single_use_take)(mdt_store *s, const char *jti, int64_t *uses, mdt_err *err);
+    mdt_rc (*entitlement_insert)(mdt_store *s, const mdt_entitlement_rec *e, mdt_err *err);
+    mdt_rc (*entitlement_list)(mdt_store *s, const char *client_id, int64_t now, mdt_arena *a,
+                               mdt_entitlement_rec **out, size_t *n, mdt_err *err);
+    mdt_rc (*entitlement_end)(mdt_store *s, const char *client_id, const char *id, int64_t now,
+                              mdt_arena *a, mdt_entitlement_rec *out, mdt_err *err);
     mdt_rc (*rate_hit)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,
                        mdt_err *err);
     mdt_rc (*rate_peek)(mdt_store *s, const char *name, int64_t window_start, int64_t *count,

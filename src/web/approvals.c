@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "iga/client.h"
+#include "iga/entitlements.h"
 #include "iga/requests.h"
 #include "oauth/grants.h"
 #include "web/csrf.h"
@@ -61,9 +62,16 @@ static const char item_tpl[] =
     "<input type=\"hidden\" name=\"request\" value=\"{{id}}\">\n"
     "<label for=\"note-{{id}}\">Note (optional)</label>\n"
     "<textarea id=\"note-{{id}}\" name=\"note\" maxlength=\"1000\" rows=\"2\"></textarea>\n"
+    "{{!for_field}}"
     "<button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n"
     "<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\n"
     "</form>\n</section>\n";
+
+/* An access request may be allowed for less time than it asks. */
+static const char for_tpl[] =
+    "<label for=\"for-{{id}}\">Allow for (optional, shorter than asked: e.g. 30m, 2h)</label>\n"
+    "<input id=\"for-{{id}}\" name=\"for\" type=\"text\" maxlength=\"16\" "
+    "autocomplete=\"off\">\n";
 
 static const char binding_tpl[] =
     "<p class=\"binding-message\">The application shows you this message: "
@@ -236,7 +244,7 @@ static mdt_rc item(mdt_env *env, mdt_req *req, const mdt_request_item *it, const
                    mdt_buf *out, mdt_err *err)
 {
     const mdt_request_rec *r = &it->rec;
-    const char *scopes, *details, *shown, *binding = "", *html;
+    const char *scopes, *details, *shown, *binding = "", *for_field = "", *html;
     char expires[21];
     mdt_client c;
     mdt_rc rc;
@@ -247,6 +255,11 @@ static mdt_rc item(mdt_env *env, mdt_req *req, const mdt_request_item *it, const
         (rc = block(req, mdt_web_details_html, r->authorization_details, &details, err)) != MDT_OK ||
         (rc = block(req, shown_html, it->shown, &shown, err)) != MDT_OK)
         return rc;
+    if (mdt_str_eq(r->type, MDT_ACCESS_REQUEST_TYPE)) {
+        mdt_kv fv[] = {{"id", r->id}};
+        if ((rc = mdt_web_render_str(req->arena, for_tpl, fv, 1, &for_field, err)) != MDT_OK)
+            return rc;
+    }
     if (r->binding_message) {
         mdt_kv bv[] = {{"m", r->binding_message}};
         if ((rc = mdt_web_render_str(req->arena, binding_tpl, bv, 1, &binding, err)) != MDT_OK)
@@ -260,7 +273,7 @@ static mdt_rc item(mdt_env *env, mdt_req *req, const mdt_request_item *it, const
         {"subject", r->subject ? r->subject : "-"},
         {"resource", resource_text(req, r, &c)},
         {"expires", expires}, {"scopes", scopes}, {"details", details}, {"shown", shown},
-        {"csrf", csrf},
+        {"csrf", csrf}, {"for_field", for_field},
     };
     if ((rc = mdt_web_render_str(req->arena, item_tpl, vars, MDT_ARRAY_LEN(vars), &html, err)))
         return rc;
@@ -356,11 +369,18 @@ static void outcome(mdt_req *req, mdt_resp *resp, const char *id, const char *js
     json_decref(doc);
 }
 
-/* The submitted decision: request id, allow or deny, note. */
+/* The submitted decision: request id, allow or deny, note, and how long
+ * an approval lasts (for; 0: as asked). */
 static mdt_rc read_form(mdt_req *req, const char **id, bool *approve, const char **note,
-                        mdt_err *err)
+                        int64_t *for_secs, mdt_err *err)
 {
-    const char *d = mdt_req_form(req, "decision");
+    const char *d = mdt_req_form(req, "decision"), *f = mdt_req_form(req, "for");
+
+    *for_secs = 0;
+    if (mdt_str_eq(d, "allow") && f && *f &&
+        (strlen(f) > 16 || mdt_duration_parse(f, for_secs) != MDT_OK || *for_secs <= 0))
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
+                        "Write the time as a duration such as 30m or 2h.");
 
     *id = mdt_req_form(req, "request");
     *note = mdt_req_form(req, "note");
@@ -380,6 +400,7 @@ void mdt_handle_approvals(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_web_session s;
     const char *id = NULL, *note = NULL, *json = NULL;
+    int64_t for_secs = 0;
     bool approve = false;
     mdt_err err = {0};
     mdt_rc rc;
@@ -394,12 +415,12 @@ void mdt_handle_approvals(mdt_env *env, mdt_req *req, mdt_resp *resp)
         refused(req, resp, &s, 403, "This form expired or was not sent by this site.", NULL, &err);
         return;
     }
-    if (read_form(req, &id, &approve, &note, &err) != MDT_OK) {
+    if (read_form(req, &id, &approve, &note, &for_secs, &err) != MDT_OK) {
         refused(req, resp, &s, 400, err.msg, NULL, &err);
         return;
     }
-    rc = mdt_request_decide(env, &req->ctx, id, approve, s.rec.username, note, 0, req->arena,
-                            &json, &err);
+    rc = mdt_request_decide(env, &req->ctx, id, approve, s.rec.username, note, for_secs,
+                            req->arena, &json, &err);
     if (rc == MDT_ERR_NOT_FOUND || rc == MDT_ERR_ACCESS_DENIED) /* the same to the person */
         refused(req, resp, &s, 404, "No such request waits for your decision.", id, &err);
     else if (rc == MDT_ERR_CONFLICT)

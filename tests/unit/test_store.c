@@ -532,6 +532,20 @@ static void test_requests(void **state)
 
     assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
     assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_request_get(f->s, id(f, "req1"), &f->a, &back, &f->err), MDT_OK);
+    assert_null(back.justification);
+    assert_int_equal(back.duration, 0);
+    r.id = id(f, "req3");
+    r.type = "access_request";
+    r.justification = "nightly payment run";
+    r.duration = 28800;
+    assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_request_get(f->s, r.id, &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.justification, "nightly payment run");
+    assert_int_equal(back.duration, 28800);
+    r.justification = NULL;
+    r.duration = 0;
+    r.type = "registration";
     r.id = id(f, "req2");
     assert_int_equal(mdt_store_request_insert(f->s, &r, &f->err), MDT_OK);
     assert_int_equal(mdt_store_request_get(f->s, id(f, "req1"), &f->a, &back, &f->err), MDT_OK);
@@ -557,7 +571,7 @@ static void test_requests(void **state)
     for (size_t i = 0; i < n; i++)
         if (strncmp(list[i].id, g_prefix, strlen(g_prefix)) == 0)
             mine++;
-    assert_int_equal(mine, 2);
+    assert_int_equal(mine, 3);
 }
 
 /* Votes of a quorum: one per approver, a deny is final, the n-th distinct
@@ -941,6 +955,82 @@ static void test_ciba(void **state)
 
 /* Single-use tokens: each use counted in one statement; unknown jtis are
  * no single-use tokens; purged once expired. */
+/* Dynamic entitlements: live at a time (not ended, not expired), ended
+ * once, each change moving the clients counter; purge keeps live ones. */
+static void test_entitlements(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "ent_client");
+    mdt_client_rec c = client(cid, "active");
+    mdt_entitlement_rec e1 = {.id = id(f, "ent_1"), .client_id = cid, .scope = "pay:write",
+                              .request_id = "req_1", .approved_by = "olivia", .created_at = 100,
+                              .expires_at = 200},
+                        e2 = {.id = id(f, "ent_2"), .client_id = cid, .scope = "pay:read",
+                              .resource = "https://api.example/", .approved_by = "cli",
+                              .created_at = 110, .expires_at = 0},
+                        bad = e1, *list = NULL, back;
+    size_t n = 0;
+    int64_t v0, v;
+
+    assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_clients_version(f->s, &v0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_entitlement_insert(f->s, &e1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_clients_version(f->s, &v, &f->err), MDT_OK);
+    assert_true(v > v0);
+    assert_int_equal(mdt_store_entitlement_insert(f->s, &e2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_entitlement_insert(f->s, &e2, &f->err), MDT_ERR_CONFLICT);
+    bad.id = id(f, "ent_bad");
+    bad.client_id = id(f, "ent_nobody");
+    assert_int_equal(mdt_store_entitlement_insert(f->s, &bad, &f->err), MDT_ERR_NOT_FOUND);
+    bad.client_id = cid;
+    bad.approved_by = NULL;
+    assert_int_equal(mdt_store_entitlement_insert(f->s, &bad, &f->err), MDT_ERR_INTERNAL);
+
+    assert_int_equal(mdt_store_entitlement_list(f->s, cid, 150, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].id, e1.id);
+    assert_string_equal(list[0].scope, "pay:write");
+    assert_null(list[0].resource);
+    assert_string_equal(list[0].request_id, "req_1");
+    assert_string_equal(list[0].approved_by, "olivia");
+    assert_int_equal(list[0].expires_at, 200);
+    assert_int_equal(list[0].ended_at, 0);
+    assert_string_equal(list[1].resource, "https://api.example/");
+    assert_null(list[1].request_id);
+    /* expired the second it reaches expires_at */
+    assert_int_equal(mdt_store_entitlement_list(f->s, cid, 200, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, e2.id);
+    assert_int_equal(mdt_store_entitlement_end(f->s, cid, e1.id, 200, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    /* another client's id: not found, nothing ended */
+    assert_int_equal(mdt_store_entitlement_end(f->s, id(f, "ent_nobody"), e2.id, 300, &f->a, &back,
+                                               &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_clients_version(f->s, &v0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_entitlement_end(f->s, cid, e2.id, 300, &f->a, &back, &f->err),
+                     MDT_OK);
+    assert_int_equal(mdt_store_clients_version(f->s, &v, &f->err), MDT_OK);
+    assert_true(v > v0);
+    assert_int_equal(back.ended_at, 300);
+    assert_int_equal(mdt_store_entitlement_end(f->s, cid, e2.id, 301, &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_entitlement_list(f->s, cid, 150, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 1); /* e1 still live at 150; e2 ended */
+
+    /* purge keeps what is live or ended recently */
+    e2.id = id(f, "ent_3");
+    e2.created_at = 120;
+    assert_int_equal(mdt_store_entitlement_insert(f->s, &e2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_purge_expired(f->s, 200 + MDT_ENTITLEMENT_KEEP + 1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_entitlement_list(f->s, cid, 150, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, e2.id);
+    /* the client's deletion takes its entitlements with it */
+    assert_int_equal(mdt_store_client_delete(f->s, cid, 400, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_entitlement_list(f->s, cid, 150, &f->a, &list, &n, &f->err), MDT_OK);
+    assert_int_equal(n, 0);
+}
+
 static void test_single_use(void **state)
 {
     fx *f = *state;
@@ -2669,6 +2759,7 @@ int main(void)
         T(test_outbox_claim_concurrent),
         T(test_ciba),
         T(test_single_use),
+        T(test_entitlements),
         T(test_rate),
         T(test_rate_peek),
         T(test_rate_release),
