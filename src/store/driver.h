@@ -58,6 +58,9 @@ enum mdt_q {
     Q_OBX_INSERT, Q_OBX_CLAIM, Q_OBX_DELETE, Q_OBX_RETRY, Q_OBX_LIST,
     Q_CIBA_INSERT, Q_CIBA_POLL, Q_CIBA_CONSUME, Q_PURGE_CIBA, Q_ONCE_INSERT, Q_ONCE_USE,
     Q_PURGE_ONCE,
+    Q_USAGE_SCOPE_UPSERT, Q_USAGE_DAY_UPSERT, Q_USAGE_SCOPE_LIST, Q_USAGE_DAY_LIST,
+    Q_PURGE_USAGE, Q_RT_LIVE_COUNT, Q_RT_CLIENT_JTIS, Q_RT_REVOKE_CLIENT,
+    Q_REVIEW_INSERT, Q_REVIEW_LIST,
     /* the engine's catalogue, for `db copy` (each driver's table): the
        tables (name), and a table's columns (?1: name; rows: name, type) */
     Q_CATALOG_TABLES, Q_CATALOG_COLUMNS,

@@ -370,6 +370,33 @@ static const char m17_ciba[] =
     " expires_at BIGINT NOT NULL);\n"
     "CREATE INDEX single_use_tokens_expires ON single_use_tokens(expires_at);\n";
 
+/* Usage counted in memory and written in batches (iga/usage.c): last use
+ * per (client, scope), tokens and last use per client per day (days since
+ * the epoch); and the decisions of access reviews (iga/review.c). */
+static const char m19_usage_reviews[] =
+    "CREATE TABLE usage_scopes ("
+    " client_id TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " last_used_at BIGINT NOT NULL,"
+    " PRIMARY KEY (client_id, scope));\n"
+    "CREATE TABLE usage_daily ("
+    " client_id TEXT NOT NULL,"
+    " day BIGINT NOT NULL,"
+    " tokens BIGINT NOT NULL,"
+    " last_used_at BIGINT NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (client_id, day));\n"
+    "CREATE TABLE review_decisions ("
+    " id TEXT PRIMARY KEY,"
+    " finding_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " decision TEXT NOT NULL,"
+    " note TEXT NOT NULL DEFAULT '',"
+    " until_at BIGINT NOT NULL DEFAULT 0,"
+    " decided_by TEXT NOT NULL,"
+    " decided_at BIGINT NOT NULL);\n"
+    "CREATE INDEX review_decisions_finding ON review_decisions(finding_id, decided_at);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -388,6 +415,7 @@ const mdt_migration mdt_store__migrations[] = {
     {15, "device authorizations", m15_device_codes},
     {16, "approval votes and the webhook outbox", m16_votes_outbox},
     {17, "CIBA requests and single-use tokens", m17_ciba},
+    {19, "client usage and access review decisions", m19_usage_reviews},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
@@ -416,6 +444,9 @@ const mdt_store_table mdt_store__tables[] = {
     {"device_codes", false},
     {"ciba_requests", false},
     {"single_use_tokens", false},
+    {"usage_scopes", false},
+    {"usage_daily", false},
+    {"review_decisions", false},
     {"audit_events", false},
     {"audit_checkpoints", false},
 };
