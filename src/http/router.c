@@ -44,6 +44,8 @@ static const struct {
     {"POST", "/consents", mdt_handle_consents, NULL, false, "GET, POST"},
     {"GET", "/approvals", mdt_handle_approvals_page, NULL, false, "GET, POST"},
     {"POST", "/approvals", mdt_handle_approvals, NULL, false, "GET, POST"},
+    {"GET", "/reviews", mdt_handle_reviews_page, NULL, false, "GET, POST"},
+    {"POST", "/reviews", mdt_handle_reviews, NULL, false, "GET, POST"},
     {"GET", "/login", mdt_handle_login_page},
     {"POST", "/login", mdt_handle_login},
     {"GET", "/logout", mdt_handle_logout_page},

@@ -426,8 +426,9 @@ out:
 
 /* ------------------------------------------------------------ decisions */
 
-/* The finding of id: MDT_ERR_NOT_FOUND when no client could have it,
- * MDT_ERR_CONFLICT when it does not hold now. *owner: its client's owner. */
+/* The finding of id: MDT_ERR_CONFLICT when it does not hold now (or was
+ * decided before and its object is gone), MDT_ERR_NOT_FOUND otherwise when
+ * no client could have it. *owner: its client's owner. */
 static mdt_rc find(const review_state *s, const char *id, const mdt_finding **out,
                    const char **owner, mdt_err *err)
 {
@@ -442,6 +443,13 @@ static mdt_rc find(const review_state *s, const char *id, const mdt_finding **ou
                              mdt_finding_kind_name(s->all[i].kind), s->all[i].client_id);
         return MDT_OK;
     }
+    /* decided before, and what it was about is gone (a scope removed, a
+     * credential or a client deleted) */
+    for (size_t i = 0; i < s->ndecisions; i++)
+        if (strcmp(s->decisions[i].finding_id, id) == 0)
+            return mdt_failf(err, MDT_ERR_CONFLICT, "the finding no longer holds",
+                             "finding %.64s (%s of %.64s) no longer holds", id,
+                             s->decisions[i].kind, s->decisions[i].client_id);
     return mdt_failf(err, MDT_ERR_NOT_FOUND, "unknown finding", "unknown finding %.64s", id);
 }
 
