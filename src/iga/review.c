@@ -284,6 +284,51 @@ static void owner_state(const review_state *s, mdt_review_facts *f)
     }
 }
 
+/* Usage rows are sorted by client_id here (strcmp: the database's collation
+ * may order otherwise) and each client's found by binary search, so that
+ * a review reads them once whatever the number of clients. */
+static int cmp_scope(const void *x, const void *y)
+{
+    const mdt_usage_scope_rec *a = x, *b = y;
+    int c = strcmp(a->client_id, b->client_id);
+    return c ? c : strcmp(a->scope, b->scope);
+}
+
+static int cmp_day(const void *x, const void *y)
+{
+    const mdt_usage_day_rec *a = x, *b = y;
+    return strcmp(a->client_id, b->client_id);
+}
+
+/* The index of the first row of client_id (n when none comes at or after it). */
+static size_t first_scope(const mdt_usage_scope_rec *l, size_t n, const char *client_id)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(l[mid].client_id, client_id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static size_t first_day(const mdt_usage_day_rec *l, size_t n, const char *client_id)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(l[mid].client_id, client_id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* The facts of client c (its metadata parsed, its credentials read). */
 static mdt_rc client_facts(mdt_env *env, const review_state *s, const mdt_client_rec *c,
                            int64_t now, mdt_arena *a, mdt_review_facts *f, mdt_err *err)
@@ -306,15 +351,16 @@ static mdt_rc client_facts(mdt_env *env, const review_state *s, const mdt_client
     if (rc == MDT_OK)
         rc = mdt_store_cred_list(env->store, c->client_id, a, &creds, &f->ncreds, err);
     f->creds = creds;
-    for (size_t i = 0; i < s->nusage; i++) {
-        if (strcmp(s->usage[i].client_id, c->client_id) != 0)
-            continue;
-        if (!f->usage)
-            f->usage = &s->usage[i];
-        f->nusage++;
+    {
+        size_t i = first_scope(s->usage, s->nusage, c->client_id);
+        f->usage = i < s->nusage ? &s->usage[i] : NULL;
+        while (i < s->nusage && strcmp(s->usage[i].client_id, c->client_id) == 0) {
+            f->nusage++;
+            i++;
+        }
+        i = first_day(s->days, s->ndays, c->client_id);
+        f->ever_issued = i < s->ndays && strcmp(s->days[i].client_id, c->client_id) == 0;
     }
-    for (size_t i = 0; i < s->ndays && !f->ever_issued; i++)
-        f->ever_issued = strcmp(s->days[i].client_id, c->client_id) == 0;
     if (rc == MDT_OK && mdt_client_status_from_name(f->status) == MDT_CLIENT_EXPIRED)
         rc = mdt_store_refresh_live_count(env->store, c->client_id, now, &f->live_refresh, err);
     return rc;
@@ -361,6 +407,10 @@ static mdt_rc review_load(mdt_env *env, int64_t now, const char *client_id, mdt_
         (rc = mdt_store_usage_day_list(env->store, NULL, 0, a, &s->days, &s->ndays, err)) ||
         (rc = mdt_store_review_list(env->store, a, &s->decisions, &s->ndecisions, err)))
         return rc;
+    if (s->nusage)
+        qsort(s->usage, s->nusage, sizeof(*s->usage), cmp_scope);
+    if (s->ndays)
+        qsort(s->days, s->ndays, sizeof(*s->days), cmp_day);
     for (size_t i = 0; i < s->nclients; i++) {
         mdt_review_facts f;
         mdt_finding *fs = NULL;
