@@ -7,7 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
+#include "core/clock.h"
 #include "core/log.h"
+#include "iga/internal.h"
 
 #define DAY 86400
 
@@ -336,5 +340,61 @@ mdt_rc mdt_usage_flush(mdt_env *env, mdt_err *err)
         MDT_WARN("usage: %llu uses not counted so far (the table of [usage] max_entries was "
                  "full)", (unsigned long long)dropped);
     mdt_arena_free(&a);
+    return rc;
+}
+
+static json_t *daily_json(const mdt_usage_day_rec *d, size_t nd, int64_t today, int days)
+{
+    json_t *arr = json_array();
+
+    for (int64_t day = today - days + 1; arr && day <= today; day++) {
+        int64_t tokens = 0;
+        char date[21];
+        for (size_t i = 0; i < nd; i++)
+            if (d[i].day == day)
+                tokens += d[i].tokens;
+        mdt_time_format(day * DAY, date);
+        date[10] = '\0';
+        if (json_array_append_new(arr, json_pack("{s:s, s:I}", "day", date,
+                                                 "tokens", (json_int_t)tokens)) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+mdt_rc mdt_usage_client_json(mdt_env *env, mdt_ctx *ctx, const char *client_id, int days,
+                             mdt_arena *a, const char **json, mdt_err *err)
+{
+    int64_t today = ctx->now / DAY, last = 0;
+    mdt_usage_scope_rec *sc = NULL;
+    mdt_usage_day_rec *d = NULL;
+    size_t nsc = 0, nd = 0;
+    json_t *scopes = json_array(), *doc = NULL;
+    mdt_rc rc;
+
+    *json = NULL;
+    if (days < 1 || days > 400) {
+        json_decref(scopes);
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "days must be from 1 to 400");
+    }
+    if ((rc = mdt_store_usage_scope_list(env->store, a, &sc, &nsc, err)) != MDT_OK ||
+        (rc = mdt_store_usage_day_list(env->store, client_id, today - 400, a, &d, &nd, err)) !=
+            MDT_OK)
+        goto out;
+    for (size_t i = 0; scopes && i < nsc; i++)
+        if (strcmp(sc[i].client_id, client_id) == 0)
+            json_array_append_new(scopes, json_pack("{s:s, s:o}", "scope", sc[i].scope,
+                                                    "last_used_at",
+                                                    (json_t *)mdt_iga__time_json(sc[i].last_used_at)));
+    for (size_t i = 0; i < nd; i++)
+        last = max64(last, d[i].last_used_at);
+    doc = json_pack("{s:s, s:o, s:O, s:o}", "client_id", client_id, "last_used_at",
+                    (json_t *)mdt_iga__time_json(last), "scopes", scopes, "daily",
+                    daily_json(d, nd, today, days));
+    rc = mdt_iga__dump_take(doc, a, json, err);
+out:
+    json_decref(scopes);
     return rc;
 }

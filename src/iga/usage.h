@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/ctx.h"
 #include "app/env.h"
 #include "core/arena.h"
 #include "core/mdt.h"
@@ -54,6 +55,14 @@ uint64_t mdt_usage_dropped(mdt_usage *u);
 /* Waits up to secs, until the table is full, or until mdt_usage_wake. */
 void mdt_usage_wait(mdt_usage *u, int64_t secs);
 void mdt_usage_wake(mdt_usage *u);
+
+/* What the store holds of one client's usage (written batches only), as
+ * JSON: {client_id, last_used_at (RFC 3339 or null: the latest day's last
+ * use), scopes: [{scope, last_used_at}], daily: [{day: "YYYY-MM-DD", tokens}]
+ * for each of the `days` days up to ctx->now (zeros included, oldest
+ * first; days 1 to 400)}. For the console's chart and the admin API. */
+mdt_rc mdt_usage_client_json(mdt_env *env, mdt_ctx *ctx, const char *client_id, int days,
+                             mdt_arena *a, const char **json, mdt_err *err) MDT_WARN_UNUSED;
 
 /* Takes env->usage's batch and writes it in one transaction. A batch that
  * cannot be written is given back to the table where it fits (so a

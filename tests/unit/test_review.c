@@ -3,9 +3,14 @@
  * them (src/iga/usage.c): counting, taking a batch, and its bound. */
 #include "unit.h"
 
+#include <jansson.h>
+
+#include "app/env.h"
 #include "core/arena.h"
 #include "iga/review.h"
 #include "iga/usage.h"
+#include "store/store.h"
+#include "test_ctx.h"
 
 #define DAY 86400
 #define NOW (20000 * (int64_t)DAY)
@@ -281,6 +286,50 @@ static void test_usage_table_bounded(void **state)
     mdt_arena_free(&a);
 }
 
+/* The batch written by mdt_usage_flush, read back as one client's usage:
+ * last uses per scope, and tokens per day over the asked days, zeros
+ * included. */
+static void test_usage_flush_and_client_json(void **state)
+{
+    test_env f;
+    const char *json = NULL;
+    json_t *doc, *daily;
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    test_env_open(&f, "mdt_review", NOW + 3600, "test");
+    assert_int_equal(mdt_usage_new(64, &f.env.usage, &f.err), MDT_OK);
+    mdt_usage_note(&f.env, "c1", "read", NOW - DAY + 10);
+    mdt_usage_note(&f.env, "c1", "read write", NOW + 60);
+    mdt_usage_note(&f.env, "c1", "read", NOW + 120);
+    mdt_usage_note(&f.env, "c2", "read", NOW + 120);
+    assert_int_equal(mdt_usage_flush(&f.env, &f.err), MDT_OK);
+    assert_int_equal(mdt_usage_size(f.env.usage), 0);
+    mdt_usage_note(&f.env, "c1", "read", NOW + 180); /* a second batch adds */
+    assert_int_equal(mdt_usage_flush(&f.env, &f.err), MDT_OK);
+    assert_int_equal(mdt_usage_client_json(&f.env, test_ctx_now(&f.tc), "c1", 3, &f.a, &json,
+                                           &f.err),
+                     MDT_OK);
+    doc = json_loads(json, 0, NULL);
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "client_id")), "c1");
+    assert_int_equal(json_array_size(json_object_get(doc, "scopes")), 2);
+    daily = json_object_get(doc, "daily");
+    assert_int_equal(json_array_size(daily), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(daily, 0), "tokens")), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(daily, 1), "tokens")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(daily, 2), "tokens")), 3);
+    assert_non_null(json_string_value(json_object_get(doc, "last_used_at")));
+    json_decref(doc);
+    assert_int_equal(mdt_usage_client_json(&f.env, test_ctx_now(&f.tc), "c1", 0, &f.a, &json,
+                                           &f.err),
+                     MDT_ERR_INVALID_REQUEST);
+    mdt_usage_free(f.env.usage);
+    f.env.usage = NULL;
+    mdt_usage_note(&f.env, "c1", "read", NOW); /* no table: nothing, no crash */
+    test_env_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_ids_are_stable_and_distinct),
         cmocka_unit_test(test_usage_table),
         cmocka_unit_test(test_usage_table_bounded),
+        cmocka_unit_test(test_usage_flush_and_client_json),
     };
     return cmocka_run_group_tests_name("review", tests, NULL, NULL);
 }
