@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "iga/client.h"
 #include "iga/review.h"
 #include "users/users.h"
 #include "web/csrf.h"
@@ -32,9 +33,10 @@ static const char page_tpl[] =
 static const char item_tpl[] =
     "<section class=\"finding\" id=\"{{id}}\" aria-labelledby=\"h-{{id}}\">\n"
     "<h2 id=\"h-{{id}}\"><span class=\"finding-kind\">{{kind}}</span>: "
-    "<span class=\"finding-client\">{{client_id}}</span></h2>\n"
+    "<span class=\"finding-client\">{{name}}</span></h2>\n"
     "<p class=\"finding-detail\">{{detail}}</p>\n"
-    "<dl>\n<dt>Finding</dt><dd><code class=\"finding-id\">{{id}}</code></dd>\n"
+    "<dl>\n<dt>Application</dt><dd><code class=\"finding-client-id\">{{client_id}}</code></dd>\n"
+    "<dt>Finding</dt><dd><code class=\"finding-id\">{{id}}</code></dd>\n"
     "<dt>Since</dt><dd><time datetime=\"{{since}}\">{{since}}</time></dd>\n</dl>\n"
     "<form method=\"post\" action=\"" REVIEWS_PATH "\">\n"
     "<input type=\"hidden\" name=\"" MDT_WEB_CSRF_FIELD "\" value=\"{{csrf}}\">\n"
@@ -68,13 +70,28 @@ static bool is_admin(mdt_env *env, mdt_req *req, const char *username)
            mdt_user_has_role(u.roles, "admin");
 }
 
-static mdt_rc item(mdt_req *req, json_t *f, const char *csrf, mdt_buf *out, mdt_err *err)
+/* The client's name for people (its id when it has none or cannot be read). */
+static const char *client_name(mdt_env *env, mdt_req *req, const char *client_id)
+{
+    mdt_client c;
+    mdt_err err = {0};
+
+    if (mdt_client_load(env, client_id, req->ctx.now, req->arena, &c, &err) == MDT_OK && c.name &&
+        c.name[0])
+        return c.name;
+    return client_id;
+}
+
+static mdt_rc item(mdt_env *env, mdt_req *req, json_t *f, const char *csrf, mdt_buf *out,
+                   mdt_err *err)
 {
     const char *since = json_string_value(json_object_get(f, "since")), *html;
+    const char *client_id = json_string_value(json_object_get(f, "client_id"));
     mdt_kv vars[] = {
         {"id", json_string_value(json_object_get(f, "id"))},
         {"kind", json_string_value(json_object_get(f, "kind"))},
-        {"client_id", json_string_value(json_object_get(f, "client_id"))},
+        {"name", client_name(env, req, client_id)},
+        {"client_id", client_id},
         {"detail", json_string_value(json_object_get(f, "detail"))},
         {"since", since ? since : "-"},
         {"csrf", csrf},
@@ -114,7 +131,7 @@ static mdt_rc items(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt_web_se
     json_array_foreach(arr, i, f) {
         if (rc != MDT_OK || i >= REVIEWS_SHOWN_MAX)
             break;
-        rc = item(req, f, csrf, &b, err);
+        rc = item(env, req, f, csrf, &b, err);
     }
     if (rc == MDT_OK && json_array_size(arr) > REVIEWS_SHOWN_MAX &&
         mdt_buf_addf(&b, "<p class=\"more\">%zu more after these: use <code>mandate "
