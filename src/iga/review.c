@@ -162,18 +162,19 @@ static void rule_unused(acc *x, const mdt_review_policy *p, bool live)
     const mdt_review_facts *f = x->f;
     bool old_enough = f->created_at <= x->now - p->unused_after;
 
-    for (size_t i = 0; i < f->nscopes; i++) {
-        int64_t used = last_use(f, f->scopes[i]);
-        /* a static entitlement is granted when the client is created */
-        int64_t base = used > f->created_at ? used : f->created_at;
+    for (size_t i = 0; i < f->ngrants; i++) {
+        const mdt_review_grant *g = &f->grants[i];
+        const char *object = g->entitlement_id ? g->entitlement_id : g->scope;
+        int64_t used = last_use(f, g->scope);
+        int64_t base = used > g->granted_at ? used : g->granted_at;
         bool holds = live && old_enough && base + p->unused_after <= x->now;
         if (used)
-            add(x, MDT_FINDING_UNUSED_ENTITLEMENT, f->scopes[i], holds, base + p->unused_after,
-                "scope %.100s not used since %lld days", f->scopes[i],
+            add(x, MDT_FINDING_UNUSED_ENTITLEMENT, object, holds, base + p->unused_after,
+                "scope %.100s not used since %lld days", g->scope,
                 (long long)((x->now - used) / 86400));
         else
-            add(x, MDT_FINDING_UNUSED_ENTITLEMENT, f->scopes[i], holds, base + p->unused_after,
-                "scope %.100s never used", f->scopes[i]);
+            add(x, MDT_FINDING_UNUSED_ENTITLEMENT, object, holds, base + p->unused_after,
+                "scope %.100s never used", g->scope);
     }
 }
 
@@ -329,6 +330,27 @@ static size_t first_day(const mdt_usage_day_rec *l, size_t n, const char *client
     return lo;
 }
 
+/* The static entitlements of a client: its scope metadata, granted when it
+ * was created (a scope added later by an update counts from then too). */
+static mdt_rc static_grants(mdt_arena *a, const char *scope, int64_t created_at,
+                            mdt_review_facts *f, mdt_err *err)
+{
+    const char **scopes = NULL;
+    size_t n = 0;
+    mdt_review_grant *g;
+    mdt_rc rc = split_scopes(a, scope, &scopes, &n, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    if (!(g = mdt_arena_alloc(a, (n ? n : 1) * sizeof(*g))))
+        return mdt_iga__nomem(err);
+    for (size_t i = 0; i < n; i++)
+        g[i] = (mdt_review_grant){.scope = scopes[i], .granted_at = created_at};
+    f->grants = g;
+    f->ngrants = n;
+    return MDT_OK;
+}
+
 /* The facts of client c (its metadata parsed, its credentials read). */
 static mdt_rc client_facts(mdt_env *env, const review_state *s, const mdt_client_rec *c,
                            int64_t now, mdt_arena *a, mdt_review_facts *f, mdt_err *err)
@@ -345,9 +367,11 @@ static mdt_rc client_facts(mdt_env *env, const review_state *s, const mdt_client
     f->owner = mdt_arena_strdup(a, json_string_value(json_object_get(m, "owner")));
     f->risk_tier = mdt_arena_strdup(a, json_string_value(json_object_get(m, "risk_tier")));
     owner_state(s, f);
-    rc = split_scopes(a, json_string_value(json_object_get(m, "scope")),
-                      (const char ***)&f->scopes, &f->nscopes, err);
+    rc = static_grants(a, json_string_value(json_object_get(m, "scope")), c->created_at, f, err);
     json_decref(m);
+    /* Dynamic entitlements (approved access requests) join f->grants here,
+     * with their id and approval time, once the entitlement service
+     * (mdt_entitlement_list_json) is part of this build. */
     if (rc == MDT_OK)
         rc = mdt_store_cred_list(env->store, c->client_id, a, &creds, &f->ncreds, err);
     f->creds = creds;
@@ -603,14 +627,16 @@ mdt_rc mdt_review_certify(mdt_env *env, mdt_ctx *ctx, const char *id, const char
 
 /* ------------------------------------------------------------- remedies */
 
-/* Ending a dynamic entitlement (granted by an approved access request) is
- * the entitlement service's job; until it is wired here, such a finding
- * cannot be revoked from a review. */
+/* NOT WIRED YET: ending a dynamic entitlement (f->object, "ent_...",
+ * granted by an approved access request) is the entitlement service's job
+ * (mdt_entitlement_revoke(env, ctx, f->client_id, f->object, err)); until
+ * that service is part of this build such a finding cannot be revoked from
+ * a review, and says so. */
 static mdt_rc revoke_dynamic_entitlement(const mdt_finding *f, mdt_err *err)
 {
     return mdt_failf(err, MDT_ERR_INVALID_REQUEST,
                      "revoking a dynamic entitlement is not supported yet",
-                     "scope %.100s of %.64s is not in its metadata", f->object, f->client_id);
+                     "entitlement %.100s of %.64s: not supported yet", f->object, f->client_id);
 }
 
 static mdt_rc remove_scope(mdt_env *env, mdt_ctx *ctx, const mdt_finding *f, mdt_arena *a,
@@ -625,6 +651,8 @@ static mdt_rc remove_scope(mdt_env *env, mdt_ctx *ctx, const mdt_finding *f, mdt
     mdt_buf b;
     mdt_rc rc;
 
+    if (strncmp(f->object, "ent_", 4) == 0)
+        return revoke_dynamic_entitlement(f, err);
     mdt_buf_init(&b, 64 * 1024);
     if ((rc = mdt_iga__client_get(env, f->client_id, a, &rec, err)))
         goto out;
@@ -640,8 +668,10 @@ static mdt_rc remove_scope(mdt_env *env, mdt_ctx *ctx, const mdt_finding *f, mdt
     }
     if (rc != MDT_OK)
         goto out;
-    if (!found) {
-        rc = revoke_dynamic_entitlement(f, err);
+    if (!found) { /* removed meanwhile */
+        rc = mdt_failf(err, MDT_ERR_CONFLICT, "the finding no longer holds",
+                       "scope %.100s is no longer in the metadata of %.64s", f->object,
+                       f->client_id);
         goto out;
     }
     upd = b.len ? json_pack("{s:s}", "scope", b.data) : json_pack("{s:n}", "scope");

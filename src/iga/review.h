@@ -6,7 +6,8 @@
  * the /reviews page and the admin API call these functions.
  *
  * Kinds of finding, each with a stable id ("fnd_" + base64url of SHA-256
- * over kind, client_id and the object: a scope, a credential id or ""):
+ * over kind, client_id and the object: a static scope, a dynamic
+ * entitlement's id, a credential id or ""):
  *   ownerless              the owner is absent, not a user or disabled
  *   unused_entitlement     a scope of the client not used for [review]
  *                          unused_after, counted from the later of its grant
@@ -53,7 +54,7 @@ typedef struct {
     char id[MDT_FINDING_ID_LEN + 1];
     mdt_finding_kind kind;
     const char *client_id;
-    const char *object;  /* the scope, the credential id, or "" */
+    const char *object;  /* the static scope, the entitlement or credential id, or "" */
     const char *detail;  /* for people */
     int64_t since;       /* when the condition began; 0: not known */
     bool holds;          /* false: a finding that could be, but is not */
@@ -71,6 +72,15 @@ typedef enum {
     MDT_OWNER_DISABLED,
 } mdt_owner_state;
 
+/* An entitlement of a client: static (its `scope` metadata; granted when
+ * the client was created) or dynamic (an approved access request; its id
+ * "ent_..."). */
+typedef struct {
+    const char *scope;
+    int64_t granted_at;
+    const char *entitlement_id; /* NULL: static */
+} mdt_review_grant;
+
 /* What the rules look at for one client (borrowed). */
 typedef struct {
     const char *client_id;
@@ -80,7 +90,7 @@ typedef struct {
     mdt_owner_state owner_state;
     int64_t owner_disabled_at; /* the owner's last change, when disabled */
     const char *risk_tier;     /* NULL: none */
-    const char *const *scopes; size_t nscopes; /* static entitlements */
+    const mdt_review_grant *grants; size_t ngrants; /* its entitlements */
     const mdt_cred_rec *creds; size_t ncreds;
     const mdt_usage_scope_rec *usage; size_t nusage; /* this client's rows */
     bool ever_issued;          /* a token was issued to it (usage by day) */

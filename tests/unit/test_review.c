@@ -19,7 +19,10 @@ static const mdt_review_policy policy = {.unused_after = 90 * DAY, .rotation_aft
                                          .grace = 7 * DAY};
 
 /* A healthy active client: owner active, used today, young secret. */
-static const char *const scopes2[] = {"read", "write"};
+static const mdt_review_grant grants2[] = {
+    {.scope = "read", .granted_at = NOW - 400 * DAY},
+    {.scope = "write", .granted_at = NOW - 400 * DAY},
+};
 static mdt_cred_rec creds1[] = {
     {.id = "cred_s", .type = "secret", .created_at = NOW - 10 * DAY, .last_used_at = NOW - 60},
 };
@@ -33,7 +36,7 @@ static mdt_review_facts healthy(void)
     return (mdt_review_facts){
         .client_id = "c1", .status = "active", .created_at = NOW - 400 * DAY,
         .owner = "alice", .owner_state = MDT_OWNER_ACTIVE, .risk_tier = "medium",
-        .scopes = scopes2, .nscopes = 2, .creds = creds1, .ncreds = 1,
+        .grants = grants2, .ngrants = 2, .creds = creds1, .ncreds = 1,
         .usage = usage2, .nusage = 2, .ever_issued = true,
     };
 }
@@ -115,6 +118,17 @@ static void test_unused_entitlement(void **state)
     assert_int_equal(l[2].since, NOW - 310 * DAY);           /* created + 90 days */
     /* a day earlier, read was still in use */
     assert_string_equal(holding(&a, &f, NOW - 2 * DAY), "unused_entitlement[write]");
+    /* a dynamic entitlement counts from its approval, and is named by its id */
+    mdt_review_grant g[] = {
+        {.scope = "write", .granted_at = NOW - 10 * DAY, .entitlement_id = "ent_1"},
+        {.scope = "read", .granted_at = NOW - 400 * DAY},
+    };
+    f.grants = g;
+    f.ngrants = 2;
+    assert_string_equal(holding(&a, &f, NOW), "unused_entitlement[read]");
+    assert_string_equal(holding(&a, &f, NOW + 81 * DAY),
+                        "unused_entitlement[ent_1] unused_entitlement[read] "
+                        "old_credential[cred_s]"); /* the secret is 91 days old by then */
     /* a client younger than unused_after is not reported */
     f.created_at = NOW - 89 * DAY;
     assert_string_equal(holding(&a, &f, NOW), "");
