@@ -110,8 +110,11 @@ static void *usage_thread(void *p)
         mdt_usage_wait(env->usage, env->cfg.usage_flush_interval);
         if (atomic_load(&bg->stop))
             break;
-        if (mdt_usage_flush(env, &err) != MDT_OK)
+        if (mdt_usage_flush(env, &err) != MDT_OK) {
             MDT_WARN("writing client usage: %s", mdt_err_text(&err));
+            if (!nap(bg, 1)) /* the database is away: no faster than once a second */
+                break;
+        }
     }
     mdt_store_thread_done(env->store);
     return NULL;
