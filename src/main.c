@@ -25,6 +25,7 @@ static const struct {
     {"user", MDT_ENV_STORE, mdt_cli_user},
     {"iat", MDT_ENV_STORE, mdt_cli_iat},
     {"request", MDT_ENV_STORE, mdt_cli_request},
+    {"review", MDT_ENV_STORE, mdt_cli_review},
     {"keys", MDT_ENV_STORE, mdt_cli_keys},
     {"audit", MDT_ENV_STORE, mdt_cli_audit},
     {"db", MDT_ENV_STORE, mdt_cli_db},

@@ -20,6 +20,7 @@ typedef struct mdt_resources mdt_resources;
 typedef struct mdt_fetcher mdt_fetcher;
 typedef struct mdt_routing mdt_routing;
 typedef struct mdt_webhooks mdt_webhooks;
+typedef struct mdt_usage mdt_usage;
 
 typedef struct mdt_env {
     mdt_config cfg;
@@ -39,6 +40,7 @@ typedef struct mdt_env {
     mdt_fetcher *fetcher; /* outbound fetches off the request threads (net/fetch.h); set by serve */
     mdt_routing *routing; /* [approvals] routing (iga/routing.h); NULL: the defaults */
     mdt_webhooks *webhooks; /* [webhooks] endpoints (iga/webhooks.h); NULL: none. Set by serve */
+    mdt_usage *usage;     /* usage counted in memory (iga/usage.h); NULL: not counted. Set by serve */
 } mdt_env;
 
 typedef enum {

@@ -129,6 +129,26 @@ static const help_row rows[] = {
      "  --note TEXT          recorded with the decision\n" JSON_OPT,
      "mandate request deny ID --by ann --note \"not for production\""},
 
+    {"review", "", "[--json] | certify|revoke ID ...",
+     "Access review: lists the findings about clients (ownerless, unused entitlements, old "
+     "credentials, symmetric credentials on high-tier clients, clients that never "
+     "authenticated, expired clients holding refresh tokens) that hold and are not certified.",
+     JSON_OPT, "mandate review --json"},
+    {"review", "certify", "ID --note TEXT --until DATE|DURATION [--by USERNAME] [--json]",
+     "Certifies a finding: it stays quiet until then, and reappears if it still holds.",
+     "  --note TEXT          why (required)\n"
+     "  --until WHEN         an RFC 3339 time or a duration from now (at most [review]\n"
+     "                       max_certify)\n"
+     "  --by USERNAME        who decides: an admin, or the client's owner\n" JSON_OPT,
+     "mandate review certify fnd_... --note \"batch job, runs quarterly\" --until 90d"},
+    {"review", "revoke", "ID [--by USERNAME] [--note TEXT] [--json]",
+     "Revokes a finding: removes the unused scope, expires the old or symmetric credentials, "
+     "suspends an ownerless or never-used client, or revokes an expired client's refresh "
+     "tokens.",
+     "  --by USERNAME        who decides: an admin, or the client's owner\n"
+     "  --note TEXT          recorded with the decision\n" JSON_OPT,
+     "mandate review revoke fnd_... --by ann"},
+
     {"keys", "", "COMMAND ...", "Signing keys.", NULL, NULL},
     {"keys", "list", "[--json]", "Lists the signing keys and their schedule.", JSON_OPT,
      "mandate keys list"},

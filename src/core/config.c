@@ -296,6 +296,32 @@ static const cfg_key keys[] = {
     {"access_requests", "max_pending", K_INT, AT(access_requests_max_pending), .min = 1,
      .max = 1000, .def = "10",
      .desc = "Pending access requests one client may have at once; more are refused (429)."},
+    {"usage", "flush_interval", K_DURATION, AT(usage_flush_interval), .min = 1, .max = 3600,
+     .def = "60s",
+     .desc = "How often the server writes what it counted of client usage (last use per client "
+             "and scope, tokens per client per day) to the database, in one transaction; also "
+             "at shutdown."},
+    {"usage", "max_entries", K_INT, AT(usage_max_entries), .min = 16, .max = 1000000,
+     .def = "10000",
+     .desc = "Entries (client and scope, client and day) counted in memory between two writes. "
+             "When the table is full the writer is woken to write the batch at once; a use that "
+             "finds it still full is dropped, and the drops are counted in the log."},
+    {"review", "unused_after", K_DURATION, AT(review_unused_after), .min = 60,
+     .max = NO_MAX, .def = "90d",
+     .desc = "An entitlement (a scope of a client) not used this long, counted from the later of "
+             "its grant and its last use, is an access review finding (`unused_entitlement`); "
+             "clients younger than this are not reported."},
+    {"review", "rotation_after", K_DURATION, AT(review_rotation_after), .min = 60,
+     .max = NO_MAX, .def = "90d",
+     .desc = "A live client secret or API key older than this is an access review finding "
+             "(`old_credential`)."},
+    {"review", "grace", K_DURATION, AT(review_grace), .min = 1, .max = NO_MAX, .def = "7d",
+     .desc = "A client created longer ago than this whose credentials were never used is an "
+             "access review finding (`never_authenticated`)."},
+    {"review", "max_certify", K_DURATION, AT(review_max_certify), .min = 1, .max = NO_MAX,
+     .def = "365d",
+     .desc = "Longest a certification keeps an access review finding quiet (`mandate review "
+             "certify --until`)."},
     {"webhooks", "endpoints", K_STRING, AT(webhooks_endpoints), .type = "path", .def = "",
      .desc = "JSON file of the webhooks notified of each new pending approval request: "
              "`[{\"url\", \"secret_file\"}]` (see docs/guides/human-in-the-loop-routing.md), "

@@ -123,6 +123,14 @@ typedef struct {
     int64_t device_max_wrong_codes;    /* wrong user codes per person per window */
     int64_t device_max_wrong_codes_per_source; /* wrong user codes per source per window */
     int64_t device_rate_per_source;    /* device authorizations per source per minute */
+    /* [usage] */
+    int64_t usage_flush_interval;      /* how often serve writes the batched usage */
+    int64_t usage_max_entries;         /* in-memory usage entries before an early flush */
+    /* [review] */
+    int64_t review_unused_after;       /* an entitlement unused this long is a finding */
+    int64_t review_rotation_after;     /* a secret or API key older than this is a finding */
+    int64_t review_grace;              /* a client never authenticated after this is a finding */
+    int64_t review_max_certify;        /* a certification lasts at most this long */
     /* [audit] */
     int64_t audit_max_batch;      /* events per group commit */
     int64_t audit_checkpoint_events;   /* a signed checkpoint after this many events */

@@ -56,6 +56,8 @@ static const struct {
     {"POST", "/console/clients/", mdt_handle_console_client_action, NULL, true, "GET, POST"},
     {"GET", "/console/requests", mdt_handle_console_requests, NULL, false, "GET, POST"},
     {"POST", "/console/requests", mdt_handle_console_requests_decide, NULL, false, "GET, POST"},
+    {"GET", "/reviews", mdt_handle_reviews_page, NULL, false, "GET, POST"},
+    {"POST", "/reviews", mdt_handle_reviews, NULL, false, "GET, POST"},
     {"GET", "/login", mdt_handle_login_page},
     {"POST", "/login", mdt_handle_login},
     {"GET", "/logout", mdt_handle_logout_page},

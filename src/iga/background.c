@@ -11,11 +11,12 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "iga/requests.h"
+#include "iga/usage.h"
 #include "iga/webhooks.h"
 #include "store/store.h"
 
 #define IDLE_WAIT 1 /* seconds a delivery thread waits when nothing is due */
-#define MAX_THREADS 65
+#define MAX_THREADS 66
 
 struct mdt_background {
     mdt_env *env;
@@ -97,6 +98,28 @@ static void *expiry_thread(void *p)
     return NULL;
 }
 
+/* Writes the usage batch every [usage] flush_interval, or at once when the
+ * table is full; the last batch is written by mdt_background_stop. */
+static void *usage_thread(void *p)
+{
+    mdt_background *bg = p;
+    mdt_env *env = bg->env;
+
+    while (!atomic_load(&bg->stop)) {
+        mdt_err err = {0};
+        mdt_usage_wait(env->usage, env->cfg.usage_flush_interval);
+        if (atomic_load(&bg->stop))
+            break;
+        if (mdt_usage_flush(env, &err) != MDT_OK) {
+            MDT_WARN("writing client usage: %s", mdt_err_text(&err));
+            if (!nap(bg, 1)) /* the database is away: no faster than once a second */
+                break;
+        }
+    }
+    mdt_store_thread_done(env->store);
+    return NULL;
+}
+
 static void *delivery_thread(void *p)
 {
     mdt_background *bg = p;
@@ -122,14 +145,21 @@ mdt_rc mdt_background_start(mdt_env *env, mdt_background **out, mdt_err *err)
     *out = NULL;
     if (!bg)
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if (workers > MAX_THREADS - 1)
-        workers = MAX_THREADS - 1;
+    if (workers > MAX_THREADS - 2)
+        workers = MAX_THREADS - 2;
     bg->env = env;
     atomic_init(&bg->stop, false);
     pthread_mutex_init(&bg->mu, NULL);
     pthread_cond_init(&bg->cv, NULL);
-    for (size_t i = 0; i <= workers; i++) {
-        if (pthread_create(&bg->th[i], NULL, i == 0 ? expiry_thread : delivery_thread, bg) != 0) {
+    if (!env->usage && mdt_usage_new((size_t)env->cfg.usage_max_entries, &env->usage, err) != MDT_OK) {
+        pthread_cond_destroy(&bg->cv);
+        pthread_mutex_destroy(&bg->mu);
+        free(bg);
+        return MDT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i <= workers + 1; i++) {
+        void *(*fn)(void *) = i == 0 ? expiry_thread : i == 1 ? usage_thread : delivery_thread;
+        if (pthread_create(&bg->th[i], NULL, fn, bg) != 0) {
             mdt_background_stop(bg);
             return mdt_fail(err, MDT_ERR_INTERNAL, "cannot start the background threads");
         }
@@ -137,6 +167,20 @@ mdt_rc mdt_background_start(mdt_env *env, mdt_background **out, mdt_err *err)
     }
     *out = bg;
     return MDT_OK;
+}
+
+/* The last usage batch (the server has stopped: nothing adds to it), then
+ * the table goes. */
+static void flush_last(mdt_env *env)
+{
+    mdt_err err = {0};
+
+    if (!env->usage)
+        return;
+    if (mdt_usage_flush(env, &err) != MDT_OK)
+        MDT_WARN("writing client usage at shutdown: %s", mdt_err_text(&err));
+    mdt_usage_free(env->usage);
+    env->usage = NULL;
 }
 
 void mdt_background_stop(mdt_background *bg)
@@ -147,8 +191,10 @@ void mdt_background_stop(mdt_background *bg)
     atomic_store(&bg->stop, true);
     pthread_cond_broadcast(&bg->cv);
     pthread_mutex_unlock(&bg->mu);
+    mdt_usage_wake(bg->env->usage);
     for (size_t i = 0; i < bg->n; i++)
         pthread_join(bg->th[i], NULL);
+    flush_last(bg->env);
     pthread_cond_destroy(&bg->cv);
     pthread_mutex_destroy(&bg->mu);
     free(bg);

@@ -5,7 +5,9 @@
  * without it the tables of opaque tokens, revoked and used ids, counters
  * and sessions would only grow), and
  * [webhooks] max_concurrent threads deliver the webhook outbox
- * (mdt_webhooks_deliver_one) when webhooks are configured. Started by
+ * (mdt_webhooks_deliver_one) when webhooks are configured, and one thread
+ * writes the usage counted in memory (iga/usage.h: env->usage, made here)
+ * every [usage] flush_interval, and a last time when stopped. Started by
  * `mandate serve` after the store and the audit writer, stopped before
  * them: a delivery in progress is cancelled and tried again later. */
 #ifndef MDT_IGA_BACKGROUND_H

@@ -99,6 +99,40 @@ static mdt_rc join_creds(mdt_arena *a, const mdt_cred_plan *plan, const mdt_cred
 
 static const mdt_client_spec no_spec;
 
+/* An admin names an owner: it must be an existing, active user (SPEC §3.6).
+ * owner: the metadata's owner member (NULL or not a string: nothing to
+ * check). Self-registration has its own rules (registration.c). */
+static mdt_rc check_owner_user(mdt_env *env, const json_t *owner, mdt_err *err)
+{
+    mdt_arena a;
+    mdt_user_rec u;
+    mdt_rc rc;
+
+    if (!json_is_string(owner))
+        return MDT_OK;
+    mdt_arena_init(&a, 1024);
+    rc = mdt_store_user_get(env->store, json_string_value(owner), &a, &u, err);
+    if (rc == MDT_OK && mdt_str_eq(u.status, "active"))
+        rc = MDT_OK;
+    else if (rc == MDT_OK || rc == MDT_ERR_NOT_FOUND)
+        rc = mdt_failf(err, MDT_ERR_INVALID_CLIENT_METADATA,
+                       "owner must name an existing, active user",
+                       "owner %.64s is %s", json_string_value(owner),
+                       rc == MDT_OK ? "disabled" : "not a user");
+    mdt_arena_free(&a);
+    return rc;
+}
+
+/* check_owner_user on the owner member of metadata text. */
+static mdt_rc check_owner_of(mdt_env *env, const char *metadata, mdt_err *err)
+{
+    json_t *m = json_loads(metadata, 0, NULL);
+    mdt_rc rc = check_owner_user(env, json_object_get(m, "owner"), err);
+
+    json_decref(m);
+    return rc;
+}
+
 mdt_rc mdt_client_create_with(mdt_env *env, mdt_ctx *ctx, const char *json, size_t len,
                               const mdt_client_spec *spec, mdt_arena *a, const char **response_json,
                               mdt_err *err)
@@ -112,10 +146,13 @@ mdt_rc mdt_client_create_with(mdt_env *env, mdt_ctx *ctx, const char *json, size
     mdt_rc rc;
 
     *response_json = NULL;
+    bool admin = spec == NULL;
     spec = spec ? spec : &no_spec;
     rec.status = spec->status ? spec->status : mdt_client_status_name(MDT_CLIENT_ACTIVE);
     rec.client_id = spec->client_id;
     rc = mdt_client_metadata_validate(env, json, len, a, &rec.metadata, &rec.expires_at, err);
+    if (rc == MDT_OK && admin)
+        rc = check_owner_of(env, rec.metadata, err);
     if (rc != MDT_OK)
         return rc;
     if ((!rec.client_id &&
@@ -216,9 +253,12 @@ mdt_rc mdt_client_update_with(mdt_env *env, mdt_ctx *ctx, const char *client_id,
     mdt_rc rc;
 
     *response_json = NULL;
+    bool admin = spec == NULL;
     spec = spec ? spec : &no_spec;
     if ((rc = mdt_iga__metadata_parse(json, len, &in, err)) != MDT_OK)
         return rc;
+    if (admin && (rc = check_owner_user(env, json_object_get(in, "owner"), err)) != MDT_OK)
+        goto out;
     if ((rc = mdt_iga__client_get(env, client_id, a, &rec, err)))
         goto out;
     was_secret = mdt_iga__metadata_is_secret(rec.metadata);

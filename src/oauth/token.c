@@ -7,6 +7,7 @@
 #include "core/words.h"
 #include "oauth/endpoints.h"
 #include "oauth/grants.h"
+#include "iga/usage.h"
 
 static const mdt_grant_fn handlers[MDT_GRANT_ID_COUNT] = {
     [MDT_GRANT_ID_CLIENT_CREDENTIALS] = mdt_grant_client_credentials,
@@ -223,4 +224,6 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return;
     }
     issued(req, resp, &who, grant, &result);
+    if (resp->status == 200)
+        mdt_usage_note(env, who.client.client_id, result.scope, req->ctx.now);
 }

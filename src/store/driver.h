@@ -60,6 +60,9 @@ enum mdt_q {
     Q_PURGE_ONCE,
     Q_CRED_LAST_USED,
     Q_ENT_INSERT, Q_ENT_LIST, Q_ENT_END, Q_PURGE_ENTS,
+    Q_USAGE_SCOPE_UPSERT, Q_USAGE_DAY_UPSERT, Q_USAGE_SCOPE_LIST, Q_USAGE_DAY_LIST,
+    Q_PURGE_USAGE, Q_RT_LIVE_COUNT, Q_RT_CLIENT_JTIS, Q_RT_REVOKE_CLIENT,
+    Q_REVIEW_INSERT, Q_REVIEW_LIST,
     /* the engine's catalogue, for `db copy` (each driver's table): the
        tables (name), and a table's columns (?1: name; rows: name, type) */
     Q_CATALOG_TABLES, Q_CATALOG_COLUMNS,

@@ -378,6 +378,7 @@ static const char m18_audit_client[] =
     "ALTER TABLE audit_events ADD COLUMN client_id TEXT;\n"
     "UPDATE audit_events SET client_id={JSON_TEXT:body.client_id};\n"
     "CREATE INDEX audit_events_client ON audit_events(client_id, seq);\n";
+
 /* Dynamic entitlements (SPEC §3.6): one row per approved access request,
  * live until expires_at or until ended early (ended_at); kept 30 days
  * after either for the audit trail, then purged. An access request keeps
@@ -396,6 +397,33 @@ static const char m19_entitlements[] =
     "CREATE INDEX entitlements_client ON entitlements(client_id);\n"
     "ALTER TABLE approval_requests ADD COLUMN justification TEXT;\n"
     "ALTER TABLE approval_requests ADD COLUMN duration BIGINT;\n";
+
+/* Usage counted in memory and written in batches (iga/usage.c): last use
+ * per (client, scope), tokens and last use per client per day (days since
+ * the epoch); and the decisions of access reviews (iga/review.c). */
+static const char m20_usage_reviews[] =
+    "CREATE TABLE usage_scopes ("
+    " client_id TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " last_used_at BIGINT NOT NULL,"
+    " PRIMARY KEY (client_id, scope));\n"
+    "CREATE TABLE usage_daily ("
+    " client_id TEXT NOT NULL,"
+    " day BIGINT NOT NULL,"
+    " tokens BIGINT NOT NULL,"
+    " last_used_at BIGINT NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (client_id, day));\n"
+    "CREATE TABLE review_decisions ("
+    " id TEXT PRIMARY KEY,"
+    " finding_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " decision TEXT NOT NULL,"
+    " note TEXT NOT NULL DEFAULT '',"
+    " until_at BIGINT NOT NULL DEFAULT 0,"
+    " decided_by TEXT NOT NULL,"
+    " decided_at BIGINT NOT NULL);\n"
+    "CREATE INDEX review_decisions_finding ON review_decisions(finding_id, decided_at);\n";
 
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
@@ -417,6 +445,7 @@ const mdt_migration mdt_store__migrations[] = {
     {17, "CIBA requests and single-use tokens", m17_ciba},
     {18, "audit events found by client", m18_audit_client},
     {19, "dynamic entitlements, access request justification and duration", m19_entitlements},
+    {20, "client usage and access review decisions", m20_usage_reviews},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
@@ -446,6 +475,9 @@ const mdt_store_table mdt_store__tables[] = {
     {"ciba_requests", false},
     {"single_use_tokens", false},
     {"entitlements", false},       /* -> clients */
+    {"usage_scopes", false},
+    {"usage_daily", false},
+    {"review_decisions", false},
     {"audit_events", false},
     {"audit_checkpoints", false},
 };

@@ -82,6 +82,22 @@ static const char *const pg_override[Q_COUNT] = {
                     "?11::TEXT,?12::BIGINT,?13::BIGINT,0,0,?14::TEXT,?15::BIGINT "
                     "WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE family=?2::TEXT "
                     "AND revoked_at<>0)",
+    [Q_USAGE_SCOPE_UPSERT] = "INSERT INTO usage_scopes (client_id,scope,last_used_at) "
+                             "VALUES (?1,?2,?3) ON CONFLICT (client_id,scope) DO UPDATE SET "
+                             "last_used_at=GREATEST(usage_scopes.last_used_at,"
+                             "excluded.last_used_at)",
+    [Q_USAGE_DAY_UPSERT] = "INSERT INTO usage_daily (client_id,day,tokens,last_used_at) "
+                           "VALUES (?1,?2,?3,?4) ON CONFLICT (client_id,day) DO UPDATE SET "
+                           "tokens=usage_daily.tokens+excluded.tokens,"
+                           "last_used_at=GREATEST(usage_daily.last_used_at,excluded.last_used_at)",
+    [Q_USAGE_DAY_LIST] = "SELECT client_id,day,tokens,last_used_at FROM usage_daily "
+                         "WHERE (?1::TEXT IS NULL OR client_id=?1::TEXT) AND day>=?2::BIGINT "
+                         "ORDER BY client_id,day",
+    [Q_PURGE_USAGE] = "DELETE FROM usage_daily WHERE day<?1::BIGINT/86400-400",
+    [Q_RT_CLIENT_JTIS] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
+                         "SELECT access_jti,client_id,access_exp,?2::BIGINT FROM refresh_tokens "
+                         "WHERE client_id=?1 AND revoked_at=0 AND access_jti<>'' AND "
+                         "access_exp>?2::BIGINT ON CONFLICT (jti) DO NOTHING",
     [Q_RT_REVOKE_JTIS] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
                          "SELECT access_jti,client_id,access_exp,?2::BIGINT FROM refresh_tokens "
                          "WHERE family=?1 AND access_jti<>'' AND access_exp>?2::BIGINT "

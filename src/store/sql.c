@@ -273,6 +273,32 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_DEV_CONSUME] = "UPDATE device_codes SET consumed_at=?3 WHERE hash=?1 AND client_id=?2 AND "
                       "consumed_at=0 AND expires_at>?3 RETURNING " DEV_COLS,
     [Q_PURGE_DEVICE] = "DELETE FROM device_codes WHERE expires_at<?1-86400",
+    /* usage batches: counters add, last use takes the greater (several nodes agree) */
+    [Q_USAGE_SCOPE_UPSERT] = "INSERT INTO usage_scopes (client_id,scope,last_used_at) "
+                             "VALUES (?1,?2,?3) ON CONFLICT (client_id,scope) DO UPDATE SET "
+                             "last_used_at=MAX(usage_scopes.last_used_at,excluded.last_used_at)",
+    [Q_USAGE_DAY_UPSERT] = "INSERT INTO usage_daily (client_id,day,tokens,last_used_at) "
+                           "VALUES (?1,?2,?3,?4) ON CONFLICT (client_id,day) DO UPDATE SET "
+                           "tokens=usage_daily.tokens+excluded.tokens,"
+                           "last_used_at=MAX(usage_daily.last_used_at,excluded.last_used_at)",
+    [Q_USAGE_SCOPE_LIST] = "SELECT client_id,scope,last_used_at FROM usage_scopes "
+                           "ORDER BY client_id,scope",
+    [Q_USAGE_DAY_LIST] = "SELECT client_id,day,tokens,last_used_at FROM usage_daily "
+                         "WHERE (?1 IS NULL OR client_id=?1) AND day>=?2 ORDER BY client_id,day",
+    /* ?1: now; kept 400 days */
+    [Q_PURGE_USAGE] = "DELETE FROM usage_daily WHERE day<?1/86400-400",
+    [Q_RT_LIVE_COUNT] = "SELECT COUNT(*) FROM refresh_tokens WHERE client_id=?1 AND "
+                        "revoked_at=0 AND used_at=0 AND expires_at>?2",
+    [Q_RT_CLIENT_JTIS] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
+                         "SELECT access_jti,client_id,access_exp,?2 FROM refresh_tokens "
+                         "WHERE client_id=?1 AND revoked_at=0 AND access_jti<>'' AND "
+                         "access_exp>?2 ON CONFLICT (jti) DO NOTHING",
+    [Q_RT_REVOKE_CLIENT] = "UPDATE refresh_tokens SET revoked_at=?2 WHERE client_id=?1 AND "
+                           "revoked_at=0",
+    [Q_REVIEW_INSERT] = "INSERT INTO review_decisions (id,finding_id,kind,client_id,decision,"
+                        "note,until_at,decided_by,decided_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    [Q_REVIEW_LIST] = "SELECT id,finding_id,kind,client_id,decision,note,until_at,decided_by,"
+                      "decided_at FROM review_decisions ORDER BY decided_at,id",
     [Q_MIGRATIONS_CREATE] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
                             "version INTEGER PRIMARY KEY, name TEXT NOT NULL)",
     /* Q_MIGRATIONS_EXISTS: the engine's catalogue, in each driver's table */
@@ -1490,6 +1516,8 @@ static mdt_rc op_purge_expired(mdt_store *s, int64_t now, mdt_err *err)
         rc = purge_one(c, Q_PURGE_ONCE, now, err);
     if (rc == MDT_OK)
         rc = purge_one(c, Q_PURGE_ENTS, now, err);
+    if (rc == MDT_OK)
+        rc = purge_one(c, Q_PURGE_USAGE, now, err);
     return rc;
 }
 
@@ -2902,6 +2930,173 @@ static mdt_rc op_audit_checkpoint_each(mdt_store *s, mdt_audit_checkpoint_fn fn,
     return rc;
 }
 
+/* ------------------------------------------------------------------ usage */
+
+static mdt_rc usage_flush_tx(sconn *c, const mdt_usage_scope_rec *sc, size_t nsc,
+                             const mdt_usage_day_rec *days, size_t ndays, mdt_err *err)
+{
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = MDT_OK;
+
+    for (size_t i = 0; i < nsc && rc == MDT_OK; i++)
+        if ((rc = stmt(c, Q_USAGE_SCOPE_UPSERT, &st, err)) == MDT_OK)
+            rc = run(c, st, bind_text(st, 1, sc[i].client_id) | bind_text(st, 2, sc[i].scope) |
+                                bind_int(st, 3, sc[i].last_used_at),
+                     "usage_flush", err);
+    for (size_t i = 0; i < ndays && rc == MDT_OK; i++)
+        if ((rc = stmt(c, Q_USAGE_DAY_UPSERT, &st, err)) == MDT_OK)
+            rc = run(c, st, bind_text(st, 1, days[i].client_id) | bind_int(st, 2, days[i].day) |
+                                bind_int(st, 3, days[i].tokens) |
+                                bind_int(st, 4, days[i].last_used_at),
+                     "usage_flush", err);
+    return rc;
+}
+
+static mdt_rc op_usage_flush(mdt_store *s, const mdt_usage_scope_rec *sc, size_t nsc,
+                             const mdt_usage_day_rec *days, size_t ndays, mdt_err *err)
+{
+    sconn *c;
+    mdt_rc rc = conn_get(S(s), &c, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    return tx_end(c, usage_flush_tx(c, sc, nsc, days, ndays, err), err);
+}
+
+static mdt_rc row_usage_scope(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_usage_scope_rec *v = dst;
+    rd r = {a, false};
+
+    v->client_id = rd_text(&r, st, 0);
+    v->scope = rd_text(&r, st, 1);
+    v->last_used_at = col_int(st, 2);
+    return rd_end(&r, err);
+}
+
+static mdt_rc row_usage_day(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_usage_day_rec *v = dst;
+    rd r = {a, false};
+
+    v->client_id = rd_text(&r, st, 0);
+    v->day = col_int(st, 1);
+    v->tokens = col_int(st, 2);
+    v->last_used_at = col_int(st, 3);
+    return rd_end(&r, err);
+}
+
+static mdt_rc op_usage_scope_list(mdt_store *s, mdt_arena *a, mdt_usage_scope_rec **out,
+                                  size_t *n, mdt_err *err)
+{
+    return list_all(s, Q_USAGE_SCOPE_LIST, row_usage_scope, a, sizeof(**out), (void **)out, n,
+                    "usage_scope_list", err);
+}
+
+static mdt_rc op_usage_day_list(mdt_store *s, const char *client_id, int64_t since_day,
+                                mdt_arena *a, mdt_usage_day_rec **out, size_t *n, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_USAGE_DAY_LIST, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return collect(c, st,
+                   (client_id ? bind_text(st, 1, client_id) : bind_null(st, 1)) |
+                       bind_int(st, 2, since_day),
+                   a, sizeof(**out), row_usage_day, (void **)out, n, "usage_day_list", err);
+}
+
+static mdt_rc op_refresh_live_count(mdt_store *s, const char *client_id, int64_t now,
+                                    int64_t *count, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_RT_LIVE_COUNT, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_text(st, 1, client_id) | bind_int(st, 2, now),
+                   "refresh_live_count", "no count", err);
+    if (rc == MDT_OK)
+        *count = col_int(st, 0);
+    done(st);
+    return rc;
+}
+
+/* The access tokens first (they are found through the rows not yet revoked). */
+static mdt_rc refresh_revoke_client_tx(sconn *c, const char *client_id, int64_t now,
+                                       int64_t *revoked, mdt_err *err)
+{
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = stmt(c, Q_RT_CLIENT_JTIS, &st, err);
+
+    if (rc == MDT_OK)
+        rc = run(c, st, bind_text(st, 1, client_id) | bind_int(st, 2, now),
+                 "refresh_revoke_client", err);
+    if (rc == MDT_OK && (rc = stmt(c, Q_RT_REVOKE_CLIENT, &st, err)) == MDT_OK) {
+        rc = run(c, st, bind_text(st, 1, client_id) | bind_int(st, 2, now),
+                 "refresh_revoke_client", err);
+        if (rc == MDT_OK)
+            *revoked = changes(c);
+    }
+    return rc;
+}
+
+static mdt_rc op_refresh_revoke_client(mdt_store *s, const char *client_id, int64_t now,
+                                       int64_t *revoked, mdt_err *err)
+{
+    sconn *c;
+    mdt_rc rc = conn_get(S(s), &c, err);
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    return tx_end(c, refresh_revoke_client_tx(c, client_id, now, revoked, err), err);
+}
+
+/* -------------------------------------------------- access review decisions */
+
+static mdt_rc op_review_insert(mdt_store *s, const mdt_review_decision_rec *v, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_REVIEW_INSERT, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return run(c, st, bind_text(st, 1, v->id) | bind_text(st, 2, v->finding_id) |
+                          bind_text(st, 3, v->kind) | bind_text(st, 4, v->client_id) |
+                          bind_text(st, 5, v->decision) | bind_text(st, 6, v->note ? v->note : "") |
+                          bind_int(st, 7, v->until) | bind_text(st, 8, v->decided_by) |
+                          bind_int(st, 9, v->decided_at),
+               "review_insert", err);
+}
+
+static mdt_rc row_review(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_review_decision_rec *v = dst;
+    rd r = {a, false};
+
+    v->id = rd_text(&r, st, 0);
+    v->finding_id = rd_text(&r, st, 1);
+    v->kind = rd_text(&r, st, 2);
+    v->client_id = rd_text(&r, st, 3);
+    v->decision = rd_text(&r, st, 4);
+    v->note = rd_text(&r, st, 5);
+    v->until = col_int(st, 6);
+    v->decided_by = rd_text(&r, st, 7);
+    v->decided_at = col_int(st, 8);
+    return rd_end(&r, err);
+}
+
+static mdt_rc op_review_list(mdt_store *s, mdt_arena *a, mdt_review_decision_rec **out,
+                             size_t *n, mdt_err *err)
+{
+    return list_all(s, Q_REVIEW_LIST, row_review, a, sizeof(**out), (void **)out, n,
+                    "review_list", err);
+}
+
 static const mdt_store_ops sql_ops = {
     .name = "sql",
     .close = sql_close,
@@ -2997,6 +3192,13 @@ static const mdt_store_ops sql_ops = {
     .consent_put = op_consent_put,
     .consent_list = op_consent_list,
     .consent_delete = op_consent_delete,
+    .usage_flush = op_usage_flush,
+    .usage_scope_list = op_usage_scope_list,
+    .usage_day_list = op_usage_day_list,
+    .refresh_live_count = op_refresh_live_count,
+    .refresh_revoke_client = op_refresh_revoke_client,
+    .review_insert = op_review_insert,
+    .review_list = op_review_list,
     .audit_append = op_audit_append,
     .audit_each = op_audit_each,
     .audit_each_client = op_audit_each_client,

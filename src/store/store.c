@@ -806,3 +806,65 @@ mdt_rc mdt_store_audit_last_seq(mdt_store *s, int64_t *out, mdt_err *err)
     *out = 0;
     return s->ops->audit_last_seq(s, out, err);
 }
+
+/* --- usage, access review decisions --- */
+
+mdt_rc mdt_store_usage_flush(mdt_store *s, const mdt_usage_scope_rec *sc, size_t nsc,
+                             const mdt_usage_day_rec *days, size_t ndays, mdt_err *err)
+{
+    if (nsc == 0 && ndays == 0)
+        return MDT_OK;
+    for (size_t i = 0; i < nsc; i++)
+        if (!sc[i].client_id || !sc[i].scope)
+            return mdt_fail(err, MDT_ERR_INTERNAL, "usage record incomplete");
+    for (size_t i = 0; i < ndays; i++)
+        if (!days[i].client_id)
+            return mdt_fail(err, MDT_ERR_INTERNAL, "usage record incomplete");
+    return s->ops->usage_flush(s, sc, nsc, days, ndays, err);
+}
+
+mdt_rc mdt_store_usage_scope_list(mdt_store *s, mdt_arena *a, mdt_usage_scope_rec **out,
+                                  size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->usage_scope_list(s, a, out, n, err);
+}
+
+mdt_rc mdt_store_usage_day_list(mdt_store *s, const char *client_id, int64_t since_day,
+                                mdt_arena *a, mdt_usage_day_rec **out, size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->usage_day_list(s, client_id, since_day, a, out, n, err);
+}
+
+mdt_rc mdt_store_refresh_live_count(mdt_store *s, const char *client_id, int64_t now,
+                                    int64_t *count, mdt_err *err)
+{
+    *count = 0;
+    return s->ops->refresh_live_count(s, client_id, now, count, err);
+}
+
+mdt_rc mdt_store_refresh_revoke_client(mdt_store *s, const char *client_id, int64_t now,
+                                       int64_t *revoked, mdt_err *err)
+{
+    *revoked = 0;
+    return s->ops->refresh_revoke_client(s, client_id, now, revoked, err);
+}
+
+mdt_rc mdt_store_review_insert(mdt_store *s, const mdt_review_decision_rec *d, mdt_err *err)
+{
+    if (!d->id || !d->finding_id || !d->kind || !d->client_id || !d->decision ||
+        !d->decided_by)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "review decision incomplete");
+    return s->ops->review_insert(s, d, err);
+}
+
+mdt_rc mdt_store_review_list(mdt_store *s, mdt_arena *a, mdt_review_decision_rec **out,
+                             size_t *n, mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->review_list(s, a, out, n, err);
+}

@@ -303,6 +303,37 @@ typedef struct {
     int64_t consumed_at;       /* 0: tokens not issued yet */
 } mdt_ciba_rec;
 
+/* Usage of a client, counted in memory and written in batches
+ * (iga/usage.h): the last time a token with this scope was issued to the
+ * client. */
+typedef struct {
+    const char *client_id;
+    const char *scope;
+    int64_t last_used_at;
+} mdt_usage_scope_rec;
+
+/* Tokens issued to a client on one day (day: days since the epoch, UTC) and
+ * the last time one was. */
+typedef struct {
+    const char *client_id;
+    int64_t day;
+    int64_t tokens;
+    int64_t last_used_at;
+} mdt_usage_day_rec;
+
+/* A decision of an access review (iga/review.h) on a finding. */
+typedef struct {
+    const char *id;            /* "rvd_..." */
+    const char *finding_id;    /* "fnd_..." */
+    const char *kind;          /* the finding's kind */
+    const char *client_id;
+    const char *decision;      /* certify | revoke */
+    const char *note;          /* "" when none */
+    int64_t until;             /* certify: quiet until then; 0 for revoke */
+    const char *decided_by;
+    int64_t decided_at;
+} mdt_review_decision_rec;
+
 /* An audit event. The store assigns seq and asks the caller for the hash
  * inside the same transaction, so that the chain is serialised across
  * threads, processes and nodes. */
@@ -459,8 +490,8 @@ mdt_rc mdt_store_jti_is_revoked(mdt_store *s, const char *jti, bool *out,
 mdt_rc mdt_store_jti_use(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
                          int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 /* Deletes expired opaque tokens, revocation and replay entries, rate
- * windows older than a day, and entitlements ended or expired more than
- * MDT_ENTITLEMENT_KEEP seconds ago. */
+ * windows older than a day, entitlements ended or expired more than
+ * MDT_ENTITLEMENT_KEEP seconds ago, and daily usage rows older than 400 days. */
 #define MDT_ENTITLEMENT_KEEP (30 * 86400)
 mdt_rc mdt_store_purge_expired(mdt_store *s, int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 
@@ -724,6 +755,41 @@ mdt_rc mdt_store_grant_revoke(mdt_store *s, const char *username, const char *cl
 /* Idempotent. */
 mdt_rc mdt_store_consent_delete(mdt_store *s, const char *username, const char *client_id,
                                 mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- usage (iga/usage.h) --- */
+/* Writes one batch in one transaction: each scope row is upserted with
+ * last_used_at the greater of the stored and the given one; each day row
+ * adds its tokens to the stored count and keeps the greater last_used_at
+ * (so that several nodes writing their batches agree). */
+mdt_rc mdt_store_usage_flush(mdt_store *s, const mdt_usage_scope_rec *sc, size_t nsc,
+                             const mdt_usage_day_rec *days, size_t ndays,
+                             mdt_err *err) MDT_WARN_UNUSED;
+/* Every (client, scope) row, ordered by client_id, scope. */
+mdt_rc mdt_store_usage_scope_list(mdt_store *s, mdt_arena *a, mdt_usage_scope_rec **out,
+                                  size_t *n, mdt_err *err) MDT_WARN_UNUSED;
+/* The day rows of client_id (NULL: every client) from day since_day on,
+ * ordered by client_id, day. Rows older than 400 days are deleted by
+ * mdt_store_purge_expired. */
+mdt_rc mdt_store_usage_day_list(mdt_store *s, const char *client_id, int64_t since_day,
+                                mdt_arena *a, mdt_usage_day_rec **out, size_t *n,
+                                mdt_err *err) MDT_WARN_UNUSED;
+/* Refresh tokens of the client still usable at now (not used, not revoked,
+ * not expired). */
+mdt_rc mdt_store_refresh_live_count(mdt_store *s, const char *client_id, int64_t now,
+                                    int64_t *count, mdt_err *err) MDT_WARN_UNUSED;
+/* In one transaction: every refresh token of the client not yet revoked is
+ * revoked at now, and the access token issued with each is added to the
+ * revocation list (until it expires). *revoked: refresh tokens revoked. */
+mdt_rc mdt_store_refresh_revoke_client(mdt_store *s, const char *client_id, int64_t now,
+                                       int64_t *revoked, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- access review decisions (iga/review.h) --- */
+/* MDT_ERR_CONFLICT when the id exists. */
+mdt_rc mdt_store_review_insert(mdt_store *s, const mdt_review_decision_rec *d,
+                               mdt_err *err) MDT_WARN_UNUSED;
+/* Every decision, ordered by decided_at, then id. */
+mdt_rc mdt_store_review_list(mdt_store *s, mdt_arena *a, mdt_review_decision_rec **out,
+                             size_t *n, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- audit --- */
 /* Appends events in one transaction: for each, sets seq (last + 1),

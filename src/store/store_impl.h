@@ -170,6 +170,20 @@ typedef struct mdt_store_ops {
     mdt_rc (*consent_delete)(mdt_store *s, const char *username, const char *client_id,
                              mdt_err *err);
 
+    mdt_rc (*usage_flush)(mdt_store *s, const mdt_usage_scope_rec *sc, size_t nsc,
+                          const mdt_usage_day_rec *days, size_t ndays, mdt_err *err);
+    mdt_rc (*usage_scope_list)(mdt_store *s, mdt_arena *a, mdt_usage_scope_rec **out, size_t *n,
+                               mdt_err *err);
+    mdt_rc (*usage_day_list)(mdt_store *s, const char *client_id, int64_t since_day,
+                             mdt_arena *a, mdt_usage_day_rec **out, size_t *n, mdt_err *err);
+    mdt_rc (*refresh_live_count)(mdt_store *s, const char *client_id, int64_t now,
+                                 int64_t *count, mdt_err *err);
+    mdt_rc (*refresh_revoke_client)(mdt_store *s, const char *client_id, int64_t now,
+                                    int64_t *revoked, mdt_err *err);
+    mdt_rc (*review_insert)(mdt_store *s, const mdt_review_decision_rec *d, mdt_err *err);
+    mdt_rc (*review_list)(mdt_store *s, mdt_arena *a, mdt_review_decision_rec **out, size_t *n,
+                          mdt_err *err);
+
     mdt_rc (*audit_append)(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                            mdt_err *err);
     mdt_rc (*audit_each)(mdt_store *s, int64_t after_seq, int64_t since, mdt_audit_each_fn fn,

@@ -247,6 +247,37 @@ out:
     return rc;
 }
 
+/* One client.owner_disabled event for each client whose owner is username,
+ * in ctx: the clients an access review now reports as ownerless. */
+static mdt_rc flag_owned_clients(mdt_env *env, mdt_ctx *ctx, const char *username, mdt_err *err)
+{
+    mdt_arena a;
+    mdt_client_rec *cs = NULL;
+    size_t n = 0;
+    mdt_rc rc;
+
+    mdt_arena_init(&a, 16384);
+    rc = mdt_store_client_list(env->store, &a, &cs, &n, err);
+    for (size_t i = 0; rc == MDT_OK && i < n; i++) {
+        json_t *m = json_loads(cs[i].metadata, 0, NULL);
+        const char *owner = json_string_value(json_object_get(m, "owner"));
+        if (owner && strcmp(owner, username) == 0) {
+            mdt_audit_event ev = {
+                .type = "client.owner_disabled",
+                .actor = mdt_ctx_actor(ctx),
+                .client_id = cs[i].client_id,
+                .subject = username,
+                .decision = "allow",
+                .reason = "owner disabled",
+            };
+            rc = mdt_ctx_audit(ctx, &ev, err);
+        }
+        json_decref(m);
+    }
+    mdt_arena_free(&a);
+    return rc;
+}
+
 mdt_rc mdt_user_disable(mdt_env *env, mdt_ctx *ctx, const char *username, mdt_err *err)
 {
     mdt_arena a;
@@ -266,7 +297,8 @@ mdt_rc mdt_user_disable(mdt_env *env, mdt_ctx *ctx, const char *username, mdt_er
      * then what can be ended for good; a failure there is repaired by
      * disabling again */
     if (was_active && ((rc = mdt_store_user_update(env->store, &u, err)) != MDT_OK ||
-                       (rc = user_audit(ctx, "user.disabled", u.username, NULL, err)) != MDT_OK))
+                       (rc = user_audit(ctx, "user.disabled", u.username, NULL, err)) != MDT_OK ||
+                       (rc = flag_owned_clients(env, ctx, u.username, err)) != MDT_OK))
         goto out;
     if ((rc = mdt_store_session_revoke_user(env->store, u.username, now, err)) == MDT_OK)
         rc = mdt_store_grant_revoke(env->store, u.username, NULL, now, err);

@@ -40,8 +40,10 @@ mdt_rc mdt_user_passwd(mdt_env *env, mdt_ctx *ctx, const char *username, const c
 /* Sets status "disabled", ends the person's sessions and revokes what
  * every client was issued for them (codes, access tokens, refresh token
  * families, consents); their remaining tokens are inactive because of the
- * status. Already disabled is MDT_OK (the revocations run again, the
- * event is not audited again). MDT_ERR_NOT_FOUND. */
+ * status. Each client the person owns gets a client.owner_disabled event
+ * in ctx (access reviews report it as ownerless from now on). Already
+ * disabled is MDT_OK (the revocations run again, the events are not
+ * audited again). MDT_ERR_NOT_FOUND. */
 mdt_rc mdt_user_disable(mdt_env *env, mdt_ctx *ctx, const char *username,
                         mdt_err *err) MDT_WARN_UNUSED;
 

@@ -32,6 +32,7 @@ static const char stylesheet[] =
     ".error{padding:.6rem .8rem;color:var(--error);border:1px solid var(--error);"
     "border-radius:.4rem}\n"
     ".muted{color:var(--muted)}\n"
+    ".finding h2,.finding code{overflow-wrap:anywhere}\n"
     ".unverified,.phishing-warning{padding:.6rem .9rem;margin-bottom:1rem;"
     "border:2px solid var(--error);border-radius:.4rem}\n"
     ".unverified h2,.phishing-warning h2{margin:0 0 .25rem;color:var(--error);font-size:1.1rem}\n"

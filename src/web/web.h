@@ -59,6 +59,13 @@ void mdt_handle_approvals(mdt_env *env, mdt_req *req, mdt_resp *resp);
  * headed by its type, members as nested lists, every value escaped and
  * numbers as sent (approvals.c; also the console's requests page). */
 mdt_rc mdt_web_details_html(mdt_buf *b, const char *text) MDT_WARN_UNUSED;
+/* GET /reviews: the access review findings the signed-in person may decide
+ * (an admin: all; anyone else: those about the clients they own), each with
+ * Certify and Revoke (reviews.c). */
+void mdt_handle_reviews_page(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* POST /reviews: CSRF, then finding=<id>, decision=certify|revoke, note and
+ * (certify) until, decided as the signed-in person. */
+void mdt_handle_reviews(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* GET /consents: the signed-in person's consents, each with a revoke
  * button (consents.c). */
 void mdt_handle_consents_page(mdt_env *env, mdt_req *req, mdt_resp *resp);

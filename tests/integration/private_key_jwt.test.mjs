@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as jose from 'jose';
 import * as oauth from 'oauth4webapi';
-import { cliJson, createClient, describeRun, startServer, sleep } from './lib/server.mjs';
+import { cliJson, createClient, describeRun, ensureOwner, startServer, sleep } from './lib/server.mjs';
 import {
   API, agentMetadata, assertTokenClaims, auditEvents, createFixtureScopes, discover, eventType, insecure,
   jwtParts, post, show,
@@ -346,6 +346,7 @@ describe('private_key_jwt: jwks_uri fetch policy', { timeout: 60_000 }, () => {
   /** A server with these [client_auth] keys and one client of jwks_uri (created with http allowed). */
   async function serverWith(clientAuth) {
     const srv = await startServer({ config: { client_auth: clientAuth } });
+    ensureOwner(srv, 'alice');
     const r = srv.cli(['client', 'create', '--json'], { input: JSON.stringify(pkjMeta({ jwks_uri: web.url('/k.json'), scope: undefined })),
       env: { MANDATE_CLIENT_AUTH_JWKS_URI_ALLOW_HTTP: 'true' } });
     assert.equal(r.code, 0, describeRun(r));

@@ -56,6 +56,15 @@ static const char *jstr(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+/* A user in the store (an owner must be an active user). */
+static void add_user(fx *f, const char *username, const char *status)
+{
+    mdt_user_rec u = {.username = username, .name = "", .email = "", .roles = "",
+                      .status = status, .password_hash = "$argon2id$v=19$m=8,t=1,p=1$x$y",
+                      .created_at = T0, .updated_at = T0};
+    assert_int_equal(mdt_store_user_insert(f->env.store, &u, &f->err), MDT_OK);
+}
+
 /* Creates a client from metadata; returns the parsed response (decref it). */
 static json_t *create(fx *f, const char *meta)
 {
@@ -251,6 +260,52 @@ static void test_create_defaults(void **state)
     json_decref(r);
 }
 
+/* An admin names an owner: an existing, active user, or the metadata is
+ * refused naming the field and nothing is stored. An update that leaves the
+ * owner alone is not checked again. */
+static void test_owner_must_be_active_user(void **state)
+{
+    fx *f = *state;
+    const char *resp = NULL, *bad[] = {"{\"owner\":\"ghost\"}", "{\"owner\":\"gone\"}"};
+    size_t before;
+    json_t *r;
+    const char *id;
+
+    add_user(f, "olivia", "active");
+    add_user(f, "gone", "disabled");
+    before = count_clients(f);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(test_ctx_done(&f->tc, mdt_client_create(&f->env, test_ctx_now(&f->tc), bad[i],
+                                                                 strlen(bad[i]), &f->a, &resp,
+                                                                 &f->err)),
+                         MDT_ERR_INVALID_CLIENT_METADATA);
+        assert_non_null(strstr(f->err.msg, "owner"));
+    }
+    assert_int_equal(count_clients(f), before);
+    r = create(f, "{\"owner\":\"olivia\",\"client_name\":\"a\"}");
+    id = mdt_arena_strdup(&f->a, jstr(r, "client_id"));
+    json_decref(r);
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(test_ctx_done(&f->tc, mdt_client_update(&f->env, test_ctx_now(&f->tc), id,
+                                                                 bad[i], strlen(bad[i]), &f->a,
+                                                                 &resp, &f->err)),
+                         MDT_ERR_INVALID_CLIENT_METADATA);
+    /* olivia leaves; the client may still be changed otherwise, or handed over */
+    assert_int_equal(mdt_store_user_update(f->env.store,
+                                           &(mdt_user_rec){.username = "olivia", .name = "",
+                                                           .email = "", .roles = "",
+                                                           .status = "disabled",
+                                                           .password_hash = "x",
+                                                           .updated_at = T0},
+                                           &f->err),
+                     MDT_OK);
+    json_decref(update(f, id, "{\"client_name\":\"b\"}"));
+    add_user(f, "peter", "active");
+    r = update(f, id, "{\"owner\":\"peter\"}");
+    assert_string_equal(jstr(r, "owner"), "peter");
+    json_decref(r);
+}
+
 static void test_create_full(void **state)
 {
     fx *f = *state;
@@ -259,6 +314,7 @@ static void test_create_full(void **state)
 
     add_scope(f, "read");
     add_scope(f, "write");
+    add_user(f, "alice@x.io", "active");
     r = create(f, "{\"client_name\":\"Expense assistant\",\"kind\":\"agent\",\"owner\":\"alice@x.io\","
                   "\"risk_tier\":\"high\",\"scope\":\"read  write read\","
                   "\"token_endpoint_auth_method\":\"client_secret_post\","
@@ -1360,6 +1416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_basics, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_create_defaults, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_create_full, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_owner_must_be_active_user, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_create_invalid, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_secret_rotation, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_show_credentials, fx_setup, fx_teardown),

@@ -1460,6 +1460,142 @@ static void test_users(void **state)
     assert_string_equal(list[ib].status, "disabled");
 }
 
+/* ------------------------------------------------------------------- usage */
+
+static const mdt_usage_scope_rec *find_scope(const mdt_usage_scope_rec *l, size_t n,
+                                             const char *cid, const char *scope)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(l[i].client_id, cid) == 0 && strcmp(l[i].scope, scope) == 0)
+            return &l[i];
+    return NULL;
+}
+
+/* A usage batch is upserted by primary key in one transaction: last uses
+ * take the greater (an older batch from another node does not move them
+ * back), day counters add; day rows older than 400 days are purged. */
+static void test_usage(void **state)
+{
+    fx *f = *state;
+    const char *c1 = id(f, "use-1"), *c2 = id(f, "use-2");
+    const int64_t day = 20000, now = day * 86400 + 100;
+    mdt_usage_scope_rec sc1[] = {{c1, "read", now}, {c1, "write", now - 50}, {c2, "read", now}};
+    mdt_usage_day_rec d1[] = {{c1, day, 3, now}, {c1, day - 500, 1, now - 500 * 86400}};
+    mdt_usage_scope_rec sc2[] = {{c1, "read", now - 10}, {c1, "write", now + 5}};
+    mdt_usage_day_rec d2[] = {{c1, day, 4, now - 20}, {c2, day, 1, now}};
+    mdt_usage_scope_rec *l = NULL;
+    mdt_usage_day_rec *dl = NULL;
+    size_t n = 0, nd = 0;
+
+    assert_int_equal(mdt_store_usage_flush(f->s, sc1, 3, d1, 2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_usage_flush(f->s, sc2, 2, d2, 2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_usage_flush(f->s, NULL, 0, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_usage_scope_list(f->s, &f->a, &l, &n, &f->err), MDT_OK);
+    assert_non_null(find_scope(l, n, c1, "read"));
+    assert_int_equal(find_scope(l, n, c1, "read")->last_used_at, now);      /* not moved back */
+    assert_int_equal(find_scope(l, n, c1, "write")->last_used_at, now + 5); /* moved on */
+    assert_int_equal(find_scope(l, n, c2, "read")->last_used_at, now);
+    assert_int_equal(mdt_store_usage_day_list(f->s, c1, 0, &f->a, &dl, &nd, &f->err), MDT_OK);
+    assert_int_equal(nd, 2);
+    assert_int_equal(dl[0].day, day - 500);
+    assert_int_equal(dl[1].day, day);
+    assert_int_equal(dl[1].tokens, 7);
+    assert_int_equal(dl[1].last_used_at, now);
+    assert_int_equal(mdt_store_usage_day_list(f->s, c1, day, &f->a, &dl, &nd, &f->err), MDT_OK);
+    assert_int_equal(nd, 1);
+    assert_int_equal(mdt_store_usage_day_list(f->s, NULL, day, &f->a, &dl, &nd, &f->err), MDT_OK);
+    assert_true(nd >= 2);
+    assert_int_equal(mdt_store_purge_expired(f->s, now, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_usage_day_list(f->s, c1, 0, &f->a, &dl, &nd, &f->err), MDT_OK);
+    assert_int_equal(nd, 1); /* the row of 500 days ago is gone */
+    assert_int_equal(dl[0].day, day);
+    /* a record without a client is refused and writes nothing */
+    mdt_usage_scope_rec bad[] = {{c2, "write", now}, {NULL, "x", now}};
+    assert_int_equal(mdt_store_usage_flush(f->s, bad, 2, NULL, 0, &f->err), MDT_ERR_INTERNAL);
+    assert_int_equal(mdt_store_usage_scope_list(f->s, &f->a, &l, &n, &f->err), MDT_OK);
+    assert_null(find_scope(l, n, c2, "write"));
+}
+
+/* The refresh tokens of one client: counted while usable, revoked all at
+ * once with the access tokens issued with them; other clients untouched. */
+static void test_refresh_revoke_client(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "rrc"), *other = id(f, "rrc-other"), *jti = id(f, "rrc-at");
+    mdt_refresh_rec r1 = {.family = id(f, "rrc-f1"), .client_id = cid, .subject = "alice",
+                          .scope = "read", .created_at = 100, .expires_at = 1000,
+                          .access_jti = jti, .access_exp = 700};
+    mdt_refresh_rec r2 = r1, r3 = r1, got;
+    int64_t count = -1, revoked = -1;
+    bool is = false;
+
+    r2.family = id(f, "rrc-f2");
+    r2.access_jti = "";
+    r3.family = id(f, "rrc-f3");
+    r3.client_id = other;
+    r3.access_jti = "";
+    mdt_sha256(id(f, "rrc1"), strlen(id(f, "rrc1")), r1.hash);
+    mdt_sha256(id(f, "rrc2"), strlen(id(f, "rrc2")), r2.hash);
+    mdt_sha256(id(f, "rrc3"), strlen(id(f, "rrc3")), r3.hash);
+    assert_int_equal(mdt_store_refresh_insert(f->s, &r1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_insert(f->s, &r2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_insert(f->s, &r3, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_refresh_live_count(f->s, cid, 200, &count, &f->err), MDT_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(mdt_store_refresh_live_count(f->s, cid, 1000, &count, &f->err), MDT_OK);
+    assert_int_equal(count, 0); /* expired */
+    assert_int_equal(mdt_store_refresh_revoke_client(f->s, cid, 300, &revoked, &f->err), MDT_OK);
+    assert_int_equal(revoked, 2);
+    assert_int_equal(mdt_store_refresh_live_count(f->s, cid, 300, &count, &f->err), MDT_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(mdt_store_refresh_get(f->s, r1.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.revoked_at, 300);
+    assert_int_equal(mdt_store_jti_is_revoked(f->s, jti, &is, &f->err), MDT_OK);
+    assert_true(is);
+    assert_int_equal(mdt_store_refresh_live_count(f->s, other, 300, &count, &f->err), MDT_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(mdt_store_refresh_revoke_client(f->s, cid, 301, &revoked, &f->err), MDT_OK);
+    assert_int_equal(revoked, 0); /* idempotent */
+    assert_int_equal(mdt_store_refresh_get(f->s, r1.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.revoked_at, 300);
+}
+
+/* Review decisions: stored as given, listed by time; an id is unique. */
+static void test_review_decisions(void **state)
+{
+    fx *f = *state;
+    const char *fid = id(f, "fnd"), *cid = id(f, "rv-client");
+    mdt_review_decision_rec d1 = {.id = id(f, "rvd1"), .finding_id = fid, .kind = "ownerless",
+                                  .client_id = cid, .decision = "certify", .note = "ok",
+                                  .until = 5000, .decided_by = "alice", .decided_at = 100};
+    mdt_review_decision_rec d2 = d1, *l = NULL;
+    size_t n = 0, i1 = SIZE_MAX, i2 = SIZE_MAX;
+
+    d2.id = id(f, "rvd2");
+    d2.decision = "revoke";
+    d2.note = NULL;
+    d2.until = 0;
+    d2.decided_at = 200;
+    assert_int_equal(mdt_store_review_insert(f->s, &d2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_review_insert(f->s, &d1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_review_insert(f->s, &d1, &f->err), MDT_ERR_CONFLICT);
+    d1.decided_by = NULL;
+    assert_int_equal(mdt_store_review_insert(f->s, &d1, &f->err), MDT_ERR_INTERNAL);
+    assert_int_equal(mdt_store_review_list(f->s, &f->a, &l, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(l[i].id, id(f, "rvd1")) == 0)
+            i1 = i;
+        if (strcmp(l[i].id, id(f, "rvd2")) == 0)
+            i2 = i;
+    }
+    assert_true(i1 != SIZE_MAX && i2 != SIZE_MAX && i1 < i2);
+    assert_string_equal(l[i1].finding_id, fid);
+    assert_string_equal(l[i1].note, "ok");
+    assert_int_equal(l[i1].until, 5000);
+    assert_string_equal(l[i2].note, "");
+    assert_string_equal(l[i2].decision, "revoke");
+}
+
 /* ------------------------------------------------------------------- tokens */
 
 /* Refresh token families: insert, consume once in one statement, a second
@@ -2771,6 +2907,9 @@ int main(void)
         T(test_tokens),
         T(test_refresh_family),
         T(test_refresh_rotation_races_revocation),
+        T(test_refresh_revoke_client),
+        T(test_usage),
+        T(test_review_decisions),
         T(test_code_consume_records),
         T(test_grant_revoke),
         T(test_device_codes),

@@ -406,6 +406,33 @@ static void test_disable(void **state)
     assert_false(scan.leaked);
 }
 
+/* Disabling a person flags each client they own (client.owner_disabled,
+ * one per client, in the same context), and only those; once. */
+static void test_disable_flags_owned_clients(void **state)
+{
+    fx *f = *state;
+    audit_scan scan = {.secret1 = PW};
+    const char *const ids[] = {"app-a", "app-b", "app-c", "app-d"};
+    const char *const metas[] = {"{\"owner\":\"alice\"}", "{\"owner\":\"bob\"}", "{}",
+                                 "{\"owner\":\"alice\",\"client_name\":\"d\"}"};
+
+    assert_int_equal(create(f, "alice", NULL, PW), MDT_OK);
+    for (size_t i = 0; i < 4; i++) {
+        mdt_client_rec c = {.client_id = ids[i], .status = "active", .metadata = metas[i],
+                            .created_at = T0, .updated_at = T0};
+        assert_int_equal(mdt_store_client_insert(f->env.store, &c, NULL, 0, &f->err), MDT_OK);
+    }
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_user_disable(&f->env, test_ctx_now(&f->tc), "alice", &f->err)),
+        MDT_OK);
+    assert_int_equal(
+        test_ctx_done(&f->tc, mdt_user_disable(&f->env, test_ctx_now(&f->tc), "alice", &f->err)),
+        MDT_OK);
+    assert_int_equal(mdt_store_audit_each(f->env.store, 0, 0, scan_event, &scan, &f->err), MDT_OK);
+    assert_string_equal(scan.types,
+                        "user.created,user.disabled,client.owner_disabled,client.owner_disabled");
+}
+
 static void test_passwd(void **state)
 {
     fx *f = *state;
@@ -531,6 +558,7 @@ int main(void)
         T(test_validation),
         T(test_authenticate),
         T(test_disable),
+        T(test_disable_flags_owned_clients),
         T(test_passwd),
         T(test_update),
         T(test_rehash_after_param_change),

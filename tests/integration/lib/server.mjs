@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 // Starts a real `mandate serve` on a free loopback port with a temporary data
 // directory, and runs `mandate` commands against the same configuration.
 //
@@ -268,9 +269,24 @@ export function cliJson(srv, args, opts) {
   return r.json();
 }
 
-/** `mandate client create --json` with metadata on stdin; the registration response. */
+/**
+ * `mandate client create --json` with metadata on stdin; the registration response.
+ * A client's owner must be an existing, active user: when the fixture's owner is not
+ * one yet, it is created first (with a random password).
+ */
 export function createClient(srv, metadata) {
+  ensureOwner(srv, metadata?.owner);
   return cliJson(srv, ['client', 'create'], { input: JSON.stringify(metadata) });
+}
+
+/** Creates the user `name` (random password) unless it exists. */
+export function ensureOwner(srv, name) {
+  if (typeof name !== 'string' || !name) return;
+  const users = cliJson(srv, ['user', 'list']);
+  if (users.some((u) => u.username === name)) return;
+  const r = srv.cli(['user', 'create', name, '--password-stdin'],
+    { input: `${randomBytes(18).toString('base64url')}\n` });
+  if (r.code !== 0) throw new Error(describeRun(r));
 }
 
 /** `mandate scope create NAME [--description] [--sensitivity] [--resource]... --json`. */
