@@ -191,6 +191,12 @@ static void test_query_store(void **state)
 
     assert_non_null(f);
     test_env_open(f, "mdt_client_query", T0, "test");
+    {
+        mdt_user_rec u = {.username = "alice", .name = "", .email = "", .roles = "",
+                          .status = "active", .password_hash = "x", .created_at = T0,
+                          .updated_at = T0};
+        assert_int_equal(mdt_store_user_insert(f->env.store, &u, &f->err), MDT_OK); /* the owner */
+    }
     for (int i = 0; i < 2; i++) {
         f->clk.t = T0 + i;
         assert_int_equal(test_ctx_done(&f->tc, mdt_client_create(&f->env, test_ctx_now(&f->tc),
