@@ -6,7 +6,9 @@
 // mandate:admin, a person who is not (or no longer) an admin, bad JSON,
 // another media type, unknown ids, bad cursors and limits, duplicates;
 // pagination over more items than a page; who may decide approval requests;
-// and the audit export of one client's history, by the CLI and the API.
+// the audit export of one client's history, by the CLI and the API; and
+// access reviews, a client's entitlements (an access request approved, its
+// entitlement revoked: the scope is refused again) and usage.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,7 +22,7 @@ import addFormats from 'ajv-formats';
 import { callbackServer, createUsers, FAST_ARGON2, signedIn } from './lib/authz.mjs';
 import { cibaMetadata, started } from './lib/ciba.mjs';
 import { authorizeCode, redeem, refresh } from './lib/grants.mjs';
-import { parseEvents, show, tokenBasic } from './lib/oauth.mjs';
+import { basic, parseEvents, post, show, tokenBasic } from './lib/oauth.mjs';
 import { register } from './lib/register.mjs';
 import { cliJson, createClient, createScope } from './lib/server.mjs';
 import { startServer } from './lib/server.mjs';
@@ -252,6 +254,63 @@ describe('admin API', { timeout: 240_000 }, () => {
     assert.equal(r.json.items.length, before + 1);
     assert.ok(r.json.items.some((k) => k.kid === kid));
 
+    // access reviews: a client nobody owns is an `ownerless` finding at once
+    const orphans = ['Orphan one', 'Orphan two'].map((name) => createClient(srv, { client_name: name,
+      grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' }));
+    r = await ok('GET', `/admin/v1/reviews?client=${encodeURIComponent(orphans[0].client_id)}`);
+    assert.deepEqual(r.json.items.map((f) => f.kind), ['ownerless']);
+    const lab = r.json.items[0];
+    r = await ok('POST', `/admin/v1/reviews/${lab.id}/certify`, { body: { note: 'lab client, kept', until: '30d' } });
+    assert.equal(r.json.decision, 'certify');
+    assert.equal(r.json.decided_by, `client:${admin.client_id}`);
+    assert.ok(Date.parse(r.json.until) > Date.now() + 29 * 86400_000);
+    r = await ok('GET', '/admin/v1/reviews?kind=ownerless&limit=200');
+    assert.ok(!r.json.items.some((f) => f.id === lab.id), 'certified: not listed');
+    const gone = r.json.items.find((f) => f.client_id === orphans[1].client_id);
+    assert.ok(gone, JSON.stringify(r.json.items));
+    r = await ok('POST', `/admin/v1/reviews/${gone.id}/revoke`, { body: { note: 'nobody answers for it' } });
+    assert.equal(r.json.decision, 'revoke');
+    assert.equal(typeof r.json.action, 'string');
+    assert.equal(cliJson(srv, ['client', 'show', orphans[1].client_id]).status, 'suspended');
+
+    // entitlements: an access request filed by a client, approved by its owner, revoked here
+    createScope(srv, 'ledger:read', { description: 'Read the ledger' });
+    createScope(srv, 'ledger:write', { description: 'Write the ledger', sensitivity: 'approval' });
+    const clerk = createClient(srv, { client_name: 'Ledger agent', kind: 'agent', owner: 'carol',
+      grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic', scope: 'ledger:read' });
+    const filed = await post(srv, '/access-requests', JSON.stringify({ scope: 'ledger:write',
+      justification: 'Month-end closing', duration: '1h' }),
+    { contentType: 'application/json', headers: { authorization: basic(clerk.client_id, clerk.client_secret) } });
+    assert.equal(filed.status, 201, show(filed));
+    r = await ok('GET', '/admin/v1/requests?status=pending');
+    const asked = r.json.items.find((q) => q.id === filed.json.id);
+    assert.equal(asked.type, 'access_request');
+    assert.equal(asked.justification, 'Month-end closing');
+    assert.equal(asked.duration, 3600);
+    assert.equal(srv.cli(['request', 'approve', filed.json.id, '--by', 'carol']).code, 0);
+    r = await ok('GET', `/admin/v1/clients/${clerk.client_id}/entitlements`);
+    assert.deepEqual(r.json.items.map((e) => [e.source, e.scope]), [['static', 'ledger:read'], ['access_request', 'ledger:write']]);
+    const ent = r.json.items[1];
+    assert.match(ent.id, /^ent_/);
+    assert.equal(ent.request_id, filed.json.id);
+    assert.equal(ent.approved_by, 'carol');
+    assert.equal((await tokenBasic(srv, clerk, { scope: 'ledger:write' })).status, 200);
+    await ok('DELETE', `/admin/v1/clients/${clerk.client_id}/entitlements/${ent.id}`, undefined, 204);
+    const refused = await tokenBasic(srv, clerk, { scope: 'ledger:write' });
+    assert.equal(refused.status, 400, show(refused));
+    assert.equal(refused.json.error, 'invalid_scope');
+    assert.match(refused.json.error_description, /\/access-requests/);
+    r = await ok('GET', `/admin/v1/clients/${clerk.client_id}/entitlements`);
+    assert.deepEqual(r.json.items.map((e) => e.scope), ['ledger:read']);
+    assertError(contract.check(await api('DELETE', `/admin/v1/clients/${clerk.client_id}/entitlements/${ent.id}`)), 404, 'not_found');
+
+    // usage
+    r = await ok('GET', `/admin/v1/clients/${clerk.client_id}/usage?days=7`);
+    assert.equal(r.json.client_id, clerk.client_id);
+    assert.equal(r.json.daily.length, 7);
+    r = await ok('GET', `/admin/v1/clients/${clerk.client_id}/usage`);
+    assert.equal(r.json.daily.length, 30);
+
     // audit: the changes above, with the caller as actor
     r = await ok('GET', `/admin/v1/audit?client=${encodeURIComponent(agent.client_id)}`);
     const evs = parseEvents(r.text);
@@ -276,6 +335,12 @@ describe('admin API', { timeout: 240_000 }, () => {
       ['POST', '/admin/v1/requests/req_none/deny'], ['GET', '/admin/v1/requests?status=maybe'],
       ['GET', '/admin/v1/audit?since=yesterday'], ['POST', '/admin/v1/keys/rotate', { body: { now: true } }],
       ['GET', '/admin/v1/keys?cursor=!!'], ['GET', '/admin/v1/users?limit=201'], ['GET', '/admin/v1/scopes?limit=x'],
+      ['GET', '/admin/v1/reviews?kind=bogus'], ['POST', '/admin/v1/reviews/fnd_none/certify', { body: { note: 'x', until: '1d' } }],
+      ['POST', '/admin/v1/reviews/fnd_none/revoke'], ['POST', `/admin/v1/reviews/${gone.id}/revoke`],
+      ['POST', `/admin/v1/reviews/${lab.id}/certify`, { body: { until: '1d' } }],
+      ['POST', `/admin/v1/reviews/${lab.id}/certify`, { body: 'note=x', contentType: 'text/plain' }],
+      ['GET', '/admin/v1/clients/nobody/entitlements'], ['DELETE', `/admin/v1/clients/${clerk.client_id}/entitlements/ledger:read`],
+      ['GET', '/admin/v1/clients/nobody/usage'], ['GET', `/admin/v1/clients/${clerk.client_id}/usage?days=0`],
     ]) {
       r = contract.check(await api(m, p, opts));
       assert.ok(r.status >= 400 && r.status < 500, show(r));
