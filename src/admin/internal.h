@@ -95,6 +95,14 @@ void mdt_admin__users_create(mdt_admin_call *c);
 void mdt_admin__user_get(mdt_admin_call *c);
 void mdt_admin__user_patch(mdt_admin_call *c);
 
+/* governance.c: access reviews, a client's entitlements and usage */
+void mdt_admin__reviews_list(mdt_admin_call *c);
+void mdt_admin__review_certify(mdt_admin_call *c);
+void mdt_admin__review_revoke(mdt_admin_call *c);
+void mdt_admin__entitlements_list(mdt_admin_call *c);
+void mdt_admin__entitlement_revoke(mdt_admin_call *c);
+void mdt_admin__usage(mdt_admin_call *c);
+
 /* operations.c: approval requests, signing keys, the audit log, the document */
 void mdt_admin__requests_list(mdt_admin_call *c);
 void mdt_admin__request_approve(mdt_admin_call *c);

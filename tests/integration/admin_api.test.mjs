@@ -6,7 +6,9 @@
 // mandate:admin, a person who is not (or no longer) an admin, bad JSON,
 // another media type, unknown ids, bad cursors and limits, duplicates;
 // pagination over more items than a page; who may decide approval requests;
-// and the audit export of one client's history, by the CLI and the API.
+// the audit export of one client's history, by the CLI and the API; and
+// access reviews, a client's entitlements (an access request approved, its
+// entitlement revoked: the scope is refused again) and usage.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,7 +22,7 @@ import addFormats from 'ajv-formats';
 import { callbackServer, createUsers, FAST_ARGON2, signedIn } from './lib/authz.mjs';
 import { cibaMetadata, started } from './lib/ciba.mjs';
 import { authorizeCode, redeem, refresh } from './lib/grants.mjs';
-import { parseEvents, show, tokenBasic } from './lib/oauth.mjs';
+import { basic, parseEvents, post, show, tokenBasic } from './lib/oauth.mjs';
 import { register } from './lib/register.mjs';
 import { cliJson, createClient, createScope } from './lib/server.mjs';
 import { startServer } from './lib/server.mjs';
@@ -252,6 +254,63 @@ describe('admin API', { timeout: 240_000 }, () => {
     assert.equal(r.json.items.length, before + 1);
     assert.ok(r.json.items.some((k) => k.kid === kid));
 
+    // access reviews: a client nobody owns is an `ownerless` finding at once
+    const orphans = ['Orphan one', 'Orphan two'].map((name) => createClient(srv, { client_name: name,
+      grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' }));
+    r = await ok('GET', `/admin/v1/reviews?client=${encodeURIComponent(orphans[0].client_id)}`);
+    assert.deepEqual(r.json.items.map((f) => f.kind), ['ownerless']);
+    const lab = r.json.items[0];
+    r = await ok('POST', `/admin/v1/reviews/${lab.id}/certify`, { body: { note: 'lab client, kept', until: '30d' } });
+    assert.equal(r.json.decision, 'certify');
+    assert.equal(r.json.decided_by, `client:${admin.client_id}`);
+    assert.ok(Date.parse(r.json.until) > Date.now() + 29 * 86400_000);
+    r = await ok('GET', '/admin/v1/reviews?kind=ownerless&limit=200');
+    assert.ok(!r.json.items.some((f) => f.id === lab.id), 'certified: not listed');
+    const gone = r.json.items.find((f) => f.client_id === orphans[1].client_id);
+    assert.ok(gone, JSON.stringify(r.json.items));
+    r = await ok('POST', `/admin/v1/reviews/${gone.id}/revoke`, { body: { note: 'nobody answers for it' } });
+    assert.equal(r.json.decision, 'revoke');
+    assert.equal(typeof r.json.action, 'string');
+    assert.equal(cliJson(srv, ['client', 'show', orphans[1].client_id]).status, 'suspended');
+
+    // entitlements: an access request filed by a client, approved by its owner, revoked here
+    createScope(srv, 'ledger:read', { description: 'Read the ledger' });
+    createScope(srv, 'ledger:write', { description: 'Write the ledger', sensitivity: 'approval' });
+    const clerk = createClient(srv, { client_name: 'Ledger agent', kind: 'agent', owner: 'carol',
+      grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic', scope: 'ledger:read' });
+    const filed = await post(srv, '/access-requests', JSON.stringify({ scope: 'ledger:write',
+      justification: 'Month-end closing', duration: '1h' }),
+    { contentType: 'application/json', headers: { authorization: basic(clerk.client_id, clerk.client_secret) } });
+    assert.equal(filed.status, 201, show(filed));
+    r = await ok('GET', '/admin/v1/requests?status=pending');
+    const asked = r.json.items.find((q) => q.id === filed.json.id);
+    assert.equal(asked.type, 'access_request');
+    assert.equal(asked.justification, 'Month-end closing');
+    assert.equal(asked.duration, 3600);
+    assert.equal(srv.cli(['request', 'approve', filed.json.id, '--by', 'carol']).code, 0);
+    r = await ok('GET', `/admin/v1/clients/${clerk.client_id}/entitlements`);
+    assert.deepEqual(r.json.items.map((e) => [e.source, e.scope]), [['static', 'ledger:read'], ['access_request', 'ledger:write']]);
+    const ent = r.json.items[1];
+    assert.match(ent.id, /^ent_/);
+    assert.equal(ent.request_id, filed.json.id);
+    assert.equal(ent.approved_by, 'carol');
+    assert.equal((await tokenBasic(srv, clerk, { scope: 'ledger:write' })).status, 200);
+    await ok('DELETE', `/admin/v1/clients/${clerk.client_id}/entitlements/${ent.id}`, undefined, 204);
+    const refused = await tokenBasic(srv, clerk, { scope: 'ledger:write' });
+    assert.equal(refused.status, 400, show(refused));
+    assert.equal(refused.json.error, 'invalid_scope');
+    assert.match(refused.json.error_description, /\/access-requests/);
+    r = await ok('GET', `/admin/v1/clients/${clerk.client_id}/entitlements`);
+    assert.deepEqual(r.json.items.map((e) => e.scope), ['ledger:read']);
+    assertError(contract.check(await api('DELETE', `/admin/v1/clients/${clerk.client_id}/entitlements/${ent.id}`)), 404, 'not_found');
+
+    // usage
+    r = await ok('GET', `/admin/v1/clients/${clerk.client_id}/usage?days=7`);
+    assert.equal(r.json.client_id, clerk.client_id);
+    assert.equal(r.json.daily.length, 7);
+    r = await ok('GET', `/admin/v1/clients/${clerk.client_id}/usage`);
+    assert.equal(r.json.daily.length, 30);
+
     // audit: the changes above, with the caller as actor
     r = await ok('GET', `/admin/v1/audit?client=${encodeURIComponent(agent.client_id)}`);
     const evs = parseEvents(r.text);
@@ -276,6 +335,12 @@ describe('admin API', { timeout: 240_000 }, () => {
       ['POST', '/admin/v1/requests/req_none/deny'], ['GET', '/admin/v1/requests?status=maybe'],
       ['GET', '/admin/v1/audit?since=yesterday'], ['POST', '/admin/v1/keys/rotate', { body: { now: true } }],
       ['GET', '/admin/v1/keys?cursor=!!'], ['GET', '/admin/v1/users?limit=201'], ['GET', '/admin/v1/scopes?limit=x'],
+      ['GET', '/admin/v1/reviews?kind=bogus'], ['POST', '/admin/v1/reviews/fnd_none/certify', { body: { note: 'x', until: '1d' } }],
+      ['POST', '/admin/v1/reviews/fnd_none/revoke'], ['POST', `/admin/v1/reviews/${gone.id}/revoke`],
+      ['POST', `/admin/v1/reviews/${lab.id}/certify`, { body: { until: '1d' } }],
+      ['POST', `/admin/v1/reviews/${lab.id}/certify`, { body: 'note=x', contentType: 'text/plain' }],
+      ['GET', '/admin/v1/clients/nobody/entitlements'], ['DELETE', `/admin/v1/clients/${clerk.client_id}/entitlements/ledger:read`],
+      ['GET', '/admin/v1/clients/nobody/usage'], ['GET', `/admin/v1/clients/${clerk.client_id}/usage?days=0`],
     ]) {
       r = contract.check(await api(m, p, opts));
       assert.ok(r.status >= 400 && r.status < 500, show(r));
@@ -417,6 +482,17 @@ describe('admin API', { timeout: 240_000 }, () => {
     assert.equal(r.status, 200, show(r));
     assert.equal(r.json.status, 'denied');
 
+    // an access review: ada certifies as herself
+    const lab = createClient(srv, { client_name: 'Ada lab', grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic' });
+    const labFinding = (await api('GET', `/admin/v1/reviews?client=${encodeURIComponent(lab.client_id)}`)).json.items[0];
+    assert.equal(labFinding.kind, 'ownerless');
+    r = await call(srv, ada, 'POST', `/admin/v1/reviews/${labFinding.id}/certify`, { body: { note: 'a lab of mine', until: '7d' } });
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.decided_by, 'ada');
+    const certified = parseEvents(srv.cli(['audit', 'export', '--client', lab.client_id]).stdout).find((e) => e.type === 'review.certified');
+    assert.equal(certified?.actor, 'ada', JSON.stringify(certified));
+
     // a registration: the admin decides as themselves
     const reg = await register(srv, { client_name: 'Waiting', grant_types: ['client_credentials'],
       token_endpoint_auth_method: 'client_secret_basic' });
@@ -429,11 +505,102 @@ describe('admin API', { timeout: 240_000 }, () => {
     assert.equal((await api('PATCH', '/admin/v1/users/ada', { body: { roles: ['approver'] } })).status, 200);
     r = contract.check(await call(srv, ada, 'GET', '/admin/v1/clients'));
     assertError(r, 403, 'insufficient_scope');
+    r = await call(srv, ada, 'POST', `/admin/v1/reviews/${labFinding.id}/revoke`);
+    assertError(r, 403, 'insufficient_scope');
+    assert.equal(cliJson(srv, ['client', 'show', lab.client_id]).status, 'active', 'nothing revoked');
     // and she cannot get the scope again, not even by refreshing
     assert.ok(tr.json.refresh_token);
     r = await refresh(srv, console, tr.json.refresh_token);
     assert.equal(r.status, 400, show(r));
     assert.equal(r.json.error, 'invalid_scope');
+  });
+
+  test('reviews, entitlements, usage: no admin token, bad input, unknown or foreign ids, stale findings; nothing changed', async () => {
+    const target = createClient(srv, { client_name: 'Review target', grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic' });
+    const findings = async () => {
+      const r = await api('GET', `/admin/v1/reviews?client=${encodeURIComponent(target.client_id)}`);
+      assert.equal(r.status, 200, show(r));
+      return r.json.items;
+    };
+    const reviewEvents = () => parseEvents(srv.cli(['audit', 'export', '--client', target.client_id]).stdout)
+      .filter((e) => e.type.startsWith('review.'));
+    const [f] = await findings();
+    assert.equal(f.kind, 'ownerless');
+    const certify = `/admin/v1/reviews/${f.id}/certify`;
+    const revoke = `/admin/v1/reviews/${f.id}/revoke`;
+
+    // no token, or a token without mandate:admin: 401, 403
+    createScope(srv, 'governance:probe', { description: 'Probe' });
+    const probe = createClient(srv, { client_name: 'Probe', grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic', scope: 'governance:probe' });
+    const weak = await tokenOf(srv, probe, 'governance:probe');
+    for (const [m, p, opts] of [
+      ['GET', '/admin/v1/reviews'], ['POST', certify, { body: { note: 'x', until: '1d' } }], ['POST', revoke],
+      ['GET', `/admin/v1/clients/${target.client_id}/entitlements`],
+      ['DELETE', `/admin/v1/clients/${target.client_id}/entitlements/ent_x`],
+      ['GET', `/admin/v1/clients/${target.client_id}/usage`],
+    ]) {
+      assertError(contract.check(await call(srv, weak, m, p, opts)), 403, 'insufficient_scope');
+      assertError(contract.check(await call(srv, null, m, p, opts)), 401, 'invalid_token');
+    }
+
+    // bad bodies and filters: 400, 415
+    for (const body of [{ until: '30d' }, { note: '', until: '30d' }, { note: 'ok' }, { note: 'ok', until: 'someday' },
+      { note: 'ok', until: '2001-01-01T00:00:00Z' }, { note: 'ok', until: '100000d' }, { note: 'ok', until: 30 },
+      { note: 7, until: '30d' }, { note: 'ok', until: '30d', by: 'mallory' }, { note: 'x'.repeat(1001), until: '30d' }]) {
+      assertError(contract.check(await api('POST', certify, { body })), 400, 'invalid_request');
+    }
+    assertError(await api('POST', certify, { body: '{"note":' }), 400, 'invalid_request');
+    assertError(await api('POST', certify, { body: 'note=x', contentType: 'application/x-www-form-urlencoded' }), 415, 'invalid_request');
+    assertError(await api('POST', revoke, { body: { note: 'x', until: '1d' } }), 400, 'invalid_request');
+    assertError(await api('POST', revoke, { body: 'x', contentType: 'text/plain' }), 415, 'invalid_request');
+    assertError(await api('GET', '/admin/v1/reviews?kind=stale'), 400, 'invalid_request');
+    assertError(await api('GET', '/admin/v1/reviews?client='), 400, 'invalid_request');
+    assertError(await api('POST', '/admin/v1/reviews/fnd_unknown/certify', { body: { note: 'x', until: '1d' } }), 404, 'not_found');
+    assertError(await api('POST', '/admin/v1/reviews/fnd_unknown/revoke'), 404, 'not_found');
+    assert.deepEqual(reviewEvents(), [], 'nothing decided');
+    assert.equal(cliJson(srv, ['client', 'show', target.client_id]).status, 'active');
+    assert.deepEqual((await findings()).map((x) => x.id), [f.id]);
+
+    // the finding no longer holds (the client has an owner now): 409, nothing decided
+    let r = await api('PATCH', `/admin/v1/clients/${target.client_id}`, { body: { owner: 'carol' } });
+    assert.equal(r.status, 200, show(r));
+    assert.deepEqual(await findings(), []);
+    assertError(contract.check(await api('POST', certify, { body: { note: 'late', until: '1d' } })), 409, 'conflict');
+    assertError(contract.check(await api('POST', revoke)), 409, 'conflict');
+    assert.deepEqual(reviewEvents(), []);
+    assert.equal(cliJson(srv, ['client', 'show', target.client_id]).status, 'active');
+
+    // entitlements: another client's entitlement is not found under this one; a static one is not revoked here
+    createScope(srv, 'governance:pay', { description: 'Pay', sensitivity: 'approval' });
+    const payer = createClient(srv, { client_name: 'Paying agent', kind: 'agent', owner: 'carol',
+      grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic', scope: 'governance:probe' });
+    const filed = await post(srv, '/access-requests', JSON.stringify({ scope: 'governance:pay', justification: 'Invoices' }),
+      { contentType: 'application/json', headers: { authorization: basic(payer.client_id, payer.client_secret) } });
+    assert.equal(filed.status, 201, show(filed));
+    assert.equal(srv.cli(['request', 'approve', filed.json.id, '--by', 'carol']).code, 0);
+    const ents = async (client) => (await api('GET', `/admin/v1/clients/${client.client_id}/entitlements`)).json.items;
+    const ent = (await ents(payer)).find((e) => e.source === 'access_request');
+    assert.ok(ent);
+    assertError(contract.check(await api('DELETE', `/admin/v1/clients/${target.client_id}/entitlements/${ent.id}`)), 404, 'not_found');
+    assertError(await api('DELETE', `/admin/v1/clients/nobody/entitlements/${ent.id}`), 404, 'not_found');
+    r = contract.check(await api('DELETE', `/admin/v1/clients/${payer.client_id}/entitlements/governance:probe`));
+    assertError(r, 409, 'conflict');
+    assert.match(r.json.error_description, /static.*PATCH/);
+    assert.deepEqual((await ents(payer)).map((e) => [e.source, e.scope]),
+      [['static', 'governance:probe'], ['access_request', 'governance:pay']], 'nothing revoked');
+    assert.equal((await tokenBasic(srv, payer, { scope: 'governance:probe governance:pay' })).status, 200);
+    assertError(await api('GET', '/admin/v1/clients/nobody/entitlements'), 404, 'not_found');
+    assert.equal(parseEvents(srv.cli(['audit', 'export', '--client', payer.client_id]).stdout)
+      .filter((e) => e.type === 'entitlement.revoked').length, 0);
+
+    // usage: days 1 to 400; unknown clients 404
+    for (const q of ['days=0', 'days=401', 'days=-1', 'days=ten', 'days=', 'days=7.5']) {
+      assertError(contract.check(await api('GET', `/admin/v1/clients/${payer.client_id}/usage?${q}`)), 400, 'invalid_request');
+    }
+    assert.equal((await api('GET', `/admin/v1/clients/${payer.client_id}/usage?days=400`)).json.daily.length, 400);
+    assertError(await api('GET', '/admin/v1/clients/nobody/usage'), 404, 'not_found');
   });
 
   test('`mandate audit export --client` and ?client= give one client\'s whole history', async () => {
