@@ -173,4 +173,21 @@ mdt_rc mdt_audit_export_page(mdt_store *store, const mdt_audit_filter *f, size_t
  * sig_atomic_t set by a signal handler). */
 mdt_rc mdt_audit_tail(mdt_store *store, size_t n, volatile int *stop, FILE *out, mdt_err *err) MDT_WARN_UNUSED;
 
+/* Which events mdt_audit_recent gives, newest first. */
+typedef struct {
+    const char *client_id;   /* only this client's events (the store's index); NULL: all */
+    const char *type_prefix; /* only types starting with it; NULL or "": all */
+    int64_t since;           /* time >= since; 0: no bound */
+    int64_t before_seq;      /* seq < before_seq (the cursor of older pages); 0: from the last */
+} mdt_audit_recent_filter;
+
+/* The newest events f selects, newest first, at most n of them into *out
+ * (records and strings in a), for the console. Reads the log backwards in
+ * windows of seq, at most max_scan events in all: a page over a sparse
+ * filter may hold fewer than n. *next_before: the before_seq of the next
+ * (older) page; 0 when nothing older is left. */
+mdt_rc mdt_audit_recent(mdt_store *store, const mdt_audit_recent_filter *f, size_t n,
+                        int64_t max_scan, mdt_arena *a, mdt_audit_rec **out, size_t *nout,
+                        int64_t *next_before, mdt_err *err) MDT_WARN_UNUSED;
+
 #endif

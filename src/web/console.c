@@ -15,6 +15,8 @@ static const char nav_tpl[] =
     "<nav class=\"console-nav\" aria-label=\"Console\">\n<ul>\n"
     "<li><a href=\"" MDT_CONSOLE_CLIENTS "\"{{!clients_cur}}>Applications</a></li>\n"
     "<li><a href=\"" MDT_CONSOLE_REQUESTS "\"{{!requests_cur}}>Requests</a></li>\n"
+    "<li><a href=\"" MDT_CONSOLE_REVIEWS "\"{{!reviews_cur}}>Reviews</a></li>\n"
+    "<li><a href=\"" MDT_CONSOLE_AUDIT "\"{{!audit_cur}}>Audit</a></li>\n"
     "</ul>\n"
     "<p class=\"console-user\">Signed in as <strong class=\"console-username\">{{username}}"
     "</strong> <span class=\"console-role role-{{role}}\">{{role}}</span>"
@@ -63,10 +65,16 @@ void mdt_console_refused(mdt_req *req, mdt_resp *resp, const mdt_console_user *u
                          const char *text, const char *what, const char *why)
 {
     bool requests = strncmp(req->path, MDT_CONSOLE_REQUESTS, strlen(MDT_CONSOLE_REQUESTS)) == 0;
+    bool reviews = strncmp(req->path, MDT_CONSOLE_REVIEWS, strlen(MDT_CONSOLE_REVIEWS)) == 0;
 
     mdt_console_message(req, resp, status, "Not done", u,
-                        requests ? MDT_CONSOLE_NAV_REQUESTS : MDT_CONSOLE_NAV_CLIENTS, text,
-                        requests ? MDT_CONSOLE_REQUESTS : MDT_CONSOLE_CLIENTS);
+                        requests  ? MDT_CONSOLE_NAV_REQUESTS
+                        : reviews ? MDT_CONSOLE_NAV_REVIEWS
+                                  : MDT_CONSOLE_NAV_CLIENTS,
+                        text,
+                        requests  ? MDT_CONSOLE_REQUESTS
+                        : reviews ? MDT_CONSOLE_REVIEWS
+                                  : MDT_CONSOLE_CLIENTS);
     mdt_resp_audit(req, resp,
                    &(mdt_audit_event){.type = "console.refused",
                                       .actor = u->username,
@@ -106,6 +114,8 @@ void mdt_console_page(mdt_req *req, mdt_resp *resp, int status, const char *titl
     mdt_kv vars[] = {
         {"clients_cur", nav == MDT_CONSOLE_NAV_CLIENTS ? cur : ""},
         {"requests_cur", nav == MDT_CONSOLE_NAV_REQUESTS ? cur : ""},
+        {"reviews_cur", nav == MDT_CONSOLE_NAV_REVIEWS ? cur : ""},
+        {"audit_cur", nav == MDT_CONSOLE_NAV_AUDIT ? cur : ""},
         {"username", u->username},
         {"role", u->role},
         {"readonly", u->admin ? "" : " <span class=\"muted\">(read-only)</span>"},

@@ -5,7 +5,8 @@
  * signed-in user and their role, the page layout, and small text helpers.
  * Pages are split by file: console_clients.c (the applications),
  * console_client.c (one application, suspend and resume),
- * console_requests.c (pending approval requests).
+ * console_requests.c (pending approval requests), console_reviews.c (review
+ * findings, certify and revoke), console_audit.c (the audit log).
  *
  * Every console form carries the CSRF token of purpose MDT_CONSOLE_CSRF,
  * and every POST checks, in this order: a live session (else the login
@@ -23,15 +24,23 @@
 #include "app/env.h"
 #include "core/mdt.h"
 #include "msg/msg.h"
+#include "store/store.h"
 #include "web/session.h"
 
 #define MDT_CONSOLE_PATH "/console"
 #define MDT_CONSOLE_CLIENTS "/console/clients"
 #define MDT_CONSOLE_REQUESTS "/console/requests"
+#define MDT_CONSOLE_REVIEWS "/console/reviews"
+#define MDT_CONSOLE_AUDIT "/console/audit"
 #define MDT_CONSOLE_CSRF "console" /* the purpose of every console form's CSRF token */
 #define MDT_CONSOLE_ID_MAX 512     /* bytes of an id taken from a path or a form */
 
-typedef enum { MDT_CONSOLE_NAV_CLIENTS, MDT_CONSOLE_NAV_REQUESTS } mdt_console_nav;
+typedef enum {
+    MDT_CONSOLE_NAV_CLIENTS,
+    MDT_CONSOLE_NAV_REQUESTS,
+    MDT_CONSOLE_NAV_REVIEWS,
+    MDT_CONSOLE_NAV_AUDIT
+} mdt_console_nav;
 
 typedef struct {
     mdt_web_session s;
@@ -76,5 +85,18 @@ const char *mdt_console_ago(mdt_req *req, int64_t t);
 /* The path of an application's page: /console/clients/ + client_id
  * percent-encoded. */
 const char *mdt_console_client_path(mdt_req *req, const char *client_id);
+/* A table of audit events (newest first as given): seq, time, type, actor,
+ * client, decision, reason, and the rest of each body as escaped JSON
+ * text; empty (HTML) when n is 0. */
+mdt_rc mdt_console_events_html(mdt_req *req, const mdt_audit_rec *evs, size_t n,
+                               const char *caption, const char *empty, const char **html,
+                               mdt_err *err) MDT_WARN_UNUSED;
+
+/* The review findings (at most a few hundred) about client_id (NULL: every
+ * client) of kind (NULL or "": every kind), as sections; for an admin each
+ * with the certify / revoke form posting to /console/reviews. */
+mdt_rc mdt_console_findings_html(mdt_env *env, mdt_req *req, const mdt_console_user *u,
+                                 const char *client_id, const char *kind, const char **html,
+                                 mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

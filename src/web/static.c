@@ -68,7 +68,12 @@ static const char stylesheet[] =
     ".console-request{margin:1rem 0;padding:1rem;border:1px solid var(--line);border-radius:.5rem}\n"
     ".console-request h2{margin:0 0 .5rem;font-size:1.15rem}\n"
     "button.danger{background:var(--error)}\n"
-    ".pager{display:flex;gap:1rem}\n";
+    ".pager{display:flex;gap:1rem}\n"
+    ".audit-events{font-size:.85rem}\n.audit-events td{overflow-wrap:anywhere}\n"
+    ".audit-events .ev-data{min-width:18rem}\n"
+    ".usage-chart{color:var(--accent);max-width:100%;height:auto}\n"
+    ".finding{margin:1rem 0;padding:1rem;border:1px solid var(--line);border-radius:.5rem}\n"
+    ".finding h3{margin:0 0 .5rem;font-size:1.05rem}\n";
 
 void mdt_handle_stylesheet(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {

@@ -97,6 +97,12 @@ void mdt_handle_console_clients(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_console_client(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_console_client_action(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_console_requests(mdt_env *env, mdt_req *req, mdt_resp *resp);
+/* GET /console/reviews lists the review findings (filter by kind); POST
+ * certifies or revokes one (admins). GET /console/audit reads the audit
+ * log, newest first, with filters and pages. */
+void mdt_handle_console_reviews(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_reviews_decide(mdt_env *env, mdt_req *req, mdt_resp *resp);
+void mdt_handle_console_audit(mdt_env *env, mdt_req *req, mdt_resp *resp);
 void mdt_handle_console_requests_decide(mdt_env *env, mdt_req *req, mdt_resp *resp);
 /* GET /static/mandate.css */
 void mdt_handle_stylesheet(mdt_env *env, mdt_req *req, mdt_resp *resp);

@@ -970,6 +970,78 @@ static void test_writer_checkpoints(void **state)
     mdt_jwk_free(other);
 }
 
+/* mdt_audit_recent: newest first, filters by client (the store's index),
+ * type prefix and since, a seq cursor that pages without repeats, and the
+ * bound on the events a page reads. */
+static void test_recent(void **state)
+{
+    fx *f = *state;
+    mdt_err err = {0};
+    mdt_arena a;
+    mdt_audit_rec *evs;
+    size_t n;
+    int64_t next, seen = 0, want = 0;
+
+    mdt_arena_init(&a, 0);
+    for (int i = 1; i <= 300; i++) {
+        f->tc.t = 1700000000 + i;
+        mdt_audit_event ev = {.type = i % 2 ? "token.issued" : "client.changed",
+                              .client_id = i % 3 ? "b" : "a"};
+        assert_int_equal(mdt_audit_append_now(f->store, &f->clock, &ev, &err), MDT_OK);
+    }
+    /* the newest ten, then the ten before */
+    assert_int_equal(mdt_audit_recent(f->store, &(mdt_audit_recent_filter){0}, 10, 1000, &a, &evs,
+                                      &n, &next, &err),
+                     MDT_OK);
+    assert_int_equal(n, 10);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(evs[i].seq, 300 - (int64_t)i);
+    assert_int_equal(next, 291);
+    assert_int_equal(mdt_audit_recent(f->store, &(mdt_audit_recent_filter){.before_seq = next}, 10,
+                                      1000, &a, &evs, &n, &next, &err),
+                     MDT_OK);
+    assert_int_equal(n, 10);
+    assert_int_equal(evs[0].seq, 290);
+    assert_int_equal(evs[9].seq, 281);
+    assert_non_null(strstr(evs[0].body, "\"client.changed\""));
+    /* since: the events at or after seq 295's time, and nothing older to page to */
+    assert_int_equal(mdt_audit_recent(f->store, &(mdt_audit_recent_filter){.since = 1700000295},
+                                      50, 1000, &a, &evs, &n, &next, &err),
+                     MDT_OK);
+    assert_int_equal(n, 6);
+    assert_int_equal(evs[5].seq, 295);
+    assert_int_equal(next, 0);
+    /* client a's token events, paged by 7: each once, newest first, then the end */
+    for (int i = 1; i <= 300; i++)
+        want += (i % 3 == 0 && i % 2 == 1);
+    mdt_audit_recent_filter fa = {.client_id = "a", .type_prefix = "token."};
+    int64_t last = INT64_MAX;
+    for (int page = 0; page < 100; page++) {
+        assert_int_equal(mdt_audit_recent(f->store, &fa, 7, 1000, &a, &evs, &n, &next, &err),
+                         MDT_OK);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(evs[i].seq < last);
+            last = evs[i].seq;
+            assert_true(evs[i].seq % 3 == 0 && evs[i].seq % 2 == 1);
+            assert_string_equal(evs[i].type, "token.issued");
+            assert_string_equal(evs[i].client_id, "a");
+            seen++;
+        }
+        if (!next)
+            break;
+        fa.before_seq = next;
+    }
+    assert_int_equal(seen, want);
+    assert_int_equal(next, 0);
+    /* bounded: a filter nothing matches reads 100 events and says where to go on */
+    assert_int_equal(mdt_audit_recent(f->store, &(mdt_audit_recent_filter){.type_prefix = "nope"},
+                                      10, 100, &a, &evs, &n, &next, &err),
+                     MDT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(next, 201);
+    mdt_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -978,6 +1050,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_fields_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_body, setup, teardown),
