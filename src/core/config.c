@@ -274,8 +274,9 @@ static const cfg_key keys[] = {
      .desc = "JSON file of approval routing rules (who must approve which requests, and how long "
              "they may wait; see docs/guides/human-in-the-loop-routing.md), read when `serve` "
              "starts and by `mandate request`; a bad rule stops the start. Empty: the defaults "
-             "(registrations: an approver, an admin or the client's owner; CIBA and device "
-             "approvals: also the person asked)."},
+             "(registrations: an approver or an admin, never the owner a registration names; "
+             "access requests: an approver, an admin or the client's owner; CIBA and device "
+             "approvals: the person asked, alone)."},
     {"approvals", "default_ttl", K_DURATION, AT(approvals_default_ttl), .min = 60, .max = NO_MAX,
      .def = "7d",
      .desc = "A request no rule gives an `expires_in` expires (as denied) this long after it was "
