@@ -57,23 +57,19 @@ void mdt_admin__reviews_list(mdt_admin_call *c)
         mdt_admin__page(c, json, "id", keep_finding);
 }
 
-/* "until": an RFC 3339 time or a duration from now ("90d"). */
+/* "until": a date, an RFC 3339 time or a duration from now ("90d"). */
 static bool until_of(mdt_admin_call *c, json_t *body, int64_t *out)
 {
     const char *s = NULL;
-    int64_t d = 0;
 
     *out = 0;
     if (!mdt_admin__str(c, body, "until", &s))
         return false;
-    if (s && mdt_time_parse(s, out) == MDT_OK)
+    if (mdt_review_until_parse(s, c->req->ctx.now, out))
         return true;
-    if (s && mdt_duration_parse(s, &d) == MDT_OK && d > 0) {
-        *out = c->req->ctx.now + d;
-        return true;
-    }
     mdt_admin__fail(c, MDT_ERR_INVALID_REQUEST,
-                    "until must be an RFC 3339 time or a duration such as \"90d\"");
+                    "until must be a date (2027-03-31), an RFC 3339 time or a duration such as "
+                    "\"90d\"");
     return false;
 }
 

@@ -51,20 +51,6 @@ static int review_list(mdt_env *env, const mdt_cli_args *p)
     return rc;
 }
 
-/* --until: an RFC 3339 time or a duration from now. */
-static bool parse_until(const char *s, int64_t now, int64_t *out)
-{
-    int64_t d;
-
-    if (mdt_time_parse(s, out) == MDT_OK)
-        return true;
-    if (mdt_duration_parse(s, &d) == MDT_OK && d > 0) {
-        *out = now + d;
-        return true;
-    }
-    return false;
-}
-
 static int print_outcome(const char *id, bool certify, const char *json)
 {
     json_t *doc = json_loads(json, 0, NULL);
@@ -97,9 +83,9 @@ static int review_decide(mdt_env *env, const mdt_cli_args *p, bool certify)
                                       "[--note TEXT] [--json]");
     mdt_arena_init(&a, 65536);
     mdt_cli_ctx(env, NULL, &ctx, &events, &a);
-    if (certify && (!until_s || !parse_until(until_s, ctx.now, &until))) {
+    if (certify && (!until_s || !mdt_review_until_parse(until_s, ctx.now, &until))) {
         mdt_arena_free(&a);
-        return mdt_cli_fail("--until: give an RFC 3339 time or a duration (e.g. 30d)");
+        return mdt_cli_fail("--until: give a date (2027-03-31), an RFC 3339 time or a duration (e.g. 30d)");
     }
     if (certify)
         rc = mdt_review_certify(env, &ctx, p->pos[0], mdt_cli_value(p, OPT_BY),

@@ -650,6 +650,25 @@ mdt_rc mdt_review_certify(mdt_env *env, mdt_ctx *ctx, const char *id, const char
     return mdt_iga__dump_take(decision_json(f, "certify", note, until, who, NULL), a, json, err);
 }
 
+bool mdt_review_until_parse(const char *s, int64_t now, int64_t *out)
+{
+    char day[32];
+    int64_t d;
+
+    if (!s || !*s)
+        return false;
+    if (strlen(s) == 10 && s[4] == '-' && s[7] == '-' &&
+        snprintf(day, sizeof(day), "%sT00:00:00Z", s) > 0 && mdt_time_parse(day, out) == MDT_OK)
+        return true;
+    if (mdt_time_parse(s, out) == MDT_OK)
+        return true;
+    if (mdt_duration_parse(s, &d) == MDT_OK && d > 0 && d < INT64_MAX / 2) {
+        *out = now + d;
+        return true;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------- remedies */
 
 /* Ends a dynamic entitlement (f->object, "ent_...", granted by an approved

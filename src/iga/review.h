@@ -113,6 +113,12 @@ mdt_rc mdt_review_rules(const mdt_review_facts *f, const mdt_review_policy *p, i
 mdt_rc mdt_review_list_json(mdt_env *env, mdt_ctx *ctx, const char *owner, mdt_arena *a,
                             const char **json, mdt_err *err) MDT_WARN_UNUSED;
 
+/* The end of a certification as people write it: a date ("2027-03-31",
+ * midnight UTC), an RFC 3339 time, or a duration from now ("90d"). false
+ * when s is none of them (or NULL or empty). Whether it is after now and
+ * within [review] max_certify is mdt_review_certify's to say. */
+bool mdt_review_until_parse(const char *s, int64_t now, int64_t *out);
+
 /* Certifies finding id until `until` (after now, at most [review]
  * max_certify from now): it is not listed until then, then reappears if it
  * still holds. by: the person deciding (an admin, or the owner of the

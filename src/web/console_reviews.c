@@ -155,25 +155,6 @@ void mdt_handle_console_reviews(mdt_env *env, mdt_req *req, mdt_resp *resp)
     mdt_console_page(req, resp, 200, "Review findings", &u, MDT_CONSOLE_NAV_REVIEWS, html);
 }
 
-/* "2027-03-31", an RFC 3339 time, or a duration from now. */
-static bool parse_until(mdt_req *req, const char *s, int64_t *out)
-{
-    int64_t d;
-
-    if (!s || !*s)
-        return false;
-    if (strlen(s) == 10 && s[4] == '-' && s[7] == '-' &&
-        mdt_time_parse(mdt_arena_printf(req->arena, "%sT00:00:00Z", s), out) == MDT_OK)
-        return true;
-    if (mdt_time_parse(s, out) == MDT_OK)
-        return true;
-    if (mdt_duration_parse(s, &d) == MDT_OK && d > 0 && d < INT64_MAX / 2) {
-        *out = req->ctx.now + d;
-        return true;
-    }
-    return false;
-}
-
 void mdt_handle_console_reviews_decide(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_console_user u;
@@ -199,7 +180,7 @@ void mdt_handle_console_reviews_decide(mdt_env *env, mdt_req *req, mdt_resp *res
     certify = mdt_str_eq(d, "certify");
     if (!id || !*id || strlen(id) > MDT_FINDING_ID_LEN ||
         (!certify && !mdt_str_eq(d, "revoke")) || (note && strlen(note) > NOTE_MAX) ||
-        (certify && (!note || !parse_until(req, mdt_req_form(req, "until"), &until)))) {
+        (certify && (!note || !mdt_review_until_parse(mdt_req_form(req, "until"), req->ctx.now, &until)))) {
         mdt_console_refused(req, resp, &u, 400,
                             "Choose a finding and Certify or Revoke; to certify, say why in the "
                             "note and give a date until which it is certified (2027-03-31, or "

@@ -184,25 +184,6 @@ static void refused(mdt_req *req, mdt_resp *resp, const mdt_web_session *s, int 
                                                                  mdt_err_text(err))});
 }
 
-/* "2027-03-31", an RFC 3339 time, or a duration from now. */
-static bool parse_until(mdt_req *req, const char *s, int64_t *out)
-{
-    int64_t d;
-
-    if (!s || !*s)
-        return false;
-    if (strlen(s) == 10 && s[4] == '-' && s[7] == '-' &&
-        mdt_time_parse(mdt_arena_printf(req->arena, "%sT00:00:00Z", s), out) == MDT_OK)
-        return true;
-    if (mdt_time_parse(s, out) == MDT_OK)
-        return true;
-    if (mdt_duration_parse(s, &d) == MDT_OK && d > 0 && d < INT64_MAX / 2) {
-        *out = req->ctx.now + d;
-        return true;
-    }
-    return false;
-}
-
 static void outcome(mdt_req *req, mdt_resp *resp, const char *id, bool certify,
                     const char *json)
 {
@@ -243,7 +224,7 @@ static mdt_rc read_form(mdt_req *req, const char **id, bool *certify, const char
     *certify = mdt_str_eq(d, "certify");
     if (*certify && !*note)
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "Say why in the note to certify.");
-    if (*certify && !parse_until(req, mdt_req_form(req, "until"), until))
+    if (*certify && !mdt_review_until_parse(mdt_req_form(req, "until"), req->ctx.now, until))
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST,
                         "Give the date until which it is certified (2027-03-31, or 90d).");
     return MDT_OK;

@@ -58,6 +58,30 @@ static const char *holding(mdt_arena *a, const mdt_review_facts *f, int64_t now)
     return s;
 }
 
+/* The end of a certification as the CLI, the pages and the admin API take
+ * it: a date, an RFC 3339 time, or a duration from now. */
+static void test_until_parse(void **state)
+{
+    const int64_t now = 1796000000;
+    int64_t t = 0;
+    (void)state;
+
+    assert_true(mdt_review_until_parse("2027-03-31", now, &t));
+    assert_int_equal(t, 1806451200); /* 2027-03-31T00:00:00Z */
+    assert_true(mdt_review_until_parse("2027-03-31T12:00:00Z", now, &t));
+    assert_int_equal(t, 1806451200 + 12 * 3600);
+    assert_true(mdt_review_until_parse("90d", now, &t));
+    assert_int_equal(t, now + 90 * 86400);
+    assert_true(mdt_review_until_parse("15m", now, &t));
+    assert_int_equal(t, now + 900);
+    assert_false(mdt_review_until_parse(NULL, now, &t));
+    assert_false(mdt_review_until_parse("", now, &t));
+    assert_false(mdt_review_until_parse("0s", now, &t));
+    assert_false(mdt_review_until_parse("2027-13-45", now, &t));
+    assert_false(mdt_review_until_parse("tomorrow", now, &t));
+    assert_false(mdt_review_until_parse("2027-03-31x", now, &t));
+}
+
 static void test_healthy_client_has_none(void **state)
 {
     mdt_arena a;
@@ -347,6 +371,7 @@ static void test_usage_flush_and_client_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_until_parse),
         cmocka_unit_test(test_healthy_client_has_none),
         cmocka_unit_test(test_ownerless),
         cmocka_unit_test(test_unused_entitlement),
