@@ -9,7 +9,6 @@
  * `WWW-Authenticate: Bearer` (error="invalid_token" when a token was
  * presented), 403 insufficient_scope otherwise. */
 #include <string.h>
-#include <strings.h>
 
 #include "admin/internal.h"
 #include "core/words.h"
@@ -58,18 +57,6 @@ static void forbidden(mdt_req *req, mdt_resp *resp, const char *client_id, const
     mdt_resp_audit(req, resp, &ev);
 }
 
-static const char *bearer(mdt_req *req)
-{
-    const char *h = mdt_req_header(req, "Authorization");
-
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return NULL;
-    h += 7;
-    while (*h == ' ')
-        h++;
-    return *h ? h : NULL;
-}
-
 /* The person a token acts for may administer now. */
 static mdt_rc person_is_admin(mdt_env *env, mdt_req *req, const char *sub, bool *yes, mdt_err *err)
 {
@@ -88,7 +75,7 @@ static mdt_rc person_is_admin(mdt_env *env, mdt_req *req, const char *sub, bool 
 
 bool mdt_admin__authorize(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_admin_caller *out)
 {
-    const char *tok = bearer(req), *scope, *sub;
+    const char *tok = mdt_req_bearer(req), *scope, *sub;
     mdt_token_info ti = {0};
     mdt_err err = {0};
     bool ok = false, admin = false;

@@ -70,6 +70,9 @@ typedef void (*mdt_handler_fn)(mdt_env *env, mdt_req *req, mdt_resp *resp);
 
 /* Case-insensitive header lookup; NULL when absent (or without transport). */
 const char *mdt_req_header(mdt_req *req, const char *name);
+/* The token of an `Authorization: Bearer` header (RFC 6750 §2.1; the scheme
+ * in any case, spaces after it skipped); NULL when there is none. */
+const char *mdt_req_bearer(mdt_req *req);
 /* A query parameter, decoded; NULL when absent (or without transport). */
 const char *mdt_req_query(mdt_req *req, const char *name);
 /* Parses an application/x-www-form-urlencoded body. A parameter given twice,

@@ -6,7 +6,6 @@
  * records its own in the request's context. */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "iga/registration.h"
 #include "oauth/endpoints.h"
@@ -14,19 +13,6 @@
 #include "oauth/trust.h"
 
 #define REGISTER_PREFIX "/register/"
-
-/* The Bearer token of the request; NULL when none. */
-static const char *bearer(mdt_req *req)
-{
-    const char *h = mdt_req_header(req, "Authorization");
-
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return NULL;
-    h += 7;
-    while (*h == ' ')
-        h++;
-    return *h ? h : NULL;
-}
 
 /* reason: NULL for the error's own. */
 static void audit_refusal(mdt_req *req, mdt_resp *resp, const mdt_reg_ctx *reg,
@@ -120,7 +106,7 @@ static bool admitted(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_reg_ctx *re
     mdt_err err = {0};
 
     if (mdt_registration_rate(env, reg, req->now, &limited, &retry, &err) == MDT_OK && !limited &&
-        mdt_registration_authorize(env, bearer(req), req->now, req->arena, reg, &err) == MDT_OK) {
+        mdt_registration_authorize(env, mdt_req_bearer(req), req->now, req->arena, reg, &err) == MDT_OK) {
         only_iat.iat_id = reg->iat_id;
         if (mdt_registration_rate(env, &only_iat, req->now, &limited, &retry, &err) == MDT_OK &&
             !limited)
@@ -180,7 +166,7 @@ static mdt_rc put(mdt_env *env, mdt_req *req, const char *id, const char *rat, m
  * token. */
 void mdt_handle_register_client(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
-    const char *id = req->path + strlen(REGISTER_PREFIX), *doc = NULL, *rat = bearer(req);
+    const char *id = req->path + strlen(REGISTER_PREFIX), *doc = NULL, *rat = mdt_req_bearer(req);
     mdt_reg_ctx reg = {.origin = "dcr", .source = req->peer_ip};
     size_t before = req->ctx.events->n;
     mdt_err err = {0};

@@ -8,7 +8,6 @@
  * it is 401 invalid_token. A cnf this server does not check (any member but
  * x5t#S256) is refused the same way. */
 #include <string.h>
-#include <strings.h>
 
 #include "oauth/binding.h"
 #include "oauth/endpoints.h"
@@ -27,18 +26,6 @@ static void challenge(mdt_resp *resp, int status, const char *error, const char 
     mdt_resp_header(resp, "WWW-Authenticate",
                     status == 403 ? "Bearer error=\"insufficient_scope\", scope=\"openid\""
                                   : "Bearer error=\"invalid_token\"");
-}
-
-static const char *bearer(mdt_req *req)
-{
-    const char *h = mdt_req_header(req, "Authorization");
-
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return NULL;
-    h += 7;
-    while (*h == ' ')
-        h++;
-    return *h ? h : NULL;
 }
 
 static mdt_rc claims(mdt_env *env, mdt_req *req, const char *sub, const char *scope,
@@ -67,7 +54,7 @@ static mdt_rc claims(mdt_env *env, mdt_req *req, const char *sub, const char *sc
 
 void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
-    const char *tok = bearer(req), *scope, *sub;
+    const char *tok = mdt_req_bearer(req), *scope, *sub;
     mdt_token_info ti = {0};
     mdt_err err = {0};
     mdt_rc rc;
