@@ -156,6 +156,21 @@ void mdt_web_continue_page(mdt_resp *resp, const char *title, const char *url, c
     mdt_buf_free(&b);
 }
 
+void mdt_web_decision_refused(mdt_req *req, mdt_resp *resp, const char *event,
+                              const char *username, int status, const char *text, const char *id,
+                              const mdt_err *err)
+{
+    mdt_web_message_page(resp, status, "Cannot decide", text);
+    mdt_resp_audit(req, resp,
+                   &(mdt_audit_event){.type = event,
+                                      .actor = username,
+                                      .subject = username,
+                                      .decision = "deny",
+                                      .reason = mdt_arena_printf(req->arena, "%s%s%s",
+                                                                 id ? id : "", id ? ": " : "",
+                                                                 mdt_err_text(err))});
+}
+
 void mdt_web_message_page(mdt_resp *resp, int status, const char *title, const char *message)
 {
     mdt_kv vars[] = {{"message", message}};

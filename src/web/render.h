@@ -63,6 +63,12 @@ void mdt_web_continue_page(mdt_resp *resp, const char *title, const char *url, c
 
 /* A page with one escaped paragraph of text. */
 void mdt_web_message_page(mdt_resp *resp, int status, const char *title, const char *message);
+/* A refused decision of a signed-in person (username): the "Cannot decide"
+ * page with text, and `event` (e.g. "approval.refused") in the audit log,
+ * its reason the id decided on (NULL: none) and err's text. */
+void mdt_web_decision_refused(mdt_req *req, mdt_resp *resp, const char *event,
+                              const char *username, int status, const char *text, const char *id,
+                              const mdt_err *err);
 /* The page of a fault: err reported once (mdt_resp_fault: logged with the
  * request id, the access log's fault field) and a page with what, the
  * public text; the status is err's (500 for a server fault). */

@@ -173,15 +173,7 @@ void mdt_handle_reviews_page(mdt_env *env, mdt_req *req, mdt_resp *resp)
 static void refused(mdt_req *req, mdt_resp *resp, const mdt_web_session *s, int status,
                     const char *text, const char *id, const mdt_err *err)
 {
-    mdt_web_message_page(resp, status, "Cannot decide", text);
-    mdt_resp_audit(req, resp,
-                   &(mdt_audit_event){.type = "review.refused",
-                                      .actor = s->rec.username,
-                                      .subject = s->rec.username,
-                                      .decision = "deny",
-                                      .reason = mdt_arena_printf(req->arena, "%s%s%s",
-                                                                 id ? id : "", id ? ": " : "",
-                                                                 mdt_err_text(err))});
+    mdt_web_decision_refused(req, resp, "review.refused", s->rec.username, status, text, id, err);
 }
 
 static void outcome(mdt_req *req, mdt_resp *resp, const char *id, bool certify,
