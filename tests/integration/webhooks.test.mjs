@@ -122,6 +122,30 @@ describe('webhook notifications', { timeout: 120_000 }, () => {
     assert.equal(hook.got.filter((g) => g.doc.item.id === req.id).length, 1);
   });
 
+  it('an access request is notified with its justification and duration', async () => {
+    createScope(srv, 'payments:write', { sensitivity: 'approval' });
+    cliJson(srv, ['user', 'create', 'olivia', '--password-stdin'], { input: 'a long enough password\n' });
+    const agent = cliJson(srv, ['client', 'create'], { input: JSON.stringify({
+      client_name: 'Payer', kind: 'agent', owner: 'olivia', grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic', scope: 'read' }) });
+    const r = await fetch(`${srv.url}/access-requests`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json',
+        authorization: `Basic ${Buffer.from(`${agent.client_id}:${agent.client_secret}`).toString('base64')}` },
+      body: JSON.stringify({ scope: 'payments:write', justification: 'month-end run', duration: '2h' }),
+    });
+    assert.equal(r.status, 201, await r.clone().text());
+    const { id } = await r.json();
+    await until(() => hook.got.some((g) => g.doc.item.id === id), 'the notification');
+    const [n] = hook.got.filter((g) => g.doc.item.id === id);
+    assert.equal(n.doc.type, 'request.pending');
+    assert.equal(n.doc.item.type, 'access_request');
+    assert.equal(n.doc.item.client_id, agent.client_id);
+    assert.equal(n.doc.item.scope, 'payments:write');
+    assert.equal(n.doc.item.justification, 'month-end run');
+    assert.equal(n.doc.item.duration, 7200);
+  });
+
   it('a forged or altered notification does not verify', () => {
     const [n] = hook.got;
     assert.throws(() => verify(n.headers, n.body.replace('pending', 'approved')), /signature verifies/);
