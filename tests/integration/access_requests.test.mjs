@@ -351,6 +351,30 @@ describe('access requests', { timeout: 180_000 }, () => {
     assert.deepEqual(ents.map((e) => [e.source, e.scope, e.id]), [['static', 'read', null], ['static', SCOPE, null]]);
   });
 
+  test('delegation: the acting agent needs its own entitlement to an approval scope', async () => {
+    const TE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+    const AT = 'urn:ietf:params:oauth:token-type:access_token';
+    const a = createClient(srv, agentMetadata({ client_name: 'Agent A', scope: `read ${SCOPE}` }));
+    const b = createClient(srv, agentMetadata({ client_name: 'Agent B', grant_types: ['client_credentials', TE] }));
+    const subject = await tokenBasic(srv, a, { scope: `read ${SCOPE}` });
+    assert.equal(subject.status, 200, show(subject));
+    const exchange = () => post(srv, '/token', {
+      grant_type: TE, subject_token: subject.json.access_token, subject_token_type: AT, scope: SCOPE,
+    }, { headers: { authorization: basic(b.client_id, b.client_secret) } });
+    // the subject token holds the scope, the actor does not: refused, and told where to ask
+    assertNeedsAccessRequest(await exchange());
+    const filed = await fileJson(srv, b, { scope: SCOPE, justification: 'acts for agent A' });
+    assert.equal(filed.status, 201, show(filed));
+    assert.equal(cliJson(srv, ['request', 'approve', filed.json.id, '--by', 'olivia']).status, 'approved');
+    const r = await exchange();
+    assert.equal(r.status, 200, show(r));
+    const claims = jwtParts(r.json.access_token).payload;
+    assert.equal(claims.sub, a.client_id);
+    assert.equal(claims.act.sub, b.client_id);
+    assert.equal(claims.scope, SCOPE);
+    assert.equal(claims.app.approval, filed.json.id, 'the approval behind the actor\'s entitlement');
+  });
+
   test('the authorization code flow: the redirect error names /access-requests', async () => {
     const redirect = 'http://127.0.0.1:9/cb';
     const c = createClient(srv, {
