@@ -56,8 +56,8 @@ void mdt_admin__scopes_create(mdt_admin_call *c)
 {
     static const char *const members[] = {"name", "description", "sensitivity", "resources", NULL};
     const char *name = NULL, *desc = NULL, *sens = NULL, **res = NULL;
-    json_t *body = NULL, *doc = NULL, *arr = NULL;
-    char *text = NULL;
+    const char *json = NULL;
+    json_t *body = NULL;
     bool given = false;
     mdt_err err = {0};
 
@@ -74,20 +74,11 @@ void mdt_admin__scopes_create(mdt_admin_call *c)
         mdt_admin__error(c, &err);
         goto out;
     }
-    arr = json_array();
-    for (size_t i = 0; arr && res && res[i]; i++)
-        json_array_append_new(arr, json_string(res[i]));
-    if (!arr || !(doc = json_pack("{s:s, s:s, s:s, s:O}", "name", name, "description",
-                                  desc ? desc : "", "sensitivity", sens ? sens : "none",
-                                  "resources", arr)) ||
-        !(text = json_dumps(doc, JSON_COMPACT)))
-        mdt_admin__fail(c, MDT_ERR_NOMEM, "out of memory");
+    if (mdt_scope_doc_json(name, desc, sens, res, c->req->arena, &json, &err) != MDT_OK)
+        mdt_admin__error(c, &err);
     else
-        mdt_admin__json(c, 201, text);
+        mdt_admin__json(c, 201, json);
 out:
-    free(text);
-    json_decref(arr);
-    json_decref(doc);
     json_decref(body);
 }
 

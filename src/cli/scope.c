@@ -23,7 +23,7 @@ static int scope_create(mdt_env *env, const mdt_cli_args *p)
     mdt_arena a;
     mdt_ctx ctx;
     mdt_ctx_events events;
-    mdt_buf out;
+    const char *json = NULL;
     int rc = 0;
 
     if (p->npos != 1)
@@ -34,27 +34,19 @@ static int scope_create(mdt_env *env, const mdt_cli_args *p)
     mdt_cli_ctx(env, NULL, &ctx, &events, &a);
     rc = mdt_cli_commit(env, &ctx, mdt_scope_create(env, &ctx, p->pos[0], desc, sens, res, &err),
                         &err);
-    mdt_arena_free(&a);
-    if (rc != MDT_OK)
+    if (rc == MDT_OK && mdt_cli_has(p, OPT_JSON))
+        rc = mdt_scope_doc_json(p->pos[0], desc, sens, res, &a, &json, &err);
+    if (rc != MDT_OK) {
+        mdt_arena_free(&a);
         return mdt_cli_fail_err(NULL, &err);
+    }
     if (!mdt_cli_has(p, OPT_JSON)) {
+        mdt_arena_free(&a);
         printf("scope %s created\n", p->pos[0]);
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    mdt_buf_init(&out, 0);
-    if (mdt_buf_adds(&out, "{\"name\":") || mdt_buf_add_json_str(&out, p->pos[0]) ||
-        mdt_buf_adds(&out, ",\"description\":") || mdt_buf_add_json_str(&out, desc ? desc : "") ||
-        mdt_buf_adds(&out, ",\"sensitivity\":") ||
-        mdt_buf_add_json_str(&out, sens ? sens : "none") || mdt_buf_adds(&out, ",\"resources\":["))
-        rc = 1;
-    for (size_t i = 0; rc == 0 && res[i]; i++)
-        if ((i && mdt_buf_adds(&out, ",")) || mdt_buf_add_json_str(&out, res[i]))
-            rc = 1;
-    if (rc == 0 && mdt_buf_adds(&out, "]}") == MDT_OK)
-        rc = mdt_cli_print_json(out.data);
-    else
-        rc = mdt_cli_fail("out of memory");
-    mdt_buf_free(&out);
+    rc = mdt_cli_print_json(json);
+    mdt_arena_free(&a);
     return rc;
 }
 

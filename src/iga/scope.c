@@ -181,6 +181,16 @@ static json_t *scope_json(const mdt_scope_rec *sc)
     return o;
 }
 
+mdt_rc mdt_scope_doc_json(const char *name, const char *description, const char *sensitivity,
+                          const char *const *resources, mdt_arena *a, const char **json,
+                          mdt_err *err)
+{
+    mdt_scope_rec sc = {.name = name, .description = description, .sensitivity = sensitivity,
+                        .resources = resources};
+
+    return mdt_iga__dump_take(scope_json(&sc), a, json, err);
+}
+
 mdt_rc mdt_scope_list_json(mdt_env *env, mdt_arena *a, const char **json, mdt_err *err)
 {
     mdt_scope_rec *list = NULL;

@@ -46,6 +46,12 @@ mdt_rc mdt_scope_create(mdt_env *env, mdt_ctx *ctx, const char *name, const char
  * before get them too. */
 mdt_rc mdt_scope_ensure_standard(mdt_env *env, mdt_ctx *ctx, int *added,
                                  mdt_err *err) MDT_WARN_UNUSED;
+/* The document of one scope, {name, description, sensitivity, resources},
+ * as mdt_scope_create took it (the same NULL defaults): what `scope create
+ * --json` and the admin API answer. *json lives in a. */
+mdt_rc mdt_scope_doc_json(const char *name, const char *description, const char *sensitivity,
+                          const char *const *resources, mdt_arena *a, const char **json,
+                          mdt_err *err) MDT_WARN_UNUSED;
 /* JSON array of {name, description, sensitivity, resources}, ordered as the
  * store lists them; *json lives in a. */
 mdt_rc mdt_scope_list_json(mdt_env *env, mdt_arena *a, const char **json,
