@@ -21,6 +21,8 @@ typedef struct mdt_fetcher mdt_fetcher;
 typedef struct mdt_routing mdt_routing;
 typedef struct mdt_webhooks mdt_webhooks;
 typedef struct mdt_usage mdt_usage;
+typedef struct mdt_policy_engine mdt_policy_engine;
+typedef struct mdt_pdp mdt_pdp;
 
 typedef struct mdt_env {
     mdt_config cfg;
@@ -41,6 +43,8 @@ typedef struct mdt_env {
     mdt_routing *routing; /* [approvals] routing (iga/routing.h); NULL: the defaults */
     mdt_webhooks *webhooks; /* [webhooks] endpoints (iga/webhooks.h); NULL: none. Set by serve */
     mdt_usage *usage;     /* usage counted in memory (iga/usage.h); NULL: not counted. Set by serve */
+    mdt_policy_engine *policy; /* the embedded PDP (policy/engine.h); NULL: not loaded */
+    mdt_pdp *pdp;  /* the configured PDP for token issuance (policy/pdp.h); NULL: off */
 } mdt_env;
 
 typedef enum {

@@ -1,0 +1,31 @@
+/* The embedded PDP (SPEC §3.8): the server's Cedar policies (kept in the
+ * store, so that every node decides alike) over entities from Mandate's own
+ * data — clients, users, scopes, resources — and the entity JSON files of
+ * [policy] entities. */
+#ifndef MDT_POLICY_ENGINE_H
+#define MDT_POLICY_ENGINE_H
+
+#include "policy/cedar/cedar.h"
+#include "policy/pdp.h"
+
+typedef struct mdt_policy_engine mdt_policy_engine;
+
+/* Loads the policies from the store and the entity files; a change of the
+ * stored policies on any node is picked up within a second. */
+mdt_rc mdt_policy_engine_start(mdt_env *env, mdt_policy_engine **out, mdt_err *err) MDT_WARN_UNUSED;
+void mdt_policy_engine_free(mdt_policy_engine *e); /* NULL-safe */
+
+/* Decides q with the server's policies and entities (env->policy): the
+ * principal is q's subject as the entity subject_type::"subject_id" (for
+ * Mandate's types, Mandate's entity with its attributes; subject_props, when
+ * set, become its attributes), the action Action::"action", the resource
+ * likewise, the context q's context. */
+mdt_rc mdt_policy_eval(mdt_env *env, mdt_arena *a, const mdt_pdp_query *q, mdt_pdp_answer *out,
+                       mdt_err *err) MDT_WARN_UNUSED;
+/* The same with a given policy set and entity stores (policy eval
+ * --policies FILE --entities FILE). */
+mdt_rc mdt_policy_eval_with(const mdt_cedar_set *s, const mdt_cedar_entities *const *stores,
+                            size_t nstores, mdt_arena *a, const mdt_pdp_query *q,
+                            mdt_pdp_answer *out, mdt_err *err) MDT_WARN_UNUSED;
+
+#endif
