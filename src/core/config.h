@@ -135,6 +135,11 @@ typedef struct {
     int64_t audit_max_batch;      /* events per group commit */
     int64_t audit_checkpoint_events;   /* a signed checkpoint after this many events */
     int64_t audit_checkpoint_interval; /* or after this many seconds with new events */
+    /* [pdp] at token issuance (oauth/scope_policy.c), [policy] builtin */
+    char *pdp_on_deny;                 /* refuse | drop */
+    bool pdp_log_only;                 /* decide and audit, refuse nothing */
+    int64_t pdp_risk_memory;           /* how long a client's IP or credential is remembered */
+    char *policy_builtin;              /* comma-separated shipped policies (policy/builtin.h) */
     /* [log] */
     char *log_level;         /* debug | info | warn | error */
     bool access_log;
