@@ -26,6 +26,7 @@ static const struct {
     {"iat", MDT_ENV_STORE, mdt_cli_iat},
     {"request", MDT_ENV_STORE, mdt_cli_request},
     {"review", MDT_ENV_STORE, mdt_cli_review},
+    {"policy", 0, mdt_cli_policy}, /* opens the store itself: validate needs none */
     {"keys", MDT_ENV_STORE, mdt_cli_keys},
     {"audit", MDT_ENV_STORE, mdt_cli_audit},
     {"db", MDT_ENV_STORE, mdt_cli_db},

@@ -103,6 +103,15 @@ void mdt_admin__entitlements_list(mdt_admin_call *c);
 void mdt_admin__entitlement_revoke(mdt_admin_call *c);
 void mdt_admin__usage(mdt_admin_call *c);
 
+/* policies.c: the policies of the embedded PDP */
+void mdt_admin__policies_list(mdt_admin_call *c);
+void mdt_admin__policies_create(mdt_admin_call *c);
+void mdt_admin__policies_validate(mdt_admin_call *c);
+void mdt_admin__policies_evaluate(mdt_admin_call *c);
+void mdt_admin__policy_get(mdt_admin_call *c);
+void mdt_admin__policy_put(mdt_admin_call *c);
+void mdt_admin__policy_delete(mdt_admin_call *c);
+
 /* operations.c: approval requests, signing keys, the audit log, the document */
 void mdt_admin__requests_list(mdt_admin_call *c);
 void mdt_admin__request_approve(mdt_admin_call *c);

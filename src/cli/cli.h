@@ -40,6 +40,7 @@ int mdt_cli_scope(mdt_env *env, int argc, char **argv);
 int mdt_cli_iat(mdt_env *env, int argc, char **argv);
 int mdt_cli_request(mdt_env *env, int argc, char **argv);
 int mdt_cli_review(mdt_env *env, int argc, char **argv);
+int mdt_cli_policy(mdt_env *env, int argc, char **argv);
 
 /* Help (src/cli/help.c, one table for both): mdt_cli_usage lists every
  * command's usage line on out and returns 0 for stdout, 1 otherwise;

@@ -149,6 +149,44 @@ static const help_row rows[] = {
      "  --note TEXT          recorded with the decision\n" JSON_OPT,
      "mandate review revoke fnd_... --by ann"},
 
+    {"policy", "", "COMMAND ...",
+     "Manages and tests the Cedar policies of the embedded policy decision point (kept in the "
+     "database: every node decides alike and picks up a change within a second).", NULL, NULL},
+    {"policy", "add", "ID [--file FILE] [--description TEXT] [--replace] [--json]",
+     "Stores a text of Cedar policies (standard input without --file) under ID "
+     "([A-Za-z0-9._:-], at most 128). Its policies are named ID (one policy), ID.0, ID.1, ... "
+     "(several), or by their @id annotation. Refused when it does not parse (the error names "
+     "line and column) or when a policy id would be used twice.",
+     "  --file FILE          read the text from FILE\n"
+     "  --description TEXT   what the policies are for\n"
+     "  --replace            replace the text stored under ID\n" JSON_OPT,
+     "echo 'forbid(principal, action, resource) when { principal.risk_tier == \"high\" };' | "
+     "mandate policy add no-high-tier"},
+    {"policy", "list", "[--json]",
+     "Lists the stored policy texts: id, description, times, SHA-256 of the text and the ids of "
+     "its policies.",
+     JSON_OPT, "mandate policy list"},
+    {"policy", "show", "ID [--json]", "Shows a stored policy text.", JSON_OPT,
+     "mandate policy show no-high-tier"},
+    {"policy", "remove", "ID [--json]", "Removes a stored policy text.", JSON_OPT,
+     "mandate policy remove no-high-tier"},
+    {"policy", "validate", "[--file FILE] [--json]",
+     "Parses a policy text (standard input without --file) and prints the ids of its policies, "
+     "or the error with its line and column (exit status 1). Stores nothing and needs no "
+     "database.",
+     "  --file FILE          read the text from FILE\n" JSON_OPT,
+     "mandate policy validate --file my-policies.cedar"},
+    {"policy", "eval", "[--policies FILE] [--entities FILE] --json",
+     "Decides one AuthZEN evaluation request read on standard input and prints the AuthZEN "
+     "response {\"decision\", \"context\": {\"reasons\", \"errors\"}}. Without --policies, the "
+     "server's policies; without --entities, the server's data (clients, users, scopes, "
+     "resources and the files of [policy] entities).",
+     "  --policies FILE      decide with the Cedar policies of FILE instead\n"
+     "  --entities FILE      decide over the Cedar entity JSON of FILE instead\n" JSON_OPT,
+     "echo '{\"subject\":{\"type\":\"Client\",\"id\":\"bot\"},\"action\":{\"name\":"
+     "\"token.issue\"},\"resource\":{\"type\":\"Scope\",\"id\":\"read\"}}' | "
+     "mandate policy eval --json"},
+
     {"keys", "", "COMMAND ...", "Signing keys.", NULL, NULL},
     {"keys", "list", "[--json]", "Lists the signing keys and their schedule.", JSON_OPT,
      "mandate keys list"},

@@ -24,6 +24,7 @@
 #include "oauth/cimd.h"
 #include "oauth/jwks_cache.h"
 #include "oauth/trust.h"
+#include "policy/engine.h"
 #include "store/store.h"
 #include "users/users.h"
 
@@ -202,6 +203,8 @@ static mdt_rc start_assertions(mdt_env *env, mdt_err *err)
  * update the caches), then the caches go. */
 static void stop_assertions(mdt_env *env)
 {
+    mdt_policy_engine_free(env->policy); /* its reload thread reads env->resources */
+    env->policy = NULL;
     mdt_fetcher_free(env->fetcher);
     env->fetcher = NULL;
     mdt_cimd_cache_free(env->cimd);
@@ -249,6 +252,10 @@ int mdt_cli_serve(mdt_env *env, int argc, char **argv)
     if (start_assertions(env, &err) != MDT_OK) {
         stop_assertions(env);
         return mdt_cli_fail_err("configuration files", &err);
+    }
+    if (mdt_policy_engine_start(env, &env->policy, &err) != MDT_OK) {
+        stop_assertions(env);
+        return mdt_cli_fail_err("policies", &err);
     }
     if (mdt_background_start(env, &bg, &err) != MDT_OK) {
         stop_assertions(env);

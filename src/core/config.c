@@ -274,6 +274,12 @@ static const cfg_key keys[] = {
      .desc = "JSON file of the resources protected through `/forward-auth`: `[{\"resource\", "
              "\"resource_name\", \"match\", \"scopes\"}]` (see docs/api.md), read when `serve` "
              "starts. Any client may ask for them in flows where a person consents; empty: none."},
+    {"policy", "entities", K_LIST, AT(policy_entities), .type = "list of paths", .def = "",
+     .desc = "Entity files of the embedded PDP, separated by commas: Cedar entity JSON "
+             "(`[{\"uid\", \"attrs\", \"parents\"}]`) beside Mandate's own clients, users, "
+             "scopes and resources (see docs/policies.md), read when `serve` starts and by "
+             "`mandate policy eval`; a file that cannot be read or parsed stops the start, named. "
+             "Empty: none."},
     {"registration", "cimd_fetches_per_source", K_INT, AT(cimd_fetches_per_source), .min = 1,
      .max = 1000000, .def = "30",
      .desc = "Document fetches that one source address may cause per minute (requests that "

@@ -98,6 +98,8 @@ typedef struct {
     int64_t access_requests_max_duration;     /* longest entitlement asked or approved */
     int64_t access_requests_default_duration; /* when the request names none */
     int64_t access_requests_max_pending;      /* pending access requests per client */
+    /* [policy] */
+    char *policy_entities;             /* comma-separated entity JSON files; "" none */
     /* [webhooks] */
     char *webhooks_endpoints;          /* JSON file of webhook endpoints; "" none */
     int64_t webhooks_connect_timeout;  /* seconds to connect */

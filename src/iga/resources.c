@@ -172,3 +172,10 @@ const char *mdt_resources_uri(const mdt_resources *r, size_t i)
 {
     return r && i < r->n ? r->uris[i] : NULL;
 }
+
+const char *mdt_resources_name(const mdt_resources *r, size_t i)
+{
+    if (!r || i >= r->n)
+        return NULL;
+    return json_string_value(json_object_get(json_array_get(r->doc, i), "resource_name"));
+}

@@ -36,5 +36,7 @@ bool mdt_resources_has(const mdt_resources *r, const char *uri);
 size_t mdt_resources_count(const mdt_resources *r);
 /* The i-th resource URI, borrowed. */
 const char *mdt_resources_uri(const mdt_resources *r, size_t i);
+/* The i-th entry's resource_name, borrowed; NULL when it has none. */
+const char *mdt_resources_name(const mdt_resources *r, size_t i);
 
 #endif

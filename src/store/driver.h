@@ -63,6 +63,8 @@ enum mdt_q {
     Q_USAGE_SCOPE_UPSERT, Q_USAGE_DAY_UPSERT, Q_USAGE_SCOPE_LIST, Q_USAGE_DAY_LIST,
     Q_PURGE_USAGE, Q_RT_LIVE_COUNT, Q_RT_CLIENT_JTIS, Q_RT_REVOKE_CLIENT,
     Q_REVIEW_INSERT, Q_REVIEW_LIST,
+    Q_POLICY_INSERT, Q_POLICY_UPDATE, Q_POLICY_GET, Q_POLICY_LIST, Q_POLICY_DELETE,
+    Q_POLICIES_BUMP, Q_POLICIES_VERSION,
     /* the engine's catalogue, for `db copy` (each driver's table): the
        tables (name), and a table's columns (?1: name; rows: name, type) */
     Q_CATALOG_TABLES, Q_CATALOG_COLUMNS,

@@ -425,6 +425,20 @@ static const char m20_usage_reviews[] =
     " decided_at BIGINT NOT NULL);\n"
     "CREATE INDEX review_decisions_finding ON review_decisions(finding_id, decided_at);\n";
 
+/* The embedded PDP's Cedar policies (policy/policies.h), one text per id
+ * (a text may hold several policies), and the counter that moves in the
+ * same transaction as every change of them, so that each node sees a
+ * change with one cheap read. */
+static const char m21_policies[] =
+    "CREATE TABLE policies ("
+    " id TEXT PRIMARY KEY,"
+    " text TEXT NOT NULL,"
+    " description TEXT,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " created_by TEXT NOT NULL);\n"
+    "INSERT INTO store_counters (name, value) VALUES ('policies', 0);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -446,6 +460,7 @@ const mdt_migration mdt_store__migrations[] = {
     {18, "audit events found by client", m18_audit_client},
     {19, "dynamic entitlements, access request justification and duration", m19_entitlements},
     {20, "client usage and access review decisions", m20_usage_reviews},
+    {21, "policies of the embedded PDP", m21_policies},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 
@@ -460,7 +475,7 @@ const mdt_store_table mdt_store__tables[] = {
     {"used_jtis", false},
     {"signing_keys", false},
     {"users", false},
-    {"store_counters", true},     /* m3 inserts ('clients', 0) */
+    {"store_counters", true},     /* m3 inserts ('clients', 0), m21 ('policies', 0) */
     {"initial_access_tokens", false},
     {"approval_requests", false},
     {"approval_votes", false},     /* -> approval_requests */
@@ -478,6 +493,7 @@ const mdt_store_table mdt_store__tables[] = {
     {"usage_scopes", false},
     {"usage_daily", false},
     {"review_decisions", false},
+    {"policies", false},
     {"audit_events", false},
     {"audit_checkpoints", false},
 };

@@ -25,6 +25,7 @@
 
 #define CLIENT_COLS "client_id,status,metadata,created_at,updated_at,expires_at,tokens_valid_after"
 #define CRED_COLS "id,client_id,type,hash,created_at,expires_at,last_used_at,name"
+#define POLICY_COLS "id,text,description,created_at,updated_at,created_by"
 #define SCOPE_COLS "name,description,sensitivity,created_at"
 #define TOKEN_COLS "hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at"
 #define KEY_COLS "kid,alg,sealed,created_at,activate_at,retire_at,expire_at"
@@ -299,6 +300,13 @@ static const char *const q_sql[Q_COUNT] = {
                         "note,until_at,decided_by,decided_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
     [Q_REVIEW_LIST] = "SELECT id,finding_id,kind,client_id,decision,note,until_at,decided_by,"
                       "decided_at FROM review_decisions ORDER BY decided_at,id",
+    [Q_POLICY_INSERT] = "INSERT INTO policies (" POLICY_COLS ") VALUES (?1,?2,?3,?4,?5,?6)",
+    [Q_POLICY_UPDATE] = "UPDATE policies SET text=?2,description=?3,updated_at=?4 WHERE id=?1",
+    [Q_POLICY_GET] = "SELECT " POLICY_COLS " FROM policies WHERE id=?1",
+    [Q_POLICY_LIST] = "SELECT " POLICY_COLS " FROM policies ORDER BY id",
+    [Q_POLICY_DELETE] = "DELETE FROM policies WHERE id=?1",
+    [Q_POLICIES_BUMP] = "UPDATE store_counters SET value=value+1 WHERE name='policies'",
+    [Q_POLICIES_VERSION] = "SELECT value FROM store_counters WHERE name='policies'",
     [Q_MIGRATIONS_CREATE] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
                             "version INTEGER PRIMARY KEY, name TEXT NOT NULL)",
     /* Q_MIGRATIONS_EXISTS: the engine's catalogue, in each driver's table */
@@ -3097,6 +3105,88 @@ static mdt_rc op_review_list(mdt_store *s, mdt_arena *a, mdt_review_decision_rec
                     "review_list", err);
 }
 
+/* ---------------------------------------------------------------- policies */
+
+/* Runs a policy write and moves the policies counter, in one transaction. */
+static mdt_rc policy_write(mdt_store *s, enum mdt_q q, const mdt_policy_rec *v, const char *what,
+                           const char *notfound, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = conn_get(S(s), &c, err);
+    int b;
+
+    if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
+        return rc;
+    if ((rc = stmt(c, q, &st, err)) != MDT_OK)
+        return tx_end(c, rc, err);
+    if (q == Q_POLICY_INSERT)
+        b = bind_text(st, 1, v->id) | bind_text(st, 2, v->text) |
+            (v->description ? bind_text(st, 3, v->description) : bind_null(st, 3)) |
+            bind_int(st, 4, v->created_at) | bind_int(st, 5, v->updated_at) |
+            bind_text(st, 6, v->created_by);
+    else if (q == Q_POLICY_UPDATE)
+        b = bind_text(st, 1, v->id) | bind_text(st, 2, v->text) |
+            (v->description ? bind_text(st, 3, v->description) : bind_null(st, 3)) |
+            bind_int(st, 4, v->updated_at);
+    else
+        b = bind_text(st, 1, v->id);
+    rc = notfound ? run_changed(c, st, b, what, notfound, err) : run(c, st, b, what, err);
+    if (rc == MDT_OK)
+        rc = run_q(c, Q_POLICIES_BUMP, err);
+    return tx_end(c, rc, err);
+}
+
+static mdt_rc op_policy_insert(mdt_store *s, const mdt_policy_rec *v, mdt_err *err)
+{
+    return policy_write(s, Q_POLICY_INSERT, v, "policy_insert", NULL, err);
+}
+
+static mdt_rc op_policy_update(mdt_store *s, const mdt_policy_rec *v, mdt_err *err)
+{
+    return policy_write(s, Q_POLICY_UPDATE, v, "policy_update", "policy not found", err);
+}
+
+static mdt_rc op_policy_delete(mdt_store *s, const char *id, mdt_err *err)
+{
+    mdt_policy_rec v = {.id = id};
+
+    return policy_write(s, Q_POLICY_DELETE, &v, "policy_delete", "policy not found", err);
+}
+
+static mdt_rc row_policy(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
+{
+    mdt_policy_rec *v = dst;
+    rd r = {a, false};
+
+    v->id = rd_text(&r, st, 0);
+    v->text = rd_text(&r, st, 1);
+    v->description = rd_text(&r, st, 2);
+    v->created_at = col_int(st, 3);
+    v->updated_at = col_int(st, 4);
+    v->created_by = rd_text(&r, st, 5);
+    return rd_end(&r, err);
+}
+
+static mdt_rc op_policy_get(mdt_store *s, const char *id, mdt_arena *a, mdt_policy_rec *out,
+                            mdt_err *err)
+{
+    return get_by_text(s, Q_POLICY_GET, id, row_policy, a, out, "policy_get", "policy not found",
+                       err);
+}
+
+static mdt_rc op_policy_list(mdt_store *s, mdt_arena *a, mdt_policy_rec **out, size_t *n,
+                             mdt_err *err)
+{
+    return list_all(s, Q_POLICY_LIST, row_policy, a, sizeof(**out), (void **)out, n,
+                    "policy_list", err);
+}
+
+static mdt_rc op_policies_version(mdt_store *s, int64_t *out, mdt_err *err)
+{
+    return one_int(s, Q_POLICIES_VERSION, out, err);
+}
+
 static const mdt_store_ops sql_ops = {
     .name = "sql",
     .close = sql_close,
@@ -3199,6 +3289,12 @@ static const mdt_store_ops sql_ops = {
     .refresh_revoke_client = op_refresh_revoke_client,
     .review_insert = op_review_insert,
     .review_list = op_review_list,
+    .policy_insert = op_policy_insert,
+    .policy_update = op_policy_update,
+    .policy_delete = op_policy_delete,
+    .policy_get = op_policy_get,
+    .policy_list = op_policy_list,
+    .policies_version = op_policies_version,
     .audit_append = op_audit_append,
     .audit_each = op_audit_each,
     .audit_each_client = op_audit_each_client,

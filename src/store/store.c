@@ -868,3 +868,50 @@ mdt_rc mdt_store_review_list(mdt_store *s, mdt_arena *a, mdt_review_decision_rec
     *n = 0;
     return s->ops->review_list(s, a, out, n, err);
 }
+
+/* --- policies --- */
+
+static bool policy_complete(const mdt_policy_rec *p)
+{
+    return p->id && p->text && p->created_by;
+}
+
+mdt_rc mdt_store_policy_insert(mdt_store *s, const mdt_policy_rec *p, mdt_err *err)
+{
+    if (!policy_complete(p))
+        return mdt_fail(err, MDT_ERR_INTERNAL, "policy incomplete");
+    return s->ops->policy_insert(s, p, err);
+}
+
+mdt_rc mdt_store_policy_update(mdt_store *s, const mdt_policy_rec *p, mdt_err *err)
+{
+    if (!p->id || !p->text)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "policy incomplete");
+    return s->ops->policy_update(s, p, err);
+}
+
+mdt_rc mdt_store_policy_delete(mdt_store *s, const char *id, mdt_err *err)
+{
+    return s->ops->policy_delete(s, id, err);
+}
+
+mdt_rc mdt_store_policy_get(mdt_store *s, const char *id, mdt_arena *a, mdt_policy_rec *out,
+                            mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->policy_get(s, id, a, out, err);
+}
+
+mdt_rc mdt_store_policy_list(mdt_store *s, mdt_arena *a, mdt_policy_rec **out, size_t *n,
+                             mdt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->policy_list(s, a, out, n, err);
+}
+
+mdt_rc mdt_store_policies_version(mdt_store *s, int64_t *out, mdt_err *err)
+{
+    *out = 0;
+    return s->ops->policies_version(s, out, err);
+}

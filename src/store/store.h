@@ -334,6 +334,16 @@ typedef struct {
     int64_t decided_at;
 } mdt_review_decision_rec;
 
+/* A text of Cedar policies of the embedded PDP (policy/policies.h). */
+typedef struct {
+    const char *id;          /* [A-Za-z0-9._:-]{1,128} */
+    const char *text;        /* Cedar policy text: one policy or several */
+    const char *description; /* NULL when none */
+    int64_t created_at;
+    int64_t updated_at;
+    const char *created_by;  /* the actor who added it */
+} mdt_policy_rec;
+
 /* An audit event. The store assigns seq and asks the caller for the hash
  * inside the same transaction, so that the chain is serialised across
  * threads, processes and nodes. */
@@ -790,6 +800,24 @@ mdt_rc mdt_store_review_insert(mdt_store *s, const mdt_review_decision_rec *d,
 /* Every decision, ordered by decided_at, then id. */
 mdt_rc mdt_store_review_list(mdt_store *s, mdt_arena *a, mdt_review_decision_rec **out,
                              size_t *n, mdt_err *err) MDT_WARN_UNUSED;
+
+/* --- policies of the embedded PDP (policy/policies.h) ---
+ * Every change moves the policies counter in the same transaction, so that
+ * a node knows with one read whether its compiled set is current. */
+/* MDT_ERR_CONFLICT when the id exists. */
+mdt_rc mdt_store_policy_insert(mdt_store *s, const mdt_policy_rec *p, mdt_err *err) MDT_WARN_UNUSED;
+/* Replaces text, description and updated_at (created_at, created_by kept).
+ * MDT_ERR_NOT_FOUND when there is no such id. */
+mdt_rc mdt_store_policy_update(mdt_store *s, const mdt_policy_rec *p, mdt_err *err) MDT_WARN_UNUSED;
+/* MDT_ERR_NOT_FOUND when there is no such id. */
+mdt_rc mdt_store_policy_delete(mdt_store *s, const char *id, mdt_err *err) MDT_WARN_UNUSED;
+mdt_rc mdt_store_policy_get(mdt_store *s, const char *id, mdt_arena *a, mdt_policy_rec *out,
+                            mdt_err *err) MDT_WARN_UNUSED;
+/* Every policy text, ordered by id. */
+mdt_rc mdt_store_policy_list(mdt_store *s, mdt_arena *a, mdt_policy_rec **out, size_t *n,
+                             mdt_err *err) MDT_WARN_UNUSED;
+/* The policies counter (moves with every insert, update and delete). */
+mdt_rc mdt_store_policies_version(mdt_store *s, int64_t *out, mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- audit --- */
 /* Appends events in one transaction: for each, sets seq (last + 1),

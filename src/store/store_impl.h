@@ -183,6 +183,14 @@ typedef struct mdt_store_ops {
     mdt_rc (*review_insert)(mdt_store *s, const mdt_review_decision_rec *d, mdt_err *err);
     mdt_rc (*review_list)(mdt_store *s, mdt_arena *a, mdt_review_decision_rec **out, size_t *n,
                           mdt_err *err);
+    mdt_rc (*policy_insert)(mdt_store *s, const mdt_policy_rec *p, mdt_err *err);
+    mdt_rc (*policy_update)(mdt_store *s, const mdt_policy_rec *p, mdt_err *err);
+    mdt_rc (*policy_delete)(mdt_store *s, const char *id, mdt_err *err);
+    mdt_rc (*policy_get)(mdt_store *s, const char *id, mdt_arena *a, mdt_policy_rec *out,
+                         mdt_err *err);
+    mdt_rc (*policy_list)(mdt_store *s, mdt_arena *a, mdt_policy_rec **out, size_t *n,
+                          mdt_err *err);
+    mdt_rc (*policies_version)(mdt_store *s, int64_t *out, mdt_err *err);
 
     mdt_rc (*audit_append)(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                            mdt_err *err);

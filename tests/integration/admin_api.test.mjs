@@ -208,6 +208,23 @@ describe('admin API', { timeout: 240_000 }, () => {
     const adminScope = r.json.items.find((s) => s.name === 'mandate:admin');
     assert.equal(adminScope.sensitivity, 'approval');
 
+    // policies of the embedded PDP (admin_policies.test.mjs tests them in depth)
+    r = await ok('POST', '/admin/v1/policies', { body: { id: 'invoices', description: 'Invoices',
+      text: 'permit(principal, action == Action::"read", resource == Scope::"invoices:read");' } }, 201);
+    assert.deepEqual(r.json.policies, ['invoices']);
+    r = await ok('PUT', '/admin/v1/policies/invoices', { body: {
+      text: 'permit(principal, action == Action::"read", resource) when { resource.sensitivity == "consent" };' } });
+    r = await ok('GET', '/admin/v1/policies/invoices');
+    assert.match(r.json.text, /consent/);
+    r = await ok('GET', '/admin/v1/policies');
+    assert.deepEqual(r.json.items.map((p) => p.id), ['invoices']);
+    r = await ok('POST', '/admin/v1/policies/validate', { body: { text: 'forbid(principal, action, resource);' } });
+    assert.deepEqual(r.json, { policies: ['policy0'] });
+    r = await ok('POST', '/admin/v1/policies/evaluate', { body: { subject: { type: 'Client', id: admin.client_id },
+      action: { name: 'read' }, resource: { type: 'Scope', id: 'invoices:read' } } });
+    assert.deepEqual(r.json, { decision: true, context: { reasons: ['invoices'], errors: [] } });
+    await ok('DELETE', '/admin/v1/policies/invoices', undefined, 204);
+
     // users
     r = await ok('POST', '/admin/v1/users', { body: {
       username: 'carol', password: 'correct horse battery', name: 'Carol', email: 'carol@example.com',
@@ -341,6 +358,11 @@ describe('admin API', { timeout: 240_000 }, () => {
       ['POST', `/admin/v1/reviews/${lab.id}/certify`, { body: 'note=x', contentType: 'text/plain' }],
       ['GET', '/admin/v1/clients/nobody/entitlements'], ['DELETE', `/admin/v1/clients/${clerk.client_id}/entitlements/ledger:read`],
       ['GET', '/admin/v1/clients/nobody/usage'], ['GET', `/admin/v1/clients/${clerk.client_id}/usage?days=0`],
+      ['GET', '/admin/v1/policies/nobody'], ['DELETE', '/admin/v1/policies/nobody'],
+      ['POST', '/admin/v1/policies', { body: { id: 'x', text: 'permit(' } }],
+      ['PUT', '/admin/v1/policies/x', { body: { text: 7 } }],
+      ['POST', '/admin/v1/policies/validate', { body: { text: 'permit(principal,' } }],
+      ['POST', '/admin/v1/policies/evaluate', { body: { subject: { type: 'Client' } } }],
     ]) {
       r = contract.check(await api(m, p, opts));
       assert.ok(r.status >= 400 && r.status < 500, show(r));

@@ -1596,6 +1596,71 @@ static void test_review_decisions(void **state)
     assert_string_equal(l[i2].decision, "revoke");
 }
 
+/* Policies: insert (a duplicate id conflicts), get, list by id, update keeps
+ * created_at and created_by, delete; each change moves the policies counter
+ * and a failed one does not. */
+static void test_policies(void **state)
+{
+    fx *f = *state;
+    mdt_policy_rec p1 = {.id = id(f, "pol.b"), .text = "permit(principal, action, resource);",
+                         .description = "all", .created_at = 100, .updated_at = 100,
+                         .created_by = "alice"};
+    mdt_policy_rec p2 = {.id = id(f, "pol.a"), .text = "forbid(principal, action, resource);",
+                         .created_at = 110, .updated_at = 110, .created_by = "bob"};
+    mdt_policy_rec got, *l = NULL;
+    int64_t v0 = -1, v1 = -1;
+    size_t n = 0, i1 = SIZE_MAX, i2 = SIZE_MAX;
+
+    assert_int_equal(mdt_store_policies_version(f->s, &v0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_policy_insert(f->s, &p1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_policy_insert(f->s, &p2, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_policies_version(f->s, &v1, &f->err), MDT_OK);
+    assert_int_equal(v1, v0 + 2);
+    assert_int_equal(mdt_store_policy_insert(f->s, &p1, &f->err), MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_policies_version(f->s, &v1, &f->err), MDT_OK);
+    assert_int_equal(v1, v0 + 2);
+
+    assert_int_equal(mdt_store_policy_get(f->s, p1.id, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.text, p1.text);
+    assert_string_equal(got.description, "all");
+    assert_string_equal(got.created_by, "alice");
+    assert_int_equal(got.created_at, 100);
+    assert_int_equal(mdt_store_policy_get(f->s, p2.id, &f->a, &got, &f->err), MDT_OK);
+    assert_null(got.description);
+
+    assert_int_equal(mdt_store_policy_list(f->s, &f->a, &l, &n, &f->err), MDT_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(l[i].id, p1.id) == 0)
+            i1 = i;
+        if (strcmp(l[i].id, p2.id) == 0)
+            i2 = i;
+    }
+    assert_true(i1 != SIZE_MAX && i2 != SIZE_MAX && i2 < i1); /* by id */
+
+    p1.text = "forbid(principal, action, resource) when { false };";
+    p1.description = NULL;
+    p1.updated_at = 200;
+    p1.created_at = 999;
+    p1.created_by = "mallory";
+    assert_int_equal(mdt_store_policy_update(f->s, &p1, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_policy_get(f->s, p1.id, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.text, p1.text);
+    assert_null(got.description);
+    assert_int_equal(got.created_at, 100);
+    assert_int_equal(got.updated_at, 200);
+    assert_string_equal(got.created_by, "alice");
+    assert_int_equal(mdt_store_policies_version(f->s, &v1, &f->err), MDT_OK);
+    assert_int_equal(v1, v0 + 3);
+
+    assert_int_equal(mdt_store_policy_delete(f->s, p1.id, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_policy_get(f->s, p1.id, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_policy_delete(f->s, p1.id, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_policy_update(f->s, &p1, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_policies_version(f->s, &v1, &f->err), MDT_OK);
+    assert_int_equal(v1, v0 + 4);
+    assert_int_equal(mdt_store_policy_delete(f->s, p2.id, &f->err), MDT_OK);
+}
+
 /* ------------------------------------------------------------------- tokens */
 
 /* Refresh token families: insert, consume once in one statement, a second
@@ -2910,6 +2975,7 @@ int main(void)
         T(test_refresh_revoke_client),
         T(test_usage),
         T(test_review_decisions),
+        T(test_policies),
         T(test_code_consume_records),
         T(test_grant_revoke),
         T(test_device_codes),
