@@ -429,6 +429,10 @@ static const cfg_key keys[] = {
     {"pdp", "cache_ttl", K_DURATION, AT(pdp_cache_ttl), .min = 0, .max = 3600, .def = "30s",
      .desc = "How long a decision is kept and reused for the same question (subject, action, "
              "resource and context alike); `0`: not cached. At most 4096 decisions are kept."},
+    {"pdp", "max_concurrent", K_INT, AT(pdp_max_concurrent), .min = 1, .max = 1024, .def = "64",
+     .desc = "Calls to an external PDP in progress at once (each node; a token request makes at "
+             "most one); one more is refused at once (503, fail closed). Apart from the caps of "
+             "`[client_auth] fetch_max_concurrent`, which are for fetches that clients cause."},
     {"pdp", "on_deny", K_ENUM, AT(pdp_on_deny), .choices = CHOICES("refuse", "drop"),
      .def = "refuse",
      .desc = "At token issuance, what a scope the PDP denies does: `refuse` fails the request "

@@ -142,6 +142,7 @@ typedef struct {
     char *pdp_url;                     /* the external PDP; "" none */
     int64_t pdp_timeout;               /* seconds an external PDP has to answer */
     int64_t pdp_cache_ttl;             /* seconds a decision is reused; 0 none */
+    int64_t pdp_max_concurrent;        /* calls to an external PDP in progress at once */
     /* [authzen] */
     char *authzen_scope;               /* scope the AuthZEN API's callers need */
     /* [pdp] at token issuance (oauth/scope_policy.c), [policy] builtin */

@@ -24,6 +24,7 @@ struct mdt_pdp {
     int64_t timeout_ms;
     int64_t cache_ttl;
     mdt_pdp_cache *cache;      /* NULL: no cache */
+    mdt_fetcher *fetcher;      /* its calls, apart from client-caused fetches; NULL: embedded */
 };
 
 /* One call under way for a request; written by the fetcher's thread before
@@ -70,20 +71,32 @@ mdt_rc mdt_pdp_new(const mdt_config *cfg, mdt_pdp **out, mdt_err *err)
     } else if (mode == MDT_PDP_OPA) {
         p->url = mdt_strdup(cfg->pdp_url);
     }
-    if ((mode != MDT_PDP_EMBEDDED && !p->url) ||
-        (mode != MDT_PDP_EMBEDDED && p->cache_ttl > 0 &&
-         mdt_pdp__cache_new(&p->cache, err) != MDT_OK)) {
+    if (mode != MDT_PDP_EMBEDDED && !p->url) {
         mdt_pdp_free(p);
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     }
+    if (mode != MDT_PDP_EMBEDDED &&
+        ((p->cache_ttl > 0 && mdt_pdp__cache_new(&p->cache, err) != MDT_OK) ||
+         mdt_fetcher_start((int)cfg->pdp_max_concurrent, (int)cfg->pdp_max_concurrent,
+                           &p->fetcher, err) != MDT_OK)) {
+        mdt_pdp_free(p);
+        return err ? err->rc : MDT_ERR_INTERNAL;
+    }
     *out = p;
     return MDT_OK;
+}
+
+void mdt_pdp_stop(mdt_pdp *p)
+{
+    if (p)
+        mdt_fetcher_stop(p->fetcher);
 }
 
 void mdt_pdp_free(mdt_pdp *p)
 {
     if (!p)
         return;
+    mdt_fetcher_free(p->fetcher);
     mdt_pdp__cache_free(p->cache);
     free(p->url);
     free(p);
@@ -199,7 +212,7 @@ static mdt_rc start_call(mdt_env *env, mdt_req *req, const char *body,
     c->started_ms = mdt_time_mono_ms();
     req->pdp_call = c;
     req->waiter->registered = true;
-    if (mdt_fetcher_submit_post(env->fetcher, p->url, &o, "application/json", body, call_done, c,
+    if (mdt_fetcher_submit_post(p->fetcher, p->url, &o, "application/json", body, call_done, c,
                                 &why) != MDT_OK) {
         req->waiter->registered = false;
         req->pdp_call = NULL;
@@ -226,7 +239,7 @@ static mdt_rc ask_external(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_p
         free(keys);
         return rc;
     }
-    if (req && req->waiter && env->fetcher) {
+    if (req && req->waiter && p->fetcher) {
         rc = start_call(env, req, body, keys, n, err); /* takes keys */
         free(body);
         return rc;
