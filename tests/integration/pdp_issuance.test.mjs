@@ -12,13 +12,15 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { CLIENT_ASSERTION_TYPE, clientClaims, keyPair, sign } from './lib/assertions.mjs';
-import { callbackServer, createUsers, FAST_ARGON2 } from './lib/authz.mjs';
+import { callbackServer, createUsers, FAST_ARGON2, signedIn } from './lib/authz.mjs';
+import { csrfOf } from './lib/browser.mjs';
 import { CIBA, cibaMetadata, poll, started } from './lib/ciba.mjs';
 import { authorizeCode, ensureScope, redeem, refresh } from './lib/grants.mjs';
 import { API, assertOAuthError, auditEvents, basic, eventBody, eventType, post, show } from './lib/oauth.mjs';
 import { dbQuery } from './lib/pg.mjs';
 import { cliJson, createClient, createScope, sleep, startServer } from './lib/server.mjs';
 
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const API_KEY_TYPE = 'urn:mandate:token-type:api-key';
 const SHIPPED = new URL('../../policies/', import.meta.url);
@@ -165,7 +167,6 @@ describe('the embedded PDP at token issuance (refuse)', { timeout: 180_000 }, ()
       redirect_uris: [cb.uri], scope: 'openid offline_access read', resources: [API],
       token_endpoint_auth_method: 'client_secret_basic',
     });
-    const { signedIn } = await import('./lib/authz.mjs');
     const jar = await signedIn(srv, 'alice');
     const first = await redeem(srv, app, cb.uri, await authorizeCode(srv, jar, app, cb.uri, { scope: 'openid offline_access read' }));
     assert.equal(first.status, 200, show(first));
@@ -193,6 +194,29 @@ describe('the embedded PDP at token issuance (refuse)', { timeout: 180_000 }, ()
     // the decision saw the person
     const issued = tokenEvents(srv, app.client_id).filter((e) => e.type === 'token.issued').at(-1);
     assert.equal(issued.subject, 'alice');
+  });
+
+  test('delegation: the person and the delegation depth are in the context', async () => {
+    const app = createClient(srv, {
+      client_name: 'Calendar app', kind: 'web', owner: 'olivia', grant_types: ['authorization_code'],
+      redirect_uris: [cb.uri], scope: 'openid read', token_endpoint_auth_method: 'client_secret_basic',
+    });
+    const agent = createClient(srv, agentMetadata({ grant_types: ['client_credentials', TOKEN_EXCHANGE], scope: 'read' }));
+    addPolicy(srv, 'no-delegated-read', `forbid (principal == Client::"${agent.client_id}", action == Action::"token.issue", resource == Scope::"read")
+      when { context.delegation_depth >= 1 && context has user && context.user == User::"alice" };`);
+    await sleep(1500);
+    const jar = await signedIn(srv, 'alice');
+    const person = await redeem(srv, app, cb.uri, await authorizeCode(srv, jar, app, cb.uri, { scope: 'openid read' }));
+    assert.equal(person.status, 200, show(person));
+    const r = await post(srv, '/token', {
+      grant_type: TOKEN_EXCHANGE, subject_token: person.json.access_token,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', scope: 'read',
+    }, { headers: { authorization: basic(agent.client_id, agent.client_secret) } });
+    assertPolicyRefusal(r, 'read');
+    assert.deepEqual(lastEvent(srv, agent.client_id).data.policy.read.reasons, ['no-delegated-read']);
+    // on its own authority (no person, depth 0) the agent keeps the scope
+    assert.equal((await ccToken(srv, agent, 'read')).status, 200);
+    removePolicy(srv, 'no-delegated-read');
   });
 
   test('token exchange of an API key: refused, audited', async () => {
@@ -229,6 +253,45 @@ describe('the embedded PDP at token issuance (refuse)', { timeout: 180_000 }, ()
     const r = await poll(srv, agent, s.auth_req_id);
     assert.equal(r.status, 200, show(r));
     assert.equal(r.json.scope, 'openid payments');
+  });
+
+  test('device code: refused before the approved authorization is redeemed; redeemed once the rule is gone', async () => {
+    const dev = createClient(srv, {
+      client_name: 'Terminal agent', kind: 'cli', owner: 'olivia', grant_types: [DEVICE_GRANT],
+      token_endpoint_auth_method: 'client_secret_basic', scope: 'read',
+    });
+    const auth = { headers: { authorization: basic(dev.client_id, dev.client_secret) } };
+    const d = (await post(srv, '/device_authorization', { scope: 'read' }, auth)).json;
+    const devicePoll = () => post(srv, '/token', { grant_type: DEVICE_GRANT, device_code: d.device_code }, auth);
+    // the person enters the code and allows
+    const jar = await signedIn(srv, 'alice');
+    const postDevice = async (fields, page) => {
+      const form = page ?? await (await jar.fetch(`${srv.url}/device`)).text();
+      const r = await jar.fetch(`${srv.url}/device`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrf_token: csrfOf(form), ...fields }).toString(),
+      });
+      return { status: r.status, text: await r.text() };
+    };
+    const page = await postDevice({ user_code: d.user_code });
+    assert.equal(page.status, 200, page.text);
+    const request = /name="request" value="([^"]*)"/.exec(page.text)[1];
+    assert.equal((await postDevice({ request, decision: 'allow' }, page.text)).status, 200);
+
+    addPolicy(srv, 'no-read-device', forbidScope(dev.client_id, 'read'));
+    await sleep(1500); // the server picks the rule up (polls are limited to one per interval)
+    assertPolicyRefusal(await devicePoll(), 'read');
+    const ev = lastEvent(srv, dev.client_id);
+    assert.equal(ev.data.grant_type, DEVICE_GRANT);
+    assert.deepEqual(ev.data.policy.read.reasons, ['no-read-device']);
+    removePolicy(srv, 'no-read-device');
+    await sleep(1500);
+    // the refused poll was not recorded (no slow_down) and redeemed nothing
+    const r = await devicePoll();
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.scope, 'read');
+    const issued = lastEvent(srv, dev.client_id);
+    assert.equal(issued.subject, 'alice');
   });
 
   test('a burst of requests flips a rule on context.risk.requests_last_minute', async () => {
