@@ -16,7 +16,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { parseEvents, show, tokenBasic } from './lib/oauth.mjs';
-import { BACKEND } from './lib/pg.mjs';
+import { BACKEND, dbQuery } from './lib/pg.mjs';
 import { cliJson, createClient, createScope, sleep, startServer } from './lib/server.mjs';
 
 const sha256 = (s) => createHash('sha256').update(s).digest('hex');
@@ -203,6 +203,46 @@ describe('admin API: policies', { timeout: 120_000 }, () => {
       }
     }
     assert.deepEqual(stored(), before_);
+  });
+});
+
+describe('stored policies that no longer form one set', { timeout: 120_000 }, () => {
+  let srv;
+  after(async () => { await srv?.stop(); });
+
+  // Two texts that name one policy id, written behind the server's back (as
+  // two nodes storing clashing texts at the same instant, or someone with
+  // write access to the database, would leave them).
+  test('a running server keeps its set; a restarted one fails its decisions closed until they are fixed', async () => {
+    srv = await startServer();
+    const admin = adminClient(srv);
+    let token = await tokenOf(srv, admin);
+    const ask = async () => call(srv, token, 'POST', '/admin/v1/policies/evaluate', { body: evalReq(admin.client_id, 'openid') });
+    let r = await call(srv, token, 'POST', '/admin/v1/policies', { body: { id: 'base', text: 'permit(principal, action, resource);' } });
+    assert.equal(r.status, 201, show(r));
+    dbQuery(srv, "INSERT INTO policies (id, text, description, created_at, updated_at, created_by) VALUES "
+      + "('clash', '@id(\"base\") forbid(principal, action, resource);', NULL, 1, 1, 'x');\n"
+      + "UPDATE store_counters SET value = value + 1 WHERE name = 'policies';\n");
+    for (let i = 0, start = Date.now(); i < 100 && Date.now() - start < 10_000 && !/policies not reloaded/.test(srv.logs); i++) {
+      await sleep(100); // until the reload thread has seen the change (and kept its set)
+    }
+    assert.match(srv.logs, /policies not reloaded.*duplicate policy id base/);
+    r = await ask();
+    assert.deepEqual(r.json, { decision: true, context: { reasons: ['base'], errors: [] } }, show(r));
+
+    await srv.restart();
+    token = await tokenOf(srv, admin);
+    r = await ask();
+    assert.equal(r.status, 503, show(r));
+    assert.equal(r.json.error, 'temporarily_unavailable', show(r));
+    assert.match(srv.logs, /no policy set in force/);
+    // adding is refused while the clash stays (the whole set must build); removing fixes it
+    r = await call(srv, token, 'POST', '/admin/v1/policies', { body: { id: 'more', text: 'permit(principal, action, resource);' } });
+    assertError(r, 400, 'invalid_request', /duplicate/);
+    r = await call(srv, token, 'DELETE', '/admin/v1/policies/clash');
+    assert.equal(r.status, 204, show(r));
+    r = await ask();
+    assert.deepEqual(r.json, { decision: true, context: { reasons: ['base'], errors: [] } }, show(r));
   });
 });
 
