@@ -85,11 +85,7 @@ bool mdt_admin__authorize(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_admin_
         unauthorized(resp, mdt_req_header(req, "Authorization") != NULL);
         return false;
     }
-    rc = mdt_token_inspect(env, req->arena, tok, req->now, &ti, &err);
-    if (rc == MDT_OK)
-        rc = mdt_token_binding_check(env, req, ti.claims, &err);
-    if (rc == MDT_OK)
-        rc = mdt_token_use_once(env, &ti, &err);
+    rc = mdt_bearer_token_check(env, req, tok, &ti, &err);
     if (rc == MDT_ERR_INVALID_TOKEN) {
         unauthorized(resp, true);
         goto out;

@@ -53,6 +53,17 @@ static const char *check_nonempty(const char *v, size_t n);
 static const char *check_listen(const char *v, size_t n);
 static const char *check_cidr(const char *v, size_t n);
 static const char *check_token(const char *v, size_t n);
+/* Empty, or a URL as check_url wants it. */
+static const char *check_optional_url(const char *v, size_t n)
+{
+    return n == 0 ? NULL : check_url(v, n);
+}
+
+/* Non-empty and one word. */
+static const char *check_scope_word(const char *v, size_t n)
+{
+    return n == 0 ? "must not be empty" : check_token(v, n);
+}
 
 #define AT(f) .off = offsetof(mdt_config, f), .size = sizeof(((mdt_config *)0)->f)
 #define CHOICES(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -401,6 +412,50 @@ static const cfg_key keys[] = {
      .max = 86400, .def = "5m",
      .desc = "... or when this long has passed since the last checkpoint and events were "
              "written since."},
+    {"pdp", "mode", K_ENUM, AT(pdp_mode), .choices = CHOICES("off", "embedded", "authzen", "opa"),
+     .def = "off",
+     .desc = "Who decides at token issuance: `off` (no one: entitlements alone), `embedded` (the "
+             "server's Cedar policies), `authzen` (the AuthZEN Authorization API 1.0 PDP at `url`) "
+             "or `opa` (an Open Policy Agent data API at `url`). An external PDP that does not "
+             "answer in time, or answers something malformed, refuses (fails closed)."},
+    {"pdp", "url", K_STRING, AT(pdp_url), .check = check_optional_url, .type = "URL", .def = "",
+     .desc = "With `mode = authzen`: the PDP's base URL (Mandate POSTs to "
+             "`<url>/access/v1/evaluations`); with `mode = opa`: the data API document to POST "
+             "to, e.g. `http://127.0.0.1:8181/v1/data/mandate/token`. http and private addresses "
+             "are allowed (the URL is yours, not a client's); redirects are not followed."},
+    {"pdp", "timeout", K_DURATION, AT(pdp_timeout), .min = 1, .max = 60, .def = "2s",
+     .desc = "Time an external PDP has to answer (connect, send, answer); later, the decision "
+             "fails closed (503 `temporarily_unavailable` at the token endpoint)."},
+    {"pdp", "cache_ttl", K_DURATION, AT(pdp_cache_ttl), .min = 0, .max = 3600, .def = "30s",
+     .desc = "How long a decision is kept and reused for the same question (subject, action, "
+             "resource and context alike); `0`: not cached. At most 4096 decisions are kept."},
+    {"pdp", "max_concurrent", K_INT, AT(pdp_max_concurrent), .min = 1, .max = 1024, .def = "64",
+     .desc = "Calls to an external PDP in progress at once (each node; a token request makes at "
+             "most one); one more is refused at once (503, fail closed). Apart from the caps of "
+             "`[client_auth] fetch_max_concurrent`, which are for fetches that clients cause."},
+    {"pdp", "on_deny", K_ENUM, AT(pdp_on_deny), .choices = CHOICES("refuse", "drop"),
+     .def = "refuse",
+     .desc = "At token issuance, what a scope the PDP denies does: `refuse` fails the request "
+             "with `invalid_scope` naming the scope; `drop` leaves the scope out of the token "
+             "(nothing left: refused)."},
+    {"pdp", "log_only", K_BOOL, AT(pdp_log_only), .def = "false",
+     .desc = "At token issuance the PDP's decisions are made and audited (`\"log_only\": true` "
+             "in the token events) but nothing is refused nor dropped: to try a policy before "
+             "it applies."},
+    {"pdp", "risk_memory", K_DURATION, AT(pdp_risk_memory), .min = 3600, .max = 43200,
+     .def = "12h",
+     .desc = "How long an IP address or credential seen by a client is remembered: the risk "
+             "signals `new_ip` and `new_credential` are true when it was not used by the "
+             "client in the current nor in the previous period of this length."},
+    {"authzen", "scope", K_STRING, AT(authzen_scope), .check = check_scope_word, .type = "scope",
+     .def = "mandate:pdp",
+     .desc = "The scope an access token must carry to call the AuthZEN API of the embedded PDP "
+             "(`/access/v1/evaluation`, `/access/v1/evaluations`)."},
+    {"policy", "builtin", K_LIST, AT(policy_builtin), .check = check_token,
+     .type = "list of names", .def = "baseline",
+     .desc = "Shipped policies (`policies/*.cedar`, ids `mandate.<name>`) the embedded PDP "
+             "uses besides the stored ones: `baseline`, `high-tier-shared-secret`, "
+             "`business-hours`, `request-burst`; empty: none."},
     {"log", "level", K_ENUM, AT(log_level), .choices = CHOICES("debug", "info", "warn", "error"),
      .def = "info", .desc = "Least severe level written to the log."},
     {"log", "access_log", K_BOOL, AT(access_log), .def = "true",
@@ -994,6 +1049,9 @@ mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
     if (is_set(cfg->tls_client_ca) && !is_set(cfg->tls_cert) && !is_set(cfg->trusted_proxies))
         return key_fail(cfg, "server", "tls_client_ca",
                         "needs tls_cert and tls_key, or trusted_proxies", err);
+    if (cfg->pdp_mode && (strcmp(cfg->pdp_mode, "authzen") == 0 ||
+                          strcmp(cfg->pdp_mode, "opa") == 0) && !is_set(cfg->pdp_url))
+        return key_fail(cfg, "pdp", "url", "must be set when mode is authzen or opa", err);
     for (size_t i = 0; i < NKEYS; i++) {
         char *const *s = (char *const *)((const char *)cfg + keys[i].off);
         bool str = keys[i].kind == K_STRING || keys[i].kind == K_LIST || keys[i].kind == K_ENUM;

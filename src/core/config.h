@@ -137,6 +137,19 @@ typedef struct {
     int64_t audit_max_batch;      /* events per group commit */
     int64_t audit_checkpoint_events;   /* a signed checkpoint after this many events */
     int64_t audit_checkpoint_interval; /* or after this many seconds with new events */
+    /* [pdp] */
+    char *pdp_mode;                    /* off | embedded | authzen | opa */
+    char *pdp_url;                     /* the external PDP; "" none */
+    int64_t pdp_timeout;               /* seconds an external PDP has to answer */
+    int64_t pdp_cache_ttl;             /* seconds a decision is reused; 0 none */
+    int64_t pdp_max_concurrent;        /* calls to an external PDP in progress at once */
+    /* [authzen] */
+    char *authzen_scope;               /* scope the AuthZEN API's callers need */
+    /* [pdp] at token issuance (oauth/scope_policy.c), [policy] builtin */
+    char *pdp_on_deny;                 /* refuse | drop */
+    bool pdp_log_only;                 /* decide and audit, refuse nothing */
+    int64_t pdp_risk_memory;           /* how long a client's IP or credential is remembered */
+    char *policy_builtin;              /* comma-separated shipped policies (policy/builtin.h) */
     /* [log] */
     char *log_level;         /* debug | info | warn | error */
     bool access_log;

@@ -52,6 +52,8 @@ typedef struct mdt_req {
     struct mdt_fetch_waiter *waiter; /* set by the server: a cache that must fetch registers it
                                         and the request is run again once the fetch ended
                                         (net/fetch.h); NULL: fetches block */
+    struct mdt_pdp_call *pdp_call; /* a call to an external PDP this request waits for, and
+                                      then its answer (policy/pdp.h); NULL: none */
 } mdt_req;
 
 typedef struct mdt_resp {

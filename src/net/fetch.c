@@ -316,6 +316,22 @@ mdt_rc mdt_fetch_get(const char *url, const mdt_fetch_opts *o, mdt_buf *out, mdt
     return mdt_fetch_get_ex(url, o, NULL, out, NULL, err);
 }
 
+/* Makes h a POST of body with Content-Type ctype (added to hdrs, whose
+ * head stays the same). */
+static mdt_rc set_post(CURL *h, struct curl_slist *hdrs, const char *ctype, const char *body,
+                       mdt_err *err)
+{
+    char line[128];
+
+    snprintf(line, sizeof(line), "Content-Type: %s", ctype);
+    if (!curl_slist_append(hdrs, line) || !curl_slist_append(hdrs, "Expect:"))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    return MDT_OK;
+}
+
 /* A curl handle for url with every rule set; *hdrs to free after it. */
 static mdt_rc easy_new(const char *url, const mdt_fetch_opts *o, const char *accept,
                        fetch_ctx *ctx, struct curl_slist **hdrs, CURL **out, mdt_err *err)
@@ -339,8 +355,10 @@ static mdt_rc easy_new(const char *url, const mdt_fetch_opts *o, const char *acc
     return MDT_OK;
 }
 
-mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *accept,
-                        mdt_buf *out, mdt_fetch_headers *hd, mdt_err *err)
+/* A GET (ctype NULL) or a POST of body, blocking. */
+static mdt_rc fetch_once(const char *url, const mdt_fetch_opts *o, const char *accept,
+                         const char *ctype, const char *body, mdt_buf *out,
+                         mdt_fetch_headers *hd, mdt_err *err)
 {
     fetch_ctx ctx = {.out = out, .h = hd, .max = o->max_bytes, .allow_private = o->allow_private};
     struct curl_slist *hdrs = NULL;
@@ -349,11 +367,26 @@ mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *ac
 
     if (hd)
         memset(hd, 0, sizeof(*hd));
-    if ((rc = easy_new(url, o, accept, &ctx, &hdrs, &h, err)) == MDT_OK)
+    rc = easy_new(url, o, accept, &ctx, &hdrs, &h, err);
+    if (rc == MDT_OK && ctype)
+        rc = set_post(h, hdrs, ctype, body, err);
+    if (rc == MDT_OK)
         rc = result(h, curl_easy_perform(h), &ctx, o, err);
     curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
     return rc;
+}
+
+mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *accept,
+                        mdt_buf *out, mdt_fetch_headers *hd, mdt_err *err)
+{
+    return fetch_once(url, o, accept, NULL, NULL, out, hd, err);
+}
+
+mdt_rc mdt_fetch_post(const char *url, const mdt_fetch_opts *o, const char *content_type,
+                      const char *body, mdt_buf *out, mdt_err *err)
+{
+    return fetch_once(url, o, "application/json", content_type, body, out, NULL, err);
 }
 
 /* ---------------------------------------------------------------- fetcher */
@@ -575,8 +608,26 @@ static mdt_rc admit(const mdt_fetcher *f, const char *host, mdt_err *err)
     return MDT_OK;
 }
 
+static mdt_rc submit(mdt_fetcher *f, const char *url, const mdt_fetch_opts *o,
+                     const char *accept, const char *ctype, const char *body,
+                     mdt_fetch_done_fn done, void *ctx, mdt_err *err);
+
 mdt_rc mdt_fetcher_submit(mdt_fetcher *f, const char *url, const mdt_fetch_opts *o,
                           const char *accept, mdt_fetch_done_fn done, void *ctx, mdt_err *err)
+{
+    return submit(f, url, o, accept, NULL, NULL, done, ctx, err);
+}
+
+mdt_rc mdt_fetcher_submit_post(mdt_fetcher *f, const char *url, const mdt_fetch_opts *o,
+                               const char *content_type, const char *body,
+                               mdt_fetch_done_fn done, void *ctx, mdt_err *err)
+{
+    return submit(f, url, o, "application/json", content_type, body, done, ctx, err);
+}
+
+static mdt_rc submit(mdt_fetcher *f, const char *url, const mdt_fetch_opts *o,
+                     const char *accept, const char *ctype, const char *body,
+                     mdt_fetch_done_fn done, void *ctx, mdt_err *err)
 {
     job *j = calloc(1, sizeof(*j));
     mdt_rc rc;
@@ -589,7 +640,8 @@ mdt_rc mdt_fetcher_submit(mdt_fetcher *f, const char *url, const mdt_fetch_opts 
     mdt_buf_init(&j->body, o->max_bytes);
     j->ctx = (fetch_ctx){.out = &j->body, .h = &j->h, .max = o->max_bytes,
                          .allow_private = o->allow_private};
-    if ((rc = easy_new(url, o, accept, &j->ctx, &j->hdrs, &j->easy, err)) != MDT_OK)
+    if ((rc = easy_new(url, o, accept, &j->ctx, &j->hdrs, &j->easy, err)) != MDT_OK ||
+        (ctype && (rc = set_post(j->easy, j->hdrs, ctype, body, err)) != MDT_OK))
         goto fail;
     rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     if (!(j->host = mdt_url_host(url)) ||

@@ -56,6 +56,14 @@ typedef struct {
 mdt_rc mdt_fetch_get_ex(const char *url, const mdt_fetch_opts *o, const char *accept,
                         mdt_buf *out, mdt_fetch_headers *h, mdt_err *err) MDT_WARN_UNUSED;
 
+/* A POST of body (NUL-terminated) with Content-Type content_type, Accept
+ * application/json, under the rules of mdt_fetch_get (redirects not
+ * followed, caps on time and size, only a 200 answer counts); the answer's
+ * body in out. For services the administrator configured (external policy
+ * decision points), which may allow http and private addresses. */
+mdt_rc mdt_fetch_post(const char *url, const mdt_fetch_opts *o, const char *content_type,
+                      const char *body, mdt_buf *out, mdt_err *err) MDT_WARN_UNUSED;
+
 /* --- fetching without holding the caller's thread ---
  *
  * A fetcher is one thread running a libcurl multi handle: any number of
@@ -90,6 +98,11 @@ void mdt_fetcher_free(mdt_fetcher *f);
 mdt_rc mdt_fetcher_submit(mdt_fetcher *f, const char *url, const mdt_fetch_opts *o,
                           const char *accept, mdt_fetch_done_fn done, void *ctx,
                           mdt_err *err) MDT_WARN_UNUSED;
+/* Starts a POST as mdt_fetch_post would (body copied), reported like
+ * mdt_fetcher_submit. */
+mdt_rc mdt_fetcher_submit_post(mdt_fetcher *f, const char *url, const mdt_fetch_opts *o,
+                               const char *content_type, const char *body,
+                               mdt_fetch_done_fn done, void *ctx, mdt_err *err) MDT_WARN_UNUSED;
 /* Fetches in progress now (tests, metrics). */
 size_t mdt_fetcher_active(mdt_fetcher *f);
 

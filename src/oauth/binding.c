@@ -29,3 +29,15 @@ mdt_rc mdt_token_binding_check(mdt_env *env, mdt_req *req, json_t *claims, mdt_e
                         "the token is bound to another client certificate");
     return MDT_OK;
 }
+
+mdt_rc mdt_bearer_token_check(mdt_env *env, mdt_req *req, const char *tok, mdt_token_info *ti,
+                              mdt_err *err)
+{
+    mdt_rc rc = mdt_token_inspect(env, req->arena, tok, req->now, ti, err);
+
+    if (rc == MDT_OK)
+        rc = mdt_token_binding_check(env, req, ti->claims, err);
+    if (rc == MDT_OK)
+        rc = mdt_token_use_once(env, ti, err); /* [ciba] single_use_tokens */
+    return rc;
+}

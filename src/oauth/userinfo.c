@@ -64,11 +64,7 @@ void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp)
         challenge(resp, 401, "invalid_token", "a Bearer access token is required");
         return;
     }
-    rc = mdt_token_inspect(env, req->arena, tok, req->now, &ti, &err);
-    if (rc == MDT_OK)
-        rc = mdt_token_binding_check(env, req, ti.claims, &err);
-    if (rc == MDT_OK)
-        rc = mdt_token_use_once(env, &ti, &err); /* [ciba] single_use_tokens */
+    rc = mdt_bearer_token_check(env, req, tok, &ti, &err);
     if (rc == MDT_ERR_INVALID_TOKEN) {
         challenge(resp, 401, "invalid_token", "the access token is not active");
     } else if (rc != MDT_OK) {

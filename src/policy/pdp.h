@@ -48,4 +48,22 @@ typedef struct {
 mdt_rc mdt_pdp_decide(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_pdp_query *q, size_t n,
                       mdt_pdp_answer *out, mdt_err *err) MDT_WARN_UNUSED;
 
+/* The configured PDP ([pdp] mode, url, timeout, cache_ttl, max_concurrent),
+ * built by serve when mode is not off (env->pdp). An external PDP has a
+ * fetcher of its own (one thread), so that its calls are capped by [pdp]
+ * max_concurrent, apart from the fetches clients cause. MDT_ERR_CONFIG for
+ * a mode it does not know or an external mode without url. */
+mdt_rc mdt_pdp_new(const mdt_config *cfg, mdt_pdp **out, mdt_err *err) MDT_WARN_UNUSED;
+void mdt_pdp_free(mdt_pdp *p); /* NULL-safe */
+/* Ends the calls to an external PDP in progress (their requests are woken
+ * and refused), and refuses new ones; the server calls it before it closes
+ * connections. NULL-safe, idempotent. */
+void mdt_pdp_stop(mdt_pdp *p);
+
+/* A call to an external PDP under way for a request (req->pdp_call): its
+ * answer waits there for the request's second pass. The server frees what
+ * a request that ended left (NULL-safe); the call's fetch must have
+ * ended. */
+void mdt_pdp_call_free(struct mdt_pdp_call *c);
+
 #endif
