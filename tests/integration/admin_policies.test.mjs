@@ -52,8 +52,8 @@ function assertError(r, status, error, re) {
   if (re) assert.match(r.json.error_description, re, show(r));
 }
 
-const evalReq = (clientId, scope) => ({
-  subject: { type: 'Client', id: clientId }, action: { name: 'token.issue' }, resource: { type: 'Scope', id: scope },
+const evalReq = (clientId, scope, action = 'token.issue') => ({
+  subject: { type: 'Client', id: clientId }, action: { name: action }, resource: { type: 'Scope', id: scope },
 });
 
 describe('admin API: policies', { timeout: 120_000 }, () => {
@@ -86,7 +86,7 @@ describe('admin API: policies', { timeout: 120_000 }, () => {
     assert.deepEqual(stored().map((p) => p.id), ['no-high'], 'the command line lists it');
 
     // the command line adds, the API lists it
-    assert.equal(srv.cli(['policy', 'add', 'base'], { input: 'permit(principal, action == Action::"token.issue", resource);' }).code, 0);
+    assert.equal(srv.cli(['policy', 'add', 'base'], { input: 'permit(principal, action == Action::"report", resource);' }).code, 0);
     r = await api('GET', '/admin/v1/policies');
     assert.equal(r.status, 200, show(r));
     assert.deepEqual(r.json.items.map((p) => p.id), ['base', 'no-high']);
@@ -109,9 +109,12 @@ describe('admin API: policies', { timeout: 120_000 }, () => {
     assert.deepEqual(r.json, { decision: false, context: { reasons: ['no-high'], errors: [] } });
     const cli = srv.cli(['policy', 'eval', '--json'], { input: JSON.stringify(evalReq(high.client_id, 'payments')) });
     assert.deepEqual(cli.json(), r.json, 'the same answer as the command line');
+    // the shipped baseline ([policy] builtin, on by default) is part of the set
+    r = await api('POST', '/admin/v1/policies/evaluate', { body: evalReq(admin.client_id, 'payments') });
+    assert.deepEqual(r.json, { decision: true, context: { reasons: ['mandate.baseline'], errors: [] } });
     // what the command line added reaches the server within about a second
     for (let i = 0, start = Date.now(); i < 100 && Date.now() - start < 10_000; i++) {
-      r = await api('POST', '/admin/v1/policies/evaluate', { body: evalReq(admin.client_id, 'payments') });
+      r = await api('POST', '/admin/v1/policies/evaluate', { body: evalReq(admin.client_id, 'payments', 'report') });
       if (r.json?.decision) break;
       await sleep(100);
     }
@@ -159,6 +162,8 @@ describe('admin API: policies', { timeout: 120_000 }, () => {
         400, 'invalid_request', /duplicate/],
       [['POST', '/admin/v1/policies', { body: { id: 'base', text: 'permit(principal, action, resource);' } }],
         409, 'conflict', /already exists/],
+      [['POST', '/admin/v1/policies', { body: { id: 'mandate.baseline', text: 'permit(principal, action, resource);' } }],
+        400, 'invalid_request', /duplicate policy id/],
       [['POST', '/admin/v1/policies', { body: { text: 'permit(principal, action, resource);' } }], 400, 'invalid_request', /id and text/],
       [['POST', '/admin/v1/policies', { body: { id: 'y', text: 7 } }], 400, 'invalid_request'],
       [['POST', '/admin/v1/policies', { body: { id: 'y', text: 'permit(principal, action, resource);', owner: 'me' } }], 400, 'invalid_request'],
@@ -217,7 +222,7 @@ describe('stored policies that no longer form one set', { timeout: 120_000 }, ()
     srv = await startServer();
     const admin = adminClient(srv);
     let token = await tokenOf(srv, admin);
-    const ask = async () => call(srv, token, 'POST', '/admin/v1/policies/evaluate', { body: evalReq(admin.client_id, 'openid') });
+    const ask = async () => call(srv, token, 'POST', '/admin/v1/policies/evaluate', { body: evalReq(admin.client_id, 'openid', 'report') });
     let r = await call(srv, token, 'POST', '/admin/v1/policies', { body: { id: 'base', text: 'permit(principal, action, resource);' } });
     assert.equal(r.status, 201, show(r));
     dbQuery(srv, "INSERT INTO policies (id, text, description, created_at, updated_at, created_by) VALUES "
@@ -268,13 +273,13 @@ describe('two servers on one PostgreSQL database', { skip, timeout: 120_000 }, (
     const tokA = await tokenOf(a, admin);
     const tokB = await tokenOf(b, admin);
     const ask = async () => {
-      const r = await call(b, tokB, 'POST', '/admin/v1/policies/evaluate', { body: evalReq(admin.client_id, 'openid') });
+      const r = await call(b, tokB, 'POST', '/admin/v1/policies/evaluate', { body: evalReq(admin.client_id, 'openid', 'report') });
       assert.equal(r.status, 200, show(r));
       return r.json;
     };
     assert.equal((await ask()).decision, false);
     const r = await call(a, tokA, 'POST', '/admin/v1/policies', { body: { id: 'services',
-      text: 'permit(principal is Client, action == Action::"token.issue", resource) when { principal.kind == "service" };' } });
+      text: 'permit(principal is Client, action == Action::"report", resource) when { principal.kind == "service" };' } });
     assert.equal(r.status, 201, show(r));
     const start = Date.now();
     let got;
