@@ -211,6 +211,43 @@ describe('admin API: policies', { timeout: 120_000 }, () => {
   });
 });
 
+describe('decisions while the policies change', { timeout: 120_000 }, () => {
+  let srv;
+  after(async () => { await srv?.stop(); });
+
+  // Readers keep the set they started with while a new one is swapped in:
+  // every answer is the whole answer of one set or the other, never an error.
+  test('evaluations in parallel with replacements answer from one set or the other', async () => {
+    srv = await startServer();
+    const admin = adminClient(srv);
+    const token = await tokenOf(srv, admin);
+    const texts = ['permit(principal, action == Action::"report", resource);',
+      'forbid(principal, action == Action::"report", resource);'];
+    let r = await call(srv, token, 'POST', '/admin/v1/policies', { body: { id: 'flip', text: texts[0] } });
+    assert.equal(r.status, 201, show(r));
+    const seen = new Set();
+    let stop = false;
+    const reader = async () => {
+      for (let i = 0; i < 200 && !stop; i++) { // bounded in count
+        const a = await call(srv, token, 'POST', '/admin/v1/policies/evaluate', { body: evalReq(admin.client_id, 'openid', 'report') });
+        assert.equal(a.status, 200, show(a));
+        assert.deepEqual(a.json.context, { reasons: ['flip'], errors: [] }, show(a));
+        seen.add(a.json.decision);
+      }
+    };
+    const readers = Array.from({ length: 6 }, reader);
+    for (let i = 1; i <= 20; i++) {
+      r = await call(srv, token, 'PUT', '/admin/v1/policies/flip', { body: { text: texts[i % 2] } });
+      assert.equal(r.status, 200, show(r));
+    }
+    stop = true;
+    await Promise.all(readers);
+    assert.ok(seen.size >= 1);
+    r = await call(srv, token, 'POST', '/admin/v1/policies/evaluate', { body: evalReq(admin.client_id, 'openid', 'report') });
+    assert.equal(r.json.decision, true, 'the last text (20 is even: the permit) decides');
+  });
+});
+
 describe('stored policies that no longer form one set', { timeout: 120_000 }, () => {
   let srv;
   after(async () => { await srv?.stop(); });
