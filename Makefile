@@ -18,6 +18,9 @@ SRCS      := $(shell find src -name '*.c' ! -name main.c | sort)
 OBJS      := $(SRCS:%.c=$(BUILD)/obj/%.o)
 # Files embedded in the binary (scripts/embed.sh): the admin API's OpenAPI document.
 GEN_OBJS  := $(BUILD)/gen/openapi_doc.o
+# ... and the shipped policies (policies/*.cedar, policy/builtin.h).
+POLICIES  := $(sort $(wildcard policies/*.cedar))
+GEN_OBJS  += $(POLICIES:policies/%.cedar=$(BUILD)/gen/policy_%.o)
 LIB       := $(BUILD)/libmandate.a
 BIN       := $(BUILD)/mandate
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -41,6 +44,10 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/gen/openapi_doc.c: docs/openapi.json scripts/embed.sh
 	@mkdir -p $(dir $@)
 	scripts/embed.sh mdt_admin_openapi_json $< > $@
+
+$(BUILD)/gen/policy_%.c: policies/%.cedar scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh mdt_policy_text_$(subst -,_,$*) $< > $@
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c $< -o $@

@@ -433,10 +433,29 @@ static const cfg_key keys[] = {
      .desc = "Calls to an external PDP in progress at once (each node; a token request makes at "
              "most one); one more is refused at once (503, fail closed). Apart from the caps of "
              "`[client_auth] fetch_max_concurrent`, which are for fetches that clients cause."},
+    {"pdp", "on_deny", K_ENUM, AT(pdp_on_deny), .choices = CHOICES("refuse", "drop"),
+     .def = "refuse",
+     .desc = "At token issuance, what a scope the PDP denies does: `refuse` fails the request "
+             "with `invalid_scope` naming the scope; `drop` leaves the scope out of the token "
+             "(nothing left: refused)."},
+    {"pdp", "log_only", K_BOOL, AT(pdp_log_only), .def = "false",
+     .desc = "At token issuance the PDP's decisions are made and audited (`\"log_only\": true` "
+             "in the token events) but nothing is refused nor dropped: to try a policy before "
+             "it applies."},
+    {"pdp", "risk_memory", K_DURATION, AT(pdp_risk_memory), .min = 3600, .max = 43200,
+     .def = "12h",
+     .desc = "How long an IP address or credential seen by a client is remembered: the risk "
+             "signals `new_ip` and `new_credential` are true when it was not used by the "
+             "client in the current nor in the previous period of this length."},
     {"authzen", "scope", K_STRING, AT(authzen_scope), .check = check_scope_word, .type = "scope",
      .def = "mandate:pdp",
      .desc = "The scope an access token must carry to call the AuthZEN API of the embedded PDP "
              "(`/access/v1/evaluation`, `/access/v1/evaluations`)."},
+    {"policy", "builtin", K_LIST, AT(policy_builtin), .check = check_token,
+     .type = "list of names", .def = "baseline",
+     .desc = "Shipped policies (`policies/*.cedar`, ids `mandate.<name>`) the embedded PDP "
+             "uses besides the stored ones: `baseline`, `high-tier-shared-secret`, "
+             "`business-hours`, `request-burst`; empty: none."},
     {"log", "level", K_ENUM, AT(log_level), .choices = CHOICES("debug", "info", "warn", "error"),
      .def = "info", .desc = "Least severe level written to the log."},
     {"log", "access_log", K_BOOL, AT(access_log), .def = "true",

@@ -145,6 +145,11 @@ typedef struct {
     int64_t pdp_max_concurrent;        /* calls to an external PDP in progress at once */
     /* [authzen] */
     char *authzen_scope;               /* scope the AuthZEN API's callers need */
+    /* [pdp] at token issuance (oauth/scope_policy.c), [policy] builtin */
+    char *pdp_on_deny;                 /* refuse | drop */
+    bool pdp_log_only;                 /* decide and audit, refuse nothing */
+    int64_t pdp_risk_memory;           /* how long a client's IP or credential is remembered */
+    char *policy_builtin;              /* comma-separated shipped policies (policy/builtin.h) */
     /* [log] */
     char *log_level;         /* debug | info | warn | error */
     bool access_log;

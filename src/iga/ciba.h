@@ -47,5 +47,11 @@ mdt_rc mdt_ciba_start(mdt_env *env, mdt_ctx *ctx, const mdt_ciba_ask *ask, mdt_a
  * MDT_ERR_INVALID_GRANT (unknown, another client's, or already redeemed). */
 mdt_rc mdt_ciba_poll(mdt_env *env, mdt_ctx *ctx, const char *auth_req_id, const char *client_id,
                      mdt_arena *a, mdt_request_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* The approved request a poll by client_id at now would redeem, read
+ * without recording a poll nor redeeming (for a decision made before
+ * anything is written): MDT_OK with it in *out; MDT_ERR_NOT_FOUND when a
+ * poll now would answer anything else. */
+mdt_rc mdt_ciba_peek(mdt_env *env, const char *auth_req_id, const char *client_id, int64_t now,
+                     mdt_arena *a, mdt_request_rec *out, mdt_err *err) MDT_WARN_UNUSED;
 
 #endif

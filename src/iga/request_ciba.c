@@ -121,6 +121,29 @@ mdt_rc mdt_ciba_poll(mdt_env *env, mdt_ctx *ctx, const char *auth_req_id, const 
     return rc;
 }
 
+mdt_rc mdt_ciba_peek(mdt_env *env, const char *auth_req_id, const char *client_id, int64_t now,
+                     mdt_arena *a, mdt_request_rec *out, mdt_err *err)
+{
+    uint8_t hash[MDT_HASH_LEN];
+    mdt_ciba_rec rec;
+    mdt_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!auth_req_id || !*auth_req_id || strlen(auth_req_id) > 128)
+        return mdt_fail(err, MDT_ERR_NOT_FOUND, "auth_req_id is required");
+    mdt_sha256(auth_req_id, strlen(auth_req_id), hash);
+    if ((rc = mdt_store_ciba_get(env->store, hash, client_id, a, &rec, err)) != MDT_OK)
+        return rc;
+    if (rec.consumed_at || rec.expires_at <= now ||
+        (rec.last_poll && now - rec.last_poll < rec.interval))
+        return mdt_fail(err, MDT_ERR_NOT_FOUND, "a poll now would not redeem it");
+    if ((rc = mdt_store_request_get(env->store, rec.request_id, a, out, err)) != MDT_OK)
+        return rc;
+    if (status_answer(mdt_request_state_from_name(mdt_request_status(out, now))) != MDT_OK)
+        return mdt_fail(err, MDT_ERR_NOT_FOUND, "not approved");
+    return MDT_OK;
+}
+
 /* Approvers are shown the request's own fields (scope, binding_message,
  * authorization_details): no describe hook. */
 const mdt_request_type mdt_iga__request_ciba = {

@@ -8,6 +8,7 @@
 #include "core/b64.h"
 #include "msg/client_cert.h"
 #include "oauth/cimd.h"
+#include "policy/risk.h"
 
 mdt_rc mdt_client_auth_fail(mdt_err *err, const char *fmt, ...)
 {
@@ -219,13 +220,14 @@ mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out
     presented(env, req, present);
     if ((rc = mdt_presentation_recognise(present, &p, err)) != MDT_OK)
         return rc;
-    if ((rc = presentations[p].authenticate(env, req, out, claimed_id, err)) != MDT_OK)
-        return rc;
-    if (!mdt_client_usable(&out->client, req->now))
-        return mdt_client_auth_fail(err, "client is %s",
-                                    mdt_str_eq(out->client.status, "active") ? "expired"
-                                                                             : out->client.status);
-    return MDT_OK;
+    rc = presentations[p].authenticate(env, req, out, claimed_id, err);
+    if (rc == MDT_OK && !mdt_client_usable(&out->client, req->now))
+        rc = mdt_client_auth_fail(err, "client is %s",
+                                  mdt_str_eq(out->client.status, "active") ? "expired"
+                                                                           : out->client.status);
+    if (rc == MDT_ERR_INVALID_CLIENT) /* a risk signal of the client named (policy/risk.h) */
+        mdt_risk_note_auth_failure(env, *claimed_id, req->now);
+    return rc;
 }
 
 void mdt_client_auth_refuse(mdt_req *req, mdt_resp *resp, const char *claimed_id,

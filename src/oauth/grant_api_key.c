@@ -19,6 +19,7 @@
 
 #include "iga/apikey.h"
 #include "oauth/grants.h"
+#include "policy/risk.h"
 
 /* The client authenticated by the request besides the key must be the key's. */
 static mdt_rc same_client(mdt_env *env, mdt_req *req, const mdt_client_authn *by_key,
@@ -53,6 +54,8 @@ mdt_rc mdt_client_auth_api_key(mdt_env *env, mdt_req *req, mdt_client_authn *out
                            claimed_id, err);
     if (!*claimed_id)
         *claimed_id = form_id;
+    if (rc == MDT_ERR_INVALID_CLIENT) /* a risk signal of the client named (policy/risk.h) */
+        mdt_risk_note_auth_failure(env, *claimed_id, req->now);
     if (rc != MDT_OK)
         return rc;
     out->method = "api_key";
@@ -112,7 +115,9 @@ mdt_rc mdt_exchange_api_key(mdt_env *env, mdt_req *req, const mdt_client_authn *
         (rc = mdt_scope_narrow_for(env, req->arena, c, mdt_req_form(req, "scope"), &g.scope, err)) ||
         (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, resource, &g.aud, &g.naud,
                                   err)) ||
-        (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)))
+        (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) ||
+        (rc = mdt_scope_policy(env, req, who, &(mdt_policy_ask){.aud = g.aud, .naud = g.naud},
+                               &g.scope, out, err)))
         return rc;
     lifetime(env, who, req->now, &g);
     out->scope = g.scope;

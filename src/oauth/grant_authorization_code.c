@@ -81,11 +81,30 @@ static mdt_rc replayed(mdt_env *env, mdt_req *req, const mdt_client *c,
     return invalid(err, "authorization code used before: its tokens are revoked");
 }
 
+/* The code is this client's, for this redirect_uri and code_verifier. */
+static mdt_rc check_bound(mdt_req *req, const mdt_client *c, const mdt_authz_code_rec *rec,
+                          const bound *b, mdt_err *err)
+{
+    const char *ru = mdt_req_form(req, "redirect_uri");
+
+    if (!mdt_str_eq(rec->client_id, c->client_id))
+        return invalid(err, "authorization code issued to another client");
+    if (b->redirect_given ? !mdt_str_eq(ru, b->redirect_uri) : ru && !mdt_str_eq(ru, b->redirect_uri))
+        return invalid(err, "redirect_uri differs from the authorization request's");
+    if (!mdt_req_form(req, "code_verifier"))
+        return mdt_failf(err, MDT_ERR_INVALID_GRANT, "code_verifier is required",
+                         "code_verifier missing");
+    if (!mdt_pkce_verify(mdt_req_form(req, "code_verifier"), b->code_challenge))
+        return mdt_failf(err, MDT_ERR_INVALID_GRANT, "code_verifier does not match",
+                         "PKCE verification failed");
+    return MDT_OK;
+}
+
 /* Consumes the code, recording ids; checks client, redirect_uri and verifier. */
 static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_code_issue *ids,
                      mdt_authz_code_rec *rec, bound *b, mdt_err *err)
 {
-    const char *code = mdt_req_form(req, "code"), *ru = mdt_req_form(req, "redirect_uri");
+    const char *code = mdt_req_form(req, "code");
     uint8_t hash[MDT_HASH_LEN];
     mdt_rc rc;
 
@@ -99,17 +118,48 @@ static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_
         return invalid(err, "unknown or expired authorization code");
     if (rc != MDT_OK || (rc = read_bound(rec, b, err)) != MDT_OK)
         return rc;
-    if (!mdt_str_eq(rec->client_id, c->client_id))
-        return invalid(err, "authorization code issued to another client");
-    if (b->redirect_given ? !mdt_str_eq(ru, b->redirect_uri) : ru && !mdt_str_eq(ru, b->redirect_uri))
-        return invalid(err, "redirect_uri differs from the authorization request's");
-    if (!mdt_req_form(req, "code_verifier"))
-        return mdt_failf(err, MDT_ERR_INVALID_GRANT, "code_verifier is required",
-                         "code_verifier missing");
-    if (!mdt_pkce_verify(mdt_req_form(req, "code_verifier"), b->code_challenge))
-        return mdt_failf(err, MDT_ERR_INVALID_GRANT, "code_verifier does not match",
-                         "PKCE verification failed");
-    return MDT_OK;
+    return check_bound(req, c, rec, b, err);
+}
+
+/* The code as stored, before it is used, for the decision of the PDP
+ * (mdt_scope_policy): a request asked again once an external PDP answered
+ * finds it as it was. A code this request cannot redeem (unknown, used,
+ * expired, another client's, a wrong redirect_uri or verifier) is not
+ * judged: redeem() uses it up and refuses, as without a PDP. *scope: the
+ * scope of the access token (fewer scopes when the PDP dropped some);
+ * NULL when not judged. */
+static mdt_rc code_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                          const char **scope, mdt_grant_result *out, mdt_err *err)
+{
+    const char *code = mdt_req_form(req, "code");
+    uint8_t hash[MDT_HASH_LEN];
+    mdt_authz_code_rec rec;
+    mdt_policy_ask ask = {0};
+    mdt_client view;
+    mdt_err ignored;
+    bound b;
+    mdt_rc rc;
+
+    *scope = NULL;
+    if (!mdt_scope_policy_on(env) || !code || !*code || strlen(code) > CODE_MAX)
+        return MDT_OK;
+    mdt_sha256(code, strlen(code), hash);
+    rc = mdt_store_code_get(env->store, hash, req->arena, &rec, err);
+    if (rc == MDT_ERR_NOT_FOUND)
+        return MDT_OK;
+    if (rc != MDT_OK)
+        return rc;
+    if (rec.used_at || rec.expires_at <= req->now || read_bound(&rec, &b, &ignored) != MDT_OK ||
+        check_bound(req, &who->client, &rec, &b, &ignored) != MDT_OK)
+        return MDT_OK;
+    if ((rc = mdt_consented_client(env, req->arena, &who->client, NULL, b.resource, &view, err)) !=
+            MDT_OK ||
+        (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer, b.resource, &ask.aud,
+                                  &ask.naud, err)) != MDT_OK)
+        return rc;
+    ask.user = rec.username;
+    *scope = b.scope;
+    return mdt_scope_policy(env, req, who, &ask, scope, out, err);
 }
 
 static mdt_rc user_active(mdt_env *env, mdt_req *req, const char *username, mdt_err *err)
@@ -190,10 +240,12 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     mdt_code_issue ids;
     mdt_client view;
     bound b = {0};
+    const char *judged = NULL; /* the scope the PDP left, when it judged the code */
     mdt_rc rc;
 
     mdt_token_times(&g, c, req->now, ttl, 0);
-    if ((rc = choose_ids(env, req, &g, &ids, err)) != MDT_OK ||
+    if ((rc = code_policy(env, req, who, &judged, out, err)) != MDT_OK ||
+        (rc = choose_ids(env, req, &g, &ids, err)) != MDT_OK ||
         (rc = redeem(env, req, c, &ids, &rec, &b, err)) != MDT_OK ||
         (rc = user_active(env, req, rec.username, err)) != MDT_OK ||
         (rc = mdt_scope_still_entitled(env, req->arena, c, b.scope, err)) != MDT_OK ||
@@ -202,8 +254,10 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
                                   err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK)
         return rc;
+    if (mdt_scope_policy_on(env) && !judged) /* read as redeemed: cannot happen */
+        return mdt_fail(err, MDT_ERR_INTERNAL, "the authorization code was not decided");
     g.sub = rec.username; /* RFC 9068 §2.2: the user */
-    g.scope = b.scope;
+    g.scope = judged ? judged : b.scope; /* the same code: its scope, or what the PDP left */
     g.auth_time = b.auth_time;
     g.amr = b.amr;
     g.jti = ids.access_jti;

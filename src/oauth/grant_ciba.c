@@ -35,6 +35,50 @@ static mdt_rc single_use(mdt_env *env, mdt_req *req, mdt_grant *g, mdt_err *err)
     return mdt_store_single_use_add(env->store, g->jti, g->exp, err);
 }
 
+/* The checks of an approved request that need no write: its person, the
+ * client's entitlements, the audience. */
+static mdt_rc ready(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_request_rec *r,
+                    mdt_grant *g, mdt_err *err)
+{
+    mdt_client view;
+    mdt_rc rc;
+
+    if ((rc = user_active(env, req, r->subject, err)) != MDT_OK ||
+        (rc = mdt_scope_still_entitled(env, req->arena, c, r->scope, err)) != MDT_OK ||
+        (rc = mdt_consented_client(env, req->arena, c, NULL, r->resource, &view, err)) != MDT_OK)
+        return rc;
+    return mdt_resource_select(req->arena, &view, env->cfg.issuer, r->resource, &g->aud, &g->naud,
+                               err);
+}
+
+/* The decision of the PDP (mdt_scope_policy) on the request this poll
+ * would redeem, read without recording the poll (mdt_ciba_peek): a request
+ * asked again once an external PDP answered finds it as it was. One a poll
+ * would not redeem now is not judged. *scope: the scope the tokens get
+ * (fewer when the PDP dropped some); NULL when not judged. */
+static mdt_rc ciba_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                          const char **scope, mdt_grant_result *out, mdt_err *err)
+{
+    mdt_grant g = {0};
+    mdt_request_rec r;
+    mdt_err ignored;
+    mdt_rc rc;
+
+    *scope = NULL;
+    if (!mdt_scope_policy_on(env))
+        return MDT_OK;
+    rc = mdt_ciba_peek(env, mdt_req_form(req, "auth_req_id"), who->client.client_id, req->now,
+                       req->arena, &r, err);
+    if (rc != MDT_OK)
+        return rc == MDT_ERR_NOT_FOUND ? MDT_OK : rc;
+    if (ready(env, req, &who->client, &r, &g, &ignored) != MDT_OK)
+        return MDT_OK;
+    *scope = r.scope;
+    return mdt_scope_policy(env, req, who,
+                            &(mdt_policy_ask){.user = r.subject, .aud = g.aud, .naud = g.naud},
+                            scope, out, err);
+}
+
 mdt_rc mdt_grant_ciba(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                       mdt_grant_result *out, mdt_err *err)
 {
@@ -42,20 +86,21 @@ mdt_rc mdt_grant_ciba(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
     mdt_grant g = {.client = c, .auth_method = who->method};
     int64_t ttl = c->access_token_ttl ? c->access_token_ttl : env->cfg.access_token_ttl;
     mdt_request_rec r;
-    mdt_client view;
+    const char *judged;
     mdt_rc rc;
 
-    if ((rc = mdt_ciba_poll(env, &req->ctx, mdt_req_form(req, "auth_req_id"), c->client_id,
+    if ((rc = ciba_policy(env, req, who, &judged, out, err)) != MDT_OK ||
+        (rc = mdt_ciba_poll(env, &req->ctx, mdt_req_form(req, "auth_req_id"), c->client_id,
                             req->arena, &r, err)) != MDT_OK ||
-        (rc = user_active(env, req, r.subject, err)) != MDT_OK ||
-        (rc = mdt_scope_still_entitled(env, req->arena, c, r.scope, err)) != MDT_OK ||
-        (rc = mdt_consented_client(env, req->arena, c, NULL, r.resource, &view, err)) != MDT_OK ||
-        (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer, r.resource, &g.aud,
-                                  &g.naud, err)) != MDT_OK ||
+        (rc = ready(env, req, c, &r, &g, err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK)
         return rc;
+    /* the same request was judged, unless it was approved since it was read
+       (then it is redeemed already: refused rather than undecided) */
+    if (mdt_scope_policy_on(env) && !judged)
+        return mdt_fail(err, MDT_ERR_INVALID_GRANT, "the request changed while it was redeemed");
     g.sub = r.subject;
-    g.scope = r.scope;
+    g.scope = judged ? judged : r.scope;
     g.auth_time = r.decided_at; /* when the person approved, signed in */
     g.approval = r.id;
     g.authorization_details = r.authorization_details;

@@ -12,7 +12,9 @@ mdt_rc mdt_grant_client_credentials(mdt_env *env, mdt_req *req, const mdt_client
     if ((rc = mdt_scope_narrow_for(env, req->arena, c, mdt_req_form(req, "scope"), &g.scope, err)) != MDT_OK ||
         (rc = mdt_resource_select(req->arena, c, env->cfg.issuer, mdt_req_form(req, "resource"),
                                   &g.aud, &g.naud, err)) != MDT_OK ||
-        (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK)
+        (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK ||
+        (rc = mdt_scope_policy(env, req, who, &(mdt_policy_ask){.aud = g.aud, .naud = g.naud},
+                               &g.scope, out, err)) != MDT_OK)
         return rc;
     mdt_token_times(&g, c, req->now, ttl, 0);
     out->scope = g.scope;

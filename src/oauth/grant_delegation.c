@@ -478,7 +478,14 @@ static mdt_rc exchange(mdt_env *env, mdt_req *req, const mdt_client_authn *who, 
                                   err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK ||
         (rc = mdt_delegation_lineage(req->arena, s.client_id ? s.jti : NULL, s.client_id,
-                                     s.lineage, &g.lineage, err)) != MDT_OK)
+                                     s.lineage, &g.lineage, err)) != MDT_OK ||
+        (rc = mdt_scope_policy(
+             env, req, who,
+             &(mdt_policy_ask){.user = s.client_id && mdt_str_eq(s.sub, s.client_id) ? NULL : s.sub,
+                               .delegation_depth =
+                                   g.act ? (int64_t)mdt_delegation_depth(s.act) + 1 : 0,
+                               .aud = g.aud, .naud = g.naud},
+             &g.scope, out, err)) != MDT_OK)
         goto out;
     g.sub = s.sub;
     g.sid = s.sid;

@@ -73,6 +73,55 @@ static mdt_rc user_active(mdt_env *env, mdt_req *req, const char *username, mdt_
     return rc;
 }
 
+/* The checks of an approved authorization that need no write: its person,
+ * the client's entitlements, the audience. */
+static mdt_rc ready(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                    const mdt_request_rec *r, mdt_grant *g, mdt_err *err)
+{
+    const mdt_client *c = &who->client;
+    mdt_client view;
+    mdt_rc rc;
+
+    if ((rc = user_active(env, req, r->subject, err)) != MDT_OK ||
+        (rc = mdt_scope_still_entitled(env, req->arena, c, r->scope, err)) != MDT_OK ||
+        (rc = mdt_consented_client(env, req->arena, c, r->scope, r->resource, &view, err)) != MDT_OK)
+        return rc;
+    return mdt_resource_select(req->arena, &view, env->cfg.issuer, r->resource, &g->aud, &g->naud,
+                               err);
+}
+
+/* The decision of the PDP (mdt_scope_policy) on the authorization this
+ * poll would redeem, read without recording the poll: a request asked again
+ * once an external PDP answered finds it as it was. One not ready (pending,
+ * denied, expired, redeemed, or failing a check) is not judged: the poll
+ * answers it as without a PDP. *scope: the scope the tokens get (fewer when
+ * the PDP dropped some); NULL when not judged. */
+static mdt_rc device_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                            const uint8_t hash[MDT_HASH_LEN], const char **scope,
+                            mdt_grant_result *out, mdt_err *err)
+{
+    mdt_grant g = {0};
+    mdt_request_rec r;
+    mdt_device_rec d;
+    mdt_err ignored;
+    mdt_rc rc;
+
+    *scope = NULL;
+    if (!mdt_scope_policy_on(env))
+        return MDT_OK;
+    rc = mdt_store_device_get(env->store, hash, who->client.client_id, req->arena, &d, err);
+    if (rc != MDT_OK)
+        return rc == MDT_ERR_NOT_FOUND ? MDT_OK : rc;
+    d.slow_down = false; /* the poll tells */
+    if (poll_state(env, req, &d, &r, &ignored) != MDT_OK ||
+        ready(env, req, who, &r, &g, &ignored) != MDT_OK)
+        return MDT_OK;
+    *scope = r.scope ? r.scope : "";
+    return mdt_scope_policy(env, req, who,
+                            &(mdt_policy_ask){.user = r.subject, .aud = g.aud, .naud = g.naud},
+                            scope, out, err);
+}
+
 /* A refresh token when the client registered the refresh_token grant and,
  * for OpenID Connect, offline_access was approved (OIDC Core §11). */
 static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_grant *g, const char *resource,
@@ -100,31 +149,31 @@ mdt_rc mdt_grant_device_code(mdt_env *env, mdt_req *req, const mdt_client_authn 
     uint8_t hash[MDT_HASH_LEN];
     mdt_request_rec r;
     mdt_device_rec d;
-    mdt_client view;
+    const char *judged;
     mdt_rc rc;
 
     if (!code || !*code || strlen(code) > MDT_DEVICE_CODE_MAX)
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "device_code is required");
     mdt_sha256(code, strlen(code), hash);
+    if ((rc = device_policy(env, req, who, hash, &judged, out, err)) != MDT_OK)
+        return rc;
     rc = mdt_store_device_poll(env->store, hash, c->client_id, req->now, req->arena, &d, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return invalid(err, "unknown device_code, or issued to another client");
     if (rc != MDT_OK || (rc = poll_state(env, req, &d, &r, err)) != MDT_OK)
         return rc;
-    if ((rc = user_active(env, req, r.subject, err)) != MDT_OK ||
-        (rc = mdt_scope_still_entitled(env, req->arena, c, r.scope, err)) != MDT_OK ||
-        (rc = mdt_consented_client(env, req->arena, c, r.scope, r.resource, &view, err)) != MDT_OK ||
-        (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer, r.resource, &g.aud, &g.naud,
-                                  err)) != MDT_OK ||
+    if ((rc = ready(env, req, who, &r, &g, err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK)
         return rc;
+    if (mdt_scope_policy_on(env) && !judged) /* approved since it was read: never undecided */
+        return pending(err, "approved while this poll ran: decided at the next poll");
     rc = mdt_store_device_consume(env->store, hash, c->client_id, req->now, req->arena, &d, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return invalid(err, "device_code redeemed meanwhile");
     if (rc != MDT_OK)
         return rc;
     g.sub = r.subject; /* RFC 9068 §2.2: the person who approved */
-    g.scope = r.scope ? r.scope : "";
+    g.scope = judged ? judged : r.scope ? r.scope : ""; /* what the PDP left of it */
     g.approval = r.id;
     mdt_token_times(&g, c, req->now, ttl, 0);
     out->approval = r.id; /* the token.issued event names it too */

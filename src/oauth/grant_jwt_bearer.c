@@ -172,7 +172,13 @@ mdt_rc mdt_grant_jwt_bearer(mdt_env *env, mdt_req *req, const mdt_client_authn *
                                 err)) != MDT_OK ||
         (rc = mdt_client_cert_binding(env, req, who, &g.cnf_x5t, err)) != MDT_OK ||
         (rc = mdt_resource_select(req->arena, &who->client, env->cfg.issuer, resource, &g.aud,
-                                  &g.naud, err)) != MDT_OK)
+                                  &g.naud, err)) != MDT_OK ||
+        (rc = mdt_scope_policy(env, req, who,
+                               &(mdt_policy_ask){.user = mdt_str_eq(g.sub, who->client.client_id)
+                                                             ? NULL
+                                                             : g.sub,
+                                                 .aud = g.aud, .naud = g.naud},
+                               &g.scope, out, err)) != MDT_OK)
         goto out; /* before the jti is spent: a refused request can be sent again */
     if (ti->single_use) {
         rc = mdt_store_jti_use(env->store, ti->issuer, a.jti, a.exp + MDT_ASSERTION_LEEWAY,

@@ -121,6 +121,32 @@ mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer
                            const char *resource, const char *const **aud, size_t *naud,
                            mdt_err *err) MDT_WARN_UNUSED;
 
+/* The decision of the configured PDP at token issuance (scope_policy.c,
+ * SPEC §3.8), the same for every grant: called once the grant's scope and
+ * audience are final (its scopes passed the entitlement checks) and before
+ * its first write. For each scope of *scope one question (subject
+ * Client::"client_id", action "token.issue", resource Scope::"scope",
+ * context: grant_type, auth_method, delegation_depth, audience, user,
+ * entitlement, risk — policy/risk.h), all decided in one mdt_pdp_decide.
+ * Every decision is added to out->audit ("policy": {scope: {decision,
+ * reasons, errors}}, and "log_only": true when so). A denied scope is
+ * refused (invalid_scope naming it) or, with [pdp] on_deny = drop, left out
+ * of *scope (arena); none left: refused. [pdp] log_only: nothing refused.
+ * MDT_ERR_UNAVAILABLE with req->waiter registered: the request is asked
+ * again once an external PDP answered (nothing was written); otherwise an
+ * unavailable PDP fails closed. PDP off ([pdp] mode = off): MDT_OK at once,
+ * nothing asked nor recorded. */
+typedef struct {
+    const char *user;           /* the person involved; NULL: none */
+    int64_t delegation_depth;   /* actors in the token's act chain; 0: none */
+    const char *const *aud;     /* the token's audiences */
+    size_t naud;
+} mdt_policy_ask;
+bool mdt_scope_policy_on(const mdt_env *env);
+mdt_rc mdt_scope_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                        const mdt_policy_ask *ask, const char **scope, mdt_grant_result *out,
+                        mdt_err *err) MDT_WARN_UNUSED;
+
 /* Flows where a person signs in and consents (SPEC §3.3, §3.7): what that
  * person may grant beyond the client's own entitlements. An unvouched
  * self-registered client (origin set; no software statement, no initial

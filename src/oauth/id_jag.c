@@ -294,7 +294,10 @@ mdt_rc mdt_exchange_id_jag(mdt_env *env, mdt_req *req, const mdt_client_authn *w
     if ((rc = target(env, req, client->client_id, &tg, &c, err)) != MDT_OK ||
         (rc = subject(env, req, client->client_id, &c, err)) != MDT_OK ||
         (rc = mdt_id_jag_narrow(req->arena, tg, mdt_req_form(req, "scope"), c.resource, &c.scope,
-                                err)) != MDT_OK)
+                                err)) != MDT_OK ||
+        (rc = mdt_scope_policy(env, req, who,
+                               &(mdt_policy_ask){.user = c.sub, .aud = &c.aud, .naud = c.aud ? 1 : 0},
+                               &c.scope, out, err)) != MDT_OK)
         return rc;
     if ((rc = mdt_random_b64url(&env->rng, MDT_JTI_BYTES, jti)) != MDT_OK)
         return mdt_fail(err, rc, "cannot generate a token id");

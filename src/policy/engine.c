@@ -293,8 +293,19 @@ mdt_rc mdt_policy_engine_start(mdt_env *env, mdt_policy_engine **out, mdt_err *e
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->refresh_mu, NULL);
     pthread_cond_init(&e->cv, NULL);
-    if ((rc = load_entity_files(e, env->cfg.policy_entities, err)) != MDT_OK ||
-        (rc = refresh(e, true, err)) != MDT_OK)
+    if ((rc = load_entity_files(e, env->cfg.policy_entities, err)) != MDT_OK)
+        goto fail;
+    if ((rc = refresh(e, true, err)) == MDT_ERR_INVALID_REQUEST) {
+        /* stored texts that no longer form one set (two nodes stored
+           clashing ids at once): start without a set, so that decisions
+           fail closed and the policies can be fixed; the thread retries
+           at each change */
+        MDT_ERROR("no policy set in force, decisions of the embedded PDP fail: %s",
+                  mdt_err_text(err));
+        mdt_err_clear(err);
+        rc = MDT_OK;
+    }
+    if (rc != MDT_OK)
         goto fail;
     if (pthread_create(&e->th, NULL, reload_main, e) != 0) {
         rc = mdt_fail(err, MDT_ERR_INTERNAL, "cannot start the policy reload thread");
@@ -563,7 +574,9 @@ mdt_rc mdt_policy_eval(mdt_env *env, mdt_arena *a, const mdt_pdp_query *q, mdt_p
 
     memset(out, 0, sizeof(*out));
     if (!sn)
-        return mdt_fail(err, MDT_ERR_UNAVAILABLE, "the embedded PDP is not loaded");
+        return mdt_fail(err, MDT_ERR_UNAVAILABLE,
+                        env->policy ? "the embedded PDP has no valid policy set"
+                                    : "the embedded PDP is not loaded");
     rc = eval_snap(env, sn->set, sn, a, q, out, err);
     snap_release(sn);
     return rc;

@@ -8,6 +8,7 @@
 
 #include "core/b64.h"
 #include "core/hash.h"
+#include "policy/builtin.h"
 #include "policy/engine.h"
 
 static mdt_rc nomem(mdt_err *err)
@@ -91,10 +92,8 @@ mdt_rc mdt_policy_set_build(const mdt_config *cfg, const mdt_policy_rec *recs, s
     *out = NULL;
     for (size_t i = 0; rc == MDT_OK && i < n; i++)
         rc = mdt_cedar_set_add(s, recs[i].text, strlen(recs[i].text), recs[i].id, err);
-    /* GAP: the shipped policies that [policy] builtin enables join the set
-     * here (mdt_policy_builtin_add(cfg, s, err), policy/builtin.h) once
-     * that module is in; until then the set is the stored policies only. */
-    (void)cfg;
+    if (rc == MDT_OK) /* the shipped policies [policy] builtin enables */
+        rc = mdt_policy_builtin_add(cfg, s, err);
     if (rc != MDT_OK) {
         mdt_cedar_set_free(s);
         return rc;

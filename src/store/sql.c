@@ -178,6 +178,8 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_CIBA_CONSUME] = "UPDATE ciba_requests SET consumed_at=?2 WHERE hash=?1 AND consumed_at=0 "
                        "RETURNING request_id",
     [Q_PURGE_CIBA] = "DELETE FROM ciba_requests WHERE expires_at<?1-86400",
+    [Q_CIBA_GET] = "SELECT request_id,client_id,poll_interval,last_poll,expires_at,consumed_at "
+                   "FROM ciba_requests WHERE hash=?1 AND client_id=?2",
     [Q_ONCE_INSERT] = "INSERT INTO single_use_tokens (jti,uses,expires_at) VALUES (?1,0,?2)",
     [Q_ONCE_USE] = "UPDATE single_use_tokens SET uses=uses+1 WHERE jti=?1 RETURNING uses",
     [Q_PURGE_ONCE] = "DELETE FROM single_use_tokens WHERE expires_at<=?1",
@@ -274,6 +276,7 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_DEV_CONSUME] = "UPDATE device_codes SET consumed_at=?3 WHERE hash=?1 AND client_id=?2 AND "
                       "consumed_at=0 AND expires_at>?3 RETURNING " DEV_COLS,
     [Q_PURGE_DEVICE] = "DELETE FROM device_codes WHERE expires_at<?1-86400",
+    [Q_DEV_GET] = "SELECT " DEV_COLS " FROM device_codes WHERE hash=?1 AND client_id=?2",
     /* usage batches: counters add, last use takes the greater (several nodes agree) */
     [Q_USAGE_SCOPE_UPSERT] = "INSERT INTO usage_scopes (client_id,scope,last_used_at) "
                              "VALUES (?1,?2,?3) ON CONFLICT (client_id,scope) DO UPDATE SET "
@@ -2047,6 +2050,21 @@ static mdt_rc op_ciba_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const
     return tx_end(c, rc, err);
 }
 
+/* Read-only: the request as op_ciba_poll returns it, last_poll the last
+ * poll, without recording one. */
+static mdt_rc op_ciba_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                          mdt_arena *a, mdt_ciba_rec *out, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_CIBA_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | bind_text(st, 2, client_id),
+                   row_ciba, a, out, "ciba_get", "unknown auth_req_id", err);
+}
+
 static mdt_rc op_ciba_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
                               mdt_err *err)
 {
@@ -2422,6 +2440,20 @@ static mdt_rc device_update(mdt_store *s, enum mdt_q q, const uint8_t key[MDT_HA
     }
 }
 
+static mdt_rc op_device_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
+                            const char *client_id, mdt_arena *a, mdt_device_rec *out,
+                            mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_DEV_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | bind_text(st, 2, client_id),
+                   row_device, a, out, "device_get", "device code unknown", err);
+}
+
 static mdt_rc op_device_bind(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN],
                              const char *request_id, int64_t now, mdt_arena *a,
                              mdt_device_rec *out, mdt_err *err)
@@ -2443,6 +2475,19 @@ static mdt_rc op_device_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
 {
     return device_update(s, Q_DEV_CONSUME, hash, client_id, now, a, out, "device_consume",
                          "device code unknown, expired or redeemed", err);
+}
+
+static mdt_rc op_code_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                          mdt_authz_code_rec *out, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_CODE_GET, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), row_code, a, out, "code_get",
+                   "authorization code unknown", err);
 }
 
 /* One UPDATE ... RETURNING in a write transaction; when it changes nothing,
@@ -3250,6 +3295,7 @@ static const mdt_store_ops sql_ops = {
     .ciba_insert = op_ciba_insert,
     .ciba_poll = op_ciba_poll,
     .ciba_consume = op_ciba_consume,
+    .ciba_get = op_ciba_get,
     .single_use_add = op_single_use_add,
     .single_use_take = op_single_use_take,
     .entitlement_insert = op_entitlement_insert,
@@ -3270,8 +3316,10 @@ static const mdt_store_ops sql_ops = {
     .device_bind = op_device_bind,
     .device_poll = op_device_poll,
     .device_consume = op_device_consume,
+    .device_get = op_device_get,
     .code_insert = op_code_insert,
     .code_consume = op_code_consume,
+    .code_get = op_code_get,
     .grant_revoke = op_grant_revoke,
     .session_revoke_user = op_session_revoke_user,
     .refresh_insert = op_refresh_insert,

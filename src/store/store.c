@@ -349,6 +349,15 @@ mdt_rc mdt_store_ciba_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const
     return s->ops->ciba_poll(s, hash, client_id, now, a, out, err);
 }
 
+mdt_rc mdt_store_ciba_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                          mdt_arena *a, mdt_ciba_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!client_id)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "CIBA lookup without a client");
+    return s->ops->ciba_get(s, hash, client_id, a, out, err);
+}
+
 mdt_rc mdt_store_ciba_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
                               mdt_err *err)
 {
@@ -591,6 +600,15 @@ mdt_rc mdt_store_device_bind(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN]
     return s->ops->device_bind(s, user_hash, request_id, now, a, out, err);
 }
 
+mdt_rc mdt_store_device_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                            mdt_arena *a, mdt_device_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!client_id)
+        return mdt_fail(err, MDT_ERR_INTERNAL, "device lookup without a client");
+    return s->ops->device_get(s, hash, client_id, a, out, err);
+}
+
 mdt_rc mdt_store_device_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
                              const char *client_id, int64_t now, mdt_arena *a,
                              mdt_device_rec *out, mdt_err *err)
@@ -617,6 +635,13 @@ mdt_rc mdt_store_code_insert(mdt_store *s, const mdt_authz_code_rec *c, mdt_err 
         c->expires_at <= 0)
         return mdt_fail(err, MDT_ERR_INTERNAL, "authorization code record incomplete");
     return s->ops->code_insert(s, c, err);
+}
+
+mdt_rc mdt_store_code_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                          mdt_authz_code_rec *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->ops->code_get(s, hash, a, out, err);
 }
 
 mdt_rc mdt_store_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,

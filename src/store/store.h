@@ -634,6 +634,11 @@ mdt_rc mdt_store_device_bind(mdt_store *s, const uint8_t user_hash[MDT_HASH_LEN]
 mdt_rc mdt_store_device_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
                              const char *client_id, int64_t now, mdt_arena *a,
                              mdt_device_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* The authorization of device_code for client_id as mdt_store_device_poll
+ * returns it, without recording a poll (read-only). MDT_ERR_NOT_FOUND when
+ * unknown or of another client. */
+mdt_rc mdt_store_device_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                            mdt_arena *a, mdt_device_rec *out, mdt_err *err) MDT_WARN_UNUSED;
 /* Redeems the device_code in one statement (consumed_at = now where it was
  * 0, the client matches and it has not expired): only one redemption wins.
  * MDT_ERR_NOT_FOUND otherwise. */
@@ -650,6 +655,10 @@ mdt_rc mdt_store_ciba_insert(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
 mdt_rc mdt_store_ciba_poll(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
                            int64_t now, mdt_arena *a, mdt_ciba_rec *out,
                            mdt_err *err) MDT_WARN_UNUSED;
+/* The request as mdt_store_ciba_poll returns it, out->last_poll the last
+ * poll, without recording one (read-only). MDT_ERR_NOT_FOUND as there. */
+mdt_rc mdt_store_ciba_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                          mdt_arena *a, mdt_ciba_rec *out, mdt_err *err) MDT_WARN_UNUSED;
 /* Marks the request redeemed at now in one statement (two threads or
  * nodes cannot both win). MDT_ERR_NOT_FOUND when unknown or redeemed. */
 mdt_rc mdt_store_ciba_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
@@ -723,6 +732,10 @@ mdt_rc mdt_store_code_insert(mdt_store *s, const mdt_authz_code_rec *c,
 mdt_rc mdt_store_code_consume(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
                               const mdt_code_issue *issue, mdt_arena *a, mdt_authz_code_rec *out,
                               mdt_err *err) MDT_WARN_UNUSED;
+/* The code as stored, used or not, expired or not (read-only: the caller
+ * decides); MDT_ERR_NOT_FOUND when unknown. */
+mdt_rc mdt_store_code_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                          mdt_authz_code_rec *out, mdt_err *err) MDT_WARN_UNUSED;
 /* --- refresh tokens --- */
 /* Inserts a refresh token unless its family is revoked (in the same
  * statement): MDT_ERR_CONFLICT when the family is revoked (a reuse was

@@ -111,6 +111,8 @@ typedef struct mdt_store_ops {
                           mdt_err *err);
     mdt_rc (*ciba_poll)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
                         int64_t now, mdt_arena *a, mdt_ciba_rec *out, mdt_err *err);
+    mdt_rc (*ciba_get)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                       mdt_arena *a, mdt_ciba_rec *out, mdt_err *err);
     mdt_rc (*ciba_consume)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
                            mdt_err *err);
     mdt_rc (*single_use_add)(mdt_store *s, const char *jti, int64_t expires_at, mdt_err *err);
@@ -145,10 +147,14 @@ typedef struct mdt_store_ops {
                           mdt_device_rec *out, mdt_err *err);
     mdt_rc (*device_poll)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
                           int64_t now, mdt_arena *a, mdt_device_rec *out, mdt_err *err);
+    mdt_rc (*device_get)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], const char *client_id,
+                         mdt_arena *a, mdt_device_rec *out, mdt_err *err);
     mdt_rc (*device_consume)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN],
                              const char *client_id, int64_t now, mdt_arena *a,
                              mdt_device_rec *out, mdt_err *err);
     mdt_rc (*code_insert)(mdt_store *s, const mdt_authz_code_rec *c, mdt_err *err);
+    mdt_rc (*code_get)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+                       mdt_authz_code_rec *out, mdt_err *err);
     mdt_rc (*code_consume)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
                            const mdt_code_issue *issue, mdt_arena *a, mdt_authz_code_rec *out,
                            mdt_err *err);

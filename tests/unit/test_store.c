@@ -937,6 +937,13 @@ static void test_ciba(void **state)
                      MDT_ERR_NOT_FOUND);
     assert_int_equal(mdt_store_ciba_poll(f->s, other, id(f, "cl"), 104, &f->a, &back, &f->err),
                      MDT_ERR_NOT_FOUND);
+    /* read without a poll: the last poll, and nothing recorded */
+    assert_int_equal(mdt_store_ciba_get(f->s, h, id(f, "cl"), &f->a, &back, &f->err), MDT_OK);
+    assert_string_equal(back.request_id, r.request_id);
+    assert_int_equal(back.last_poll, 103);
+    assert_int_equal(back.interval, 5);
+    assert_int_equal(mdt_store_ciba_get(f->s, h, id(f, "cl2"), &f->a, &back, &f->err),
+                     MDT_ERR_NOT_FOUND);
     assert_int_equal(mdt_store_ciba_poll(f->s, h, id(f, "cl"), 110, &f->a, &back, &f->err), MDT_OK);
     assert_int_equal(back.last_poll, 103);
     assert_int_equal(mdt_store_ciba_consume(f->s, h, 111, &f->err), MDT_OK);
@@ -1741,6 +1748,13 @@ static void test_code_consume_records(void **state)
 
     fill_hash(c.hash, 0xc1);
     assert_int_equal(mdt_store_code_insert(f->s, &c, &f->err), MDT_OK);
+    /* read without using it, as often as wanted */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(mdt_store_code_get(f->s, c.hash, &f->a, &got, &f->err), MDT_OK);
+        assert_int_equal(got.used_at, 0);
+        assert_string_equal(got.scope, "openid read");
+        assert_string_equal(got.client_id, c.client_id);
+    }
     assert_int_equal(mdt_store_code_consume(f->s, c.hash, 120, NULL, &f->a, &got, &f->err),
                      MDT_ERR_INTERNAL);
     assert_int_equal(mdt_store_code_consume(f->s, c.hash, 120, &first, &f->a, &got, &f->err),
@@ -1765,7 +1779,10 @@ static void test_code_consume_records(void **state)
     assert_string_equal(got.access_jti, first.access_jti);
     assert_string_equal(got.family, first.family);
     assert_int_equal(got.tokens_expire_at, 5000);
+    assert_int_equal(mdt_store_code_get(f->s, c.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.used_at, 120);
     fill_hash(c.hash, 0xc2);
+    assert_int_equal(mdt_store_code_get(f->s, c.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
     assert_int_equal(mdt_store_code_consume(f->s, c.hash, 121, &second, &f->a, &got, &f->err),
                      MDT_ERR_NOT_FOUND);
 }
@@ -1818,6 +1835,15 @@ static void test_device_codes(void **state)
                      MDT_OK);
     assert_false(got.slow_down);
     assert_int_equal(got.interval, 15);
+    /* read without a poll: nothing moves */
+    assert_int_equal(mdt_store_device_get(f->s, d.hash, id(f, "dev_other"), &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_device_get(f->s, d.hash, d.client_id, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.last_poll, 225);
+    assert_int_equal(got.interval, 15);
+    assert_string_equal(got.scope, "openid read");
+    assert_int_equal(mdt_store_device_get(f->s, d.hash, d.client_id, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.last_poll, 225);
     /* the user code is entered once, before expiry */
     assert_int_equal(mdt_store_device_bind(f->s, d.user_hash, "req_x", 700, &f->a, &got, &f->err),
                      MDT_ERR_NOT_FOUND);

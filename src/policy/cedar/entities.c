@@ -204,7 +204,7 @@ static json_t *load(jctx *c, const char *json, size_t len, size_t max, mdt_rc *r
         *rc = bad(c, "JSON too large");
         return NULL;
     }
-    doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    doc = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!doc)
         *rc = bad(c, "invalid JSON (line %d, column %d): %.60s", jerr.line, jerr.column,
                   jerr.text);
@@ -314,6 +314,70 @@ static mdt_rc entity_json(jctx *c, json_t *j, cd_entity *out)
     return MDT_OK;
 }
 
+typedef struct {
+    const mdt_cedar_entities *e, *batch;
+} view;
+
+static cd_entity *view_get(const view *v, const cd_uid *u)
+{
+    const cd_entity *x = cd_entities_get(v->e, u);
+    return (cd_entity *)(x ? x : cd_entities_get(v->batch, u));
+}
+
+/* Cedar refuses a hierarchy with a cycle (an entity its own ancestor). A
+ * new cycle passes through a new entity: depth-first from each of them,
+ * gray on the path, black when done. */
+static mdt_rc check_cycles(jctx *c, mdt_cedar_entities *e, const view *v, cd_entity *batch,
+                           size_t n)
+{
+    typedef struct {
+        cd_entity *x;
+        size_t next;
+    } frame;
+    uint32_t gray = ++e->epoch * 2, black = gray + 1;
+    size_t cap = 64, top = 0;
+    frame *stk = malloc(cap * sizeof(*stk));
+    mdt_rc rc = MDT_OK;
+
+    if (!stk)
+        return oom(c);
+    for (size_t i = 0; i < n && rc == MDT_OK; i++) {
+        if (batch[i].mark == black)
+            continue;
+        batch[i].mark = gray;
+        stk[top++] = (frame){&batch[i], 0};
+        while (top && rc == MDT_OK) {
+            frame *f = &stk[top - 1];
+            if (f->next == f->x->nparents) {
+                f->x->mark = black;
+                top--;
+                continue;
+            }
+            cd_entity *p = view_get(v, &f->x->parents[f->next++]);
+            if (!p || p->mark == black)
+                continue;
+            if (p->mark == gray) {
+                c->where = mdt_arena_printf(c->a, "%s::\"%.40s\"", p->uid.type, p->uid.id);
+                rc = bad(c, "the entity hierarchy has a cycle");
+                break;
+            }
+            if (top == cap) {
+                frame *ns = realloc(stk, 2 * cap * sizeof(*ns));
+                if (!ns) {
+                    rc = oom(c);
+                    break;
+                }
+                stk = ns;
+                cap *= 2;
+            }
+            p->mark = gray;
+            stk[top++] = (frame){p, 0};
+        }
+    }
+    free(stk);
+    return rc;
+}
+
 mdt_rc mdt_cedar_entities_add_json(mdt_cedar_entities *e, const char *json, size_t len,
                                    mdt_err *err)
 {
@@ -351,6 +415,10 @@ mdt_rc mdt_cedar_entities_add_json(mdt_cedar_entities *e, const char *json, size
         }
         put(tmp, tcap, &batch[i]);
     }
+    c.where = NULL;
+    mdt_cedar_entities bview = {.slots = tmp, .cap = tcap};
+    if ((rc = check_cycles(&c, e, &(view){e, &bview}, batch, n)) != MDT_OK)
+        goto out;
     if ((rc = grow(e, e->count + n, err)) != MDT_OK)
         goto out;
     for (size_t i = 0; i < n; i++)

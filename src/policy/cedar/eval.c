@@ -589,7 +589,8 @@ mdt_rc mdt_cedar_set_add(mdt_cedar_set *s, const char *text, size_t len, const c
         s->pols = np;
         s->cap = nc;
     }
-    memcpy(s->pols + s->n, pols, n * sizeof(*pols));
+    if (n)
+        memcpy(s->pols + s->n, pols, n * sizeof(*pols));
     s->n += n;
     return MDT_OK;
 }

@@ -64,12 +64,14 @@ typedef struct {
     const mdt_cedar_record *attrs;
     size_t nparents;
     const cd_uid *parents;
+    uint32_t mark; /* cycle check while loading */
 } cd_entity;
 
 struct mdt_cedar_entities {
     mdt_arena arena;
     cd_entity **slots; /* open addressing by uid hash */
     size_t cap, count;
+    uint32_t epoch;
 };
 
 const cd_entity *cd_entities_get(const mdt_cedar_entities *e, const cd_uid *uid);
