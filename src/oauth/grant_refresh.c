@@ -131,6 +131,25 @@ static mdt_rc check_subject(mdt_env *env, mdt_req *req, const mdt_client_authn *
     return MDT_OK;
 }
 
+/* The decision of the PDP (mdt_scope_policy) on scope, before the token is
+ * used up: a request asked again once an external PDP answered finds it as
+ * it was. */
+static mdt_rc refresh_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                             const mdt_client *view, const mdt_refresh_rec *r, const char **scope,
+                             mdt_grant_result *out, mdt_err *err)
+{
+    mdt_policy_ask ask = {.user = r->subject};
+    mdt_rc rc;
+
+    if (!mdt_scope_policy_on(env))
+        return MDT_OK;
+    if ((rc = mdt_resource_select(req->arena, view, env->cfg.issuer,
+                                  *r->resource ? r->resource : NULL, &ask.aud, &ask.naud, err)) !=
+        MDT_OK)
+        return rc;
+    return mdt_scope_policy(env, req, who, &ask, scope, out, err);
+}
+
 mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                                mdt_grant_result *out, mdt_err *err)
 {
@@ -147,18 +166,13 @@ mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_auth
     if ((rc = lookup(env, req, c, &r, hash, err)) != MDT_OK ||
         /* the grant was consented to by a person: what they could grant */
         (rc = mdt_consented_client(env, req->arena, c, r.scope, r.resource, &view, err)) ||
-        (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer,
-                                  *r.resource ? r.resource : NULL, &g.aud, &g.naud, err)) !=
-            MDT_OK ||
         (!r.used_at && !r.revoked_at &&
          ((rc = check_subject(env, req, who, &r, &g.cnf_x5t, err)) != MDT_OK ||
           (rc = narrow(env, req, &view, &r, &g.scope, err)) != MDT_OK ||
-          /* decided before the token is used up: a request asked again
-             finds it as it was */
-          (rc = mdt_scope_policy(env, req, who,
-                                 &(mdt_policy_ask){.user = r.subject, .aud = g.aud, .naud = g.naud},
-                                 &g.scope, out, err)) != MDT_OK)) ||
-        (rc = redeem(env, req, c, &r, hash, err)) != MDT_OK)
+          (rc = refresh_policy(env, req, who, &view, &r, &g.scope, out, err)) != MDT_OK)) ||
+        (rc = redeem(env, req, c, &r, hash, err)) != MDT_OK ||
+        (rc = mdt_resource_select(req->arena, &view, env->cfg.issuer,
+                                  *r.resource ? r.resource : NULL, &g.aud, &g.naud, err)) != MDT_OK)
         return rc;
     g.sub = r.subject;
     g.auth_time = r.auth_time;
