@@ -8,10 +8,14 @@
 // (request bursts, new addresses and credentials, authentication failures)
 // flip decisions.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { CLIENT_ASSERTION_TYPE, clientClaims, keyPair, sign } from './lib/assertions.mjs';
+import { CLIENT_ASSERTION_TYPE, JWT_BEARER, clientClaims, keyPair, now, sign } from './lib/assertions.mjs';
 import { callbackServer, createUsers, FAST_ARGON2, signedIn } from './lib/authz.mjs';
 import { csrfOf } from './lib/browser.mjs';
 import { CIBA, cibaMetadata, poll, started } from './lib/ciba.mjs';
@@ -442,5 +446,46 @@ describe('the shipped policies', { timeout: 120_000 }, () => {
     await sleep(1500);
     assert.equal((await ccToken(srv, staticPay, 'read pay')).status, 200, 'within business hours');
     removePolicy(srv, 'hours-inside');
+  });
+});
+
+describe('the JWT bearer grant', { timeout: 60_000 }, () => {
+  const IDP = 'https://idp.example.test';
+  let dir;
+  let srv;
+  let idp;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-pdp-jb-'));
+    idp = await keyPair('ES256');
+    await writeFile(path.join(dir, 'idp.json'), JSON.stringify({ keys: [idp.publicJwk] }));
+    const issuers = path.join(dir, 'jwt-bearer.json');
+    await writeFile(issuers, JSON.stringify([{ issuer: IDP, jwks_file: 'idp.json', max_lifetime: 600,
+      rules: [{ subject_prefix: 'acme:', scopes: ['read'] }] }]));
+    srv = await startServer({ config: { users: FAST_ARGON2, pdp: { mode: 'embedded' }, jwt_bearer: { issuers } } });
+    await fixtures(srv);
+  });
+  after(async () => {
+    await srv?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('refused before the assertion is spent: the person is in the context; the same assertion works once the rule is gone', async () => {
+    const agent = createClient(srv, agentMetadata({ grant_types: ['client_credentials', JWT_BEARER], scope: 'read' }));
+    addPolicy(srv, 'no-acme-read', `forbid (principal == Client::"${agent.client_id}", action == Action::"token.issue", resource == Scope::"read")
+      when { context has user && context.user == User::"acme:u-123" && context.grant_type == "${JWT_BEARER}" };`);
+    await sleep(1500);
+    const t = now();
+    const assertion = await sign(idp, { iss: IDP, sub: 'u-123', aud: srv.issuer, iat: t, exp: t + 300, jti: crypto.randomUUID() });
+    const grant = () => post(srv, '/token', { grant_type: JWT_BEARER, assertion },
+      { headers: { authorization: basic(agent.client_id, agent.client_secret) } });
+    assertPolicyRefusal(await grant(), 'read');
+    assert.deepEqual(lastEvent(srv, agent.client_id).data.policy.read.reasons, ['no-acme-read']);
+    removePolicy(srv, 'no-acme-read');
+    await sleep(1500);
+    const r = await grant();
+    assert.equal(r.status, 200, show(r));
+    assert.equal(lastEvent(srv, agent.client_id).subject, 'acme:u-123');
+    assertOAuthError(await grant(), 400, 'invalid_grant'); // and now it is spent
   });
 });
