@@ -10,6 +10,14 @@
 
 typedef enum { EV_OK, EV_ERR, EV_NOMEM } ev_rc;
 
+/* The ancestors seen by a walk: a list, and past a few a hash set too. */
+typedef struct {
+    const cd_uid **list, *buf[32];
+    size_t n, cap;
+    const cd_uid **tab; /* open addressing, NULL while n is small */
+    size_t tcap;
+} seen_set;
+
 typedef struct {
     const mdt_cedar_entities *const *stores;
     size_t nstores;
@@ -18,8 +26,7 @@ typedef struct {
     cd_uid uids[3];
     /* the ancestors of principal, action and resource, found once per
      * request when first asked for */
-    const cd_uid **anc[3];
-    size_t nanc[3];
+    seen_set anc[3];
     bool anc_done[3];
     const cd_entity *ent[3]; /* and their entities */
     bool ent_done[3];
@@ -44,17 +51,67 @@ static const cd_entity *lookup(ev_env *env, const cd_uid *u)
     return NULL;
 }
 
+static bool seen_has(const seen_set *s, const cd_uid *u)
+{
+    if (!s->tab) {
+        for (size_t i = 0; i < s->n; i++)
+            if (cd_uid_eq(s->list[i], u))
+                return true;
+        return false;
+    }
+    for (size_t i = u->hash & (s->tcap - 1); s->tab[i]; i = (i + 1) & (s->tcap - 1))
+        if (cd_uid_eq(s->tab[i], u))
+            return true;
+    return false;
+}
+
+static void tab_put(const cd_uid **tab, size_t cap, const cd_uid *u)
+{
+    size_t i = u->hash & (cap - 1);
+    while (tab[i])
+        i = (i + 1) & (cap - 1);
+    tab[i] = u;
+}
+
+static ev_rc seen_add(ev_env *env, seen_set *s, const cd_uid *u)
+{
+    if (s->n == s->cap) {
+        const cd_uid **nl = mdt_arena_alloc(env->a, 2 * s->cap * sizeof(*nl));
+        if (!nl)
+            return EV_NOMEM;
+        memcpy(nl, s->list, s->n * sizeof(*nl));
+        s->list = nl;
+        s->cap *= 2;
+    }
+    s->list[s->n++] = u;
+    if (s->n > 32 && 2 * s->n > s->tcap) {
+        size_t nc = s->tcap ? 2 * s->tcap : 128;
+        const cd_uid **nt = mdt_arena_alloc(env->a, nc * sizeof(*nt));
+        if (!nt)
+            return EV_NOMEM;
+        for (size_t i = 0; i < s->n; i++)
+            tab_put(nt, nc, s->list[i]);
+        s->tab = nt;
+        s->tcap = nc;
+    } else if (s->tab) {
+        tab_put(s->tab, s->tcap, u);
+    }
+    return EV_OK;
+}
+
 /* Walks the hierarchy up from x (following each entity's parents in the
  * first store that has it) until stop is found (*found) or, with stop
- * NULL, to the end; the ancestors seen are left in *seen_out (in the arena
- * when keep is set). */
-static ev_rc walk(ev_env *env, const cd_uid *x, const cd_uid *stop, bool keep, bool *found,
-                  const cd_uid ***seen_out, size_t *nseen_out)
+ * NULL, to the end; with keep, the ancestors seen are left there (in the
+ * arena). */
+static ev_rc walk(ev_env *env, const cd_uid *x, const cd_uid *stop, bool *found,
+                  seen_set *keep)
 {
-    const cd_uid *stk_buf[32], *seen_buf[64];
-    const cd_uid **stk = stk_buf, **seen = seen_buf;
-    size_t nstk = 0, nseen = 0, capstk = 32, capseen = 64;
+    seen_set seen = {.cap = 32};
+    const cd_uid *stk_buf[32], **stk = stk_buf;
+    size_t nstk = 0, capstk = 32;
+    ev_rc rc;
 
+    seen.list = seen.buf;
     *found = false;
     stk[nstk++] = x;
     while (nstk && !*found) {
@@ -63,39 +120,34 @@ static ev_rc walk(ev_env *env, const cd_uid *x, const cd_uid *stop, bool keep, b
             continue;
         for (size_t i = 0; i < e->nparents; i++) {
             const cd_uid *par = &e->parents[i];
-            bool dup = false;
             if (stop && cd_uid_eq(par, stop)) {
                 *found = true;
                 break;
             }
-            for (size_t j = 0; j < nseen && !dup; j++)
-                dup = cd_uid_eq(seen[j], par);
-            if (dup)
+            if (seen_has(&seen, par))
                 continue;
-            if (nseen == capseen || nstk == capstk) {
-                size_t nc = 2 * (capseen > capstk ? capseen : capstk);
-                const cd_uid **ns = mdt_arena_alloc(env->a, nc * sizeof(*ns));
-                const cd_uid **nk = mdt_arena_alloc(env->a, nc * sizeof(*nk));
-                if (!ns || !nk)
+            if ((rc = seen_add(env, &seen, par)) != EV_OK)
+                return rc;
+            if (nstk == capstk) {
+                const cd_uid **nk = mdt_arena_alloc(env->a, 2 * capstk * sizeof(*nk));
+                if (!nk)
                     return EV_NOMEM;
-                memcpy(ns, seen, nseen * sizeof(*seen));
                 memcpy(nk, stk, nstk * sizeof(*stk));
-                seen = ns, stk = nk, capseen = capstk = nc;
+                stk = nk;
+                capstk *= 2;
             }
-            seen[nseen++] = par;
             stk[nstk++] = par;
         }
     }
     if (keep) {
-        if (seen == seen_buf) {
-            const cd_uid **ns = mdt_arena_alloc(env->a, (nseen ? nseen : 1) * sizeof(*ns));
+        if (seen.list == seen.buf) {
+            const cd_uid **ns = mdt_arena_alloc(env->a, (seen.n ? seen.n : 1) * sizeof(*ns));
             if (!ns)
                 return EV_NOMEM;
-            memcpy(ns, seen, nseen * sizeof(*seen));
-            seen = ns;
+            memcpy(ns, seen.list, seen.n * sizeof(*ns));
+            seen.list = ns;
         }
-        *seen_out = seen;
-        *nseen_out = nseen;
+        *keep = seen;
     }
     return EV_OK;
 }
@@ -112,18 +164,14 @@ static ev_rc in_hier(ev_env *env, const cd_uid *x, const cd_uid *target, bool *o
         return EV_OK;
     }
     if (v < 0)
-        return walk(env, x, target, false, out, NULL, NULL);
+        return walk(env, x, target, out, NULL);
     if (!env->anc_done[v]) {
         bool unused;
-        if ((rc = walk(env, x, NULL, true, &unused, &env->anc[v], &env->nanc[v])) != EV_OK)
+        if ((rc = walk(env, x, NULL, &unused, &env->anc[v])) != EV_OK)
             return rc;
         env->anc_done[v] = true;
     }
-    for (size_t i = 0; i < env->nanc[v]; i++)
-        if (cd_uid_eq(env->anc[v][i], target)) {
-            *out = true;
-            break;
-        }
+    *out = seen_has(&env->anc[v], target);
     return EV_OK;
 }
 
