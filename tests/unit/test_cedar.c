@@ -753,6 +753,49 @@ static void test_context_json(void **state)
     mdt_cedar_set_free(s);
 }
 
+/* Large sets compare through a hash of their elements: the same answers. */
+static void test_large_sets(void **state)
+{
+    size_t cap = 200000, len = 0;
+    char *t = malloc(cap);
+    mdt_arena a;
+    mdt_err err = {0};
+    mdt_cedar_request r = alice_views_d1;
+    /* a: 0..999 and a few other kinds; b: the same backwards, repeated,
+     * nested set reordered; c: a without 500; d: 5000..5999 and a record of a */
+    mdt_cedar_set *s = policies("permit(principal, action, resource) when { context.a == context.b };"
+                                "permit(principal, action, resource) when { context.a == context.c };"
+                                "permit(principal, action, resource) when { context.a.containsAll(context.c) };"
+                                "permit(principal, action, resource) when { context.c.containsAll(context.a) };"
+                                "permit(principal, action, resource) when { context.a.containsAny(context.d) };"
+                                "permit(principal, action, resource) when { context.c.containsAny([500, 5000]) };"
+                                "permit(principal, action, resource) when { context.b.contains([2, 1]) };"
+                                "permit(principal, action, resource) when { context.b != context.d };");
+
+    (void)state;
+    assert_non_null(t);
+    mdt_arena_init(&a, 4096);
+    len += (size_t)snprintf(t + len, cap - len, "{\"a\":[\"s\",[1,2],{\"k\":1},true");
+    for (int i = 0; i < 1000; i++)
+        len += (size_t)snprintf(t + len, cap - len, ",%d", i);
+    len += (size_t)snprintf(t + len, cap - len, "],\"b\":[");
+    for (int i = 999; i >= 0; i--)
+        len += (size_t)snprintf(t + len, cap - len, "%d,%d,", i, i);
+    len += (size_t)snprintf(t + len, cap - len, "true,{\"k\":1},[2,1,1],\"s\"],\"c\":[\"s\",[1,2],{\"k\":1},true");
+    for (int i = 0; i < 1000; i++)
+        if (i != 500)
+            len += (size_t)snprintf(t + len, cap - len, ",%d", i);
+    len += (size_t)snprintf(t + len, cap - len, "],\"d\":[{\"k\":1}");
+    for (int i = 5000; i < 6000; i++)
+        len += (size_t)snprintf(t + len, cap - len, ",%d", i);
+    len += (size_t)snprintf(t + len, cap - len, "]}");
+    assert_int_equal(mdt_cedar_record_json(&a, t, len, &r.context, &err), MDT_OK);
+    decided(s, NULL, 0, &r, true, "policy0,policy2,policy4,policy6,policy7|");
+    mdt_arena_free(&a);
+    mdt_cedar_set_free(s);
+    free(t);
+}
+
 /* Hostile sizes and nesting give errors, never a crash. */
 static void test_limits(void **state)
 {
@@ -854,7 +897,7 @@ int main(void)
         cmocka_unit_test(test_decisions),     cmocka_unit_test(test_scope),
         cmocka_unit_test(test_stores),        cmocka_unit_test(test_entities_json),
         cmocka_unit_test(test_entities_bad),  cmocka_unit_test(test_context_json),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_large_sets),    cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests_name("cedar", tests, NULL, NULL);
 }

@@ -313,12 +313,75 @@ static ev_rc eval_in(ev_env *env, const cd_val *l, const cd_val *r, bool *out)
     return EV_OK;
 }
 
-static bool set_has(const cd_set *s, const cd_val *v)
+/* A set to look values up in: its elements hashed (in the arena) once it
+ * is large enough for scanning it over and over to cost. */
+typedef struct {
+    const cd_set *s;
+    const cd_val **tab;
+    size_t cap;
+} vset;
+
+static ev_rc vset_init(ev_env *env, const cd_set *s, size_t lookups, vset *out)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (cd_val_eq(&s->v[i], v))
+    *out = (vset){.s = s};
+    if (s->n < 16 || lookups < 4)
+        return EV_OK;
+    for (out->cap = 32; out->cap < 2 * s->n; out->cap *= 2)
+        ;
+    if (!(out->tab = mdt_arena_alloc(env->a, out->cap * sizeof(*out->tab))))
+        return EV_NOMEM;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t j = cd_val_hash(&s->v[i]) & (out->cap - 1);
+        while (out->tab[j])
+            j = (j + 1) & (out->cap - 1);
+        out->tab[j] = &s->v[i];
+    }
+    return EV_OK;
+}
+
+static bool vset_has(const vset *vs, const cd_val *v)
+{
+    if (!vs->tab) {
+        for (size_t i = 0; i < vs->s->n; i++)
+            if (cd_val_eq(&vs->s->v[i], v))
+                return true;
+        return false;
+    }
+    for (size_t j = cd_val_hash(v) & (vs->cap - 1); vs->tab[j]; j = (j + 1) & (vs->cap - 1))
+        if (cd_val_eq(vs->tab[j], v))
             return true;
     return false;
+}
+
+/* How many elements of a are in b: all (want_all) or any? */
+static ev_rc set_in(ev_env *env, const cd_set *a, const cd_set *b, bool want_all, bool *out)
+{
+    vset vs;
+    ev_rc rc = vset_init(env, b, a->n, &vs);
+
+    if (rc != EV_OK)
+        return rc;
+    *out = want_all;
+    for (size_t i = 0; i < a->n; i++)
+        if (vset_has(&vs, &a->v[i]) != want_all) {
+            *out = !want_all;
+            break;
+        }
+    return EV_OK;
+}
+
+static ev_rc equal(ev_env *env, const cd_val *l, const cd_val *r, bool *out)
+{
+    ev_rc rc;
+
+    if (l->k != CD_SET || r->k != CD_SET || l->u.set == r->u.set ||
+        l->u.set->n * r->u.set->n < 256) {
+        *out = cd_val_eq(l, r);
+        return EV_OK;
+    }
+    if ((rc = set_in(env, l->u.set, r->u.set, true, out)) != EV_OK || !*out)
+        return rc;
+    return set_in(env, r->u.set, l->u.set, true, out);
 }
 
 static ev_rc eval_arith(ev_env *env, const cd_node *n, cd_val *out)
@@ -375,7 +438,7 @@ static ev_rc eval_cmp(ev_env *env, const cd_node *n, cd_val *out)
 static ev_rc eval_contains(ev_env *env, const cd_node *n, cd_val *out)
 {
     cd_val s, x;
-    bool r;
+    bool r = false;
     ev_rc rc;
 
     if ((rc = eval(env, n->a, &s)) != EV_OK || (rc = eval(env, n->b, &x)) != EV_OK)
@@ -383,17 +446,13 @@ static ev_rc eval_contains(ev_env *env, const cd_node *n, cd_val *out)
     if (s.k != CD_SET)
         return EV_ERR;
     if (n->op == CD_N_CONTAINS) {
-        r = set_has(s.u.set, &x);
+        for (size_t i = 0; i < s.u.set->n && !r; i++)
+            r = cd_val_eq(&s.u.set->v[i], &x);
     } else {
         if (x.k != CD_SET)
             return EV_ERR;
-        bool all = n->op == CD_N_CONTAINS_ALL;
-        r = all;
-        for (size_t i = 0; i < x.u.set->n; i++)
-            if (set_has(s.u.set, &x.u.set->v[i]) != all) {
-                r = !all;
-                break;
-            }
+        if ((rc = set_in(env, x.u.set, s.u.set, n->op == CD_N_CONTAINS_ALL, &r)) != EV_OK)
+            return rc;
     }
     *out = (cd_val){.k = CD_BOOL, .u.b = r};
     return EV_OK;
@@ -470,9 +529,10 @@ static ev_rc eval(ev_env *env, const cd_node *n, cd_val *out)
         return EV_OK;
     case CD_N_EQ:
     case CD_N_NE:
-        if ((rc = eval(env, n->a, &l)) != EV_OK || (rc = eval(env, n->b, &r)) != EV_OK)
+        if ((rc = eval(env, n->a, &l)) != EV_OK || (rc = eval(env, n->b, &r)) != EV_OK ||
+            (rc = equal(env, &l, &r, &b)) != EV_OK)
             return rc;
-        *out = (cd_val){.k = CD_BOOL, .u.b = cd_val_eq(&l, &r) == (n->op == CD_N_EQ)};
+        *out = (cd_val){.k = CD_BOOL, .u.b = b == (n->op == CD_N_EQ)};
         return EV_OK;
     case CD_N_LT:
     case CD_N_LE:
