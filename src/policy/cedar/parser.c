@@ -774,8 +774,15 @@ static mdt_rc method(ps *p, const cd_node *recv, tok name, const cd_node **out)
 static mdt_rc member(ps *p, bool negate, bool *negated, const cd_node **out)
 {
     const cd_node *n;
+    tok first = p->t;
     mdt_rc rc = primary(p, negate, negated, &n);
 
+    /* -9223372036854775808 is a literal only on its own: with a member
+     * access, the `-` applies to the access, and the literal is too large */
+    if (rc == MDT_OK && *negated && (is_p(p, '.') || is_p(p, '[')) &&
+        n->lit.u.l == INT64_MIN)
+        return failat(p, first.line, first.col, "integer literal `%.*s` is too large",
+                      (int)first.len, first.p);
     while (rc == MDT_OK && (is_p(p, '.') || is_p(p, '['))) {
         cd_node *g;
         if (is_p(p, '.')) {
