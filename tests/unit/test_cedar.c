@@ -6,6 +6,8 @@
  * a comment says the subset refuses what Cedar accepts. */
 #include "unit.h"
 
+#include <pthread.h>
+
 #include "core/arena.h"
 #include "policy/cedar/cedar.h"
 
@@ -799,6 +801,60 @@ static void test_large_sets(void **state)
     free(t);
 }
 
+/* A policy set and entity stores are shared by threads evaluating at once. */
+typedef struct {
+    const mdt_cedar_set *s;
+    const mdt_cedar_entities *const *stores;
+    int allows, errors;
+} thread_job;
+
+static void *evaluate_many(void *arg)
+{
+    thread_job *j = arg;
+    mdt_arena a;
+    mdt_err err = {0};
+    static const char *const who[] = {"alice", "bob", "carol"};
+
+    mdt_arena_init(&a, 4096);
+    for (int i = 0; i < 3000; i++) {
+        mdt_cedar_request r = {{"User", who[i % 3]}, {"Action", "view"}, {"Doc", "d1"}, NULL};
+        mdt_cedar_decision d;
+        if (mdt_cedar_eval(j->s, j->stores, 1, &r, &a, &d, &err) != MDT_OK)
+            break;
+        j->allows += d.allow;
+        j->errors += (int)d.nerrors;
+        mdt_arena_reset(&a);
+    }
+    mdt_arena_free(&a);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    mdt_cedar_entities *e = entities(entities_json);
+    const mdt_cedar_entities *stores[] = {e};
+    mdt_cedar_set *s = policies("permit(principal in Group::\"all\", action in Action::\"read\", resource) "
+                                "when { principal.age > 18 && [1, 2, principal.age].contains(30) };"
+                                "permit(principal, action, resource) when { principal.name == \"Bob\" };");
+    thread_job jobs[4];
+    pthread_t t[4];
+
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (thread_job){s, stores, 0, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, evaluate_many, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        /* alice by the first, bob by the second; carol has no attributes:
+         * the second errs for her */
+        assert_int_equal(jobs[i].allows, 2000);
+        assert_int_equal(jobs[i].errors, 1000);
+    }
+    mdt_cedar_set_free(s);
+    mdt_cedar_entities_free(e);
+}
+
 /* Hostile sizes and nesting give errors, never a crash. */
 static void test_limits(void **state)
 {
@@ -900,7 +956,8 @@ int main(void)
         cmocka_unit_test(test_decisions),     cmocka_unit_test(test_scope),
         cmocka_unit_test(test_stores),        cmocka_unit_test(test_entities_json),
         cmocka_unit_test(test_entities_bad),  cmocka_unit_test(test_context_json),
-        cmocka_unit_test(test_large_sets),    cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_large_sets),    cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests_name("cedar", tests, NULL, NULL);
 }
