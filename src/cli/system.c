@@ -25,6 +25,7 @@
 #include "oauth/jwks_cache.h"
 #include "oauth/trust.h"
 #include "policy/engine.h"
+#include "policy/pdp.h"
 #include "store/store.h"
 #include "users/users.h"
 
@@ -194,6 +195,8 @@ static mdt_rc start_assertions(mdt_env *env, mdt_err *err)
         rc = mdt_fetcher_start((int)env->cfg.fetch_max_concurrent,
                                (int)env->cfg.fetch_max_per_host, &env->fetcher, err);
     o.fetcher = co.fetcher = env->fetcher;
+    if (rc == MDT_OK && !mdt_str_eq(env->cfg.pdp_mode, "off"))
+        rc = mdt_pdp_new(&env->cfg, &env->pdp, err); /* [pdp]: decisions at token issuance */
     if (rc == MDT_OK)
         rc = mdt_jwks_cache_new(&o, &env->jwks, err);
     return rc != MDT_OK ? rc : mdt_cimd_cache_new(&co, &env->cimd, err);
@@ -207,6 +210,8 @@ static void stop_assertions(mdt_env *env)
     env->policy = NULL;
     mdt_fetcher_free(env->fetcher);
     env->fetcher = NULL;
+    mdt_pdp_free(env->pdp);
+    env->pdp = NULL;
     mdt_cimd_cache_free(env->cimd);
     env->cimd = NULL;
     mdt_jwks_cache_free(env->jwks);

@@ -6,6 +6,7 @@
 #include "oauth/authorize.h"
 #include "oauth/device.h"
 #include "oauth/endpoints.h"
+#include "pep/authzen.h"
 #include "web/web.h"
 
 /* A path ending in '/' with prefix set matches every longer path under it
@@ -71,6 +72,9 @@ static const struct {
     {"PATCH", MDT_ADMIN_PREFIX, mdt_handle_admin, NULL, true, ADMIN_METHODS},
     {"DELETE", MDT_ADMIN_PREFIX, mdt_handle_admin, NULL, true, ADMIN_METHODS},
     {"PUT", MDT_ADMIN_PREFIX, mdt_handle_admin, NULL, true, ADMIN_METHODS},
+    {"POST", "/access/v1/evaluation", mdt_handle_authzen_evaluation},
+    {"POST", "/access/v1/evaluations", mdt_handle_authzen_evaluations},
+    {"GET", "/.well-known/authzen-configuration", mdt_handle_authzen_metadata},
     {"GET", "/healthz", mdt_handle_healthz},
     {"GET", "/readyz", mdt_handle_readyz},
 };

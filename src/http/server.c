@@ -25,6 +25,7 @@
 #include "msg/msg.h"
 #include "msg/transport.h"
 #include "net/fetch.h"
+#include "policy/pdp.h"
 
 #define MAX_DAEMONS 8
 #define ARENA_CHUNK 16384
@@ -223,8 +224,17 @@ static void ctx_free(conn_ctx *c)
         return;
     mdt_buf_free_wipe(&c->body);
     mdt_buf_free_wipe(&c->resp.body);
+    mdt_pdp_call_free(c->req.pdp_call); /* a PDP's answer the request did not take */
     mdt_arena_free(&c->arena);
     free(c);
+}
+
+static bool resp_has_header(const mdt_resp *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return true;
+    return false;
 }
 
 static enum MHD_Result send_resp(conn_ctx *c)
@@ -242,7 +252,8 @@ static enum MHD_Result send_resp(conn_ctx *c)
     }
     if (r->content_type)
         MHD_add_response_header(mr, "Content-Type", r->content_type);
-    MHD_add_response_header(mr, "X-Request-Id", c->request_id);
+    if (!resp_has_header(r, "X-Request-ID")) /* else the caller's id, echoed (AuthZEN) */
+        MHD_add_response_header(mr, "X-Request-Id", c->request_id);
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
     if (r->no_store) {
         MHD_add_response_header(mr, "Cache-Control", "no-store");
@@ -725,6 +736,7 @@ void mdt_server_stop(mdt_server *s)
         usleep(20000);
     /* requests still waiting for an outbound fetch: end the fetches, so that they answer */
     mdt_fetcher_stop(s->env->fetcher);
+    mdt_pdp_stop(s->env->pdp); /* and the calls to an external PDP: they fail closed */
     deadline = mdt_time_mono_ms() + 1000;
     while (atomic_load(&s->inflight) > 0 && mdt_time_mono_ms() < deadline)
         usleep(20000);

@@ -126,7 +126,7 @@ static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_
  * finds it as it was. A code this request cannot redeem (unknown, used,
  * expired, another client's, a wrong redirect_uri or verifier) is not
  * judged: redeem() uses it up and refuses, as without a PDP. *scope: the
- * scope the access token gets (fewer scopes when the PDP dropped some);
+ * scope of the access token (fewer scopes when the PDP dropped some);
  * NULL when not judged. */
 static mdt_rc code_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
                           const char **scope, mdt_grant_result *out, mdt_err *err)
