@@ -458,6 +458,7 @@ static void test_syntax(void **state)
         "permit(principal, action, resource,);",
         "permit (\n  principal,\n  action,\n  resource\n) // a comment\n;",
         "@id(\"x\") @note(\"free text\") @flag permit(principal, action, resource);",
+        "@if(\"x\") @principal permit(principal, action, resource);",
         "permit(principal == User::\"a\", action == Action::\"v\", resource == Doc::\"d\");",
         "permit(principal in Group::\"g\", action in Action::\"read\", resource in Folder::\"f\");",
         "permit(principal is User, action in [Action::\"a\", NS::Action::\"b\"], resource is Doc);",
@@ -814,6 +815,31 @@ static void test_limits(void **state)
     mdt_cedar_request r = {{"G", "0"}, {"Action", "view"}, {"Doc", "d1"}, NULL};
     const mdt_cedar_entities *stores[] = {e};
     decided(h, stores, 1, &r, true, "policy0|");
+    mdt_cedar_set_free(h);
+    /* an entity with many parents; the walk from an attribute's entity
+     * and from the principal (found once per request) */
+    len = (size_t)snprintf(t, n, "[{\"uid\":{\"type\":\"W\",\"id\":\"w\"},\"attrs\":{"
+                                 "\"self\":{\"__entity\":{\"type\":\"W\",\"id\":\"w\"}}},"
+                                 "\"parents\":[");
+    for (int i = 0; i < 3000; i++)
+        len += (size_t)snprintf(t + len, n - len, "%s{\"type\":\"P\",\"id\":\"%d\"}",
+                                i ? "," : "", i);
+    len += (size_t)snprintf(t + len, n - len, "]}]");
+    assert_int_equal(mdt_cedar_entities_add_json(e, t, len, &err), MDT_OK);
+    h = policies("permit(principal in P::\"2999\", action, resource);"
+                 "permit(principal, action, resource) when { principal.self in P::\"2998\" };"
+                 "permit(principal, action, resource) when { principal in [P::\"0\", P::\"x\"] };"
+                 "permit(principal, action, resource) when { principal.self in P::\"x\" };");
+    mdt_cedar_request w = {{"W", "w"}, {"Action", "view"}, {"Doc", "d1"}, NULL};
+    decided(h, stores, 1, &w, true, "policy0,policy1,policy2|");
+    mdt_cedar_set_free(h);
+    /* a record literal with many keys */
+    len = (size_t)snprintf(t, n, "permit(principal, action, resource) when { {");
+    for (int i = 2999; i >= 0; i--)
+        len += (size_t)snprintf(t + len, n - len, "k%d: %d, ", i, i);
+    len += (size_t)snprintf(t + len, n - len, "x: context}.k1234 == 1234 };");
+    h = policies(t);
+    decided(h, NULL, 0, &alice_views_d1, true, "policy0|");
     mdt_cedar_set_free(h);
     mdt_cedar_set_free(s);
     mdt_cedar_entities_free(e);

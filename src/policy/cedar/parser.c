@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { P_EQ = 256, P_NE, P_LE, P_GE, P_AND, P_OR, P_DCOLON };
@@ -530,6 +531,18 @@ static mdt_rc list(ps *p, int close, const cd_node ***kids, size_t *nkids)
     return lex(p);
 }
 
+typedef struct {
+    const char *k;
+    uint32_t l;
+    const cd_node *v;
+} kx;
+
+static int kx_cmp(const void *x, const void *y)
+{
+    const kx *a = x, *b = y;
+    return cd_key_cmp(a->k, a->l, b->k, b->l);
+}
+
 static mdt_rc record(ps *p, const cd_node **out)
 {
     const char *kt[64], **keys = kt;
@@ -580,18 +593,18 @@ static mdt_rc record(ps *p, const cd_node **out)
     const cd_node **v = mdt_arena_alloc(p->a, (n ? n : 1) * sizeof(*v));
     if (!r || !k || !l || !v)
         return p->failed ? MDT_ERR_INVALID_REQUEST : nomem(p);
-    /* sort keys with their expressions (insertion sort of indexes would
-     * do; records in policies are small) */
+    kx *t = n ? mdt_arena_alloc(p->a, n * sizeof(*t)) : NULL;
+    if (n && !t)
+        return nomem(p);
     for (size_t i = 0; i < n; i++) {
-        size_t j = i;
-        while (j > 0 && cd_key_cmp(k[j - 1], l[j - 1], keys[i], lens[i]) > 0) {
-            k[j] = k[j - 1], l[j] = l[j - 1], v[j] = v[j - 1];
-            j--;
-        }
-        k[j] = keys[i], l[j] = lens[i], v[j] = vals[i];
+        t[i] = (kx){keys[i], lens[i], vals[i]};
         if (depth_of(vals[i]) + 1 > ((dnode *)r)->depth)
             ((dnode *)r)->depth = depth_of(vals[i]) + 1;
     }
+    if (n)
+        qsort(t, n, sizeof(*t), kx_cmp);
+    for (size_t i = 0; i < n; i++)
+        k[i] = t[i].k, l[i] = t[i].l, v[i] = t[i].v;
     for (size_t i = 1; i < n; i++)
         if (cd_key_cmp(k[i - 1], l[i - 1], k[i], l[i]) == 0)
             dup = i;
@@ -1206,7 +1219,14 @@ static mdt_rc annotations(ps *p, cd_policy *pol)
         tok at = p->t;
         const char *name;
         uint32_t nlen;
-        if ((rc = lex(p)) != MDT_OK || (rc = ident(p, &name, &nlen)) != MDT_OK)
+        if ((rc = lex(p)) != MDT_OK)
+            return rc;
+        if (p->t.k != T_IDENT) /* any identifier, reserved words too */
+            return FAIL(p, "expected the annotation's name");
+        if (!(name = mdt_arena_strndup(p->a, p->t.p, p->t.len)))
+            return nomem(p);
+        nlen = (uint32_t)p->t.len;
+        if ((rc = lex(p)) != MDT_OK)
             return rc;
         for (size_t i = 0; i < n; i++)
             if (nlens[i] == nlen && memcmp(names[i], name, nlen) == 0)
