@@ -9,8 +9,8 @@
 #include "policy/pdp.h"
 #include "policy/risk.h"
 
-#define POLICY_SCOPES_MAX 64    /* scopes judged in one request */
-#define POLICY_CONTEXT_MAX 8192 /* bytes of one decision's context */
+#define POLICY_SCOPES_MAX 128   /* scopes judged in one request (a client lists at most 100) */
+#define POLICY_CONTEXT_MAX (1 << 16) /* bytes of one decision's context (audiences included) */
 
 bool mdt_scope_policy_on(const mdt_env *env)
 {
