@@ -24,9 +24,9 @@ const service = (name) => ({ client_name: name, kind: 'service', grant_types: ['
   token_endpoint_auth_method: 'client_secret_basic', scope: 'orders:read orders:write' });
 
 /** A server whose [pdp] is an external PDP at url. threads = 1: one worker thread in all. */
-async function serverWith(mode, url, pdp = {}) {
+async function serverWith(mode, url, pdp = {}, server = {}) {
   const srv = await startServer({ config: {
-    server: { threads: 1 },
+    server: { threads: 1, ...server },
     pdp: { mode, url, timeout: '1s', cache_ttl: '0', ...pdp },
   } });
   createScope(srv, 'orders:read');
@@ -130,6 +130,27 @@ describe('an external AuthZEN PDP at token issuance', { timeout: 120_000 }, () =
       assertFailsClosed(await tokenBasic(gone, c, { scope: 'orders:read' }));
     } finally {
       await gone.stop();
+    }
+  });
+});
+
+describe('shutdown while a PDP call is in progress', { timeout: 60_000 }, () => {
+  test('after the grace period the call ends, its request is refused, and the server stops cleanly', async () => {
+    const pdp = await startAuthzenServer({ policies: { 'read-ok': POLICIES['read-ok'] } });
+    // the PDP would have 30 s; shutdown gives requests in flight 1 s
+    const srv = await serverWith('authzen', pdp.url, { timeout: '30s' }, { shutdown_grace: '1s' });
+    try {
+      const client = createClient(srv, service('Late'));
+      pdp.behave('hang');
+      const pending = tokenBasic(srv, client, { scope: 'orders:read' }).catch((e) => e);
+      for (let i = 0; i < 200 && pdp.calls === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(pdp.calls, 1);
+      const stopped = await srv.stop(); // throws unless it exits 0 on SIGTERM
+      assert.equal(stopped.code, 0);
+      const r = await pending;
+      if (!(r instanceof Error)) assertFailsClosed(r);
+    } finally {
+      await pdp.close();
     }
   });
 });
