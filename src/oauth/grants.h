@@ -134,7 +134,8 @@ mdt_rc mdt_resource_select(mdt_arena *a, const mdt_client *c, const char *issuer
  * of *scope (arena); none left: refused. [pdp] log_only: nothing refused.
  * MDT_ERR_UNAVAILABLE with req->waiter registered: the request is asked
  * again once an external PDP answered (nothing was written); otherwise an
- * unavailable PDP fails closed. PDP off ([pdp] mode = off): MDT_OK at once,
+ * unavailable PDP fails closed, except in log-only mode, where its failure
+ * is audited ("policy_error") and nothing is refused. PDP off ([pdp] mode = off): MDT_OK at once,
  * nothing asked nor recorded. */
 typedef struct {
     const char *user;           /* the person involved; NULL: none */

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/words.h"
+#include "net/fetch.h"
 #include "oauth/grants.h"
 #include "policy/pdp.h"
 #include "policy/risk.h"
@@ -134,6 +135,32 @@ static mdt_rc audit_decisions(mdt_env *env, mdt_arena *a, const char **scopes,
     return rc;
 }
 
+/* Whether rc is an external PDP's call under way: the request is asked
+ * again once it answered. */
+static bool waiting(const mdt_req *req, mdt_rc rc)
+{
+    return rc == MDT_ERR_UNAVAILABLE && req->waiter && req->waiter->registered;
+}
+
+/* In log-only mode, a PDP that failed: "policy_error" and "log_only" join
+ * the token event's data, after what out->audit held. */
+static mdt_rc audit_failure(mdt_arena *a, const mdt_err *why, mdt_grant_result *out)
+{
+    const char *text = mdt_err_public_text(why);
+    mdt_buf b;
+    mdt_rc rc;
+
+    mdt_buf_init(&b, 1 << 16);
+    if ((rc = mdt_buf_addf(&b, "%s%s\"policy_error\":", out->audit ? out->audit : "",
+                           out->audit ? "," : "")) == MDT_OK &&
+        (rc = mdt_buf_add_json_str(&b, text ? text : mdt_rc_name(why->rc))) == MDT_OK &&
+        (rc = mdt_buf_adds(&b, ",\"log_only\":true")) == MDT_OK &&
+        !(out->audit = mdt_arena_strdup(a, b.data)))
+        rc = MDT_ERR_NOMEM;
+    mdt_buf_free(&b);
+    return rc;
+}
+
 /* The scopes allowed, space-separated; *denied: the first one denied. */
 static mdt_rc apply(mdt_env *env, mdt_arena *a, const char **scopes, const mdt_pdp_answer *ans,
                     size_t n, const char **scope, mdt_err *err)
@@ -186,9 +213,15 @@ mdt_rc mdt_scope_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
     ans = mdt_arena_alloc(req->arena, (n ? n : 1) * sizeof(*ans));
     if (!q || !ans)
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if (n && ((rc = build_queries(env, req, who, ask, scopes, n, q, err)) != MDT_OK ||
-              (rc = mdt_pdp_decide(env, req, req->arena, q, n, ans, err)) != MDT_OK))
-        return rc; /* asked again once an external PDP answered, or failed closed */
+    if (n && (rc = build_queries(env, req, who, ask, scopes, n, q, err)) != MDT_OK)
+        return rc;
+    if (n && (rc = mdt_pdp_decide(env, req, req->arena, q, n, ans, err)) != MDT_OK) {
+        if (waiting(req, rc) || !env->cfg.pdp_log_only)
+            return rc; /* asked again once an external PDP answered, or failed closed */
+        n = 0;         /* log only: the failure is audited, nothing refused */
+        if (audit_failure(req->arena, err, out) != MDT_OK)
+            return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    }
     if (mdt_risk_record_request(env, who->client.client_id, req->peer_ip, who->cred_id, req->now,
                                 env->cfg.pdp_risk_memory, &rec) != MDT_OK)
         MDT_WARN("risk signal not recorded: %s", mdt_err_audit_text(&rec));

@@ -22,7 +22,7 @@ import { CIBA, cibaMetadata, poll, started } from './lib/ciba.mjs';
 import { authorizeCode, ensureScope, redeem, refresh } from './lib/grants.mjs';
 import { API, assertOAuthError, auditEvents, basic, eventBody, eventType, post, show } from './lib/oauth.mjs';
 import { dbQuery } from './lib/pg.mjs';
-import { cliJson, createClient, createScope, sleep, startServer } from './lib/server.mjs';
+import { cliJson, createClient, createScope, freePort, sleep, startServer } from './lib/server.mjs';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -487,5 +487,36 @@ describe('the JWT bearer grant', { timeout: 60_000 }, () => {
     assert.equal(r.status, 200, show(r));
     assert.equal(lastEvent(srv, agent.client_id).subject, 'acme:u-123');
     assertOAuthError(await grant(), 400, 'invalid_grant'); // and now it is spent
+  });
+});
+
+describe('a PDP that cannot be reached', { timeout: 60_000 }, () => {
+  let closed;
+  let trial;
+
+  before(async () => {
+    const url = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+    closed = await startServer({ config: { users: FAST_ARGON2, pdp: { mode: 'authzen', url, timeout: '2s' } } });
+    await fixtures(closed);
+    trial = await startServer({ config: { users: FAST_ARGON2, pdp: { mode: 'authzen', url, timeout: '2s', log_only: 'true' } } });
+    await fixtures(trial);
+  });
+  after(async () => { await closed?.stop(); await trial?.stop(); });
+
+  test('fails closed; in log-only mode the failure is audited and the token issued', async () => {
+    const agent = createClient(closed, agentMetadata());
+    const r = await ccToken(closed, agent, 'read');
+    assertOAuthError(r, 503, 'temporarily_unavailable');
+    assert.equal(lastEvent(closed, agent.client_id).type, 'token.refused');
+
+    const tried = createClient(trial, agentMetadata());
+    const ok2 = await ccToken(trial, tried, 'read pay');
+    assert.equal(ok2.status, 200, show(ok2));
+    assert.equal(ok2.json.scope, 'read pay');
+    const ev = lastEvent(trial, tried.client_id);
+    assert.equal(ev.type, 'token.issued');
+    assert.equal(ev.data.log_only, true);
+    assert.equal(typeof ev.data.policy_error, 'string');
+    assert.equal(ev.data.policy, undefined);
   });
 });
