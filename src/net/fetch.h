@@ -1,5 +1,6 @@
 /* Outbound HTTP GET for documents Mandate must fetch on behalf of clients
- * and configuration (a client's jwks_uri, a trusted issuer's JWK Set), made
+ * and configuration (a client's jwks_uri, a trusted issuer's JWK Set), and
+ * POST to the policy decision points an administrator configured, made
  * safe against server-side request forgery:
  *   - https only (http only when allow_http);
  *   - no redirects, no proxies from the environment, no other protocols;

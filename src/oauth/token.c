@@ -8,6 +8,7 @@
 #include "oauth/endpoints.h"
 #include "oauth/grants.h"
 #include "iga/usage.h"
+#include "net/fetch.h"
 
 static const mdt_grant_fn handlers[MDT_GRANT_ID_COUNT] = {
     [MDT_GRANT_ID_CLIENT_CREDENTIALS] = mdt_grant_client_credentials,
@@ -219,6 +220,8 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
                        g->name);
     if (rc == MDT_OK)
         rc = fn(env, req, &who, &result, &err);
+    if (rc != MDT_OK && req->waiter && req->waiter->registered)
+        return; /* waiting for an external answer (a PDP's): asked again once it is in */
     if (rc != MDT_OK) {
         refuse(req, resp, &who, grant, result.audit, &err);
         return;
