@@ -636,10 +636,11 @@ static void test_entities_json(void **state)
      * with just "type" and "id" is a record; {"__entity"} with more keys is a
      * record too; sets may repeat */
     mdt_cedar_entities *e = entities(
-        "[{\"uid\":{\"__entity\":{\"type\":\"NS::User\",\"id\":\"a\"}},\"tags\":{\"x\":1},"
+        "[{\"uid\":{\"__entity\":{\"type\":\"NS::User\",\"id\":\"a\"},\"extra\":1},\"tags\":{\"x\":1},"
         "\"other\":1,\"attrs\":{\"r\":{\"type\":\"Team\",\"id\":\"t\"},"
         "\"m\":{\"__entity\":{\"type\":\"Team\",\"id\":\"t\"},\"y\":1},"
         "\"e\":{\"__entity\":{\"type\":\"Team\",\"id\":\"t\"}},\"s\":[1,1,2],"
+        "\"n\":{\"__entity\":\"T::\\\"t\\\"\"},\"o\":{\"__entity\":{\"type\":\"T\"}},"
         "\"z\":\"\\u0000\",\"big\":9223372036854775807,\"small\":-9223372036854775808},"
         "\"parents\":[{\"__entity\":{\"type\":\"G\",\"id\":\"g\"}},{\"type\":\"G\",\"id\":\"g\"}]}]");
     const mdt_cedar_entities *stores[] = {e};
@@ -653,11 +654,12 @@ static void test_entities_json(void **state)
         "permit(principal in G::\"g\", action, resource);"
         "permit(principal, action, resource) when { principal.big == 9223372036854775807 };"
         "permit(principal, action, resource) when { principal.small == -9223372036854775808 };"
-        "permit(principal, action, resource) when { principal.r == Team::\"t\" };");
+        "permit(principal, action, resource) when { principal.r == Team::\"t\" };"
+        "permit(principal, action, resource) when { principal.n has __entity && principal.o has __entity };");
 
     (void)state;
     decided(s, stores, 1, &r, true,
-            "policy0,policy1,policy2,policy3,policy4,policy5,policy6,policy7|");
+            "policy0,policy1,policy2,policy3,policy4,policy5,policy6,policy7,policy9|");
     mdt_cedar_set_free(s);
     mdt_cedar_entities_free(e);
 }
@@ -692,9 +694,9 @@ static void test_entities_bad(void **state)
         {"[{\"uid\":{\"type\":\"U\",\"id\":\"x\"},\"attrs\":{\"a\":{\"__expr\":\"1\"}},"
          "\"parents\":[]}]",
          "entity U::\"x\", attribute `a`: the __expr escape is not supported"},
-        {"[{\"uid\":{\"type\":\"U\",\"id\":\"x\"},\"attrs\":{\"a\":[{\"__entity\":{\"type\":1}}]},"
-         "\"parents\":[]}]",
-         "entity U::\"x\", attribute `a`: an entity reference needs string \"type\" and \"id\""},
+        {"[{\"uid\":{\"type\":\"U\",\"id\":\"x\"},\"attrs\":{\"a\":[{\"__entity\":{\"type\":\"A B\","
+         "\"id\":\"y\"}}]},\"parents\":[]}]",
+         "entity U::\"x\", attribute `a`: `A B` is not a valid entity type name"},
         {"[{\"uid\":{\"type\":\"U\",\"id\":\"x\"},\"attrs\":{},\"parents\":[{\"type\":\"G\"}]}]",
          "entity U::\"x\": an entity reference needs string \"type\" and \"id\""},
         {"[{\"uid\":{\"type\":\"U\",\"id\":\"x\"},\"attrs\":{},\"parents\":[]},"
