@@ -413,6 +413,22 @@ static mdt_rc check_query(const mdt_pdp_query *q, mdt_err *err)
     return MDT_OK;
 }
 
+/* The policy ids of a decision copied into a: they belong to the set,
+ * which a reload may free once the evaluation has released it. */
+static mdt_rc ids_copy(mdt_arena *a, const char **ids, size_t n, const char ***out, mdt_err *err)
+{
+    const char **v = n ? mdt_arena_alloc(a, n * sizeof(*v)) : NULL;
+
+    *out = NULL;
+    if (n && !v)
+        return nomem(err);
+    for (size_t i = 0; i < n; i++)
+        if (!(v[i] = mdt_arena_strdup(a, ids[i])))
+            return nomem(err);
+    *out = v;
+    return MDT_OK;
+}
+
 mdt_rc mdt_policy_eval_with(const mdt_cedar_set *s, const mdt_cedar_entities *const *stores,
                             size_t nstores, mdt_arena *a, const mdt_pdp_query *q,
                             mdt_pdp_answer *out, mdt_err *err)
@@ -444,12 +460,12 @@ mdt_rc mdt_policy_eval_with(const mdt_cedar_set *s, const mdt_cedar_entities *co
                             .action = {"Action", q->action},
                             .resource = {q->resource_type, q->resource_id},
                             .context = ctx};
-    if ((rc = mdt_cedar_eval(s, all, n, &r, a, &d, err)) != MDT_OK)
+    if ((rc = mdt_cedar_eval(s, all, n, &r, a, &d, err)) != MDT_OK ||
+        (rc = ids_copy(a, d.reasons, d.nreasons, &out->reasons, err)) != MDT_OK ||
+        (rc = ids_copy(a, d.errors, d.nerrors, &out->errors, err)) != MDT_OK)
         goto out;
     out->allow = d.allow;
-    out->reasons = d.reasons;
     out->nreasons = d.nreasons;
-    out->errors = d.errors;
     out->nerrors = d.nerrors;
 out:
     mdt_cedar_entities_free(props);

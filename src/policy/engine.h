@@ -28,7 +28,8 @@ void mdt_policy_engine_reload(mdt_policy_engine *e);
 mdt_rc mdt_policy_eval(mdt_env *env, mdt_arena *a, const mdt_pdp_query *q, mdt_pdp_answer *out,
                        mdt_err *err) MDT_WARN_UNUSED;
 /* The same with a given policy set and entity stores (policy eval
- * --policies FILE --entities FILE). */
+ * --policies FILE --entities FILE). The answer (its arrays and the ids in
+ * them) lives in a, whatever becomes of the set. */
 mdt_rc mdt_policy_eval_with(const mdt_cedar_set *s, const mdt_cedar_entities *const *stores,
                             size_t nstores, mdt_arena *a, const mdt_pdp_query *q,
                             mdt_pdp_answer *out, mdt_err *err) MDT_WARN_UNUSED;

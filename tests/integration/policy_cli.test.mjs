@@ -127,6 +127,9 @@ describe('mandate policy', { timeout: 180_000 }, () => {
     // a policy id used twice across the stored set (an @id equal to another text's policy)
     fails(cli(['policy', 'add', 'dup'], '@id("no-high-tier")\npermit(principal, action, resource);'),
       /duplicate policy id no-high-tier/);
+    // or with a shipped policy of [policy] builtin (the baseline is on by default)
+    fails(cli(['policy', 'add', 'mandate.baseline'], 'permit(principal, action, resource);'),
+      /duplicate policy id mandate\.baseline/);
     // unknown ids
     fails(cli(['policy', 'show', 'nope']), /not_found: no policy nope/);
     fails(cli(['policy', 'remove', 'nope']), /not_found: no policy nope/);
