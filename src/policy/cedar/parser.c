@@ -761,7 +761,20 @@ static mdt_rc method(ps *p, const cd_node *recv, tok name, const cd_node **out)
 static mdt_rc member(ps *p, bool negate, bool *negated, const cd_node **out)
 {
     const cd_node *n;
+    tok first = p->t;
     mdt_rc rc = primary(p, negate, negated, &n);
+
+    /* As Cedar: a `-` folds into an integer literal only when nothing is
+     * accessed on it; `-9223372036854775808.x` is -(9223372036854775808.x),
+     * whose literal is too large. */
+    if (rc == MDT_OK && *negated && (is_p(p, '.') || is_p(p, '['))) {
+        if (n->lit.u.l == INT64_MIN)
+            return failat(p, first.line, first.col, "integer literal `%.*s` is too large",
+                          (int)first.len, first.p);
+        if (!(n = mk_lit(p, (cd_val){.k = CD_LONG, .u.l = -n->lit.u.l})))
+            return p->failed ? MDT_ERR_INVALID_REQUEST : MDT_ERR_NOMEM;
+        *negated = false;
+    }
 
     while (rc == MDT_OK && (is_p(p, '.') || is_p(p, '['))) {
         cd_node *g;
