@@ -291,8 +291,25 @@ export function generateCase(r, stats) {
       () => `${text}\nforbid (principal, action, resource) when { principal.if };`,
       () => `${text}\npermit (principal, action, resource) when { true } `,
       () => `${text}\npermit (principal, action, resource) when { unknownvar };`,
+      () => `${text}\npermit (principal, action, resource) when { -9223372036854775808.contains(1) };`,
     ]);
     text = bad();
+  }
+
+  // entities that both must refuse: a cycle in the hierarchy, a duplicate uid
+  const allEntities = [...entities, ...actionEntities];
+  if (!invalid && entities.length > 1 && r.chance(0.02)) {
+    invalid = true;
+    if (r.chance(0.5)) {
+      count('entity cycle');
+      const last = entities[entities.length - 1];
+      last.parents.push(r.chance(0.3) ? last.uid : entities[r.int(entities.length - 1)].uid);
+      if (last.parents.at(-1) !== last.uid) // close the loop: the earlier one must reach the last
+        allEntities.find((e) => e.uid === last.parents.at(-1)).parents.push(last.uid);
+    } else {
+      count('duplicate entity');
+      allEntities.push({ ...r.pick(entities), attrs: {} });
+    }
   }
 
   // --- requests ---
@@ -315,5 +332,5 @@ export function generateCase(r, stats) {
     resource: refOf(anyUid()),
     context: contextValue(),
   }));
-  return { policies: text, entities: [...entities, ...actionEntities], requests, invalid };
+  return { policies: text, entities: allEntities, requests, invalid };
 }
