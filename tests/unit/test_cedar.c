@@ -458,6 +458,7 @@ static void test_syntax(void **state)
         "permit(principal, action, resource,);",
         "permit (\n  principal,\n  action,\n  resource\n) // a comment\n;",
         "@id(\"x\") @note(\"free text\") @flag permit(principal, action, resource);",
+        "@if(\"x\") @principal permit(principal, action, resource);",
         "permit(principal == User::\"a\", action == Action::\"v\", resource == Doc::\"d\");",
         "permit(principal in Group::\"g\", action in Action::\"read\", resource in Folder::\"f\");",
         "permit(principal is User, action in [Action::\"a\", NS::Action::\"b\"], resource is Doc);",

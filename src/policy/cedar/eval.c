@@ -16,42 +16,57 @@ typedef struct {
     mdt_arena *a;
     cd_val vars[4]; /* principal, action, resource, context */
     cd_uid uids[3];
+    /* the ancestors of principal, action and resource, found once per
+     * request when first asked for */
+    const cd_uid **anc[3];
+    size_t nanc[3];
+    bool anc_done[3];
+    const cd_entity *ent[3]; /* and their entities */
+    bool ent_done[3];
 } ev_env;
 
-static const cd_entity *lookup(const ev_env *env, const cd_uid *u)
+static const cd_entity *lookup(ev_env *env, const cd_uid *u)
 {
+    int v = u == &env->uids[0] ? 0 : u == &env->uids[1] ? 1 : u == &env->uids[2] ? 2 : -1;
+
+    if (v >= 0 && env->ent_done[v])
+        return env->ent[v];
     for (size_t i = 0; i < env->nstores; i++) {
         const cd_entity *e = env->stores[i] ? cd_entities_get(env->stores[i], u) : NULL;
-        if (e)
+        if (e) {
+            if (v >= 0)
+                env->ent[v] = e, env->ent_done[v] = true;
             return e;
+        }
     }
+    if (v >= 0)
+        env->ent_done[v] = true;
     return NULL;
 }
 
-/* Is x in target through the hierarchy (reflexive, transitive, following
- * each entity's parents in the first store that has it)? */
-static ev_rc in_hier(const ev_env *env, const cd_uid *x, const cd_uid *target, bool *out)
+/* Walks the hierarchy up from x (following each entity's parents in the
+ * first store that has it) until stop is found (*found) or, with stop
+ * NULL, to the end; the ancestors seen are left in *seen_out (in the arena
+ * when keep is set). */
+static ev_rc walk(ev_env *env, const cd_uid *x, const cd_uid *stop, bool keep, bool *found,
+                  const cd_uid ***seen_out, size_t *nseen_out)
 {
     const cd_uid *stk_buf[32], *seen_buf[64];
     const cd_uid **stk = stk_buf, **seen = seen_buf;
     size_t nstk = 0, nseen = 0, capstk = 32, capseen = 64;
 
-    *out = false;
-    if (cd_uid_eq(x, target)) {
-        *out = true;
-        return EV_OK;
-    }
+    *found = false;
     stk[nstk++] = x;
-    while (nstk) {
+    while (nstk && !*found) {
         const cd_entity *e = lookup(env, stk[--nstk]);
         if (!e)
             continue;
         for (size_t i = 0; i < e->nparents; i++) {
             const cd_uid *par = &e->parents[i];
             bool dup = false;
-            if (cd_uid_eq(par, target)) {
-                *out = true;
-                return EV_OK;
+            if (stop && cd_uid_eq(par, stop)) {
+                *found = true;
+                break;
             }
             for (size_t j = 0; j < nseen && !dup; j++)
                 dup = cd_uid_eq(seen[j], par);
@@ -71,6 +86,44 @@ static ev_rc in_hier(const ev_env *env, const cd_uid *x, const cd_uid *target, b
             stk[nstk++] = par;
         }
     }
+    if (keep) {
+        if (seen == seen_buf) {
+            const cd_uid **ns = mdt_arena_alloc(env->a, (nseen ? nseen : 1) * sizeof(*ns));
+            if (!ns)
+                return EV_NOMEM;
+            memcpy(ns, seen, nseen * sizeof(*seen));
+            seen = ns;
+        }
+        *seen_out = seen;
+        *nseen_out = nseen;
+    }
+    return EV_OK;
+}
+
+/* Is x in target (reflexive, transitive)? */
+static ev_rc in_hier(ev_env *env, const cd_uid *x, const cd_uid *target, bool *out)
+{
+    int v = x == &env->uids[0] ? 0 : x == &env->uids[1] ? 1 : x == &env->uids[2] ? 2 : -1;
+    ev_rc rc;
+
+    *out = false;
+    if (cd_uid_eq(x, target)) {
+        *out = true;
+        return EV_OK;
+    }
+    if (v < 0)
+        return walk(env, x, target, false, out, NULL, NULL);
+    if (!env->anc_done[v]) {
+        bool unused;
+        if ((rc = walk(env, x, NULL, true, &unused, &env->anc[v], &env->nanc[v])) != EV_OK)
+            return rc;
+        env->anc_done[v] = true;
+    }
+    for (size_t i = 0; i < env->nanc[v]; i++)
+        if (cd_uid_eq(env->anc[v][i], target)) {
+            *out = true;
+            break;
+        }
     return EV_OK;
 }
 
@@ -108,9 +161,9 @@ static bool like(const char *s, size_t n, const cd_seg *segs, size_t nsegs)
     return true;
 }
 
-static ev_rc eval(const ev_env *env, const cd_node *n, cd_val *out);
+static ev_rc eval(ev_env *env, const cd_node *n, cd_val *out);
 
-static ev_rc eval_bool(const ev_env *env, const cd_node *n, bool *out)
+static ev_rc eval_bool(ev_env *env, const cd_node *n, bool *out)
 {
     cd_val v;
     ev_rc rc = eval(env, n, &v);
@@ -123,7 +176,7 @@ static ev_rc eval_bool(const ev_env *env, const cd_node *n, bool *out)
     return EV_OK;
 }
 
-static ev_rc eval_long(const ev_env *env, const cd_node *n, int64_t *out)
+static ev_rc eval_long(ev_env *env, const cd_node *n, int64_t *out)
 {
     cd_val v;
     ev_rc rc = eval(env, n, &v);
@@ -136,7 +189,7 @@ static ev_rc eval_long(const ev_env *env, const cd_node *n, int64_t *out)
     return EV_OK;
 }
 
-static ev_rc eval_set(const ev_env *env, const cd_node *n, cd_val *out)
+static ev_rc eval_set(ev_env *env, const cd_node *n, cd_val *out)
 {
     cd_set *s = mdt_arena_alloc(env->a, sizeof(*s) + n->n * sizeof(cd_val));
     ev_rc rc;
@@ -151,7 +204,7 @@ static ev_rc eval_set(const ev_env *env, const cd_node *n, cd_val *out)
     return EV_OK;
 }
 
-static ev_rc eval_rec(const ev_env *env, const cd_node *n, cd_val *out)
+static ev_rc eval_rec(ev_env *env, const cd_node *n, cd_val *out)
 {
     mdt_cedar_record *r = mdt_arena_alloc(env->a, sizeof(*r));
     cd_val *v = mdt_arena_alloc(env->a, (n->n ? n->n : 1) * sizeof(*v));
@@ -172,7 +225,7 @@ static ev_rc eval_rec(const ev_env *env, const cd_node *n, cd_val *out)
 
 /* a.name or a has name: the record to look in; *missing when a is an
  * entity that does not exist. */
-static ev_rc attrs_of(const ev_env *env, const cd_val *v, const mdt_cedar_record **rec,
+static ev_rc attrs_of(ev_env *env, const cd_val *v, const mdt_cedar_record **rec,
                       bool *missing)
 {
     *missing = false;
@@ -192,7 +245,7 @@ static ev_rc attrs_of(const ev_env *env, const cd_val *v, const mdt_cedar_record
     return EV_OK;
 }
 
-static ev_rc eval_in(const ev_env *env, const cd_val *l, const cd_val *r, bool *out)
+static ev_rc eval_in(ev_env *env, const cd_val *l, const cd_val *r, bool *out)
 {
     if (l->k != CD_ENT)
         return EV_ERR;
@@ -220,7 +273,7 @@ static bool set_has(const cd_set *s, const cd_val *v)
     return false;
 }
 
-static ev_rc eval_arith(const ev_env *env, const cd_node *n, cd_val *out)
+static ev_rc eval_arith(ev_env *env, const cd_node *n, cd_val *out)
 {
     int64_t a, b, r = 0;
     bool ovf;
@@ -245,7 +298,7 @@ static ev_rc eval_arith(const ev_env *env, const cd_node *n, cd_val *out)
     return EV_OK;
 }
 
-static ev_rc eval_cmp(const ev_env *env, const cd_node *n, cd_val *out)
+static ev_rc eval_cmp(ev_env *env, const cd_node *n, cd_val *out)
 {
     int64_t a, b;
     bool r;
@@ -271,7 +324,7 @@ static ev_rc eval_cmp(const ev_env *env, const cd_node *n, cd_val *out)
     return EV_OK;
 }
 
-static ev_rc eval_contains(const ev_env *env, const cd_node *n, cd_val *out)
+static ev_rc eval_contains(ev_env *env, const cd_node *n, cd_val *out)
 {
     cd_val s, x;
     bool r;
@@ -298,7 +351,7 @@ static ev_rc eval_contains(const ev_env *env, const cd_node *n, cd_val *out)
     return EV_OK;
 }
 
-static ev_rc eval_attr(const ev_env *env, const cd_node *n, cd_val *out)
+static ev_rc eval_attr(ev_env *env, const cd_node *n, cd_val *out)
 {
     const mdt_cedar_record *rec;
     const cd_val *v;
@@ -319,7 +372,7 @@ static ev_rc eval_attr(const ev_env *env, const cd_node *n, cd_val *out)
     return EV_OK;
 }
 
-static ev_rc eval_is(const ev_env *env, const cd_node *n, cd_val *out)
+static ev_rc eval_is(ev_env *env, const cd_node *n, cd_val *out)
 {
     cd_val l, r;
     bool b;
@@ -338,7 +391,7 @@ static ev_rc eval_is(const ev_env *env, const cd_node *n, cd_val *out)
     return EV_OK;
 }
 
-static ev_rc eval(const ev_env *env, const cd_node *n, cd_val *out)
+static ev_rc eval(ev_env *env, const cd_node *n, cd_val *out)
 {
     cd_val l, r;
     bool b;
@@ -423,7 +476,7 @@ static ev_rc eval(const ev_env *env, const cd_node *n, cd_val *out)
 }
 
 /* Scope constraints never err. */
-static ev_rc scope_ok(const ev_env *env, const cd_scope *sc, const cd_uid *u, bool *out)
+static ev_rc scope_ok(ev_env *env, const cd_scope *sc, const cd_uid *u, bool *out)
 {
     *out = true;
     switch (sc->kind) {
@@ -456,7 +509,7 @@ static ev_rc scope_ok(const ev_env *env, const cd_scope *sc, const cd_uid *u, bo
 }
 
 /* EV_OK with *sat, EV_ERR when a condition erred. */
-static ev_rc policy_eval(const ev_env *env, const cd_policy *p, bool *sat)
+static ev_rc policy_eval(ev_env *env, const cd_policy *p, bool *sat)
 {
     ev_rc rc;
 

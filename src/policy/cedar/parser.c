@@ -1219,7 +1219,14 @@ static mdt_rc annotations(ps *p, cd_policy *pol)
         tok at = p->t;
         const char *name;
         uint32_t nlen;
-        if ((rc = lex(p)) != MDT_OK || (rc = ident(p, &name, &nlen)) != MDT_OK)
+        if ((rc = lex(p)) != MDT_OK)
+            return rc;
+        if (p->t.k != T_IDENT) /* any identifier, reserved words too */
+            return FAIL(p, "expected the annotation's name");
+        if (!(name = mdt_arena_strndup(p->a, p->t.p, p->t.len)))
+            return nomem(p);
+        nlen = (uint32_t)p->t.len;
+        if ((rc = lex(p)) != MDT_OK)
             return rc;
         for (size_t i = 0; i < n; i++)
             if (nlens[i] == nlen && memcmp(names[i], name, nlen) == 0)
