@@ -73,10 +73,33 @@ static void test_negated_literal_with_access(void **state)
         check(&cases[i]);
 }
 
+/* In a like pattern only \* is a literal star: a star spelled \x2a or
+ * \u{2a} is a wildcard, as a bare * is (the evaluator took it as a literal
+ * star). */
+static void test_like_escaped_wildcards(void **state)
+{
+    static const diff_case cases[] = {
+        {'T', "\"ab\" like \"a\\u{2a}\""},
+        {'T', "\"ab\" like \"a\\u{002A}\""},
+        {'T', "\"abc\" like \"a\\u{2a}c\""},
+        {'T', "\"a*\" like \"a\\u{2a}\""},
+        {'T', "\"ab\" like \"a\\x2a\""},
+        {'T', "\"xaby\" like \"\\x2aab\\u{2a}\""},
+        {'F', "\"abc\" like \"a\\*c\""},
+        {'T', "\"a*c\" like \"a\\*c\""},
+        {'T', "\"*\" == \"\\u{2a}\""},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < MDT_ARRAY_LEN(cases); i++)
+        check(&cases[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_negated_literal_with_access),
+        cmocka_unit_test(test_like_escaped_wildcards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
