@@ -39,6 +39,25 @@ const ATTRS = ['name', 'level', 'tags', 'owner', 'active', 'info', 'kind', 'risk
 const CTX_KEYS = ['n', 'flag', 'who', 'list', 'rec', 'label', 'hour', 'with space'];
 const STRINGS = ['', 'a', 'abc', 'agent', 'high', 'low', 'a*b', 'x\\y', 'line\nbreak', 'quo"te', 'é', 'ab', 'ba', '*'];
 
+// Fixed conditions at the corners of the language (escapes, reserved words,
+// short-circuits, structural equality, overflow boundaries), mixed into the
+// generated ones; some of them Cedar refuses.
+const CORNERS = [
+  '"*" like "\\u{2a}"', '"a*" like "a\\u{2a}"', '"ab" like "a\\u{2a}"', '"A" == "\\x41"', '"\\r\\0" == "\\u{d}\\u{0}"',
+  '{if: 1} == {if: 1}', 'context has if', '{"a": 1, b: 2} == {b: 2, a: 1}', '[[1, 2], [3]] == [[3], [2, 1]]',
+  '[{a: 1}, {a: 1}] == [{a: 1}]', 'User::"\\u{e9}" == User::"é"', 'principal is NS::Doc', 'NS :: Doc::"x" == NS::Doc::"x"',
+  'User::"a" in [User::"b", User::"a"]', '[].contains(1)', '"" like ""', '"" like "*"', '"\\\\" like "\\\\"', '"a\\\\b" like "a\\\\*"',
+  '"\\u{1F600}" like "?"', '"\\u{1F600}x" like "*x"', 'principal.true', '{true: 1}.true == 1', 'context["if"] == 1', '{"": 1} has ""',
+  '1 == 1 // comment\n', '(1) == (((1)))', '[1, [2]].contains([2])', '[1].containsAll([])', '[].containsAny([])',
+  'principal in principal', 'User::"x" in User::"x"', 'Action::"read" in Action::"all"', 'action in [action]', 'context == {}',
+  '{a: {b: {c: 1}}}.a.b.c == 1', '{a: 1}["a"] == 1', '-(-(1)) == 1', '9223372036854775807 + 0 == 9223372036854775807',
+  '(-9223372036854775807 - 1) * -1 == 0', '(-9223372036854775808) * 0 == 0', '0 * (-9223372036854775808) == 0', '-1 * (-9223372036854775808) == 0',
+  '3037000500 * 3037000500 > 0', '3037000499 * 3037000499 > 0', 'if true then 1 else 1 + "a"', 'if false then 1 + "a" else 2',
+  'true || 1', 'false && 1', 'false || 1', 'true && 1', '!(1 == 1) || principal.nope', 'principal has nope && principal.nope',
+  'User::"ghost" has x', 'User::"ghost" in User::"ghost2"', 'principal like "a"', '"é" like "\\u{e9}"', '"\\t" like "\\t*"',
+  'principal is User in [User::"alice"]', 'principal is User && principal in User::"alice"',
+];
+
 export function quote(s) {
   let out = '"';
   for (const ch of s) {
@@ -55,17 +74,18 @@ export function quote(s) {
 // a like pattern: a literal with its stars escaped, and some wildcards
 function pattern(r, s) {
   let out = '"';
+  const star = () => (r.chance(0.85) ? '*' : r.pick(['\\u{2a}', '\\x2a', '\\u{002A}']));
   for (const ch of s) {
-    if (r.chance(0.2)) out += '*';
+    if (r.chance(0.2)) out += star();
     if (ch === '*') out += '\\*';
     else if (ch === '"') out += '\\"';
     else if (ch === '\\') out += '\\\\';
     else if (ch === '\n') out += '\\n';
     else if (ch === '\t') out += '\\t';
-    else if (r.chance(0.1)) out += '*';
+    else if (r.chance(0.1)) out += star();
     else out += ch;
   }
-  if (r.chance(0.3)) out += '*';
+  if (r.chance(0.3)) out += star();
   return out + '"';
 }
 
@@ -198,8 +218,9 @@ export function generateCase(r, stats) {
     return r.pick([longExpr, stringExpr, boolExpr, entityExpr, setExpr, recordExpr])(d + 1);
   }
   function boolExpr(d) {
-    const k = d > 2 ? r.int(3) : r.int(24);
+    const k = d > 2 ? r.int(3) : r.int(25);
     switch (k) {
+      case 24: count('corner case'); return `(${r.pick(CORNERS)})`;
       case 22: case 23: { // arithmetic at the int64 limits: overflow errors, or not
         const op = r.pick(['+', '-', '*', 'neg']);
         count(op);
