@@ -53,6 +53,9 @@ static const expr_case cases[] = {
         {'T', "- 9223372036854775808 < 0"},
         {'P', "9223372036854775808 == 0"},
         {'P', "-9223372036854775809 == 0"},
+        {'P', "-9223372036854775808.a == 0"},
+        {'P', "-9223372036854775808[\"a\"] == 0"},
+        {'E', "-9223372036854775807.a == 0"},
         {'E', "--9223372036854775808 < 0"},
         {'T', "-(9223372036854775807) < 0"},
         {'T', "--1 == 1"},
@@ -753,6 +756,49 @@ static void test_context_json(void **state)
     mdt_cedar_set_free(s);
 }
 
+/* Large sets compare through a hash of their elements: the same answers. */
+static void test_large_sets(void **state)
+{
+    size_t cap = 200000, len = 0;
+    char *t = malloc(cap);
+    mdt_arena a;
+    mdt_err err = {0};
+    mdt_cedar_request r = alice_views_d1;
+    /* a: 0..999 and a few other kinds; b: the same backwards, repeated,
+     * nested set reordered; c: a without 500; d: 5000..5999 and a record of a */
+    mdt_cedar_set *s = policies("permit(principal, action, resource) when { context.a == context.b };"
+                                "permit(principal, action, resource) when { context.a == context.c };"
+                                "permit(principal, action, resource) when { context.a.containsAll(context.c) };"
+                                "permit(principal, action, resource) when { context.c.containsAll(context.a) };"
+                                "permit(principal, action, resource) when { context.a.containsAny(context.d) };"
+                                "permit(principal, action, resource) when { context.c.containsAny([500, 5000]) };"
+                                "permit(principal, action, resource) when { context.b.contains([2, 1]) };"
+                                "permit(principal, action, resource) when { context.b != context.d };");
+
+    (void)state;
+    assert_non_null(t);
+    mdt_arena_init(&a, 4096);
+    len += (size_t)snprintf(t + len, cap - len, "{\"a\":[\"s\",[1,2],{\"k\":1},true");
+    for (int i = 0; i < 1000; i++)
+        len += (size_t)snprintf(t + len, cap - len, ",%d", i);
+    len += (size_t)snprintf(t + len, cap - len, "],\"b\":[");
+    for (int i = 999; i >= 0; i--)
+        len += (size_t)snprintf(t + len, cap - len, "%d,%d,", i, i);
+    len += (size_t)snprintf(t + len, cap - len, "true,{\"k\":1},[2,1,1],\"s\"],\"c\":[\"s\",[1,2],{\"k\":1},true");
+    for (int i = 0; i < 1000; i++)
+        if (i != 500)
+            len += (size_t)snprintf(t + len, cap - len, ",%d", i);
+    len += (size_t)snprintf(t + len, cap - len, "],\"d\":[{\"k\":1}");
+    for (int i = 5000; i < 6000; i++)
+        len += (size_t)snprintf(t + len, cap - len, ",%d", i);
+    len += (size_t)snprintf(t + len, cap - len, "]}");
+    assert_int_equal(mdt_cedar_record_json(&a, t, len, &r.context, &err), MDT_OK);
+    decided(s, NULL, 0, &r, true, "policy0,policy2,policy4,policy6,policy7|");
+    mdt_arena_free(&a);
+    mdt_cedar_set_free(s);
+    free(t);
+}
+
 /* Hostile sizes and nesting give errors, never a crash. */
 static void test_limits(void **state)
 {
@@ -816,6 +862,31 @@ static void test_limits(void **state)
     const mdt_cedar_entities *stores[] = {e};
     decided(h, stores, 1, &r, true, "policy0|");
     mdt_cedar_set_free(h);
+    /* an entity with many parents; the walk from an attribute's entity
+     * and from the principal (found once per request) */
+    len = (size_t)snprintf(t, n, "[{\"uid\":{\"type\":\"W\",\"id\":\"w\"},\"attrs\":{"
+                                 "\"self\":{\"__entity\":{\"type\":\"W\",\"id\":\"w\"}}},"
+                                 "\"parents\":[");
+    for (int i = 0; i < 3000; i++)
+        len += (size_t)snprintf(t + len, n - len, "%s{\"type\":\"P\",\"id\":\"%d\"}",
+                                i ? "," : "", i);
+    len += (size_t)snprintf(t + len, n - len, "]}]");
+    assert_int_equal(mdt_cedar_entities_add_json(e, t, len, &err), MDT_OK);
+    h = policies("permit(principal in P::\"2999\", action, resource);"
+                 "permit(principal, action, resource) when { principal.self in P::\"2998\" };"
+                 "permit(principal, action, resource) when { principal in [P::\"0\", P::\"x\"] };"
+                 "permit(principal, action, resource) when { principal.self in P::\"x\" };");
+    mdt_cedar_request w = {{"W", "w"}, {"Action", "view"}, {"Doc", "d1"}, NULL};
+    decided(h, stores, 1, &w, true, "policy0,policy1,policy2|");
+    mdt_cedar_set_free(h);
+    /* a record literal with many keys */
+    len = (size_t)snprintf(t, n, "permit(principal, action, resource) when { {");
+    for (int i = 2999; i >= 0; i--)
+        len += (size_t)snprintf(t + len, n - len, "k%d: %d, ", i, i);
+    len += (size_t)snprintf(t + len, n - len, "x: context}.k1234 == 1234 };");
+    h = policies(t);
+    decided(h, NULL, 0, &alice_views_d1, true, "policy0|");
+    mdt_cedar_set_free(h);
     mdt_cedar_set_free(s);
     mdt_cedar_entities_free(e);
     free(t);
@@ -829,7 +900,7 @@ int main(void)
         cmocka_unit_test(test_decisions),     cmocka_unit_test(test_scope),
         cmocka_unit_test(test_stores),        cmocka_unit_test(test_entities_json),
         cmocka_unit_test(test_entities_bad),  cmocka_unit_test(test_context_json),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_large_sets),    cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests_name("cedar", tests, NULL, NULL);
 }

@@ -10,6 +10,14 @@
 
 typedef enum { EV_OK, EV_ERR, EV_NOMEM } ev_rc;
 
+/* The ancestors seen by a walk: a list, and past a few a hash set too. */
+typedef struct {
+    const cd_uid **list, *buf[32];
+    size_t n, cap;
+    const cd_uid **tab; /* open addressing, NULL while n is small */
+    size_t tcap;
+} seen_set;
+
 typedef struct {
     const mdt_cedar_entities *const *stores;
     size_t nstores;
@@ -18,8 +26,7 @@ typedef struct {
     cd_uid uids[3];
     /* the ancestors of principal, action and resource, found once per
      * request when first asked for */
-    const cd_uid **anc[3];
-    size_t nanc[3];
+    seen_set anc[3];
     bool anc_done[3];
     const cd_entity *ent[3]; /* and their entities */
     bool ent_done[3];
@@ -44,17 +51,67 @@ static const cd_entity *lookup(ev_env *env, const cd_uid *u)
     return NULL;
 }
 
+static bool seen_has(const seen_set *s, const cd_uid *u)
+{
+    if (!s->tab) {
+        for (size_t i = 0; i < s->n; i++)
+            if (cd_uid_eq(s->list[i], u))
+                return true;
+        return false;
+    }
+    for (size_t i = u->hash & (s->tcap - 1); s->tab[i]; i = (i + 1) & (s->tcap - 1))
+        if (cd_uid_eq(s->tab[i], u))
+            return true;
+    return false;
+}
+
+static void tab_put(const cd_uid **tab, size_t cap, const cd_uid *u)
+{
+    size_t i = u->hash & (cap - 1);
+    while (tab[i])
+        i = (i + 1) & (cap - 1);
+    tab[i] = u;
+}
+
+static ev_rc seen_add(ev_env *env, seen_set *s, const cd_uid *u)
+{
+    if (s->n == s->cap) {
+        const cd_uid **nl = mdt_arena_alloc(env->a, 2 * s->cap * sizeof(*nl));
+        if (!nl)
+            return EV_NOMEM;
+        memcpy(nl, s->list, s->n * sizeof(*nl));
+        s->list = nl;
+        s->cap *= 2;
+    }
+    s->list[s->n++] = u;
+    if (s->n > 32 && 2 * s->n > s->tcap) {
+        size_t nc = s->tcap ? 2 * s->tcap : 128;
+        const cd_uid **nt = mdt_arena_alloc(env->a, nc * sizeof(*nt));
+        if (!nt)
+            return EV_NOMEM;
+        for (size_t i = 0; i < s->n; i++)
+            tab_put(nt, nc, s->list[i]);
+        s->tab = nt;
+        s->tcap = nc;
+    } else if (s->tab) {
+        tab_put(s->tab, s->tcap, u);
+    }
+    return EV_OK;
+}
+
 /* Walks the hierarchy up from x (following each entity's parents in the
  * first store that has it) until stop is found (*found) or, with stop
- * NULL, to the end; the ancestors seen are left in *seen_out (in the arena
- * when keep is set). */
-static ev_rc walk(ev_env *env, const cd_uid *x, const cd_uid *stop, bool keep, bool *found,
-                  const cd_uid ***seen_out, size_t *nseen_out)
+ * NULL, to the end; with keep, the ancestors seen are left there (in the
+ * arena). */
+static ev_rc walk(ev_env *env, const cd_uid *x, const cd_uid *stop, bool *found,
+                  seen_set *keep)
 {
-    const cd_uid *stk_buf[32], *seen_buf[64];
-    const cd_uid **stk = stk_buf, **seen = seen_buf;
-    size_t nstk = 0, nseen = 0, capstk = 32, capseen = 64;
+    seen_set seen = {.cap = 32};
+    const cd_uid *stk_buf[32], **stk = stk_buf;
+    size_t nstk = 0, capstk = 32;
+    ev_rc rc;
 
+    seen.list = seen.buf;
     *found = false;
     stk[nstk++] = x;
     while (nstk && !*found) {
@@ -63,39 +120,34 @@ static ev_rc walk(ev_env *env, const cd_uid *x, const cd_uid *stop, bool keep, b
             continue;
         for (size_t i = 0; i < e->nparents; i++) {
             const cd_uid *par = &e->parents[i];
-            bool dup = false;
             if (stop && cd_uid_eq(par, stop)) {
                 *found = true;
                 break;
             }
-            for (size_t j = 0; j < nseen && !dup; j++)
-                dup = cd_uid_eq(seen[j], par);
-            if (dup)
+            if (seen_has(&seen, par))
                 continue;
-            if (nseen == capseen || nstk == capstk) {
-                size_t nc = 2 * (capseen > capstk ? capseen : capstk);
-                const cd_uid **ns = mdt_arena_alloc(env->a, nc * sizeof(*ns));
-                const cd_uid **nk = mdt_arena_alloc(env->a, nc * sizeof(*nk));
-                if (!ns || !nk)
+            if ((rc = seen_add(env, &seen, par)) != EV_OK)
+                return rc;
+            if (nstk == capstk) {
+                const cd_uid **nk = mdt_arena_alloc(env->a, 2 * capstk * sizeof(*nk));
+                if (!nk)
                     return EV_NOMEM;
-                memcpy(ns, seen, nseen * sizeof(*seen));
                 memcpy(nk, stk, nstk * sizeof(*stk));
-                seen = ns, stk = nk, capseen = capstk = nc;
+                stk = nk;
+                capstk *= 2;
             }
-            seen[nseen++] = par;
             stk[nstk++] = par;
         }
     }
     if (keep) {
-        if (seen == seen_buf) {
-            const cd_uid **ns = mdt_arena_alloc(env->a, (nseen ? nseen : 1) * sizeof(*ns));
+        if (seen.list == seen.buf) {
+            const cd_uid **ns = mdt_arena_alloc(env->a, (seen.n ? seen.n : 1) * sizeof(*ns));
             if (!ns)
                 return EV_NOMEM;
-            memcpy(ns, seen, nseen * sizeof(*seen));
-            seen = ns;
+            memcpy(ns, seen.list, seen.n * sizeof(*ns));
+            seen.list = ns;
         }
-        *seen_out = seen;
-        *nseen_out = nseen;
+        *keep = seen;
     }
     return EV_OK;
 }
@@ -112,18 +164,14 @@ static ev_rc in_hier(ev_env *env, const cd_uid *x, const cd_uid *target, bool *o
         return EV_OK;
     }
     if (v < 0)
-        return walk(env, x, target, false, out, NULL, NULL);
+        return walk(env, x, target, out, NULL);
     if (!env->anc_done[v]) {
         bool unused;
-        if ((rc = walk(env, x, NULL, true, &unused, &env->anc[v], &env->nanc[v])) != EV_OK)
+        if ((rc = walk(env, x, NULL, &unused, &env->anc[v])) != EV_OK)
             return rc;
         env->anc_done[v] = true;
     }
-    for (size_t i = 0; i < env->nanc[v]; i++)
-        if (cd_uid_eq(env->anc[v][i], target)) {
-            *out = true;
-            break;
-        }
+    *out = seen_has(&env->anc[v], target);
     return EV_OK;
 }
 
@@ -265,12 +313,75 @@ static ev_rc eval_in(ev_env *env, const cd_val *l, const cd_val *r, bool *out)
     return EV_OK;
 }
 
-static bool set_has(const cd_set *s, const cd_val *v)
+/* A set to look values up in: its elements hashed (in the arena) once it
+ * is large enough for scanning it over and over to cost. */
+typedef struct {
+    const cd_set *s;
+    const cd_val **tab;
+    size_t cap;
+} vset;
+
+static ev_rc vset_init(ev_env *env, const cd_set *s, size_t lookups, vset *out)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (cd_val_eq(&s->v[i], v))
+    *out = (vset){.s = s};
+    if (s->n < 16 || lookups < 4)
+        return EV_OK;
+    for (out->cap = 32; out->cap < 2 * s->n; out->cap *= 2)
+        ;
+    if (!(out->tab = mdt_arena_alloc(env->a, out->cap * sizeof(*out->tab))))
+        return EV_NOMEM;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t j = cd_val_hash(&s->v[i]) & (out->cap - 1);
+        while (out->tab[j])
+            j = (j + 1) & (out->cap - 1);
+        out->tab[j] = &s->v[i];
+    }
+    return EV_OK;
+}
+
+static bool vset_has(const vset *vs, const cd_val *v)
+{
+    if (!vs->tab) {
+        for (size_t i = 0; i < vs->s->n; i++)
+            if (cd_val_eq(&vs->s->v[i], v))
+                return true;
+        return false;
+    }
+    for (size_t j = cd_val_hash(v) & (vs->cap - 1); vs->tab[j]; j = (j + 1) & (vs->cap - 1))
+        if (cd_val_eq(vs->tab[j], v))
             return true;
     return false;
+}
+
+/* How many elements of a are in b: all (want_all) or any? */
+static ev_rc set_in(ev_env *env, const cd_set *a, const cd_set *b, bool want_all, bool *out)
+{
+    vset vs;
+    ev_rc rc = vset_init(env, b, a->n, &vs);
+
+    if (rc != EV_OK)
+        return rc;
+    *out = want_all;
+    for (size_t i = 0; i < a->n; i++)
+        if (vset_has(&vs, &a->v[i]) != want_all) {
+            *out = !want_all;
+            break;
+        }
+    return EV_OK;
+}
+
+static ev_rc equal(ev_env *env, const cd_val *l, const cd_val *r, bool *out)
+{
+    ev_rc rc;
+
+    if (l->k != CD_SET || r->k != CD_SET || l->u.set == r->u.set ||
+        l->u.set->n * r->u.set->n < 256) {
+        *out = cd_val_eq(l, r);
+        return EV_OK;
+    }
+    if ((rc = set_in(env, l->u.set, r->u.set, true, out)) != EV_OK || !*out)
+        return rc;
+    return set_in(env, r->u.set, l->u.set, true, out);
 }
 
 static ev_rc eval_arith(ev_env *env, const cd_node *n, cd_val *out)
@@ -327,7 +438,7 @@ static ev_rc eval_cmp(ev_env *env, const cd_node *n, cd_val *out)
 static ev_rc eval_contains(ev_env *env, const cd_node *n, cd_val *out)
 {
     cd_val s, x;
-    bool r;
+    bool r = false;
     ev_rc rc;
 
     if ((rc = eval(env, n->a, &s)) != EV_OK || (rc = eval(env, n->b, &x)) != EV_OK)
@@ -335,17 +446,13 @@ static ev_rc eval_contains(ev_env *env, const cd_node *n, cd_val *out)
     if (s.k != CD_SET)
         return EV_ERR;
     if (n->op == CD_N_CONTAINS) {
-        r = set_has(s.u.set, &x);
+        for (size_t i = 0; i < s.u.set->n && !r; i++)
+            r = cd_val_eq(&s.u.set->v[i], &x);
     } else {
         if (x.k != CD_SET)
             return EV_ERR;
-        bool all = n->op == CD_N_CONTAINS_ALL;
-        r = all;
-        for (size_t i = 0; i < x.u.set->n; i++)
-            if (set_has(s.u.set, &x.u.set->v[i]) != all) {
-                r = !all;
-                break;
-            }
+        if ((rc = set_in(env, x.u.set, s.u.set, n->op == CD_N_CONTAINS_ALL, &r)) != EV_OK)
+            return rc;
     }
     *out = (cd_val){.k = CD_BOOL, .u.b = r};
     return EV_OK;
@@ -422,9 +529,10 @@ static ev_rc eval(ev_env *env, const cd_node *n, cd_val *out)
         return EV_OK;
     case CD_N_EQ:
     case CD_N_NE:
-        if ((rc = eval(env, n->a, &l)) != EV_OK || (rc = eval(env, n->b, &r)) != EV_OK)
+        if ((rc = eval(env, n->a, &l)) != EV_OK || (rc = eval(env, n->b, &r)) != EV_OK ||
+            (rc = equal(env, &l, &r, &b)) != EV_OK)
             return rc;
-        *out = (cd_val){.k = CD_BOOL, .u.b = cd_val_eq(&l, &r) == (n->op == CD_N_EQ)};
+        *out = (cd_val){.k = CD_BOOL, .u.b = b == (n->op == CD_N_EQ)};
         return EV_OK;
     case CD_N_LT:
     case CD_N_LE:

@@ -52,6 +52,7 @@ int cd_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
 uint64_t cd_uid_hash(const char *type, size_t tlen, const char *id, size_t ilen);
 bool cd_uid_eq(const cd_uid *a, const cd_uid *b);
 bool cd_val_eq(const cd_val *a, const cd_val *b);
+uint64_t cd_val_hash(const cd_val *v); /* equal values hash alike */
 const cd_val *cd_rec_get(const mdt_cedar_record *r, const char *key, size_t len);
 /* Sorts n keys with their values in place; false when two keys are equal
  * (*dup: the index of one of them after sorting) or memory ran out (*nomem). */

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { P_EQ = 256, P_NE, P_LE, P_GE, P_AND, P_OR, P_DCOLON };
@@ -542,6 +543,18 @@ static mdt_rc list(ps *p, int close, const cd_node ***kids, size_t *nkids)
     return lex(p);
 }
 
+typedef struct {
+    const char *k;
+    uint32_t l;
+    const cd_node *v;
+} kx;
+
+static int kx_cmp(const void *x, const void *y)
+{
+    const kx *a = x, *b = y;
+    return cd_key_cmp(a->k, a->l, b->k, b->l);
+}
+
 static mdt_rc record(ps *p, const cd_node **out)
 {
     const char *kt[64], **keys = kt;
@@ -592,18 +605,18 @@ static mdt_rc record(ps *p, const cd_node **out)
     const cd_node **v = mdt_arena_alloc(p->a, (n ? n : 1) * sizeof(*v));
     if (!r || !k || !l || !v)
         return p->failed ? MDT_ERR_INVALID_REQUEST : nomem(p);
-    /* sort keys with their expressions (insertion sort of indexes would
-     * do; records in policies are small) */
+    kx *t = n ? mdt_arena_alloc(p->a, n * sizeof(*t)) : NULL;
+    if (n && !t)
+        return nomem(p);
     for (size_t i = 0; i < n; i++) {
-        size_t j = i;
-        while (j > 0 && cd_key_cmp(k[j - 1], l[j - 1], keys[i], lens[i]) > 0) {
-            k[j] = k[j - 1], l[j] = l[j - 1], v[j] = v[j - 1];
-            j--;
-        }
-        k[j] = keys[i], l[j] = lens[i], v[j] = vals[i];
+        t[i] = (kx){keys[i], lens[i], vals[i]};
         if (depth_of(vals[i]) + 1 > ((dnode *)r)->depth)
             ((dnode *)r)->depth = depth_of(vals[i]) + 1;
     }
+    if (n)
+        qsort(t, n, sizeof(*t), kx_cmp);
+    for (size_t i = 0; i < n; i++)
+        k[i] = t[i].k, l[i] = t[i].l, v[i] = t[i].v;
     for (size_t i = 1; i < n; i++)
         if (cd_key_cmp(k[i - 1], l[i - 1], k[i], l[i]) == 0)
             dup = i;
@@ -776,18 +789,12 @@ static mdt_rc member(ps *p, bool negate, bool *negated, const cd_node **out)
     tok first = p->t;
     mdt_rc rc = primary(p, negate, negated, &n);
 
-    /* As Cedar: a `-` folds into an integer literal only when nothing is
-     * accessed on it; `-9223372036854775808.x` is -(9223372036854775808.x),
-     * whose literal is too large. */
-    if (rc == MDT_OK && *negated && (is_p(p, '.') || is_p(p, '['))) {
-        if (n->lit.u.l == INT64_MIN)
-            return failat(p, first.line, first.col, "integer literal `%.*s` is too large",
-                          (int)first.len, first.p);
-        if (!(n = mk_lit(p, (cd_val){.k = CD_LONG, .u.l = -n->lit.u.l})))
-            return p->failed ? MDT_ERR_INVALID_REQUEST : MDT_ERR_NOMEM;
-        *negated = false;
-    }
-
+    /* -9223372036854775808 is a literal only on its own: with a member
+     * access, the `-` applies to the access, and the literal is too large */
+    if (rc == MDT_OK && *negated && (is_p(p, '.') || is_p(p, '[')) &&
+        n->lit.u.l == INT64_MIN)
+        return failat(p, first.line, first.col, "integer literal `%.*s` is too large",
+                      (int)first.len, first.p);
     while (rc == MDT_OK && (is_p(p, '.') || is_p(p, '['))) {
         cd_node *g;
         if (is_p(p, '.')) {

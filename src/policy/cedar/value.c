@@ -40,6 +40,31 @@ bool cd_uid_eq(const cd_uid *a, const cd_uid *b)
            memcmp(a->type, b->type, a->tlen) == 0 && memcmp(a->id, b->id, a->ilen) == 0;
 }
 
+uint64_t cd_val_hash(const cd_val *v)
+{
+    uint64_t h;
+
+    switch ((cd_kind)v->k) {
+    case CD_BOOL:
+        return 0x9e3779b97f4a7c15ULL ^ v->u.b;
+    case CD_LONG:
+        h = (uint64_t)v->u.l * 0xff51afd7ed558ccdULL;
+        return h ^ (h >> 33);
+    case CD_STR:
+        return fnv(0xcbf29ce484222325ULL, v->u.s, v->len);
+    case CD_ENT:
+        return v->u.e->hash;
+    case CD_SET: /* equal sets may differ in order and repeats */
+        return 0x5e75e75e75e75e7ULL;
+    case CD_REC:
+        h = 0x7ec07ec07ec07ecULL ^ v->u.rec->n;
+        for (size_t i = 0; i < v->u.rec->n; i++)
+            h = fnv(h, v->u.rec->keys[i], v->u.rec->klens[i]);
+        return h;
+    }
+    return 0;
+}
+
 static bool set_has(const cd_set *s, const cd_val *v)
 {
     for (size_t i = 0; i < s->n; i++)
