@@ -6,6 +6,8 @@
  * a comment says the subset refuses what Cedar accepts. */
 #include "unit.h"
 
+#include <pthread.h>
+
 #include "core/arena.h"
 #include "policy/cedar/cedar.h"
 
@@ -634,10 +636,11 @@ static void test_entities_json(void **state)
      * with just "type" and "id" is a record; {"__entity"} with more keys is a
      * record too; sets may repeat */
     mdt_cedar_entities *e = entities(
-        "[{\"uid\":{\"__entity\":{\"type\":\"NS::User\",\"id\":\"a\"}},\"tags\":{\"x\":1},"
+        "[{\"uid\":{\"__entity\":{\"type\":\"NS::User\",\"id\":\"a\"},\"extra\":1},\"tags\":{\"x\":1},"
         "\"other\":1,\"attrs\":{\"r\":{\"type\":\"Team\",\"id\":\"t\"},"
         "\"m\":{\"__entity\":{\"type\":\"Team\",\"id\":\"t\"},\"y\":1},"
         "\"e\":{\"__entity\":{\"type\":\"Team\",\"id\":\"t\"}},\"s\":[1,1,2],"
+        "\"n\":{\"__entity\":\"T::\\\"t\\\"\"},\"o\":{\"__entity\":{\"type\":\"T\"}},"
         "\"z\":\"\\u0000\",\"big\":9223372036854775807,\"small\":-9223372036854775808},"
         "\"parents\":[{\"__entity\":{\"type\":\"G\",\"id\":\"g\"}},{\"type\":\"G\",\"id\":\"g\"}]}]");
     const mdt_cedar_entities *stores[] = {e};
@@ -651,11 +654,12 @@ static void test_entities_json(void **state)
         "permit(principal in G::\"g\", action, resource);"
         "permit(principal, action, resource) when { principal.big == 9223372036854775807 };"
         "permit(principal, action, resource) when { principal.small == -9223372036854775808 };"
-        "permit(principal, action, resource) when { principal.r == Team::\"t\" };");
+        "permit(principal, action, resource) when { principal.r == Team::\"t\" };"
+        "permit(principal, action, resource) when { principal.n has __entity && principal.o has __entity };");
 
     (void)state;
     decided(s, stores, 1, &r, true,
-            "policy0,policy1,policy2,policy3,policy4,policy5,policy6,policy7|");
+            "policy0,policy1,policy2,policy3,policy4,policy5,policy6,policy7,policy9|");
     mdt_cedar_set_free(s);
     mdt_cedar_entities_free(e);
 }
@@ -690,9 +694,9 @@ static void test_entities_bad(void **state)
         {"[{\"uid\":{\"type\":\"U\",\"id\":\"x\"},\"attrs\":{\"a\":{\"__expr\":\"1\"}},"
          "\"parents\":[]}]",
          "entity U::\"x\", attribute `a`: the __expr escape is not supported"},
-        {"[{\"uid\":{\"type\":\"U\",\"id\":\"x\"},\"attrs\":{\"a\":[{\"__entity\":{\"type\":1}}]},"
-         "\"parents\":[]}]",
-         "entity U::\"x\", attribute `a`: an entity reference needs string \"type\" and \"id\""},
+        {"[{\"uid\":{\"type\":\"U\",\"id\":\"x\"},\"attrs\":{\"a\":[{\"__entity\":{\"type\":\"A B\","
+         "\"id\":\"y\"}}]},\"parents\":[]}]",
+         "entity U::\"x\", attribute `a`: `A B` is not a valid entity type name"},
         {"[{\"uid\":{\"type\":\"U\",\"id\":\"x\"},\"attrs\":{},\"parents\":[{\"type\":\"G\"}]}]",
          "entity U::\"x\": an entity reference needs string \"type\" and \"id\""},
         {"[{\"uid\":{\"type\":\"U\",\"id\":\"x\"},\"attrs\":{},\"parents\":[]},"
@@ -799,6 +803,60 @@ static void test_large_sets(void **state)
     free(t);
 }
 
+/* A policy set and entity stores are shared by threads evaluating at once. */
+typedef struct {
+    const mdt_cedar_set *s;
+    const mdt_cedar_entities *const *stores;
+    int allows, errors;
+} thread_job;
+
+static void *evaluate_many(void *arg)
+{
+    thread_job *j = arg;
+    mdt_arena a;
+    mdt_err err = {0};
+    static const char *const who[] = {"alice", "bob", "carol"};
+
+    mdt_arena_init(&a, 4096);
+    for (int i = 0; i < 3000; i++) {
+        mdt_cedar_request r = {{"User", who[i % 3]}, {"Action", "view"}, {"Doc", "d1"}, NULL};
+        mdt_cedar_decision d;
+        if (mdt_cedar_eval(j->s, j->stores, 1, &r, &a, &d, &err) != MDT_OK)
+            break;
+        j->allows += d.allow;
+        j->errors += (int)d.nerrors;
+        mdt_arena_reset(&a);
+    }
+    mdt_arena_free(&a);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    mdt_cedar_entities *e = entities(entities_json);
+    const mdt_cedar_entities *stores[] = {e};
+    mdt_cedar_set *s = policies("permit(principal in Group::\"all\", action in Action::\"read\", resource) "
+                                "when { principal.age > 18 && [1, 2, principal.age].contains(30) };"
+                                "permit(principal, action, resource) when { principal.name == \"Bob\" };");
+    thread_job jobs[4];
+    pthread_t t[4];
+
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (thread_job){s, stores, 0, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, evaluate_many, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        /* alice by the first, bob by the second; carol has no attributes:
+         * the second errs for her */
+        assert_int_equal(jobs[i].allows, 2000);
+        assert_int_equal(jobs[i].errors, 1000);
+    }
+    mdt_cedar_set_free(s);
+    mdt_cedar_entities_free(e);
+}
+
 /* Hostile sizes and nesting give errors, never a crash. */
 static void test_limits(void **state)
 {
@@ -900,7 +958,8 @@ int main(void)
         cmocka_unit_test(test_decisions),     cmocka_unit_test(test_scope),
         cmocka_unit_test(test_stores),        cmocka_unit_test(test_entities_json),
         cmocka_unit_test(test_entities_bad),  cmocka_unit_test(test_context_json),
-        cmocka_unit_test(test_large_sets),    cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_large_sets),    cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests_name("cedar", tests, NULL, NULL);
 }

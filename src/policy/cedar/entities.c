@@ -78,7 +78,7 @@ static mdt_rc uid_json(jctx *c, json_t *j, cd_uid *out)
     json_t *esc = json_is_object(j) ? json_object_get(j, "__entity") : NULL;
     json_t *t, *id;
 
-    if (esc && json_object_size(j) == 1)
+    if (esc && !json_object_get(j, "type"))
         j = esc;
     t = json_object_get(j, "type");
     id = json_object_get(j, "id");
@@ -172,7 +172,10 @@ static mdt_rc value_json(jctx *c, json_t *j, int depth, cd_val *out)
         return MDT_OK;
     }
     case JSON_OBJECT:
-        if (json_object_size(j) == 1 && json_object_get(j, "__entity")) {
+        /* {"__entity": x} is a record unless x has a string type and id */
+        if (json_object_size(j) == 1 &&
+            json_is_string(json_object_get(json_object_get(j, "__entity"), "type")) &&
+            json_is_string(json_object_get(json_object_get(j, "__entity"), "id"))) {
             cd_uid *u = mdt_arena_alloc(c->a, sizeof(*u));
             if (!u)
                 return oom(c);

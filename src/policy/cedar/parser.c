@@ -27,7 +27,7 @@ typedef struct {
     const char *s;
     size_t len, pos;
     uint32_t line, col;
-    tok t, prev;
+    tok t;
     int nest;
     bool failed;
     mdt_err *err;
@@ -82,7 +82,6 @@ static mdt_rc lex(ps *p)
 {
     tok *t = &p->t;
 
-    p->prev = *t;
     for (;;) {
         while (p->pos < p->len && strchr(" \t\r\n", p->s[p->pos]) && p->s[p->pos])
             adv(p);
@@ -373,8 +372,8 @@ static cd_uid *mk_uid(ps *p, const char *type, size_t tlen, const char *id, size
     return u;
 }
 
-/* Path {:: IDENT} after the first identifier; stops before `:: "id"` when
- * entity is set (the caller reads the id). */
+/* The rest of a path {:: IDENT} after its first identifier; stops before
+ * `:: "id"` (the caller reads the id). */
 static mdt_rc path_rest(ps *p, const char *first, uint32_t flen, const char **out, uint32_t *olen)
 {
     mdt_rc rc;
