@@ -95,11 +95,46 @@ static void test_like_escaped_wildcards(void **state)
         check(&cases[i]);
 }
 
+/* An action's parents must be actions (a type Action or NS::Action), as
+ * Cedar's entity loader requires (the loader took any parent). */
+static void test_action_parents(void **state)
+{
+    static const struct {
+        bool ok;
+        const char *type, *parent;
+    } cases[] = {
+        {false, "Action", "G"},       {false, "NS::Action", "G"}, {false, "Action", "ActionX"},
+        {true, "Action", "Action"},   {true, "Action", "NS::Action"},
+        {true, "NS::Action", "Action"}, {true, "A::Action", "B::Action"},
+        {true, "XAction", "G"},       {true, "Action::Foo", "G"}, {true, "G", "Action"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < MDT_ARRAY_LEN(cases); i++) {
+        char json[256];
+        mdt_cedar_entities *e = NULL;
+        mdt_err err = {0};
+        snprintf(json, sizeof(json),
+                 "[{\"uid\":{\"type\":\"%s\",\"id\":\"x\"},\"attrs\":{},"
+                 "\"parents\":[{\"type\":\"%s\",\"id\":\"y\"}]}]",
+                 cases[i].type, cases[i].parent);
+        assert_int_equal(mdt_cedar_entities_new(&e, &err), MDT_OK);
+        mdt_rc rc = mdt_cedar_entities_add_json(e, json, strlen(json), &err);
+        if ((rc == MDT_OK) != cases[i].ok)
+            fail_msg("%s in %s: %s; Cedar %s it", cases[i].type, cases[i].parent,
+                     rc == MDT_OK ? "loaded" : mdt_err_text(&err),
+                     cases[i].ok ? "loads" : "refuses");
+        assert_int_equal(mdt_cedar_entities_count(e), cases[i].ok ? 1 : 0);
+        mdt_cedar_entities_free(e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_negated_literal_with_access),
         cmocka_unit_test(test_like_escaped_wildcards),
+        cmocka_unit_test(test_action_parents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
