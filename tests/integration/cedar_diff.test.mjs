@@ -128,7 +128,8 @@ describe(`Cedar evaluator vs cedar-wasm ${cedar.getCedarVersion()} (seed ${SEED}
       'action scope ==', 'action scope in', 'action scope in [..]', '&&', '||', '!', '==', '!=', '<', '<=',
       '>', '>=', '+', '-', '*', 'neg', 'if', 'attribute access', 'index access', 'has', 'like', 'in', 'in set',
       'action in', 'contains', 'containsAll', 'containsAny', 'set literal', 'record literal', 'entity literal',
-      'string literal', 'long literal', 'bool literal', 'invalid text', 'entity cycle', 'duplicate entity', 'corner case'];
+      'string literal', 'long literal', 'bool literal', 'invalid text', 'entity cycle', 'duplicate entity', 'action with a non-action parent',
+      'corner case'];
     for (const w of wanted) assert.ok((stats[w] || 0) >= 5, `the generator emitted "${w}" ${stats[w] || 0} times`);
   });
 });

@@ -317,11 +317,16 @@ export function generateCase(r, stats) {
     text = bad();
   }
 
-  // entities that both must refuse: a cycle in the hierarchy, a duplicate uid
+  // entities that both must refuse: a cycle in the hierarchy, a duplicate uid,
+  // an action whose parent is not an action
   const allEntities = [...entities, ...actionEntities];
   if (!invalid && entities.length > 1 && r.chance(0.02)) {
     invalid = true;
-    if (r.chance(0.5)) {
+    const kind = r.int(3);
+    if (kind === 2) {
+      count('action with a non-action parent');
+      r.pick(actionEntities).parents.push(refOf(r.pick(uids)));
+    } else if (kind === 0) {
       count('entity cycle');
       const last = entities[entities.length - 1];
       last.parents.push(r.chance(0.3) ? last.uid : entities[r.int(entities.length - 1)].uid);
