@@ -28,11 +28,18 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_NAMES:= $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 REPLAYS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 FUZZ_SECONDS ?= 60
+# `make check` fuzzes the Cedar parser and entity loader for a bounded time
+# (20 s each unless FUZZ_SECONDS is given) when clang has libFuzzer.
+CEDAR_FUZZ := cedar_policy cedar_entities
+CHECK_FUZZ_SECONDS := $(if $(filter file,$(origin FUZZ_SECONDS)),20,$(FUZZ_SECONDS))
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+# Test tools: the differential test's batch evaluator (tests/integration/cedar_diff.test.mjs).
+TOOLS     := $(BUILD)/tests/cedar_batch
 PREFIX    ?= /usr/local
 
-.PHONY: install all deps run check unit integration integration-sqlite integration-postgresql asan bench clean lint docs-check fuzz fuzz-replay
+.PHONY: install all deps run check unit integration integration-sqlite integration-postgresql asan bench clean lint docs-check fuzz fuzz-replay fuzz-cedar
 
-all: $(BIN) $(UNIT_BINS) $(REPLAYS)
+all: $(BIN) $(UNIT_BINS) $(REPLAYS) $(TOOLS)
 
 deps:
 	@scripts/deps.sh
@@ -63,6 +70,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(TEST_LIBS)
 
+$(BUILD)/tests/cedar_batch: tests/tools/cedar_batch.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# The embedded PDP's benchmark (bench/run.sh runs it beside the mandate it benchmarks).
+$(BUILD)/cedar_bench: bench/cedar_bench.c $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BUILD)/fuzz/replay_%: fuzz/replay.c fuzz/fuzz_%.c fuzz/fuzz.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ifuzz -o $@ fuzz/replay.c fuzz/fuzz_$*.c $(LIB) $(LDLIBS)
@@ -72,20 +87,33 @@ fuzz-replay: $(REPLAYS)
 	@for n in $(FUZZ_NAMES); do $(BUILD)/fuzz/replay_$$n fuzz/corpus/$$n >/dev/null || { echo "fuzz-replay: $$n failed"; exit 1; }; done
 	@echo "fuzz-replay: $(words $(FUZZ_NAMES)) corpora replayed"
 
-# Real fuzzing with clang's libFuzzer: FUZZ_SECONDS per target, seeded from fuzz/corpus/<target>;
-# new inputs go to build/fuzz/corpus/<target>, crashes to build/fuzz/ (copy a crash into
+# Real fuzzing with clang's libFuzzer: FUZZ_SECONDS per target (FUZZ_TARGETS: which, default
+# all), seeded from fuzz/corpus/<target> and fuzz/<target>.dict when there is one; new inputs
+# go to build/fuzz/corpus/<target>, crashes to build/fuzz/ (copy a crash into
 # fuzz/corpus/<target> to keep it as a regression test).
 fuzz:
 	@command -v clang >/dev/null || { echo "fuzz: needs clang and libclang-rt-14-dev"; exit 1; }
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz OPT="-O1 -g" \
 	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" build/fuzz/libmandate.a
-	@for n in $(FUZZ_NAMES); do \
+	@for n in $(FUZZ_TARGETS); do \
 	  clang -std=gnu17 -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -Ifuzz -o build/fuzz/fuzz_$$n \
 	    fuzz/fuzz_$$n.c build/fuzz/libmandate.a $(LDLIBS) && \
 	  mkdir -p build/fuzz/corpus/$$n && \
 	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build/fuzz/ \
-	    build/fuzz/corpus/$$n fuzz/corpus/$$n || exit 1; \
+	    $$([ -f fuzz/$$n.dict ] && echo -dict=fuzz/$$n.dict) build/fuzz/corpus/$$n fuzz/corpus/$$n || exit 1; \
 	done
+
+# The bounded fuzzing of `make check`: the Cedar targets for CHECK_FUZZ_SECONDS each, when
+# clang can link libFuzzer (clang and libclang-rt-14-dev, installed by scripts/deps.sh).
+fuzz-cedar:
+	@mkdir -p $(BUILD)
+	@if printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' | \
+	    clang -x c -fsanitize=fuzzer -o $(BUILD)/libfuzzer-probe - >/dev/null 2>&1; then \
+	  rm -f $(BUILD)/libfuzzer-probe; \
+	  $(MAKE) --no-print-directory fuzz FUZZ_TARGETS="$(CEDAR_FUZZ)" FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS); \
+	else \
+	  echo "fuzz-cedar: skipped, clang cannot link libFuzzer (scripts/deps.sh installs clang and libclang-rt-14-dev)"; \
+	fi
 
 # Puts `mandate` on PATH: $(DESTDIR)$(PREFIX)/bin/mandate.
 install: deps
@@ -126,7 +154,7 @@ docs-check: $(BIN)
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory lint docs-check unit fuzz-replay integration
+	@$(MAKE) --no-print-directory lint docs-check unit fuzz-replay fuzz-cedar integration
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
@@ -135,7 +163,8 @@ asan: deps
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit fuzz-replay integration
 
 bench: deps
-	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -DNDEBUG -march=native" build/bench/mandate
+	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -DNDEBUG -march=native" build/bench/mandate \
+	  build/bench/cedar_bench
 	@bench/run.sh build/bench/mandate
 
 clean:

@@ -8,7 +8,10 @@
 #      the write-ahead log's size sampled throughout (its peak is reported)
 #   4. bytes written to the write-ahead log per token, JWT and opaque
 #   5. run 1 again on PostgreSQL (a local cluster with durable commits)
-# Usage: bench/run.sh PATH/TO/mandate   (DURATION, CONNS, THREADS, SUSTAIN may be set)
+#   6. the embedded PDP: Cedar evaluations per second on 100 policies and
+#      1,000 entities (bench/cedar_workload.mjs), beside the same workload
+#      through the reference implementation, cedar-wasm, in the same run
+# Usage: bench/run.sh PATH/TO/mandate   (DURATION, CONNS, THREADS, SUSTAIN, CEDAR_SECONDS may be set)
 set -euo pipefail
 BIN=$(readlink -f "$1")
 DURATION=${DURATION:-10}
@@ -175,10 +178,20 @@ if [ -x "$ROOT/scripts/pg.sh" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/nul
     "$ROOT/scripts/pg.sh" destroy "$PGDIR"; PGDIR=
 fi
 
+# 6. the embedded PDP, alone on the machine: cedar_bench (built beside the
+# binary) and cedar-wasm on the same generated workload, one after the other
+cedar_run="skipped"
+CEDAR_BENCH="$(dirname "$BIN")/cedar_bench"
+if [ -x "$CEDAR_BENCH" ]; then
+    node "$ROOT/bench/cedar_workload.mjs" "$WORK/cedar" 1000 >/dev/null
+    cedar_run="$(timeout 120 "$CEDAR_BENCH" "$WORK/cedar" "${CEDAR_SECONDS:-5}") $(cd "$ROOT" &&
+        timeout 300 node bench/cedar_wasm_bench.mjs "$WORK/cedar" "${CEDAR_SECONDS:-5}" | tr '\n' ' ')"
+fi
+
 python3 - "$secret_run" "$pk_run" "$rss" "$sign_rate" "$verify_rate" "$TCK" "$THREADS" "$CONNS" \
-    "$sustain_run" "$bytes_run" "$pg_run" <<'PY' | tee "$ROOT/bench/RESULTS.md"
+    "$sustain_run" "$bytes_run" "$pg_run" "$cedar_run" <<'PY' | tee "$ROOT/bench/RESULTS.md"
 import sys, datetime, os, platform
-secret, pk, rss, sign, verify, tck, thr, conns, sustain, wbytes, pg = sys.argv[1:]
+secret, pk, rss, sign, verify, tck, thr, conns, sustain, wbytes, pg, cedar = sys.argv[1:]
 sign, verify, tck = float(sign), float(verify), int(tck)
 
 def parse(run):
@@ -238,5 +251,24 @@ if pg != "skipped":
     print(f"| PostgreSQL CPU per token | {dbcpu:.0f} µs |")
     print(f"| **tokens/s ÷ OpenSSL signs/s on one core** | **{r['rate'] / sign:.2f}** |")
     print(f"| peak RSS of the server | {int(f[7]) / 1024:.1f} MiB |")
+if cedar != "skipped":
+    f = cedar.split()
+    ours, ours_allows = float(f[0]), int(f[1])
+    ref = {f[i]: (float(f[i + 1]), int(f[i + 2])) for i in (3, 7)}
+    full, sliced = ref["full"][0], ref["sliced"][0]
+    print("\n## Embedded PDP (Cedar)\n")
+    print("Workload of bench/cedar_workload.mjs: 100 policies (permits and forbids with conditions), "
+          "1,000 entities (clients with kind, tier, owner and auth method; users in roles; scopes with "
+          "sensitivity; resources), 1,000 token-issuance requests with risk contexts; one thread each, "
+          "one after the other.\n")
+    print("| | evaluations/s |")
+    print("|---|---|")
+    print(f"| Mandate's evaluator (policies and entities loaded once; each request's context read from JSON) | {ours:,.0f} |")
+    print(f"| cedar-wasm, policies preparsed, each request with the entities it reaches | {sliced:,.0f} |")
+    print(f"| cedar-wasm, policies preparsed, each request with all 1,000 entities | {full:,.0f} |")
+    print(f"| **Mandate ÷ cedar-wasm (entities it reaches)** | **{ours / sliced:.1f}** |")
+    print(f"| Mandate ÷ cedar-wasm (all entities) | {ours / full:,.0f} |")
+    same = "the same" if ours_allows == ref["sliced"][1] else "**not the same**"
+    print(f"\nAllowed requests of the 1,000: {ours_allows} by Mandate, {ref['sliced'][1]} by cedar-wasm ({same}).")
 print("\nComparison with node-oidc-provider and Glewlwyd on the same machine: [PEERS.md](PEERS.md).")
 PY

@@ -9,7 +9,8 @@ PKGS=(build-essential pkg-config
       libcurl4-openssl-dev libargon2-dev libinih-dev libcmocka-dev
       nodejs npm openssl sqlite3 wrk curl jq procps
       postgresql  # the throw-away clusters of the tests (scripts/pg.sh)
-      chromium)   # the browser of the integration tests (playwright-core drives it)
+      chromium    # the browser of the integration tests (playwright-core drives it)
+      clang libclang-rt-14-dev)  # libFuzzer: the bounded fuzzing of `make check`
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -288,6 +288,13 @@ static mdt_rc grow(mdt_cedar_entities *e, size_t need, mdt_err *err)
     return MDT_OK;
 }
 
+/* An action's type: Action, or a namespace's NS::Action. */
+static bool is_action_type(const cd_uid *u)
+{
+    return u->tlen >= 6 && memcmp(u->type + u->tlen - 6, "Action", 6) == 0 &&
+           (u->tlen == 6 || u->type[u->tlen - 7] == ':');
+}
+
 static mdt_rc entity_json(jctx *c, json_t *j, cd_entity *out)
 {
     json_t *attrs = json_object_get(j, "attrs"), *parents = json_object_get(j, "parents");
@@ -309,9 +316,14 @@ static mdt_rc entity_json(jctx *c, json_t *j, cd_entity *out)
         return rc;
     if (!(ps = mdt_arena_alloc(c->a, (json_array_size(parents) + 1) * sizeof(*ps))))
         return oom(c);
-    for (size_t i = 0; i < json_array_size(parents); i++)
+    for (size_t i = 0; i < json_array_size(parents); i++) {
         if ((rc = uid_json(c, json_array_get(parents, i), &ps[i])) != MDT_OK)
             return rc;
+        /* as Cedar: an action's parents are actions (action groups) */
+        if (is_action_type(&out->uid) && !is_action_type(&ps[i]))
+            return bad(c, "an action's parent must be an action, not %.40s::\"%.40s\"",
+                       ps[i].type, ps[i].id);
+    }
     out->parents = ps;
     out->nparents = json_array_size(parents);
     return MDT_OK;

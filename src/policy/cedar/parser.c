@@ -242,9 +242,11 @@ static mdt_rc unescape(ps *p, const tok *t, bool pattern, char **out, uint32_t *
     if (!o)
         return nomem(p);
     if (pattern) {
+        /* a star, or an escape that may spell one (\x2a, \u{2a}: as in
+         * Cedar, only \* is a literal star) */
         for (size_t i = 0; i < t->len; i++)
             if (t->p[i] == '\\')
-                i++;
+                nseg += ++i < t->len && (t->p[i] == 'x' || t->p[i] == 'u');
             else if (t->p[i] == '*')
                 nseg++;
         if (!(sg = mdt_arena_alloc(p->a, nseg * sizeof(*sg))))
@@ -273,6 +275,11 @@ static mdt_rc unescape(ps *p, const tok *t, bool pattern, char **out, uint32_t *
                    hexv(t->p[i + 2]) >= 0 && hexv(t->p[i + 1]) < 8) {
             o[n++] = (char)(hexv(t->p[i + 1]) * 16 + hexv(t->p[i + 2]));
             i += 2;
+            if (pattern && o[n - 1] == '*') { /* \x2a is a wildcard */
+                n--;
+                sg[nseg++] = (cd_seg){o + segstart, (uint32_t)(n - segstart)};
+                segstart = n;
+            }
         } else if (e == 'u' && i + 1 < t->len && t->p[i + 1] == '{') {
             uint32_t cp = 0;
             size_t j = i + 2, digits = 0;
@@ -284,8 +291,13 @@ static mdt_rc unescape(ps *p, const tok *t, bool pattern, char **out, uint32_t *
             if (j >= t->len || t->p[j] != '}' || digits == 0 || digits > 6 || cp > 0x10FFFF ||
                 (cp >= 0xD800 && cp <= 0xDFFF))
                 return failat(p, t->line, t->col, "invalid unicode escape in string");
-            n += utf8_put(o + n, cp);
             i = j;
+            if (pattern && cp == '*') { /* \u{2a} is a wildcard */
+                sg[nseg++] = (cd_seg){o + segstart, (uint32_t)(n - segstart)};
+                segstart = n;
+                continue;
+            }
+            n += utf8_put(o + n, cp);
         } else {
             return failat(p, t->line, t->col, "invalid escape `\\%c` in string",
                           e ? e : '?');
