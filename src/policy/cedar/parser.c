@@ -864,7 +864,7 @@ typedef mdt_rc (*level_fn)(ps *p, const cd_node **out);
 static mdt_rc binary(ps *p, level_fn sub, const int *puncts, const cd_op *ops, size_t nops,
                      const cd_node **out)
 {
-    const cd_node *l, *r;
+    const cd_node *l = NULL, *r = NULL;
     mdt_rc rc = sub(p, &l);
 
     for (;;) {
