@@ -61,7 +61,16 @@ describe('the console', { timeout: 240_000 }, () => {
   const clientPath = (id) => `/console/clients/${encodeURIComponent(id)}`;
 
   before(async () => {
-    srv = await startServer({ config: { users: FAST_ARGON2, registration: { open: 'true', rate_per_source: 1000 } } });
+    // Seeding clients runs the command line synchronously for many seconds (more under the
+    // sanitizers), so the test's kept-alive connection sits idle meanwhile; a keep-alive
+    // timeout longer than that keeps the server from closing it while the client cannot see
+    // the close, which would fail the next request on that connection.
+    srv = await startServer({
+      config: {
+        server: { keepalive_timeout: '10m' }, users: FAST_ARGON2,
+        registration: { open: 'true', rate_per_source: 1000 },
+      },
+    });
     createFixtureScopes(srv);
     createScope(srv, 'payments', { description: 'Make payments' });
     for (const [name, role] of [['ada', 'admin'], ['audrey', 'auditor']]) {
