@@ -274,6 +274,11 @@ static const cfg_key keys[] = {
      .desc = "JSON file of the resources protected through `/forward-auth`: `[{\"resource\", "
              "\"resource_name\", \"match\", \"scopes\"}]` (see docs/api.md), read when `serve` "
              "starts. Any client may ask for them in flows where a person consents; empty: none."},
+    {"policy", "builtin", K_LIST, AT(policy_builtin), .check = check_token,
+     .type = "list of names", .def = "baseline",
+     .desc = "Shipped policies (`policies/*.cedar`, ids `mandate.<name>`) the embedded PDP "
+             "uses besides the stored ones: `baseline`, `high-tier-shared-secret`, "
+             "`business-hours`, `request-burst`; empty: none."},
     {"policy", "entities", K_LIST, AT(policy_entities), .type = "list of paths", .def = "",
      .desc = "Entity files of the embedded PDP, separated by commas: Cedar entity JSON "
              "(`[{\"uid\", \"attrs\", \"parents\"}]`) beside Mandate's own clients, users, "
@@ -451,11 +456,6 @@ static const cfg_key keys[] = {
      .def = "mandate:pdp",
      .desc = "The scope an access token must carry to call the AuthZEN API of the embedded PDP "
              "(`/access/v1/evaluation`, `/access/v1/evaluations`)."},
-    {"policy", "builtin", K_LIST, AT(policy_builtin), .check = check_token,
-     .type = "list of names", .def = "baseline",
-     .desc = "Shipped policies (`policies/*.cedar`, ids `mandate.<name>`) the embedded PDP "
-             "uses besides the stored ones: `baseline`, `high-tier-shared-secret`, "
-             "`business-hours`, `request-burst`; empty: none."},
     {"log", "level", K_ENUM, AT(log_level), .choices = CHOICES("debug", "info", "warn", "error"),
      .def = "info", .desc = "Least severe level written to the log."},
     {"log", "access_log", K_BOOL, AT(access_log), .def = "true",
