@@ -4,6 +4,7 @@
  * member access and the set methods; primaries). Parse errors name the
  * line and column. Nesting and tree depth are bounded so that hostile text
  * cannot exhaust the stack here or in the evaluator. */
+#include "core/b64.h"
 #include "policy/cedar/internal.h"
 
 #include <stdarg.h>
@@ -194,17 +195,6 @@ static mdt_rc ident(ps *p, const char **s, uint32_t *n)
     return lex(p);
 }
 
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static size_t utf8_put(char *o, uint32_t cp)
 {
     if (cp < 0x80) {
@@ -271,9 +261,9 @@ static mdt_rc unescape(ps *p, const tok *t, bool pattern, char **out, uint32_t *
             o[n++] = '*';
         } else if (simple != 'x') {
             o[n++] = simple;
-        } else if (e == 'x' && i + 2 < t->len + 0 && hexv(t->p[i + 1]) >= 0 &&
-                   hexv(t->p[i + 2]) >= 0 && hexv(t->p[i + 1]) < 8) {
-            o[n++] = (char)(hexv(t->p[i + 1]) * 16 + hexv(t->p[i + 2]));
+        } else if (e == 'x' && i + 2 < t->len + 0 && mdt_hex_value(t->p[i + 1]) >= 0 &&
+                   mdt_hex_value(t->p[i + 2]) >= 0 && mdt_hex_value(t->p[i + 1]) < 8) {
+            o[n++] = (char)(mdt_hex_value(t->p[i + 1]) * 16 + mdt_hex_value(t->p[i + 2]));
             i += 2;
             if (pattern && o[n - 1] == '*') { /* \x2a is a wildcard */
                 n--;
@@ -283,8 +273,8 @@ static mdt_rc unescape(ps *p, const tok *t, bool pattern, char **out, uint32_t *
         } else if (e == 'u' && i + 1 < t->len && t->p[i + 1] == '{') {
             uint32_t cp = 0;
             size_t j = i + 2, digits = 0;
-            while (j < t->len && hexv(t->p[j]) >= 0 && digits < 7) {
-                cp = cp * 16 + (uint32_t)hexv(t->p[j]);
+            while (j < t->len && mdt_hex_value(t->p[j]) >= 0 && digits < 7) {
+                cp = cp * 16 + (uint32_t)mdt_hex_value(t->p[j]);
                 j++;
                 digits++;
             }
