@@ -370,6 +370,23 @@ static mdt_rc add_props(json_t *arr, mdt_cedar_uid *seen, size_t *nseen, const c
     return MDT_OK;
 }
 
+/* A store of the entities of arr (Cedar entity JSON). */
+static mdt_rc entities_of(const json_t *arr, mdt_cedar_entities **out, mdt_err *err)
+{
+    char *text = json_dumps(arr, JSON_COMPACT);
+    mdt_rc rc;
+
+    if (!text)
+        return nomem(err);
+    if ((rc = mdt_cedar_entities_new(out, err)) == MDT_OK &&
+        (rc = mdt_cedar_entities_add_json(*out, text, strlen(text), err)) != MDT_OK) {
+        mdt_cedar_entities_free(*out);
+        *out = NULL;
+    }
+    free(text);
+    return rc;
+}
+
 /* A store of the entities the query describes itself (its properties);
  * NULL when it describes none. */
 static mdt_rc props_store(const mdt_pdp_query *q, mdt_cedar_entities **out, mdt_err *err)
@@ -377,7 +394,6 @@ static mdt_rc props_store(const mdt_pdp_query *q, mdt_cedar_entities **out, mdt_
     mdt_cedar_uid seen[3];
     size_t nseen = 0;
     json_t *arr = json_array();
-    char *text = NULL;
     mdt_rc rc = arr ? MDT_OK : nomem(err);
 
     *out = NULL;
@@ -388,16 +404,8 @@ static mdt_rc props_store(const mdt_pdp_query *q, mdt_cedar_entities **out, mdt_
     if (rc == MDT_OK)
         rc = add_props(arr, seen, &nseen, q->resource_type, q->resource_id, q->resource_props,
                        err);
-    if (rc == MDT_OK && nseen > 0) {
-        if (!(text = json_dumps(arr, JSON_COMPACT)))
-            rc = nomem(err);
-        else if ((rc = mdt_cedar_entities_new(out, err)) == MDT_OK &&
-                 (rc = mdt_cedar_entities_add_json(*out, text, strlen(text), err)) != MDT_OK) {
-            mdt_cedar_entities_free(*out);
-            *out = NULL;
-        }
-    }
-    free(text);
+    if (rc == MDT_OK && nseen > 0)
+        rc = entities_of(arr, out, err);
     json_decref(arr);
     return rc;
 }
@@ -520,7 +528,6 @@ static mdt_rc query_store(mdt_env *env, mdt_arena *a, const mdt_pdp_query *q,
     mdt_cedar_uid want[QUERY_UIDS_MAX];
     size_t nwant = 0;
     json_t *arr = json_array();
-    char *text = NULL;
     const char *user = context_user(q->context, a);
     mdt_rc rc = arr ? MDT_OK : nomem(err);
 
@@ -536,16 +543,8 @@ static mdt_rc query_store(mdt_env *env, mdt_arena *a, const mdt_pdp_query *q,
         if (rc == MDT_OK && owner && nwant < QUERY_UIDS_MAX && !uid_has(want, nwant, "User", owner))
             want[nwant++] = (mdt_cedar_uid){"User", owner};
     }
-    if (rc == MDT_OK && json_array_size(arr) > 0) {
-        if (!(text = json_dumps(arr, JSON_COMPACT)))
-            rc = nomem(err);
-        else if ((rc = mdt_cedar_entities_new(out, err)) == MDT_OK &&
-                 (rc = mdt_cedar_entities_add_json(*out, text, strlen(text), err)) != MDT_OK) {
-            mdt_cedar_entities_free(*out);
-            *out = NULL;
-        }
-    }
-    free(text);
+    if (rc == MDT_OK && json_array_size(arr) > 0)
+        rc = entities_of(arr, out, err);
     json_decref(arr);
     return rc;
 }
