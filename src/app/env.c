@@ -34,3 +34,18 @@ const char *mdt_env_config_source(const mdt_env *env)
 {
     return env->config_file ? env->config_file : "built-in defaults (no ./mandate.conf here)";
 }
+
+const mdt_resources *mdt_env_resources(const mdt_env *env)
+{
+    return __atomic_load_n(&env->resources, __ATOMIC_ACQUIRE);
+}
+
+mdt_pdp *mdt_env_pdp(const mdt_env *env)
+{
+    return __atomic_load_n(&env->pdp, __ATOMIC_ACQUIRE);
+}
+
+mdt_webhooks *mdt_env_webhooks(const mdt_env *env)
+{
+    return __atomic_load_n(&env->webhooks, __ATOMIC_ACQUIRE);
+}

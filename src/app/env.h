@@ -53,6 +53,13 @@ typedef enum {
     MDT_ENV_AUDIT = 4,      /* start the audit writer thread */
 } mdt_env_flags;
 
+/* What SIGHUP may replace while the server runs ([forward_auth] resources,
+ * [pdp], [webhooks]) is read through these, once per use: what one returns
+ * stays valid until the request that asked has ended. */
+const mdt_resources *mdt_env_resources(const mdt_env *env);
+mdt_pdp *mdt_env_pdp(const mdt_env *env);
+mdt_webhooks *mdt_env_webhooks(const mdt_env *env);
+
 /* Opening and closing an environment: mdt_env_open and mdt_env_close
  * (cli/cli.h), which need every module below. */
 /* "FILE" or "built-in defaults (no ./mandate.conf here)": where the

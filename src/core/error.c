@@ -38,6 +38,8 @@ static const struct {
     [MDT_ERR_UNKNOWN_USER_ID] = {"unknown_user_id", 400},
     [MDT_ERR_INVALID_BINDING_MESSAGE] = {"invalid_binding_message", 400},
     [MDT_ERR_INVALID_AUTHORIZATION_DETAILS] = {"invalid_authorization_details", 400},
+    [MDT_ERR_INVALID_DPOP_PROOF] = {"invalid_dpop_proof", 400},
+    [MDT_ERR_USE_DPOP_NONCE] = {"use_dpop_nonce", 400},
     [MDT_ERR_NOMEM] = {"server_error", 500},
     [MDT_ERR_STORE] = {"server_error", 500},
     [MDT_ERR_UNAVAILABLE] = {"temporarily_unavailable", 503},

@@ -44,6 +44,8 @@ typedef enum {
     MDT_ERR_UNKNOWN_USER_ID,
     MDT_ERR_INVALID_BINDING_MESSAGE,
     MDT_ERR_INVALID_AUTHORIZATION_DETAILS,
+    MDT_ERR_INVALID_DPOP_PROOF, /* RFC 9449 §5, §7.1: 400 at /token, 401 at resource servers */
+    MDT_ERR_USE_DPOP_NONCE,     /* RFC 9449 §8, §9: the proof must carry the server's nonce */
     /* server faults */
     MDT_ERR_NOMEM,
     MDT_ERR_STORE,

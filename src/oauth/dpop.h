@@ -1,0 +1,54 @@
+/* DPoP (RFC 9449): proofs of possession of a key sent in the DPoP header,
+ * checked at /token, /par, /userinfo and /forward-auth, and the nonces
+ * this server issues for them (RFC 9449 §8, §9). */
+#ifndef MDT_OAUTH_DPOP_H
+#define MDT_OAUTH_DPOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "app/env.h"
+#include "core/mdt.h"
+#include "msg/msg.h"
+
+#define MDT_DPOP_JKT_LEN 43     /* base64url (no padding) of a SHA-256 JWK thumbprint (RFC 7638) */
+#define MDT_DPOP_PROOF_MAX 8192 /* bytes of a DPoP header value */
+#define MDT_DPOP_NONCE_MAX 128  /* bytes of a nonce this server issues, NUL included */
+
+/* What the proof must say about the request it accompanies. */
+typedef struct {
+    const char *htm; /* the request's HTTP method */
+    const char *htu; /* its target URI; query and fragment are ignored and
+                      * both sides normalised as RFC 9449 §4.3 item 9 says */
+    const char *access_token; /* the access token presented with the proof:
+                               * ath must be its SHA-256; NULL where none is
+                               * (/token, /par) */
+    bool nonce; /* a nonce of this server is required (RFC 9449 §8, §9) */
+} mdt_dpop_expect;
+
+/* A proof that passed. */
+typedef struct {
+    char jkt[MDT_DPOP_JKT_LEN + 1]; /* thumbprint of the proof's public key */
+} mdt_dpop_proof;
+
+/* Checks proof (the DPoP header's value) per RFC 9449 §4.3: one JWT with
+ * typ dpop+jwt, alg one of the asymmetric algorithms this server
+ * advertises, a public jwk without private members that verifies the
+ * signature, htm and htu matching exp, iat within the accepted window, ath
+ * when exp->access_token is given, a fresh nonce of this server when
+ * exp->nonce (or when the proof carries one), and a jti not seen before:
+ * recorded in the store's replay cache (mdt_store_jti_use), shared by every
+ * node, for as long as the proof would be accepted. Only then is the proof
+ * used, so a refused proof records nothing.
+ * MDT_ERR_INVALID_DPOP_PROOF with a clear message for any fault of the
+ * proof; MDT_ERR_USE_DPOP_NONCE when a nonce is required or stale (send
+ * mdt_dpop_nonce in a DPoP-Nonce header with the error); store faults as
+ * they are. */
+mdt_rc mdt_dpop_check(mdt_env *env, const char *proof, const mdt_dpop_expect *exp,
+                      mdt_dpop_proof *out, mdt_err *err) MDT_WARN_UNUSED;
+
+/* The nonce to hand out now (DPoP-Nonce header): valid at every node of a
+ * deployment and rotated, the previous one accepted for a while after. */
+mdt_rc mdt_dpop_nonce(mdt_env *env, char out[MDT_DPOP_NONCE_MAX], mdt_err *err) MDT_WARN_UNUSED;
+
+#endif
