@@ -7,6 +7,9 @@
 // refresh token still usable afterwards).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { copyFile, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import * as jose from 'jose';
@@ -20,6 +23,7 @@ import {
   API, agentMetadata, assertOAuthError, auditEvents, basic, createFixtureScopes, discover,
   eventType, get, insecure, post, show,
 } from './lib/oauth.mjs';
+import { BACKEND } from './lib/pg.mjs';
 import { createClient, startServer } from './lib/server.mjs';
 
 const ALGS = ['ES256', 'PS256', 'RS256', 'EdDSA'];
@@ -383,5 +387,56 @@ describe('DPoP nonces ([dpop] nonce = all)', { timeout: 120_000 }, () => {
       tr = await attempt();
     }
     assert.equal(tr.token_type, 'dpop');
+
+    // at an API ([dpop] nonce = all): 401 use_dpop_nonce with a DPoP challenge and a nonce
+    const t = await send(await proof(key, { htu: tokenUrl, nonce }));
+    assert.equal(t.status, 200, show(t));
+    const uiUrl = `${srv.issuer}/userinfo`;
+    const ath = await athOf(t.json.access_token);
+    const auth = { authorization: `DPoP ${t.json.access_token}` };
+    const u1 = await get(srv, '/userinfo', { headers: { ...auth, dpop: await proof(key, { htm: 'GET', htu: uiUrl, ath }) } });
+    assert.equal(u1.status, 401, show(u1));
+    assert.match(u1.headers.get('www-authenticate'), /^DPoP error="use_dpop_nonce", algs="ES256 PS256 RS256 EdDSA"$/);
+    const n2 = u1.headers.get('dpop-nonce');
+    assert.ok(n2);
+    const u2 = await get(srv, '/userinfo', { headers: { ...auth, dpop: await proof(key, { htm: 'GET', htu: uiUrl, ath, nonce: n2 }) } });
+    assert.equal(u2.status, 403, `the proof passes; the token lacks openid: ${show(u2)}`);
+  });
+});
+
+describe('DPoP on two nodes sharing a PostgreSQL database', {
+  skip: BACKEND !== 'postgresql' && 'several nodes share a PostgreSQL database', timeout: 120_000,
+}, () => {
+  let a;
+  let b;
+  let agent;
+
+  before(async () => {
+    const config = { dpop: { nonce: 'token' } };
+    a = await startServer({ config });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-node-b-'));
+    for (const f of ['master.key', 'audit.key']) await copyFile(path.join(a.dir, f), path.join(dir, f));
+    b = await startServer({ dir, config: { ...config, server: { issuer: a.issuer }, storage: { database: a.database } } });
+    createFixtureScopes(a);
+    agent = createClient(a, agentMetadata({ client_name: 'Two-node agent' }));
+  });
+  after(async () => { await b?.stop(); await a?.stop(); });
+
+  const send = (srv, p) => post(srv, '/token', { grant_type: 'client_credentials', scope: 'read' },
+    { headers: { authorization: basic(agent.client_id, agent.client_secret), dpop: p } });
+
+  test("a nonce of one node is accepted by the other, and a proof used at one is a replay at the other", async () => {
+    const key = await newKey();
+    const htu = `${a.issuer}/token`;
+    const first = await send(a, await proof(key, { htu }));
+    assertOAuthError(first, 400, 'use_dpop_nonce');
+    const nonce = first.headers.get('dpop-nonce');
+    const p = await proof(key, { htu, nonce });
+    const ok = await send(b, p);
+    assert.equal(ok.status, 200, show(ok));
+    assert.equal(ok.json.token_type, 'DPoP');
+    const issued = issuedCount(a);
+    assertOAuthError(await send(a, p), 400, 'invalid_dpop_proof');
+    assert.equal(issuedCount(a), issued, 'the replay issued nothing');
   });
 });
