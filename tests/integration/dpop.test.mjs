@@ -23,8 +23,9 @@ import {
   API, agentMetadata, assertOAuthError, auditEvents, basic, createFixtureScopes, discover,
   eventType, get, insecure, post, show,
 } from './lib/oauth.mjs';
+import { startAuthzenServer } from './lib/authzen_server.mjs';
 import { BACKEND } from './lib/pg.mjs';
-import { createClient, startServer } from './lib/server.mjs';
+import { createClient, createScope, startServer } from './lib/server.mjs';
 
 const ALGS = ['ES256', 'PS256', 'RS256', 'EdDSA'];
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -401,6 +402,36 @@ describe('DPoP nonces ([dpop] nonce = all)', { timeout: 120_000 }, () => {
     assert.ok(n2);
     const u2 = await get(srv, '/userinfo', { headers: { ...auth, dpop: await proof(key, { htm: 'GET', htu: uiUrl, ath, nonce: n2 }) } });
     assert.equal(u2.status, 403, `the proof passes; the token lacks openid: ${show(u2)}`);
+  });
+});
+
+describe('DPoP with an external PDP at token issuance', { timeout: 120_000 }, () => {
+  let pdp;
+  let srv;
+  let client;
+
+  before(async () => {
+    pdp = await startAuthzenServer({ policies: {
+      'read-ok': 'permit(principal, action == Action::"token.issue", resource == Scope::"orders:read");',
+    } });
+    srv = await startServer({ config: { pdp: { mode: 'authzen', url: pdp.url, timeout: '2s', cache_ttl: '0' } } });
+    createScope(srv, 'orders:read');
+    client = createClient(srv, { client_name: 'PDP-judged agent', kind: 'service', grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic', scope: 'orders:read' });
+  });
+  after(async () => { await srv?.stop(); await pdp?.close(); });
+
+  test('the request run again after the PDP answered does not take its own proof for a replay', async () => {
+    const key = await newKey();
+    const p = await proof(key, { htu: `${srv.issuer}/token` });
+    const send = () => post(srv, '/token', { grant_type: 'client_credentials', scope: 'orders:read' },
+      { headers: { authorization: basic(client.client_id, client.client_secret), dpop: p } });
+    const calls = pdp.calls;
+    const r = await send();
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.token_type, 'DPoP');
+    assert.ok(pdp.calls > calls, 'the PDP was asked');
+    assertOAuthError(await send(), 400, 'invalid_dpop_proof'); // the same proof again is a replay
   });
 });
 
