@@ -212,6 +212,7 @@ static mdt_rc dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_client_authn 
                    : MDT_OK;
     if (req->dpop_jkt_used) { /* run again after a PDP's answer: the proof passed */
         who->dpop_jkt = req->dpop_jkt_used;
+        mdt_dpop_nonce_header(env, req, resp, false, MDT_OK);
         return MDT_OK;
     }
     if (!(exp.htu = mdt_arena_printf(req->arena, "%s/token", env->cfg.issuer)))
