@@ -24,8 +24,9 @@ import {
   eventType, get, insecure, post, show,
 } from './lib/oauth.mjs';
 import { startAuthzenServer } from './lib/authzen_server.mjs';
+import { CIBA, cibaMetadata, started } from './lib/ciba.mjs';
 import { BACKEND } from './lib/pg.mjs';
-import { createClient, createScope, startServer } from './lib/server.mjs';
+import { cliJson, createClient, createScope, startServer } from './lib/server.mjs';
 
 const ALGS = ['ES256', 'PS256', 'RS256', 'EdDSA'];
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -280,6 +281,22 @@ describe('DPoP', { timeout: 180_000 }, () => {
     const again = await post(srv, '/token', { grant_type: 'refresh_token', client_id: pub.client_id, refresh_token: rtr.refresh_token },
       { headers: { dpop: await proof(other, { htu: tokenUrl() }) } });
     assertOAuthError(again, 400, 'invalid_grant');
+  });
+
+  test('CIBA: the polled tokens are bound to the proof; a refused proof is not even a poll', async () => {
+    ensureScope(srv, 'payments', { description: 'Make payments' });
+    const ciba = createClient(srv, cibaMetadata({ client_name: 'DPoP payment agent' }));
+    const s = await started(srv, ciba, { login_hint: 'alice', scope: 'openid payments' });
+    cliJson(srv, ['request', 'approve', s.request.id, '--by', 'alice']);
+    const key = await newKey();
+    const pollWith = async (p) => post(srv, '/token', { grant_type: CIBA, auth_req_id: s.auth_req_id },
+      { headers: { authorization: basic(ciba.client_id, ciba.client_secret), dpop: p } });
+    assertOAuthError(await pollWith(await proof(key, { htu: tokenUrl(), iat: now() - 3600 })), 400, 'invalid_dpop_proof');
+    const r = await pollWith(await proof(key, { htu: tokenUrl() }));
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.token_type, 'DPoP');
+    const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256');
+    assert.equal(jose.decodeJwt(r.json.access_token).cnf.jkt, jkt);
   });
 
   /** A code for pub through /authorize with a request_uri pushed to /par (with headers). */
