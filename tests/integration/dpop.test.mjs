@@ -18,7 +18,7 @@ import * as oauth from 'oauth4webapi';
 import {
   callbackServer, consent, createUsers, FAST_ARGON2, pkce, signedIn,
 } from './lib/authz.mjs';
-import { authorizeCode, ensureScope } from './lib/grants.mjs';
+import { authorizeCode, ensureScope, redeem } from './lib/grants.mjs';
 import {
   API, agentMetadata, assertOAuthError, auditEvents, basic, createFixtureScopes, discover,
   eventType, get, insecure, post, show,
@@ -281,6 +281,30 @@ describe('DPoP', { timeout: 180_000 }, () => {
     const again = await post(srv, '/token', { grant_type: 'refresh_token', client_id: pub.client_id, refresh_token: rtr.refresh_token },
       { headers: { dpop: await proof(other, { htu: tokenUrl() }) } });
     assertOAuthError(again, 400, 'invalid_grant');
+  });
+
+  test('delegation (token exchange of a person\'s token by an agent): the new token is bound to the agent\'s proof', async () => {
+    const web = createClient(srv, {
+      client_name: 'Calendar app', kind: 'web', owner: 'alice', grant_types: ['authorization_code'],
+      redirect_uris: [cb.uri], scope: 'openid read', resources: [API], token_endpoint_auth_method: 'client_secret_basic',
+    });
+    const deleg = createClient(srv, agentMetadata({ client_name: 'Delegate agent', grant_types: ['client_credentials', TOKEN_EXCHANGE] }));
+    const jar = await signedIn(srv, 'alice');
+    const person = await redeem(srv, web, cb.uri, await authorizeCode(srv, jar, web, cb.uri, { scope: 'openid read' }));
+    assert.equal(person.status, 200, show(person));
+    const key = await newKey();
+    const ex = (p) => post(srv, '/token', {
+      grant_type: TOKEN_EXCHANGE, subject_token: person.json.access_token,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', scope: 'read',
+    }, { headers: { authorization: basic(deleg.client_id, deleg.client_secret), dpop: p } });
+    assertOAuthError(await ex(await proof(key, { htu: tokenUrl(), typ: 'jwt' })), 400, 'invalid_dpop_proof');
+    const r = await ex(await proof(key, { htu: tokenUrl() }));
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.token_type, 'DPoP');
+    const c = jose.decodeJwt(r.json.access_token);
+    assert.equal(c.sub, 'alice');
+    assert.equal(c.act.sub, deleg.client_id);
+    assert.equal(c.cnf.jkt, await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256'));
   });
 
   test('CIBA: the polled tokens are bound to the proof; a refused proof is not even a poll', async () => {
