@@ -379,6 +379,20 @@ static const cfg_key keys[] = {
      .desc = "Access tokens issued by the CIBA grant are usable once: the first introspection "
              "(or other use at this server) finds them active, every later one inactive, on "
              "every node."},
+    {"dpop", "nonce", K_ENUM, AT(dpop_nonce), .choices = CHOICES("off", "token", "all"),
+     .def = "off",
+     .desc = "Where a DPoP proof (RFC 9449) must carry a nonce of this server (§8, §9): `off` "
+             "nowhere (a proof that carries one is still checked), `token` at `/token` and "
+             "`/par`, `all` also at the APIs that take access tokens (`/userinfo`, "
+             "`/forward-auth`). A proof without one is answered `use_dpop_nonce` with a "
+             "`DPoP-Nonce` header; nonces are valid at every node sharing the master key."},
+    {"dpop", "max_age", K_DURATION, AT(dpop_max_age), .min = 5, .max = 3600, .def = "60s",
+     .desc = "Oldest `iat` of a DPoP proof accepted (30 seconds of clock skew are allowed "
+             "into the future); its `jti` is remembered, on every node, this long."},
+    {"dpop", "nonce_rotation", K_DURATION, AT(dpop_nonce_rotation), .min = 30, .max = 3600,
+     .def = "5m",
+     .desc = "A new DPoP nonce every this long; the previous one stays accepted for as long "
+             "again."},
     {"web", "session_idle", K_DURATION, AT(session_idle), .min = 60, .max = 86400 * 30,
      .def = "30m", .desc = "A person's web session ends after this long without a request."},
     {"web", "session_max", K_DURATION, AT(session_max), .min = 60, .max = 86400 * 90,

@@ -114,6 +114,9 @@ typedef struct {
     int64_t ciba_max_expiry;           /* and at most this long (requested_expiry) */
     int64_t ciba_interval;             /* seconds a client waits between polls */
     bool ciba_single_use_tokens;       /* its access tokens are usable once */
+    char *dpop_nonce;                  /* off | token | all: where a DPoP proof needs our nonce */
+    int64_t dpop_max_age;              /* a DPoP proof's iat may be this old */
+    int64_t dpop_nonce_rotation;       /* a DPoP nonce is current this long */
     /* [web] */
     int64_t session_idle;              /* a web session ends after this long unused */
     int64_t session_max;               /* and at the latest this long after login */
