@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import * as jose from 'jose';
 
 import { keyPair, now, sign } from './lib/assertions.mjs';
+import { startAuthzenServer } from './lib/authzen_server.mjs';
 import { escapedPem, makeCa, selfSigned, x5tS256 } from './lib/certs.mjs';
 import { postAs } from './lib/grants.mjs';
 import {
@@ -381,5 +382,61 @@ describe('/forward-auth asks the PDP', { timeout: 120_000 }, () => {
     assert.equal(rm1.code, 0, rm1.stderr);
     await until(() => ask(srv, { token, uri: '/mcp', method: 'POST' }), (x) => x.status === 200,
       'allowed again');
+  });
+});
+
+describe('/forward-auth asks an external AuthZEN PDP without holding a thread', { timeout: 120_000 }, () => {
+  let dir; let srv; let pdp; let agent; let token;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-fwd-ext-'));
+    const file = path.join(dir, 'resources.json');
+    await writeFile(file, JSON.stringify(RESOURCES));
+    pdp = await startAuthzenServer({ policies: {
+      baseline: 'permit (principal, action, resource) when { action == Action::"token.issue" || resource is Path };',
+      'no-mcp-post': 'forbid (principal is Client, action == Action::"POST", resource) '
+        + 'when { context.path like "/mcp*" && context.cnf == "none" };',
+    } });
+    srv = await startServer({ dir, config: {
+      server: { trusted_proxies: '127.0.0.1/32', threads: 1 },
+      forward_auth: { resources: file },
+      pdp: { mode: 'authzen', url: pdp.url, timeout: '1s', cache_ttl: '0' },
+    } });
+    createFixtureScopes(srv);
+    agent = createClient(srv, agentMetadata({ client_name: 'Agent', resources: [API, MCP] }));
+    token = await clientToken(srv, agent, { scope: 'read write', resource: MCP });
+  });
+  after(async () => {
+    await srv?.stop();
+    await pdp?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the PDP is asked (subject, action, resource, context) and its decision applied; no answer fails closed', async () => {
+    const before = pdp.calls;
+    const ok = await ask(srv, { token, uri: '/mcp/tools', method: 'GET' });
+    assert.equal(ok.status, 200, show(ok));
+    assert.equal(pdp.calls, before + 1);
+    const q = pdp.bodies.at(-1).body;
+    const ev = { subject: q.subject, action: q.action, resource: q.resource, context: q.context,
+      ...(q.evaluations?.[0] ?? {}) };
+    assert.deepEqual(ev.subject, { type: 'Client', id: agent.client_id });
+    assert.deepEqual(ev.action, { name: 'GET' });
+    assert.deepEqual(ev.resource, { type: 'Path', id: '/mcp/tools' });
+    assert.equal(ev.context.resource, MCP);
+    assert.equal(ev.context.path, '/mcp/tools');
+    assert.equal(ev.context.host, HOST);
+    assert.equal(ev.context.scope, 'read write');
+    assert.equal(ev.context.cnf, 'none');
+    assert.equal(ev.context.tier, 'medium');
+    assert.equal(ev.context.auth_method, 'client_secret_basic');
+    assert.equal(typeof ev.context.risk, 'object');
+    refused(await ask(srv, { token, uri: '/mcp', method: 'POST' }), 403, 'access_denied');
+    pdp.behave('hang');
+    const r = await ask(srv, { token, uri: '/mcp', method: 'GET' });
+    assert.equal(r.status, 503, show(r));
+    assert.deepEqual(identity(r), []);
+    pdp.behave('normal');
+    assert.equal((await ask(srv, { token, uri: '/mcp', method: 'GET' })).status, 200);
   });
 });
