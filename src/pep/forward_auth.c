@@ -68,6 +68,7 @@ typedef struct {
     size_t outcome;
     const char *why;            /* for the audit */
     bool attack;                /* a refusal audited alone */
+    bool nonce_sent;            /* a DPoP-Nonce header is on the answer */
 } fwd;
 
 /* ------------------------------------------------------------ pure parts */
@@ -348,10 +349,16 @@ static bool check_dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, fwd *f, const
     mdt_err err = {0};
     mdt_rc rc;
 
-    if (!f->dpop_scheme || !f->proof) {
+    if (!f->dpop_scheme) { /* RFC 9449 §7.2: a bound token as a Bearer token */
         challenge(f, req, resp, 401, "invalid_token", NULL,
                   "the access token is DPoP-bound: present it with the DPoP scheme and a proof");
-        f->attack = !f->dpop_scheme;
+        f->attack = true;
+        return false;
+    }
+    if (!f->proof) {
+        challenge(f, req, resp, 401, "invalid_dpop_proof", NULL,
+                  "a DPoP proof is required with this access token");
+        f->attack = true;
         return false;
     }
     if (req->dpop_jkt_used) { /* a run again: the proof passed in the first one */
@@ -368,11 +375,9 @@ static bool check_dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, fwd *f, const
     }
     rc = mdt_dpop_check(env, f->proof, &exp, &proof, &err);
     if (rc == MDT_ERR_USE_DPOP_NONCE) {
-        char nonce[MDT_DPOP_NONCE_MAX];
-        mdt_err nerr = {0};
         challenge(f, req, resp, 401, "use_dpop_nonce", NULL, "the DPoP proof needs a nonce");
-        if (mdt_dpop_nonce(env, nonce, &nerr) == MDT_OK)
-            mdt_resp_header(resp, "DPoP-Nonce", mdt_arena_strdup(req->arena, nonce));
+        f->nonce_sent = true;
+        mdt_dpop_nonce_header(env, req, resp, true, rc);
         return false;
     }
     if (rc == MDT_ERR_INVALID_DPOP_PROOF || (rc == MDT_OK && !mdt_str_eq(proof.jkt, jkt))) {
@@ -679,8 +684,12 @@ void mdt_handle_forward_auth(mdt_env *env, mdt_req *req, mdt_resp *resp)
     f.resource = mdt_resources_uri(f.res, f.idx);
     f.meta = mdt_resources_metadata_url(f.res, f.idx);
     judge(env, req, resp, &f);
-    if (!(req->waiter && req->waiter->registered))
-        audit(env, req, resp, &f);
+    if (req->waiter && req->waiter->registered)
+        goto out; /* asked again once the PDP answered */
+    if ((f.dpop_bound || f.proof) && !f.nonce_sent) /* the current nonce, where one is required */
+        mdt_dpop_nonce_header(env, req, resp, true, MDT_OK);
+    audit(env, req, resp, &f);
+out:
     mdt_token_info_clear(&f.ti);
 }
 
