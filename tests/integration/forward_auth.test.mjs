@@ -88,8 +88,9 @@ async function clientToken(srv, client, params) {
 const newKey = () => jose.generateKeyPair('ES256', { extractable: true });
 
 /** A DPoP proof (RFC 9449 §4.2) of key for htm and htu, with ath of token. */
-async function proof(key, { htm = 'GET', htu = `https://${HOST}/orders`, token, jti, jwkOf } = {}) {
+async function proof(key, { htm = 'GET', htu = `https://${HOST}/orders`, token, jti, jwkOf, nonce } = {}) {
   const claims = { htm, htu, iat: now(), jti: jti ?? crypto.randomBytes(16).toString('base64url') };
+  if (nonce) claims.nonce = nonce;
   if (token) claims.ath = crypto.createHash('sha256').update(token).digest('base64url');
   const jwk = await jose.exportJWK((jwkOf ?? key).publicKey);
   return new jose.SignJWT(claims).setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk })
@@ -513,5 +514,51 @@ describe('/forward-auth asks an external AuthZEN PDP without holding a thread', 
     assert.equal(pdp.calls, before + 1);
     refused(await ask(srv, { token: bound, scheme: 'DPoP', uri: '/mcp', dpop: once }), 401,
       'invalid_dpop_proof', 'DPoP');
+  });
+});
+
+describe('/forward-auth with [dpop] nonce = all', { timeout: 120_000 }, () => {
+  let dir; let srv; let agent;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-fwd-nonce-'));
+    const file = path.join(dir, 'resources.json');
+    await writeFile(file, JSON.stringify(RESOURCES));
+    srv = await startServer({ dir, config: {
+      server: { trusted_proxies: '127.0.0.1/32' },
+      forward_auth: { resources: file },
+      dpop: { nonce: 'all' },
+    } });
+    createFixtureScopes(srv);
+    agent = createClient(srv, agentMetadata({ client_name: 'Agent', resources: [API] }));
+  });
+  after(async () => {
+    await srv?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a proof without the server\'s nonce: 401 use_dpop_nonce with DPoP-Nonce; with it: 200', async () => {
+    const key = await newKey();
+    // the token endpoint wants a nonce too: learn it there
+    const tokenUrl = `${srv.issuer.replace(/\/$/, '')}/token`;
+    const form = { grant_type: 'client_credentials', scope: 'read', resource: API };
+    const auth = basic(agent.client_id, agent.client_secret);
+    const first = await post(srv, '/token', form,
+      { headers: { authorization: auth, dpop: await proof(key, { htm: 'POST', htu: tokenUrl }) } });
+    assert.equal(first.json?.error, 'use_dpop_nonce', show(first));
+    let nonce = first.headers.get('dpop-nonce');
+    const t = await post(srv, '/token', form,
+      { headers: { authorization: auth, dpop: await proof(key, { htm: 'POST', htu: tokenUrl, nonce }) } });
+    assert.equal(t.status, 200, show(t));
+    const token = t.json.access_token;
+    const r = await ask(srv, { token, scheme: 'DPoP', dpop: await proof(key, { token }) });
+    refused(r, 401, 'use_dpop_nonce', 'DPoP');
+    assert.ok(r.headers.get('dpop-nonce'));
+    nonce = r.headers.get('dpop-nonce');
+    const ok = await ask(srv, { token, scheme: 'DPoP', dpop: await proof(key, { token, nonce }) });
+    assert.equal(ok.status, 200, show(ok));
+    assert.ok(ok.headers.get('dpop-nonce'), 'the current nonce on every answer');
+    refused(await ask(srv, { token, scheme: 'DPoP', dpop: await proof(key, { token, nonce: 'made-up' }) }),
+      401, undefined, 'DPoP');
   });
 });
