@@ -204,6 +204,18 @@ static const char *either(mdt_req *req, const char *a, const char *b)
     return v && *v ? v : mdt_req_header(req, b);
 }
 
+/* An HTTP method as proxies forward it: 1 to 32 upper-case letters, digits
+ * or '-'. */
+static bool method_ok(const char *m)
+{
+    size_t n = 0;
+
+    for (; m && *m; m++, n++)
+        if (!((*m >= 'A' && *m <= 'Z') || (*m >= '0' && *m <= '9') || *m == '-'))
+            return false;
+    return m && n >= 1 && n <= 32;
+}
+
 /* Method, scheme, host and path of the original request; false (resp the
  * refusal) when they are missing or not in normal form. */
 static bool read_forwarded(mdt_req *req, mdt_resp *resp, fwd *f)
@@ -227,7 +239,7 @@ static bool read_forwarded(mdt_req *req, mdt_resp *resp, fwd *f)
     }
     n = strcspn(uri, "?#");
     if (strlen(uri) > MDT_FWD_URI_MAX || !(f->path = mdt_arena_strndup(req->arena, uri, n)) ||
-        !mdt_fwd_path_ok(f->path) || !mdt_fwd_header_ok(f->method) ||
+        !mdt_fwd_path_ok(f->path) || !method_ok(f->method) ||
         (!mdt_str_eq(f->scheme, "https") && !mdt_str_eq(f->scheme, "http"))) {
         body_error(resp, 400, "invalid_request",
                    "the forwarded method, scheme or path is malformed or not in normal form "
@@ -577,6 +589,7 @@ static void audit(mdt_env *env, mdt_req *req, mdt_resp *resp, const fwd *f)
     static const char *const decisions[] = {"allow", "deny", "deny", "deny"};
     static atomic_llong sampled;
     const char *mode = env->cfg.forward_auth_audit;
+    mdt_buf b;
     bool alone = mdt_str_eq(mode, "all") ||
                  (mdt_str_eq(mode, "sampled") &&
                   atomic_fetch_add(&sampled, 1) % env->cfg.forward_auth_audit_sample == 0);
@@ -587,18 +600,22 @@ static void audit(mdt_env *env, mdt_req *req, mdt_resp *resp, const fwd *f)
         alone = attack_budget(req->now);
     if (!alone)
         return;
-    data = mdt_arena_printf(req->arena, "{\"resource\":\"%s\",\"method\":\"%s\",\"status\":%d}",
-                            f->resource ? f->resource : "", f->method ? f->method : "",
-                            resp->status);
+    mdt_buf_init(&b, 4 * MDT_FWD_URI_MAX);
+    if (mdt_buf_adds(&b, "{\"resource\":") != MDT_OK ||
+        mdt_buf_add_json_str(&b, f->resource ? f->resource : "") != MDT_OK ||
+        mdt_buf_adds(&b, ",\"method\":") != MDT_OK ||
+        mdt_buf_add_json_str(&b, f->method ? f->method : "") != MDT_OK ||
+        mdt_buf_adds(&b, ",\"path\":") != MDT_OK ||
+        mdt_buf_add_json_str(&b, f->path ? f->path : "") != MDT_OK ||
+        mdt_buf_addf(&b, ",\"status\":%d}", resp->status) != MDT_OK)
+        mdt_buf_reset(&b);
+    data = b.len ? mdt_arena_strdup(req->arena, b.data) : NULL;
+    mdt_buf_free(&b);
     mdt_audit_event ev = {.type = f->attack ? "forward_auth.refused" : "forward_auth.decision",
                           .actor = f->ti.client_id ? f->ti.client_id : "forward-auth",
                           .client_id = f->ti.client_id,
                           .subject = json_string_value(json_object_get(f->ti.claims, "sub")),
-                          .decision = decisions[f->outcome], .reason = f->why,
-                          .data = f->resource && f->method && mdt_fwd_header_ok(f->resource) &&
-                                          !strchr(f->resource, '"')
-                                      ? data
-                                      : NULL};
+                          .decision = decisions[f->outcome], .reason = f->why, .data = data};
     mdt_resp_audit(req, resp, &ev);
 }
 
