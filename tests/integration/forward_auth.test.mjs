@@ -264,7 +264,7 @@ describe('/forward-auth', { timeout: 240_000 }, () => {
     refused(await ask(srv, { token, proto: 'http' }), 403, 'unknown_resource');
     refused(await ask(srv, { token, host: `${HOST}:8443` }), 403, 'unknown_resource');
     refused(await ask(srv, { token, host: 'billing.example.com', uri: '/v1x' }), 403, 'unknown_resource');
-    for (const uri of ['/orders/../mcp', '/orders/%2e%2e/mcp', '/x/./y', '//mcp', '/a%2fb', 'orders']) {
+    for (const uri of ['/orders/../mcp', '/orders/%2e%2e/mcp', '/x/./y', '//mcp', '/a%2fb', '/%6Dcp', 'orders']) {
       refused(await ask(srv, { token, uri }), 400, 'invalid_request');
     }
     refused(await ask(srv, { token, uri: null }), 400, 'invalid_request');
