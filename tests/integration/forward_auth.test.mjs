@@ -442,6 +442,26 @@ describe('/forward-auth asks the PDP', { timeout: 120_000 }, () => {
     await until(() => ask(srv, { token, uri: '/mcp', method: 'POST' }), (x) => x.status === 200,
       'allowed again');
   });
+
+  test('decisions are aggregated: one forward_auth.decisions event per minute, counts per resource and outcome', async () => {
+    const decisions = () => auditEvents(srv).map(eventBody).filter((e) => eventType(e) === 'forward_auth.decisions');
+    assert.equal(auditEvents(srv).map(eventBody).filter((e) => eventType(e) === 'forward_auth.decision').length, 0,
+      'not one event per decision');
+    // the event of a minute is written by the first decision after it: ask once a second (at most 75 times)
+    let evs = [];
+    for (let i = 0; i < 75 && evs.length === 0; i++) {
+      await ask(srv, { token, uri: '/mcp', method: 'GET' });
+      evs = decisions();
+      if (evs.length === 0) await sleep(1000);
+    }
+    assert.ok(evs.length >= 1, 'a minute was recorded');
+    const data = typeof evs[0].data === 'string' ? JSON.parse(evs[0].data) : evs[0].data;
+    assert.equal(data.minute % 60, 0);
+    const mcp = data.counts.find((c) => c.resource === MCP);
+    assert.ok(mcp, JSON.stringify(data));
+    assert.ok(mcp.allow >= 1, JSON.stringify(mcp));
+    for (const k of ['allow', 'unauthorized', 'forbidden', 'error']) assert.equal(typeof mcp[k], 'number');
+  });
 });
 
 describe('/forward-auth asks an external AuthZEN PDP without holding a thread', { timeout: 120_000 }, () => {
