@@ -274,6 +274,19 @@ static const cfg_key keys[] = {
      .desc = "JSON file of the resources protected through `/forward-auth`: `[{\"resource\", "
              "\"resource_name\", \"match\", \"scopes\"}]` (see docs/api.md), read when `serve` "
              "starts. Any client may ask for them in flows where a person consents; empty: none."},
+    {"forward_auth", "audit", K_ENUM, AT(forward_auth_audit),
+     .choices = CHOICES("aggregated", "sampled", "all"), .def = "aggregated",
+     .desc = "How `/forward-auth` decisions are audited: `aggregated` (one "
+             "`forward_auth.decisions` event per node and minute with traffic, counting decisions "
+             "per resource and outcome), `sampled` (that, and one decision in `audit_sample` "
+             "audited alone) or `all` (that, and every decision audited alone: each answer then "
+             "waits for its event to be durable). Refusals that signal an attack (bad signature, "
+             "replayed or wrong proof, wrong binding) are audited alone in every mode, at most "
+             "60 a minute per node."},
+    {"forward_auth", "audit_sample", K_INT, AT(forward_auth_audit_sample), .min = 1,
+     .max = 1000000, .def = "1000",
+     .desc = "With `audit = sampled`: one decision in this many is audited alone "
+             "(`forward_auth.decision`)."},
     {"policy", "builtin", K_LIST, AT(policy_builtin), .check = check_token,
      .type = "list of names", .def = "baseline",
      .desc = "Shipped policies (`policies/*.cedar`, ids `mandate.<name>`) the embedded PDP "

@@ -87,6 +87,8 @@ typedef struct {
     int64_t cimd_cache_max;            /* and at most this long, whatever its headers say */
     /* [forward_auth] */
     char *forward_auth_resources;      /* JSON file of protected resources; "" none */
+    char *forward_auth_audit;          /* aggregated | sampled | all */
+    int64_t forward_auth_audit_sample; /* sampled: one decision in this many, audited alone */
     int64_t cimd_fetches_per_source;   /* document fetches a source address may cause per minute */
     bool cimd_recreate_deleted;        /* a document may re-create a client an admin deleted */
     /* [api_keys] */
