@@ -460,6 +460,11 @@ static const cfg_key keys[] = {
      .def = "info", .desc = "Least severe level written to the log."},
     {"log", "access_log", K_BOOL, AT(access_log), .def = "true",
      .desc = "One JSON line per HTTP request."},
+    {"metrics", "allow", K_LIST, AT(metrics_allow), .check = check_cidr, .type = "list of CIDRs",
+     .def = "127.0.0.0/8, ::1/128",
+     .desc = "Clients that may scrape `/metrics` (the client address, as `trusted_proxies` "
+             "resolves it); anyone else gets 403. Empty: nobody. The metrics show the traffic's "
+             "shape (endpoints, rates, refusals), so keep this to the scrapers."},
 };
 
 #define NKEYS MDT_ARRAY_LEN(keys)

@@ -153,6 +153,8 @@ typedef struct {
     /* [log] */
     char *log_level;         /* debug | info | warn | error */
     bool access_log;
+    /* [metrics] */
+    char *metrics_allow;     /* comma-separated CIDRs that may scrape /metrics */
     /* Private: where each key was last set ("file:line" or the environment
      * variable), so that mdt_config_validate can name it. Freed by mdt_config_free. */
     struct mdt_config_src *src;

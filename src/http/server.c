@@ -17,6 +17,7 @@
 
 #include "core/ip.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/client_addr.h"
 #include "http/conn_limit.h"
 #include "http/framing.h"
@@ -522,6 +523,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (!c)
         return;
+    if (c->resp.status)
+        mdt_metrics_http(c->match.endpoint, c->resp.status, mdt_time_real() - c->t0);
     if (srv->env->cfg.access_log && c->resp.status)
         access_log(c);
     mdt_log_set_request_id(NULL);
@@ -689,11 +692,15 @@ mdt_rc mdt_server_start(mdt_env *env, mdt_server **out, mdt_err *err)
     mdt_server *s = calloc(1, sizeof(*s));
     char *list = NULL, *save = NULL;
     unsigned threads = (unsigned)env->cfg.threads;
+    const char *const *endpoints;
+    size_t nendpoints;
     mdt_rc rc = MDT_ERR_NOMEM;
 
     if (!s || !(list = mdt_strdup(env->cfg.listen)))
         goto fail;
     s->env = env;
+    endpoints = mdt_route_endpoints(&nendpoints);
+    mdt_metrics_set_endpoints(endpoints, nendpoints);
     if (threads == 0)
         threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads == 0)

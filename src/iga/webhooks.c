@@ -14,6 +14,7 @@
 #include "app/ctx.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "iga/internal.h"
 #include "iga/secret.h"
 #include "net/post.h"
@@ -255,8 +256,12 @@ static mdt_rc attempt(mdt_env *env, const endpoint *ep, const mdt_outbox_rec *d,
         return rc;
     snprintf(sig, sizeof(sig), "Mandate-Signature: t=%lld,v1=%s", (long long)t, hex);
     snprintf(evh, sizeof(evh), "Mandate-Event-Id: %.100s", d->event_id);
-    if ((rc = mdt_post_json(d->url, headers, d->body, &o, status, err)) != MDT_OK)
+    if ((rc = mdt_post_json(d->url, headers, d->body, &o, status, err)) != MDT_OK) {
+        mdt_metrics_fetch(MDT_MK_WEBHOOK, MDT_MO_FAILED);
         return rc;
+    }
+    mdt_metrics_fetch(MDT_MK_WEBHOOK, *status >= 200 && *status < 300 ? MDT_MO_OK
+                                                                       : MDT_MO_HTTP_ERROR);
     if (*status >= 200 && *status < 300)
         return MDT_OK;
     return mdt_failf(err, MDT_ERR_UNAVAILABLE, "the webhook refused the notification",

@@ -23,6 +23,7 @@
 
 #include "core/buf.h"
 #include "core/mdt.h"
+#include "core/metrics.h"
 
 #define MDT_FETCH_URL_MAX 2048 /* longest URL fetched */
 
@@ -31,6 +32,7 @@ typedef struct {
     size_t max_bytes;    /* larger bodies fail with MDT_ERR_TOO_LARGE */
     bool allow_http;
     bool allow_private;
+    mdt_metric_fetch_kind kind; /* its label in mandate_outbound_fetches_total */
 } mdt_fetch_opts;
 
 /* GETs url into out (initialised by the caller; its own cap applies too).

@@ -347,7 +347,7 @@ typedef enum { USE, FAILED, FETCH } decision;
 mdt_cimd_cache_opts mdt_cimd_cache_opts_from(const mdt_config *cfg)
 {
     mdt_cimd_cache_opts o = {
-        .fetch = {.timeout_ms = cfg->jwks_uri_timeout * 1000,
+        .fetch = {.kind = MDT_MK_METADATA, .timeout_ms = cfg->jwks_uri_timeout * 1000,
                   .max_bytes = (size_t)cfg->cimd_max_bytes,
                   .allow_http = cfg->cimd_allow_http_loopback,
                   .allow_private = cfg->jwks_uri_allow_private},

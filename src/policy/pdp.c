@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "net/fetch.h"
 #include "policy/engine.h"
 #include "policy/pdp_wire.h"
@@ -116,7 +117,7 @@ void mdt_pdp_call_free(struct mdt_pdp_call *c)
 static mdt_fetch_opts call_opts(const mdt_pdp *p)
 {
     /* The URL is the administrator's: http and private addresses are fine. */
-    return (mdt_fetch_opts){.timeout_ms = p->timeout_ms, .max_bytes = MDT_PDP_ANSWER_MAX,
+    return (mdt_fetch_opts){.kind = MDT_MK_PDP, .timeout_ms = p->timeout_ms, .max_bytes = MDT_PDP_ANSWER_MAX,
                             .allow_http = true, .allow_private = true};
 }
 
@@ -156,6 +157,11 @@ static void call_done(void *ctx, mdt_rc rc, const mdt_buf *body, const mdt_fetch
     mdt_fetch_waiters_wake(w);
 }
 
+static mdt_metric_pdp metric_mode(const mdt_pdp *p)
+{
+    return p && p->mode == MDT_PDP_OPA ? MDT_MP_OPA : MDT_MP_AUTHZEN;
+}
+
 /* Reads an answer, keeps its decisions in the cache. */
 static mdt_rc take_answer(mdt_env *env, const char *body, size_t len,
                           const uint8_t (*keys)[MDT_SHA256_LEN], size_t n, mdt_arena *a,
@@ -181,6 +187,7 @@ static mdt_rc finish_call(mdt_env *env, mdt_req *req, mdt_arena *a, size_t n,
 
     req->pdp_call = NULL;
     MDT_DEBUG("external PDP answered in %lld ms", (long long)(mdt_time_mono_ms() - c->started_ms));
+    mdt_metrics_pdp(metric_mode(env->pdp), (double)(mdt_time_mono_ms() - c->started_ms) / 1e3);
     if (!atomic_load(&c->done))
         rc = mdt_fail(err, MDT_ERR_INTERNAL, "a PDP call was read before it ended");
     else if (c->rc != MDT_OK)
@@ -249,6 +256,7 @@ static mdt_rc ask_external(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_p
     t0 = mdt_time_mono_ms();
     rc = mdt_fetch_post(p->url, &o, "application/json", body, &ans, &why);
     MDT_DEBUG("external PDP answered in %lld ms", (long long)(mdt_time_mono_ms() - t0));
+    mdt_metrics_pdp(metric_mode(p), (double)(mdt_time_mono_ms() - t0) / 1e3);
     if (rc != MDT_OK)
         rc = call_failed(p, &why, err);
     else
@@ -295,6 +303,7 @@ mdt_rc mdt_pdp_decide(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_pdp_qu
                       mdt_pdp_answer *out, mdt_err *err)
 {
     mdt_pdp *p = env->pdp;
+    double t0;
 
     memset(out, 0, n * sizeof(*out));
     if (!p)
@@ -303,10 +312,12 @@ mdt_rc mdt_pdp_decide(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_pdp_qu
         return MDT_OK;
     if (p->mode != MDT_PDP_EMBEDDED)
         return decide_external(env, req, a, q, n, out, err);
+    t0 = mdt_time_real();
     for (size_t i = 0; i < n; i++) {
         mdt_rc rc = mdt_policy_eval(env, a, &q[i], &out[i], err);
         if (rc != MDT_OK)
             return rc;
     }
+    mdt_metrics_pdp(MDT_MP_EMBEDDED, mdt_time_real() - t0);
     return MDT_OK;
 }
