@@ -1066,6 +1066,38 @@ mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
     return MDT_OK;
 }
 
+/* Whether key k has the same value in a and b. */
+static bool same_value(const cfg_key *k, const mdt_config *a, const mdt_config *b)
+{
+    const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+
+    switch (k->kind) {
+    case K_STRING:
+    case K_LIST:
+    case K_ENUM: {
+        const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
+        return (!sa && !sb) || (sa && sb && strcmp(sa, sb) == 0);
+    }
+    default:
+        return memcmp(pa, pb, k->size) == 0;
+    }
+}
+
+size_t mdt_config_diff(const mdt_config *a, const mdt_config *b, mdt_config_diff_fn fn,
+                       void *ctx)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (same_value(&keys[i], a, b))
+            continue;
+        n++;
+        if (fn)
+            fn(ctx, keys[i].section, keys[i].name, b->src ? b->src->at[i] : NULL);
+    }
+    return n;
+}
+
 void mdt_config_free(mdt_config *cfg)
 {
     if (!cfg)

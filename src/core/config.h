@@ -173,6 +173,13 @@ mdt_rc mdt_config_set(mdt_config *cfg, const char *section, const char *key, con
 /* Cross-key checks (issuer https unless loopback, tls_cert with tls_key...). */
 mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_config_free(mdt_config *cfg);
+/* Calls fn for every key whose value differs between a and b (at: where b
+ * set it, "file:line" or the environment variable; NULL: the default).
+ * Returns how many differ. */
+typedef void (*mdt_config_diff_fn)(void *ctx, const char *section, const char *key,
+                                   const char *at);
+size_t mdt_config_diff(const mdt_config *a, const mdt_config *b, mdt_config_diff_fn fn,
+                       void *ctx);
 /* Writes the Markdown reference of every key (docs/configuration.md). */
 int mdt_config_write_reference(FILE *out);
 

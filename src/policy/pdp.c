@@ -24,6 +24,8 @@ struct mdt_pdp {
     char *url;                 /* where the call goes (AuthZEN: <url>/access/v1/evaluations) */
     int64_t timeout_ms;
     int64_t cache_ttl;
+    bool log_only;             /* [pdp] log_only */
+    bool drop_denied;          /* [pdp] on_deny = drop */
     mdt_pdp_cache *cache;      /* NULL: no cache */
     mdt_fetcher *fetcher;      /* its calls, apart from client-caused fetches; NULL: embedded */
 };
@@ -60,6 +62,8 @@ mdt_rc mdt_pdp_new(const mdt_config *cfg, mdt_pdp **out, mdt_err *err)
     p->mode = (mdt_pdp_mode)mode;
     p->timeout_ms = cfg->pdp_timeout * 1000;
     p->cache_ttl = cfg->pdp_cache_ttl;
+    p->log_only = cfg->pdp_log_only;
+    p->drop_denied = cfg->pdp_on_deny && strcmp(cfg->pdp_on_deny, "drop") == 0;
     if (mode == MDT_PDP_AUTHZEN) {
         size_t n = strlen(cfg->pdp_url);
         bool slash = n && cfg->pdp_url[n - 1] == '/';
@@ -85,6 +89,16 @@ mdt_rc mdt_pdp_new(const mdt_config *cfg, mdt_pdp **out, mdt_err *err)
     }
     *out = p;
     return MDT_OK;
+}
+
+bool mdt_pdp_log_only(const mdt_pdp *p)
+{
+    return p && p->log_only;
+}
+
+bool mdt_pdp_drops_denied(const mdt_pdp *p)
+{
+    return p && p->drop_denied;
 }
 
 void mdt_pdp_stop(mdt_pdp *p)
@@ -167,7 +181,7 @@ static mdt_rc take_answer(mdt_env *env, const char *body, size_t len,
                           const uint8_t (*keys)[MDT_SHA256_LEN], size_t n, mdt_arena *a,
                           mdt_pdp_answer *out, mdt_err *err)
 {
-    mdt_pdp *p = env->pdp;
+    mdt_pdp *p = mdt_env_pdp(env);
     mdt_err why = {0};
     int64_t now = mdt_now(&env->clock);
 
@@ -187,11 +201,11 @@ static mdt_rc finish_call(mdt_env *env, mdt_req *req, mdt_arena *a, size_t n,
 
     req->pdp_call = NULL;
     MDT_DEBUG("external PDP answered in %lld ms", (long long)(mdt_time_mono_ms() - c->started_ms));
-    mdt_metrics_pdp(metric_mode(env->pdp), (double)(mdt_time_mono_ms() - c->started_ms) / 1e3);
+    mdt_metrics_pdp(metric_mode(mdt_env_pdp(env)), (double)(mdt_time_mono_ms() - c->started_ms) / 1e3);
     if (!atomic_load(&c->done))
         rc = mdt_fail(err, MDT_ERR_INTERNAL, "a PDP call was read before it ended");
     else if (c->rc != MDT_OK)
-        rc = call_failed(env->pdp, &c->err, err);
+        rc = call_failed(mdt_env_pdp(env), &c->err, err);
     else if (c->n != n)
         rc = mdt_fail(err, MDT_ERR_INTERNAL, "a request asked its PDP two different questions");
     else
@@ -206,7 +220,7 @@ static mdt_rc finish_call(mdt_env *env, mdt_req *req, mdt_arena *a, size_t n,
 static mdt_rc start_call(mdt_env *env, mdt_req *req, const char *body,
                          uint8_t (*keys)[MDT_SHA256_LEN], size_t n, mdt_err *err)
 {
-    mdt_pdp *p = env->pdp;
+    mdt_pdp *p = mdt_env_pdp(env);
     mdt_fetch_opts o = call_opts(p);
     struct mdt_pdp_call *c = calloc(1, sizeof(*c));
     mdt_err why = {0};
@@ -234,7 +248,7 @@ static mdt_rc ask_external(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_p
                            size_t n, uint8_t (*keys)[MDT_SHA256_LEN], mdt_pdp_answer *out,
                            mdt_err *err)
 {
-    mdt_pdp *p = env->pdp;
+    mdt_pdp *p = mdt_env_pdp(env);
     mdt_fetch_opts o = call_opts(p);
     char *body = NULL;
     mdt_buf ans;
@@ -272,7 +286,7 @@ static mdt_rc ask_external(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_p
 static mdt_rc decide_external(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_pdp_query *q,
                               size_t n, mdt_pdp_answer *out, mdt_err *err)
 {
-    mdt_pdp *p = env->pdp;
+    mdt_pdp *p = mdt_env_pdp(env);
     uint8_t(*keys)[MDT_SHA256_LEN];
     int64_t now = mdt_now(&env->clock);
     size_t hits = 0;
@@ -302,7 +316,7 @@ static mdt_rc decide_external(mdt_env *env, mdt_req *req, mdt_arena *a, const md
 mdt_rc mdt_pdp_decide(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_pdp_query *q, size_t n,
                       mdt_pdp_answer *out, mdt_err *err)
 {
-    mdt_pdp *p = env->pdp;
+    mdt_pdp *p = mdt_env_pdp(env);
     double t0;
 
     memset(out, 0, n * sizeof(*out));

@@ -419,6 +419,43 @@ static void test_set_and_validate(void **state)
     mdt_config_free(&cfg);
 }
 
+typedef struct {
+    char seen[8][64];
+    int n;
+} diff_seen;
+
+static void seen_key(void *ctx, const char *section, const char *key, const char *at)
+{
+    diff_seen *d = ctx;
+    if (d->n < 8)
+        snprintf(d->seen[d->n++], sizeof(d->seen[0]), "%s.%s@%s", section, key, at ? at : "-");
+}
+
+/* SIGHUP compares the running configuration with the file: every kind of
+ * key, and where the new value was set. */
+static void test_diff(void **state)
+{
+    mdt_config a = {0}, b = {0};
+    mdt_err err = {0};
+    diff_seen d = {0};
+    (void)state;
+
+    assert_int_equal(mdt_config_defaults(&a, &err), MDT_OK);
+    assert_int_equal(mdt_config_defaults(&b, &err), MDT_OK);
+    assert_int_equal(mdt_config_diff(&a, &b, seen_key, &d), 0);
+    assert_int_equal(mdt_config_set(&b, "pdp", "mode", "embedded", "m.conf", 3, &err), MDT_OK);
+    assert_int_equal(mdt_config_set(&b, "pdp", "log_only", "true", "m.conf", 4, &err), MDT_OK);
+    assert_int_equal(mdt_config_set(&b, "tokens", "access_token_ttl", "5m", "m.conf", 5, &err),
+                     MDT_OK);
+    assert_int_equal(mdt_config_set(&b, "log", "level", "info", "m.conf", 6, &err), MDT_OK);
+    assert_int_equal(mdt_config_diff(&a, &b, seen_key, &d), 3); /* level: same value */
+    assert_string_equal(d.seen[0], "tokens.access_token_ttl@m.conf:5");
+    assert_string_equal(d.seen[1], "pdp.mode@m.conf:3");
+    assert_string_equal(d.seen[2], "pdp.log_only@m.conf:4");
+    mdt_config_free(&a);
+    mdt_config_free(&b);
+}
+
 static void test_reference(void **state)
 {
     char *doc = NULL, want[128];
@@ -460,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_set_and_validate),
+        cmocka_unit_test(test_diff),
         cmocka_unit_test(test_reference),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
