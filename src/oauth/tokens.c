@@ -485,6 +485,16 @@ mdt_rc mdt_token_client_check(mdt_env *env, mdt_arena *a, const char *client_id,
     return MDT_OK;
 }
 
+mdt_rc mdt_token_inspect_verified(mdt_env *env, mdt_arena *a, json_t *claims, int64_t now,
+                                  mdt_token_info *out, mdt_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->claims = claims;
+    if (!json_is_object(claims))
+        return inactive(err, "claims are not a JSON object");
+    return check_common(env, a, now, out, err);
+}
+
 mdt_rc mdt_token_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
                          mdt_token_info *out, mdt_err *err)
 {
