@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { createClient, createScope, freePort, sleep, startServer } from './lib/server.mjs';
-import { agentMetadata, assertOAuthError, auditEvents, basic, get, post, show, tokenBasic } from './lib/oauth.mjs';
+import { API, agentMetadata, assertOAuthError, auditEvents, basic, get, post, show, tokenBasic } from './lib/oauth.mjs';
 
 const CC = 'client_credentials';
 
@@ -76,7 +76,13 @@ describe('/metrics', { timeout: 120_000 }, () => {
     await writeFile(path.join(dir, 'hook.secret'), 'webhook-secret-of-the-metrics-tests-0123\n');
     await writeFile(path.join(dir, 'hooks.json'),
       JSON.stringify([{ url: `http://127.0.0.1:${port}/hooks`, secret_file: 'hook.secret' }]));
-    srv = await startServer({ config: { webhooks: { endpoints: path.join(dir, 'hooks.json') } } });
+    await writeFile(path.join(dir, 'resources.json'), JSON.stringify([{ resource: API, resource_name: 'Orders API',
+      match: 'https://api.example.com:443/', scopes: { '*': ['read'] } }]));
+    srv = await startServer({ config: {
+      server: { trusted_proxies: '127.0.0.1' },
+      forward_auth: { resources: path.join(dir, 'resources.json') },
+      webhooks: { endpoints: path.join(dir, 'hooks.json') },
+    } });
     createScope(srv, 'read', { description: 'Read things' });
     createScope(srv, 'write', { description: 'Write things' });
     createScope(srv, 'payments:write', { description: 'Make payments', sensitivity: 'approval' });
@@ -119,7 +125,15 @@ describe('/metrics', { timeout: 120_000 }, () => {
 
     // two tokens issued, one refused for its scope, one for the client's secret, one 404,
     // one access request left pending (notified to the webhook)
-    for (let i = 0; i < 2; i++) assert.equal((await tokenBasic(srv, agent, { scope: 'read' })).status, 200);
+    const issued = await tokenBasic(srv, agent, { scope: 'read', resource: API });
+    assert.equal(issued.status, 200, show(issued));
+    assert.equal((await tokenBasic(srv, agent, { scope: 'read' })).status, 200);
+    // /forward-auth: one allowed, one without a token, one for no protected resource
+    const fwd = (headers) => fetch(`${srv.url}/forward-auth`, { headers: { 'x-forwarded-method': 'GET',
+      'x-forwarded-uri': '/orders', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com', ...headers } });
+    assert.equal((await fwd({ authorization: `Bearer ${issued.json.access_token}` })).status, 200);
+    assert.equal((await fwd({})).status, 401);
+    assert.equal((await fwd({ 'x-forwarded-host': 'elsewhere.example.com' })).status, 403);
     assertOAuthError(await tokenBasic(srv, agent, { scope: 'nope' }), 400, 'invalid_scope');
     assertOAuthError(await tokenBasic(srv, { ...agent, client_secret: 'wrong' }), 401, 'invalid_client');
     assert.equal((await get(srv, '/no/such/endpoint/4711')).status, 404);
@@ -156,7 +170,11 @@ describe('/metrics', { timeout: 120_000 }, () => {
     assert.ok(scrapes >= 1);
     assert.equal(value(b, 'mandate_approvals_pending') - value(a, 'mandate_approvals_pending'), 1);
     assert.equal(d('mandate_outbound_fetches_total', { kind: 'webhook', outcome: 'ok' }), 1);
-    assert.equal(d('mandate_forward_auth_decisions_total', { decision: 'allow' }), 0);
+    assert.equal(d('mandate_forward_auth_decisions_total', { decision: 'allow' }), 1);
+    assert.equal(d('mandate_forward_auth_decisions_total', { decision: 'unauthorized' }), 1);
+    assert.equal(d('mandate_forward_auth_decisions_total', { decision: 'forbidden' }), 1);
+    assert.equal(d('mandate_forward_auth_decisions_total', { decision: 'error' }), 0);
+    assert.equal(d('mandate_http_requests_total', { endpoint: '/forward-auth', status: '200' }), 1);
     // every audit event the requests caused went through one group commit
     const events = auditEvents(srv).length - eventsBefore;
     assert.ok(events >= 5, `audit events: ${events}`);

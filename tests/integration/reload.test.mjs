@@ -159,9 +159,37 @@ describe('SIGHUP', { timeout: 120_000 }, () => {
     assert.deepEqual(hook.got, ['/hooks']);
   });
 
+  it('[forward_auth] resources: the RFC 9728 metadata follows the file, re-read under the same name', async () => {
+    const meta = async (p) => {
+      const res = await fetch(`${srv.url}/.well-known/oauth-protected-resource${p}`, { signal: AbortSignal.timeout(10_000) });
+      const text = await res.text();
+      return { status: res.status, json: res.status === 200 ? JSON.parse(text) : undefined };
+    };
+    const file = path.join(srv.dir, 'resources.json');
+    const resource = (p) => ({ resource: `https://api.example.com${p}`, resource_name: `API ${p}`,
+      match: `https://api.example.com:443${p}`, scopes: { '*': ['read'] } });
+    assert.equal((await meta('/mcp')).status, 404, 'no resources yet');
+    await writeFile(file, JSON.stringify([resource('/mcp')]));
+    await writeConf(srv, { pdp: { mode: 'embedded', on_deny: 'drop' }, forward_auth: { resources: file } });
+    await hup(srv, RELOADED);
+    const r = await meta('/mcp');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.resource, 'https://api.example.com/mcp');
+    // the same file name, another content
+    await writeFile(file, JSON.stringify([resource('/v2')]));
+    await hup(srv, RELOADED);
+    assert.equal((await meta('/mcp')).status, 404);
+    assert.equal((await meta('/v2')).json?.resource, 'https://api.example.com/v2');
+    // a file that no longer parses: refused, /v2 stays
+    await writeFile(file, '[{"resource": ');
+    await hup(srv, /refused.*resources\.json/);
+    assert.equal((await meta('/v2')).status, 200);
+  });
+
   it('[log] level: lines below it are no longer written', async () => {
     const reloads = reloadEvents(srv).length;
     const infoLines = count(srv.logs, RELOADED);
+    await writeFile(path.join(srv.dir, 'resources.json'), '[]');
     await writeConf(srv, { pdp: { mode: 'embedded', on_deny: 'drop' }, log: { level: 'warn' } });
     process.kill(srv.pid, 'SIGHUP');
     for (let i = 0; i < 100 && reloadEvents(srv).length === reloads; i++) await sleep(50);
