@@ -248,7 +248,8 @@ static mdt_rc attempt(mdt_env *env, const endpoint *ep, const mdt_outbox_rec *d,
     const char *headers[] = {sig, evh, NULL};
     int64_t t = mdt_now(&env->clock);
     mdt_post_opts o = {.connect_timeout_ms = env->cfg.webhooks_connect_timeout * 1000,
-                       .timeout_ms = env->cfg.webhooks_timeout * 1000, .cancel = cancel};
+                       .timeout_ms = env->cfg.webhooks_timeout * 1000, .cancel = cancel,
+                       .ca_file = env->cfg.outbound_ca_file};
     mdt_rc rc = mdt_webhook_sign(ep->secret, ep->secret_len, t, d->body, hex, err);
 
     if (rc != MDT_OK)

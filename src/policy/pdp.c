@@ -21,6 +21,7 @@
 struct mdt_pdp {
     mdt_pdp_mode mode;
     char *url;                 /* where the call goes (AuthZEN: <url>/access/v1/evaluations) */
+    char *ca_file;             /* [server] outbound_ca_file; NULL: the system's store */
     int64_t timeout_ms;
     int64_t cache_ttl;
     mdt_pdp_cache *cache;      /* NULL: no cache */
@@ -71,6 +72,11 @@ mdt_rc mdt_pdp_new(const mdt_config *cfg, mdt_pdp **out, mdt_err *err)
     } else if (mode == MDT_PDP_OPA) {
         p->url = mdt_strdup(cfg->pdp_url);
     }
+    if (cfg->outbound_ca_file && *cfg->outbound_ca_file &&
+        !(p->ca_file = mdt_strdup(cfg->outbound_ca_file))) {
+        mdt_pdp_free(p);
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    }
     if (mode != MDT_PDP_EMBEDDED && !p->url) {
         mdt_pdp_free(p);
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
@@ -99,6 +105,7 @@ void mdt_pdp_free(mdt_pdp *p)
     mdt_fetcher_free(p->fetcher);
     mdt_pdp__cache_free(p->cache);
     free(p->url);
+    free(p->ca_file);
     free(p);
 }
 
@@ -117,7 +124,7 @@ static mdt_fetch_opts call_opts(const mdt_pdp *p)
 {
     /* The URL is the administrator's: http and private addresses are fine. */
     return (mdt_fetch_opts){.timeout_ms = p->timeout_ms, .max_bytes = MDT_PDP_ANSWER_MAX,
-                            .allow_http = true, .allow_private = true};
+                            .allow_http = true, .allow_private = true, .ca_file = p->ca_file};
 }
 
 /* A failed call as the caller reports it: the public text says that the
