@@ -248,8 +248,9 @@ describe('examples: nginx + MCP server and client, protected by Mandate', { time
 
   it('a tool call a policy forbids is refused at the proxy (403), allowed again once removed', async () => {
     const token = `Bearer ${cimd.provider.tokens().access_token}`;
-    const policy = `forbid (principal, action == Action::"POST", resource)
-when { context.client_id == "${cimdUrl}" && context.path like "/mcp*" };`;
+    // /forward-auth asks: action = the method, resource = Path::"<path>", context.client = the client
+    const policy = `forbid (principal, action == Action::"POST", resource == Path::"/mcp")
+when { context.client == Client::"${cimdUrl}" };`;
     let r = srv.cli(['policy', 'add', 'no-mcp-calls'], { input: policy });
     assert.equal(r.code, 0, describeRun(r));
     await until(() => rawToolCall(res.mcp, token), (x) => x.status === 403, 'forbidden by the policy');
