@@ -37,7 +37,7 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 TOOLS     := $(BUILD)/tests/cedar_batch
 PREFIX    ?= /usr/local
 
-.PHONY: install all deps run check unit integration integration-sqlite integration-postgresql asan bench clean lint docs-check fuzz fuzz-replay fuzz-cedar
+.PHONY: install all deps run check unit integration integration-sqlite integration-postgresql asan bench bench-forward-auth clean lint docs-check fuzz fuzz-replay fuzz-cedar
 
 all: $(BIN) $(UNIT_BINS) $(REPLAYS) $(TOOLS)
 
@@ -166,6 +166,11 @@ bench: deps
 	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -DNDEBUG -march=native" build/bench/mandate \
 	  build/bench/cedar_bench
 	@bench/run.sh build/bench/mandate
+
+# /forward-auth's part of the benchmark alone (printed, not written to bench/RESULTS.md)
+bench-forward-auth: deps
+	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -DNDEBUG -march=native" build/bench/mandate
+	@bench/forward_auth.sh build/bench/mandate
 
 clean:
 	rm -rf build

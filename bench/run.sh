@@ -11,6 +11,8 @@
 #   6. the embedded PDP: Cedar evaluations per second on 100 policies and
 #      1,000 entities (bench/cedar_workload.mjs), beside the same workload
 #      through the reference implementation, cedar-wasm, in the same run
+#   7. /forward-auth (bench/forward_auth.sh): a cached bearer token, and a
+#      DPoP-bound one with a fresh proof per request
 # Usage: bench/run.sh PATH/TO/mandate   (DURATION, CONNS, THREADS, SUSTAIN, CEDAR_SECONDS may be set)
 set -euo pipefail
 BIN=$(readlink -f "$1")
@@ -272,3 +274,7 @@ if cedar != "skipped":
     print(f"\nAllowed requests of the 1,000: {ours_allows} by Mandate, {ref['sliced'][1]} by cedar-wasm ({same}).")
 print("\nComparison with node-oidc-provider and Glewlwyd on the same machine: [PEERS.md](PEERS.md).")
 PY
+
+# 7. /forward-auth, on a server of its own
+DURATION="$DURATION" CONNS="$CONNS" THREADS="$THREADS" "$ROOT/bench/forward_auth.sh" "$BIN" |
+    tee -a "$ROOT/bench/RESULTS.md"

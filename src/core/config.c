@@ -279,6 +279,19 @@ static const cfg_key keys[] = {
      .desc = "JSON file of the resources protected through `/forward-auth`: `[{\"resource\", "
              "\"resource_name\", \"match\", \"scopes\"}]` (see docs/api.md), read when `serve` "
              "starts. Any client may ask for them in flows where a person consents; empty: none."},
+    {"forward_auth", "audit", K_ENUM, AT(forward_auth_audit),
+     .choices = CHOICES("aggregated", "sampled", "all"), .def = "aggregated",
+     .desc = "How `/forward-auth` decisions are audited: `aggregated` (one "
+             "`forward_auth.decisions` event per node and minute with traffic, counting decisions "
+             "per resource and outcome), `sampled` (that, and one decision in `audit_sample` "
+             "audited alone) or `all` (that, and every decision audited alone: each answer then "
+             "waits for its event to be durable). Refusals that signal an attack (bad signature, "
+             "replayed or wrong proof, wrong binding) are audited alone in every mode, at most "
+             "60 a minute per node."},
+    {"forward_auth", "audit_sample", K_INT, AT(forward_auth_audit_sample), .min = 1,
+     .max = 1000000, .def = "1000",
+     .desc = "With `audit = sampled`: one decision in this many is audited alone "
+             "(`forward_auth.decision`)."},
     {"policy", "builtin", K_LIST, AT(policy_builtin), .check = check_token,
      .type = "list of names", .def = "baseline",
      .desc = "Shipped policies (`policies/*.cedar`, ids `mandate.<name>`) the embedded PDP "
@@ -384,6 +397,20 @@ static const cfg_key keys[] = {
      .desc = "Access tokens issued by the CIBA grant are usable once: the first introspection "
              "(or other use at this server) finds them active, every later one inactive, on "
              "every node."},
+    {"dpop", "nonce", K_ENUM, AT(dpop_nonce), .choices = CHOICES("off", "token", "all"),
+     .def = "off",
+     .desc = "Where a DPoP proof (RFC 9449) must carry a nonce of this server (§8, §9): `off` "
+             "nowhere (a proof that carries one is still checked), `token` at `/token` and "
+             "`/par`, `all` also at the APIs that take access tokens (`/userinfo`, "
+             "`/forward-auth`). A proof without one is answered `use_dpop_nonce` with a "
+             "`DPoP-Nonce` header; nonces are valid at every node sharing the master key."},
+    {"dpop", "max_age", K_DURATION, AT(dpop_max_age), .min = 5, .max = 3600, .def = "60s",
+     .desc = "Oldest `iat` of a DPoP proof accepted (30 seconds of clock skew are allowed "
+             "into the future); its `jti` is remembered, on every node, this long."},
+    {"dpop", "nonce_rotation", K_DURATION, AT(dpop_nonce_rotation), .min = 30, .max = 3600,
+     .def = "5m",
+     .desc = "A new DPoP nonce every this long; the previous one stays accepted for as long "
+             "again."},
     {"web", "session_idle", K_DURATION, AT(session_idle), .min = 60, .max = 86400 * 30,
      .def = "30m", .desc = "A person's web session ends after this long without a request."},
     {"web", "session_max", K_DURATION, AT(session_max), .min = 60, .max = 86400 * 90,

@@ -88,6 +88,8 @@ typedef struct {
     int64_t cimd_cache_max;            /* and at most this long, whatever its headers say */
     /* [forward_auth] */
     char *forward_auth_resources;      /* JSON file of protected resources; "" none */
+    char *forward_auth_audit;          /* aggregated | sampled | all */
+    int64_t forward_auth_audit_sample; /* sampled: one decision in this many, audited alone */
     int64_t cimd_fetches_per_source;   /* document fetches a source address may cause per minute */
     bool cimd_recreate_deleted;        /* a document may re-create a client an admin deleted */
     /* [api_keys] */
@@ -115,6 +117,9 @@ typedef struct {
     int64_t ciba_max_expiry;           /* and at most this long (requested_expiry) */
     int64_t ciba_interval;             /* seconds a client waits between polls */
     bool ciba_single_use_tokens;       /* its access tokens are usable once */
+    char *dpop_nonce;                  /* off | token | all: where a DPoP proof needs our nonce */
+    int64_t dpop_max_age;              /* a DPoP proof's iat may be this old */
+    int64_t dpop_nonce_rotation;       /* a DPoP nonce is current this long */
     /* [web] */
     int64_t session_idle;              /* a web session ends after this long unused */
     int64_t session_max;               /* and at the latest this long after login */

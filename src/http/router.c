@@ -7,6 +7,7 @@
 #include "oauth/device.h"
 #include "oauth/endpoints.h"
 #include "pep/authzen.h"
+#include "pep/forward_auth.h"
 #include "web/web.h"
 
 /* A path ending in '/' with prefix set matches every longer path under it
@@ -75,6 +76,13 @@ static const struct {
     {"POST", "/access/v1/evaluation", mdt_handle_authzen_evaluation},
     {"POST", "/access/v1/evaluations", mdt_handle_authzen_evaluations},
     {"GET", "/.well-known/authzen-configuration", mdt_handle_authzen_metadata},
+    /* the proxy's method: nginx auth_request's GET, the original one (Traefik, Envoy) */
+    {"*", "/forward-auth", mdt_handle_forward_auth, NULL, false, "*"},
+    {"*", "/forward-auth/", mdt_handle_forward_auth, NULL, false, "*"}, /* Envoy path_prefix */
+    {"*", "/forward-auth/", mdt_handle_forward_auth, NULL, true, "*"},
+    {"GET", "/.well-known/oauth-protected-resource", mdt_handle_protected_resource_metadata},
+    {"GET", "/.well-known/oauth-protected-resource/", mdt_handle_protected_resource_metadata,
+     NULL, true},
     {"GET", "/healthz", mdt_handle_healthz},
     {"GET", "/readyz", mdt_handle_readyz},
 };
@@ -92,7 +100,7 @@ mdt_route_result mdt_route(const char *method, const char *path, mdt_route_match
         path_known = true;
         out->allow = routes[i].allow ? routes[i].allow : routes[i].method;
         out->refusal_event = routes[i].refusal_event;
-        if (strcmp(routes[i].method, method) == 0 ||
+        if (strcmp(routes[i].method, method) == 0 || strcmp(routes[i].method, "*") == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
             out->fn = routes[i].fn;
             return MDT_ROUTE_FOUND;

@@ -8,8 +8,8 @@
  * Unknown members, duplicate resources, a missing or malformed resource or
  * match, and methods or scope names that are not words are errors naming
  * the file and the entry. Any client may ask for these resources in a flow
- * where a person consents (oauth/scope_check.h); their enforcement at
- * /forward-auth comes later.
+ * where a person consents (oauth/scope_check.h); /forward-auth enforces
+ * them (pep/forward_auth.h) and serves their RFC 9728 metadata.
  *
  * Memory: an mdt_resources owns everything reachable from it and is
  * immutable once loaded, so any number of threads may read it. */
@@ -38,5 +38,35 @@ size_t mdt_resources_count(const mdt_resources *r);
 const char *mdt_resources_uri(const mdt_resources *r, size_t i);
 /* The i-th entry's resource_name, borrowed; NULL when it has none. */
 const char *mdt_resources_name(const mdt_resources *r, size_t i);
+
+/* Matching a forwarded request (scheme, host, path) to an entry:
+ * the entries whose match has that scheme, host (compared without case)
+ * and port (hostport's explicit port, else 80 for http and 443 for
+ * https), and whose path prefix is path or a parent of it on a segment
+ * boundary ("/mcp" matches "/mcp" and "/mcp/x", not "/mcpx"; "/" matches
+ * every path); of those, the one with the longest prefix. hostport is a
+ * Host header's value (name or [IPv6], optional :port); path starts with
+ * '/' and has no query. True with *idx set when one matches. */
+bool mdt_resources_find(const mdt_resources *r, const char *scheme, const char *hostport,
+                        const char *path, size_t *idx);
+/* The scopes the i-th entry requires for method: its list for that exact
+ * method, else its "*" list, else none; space-separated, borrowed ("" for
+ * none). */
+const char *mdt_resources_scopes(const mdt_resources *r, size_t i, const char *method);
+/* Every scope the i-th entry names, space-separated without duplicates,
+ * in the order of the file; borrowed ("" for none). */
+const char *mdt_resources_scopes_all(const mdt_resources *r, size_t i);
+/* The RFC 9728 metadata of the entry asked for at
+ * /.well-known/oauth-protected-resource<path> (path "" for the resource
+ * without path): the entry whose resource identifier has that path and
+ * whose host and port are hostport's (hostport NULL: not compared); else,
+ * when exactly one entry's identifier has that path, that one. True with
+ * *idx set when found. */
+bool mdt_resources_find_metadata(const mdt_resources *r, const char *hostport, const char *path,
+                                 size_t *idx);
+/* The URL of the i-th entry's RFC 9728 metadata (§3.1: the well-known
+ * suffix inserted between the identifier's authority and its path),
+ * borrowed. */
+const char *mdt_resources_metadata_url(const mdt_resources *r, size_t i);
 
 #endif

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "audit/audit.h"
 #include "core/b64.h"
 #include "core/log.h"
@@ -214,6 +217,18 @@ mdt_rc mdt_keyring_open(mdt_env *env, mdt_keyring **out, mdt_err *err)
     atomic_store(&k->next_refresh, (long long)mdt_now(&env->clock) + 1);
     *out = k;
     return MDT_OK;
+}
+
+void mdt_keyring_derive(const mdt_keyring *k, const char *label, uint8_t out[MDT_MASTER_KEY_LEN])
+{
+    unsigned int n = MDT_MASTER_KEY_LEN;
+    char msg[128];
+    int len = snprintf(msg, sizeof(msg), "mandate-derive-v1:%s", label);
+
+    if (len < 0 || (size_t)len >= sizeof(msg) ||
+        !HMAC(EVP_sha256(), k->master, MDT_MASTER_KEY_LEN, (const uint8_t *)msg, (size_t)len, out,
+              &n))
+        abort(); /* a label is a short constant; HMAC-SHA256 fails only without a provider */
 }
 
 void mdt_keyring_free(mdt_keyring *k)

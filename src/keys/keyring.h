@@ -36,6 +36,10 @@ void mdt_keyring_free(mdt_keyring *k);
 void mdt_keyring_maybe_refresh(mdt_keyring *k, int64_t now);
 /* Re-reads the store now (SIGHUP). */
 mdt_rc mdt_keyring_reload(mdt_keyring *k, mdt_err *err) MDT_WARN_UNUSED;
+/* A 32-byte secret for purpose label (e.g. "dpop-nonce"), derived from the
+ * master key (HMAC-SHA256): the same at every node that shares the master
+ * key, and of no use to recover it or another label's secret. */
+void mdt_keyring_derive(const mdt_keyring *k, const char *label, uint8_t out[MDT_MASTER_KEY_LEN]);
 /* Signs payload with the key that signs at now; appends the compact JWS. */
 mdt_rc mdt_keyring_sign(mdt_keyring *k, int64_t now, const char *typ, const char *payload,
                         size_t len, mdt_buf *out, mdt_err *err) MDT_WARN_UNUSED;

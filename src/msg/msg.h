@@ -54,6 +54,9 @@ typedef struct mdt_req {
                                         (net/fetch.h); NULL: fetches block */
     struct mdt_pdp_call *pdp_call; /* a call to an external PDP this request waits for, and
                                       then its answer (policy/pdp.h); NULL: none */
+    const char *dpop_jkt_used;     /* the key thumbprint of the DPoP proof an earlier run of
+                                      this request accepted (and whose jti it recorded): a run
+                                      again after a PDP's answer must not see it as replayed */
 } mdt_req;
 
 typedef struct mdt_resp {

@@ -51,4 +51,29 @@ mdt_rc mdt_dpop_check(mdt_env *env, const char *proof, const mdt_dpop_expect *ex
  * deployment and rotated, the previous one accepted for a while after. */
 mdt_rc mdt_dpop_nonce(mdt_env *env, char out[MDT_DPOP_NONCE_MAX], mdt_err *err) MDT_WARN_UNUSED;
 
+/* The algorithms a proof may use, as dpop_signing_alg_values_supported
+ * (discovery, RFC 9728 metadata) and the algs of a DPoP challenge (§7.1). */
+#define MDT_DPOP_ALGS_JSON "[\"ES256\",\"PS256\",\"RS256\",\"EdDSA\"]"
+#define MDT_DPOP_ALGS_TEXT "ES256 PS256 RS256 EdDSA"
+#define MDT_DPOP_JTI_MAX 256 /* bytes of a proof's jti */
+
+/* Whether [dpop] nonce requires a nonce here: at /token and /par
+ * (resource false) with `token` or `all`, at the APIs that take access
+ * tokens (resource true) with `all`. */
+bool mdt_dpop_nonce_required(const mdt_env *env, bool resource);
+
+/* A DPoP-Nonce header (RFC 9449 §8, §9) with the current nonce on resp:
+ * when rc (the outcome of the proof's check) is MDT_ERR_USE_DPOP_NONCE, and
+ * on every answer where [dpop] nonce requires one (resource: at an API
+ * rather than /token or /par), so that the client always has the current
+ * one. */
+void mdt_dpop_nonce_header(mdt_env *env, mdt_req *req, mdt_resp *resp, bool resource, mdt_rc rc);
+
+/* url as RFC 9449 §4.3 item 9 compares it: scheme and host in lower case,
+ * the scheme's default port removed, percent-encodings in upper case and
+ * those of unreserved characters decoded (RFC 3986 §6.2.2, §6.2.3), an
+ * empty path as "/", without query and fragment. false when url is not an
+ * absolute http(s) URL with a host (or has userinfo) or does not fit in n. */
+bool mdt_dpop_htu_normalise(const char *url, char *out, size_t n);
+
 #endif

@@ -217,6 +217,7 @@ static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec
     mdt_refresh_rec r = {.client_id = rec->client_id, .subject = rec->username, .family = ids->family,
                          .scope = b->scope, .resource = b->resource, .auth_time = b->auth_time,
                          .amr = b->amr, .sid = b->sid, .cnf_x5t = g->cnf_x5t,
+                         .cnf_jkt = mdt_refresh_dpop_jkt(g),
                          .created_at = g->iat, .access_jti = out->token.jti,
                          .access_exp = g->exp};
     mdt_rc rc;
@@ -264,6 +265,7 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     g.sid = mdt_token_session_sid(b.sid, b.scope);
     out->scope = g.scope;
     out->subject = rec.username;
+    g.cnf_jkt = who->dpop_jkt; /* RFC 9449 §5: bound to the proof's key */
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK ||
         (rc = mdt_id_token_beside(env, req->arena, req->now, g.scope,
                                   (mdt_id_token_params){.client = c, .sub = g.sub,

@@ -19,6 +19,7 @@ typedef struct {
     size_t naud;
     const char *auth_method;  /* app.auth */
     const char *cnf_x5t;      /* RFC 8705 x5t#S256 of the certificate the token is bound to; NULL */
+    const char *cnf_jkt;      /* RFC 9449 jkt of the DPoP key the token is bound to; NULL */
     int64_t auth_time;        /* when the user authenticated; 0 when no user */
     const char *amr;          /* the user's authentication methods, space-separated; NULL */
     int64_t iat;
@@ -32,6 +33,14 @@ typedef struct {
     const char *lineage;      /* what a delegated token was exchanged from (oauth/delegation.h):
                                  JSON object text (ours); NULL */
 } mdt_grant;
+
+/* RFC 9449 §5: the DPoP key a refresh token issued with g is bound to: the
+ * access token's for a public client, none ("") for a confidential one
+ * (whose refresh tokens its authentication protects). */
+static inline const char *mdt_refresh_dpop_jkt(const mdt_grant *g)
+{
+    return g->cnf_jkt && mdt_str_eq(g->auth_method, "none") ? g->cnf_jkt : "";
+}
 
 #define MDT_JTI_BYTES 16 /* random bytes of a jti */
 
@@ -98,6 +107,14 @@ typedef struct {
 mdt_rc mdt_token_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
                          mdt_token_info *out, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_token_info_clear(mdt_token_info *ti);
+/* mdt_token_inspect without reading the token: claims (taken, even on
+ * error) are those of a JWT this server issued whose signature and issuer
+ * were verified before (a cache of verified tokens keeps them until exp);
+ * everything else is checked at now as mdt_token_inspect checks it
+ * (expiry, revocation, the kill switch, delegation chains), so a cached
+ * token is refused as soon as an uncached one would be. */
+mdt_rc mdt_token_inspect_verified(mdt_env *env, mdt_arena *a, json_t *claims, int64_t now,
+                                  mdt_token_info *out, mdt_err *err) MDT_WARN_UNUSED;
 /* Ends, at every node, what depends on the person's web session sid (the
  * OpenID Connect sid of web/authorize.c): access tokens issued with it
  * (the authorization code grant without offline_access, and tokens

@@ -55,7 +55,7 @@
 /* a poll sooner than the interval after the last one */
 #define DEV_TOO_SOON "last_poll<>0 AND ?3-last_poll<poll_interval"
 #define RT_COLS "hash,family,parent,client_id,subject,scope,resource,auth_time,amr,sid,cnf_x5t," \
-    "created_at,expires_at,used_at,revoked_at,access_jti,access_exp"
+    "created_at,expires_at,used_at,revoked_at,access_jti,access_exp,cnf_jkt"
 
 static const char *const q_sql[Q_COUNT] = {
     /* taken by the driver's override (SQLite: BEGIN IMMEDIATE) */
@@ -222,7 +222,7 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_CONSENT_DELETE] = "DELETE FROM consents WHERE username=?1 AND client_id=?2",
     /* not into a revoked family: a reuse detected during this rotation wins */
     [Q_RT_INSERT] = "INSERT INTO refresh_tokens (" RT_COLS ") SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,"
-                    "?10,?11,?12,?13,0,0,?14,?15 WHERE NOT EXISTS (SELECT 1 FROM "
+                    "?10,?11,?12,?13,0,0,?14,?15,?16 WHERE NOT EXISTS (SELECT 1 FROM "
                     "refresh_tokens WHERE family=?2 AND revoked_at<>0)",
     [Q_RT_GET] = "SELECT " RT_COLS " FROM refresh_tokens WHERE hash=?1",
     [Q_RT_CONSUME] = "UPDATE refresh_tokens SET used_at=?2 WHERE hash=?1 AND used_at=0 AND "
@@ -2573,6 +2573,7 @@ static mdt_rc row_refresh(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err
     v->revoked_at = col_int(st, 14);
     v->access_jti = rd_text(&r, st, 15);
     v->access_exp = col_int(st, 16);
+    v->cnf_jkt = rd_text(&r, st, 17);
     return rd_end(&r, err);
 }
 
@@ -2613,7 +2614,7 @@ static mdt_rc refresh_insert_one(sconn *c, const mdt_refresh_rec *v, mdt_err *er
         bind_text(st, 9, or_empty(v->amr)) | bind_text(st, 10, or_empty(v->sid)) |
         bind_text(st, 11, or_empty(v->cnf_x5t)) | bind_int(st, 12, v->created_at) |
         bind_int(st, 13, v->expires_at) | bind_text(st, 14, or_empty(v->access_jti)) |
-        bind_int(st, 15, v->access_exp);
+        bind_int(st, 15, v->access_exp) | bind_text(st, 16, or_empty(v->cnf_jkt));
     rc = run(c, st, b, "refresh_insert", err);
     if (rc == MDT_OK && changes(c) == 0)
         rc = mdt_fail(err, MDT_ERR_CONFLICT, "refresh token family revoked");

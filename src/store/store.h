@@ -183,6 +183,7 @@ typedef struct {
     const char *amr;           /* "" when none */
     const char *sid;           /* "" when none */
     const char *cnf_x5t;       /* RFC 8705 binding of the grant; "" when none */
+    const char *cnf_jkt;       /* RFC 9449 binding of a public client's grant; "" when none */
     int64_t created_at;
     int64_t expires_at;
     int64_t used_at;           /* 0 = not used (rotated) yet */
