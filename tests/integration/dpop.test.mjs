@@ -12,7 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import * as jose from 'jose';
 import * as oauth from 'oauth4webapi';
 
-import { callbackServer, createUsers, FAST_ARGON2, signedIn } from './lib/authz.mjs';
+import {
+  callbackServer, consent, createUsers, FAST_ARGON2, pkce, signedIn,
+} from './lib/authz.mjs';
 import { authorizeCode, ensureScope } from './lib/grants.mjs';
 import {
   API, agentMetadata, assertOAuthError, auditEvents, basic, createFixtureScopes, discover,
@@ -273,6 +275,68 @@ describe('DPoP', { timeout: 180_000 }, () => {
     const again = await post(srv, '/token', { grant_type: 'refresh_token', client_id: pub.client_id, refresh_token: rtr.refresh_token },
       { headers: { dpop: await proof(other, { htu: tokenUrl() }) } });
     assertOAuthError(again, 400, 'invalid_grant');
+  });
+
+  /** A code for pub through /authorize with a request_uri pushed to /par (with headers). */
+  async function pushedCode(jar, fields, headers = {}) {
+    const { verifier, challenge } = await pkce();
+    const r = await post(srv, '/par', {
+      client_id: pub.client_id, response_type: 'code', redirect_uri: cb.uri, scope: 'openid read',
+      code_challenge: challenge, code_challenge_method: 'S256', state: 'st', ...fields,
+    }, { headers });
+    if (r.status !== 201) return { refused: r };
+    const u = new URL(`${srv.url}/authorize`);
+    u.searchParams.set('client_id', pub.client_id);
+    u.searchParams.set('request_uri', r.json.request_uri);
+    let a = await jar.fetch(u.href);
+    let loc = a.headers.get('location');
+    if (loc.startsWith('/consent')) { a = await consent(srv, jar, loc); loc = a.headers.get('location'); }
+    return { code: new URL(loc).searchParams.get('code'), verifier };
+  }
+
+  const redeemWith = (c, dpopHeader) => post(srv, '/token', {
+    grant_type: 'authorization_code', client_id: pub.client_id, code: c.code, redirect_uri: cb.uri,
+    code_verifier: c.verifier,
+  }, { headers: dpopHeader ? { dpop: dpopHeader } : {} });
+
+  test('dpop_jkt at /authorize and a proof at /par bind the code to the key (RFC 9449 §10)', async () => {
+    const key = await newKey();
+    const other = await newKey();
+    const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256');
+    const jar = await signedIn(srv, 'alice');
+
+    // dpop_jkt at /authorize: another key's proof is refused, the right one gets a bound token
+    let c = await authorizeCode(srv, jar, pub, cb.uri, { scope: 'openid read', dpop_jkt: jkt });
+    assertOAuthError(await redeemWith(c, await proof(other, { htu: tokenUrl() })), 400, 'invalid_grant');
+    c = await authorizeCode(srv, jar, pub, cb.uri, { scope: 'openid read', dpop_jkt: jkt });
+    assertOAuthError(await redeemWith(c), 400, 'invalid_dpop_proof');
+    c = await authorizeCode(srv, jar, pub, cb.uri, { scope: 'openid read', dpop_jkt: jkt });
+    const ok = await redeemWith(c, await proof(key, { htu: tokenUrl() }));
+    assert.equal(ok.status, 200, show(ok));
+    assert.equal(jose.decodeJwt(ok.json.access_token).cnf.jkt, jkt);
+    // a malformed dpop_jkt is an invalid request, redirected back
+    const { challenge } = await pkce();
+    const bad = await jar.fetch(`${srv.url}/authorize?${new URLSearchParams({
+      response_type: 'code', client_id: pub.client_id, redirect_uri: cb.uri, scope: 'read',
+      code_challenge: challenge, code_challenge_method: 'S256', state: 'st', dpop_jkt: 'short',
+    })}`);
+    assert.equal(bad.status, 303);
+    assert.equal(new URL(bad.headers.get('location')).searchParams.get('error'), 'invalid_request');
+
+    // a proof at /par binds the pushed request's code
+    const parUrl = `${srv.issuer}/par`;
+    let p = await pushedCode(jar, {}, { dpop: await proof(key, { htu: parUrl }) });
+    assert.ok(p.code, 'a code');
+    assertOAuthError(await redeemWith(p, await proof(other, { htu: tokenUrl() })), 400, 'invalid_grant');
+    p = await pushedCode(jar, {}, { dpop: await proof(key, { htu: parUrl }) });
+    const t = await redeemWith(p, await proof(key, { htu: tokenUrl() }));
+    assert.equal(t.status, 200, show(t));
+    assert.equal(jose.decodeJwt(t.json.access_token).cnf.jkt, jkt);
+    // a bad proof at /par, or one of another key than dpop_jkt, pushes nothing
+    p = await pushedCode(jar, {}, { dpop: await proof(key, { htu: `${srv.issuer}/token` }) });
+    assertOAuthError(p.refused, 400, 'invalid_dpop_proof');
+    p = await pushedCode(jar, { dpop_jkt: jkt }, { dpop: await proof(other, { htu: parUrl }) });
+    assertOAuthError(p.refused, 400, 'invalid_dpop_proof');
   });
 });
 
