@@ -75,7 +75,7 @@ static mdt_rc person_is_admin(mdt_env *env, mdt_req *req, const char *sub, bool 
 
 bool mdt_admin__authorize(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_admin_caller *out)
 {
-    const char *tok = mdt_req_bearer(req), *scope, *sub;
+    const char *tok = mdt_req_access_token(req), *scope, *sub;
     mdt_token_info ti = {0};
     mdt_err err = {0};
     bool ok = false, admin = false;
@@ -86,8 +86,12 @@ bool mdt_admin__authorize(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_admin_
         return false;
     }
     rc = mdt_bearer_token_check(env, req, tok, &ti, &err);
-    if (rc == MDT_ERR_INVALID_TOKEN) {
+    if (rc == MDT_ERR_INVALID_TOKEN && !mdt_req_header(req, "DPoP")) {
         unauthorized(resp, true);
+        goto out;
+    }
+    if (mdt_token_unusable(rc)) { /* RFC 9449 §7.1 */
+        mdt_token_unauthorized(env, req, resp, rc, "mandate", err.msg);
         goto out;
     }
     if (rc != MDT_OK) {

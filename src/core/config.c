@@ -90,6 +90,11 @@ static const cfg_key keys[] = {
              "`X-Forwarded-For` (the client address is its rightmost entry that is not itself in "
              "this list; it is what rate limits, login throttling, logs and audit records see) "
              "and `X-Client-Cert`. From any other peer they are ignored. Empty: none."},
+    {"server", "outbound_ca_file", K_STRING, AT(outbound_ca_file), .type = "path", .def = "",
+     .desc = "PEM bundle of the certificate authorities trusted by every outbound https "
+             "connection (client ID metadata documents, `jwks_uri`, webhooks, external PDPs), "
+             "in place of the system's store; an internal CA, or a test CA. A file that cannot "
+             "be read or holds no certificate stops the start-up. Empty: the system's store."},
     {"server", "max_connections_per_source", K_INT, AT(max_connections_per_source), .min = 0,
      .max = 1000000, .def = "256",
      .desc = "Connections one source (an IPv4 address, or an IPv6 /64) may hold open at once; "
@@ -1063,6 +1068,34 @@ static bool is_set(const char *s)
     return s && *s;
 }
 
+/* NULL when path is a readable file holding at least one PEM certificate
+ * (as curl will read it for every outbound https connection), else why not. */
+static const char *ca_file_problem(const char *path)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----";
+    char chunk[4096 + sizeof(begin)];
+    size_t keep = 0, n;
+    const char *why = "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+    FILE *f = fopen(path, "r");
+
+    if (!f)
+        return errno == ENOENT ? "file not found" : "file cannot be read";
+    while ((n = fread(chunk + keep, 1, sizeof(chunk) - 1 - keep, f)) > 0) {
+        chunk[keep + n] = '\0';
+        if (strstr(chunk, begin)) {
+            why = NULL;
+            break;
+        }
+        n += keep; /* keep the tail: the marker may straddle two reads */
+        keep = n < sizeof(begin) - 1 ? n : sizeof(begin) - 1;
+        memmove(chunk, chunk + n - keep, keep);
+    }
+    if (ferror(f))
+        why = "file cannot be read";
+    fclose(f);
+    return why;
+}
+
 mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
 {
     char host[256];
@@ -1081,6 +1114,8 @@ mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
     if (is_set(cfg->tls_client_ca) && !is_set(cfg->tls_cert) && !is_set(cfg->trusted_proxies))
         return key_fail(cfg, "server", "tls_client_ca",
                         "needs tls_cert and tls_key, or trusted_proxies", err);
+    if (is_set(cfg->outbound_ca_file) && (bad = ca_file_problem(cfg->outbound_ca_file)))
+        return key_fail(cfg, "server", "outbound_ca_file", bad, err);
     if (cfg->pdp_mode && (strcmp(cfg->pdp_mode, "authzen") == 0 ||
                           strcmp(cfg->pdp_mode, "opa") == 0) && !is_set(cfg->pdp_url))
         return key_fail(cfg, "pdp", "url", "must be set when mode is authzen or opa", err);

@@ -20,6 +20,7 @@ typedef struct {
     char *tls_key;
     char *tls_client_ca;
     char *trusted_proxies;   /* comma-separated CIDRs */
+    char *outbound_ca_file;  /* PEM bundle of outbound https; "" = the system's */
     int threads;             /* 0 = one per CPU */
     int max_connections_per_source; /* open connections per IPv4 address or IPv6 /64; 0 = no limit */
     int64_t connection_timeout; /* seconds of silence before a first request or in a body */

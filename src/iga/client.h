@@ -58,6 +58,8 @@ typedef struct mdt_client {
     const char *auth_signing_alg;  /* token_endpoint_auth_signing_alg; NULL: any asymmetric */
     const char *tls_subject_dn, *tls_san_dns, *tls_san_uri, *tls_san_ip, *tls_san_email;
     bool cert_bound_tokens;        /* tls_client_certificate_bound_access_tokens */
+    bool dpop_bound_tokens;        /* dpop_bound_access_tokens (RFC 9449 §5.2): a DPoP proof
+                                      is required at /token */
     const char *workload_issuer, *workload_subject; /* workload_identity; NULL when none */
     /* self-registration (iga/registration.h): server-assigned, never taken from input */
     const char *origin;            /* "dcr" | "cimd"; NULL: created by an admin */

@@ -115,6 +115,7 @@ static bool client_from_json(mdt_arena *a, json_t *m, mdt_client *c)
         c->approved_at = 0;
     c->cert_bound_tokens =
         json_is_true(json_object_get(m, "tls_client_certificate_bound_access_tokens"));
+    c->dpop_bound_tokens = json_is_true(json_object_get(m, "dpop_bound_access_tokens"));
     c->require_par = json_is_true(json_object_get(m, "require_pushed_authorization_requests"));
     c->access_token_ttl = json_integer_value(json_object_get(m, "access_token_ttl"));
     c->max_delegation_depth = json_is_integer(json_object_get(m, "max_delegation_depth"))

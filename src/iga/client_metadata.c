@@ -448,6 +448,8 @@ static const field fields[] = {
      .msg = "require_pushed_authorization_requests must be true or false"},
     {.key = "tls_client_certificate_bound_access_tokens", .check = check_bool,
      .msg = "tls_client_certificate_bound_access_tokens must be true or false"},
+    {.key = "dpop_bound_access_tokens", .check = check_bool,
+     .msg = "dpop_bound_access_tokens must be true or false"},
     {.key = "workload_identity", .check = check_workload,
      .msg = "workload_identity must be an object with a non-empty issuer and subject"},
     {.key = "backchannel_token_delivery_mode", .check = check_enum, .values = ciba_modes,

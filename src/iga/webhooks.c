@@ -261,7 +261,8 @@ static mdt_rc attempt(mdt_env *env, const mdt_webhooks *w, const endpoint *ep,
     const char *headers[] = {sig, evh, NULL};
     int64_t t = mdt_now(&env->clock);
     mdt_post_opts o = {.connect_timeout_ms = w->connect_timeout * 1000,
-                       .timeout_ms = w->timeout * 1000, .cancel = cancel};
+                       .timeout_ms = w->timeout * 1000, .cancel = cancel,
+                       .ca_file = env->cfg.outbound_ca_file};
     mdt_rc rc = mdt_webhook_sign(ep->secret, ep->secret_len, t, d->body, hex, err);
 
     if (rc != MDT_OK)

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "core/url.h"
+#include "net/tls.h"
 
 typedef struct {
     mdt_buf *out;
@@ -284,7 +285,8 @@ static bool setup(CURL *h, const char *url, const mdt_fetch_opts *o, fetch_ctx *
            curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_HEADERDATA, ctx) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) == CURLE_OK &&
-           curl_easy_setopt(h, CURLOPT_USERAGENT, "mandate") == CURLE_OK;
+           curl_easy_setopt(h, CURLOPT_USERAGENT, "mandate") == CURLE_OK &&
+           mdt_net_set_ca_file(h, o->ca_file);
 }
 
 static mdt_rc result_of(CURL *h, CURLcode cc, const fetch_ctx *ctx, const mdt_fetch_opts *o,
@@ -306,6 +308,11 @@ static mdt_rc result_of(CURL *h, CURLcode cc, const fetch_ctx *ctx, const mdt_fe
         return mdt_failf(err, MDT_ERR_UNAVAILABLE, "fetch timed out",
                          "no complete answer within %lld ms", (long long)o->timeout_ms);
     *outcome = MDT_MO_FAILED;
+    if (cc == CURLE_PEER_FAILED_VERIFICATION)
+        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "fetch failed",
+                         "fetch failed: the server's certificate does not chain to a trusted CA "
+                         "(%s)", o->ca_file && *o->ca_file ? "[server] outbound_ca_file"
+                                                          : "the system's store");
     if (cc != CURLE_OK)
         return mdt_failf(err, MDT_ERR_UNAVAILABLE, "fetch failed", "fetch failed: %s",
                          curl_easy_strerror(cc));

@@ -5,6 +5,7 @@
  * an outcome (authorize.h) that the pages render (web/authorize.c). */
 #include "oauth/authorize.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "core/hash.h"
 #include "core/words.h"
 #include "iga/consent.h"
+#include "oauth/dpop.h"
 #include "oauth/grants.h"
 #include "oauth/pkce.h"
 #include "oauth/redirect.h"
@@ -54,6 +56,19 @@ static mdt_rc bad(const char **error, const char *code, mdt_err *err, const char
 {
     *error = code;
     return mdt_fail(err, MDT_ERR_INVALID_REQUEST, msg);
+}
+
+/* A base64url SHA-256 thumbprint (RFC 7638), as dpop_jkt carries it. */
+static bool jkt_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n != MDT_DPOP_JKT_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+            return false;
+    return true;
 }
 
 static mdt_rc check_lengths(mdt_req *req, mdt_authz_get_fn get, const char **error, mdt_err *err)
@@ -113,6 +128,10 @@ static mdt_rc validate(mdt_env *env, mdt_req *req, mdt_authz_get_fn get, const m
                                      get(req, "code_challenge_method"), err)) != MDT_OK)
         return bad(error, "invalid_request", err, err->msg);
     p->code_challenge = get(req, "code_challenge");
+    p->dpop_jkt = get(req, "dpop_jkt");
+    if (p->dpop_jkt && !jkt_valid(p->dpop_jkt))
+        return bad(error, "invalid_request", err,
+                   "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)");
     p->state = get(req, "state");
     p->nonce = get(req, "nonce");
     p->resource = get(req, "resource");
@@ -183,7 +202,8 @@ static mdt_authz_request_rec request_rec(const mdt_authz_params *p)
         .redirect_given = p->redirect_given, .scope = p->scope ? p->scope : "",
         .resource = p->resource, .state = p->state, .nonce = p->nonce,
         .code_challenge = p->code_challenge, .prompt = p->prompt, .max_age = p->max_age,
-        .login_after = p->login_after, .pushed = p->pushed, .form_post = p->form_post};
+        .login_after = p->login_after, .pushed = p->pushed, .form_post = p->form_post,
+        .dpop_jkt = p->dpop_jkt};
 }
 
 static bool given(const char *s)
@@ -198,7 +218,7 @@ static mdt_rc request_params(const mdt_authz_request_rec *r, mdt_authz_params *p
         .redirect_given = r->redirect_given, .scope = r->scope, .resource = r->resource,
         .state = r->state, .nonce = r->nonce, .code_challenge = r->code_challenge,
         .prompt = r->prompt, .max_age = r->max_age, .login_after = r->login_after,
-        .pushed = r->pushed, .form_post = r->form_post};
+        .pushed = r->pushed, .form_post = r->form_post, .dpop_jkt = r->dpop_jkt};
     if (!given(p->client_id) || !given(p->redirect_uri) || !given(p->code_challenge) || !p->scope)
         return mdt_fail(err, MDT_ERR_STORE, "stored authorization request incomplete");
     return MDT_OK;
@@ -349,6 +369,7 @@ static void code_bind(mdt_authz_code_rec *rec, const mdt_authz_params *p, const 
     rec->auth_time = u->auth_time;
     rec->amr = u->amr;
     rec->sid = u->sid;
+    rec->dpop_jkt = p->dpop_jkt;
 }
 
 /* Consumes the stored request id (NULL: nothing to do) before it is

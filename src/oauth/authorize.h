@@ -36,6 +36,7 @@ typedef struct {
     int64_t login_after;        /* the session must be from this time or later; 0 */
     bool pushed;                /* stored by /par: single use, only through /authorize */
     bool form_post;             /* response_mode=form_post (OAuth 2.0 Form Post Response Mode) */
+    const char *dpop_jkt;       /* RFC 9449 §10: the DPoP key the code is bound to; NULL */
 } mdt_authz_params;
 
 /* The stored request id (the part after the prefix) in a request_uri; NULL. */

@@ -22,6 +22,9 @@ typedef struct {
     const char *cred_id; /* the credential that matched */
     const char *cert_thumbprint; /* x5t#S256 of the client certificate of this request, when
                                     one was presented and verified; for bound tokens */
+    const char *dpop_jkt;        /* thumbprint of the key of this request's DPoP proof, checked
+                                    (oauth/dpop.h); NULL when none: what access tokens issued
+                                    now are bound to (cnf jkt) */
 } mdt_client_authn;
 
 /* A function that authenticates the caller of req (mdt_client_authenticate,

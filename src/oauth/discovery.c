@@ -5,6 +5,7 @@
 
 #include "iga/registry.h"
 #include "keys/keyring.h"
+#include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "store/store.h"
 
@@ -112,7 +113,8 @@ static mdt_rc metadata(const char *iss, const char *alg, bool cimd, mdt_buf *b)
                            ",\"registration_endpoint\":\"%s/register\""
                            ",\"authorization_endpoint\":\"%s/authorize\""
                            ",\"tls_client_certificate_bound_access_tokens\":true"
-                           ",\"authorization_response_iss_parameter_supported\":true",
+                           ",\"authorization_response_iss_parameter_supported\":true"
+                           ",\"dpop_signing_alg_values_supported\":" MDT_DPOP_ALGS_JSON,
                            iss, iss, iss, iss, iss, iss)) != MDT_OK ||
         (rc = add_list(b, "response_types_supported", response_types,
                        MDT_ARRAY_LEN(response_types))) ||

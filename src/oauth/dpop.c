@@ -344,3 +344,15 @@ out:
     mdt_jws_free(j);
     return rc;
 }
+
+void mdt_dpop_nonce_header(mdt_env *env, mdt_req *req, mdt_resp *resp, bool resource, mdt_rc rc)
+{
+    char nonce[MDT_DPOP_NONCE_MAX];
+    mdt_err err = {0};
+
+    if (rc != MDT_ERR_USE_DPOP_NONCE && !mdt_dpop_nonce_required(env, resource))
+        return;
+    if (mdt_dpop_nonce(env, nonce, &err) == MDT_OK)
+        mdt_resp_header(resp, "DPoP-Nonce", mdt_arena_strdup(req->arena, nonce));
+}
+

@@ -62,6 +62,13 @@ mdt_rc mdt_dpop_nonce(mdt_env *env, char out[MDT_DPOP_NONCE_MAX], mdt_err *err) 
  * tokens (resource true) with `all`. */
 bool mdt_dpop_nonce_required(const mdt_env *env, bool resource);
 
+/* A DPoP-Nonce header (RFC 9449 §8, §9) with the current nonce on resp:
+ * when rc (the outcome of the proof's check) is MDT_ERR_USE_DPOP_NONCE, and
+ * on every answer where [dpop] nonce requires one (resource: at an API
+ * rather than /token or /par), so that the client always has the current
+ * one. */
+void mdt_dpop_nonce_header(mdt_env *env, mdt_req *req, mdt_resp *resp, bool resource, mdt_rc rc);
+
 /* url as RFC 9449 §4.3 item 9 compares it: scheme and host in lower case,
  * the scheme's default port removed, percent-encodings in upper case and
  * those of unreserved characters decoded (RFC 3986 §6.2.2, §6.2.3), an

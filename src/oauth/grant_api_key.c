@@ -122,5 +122,6 @@ mdt_rc mdt_exchange_api_key(mdt_env *env, mdt_req *req, const mdt_client_authn *
     lifetime(env, who, req->now, &g);
     out->scope = g.scope;
     out->issued_token_type = MDT_TOKEN_TYPE_ACCESS_TOKEN;
+    g.cnf_jkt = who->dpop_jkt; /* RFC 9449 §5: bound to the proof's key */
     return mdt_token_mint(env, req->arena, &g, &out->token, err);
 }

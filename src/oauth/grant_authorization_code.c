@@ -81,9 +81,11 @@ static mdt_rc replayed(mdt_env *env, mdt_req *req, const mdt_client *c,
     return invalid(err, "authorization code used before: its tokens are revoked");
 }
 
-/* The code is this client's, for this redirect_uri and code_verifier. */
-static mdt_rc check_bound(mdt_req *req, const mdt_client *c, const mdt_authz_code_rec *rec,
-                          const bound *b, mdt_err *err)
+/* The code is this client's, for this redirect_uri and code_verifier, and
+ * dpop_jkt (the key of the request's DPoP proof; NULL: none) is the key it
+ * is bound to, if any. */
+static mdt_rc check_bound(mdt_req *req, const mdt_client *c, const char *dpop_jkt,
+                          const mdt_authz_code_rec *rec, const bound *b, mdt_err *err)
 {
     const char *ru = mdt_req_form(req, "redirect_uri");
 
@@ -97,12 +99,19 @@ static mdt_rc check_bound(mdt_req *req, const mdt_client *c, const mdt_authz_cod
     if (!mdt_pkce_verify(mdt_req_form(req, "code_verifier"), b->code_challenge))
         return mdt_failf(err, MDT_ERR_INVALID_GRANT, "code_verifier does not match",
                          "PKCE verification failed");
+    /* RFC 9449 §10: a code bound to a DPoP key (dpop_jkt, or the proof at /par) */
+    if (rec->dpop_jkt && *rec->dpop_jkt && !mdt_str_eq(rec->dpop_jkt, dpop_jkt))
+        return mdt_failf(err, dpop_jkt ? MDT_ERR_INVALID_GRANT : MDT_ERR_INVALID_DPOP_PROOF,
+                         dpop_jkt ? "the authorization code is bound to another DPoP key"
+                                  : "the authorization code is bound to a DPoP key: a DPoP "
+                                    "proof of it is required",
+                         "code bound to DPoP key %.43s", rec->dpop_jkt);
     return MDT_OK;
 }
 
 /* Consumes the code, recording ids; checks client, redirect_uri and verifier. */
-static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_code_issue *ids,
-                     mdt_authz_code_rec *rec, bound *b, mdt_err *err)
+static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
+                     const mdt_code_issue *ids, mdt_authz_code_rec *rec, bound *b, mdt_err *err)
 {
     const char *code = mdt_req_form(req, "code");
     uint8_t hash[MDT_HASH_LEN];
@@ -113,12 +122,12 @@ static mdt_rc redeem(mdt_env *env, mdt_req *req, const mdt_client *c, const mdt_
     mdt_sha256(code, strlen(code), hash);
     rc = mdt_store_code_consume(env->store, hash, req->now, ids, req->arena, rec, err);
     if (rc == MDT_ERR_CONFLICT)
-        return replayed(env, req, c, rec, err);
+        return replayed(env, req, &who->client, rec, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return invalid(err, "unknown or expired authorization code");
     if (rc != MDT_OK || (rc = read_bound(rec, b, err)) != MDT_OK)
         return rc;
-    return check_bound(req, c, rec, b, err);
+    return check_bound(req, &who->client, who->dpop_jkt, rec, b, err);
 }
 
 /* The code as stored, before it is used, for the decision of the PDP
@@ -150,7 +159,7 @@ static mdt_rc code_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *wh
     if (rc != MDT_OK)
         return rc;
     if (rec.used_at || rec.expires_at <= req->now || read_bound(&rec, &b, &ignored) != MDT_OK ||
-        check_bound(req, &who->client, &rec, &b, &ignored) != MDT_OK)
+        check_bound(req, &who->client, who->dpop_jkt, &rec, &b, &ignored) != MDT_OK)
         return MDT_OK;
     if ((rc = mdt_consented_client(env, req->arena, &who->client, NULL, b.resource, &view, err)) !=
             MDT_OK ||
@@ -217,6 +226,7 @@ static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_authz_code_rec
     mdt_refresh_rec r = {.client_id = rec->client_id, .subject = rec->username, .family = ids->family,
                          .scope = b->scope, .resource = b->resource, .auth_time = b->auth_time,
                          .amr = b->amr, .sid = b->sid, .cnf_x5t = g->cnf_x5t,
+                         .cnf_jkt = mdt_refresh_dpop_jkt(g),
                          .created_at = g->iat, .access_jti = out->token.jti,
                          .access_exp = g->exp};
     mdt_rc rc;
@@ -246,7 +256,7 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     mdt_token_times(&g, c, req->now, ttl, 0);
     if ((rc = code_policy(env, req, who, &judged, out, err)) != MDT_OK ||
         (rc = choose_ids(env, req, &g, &ids, err)) != MDT_OK ||
-        (rc = redeem(env, req, c, &ids, &rec, &b, err)) != MDT_OK ||
+        (rc = redeem(env, req, who, &ids, &rec, &b, err)) != MDT_OK ||
         (rc = user_active(env, req, rec.username, err)) != MDT_OK ||
         (rc = mdt_scope_still_entitled(env, req->arena, c, b.scope, err)) != MDT_OK ||
         (rc = mdt_consented_client(env, req->arena, c, NULL, b.resource, &view, err)) != MDT_OK ||
@@ -264,6 +274,7 @@ mdt_rc mdt_grant_authorization_code(mdt_env *env, mdt_req *req, const mdt_client
     g.sid = mdt_token_session_sid(b.sid, b.scope);
     out->scope = g.scope;
     out->subject = rec.username;
+    g.cnf_jkt = who->dpop_jkt; /* RFC 9449 §5: bound to the proof's key */
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK ||
         (rc = mdt_id_token_beside(env, req->arena, req->now, g.scope,
                                   (mdt_id_token_params){.client = c, .sub = g.sub,

@@ -111,6 +111,7 @@ mdt_rc mdt_grant_ciba(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
     out->subject = g.sub;
     out->approval = r.id;
     out->authorization_details = r.authorization_details;
+    g.cnf_jkt = who->dpop_jkt; /* RFC 9449 §5: bound to the proof's key */
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK)
         return rc;
     return mdt_id_token_beside(env, req->arena, req->now, g.scope,

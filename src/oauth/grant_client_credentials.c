@@ -18,5 +18,6 @@ mdt_rc mdt_grant_client_credentials(mdt_env *env, mdt_req *req, const mdt_client
         return rc;
     mdt_token_times(&g, c, req->now, ttl, 0);
     out->scope = g.scope;
+    g.cnf_jkt = who->dpop_jkt; /* RFC 9449 §5: bound to the proof's key */
     return mdt_token_mint(env, req->arena, &g, &out->token, err);
 }

@@ -510,6 +510,7 @@ static mdt_rc exchange(mdt_env *env, mdt_req *req, const mdt_client_authn *who, 
         goto out;
     }
     out->issued_token_type = MDT_TOKEN_TYPE_ACCESS_TOKEN;
+    g.cnf_jkt = who->dpop_jkt; /* RFC 9449 §5: bound to the proof's key */
     rc = mdt_token_mint(env, req->arena, &g, &out->token, err);
 out:
     if (s.claims)

@@ -130,6 +130,7 @@ static mdt_rc issue_refresh(mdt_env *env, mdt_req *req, const mdt_grant *g, cons
     mdt_refresh_rec r = {.client_id = g->client->client_id, .subject = g->sub, .scope = g->scope,
                          .resource = resource ? resource : "", .amr = "", .sid = "",
                          .cnf_x5t = g->cnf_x5t ? g->cnf_x5t : "", .created_at = g->iat,
+                         .cnf_jkt = mdt_refresh_dpop_jkt(g),
                          .access_jti = out->token.jti, .access_exp = g->exp};
 
     if (!mdt_client_has_grant(g->client, "refresh_token") ||
@@ -179,6 +180,7 @@ mdt_rc mdt_grant_device_code(mdt_env *env, mdt_req *req, const mdt_client_authn 
     out->approval = r.id; /* the token.issued event names it too */
     out->scope = g.scope;
     out->subject = r.subject;
+    g.cnf_jkt = who->dpop_jkt; /* RFC 9449 §5: bound to the proof's key */
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK ||
         (rc = mdt_id_token_beside(env, req->arena, req->now, g.scope,
                                   (mdt_id_token_params){.client = c, .sub = g.sub,

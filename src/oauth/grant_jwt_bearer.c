@@ -99,6 +99,7 @@ static mdt_rc mint(mdt_env *env, mdt_req *req, const mdt_client_authn *who, mdt_
     mdt_token_times(g, c, req->now, ttl, 0);
     out->scope = g->scope;
     out->subject = g->sub;
+    g->cnf_jkt = who->dpop_jkt; /* RFC 9449 §5: bound to the proof's key */
     return mdt_token_mint(env, req->arena, g, &out->token, err);
 }
 

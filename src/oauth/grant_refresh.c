@@ -128,6 +128,13 @@ static mdt_rc check_subject(mdt_env *env, mdt_req *req, const mdt_client_authn *
     /* RFC 8705 §4: a public client's refresh token is bound to its certificate */
     if (mdt_str_eq(who->method, "none") && *r->cnf_x5t && !mdt_str_eq(*x5t, r->cnf_x5t))
         return invalid(err, "refresh token bound to another certificate");
+    /* RFC 9449 §5: a public client's refresh token is bound to its DPoP key */
+    if (mdt_str_eq(who->method, "none") && r->cnf_jkt && *r->cnf_jkt && !who->dpop_jkt)
+        return mdt_fail(err, MDT_ERR_INVALID_DPOP_PROOF,
+                        "this refresh token is DPoP-bound: a DPoP proof of its key is required");
+    if (mdt_str_eq(who->method, "none") && r->cnf_jkt && *r->cnf_jkt &&
+        !mdt_str_eq(who->dpop_jkt, r->cnf_jkt))
+        return invalid(err, "refresh token bound to another DPoP key");
     return MDT_OK;
 }
 
@@ -181,6 +188,7 @@ mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_auth
     mdt_token_times(&g, c, req->now, ttl, 0);
     out->scope = g.scope;
     out->subject = r.subject;
+    g.cnf_jkt = who->dpop_jkt; /* RFC 9449 §5: bound to the proof's key */
     if ((rc = mdt_token_mint(env, req->arena, &g, &out->token, err)) != MDT_OK)
         return rc;
     next = r;
@@ -189,6 +197,7 @@ mdt_rc mdt_grant_refresh_token(mdt_env *env, mdt_req *req, const mdt_client_auth
     /* the family does not outlive its first token, nor its client */
     next.expires_at = mdt_token_exp_clamp(c, r.expires_at);
     next.cnf_x5t = g.cnf_x5t ? g.cnf_x5t : r.cnf_x5t;
+    next.cnf_jkt = r.cnf_jkt && *r.cnf_jkt ? r.cnf_jkt : mdt_refresh_dpop_jkt(&g);
     next.access_jti = out->token.jti;
     next.access_exp = g.exp;
     rc = mdt_refresh_issue(env, req->arena, &next, &out->refresh_token, err);

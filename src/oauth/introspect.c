@@ -37,7 +37,10 @@ static void answer(mdt_resp *resp, json_t *claims)
         return;
     }
     json_object_set_new(claims, "active", json_true());
-    json_object_set_new(claims, "token_type", json_string("Bearer"));
+    json_object_set_new(claims, "token_type", /* RFC 9449 §6.2 */
+                        json_string(json_object_get(json_object_get(claims, "cnf"), "jkt")
+                                        ? "DPoP"
+                                        : "Bearer"));
     text = json_dumps(claims, JSON_COMPACT);
     if (!text) {
         mdt_err err;

@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "oauth/authorize.h"
 #include "oauth/client_auth.h"
+#include "oauth/dpop.h"
 
 static const char *form_get(mdt_req *req, const char *name) { return mdt_req_form(req, name); }
 
@@ -72,6 +73,33 @@ static void push(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_authz_params *p
     accepted(req, resp, p->client_id, id);
 }
 
+/* RFC 9449 §10.1: a DPoP proof at /par (htm POST, htu this server's /par)
+ * binds the code to its key, as dpop_jkt does; both must then name the
+ * same key. MDT_OK when there is none. */
+static mdt_rc par_dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_authz_params *p,
+                       mdt_err *err)
+{
+    const char *proof = mdt_req_header(req, "DPoP");
+    mdt_dpop_expect exp = {.htm = "POST", .nonce = mdt_dpop_nonce_required(env, false)};
+    mdt_dpop_proof d;
+    mdt_rc rc;
+
+    if (!proof)
+        return MDT_OK;
+    if (!(exp.htu = mdt_arena_printf(req->arena, "%s/par", env->cfg.issuer)))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    rc = mdt_dpop_check(env, proof, &exp, &d, err);
+    mdt_dpop_nonce_header(env, req, resp, false, rc);
+    if (rc != MDT_OK)
+        return rc;
+    if (p->dpop_jkt && !mdt_str_eq(p->dpop_jkt, d.jkt))
+        return mdt_fail(err, MDT_ERR_INVALID_DPOP_PROOF,
+                        "dpop_jkt does not name the key of the DPoP proof");
+    if (!(p->dpop_jkt = mdt_arena_strdup(req->arena, d.jkt)))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    return MDT_OK;
+}
+
 void mdt_handle_par(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_client_authn who = {0};
@@ -98,6 +126,10 @@ void mdt_handle_par(mdt_env *env, mdt_req *req, mdt_resp *resp)
                "request objects are not supported");
     else if (mdt_authz_read(env, req, form_get, &who.client, &p, &error, &err) != MDT_OK)
         refuse(req, resp, who.client.client_id, error ? error : "invalid_request", err.msg);
+    else if (par_dpop(env, req, resp, &p, &err) != MDT_OK)
+        mdt_rc_is_server_fault(err.rc) ? mdt_resp_error(resp, &err)
+                                       : refuse(req, resp, who.client.client_id,
+                                                mdt_rc_name(err.rc), err.msg);
     else
         push(env, req, resp, &p);
 }

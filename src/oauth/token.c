@@ -6,6 +6,7 @@
 
 #include "core/metrics.h"
 #include "core/words.h"
+#include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "oauth/grants.h"
 #include "iga/usage.h"
@@ -192,6 +193,34 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
     mdt_resp_audit(req, resp, &ev);
 }
 
+/* RFC 9449 §5: the DPoP proof of a token request (htm POST, htu this
+ * server's token endpoint), checked before the grant writes anything; its
+ * key's thumbprint goes to who->dpop_jkt, what the access token is bound
+ * to. A client registered with dpop_bound_access_tokens must present one
+ * (§5.2). A refused proof is answered invalid_dpop_proof (or
+ * use_dpop_nonce), 400. */
+static mdt_rc dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_client_authn *who,
+                   mdt_err *err)
+{
+    const char *proof = mdt_req_header(req, "DPoP");
+    mdt_dpop_expect exp = {.htm = "POST", .nonce = mdt_dpop_nonce_required(env, false)};
+    mdt_dpop_proof p;
+    mdt_rc rc;
+
+    if (!proof)
+        return who->client.dpop_bound_tokens
+                   ? mdt_fail(err, MDT_ERR_INVALID_DPOP_PROOF,
+                              "this client's access tokens are DPoP-bound: a DPoP proof is required")
+                   : MDT_OK;
+    if (!(exp.htu = mdt_arena_printf(req->arena, "%s/token", env->cfg.issuer)))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    rc = mdt_dpop_check(env, proof, &exp, &p, err);
+    mdt_dpop_nonce_header(env, req, resp, false, rc);
+    if (rc == MDT_OK && !(who->dpop_jkt = mdt_arena_strdup(req->arena, p.jkt)))
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    return rc;
+}
+
 void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_client_authn who = {0};
@@ -218,6 +247,8 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
     rc = mdt_grant_decide(grant, mdt_req_form(req, "subject_token_type"),
                           (const char *const *)who.client.grant_types, who.client.ngrant_types,
                           &g, &st, &err);
+    if (rc == MDT_OK)
+        rc = dpop(env, req, resp, &who, &err);
     if (rc == MDT_OK && !(fn = mdt_grant_handler(g->id)))
         rc = mdt_failf(&err, MDT_ERR_INTERNAL, "internal error", "grant %s has no handler",
                        g->name);

@@ -100,10 +100,16 @@ static mdt_rc build_claims(mdt_env *env, const mdt_grant *g, const char *jti, md
         (rc = add_raw(b, "lineage", g->lineage)) != MDT_OK ||
         (rc = add_raw(b, "authorization_details", g->authorization_details)) != MDT_OK)
         return rc;
-    if (g->cnf_x5t && ((rc = mdt_buf_adds(b, ",\"cnf\":{\"x5t#S256\":")) != MDT_OK ||
-                       (rc = mdt_buf_add_json_str(b, g->cnf_x5t)) != MDT_OK ||
-                       (rc = mdt_buf_adds(b, "}")) != MDT_OK))
-        return rc;
+    if (g->cnf_x5t || g->cnf_jkt) { /* RFC 8705 §3.1, RFC 9449 §6.1; both when both apply */
+        if ((rc = mdt_buf_adds(b, ",\"cnf\":{")) != MDT_OK ||
+            (g->cnf_x5t && ((rc = mdt_buf_adds(b, "\"x5t#S256\":")) != MDT_OK ||
+                            (rc = mdt_buf_add_json_str(b, g->cnf_x5t)) != MDT_OK)) ||
+            (g->cnf_x5t && g->cnf_jkt && (rc = mdt_buf_adds(b, ",")) != MDT_OK) ||
+            (g->cnf_jkt && ((rc = mdt_buf_adds(b, "\"jkt\":")) != MDT_OK ||
+                            (rc = mdt_buf_add_json_str(b, g->cnf_jkt)) != MDT_OK)) ||
+            (rc = mdt_buf_adds(b, "}")) != MDT_OK)
+            return rc;
+    }
     return mdt_buf_adds(b, "}");
 }
 
@@ -180,6 +186,7 @@ mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued
     out->claims = mdt_arena_strndup(a, claims.data, claims.len);
     out->expires_in = g->exp - g->iat;
     out->opaque = wants_opaque(env, g->client);
+    out->token_type = g->cnf_jkt ? "DPoP" : NULL; /* RFC 9449 §5 */
     if (!out->jti || !out->claims) {
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
         goto out;

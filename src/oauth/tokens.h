@@ -19,6 +19,7 @@ typedef struct {
     size_t naud;
     const char *auth_method;  /* app.auth */
     const char *cnf_x5t;      /* RFC 8705 x5t#S256 of the certificate the token is bound to; NULL */
+    const char *cnf_jkt;      /* RFC 9449 jkt of the DPoP key the token is bound to; NULL */
     int64_t auth_time;        /* when the user authenticated; 0 when no user */
     const char *amr;          /* the user's authentication methods, space-separated; NULL */
     int64_t iat;
@@ -32,6 +33,14 @@ typedef struct {
     const char *lineage;      /* what a delegated token was exchanged from (oauth/delegation.h):
                                  JSON object text (ours); NULL */
 } mdt_grant;
+
+/* RFC 9449 §5: the DPoP key a refresh token issued with g is bound to: the
+ * access token's for a public client, none ("") for a confidential one
+ * (whose refresh tokens its authentication protects). */
+static inline const char *mdt_refresh_dpop_jkt(const mdt_grant *g)
+{
+    return g->cnf_jkt && mdt_str_eq(g->auth_method, "none") ? g->cnf_jkt : "";
+}
 
 #define MDT_JTI_BYTES 16 /* random bytes of a jti */
 

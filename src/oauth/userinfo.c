@@ -6,10 +6,14 @@
  * is accepted only with the certificate it is bound to, presented on the TLS
  * connection or forwarded by a trusted proxy; without it, or with another,
  * it is 401 invalid_token. A cnf this server does not check (any member but
- * x5t#S256) is refused the same way. */
+ * x5t#S256 and jkt) is refused the same way. A DPoP-bound token (cnf jkt,
+ * RFC 9449 §7) comes with the DPoP scheme and a proof of its key for this
+ * request; as a Bearer token, or with a missing or bad proof, it is 401
+ * with a DPoP challenge (oauth/binding.h). */
 #include <string.h>
 
 #include "oauth/binding.h"
+#include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "oauth/id_token.h"
 #include "oauth/tokens.h"
@@ -25,7 +29,7 @@ static void challenge(mdt_resp *resp, int status, const char *error, const char 
         mdt_buf_reset(&resp->body);
     mdt_resp_header(resp, "WWW-Authenticate",
                     status == 403 ? "Bearer error=\"insufficient_scope\", scope=\"openid\""
-                                  : "Bearer error=\"invalid_token\"");
+                                  : "Bearer error=\"invalid_token\", DPoP algs=\"" MDT_DPOP_ALGS_TEXT "\"");
 }
 
 static mdt_rc claims(mdt_env *env, mdt_req *req, const char *sub, const char *scope,
@@ -54,7 +58,7 @@ static mdt_rc claims(mdt_env *env, mdt_req *req, const char *sub, const char *sc
 
 void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
-    const char *tok = mdt_req_bearer(req), *scope, *sub;
+    const char *tok = mdt_req_access_token(req), *scope, *sub;
     mdt_token_info ti = {0};
     mdt_err err = {0};
     mdt_rc rc;
@@ -65,8 +69,10 @@ void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return;
     }
     rc = mdt_bearer_token_check(env, req, tok, &ti, &err);
-    if (rc == MDT_ERR_INVALID_TOKEN) {
-        challenge(resp, 401, "invalid_token", "the access token is not active");
+    if (mdt_token_unusable(rc)) {
+        mdt_token_unauthorized(env, req, resp, rc, NULL,
+                               rc == MDT_ERR_INVALID_TOKEN ? "the access token is not active"
+                                                           : err.msg);
     } else if (rc != MDT_OK) {
         mdt_resp_error(resp, &err);
     } else {

@@ -51,7 +51,7 @@ static void challenge(mdt_resp *resp, int status, const char *header, const char
  * of [authzen] scope; else resp is the refusal (RFC 6750 §3). */
 static bool authorize(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
-    const char *tok = mdt_req_bearer(req), *scope, *want = env->cfg.authzen_scope;
+    const char *tok = mdt_req_access_token(req), *scope, *want = env->cfg.authzen_scope;
     mdt_token_info ti = {0};
     mdt_err err = {0};
     bool ok = false;
@@ -65,6 +65,10 @@ static bool authorize(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return false;
     }
     rc = mdt_bearer_token_check(env, req, tok, &ti, &err);
+    if (mdt_token_unusable(rc) && (rc != MDT_ERR_INVALID_TOKEN || mdt_req_header(req, "DPoP"))) {
+        mdt_token_unauthorized(env, req, resp, rc, "mandate", err.msg); /* RFC 9449 §7.1 */
+        goto out;
+    }
     if (rc == MDT_ERR_INVALID_TOKEN) {
         challenge(resp, 401, "Bearer realm=\"mandate\", error=\"invalid_token\"", "invalid_token",
                   "the access token is not active");

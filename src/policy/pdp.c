@@ -22,6 +22,7 @@
 struct mdt_pdp {
     mdt_pdp_mode mode;
     char *url;                 /* where the call goes (AuthZEN: <url>/access/v1/evaluations) */
+    char *ca_file;             /* [server] outbound_ca_file; NULL: the system's store */
     int64_t timeout_ms;
     int64_t cache_ttl;
     bool log_only;             /* [pdp] log_only */
@@ -76,6 +77,11 @@ mdt_rc mdt_pdp_new(const mdt_config *cfg, mdt_pdp **out, mdt_err *err)
     } else if (mode == MDT_PDP_OPA) {
         p->url = mdt_strdup(cfg->pdp_url);
     }
+    if (cfg->outbound_ca_file && *cfg->outbound_ca_file &&
+        !(p->ca_file = mdt_strdup(cfg->outbound_ca_file))) {
+        mdt_pdp_free(p);
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    }
     if (mode != MDT_PDP_EMBEDDED && !p->url) {
         mdt_pdp_free(p);
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
@@ -114,6 +120,7 @@ void mdt_pdp_free(mdt_pdp *p)
     mdt_fetcher_free(p->fetcher);
     mdt_pdp__cache_free(p->cache);
     free(p->url);
+    free(p->ca_file);
     free(p);
 }
 
@@ -131,8 +138,9 @@ void mdt_pdp_call_free(struct mdt_pdp_call *c)
 static mdt_fetch_opts call_opts(const mdt_pdp *p)
 {
     /* The URL is the administrator's: http and private addresses are fine. */
-    return (mdt_fetch_opts){.kind = MDT_MK_PDP, .timeout_ms = p->timeout_ms, .max_bytes = MDT_PDP_ANSWER_MAX,
-                            .allow_http = true, .allow_private = true};
+    return (mdt_fetch_opts){.kind = MDT_MK_PDP, .timeout_ms = p->timeout_ms,
+                            .max_bytes = MDT_PDP_ANSWER_MAX, .allow_http = true,
+                            .allow_private = true, .ca_file = p->ca_file};
 }
 
 /* A failed call as the caller reports it: the public text says that the

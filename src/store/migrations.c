@@ -439,6 +439,14 @@ static const char m21_policies[] =
     " created_by TEXT NOT NULL);\n"
     "INSERT INTO store_counters (name, value) VALUES ('policies', 0);\n";
 
+/* RFC 9449: the DPoP key a public client's refresh tokens are bound to
+ * (§5), and the one an authorization request named in dpop_jkt, or /par
+ * took from its proof, which its code is bound to (§10). */
+static const char m22_dpop[] =
+    "ALTER TABLE refresh_tokens ADD COLUMN cnf_jkt TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE authz_requests ADD COLUMN dpop_jkt TEXT;\n"
+    "ALTER TABLE authz_codes ADD COLUMN dpop_jkt TEXT;\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -461,6 +469,7 @@ const mdt_migration mdt_store__migrations[] = {
     {19, "dynamic entitlements, access request justification and duration", m19_entitlements},
     {20, "client usage and access review decisions", m20_usage_reviews},
     {21, "policies of the embedded PDP", m21_policies},
+    {22, "refresh tokens and authorization codes bound to a DPoP key", m22_dpop},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

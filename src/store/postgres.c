@@ -77,9 +77,9 @@ static const char *const pg_override[Q_COUNT] = {
                     "AND access_exp<?1::BIGINT",
     [Q_RT_INSERT] = "INSERT INTO refresh_tokens (hash,family,parent,client_id,subject,scope,"
                     "resource,auth_time,amr,sid,cnf_x5t,created_at,expires_at,used_at,"
-                    "revoked_at,access_jti,access_exp) SELECT ?1::BYTEA,?2::TEXT,?3::BYTEA,"
+                    "revoked_at,access_jti,access_exp,cnf_jkt) SELECT ?1::BYTEA,?2::TEXT,?3::BYTEA,"
                     "?4::TEXT,?5::TEXT,?6::TEXT,?7::TEXT,?8::BIGINT,?9::TEXT,?10::TEXT,"
-                    "?11::TEXT,?12::BIGINT,?13::BIGINT,0,0,?14::TEXT,?15::BIGINT "
+                    "?11::TEXT,?12::BIGINT,?13::BIGINT,0,0,?14::TEXT,?15::BIGINT,?16::TEXT "
                     "WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE family=?2::TEXT "
                     "AND revoked_at<>0)",
     [Q_USAGE_SCOPE_UPSERT] = "INSERT INTO usage_scopes (client_id,scope,last_used_at) "

@@ -45,17 +45,17 @@
 #define SESS_COLS "hash,username,amr,auth_time,created_at,last_seen_at,expires_at,revoked_at"
 #define AREQ_COLS "id,client_id,redirect_uri,redirect_given,scope,resource,state,nonce," \
                   "code_challenge,prompt,max_age,login_after,pushed,form_post,created_at," \
-                  "expires_at"
+                  "expires_at,dpop_jkt"
 #define CODE_COLS "hash,client_id,username,redirect_uri,redirect_given,code_challenge,scope," \
                   "resource,nonce,auth_time,amr,sid,created_at,expires_at,used_at,token_jtis," \
-                  "tokens_expire_at,access_jti,family"
+                  "tokens_expire_at,access_jti,family,dpop_jkt"
 #define CONSENT_COLS "username,client_id,scope,created_at,updated_at"
 #define DEV_COLS "hash,user_hash,client_id,scope,resource,request_id,poll_interval,last_poll," \
                  "created_at,expires_at,consumed_at,slow_down"
 /* a poll sooner than the interval after the last one */
 #define DEV_TOO_SOON "last_poll<>0 AND ?3-last_poll<poll_interval"
 #define RT_COLS "hash,family,parent,client_id,subject,scope,resource,auth_time,amr,sid,cnf_x5t," \
-    "created_at,expires_at,used_at,revoked_at,access_jti,access_exp"
+    "created_at,expires_at,used_at,revoked_at,access_jti,access_exp,cnf_jkt"
 
 static const char *const q_sql[Q_COUNT] = {
     /* taken by the driver's override (SQLite: BEGIN IMMEDIATE) */
@@ -204,12 +204,12 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_SESS_REVOKE] = "UPDATE web_sessions SET revoked_at=?2 WHERE hash=?1 AND revoked_at=0",
     [Q_PURGE_SESSIONS] = "DELETE FROM web_sessions WHERE expires_at<?1-86400",
     [Q_AREQ_INSERT] = "INSERT INTO authz_requests (" AREQ_COLS ") "
-                      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+                      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
     [Q_AREQ_GET] = "SELECT " AREQ_COLS " FROM authz_requests WHERE id=?1 AND expires_at>?2",
     [Q_AREQ_TAKE] = "DELETE FROM authz_requests WHERE id=?1 AND expires_at>?2 RETURNING " AREQ_COLS,
     [Q_PURGE_AREQS] = "DELETE FROM authz_requests WHERE expires_at<=?1",
     [Q_CODE_INSERT] = "INSERT INTO authz_codes (" CODE_COLS ") "
-                      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,0,'',0,'','')",
+                      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,0,'',0,'','',?15)",
     [Q_CODE_CONSUME] = "UPDATE authz_codes SET used_at=?2,access_jti=?3,family=?4,"
                        "tokens_expire_at=?5 WHERE hash=?1 AND used_at=0 AND expires_at>?2 "
                        "RETURNING " CODE_COLS,
@@ -224,7 +224,7 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_CONSENT_DELETE] = "DELETE FROM consents WHERE username=?1 AND client_id=?2",
     /* not into a revoked family: a reuse detected during this rotation wins */
     [Q_RT_INSERT] = "INSERT INTO refresh_tokens (" RT_COLS ") SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,"
-                    "?10,?11,?12,?13,0,0,?14,?15 WHERE NOT EXISTS (SELECT 1 FROM "
+                    "?10,?11,?12,?13,0,0,?14,?15,?16 WHERE NOT EXISTS (SELECT 1 FROM "
                     "refresh_tokens WHERE family=?2 AND revoked_at<>0)",
     [Q_RT_GET] = "SELECT " RT_COLS " FROM refresh_tokens WHERE hash=?1",
     [Q_RT_CONSUME] = "UPDATE refresh_tokens SET used_at=?2 WHERE hash=?1 AND used_at=0 AND "
@@ -2270,6 +2270,7 @@ static mdt_rc row_areq(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
     v->form_post = col_int(st, 13) != 0;
     v->created_at = col_int(st, 14);
     v->expires_at = col_int(st, 15);
+    v->dpop_jkt = rd_text(&r, st, 16);
     return rd_end(&r, err);
 }
 
@@ -2297,6 +2298,7 @@ static mdt_rc row_code(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
     v->tokens_expire_at = col_int(st, 16);
     v->access_jti = rd_text(&r, st, 17);
     v->family = rd_text(&r, st, 18);
+    v->dpop_jkt = rd_text(&r, st, 19);
     return rd_end(&r, err);
 }
 
@@ -2331,7 +2333,7 @@ static mdt_rc op_authz_request_insert(mdt_store *s, const mdt_authz_request_rec 
                           bind_text(st, 10, v->prompt) | bind_int(st, 11, v->max_age) |
                           bind_int(st, 12, v->login_after) | bind_int(st, 13, v->pushed) |
                           bind_int(st, 14, v->form_post) | bind_int(st, 15, v->created_at) |
-                          bind_int(st, 16, v->expires_at),
+                          bind_int(st, 16, v->expires_at) | bind_text(st, 17, v->dpop_jkt),
                "authz_request_insert", err);
 }
 
@@ -2378,7 +2380,7 @@ static mdt_rc op_code_insert(mdt_store *s, const mdt_authz_code_rec *v, mdt_err 
                           bind_text(st, 8, v->resource) | bind_text(st, 9, v->nonce) |
                           bind_int(st, 10, v->auth_time) | bind_text(st, 11, v->amr ? v->amr : "") |
                           bind_text(st, 12, v->sid) | bind_int(st, 13, v->created_at) |
-                          bind_int(st, 14, v->expires_at),
+                          bind_int(st, 14, v->expires_at) | bind_text(st, 15, v->dpop_jkt),
                "code_insert", err);
 }
 
@@ -2590,6 +2592,7 @@ static mdt_rc row_refresh(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err
     v->revoked_at = col_int(st, 14);
     v->access_jti = rd_text(&r, st, 15);
     v->access_exp = col_int(st, 16);
+    v->cnf_jkt = rd_text(&r, st, 17);
     return rd_end(&r, err);
 }
 
@@ -2630,7 +2633,7 @@ static mdt_rc refresh_insert_one(sconn *c, const mdt_refresh_rec *v, mdt_err *er
         bind_text(st, 9, or_empty(v->amr)) | bind_text(st, 10, or_empty(v->sid)) |
         bind_text(st, 11, or_empty(v->cnf_x5t)) | bind_int(st, 12, v->created_at) |
         bind_int(st, 13, v->expires_at) | bind_text(st, 14, or_empty(v->access_jti)) |
-        bind_int(st, 15, v->access_exp);
+        bind_int(st, 15, v->access_exp) | bind_text(st, 16, or_empty(v->cnf_jkt));
     rc = run(c, st, b, "refresh_insert", err);
     if (rc == MDT_OK && changes(c) == 0)
         rc = mdt_fail(err, MDT_ERR_CONFLICT, "refresh token family revoked");

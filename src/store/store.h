@@ -127,6 +127,7 @@ typedef struct {
     bool form_post;             /* response_mode=form_post */
     int64_t created_at;
     int64_t expires_at;
+    const char *dpop_jkt;       /* RFC 9449 §10: the DPoP key its code is bound to; NULL */
 } mdt_authz_request_rec;
 
 /* An authorization code, found by the SHA-256 of the code, and what it is
@@ -156,6 +157,7 @@ typedef struct {
     int64_t tokens_expire_at;
     const char *access_jti;
     const char *family;
+    const char *dpop_jkt;      /* RFC 9449 §10: the DPoP key it must be redeemed with; NULL */
 } mdt_authz_code_rec;
 
 /* What the redemption of a code will issue, recorded in the statement that
@@ -183,6 +185,7 @@ typedef struct {
     const char *amr;           /* "" when none */
     const char *sid;           /* "" when none */
     const char *cnf_x5t;       /* RFC 8705 binding of the grant; "" when none */
+    const char *cnf_jkt;       /* RFC 9449 binding of a public client's grant; "" when none */
     int64_t created_at;
     int64_t expires_at;
     int64_t used_at;           /* 0 = not used (rotated) yet */

@@ -292,6 +292,11 @@ static const struct {
     {"[server]\n\ntls_cert = /c.pem\n", 3, "[server] tls_cert: set without tls_key"},
     {"[server]\ntls_key = /k.pem\n", 2, "[server] tls_key: set without tls_cert"},
     {"[server]\ntls_client_ca = /ca.pem\n", 2, "[server] tls_client_ca: needs tls_cert"},
+    {"[server]\noutbound_ca_file = /nonexistent/ca.pem\n", 2,
+     "[server] outbound_ca_file: file not found"},
+    {"[server]\noutbound_ca_file = /dev/null\n", 2,
+     "[server] outbound_ca_file: holds no PEM certificate"},
+    {"[server]\noutbound_ca_file = /\n", 2, "[server] outbound_ca_file: file cannot be read"},
     {"[storage]\ndatabase = mysql://db/x\n", 2, "[storage] database: must start with sqlite:"},
     {"[storage]\ndatabase = sqlite:\n", 2, "[storage] database: sqlite: needs a path"},
     {"[storage]\ndata_dir =\n", 2, "[storage] data_dir: must not be empty"},
@@ -350,6 +355,36 @@ static void test_loopback_issuers(void **state)
             mdt_config_validate(&cfg, &err) != MDT_OK)
             fail_msg("%s: %s", ok[i], err.detail);
         mdt_config_free(&cfg);
+    }
+}
+
+/* A bundle is accepted when a certificate marker is anywhere in it, also
+ * across the boundary of two reads. */
+static void test_outbound_ca_file(void **state)
+{
+    static const char marker[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    static const size_t pads[] = {0, 4000, 4090, 4096, 9000};
+    char path[] = "/tmp/mandate-ca-XXXXXX";
+    (void)state;
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(pads); i++) {
+        mdt_config cfg;
+        mdt_err err = {0};
+        int fd = mkstemp(path);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        assert_non_null(f);
+        for (size_t j = 0; j < pads[i]; j++)
+            fputc(j % 64 == 63 ? '\n' : '#', f);
+        fputs(marker, f);
+        fclose(f);
+        assert_int_equal(mdt_config_defaults(&cfg, &err), MDT_OK);
+        if (mdt_config_set(&cfg, "server", "outbound_ca_file", path, NULL, 0, &err) != MDT_OK ||
+            mdt_config_validate(&cfg, &err) != MDT_OK)
+            fail_msg("padding %zu: %s", pads[i], err.detail);
+        assert_string_equal(cfg.outbound_ca_file, path);
+        mdt_config_free(&cfg);
+        unlink(path);
+        memcpy(path + strlen(path) - 6, "XXXXXX", 6);
     }
 }
 
@@ -495,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_no_secret_in_errors),
         cmocka_unit_test(test_loopback_issuers),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_outbound_ca_file),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_set_and_validate),
         cmocka_unit_test(test_diff),

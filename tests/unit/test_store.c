@@ -1685,7 +1685,7 @@ static void test_refresh_family(void **state)
     mdt_refresh_rec r1 = {.family = fam, .client_id = id(f, "rtc"), .subject = "alice",
                           .scope = "openid read", .auth_time = 90, .amr = "pwd", .sid = "s1",
                           .created_at = 100, .expires_at = 1000, .access_jti = jti1,
-                          .access_exp = 700};
+                          .access_exp = 700, .cnf_jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"};
     mdt_refresh_rec r2 = r1, r3 = r1, got;
     bool revoked = true;
 
@@ -1701,6 +1701,7 @@ static void test_refresh_family(void **state)
     assert_string_equal(got.resource, "");
     assert_string_equal(got.sid, "s1");
     assert_int_equal(got.auth_time, 90);
+    assert_string_equal(got.cnf_jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
     assert_int_equal(got.used_at, 0);
     /* expired at now: not consumed */
     assert_int_equal(mdt_store_refresh_consume(f->s, r1.hash, 1000, &f->a, &got, &f->err),

@@ -1,0 +1,387 @@
+// DPoP (RFC 9449) with a real client (oauth4webapi's DPoP support): bound
+// access tokens (cnf.jkt, token_type DPoP) for client_credentials, the
+// authorization code grant of a public client with PKCE (its refresh token
+// bound to the key), and token exchange; /userinfo and introspection of
+// those tokens; and every failure path of §4.3, each answered with the
+// RFC's error and changing nothing (no token issued, the code and the
+// refresh token still usable afterwards).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import * as jose from 'jose';
+import * as oauth from 'oauth4webapi';
+
+import {
+  callbackServer, consent, createUsers, FAST_ARGON2, pkce, signedIn,
+} from './lib/authz.mjs';
+import { authorizeCode, ensureScope } from './lib/grants.mjs';
+import {
+  API, agentMetadata, assertOAuthError, auditEvents, basic, createFixtureScopes, discover,
+  eventType, get, insecure, post, show,
+} from './lib/oauth.mjs';
+import { createClient, startServer } from './lib/server.mjs';
+
+const ALGS = ['ES256', 'PS256', 'RS256', 'EdDSA'];
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const API_KEY_TYPE = 'urn:mandate:token-type:api-key';
+
+const newKey = () => jose.generateKeyPair('ES256', { extractable: true });
+const now = () => Math.floor(Date.now() / 1000);
+const issuedCount = (srv) => auditEvents(srv).filter((e) => eventType(e) === 'token.issued').length;
+
+/** A DPoP proof made by hand: every header and claim can be set or spoilt. */
+async function proof(key, {
+  htm = 'POST', htu, iat = now(), jti = randomBytes(16).toString('base64url'), typ = 'dpop+jwt',
+  alg = 'ES256', jwk, ath, nonce, omit = [],
+} = {}) {
+  const pub = jwk ?? await jose.exportJWK(key.publicKey);
+  const claims = { htm, htu, iat, jti, ath, nonce };
+  for (const k of omit) delete claims[k];
+  for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
+  const header = { typ, alg, jwk: pub };
+  if (alg === 'none') {
+    const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    return `${enc(header)}.${enc(claims)}.`;
+  }
+  if (alg === 'HS256') {
+    return new jose.SignJWT(claims).setProtectedHeader(header).sign(randomBytes(32));
+  }
+  return new jose.SignJWT(claims).setProtectedHeader(header).sign(key.privateKey);
+}
+
+const athOf = async (token) => Buffer.from(
+  await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)),
+).toString('base64url');
+
+describe('DPoP', { timeout: 180_000 }, () => {
+  let srv;
+  let as;
+  let cb;
+  let agent;    // confidential, client_credentials
+  let bound;    // confidential, dpop_bound_access_tokens
+  let pub;      // public, authorization_code + refresh_token
+  let keyed;    // a client with an API key (token exchange)
+  let apiKey;
+
+  before(async () => {
+    srv = await startServer({ config: { users: FAST_ARGON2 } });
+    createFixtureScopes(srv);
+    ensureScope(srv, 'openid', { description: 'Sign you in' });
+    createUsers(srv, ['alice']);
+    cb = await callbackServer();
+    agent = createClient(srv, agentMetadata({ client_name: 'DPoP agent' }));
+    bound = createClient(srv, agentMetadata({ client_name: 'Bound agent', dpop_bound_access_tokens: true }));
+    pub = createClient(srv, {
+      client_name: 'Desktop app', kind: 'native', owner: 'alice', token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'], redirect_uris: [cb.uri],
+      scope: 'openid offline_access read', resources: [API],
+    });
+    keyed = createClient(srv, agentMetadata({ client_name: 'Keyed agent' }));
+    const r = srv.cli(['client', 'apikey', 'create', keyed.client_id, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    apiKey = r.json().api_key;
+    as = await discover(srv);
+  });
+  after(async () => { await cb?.close(); await srv?.stop(); });
+
+  const tokenUrl = () => `${srv.issuer}/token`;
+  const ccWith = (client, dpopHeader, params = {}) => post(srv, '/token',
+    { grant_type: 'client_credentials', scope: 'read', ...params },
+    { headers: { authorization: basic(client.client_id, client.client_secret), ...(dpopHeader ? { dpop: dpopHeader } : {}) } });
+
+  test('discovery advertises the proof algorithms', () => {
+    assert.deepEqual(as.dpop_signing_alg_values_supported, ALGS);
+  });
+
+  test('client_credentials with oauth4webapi DPoP: a bound token, introspected with cnf.jkt', async () => {
+    const key = await newKey();
+    const client = { client_id: agent.client_id };
+    const DPoP = oauth.DPoP(client, key);
+    const res = await oauth.clientCredentialsGrantRequest(as, client,
+      oauth.ClientSecretBasic(agent.client_secret), { scope: 'read', resource: API }, { ...insecure, DPoP });
+    const tr = await oauth.processClientCredentialsResponse(as, client, res);
+    assert.equal(tr.token_type, 'dpop');
+    const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256');
+    assert.deepEqual(jose.decodeJwt(tr.access_token).cnf, { jkt });
+
+    const ir = await post(srv, '/introspect', { token: tr.access_token },
+      { headers: { authorization: basic(agent.client_id, agent.client_secret) } });
+    assert.equal(ir.status, 200, show(ir));
+    assert.equal(ir.json.active, true);
+    assert.equal(ir.json.token_type, 'DPoP');
+    assert.deepEqual(ir.json.cnf, { jkt });
+
+    // without a proof the same client still gets a Bearer token
+    const plain = await ccWith(agent);
+    assert.equal(plain.status, 200, show(plain));
+    assert.match(plain.json.token_type, /^bearer$/i);
+    assert.equal(jose.decodeJwt(plain.json.access_token).cnf, undefined);
+  });
+
+  test('a client registered with dpop_bound_access_tokens needs a proof', async () => {
+    const issued = issuedCount(srv);
+    const r = await ccWith(bound);
+    assertOAuthError(r, 400, 'invalid_dpop_proof');
+    assert.equal(issuedCount(srv), issued, 'nothing issued');
+    const key = await newKey();
+    const ok = await ccWith(bound, await proof(key, { htu: tokenUrl() }));
+    assert.equal(ok.status, 200, show(ok));
+    assert.equal(ok.json.token_type, 'DPoP');
+    const shown = srv.cli(['client', 'show', bound.client_id, '--json']).json();
+    assert.equal(shown.dpop_bound_access_tokens, true);
+    const badMeta = srv.cli(['client', 'create', '--json'],
+      { input: JSON.stringify(agentMetadata({ client_name: 'Odd', dpop_bound_access_tokens: 'yes' })) });
+    assert.notEqual(badMeta.code, 0, 'dpop_bound_access_tokens must be a boolean');
+  });
+
+  test('every fault of a proof at /token is invalid_dpop_proof, and nothing is issued', async () => {
+    const key = await newKey();
+    const other = await newKey();
+    const priv = await jose.exportJWK(key.privateKey);
+    const cases = {
+      'wrong htm': { htm: 'GET' },
+      'wrong htu': { htu: `${srv.issuer}/par` },
+      'htu of another server': { htu: 'https://elsewhere.example/token' },
+      'stale iat': { iat: now() - 600 },
+      'future iat': { iat: now() + 600 },
+      'no jti': { omit: ['jti'] },
+      'private key in jwk': { jwk: priv },
+      'alg none': { alg: 'none' },
+      'alg HS256': { alg: 'HS256' },
+      'wrong typ': { typ: 'JWT' },
+      'signed by another key': { jwk: await jose.exportJWK(other.publicKey) },
+    };
+    const issued = issuedCount(srv);
+    for (const [name, spoil] of Object.entries(cases)) {
+      const p = await proof(key, { htu: tokenUrl(), ...spoil });
+      const r = await ccWith(agent, p);
+      assert.equal(r.status, 400, `${name}: ${show(r)}`);
+      assert.equal(r.json.error, 'invalid_dpop_proof', `${name}: ${show(r)}`);
+      assert.equal(r.json.access_token, undefined);
+    }
+    // a bad signature
+    const good = await proof(key, { htu: tokenUrl() });
+    const [h, p, s] = good.split('.');
+    const sig = Buffer.from(s, 'base64url');
+    sig[5] ^= 1;
+    assertOAuthError(await ccWith(agent, `${h}.${p}.${sig.toString('base64url')}`), 400, 'invalid_dpop_proof');
+    assertOAuthError(await ccWith(agent, 'not-a-jwt'), 400, 'invalid_dpop_proof');
+    assert.equal(issuedCount(srv), issued, 'no token.issued for any refused proof');
+    const refused = auditEvents(srv).filter((e) => eventType(e) === 'token.refused');
+    assert.ok(refused.length >= Object.keys(cases).length, 'each refusal audited');
+
+    // a replayed proof: the first use passes, the second is refused
+    const once = await proof(key, { htu: tokenUrl() });
+    assert.equal((await ccWith(agent, once)).status, 200);
+    assertOAuthError(await ccWith(agent, once), 400, 'invalid_dpop_proof');
+    // the htu compares without query, with case and default port normalised
+    const u = new URL(tokenUrl());
+    const loose = `${u.protocol.toUpperCase()}//${u.host.toUpperCase()}${u.pathname}?x=1#f`;
+    assert.equal((await ccWith(agent, await proof(key, { htu: loose }))).status, 200);
+  });
+
+  test('token exchange (an API key) gives a token bound to the proof', async () => {
+    const key = await newKey();
+    const r = await post(srv, '/token', {
+      grant_type: TOKEN_EXCHANGE, subject_token: apiKey, subject_token_type: API_KEY_TYPE,
+    }, { headers: { dpop: await proof(key, { htu: tokenUrl() }) } });
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.token_type, 'DPoP');
+    const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256');
+    assert.equal(jose.decodeJwt(r.json.access_token).cnf.jkt, jkt);
+    const bad = await post(srv, '/token', {
+      grant_type: TOKEN_EXCHANGE, subject_token: apiKey, subject_token_type: API_KEY_TYPE,
+    }, { headers: { dpop: await proof(key, { htu: tokenUrl(), htm: 'PUT' }) } });
+    assertOAuthError(bad, 400, 'invalid_dpop_proof');
+  });
+
+  test('authorization code of a public client with PKCE: bound tokens, /userinfo, a bound refresh token', async () => {
+    const key = await newKey();
+    const client = { client_id: pub.client_id, token_endpoint_auth_method: 'none' };
+    const DPoP = oauth.DPoP(client, key);
+    const jar = await signedIn(srv, 'alice');
+    const c = await authorizeCode(srv, jar, pub, cb.uri, { scope: 'openid offline_access read' });
+
+    // a refused proof does not use the code up
+    const issued = issuedCount(srv);
+    const spoilt = await post(srv, '/token', {
+      grant_type: 'authorization_code', client_id: pub.client_id, code: c.code,
+      redirect_uri: cb.uri, code_verifier: c.verifier,
+    }, { headers: { dpop: await proof(key, { htu: `${srv.issuer}/authorize` }) } });
+    assertOAuthError(spoilt, 400, 'invalid_dpop_proof');
+    assert.equal(issuedCount(srv), issued);
+
+    const params = new URLSearchParams({ code: c.code, state: 'st', iss: srv.issuer });
+    const cbParams = oauth.validateAuthResponse(as, client, params, 'st');
+    const res = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), cbParams, cb.uri,
+      c.verifier, { ...insecure, DPoP });
+    const tr = await oauth.processAuthorizationCodeResponse(as, client, res);
+    assert.equal(tr.token_type, 'dpop');
+    assert.ok(tr.refresh_token);
+    const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256');
+    assert.equal(jose.decodeJwt(tr.access_token).cnf.jkt, jkt);
+
+    // /userinfo with the DPoP scheme and a proof (oauth4webapi adds ath)
+    const ui = await oauth.userInfoRequest(as, client, tr.access_token, { ...insecure, DPoP });
+    assert.equal(ui.status, 200);
+    const info = await oauth.processUserInfoResponse(as, client, oauth.skipSubjectCheck, ui);
+    assert.equal(info.sub, 'alice');
+
+    // the same token as a Bearer token: refused, with a DPoP challenge
+    const asBearer = await get(srv, '/userinfo', { headers: { authorization: `Bearer ${tr.access_token}` } });
+    assert.equal(asBearer.status, 401, show(asBearer));
+    assert.match(asBearer.headers.get('www-authenticate'), /DPoP/);
+    assert.match(asBearer.headers.get('www-authenticate'), /algs="ES256 PS256 RS256 EdDSA"/);
+    // the DPoP scheme without a proof, without ath, with a wrong ath, a proof of another key
+    const uiUrl = `${srv.issuer}/userinfo`;
+    const other = await newKey();
+    const dpopAuth = { authorization: `DPoP ${tr.access_token}` };
+    const uiCases = {
+      'no proof': {},
+      'no ath': { dpop: await proof(key, { htm: 'GET', htu: uiUrl }) },
+      'wrong ath': { dpop: await proof(key, { htm: 'GET', htu: uiUrl, ath: await athOf('other') }) },
+      'another key': { dpop: await proof(other, { htm: 'GET', htu: uiUrl, ath: await athOf(tr.access_token) }) },
+      'wrong htm': { dpop: await proof(key, { htm: 'POST', htu: uiUrl, ath: await athOf(tr.access_token) }) },
+    };
+    for (const [name, h] of Object.entries(uiCases)) {
+      const r = await get(srv, '/userinfo', { headers: { ...dpopAuth, ...h } });
+      assert.equal(r.status, 401, `${name}: ${show(r)}`);
+      assert.equal(r.json.error, 'invalid_dpop_proof', `${name}: ${show(r)}`);
+      assert.match(r.headers.get('www-authenticate'), /^DPoP /, name);
+      assert.match(r.headers.get('www-authenticate'), /error="invalid_dpop_proof"/, name);
+    }
+    // an unbound token with the DPoP scheme is not accepted either
+    const plain = await ccWith(agent, null, { scope: 'read' });
+    const unbound = await get(srv, '/userinfo', { headers: {
+      authorization: `DPoP ${plain.json.access_token}`,
+      dpop: await proof(key, { htm: 'GET', htu: uiUrl, ath: await athOf(plain.json.access_token) }),
+    } });
+    assert.equal(unbound.status, 401, show(unbound));
+
+    // the refresh token is bound: without a proof, or with another key, refused; still valid after
+    const rt = tr.refresh_token;
+    const noProof = await post(srv, '/token', { grant_type: 'refresh_token', client_id: pub.client_id, refresh_token: rt });
+    assertOAuthError(noProof, 400, 'invalid_dpop_proof');
+    const otherKey = await post(srv, '/token', { grant_type: 'refresh_token', client_id: pub.client_id, refresh_token: rt },
+      { headers: { dpop: await proof(other, { htu: tokenUrl() }) } });
+    assertOAuthError(otherKey, 400, 'invalid_grant');
+    const rres = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), rt, { ...insecure, DPoP });
+    const rtr = await oauth.processRefreshTokenResponse(as, client, rres);
+    assert.equal(rtr.token_type, 'dpop');
+    assert.equal(jose.decodeJwt(rtr.access_token).cnf.jkt, jkt);
+    assert.ok(rtr.refresh_token && rtr.refresh_token !== rt, 'rotated');
+    // the rotated one stays bound
+    const again = await post(srv, '/token', { grant_type: 'refresh_token', client_id: pub.client_id, refresh_token: rtr.refresh_token },
+      { headers: { dpop: await proof(other, { htu: tokenUrl() }) } });
+    assertOAuthError(again, 400, 'invalid_grant');
+  });
+
+  /** A code for pub through /authorize with a request_uri pushed to /par (with headers). */
+  async function pushedCode(jar, fields, headers = {}) {
+    const { verifier, challenge } = await pkce();
+    const r = await post(srv, '/par', {
+      client_id: pub.client_id, response_type: 'code', redirect_uri: cb.uri, scope: 'openid read',
+      code_challenge: challenge, code_challenge_method: 'S256', state: 'st', ...fields,
+    }, { headers });
+    if (r.status !== 201) return { refused: r };
+    const u = new URL(`${srv.url}/authorize`);
+    u.searchParams.set('client_id', pub.client_id);
+    u.searchParams.set('request_uri', r.json.request_uri);
+    let a = await jar.fetch(u.href);
+    let loc = a.headers.get('location');
+    if (loc.startsWith('/consent')) { a = await consent(srv, jar, loc); loc = a.headers.get('location'); }
+    return { code: new URL(loc).searchParams.get('code'), verifier };
+  }
+
+  const redeemWith = (c, dpopHeader) => post(srv, '/token', {
+    grant_type: 'authorization_code', client_id: pub.client_id, code: c.code, redirect_uri: cb.uri,
+    code_verifier: c.verifier,
+  }, { headers: dpopHeader ? { dpop: dpopHeader } : {} });
+
+  test('dpop_jkt at /authorize and a proof at /par bind the code to the key (RFC 9449 §10)', async () => {
+    const key = await newKey();
+    const other = await newKey();
+    const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256');
+    const jar = await signedIn(srv, 'alice');
+
+    // dpop_jkt at /authorize: another key's proof is refused, the right one gets a bound token
+    let c = await authorizeCode(srv, jar, pub, cb.uri, { scope: 'openid read', dpop_jkt: jkt });
+    assertOAuthError(await redeemWith(c, await proof(other, { htu: tokenUrl() })), 400, 'invalid_grant');
+    c = await authorizeCode(srv, jar, pub, cb.uri, { scope: 'openid read', dpop_jkt: jkt });
+    assertOAuthError(await redeemWith(c), 400, 'invalid_dpop_proof');
+    c = await authorizeCode(srv, jar, pub, cb.uri, { scope: 'openid read', dpop_jkt: jkt });
+    const ok = await redeemWith(c, await proof(key, { htu: tokenUrl() }));
+    assert.equal(ok.status, 200, show(ok));
+    assert.equal(jose.decodeJwt(ok.json.access_token).cnf.jkt, jkt);
+    // a malformed dpop_jkt is an invalid request, redirected back
+    const { challenge } = await pkce();
+    const bad = await jar.fetch(`${srv.url}/authorize?${new URLSearchParams({
+      response_type: 'code', client_id: pub.client_id, redirect_uri: cb.uri, scope: 'read',
+      code_challenge: challenge, code_challenge_method: 'S256', state: 'st', dpop_jkt: 'short',
+    })}`);
+    assert.equal(bad.status, 303);
+    assert.equal(new URL(bad.headers.get('location')).searchParams.get('error'), 'invalid_request');
+
+    // a proof at /par binds the pushed request's code
+    const parUrl = `${srv.issuer}/par`;
+    let p = await pushedCode(jar, {}, { dpop: await proof(key, { htu: parUrl }) });
+    assert.ok(p.code, 'a code');
+    assertOAuthError(await redeemWith(p, await proof(other, { htu: tokenUrl() })), 400, 'invalid_grant');
+    p = await pushedCode(jar, {}, { dpop: await proof(key, { htu: parUrl }) });
+    const t = await redeemWith(p, await proof(key, { htu: tokenUrl() }));
+    assert.equal(t.status, 200, show(t));
+    assert.equal(jose.decodeJwt(t.json.access_token).cnf.jkt, jkt);
+    // a bad proof at /par, or one of another key than dpop_jkt, pushes nothing
+    p = await pushedCode(jar, {}, { dpop: await proof(key, { htu: `${srv.issuer}/token` }) });
+    assertOAuthError(p.refused, 400, 'invalid_dpop_proof');
+    p = await pushedCode(jar, { dpop_jkt: jkt }, { dpop: await proof(other, { htu: parUrl }) });
+    assertOAuthError(p.refused, 400, 'invalid_dpop_proof');
+  });
+});
+
+describe('DPoP nonces ([dpop] nonce = all)', { timeout: 120_000 }, () => {
+  let srv;
+  let as;
+  let agent;
+
+  before(async () => {
+    srv = await startServer({ config: { dpop: { nonce: 'all' } } });
+    createFixtureScopes(srv);
+    agent = createClient(srv, agentMetadata({ client_name: 'Nonce agent' }));
+    as = await discover(srv);
+  });
+  after(() => srv?.stop());
+
+  test('a proof without the nonce gets use_dpop_nonce and a DPoP-Nonce; oauth4webapi retries', async () => {
+    const key = await newKey();
+    const tokenUrl = `${srv.issuer}/token`;
+    const send = (p) => post(srv, '/token', { grant_type: 'client_credentials', scope: 'read' },
+      { headers: { authorization: basic(agent.client_id, agent.client_secret), dpop: p } });
+    const issued = issuedCount(srv);
+    const r = await send(await proof(key, { htu: tokenUrl }));
+    assertOAuthError(r, 400, 'use_dpop_nonce');
+    const nonce = r.headers.get('dpop-nonce');
+    assert.ok(nonce, 'a DPoP-Nonce header');
+    assertOAuthError(await send(await proof(key, { htu: tokenUrl, nonce: `1.${nonce.split('.')[1]}` })), 400, 'use_dpop_nonce');
+    assertOAuthError(await send(await proof(key, { htu: tokenUrl, nonce: 'made-up' })), 400, 'use_dpop_nonce');
+    assert.equal(issuedCount(srv), issued, 'nothing issued');
+    const ok = await send(await proof(key, { htu: tokenUrl, nonce }));
+    assert.equal(ok.status, 200, show(ok));
+
+    // oauth4webapi: the first attempt fails with use_dpop_nonce, the retry passes
+    const client = { client_id: agent.client_id };
+    const DPoP = oauth.DPoP(client, await newKey());
+    const attempt = async () => oauth.processClientCredentialsResponse(as, client,
+      await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(agent.client_secret),
+        { scope: 'read' }, { ...insecure, DPoP }));
+    let tr;
+    try {
+      tr = await attempt();
+    } catch (e) {
+      assert.ok(oauth.isDPoPNonceError(e), `a nonce error: ${e}`);
+      tr = await attempt();
+    }
+    assert.equal(tr.token_type, 'dpop');
+  });
+});
