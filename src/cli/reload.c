@@ -39,8 +39,14 @@ static bool is_live(const char *section, const char *key)
     return false;
 }
 
+static bool needs_restart(const char *section, const char *key)
+{
+    return !is_live(section, key);
+}
+
 typedef struct {
     json_t *names; /* "[section] key" of each key noted */
+    json_t *where; /* and where the file set it (NULL: the default), for the log */
     bool live;     /* noting the keys SIGHUP applies (else the others) */
 } diff_note;
 
@@ -53,9 +59,17 @@ static void note_key(void *ctx, const char *section, const char *key, const char
         return;
     snprintf(name, sizeof(name), "[%s] %s", section, key);
     json_array_append_new(n->names, json_string(name));
-    if (!n->live)
-        MDT_WARN("SIGHUP: %s changed%s%s: it needs a restart, the running value is kept", name,
-                 at ? " at " : "", at ? at : "");
+    json_array_append_new(n->where, at ? json_string(at) : json_null());
+}
+
+/* Once the reload is applied: each key that needs a restart, logged. */
+static void log_restart(const diff_note *n)
+{
+    for (size_t i = 0; i < json_array_size(n->names); i++) {
+        const char *at = json_string_value(json_array_get(n->where, i));
+        MDT_WARN("SIGHUP: %s changed%s%s: it needs a restart, the running value is kept",
+                 json_string_value(json_array_get(n->names, i)), at ? " at " : "", at ? at : "");
+    }
 }
 
 /* What a reload builds before anything is swapped. */
@@ -139,26 +153,36 @@ void mdt_cli_reload(mdt_env *env)
 {
     mdt_config *next = calloc(1, sizeof(*next));
     const mdt_config *live = env->live_cfg ? env->live_cfg : &env->cfg;
-    diff_note changed = {json_array(), true}, restart = {json_array(), false};
+    diff_note changed = {json_array(), json_array(), true},
+              restart = {json_array(), json_array(), false};
     live_set s = {0};
     mdt_err err = {0};
     char *names = NULL;
+    mdt_rc rc;
 
     if (!env->config_file) {
         MDT_WARN("SIGHUP: the server runs on the built-in defaults: no file to re-read");
         goto out;
     }
-    if (!next || !changed.names || !restart.names) {
+    if (!next || !changed.names || !restart.names || !changed.where || !restart.where) {
         MDT_ERROR("SIGHUP: out of memory: the running configuration is kept");
         goto out;
     }
-    if (mdt_config_load(next, env->config_file, &err) != MDT_OK ||
-        build(next, &s, &err) != MDT_OK) {
+    rc = mdt_config_load(next, env->config_file, &err);
+    if (rc == MDT_OK) {
+        mdt_config_diff(&env->cfg, next, note_key, &restart);
+        /* the keys that need a restart keep their running value, also in
+         * what is built now (the PDP's outbound CA file, for one) */
+        rc = mdt_config_keep(next, &env->cfg, needs_restart, &err);
+    }
+    if (rc == MDT_OK)
+        rc = build(next, &s, &err);
+    if (rc != MDT_OK) {
         MDT_ERROR("SIGHUP: %s refused, the running configuration is kept: %s", env->config_file,
                   mdt_err_text(&err));
         goto out;
     }
-    mdt_config_diff(&env->cfg, next, note_key, &restart);
+    log_restart(&restart);
     mdt_config_diff(live, next, note_key, &changed);
     retire(env, __atomic_exchange_n(&env->resources, s.resources, __ATOMIC_SEQ_CST),
            free_resources);
@@ -179,6 +203,8 @@ out:
     free(names);
     json_decref(changed.names);
     json_decref(restart.names);
+    json_decref(changed.where);
+    json_decref(restart.where);
     if (next)
         free_config(next);
 }

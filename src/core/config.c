@@ -1160,6 +1160,29 @@ size_t mdt_config_diff(const mdt_config *a, const mdt_config *b, mdt_config_diff
     return n;
 }
 
+mdt_rc mdt_config_keep(mdt_config *next, const mdt_config *running,
+                       bool (*keep)(const char *section, const char *key), mdt_err *err)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const cfg_key *k = &keys[i];
+        char *dst = (char *)next + k->off;
+        const char *src = (const char *)running + k->off;
+        if (!keep(k->section, k->name) || same_value(k, running, next))
+            continue;
+        if (k->kind == K_STRING || k->kind == K_LIST || k->kind == K_ENUM) {
+            const char *v = *(char *const *)(const void *)src;
+            char *copy = v ? strdup(v) : NULL;
+            if (v && !copy)
+                return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+            free(*(char **)(void *)dst);
+            *(char **)(void *)dst = copy;
+        } else {
+            memcpy(dst, src, k->size);
+        }
+    }
+    return MDT_OK;
+}
+
 void mdt_config_free(mdt_config *cfg)
 {
     if (!cfg)

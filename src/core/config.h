@@ -186,6 +186,11 @@ typedef void (*mdt_config_diff_fn)(void *ctx, const char *section, const char *k
                                    const char *at);
 size_t mdt_config_diff(const mdt_config *a, const mdt_config *b, mdt_config_diff_fn fn,
                        void *ctx);
+/* Gives next the running value of every key for which keep(section, key)
+ * holds (SIGHUP: the keys that need a restart keep their running value). */
+mdt_rc mdt_config_keep(mdt_config *next, const mdt_config *running,
+                       bool (*keep)(const char *section, const char *key),
+                       mdt_err *err) MDT_WARN_UNUSED;
 /* Writes the Markdown reference of every key (docs/configuration.md). */
 int mdt_config_write_reference(FILE *out);
 

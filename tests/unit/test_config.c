@@ -466,6 +466,12 @@ static void seen_key(void *ctx, const char *section, const char *key, const char
         snprintf(d->seen[d->n++], sizeof(d->seen[0]), "%s.%s@%s", section, key, at ? at : "-");
 }
 
+static bool not_pdp(const char *section, const char *key)
+{
+    (void)key;
+    return strcmp(section, "pdp") != 0;
+}
+
 /* SIGHUP compares the running configuration with the file: every kind of
  * key, and where the new value was set. */
 static void test_diff(void **state)
@@ -487,6 +493,11 @@ static void test_diff(void **state)
     assert_string_equal(d.seen[0], "tokens.access_token_ttl@m.conf:5");
     assert_string_equal(d.seen[1], "pdp.mode@m.conf:3");
     assert_string_equal(d.seen[2], "pdp.log_only@m.conf:4");
+    /* the keys kept at their running value: only [pdp] still differs */
+    assert_int_equal(mdt_config_keep(&b, &a, not_pdp, &err), MDT_OK);
+    assert_int_equal(b.access_token_ttl, a.access_token_ttl);
+    assert_string_equal(b.pdp_mode, "embedded");
+    assert_int_equal(mdt_config_diff(&a, &b, NULL, NULL), 2);
     mdt_config_free(&a);
     mdt_config_free(&b);
 }
