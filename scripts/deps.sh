@@ -10,6 +10,7 @@ PKGS=(build-essential pkg-config
       nodejs npm openssl sqlite3 wrk curl jq procps
       postgresql  # the throw-away clusters of the tests (scripts/pg.sh)
       chromium    # the browser of the integration tests (playwright-core drives it)
+      nginx-light # the reverse proxy of examples/nginx in front of /forward-auth (tests start it)
       clang libclang-rt-14-dev)  # libFuzzer: the bounded fuzzing of `make check`
 
 missing=()

@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "store/store.h"
 
-#define MANDATE_VERSION "0.1.0"
+#define MANDATE_VERSION MDT_VERSION
 
 typedef int (*command_fn)(mdt_env *env, int argc, char **argv);
 

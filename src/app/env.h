@@ -24,6 +24,14 @@ typedef struct mdt_usage mdt_usage;
 typedef struct mdt_policy_engine mdt_policy_engine;
 typedef struct mdt_pdp mdt_pdp;
 
+/* Objects replaced by SIGHUP, freed once no reader can hold them. */
+typedef struct mdt_env_retired {
+    void *obj;
+    void (*free_fn)(void *obj);
+    unsigned epoch; /* the epoch when it was replaced */
+    struct mdt_env_retired *next;
+} mdt_env_retired;
+
 typedef struct mdt_env {
     mdt_config cfg;
     const char *config_file; /* the file cfg was read from; NULL: built-in defaults only */
@@ -45,6 +53,15 @@ typedef struct mdt_env {
     mdt_usage *usage;     /* usage counted in memory (iga/usage.h); NULL: not counted. Set by serve */
     mdt_policy_engine *policy; /* the embedded PDP (policy/engine.h); NULL: not loaded */
     mdt_pdp *pdp;  /* the configured PDP for token issuance (policy/pdp.h); NULL: off */
+    /* Readers of resources, pdp and webhooks while SIGHUP may replace them
+     * (mdt_env_read_begin): the epoch and the readers counted in each of
+     * its two parities; what was replaced waits in retired. */
+    unsigned epoch;
+    long readers[2];
+    bool draining;           /* the reloader waits for readers[drain_slot] to reach 0 */
+    unsigned drain_slot;
+    mdt_env_retired *retired;
+    mdt_config *live_cfg;    /* the configuration last applied by SIGHUP; NULL: cfg */
 } mdt_env;
 
 typedef enum {
@@ -59,6 +76,23 @@ typedef enum {
 const mdt_resources *mdt_env_resources(const mdt_env *env);
 mdt_pdp *mdt_env_pdp(const mdt_env *env);
 mdt_webhooks *mdt_env_webhooks(const mdt_env *env);
+
+/* A reader (a request from its first byte to its end, a background thread
+ * around one unit of work) brackets its use of the three above: what it
+ * read between begin and end is not freed before end. Returns the slot to
+ * hand to end. Cheap: one atomic add on begin and one on end. */
+unsigned mdt_env_read_begin(mdt_env *env);
+void mdt_env_read_end(mdt_env *env, unsigned slot);
+/* The reloader (one thread only): obj, just replaced (its pointer in env
+ * swapped), is freed with free_fn once every reader that began before the
+ * swap has ended. mdt_env_reclaim moves that on without blocking: true
+ * when nothing is left waiting. mdt_env_reclaim_all frees everything
+ * retired: only when no reader is left (the server and its threads have
+ * stopped). */
+mdt_rc mdt_env_retire(mdt_env *env, void *obj, void (*free_fn)(void *obj),
+                      mdt_err *err) MDT_WARN_UNUSED;
+bool mdt_env_reclaim(mdt_env *env);
+void mdt_env_reclaim_all(mdt_env *env);
 
 /* Opening and closing an environment: mdt_env_open and mdt_env_close
  * (cli/cli.h), which need every module below. */

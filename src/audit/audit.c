@@ -75,6 +75,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/metrics.h"
 #include "core/log.h"
 
 #define BODY_MAX ((size_t)64 << 10)
@@ -753,9 +754,12 @@ static void commit_batch(mdt_audit *a, size_t n)
     mdt_err err = {0};
     mdt_rc rc;
 
+    double t0 = mdt_time_real();
+
     for (size_t i = 0; i < n; i++)
         a->recs[i] = a->batch[i]->rec;
     rc = append_hashed(a->store, a->recs, n, check, &err);
+    mdt_metrics_audit_commit(mdt_time_real() - t0, n);
     if (rc == MDT_OK && check)
         a->unkeyed_checked = now;
     if (rc != MDT_OK) {

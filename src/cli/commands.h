@@ -8,6 +8,9 @@
 int mdt_cli_init(mdt_env *env, int argc, char **argv);
 int mdt_cli_serve(mdt_env *env, int argc, char **argv);
 int mdt_cli_config_reference(mdt_env *env, int argc, char **argv);
+/* SIGHUP in serve: re-reads the configuration file and applies what can
+ * change at run time (cli/reload.c); logs what it did or why it did not. */
+void mdt_cli_reload(mdt_env *env);
 int mdt_cli_keys(mdt_env *env, int argc, char **argv);
 int mdt_cli_audit(mdt_env *env, int argc, char **argv);
 int mdt_cli_db(mdt_env *env, int argc, char **argv);

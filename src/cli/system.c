@@ -135,14 +135,25 @@ static void wait_for_stop(mdt_env *env)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     for (;;) {
-        if (sigwait(&set, &sig) != 0)
+        /* while replaced configuration waits for its last readers, look
+         * again every 100 ms */
+        if (env->retired) {
+            struct timespec tick = {0, 100 * 1000 * 1000};
+            sig = sigtimedwait(&set, NULL, &tick);
+            mdt_env_reclaim(env);
+            if (sig < 0)
+                continue;
+        } else if (sigwait(&set, &sig) != 0) {
             continue;
+        }
         if (sig != SIGHUP)
             break;
         mdt_err err;
-        MDT_INFO("SIGHUP: reloading signing keys");
+        MDT_INFO("SIGHUP: reloading signing keys and the configuration");
         if (mdt_keyring_reload(env->keys, &err) != MDT_OK)
             MDT_WARN("cannot reload signing keys: %s", mdt_err_text(&err));
+        mdt_cli_reload(env);
+        mdt_env_reclaim(env);
     }
     MDT_INFO("signal %d: shutting down", sig);
 }
@@ -191,6 +202,8 @@ static mdt_rc start_assertions(mdt_env *env, mdt_err *err)
         rc = mdt_routing_load(env->cfg.approvals_routing, &env->routing, err);
     if (rc == MDT_OK)
         rc = mdt_webhooks_load(env->cfg.webhooks_endpoints, &env->webhooks, err);
+    mdt_webhooks_set_timeouts(env->webhooks, env->cfg.webhooks_connect_timeout,
+                              env->cfg.webhooks_timeout);
     if (rc == MDT_OK)
         rc = mdt_fetcher_start((int)env->cfg.fetch_max_concurrent,
                                (int)env->cfg.fetch_max_per_host, &env->fetcher, err);
@@ -208,6 +221,12 @@ static void stop_assertions(mdt_env *env)
 {
     mdt_policy_engine_free(env->policy); /* its reload thread reads env->resources */
     env->policy = NULL;
+    mdt_env_reclaim_all(env); /* what SIGHUP replaced: no reader is left */
+    if (env->live_cfg) {
+        mdt_config_free(env->live_cfg);
+        free(env->live_cfg);
+        env->live_cfg = NULL;
+    }
     mdt_fetcher_free(env->fetcher);
     env->fetcher = NULL;
     mdt_pdp_free(env->pdp);

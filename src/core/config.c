@@ -90,6 +90,11 @@ static const cfg_key keys[] = {
              "`X-Forwarded-For` (the client address is its rightmost entry that is not itself in "
              "this list; it is what rate limits, login throttling, logs and audit records see) "
              "and `X-Client-Cert`. From any other peer they are ignored. Empty: none."},
+    {"server", "outbound_ca_file", K_STRING, AT(outbound_ca_file), .type = "path", .def = "",
+     .desc = "PEM bundle of the certificate authorities trusted by every outbound https "
+             "connection (client ID metadata documents, `jwks_uri`, webhooks, external PDPs), "
+             "in place of the system's store; an internal CA, or a test CA. A file that cannot "
+             "be read or holds no certificate stops the start-up. Empty: the system's store."},
     {"server", "max_connections_per_source", K_INT, AT(max_connections_per_source), .min = 0,
      .max = 1000000, .def = "256",
      .desc = "Connections one source (an IPv4 address, or an IPv6 /64) may hold open at once; "
@@ -487,6 +492,11 @@ static const cfg_key keys[] = {
      .def = "info", .desc = "Least severe level written to the log."},
     {"log", "access_log", K_BOOL, AT(access_log), .def = "true",
      .desc = "One JSON line per HTTP request."},
+    {"metrics", "allow", K_LIST, AT(metrics_allow), .check = check_cidr, .type = "list of CIDRs",
+     .def = "127.0.0.0/8, ::1/128",
+     .desc = "Clients that may scrape `/metrics` (the client address, as `trusted_proxies` "
+             "resolves it); anyone else gets 403. Empty: nobody. The metrics show the traffic's "
+             "shape (endpoints, rates, refusals), so keep this to the scrapers."},
 };
 
 #define NKEYS MDT_ARRAY_LEN(keys)
@@ -1058,6 +1068,34 @@ static bool is_set(const char *s)
     return s && *s;
 }
 
+/* NULL when path is a readable file holding at least one PEM certificate
+ * (as curl will read it for every outbound https connection), else why not. */
+static const char *ca_file_problem(const char *path)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----";
+    char chunk[4096 + sizeof(begin)];
+    size_t keep = 0, n;
+    const char *why = "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+    FILE *f = fopen(path, "r");
+
+    if (!f)
+        return errno == ENOENT ? "file not found" : "file cannot be read";
+    while ((n = fread(chunk + keep, 1, sizeof(chunk) - 1 - keep, f)) > 0) {
+        chunk[keep + n] = '\0';
+        if (strstr(chunk, begin)) {
+            why = NULL;
+            break;
+        }
+        n += keep; /* keep the tail: the marker may straddle two reads */
+        keep = n < sizeof(begin) - 1 ? n : sizeof(begin) - 1;
+        memmove(chunk, chunk + n - keep, keep);
+    }
+    if (ferror(f))
+        why = "file cannot be read";
+    fclose(f);
+    return why;
+}
+
 mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
 {
     char host[256];
@@ -1076,6 +1114,8 @@ mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
     if (is_set(cfg->tls_client_ca) && !is_set(cfg->tls_cert) && !is_set(cfg->trusted_proxies))
         return key_fail(cfg, "server", "tls_client_ca",
                         "needs tls_cert and tls_key, or trusted_proxies", err);
+    if (is_set(cfg->outbound_ca_file) && (bad = ca_file_problem(cfg->outbound_ca_file)))
+        return key_fail(cfg, "server", "outbound_ca_file", bad, err);
     if (cfg->pdp_mode && (strcmp(cfg->pdp_mode, "authzen") == 0 ||
                           strcmp(cfg->pdp_mode, "opa") == 0) && !is_set(cfg->pdp_url))
         return key_fail(cfg, "pdp", "url", "must be set when mode is authzen or opa", err);
@@ -1084,6 +1124,61 @@ mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err)
         bool str = keys[i].kind == K_STRING || keys[i].kind == K_LIST || keys[i].kind == K_ENUM;
         if (str && !*s)
             return key_fail(cfg, keys[i].section, keys[i].name, "not set", err);
+    }
+    return MDT_OK;
+}
+
+/* Whether key k has the same value in a and b. */
+static bool same_value(const cfg_key *k, const mdt_config *a, const mdt_config *b)
+{
+    const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+
+    switch (k->kind) {
+    case K_STRING:
+    case K_LIST:
+    case K_ENUM: {
+        const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
+        return (!sa && !sb) || (sa && sb && strcmp(sa, sb) == 0);
+    }
+    default:
+        return memcmp(pa, pb, k->size) == 0;
+    }
+}
+
+size_t mdt_config_diff(const mdt_config *a, const mdt_config *b, mdt_config_diff_fn fn,
+                       void *ctx)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (same_value(&keys[i], a, b))
+            continue;
+        n++;
+        if (fn)
+            fn(ctx, keys[i].section, keys[i].name, b->src ? b->src->at[i] : NULL);
+    }
+    return n;
+}
+
+mdt_rc mdt_config_keep(mdt_config *next, const mdt_config *running,
+                       bool (*keep)(const char *section, const char *key), mdt_err *err)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const cfg_key *k = &keys[i];
+        char *dst = (char *)next + k->off;
+        const char *src = (const char *)running + k->off;
+        if (!keep(k->section, k->name) || same_value(k, running, next))
+            continue;
+        if (k->kind == K_STRING || k->kind == K_LIST || k->kind == K_ENUM) {
+            const char *v = *(char *const *)(const void *)src;
+            char *copy = v ? strdup(v) : NULL;
+            if (v && !copy)
+                return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+            free(*(char **)(void *)dst);
+            *(char **)(void *)dst = copy;
+        } else {
+            memcpy(dst, src, k->size);
+        }
     }
     return MDT_OK;
 }

@@ -20,6 +20,7 @@ typedef struct {
     char *tls_key;
     char *tls_client_ca;
     char *trusted_proxies;   /* comma-separated CIDRs */
+    char *outbound_ca_file;  /* PEM bundle of outbound https; "" = the system's */
     int threads;             /* 0 = one per CPU */
     int max_connections_per_source; /* open connections per IPv4 address or IPv6 /64; 0 = no limit */
     int64_t connection_timeout; /* seconds of silence before a first request or in a body */
@@ -158,6 +159,8 @@ typedef struct {
     /* [log] */
     char *log_level;         /* debug | info | warn | error */
     bool access_log;
+    /* [metrics] */
+    char *metrics_allow;     /* comma-separated CIDRs that may scrape /metrics */
     /* Private: where each key was last set ("file:line" or the environment
      * variable), so that mdt_config_validate can name it. Freed by mdt_config_free. */
     struct mdt_config_src *src;
@@ -176,6 +179,18 @@ mdt_rc mdt_config_set(mdt_config *cfg, const char *section, const char *key, con
 /* Cross-key checks (issuer https unless loopback, tls_cert with tls_key...). */
 mdt_rc mdt_config_validate(const mdt_config *cfg, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_config_free(mdt_config *cfg);
+/* Calls fn for every key whose value differs between a and b (at: where b
+ * set it, "file:line" or the environment variable; NULL: the default).
+ * Returns how many differ. */
+typedef void (*mdt_config_diff_fn)(void *ctx, const char *section, const char *key,
+                                   const char *at);
+size_t mdt_config_diff(const mdt_config *a, const mdt_config *b, mdt_config_diff_fn fn,
+                       void *ctx);
+/* Gives next the running value of every key for which keep(section, key)
+ * holds (SIGHUP: the keys that need a restart keep their running value). */
+mdt_rc mdt_config_keep(mdt_config *next, const mdt_config *running,
+                       bool (*keep)(const char *section, const char *key),
+                       mdt_err *err) MDT_WARN_UNUSED;
 /* Writes the Markdown reference of every key (docs/configuration.md). */
 int mdt_config_write_reference(FILE *out);
 

@@ -11,7 +11,11 @@ static mdt_log_level min_level = MDT_LOG_INFO;
 static _Thread_local char request_id[40];
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
-void mdt_log_set_level(mdt_log_level level) { min_level = level; }
+/* SIGHUP changes it while other threads log */
+void mdt_log_set_level(mdt_log_level level)
+{
+    __atomic_store_n(&min_level, level, __ATOMIC_RELAXED);
+}
 
 mdt_rc mdt_log_level_parse(const char *s, mdt_log_level *out)
 {
@@ -46,7 +50,7 @@ void mdt_log_at(mdt_log_level level, const char *func, const char *fmt, ...)
     va_list ap;
     double now;
 
-    if (level < min_level)
+    if (level < __atomic_load_n(&min_level, __ATOMIC_RELAXED))
         return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -95,6 +95,7 @@ void mdt_wipe(void *p, size_t n);
 bool mdt_str_eq(const char *a, const char *b); /* NULL-safe */
 char *mdt_strdup(const char *s);                /* NULL-safe; NULL on NOMEM */
 
+#define MDT_VERSION "0.1.0"
 #define MDT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -1,8 +1,10 @@
 #include "http/router.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "admin/admin.h"
+#include "http/metrics_endpoint.h"
 #include "oauth/authorize.h"
 #include "oauth/device.h"
 #include "oauth/endpoints.h"
@@ -85,11 +87,41 @@ static const struct {
      NULL, true},
     {"GET", "/healthz", mdt_handle_healthz},
     {"GET", "/readyz", mdt_handle_readyz},
+    {"GET", "/metrics", mdt_handle_metrics},
 };
+
+#define NROUTES MDT_ARRAY_LEN(routes)
+
+/* Metric labels: [0] no route; [1 + i] route i's pattern, for the first
+ * route of each path (later routes of the same path count as the first). */
+static char endpoint_labels[NROUTES + 1][64];
+static const char *endpoint_names[NROUTES + 1];
+
+const char *const *mdt_route_endpoints(size_t *n)
+{
+    endpoint_names[0] = "unmatched";
+    for (size_t i = 0; i < NROUTES; i++) {
+        snprintf(endpoint_labels[i + 1], sizeof(endpoint_labels[i + 1]), "%s%s", routes[i].path,
+                 routes[i].prefix ? "*" : "");
+        endpoint_names[i + 1] = endpoint_labels[i + 1];
+    }
+    *n = NROUTES + 1;
+    return endpoint_names;
+}
+
+static unsigned endpoint_of(size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(routes[j].path, routes[i].path) == 0)
+            return (unsigned)j + 1;
+    return (unsigned)i + 1;
+}
 
 mdt_route_result mdt_route(const char *method, const char *path, mdt_route_match *out)
 {
     bool path_known = false;
+
+    out->endpoint = 0;
 
     for (size_t i = 0; i < MDT_ARRAY_LEN(routes); i++) {
         size_t n = strlen(routes[i].path);
@@ -97,6 +129,8 @@ mdt_route_result mdt_route(const char *method, const char *path, mdt_route_match
                                     : strcmp(routes[i].path, path) == 0;
         if (!hit)
             continue;
+        if (!path_known)
+            out->endpoint = endpoint_of(i);
         path_known = true;
         out->allow = routes[i].allow ? routes[i].allow : routes[i].method;
         out->refusal_event = routes[i].refusal_event;

@@ -17,6 +17,7 @@
 
 #include "core/ip.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/client_addr.h"
 #include "http/conn_limit.h"
 #include "http/framing.h"
@@ -66,6 +67,7 @@ typedef struct {
     mdt_ctx_events events;    /* the audit events of the request (req.ctx records here) */
     mdt_fetch_waiter waiter; /* handed to caches that must fetch before they can answer */
     int reruns;
+    unsigned read_slot;       /* mdt_env_read_begin's, ended in ctx_free */
     double t0;
     char request_id[40];
     char peer[INET6_ADDRSTRLEN]; /* the TCP peer */
@@ -191,6 +193,7 @@ static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const cha
     c->srv = srv;
     c->conn = conn;
     atomic_fetch_add(&srv->inflight, 1);
+    c->read_slot = mdt_env_read_begin(srv->env); /* what SIGHUP replaces outlives the request */
     c->t0 = mdt_time_real();
     mdt_arena_init(&c->arena, ARENA_CHUNK);
     mdt_buf_init(&c->body, (size_t)srv->env->cfg.max_body_bytes);
@@ -226,6 +229,7 @@ static void ctx_free(conn_ctx *c)
     mdt_buf_free_wipe(&c->resp.body);
     mdt_pdp_call_free(c->req.pdp_call); /* a PDP's answer the request did not take */
     mdt_arena_free(&c->arena);
+    mdt_env_read_end(c->srv->env, c->read_slot);
     free(c);
 }
 
@@ -522,6 +526,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (!c)
         return;
+    if (c->resp.status)
+        mdt_metrics_http(c->match.endpoint, c->resp.status, mdt_time_real() - c->t0);
     if (srv->env->cfg.access_log && c->resp.status)
         access_log(c);
     mdt_log_set_request_id(NULL);
@@ -689,11 +695,15 @@ mdt_rc mdt_server_start(mdt_env *env, mdt_server **out, mdt_err *err)
     mdt_server *s = calloc(1, sizeof(*s));
     char *list = NULL, *save = NULL;
     unsigned threads = (unsigned)env->cfg.threads;
+    const char *const *endpoints;
+    size_t nendpoints;
     mdt_rc rc = MDT_ERR_NOMEM;
 
     if (!s || !(list = mdt_strdup(env->cfg.listen)))
         goto fail;
     s->env = env;
+    endpoints = mdt_route_endpoints(&nendpoints);
+    mdt_metrics_set_endpoints(endpoints, nendpoints);
     if (threads == 0)
         threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads == 0)
@@ -736,7 +746,7 @@ void mdt_server_stop(mdt_server *s)
         usleep(20000);
     /* requests still waiting for an outbound fetch: end the fetches, so that they answer */
     mdt_fetcher_stop(s->env->fetcher);
-    mdt_pdp_stop(s->env->pdp); /* and the calls to an external PDP: they fail closed */
+    mdt_pdp_stop(mdt_env_pdp(s->env)); /* and the calls to an external PDP: they fail closed */
     deadline = mdt_time_mono_ms() + 1000;
     while (atomic_load(&s->inflight) > 0 && mdt_time_mono_ms() < deadline)
         usleep(20000);

@@ -128,7 +128,10 @@ static void *delivery_thread(void *p)
     while (!atomic_load(&bg->stop)) {
         mdt_err err = {0};
         bool did = false;
-        if (mdt_webhooks_deliver_one(env, &bg->stop, &did, &err) != MDT_OK)
+        unsigned slot = mdt_env_read_begin(env); /* the endpoints SIGHUP may replace */
+        mdt_rc rc = mdt_webhooks_deliver_one(env, &bg->stop, &did, &err);
+        mdt_env_read_end(env, slot);
+        if (rc != MDT_OK)
             MDT_WARN("webhook delivery: %s", mdt_err_text(&err));
         if (!did && !nap(bg, IDLE_WAIT))
             break;
@@ -140,7 +143,8 @@ static void *delivery_thread(void *p)
 mdt_rc mdt_background_start(mdt_env *env, mdt_background **out, mdt_err *err)
 {
     mdt_background *bg = calloc(1, sizeof(*bg));
-    size_t workers = env->webhooks ? (size_t)env->cfg.webhooks_max_concurrent : 0;
+    /* one delivery thread even without webhooks: SIGHUP may configure some */
+    size_t workers = mdt_env_webhooks(env) ? (size_t)env->cfg.webhooks_max_concurrent : 1;
 
     *out = NULL;
     if (!bg)

@@ -581,11 +581,12 @@ static json_t *csv_array(const char *csv)
 static json_t *unverified_allowed(const mdt_env *env, const char *key, bool consented)
 {
     json_t *arr;
+    const mdt_resources *res = mdt_env_resources(env);
 
     if (mdt_str_eq(key, "resources")) {
         arr = csv_array(env->cfg.unverified_resources);
-        for (size_t i = 0; arr && consented && i < mdt_resources_count(env->resources); i++)
-            json_array_append_new(arr, json_string(mdt_resources_uri(env->resources, i)));
+        for (size_t i = 0; arr && consented && i < mdt_resources_count(res); i++)
+            json_array_append_new(arr, json_string(mdt_resources_uri(res, i)));
         return arr;
     }
     if (mdt_str_eq(key, "kind"))

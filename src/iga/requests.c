@@ -184,7 +184,7 @@ static mdt_rc pending_events(const mdt_request_types *reg, mdt_env *env, const m
 
     *ev = NULL;
     *nev = 0;
-    if (!env->webhooks)
+    if (!mdt_env_webhooks(env))
         return MDT_OK;
     if (!(item = described_doc(reg, env, v, NULL, 0, v->created_at, a)))
         return nomem(err);

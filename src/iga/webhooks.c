@@ -14,6 +14,7 @@
 #include "app/ctx.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "iga/internal.h"
 #include "iga/secret.h"
 #include "net/post.h"
@@ -30,7 +31,17 @@ typedef struct {
 struct mdt_webhooks {
     endpoint *ep;
     size_t n;
+    int64_t connect_timeout; /* seconds ([webhooks] connect_timeout) */
+    int64_t timeout;         /* seconds for one delivery in all ([webhooks] timeout) */
 };
+
+void mdt_webhooks_set_timeouts(mdt_webhooks *w, int64_t connect_timeout, int64_t timeout)
+{
+    if (!w)
+        return;
+    w->connect_timeout = connect_timeout;
+    w->timeout = timeout;
+}
 
 static mdt_rc bad(mdt_err *err, const char *path, size_t i, const char *why)
 {
@@ -142,6 +153,7 @@ mdt_rc mdt_webhooks_load(const char *path, mdt_webhooks **out, mdt_err *err)
         rc = MDT_OK;
         goto out;
     }
+    w->connect_timeout = w->timeout = 10; /* until mdt_webhooks_set_timeouts */
     *out = w;
     w = NULL;
     rc = MDT_OK;
@@ -202,7 +214,7 @@ int64_t mdt_webhook_backoff(int64_t initial, int64_t max, int64_t attempt)
 mdt_rc mdt_iga__webhook_events(mdt_env *env, const char *type, json_t *item, int64_t now,
                                mdt_arena *a, mdt_outbox_rec **ev, size_t *nev, mdt_err *err)
 {
-    const mdt_webhooks *w = env->webhooks;
+    const mdt_webhooks *w = mdt_env_webhooks(env);
     const char *event_id = NULL, *body = NULL;
     json_t *doc;
     mdt_rc rc;
@@ -241,22 +253,28 @@ static const endpoint *endpoint_of(const mdt_webhooks *w, const char *url)
 }
 
 /* One attempt: MDT_OK when the endpoint answered 2xx. */
-static mdt_rc attempt(mdt_env *env, const endpoint *ep, const mdt_outbox_rec *d,
-                      const atomic_bool *cancel, long *status, mdt_err *err)
+static mdt_rc attempt(mdt_env *env, const mdt_webhooks *w, const endpoint *ep,
+                      const mdt_outbox_rec *d, const atomic_bool *cancel, long *status,
+                      mdt_err *err)
 {
     char hex[MDT_WEBHOOK_SIG_HEX + 1], sig[160], evh[160];
     const char *headers[] = {sig, evh, NULL};
     int64_t t = mdt_now(&env->clock);
-    mdt_post_opts o = {.connect_timeout_ms = env->cfg.webhooks_connect_timeout * 1000,
-                       .timeout_ms = env->cfg.webhooks_timeout * 1000, .cancel = cancel};
+    mdt_post_opts o = {.connect_timeout_ms = w->connect_timeout * 1000,
+                       .timeout_ms = w->timeout * 1000, .cancel = cancel,
+                       .ca_file = env->cfg.outbound_ca_file};
     mdt_rc rc = mdt_webhook_sign(ep->secret, ep->secret_len, t, d->body, hex, err);
 
     if (rc != MDT_OK)
         return rc;
     snprintf(sig, sizeof(sig), "Mandate-Signature: t=%lld,v1=%s", (long long)t, hex);
     snprintf(evh, sizeof(evh), "Mandate-Event-Id: %.100s", d->event_id);
-    if ((rc = mdt_post_json(d->url, headers, d->body, &o, status, err)) != MDT_OK)
+    if ((rc = mdt_post_json(d->url, headers, d->body, &o, status, err)) != MDT_OK) {
+        mdt_metrics_fetch(MDT_MK_WEBHOOK, MDT_MO_FAILED);
         return rc;
+    }
+    mdt_metrics_fetch(MDT_MK_WEBHOOK, *status >= 200 && *status < 300 ? MDT_MO_OK
+                                                                       : MDT_MO_HTTP_ERROR);
     if (*status >= 200 && *status < 300)
         return MDT_OK;
     return mdt_failf(err, MDT_ERR_UNAVAILABLE, "the webhook refused the notification",
@@ -288,9 +306,9 @@ static mdt_rc drop(mdt_env *env, const mdt_outbox_rec *d, const char *why, mdt_e
 
 mdt_rc mdt_webhooks_deliver_one(mdt_env *env, const atomic_bool *cancel, bool *did, mdt_err *err)
 {
+    const mdt_webhooks *w = mdt_env_webhooks(env);
     int64_t now = mdt_now(&env->clock), next;
-    int64_t lease = now + env->cfg.webhooks_timeout + env->cfg.webhooks_connect_timeout +
-                    LEASE_SLACK;
+    int64_t lease = now + (w ? w->timeout + w->connect_timeout : 0) + LEASE_SLACK;
     mdt_outbox_rec *d = NULL;
     const endpoint *ep;
     size_t n = 0;
@@ -305,11 +323,11 @@ mdt_rc mdt_webhooks_deliver_one(mdt_env *env, const atomic_bool *cancel, bool *d
         n == 0)
         goto out;
     *did = true;
-    if (!(ep = endpoint_of(env->webhooks, d->url))) {
+    if (!(ep = endpoint_of(w, d->url))) {
         rc = drop(env, d, "the endpoint is no longer configured", err);
         goto out;
     }
-    if (attempt(env, ep, d, cancel, &status, &aerr) == MDT_OK) {
+    if (attempt(env, w, ep, d, cancel, &status, &aerr) == MDT_OK) {
         rc = mdt_store_outbox_delete(env->store, d->id, err);
         goto out;
     }

@@ -45,6 +45,9 @@
  * secret). */
 mdt_rc mdt_webhooks_load(const char *path, mdt_webhooks **out, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_webhooks_free(mdt_webhooks *w);
+/* [webhooks] connect_timeout and timeout (seconds) of w's deliveries; set
+ * after mdt_webhooks_load (SIGHUP loads a new set with its own). NULL-safe. */
+void mdt_webhooks_set_timeouts(mdt_webhooks *w, int64_t connect_timeout, int64_t timeout);
 
 /* hex (MDT_WEBHOOK_SIG_HEX + 1 bytes): lowercase hex of
  * HMAC-SHA256(secret, decimal t "." body). */

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "core/url.h"
+#include "net/tls.h"
 
 typedef struct {
     mdt_buf *out;
@@ -284,31 +285,54 @@ static bool setup(CURL *h, const char *url, const mdt_fetch_opts *o, fetch_ctx *
            curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_HEADERDATA, ctx) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) == CURLE_OK &&
-           curl_easy_setopt(h, CURLOPT_USERAGENT, "mandate") == CURLE_OK;
+           curl_easy_setopt(h, CURLOPT_USERAGENT, "mandate") == CURLE_OK &&
+           mdt_net_set_ca_file(h, o->ca_file);
 }
 
-static mdt_rc result(CURL *h, CURLcode cc, const fetch_ctx *ctx, const mdt_fetch_opts *o,
-                     mdt_err *err)
+static mdt_rc result_of(CURL *h, CURLcode cc, const fetch_ctx *ctx, const mdt_fetch_opts *o,
+                        mdt_metric_fetch_outcome *outcome, mdt_err *err)
 {
     long status = 0;
 
+    *outcome = MDT_MO_REFUSED;
     if (ctx->refused)
         return mdt_failf(err, MDT_ERR_ACCESS_DENIED, "address refused",
                          "host resolves to a refused address (%s: %s)", ctx->refused_addr,
                          ctx->refused_why ? ctx->refused_why : "not an IP connection");
+    *outcome = MDT_MO_TOO_LARGE;
     if (ctx->too_large || cc == CURLE_FILESIZE_EXCEEDED)
         return mdt_failf(err, MDT_ERR_TOO_LARGE, "document too large",
                          "document larger than %zu bytes", o->max_bytes);
+    *outcome = MDT_MO_TIMEOUT;
     if (cc == CURLE_OPERATION_TIMEDOUT)
         return mdt_failf(err, MDT_ERR_UNAVAILABLE, "fetch timed out",
                          "no complete answer within %lld ms", (long long)o->timeout_ms);
+    *outcome = MDT_MO_FAILED;
+    if (cc == CURLE_PEER_FAILED_VERIFICATION)
+        return mdt_failf(err, MDT_ERR_UNAVAILABLE, "fetch failed",
+                         "fetch failed: the server's certificate does not chain to a trusted CA "
+                         "(%s)", o->ca_file && *o->ca_file ? "[server] outbound_ca_file"
+                                                          : "the system's store");
     if (cc != CURLE_OK)
         return mdt_failf(err, MDT_ERR_UNAVAILABLE, "fetch failed", "fetch failed: %s",
                          curl_easy_strerror(cc));
+    *outcome = MDT_MO_HTTP_ERROR;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200)
         return mdt_failf(err, MDT_ERR_UNAVAILABLE, "fetch failed", "HTTP status %ld", status);
+    *outcome = MDT_MO_OK;
     return MDT_OK;
+}
+
+/* The outcome of a fetch, counted by kind (mandate_outbound_fetches_total). */
+static mdt_rc result(CURL *h, CURLcode cc, const fetch_ctx *ctx, const mdt_fetch_opts *o,
+                     mdt_err *err)
+{
+    mdt_metric_fetch_outcome outcome = MDT_MO_FAILED;
+    mdt_rc rc = result_of(h, cc, ctx, o, &outcome, err);
+
+    mdt_metrics_fetch(o->kind, outcome);
+    return rc;
 }
 
 mdt_rc mdt_fetch_get(const char *url, const mdt_fetch_opts *o, mdt_buf *out, mdt_err *err)

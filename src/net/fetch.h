@@ -2,7 +2,8 @@
  * and configuration (a client's jwks_uri, a trusted issuer's JWK Set), and
  * POST to the policy decision points an administrator configured, made
  * safe against server-side request forgery:
- *   - https only (http only when allow_http);
+ *   - https only (http only when allow_http), the server's certificate
+ *     checked against ca_file when set, else the system's store;
  *   - no redirects, no proxies from the environment, no other protocols;
  *   - the address curl actually connects to (after DNS) must be public
  *     (mdt_fetch_addr_refused: the one deny list) unless allow_private;
@@ -23,6 +24,7 @@
 
 #include "core/buf.h"
 #include "core/mdt.h"
+#include "core/metrics.h"
 
 #define MDT_FETCH_URL_MAX 2048 /* longest URL fetched */
 
@@ -31,6 +33,9 @@ typedef struct {
     size_t max_bytes;    /* larger bodies fail with MDT_ERR_TOO_LARGE */
     bool allow_http;
     bool allow_private;
+    const char *ca_file; /* PEM bundle trusted for https ([server] outbound_ca_file),
+                            borrowed; NULL or "": the system's store */
+    mdt_metric_fetch_kind kind; /* its label in mandate_outbound_fetches_total */
 } mdt_fetch_opts;
 
 /* GETs url into out (initialised by the caller; its own cap applies too).

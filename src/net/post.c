@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "net/tls.h"
+
 #define POST_ANSWER_MAX (64 * 1024) /* bytes of an answer read (and dropped) */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -60,7 +62,8 @@ static bool setup(CURL *h, const char *url, struct curl_slist *hdrs, const char 
            curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)o->cancel) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) == CURLE_OK &&
-           curl_easy_setopt(h, CURLOPT_USERAGENT, "mandate") == CURLE_OK;
+           curl_easy_setopt(h, CURLOPT_USERAGENT, "mandate") == CURLE_OK &&
+           mdt_net_set_ca_file(h, o->ca_file);
 }
 
 mdt_rc mdt_post_json(const char *url, const char *const *headers, const char *body,
@@ -95,6 +98,11 @@ mdt_rc mdt_post_json(const char *url, const char *const *headers, const char *bo
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
     if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && *status))
         rc = MDT_OK;
+    else if (cc == CURLE_PEER_FAILED_VERIFICATION)
+        rc = mdt_failf(err, MDT_ERR_UNAVAILABLE, "the webhook did not answer",
+                       "the server's certificate does not chain to a trusted CA (%s)",
+                       o->ca_file && *o->ca_file ? "[server] outbound_ca_file"
+                                                 : "the system's store");
     else
         rc = mdt_failf(err, MDT_ERR_UNAVAILABLE, "the webhook did not answer", "%s",
                        curl_easy_strerror(cc));

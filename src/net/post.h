@@ -19,6 +19,8 @@ typedef struct {
     int64_t connect_timeout_ms;
     int64_t timeout_ms;          /* total: resolve, connect, TLS, send, answer */
     const atomic_bool *cancel;   /* when it becomes true, the post ends at once; NULL: none */
+    const char *ca_file;         /* PEM bundle trusted for https ([server] outbound_ca_file),
+                                    borrowed; NULL or "": the system's store */
 } mdt_post_opts;
 
 /* POSTs body (Content-Type: application/json) with the extra headers

@@ -347,10 +347,11 @@ typedef enum { USE, FAILED, FETCH } decision;
 mdt_cimd_cache_opts mdt_cimd_cache_opts_from(const mdt_config *cfg)
 {
     mdt_cimd_cache_opts o = {
-        .fetch = {.timeout_ms = cfg->jwks_uri_timeout * 1000,
+        .fetch = {.kind = MDT_MK_METADATA, .timeout_ms = cfg->jwks_uri_timeout * 1000,
                   .max_bytes = (size_t)cfg->cimd_max_bytes,
                   .allow_http = cfg->cimd_allow_http_loopback,
-                  .allow_private = cfg->jwks_uri_allow_private},
+                  .allow_private = cfg->jwks_uri_allow_private,
+                  .ca_file = cfg->outbound_ca_file},
         .cache_min = cfg->cimd_cache_min,
         .cache_max = cfg->cimd_cache_max,
         .retry = cfg->jwks_uri_refetch_interval,

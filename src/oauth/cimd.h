@@ -134,7 +134,8 @@ typedef struct {
 
 typedef struct mdt_cimd_cache mdt_cimd_cache;
 
-/* The options of [registration] and [client_auth]. */
+/* The options of [registration] and [client_auth] (and [server] outbound_ca_file,
+ * borrowed from cfg). */
 mdt_cimd_cache_opts mdt_cimd_cache_opts_from(const mdt_config *cfg);
 mdt_rc mdt_cimd_cache_new(const mdt_cimd_cache_opts *o, mdt_cimd_cache **out,
                           mdt_err *err) MDT_WARN_UNUSED;

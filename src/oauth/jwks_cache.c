@@ -40,10 +40,11 @@ mdt_jwks_cache_opts mdt_jwks_cache_opts_from(const mdt_config *cfg)
     mdt_jwks_cache_opts o = {
         .ttl = cfg->jwks_uri_cache_ttl,
         .refetch_interval = cfg->jwks_uri_refetch_interval,
-        .fetch = {.timeout_ms = cfg->jwks_uri_timeout * 1000,
+        .fetch = {.kind = MDT_MK_JWKS, .timeout_ms = cfg->jwks_uri_timeout * 1000,
                   .max_bytes = (size_t)cfg->jwks_uri_max_bytes,
                   .allow_http = cfg->jwks_uri_allow_http,
-                  .allow_private = cfg->jwks_uri_allow_private},
+                  .allow_private = cfg->jwks_uri_allow_private,
+                  .ca_file = cfg->outbound_ca_file},
     };
     return o;
 }

@@ -47,7 +47,7 @@ typedef struct mdt_jwks_cache mdt_jwks_cache;
 
 mdt_rc mdt_jwks_cache_new(const mdt_jwks_cache_opts *o, mdt_jwks_cache **out,
                           mdt_err *err) MDT_WARN_UNUSED;
-/* The options of [client_auth]. */
+/* The options of [client_auth] (and [server] outbound_ca_file, borrowed from cfg). */
 mdt_jwks_cache_opts mdt_jwks_cache_opts_from(const mdt_config *cfg);
 void mdt_jwks_cache_free(mdt_jwks_cache *c); /* NULL-safe; outstanding references stay valid */
 

@@ -221,5 +221,5 @@ mdt_rc mdt_consented_client(mdt_env *env, mdt_arena *a, const mdt_client *c, con
         mdt_err_clear(err);
     }
     return mdt_scope_consented_view(a, c, ok, nok, resource,
-                                    mdt_resources_has(env->resources, resource), out, err);
+                                    mdt_resources_has(mdt_env_resources(env), resource), out, err);
 }

@@ -15,7 +15,7 @@
 
 bool mdt_scope_policy_on(const mdt_env *env)
 {
-    return env->pdp != NULL;
+    return mdt_env_pdp(env) != NULL;
 }
 
 /* {"source": "static"|"access_request", "expires_at"} of the entitlement
@@ -111,7 +111,7 @@ static mdt_rc add_ids(mdt_buf *b, const char *name, const char *const *ids, size
 
 /* "policy": {scope: {decision, reasons, errors}}, and "log_only": true, as
  * members of the token event's data, after what out->audit held. */
-static mdt_rc audit_decisions(mdt_env *env, mdt_arena *a, const char **scopes,
+static mdt_rc audit_decisions(bool log_only, mdt_arena *a, const char **scopes,
                               const mdt_pdp_answer *ans, size_t n, mdt_grant_result *out)
 {
     mdt_buf b;
@@ -128,7 +128,7 @@ static mdt_rc audit_decisions(mdt_env *env, mdt_arena *a, const char **scopes,
             (rc = add_ids(&b, "errors", ans[i].errors, ans[i].nerrors)) == MDT_OK)
             rc = mdt_buf_adds(&b, "}");
     if (rc == MDT_OK)
-        rc = mdt_buf_adds(&b, env->cfg.pdp_log_only ? "},\"log_only\":true" : "}");
+        rc = mdt_buf_adds(&b, log_only ? "},\"log_only\":true" : "}");
     if (rc == MDT_OK && !(out->audit = mdt_arena_strdup(a, b.data)))
         rc = MDT_ERR_NOMEM;
     mdt_buf_free(&b);
@@ -162,8 +162,8 @@ static mdt_rc audit_failure(mdt_arena *a, const mdt_err *why, mdt_grant_result *
 }
 
 /* The scopes allowed, space-separated; *denied: the first one denied. */
-static mdt_rc apply(mdt_env *env, mdt_arena *a, const char **scopes, const mdt_pdp_answer *ans,
-                    size_t n, const char **scope, mdt_err *err)
+static mdt_rc apply(bool drop_denied, mdt_arena *a, const char **scopes,
+                    const mdt_pdp_answer *ans, size_t n, const char **scope, mdt_err *err)
 {
     mdt_buf b;
     const char *denied = NULL, *msg;
@@ -179,7 +179,7 @@ static mdt_rc apply(mdt_env *env, mdt_arena *a, const char **scopes, const mdt_p
             (rc = mdt_buf_adds(&b, scopes[i])) != MDT_OK)
             break;
     }
-    if (rc == MDT_OK && denied && (mdt_str_eq(env->cfg.pdp_on_deny, "refuse") || !b.len)) {
+    if (rc == MDT_OK && denied && (!drop_denied || !b.len)) {
         msg = mdt_arena_printf(a, "scope '%s' is refused by policy", denied);
         rc = mdt_failf(err, MDT_ERR_INVALID_SCOPE, msg ? msg : "a scope is refused by policy",
                        "policy denies scope '%.64s'", denied);
@@ -201,9 +201,11 @@ mdt_rc mdt_scope_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
     mdt_pdp_answer *ans;
     size_t n = 0;
     mdt_err rec = {0};
+    mdt_pdp *pdp = mdt_env_pdp(env);
+    bool log_only = mdt_pdp_log_only(pdp);
     mdt_rc rc;
 
-    if (!env->pdp)
+    if (!pdp)
         return MDT_OK; /* off: nothing asked, nothing recorded */
     if (!(scopes = mdt_words_split(req->arena, *scope ? *scope : "", &n)))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
@@ -216,7 +218,7 @@ mdt_rc mdt_scope_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
     if (n && (rc = build_queries(env, req, who, ask, scopes, n, q, err)) != MDT_OK)
         return rc;
     if (n && (rc = mdt_pdp_decide(env, req, req->arena, q, n, ans, err)) != MDT_OK) {
-        if (waiting(req, rc) || !env->cfg.pdp_log_only)
+        if (waiting(req, rc) || !log_only)
             return rc; /* asked again once an external PDP answered, or failed closed */
         n = 0;         /* log only: the failure is audited, nothing refused */
         if (audit_failure(req->arena, err, out) != MDT_OK)
@@ -227,7 +229,8 @@ mdt_rc mdt_scope_policy(mdt_env *env, mdt_req *req, const mdt_client_authn *who,
         MDT_WARN("risk signal not recorded: %s", mdt_err_audit_text(&rec));
     if (!n)
         return MDT_OK;
-    if (audit_decisions(env, req->arena, scopes, ans, n, out) != MDT_OK)
+    if (audit_decisions(log_only, req->arena, scopes, ans, n, out) != MDT_OK)
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    return env->cfg.pdp_log_only ? MDT_OK : apply(env, req->arena, scopes, ans, n, scope, err);
+    return log_only ? MDT_OK
+                    : apply(mdt_pdp_drops_denied(pdp), req->arena, scopes, ans, n, scope, err);
 }

@@ -4,6 +4,7 @@
  * it only once that event is durable. */
 #include <string.h>
 
+#include "core/metrics.h"
 #include "core/words.h"
 #include "oauth/dpop.h"
 #include "oauth/endpoints.h"
@@ -53,6 +54,7 @@ static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
             mdt_arena_printf(req->arena, "%s: %s", mdt_rc_name(err->rc), mdt_err_audit_text(err)),
     };
 
+    mdt_metrics_token_refused(mdt_metrics_grant_of(grant), err->rc);
     mdt_resp_error(resp, err);
     if (err->rc == MDT_ERR_ACCESS_DENIED)
         resp->status = 400; /* RFC 6749 §5.2, RFC 8628 §3.5: a denied grant is a 400 here */
@@ -243,6 +245,7 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return;
     }
     if ((rc = authenticate(env, req, &who, &claimed, &err)) != MDT_OK) {
+        mdt_metrics_token_refused(mdt_metrics_grant_of(mdt_req_form(req, "grant_type")), err.rc);
         mdt_client_auth_refuse(req, resp, claimed, &err);
         return;
     }
@@ -265,6 +268,8 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return;
     }
     issued(req, resp, &who, grant, &result);
+    if (resp->status == 200)
+        mdt_metrics_token_issued(mdt_metrics_grant_of(grant));
     if (resp->status == 200)
         mdt_usage_note(env, who.client.client_id, result.scope, req->ctx.now);
 }

@@ -30,6 +30,7 @@
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/words.h"
 #include "iga/resources.h"
 #include "msg/client_cert.h"
@@ -48,7 +49,7 @@
 #define CONTEXT_MAX (1 << 16)
 #define HEADER_MAX 4096
 
-enum { OUT_ALLOW, OUT_UNAUTHORIZED, OUT_FORBIDDEN, OUT_ERROR };
+enum { OUT_ALLOW, OUT_UNAUTHORIZED, OUT_FORBIDDEN, OUT_ERROR }; /* as mdt_metric_fwd */
 
 static mdt_tally tally = {.event = "forward_auth.decisions", .actor = "forward-auth",
                           .key_name = "resource",
@@ -617,6 +618,7 @@ static void audit(mdt_env *env, mdt_req *req, mdt_resp *resp, const fwd *f)
     const char *data;
 
     mdt_tally_count(&tally, req, f->resource ? f->resource : "(none)", f->outcome);
+    mdt_metrics_forward_auth((mdt_metric_fwd)f->outcome); /* OUT_* in the same order */
     if (f->attack)
         alone = attack_budget(req->now);
     if (!alone)

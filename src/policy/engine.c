@@ -100,17 +100,19 @@ static mdt_rc data_json(mdt_env *env, char **out, mdt_err *err)
     size_t n = 0;
     json_t *arr = json_array();
     mdt_rc rc = arr ? MDT_OK : nomem(err);
+    unsigned slot = mdt_env_read_begin(env); /* the resources SIGHUP may replace */
 
     *out = NULL;
     mdt_arena_init(&a, 8192);
     if (rc == MDT_OK)
         rc = mdt_store_scope_list(env->store, &a, &sc, &n, err);
     if (rc == MDT_OK)
-        rc = mdt_policy_scope_entities(sc, n, env->resources, arr, err);
+        rc = mdt_policy_scope_entities(sc, n, mdt_env_resources(env), arr, err);
     if (rc == MDT_OK && !(*out = json_dumps(arr, JSON_COMPACT)))
         rc = nomem(err);
     json_decref(arr);
     mdt_arena_free(&a);
+    mdt_env_read_end(env, slot);
     return rc;
 }
 
@@ -193,6 +195,15 @@ void mdt_policy_engine_reload(mdt_policy_engine *e)
 
     if (e && refresh(e, false, &err) != MDT_OK)
         MDT_ERROR("policies not reloaded, the previous ones stay in force: %s",
+                  mdt_err_text(&err));
+}
+
+void mdt_policy_engine_refresh_data(mdt_policy_engine *e)
+{
+    mdt_err err = {0};
+
+    if (e && refresh(e, true, &err) != MDT_OK)
+        MDT_ERROR("policy data not reloaded, the previous data stays in force: %s",
                   mdt_err_text(&err));
 }
 

@@ -19,6 +19,9 @@ void mdt_policy_engine_free(mdt_policy_engine *e); /* NULL-safe */
  * with it from its next request); others see it within a second. NULL-safe;
  * a failure is logged and leaves the previous set in force. */
 void mdt_policy_engine_reload(mdt_policy_engine *e);
+/* The same when the data behind the entities may have changed (SIGHUP
+ * replaced the [forward_auth] resources): rebuilt when it did. NULL-safe. */
+void mdt_policy_engine_refresh_data(mdt_policy_engine *e);
 
 /* Decides q with the server's policies and entities (env->policy): the
  * principal is q's subject as the entity subject_type::"subject_id" (for

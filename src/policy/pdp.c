@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "net/fetch.h"
 #include "policy/engine.h"
 #include "policy/pdp_wire.h"
@@ -21,8 +22,11 @@
 struct mdt_pdp {
     mdt_pdp_mode mode;
     char *url;                 /* where the call goes (AuthZEN: <url>/access/v1/evaluations) */
+    char *ca_file;             /* [server] outbound_ca_file; NULL: the system's store */
     int64_t timeout_ms;
     int64_t cache_ttl;
+    bool log_only;             /* [pdp] log_only */
+    bool drop_denied;          /* [pdp] on_deny = drop */
     mdt_pdp_cache *cache;      /* NULL: no cache */
     mdt_fetcher *fetcher;      /* its calls, apart from client-caused fetches; NULL: embedded */
 };
@@ -59,6 +63,8 @@ mdt_rc mdt_pdp_new(const mdt_config *cfg, mdt_pdp **out, mdt_err *err)
     p->mode = (mdt_pdp_mode)mode;
     p->timeout_ms = cfg->pdp_timeout * 1000;
     p->cache_ttl = cfg->pdp_cache_ttl;
+    p->log_only = cfg->pdp_log_only;
+    p->drop_denied = cfg->pdp_on_deny && strcmp(cfg->pdp_on_deny, "drop") == 0;
     if (mode == MDT_PDP_AUTHZEN) {
         size_t n = strlen(cfg->pdp_url);
         bool slash = n && cfg->pdp_url[n - 1] == '/';
@@ -70,6 +76,11 @@ mdt_rc mdt_pdp_new(const mdt_config *cfg, mdt_pdp **out, mdt_err *err)
         mdt_buf_free(&b);
     } else if (mode == MDT_PDP_OPA) {
         p->url = mdt_strdup(cfg->pdp_url);
+    }
+    if (cfg->outbound_ca_file && *cfg->outbound_ca_file &&
+        !(p->ca_file = mdt_strdup(cfg->outbound_ca_file))) {
+        mdt_pdp_free(p);
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     }
     if (mode != MDT_PDP_EMBEDDED && !p->url) {
         mdt_pdp_free(p);
@@ -86,6 +97,16 @@ mdt_rc mdt_pdp_new(const mdt_config *cfg, mdt_pdp **out, mdt_err *err)
     return MDT_OK;
 }
 
+bool mdt_pdp_log_only(const mdt_pdp *p)
+{
+    return p && p->log_only;
+}
+
+bool mdt_pdp_drops_denied(const mdt_pdp *p)
+{
+    return p && p->drop_denied;
+}
+
 void mdt_pdp_stop(mdt_pdp *p)
 {
     if (p)
@@ -99,6 +120,7 @@ void mdt_pdp_free(mdt_pdp *p)
     mdt_fetcher_free(p->fetcher);
     mdt_pdp__cache_free(p->cache);
     free(p->url);
+    free(p->ca_file);
     free(p);
 }
 
@@ -116,8 +138,9 @@ void mdt_pdp_call_free(struct mdt_pdp_call *c)
 static mdt_fetch_opts call_opts(const mdt_pdp *p)
 {
     /* The URL is the administrator's: http and private addresses are fine. */
-    return (mdt_fetch_opts){.timeout_ms = p->timeout_ms, .max_bytes = MDT_PDP_ANSWER_MAX,
-                            .allow_http = true, .allow_private = true};
+    return (mdt_fetch_opts){.kind = MDT_MK_PDP, .timeout_ms = p->timeout_ms,
+                            .max_bytes = MDT_PDP_ANSWER_MAX, .allow_http = true,
+                            .allow_private = true, .ca_file = p->ca_file};
 }
 
 /* A failed call as the caller reports it: the public text says that the
@@ -156,12 +179,17 @@ static void call_done(void *ctx, mdt_rc rc, const mdt_buf *body, const mdt_fetch
     mdt_fetch_waiters_wake(w);
 }
 
+static mdt_metric_pdp metric_mode(const mdt_pdp *p)
+{
+    return p && p->mode == MDT_PDP_OPA ? MDT_MP_OPA : MDT_MP_AUTHZEN;
+}
+
 /* Reads an answer, keeps its decisions in the cache. */
 static mdt_rc take_answer(mdt_env *env, const char *body, size_t len,
                           const uint8_t (*keys)[MDT_SHA256_LEN], size_t n, mdt_arena *a,
                           mdt_pdp_answer *out, mdt_err *err)
 {
-    mdt_pdp *p = env->pdp;
+    mdt_pdp *p = mdt_env_pdp(env);
     mdt_err why = {0};
     int64_t now = mdt_now(&env->clock);
 
@@ -181,10 +209,11 @@ static mdt_rc finish_call(mdt_env *env, mdt_req *req, mdt_arena *a, size_t n,
 
     req->pdp_call = NULL;
     MDT_DEBUG("external PDP answered in %lld ms", (long long)(mdt_time_mono_ms() - c->started_ms));
+    mdt_metrics_pdp(metric_mode(mdt_env_pdp(env)), (double)(mdt_time_mono_ms() - c->started_ms) / 1e3);
     if (!atomic_load(&c->done))
         rc = mdt_fail(err, MDT_ERR_INTERNAL, "a PDP call was read before it ended");
     else if (c->rc != MDT_OK)
-        rc = call_failed(env->pdp, &c->err, err);
+        rc = call_failed(mdt_env_pdp(env), &c->err, err);
     else if (c->n != n)
         rc = mdt_fail(err, MDT_ERR_INTERNAL, "a request asked its PDP two different questions");
     else
@@ -199,7 +228,7 @@ static mdt_rc finish_call(mdt_env *env, mdt_req *req, mdt_arena *a, size_t n,
 static mdt_rc start_call(mdt_env *env, mdt_req *req, const char *body,
                          uint8_t (*keys)[MDT_SHA256_LEN], size_t n, mdt_err *err)
 {
-    mdt_pdp *p = env->pdp;
+    mdt_pdp *p = mdt_env_pdp(env);
     mdt_fetch_opts o = call_opts(p);
     struct mdt_pdp_call *c = calloc(1, sizeof(*c));
     mdt_err why = {0};
@@ -227,7 +256,7 @@ static mdt_rc ask_external(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_p
                            size_t n, uint8_t (*keys)[MDT_SHA256_LEN], mdt_pdp_answer *out,
                            mdt_err *err)
 {
-    mdt_pdp *p = env->pdp;
+    mdt_pdp *p = mdt_env_pdp(env);
     mdt_fetch_opts o = call_opts(p);
     char *body = NULL;
     mdt_buf ans;
@@ -249,6 +278,7 @@ static mdt_rc ask_external(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_p
     t0 = mdt_time_mono_ms();
     rc = mdt_fetch_post(p->url, &o, "application/json", body, &ans, &why);
     MDT_DEBUG("external PDP answered in %lld ms", (long long)(mdt_time_mono_ms() - t0));
+    mdt_metrics_pdp(metric_mode(p), (double)(mdt_time_mono_ms() - t0) / 1e3);
     if (rc != MDT_OK)
         rc = call_failed(p, &why, err);
     else
@@ -264,7 +294,7 @@ static mdt_rc ask_external(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_p
 static mdt_rc decide_external(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_pdp_query *q,
                               size_t n, mdt_pdp_answer *out, mdt_err *err)
 {
-    mdt_pdp *p = env->pdp;
+    mdt_pdp *p = mdt_env_pdp(env);
     uint8_t(*keys)[MDT_SHA256_LEN];
     int64_t now = mdt_now(&env->clock);
     size_t hits = 0;
@@ -294,7 +324,8 @@ static mdt_rc decide_external(mdt_env *env, mdt_req *req, mdt_arena *a, const md
 mdt_rc mdt_pdp_decide(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_pdp_query *q, size_t n,
                       mdt_pdp_answer *out, mdt_err *err)
 {
-    mdt_pdp *p = env->pdp;
+    mdt_pdp *p = mdt_env_pdp(env);
+    double t0;
 
     memset(out, 0, n * sizeof(*out));
     if (!p)
@@ -303,10 +334,12 @@ mdt_rc mdt_pdp_decide(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_pdp_qu
         return MDT_OK;
     if (p->mode != MDT_PDP_EMBEDDED)
         return decide_external(env, req, a, q, n, out, err);
+    t0 = mdt_time_real();
     for (size_t i = 0; i < n; i++) {
         mdt_rc rc = mdt_policy_eval(env, a, &q[i], &out[i], err);
         if (rc != MDT_OK)
             return rc;
     }
+    mdt_metrics_pdp(MDT_MP_EMBEDDED, mdt_time_real() - t0);
     return MDT_OK;
 }

@@ -55,6 +55,10 @@ mdt_rc mdt_pdp_decide(mdt_env *env, mdt_req *req, mdt_arena *a, const mdt_pdp_qu
  * a mode it does not know or an external mode without url. */
 mdt_rc mdt_pdp_new(const mdt_config *cfg, mdt_pdp **out, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_pdp_free(mdt_pdp *p); /* NULL-safe */
+/* [pdp] log_only and on_deny = drop as they were when p was built (SIGHUP
+ * builds a new PDP: a request keeps the settings of the PDP it read). */
+bool mdt_pdp_log_only(const mdt_pdp *p);
+bool mdt_pdp_drops_denied(const mdt_pdp *p);
 /* Ends the calls to an external PDP in progress (their requests are woken
  * and refused), and refuses new ones; the server calls it before it closes
  * connections. NULL-safe, idempotent. */

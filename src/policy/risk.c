@@ -153,7 +153,7 @@ void mdt_risk_note_auth_failure(mdt_env *env, const char *client_id, int64_t now
     char name[RISK_NAME_MAX];
     mdt_err err = {0};
 
-    if (!env->pdp || !risk_name(name, "risk.authfail", client_id, NULL))
+    if (!mdt_env_pdp(env) || !risk_name(name, "risk.authfail", client_id, NULL))
         return;
     if (risk_hit(env, name, now, MDT_RISK_HOUR, &err) != MDT_OK)
         MDT_WARN("risk signal not recorded: %s", mdt_err_audit_text(&err));

@@ -154,6 +154,8 @@ static const char *const q_sql[Q_COUNT] = {
                         "ORDER BY voted_at,approver",
     [Q_REQ_LIST_PENDING] = "SELECT " REQ_COLS " FROM approval_requests WHERE status='pending' "
                            "AND (expires_at=0 OR expires_at>?1) ORDER BY created_at,id",
+    [Q_REQ_COUNT_PENDING] = "SELECT COUNT(*) FROM approval_requests WHERE status='pending' "
+                            "AND (expires_at=0 OR expires_at>?1)",
     [Q_REQ_EXPIRE_DUE] = "UPDATE approval_requests SET status='expired',decided_at=?1 "
                          "WHERE status='pending' AND expires_at<>0 AND expires_at<=?1 "
                          "AND id IN (SELECT id FROM approval_requests WHERE status='pending' "
@@ -1851,6 +1853,21 @@ static mdt_rc op_request_votes(mdt_store *s, const char *id, mdt_arena *a, mdt_v
                    "request_votes", err);
 }
 
+static mdt_rc op_request_count_pending(mdt_store *s, int64_t now, int64_t *out, mdt_err *err)
+{
+    sconn *c;
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = prep(s, Q_REQ_COUNT_PENDING, &c, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = first_row(c, st, bind_int(st, 1, now), "request_count_pending", "no row", err);
+    if (rc == MDT_OK)
+        *out = col_int(st, 0);
+    done(st);
+    return rc;
+}
+
 static mdt_rc op_request_list_pending(mdt_store *s, int64_t now, mdt_arena *a,
                                       mdt_request_rec **out, size_t *n, mdt_err *err)
 {
@@ -3290,6 +3307,7 @@ static const mdt_store_ops sql_ops = {
     .vote_list = op_vote_list,
     .request_votes = op_request_votes,
     .request_list_pending = op_request_list_pending,
+    .request_count_pending = op_request_count_pending,
     .request_expire_due = op_request_expire_due,
     .outbox_claim = op_outbox_claim,
     .outbox_delete = op_outbox_delete,

@@ -472,6 +472,12 @@ mdt_rc mdt_store_request_votes(mdt_store *s, const char *id, mdt_arena *a, mdt_v
     return s->ops->request_votes(s, id, a, out, n, err);
 }
 
+mdt_rc mdt_store_request_count_pending(mdt_store *s, int64_t now, int64_t *out, mdt_err *err)
+{
+    *out = 0;
+    return s->ops->request_count_pending(s, now, out, err);
+}
+
 mdt_rc mdt_store_request_list_pending(mdt_store *s, int64_t now, mdt_arena *a,
                                       mdt_request_rec **out, size_t *n, mdt_err *err)
 {

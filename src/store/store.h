@@ -553,6 +553,10 @@ mdt_rc mdt_store_request_get(mdt_store *s, const char *id, mdt_arena *a, mdt_req
 /* Ordered by created_at, then id. */
 mdt_rc mdt_store_request_list(mdt_store *s, mdt_arena *a, mdt_request_rec **out, size_t *n,
                               mdt_err *err) MDT_WARN_UNUSED;
+/* How many requests are still pending and not expired at now (the
+ * mandate_approvals_pending gauge). */
+mdt_rc mdt_store_request_count_pending(mdt_store *s, int64_t now, int64_t *out,
+                                       mdt_err *err) MDT_WARN_UNUSED;
 /* The requests still pending and not expired at now (what an inbox may
  * show), ordered by created_at, then id. */
 mdt_rc mdt_store_request_list_pending(mdt_store *s, int64_t now, mdt_arena *a,

@@ -97,6 +97,7 @@ typedef struct mdt_store_ops {
     mdt_rc (*vote_list)(mdt_store *s, mdt_arena *a, mdt_vote_rec **out, size_t *n, mdt_err *err);
     mdt_rc (*request_votes)(mdt_store *s, const char *id, mdt_arena *a, mdt_vote_rec **out,
                             size_t *n, mdt_err *err);
+    mdt_rc (*request_count_pending)(mdt_store *s, int64_t now, int64_t *out, mdt_err *err);
     mdt_rc (*request_list_pending)(mdt_store *s, int64_t now, mdt_arena *a, mdt_request_rec **out,
                                    size_t *n, mdt_err *err);
     mdt_rc (*request_expire_due)(mdt_store *s, int64_t now, int64_t limit, mdt_arena *a, mdt_request_rec **out,

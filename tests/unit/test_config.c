@@ -292,6 +292,11 @@ static const struct {
     {"[server]\n\ntls_cert = /c.pem\n", 3, "[server] tls_cert: set without tls_key"},
     {"[server]\ntls_key = /k.pem\n", 2, "[server] tls_key: set without tls_cert"},
     {"[server]\ntls_client_ca = /ca.pem\n", 2, "[server] tls_client_ca: needs tls_cert"},
+    {"[server]\noutbound_ca_file = /nonexistent/ca.pem\n", 2,
+     "[server] outbound_ca_file: file not found"},
+    {"[server]\noutbound_ca_file = /dev/null\n", 2,
+     "[server] outbound_ca_file: holds no PEM certificate"},
+    {"[server]\noutbound_ca_file = /\n", 2, "[server] outbound_ca_file: file cannot be read"},
     {"[storage]\ndatabase = mysql://db/x\n", 2, "[storage] database: must start with sqlite:"},
     {"[storage]\ndatabase = sqlite:\n", 2, "[storage] database: sqlite: needs a path"},
     {"[storage]\ndata_dir =\n", 2, "[storage] data_dir: must not be empty"},
@@ -350,6 +355,36 @@ static void test_loopback_issuers(void **state)
             mdt_config_validate(&cfg, &err) != MDT_OK)
             fail_msg("%s: %s", ok[i], err.detail);
         mdt_config_free(&cfg);
+    }
+}
+
+/* A bundle is accepted when a certificate marker is anywhere in it, also
+ * across the boundary of two reads. */
+static void test_outbound_ca_file(void **state)
+{
+    static const char marker[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    static const size_t pads[] = {0, 4000, 4090, 4096, 9000};
+    char path[] = "/tmp/mandate-ca-XXXXXX";
+    (void)state;
+
+    for (size_t i = 0; i < MDT_ARRAY_LEN(pads); i++) {
+        mdt_config cfg;
+        mdt_err err = {0};
+        int fd = mkstemp(path);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        assert_non_null(f);
+        for (size_t j = 0; j < pads[i]; j++)
+            fputc(j % 64 == 63 ? '\n' : '#', f);
+        fputs(marker, f);
+        fclose(f);
+        assert_int_equal(mdt_config_defaults(&cfg, &err), MDT_OK);
+        if (mdt_config_set(&cfg, "server", "outbound_ca_file", path, NULL, 0, &err) != MDT_OK ||
+            mdt_config_validate(&cfg, &err) != MDT_OK)
+            fail_msg("padding %zu: %s", pads[i], err.detail);
+        assert_string_equal(cfg.outbound_ca_file, path);
+        mdt_config_free(&cfg);
+        unlink(path);
+        memcpy(path + strlen(path) - 6, "XXXXXX", 6);
     }
 }
 
@@ -419,6 +454,54 @@ static void test_set_and_validate(void **state)
     mdt_config_free(&cfg);
 }
 
+typedef struct {
+    char seen[8][64];
+    int n;
+} diff_seen;
+
+static void seen_key(void *ctx, const char *section, const char *key, const char *at)
+{
+    diff_seen *d = ctx;
+    if (d->n < 8)
+        snprintf(d->seen[d->n++], sizeof(d->seen[0]), "%s.%s@%s", section, key, at ? at : "-");
+}
+
+static bool not_pdp(const char *section, const char *key)
+{
+    (void)key;
+    return strcmp(section, "pdp") != 0;
+}
+
+/* SIGHUP compares the running configuration with the file: every kind of
+ * key, and where the new value was set. */
+static void test_diff(void **state)
+{
+    mdt_config a = {0}, b = {0};
+    mdt_err err = {0};
+    diff_seen d = {0};
+    (void)state;
+
+    assert_int_equal(mdt_config_defaults(&a, &err), MDT_OK);
+    assert_int_equal(mdt_config_defaults(&b, &err), MDT_OK);
+    assert_int_equal(mdt_config_diff(&a, &b, seen_key, &d), 0);
+    assert_int_equal(mdt_config_set(&b, "pdp", "mode", "embedded", "m.conf", 3, &err), MDT_OK);
+    assert_int_equal(mdt_config_set(&b, "pdp", "log_only", "true", "m.conf", 4, &err), MDT_OK);
+    assert_int_equal(mdt_config_set(&b, "tokens", "access_token_ttl", "5m", "m.conf", 5, &err),
+                     MDT_OK);
+    assert_int_equal(mdt_config_set(&b, "log", "level", "info", "m.conf", 6, &err), MDT_OK);
+    assert_int_equal(mdt_config_diff(&a, &b, seen_key, &d), 3); /* level: same value */
+    assert_string_equal(d.seen[0], "tokens.access_token_ttl@m.conf:5");
+    assert_string_equal(d.seen[1], "pdp.mode@m.conf:3");
+    assert_string_equal(d.seen[2], "pdp.log_only@m.conf:4");
+    /* the keys kept at their running value: only [pdp] still differs */
+    assert_int_equal(mdt_config_keep(&b, &a, not_pdp, &err), MDT_OK);
+    assert_int_equal(b.access_token_ttl, a.access_token_ttl);
+    assert_string_equal(b.pdp_mode, "embedded");
+    assert_int_equal(mdt_config_diff(&a, &b, NULL, NULL), 2);
+    mdt_config_free(&a);
+    mdt_config_free(&b);
+}
+
 static void test_reference(void **state)
 {
     char *doc = NULL, want[128];
@@ -458,8 +541,10 @@ int main(void)
         cmocka_unit_test(test_no_secret_in_errors),
         cmocka_unit_test(test_loopback_issuers),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_outbound_ca_file),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_set_and_validate),
+        cmocka_unit_test(test_diff),
         cmocka_unit_test(test_reference),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -651,6 +651,7 @@ static void test_request_list_pending(void **state)
                          .created_at = 100, .expires_at = 1000},
                     back, *list = NULL;
     size_t n = 0, mine = 0;
+    int64_t count = -1;
     const char *want[] = {id(f, "lp2"), id(f, "lp4")};
 
     r.id = id(f, "lp1"); /* expired at 1000 */
@@ -679,6 +680,9 @@ static void test_request_list_pending(void **state)
         mine++;
     }
     assert_int_equal(mine, 2);
+    /* the gauge counts what the inbox lists */
+    assert_int_equal(mdt_store_request_count_pending(f->s, 1000, &count, &f->err), MDT_OK);
+    assert_int_equal(count, (int64_t)n);
 }
 
 /* Voters on two store handles (two nodes) at once: no vote lost, none
