@@ -434,7 +434,7 @@ static bool check_token(mdt_env *env, mdt_req *req, mdt_resp *resp, fwd *f)
 {
     mdt_err err = {0};
     bool bad_signature;
-    json_t *cnf;
+    json_t *cnf, *x5t, *cert_only;
     const char *jkt;
     mdt_rc rc;
 
@@ -460,18 +460,30 @@ static bool check_token(mdt_env *env, mdt_req *req, mdt_resp *resp, fwd *f)
                   "the access token is not for this resource");
         return false;
     }
-    if (jkt && json_object_size(cnf) != 1) {
+    x5t = json_object_get(cnf, "x5t#S256");
+    if (jkt && json_object_size(cnf) != 1u + (x5t != NULL)) {
         challenge(f, req, resp, 401, "invalid_token", NULL,
                   "the token's confirmation method is not supported here");
         return false;
     }
-    if (jkt)
-        return check_dpop(env, req, resp, f, jkt);
-    if (f->dpop_scheme) {
+    if (jkt && !check_dpop(env, req, resp, f, jkt))
+        return false;
+    if (jkt && !x5t)
+        return true;
+    if (!jkt && f->dpop_scheme) {
         challenge(f, req, resp, 401, "invalid_token", NULL, "the access token is not DPoP-bound");
         return false;
     }
-    rc = mdt_token_binding_check(env, req, f->ti.claims, &err);
+    /* Unbound, or bound to a certificate (also when bound to a key as
+     * well: then both must be proven, as at this server's own APIs). */
+    cert_only = x5t ? json_pack("{s:{s:O}}", "cnf", "x5t#S256", x5t) : NULL;
+    if (x5t && !cert_only) {
+        mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
+        server_fault(f, resp, &err);
+        return false;
+    }
+    rc = mdt_token_binding_check(env, req, cert_only ? cert_only : f->ti.claims, &err);
+    json_decref(cert_only);
     if (rc == MDT_ERR_INVALID_TOKEN) {
         challenge(f, req, resp, 401, "invalid_token", NULL, mdt_err_public_text(&err));
         f->attack = true;

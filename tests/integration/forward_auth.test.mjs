@@ -294,6 +294,23 @@ describe('/forward-auth', { timeout: 240_000 }, () => {
     refused(await ask(srv, { token, cert: certs.other }), 401, 'invalid_token');
   });
 
+  test('a token bound to a certificate and a key: both proven, as at the server\'s own APIs', async () => {
+    const key = await newKey();
+    const t = await post(srv, '/token', { grant_type: 'client_credentials', scope: 'read', resource: API },
+      { headers: { authorization: basic(bound.client_id, bound.client_secret),
+        'x-client-cert': escapedPem(certs.mine.cert),
+        dpop: await proof(key, { htm: 'POST', htu: `${srv.issuer.replace(/\/$/, '')}/token` }) } });
+    assert.equal(t.status, 200, show(t));
+    const token = t.json.access_token;
+    assert.deepEqual(Object.keys(jwtParts(token).payload.cnf).sort(), ['jkt', 'x5t#S256']);
+    const ok = await ask(srv, { token, scheme: 'DPoP', cert: certs.mine, dpop: await proof(key, { token }) });
+    assert.equal(ok.status, 200, show(ok));
+    refused(await ask(srv, { token, scheme: 'DPoP', dpop: await proof(key, { token }) }), 401, 'invalid_token', 'DPoP');
+    refused(await ask(srv, { token, scheme: 'DPoP', cert: certs.other, dpop: await proof(key, { token }) }),
+      401, 'invalid_token', 'DPoP');
+    refused(await ask(srv, { token, scheme: 'DPoP', cert: certs.mine }), 401, 'invalid_dpop_proof', 'DPoP');
+  });
+
   test('a DPoP-bound token: only with the DPoP scheme and a fresh proof of its key for this request', async () => {
     const key = await newKey();
     const token = await dpopToken(srv, agent, key, { scope: 'read', resource: API });
