@@ -170,7 +170,10 @@ describe('examples: nginx + MCP server and client, protected by Mandate', { time
       if (await page.locator('input[autocomplete="username"]').count()) {
         await submitLogin(page, 'alice', PASSWORD);
       }
-      await page.waitForURL((u) => u.pathname === '/consent', { timeout: 10_000 });
+      await page.waitForURL((u) => u.pathname === '/consent', { timeout: 10_000 }).catch(async (e) => {
+        throw new Error(`no consent page: ${page.url()}: ${(await page.locator('body').innerText()).slice(0, 500)}`,
+          { cause: e });
+      });
       await page.locator('button[name="decision"][value="allow"]').click();
     };
   }
