@@ -68,6 +68,7 @@ typedef struct {
     size_t outcome;
     const char *why;            /* for the audit */
     bool attack;                /* a refusal audited alone */
+    bool nonce_sent;            /* a DPoP-Nonce header is on the answer */
 } fwd;
 
 /* ------------------------------------------------------------ pure parts */
@@ -203,6 +204,18 @@ static const char *either(mdt_req *req, const char *a, const char *b)
     return v && *v ? v : mdt_req_header(req, b);
 }
 
+/* An HTTP method as proxies forward it: 1 to 32 upper-case letters, digits
+ * or '-'. */
+static bool method_ok(const char *m)
+{
+    size_t n = 0;
+
+    for (; m && *m; m++, n++)
+        if (!((*m >= 'A' && *m <= 'Z') || (*m >= '0' && *m <= '9') || *m == '-'))
+            return false;
+    return m && n >= 1 && n <= 32;
+}
+
 /* Method, scheme, host and path of the original request; false (resp the
  * refusal) when they are missing or not in normal form. */
 static bool read_forwarded(mdt_req *req, mdt_resp *resp, fwd *f)
@@ -226,7 +239,7 @@ static bool read_forwarded(mdt_req *req, mdt_resp *resp, fwd *f)
     }
     n = strcspn(uri, "?#");
     if (strlen(uri) > MDT_FWD_URI_MAX || !(f->path = mdt_arena_strndup(req->arena, uri, n)) ||
-        !mdt_fwd_path_ok(f->path) || !mdt_fwd_header_ok(f->method) ||
+        !mdt_fwd_path_ok(f->path) || !method_ok(f->method) ||
         (!mdt_str_eq(f->scheme, "https") && !mdt_str_eq(f->scheme, "http"))) {
         body_error(resp, 400, "invalid_request",
                    "the forwarded method, scheme or path is malformed or not in normal form "
@@ -348,10 +361,16 @@ static bool check_dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, fwd *f, const
     mdt_err err = {0};
     mdt_rc rc;
 
-    if (!f->dpop_scheme || !f->proof) {
+    if (!f->dpop_scheme) { /* RFC 9449 §7.2: a bound token as a Bearer token */
         challenge(f, req, resp, 401, "invalid_token", NULL,
                   "the access token is DPoP-bound: present it with the DPoP scheme and a proof");
-        f->attack = !f->dpop_scheme;
+        f->attack = true;
+        return false;
+    }
+    if (!f->proof) {
+        challenge(f, req, resp, 401, "invalid_dpop_proof", NULL,
+                  "a DPoP proof is required with this access token");
+        f->attack = true;
         return false;
     }
     if (req->dpop_jkt_used) { /* a run again: the proof passed in the first one */
@@ -368,11 +387,9 @@ static bool check_dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, fwd *f, const
     }
     rc = mdt_dpop_check(env, f->proof, &exp, &proof, &err);
     if (rc == MDT_ERR_USE_DPOP_NONCE) {
-        char nonce[MDT_DPOP_NONCE_MAX];
-        mdt_err nerr = {0};
         challenge(f, req, resp, 401, "use_dpop_nonce", NULL, "the DPoP proof needs a nonce");
-        if (mdt_dpop_nonce(env, nonce, &nerr) == MDT_OK)
-            mdt_resp_header(resp, "DPoP-Nonce", mdt_arena_strdup(req->arena, nonce));
+        f->nonce_sent = true;
+        mdt_dpop_nonce_header(env, req, resp, true, rc);
         return false;
     }
     if (rc == MDT_ERR_INVALID_DPOP_PROOF || (rc == MDT_OK && !mdt_str_eq(proof.jkt, jkt))) {
@@ -572,6 +589,7 @@ static void audit(mdt_env *env, mdt_req *req, mdt_resp *resp, const fwd *f)
     static const char *const decisions[] = {"allow", "deny", "deny", "deny"};
     static atomic_llong sampled;
     const char *mode = env->cfg.forward_auth_audit;
+    mdt_buf b;
     bool alone = mdt_str_eq(mode, "all") ||
                  (mdt_str_eq(mode, "sampled") &&
                   atomic_fetch_add(&sampled, 1) % env->cfg.forward_auth_audit_sample == 0);
@@ -582,18 +600,22 @@ static void audit(mdt_env *env, mdt_req *req, mdt_resp *resp, const fwd *f)
         alone = attack_budget(req->now);
     if (!alone)
         return;
-    data = mdt_arena_printf(req->arena, "{\"resource\":\"%s\",\"method\":\"%s\",\"status\":%d}",
-                            f->resource ? f->resource : "", f->method ? f->method : "",
-                            resp->status);
+    mdt_buf_init(&b, 4 * MDT_FWD_URI_MAX);
+    if (mdt_buf_adds(&b, "{\"resource\":") != MDT_OK ||
+        mdt_buf_add_json_str(&b, f->resource ? f->resource : "") != MDT_OK ||
+        mdt_buf_adds(&b, ",\"method\":") != MDT_OK ||
+        mdt_buf_add_json_str(&b, f->method ? f->method : "") != MDT_OK ||
+        mdt_buf_adds(&b, ",\"path\":") != MDT_OK ||
+        mdt_buf_add_json_str(&b, f->path ? f->path : "") != MDT_OK ||
+        mdt_buf_addf(&b, ",\"status\":%d}", resp->status) != MDT_OK)
+        mdt_buf_reset(&b);
+    data = b.len ? mdt_arena_strdup(req->arena, b.data) : NULL;
+    mdt_buf_free(&b);
     mdt_audit_event ev = {.type = f->attack ? "forward_auth.refused" : "forward_auth.decision",
                           .actor = f->ti.client_id ? f->ti.client_id : "forward-auth",
                           .client_id = f->ti.client_id,
                           .subject = json_string_value(json_object_get(f->ti.claims, "sub")),
-                          .decision = decisions[f->outcome], .reason = f->why,
-                          .data = f->resource && f->method && mdt_fwd_header_ok(f->resource) &&
-                                          !strchr(f->resource, '"')
-                                      ? data
-                                      : NULL};
+                          .decision = decisions[f->outcome], .reason = f->why, .data = data};
     mdt_resp_audit(req, resp, &ev);
 }
 
@@ -679,8 +701,12 @@ void mdt_handle_forward_auth(mdt_env *env, mdt_req *req, mdt_resp *resp)
     f.resource = mdt_resources_uri(f.res, f.idx);
     f.meta = mdt_resources_metadata_url(f.res, f.idx);
     judge(env, req, resp, &f);
-    if (!(req->waiter && req->waiter->registered))
-        audit(env, req, resp, &f);
+    if (req->waiter && req->waiter->registered)
+        goto out; /* asked again once the PDP answered */
+    if ((f.dpop_bound || f.proof) && !f.nonce_sent) /* the current nonce, where one is required */
+        mdt_dpop_nonce_header(env, req, resp, true, MDT_OK);
+    audit(env, req, resp, &f);
+out:
     mdt_token_info_clear(&f.ti);
 }
 

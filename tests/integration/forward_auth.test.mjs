@@ -9,7 +9,7 @@
 // trusted proxy. And the RFC 9728 documents themselves.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -82,6 +82,29 @@ async function clientToken(srv, client, params) {
   const r = await post(srv, '/token', { grant_type: 'client_credentials', ...params },
     { headers: { authorization: basic(client.client_id, client.client_secret) } });
   assert.equal(r.status, 200, show(r));
+  return r.json.access_token;
+}
+
+const newKey = () => jose.generateKeyPair('ES256', { extractable: true });
+
+/** A DPoP proof (RFC 9449 §4.2) of key for htm and htu, with ath of token. */
+async function proof(key, { htm = 'GET', htu = `https://${HOST}/orders`, token, jti, jwkOf, nonce } = {}) {
+  const claims = { htm, htu, iat: now(), jti: jti ?? crypto.randomBytes(16).toString('base64url') };
+  if (nonce) claims.nonce = nonce;
+  if (token) claims.ath = crypto.createHash('sha256').update(token).digest('base64url');
+  const jwk = await jose.exportJWK((jwkOf ?? key).publicKey);
+  return new jose.SignJWT(claims).setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk })
+    .sign(key.privateKey);
+}
+
+/** A DPoP-bound access token of client (client_credentials) for key. */
+async function dpopToken(srv, client, key, params) {
+  const r = await post(srv, '/token', { grant_type: 'client_credentials', ...params },
+    { headers: { authorization: basic(client.client_id, client.client_secret),
+      dpop: await proof(key, { htm: 'POST', htu: `${srv.issuer.replace(/\/$/, '')}/token` }) } });
+  assert.equal(r.status, 200, show(r));
+  assert.equal(r.json.token_type, 'DPoP');
+  assert.ok(jwtParts(r.json.access_token).payload.cnf.jkt);
   return r.json.access_token;
 }
 
@@ -271,6 +294,42 @@ describe('/forward-auth', { timeout: 240_000 }, () => {
     refused(await ask(srv, { token, cert: certs.other }), 401, 'invalid_token');
   });
 
+  test('a DPoP-bound token: only with the DPoP scheme and a fresh proof of its key for this request', async () => {
+    const key = await newKey();
+    const token = await dpopToken(srv, agent, key, { scope: 'read', resource: API });
+    const ok = await ask(srv, { token, scheme: 'DPoP', dpop: await proof(key, { token }) });
+    assert.equal(ok.status, 200, show(ok));
+    assert.equal(ok.headers.get('x-mandate-client'), agent.client_id);
+    // the proof's htu: query ignored, the default port and the host's case normalised
+    const q = await ask(srv, { token, scheme: 'DPoP', uri: '/orders?page=2',
+      dpop: await proof(key, { token, htu: `https://API.example.com:443/orders` }) });
+    assert.equal(q.status, 200, show(q));
+    // without proof, as a Bearer token, replayed, for another URI or method, of another key
+    refused(await ask(srv, { token, scheme: 'DPoP' }), 401, 'invalid_dpop_proof', 'DPoP');
+    refused(await ask(srv, { token }), 401, 'invalid_token', 'DPoP');
+    refused(await ask(srv, { token, dpop: await proof(key, { token }) }), 401, 'invalid_token', 'DPoP');
+    const once = await proof(key, { token });
+    assert.equal((await ask(srv, { token, scheme: 'DPoP', dpop: once })).status, 200);
+    refused(await ask(srv, { token, scheme: 'DPoP', dpop: once }), 401, 'invalid_dpop_proof', 'DPoP');
+    refused(await ask(srv, { token, scheme: 'DPoP',
+      dpop: await proof(key, { token, htu: `https://${HOST}/other` }) }), 401, 'invalid_dpop_proof', 'DPoP');
+    refused(await ask(srv, { token, scheme: 'DPoP',
+      dpop: await proof(key, { token, htu: `https://billing.example.com/orders` }) }), 401, 'invalid_dpop_proof', 'DPoP');
+    refused(await ask(srv, { token, scheme: 'DPoP',
+      dpop: await proof(key, { token, htm: 'POST' }) }), 401, 'invalid_dpop_proof', 'DPoP');
+    refused(await ask(srv, { token, scheme: 'DPoP', dpop: await proof(key) }), 401, 'invalid_dpop_proof', 'DPoP');
+    const thief = await newKey();
+    refused(await ask(srv, { token, scheme: 'DPoP', dpop: await proof(thief, { token }) }), 401,
+      'invalid_dpop_proof', 'DPoP');
+    // an unbound token with the DPoP scheme
+    const plain = await clientToken(srv, agent, { scope: 'read', resource: API });
+    refused(await ask(srv, { token: plain, scheme: 'DPoP', dpop: await proof(key, { token: plain }) }),
+      401, 'invalid_token', 'DPoP');
+    // a refused proof is an attack signal, audited alone
+    await waitAudit(srv, (evs) => evs.map(eventBody).some((e) => eventType(e) === 'forward_auth.refused'
+      && /DPoP/i.test(e.reason ?? '')), { what: 'a refused DPoP proof audited' });
+  });
+
   test('a delegation chain: X-Mandate-Act lists the actors, outermost first', async () => {
     const claims = { iss: IDP, sub: 'u-7', aud: srv.issuer, iat: now(), exp: now() + 300,
       jti: crypto.randomUUID(), scope: 'read' };
@@ -386,7 +445,7 @@ describe('/forward-auth asks the PDP', { timeout: 120_000 }, () => {
 });
 
 describe('/forward-auth asks an external AuthZEN PDP without holding a thread', { timeout: 120_000 }, () => {
-  let dir; let srv; let pdp; let agent; let token;
+  let dir; let srv; let pdp; let agent; let token; let dpopKey; let bound;
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-fwd-ext-'));
@@ -400,11 +459,18 @@ describe('/forward-auth asks an external AuthZEN PDP without holding a thread', 
     srv = await startServer({ dir, config: {
       server: { trusted_proxies: '127.0.0.1/32', threads: 1 },
       forward_auth: { resources: file },
-      pdp: { mode: 'authzen', url: pdp.url, timeout: '1s', cache_ttl: '0' },
+      pdp: { mode: 'off', url: pdp.url, timeout: '1s', cache_ttl: '0' },
     } });
     createFixtureScopes(srv);
     agent = createClient(srv, agentMetadata({ client_name: 'Agent', resources: [API, MCP] }));
     token = await clientToken(srv, agent, { scope: 'read write', resource: MCP });
+    // a DPoP-bound token issued before the PDP is on (its questions at /token are not this test's)
+    dpopKey = await newKey();
+    bound = await dpopToken(srv, agent, dpopKey, { scope: 'read', resource: MCP });
+    const conf = await readFile(srv.conf, 'utf8');
+    assert.match(conf, /mode = off/);
+    await writeFile(srv.conf, conf.replace('mode = off', 'mode = authzen'));
+    await srv.restart();
   });
   after(async () => {
     await srv?.stop();
@@ -438,5 +504,61 @@ describe('/forward-auth asks an external AuthZEN PDP without holding a thread', 
     assert.deepEqual(identity(r), []);
     pdp.behave('normal');
     assert.equal((await ask(srv, { token, uri: '/mcp', method: 'GET' })).status, 200);
+  });
+
+  test('a DPoP proof checked before the PDP is not a replay when the request runs again', async () => {
+    const before = pdp.calls;
+    const once = await proof(dpopKey, { token: bound, htu: `https://${HOST}/mcp` });
+    const r = await ask(srv, { token: bound, scheme: 'DPoP', uri: '/mcp', dpop: once });
+    assert.equal(r.status, 200, show(r));
+    assert.equal(pdp.calls, before + 1);
+    refused(await ask(srv, { token: bound, scheme: 'DPoP', uri: '/mcp', dpop: once }), 401,
+      'invalid_dpop_proof', 'DPoP');
+  });
+});
+
+describe('/forward-auth with [dpop] nonce = all', { timeout: 120_000 }, () => {
+  let dir; let srv; let agent;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-fwd-nonce-'));
+    const file = path.join(dir, 'resources.json');
+    await writeFile(file, JSON.stringify(RESOURCES));
+    srv = await startServer({ dir, config: {
+      server: { trusted_proxies: '127.0.0.1/32' },
+      forward_auth: { resources: file },
+      dpop: { nonce: 'all' },
+    } });
+    createFixtureScopes(srv);
+    agent = createClient(srv, agentMetadata({ client_name: 'Agent', resources: [API] }));
+  });
+  after(async () => {
+    await srv?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a proof without the server\'s nonce: 401 use_dpop_nonce with DPoP-Nonce; with it: 200', async () => {
+    const key = await newKey();
+    // the token endpoint wants a nonce too: learn it there
+    const tokenUrl = `${srv.issuer.replace(/\/$/, '')}/token`;
+    const form = { grant_type: 'client_credentials', scope: 'read', resource: API };
+    const auth = basic(agent.client_id, agent.client_secret);
+    const first = await post(srv, '/token', form,
+      { headers: { authorization: auth, dpop: await proof(key, { htm: 'POST', htu: tokenUrl }) } });
+    assert.equal(first.json?.error, 'use_dpop_nonce', show(first));
+    let nonce = first.headers.get('dpop-nonce');
+    const t = await post(srv, '/token', form,
+      { headers: { authorization: auth, dpop: await proof(key, { htm: 'POST', htu: tokenUrl, nonce }) } });
+    assert.equal(t.status, 200, show(t));
+    const token = t.json.access_token;
+    const r = await ask(srv, { token, scheme: 'DPoP', dpop: await proof(key, { token }) });
+    refused(r, 401, 'use_dpop_nonce', 'DPoP');
+    assert.ok(r.headers.get('dpop-nonce'));
+    nonce = r.headers.get('dpop-nonce');
+    const ok = await ask(srv, { token, scheme: 'DPoP', dpop: await proof(key, { token, nonce }) });
+    assert.equal(ok.status, 200, show(ok));
+    assert.ok(ok.headers.get('dpop-nonce'), 'the current nonce on every answer');
+    refused(await ask(srv, { token, scheme: 'DPoP', dpop: await proof(key, { token, nonce: 'made-up' }) }),
+      401, undefined, 'DPoP');
   });
 });
