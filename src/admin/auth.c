@@ -86,12 +86,10 @@ bool mdt_admin__authorize(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_admin_
         return false;
     }
     rc = mdt_bearer_token_check(env, req, tok, &ti, &err);
-    if (rc == MDT_ERR_INVALID_TOKEN && !mdt_req_header(req, "DPoP")) {
-        unauthorized(resp, true);
-        goto out;
-    }
-    if (mdt_token_unusable(rc)) { /* RFC 9449 §7.1 */
-        mdt_token_unauthorized(env, req, resp, rc, "mandate", err.msg);
+    if (mdt_token_unusable(rc)) { /* RFC 6750 §3, RFC 9449 §7.1 */
+        mdt_token_unauthorized(env, req, resp, rc, "mandate",
+                               rc == MDT_ERR_INVALID_TOKEN ? "the access token is not active"
+                                                           : err.msg);
         goto out;
     }
     if (rc != MDT_OK) {

@@ -225,7 +225,8 @@ static mdt_rc check_header(const mdt_jws *j, mdt_jwk **key, mdt_err *err)
     rc = mdt_jws_header_jwk(j, key, err);
     if (rc == MDT_ERR_INVALID_REQUEST)
         return mdt_failf(err, BAD,
-                         "the DPoP proof's jwk must be a public key (no private members)",
+                         "the DPoP proof's header needs a jwk: a public key of a supported type "
+                         "(no private members)",
                          "%s", err->msg ? err->msg : "jwk refused");
     if (rc != MDT_OK)
         return rc;

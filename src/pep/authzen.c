@@ -65,13 +65,10 @@ static bool authorize(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return false;
     }
     rc = mdt_bearer_token_check(env, req, tok, &ti, &err);
-    if (mdt_token_unusable(rc) && (rc != MDT_ERR_INVALID_TOKEN || mdt_req_header(req, "DPoP"))) {
-        mdt_token_unauthorized(env, req, resp, rc, "mandate", err.msg); /* RFC 9449 §7.1 */
-        goto out;
-    }
-    if (rc == MDT_ERR_INVALID_TOKEN) {
-        challenge(resp, 401, "Bearer realm=\"mandate\", error=\"invalid_token\"", "invalid_token",
-                  "the access token is not active");
+    if (mdt_token_unusable(rc)) { /* RFC 6750 §3, RFC 9449 §7.1 */
+        mdt_token_unauthorized(env, req, resp, rc, "mandate",
+                               rc == MDT_ERR_INVALID_TOKEN ? "the access token is not active"
+                                                           : err.msg);
         goto out;
     }
     if (rc != MDT_OK) {

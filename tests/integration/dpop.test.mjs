@@ -7,6 +7,9 @@
 // refresh token still usable afterwards).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { copyFile, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import * as jose from 'jose';
@@ -15,12 +18,15 @@ import * as oauth from 'oauth4webapi';
 import {
   callbackServer, consent, createUsers, FAST_ARGON2, pkce, signedIn,
 } from './lib/authz.mjs';
-import { authorizeCode, ensureScope } from './lib/grants.mjs';
+import { authorizeCode, ensureScope, redeem } from './lib/grants.mjs';
 import {
   API, agentMetadata, assertOAuthError, auditEvents, basic, createFixtureScopes, discover,
   eventType, get, insecure, post, show,
 } from './lib/oauth.mjs';
-import { createClient, startServer } from './lib/server.mjs';
+import { startAuthzenServer } from './lib/authzen_server.mjs';
+import { CIBA, cibaMetadata, started } from './lib/ciba.mjs';
+import { BACKEND } from './lib/pg.mjs';
+import { cliJson, createClient, createScope, startServer } from './lib/server.mjs';
 
 const ALGS = ['ES256', 'PS256', 'RS256', 'EdDSA'];
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -277,6 +283,46 @@ describe('DPoP', { timeout: 180_000 }, () => {
     assertOAuthError(again, 400, 'invalid_grant');
   });
 
+  test('delegation (token exchange of a person\'s token by an agent): the new token is bound to the agent\'s proof', async () => {
+    const web = createClient(srv, {
+      client_name: 'Calendar app', kind: 'web', owner: 'alice', grant_types: ['authorization_code'],
+      redirect_uris: [cb.uri], scope: 'openid read', resources: [API], token_endpoint_auth_method: 'client_secret_basic',
+    });
+    const deleg = createClient(srv, agentMetadata({ client_name: 'Delegate agent', grant_types: ['client_credentials', TOKEN_EXCHANGE] }));
+    const jar = await signedIn(srv, 'alice');
+    const person = await redeem(srv, web, cb.uri, await authorizeCode(srv, jar, web, cb.uri, { scope: 'openid read' }));
+    assert.equal(person.status, 200, show(person));
+    const key = await newKey();
+    const ex = (p) => post(srv, '/token', {
+      grant_type: TOKEN_EXCHANGE, subject_token: person.json.access_token,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', scope: 'read',
+    }, { headers: { authorization: basic(deleg.client_id, deleg.client_secret), dpop: p } });
+    assertOAuthError(await ex(await proof(key, { htu: tokenUrl(), typ: 'jwt' })), 400, 'invalid_dpop_proof');
+    const r = await ex(await proof(key, { htu: tokenUrl() }));
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.token_type, 'DPoP');
+    const c = jose.decodeJwt(r.json.access_token);
+    assert.equal(c.sub, 'alice');
+    assert.equal(c.act.sub, deleg.client_id);
+    assert.equal(c.cnf.jkt, await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256'));
+  });
+
+  test('CIBA: the polled tokens are bound to the proof; a refused proof is not even a poll', async () => {
+    ensureScope(srv, 'payments', { description: 'Make payments' });
+    const ciba = createClient(srv, cibaMetadata({ client_name: 'DPoP payment agent' }));
+    const s = await started(srv, ciba, { login_hint: 'alice', scope: 'openid payments' });
+    cliJson(srv, ['request', 'approve', s.request.id, '--by', 'alice']);
+    const key = await newKey();
+    const pollWith = async (p) => post(srv, '/token', { grant_type: CIBA, auth_req_id: s.auth_req_id },
+      { headers: { authorization: basic(ciba.client_id, ciba.client_secret), dpop: p } });
+    assertOAuthError(await pollWith(await proof(key, { htu: tokenUrl(), iat: now() - 3600 })), 400, 'invalid_dpop_proof');
+    const r = await pollWith(await proof(key, { htu: tokenUrl() }));
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.token_type, 'DPoP');
+    const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256');
+    assert.equal(jose.decodeJwt(r.json.access_token).cnf.jkt, jkt);
+  });
+
   /** A code for pub through /authorize with a request_uri pushed to /par (with headers). */
   async function pushedCode(jar, fields, headers = {}) {
     const { verifier, challenge } = await pkce();
@@ -383,5 +429,86 @@ describe('DPoP nonces ([dpop] nonce = all)', { timeout: 120_000 }, () => {
       tr = await attempt();
     }
     assert.equal(tr.token_type, 'dpop');
+
+    // at an API ([dpop] nonce = all): 401 use_dpop_nonce with a DPoP challenge and a nonce
+    const t = await send(await proof(key, { htu: tokenUrl, nonce }));
+    assert.equal(t.status, 200, show(t));
+    const uiUrl = `${srv.issuer}/userinfo`;
+    const ath = await athOf(t.json.access_token);
+    const auth = { authorization: `DPoP ${t.json.access_token}` };
+    const u1 = await get(srv, '/userinfo', { headers: { ...auth, dpop: await proof(key, { htm: 'GET', htu: uiUrl, ath }) } });
+    assert.equal(u1.status, 401, show(u1));
+    assert.match(u1.headers.get('www-authenticate'), /^DPoP error="use_dpop_nonce", algs="ES256 PS256 RS256 EdDSA"$/);
+    const n2 = u1.headers.get('dpop-nonce');
+    assert.ok(n2);
+    const u2 = await get(srv, '/userinfo', { headers: { ...auth, dpop: await proof(key, { htm: 'GET', htu: uiUrl, ath, nonce: n2 }) } });
+    assert.equal(u2.status, 403, `the proof passes; the token lacks openid: ${show(u2)}`);
+  });
+});
+
+describe('DPoP with an external PDP at token issuance', { timeout: 120_000 }, () => {
+  let pdp;
+  let srv;
+  let client;
+
+  before(async () => {
+    pdp = await startAuthzenServer({ policies: {
+      'read-ok': 'permit(principal, action == Action::"token.issue", resource == Scope::"orders:read");',
+    } });
+    srv = await startServer({ config: { pdp: { mode: 'authzen', url: pdp.url, timeout: '2s', cache_ttl: '0' } } });
+    createScope(srv, 'orders:read');
+    client = createClient(srv, { client_name: 'PDP-judged agent', kind: 'service', grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic', scope: 'orders:read' });
+  });
+  after(async () => { await srv?.stop(); await pdp?.close(); });
+
+  test('the request run again after the PDP answered does not take its own proof for a replay', async () => {
+    const key = await newKey();
+    const p = await proof(key, { htu: `${srv.issuer}/token` });
+    const send = () => post(srv, '/token', { grant_type: 'client_credentials', scope: 'orders:read' },
+      { headers: { authorization: basic(client.client_id, client.client_secret), dpop: p } });
+    const calls = pdp.calls;
+    const r = await send();
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.token_type, 'DPoP');
+    assert.ok(pdp.calls > calls, 'the PDP was asked');
+    assertOAuthError(await send(), 400, 'invalid_dpop_proof'); // the same proof again is a replay
+  });
+});
+
+describe('DPoP on two nodes sharing a PostgreSQL database', {
+  skip: BACKEND !== 'postgresql' && 'several nodes share a PostgreSQL database', timeout: 120_000,
+}, () => {
+  let a;
+  let b;
+  let agent;
+
+  before(async () => {
+    const config = { dpop: { nonce: 'token' } };
+    a = await startServer({ config });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-node-b-'));
+    for (const f of ['master.key', 'audit.key']) await copyFile(path.join(a.dir, f), path.join(dir, f));
+    b = await startServer({ dir, config: { ...config, server: { issuer: a.issuer }, storage: { database: a.database } } });
+    createFixtureScopes(a);
+    agent = createClient(a, agentMetadata({ client_name: 'Two-node agent' }));
+  });
+  after(async () => { await b?.stop(); await a?.stop(); });
+
+  const send = (srv, p) => post(srv, '/token', { grant_type: 'client_credentials', scope: 'read' },
+    { headers: { authorization: basic(agent.client_id, agent.client_secret), dpop: p } });
+
+  test("a nonce of one node is accepted by the other, and a proof used at one is a replay at the other", async () => {
+    const key = await newKey();
+    const htu = `${a.issuer}/token`;
+    const first = await send(a, await proof(key, { htu }));
+    assertOAuthError(first, 400, 'use_dpop_nonce');
+    const nonce = first.headers.get('dpop-nonce');
+    const p = await proof(key, { htu, nonce });
+    const ok = await send(b, p);
+    assert.equal(ok.status, 200, show(ok));
+    assert.equal(ok.json.token_type, 'DPoP');
+    const issued = issuedCount(a);
+    assertOAuthError(await send(a, p), 400, 'invalid_dpop_proof');
+    assert.equal(issuedCount(a), issued, 'the replay issued nothing');
   });
 });
