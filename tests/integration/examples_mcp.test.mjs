@@ -349,7 +349,24 @@ when { context.client == Client::"${cimdUrl}" };`;
   });
 
   it('identity headers sent by a client never reach the upstream', async () => {
-    const r = await fetch(`${res.api}/items`, { headers: { 'x-mandate-subject': 'admin' } });
+    const forged = { 'x-mandate-subject': 'admin', 'x-mandate-client': 'admin-console',
+      'x-mandate-scope': 'mandate:admin', 'x-mandate-act': 'admin' };
+    const r = await fetch(`${res.api}/items`, { headers: forged });
     assert.equal(r.status, 401, 'no token: refused before the upstream');
+    const c = createClient(srv, { client_name: 'Plain agent', owner: 'alice', grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic', scope: 'read', resources: [res.api] });
+    const t = await fetch(`${srv.url}/token`, { method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'read', resource: res.api }) });
+    assert.equal(t.status, 200);
+    const { access_token: token } = await t.json();
+    const ok = await fetch(`${res.api}/items`, { headers: { ...forged, authorization: `Bearer ${token}` } });
+    assert.equal(ok.status, 200);
+    const { caller } = await ok.json();
+    assert.equal(caller.client, c.client_id, 'Mandate\'s X-Mandate-Client, not the client\'s');
+    assert.equal(caller.subject, jwtParts(token).payload.sub);
+    assert.equal(caller.scope, 'read');
+    assert.equal(caller.act, undefined, 'no delegation: the forged X-Mandate-Act is dropped');
   });
 });
