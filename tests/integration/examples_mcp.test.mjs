@@ -218,6 +218,11 @@ describe('examples: nginx + MCP server and client, protected by Mandate', { time
       assert.equal(auth.searchParams.get('code_challenge_method'), 'S256');
       assert.ok(auth.searchParams.get('code_challenge'));
       assert.equal(auth.searchParams.get('resource'), res.mcp);
+      const found = dcr.provider.discoveryState();
+      assert.equal(new URL(found.authorizationServerUrl).href, new URL(srv.issuer).href,
+        'the authorization server named by the RFC 9728 metadata');
+      assert.equal(found.resourceMetadata.resource, res.mcp);
+      assert.equal(found.authorizationServerMetadata.issuer, srv.issuer, 'its RFC 8414 metadata');
       const clientId = dcr.provider.clientInformation().client_id;
       assert.doesNotMatch(clientId, /^https:/, 'a registered client_id');
       const out = await client.callTool(dcr.mcpClient, 'echo', { text: 'hello' });
@@ -242,6 +247,10 @@ describe('examples: nginx + MCP server and client, protected by Mandate', { time
       docs.set('/mcp-client.json', { body: JSON.stringify(client.clientMetadata(cb.uri, cimdUrl)) });
       cimd = await signInWith(cimdUrl, cb);
       assert.equal(cimd.provider.clientInformation().client_id, cimdUrl);
+      const auth = new URL(cimd.authUrls[0]);
+      assert.equal(auth.searchParams.get('client_id'), cimdUrl);
+      assert.equal(auth.searchParams.get('code_challenge_method'), 'S256');
+      assert.equal(auth.searchParams.get('resource'), res.mcp);
       assert.ok(docs.hits('/mcp-client.json') >= 1, 'Mandate fetched the document over https');
       const out = await client.callTool(cimd.mcpClient, 'delete_item', { id: 'item-1' });
       assert.equal(out.deleted, 'item-1');
