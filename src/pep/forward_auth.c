@@ -73,9 +73,30 @@ typedef struct {
 
 /* ------------------------------------------------------------ pure parts */
 
-static bool hex_is(const char *p, const char *lower_hex)
+static int hex_digit(char c)
 {
-    return p[0] == '%' && strncasecmp(p + 1, lower_hex, 2) == 0;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Whether the escape at p ("%XX") is one a path in normal form does not
+ * have: malformed, or of an unreserved character (RFC 3986 §6.2.2.2: a
+ * proxy or upstream decodes it, and would route "/%6Dcp" as "/mcp"), of
+ * '/' or '\\' (another segment to an upstream that decodes it), or NUL. */
+static bool bad_escape(const char *p)
+{
+    int hi = hex_digit(p[1]), lo = hi >= 0 ? hex_digit(p[2]) : -1, c;
+
+    if (hi < 0 || lo < 0)
+        return true;
+    c = hi << 4 | lo;
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~' || c == '/' || c == '\\' || c == 0;
 }
 
 bool mdt_fwd_path_ok(const char *path)
@@ -84,9 +105,9 @@ bool mdt_fwd_path_ok(const char *path)
         return false;
     for (const char *p = path; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if (c < 0x21 || c == 0x7f || c == '\\')
+        if (c < 0x21 || c >= 0x7f || c == '\\')
             return false;
-        if (hex_is(p, "2e") || hex_is(p, "2f") || hex_is(p, "5c") || hex_is(p, "00"))
+        if (c == '%' && bad_escape(p))
             return false;
         if (c == '/') {
             const char *s = p + 1;

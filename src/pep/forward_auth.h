@@ -37,8 +37,9 @@ void mdt_handle_protected_resource_metadata(mdt_env *env, mdt_req *req, mdt_resp
 
 /* Whether a forwarded path may be matched against the resources: it
  * starts with '/', and has no dot segment, no empty segment, no
- * backslash, no control character and no percent-encoded '.', '/' or '\\'
- * (which a backend could read as another path than the one matched). */
+ * backslash, no control or non-ASCII byte, no malformed escape and no
+ * percent-encoded unreserved character, '/', '\\' or NUL (each of which a
+ * proxy or backend could read as another path than the one matched). */
 bool mdt_fwd_path_ok(const char *path);
 /* The X-Mandate-Act value of claims: the sub of each act, outermost first,
  * comma-separated; NULL when there is no act (or one is malformed, or a

@@ -264,7 +264,7 @@ describe('/forward-auth', { timeout: 240_000 }, () => {
     refused(await ask(srv, { token, proto: 'http' }), 403, 'unknown_resource');
     refused(await ask(srv, { token, host: `${HOST}:8443` }), 403, 'unknown_resource');
     refused(await ask(srv, { token, host: 'billing.example.com', uri: '/v1x' }), 403, 'unknown_resource');
-    for (const uri of ['/orders/../mcp', '/orders/%2e%2e/mcp', '/x/./y', '//mcp', '/a%2fb', 'orders']) {
+    for (const uri of ['/orders/../mcp', '/orders/%2e%2e/mcp', '/x/./y', '//mcp', '/a%2fb', '/%6Dcp', 'orders']) {
       refused(await ask(srv, { token, uri }), 400, 'invalid_request');
     }
     refused(await ask(srv, { token, uri: null }), 400, 'invalid_request');
@@ -441,6 +441,26 @@ describe('/forward-auth asks the PDP', { timeout: 120_000 }, () => {
     assert.equal(rm1.code, 0, rm1.stderr);
     await until(() => ask(srv, { token, uri: '/mcp', method: 'POST' }), (x) => x.status === 200,
       'allowed again');
+  });
+
+  test('decisions are aggregated: one forward_auth.decisions event per minute, counts per resource and outcome', async () => {
+    const decisions = () => auditEvents(srv).map(eventBody).filter((e) => eventType(e) === 'forward_auth.decisions');
+    assert.equal(auditEvents(srv).map(eventBody).filter((e) => eventType(e) === 'forward_auth.decision').length, 0,
+      'not one event per decision');
+    // the event of a minute is written by the first decision after it: ask once a second (at most 75 times)
+    let evs = [];
+    for (let i = 0; i < 75 && evs.length === 0; i++) {
+      await ask(srv, { token, uri: '/mcp', method: 'GET' });
+      evs = decisions();
+      if (evs.length === 0) await sleep(1000);
+    }
+    assert.ok(evs.length >= 1, 'a minute was recorded');
+    const data = typeof evs[0].data === 'string' ? JSON.parse(evs[0].data) : evs[0].data;
+    assert.equal(data.minute % 60, 0);
+    const mcp = data.counts.find((c) => c.resource === MCP);
+    assert.ok(mcp, JSON.stringify(data));
+    assert.ok(mcp.allow >= 1, JSON.stringify(mcp));
+    for (const k of ['allow', 'unauthorized', 'forbidden', 'error']) assert.equal(typeof mcp[k], 'number');
   });
 });
 

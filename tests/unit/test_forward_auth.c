@@ -12,11 +12,14 @@
 static void test_path_ok(void **state)
 {
     static const char *const good[] = {"/", "/mcp", "/mcp/", "/mcp/tools/x", "/a.b/c..d/.e",
-                                       "/%41bc", "/a%20b", "/..x", "/x.."};
+                                       "/a%20b", "/..x", "/x..", "/a%3Fb",
+                                       "/a%25b", "/%E2%82%AC"};
     static const char *const bad[] = {"", "mcp", "//", "/a//b", "/.", "/..", "/a/./b",
                                       "/a/../b", "/a/..", "/%2e%2e/x", "/%2E/x", "/a%2fb",
                                       "/a%2Fb", "/a%5cb", "/a\\b", "/a b", "/a\tb", "/a%00b",
-                                      "/a\x7f"};
+                                      "/a\x7f", "/%41bc", "/%6Dcp", "/%6dcp",
+                                      "/a%7e", "/a%5F", "/a%2D", "/a%3", "/a%", "/a%zz",
+                                      "/a\xc3\xa9"};
     (void)state;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         if (!mdt_fwd_path_ok(good[i]))
