@@ -85,6 +85,20 @@ static bool put(char *out, size_t cap, size_t *len, const char *s, size_t n, boo
     return true;
 }
 
+/* A host: a name or IPv4 address without ':', '[' or ']', or an IPv6
+ * literal in brackets; not empty. */
+static bool host_ok(const char *h, size_t n)
+{
+    bool literal = n >= 2 && h[0] == '[' && h[n - 1] == ']';
+
+    if (n == 0)
+        return false;
+    for (size_t i = literal ? 1 : 0; i < (literal ? n - 1 : n); i++)
+        if (h[i] == '[' || h[i] == ']' || (!literal && h[i] == ':'))
+            return false;
+    return true;
+}
+
 bool mdt_dpop_htu_normalise(const char *url, char *out, size_t n)
 {
     const char *p, *auth, *auth_end, *port = NULL, *path;
@@ -117,7 +131,7 @@ bool mdt_dpop_htu_normalise(const char *url, char *out, size_t n)
             break;
         }
     const char *host_end = port ? port : auth_end;
-    if (host_end == auth)
+    if (!host_ok(auth, (size_t)(host_end - auth)))
         return false;
     if (!put(out, n, &len, https ? "https://" : "http://", https ? 8 : 7, false) ||
         !put(out, n, &len, auth, (size_t)(host_end - auth), true))

@@ -242,7 +242,9 @@ static void test_htu_normalise(void **state)
     };
     const char *bad[] = {"as.example/token", "ftp://as.example/", "https:///token",
                          "https://user@as.example/", "https://as.example:12a/",
-                         "https://as.example/a b", "https://as.example/%zz", NULL};
+                         "https://as.example/a b", "https://as.example/%zz",
+                         "HTTPS://AS.Exampl::////77/token=x#f", "https://[::1/x", "https://a]b/",
+                         NULL};
 
     (void)state;
     for (size_t i = 0; i < MDT_ARRAY_LEN(ok); i++) {
