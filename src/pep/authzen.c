@@ -14,13 +14,12 @@
  * audited one by one. */
 #include "pep/authzen.h"
 
-#include <stdatomic.h>
 #include <string.h>
 
-#include "core/log.h"
 #include "core/words.h"
 #include "oauth/binding.h"
 #include "oauth/tokens.h"
+#include "pep/tally.h"
 #include "policy/engine.h"
 
 typedef enum { SEM_EXECUTE_ALL, SEM_DENY_ON_FIRST_DENY, SEM_PERMIT_ON_FIRST_PERMIT } semantic;
@@ -244,33 +243,19 @@ static mdt_rc parse_body(mdt_req *req, json_t **root, mdt_err *err)
 
 /* ------------------------------------------------------------ decisions */
 
-static struct {
-    atomic_llong minute;  /* the minute counted (seconds since the epoch / 60) */
-    atomic_llong calls, evaluations, permits;
-} tally;
+enum { CALLS, EVALUATIONS, PERMITS, DENIES };
+
+static mdt_tally tally = {.event = "authzen.decisions", .actor = "authzen",
+                          .outcomes = {"calls", "evaluations", "permits", "denies"}};
 
 /* Counts one call's decisions; the first call of a new minute records the
- * previous minute's counts as one audit event. */
+ * previous minute's counts as one audit event (pep/tally.h). */
 static void count(mdt_req *req, size_t evaluations, size_t permits)
 {
-    long long m = req->now / 60, seen = atomic_load(&tally.minute);
-
-    if (m != seen && atomic_compare_exchange_strong(&tally.minute, &seen, m)) {
-        long long c = atomic_exchange(&tally.calls, 0), e = atomic_exchange(&tally.evaluations, 0);
-        long long p = atomic_exchange(&tally.permits, 0);
-        const char *data = mdt_arena_printf(
-            req->arena,
-            "{\"minute\":%lld,\"calls\":%lld,\"evaluations\":%lld,\"permits\":%lld,"
-            "\"denies\":%lld}",
-            seen * 60, c, e, p, e - p);
-        mdt_audit_event ev = {.type = "authzen.decisions", .actor = "authzen", .data = data};
-        mdt_err err;
-        if (c > 0 && seen > 0 && data && mdt_ctx_audit(&req->ctx, &ev, &err) != MDT_OK)
-            MDT_WARN("AuthZEN decisions of a minute not audited: %s", mdt_err_text(&err));
-    }
-    atomic_fetch_add(&tally.calls, 1);
-    atomic_fetch_add(&tally.evaluations, (long long)evaluations);
-    atomic_fetch_add(&tally.permits, (long long)permits);
+    mdt_tally_add(&tally, req, NULL, CALLS, 1);
+    mdt_tally_add(&tally, req, NULL, EVALUATIONS, (long long)evaluations);
+    mdt_tally_add(&tally, req, NULL, PERMITS, (long long)permits);
+    mdt_tally_add(&tally, req, NULL, DENIES, (long long)(evaluations - permits));
 }
 
 /* {"decision": bool, "context": {"reasons": [...], "errors": [...]}} */

@@ -61,6 +61,21 @@ static mdt_rc flush_slot(mdt_tally *t, mdt_tally_slot *s, const char *key, mdt_b
     return mdt_buf_adds(b, "}");
 }
 
+/* Without keys: the outcomes as members of the data. */
+static mdt_rc flush_flat(mdt_tally *t, mdt_buf *b, bool *first)
+{
+    mdt_tally_slot *s = &t->slots[MDT_TALLY_SLOTS];
+    mdt_rc rc = MDT_OK;
+
+    for (size_t k = 0; rc == MDT_OK && k < MDT_TALLY_OUTCOMES; k++) {
+        long long c = atomic_exchange(&s->counts[k], 0);
+        *first = *first && c == 0;
+        if (t->outcomes[k])
+            rc = mdt_buf_addf(b, ",\"%s\":%lld", t->outcomes[k], c);
+    }
+    return rc == MDT_OK ? mdt_buf_adds(b, "}") : rc;
+}
+
 static void flush(mdt_tally *t, mdt_req *req, long long minute)
 {
     mdt_buf b;
@@ -69,14 +84,20 @@ static void flush(mdt_tally *t, mdt_req *req, long long minute)
     mdt_err err = {0};
 
     mdt_buf_init(&b, 1 << 20);
-    rc = mdt_buf_addf(&b, "{\"minute\":%lld,\"counts\":[", minute * 60);
-    for (size_t i = 0; rc == MDT_OK && i < MDT_TALLY_SLOTS; i++)
-        if (atomic_load(&t->slots[i].state) == 2)
-            rc = flush_slot(t, &t->slots[i], t->slots[i].key, &b, &first);
-    if (rc == MDT_OK)
-        rc = flush_slot(t, &t->slots[MDT_TALLY_SLOTS], "(other)", &b, &first);
-    if (rc == MDT_OK)
-        rc = mdt_buf_adds(&b, "]}");
+    if (!t->key_name) {
+        rc = mdt_buf_addf(&b, "{\"minute\":%lld", minute * 60);
+        if (rc == MDT_OK)
+            rc = flush_flat(t, &b, &first);
+    } else {
+        rc = mdt_buf_addf(&b, "{\"minute\":%lld,\"counts\":[", minute * 60);
+        for (size_t i = 0; rc == MDT_OK && i < MDT_TALLY_SLOTS; i++)
+            if (atomic_load(&t->slots[i].state) == 2)
+                rc = flush_slot(t, &t->slots[i], t->slots[i].key, &b, &first);
+        if (rc == MDT_OK)
+            rc = flush_slot(t, &t->slots[MDT_TALLY_SLOTS], "(other)", &b, &first);
+        if (rc == MDT_OK)
+            rc = mdt_buf_adds(&b, "]}");
+    }
     if (rc == MDT_OK && !first && minute > 0) {
         mdt_audit_event ev = {.type = t->event, .actor = t->actor,
                               .data = mdt_arena_strdup(req->arena, b.data)};
@@ -86,12 +107,17 @@ static void flush(mdt_tally *t, mdt_req *req, long long minute)
     mdt_buf_free(&b);
 }
 
-void mdt_tally_count(mdt_tally *t, mdt_req *req, const char *key, size_t outcome)
+void mdt_tally_add(mdt_tally *t, mdt_req *req, const char *key, size_t outcome, long long n)
 {
     long long m = req->now / 60, seen = atomic_load(&t->minute);
 
     if (m != seen && atomic_compare_exchange_strong(&t->minute, &seen, m))
         flush(t, req, seen);
-    if (outcome < MDT_TALLY_OUTCOMES)
-        atomic_fetch_add(&slot_of(t, key ? key : "")->counts[outcome], 1);
+    if (outcome < MDT_TALLY_OUTCOMES && n)
+        atomic_fetch_add(&slot_of(t, key && t->key_name ? key : "")->counts[outcome], n);
+}
+
+void mdt_tally_count(mdt_tally *t, mdt_req *req, const char *key, size_t outcome)
+{
+    mdt_tally_add(t, req, key, outcome, 1);
 }

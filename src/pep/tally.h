@@ -27,7 +27,8 @@ typedef struct {
 typedef struct {
     const char *event;                          /* the audit event's type */
     const char *actor;
-    const char *key_name;                       /* member naming the key in the event */
+    const char *key_name;                       /* member naming the key in the event; NULL:
+                                                   one count per outcome, no keys */
     const char *outcomes[MDT_TALLY_OUTCOMES];   /* names of the outcomes counted (NULL: unused) */
     atomic_llong minute;                        /* the minute counted (seconds / 60) */
     mdt_tally_slot slots[MDT_TALLY_SLOTS + 1];  /* the last one: "(other)" */
@@ -38,5 +39,8 @@ typedef struct {
  * minute's counts in req's context as {"minute", "counts": [{key_name:
  * key, outcome: n, ...}, ...]}, the keys without traffic left out. */
 void mdt_tally_count(mdt_tally *t, mdt_req *req, const char *key, size_t outcome);
+/* The same, n at once. Without key_name (key NULL) the event's data is
+ * {"minute", outcome: n, ...}, the outcomes in their order. */
+void mdt_tally_add(mdt_tally *t, mdt_req *req, const char *key, size_t outcome, long long n);
 
 #endif

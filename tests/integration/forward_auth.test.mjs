@@ -582,3 +582,31 @@ describe('/forward-auth with [dpop] nonce = all', { timeout: 120_000 }, () => {
       401, undefined, 'DPoP');
   });
 });
+
+describe('/forward-auth with [forward_auth] audit = sampled', { timeout: 120_000 }, () => {
+  let dir; let srv; let agent;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mandate-fwd-sampled-'));
+    const file = path.join(dir, 'resources.json');
+    await writeFile(file, JSON.stringify(RESOURCES));
+    srv = await startServer({ dir, config: {
+      server: { trusted_proxies: '127.0.0.1/32' },
+      forward_auth: { resources: file, audit: 'sampled', audit_sample: 4 },
+    } });
+    createFixtureScopes(srv);
+    agent = createClient(srv, agentMetadata({ client_name: 'Agent', resources: [API] }));
+  });
+  after(async () => {
+    await srv?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('one decision in audit_sample is audited alone', async () => {
+    const token = await clientToken(srv, agent, { scope: 'read', resource: API });
+    for (let i = 0; i < 12; i++) assert.equal((await ask(srv, { token })).status, 200);
+    const alone = auditEvents(srv).map(eventBody).filter((e) => eventType(e) === 'forward_auth.decision');
+    assert.equal(alone.length, 3);
+    assert.ok(alone.every((e) => e.decision === 'allow' && e.client_id === agent.client_id));
+  });
+});

@@ -149,6 +149,41 @@ static void test_tally(void **state)
     mdt_arena_free(&a);
 }
 
+static mdt_tally flat = {.event = "f.decisions", .actor = "f",
+                         .outcomes = {"calls", "evaluations", "permits", "denies"}};
+
+static void test_tally_flat(void **state)
+{
+    mdt_arena a;
+    mdt_ctx_events events;
+    mdt_req req = {0};
+
+    (void)state;
+    mdt_arena_init(&a, 8192);
+    mdt_ctx_events_init(&events, &a);
+    req.arena = &a;
+    req.now = 120;
+    mdt_ctx_init(&req.ctx, &events, NULL, req.now, "r", "127.0.0.1");
+    mdt_tally_add(&flat, &req, NULL, 0, 1);
+    mdt_tally_add(&flat, &req, NULL, 1, 3);
+    mdt_tally_add(&flat, &req, NULL, 2, 2);
+    mdt_tally_add(&flat, &req, "ignored", 3, 1);
+    req.now = 200; /* a minute without traffic in between: nothing for it */
+    mdt_tally_add(&flat, &req, NULL, 0, 1);
+    assert_int_equal(events.n, 1);
+    assert_string_equal(events.ev[0].data,
+                        "{\"minute\":120,\"calls\":1,\"evaluations\":3,\"permits\":2,\"denies\":1}");
+    req.now = 400;
+    mdt_tally_add(&flat, &req, NULL, 1, 0);
+    assert_int_equal(events.n, 2);
+    assert_string_equal(events.ev[1].data,
+                        "{\"minute\":180,\"calls\":1,\"evaluations\":0,\"permits\":0,\"denies\":0}");
+    req.now = 460; /* minute 360 had no count: no event */
+    mdt_tally_add(&flat, &req, NULL, 0, 1);
+    assert_int_equal(events.n, 2);
+    mdt_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_act_header),
         cmocka_unit_test(test_challenge),
         cmocka_unit_test(test_tally),
+        cmocka_unit_test(test_tally_flat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
