@@ -24,20 +24,28 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
-/** A loopback redirect URI that receives the code: {uri, next(ms), close()}. */
+/**
+ * A loopback redirect URI that receives the authorization response:
+ * {uri, next(ms), close()}; next() resolves the parameters of the next
+ * response (also of one that came before it was called).
+ */
 export async function loopbackRedirect() {
   const waiters = [];
+  const received = [];
   const server = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://127.0.0.1');
     if (u.pathname !== '/callback') { res.writeHead(404).end(); return; }
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('You may close this window.');
-    waiters.splice(0).forEach((w) => w(u.searchParams));
+    const w = waiters.shift();
+    if (w) w(u.searchParams);
+    else received.push(u.searchParams);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     uri: `http://127.0.0.1:${server.address().port}/callback`,
     next: (ms = 60_000) => new Promise((resolve, reject) => {
+      if (received.length) { resolve(received.shift()); return; }
       const t = setTimeout(() => reject(new Error('no authorization response')), ms);
       waiters.push((p) => { clearTimeout(t); resolve(p); });
     }),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "core/clock.h"
 #include "core/url.h"
@@ -1068,19 +1069,30 @@ static bool is_set(const char *s)
     return s && *s;
 }
 
-/* NULL when path is a readable file holding at least one PEM certificate
- * (as curl will read it for every outbound https connection), else why not. */
+#define CA_FILE_MAX (16 * 1024 * 1024) /* bytes of a CA bundle read at start-up */
+
+/* NULL when path is a readable regular file holding at least one PEM
+ * certificate (as curl will read it for every outbound https connection),
+ * else why not. */
 static const char *ca_file_problem(const char *path)
 {
     static const char begin[] = "-----BEGIN CERTIFICATE-----";
     char chunk[4096 + sizeof(begin)];
-    size_t keep = 0, n;
+    size_t keep = 0, n, total = 0;
     const char *why = "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
-    FILE *f = fopen(path, "r");
+    struct stat st;
+    FILE *f;
 
-    if (!f)
+    if (stat(path, &st) != 0)
         return errno == ENOENT ? "file not found" : "file cannot be read";
-    while ((n = fread(chunk + keep, 1, sizeof(chunk) - 1 - keep, f)) > 0) {
+    if (!S_ISREG(st.st_mode))
+        return "not a regular file";
+    if (st.st_size > CA_FILE_MAX)
+        return "larger than 16 MiB";
+    if (!(f = fopen(path, "r")))
+        return "file cannot be read";
+    while (total < CA_FILE_MAX && (n = fread(chunk + keep, 1, sizeof(chunk) - 1 - keep, f)) > 0) {
+        total += n;
         chunk[keep + n] = '\0';
         if (strstr(chunk, begin)) {
             why = NULL;

@@ -11,8 +11,10 @@
 
 #include "core/b64.h"
 #include "core/hash.h"
+#include "core/log.h"
 #include "core/words.h"
 #include "iga/consent.h"
+#include "oauth/cimd.h"
 #include "oauth/dpop.h"
 #include "oauth/grants.h"
 #include "oauth/pkce.h"
@@ -598,7 +600,18 @@ static bool find_client(mdt_env *env, mdt_req *req, mdt_authz_outcome *o, const 
         mdt_authz_error_page(req, o, 400, NULL, "The request names no client (client_id).");
         return false;
     }
-    rc = mdt_client_load(env, client_id, req->now, req->arena, c, &err);
+    if (mdt_cimd_is_url(env, client_id)) {
+        /* a client ID metadata document: fetched (or cached) and applied */
+        rc = mdt_cimd_resolve(env, req, client_id, c, &err);
+        if (rc == MDT_ERR_UNAVAILABLE && req->waiter && req->waiter->registered)
+            return false; /* asked again once the document is in */
+        if (rc == MDT_ERR_INVALID_CLIENT) {
+            MDT_INFO("authorization request of %.200s refused: %s", client_id, err.detail);
+            rc = MDT_ERR_NOT_FOUND;
+        }
+    } else {
+        rc = mdt_client_load(env, client_id, req->now, req->arena, c, &err);
+    }
     if (rc == MDT_OK && mdt_authz_client_allowed(c, req->now))
         return true;
     if (rc == MDT_OK && mdt_client_usable(c, req->now))

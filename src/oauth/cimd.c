@@ -895,3 +895,12 @@ check:
                                          DOC " says");
     return MDT_OK;
 }
+
+mdt_rc mdt_cimd_resolve(mdt_env *env, mdt_req *req, const char *client_id, mdt_client *client,
+                        mdt_err *err)
+{
+    mdt_cimd_doc doc;
+    mdt_rc rc = mdt_cimd_prepare(env, req, client_id, &doc, client, err);
+
+    return rc != MDT_OK ? rc : mdt_cimd_register(env, req, client_id, &doc, client, err);
+}

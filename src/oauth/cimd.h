@@ -76,6 +76,15 @@ mdt_rc mdt_cimd_prepare(mdt_env *env, mdt_req *req, const char *client_id, mdt_c
  * would not authenticate as the candidate did. */
 mdt_rc mdt_cimd_register(mdt_env *env, mdt_req *req, const char *client_id,
                          const mdt_cimd_doc *doc, mdt_client *client, mdt_err *err) MDT_WARN_UNUSED;
+/* Steps 1 and 2 where no client authentication takes place (the
+ * authorization endpoint: a person signs in and consents, and the code is
+ * redeemed later with the client's own authentication, or its PKCE
+ * verifier for a public client): the document is fetched and checked as
+ * in step 1, then its client row created or refreshed as in step 2, and
+ * loaded into *client. Failures as mdt_cimd_prepare's (MDT_ERR_UNAVAILABLE
+ * with the waiter registered while a fetch is under way). */
+mdt_rc mdt_cimd_resolve(mdt_env *env, mdt_req *req, const char *client_id, mdt_client *client,
+                        mdt_err *err) MDT_WARN_UNUSED;
 /* The candidate of a checked document: id, status "active", origin
  * "cimd", and what authentication reads (method, signing alg, jwks,
  * jwks_uri, certificate subject, workload identity); strings in a. */

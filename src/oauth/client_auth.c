@@ -72,6 +72,28 @@ static bool public_client_may(mdt_req *req)
     return mdt_str_eq(req->path, "/token") && g && g->public_clients;
 }
 
+/* A client ID metadata document of a public client (method "none"),
+ * presenting its client_id alone where public_client_may says so: the
+ * document is checked first, its row created or refreshed only then. */
+static mdt_rc public_document(mdt_env *env, mdt_req *req, mdt_client_authn *out, const char *id,
+                              mdt_err *err)
+{
+    mdt_cimd_doc doc;
+    mdt_rc rc;
+
+    if (!public_client_may(req))
+        return mdt_client_auth_fail(err, "no client credentials presented");
+    if ((rc = mdt_cimd_prepare(env, req, id, &doc, &out->client, err)) != MDT_OK)
+        return rc;
+    if (!mdt_auth_method_presented_as(out->client.auth_method, MDT_PRESENT_CLIENT_ID))
+        return mdt_client_auth_fail(err, "no client credentials presented (client registered "
+                                    "for %s)", out->client.auth_method);
+    if ((rc = mdt_cimd_register(env, req, id, &doc, &out->client, err)) != MDT_OK)
+        return rc;
+    out->method = out->client.auth_method;
+    return MDT_OK;
+}
+
 /* A public client (RFC 6749 §2.1): client_id only, registered with method
  * "none", where public_client_may says so. */
 static mdt_rc by_none(mdt_env *env, mdt_req *req, mdt_client_authn *out, const char **claimed_id,
@@ -81,7 +103,7 @@ static mdt_rc by_none(mdt_env *env, mdt_req *req, mdt_client_authn *out, const c
     mdt_rc rc;
 
     if (mdt_cimd_is_url(env, id))
-        return mdt_client_auth_fail(err, "no client credentials presented");
+        return public_document(env, req, out, id, err);
     rc = mdt_client_load(env, id, req->now, req->arena, &out->client, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return mdt_client_auth_fail(err, "unknown client");

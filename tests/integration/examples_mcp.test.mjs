@@ -30,7 +30,8 @@ import { discover, insecure, jwtParts } from './lib/oauth.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const EXAMPLES = path.resolve(here, '../../examples');
-const TOKEN_TTL_S = 6;
+// long enough for the steps before the expiry test on a loaded machine
+const TOKEN_TTL_S = 20;
 
 /**
  * A copy of examples/ in a temporary directory with the test's npm packages
@@ -38,7 +39,8 @@ const TOKEN_TTL_S = 6;
  */
 function examplesCopy() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mandate-examples-'));
-  cpSync(EXAMPLES, path.join(dir, 'examples'), { recursive: true });
+  cpSync(EXAMPLES, path.join(dir, 'examples'), { recursive: true,
+    filter: (src) => path.basename(src) !== 'node_modules' });
   symlinkSync(path.resolve(here, 'node_modules'), path.join(dir, 'examples', 'node_modules'), 'dir');
   return { dir, at: (p) => path.join(dir, 'examples', p) };
 }
@@ -170,7 +172,10 @@ describe('examples: nginx + MCP server and client, protected by Mandate', { time
       if (await page.locator('input[autocomplete="username"]').count()) {
         await submitLogin(page, 'alice', PASSWORD);
       }
-      await page.waitForURL((u) => u.pathname === '/consent', { timeout: 10_000 });
+      await page.waitForURL((u) => u.pathname === '/consent', { timeout: 10_000 }).catch(async (e) => {
+        throw new Error(`no consent page: ${page.url()}: ${(await page.locator('body').innerText()).slice(0, 500)}`,
+          { cause: e });
+      });
       await page.locator('button[name="decision"][value="allow"]').click();
     };
   }
@@ -213,6 +218,11 @@ describe('examples: nginx + MCP server and client, protected by Mandate', { time
       assert.equal(auth.searchParams.get('code_challenge_method'), 'S256');
       assert.ok(auth.searchParams.get('code_challenge'));
       assert.equal(auth.searchParams.get('resource'), res.mcp);
+      const found = dcr.provider.discoveryState();
+      assert.equal(new URL(found.authorizationServerUrl).href, new URL(srv.issuer).href,
+        'the authorization server named by the RFC 9728 metadata');
+      assert.equal(found.resourceMetadata.resource, res.mcp);
+      assert.equal(found.authorizationServerMetadata.issuer, srv.issuer, 'its RFC 8414 metadata');
       const clientId = dcr.provider.clientInformation().client_id;
       assert.doesNotMatch(clientId, /^https:/, 'a registered client_id');
       const out = await client.callTool(dcr.mcpClient, 'echo', { text: 'hello' });
@@ -237,6 +247,10 @@ describe('examples: nginx + MCP server and client, protected by Mandate', { time
       docs.set('/mcp-client.json', { body: JSON.stringify(client.clientMetadata(cb.uri, cimdUrl)) });
       cimd = await signInWith(cimdUrl, cb);
       assert.equal(cimd.provider.clientInformation().client_id, cimdUrl);
+      const auth = new URL(cimd.authUrls[0]);
+      assert.equal(auth.searchParams.get('client_id'), cimdUrl);
+      assert.equal(auth.searchParams.get('code_challenge_method'), 'S256');
+      assert.equal(auth.searchParams.get('resource'), res.mcp);
       assert.ok(docs.hits('/mcp-client.json') >= 1, 'Mandate fetched the document over https');
       const out = await client.callTool(cimd.mcpClient, 'delete_item', { id: 'item-1' });
       assert.equal(out.deleted, 'item-1');
@@ -344,7 +358,24 @@ when { context.client == Client::"${cimdUrl}" };`;
   });
 
   it('identity headers sent by a client never reach the upstream', async () => {
-    const r = await fetch(`${res.api}/items`, { headers: { 'x-mandate-subject': 'admin' } });
+    const forged = { 'x-mandate-subject': 'admin', 'x-mandate-client': 'admin-console',
+      'x-mandate-scope': 'mandate:admin', 'x-mandate-act': 'admin' };
+    const r = await fetch(`${res.api}/items`, { headers: forged });
     assert.equal(r.status, 401, 'no token: refused before the upstream');
+    const c = createClient(srv, { client_name: 'Plain agent', owner: 'alice', grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic', scope: 'read', resources: [res.api] });
+    const t = await fetch(`${srv.url}/token`, { method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'read', resource: res.api }) });
+    assert.equal(t.status, 200);
+    const { access_token: token } = await t.json();
+    const ok = await fetch(`${res.api}/items`, { headers: { ...forged, authorization: `Bearer ${token}` } });
+    assert.equal(ok.status, 200);
+    const { caller } = await ok.json();
+    assert.equal(caller.client, c.client_id, 'Mandate\'s X-Mandate-Client, not the client\'s');
+    assert.equal(caller.subject, jwtParts(token).payload.sub);
+    assert.equal(caller.scope, 'read');
+    assert.equal(caller.act, undefined, 'no delegation: the forged X-Mandate-Act is dropped');
   });
 });

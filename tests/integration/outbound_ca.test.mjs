@@ -3,7 +3,8 @@
 // over https by a host whose certificate a test CA issued). With the
 // setting the document resolves and a token is issued; without it the
 // fetch fails with a reason naming the untrusted certificate, and nothing
-// is registered. Webhooks (a POST) follow the same rule. A bundle that is
+// is registered. Webhooks and an external AuthZEN PDP (POSTs) follow the
+// same rule. A bundle that is
 // missing or holds no certificate stops the start-up with an error naming
 // the key.
 import assert from 'node:assert/strict';
@@ -11,9 +12,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as oauth from 'oauth4webapi';
-import { createScope, sleep, startServer } from './lib/server.mjs';
+import { createClient, createScope, sleep, startServer } from './lib/server.mjs';
 import { assertRegistered, register } from './lib/register.mjs';
-import { createFixtureScopes, discover, insecure, jwtParts } from './lib/oauth.mjs';
+import { createFixtureScopes, discover, insecure, jwtParts, show, tokenBasic } from './lib/oauth.mjs';
 import { expectRefusal, keyPair } from './lib/assertions.mjs';
 import { httpsDocServer } from './lib/https_docs.mjs';
 
@@ -122,6 +123,32 @@ describe('[server] outbound_ca_file', { timeout: 120_000 }, () => {
     assert.match(plain.logs, why);
     assert.equal(web.hits('/hooks'), 1, 'nothing reached the host without the CA');
   });
+
+  it('an external AuthZEN PDP over https is asked with the test CA, and fails closed without it',
+    async () => {
+      web.set('/pdp/access/v1/evaluations', { body: JSON.stringify({ evaluations: [{ decision: true }] }) });
+      const pdpServer = (caFile) => startServer({ config: {
+        server: caFile ? { outbound_ca_file: caFile } : {},
+        pdp: { mode: 'authzen', url: web.url('/pdp'), timeout: '2s', cache_ttl: '0' } } });
+      const servers = [await pdpServer(web.caFile), await pdpServer(null)];
+      try {
+        const [ok, refused] = await Promise.all(servers.map(async (srv) => {
+          createScope(srv, 'orders:read');
+          const c = createClient(srv, { client_name: 'PDP client', kind: 'service',
+            grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic',
+            scope: 'orders:read' });
+          return tokenBasic(srv, c, { scope: 'orders:read' });
+        }));
+        assert.equal(ok.status, 200, show(ok));
+        assert.equal(web.hits('/pdp/access/v1/evaluations'), 1, 'one question, over https');
+        assert.equal(refused.status, 503, show(refused));
+        assert.equal(refused.json.error, 'temporarily_unavailable');
+        assert.equal(web.hits('/pdp/access/v1/evaluations'), 1, 'nothing reached the PDP without the CA');
+        assert.match(servers[1].logs, /certificate does not chain to a trusted CA \(the system's store\)/);
+      } finally {
+        await Promise.all(servers.map((srv) => srv.stop()));
+      }
+    });
 
   it('a missing bundle stops the start-up with an error naming the key', async () => {
     await assert.rejects(startServer({ config: config(path.join(web.dir, 'nowhere.pem')) }),

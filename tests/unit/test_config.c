@@ -294,9 +294,9 @@ static const struct {
     {"[server]\ntls_client_ca = /ca.pem\n", 2, "[server] tls_client_ca: needs tls_cert"},
     {"[server]\noutbound_ca_file = /nonexistent/ca.pem\n", 2,
      "[server] outbound_ca_file: file not found"},
-    {"[server]\noutbound_ca_file = /dev/null\n", 2,
-     "[server] outbound_ca_file: holds no PEM certificate"},
-    {"[server]\noutbound_ca_file = /\n", 2, "[server] outbound_ca_file: file cannot be read"},
+    {"[server]\noutbound_ca_file = /dev/null\n", 2, "[server] outbound_ca_file: not a regular file"},
+    {"[server]\noutbound_ca_file = /dev/zero\n", 2, "[server] outbound_ca_file: not a regular file"},
+    {"[server]\noutbound_ca_file = /\n", 2, "[server] outbound_ca_file: not a regular file"},
     {"[storage]\ndatabase = mysql://db/x\n", 2, "[storage] database: must start with sqlite:"},
     {"[storage]\ndatabase = sqlite:\n", 2, "[storage] database: sqlite: needs a path"},
     {"[storage]\ndata_dir =\n", 2, "[storage] data_dir: must not be empty"},
@@ -385,6 +385,22 @@ static void test_outbound_ca_file(void **state)
         mdt_config_free(&cfg);
         unlink(path);
         memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+    }
+    { /* a regular file without a certificate */
+        mdt_config cfg;
+        mdt_err err = {0};
+        int fd = mkstemp(path);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        assert_non_null(f);
+        fputs("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n", f);
+        fclose(f);
+        assert_int_equal(mdt_config_defaults(&cfg, &err), MDT_OK);
+        assert_int_equal(mdt_config_set(&cfg, "server", "outbound_ca_file", path, NULL, 0, &err),
+                         MDT_OK);
+        assert_int_equal(mdt_config_validate(&cfg, &err), MDT_ERR_CONFIG);
+        assert_true(contains(err.detail, "[server] outbound_ca_file: holds no PEM certificate"));
+        mdt_config_free(&cfg);
+        unlink(path);
     }
 }
 
