@@ -247,7 +247,7 @@ static bool read_forwarded(mdt_req *req, mdt_resp *resp, fwd *f)
 
     f->method = either(req, "X-Forwarded-Method", "X-Original-Method");
     if (!f->method || !*f->method)
-        f->method = req->method; /* Traefik, Envoy: the original method itself */
+        f->method = req->method; /* Envoy, Traefik's preserveRequestMethod: the original one */
     if (!uri && strncmp(req->path, PREFIX "/", sizeof(PREFIX)) == 0)
         uri = req->path + sizeof(PREFIX) - 1; /* Envoy: path_prefix + the original path */
     f->scheme = mdt_req_header(req, "X-Forwarded-Proto");
