@@ -24,6 +24,7 @@ import {
   eventType, get, insecure, post, show,
 } from './lib/oauth.mjs';
 import { startAuthzenServer } from './lib/authzen_server.mjs';
+import { csrfOf } from './lib/browser.mjs';
 import { CIBA, cibaMetadata, started } from './lib/ciba.mjs';
 import { BACKEND } from './lib/pg.mjs';
 import { cliJson, createClient, createScope, startServer } from './lib/server.mjs';
@@ -321,6 +322,48 @@ describe('DPoP', { timeout: 180_000 }, () => {
     assert.equal(r.json.token_type, 'DPoP');
     const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256');
     assert.equal(jose.decodeJwt(r.json.access_token).cnf.jkt, jkt);
+  });
+
+  test('device code of a public client: the polled tokens and the refresh token are bound to the proof', async () => {
+    const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
+    const cliApp = createClient(srv, {
+      client_name: 'DPoP CLI', kind: 'cli', owner: 'alice', token_endpoint_auth_method: 'none',
+      grant_types: [DEVICE, 'refresh_token'], scope: 'read offline_access',
+    });
+    const d = await post(srv, '/device_authorization', { client_id: cliApp.client_id, scope: 'read offline_access' });
+    assert.equal(d.status, 200, show(d));
+    const key = await newKey();
+    const pollWith = async (p) => post(srv, '/token',
+      { grant_type: DEVICE, device_code: d.json.device_code, client_id: cliApp.client_id },
+      { headers: p ? { dpop: p } : {} });
+    // the person enters the code and allows
+    const jar = await signedIn(srv, 'alice');
+    const form = async (fields, html) => {
+      const page = html ?? await (await jar.fetch(`${srv.url}/device`)).text();
+      const r = await jar.fetch(`${srv.url}/device`, { method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrf_token: csrfOf(page), ...fields }).toString() });
+      return r.text();
+    };
+    const decision = await form({ user_code: d.json.user_code });
+    const request = /name="request" value="([^"]*)"/.exec(decision)[1];
+    await form({ request, decision: 'allow' }, decision);
+    // a refused proof consumes nothing: the approved code still gives its tokens once
+    assertOAuthError(await pollWith(await proof(key, { htu: tokenUrl(), htm: 'GET' })), 400, 'invalid_dpop_proof');
+    const r = await pollWith(await proof(key, { htu: tokenUrl() }));
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.token_type, 'DPoP');
+    const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(key.publicKey), 'sha256');
+    assert.equal(jose.decodeJwt(r.json.access_token).cnf.jkt, jkt);
+    assert.ok(r.json.refresh_token, show(r));
+    // the public client's refresh token: only with a proof of the same key
+    const refresh = (p) => post(srv, '/token', { grant_type: 'refresh_token', refresh_token: r.json.refresh_token,
+      client_id: cliApp.client_id }, { headers: p ? { dpop: p } : {} });
+    assertOAuthError(await refresh(null), 400, 'invalid_dpop_proof');
+    assertOAuthError(await refresh(await proof(await newKey(), { htu: tokenUrl() })), 400, 'invalid_grant');
+    const again = await refresh(await proof(key, { htu: tokenUrl() }));
+    assert.equal(again.status, 200, show(again));
+    assert.equal(jose.decodeJwt(again.json.access_token).cnf.jkt, jkt);
   });
 
   /** A code for pub through /authorize with a request_uri pushed to /par (with headers). */
