@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/b64.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -74,24 +75,13 @@ typedef struct {
 
 /* ------------------------------------------------------------ pure parts */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Whether the escape at p ("%XX") is one a path in normal form does not
  * have: malformed, or of an unreserved character (RFC 3986 §6.2.2.2: a
  * proxy or upstream decodes it, and would route "/%6Dcp" as "/mcp"), of
  * '/' or '\\' (another segment to an upstream that decodes it), or NUL. */
 static bool bad_escape(const char *p)
 {
-    int hi = hex_digit(p[1]), lo = hi >= 0 ? hex_digit(p[2]) : -1, c;
+    int hi = mdt_hex_value(p[1]), lo = hi >= 0 ? mdt_hex_value(p[2]) : -1, c;
 
     if (hi < 0 || lo < 0)
         return true;

@@ -95,10 +95,16 @@ static void test_concurrent_readers(void **state)
         pool[i] = (obj){42, &freed};
     for (int i = 0; i < READERS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, reader, &r), 0);
+    /* the swaps start once the readers run (a loaded machine may not have
+     * scheduled them yet), and give them the processor now and then */
+    for (long i = 0; i < 10000000 && atomic_load(&r.reads) < READERS; i++)
+        sched_yield();
     for (int i = 1; i <= SWAPS; i++) {
         obj *old = atomic_exchange(&cur, &pool[i]);
         assert_int_equal(mdt_env_retire(&env, old, obj_free, &err), MDT_OK);
         mdt_env_reclaim(&env);
+        if (i % 64 == 0)
+            sched_yield();
     }
     for (int i = 0; i < 100000 && !mdt_env_reclaim(&env); i++)
         sched_yield();
