@@ -360,6 +360,22 @@ out:
     return rc;
 }
 
+mdt_rc mdt_dpop_check_once(mdt_env *env, mdt_req *req, const char *proof,
+                           const mdt_dpop_expect *exp, const char **jkt, mdt_err *err)
+{
+    mdt_dpop_proof p;
+    mdt_rc rc;
+
+    if (!req->dpop_jkt_used) {
+        if ((rc = mdt_dpop_check(env, proof, exp, &p, err)) != MDT_OK)
+            return rc;
+        if (!(req->dpop_jkt_used = mdt_arena_strdup(req->arena, p.jkt)))
+            return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    }
+    *jkt = req->dpop_jkt_used;
+    return MDT_OK;
+}
+
 void mdt_dpop_nonce_header(mdt_env *env, mdt_req *req, mdt_resp *resp, bool resource, mdt_rc rc)
 {
     char nonce[MDT_DPOP_NONCE_MAX];

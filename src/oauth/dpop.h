@@ -47,6 +47,14 @@ typedef struct {
 mdt_rc mdt_dpop_check(mdt_env *env, const char *proof, const mdt_dpop_expect *exp,
                       mdt_dpop_proof *out, mdt_err *err) MDT_WARN_UNUSED;
 
+/* mdt_dpop_check once per request: a request run again (after an external
+ * PDP answered, or an outbound fetch) gets the key its proof proved in the
+ * first run, kept in req->dpop_jkt_used, instead of taking its own proof
+ * for a replay. *jkt is the proof's key thumbprint, in req's arena. */
+mdt_rc mdt_dpop_check_once(mdt_env *env, mdt_req *req, const char *proof,
+                           const mdt_dpop_expect *exp, const char **jkt,
+                           mdt_err *err) MDT_WARN_UNUSED;
+
 /* The nonce to hand out now (DPoP-Nonce header): valid at every node of a
  * deployment and rotated, the previous one accepted for a while after. */
 mdt_rc mdt_dpop_nonce(mdt_env *env, char out[MDT_DPOP_NONCE_MAX], mdt_err *err) MDT_WARN_UNUSED;

@@ -204,7 +204,6 @@ static mdt_rc dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_client_authn 
 {
     const char *proof = mdt_req_header(req, "DPoP");
     mdt_dpop_expect exp = {.htm = "POST", .nonce = mdt_dpop_nonce_required(env, false)};
-    mdt_dpop_proof p;
     mdt_rc rc;
 
     if (!proof)
@@ -212,19 +211,10 @@ static mdt_rc dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_client_authn 
                    ? mdt_fail(err, MDT_ERR_INVALID_DPOP_PROOF,
                               "this client's access tokens are DPoP-bound: a DPoP proof is required")
                    : MDT_OK;
-    if (req->dpop_jkt_used) { /* run again after a PDP's answer: the proof passed */
-        who->dpop_jkt = req->dpop_jkt_used;
-        mdt_dpop_nonce_header(env, req, resp, false, MDT_OK);
-        return MDT_OK;
-    }
     if (!(exp.htu = mdt_arena_printf(req->arena, "%s/token", env->cfg.issuer)))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    rc = mdt_dpop_check(env, proof, &exp, &p, err);
+    rc = mdt_dpop_check_once(env, req, proof, &exp, &who->dpop_jkt, err);
     mdt_dpop_nonce_header(env, req, resp, false, rc);
-    if (rc == MDT_OK && !(who->dpop_jkt = mdt_arena_strdup(req->arena, p.jkt)))
-        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if (rc == MDT_OK)
-        req->dpop_jkt_used = who->dpop_jkt;
     return rc;
 }
 

@@ -369,7 +369,7 @@ static bool check_dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, fwd *f, const
 {
     mdt_dpop_expect exp = {.htm = f->method, .htu = htu_of(req, f), .access_token = f->token,
                           .nonce = mdt_dpop_nonce_required(env, true)};
-    mdt_dpop_proof proof;
+    const char *proved = NULL;
     mdt_err err = {0};
     mdt_rc rc;
 
@@ -385,26 +385,19 @@ static bool check_dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, fwd *f, const
         f->attack = true;
         return false;
     }
-    if (req->dpop_jkt_used) { /* a run again: the proof passed in the first one */
-        if (mdt_str_eq(req->dpop_jkt_used, jkt))
-            return true;
-        challenge(f, req, resp, 401, "invalid_dpop_proof", NULL,
-                  "the DPoP proof is signed by another key than the token's");
-        return false;
-    }
     if (!exp.htu) {
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
         server_fault(f, resp, &err);
         return false;
     }
-    rc = mdt_dpop_check(env, f->proof, &exp, &proof, &err);
+    rc = mdt_dpop_check_once(env, req, f->proof, &exp, &proved, &err);
     if (rc == MDT_ERR_USE_DPOP_NONCE) {
         challenge(f, req, resp, 401, "use_dpop_nonce", NULL, "the DPoP proof needs a nonce");
         f->nonce_sent = true;
         mdt_dpop_nonce_header(env, req, resp, true, rc);
         return false;
     }
-    if (rc == MDT_ERR_INVALID_DPOP_PROOF || (rc == MDT_OK && !mdt_str_eq(proof.jkt, jkt))) {
+    if (rc == MDT_ERR_INVALID_DPOP_PROOF || (rc == MDT_OK && !mdt_str_eq(proved, jkt))) {
         challenge(f, req, resp, 401, "invalid_dpop_proof", NULL,
                   rc == MDT_OK ? "the DPoP proof is signed by another key than the token's"
                                : mdt_err_public_text(&err));
@@ -415,7 +408,6 @@ static bool check_dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, fwd *f, const
         server_fault(f, resp, &err);
         return false;
     }
-    req->dpop_jkt_used = mdt_arena_strdup(req->arena, jkt);
     return true;
 }
 
