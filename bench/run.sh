@@ -24,7 +24,8 @@
 #   store's; `mandate audit verify` must pass afterwards. Peak RSS of the
 #   server under that load.
 # PostgreSQL (a local cluster with durable commits): rows 1 and 5 on an
-#   empty and on a seeded store, the server's and the cluster's CPU apart.
+#   empty and on a seeded store (the same clients and tokens, PG_SEED_EVENTS
+#   audit events), the server's and the cluster's CPU apart.
 # Then the embedded PDP (Cedar evaluations/s beside cedar-wasm) and
 #   /forward-auth with DPoP (bench/forward_auth.sh).
 # Everything is bounded (each wrk and seeding step under timeout) and
@@ -43,7 +44,7 @@ SPEED_SECONDS=${SPEED_SECONDS:-3}
 SEED_CLIENTS=${SEED_CLIENTS:-100000}
 SEED_TOKENS=${SEED_TOKENS:-1000000}
 SEED_EVENTS=${SEED_EVENTS:-1000000}
-PG_SEED_EVENTS=${PG_SEED_EVENTS:-$SEED_EVENTS}
+PG_SEED_EVENTS=${PG_SEED_EVENTS:-250000}
 SKIP=" ${SKIP:-} "
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SEED_BIN="$(dirname "$BIN")/seed"
