@@ -37,7 +37,7 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 TOOLS     := $(BUILD)/tests/cedar_batch
 PREFIX    ?= /usr/local
 
-.PHONY: install all deps run check unit integration integration-sqlite integration-postgresql asan bench bench-forward-auth clean lint docs-check fuzz fuzz-replay fuzz-cedar
+.PHONY: install all deps run check unit integration integration-sqlite integration-postgresql asan bench bench-forward-auth bench-steps clean lint docs-check fuzz fuzz-replay fuzz-cedar
 
 all: $(BIN) $(UNIT_BINS) $(REPLAYS) $(TOOLS)
 
@@ -175,6 +175,12 @@ bench: deps
 bench-forward-auth: deps
 	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -DNDEBUG -march=native" build/bench/mandate
 	@bench/forward_auth.sh build/bench/mandate
+
+# Before/after figures of git revisions, measured interleaved in one run:
+# make bench-steps REVS="main my-branch" (bench/steps.sh builds each one itself)
+bench-steps:
+	@test -n "$(REVS)" || { echo 'usage: make bench-steps REVS="REV1 REV2 ..."'; exit 2; }
+	@bench/steps.sh $(REVS)
 
 clean:
 	rm -rf build
