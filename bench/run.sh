@@ -97,6 +97,7 @@ make_clients() {
     reg=$(echo "{\"client_name\":\"bench\",\"scope\":\"bench\",\"resources\":[\"$RES\"],\"access_token_ttl\":3600}" |
           M client create --json)
     JWT_BASIC=$(basic_of "$reg")
+    JWT_CID=$(json "$reg" client_id)
     reg=$(echo "{\"client_name\":\"bench-opaque\",\"scope\":\"bench\",\"resources\":[\"$RES\"],\"access_token_ttl\":3600,\"access_token_format\":\"opaque\"}" |
           M client create --json)
     OPAQUE_BASIC=$(basic_of "$reg")
@@ -264,7 +265,7 @@ if ! skipped seeded; then
     say "seeding $SEED_CLIENTS clients, $SEED_TOKENS opaque tokens, $SEED_EVENTS audit events"
     s0=$(date +%s%N)
     timeout 600 "$ROOT/bench/seed.sh" "$SEED_BIN" "sqlite:$DB" "$WORK/var/audit.key" \
-        "$SEED_CLIENTS" "$SEED_TOKENS" "$SEED_EVENTS"
+        "$SEED_CLIENTS" "$SEED_TOKENS" "$SEED_EVENTS" "$JWT_CID"
     seed_ms=$(( ($(date +%s%N) - s0) / 1000000 ))
     start_server 1
     curl -sf -H "Authorization: Basic $JWT_BASIC" -d grant_type=client_credentials "$URL/token" >/dev/null
@@ -303,7 +304,7 @@ if ! skipped pg && [ -x "$ROOT/scripts/pg.sh" ] && ls /usr/lib/postgresql/*/bin/
     if ! skipped seeded; then
         s0=$(date +%s%N)
         timeout 900 "$ROOT/bench/seed.sh" "$SEED_BIN" "$pg_url" "$WORK/pgvar/audit.key" \
-            "$SEED_CLIENTS" "$SEED_TOKENS" "$PG_SEED_EVENTS"
+            "$SEED_CLIENTS" "$SEED_TOKENS" "$PG_SEED_EVENTS" "$JWT_CID"
         pg_seed_ms=$(( ($(date +%s%N) - s0) / 1000000 ))
         start_server 1 "$WORK/server-pg.log"
         timeout 30 taskset -c 1 wrk -t1 -c32 -d2s -s "$TOKEN_LUA" "$URL/token" >/dev/null

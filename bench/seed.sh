@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fills a store for the benchmark's runs on a big store, beside rows the
 # server wrote itself (run it while the server is stopped):
-#   CLIENTS clients, each a copy of the newest client with its credentials
-#     (fresh client_id, credential ids and hashes);
+#   CLIENTS clients, each a copy of client TEMPLATE (default: the newest
+#     client) with its credentials (fresh client_id, credential ids and hashes);
 #   TOKENS opaque tokens, copies of an opaque token the server issued (fresh
 #     hash and jti, spread over the seeded clients, claims naming them);
 #   EVENTS audit events, copies of the newest token.issued event appended to
@@ -10,9 +10,9 @@
 # Clients and tokens are generated in one transaction each (INSERT ...
 # SELECT over the table's own columns, so columns added by later migrations
 # are copied as the server wrote them).
-# Usage: bench/seed.sh SEED_BIN DATABASE_URL AUDIT_KEY_FILE CLIENTS TOKENS EVENTS
+# Usage: bench/seed.sh SEED_BIN DATABASE_URL AUDIT_KEY_FILE CLIENTS TOKENS EVENTS [TEMPLATE]
 set -euo pipefail
-SEED=$1 URL=$2 KEY=$3 CLIENTS=$4 TOKENS=$5 EVENTS=$6
+SEED=$1 URL=$2 KEY=$3 CLIENTS=$4 TOKENS=$5 EVENTS=$6 TEMPLATE=${7:-}
 
 if [[ $URL == sqlite:* ]]; then
     q() { sqlite3 -batch -bail "${URL#sqlite:}" "$@"; }
@@ -42,7 +42,8 @@ select_list() {
     echo "$out"
 }
 
-tmpl=$(q "SELECT client_id FROM clients ORDER BY created_at DESC, client_id LIMIT 1")
+tmpl=${TEMPLATE:-$(q "SELECT client_id FROM clients ORDER BY created_at DESC, client_id LIMIT 1")}
+[[ $tmpl =~ ^[A-Za-z0-9_-]+$ ]] || { echo "seed.sh: unexpected client_id '$tmpl'" >&2; exit 1; }
 [ -n "$tmpl" ] || { echo "seed.sh: no client to copy" >&2; exit 1; }
 cid="'bench-' || s.n"
 q "BEGIN;
