@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "core/ip.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "http/access_log.h"
 #include "http/client_addr.h"
 #include "http/conn_limit.h"
 #include "http/framing.h"
@@ -489,31 +491,61 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return finish_request(c);
 }
 
-static void access_log(conn_ctx *c)
-{
-    mdt_buf b;
-    char t[21];
-    double now = mdt_time_real();
+/* What a server thread keeps from one request to the next. */
+typedef struct {
+    mdt_buf line;       /* the access log line */
+    mdt_time_text time; /* its time, formatted once per second */
+} thread_cache;
 
-    mdt_time_format((int64_t)now, t);
-    mdt_buf_init(&b, 4096);
-    if (mdt_buf_addf(&b, "{\"time\":\"%s\",\"level\":\"info\",\"type\":\"access\",\"request_id\":\"%s\","
-                         "\"ip\":\"%s\",\"method\":",
-                     t, c->request_id, c->ip) == MDT_OK &&
-        mdt_buf_add_json_str(&b, c->req.method ? c->req.method : "") == MDT_OK &&
-        mdt_buf_adds(&b, ",\"path\":") == MDT_OK &&
-        mdt_buf_add_json_str(&b, c->req.path ? c->req.path : "") == MDT_OK &&
-        mdt_buf_addf(&b, ",\"status\":%d,\"ms\":%.3f", c->resp.status,
-                     (now - c->t0) * 1000.0) == MDT_OK &&
-        (strcmp(c->ip, c->peer) == 0 ||
-         mdt_buf_addf(&b, ",\"peer\":\"%s\"", c->peer) == MDT_OK) &&
-        (!c->resp.client_id || (mdt_buf_adds(&b, ",\"client_id\":") == MDT_OK &&
-                                mdt_buf_add_json_str(&b, c->resp.client_id) == MDT_OK)) &&
-        (!c->resp.fault[0] || (mdt_buf_adds(&b, ",\"fault\":") == MDT_OK &&
-                               mdt_buf_add_json_str(&b, c->resp.fault) == MDT_OK)) &&
-        mdt_buf_adds(&b, "}\n") == MDT_OK)
-        mdt_log_line(b.data, b.len);
-    mdt_buf_free(&b);
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static _Thread_local thread_cache *cache;
+
+static void cache_free(void *p)
+{
+    thread_cache *t = p;
+
+    mdt_buf_free(&t->line);
+    free(t);
+}
+
+static void cache_key_create(void) { (void)pthread_key_create(&cache_key, cache_free); }
+
+/* This thread's cache, freed when the thread ends; NULL without memory. */
+static thread_cache *thread_cache_get(void)
+{
+    thread_cache *t;
+
+    if (cache)
+        return cache;
+    if (pthread_once(&cache_once, cache_key_create) != 0 || !(t = calloc(1, sizeof(*t))))
+        return NULL;
+    mdt_buf_init(&t->line, 4096);
+    if (pthread_setspecific(cache_key, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    return cache = t;
+}
+
+static void access_log(conn_ctx *c, double now)
+{
+    thread_cache *t = thread_cache_get();
+    mdt_access_entry e = {
+        .request_id = c->request_id,
+        .ip = c->ip,
+        .peer = c->peer,
+        .method = c->req.method,
+        .path = c->req.path,
+        .client_id = c->resp.client_id,
+        .fault = c->resp.fault,
+        .status = c->resp.status,
+        .t0 = c->t0,
+        .now = now,
+    };
+
+    if (t && mdt_access_log_format(&t->line, &t->time, &e) == MDT_OK)
+        mdt_log_line(t->line.data, t->line.len);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -526,10 +558,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (!c)
         return;
-    if (c->resp.status)
-        mdt_metrics_http(c->match.endpoint, c->resp.status, mdt_time_real() - c->t0);
-    if (srv->env->cfg.access_log && c->resp.status)
-        access_log(c);
+    if (c->resp.status) {
+        double now = mdt_time_real();
+        mdt_metrics_http(c->match.endpoint, c->resp.status, now - c->t0);
+        if (srv->env->cfg.access_log)
+            access_log(c, now);
+    }
     mdt_log_set_request_id(NULL);
     ctx_free(c);
     atomic_fetch_sub(&srv->inflight, 1);
