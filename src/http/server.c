@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "core/ip.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "http/access_log.h"
 #include "http/client_addr.h"
 #include "http/conn_limit.h"
 #include "http/framing.h"
@@ -51,7 +53,9 @@ struct mdt_server {
     atomic_llong refusal_logged; /* second of the last "connection refused" log line */
 };
 
-typedef struct {
+typedef struct conn_ctx conn_ctx;
+struct conn_ctx {
+    conn_ctx *next_spare; /* in a thread's spare contexts (ctx_free) */
     mdt_server *srv;
     struct MHD_Connection *conn;
     mdt_arena arena;
@@ -72,7 +76,7 @@ typedef struct {
     char request_id[40];
     char peer[INET6_ADDRSTRLEN]; /* the TCP peer */
     char ip[INET6_ADDRSTRLEN];   /* the client: the peer, or what trusted proxies forwarded */
-} conn_ctx;
+};
 
 static const char *conn_header(const mdt_req *req, const char *name)
 {
@@ -184,10 +188,102 @@ static void fetch_done(void *ctx)
         MHD_resume_connection(c->conn);
 }
 
+/* What a server thread keeps from one request to the next: the access log
+ * line's buffer, and the contexts of ended requests, for the next ones. */
+#define SPARE_CTX 16      /* contexts kept per thread */
+#define SPARE_BODY 65536  /* a body buffer past this is freed, not kept */
+
+typedef struct {
+    mdt_buf line;       /* the access log line */
+    mdt_time_text time; /* its time, formatted once per second */
+    conn_ctx *spare;    /* ended requests' contexts, through next_spare */
+    unsigned nspare;
+} thread_cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static _Thread_local thread_cache *cache;
+
+static void cache_free(void *p)
+{
+    thread_cache *t = p;
+
+    while (t->spare) {
+        conn_ctx *c = t->spare;
+        t->spare = c->next_spare;
+        mdt_buf_free_wipe(&c->body);
+        mdt_arena_free(&c->arena);
+        free(c);
+    }
+    mdt_buf_free(&t->line);
+    free(t);
+    cache = NULL;
+}
+
+static void cache_key_create(void) { (void)pthread_key_create(&cache_key, cache_free); }
+
+/* This thread's cache, freed when the thread ends; NULL without memory. */
+static thread_cache *thread_cache_get(void)
+{
+    thread_cache *t;
+
+    if (cache)
+        return cache;
+    if (pthread_once(&cache_once, cache_key_create) != 0 || !(t = calloc(1, sizeof(*t))))
+        return NULL;
+    mdt_buf_init(&t->line, 4096);
+    if (pthread_setspecific(cache_key, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    return cache = t;
+}
+
+/* A zeroed context whose arena and body buffer are empty: an ended request's
+ * (its first arena chunk and body allocation kept) or a new one. */
+static conn_ctx *ctx_alloc(mdt_server *srv)
+{
+    thread_cache *t = thread_cache_get();
+    conn_ctx *c;
+    mdt_arena arena;
+    mdt_buf body;
+
+    if (!t || !t->spare) {
+        if (!(c = calloc(1, sizeof(*c))))
+            return NULL;
+        mdt_arena_init(&c->arena, ARENA_CHUNK);
+        mdt_buf_init(&c->body, (size_t)srv->env->cfg.max_body_bytes);
+        return c;
+    }
+    c = t->spare;
+    t->spare = c->next_spare;
+    t->nspare--;
+    arena = c->arena;
+    body = c->body;
+    memset(c, 0, sizeof(*c));
+    c->arena = arena;
+    c->body = body;
+    c->body.max = (size_t)srv->env->cfg.max_body_bytes; /* SIGHUP may have changed it */
+    return c;
+}
+
+/* The server's prefix, then a counter in six lower-case hex digits. */
+static void request_id(mdt_server *srv, char out[40])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned long n = atomic_fetch_add(&srv->next_id, 1) & 0xffffff;
+    size_t len = strlen(srv->id_prefix);
+
+    memcpy(out, srv->id_prefix, len);
+    for (int i = 5; i >= 0; i--, n >>= 4)
+        out[len + (size_t)i] = hex[n & 15];
+    out[len + 6] = '\0';
+}
+
 static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const char *url,
                          const char *method)
 {
-    conn_ctx *c = calloc(1, sizeof(*c));
+    conn_ctx *c = ctx_alloc(srv);
     if (!c)
         return NULL;
     c->srv = srv;
@@ -195,11 +291,8 @@ static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const cha
     atomic_fetch_add(&srv->inflight, 1);
     c->read_slot = mdt_env_read_begin(srv->env); /* what SIGHUP replaces outlives the request */
     c->t0 = mdt_time_real();
-    mdt_arena_init(&c->arena, ARENA_CHUNK);
-    mdt_buf_init(&c->body, (size_t)srv->env->cfg.max_body_bytes);
     mdt_buf_init(&c->resp.body, 1 << 20);
-    snprintf(c->request_id, sizeof(c->request_id), "%s%06lx", srv->id_prefix,
-             atomic_fetch_add(&srv->next_id, 1) & 0xffffff);
+    request_id(srv, c->request_id);
     client_address(c);
     c->req.arena = &c->arena;
     c->req.now = mdt_now(&srv->env->clock);
@@ -221,16 +314,31 @@ static conn_ctx *ctx_new(mdt_server *srv, struct MHD_Connection *conn, const cha
     return c;
 }
 
+/* Ends a request: what held secrets (the body: client secrets) is wiped,
+ * and the context kept for this thread's next request, or freed. */
 static void ctx_free(conn_ctx *c)
 {
+    thread_cache *t;
+
     if (!c)
         return;
-    mdt_buf_free_wipe(&c->body);
     mdt_buf_free_wipe(&c->resp.body);
     mdt_pdp_call_free(c->req.pdp_call); /* a PDP's answer the request did not take */
-    mdt_arena_free(&c->arena);
     mdt_env_read_end(c->srv->env, c->read_slot);
-    free(c);
+    t = thread_cache_get();
+    if (!t || t->nspare >= SPARE_CTX || c->body.cap > SPARE_BODY) {
+        mdt_buf_free_wipe(&c->body);
+        mdt_arena_free(&c->arena);
+        free(c);
+        return;
+    }
+    if (c->body.data)
+        mdt_wipe(c->body.data, c->body.len);
+    mdt_buf_reset(&c->body);
+    mdt_arena_reset(&c->arena);
+    c->next_spare = t->spare;
+    t->spare = c;
+    t->nspare++;
 }
 
 static bool resp_has_header(const mdt_resp *r, const char *name)
@@ -489,31 +597,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return finish_request(c);
 }
 
-static void access_log(conn_ctx *c)
+static void access_log(conn_ctx *c, double now)
 {
-    mdt_buf b;
-    char t[21];
-    double now = mdt_time_real();
+    thread_cache *t = thread_cache_get();
+    mdt_access_entry e = {
+        .request_id = c->request_id,
+        .ip = c->ip,
+        .peer = c->peer,
+        .method = c->req.method,
+        .path = c->req.path,
+        .client_id = c->resp.client_id,
+        .fault = c->resp.fault,
+        .status = c->resp.status,
+        .t0 = c->t0,
+        .now = now,
+    };
 
-    mdt_time_format((int64_t)now, t);
-    mdt_buf_init(&b, 4096);
-    if (mdt_buf_addf(&b, "{\"time\":\"%s\",\"level\":\"info\",\"type\":\"access\",\"request_id\":\"%s\","
-                         "\"ip\":\"%s\",\"method\":",
-                     t, c->request_id, c->ip) == MDT_OK &&
-        mdt_buf_add_json_str(&b, c->req.method ? c->req.method : "") == MDT_OK &&
-        mdt_buf_adds(&b, ",\"path\":") == MDT_OK &&
-        mdt_buf_add_json_str(&b, c->req.path ? c->req.path : "") == MDT_OK &&
-        mdt_buf_addf(&b, ",\"status\":%d,\"ms\":%.3f", c->resp.status,
-                     (now - c->t0) * 1000.0) == MDT_OK &&
-        (strcmp(c->ip, c->peer) == 0 ||
-         mdt_buf_addf(&b, ",\"peer\":\"%s\"", c->peer) == MDT_OK) &&
-        (!c->resp.client_id || (mdt_buf_adds(&b, ",\"client_id\":") == MDT_OK &&
-                                mdt_buf_add_json_str(&b, c->resp.client_id) == MDT_OK)) &&
-        (!c->resp.fault[0] || (mdt_buf_adds(&b, ",\"fault\":") == MDT_OK &&
-                               mdt_buf_add_json_str(&b, c->resp.fault) == MDT_OK)) &&
-        mdt_buf_adds(&b, "}\n") == MDT_OK)
-        mdt_log_line(b.data, b.len);
-    mdt_buf_free(&b);
+    if (t && mdt_access_log_format(&t->line, &t->time, &e) == MDT_OK)
+        mdt_log_line(t->line.data, t->line.len);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -526,10 +627,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (!c)
         return;
-    if (c->resp.status)
-        mdt_metrics_http(c->match.endpoint, c->resp.status, mdt_time_real() - c->t0);
-    if (srv->env->cfg.access_log && c->resp.status)
-        access_log(c);
+    if (c->resp.status) {
+        double now = mdt_time_real();
+        mdt_metrics_http(c->match.endpoint, c->resp.status, now - c->t0);
+        if (srv->env->cfg.access_log)
+            access_log(c, now);
+    }
     mdt_log_set_request_id(NULL);
     ctx_free(c);
     atomic_fetch_sub(&srv->inflight, 1);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 
+#include "http/access_log.h"
 #include "http/client_addr.h"
 #include "http/conn_limit.h"
 #include "http/framing.h"
@@ -344,6 +345,79 @@ static void test_no_transport(void **state)
     mdt_arena_free(&a);
 }
 
+/* The access log line: fields in order, JSON escaping of what the client
+ * chose, peer only when it differs from ip, the time of the current second. */
+static void test_access_log(void **state)
+{
+    mdt_buf b;
+    mdt_time_text t = {0};
+    mdt_access_entry e = {
+        .request_id = "abcdefgh000001",
+        .ip = "192.0.2.7",
+        .peer = "192.0.2.7",
+        .method = "POST",
+        .path = "/token",
+        .status = 200,
+        .t0 = 1767322800.25,
+        .now = 1767322800.2515,
+    };
+    char big[5000];
+    (void)state;
+
+    mdt_buf_init(&b, 4096);
+    assert_int_equal(mdt_access_log_format(&b, &t, &e), MDT_OK);
+    assert_string_equal(b.data, "{\"time\":\"2026-01-02T03:00:00Z\",\"level\":\"info\",\"type\":\"access\","
+                                "\"request_id\":\"abcdefgh000001\",\"ip\":\"192.0.2.7\",\"method\":\"POST\","
+                                "\"path\":\"/token\",\"status\":200,\"ms\":1.500}\n");
+    /* the next second: the time follows, the buffer is reused */
+    e.peer = "10.0.0.1";
+    e.path = "/a\"b\\c\n\x01";
+    e.method = NULL;
+    e.client_id = "cli\"ent";
+    e.fault = "store: disk full";
+    e.status = 503;
+    e.t0 = 1767322800.9;
+    e.now = 1767322801.0;
+    assert_int_equal(mdt_access_log_format(&b, &t, &e), MDT_OK);
+    assert_string_equal(b.data, "{\"time\":\"2026-01-02T03:00:01Z\",\"level\":\"info\",\"type\":\"access\","
+                                "\"request_id\":\"abcdefgh000001\",\"ip\":\"192.0.2.7\",\"method\":\"\","
+                                "\"path\":\"/a\\\"b\\\\c\\u000a\\u0001\",\"status\":503,\"ms\":100.000,"
+                                "\"peer\":\"10.0.0.1\",\"client_id\":\"cli\\\"ent\","
+                                "\"fault\":\"store: disk full\"}\n");
+    /* the cached second is reused within it and replaced across a boundary */
+    assert_string_equal(mdt_time_text_get(&t, 1767322801), "2026-01-02T03:00:01Z");
+    assert_string_equal(mdt_time_text_get(&t, 1767322859), "2026-01-02T03:00:59Z");
+    assert_string_equal(mdt_time_text_get(&t, 1767322860), "2026-01-02T03:01:00Z");
+    assert_string_equal(mdt_time_text_get(&t, 1767322799), "2026-01-02T02:59:59Z");
+    /* an empty fault and a NULL client_id are left out; the duration as "%.3f" writes it */
+    e.fault = "";
+    e.client_id = NULL;
+    e.peer = e.ip;
+    e.path = "/";
+    for (int i = 0; i < 2000; i++) {
+        char want[64], tail[96];
+        e.t0 = 1767322800.0;
+        e.now = e.t0 + (double)i * 0.0123457 + (double)(i % 7) * 1.37;
+        snprintf(want, sizeof(want), "%.3f", (e.now - e.t0) * 1000.0);
+        snprintf(tail, sizeof(tail), ",\"status\":503,\"ms\":%s}\n", want);
+        assert_int_equal(mdt_access_log_format(&b, &t, &e), MDT_OK);
+        assert_non_null(strstr(b.data, tail));
+    }
+    e.now = e.t0 - 0.002; /* the real clock stepped back */
+    assert_int_equal(mdt_access_log_format(&b, &t, &e), MDT_OK);
+    assert_non_null(strstr(b.data, "\"ms\":-2.000}"));
+    /* a line past the cap is not written at all; the buffer serves the next one */
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    e.path = big;
+    assert_int_equal(mdt_access_log_format(&b, &t, &e), MDT_ERR_TOO_LARGE);
+    assert_int_equal(b.len, 0);
+    e.path = "/x";
+    assert_int_equal(mdt_access_log_format(&b, &t, &e), MDT_OK);
+    assert_non_null(strstr(b.data, "\"path\":\"/x\""));
+    mdt_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_resp_error),
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_no_transport),
+        cmocka_unit_test(test_access_log),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
