@@ -122,11 +122,21 @@ out:
 
 static mdt_rc get_members(const mdt_jwk *k, members *m)
 {
-    uint8_t raw[32];
-    size_t rawlen = sizeof(raw);
+    uint8_t raw[32], pt[65];
+    size_t rawlen = sizeof(raw), ptlen = 0;
 
     switch (k->alg) {
     case MDT_ALG_ES256:
+        /* the point as 0x04 || x || y: one conversion to affine coordinates
+         * where x and y asked apart cost one each */
+        if (EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt),
+                                            &ptlen) &&
+            ptlen == sizeof(pt) && pt[0] == 0x04) {
+            mdt_b64url_encode(pt + 1, 32, m->a);
+            mdt_b64url_encode(pt + 33, 32, m->b);
+            return MDT_OK;
+        }
+        ERR_clear_error();
         if (bn_b64(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, 32, m->a) != MDT_OK)
             return MDT_ERR_CRYPTO;
         return bn_b64(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, 32, m->b);
@@ -479,6 +489,10 @@ static EVP_PKEY *okp_from_json(json_t *o)
     return EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, x, n);
 }
 
+/* An EC key is only ever P-256 here (ec_from_json), a curve of prime order:
+ * a point on it other than infinity has the group's order, so the quick
+ * check (on the curve, not infinity) is the whole check, without the full
+ * one's scalar multiplication by the order. */
 static bool public_check(EVP_PKEY *pk)
 {
     EVP_PKEY_CTX *c;
@@ -487,7 +501,10 @@ static bool public_check(EVP_PKEY *pk)
     if (EVP_PKEY_is_a(pk, "ED25519"))
         return true;
     c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-    ok = c && EVP_PKEY_public_check(c) == 1;
+    if (c && EVP_PKEY_is_a(pk, "EC"))
+        ok = EVP_PKEY_public_check_quick(c) == 1;
+    else
+        ok = c && EVP_PKEY_public_check(c) == 1;
     EVP_PKEY_CTX_free(c);
     return ok;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/b64.h"
+#include "jose/jwk_cache.h"
 
 #define B64_CHUNK 768 /* bytes per encoding step: a multiple of 3 */
 
@@ -173,23 +174,55 @@ const char *mdt_jws_header(const mdt_jws *j, size_t *len)
     return j->header;
 }
 
-mdt_rc mdt_jws_header_jwk(const mdt_jws *j, mdt_jwk **out, mdt_err *err)
+/* The header's jwk member as compact JSON text (*text freed by the caller)
+ * and the alg an RSA key defaults to. */
+static mdt_rc header_jwk_text(const mdt_jws *j, char **text, mdt_alg *rsa_alg, mdt_err *err)
 {
     json_t *v = json_object_get(j->hdr, "jwk");
     mdt_alg alg = MDT_ALG_NONE;
+
+    *text = NULL;
+    if (!json_is_object(v))
+        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "JWS header has no jwk");
+    if (!(*text = json_dumps(v, JSON_COMPACT)))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    if (mdt_alg_parse(j->alg, &alg) != MDT_OK || alg != MDT_ALG_PS256)
+        alg = MDT_ALG_RS256;
+    *rsa_alg = alg;
+    return MDT_OK;
+}
+
+static mdt_rc header_jwk_refused(mdt_rc rc, mdt_err *err)
+{
+    if (rc == MDT_ERR_TOO_LARGE)
+        rc = mdt_fail(err, MDT_ERR_INVALID_REQUEST, "JWS header jwk too large");
+    return rc;
+}
+
+mdt_rc mdt_jws_header_jwk(const mdt_jws *j, mdt_jwk **out, mdt_err *err)
+{
+    mdt_alg alg;
     char *s;
     mdt_rc rc;
 
     *out = NULL;
-    if (!json_is_object(v))
-        return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "JWS header has no jwk");
-    if (!(s = json_dumps(v, JSON_COMPACT)))
-        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    if (mdt_alg_parse(j->alg, &alg) != MDT_OK || alg != MDT_ALG_PS256)
-        alg = MDT_ALG_RS256;
-    rc = mdt_jwk_from_json_rsa(s, strlen(s), alg, out, err);
-    if (rc == MDT_ERR_TOO_LARGE)
-        rc = mdt_fail(err, MDT_ERR_INVALID_REQUEST, "JWS header jwk too large");
+    if ((rc = header_jwk_text(j, &s, &alg, err)) != MDT_OK)
+        return rc;
+    rc = header_jwk_refused(mdt_jwk_from_json_rsa(s, strlen(s), alg, out, err), err);
+    free(s);
+    return rc;
+}
+
+mdt_rc mdt_jws_header_jwk_cached(const mdt_jws *j, const mdt_jwk **out, mdt_err *err)
+{
+    mdt_alg alg;
+    char *s;
+    mdt_rc rc;
+
+    *out = NULL;
+    if ((rc = header_jwk_text(j, &s, &alg, err)) != MDT_OK)
+        return rc;
+    rc = header_jwk_refused(mdt_jwk_cache_get(s, strlen(s), alg, out, err), err);
     free(s);
     return rc;
 }

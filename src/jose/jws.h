@@ -35,6 +35,11 @@ const char *mdt_jws_header(const mdt_jws *j, size_t *len);   /* decoded header J
  * the key type (so an RSA jwk in a PS256 proof is a PS256 key). */
 mdt_rc mdt_jws_header_jwk(const mdt_jws *j, mdt_jwk **out, mdt_err *err) MDT_WARN_UNUSED;
 
+/* The same key and outcome, imported once per thread (jose/jwk_cache.h):
+ * *out is borrowed, valid until this thread's next cached import. */
+mdt_rc mdt_jws_header_jwk_cached(const mdt_jws *j, const mdt_jwk **out,
+                                 mdt_err *err) MDT_WARN_UNUSED;
+
 /* Verifies the signature with key. The header alg must equal the key's alg
  * exactly: "none", HS*, or any mismatch -> MDT_ERR_VERIFY. ECDSA signatures
  * must be the 64-byte JOSE R||S form. */

@@ -225,7 +225,7 @@ static mdt_rc nonce_check(mdt_env *env, const char *nonce, mdt_err *err)
 /* ----------------------------------------------------------- proofs */
 
 /* typ, alg and the public jwk of the header; *key on success. */
-static mdt_rc check_header(const mdt_jws *j, mdt_jwk **key, mdt_err *err)
+static mdt_rc check_header(const mdt_jws *j, const mdt_jwk **key, mdt_err *err)
 {
     const char *typ = mdt_jws_typ(j), *alg = mdt_jws_alg(j);
     mdt_alg a;
@@ -236,7 +236,7 @@ static mdt_rc check_header(const mdt_jws *j, mdt_jwk **key, mdt_err *err)
     if (mdt_alg_parse(alg, &a) != MDT_OK)
         return mdt_failf(err, BAD, "the DPoP proof's alg is not supported (asymmetric only: " MDT_DPOP_ALGS_TEXT ")",
                          "alg %.32s", alg);
-    rc = mdt_jws_header_jwk(j, key, err);
+    rc = mdt_jws_header_jwk_cached(j, key, err);
     if (rc == MDT_ERR_INVALID_REQUEST)
         return mdt_failf(err, BAD,
                          "the DPoP proof's header needs a jwk: a public key of a supported type "
@@ -312,7 +312,7 @@ mdt_rc mdt_dpop_check(mdt_env *env, const char *proof, const mdt_dpop_expect *ex
 {
     int64_t now = mdt_now(&env->clock);
     mdt_jws *j = NULL;
-    mdt_jwk *key = NULL;
+    const mdt_jwk *key = NULL; /* borrowed from this thread's key cache */
     json_t *c = NULL;
     uint8_t tp[MDT_SHA256_LEN];
     const char *payload;
@@ -355,7 +355,6 @@ out:
     if (rc != MDT_OK)
         memset(out, 0, sizeof(*out));
     json_decref(c);
-    mdt_jwk_free(key);
     mdt_jws_free(j);
     return rc;
 }

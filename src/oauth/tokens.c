@@ -11,12 +11,48 @@
 #include "store/store.h"
 #include "users/users.h"
 
+/* ,"key": (without the comma right after '{'): built on the stack, one
+ * append, no formatting: the claims are assembled per token. */
+static mdt_rc add_key(mdt_buf *b, const char *key)
+{
+    char tmp[64];
+    size_t n = strlen(key), at = 0;
+
+    if (n > sizeof(tmp) - 4)
+        return MDT_ERR_INTERNAL;
+    if (b->len && b->data[b->len - 1] != '{')
+        tmp[at++] = ',';
+    tmp[at++] = '"';
+    memcpy(tmp + at, key, n);
+    at += n;
+    tmp[at++] = '"';
+    tmp[at++] = ':';
+    return mdt_buf_add(b, tmp, at);
+}
+
+/* ,"key":<decimal value>, as %lld would write it. */
+static mdt_rc add_int(mdt_buf *b, const char *key, long long v)
+{
+    char d[24];
+    size_t at = sizeof(d);
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    mdt_rc rc = add_key(b, key);
+
+    do {
+        d[--at] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[--at] = '-';
+    return rc == MDT_OK ? mdt_buf_add(b, d + at, sizeof(d) - at) : rc;
+}
+
 static mdt_rc add_member(mdt_buf *b, const char *key, const char *val)
 {
     mdt_rc rc;
     if (!val)
         return MDT_OK;
-    if ((rc = mdt_buf_addf(b, "%s\"%s\":", b->data[b->len - 1] == '{' ? "" : ",", key)) != MDT_OK)
+    if ((rc = add_key(b, key)) != MDT_OK)
         return rc;
     return mdt_buf_add_json_str(b, val);
 }
@@ -24,9 +60,12 @@ static mdt_rc add_member(mdt_buf *b, const char *key, const char *val)
 /* key with a value that is already JSON text (built or validated by us). */
 static mdt_rc add_raw(mdt_buf *b, const char *key, const char *json)
 {
+    mdt_rc rc;
     if (!json)
         return MDT_OK;
-    return mdt_buf_addf(b, ",\"%s\":%s", key, json);
+    if ((rc = add_key(b, key)) != MDT_OK)
+        return rc;
+    return mdt_buf_adds(b, json);
 }
 
 static mdt_rc add_app(mdt_buf *b, const mdt_grant *g)
@@ -90,8 +129,8 @@ static mdt_rc build_claims(mdt_env *env, const mdt_grant *g, const char *jti, md
     if ((rc = mdt_buf_adds(b, "{")) != MDT_OK ||
         (rc = add_member(b, "iss", env->cfg.issuer)) != MDT_OK ||
         (rc = add_member(b, "sub", g->sub)) != MDT_OK || (rc = add_aud(b, g)) != MDT_OK ||
-        (rc = mdt_buf_addf(b, ",\"exp\":%lld,\"iat\":%lld", (long long)g->exp,
-                           (long long)g->iat)) != MDT_OK ||
+        (rc = add_int(b, "exp", (long long)g->exp)) != MDT_OK ||
+        (rc = add_int(b, "iat", (long long)g->iat)) != MDT_OK ||
         (rc = add_member(b, "jti", jti)) != MDT_OK ||
         (rc = add_member(b, "client_id", g->client->client_id)) != MDT_OK ||
         (rc = add_member(b, "scope", g->scope)) != MDT_OK || (rc = add_user(b, g)) != MDT_OK ||
@@ -211,9 +250,10 @@ mdt_rc mdt_token_response(const mdt_issued *t, const char *scope, mdt_buf *out)
     mdt_rc rc;
     if ((rc = mdt_buf_adds(out, "{\"access_token\":")) != MDT_OK ||
         (rc = mdt_buf_add_json_str(out, t->access_token)) != MDT_OK ||
-        (rc = mdt_buf_addf(out, ",\"token_type\":\"%s\",\"expires_in\":%lld",
-                           t->token_type ? t->token_type : "Bearer",
-                           (long long)t->expires_in)) != MDT_OK)
+        (rc = mdt_buf_adds(out, ",\"token_type\":\"")) != MDT_OK ||
+        (rc = mdt_buf_adds(out, t->token_type ? t->token_type : "Bearer")) != MDT_OK ||
+        (rc = mdt_buf_adds(out, "\"")) != MDT_OK ||
+        (rc = add_int(out, "expires_in", (long long)t->expires_in)) != MDT_OK)
         return rc;
     if (scope && *scope &&
         ((rc = mdt_buf_adds(out, ",\"scope\":")) != MDT_OK ||

@@ -188,6 +188,45 @@ describe('DPoP', { timeout: 180_000 }, () => {
     assert.equal((await ccWith(agent, await proof(key, { htu: loose }))).status, 200);
   });
 
+  test('a key seen before binds only its own proofs: another key under the same kid, a jwk with another key\'s signature, one RSA key as PS256 and RS256', async () => {
+    const a = await newKey();
+    const b = await newKey();
+    const jwkA = { ...await jose.exportJWK(a.publicKey), kid: 'same' };
+    const jwkB = { ...await jose.exportJWK(b.publicKey), kid: 'same' };
+    const jktA = await jose.calculateJwkThumbprint(jwkA, 'sha256');
+    const jktB = await jose.calculateJwkThumbprint(jwkB, 'sha256');
+    assert.notEqual(jktA, jktB);
+    const jktOf = (r) => jose.decodeJwt(r.json.access_token).cnf?.jkt;
+    // several rounds: the server's threads each see the keys more than once
+    for (let round = 0; round < 4; round++) {
+      const ra = await ccWith(agent, await proof(a, { htu: tokenUrl(), jwk: jwkA }));
+      assert.equal(ra.status, 200, show(ra));
+      assert.equal(jktOf(ra), jktA);
+      const rb = await ccWith(agent, await proof(b, { htu: tokenUrl(), jwk: jwkB }));
+      assert.equal(rb.status, 200, show(rb));
+      assert.equal(jktOf(rb), jktB);
+      const issued = issuedCount(srv);
+      assertOAuthError(await ccWith(agent, await proof(b, { htu: tokenUrl(), jwk: jwkA })),
+        400, 'invalid_dpop_proof');
+      assertOAuthError(await ccWith(agent, await proof(a, { htu: tokenUrl(), jwk: jwkB })),
+        400, 'invalid_dpop_proof');
+      assert.equal(issuedCount(srv), issued, 'nothing issued for a proof signed by another key');
+    }
+    // one RSA jwk without alg: a PS256 proof and an RS256 proof each verify as what they say
+    const ps = await jose.generateKeyPair('PS256', { extractable: true });
+    const rsaJwk = await jose.exportJWK(ps.publicKey);
+    const rs = { privateKey: await jose.importJWK(await jose.exportJWK(ps.privateKey), 'RS256') };
+    const jktR = await jose.calculateJwkThumbprint(rsaJwk, 'sha256');
+    for (let round = 0; round < 3; round++) {
+      const rp = await ccWith(agent, await proof(ps, { htu: tokenUrl(), alg: 'PS256', jwk: rsaJwk }));
+      assert.equal(rp.status, 200, show(rp));
+      assert.equal(jktOf(rp), jktR);
+      const rr = await ccWith(agent, await proof(rs, { htu: tokenUrl(), alg: 'RS256', jwk: rsaJwk }));
+      assert.equal(rr.status, 200, show(rr));
+      assert.equal(jktOf(rr), jktR);
+    }
+  });
+
   test('token exchange (an API key) gives a token bound to the proof', async () => {
     const key = await newKey();
     const r = await post(srv, '/token', {

@@ -267,6 +267,25 @@ describe('private_key_jwt', { timeout: 120_000 }, () => {
     await expectRefusal(srv, () => tokenWithAssertion(srv, d, { clientId: mine }), { reason: /sub mismatch/ });
   });
 
+  it('a client whose registered key is replaced under the same kid: the old key is refused at once, the new one accepted', async () => {
+    const a = await keyPair('ES256', 'swap-kid');
+    const b = await keyPair('ES256', 'swap-kid');
+    const c = createClient(srv, pkjMeta({ client_name: 'swap', jwks: { keys: [a.publicJwk] } })).client_id;
+    // several requests: each server thread has read the first set
+    for (let i = 0; i < 4; i++) {
+      const r = await tokenWithAssertion(srv, await sign(a, clientClaims(srv, c)), { clientId: c });
+      assert.equal(r.status, 200, show(r));
+    }
+    const upd = srv.cli(['client', 'update', c, '--json'], { input: JSON.stringify({ jwks: { keys: [b.publicJwk] } }) });
+    assert.equal(upd.code, 0, upd.stderr);
+    for (let i = 0; i < 4; i++) {
+      await expectRefusal(srv, async () => tokenWithAssertion(srv, await sign(a, clientClaims(srv, c)), { clientId: c }),
+        { reason: /bad signature/ });
+      const r = await tokenWithAssertion(srv, await sign(b, clientClaims(srv, c)), { clientId: c });
+      assert.equal(r.status, 200, show(r));
+    }
+  });
+
   it('refuses an assertion from a client registered for a secret', async () => {
     const c = clients.secret.client_id;
     const a = await sign(keys.es, clientClaims(srv, c));

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/hash.h"
 #include "jose/jwk.h"
+#include "jose/jwk_cache.h"
 #include "jose/jws.h"
 #include "jose/seal.h"
 
@@ -791,6 +792,192 @@ static void test_sha256(void **state)
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* ---- the per-thread cache of imported JWKs ----------------------------- */
+
+/* The public JWK text of k with its kid replaced by kid. */
+static char *jwk_text(const mdt_jwk *k, const char *kid)
+{
+    mdt_buf b;
+    char *s, *p, *out;
+
+    mdt_buf_init(&b, 8192);
+    assert_int_equal(mdt_jwk_public_json(k, &b, NULL), MDT_OK);
+    s = mdt_buf_take(&b);
+    if (!kid)
+        return s;
+    assert_non_null(p = strstr(s, ",\"kid\":"));
+    *p = '\0';
+    assert_true(asprintf(&out, "%s,\"kid\":\"%s\"}", s, kid) > 0);
+    free(s);
+    return out;
+}
+
+static void test_jwk_cache_hit(void **state)
+{
+    char *t = jwk_text(keys[MDT_ALG_ES256], NULL);
+    const mdt_jwk *a = NULL, *b = NULL;
+    uint8_t want[32], got[32];
+    char *tok = sign(keys[MDT_ALG_ES256], "JWT");
+    (void)state;
+
+    mdt_jwk_cache_clear();
+    assert_int_equal(mdt_jwk_cache_count(), 0);
+    assert_int_equal(mdt_jwk_cache_get(t, strlen(t), MDT_ALG_RS256, &a, NULL), MDT_OK);
+    assert_int_equal(mdt_jwk_cache_get(t, strlen(t), MDT_ALG_RS256, &b, NULL), MDT_OK);
+    assert_ptr_equal(a, b); /* imported once */
+    assert_int_equal(mdt_jwk_cache_count(), 1);
+    assert_int_equal(mdt_jwk_thumbprint(keys[MDT_ALG_ES256], want, NULL), MDT_OK);
+    assert_int_equal(mdt_jwk_thumbprint(b, got, NULL), MDT_OK);
+    assert_memory_equal(want, got, 32);
+    assert_false(mdt_jwk_has_private(b));
+    assert_int_equal(parse_verify(tok, b), MDT_OK);
+    mdt_jwk_cache_clear();
+    assert_int_equal(mdt_jwk_cache_count(), 0);
+    free(tok);
+    free(t);
+}
+
+/* Another key under the same kid is another entry: it never verifies with
+ * the first key, nor the first key's signatures with it. */
+static void test_jwk_cache_same_kid_other_key(void **state)
+{
+    mdt_jwk *other = NULL;
+    char *t1, *t2, *tok1, *tok2;
+    const mdt_jwk *k1 = NULL, *k2 = NULL;
+    uint8_t a[32], b[32];
+    (void)state;
+
+    assert_int_equal(mdt_jwk_generate(MDT_ALG_ES256, &other, NULL), MDT_OK);
+    t1 = jwk_text(keys[MDT_ALG_ES256], "same");
+    t2 = jwk_text(other, "same");
+    tok1 = sign(keys[MDT_ALG_ES256], "JWT");
+    tok2 = sign(other, "JWT");
+    mdt_jwk_cache_clear();
+    assert_int_equal(mdt_jwk_cache_get(t1, strlen(t1), MDT_ALG_RS256, &k1, NULL), MDT_OK);
+    assert_int_equal(parse_verify(tok1, k1), MDT_OK);
+    assert_int_equal(mdt_jwk_cache_get(t2, strlen(t2), MDT_ALG_RS256, &k2, NULL), MDT_OK);
+    assert_ptr_not_equal(k1, k2);
+    assert_string_equal(mdt_jwk_kid(k2), "same");
+    assert_int_equal(parse_verify(tok2, k2), MDT_OK);
+    assert_int_equal(parse_verify(tok1, k2), MDT_ERR_VERIFY);
+    assert_int_equal(mdt_jwk_thumbprint(k2, b, NULL), MDT_OK);
+    assert_int_equal(mdt_jwk_thumbprint(other, a, NULL), MDT_OK);
+    assert_memory_equal(a, b, 32);
+    assert_int_equal(mdt_jwk_cache_get(t1, strlen(t1), MDT_ALG_RS256, &k1, NULL), MDT_OK);
+    assert_int_equal(parse_verify(tok2, k1), MDT_ERR_VERIFY);
+    assert_int_equal(mdt_jwk_cache_count(), 2);
+    mdt_jwk_cache_clear();
+    free(t1);
+    free(t2);
+    free(tok1);
+    free(tok2);
+    mdt_jwk_free(other);
+}
+
+/* The same RSA text read as RS256 and as PS256 is two keys. */
+static void test_jwk_cache_rsa_alg(void **state)
+{
+    char *t = jwk_text(keys[MDT_ALG_RS256], NULL), *p;
+    const mdt_jwk *rs = NULL, *ps = NULL;
+    (void)state;
+
+    /* without its alg member, as a DPoP proof's jwk usually comes */
+    assert_non_null(p = strstr(t, ",\"use\":"));
+    memmove(p, strstr(p, ",\"kid\":"), strlen(strstr(p, ",\"kid\":")) + 1);
+    mdt_jwk_cache_clear();
+    assert_int_equal(mdt_jwk_cache_get(t, strlen(t), MDT_ALG_RS256, &rs, NULL), MDT_OK);
+    assert_int_equal(mdt_jwk_cache_get(t, strlen(t), MDT_ALG_PS256, &ps, NULL), MDT_OK);
+    assert_ptr_not_equal(rs, ps);
+    assert_int_equal(mdt_jwk_alg(ps), MDT_ALG_PS256);
+    assert_int_equal(mdt_jwk_cache_get(t, strlen(t), MDT_ALG_RS256, &rs, NULL), MDT_OK);
+    assert_int_equal(mdt_jwk_alg(rs), MDT_ALG_RS256);
+    assert_int_equal(mdt_jwk_cache_count(), 2);
+    mdt_jwk_cache_clear();
+    free(t);
+}
+
+/* Refused text: the import's own error, and nothing kept. */
+static void test_jwk_cache_refused(void **state)
+{
+    char *t = jwk_text(keys[MDT_ALG_ES256], NULL), *priv;
+    const mdt_jwk *k = NULL;
+    mdt_err err = {0};
+    (void)state;
+
+    mdt_jwk_cache_clear();
+    assert_true(asprintf(&priv, "{\"d\":\"AAAA\",%s", t + 1) > 0);
+    assert_int_equal(mdt_jwk_cache_get(priv, strlen(priv), MDT_ALG_RS256, &k, &err),
+                     MDT_ERR_INVALID_REQUEST);
+    assert_null(k);
+    assert_string_equal(err.msg, "JWK holds private key material");
+    assert_int_equal(mdt_jwk_cache_get("{", 1, MDT_ALG_RS256, &k, NULL), MDT_ERR_INVALID_REQUEST);
+    assert_int_equal(mdt_jwk_cache_count(), 0);
+    free(priv);
+    free(t);
+}
+
+/* Bounded: the least recently used key goes. */
+static void test_jwk_cache_bounded(void **state)
+{
+    enum { N = MDT_JWK_CACHE_SLOTS + 3 };
+    char *texts[N];
+    const mdt_jwk *first = NULL, *k = NULL;
+    (void)state;
+
+    mdt_jwk_cache_clear();
+    for (size_t i = 0; i < N; i++) {
+        mdt_jwk *g = NULL;
+        assert_int_equal(mdt_jwk_generate(MDT_ALG_EDDSA, &g, NULL), MDT_OK);
+        texts[i] = jwk_text(g, NULL);
+        mdt_jwk_free(g);
+    }
+    assert_int_equal(mdt_jwk_cache_get(texts[0], strlen(texts[0]), MDT_ALG_RS256, &first, NULL),
+                     MDT_OK);
+    for (size_t i = 1; i < N; i++) {
+        assert_int_equal(mdt_jwk_cache_get(texts[i], strlen(texts[i]), MDT_ALG_RS256, &k, NULL),
+                         MDT_OK);
+        assert_true(mdt_jwk_cache_count() <= MDT_JWK_CACHE_SLOTS);
+        /* keep texts[1] recently used: it stays while others go */
+        assert_int_equal(mdt_jwk_cache_get(texts[1], strlen(texts[1]), MDT_ALG_RS256, &k, NULL),
+                         MDT_OK);
+    }
+    assert_int_equal(mdt_jwk_cache_count(), MDT_JWK_CACHE_SLOTS);
+    for (size_t i = 0; i < N; i++)
+        free(texts[i]);
+    mdt_jwk_cache_clear();
+}
+
+static void *cache_in_thread(void *p)
+{
+    const char *t = p;
+    const mdt_jwk *k = NULL;
+
+    if (mdt_jwk_cache_count() != 0 || mdt_jwk_cache_get(t, strlen(t), MDT_ALG_RS256, &k, NULL) ||
+        mdt_jwk_cache_count() != 1)
+        return NULL;
+    return (void *)k; /* compared only: freed with the thread's cache at its exit */
+}
+
+/* Each thread has its own entries, freed when it ends. */
+static void test_jwk_cache_per_thread(void **state)
+{
+    char *t = jwk_text(keys[MDT_ALG_ES256], NULL);
+    const mdt_jwk *mine = NULL;
+    void *theirs = NULL;
+    pthread_t th;
+    (void)state;
+
+    mdt_jwk_cache_clear();
+    assert_int_equal(mdt_jwk_cache_get(t, strlen(t), MDT_ALG_RS256, &mine, NULL), MDT_OK);
+    assert_int_equal(pthread_create(&th, NULL, cache_in_thread, t), 0);
+    assert_int_equal(pthread_join(th, &theirs), 0);
+    assert_non_null(theirs);
+    assert_ptr_not_equal(theirs, mine);
+    assert_int_equal(mdt_jwk_cache_count(), 1);
+    mdt_jwk_cache_clear();
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -813,6 +1000,12 @@ int main(void)
         cmocka_unit_test(test_external_es256),
         cmocka_unit_test(test_header_jwk),
         cmocka_unit_test(test_header_jwk_absent),
+        cmocka_unit_test(test_jwk_cache_hit),
+        cmocka_unit_test(test_jwk_cache_same_kid_other_key),
+        cmocka_unit_test(test_jwk_cache_rsa_alg),
+        cmocka_unit_test(test_jwk_cache_refused),
+        cmocka_unit_test(test_jwk_cache_bounded),
+        cmocka_unit_test(test_jwk_cache_per_thread),
         cmocka_unit_test(test_threads_share_key),
         cmocka_unit_test(test_seal_roundtrip),
         cmocka_unit_test(test_seal_tamper),
