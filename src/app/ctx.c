@@ -42,6 +42,21 @@ static bool copy(mdt_arena *a, const char **s)
     return *s != NULL;
 }
 
+/* Copies *t (and its strings) into the arena; false when out of memory. */
+static bool copy_token(mdt_arena *a, const mdt_token_rec **t)
+{
+    mdt_token_rec *c;
+
+    if (!*t)
+        return true;
+    if (!(c = mdt_arena_alloc(a, sizeof(*c))))
+        return false;
+    *c = **t;
+    *t = c;
+    return copy(a, &c->jti) && copy(a, &c->client_id) && copy(a, &c->kind) &&
+           copy(a, &c->claims);
+}
+
 static bool grow(mdt_ctx_events *e)
 {
     size_t cap = e->cap ? e->cap * 2 : 4;
@@ -70,7 +85,8 @@ mdt_rc mdt_ctx_audit(mdt_ctx *ctx, const mdt_audit_event *ev, mdt_err *err)
     if (l->n == MDT_CTX_EVENTS_MAX)
         return mdt_failf(err, MDT_ERR_INTERNAL, "internal error",
                          "more than %d audit events in one request", MDT_CTX_EVENTS_MAX);
-    if ((l->n == l->cap && !grow(l)) || !copy(l->arena, &e.type) || !copy(l->arena, &e.actor) ||
+    if ((l->n == l->cap && !grow(l)) || !copy_token(l->arena, &e.token) ||
+        !copy(l->arena, &e.type) || !copy(l->arena, &e.actor) ||
         !copy(l->arena, &e.client_id) || !copy(l->arena, &e.subject) ||
         !copy(l->arena, &e.decision) || !copy(l->arena, &e.reason) ||
         !copy(l->arena, &e.request_id) || !copy(l->arena, &e.ip) || !copy(l->arena, &e.data))

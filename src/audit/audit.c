@@ -596,6 +596,7 @@ typedef struct item {
     struct item *next;
     mdt_audit_rec rec; /* type, body and client_id point to the strings below */
     char *type, *body, *client_id;
+    mdt_token_rec token;           /* rec.token points here when the event has one */
     size_t bytes;
     waiter *w;                     /* mdt_audit_record */
     void (*done)(void *, mdt_rc);  /* mdt_audit_submit */
@@ -609,7 +610,24 @@ static void item_free(item *it)
     free(it->type);
     free(it->body);
     free(it->client_id);
+    free((char *)it->token.jti);
+    free((char *)it->token.client_id);
+    free((char *)it->token.kind);
+    free((char *)it->token.claims);
     free(it);
+}
+
+/* A deep copy of the event's token row into the item. */
+static bool item_token(item *it, const mdt_token_rec *t)
+{
+    it->token = *t;
+    it->token.jti = it->token.client_id = it->token.kind = it->token.claims = NULL;
+    if (!(it->token.jti = mdt_strdup(t->jti)) || !(it->token.client_id = mdt_strdup(t->client_id)) ||
+        !(it->token.kind = mdt_strdup(t->kind)) || !(it->token.claims = mdt_strdup(t->claims)))
+        return false;
+    it->rec.token = &it->token;
+    it->bytes += strlen(t->claims);
+    return true;
 }
 
 static mdt_rc item_new(const mdt_clock *clock, const mdt_audit_event *ev, item **out, mdt_err *err)
@@ -639,6 +657,10 @@ static mdt_rc item_new(const mdt_clock *clock, const mdt_audit_event *ev, item *
     it->rec.body = it->body;
     it->rec.client_id = it->client_id;
     it->bytes = strlen(it->body) + strlen(it->type);
+    if (ev->token && !item_token(it, ev->token)) {
+        rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     *out = it;
     it = NULL;
 out:
@@ -722,7 +744,8 @@ static size_t take_batch(mdt_audit *a)
     return n;
 }
 
-static void complete_batch(mdt_audit *a, size_t n, mdt_rc rc, const mdt_err *err)
+/* Answers the producers of batch[0..n): rc for all of them. */
+static void complete_batch(mdt_audit *a, item **batch, size_t n, mdt_rc rc, const mdt_err *err)
 {
     pthread_mutex_lock(&a->mu);
     if (rc == MDT_OK) {
@@ -730,7 +753,7 @@ static void complete_batch(mdt_audit *a, size_t n, mdt_rc rc, const mdt_err *err
         a->events += n;
     }
     for (size_t i = 0; i < n; i++) {
-        waiter *w = a->batch[i]->w;
+        waiter *w = batch[i]->w;
         if (!w)
             continue;
         w->rc = rc;
@@ -740,11 +763,49 @@ static void complete_batch(mdt_audit *a, size_t n, mdt_rc rc, const mdt_err *err
     }
     pthread_mutex_unlock(&a->mu);
     for (size_t i = 0; i < n; i++) {
-        if (a->batch[i]->done)
-            a->batch[i]->done(a->batch[i]->ctx, rc);
-        item_free(a->batch[i]);
-        a->batch[i] = NULL;
+        if (batch[i]->done)
+            batch[i]->done(batch[i]->ctx, rc);
+        item_free(batch[i]);
+        batch[i] = NULL;
     }
+}
+
+/* Appends batch[0..n) in one transaction. */
+static mdt_rc append_items(mdt_audit *a, item **batch, size_t n, bool check, mdt_err *err)
+{
+    double t0 = mdt_time_real();
+    mdt_rc rc;
+
+    for (size_t i = 0; i < n; i++)
+        a->recs[i] = batch[i]->rec;
+    rc = append_hashed(a->store, a->recs, n, check, err);
+    mdt_metrics_audit_commit(mdt_time_real() - t0, n);
+    if (rc == MDT_OK)
+        a->since_cp += (int64_t)n;
+    return rc;
+}
+
+static void fail_items(mdt_audit *a, item **batch, size_t n, mdt_rc rc, mdt_err *err)
+{
+    MDT_ERROR("audit: append of %zu events failed: %s", n, mdt_err_text(err));
+    if (!err->msg)
+        err->msg = "audit write failed";
+    complete_batch(a, batch, n, rc, err);
+}
+
+/* A row stored with an event (an opaque token's) can be refused on its own
+ * (its client deleted meanwhile, say): the whole transaction rolls back.
+ * Then each event of the batch is appended alone, so that only the refused
+ * one fails. Not when the store is busy or out of memory: each would wait
+ * or fail alike. */
+static bool row_refused(const item *const *batch, size_t n, mdt_rc rc)
+{
+    if (n < 2 || rc == MDT_ERR_UNAVAILABLE || rc == MDT_ERR_NOMEM)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (batch[i]->rec.token)
+            return true;
+    return false;
 }
 
 static void commit_batch(mdt_audit *a, size_t n)
@@ -752,24 +813,25 @@ static void commit_batch(mdt_audit *a, size_t n)
     int64_t now = mdt_now(a->clock);
     bool check = now != a->unkeyed_checked; /* at most once a second */
     mdt_err err = {0};
-    mdt_rc rc;
+    mdt_rc rc = append_items(a, a->batch, n, check, &err);
 
-    double t0 = mdt_time_real();
-
-    for (size_t i = 0; i < n; i++)
-        a->recs[i] = a->batch[i]->rec;
-    rc = append_hashed(a->store, a->recs, n, check, &err);
-    mdt_metrics_audit_commit(mdt_time_real() - t0, n);
-    if (rc == MDT_OK && check)
-        a->unkeyed_checked = now;
-    if (rc != MDT_OK) {
-        MDT_ERROR("audit: append of %zu events failed: %s", n, mdt_err_text(&err));
-        if (!err.msg)
-            err.msg = "audit write failed";
-    } else {
-        a->since_cp += (int64_t)n;
+    if (rc == MDT_OK) {
+        if (check)
+            a->unkeyed_checked = now;
+        complete_batch(a, a->batch, n, rc, &err);
+        return;
     }
-    complete_batch(a, n, rc, &err);
+    if (!row_refused((const item *const *)a->batch, n, rc)) {
+        fail_items(a, a->batch, n, rc, &err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        mdt_err one = {0};
+        if ((rc = append_items(a, &a->batch[i], 1, check, &one)) == MDT_OK)
+            complete_batch(a, &a->batch[i], 1, rc, &one);
+        else
+            fail_items(a, &a->batch[i], 1, rc, &one);
+    }
 }
 
 /* In the writer thread, without the lock, after the responses of the batch

@@ -56,6 +56,11 @@ typedef struct {
     const char *request_id; /* NULL allowed */
     const char *ip;         /* NULL allowed */
     const char *data;       /* extra JSON object text, or NULL. Never a token or a secret. */
+    /* An opaque token's row (the hash of its value, never the value), stored
+     * in the same transaction as this event, so that the one group commit
+     * makes both durable before the response that carries the token leaves;
+     * NULL when none. Copied when the event is queued. */
+    const mdt_token_rec *token;
 } mdt_audit_event;
 
 /* Starts the group-commit writer thread. max_batch: events per transaction

@@ -187,6 +187,7 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         .decision = "allow",
         .reason = who->method,
         .data = mdt_arena_strdup(req->arena, b.data),
+        .token = r->token.row,
     };
 
     mdt_buf_free(&b);

@@ -158,12 +158,15 @@ static bool wants_opaque(mdt_env *env, const mdt_client *c)
     return mdt_str_eq(fmt, "opaque");
 }
 
-static mdt_rc store_opaque(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
+static mdt_rc opaque_row(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
                            mdt_err *err)
 {
     char rnd[64];
-    mdt_token_rec rec = {0};
+    mdt_token_rec *rec = mdt_arena_alloc(a, sizeof(*rec));
     mdt_rc rc;
+
+    if (!rec)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
 
     if ((rc = mdt_random_b64url(&env->rng, 32, rnd)) != MDT_OK)
         return mdt_fail(err, rc, "cannot generate a token");
@@ -171,14 +174,15 @@ static mdt_rc store_opaque(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_i
     mdt_wipe(rnd, sizeof(rnd));
     if (!out->access_token)
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    mdt_sha256(out->access_token, strlen(out->access_token), rec.hash);
-    rec.jti = out->jti;
-    rec.client_id = g->client->client_id;
-    rec.kind = "access";
-    rec.claims = out->claims;
-    rec.issued_at = g->iat;
-    rec.expires_at = g->exp;
-    return mdt_store_token_insert(env->store, &rec, err);
+    mdt_sha256(out->access_token, strlen(out->access_token), rec->hash);
+    rec->jti = out->jti;
+    rec->client_id = g->client->client_id;
+    rec->kind = "access";
+    rec->claims = out->claims;
+    rec->issued_at = g->iat;
+    rec->expires_at = g->exp;
+    out->row = rec; /* stored with the token.issued event */
+    return MDT_OK;
 }
 
 void mdt_token_times(mdt_grant *g, const mdt_client *c, int64_t now, int64_t ttl, int64_t limit)
@@ -231,7 +235,7 @@ mdt_rc mdt_token_mint(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued
         goto out;
     }
     if (out->opaque) {
-        rc = store_opaque(env, a, g, out, err);
+        rc = opaque_row(env, a, g, out, err);
         goto out;
     }
     if ((rc = mdt_keyring_sign(env->keys, g->iat, "at+jwt", claims.data, claims.len, &tok,

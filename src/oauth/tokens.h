@@ -51,6 +51,10 @@ typedef struct {
     int64_t expires_in;
     bool opaque;
     const char *token_type;   /* the response's token_type; NULL: Bearer */
+    /* An opaque token's row (arena), not yet stored: the token.issued event
+     * carries it (mdt_audit_event.token), so that it is written in the
+     * audit group commit that the response waits for. NULL for a JWT. */
+    const mdt_token_rec *row;
 } mdt_issued;
 
 #define MDT_OPAQUE_PREFIX "mdt_at_"

@@ -1388,11 +1388,10 @@ static mdt_rc op_scope_list(mdt_store *s, mdt_arena *a, mdt_scope_rec **out, siz
 
 /* ------------------------------------------------------------------ tokens */
 
-static mdt_rc op_token_insert(mdt_store *s, const mdt_token_rec *v, mdt_err *err)
+static mdt_rc token_insert(sconn *c, const mdt_token_rec *v, mdt_err *err)
 {
-    sconn *c;
     mdt_db_stmt *st = NULL;
-    mdt_rc rc = prep(s, Q_TOKEN_INSERT, &c, &st, err);
+    mdt_rc rc = stmt(c, Q_TOKEN_INSERT, &st, err);
     int b;
 
     if (rc != MDT_OK)
@@ -1402,6 +1401,14 @@ static mdt_rc op_token_insert(mdt_store *s, const mdt_token_rec *v, mdt_err *err
         bind_int(st, 6, v->issued_at) | bind_int(st, 7, v->expires_at) |
         bind_int(st, 8, v->revoked_at);
     return run(c, st, b, "token_insert", err);
+}
+
+static mdt_rc op_token_insert(mdt_store *s, const mdt_token_rec *v, mdt_err *err)
+{
+    sconn *c;
+    mdt_rc rc = conn_get(S(s), &c, err);
+
+    return rc != MDT_OK ? rc : token_insert(c, v, err);
 }
 
 static mdt_rc op_token_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
@@ -2828,7 +2835,10 @@ static mdt_rc audit_append_tx(sconn *c, mdt_audit_rec *evs, size_t n, mdt_audit_
         evs[i].seq = ++seq;
         memcpy(evs[i].prev_hash, prev, MDT_HASH_LEN);
         hash(&evs[i]);
-        rc = audit_insert(c, &evs[i], err);
+        if (evs[i].token)
+            rc = token_insert(c, evs[i].token, err);
+        if (rc == MDT_OK)
+            rc = audit_insert(c, &evs[i], err);
         memcpy(prev, evs[i].hash, MDT_HASH_LEN);
     }
     return rc;

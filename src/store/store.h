@@ -359,6 +359,9 @@ typedef struct {
                                   beside it for mdt_store_audit_each_client; NULL: none */
     uint8_t prev_hash[MDT_HASH_LEN];
     uint8_t hash[MDT_HASH_LEN];
+    const mdt_token_rec *token; /* NULL, or an opaque token's row, inserted in the same
+                                   transaction just before the event (see
+                                   mdt_audit_event.token) */
 } mdt_audit_rec;
 
 /* A signed checkpoint of the audit chain: the n-th checkpoint says that
@@ -842,7 +845,8 @@ mdt_rc mdt_store_policies_version(mdt_store *s, int64_t *out, mdt_err *err) MDT_
 /* --- audit --- */
 /* Appends events in one transaction: for each, sets seq (last + 1),
  * prev_hash (the previous event's hash, zeros for the first) and then calls
- * hash(ev). On failure nothing is appended. */
+ * hash(ev); an event's token row (ev->token), when set, is inserted in the
+ * same transaction. On failure nothing is appended and no row inserted. */
 mdt_rc mdt_store_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                               mdt_err *err) MDT_WARN_UNUSED;
 /* Events with seq > after_seq (and time >= since when since != 0), in order. */

@@ -2195,6 +2195,46 @@ static void test_audit_chain(void **state)
     assert_int_equal(cc.times[0], 1001);
 }
 
+/* An event's token row is inserted in the event's transaction: both or
+ * neither (a row refused for an unknown client rolls the whole batch back). */
+static void test_audit_token_rows(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "audit_rows");
+    mdt_client_rec c = client(cid, "active");
+    mdt_token_rec t1 = {.jti = id(f, "ar1"), .client_id = cid, .kind = "access",
+                        .claims = "{\"scope\":\"a\"}", .issued_at = 100, .expires_at = 400};
+    mdt_token_rec t2 = t1, bad = t1;
+    mdt_audit_rec b[2] = {{.time = 100, .type = "token.issued", .body = "{\"r\":1}", .token = &t1},
+                          {.time = 100, .type = "token.issued", .body = "{\"r\":2}", .token = &bad}};
+    mdt_token_rec got;
+    uint8_t prev[MDT_HASH_LEN];
+    int64_t base = last_event(f, prev), last = 0;
+
+    fill_hash(t1.hash, 0x71);
+    fill_hash(t2.hash, 0x72);
+    fill_hash(bad.hash, 0x73);
+    t2.jti = id(f, "ar2");
+    bad.jti = id(f, "ar3");
+    bad.client_id = id(f, "ar_no_such_client");
+    assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
+
+    assert_int_not_equal(mdt_store_audit_append(f->s, b, 2, test_hash, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
+    assert_int_equal(last, base); /* no event */
+    assert_int_equal(mdt_store_token_get(f->s, t1.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+
+    b[1].token = &t2;
+    assert_int_equal(mdt_store_audit_append(f->s, b, 2, test_hash, &f->err), MDT_OK);
+    assert_int_equal(b[1].seq, base + 2);
+    assert_int_equal(mdt_store_token_get(f->s, t1.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.jti, t1.jti);
+    assert_string_equal(got.claims, t1.claims);
+    assert_int_equal(got.expires_at, 400);
+    assert_int_equal(mdt_store_token_get(f->s, t2.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.jti, t2.jti);
+}
+
 /* A client's events are read by their client_id column, in seq order, with
  * after_seq and since as for every event. */
 static void test_audit_each_client(void **state)
@@ -3016,6 +3056,7 @@ int main(void)
         T(test_jti),
         T(test_keys),
         T(test_audit_chain),
+        T(test_audit_token_rows),
         T(test_audit_each_client),
         T(test_audit_head_find_type),
         T(test_audit_checkpoints),
