@@ -33,7 +33,8 @@ static mdt_arena_chunk *chunk_new(size_t size)
     return c;
 }
 
-void *mdt_arena_alloc(mdt_arena *a, size_t n)
+/* n bytes, not zeroed */
+static void *bump(mdt_arena *a, size_t n)
 {
     mdt_arena_chunk *c = a->head;
     size_t need = (n + 15) & ~(size_t)15;
@@ -50,7 +51,6 @@ void *mdt_arena_alloc(mdt_arena *a, size_t n)
             nc->next = c->next;
             c->next = nc;
             nc->used = need;
-            memset(nc->data, 0, need);
             return nc->data;
         }
         nc->next = c;
@@ -58,7 +58,15 @@ void *mdt_arena_alloc(mdt_arena *a, size_t n)
     }
     void *p = c->data + c->used;
     c->used += need;
-    memset(p, 0, need);
+    return p;
+}
+
+void *mdt_arena_alloc(mdt_arena *a, size_t n)
+{
+    void *p = bump(a, n);
+
+    if (p)
+        memset(p, 0, n);
     return p;
 }
 
@@ -68,15 +76,25 @@ char *mdt_arena_strndup(mdt_arena *a, const char *s, size_t n)
     if (!s)
         return NULL;
     n = strnlen(s, n); /* like strndup: never read past the string's end */
-    p = mdt_arena_alloc(a, n + 1);
-    if (p)
+    p = bump(a, n + 1);
+    if (p) {
         memcpy(p, s, n);
+        p[n] = '\0';
+    }
     return p;
 }
 
 char *mdt_arena_strdup(mdt_arena *a, const char *s)
 {
-    return s ? mdt_arena_strndup(a, s, strlen(s)) : NULL;
+    size_t n;
+    char *p;
+
+    if (!s)
+        return NULL;
+    n = strlen(s);
+    if ((p = bump(a, n + 1)))
+        memcpy(p, s, n + 1);
+    return p;
 }
 
 char *mdt_arena_printf(mdt_arena *a, const char *fmt, ...)

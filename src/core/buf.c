@@ -55,17 +55,51 @@ mdt_rc mdt_buf_adds(mdt_buf *b, const char *s)
     return mdt_buf_add(b, s, strlen(s));
 }
 
+mdt_rc mdt_buf_add_i64(mdt_buf *b, long long v)
+{
+    char d[24], *p = d + sizeof(d);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10));
+    if (v < 0)
+        *--p = '-';
+    return mdt_buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+
+mdt_rc mdt_buf_reserve(mdt_buf *b, size_t n)
+{
+    mdt_rc rc = grow(b, n);
+
+    if (rc == MDT_OK)
+        b->data[b->len] = '\0'; /* a first allocation is terminated too */
+    return rc;
+}
+
+/* One pass when the text fits the spare capacity (the usual case), a
+ * second one after growing only when it did not. */
 mdt_rc mdt_buf_addf(mdt_buf *b, const char *fmt, ...)
 {
     va_list ap;
+    size_t room = b->data ? b->cap - b->len : 0;
     int n;
     mdt_rc rc;
 
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0) {
+        if (room)
+            b->data[b->len] = '\0';
         return MDT_ERR_INTERNAL;
+    }
+    if ((size_t)n < room) { /* within cap, hence within max */
+        b->len += (size_t)n;
+        return MDT_OK;
+    }
+    if (room)
+        b->data[b->len] = '\0'; /* all or nothing: the partial text is cut off */
     if ((rc = grow(b, (size_t)n)) != MDT_OK)
         return rc;
     va_start(ap, fmt);

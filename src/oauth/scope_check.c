@@ -36,6 +36,28 @@ static bool seen_before(const mdt_words *seen, size_t n, const char *s, size_t l
     return false;
 }
 
+/* The client's registered scopes, space-separated (the grant when none is
+ * requested); NULL when out of memory. */
+static const char *all_scopes(mdt_arena *a, const mdt_client *c)
+{
+    size_t n = 1;
+    char *s, *p;
+
+    for (size_t i = 0; i < c->nscopes; i++)
+        n += strlen(c->scopes[i]) + 1;
+    if (!(p = s = mdt_arena_alloc(a, n)))
+        return NULL;
+    for (size_t i = 0; i < c->nscopes; i++) {
+        size_t len = strlen(c->scopes[i]);
+        if (i)
+            *p++ = ' ';
+        memcpy(p, c->scopes[i], len);
+        p += len;
+    }
+    *p = '\0';
+    return s;
+}
+
 mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested,
                         const char **granted, mdt_err *err)
 {
@@ -45,9 +67,7 @@ mdt_rc mdt_scope_narrow(mdt_arena *a, const mdt_client *c, const char *requested
     mdt_rc rc = MDT_OK;
 
     if (!requested) {
-        requested = "";
-        for (size_t i = 0; i < c->nscopes; i++)
-            requested = mdt_arena_printf(a, "%s%s%s", requested, i ? " " : "", c->scopes[i]);
+        requested = all_scopes(a, c);
         *granted = requested;
         return requested ? MDT_OK : mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     }

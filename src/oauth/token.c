@@ -148,6 +148,24 @@ static mdt_rc add_json_member(mdt_buf *body, const char *name, const char *json)
     return mdt_buf_adds(body, "}");
 }
 
+/* {"grant_type":"…","jti":"…","format":"…","expires_in":N,"scope": — the
+ * start of the token.issued event's data. */
+static mdt_rc audit_head(mdt_buf *b, const char *grant, const mdt_issued *t)
+{
+    mdt_rc rc;
+
+    if ((rc = mdt_buf_reserve(b, 512)) != MDT_OK ||
+        (rc = mdt_buf_adds(b, "{\"grant_type\":\"")) != MDT_OK ||
+        (rc = mdt_buf_adds(b, grant)) != MDT_OK ||
+        (rc = mdt_buf_adds(b, "\",\"jti\":\"")) != MDT_OK ||
+        (rc = mdt_buf_adds(b, t->jti)) != MDT_OK ||
+        (rc = mdt_buf_adds(b, t->opaque ? "\",\"format\":\"opaque\",\"expires_in\":"
+                                        : "\",\"format\":\"jwt\",\"expires_in\":")) != MDT_OK ||
+        (rc = mdt_buf_add_i64(b, (long long)t->expires_in)) != MDT_OK)
+        return rc;
+    return mdt_buf_adds(b, ",\"scope\":");
+}
+
 static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
                    const mdt_grant_result *r)
 {
@@ -156,14 +174,13 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
     mdt_buf_init(&b, 8192);
     resp->status = 200;
     resp->content_type = "application/json";
-    if (mdt_token_response(&r->token, r->scope, &resp->body) != MDT_OK ||
+    if (mdt_buf_reserve(&resp->body, 1024) != MDT_OK || /* what a token response needs */
+        mdt_token_response(&r->token, r->scope, &resp->body) != MDT_OK ||
         add_issued_type(&resp->body, r->issued_token_type) != MDT_OK ||
         add_token_member(&resp->body, "refresh_token", r->refresh_token) != MDT_OK ||
         add_token_member(&resp->body, "id_token", r->id_token) != MDT_OK ||
         add_json_member(&resp->body, "authorization_details", r->authorization_details) != MDT_OK ||
-        mdt_buf_addf(&b, "{\"grant_type\":\"%s\",\"jti\":\"%s\",\"format\":\"%s\",\"expires_in\":%lld,\"scope\":",
-                     grant, r->token.jti, r->token.opaque ? "opaque" : "jwt",
-                     (long long)r->token.expires_in) != MDT_OK ||
+        audit_head(&b, grant, &r->token) != MDT_OK ||
         mdt_buf_add_json_str(&b, r->scope ? r->scope : "") != MDT_OK ||
         audit_member(&b, "issued_token_type", r->issued_token_type) != MDT_OK ||
         audit_member(&b, "audience", r->audience) != MDT_OK ||

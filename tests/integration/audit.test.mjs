@@ -40,6 +40,25 @@ describe('audit log', { timeout: 90_000 }, () => {
     assert.ok(text.includes('read'), `names the scope: ${text}`);
   });
 
+  it('records the issued token as it was issued: grant, jti, format, lifetime, scope', async () => {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+    const whole = await tokenBasic(srv, client, {}); /* no scope: every registered one */
+    assert.equal(whole.status, 200, show(whole));
+    assert.equal(whole.json.scope, 'read write');
+    const evs = await waitAudit(srv, (all) => all.filter((e) => eventType(e) === 'token.issued').length >= 2,
+      { what: 'two token.issued events' });
+    const data = evs.filter((e) => eventType(e) === 'token.issued').map(eventBody)
+      .map((b) => (typeof b.data === 'string' ? JSON.parse(b.data) : b.data));
+    assert.deepEqual(Object.keys(data[0]).slice(0, 5), ['grant_type', 'jti', 'format', 'expires_in', 'scope']);
+    assert.equal(data[0].grant_type, 'client_credentials');
+    assert.equal(data[0].jti, payload.jti);
+    assert.equal(data[0].format, 'jwt');
+    assert.equal(data[0].expires_in, payload.exp - payload.iat);
+    assert.equal(data[0].scope, 'read');
+    assert.equal(data[1].scope, 'read write');
+    assert.equal(data[1].expires_in, whole.json.expires_in);
+  });
+
   it('records refusals with their reason', () => {
     const evs = auditEvents(srv).map((e) => ({ type: eventType(e), body: eventBody(e) }));
     const scope = evs.find((e) => e.type === 'token.refused' && JSON.stringify(e.body).includes('invalid_scope'));

@@ -1,6 +1,7 @@
 #include "unit.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 
 #include "core/arena.h"
@@ -340,6 +341,76 @@ static void test_random(void **state)
 
 /* ---- buffers --------------------------------------------------------------------------- */
 
+/* addf formats once into the spare room when the text fits, and again after
+ * growing when it does not; a failure leaves the content as it was. */
+static void test_buf_addf_room(void **state)
+{
+    mdt_buf b;
+    char big[300];
+    (void)state;
+
+    mdt_buf_init(&b, 0);
+    assert_int_equal(mdt_buf_addf(&b, "%s=%d", "a", 1), MDT_OK); /* first allocation */
+    assert_string_equal(b.data, "a=1");
+    assert_int_equal(mdt_buf_addf(&b, ",%s", "bc"), MDT_OK);     /* fits the room */
+    assert_string_equal(b.data, "a=1,bc");
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_true(b.cap - b.len < sizeof(big));
+    assert_int_equal(mdt_buf_addf(&b, "[%s]", big), MDT_OK);     /* past it: grows */
+    assert_int_equal(b.len, 6 + 2 + sizeof(big) - 1);
+    assert_int_equal(strlen(b.data), b.len);
+    assert_memory_equal(b.data, "a=1,bc[xx", 9);
+    assert_int_equal(b.data[b.len - 1], ']');
+    mdt_buf_free(&b);
+
+    /* the text overruns the room and the cap: nothing of it stays */
+    mdt_buf_init(&b, 12);
+    assert_int_equal(mdt_buf_adds(&b, "0123456789"), MDT_OK);
+    assert_int_equal(mdt_buf_addf(&b, "%s", "abcdef"), MDT_ERR_TOO_LARGE);
+    assert_int_equal(b.len, 10);
+    assert_string_equal(b.data, "0123456789");
+    assert_int_equal(mdt_buf_addf(&b, "%d", 12), MDT_OK);        /* exactly up to max */
+    assert_string_equal(b.data, "012345678912");
+    mdt_buf_free(&b);
+}
+
+static void test_buf_i64_reserve(void **state)
+{
+    static const long long v[] = {0, 7, -1, 10, -10, 1234567890123LL, LLONG_MAX, LLONG_MIN};
+    mdt_buf b;
+    char want[32];
+    char *data;
+    (void)state;
+
+    mdt_buf_init(&b, 0);
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        mdt_buf_reset(&b);
+        assert_int_equal(mdt_buf_add_i64(&b, v[i]), MDT_OK);
+        snprintf(want, sizeof(want), "%lld", v[i]);
+        assert_string_equal(b.data, want);
+    }
+    mdt_buf_free(&b);
+
+    mdt_buf_init(&b, 2048);
+    assert_int_equal(mdt_buf_reserve(&b, 1024), MDT_OK);
+    assert_true(b.cap >= 1025);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.data, "");
+    data = b.data;
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(mdt_buf_adds(&b, "0123456789"), MDT_OK);
+    assert_ptr_equal(b.data, data); /* no reallocation within the reserve */
+    assert_int_equal(mdt_buf_reserve(&b, 2048), MDT_ERR_TOO_LARGE);
+    assert_int_equal(b.len, 1000);
+    mdt_buf_free(&b);
+
+    mdt_buf_init(&b, 10);
+    assert_int_equal(mdt_buf_add_i64(&b, LLONG_MIN), MDT_ERR_TOO_LARGE); /* 20 > 10 */
+    assert_int_equal(b.len, 0);
+    mdt_buf_free(&b);
+}
+
 static void test_buf_cap(void **state)
 {
     mdt_buf b;
@@ -625,6 +696,8 @@ int main(void)
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_buf_addf_room),
+        cmocka_unit_test(test_buf_i64_reserve),
         cmocka_unit_test(test_buf_json),
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_ct_eq),
