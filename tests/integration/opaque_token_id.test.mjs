@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createClient, startServer } from './lib/server.mjs';
-import { agentMetadata, basic, createFixtureScopes, post, show, tokenBasic } from './lib/oauth.mjs';
+import {
+  agentMetadata, assertOAuthError, basic, createFixtureScopes, post, show, tokenBasic,
+} from './lib/oauth.mjs';
 import { BACKEND, dbQuery } from './lib/pg.mjs';
 
 const NEW_FORMAT = /^mdt_at_[A-Za-z0-9_-]{22}[A-Za-z0-9_-]{43}$/;
@@ -144,6 +146,39 @@ describe('opaque tokens found by the id they carry', { timeout: 90_000 }, () => 
       const info = await introspect(srv, opaque, x);
       assert.equal(info.active, true, JSON.stringify(info));
     }
+  });
+
+  it('an id already taken (by another node) fails that request with 503, and the other token stands', async () => {
+    const victim = await issue();
+    const vhash = blob(sha256hex(victim));
+    const before = rows(srv);
+    // the database holds the id when the new row arrives: on SQLite a row of
+    // another node is inserted under the new token's id just before it (and
+    // rolled back with the refused statement), on PostgreSQL the new row is
+    // given the id of an existing token
+    if (BACKEND === 'sqlite') {
+      dbQuery(srv, 'CREATE TRIGGER same_id BEFORE INSERT ON tokens WHEN NEW.id IS NOT NULL BEGIN '
+        + 'INSERT INTO tokens (id,hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at) '
+        + "VALUES (NEW.id, randomblob(32), 'other-node', NEW.client_id, NEW.kind, NEW.claims, "
+        + 'NEW.issued_at, NEW.expires_at, 0); END;');
+    } else {
+      dbQuery(srv, 'CREATE FUNCTION same_id() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
+        + `NEW.id := (SELECT id FROM tokens WHERE hash=${vhash}); RETURN NEW; END $$;\n`
+        + 'CREATE TRIGGER same_id BEFORE INSERT ON tokens FOR EACH ROW EXECUTE FUNCTION same_id();');
+    }
+    try {
+      const r = await tokenBasic(srv, opaque, { scope: 'read' });
+      assertOAuthError(r, 503, 'temporarily_unavailable');
+      assert.ok(!/mdt_at_/.test(r.text), `no token in the answer: ${show(r)}`);
+    } finally {
+      dbQuery(srv, BACKEND === 'sqlite' ? 'DROP TRIGGER same_id;'
+        : 'DROP TRIGGER same_id ON tokens;\nDROP FUNCTION same_id();');
+    }
+    assert.equal(rows(srv), before, 'no row added, none changed');
+    const info = await introspect(srv, opaque, victim);
+    assert.equal(info.active, true, JSON.stringify(info));
+    const next = await issue();
+    assert.equal((await introspect(srv, opaque, next)).active, true);
   });
 
   it('malformed tokens are inactive, and revoking them changes nothing', async () => {
