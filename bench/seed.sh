@@ -4,7 +4,8 @@
 #   CLIENTS clients, each a copy of client TEMPLATE (default: the newest
 #     client) with its credentials (fresh client_id, credential ids and hashes);
 #   TOKENS opaque tokens, copies of an opaque token the server issued (fresh
-#     hash and jti, spread over the seeded clients, claims naming them);
+#     hash and jti, an id below any the server makes, spread over the seeded
+#     clients, claims naming them);
 #   EVENTS audit events, copies of the newest token.issued event appended to
 #     the hash chain by bench/seed.c (so `mandate audit verify` passes).
 # Clients and tokens are generated in one transaction each (INSERT ...
@@ -18,12 +19,14 @@ if [[ $URL == sqlite:* ]]; then
     q() { sqlite3 -batch -bail "${URL#sqlite:}" "$@"; }
     series() { echo "(SELECT value AS n FROM generate_series(1, $1))"; }
     rand32="randomblob(32)"
+    randid="zeroblob(8) || randomblob(8)"
     randhex="lower(hex(randomblob(16)))"
     cols() { q "SELECT name FROM pragma_table_info('$1') ORDER BY cid"; }
 else
     q() { psql -X -q -v ON_ERROR_STOP=1 -At "$URL" -c "$@"; }
     series() { echo "(SELECT g AS n FROM generate_series(1, $1) g)"; }
     rand32="decode(md5(random()::text) || md5(random()::text), 'hex')"
+    randid="decode(repeat('00', 8) || substr(md5(random()::text), 1, 16), 'hex')"
     randhex="md5(random()::text)"
     cols() { q "SELECT column_name FROM information_schema.columns WHERE table_name = '$1'
                 AND table_schema = current_schema() ORDER BY ordinal_position"; }
@@ -61,7 +64,7 @@ if [ "$TOKENS" -gt 0 ]; then
     scid="'bench-' || (1 + s.n % $CLIENTS)"
     q "BEGIN;
 INSERT INTO tokens ($(cols tokens | paste -sd,))
-  SELECT $(select_list tokens t "hash=$rand32" "jti=$randhex" "client_id=$scid" "expires_at=t.expires_at + 86400" \
+  SELECT $(select_list tokens t "id=$randid" "hash=$rand32" "jti=$randhex" "client_id=$scid" "expires_at=t.expires_at + 86400" \
            "claims=replace(t.claims, '\"$tcid\"', '\"' || $scid || '\"')")
   FROM tokens t, $(series "$TOKENS") s WHERE t.jti = '$tjti';
 COMMIT;"

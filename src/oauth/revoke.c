@@ -38,7 +38,8 @@ static mdt_rc revoke_token(mdt_env *env, mdt_req *req, const mdt_client_authn *w
     if (!mdt_str_eq(ti->client_id, who->client.client_id))
         return MDT_OK;
     if (ti->opaque)
-        rc = mdt_store_token_revoke(env->store, ti->hash, req->now, err);
+        rc = mdt_store_token_revoke(env->store, ti->has_id ? ti->id : NULL, ti->hash, req->now,
+                                    err);
     if (rc == MDT_ERR_NOT_FOUND)
         return MDT_OK;
     /* by jti for both formats: tokens delegated from it name it in their lineage */

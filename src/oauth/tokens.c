@@ -1,5 +1,6 @@
 #include "oauth/tokens.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/b64.h"
@@ -158,23 +159,75 @@ static bool wants_opaque(mdt_env *env, const mdt_client *c)
     return mdt_str_eq(fmt, "opaque");
 }
 
+uint64_t mdt_opaque_seq_next(uint64_t *last, int64_t now)
+{
+    _Atomic uint64_t *l = (_Atomic uint64_t *)last;
+    uint64_t floor = now > 0 ? (uint64_t)now << 20 : 0;
+    uint64_t cur = atomic_load_explicit(l, memory_order_relaxed), next;
+
+    do {
+        next = cur + 1 > floor ? cur + 1 : floor;
+    } while (!atomic_compare_exchange_weak_explicit(l, &cur, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return next;
+}
+
+void mdt_opaque_id_make(uint64_t seq, const uint8_t rnd[8], uint8_t id[MDT_TOKEN_ID_LEN])
+{
+    for (int i = 0; i < 8; i++)
+        id[i] = (uint8_t)(seq >> (56 - 8 * i)); /* big-endian: byte order is time order */
+    memcpy(id + 8, rnd, 8);
+}
+
+void mdt_opaque_format(const uint8_t id[MDT_TOKEN_ID_LEN],
+                       const uint8_t secret[MDT_OPAQUE_SECRET_BYTES], char *out)
+{
+    size_t p = sizeof(MDT_OPAQUE_PREFIX) - 1;
+
+    memcpy(out, MDT_OPAQUE_PREFIX, p);
+    p += mdt_b64url_encode(id, MDT_TOKEN_ID_LEN, out + p);
+    mdt_b64url_encode(secret, MDT_OPAQUE_SECRET_BYTES, out + p);
+}
+
+bool mdt_opaque_id_parse(const char *token, size_t len, uint8_t id[MDT_TOKEN_ID_LEN])
+{
+    size_t p = sizeof(MDT_OPAQUE_PREFIX) - 1, n = 0;
+
+    if (len != MDT_OPAQUE_LEN || strncmp(token, MDT_OPAQUE_PREFIX, p) != 0)
+        return false;
+    return mdt_b64url_decode(token + p, MDT_OPAQUE_ID_CHARS, id, MDT_TOKEN_ID_LEN, &n) ==
+               MDT_OK &&
+           n == MDT_TOKEN_ID_LEN;
+}
+
+bool mdt_opaque_hash_matches(const uint8_t stored[MDT_HASH_LEN],
+                             const uint8_t presented[MDT_HASH_LEN])
+{
+    return mdt_ct_eq(stored, MDT_HASH_LEN, presented, MDT_HASH_LEN);
+}
+
+/* The node's id sequence (mdt_opaque_seq_next). */
+static uint64_t opaque_seq;
+
 static mdt_rc opaque_row(mdt_env *env, mdt_arena *a, const mdt_grant *g, mdt_issued *out,
                            mdt_err *err)
 {
-    char rnd[64];
+    uint8_t rnd[8 + MDT_OPAQUE_SECRET_BYTES];
     mdt_token_rec *rec = mdt_arena_alloc(a, sizeof(*rec));
+    char *tok = mdt_arena_alloc(a, MDT_OPAQUE_LEN + 1);
     mdt_rc rc;
 
-    if (!rec)
+    if (!rec || !tok)
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-
-    if ((rc = mdt_random_b64url(&env->rng, 32, rnd)) != MDT_OK)
+    memset(rec, 0, sizeof(*rec));
+    if ((rc = mdt_random(&env->rng, rnd, sizeof(rnd))) != MDT_OK)
         return mdt_fail(err, rc, "cannot generate a token");
-    out->access_token = mdt_arena_printf(a, MDT_OPAQUE_PREFIX "%s", rnd);
+    rec->has_id = true;
+    mdt_opaque_id_make(mdt_opaque_seq_next(&opaque_seq, mdt_now(&env->clock)), rnd, rec->id);
+    mdt_opaque_format(rec->id, rnd + 8, tok);
     mdt_wipe(rnd, sizeof(rnd));
-    if (!out->access_token)
-        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
-    mdt_sha256(out->access_token, strlen(out->access_token), rec->hash);
+    out->access_token = tok;
+    mdt_sha256(tok, MDT_OPAQUE_LEN, rec->hash);
     rec->jti = out->jti;
     rec->client_id = g->client->client_id;
     rec->kind = "access";
@@ -281,17 +334,22 @@ static mdt_rc inactive(mdt_err *err, const char *why)
 static mdt_rc read_opaque(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
                           mdt_token_info *out, mdt_err *err)
 {
+    size_t len = strlen(token);
     mdt_token_rec rec;
     mdt_rc rc;
 
     (void)now;
     out->opaque = true;
-    mdt_sha256(token, strlen(token), out->hash);
-    rc = mdt_store_token_get(env->store, out->hash, a, &rec, err);
+    mdt_sha256(token, len, out->hash);
+    out->has_id = mdt_opaque_id_parse(token, len, out->id);
+    rc = mdt_store_token_get(env->store, out->has_id ? out->id : NULL, out->hash, a, &rec, err);
     if (rc == MDT_ERR_NOT_FOUND)
         return inactive(err, "unknown token");
     if (rc != MDT_OK)
         return rc;
+    /* found by id: the secret part is known only by the hash, compared in constant time */
+    if (out->has_id && !mdt_opaque_hash_matches(rec.hash, out->hash))
+        return inactive(err, "unknown token");
     if (!mdt_str_eq(rec.kind, "access"))
         return inactive(err, "not an access token");
     if (!(out->claims = json_loads(rec.claims, 0, NULL)))

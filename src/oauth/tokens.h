@@ -60,6 +60,32 @@ typedef struct {
 #define MDT_OPAQUE_PREFIX "mdt_at_"
 #define MDT_MAX_TOKEN_LEN 16384
 
+/* An opaque access token: MDT_OPAQUE_PREFIX, then base64url of its id
+ * (MDT_TOKEN_ID_LEN bytes: 8 of a sequence that grows with time, 8 random;
+ * its row's key) in 22 characters, then base64url of 32 random bytes in 43.
+ * Tokens issued before ids were MDT_OPAQUE_PREFIX and the 43 characters
+ * only; they are found by hash. */
+#define MDT_OPAQUE_ID_CHARS 22
+#define MDT_OPAQUE_SECRET_BYTES 32
+#define MDT_OPAQUE_LEN (sizeof(MDT_OPAQUE_PREFIX) - 1 + MDT_OPAQUE_ID_CHARS + 43)
+
+/* The next value of a node's id sequence: greater than *last (which it
+ * updates, atomically: any thread may call it), and at least now << 20
+ * (now in seconds), so that ids grow with time across restarts and nodes. */
+uint64_t mdt_opaque_seq_next(uint64_t *last, int64_t now);
+/* The id of sequence value seq and 8 random bytes rnd. */
+void mdt_opaque_id_make(uint64_t seq, const uint8_t rnd[8], uint8_t id[MDT_TOKEN_ID_LEN]);
+/* The token of id and secret; out holds MDT_OPAQUE_LEN + 1 bytes. */
+void mdt_opaque_format(const uint8_t id[MDT_TOKEN_ID_LEN],
+                       const uint8_t secret[MDT_OPAQUE_SECRET_BYTES], char *out);
+/* Whether token (with its prefix) has the form of a token with an id, and
+ * then its id. false: a token issued before ids, or not one of ours. */
+bool mdt_opaque_id_parse(const char *token, size_t len, uint8_t id[MDT_TOKEN_ID_LEN]);
+/* Whether the stored hash is the presented token's (its SHA-256), in
+ * constant time: a row found by id is the token's only if it matches. */
+bool mdt_opaque_hash_matches(const uint8_t stored[MDT_HASH_LEN],
+                             const uint8_t presented[MDT_HASH_LEN]);
+
 /* The issue time of anything issued to c now (access and refresh tokens):
  * never before the kill switch, which revokes by issue time, so that a
  * resume within the second of a suspension issues nothing already revoked. */
@@ -97,6 +123,8 @@ typedef struct {
     int64_t iat;
     bool opaque;
     uint8_t hash[32];         /* opaque: SHA-256 of the token */
+    bool has_id;              /* opaque: the token carries id (mdt_opaque_id_parse) */
+    uint8_t id[MDT_TOKEN_ID_LEN];
 } mdt_token_info;
 
 /* Reads a token this server issued and says whether it is active at now:

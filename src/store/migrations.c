@@ -447,6 +447,33 @@ static const char m22_dpop[] =
     "ALTER TABLE authz_requests ADD COLUMN dpop_jkt TEXT;\n"
     "ALTER TABLE authz_codes ADD COLUMN dpop_jkt TEXT;\n";
 
+/* Opaque tokens keyed by an id that grows with time, so that each new row
+ * appends to the table's indexes instead of dirtying a random leaf of an
+ * index on the token's hash. The hash became a column without a key of its
+ * own: a table rebuild (SQLite cannot drop a primary key), rows kept as
+ * they were, without id. Those tokens, issued before ids, are found by hash
+ * through tokens_hash, an index of the rows without id only: new rows never
+ * write it, and it empties as the old tokens expire and are purged. */
+static const char m23_token_ids[] =
+    "CREATE TABLE tokens_by_id ("
+    " id {BLOB},"
+    " hash {BLOB} NOT NULL,"
+    " jti TEXT NOT NULL,"
+    " client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,"
+    " kind TEXT NOT NULL,"
+    " claims TEXT NOT NULL,"
+    " issued_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " revoked_at BIGINT NOT NULL DEFAULT 0);\n"
+    "INSERT INTO tokens_by_id (hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at)"
+    " SELECT hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at FROM tokens;\n"
+    "DROP TABLE tokens;\n"
+    "ALTER TABLE tokens_by_id RENAME TO tokens;\n"
+    "CREATE UNIQUE INDEX tokens_id ON tokens(id);\n"
+    "CREATE UNIQUE INDEX tokens_hash ON tokens(hash) WHERE id IS NULL;\n"
+    "CREATE INDEX tokens_client ON tokens(client_id);\n"
+    "CREATE INDEX tokens_expires ON tokens(expires_at);\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -470,6 +497,7 @@ const mdt_migration mdt_store__migrations[] = {
     {20, "client usage and access review decisions", m20_usage_reviews},
     {21, "policies of the embedded PDP", m21_policies},
     {22, "refresh tokens and authorization codes bound to a DPoP key", m22_dpop},
+    {23, "opaque tokens keyed by an id that grows with time", m23_token_ids},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

@@ -27,7 +27,7 @@
 #define CRED_COLS "id,client_id,type,hash,created_at,expires_at,last_used_at,name"
 #define POLICY_COLS "id,text,description,created_at,updated_at,created_by"
 #define SCOPE_COLS "name,description,sensitivity,created_at"
-#define TOKEN_COLS "hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at"
+#define TOKEN_COLS "hash,jti,client_id,kind,claims,issued_at,expires_at,revoked_at,id"
 #define KEY_COLS "kid,alg,sealed,created_at,activate_at,retire_at,expire_at"
 #define AUDIT_COLS "seq,time,type,body,prev_hash,hash"
 #define CKPT_COLS "n,seq,time,head,jws"
@@ -94,10 +94,16 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_SCOPE_GET] = "SELECT " SCOPE_COLS " FROM scopes WHERE name=?1",
     [Q_SCOPE_RES] = "SELECT resource FROM scope_resources WHERE scope=?1 ORDER BY pos",
     [Q_SCOPE_LIST] = "SELECT " SCOPE_COLS " FROM scopes ORDER BY name",
-    [Q_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-    [Q_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash=?1",
-    [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at=?2 WHERE hash=?1 AND revoked_at=0",
-    [Q_TOKEN_EXISTS] = "SELECT 1 FROM tokens WHERE hash=?1",
+    [Q_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    /* rows without id: tokens issued before ids (m23), by tokens_hash */
+    [Q_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id IS NULL AND hash=?1",
+    [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at=?2 WHERE id IS NULL AND hash=?1 AND "
+                       "revoked_at=0",
+    [Q_TOKEN_EXISTS] = "SELECT 1 FROM tokens WHERE id IS NULL AND hash=?1",
+    [Q_TOKEN_GET_ID] = "SELECT " TOKEN_COLS " FROM tokens WHERE id=?1",
+    [Q_TOKEN_REVOKE_ID] = "UPDATE tokens SET revoked_at=?3 WHERE id=?1 AND hash=?2 AND "
+                          "revoked_at=0",
+    [Q_TOKEN_EXISTS_ID] = "SELECT 1 FROM tokens WHERE id=?1 AND hash=?2",
     [Q_JTI_REVOKE] = "INSERT INTO revoked_jtis (jti,client_id,expires_at,revoked_at) "
                      "VALUES (?1,?2,?3,?4) ON CONFLICT (jti) DO NOTHING",
     [Q_JTI_GET] = "SELECT 1 FROM revoked_jtis WHERE jti=?1",
@@ -639,6 +645,7 @@ static mdt_rc row_token(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
 {
     mdt_token_rec *v = dst;
     rd r = {a, false};
+    size_t n = 0;
 
     rd_hash(st, 0, v->hash);
     v->jti = rd_text(&r, st, 1);
@@ -648,6 +655,12 @@ static mdt_rc row_token(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
     v->issued_at = col_int(st, 5);
     v->expires_at = col_int(st, 6);
     v->revoked_at = col_int(st, 7);
+    if ((v->has_id = !st->drv->col_null(st, 8))) {
+        const void *p = st->drv->col_blob(st, 8, &n);
+        memset(v->id, 0, sizeof(v->id));
+        if (p && n == sizeof(v->id))
+            memcpy(v->id, p, n);
+    }
     return rd_end(&r, err);
 }
 
@@ -1399,7 +1412,8 @@ static mdt_rc token_insert(sconn *c, const mdt_token_rec *v, mdt_err *err)
     b = bind_blob(st, 1, v->hash, MDT_HASH_LEN) | bind_text(st, 2, v->jti) |
         bind_text(st, 3, v->client_id) | bind_text(st, 4, v->kind) | bind_text(st, 5, v->claims) |
         bind_int(st, 6, v->issued_at) | bind_int(st, 7, v->expires_at) |
-        bind_int(st, 8, v->revoked_at);
+        bind_int(st, 8, v->revoked_at) |
+        (v->has_id ? bind_blob(st, 9, v->id, sizeof(v->id)) : bind_null(st, 9));
     return run(c, st, b, "token_insert", err);
 }
 
@@ -1411,38 +1425,43 @@ static mdt_rc op_token_insert(mdt_store *s, const mdt_token_rec *v, mdt_err *err
     return rc != MDT_OK ? rc : token_insert(c, v, err);
 }
 
-static mdt_rc op_token_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
-                           mdt_token_rec *out, mdt_err *err)
+static mdt_rc op_token_get(mdt_store *s, const uint8_t *id, const uint8_t hash[MDT_HASH_LEN],
+                           mdt_arena *a, mdt_token_rec *out, mdt_err *err)
 {
     sconn *c;
     mdt_db_stmt *st = NULL;
-    mdt_rc rc = prep(s, Q_TOKEN_GET, &c, &st, err);
+    mdt_rc rc = prep(s, id ? Q_TOKEN_GET_ID : Q_TOKEN_GET, &c, &st, err);
+    int b;
 
     if (rc != MDT_OK)
         return rc;
-    return one_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), row_token, a, out, "token_get",
-                   "token not found", err);
+    b = id ? bind_blob(st, 1, id, MDT_TOKEN_ID_LEN) : bind_blob(st, 1, hash, MDT_HASH_LEN);
+    return one_row(c, st, b, row_token, a, out, "token_get", "token not found", err);
 }
 
 /* One conditional UPDATE; only when it changed nothing do we look whether
  * the token exists at all (already revoked is not an error). */
-static mdt_rc op_token_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                              mdt_err *err)
+static mdt_rc op_token_revoke(mdt_store *s, const uint8_t *id, const uint8_t hash[MDT_HASH_LEN],
+                              int64_t now, mdt_err *err)
 {
     sconn *c;
     mdt_db_stmt *st = NULL;
-    mdt_rc rc = prep(s, Q_TOKEN_REVOKE, &c, &st, err);
+    mdt_rc rc = prep(s, id ? Q_TOKEN_REVOKE_ID : Q_TOKEN_REVOKE, &c, &st, err);
+    int b;
 
     if (rc != MDT_OK)
         return rc;
-    rc = run(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN) | bind_int(st, 2, now),
-             "token_revoke", err);
+    b = id ? bind_blob(st, 1, id, MDT_TOKEN_ID_LEN) | bind_blob(st, 2, hash, MDT_HASH_LEN) |
+                 bind_int(st, 3, now)
+           : bind_blob(st, 1, hash, MDT_HASH_LEN) | bind_int(st, 2, now);
+    rc = run(c, st, b, "token_revoke", err);
     if (rc != MDT_OK || changes(c) > 0)
         return rc;
-    if ((rc = stmt(c, Q_TOKEN_EXISTS, &st, err)) != MDT_OK)
+    if ((rc = stmt(c, id ? Q_TOKEN_EXISTS_ID : Q_TOKEN_EXISTS, &st, err)) != MDT_OK)
         return rc;
-    rc = first_row(c, st, bind_blob(st, 1, hash, MDT_HASH_LEN), "token_revoke", "token not found",
-                   err);
+    b = id ? bind_blob(st, 1, id, MDT_TOKEN_ID_LEN) | bind_blob(st, 2, hash, MDT_HASH_LEN)
+           : bind_blob(st, 1, hash, MDT_HASH_LEN);
+    rc = first_row(c, st, b, "token_revoke", "token not found", err);
     done(st);
     return rc;
 }

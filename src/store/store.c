@@ -198,19 +198,19 @@ mdt_rc mdt_store_token_insert(mdt_store *s, const mdt_token_rec *t, mdt_err *err
     return s->ops->token_insert(s, t, err);
 }
 
-mdt_rc mdt_store_token_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
-                           mdt_token_rec *out, mdt_err *err)
+mdt_rc mdt_store_token_get(mdt_store *s, const uint8_t *id, const uint8_t hash[MDT_HASH_LEN],
+                           mdt_arena *a, mdt_token_rec *out, mdt_err *err)
 {
     memset(out, 0, sizeof(*out));
-    return s->ops->token_get(s, hash, a, out, err);
+    return s->ops->token_get(s, id, hash, a, out, err);
 }
 
-mdt_rc mdt_store_token_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                              mdt_err *err)
+mdt_rc mdt_store_token_revoke(mdt_store *s, const uint8_t *id, const uint8_t hash[MDT_HASH_LEN],
+                              int64_t now, mdt_err *err)
 {
     if (now <= 0) /* 0 would read as "not revoked" */
         return mdt_fail(err, MDT_ERR_INTERNAL, "token revocation without a time");
-    return s->ops->token_revoke(s, hash, now, err);
+    return s->ops->token_revoke(s, id, hash, now, err);
 }
 
 mdt_rc mdt_store_jti_revoke(mdt_store *s, const char *jti, const char *client_id,

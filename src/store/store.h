@@ -55,9 +55,16 @@ typedef struct {
     int64_t created_at;
 } mdt_scope_rec;
 
-/* Opaque access tokens (and, later, refresh tokens): looked up by the hash of
- * the token value. claims is the JSON object text introspection returns. */
+/* Opaque access tokens (and, later, refresh tokens). A token carries id, a
+ * key that grows with time (so that inserts append to the table's indexes):
+ * its row is found by id and the caller compares hash, the SHA-256 of the
+ * token value, the only thing stored of its secret part. Rows of tokens
+ * issued before ids existed (has_id false) are found by hash alone.
+ * claims is the JSON object text introspection returns. */
+#define MDT_TOKEN_ID_LEN 16
 typedef struct {
+    bool has_id;
+    uint8_t id[MDT_TOKEN_ID_LEN];
     uint8_t hash[MDT_HASH_LEN];
     const char *jti;
     const char *client_id;
@@ -488,11 +495,15 @@ mdt_rc mdt_store_scope_list(mdt_store *s, mdt_arena *a, mdt_scope_rec **out, siz
 
 /* --- tokens --- */
 mdt_rc mdt_store_token_insert(mdt_store *s, const mdt_token_rec *t, mdt_err *err) MDT_WARN_UNUSED;
-mdt_rc mdt_store_token_get(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
-                           mdt_token_rec *out, mdt_err *err) MDT_WARN_UNUSED;
-/* Sets revoked_at if not yet revoked; MDT_ERR_NOT_FOUND when unknown. */
-mdt_rc mdt_store_token_revoke(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
-                              mdt_err *err) MDT_WARN_UNUSED;
+/* id: the row with that id (the caller compares its hash with the token's,
+ * in constant time); NULL: the row without id whose hash is hash. */
+mdt_rc mdt_store_token_get(mdt_store *s, const uint8_t *id, const uint8_t hash[MDT_HASH_LEN],
+                           mdt_arena *a, mdt_token_rec *out, mdt_err *err) MDT_WARN_UNUSED;
+/* Sets revoked_at if not yet revoked; MDT_ERR_NOT_FOUND when unknown. The
+ * row is found as mdt_store_token_get finds it (by id and hash, or by hash
+ * among the rows without id). */
+mdt_rc mdt_store_token_revoke(mdt_store *s, const uint8_t *id, const uint8_t hash[MDT_HASH_LEN],
+                              int64_t now, mdt_err *err) MDT_WARN_UNUSED;
 /* Revocation list for self-contained (JWT) tokens, by jti. expires_at is the
  * token's exp, after which the entry may be purged. Idempotent. */
 mdt_rc mdt_store_jti_revoke(mdt_store *s, const char *jti, const char *client_id,

@@ -53,9 +53,11 @@ typedef struct mdt_store_ops {
                          mdt_err *err);
 
     mdt_rc (*token_insert)(mdt_store *s, const mdt_token_rec *t, mdt_err *err);
-    mdt_rc (*token_get)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], mdt_arena *a,
+    mdt_rc (*token_get)(mdt_store *s, const uint8_t *id, const uint8_t hash[MDT_HASH_LEN],
+                        mdt_arena *a,
                         mdt_token_rec *out, mdt_err *err);
-    mdt_rc (*token_revoke)(mdt_store *s, const uint8_t hash[MDT_HASH_LEN], int64_t now,
+    mdt_rc (*token_revoke)(mdt_store *s, const uint8_t *id, const uint8_t hash[MDT_HASH_LEN],
+                           int64_t now,
                            mdt_err *err);
     mdt_rc (*jti_revoke)(mdt_store *s, const char *jti, const char *client_id,
                          int64_t expires_at, int64_t now, mdt_err *err);

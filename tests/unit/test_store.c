@@ -260,7 +260,7 @@ static void test_client_delete_cascades(void **state)
     assert_int_equal(mdt_store_client_delete(f->s, cid, 1000, &f->err), MDT_OK);
     assert_int_equal(mdt_store_cred_list(f->s, cid, &f->a, &creds, &n, &f->err), MDT_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(mdt_store_token_get(f->s, t.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, t.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
     /* the credential id is free again */
     assert_int_equal(mdt_store_client_insert(f->s, &c, &cr, 1, &f->err), MDT_OK);
 }
@@ -1978,7 +1978,7 @@ static void test_tokens(void **state)
     assert_int_equal(mdt_store_token_insert(f->s, &t, &f->err), MDT_OK);
     assert_int_equal(mdt_store_token_insert(f->s, &t, &f->err), MDT_ERR_CONFLICT);
 
-    assert_int_equal(mdt_store_token_get(f->s, t.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, t.hash, &f->a, &got, &f->err), MDT_OK);
     assert_memory_equal(got.hash, t.hash, MDT_HASH_LEN);
     assert_string_equal(got.jti, t.jti);
     assert_string_equal(got.client_id, cid);
@@ -1987,17 +1987,78 @@ static void test_tokens(void **state)
     assert_int_equal(got.issued_at, 100);
     assert_int_equal(got.expires_at, 400);
     assert_int_equal(got.revoked_at, 0);
-    assert_int_equal(mdt_store_token_get(f->s, unknown, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, unknown, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
 
-    assert_int_equal(mdt_store_token_revoke(f->s, t.hash, 150, &f->err), MDT_OK);
-    assert_int_equal(mdt_store_token_revoke(f->s, t.hash, 160, &f->err), MDT_OK);
-    assert_int_equal(mdt_store_token_get(f->s, t.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_revoke(f->s, NULL, t.hash, 150, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_revoke(f->s, NULL, t.hash, 160, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, t.hash, &f->a, &got, &f->err), MDT_OK);
     assert_int_equal(got.revoked_at, 150); /* the first revocation stands */
-    assert_int_equal(mdt_store_token_revoke(f->s, unknown, 150, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_token_revoke(f->s, NULL, unknown, 150, &f->err), MDT_ERR_NOT_FOUND);
 
     t.client_id = id(f, "no_such_client");
     fill_hash(t.hash, 0x13);
     assert_int_equal(mdt_store_token_insert(f->s, &t, &f->err), MDT_ERR_NOT_FOUND);
+}
+
+/* Tokens with an id: found by id (the caller compares the hash), revoked
+ * by id and hash; a second row with the same id is refused (two nodes that
+ * made the same id fail one token, never overwrite the other). Rows without
+ * id (issued before ids) and rows with one are not found the other way. */
+static void test_tokens_by_id(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "tokens_id");
+    mdt_client_rec c = client(cid, "active");
+    mdt_token_rec t = {.has_id = true, .jti = id(f, "jti_id"), .client_id = cid,
+                       .kind = "access", .claims = "{}", .issued_at = 100, .expires_at = 400};
+    mdt_token_rec old = {.jti = id(f, "jti_old"), .client_id = cid, .kind = "access",
+                         .claims = "{}", .issued_at = 100, .expires_at = 400};
+    mdt_token_rec dup, got;
+    uint8_t other_id[MDT_TOKEN_ID_LEN], wrong[MDT_HASH_LEN];
+
+    memset(t.id, 0x31, sizeof(t.id));
+    memset(other_id, 0x32, sizeof(other_id));
+    fill_hash(t.hash, 0x31);
+    fill_hash(old.hash, 0x33);
+    fill_hash(wrong, 0x34);
+    assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_insert(f->s, &t, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_insert(f->s, &old, &f->err), MDT_OK);
+
+    dup = t;
+    fill_hash(dup.hash, 0x35);
+    dup.claims = "{\"x\":1}";
+    assert_int_equal(mdt_store_token_insert(f->s, &dup, &f->err), MDT_ERR_CONFLICT);
+
+    assert_int_equal(mdt_store_token_get(f->s, t.id, t.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_true(got.has_id);
+    assert_memory_equal(got.id, t.id, MDT_TOKEN_ID_LEN);
+    assert_memory_equal(got.hash, t.hash, MDT_HASH_LEN);
+    assert_string_equal(got.claims, "{}");
+    assert_int_equal(mdt_store_token_get(f->s, other_id, t.hash, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, t.hash, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, old.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_false(got.has_id);
+
+    assert_int_equal(mdt_store_token_revoke(f->s, t.id, wrong, 150, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_token_get(f->s, t.id, t.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.revoked_at, 0);
+    assert_int_equal(mdt_store_token_revoke(f->s, t.id, t.hash, 150, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_revoke(f->s, t.id, t.hash, 160, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, t.id, t.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.revoked_at, 150);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, old.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(got.revoked_at, 0);
+    assert_int_equal(mdt_store_token_revoke(f->s, NULL, old.hash, 170, &f->err), MDT_OK);
+
+    /* the client's deletion takes both */
+    assert_int_equal(mdt_store_client_delete(f->s, cid, 1000, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, t.id, t.hash, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, old.hash, &f->a, &got, &f->err),
+                     MDT_ERR_NOT_FOUND);
 }
 
 static void test_purge_tokens(void **state)
@@ -2016,11 +2077,11 @@ static void test_purge_tokens(void **state)
     assert_int_equal(mdt_store_token_insert(f->s, &early, &f->err), MDT_OK);
     assert_int_equal(mdt_store_token_insert(f->s, &late, &f->err), MDT_OK);
     assert_int_equal(mdt_store_purge_expired(f->s, 999, &f->err), MDT_OK);
-    assert_int_equal(mdt_store_token_get(f->s, early.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, early.hash, &f->a, &got, &f->err), MDT_OK);
     assert_int_equal(mdt_store_purge_expired(f->s, 1000, &f->err), MDT_OK);
-    assert_int_equal(mdt_store_token_get(f->s, early.hash, &f->a, &got, &f->err),
+    assert_int_equal(mdt_store_token_get(f->s, NULL, early.hash, &f->a, &got, &f->err),
                      MDT_ERR_NOT_FOUND);
-    assert_int_equal(mdt_store_token_get(f->s, late.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, late.hash, &f->a, &got, &f->err), MDT_OK);
 }
 
 static void test_jti(void **state)
@@ -2222,16 +2283,16 @@ static void test_audit_token_rows(void **state)
     assert_int_not_equal(mdt_store_audit_append(f->s, b, 2, test_hash, &f->err), MDT_OK);
     assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
     assert_int_equal(last, base); /* no event */
-    assert_int_equal(mdt_store_token_get(f->s, t1.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, t1.hash, &f->a, &got, &f->err), MDT_ERR_NOT_FOUND);
 
     b[1].token = &t2;
     assert_int_equal(mdt_store_audit_append(f->s, b, 2, test_hash, &f->err), MDT_OK);
     assert_int_equal(b[1].seq, base + 2);
-    assert_int_equal(mdt_store_token_get(f->s, t1.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, t1.hash, &f->a, &got, &f->err), MDT_OK);
     assert_string_equal(got.jti, t1.jti);
     assert_string_equal(got.claims, t1.claims);
     assert_int_equal(got.expires_at, 400);
-    assert_int_equal(mdt_store_token_get(f->s, t2.hash, &f->a, &got, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_token_get(f->s, NULL, t2.hash, &f->a, &got, &f->err), MDT_OK);
     assert_string_equal(got.jti, t2.jti);
 }
 
@@ -3041,6 +3102,7 @@ int main(void)
         T(test_scopes),
         T(test_users),
         T(test_tokens),
+        T(test_tokens_by_id),
         T(test_refresh_family),
         T(test_refresh_rotation_races_revocation),
         T(test_refresh_revoke_client),
