@@ -195,4 +195,4 @@ if cedar != "skipped":
     same = "the same" if ours_allows == ref["sliced"][1] else "**not the same**"
     print(f"\nAllowed requests of the 1,000: {ours_allows} by Mandate, {ref['sliced'][1]} by cedar-wasm ({same}).")
 print("\nComparison with node-oidc-provider and Glewlwyd on the same machine: [PEERS.md](PEERS.md). "
-      "Before/after figures of single changes: bench/steps.sh.")
+      "Before/after figures of single changes (bench/steps.sh): [STEPS.md](STEPS.md).")
