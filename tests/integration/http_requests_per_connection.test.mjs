@@ -7,26 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { createClient, startServer } from './lib/server.mjs';
 import { API, agentMetadata, basic, createFixtureScopes, jwtParts } from './lib/oauth.mjs';
-import { rawExchange } from './lib/raw_http.mjs';
-
-/** The responses in a raw exchange: [{status, headers (lower-case names), body}]. */
-function responses(text) {
-  const out = [];
-  let pos = 0;
-  for (;;) {
-    const end = text.indexOf('\r\n\r\n', pos);
-    if (end < 0) return out;
-    const lines = text.slice(pos, end).split('\r\n');
-    const headers = {};
-    for (const l of lines.slice(1)) {
-      const i = l.indexOf(':');
-      headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
-    }
-    const len = Number(headers['content-length'] ?? 0);
-    out.push({ status: Number(lines[0].split(' ')[1]), headers, body: text.slice(end + 4, end + 4 + len) });
-    pos = end + 4 + len;
-  }
-}
+import { parseResponses as responses, rawExchange } from './lib/raw_http.mjs';
 
 const logLines = (srv) => srv.logs.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 

@@ -29,18 +29,31 @@ export function rawExchange(port, data, { waitMs = 2000, localAddress } = {}) {
   });
 }
 
-/** The status codes of the responses in text, read one after the other by their Content-Length. */
-function statuses(text) {
+/**
+ * The responses in text, read one after the other by their Content-Length:
+ * [{status, headers (lower-case names), body}].
+ */
+export function parseResponses(text) {
   const out = [];
   let pos = 0;
   for (;;) {
     const m = /^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/.exec(text.slice(pos));
     const end = text.indexOf('\r\n\r\n', pos);
     if (!m || end < 0) return out;
-    out.push(Number(m[1]));
-    const len = /\r\ncontent-length: *(\d+)/i.exec(text.slice(pos, end + 2));
-    pos = end + 4 + (len ? Number(len[1]) : 0);
+    const headers = {};
+    for (const l of text.slice(pos, end).split('\r\n').slice(1)) {
+      const i = l.indexOf(':');
+      headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+    }
+    const len = Number(headers['content-length'] ?? 0);
+    out.push({ status: Number(m[1]), headers, body: text.slice(end + 4, end + 4 + len) });
+    pos = end + 4 + len;
   }
+}
+
+/** The status codes of the responses in text. */
+function statuses(text) {
+  return parseResponses(text).map((r) => r.status);
 }
 
 /** The JSON body of the first response in a raw exchange (null if none). */
