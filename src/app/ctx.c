@@ -57,6 +57,24 @@ static bool copy_token(mdt_arena *a, const mdt_token_rec **t)
            copy(a, &c->claims);
 }
 
+/* Copies the event's premises (and their client ids) into the arena. */
+static bool copy_checks(mdt_arena *a, mdt_audit_event *e)
+{
+    mdt_client_check *k;
+
+    if (!e->nchecks)
+        return true;
+    if (!(k = mdt_arena_alloc(a, e->nchecks * sizeof(*k))))
+        return false;
+    for (size_t i = 0; i < e->nchecks; i++) {
+        k[i] = e->checks[i];
+        if (!copy(a, &k[i].client_id))
+            return false;
+    }
+    e->checks = k;
+    return true;
+}
+
 static bool grow(mdt_ctx_events *e)
 {
     size_t cap = e->cap ? e->cap * 2 : 4;
@@ -86,6 +104,7 @@ mdt_rc mdt_ctx_audit(mdt_ctx *ctx, const mdt_audit_event *ev, mdt_err *err)
         return mdt_failf(err, MDT_ERR_INTERNAL, "internal error",
                          "more than %d audit events in one request", MDT_CTX_EVENTS_MAX);
     if ((l->n == l->cap && !grow(l)) || !copy_token(l->arena, &e.token) ||
+        !copy_checks(l->arena, &e) ||
         !copy(l->arena, &e.type) || !copy(l->arena, &e.actor) ||
         !copy(l->arena, &e.client_id) || !copy(l->arena, &e.subject) ||
         !copy(l->arena, &e.decision) || !copy(l->arena, &e.reason) ||

@@ -585,6 +585,12 @@ static mdt_rc append_hashed(mdt_store *s, mdt_audit_rec *recs, size_t n, bool ch
 
 /* --- queued events ------------------------------------------------------- */
 
+/* An event whose premises no longer held at its append (mdt_audit_rec.checks). */
+static const mdt_err conflict_err = {
+    .rc = MDT_ERR_CONFLICT,
+    .msg = "the client changed while the request was decided: try again",
+};
+
 typedef struct waiter {
     pthread_cond_t cv;
     bool done;
@@ -597,6 +603,7 @@ typedef struct item {
     mdt_audit_rec rec; /* type, body and client_id point to the strings below */
     char *type, *body, *client_id;
     mdt_token_rec token;           /* rec.token points here when the event has one */
+    mdt_client_check *checks;      /* rec.checks; their client_ids are the item's */
     size_t bytes;
     waiter *w;                     /* mdt_audit_record */
     void (*done)(void *, mdt_rc);  /* mdt_audit_submit */
@@ -614,6 +621,9 @@ static void item_free(item *it)
     free((char *)it->token.client_id);
     free((char *)it->token.kind);
     free((char *)it->token.claims);
+    for (size_t i = 0; i < it->rec.nchecks; i++)
+        free((char *)it->checks[i].client_id);
+    free(it->checks);
     free(it);
 }
 
@@ -627,6 +637,21 @@ static bool item_token(item *it, const mdt_token_rec *t)
         return false;
     it->rec.token = &it->token;
     it->bytes += strlen(t->claims);
+    return true;
+}
+
+/* A deep copy of the event's premises into the item. */
+static bool item_checks(item *it, const mdt_client_check *k, size_t n)
+{
+    if (!(it->checks = calloc(n, sizeof(*it->checks))))
+        return false;
+    it->rec.checks = it->checks;
+    for (size_t i = 0; i < n; i++) {
+        it->checks[i] = k[i];
+        it->rec.nchecks = i + 1; /* item_free frees what was copied */
+        if (!(it->checks[i].client_id = mdt_strdup(k[i].client_id)))
+            return false;
+    }
     return true;
 }
 
@@ -657,7 +682,8 @@ static mdt_rc item_new(const mdt_clock *clock, const mdt_audit_event *ev, item *
     it->rec.body = it->body;
     it->rec.client_id = it->client_id;
     it->bytes = strlen(it->body) + strlen(it->type);
-    if (ev->token && !item_token(it, ev->token)) {
+    if ((ev->token && !item_token(it, ev->token)) ||
+        (ev->nchecks && !item_checks(it, ev->checks, ev->nchecks))) {
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -676,6 +702,8 @@ mdt_rc mdt_audit_append_now(mdt_store *store, const mdt_clock *clock, const mdt_
 
     if (rc == MDT_OK)
         rc = append_hashed(store, &it->rec, 1, true, err);
+    if (rc == MDT_OK && it->rec.refused != MDT_OK)
+        rc = mdt_fail(err, it->rec.refused, conflict_err.msg);
     item_free(it);
     return rc;
 }
@@ -744,27 +772,41 @@ static size_t take_batch(mdt_audit *a)
     return n;
 }
 
-/* Answers the producers of batch[0..n): rc for all of them. */
+/* The outcome of one event of a batch appended with rc: its own refusal
+ * when its premises no longer held (mdt_audit_rec.checks). */
+static mdt_rc item_rc(const item *it, mdt_rc rc, const mdt_err **err)
+{
+    if (rc != MDT_OK || it->rec.refused == MDT_OK)
+        return rc;
+    *err = &conflict_err;
+    return it->rec.refused;
+}
+
+/* Answers the producers of batch[0..n): rc for all of them, or each one's
+ * refusal (item_rc). */
 static void complete_batch(mdt_audit *a, item **batch, size_t n, mdt_rc rc, const mdt_err *err)
 {
     pthread_mutex_lock(&a->mu);
     if (rc == MDT_OK) {
         a->commits++;
-        a->events += n;
+        for (size_t i = 0; i < n; i++)
+            a->events += batch[i]->rec.refused == MDT_OK;
     }
     for (size_t i = 0; i < n; i++) {
         waiter *w = batch[i]->w;
+        const mdt_err *e = err;
         if (!w)
             continue;
-        w->rc = rc;
-        w->err = *err;
+        w->rc = item_rc(batch[i], rc, &e);
+        w->err = *e;
         w->done = true;
         pthread_cond_signal(&w->cv);
     }
     pthread_mutex_unlock(&a->mu);
     for (size_t i = 0; i < n; i++) {
+        const mdt_err *e = err;
         if (batch[i]->done)
-            batch[i]->done(batch[i]->ctx, rc);
+            batch[i]->done(batch[i]->ctx, item_rc(batch[i], rc, &e));
         item_free(batch[i]);
         batch[i] = NULL;
     }
@@ -779,6 +821,8 @@ static mdt_rc append_items(mdt_audit *a, item **batch, size_t n, bool check, mdt
     for (size_t i = 0; i < n; i++)
         a->recs[i] = batch[i]->rec;
     rc = append_hashed(a->store, a->recs, n, check, err);
+    for (size_t i = 0; i < n; i++)
+        batch[i]->rec.refused = rc == MDT_OK ? a->recs[i].refused : MDT_OK;
     mdt_metrics_audit_commit(mdt_time_real() - t0, n);
     if (rc == MDT_OK)
         a->since_cp += (int64_t)n;

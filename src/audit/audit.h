@@ -61,6 +61,12 @@ typedef struct {
      * makes both durable before the response that carries the token leaves;
      * NULL when none. Copied when the event is queued. */
     const mdt_token_rec *token;
+    /* The premises of the decision this event records (the clients it was
+     * made from, as cached): checked inside the group commit's transaction;
+     * when one no longer holds, this event alone is not appended and its
+     * producer gets MDT_ERR_CONFLICT. Copied when the event is queued. */
+    const mdt_client_check *checks;
+    size_t nchecks;
 } mdt_audit_event;
 
 /* Starts the group-commit writer thread. max_batch: events per transaction

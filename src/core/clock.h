@@ -30,6 +30,8 @@ mdt_rc mdt_random_b64url(const mdt_rng *r, size_t n, char *out) MDT_WARN_UNUSED;
 double mdt_time_real(void);
 /* Monotonic milliseconds. */
 int64_t mdt_time_mono_ms(void);
+/* Monotonic microseconds. */
+int64_t mdt_time_mono_us(void);
 
 /* RFC 3339 in UTC ("2026-11-29T13:16:38Z"); out must hold 21 bytes. */
 void mdt_time_format(int64_t t, char out[21]);

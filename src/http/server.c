@@ -390,7 +390,9 @@ static enum MHD_Result send_error(conn_ctx *c, mdt_rc rc, const char *msg)
 }
 
 /* The request's audit events are durable: the response leaves; or one is
- * not: 503 instead, and nothing issued leaves. */
+ * not: 503 instead, and nothing issued leaves. MDT_ERR_CONFLICT: a client
+ * the decision was made from changed before its event was committed
+ * (mdt_audit_event.checks), so the event was not appended. */
 static enum MHD_Result on_resumed(conn_ctx *c)
 {
     mdt_rc rc = atomic_load(&c->audit_rc);
@@ -398,8 +400,14 @@ static enum MHD_Result on_resumed(conn_ctx *c)
 
     if (rc == MDT_OK)
         return send_resp(c);
-    mdt_failf(&err, MDT_ERR_UNAVAILABLE, "audit log unavailable",
-              "audit event not durable (%s): response withheld", mdt_rc_name(rc));
+    if (rc == MDT_ERR_CONFLICT)
+        mdt_failf(&err, MDT_ERR_UNAVAILABLE,
+                  "the client changed while the request was decided: try again",
+                  "a client the decision was made from changed before its event was "
+                  "committed: response withheld");
+    else
+        mdt_failf(&err, MDT_ERR_UNAVAILABLE, "audit log unavailable",
+                  "audit event not durable (%s): response withheld", mdt_rc_name(rc));
     c->resp.nheaders = 0;
     mdt_resp_error(&c->resp, &err);
     return send_resp(c);

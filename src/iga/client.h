@@ -66,6 +66,7 @@ typedef struct mdt_client {
     const char *vouched_by;        /* issuer of the software statement that vouched; NULL */
     const char *iat_id;            /* the initial access token it registered with; NULL */
     int64_t created_at;
+    int64_t version;               /* the stored row's (mdt_client_rec.version) */
     int64_t approved_at;           /* when a pending registration was approved; 0 */
     /* the dynamic entitlements behind scopes that are not static (one per
        scope, the oldest live one), for the audit trail of what they allowed */
@@ -125,6 +126,19 @@ bool mdt_client_privilege_within(const mdt_client_privileged *f, const json_t *a
  * made anywhere (another process, another node) is seen by the next call. */
 mdt_rc mdt_client_load(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,
                        mdt_client *out, mdt_err *err) MDT_WARN_UNUSED;
+/* From begin to end, this thread's mdt_client_load calls serve the cache on
+ * the clients counter as the process saw it within the last
+ * MDT_CLIENT_RECENT_US (mdt_store_clients_version_recent) instead of
+ * reading it, and record what each loaded client was: the premises of the
+ * decision, which the caller hands to the audit event that records it
+ * (mdt_audit_event.checks), so that the group commit refuses the event if
+ * one of those clients changed meanwhile. Only for a request whose outcome
+ * leaves after its event is durable (the token endpoint). end stops the
+ * recording and returns the premises, copied into a (NULL, *n 0 when none
+ * or out of memory: the event then carries none, as before begin). */
+#define MDT_CLIENT_RECENT_US 5000
+void mdt_client_checks_begin(void);
+const mdt_client_check *mdt_client_checks_end(mdt_arena *a, size_t *n);
 /* When a self-registered client (origin "dcr" or "cimd") that never
  * authenticated expires: max(created_at, approved_at) + inactive_expiry
  * while no credential but its registration access token has a

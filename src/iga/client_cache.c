@@ -14,6 +14,15 @@
 
 #define SLOTS 64
 #define MAX_ID 128
+#define CHECKS_MAX 8
+
+/* The premises recorded between mdt_client_checks_begin and _end. */
+static _Thread_local struct {
+    bool on;
+    size_t n;
+    mdt_client_check k[CHECKS_MAX];
+    char ids[CHECKS_MAX][MAX_ID];
+} tl_checks;
 
 typedef struct {
     char id[MAX_ID];
@@ -205,16 +214,58 @@ static bool idle_expired(mdt_env *env, const mdt_client *c, int64_t now)
                MDT_CLIENT_EXPIRED;
 }
 
+void mdt_client_checks_begin(void)
+{
+    tl_checks.on = true;
+    tl_checks.n = 0;
+}
+
+const mdt_client_check *mdt_client_checks_end(mdt_arena *a, size_t *n)
+{
+    mdt_client_check *out = NULL;
+
+    *n = 0;
+    if (tl_checks.on && tl_checks.n &&
+        (out = mdt_arena_alloc(a, tl_checks.n * sizeof(*out)))) {
+        for (size_t i = 0; i < tl_checks.n; i++) {
+            out[i] = tl_checks.k[i];
+            if (!(out[i].client_id = mdt_arena_strdup(a, tl_checks.ids[i])))
+                return NULL;
+        }
+        *n = tl_checks.n;
+    }
+    tl_checks.on = false;
+    tl_checks.n = 0;
+    return out;
+}
+
+/* Records that the decision under way used client c as of the clients
+ * counter's value clients. */
+static void note_premise(const mdt_client *c, int64_t clients)
+{
+    mdt_client_check *k = &tl_checks.k[tl_checks.n];
+
+    memcpy(tl_checks.ids[tl_checks.n], c->client_id, strlen(c->client_id) + 1);
+    k->client_id = tl_checks.ids[tl_checks.n];
+    k->version = c->version;
+    k->clients = clients;
+    tl_checks.n++;
+}
+
 mdt_rc mdt_client_load(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,
                        mdt_client *out, mdt_err *err)
 {
+    /* recorded premises are checked at commit: the counter may be recent */
+    bool premised = tl_checks.on && tl_checks.n < CHECKS_MAX;
     int64_t version;
     slot *s;
     mdt_rc rc;
 
     memset(out, 0, sizeof(*out));
     if (!client_id || strlen(client_id) >= MAX_ID ||
-        mdt_store_clients_version(env->store, &version, err) != MDT_OK ||
+        (premised ? mdt_store_clients_version_recent(env->store, MDT_CLIENT_RECENT_US, &version,
+                                                      err)
+                  : mdt_store_clients_version(env->store, &version, err)) != MDT_OK ||
         !(s = slot_for(client_id, true))) {
         /* uncacheable: read through */
         if ((rc = read_client(env, client_id, now, a, out, err)) != MDT_OK)
@@ -222,17 +273,19 @@ mdt_rc mdt_client_load(mdt_env *env, const char *client_id, int64_t now, mdt_are
         out->status = mdt_iga__client_status(env, out, now);
         return mdt_iga__entitlements_merge(a, out, now, err);
     }
-    if (s->used && s->version == version && s->store == env->store &&
-        strcmp(s->id, client_id) == 0 && !idle_expired(env, &s->client, now))
-        return serve(env, &s->client, now, a, out, err);
-    s->used = false;
-    mdt_arena_reset(&s->arena);
-    if ((rc = read_client(env, client_id, now, &s->arena, &s->client, err)) != MDT_OK)
-        return rc;
-    memcpy(s->id, client_id, strlen(client_id) + 1);
-    s->version = version;
-    s->store = env->store;
-    s->used = true;
+    if (!(s->used && s->version == version && s->store == env->store &&
+          strcmp(s->id, client_id) == 0 && !idle_expired(env, &s->client, now))) {
+        s->used = false;
+        mdt_arena_reset(&s->arena);
+        if ((rc = read_client(env, client_id, now, &s->arena, &s->client, err)) != MDT_OK)
+            return rc;
+        memcpy(s->id, client_id, strlen(client_id) + 1);
+        s->version = version;
+        s->store = env->store;
+        s->used = true;
+    }
+    if (premised)
+        note_premise(&s->client, version);
     return serve(env, &s->client, now, a, out, err);
 }
 

@@ -148,6 +148,7 @@ mdt_rc mdt_iga__client_read(mdt_env *env, const char *client_id, mdt_arena *a, m
     out->status = rec.status; /* as stored: mdt_client_load derives "expired" */
     out->expires_at = rec.expires_at;
     out->created_at = rec.created_at;
+    out->version = rec.version;
     out->tokens_valid_after = rec.tokens_valid_after;
     out->metadata = rec.metadata;
     out->creds = creds;

@@ -207,6 +207,7 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         .token = r->token.row,
     };
 
+    ev.checks = mdt_client_checks_end(req->arena, &ev.nchecks);
     mdt_buf_free(&b);
     mdt_resp_audit(req, resp, &ev);
 }
@@ -236,7 +237,7 @@ static mdt_rc dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_client_authn 
     return rc;
 }
 
-void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
+static void handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_client_authn who = {0};
     mdt_grant_result result = {0};
@@ -252,6 +253,12 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
         refuse(req, resp, &who, NULL, NULL, &err);
         return;
     }
+    /* A client_credentials grant writes nothing before its token.issued
+     * event (a DPoP proof's or an assertion's jti aside, which a client
+     * never reuses): its clients may come from the cache on a recent
+     * clients counter, the event carrying what they were. */
+    if (mdt_str_eq(mdt_req_form(req, "grant_type"), "client_credentials"))
+        mdt_client_checks_begin();
     if ((rc = authenticate(env, req, &who, &claimed, &err)) != MDT_OK) {
         mdt_metrics_token_refused(mdt_metrics_grant_of(mdt_req_form(req, "grant_type")), err.rc);
         mdt_client_auth_refuse(req, resp, claimed, &err);
@@ -280,4 +287,12 @@ void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
         mdt_metrics_token_issued(mdt_metrics_grant_of(grant));
     if (resp->status == 200)
         mdt_usage_note(env, who.client.client_id, result.scope, req->ctx.now);
+}
+
+void mdt_handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    size_t n;
+
+    handle_token(env, req, resp);
+    (void)mdt_client_checks_end(req->arena, &n); /* whatever path it took */
 }

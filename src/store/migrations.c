@@ -474,6 +474,13 @@ static const char m23_token_ids[] =
     "CREATE INDEX tokens_client ON tokens(client_id);\n"
     "CREATE INDEX tokens_expires ON tokens(expires_at);\n";
 
+/* A version of each client, moved with the clients counter by every change
+ * of that client, its credentials or its entitlements: a decision made from
+ * a cached client names the version it saw, and the audit append that
+ * records the decision checks it (mdt_client_check). */
+static const char m24_client_versions[] =
+    "ALTER TABLE clients ADD COLUMN version BIGINT NOT NULL DEFAULT 0;\n";
+
 const mdt_migration mdt_store__migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "users", m2_users},
@@ -498,6 +505,7 @@ const mdt_migration mdt_store__migrations[] = {
     {21, "policies of the embedded PDP", m21_policies},
     {22, "refresh tokens and authorization codes bound to a DPoP key", m22_dpop},
     {23, "opaque tokens keyed by an id that grows with time", m23_token_ids},
+    {24, "a version of each client", m24_client_versions},
 };
 const size_t mdt_store__migration_count = MDT_ARRAY_LEN(mdt_store__migrations);
 

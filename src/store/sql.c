@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "store/driver.h"
 
 #define CLIENT_COLS "client_id,status,metadata,created_at,updated_at,expires_at,tokens_valid_after"
@@ -68,8 +69,8 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_CLIENT_INSERT] = "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1,?2,?3,?4,?5,?6,"
                         "MAX(?7, COALESCE((SELECT deleted_at+1 FROM client_tombstones"
                         " WHERE client_id=?1), 0)))",
-    [Q_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id=?1",
-    [Q_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
+    [Q_CLIENT_GET] = "SELECT " CLIENT_COLS ",version FROM clients WHERE client_id=?1",
+    [Q_CLIENT_LIST] = "SELECT " CLIENT_COLS ",version FROM clients ORDER BY client_id",
     [Q_CLIENT_UPDATE] = "UPDATE clients SET status=?2,metadata=?3,updated_at=?4,expires_at=?5,"
                         "tokens_valid_after=?6 WHERE client_id=?1",
     [Q_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id=?1",
@@ -120,6 +121,8 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_USER_COUNT] = "SELECT COUNT(*) FROM users",
     [Q_CLIENTS_BUMP] = "UPDATE store_counters SET value=value+1 WHERE name='clients'",
     [Q_CLIENTS_VERSION] = "SELECT value FROM store_counters WHERE name='clients'",
+    [Q_CLIENT_VERSION_BUMP] = "UPDATE clients SET version=version+1 WHERE client_id=?1",
+    [Q_CLIENT_VERSION_OF] = "SELECT version FROM clients WHERE client_id=?1",
     [Q_AUDIT_LAST] = "SELECT seq,hash FROM audit_events ORDER BY seq DESC LIMIT 1",
     /* Q_AUDIT_LOCK: none here; a driver whose BEGIN does not serialise writers overrides it */
     [Q_AUDIT_EACH] = "SELECT " AUDIT_COLS " FROM audit_events "
@@ -333,6 +336,7 @@ typedef struct sconn {
     mdt_db_stmt *st[Q_COUNT];
     sql_store *owner;
     struct sconn *prev, *next; /* in owner->conns */
+    bool clients_moved; /* the open transaction moved the clients counter */
 } sconn;
 
 struct sql_store {
@@ -551,6 +555,9 @@ static mdt_rc tx_end(sconn *c, mdt_rc rc, mdt_err *err)
 {
     if (rc == MDT_OK)
         rc = run_q(c, Q_COMMIT, err);
+    if (rc == MDT_OK && c->clients_moved)
+        mdt_store__clients_moved(&c->owner->base);
+    c->clients_moved = false;
     if (rc != MDT_OK && c->drv->in_tx(c->db)) {
         if (run_q(c, Q_ROLLBACK, NULL) != MDT_OK)
             c->drv->exec(c->db, "ROLLBACK", "rollback", NULL);
@@ -609,6 +616,7 @@ static mdt_rc row_client(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
     v->updated_at = col_int(st, 4);
     v->expires_at = col_int(st, 5);
     v->tokens_valid_after = col_int(st, 6);
+    v->version = col_int(st, 7);
     return rd_end(&r, err);
 }
 
@@ -858,6 +866,7 @@ static void sql_close(mdt_store *base)
         s->drv->ctx_free(s->ctx); /* stops the background work first */
     pthread_key_delete(s->key);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->base.seen_mu);
     free(s);
 }
 
@@ -881,6 +890,7 @@ mdt_rc mdt_store__sql_open(const mdt_db_driver *drv, void *ctx, mdt_store **out,
         return mdt_fail(err, MDT_ERR_INTERNAL, "pthread_key_create failed");
     }
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->base.seen_mu, NULL);
     if ((rc = conn_get(s, &c, err)) != MDT_OK) { /* fail now, not on first request */
         sql_close(&s->base);
         return rc;
@@ -1044,10 +1054,18 @@ static mdt_rc cred_insert(sconn *c, const mdt_cred_rec *v, const char *client_id
     return rc != MDT_OK ? rc : run(c, st, bind_cred(st, v, client_id), "cred_insert", err);
 }
 
-/* Counts a change of clients or credentials, inside its transaction. */
-static mdt_rc bump(sconn *c, mdt_rc rc, mdt_err *err)
+/* Counts a change of a client, its credentials or its entitlements, inside
+ * its transaction: the clients counter and the client's own version. */
+static mdt_rc bump(sconn *c, const char *client_id, mdt_rc rc, mdt_err *err)
 {
-    return rc == MDT_OK ? run_q(c, Q_CLIENTS_BUMP, err) : rc;
+    mdt_db_stmt *st = NULL;
+
+    if (rc == MDT_OK && (rc = run_q(c, Q_CLIENTS_BUMP, err)) == MDT_OK &&
+        (rc = stmt(c, Q_CLIENT_VERSION_BUMP, &st, err)) == MDT_OK)
+        rc = run(c, st, bind_text(st, 1, client_id), "client_version_bump", err);
+    if (rc == MDT_OK)
+        c->clients_moved = true;
+    return rc;
 }
 
 static mdt_rc client_insert_tx(sconn *c, const mdt_client_rec *v, const mdt_cred_rec *creds,
@@ -1066,7 +1084,7 @@ static mdt_rc client_insert_tx(sconn *c, const mdt_client_rec *v, const mdt_cred
     rc = run(c, st, b, "client_insert", err);
     for (size_t i = 0; i < ncreds && rc == MDT_OK; i++)
         rc = cred_insert(c, &creds[i], v->client_id, err);
-    return bump(c, rc, err);
+    return bump(c, v->client_id, rc, err);
 }
 
 static mdt_rc op_client_insert(mdt_store *s, const mdt_client_rec *v, const mdt_cred_rec *creds,
@@ -1118,7 +1136,7 @@ static mdt_rc op_client_update(mdt_store *s, const mdt_client_rec *v, mdt_err *e
         bind_int(st, 5, v->expires_at) |
         bind_int(st, 6, v->tokens_valid_after);
     rc = run_changed(c, st, b, "client_update", "client not found", err);
-    return tx_end(c, bump(c, rc, err), err);
+    return tx_end(c, bump(c, v->client_id, rc, err), err);
 }
 
 static mdt_rc update_creds_tx(sconn *c, const mdt_client_rec *v, const mdt_cred_rec *add,
@@ -1142,7 +1160,7 @@ static mdt_rc update_creds_tx(sconn *c, const mdt_client_rec *v, const mdt_cred_
     }
     for (size_t i = 0; i < nadd && rc == MDT_OK; i++)
         rc = cred_insert(c, &add[i], v->client_id, err);
-    return bump(c, rc, err);
+    return bump(c, v->client_id, rc, err);
 }
 
 static mdt_rc op_client_update_creds(mdt_store *s, const mdt_client_rec *v,
@@ -1170,7 +1188,7 @@ static mdt_rc op_client_delete(mdt_store *s, const char *id, int64_t now, mdt_er
     rc = run(c, ts, bind_text(ts, 1, id) | bind_int(ts, 2, now), "client_tombstone", err);
     if (rc == MDT_OK)
         rc = run_changed(c, st, bind_text(st, 1, id), "client_delete", "client not found", err);
-    return tx_end(c, bump(c, rc, err), err);
+    return tx_end(c, bump(c, id, rc, err), err);
 }
 
 /* The integer of q's first row for the text key; *out 0 when there is none. */
@@ -1209,7 +1227,7 @@ static mdt_rc op_cred_insert(mdt_store *s, const mdt_cred_rec *v, mdt_err *err)
 
     if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         return rc;
-    return tx_end(c, bump(c, cred_insert(c, v, v->client_id, err), err), err);
+    return tx_end(c, bump(c, v->client_id, cred_insert(c, v, v->client_id, err), err), err);
 }
 
 static mdt_rc op_cred_list(mdt_store *s, const char *client_id, mdt_arena *a, mdt_cred_rec **out,
@@ -1255,7 +1273,7 @@ static mdt_rc op_cred_expire_others(mdt_store *s, const char *client_id, const c
     b = bind_text(st, 1, client_id) | bind_text(st, 2, type) | bind_text(st, 3, keep_id) |
         bind_int(st, 4, expires_at);
     rc = run(c, st, b, "cred_expire_others", err);
-    return tx_end(c, bump(c, rc, err), err);
+    return tx_end(c, bump(c, client_id, rc, err), err);
 }
 
 static mdt_rc op_cred_get(mdt_store *s, const char *id, mdt_arena *a, mdt_cred_rec *out,
@@ -1300,7 +1318,7 @@ static mdt_rc op_cred_delete(mdt_store *s, const char *client_id, const char *id
         return rc;
     rc = run_changed(c, st, bind_text(st, 1, client_id) | bind_text(st, 2, id), "cred_delete",
                      "credential not found", err);
-    return tx_end(c, bump(c, rc, err), err);
+    return tx_end(c, bump(c, client_id, rc, err), err);
 }
 
 /* ------------------------------------------------------------------ scopes */
@@ -2032,7 +2050,7 @@ static mdt_rc op_entitlement_insert(mdt_store *s, const mdt_entitlement_rec *v, 
         bind_text(st, 6, v->approved_by) | bind_int(st, 7, v->created_at) |
         bind_int(st, 8, v->expires_at);
     rc = run(c, st, b, "entitlement_insert", err);
-    return tx_end(c, bump(c, rc, err), err);
+    return tx_end(c, bump(c, v->client_id, rc, err), err);
 }
 
 static mdt_rc op_entitlement_list(mdt_store *s, const char *client_id, int64_t now, mdt_arena *a,
@@ -2060,7 +2078,7 @@ static mdt_rc op_entitlement_end(mdt_store *s, const char *client_id, const char
     rc = one_row(c, st, bind_text(st, 1, id) | bind_text(st, 2, client_id) | bind_int(st, 3, now),
                  row_entitlement, a, out, "entitlement_end", "no live entitlement with this id",
                  err);
-    return tx_end(c, bump(c, rc, err), err);
+    return tx_end(c, bump(c, client_id, rc, err), err);
 }
 
 static mdt_rc row_ciba(mdt_db_stmt *st, mdt_arena *a, void *dst, mdt_err *err)
@@ -2843,14 +2861,54 @@ static mdt_rc audit_insert(sconn *c, const mdt_audit_rec *ev, mdt_err *err)
     return run(c, st, b, "audit_append", err);
 }
 
+/* Whether ev's premises still hold, inside the append's transaction: the
+ * clients counter as its checks saw it, or else each client's own version
+ * (*clients: the counter, read once per append, -1 until then). */
+static mdt_rc premises_hold(sconn *c, const mdt_audit_rec *ev, int64_t *clients, bool *hold,
+                            mdt_err *err)
+{
+    mdt_rc rc = MDT_OK;
+
+    *hold = true;
+    for (size_t i = 0; i < ev->nchecks && *hold && rc == MDT_OK; i++) {
+        const mdt_client_check *k = &ev->checks[i];
+        mdt_db_stmt *st = NULL;
+
+        if (*clients < 0 && (rc = q_int(c, Q_CLIENTS_VERSION, clients, err)) != MDT_OK)
+            break;
+        if (k->clients == *clients)
+            continue;
+        if ((rc = stmt(c, Q_CLIENT_VERSION_OF, &st, err)) != MDT_OK)
+            break;
+        rc = first_row(c, st, bind_text(st, 1, k->client_id), "client_version_of", "gone", err);
+        if (rc == MDT_OK)
+            *hold = col_int(st, 0) == k->version;
+        else if (rc == MDT_ERR_NOT_FOUND) {
+            *hold = false;
+            rc = MDT_OK;
+        }
+        done(st);
+    }
+    return rc;
+}
+
 static mdt_rc audit_append_tx(sconn *c, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
-                              mdt_err *err)
+                              int64_t *clients, mdt_err *err)
 {
     uint8_t prev[MDT_HASH_LEN];
     int64_t seq;
+    bool hold;
     mdt_rc rc = audit_last(c, &seq, prev, err);
 
     for (size_t i = 0; i < n && rc == MDT_OK; i++) {
+        evs[i].refused = MDT_OK;
+        if ((rc = premises_hold(c, &evs[i], clients, &hold, err)) != MDT_OK)
+            break;
+        if (!hold) {
+            evs[i].refused = MDT_ERR_CONFLICT;
+            evs[i].seq = 0;
+            continue;
+        }
         evs[i].seq = ++seq;
         memcpy(evs[i].prev_hash, prev, MDT_HASH_LEN);
         hash(&evs[i]);
@@ -2867,14 +2925,17 @@ static mdt_rc op_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_au
                               mdt_err *err)
 {
     sconn *c;
+    int64_t clients = -1, at = mdt_time_mono_us();
     mdt_rc rc = conn_get(S(s), &c, err);
 
     if (rc != MDT_OK || (rc = tx_begin(c, err)) != MDT_OK)
         goto out;
     rc = run_q_if(c, Q_AUDIT_LOCK, err);
     if (rc == MDT_OK)
-        rc = audit_append_tx(c, evs, n, hash, err);
+        rc = audit_append_tx(c, evs, n, hash, &clients, err);
     rc = tx_end(c, rc, err);
+    if (rc == MDT_OK && clients >= 0)
+        mdt_store__clients_seen(s, clients, at);
     if (rc == MDT_OK && c->drv->durable)
         rc = c->drv->durable(c->db, err);
 out:

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "core/clock.h"
+
 static bool has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -292,8 +294,46 @@ mdt_rc mdt_store_user_update(mdt_store *s, const mdt_user_rec *u, mdt_err *err)
 
 mdt_rc mdt_store_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
 {
+    int64_t at = mdt_time_mono_us();
+    mdt_rc rc;
+
     *out = 0;
-    return s->ops->clients_version(s, out, err);
+    if ((rc = s->ops->clients_version(s, out, err)) == MDT_OK)
+        mdt_store__clients_seen(s, *out, at);
+    return rc;
+}
+
+mdt_rc mdt_store_clients_version_recent(mdt_store *s, int64_t max_age_us, int64_t *out,
+                                        mdt_err *err)
+{
+    int64_t now = mdt_time_mono_us();
+    bool recent;
+
+    pthread_mutex_lock(&s->seen_mu);
+    recent = s->clients_seen_at && now - s->clients_seen_at <= max_age_us;
+    *out = s->clients_seen;
+    pthread_mutex_unlock(&s->seen_mu);
+    return recent ? MDT_OK : mdt_store_clients_version(s, out, err);
+}
+
+void mdt_store__clients_seen(mdt_store *s, int64_t v, int64_t at)
+{
+    pthread_mutex_lock(&s->seen_mu);
+    /* an older read never replaces a newer one, nor one begun before a
+     * change this process made */
+    if (at >= s->clients_seen_at && at > s->clients_moved_at) {
+        s->clients_seen = v;
+        s->clients_seen_at = at;
+    }
+    pthread_mutex_unlock(&s->seen_mu);
+}
+
+void mdt_store__clients_moved(mdt_store *s)
+{
+    pthread_mutex_lock(&s->seen_mu);
+    s->clients_seen_at = 0;
+    s->clients_moved_at = mdt_time_mono_us();
+    pthread_mutex_unlock(&s->seen_mu);
 }
 
 mdt_rc mdt_store_user_count(mdt_store *s, int64_t *out, mdt_err *err)

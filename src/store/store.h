@@ -34,7 +34,18 @@ typedef struct {
     int64_t updated_at;
     int64_t expires_at;        /* 0 = never */
     int64_t tokens_valid_after; /* tokens issued before this are revoked (kill switch) */
+    int64_t version;           /* moves with every change of this client, its credentials or
+                                  its entitlements (beside the clients counter); read only */
 } mdt_client_rec;
+
+/* A decision's premise about one client, checked when the event that
+ * carries it is appended (mdt_audit_rec.checks): the client had this
+ * version while the store's clients counter had the value clients. */
+typedef struct {
+    const char *client_id;
+    int64_t version;
+    int64_t clients;
+} mdt_client_check;
 
 typedef struct {
     const char *id;            /* "cred_..." */
@@ -369,6 +380,14 @@ typedef struct {
     const mdt_token_rec *token; /* NULL, or an opaque token's row, inserted in the same
                                    transaction just before the event (see
                                    mdt_audit_event.token) */
+    /* The premises of the decision the event records: inside the append's
+     * transaction, when the clients counter is no longer a check's, the
+     * client's own version is read, and if it moved (or the client is gone)
+     * the event is not appended: refused is set to MDT_ERR_CONFLICT and
+     * the other events of the call are appended without it. */
+    const mdt_client_check *checks;
+    size_t nchecks;
+    mdt_rc refused; /* out */
 } mdt_audit_rec;
 
 /* A signed checkpoint of the audit chain: the n-th checkpoint says that
@@ -467,6 +486,13 @@ mdt_rc mdt_store_cred_delete(mdt_store *s, const char *client_id, const char *id
  * cred_insert/expire_others/delete; not cred_touch): a cache of clients is
  * current while this has not moved. */
 mdt_rc mdt_store_clients_version(mdt_store *s, int64_t *out, mdt_err *err) MDT_WARN_UNUSED;
+/* The clients counter as this process last saw it, when it saw it at most
+ * max_age_us ago (read by a request, or by an audit append that checked a
+ * premise; forgotten when this process changes a client); else read as by
+ * mdt_store_clients_version. Only for decisions whose events carry their
+ * premises (mdt_client_check), which the append checks. */
+mdt_rc mdt_store_clients_version_recent(mdt_store *s, int64_t max_age_us, int64_t *out,
+                                        mdt_err *err) MDT_WARN_UNUSED;
 
 /* --- dynamic entitlements --- */
 /* Inserts one, moving the clients counter in the same transaction (the
@@ -857,7 +883,9 @@ mdt_rc mdt_store_policies_version(mdt_store *s, int64_t *out, mdt_err *err) MDT_
 /* Appends events in one transaction: for each, sets seq (last + 1),
  * prev_hash (the previous event's hash, zeros for the first) and then calls
  * hash(ev); an event's token row (ev->token), when set, is inserted in the
- * same transaction. On failure nothing is appended and no row inserted. */
+ * same transaction. On failure nothing is appended and no row inserted.
+ * An event whose premises no longer hold (ev->checks) is left out alone:
+ * ev->refused, seq 0; MDT_OK when every other event was appended. */
 mdt_rc mdt_store_audit_append(mdt_store *s, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                               mdt_err *err) MDT_WARN_UNUSED;
 /* Events with seq > after_seq (and time >= since when since != 0), in order. */

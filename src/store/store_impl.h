@@ -7,6 +7,8 @@
 #ifndef MDT_STORE_STORE_IMPL_H
 #define MDT_STORE_STORE_IMPL_H
 
+#include <pthread.h>
+
 #include "store/store.h"
 
 typedef struct mdt_store_ops {
@@ -219,9 +221,20 @@ typedef struct mdt_store_ops {
 
 struct mdt_store {
     const mdt_store_ops *ops;
+    /* The clients counter as this process last saw it (mdt_store_clients_version_recent):
+     * seen_at 0 when unknown. */
+    pthread_mutex_t seen_mu;
+    int64_t clients_seen, clients_seen_at; /* monotonic µs */
+    int64_t clients_moved_at;              /* a read begun before this is not kept */
     bool has_audit_key;
     uint8_t audit_key[MDT_HASH_LEN]; /* wiped on close by the backend */
 };
+
+/* What this process saw of the clients counter (mdt_store_clients_version_recent):
+ * v as read at monotonic time at (taken before the read); moved: a change
+ * this process committed, so that the next decision reads the counter. */
+void mdt_store__clients_seen(mdt_store *s, int64_t v, int64_t at);
+void mdt_store__clients_moved(mdt_store *s);
 
 /* Backends. path/url: the URL without its scheme prefix ("sqlite:"), or the
  * whole URL for PostgreSQL. On success *out is owned by the caller

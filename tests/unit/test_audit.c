@@ -701,6 +701,74 @@ static void test_stop_drains(void **state)
     gate_destroy(&g);
 }
 
+/* The premises of a decision (mdt_audit_event.checks) are checked in the
+ * group commit: an event made from a client that changed meanwhile is not
+ * appended and its producer alone hears MDT_ERR_CONFLICT, through the
+ * writer and without it; the others of its group are durable. */
+static void test_premises(void **state)
+{
+    fx *f = *state;
+    mdt_audit *a = NULL;
+    mdt_err err = {0};
+    mdt_client_rec ca = {.client_id = "prem-a", .status = "active", .metadata = "{}"};
+    mdt_client_rec cb = {.client_id = "prem-b", .status = "active", .metadata = "{}"}, row;
+    mdt_client_check ka, kb;
+    int64_t counter;
+    gate g;
+
+    assert_int_equal(mdt_store_client_insert(f->store, &ca, NULL, 0, &err), MDT_OK);
+    assert_int_equal(mdt_store_client_insert(f->store, &cb, NULL, 0, &err), MDT_OK);
+    assert_int_equal(mdt_store_clients_version(f->store, &counter, &err), MDT_OK);
+    {
+        mdt_arena ar;
+        mdt_arena_init(&ar, 1024);
+        assert_int_equal(mdt_store_client_get(f->store, "prem-a", &ar, &row, &err), MDT_OK);
+        ka = (mdt_client_check){.client_id = "prem-a", .version = row.version, .clients = counter};
+        assert_int_equal(mdt_store_client_get(f->store, "prem-b", &ar, &row, &err), MDT_OK);
+        kb = (mdt_client_check){.client_id = "prem-b", .version = row.version, .clients = counter};
+        mdt_arena_free(&ar);
+    }
+    cb.status = "suspended"; /* after the decision, before its commit */
+    assert_int_equal(mdt_store_client_update(f->store, &cb, &err), MDT_OK);
+
+    gate_init(&g);
+    assert_int_equal(mdt_audit_start(f->store, &f->clock, 32, &a, &err), MDT_OK);
+    gate_block(a, &g);
+    assert_int_equal(mdt_audit_submit(a, &(mdt_audit_event){.type = "token.issued", .checks = &ka,
+                                                            .nchecks = 1},
+                                      gate_count, &g, &err),
+                     MDT_OK);
+    assert_int_equal(mdt_audit_submit(a, &(mdt_audit_event){.type = "token.issued", .checks = &kb,
+                                                            .nchecks = 1},
+                                      gate_count, &g, &err),
+                     MDT_OK);
+    assert_int_equal(mdt_audit_submit(a, &(mdt_audit_event){.type = "client.updated"}, gate_count,
+                                      &g, &err),
+                     MDT_OK);
+    gate_release(&g);
+    assert_int_equal(mdt_audit_record(a, &(mdt_audit_event){.type = "token.issued", .checks = &kb,
+                                                            .nchecks = 1},
+                                      &err),
+                     MDT_ERR_CONFLICT);
+    assert_non_null(strstr(err.msg, "changed"));
+    mdt_audit_stop(a);
+    assert_int_equal(g.ok, 3); /* the gate, a's token, the update */
+    assert_int_equal(g.failed, 1);
+    assert_int_equal(g.last_fail, MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_audit_append_now(f->store, &f->clock,
+                                          &(mdt_audit_event){.type = "token.issued", .checks = &kb,
+                                                             .nchecks = 1},
+                                          &err),
+                     MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_audit_append_now(f->store, &f->clock,
+                                          &(mdt_audit_event){.type = "token.issued", .checks = &ka,
+                                                             .nchecks = 1},
+                                          &err),
+                     MDT_OK);
+    expect_verify(f, MDT_OK, 4, 0);
+    gate_destroy(&g);
+}
+
 static void test_queue_full(void **state)
 {
     fx *f = *state;
@@ -1060,6 +1128,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tamper_time_and_forged_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_now_interleaved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_drains, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_premises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tail, setup, teardown),

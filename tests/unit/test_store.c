@@ -391,7 +391,8 @@ static void test_clients_version(void **state)
     mdt_client_rec c = client(cid, "active");
     mdt_cred_rec one = cred(cr, cid, "secret", 10, 0x11);
     mdt_cred_rec two = cred(id(f, "ver_cred2"), cid, "secret", 20, 0x22);
-    int64_t v0, v;
+    mdt_client_rec row;
+    int64_t v0, v, own = -1;
 
 #define MOVED(call)                                                                    \
     do {                                                                               \
@@ -399,6 +400,10 @@ static void test_clients_version(void **state)
         assert_int_equal(call, MDT_OK);                                                \
         assert_int_equal(mdt_store_clients_version(f->s, &v, &f->err), MDT_OK);       \
         assert_true(v > v0);                                                           \
+        if (mdt_store_client_get(f->s, cid, &f->a, &row, &f->err) == MDT_OK) {        \
+            assert_true(row.version > own);                                            \
+            own = row.version;                                                         \
+        }                                                                              \
     } while (0)
 #define STILL(call, want)                                                              \
     do {                                                                               \
@@ -416,10 +421,43 @@ static void test_clients_version(void **state)
     STILL(mdt_store_cred_touch(f->s, cr, 99, &f->err), MDT_OK);
     MOVED(mdt_store_cred_delete(f->s, cid, two.id, &f->err));
     STILL(mdt_store_cred_delete(f->s, cid, two.id, &f->err), MDT_ERR_NOT_FOUND);
+    assert_int_equal(mdt_store_client_get(f->s, cid, &f->a, &row, &f->err), MDT_OK);
+    assert_int_equal(row.version, own); /* a touch and failed changes left it */
     MOVED(mdt_store_client_delete(f->s, cid, 1000, &f->err));
     STILL(mdt_store_client_delete(f->s, cid, 1000, &f->err), MDT_ERR_NOT_FOUND);
 #undef MOVED
 #undef STILL
+}
+
+/* The counter as this process saw it: served while recent, forgotten when
+ * this process changes a client; a change by another connection is seen
+ * once the value is older than asked. */
+static void test_clients_version_recent(void **state)
+{
+    fx *f = *state;
+    const char *cid = id(f, "recent");
+    mdt_client_rec c = client(cid, "active");
+    mdt_store *other = NULL;
+    int64_t v0, v;
+
+    assert_int_equal(mdt_store_clients_version(f->s, &v0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_clients_version_recent(f->s, 60000000, &v, &f->err), MDT_OK);
+    assert_int_equal(v, v0);
+    /* this process: forgotten at once */
+    assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
+    usleep(1000); /* a read begun in the microsecond of the change is not kept */
+    assert_int_equal(mdt_store_clients_version_recent(f->s, 60000000, &v, &f->err), MDT_OK);
+    assert_true(v > v0);
+    v0 = v;
+    /* another store (as another process or node would): served as seen while recent */
+    assert_int_equal(mdt_store_open(g_url, &other, &f->err), MDT_OK);
+    c.status = "suspended";
+    assert_int_equal(mdt_store_client_update(other, &c, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_clients_version_recent(f->s, 60000000, &v, &f->err), MDT_OK);
+    assert_int_equal(v, v0);
+    assert_int_equal(mdt_store_clients_version_recent(f->s, 0, &v, &f->err), MDT_OK);
+    assert_true(v > v0);
+    mdt_store_close(other);
 }
 
 static void test_cred_lookup(void **state)
@@ -2296,6 +2334,75 @@ static void test_audit_token_rows(void **state)
     assert_string_equal(got.jti, t2.jti);
 }
 
+/* An event carries the premises of its decision: the clients it was made
+ * from, at their versions, under a value of the clients counter. It is
+ * appended while the counter has not moved, or while its clients' own
+ * versions have not; else it alone is left out (MDT_ERR_CONFLICT), and the
+ * other events of the call are appended and chained without it. */
+static void test_audit_premises(void **state)
+{
+    fx *f = *state;
+    const char *a = id(f, "prem_a"), *b = id(f, "prem_b");
+    mdt_client_rec ca = client(a, "active"), cb = client(b, "active"), row;
+    mdt_client_check ka, kb;
+    mdt_audit_rec ev[3];
+    uint8_t prev[MDT_HASH_LEN];
+    int64_t base, counter, last = 0;
+    chain_check cc = {0};
+
+    assert_int_equal(mdt_store_client_insert(f->s, &ca, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_insert(f->s, &cb, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_clients_version(f->s, &counter, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_get(f->s, a, &f->a, &row, &f->err), MDT_OK);
+    ka = (mdt_client_check){.client_id = a, .version = row.version, .clients = counter};
+    assert_int_equal(mdt_store_client_get(f->s, b, &f->a, &row, &f->err), MDT_OK);
+    kb = (mdt_client_check){.client_id = b, .version = row.version, .clients = counter};
+
+    /* the counter as seen: appended */
+    base = last_event(f, prev);
+    ev[0] = (mdt_audit_rec){.time = 1, .type = "token.issued", .body = "{\"p\":1}",
+                            .checks = &ka, .nchecks = 1};
+    assert_int_equal(mdt_store_audit_append(f->s, ev, 1, test_hash, &f->err), MDT_OK);
+    assert_int_equal(ev[0].refused, MDT_OK);
+    assert_int_equal(ev[0].seq, base + 1);
+
+    /* another client changed: the counter moved, a's version did not */
+    cb.status = "suspended";
+    assert_int_equal(mdt_store_client_update(f->s, &cb, &f->err), MDT_OK);
+    ev[0].body = "{\"p\":2}";
+    assert_int_equal(mdt_store_audit_append(f->s, ev, 1, test_hash, &f->err), MDT_OK);
+    assert_int_equal(ev[0].refused, MDT_OK);
+    assert_int_equal(ev[0].seq, base + 2);
+
+    /* b changed since kb: its event alone is left out, the others chain */
+    ev[0] = (mdt_audit_rec){.time = 2, .type = "token.issued", .body = "{\"p\":3}",
+                            .checks = &ka, .nchecks = 1};
+    ev[1] = (mdt_audit_rec){.time = 2, .type = "token.issued", .body = "{\"p\":4}",
+                            .checks = &kb, .nchecks = 1};
+    ev[2] = (mdt_audit_rec){.time = 2, .type = "client.updated", .body = "{\"p\":5}"};
+    assert_int_equal(mdt_store_audit_append(f->s, ev, 3, test_hash, &f->err), MDT_OK);
+    assert_int_equal(ev[0].refused, MDT_OK);
+    assert_int_equal(ev[1].refused, MDT_ERR_CONFLICT);
+    assert_int_equal(ev[1].seq, 0);
+    assert_int_equal(ev[2].refused, MDT_OK);
+    assert_int_equal(ev[0].seq, base + 3);
+    assert_int_equal(ev[2].seq, base + 4);
+    assert_memory_equal(ev[2].prev_hash, ev[0].hash, MDT_HASH_LEN);
+    assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
+    assert_int_equal(last, base + 4);
+    assert_int_equal(mdt_store_audit_each(f->s, base, 0, check_each, &cc, &f->err), MDT_OK);
+    assert_int_equal(cc.count, 4);
+    assert_false(cc.broken);
+
+    /* a deleted client: left out too; an event with no premises is not */
+    assert_int_equal(mdt_store_client_delete(f->s, a, 1000, &f->err), MDT_OK);
+    ev[0].body = "{\"p\":6}";
+    assert_int_equal(mdt_store_audit_append(f->s, ev, 1, test_hash, &f->err), MDT_OK);
+    assert_int_equal(ev[0].refused, MDT_ERR_CONFLICT);
+    assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
+    assert_int_equal(last, base + 4);
+}
+
 /* A client's events are read by their client_id column, in seq order, with
  * after_seq and since as for every event. */
 static void test_audit_each_client(void **state)
@@ -3080,6 +3187,7 @@ int main(void)
         T(test_client_insert_atomic),
         T(test_creds),
         T(test_clients_version),
+        T(test_clients_version_recent),
         T(test_cred_lookup),
         T(test_jti_use),
         T(test_iat),
@@ -3119,6 +3227,7 @@ int main(void)
         T(test_keys),
         T(test_audit_chain),
         T(test_audit_token_rows),
+        T(test_audit_premises),
         T(test_audit_each_client),
         T(test_audit_head_find_type),
         T(test_audit_checkpoints),
