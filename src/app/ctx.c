@@ -75,6 +75,42 @@ static bool copy_checks(mdt_arena *a, mdt_audit_event *e)
     return true;
 }
 
+/* Copies the event's single-use identifiers and the event to append in its
+ * place on a replay (its strings; none of its own nested parts). */
+static bool copy_uses(mdt_arena *a, mdt_audit_event *e)
+{
+    mdt_jti_use_rec *u;
+    mdt_audit_event *r;
+
+    if (e->nuses) {
+        if (!(u = mdt_arena_alloc(a, e->nuses * sizeof(*u))))
+            return false;
+        for (size_t i = 0; i < e->nuses; i++) {
+            u[i] = e->uses[i];
+            if (!copy(a, &u[i].issuer) || !copy(a, &u[i].jti))
+                return false;
+        }
+        e->uses = u;
+    }
+    if (e->on_replay) {
+        if (!(r = mdt_arena_alloc(a, sizeof(*r))))
+            return false;
+        *r = (mdt_audit_event){.type = e->on_replay->type, .actor = e->on_replay->actor,
+                               .client_id = e->on_replay->client_id,
+                               .subject = e->on_replay->subject,
+                               .decision = e->on_replay->decision,
+                               .reason = e->on_replay->reason,
+                               .request_id = e->on_replay->request_id,
+                               .ip = e->on_replay->ip, .data = e->on_replay->data};
+        if (!copy(a, &r->type) || !copy(a, &r->actor) || !copy(a, &r->client_id) ||
+            !copy(a, &r->subject) || !copy(a, &r->decision) || !copy(a, &r->reason) ||
+            !copy(a, &r->request_id) || !copy(a, &r->ip) || !copy(a, &r->data))
+            return false;
+        e->on_replay = r;
+    }
+    return true;
+}
+
 static bool grow(mdt_ctx_events *e)
 {
     size_t cap = e->cap ? e->cap * 2 : 4;
@@ -104,7 +140,7 @@ mdt_rc mdt_ctx_audit(mdt_ctx *ctx, const mdt_audit_event *ev, mdt_err *err)
         return mdt_failf(err, MDT_ERR_INTERNAL, "internal error",
                          "more than %d audit events in one request", MDT_CTX_EVENTS_MAX);
     if ((l->n == l->cap && !grow(l)) || !copy_token(l->arena, &e.token) ||
-        !copy_checks(l->arena, &e) ||
+        !copy_checks(l->arena, &e) || !copy_uses(l->arena, &e) ||
         !copy(l->arena, &e.type) || !copy(l->arena, &e.actor) ||
         !copy(l->arena, &e.client_id) || !copy(l->arena, &e.subject) ||
         !copy(l->arena, &e.decision) || !copy(l->arena, &e.reason) ||

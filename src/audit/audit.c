@@ -590,6 +590,12 @@ static const mdt_err conflict_err = {
     .rc = MDT_ERR_CONFLICT,
     .msg = "the client changed while the request was decided: try again",
 };
+/* One whose single-use identifier was used already (mdt_audit_rec.uses). */
+static const mdt_err replay_err = {
+    .rc = MDT_ERR_INVALID_CLIENT,
+    .msg = "client authentication failed",
+    .detail = "replayed jti",
+};
 
 typedef struct waiter {
     pthread_cond_t cv;
@@ -604,6 +610,8 @@ typedef struct item {
     char *type, *body, *client_id;
     mdt_token_rec token;           /* rec.token points here when the event has one */
     mdt_client_check *checks;      /* rec.checks; their client_ids are the item's */
+    mdt_jti_use_rec *uses;         /* rec.uses; their strings are the item's */
+    char *replay_type, *replay_body; /* rec.replay_type, rec.replay_body */
     size_t bytes;
     waiter *w;                     /* mdt_audit_record */
     void (*done)(void *, mdt_rc);  /* mdt_audit_submit */
@@ -624,6 +632,13 @@ static void item_free(item *it)
     for (size_t i = 0; i < it->rec.nchecks; i++)
         free((char *)it->checks[i].client_id);
     free(it->checks);
+    for (size_t i = 0; i < it->rec.nuses; i++) {
+        free((char *)it->uses[i].issuer);
+        free((char *)it->uses[i].jti);
+    }
+    free(it->uses);
+    free(it->replay_type);
+    free(it->replay_body);
     free(it);
 }
 
@@ -655,6 +670,43 @@ static bool item_checks(item *it, const mdt_client_check *k, size_t n)
     return true;
 }
 
+/* A deep copy of the event's single-use identifiers into the item. */
+static bool item_uses(item *it, const mdt_jti_use_rec *u, size_t n)
+{
+    if (!(it->uses = calloc(n, sizeof(*it->uses))))
+        return false;
+    it->rec.uses = it->uses;
+    for (size_t i = 0; i < n; i++) {
+        it->rec.nuses = i + 1; /* item_free frees what was copied */
+        it->uses[i].expires_at = u[i].expires_at;
+        if (!(it->uses[i].issuer = mdt_strdup(u[i].issuer)) ||
+            !(it->uses[i].jti = mdt_strdup(u[i].jti)))
+            return false;
+    }
+    return true;
+}
+
+/* The event appended in place of one whose identifier was replayed. */
+static mdt_rc item_replay(item *it, const mdt_audit_event *alt, mdt_err *err)
+{
+    mdt_audit_event e = *alt;
+    mdt_rc rc;
+
+    e.token = NULL;
+    e.checks = NULL;
+    e.nchecks = 0;
+    e.uses = NULL;
+    e.nuses = 0;
+    e.on_replay = NULL;
+    if ((rc = mdt_audit_body(&e, it->rec.time, &it->replay_body, err)) != MDT_OK)
+        return rc;
+    if (!(it->replay_type = mdt_strdup(e.type)))
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    it->rec.replay_type = it->replay_type;
+    it->rec.replay_body = it->replay_body;
+    return MDT_OK;
+}
+
 static mdt_rc item_new(const mdt_clock *clock, const mdt_audit_event *ev, item **out, mdt_err *err)
 {
     item *it = calloc(1, sizeof(*it));
@@ -683,15 +735,28 @@ static mdt_rc item_new(const mdt_clock *clock, const mdt_audit_event *ev, item *
     it->rec.client_id = it->client_id;
     it->bytes = strlen(it->body) + strlen(it->type);
     if ((ev->token && !item_token(it, ev->token)) ||
-        (ev->nchecks && !item_checks(it, ev->checks, ev->nchecks))) {
+        (ev->nchecks && !item_checks(it, ev->checks, ev->nchecks)) ||
+        (ev->nuses && !item_uses(it, ev->uses, ev->nuses))) {
         rc = mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
         goto out;
     }
+    if (ev->nuses && ev->on_replay && (rc = item_replay(it, ev->on_replay, err)) != MDT_OK)
+        goto out;
     *out = it;
     it = NULL;
 out:
     item_free(it);
     return rc;
+}
+
+/* The outcome of one event of a batch appended with rc: its own refusal
+ * when its premises no longer held (mdt_audit_rec.checks). */
+static mdt_rc item_rc(const item *it, mdt_rc rc, const mdt_err **err)
+{
+    if (rc != MDT_OK || it->rec.refused == MDT_OK)
+        return rc;
+    *err = it->rec.replayed ? &replay_err : &conflict_err;
+    return (*err)->rc;
 }
 
 mdt_rc mdt_audit_append_now(mdt_store *store, const mdt_clock *clock, const mdt_audit_event *ev,
@@ -702,8 +767,12 @@ mdt_rc mdt_audit_append_now(mdt_store *store, const mdt_clock *clock, const mdt_
 
     if (rc == MDT_OK)
         rc = append_hashed(store, &it->rec, 1, true, err);
-    if (rc == MDT_OK && it->rec.refused != MDT_OK)
-        rc = mdt_fail(err, it->rec.refused, conflict_err.msg);
+    if (rc == MDT_OK && it->rec.refused != MDT_OK) {
+        const mdt_err *e = &conflict_err;
+        rc = item_rc(it, rc, &e);
+        if (err)
+            *err = *e;
+    }
     item_free(it);
     return rc;
 }
@@ -772,15 +841,6 @@ static size_t take_batch(mdt_audit *a)
     return n;
 }
 
-/* The outcome of one event of a batch appended with rc: its own refusal
- * when its premises no longer held (mdt_audit_rec.checks). */
-static mdt_rc item_rc(const item *it, mdt_rc rc, const mdt_err **err)
-{
-    if (rc != MDT_OK || it->rec.refused == MDT_OK)
-        return rc;
-    *err = &conflict_err;
-    return it->rec.refused;
-}
 
 /* Answers the producers of batch[0..n): rc for all of them, or each one's
  * refusal (item_rc). */
@@ -822,7 +882,10 @@ static mdt_rc append_items(mdt_audit *a, item **batch, size_t n, bool check, mdt
         a->recs[i] = batch[i]->rec;
     rc = append_hashed(a->store, a->recs, n, check, err);
     for (size_t i = 0; i < n; i++)
+    {
         batch[i]->rec.refused = rc == MDT_OK ? a->recs[i].refused : MDT_OK;
+        batch[i]->rec.replayed = rc == MDT_OK && a->recs[i].replayed;
+    }
     mdt_metrics_audit_commit(mdt_time_real() - t0, n);
     if (rc == MDT_OK)
         a->since_cp += (int64_t)n;

@@ -46,7 +46,7 @@ typedef struct mdt_audit_keys {
     mdt_jwk *signer;             /* Ed25519 key that signs checkpoints; owned */
 } mdt_audit_keys;
 
-typedef struct {
+typedef struct mdt_audit_event_s {
     const char *type;       /* "token.issued", "token.refused", "client.auth_failed", ...; required */
     const char *actor;      /* who: "cli", a client_id, a username; NULL allowed */
     const char *client_id;  /* NULL allowed */
@@ -67,6 +67,15 @@ typedef struct {
      * producer gets MDT_ERR_CONFLICT. Copied when the event is queued. */
     const mdt_client_check *checks;
     size_t nchecks;
+    /* Single-use identifiers of client authentication (a client assertion's
+     * jti) that the decision consumes, recorded in the same transaction;
+     * when one was used already, this event is not appended, on_replay
+     * (when set: the refusal of the client's authentication) is appended
+     * in its place, and the producer gets MDT_ERR_INVALID_CLIENT. Copied
+     * when the event is queued (on_replay's own uses and checks are not). */
+    const mdt_jti_use_rec *uses;
+    size_t nuses;
+    const struct mdt_audit_event_s *on_replay;
 } mdt_audit_event;
 
 /* Starts the group-commit writer thread. max_batch: events per transaction

@@ -392,7 +392,10 @@ static enum MHD_Result send_error(conn_ctx *c, mdt_rc rc, const char *msg)
 /* The request's audit events are durable: the response leaves; or one is
  * not: 503 instead, and nothing issued leaves. MDT_ERR_CONFLICT: a client
  * the decision was made from changed before its event was committed
- * (mdt_audit_event.checks), so the event was not appended. */
+ * (mdt_audit_event.checks), so the event was not appended.
+ * MDT_ERR_INVALID_CLIENT: the event consumed a client assertion's jti that
+ * was used already (mdt_audit_event.uses): the refusal of the client's
+ * authentication was appended in its place, and is the answer. */
 static enum MHD_Result on_resumed(conn_ctx *c)
 {
     mdt_rc rc = atomic_load(&c->audit_rc);
@@ -400,7 +403,9 @@ static enum MHD_Result on_resumed(conn_ctx *c)
 
     if (rc == MDT_OK)
         return send_resp(c);
-    if (rc == MDT_ERR_CONFLICT)
+    if (rc == MDT_ERR_INVALID_CLIENT)
+        mdt_failf(&err, MDT_ERR_INVALID_CLIENT, "client authentication failed", "replayed jti");
+    else if (rc == MDT_ERR_CONFLICT)
         mdt_failf(&err, MDT_ERR_UNAVAILABLE,
                   "the client changed while the request was decided: try again",
                   "a client the decision was made from changed before its event was "

@@ -138,6 +138,7 @@ mdt_rc mdt_client_load(mdt_env *env, const char *client_id, int64_t now, mdt_are
  * or out of memory: the event then carries none, as before begin). */
 #define MDT_CLIENT_RECENT_US 5000
 void mdt_client_checks_begin(void);
+bool mdt_client_checks_active(void);
 const mdt_client_check *mdt_client_checks_end(mdt_arena *a, size_t *n);
 /* When a self-registered client (origin "dcr" or "cimd") that never
  * authenticated expires: max(created_at, approved_at) + inactive_expiry

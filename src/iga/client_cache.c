@@ -220,6 +220,8 @@ void mdt_client_checks_begin(void)
     tl_checks.n = 0;
 }
 
+bool mdt_client_checks_active(void) { return tl_checks.on; }
+
 const mdt_client_check *mdt_client_checks_end(mdt_arena *a, size_t *n)
 {
     mdt_client_check *out = NULL;

@@ -143,9 +143,15 @@ static mdt_rc private_key_jwt(mdt_env *env, mdt_req *req, const mdt_assertion *a
     if ((rc = use_cred(env, req, out, "jwk", hash, err)) != MDT_OK)
         return rc;
     /* kept past exp by the leeway, during which the assertion still passes */
-    rc = mdt_store_jti_use(env->store, a->iss, a->jti, a->exp + MDT_ASSERTION_LEEWAY, req->now, err);
-    if (rc == MDT_ERR_CONFLICT)
-        return mdt_client_auth_fail(err, "replayed jti");
+    out->jti_use = (mdt_jti_use_rec){.issuer = mdt_arena_strdup(req->arena, a->iss),
+                                     .jti = mdt_arena_strdup(req->arena, a->jti),
+                                     .expires_at = a->exp + MDT_ASSERTION_LEEWAY};
+    if (!out->jti_use.issuer || !out->jti_use.jti)
+        return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    /* with the token it issues, in the group commit (client_auth.h), unless
+     * the client is about to be created from its document */
+    rc = is_doc || !mdt_client_checks_active() ? mdt_client_authn_consume(env, req, out, err)
+                                                : MDT_OK;
     if (rc == MDT_OK && is_doc) /* authenticated: now the client may be created */
         rc = mdt_cimd_register(env, req, a->iss, &doc, &out->client, err);
     out->method = "private_key_jwt";

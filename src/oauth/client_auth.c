@@ -252,10 +252,10 @@ mdt_rc mdt_client_authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *out
     return rc;
 }
 
-void mdt_client_auth_refuse(mdt_req *req, mdt_resp *resp, const char *claimed_id,
-                            const mdt_err *err)
+mdt_audit_event mdt_client_auth_failed_event(mdt_req *req, const char *claimed_id,
+                                             const mdt_err *err)
 {
-    mdt_audit_event ev = {
+    return (mdt_audit_event){
         .type = "client.auth_failed",
         .actor = claimed_id,
         .client_id = claimed_id,
@@ -264,7 +264,25 @@ void mdt_client_auth_refuse(mdt_req *req, mdt_resp *resp, const char *claimed_id
             mdt_arena_printf(req->arena, "%s: %s", mdt_rc_name(err->rc), mdt_err_audit_text(err)),
         .data = mdt_arena_printf(req->arena, "{\"endpoint\":\"%s\"}", req->path),
     };
+}
+
+void mdt_client_auth_refuse(mdt_req *req, mdt_resp *resp, const char *claimed_id,
+                            const mdt_err *err)
+{
+    mdt_audit_event ev = mdt_client_auth_failed_event(req, claimed_id, err);
 
     mdt_resp_error(resp, err);
     mdt_resp_audit(req, resp, &ev);
+}
+
+mdt_rc mdt_client_authn_consume(mdt_env *env, mdt_req *req, mdt_client_authn *who, mdt_err *err)
+{
+    mdt_jti_use_rec u = who->jti_use;
+    mdt_rc rc;
+
+    if (!u.jti)
+        return MDT_OK;
+    who->jti_use = (mdt_jti_use_rec){0};
+    rc = mdt_store_jti_use(env->store, u.issuer, u.jti, u.expires_at, req->now, err);
+    return rc == MDT_ERR_CONFLICT ? mdt_client_auth_fail(err, "replayed jti") : rc;
 }

@@ -25,6 +25,12 @@ typedef struct {
     const char *dpop_jkt;        /* thumbprint of the key of this request's DPoP proof, checked
                                     (oauth/dpop.h); NULL when none: what access tokens issued
                                     now are bound to (cnf jkt) */
+    /* A private_key_jwt assertion's jti not recorded yet (jti NULL when
+     * none): while the request's client premises are recorded
+     * (mdt_client_checks_begin), the token.issued event consumes it in the
+     * group commit (mdt_audit_event.uses); a refusal consumes it before it
+     * is recorded (mdt_client_authn_consume). */
+    mdt_jti_use_rec jti_use;
 } mdt_client_authn;
 
 /* A function that authenticates the caller of req (mdt_client_authenticate,
@@ -71,5 +77,14 @@ mdt_rc mdt_client_auth_fail(mdt_err *err, const char *fmt, ...) MDT_PRINTF(2, 3)
 /* Sets resp to the error and records a client.auth_failed event. */
 void mdt_client_auth_refuse(mdt_req *req, mdt_resp *resp, const char *claimed_id,
                             const mdt_err *err);
+/* The client.auth_failed event mdt_client_auth_refuse records for err (its
+ * strings in req's arena). */
+mdt_audit_event mdt_client_auth_failed_event(mdt_req *req, const char *claimed_id,
+                                             const mdt_err *err);
+/* Records who's pending single-use identifier now (who->jti_use), for a
+ * request that will not carry it into a token.issued event: MDT_OK, or
+ * MDT_ERR_INVALID_CLIENT ("replayed jti") when it was used already. */
+mdt_rc mdt_client_authn_consume(mdt_env *env, mdt_req *req, mdt_client_authn *who,
+                                mdt_err *err);
 
 #endif

@@ -169,6 +169,7 @@ static mdt_rc audit_head(mdt_buf *b, const char *grant, const mdt_issued *t)
 static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
                    const mdt_grant_result *r)
 {
+    mdt_audit_event replay;
     mdt_buf b;
 
     mdt_buf_init(&b, 8192);
@@ -208,6 +209,14 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
     };
 
     ev.checks = mdt_client_checks_end(req->arena, &ev.nchecks);
+    if (who->jti_use.jti) { /* consumed in the same commit; a replay found there refuses */
+        mdt_err replayed;
+        mdt_client_auth_fail(&replayed, "replayed jti");
+        replay = mdt_client_auth_failed_event(req, who->client.client_id, &replayed);
+        ev.uses = &who->jti_use;
+        ev.nuses = 1;
+        ev.on_replay = &replay;
+    }
     mdt_buf_free(&b);
     mdt_resp_audit(req, resp, &ev);
 }
@@ -260,6 +269,8 @@ static void handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (mdt_str_eq(mdt_req_form(req, "grant_type"), "client_credentials"))
         mdt_client_checks_begin();
     if ((rc = authenticate(env, req, &who, &claimed, &err)) != MDT_OK) {
+        mdt_err ignored;
+        mdt_client_authn_consume(env, req, &who, &ignored); /* refused all the same */
         mdt_metrics_token_refused(mdt_metrics_grant_of(mdt_req_form(req, "grant_type")), err.rc);
         mdt_client_auth_refuse(req, resp, claimed, &err);
         return;
@@ -279,6 +290,11 @@ static void handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (rc != MDT_OK && req->waiter && req->waiter->registered)
         return; /* waiting for an external answer (a PDP's): asked again once it is in */
     if (rc != MDT_OK) {
+        mdt_err used;
+        if (mdt_client_authn_consume(env, req, &who, &used) == MDT_ERR_INVALID_CLIENT) {
+            mdt_client_auth_refuse(req, resp, claimed, &used); /* a replay, whatever else */
+            return;
+        }
         refuse(req, resp, &who, grant, result.audit, &err);
         return;
     }

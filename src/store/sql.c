@@ -2892,22 +2892,55 @@ static mdt_rc premises_hold(sconn *c, const mdt_audit_rec *ev, int64_t *clients,
     return rc;
 }
 
+/* Records ev's single-use identifiers; *replayed when one is live already
+ * (those before it stay recorded: consumed all the same). */
+static mdt_rc uses_record(sconn *c, const mdt_audit_rec *ev, bool *replayed, mdt_err *err)
+{
+    mdt_rc rc = MDT_OK;
+
+    *replayed = false;
+    for (size_t i = 0; i < ev->nuses && !*replayed && rc == MDT_OK; i++) {
+        const mdt_jti_use_rec *u = &ev->uses[i];
+        mdt_db_stmt *st = NULL;
+
+        if ((rc = stmt(c, Q_JTI_USE, &st, err)) != MDT_OK)
+            break;
+        rc = run(c, st,
+                 bind_text(st, 1, u->issuer) | bind_text(st, 2, u->jti) |
+                     bind_int(st, 3, u->expires_at) | bind_int(st, 4, ev->time),
+                 "jti_use", err);
+        if (rc == MDT_OK && changes(c) == 0)
+            *replayed = true;
+    }
+    return rc;
+}
+
 static mdt_rc audit_append_tx(sconn *c, mdt_audit_rec *evs, size_t n, mdt_audit_hash_fn hash,
                               int64_t *clients, mdt_err *err)
 {
     uint8_t prev[MDT_HASH_LEN];
     int64_t seq;
-    bool hold;
+    bool hold, replayed;
     mdt_rc rc = audit_last(c, &seq, prev, err);
 
     for (size_t i = 0; i < n && rc == MDT_OK; i++) {
         evs[i].refused = MDT_OK;
-        if ((rc = premises_hold(c, &evs[i], clients, &hold, err)) != MDT_OK)
+        evs[i].replayed = false;
+        if ((rc = premises_hold(c, &evs[i], clients, &hold, err)) != MDT_OK ||
+            (hold && (rc = uses_record(c, &evs[i], &replayed, err)) != MDT_OK))
             break;
-        if (!hold) {
+        if (!hold || (replayed && !evs[i].replay_type)) {
             evs[i].refused = MDT_ERR_CONFLICT;
+            evs[i].replayed = hold;
             evs[i].seq = 0;
             continue;
+        }
+        if (replayed) { /* its replacement, in its place */
+            evs[i].refused = MDT_ERR_CONFLICT;
+            evs[i].replayed = true;
+            evs[i].type = evs[i].replay_type;
+            evs[i].body = evs[i].replay_body;
+            evs[i].token = NULL;
         }
         evs[i].seq = ++seq;
         memcpy(evs[i].prev_hash, prev, MDT_HASH_LEN);

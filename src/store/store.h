@@ -38,6 +38,15 @@ typedef struct {
                                   its entitlements (beside the clients counter); read only */
 } mdt_client_rec;
 
+/* A single-use identifier a decision consumes (a client assertion's jti),
+ * recorded by the append that records the decision (mdt_audit_rec.uses) as
+ * mdt_store_jti_use would record it. */
+typedef struct {
+    const char *issuer;
+    const char *jti;
+    int64_t expires_at;
+} mdt_jti_use_rec;
+
 /* A decision's premise about one client, checked when the event that
  * carries it is appended (mdt_audit_rec.checks): the client had this
  * version while the store's clients counter had the value clients. */
@@ -387,7 +396,16 @@ typedef struct {
      * the other events of the call are appended without it. */
     const mdt_client_check *checks;
     size_t nchecks;
+    /* Single-use identifiers the decision consumes, recorded (at the event's
+     * time) in the same transaction, once its premises hold. When one is
+     * still live (a replay), the event is not appended: replay_type and
+     * replay_body (when set) are appended in its place, and refused is set
+     * with replayed. */
+    const mdt_jti_use_rec *uses;
+    size_t nuses;
+    const char *replay_type, *replay_body;
     mdt_rc refused; /* out */
+    bool replayed;  /* out */
 } mdt_audit_rec;
 
 /* A signed checkpoint of the audit chain: the n-th checkpoint says that

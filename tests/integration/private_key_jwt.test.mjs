@@ -11,6 +11,7 @@ import {
   API, agentMetadata, assertTokenClaims, auditEvents, createFixtureScopes, discover, eventType, insecure,
   jwtParts, post, show,
 } from './lib/oauth.mjs';
+import { sendTogether } from './lib/grants.mjs';
 import {
   clientClaims, expectRefusal, hmacWithPublicKey, jwksServer, keyPair, now, sign, tokenWithAssertion,
   unsignedJwt,
@@ -174,6 +175,36 @@ describe('private_key_jwt', { timeout: 120_000 }, () => {
     assert.equal((await tokenWithAssertion(srv, a, { clientId: c })).status, 200);
     await expectRefusal(srv, () => tokenWithAssertion(srv, a, { clientId: c }),
       { reason: /replayed jti/, clientId: c });
+  });
+
+  it('issues one token for an assertion sent many times at once; the others are refused as replays', async () => {
+    // The jti is recorded in the group commit with the token.issued event: concurrent copies all
+    // pass verification, and the commit lets one through and records the others' refusals.
+    const c = clients.es.client_id;
+    const a = await sign(keys.es, clientClaims(srv, c));
+    const fields = { grant_type: 'client_credentials', client_assertion_type:
+      'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: a, client_id: c };
+    const count = (type) => auditEvents(srv).filter((e) => eventType(e) === type
+      && JSON.stringify(e).includes(c)).length;
+    const issuedBefore = count('token.issued');
+    const failedBefore = auditEvents(srv).filter((e) => eventType(e) === 'client.auth_failed').length;
+    const answers = await sendTogether(srv, Array.from({ length: 8 }, () => ({ path: '/token', fields })));
+    const ok = answers.filter((r) => r.status === 200);
+    const refused = answers.filter((r) => r.status === 401);
+    assert.equal(ok.length, 1, answers.map((r) => `${r.status} ${r.text}`).join('\n'));
+    assert.equal(refused.length, 7);
+    for (const r of refused) {
+      assert.equal(r.json.error, 'invalid_client');
+      assert.equal(r.json.error_description, 'client authentication failed');
+    }
+    assert.equal(count('token.issued'), issuedBefore + 1, 'one token.issued event');
+    const failed = auditEvents(srv).filter((e) => eventType(e) === 'client.auth_failed').slice(failedBefore);
+    assert.equal(failed.length, 7, 'a refusal recorded for each replay');
+    for (const e of failed) {
+      assert.match(e.body?.reason ?? e.reason, /replayed jti/);
+      assert.ok(JSON.stringify(e).includes(c));
+    }
+    await expectRefusal(srv, () => tokenWithAssertion(srv, a, { clientId: c }), { reason: /replayed jti/, clientId: c });
   });
 
   it('refuses an expired assertion', async () => {

@@ -769,6 +769,41 @@ static void test_premises(void **state)
     gate_destroy(&g);
 }
 
+/* A jti two events of one group consume: the first is appended, the second
+ * is replaced by its replay event and its producer hears
+ * MDT_ERR_INVALID_CLIENT; the writer and the direct append alike. */
+static void test_uses(void **state)
+{
+    fx *f = *state;
+    mdt_audit *a = NULL;
+    mdt_err err = {0};
+    mdt_jti_use_rec u = {.issuer = "iss", .jti = "once", .expires_at = 1800000000};
+    mdt_audit_event refusal = {.type = "client.auth_failed", .actor = "c", .client_id = "c",
+                               .decision = "deny", .reason = "invalid_client: replayed jti"};
+    mdt_audit_event issued = {.type = "token.issued", .actor = "c", .client_id = "c",
+                              .decision = "allow", .uses = &u, .nuses = 1,
+                              .on_replay = &refusal};
+    gate g;
+
+    gate_init(&g);
+    assert_int_equal(mdt_audit_start(f->store, &f->clock, 32, &a, &err), MDT_OK);
+    gate_block(a, &g);
+    assert_int_equal(mdt_audit_submit(a, &issued, gate_count, &g, &err), MDT_OK);
+    assert_int_equal(mdt_audit_submit(a, &issued, gate_count, &g, &err), MDT_OK);
+    gate_release(&g);
+    assert_int_equal(mdt_audit_record(a, &issued, &err), MDT_ERR_INVALID_CLIENT);
+    assert_string_equal(err.msg, "client authentication failed");
+    mdt_audit_stop(a);
+    assert_int_equal(g.ok, 2); /* the gate, the first token */
+    assert_int_equal(g.failed, 1);
+    assert_int_equal(g.last_fail, MDT_ERR_INVALID_CLIENT);
+    assert_int_equal(mdt_audit_append_now(f->store, &f->clock, &issued, &err),
+                     MDT_ERR_INVALID_CLIENT);
+    /* the gate, one token, three refusals in the place of the replays */
+    expect_verify(f, MDT_OK, 5, 0);
+    gate_destroy(&g);
+}
+
 static void test_queue_full(void **state)
 {
     fx *f = *state;
@@ -1129,6 +1164,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_now_interleaved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_drains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_premises, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tail, setup, teardown),

@@ -2403,6 +2403,62 @@ static void test_audit_premises(void **state)
     assert_int_equal(last, base + 4);
 }
 
+/* An event consumes single-use identifiers in its own transaction: the
+ * first append records them; a second one finds them live, and its event is
+ * replaced by its replay event (appended and chained in its place) or, with
+ * none, left out; an event whose premises fail consumes nothing. */
+static void test_audit_uses(void **state)
+{
+    fx *f = *state;
+    const char *iss = id(f, "uses_iss"), *cid = id(f, "uses_client");
+    mdt_client_rec c = client(cid, "active");
+    mdt_jti_use_rec u = {.issuer = iss, .jti = "jti-1", .expires_at = 5000};
+    mdt_jti_use_rec u2 = {.issuer = iss, .jti = "jti-2", .expires_at = 5000};
+    mdt_client_check stale = {.client_id = cid, .version = -1, .clients = -1};
+    mdt_audit_rec ev[2];
+    uint8_t prev[MDT_HASH_LEN];
+    int64_t base = last_event(f, prev), last = 0;
+    chain_check cc = {0};
+
+    assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
+    ev[0] = (mdt_audit_rec){.time = 100, .type = "token.issued", .body = "{\"u\":1}", .uses = &u,
+                            .nuses = 1, .replay_type = "client.auth_failed",
+                            .replay_body = "{\"u\":\"replayed\"}"};
+    assert_int_equal(mdt_store_audit_append(f->s, ev, 1, test_hash, &f->err), MDT_OK);
+    assert_int_equal(ev[0].refused, MDT_OK);
+    assert_false(ev[0].replayed);
+    assert_int_equal(ev[0].seq, base + 1);
+    assert_int_equal(mdt_store_jti_use(f->s, iss, "jti-1", 5000, 100, &f->err), MDT_ERR_CONFLICT);
+
+    /* the same jti again: the replay event in its place */
+    ev[0].body = "{\"u\":2}";
+    ev[1] = (mdt_audit_rec){.time = 100, .type = "token.issued", .body = "{\"u\":3}", .uses = &u,
+                            .nuses = 1};
+    assert_int_equal(mdt_store_audit_append(f->s, ev, 2, test_hash, &f->err), MDT_OK);
+    assert_int_equal(ev[0].refused, MDT_ERR_CONFLICT);
+    assert_true(ev[0].replayed);
+    assert_int_equal(ev[0].seq, base + 2);
+    assert_string_equal(ev[0].type, "client.auth_failed");
+    assert_string_equal(ev[0].body, "{\"u\":\"replayed\"}");
+    assert_int_equal(ev[1].refused, MDT_ERR_CONFLICT); /* no replay event: left out */
+    assert_true(ev[1].replayed);
+    assert_int_equal(ev[1].seq, 0);
+
+    /* premises that fail: nothing consumed */
+    ev[0] = (mdt_audit_rec){.time = 100, .type = "token.issued", .body = "{\"u\":4}", .uses = &u2,
+                            .nuses = 1, .checks = &stale, .nchecks = 1};
+    assert_int_equal(mdt_store_audit_append(f->s, ev, 1, test_hash, &f->err), MDT_OK);
+    assert_int_equal(ev[0].refused, MDT_ERR_CONFLICT);
+    assert_false(ev[0].replayed);
+    assert_int_equal(mdt_store_jti_use(f->s, iss, "jti-2", 5000, 100, &f->err), MDT_OK);
+
+    assert_int_equal(mdt_store_audit_last_seq(f->s, &last, &f->err), MDT_OK);
+    assert_int_equal(last, base + 2);
+    assert_int_equal(mdt_store_audit_each(f->s, base, 0, check_each, &cc, &f->err), MDT_OK);
+    assert_int_equal(cc.count, 2);
+    assert_false(cc.broken);
+}
+
 /* A client's events are read by their client_id column, in seq order, with
  * after_seq and since as for every event. */
 static void test_audit_each_client(void **state)
@@ -3228,6 +3284,7 @@ int main(void)
         T(test_audit_chain),
         T(test_audit_token_rows),
         T(test_audit_premises),
+        T(test_audit_uses),
         T(test_audit_each_client),
         T(test_audit_head_find_type),
         T(test_audit_checkpoints),
