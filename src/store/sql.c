@@ -577,14 +577,16 @@ static mdt_rc tx_end(sconn *c, mdt_rc rc, mdt_err *err)
 /* ------------------------------------------------------------ read scopes */
 
 /* Commits the scope's read transaction, if open (a read-only transaction:
- * nothing is lost when it rolls back instead). */
+ * nothing is lost when it rolls back instead; and one the engine already
+ * rolled back after an error has nothing left to end). */
 static mdt_rc scope_commit(sconn *c, mdt_err *err)
 {
     mdt_rc rc = MDT_OK;
 
     if (c->read_open) {
         c->read_open = false;
-        rc = tx_end(c, MDT_OK, err);
+        if (c->drv->in_tx(c->db))
+            rc = tx_end(c, MDT_OK, err);
     }
     c->clients_known = false;
     return rc;
@@ -1770,7 +1772,7 @@ static mdt_rc op_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
 
     if (rc != MDT_OK)
         return rc;
-    if (c->read_open && c->clients_known) {
+    if (c->read_open && c->clients_known && c->drv->in_tx(c->db)) {
         *out = c->clients_version;
         return MDT_OK;
     }
