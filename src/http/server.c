@@ -29,6 +29,7 @@
 #include "msg/transport.h"
 #include "net/fetch.h"
 #include "policy/pdp.h"
+#include "store/store.h"
 
 #define MAX_DAEMONS 8
 #define ARENA_CHUNK 16384
@@ -534,6 +535,10 @@ static enum MHD_Result finish_request(conn_ctx *c)
     c->req.body = c->body.data ? c->body.data : "";
     c->req.body_len = c->body.len;
     c->match.fn(env, &c->req, &c->resp);
+    /* a read scope left open would pin the SQLite log until this thread's
+       next request: end it before the answer waits on anything */
+    if (mdt_store_read_reset(env->store) > 0)
+        MDT_WARN("%s left a read scope of the store open", c->req.path ? c->req.path : "?");
     if (c->waiter.registered)
         return wait_for_fetch(c);
     return audit_then_send(c, true);

@@ -10,6 +10,7 @@
 #include "oauth/endpoints.h"
 #include "oauth/refresh.h"
 #include "oauth/tokens.h"
+#include "store/store.h"
 
 static bool may_see(const mdt_client *caller, json_t *claims)
 {
@@ -74,7 +75,7 @@ static void answer_refresh(mdt_env *env, mdt_req *req, mdt_resp *resp, const mdt
     mdt_resp_json(resp, 200, body, strlen(body));
 }
 
-void mdt_handle_introspect(mdt_env *env, mdt_req *req, mdt_resp *resp)
+static void introspect(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     mdt_client_authn who = {0};
     mdt_token_info ti;
@@ -112,4 +113,15 @@ void mdt_handle_introspect(mdt_env *env, mdt_req *req, mdt_resp *resp)
     else
         mdt_resp_error(resp, &err);
     mdt_token_info_clear(&ti);
+}
+
+/* The caller's client, the token's revocation entry and the token's client
+ * are read in one read scope (one snapshot, one transaction); a single-use
+ * token's consumption, a write, ends it first. Every path of introspect()
+ * returns here, so the scope ends before the answer leaves. */
+void mdt_handle_introspect(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    mdt_store_read_begin(env->store);
+    introspect(env, req, resp);
+    mdt_store_read_end(env->store);
 }

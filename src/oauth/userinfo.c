@@ -56,7 +56,7 @@ static mdt_rc claims(mdt_env *env, mdt_req *req, const char *sub, const char *sc
     return mdt_buf_adds(b, "}");
 }
 
-void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp)
+static void userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp)
 {
     const char *tok = mdt_req_access_token(req), *scope, *sub;
     mdt_token_info ti = {0};
@@ -91,4 +91,13 @@ void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp)
         }
     }
     mdt_token_info_clear(&ti);
+}
+
+/* The token's checks and the person's claims read one snapshot (store.h,
+ * read scopes); every path of userinfo() returns here. */
+void mdt_handle_userinfo(mdt_env *env, mdt_req *req, mdt_resp *resp)
+{
+    mdt_store_read_begin(env->store);
+    userinfo(env, req, resp);
+    mdt_store_read_end(env->store);
 }

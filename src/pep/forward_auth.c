@@ -42,6 +42,7 @@
 #include "pep/tally.h"
 #include "policy/pdp.h"
 #include "policy/risk.h"
+#include "store/store.h"
 
 #define PREFIX "/forward-auth"
 #define METADATA_PREFIX "/.well-known/oauth-protected-resource"
@@ -717,7 +718,11 @@ void mdt_handle_forward_auth(mdt_env *env, mdt_req *req, mdt_resp *resp)
     }
     f.resource = mdt_resources_uri(f.res, f.idx);
     f.meta = mdt_resources_metadata_url(f.res, f.idx);
+    /* the token's revocation entry, its client and person, and what the
+       decision reads: one snapshot (store.h, read scopes) */
+    mdt_store_read_begin(env->store);
     judge(env, req, resp, &f);
+    mdt_store_read_end(env->store);
     if (req->waiter && req->waiter->registered)
         goto out; /* asked again once the PDP answered */
     if ((f.dpop_bound || f.proof) && !f.nonce_sent) /* the current nonce, where one is required */

@@ -32,6 +32,10 @@
  * driver's override table. */
 enum mdt_q {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_PING,
+    /* opens a read scope's transaction (store.h, mdt_store_read_begin): a
+       deferred BEGIN; no portable text, so a driver without it has no read
+       scopes */
+    Q_READ_BEGIN,
     Q_CLIENT_INSERT, Q_CLIENT_GET, Q_CLIENT_LIST, Q_CLIENT_UPDATE, Q_CLIENT_DELETE,
     Q_CRED_INSERT, Q_CRED_LIST, Q_CRED_EXPIRE_OTHERS, Q_CRED_TOUCH, Q_CRED_DELETE,
     Q_SCOPE_INSERT, Q_SCOPE_RES_INSERT, Q_SCOPE_GET, Q_SCOPE_RES, Q_SCOPE_LIST,
@@ -121,6 +125,10 @@ struct mdt_db_driver {
     int64_t (*changes)(mdt_db_conn *c);
     /* Whether a transaction is open on c. */
     bool (*in_tx)(mdt_db_conn *c);
+    /* Whether the prepared statement only reads (it may then run inside a
+     * read scope's transaction). NULL, or no Q_READ_BEGIN text: the driver
+     * has no read scopes and every statement runs as it would outside one. */
+    bool (*readonly)(mdt_db_stmt *st);
     /* The last error of c, mapped (for a failed binder). */
     mdt_rc (*fail)(mdt_db_conn *c, const char *what, mdt_err *err);
     /* Runs SQL of several statements without parameters (migrations). */

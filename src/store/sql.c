@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "store/driver.h"
 
 #define CLIENT_COLS "client_id,status,metadata,created_at,updated_at,expires_at,tokens_valid_after"
@@ -337,6 +338,13 @@ typedef struct sconn {
     sql_store *owner;
     struct sconn *prev, *next; /* in owner->conns */
     bool clients_moved; /* the open transaction moved the clients counter */
+    /* the read scope (mdt_store_read_begin) of this thread */
+    bool scopes;          /* the driver has read scopes (Q_READ_BEGIN, readonly) */
+    int read_depth;       /* scopes open, nested ones counted */
+    bool read_open;       /* the scope's read transaction is open */
+    bool read_split;      /* a write ended it: the scope's later reads run alone */
+    bool clients_known;   /* clients_version read in this read transaction */
+    int64_t clients_version;
 } sconn;
 
 struct sql_store {
@@ -448,6 +456,7 @@ static mdt_rc conn_get(sql_store *s, sconn **out, mdt_err *err)
         return nomem(err);
     c->owner = s;
     c->drv = s->drv;
+    c->scopes = s->drv->readonly && mdt_store__sql_text(s->drv, Q_READ_BEGIN);
     if ((rc = s->drv->connect(s->ctx, &c->db, err)) != MDT_OK) {
         free(c);
         return rc;
@@ -468,6 +477,8 @@ static mdt_rc conn_get(sql_store *s, sconn **out, mdt_err *err)
 
 /* ------------------------------------------------------------- statements */
 
+static mdt_rc scope_enter(sconn *c, enum mdt_q q, mdt_db_stmt *st, mdt_err *err);
+
 static mdt_rc stmt(sconn *c, enum mdt_q q, mdt_db_stmt **out, mdt_err *err)
 {
     if (!c->st[q]) {
@@ -482,6 +493,11 @@ static mdt_rc stmt(sconn *c, enum mdt_q q, mdt_db_stmt **out, mdt_err *err)
     }
     if (c->drv->busy(c->st[q])) /* re-entered from a callback on this thread */
         return mdt_fail(err, MDT_ERR_INTERNAL, "store statement already in use");
+    if (c->read_depth > 0) {
+        mdt_rc rc = scope_enter(c, q, c->st[q], err);
+        if (rc != MDT_OK)
+            return rc;
+    }
     *out = c->st[q];
     return MDT_OK;
 }
@@ -563,6 +579,92 @@ static mdt_rc tx_end(sconn *c, mdt_rc rc, mdt_err *err)
             c->drv->exec(c->db, "ROLLBACK", "rollback", NULL);
     }
     return rc;
+}
+
+/* ------------------------------------------------------------ read scopes */
+
+/* Commits the scope's read transaction, if open (a read-only transaction:
+ * nothing is lost when it rolls back instead; and one the engine already
+ * rolled back after an error has nothing left to end). */
+static mdt_rc scope_commit(sconn *c, mdt_err *err)
+{
+    mdt_rc rc = MDT_OK;
+
+    if (c->read_open) {
+        c->read_open = false;
+        if (c->drv->in_tx(c->db))
+            rc = tx_end(c, MDT_OK, err);
+    }
+    c->clients_known = false;
+    return rc;
+}
+
+/* Called for every statement about to run inside a read scope. A read
+ * joins the scope's transaction, opened by the scope's first read. Anything
+ * that writes (a write transaction's BEGIN, a single write statement) first
+ * ends the scope: on SQLite a write cannot start from a read snapshot that
+ * another connection's commit has made stale (SQLITE_BUSY_SNAPSHOT, without
+ * waiting), and a write transaction must begin with the write lock. The
+ * write then runs as it does outside a scope, and so do the scope's later
+ * reads. */
+static mdt_rc scope_enter(sconn *c, enum mdt_q q, mdt_db_stmt *st, mdt_err *err)
+{
+    bool reads;
+    mdt_rc rc;
+
+    if (!c->scopes || q == Q_READ_BEGIN || q == Q_COMMIT || q == Q_ROLLBACK)
+        return MDT_OK;
+    reads = q != Q_BEGIN && c->drv->readonly(st);
+    if (!reads) {
+        c->read_split = true;
+        return scope_commit(c, err);
+    }
+    if (c->read_open || c->read_split || c->drv->in_tx(c->db))
+        return MDT_OK;
+    if ((rc = run_q(c, Q_READ_BEGIN, err)) != MDT_OK)
+        return rc;
+    c->read_open = true;
+    return MDT_OK;
+}
+
+static void sql_read_begin(mdt_store *base)
+{
+    sconn *c;
+
+    if (conn_get(S(base), &c, NULL) == MDT_OK)
+        c->read_depth++;
+}
+
+/* Ends every level of the scope: the thread's reads run alone again. */
+static int scope_close(sconn *c)
+{
+    int depth = c->read_depth;
+    mdt_err err = {0};
+
+    c->read_depth = 0;
+    c->read_split = false;
+    if (scope_commit(c, &err) != MDT_OK)
+        MDT_WARN("end of a read scope: %s", mdt_err_text(&err));
+    return depth;
+}
+
+static void sql_read_end(mdt_store *base)
+{
+    sconn *c = pthread_getspecific(S(base)->key);
+
+    if (!c || c->read_depth == 0)
+        return;
+    if (c->read_depth > 1)
+        c->read_depth--;
+    else
+        scope_close(c);
+}
+
+static int sql_read_reset(mdt_store *base)
+{
+    sconn *c = pthread_getspecific(S(base)->key);
+
+    return c && c->read_depth > 0 ? scope_close(c) : 0;
 }
 
 /* ------------------------------------------------------------ row reading */
@@ -905,6 +1007,10 @@ mdt_rc mdt_store__sql_conn(mdt_store *s, const mdt_db_driver **drv, mdt_db_conn 
     sconn *c;
     mdt_rc rc = conn_get(S(s), &c, err);
 
+    if (rc == MDT_OK && c->read_depth > 0) { /* the caller runs its own transactions */
+        c->read_split = true;
+        rc = scope_commit(c, err);
+    }
     *drv = S(s)->drv;
     *db = rc == MDT_OK ? c->db : NULL;
     return rc;
@@ -1675,9 +1781,24 @@ static mdt_rc op_user_count(mdt_store *s, int64_t *out, mdt_err *err)
     return one_int(s, Q_USER_COUNT, out, err);
 }
 
+/* Read once per read scope: the counter cannot move inside one snapshot
+ * (and a write by this thread ends the snapshot first). */
 static mdt_rc op_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
 {
-    return one_int(s, Q_CLIENTS_VERSION, out, err);
+    sconn *c;
+    mdt_rc rc = conn_get(S(s), &c, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    if (c->read_open && c->clients_known && c->drv->in_tx(c->db)) {
+        *out = c->clients_version;
+        return MDT_OK;
+    }
+    if ((rc = q_int(c, Q_CLIENTS_VERSION, out, err)) == MDT_OK && c->read_open) {
+        c->clients_version = *out;
+        c->clients_known = true;
+    }
+    return rc;
 }
 
 /* -------------------------------------------------- initial access tokens */
@@ -3382,6 +3503,9 @@ static const mdt_store_ops sql_ops = {
     .schema_version = sql_schema_version,
     .ping = sql_ping,
     .thread_done = sql_thread_done,
+    .read_begin = sql_read_begin,
+    .read_end = sql_read_end,
+    .read_reset = sql_read_reset,
     .background_start = sql_background_start,
     .client_insert = op_client_insert,
     .client_get = op_client_get,

@@ -49,6 +49,9 @@ static const char *const sq_override[Q_COUNT] = {
        readers that both want to upgrade, and the audit chain is serialised
        across threads and processes (so Q_AUDIT_LOCK has nothing to do) */
     [Q_BEGIN] = "BEGIN IMMEDIATE",
+    /* a read scope: the snapshot is taken by its first read, and the read
+       lock held until the scope's COMMIT */
+    [Q_READ_BEGIN] = "BEGIN DEFERRED",
     [Q_MIGRATIONS_EXISTS] = "SELECT COUNT(*) FROM sqlite_master WHERE type='table' "
                             "AND name='schema_migrations'",
     [Q_CATALOG_TABLES] = "SELECT name FROM sqlite_master WHERE type='table' "
@@ -329,6 +332,11 @@ static bool sq_in_tx(mdt_db_conn *c)
     return !sqlite3_get_autocommit(c->db);
 }
 
+static bool sq_readonly(mdt_db_stmt *st)
+{
+    return sqlite3_stmt_readonly(ST(st));
+}
+
 static mdt_rc sq_fail(mdt_db_conn *c, const char *what, mdt_err *err)
 {
     return sql_fail(c->db, sqlite3_errcode(c->db), what, err);
@@ -589,6 +597,7 @@ static const mdt_db_driver sqlite_driver = {
     .busy = sq_busy,
     .changes = sq_changes,
     .in_tx = sq_in_tx,
+    .readonly = sq_readonly,
     .fail = sq_fail,
     .exec = sq_exec,
     .durable = sq_durable,

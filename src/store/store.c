@@ -60,6 +60,23 @@ void mdt_store_thread_done(mdt_store *s)
         s->ops->thread_done(s);
 }
 
+void mdt_store_read_begin(mdt_store *s)
+{
+    if (s)
+        s->ops->read_begin(s);
+}
+
+void mdt_store_read_end(mdt_store *s)
+{
+    if (s)
+        s->ops->read_end(s);
+}
+
+int mdt_store_read_reset(mdt_store *s)
+{
+    return s ? s->ops->read_reset(s) : 0;
+}
+
 /* --- clients --- */
 
 mdt_rc mdt_store_client_insert(mdt_store *s, const mdt_client_rec *c, const mdt_cred_rec *creds,

@@ -438,6 +438,32 @@ mdt_rc mdt_store_schema_version(mdt_store *s, int *out, mdt_err *err) MDT_WARN_U
 mdt_rc mdt_store_ping(mdt_store *s, mdt_err *err) MDT_WARN_UNUSED;
 /* Releases this thread's connection (call before a worker thread exits). */
 void mdt_store_thread_done(mdt_store *s);
+
+/* A read scope: the reads the calling thread makes between
+ * mdt_store_read_begin and mdt_store_read_end share one read transaction,
+ * so they see one snapshot and pay for one transaction (on SQLite each read
+ * outside a scope is its own transaction: two locks, and a check of the
+ * page cache against the log). Scopes nest; the outermost end closes it.
+ * - Nothing is read ahead: the transaction starts with the scope's first
+ *   read, so a scope that reads nothing costs nothing.
+ * - Anything that writes inside a scope (an operation that runs a
+ *   transaction, or a single write statement) first ends the scope's
+ *   transaction, then runs as it does outside a scope; the scope's later
+ *   reads then run alone, each seeing what was written.
+ * - While the scope's transaction is open, the clients counter
+ *   (mdt_store_clients_version) is read once.
+ * - A scope must end before the work it covers is answered: an open read
+ *   transaction pins the SQLite log, which cannot restart under it. The
+ *   server checks after every handler (mdt_store_read_reset).
+ * PostgreSQL: every statement already sees the latest commit and is one
+ * round trip, so a scope only counts its nesting there. The three cannot
+ * fail: when a transaction cannot be opened, the read fails as any read
+ * does; a read-only transaction that cannot be committed is rolled back. */
+void mdt_store_read_begin(mdt_store *s);
+void mdt_store_read_end(mdt_store *s);
+/* Ends every read scope the calling thread left open; returns how many
+ * were open (0 when every begin had its end). */
+int mdt_store_read_reset(mdt_store *s);
 /* Starts the backend's housekeeping for a long-running server (SQLite: a
  * thread that checkpoints the WAL, so that request threads never do);
  * stopped by mdt_store_close. Short-lived processes need not call it. */

@@ -18,6 +18,9 @@ typedef struct mdt_store_ops {
     mdt_rc (*schema_version)(mdt_store *s, int *out, mdt_err *err);
     mdt_rc (*ping)(mdt_store *s, mdt_err *err);
     void (*thread_done)(mdt_store *s);
+    void (*read_begin)(mdt_store *s);
+    void (*read_end)(mdt_store *s);
+    int (*read_reset)(mdt_store *s);
     mdt_rc (*background_start)(mdt_store *s, mdt_err *err);
 
     mdt_rc (*client_insert)(mdt_store *s, const mdt_client_rec *c, const mdt_cred_rec *creds,

@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -2142,6 +2143,185 @@ static void test_jti(void **state)
     assert_false(revoked);
 }
 
+/* -------------------------------------------------------------- read scopes */
+
+static bool on_sqlite(void) { return strncmp(g_url, "sqlite:", 7) == 0; }
+
+/* A second handle on the same database: another connection, as another
+ * thread or node would have. */
+static mdt_store *other_store(void)
+{
+    mdt_store *s = NULL;
+    mdt_err err = {0};
+
+    assert_int_equal(mdt_store_open(g_url, &s, &err), MDT_OK);
+    return s;
+}
+
+/* Whether the calling thread's connection has a transaction open. */
+static bool conn_in_tx(mdt_store *s)
+{
+    const mdt_db_driver *drv;
+    mdt_db_conn *db;
+    mdt_err err = {0};
+
+    assert_int_equal(mdt_store__sql_conn(s, &drv, &db, &err), MDT_OK);
+    return drv->in_tx(db);
+}
+
+static bool revoked(fx *f, const char *jti)
+{
+    bool r = false;
+
+    assert_int_equal(mdt_store_jti_is_revoked(f->s, jti, &r, &f->err), MDT_OK);
+    return r;
+}
+
+/* The reads of a scope see one snapshot (SQLite; PostgreSQL reads the
+ * latest commit), the clients counter included; after the scope, the
+ * latest commit again, and no transaction is left open. */
+static void test_read_scope_snapshot(void **state)
+{
+    fx *f = *state;
+    mdt_store *o = other_store();
+    const char *jti = id(f, "scope_jti"), *cid = id(f, "scope_snap");
+    mdt_client_rec c = client(cid, "active");
+    int64_t v0 = 0, v = 0;
+
+    mdt_store_read_begin(f->s);
+    assert_false(revoked(f, jti));
+    assert_int_equal(mdt_store_clients_version(f->s, &v0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_jti_revoke(o, jti, "c", 4000, 100, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_insert(o, &c, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(revoked(f, jti), !on_sqlite());
+    assert_int_equal(mdt_store_clients_version(f->s, &v, &f->err), MDT_OK);
+    assert_int_equal(v == v0, on_sqlite());
+    mdt_store_read_end(f->s);
+    assert_false(conn_in_tx(f->s));
+    assert_int_equal(mdt_store_read_reset(f->s), 0);
+    assert_true(revoked(f, jti));
+    assert_int_equal(mdt_store_clients_version(f->s, &v, &f->err), MDT_OK);
+    assert_true(v > v0);
+    mdt_store_close(o);
+}
+
+/* A write inside a scope ends it first, then runs as outside one (on
+ * SQLite it would otherwise start from a snapshot another connection has
+ * made stale, and fail); the scope's later reads see what was written. */
+static void test_read_scope_write(void **state)
+{
+    fx *f = *state;
+    mdt_store *o = other_store();
+    const char *jti = id(f, "scope_w1"), *other = id(f, "scope_w2"), *cid = id(f, "scope_wc");
+    mdt_client_rec c = client(cid, "active"), got;
+    int64_t v0 = 0, v = 0;
+
+    mdt_store_read_begin(f->s);
+    assert_false(revoked(f, jti));
+    assert_int_equal(mdt_store_clients_version(f->s, &v0, &f->err), MDT_OK);
+    /* another connection commits: this scope's snapshot is now stale */
+    assert_int_equal(mdt_store_jti_revoke(o, other, "c", 4000, 100, &f->err), MDT_OK);
+    /* a single write statement */
+    assert_int_equal(mdt_store_jti_revoke(f->s, jti, "c", 4000, 100, &f->err), MDT_OK);
+    assert_true(revoked(f, jti));
+    assert_true(revoked(f, other));
+    /* a write transaction (BEGIN IMMEDIATE on SQLite) after a read again */
+    assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_get(f->s, cid, &f->a, &got, &f->err), MDT_OK);
+    assert_string_equal(got.client_id, cid);
+    assert_int_equal(mdt_store_clients_version(f->s, &v, &f->err), MDT_OK);
+    assert_true(v > v0); /* the counter read before the write is not served again */
+    mdt_store_read_end(f->s);
+    assert_false(conn_in_tx(f->s));
+
+    /* a write transaction as the scope's first statement */
+    c.client_id = id(f, "scope_wc2");
+    mdt_store_read_begin(f->s);
+    assert_int_equal(mdt_store_client_insert(f->s, &c, NULL, 0, &f->err), MDT_OK);
+    assert_int_equal(mdt_store_client_get(f->s, c.client_id, &f->a, &got, &f->err), MDT_OK);
+    mdt_store_read_end(f->s);
+    assert_false(conn_in_tx(f->s));
+    mdt_store_close(o);
+}
+
+/* Scopes nest: the outermost end closes the transaction. An unbalanced
+ * begin is closed by mdt_store_read_reset, an end without a begin does
+ * nothing. */
+static void test_read_scope_nesting(void **state)
+{
+    fx *f = *state;
+    mdt_store *o = other_store();
+    const char *jti = id(f, "scope_n");
+
+    mdt_store_read_end(f->s); /* no scope: nothing */
+    mdt_store_read_begin(f->s);
+    assert_false(revoked(f, jti));
+    mdt_store_read_begin(f->s);
+    assert_int_equal(mdt_store_jti_revoke(o, jti, "c", 4000, 100, &f->err), MDT_OK);
+    assert_int_equal(revoked(f, jti), !on_sqlite());
+    mdt_store_read_end(f->s); /* inner: the snapshot stays */
+    assert_int_equal(revoked(f, jti), !on_sqlite());
+    mdt_store_read_end(f->s);
+    assert_true(revoked(f, jti));
+    assert_false(conn_in_tx(f->s));
+
+    mdt_store_read_begin(f->s);
+    mdt_store_read_begin(f->s);
+    assert_true(revoked(f, jti));
+    assert_int_equal(mdt_store_read_reset(f->s), 2);
+    assert_int_equal(mdt_store_read_reset(f->s), 0);
+    assert_false(conn_in_tx(f->s));
+    mdt_store_read_end(f->s);
+    mdt_store_close(o);
+}
+
+/* The threat a scope brings: one left open pins the SQLite log, which
+ * cannot be restarted under it. Many scoped requests interleaved with
+ * writes leave nothing open, and the log restarts; a scope left open is
+ * seen by the checkpoint, and mdt_store_read_reset releases it. */
+static void test_read_scope_wal(void **state)
+{
+    fx *f = *state;
+    mdt_store *o;
+    sqlite3 *db = NULL;
+    char path[600];
+    int64_t v;
+    int log = -1, ckpt = -1;
+
+    if (!on_sqlite())
+        skip();
+    o = other_store();
+    snprintf(path, sizeof(path), "%s", g_url + 7);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    /* the connection learns that the file is in WAL mode */
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < 300; i++) {
+        const char *jti = mdt_arena_printf(&f->a, "%swal%d", g_prefix, i);
+        mdt_store_read_begin(f->s);
+        assert_int_equal(mdt_store_clients_version(f->s, &v, &f->err), MDT_OK);
+        assert_false(revoked(f, jti));
+        assert_int_equal(mdt_store_clients_version(f->s, &v, &f->err), MDT_OK);
+        mdt_store_read_end(f->s);
+        assert_int_equal(mdt_store_jti_revoke(o, jti, "c", 4000, 100, &f->err), MDT_OK);
+    }
+    assert_false(conn_in_tx(f->s));
+    assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt),
+                     SQLITE_OK);
+    assert_int_equal(log, 0); /* restarted: the file is empty */
+
+    /* a scope left open after a write by another connection */
+    assert_int_equal(mdt_store_jti_revoke(o, id(f, "wal_pin"), "c", 4000, 100, &f->err), MDT_OK);
+    mdt_store_read_begin(f->s);
+    assert_true(revoked(f, id(f, "wal_pin")));
+    assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL),
+                     SQLITE_BUSY);
+    assert_int_equal(mdt_store_read_reset(f->s), 1);
+    assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    mdt_store_close(o);
+}
+
 /* --------------------------------------------------------------------- keys */
 
 static void test_keys(void **state)
@@ -3280,6 +3460,10 @@ int main(void)
         T(test_consents),
         T(test_purge_tokens),
         T(test_jti),
+        T(test_read_scope_snapshot),
+        T(test_read_scope_write),
+        T(test_read_scope_nesting),
+        T(test_read_scope_wal),
         T(test_keys),
         T(test_audit_chain),
         T(test_audit_token_rows),
