@@ -721,6 +721,49 @@ static void test_threads_share_key(void **state)
     }
 }
 
+/* A thread keeps prepared contexts of the keys it used last: more keys
+ * than it keeps, in turns, each signature verifying with its own key only;
+ * a key freed and another made (its memory perhaps reused) is never served
+ * the freed key's context. */
+static void test_thread_contexts(void **state)
+{
+    enum { N = 11 };
+    mdt_jwk *k[N];
+    uint8_t sig[MDT_JWS_SIG_MAX];
+    size_t n;
+    const char *msg = "header.payload";
+    (void)state;
+
+    for (int i = 0; i < N; i++)
+        assert_int_equal(mdt_jwk_generate(i % 3 == 2 ? MDT_ALG_RS256 : MDT_ALG_ES256, &k[i], NULL),
+                         MDT_OK);
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < N; i++) {
+            int other = (i + 1) % N;
+            assert_int_equal(mdt_jwk_sign_bytes(k[i], msg, strlen(msg), sig, &n, NULL), MDT_OK);
+            assert_int_equal(mdt_jwk_verify_bytes(k[i], msg, strlen(msg), sig, n, NULL), MDT_OK);
+            if (mdt_jwk_alg(k[other]) == mdt_jwk_alg(k[i]))
+                assert_int_equal(mdt_jwk_verify_bytes(k[other], msg, strlen(msg), sig, n, NULL),
+                                 MDT_ERR_VERIFY);
+            sig[n / 2] ^= 1;
+            assert_int_equal(mdt_jwk_verify_bytes(k[i], msg, strlen(msg), sig, n, NULL),
+                             MDT_ERR_VERIFY);
+        }
+    for (int round = 0; round < 4; round++) { /* free and remake the first key */
+        mdt_jwk *fresh;
+        assert_int_equal(mdt_jwk_sign_bytes(k[0], msg, strlen(msg), sig, &n, NULL), MDT_OK);
+        mdt_jwk_free(k[0]);
+        assert_int_equal(mdt_jwk_generate(MDT_ALG_ES256, &fresh, NULL), MDT_OK);
+        k[0] = fresh;
+        assert_int_equal(mdt_jwk_verify_bytes(k[0], msg, strlen(msg), sig, n, NULL),
+                         MDT_ERR_VERIFY); /* the old key's signature */
+        assert_int_equal(mdt_jwk_sign_bytes(k[0], msg, strlen(msg), sig, &n, NULL), MDT_OK);
+        assert_int_equal(mdt_jwk_verify_bytes(k[0], msg, strlen(msg), sig, n, NULL), MDT_OK);
+    }
+    for (int i = 0; i < N; i++)
+        mdt_jwk_free(k[i]);
+}
+
 static const uint8_t mkey[MDT_MASTER_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
@@ -1007,6 +1050,7 @@ int main(void)
         cmocka_unit_test(test_jwk_cache_bounded),
         cmocka_unit_test(test_jwk_cache_per_thread),
         cmocka_unit_test(test_threads_share_key),
+        cmocka_unit_test(test_thread_contexts),
         cmocka_unit_test(test_seal_roundtrip),
         cmocka_unit_test(test_seal_tamper),
         cmocka_unit_test(test_sha256),
