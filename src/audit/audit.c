@@ -385,7 +385,8 @@ static mdt_rc add_field(mdt_buf *b, const char *key, const char *val)
     if (!val)
         return MDT_OK;
     sanitize(val, clean);
-    if ((rc = mdt_buf_addf(b, ",\"%s\":", key)) != MDT_OK)
+    if ((rc = mdt_buf_adds(b, ",\"")) != MDT_OK || (rc = mdt_buf_adds(b, key)) != MDT_OK ||
+        (rc = mdt_buf_adds(b, "\":")) != MDT_OK)
         return rc;
     return mdt_buf_add_json_str(b, clean);
 }
@@ -417,7 +418,9 @@ mdt_rc mdt_audit_body(const mdt_audit_event *ev, int64_t t, char **out, mdt_err 
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "audit event type missing or malformed");
     mdt_buf_init(&b, BODY_MAX);
     mdt_time_format(t, ts);
-    if ((rc = mdt_buf_addf(&b, "{\"time\":\"%s\",\"type\":\"%s\"", ts, ev->type)) != MDT_OK ||
+    if ((rc = mdt_buf_adds(&b, "{\"time\":\"")) != MDT_OK || (rc = mdt_buf_adds(&b, ts)) != MDT_OK ||
+        (rc = mdt_buf_adds(&b, "\",\"type\":\"")) != MDT_OK ||
+        (rc = mdt_buf_adds(&b, ev->type)) != MDT_OK || (rc = mdt_buf_adds(&b, "\"")) != MDT_OK ||
         (rc = add_fields(&b, ev)) != MDT_OK) {
         mdt_fail(err, rc, "audit event too large");
         goto out;

@@ -88,9 +88,16 @@ int64_t mdt_time_mono_us(void)
 
 void mdt_time_format(int64_t t, char out[21])
 {
+    static _Thread_local int64_t last_t = INT64_MIN;
+    static _Thread_local char last[21];
+    int64_t asked = t;
     struct tm tm;
     time_t tt;
 
+    if (t == last_t) { /* most calls format the second the previous one did */
+        memcpy(out, last, 21);
+        return;
+    }
     /* clamp to years 0000..9999, which is all that fits the format and out[21] */
     if (t < -62167219200)
         t = -62167219200;
@@ -99,6 +106,8 @@ void mdt_time_format(int64_t t, char out[21])
     tt = (time_t)t;
     if (!gmtime_r(&tt, &tm) || strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20)
         snprintf(out, 21, "%s", "0000-01-01T00:00:00Z");
+    memcpy(last, out, 21);
+    last_t = asked;
 }
 
 static int days_in_month(int y, int m)

@@ -242,16 +242,22 @@ const mdt_client_check *mdt_client_checks_end(mdt_arena *a, size_t *n)
 }
 
 /* Records that the decision under way used client c as of the clients
- * counter's value clients. */
+ * counter's value clients. A client loaded again replaces what was noted of
+ * it: the decision goes on from the later load (a request that changed the
+ * client itself, as a client ID metadata document's refetch does, loads it
+ * again after the change). */
 static void note_premise(const mdt_client *c, int64_t clients)
 {
-    mdt_client_check *k = &tl_checks.k[tl_checks.n];
+    size_t i = 0;
 
-    memcpy(tl_checks.ids[tl_checks.n], c->client_id, strlen(c->client_id) + 1);
-    k->client_id = tl_checks.ids[tl_checks.n];
-    k->version = c->version;
-    k->clients = clients;
-    tl_checks.n++;
+    while (i < tl_checks.n && strcmp(tl_checks.ids[i], c->client_id) != 0)
+        i++;
+    if (i == tl_checks.n) {
+        memcpy(tl_checks.ids[i], c->client_id, strlen(c->client_id) + 1);
+        tl_checks.n++;
+    }
+    tl_checks.k[i] = (mdt_client_check){
+        .client_id = tl_checks.ids[i], .version = c->version, .clients = clients};
 }
 
 mdt_rc mdt_client_load(mdt_env *env, const char *client_id, int64_t now, mdt_arena *a,

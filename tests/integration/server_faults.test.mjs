@@ -158,12 +158,21 @@ describe('server faults', { timeout: 90_000, skip: onlySqlite('holds SQLite\'s w
   });
 
   it('a store failure while the client authenticates: 503, logged with the request id, audited', async () => {
+    // At /introspect the assertion's jti is recorded while the client authenticates (at /token it
+    // is recorded with the token's event: the case above).
     const ok = await tokenSigned();
     assert.equal(ok.status, 200, show(ok));
+    const introspectSigned = async () => post(srv, '/introspect', {
+      token: ok.json.access_token,
+      client_id: pkj.client_id,
+      client_assertion_type: CLIENT_ASSERTION_TYPE,
+      client_assertion: await sign(key, clientClaims(srv, pkj.client_id)),
+    });
+    assert.equal((await introspectSigned()).json.active, true);
     const faultsBefore = logLines(srv).filter((l) => l.level === 'error').length;
 
     lock = await lockDatabase(path.join(srv.dir, 'mandate.db'));
-    const pending = tokenSigned().catch((e) => e);
+    const pending = introspectSigned().catch((e) => e);
     const errorLine = await storeFault(srv, faultsBefore);
     assert.equal(await lock.release(), 0, 'sqlite3 released the lock');
     const r = await pending;
@@ -184,8 +193,30 @@ describe('server faults', { timeout: 90_000, skip: onlySqlite('holds SQLite\'s w
     assert.equal(events[0].reason, 'temporarily_unavailable: the service is temporarily unavailable');
     assert.ok(!/locked|busy|jti/i.test(JSON.stringify(events[0])), 'no private detail in the audit log');
 
-    const again = await tokenSigned();
+    const again = await introspectSigned();
     assert.equal(again.status, 200, show(again));
+    assert.equal(again.json.active, true);
+  });
+
+  it('a store failure when a private_key_jwt token commits: 503, nothing recorded, the assertion not spent', async () => {
+    const assertion = await sign(key, clientClaims(srv, pkj.client_id));
+    const send = () => post(srv, '/token', { grant_type: 'client_credentials', client_id: pkj.client_id,
+      client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion });
+    const faultsBefore = logLines(srv).filter((l) => l.level === 'error').length;
+    lock = await lockDatabase(path.join(srv.dir, 'mandate.db'));
+    const pending = send().catch((e) => e);
+    await storeFault(srv, faultsBefore);
+    assert.equal(await lock.release(), 0, 'sqlite3 released the lock');
+    const r = await pending;
+    assert.ok(!(r instanceof Error), `request failed: ${r}`);
+    assertOAuthError(r, 503, 'temporarily_unavailable');
+    const rid = r.headers.get('x-request-id');
+    assert.deepEqual(auditEvents(srv).map(eventBody).filter((e) => e.request_id === rid), [],
+      'nothing recorded: the jti and the token event commit together or not at all');
+    const again = await send(); // no token was issued under it: the assertion still works once
+    assert.equal(again.status, 200, show(again));
+    const replay = await send();
+    assertOAuthError(replay, 401, 'invalid_client');
   });
 
   it('a store failure at sign-in: the fault page, logged with the request id, access log fault', async () => {
