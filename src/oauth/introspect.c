@@ -28,8 +28,39 @@ static bool may_see(const mdt_client *caller, json_t *claims)
     return false;
 }
 
-static void answer(mdt_resp *resp, json_t *claims)
+/* The answer for an active token from the claims' own text: the members
+ * this server adds, then the claims as they were signed or stored (valid
+ * JSON: they were just parsed). False when the text is not there or the
+ * claims name a member added here (never in tokens this server issues). */
+static bool answer_text(mdt_resp *resp, const mdt_token_info *ti, bool dpop)
 {
+    const char *p = ti->claims_text;
+    size_t n = ti->claims_len;
+    bool ok;
+
+    if (!p || n < 2 || p[0] != '{' || json_object_get(ti->claims, "active") ||
+        json_object_get(ti->claims, "token_type"))
+        return false;
+    for (p++, n--; n && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'); p++, n--)
+        ;
+    mdt_buf_reset(&resp->body);
+    ok = mdt_buf_adds(&resp->body, "{\"active\":true,\"token_type\":\"") == MDT_OK &&
+         mdt_buf_adds(&resp->body, dpop ? "DPoP\"" : "Bearer\"") == MDT_OK &&
+         (!n || *p == '}' || mdt_buf_add(&resp->body, ",", 1) == MDT_OK) &&
+         mdt_buf_add(&resp->body, p, n) == MDT_OK;
+    if (!ok) {
+        mdt_buf_reset(&resp->body);
+        return false;
+    }
+    resp->status = 200;
+    resp->content_type = "application/json";
+    return true;
+}
+
+static void answer(mdt_resp *resp, const mdt_token_info *ti)
+{
+    json_t *claims = ti ? ti->claims : NULL;
+    bool dpop;
     char *text;
 
     resp->no_store = true;
@@ -37,11 +68,12 @@ static void answer(mdt_resp *resp, json_t *claims)
         mdt_resp_json(resp, 200, "{\"active\":false}", 16);
         return;
     }
+    /* RFC 9449 §6.2 */
+    dpop = json_object_get(json_object_get(claims, "cnf"), "jkt") != NULL;
+    if (answer_text(resp, ti, dpop))
+        return;
     json_object_set_new(claims, "active", json_true());
-    json_object_set_new(claims, "token_type", /* RFC 9449 §6.2 */
-                        json_string(json_object_get(json_object_get(claims, "cnf"), "jkt")
-                                        ? "DPoP"
-                                        : "Bearer"));
+    json_object_set_new(claims, "token_type", json_string(dpop ? "DPoP" : "Bearer"));
     text = json_dumps(claims, JSON_COMPACT);
     if (!text) {
         mdt_err err;
@@ -107,7 +139,7 @@ static void introspect(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (rc == MDT_OK && may_see(&who.client, ti.claims))
         rc = mdt_token_use_once(env, &ti, &err); /* [ciba] single_use_tokens */
     if (rc == MDT_OK && may_see(&who.client, ti.claims))
-        answer(resp, ti.claims);
+        answer(resp, &ti);
     else if (rc == MDT_OK || rc == MDT_ERR_INVALID_TOKEN)
         answer(resp, NULL);
     else

@@ -354,13 +354,15 @@ static mdt_rc read_opaque(mdt_env *env, mdt_arena *a, const char *token, int64_t
         return inactive(err, "not an access token");
     if (!(out->claims = json_loads(rec.claims, 0, NULL)))
         return mdt_fail(err, MDT_ERR_STORE, "stored token claims are not JSON");
+    out->claims_text = rec.claims;
+    out->claims_len = strlen(rec.claims);
     if (rec.revoked_at)
         return inactive(err, "token revoked");
     return MDT_OK;
 }
 
-static mdt_rc read_jwt(mdt_env *env, const char *token, int64_t now, mdt_token_info *out,
-                       mdt_err *err)
+static mdt_rc read_jwt(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
+                       mdt_token_info *out, mdt_err *err)
 {
     mdt_jws *jws = NULL;
     const char *payload;
@@ -375,6 +377,8 @@ static mdt_rc read_jwt(mdt_env *env, const char *token, int64_t now, mdt_token_i
     }
     payload = mdt_jws_payload(jws, &plen);
     out->claims = json_loadb(payload, plen, 0, NULL);
+    if (out->claims && (out->claims_text = mdt_arena_strndup(a, payload, plen)))
+        out->claims_len = plen;
     mdt_jws_free(jws);
     if (!out->claims || !json_is_object(out->claims))
         return inactive(err, "claims are not a JSON object");
@@ -616,7 +620,7 @@ mdt_rc mdt_token_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t 
     if (strncmp(token, MDT_OPAQUE_PREFIX, strlen(MDT_OPAQUE_PREFIX)) == 0)
         rc = read_opaque(env, a, token, now, out, err);
     else
-        rc = read_jwt(env, token, now, out, err);
+        rc = read_jwt(env, a, token, now, out, err);
     if (rc != MDT_OK)
         return rc;
     return check_common(env, a, now, out, err);

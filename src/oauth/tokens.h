@@ -117,6 +117,9 @@ mdt_rc mdt_token_response(const mdt_issued *t, const char *scope, mdt_buf *out) 
 
 typedef struct {
     json_t *claims;           /* owned: json_decref */
+    const char *claims_text;  /* the claims as signed or stored (JSON object text, in the
+                                 arena given; NULL when only parsed claims were given) */
+    size_t claims_len;
     const char *client_id;    /* borrowed from claims */
     const char *jti;
     int64_t exp;
