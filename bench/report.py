@@ -75,7 +75,7 @@ print("""
 - *ES256 JWT*: the client authenticates with HTTP Basic (its secret's hash checked), the server
   signs one JWT and commits the token's audit event (fsync) before the response leaves.
 - *private_key_jwt*: each request carries a fresh pre-signed assertion (bench/gen-assertions.mjs):
-  one verification, its `jti` recorded as used, one signature, the audit event.
+  one verification, one signature, the audit event and with it the assertion's `jti`, recorded as used.
 - *introspection*: the resource server (the same client, HTTP Basic) asks about one valid token,
   again and again: an ES256 JWT (its signature verified) or an opaque token (looked up by hash).
 - *opaque token*: no signature, but the token's row is committed beside its audit event.

@@ -1786,6 +1786,8 @@ static mdt_rc op_user_count(mdt_store *s, int64_t *out, mdt_err *err)
 static mdt_rc op_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
 {
     sconn *c;
+    int64_t at = mdt_time_mono_us();
+    bool alone;
     mdt_rc rc = conn_get(S(s), &c, err);
 
     if (rc != MDT_OK)
@@ -1794,10 +1796,16 @@ static mdt_rc op_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
         *out = c->clients_version;
         return MDT_OK;
     }
+    /* a read of its own sees what is committed now: what the process saw
+     * (mdt_store_clients_version_recent); not one inside a scope's older
+     * snapshot, nor one inside a write that may have moved it uncommitted */
+    alone = !c->drv->in_tx(c->db);
     if ((rc = q_int(c, Q_CLIENTS_VERSION, out, err)) == MDT_OK && c->read_open) {
         c->clients_version = *out;
         c->clients_known = true;
     }
+    if (rc == MDT_OK && alone && !c->read_open)
+        mdt_store__clients_seen(s, *out, at);
     return rc;
 }
 

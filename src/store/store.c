@@ -311,13 +311,8 @@ mdt_rc mdt_store_user_update(mdt_store *s, const mdt_user_rec *u, mdt_err *err)
 
 mdt_rc mdt_store_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
 {
-    int64_t at = mdt_time_mono_us();
-    mdt_rc rc;
-
     *out = 0;
-    if ((rc = s->ops->clients_version(s, out, err)) == MDT_OK)
-        mdt_store__clients_seen(s, *out, at);
-    return rc;
+    return s->ops->clients_version(s, out, err);
 }
 
 mdt_rc mdt_store_clients_version_recent(mdt_store *s, int64_t max_age_us, int64_t *out,
