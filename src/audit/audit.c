@@ -753,7 +753,8 @@ out:
 }
 
 /* The outcome of one event of a batch appended with rc: its own refusal
- * when its premises no longer held (mdt_audit_rec.checks). */
+ * when its premises no longer held (mdt_audit_rec.checks) or one of its
+ * single-use identifiers was used already (mdt_audit_rec.uses). */
 static mdt_rc item_rc(const item *it, mdt_rc rc, const mdt_err **err)
 {
     if (rc != MDT_OK || it->rec.refused == MDT_OK)
@@ -844,7 +845,6 @@ static size_t take_batch(mdt_audit *a)
     return n;
 }
 
-
 /* Answers the producers of batch[0..n): rc for all of them, or each one's
  * refusal (item_rc). */
 static void complete_batch(mdt_audit *a, item **batch, size_t n, mdt_rc rc, const mdt_err *err)
@@ -852,8 +852,9 @@ static void complete_batch(mdt_audit *a, item **batch, size_t n, mdt_rc rc, cons
     pthread_mutex_lock(&a->mu);
     if (rc == MDT_OK) {
         a->commits++;
-        for (size_t i = 0; i < n; i++)
-            a->events += batch[i]->rec.refused == MDT_OK;
+        for (size_t i = 0; i < n; i++) /* appended: itself, or its replay event */
+            a->events += !batch[i]->rec.refused ||
+                         (batch[i]->rec.replayed && batch[i]->rec.replay_type);
     }
     for (size_t i = 0; i < n; i++) {
         waiter *w = batch[i]->w;
@@ -884,8 +885,7 @@ static mdt_rc append_items(mdt_audit *a, item **batch, size_t n, bool check, mdt
     for (size_t i = 0; i < n; i++)
         a->recs[i] = batch[i]->rec;
     rc = append_hashed(a->store, a->recs, n, check, err);
-    for (size_t i = 0; i < n; i++)
-    {
+    for (size_t i = 0; i < n; i++) { /* the outcome of each (item_rc) */
         batch[i]->rec.refused = rc == MDT_OK ? a->recs[i].refused : MDT_OK;
         batch[i]->rec.replayed = rc == MDT_OK && a->recs[i].replayed;
     }

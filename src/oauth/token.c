@@ -263,9 +263,10 @@ static void handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
         return;
     }
     /* A client_credentials grant writes nothing before its token.issued
-     * event (a DPoP proof's or an assertion's jti aside, which a client
-     * never reuses): its clients may come from the cache on a recent
-     * clients counter, the event carrying what they were. */
+     * event (a DPoP proof's jti aside, which a client never reuses; a
+     * client assertion's goes with the event): its clients may come from
+     * the cache on a recent clients counter, the event carrying what they
+     * were. */
     if (mdt_str_eq(mdt_req_form(req, "grant_type"), "client_credentials"))
         mdt_client_checks_begin();
     if ((rc = authenticate(env, req, &who, &claimed, &err)) != MDT_OK) {
@@ -292,6 +293,7 @@ static void handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
     if (rc != MDT_OK) {
         mdt_err used;
         if (mdt_client_authn_consume(env, req, &who, &used) == MDT_ERR_INVALID_CLIENT) {
+            mdt_metrics_token_refused(mdt_metrics_grant_of(grant), used.rc);
             mdt_client_auth_refuse(req, resp, claimed, &used); /* a replay, whatever else */
             return;
         }
