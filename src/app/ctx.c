@@ -57,6 +57,14 @@ static bool copy_token(mdt_arena *a, const mdt_token_rec **t)
            copy(a, &c->claims);
 }
 
+/* Copies the event's own strings into the arena. */
+static bool copy_strings(mdt_arena *a, mdt_audit_event *e)
+{
+    return copy(a, &e->type) && copy(a, &e->actor) && copy(a, &e->client_id) &&
+           copy(a, &e->subject) && copy(a, &e->decision) && copy(a, &e->reason) &&
+           copy(a, &e->request_id) && copy(a, &e->ip) && copy(a, &e->data);
+}
+
 /* Copies the event's premises (and their client ids) into the arena. */
 static bool copy_checks(mdt_arena *a, mdt_audit_event *e)
 {
@@ -102,9 +110,7 @@ static bool copy_uses(mdt_arena *a, mdt_audit_event *e)
                                .reason = e->on_replay->reason,
                                .request_id = e->on_replay->request_id,
                                .ip = e->on_replay->ip, .data = e->on_replay->data};
-        if (!copy(a, &r->type) || !copy(a, &r->actor) || !copy(a, &r->client_id) ||
-            !copy(a, &r->subject) || !copy(a, &r->decision) || !copy(a, &r->reason) ||
-            !copy(a, &r->request_id) || !copy(a, &r->ip) || !copy(a, &r->data))
+        if (!copy_strings(a, r))
             return false;
         e->on_replay = r;
     }
@@ -140,11 +146,7 @@ mdt_rc mdt_ctx_audit(mdt_ctx *ctx, const mdt_audit_event *ev, mdt_err *err)
         return mdt_failf(err, MDT_ERR_INTERNAL, "internal error",
                          "more than %d audit events in one request", MDT_CTX_EVENTS_MAX);
     if ((l->n == l->cap && !grow(l)) || !copy_token(l->arena, &e.token) ||
-        !copy_checks(l->arena, &e) || !copy_uses(l->arena, &e) ||
-        !copy(l->arena, &e.type) || !copy(l->arena, &e.actor) ||
-        !copy(l->arena, &e.client_id) || !copy(l->arena, &e.subject) ||
-        !copy(l->arena, &e.decision) || !copy(l->arena, &e.reason) ||
-        !copy(l->arena, &e.request_id) || !copy(l->arena, &e.ip) || !copy(l->arena, &e.data))
+        !copy_checks(l->arena, &e) || !copy_uses(l->arena, &e) || !copy_strings(l->arena, &e))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     l->ev[l->n++] = e;
     return MDT_OK;

@@ -1606,22 +1606,30 @@ static mdt_rc op_jti_revoke(mdt_store *s, const char *jti, const char *client_id
 }
 
 /* Inserted, or an expired entry renewed: one row changed. A live entry: none. */
+static mdt_rc jti_use(sconn *c, const char *issuer, const char *jti, int64_t expires_at,
+                      int64_t now, mdt_err *err)
+{
+    mdt_db_stmt *st = NULL;
+    mdt_rc rc = stmt(c, Q_JTI_USE, &st, err);
+
+    if (rc != MDT_OK)
+        return rc;
+    rc = run(c, st,
+             bind_text(st, 1, issuer) | bind_text(st, 2, jti) | bind_int(st, 3, expires_at) |
+                 bind_int(st, 4, now),
+             "jti_use", err);
+    if (rc == MDT_OK && changes(c) == 0)
+        rc = mdt_fail(err, MDT_ERR_CONFLICT, "identifier already used");
+    return rc;
+}
+
 static mdt_rc op_jti_use(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
                          int64_t now, mdt_err *err)
 {
     sconn *c;
-    mdt_db_stmt *st = NULL;
-    mdt_rc rc = prep(s, Q_JTI_USE, &c, &st, err);
-    int b;
+    mdt_rc rc = conn_get(S(s), &c, err);
 
-    if (rc != MDT_OK)
-        return rc;
-    b = bind_text(st, 1, issuer) | bind_text(st, 2, jti) | bind_int(st, 3, expires_at) |
-        bind_int(st, 4, now);
-    rc = run(c, st, b, "jti_use", err);
-    if (rc == MDT_OK && changes(c) == 0)
-        rc = mdt_fail(err, MDT_ERR_CONFLICT, "identifier already used");
-    return rc;
+    return rc != MDT_OK ? rc : jti_use(c, issuer, jti, expires_at, now, err);
 }
 
 static mdt_rc op_jti_is_revoked(mdt_store *s, const char *jti, bool *out, mdt_err *err)
@@ -1786,7 +1794,7 @@ static mdt_rc op_user_count(mdt_store *s, int64_t *out, mdt_err *err)
 static mdt_rc op_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
 {
     sconn *c;
-    int64_t at = mdt_time_mono_us();
+    int64_t at;
     bool alone;
     mdt_rc rc = conn_get(S(s), &c, err);
 
@@ -1796,6 +1804,7 @@ static mdt_rc op_clients_version(mdt_store *s, int64_t *out, mdt_err *err)
         *out = c->clients_version;
         return MDT_OK;
     }
+    at = mdt_time_mono_us();
     /* a read of its own sees what is committed now: what the process saw
      * (mdt_store_clients_version_recent); not one inside a scope's older
      * snapshot, nor one inside a write that may have moved it uncommitted */
@@ -3030,16 +3039,16 @@ static mdt_rc uses_record(sconn *c, const mdt_audit_rec *ev, bool *replayed, mdt
     *replayed = false;
     for (size_t i = 0; i < ev->nuses && !*replayed && rc == MDT_OK; i++) {
         const mdt_jti_use_rec *u = &ev->uses[i];
-        mdt_db_stmt *st = NULL;
 
-        if ((rc = stmt(c, Q_JTI_USE, &st, err)) != MDT_OK)
-            break;
-        rc = run(c, st,
-                 bind_text(st, 1, u->issuer) | bind_text(st, 2, u->jti) |
-                     bind_int(st, 3, u->expires_at) | bind_int(st, 4, ev->time),
-                 "jti_use", err);
-        if (rc == MDT_OK && changes(c) == 0)
+        mdt_err used = {0};
+
+        rc = jti_use(c, u->issuer, u->jti, u->expires_at, ev->time, &used);
+        if (rc == MDT_ERR_CONFLICT) {
             *replayed = true;
+            rc = MDT_OK;
+        } else if (rc != MDT_OK && err) {
+            *err = used;
+        }
     }
     return rc;
 }
