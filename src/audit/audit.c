@@ -75,6 +75,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/hash.h"
 #include "core/metrics.h"
 #include "core/log.h"
 
@@ -454,7 +455,7 @@ static bool hash_with(EVP_MD_CTX *md, const mdt_audit_rec *ev, uint8_t out[MDT_H
 
     put_be64(be, (uint64_t)ev->seq);
     put_be64(be + 8, (uint64_t)ev->time);
-    return EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+    return EVP_DigestInit_ex2(md, mdt_sha256_md(), NULL) &&
            EVP_DigestUpdate(md, ev->prev_hash, MDT_HASH_LEN) && EVP_DigestUpdate(md, be, sizeof(be)) &&
            EVP_DigestUpdate(md, type, strlen(type) + 1) && /* with its NUL: the 0x00 */
            EVP_DigestUpdate(md, body, strlen(body)) && EVP_DigestFinal_ex(md, out, NULL);

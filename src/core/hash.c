@@ -36,6 +36,20 @@ static EVP_MD_CTX *thread_ctx(void)
     return m;
 }
 
+static void unavailable(void)
+{
+    fputs("mandate: SHA-256 unavailable\n", stderr);
+    abort();
+}
+
+const struct evp_md_st *mdt_sha256_md(void)
+{
+    pthread_once(&fetch_once, fetch_sha256);
+    if (!g_sha256)
+        unavailable();
+    return g_sha256;
+}
+
 void mdt_sha256(const void *p, size_t n, uint8_t out[MDT_SHA256_LEN])
 {
     EVP_MD_CTX *m;
@@ -49,8 +63,6 @@ void mdt_sha256(const void *p, size_t n, uint8_t out[MDT_SHA256_LEN])
              EVP_DigestFinal_ex(m, out, NULL);
     else
         ok = EVP_Digest(p, n, out, NULL, g_sha256, NULL);
-    if (!ok) {
-        fputs("mandate: SHA-256 unavailable\n", stderr);
-        abort();
-    }
+    if (!ok)
+        unavailable();
 }
