@@ -12,6 +12,9 @@
 #   4. introspection of an opaque token                        ÷ one verify
 #   5. client_credentials, opaque token                        ÷ the JWT token
 #   6. /forward-auth with a cached bearer token                ÷ the JWT token
+#   7. GET /healthz: the HTTP floor (no body, a constant answer), what every
+#      row pays before its own work; the report splits each row into that
+#      floor, its cryptography and the rest
 #   with bytes written to disk per token (/proc/PID/io write_bytes: the
 #   database, its write-ahead log and the audit log's commits) and the
 #   write-ahead log's peak size sampled during every row.
@@ -195,6 +198,8 @@ say "openssl speed ecdsap256 on CPU 0 (${SPEED_SECONDS} s each)"
 speed
 WAL="$DB-wal"
 store_rows ""
+check "/healthz" 'HTTP200' "$URL/healthz"
+measure healthz "$ROOT/bench/get.lua" /healthz
 # private_key_jwt: more assertions than the run can use (a replayed jti is refused)
 if [ -n "$pk_cid" ] && curl -sf "$URL/.well-known/oauth-authorization-server" | grep -q private_key_jwt; then
     timeout 300 node "$ROOT/bench/gen-assertions.mjs" "$WORK/key.pem" "$pk_cid" "$URL/token" \
