@@ -59,6 +59,7 @@ typedef struct block {
     uint64_t issued[MDT_MG_COUNT];
     uint64_t refused[MDT_MG_COUNT][MDT_RC_COUNT];
     uint64_t fwd[MDT_MF_COUNT];
+    uint64_t token_reads[2]; /* [cached] */
     lat_hist pdp[MDT_MP_COUNT];
     lat_hist audit_lat;
     batch_hist audit_batch;
@@ -182,6 +183,14 @@ void mdt_metrics_forward_auth(mdt_metric_fwd decision)
 
     if (b && (unsigned)decision < MDT_MF_COUNT)
         ADD(b->fwd[decision], 1);
+}
+
+void mdt_metrics_token_read(bool cached)
+{
+    block *b = my_block();
+
+    if (b)
+        ADD(b->token_reads[cached], 1);
 }
 
 void mdt_metrics_pdp(mdt_metric_pdp mode, double seconds)
@@ -342,6 +351,14 @@ static mdt_rc render_enforcement(mdt_buf *o, const block *s)
     for (size_t d = 0; rc == MDT_OK && d < MDT_MF_COUNT; d++)
         rc = mdt_buf_addf(o, "mandate_forward_auth_decisions_total{decision=\"%s\"} %llu\n",
                           fwd_names[d], (unsigned long long)s->fwd[d]);
+    if (rc == MDT_OK)
+        rc = head(o, "mandate_token_reads_total", "counter",
+                  "JWT access tokens read by introspection, /userinfo, the admin API, AuthZEN and "
+                  "/forward-auth, by whether their signature was verified now or before (cached).");
+    for (int cached = 0; rc == MDT_OK && cached < 2; cached++)
+        rc = mdt_buf_addf(o, "mandate_token_reads_total{signature=\"%s\"} %llu\n",
+                          cached ? "cached" : "verified",
+                          (unsigned long long)s->token_reads[cached]);
     if (rc == MDT_OK)
         rc = head(o, "mandate_pdp_duration_seconds", "histogram",
                   "Time a policy decision took, by PDP mode (external: the call's round trip).");

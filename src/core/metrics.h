@@ -76,6 +76,10 @@ void mdt_metrics_token_issued(mdt_metric_grant g);
 /* reason: the OAuth error code of rc (mdt_rc_name). */
 void mdt_metrics_token_refused(mdt_metric_grant g, mdt_rc rc);
 void mdt_metrics_forward_auth(mdt_metric_fwd decision);
+/* A JWT access token read through the cache of verified tokens
+ * (mdt_token_inspect_cached): its signature verified now, or found
+ * verified before. */
+void mdt_metrics_token_read(bool cached);
 void mdt_metrics_pdp(mdt_metric_pdp mode, double seconds);
 void mdt_metrics_audit_commit(double seconds, size_t batch);
 void mdt_metrics_fetch(mdt_metric_fetch_kind kind, mdt_metric_fetch_outcome outcome);

@@ -120,7 +120,7 @@ mdt_rc mdt_token_binding_check(mdt_env *env, mdt_req *req, json_t *claims, mdt_e
 mdt_rc mdt_bearer_token_check(mdt_env *env, mdt_req *req, const char *tok, mdt_token_info *ti,
                               mdt_err *err)
 {
-    mdt_rc rc = mdt_token_inspect(env, req->arena, tok, req->now, ti, err);
+    mdt_rc rc = mdt_token_inspect_cached(env, req->arena, tok, req->now, ti, NULL, err);
 
     if (rc == MDT_OK && auth_token(req, "DPoP") &&
         !json_object_get(json_object_get(ti->claims, "cnf"), "jkt"))

@@ -27,8 +27,9 @@ mdt_rc mdt_token_binding_check(mdt_env *env, mdt_req *req, json_t *claims,
 
 /* An access token presented to an API of this server (Bearer, or DPoP with
  * its proof: a token with the scheme DPoP must be DPoP-bound), checked the
- * way introspection checks it (mdt_token_inspect: signature, issuer,
- * expiry, revocation, delegation chains, the client's kill switch), with
+ * way introspection checks it (mdt_token_inspect_cached: signature and
+ * issuer once per thread and token, expiry, revocation, delegation chains,
+ * the client's kill switch every time), with
  * its binding (mdt_token_binding_check) and, for a token usable once, that
  * use recorded (mdt_token_use_once): what /userinfo, the admin API and the
  * AuthZEN API accept. MDT_ERR_INVALID_TOKEN when it is not active; *ti is

@@ -72,9 +72,13 @@ static void answer(mdt_resp *resp, const mdt_token_info *ti)
     dpop = json_object_get(json_object_get(claims, "cnf"), "jkt") != NULL;
     if (answer_text(resp, ti, dpop))
         return;
-    json_object_set_new(claims, "active", json_true());
-    json_object_set_new(claims, "token_type", json_string(dpop ? "DPoP" : "Bearer"));
-    text = json_dumps(claims, JSON_COMPACT);
+    /* a copy: the claims may be shared with the cache of verified tokens */
+    if ((claims = json_copy(claims))) {
+        json_object_set_new(claims, "active", json_true());
+        json_object_set_new(claims, "token_type", json_string(dpop ? "DPoP" : "Bearer"));
+    }
+    text = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
+    json_decref(claims);
     if (!text) {
         mdt_err err;
         mdt_fail(&err, MDT_ERR_NOMEM, "out of memory");
@@ -135,7 +139,7 @@ static void introspect(mdt_env *env, mdt_req *req, mdt_resp *resp)
         answer_refresh(env, req, resp, &who.client, token);
         return;
     }
-    rc = mdt_token_inspect(env, req->arena, token, req->now, &ti, &err);
+    rc = mdt_token_inspect_cached(env, req->arena, token, req->now, &ti, NULL, &err);
     if (rc == MDT_OK && may_see(&who.client, ti.claims))
         rc = mdt_token_use_once(env, &ti, &err); /* [ciba] single_use_tokens */
     if (rc == MDT_OK && may_see(&who.client, ti.claims))

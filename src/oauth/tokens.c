@@ -1,10 +1,14 @@
 #include "oauth/tokens.h"
 
+#include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/b64.h"
 #include "core/hash.h"
+#include "core/metrics.h"
 #include "core/words.h"
 #include "jose/jws.h"
 #include "keys/keyring.h"
@@ -598,14 +602,103 @@ mdt_rc mdt_token_client_check(mdt_env *env, mdt_arena *a, const char *client_id,
     return MDT_OK;
 }
 
-mdt_rc mdt_token_inspect_verified(mdt_env *env, mdt_arena *a, json_t *claims, int64_t now,
-                                  mdt_token_info *out, mdt_err *err)
+/* ---- JWTs verified before: per thread, VERIFIED_SLOTS entries, each
+ * keyed by the token's SHA-256 and kept until the token expires or another
+ * token takes its slot. An entry holds what read_jwt produced from exactly
+ * those bytes (signature and issuer checked); everything check_common
+ * checks is checked again on every use, so a cached token is refused as
+ * soon as an uncached one would be. */
+
+#define VERIFIED_SLOTS 1024
+
+typedef struct {
+    const mdt_env *env;
+    uint8_t key[MDT_SHA256_LEN];
+    int64_t exp;
+    json_t *claims;
+    char *text; /* the claims as signed */
+    size_t len;
+} verified;
+
+static pthread_key_t verified_key;
+static pthread_once_t verified_once = PTHREAD_ONCE_INIT;
+
+static void verified_clear(verified *v)
 {
-    memset(out, 0, sizeof(*out));
-    out->claims = claims;
-    if (!json_is_object(claims))
-        return inactive(err, "claims are not a JSON object");
-    return check_common(env, a, now, out, err);
+    json_decref(v->claims);
+    free(v->text);
+    memset(v, 0, sizeof(*v));
+}
+
+static void verified_free(void *p)
+{
+    verified *v = p;
+
+    for (size_t i = 0; i < VERIFIED_SLOTS; i++)
+        verified_clear(&v[i]);
+    free(v);
+}
+
+static void verified_make_key(void) { (void)pthread_key_create(&verified_key, verified_free); }
+
+static verified *verified_slot(const uint8_t key[MDT_SHA256_LEN])
+{
+    verified *v;
+
+    pthread_once(&verified_once, verified_make_key);
+    if (!(v = pthread_getspecific(verified_key))) {
+        if (!(v = calloc(VERIFIED_SLOTS, sizeof(*v))))
+            return NULL;
+        if (pthread_setspecific(verified_key, v) != 0) {
+            free(v);
+            return NULL;
+        }
+    }
+    return &v[(key[0] | (size_t)key[1] << 8) % VERIFIED_SLOTS];
+}
+
+mdt_rc mdt_token_inspect_cached(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
+                                mdt_token_info *out, bool *bad_signature, mdt_err *err)
+{
+    size_t len = strlen(token);
+    uint8_t key[MDT_SHA256_LEN];
+    verified *s;
+    mdt_rc rc;
+
+    if (bad_signature)
+        *bad_signature = false;
+    if (len == 0 || len > MDT_MAX_TOKEN_LEN ||
+        strncmp(token, MDT_OPAQUE_PREFIX, strlen(MDT_OPAQUE_PREFIX)) == 0)
+        return mdt_token_inspect(env, a, token, now, out, err);
+    mdt_sha256(token, len, key);
+    s = verified_slot(key);
+    if (s && s->claims && s->env == env && s->exp > now &&
+        CRYPTO_memcmp(s->key, key, sizeof(key)) == 0) {
+        mdt_metrics_token_read(true);
+        memset(out, 0, sizeof(*out));
+        out->claims = json_incref(s->claims);
+        if ((out->claims_text = mdt_arena_strndup(a, s->text, s->len)))
+            out->claims_len = s->len;
+        return check_common(env, a, now, out, err);
+    }
+    rc = mdt_token_inspect(env, a, token, now, out, err);
+    if (out->claims)
+        mdt_metrics_token_read(false);
+    if (bad_signature)
+        *bad_signature = rc == MDT_ERR_INVALID_TOKEN && !out->claims;
+    if (rc == MDT_OK && s && out->claims_text) {
+        char *text = mdt_strdup(out->claims_text);
+        verified_clear(s);
+        if (text) {
+            s->env = env;
+            memcpy(s->key, key, sizeof(key));
+            s->exp = out->exp;
+            s->claims = json_incref(out->claims);
+            s->text = text;
+            s->len = out->claims_len;
+        }
+    }
+    return rc;
 }
 
 mdt_rc mdt_token_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t now,

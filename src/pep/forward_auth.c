@@ -6,11 +6,11 @@
  * after an external PDP answered); a single-use token's use is recorded
  * only once the request is allowed.
  *
- * Verified tokens are cached per thread (VERIFIED_SLOTS, keyed by the
- * token's SHA-256, kept until exp): a repeated token costs no signature
+ * Tokens are read through the per-thread cache of verified claims
+ * (mdt_token_inspect_cached): a repeated token costs no signature
  * verification, while expiry, revocation, the kill switch and delegation
- * chains are checked on every request as for an uncached token
- * (mdt_token_inspect_verified), so the cache delays no refusal.
+ * chains are checked on every request as for an uncached token, so the
+ * cache delays no refusal.
  *
  * Audit: decisions are counted per resource and outcome and recorded once
  * a minute per node (`forward_auth.decisions`, pep/tally.h); with
@@ -21,15 +21,12 @@
  * most ATTACKS_PER_MINUTE a minute per node. */
 #include "pep/forward_auth.h"
 
-#include <openssl/crypto.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/b64.h"
-#include "core/hash.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/words.h"
@@ -46,7 +43,6 @@
 
 #define PREFIX "/forward-auth"
 #define METADATA_PREFIX "/.well-known/oauth-protected-resource"
-#define VERIFIED_SLOTS 1024
 #define ATTACKS_PER_MINUTE 60
 #define CONTEXT_MAX (1 << 16)
 #define HEADER_MAX 4096
@@ -283,68 +279,6 @@ static void read_credentials(mdt_req *req, fwd *f)
 
 /* ------------------------------------------------------------ the token */
 
-typedef struct {
-    const mdt_env *env;
-    uint8_t key[MDT_SHA256_LEN];
-    int64_t exp;
-    json_t *claims;
-} verified;
-
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-
-static void cache_free(void *p)
-{
-    verified *v = p;
-    for (size_t i = 0; i < VERIFIED_SLOTS; i++)
-        json_decref(v[i].claims);
-    free(v);
-}
-
-static void make_key(void) { pthread_key_create(&cache_key, cache_free); }
-
-static verified *cache_slot(const uint8_t key[MDT_SHA256_LEN])
-{
-    verified *v;
-
-    pthread_once(&cache_once, make_key);
-    if (!(v = pthread_getspecific(cache_key))) {
-        if (!(v = calloc(VERIFIED_SLOTS, sizeof(*v))))
-            return NULL;
-        pthread_setspecific(cache_key, v);
-    }
-    return &v[(key[0] | (size_t)key[1] << 8) % VERIFIED_SLOTS];
-}
-
-/* mdt_token_inspect, with the signature checked once per token and
- * thread. *bad_signature: the token did not verify (an attack signal). */
-static mdt_rc inspect(mdt_env *env, mdt_req *req, fwd *f, bool *bad_signature, mdt_err *err)
-{
-    uint8_t key[MDT_SHA256_LEN];
-    verified *s;
-    mdt_rc rc;
-
-    *bad_signature = false;
-    if (strncmp(f->token, MDT_OPAQUE_PREFIX, strlen(MDT_OPAQUE_PREFIX)) == 0)
-        return mdt_token_inspect(env, req->arena, f->token, req->now, &f->ti, err);
-    mdt_sha256(f->token, strlen(f->token), key);
-    s = cache_slot(key);
-    if (s && s->claims && s->env == env && s->exp > req->now &&
-        CRYPTO_memcmp(s->key, key, sizeof(key)) == 0)
-        return mdt_token_inspect_verified(env, req->arena, json_incref(s->claims), req->now,
-                                          &f->ti, err);
-    rc = mdt_token_inspect(env, req->arena, f->token, req->now, &f->ti, err);
-    *bad_signature = rc == MDT_ERR_INVALID_TOKEN && !f->ti.claims;
-    if (rc == MDT_OK && s) {
-        json_decref(s->claims);
-        s->claims = json_incref(f->ti.claims);
-        s->env = env;
-        s->exp = f->ti.exp;
-        memcpy(s->key, key, sizeof(key));
-    }
-    return rc;
-}
-
 static bool audience_has(const json_t *claims, const char *resource)
 {
     const json_t *aud = json_object_get(claims, "aud"), *v;
@@ -425,7 +359,8 @@ static bool check_token(mdt_env *env, mdt_req *req, mdt_resp *resp, fwd *f)
         challenge(f, req, resp, 401, NULL, NULL, "an access token is required");
         return false;
     }
-    rc = inspect(env, req, f, &bad_signature, &err);
+    rc = mdt_token_inspect_cached(env, req->arena, f->token, req->now, &f->ti, &bad_signature,
+                                  &err);
     if (rc == MDT_ERR_INVALID_TOKEN) {
         challenge(f, req, resp, 401, "invalid_token", NULL, "the access token is not active");
         f->attack = bad_signature;

@@ -197,3 +197,70 @@ describe('introspection and revocation', { timeout: 90_000 }, () => {
     }
   });
 });
+
+// A JWT's signature is verified once per server thread: with one thread, the same token
+// introspected again is read from the cache of verified tokens (mandate_token_reads_total),
+// answered byte for byte as the first time, and still refused at once when it is revoked;
+// a token whose bytes differ (a forged payload under the cached token's signature) is not
+// taken from the cache.
+describe('introspection of a token seen before', { timeout: 60_000 }, () => {
+  let srv;
+  let agent;
+  let rs;
+
+  before(async () => {
+    srv = await startServer({ config: { server: { threads: 1 } } });
+    createFixtureScopes(srv);
+    agent = createClient(srv, agentMetadata());
+    rs = createClient(srv, agentMetadata({ client_name: 'Expense API', kind: 'service', scope: 'read',
+      resources: [API], introspection_for: [API] }));
+  });
+  after(() => srv?.stop());
+
+  const reads = async () => {
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    const one = (sig) => Number(text.match(new RegExp(`^mandate_token_reads_total\\{signature="${sig}"\\} (\\d+)$`, 'm'))?.[1]);
+    return { verified: one('verified'), cached: one('cached') };
+  };
+  const ask = (token) => post(srv, '/introspect', { token },
+    { headers: { authorization: basic(rs.client_id, rs.client_secret) } });
+
+  it('verifies once, answers the same, and still sees a revocation at once', async () => {
+    const r = await tokenBasic(srv, agent, { scope: 'read', resource: API });
+    assert.equal(r.status, 200, show(r));
+    const token = r.json.access_token;
+    const before0 = await reads();
+    assert.ok(Number.isInteger(before0.verified) && Number.isInteger(before0.cached), 'the counters are exposed');
+    const first = await ask(token);
+    assert.equal(first.status, 200, show(first));
+    assert.equal(first.json.active, true, show(first));
+    for (let i = 0; i < 4; i++) {
+      const again = await ask(token);
+      assert.equal(again.status, 200, show(again));
+      assert.equal(again.text, first.text, 'the same answer from the cache');
+    }
+    const after5 = await reads();
+    assert.equal(after5.verified - before0.verified, 1, 'one verification');
+    assert.equal(after5.cached - before0.cached, 4, 'four reads from the cache');
+
+    // the same signature under other claims: other bytes, not the cached entry
+    const [h, p, s] = token.split('.');
+    const claims = JSON.parse(Buffer.from(p, 'base64url'));
+    claims.scope = 'read write admin';
+    const forged = `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`;
+    const f = await ask(forged);
+    assert.equal(f.status, 200, show(f));
+    assert.deepEqual(f.json, { active: false });
+    const afterForged = await reads();
+    assert.deepEqual(afterForged, after5, 'a forged token is neither verified nor cached');
+
+    const rv = await post(srv, '/revoke', { token },
+      { headers: { authorization: basic(agent.client_id, agent.client_secret) } });
+    assert.equal(rv.status, 200, show(rv));
+    const revoked = await ask(token);
+    assert.equal(revoked.status, 200, show(revoked));
+    assert.deepEqual(revoked.json, { active: false }, 'revoked, although its signature is cached');
+    const afterRevoke = await reads();
+    assert.equal(afterRevoke.cached - afterForged.cached, 1, 'the revoked token came from the cache');
+  });
+});

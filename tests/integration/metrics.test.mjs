@@ -98,6 +98,7 @@ describe('/metrics', { timeout: 120_000 }, () => {
     const s = await scrape(srv);
     for (const name of ['mandate_http_requests_total', 'mandate_http_request_duration_seconds',
       'mandate_tokens_issued_total', 'mandate_tokens_refused_total', 'mandate_forward_auth_decisions_total',
+      'mandate_token_reads_total',
       'mandate_pdp_duration_seconds', 'mandate_approvals_pending', 'mandate_audit_commit_duration_seconds',
       'mandate_audit_batch_size', 'mandate_outbound_fetches_total', 'process_cpu_seconds_total',
       'process_resident_memory_bytes', 'mandate_build_info']) {
@@ -175,6 +176,9 @@ describe('/metrics', { timeout: 120_000 }, () => {
     assert.equal(d('mandate_forward_auth_decisions_total', { decision: 'forbidden' }), 1);
     assert.equal(d('mandate_forward_auth_decisions_total', { decision: 'error' }), 0);
     assert.equal(d('mandate_http_requests_total', { endpoint: '/forward-auth', status: '200' }), 1);
+    // the one token /forward-auth read: its signature verified (first use)
+    assert.equal(d('mandate_token_reads_total', { signature: 'verified' }), 1);
+    assert.equal(d('mandate_token_reads_total', { signature: 'cached' }), 0);
     // every audit event the requests caused went through one group commit
     const events = auditEvents(srv).length - eventsBefore;
     assert.ok(events >= 5, `audit events: ${events}`);

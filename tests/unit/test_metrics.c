@@ -122,6 +122,9 @@ static void test_labels(void **state)
     mdt_metrics_http(0, 418, 0.001);
     mdt_metrics_http(99999, 200, 0.001); /* out of range: ignored */
     mdt_metrics_forward_auth(MDT_MF_FORBIDDEN);
+    mdt_metrics_token_read(true);
+    mdt_metrics_token_read(true);
+    mdt_metrics_token_read(false);
     mdt_metrics_fetch(MDT_MK_JWKS, MDT_MO_TIMEOUT);
     mdt_metrics_pdp(MDT_MP_OPA, 0.2);
     mdt_metrics_audit_commit(0.001, 7);
@@ -130,6 +133,8 @@ static void test_labels(void **state)
     assert_true(sample(text, "mandate_tokens_refused_total{grant=\"other\",reason=\"server_error\"}") == 2);
     assert_true(sample(text, "mandate_http_requests_total{endpoint=\"unmatched\",status=\"other\"}") == 1);
     assert_true(sample(text, "mandate_forward_auth_decisions_total{decision=\"forbidden\"}") == 1);
+    assert_true(sample(text, "mandate_token_reads_total{signature=\"cached\"}") == 2);
+    assert_true(sample(text, "mandate_token_reads_total{signature=\"verified\"}") == 1);
     assert_true(sample(text, "mandate_outbound_fetches_total{kind=\"jwks\",outcome=\"timeout\"}") == 1);
     assert_true(sample(text, "mandate_pdp_duration_seconds_bucket{mode=\"opa\",le=\"0.25\"}") == 1);
     assert_true(sample(text, "mandate_pdp_duration_seconds_bucket{mode=\"opa\",le=\"0.1\"}") == 0);
