@@ -6,35 +6,19 @@
 
 #include <openssl/evp.h>
 
+#include "core/thread_local.h"
+
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 static EVP_MD *g_sha256;
-static pthread_key_t g_ctx_key;   /* each thread's digest context, reused */
-static int g_ctx_key_ok;
 
-static void free_ctx(void *p) { EVP_MD_CTX_free(p); }
+static void fetch_sha256(void) { g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL); }
 
-static void fetch_sha256(void)
-{
-    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    g_ctx_key_ok = pthread_key_create(&g_ctx_key, free_ctx) == 0;
-}
+static void *ctx_make(void) { return EVP_MD_CTX_new(); }
+static void ctx_free(void *p) { EVP_MD_CTX_free(p); }
 
-/* The calling thread's context, made on its first hash; NULL when out of
- * memory (the caller then hashes with a context of its own). */
-static EVP_MD_CTX *thread_ctx(void)
-{
-    EVP_MD_CTX *m;
-
-    if (!g_ctx_key_ok)
-        return NULL;
-    if ((m = pthread_getspecific(g_ctx_key)))
-        return m;
-    if ((m = EVP_MD_CTX_new()) && pthread_setspecific(g_ctx_key, m) != 0) {
-        EVP_MD_CTX_free(m);
-        m = NULL;
-    }
-    return m;
-}
+/* Each thread's digest context, reused: made on its first hash. When there
+ * is none (out of memory), the caller hashes with a context of its own. */
+static mdt_thread_local g_ctx = MDT_THREAD_LOCAL(ctx_make, ctx_free);
 
 static void unavailable(void)
 {
@@ -58,7 +42,7 @@ void mdt_sha256(const void *p, size_t n, uint8_t out[MDT_SHA256_LEN])
     pthread_once(&fetch_once, fetch_sha256);
     if (!g_sha256)
         ok = 0;
-    else if ((m = thread_ctx()))
+    else if ((m = mdt_thread_local_get(&g_ctx)))
         ok = EVP_DigestInit_ex2(m, g_sha256, NULL) && EVP_DigestUpdate(m, p, n) &&
              EVP_DigestFinal_ex(m, out, NULL);
     else

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/thread_local.h"
+
 /* Durations: upper bounds in seconds (Prometheus's usual ladder, from 0.5 ms). */
 static const double lat_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
@@ -68,8 +70,6 @@ typedef struct block {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static block *blocks;
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static pthread_key_t key;
 static _Thread_local block *mine;
 static const char *const *endpoint_names;
 static size_t nendpoints;
@@ -87,17 +87,11 @@ static void release_block(void *p)
     __atomic_store_n(&b->in_use, false, __ATOMIC_RELEASE);
 }
 
-static void make_key(void) { pthread_key_create(&key, release_block); }
-
-/* The calling thread's block: an idle one taken over, else a new one. NULL
- * when memory ran out (the count is lost, nothing else). */
-static block *my_block(void)
+/* An idle block taken over, else a new one; NULL when memory ran out. */
+static void *take_block(void)
 {
     block *b;
 
-    if (mine)
-        return mine;
-    pthread_once(&key_once, make_key);
     pthread_mutex_lock(&mu);
     for (b = blocks; b; b = b->next) {
         bool idle = false;
@@ -111,9 +105,17 @@ static block *my_block(void)
         blocks = b;
     }
     pthread_mutex_unlock(&mu);
-    if (b)
-        pthread_setspecific(key, b);
-    return mine = b;
+    return b;
+}
+
+/* A thread's block, released (not freed) when the thread ends. */
+static mdt_thread_local owned = MDT_THREAD_LOCAL(take_block, release_block);
+
+/* The calling thread's block. NULL when memory ran out (the count is lost,
+ * nothing else). */
+static block *my_block(void)
+{
+    return mine ? mine : (mine = mdt_thread_local_get(&owned));
 }
 
 static void lat_add(lat_hist *h, double seconds)

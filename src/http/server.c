@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "core/ip.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/thread_local.h"
 #include "http/access_log.h"
 #include "http/client_addr.h"
 #include "http/conn_limit.h"
@@ -201,9 +201,14 @@ typedef struct {
     unsigned nspare;
 } thread_cache;
 
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-static _Thread_local thread_cache *cache;
+static void *cache_make(void)
+{
+    thread_cache *t = calloc(1, sizeof(*t));
+
+    if (t)
+        mdt_buf_init(&t->line, 4096);
+    return t;
+}
 
 static void cache_free(void *p)
 {
@@ -218,27 +223,12 @@ static void cache_free(void *p)
     }
     mdt_buf_free(&t->line);
     free(t);
-    cache = NULL;
 }
 
-static void cache_key_create(void) { (void)pthread_key_create(&cache_key, cache_free); }
+static mdt_thread_local caches = MDT_THREAD_LOCAL(cache_make, cache_free);
 
 /* This thread's cache, freed when the thread ends; NULL without memory. */
-static thread_cache *thread_cache_get(void)
-{
-    thread_cache *t;
-
-    if (cache)
-        return cache;
-    if (pthread_once(&cache_once, cache_key_create) != 0 || !(t = calloc(1, sizeof(*t))))
-        return NULL;
-    mdt_buf_init(&t->line, 4096);
-    if (pthread_setspecific(cache_key, t) != 0) {
-        free(t);
-        return NULL;
-    }
-    return cache = t;
-}
+static thread_cache *thread_cache_get(void) { return mdt_thread_local_get(&caches); }
 
 /* A zeroed context whose arena and body buffer are empty: an ended request's
  * (its first arena chunk and body allocation kept) or a new one. */

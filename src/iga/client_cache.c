@@ -5,10 +5,10 @@
  * reading the client, its credentials and parsing its metadata. Entries are
  * copied into the caller's arena, so a request never holds a pointer into the
  * cache. Threads own their caches, so nothing here takes a lock. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/thread_local.h"
 #include "iga/client.h"
 #include "iga/internal.h"
 
@@ -33,8 +33,14 @@ typedef struct {
     mdt_client client;
 } slot;
 
-static pthread_key_t key;
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static void *cache_make(void)
+{
+    slot *slots = calloc(SLOTS, sizeof(*slots));
+
+    for (size_t i = 0; slots && i < SLOTS; i++)
+        mdt_arena_init(&slots[i].arena, 2048);
+    return slots;
+}
 
 static void cache_free(void *p)
 {
@@ -44,22 +50,13 @@ static void cache_free(void *p)
     free(slots);
 }
 
-static void make_key(void) { pthread_key_create(&key, cache_free); }
+static mdt_thread_local caches = MDT_THREAD_LOCAL(cache_make, cache_free);
 
 static slot *slot_for(const char *id, bool create)
 {
-    slot *slots;
+    slot *slots = create ? mdt_thread_local_get(&caches) : mdt_thread_local_peek(&caches);
     uint32_t h = 2166136261u;
 
-    pthread_once(&key_once, make_key);
-    slots = pthread_getspecific(key);
-    if (!slots && create) {
-        if (!(slots = calloc(SLOTS, sizeof(*slots))))
-            return NULL;
-        for (size_t i = 0; i < SLOTS; i++)
-            mdt_arena_init(&slots[i].arena, 2048);
-        pthread_setspecific(key, slots);
-    }
     if (!slots)
         return NULL;
     for (const char *p = id; *p; p++)

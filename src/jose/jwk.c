@@ -16,7 +16,6 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 
 #include "core/b64.h"
 #include "core/hash.h"
+#include "core/thread_local.h"
 
 #define RSA_MIN_BITS 2048
 #define RSA_MAX_BITS 8192
@@ -706,8 +706,7 @@ typedef struct {
     uint64_t tick;
 } thread_ctxs;
 
-static pthread_key_t ctxs_key;
-static pthread_once_t ctxs_once = PTHREAD_ONCE_INIT;
+static void *ctxs_make(void) { return calloc(1, sizeof(thread_ctxs)); }
 
 static void ctxs_free(void *p)
 {
@@ -718,7 +717,7 @@ static void ctxs_free(void *p)
     free(t);
 }
 
-static void ctxs_make_key(void) { pthread_key_create(&ctxs_key, ctxs_free); }
+static mdt_thread_local ctxs = MDT_THREAD_LOCAL(ctxs_make, ctxs_free);
 
 /* This thread's copy of k's prepared context for signing or verifying,
  * made on first use (the least recently used copy makes room); NULL when
@@ -729,15 +728,8 @@ static EVP_PKEY_CTX *thread_ctx_of(const mdt_jwk *k, bool sign)
     thread_ctx *victim;
     EVP_PKEY_CTX *c;
 
-    pthread_once(&ctxs_once, ctxs_make_key);
-    if (!(t = pthread_getspecific(ctxs_key))) {
-        if (!(t = calloc(1, sizeof(*t))))
-            return NULL;
-        if (pthread_setspecific(ctxs_key, t) != 0) {
-            free(t);
-            return NULL;
-        }
-    }
+    if (!(t = mdt_thread_local_get(&ctxs)))
+        return NULL;
     t->tick++;
     victim = &t->e[0];
     for (size_t i = 0; i < THREAD_CTXS; i++) {
@@ -759,7 +751,7 @@ static EVP_PKEY_CTX *thread_ctx_of(const mdt_jwk *k, bool sign)
 /* Drops this thread's copy of k's context (after a failure with it). */
 static void thread_ctx_drop(const mdt_jwk *k, bool sign)
 {
-    thread_ctxs *t = pthread_getspecific(ctxs_key);
+    thread_ctxs *t = mdt_thread_local_peek(&ctxs);
 
     for (size_t i = 0; t && i < THREAD_CTXS; i++)
         if (t->e[i].ctx && t->e[i].serial == k->serial && t->e[i].sign == sign) {

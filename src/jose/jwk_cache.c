@@ -4,11 +4,11 @@
  * verifies exactly as a fresh import of the same text would. */
 #include "jose/jwk_cache.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/thread_local.h"
 
 typedef struct {
     uint8_t digest[MDT_SHA256_LEN]; /* SHA-256 of the JWK text */
@@ -23,8 +23,7 @@ typedef struct {
     size_t count;
 } table;
 
-static pthread_key_t tkey;
-static pthread_once_t tkey_once = PTHREAD_ONCE_INIT;
+static void *table_make(void) { return calloc(1, sizeof(table)); }
 
 static void table_free(void *p)
 {
@@ -37,21 +36,7 @@ static void table_free(void *p)
     free(t);
 }
 
-static void make_key(void) { pthread_key_create(&tkey, table_free); }
-
-static table *this_table(bool create)
-{
-    table *t;
-
-    pthread_once(&tkey_once, make_key);
-    if ((t = pthread_getspecific(tkey)) || !create)
-        return t;
-    if ((t = calloc(1, sizeof(*t))) && pthread_setspecific(tkey, t) != 0) {
-        free(t);
-        t = NULL;
-    }
-    return t;
-}
+static mdt_thread_local tables = MDT_THREAD_LOCAL(table_make, table_free);
 
 /* The entry of (digest, rsa_alg), else the slot a new one goes to: a free
  * one, else the least recently used. */
@@ -76,7 +61,7 @@ mdt_rc mdt_jwk_cache_get(const char *json, size_t len, mdt_alg rsa_alg, const md
                          mdt_err *err)
 {
     uint8_t digest[MDT_SHA256_LEN];
-    table *t = this_table(true);
+    table *t = mdt_thread_local_get(&tables);
     mdt_jwk *key = NULL;
     entry *e;
     bool hit;
@@ -105,16 +90,11 @@ mdt_rc mdt_jwk_cache_get(const char *json, size_t len, mdt_alg rsa_alg, const md
 
 size_t mdt_jwk_cache_count(void)
 {
-    table *t = this_table(false);
+    table *t = mdt_thread_local_peek(&tables);
     return t ? t->count : 0;
 }
 
 void mdt_jwk_cache_clear(void)
 {
-    table *t = this_table(false);
-
-    if (!t)
-        return;
-    pthread_setspecific(tkey, NULL);
-    table_free(t);
+    mdt_thread_local_drop(&tables);
 }

@@ -1,7 +1,6 @@
 #include "oauth/tokens.h"
 
 #include <openssl/crypto.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "core/b64.h"
 #include "core/hash.h"
 #include "core/metrics.h"
+#include "core/thread_local.h"
 #include "core/words.h"
 #include "jose/jws.h"
 #include "keys/keyring.h"
@@ -620,15 +620,14 @@ typedef struct {
     size_t len;
 } verified;
 
-static pthread_key_t verified_key;
-static pthread_once_t verified_once = PTHREAD_ONCE_INIT;
-
 static void verified_clear(verified *v)
 {
     json_decref(v->claims);
     free(v->text);
     memset(v, 0, sizeof(*v));
 }
+
+static void *verified_make(void) { return calloc(VERIFIED_SLOTS, sizeof(verified)); }
 
 static void verified_free(void *p)
 {
@@ -639,22 +638,14 @@ static void verified_free(void *p)
     free(v);
 }
 
-static void verified_make_key(void) { (void)pthread_key_create(&verified_key, verified_free); }
+static mdt_thread_local verified_caches = MDT_THREAD_LOCAL(verified_make, verified_free);
 
+/* key's slot in this thread's cache; NULL when out of memory. */
 static verified *verified_slot(const uint8_t key[MDT_SHA256_LEN])
 {
-    verified *v;
+    verified *v = mdt_thread_local_get(&verified_caches);
 
-    pthread_once(&verified_once, verified_make_key);
-    if (!(v = pthread_getspecific(verified_key))) {
-        if (!(v = calloc(VERIFIED_SLOTS, sizeof(*v))))
-            return NULL;
-        if (pthread_setspecific(verified_key, v) != 0) {
-            free(v);
-            return NULL;
-        }
-    }
-    return &v[(key[0] | (size_t)key[1] << 8) % VERIFIED_SLOTS];
+    return v ? &v[(key[0] | (size_t)key[1] << 8) % VERIFIED_SLOTS] : NULL;
 }
 
 mdt_rc mdt_token_inspect_cached(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
