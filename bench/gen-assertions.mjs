@@ -1,5 +1,5 @@
 // Writes N private_key_jwt client assertions (RFC 7523), one per line, each
-// with its own jti, for bench/pkjwt.lua. Node's built-in crypto only.
+// with its own jti, for bench/lines.lua. Node's built-in crypto only.
 // usage: node gen-assertions.mjs KEY.pem CLIENT_ID AUDIENCE N OUT
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';

@@ -14,7 +14,8 @@
 #   opaque      the same, opaque token                               ÷ the JWT token
 #   pkjwt       client_credentials, private_key_jwt (fresh assertions,
 #               bench/gen-assertions.mjs, made before each run)     ÷ verify + sign
-#   introspect  introspection of an ES256 JWT                        ÷ one verify
+#   introspect  introspection of ES256 JWTs, each once (bench/gen-tokens.mjs,
+#               made before each run)                                ÷ one verify
 #   healthz     GET /healthz, the HTTP floor                         (µs only)
 # with the access log off; ACCESS_LOG=both measures them with it on too.
 # Prints a Markdown table (median per revision, the range of the rounds
@@ -115,8 +116,8 @@ SPEEDS="$WORK/speeds"
 logs=(false)
 [ "$ACCESS_LOG" = both ] && logs=(false true)
 # row I LOG NAME LUA PATH: prints nothing, appends to $RAW; MANDATE_BASIC,
-# MANDATE_BODY, MANDATE_ASSERTIONS as the script wants them; 1 s of warm-up
-# unless NOWARM is set
+# MANDATE_BODY, MANDATE_LINES, MANDATE_PREFIX as the script wants them; 1 s
+# of warm-up unless NOWARM is set
 row() {
     local i=$1 log=$2 name=$3 lua=$4 path=$5 t0 t1 out req
     [ -n "${NOWARM:-}" ] || timeout 30 taskset -c 1 wrk -t1 -c32 -d1s -s "$lua" "$URL$path" >/dev/null
@@ -143,17 +144,18 @@ for round in $(seq 1 "$ROUNDS"); do
             TOKEN_LUA="$ROOT/bench/token.lua"
             has_row token && MANDATE_BASIC=${JWT_BASIC[$i]} row "$i" "$log" token "$TOKEN_LUA" /token
             has_row opaque && MANDATE_BASIC=${OPAQUE_BASIC[$i]} row "$i" "$log" opaque "$TOKEN_LUA" /token
-            if has_row introspect; then
-                jwt=$(json "$(curl -sf -H "Authorization: Basic ${JWT_BASIC[$i]}" \
-                              -d grant_type=client_credentials "$URL/token")" access_token)
-                MANDATE_BASIC=${JWT_BASIC[$i]} MANDATE_BODY="token=$jwt" \
-                    row "$i" "$log" introspect "$TOKEN_LUA" /introspect
+            if has_row introspect; then # JWTs introspected once each
+                timeout 300 node "$ROOT/bench/gen-tokens.mjs" "$URL" "${JWT_BASIC[$i]}" \
+                    $(( (DURATION + 1) * 12000 )) "$WORK/tokens"
+                MANDATE_LINES="$WORK/tokens" MANDATE_PREFIX="token=" MANDATE_THREADS=1 NOWARM=1 \
+                MANDATE_BASIC=${JWT_BASIC[$i]} row "$i" "$log" introspect "$ROOT/bench/lines.lua" /introspect
             fi
             if has_row pkjwt; then # more assertions than the run can use
                 timeout 300 node "$ROOT/bench/gen-assertions.mjs" "$WORK/key.pem" "${PK_CID[$i]}" \
                     "$URL/token" $(( (DURATION + 2) * 20000 )) "$WORK/assertions"
-                MANDATE_ASSERTIONS="$WORK/assertions" MANDATE_THREADS=1 NOWARM=1 \
-                    row "$i" "$log" pkjwt "$ROOT/bench/pkjwt.lua" /token
+                MANDATE_LINES="$WORK/assertions" MANDATE_THREADS=1 NOWARM=1 MANDATE_BASIC= \
+                MANDATE_PREFIX="grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" \
+                    row "$i" "$log" pkjwt "$ROOT/bench/lines.lua" /token
             fi
             has_row healthz && row "$i" "$log" healthz "$ROOT/bench/get.lua" /healthz
             kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
