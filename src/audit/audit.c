@@ -594,11 +594,16 @@ static const mdt_err conflict_err = {
     .rc = MDT_ERR_CONFLICT,
     .msg = "the client changed while the request was decided: try again",
 };
-/* One whose single-use identifier was used already (mdt_audit_rec.uses). */
+/* One whose single-use identifier was used already (mdt_audit_rec.uses):
+ * a client assertion's, or a DPoP proof's (mdt_audit_event.replay_rc). */
 static const mdt_err replay_err = {
     .rc = MDT_ERR_INVALID_CLIENT,
     .msg = "client authentication failed",
     .detail = "replayed jti",
+};
+static const mdt_err dpop_replay_err = {
+    .rc = MDT_ERR_INVALID_DPOP_PROOF,
+    .msg = "the DPoP proof was used before (its jti is spent)",
 };
 
 typedef struct waiter {
@@ -616,6 +621,7 @@ typedef struct item {
     mdt_client_check *checks;      /* rec.checks; their client_ids are the item's */
     mdt_jti_use_rec *uses;         /* rec.uses; their strings are the item's */
     char *replay_type, *replay_body; /* rec.replay_type, rec.replay_body */
+    const mdt_err *replay_err;     /* the producer's answer to a replay */
     size_t bytes;
     waiter *w;                     /* mdt_audit_record */
     void (*done)(void *, mdt_rc);  /* mdt_audit_submit */
@@ -746,6 +752,7 @@ static mdt_rc item_new(const mdt_clock *clock, const mdt_audit_event *ev, item *
     }
     if (ev->nuses && ev->on_replay && (rc = item_replay(it, ev->on_replay, err)) != MDT_OK)
         goto out;
+    it->replay_err = ev->replay_rc == MDT_ERR_INVALID_DPOP_PROOF ? &dpop_replay_err : &replay_err;
     *out = it;
     it = NULL;
 out:
@@ -760,7 +767,7 @@ static mdt_rc item_rc(const item *it, mdt_rc rc, const mdt_err **err)
 {
     if (rc != MDT_OK || it->rec.refused == MDT_OK)
         return rc;
-    *err = it->rec.replayed ? &replay_err : &conflict_err;
+    *err = it->rec.replayed ? it->replay_err : &conflict_err;
     return (*err)->rc;
 }
 

@@ -67,15 +67,17 @@ typedef struct mdt_audit_event_s {
      * producer gets MDT_ERR_CONFLICT. Copied when the event is queued. */
     const mdt_client_check *checks;
     size_t nchecks;
-    /* Single-use identifiers of client authentication (a client assertion's
-     * jti) that the decision consumes, recorded in the same transaction;
-     * when one was used already, this event is not appended, on_replay
-     * (when set: the refusal of the client's authentication) is appended
-     * in its place, and the producer gets MDT_ERR_INVALID_CLIENT. Copied
-     * when the event is queued (on_replay's own uses and checks are not). */
+    /* Single-use identifiers the decision consumes (a client assertion's
+     * jti, a DPoP proof's), recorded in the same transaction; when one was
+     * used already, this event is not appended, on_replay (when set: the
+     * refusal) is appended in its place, and the producer gets
+     * replay_rc: MDT_ERR_INVALID_CLIENT (0: the default, a client
+     * assertion) or MDT_ERR_INVALID_DPOP_PROOF. Copied when the event is
+     * queued (on_replay's own uses and checks are not). */
     const mdt_jti_use_rec *uses;
     size_t nuses;
     const struct mdt_audit_event_s *on_replay;
+    mdt_rc replay_rc;
 } mdt_audit_event;
 
 /* Starts the group-commit writer thread. max_batch: events per transaction

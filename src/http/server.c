@@ -386,7 +386,9 @@ static enum MHD_Result send_error(conn_ctx *c, mdt_rc rc, const char *msg)
  * (mdt_audit_event.checks), so the event was not appended.
  * MDT_ERR_INVALID_CLIENT: the event consumed a client assertion's jti that
  * was used already (mdt_audit_event.uses): the refusal of the client's
- * authentication was appended in its place, and is the answer. */
+ * authentication was appended in its place, and is the answer;
+ * MDT_ERR_INVALID_DPOP_PROOF: the same for a DPoP proof's jti (400
+ * invalid_dpop_proof). */
 static enum MHD_Result on_resumed(conn_ctx *c)
 {
     mdt_rc rc = atomic_load(&c->audit_rc);
@@ -396,6 +398,9 @@ static enum MHD_Result on_resumed(conn_ctx *c)
         return send_resp(c);
     if (rc == MDT_ERR_INVALID_CLIENT)
         mdt_failf(&err, MDT_ERR_INVALID_CLIENT, "client authentication failed", "replayed jti");
+    else if (rc == MDT_ERR_INVALID_DPOP_PROOF)
+        mdt_fail(&err, MDT_ERR_INVALID_DPOP_PROOF,
+                 "the DPoP proof was used before (its jti is spent)");
     else if (rc == MDT_ERR_CONFLICT)
         mdt_failf(&err, MDT_ERR_UNAVAILABLE,
                   "the client changed while the request was decided: try again",

@@ -57,6 +57,9 @@ typedef struct mdt_req {
     const char *dpop_jkt_used;     /* the key thumbprint of the DPoP proof an earlier run of
                                       this request accepted (and whose jti it recorded): a run
                                       again after a PDP's answer must not see it as replayed */
+    mdt_jti_use_rec dpop_jti;      /* that proof's jti when its recording was left to the
+                                      decision's commit (mdt_dpop_expect.defer_jti); jti NULL
+                                      when none is pending */
 } mdt_req;
 
 typedef struct mdt_resp {

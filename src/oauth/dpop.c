@@ -317,7 +317,6 @@ mdt_rc mdt_dpop_check(mdt_env *env, const char *proof, const mdt_dpop_expect *ex
     uint8_t tp[MDT_SHA256_LEN];
     const char *payload;
     size_t plen, n;
-    char issuer[5 + MDT_DPOP_JKT_LEN + 1];
     mdt_rc rc;
 
     memset(out, 0, sizeof(*out));
@@ -344,13 +343,20 @@ mdt_rc mdt_dpop_check(mdt_env *env, const char *proof, const mdt_dpop_expect *ex
         (rc = mdt_jwk_thumbprint(key, tp, err)) != MDT_OK)
         goto out;
     mdt_b64url_encode(tp, sizeof(tp), out->jkt);
-    snprintf(issuer, sizeof(issuer), "dpop:%s", out->jkt);
-    rc = mdt_store_jti_use(env->store, issuer, claim_str(c, "jti"),
-                           (int64_t)json_number_value(json_object_get(c, "iat")) +
-                               env->cfg.dpop_max_age + MDT_ASSERTION_LEEWAY + 1,
-                           now, err);
+    snprintf(out->jti_issuer, sizeof(out->jti_issuer), "dpop:%s", out->jkt);
+    snprintf(out->jti_value, sizeof(out->jti_value), "%s", claim_str(c, "jti"));
+    out->jti = (mdt_jti_use_rec){
+        .issuer = out->jti_issuer,
+        .jti = out->jti_value,
+        .expires_at = (int64_t)json_number_value(json_object_get(c, "iat")) +
+                      env->cfg.dpop_max_age + MDT_ASSERTION_LEEWAY + 1,
+    };
+    if (exp->defer_jti)
+        goto out;
+    rc = mdt_store_jti_use(env->store, out->jti.issuer, out->jti.jti, out->jti.expires_at, now,
+                           err);
     if (rc == MDT_ERR_CONFLICT)
-        rc = mdt_fail(err, BAD, "the DPoP proof was used before (its jti is spent)");
+        rc = mdt_fail(err, BAD, MDT_DPOP_REPLAYED);
 out:
     if (rc != MDT_OK)
         memset(out, 0, sizeof(*out));
@@ -368,7 +374,14 @@ mdt_rc mdt_dpop_check_once(mdt_env *env, mdt_req *req, const char *proof,
     if (!req->dpop_jkt_used) {
         if ((rc = mdt_dpop_check(env, proof, exp, &p, err)) != MDT_OK)
             return rc;
-        if (!(req->dpop_jkt_used = mdt_arena_strdup(req->arena, p.jkt)))
+        if (exp->defer_jti)
+            req->dpop_jti = (mdt_jti_use_rec){
+                .issuer = mdt_arena_strdup(req->arena, p.jti.issuer),
+                .jti = mdt_arena_strdup(req->arena, p.jti.jti),
+                .expires_at = p.jti.expires_at,
+            };
+        if (!(req->dpop_jkt_used = mdt_arena_strdup(req->arena, p.jkt)) ||
+            (exp->defer_jti && (!req->dpop_jti.issuer || !req->dpop_jti.jti)))
             return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
     }
     *jkt = req->dpop_jkt_used;

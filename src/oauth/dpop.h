@@ -24,11 +24,24 @@ typedef struct {
                                * ath must be its SHA-256; NULL where none is
                                * (/token, /par) */
     bool nonce; /* a nonce of this server is required (RFC 9449 §8, §9) */
+    bool defer_jti; /* the proof's jti is not recorded here: the caller
+                     * records it (out->jti) in the commit of the decision
+                     * the proof is for (mdt_audit_event.uses) */
 } mdt_dpop_expect;
+
+#define MDT_DPOP_JTI_MAX 256 /* bytes of a proof's jti */
+
+/* The refusal of a proof whose jti was recorded before (a replay). */
+#define MDT_DPOP_REPLAYED "the DPoP proof was used before (its jti is spent)"
 
 /* A proof that passed. */
 typedef struct {
     char jkt[MDT_DPOP_JKT_LEN + 1]; /* thumbprint of the proof's public key */
+    /* exp->defer_jti: the replay-cache entry the caller records (the
+     * strings are the ones below) */
+    mdt_jti_use_rec jti;
+    char jti_issuer[5 + MDT_DPOP_JKT_LEN + 1]; /* "dpop:" and jkt */
+    char jti_value[MDT_DPOP_JTI_MAX + 1];
 } mdt_dpop_proof;
 
 /* Checks proof (the DPoP header's value) per RFC 9449 §4.3: one JWT with
@@ -39,7 +52,9 @@ typedef struct {
  * exp->nonce (or when the proof carries one), and a jti not seen before:
  * recorded in the store's replay cache (mdt_store_jti_use), shared by every
  * node, for as long as the proof would be accepted. Only then is the proof
- * used, so a refused proof records nothing.
+ * used, so a refused proof records nothing. With exp->defer_jti nothing is
+ * recorded: out->jti is the entry, and a replay shows when the caller
+ * records it.
  * MDT_ERR_INVALID_DPOP_PROOF with a clear message for any fault of the
  * proof; MDT_ERR_USE_DPOP_NONCE when a nonce is required or stale (send
  * mdt_dpop_nonce in a DPoP-Nonce header with the error); store faults as
@@ -50,7 +65,9 @@ mdt_rc mdt_dpop_check(mdt_env *env, const char *proof, const mdt_dpop_expect *ex
 /* mdt_dpop_check once per request: a request run again (after an external
  * PDP answered, or an outbound fetch) gets the key its proof proved in the
  * first run, kept in req->dpop_jkt_used, instead of taking its own proof
- * for a replay. *jkt is the proof's key thumbprint, in req's arena. */
+ * for a replay. *jkt is the proof's key thumbprint, in req's arena. With
+ * exp->defer_jti, the jti to record is kept in req->dpop_jti (in req's
+ * arena, for every run of the request). */
 mdt_rc mdt_dpop_check_once(mdt_env *env, mdt_req *req, const char *proof,
                            const mdt_dpop_expect *exp, const char **jkt,
                            mdt_err *err) MDT_WARN_UNUSED;
@@ -63,8 +80,6 @@ mdt_rc mdt_dpop_nonce(mdt_env *env, char out[MDT_DPOP_NONCE_MAX], mdt_err *err) 
  * (discovery, RFC 9728 metadata) and the algs of a DPoP challenge (§7.1). */
 #define MDT_DPOP_ALGS_JSON "[\"ES256\",\"PS256\",\"RS256\",\"EdDSA\"]"
 #define MDT_DPOP_ALGS_TEXT "ES256 PS256 RS256 EdDSA"
-#define MDT_DPOP_JTI_MAX 256 /* bytes of a proof's jti */
-
 /* Whether [dpop] nonce requires a nonce here: at /token and /par
  * (resource false) with `token` or `all`, at the APIs that take access
  * tokens (resource true) with `all`. */

@@ -209,13 +209,29 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
     };
 
     ev.checks = mdt_client_checks_end(req->arena, &ev.nchecks);
-    if (who->jti_use.jti) { /* consumed in the same commit; a replay found there refuses */
+    /* consumed in the same commit; a replay found there refuses: the
+     * assertion's jti, or else a DPoP proof's whose recording was deferred
+     * (dpop(): never both) */
+    if (who->jti_use.jti) {
         mdt_err replayed;
         mdt_client_auth_fail(&replayed, "replayed jti");
         replay = mdt_client_auth_failed_event(req, who->client.client_id, &replayed);
         ev.uses = &who->jti_use;
         ev.nuses = 1;
         ev.on_replay = &replay;
+    } else if (req->dpop_jti.jti) {
+        replay = (mdt_audit_event){
+            .type = "token.refused",
+            .actor = who->client.client_id,
+            .client_id = who->client.client_id,
+            .decision = "deny",
+            .reason = "invalid_dpop_proof: " MDT_DPOP_REPLAYED,
+            .data = mdt_arena_printf(req->arena, "{\"grant_type\":\"%s\"}", grant),
+        };
+        ev.uses = &req->dpop_jti;
+        ev.nuses = 1;
+        ev.on_replay = &replay;
+        ev.replay_rc = MDT_ERR_INVALID_DPOP_PROOF;
     }
     mdt_buf_free(&b);
     mdt_resp_audit(req, resp, &ev);
@@ -241,9 +257,28 @@ static mdt_rc dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_client_authn 
                    : MDT_OK;
     if (!(exp.htu = mdt_arena_printf(req->arena, "%s/token", env->cfg.issuer)))
         return mdt_fail(err, MDT_ERR_NOMEM, "out of memory");
+    /* A client_credentials grant writes nothing before its event: the
+     * proof's jti is recorded by the event's commit (issued()), unless a
+     * client assertion's is already. */
+    exp.defer_jti = mdt_client_checks_active() && !who->jti_use.jti;
     rc = mdt_dpop_check_once(env, req, proof, &exp, &who->dpop_jkt, err);
     mdt_dpop_nonce_header(env, req, resp, false, rc);
     return rc;
+}
+
+/* A refused request's DPoP proof whose jti was left to the commit
+ * (req->dpop_jti), recorded now: spent all the same.
+ * MDT_ERR_INVALID_DPOP_PROOF when it was used already. */
+static mdt_rc dpop_consume(mdt_env *env, mdt_req *req, mdt_err *err)
+{
+    mdt_jti_use_rec u = req->dpop_jti;
+    mdt_rc rc;
+
+    if (!u.jti)
+        return MDT_OK;
+    req->dpop_jti = (mdt_jti_use_rec){0};
+    rc = mdt_store_jti_use(env->store, u.issuer, u.jti, u.expires_at, req->now, err);
+    return rc == MDT_ERR_CONFLICT ? mdt_fail(err, MDT_ERR_INVALID_DPOP_PROOF, MDT_DPOP_REPLAYED) : rc;
 }
 
 static void handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
@@ -295,6 +330,10 @@ static void handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)
         if (mdt_client_authn_consume(env, req, &who, &used) == MDT_ERR_INVALID_CLIENT) {
             mdt_metrics_token_refused(mdt_metrics_grant_of(grant), used.rc);
             mdt_client_auth_refuse(req, resp, claimed, &used); /* a replay, whatever else */
+            return;
+        }
+        if (dpop_consume(env, req, &used) == MDT_ERR_INVALID_DPOP_PROOF) {
+            refuse(req, resp, &who, grant, NULL, &used); /* a replay, whatever else */
             return;
         }
         refuse(req, resp, &who, grant, result.audit, &err);

@@ -18,7 +18,8 @@ import * as oauth from 'oauth4webapi';
 import {
   callbackServer, consent, createUsers, FAST_ARGON2, pkce, signedIn,
 } from './lib/authz.mjs';
-import { authorizeCode, ensureScope, redeem } from './lib/grants.mjs';
+import { clientClaims, keyPair, sign } from './lib/assertions.mjs';
+import { authorizeCode, ensureScope, redeem, sendTogether } from './lib/grants.mjs';
 import {
   API, agentMetadata, assertOAuthError, auditEvents, basic, createFixtureScopes, discover,
   eventType, get, insecure, post, show,
@@ -186,6 +187,58 @@ describe('DPoP', { timeout: 180_000 }, () => {
     const u = new URL(tokenUrl());
     const loose = `${u.protocol.toUpperCase()}//${u.host.toUpperCase()}${u.pathname}?x=1#f`;
     assert.equal((await ccWith(agent, await proof(key, { htu: loose }))).status, 200);
+  });
+
+  test('copies of one proof sent at once to client_credentials: one token, each other copy a replay, audited', async () => {
+    const key = await newKey();
+    const p = await proof(key, { htu: tokenUrl() });
+    const issued = issuedCount(srv);
+    const refusedBefore = auditEvents(srv).filter((e) => eventType(e) === 'token.refused').length;
+    const answers = await sendTogether(srv, Array.from({ length: 8 }, () => ({
+      path: '/token', fields: { grant_type: 'client_credentials', scope: 'read' },
+      headers: { Authorization: basic(agent.client_id, agent.client_secret), DPoP: p },
+    })));
+    const ok = answers.filter((a) => a.status === 200);
+    assert.equal(ok.length, 1, `exactly one token: ${answers.map((a) => a.status).join(' ')}`);
+    assert.equal(ok[0].json.token_type, 'DPoP');
+    for (const a of answers.filter((x) => x.status !== 200)) {
+      assert.equal(a.status, 400, a.text);
+      assert.equal(a.json.error, 'invalid_dpop_proof', a.text);
+      assert.match(a.json.error_description, /used before/);
+      assert.equal(a.json.access_token, undefined);
+    }
+    assert.equal(issuedCount(srv), issued + 1, 'one token.issued');
+    const refused = auditEvents(srv).filter((e) => eventType(e) === 'token.refused').slice(refusedBefore);
+    assert.equal(refused.filter((e) => /used before/.test(JSON.stringify(e))).length, 7,
+      'each replay audited as a refusal');
+  });
+
+  test('a refused client_credentials request spends its proof', async () => {
+    const key = await newKey();
+    const p = await proof(key, { htu: tokenUrl() });
+    const issued = issuedCount(srv);
+    assertOAuthError(await ccWith(agent, p, { scope: 'no-such-scope' }), 400, 'invalid_scope');
+    const again = await ccWith(agent, p);
+    assertOAuthError(again, 400, 'invalid_dpop_proof');
+    assert.match(again.json.error_description, /used before/);
+    assert.equal(issuedCount(srv), issued, 'nothing issued');
+  });
+
+  test('private_key_jwt with a proof: the assertion and the proof are each single-use', async () => {
+    const k = await keyPair('ES256');
+    const pk = createClient(srv, agentMetadata({ client_name: 'DPoP pkjwt agent',
+      token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [k.publicJwk] } }));
+    const key = await newKey();
+    const p = await proof(key, { htu: tokenUrl() });
+    const send = async (assertion) => post(srv, '/token', {
+      grant_type: 'client_credentials', scope: 'read',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion,
+    }, { headers: { dpop: p } });
+    const first = await send(await sign(k, clientClaims(srv, pk.client_id)));
+    assert.equal(first.status, 200, show(first));
+    assert.equal(first.json.token_type, 'DPoP');
+    // a fresh assertion with the same proof: the proof is a replay
+    assertOAuthError(await send(await sign(k, clientClaims(srv, pk.client_id))), 400, 'invalid_dpop_proof');
   });
 
   test('a key seen before binds only its own proofs: another key under the same kid, a jwk with another key\'s signature, one RSA key as PS256 and RS256', async () => {

@@ -804,6 +804,33 @@ static void test_uses(void **state)
     gate_destroy(&g);
 }
 
+/* A DPoP proof's jti (replay_rc): its replay answers invalid_dpop_proof, in
+ * the group commit and without the writer alike, and its refusal is
+ * appended in the event's place. */
+static void test_uses_dpop(void **state)
+{
+    fx *f = *state;
+    mdt_audit *a = NULL;
+    mdt_err err = {0};
+    mdt_jti_use_rec u = {.issuer = "dpop:jkt", .jti = "proof-1", .expires_at = 1800000000};
+    mdt_audit_event refusal = {.type = "token.refused", .actor = "c", .client_id = "c",
+                               .decision = "deny", .reason = "invalid_dpop_proof: used before"};
+    mdt_audit_event issued = {.type = "token.issued", .actor = "c", .client_id = "c",
+                              .decision = "allow", .uses = &u, .nuses = 1,
+                              .on_replay = &refusal, .replay_rc = MDT_ERR_INVALID_DPOP_PROOF};
+
+    assert_int_equal(mdt_audit_start(f->store, &f->clock, 32, &a, &err), MDT_OK);
+    assert_int_equal(mdt_audit_record(a, &issued, &err), MDT_OK);
+    assert_int_equal(mdt_audit_record(a, &issued, &err), MDT_ERR_INVALID_DPOP_PROOF);
+    assert_string_equal(err.msg, "the DPoP proof was used before (its jti is spent)");
+    mdt_audit_stop(a);
+    err = (mdt_err){0};
+    assert_int_equal(mdt_audit_append_now(f->store, &f->clock, &issued, &err),
+                     MDT_ERR_INVALID_DPOP_PROOF);
+    assert_string_equal(err.msg, "the DPoP proof was used before (its jti is spent)");
+    expect_verify(f, MDT_OK, 3, 0); /* the token, two refusals */
+}
+
 static void test_queue_full(void **state)
 {
     fx *f = *state;
@@ -1164,6 +1191,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_now_interleaved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_drains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_premises, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uses_dpop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
