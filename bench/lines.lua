@@ -1,12 +1,15 @@
 -- wrk script: POSTs that each carry a value of their own, one line of the
 -- file named by MANDATE_LINES (a single-use value: a private_key_jwt
--- assertion, whose jti is spent; a token to introspect once), the body being
--- MANDATE_PREFIX followed by the line; with HTTP Basic when MANDATE_BASIC is
--- set. Threads take disjoint slices of the file (MANDATE_THREADS: wrk's -t).
--- Out of lines, a request repeats the first one.
+-- assertion, whose jti is spent; a token to introspect once; a DPoP proof),
+-- the body being MANDATE_PREFIX followed by the line, or, with
+-- MANDATE_LINE_HEADER set, the line that header's value and the body
+-- MANDATE_PREFIX alone; with HTTP Basic when MANDATE_BASIC is set. Threads
+-- take disjoint slices of the file (MANDATE_THREADS: wrk's -t). Out of
+-- lines, a request repeats the first one.
 local path = os.getenv("MANDATE_LINES")
 local prefix = os.getenv("MANDATE_PREFIX") or ""
 local basic = os.getenv("MANDATE_BASIC")
+local line_header = os.getenv("MANDATE_LINE_HEADER")
 local counter = 0
 
 setup = function(thread)
@@ -28,6 +31,10 @@ request = function()
   local a = lines[pos]
   pos = pos + step
   if a == nil then a = lines[1] end
+  if line_header and line_header ~= "" then
+    headers[line_header] = a
+    return wrk.format("POST", nil, headers, prefix)
+  end
   return wrk.format("POST", nil, headers, prefix .. a)
 end
 

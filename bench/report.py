@@ -64,6 +64,8 @@ headline("token", "client_credentials, client_secret_basic, ES256 JWT", "one sig
          "≤ 2 (first ≤ 3)")
 headline("pkjwt", "client_credentials, private_key_jwt (ES256), ES256 JWT", "one verify + one sign",
          sign_us + verify_us, "≤ 2")
+headline("dpop", "client_credentials, client_secret_basic, DPoP proof (ES256), bound ES256 JWT",
+         "one verify + one sign", sign_us + verify_us, "")
 headline("introspect_jwt", "introspection of ES256 JWTs, each once", "one verify", verify_us, "≤ 2")
 headline("introspect_jwt_cached", "introspection of one ES256 JWT again and again", "one verify",
          verify_us, "")
@@ -78,6 +80,8 @@ print("""
   signs one JWT and commits the token's audit event (fsync) before the response leaves.
 - *private_key_jwt*: each request carries a fresh pre-signed assertion (bench/gen-assertions.mjs):
   one verification, one signature, the audit event and with it the assertion's `jti`, recorded as used.
+- *DPoP*: each request carries a fresh proof of one key (bench/gen-token-proofs.mjs): the proof
+  verified, the token bound to its key and signed, the proof's `jti` recorded with the audit event.
 - *introspection*: the resource server (the same client, HTTP Basic) asks about valid tokens: ES256
   JWTs issued before the row (bench/gen-tokens.mjs), each asked about once, so that each signature
   is verified; one JWT again and again (verified once per server thread, then read from that
@@ -102,6 +106,7 @@ if floor:
     print("|---|---|---|---|---|---|---|")
     for name, label, crypto in (("token", "ES256 JWT token", sign_us),
                                 ("pkjwt", "private_key_jwt token", sign_us + verify_us),
+                                ("dpop", "DPoP-bound token", sign_us + verify_us),
                                 ("introspect_jwt", "introspection of a JWT (each once)", verify_us)):
         r = rows.get(name)
         if r:

@@ -12,6 +12,8 @@
 #      and of one JWT again and again (from the cache of verified tokens)
 #   4. introspection of an opaque token                        ÷ one verify
 #   5. client_credentials, opaque token                        ÷ the JWT token
+#   5b. client_credentials with a DPoP proof (bench/gen-token-proofs.mjs)
+#                                                              ÷ verify + sign
 #   6. /forward-auth with a cached bearer token                ÷ the JWT token
 #   7. GET /healthz: the HTTP floor (no body, a constant answer), what every
 #      row pays before its own work; the report splits each row into that
@@ -219,6 +221,10 @@ if [ -n "$pk_cid" ] && curl -sf "$URL/.well-known/oauth-authorization-server" | 
     MANDATE_PREFIX="grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" \
         MANDATE_BASIC= measure pkjwt "$ROOT/bench/lines.lua" /token
 fi
+# client_credentials with a fresh DPoP proof per request: a token bound to its key
+timeout 300 node "$ROOT/bench/gen-token-proofs.mjs" "$URL" $(( (DURATION + 2) * 20000 )) "$WORK/proofs"
+MANDATE_LINES="$WORK/proofs" MANDATE_LINE_HEADER=DPoP MANDATE_PREFIX="grant_type=client_credentials" \
+    MANDATE_THREADS=1 NOWARM=1 measure dpop "$ROOT/bench/lines.lua" /token
 # /forward-auth with a bearer token for the protected resource (cached after its first use)
 export MANDATE_TOKEN
 MANDATE_TOKEN=$(token_of "$JWT_BASIC" -d scope=bench -d "resource=$RES")

@@ -14,6 +14,9 @@
 #   opaque      the same, opaque token                               ÷ the JWT token
 #   pkjwt       client_credentials, private_key_jwt (fresh assertions,
 #               bench/gen-assertions.mjs, made before each run)     ÷ verify + sign
+#   dpop        client_credentials, client_secret_basic, a fresh DPoP proof
+#               each (bench/gen-token-proofs.mjs, made before each run)
+#                                                                    ÷ verify + sign
 #   introspect  introspection of ES256 JWTs, each once (bench/gen-tokens.mjs,
 #               made before each run)                                ÷ one verify
 #   healthz     GET /healthz, the HTTP floor                         (µs only)
@@ -33,7 +36,7 @@ ACCESS_LOG=${ACCESS_LOG:-off}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-900}
 ROWS=${ROWS:-token opaque}
 for r in $ROWS; do
-    case $r in token|opaque|pkjwt|introspect|healthz) ;; *) echo "steps: unknown row $r" >&2; exit 2 ;; esac
+    case $r in token|opaque|pkjwt|dpop|introspect|healthz) ;; *) echo "steps: unknown row $r" >&2; exit 2 ;; esac
 done
 has_row() { [[ " $ROWS " == *" $1 "* ]]; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -157,6 +160,13 @@ for round in $(seq 1 "$ROUNDS"); do
                 MANDATE_PREFIX="grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" \
                     row "$i" "$log" pkjwt "$ROOT/bench/lines.lua" /token
             fi
+            if has_row dpop; then
+                timeout 300 node "$ROOT/bench/gen-token-proofs.mjs" "$URL" \
+                    $(( (DURATION + 2) * 20000 )) "$WORK/proofs"
+                MANDATE_LINES="$WORK/proofs" MANDATE_LINE_HEADER=DPoP MANDATE_THREADS=1 NOWARM=1 \
+                MANDATE_PREFIX="grant_type=client_credentials" MANDATE_BASIC=${JWT_BASIC[$i]} \
+                    row "$i" "$log" dpop "$ROOT/bench/lines.lua" /token
+            fi
             has_row healthz && row "$i" "$log" healthz "$ROOT/bench/get.lua" /healthz
             kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
         done
@@ -185,6 +195,7 @@ logs = ["false", "true"] if access == "both" else ["false"]
 # row: its label, and what its ratio divides by (None: µs only; "token": the JWT token's µs)
 kinds = {"token": ("ES256 token", "one sign", sign_us), "opaque": ("opaque token", "JWT", "token"),
          "pkjwt": ("private_key_jwt", "verify + sign", sign_us + verify_us),
+         "dpop": ("DPoP token", "verify + sign", sign_us + verify_us),
          "introspect": ("JWT introspection", "one verify", verify_us),
          "healthz": ("GET /healthz", None, None)}
 def cell(v):
