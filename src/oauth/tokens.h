@@ -142,14 +142,14 @@ typedef struct {
 mdt_rc mdt_token_inspect(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
                          mdt_token_info *out, mdt_err *err) MDT_WARN_UNUSED;
 void mdt_token_info_clear(mdt_token_info *ti);
-/* mdt_token_inspect, with a JWT's signature verified once per thread and
- * token: the claims that verified are kept (per thread, keyed by the
- * token's SHA-256) until the token expires, and a token seen again is
- * checked as mdt_token_inspect checks it (expiry, revocation, the kill
- * switch, delegation chains) without its signature, so a cached token is
- * refused as soon as an uncached one would be. Opaque tokens are read as
- * mdt_token_inspect reads them. *bad_signature (may be NULL): the token
- * did not verify or could not be read as a JWT (an attack signal). */
+/* mdt_token_inspect, with a JWT's signature verified at most twice per
+ * thread and token: the claims that verified a second time are kept (per
+ * thread, keyed by the token's SHA-256) until the token expires, and a kept
+ * token is checked as mdt_token_inspect checks it (expiry, revocation, the
+ * kill switch, delegation chains) without its signature, so a cached token
+ * is refused as soon as an uncached one would be. Opaque tokens are read as
+ * mdt_token_inspect reads them. *bad_signature (may be NULL): the token did
+ * not verify or could not be read as a JWT (an attack signal). */
 mdt_rc mdt_token_inspect_cached(mdt_env *env, mdt_arena *a, const char *token, int64_t now,
                                 mdt_token_info *out, bool *bad_signature,
                                 mdt_err *err) MDT_WARN_UNUSED;

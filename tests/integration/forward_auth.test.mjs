@@ -153,7 +153,7 @@ describe('/forward-auth', { timeout: 240_000 }, () => {
 
   test('a valid bearer token: 200 with the identity headers, and nothing else that leaks', async () => {
     const token = await clientToken(srv, agent, { scope: 'read write', resource: API });
-    for (let i = 0; i < 3; i++) { // the second and third from the verified-token cache
+    for (let i = 0; i < 3; i++) { // each thread verifies it at most twice, then keeps it
       const r = await ask(srv, { token });
       assert.equal(r.status, 200, show(r));
       assert.equal(r.headers.get('x-mandate-subject'), agent.client_id);
@@ -233,8 +233,7 @@ describe('/forward-auth', { timeout: 240_000 }, () => {
 
   test('revocation and the kill switch end a cached token at once', async () => {
     const token = await clientToken(srv, agent, { scope: 'read', resource: API });
-    assert.equal((await ask(srv, { token })).status, 200);
-    assert.equal((await ask(srv, { token })).status, 200); // now cached on a thread
+    for (let i = 0; i < 4; i++) assert.equal((await ask(srv, { token })).status, 200); // now cached
     const rev = await postAs(srv, agent, '/revoke', { token });
     assert.equal(rev.status, 200);
     // no delay is accepted: every thread's next answer refuses it
