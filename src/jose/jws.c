@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/b64.h"
+#include "core/thread_local.h"
 #include "jose/jwk_cache.h"
 
 #define B64_CHUNK 768 /* bytes per encoding step: a multiple of 3 */
@@ -90,11 +91,65 @@ static bool opt_str(json_t *o, const char *name, const char **out)
     return !v || *out;
 }
 
+/* Headers parsed before, per thread: a header seen again (this server's
+ * own tokens, one client's assertions, one key's DPoP proofs) is the same
+ * JSON object, found by the header's exact bytes and shared read-only by
+ * every mdt_jws that has it. Only headers that passed parse_header's checks
+ * are kept; the checks run again on the shared object. */
+#define HEADER_SLOTS 8
+#define HEADER_MAX 1024 /* bytes; a longer header is parsed each time */
+
+typedef struct {
+    json_t *hdr;
+    size_t len;
+    char text[HEADER_MAX];
+} seen_header;
+
+typedef struct {
+    seen_header slot[HEADER_SLOTS];
+    unsigned next; /* the slot the next header takes */
+} header_cache;
+
+static void *header_cache_make(void) { return calloc(1, sizeof(header_cache)); }
+
+static void header_cache_free(void *p)
+{
+    header_cache *c = p;
+
+    for (size_t i = 0; i < HEADER_SLOTS; i++)
+        json_decref(c->slot[i].hdr);
+    free(c);
+}
+
+static mdt_thread_local header_caches = MDT_THREAD_LOCAL(header_cache_make, header_cache_free);
+
+static json_t *header_find(header_cache *c, const char *text, size_t len)
+{
+    for (size_t i = 0; i < HEADER_SLOTS; i++)
+        if (c->slot[i].hdr && c->slot[i].len == len && memcmp(c->slot[i].text, text, len) == 0)
+            return c->slot[i].hdr;
+    return NULL;
+}
+
+static void header_keep(header_cache *c, const char *text, size_t len, json_t *hdr)
+{
+    seen_header *s = &c->slot[c->next];
+
+    c->next = (c->next + 1) % HEADER_SLOTS;
+    json_decref(s->hdr);
+    s->hdr = json_incref(hdr);
+    s->len = len;
+    memcpy(s->text, text, len);
+}
+
 static mdt_rc parse_header(mdt_jws *j, mdt_err *err)
 {
+    header_cache *c = j->header_len <= HEADER_MAX ? mdt_thread_local_get(&header_caches) : NULL;
+    json_t *seen = c ? header_find(c, j->header, j->header_len) : NULL;
     json_error_t jerr;
 
-    j->hdr = json_loadb(j->header, j->header_len, JSON_REJECT_DUPLICATES, &jerr);
+    j->hdr = seen ? json_incref(seen)
+                  : json_loadb(j->header, j->header_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(j->hdr))
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "JWS header is not a JSON object");
     j->alg = json_string_value(json_object_get(j->hdr, "alg"));
@@ -104,6 +159,8 @@ static mdt_rc parse_header(mdt_jws *j, mdt_err *err)
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "JWS header kid or typ is not a string");
     if (json_object_get(j->hdr, "crit"))
         return mdt_fail(err, MDT_ERR_INVALID_REQUEST, "JWS header has unsupported crit");
+    if (c && !seen)
+        header_keep(c, j->header, j->header_len, j->hdr);
     return MDT_OK;
 }
 

@@ -594,6 +594,39 @@ static void test_parse_rejects(void **state)
     assert_int_equal(parse(H_ES "." P_A ".AAAA", strlen(H_ES "." P_A ".AAAA") - 1), MDT_ERR_TOO_LARGE);
 }
 
+/* A header seen again on a thread is the parsed object kept from before:
+ * the same answers as a fresh parse; a header that fails the checks is
+ * never kept (refused every time); eight others in between evict it, and
+ * it parses again as before. */
+static void test_header_seen_again(void **state)
+{
+    (void)state;
+    char *tok = sign(keys[MDT_ALG_ES256], "at+jwt");
+
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 2; i++) {
+            mdt_jws *j = NULL;
+            assert_int_equal(mdt_jws_parse(tok, strlen(tok), 64 * 1024, &j, NULL), MDT_OK);
+            assert_string_equal(mdt_jws_alg(j), "ES256");
+            assert_string_equal(mdt_jws_typ(j), "at+jwt");
+            assert_non_null(mdt_jws_kid(j));
+            assert_int_equal(mdt_jws_verify(j, keys[MDT_ALG_ES256], NULL), MDT_OK);
+            mdt_jws_free(j);
+            /* {"alg":"ES256","crit":["exp"]}: refused again, not kept */
+            assert_int_equal(parse("eyJhbGciOiJFUzI1NiIsImNyaXQiOlsiZXhwIl19." P_A ".AAAA", 1000),
+                             MDT_ERR_INVALID_REQUEST);
+        }
+        for (int k = 0; k < 9; k++) { /* other headers: the kept one is evicted */
+            char hdr[64], enc[128], t[256];
+            int n = snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"k%d-%d\"}", round, k);
+            enc[mdt_b64url_encode((const uint8_t *)hdr, (size_t)n, enc)] = 0;
+            snprintf(t, sizeof(t), "%s.%s.AAAA", enc, P_A);
+            assert_int_equal(parse(t, 1000), MDT_OK);
+        }
+    }
+    free(tok);
+}
+
 static void test_parse_embedded_nul(void **state)
 {
     const char tok[] = H_ES "." P_A "\0.AAAA";
@@ -1039,6 +1072,7 @@ int main(void)
         cmocka_unit_test(test_from_json_rejects),
         cmocka_unit_test(test_from_json_size_bound),
         cmocka_unit_test(test_parse_rejects),
+        cmocka_unit_test(test_header_seen_again),
         cmocka_unit_test(test_parse_embedded_nul),
         cmocka_unit_test(test_external_es256),
         cmocka_unit_test(test_header_jwk),
