@@ -594,16 +594,13 @@ static const mdt_err conflict_err = {
     .rc = MDT_ERR_CONFLICT,
     .msg = "the client changed while the request was decided: try again",
 };
-/* One whose single-use identifier was used already (mdt_audit_rec.uses):
- * a client assertion's, or a DPoP proof's (mdt_audit_event.replay_rc). */
+/* One whose single-use identifier was used already (mdt_audit_rec.uses),
+ * unless its producer names another answer (mdt_audit_event.replay_err):
+ * a client assertion's. */
 static const mdt_err replay_err = {
     .rc = MDT_ERR_INVALID_CLIENT,
     .msg = "client authentication failed",
     .detail = "replayed jti",
-};
-static const mdt_err dpop_replay_err = {
-    .rc = MDT_ERR_INVALID_DPOP_PROOF,
-    .msg = "the DPoP proof was used before (its jti is spent)",
 };
 
 typedef struct waiter {
@@ -752,7 +749,7 @@ static mdt_rc item_new(const mdt_clock *clock, const mdt_audit_event *ev, item *
     }
     if (ev->nuses && ev->on_replay && (rc = item_replay(it, ev->on_replay, err)) != MDT_OK)
         goto out;
-    it->replay_err = ev->replay_rc == MDT_ERR_INVALID_DPOP_PROOF ? &dpop_replay_err : &replay_err;
+    it->replay_err = ev->replay_err ? ev->replay_err : &replay_err;
     *out = it;
     it = NULL;
 out:

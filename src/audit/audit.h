@@ -70,14 +70,14 @@ typedef struct mdt_audit_event_s {
     /* Single-use identifiers the decision consumes (a client assertion's
      * jti, a DPoP proof's), recorded in the same transaction; when one was
      * used already, this event is not appended, on_replay (when set: the
-     * refusal) is appended in its place, and the producer gets
-     * replay_rc: MDT_ERR_INVALID_CLIENT (0: the default, a client
-     * assertion) or MDT_ERR_INVALID_DPOP_PROOF. Copied when the event is
-     * queued (on_replay's own uses and checks are not). */
+     * refusal) is appended in its place, and the producer gets replay_err:
+     * the answer it names for a replay (static: kept past the call), or
+     * when NULL a client assertion's (invalid_client). Copied when the
+     * event is queued (on_replay's own uses and checks are not). */
     const mdt_jti_use_rec *uses;
     size_t nuses;
     const struct mdt_audit_event_s *on_replay;
-    mdt_rc replay_rc;
+    const mdt_err *replay_err;
 } mdt_audit_event;
 
 /* Starts the group-commit writer thread. max_batch: events per transaction

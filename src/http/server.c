@@ -28,6 +28,7 @@
 #include "msg/msg.h"
 #include "msg/transport.h"
 #include "net/fetch.h"
+#include "oauth/dpop.h"
 #include "policy/pdp.h"
 #include "store/store.h"
 
@@ -399,8 +400,7 @@ static enum MHD_Result on_resumed(conn_ctx *c)
     if (rc == MDT_ERR_INVALID_CLIENT)
         mdt_failf(&err, MDT_ERR_INVALID_CLIENT, "client authentication failed", "replayed jti");
     else if (rc == MDT_ERR_INVALID_DPOP_PROOF)
-        mdt_fail(&err, MDT_ERR_INVALID_DPOP_PROOF,
-                 "the DPoP proof was used before (its jti is spent)");
+        mdt_fail(&err, MDT_ERR_INVALID_DPOP_PROOF, MDT_DPOP_REPLAYED);
     else if (rc == MDT_ERR_CONFLICT)
         mdt_failf(&err, MDT_ERR_UNAVAILABLE,
                   "the client changed while the request was decided: try again",

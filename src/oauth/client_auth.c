@@ -277,12 +277,7 @@ void mdt_client_auth_refuse(mdt_req *req, mdt_resp *resp, const char *claimed_id
 
 mdt_rc mdt_client_authn_consume(mdt_env *env, mdt_req *req, mdt_client_authn *who, mdt_err *err)
 {
-    mdt_jti_use_rec u = who->jti_use;
-    mdt_rc rc;
+    mdt_rc rc = mdt_store_jti_use_pending(env->store, &who->jti_use, req->now, err);
 
-    if (!u.jti)
-        return MDT_OK;
-    who->jti_use = (mdt_jti_use_rec){0};
-    rc = mdt_store_jti_use(env->store, u.issuer, u.jti, u.expires_at, req->now, err);
     return rc == MDT_ERR_CONFLICT ? mdt_client_auth_fail(err, "replayed jti") : rc;
 }

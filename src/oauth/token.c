@@ -42,6 +42,9 @@ static mdt_rc authenticate(mdt_env *env, mdt_req *req, mdt_client_authn *who,
     return mdt_client_authenticate(env, req, who, claimed, err);
 }
 
+/* The answer to a DPoP proof found spent when its jti is recorded. */
+static const mdt_err dpop_replayed = {.rc = MDT_ERR_INVALID_DPOP_PROOF, .msg = MDT_DPOP_REPLAYED};
+
 static void refuse(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, const char *grant,
                    const char *extra, const mdt_err *err)
 {
@@ -231,7 +234,7 @@ static void issued(mdt_req *req, mdt_resp *resp, const mdt_client_authn *who, co
         ev.uses = &req->dpop_jti;
         ev.nuses = 1;
         ev.on_replay = &replay;
-        ev.replay_rc = MDT_ERR_INVALID_DPOP_PROOF;
+        ev.replay_err = &dpop_replayed;
     }
     mdt_buf_free(&b);
     mdt_resp_audit(req, resp, &ev);
@@ -271,14 +274,12 @@ static mdt_rc dpop(mdt_env *env, mdt_req *req, mdt_resp *resp, mdt_client_authn 
  * MDT_ERR_INVALID_DPOP_PROOF when it was used already. */
 static mdt_rc dpop_consume(mdt_env *env, mdt_req *req, mdt_err *err)
 {
-    mdt_jti_use_rec u = req->dpop_jti;
-    mdt_rc rc;
+    mdt_rc rc = mdt_store_jti_use_pending(env->store, &req->dpop_jti, req->now, err);
 
-    if (!u.jti)
-        return MDT_OK;
-    req->dpop_jti = (mdt_jti_use_rec){0};
-    rc = mdt_store_jti_use(env->store, u.issuer, u.jti, u.expires_at, req->now, err);
-    return rc == MDT_ERR_CONFLICT ? mdt_fail(err, MDT_ERR_INVALID_DPOP_PROOF, MDT_DPOP_REPLAYED) : rc;
+    if (rc != MDT_ERR_CONFLICT)
+        return rc;
+    *err = dpop_replayed;
+    return err->rc;
 }
 
 static void handle_token(mdt_env *env, mdt_req *req, mdt_resp *resp)

@@ -178,6 +178,16 @@ mdt_rc mdt_store_jti_use(mdt_store *s, const char *issuer, const char *jti, int6
     return s->ops->jti_use(s, issuer, jti, expires_at, now, err);
 }
 
+mdt_rc mdt_store_jti_use_pending(mdt_store *s, mdt_jti_use_rec *u, int64_t now, mdt_err *err)
+{
+    mdt_jti_use_rec p = *u;
+
+    if (!p.jti)
+        return MDT_OK;
+    *u = (mdt_jti_use_rec){0};
+    return mdt_store_jti_use(s, p.issuer, p.jti, p.expires_at, now, err);
+}
+
 mdt_rc mdt_store_cred_touch(mdt_store *s, const char *id, int64_t now, mdt_err *err)
 {
     return s->ops->cred_touch(s, id, now, err);

@@ -586,6 +586,11 @@ mdt_rc mdt_store_jti_is_revoked(mdt_store *s, const char *jti, bool *out,
  * threads, processes and nodes. */
 mdt_rc mdt_store_jti_use(mdt_store *s, const char *issuer, const char *jti, int64_t expires_at,
                          int64_t now, mdt_err *err) MDT_WARN_UNUSED;
+/* A pending use (*u, left to a commit that did not come: its request was
+ * refused) recorded now, and *u cleared: MDT_OK when none was pending, else
+ * as mdt_store_jti_use. */
+mdt_rc mdt_store_jti_use_pending(mdt_store *s, mdt_jti_use_rec *u, int64_t now,
+                                 mdt_err *err) MDT_WARN_UNUSED;
 /* Deletes expired opaque tokens, revocation and replay entries, rate
  * windows older than a day, entitlements ended or expired more than
  * MDT_ENTITLEMENT_KEEP seconds ago, and daily usage rows older than 400 days. */

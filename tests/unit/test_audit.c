@@ -804,11 +804,14 @@ static void test_uses(void **state)
     gate_destroy(&g);
 }
 
-/* A DPoP proof's jti (replay_rc): its replay answers invalid_dpop_proof, in
+/* A DPoP proof's jti, whose producer names its own answer to a replay
+ * (replay_err): its replay answers invalid_dpop_proof, in
  * the group commit and without the writer alike, and its refusal is
  * appended in the event's place. */
 static void test_uses_dpop(void **state)
 {
+    static const mdt_err dpop_replayed = {.rc = MDT_ERR_INVALID_DPOP_PROOF,
+                                          .msg = "the DPoP proof was used before (its jti is spent)"};
     fx *f = *state;
     mdt_audit *a = NULL;
     mdt_err err = {0};
@@ -817,7 +820,7 @@ static void test_uses_dpop(void **state)
                                .decision = "deny", .reason = "invalid_dpop_proof: used before"};
     mdt_audit_event issued = {.type = "token.issued", .actor = "c", .client_id = "c",
                               .decision = "allow", .uses = &u, .nuses = 1,
-                              .on_replay = &refusal, .replay_rc = MDT_ERR_INVALID_DPOP_PROOF};
+                              .on_replay = &refusal, .replay_err = &dpop_replayed};
 
     assert_int_equal(mdt_audit_start(f->store, &f->clock, 32, &a, &err), MDT_OK);
     assert_int_equal(mdt_audit_record(a, &issued, &err), MDT_OK);

@@ -521,6 +521,17 @@ static void test_jti_use(void **state)
     assert_int_equal(mdt_store_purge_expired(f->s, 400, &f->err), MDT_OK);
     assert_int_equal(mdt_store_jti_use(f->s, iss, "j1", 500, 400, &f->err), MDT_OK);
     assert_int_equal(mdt_store_jti_use(f->s, iss, "", 500, 400, &f->err), MDT_ERR_INTERNAL);
+    /* a pending use: recorded once and cleared; none pending is no write */
+    {
+        mdt_jti_use_rec none = {0}, u = {.issuer = iss, .jti = "j2", .expires_at = 600};
+        assert_int_equal(mdt_store_jti_use_pending(f->s, &none, 400, &f->err), MDT_OK);
+        assert_int_equal(mdt_store_jti_use_pending(f->s, &u, 400, &f->err), MDT_OK);
+        assert_null(u.jti);
+        assert_int_equal(mdt_store_jti_use_pending(f->s, &u, 400, &f->err), MDT_OK);
+        u = (mdt_jti_use_rec){.issuer = iss, .jti = "j2", .expires_at = 600};
+        assert_int_equal(mdt_store_jti_use_pending(f->s, &u, 450, &f->err), MDT_ERR_CONFLICT);
+        assert_null(u.jti);
+    }
 }
 
 /* Initial access tokens: found by hash or id, each use consumed in one
